@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Connecting to ztd and making one call with a deadline. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zt_client.h"
+#include "zt_err.h"
+
+int
+zt_client_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	size_t len = strlen(path);
+	int fd;
+
+	if (len == 0 || len >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(addr.sun_path, path, len + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int r = errno == EAGAIN ? ZT_E_BUSY : -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for EVENTS on FD until DEADLINE; 0, ZT_E_TIMEOUT or -errno. */
+static int
+wait_for(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			return ZT_E_TIMEOUT;
+		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return ZT_E_TIMEOUT;
+		return 0;
+	}
+}
+
+int
+zt_client_call(int fd, const struct zt_msg *request, struct zt_msg *reply,
+    int timeout_ms)
+{
+	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int r;
+
+	for (;;) {
+		r = zt_msg_send(fd, request);
+		if (r != -EAGAIN)
+			break;
+		if ((r = wait_for(fd, POLLOUT, deadline)) < 0)
+			return r;
+	}
+	if (r < 0)
+		return r == -EPIPE || r == -ECONNRESET ? ZT_E_CLOSED : r;
+	for (;;) {
+		if ((r = wait_for(fd, POLLIN, deadline)) < 0)
+			return r;
+		r = zt_msg_recv(fd, reply);
+		if (r == -EAGAIN)
+			continue;
+		if (r == -ECONNRESET)
+			return ZT_E_CLOSED;
+		if (r < 0)
+			return r;
+		if (reply->request_id == request->request_id)
+			return 0;
+	}
+}
+
+int
+zt_client_reply_error(const struct zt_msg *reply, unsigned expected_type,
+    const char **text)
+{
+	uint32_t code;
+
+	if (text != NULL)
+		*text = "";
+	if (reply->type == expected_type)
+		return 0;
+	if (reply->type != ZT_MSG_ERROR)
+		return ZT_E_PROTOCOL;
+	if (text != NULL && zt_msg_get_str(reply, ZT_F_TEXT, text) < 0)
+		*text = "";
+	if (zt_msg_get_u32(reply, ZT_F_CODE, &code) < 0 || (int32_t)code >= 0)
+		return ZT_E_PROTOCOL;
+	return (int32_t)code;
+}

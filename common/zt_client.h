@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The client side of ztd's socket: connect, send, wait with a deadline. */
+#ifndef ZT_CLIENT_H
+#define ZT_CLIENT_H
+
+#include "zt_msg.h"
+
+/* Where ztd listens unless told otherwise. */
+#define ZT_DEFAULT_SOCKET "/run/zt/ztd.sock"
+
+/*
+ * Connect to the SOCK_SEQPACKET socket at PATH without blocking.  Returns a
+ * non-blocking, close-on-exec descriptor (>= 0), -ENAMETOOLONG, ZT_E_BUSY
+ * when the daemon's backlog is full, or another -errno (-ENOENT: nobody
+ * listens there; -ECONNREFUSED: a stale socket).
+ */
+int zt_client_connect(const char *path);
+
+/*
+ * Send REQUEST on FD and wait until TIMEOUT_MS (measured on
+ * CLOCK_MONOTONIC from the call) for the reply carrying its request id;
+ * datagrams for other ids (pushed events, late replies) are skipped.
+ * Returns 0 with REPLY decoded (possibly an ZT_MSG_ERROR reply: check
+ * reply->type), ZT_E_TIMEOUT, ZT_E_CLOSED, a decode error, or -errno.
+ */
+int zt_client_call(int fd, const struct zt_msg *request,
+    struct zt_msg *reply, int timeout_ms);
+
+/*
+ * The error a reply stands for: 0 when REPLY has type EXPECTED_TYPE; the
+ * reply's code when it is an ZT_MSG_ERROR (*TEXT then points at its text or
+ * ""), ZT_E_PROTOCOL for any other type.  TEXT may be NULL.
+ */
+int zt_client_reply_error(const struct zt_msg *reply, unsigned expected_type,
+    const char **text);
+
+#endif

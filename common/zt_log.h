@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The one logging module: syslog datagrams for daemons, stderr for tools. */
+#ifndef ZT_LOG_H
+#define ZT_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <syslog.h>
+
+/* Longest line handed to the backend; longer ones are cut with "...". */
+#define ZT_LOG_LINE_MAX 2048
+
+/* Log to stderr as "IDENT: message".  The default backend. */
+void zt_log_open_stderr(const char *ident);
+
+/*
+ * Log as RFC 3164 datagrams ("<PRI>Mmm dd hh:mm:ss IDENT[PID]: message")
+ * sent to the unix datagram socket SOCKET_PATH (normally /dev/log).  When
+ * ALSO_STDERR is set each line is written to stderr as well.  A socket that
+ * is absent or full loses the line (and says so on stderr when ALSO_STDERR);
+ * logging never blocks the caller.  Returns 0 or -errno from socket().
+ */
+int zt_log_open_syslog(const char *ident, const char *socket_path,
+    int facility, int also_stderr);
+
+/* Close the backend's socket, if any. */
+void zt_log_close(void);
+
+/* Log at PRIORITY (LOG_ERR ...) in the backend's default facility. */
+void zt_log(int priority, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void zt_logv(int priority, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* Log one line at LOG_NOTICE with facility LOG_AUTHPRIV (audit records). */
+void zt_log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Write SRC (LEN bytes; untrusted) into DST (SIZE bytes, at least 8) as one
+ * double-quoted token: '"' and '\' are backslash-escaped, bytes outside
+ * printable ASCII become \xHH, and input that does not fit is cut and ends
+ * in "..." inside the quotes.  DST is always NUL-terminated.  Returns DST.
+ */
+char *zt_escape(char *dst, size_t size, const char *src, size_t len);
+
+#endif

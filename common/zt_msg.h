@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The wire codec: one message per SOCK_SEQPACKET datagram, strictly decoded. */
+#ifndef ZT_MSG_H
+#define ZT_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A message is a 16-byte header followed by LENGTH bytes of fields, all
+ * integers in network byte order:
+ *
+ *	u32 magic "ZTG1" | u16 version | u16 type | u32 request id | u32 length
+ *	then fields:  u16 tag | u16 size | SIZE bytes of value
+ *
+ * Each message type has a schema (which fields it takes, which it needs)
+ * and each tag a kind (u32, u64, string, bytes).  A datagram is at most
+ * ZT_MSG_MAX bytes; the decoder never allocates and never trusts a size
+ * before checking it against what it actually received.
+ *
+ * Request ids are chosen by the client and echoed in the reply.  Id 0 is
+ * reserved for events the daemon pushes unasked.
+ */
+#define ZT_MSG_MAGIC 0x5a544731u
+#define ZT_MSG_VERSION 1
+#define ZT_MSG_HEADER_SIZE 16
+#define ZT_MSG_FIELD_HEADER_SIZE 4
+#define ZT_MSG_MAX 4096
+#define ZT_MSG_FIELDS_MAX 32
+
+enum zt_msg_type {
+	ZT_MSG_ERROR = 1,		/* reply: CODE, TEXT */
+	ZT_MSG_STATUS = 2,		/* request: no fields */
+	ZT_MSG_STATUS_REPLY = 3,	/* reply: the daemon's state */
+	ZT_MSG_RELOAD = 4,		/* request: no fields (root only) */
+	ZT_MSG_RELOAD_REPLY = 5,	/* reply: GENERATION */
+	ZT_MSG_TYPE_MAX = 6,		/* first value that is not a type */
+};
+
+enum zt_field_tag {
+	ZT_F_CODE = 1,		/* u32: a zt_err code, as two's complement */
+	ZT_F_TEXT = 2,		/* string: human-readable detail */
+	ZT_F_VERSION = 3,	/* string: the daemon's version */
+	ZT_F_UPTIME = 4,	/* u64: seconds since start (CLOCK_BOOTTIME) */
+	ZT_F_GENERATION = 5,	/* u64: policy generation, +1 per good load */
+	ZT_F_AGENTS = 6,	/* u32: agents in the policy */
+	ZT_F_CLIENTS = 7,	/* u32: connected clients */
+	ZT_F_MAX_CLIENTS = 8,	/* u32: client limit */
+	ZT_F_CONFIG = 9,	/* string: configuration file */
+	ZT_F_PID = 10,		/* u32: the daemon's pid */
+	ZT_F_ATTEST_MODE = 11,	/* string: attestation mode configured */
+	ZT_F_RELOAD_ERROR = 12,	/* string: why the last reload failed */
+	ZT_F_TAG_MAX = 13,	/* first value that is not a tag */
+};
+
+enum zt_field_kind {
+	ZT_FK_NONE = 0,
+	ZT_FK_U32,		/* exactly 4 bytes */
+	ZT_FK_U64,		/* exactly 8 bytes */
+	ZT_FK_STRING,		/* 0..ZT_MSG_MAX bytes, no NUL */
+	ZT_FK_BYTES,		/* 0..ZT_MSG_MAX bytes, anything */
+};
+
+struct zt_field {
+	uint16_t tag;
+	uint16_t size;
+	const void *value;	/* strings: NUL-terminated, in zt_msg.text */
+};
+
+struct zt_msg {
+	uint16_t type;
+	uint32_t request_id;
+	size_t n_fields;
+	struct zt_field fields[ZT_MSG_FIELDS_MAX];
+	size_t size;			/* bytes used in wire */
+	size_t text_used;		/* bytes used in text */
+	uint8_t wire[ZT_MSG_MAX];	/* the encoded message */
+	char text[ZT_MSG_MAX];		/* decoded strings, NUL-terminated */
+};
+
+/* Start an empty message of TYPE (encoder).  Returns 0 or ZT_E_TYPE. */
+int zt_msg_init(struct zt_msg *m, enum zt_msg_type type, uint32_t request_id);
+
+/*
+ * Append a field.  Returns 0, ZT_E_FIELD (tag not in this type's schema or
+ * of another kind), ZT_E_DUPLICATE, ZT_E_STRING (NUL inside a string),
+ * ZT_E_TOO_MANY or ZT_E_NOSPACE (would exceed ZT_MSG_MAX).
+ */
+int zt_msg_put_u32(struct zt_msg *m, enum zt_field_tag tag, uint32_t value);
+int zt_msg_put_u64(struct zt_msg *m, enum zt_field_tag tag, uint64_t value);
+int zt_msg_put_str(struct zt_msg *m, enum zt_field_tag tag, const char *value);
+int zt_msg_put_bytes(struct zt_msg *m, enum zt_field_tag tag,
+    const void *value, size_t size);
+
+/*
+ * Check the message has every field its schema requires (encoder side:
+ * call before sending).  Returns 0 or ZT_E_MISSING.
+ */
+int zt_msg_check_complete(const struct zt_msg *m);
+
+/*
+ * Decode SIZE bytes received (SIZE is what the kernel said the datagram
+ * was, even when larger than the buffer) into M.  Returns 0 or exactly one
+ * of ZT_E_OVERSIZED, ZT_E_TRUNCATED, ZT_E_MAGIC, ZT_E_VERSION, ZT_E_TYPE,
+ * ZT_E_TRAILING, ZT_E_FIELD, ZT_E_FIELD_SIZE, ZT_E_DUPLICATE, ZT_E_STRING,
+ * ZT_E_TOO_MANY, ZT_E_MISSING.  On error M holds nothing usable except
+ * request_id, which is set when the header was readable (so the error
+ * reply can name the request).
+ */
+int zt_msg_decode(struct zt_msg *m, const void *data, size_t size);
+
+/* Field lookup.  Return 0, or ZT_E_MISSING when absent. */
+int zt_msg_get_u32(const struct zt_msg *m, enum zt_field_tag tag,
+    uint32_t *value);
+int zt_msg_get_u64(const struct zt_msg *m, enum zt_field_tag tag,
+    uint64_t *value);
+int zt_msg_get_str(const struct zt_msg *m, enum zt_field_tag tag,
+    const char **value);
+int zt_msg_get_bytes(const struct zt_msg *m, enum zt_field_tag tag,
+    const void **value, size_t *size);
+
+/* The field's kind, ZT_FK_NONE for an unknown tag. */
+enum zt_field_kind zt_msg_field_kind(unsigned tag);
+
+/* A name for a message type ("status"), or "unknown". */
+const char *zt_msg_type_name(unsigned type);
+
+/*
+ * Build an ERROR reply to REQUEST_ID carrying CODE and TEXT (TEXT is cut
+ * to fit).  Never fails.
+ */
+void zt_msg_error(struct zt_msg *m, uint32_t request_id, int code,
+    const char *text);
+
+/*
+ * Socket I/O on a SOCK_SEQPACKET descriptor, never raising SIGPIPE.
+ * zt_msg_send returns 0 or -errno (-EAGAIN when the peer's queue is full
+ * on a non-blocking socket).  zt_msg_recv reads one datagram and decodes
+ * it: 0, -errno, ZT_E_CLOSED on end of stream, or a decode error (the
+ * datagram is consumed either way).
+ */
+int zt_msg_send(int fd, const struct zt_msg *m);
+int zt_msg_recv(int fd, struct zt_msg *m);
+
+#endif

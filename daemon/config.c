@@ -1,0 +1,1256 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Reading and validating ztd.conf: the only file that sees libconfig. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "syscalls.h"
+#include "zt_err.h"
+#include "ztd_config.h"
+
+#define PATH_MAX_LEN 4095
+#define NAME_MAX_LEN 64
+
+struct parser {
+	const char *path;
+	char *error;
+	struct ztd_config *c;
+};
+
+static int
+fail(struct parser *p, const config_setting_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record "PATH:LINE: message" (the first error wins) and return an error. */
+static int
+fail(struct parser *p, const config_setting_t *at, const char *fmt, ...)
+{
+	char message[CONFIG_ERROR_MAX / 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	if (at != NULL && config_setting_source_line(at) > 0)
+		snprintf(p->error, CONFIG_ERROR_MAX, "%s:%u: %s", p->path,
+		    config_setting_source_line(at), message);
+	else
+		snprintf(p->error, CONFIG_ERROR_MAX, "%s: %s", p->path,
+		    message);
+	return ZT_E_CONFIG;
+}
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (p == NULL)
+		abort();	/* the daemon treats out-of-memory as fatal */
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		abort();
+	return d;
+}
+
+/* ------------------------------------------------------------ checks */
+
+static bool
+is_absolute_path(const char *s)
+{
+	size_t len = strlen(s);
+
+	return s[0] == '/' && len <= PATH_MAX_LEN;
+}
+
+/* Names of agents and publishers: [A-Za-z0-9_.-]{1,64}, no leading dot. */
+static bool
+is_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > NAME_MAX_LEN || s[0] == '.' || s[0] == '-')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' &&
+		    *s != '-')
+			return false;
+	return true;
+}
+
+/* User names as shadow-utils accepts them: [a-z_][a-z0-9_-]*[$]?, <= 32. */
+static bool
+is_account_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 32)
+		return false;
+	if (!(islower((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (islower(ch) || isdigit(ch) || ch == '_' || ch == '-' ||
+		    ch == '.')
+			continue;
+		if (ch == '$' && i == len - 1)
+			continue;
+		return false;
+	}
+	return true;
+}
+
+/* DNS names: labels of [a-z0-9-], 1..63, the whole at most 253. */
+static bool
+is_dns_name(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(isalnum(ch) || (ch == '-' && label > 0)))
+			return false;
+		label++;
+	}
+	return true;
+}
+
+static int
+hex_value(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static bool
+parse_sha256(const char *s, uint8_t out[32])
+{
+	if (strlen(s) != 64)
+		return false;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* "10.0.0.0/8", "2001:db8::/32", or an address alone (a host). */
+static const char *
+parse_cidr(const char *s, struct network_rule *rule)
+{
+	char address[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t len = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	unsigned max, prefix;
+
+	if (len == 0 || len >= sizeof(address))
+		return "not an IPv4 or IPv6 address";
+	memcpy(address, s, len);
+	address[len] = '\0';
+	if (inet_pton(AF_INET, address, rule->addr) == 1) {
+		rule->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, address, rule->addr) == 1) {
+		rule->family = AF_INET6;
+		max = 128;
+	} else
+		return "not an IPv4 or IPv6 address";
+	prefix = max;
+	if (slash != NULL) {
+		const char *digits = slash + 1;
+		char *end;
+		unsigned long v;
+
+		if (!isdigit((unsigned char)digits[0]) || strlen(digits) > 3)
+			return "prefix length is not a number";
+		errno = 0;
+		v = strtoul(digits, &end, 10);
+		if (*end != '\0' || errno != 0)
+			return "prefix length is not a number";
+		if (v > max)
+			return "prefix length out of range";
+		prefix = (unsigned)v;
+	}
+	rule->prefix = prefix;
+	/* Host bits set mean the administrator meant something else. */
+	for (unsigned bit = prefix; bit < max; bit++)
+		if (rule->addr[bit / 8] & (0x80 >> (bit % 8)))
+			return "address has bits set beyond the prefix length";
+	return NULL;
+}
+
+/* "22", "443,8443-8450": ranges of 1..65535, at most 64 items. */
+static const char *
+parse_ports(const char *s, struct network_rule *rule)
+{
+	const char *p = s;
+
+	rule->n_ports = 0;
+	for (;;) {
+		unsigned long first, last;
+		char *end;
+
+		while (*p == ' ')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return "expected a port number";
+		first = strtoul(p, &end, 10);
+		p = end;
+		last = first;
+		if (*p == '-') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return "expected a port number after '-'";
+			last = strtoul(p, &end, 10);
+			p = end;
+		}
+		if (first < 1 || first > 65535 || last < 1 || last > 65535)
+			return "port out of range 1-65535";
+		if (first > last)
+			return "port range is reversed";
+		if (rule->n_ports >= CONFIG_PORT_RANGES_MAX)
+			return "too many port ranges";
+		rule->ports[rule->n_ports++] = (struct port_range){
+			.first = (uint16_t)first, .last = (uint16_t)last,
+		};
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return NULL;
+		if (*p != ',')
+			return "expected ',' between ports";
+		p++;
+	}
+}
+
+static const char *
+parse_access(const char *s, unsigned *access)
+{
+	*access = 0;
+	if (*s == '\0')
+		return "access is empty";
+	for (; *s != '\0'; s++) {
+		unsigned bit;
+
+		switch (*s) {
+		case 'r': bit = ACCESS_READ; break;
+		case 'w': bit = ACCESS_WRITE; break;
+		case 'x': bit = ACCESS_EXEC; break;
+		default: return "access takes only the letters r, w and x";
+		}
+		if (*access & bit)
+			return "access repeats a letter";
+		*access |= bit;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------ walking */
+
+static const char *
+type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP: return "a group { }";
+	case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a float";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "a boolean";
+	case CONFIG_TYPE_ARRAY: return "an array [ ]";
+	case CONFIG_TYPE_LIST: return "a list ( )";
+	default: return "nothing";
+	}
+}
+
+/* Every member of GROUP must be named in ALLOWED (NULL-terminated). */
+static int
+check_keys(struct parser *p, const config_setting_t *group,
+    const char *what, const char *const *allowed)
+{
+	int n = config_setting_length(group);
+
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(group, i);
+		const char *name = config_setting_name(s);
+		const char *const *a;
+
+		for (a = allowed; *a != NULL; a++)
+			if (name != NULL && strcmp(name, *a) == 0)
+				break;
+		if (*a == NULL)
+			return fail(p, s, "unknown key '%s' in %s",
+			    name != NULL ? name : "?", what);
+	}
+	return 0;
+}
+
+static int
+expect_type(struct parser *p, const config_setting_t *s, const char *key,
+    int type)
+{
+	int t = config_setting_type(s);
+
+	if (t == type || (type == CONFIG_TYPE_INT && t == CONFIG_TYPE_INT64))
+		return 0;
+	return fail(p, s, "%s must be %s, not %s", key, type_name(type),
+	    type_name(t));
+}
+
+/* The member KEY of GROUP, checked for TYPE; NULL (and 0) when absent. */
+static int
+member(struct parser *p, const config_setting_t *group, const char *key,
+    int type, config_setting_t **out)
+{
+	*out = group != NULL ? config_setting_get_member(group, key) : NULL;
+	if (*out == NULL)
+		return 0;
+	return expect_type(p, *out, key, type);
+}
+
+static int
+get_string(struct parser *p, const config_setting_t *group, const char *key,
+    bool required, char **out)
+{
+	config_setting_t *s;
+	int r;
+
+	if ((r = member(p, group, key, CONFIG_TYPE_STRING, &s)) < 0)
+		return r;
+	if (s == NULL) {
+		if (required)
+			return fail(p, group, "%s is required", key);
+		return 0;
+	}
+	free(*out);
+	*out = xstrdup(config_setting_get_string(s));
+	return 0;
+}
+
+static int
+get_path(struct parser *p, const config_setting_t *group, const char *key,
+    bool required, char **out)
+{
+	int r;
+
+	if ((r = get_string(p, group, key, required, out)) < 0)
+		return r;
+	if (*out != NULL && !is_absolute_path(*out))
+		return fail(p, config_setting_get_member(group, key),
+		    "%s must be an absolute path", key);
+	return 0;
+}
+
+static int
+get_uint(struct parser *p, const config_setting_t *group, const char *key,
+    long long min, long long max, unsigned *out)
+{
+	config_setting_t *s;
+	long long v;
+	int r;
+
+	if ((r = member(p, group, key, CONFIG_TYPE_INT, &s)) < 0 || s == NULL)
+		return r;
+	v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return fail(p, s, "%s must be between %lld and %lld, not %lld",
+		    key, min, max, v);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+get_bool(struct parser *p, const config_setting_t *group, const char *key,
+    bool *out)
+{
+	config_setting_t *s;
+	int r;
+
+	if ((r = member(p, group, key, CONFIG_TYPE_BOOL, &s)) < 0 || s == NULL)
+		return r;
+	*out = config_setting_get_bool(s) != 0;
+	return 0;
+}
+
+/* A string member that must be one of CHOICES; *OUT is its index. */
+static int
+get_choice(struct parser *p, const config_setting_t *group, const char *key,
+    const char *const *choices, int *out)
+{
+	char *value = NULL;
+	int r;
+
+	if ((r = get_string(p, group, key, false, &value)) < 0 || value == NULL)
+		return r;
+	for (int i = 0; choices[i] != NULL; i++)
+		if (strcmp(value, choices[i]) == 0) {
+			*out = i;
+			free(value);
+			return 0;
+		}
+	free(value);
+	return fail(p, config_setting_get_member(group, key),
+	    "%s must be one of %s%s%s%s%s", key, choices[0],
+	    choices[1] ? ", " : "", choices[1] ? choices[1] : "",
+	    choices[1] && choices[2] ? ", " : "",
+	    choices[1] && choices[2] ? choices[2] : "");
+}
+
+/* Either an array [ ] or a list ( ) of scalars. */
+static int
+get_sequence(struct parser *p, const config_setting_t *group, const char *key,
+    config_setting_t **out)
+{
+	config_setting_t *s;
+	int n;
+
+	*out = NULL;
+	if (group == NULL || (s = config_setting_get_member(group, key)) == NULL)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(p, s, "%s must be an array [ ], not %s", key,
+		    type_name(config_setting_type(s)));
+	n = config_setting_length(s);
+	if (n > CONFIG_LIST_MAX)
+		return fail(p, s, "%s has more than %d entries", key,
+		    CONFIG_LIST_MAX);
+	*out = s;
+	return 0;
+}
+
+typedef bool (*string_check)(const char *);
+
+/* An array of strings, each passing CHECK (explained by RULE), unique. */
+static int
+get_strings(struct parser *p, const config_setting_t *group, const char *key,
+    string_check check, const char *rule, char ***out, size_t *count)
+{
+	config_setting_t *s;
+	int n, r;
+
+	if ((r = get_sequence(p, group, key, &s)) < 0 || s == NULL)
+		return r;
+	n = config_setting_length(s);
+	*out = xcalloc((size_t)n, sizeof(char *));
+	*count = 0;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		const char *v;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return fail(p, e, "%s[%d] must be a string", key, i);
+		v = config_setting_get_string(e);
+		if (check != NULL && !check(v))
+			return fail(p, e, "%s[%d] \"%.64s\" is not %s", key, i,
+			    v, rule);
+		for (size_t j = 0; j < *count; j++)
+			if (strcmp((*out)[j], v) == 0)
+				return fail(p, e, "%s lists \"%.64s\" twice",
+				    key, v);
+		(*out)[(*count)++] = xstrdup(v);
+	}
+	return 0;
+}
+
+static bool
+check_absolute(const char *s)
+{
+	return is_absolute_path(s);
+}
+
+/* ------------------------------------------------------------ sections */
+
+static const char *const ztd_keys[] = {
+	"socket", "state_dir", "max_clients", "trust_domain", "audit",
+	"cache", NULL,
+};
+static const char *const audit_keys[] = { "file", "require", NULL };
+static const char *const cache_keys[] = { "max_entries", NULL };
+
+static int
+parse_ztd(struct parser *p, const config_setting_t *root)
+{
+	struct ztd_config *c = p->c;
+	config_setting_t *g, *sub;
+	int r;
+
+	if ((r = member(p, root, "ztd", CONFIG_TYPE_GROUP, &g)) < 0)
+		return r;
+	if (g == NULL)
+		return 0;
+	if ((r = check_keys(p, g, "ztd", ztd_keys)) < 0 ||
+	    (r = get_path(p, g, "socket", false, &c->socket)) < 0 ||
+	    (r = get_path(p, g, "state_dir", false, &c->state_dir)) < 0 ||
+	    (r = get_uint(p, g, "max_clients", 1, 65536,
+	    &c->max_clients)) < 0 ||
+	    (r = get_string(p, g, "trust_domain", false,
+	    &c->trust_domain)) < 0)
+		return r;
+	if (strlen(c->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return fail(p, config_setting_get_member(g, "socket"),
+		    "socket path is longer than %zu bytes",
+		    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	if (!is_dns_name(c->trust_domain))
+		return fail(p, config_setting_get_member(g, "trust_domain"),
+		    "trust_domain must be a DNS name (letters, digits, '-', '.')");
+
+	if ((r = member(p, g, "audit", CONFIG_TYPE_GROUP, &sub)) < 0)
+		return r;
+	if (sub != NULL &&
+	    ((r = check_keys(p, sub, "ztd.audit", audit_keys)) < 0 ||
+	    (r = get_path(p, sub, "file", false, &c->audit_file)) < 0 ||
+	    (r = get_bool(p, sub, "require", &c->audit_require)) < 0))
+		return r;
+	if ((r = member(p, g, "cache", CONFIG_TYPE_GROUP, &sub)) < 0)
+		return r;
+	if (sub != NULL &&
+	    ((r = check_keys(p, sub, "ztd.cache", cache_keys)) < 0 ||
+	    (r = get_uint(p, sub, "max_entries", 1, 16777216,
+	    &c->cache_max_entries)) < 0))
+		return r;
+	return 0;
+}
+
+static const char *const attestation_keys[] = {
+	"mode", "tcti", "pcrs", "golden", "quote_interval", "session_max_age",
+	"high_risk_max_age", "files", NULL,
+};
+static const char *const attest_modes[] = { "auto", "tpm", "software", NULL };
+
+static int
+parse_attestation(struct parser *p, const config_setting_t *root)
+{
+	struct ztd_config *c = p->c;
+	config_setting_t *g, *pcrs;
+	int mode = (int)c->attest_mode, r;
+
+	if ((r = member(p, root, "attestation", CONFIG_TYPE_GROUP, &g)) < 0)
+		return r;
+	if (g == NULL)
+		return 0;
+	if ((r = check_keys(p, g, "attestation", attestation_keys)) < 0 ||
+	    (r = get_choice(p, g, "mode", attest_modes, &mode)) < 0 ||
+	    (r = get_string(p, g, "tcti", false, &c->tcti)) < 0 ||
+	    (r = get_path(p, g, "golden", false, &c->golden)) < 0 ||
+	    (r = get_uint(p, g, "quote_interval", 1, 86400,
+	    &c->quote_interval)) < 0 ||
+	    (r = get_uint(p, g, "session_max_age", 0, 86400,
+	    &c->session_max_age)) < 0 ||
+	    (r = get_uint(p, g, "high_risk_max_age", 0, 86400,
+	    &c->high_risk_max_age)) < 0 ||
+	    (r = get_strings(p, g, "files", check_absolute,
+	    "an absolute path", &c->measured_files,
+	    &c->n_measured_files)) < 0)
+		return r;
+	c->attest_mode = (enum attest_mode)mode;
+	if (c->tcti[0] == '\0' || strlen(c->tcti) > 256)
+		return fail(p, config_setting_get_member(g, "tcti"),
+		    "tcti must be 1 to 256 characters");
+
+	if ((r = get_sequence(p, g, "pcrs", &pcrs)) < 0)
+		return r;
+	if (pcrs != NULL) {
+		int n = config_setting_length(pcrs);
+		uint32_t seen = 0;
+
+		if (n == 0)
+			return fail(p, pcrs, "pcrs must not be empty");
+		if (n > CONFIG_PCR_MAX)
+			return fail(p, pcrs, "pcrs has more than %d entries",
+			    CONFIG_PCR_MAX);
+		c->n_pcrs = 0;
+		for (int i = 0; i < n; i++) {
+			config_setting_t *e = config_setting_get_elem(pcrs, i);
+			long long v;
+
+			if (config_setting_type(e) != CONFIG_TYPE_INT &&
+			    config_setting_type(e) != CONFIG_TYPE_INT64)
+				return fail(p, e, "pcrs[%d] must be an integer",
+				    i);
+			v = config_setting_get_int64(e);
+			if (v < 0 || v >= CONFIG_PCR_MAX)
+				return fail(p, e,
+				    "pcrs[%d] must be between 0 and 23, not %lld",
+				    i, v);
+			if (seen & (UINT32_C(1) << v))
+				return fail(p, e, "pcrs lists %lld twice", v);
+			seen |= UINT32_C(1) << v;
+			c->pcrs[c->n_pcrs++] = (unsigned)v;
+		}
+	}
+	return 0;
+}
+
+static const char *const publisher_keys[] = { "name", "key", NULL };
+
+static int
+parse_publishers(struct parser *p, const config_setting_t *root)
+{
+	struct ztd_config *c = p->c;
+	config_setting_t *list;
+	int n, r;
+
+	if ((r = member(p, root, "publishers", CONFIG_TYPE_LIST, &list)) < 0 ||
+	    list == NULL)
+		return r;
+	n = config_setting_length(list);
+	if (n > CONFIG_LIST_MAX)
+		return fail(p, list, "too many publishers");
+	c->publishers = xcalloc((size_t)n, sizeof(*c->publishers));
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, i);
+		struct publisher *pub = &c->publishers[c->n_publishers];
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(p, g, "publishers[%d] must be a group { }",
+			    i);
+		c->n_publishers++;
+		pub->line = (int)config_setting_source_line(g);
+		if ((r = check_keys(p, g, "a publisher", publisher_keys)) < 0 ||
+		    (r = get_string(p, g, "name", true, &pub->name)) < 0 ||
+		    (r = get_path(p, g, "key", true, &pub->key)) < 0)
+			return r;
+		if (!is_name(pub->name))
+			return fail(p, config_setting_get_member(g, "name"),
+			    "publisher name \"%.64s\" must be 1-64 of "
+			    "A-Z a-z 0-9 _ . -", pub->name);
+		for (size_t j = 0; j + 1 < c->n_publishers; j++)
+			if (strcmp(c->publishers[j].name, pub->name) == 0)
+				return fail(p, g,
+				    "publisher \"%s\" is defined twice "
+				    "(first at line %d)", pub->name,
+				    c->publishers[j].line);
+	}
+	return 0;
+}
+
+static const char *const command_keys[] = { "path", "risk", NULL };
+static const char *const risks[] = { "low", "high", "deny", NULL };
+
+static int
+parse_commands(struct parser *p, const config_setting_t *agent_group,
+    struct agent *a)
+{
+	config_setting_t *list;
+	int n, r;
+
+	if ((r = member(p, agent_group, "commands", CONFIG_TYPE_LIST,
+	    &list)) < 0 || list == NULL)
+		return r;
+	n = config_setting_length(list);
+	if (n > CONFIG_LIST_MAX)
+		return fail(p, list, "too many commands");
+	a->commands = xcalloc((size_t)n, sizeof(*a->commands));
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, i);
+		struct command_rule *cmd = &a->commands[a->n_commands];
+		int risk = -1;
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(p, g, "commands[%d] must be a group { }", i);
+		a->n_commands++;
+		cmd->line = (int)config_setting_source_line(g);
+		if ((r = check_keys(p, g, "a command", command_keys)) < 0 ||
+		    (r = get_path(p, g, "path", true, &cmd->path)) < 0 ||
+		    (r = get_choice(p, g, "risk", risks, &risk)) < 0)
+			return r;
+		if (risk < 0)
+			return fail(p, g, "risk is required (low, high or deny)");
+		cmd->risk = (enum risk)risk;
+		for (size_t j = 0; j + 1 < a->n_commands; j++)
+			if (strcmp(a->commands[j].path, cmd->path) == 0)
+				return fail(p, g, "command %s is listed twice",
+				    cmd->path);
+	}
+	return 0;
+}
+
+static const char *const network_keys[] = {
+	"to", "ports", "proto", "tunnel", "server_name", "ca", "unix", NULL,
+};
+static const char *const protos[] = { "tcp", "udp", NULL };
+
+static int
+parse_network_rule(struct parser *p, config_setting_t *g,
+    struct network_rule *rule)
+{
+	char *to = NULL, *ports = NULL;
+	const char *why;
+	int proto = PROTO_TCP, r;
+
+	rule->line = (int)config_setting_source_line(g);
+	if ((r = check_keys(p, g, "a network rule", network_keys)) < 0 ||
+	    (r = get_path(p, g, "unix", false, &rule->unix_path)) < 0)
+		return r;
+	if (rule->unix_path != NULL) {
+		static const char *const others[] = {
+			"to", "ports", "proto", "tunnel", "server_name", "ca",
+			NULL,
+		};
+
+		for (const char *const *k = others; *k != NULL; k++)
+			if (config_setting_get_member(g, *k) != NULL)
+				return fail(p, config_setting_get_member(g, *k),
+				    "a unix rule takes no '%s'", *k);
+		if (strlen(rule->unix_path) >=
+		    sizeof(((struct sockaddr_un *)0)->sun_path))
+			return fail(p, g, "unix socket path is too long");
+		return 0;
+	}
+	if ((r = get_string(p, g, "to", false, &to)) < 0)
+		goto out;
+	if (to == NULL) {
+		r = fail(p, g, "a network rule needs 'to' (an address block) "
+		    "or 'unix' (a socket path)");
+		goto out;
+	}
+	if ((why = parse_cidr(to, rule)) != NULL) {
+		r = fail(p, config_setting_get_member(g, "to"),
+		    "to \"%.64s\": %s", to, why);
+		goto out;
+	}
+	if ((r = get_string(p, g, "ports", true, &ports)) < 0)
+		goto out;
+	if ((why = parse_ports(ports, rule)) != NULL) {
+		r = fail(p, config_setting_get_member(g, "ports"),
+		    "ports \"%.64s\": %s", ports, why);
+		goto out;
+	}
+	if ((r = get_choice(p, g, "proto", protos, &proto)) < 0 ||
+	    (r = get_bool(p, g, "tunnel", &rule->tunnel)) < 0 ||
+	    (r = get_string(p, g, "server_name", false,
+	    &rule->server_name)) < 0 ||
+	    (r = get_path(p, g, "ca", false, &rule->ca)) < 0)
+		goto out;
+	rule->proto = (enum proto)proto;
+	if (rule->tunnel) {
+		if (rule->proto != PROTO_TCP)
+			r = fail(p, g, "a tunnel needs proto = \"tcp\"");
+		else if (rule->server_name == NULL || rule->ca == NULL)
+			r = fail(p, g, "a tunnel needs server_name and ca");
+		else if (!is_dns_name(rule->server_name))
+			r = fail(p, config_setting_get_member(g, "server_name"),
+			    "server_name must be a DNS name");
+	} else if (rule->server_name != NULL || rule->ca != NULL)
+		r = fail(p, g, "server_name and ca go with tunnel = true");
+out:
+	free(to);
+	free(ports);
+	return r;
+}
+
+static int
+parse_network(struct parser *p, const config_setting_t *agent_group,
+    struct agent *a)
+{
+	config_setting_t *list;
+	int n, r;
+
+	if ((r = member(p, agent_group, "network", CONFIG_TYPE_LIST,
+	    &list)) < 0 || list == NULL)
+		return r;
+	n = config_setting_length(list);
+	if (n > CONFIG_LIST_MAX)
+		return fail(p, list, "too many network rules");
+	a->network = xcalloc((size_t)n, sizeof(*a->network));
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, i);
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(p, g, "network[%d] must be a group { }", i);
+		a->n_network++;
+		if ((r = parse_network_rule(p, g, &a->network[i])) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static const char *const file_keys[] = { "path", "access", NULL };
+
+static int
+parse_files(struct parser *p, const config_setting_t *agent_group,
+    struct agent *a)
+{
+	config_setting_t *list;
+	int n, r;
+
+	if ((r = member(p, agent_group, "files", CONFIG_TYPE_LIST, &list)) < 0 ||
+	    list == NULL)
+		return r;
+	a->files_given = true;
+	n = config_setting_length(list);
+	if (n > CONFIG_LIST_MAX)
+		return fail(p, list, "too many file rules");
+	a->files = xcalloc((size_t)n, sizeof(*a->files));
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, i);
+		struct file_rule *f = &a->files[a->n_files];
+		char *access = NULL;
+		const char *why;
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(p, g, "files[%d] must be a group { }", i);
+		a->n_files++;
+		f->line = (int)config_setting_source_line(g);
+		if ((r = check_keys(p, g, "a file rule", file_keys)) < 0 ||
+		    (r = get_path(p, g, "path", true, &f->path)) < 0 ||
+		    (r = get_string(p, g, "access", true, &access)) < 0)
+			return r;
+		why = parse_access(access, &f->access);
+		free(access);
+		if (why != NULL)
+			return fail(p, config_setting_get_member(g, "access"),
+			    "%s", why);
+	}
+	return 0;
+}
+
+static const char *const syscall_keys[] = { "deny", "gate", NULL };
+
+static bool
+check_syscall(const char *s)
+{
+	return strlen(s) <= 64 && syscall_name_known(s);
+}
+
+static int
+parse_syscalls(struct parser *p, const config_setting_t *agent_group,
+    struct agent *a)
+{
+	config_setting_t *g;
+	int r;
+
+	if ((r = member(p, agent_group, "syscalls", CONFIG_TYPE_GROUP, &g)) < 0 ||
+	    g == NULL)
+		return r;
+	if ((r = check_keys(p, g, "syscalls", syscall_keys)) < 0 ||
+	    (r = get_strings(p, g, "deny", check_syscall,
+	    "a syscall of this architecture", &a->syscalls_deny,
+	    &a->n_syscalls_deny)) < 0 ||
+	    (r = get_strings(p, g, "gate", check_syscall,
+	    "a syscall of this architecture", &a->syscalls_gate,
+	    &a->n_syscalls_gate)) < 0)
+		return r;
+	for (size_t i = 0; i < a->n_syscalls_deny; i++)
+		for (size_t j = 0; j < a->n_syscalls_gate; j++)
+			if (strcmp(a->syscalls_deny[i], a->syscalls_gate[j]) == 0)
+				return fail(p, g,
+				    "syscall %s is both denied and gated",
+				    a->syscalls_deny[i]);
+	return 0;
+}
+
+static bool
+check_account(const char *s)
+{
+	return is_account_name(s);
+}
+
+static bool
+check_service(const char *s)
+{
+	return is_name(s);
+}
+
+static const char *const agent_keys[] = {
+	"name", "accounts", "pam_services", "binary", "sha256", "publisher",
+	"session_ttl", "decision_ttl", "on_violation", "landlock", "commands",
+	"network", "files", "syscalls", NULL,
+};
+static const char *const violations[] = { "deny", "kill", NULL };
+static const char *const landlock_needs[] = { "required", "optional", NULL };
+
+static int
+parse_agent(struct parser *p, config_setting_t *g, struct agent *a)
+{
+	const struct ztd_config *c = p->c;
+	config_setting_t *digests;
+	int violation = VIOLATION_DENY, landlock = LANDLOCK_REQUIRED, r;
+
+	a->line = (int)config_setting_source_line(g);
+	a->session_ttl = 3600;
+	a->decision_ttl = 30;
+	if ((r = check_keys(p, g, "an agent", agent_keys)) < 0 ||
+	    (r = get_string(p, g, "name", true, &a->name)) < 0)
+		return r;
+	if (!is_name(a->name))
+		return fail(p, config_setting_get_member(g, "name"),
+		    "agent name \"%.64s\" must be 1-64 of A-Z a-z 0-9 _ . -",
+		    a->name);
+	for (const struct agent *o = c->agents; o < a; o++)
+		if (strcmp(o->name, a->name) == 0)
+			return fail(p, g, "agent \"%s\" is defined twice "
+			    "(first at line %d)", a->name, o->line);
+	if ((r = get_strings(p, g, "accounts", check_account,
+	    "a user name", &a->accounts, &a->n_accounts)) < 0 ||
+	    (r = get_strings(p, g, "pam_services", check_service,
+	    "a PAM service name", &a->pam_services,
+	    &a->n_pam_services)) < 0 ||
+	    (r = get_path(p, g, "binary", true, &a->binary)) < 0 ||
+	    (r = get_string(p, g, "publisher", false, &a->publisher)) < 0 ||
+	    (r = get_uint(p, g, "session_ttl", 1, 604800,
+	    &a->session_ttl)) < 0 ||
+	    (r = get_uint(p, g, "decision_ttl", 0, 3600,
+	    &a->decision_ttl)) < 0 ||
+	    (r = get_choice(p, g, "on_violation", violations, &violation)) < 0 ||
+	    (r = get_choice(p, g, "landlock", landlock_needs, &landlock)) < 0)
+		return r;
+	a->on_violation = (enum violation)violation;
+	a->landlock = (enum landlock_need)landlock;
+	if (a->n_accounts == 0)
+		return fail(p, g, "agent \"%s\" needs accounts (at least one)",
+		    a->name);
+	for (const struct agent *o = c->agents; o < a; o++)
+		for (size_t i = 0; i < o->n_accounts; i++)
+			for (size_t j = 0; j < a->n_accounts; j++)
+				if (strcmp(o->accounts[i], a->accounts[j]) == 0)
+					return fail(p,
+					    config_setting_get_member(g,
+					    "accounts"), "account %s already "
+					    "belongs to agent \"%s\"",
+					    a->accounts[j], o->name);
+	if (a->decision_ttl > a->session_ttl)
+		return fail(p, config_setting_get_member(g, "decision_ttl"),
+		    "decision_ttl (%u) must not exceed session_ttl (%u)",
+		    a->decision_ttl, a->session_ttl);
+
+	if ((r = get_sequence(p, g, "sha256", &digests)) < 0)
+		return r;
+	if (digests != NULL) {
+		int n = config_setting_length(digests);
+
+		a->sha256 = xcalloc((size_t)n, sizeof(*a->sha256));
+		for (int i = 0; i < n; i++) {
+			config_setting_t *e = config_setting_get_elem(digests, i);
+
+			if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+			    !parse_sha256(config_setting_get_string(e),
+			    a->sha256[i]))
+				return fail(p, e, "sha256[%d] must be 64 hex "
+				    "digits", i);
+			a->n_sha256++;
+		}
+	}
+	if (a->publisher != NULL) {
+		size_t i;
+
+		for (i = 0; i < c->n_publishers; i++)
+			if (strcmp(c->publishers[i].name, a->publisher) == 0)
+				break;
+		if (i == c->n_publishers)
+			return fail(p, config_setting_get_member(g, "publisher"),
+			    "publisher \"%.64s\" is not defined in publishers",
+			    a->publisher);
+	}
+	if (a->n_sha256 == 0 && a->publisher == NULL)
+		return fail(p, g, "agent \"%s\" needs sha256 or publisher: "
+		    "an agent is recognised by its binary", a->name);
+	if ((r = parse_commands(p, g, a)) < 0 ||
+	    (r = parse_network(p, g, a)) < 0 ||
+	    (r = parse_files(p, g, a)) < 0 ||
+	    (r = parse_syscalls(p, g, a)) < 0)
+		return r;
+	return 0;
+}
+
+static int
+parse_agents(struct parser *p, const config_setting_t *root)
+{
+	struct ztd_config *c = p->c;
+	config_setting_t *list;
+	int n, r;
+
+	if ((r = member(p, root, "agents", CONFIG_TYPE_LIST, &list)) < 0 ||
+	    list == NULL)
+		return r;
+	n = config_setting_length(list);
+	if (n > CONFIG_LIST_MAX)
+		return fail(p, list, "too many agents");
+	c->agents = xcalloc((size_t)n, sizeof(*c->agents));
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, i);
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return fail(p, g, "agents[%d] must be a group { }", i);
+		c->n_agents++;
+		if ((r = parse_agent(p, g, &c->agents[i])) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static const char *const root_keys[] = {
+	"ztd", "attestation", "publishers", "agents", NULL,
+};
+
+static void
+set_defaults(struct ztd_config *c)
+{
+	static const unsigned default_pcrs[] = {
+		0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 14,
+	};
+	char host[256];
+
+	c->socket = xstrdup("/run/zt/ztd.sock");
+	c->state_dir = xstrdup("/var/lib/zt");
+	c->max_clients = 1024;
+	if (gethostname(host, sizeof(host)) < 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	for (char *h = host; *h != '\0'; h++)
+		*h = (char)tolower((unsigned char)*h);
+	c->trust_domain = xstrdup(is_dns_name(host) ? host : "localhost");
+	c->audit_require = true;
+	c->cache_max_entries = 65536;
+	c->attest_mode = ATTEST_AUTO;
+	c->tcti = xstrdup("device:/dev/tpmrm0");
+	memcpy(c->pcrs, default_pcrs, sizeof(default_pcrs));
+	c->n_pcrs = sizeof(default_pcrs) / sizeof(default_pcrs[0]);
+	c->golden = xstrdup("/var/lib/zt/golden.pcrs");
+	c->quote_interval = 30;
+	c->session_max_age = 60;
+	c->high_risk_max_age = 5;
+}
+
+/* libconfig 1.5 has no hook to vet included files, so @include is refused. */
+static int
+refuse_include(struct parser *p, const char *text)
+{
+	unsigned line = 1;
+
+	for (const char *s = text; *s != '\0'; line++) {
+		const char *t = s + strspn(s, " \t");
+
+		if (strncmp(t, "@include", 8) == 0) {
+			snprintf(p->error, CONFIG_ERROR_MAX, "%s:%u: @include "
+			    "is not allowed: keep the whole policy in one "
+			    "root-owned file", p->path, line);
+			return ZT_E_CONFIG;
+		}
+		s = strchr(s, '\n');
+		if (s == NULL)
+			break;
+		s++;
+	}
+	return 0;
+}
+
+int
+config_parse(const char *path, const char *text, struct ztd_config **out,
+    char *error)
+{
+	struct parser p = { .path = path, .error = error };
+	config_t cfg;
+	config_setting_t *root;
+	int r;
+
+	*out = NULL;
+	error[0] = '\0';
+	if (strlen(text) > CONFIG_FILE_MAX) {
+		snprintf(error, CONFIG_ERROR_MAX, "%s: larger than %d bytes",
+		    path, CONFIG_FILE_MAX);
+		return ZT_E_CONFIG;
+	}
+	if ((r = refuse_include(&p, text)) < 0)
+		return r;
+	config_init(&cfg);
+	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
+		snprintf(error, CONFIG_ERROR_MAX, "%s:%d: %s", path,
+		    config_error_line(&cfg), config_error_text(&cfg));
+		config_destroy(&cfg);
+		return ZT_E_CONFIG;
+	}
+	p.c = xcalloc(1, sizeof(*p.c));
+	p.c->path = xstrdup(path);
+	set_defaults(p.c);
+	root = config_root_setting(&cfg);
+	if ((r = check_keys(&p, root, "the file", root_keys)) < 0 ||
+	    (r = parse_ztd(&p, root)) < 0 ||
+	    (r = parse_attestation(&p, root)) < 0 ||
+	    (r = parse_publishers(&p, root)) < 0 ||
+	    (r = parse_agents(&p, root)) < 0) {
+		config_destroy(&cfg);
+		config_free(p.c);
+		return r;
+	}
+	config_destroy(&cfg);
+	*out = p.c;
+	return 0;
+}
+
+int
+config_load(const char *path, struct ztd_config **out, char *error)
+{
+	struct stat st;
+	char *text;
+	ssize_t n;
+	size_t used = 0;
+	int fd, r;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(error, CONFIG_ERROR_MAX, "%s: cannot open: %s", path,
+		    strerror(errno));
+		return r;
+	}
+	/* Checked on the open descriptor: what is read is what was vetted. */
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(error, CONFIG_ERROR_MAX, "%s: cannot stat: %s", path,
+		    strerror(errno));
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st.st_mode))
+		r = snprintf(error, CONFIG_ERROR_MAX,
+		    "%s: not a regular file", path);
+	else if (st.st_uid != 0 && st.st_uid != geteuid())
+		r = snprintf(error, CONFIG_ERROR_MAX,
+		    "%s: owned by uid %u, must be owned by root", path,
+		    (unsigned)st.st_uid);
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		r = snprintf(error, CONFIG_ERROR_MAX,
+		    "%s: writable by group or others (mode %04o): "
+		    "chmod go-w it", path, (unsigned)(st.st_mode & 07777));
+	else if (st.st_size > CONFIG_FILE_MAX)
+		r = snprintf(error, CONFIG_ERROR_MAX,
+		    "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+	else
+		r = 0;
+	if (r != 0) {
+		close(fd);
+		return ZT_E_UNSAFE;
+	}
+	text = xcalloc(1, (size_t)st.st_size + 2);
+	while (used <= (size_t)st.st_size) {
+		n = read(fd, text + used, (size_t)st.st_size + 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+	}
+	close(fd);
+	if (used > (size_t)st.st_size || memchr(text, '\0', used) != NULL) {
+		snprintf(error, CONFIG_ERROR_MAX, "%s: %s", path,
+		    used > (size_t)st.st_size ? "changed while being read" :
+		    "contains a NUL byte");
+		free(text);
+		return ZT_E_CONFIG;
+	}
+	r = config_parse(path, text, out, error);
+	free(text);
+	return r;
+}
+
+static void
+free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+free_agent(struct agent *a)
+{
+	free(a->name);
+	free_strings(a->accounts, a->n_accounts);
+	free_strings(a->pam_services, a->n_pam_services);
+	free(a->binary);
+	free(a->sha256);
+	free(a->publisher);
+	for (size_t i = 0; i < a->n_commands; i++)
+		free(a->commands[i].path);
+	free(a->commands);
+	for (size_t i = 0; i < a->n_network; i++) {
+		free(a->network[i].server_name);
+		free(a->network[i].ca);
+		free(a->network[i].unix_path);
+	}
+	free(a->network);
+	for (size_t i = 0; i < a->n_files; i++)
+		free(a->files[i].path);
+	free(a->files);
+	free_strings(a->syscalls_deny, a->n_syscalls_deny);
+	free_strings(a->syscalls_gate, a->n_syscalls_gate);
+}
+
+void
+config_free(struct ztd_config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->socket);
+	free(c->state_dir);
+	free(c->trust_domain);
+	free(c->audit_file);
+	free(c->tcti);
+	free(c->golden);
+	free_strings(c->measured_files, c->n_measured_files);
+	for (size_t i = 0; i < c->n_publishers; i++) {
+		free(c->publishers[i].name);
+		free(c->publishers[i].key);
+	}
+	free(c->publishers);
+	/* Agents may be partly filled when parsing stopped at an error. */
+	for (size_t i = 0; i < c->n_agents; i++)
+		free_agent(&c->agents[i]);
+	free(c->agents);
+	free(c);
+}
+
+const struct agent *
+config_find_agent(const struct ztd_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_agents; i++)
+		if (strcmp(c->agents[i].name, name) == 0)
+			return &c->agents[i];
+	return NULL;
+}
+
+const char *
+config_attest_mode_name(enum attest_mode mode)
+{
+	return attest_modes[mode];
+}

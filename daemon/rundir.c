@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Creating ztd's run directory and socket without trusting what is there. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rundir.h"
+#include "zt_err.h"
+
+#define LISTEN_BACKLOG 128
+
+static int
+say(char *error, size_t size, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Put the reason in ERROR and return CODE. */
+static int
+say(char *error, size_t size, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(error, size, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static bool
+owned_by_us(const struct stat *st)
+{
+	return st->st_uid == 0 || st->st_uid == geteuid();
+}
+
+static int
+prepare_directory(const char *dir, char *error, size_t size)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return say(error, size, -errno, "%s: cannot create: %s", dir,
+		    strerror(errno));
+	if (lstat(dir, &st) < 0)
+		return say(error, size, -errno, "%s: %s", dir, strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return say(error, size, ZT_E_UNSAFE,
+		    "%s: is a symbolic link: refusing to use it", dir);
+	if (!S_ISDIR(st.st_mode))
+		return say(error, size, ZT_E_UNSAFE,
+		    "%s: is not a directory", dir);
+	if (!owned_by_us(&st))
+		return say(error, size, ZT_E_UNSAFE,
+		    "%s: not owned by root: refusing to use it", dir);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return say(error, size, ZT_E_UNSAFE,
+		    "%s: writable by group or others: refusing to use it",
+		    dir);
+	return 0;
+}
+
+/* Remove a leftover socket at PATH only when it is provably ours. */
+static int
+remove_stale(const char *path, char *error, size_t size)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return say(error, size, -errno, "%s: %s", path,
+		    strerror(errno));
+	}
+	if (!S_ISSOCK(st.st_mode))
+		return say(error, size, ZT_E_UNSAFE,
+		    "%s: exists and is not a socket: refusing to remove it",
+		    path);
+	if (!owned_by_us(&st))
+		return say(error, size, ZT_E_UNSAFE,
+		    "%s: socket not owned by root: refusing to remove it",
+		    path);
+	/* We hold the lock, so no ztd of ours listens; anyone else? */
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return say(error, size, -errno, "%s: socket: %s", path,
+		    strerror(errno));
+	r = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+	close(fd);
+	if (r == 0 || errno == EAGAIN)
+		return say(error, size, ZT_E_UNSAFE,
+		    "%s: another process listens on it", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return say(error, size, -errno, "%s: cannot remove: %s", path,
+		    strerror(errno));
+	return 0;
+}
+
+int
+rundir_listen(const char *socket_path, int *listen_fd, int *lock_fd,
+    char *error, size_t size)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char dir_buf[PATH_MAX], lock_path[PATH_MAX];
+	size_t len = strlen(socket_path);
+	int fd = -1, lock = -1, r;
+	mode_t old_umask;
+
+	*listen_fd = *lock_fd = -1;
+	if (socket_path[0] != '/' || len >= sizeof(addr.sun_path))
+		return say(error, size, -ENAMETOOLONG,
+		    "%s: must be an absolute path shorter than 108 bytes",
+		    socket_path);
+	snprintf(dir_buf, sizeof(dir_buf), "%s", socket_path);
+	if ((r = prepare_directory(dirname(dir_buf), error, size)) < 0)
+		return r;
+
+	snprintf(lock_path, sizeof(lock_path), "%s.lock", socket_path);
+	lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    O_NOCTTY, 0600);
+	if (lock < 0)
+		return say(error, size, -errno, "%s: %s", lock_path,
+		    strerror(errno));
+	if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ?
+		    say(error, size, ZT_E_BUSY,
+		    "%s: another ztd holds this socket", socket_path) :
+		    say(error, size, -errno, "%s: flock: %s", lock_path,
+		    strerror(errno));
+		goto close_lock;
+	}
+	if ((r = remove_stale(socket_path, error, size)) < 0)
+		goto close_lock;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = say(error, size, -errno, "%s: socket: %s", socket_path,
+		    strerror(errno));
+		goto close_lock;
+	}
+	memcpy(addr.sun_path, socket_path, len + 1);
+	/* Created 0666 directly: no window with other permissions. */
+	old_umask = umask(0);
+	r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old_umask);
+	if (r < 0) {
+		r = say(error, size, -errno, "%s: bind: %s", socket_path,
+		    strerror(errno));
+		goto close_socket;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		r = say(error, size, -errno, "%s: listen: %s", socket_path,
+		    strerror(errno));
+		unlink(socket_path);
+		goto close_socket;
+	}
+	*listen_fd = fd;
+	*lock_fd = lock;
+	return 0;
+
+close_socket:
+	close(fd);
+close_lock:
+	close(lock);
+	return r;
+}
+
+void
+rundir_release(const char *socket_path, int listen_fd, int lock_fd)
+{
+	/* Unlink while still holding the lock: no other ztd's socket. */
+	if (listen_fd >= 0) {
+		unlink(socket_path);
+		close(listen_fd);
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ztd's run directory and listening socket, created and cleaned safely. */
+#ifndef ZTD_RUNDIR_H
+#define ZTD_RUNDIR_H
+
+#include <stddef.h>
+
+/*
+ * Make sure the directory holding SOCKET_PATH is safe, creating it (0755)
+ * when absent: a real directory (not a symlink), owned by root (or the
+ * euid running ztd), not writable by group or others.  Then take the lock
+ * file "SOCKET_PATH.lock" (0600, flock) that proves no other ztd serves
+ * this path, remove a stale socket that is provably ours (a socket, owned
+ * by us, nobody listening, and we hold the lock), and bind and listen
+ * (socket mode 0666: every local uid may connect; what it may ask is
+ * decided per request).
+ *
+ * Returns 0 with *LISTEN_FD (non-blocking SOCK_SEQPACKET) and *LOCK_FD, or
+ * a negative code with ERROR (SIZE bytes) saying why.
+ */
+int rundir_listen(const char *socket_path, int *listen_fd, int *lock_fd,
+    char *error, size_t size);
+
+/* Remove the socket and release the lock (on a clean stop). */
+void rundir_release(const char *socket_path, int listen_fd, int lock_fd);
+
+#endif

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Accepting clients, learning who they are from the kernel, serving them. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rundir.h"
+#include "server.h"
+#include "zt_err.h"
+#include "zt_log.h"
+#include "zt_msg.h"
+#include "ztd.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+#define ACCEPT_BURST 64
+
+int
+server_open(struct server *s, const char *socket_path, char *error,
+    size_t size)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
+	s->idle_timeout_ms = SERVER_IDLE_TIMEOUT_MS;
+	s->listen_watch.kind = WATCH_LISTEN;
+	if ((r = rundir_listen(socket_path, &s->listen_fd, &s->lock_fd, error,
+	    size)) < 0)
+		return r;
+	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ev.data.ptr = &s->listen_watch;
+	if (s->epoll_fd < 0 || s->reserve_fd < 0 ||
+	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev) < 0) {
+		r = -errno;
+		snprintf(error, size, "epoll: %s", strerror(errno));
+		server_close(s, socket_path);
+		return r;
+	}
+	return 0;
+}
+
+static void
+unlink_client(struct server *s, struct client *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		s->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Every client has the same idle timeout, so appending keeps the order. */
+static void
+touch_client(struct server *s, struct client *c)
+{
+	if (s->head == c || c->prev != NULL)
+		unlink_client(s, c);
+	c->deadline_ms = ztd_now_ms() + s->idle_timeout_ms;
+	c->prev = s->tail;
+	if (s->tail != NULL)
+		s->tail->next = c;
+	else
+		s->head = c;
+	s->tail = c;
+}
+
+static void
+close_client(struct server *s, struct client *c)
+{
+	unlink_client(s, c);
+	close(c->fd);	/* also removes it from the epoll set */
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	s->n_clients--;
+	free(c);
+}
+
+void
+server_close(struct server *s, const char *socket_path)
+{
+	while (s->head != NULL)
+		close_client(s, s->head);
+	if (s->epoll_fd >= 0)
+		close(s->epoll_fd);
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
+	rundir_release(socket_path, s->listen_fd, s->lock_fd);
+	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
+}
+
+/* Tell a connection we cannot take it, then drop it. */
+static void
+refuse(int fd, int code, const char *why)
+{
+	struct zt_msg reply;
+
+	zt_msg_error(&reply, 0, code, why);
+	send(fd, reply.wire, reply.size, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
+static void
+add_client(struct ztd *ztd, int fd)
+{
+	struct server *s = &ztd->server;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct client *c;
+	int pidfd = -1;
+
+	if (s->n_clients >= ztd->config->max_clients) {
+		s->refused++;
+		refuse(fd, ZT_E_BUSY, "too many clients");
+		return;
+	}
+	/* Identity comes from the kernel at connect time, nothing else. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    len != sizeof(cred)) {
+		zt_log(LOG_WARNING, "client without peer credentials: %s",
+		    strerror(errno));
+		close(fd);
+		return;
+	}
+	len = sizeof(pidfd);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+		pidfd = -1;	/* old kernel: requests needing it are denied */
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		if (pidfd >= 0)
+			close(pidfd);
+		refuse(fd, -ENOMEM, "out of memory");
+		return;
+	}
+	c->watch.kind = WATCH_CLIENT;
+	c->fd = fd;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->pid = cred.pid;
+	c->pidfd = pidfd;
+	ev.data.ptr = c;
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		zt_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
+		if (pidfd >= 0)
+			close(pidfd);
+		close(fd);
+		free(c);
+		return;
+	}
+	s->n_clients++;
+	touch_client(s, c);
+}
+
+void
+server_accept(struct ztd *ztd)
+{
+	struct server *s = &ztd->server;
+
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		int fd = accept4(s->listen_fd, NULL, NULL,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd >= 0) {
+			add_client(ztd, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Out of descriptors: use the spare one to tell the
+			 * waiting peer no, instead of spinning on it. */
+			s->refused++;
+			close(s->reserve_fd);
+			fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				refuse(fd, ZT_E_BUSY, "out of descriptors");
+			s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			zt_log(LOG_WARNING, "out of file descriptors: "
+			    "refusing connections");
+			continue;
+		}
+		if (errno != EAGAIN)
+			zt_log(LOG_ERR, "accept: %s", strerror(errno));
+		return;
+	}
+}
+
+void
+server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
+{
+	struct server *s = &ztd->server;
+	struct zt_msg request, reply;
+	int r;
+
+	if (!(events & EPOLLIN)) {
+		close_client(s, c);
+		return;
+	}
+	r = zt_msg_recv(c->fd, &request);
+	if (r == -EAGAIN)
+		return;
+	if (r == ZT_E_CLOSED || r == -ECONNRESET) {
+		close_client(s, c);
+		return;
+	}
+	s->requests++;
+	if (r < 0) {
+		/* A peer that speaks garbage gets one error and is dropped. */
+		zt_log(LOG_NOTICE, "uid %u pid %d: bad request: %s",
+		    (unsigned)c->uid, (int)c->pid, zt_strerror(r));
+		zt_msg_error(&reply, request.request_id, r, zt_strerror(r));
+		zt_msg_send(c->fd, &reply);
+		close_client(s, c);
+		return;
+	}
+	touch_client(s, c);
+	r = requests_dispatch(ztd, c, &request, &reply);
+	if (r < 0)
+		zt_msg_error(&reply, request.request_id, r, zt_strerror(r));
+	/* A client whose queue is full is not reading: drop it. */
+	if ((r = zt_msg_send(c->fd, &reply)) < 0) {
+		zt_log(LOG_NOTICE, "uid %u pid %d: cannot reply: %s",
+		    (unsigned)c->uid, (int)c->pid, zt_strerror(r));
+		close_client(s, c);
+	}
+}
+
+int
+server_expire(struct ztd *ztd)
+{
+	struct server *s = &ztd->server;
+	int64_t now = ztd_now_ms();
+
+	while (s->head != NULL && s->head->deadline_ms <= now)
+		close_client(s, s->head);
+	if (s->head == NULL)
+		return -1;
+	return (int)(s->head->deadline_ms - now);
+}

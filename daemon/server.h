@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ztd's socket server: clients, their identity and deadlines, dispatch. */
+#ifndef ZTD_SERVER_H
+#define ZTD_SERVER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ztd;
+
+/* What an epoll registration points at. */
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CLIENT };
+
+struct watch {
+	enum watch_kind kind;
+};
+
+struct client {
+	struct watch watch;		/* first: epoll data points here */
+	int fd;
+	/* The peer as the kernel saw it at connect time, never as claimed. */
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int pidfd;			/* -1 when the kernel gave none */
+	int64_t deadline_ms;		/* closed when idle past this */
+	struct client *prev, *next;	/* by deadline, soonest first */
+};
+
+struct server {
+	int listen_fd;
+	int lock_fd;
+	int epoll_fd;
+	int reserve_fd;			/* spare descriptor for EMFILE */
+	unsigned n_clients;
+	struct client *head, *tail;
+	unsigned idle_timeout_ms;
+	uint64_t requests, refused;
+	struct watch listen_watch;
+};
+
+/* Idle clients are closed after this long without a request. */
+#define SERVER_IDLE_TIMEOUT_MS 30000
+
+/*
+ * Set up the run directory, the listening socket and the epoll set
+ * (adding the listening socket).  Returns 0 or a negative code with
+ * ERROR set.
+ */
+int server_open(struct server *s, const char *socket_path, char *error,
+    size_t size);
+
+/* Close every client, the socket (removing it) and the lock. */
+void server_close(struct server *s, const char *socket_path);
+
+/* Accept every pending connection (bounded by max_clients). */
+void server_accept(struct ztd *ztd);
+
+/* Read and answer what client C sent; may close C. */
+void server_client_ready(struct ztd *ztd, struct client *c, uint32_t events);
+
+/* Close clients whose deadline passed; return ms to the next deadline or -1. */
+int server_expire(struct ztd *ztd);
+
+/*
+ * Answer one decoded request from C into REPLY (requests.c).  Returns 0
+ * when REPLY is to be sent, or a negative code to send as an error.
+ */
+struct zt_msg;
+int requests_dispatch(struct ztd *ztd, const struct client *c,
+    const struct zt_msg *request, struct zt_msg *reply);
+
+#endif

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ztd: options, start-up, the event loop, signals and reload. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "zt_err.h"
+#include "zt_log.h"
+#include "ztd.h"
+
+/* Exit codes of INTERFACES.md. */
+#define EXIT_CONFIG 1
+#define EXIT_STARTUP 2
+
+static const char *arg_config = ZT_DEFAULT_CONFIG;
+static const char *arg_socket;
+static const char *arg_syslog_socket = "/dev/log";
+static bool arg_foreground;
+static bool arg_check_config;
+
+int64_t
+ztd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+ztd_reload(struct ztd *ztd)
+{
+	struct ztd_config *fresh;
+	int r;
+
+	r = config_load(ztd->config_path, &fresh, ztd->reload_error);
+	if (r < 0) {
+		zt_log(LOG_ERR, "reload failed, keeping generation %llu: %s",
+		    (unsigned long long)ztd->generation, ztd->reload_error);
+		return r;
+	}
+	if (strcmp(fresh->socket, ztd->config->socket) != 0 && arg_socket == NULL)
+		zt_log(LOG_WARNING, "socket changed to %s: takes effect at the "
+		    "next start", fresh->socket);
+	config_free(ztd->config);
+	ztd->config = fresh;
+	ztd->generation++;
+	ztd->reload_error[0] = '\0';
+	zt_log(LOG_NOTICE, "configuration %s loaded: generation %llu, "
+	    "%zu agents", ztd->config_path,
+	    (unsigned long long)ztd->generation, fresh->n_agents);
+	return 0;
+}
+
+static void
+usage(FILE *to)
+{
+	fprintf(to,
+	    "usage: ztd [--config FILE] [--socket PATH] [--foreground]\n"
+	    "           [--syslog-socket PATH] [--check-config] [--version]\n"
+	    "\n"
+	    "  --config FILE         configuration (default %s)\n"
+	    "  --socket PATH         listen here instead of the configured socket\n"
+	    "  --foreground          do not detach; also log to stderr\n"
+	    "  --syslog-socket PATH  send log and audit lines here (default /dev/log)\n"
+	    "  --check-config        validate the configuration, print ok or the error\n"
+	    "  --version             print the version\n",
+	    ZT_DEFAULT_CONFIG);
+}
+
+/* Returns -1 to go on, or an exit status. */
+static int
+parse_options(int argc, char **argv)
+{
+	enum { OPT_SYSLOG = 0x100, OPT_CHECK, OPT_VERSION };
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "syslog-socket", required_argument, NULL, OPT_SYSLOG },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:s:fh", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': arg_config = optarg; break;
+		case 's': arg_socket = optarg; break;
+		case 'f': arg_foreground = true; break;
+		case OPT_SYSLOG: arg_syslog_socket = optarg; break;
+		case OPT_CHECK: arg_check_config = true; break;
+		case OPT_VERSION:
+			printf("ztd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_STARTUP;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ztd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_STARTUP;
+	}
+	return -1;
+}
+
+/*
+ * Detach: the parent waits until the child is serving (or has failed) and
+ * exits with the child's start-up status, so `ztd && ztctl status` works.
+ * Returns the write end of the readiness pipe in the child, -1 on error.
+ */
+static int
+detach(void)
+{
+	int pipefd[2];
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		unsigned char status = EXIT_STARTUP;
+
+		close(pipefd[1]);
+		while (read(pipefd[0], &status, 1) < 0 && errno == EINTR)
+			;
+		_exit(status);
+	}
+	close(pipefd[0]);
+	setsid();
+	if (chdir("/") < 0)
+		return -1;
+	return pipefd[1];
+}
+
+static void
+report_ready(int *ready_fd, unsigned char status)
+{
+	if (*ready_fd < 0)
+		return;
+	if (status == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+			close(null);
+		}
+	}
+	while (write(*ready_fd, &status, 1) < 0 && errno == EINTR)
+		;
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
+static int
+open_signals(int epoll_fd, struct watch *watch)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = watch };
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static void
+handle_signals(struct ztd *ztd, int signal_fd)
+{
+	struct signalfd_siginfo info;
+
+	while (read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+		switch (info.ssi_signo) {
+		case SIGHUP:
+			zt_log(LOG_NOTICE, "SIGHUP from pid %u: reloading",
+			    info.ssi_pid);
+			ztd_reload(ztd);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			zt_log(LOG_NOTICE, "signal %u from pid %u: stopping",
+			    info.ssi_signo, info.ssi_pid);
+			ztd->stopping = true;
+			break;
+		}
+	}
+}
+
+static int
+run(struct ztd *ztd, int signal_fd)
+{
+
+	while (!ztd->stopping) {
+		struct epoll_event events[64];
+		int timeout = server_expire(ztd), n;
+
+		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			zt_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
+			return EXIT_STARTUP;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = events[i].data.ptr;
+
+			switch (w->kind) {
+			case WATCH_LISTEN:
+				server_accept(ztd);
+				break;
+			case WATCH_SIGNAL:
+				handle_signals(ztd, signal_fd);
+				break;
+			case WATCH_CLIENT:
+				server_client_ready(ztd,
+				    (struct client *)w, events[i].events);
+				/* The client may be gone: later events of
+				 * this batch can name only other clients. */
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct watch signal_watch = { WATCH_SIGNAL };
+	char error[CONFIG_ERROR_MAX];
+	struct ztd ztd = { 0 };
+	const char *socket_path;
+	int r, signal_fd, ready_fd = -1, status;
+
+	if ((r = parse_options(argc, argv)) >= 0)
+		return r;
+	umask(022);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = config_load(arg_config, &ztd.config, error);
+	if (arg_check_config) {
+		if (r < 0) {
+			fprintf(stderr, "%s\n", error);
+			return EXIT_CONFIG;
+		}
+		printf("ok\n");
+		config_free(ztd.config);
+		return 0;
+	}
+	if ((r = zt_log_open_syslog("ztd", arg_syslog_socket, LOG_DAEMON,
+	    arg_foreground)) < 0) {
+		fprintf(stderr, "ztd: syslog socket %s: %s\n",
+		    arg_syslog_socket, zt_strerror(r));
+		return EXIT_STARTUP;
+	}
+	if (ztd.config == NULL) {
+		zt_log(LOG_ERR, "%s", error);
+		if (!arg_foreground)
+			fprintf(stderr, "ztd: %s\n", error);
+		return EXIT_CONFIG;
+	}
+	/* Reload after detaching (cwd "/") must find the same file. */
+	ztd.config_path = realpath(arg_config, NULL);
+	if (ztd.config_path == NULL) {
+		zt_log(LOG_ERR, "%s: %s", arg_config, strerror(errno));
+		config_free(ztd.config);
+		return EXIT_CONFIG;
+	}
+	ztd.generation = 1;
+	ztd.started_ms = ztd_now_ms();
+	socket_path = arg_socket != NULL ? arg_socket : ztd.config->socket;
+
+	if (!arg_foreground && (ready_fd = detach()) < 0) {
+		fprintf(stderr, "ztd: cannot detach: %s\n", strerror(errno));
+		return EXIT_STARTUP;
+	}
+	if ((r = server_open(&ztd.server, socket_path, error,
+	    sizeof(error))) < 0) {
+		zt_log(LOG_ERR, "cannot listen: %s", error);
+		if (ready_fd >= 0)
+			fprintf(stderr, "ztd: cannot listen: %s\n", error);
+		report_ready(&ready_fd, EXIT_STARTUP);
+		config_free(ztd.config);
+		return EXIT_STARTUP;
+	}
+	if ((signal_fd = open_signals(ztd.server.epoll_fd,
+	    &signal_watch)) < 0) {
+		zt_log(LOG_ERR, "signalfd: %s", zt_strerror(signal_fd));
+		report_ready(&ready_fd, EXIT_STARTUP);
+		server_close(&ztd.server, socket_path);
+		config_free(ztd.config);
+		return EXIT_STARTUP;
+	}
+	zt_log(LOG_NOTICE, "ztd %s serving %s: configuration %s, %zu agents, "
+	    "attestation %s", PACKAGE_VERSION, socket_path, arg_config,
+	    ztd.config->n_agents,
+	    config_attest_mode_name(ztd.config->attest_mode));
+	report_ready(&ready_fd, 0);
+
+	status = run(&ztd, signal_fd);
+
+	close(signal_fd);
+	server_close(&ztd.server, socket_path);
+	config_free(ztd.config);
+	free((char *)ztd.config_path);
+	zt_log(LOG_NOTICE, "stopped");
+	zt_log_close();
+	return status;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The daemon's context: everything ztd knows, passed explicitly. */
+#ifndef ZTD_H
+#define ZTD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server.h"
+#include "ztd_config.h"
+
+struct ztd {
+	const char *config_path;
+	struct ztd_config *config;	/* the last good configuration */
+	uint64_t generation;		/* +1 for every configuration loaded */
+	char reload_error[CONFIG_ERROR_MAX]; /* why the last reload failed */
+	int64_t started_ms;		/* CLOCK_BOOTTIME */
+	bool stopping;
+	struct server server;
+};
+
+/*
+ * Load the configuration file again; swap it in only when it is valid.
+ * Returns 0, or an error with ztd->reload_error saying why (the old
+ * configuration stays).  Logs the outcome.
+ */
+int ztd_reload(struct ztd *ztd);
+
+/* Milliseconds on CLOCK_BOOTTIME (wall-clock steps do not move it). */
+int64_t ztd_now_ms(void);
+
+#endif

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ztd's configuration: the validated, immutable form of /etc/zt/ztd.conf. */
+#ifndef ZTD_CONFIG_H
+#define ZTD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_FILE_MAX (1024 * 1024)	/* larger files are refused */
+#define CONFIG_ERROR_MAX 512
+#define CONFIG_PCR_MAX 24
+#define CONFIG_PORT_RANGES_MAX 64
+#define CONFIG_LIST_MAX 4096		/* entries in any one list */
+
+enum attest_mode { ATTEST_AUTO, ATTEST_TPM, ATTEST_SOFTWARE };
+enum risk { RISK_LOW, RISK_HIGH, RISK_DENY };
+enum violation { VIOLATION_DENY, VIOLATION_KILL };
+enum landlock_need { LANDLOCK_REQUIRED, LANDLOCK_OPTIONAL };
+enum proto { PROTO_TCP, PROTO_UDP };
+
+/* File access modes of a files rule, as bits. */
+#define ACCESS_READ 1u
+#define ACCESS_WRITE 2u
+#define ACCESS_EXEC 4u
+
+struct port_range {
+	uint16_t first, last;	/* inclusive */
+};
+
+struct command_rule {
+	char *path;
+	enum risk risk;
+	int line;
+};
+
+struct network_rule {
+	/* Exactly one of: an address block (family != 0), or a unix path. */
+	int family;		/* AF_INET, AF_INET6, or 0 for unix */
+	uint8_t addr[16];	/* network byte order, host bits zero */
+	unsigned prefix;
+	enum proto proto;
+	struct port_range ports[CONFIG_PORT_RANGES_MAX];
+	size_t n_ports;
+	bool tunnel;
+	char *server_name;	/* tunnel only */
+	char *ca;		/* tunnel only */
+	char *unix_path;	/* unix only */
+	int line;
+};
+
+struct file_rule {
+	char *path;
+	unsigned access;	/* ACCESS_* bits */
+	int line;
+};
+
+struct agent {
+	char *name;
+	char **accounts;
+	size_t n_accounts;
+	char **pam_services;
+	size_t n_pam_services;
+	char *binary;
+	uint8_t (*sha256)[32];
+	size_t n_sha256;
+	char *publisher;		/* a name in config.publishers, or NULL */
+	unsigned session_ttl;		/* seconds */
+	unsigned decision_ttl;		/* seconds */
+	enum violation on_violation;
+	enum landlock_need landlock;
+	struct command_rule *commands;
+	size_t n_commands;
+	struct network_rule *network;
+	size_t n_network;
+	struct file_rule *files;
+	size_t n_files;
+	bool files_given;		/* no files list: no file confinement */
+	char **syscalls_deny;
+	size_t n_syscalls_deny;
+	char **syscalls_gate;
+	size_t n_syscalls_gate;
+	int line;
+};
+
+struct publisher {
+	char *name;
+	char *key;
+	int line;
+};
+
+struct ztd_config {
+	char *path;			/* the file it was read from */
+	/* ztd */
+	char *socket;
+	char *state_dir;
+	unsigned max_clients;
+	char *trust_domain;
+	char *audit_file;		/* NULL: no audit file */
+	bool audit_require;
+	unsigned cache_max_entries;
+	/* attestation */
+	enum attest_mode attest_mode;
+	char *tcti;
+	unsigned pcrs[CONFIG_PCR_MAX];
+	size_t n_pcrs;
+	char *golden;
+	unsigned quote_interval;
+	unsigned session_max_age;
+	unsigned high_risk_max_age;
+	char **measured_files;
+	size_t n_measured_files;
+	/* policy */
+	struct publisher *publishers;
+	size_t n_publishers;
+	struct agent *agents;
+	size_t n_agents;
+};
+
+/*
+ * Read, check and return the configuration at PATH.  The file must be a
+ * regular file owned by root (or by the euid running ztd), not writable by
+ * group or others, at most CONFIG_FILE_MAX bytes, without @include.
+ * Returns 0 and *CONFIG (free with config_free), or ZT_E_CONFIG /
+ * ZT_E_UNSAFE / -errno with ERROR (CONFIG_ERROR_MAX bytes) set to
+ * "PATH:LINE: what is wrong" (or "PATH: what is wrong" for the whole file).
+ */
+int config_load(const char *path, struct ztd_config **config, char *error);
+
+/* The same from text held in memory; PATH only names it in errors. */
+int config_parse(const char *path, const char *text,
+    struct ztd_config **config, char *error);
+
+void config_free(struct ztd_config *config);
+
+/* Find an agent by name; NULL when absent. */
+const struct agent *config_find_agent(const struct ztd_config *config,
+    const char *name);
+
+const char *config_attest_mode_name(enum attest_mode mode);
+
+#endif
