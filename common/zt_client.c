@@ -81,8 +81,15 @@ zt_client_call(int fd, const struct zt_msg *request, struct zt_msg *reply,
 		if ((r = wait_for(fd, POLLOUT, deadline)) < 0)
 			return r;
 	}
+	if (r == -EPIPE || r == -ECONNRESET) {
+		/* Refused before we spoke: the daemon may have said why. */
+		if (zt_msg_recv(fd, reply) == 0 && reply->type == ZT_MSG_ERROR &&
+		    reply->request_id == 0)
+			return 0;
+		return ZT_E_CLOSED;
+	}
 	if (r < 0)
-		return r == -EPIPE || r == -ECONNRESET ? ZT_E_CLOSED : r;
+		return r;
 	for (;;) {
 		if ((r = wait_for(fd, POLLIN, deadline)) < 0)
 			return r;
@@ -94,6 +101,9 @@ zt_client_call(int fd, const struct zt_msg *request, struct zt_msg *reply,
 		if (r < 0)
 			return r;
 		if (reply->request_id == request->request_id)
+			return 0;
+		/* An error for id 0 is about the connection (e.g. busy). */
+		if (reply->request_id == 0 && reply->type == ZT_MSG_ERROR)
 			return 0;
 	}
 }

@@ -19,7 +19,9 @@ int zt_client_connect(const char *path);
 /*
  * Send REQUEST on FD and wait until TIMEOUT_MS (measured on
  * CLOCK_MONOTONIC from the call) for the reply carrying its request id;
- * datagrams for other ids (pushed events, late replies) are skipped.
+ * datagrams for other ids (pushed events, late replies) are skipped,
+ * except an ZT_MSG_ERROR for id 0, which is about the whole connection
+ * (the daemon refusing it) and is returned as the reply.
  * Returns 0 with REPLY decoded (possibly an ZT_MSG_ERROR reply: check
  * reply->type), ZT_E_TIMEOUT, ZT_E_CLOSED, a decode error, or -errno.
  */

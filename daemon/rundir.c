@@ -152,7 +152,7 @@ rundir_listen(const char *socket_path, int *listen_fd, int *lock_fd,
 	}
 	memcpy(addr.sun_path, socket_path, len + 1);
 	/* Created 0666 directly: no window with other permissions. */
-	old_umask = umask(0);
+	old_umask = umask(0111);
 	r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old_umask);
 	if (r < 0) {

@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared shell for integration tests: TAP output, temp dirs, process cleanup.
+
+: "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_srcdir:=$top_builddir}"
+ZTD=$top_builddir/ztd
+ZTCTL=$top_builddir/ztctl
+TESTTOOL=$top_builddir/tests/helpers/zt-testtool
+
+tap_count=0
+tap_failed=0
+started_pids=""
+
+ok() {
+	tap_count=$((tap_count + 1))
+	echo "ok $tap_count - $*"
+}
+
+not_ok() {
+	tap_count=$((tap_count + 1))
+	tap_failed=$((tap_failed + 1))
+	echo "not ok $tap_count - $*"
+}
+
+skip() {
+	tap_count=$((tap_count + 1))
+	echo "ok $tap_count - $* # SKIP"
+}
+
+# check "description" command...: one TAP line from the command's status.
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# quiet command...: run it with its output thrown away.
+quiet() {
+	"$@" >/dev/null 2>&1
+}
+
+diag() {
+	printf '# %s\n' "$@" | sed '2,$s/^/# /'
+}
+
+# Remember a pid so the trap stops it, whatever happens.
+track() {
+	started_pids="$started_pids $1"
+}
+
+stop_pid() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	local pid
+	for pid in $started_pids; do
+		stop_pid "$pid"
+	done
+	[ -n "${work:-}" ] && rm -rf "$work"
+}
+
+finish() {
+	echo "1..$tap_count"
+	[ "$tap_failed" -eq 0 ]
+}
+
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+work=$(mktemp -d /tmp/zt-test.XXXXXX)
+chmod 0755 "$work"
+
+# wait_for CONDITION-COMMAND...: up to 5 s.
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_logsink DIR: a syslog socket at DIR/log.sock writing DIR/syslog.out
+start_logsink() {
+	: >"$1/syslog.out"
+	"$TESTTOOL" logsink "$1/log.sock" "$1/syslog.out" &
+	track $!
+	wait_for test -S "$1/log.sock"
+}

@@ -1,0 +1,221 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# ztd end to end: a real daemon on a private socket, its syslog lines read
+# back, reload, bad clients, limits, run-directory safety, clean stop.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+conf=$work/ztd.conf
+sock=$work/run/ztd.sock
+cp "$top_srcdir/conf/ztd.conf" "$conf"
+chmod 0644 "$conf"
+mkdir -m 0755 "$work/run"
+start_logsink "$work"
+
+start_ztd() {
+	"$ZTD" --foreground --config "$conf" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" 2>>"$work/ztd.stderr" &
+	ztd_pid=$!
+	track $ztd_pid
+	wait_for test -S "$sock"
+}
+
+logged() {
+	grep -qF -- "$1" "$work/syslog.out"
+}
+
+# ---------------------------------------------------------------- start
+check "ztd --version prints the version" \
+    sh -c "'$ZTD' --version | grep -q '^ztd [0-9]'"
+check "ztd --check-config accepts the shipped config" \
+    sh -c "'$ZTD' --check-config --config '$conf' | grep -qx ok"
+check "ztd starts and listens" start_ztd
+check "the socket is connectable by everyone (0666)" \
+    sh -c "[ \$(stat -c %a '$sock') = 666 ]"
+check "start-up is logged to the syslog socket with pid and facility" \
+    wait_for grep -qE "^<29>.* ztd\[$ztd_pid\]: ztd [0-9.]+ serving $sock" \
+    "$work/syslog.out"
+
+# ---------------------------------------------------------------- status
+out=$("$ZTCTL" --socket "$sock" status)
+rc=$?
+check "ztctl status answers (exit 0)" test $rc -eq 0
+check "status names generation 1 and the config" \
+    sh -c "printf '%s' \"\$1\" | grep -q 'generation 1, 0 agents, from $conf'" _ "$out"
+json=$("$ZTCTL" --socket "$sock" --json status)
+check "ztctl --json status is JSON with the daemon's pid" \
+    sh -c "printf '%s' \"\$1\" | grep -q '^{\"version\":\"[0-9.]*\",\"pid\":$ztd_pid,'" _ "$json"
+if command -v python3 >/dev/null; then
+	check "ztctl --json status parses as JSON" \
+	    sh -c "printf '%s' \"\$1\" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d[\"generation\"] != 1)'" _ "$json"
+fi
+
+# ---------------------------------------------------------------- reload
+printf 'ztd: {\n  max_clients = 8;\n  bogus = 1;\n};\n' >"$conf"
+kill -HUP "$ztd_pid"
+check "SIGHUP with a broken file logs why and keeps generation 1" \
+    wait_for logged "reload failed, keeping generation 1: $conf:3: unknown key 'bogus' in ztd"
+out=$("$ZTCTL" --socket "$sock" status)
+check "still serving the old policy after the failed reload" \
+    sh -c "printf '%s' \"\$1\" | grep -q 'generation 1,' && printf '%s' \"\$1\" | grep -q 'last reload:  FAILED'" _ "$out"
+out=$("$ZTCTL" --socket "$sock" reload 2>&1)
+rc=$?
+check "ztctl reload of a broken file exits 1 with file:line" \
+    sh -c "[ $rc -eq 1 ] && printf '%s' \"\$1\" | grep -q '$conf:3: unknown key'" _ "$out"
+chmod 0666 "$conf"
+printf 'ztd: { max_clients = 8; };\n' >"$conf"
+out=$("$ZTCTL" --socket "$sock" reload 2>&1)
+rc=$?
+check "a world-writable config is refused on reload" \
+    sh -c "[ $rc -eq 1 ] && printf '%s' \"\$1\" | grep -q 'writable by group or others'" _ "$out"
+chmod 0644 "$conf"
+out=$("$ZTCTL" --socket "$sock" reload)
+check "ztctl reload of a good file gives generation 2" \
+    sh -c "printf '%s' \"\$1\" | grep -qx 'reloaded: policy generation 2'" _ "$out"
+check "the reload is logged" logged "loaded: generation 2"
+
+# ---------------------------------------------------------------- bad clients
+hdr_ok=5a544731000100020000000700000000
+check "garbage gets a bad-magic error reply" \
+    sh -c "'$TESTTOOL' send '$sock' deadbeef00000000 | grep -qx 'error -10001 bad message magic'"
+check "an unknown version gets its own error" \
+    sh -c "'$TESTTOOL' send '$sock' 5a544731000900020000000700000000 | grep -q 'unknown protocol version'"
+check "an unknown type gets its own error" \
+    sh -c "'$TESTTOOL' send '$sock' 5a544731000100630000000700000000 | grep -q 'unknown message type'"
+check "trailing bytes get their own error" \
+    sh -c "'$TESTTOOL' send '$sock' ${hdr_ok}00 | grep -q 'trailing bytes'"
+check "an oversized datagram is refused" \
+    sh -c "'$TESTTOOL' send '$sock' ${hdr_ok}00 5000 | grep -q 'oversized message'"
+check "a reply type sent as a request is refused" \
+    sh -c "'$TESTTOOL' send '$sock' 5a54473100010005000000070000000c000500080000000000000001 | grep -q 'unexpected message'"
+check "a reply type without its fields is a missing-field error" \
+    sh -c "'$TESTTOOL' send '$sock' 5a544731000100050000000700000000 | grep -q 'missing required field'"
+check "the bad request is logged" logged "bad request: bad message magic"
+check "a valid raw STATUS still gets a status reply" \
+    sh -c "'$TESTTOOL' send '$sock' $hdr_ok | grep -qx 'reply status-reply'"
+check "ztd still serves ztctl after the garbage" quiet "$ZTCTL" --socket "$sock" status
+
+# ---------------------------------------------------------------- limits
+"$TESTTOOL" hold "$sock" 8 >"$work/hold.out" &
+hold_pid=$!
+track $hold_pid
+wait_for grep -q held "$work/hold.out"
+out=$("$ZTCTL" --socket "$sock" status 2>&1)
+rc=$?
+check "client 9 of max_clients 8 is refused as busy (exit 2)" \
+    sh -c "[ $rc -eq 2 ] && printf '%s' \"\$1\" | grep -q 'daemon busy'" _ "$out"
+stop_pid $hold_pid
+check "after the 8 close, status answers again" \
+    wait_for quiet "$ZTCTL" --socket "$sock" status
+
+# ---------------------------------------------------------------- who may ask
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$ZTCTL" --socket "$sock" status 2>&1)
+	rc=$?
+	check "an unprivileged peer may not ask for status (exit 2)" \
+	    sh -c "[ $rc -eq 2 ] && printf '%s' \"\$1\" | grep -q 'permission denied'" _ "$out"
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$ZTCTL" --socket "$sock" reload 2>&1)
+	rc=$?
+	check "an unprivileged peer may not reload (exit 2)" \
+	    sh -c "[ $rc -eq 2 ] && printf '%s' \"\$1\" | grep -q 'permission denied'" _ "$out"
+	check "the refusal is logged with the peer's kernel uid" \
+	    wait_for logged "uid $(id -u nobody) pid"
+else
+	skip "unprivileged peer refused (needs root to switch uid)"
+	skip "unprivileged reload refused (needs root)"
+	skip "refusal logged (needs root)"
+fi
+
+# ---------------------------------------------------------------- run dir
+out=$("$ZTD" --foreground --config "$conf" --socket "$sock" \
+    --syslog-socket "$work/log.sock" 2>&1)
+rc=$?
+check "a second ztd on the same socket exits 2" \
+    sh -c "[ $rc -eq 2 ] && printf '%s' \"\$1\" | grep -q 'another ztd holds'" _ "$out"
+check "and the first one still serves" quiet "$ZTCTL" --socket "$sock" status
+
+try_start() { # DIR: start on DIR/ztd.sock, print stderr, return exit code
+	timeout 10 "$ZTD" --foreground --config "$conf" --socket "$1/ztd.sock" \
+	    --syslog-socket "$work/log.sock" 2>&1 &
+	local pid=$!
+	track $pid
+	sleep 0.5
+	if kill -0 $pid 2>/dev/null; then
+		stop_pid $pid
+		return 0
+	fi
+	wait $pid
+}
+mkdir -m 0755 "$work/real"
+ln -s "$work/real" "$work/link"
+out=$(try_start "$work/link")
+rc=$?
+check "a symlinked run directory is refused (exit 2)" \
+    sh -c "[ $rc -eq 2 ] && printf '%s' \"\$1\" | grep -q 'symbolic link'" _ "$out"
+mkdir -m 0777 "$work/open"
+chmod 0777 "$work/open"
+out=$(try_start "$work/open")
+rc=$?
+check "a world-writable run directory is refused (exit 2)" \
+    sh -c "[ $rc -eq 2 ] && printf '%s' \"\$1\" | grep -q 'writable by group or others'" _ "$out"
+mkdir -m 0755 "$work/file"
+: >"$work/file/ztd.sock"
+out=$(try_start "$work/file")
+rc=$?
+check "a non-socket at the socket path is left alone (exit 2)" \
+    sh -c "[ $rc -eq 2 ] && [ -f '$work/file/ztd.sock' ]"
+mkdir -m 0755 "$work/stale"
+if [ "$(id -u)" = 0 ]; then
+	mkdir -m 0755 "$work/foreign"
+	"$TESTTOOL" stale "$work/foreign/ztd.sock"
+	chown nobody "$work/foreign/ztd.sock"
+	out=$(try_start "$work/foreign")
+	rc=$?
+	check "a stale socket owned by another uid is not removed (exit 2)" \
+	    sh -c "[ $rc -eq 2 ] && [ -S '$work/foreign/ztd.sock' ] && printf '%s' \"\$1\" | grep -q 'not owned by root'" _ "$out"
+else
+	skip "foreign stale socket (needs root)"
+fi
+"$TESTTOOL" stale "$work/stale/ztd.sock"
+out=$(try_start "$work/stale")
+rc=$?
+check "a stale socket of ours with nobody listening is replaced" \
+    test $rc -eq 0
+check "and removed again at the stop" test ! -e "$work/stale/ztd.sock"
+
+# ---------------------------------------------------------------- config errors at start
+printf 'agents = (\n  { name = "a"; accounts = ["svc-a"]; binary = "/bin/true";\n    sha256 = ["zz"]; }\n);\n' >"$work/bad.conf"
+chmod 0644 "$work/bad.conf"
+out=$("$ZTD" --foreground --config "$work/bad.conf" --socket "$work/x.sock" \
+    --syslog-socket "$work/log.sock" 2>&1)
+rc=$?
+check "a broken config at start exits 1 with file:line" \
+    sh -c "[ $rc -eq 1 ] && printf '%s' \"\$1\" | grep -q '$work/bad.conf:3: sha256\[0\] must be 64 hex digits'" _ "$out"
+out=$("$ZTD" --check-config --config "$work/bad.conf" 2>&1)
+rc=$?
+check "--check-config says the same and exits 1" \
+    sh -c "[ $rc -eq 1 ] && printf '%s' \"\$1\" | grep -qx '$work/bad.conf:3: sha256\[0\] must be 64 hex digits'" _ "$out"
+"$ZTD" --bogus >/dev/null 2>&1
+check "an unknown option exits 2" test $? -eq 2
+
+# ---------------------------------------------------------------- detach
+"$ZTD" --config "$conf" --socket "$work/d.sock" --syslog-socket "$work/log.sock"
+rc=$?
+check "ztd without --foreground returns 0 once it serves" \
+    sh -c "[ $rc -eq 0 ] && '$ZTCTL' --socket '$work/d.sock' status >/dev/null"
+dpid=$("$ZTCTL" --socket "$work/d.sock" --json status | sed 's/.*"pid":\([0-9]*\).*/\1/')
+track "$dpid"
+stop_pid "$dpid"
+check "the detached ztd removes its socket on SIGTERM" test ! -e "$work/d.sock"
+
+# ---------------------------------------------------------------- stop
+kill -TERM "$ztd_pid"
+wait "$ztd_pid"
+rc=$?
+check "SIGTERM stops ztd with exit 0" test $rc -eq 0
+check "SIGTERM removes the socket" test ! -e "$sock"
+check "the stop is logged" logged "stopping"
+
+finish
