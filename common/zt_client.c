@@ -67,6 +67,21 @@ wait_for(int fd, short events, int64_t deadline)
 	}
 }
 
+/*
+ * A peer that closes with our request unread makes the kernel report
+ * ECONNRESET once, ahead of the datagrams it had sent (its error reply):
+ * read on past it.
+ */
+static int
+recv_reply(int fd, struct zt_msg *reply)
+{
+	int r = zt_msg_recv(fd, reply);
+
+	if (r == -ECONNRESET)
+		r = zt_msg_recv(fd, reply);
+	return r;
+}
+
 int
 zt_client_call(int fd, const struct zt_msg *request, struct zt_msg *reply,
     int timeout_ms)
@@ -83,7 +98,7 @@ zt_client_call(int fd, const struct zt_msg *request, struct zt_msg *reply,
 	}
 	if (r == -EPIPE || r == -ECONNRESET) {
 		/* Refused before we spoke: the daemon may have said why. */
-		if (zt_msg_recv(fd, reply) == 0 && reply->type == ZT_MSG_ERROR &&
+		if (recv_reply(fd, reply) == 0 && reply->type == ZT_MSG_ERROR &&
 		    reply->request_id == 0)
 			return 0;
 		return ZT_E_CLOSED;
@@ -93,7 +108,7 @@ zt_client_call(int fd, const struct zt_msg *request, struct zt_msg *reply,
 	for (;;) {
 		if ((r = wait_for(fd, POLLIN, deadline)) < 0)
 			return r;
-		r = zt_msg_recv(fd, reply);
+		r = recv_reply(fd, reply);
 		if (r == -EAGAIN)
 			continue;
 		if (r == -ECONNRESET)

@@ -498,8 +498,8 @@ check_absolute(const char *s)
 /* ------------------------------------------------------------ sections */
 
 static const char *const ztd_keys[] = {
-	"socket", "state_dir", "max_clients", "trust_domain", "audit",
-	"cache", NULL,
+	"socket", "state_dir", "max_clients", "idle_timeout", "trust_domain",
+	"audit", "cache", NULL,
 };
 static const char *const audit_keys[] = { "file", "require", NULL };
 static const char *const cache_keys[] = { "max_entries", NULL };
@@ -520,6 +520,8 @@ parse_ztd(struct parser *p, const config_setting_t *root)
 	    (r = get_path(p, g, "state_dir", false, &c->state_dir)) < 0 ||
 	    (r = get_uint(p, g, "max_clients", 1, 65536,
 	    &c->max_clients)) < 0 ||
+	    (r = get_uint(p, g, "idle_timeout", 1, 86400,
+	    &c->idle_timeout)) < 0 ||
 	    (r = get_string(p, g, "trust_domain", false,
 	    &c->trust_domain)) < 0)
 		return r;
@@ -1031,6 +1033,7 @@ set_defaults(struct ztd_config *c)
 	c->socket = xstrdup("/run/zt/ztd.sock");
 	c->state_dir = xstrdup("/var/lib/zt");
 	c->max_clients = 1024;
+	c->idle_timeout = 30;
 	if (gethostname(host, sizeof(host)) < 0)
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';

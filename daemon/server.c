@@ -33,7 +33,6 @@ server_open(struct server *s, const char *socket_path, char *error,
 
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
-	s->idle_timeout_ms = SERVER_IDLE_TIMEOUT_MS;
 	s->listen_watch.kind = WATCH_LISTEN;
 	if ((r = rundir_listen(socket_path, &s->listen_fd, &s->lock_fd, error,
 	    size)) < 0)
@@ -65,13 +64,19 @@ unlink_client(struct server *s, struct client *c)
 	c->prev = c->next = NULL;
 }
 
-/* Every client has the same idle timeout, so appending keeps the order. */
+/*
+ * Every client gets the same idle timeout, so appending keeps the list in
+ * deadline order.  (After a reload that shortens the timeout, a client
+ * behind an older one may be closed up to the old timeout late.)
+ */
 static void
-touch_client(struct server *s, struct client *c)
+touch_client(struct ztd *ztd, struct client *c)
 {
+	struct server *s = &ztd->server;
+
 	if (s->head == c || c->prev != NULL)
 		unlink_client(s, c);
-	c->deadline_ms = ztd_now_ms() + s->idle_timeout_ms;
+	c->deadline_ms = ztd_now_ms() + ztd->config->idle_timeout * 1000LL;
 	c->prev = s->tail;
 	if (s->tail != NULL)
 		s->tail->next = c;
@@ -164,7 +169,7 @@ add_client(struct ztd *ztd, int fd)
 		return;
 	}
 	s->n_clients++;
-	touch_client(s, c);
+	touch_client(ztd, c);
 }
 
 void
@@ -229,7 +234,7 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 		close_client(s, c);
 		return;
 	}
-	touch_client(s, c);
+	touch_client(ztd, c);
 	r = requests_dispatch(ztd, c, &request, &reply);
 	if (r < 0)
 		zt_msg_error(&reply, request.request_id, r, zt_strerror(r));
@@ -247,8 +252,11 @@ server_expire(struct ztd *ztd)
 	struct server *s = &ztd->server;
 	int64_t now = ztd_now_ms();
 
-	while (s->head != NULL && s->head->deadline_ms <= now)
+	while (s->head != NULL && s->head->deadline_ms <= now) {
+		zt_log(LOG_INFO, "uid %u pid %d: idle too long, closed",
+		    (unsigned)s->head->uid, (int)s->head->pid);
 		close_client(s, s->head);
+	}
 	if (s->head == NULL)
 		return -1;
 	return (int)(s->head->deadline_ms - now);

@@ -34,13 +34,9 @@ struct server {
 	int reserve_fd;			/* spare descriptor for EMFILE */
 	unsigned n_clients;
 	struct client *head, *tail;
-	unsigned idle_timeout_ms;
 	uint64_t requests, refused;
 	struct watch listen_watch;
 };
-
-/* Idle clients are closed after this long without a request. */
-#define SERVER_IDLE_TIMEOUT_MS 30000
 
 /*
  * Set up the run directory, the listening socket and the epoll set

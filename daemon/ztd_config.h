@@ -95,6 +95,7 @@ struct ztd_config {
 	char *socket;
 	char *state_dir;
 	unsigned max_clients;
+	unsigned idle_timeout;		/* seconds a silent client is kept */
 	char *trust_domain;
 	char *audit_file;		/* NULL: no audit file */
 	bool audit_require;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zt_client.h"
@@ -165,6 +166,31 @@ hold(const char *path, long count)
 	return 0;
 }
 
+/* idle SOCKET: connect, say nothing, print how long until ztd hangs up. */
+static int
+idle(const char *path)
+{
+	struct timespec start, end;
+	struct pollfd pfd;
+	char byte;
+	int fd = zt_client_connect(path);
+
+	if (fd < 0) {
+		printf("connect %s\n", zt_strerror(fd));
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, 10000) <= 0 || recv(fd, &byte, 1, 0) != 0) {
+		printf("still open\n");
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	printf("closed after %ld ms\n", (long)((end.tv_sec - start.tv_sec) *
+	    1000 + (end.tv_nsec - start.tv_nsec) / 1000000));
+	return 0;
+}
+
 /* stale SOCKET: bind a SOCK_SEQPACKET socket there and exit (no listener). */
 static int
 stale(const char *path)
@@ -186,6 +212,8 @@ stale(const char *path)
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "idle") == 0)
+		return idle(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "stale") == 0)
 		return stale(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "logsink") == 0)
@@ -198,6 +226,7 @@ main(int argc, char **argv)
 	fprintf(stderr, "usage: zt-testtool logsink SOCKET FILE\n"
 	    "       zt-testtool send SOCKET HEX [REPEAT]\n"
 	    "       zt-testtool hold SOCKET COUNT\n"
-	    "       zt-testtool stale SOCKET\n");
+	    "       zt-testtool stale SOCKET\n"
+	    "       zt-testtool idle SOCKET\n");
 	return 2;
 }

@@ -7,6 +7,14 @@ ZTD=$top_builddir/ztd
 ZTCTL=$top_builddir/ztctl
 TESTTOOL=$top_builddir/tests/helpers/zt-testtool
 
+# ZT_VALGRIND=1: run ztd under valgrind; a leak or memory error fails.
+ZTD_WRAP=""
+wait_steps=100
+if [ -n "${ZT_VALGRIND:-}" ]; then
+	ZTD_WRAP="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --track-fds=no"
+	wait_steps=400
+fi
+
 tap_count=0
 tap_failed=0
 started_pids=""
@@ -79,10 +87,10 @@ trap 'exit 1' INT TERM
 work=$(mktemp -d /tmp/zt-test.XXXXXX)
 chmod 0755 "$work"
 
-# wait_for CONDITION-COMMAND...: up to 5 s.
+# wait_for CONDITION-COMMAND...: up to 5 s (20 s under valgrind).
 wait_for() {
 	local i
-	for i in $(seq 100); do
+	for i in $(seq $wait_steps); do
 		"$@" && return 0
 		sleep 0.05
 	done

@@ -13,7 +13,7 @@ mkdir -m 0755 "$work/run"
 start_logsink "$work"
 
 start_ztd() {
-	"$ZTD" --foreground --config "$conf" --socket "$sock" \
+	$ZTD_WRAP "$ZTD" --foreground --config "$conf" --socket "$sock" \
 	    --syslog-socket "$work/log.sock" 2>>"$work/ztd.stderr" &
 	ztd_pid=$!
 	track $ztd_pid
@@ -107,6 +107,16 @@ check "client 9 of max_clients 8 is refused as busy (exit 2)" \
 stop_pid $hold_pid
 check "after the 8 close, status answers again" \
     wait_for quiet "$ZTCTL" --socket "$sock" status
+
+printf 'ztd: { max_clients = 8; idle_timeout = 1; };\n' >"$conf"
+"$ZTCTL" --socket "$sock" reload >/dev/null
+out=$("$TESTTOOL" idle "$sock")
+ms=$(printf '%s' "$out" | sed -n 's/^closed after \([0-9]*\) ms$/\1/p')
+check "a silent client is closed at its idle deadline (1 s): $out" \
+    test -n "$ms" -a "${ms:-0}" -ge 900 -a "${ms:-0}" -le 2500
+check "the idle close is logged" logged "idle too long, closed"
+printf 'ztd: { max_clients = 8; };\n' >"$conf"
+"$ZTCTL" --socket "$sock" reload >/dev/null
 
 # ---------------------------------------------------------------- who may ask
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
@@ -214,7 +224,9 @@ check "the detached ztd removes its socket on SIGTERM" test ! -e "$work/d.sock"
 kill -TERM "$ztd_pid"
 wait "$ztd_pid"
 rc=$?
-check "SIGTERM stops ztd with exit 0" test $rc -eq 0
+check "SIGTERM stops ztd with exit 0 (and, under valgrind, no leak)" \
+    test $rc -eq 0
+[ $rc -eq 0 ] || diag "$(cat "$work/ztd.stderr")"
 check "SIGTERM removes the socket" test ! -e "$sock"
 check "the stop is logged" logged "stopping"
 
