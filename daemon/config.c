@@ -97,7 +97,7 @@ is_name(const char *s)
 	return true;
 }
 
-/* User names as shadow-utils accepts them: [a-z_][a-z0-9_-]*[$]?, <= 32. */
+/* User names as shadow-utils accepts them: [a-z_][a-z0-9_.-]*[$]?, <= 32. */
 static bool
 is_account_name(const char *s)
 {
@@ -840,6 +840,10 @@ parse_files(struct parser *p, const config_setting_t *agent_group,
 		if (why != NULL)
 			return fail(p, config_setting_get_member(g, "access"),
 			    "%s", why);
+		for (size_t j = 0; j + 1 < a->n_files; j++)
+			if (strcmp(a->files[j].path, f->path) == 0)
+				return fail(p, g, "file %s is listed twice",
+				    f->path);
 	}
 	return 0;
 }
@@ -948,10 +952,17 @@ parse_agent(struct parser *p, config_setting_t *g, struct agent *a)
 					    "accounts"), "account %s already "
 					    "belongs to agent \"%s\"",
 					    a->accounts[j], o->name);
-	if (a->decision_ttl > a->session_ttl)
-		return fail(p, config_setting_get_member(g, "decision_ttl"),
-		    "decision_ttl (%u) must not exceed session_ttl (%u)",
-		    a->decision_ttl, a->session_ttl);
+	if (a->decision_ttl > a->session_ttl) {
+		/* The default shrinks to a short session; a value given is
+		 * the administrator's mistake. */
+		if (config_setting_get_member(g, "decision_ttl") == NULL)
+			a->decision_ttl = a->session_ttl;
+		else
+			return fail(p, config_setting_get_member(g,
+			    "decision_ttl"), "decision_ttl (%u) must not "
+			    "exceed session_ttl (%u)", a->decision_ttl,
+			    a->session_ttl);
+	}
 
 	if ((r = get_sequence(p, g, "sha256", &digests)) < 0)
 		return r;
