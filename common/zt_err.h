@@ -21,7 +21,7 @@ enum zt_error {
 	ZT_E_MISSING = -10008,		/* wire: a required field is absent */
 	ZT_E_FIELD = -10009,		/* wire: a field this type does not take */
 	ZT_E_FIELD_SIZE = -10010,	/* wire: a field of the wrong size */
-	ZT_E_STRING = -10011,		/* wire: a string with NUL or control bytes */
+	ZT_E_STRING = -10011,		/* wire: a string with a NUL byte */
 	ZT_E_TOO_MANY = -10012,		/* wire: more fields than allowed */
 	ZT_E_NOSPACE = -10013,		/* encoder: message would exceed ZT_MSG_MAX */
 	ZT_E_TIMEOUT = -10014,		/* no answer before the deadline */

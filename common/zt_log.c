@@ -103,6 +103,9 @@ emit(int pri, const char *message)
 		fprintf(stderr, "%s: %s\n", backend.ident, message);
 }
 
+static void log_with(int pri, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_with(int pri, const char *fmt, va_list ap)
 {
@@ -151,7 +154,7 @@ char *
 zt_escape(char *dst, size_t size, const char *src, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t out = 0, i;
+	size_t out = 0, need, reserve, i;
 
 	if (size < 8) {
 		if (size > 0)
@@ -159,6 +162,14 @@ zt_escape(char *dst, size_t size, const char *src, size_t len)
 		return dst;
 	}
 	dst[out++] = '"';
+	/* Room for "..." is kept only when the whole input will not fit. */
+	need = 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		need += c == '"' || c == '\\' ? 2 : c < 0x20 || c > 0x7e ? 4 : 1;
+	}
+	reserve = out + need + 2 <= size ? 0 : 3;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)src[i];
 		char token[4];
@@ -178,8 +189,8 @@ zt_escape(char *dst, size_t size, const char *src, size_t len)
 			token[0] = (char)c;
 			n = 1;
 		}
-		/* Keep room for '"', "..." if cut, the closing '"' and NUL. */
-		if (out + n + 5 > size)
+		/* Keep room for "..." if cut, the closing '"' and NUL. */
+		if (out + n + reserve + 2 > size)
 			break;
 		memcpy(dst + out, token, n);
 		out += n;

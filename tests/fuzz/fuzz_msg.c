@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A libFuzzer harness for the wire decoder: decode, read back, re-encode. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zt_err.h"
+#include "zt_log.h"
+#include "zt_msg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Abort, so that libFuzzer keeps the input, when a property fails. */
+#define CHECK(condition) do { \
+	if (!(condition)) { \
+		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+		    __LINE__, #condition); \
+		abort(); \
+	} \
+} while (0)
+
+/* The errors zt_msg_decode is documented to return. */
+static int
+is_decode_error(int r)
+{
+	switch (r) {
+	case ZT_E_OVERSIZED:
+	case ZT_E_TRUNCATED:
+	case ZT_E_MAGIC:
+	case ZT_E_VERSION:
+	case ZT_E_TYPE:
+	case ZT_E_TRAILING:
+	case ZT_E_FIELD:
+	case ZT_E_FIELD_SIZE:
+	case ZT_E_DUPLICATE:
+	case ZT_E_STRING:
+	case ZT_E_TOO_MANY:
+	case ZT_E_MISSING:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Read every tag (known or not) through every getter: exactly the getter of
+ * the tag's kind finds a field that is present, and what it returns is the
+ * field as decoded.
+ */
+static void
+read_back(const struct zt_msg *m)
+{
+	static const unsigned extra[] = { ZT_F_TAG_MAX, 31, 32, 40, 0xffff };
+
+	for (unsigned i = 0; i < ZT_F_TAG_MAX + sizeof(extra) /
+	    sizeof(extra[0]); i++) {
+		unsigned tag = i < ZT_F_TAG_MAX ? i : extra[i - ZT_F_TAG_MAX];
+		enum zt_field_kind kind = zt_msg_field_kind(tag);
+		const struct zt_field *f = NULL;
+		uint32_t u32;
+		uint64_t u64;
+		const char *str;
+		const void *bytes;
+		size_t size;
+		int r;
+
+		for (size_t j = 0; j < m->n_fields; j++)
+			if (m->fields[j].tag == tag)
+				f = &m->fields[j];
+		CHECK(f == NULL || kind != ZT_FK_NONE);
+
+		r = zt_msg_get_u32(m, tag, &u32);
+		CHECK(r == (f != NULL && kind == ZT_FK_U32 ? 0 : ZT_E_MISSING));
+		r = zt_msg_get_u64(m, tag, &u64);
+		CHECK(r == (f != NULL && kind == ZT_FK_U64 ? 0 : ZT_E_MISSING));
+		r = zt_msg_get_bytes(m, tag, &bytes, &size);
+		CHECK(r == (f != NULL && kind == ZT_FK_BYTES ? 0 :
+		    ZT_E_MISSING));
+		if (r == 0)
+			CHECK(size == f->size);
+		r = zt_msg_get_str(m, tag, &str);
+		CHECK(r == (f != NULL && kind == ZT_FK_STRING ? 0 :
+		    ZT_E_MISSING));
+		if (r == 0) {
+			/* Escaped, any string is one printable line. */
+			char line[256];
+
+			CHECK(strlen(str) == f->size);
+			zt_escape(line, sizeof(line), str, f->size);
+			CHECK(strlen(line) < sizeof(line));
+			for (const char *p = line; *p != '\0'; p++)
+				CHECK(*p >= 0x20 && *p <= 0x7e);
+		}
+	}
+}
+
+/* Put field F of decoded message FROM into TO, with the put_* of its kind. */
+static int
+put_like(struct zt_msg *to, const struct zt_msg *from,
+    const struct zt_field *f)
+{
+	enum zt_field_tag tag = f->tag;
+	uint32_t u32;
+	uint64_t u64;
+	const char *str;
+	const void *bytes;
+	size_t size;
+
+	switch (zt_msg_field_kind(tag)) {
+	case ZT_FK_U32:
+		CHECK(zt_msg_get_u32(from, tag, &u32) == 0);
+		return zt_msg_put_u32(to, tag, u32);
+	case ZT_FK_U64:
+		CHECK(zt_msg_get_u64(from, tag, &u64) == 0);
+		return zt_msg_put_u64(to, tag, u64);
+	case ZT_FK_STRING:
+		CHECK(zt_msg_get_str(from, tag, &str) == 0);
+		return zt_msg_put_str(to, tag, str);
+	case ZT_FK_BYTES:
+		CHECK(zt_msg_get_bytes(from, tag, &bytes, &size) == 0);
+		return zt_msg_put_bytes(to, tag, bytes, size);
+	case ZT_FK_NONE:
+	default:
+		/* The decoder accepted a field of no kind. */
+		abort();
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct zt_msg m, again, sorted, back;
+	int r, in_tag_order = 1;
+
+	r = zt_msg_decode(&m, data, size);
+	CHECK(strcmp(zt_strerror(r), "unknown error") != 0);
+	if (r < 0) {
+		CHECK(is_decode_error(r));
+		CHECK(size <= ZT_MSG_MAX || r == ZT_E_OVERSIZED);
+		CHECK(m.type == 0);
+		return 0;
+	}
+	CHECK(r == 0);
+	CHECK(size >= ZT_MSG_HEADER_SIZE && size <= ZT_MSG_MAX);
+	CHECK(m.size == size && memcmp(m.wire, data, size) == 0);
+	CHECK(strcmp(zt_msg_type_name(m.type), "unknown") != 0);
+	CHECK(m.n_fields <= ZT_MSG_FIELDS_MAX);
+	CHECK(m.text_used <= sizeof(m.text));
+	CHECK(zt_msg_check_complete(&m) == 0);
+	read_back(&m);
+
+	/* Re-encoded in the same order, the fields give the same bytes. */
+	CHECK(zt_msg_init(&again, m.type, m.request_id) == 0);
+	for (size_t i = 0; i < m.n_fields; i++)
+		CHECK(put_like(&again, &m, &m.fields[i]) == 0);
+	CHECK(zt_msg_check_complete(&again) == 0);
+	CHECK(again.size == size && memcmp(again.wire, data, size) == 0);
+
+	/*
+	 * In ascending tag order they give a message that decodes to the same
+	 * values, and the same bytes exactly when the input was in that order.
+	 */
+	CHECK(zt_msg_init(&sorted, m.type, m.request_id) == 0);
+	for (unsigned tag = 0; tag < ZT_F_TAG_MAX; tag++)
+		for (size_t i = 0; i < m.n_fields; i++)
+			if (m.fields[i].tag == tag)
+				CHECK(put_like(&sorted, &m, &m.fields[i]) == 0);
+	for (size_t i = 1; i < m.n_fields; i++)
+		if (m.fields[i - 1].tag > m.fields[i].tag)
+			in_tag_order = 0;
+	CHECK(sorted.size == size);
+	CHECK((memcmp(sorted.wire, data, size) == 0) == in_tag_order);
+	CHECK(zt_msg_decode(&back, sorted.wire, sorted.size) == 0);
+	CHECK(back.type == m.type && back.request_id == m.request_id);
+	CHECK(back.n_fields == m.n_fields);
+	for (size_t i = 0; i < back.n_fields; i++) {
+		const struct zt_field *f = &back.fields[i];
+		const struct zt_field *g = NULL;
+
+		for (size_t j = 0; j < m.n_fields; j++)
+			if (m.fields[j].tag == f->tag)
+				g = &m.fields[j];
+		CHECK(g != NULL && g->size == f->size);
+		CHECK(memcmp(g->value, f->value, f->size) == 0);
+	}
+	return 0;
+}
