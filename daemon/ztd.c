@@ -263,7 +263,7 @@ main(int argc, char **argv)
 	static struct watch signal_watch = { WATCH_SIGNAL };
 	char error[CONFIG_ERROR_MAX];
 	struct ztd ztd = { 0 };
-	const char *socket_path;
+	char *socket_path;
 	int r, signal_fd, ready_fd = -1, status;
 
 	if ((r = parse_options(argc, argv)) >= 0)
@@ -297,47 +297,56 @@ main(int argc, char **argv)
 	ztd.config_path = realpath(arg_config, NULL);
 	if (ztd.config_path == NULL) {
 		zt_log(LOG_ERR, "%s: %s", arg_config, strerror(errno));
-		config_free(ztd.config);
-		return EXIT_CONFIG;
+		status = EXIT_CONFIG;
+		goto free_config;
 	}
 	ztd.generation = 1;
 	ztd.started_ms = ztd_now_ms();
-	socket_path = arg_socket != NULL ? arg_socket : ztd.config->socket;
+	/* A copy: a reload frees the configuration it came from. */
+	socket_path = strdup(arg_socket != NULL ? arg_socket :
+	    ztd.config->socket);
+	if (socket_path == NULL) {
+		zt_log(LOG_ERR, "out of memory");
+		status = EXIT_STARTUP;
+		goto free_config;
+	}
 
+	status = EXIT_STARTUP;
 	if (!arg_foreground && (ready_fd = detach()) < 0) {
 		fprintf(stderr, "ztd: cannot detach: %s\n", strerror(errno));
-		return EXIT_STARTUP;
+		goto free_socket_path;
 	}
 	if ((r = server_open(&ztd.server, socket_path, error,
 	    sizeof(error))) < 0) {
 		zt_log(LOG_ERR, "cannot listen: %s", error);
 		if (ready_fd >= 0)
 			fprintf(stderr, "ztd: cannot listen: %s\n", error);
-		report_ready(&ready_fd, EXIT_STARTUP);
-		config_free(ztd.config);
-		return EXIT_STARTUP;
+		goto report;
 	}
 	if ((signal_fd = open_signals(ztd.server.epoll_fd,
 	    &signal_watch)) < 0) {
 		zt_log(LOG_ERR, "signalfd: %s", zt_strerror(signal_fd));
-		report_ready(&ready_fd, EXIT_STARTUP);
-		server_close(&ztd.server, socket_path);
-		config_free(ztd.config);
-		return EXIT_STARTUP;
+		goto close_server;
 	}
 	zt_log(LOG_NOTICE, "ztd %s serving %s: configuration %s, %zu agents, "
-	    "attestation %s", PACKAGE_VERSION, socket_path, arg_config,
+	    "attestation %s", PACKAGE_VERSION, socket_path, ztd.config_path,
 	    ztd.config->n_agents,
 	    config_attest_mode_name(ztd.config->attest_mode));
 	report_ready(&ready_fd, 0);
 
 	status = run(&ztd, signal_fd);
+	zt_log(LOG_NOTICE, "stopped");
 
 	close(signal_fd);
+close_server:
 	server_close(&ztd.server, socket_path);
+report:
+	report_ready(&ready_fd, (unsigned char)status);
+free_socket_path:
+	free(socket_path);
+free_config:
 	config_free(ztd.config);
 	free((char *)ztd.config_path);
-	zt_log(LOG_NOTICE, "stopped");
 	zt_log_close();
 	return status;
 }
