@@ -11,9 +11,9 @@
 #include "zt_err.h"
 #include "zt_msg.h"
 
-#define BIT(tag) (UINT32_C(1) << (tag))
+#define BIT(tag) (UINT64_C(1) << (tag))
 
-_Static_assert(ZT_F_TAG_MAX <= 32, "field masks are 32 bits");
+_Static_assert(ZT_F_TAG_MAX <= 64, "field masks are 64 bits");
 
 static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_CODE] = ZT_FK_U32,
@@ -28,12 +28,38 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_PID] = ZT_FK_U32,
 	[ZT_F_ATTEST_MODE] = ZT_FK_STRING,
 	[ZT_F_RELOAD_ERROR] = ZT_FK_STRING,
+	[ZT_F_AGENT] = ZT_FK_STRING,
+	[ZT_F_ACTION] = ZT_FK_U32,
+	[ZT_F_OBJECT] = ZT_FK_STRING,
+	[ZT_F_ACCOUNT] = ZT_FK_STRING,
+	[ZT_F_GRANT] = ZT_FK_STRING,
+	[ZT_F_DECISION] = ZT_FK_U32,
+	[ZT_F_RISK] = ZT_FK_U32,
+	[ZT_F_REASON] = ZT_FK_STRING,
+	[ZT_F_TTL_MS] = ZT_FK_U32,
+	[ZT_F_UID] = ZT_FK_U32,
+	[ZT_F_SERVICE] = ZT_FK_STRING,
+	[ZT_F_RHOST] = ZT_FK_STRING,
+	[ZT_F_TTY] = ZT_FK_STRING,
+	[ZT_F_OFFSET] = ZT_FK_U32,
+	[ZT_F_COUNT] = ZT_FK_U32,
+	[ZT_F_LIST] = ZT_FK_STRING,
+	[ZT_F_FLAGS] = ZT_FK_U32,
+	[ZT_F_CACHE_ENTRIES] = ZT_FK_U64,
+	[ZT_F_CACHE_HITS] = ZT_FK_U64,
+	[ZT_F_CACHE_MISSES] = ZT_FK_U64,
+	[ZT_F_GRANTS] = ZT_FK_U32,
+	[ZT_F_ATTEST_STATE] = ZT_FK_STRING,
+	[ZT_F_ATTEST_AGE] = ZT_FK_U64,
+	[ZT_F_EVENT] = ZT_FK_U32,
+	[ZT_F_EXPIRES_MS] = ZT_FK_U64,
+	[ZT_F_AUDIT_SEQ] = ZT_FK_U64,
 };
 
 static const struct schema {
 	const char *name;
-	uint32_t allowed;
-	uint32_t required;
+	uint64_t allowed;
+	uint64_t required;
 } schemas[ZT_MSG_TYPE_MAX] = {
 	[ZT_MSG_ERROR] = { "error",
 	    BIT(ZT_F_CODE) | BIT(ZT_F_TEXT),
@@ -43,13 +69,46 @@ static const struct schema {
 	    BIT(ZT_F_VERSION) | BIT(ZT_F_UPTIME) | BIT(ZT_F_GENERATION) |
 	    BIT(ZT_F_AGENTS) | BIT(ZT_F_CLIENTS) | BIT(ZT_F_MAX_CLIENTS) |
 	    BIT(ZT_F_CONFIG) | BIT(ZT_F_PID) | BIT(ZT_F_ATTEST_MODE) |
-	    BIT(ZT_F_RELOAD_ERROR),
+	    BIT(ZT_F_RELOAD_ERROR) | BIT(ZT_F_CACHE_ENTRIES) |
+	    BIT(ZT_F_CACHE_HITS) | BIT(ZT_F_CACHE_MISSES) | BIT(ZT_F_GRANTS) |
+	    BIT(ZT_F_ATTEST_STATE) | BIT(ZT_F_ATTEST_AGE) |
+	    BIT(ZT_F_AUDIT_SEQ),
 	    BIT(ZT_F_VERSION) | BIT(ZT_F_UPTIME) | BIT(ZT_F_GENERATION) |
 	    BIT(ZT_F_AGENTS) | BIT(ZT_F_CLIENTS) | BIT(ZT_F_MAX_CLIENTS) |
 	    BIT(ZT_F_CONFIG) | BIT(ZT_F_PID) | BIT(ZT_F_ATTEST_MODE) },
 	[ZT_MSG_RELOAD] = { "reload", 0, 0 },
 	[ZT_MSG_RELOAD_REPLY] = { "reload-reply",
 	    BIT(ZT_F_GENERATION), BIT(ZT_F_GENERATION) },
+	[ZT_MSG_CHECK] = { "check",
+	    BIT(ZT_F_AGENT) | BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) |
+	    BIT(ZT_F_ACCOUNT) | BIT(ZT_F_GRANT),
+	    BIT(ZT_F_AGENT) | BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) },
+	[ZT_MSG_DECISION] = { "decision",
+	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) | BIT(ZT_F_RISK) |
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_AGENT) | BIT(ZT_F_TTL_MS) |
+	    BIT(ZT_F_EXPIRES_MS) | BIT(ZT_F_AUDIT_SEQ),
+	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) },
+	[ZT_MSG_DECIDE] = { "decide",
+	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT),
+	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) },
+	[ZT_MSG_SESSION_OPEN] = { "session-open",
+	    BIT(ZT_F_UID) | BIT(ZT_F_SERVICE) | BIT(ZT_F_ACCOUNT) |
+	    BIT(ZT_F_RHOST) | BIT(ZT_F_TTY),
+	    BIT(ZT_F_UID) | BIT(ZT_F_SERVICE) },
+	[ZT_MSG_SESSION_CLOSE] = { "session-close",
+	    BIT(ZT_F_GRANT), BIT(ZT_F_GRANT) },
+	[ZT_MSG_GRANTS] = { "grants", BIT(ZT_F_OFFSET), 0 },
+	[ZT_MSG_GRANTS_REPLY] = { "grants-reply",
+	    BIT(ZT_F_COUNT) | BIT(ZT_F_LIST) | BIT(ZT_F_OFFSET),
+	    BIT(ZT_F_COUNT) | BIT(ZT_F_LIST) },
+	[ZT_MSG_REVOKE] = { "revoke",
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_AGENT) | BIT(ZT_F_ACCOUNT) |
+	    BIT(ZT_F_FLAGS), 0 },
+	[ZT_MSG_REVOKE_REPLY] = { "revoke-reply",
+	    BIT(ZT_F_COUNT), BIT(ZT_F_COUNT) },
+	[ZT_MSG_EVENT] = { "event",
+	    BIT(ZT_F_EVENT) | BIT(ZT_F_GRANT) | BIT(ZT_F_REASON),
+	    BIT(ZT_F_EVENT) },
 };
 
 static const struct schema *
@@ -218,7 +277,7 @@ int
 zt_msg_check_complete(const struct zt_msg *m)
 {
 	const struct schema *s = schema_of(m->type);
-	uint32_t present = 0;
+	uint64_t present = 0;
 
 	if (s == NULL)
 		return ZT_E_TYPE;
@@ -233,7 +292,7 @@ zt_msg_decode(struct zt_msg *m, const void *data, size_t size)
 	const struct schema *s;
 	const uint8_t *p;
 	size_t payload, offset;
-	uint32_t present = 0;
+	uint64_t present = 0;
 	unsigned type;
 
 	memset(m, 0, offsetof(struct zt_msg, wire));

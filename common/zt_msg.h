@@ -34,7 +34,20 @@ enum zt_msg_type {
 	ZT_MSG_STATUS_REPLY = 3,	/* reply: the daemon's state */
 	ZT_MSG_RELOAD = 4,		/* request: no fields (root only) */
 	ZT_MSG_RELOAD_REPLY = 5,	/* reply: GENERATION */
-	ZT_MSG_TYPE_MAX = 6,		/* first value that is not a type */
+	ZT_MSG_CHECK = 6,		/* admin dry run: AGENT ACTION OBJECT
+					 * [ACCOUNT] [GRANT] */
+	ZT_MSG_DECISION = 7,		/* reply: DECISION REASON [RISK] [GRANT]
+					 * [AGENT] [TTL_MS] [EXPIRES_MS] ... */
+	ZT_MSG_DECIDE = 8,		/* ACTION OBJECT [GRANT]: may the subject
+					 * (the peer, or the grant's agent) act? */
+	ZT_MSG_SESSION_OPEN = 9,	/* UID SERVICE [ACCOUNT] [RHOST] [TTY] */
+	ZT_MSG_SESSION_CLOSE = 10,	/* GRANT */
+	ZT_MSG_GRANTS = 11,		/* admin: [OFFSET] */
+	ZT_MSG_GRANTS_REPLY = 12,	/* COUNT LIST [OFFSET of the next page] */
+	ZT_MSG_REVOKE = 13,		/* admin: GRANT | AGENT | ACCOUNT, [FLAGS] */
+	ZT_MSG_REVOKE_REPLY = 14,	/* COUNT */
+	ZT_MSG_EVENT = 15,		/* pushed, request id 0: EVENT GRANT [REASON] */
+	ZT_MSG_TYPE_MAX = 16,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
@@ -50,8 +63,42 @@ enum zt_field_tag {
 	ZT_F_PID = 10,		/* u32: the daemon's pid */
 	ZT_F_ATTEST_MODE = 11,	/* string: attestation mode configured */
 	ZT_F_RELOAD_ERROR = 12,	/* string: why the last reload failed */
-	ZT_F_TAG_MAX = 13,	/* first value that is not a tag */
+	ZT_F_AGENT = 13,	/* string: an agent's name */
+	ZT_F_ACTION = 14,	/* u32: enum action of daemon/policy.h */
+	ZT_F_OBJECT = 15,	/* string: the action's object */
+	ZT_F_ACCOUNT = 16,	/* string: a user name (untrusted data) */
+	ZT_F_GRANT = 17,	/* string: a grant id, 32 hex digits */
+	ZT_F_DECISION = 18,	/* u32: ZT_DECISION_ALLOW, anything else denies */
+	ZT_F_RISK = 19,		/* u32: 0 low, 1 high */
+	ZT_F_REASON = 20,	/* string: why */
+	ZT_F_TTL_MS = 21,	/* u32: how long the allow may be cached */
+	ZT_F_UID = 22,		/* u32: a uid */
+	ZT_F_SERVICE = 23,	/* string: a PAM service name */
+	ZT_F_RHOST = 24,	/* string: PAM_RHOST (untrusted data) */
+	ZT_F_TTY = 25,		/* string: PAM_TTY (untrusted data) */
+	ZT_F_OFFSET = 26,	/* u32: where a listing starts */
+	ZT_F_COUNT = 27,	/* u32: how many */
+	ZT_F_LIST = 28,		/* string: one item per line */
+	ZT_F_FLAGS = 29,	/* u32: ZT_REVOKE_KILL ... */
+	ZT_F_CACHE_ENTRIES = 30,	/* u64 */
+	ZT_F_CACHE_HITS = 31,	/* u64 */
+	ZT_F_CACHE_MISSES = 32,	/* u64 */
+	ZT_F_GRANTS = 33,	/* u32: live grants */
+	ZT_F_ATTEST_STATE = 34,	/* string: "trusted" or why not */
+	ZT_F_ATTEST_AGE = 35,	/* u64: seconds since the last good one */
+	ZT_F_EVENT = 36,	/* u32: ZT_EVENT_* */
+	ZT_F_EXPIRES_MS = 37,	/* u64: ms until the grant ends */
+	ZT_F_AUDIT_SEQ = 38,	/* u64: last audit record */
+	ZT_F_TAG_MAX = 39,	/* first value that is not a tag */
 };
+
+/* The only value of ZT_F_DECISION that allows: compared by equality. */
+#define ZT_DECISION_ALLOW 0xa11c7e57u
+/* ZT_F_FLAGS of REVOKE */
+#define ZT_REVOKE_KILL 1u
+/* ZT_F_EVENT values */
+#define ZT_EVENT_GRANT_ENDED 1u		/* drop every cached allow of GRANT */
+#define ZT_EVENT_INVALIDATE 2u		/* drop every cached allow */
 
 enum zt_field_kind {
 	ZT_FK_NONE = 0,

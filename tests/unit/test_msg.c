@@ -993,6 +993,47 @@ static const struct roundtrip_case {
 		{ ZT_F_UPTIME, UINT64_C(0x8000000000000001), NULL, 0 },
 		{ ZT_F_VERSION, 0, "0.1.0~rc1", 0 } } },
 	{ "reload", ZT_MSG_RELOAD, 10, { { 0, 0, NULL, 0 } } },
+	{ "check", ZT_MSG_CHECK, 30, {
+		{ ZT_F_AGENT, 0, "backup", 0 },
+		{ ZT_F_ACTION, 3, NULL, 0 },
+		{ ZT_F_OBJECT, 0, "tcp:10.0.0.5:5432", 0 },
+		{ ZT_F_ACCOUNT, 0, "svc-backup", 0 },
+		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 } } },
+	{ "decision", ZT_MSG_DECISION, 31, {
+		{ ZT_F_DECISION, ZT_DECISION_ALLOW, NULL, 0 },
+		{ ZT_F_REASON, 0, "network rule line 14", 0 },
+		{ ZT_F_RISK, 1, NULL, 0 },
+		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 },
+		{ ZT_F_AGENT, 0, "backup", 0 },
+		{ ZT_F_TTL_MS, 30000, NULL, 0 },
+		{ ZT_F_EXPIRES_MS, UINT64_MAX, NULL, 0 },
+		{ ZT_F_AUDIT_SEQ, 77, NULL, 0 } } },
+	{ "decide", ZT_MSG_DECIDE, 32, {
+		{ ZT_F_ACTION, 2, NULL, 0 },
+		{ ZT_F_OBJECT, 0, "/usr/bin/rsync", 0 },
+		{ ZT_F_GRANT, 0, "ffffffffffffffffffffffffffffffff", 0 } } },
+	{ "session-open", ZT_MSG_SESSION_OPEN, 33, {
+		{ ZT_F_UID, 1001, NULL, 0 },
+		{ ZT_F_SERVICE, 0, "cron", 0 },
+		{ ZT_F_ACCOUNT, 0, "svc-backup", 0 },
+		{ ZT_F_RHOST, 0, "\r\nforged", 0 },
+		{ ZT_F_TTY, 0, "/dev/pts/3", 0 } } },
+	{ "session-close", ZT_MSG_SESSION_CLOSE, 34, {
+		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 } } },
+	{ "grants", ZT_MSG_GRANTS, 35, { { ZT_F_OFFSET, 40, NULL, 0 } } },
+	{ "grants-reply", ZT_MSG_GRANTS_REPLY, 36, {
+		{ ZT_F_COUNT, 2, NULL, 0 },
+		{ ZT_F_LIST, 0, "a backup svc-backup 12 3600\nb x y 1 2\n", 0 },
+		{ ZT_F_OFFSET, 2, NULL, 0 } } },
+	{ "revoke", ZT_MSG_REVOKE, 37, {
+		{ ZT_F_AGENT, 0, "backup", 0 },
+		{ ZT_F_FLAGS, ZT_REVOKE_KILL, NULL, 0 } } },
+	{ "revoke-reply", ZT_MSG_REVOKE_REPLY, 38, {
+		{ ZT_F_COUNT, 3, NULL, 0 } } },
+	{ "event", ZT_MSG_EVENT, 0, {
+		{ ZT_F_EVENT, ZT_EVENT_GRANT_ENDED, NULL, 0 },
+		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 },
+		{ ZT_F_REASON, 0, "revoked by uid 0", 0 } } },
 	{ "reload-reply", ZT_MSG_RELOAD_REPLY, 11, {
 		{ ZT_F_GENERATION, 1, NULL, 0 } } },
 	{ "reload-reply-generation-0", ZT_MSG_RELOAD_REPLY, 12, {
@@ -1299,7 +1340,7 @@ test_complete(void **state)
 static void
 test_init_unknown_type(void **state)
 {
-	static const unsigned types[] = { 0, ZT_MSG_TYPE_MAX, 7, 0xffff,
+	static const unsigned types[] = { 0, ZT_MSG_TYPE_MAX, 0x7f, 0xffff,
 	    UINT_MAX };
 	struct zt_msg m;
 
