@@ -29,6 +29,7 @@ static const char *const error_text[] = {
 	[-(ZT_E_BUSY - ZT_E_BASE)] = "daemon busy",
 	[-(ZT_E_PROTOCOL - ZT_E_BASE)] = "unexpected message",
 	[-(ZT_E_NOT_IMPLEMENTED - ZT_E_BASE)] = "not implemented in this build",
+	[-(ZT_E_NOT_AGENT - ZT_E_BASE)] = "account is not an agent account",
 };
 
 const char *

@@ -259,7 +259,7 @@ zt_msg_put_u64(struct zt_msg *m, enum zt_field_tag tag, uint64_t value)
 int
 zt_msg_put_str(struct zt_msg *m, enum zt_field_tag tag, const char *value)
 {
-	size_t size = strnlen(value, ZT_MSG_MAX + 1);
+	size_t size = strlen(value);
 
 	if (size > ZT_MSG_MAX)
 		return ZT_E_NOSPACE;

@@ -82,6 +82,36 @@ is_absolute_path(const char *s)
 	return s[0] == '/' && len <= PATH_MAX_LEN;
 }
 
+/*
+ * A path as the policy engine compares it (policy_parse_object): no
+ * control bytes, no "." or ".." components, no "//", no trailing '/'
+ * ("/" itself only where ROOT_OK).  A rule path in any other form could
+ * never match: refuse it rather than keep a rule that silently does nothing.
+ */
+static bool
+is_canonical_path(const char *s, bool root_ok)
+{
+	size_t len = strlen(s);
+
+	if (!is_absolute_path(s))
+		return false;
+	if (len == 1)
+		return root_ok;
+	if (s[len - 1] == '/' || strstr(s, "//") != NULL)
+		return false;
+	for (const char *c = s; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	for (const char *c = s; c != NULL; c = strchr(c + 1, '/')) {
+		size_t n = strcspn(c + 1, "/");
+
+		if ((n == 1 && c[1] == '.') ||
+		    (n == 2 && c[1] == '.' && c[2] == '.'))
+			return false;
+	}
+	return true;
+}
+
 /* Names of agents and publishers: [A-Za-z0-9_.-]{1,64}, no leading dot. */
 static bool
 is_name(const char *s)
@@ -693,6 +723,10 @@ parse_commands(struct parser *p, const config_setting_t *agent_group,
 		    (r = get_path(p, g, "path", true, &cmd->path)) < 0 ||
 		    (r = get_choice(p, g, "risk", risks, &risk)) < 0)
 			return r;
+		if (!is_canonical_path(cmd->path, false))
+			return fail(p, config_setting_get_member(g, "path"),
+			    "path must be a plain absolute path (no '.', "
+			    "'..', '//', trailing '/' or control characters)");
 		if (risk < 0)
 			return fail(p, g, "risk is required (low, high or deny)");
 		cmd->risk = (enum risk)risk;
@@ -734,6 +768,10 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 		if (strlen(rule->unix_path) >=
 		    sizeof(((struct sockaddr_un *)0)->sun_path))
 			return fail(p, g, "unix socket path is too long");
+		if (!is_canonical_path(rule->unix_path, false))
+			return fail(p, config_setting_get_member(g, "unix"),
+			    "unix must be a plain absolute path (no '.', "
+			    "'..', '//', trailing '/' or control characters)");
 		return 0;
 	}
 	if ((r = get_string(p, g, "to", false, &to)) < 0)
@@ -835,6 +873,12 @@ parse_files(struct parser *p, const config_setting_t *agent_group,
 		    (r = get_path(p, g, "path", true, &f->path)) < 0 ||
 		    (r = get_string(p, g, "access", true, &access)) < 0)
 			return r;
+		if (!is_canonical_path(f->path, true)) {
+			free(access);
+			return fail(p, config_setting_get_member(g, "path"),
+			    "path must be a plain absolute path (no '.', "
+			    "'..', '//', trailing '/' or control characters)");
+		}
 		why = parse_access(access, &f->access);
 		free(access);
 		if (why != NULL)

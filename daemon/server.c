@@ -246,6 +246,33 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 	}
 }
 
+void
+server_push_event(struct ztd *ztd, pid_t pid, uint32_t event,
+    const char *grant, const char *reason)
+{
+	struct server *s = &ztd->server;
+	struct zt_msg m;
+	struct client *c = s->head;
+
+	zt_msg_init(&m, ZT_MSG_EVENT, 0);
+	zt_msg_put_u32(&m, ZT_F_EVENT, event);
+	if (grant != NULL)
+		zt_msg_put_str(&m, ZT_F_GRANT, grant);
+	if (reason != NULL)
+		zt_msg_put_str(&m, ZT_F_REASON, reason);
+	while (c != NULL) {
+		struct client *after = c->next;
+
+		/* pid -1: every client (a policy-wide event). */
+		if ((pid < 0 || c->pid == pid) && zt_msg_send(c->fd, &m) < 0) {
+			zt_log(LOG_WARNING, "pid %d: cannot take an event: "
+			    "dropped", (int)pid);
+			close_client(s, c);
+		}
+		c = after;
+	}
+}
+
 int
 server_expire(struct ztd *ztd)
 {

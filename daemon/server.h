@@ -9,7 +9,7 @@
 struct ztd;
 
 /* What an epoll registration points at. */
-enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CLIENT };
+enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CLIENT, WATCH_GRANT };
 
 struct watch {
 	enum watch_kind kind;
@@ -54,6 +54,14 @@ void server_accept(struct ztd *ztd);
 
 /* Read and answer what client C sent; may close C. */
 void server_client_ready(struct ztd *ztd, struct client *c, uint32_t events);
+
+/*
+ * Send an event (request id 0) to every client whose peer is process PID
+ * (a grant's supervisor), or to every client when PID is -1.  A client that cannot take it is dropped: it
+ * would otherwise keep serving from a stale cache.
+ */
+void server_push_event(struct ztd *ztd, pid_t pid, uint32_t event,
+    const char *grant, const char *reason);
 
 /* Close clients whose deadline passed; return ms to the next deadline or -1. */
 int server_expire(struct ztd *ztd);

@@ -2,6 +2,8 @@
 /* ztctl: the administrator's command line to ztd. */
 #include "config.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -11,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
+#include "digest.h"
+#include "policy.h"
 #include "zt_client.h"
 #include "zt_err.h"
 #include "zt_log.h"
@@ -32,10 +37,18 @@ usage(FILE *to)
 	    "usage: ztctl [--socket PATH] [--json] COMMAND\n"
 	    "\n"
 	    "commands:\n"
-	    "  status    version, uptime, policy generation, clients, attestation\n"
-	    "  reload    reload the configuration (root only)\n"
+	    "  status                 version, uptime, policy, cache, grants, attestation\n"
+	    "  reload                 reload the configuration\n"
+	    "  check --agent NAME --action session|exec|connect|open|syscall\n"
+	    "        --object OBJ [--account USER] [--grant ID]\n"
+	    "                         dry-run decision (exit 0 allow, 1 deny)\n"
+	    "  grants                 live grants\n"
+	    "  revoke GRANT | --agent NAME | --account USER  [--kill]\n"
+	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
+	    "  audit verify FILE [--head PATH]\n"
+	    "                         check the audit file's hash chain (exit 0/1)\n"
 	    "\n"
-	    "exit status: 0 done, 1 refused by ztd, 2 error\n");
+	    "exit status: 0 done (allow), 1 refused or denied, 2 error\n");
 }
 
 /* Print S as a JSON string. */
@@ -65,22 +78,22 @@ next_request_id(void)
 	return (uint32_t)(ts.tv_nsec ^ getpid()) | 1;
 }
 
-/* One request, one reply of EXPECTED type; prints ztd's error itself. */
+/* REQUEST, one reply of EXPECTED type; prints ztd's error itself. */
 static int
-call(enum zt_msg_type type, enum zt_msg_type expected, struct zt_msg *reply)
+call_with(struct zt_msg *request, enum zt_msg_type expected,
+    struct zt_msg *reply)
 {
-	struct zt_msg request;
+	unsigned type = request->type;
 	const char *text;
 	int fd, r;
 
-	zt_msg_init(&request, type, next_request_id());
 	fd = zt_client_connect(arg_socket);
 	if (fd < 0) {
 		fprintf(stderr, "ztctl: cannot reach ztd at %s: %s\n",
 		    arg_socket, zt_strerror(fd));
 		return EXIT_ERROR;
 	}
-	r = zt_client_call(fd, &request, reply, CALL_TIMEOUT_MS);
+	r = zt_client_call(fd, request, reply, CALL_TIMEOUT_MS);
 	close(fd);
 	if (r < 0) {
 		fprintf(stderr, "ztctl: %s: %s\n", zt_msg_type_name(type),
@@ -97,6 +110,16 @@ call(enum zt_msg_type type, enum zt_msg_type expected, struct zt_msg *reply)
 	return 0;
 }
 
+/* A request without fields. */
+static int
+call(enum zt_msg_type type, enum zt_msg_type expected, struct zt_msg *reply)
+{
+	struct zt_msg request;
+
+	zt_msg_init(&request, type, next_request_id());
+	return call_with(&request, expected, reply);
+}
+
 static int
 command_status(void)
 {
@@ -104,6 +127,11 @@ command_status(void)
 	uint64_t uptime = 0, generation = 0;
 	uint32_t agents = 0, clients = 0, max_clients = 0, pid = 0;
 	const char *version = "", *config = "", *mode = "", *reload_error = NULL;
+	const char *attest_state = "";
+	uint64_t cache_entries = 0, cache_hits = 0, cache_misses = 0;
+	uint64_t audit_seq = 0, attest_age = 0;
+	uint32_t grants = 0;
+	bool has_age;
 	int r;
 
 	if ((r = call(ZT_MSG_STATUS, ZT_MSG_STATUS_REPLY, &reply)) != 0)
@@ -119,6 +147,13 @@ command_status(void)
 	zt_msg_get_str(&reply, ZT_F_ATTEST_MODE, &mode);
 	if (zt_msg_get_str(&reply, ZT_F_RELOAD_ERROR, &reload_error) < 0)
 		reload_error = NULL;
+	zt_msg_get_u64(&reply, ZT_F_CACHE_ENTRIES, &cache_entries);
+	zt_msg_get_u64(&reply, ZT_F_CACHE_HITS, &cache_hits);
+	zt_msg_get_u64(&reply, ZT_F_CACHE_MISSES, &cache_misses);
+	zt_msg_get_u32(&reply, ZT_F_GRANTS, &grants);
+	zt_msg_get_str(&reply, ZT_F_ATTEST_STATE, &attest_state);
+	zt_msg_get_u64(&reply, ZT_F_AUDIT_SEQ, &audit_seq);
+	has_age = zt_msg_get_u64(&reply, ZT_F_ATTEST_AGE, &attest_age) == 0;
 
 	if (arg_json) {
 		printf("{\"version\":");
@@ -131,7 +166,17 @@ command_status(void)
 		    ",\"max_clients\":%" PRIu32 ",\"attestation\":{\"mode\":",
 		    agents, clients, max_clients);
 		json_string(mode);
-		printf(",\"active\":false},\"reload_error\":");
+		printf(",\"trusted\":%s,\"state\":",
+		    strcmp(attest_state, "trusted") == 0 ? "true" : "false");
+		json_string(attest_state);
+		if (has_age)
+			printf(",\"age\":%" PRIu64, attest_age);
+		else
+			printf(",\"age\":null");
+		printf("},\"cache\":{\"entries\":%" PRIu64 ",\"hits\":%" PRIu64
+		    ",\"misses\":%" PRIu64 "},\"grants\":%" PRIu32
+		    ",\"audit_seq\":%" PRIu64 ",\"reload_error\":",
+		    cache_entries, cache_hits, cache_misses, grants, audit_seq);
 		if (reload_error != NULL)
 			json_string(reload_error);
 		else
@@ -148,7 +193,15 @@ command_status(void)
 		    reload_error);
 	printf("clients:      %" PRIu32 " of %" PRIu32 "\n", clients,
 	    max_clients);
-	printf("attestation:  mode %s, not active in this version\n", mode);
+	if (has_age)
+		printf("attestation:  %s, %s, last good %" PRIu64 " s ago\n",
+		    mode, attest_state, attest_age);
+	else
+		printf("attestation:  %s, %s\n", mode, attest_state);
+	printf("cache:        %" PRIu64 " entries, %" PRIu64 " hits, %" PRIu64
+	    " misses\n", cache_entries, cache_hits, cache_misses);
+	printf("grants:       %" PRIu32 " live\n", grants);
+	printf("audit:        last record %" PRIu64 "\n", audit_seq);
 	return 0;
 }
 
@@ -168,6 +221,282 @@ command_reload(void)
 	else
 		printf("reloaded: policy generation %" PRIu64 "\n", generation);
 	return 0;
+}
+
+static int
+command_check(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "agent", required_argument, NULL, 'a' },
+		{ "action", required_argument, NULL, 'A' },
+		{ "object", required_argument, NULL, 'o' },
+		{ "account", required_argument, NULL, 'u' },
+		{ "grant", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *agent = NULL, *object = NULL, *account = NULL, *grant = NULL;
+	const char *reason = "";
+	enum action action = ACTION_NONE;
+	struct zt_msg request, reply;
+	uint32_t decision = 0, risk = 0;
+	bool allow;
+	int opt, r;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'a': agent = optarg; break;
+		case 'A':
+			action = policy_action_from_name(optarg);
+			if (action == ACTION_NONE) {
+				fprintf(stderr, "ztctl: check: unknown action "
+				    "'%s'\n", optarg);
+				return EXIT_ERROR;
+			}
+			break;
+		case 'o': object = optarg; break;
+		case 'u': account = optarg; break;
+		case 'g': grant = optarg; break;
+		default: return EXIT_ERROR;
+		}
+	}
+	if (agent == NULL || action == ACTION_NONE || object == NULL ||
+	    optind != argc) {
+		fprintf(stderr, "ztctl: check needs --agent, --action and "
+		    "--object\n");
+		return EXIT_ERROR;
+	}
+	zt_msg_init(&request, ZT_MSG_CHECK, next_request_id());
+	if ((r = zt_msg_put_str(&request, ZT_F_AGENT, agent)) < 0 ||
+	    (r = zt_msg_put_u32(&request, ZT_F_ACTION, action)) < 0 ||
+	    (r = zt_msg_put_str(&request, ZT_F_OBJECT, object)) < 0 ||
+	    (account != NULL &&
+	    (r = zt_msg_put_str(&request, ZT_F_ACCOUNT, account)) < 0) ||
+	    (grant != NULL &&
+	    (r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) < 0)) {
+		fprintf(stderr, "ztctl: check: %s\n", zt_strerror(r));
+		return EXIT_ERROR;
+	}
+	if ((r = call_with(&request, ZT_MSG_DECISION, &reply)) != 0)
+		return r;
+	zt_msg_get_u32(&reply, ZT_F_DECISION, &decision);
+	zt_msg_get_u32(&reply, ZT_F_RISK, &risk);
+	zt_msg_get_str(&reply, ZT_F_REASON, &reason);
+	allow = decision == ZT_DECISION_ALLOW;
+	if (arg_json) {
+		printf("{\"decision\":\"%s\",", allow ? "allow" : "deny");
+		if (allow)
+			printf("\"risk\":\"%s\",", risk ? "high" : "low");
+		printf("\"reason\":");
+		json_string(reason);
+		printf("}\n");
+	} else if (allow)
+		printf("allow (%s risk): %s\n", risk ? "high" : "low", reason);
+	else
+		printf("deny: %s\n", reason);
+	return allow ? 0 : EXIT_NO;
+}
+
+static int
+command_grants(void)
+{
+	struct zt_msg request, reply;
+	uint32_t offset = 0, total = 0;
+	bool first = true;
+	int r;
+
+	if (arg_json)
+		printf("[");
+	else
+		printf("%-32s %-16s %-16s %6s %8s %8s %s\n", "GRANT", "AGENT",
+		    "ACCOUNT", "UID", "PID", "EXPIRES", "SERVICE");
+	for (;;) {
+		const char *list = "";
+		uint32_t count = 0, next;
+		char *copy, *line, *save = NULL;
+
+		zt_msg_init(&request, ZT_MSG_GRANTS, next_request_id());
+		zt_msg_put_u32(&request, ZT_F_OFFSET, offset);
+		if ((r = call_with(&request, ZT_MSG_GRANTS_REPLY, &reply)) != 0)
+			return r;
+		zt_msg_get_u32(&reply, ZT_F_COUNT, &count);
+		zt_msg_get_str(&reply, ZT_F_LIST, &list);
+		copy = strdup(list);
+		if (copy == NULL)
+			return EXIT_ERROR;
+		for (line = strtok_r(copy, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save)) {
+			char id[64], agent[80], account[48], service[80];
+			unsigned uid;
+			int pid;
+			long long left;
+
+			if (sscanf(line, "%63s %79s %47s %u %d %lld %79s", id,
+			    agent, account, &uid, &pid, &left, service) != 7)
+				continue;
+			total++;
+			if (arg_json) {
+				printf("%s{\"grant\":\"%s\",\"agent\":", first ?
+				    "" : ",", id);
+				json_string(agent);
+				printf(",\"account\":");
+				json_string(account);
+				printf(",\"uid\":%u,\"pid\":%d,\"expires_in\":%lld,"
+				    "\"service\":", uid, pid, left);
+				json_string(service);
+				printf("}");
+			} else
+				printf("%-32s %-16s %-16s %6u %8d %7llds %s\n",
+				    id, agent, account, uid, pid, left, service);
+			first = false;
+		}
+		free(copy);
+		if (zt_msg_get_u32(&reply, ZT_F_OFFSET, &next) < 0 ||
+		    count == 0 || next <= offset)
+			break;
+		offset = next;
+	}
+	if (arg_json)
+		printf("]\n");
+	else if (total == 0)
+		printf("(no live grants)\n");
+	return 0;
+}
+
+static int
+command_revoke(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "agent", required_argument, NULL, 'a' },
+		{ "account", required_argument, NULL, 'u' },
+		{ "kill", no_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *agent = NULL, *account = NULL, *grant = NULL;
+	struct zt_msg request, reply;
+	uint32_t flags = 0, count = 0;
+	int opt, r = 0, given;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'a': agent = optarg; break;
+		case 'u': account = optarg; break;
+		case 'k': flags |= ZT_REVOKE_KILL; break;
+		default: return EXIT_ERROR;
+		}
+	}
+	if (optind < argc)
+		grant = argv[optind++];
+	given = (agent != NULL) + (account != NULL) + (grant != NULL);
+	if (given != 1 || optind != argc) {
+		fprintf(stderr, "ztctl: revoke takes one of GRANT, --agent NAME, "
+		    "--account USER\n");
+		return EXIT_ERROR;
+	}
+	zt_msg_init(&request, ZT_MSG_REVOKE, next_request_id());
+	if (grant != NULL)
+		r = zt_msg_put_str(&request, ZT_F_GRANT, grant);
+	else if (agent != NULL)
+		r = zt_msg_put_str(&request, ZT_F_AGENT, agent);
+	else
+		r = zt_msg_put_str(&request, ZT_F_ACCOUNT, account);
+	if (r == 0)
+		r = zt_msg_put_u32(&request, ZT_F_FLAGS, flags);
+	if (r < 0) {
+		fprintf(stderr, "ztctl: revoke: %s\n", zt_strerror(r));
+		return EXIT_ERROR;
+	}
+	if ((r = call_with(&request, ZT_MSG_REVOKE_REPLY, &reply)) != 0)
+		return r;
+	zt_msg_get_u32(&reply, ZT_F_COUNT, &count);
+	if (arg_json)
+		printf("{\"revoked\":%" PRIu32 "}\n", count);
+	else
+		printf("revoked %" PRIu32 " grant%s%s\n", count,
+		    count == 1 ? "" : "s",
+		    count > 0 && (flags & ZT_REVOKE_KILL) ?
+		    " (processes killed)" : "");
+	return count > 0 ? 0 : EXIT_NO;
+}
+
+/* Print a config stanza for BINARY with its digest (no daemon needed). */
+static int
+command_enroll_agent(int argc, char **argv)
+{
+	uint8_t digest[DIGEST_SIZE];
+	char hex[DIGEST_HEX_SIZE], *path, name[65];
+	const char *base;
+	size_t n = 0;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "ztctl: enroll-agent BINARY\n");
+		return EXIT_ERROR;
+	}
+	path = realpath(argv[1], NULL);
+	if (path == NULL) {
+		fprintf(stderr, "ztctl: %s: %s\n", argv[1], strerror(errno));
+		return EXIT_ERROR;
+	}
+	if ((r = digest_file(path, digest)) < 0) {
+		fprintf(stderr, "ztctl: %s: %s\n", path, zt_strerror(r));
+		free(path);
+		return EXIT_ERROR;
+	}
+	digest_hex(digest, sizeof(digest), hex);
+	base = strrchr(path, '/') + 1;
+	for (const char *p = base; *p != '\0' && n < sizeof(name) - 1; p++)
+		name[n++] = isalnum((unsigned char)*p) || *p == '-' ||
+		    *p == '_' ? *p : '-';
+	name[n] = '\0';
+	if (n == 0)
+		snprintf(name, sizeof(name), "agent");
+	printf("  {\n"
+	    "    name = \"%s\";\n"
+	    "    accounts = [\"svc-%s\"];          # the service account(s)\n"
+	    "    pam_services = [\"zt-agent\"];\n"
+	    "    binary = \"%s\";\n"
+	    "    sha256 = [\"%s\"];\n"
+	    "    session_ttl = 3600;\n"
+	    "    decision_ttl = 30;\n"
+	    "    on_violation = \"deny\";\n"
+	    "    commands = ( );                  # nothing is allowed until listed\n"
+	    "    network = ( );\n"
+	    "    files = ( );\n"
+	    "  }\n", name, name, path, hex);
+	free(path);
+	return 0;
+}
+
+static int
+command_audit(int argc, char **argv)
+{
+	const char *file = NULL, *head = NULL;
+	char report[512];
+	int r;
+
+	if (argc >= 3 && strcmp(argv[1], "verify") == 0) {
+		file = argv[2];
+		if (argc == 5 && strcmp(argv[3], "--head") == 0)
+			head = argv[4];
+		else if (argc != 3)
+			file = NULL;
+	}
+	if (file == NULL) {
+		fprintf(stderr, "ztctl: audit verify FILE [--head PATH]\n");
+		return EXIT_ERROR;
+	}
+	r = audit_verify(file, head, report, sizeof(report));
+	if (arg_json) {
+		printf("{\"intact\":%s,\"report\":", r == 0 ? "true" : "false");
+		json_string(report);
+		printf("}\n");
+	} else
+		printf("%s: %s\n", r == 0 ? "intact" : "NOT INTACT", report);
+	if (r == 0)
+		return 0;
+	return r == ZT_E_PROTOCOL ? EXIT_NO : EXIT_ERROR;
 }
 
 int
@@ -197,8 +526,18 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_ERROR;
 	}
-	command = argv[optind++];
-	if (optind != argc) {
+	command = argv[optind];
+	argc -= optind;
+	argv += optind;
+	if (strcmp(command, "check") == 0)
+		return command_check(argc, argv);
+	if (strcmp(command, "revoke") == 0)
+		return command_revoke(argc, argv);
+	if (strcmp(command, "enroll-agent") == 0)
+		return command_enroll_agent(argc, argv);
+	if (strcmp(command, "audit") == 0)
+		return command_audit(argc, argv);
+	if (argc != 1) {
 		fprintf(stderr, "ztctl: %s takes no arguments\n", command);
 		return EXIT_ERROR;
 	}
@@ -206,7 +545,9 @@ main(int argc, char **argv)
 		return command_status();
 	if (strcmp(command, "reload") == 0)
 		return command_reload();
-	fprintf(stderr, "ztctl: unknown command '%s' (this version has: "
-	    "status, reload)\n", command);
+	if (strcmp(command, "grants") == 0)
+		return command_grants();
+	fprintf(stderr, "ztctl: unknown command '%s'\n", command);
+	usage(stderr);
 	return EXIT_ERROR;
 }

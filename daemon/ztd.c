@@ -15,9 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attest_agent.h"
+#include "audit.h"
+#include "cache.h"
+#include "grant.h"
 #include "server.h"
 #include "zt_err.h"
 #include "zt_log.h"
+#include "zt_msg.h"
 #include "ztd.h"
 
 /* Exit codes of INTERFACES.md. */
@@ -58,6 +63,17 @@ ztd_reload(struct ztd *ztd)
 	ztd->config = fresh;
 	ztd->generation++;
 	ztd->reload_error[0] = '\0';
+	/* Every cached decision was made under the old policy. */
+	cache_invalidate(ztd->cache);
+	server_push_event(ztd, -1, ZT_EVENT_INVALIDATE, NULL,
+	    "policy reloaded");
+	for (struct grant *g = ztd->grants, *after; g != NULL; g = after) {
+		after = g->next;
+		if (config_find_agent(fresh, g->agent) == NULL)
+			grant_end(ztd, g, "agent removed from the policy",
+			    false);
+	}
+	attest_refresh(&ztd->attest, fresh);
 	zt_log(LOG_NOTICE, "configuration %s loaded: generation %llu, "
 	    "%zu agents", ztd->config_path,
 	    (unsigned long long)ztd->generation, fresh->n_agents);
@@ -228,6 +244,19 @@ run(struct ztd *ztd, int signal_fd)
 		struct epoll_event events[64];
 		int timeout = server_expire(ztd), n;
 
+		if (ztd->next_expiry_ms != 0 &&
+		    ztd->next_expiry_ms <= ztd_now_ms()) {
+			int next = grant_expire(ztd);
+
+			ztd->next_expiry_ms = next < 0 ? 0 : ztd_now_ms() + next;
+		}
+		if (ztd->next_expiry_ms != 0) {
+			int64_t left = ztd->next_expiry_ms - ztd_now_ms() + 1;
+
+			if (timeout < 0 || left < timeout)
+				timeout = left > 0 ? (int)left : 0;
+		}
+
 		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -244,6 +273,11 @@ run(struct ztd *ztd, int signal_fd)
 				break;
 			case WATCH_SIGNAL:
 				handle_signals(ztd, signal_fd);
+				break;
+			case WATCH_GRANT:
+				/* Its supervisor exited: the grant ends. */
+				grant_end(ztd, (struct grant *)w,
+				    "supervisor exited", false);
 				break;
 			case WATCH_CLIENT:
 				server_client_ready(ztd,
@@ -312,6 +346,32 @@ main(int argc, char **argv)
 	}
 
 	status = EXIT_STARTUP;
+	if (mkdir(ztd.config->state_dir, 0700) < 0 && errno != EEXIST) {
+		zt_log(LOG_ERR, "state directory %s: %s",
+		    ztd.config->state_dir, strerror(errno));
+		goto free_socket_path;
+	}
+	snprintf(error, sizeof(error), "%s/audit.head", ztd.config->state_dir);
+	{
+		char head[CONFIG_ERROR_MAX];
+
+		memcpy(head, error, sizeof(head));
+		if (audit_open(ztd.config->audit_file, head,
+		    ztd.config->audit_require, &ztd.audit, error,
+		    sizeof(error)) < 0) {
+			zt_log(LOG_ERR, "audit: %s", error);
+			if (!arg_foreground)
+				fprintf(stderr, "ztd: audit: %s\n", error);
+			goto free_socket_path;
+		}
+	}
+	ztd.cache = cache_new(ztd.config->cache_max_entries, ztd_now_ms);
+	ztd.identity = identity_new(1024);
+	if (ztd.cache == NULL || ztd.identity == NULL) {
+		zt_log(LOG_ERR, "out of memory");
+		goto free_socket_path;
+	}
+	attest_init(&ztd.attest, ztd.config);
 	if (!arg_foreground && (ready_fd = detach()) < 0) {
 		fprintf(stderr, "ztd: cannot detach: %s\n", strerror(errno));
 		goto free_socket_path;
@@ -329,12 +389,13 @@ main(int argc, char **argv)
 		goto close_server;
 	}
 	zt_log(LOG_NOTICE, "ztd %s serving %s: configuration %s, %zu agents, "
-	    "attestation %s", PACKAGE_VERSION, socket_path, ztd.config_path,
-	    ztd.config->n_agents,
-	    config_attest_mode_name(ztd.config->attest_mode));
+	    "attestation %s (%s)", PACKAGE_VERSION, socket_path,
+	    ztd.config_path, ztd.config->n_agents, attest_name(&ztd.attest),
+	    ztd.attest.trusted ? "trusted" : ztd.attest.reason);
 	report_ready(&ready_fd, 0);
 
 	status = run(&ztd, signal_fd);
+	grant_end_all(&ztd, "ztd stopping");
 	zt_log(LOG_NOTICE, "stopped");
 
 	close(signal_fd);
@@ -344,6 +405,9 @@ report:
 	report_ready(&ready_fd, (unsigned char)status);
 free_socket_path:
 	free(socket_path);
+	identity_free(ztd.identity);
+	cache_free(ztd.cache);
+	audit_free(ztd.audit);
 free_config:
 	config_free(ztd.config);
 	free((char *)ztd.config_path);

@@ -6,8 +6,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "attest.h"
 #include "server.h"
 #include "ztd_config.h"
+
+struct audit;
+struct cache;
+struct grant;
+struct identity;
 
 struct ztd {
 	const char *config_path;
@@ -17,6 +23,13 @@ struct ztd {
 	int64_t started_ms;		/* CLOCK_BOOTTIME */
 	bool stopping;
 	struct server server;
+	struct attest attest;
+	struct cache *cache;		/* low-risk allows, by grant */
+	struct audit *audit;
+	struct identity *identity;	/* digests of agent binaries */
+	struct grant *grants;		/* live grants, newest first */
+	size_t n_grants;
+	int64_t next_expiry_ms;		/* earliest grant expiry, 0 none */
 };
 
 /*

@@ -191,6 +191,170 @@ idle(const char *path)
 	return 0;
 }
 
+static uint32_t request_id = 100;
+
+/* The wire number of an action name (daemon/policy.h's enum action). */
+static uint32_t
+action_number(const char *name)
+{
+	static const char *const names[] = {
+		"none", "session", "exec", "connect", "open", "syscall",
+	};
+
+	for (uint32_t i = 1; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return (uint32_t)strtoul(name, NULL, 10);
+}
+
+/* Print a DECISION reply as one line: "allow risk=R ttl=T: REASON". */
+static void
+print_decision(const struct zt_msg *reply)
+{
+	const char *reason = "", *grant = NULL;
+	uint32_t decision = 0, risk = 0, ttl = 0, code;
+
+	if (reply->type == ZT_MSG_ERROR &&
+	    zt_msg_get_u32(reply, ZT_F_CODE, &code) == 0) {
+		printf("error %d %s\n", (int32_t)code,
+		    zt_strerror((int32_t)code));
+		return;
+	}
+	zt_msg_get_u32(reply, ZT_F_DECISION, &decision);
+	zt_msg_get_u32(reply, ZT_F_RISK, &risk);
+	zt_msg_get_u32(reply, ZT_F_TTL_MS, &ttl);
+	zt_msg_get_str(reply, ZT_F_REASON, &reason);
+	if (zt_msg_get_str(reply, ZT_F_GRANT, &grant) < 0)
+		grant = NULL;
+	if (decision == ZT_DECISION_ALLOW)
+		printf("allow risk=%s ttl=%u grant=%s: %s\n",
+		    risk ? "high" : "low", ttl, grant ? grant : "-", reason);
+	else
+		printf("deny: %s\n", reason);
+}
+
+/* Print every pushed event waiting on FD. */
+static void
+drain_events(int fd)
+{
+	struct zt_msg m;
+
+	while (zt_msg_recv(fd, &m) == 0) {
+		const char *grant = "-", *reason = "";
+		uint32_t event = 0;
+
+		if (m.type != ZT_MSG_EVENT)
+			continue;
+		zt_msg_get_u32(&m, ZT_F_EVENT, &event);
+		zt_msg_get_str(&m, ZT_F_GRANT, &grant);
+		zt_msg_get_str(&m, ZT_F_REASON, &reason);
+		printf("event %u %s: %s\n", event, grant, reason);
+	}
+}
+
+/*
+ * session SOCKET UID SERVICE: act as a PAM stack opening a session (this
+ * process becomes the grant's supervisor), print "allow ... grant=ID" or
+ * "deny: ...", then take commands on stdin, one answer line each:
+ *   decide ACTION OBJECT    ask on the grant's behalf
+ *   decide-nogrant ACTION OBJECT
+ *   close                   close the session (ends the grant)
+ *   events                  print pushed events ("none" if there are none)
+ * and exit at end of input.
+ */
+static int
+session(const char *path, const char *uid_text, const char *service)
+{
+	char grant[64] = "", line[4200];
+	struct zt_msg request, reply;
+	const char *g;
+	int fd, r;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	fd = zt_client_connect(path);
+	if (fd < 0) {
+		printf("connect %s\n", zt_strerror(fd));
+		return 1;
+	}
+	zt_msg_init(&request, ZT_MSG_SESSION_OPEN, request_id++);
+	zt_msg_put_u32(&request, ZT_F_UID, (uint32_t)strtoul(uid_text, NULL,
+	    10));
+	zt_msg_put_str(&request, ZT_F_SERVICE, service);
+	if ((r = zt_client_call(fd, &request, &reply, 5000)) < 0) {
+		printf("call %s\n", zt_strerror(r));
+		return 1;
+	}
+	print_decision(&reply);
+	if (zt_msg_get_str(&reply, ZT_F_GRANT, &g) == 0)
+		snprintf(grant, sizeof(grant), "%s", g);
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		char verb[32], action[32], object[4100];
+		int n;
+
+		line[strcspn(line, "\n")] = '\0';
+		n = sscanf(line, "%31s %31s %4099s", verb, action, object);
+		if (n < 1)
+			continue;
+		if (strcmp(verb, "events") == 0) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			if (poll(&pfd, 1, 200) > 0)
+				drain_events(fd);
+			else
+				printf("none\n");
+			continue;
+		}
+		if (strcmp(verb, "close") == 0) {
+			zt_msg_init(&request, ZT_MSG_SESSION_CLOSE,
+			    request_id++);
+			zt_msg_put_str(&request, ZT_F_GRANT, grant);
+		} else if ((strcmp(verb, "decide") == 0 ||
+		    strcmp(verb, "decide-nogrant") == 0) && n == 3) {
+			zt_msg_init(&request, ZT_MSG_DECIDE, request_id++);
+			zt_msg_put_u32(&request, ZT_F_ACTION,
+			    action_number(action));
+			zt_msg_put_str(&request, ZT_F_OBJECT, object);
+			if (strcmp(verb, "decide") == 0)
+				zt_msg_put_str(&request, ZT_F_GRANT, grant);
+		} else {
+			printf("bad command\n");
+			continue;
+		}
+		if ((r = zt_client_call(fd, &request, &reply, 5000)) < 0)
+			printf("call %s\n", zt_strerror(r));
+		else
+			print_decision(&reply);
+	}
+	close(fd);
+	return 0;
+}
+
+/* decide SOCKET GRANT ACTION OBJECT: one DECIDE from this process. */
+static int
+decide_once(const char *path, const char *grant, const char *action,
+    const char *object)
+{
+	struct zt_msg request, reply;
+	int fd, r;
+
+	fd = zt_client_connect(path);
+	if (fd < 0) {
+		printf("connect %s\n", zt_strerror(fd));
+		return 1;
+	}
+	zt_msg_init(&request, ZT_MSG_DECIDE, request_id++);
+	zt_msg_put_u32(&request, ZT_F_ACTION, action_number(action));
+	zt_msg_put_str(&request, ZT_F_OBJECT, object);
+	if (strcmp(grant, "-") != 0)
+		zt_msg_put_str(&request, ZT_F_GRANT, grant);
+	if ((r = zt_client_call(fd, &request, &reply, 5000)) < 0) {
+		printf("call %s\n", zt_strerror(r));
+		return 1;
+	}
+	print_decision(&reply);
+	return 0;
+}
+
 /* stale SOCKET: bind a SOCK_SEQPACKET socket there and exit (no listener). */
 static int
 stale(const char *path)
@@ -212,6 +376,10 @@ stale(const char *path)
 int
 main(int argc, char **argv)
 {
+	if (argc == 6 && strcmp(argv[1], "decide") == 0)
+		return decide_once(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 5 && strcmp(argv[1], "session") == 0)
+		return session(argv[2], argv[3], argv[4]);
 	if (argc == 3 && strcmp(argv[1], "idle") == 0)
 		return idle(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "stale") == 0)
@@ -227,6 +395,8 @@ main(int argc, char **argv)
 	    "       zt-testtool send SOCKET HEX [REPEAT]\n"
 	    "       zt-testtool hold SOCKET COUNT\n"
 	    "       zt-testtool stale SOCKET\n"
-	    "       zt-testtool idle SOCKET\n");
+	    "       zt-testtool idle SOCKET\n"
+	    "       zt-testtool session SOCKET UID SERVICE\n"
+	    "       zt-testtool decide SOCKET GRANT|- ACTION OBJECT\n");
 	return 2;
 }

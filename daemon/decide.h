@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The decision path: policy, attestation, cache and audit for one action. */
+#ifndef ZTD_DECIDE_H
+#define ZTD_DECIDE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "policy.h"
+
+struct ztd;
+struct grant;
+
+/* Who acts and on whose behalf, as ztd established it (never as claimed). */
+struct subject {
+	const struct agent *agent;
+	const char *account;
+	uid_t uid;
+	pid_t pid;
+	struct grant *grant;	/* NULL: no caching */
+};
+
+struct decision {
+	uint32_t decision;	/* DECISION_ALLOW or DECISION_DENY */
+	enum risk risk;
+	bool cached;		/* served from the cache */
+	uint32_t ttl_ms;	/* how long the caller may cache the allow */
+	char reason[POLICY_REASON_MAX + 64];
+};
+
+/*
+ * Decide ACTION on OBJECT_TEXT for SUBJECT.  DRY_RUN (ztctl check): no
+ * cache, no audit record.  Every error ends in a deny with its reason.
+ */
+void decide(struct ztd *ztd, const struct subject *subject,
+    enum action action, const char *object_text, bool dry_run,
+    struct decision *out);
+
+/* Write the audit record of a decision; false when it must become a deny
+ * (audit.require and the record could not be written). */
+bool decide_audit(struct ztd *ztd, const struct subject *subject,
+    const char *action, const char *object, const struct decision *d,
+    long age);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Grants: who may act for which agent, until when, watched by whom. */
+#ifndef ZTD_GRANT_H
+#define ZTD_GRANT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "server.h"
+
+#define GRANT_ID_LEN 32		/* hex digits of 128 random bits */
+#define GRANTS_MAX 65536
+
+struct ztd;
+struct agent;
+
+struct grant {
+	struct watch watch;		/* first: the supervisor's pidfd */
+	char id[GRANT_ID_LEN + 1];
+	char agent[65];			/* names: copies, a reload may drop */
+	char account[33];
+	char service[65];
+	uid_t uid;
+	pid_t supervisor_pid;
+	int supervisor_pidfd;		/* readable when the supervisor exits */
+	int64_t created_ms;		/* CLOCK_BOOTTIME */
+	int64_t expires_ms;
+	struct grant *prev, *next;
+};
+
+/*
+ * Create a grant for AGENT and ACCOUNT (uid UID), supervised by the process
+ * SUPERVISOR_PIDFD (duplicated here; its exit ends the grant), lasting
+ * the agent's session_ttl.  Returns 0 and *OUT, ZT_E_BUSY at GRANTS_MAX, or
+ * -errno.
+ */
+int grant_create(struct ztd *ztd, const struct agent *agent,
+    const char *account, uid_t uid, const char *service, pid_t supervisor_pid,
+    int supervisor_pidfd, struct grant **out);
+
+/* The live grant with ID, or NULL (also NULL once expired). */
+struct grant *grant_find(struct ztd *ztd, const char *id);
+
+/*
+ * End GRANT now: forget it, tell every connected supervisor of it
+ * (ZT_EVENT_GRANT_ENDED), log WHY, and with KILL send SIGKILL to its
+ * supervisor and every process of the supervisor's session running as the
+ * grant's uid.  Frees GRANT.
+ */
+void grant_end(struct ztd *ztd, struct grant *grant, const char *why,
+    bool kill);
+
+/* End expired grants; return ms until the next expiry, or -1. */
+int grant_expire(struct ztd *ztd);
+
+/* End every grant (shutdown). */
+void grant_end_all(struct ztd *ztd, const char *why);
+
+/* Milliseconds GRANT still has (0 when expired). */
+int64_t grant_remaining_ms(const struct grant *grant);
+
+#endif

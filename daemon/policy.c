@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The policy engine: parse an action's object, decide it for one agent. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "policy.h"
+#include "syscalls.h"
+#include "zt_err.h"
+
+#define SERVICE_MAX 64		/* longest PAM service name */
+#define SYSCALL_NAME_MAX 64	/* longest syscall name */
+#define UNIX_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define SHORT_MAX 96		/* longest quotation of a path in a reason */
+
+static const char *const action_names[ACTION_MAX] = {
+	[ACTION_SESSION] = "session",
+	[ACTION_EXEC] = "exec",
+	[ACTION_CONNECT] = "connect",
+	[ACTION_OPEN] = "open",
+	[ACTION_SYSCALL] = "syscall",
+};
+
+/* Open modes, each in the one order the object may spell it. */
+static const char *const mode_names[8] = {
+	[ACCESS_READ] = "r",
+	[ACCESS_WRITE] = "w",
+	[ACCESS_EXEC] = "x",
+	[ACCESS_READ | ACCESS_WRITE] = "rw",
+	[ACCESS_READ | ACCESS_EXEC] = "rx",
+	[ACCESS_WRITE | ACCESS_EXEC] = "wx",
+	[ACCESS_READ | ACCESS_WRITE | ACCESS_EXEC] = "rwx",
+};
+
+static const char *
+mode_name(unsigned access)
+{
+	if (access == 0 || access > 7)
+		return "nothing";
+	return mode_names[access];
+}
+
+/* The first 96 bits of every v4-mapped IPv6 address (::ffff:0:0/96). */
+static const uint8_t v4_mapped_prefix[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+};
+
+const char *
+policy_action_name(enum action action)
+{
+	if (action <= ACTION_NONE || action >= ACTION_MAX)
+		return NULL;
+	return action_names[action];
+}
+
+enum action
+policy_action_from_name(const char *name)
+{
+	if (name == NULL)
+		return ACTION_NONE;
+	for (int a = ACTION_NONE + 1; a < ACTION_MAX; a++)
+		if (strcmp(name, action_names[a]) == 0)
+			return (enum action)a;
+	return ACTION_NONE;
+}
+
+/* ------------------------------------------------------------ parsing */
+
+static int
+parse_error(char *error, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Set ERROR and return ZT_E_PROTOCOL; messages never quote the input. */
+static int
+parse_error(char *error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(error, POLICY_REASON_MAX, fmt, ap);
+	va_end(ap);
+	return ZT_E_PROTOCOL;
+}
+
+static bool
+is_control(unsigned char ch)
+{
+	return ch < 0x20 || ch == 0x7f;
+}
+
+static bool
+is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+/*
+ * What is wrong with PATH as a resolved absolute path, or NULL.  "/"
+ * itself passes only when ROOT_OK.  Control bytes were refused before.
+ */
+static const char *
+path_problem(const char *path, bool root_ok)
+{
+	size_t len = strlen(path);
+
+	if (path[0] != '/')
+		return "is not an absolute path";
+	if (len > PATH_MAX - 1)
+		return "is longer than PATH_MAX";
+	if (len == 1)
+		return root_ok ? NULL : "is the root directory";
+	if (path[len - 1] == '/')
+		return "ends with '/'";
+	if (strstr(path, "//") != NULL)
+		return "contains '//'";
+	for (const char *c = path; c != NULL; c = strchr(c + 1, '/')) {
+		/* C is at a '/': the component runs to the next one. */
+		size_t n = strcspn(c + 1, "/");
+
+		if ((n == 1 && c[1] == '.') ||
+		    (n == 2 && c[1] == '.' && c[2] == '.'))
+			return "has a '.' or '..' component";
+	}
+	return NULL;
+}
+
+/* PORT_TEXT must be 1-65535 in decimal: digits only, no leading zero. */
+static int
+parse_port(const char *text, uint16_t *port, char *error)
+{
+	size_t len = strlen(text);
+	unsigned long value = 0;
+
+	if (len == 0)
+		return parse_error(error, "connect: the port is missing "
+		    "(ADDRESS:PORT)");
+	for (size_t i = 0; i < len; i++)
+		if (!is_digit(text[i]))
+			return parse_error(error, "connect: the port must be a "
+			    "decimal number");
+	if (len > 1 && text[0] == '0')
+		return parse_error(error, "connect: the port has a leading "
+		    "zero");
+	if (len > 5)
+		return parse_error(error, "connect: the port is out of range "
+		    "1-65535");
+	for (size_t i = 0; i < len; i++)
+		value = value * 10 + (unsigned long)(text[i] - '0');
+	if (value < 1 || value > 65535)
+		return parse_error(error, "connect: the port is out of range "
+		    "1-65535");
+	*port = (uint16_t)value;
+	return 0;
+}
+
+static int
+parse_unix(const char *path, struct policy_object *out, char *error)
+{
+	const char *why = path_problem(path, false);
+
+	if (why != NULL)
+		return parse_error(error, "connect: the unix socket path %s",
+		    why);
+	if (strlen(path) > UNIX_PATH_MAX)
+		return parse_error(error, "connect: the unix socket path is "
+		    "longer than %zu bytes", UNIX_PATH_MAX);
+	out->family = AF_UNIX;
+	snprintf(out->path, sizeof(out->path), "%s", path);
+	snprintf(out->text, sizeof(out->text), "unix:%s", path);
+	return 0;
+}
+
+/* "[tcp:|udp:]A.B.C.D:PORT", "[tcp:|udp:][V6]:PORT" or "unix:/path". */
+static int
+parse_connect(const char *text, struct policy_object *out, char *error)
+{
+	char address[INET6_ADDRSTRLEN];
+	const char *p = text, *port_text;
+	size_t len;
+
+	if (strncmp(p, "unix:", 5) == 0)
+		return parse_unix(p + 5, out, error);
+	out->proto = PROTO_TCP;
+	if (strncmp(p, "tcp:", 4) == 0)
+		p += 4;
+	else if (strncmp(p, "udp:", 4) == 0) {
+		out->proto = PROTO_UDP;
+		p += 4;
+	}
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+
+		if (close == NULL)
+			return parse_error(error, "connect: '[' without ']' "
+			    "([IPV6]:PORT)");
+		len = (size_t)(close - (p + 1));
+		if (len == 0 || len >= sizeof(address))
+			return parse_error(error, "connect: not a literal "
+			    "IPv6 address in [ ]");
+		memcpy(address, p + 1, len);
+		address[len] = '\0';
+		if (inet_pton(AF_INET6, address, out->addr) != 1)
+			return parse_error(error, "connect: not a literal "
+			    "IPv6 address in [ ]");
+		out->family = AF_INET6;
+		if (close[1] == '\0')
+			return parse_error(error, "connect: the port is "
+			    "missing ([IPV6]:PORT)");
+		if (close[1] != ':')
+			return parse_error(error, "connect: expected ':PORT' "
+			    "after ']'");
+		port_text = close + 2;
+	} else {
+		const char *colon = strrchr(p, ':');
+
+		if (colon == NULL)
+			return parse_error(error, "connect: the port is "
+			    "missing (ADDRESS:PORT)");
+		len = (size_t)(colon - p);
+		if (memchr(p, ':', len) != NULL)
+			return parse_error(error, "connect: expected "
+			    "[tcp:|udp:]ADDRESS:PORT, [IPV6]:PORT or "
+			    "unix:PATH");
+		if (len == 0 || len >= sizeof(address))
+			return parse_error(error, "connect: not a literal IPv4 "
+			    "address (names are not resolved)");
+		memcpy(address, p, len);
+		address[len] = '\0';
+		if (inet_pton(AF_INET, address, out->addr) != 1)
+			return parse_error(error, "connect: not a literal IPv4 "
+			    "address (names are not resolved)");
+		out->family = AF_INET;
+		port_text = colon + 1;
+	}
+	if (parse_port(port_text, &out->port, error) < 0)
+		return ZT_E_PROTOCOL;
+	/* ::ffff:a.b.c.d reaches a.b.c.d: it meets the IPv4 rules. */
+	if (out->family == AF_INET6 && memcmp(out->addr, v4_mapped_prefix,
+	    sizeof(v4_mapped_prefix)) == 0) {
+		memmove(out->addr, out->addr + 12, 4);
+		memset(out->addr + 4, 0, sizeof(out->addr) - 4);
+		out->family = AF_INET;
+	}
+	if (inet_ntop(out->family, out->addr, address, sizeof(address)) == NULL)
+		return parse_error(error, "connect: cannot format the address");
+	snprintf(out->text, sizeof(out->text),
+	    out->family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u",
+	    out->proto == PROTO_UDP ? "udp" : "tcp", address,
+	    (unsigned)out->port);
+	return 0;
+}
+
+static int
+parse_exec(const char *text, struct policy_object *out, char *error)
+{
+	const char *why = path_problem(text, false);
+
+	if (why != NULL)
+		return parse_error(error, "exec: the path %s", why);
+	snprintf(out->path, sizeof(out->path), "%s", text);
+	snprintf(out->text, sizeof(out->text), "%s", text);
+	return 0;
+}
+
+/* "PATH:MODE", split at the last ':' (a path may hold a ':'). */
+static int
+parse_open(const char *text, struct policy_object *out, char *error)
+{
+	const char *colon = strrchr(text, ':'), *why;
+	unsigned access;
+
+	if (colon == NULL)
+		return parse_error(error, "open: expected PATH:MODE");
+	for (access = 1; access < 8; access++)
+		if (strcmp(colon + 1, mode_names[access]) == 0)
+			break;
+	if (access == 8)
+		return parse_error(error, "open: the mode must be r, w, x, "
+		    "rw, rx, wx or rwx");
+	/* The whole text is shorter than POLICY_OBJECT_MAX: this fits. */
+	memcpy(out->path, text, (size_t)(colon - text));
+	out->path[colon - text] = '\0';
+	/* "/" itself is a directory one may open (and list). */
+	if ((why = path_problem(out->path, true)) != NULL)
+		return parse_error(error, "open: the path %s", why);
+	out->access = access;
+	/* The mode is spelt one way only: the text is already canonical. */
+	snprintf(out->text, sizeof(out->text), "%s", text);
+	return 0;
+}
+
+static int
+parse_syscall(const char *text, struct policy_object *out, char *error)
+{
+	size_t len = strlen(text);
+
+	if (len == 0 || len > SYSCALL_NAME_MAX)
+		return parse_error(error, "syscall: not a syscall name");
+	for (size_t i = 0; i < len; i++)
+		if (!((text[i] >= 'a' && text[i] <= 'z') || is_digit(text[i]) ||
+		    text[i] == '_'))
+			return parse_error(error,
+			    "syscall: not a syscall name");
+	if (!syscall_name_known(text))
+		return parse_error(error, "syscall: %s is not a syscall of "
+		    "this architecture", text);
+	snprintf(out->text, sizeof(out->text), "%s", text);
+	return 0;
+}
+
+/* PAM service names: [A-Za-z0-9_.-]{1,64}. */
+static int
+parse_session(const char *text, struct policy_object *out, char *error)
+{
+	size_t len = strlen(text);
+
+	if (len == 0 || len > SERVICE_MAX)
+		return parse_error(error, "session: a PAM service name is 1 "
+		    "to %d characters", SERVICE_MAX);
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    is_digit(ch) || ch == '_' || ch == '.' || ch == '-'))
+			return parse_error(error, "session: a PAM service name "
+			    "takes only A-Z a-z 0-9 _ . -");
+	}
+	snprintf(out->text, sizeof(out->text), "%s", text);
+	return 0;
+}
+
+int
+policy_parse_object(enum action action, const char *text,
+    struct policy_object *out, char *error)
+{
+	size_t len;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	error[0] = '\0';
+	if (policy_action_name(action) == NULL)
+		return parse_error(error, "unknown action");
+	if (text == NULL || text[0] == '\0')
+		return parse_error(error, "%s: the object is empty",
+		    action_names[action]);
+	len = strnlen(text, POLICY_OBJECT_MAX);
+	if (len >= POLICY_OBJECT_MAX)
+		return parse_error(error, "%s: the object is longer than %d "
+		    "bytes", action_names[action], POLICY_OBJECT_MAX - 1);
+	for (size_t i = 0; i < len; i++)
+		if (is_control((unsigned char)text[i]))
+			return parse_error(error, "%s: the object contains a "
+			    "control character", action_names[action]);
+	switch (action) {
+	case ACTION_SESSION: r = parse_session(text, out, error); break;
+	case ACTION_EXEC: r = parse_exec(text, out, error); break;
+	case ACTION_CONNECT: r = parse_connect(text, out, error); break;
+	case ACTION_OPEN: r = parse_open(text, out, error); break;
+	case ACTION_SYSCALL: r = parse_syscall(text, out, error); break;
+	default: r = parse_error(error, "unknown action"); break;
+	}
+	if (r < 0) {
+		memset(out, 0, sizeof(*out));
+		return r;
+	}
+	out->action = action;
+	return 0;
+}
+
+/* ------------------------------------------------------------ deciding */
+
+static void
+set_reason(struct policy_verdict *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+set_reason(struct policy_verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
+	va_end(ap);
+}
+
+static void
+allow(struct policy_verdict *v, enum risk risk)
+{
+	v->decision = DECISION_ALLOW;
+	v->risk = risk;
+}
+
+/*
+ * S bounded to SHORT_MAX bytes for a reason: cut at a character boundary
+ * with "..." when longer, and any control byte (none is expected: the
+ * strings quoted come from a parsed object) shown as '?'.
+ */
+static const char *
+shorten(const char *s, char buffer[SHORT_MAX + 1])
+{
+	size_t len = strnlen(s, SHORT_MAX + 1);
+
+	if (len > SHORT_MAX) {
+		len = SHORT_MAX - 3;
+		/* Do not split a UTF-8 sequence. */
+		while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+			len--;
+		memcpy(buffer, s, len);
+		memcpy(buffer + len, "...", 4);
+	} else
+		memcpy(buffer, s, len + 1);
+	for (char *c = buffer; *c != '\0'; c++)
+		if (is_control((unsigned char)*c))
+			*c = '?';
+	return buffer;
+}
+
+static void
+decide_session(const struct agent *a, const struct policy_object *o,
+    struct policy_verdict *v)
+{
+	char service[SHORT_MAX + 1];
+
+	shorten(o->text, service);
+	for (size_t i = 0; i < a->n_pam_services; i++)
+		if (strcmp(a->pam_services[i], o->text) == 0) {
+			/* A session needs a young attestation. */
+			allow(v, RISK_HIGH);
+			set_reason(v, "pam service %s is in pam_services",
+			    service);
+			return;
+		}
+	set_reason(v, "pam service %s is not in pam_services", service);
+}
+
+static void
+decide_exec(const struct agent *a, const struct policy_object *o,
+    struct policy_verdict *v)
+{
+	char path[SHORT_MAX + 1];
+
+	shorten(o->path, path);
+	/* An explicit rule wins, even over the agent's own binary. */
+	for (size_t i = 0; i < a->n_commands; i++) {
+		const struct command_rule *c = &a->commands[i];
+
+		if (strcmp(c->path, o->path) != 0)
+			continue;
+		switch (c->risk) {
+		case RISK_LOW:
+			allow(v, RISK_LOW);
+			set_reason(v, "command %s (line %d) is low risk", path,
+			    c->line);
+			return;
+		case RISK_HIGH:
+			allow(v, RISK_HIGH);
+			set_reason(v, "command %s (line %d) is high risk",
+			    path, c->line);
+			return;
+		case RISK_DENY:
+		default:
+			set_reason(v, "command %s (line %d) is denied", path,
+			    c->line);
+			return;
+		}
+	}
+	if (a->binary != NULL && strcmp(a->binary, o->path) == 0) {
+		allow(v, RISK_LOW);
+		set_reason(v, "%s is the agent's own binary", path);
+		return;
+	}
+	set_reason(v, "command %s is not in commands", path);
+}
+
+/* The first BITS bits of A and B are equal. */
+static bool
+prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	size_t whole = bits / 8;
+	unsigned rest = bits % 8;
+
+	if (memcmp(a, b, whole) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	return ((a[whole] ^ b[whole]) & (uint8_t)(0xff00u >> rest)) == 0;
+}
+
+static bool
+address_matches(const struct network_rule *rule, const struct policy_object *o)
+{
+	if (rule->family == o->family) {
+		unsigned max = o->family == AF_INET ? 32 : 128;
+
+		return rule->prefix <= max &&
+		    prefix_equal(rule->addr, o->addr, rule->prefix);
+	}
+	/*
+	 * A rule written as ::ffff:a.b.c.d/N (N >= 96) is the IPv4 block
+	 * a.b.c.d/(N - 96), and objects are normalised to AF_INET.  A shorter
+	 * IPv6 prefix (::/0 too) covers IPv6 destinations only.
+	 */
+	if (rule->family == AF_INET6 && o->family == AF_INET &&
+	    rule->prefix >= 96 && rule->prefix <= 128 &&
+	    memcmp(rule->addr, v4_mapped_prefix, sizeof(v4_mapped_prefix)) == 0)
+		return prefix_equal(rule->addr + 12, o->addr,
+		    rule->prefix - 96);
+	return false;
+}
+
+static bool
+rule_matches(const struct network_rule *rule, const struct policy_object *o)
+{
+	if (o->family == AF_UNIX)
+		return rule->family == 0 && rule->unix_path != NULL &&
+		    strcmp(rule->unix_path, o->path) == 0;
+	if (rule->family == 0 || rule->proto != o->proto ||
+	    !address_matches(rule, o))
+		return false;
+	for (size_t i = 0; i < rule->n_ports && i < CONFIG_PORT_RANGES_MAX;
+	    i++)
+		if (o->port >= rule->ports[i].first &&
+		    o->port <= rule->ports[i].last)
+			return true;
+	return false;
+}
+
+static void
+decide_connect(const struct agent *a, const struct policy_object *o,
+    struct policy_verdict *v)
+{
+	char text[SHORT_MAX + 1];
+
+	shorten(o->text, text);
+	/* Rule order decides: the first match says whether to tunnel. */
+	for (size_t i = 0; i < a->n_network; i++) {
+		const struct network_rule *rule = &a->network[i];
+
+		if (!rule_matches(rule, o))
+			continue;
+		allow(v, RISK_LOW);
+		v->tunnel = rule->tunnel;
+		v->rule = rule;
+		set_reason(v, "network rule line %d allows %s%s", rule->line,
+		    text, rule->tunnel ? " (tunnel)" : "");
+		return;
+	}
+	set_reason(v, "no network rule allows %s", text);
+}
+
+/*
+ * The length of a files rule path as a directory prefix: a trailing '/'
+ * is not counted, and "/" is 0 (it covers everything).
+ */
+static size_t
+rule_prefix_length(const char *path)
+{
+	size_t len = strlen(path);
+
+	while (len > 0 && path[len - 1] == '/')
+		len--;
+	return len;
+}
+
+static void
+decide_open(const struct agent *a, const struct policy_object *o,
+    struct policy_verdict *v)
+{
+	const struct file_rule *best = NULL;
+	size_t best_length = 0;
+	char path[SHORT_MAX + 1];
+
+	if (!a->files_given) {
+		allow(v, RISK_LOW);
+		set_reason(v, "no files list: the agent has no file "
+		    "confinement");
+		return;
+	}
+	for (size_t i = 0; i < a->n_files; i++) {
+		const struct file_rule *f = &a->files[i];
+		size_t n = rule_prefix_length(f->path);
+
+		if (f->path[0] != '/' || strncmp(f->path, o->path, n) != 0 ||
+		    (o->path[n] != '\0' && o->path[n] != '/'))
+			continue;
+		/* The longest wins; on equal length, the first. */
+		if (best == NULL || n > best_length) {
+			best = f;
+			best_length = n;
+		}
+	}
+	if (best == NULL) {
+		set_reason(v, "no files rule covers %s",
+		    shorten(o->path, path));
+		return;
+	}
+	/* The rule path is a prefix of the object's: as clean as it is. */
+	shorten(best->path, path);
+	if ((o->access & ~best->access) != 0) {
+		set_reason(v, "files rule %s (line %d) grants %s, not %s", path,
+		    best->line, mode_name(best->access),
+		    mode_name(o->access));
+		return;
+	}
+	allow(v, RISK_LOW);
+	set_reason(v, "files rule %s (line %d) grants %s", path, best->line,
+	    mode_name(o->access));
+}
+
+static bool
+listed(char *const *names, size_t count, const char *name)
+{
+	for (size_t i = 0; i < count; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void
+decide_syscall(const struct agent *a, const struct policy_object *o,
+    struct policy_verdict *v)
+{
+	char name[SHORT_MAX + 1];
+
+	shorten(o->text, name);
+	if (listed(a->syscalls_deny, a->n_syscalls_deny, o->text)) {
+		set_reason(v, "syscall %s is denied by the profile", name);
+		return;
+	}
+	if (listed(a->syscalls_gate, a->n_syscalls_gate, o->text)) {
+		allow(v, RISK_HIGH);
+		set_reason(v, "syscall %s is gated by the profile", name);
+		return;
+	}
+	set_reason(v, "syscall %s is not gated by the profile", name);
+}
+
+void
+policy_decide(const struct agent *agent, const struct policy_object *object,
+    struct policy_verdict *verdict)
+{
+	memset(verdict, 0, sizeof(*verdict));
+	verdict->decision = DECISION_DENY;
+	verdict->risk = RISK_DENY;
+	if (agent == NULL || object == NULL) {
+		set_reason(verdict, "no agent or no object");
+		return;
+	}
+	switch (object->action) {
+	case ACTION_SESSION: decide_session(agent, object, verdict); break;
+	case ACTION_EXEC: decide_exec(agent, object, verdict); break;
+	case ACTION_CONNECT: decide_connect(agent, object, verdict); break;
+	case ACTION_OPEN: decide_open(agent, object, verdict); break;
+	case ACTION_SYSCALL: decide_syscall(agent, object, verdict); break;
+	default: set_reason(verdict, "unknown action"); break;
+	}
+}

@@ -1,0 +1,275 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# ztd decides: the policy table through the real socket (ztctl check), then
+# grants, decisions on a grant's behalf, the cache, revocation, supervisor
+# exit, identity of the agent's binary, who may ask, and the audit trail.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+sock=$work/ztd.sock
+start_logsink "$work"
+logged() { grep -qF -- "$1" "$work/syslog.out"; }
+
+start_ztd() { # CONFIG
+	: >"$work/ztd.stderr"
+	$ZTD_WRAP "$ZTD" --foreground --config "$1" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" 2>>"$work/ztd.stderr" &
+	ztd_pid=$!
+	track $ztd_pid
+	wait_for test -S "$sock"
+}
+
+stop_ztd() { # sets ztd_status
+	kill -TERM "$ztd_pid" 2>/dev/null
+	wait "$ztd_pid" 2>/dev/null
+	ztd_status=$?
+}
+
+# ------------------------------------------------ A. the policy table
+mkdir -m 0700 "$work/state-a"
+sed -e "s|@STATE@|$work/state-a|" "$top_srcdir/tests/data/policy.conf" \
+    >"$work/policy.conf"
+chmod 0644 "$work/policy.conf"
+check "ztd starts with the policy table's configuration" \
+    start_ztd "$work/policy.conf"
+cases=0
+while read -r action object expect risk; do
+	case "$action" in '' | '#'*) continue ;; esac
+	cases=$((cases + 1))
+	out=$("$ZTCTL" --socket "$sock" check --agent backup --action "$action" \
+	    --object "$object" 2>&1)
+	rc=$?
+	case "$expect" in
+	allow) want=0 ;;
+	deny | error) want=1 ;;
+	*) want=x ;;
+	esac
+	if [ "$rc" = "$want" ] &&
+	    { [ "$expect" != allow ] || printf '%s' "$out" | grep -q "^allow ($risk risk)"; }; then
+		ok "check $action $object: $expect${risk:+ $risk}"
+	else
+		not_ok "check $action $object: $expect${risk:+ $risk} (exit $rc: $out)"
+	fi
+done <"$top_srcdir/tests/data/policy-cases.txt"
+check "the policy table has at least 60 cases ($cases)" test "$cases" -ge 60
+out=$("$ZTCTL" --socket "$sock" check --agent nosuch --action exec --object /bin/true)
+check "an unknown agent is denied, naming it (exit 1)" \
+    sh -c "[ $? -eq 1 ] && printf '%s' \"\$1\" | grep -q 'no agent named nosuch'" _ "$out"
+"$ZTCTL" --socket "$sock" check --agent backup --action fly --object x >/dev/null 2>&1
+check "an unknown action is an error (exit 2)" test $? -eq 2
+json=$("$ZTCTL" --socket "$sock" --json check --agent backup --action exec --object /bin/sh)
+check "--json check gives decision and reason" \
+    sh -c "printf '%s' \"\$1\" | grep -q '^{\"decision\":\"deny\",\"reason\":\"'" _ "$json"
+if [ "$(id -u)" = 0 ]; then
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$ZTCTL" --socket "$sock" check --agent backup --action exec \
+	    --object /usr/bin/rsync >"$work/out" 2>&1
+	rc=$?
+	check "an unprivileged peer may not use check (exit 2, permission denied)" \
+	    sh -c "[ $rc -eq 2 ] && grep -q 'permission denied' '$work/out'"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$ZTCTL" --socket "$sock" revoke --agent backup >"$work/out" 2>&1
+	rc=$?
+	check "an unprivileged peer may not revoke (exit 2)" \
+	    sh -c "[ $rc -eq 2 ] && grep -q 'permission denied' '$work/out'"
+else
+	skip "unprivileged check refused (needs root)"
+	skip "unprivileged revoke refused (needs root)"
+fi
+stop_ztd
+check "ztd stopped cleanly after the table" test "$ztd_status" -eq 0
+
+# ------------------------------------------------ B. grants and decisions
+# The agent runs as the existing system account "daemon": nothing is added
+# to the system.  Its binary is a private copy, pinned by digest.
+agent_uid=$(id -u daemon)
+cp /bin/true "$work/agent-bin"
+digest=$(sha256sum "$work/agent-bin" | cut -d' ' -f1)
+mkdir -m 0700 "$work/state"
+cat >"$work/ztd.conf" <<EOC
+ztd: {
+  state_dir = "$work/state";
+  audit: { file = "$work/audit/audit.log"; require = true; };
+  cache: { max_entries = 64; };
+};
+attestation: { mode = "software"; };
+agents = (
+  {
+    name = "worker";
+    accounts = ["daemon"];
+    pam_services = ["zt-agent", "cron"];
+    binary = "$work/agent-bin";
+    sha256 = ["$digest"];
+    session_ttl = 60;
+    decision_ttl = 30;
+    commands = (
+      { path = "/usr/bin/rsync"; risk = "low"; },
+      { path = "/usr/bin/psql"; risk = "high"; },
+      { path = "/bin/sh"; risk = "deny"; }
+    );
+    network = ( { to = "127.0.0.1/32"; ports = "5432"; proto = "tcp"; } );
+  }
+);
+EOC
+chmod 0644 "$work/ztd.conf"
+check "ztd starts with an agent whose binary is pinned" start_ztd "$work/ztd.conf"
+
+# A session driven through a fifo: one command in, one answer line out.
+open_session() { # NAME UID SERVICE
+	mkfifo "$work/$1.in"
+	"$TESTTOOL" session "$sock" "$2" "$3" <"$work/$1.in" >"$work/$1.out" &
+	eval "${1}_pid=$!"
+	track $!
+	exec {fd}>"$work/$1.in"
+	eval "${1}_fd=$fd"
+	wait_for test -s "$work/$1.out"
+}
+ask() { # NAME COMMAND...: print the answer line
+	local name=$1 fd lines
+	shift
+	eval "fd=\$${name}_fd"
+	lines=$(wc -l <"$work/$name.out")
+	echo "$*" >&"$fd"
+	wait_for test "$(wc -l <"$work/$name.out")" -gt "$lines"
+	tail -n 1 "$work/$name.out"
+}
+
+open_session s1 "$agent_uid" zt-agent
+first=$(head -n 1 "$work/s1.out")
+grant=$(printf '%s' "$first" | sed -n 's/.* grant=\([0-9a-f]\{32\}\):.*/\1/p')
+check "a session of the agent account gets a grant ($first)" test -n "$grant"
+check "ztctl grants lists it" \
+    sh -c "'$ZTCTL' --socket '$sock' grants | grep -q '^$grant worker .*daemon'"
+check "ztctl --json grants lists it" \
+    sh -c "'$ZTCTL' --socket '$sock' --json grants | grep -q '\"grant\":\"$grant\",\"agent\":\"worker\"'"
+check "the session decision is audited with its fields" \
+    wait_for grep -qE "decision=allow action=session agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=[0-9]+ object=\"zt-agent\" reason=\"[^\"]*\" grant=- cache=miss attest=software age=[0-9]+ seq=[0-9]+ chain=[0-9a-f]{16}" "$work/syslog.out"
+
+out=$(ask s1 decide exec /usr/bin/rsync)
+check "a low-risk command is allowed with a ttl ($out)" \
+    sh -c "printf '%s' '$out' | grep -q '^allow risk=low ttl=30000 '"
+out=$(ask s1 decide exec /usr/bin/rsync)
+check "asked again, it is allowed" sh -c "printf '%s' '$out' | grep -q '^allow risk=low'"
+check "the second is a cache hit in the audit line" \
+    wait_for grep -qE "decision=allow action=exec agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=[0-9]+ object=\"/usr/bin/rsync\" reason=\"cached allow\" grant=$grant cache=hit" "$work/syslog.out"
+out=$(ask s1 decide exec /usr/bin/psql)
+check "a high-risk command is allowed with ttl 0 ($out)" \
+    sh -c "printf '%s' '$out' | grep -q '^allow risk=high ttl=0 '"
+ask s1 decide exec /usr/bin/psql >/dev/null
+check "a high-risk allow is never cached" \
+    sh -c "! grep -q 'object=\"/usr/bin/psql\" reason=\"cached allow\"' '$work/syslog.out'"
+out=$(ask s1 decide exec /bin/sh)
+check "a denied command is denied, naming its rule ($out)" \
+    sh -c "printf '%s' '$out' | grep -q '^deny: .*/bin/sh'"
+out=$(ask s1 decide exec /usr/bin/curl)
+check "an unlisted command is denied ($out)" sh -c "printf '%s' '$out' | grep -q '^deny'"
+out=$(ask s1 decide connect tcp:127.0.0.1:5432)
+check "an allowed connect ($out)" sh -c "printf '%s' '$out' | grep -q '^allow risk=low'"
+out=$(ask s1 decide connect tcp:127.0.0.1:5433)
+check "a connect to another port is denied" sh -c "printf '%s' '$out' | grep -q '^deny'"
+out=$(ask s1 decide exec 'relative/path')
+check "a malformed object is a deny, not an error" sh -c "printf '%s' '$out' | grep -q '^deny'"
+status=$("$ZTCTL" --socket "$sock" --json status)
+check "status counts the cache hit and live grant" \
+    sh -c "printf '%s' '$status' | grep -q '\"hits\":[1-9]' && printf '%s' '$status' | grep -q '\"grants\":1,'"
+check "ztctl check within the grant allows rsync" \
+    quiet "$ZTCTL" --socket "$sock" check --agent worker --action exec \
+    --object /usr/bin/rsync --grant "$grant"
+
+out=$("$TESTTOOL" decide "$sock" "$grant" exec /usr/bin/rsync)
+check "another process may not decide on the grant's behalf ($out)" \
+    sh -c "printf '%s' '$out' | grep -q '^deny: no live grant'"
+out=$("$TESTTOOL" decide "$sock" - exec /usr/bin/rsync)
+check "a non-agent asking about itself is refused ($out)" \
+    sh -c "printf '%s' '$out' | grep -q 'not an agent account'"
+
+# reload: the cache is dropped, supervisors are told
+"$ZTCTL" --socket "$sock" reload >/dev/null
+out=$(ask s1 events)
+check "the supervisor was told to drop its cache ($out)" \
+    sh -c "printf '%s' '$out' | grep -q '^event 2 -: policy reloaded'"
+ask s1 decide exec /usr/bin/rsync >/dev/null
+check "after a reload the next decision is a miss" \
+    wait_for sh -c "grep 'object=\"/usr/bin/rsync\"' '$work/syslog.out' | tail -n 1 | grep -q 'cache=miss'"
+
+# revoke: the supervisor is told at once, the next request is denied
+"$ZTCTL" --socket "$sock" revoke "$grant" >"$work/out"
+check "ztctl revoke GRANT revokes one" grep -qx "revoked 1 grant" "$work/out"
+out=$(ask s1 events)
+check "the supervisor got the grant-ended event ($out)" \
+    sh -c "grep -q '^event 1 $grant: revoked by uid' '$work/s1.out'"
+out=$(ask s1 decide exec /usr/bin/rsync)
+check "after revoke the next request is a deny ($out)" \
+    sh -c "printf '%s' '$out' | grep -q '^deny: no live grant'"
+check "and it was audited as a miss and a deny" \
+    wait_for sh -c "grep 'object=\"/usr/bin/rsync\"' '$work/syslog.out' | tail -n 1 | grep -q '^.*decision=deny .*cache=miss'"
+"$ZTCTL" --socket "$sock" check --agent worker --action exec \
+    --object /usr/bin/rsync --grant "$grant" >"$work/out"
+check "ztctl check with the revoked grant is a deny (exit 1)" \
+    sh -c "[ $? -eq 1 ] && grep -q 'not a live grant' '$work/out'"
+"$ZTCTL" --socket "$sock" revoke "$grant" >/dev/null
+check "revoking it again matches nothing (exit 1)" test $? -eq 1
+
+# close_session ends the grant
+open_session s2 "$agent_uid" cron
+grant2=$(head -n 1 "$work/s2.out" | sed -n 's/.* grant=\([0-9a-f]\{32\}\):.*/\1/p')
+out=$(ask s2 close)
+check "closing the session ends the grant ($out)" \
+    sh -c "printf '%s' '$out' | grep -q '^allow' && ! '$ZTCTL' --socket '$sock' grants | grep -q '$grant2'"
+
+# the supervisor's exit ends the grant
+open_session s3 "$agent_uid" zt-agent
+grant3=$(head -n 1 "$work/s3.out" | sed -n 's/.* grant=\([0-9a-f]\{32\}\):.*/\1/p')
+kill -KILL "$s3_pid"
+check "the supervisor's exit ends its grant" \
+    wait_for logged "grant $grant3 (agent worker, account daemon) ended: supervisor exited"
+
+# revoke --kill kills the supervisor
+open_session s4 "$agent_uid" zt-agent
+"$ZTCTL" --socket "$sock" revoke --agent worker --kill >"$work/out"
+check "revoke --agent --kill revokes and kills" \
+    grep -q "revoked 1 grant (processes killed)" "$work/out"
+check "the supervisor process is gone" wait_for sh -c "! kill -0 $s4_pid 2>/dev/null"
+
+# refusals at session open
+out=$("$TESTTOOL" session "$sock" 0 zt-agent </dev/null)
+check "a non-agent account is told so (PAM ignores it) ($out)" \
+    sh -c "printf '%s' '$out' | grep -q 'not an agent account'"
+out=$("$TESTTOOL" session "$sock" "$agent_uid" sshd </dev/null)
+check "a PAM service the agent may not use is denied ($out)" \
+    sh -c "printf '%s' '$out' | grep -q '^deny: .*sshd'"
+printf 'x' >>"$work/agent-bin"
+out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
+check "a changed agent binary gets no session ($out)" \
+    sh -c "printf '%s' '$out' | grep -q '^deny: identity'"
+cp /bin/true "$work/agent-bin"
+out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
+check "restored, it gets one again" sh -c "printf '%s' '$out' | grep -q '^allow'"
+if [ "$(id -u)" = 0 ]; then
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
+	check "an unprivileged process may not open sessions ($out)" \
+	    sh -c "printf '%s' '$out' | grep -q 'permission denied'"
+else
+	skip "unprivileged session open (needs root)"
+fi
+
+# the audit trail
+check "every decision line is one line with seq and chain" \
+    sh -c "! grep 'decision=' '$work/syslog.out' | grep -vqE ' seq=[0-9]+ chain=[0-9a-f]{16}$'"
+out=$("$ZTCTL" audit verify "$work/audit/audit.log" --head "$work/state/audit.head")
+check "ztctl audit verify: the chain is intact ($out)" test $? -eq 0
+cp "$work/audit/audit.log" "$work/tampered.log"
+sed -i '3s/ uid=/ uid=9/' "$work/tampered.log"
+"$ZTCTL" audit verify "$work/tampered.log" >"$work/out"
+check "an edited record is detected (exit 1)" \
+    sh -c "[ $? -eq 1 ] && grep -q 'NOT INTACT' '$work/out'"
+head -n -2 "$work/audit/audit.log" >"$work/cut.log"
+"$ZTCTL" audit verify "$work/cut.log" --head "$work/state/audit.head" >"$work/out"
+check "a cut tail is detected against the head (exit 1)" test $? -eq 1
+
+stop_ztd
+check "ztd stopped cleanly (and, under valgrind, without leaks)" \
+    test "$ztd_status" -eq 0
+[ "$ztd_status" -eq 0 ] || diag "$(cat "$work/ztd.stderr")"
+finish
