@@ -86,11 +86,18 @@ int
 zt_client_call(int fd, const struct zt_msg *request, struct zt_msg *reply,
     int timeout_ms)
 {
+	return zt_client_call_fd(fd, request, -1, reply, timeout_ms);
+}
+
+int
+zt_client_call_fd(int fd, const struct zt_msg *request, int pass_fd,
+    struct zt_msg *reply, int timeout_ms)
+{
 	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int r;
 
 	for (;;) {
-		r = zt_msg_send(fd, request);
+		r = zt_msg_send_fd(fd, request, pass_fd);
 		if (r != -EAGAIN)
 			break;
 		if ((r = wait_for(fd, POLLOUT, deadline)) < 0)

@@ -28,6 +28,10 @@ int zt_client_connect(const char *path);
 int zt_client_call(int fd, const struct zt_msg *request,
     struct zt_msg *reply, int timeout_ms);
 
+/* The same, passing PASS_FD (-1: none) with the request (SCM_RIGHTS). */
+int zt_client_call_fd(int fd, const struct zt_msg *request, int pass_fd,
+    struct zt_msg *reply, int timeout_ms);
+
 /*
  * The error a reply stands for: 0 when REPLY has type EXPECTED_TYPE; the
  * reply's code when it is an ZT_MSG_ERROR (*TEXT then points at its text or

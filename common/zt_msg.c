@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "zt_err.h"
 #include "zt_msg.h"
@@ -453,12 +455,30 @@ zt_msg_error(struct zt_msg *m, uint32_t request_id, int code,
 }
 
 int
-zt_msg_send(int fd, const struct zt_msg *m)
+zt_msg_send_fd(int fd, const struct zt_msg *m, int pass_fd)
 {
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = (void *)m->wire, .iov_len = m->size };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
+	if (pass_fd >= 0) {
+		struct cmsghdr *cmsg;
+
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &pass_fd, sizeof(int));
+	}
 	do
-		n = send(fd, m->wire, m->size, MSG_NOSIGNAL);
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -466,22 +486,79 @@ zt_msg_send(int fd, const struct zt_msg *m)
 }
 
 int
-zt_msg_recv(int fd, struct zt_msg *m)
+zt_msg_send(int fd, const struct zt_msg *m)
 {
+	return zt_msg_send_fd(fd, m, -1);
+}
+
+int
+zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
 	uint8_t buf[ZT_MSG_MAX];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *cmsg;
 	ssize_t n;
 
-	/* MSG_TRUNC: the kernel reports the datagram's real size. */
+	*passed_fd = -1;
 	do
-		n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+		n = recvmsg(fd, &msg, MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	if (n == 0)
+	/* Take whatever descriptors came, so none leaks, before judging. */
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; (i + 1) * sizeof(int) <=
+		    cmsg->cmsg_len - CMSG_LEN(0); i++) {
+			int passed;
+
+			memcpy(&passed, CMSG_DATA(cmsg) + i * sizeof(int),
+			    sizeof(int));
+			if (*passed_fd < 0)
+				*passed_fd = passed;
+			else
+				close(passed);
+		}
+	}
+	if (msg.msg_flags & MSG_CTRUNC) {
+		/* More than one descriptor: the kernel dropped the rest. */
+		if (*passed_fd >= 0)
+			close(*passed_fd);
+		*passed_fd = -1;
+		memset(m, 0, offsetof(struct zt_msg, wire));
+		return ZT_E_PROTOCOL;
+	}
+	if (n == 0) {
+		if (*passed_fd >= 0)
+			close(*passed_fd);
+		*passed_fd = -1;
 		return ZT_E_CLOSED;
+	}
 	if ((size_t)n > sizeof(buf)) {
 		memset(m, 0, offsetof(struct zt_msg, wire));
 		return ZT_E_OVERSIZED;
 	}
 	return zt_msg_decode(m, buf, (size_t)n);
+}
+
+int
+zt_msg_recv(int fd, struct zt_msg *m)
+{
+	int passed, r = zt_msg_recv_fd(fd, m, &passed);
+
+	/* A caller that takes no descriptor never keeps one. */
+	if (passed >= 0)
+		close(passed);
+	return r;
 }

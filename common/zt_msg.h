@@ -189,4 +189,14 @@ void zt_msg_error(struct zt_msg *m, uint32_t request_id, int code,
 int zt_msg_send(int fd, const struct zt_msg *m);
 int zt_msg_recv(int fd, struct zt_msg *m);
 
+/*
+ * The same, passing one descriptor along (SCM_RIGHTS): PASS_FD (-1: none)
+ * is sent with the message; *PASSED_FD receives the one that came with it
+ * (close-on-exec, -1 when none), set even when decoding fails: the caller
+ * closes it.  A datagram that
+ * carried more than one is refused (ZT_E_PROTOCOL) and none is kept.
+ */
+int zt_msg_send_fd(int fd, const struct zt_msg *m, int pass_fd);
+int zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd);
+
 #endif

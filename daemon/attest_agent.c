@@ -1053,12 +1053,8 @@ identity_check_file(struct identity *identity,
 
 /* ------------------------------------------------------------ processes */
 
-/*
- * The pid PIDFD refers to, from /proc/self/fdinfo: -1 once the process
- * has exited, 0 when it is outside our pid namespace.
- */
-static int
-pidfd_pid(int pidfd, long *pid)
+int
+identity_pidfd_pid(int pidfd, long *pid)
 {
 	char path[64], buf[4096], *line, *end;
 	ssize_t n;
@@ -1299,7 +1295,7 @@ identity_check_process(struct identity *identity,
 	if (identity == NULL || config == NULL || agent == NULL ||
 	    uid == NULL || pidfd < 0 || pid <= 0)
 		return fail(reason, -EINVAL, "invalid arguments");
-	if ((r = pidfd_pid(pidfd, &fd_pid)) < 0)
+	if ((r = identity_pidfd_pid(pidfd, &fd_pid)) < 0)
 		return fail(reason, r, "descriptor %d is not a pidfd: %s",
 		    pidfd, zt_strerror(r));
 	if (fd_pid == -1)

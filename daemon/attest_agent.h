@@ -114,4 +114,11 @@ int identity_check_process(struct identity *identity,
     const struct ztd_config *config, const struct agent *agent, int pidfd,
     pid_t pid, uid_t *uid, char *reason);
 
+/*
+ * The pid the pidfd PIDFD refers to, from /proc/self/fdinfo: *PID is -1
+ * once the process has exited, 0 when it is outside our pid namespace.
+ * Returns 0, -EBADF when PIDFD is no pidfd, or -errno.
+ */
+int identity_pidfd_pid(int pidfd, long *pid);
+
 #endif

@@ -63,8 +63,18 @@ decide(struct ztd *ztd, const struct subject *s, enum action action,
 
 	policy_decide(s->agent, &object, &v);
 	snprintf(d->reason, sizeof(d->reason), "%s", v.reason);
-	if (v.decision != DECISION_ALLOW)
+	if (v.decision != DECISION_ALLOW) {
+		d->violation = true;
 		goto audit;
+	}
+	/* Before every high-risk action the agent re-proves who it is. */
+	if (!dry_run && (action == ACTION_SESSION || v.risk == RISK_HIGH) &&
+	    !s->identity_proven) {
+		snprintf(d->reason, sizeof(d->reason), "%.100s, and the acting "
+		    "process did not re-prove its identity (no pidfd)",
+		    v.reason);
+		goto audit;
+	}
 
 	/* Sessions and high-risk actions need a young attestation; every
 	 * other allow needs the host trusted at its last measurement. */

@@ -19,12 +19,14 @@ struct subject {
 	uid_t uid;
 	pid_t pid;
 	struct grant *grant;	/* NULL: no caching */
+	bool identity_proven;	/* the acting binary was recognised just now */
 };
 
 struct decision {
 	uint32_t decision;	/* DECISION_ALLOW or DECISION_DENY */
 	enum risk risk;
 	bool cached;		/* served from the cache */
+	bool violation;		/* the profile forbids it (on_violation) */
 	uint32_t ttl_ms;	/* how long the caller may cache the allow */
 	char reason[POLICY_REASON_MAX + 64];
 };

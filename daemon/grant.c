@@ -201,8 +201,12 @@ grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 	if (kill)
 		zt_log(LOG_NOTICE, "grant %s: %u processes killed", g->id,
 		    killed);
-	close(g->supervisor_pidfd);	/* leaves the epoll set */
-	free(g);
+	/* Explicitly: the pidfd is a dup of the client's, and epoll keeps a
+	 * registration while any descriptor of its file is open. */
+	epoll_ctl(ztd->server.epoll_fd, EPOLL_CTL_DEL, g->supervisor_pidfd,
+	    NULL);
+	close(g->supervisor_pidfd);
+	server_bury(&ztd->server, &g->watch);
 }
 
 int

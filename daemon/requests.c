@@ -29,7 +29,8 @@ is_admin(const struct client *c)
 
 static int
 answer_status(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, struct zt_msg *reply)
+    const struct zt_msg *request, int passed_fd,
+    struct zt_msg *reply)
 {
 	const struct ztd_config *config = ztd->config;
 	int64_t uptime = (ztd_now_ms() - ztd->started_ms) / 1000;
@@ -84,7 +85,8 @@ answer_status(struct ztd *ztd, const struct client *c,
 
 static int
 answer_reload(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, struct zt_msg *reply)
+    const struct zt_msg *request, int passed_fd,
+    struct zt_msg *reply)
 {
 	int r;
 
@@ -173,7 +175,8 @@ account_of_uid(uid_t uid, char name[33])
 
 static int
 answer_check(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, struct zt_msg *reply)
+    const struct zt_msg *request, int passed_fd,
+    struct zt_msg *reply)
 {
 	const char *agent_name, *object, *account = NULL, *grant_id = NULL;
 	struct subject s = { .uid = c->uid, .pid = c->pid };
@@ -210,19 +213,55 @@ answer_check(struct ztd *ztd, const struct client *c,
 }
 
 /*
+ * The process PIDFD (passed by a grant's supervisor) must be a live
+ * process running S's agent binary as the grant's uid.  Sets
+ * S->identity_proven and S->pid; otherwise fills REASON.
+ */
+static int
+prove_subject(struct ztd *ztd, struct subject *s, int pidfd, char *reason,
+    size_t size)
+{
+	char why[IDENTITY_REASON_MAX];
+	long pid = -1;
+	uid_t uid;
+	int r;
+
+	if ((r = identity_pidfd_pid(pidfd, &pid)) < 0 || pid <= 0) {
+		snprintf(reason, size, "the descriptor passed is no pidfd of "
+		    "a live process");
+		return r < 0 ? r : -ESRCH;
+	}
+	s->pid = (pid_t)pid;
+	if ((r = identity_check_process(ztd->identity, ztd->config, s->agent,
+	    pidfd, (pid_t)pid, &uid, why)) < 0) {
+		snprintf(reason, size, "identity: %s", why);
+		return r;
+	}
+	if (uid != s->uid) {
+		snprintf(reason, size, "identity: process %ld runs as uid %u, "
+		    "not the grant's %u", pid, (unsigned)uid,
+		    (unsigned)s->uid);
+		return ZT_E_PERM;
+	}
+	s->identity_proven = true;
+	return 0;
+}
+
+/*
  * DECIDE: on a grant's behalf only from the grant's supervisor (the very
  * process that holds it, whatever connection it uses); without a grant, a
  * process may ask only about itself, recognised from the kernel's facts.
  */
 static int
 answer_decide(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, struct zt_msg *reply)
+    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
 {
 	struct subject s = { .uid = c->uid, .pid = c->pid };
 	struct decision d = { .decision = DECISION_DENY };
 	enum action action = get_action(request);
 	const char *object, *grant_id;
 	char account[33], why[IDENTITY_REASON_MAX];
+	int r;
 
 	zt_msg_get_str(request, ZT_F_OBJECT, &object);
 	if (action == ACTION_NONE) {
@@ -247,8 +286,22 @@ answer_decide(struct ztd *ztd, const struct client *c,
 		}
 		s.account = s.grant->account;
 		s.uid = s.grant->uid;
+		/* The supervisor names the acting process by its pidfd: it
+		 * must be the agent's binary, running as the grant's uid. */
+		if (passed_fd >= 0 &&
+		    prove_subject(ztd, &s, passed_fd, d.reason,
+		    sizeof(d.reason)) < 0) {
+			decide_audit(ztd, &s, policy_action_name(action),
+			    object, &d, -1);
+			return put_decision(reply, request->request_id, &d,
+			    s.grant);
+		}
 		decide(ztd, &s, action, object, false, &d);
-		return put_decision(reply, request->request_id, &d, s.grant);
+		r = put_decision(reply, request->request_id, &d, s.grant);
+		if (d.violation && s.agent->on_violation == VIOLATION_KILL)
+			grant_end(ztd, s.grant, "violation: on_violation = "
+			    "kill", true);
+		return r;
 	}
 	if (c->pidfd < 0 || account_of_uid(c->uid, account) < 0 ||
 	    (s.agent = agent_of_account(ztd->config, account)) == NULL)
@@ -261,6 +314,7 @@ answer_decide(struct ztd *ztd, const struct client *c,
 		    -1);
 		return put_decision(reply, request->request_id, &d, NULL);
 	}
+	s.identity_proven = true;
 	decide(ztd, &s, action, object, false, &d);
 	return put_decision(reply, request->request_id, &d, NULL);
 }
@@ -273,7 +327,8 @@ answer_decide(struct ztd *ztd, const struct client *c,
  */
 static int
 answer_session_open(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, struct zt_msg *reply)
+    const struct zt_msg *request, int passed_fd,
+    struct zt_msg *reply)
 {
 	struct subject s = { .pid = c->pid };
 	struct decision d = { .decision = DECISION_DENY };
@@ -300,8 +355,10 @@ answer_session_open(struct ztd *ztd, const struct client *c,
 	    s.agent->binary, why) < 0) {
 		snprintf(d.reason, sizeof(d.reason), "identity: %s", why);
 		decide_audit(ztd, &s, "session", service, &d, -1);
-	} else
+	} else {
+		s.identity_proven = true;
 		decide(ztd, &s, ACTION_SESSION, service, false, &d);
+	}
 	if (d.decision == DECISION_ALLOW) {
 		r = grant_create(ztd, s.agent, account, s.uid, service, c->pid,
 		    c->pidfd, &g);
@@ -324,7 +381,8 @@ answer_session_open(struct ztd *ztd, const struct client *c,
 
 static int
 answer_session_close(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, struct zt_msg *reply)
+    const struct zt_msg *request, int passed_fd,
+    struct zt_msg *reply)
 {
 	struct decision d = { .decision = DECISION_DENY };
 	const char *grant_id;
@@ -349,7 +407,8 @@ answer_session_close(struct ztd *ztd, const struct client *c,
 
 static int
 answer_grants(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, struct zt_msg *reply)
+    const struct zt_msg *request, int passed_fd,
+    struct zt_msg *reply)
 {
 	char list[ZT_MSG_MAX - 256];
 	uint32_t offset = 0, index = 0, count = 0;
@@ -389,7 +448,8 @@ answer_grants(struct ztd *ztd, const struct client *c,
 
 static int
 answer_revoke(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, struct zt_msg *reply)
+    const struct zt_msg *request, int passed_fd,
+    struct zt_msg *reply)
 {
 	const char *grant_id = NULL, *agent = NULL, *account = NULL;
 	uint32_t flags = 0, count = 0;
@@ -432,7 +492,7 @@ answer_revoke(struct ztd *ztd, const struct client *c,
 }
 
 typedef int (*answer_fn)(struct ztd *, const struct client *,
-    const struct zt_msg *, struct zt_msg *);
+    const struct zt_msg *, int, struct zt_msg *);
 
 static const struct {
 	answer_fn answer;
@@ -450,7 +510,7 @@ static const struct {
 
 int
 requests_dispatch(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, struct zt_msg *reply)
+    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
 {
 	unsigned type = request->type;
 
@@ -461,5 +521,8 @@ requests_dispatch(struct ztd *ztd, const struct client *c,
 		    (unsigned)c->uid, (int)c->pid, zt_msg_type_name(type));
 		return ZT_E_PERM;
 	}
-	return handlers[type].answer(ztd, c, request, reply);
+	/* Only DECIDE takes a descriptor (the subject's pidfd). */
+	if (passed_fd >= 0 && type != ZT_MSG_DECIDE)
+		return ZT_E_PROTOCOL;
+	return handlers[type].answer(ztd, c, request, passed_fd, reply);
 }

@@ -85,15 +85,35 @@ touch_client(struct ztd *ztd, struct client *c)
 	s->tail = c;
 }
 
+void
+server_bury(struct server *s, struct watch *w)
+{
+	w->dead = true;
+	w->next_buried = s->buried;
+	s->buried = w;
+}
+
+void
+server_free_buried(struct server *s)
+{
+	while (s->buried != NULL) {
+		struct watch *w = s->buried;
+
+		s->buried = w->next_buried;
+		free(w);
+	}
+}
+
 static void
 close_client(struct server *s, struct client *c)
 {
 	unlink_client(s, c);
-	close(c->fd);	/* also removes it from the epoll set */
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	s->n_clients--;
-	free(c);
+	server_bury(s, &c->watch);
 }
 
 void
@@ -105,6 +125,7 @@ server_close(struct server *s, const char *socket_path)
 		close(s->epoll_fd);
 	if (s->reserve_fd >= 0)
 		close(s->reserve_fd);
+	server_free_buried(s);
 	rundir_release(socket_path, s->listen_fd, s->lock_fd);
 	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
 }
@@ -211,13 +232,17 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 {
 	struct server *s = &ztd->server;
 	struct zt_msg request, reply;
-	int r;
+	int r, passed_fd;
 
 	if (!(events & EPOLLIN)) {
 		close_client(s, c);
 		return;
 	}
-	r = zt_msg_recv(c->fd, &request);
+	r = zt_msg_recv_fd(c->fd, &request, &passed_fd);
+	if (r < 0 && passed_fd >= 0) {
+		close(passed_fd);
+		passed_fd = -1;
+	}
 	if (r == -EAGAIN)
 		return;
 	if (r == ZT_E_CLOSED || r == -ECONNRESET) {
@@ -235,7 +260,9 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 		return;
 	}
 	touch_client(ztd, c);
-	r = requests_dispatch(ztd, c, &request, &reply);
+	r = requests_dispatch(ztd, c, &request, passed_fd, &reply);
+	if (passed_fd >= 0)
+		close(passed_fd);
 	if (r < 0)
 		zt_msg_error(&reply, request.request_id, r, zt_strerror(r));
 	/* A client whose queue is full is not reading: drop it. */

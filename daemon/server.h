@@ -3,6 +3,7 @@
 #ifndef ZTD_SERVER_H
 #define ZTD_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -11,8 +12,15 @@ struct ztd;
 /* What an epoll registration points at. */
 enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CLIENT, WATCH_GRANT };
 
+/*
+ * An epoll registration.  Objects behind one are not freed while an
+ * epoll_wait batch may still name them: they are marked dead and buried,
+ * and freed after the batch (server_free_buried).
+ */
 struct watch {
 	enum watch_kind kind;
+	bool dead;
+	struct watch *next_buried;
 };
 
 struct client {
@@ -36,6 +44,7 @@ struct server {
 	struct client *head, *tail;
 	uint64_t requests, refused;
 	struct watch listen_watch;
+	struct watch *buried;		/* dead, freed after the batch */
 };
 
 /*
@@ -45,6 +54,12 @@ struct server {
  */
 int server_open(struct server *s, const char *socket_path, char *error,
     size_t size);
+
+/* Mark W dead; it is freed (free(3), it heads its allocation) later. */
+void server_bury(struct server *s, struct watch *w);
+
+/* Free what was buried (after an epoll_wait batch). */
+void server_free_buried(struct server *s);
 
 /* Close every client, the socket (removing it) and the lock. */
 void server_close(struct server *s, const char *socket_path);
@@ -67,11 +82,13 @@ void server_push_event(struct ztd *ztd, pid_t pid, uint32_t event,
 int server_expire(struct ztd *ztd);
 
 /*
- * Answer one decoded request from C into REPLY (requests.c).  Returns 0
- * when REPLY is to be sent, or a negative code to send as an error.
+ * Answer one decoded request from C into REPLY (requests.c).  PASSED_FD is
+ * a descriptor that came with it (-1: none; the caller closes it).
+ * Returns 0 when REPLY is to be sent, or a negative code to send as an
+ * error.
  */
 struct zt_msg;
 int requests_dispatch(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, struct zt_msg *reply);
+    const struct zt_msg *request, int passed_fd, struct zt_msg *reply);
 
 #endif

@@ -267,6 +267,9 @@ run(struct ztd *ztd, int signal_fd)
 		for (int i = 0; i < n; i++) {
 			struct watch *w = events[i].data.ptr;
 
+			/* Ended earlier in this batch: its event is stale. */
+			if (w->dead)
+				continue;
 			switch (w->kind) {
 			case WATCH_LISTEN:
 				server_accept(ztd);
@@ -282,11 +285,10 @@ run(struct ztd *ztd, int signal_fd)
 			case WATCH_CLIENT:
 				server_client_ready(ztd,
 				    (struct client *)w, events[i].events);
-				/* The client may be gone: later events of
-				 * this batch can name only other clients. */
 				break;
 			}
 		}
+		server_free_buried(&ztd->server);
 	}
 	return 0;
 }
@@ -294,7 +296,7 @@ run(struct ztd *ztd, int signal_fd)
 int
 main(int argc, char **argv)
 {
-	static struct watch signal_watch = { WATCH_SIGNAL };
+	static struct watch signal_watch = { .kind = WATCH_SIGNAL };
 	char error[CONFIG_ERROR_MAX];
 	struct ztd ztd = { 0 };
 	char *socket_path;
@@ -304,6 +306,8 @@ main(int argc, char **argv)
 		return r;
 	umask(022);
 	signal(SIGPIPE, SIG_IGN);
+	/* A full audit file must be a deny (audit.require), not our death. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	r = config_load(arg_config, &ztd.config, error);
 	if (arg_check_config) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -258,6 +259,8 @@ drain_events(int fd)
  * "deny: ...", then take commands on stdin, one answer line each:
  *   decide ACTION OBJECT    ask on the grant's behalf
  *   decide-nogrant ACTION OBJECT
+ *   decide-pid PID ACTION OBJECT   on the grant's behalf, passing PID's
+ *                           pidfd as the acting process
  *   close                   close the session (ends the grant)
  *   events                  print pushed events ("none" if there are none)
  * and exit at end of input.
@@ -268,7 +271,8 @@ session(const char *path, const char *uid_text, const char *service)
 	char grant[64] = "", line[4200];
 	struct zt_msg request, reply;
 	const char *g;
-	int fd, r;
+	long pid;
+	int fd, r, pidfd = -1;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fd = zt_client_connect(path);
@@ -308,6 +312,20 @@ session(const char *path, const char *uid_text, const char *service)
 			zt_msg_init(&request, ZT_MSG_SESSION_CLOSE,
 			    request_id++);
 			zt_msg_put_str(&request, ZT_F_GRANT, grant);
+		} else if (strcmp(verb, "decide-pid") == 0 &&
+		    sscanf(line, "%*s %ld %31s %4099s", &pid, action,
+		    object) == 3) {
+			/* decide-pid PID ACTION OBJECT: pass PID's pidfd. */
+			pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+			if (pidfd < 0) {
+				printf("pidfd_open %s\n", strerror(errno));
+				continue;
+			}
+			zt_msg_init(&request, ZT_MSG_DECIDE, request_id++);
+			zt_msg_put_u32(&request, ZT_F_ACTION,
+			    action_number(action));
+			zt_msg_put_str(&request, ZT_F_OBJECT, object);
+			zt_msg_put_str(&request, ZT_F_GRANT, grant);
 		} else if ((strcmp(verb, "decide") == 0 ||
 		    strcmp(verb, "decide-nogrant") == 0) && n == 3) {
 			zt_msg_init(&request, ZT_MSG_DECIDE, request_id++);
@@ -320,7 +338,11 @@ session(const char *path, const char *uid_text, const char *service)
 			printf("bad command\n");
 			continue;
 		}
-		if ((r = zt_client_call(fd, &request, &reply, 5000)) < 0)
+		r = zt_client_call_fd(fd, &request, pidfd, &reply, 5000);
+		if (pidfd >= 0)
+			close(pidfd);
+		pidfd = -1;
+		if (r < 0)
 			printf("call %s\n", zt_strerror(r));
 		else
 			print_decision(&reply);

@@ -73,7 +73,7 @@ cleanup() {
 	for pid in $started_pids; do
 		stop_pid "$pid"
 	done
-	[ -n "${work:-}" ] && rm -rf "$work"
+	[ -n "${work:-}" ] && [ -z "${ZT_KEEP:-}" ] && rm -rf "$work"
 }
 
 finish() {

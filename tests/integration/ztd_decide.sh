@@ -9,6 +9,7 @@ set -u
 sock=$work/ztd.sock
 start_logsink "$work"
 logged() { grep -qF -- "$1" "$work/syslog.out"; }
+has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT REGEX
 
 start_ztd() { # CONFIG
 	: >"$work/ztd.stderr"
@@ -83,7 +84,8 @@ check "ztd stopped cleanly after the table" test "$ztd_status" -eq 0
 # The agent runs as the existing system account "daemon": nothing is added
 # to the system.  Its binary is a private copy, pinned by digest.
 agent_uid=$(id -u daemon)
-cp /bin/true "$work/agent-bin"
+cp /bin/sleep "$work/agent-bin"
+chmod 0755 "$work/agent-bin"
 digest=$(sha256sum "$work/agent-bin" | cut -d' ' -f1)
 mkdir -m 0700 "$work/state"
 cat >"$work/ztd.conf" <<EOC
@@ -147,28 +149,51 @@ check "the session decision is audited with its fields" \
 
 out=$(ask s1 decide exec /usr/bin/rsync)
 check "a low-risk command is allowed with a ttl ($out)" \
-    sh -c "printf '%s' '$out' | grep -q '^allow risk=low ttl=30000 '"
+    has "$out" '^allow risk=low ttl=30000 '
 out=$(ask s1 decide exec /usr/bin/rsync)
-check "asked again, it is allowed" sh -c "printf '%s' '$out' | grep -q '^allow risk=low'"
+check "asked again, it is allowed" has "$out" '^allow risk=low'
 check "the second is a cache hit in the audit line" \
     wait_for grep -qE "decision=allow action=exec agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=[0-9]+ object=\"/usr/bin/rsync\" reason=\"cached allow\" grant=$grant cache=hit" "$work/syslog.out"
 out=$(ask s1 decide exec /usr/bin/psql)
-check "a high-risk command is allowed with ttl 0 ($out)" \
-    sh -c "printf '%s' '$out' | grep -q '^allow risk=high ttl=0 '"
-ask s1 decide exec /usr/bin/psql >/dev/null
+check "a high-risk command without the acting process's pidfd is denied ($out)" \
+    has "$out" '^deny: .*did not re-prove its identity'
+# The agent itself: its pinned binary, running as the agent account.
+setpriv --reuid=daemon --regid=daemon --clear-groups "$work/agent-bin" 300 &
+agent_pid=$!
+track $agent_pid
+out=$(ask s1 decide-pid $agent_pid exec /usr/bin/psql)
+check "with the agent's pidfd a high-risk command is allowed, ttl 0 ($out)" \
+    has "$out" '^allow risk=high ttl=0 '
+ask s1 decide-pid $agent_pid exec /usr/bin/psql >/dev/null
 check "a high-risk allow is never cached" \
     sh -c "! grep -q 'object=\"/usr/bin/psql\" reason=\"cached allow\"' '$work/syslog.out'"
+check "the audit line names the agent process's pid" \
+    grep -q "action=exec agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=$agent_pid object=\"/usr/bin/psql\"" "$work/syslog.out"
+setpriv --reuid=daemon --regid=daemon --clear-groups /bin/sleep 300 &
+impostor=$!
+track $impostor
+out=$(ask s1 decide-pid $impostor exec /usr/bin/rsync)
+check "a process of another binary (same content, other file) is refused ($out)" \
+    has "$out" '^deny: identity'
+"$work/agent-bin" 300 &
+as_root=$!
+track $as_root
+out=$(ask s1 decide-pid $as_root exec /usr/bin/rsync)
+check "the agent binary running as another uid is refused ($out)" \
+    has "$out" '^deny: identity: .*uid 0'
+stop_pid $impostor
+stop_pid $as_root
 out=$(ask s1 decide exec /bin/sh)
 check "a denied command is denied, naming its rule ($out)" \
-    sh -c "printf '%s' '$out' | grep -q '^deny: .*/bin/sh'"
+    has "$out" '^deny: .*/bin/sh'
 out=$(ask s1 decide exec /usr/bin/curl)
-check "an unlisted command is denied ($out)" sh -c "printf '%s' '$out' | grep -q '^deny'"
+check "an unlisted command is denied ($out)" has "$out" '^deny'
 out=$(ask s1 decide connect tcp:127.0.0.1:5432)
-check "an allowed connect ($out)" sh -c "printf '%s' '$out' | grep -q '^allow risk=low'"
+check "an allowed connect ($out)" has "$out" '^allow risk=low'
 out=$(ask s1 decide connect tcp:127.0.0.1:5433)
-check "a connect to another port is denied" sh -c "printf '%s' '$out' | grep -q '^deny'"
+check "a connect to another port is denied" has "$out" '^deny'
 out=$(ask s1 decide exec 'relative/path')
-check "a malformed object is a deny, not an error" sh -c "printf '%s' '$out' | grep -q '^deny'"
+check "a malformed object is a deny, not an error" has "$out" '^deny'
 status=$("$ZTCTL" --socket "$sock" --json status)
 check "status counts the cache hit and live grant" \
     sh -c "printf '%s' '$status' | grep -q '\"hits\":[1-9]' && printf '%s' '$status' | grep -q '\"grants\":1,'"
@@ -178,16 +203,16 @@ check "ztctl check within the grant allows rsync" \
 
 out=$("$TESTTOOL" decide "$sock" "$grant" exec /usr/bin/rsync)
 check "another process may not decide on the grant's behalf ($out)" \
-    sh -c "printf '%s' '$out' | grep -q '^deny: no live grant'"
+    has "$out" '^deny: no live grant'
 out=$("$TESTTOOL" decide "$sock" - exec /usr/bin/rsync)
 check "a non-agent asking about itself is refused ($out)" \
-    sh -c "printf '%s' '$out' | grep -q 'not an agent account'"
+    has "$out" 'not an agent account'
 
 # reload: the cache is dropped, supervisors are told
 "$ZTCTL" --socket "$sock" reload >/dev/null
 out=$(ask s1 events)
 check "the supervisor was told to drop its cache ($out)" \
-    sh -c "printf '%s' '$out' | grep -q '^event 2 -: policy reloaded'"
+    has "$out" '^event 2 -: policy reloaded'
 ask s1 decide exec /usr/bin/rsync >/dev/null
 check "after a reload the next decision is a miss" \
     wait_for sh -c "grep 'object=\"/usr/bin/rsync\"' '$work/syslog.out' | tail -n 1 | grep -q 'cache=miss'"
@@ -200,7 +225,7 @@ check "the supervisor got the grant-ended event ($out)" \
     sh -c "grep -q '^event 1 $grant: revoked by uid' '$work/s1.out'"
 out=$(ask s1 decide exec /usr/bin/rsync)
 check "after revoke the next request is a deny ($out)" \
-    sh -c "printf '%s' '$out' | grep -q '^deny: no live grant'"
+    has "$out" '^deny: no live grant'
 check "and it was audited as a miss and a deny" \
     wait_for sh -c "grep 'object=\"/usr/bin/rsync\"' '$work/syslog.out' | tail -n 1 | grep -q '^.*decision=deny .*cache=miss'"
 "$ZTCTL" --socket "$sock" check --agent worker --action exec \
@@ -234,22 +259,23 @@ check "the supervisor process is gone" wait_for sh -c "! kill -0 $s4_pid 2>/dev/
 # refusals at session open
 out=$("$TESTTOOL" session "$sock" 0 zt-agent </dev/null)
 check "a non-agent account is told so (PAM ignores it) ($out)" \
-    sh -c "printf '%s' '$out' | grep -q 'not an agent account'"
+    has "$out" 'not an agent account'
 out=$("$TESTTOOL" session "$sock" "$agent_uid" sshd </dev/null)
 check "a PAM service the agent may not use is denied ($out)" \
-    sh -c "printf '%s' '$out' | grep -q '^deny: .*sshd'"
+    has "$out" '^deny: .*sshd'
+stop_pid $agent_pid
 printf 'x' >>"$work/agent-bin"
 out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
 check "a changed agent binary gets no session ($out)" \
-    sh -c "printf '%s' '$out' | grep -q '^deny: identity'"
-cp /bin/true "$work/agent-bin"
+    has "$out" '^deny: identity'
+cp /bin/sleep "$work/agent-bin"
 out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
-check "restored, it gets one again" sh -c "printf '%s' '$out' | grep -q '^allow'"
+check "restored, it gets one again" has "$out" '^allow'
 if [ "$(id -u)" = 0 ]; then
 	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	    "$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
 	check "an unprivileged process may not open sessions ($out)" \
-	    sh -c "printf '%s' '$out' | grep -q 'permission denied'"
+	    has "$out" 'permission denied'
 else
 	skip "unprivileged session open (needs root)"
 fi
@@ -267,6 +293,39 @@ check "an edited record is detected (exit 1)" \
 head -n -2 "$work/audit/audit.log" >"$work/cut.log"
 "$ZTCTL" audit verify "$work/cut.log" --head "$work/state/audit.head" >"$work/out"
 check "a cut tail is detected against the head (exit 1)" test $? -eq 1
+
+# audit.require: a decision whose record cannot be written is a deny
+if command -v prlimit >/dev/null && [ -z "${ZT_VALGRIND:-}" ]; then
+	open_session s5 "$agent_uid" zt-agent
+	size=$(stat -c %s "$work/audit/audit.log")
+	prlimit --pid "$ztd_pid" --fsize="$size:unlimited"
+	out=$(ask s5 decide exec /usr/bin/rsync)
+	check "an audit record that cannot be written makes the allow a deny ($out)" \
+	    has "$out" '^deny: audit record could not be written'
+	prlimit --pid "$ztd_pid" --fsize=unlimited:unlimited
+	out=$(ask s5 decide exec /usr/bin/rsync)
+	check "once it can be written again, allows come back ($out)" \
+	    has "$out" '^allow'
+	out=$(ask s5 close)
+	"$ZTCTL" audit verify "$work/audit/audit.log" --head "$work/state/audit.head" >"$work/out"
+	check "the record lost while the file was full shows as a gap (exit 1)" \
+	    sh -c "[ $? -eq 1 ] && grep -q 'NOT INTACT' '$work/out'"
+else
+	skip "audit.require (needs prlimit, not under valgrind)"
+	skip "audit recovery"
+	skip "audit gap"
+fi
+
+# on_violation = "kill": a denied action ends the grant and kills
+sed -i 's|decision_ttl = 30;|decision_ttl = 30;\n    on_violation = "kill";|' "$work/ztd.conf"
+"$ZTCTL" --socket "$sock" reload >/dev/null
+open_session s6 "$agent_uid" zt-agent
+grant6=$(head -n 1 "$work/s6.out" | sed -n 's/.* grant=\([0-9a-f]\{32\}\):.*/\1/p')
+echo "decide exec /bin/sh" >&"$s6_fd"
+check "with on_violation = kill a denied command kills the supervisor" \
+    wait_for sh -c "! kill -0 $s6_pid 2>/dev/null"
+check "and ends the grant, saying why" \
+    wait_for logged "grant $grant6 (agent worker, account daemon) ended: violation: on_violation = kill (processes killed)"
 
 stop_ztd
 check "ztd stopped cleanly (and, under valgrind, without leaks)" \

@@ -690,7 +690,7 @@ test_cache_bounded_lru(void **state)
 
 	(void)state;
 	for (int i = 0; i < 3; i++) {
-		char name[8];
+		char name[16];
 
 		snprintf(name, sizeof(name), "lru%d", i + 1);
 		fds[i] = open(at(name), O_RDONLY | O_CLOEXEC);
