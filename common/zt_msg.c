@@ -108,6 +108,7 @@ static const struct schema {
 	    BIT(ZT_F_FLAGS), 0 },
 	[ZT_MSG_REVOKE_REPLY] = { "revoke-reply",
 	    BIT(ZT_F_COUNT), BIT(ZT_F_COUNT) },
+	[ZT_MSG_ENROLL_HOST] = { "enroll-host", 0, 0 },
 	[ZT_MSG_EVENT] = { "event",
 	    BIT(ZT_F_EVENT) | BIT(ZT_F_GRANT) | BIT(ZT_F_REASON),
 	    BIT(ZT_F_EVENT) },

@@ -47,7 +47,8 @@ enum zt_msg_type {
 	ZT_MSG_REVOKE = 13,		/* admin: GRANT | AGENT | ACCOUNT, [FLAGS] */
 	ZT_MSG_REVOKE_REPLY = 14,	/* COUNT */
 	ZT_MSG_EVENT = 15,		/* pushed, request id 0: EVENT GRANT [REASON] */
-	ZT_MSG_TYPE_MAX = 16,		/* first value that is not a type */
+	ZT_MSG_ENROLL_HOST = 16,	/* admin: record the golden values now */
+	ZT_MSG_TYPE_MAX = 17,		/* first value that is not a type */
 };
 
 enum zt_field_tag {

@@ -491,6 +491,33 @@ answer_revoke(struct ztd *ztd, const struct client *c,
 	return 0;
 }
 
+static int
+answer_enroll_host(struct ztd *ztd, const struct client *c,
+    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+{
+	struct decision d = { .decision = DECISION_DENY };
+	char why[ATTEST_REASON_MAX];
+	bool was = ztd->attest.trusted;
+	int r;
+
+	zt_log(LOG_NOTICE, "enroll-host requested by uid %u pid %d",
+	    (unsigned)c->uid, (int)c->pid);
+	if ((r = attest_enroll(&ztd->attest, ztd->config, why)) < 0) {
+		zt_msg_error(reply, request->request_id, r, why);
+		return 0;
+	}
+	if (was != ztd->attest.trusted) {
+		cache_invalidate(ztd->cache);
+		server_push_event(ztd, -1, ZT_EVENT_INVALIDATE, NULL,
+		    "host enrolled");
+	}
+	d.decision = ztd->attest.trusted ? DECISION_ALLOW : DECISION_DENY;
+	snprintf(d.reason, sizeof(d.reason), "%zu measured files recorded in "
+	    "%.100s; host %s", ztd->config->n_measured_files,
+	    ztd->config->golden, ztd->attest.trusted ? "trusted" : "untrusted");
+	return put_decision(reply, request->request_id, &d, NULL);
+}
+
 typedef int (*answer_fn)(struct ztd *, const struct client *,
     const struct zt_msg *, int, struct zt_msg *);
 
@@ -506,6 +533,7 @@ static const struct {
 	[ZT_MSG_SESSION_CLOSE] = { answer_session_close, false },
 	[ZT_MSG_GRANTS] = { answer_grants, true },
 	[ZT_MSG_REVOKE] = { answer_revoke, true },
+	[ZT_MSG_ENROLL_HOST] = { answer_enroll_host, true },
 };
 
 int

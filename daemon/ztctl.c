@@ -45,6 +45,8 @@ usage(FILE *to)
 	    "  grants                 live grants\n"
 	    "  revoke GRANT | --agent NAME | --account USER  [--kill]\n"
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
+	    "  enroll-host            record the measured files' digests as golden\n"
+	    "                         (software mode; TPM PCRs are not built yet)\n"
 	    "  audit verify FILE [--head PATH]\n"
 	    "                         check the audit file's hash chain (exit 0/1)\n"
 	    "\n"
@@ -203,6 +205,28 @@ command_status(void)
 	printf("grants:       %" PRIu32 " live\n", grants);
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
 	return 0;
+}
+
+static int
+command_enroll_host(void)
+{
+	struct zt_msg reply;
+	const char *reason = "";
+	uint32_t decision = 0;
+	int r;
+
+	if ((r = call(ZT_MSG_ENROLL_HOST, ZT_MSG_DECISION, &reply)) != 0)
+		return r;
+	zt_msg_get_u32(&reply, ZT_F_DECISION, &decision);
+	zt_msg_get_str(&reply, ZT_F_REASON, &reason);
+	if (arg_json) {
+		printf("{\"enrolled\":true,\"trusted\":%s,\"reason\":",
+		    decision == ZT_DECISION_ALLOW ? "true" : "false");
+		json_string(reason);
+		printf("}\n");
+	} else
+		printf("enrolled: %s\n", reason);
+	return decision == ZT_DECISION_ALLOW ? 0 : EXIT_NO;
 }
 
 static int
@@ -547,6 +571,8 @@ main(int argc, char **argv)
 		return command_reload();
 	if (strcmp(command, "grants") == 0)
 		return command_grants();
+	if (strcmp(command, "enroll-host") == 0)
+		return command_enroll_host();
 	fprintf(stderr, "ztctl: unknown command '%s'\n", command);
 	usage(stderr);
 	return EXIT_ERROR;

@@ -327,6 +327,40 @@ check "with on_violation = kill a denied command kills the supervisor" \
 check "and ends the grant, saying why" \
     wait_for logged "grant $grant6 (agent worker, account daemon) ended: violation: on_violation = kill (processes killed)"
 
+# host attestation, software mode: measured files against golden values
+echo "kernel v1" >"$work/measured"
+sed -i -e 's|^attestation: { mode = "software"; };|attestation: { mode = "software"; files = ["'"$work"'/measured"]; golden = "'"$work"'/state/golden"; high_risk_max_age = 0; };|' \
+    -e 's|on_violation = "kill";||' "$work/ztd.conf"
+"$ZTCTL" --socket "$sock" reload >/dev/null
+out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
+check "not enrolled: the host is untrusted and sessions are denied ($out)" \
+    has "$out" '^deny: host untrusted: no golden value for'
+out=$("$ZTCTL" --socket "$sock" enroll-host)
+check "ztctl enroll-host records the golden values ($out)" \
+    has "$out" '^enrolled: 1 measured files recorded in .*; host trusted'
+check "the golden file is private (0600)" \
+    test "$(stat -c %a "$work/state/golden")" = 600
+open_session s7 "$agent_uid" zt-agent
+check "enrolled: sessions are allowed again" grep -q '^allow' "$work/s7.out"
+out=$(ask s7 decide exec /usr/bin/rsync)
+check "a low-risk allow is cached ($out)" has "$out" '^allow risk=low ttl=30000'
+echo "kernel v2 (tampered)" >"$work/measured"
+setpriv --reuid=daemon --regid=daemon --clear-groups "$work/agent-bin" 300 &
+agent_pid=$!
+track $agent_pid
+out=$(ask s7 decide-pid $agent_pid exec /usr/bin/psql)
+check "drift: a high-risk action (fresh measurement) is denied, naming the file ($out)" \
+    has "$out" "^deny: host untrusted: .*measured differs from its golden value"
+out=$(ask s7 decide exec /usr/bin/rsync)
+check "and at once even the cached low-risk allow is gone ($out)" \
+    has "$out" '^deny: host untrusted'
+check "the drift is logged" logged "attestation (software): host untrusted"
+stop_pid $agent_pid
+echo "kernel v1" >"$work/measured"
+out=$("$ZTCTL" --socket "$sock" --json status)
+check "status shows the host untrusted until measured again ($out)" \
+    has "$out" '"trusted":false'
+
 stop_ztd
 check "ztd stopped cleanly (and, under valgrind, without leaks)" \
     test "$ztd_status" -eq 0

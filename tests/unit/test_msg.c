@@ -1030,6 +1030,7 @@ static const struct roundtrip_case {
 		{ ZT_F_FLAGS, ZT_REVOKE_KILL, NULL, 0 } } },
 	{ "revoke-reply", ZT_MSG_REVOKE_REPLY, 38, {
 		{ ZT_F_COUNT, 3, NULL, 0 } } },
+	{ "enroll-host", ZT_MSG_ENROLL_HOST, 39, { { 0, 0, NULL, 0 } } },
 	{ "event", ZT_MSG_EVENT, 0, {
 		{ ZT_F_EVENT, ZT_EVENT_GRANT_ENDED, NULL, 0 },
 		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 },
