@@ -30,6 +30,7 @@ static const char *const error_text[] = {
 	[-(ZT_E_PROTOCOL - ZT_E_BASE)] = "unexpected message",
 	[-(ZT_E_NOT_IMPLEMENTED - ZT_E_BASE)] = "not implemented in this build",
 	[-(ZT_E_NOT_AGENT - ZT_E_BASE)] = "account is not an agent account",
+	[-(ZT_E_WAIT - ZT_E_BASE)] = "waiting for attestation",
 };
 
 const char *

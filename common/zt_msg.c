@@ -88,7 +88,8 @@ static const struct schema {
 	[ZT_MSG_DECISION] = { "decision",
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) | BIT(ZT_F_RISK) |
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_AGENT) | BIT(ZT_F_TTL_MS) |
-	    BIT(ZT_F_EXPIRES_MS) | BIT(ZT_F_AUDIT_SEQ),
+	    BIT(ZT_F_EXPIRES_MS) | BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_LIST) |
+	    BIT(ZT_F_ATTEST_AGE) | BIT(ZT_F_ATTEST_MODE),
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) },
 	[ZT_MSG_DECIDE] = { "decide",
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT),
@@ -109,6 +110,7 @@ static const struct schema {
 	[ZT_MSG_REVOKE_REPLY] = { "revoke-reply",
 	    BIT(ZT_F_COUNT), BIT(ZT_F_COUNT) },
 	[ZT_MSG_ENROLL_HOST] = { "enroll-host", 0, 0 },
+	[ZT_MSG_ATTEST] = { "attest", 0, 0 },
 	[ZT_MSG_EVENT] = { "event",
 	    BIT(ZT_F_EVENT) | BIT(ZT_F_GRANT) | BIT(ZT_F_REASON),
 	    BIT(ZT_F_EVENT) },

@@ -48,7 +48,9 @@ enum zt_msg_type {
 	ZT_MSG_REVOKE_REPLY = 14,	/* COUNT */
 	ZT_MSG_EVENT = 15,		/* pushed, request id 0: EVENT GRANT [REASON] */
 	ZT_MSG_ENROLL_HOST = 16,	/* admin: record the golden values now */
-	ZT_MSG_TYPE_MAX = 17,		/* first value that is not a type */
+	ZT_MSG_ATTEST = 17,		/* admin: measure now; DECISION reply with
+					 * LIST (PCRs) and ATTEST_AGE */
+	ZT_MSG_TYPE_MAX = 18,		/* first value that is not a type */
 };
 
 enum zt_field_tag {

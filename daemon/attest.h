@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The host's attestation state: is this host still the one enrolled? */
+/* Host attestation: a worker thread measures, the event loop asks. */
 #ifndef ZTD_ATTEST_H
 #define ZTD_ATTEST_H
 
@@ -9,46 +9,80 @@
 #include "ztd_config.h"
 
 #define ATTEST_REASON_MAX 200
+#define ATTEST_WAIT_MS 5000	/* longest a request waits for a measurement */
 
 /*
- * This build implements the software mode only: the configured files are
- * measured (SHA-256) against the golden file.  Mode "tpm" (and "auto" where
- * /dev/tpmrm0 exists) is reported as untrusted with the reason that TPM
- * quotes are not built yet: every decision that needs attestation is then
- * denied, never allowed on a weaker check than the one configured.
+ * The host is measured off the event loop, by one worker thread that alone
+ * talks to the TPM: at start, every quote_interval, and whenever a request
+ * needs a younger result than the last.  Mode "tpm": a fresh 32-byte nonce,
+ * PCR read, quote by the attestation key, every field verified
+ * (quote_verify.c), then the PCRs compared with the golden file.  Mode
+ * "software": the configured files' SHA-256 against the golden file.  Any
+ * failure (drift, bad quote, TPM gone, golden missing) makes the host
+ * untrusted at once, until a good measurement returns.
  */
-struct attest {
-	enum attest_mode effective;	/* ATTEST_TPM or ATTEST_SOFTWARE */
+struct attest;
+
+/* What the loop knows of the last measurement. */
+struct attest_view {
+	bool measured;			/* at least one measurement completed */
 	bool trusted;
-	int64_t last_good_ms;		/* CLOCK_BOOTTIME; 0 never */
+	int64_t last_good_ms;		/* CLOCK_BOOTTIME, 0 never */
+	uint64_t completed;		/* measurements completed */
 	char reason[ATTEST_REASON_MAX];	/* why not trusted */
+	char pcrs[1024];		/* "0:hex 1:hex ..." of the last quote */
 };
 
-/* Decide the effective mode and measure once.  Never fails. */
-void attest_init(struct attest *attest, const struct ztd_config *config);
-
-/* Measure now; the state changes to trusted or not.  Returns true when
- * the trust changed (the caller then invalidates caches). */
-bool attest_refresh(struct attest *attest, const struct ztd_config *config);
+enum attest_answer { ATTEST_YES, ATTEST_NO, ATTEST_WAIT };
 
 /*
- * Is the host trusted by an attestation no older than MAX_AGE seconds?
- * Measures again first when the last one is older.  *AGE is the age in
- * seconds of the attestation used (-1 when none); WHY (ATTEST_REASON_MAX)
- * says why not.  *CHANGED is set when the trust changed.
+ * Start attestation for CONFIG.  Mode "tpm" (or "auto" where /dev/tpmrm0
+ * exists) with no TPM reachable is an error here, never a fallback.
+ * Returns 0 and *ATTEST, or a negative code with WHY.
  */
-bool attest_fresh(struct attest *attest, const struct ztd_config *config,
-    unsigned max_age, long *age, char *why, bool *changed);
+int attest_new(const struct ztd_config *config, struct attest **attest,
+    char *why);
+void attest_free(struct attest *attest);
+
+/* Readable (an eventfd) when a measurement completed. */
+int attest_event_fd(const struct attest *attest);
+
+/* After attest_event_fd is readable: true when the trust changed. */
+bool attest_collect(struct attest *attest);
+
+/* Take the new configuration's settings (reload) and measure again. */
+void attest_reconfigure(struct attest *attest,
+    const struct ztd_config *config);
+
+/*
+ * Is the host trusted by a measurement no older than MAX_AGE seconds
+ * (0: one started after this call)?  ATTEST_WAIT: a measurement was asked
+ * for; *TICKET is what attest_ready() waits for.  WAITED (non-zero: the
+ * ticket a resumed request waited for) never gives WAIT: that measurement
+ * decides, and if it has not completed the answer is NO.  *AGE is the age
+ * in seconds of the measurement used (-1 none); WHY says why not.
+ */
+enum attest_answer attest_require(struct attest *attest, unsigned max_age,
+    uint64_t waited, long *age, uint64_t *ticket, char *why);
+
+/* The trust as the loop last collected it (no lock, no waiting). */
+bool attest_trusted(const struct attest *attest);
+
+/* Has the measurement TICKET completed? */
+bool attest_ready(const struct attest *attest, uint64_t ticket);
+
+/* Ask for a measurement that also records the golden values; *TICKET. */
+void attest_request_enroll(struct attest *attest, uint64_t *ticket);
+
+/* The result of the last enrollment: 0 or an error with WHY. */
+int attest_enroll_result(const struct attest *attest, char *why);
+
+/* Ask for a measurement now (ztctl attest); *TICKET. */
+void attest_request(struct attest *attest, uint64_t *ticket);
+
+void attest_get_view(const struct attest *attest, struct attest_view *view);
 
 /* "tpm" or "software": the audit line's attest= value. */
 const char *attest_name(const struct attest *attest);
-
-/*
- * Record the current measurements as the golden values (written atomically,
- * 0600, to config->golden) and measure again.  Software mode only.
- * Returns 0 or a negative code with WHY set.
- */
-int attest_enroll(struct attest *attest, const struct ztd_config *config,
-    char *why);
 
 #endif

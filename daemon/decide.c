@@ -2,6 +2,7 @@
 /* One decision: parse, policy, attestation, cache, audit; deny on any error. */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,7 +29,7 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 		.reason = d->reason,
 		.grant = s->grant != NULL ? s->grant->id : "-",
 		.cache = d->cached ? "hit" : "miss",
-		.attest = attest_name(&ztd->attest),
+		.attest = attest_name(ztd->attest),
 		.age = age,
 	};
 
@@ -44,7 +45,6 @@ decide(struct ztd *ztd, const struct subject *s, enum action action,
 	struct policy_verdict v;
 	char why[ATTEST_REASON_MAX];
 	long age = -1;
-	bool changed;
 
 	memset(d, 0, sizeof(*d));
 	d->decision = DECISION_DENY;
@@ -52,7 +52,7 @@ decide(struct ztd *ztd, const struct subject *s, enum action action,
 		goto audit;
 
 	/* A cached low-risk allow under a live grant, still trusted. */
-	if (!dry_run && s->grant != NULL && ztd->attest.trusted &&
+	if (!dry_run && s->grant != NULL && attest_trusted(ztd->attest) &&
 	    cache_lookup(ztd->cache, s->grant->id, action, object.text)) {
 		d->decision = DECISION_ALLOW;
 		d->risk = RISK_LOW;
@@ -76,23 +76,39 @@ decide(struct ztd *ztd, const struct subject *s, enum action action,
 		goto audit;
 	}
 
-	/* Sessions and high-risk actions need a young attestation; every
-	 * other allow needs the host trusted at its last measurement. */
-	if (action == ACTION_SESSION || v.risk == RISK_HIGH) {
-		unsigned max_age = action == ACTION_SESSION ?
-		    c->session_max_age : c->high_risk_max_age;
-
-		if (!attest_fresh(&ztd->attest, c, max_age, &age, why,
-		    &changed)) {
-			snprintf(d->reason, sizeof(d->reason), "%s", why);
-			goto invalidate;
+	/*
+	 * Sessions and high-risk actions need a young attestation, every
+	 * other allow the host trusted by its last measurement.  A result
+	 * too old asks the worker for a new one and the request waits
+	 * (parked by the server, never blocking the loop).  A dry run only
+	 * reports the trust as it stands.
+	 */
+	if (dry_run) {
+		if (!attest_trusted(ztd->attest)) {
+			snprintf(d->reason, sizeof(d->reason), "%.100s, but the "
+			    "host is not trusted by its last measurement",
+			    v.reason);
+			goto audit;
 		}
-	} else if (!ztd->attest.trusted) {
-		snprintf(d->reason, sizeof(d->reason), "host untrusted: %s",
-		    ztd->attest.reason);
-		goto audit;
-	} else if (ztd->attest.last_good_ms > 0)
-		age = (long)((ztd_now_ms() - ztd->attest.last_good_ms) / 1000);
+	} else {
+		unsigned max_age = action == ACTION_SESSION ?
+		    c->session_max_age : v.risk == RISK_HIGH ?
+		    c->high_risk_max_age : UINT_MAX;
+		uint64_t ticket = 0;
+
+		switch (attest_require(ztd->attest, max_age, ztd->resume_ticket,
+		    &age, &ticket, why)) {
+		case ATTEST_YES:
+			break;
+		case ATTEST_WAIT:
+			d->wait_ticket = ticket;
+			return;		/* decided when the measurement is in */
+		case ATTEST_NO:
+		default:
+			snprintf(d->reason, sizeof(d->reason), "%s", why);
+			goto audit;
+		}
+	}
 
 	d->decision = DECISION_ALLOW;
 	d->risk = v.risk;
@@ -108,11 +124,6 @@ decide(struct ztd *ztd, const struct subject *s, enum action action,
 			cache_insert(ztd->cache, s->grant->id, action,
 			    object.text, ztd_now_ms() + ttl);
 	}
-	goto audit;
-
-invalidate:
-	if (changed)
-		cache_invalidate(ztd->cache);
 audit:
 	if (dry_run)
 		return;

@@ -27,13 +27,18 @@ struct decision {
 	enum risk risk;
 	bool cached;		/* served from the cache */
 	bool violation;		/* the profile forbids it (on_violation) */
+	uint64_t wait_ticket;	/* non-zero: no decision yet, it waits for
+				 * this attestation (answer ZT_E_WAIT) */
 	uint32_t ttl_ms;	/* how long the caller may cache the allow */
 	char reason[POLICY_REASON_MAX + 64];
 };
 
 /*
  * Decide ACTION on OBJECT_TEXT for SUBJECT.  DRY_RUN (ztctl check): no
- * cache, no audit record.  Every error ends in a deny with its reason.
+ * cache, no audit record, no waiting.  Every error ends in a deny with its
+ * reason.  OUT->wait_ticket set: no decision yet (nothing audited); the
+ * request is to be asked again once that attestation completed, with
+ * ztd->resume_ticket set to it.
  */
 void decide(struct ztd *ztd, const struct subject *subject,
     enum action action, const char *object_text, bool dry_run,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attest.h"
 #include "attest_agent.h"
 #include "audit.h"
 #include "cache.h"
@@ -25,6 +26,14 @@ static bool
 is_admin(const struct client *c)
 {
 	return c->uid == 0 || c->uid == geteuid();
+}
+
+/* Park the request until the attestation TICKET is in (server.c). */
+static int
+wait_for_attestation(struct ztd *ztd, uint64_t ticket)
+{
+	ztd->wait_ticket = ticket;
+	return ZT_E_WAIT;
 }
 
 static int
@@ -52,13 +61,15 @@ answer_status(struct ztd *ztd, const struct client *c,
 	    (r = zt_msg_put_str(reply, ZT_F_CONFIG, config->path)) < 0 ||
 	    (r = zt_msg_put_u32(reply, ZT_F_PID, (uint32_t)getpid())) < 0 ||
 	    (r = zt_msg_put_str(reply, ZT_F_ATTEST_MODE,
-	    attest_name(&ztd->attest))) < 0)
+	    attest_name(ztd->attest))) < 0)
 		return r;
 	{
 		struct cache_stats cs;
+		struct attest_view view;
 		int64_t now = ztd_now_ms();
 
 		cache_get_stats(ztd->cache, &cs);
+		attest_get_view(ztd->attest, &view);
 		if ((r = zt_msg_put_u64(reply, ZT_F_CACHE_ENTRIES,
 		    cs.entries)) < 0 ||
 		    (r = zt_msg_put_u64(reply, ZT_F_CACHE_HITS, cs.hits)) < 0 ||
@@ -67,13 +78,14 @@ answer_status(struct ztd *ztd, const struct client *c,
 		    (r = zt_msg_put_u32(reply, ZT_F_GRANTS,
 		    (uint32_t)ztd->n_grants)) < 0 ||
 		    (r = zt_msg_put_str(reply, ZT_F_ATTEST_STATE,
-		    ztd->attest.trusted ? "trusted" : ztd->attest.reason)) < 0 ||
+		    !view.measured ? "not measured yet" : view.trusted ?
+		    "trusted" : view.reason)) < 0 ||
 		    (r = zt_msg_put_u64(reply, ZT_F_AUDIT_SEQ,
 		    audit_last_seq(ztd->audit))) < 0)
 			return r;
-		if (ztd->attest.last_good_ms > 0 &&
+		if (view.last_good_ms > 0 &&
 		    (r = zt_msg_put_u64(reply, ZT_F_ATTEST_AGE,
-		    (uint64_t)(now - ztd->attest.last_good_ms) / 1000)) < 0)
+		    (uint64_t)(now - view.last_good_ms) / 1000)) < 0)
 			return r;
 	}
 	if (ztd->reload_error[0] != '\0' &&
@@ -297,6 +309,8 @@ answer_decide(struct ztd *ztd, const struct client *c,
 			    s.grant);
 		}
 		decide(ztd, &s, action, object, false, &d);
+		if (d.wait_ticket != 0)
+			return wait_for_attestation(ztd, d.wait_ticket);
 		r = put_decision(reply, request->request_id, &d, s.grant);
 		if (d.violation && s.agent->on_violation == VIOLATION_KILL)
 			grant_end(ztd, s.grant, "violation: on_violation = "
@@ -316,6 +330,8 @@ answer_decide(struct ztd *ztd, const struct client *c,
 	}
 	s.identity_proven = true;
 	decide(ztd, &s, action, object, false, &d);
+	if (d.wait_ticket != 0)
+		return wait_for_attestation(ztd, d.wait_ticket);
 	return put_decision(reply, request->request_id, &d, NULL);
 }
 
@@ -358,6 +374,8 @@ answer_session_open(struct ztd *ztd, const struct client *c,
 	} else {
 		s.identity_proven = true;
 		decide(ztd, &s, ACTION_SESSION, service, false, &d);
+		if (d.wait_ticket != 0)
+			return wait_for_attestation(ztd, d.wait_ticket);
 	}
 	if (d.decision == DECISION_ALLOW) {
 		r = grant_create(ztd, s.agent, account, s.uid, service, c->pid,
@@ -497,25 +515,69 @@ answer_enroll_host(struct ztd *ztd, const struct client *c,
 {
 	struct decision d = { .decision = DECISION_DENY };
 	char why[ATTEST_REASON_MAX];
-	bool was = ztd->attest.trusted;
+	uint64_t ticket;
 	int r;
 
-	zt_log(LOG_NOTICE, "enroll-host requested by uid %u pid %d",
-	    (unsigned)c->uid, (int)c->pid);
-	if ((r = attest_enroll(&ztd->attest, ztd->config, why)) < 0) {
+	if (ztd->resume_ticket == 0) {
+		zt_log(LOG_NOTICE, "enroll-host requested by uid %u pid %d",
+		    (unsigned)c->uid, (int)c->pid);
+		attest_request_enroll(ztd->attest, &ticket);
+		return wait_for_attestation(ztd, ticket);
+	}
+	if (!attest_ready(ztd->attest, ztd->resume_ticket)) {
+		zt_msg_error(reply, request->request_id, ZT_E_TIMEOUT,
+		    "the measurement did not complete in time");
+		return 0;
+	}
+	if ((r = attest_enroll_result(ztd->attest, why)) < 0) {
 		zt_msg_error(reply, request->request_id, r, why);
 		return 0;
 	}
-	if (was != ztd->attest.trusted) {
-		cache_invalidate(ztd->cache);
-		server_push_event(ztd, -1, ZT_EVENT_INVALIDATE, NULL,
-		    "host enrolled");
-	}
-	d.decision = ztd->attest.trusted ? DECISION_ALLOW : DECISION_DENY;
-	snprintf(d.reason, sizeof(d.reason), "%zu measured files recorded in "
-	    "%.100s; host %s", ztd->config->n_measured_files,
-	    ztd->config->golden, ztd->attest.trusted ? "trusted" : "untrusted");
+	d.decision = DECISION_ALLOW;
+	snprintf(d.reason, sizeof(d.reason), "golden values recorded in "
+	    "%.100s (%s)", ztd->config->golden, attest_name(ztd->attest));
+	zt_log(LOG_NOTICE, "enrolled: golden values recorded in %s",
+	    ztd->config->golden);
 	return put_decision(reply, request->request_id, &d, NULL);
+}
+
+/* ATTEST: measure now, then report the verdict, the PCRs and the age. */
+static int
+answer_attest(struct ztd *ztd, const struct client *c,
+    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+{
+	struct decision d = { .decision = DECISION_DENY };
+	struct attest_view view;
+	uint64_t ticket;
+	int r;
+
+	(void)c;
+	if (ztd->resume_ticket == 0) {
+		attest_request(ztd->attest, &ticket);
+		return wait_for_attestation(ztd, ticket);
+	}
+	attest_get_view(ztd->attest, &view);
+	if (!attest_ready(ztd->attest, ztd->resume_ticket))
+		snprintf(d.reason, sizeof(d.reason), "no measurement within "
+		    "%d ms", ATTEST_WAIT_MS);
+	else if (!view.trusted)
+		snprintf(d.reason, sizeof(d.reason), "host untrusted: %.170s",
+		    view.reason);
+	else {
+		d.decision = DECISION_ALLOW;
+		snprintf(d.reason, sizeof(d.reason), "host trusted (%s)",
+		    attest_name(ztd->attest));
+	}
+	if ((r = put_decision(reply, request->request_id, &d, NULL)) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_LIST, view.pcrs)) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_ATTEST_MODE,
+	    attest_name(ztd->attest))) < 0)
+		return r;
+	if (view.last_good_ms > 0 &&
+	    (r = zt_msg_put_u64(reply, ZT_F_ATTEST_AGE,
+	    (uint64_t)(ztd_now_ms() - view.last_good_ms) / 1000)) < 0)
+		return r;
+	return 0;
 }
 
 typedef int (*answer_fn)(struct ztd *, const struct client *,
@@ -534,6 +596,7 @@ static const struct {
 	[ZT_MSG_GRANTS] = { answer_grants, true },
 	[ZT_MSG_REVOKE] = { answer_revoke, true },
 	[ZT_MSG_ENROLL_HOST] = { answer_enroll_host, true },
+	[ZT_MSG_ATTEST] = { answer_attest, true },
 };
 
 int

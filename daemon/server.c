@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "attest.h"
 #include "rundir.h"
 #include "server.h"
 #include "zt_err.h"
@@ -110,6 +111,13 @@ close_client(struct server *s, struct client *c)
 	unlink_client(s, c);
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->parked != NULL) {
+		free(c->parked);
+		c->parked = NULL;
+		s->n_parked--;
+	}
+	if (c->parked_fd >= 0)
+		close(c->parked_fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	s->n_clients--;
@@ -180,6 +188,7 @@ add_client(struct ztd *ztd, int fd)
 	c->gid = cred.gid;
 	c->pid = cred.pid;
 	c->pidfd = pidfd;
+	c->parked_fd = -1;
 	ev.data.ptr = c;
 	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		zt_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
@@ -227,6 +236,9 @@ server_accept(struct ztd *ztd)
 	}
 }
 
+static void answer(struct ztd *ztd, struct client *c,
+    const struct zt_msg *request, int passed_fd);
+
 void
 server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 {
@@ -260,16 +272,89 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 		return;
 	}
 	touch_client(ztd, c);
-	r = requests_dispatch(ztd, c, &request, passed_fd, &reply);
+	answer(ztd, c, &request, passed_fd);
+}
+
+/*
+ * Dispatch REQUEST and send the answer; a request that must wait for an
+ * attestation is parked instead (the client is not read from meanwhile),
+ * keeping PASSED_FD.  Otherwise PASSED_FD is closed here.
+ */
+static void
+answer(struct ztd *ztd, struct client *c, const struct zt_msg *request,
+    int passed_fd)
+{
+	struct server *s = &ztd->server;
+	struct epoll_event ev = { .events = 0, .data.ptr = c };
+	struct zt_msg reply;
+	int r;
+
+	ztd->wait_ticket = 0;
+	r = requests_dispatch(ztd, c, request, passed_fd, &reply);
+	if (r == ZT_E_WAIT && ztd->resume_ticket == 0 && c->parked == NULL) {
+		c->parked = malloc(sizeof(*c->parked));
+		/* Decoded again from its bytes: the fields point into the
+		 * message that holds them. */
+		if (c->parked != NULL &&
+		    zt_msg_decode(c->parked, request->wire, request->size) < 0) {
+			free(c->parked);
+			c->parked = NULL;
+		}
+		if (c->parked != NULL) {
+			c->parked_fd = passed_fd;
+			c->parked_ticket = ztd->wait_ticket;
+			c->parked_until_ms = ztd_now_ms() + ATTEST_WAIT_MS;
+			s->n_parked++;
+			epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+			return;
+		}
+		r = -ENOMEM;
+	}
+	if (r == ZT_E_WAIT)	/* waited already: no second wait */
+		r = ZT_E_TIMEOUT;
 	if (passed_fd >= 0)
 		close(passed_fd);
 	if (r < 0)
-		zt_msg_error(&reply, request.request_id, r, zt_strerror(r));
+		zt_msg_error(&reply, request->request_id, r, zt_strerror(r));
 	/* A client whose queue is full is not reading: drop it. */
 	if ((r = zt_msg_send(c->fd, &reply)) < 0) {
 		zt_log(LOG_NOTICE, "uid %u pid %d: cannot reply: %s",
 		    (unsigned)c->uid, (int)c->pid, zt_strerror(r));
 		close_client(s, c);
+	}
+}
+
+/* Answer C's parked request again, now that it need not wait. */
+static void
+resume(struct ztd *ztd, struct client *c)
+{
+	struct server *s = &ztd->server;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	struct zt_msg *request = c->parked;
+	int passed_fd = c->parked_fd;
+
+	c->parked = NULL;
+	c->parked_fd = -1;
+	s->n_parked--;
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+	ztd->resume_ticket = c->parked_ticket;
+	answer(ztd, c, request, passed_fd);
+	ztd->resume_ticket = 0;
+	free(request);
+}
+
+void
+server_attestation_ready(struct ztd *ztd)
+{
+	struct client *c = ztd->server.head;
+
+	while (c != NULL && ztd->server.n_parked > 0) {
+		struct client *after = c->next;
+
+		if (c->parked != NULL && !c->watch.dead &&
+		    attest_ready(ztd->attest, c->parked_ticket))
+			resume(ztd, c);
+		c = after;
 	}
 }
 
@@ -306,12 +391,26 @@ server_expire(struct ztd *ztd)
 	struct server *s = &ztd->server;
 	int64_t now = ztd_now_ms();
 
+	int64_t next = -1;
+
+	/* Parked requests past their wait are answered (a deny). */
+	for (struct client *c = s->head, *after; c != NULL &&
+	    s->n_parked > 0; c = after) {
+		after = c->next;
+		if (c->parked == NULL)
+			continue;
+		if (c->parked_until_ms <= now)
+			resume(ztd, c);
+		else if (next < 0 || c->parked_until_ms - now < next)
+			next = c->parked_until_ms - now;
+	}
 	while (s->head != NULL && s->head->deadline_ms <= now) {
 		zt_log(LOG_INFO, "uid %u pid %d: idle too long, closed",
 		    (unsigned)s->head->uid, (int)s->head->pid);
 		close_client(s, s->head);
 	}
-	if (s->head == NULL)
-		return -1;
-	return (int)(s->head->deadline_ms - now);
+	if (s->head != NULL &&
+	    (next < 0 || s->head->deadline_ms - now < next))
+		next = s->head->deadline_ms - now;
+	return next < 0 ? -1 : next > INT32_MAX ? INT32_MAX : (int)next;
 }

@@ -10,7 +10,9 @@
 struct ztd;
 
 /* What an epoll registration points at. */
-enum watch_kind { WATCH_LISTEN, WATCH_SIGNAL, WATCH_CLIENT, WATCH_GRANT };
+enum watch_kind {
+	WATCH_LISTEN, WATCH_SIGNAL, WATCH_CLIENT, WATCH_GRANT, WATCH_ATTEST,
+};
 
 /*
  * An epoll registration.  Objects behind one are not freed while an
@@ -33,6 +35,11 @@ struct client {
 	int pidfd;			/* -1 when the kernel gave none */
 	int64_t deadline_ms;		/* closed when idle past this */
 	struct client *prev, *next;	/* by deadline, soonest first */
+	/* A request waiting for an attestation (not read from meanwhile): */
+	struct zt_msg *parked;
+	int parked_fd;			/* the descriptor that came with it */
+	uint64_t parked_ticket;
+	int64_t parked_until_ms;
 };
 
 struct server {
@@ -45,6 +52,7 @@ struct server {
 	uint64_t requests, refused;
 	struct watch listen_watch;
 	struct watch *buried;		/* dead, freed after the batch */
+	unsigned n_parked;		/* clients with a parked request */
 };
 
 /*
@@ -77,6 +85,9 @@ void server_client_ready(struct ztd *ztd, struct client *c, uint32_t events);
  */
 void server_push_event(struct ztd *ztd, pid_t pid, uint32_t event,
     const char *grant, const char *reason);
+
+/* Answer every parked request whose attestation is in. */
+void server_attestation_ready(struct ztd *ztd);
 
 /* Close clients whose deadline passed; return ms to the next deadline or -1. */
 int server_expire(struct ztd *ztd);

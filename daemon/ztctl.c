@@ -45,8 +45,9 @@ usage(FILE *to)
 	    "  grants                 live grants\n"
 	    "  revoke GRANT | --agent NAME | --account USER  [--kill]\n"
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
-	    "  enroll-host            record the measured files' digests as golden\n"
-	    "                         (software mode; TPM PCRs are not built yet)\n"
+	    "  enroll-host            record the current PCRs (software mode: the\n"
+	    "                         measured files' digests) as the golden values\n"
+	    "  attest                 measure now; print verdict, PCRs and age (exit 0/1)\n"
 	    "  audit verify FILE [--head PATH]\n"
 	    "                         check the audit file's hash chain (exit 0/1)\n"
 	    "\n"
@@ -226,6 +227,51 @@ command_enroll_host(void)
 		printf("}\n");
 	} else
 		printf("enrolled: %s\n", reason);
+	return decision == ZT_DECISION_ALLOW ? 0 : EXIT_NO;
+}
+
+static int
+command_attest(void)
+{
+	struct zt_msg reply;
+	const char *reason = "", *pcrs = "", *mode = "";
+	uint32_t decision = 0;
+	uint64_t age = 0;
+	bool has_age;
+	int r;
+
+	if ((r = call(ZT_MSG_ATTEST, ZT_MSG_DECISION, &reply)) != 0)
+		return r;
+	zt_msg_get_u32(&reply, ZT_F_DECISION, &decision);
+	zt_msg_get_str(&reply, ZT_F_REASON, &reason);
+	zt_msg_get_str(&reply, ZT_F_LIST, &pcrs);
+	zt_msg_get_str(&reply, ZT_F_ATTEST_MODE, &mode);
+	has_age = zt_msg_get_u64(&reply, ZT_F_ATTEST_AGE, &age) == 0;
+	if (arg_json) {
+		printf("{\"trusted\":%s,\"mode\":", decision ==
+		    ZT_DECISION_ALLOW ? "true" : "false");
+		json_string(mode);
+		printf(",\"reason\":");
+		json_string(reason);
+		if (has_age)
+			printf(",\"age\":%" PRIu64, age);
+		printf(",\"pcrs\":");
+		json_string(pcrs);
+		printf("}\n");
+	} else {
+		printf("%s: %s\n", decision == ZT_DECISION_ALLOW ? "trusted" :
+		    "UNTRUSTED", reason);
+		if (has_age)
+			printf("last good measurement: %" PRIu64 " s ago\n", age);
+		if (pcrs[0] != '\0') {
+			char *copy = strdup(pcrs), *item, *save = NULL;
+
+			for (item = copy ? strtok_r(copy, " ", &save) : NULL;
+			    item != NULL; item = strtok_r(NULL, " ", &save))
+				printf("  pcr %s\n", item);
+			free(copy);
+		}
+	}
 	return decision == ZT_DECISION_ALLOW ? 0 : EXIT_NO;
 }
 
@@ -573,6 +619,8 @@ main(int argc, char **argv)
 		return command_grants();
 	if (strcmp(command, "enroll-host") == 0)
 		return command_enroll_host();
+	if (strcmp(command, "attest") == 0)
+		return command_attest();
 	fprintf(stderr, "ztctl: unknown command '%s'\n", command);
 	usage(stderr);
 	return EXIT_ERROR;

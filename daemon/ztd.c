@@ -73,7 +73,7 @@ ztd_reload(struct ztd *ztd)
 			grant_end(ztd, g, "agent removed from the policy",
 			    false);
 	}
-	attest_refresh(&ztd->attest, fresh);
+	attest_reconfigure(ztd->attest, fresh);
 	zt_log(LOG_NOTICE, "configuration %s loaded: generation %llu, "
 	    "%zu agents", ztd->config_path,
 	    (unsigned long long)ztd->generation, fresh->n_agents);
@@ -277,6 +277,17 @@ run(struct ztd *ztd, int signal_fd)
 			case WATCH_SIGNAL:
 				handle_signals(ztd, signal_fd);
 				break;
+			case WATCH_ATTEST:
+				/* A measurement is in: a change of trust drops
+				 * every cached allow, here and in supervisors. */
+				if (attest_collect(ztd->attest)) {
+					cache_invalidate(ztd->cache);
+					server_push_event(ztd, -1,
+					    ZT_EVENT_INVALIDATE, NULL,
+					    "host attestation changed");
+				}
+				server_attestation_ready(ztd);
+				break;
 			case WATCH_GRANT:
 				/* Its supervisor exited: the grant ends. */
 				grant_end(ztd, (struct grant *)w,
@@ -297,6 +308,7 @@ int
 main(int argc, char **argv)
 {
 	static struct watch signal_watch = { .kind = WATCH_SIGNAL };
+	static struct watch attest_watch = { .kind = WATCH_ATTEST };
 	char error[CONFIG_ERROR_MAX];
 	struct ztd ztd = { 0 };
 	char *socket_path;
@@ -375,7 +387,6 @@ main(int argc, char **argv)
 		zt_log(LOG_ERR, "out of memory");
 		goto free_socket_path;
 	}
-	attest_init(&ztd.attest, ztd.config);
 	if (!arg_foreground && (ready_fd = detach()) < 0) {
 		fprintf(stderr, "ztd: cannot detach: %s\n", strerror(errno));
 		goto free_socket_path;
@@ -392,16 +403,36 @@ main(int argc, char **argv)
 		zt_log(LOG_ERR, "signalfd: %s", zt_strerror(signal_fd));
 		goto close_server;
 	}
+	/* After detaching: the worker thread must live in the daemon. */
+	{
+		char why[ATTEST_REASON_MAX];
+		struct epoll_event ev = { .events = EPOLLIN,
+		    .data.ptr = &attest_watch };
+
+		why[0] = '\0';
+		if (attest_new(ztd.config, &ztd.attest, why) < 0 ||
+		    epoll_ctl(ztd.server.epoll_fd, EPOLL_CTL_ADD,
+		    attest_event_fd(ztd.attest), &ev) < 0) {
+			zt_log(LOG_ERR, "attestation: %s", why);
+			attest_free(ztd.attest);
+			ztd.attest = NULL;
+			if (ready_fd >= 0)
+				fprintf(stderr, "ztd: attestation: %s\n", why);
+			close(signal_fd);
+			goto close_server;
+		}
+	}
 	zt_log(LOG_NOTICE, "ztd %s serving %s: configuration %s, %zu agents, "
-	    "attestation %s (%s)", PACKAGE_VERSION, socket_path,
-	    ztd.config_path, ztd.config->n_agents, attest_name(&ztd.attest),
-	    ztd.attest.trusted ? "trusted" : ztd.attest.reason);
+	    "attestation %s", PACKAGE_VERSION, socket_path, ztd.config_path,
+	    ztd.config->n_agents, attest_name(ztd.attest));
 	report_ready(&ready_fd, 0);
 
 	status = run(&ztd, signal_fd);
 	grant_end_all(&ztd, "ztd stopping");
 	zt_log(LOG_NOTICE, "stopped");
 
+	attest_free(ztd.attest);
+	ztd.attest = NULL;
 	close(signal_fd);
 close_server:
 	server_close(&ztd.server, socket_path);

@@ -1,0 +1,158 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Host attestation against a real TPM 2.0 (swtpm): enroll, verified quotes,
+# drift detected within one quote_interval and named in the audit line,
+# the exported quote checked by tpm2_checkquote, the TPM lost and restored.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+if ! command -v swtpm >/dev/null || ! command -v tpm2_pcrextend >/dev/null; then
+	skip "swtpm or tpm2-tools not installed"
+	finish
+	exit 0
+fi
+
+sock=$work/ztd.sock
+start_logsink "$work"
+logged() { grep -qF -- "$1" "$work/syslog.out"; }
+has() { printf '%s' "$1" | grep -q -- "$2"; }
+
+# A free port pair for swtpm (server P, control P+1).
+port=$((20000 + ($$ % 20000)))
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null ||
+    (exec 3<>"/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null; do
+	port=$((port + 2))
+done
+export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
+
+start_swtpm() { # fresh state when $1 = fresh
+	[ "${1:-}" = fresh ] && rm -rf "$work/tpm"
+	mkdir -p "$work/tpm"
+	swtpm socket --tpm2 --tpmstate dir="$work/tpm" \
+	    --server type=tcp,port=$port --ctrl type=tcp,port=$((port + 1)) \
+	    --flags not-need-init,startup-clear --daemon \
+	    --pid file="$work/tpm/swtpm.pid" --log file="$work/tpm/swtpm.log",level=1
+	wait_for test -s "$work/tpm/swtpm.pid" && track "$(cat "$work/tpm/swtpm.pid")"
+}
+stop_swtpm() {
+	stop_pid "$(cat "$work/tpm/swtpm.pid")"
+	rm -f "$work/tpm/swtpm.pid"
+}
+
+check "swtpm starts" start_swtpm fresh
+cp /bin/sleep "$work/agent-bin"
+digest=$(sha256sum "$work/agent-bin" | cut -d' ' -f1)
+agent_uid=$(id -u daemon)
+mkdir -m 0700 "$work/state"
+cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state"; };
+attestation: {
+  mode = "tpm";
+  tcti = "swtpm:host=127.0.0.1,port=$port";
+  pcrs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 14];
+  golden = "$work/state/golden.pcrs";
+  quote_interval = 1;
+  session_max_age = 60;
+  high_risk_max_age = 0;
+};
+agents = ( {
+  name = "worker"; accounts = ["daemon"]; pam_services = ["zt-agent"];
+  binary = "$work/agent-bin"; sha256 = ["$digest"];
+  commands = ( { path = "/usr/bin/rsync"; risk = "low"; } );
+} );
+EOC
+chmod 0644 "$work/ztd.conf"
+
+"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
+    --syslog-socket "$work/log.sock" 2>>"$work/ztd.stderr" &
+ztd_pid=$!
+track $ztd_pid
+check "ztd starts in tpm mode" wait_for test -S "$sock"
+check "the attestation key's public part is saved" wait_for test -s "$work/state/ak.pem"
+out=$("$ZTCTL" --socket "$sock" attest)
+rc=$?
+check "not enrolled: ztctl attest says untrusted (exit 1) ($out)" \
+    sh -c "[ $rc -eq 1 ] && printf '%s' \"\$1\" | grep -q 'no golden values'" _ "$out"
+out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
+check "not enrolled: a session is denied ($out)" has "$out" '^deny: host untrusted'
+
+out=$("$ZTCTL" --socket "$sock" enroll-host)
+check "ztctl enroll-host records the PCRs ($out)" has "$out" '^enrolled: golden values recorded in .*(tpm)'
+check "the golden file is 0600 and has 12 PCRs" \
+    sh -c "[ \$(stat -c %a '$work/state/golden.pcrs') = 600 ] && [ \$(grep -c '^pcr ' '$work/state/golden.pcrs') = 12 ]"
+out=$("$ZTCTL" --socket "$sock" attest)
+check "ztctl attest: trusted, exit 0, PCR 14 listed ($out)" \
+    sh -c "[ $? -eq 0 ] && printf '%s' \"\$1\" | grep -q '^trusted' && printf '%s' \"\$1\" | grep -q 'pcr 14:'" _ "$out"
+out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
+check "enrolled: a session is allowed ($out)" has "$out" '^allow'
+check "its audit line says attest=tpm" \
+    wait_for grep -q 'action=session .* attest=tpm age=[0-9]' "$work/syslog.out"
+
+# The exported quote, checked by the reference verifier.
+q=$work/state/quote
+if command -v tpm2_checkquote >/dev/null; then
+	check "tpm2_checkquote verifies the exported quote" \
+	    quiet tpm2_checkquote -u "$work/state/ak.pem" -m "$q/msg" \
+	    -s "$q/sig" -f "$q/pcrs" -g sha256 -q "$(cat "$q/nonce")"
+	check "tpm2_checkquote rejects it with another nonce" \
+	    sh -c "! tpm2_checkquote -u '$work/state/ak.pem' -m '$q/msg' -s '$q/sig' -f '$q/pcrs' -g sha256 -q 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff >/dev/null 2>&1"
+fi
+
+# Drift: extend a configured PCR.
+open_fifo_session() {
+	mkfifo "$work/s.in"
+	"$TESTTOOL" session "$sock" "$agent_uid" zt-agent <"$work/s.in" >"$work/s.out" &
+	track $!
+	exec {sfd}>"$work/s.in"
+	wait_for test -s "$work/s.out"
+}
+open_fifo_session
+echo "decide exec /usr/bin/rsync" >&"$sfd"
+wait_for test "$(wc -l <"$work/s.out")" -ge 2
+check "before drift, a low-risk exec is allowed" sh -c "sed -n 2p '$work/s.out' | grep -q '^allow'"
+tpm2_pcrextend 14:sha256=$(printf 'drift' | sha256sum | cut -d' ' -f1)
+check "the drift is detected within one quote_interval, naming PCR 14" \
+    wait_for logged "attestation (tpm): host untrusted: PCR 14 differs from its golden value"
+echo events >&"$sfd"
+wait_for test "$(wc -l <"$work/s.out")" -ge 3
+check "the supervisor was told to drop its cache" \
+    grep -q 'event 2 -: host attestation changed' "$work/s.out"
+lines=$(wc -l <"$work/s.out")
+echo "decide exec /usr/bin/rsync" >&"$sfd"
+wait_for test "$(wc -l <"$work/s.out")" -gt "$lines"
+check "after drift the (cached) exec is denied at once" \
+    sh -c "tail -n 1 '$work/s.out' | grep -q '^deny: host untrusted: PCR 14'"
+out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
+check "after drift a session is denied, naming the PCR ($out)" has "$out" '^deny: host untrusted: PCR 14 differs'
+check "the audit line names the PCR" \
+    grep -q 'decision=deny action=session .*reason="host untrusted: PCR 14 differs from its golden value"' "$work/syslog.out"
+exec {sfd}>&-
+
+# The TPM stops answering: denied within the deadline, nothing hangs.
+stop_swtpm
+start=$(date +%s%N)
+out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "TPM gone: a session is denied within 6 s ($ms ms: $out)" \
+    sh -c "printf '%s' \"\$1\" | grep -q '^deny' && [ $ms -le 6000 ]" _ "$out"
+check "ztd still answers status" quiet "$ZTCTL" --socket "$sock" status
+
+# A fresh TPM state, re-enrolled, recovers without restarting ztd.
+check "swtpm restarts with a fresh state" start_swtpm fresh
+check "ztd reconnects and re-enrolls" \
+    wait_for sh -c "'$ZTCTL' --socket '$sock' enroll-host >/dev/null 2>&1"
+check "trust returns after a good quote" \
+    wait_for quiet "$ZTCTL" --socket "$sock" attest
+out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
+check "sessions are allowed again ($out)" has "$out" '^allow'
+
+kill -TERM "$ztd_pid"
+wait "$ztd_pid"
+check "ztd stops cleanly" test $? -eq 0
+
+# tpm mode with no TPM reachable is an error at start, never a fallback.
+stop_swtpm
+"$ZTD" --foreground --config "$work/ztd.conf" --socket "$work/b.sock" \
+    --syslog-socket "$work/log.sock" >"$work/out" 2>&1
+check "mode tpm without a TPM: exit 2 at start" test $? -eq 2
+finish
