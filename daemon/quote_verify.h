@@ -17,8 +17,8 @@ enum quote_failure {
 	QUOTE_TYPE,		/* type != TPM_ST_ATTEST_QUOTE */
 	QUOTE_NONCE,		/* extraData != the nonce we sent */
 	QUOTE_SELECTION,	/* PCR selection != the configured one */
-	QUOTE_DIGEST,		/* pcrDigest != SHA-256 of the values read */
-	QUOTE_SIGNATURE,	/* not signed by the AK (or not ECDSA/SHA-256) */
+	QUOTE_DIGEST,		/* pcrDigest != SHA-256 of the values */
+	QUOTE_SIGNATURE,	/* not signed by the AK with ECDSA P-256 */
 	QUOTE_RESET,		/* resetCount or restartCount changed */
 };
 
@@ -32,14 +32,30 @@ struct quote_facts {
 
 /*
  * Verify the marshalled TPMS_ATTEST (ATTEST, ATTEST_LEN) and TPMT_SIGNATURE
- * (SIG, SIG_LEN) against: the AK public key AK; NONCE (32 bytes); the
- * sha256 PCR selection PCRS (N indexes, any order); the PCR values VALUES
- * (N, in the order of PCRS) read just before the quote; and, when PREVIOUS
- * is not NULL, the facts of the last good quote (reset/restart counters
- * must be unchanged).  Checks in this order: unmarshal, magic, type,
- * signature, nonce, selection, digest, counters.  Returns 0 and FACTS, or
- * ZT_E_PERM with *FAILURE and WHY (QUOTE_REASON_MAX bytes) set.  Never
- * reads past the given lengths; never allocates by a length in the data.
+ * (SIG, SIG_LEN) against: the AK public key AK (EC P-256 only); NONCE (32
+ * bytes); the sha256 PCR selection PCRS (N distinct indexes below 24, any
+ * order); the PCR values VALUES (N, in the order of PCRS) read just before
+ * the quote; and, when PREVIOUS is not NULL, the facts of the last good
+ * quote (reset/restart counters must be unchanged).
+ *
+ * Checks in this order, each with its failure: both structures unmarshal
+ * to their exact lengths (MALFORMED); magic (MAGIC); type (TYPE); an
+ * ECDSA/SHA-256 signature by AK over ATTEST as received (SIGNATURE);
+ * extraData is NONCE (NONCE); one sha256 bank, a 3- or 4-byte bitmap,
+ * exactly the PCRS (SELECTION); pcrDigest is SHA-256 of VALUES concatenated
+ * in ascending PCR order (DIGEST); counters (RESET).  A caller that sees
+ * RESET should trust the host again only after a quote whose PCRs match
+ * the golden values, and take that quote as its new PREVIOUS.
+ *
+ * Returns 0, *FAILURE = QUOTE_OK, WHY = "" and FACTS from clockInfo
+ * (PREVIOUS may point to FACTS).  Otherwise FACTS is untouched, *FAILURE
+ * and WHY (QUOTE_REASON_MAX bytes, NUL-terminated, saying what differed)
+ * are set, and it returns ZT_E_PERM for a refused quote, -EINVAL for a
+ * caller's mistake (AK, NONCE, FACTS or VALUES NULL; PCRS empty, too long,
+ * out of range or repeated; *FAILURE and WHY still set when not NULL), or
+ * -ENOMEM.  Never reads past the given lengths; never allocates by a
+ * length in the data; does not log (the caller decides what a refusal
+ * means).
  */
 int quote_verify(EVP_PKEY *ak, const uint8_t *attest, size_t attest_len,
     const uint8_t *sig, size_t sig_len, const uint8_t nonce[32],
