@@ -1,18 +1,29 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Build the wire decoder's libFuzzer harness and run it for SECONDS on a copy
-# of the seed corpus; a crash fails the run and is kept in tests/fuzz/crashes.
+# Build a libFuzzer harness (msg: the wire decoder, quote: the TPM quote
+# verifier) and run it for SECONDS on a copy of its seed corpus; a crash
+# fails the run and is kept in tests/fuzz/crashes.
 #
-# usage: tests/fuzz/run.sh SECONDS     (from any directory; CC=clang-NN to
-#                                       pick another clang)
+# usage: tests/fuzz/run.sh [msg|quote] SECONDS   (from any directory;
+#                                    CC=clang-NN to pick another clang)
 set -eu
 
 usage() {
-	echo "usage: $0 SECONDS" >&2
+	echo "usage: $0 [msg|quote] SECONDS" >&2
 	exit 2
 }
 
+harness=msg
+if [ $# -eq 2 ]; then
+	harness=$1
+	shift
+fi
 [ $# -eq 1 ] || usage
+case $harness in
+msg | quote) ;;
+*) usage ;;
+esac
+name=fuzz_$harness
 seconds=$1
 case $seconds in
 '' | *[!0-9]*) usage ;;
@@ -28,7 +39,7 @@ case $cc in
 *) cc=clang ;;
 esac
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz_msg.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX")
 cleanup() {
 	rm -rf -- "$work"
 }
@@ -39,23 +50,37 @@ trap 'exit 143' TERM
 
 # The sources include "config.h"; the fuzz build needs nothing from it.
 : >"$work/config.h"
+if [ "$harness" = msg ]; then
+	sources="$top/common/zt_msg.c $top/common/zt_err.c $top/common/zt_log.c"
+	libs=
+	corpus=$here/corpus
+	max_len=4200
+else
+	# tss2-mu and libcrypto are not instrumented, but their memcpy calls
+	# are intercepted and the harness hands over the attest and the
+	# signature in buffers of their exact size: a read past either end
+	# is caught.
+	sources=$top/daemon/quote_verify.c
+	libs=$(pkg-config --cflags --libs tss2-mu libcrypto)
+	corpus=$here/corpus-quote
+	max_len=3000
+fi
+# shellcheck disable=SC2086
 "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -D_GNU_SOURCE \
-	-I"$work" -I"$top/common" \
-	-o "$work/fuzz_msg" \
-	"$here/fuzz_msg.c" \
-	"$top/common/zt_msg.c" "$top/common/zt_err.c" "$top/common/zt_log.c"
+	-I"$work" -I"$top/common" -I"$top/daemon" \
+	-o "$work/$name" "$here/$name.c" $sources $libs
 
 # libFuzzer adds what it finds to its corpus: give it a copy.
 mkdir "$work/corpus" "$work/artifacts"
-cp -- "$here"/corpus/* "$work/corpus/"
+cp -- "$corpus"/* "$work/corpus/"
 
 start=$(date +%s)
 status=0
-"$work/fuzz_msg" \
+"$work/$name" \
 	-max_total_time="$seconds" \
-	-dict="$here/msg.dict" \
-	-max_len=4200 \
+	-dict="$here/$harness.dict" \
+	-max_len="$max_len" \
 	-timeout=10 \
 	-print_final_stats=1 \
 	-artifact_prefix="$work/artifacts/" \
@@ -74,20 +99,20 @@ for artifact in "$work"/artifacts/*; do
 		saved=$here/crashes
 		if ! mkdir -p "$saved" 2>/dev/null || [ ! -w "$saved" ]; then
 			# A read-only source tree: keep them where we were run.
-			saved=$(pwd)/fuzz_msg-crashes
+			saved=$(pwd)/$name-crashes
 			mkdir -p "$saved"
 		fi
 	fi
 	cp -- "$artifact" "$saved/"
-	echo "fuzz_msg: crash input: $saved/$(basename -- "$artifact")" >&2
+	echo "$name: crash input: $saved/$(basename -- "$artifact")" >&2
 done
 
 if [ "$status" -ne 0 ] || [ "$crashes" -ne 0 ]; then
 	# What the sanitizer or the harness said, without the progress lines.
 	grep -v '^#[0-9]' "$work/log" | tail -n 60 >&2
 	[ "$crashes" -ne 0 ] || crashes=1
-	echo "fuzz_msg: $runs runs, $crashes crashes in $elapsed s" \
+	echo "$name: $runs runs, $crashes crashes in $elapsed s" \
 	    "(libFuzzer exit status $status)"
 	exit 1
 fi
-echo "fuzz_msg: $runs runs, 0 crashes in $elapsed s"
+echo "$name: $runs runs, 0 crashes in $elapsed s"
