@@ -96,7 +96,7 @@ static const struct schema {
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) },
 	[ZT_MSG_SESSION_OPEN] = { "session-open",
 	    BIT(ZT_F_UID) | BIT(ZT_F_SERVICE) | BIT(ZT_F_ACCOUNT) |
-	    BIT(ZT_F_RHOST) | BIT(ZT_F_TTY),
+	    BIT(ZT_F_RHOST) | BIT(ZT_F_TTY) | BIT(ZT_F_FLAGS),
 	    BIT(ZT_F_UID) | BIT(ZT_F_SERVICE) },
 	[ZT_MSG_SESSION_CLOSE] = { "session-close",
 	    BIT(ZT_F_GRANT), BIT(ZT_F_GRANT) },

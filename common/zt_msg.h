@@ -40,7 +40,8 @@ enum zt_msg_type {
 					 * [AGENT] [TTL_MS] [EXPIRES_MS] ... */
 	ZT_MSG_DECIDE = 8,		/* ACTION OBJECT [GRANT]: may the subject
 					 * (the peer, or the grant's agent) act? */
-	ZT_MSG_SESSION_OPEN = 9,	/* UID SERVICE [ACCOUNT] [RHOST] [TTY] */
+	ZT_MSG_SESSION_OPEN = 9,	/* UID SERVICE [ACCOUNT] [RHOST] [TTY]
+					 * [FLAGS: ZT_SESSION_CHECK_ONLY] */
 	ZT_MSG_SESSION_CLOSE = 10,	/* GRANT */
 	ZT_MSG_GRANTS = 11,		/* admin: [OFFSET] */
 	ZT_MSG_GRANTS_REPLY = 12,	/* COUNT LIST [OFFSET of the next page] */
@@ -99,6 +100,8 @@ enum zt_field_tag {
 #define ZT_DECISION_ALLOW 0xa11c7e57u
 /* ZT_F_FLAGS of REVOKE */
 #define ZT_REVOKE_KILL 1u
+/* ZT_F_FLAGS of SESSION_OPEN: every check, but no grant (PAM account) */
+#define ZT_SESSION_CHECK_ONLY 1u
 /* ZT_F_EVENT values */
 #define ZT_EVENT_GRANT_ENDED 1u		/* drop every cached allow of GRANT */
 #define ZT_EVENT_INVALIDATE 2u		/* drop every cached allow */

@@ -351,11 +351,12 @@ answer_session_open(struct ztd *ztd, const struct client *c,
 	const char *service, *claimed = NULL;
 	char account[33], why[IDENTITY_REASON_MAX];
 	struct grant *g = NULL;
-	uint32_t uid;
+	uint32_t uid, flags = 0;
 	int r;
 
 	zt_msg_get_u32(request, ZT_F_UID, &uid);
 	zt_msg_get_str(request, ZT_F_SERVICE, &service);
+	zt_msg_get_u32(request, ZT_F_FLAGS, &flags);
 	if (zt_msg_get_str(request, ZT_F_ACCOUNT, &claimed) < 0)
 		claimed = NULL;
 	s.uid = (uid_t)uid;
@@ -377,7 +378,7 @@ answer_session_open(struct ztd *ztd, const struct client *c,
 		if (d.wait_ticket != 0)
 			return wait_for_attestation(ztd, d.wait_ticket);
 	}
-	if (d.decision == DECISION_ALLOW) {
+	if (d.decision == DECISION_ALLOW && !(flags & ZT_SESSION_CHECK_ONLY)) {
 		r = grant_create(ztd, s.agent, account, s.uid, service, c->pid,
 		    c->pidfd, &g);
 		if (r < 0) {
