@@ -4,3 +4,4 @@
 set -e
 cd "${1:-.}"
 ./bench/decide ./ztd
+./bench/attest ./ztd
