@@ -10,6 +10,8 @@ sock=$work/ztd.sock
 start_logsink "$work"
 logged() { grep -qF -- "$1" "$work/syslog.out"; }
 has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT REGEX
+# PID BINARY: wait until PID has exec'd BINARY (setpriv execs it).
+runs() { wait_for sh -c "[ \"\$(readlink /proc/$1/exe)\" = '$2' ]"; }
 
 start_ztd() { # CONFIG
 	: >"$work/ztd.stderr"
@@ -161,6 +163,7 @@ check "a high-risk command without the acting process's pidfd is denied ($out)" 
 setpriv --reuid=daemon --regid=daemon --clear-groups "$work/agent-bin" 300 &
 agent_pid=$!
 track $agent_pid
+runs $agent_pid "$work/agent-bin"
 out=$(ask s1 decide-pid $agent_pid exec /usr/bin/psql)
 check "with the agent's pidfd a high-risk command is allowed, ttl 0 ($out)" \
     has "$out" '^allow risk=high ttl=0 '
@@ -172,12 +175,14 @@ check "the audit line names the agent process's pid" \
 setpriv --reuid=daemon --regid=daemon --clear-groups /bin/sleep 300 &
 impostor=$!
 track $impostor
+runs $impostor "$(readlink -f /bin/sleep)"
 out=$(ask s1 decide-pid $impostor exec /usr/bin/rsync)
 check "a process of another binary (same content, other file) is refused ($out)" \
     has "$out" '^deny: identity'
 "$work/agent-bin" 300 &
 as_root=$!
 track $as_root
+runs $as_root "$work/agent-bin"
 out=$(ask s1 decide-pid $as_root exec /usr/bin/rsync)
 check "the agent binary running as another uid is refused ($out)" \
     has "$out" '^deny: identity: .*uid 0'
@@ -348,6 +353,7 @@ echo "kernel v2 (tampered)" >"$work/measured"
 setpriv --reuid=daemon --regid=daemon --clear-groups "$work/agent-bin" 300 &
 agent_pid=$!
 track $agent_pid
+runs $agent_pid "$work/agent-bin"
 out=$(ask s7 decide-pid $agent_pid exec /usr/bin/psql)
 check "drift: a high-risk action (fresh measurement) is denied, naming the file ($out)" \
     has "$out" "^deny: host untrusted: .*measured differs from its golden value"

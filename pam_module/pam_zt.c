@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* pam_zt.so's entry points: every session of an agent account asks ztd. */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define PAM_SM_AUTH
+#define PAM_SM_ACCOUNT
+#define PAM_SM_SESSION
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "args.h"
+#include "zt_client.h"
+#include "zt_err.h"
+#include "zt_log.h"
+#include "zt_msg.h"
+
+/* Only the pam_sm_* entry points leave the module (with pam_zt.map). */
+#define ZT_EXPORT __attribute__((visibility("default")))
+
+/* pam_set_data() key of the grant this handle opened. */
+#define DATA_GRANT "pam_zt_grant"
+/* The PAM environment variable zt-exec attaches with. */
+#define ENV_GRANT "ZT_GRANT"
+/* A grant id: 32 lower-case hex digits. */
+#define GRANT_ID_SIZE 32
+/* PAM items (rhost, tty, service, user) are sent cut to this many bytes. */
+#define ITEM_MAX 255
+/* A longer user name is nobody's (LOGIN_NAME_MAX is 256 with its NUL). */
+#define USER_MAX 255
+/* getpwnam_r() buffer: first size when sysconf has none, and the cap. */
+#define PASSWD_BUFFER_FIRST 4096
+#define PASSWD_BUFFER_MAX (1024 * 1024)
+/* An untrusted value quoted in a log line. */
+#define QUOTED_MAX 128
+/* Request ids: 0 is the daemon's pushed events; one call per connection. */
+#define REQUEST_ID 1
+
+/* Free a string kept with pam_set_data(). */
+static void
+free_data(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	free(data);
+}
+
+/* Quote an untrusted string for a log line (zt_escape, bounded). */
+static const char *
+quote(char dst[QUOTED_MAX], const char *src)
+{
+	if (src == NULL)
+		src = "";
+	return zt_escape(dst, QUOTED_MAX, src, strlen(src));
+}
+
+static bool
+is_grant_id(const char *id)
+{
+	size_t i;
+
+	if (id == NULL)
+		return false;
+	for (i = 0; i < GRANT_ID_SIZE; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return id[i] == '\0';
+}
+
+/*
+ * The uid of USER from the passwd database (the account is matched by uid,
+ * never by the name).  Returns PAM_SUCCESS, PAM_USER_UNKNOWN, PAM_BUF_ERR,
+ * or PAM_AUTHINFO_UNAVAIL when the database cannot say.
+ */
+static int
+lookup_uid(pam_handle_t *pamh, const char *user, uid_t *uid)
+{
+	struct passwd pw, *result = NULL;
+	long first = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t size = first > 0 && first <= PASSWD_BUFFER_MAX ?
+	    (size_t)first : PASSWD_BUFFER_FIRST;
+	char quoted[QUOTED_MAX];
+	int r;
+
+	for (;;) {
+		char *buffer = malloc(size);
+
+		if (buffer == NULL)
+			return PAM_BUF_ERR;
+		r = getpwnam_r(user, &pw, buffer, size, &result);
+		if (r == 0 && result != NULL)
+			*uid = pw.pw_uid;
+		free(buffer);
+		if (r != ERANGE)
+			break;
+		if (size >= PASSWD_BUFFER_MAX) {
+			r = ENOMEM;
+			break;
+		}
+		size *= 2;
+	}
+	if (r == 0 && result != NULL)
+		return PAM_SUCCESS;
+	if (r == 0 || r == ENOENT || r == ESRCH) {
+		pam_syslog(pamh, LOG_NOTICE, "user %s: no such account",
+		    quote(quoted, user));
+		return PAM_USER_UNKNOWN;
+	}
+	if (r == ENOMEM)
+		return PAM_BUF_ERR;
+	pam_syslog(pamh, LOG_ERR, "user %s: account lookup failed: %s",
+	    quote(quoted, user), strerror(r));
+	return PAM_AUTHINFO_UNAVAIL;
+}
+
+/* Add the PAM item ITEM as the string field TAG, cut to ITEM_MAX bytes. */
+static int
+put_item(pam_handle_t *pamh, struct zt_msg *m, enum zt_field_tag tag,
+    int item)
+{
+	const void *value = NULL;
+	char text[ITEM_MAX + 1];
+	size_t len;
+
+	if (pam_get_item(pamh, item, &value) != PAM_SUCCESS || value == NULL)
+		return 0;
+	len = strnlen(value, ITEM_MAX);
+	memcpy(text, value, len);
+	text[len] = '\0';
+	return zt_msg_put_str(m, tag, text);
+}
+
+/*
+ * The one conversion of a call's outcome (R from zt_client_call, REPLY)
+ * into a PAM code: PAM_SUCCESS only for a DECISION carrying exactly
+ * ZT_DECISION_ALLOW; PAM_PERM_DENIED for any other decision; PAM_IGNORE
+ * when ztd says the account is no agent's; PAM_AUTHINFO_UNAVAIL for
+ * everything else (no daemon, no answer in time, a malformed or
+ * unexpected reply, any other error).
+ */
+static int
+to_pam_rc(int r, const struct zt_msg *reply, const char **why)
+{
+	uint32_t decision = 0;
+	const char *text;
+	int code;
+
+	*why = "";
+	if (r < 0) {
+		*why = zt_strerror(r);
+		return PAM_AUTHINFO_UNAVAIL;
+	}
+	if (reply->type == ZT_MSG_DECISION) {
+		if (zt_msg_get_str(reply, ZT_F_REASON, why) < 0)
+			*why = "";
+		if (zt_msg_get_u32(reply, ZT_F_DECISION, &decision) == 0 &&
+		    decision == ZT_DECISION_ALLOW)
+			return PAM_SUCCESS;
+		return PAM_PERM_DENIED;
+	}
+	code = zt_client_reply_error(reply, ZT_MSG_DECISION, &text);
+	if (code == ZT_E_NOT_AGENT) {
+		*why = "not an agent's account";
+		return PAM_IGNORE;
+	}
+	*why = code == ZT_E_PROTOCOL && reply->type != ZT_MSG_ERROR ?
+	    "unexpected reply" : zt_strerror(code);
+	return PAM_AUTHINFO_UNAVAIL;
+}
+
+/* Connect, send REQUEST, wait for REPLY; the zt_client_call() result. */
+static int
+call_ztd(const struct zt_pam_args *args, const struct zt_msg *request,
+    struct zt_msg *reply)
+{
+	int fd, r;
+
+	if ((fd = zt_client_connect(args->socket)) < 0)
+		return fd;
+	r = zt_client_call(fd, request, reply, args->timeout_ms);
+	close(fd);
+	return r;
+}
+
+/*
+ * Ask ztd whether PAM_USER may open a session through PAM_SERVICE.  With
+ * CHECK_ONLY no grant is made; otherwise, on allow, GRANT (GRANT_ID_SIZE
+ * + 1 bytes) receives the grant id.  Returns a PAM code (see to_pam_rc),
+ * PAM_USER_UNKNOWN, PAM_BUF_ERR or PAM_SERVICE_ERR; logs the outcome.
+ */
+static int
+ask_session(pam_handle_t *pamh, const struct zt_pam_args *args,
+    const char *hook, bool check_only, char *grant)
+{
+	char quoted_user[QUOTED_MAX], quoted_service[QUOTED_MAX];
+	char quoted_why[QUOTED_MAX];
+	const void *service = NULL;
+	const char *user = NULL, *why, *id;
+	struct zt_msg *request, *reply;
+	uid_t uid;
+	int r, rc;
+
+	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL ||
+	    user[0] == '\0')
+		return PAM_USER_UNKNOWN;
+	if (strnlen(user, USER_MAX + 1) > USER_MAX) {
+		pam_syslog(pamh, LOG_NOTICE, "%s: user name %s is too long",
+		    hook, quote(quoted_user, user));
+		return PAM_USER_UNKNOWN;
+	}
+	if (pam_get_item(pamh, PAM_SERVICE, &service) != PAM_SUCCESS ||
+	    service == NULL || ((const char *)service)[0] == '\0') {
+		pam_syslog(pamh, LOG_ERR, "%s: no PAM service name", hook);
+		return PAM_SERVICE_ERR;
+	}
+	quote(quoted_user, user);
+	quote(quoted_service, service);
+	if ((rc = lookup_uid(pamh, user, &uid)) != PAM_SUCCESS)
+		return rc;
+
+	/* Two messages of 8 KiB each: off the caller's stack. */
+	request = malloc(sizeof(*request));
+	reply = malloc(sizeof(*reply));
+	if (request == NULL || reply == NULL) {
+		free(request);
+		free(reply);
+		return PAM_BUF_ERR;
+	}
+	if ((r = zt_msg_init(request, ZT_MSG_SESSION_OPEN, REQUEST_ID)) < 0 ||
+	    (r = zt_msg_put_u32(request, ZT_F_UID, (uint32_t)uid)) < 0 ||
+	    (r = put_item(pamh, request, ZT_F_SERVICE, PAM_SERVICE)) < 0 ||
+	    (r = put_item(pamh, request, ZT_F_ACCOUNT, PAM_USER)) < 0 ||
+	    (r = put_item(pamh, request, ZT_F_RHOST, PAM_RHOST)) < 0 ||
+	    (r = put_item(pamh, request, ZT_F_TTY, PAM_TTY)) < 0 ||
+	    (check_only && (r = zt_msg_put_u32(request, ZT_F_FLAGS,
+	    ZT_SESSION_CHECK_ONLY)) < 0) ||
+	    (r = zt_msg_check_complete(request)) < 0) {
+		pam_syslog(pamh, LOG_ERR, "%s: user %s service %s: cannot "
+		    "build the request: %s", hook, quoted_user,
+		    quoted_service, zt_strerror(r));
+		rc = PAM_SERVICE_ERR;
+		goto out;
+	}
+	r = call_ztd(args, request, reply);
+	rc = to_pam_rc(r, reply, &why);
+	quote(quoted_why, why);
+	if (rc == PAM_SUCCESS && !check_only) {
+		if (zt_msg_get_str(reply, ZT_F_GRANT, &id) < 0 ||
+		    !is_grant_id(id)) {
+			pam_syslog(pamh, LOG_ERR, "%s: user %s service %s: "
+			    "allowed without a valid grant id", hook,
+			    quoted_user, quoted_service);
+			rc = PAM_AUTHINFO_UNAVAIL;
+			goto out;
+		}
+		memcpy(grant, id, GRANT_ID_SIZE + 1);
+	}
+	switch (rc) {
+	case PAM_SUCCESS:
+		if (args->debug)
+			pam_syslog(pamh, LOG_DEBUG, "%s: user %s uid %u "
+			    "service %s: allowed%s%s", hook, quoted_user,
+			    (unsigned)uid, quoted_service,
+			    check_only ? "" : ", grant ",
+			    check_only ? "" : grant);
+		break;
+	case PAM_IGNORE:
+		if (args->debug)
+			pam_syslog(pamh, LOG_DEBUG, "%s: user %s uid %u: %s",
+			    hook, quoted_user, (unsigned)uid, why);
+		break;
+	case PAM_PERM_DENIED:
+		pam_syslog(pamh, LOG_NOTICE, "%s: user %s uid %u service %s: "
+		    "denied: %s", hook, quoted_user, (unsigned)uid,
+		    quoted_service, quoted_why);
+		break;
+	default:
+		pam_syslog(pamh, LOG_ERR, "%s: user %s uid %u service %s: "
+		    "ztd at %s gave no decision: %s", hook, quoted_user,
+		    (unsigned)uid, quoted_service, args->socket, quoted_why);
+		break;
+	}
+out:
+	free(request);
+	free(reply);
+	return rc;
+}
+
+/*
+ * End grant ID.  Returns PAM_SUCCESS when ztd ended it, PAM_SESSION_ERR
+ * when ztd had no such live grant, PAM_AUTHINFO_UNAVAIL when ztd gave no
+ * answer, PAM_BUF_ERR.  Logs the failures.
+ */
+static int
+close_grant(pam_handle_t *pamh, const struct zt_pam_args *args,
+    const char *id)
+{
+	struct zt_msg *request, *reply;
+	char quoted_why[QUOTED_MAX];
+	const char *why;
+	int r, rc;
+
+	request = malloc(sizeof(*request));
+	reply = malloc(sizeof(*reply));
+	if (request == NULL || reply == NULL) {
+		free(request);
+		free(reply);
+		return PAM_BUF_ERR;
+	}
+	if ((r = zt_msg_init(request, ZT_MSG_SESSION_CLOSE, REQUEST_ID)) < 0 ||
+	    (r = zt_msg_put_str(request, ZT_F_GRANT, id)) < 0)
+		rc = PAM_SERVICE_ERR;
+	else
+		rc = to_pam_rc(call_ztd(args, request, reply), reply, &why);
+	if (rc == PAM_PERM_DENIED || rc == PAM_IGNORE)
+		rc = PAM_SESSION_ERR;
+	if (rc == PAM_SUCCESS) {
+		if (args->debug)
+			pam_syslog(pamh, LOG_DEBUG, "close_session: grant %s "
+			    "ended", id);
+	} else if (rc != PAM_BUF_ERR) {
+		pam_syslog(pamh, LOG_ERR, "close_session: grant %s not "
+		    "ended: %s", id, r < 0 ? zt_strerror(r) :
+		    quote(quoted_why, why));
+	}
+	free(request);
+	free(reply);
+	return rc;
+}
+
+/* Parse the options; PAM_SUCCESS or PAM_SERVICE_ERR (already logged). */
+static int
+get_args(pam_handle_t *pamh, int argc, const char **argv,
+    struct zt_pam_args *args)
+{
+	return args_parse(pamh, argc, argv, args) < 0 ? PAM_SERVICE_ERR :
+	    PAM_SUCCESS;
+}
+
+/*
+ * auth: every check, but never a grant and never access by itself: an
+ * allow is PAM_IGNORE, so "auth sufficient pam_zt.so" cannot mean a
+ * password-less login.
+ */
+ZT_EXPORT int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+    const char **argv)
+{
+	struct zt_pam_args args;
+	int rc;
+
+	(void)flags;
+	if ((rc = get_args(pamh, argc, argv, &args)) != PAM_SUCCESS)
+		return rc;
+	rc = ask_session(pamh, &args, "auth", true, NULL);
+	return rc == PAM_SUCCESS ? PAM_IGNORE : rc;
+}
+
+ZT_EXPORT int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}
+
+/* account: every check of a session, no grant. */
+ZT_EXPORT int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct zt_pam_args args;
+	int rc;
+
+	(void)flags;
+	if ((rc = get_args(pamh, argc, argv, &args)) != PAM_SUCCESS)
+		return rc;
+	return ask_session(pamh, &args, "account", true, NULL);
+}
+
+/* session open: a grant, named in the PAM environment as ZT_GRANT. */
+ZT_EXPORT int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+    const char **argv)
+{
+	char grant[GRANT_ID_SIZE + 1], env[sizeof(ENV_GRANT) + 1 +
+	    GRANT_ID_SIZE];
+	struct zt_pam_args args;
+	char *kept;
+	int rc;
+
+	(void)flags;
+	if ((rc = get_args(pamh, argc, argv, &args)) != PAM_SUCCESS)
+		return rc;
+	/*
+	 * Only this module names the grant: drop whatever an earlier module
+	 * (pam_env with user_readenv) put there, so close_session can never
+	 * be pointed at another session's grant.
+	 */
+	pam_putenv(pamh, ENV_GRANT);
+	rc = ask_session(pamh, &args, "session", false, grant);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	snprintf(env, sizeof(env), "%s=%s", ENV_GRANT, grant);
+	kept = strdup(grant);
+	if (kept == NULL) {
+		rc = PAM_BUF_ERR;
+		goto rollback;
+	}
+	if ((rc = pam_set_data(pamh, DATA_GRANT, kept, free_data)) !=
+	    PAM_SUCCESS) {
+		free(kept);
+		goto rollback;
+	}
+	if ((rc = pam_putenv(pamh, env)) != PAM_SUCCESS) {
+		pam_set_data(pamh, DATA_GRANT, NULL, NULL);
+		goto rollback;
+	}
+	return PAM_SUCCESS;
+
+rollback:
+	pam_syslog(pamh, LOG_ERR, "session: cannot keep grant %s: %s", grant,
+	    pam_strerror(pamh, rc));
+	close_grant(pamh, &args, grant);
+	return rc == PAM_BUF_ERR ? PAM_BUF_ERR : PAM_SESSION_ERR;
+}
+
+/* session close: end the grant this session opened. */
+ZT_EXPORT int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+    const char **argv)
+{
+	char grant[GRANT_ID_SIZE + 1];
+	struct zt_pam_args args;
+	const void *data = NULL;
+	const char *id;
+	int rc;
+
+	(void)flags;
+	if ((rc = get_args(pamh, argc, argv, &args)) != PAM_SUCCESS)
+		return rc;
+	if (pam_get_data(pamh, DATA_GRANT, &data) != PAM_SUCCESS)
+		data = NULL;
+	id = data != NULL ? data : pam_getenv(pamh, ENV_GRANT);
+	if (id == NULL)
+		return PAM_IGNORE;
+	if (!is_grant_id(id)) {
+		pam_syslog(pamh, LOG_ERR, "close_session: %s is not a grant "
+		    "id", ENV_GRANT);
+		return PAM_SESSION_ERR;
+	}
+	memcpy(grant, id, sizeof(grant));
+	rc = close_grant(pamh, &args, grant);
+	if (rc == PAM_SUCCESS || rc == PAM_SESSION_ERR) {
+		/* Ended, or ztd has no such grant: forget it either way. */
+		pam_set_data(pamh, DATA_GRANT, NULL, NULL);
+		pam_putenv(pamh, ENV_GRANT);
+	}
+	return rc;
+}

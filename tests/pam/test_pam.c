@@ -1,0 +1,1112 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* pam_zt.so through a real PAM stack against a real ztd and fake servers. */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <arpa/inet.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <security/pam_appl.h>
+#include <security/pam_modules.h>
+
+#include "zt_msg.h"
+
+#define LOG_MAX (1024 * 1024)
+#define PATH_SIZE 256		/* the paths the fixture keeps */
+#define LINE_SIZE 1024		/* paths and options built from them */
+
+enum fake_mode {
+	FAKE_ALLOW,		/* a well-formed allow (the control case) */
+	FAKE_DENY_VALUE,	/* DECISION 1: not the allow constant */
+	FAKE_SILENT,		/* accepts, reads, never answers */
+	FAKE_CLOSE,		/* reads the request, then hangs up */
+	FAKE_TRUNCATED,		/* an allow cut short */
+	FAKE_OVERSIZED,		/* an allow padded past ZT_MSG_MAX */
+	FAKE_VERSION,		/* an allow of protocol version 2 */
+	FAKE_TRAILING,		/* an allow with bytes after its fields */
+	FAKE_WRONG_ID,		/* an allow for another request */
+	FAKE_WRONG_TYPE,	/* a valid message of another type */
+	FAKE_NO_GRANT,		/* an allow with no grant id (session open) */
+};
+
+/* Everything the tests share: one ztd, one log sink, one directory. */
+static struct {
+	char dir[64];
+	char confdir[PATH_SIZE];
+	char sock[PATH_SIZE];
+	char log_sock[PATH_SIZE];
+	char agent_bin[PATH_SIZE];
+	char module[PATH_SIZE];
+	char ztd[PATH_SIZE];
+	char ztctl[PATH_SIZE];
+	pid_t ztd_pid;
+	int log_fd;
+	char *log;		/* every datagram received, one per line */
+	size_t log_used;
+	uid_t agent_uid;
+} g = { .ztd_pid = -1, .log_fd = -1 };
+
+/* ------------------------------------------------------------ helpers */
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "test_pam: %s: %s\n", what, strerror(errno));
+	exit(99);
+}
+
+static void
+write_file(const char *path, mode_t mode, const char *fmt, ...)
+{
+	va_list ap;
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		die(path);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (fclose(f) != 0 || chmod(path, mode) != 0)
+		die(path);
+}
+
+/* A PAM service file NAME in the test's confdir. */
+static void
+service(const char *name, const char *fmt, ...)
+{
+	char path[LINE_SIZE];
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", g.confdir, name);
+	if ((f = fopen(path, "w")) == NULL)
+		die(path);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (fclose(f) != 0)
+		die(path);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run a shell command; its exit status, its output in OUT (may be NULL). */
+static int
+run(char *out, size_t size, const char *fmt, ...)
+{
+	char command[2048];
+	size_t used = 0;
+	va_list ap;
+	FILE *p;
+	int status;
+
+	va_start(ap, fmt);
+	vsnprintf(command, sizeof(command), fmt, ap);
+	va_end(ap);
+	if ((p = popen(command, "r")) == NULL)
+		die("popen");
+	if (out != NULL && size > 0) {
+		size_t n;
+
+		while (used + 1 < size &&
+		    (n = fread(out + used, 1, size - 1 - used, p)) > 0)
+			used += n;
+		out[used] = '\0';
+	}
+	{
+		char sink[256];
+
+		while (fread(sink, 1, sizeof(sink), p) > 0)
+			;
+	}
+	status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Read every datagram waiting at the log sink into g.log. */
+static void
+drain_log(void)
+{
+	char line[8192];
+	ssize_t n;
+
+	while ((n = recv(g.log_fd, line, sizeof(line) - 1, MSG_DONTWAIT)) >
+	    0) {
+		if (g.log_used + (size_t)n + 2 > LOG_MAX)
+			g.log_used = 0;
+		memcpy(g.log + g.log_used, line, (size_t)n);
+		g.log_used += (size_t)n;
+		g.log[g.log_used++] = '\n';
+		g.log[g.log_used] = '\0';
+	}
+}
+
+static bool
+wait_socket(const char *path)
+{
+	struct stat st;
+
+	for (int i = 0; i < 200; i++) {
+		if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			return true;
+		usleep(25000);
+	}
+	return false;
+}
+
+/* The ztd configuration: agent "worker" for "daemon", SERVICES allowed. */
+static void
+write_config(const char *path, const char *state, const char *attestation)
+{
+	char digest[128] = "";
+
+	if (run(digest, sizeof(digest), "sha256sum '%s'", g.agent_bin) != 0)
+		die("sha256sum");
+	digest[64] = '\0';
+	if (mkdir(state, 0700) != 0 && errno != EEXIST)
+		die(state);
+	write_file(path, 0644,
+	    "ztd: { state_dir = \"%s\"; cache: { max_entries = 64; }; };\n"
+	    "attestation: { %s };\n"
+	    "agents = (\n"
+	    "  {\n"
+	    "    name = \"worker\";\n"
+	    "    accounts = [\"daemon\"];\n"
+	    "    pam_services = [\"zt-agent\"];\n"
+	    "    binary = \"%s\";\n"
+	    "    sha256 = [\"%s\"];\n"
+	    "    session_ttl = 60;\n"
+	    "    decision_ttl = 30;\n"
+	    "    commands = ( { path = \"/usr/bin/rsync\"; risk = \"low\"; } );\n"
+	    "  }\n"
+	    ");\n", state, attestation, g.agent_bin, digest);
+}
+
+static pid_t
+start_ztd(const char *config, const char *sock)
+{
+	char err[LINE_SIZE];
+	pid_t pid;
+
+	snprintf(err, sizeof(err), "%s/ztd.stderr", g.dir);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		int fd = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(g.ztd, "ztd", "--foreground", "--config", config,
+		    "--socket", sock, "--syslog-socket", g.log_sock,
+		    (char *)NULL);
+		_exit(127);
+	}
+	if (!wait_socket(sock)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		fprintf(stderr, "test_pam: ztd did not start (see %s)\n", err);
+		exit(99);
+	}
+	return pid;
+}
+
+static void
+stop_pid(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static int
+no_conversation(int n, const struct pam_message **msg,
+    struct pam_response **resp, void *data)
+{
+	(void)n;
+	(void)msg;
+	(void)resp;
+	(void)data;
+	return PAM_CONV_ERR;
+}
+
+static pam_handle_t *
+pam_begin(const char *service_name, const char *user)
+{
+	static const struct pam_conv conv = { no_conversation, NULL };
+	pam_handle_t *pamh = NULL;
+
+	assert_int_equal(pam_start_confdir(service_name, user, &conv,
+	    g.confdir, &pamh), PAM_SUCCESS);
+	assert_non_null(pamh);
+	return pamh;
+}
+
+/* One account check through SERVICE_NAME for USER; the stack's result. */
+static int
+account(const char *service_name, const char *user)
+{
+	pam_handle_t *pamh = pam_begin(service_name, user);
+	int rc = pam_acct_mgmt(pamh, PAM_SILENT);
+
+	pam_end(pamh, rc);
+	return rc;
+}
+
+/* Call one of the module's entry points directly on a real handle. */
+static int
+module_call(const char *symbol, pam_handle_t *pamh, int argc,
+    const char **argv)
+{
+	int (*fn)(pam_handle_t *, int, int, const char **);
+	void *lib = dlopen(g.module, RTLD_NOW | RTLD_LOCAL);
+	int rc;
+
+	assert_non_null(lib);
+	*(void **)&fn = dlsym(lib, symbol);
+	assert_non_null(fn);
+	rc = fn(pamh, PAM_SILENT, argc, argv);
+	dlclose(lib);
+	return rc;
+}
+
+/* The grant id ZT_GRANT=... in the handle's environment list, or "". */
+static void
+grant_of(pam_handle_t *pamh, char grant[33])
+{
+	char **env = pam_getenvlist(pamh);
+
+	grant[0] = '\0';
+	assert_non_null(env);
+	for (char **e = env; *e != NULL; e++) {
+		if (strncmp(*e, "ZT_GRANT=", 9) == 0)
+			snprintf(grant, 33, "%s", *e + 9);
+		free(*e);
+	}
+	free(env);
+}
+
+static bool
+grant_listed(const char *grant)
+{
+	char out[8192];
+
+	if (run(out, sizeof(out), "'%s' --socket '%s' grants", g.ztctl,
+	    g.sock) != 0)
+		return false;
+	return grant[0] != '\0' && strstr(out, grant) != NULL;
+}
+
+static int
+ztctl_check_grant(const char *grant)
+{
+	return run(NULL, 0, "'%s' --socket '%s' check --agent worker "
+	    "--action exec --object /usr/bin/rsync --grant %s", g.ztctl,
+	    g.sock, grant);
+}
+
+/* ------------------------------------------------------- fake servers */
+
+/* Listen at PATH and answer every request according to MODE (a child). */
+static pid_t
+start_fake(const char *path, enum fake_mode mode)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+	pid_t pid;
+
+	unlink(path);
+	if (strlen(path) >= sizeof(addr.sun_path))
+		die("fake socket path");
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(fd, 16) < 0)
+		die("fake server");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid > 0) {
+		close(fd);
+		return pid;
+	}
+	for (;;) {
+		uint8_t in[ZT_MSG_MAX + 64], out[ZT_MSG_MAX + 64];
+		struct zt_msg m;
+		uint32_t id;
+		size_t size;
+		ssize_t n;
+		int c = accept(fd, NULL, NULL);
+
+		if (c < 0)
+			continue;
+		n = recv(c, in, sizeof(in), 0);
+		if (n < 16) {
+			close(c);
+			continue;
+		}
+		memcpy(&id, in + 8, 4);
+		id = ntohl(id);
+		if (mode == FAKE_SILENT)
+			continue;	/* keep it open, never answer */
+		if (mode == FAKE_CLOSE) {
+			close(c);
+			continue;
+		}
+		if (mode == FAKE_WRONG_TYPE) {
+			zt_msg_init(&m, ZT_MSG_RELOAD_REPLY, id);
+			zt_msg_put_u64(&m, ZT_F_GENERATION, 7);
+		} else {
+			zt_msg_init(&m, ZT_MSG_DECISION,
+			    mode == FAKE_WRONG_ID ? id + 1 : id);
+			zt_msg_put_u32(&m, ZT_F_DECISION,
+			    mode == FAKE_DENY_VALUE ? 1 : ZT_DECISION_ALLOW);
+			zt_msg_put_str(&m, ZT_F_REASON, "fake");
+			if (mode != FAKE_NO_GRANT)
+				zt_msg_put_str(&m, ZT_F_GRANT,
+				    "0123456789abcdef0123456789abcdef");
+		}
+		memcpy(out, m.wire, m.size);
+		size = m.size;
+		switch (mode) {
+		case FAKE_TRUNCATED:
+			size -= 3;
+			break;
+		case FAKE_OVERSIZED:
+			memset(out + size, 'A', sizeof(out) - size);
+			size = ZT_MSG_MAX + 32;
+			break;
+		case FAKE_VERSION:
+			out[5] = 2;
+			break;
+		case FAKE_TRAILING:
+			memcpy(out + size, "\0\0\0\0", 4);
+			size += 4;
+			break;
+		default:
+			break;
+		}
+		send(c, out, size, MSG_NOSIGNAL);
+		/* the connection stays open: the client hangs up */
+	}
+}
+
+/* --------------------------------------------------- setup, teardown */
+
+static int
+setup_all(void **state)
+{
+	const char *top = getenv("top_builddir");
+	const char *override = getenv("ZT_PAM_MODULE");
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char config[LINE_SIZE], statedir[LINE_SIZE];
+	struct passwd *pw;
+
+	(void)state;
+	if (top == NULL)
+		top = ".";
+	if (override != NULL && override[0] != '\0')
+		snprintf(g.module, sizeof(g.module), "%s", override);
+	else
+		snprintf(g.module, sizeof(g.module), "%s/.libs/pam_zt.so",
+		    top);
+	snprintf(g.ztd, sizeof(g.ztd), "%s/ztd", top);
+	snprintf(g.ztctl, sizeof(g.ztctl), "%s/ztctl", top);
+	if (g.module[0] != '/') {
+		char cwd[PATH_MAX], copy[LINE_SIZE];
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			die("getcwd");
+		snprintf(copy, sizeof(copy), "%s", g.module);
+		snprintf(g.module, sizeof(g.module), "%.120s/%.120s", cwd,
+		    copy);
+	}
+	if ((pw = getpwnam("daemon")) == NULL)
+		die("no account daemon");
+	g.agent_uid = pw->pw_uid;
+
+	snprintf(g.dir, sizeof(g.dir), "/tmp/zt-pam.XXXXXX");
+	if (mkdtemp(g.dir) == NULL || chmod(g.dir, 0755) != 0)
+		die("mkdtemp");
+	snprintf(g.confdir, sizeof(g.confdir), "%s/pam.d", g.dir);
+	if (mkdir(g.confdir, 0755) != 0)
+		die(g.confdir);
+	snprintf(g.sock, sizeof(g.sock), "%s/ztd.sock", g.dir);
+	snprintf(g.log_sock, sizeof(g.log_sock), "%s/log.sock", g.dir);
+	snprintf(g.agent_bin, sizeof(g.agent_bin), "%s/agent-bin", g.dir);
+	if (run(NULL, 0, "cp /bin/sleep '%s' && chmod 0755 '%s'",
+	    g.agent_bin, g.agent_bin) != 0)
+		die("cp");
+
+	g.log = calloc(1, LOG_MAX);
+	if (g.log == NULL)
+		die("calloc");
+	if (strlen(g.log_sock) >= sizeof(addr.sun_path))
+		die("log socket path");
+	memcpy(addr.sun_path, g.log_sock, strlen(g.log_sock) + 1);
+	g.log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (g.log_fd < 0 ||
+	    bind(g.log_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		die("log socket");
+	{
+		int size = 4 * 1024 * 1024;
+
+		setsockopt(g.log_fd, SOL_SOCKET, SO_RCVBUF, &size,
+		    sizeof(size));
+	}
+
+	snprintf(config, sizeof(config), "%s/ztd.conf", g.dir);
+	snprintf(statedir, sizeof(statedir), "%s/state", g.dir);
+	write_config(config, statedir, "mode = \"software\";");
+	g.ztd_pid = start_ztd(config, g.sock);
+
+	/* The stacks every test uses. */
+	service("zt-agent",
+	    "account [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "account required pam_permit.so\n"
+	    "session [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "session required pam_permit.so\n",
+	    g.module, g.sock, g.module, g.sock);
+	service("zt-other",
+	    "account [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "account required pam_permit.so\n"
+	    "session [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "session required pam_permit.so\n",
+	    g.module, g.sock, g.module, g.sock);
+	return 0;
+}
+
+static int
+teardown_all(void **state)
+{
+	(void)state;
+	stop_pid(g.ztd_pid);
+	if (g.log_fd >= 0)
+		close(g.log_fd);
+	free(g.log);
+	if (getenv("ZT_KEEP") == NULL && g.dir[0] != '\0')
+		run(NULL, 0, "rm -rf '%s'", g.dir);
+	return 0;
+}
+
+/* ------------------------------------------------------------- tests */
+
+/* allow: account, then a session whose grant ztd lists and ends. */
+static void
+test_allow_session_grant(void **state)
+{
+	char grant[33];
+	pam_handle_t *pamh;
+	int rc;
+
+	(void)state;
+	assert_int_equal(account("zt-agent", "daemon"), PAM_SUCCESS);
+
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_SUCCESS);
+	grant_of(pamh, grant);
+	assert_int_equal(strlen(grant), 32);
+	assert_true(grant_listed(grant));
+	assert_int_equal(ztctl_check_grant(grant), 0);
+	rc = pam_close_session(pamh, PAM_SILENT);
+	assert_int_equal(rc, PAM_SUCCESS);
+	assert_null(pam_getenv(pamh, "ZT_GRANT"));
+	pam_end(pamh, rc);
+	assert_false(grant_listed(grant));
+	assert_int_equal(ztctl_check_grant(grant), 1);
+
+	/* The decision was audited with the service and the account. */
+	usleep(100000);
+	drain_log();
+	assert_non_null(strstr(g.log, "decision=allow action=session "
+	    "agent=\"worker\" account=\"daemon\""));
+	assert_non_null(strstr(g.log, "object=\"zt-agent\""));
+}
+
+/* auth never grants by itself: an allow is PAM_IGNORE. */
+static void
+test_auth_never_grants(void **state)
+{
+	const char *argv[] = { NULL };
+	char option[LINE_SIZE];
+	pam_handle_t *pamh;
+
+	(void)state;
+	snprintf(option, sizeof(option), "socket=%s", g.sock);
+	argv[0] = option;
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(module_call("pam_sm_authenticate", pamh, 1, argv),
+	    PAM_IGNORE);
+	assert_int_equal(module_call("pam_sm_setcred", pamh, 1, argv),
+	    PAM_IGNORE);
+	pam_end(pamh, PAM_SUCCESS);
+	pamh = pam_begin("zt-other", "daemon");
+	assert_int_equal(module_call("pam_sm_authenticate", pamh, 1, argv),
+	    PAM_PERM_DENIED);
+	pam_end(pamh, PAM_SUCCESS);
+
+	/* "auth sufficient pam_zt.so" followed by pam_deny: still denied. */
+	service("zt-auth", "auth sufficient %s socket=%s\n"
+	    "auth required pam_deny.so\n", g.module, g.sock);
+	pamh = pam_begin("zt-auth", "daemon");
+	assert_int_equal(pam_authenticate(pamh, PAM_SILENT), PAM_AUTH_ERR);
+	pam_end(pamh, PAM_AUTH_ERR);
+}
+
+/* deny: the agent's account may not use this PAM service. */
+static void
+test_deny_service(void **state)
+{
+	pam_handle_t *pamh;
+
+	(void)state;
+	assert_int_equal(account("zt-other", "daemon"), PAM_PERM_DENIED);
+	pamh = pam_begin("zt-other", "daemon");
+	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_PERM_DENIED);
+	assert_null(pam_getenv(pamh, "ZT_GRANT"));
+	pam_end(pamh, PAM_PERM_DENIED);
+	usleep(100000);
+	drain_log();
+	assert_non_null(strstr(g.log, "decision=deny action=session "
+	    "agent=\"worker\""));
+}
+
+/* deny: the agent's binary no longer has its pinned digest. */
+static void
+test_deny_binary_changed(void **state)
+{
+	char saved[LINE_SIZE];
+	int rc;
+
+	(void)state;
+	snprintf(saved, sizeof(saved), "%s.orig", g.agent_bin);
+	assert_int_equal(run(NULL, 0, "cp -p '%s' '%s' && printf x >>'%s'",
+	    g.agent_bin, saved, g.agent_bin), 0);
+	rc = account("zt-agent", "daemon");
+	assert_int_equal(run(NULL, 0, "cp '%s' '%s'", saved, g.agent_bin), 0);
+	assert_int_equal(rc, PAM_PERM_DENIED);
+	/* restored: allowed again */
+	assert_int_equal(account("zt-agent", "daemon"), PAM_SUCCESS);
+}
+
+/* deny: the host's attestation cannot be trusted (no golden values). */
+static void
+test_deny_attestation(void **state)
+{
+	char config[LINE_SIZE], statedir[LINE_SIZE], sock[LINE_SIZE];
+	char measured[LINE_SIZE], attestation[2 * LINE_SIZE];
+	pam_handle_t *pamh;
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	snprintf(config, sizeof(config), "%s/ztd-untrusted.conf", g.dir);
+	snprintf(statedir, sizeof(statedir), "%s/state-untrusted", g.dir);
+	snprintf(sock, sizeof(sock), "%s/untrusted.sock", g.dir);
+	snprintf(measured, sizeof(measured), "%s/measured", g.dir);
+	write_file(measured, 0644, "kernel\n");
+	snprintf(attestation, sizeof(attestation), "mode = \"software\"; "
+	    "files = [\"%s\"]; golden = \"%s/golden\";", measured, statedir);
+	write_config(config, statedir, attestation);
+	pid = start_ztd(config, sock);
+	/* the same service name, now pointing at the untrusted ztd */
+	service("zt-agent", "account [success=ok ignore=ignore default=die] "
+	    "%s socket=%s\naccount required pam_permit.so\n"
+	    "session [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "session required pam_permit.so\n", g.module, sock, g.module,
+	    sock);
+	rc = account("zt-agent", "daemon");
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_PERM_DENIED);
+	pam_end(pamh, PAM_PERM_DENIED);
+	stop_pid(pid);
+	service("zt-agent",
+	    "account [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "account required pam_permit.so\n"
+	    "session [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "session required pam_permit.so\n",
+	    g.module, g.sock, g.module, g.sock);
+	assert_int_equal(rc, PAM_PERM_DENIED);
+	drain_log();
+	assert_non_null(strstr(g.log, "host untrusted"));
+}
+
+/* Not an agent's account: the module ignores it, the stack decides. */
+static void
+test_not_agent(void **state)
+{
+	const char *argv[1];
+	char option[LINE_SIZE];
+	pam_handle_t *pamh;
+
+	(void)state;
+	snprintf(option, sizeof(option), "socket=%s", g.sock);
+	argv[0] = option;
+	assert_int_equal(account("zt-agent", "root"), PAM_SUCCESS);
+	assert_int_equal(account("zt-other", "root"), PAM_SUCCESS);
+	pamh = pam_begin("zt-agent", "root");
+	assert_int_equal(module_call("pam_sm_acct_mgmt", pamh, 1, argv),
+	    PAM_IGNORE);
+	assert_int_equal(module_call("pam_sm_open_session", pamh, 1, argv),
+	    PAM_IGNORE);
+	assert_null(pam_getenv(pamh, "ZT_GRANT"));
+	assert_int_equal(module_call("pam_sm_close_session", pamh, 1, argv),
+	    PAM_IGNORE);
+	pam_end(pamh, PAM_SUCCESS);
+	/* while the agent's account, through the same file, is denied */
+	assert_int_equal(account("zt-other", "daemon"), PAM_PERM_DENIED);
+}
+
+/* No ztd at the socket path: PAM_AUTHINFO_UNAVAIL, never success. */
+static void
+test_ztd_absent(void **state)
+{
+	pam_handle_t *pamh;
+
+	(void)state;
+	service("zt-absent",
+	    "account [success=ok ignore=ignore default=die] %s "
+	    "socket=%s/nobody.sock\naccount required pam_permit.so\n"
+	    "session [success=ok ignore=ignore default=die] %s "
+	    "socket=%s/nobody.sock\nsession required pam_permit.so\n",
+	    g.module, g.dir, g.module, g.dir);
+	assert_int_equal(account("zt-absent", "daemon"),
+	    PAM_AUTHINFO_UNAVAIL);
+	/* even for root: the module cannot know it is not an agent's */
+	assert_int_equal(account("zt-absent", "root"), PAM_AUTHINFO_UNAVAIL);
+	pamh = pam_begin("zt-absent", "daemon");
+	assert_int_equal(pam_open_session(pamh, PAM_SILENT),
+	    PAM_AUTHINFO_UNAVAIL);
+	pam_end(pamh, PAM_AUTHINFO_UNAVAIL);
+}
+
+/* Run one account check against a fake server in MODE; the result. */
+static int
+against_fake(enum fake_mode mode, const char *timeout, bool session,
+    int64_t *elapsed_ms)
+{
+	char path[LINE_SIZE];
+	pam_handle_t *pamh;
+	int64_t start;
+	pid_t pid;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/fake.sock", g.dir);
+	pid = start_fake(path, mode);
+	service("zt-fake",
+	    "account [success=ok ignore=ignore default=die] %s socket=%s%s%s\n"
+	    "account required pam_permit.so\n"
+	    "session [success=ok ignore=ignore default=die] %s socket=%s%s%s\n"
+	    "session required pam_permit.so\n",
+	    g.module, path, timeout ? " timeout=" : "", timeout ? timeout : "",
+	    g.module, path, timeout ? " timeout=" : "", timeout ? timeout : "");
+	pamh = pam_begin("zt-fake", "daemon");
+	start = now_ms();
+	rc = session ? pam_open_session(pamh, PAM_SILENT) :
+	    pam_acct_mgmt(pamh, PAM_SILENT);
+	if (elapsed_ms != NULL)
+		*elapsed_ms = now_ms() - start;
+	pam_end(pamh, rc);
+	stop_pid(pid);
+	unlink(path);
+	return rc;
+}
+
+/* A well-formed allow from the fake server is an allow: the framing works. */
+static void
+test_fake_control(void **state)
+{
+	(void)state;
+	assert_int_equal(against_fake(FAKE_ALLOW, NULL, false, NULL),
+	    PAM_SUCCESS);
+	assert_int_equal(against_fake(FAKE_ALLOW, NULL, true, NULL),
+	    PAM_SUCCESS);
+	assert_int_equal(against_fake(FAKE_DENY_VALUE, NULL, false, NULL),
+	    PAM_PERM_DENIED);
+}
+
+/* ztd accepts but never answers: AUTHINFO_UNAVAIL within the timeout. */
+static void
+test_never_answers(void **state)
+{
+	int64_t elapsed;
+
+	(void)state;
+	assert_int_equal(against_fake(FAKE_SILENT, "300", false, &elapsed),
+	    PAM_AUTHINFO_UNAVAIL);
+	print_message("# no answer: %lld ms (timeout=300)\n",
+	    (long long)elapsed);
+	assert_in_range(elapsed, 300, 1000);
+	assert_int_equal(against_fake(FAKE_SILENT, "300", true, &elapsed),
+	    PAM_AUTHINFO_UNAVAIL);
+	assert_in_range(elapsed, 300, 1000);
+	/* a reply to another request id is no answer either */
+	assert_int_equal(against_fake(FAKE_WRONG_ID, "300", false, &elapsed),
+	    PAM_AUTHINFO_UNAVAIL);
+	assert_in_range(elapsed, 300, 1000);
+}
+
+/* ztd gone mid-request (reads the request and hangs up). */
+static void
+test_killed_mid_request(void **state)
+{
+	int64_t elapsed;
+
+	(void)state;
+	assert_int_equal(against_fake(FAKE_CLOSE, "3000", false, &elapsed),
+	    PAM_AUTHINFO_UNAVAIL);
+	assert_in_range(elapsed, 0, 1000);
+	assert_int_equal(against_fake(FAKE_CLOSE, "3000", true, NULL),
+	    PAM_AUTHINFO_UNAVAIL);
+}
+
+/* The real ztd stopped (SIGSTOP) while asked, then killed. */
+static void
+test_real_ztd_stopped(void **state)
+{
+	char config[LINE_SIZE], statedir[LINE_SIZE], sock[LINE_SIZE];
+	pam_handle_t *pamh;
+	int64_t start, elapsed;
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	snprintf(config, sizeof(config), "%s/ztd-stop.conf", g.dir);
+	snprintf(statedir, sizeof(statedir), "%s/state-stop", g.dir);
+	snprintf(sock, sizeof(sock), "%s/stop.sock", g.dir);
+	write_config(config, statedir, "mode = \"software\";");
+	pid = start_ztd(config, sock);
+	service("zt-agent", "account [success=ok ignore=ignore default=die] "
+	    "%s socket=%s timeout=300\naccount required pam_permit.so\n",
+	    g.module, sock);
+	assert_int_equal(account("zt-agent", "daemon"), PAM_SUCCESS);
+	kill(pid, SIGSTOP);
+	pamh = pam_begin("zt-agent", "daemon");
+	start = now_ms();
+	rc = pam_acct_mgmt(pamh, PAM_SILENT);
+	elapsed = now_ms() - start;
+	pam_end(pamh, rc);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(account("zt-agent", "daemon"), PAM_AUTHINFO_UNAVAIL);
+	service("zt-agent",
+	    "account [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "account required pam_permit.so\n"
+	    "session [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "session required pam_permit.so\n",
+	    g.module, g.sock, g.module, g.sock);
+	assert_int_equal(rc, PAM_AUTHINFO_UNAVAIL);
+	assert_in_range(elapsed, 300, 1000);
+}
+
+/* Malformed replies are never an allow. */
+static void
+test_malformed_replies(void **state)
+{
+	static const enum fake_mode modes[] = {
+		FAKE_TRUNCATED, FAKE_OVERSIZED, FAKE_VERSION, FAKE_TRAILING,
+		FAKE_WRONG_TYPE,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		assert_int_equal(against_fake(modes[i], "1000", false, NULL),
+		    PAM_AUTHINFO_UNAVAIL);
+		assert_int_equal(against_fake(modes[i], "1000", true, NULL),
+		    PAM_AUTHINFO_UNAVAIL);
+	}
+	/* an allow without a grant id cannot open a session */
+	assert_int_equal(against_fake(FAKE_NO_GRANT, "1000", true, NULL),
+	    PAM_AUTHINFO_UNAVAIL);
+}
+
+/* Hostile user names: 64 KiB, control characters, invalid UTF-8. */
+static void
+test_hostile_user_names(void **state)
+{
+	static const char *const names[] = {
+		"daemon\n\rdecision=allow", "\xff\xfe\xc3(daemon", "daemon ",
+		"%n%n%n%s",
+	};
+	size_t size = 64 * 1024;
+	char *name = malloc(size + 1);
+
+	(void)state;
+	assert_non_null(name);
+	memset(name, 'a', size);
+	name[size] = '\0';
+	assert_int_equal(account("zt-agent", name), PAM_USER_UNKNOWN);
+	memset(name, '\x1b', 300);
+	name[300] = '\0';
+	assert_int_equal(account("zt-agent", name), PAM_USER_UNKNOWN);
+	free(name);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_int_not_equal(account("zt-agent", names[i]),
+		    PAM_SUCCESS);
+}
+
+/* Control characters in PAM_RHOST and PAM_TTY: allowed, one audit line. */
+static void
+test_control_characters_in_items(void **state)
+{
+	char big[4096], grant[33];
+	pam_handle_t *pamh;
+	size_t before, after;
+	const char *p;
+	int rc;
+
+	(void)state;
+	drain_log();
+	before = 0;
+	for (p = g.log; (p = strstr(p, "action=session")) != NULL; p++)
+		before++;
+	memset(big, 'h', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_set_item(pamh, PAM_RHOST,
+	    "evil\nhost\r\x1b[2Jdecision=allow"), PAM_SUCCESS);
+	assert_int_equal(pam_set_item(pamh, PAM_TTY, "tty\n\x7f\x01"),
+	    PAM_SUCCESS);
+	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_SUCCESS);
+	grant_of(pamh, grant);
+	assert_int_equal(strlen(grant), 32);
+	rc = pam_close_session(pamh, PAM_SILENT);
+	assert_int_equal(rc, PAM_SUCCESS);
+	pam_end(pamh, rc);
+
+	/* an item far over the bound still works (cut to 255 bytes) */
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_set_item(pamh, PAM_RHOST, big), PAM_SUCCESS);
+	assert_int_equal(pam_acct_mgmt(pamh, PAM_SILENT), PAM_SUCCESS);
+	pam_end(pamh, PAM_SUCCESS);
+
+	usleep(100000);
+	drain_log();
+	after = 0;
+	for (p = g.log; (p = strstr(p, "action=session")) != NULL; p++)
+		after++;
+	/* one record for the session, one for the account check */
+	assert_int_equal(after - before, 2);
+	/* no datagram carried a raw control character or the forged field */
+	for (p = g.log; *p != '\0'; p++)
+		assert_true(*p == '\n' || (unsigned char)*p >= 0x20);
+	assert_null(strstr(g.log, "\nhost"));
+}
+
+/* Unknown or malformed options: PAM_SERVICE_ERR, never success. */
+static void
+test_bad_options(void **state)
+{
+	static const char *const options[] = {
+		"nosuchoption", "timeout=0", "timeout=60001", "timeout=-5",
+		"timeout=12x", "timeout=", "socket=relative.sock", "socket=",
+		"debug=1", "DEBUG",
+	};
+	const char *argv[2];
+	char option[LINE_SIZE];
+	pam_handle_t *pamh;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		service("zt-badopt",
+		    "account [success=ok ignore=ignore default=die] %s "
+		    "socket=%s %s\naccount required pam_permit.so\n",
+		    g.module, g.sock, options[i]);
+		assert_int_equal(account("zt-badopt", "daemon"),
+		    PAM_SERVICE_ERR);
+		assert_int_equal(account("zt-badopt", "root"),
+		    PAM_SERVICE_ERR);
+	}
+	snprintf(option, sizeof(option), "socket=%s", g.sock);
+	argv[0] = option;
+	argv[1] = "bogus";
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(module_call("pam_sm_acct_mgmt", pamh, 2, argv),
+	    PAM_SERVICE_ERR);
+	assert_int_equal(module_call("pam_sm_open_session", pamh, 2, argv),
+	    PAM_SERVICE_ERR);
+	assert_int_equal(module_call("pam_sm_close_session", pamh, 2, argv),
+	    PAM_SERVICE_ERR);
+	assert_int_equal(module_call("pam_sm_authenticate", pamh, 2, argv),
+	    PAM_SERVICE_ERR);
+	pam_end(pamh, PAM_SUCCESS);
+	/* good options with debug and a timeout are accepted */
+	service("zt-goodopt", "account required %s socket=%s timeout=60000 "
+	    "debug\n", g.module, g.sock);
+	assert_int_equal(account("zt-goodopt", "daemon"), PAM_SUCCESS);
+}
+
+/* The calling process's environment changes nothing. */
+static void
+test_hostile_environment(void **state)
+{
+	char grant[33], other[33];
+	const char *argv[1];
+	char option[LINE_SIZE];
+	pam_handle_t *pamh, *second;
+	struct stat st;
+
+	(void)state;
+	snprintf(option, sizeof(option), "socket=%s", g.sock);
+	argv[0] = option;
+	/* a live grant, held by its own handle */
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_SUCCESS);
+	grant_of(pamh, grant);
+	assert_int_equal(strlen(grant), 32);
+
+	setenv("ZT_GRANT", grant, 1);
+	setenv("LD_PRELOAD", "/nonexistent/lib.so", 1);
+	setenv("ZT_SOCKET", "/nonexistent/ztd.sock", 1);
+	setenv("ZTD_SOCKET", "/nonexistent/ztd.sock", 1);
+	setenv("ZT_PAM_TIMEOUT", "1", 1);
+	setenv("ZT_CONFIG", "/nonexistent/ztd.conf", 1);
+
+	/* still allowed, through the socket option only */
+	assert_int_equal(account("zt-agent", "daemon"), PAM_SUCCESS);
+	/* closing a fresh handle does not take ZT_GRANT from getenv() */
+	second = pam_begin("zt-agent", "daemon");
+	assert_int_equal(module_call("pam_sm_close_session", second, 1, argv),
+	    PAM_IGNORE);
+	pam_end(second, PAM_SUCCESS);
+	assert_true(grant_listed(grant));
+	/* a session opened now gets its own grant, not the environment's */
+	second = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_open_session(second, PAM_SILENT), PAM_SUCCESS);
+	grant_of(second, other);
+	assert_int_equal(strlen(other), 32);
+	assert_string_not_equal(other, grant);
+	assert_int_equal(pam_close_session(second, PAM_SILENT), PAM_SUCCESS);
+	pam_end(second, PAM_SUCCESS);
+	assert_true(grant_listed(grant));
+	/* ZT_SOCKET does not lead the default socket to our ztd */
+	if (stat("/run/zt/ztd.sock", &st) != 0) {
+		setenv("ZT_SOCKET", g.sock, 1);
+		setenv("ZTD_SOCKET", g.sock, 1);
+		service("zt-default", "account [success=ok ignore=ignore "
+		    "default=die] %s\naccount required pam_permit.so\n",
+		    g.module);
+		assert_int_equal(account("zt-default", "daemon"),
+		    PAM_AUTHINFO_UNAVAIL);
+	}
+	unsetenv("ZT_GRANT");
+	unsetenv("LD_PRELOAD");
+	unsetenv("ZT_SOCKET");
+	unsetenv("ZTD_SOCKET");
+	unsetenv("ZT_PAM_TIMEOUT");
+	unsetenv("ZT_CONFIG");
+
+	/* a ZT_GRANT planted in the PAM environment before open is dropped */
+	second = pam_begin("zt-agent", "root");
+	snprintf(option, sizeof(option), "ZT_GRANT=%s", grant);
+	assert_int_equal(pam_putenv(second, option), PAM_SUCCESS);
+	assert_int_equal(pam_open_session(second, PAM_SILENT), PAM_SUCCESS);
+	assert_null(pam_getenv(second, "ZT_GRANT"));
+	assert_int_equal(pam_close_session(second, PAM_SILENT), PAM_SUCCESS);
+	pam_end(second, PAM_SUCCESS);
+	assert_true(grant_listed(grant));
+
+	assert_int_equal(pam_close_session(pamh, PAM_SILENT), PAM_SUCCESS);
+	pam_end(pamh, PAM_SUCCESS);
+	assert_false(grant_listed(grant));
+}
+
+/* A grant revoked behind the session's back: close reports it, no crash. */
+static void
+test_close_after_revoke(void **state)
+{
+	char grant[33];
+	pam_handle_t *pamh;
+	int rc;
+
+	(void)state;
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_SUCCESS);
+	grant_of(pamh, grant);
+	assert_int_equal(run(NULL, 0, "'%s' --socket '%s' revoke %s >/dev/null",
+	    g.ztctl, g.sock, grant), 0);
+	assert_false(grant_listed(grant));
+	rc = pam_close_session(pamh, PAM_SILENT);
+	assert_int_not_equal(rc, PAM_SUCCESS);
+	pam_end(pamh, rc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_allow_session_grant),
+		cmocka_unit_test(test_auth_never_grants),
+		cmocka_unit_test(test_deny_service),
+		cmocka_unit_test(test_deny_binary_changed),
+		cmocka_unit_test(test_deny_attestation),
+		cmocka_unit_test(test_not_agent),
+		cmocka_unit_test(test_ztd_absent),
+		cmocka_unit_test(test_fake_control),
+		cmocka_unit_test(test_never_answers),
+		cmocka_unit_test(test_killed_mid_request),
+		cmocka_unit_test(test_real_ztd_stopped),
+		cmocka_unit_test(test_malformed_replies),
+		cmocka_unit_test(test_hostile_user_names),
+		cmocka_unit_test(test_control_characters_in_items),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_hostile_environment),
+		cmocka_unit_test(test_close_after_revoke),
+	};
+	struct stat st;
+	char module[LINE_SIZE];
+	const char *top = getenv("top_builddir");
+	const char *override = getenv("ZT_PAM_MODULE");
+
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root (ztd answers sessions to root)\n");
+		return 0;
+	}
+	if (override != NULL && override[0] != '\0')
+		snprintf(module, sizeof(module), "%s", override);
+	else
+		snprintf(module, sizeof(module), "%s/.libs/pam_zt.so",
+		    top != NULL ? top : ".");
+	if (stat(module, &st) != 0) {
+		printf("1..0 # SKIP %s is not built\n", module);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("pam_zt", tests, setup_all,
+	    teardown_all);
+}
