@@ -1,18 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Benchmark: ztd decisions over the real socket against a bare echo server. */
+/* Benchmark: ztd's decisions over its real socket against a bare echo. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
+#include <ftw.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,208 +29,520 @@
 #include "zt_err.h"
 #include "zt_msg.h"
 
-#define RUN_SECONDS 1.0
-#define SAMPLES_MAX 400000	/* latencies kept per client */
+/*
+ * What a run looks like: ztd, a syslog sink and an echo server are child
+ * processes of this one; every figure forks its client processes, which
+ * connect, open their sessions and prime the cache, report ready, and are
+ * then released together.  Each runs a warm-up, then a window in which
+ * every request's round trip is recorded (CLOCK_MONOTONIC) into memory
+ * shared with this process.  Latency is over every request in the window;
+ * throughput is the median over SLICES equal slices of the window.
+ */
 #define CLIENTS_MAX 16
+#define SAMPLES_MAX (1u << 19)		/* latencies kept per client */
+#define SLICES 10			/* throughput: median of these */
+#define WARMUP_NS 250000000LL
+#define WINDOW_NS 1500000000LL
+#define FILL_ENTRIES 65536		/* the RSS figure's cached entries */
+#define CALL_TIMEOUT_MS 5000
+#define SESSION_TIMEOUT_MS 15000	/* the first may await attestation */
+#define READY_TIMEOUT_MS 60000		/* the fill takes a few seconds */
+#define LOG_KEEP 4096			/* bytes of ztd's stderr kept */
 
-enum mode { ECHO, CACHED, UNCACHED };
+/* The wire numbers of daemon/policy.h's enum action used here. */
+#define ACTION_EXEC 2
+#define ACTION_CONNECT 3
 
-static char dir[64], ztd_sock[128], echo_sock[128], log_sock[128];
-static pid_t ztd_pid = -1;
+#define AGENT_ACCOUNT "daemon"
+#define AGENT_SERVICE "zt-agent"
+#define CACHED_OBJECT "/usr/bin/rsync"
+#define CACHED_REASON "cached allow"	/* daemon/decide.c, on a hit */
 
-static double
-now_us(void)
+enum kind {
+	KIND_ECHO,		/* a DECIDE's bytes to the echo server */
+	KIND_CACHED,		/* the same object again: a cache hit */
+	KIND_UNCACHED,		/* a new object each time: a miss */
+	KIND_FILL,		/* FILL_ENTRIES misses before ready */
+};
+
+struct client_result {
+	uint64_t decisions;		/* sessions and DECIDEs asked */
+	uint64_t measured;		/* requests inside the window */
+	uint64_t n_samples;
+	uint64_t slices[SLICES];
+};
+
+/* Memory shared by this process and its children. */
+struct shared {
+	int64_t t0, t_end;		/* the window, CLOCK_MONOTONIC ns */
+	struct client_result clients[CLIENTS_MAX];
+	uint64_t sink_datagrams;	/* written by the sink only */
+	uint64_t sink_audit;		/* of which audit lines */
+	uint64_t stderr_bytes;		/* ztd's, counted by the sink */
+	char head[LOG_KEEP];		/* ztd's first stderr bytes */
+	char tail[LOG_KEEP];		/* its last ones, a ring */
+};
+
+struct figure {
+	double p50_us, p99_us, rate;
+};
+
+struct bench {
+	char dir[64];
+	char config[128], ztd_socket[128], echo_socket[128];
+	char log_socket[128], agent_binary[128], state_dir[128];
+	const char *ztd_path;
+	uid_t agent_uid;
+	pid_t parent, ztd_pid, echo_pid, sink_pid;
+	struct shared *shared;
+	uint32_t *samples;		/* CLIENTS_MAX * SAMPLES_MAX */
+	pid_t clients[CLIENTS_MAX];
+	int n_clients;
+	int ready_fd, go_fd;		/* the clients' pipes, our ends */
+	uint64_t decisions;		/* asked of ztd, all figures */
+	int cpus[CLIENTS_MAX];		/* the CPUs we may use */
+	int n_cpus;
+	int server_cpu;			/* ztd's and the echo server's */
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static int64_t
+now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+	    .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * In a freshly forked child: default signal actions, and death with this
+ * process (so that nothing outlives a benchmark killed outright).
+ */
+static void
+child_setup(const struct bench *b)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != b->parent)
+		_exit(1);
+}
+
+/* Run on CPU only (children inherit it, ztd's threads too). */
+static void
+pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* The CPUs allowed to this process (at most CLIENTS_MAX of them). */
+static void
+find_cpus(struct bench *b)
+{
+	cpu_set_t set;
+
+	b->n_cpus = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int cpu = 0; cpu < CPU_SETSIZE &&
+		    b->n_cpus < CLIENTS_MAX; cpu++)
+			if (CPU_ISSET(cpu, &set))
+				b->cpus[b->n_cpus++] = cpu;
+	if (b->n_cpus == 0)
+		b->cpus[b->n_cpus++] = 0;
+	b->server_cpu = b->cpus[b->n_cpus - 1];
 }
 
 static int
-compare(const void *a, const void *b)
+path_in(const struct bench *b, char *out, size_t size, const char *name)
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	int n = snprintf(out, size, "%s/%s", b->dir, name);
 
-	return x < y ? -1 : x > y;
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* A datagram sink standing in for syslog, and a SEQPACKET echo server. */
-static void *
-sink(void *arg)
-{
-	char buf[4096];
-	int fd = *(int *)arg;
+/* ------------------------------------------------------------ setup */
 
-	for (;;)
-		if (recv(fd, buf, sizeof(buf), 0) < 0 && errno != EINTR)
-			return NULL;
-}
-
-static void *
-echo_one(void *arg)
+static int
+copy_file(const char *from, const char *to, mode_t mode)
 {
-	char buf[ZT_MSG_MAX];
-	int fd = (int)(intptr_t)arg;
+	char buf[65536];
 	ssize_t n;
+	int in, out, r = 0;
 
-	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
-		send(fd, buf, (size_t)n, MSG_NOSIGNAL);
-	close(fd);
-	return NULL;
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    mode)) < 0) {
+		r = -errno;
+		close(in);
+		return r;
+	}
+	while (r == 0 && (n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(out, buf + done, (size_t)(n - done));
+
+			if (w < 0) {
+				r = -errno;
+				break;
+			}
+			done += w;
+		}
+	}
+	if (r == 0 && fchmod(out, mode) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	close(in);
+	return r;
 }
 
-static void *
-echo_server(void *arg)
+/* The SHA-256 of PATH as 64 hex digits, by sha256sum(1). */
+static int
+sha256_of(const struct bench *b, const char *path, char hex[65])
 {
-	int fd = *(int *)arg;
+	char out[128];
+	size_t got = 0;
+	ssize_t n;
+	int fds[2], status;
+	pid_t pid;
 
-	for (;;) {
-		pthread_t t;
-		int c = accept(fd, NULL, NULL);
-
-		if (c < 0)
-			continue;
-		pthread_create(&t, NULL, echo_one, (void *)(intptr_t)c);
-		pthread_detach(t);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
 	}
-	return NULL;
+	if (pid == 0) {
+		child_setup(b);
+		dup2(fds[1], STDOUT_FILENO);
+		execlp("sha256sum", "sha256sum", "--", path, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (got < sizeof(out) - 1 &&
+	    (n = read(fds[0], out + got, sizeof(out) - 1 - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	out[got] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got < 64 ||
+	    strspn(out, "0123456789abcdef") != 64)
+		return -EIO;
+	memcpy(hex, out, 64);
+	hex[64] = '\0';
+	return 0;
+}
+
+/*
+ * The configuration: one agent on the account "daemon" whose binary is a
+ * private, pinned copy of /bin/true; a low-risk command (the cached
+ * figure) and all of 10.0.0.0/8 (fresh objects for the uncached one).
+ * Syslog only: no audit file.
+ */
+static int
+write_config(const struct bench *b, const char *digest)
+{
+	FILE *f;
+	int fd, r = 0;
+
+	fd = open(b->config, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0644) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	fprintf(f,
+	    "ztd: {\n"
+	    "  state_dir = \"%s\";\n"
+	    "  max_clients = 1024;\n"
+	    "  audit: { require = true; };\n"
+	    "  cache: { max_entries = %d; };\n"
+	    "};\n"
+	    "attestation: { mode = \"software\"; };\n"
+	    "agents = (\n"
+	    "  {\n"
+	    "    name = \"bench\";\n"
+	    "    accounts = [\"" AGENT_ACCOUNT "\"];\n"
+	    "    pam_services = [\"" AGENT_SERVICE "\"];\n"
+	    "    binary = \"%s\";\n"
+	    "    sha256 = [\"%s\"];\n"
+	    "    session_ttl = 3600;\n"
+	    "    decision_ttl = 3600;\n"
+	    "    commands = (\n"
+	    "      { path = \"" CACHED_OBJECT "\"; risk = \"low\"; },\n"
+	    "      { path = \"/usr/bin/psql\"; risk = \"high\"; },\n"
+	    "      { path = \"/bin/sh\"; risk = \"deny\"; }\n"
+	    "    );\n"
+	    "    network = (\n"
+	    "      { to = \"10.0.0.0/8\"; ports = \"1-65535\"; "
+	    "proto = \"tcp\"; }\n"
+	    "    );\n"
+	    "  }\n"
+	    ");\n", b->state_dir, FILL_ENTRIES, b->agent_binary, digest);
+	if (ferror(f))
+		r = -EIO;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	return r;
 }
 
 static int
-bind_socket(const char *path, int type)
+bind_unix(const char *path, int type)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	int fd, r;
 
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    (type == SOCK_SEQPACKET && listen(fd, 64) < 0)) {
-		perror(path);
-		exit(1);
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    (type == SOCK_SEQPACKET && listen(fd, SOMAXCONN) < 0)) {
+		r = -errno;
+		close(fd);
+		return r;
 	}
 	return fd;
 }
 
-static int
-call(int fd, struct zt_msg *request, struct zt_msg *reply)
-{
-	int r = zt_client_call(fd, request, reply, 10000);
+/* ------------------------------------------------- sink and echo */
 
-	if (r < 0) {
-		fprintf(stderr, "decide: call: %s\n", zt_strerror(r));
-		_exit(1);
+static void
+keep_stderr(struct shared *sh, const char *data, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t at = sh->stderr_bytes + i;
+
+		if (at < LOG_KEEP)
+			sh->head[at] = data[i];
+		sh->tail[at % LOG_KEEP] = data[i];
 	}
+	__atomic_store_n(&sh->stderr_bytes, sh->stderr_bytes + n,
+	    __ATOMIC_RELEASE);
+}
+
+/* Read every datagram queued on LOG_FD, counting them and the audit lines. */
+static void
+drain_log(struct shared *sh, int log_fd)
+{
+	char buf[8192];
+	ssize_t n;
+
+	while ((n = recv(log_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >= 0) {
+		buf[n] = '\0';
+		if (strstr(buf, ": decision=") != NULL)
+			__atomic_store_n(&sh->sink_audit, sh->sink_audit + 1,
+			    __ATOMIC_RELAXED);
+		__atomic_store_n(&sh->sink_datagrams, sh->sink_datagrams + 1,
+		    __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * The syslog daemon's part: drain the datagram socket ztd sends its log and
+ * audit lines to, counting them, and drain ztd's stderr (a pipe, as under
+ * systemd's journal), keeping its first and last bytes for a failure
+ * report.  Ends when ztd's stderr closes (ztd has exited).
+ */
+static void __attribute__((noreturn))
+run_sink(struct shared *sh, int log_fd, int stderr_fd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = log_fd, .events = POLLIN },
+		{ .fd = stderr_fd, .events = POLLIN },
+	};
+	char buf[8192];
+
+	for (;;) {
+		ssize_t n;
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			_exit(1);
+		drain_log(sh, log_fd);
+		if (pfd[1].revents == 0)
+			continue;
+		n = read(stderr_fd, buf, sizeof(buf));
+		if (n > 0)
+			keep_stderr(sh, buf, (size_t)n);
+		else if (n == 0 || errno != EINTR)
+			break;
+	}
+	/* ztd is gone: what it sent last is still queued. */
+	drain_log(sh, log_fd);
+	_exit(0);
+}
+
+/*
+ * The baseline: a minimal SEQPACKET server shaped like ztd's loop (one
+ * process, one thread, epoll, one datagram read per wake-up) that sends
+ * every datagram back as it came.
+ */
+static void __attribute__((noreturn))
+run_echo(int listen_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = listen_fd };
+	struct epoll_event events[64];
+	char buf[ZT_MSG_MAX];
+	int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+
+	if (epoll_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd,
+	    &ev) < 0)
+		_exit(1);
+	for (;;) {
+		int n = epoll_wait(epoll_fd, events, 64, -1);
+
+		for (int i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+			ssize_t got;
+
+			if (fd == listen_fd) {
+				while ((fd = accept4(listen_fd, NULL, NULL,
+				    SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+					ev = (struct epoll_event){
+					    .events = EPOLLIN, .data.fd = fd };
+					if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD,
+					    fd, &ev) < 0)
+						close(fd);
+				}
+				continue;
+			}
+			got = recv(fd, buf, sizeof(buf), 0);
+			if (got > 0)
+				send(fd, buf, (size_t)got,
+				    MSG_DONTWAIT | MSG_NOSIGNAL);
+			else if (got == 0 || errno != EAGAIN)
+				close(fd);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ ztd */
+
+static int
+start_ztd(struct bench *b, int stderr_fd)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	if ((pid = fork()) < 0)
+		return -errno;
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		child_setup(b);
+		pin_to(b->server_cpu);
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		dup2(stderr_fd, STDOUT_FILENO);
+		dup2(stderr_fd, STDERR_FILENO);
+		execl(b->ztd_path, "ztd", "--foreground", "--config",
+		    b->config, "--socket", b->ztd_socket, "--syslog-socket",
+		    b->log_socket, (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", b->ztd_path, strerror(errno));
+		_exit(127);
+	}
+	b->ztd_pid = pid;
 	return 0;
 }
 
-/* One client: a session (its own grant), then requests for RUN_SECONDS. */
-static void
-client(enum mode mode, int id, double *samples, size_t *count)
+/* One STATUS call: the version, ztd's pid and its cache entries. */
+static int
+ztd_status(const struct bench *b, char *version, size_t size, uint32_t *pid,
+    uint64_t *entries)
 {
 	struct zt_msg request, reply;
-	char grant[40] = "", object[64];
-	uint32_t rid = 1, decision;
-	const char *g;
-	double end;
-	size_t n = 0;
-	int fd = zt_client_connect(mode == ECHO ? echo_sock : ztd_sock);
+	const char *v;
+	int fd, r;
 
-	if (fd < 0) {
-		fprintf(stderr, "decide: connect: %s\n", zt_strerror(fd));
-		_exit(1);
-	}
-	/* The echo client blocks in recv (ztd's calls poll with a deadline). */
-	if (mode == ECHO)
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	if (mode != ECHO) {
-		zt_msg_init(&request, ZT_MSG_SESSION_OPEN, rid++);
-		zt_msg_put_u32(&request, ZT_F_UID, 1);	/* daemon */
-		zt_msg_put_str(&request, ZT_F_SERVICE, "zt-agent");
-		call(fd, &request, &reply);
-		if (zt_msg_get_str(&reply, ZT_F_GRANT, &g) < 0) {
-			fprintf(stderr, "decide: no grant\n");
-			_exit(1);
-		}
-		snprintf(grant, sizeof(grant), "%s", g);
-	}
-	end = now_us() + RUN_SECONDS * 1e6;
-	for (unsigned i = 0; n < SAMPLES_MAX; i++) {
-		double start;
-
-		if (mode == UNCACHED)
-			snprintf(object, sizeof(object), "tcp:10.%u.%u.%u:443",
-			    id, (i >> 8) & 255, i & 255);
-		else
-			snprintf(object, sizeof(object), "tcp:10.0.0.1:443");
-		zt_msg_init(&request, ZT_MSG_DECIDE, rid++);
-		zt_msg_put_u32(&request, ZT_F_ACTION, 3);	/* connect */
-		zt_msg_put_str(&request, ZT_F_OBJECT, object);
-		zt_msg_put_str(&request, ZT_F_GRANT, mode == ECHO ?
-		    "00000000000000000000000000000000" : grant);
-		start = now_us();
-		if (mode == ECHO) {
-			uint8_t buf[ZT_MSG_MAX];
-
-			send(fd, request.wire, request.size, MSG_NOSIGNAL);
-			recv(fd, buf, sizeof(buf), 0);
-		} else {
-			call(fd, &request, &reply);
-			if (zt_msg_get_u32(&reply, ZT_F_DECISION, &decision) < 0 ||
-			    decision != ZT_DECISION_ALLOW) {
-				fprintf(stderr, "decide: not allowed\n");
-				_exit(1);
-			}
-		}
-		samples[n++] = now_us() - start;
-		if (samples[n - 1] + start > end)
-			break;
-	}
-	*count = n;
+	if ((fd = zt_client_connect(b->ztd_socket)) < 0)
+		return fd;
+	if ((r = zt_msg_init(&request, ZT_MSG_STATUS, 1)) == 0 &&
+	    (r = zt_client_call(fd, &request, &reply, CALL_TIMEOUT_MS)) == 0)
+		r = zt_client_reply_error(&reply, ZT_MSG_STATUS_REPLY, NULL);
 	close(fd);
+	if (r < 0)
+		return r;
+	if ((r = zt_msg_get_str(&reply, ZT_F_VERSION, &v)) < 0 ||
+	    (r = zt_msg_get_u32(&reply, ZT_F_PID, pid)) < 0 ||
+	    (r = zt_msg_get_u64(&reply, ZT_F_CACHE_ENTRIES, entries)) < 0)
+		return r;
+	snprintf(version, size, "%s", v);
+	return 0;
 }
 
-struct result {
-	double p50, p99, rate;
-};
-
-static struct result
-run(enum mode mode, int clients)
+/* Wait until ztd answers STATUS (10 s), or has exited. */
+static int
+wait_for_ztd(struct bench *b, char *version, size_t size)
 {
-	size_t per = SAMPLES_MAX;
-	double *all = mmap(NULL, sizeof(double) * per * clients + 4096,
-	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	size_t *counts = (size_t *)(all + per * clients), total = 0;
-	double *merged, start = now_us(), seconds;
-	struct result r;
+	uint64_t entries;
+	uint32_t pid;
+	int status;
 
-	for (int c = 0; c < clients; c++)
-		if (fork() == 0) {
-			client(mode, c, all + per * c, &counts[c]);
-			_exit(0);
+	for (int i = 0; i < 1000 && !interrupted; i++) {
+		if (waitpid(b->ztd_pid, &status, WNOHANG) == b->ztd_pid) {
+			fprintf(stderr, "bench/decide: ztd exited at start "
+			    "(status %d)\n", WIFEXITED(status) ?
+			    WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			b->ztd_pid = 0;
+			return -1;
 		}
-	for (int c = 0; c < clients; c++) {
-		int status;
-
-		wait(&status);
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			exit(1);
+		if (ztd_status(b, version, size, &pid, &entries) == 0) {
+			if (pid != (uint32_t)b->ztd_pid) {
+				fprintf(stderr, "bench/decide: the ztd at %s "
+				    "is pid %u, not ours\n", b->ztd_socket,
+				    (unsigned)pid);
+				return -1;
+			}
+			return 0;
+		}
+		sleep_ms(10);
 	}
-	seconds = (now_us() - start) / 1e6;
-	merged = malloc(sizeof(double) * per * clients);
-	for (int c = 0; c < clients; c++) {
-		memcpy(merged + total, all + per * c, counts[c] * sizeof(double));
-		total += counts[c];
-	}
-	qsort(merged, total, sizeof(double), compare);
-	r.p50 = merged[total / 2];
-	r.p99 = merged[total * 99 / 100];
-	r.rate = total / (seconds > RUN_SECONDS ? RUN_SECONDS : seconds);
-	free(merged);
-	munmap(all, sizeof(double) * per * clients + 4096);
-	return r;
+	fprintf(stderr, "bench/decide: ztd did not answer on %s\n",
+	    b->ztd_socket);
+	return -1;
 }
 
+/* ztd's resident set in KiB (VmRSS), or -1. */
 static long
 rss_kib(pid_t pid)
 {
@@ -231,7 +551,7 @@ rss_kib(pid_t pid)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
+	if ((f = fopen(path, "re")) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
@@ -240,137 +560,827 @@ rss_kib(pid_t pid)
 	return kib;
 }
 
-static void
-cleanup(void)
+/* SIGTERM, then SIGKILL after TIMEOUT_MS; the exit status, or -1. */
+static int
+stop_process(pid_t *pid, long timeout_ms)
 {
-	char command[128];
+	int status = 0;
 
-	if (ztd_pid > 0) {
-		kill(ztd_pid, SIGTERM);
-		waitpid(ztd_pid, NULL, 0);
+	if (*pid <= 0)
+		return 0;
+	kill(*pid, SIGTERM);
+	for (long waited = 0;; waited += 10) {
+		pid_t r = waitpid(*pid, &status, WNOHANG);
+
+		if (r == *pid)
+			break;
+		if (r < 0 && errno != EINTR) {
+			status = -1;
+			break;
+		}
+		if (waited >= timeout_ms) {
+			kill(*pid, SIGKILL);
+			while (waitpid(*pid, &status, 0) < 0 && errno == EINTR)
+				;
+			status = -1;
+			break;
+		}
+		sleep_ms(10);
 	}
-	snprintf(command, sizeof(command), "rm -rf '%s'", dir);
-	if (dir[0] != '\0' && system(command) != 0)
-		fprintf(stderr, "decide: cannot remove %s\n", dir);
+	*pid = 0;
+	if (status < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) :
+	    128 + WTERMSIG(status);
+}
+
+/* Print what ztd wrote to stderr: its first bytes and its last. */
+static void
+print_ztd_stderr(const struct shared *sh)
+{
+	uint64_t total = __atomic_load_n(&sh->stderr_bytes, __ATOMIC_ACQUIRE);
+	uint64_t from;
+
+	if (total == 0)
+		return;
+	fprintf(stderr, "bench/decide: ztd's stderr:\n");
+	fwrite(sh->head, 1, total < LOG_KEEP ? total : LOG_KEEP, stderr);
+	if (total <= LOG_KEEP)
+		return;
+	from = total - LOG_KEEP > LOG_KEEP ? total - LOG_KEEP : LOG_KEEP;
+	if (from > LOG_KEEP)
+		fprintf(stderr, "\n[... %llu bytes ...]\n",
+		    (unsigned long long)(from - LOG_KEEP));
+	for (uint64_t at = from; at < total; at++)
+		fputc(sh->tail[at % LOG_KEEP], stderr);
+}
+
+/* -------------------------------------------------------- clients */
+
+static int
+build_decide(struct zt_msg *m, uint32_t id, uint32_t action,
+    const char *object, const char *grant)
+{
+	int r;
+
+	if ((r = zt_msg_init(m, ZT_MSG_DECIDE, id)) < 0 ||
+	    (r = zt_msg_put_u32(m, ZT_F_ACTION, action)) < 0 ||
+	    (r = zt_msg_put_str(m, ZT_F_OBJECT, object)) < 0 ||
+	    (r = zt_msg_put_str(m, ZT_F_GRANT, grant)) < 0)
+		return r;
+	return zt_msg_check_complete(m);
+}
+
+/*
+ * A fresh connect object for client INDEX: "tcp:10.I.X.Y:PORT", distinct
+ * for every SEQ below 60000 * 65536.
+ */
+static void
+connect_object(char *out, size_t size, int index, uint64_t seq)
+{
+	uint64_t address = seq / 60000;
+
+	snprintf(out, size, "tcp:10.%d.%u.%u:%u", index + 1,
+	    (unsigned)(address >> 8) & 255, (unsigned)address & 255,
+	    (unsigned)(1024 + seq % 60000));
+}
+
+/*
+ * Is REPLY what KIND expects?  The echo of a DECIDE, or an allow that was
+ * (KIND_CACHED) or was not (otherwise) a cache hit.  Else fills WHY.
+ */
+static int
+check_reply(enum kind kind, const struct zt_msg *reply, char *why,
+    size_t size)
+{
+	const char *reason = "";
+	uint32_t decision = 0;
+	int r;
+
+	if (kind == KIND_ECHO) {
+		if (reply->type == ZT_MSG_DECIDE)
+			return 0;
+		snprintf(why, size, "the echo came back as %s",
+		    zt_msg_type_name(reply->type));
+		return -1;
+	}
+	if ((r = zt_client_reply_error(reply, ZT_MSG_DECISION,
+	    &reason)) < 0) {
+		snprintf(why, size, "%s: %s", zt_strerror(r), reason);
+		return -1;
+	}
+	zt_msg_get_u32(reply, ZT_F_DECISION, &decision);
+	zt_msg_get_str(reply, ZT_F_REASON, &reason);
+	if (decision != ZT_DECISION_ALLOW) {
+		snprintf(why, size, "deny: %s", reason);
+		return -1;
+	}
+	if ((kind == KIND_CACHED) != (strcmp(reason, CACHED_REASON) == 0)) {
+		snprintf(why, size, "expected a cache %s, got \"%s\"",
+		    kind == KIND_CACHED ? "hit" : "miss", reason);
+		return -1;
+	}
+	return 0;
+}
+
+/* SESSION_OPEN for the agent's account: this process supervises GRANT. */
+static int
+open_session(const struct bench *b, int fd, uint32_t *id, char *grant,
+    size_t size, char *why, size_t why_size)
+{
+	struct zt_msg request, reply;
+	const char *reason = "", *g;
+	uint32_t decision = 0;
+	int r;
+
+	if ((r = zt_msg_init(&request, ZT_MSG_SESSION_OPEN, (*id)++)) < 0 ||
+	    (r = zt_msg_put_u32(&request, ZT_F_UID, b->agent_uid)) < 0 ||
+	    (r = zt_msg_put_str(&request, ZT_F_SERVICE, AGENT_SERVICE)) < 0 ||
+	    (r = zt_client_call(fd, &request, &reply,
+	    SESSION_TIMEOUT_MS)) < 0 ||
+	    (r = zt_client_reply_error(&reply, ZT_MSG_DECISION,
+	    &reason)) < 0) {
+		snprintf(why, why_size, "session open: %s%s%s", zt_strerror(r),
+		    reason[0] != '\0' ? ": " : "", reason);
+		return -1;
+	}
+	zt_msg_get_u32(&reply, ZT_F_DECISION, &decision);
+	zt_msg_get_str(&reply, ZT_F_REASON, &reason);
+	if (decision != ZT_DECISION_ALLOW ||
+	    zt_msg_get_str(&reply, ZT_F_GRANT, &g) < 0) {
+		snprintf(why, why_size, "session open denied: %s", reason);
+		return -1;
+	}
+	snprintf(grant, size, "%s", g);
+	return 0;
+}
+
+static void
+close_session(int fd, uint32_t id, const char *grant)
+{
+	struct zt_msg request, reply;
+
+	if (zt_msg_init(&request, ZT_MSG_SESSION_CLOSE, id) == 0 &&
+	    zt_msg_put_str(&request, ZT_F_GRANT, grant) == 0)
+		zt_client_call(fd, &request, &reply, CALL_TIMEOUT_MS);
+}
+
+/* One request and its check; 0, or -1 with WHY filled. */
+static int
+call_checked(enum kind kind, int fd, const struct zt_msg *request,
+    struct zt_msg *reply, char *why, size_t size)
+{
+	int r = zt_client_call(fd, request, reply, CALL_TIMEOUT_MS);
+
+	if (r < 0) {
+		snprintf(why, size, "call: %s", zt_strerror(r));
+		return -1;
+	}
+	return check_reply(kind, reply, why, size);
+}
+
+/*
+ * One client process.  Connects (to ztd, or to the echo server), opens its
+ * session and primes the cache, writes 'r' to the ready pipe (or 'x' on
+ * failure), waits for the go pipe to close, then asks until the window
+ * ends.  Exits 0, or 1 having said why on stderr.
+ */
+static void __attribute__((noreturn))
+run_client(struct bench *b, enum kind kind, int index)
+{
+	struct client_result *res = &b->shared->clients[index];
+	uint32_t *samples = b->samples + (size_t)index * SAMPLES_MAX;
+	struct zt_msg request, reply;
+	char grant[64] = "", object[64], why[300] = "";
+	uint32_t id = 1;
+	uint64_t seq = 0, n_samples = 0;
+	int64_t t0, t_end;
+	bool ready = false;
+	char byte;
+	int fd;
+
+	fd = zt_client_connect(kind == KIND_ECHO ? b->echo_socket :
+	    b->ztd_socket);
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "connect: %s", zt_strerror(fd));
+		goto fail;
+	}
+	if (kind != KIND_ECHO) {
+		if (open_session(b, fd, &id, grant, sizeof(grant), why,
+		    sizeof(why)) < 0)
+			goto fail;
+		res->decisions++;
+	}
+	if (kind == KIND_ECHO) {
+		/* A DECIDE as the cached figure sends it, bytes for bytes. */
+		if (build_decide(&request, id, ACTION_EXEC, CACHED_OBJECT,
+		    "0123456789abcdef0123456789abcdef") < 0)
+			goto fail;
+	} else if (kind == KIND_CACHED) {
+		if (build_decide(&request, id++, ACTION_EXEC, CACHED_OBJECT,
+		    grant) < 0)
+			goto fail;
+		res->decisions++;
+		if (call_checked(KIND_UNCACHED, fd, &request, &reply, why,
+		    sizeof(why)) < 0)
+			goto fail;
+		if (build_decide(&request, id++, ACTION_EXEC, CACHED_OBJECT,
+		    grant) < 0)
+			goto fail;
+	} else if (kind == KIND_FILL) {
+		for (seq = 0; seq < FILL_ENTRIES; seq++) {
+			connect_object(object, sizeof(object), 200, seq);
+			if (build_decide(&request, id++, ACTION_CONNECT,
+			    object, grant) < 0)
+				goto fail;
+			res->decisions++;
+			if (call_checked(KIND_FILL, fd, &request, &reply, why,
+			    sizeof(why)) < 0)
+				goto fail;
+		}
+	}
+	if (write(b->ready_fd, "r", 1) != 1)
+		_exit(1);
+	ready = true;
+	while (read(b->go_fd, &byte, 1) < 0 && errno == EINTR)
+		;
+	if (kind == KIND_FILL) {
+		close_session(fd, id, grant);
+		_exit(0);
+	}
+	t0 = b->shared->t0;
+	t_end = b->shared->t_end;
+	for (;;) {
+		int64_t start, done;
+
+		if (kind == KIND_UNCACHED) {
+			connect_object(object, sizeof(object), index, seq++);
+			if (build_decide(&request, id++, ACTION_CONNECT,
+			    object, grant) < 0)
+				goto fail;
+		}
+		start = now_ns();
+		if (start >= t_end)
+			break;
+		if (kind != KIND_ECHO)
+			res->decisions++;
+		if (call_checked(kind, fd, &request, &reply, why,
+		    sizeof(why)) < 0)
+			goto fail;
+		done = now_ns();
+		if (start < t0 || done >= t_end)
+			continue;
+		if (n_samples < SAMPLES_MAX) {
+			int64_t ns = done - start;
+
+			samples[n_samples++] = ns > UINT32_MAX ? UINT32_MAX :
+			    (uint32_t)ns;
+		}
+		res->slices[(done - t0) * SLICES / (t_end - t0)]++;
+		res->measured++;
+	}
+	res->n_samples = n_samples;
+	if (kind != KIND_ECHO)
+		close_session(fd, id, grant);
+	_exit(0);
+fail:
+	fprintf(stderr, "bench/decide: client %d: %s\n", index,
+	    why[0] != '\0' ? why : "cannot build the request");
+	if (!ready && write(b->ready_fd, "x", 1) != 1)
+		_exit(1);
+	_exit(1);
+}
+
+static void
+kill_clients(struct bench *b)
+{
+	for (int i = 0; i < b->n_clients; i++) {
+		kill(b->clients[i], SIGKILL);
+		while (waitpid(b->clients[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	b->n_clients = 0;
+	if (b->ready_fd >= 0)
+		close(b->ready_fd);
+	if (b->go_fd >= 0)
+		close(b->go_fd);
+	b->ready_fd = b->go_fd = -1;
+}
+
+/*
+ * Fork N clients of KIND, client I on CPU I modulo the CPUs allowed, or
+ * all on the servers' CPU (SAME_CPU), and wait until every one is ready.
+ */
+static int
+spawn_clients(struct bench *b, enum kind kind, int n, bool same_cpu)
+{
+	int ready[2], go[2], got = 0;
+	int64_t deadline;
+
+	memset(b->shared->clients, 0, sizeof(b->shared->clients));
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return -errno;
+	}
+	fflush(NULL);
+	for (int i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			fprintf(stderr, "bench/decide: fork: %s\n",
+			    strerror(errno));
+			break;
+		}
+		if (pid == 0) {
+			child_setup(b);
+			pin_to(same_cpu ? b->server_cpu :
+			    b->cpus[i % b->n_cpus]);
+			close(ready[0]);
+			close(go[1]);
+			b->ready_fd = ready[1];
+			b->go_fd = go[0];
+			run_client(b, kind, i);
+		}
+		b->clients[b->n_clients++] = pid;
+	}
+	close(ready[1]);
+	close(go[0]);
+	b->ready_fd = ready[0];
+	b->go_fd = go[1];
+	if (b->n_clients < n)
+		goto fail;
+	deadline = now_ns() + (int64_t)READY_TIMEOUT_MS * 1000000;
+	while (got < n) {
+		struct pollfd pfd = { .fd = b->ready_fd, .events = POLLIN };
+		int64_t left = (deadline - now_ns()) / 1000000;
+		char bytes[CLIENTS_MAX];
+		ssize_t r;
+
+		if (interrupted)
+			goto fail;
+		if (left <= 0) {
+			fprintf(stderr, "bench/decide: clients not ready "
+			    "after %d ms\n", READY_TIMEOUT_MS);
+			goto fail;
+		}
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		r = read(b->ready_fd, bytes, sizeof(bytes));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			goto fail;
+		for (ssize_t i = 0; i < r; i++)
+			if (bytes[i] != 'r')
+				goto fail;
+		got += (int)r;
+	}
+	return 0;
+fail:
+	kill_clients(b);
+	return -1;
+}
+
+/* Release the ready clients (the go pipe closes) and wait for them all. */
+static int
+release_and_reap(struct bench *b)
+{
+	bool failed = false;
+
+	close(b->go_fd);
+	b->go_fd = -1;
+	for (int i = 0; i < b->n_clients; i++) {
+		int status;
+
+		while (waitpid(b->clients[i], &status, 0) < 0) {
+			if (errno != EINTR || interrupted) {
+				kill_clients(b);
+				return -1;
+			}
+		}
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed = true;
+		b->clients[i] = 0;
+	}
+	for (int i = 0; i < b->n_clients; i++)
+		b->decisions += b->shared->clients[i].decisions;
+	b->n_clients = 0;
+	close(b->ready_fd);
+	b->ready_fd = -1;
+	return failed ? -1 : 0;
+}
+
+static int
+compare_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static int
+compare_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The nearest-rank PERCENT percentile of N sorted values. */
+static uint32_t
+percentile(const uint32_t *sorted, size_t n, unsigned percent)
+{
+	size_t rank = (n * percent + 99) / 100;
+
+	return sorted[rank > 0 ? rank - 1 : 0];
+}
+
+/* One figure: N clients of KIND over one window. */
+static int
+measure(struct bench *b, enum kind kind, int n, bool same_cpu,
+    struct figure *f)
+{
+	struct shared *sh = b->shared;
+	double rates[SLICES];
+	uint32_t *all;
+	size_t total = 0;
+
+	if (spawn_clients(b, kind, n, same_cpu) < 0)
+		return -1;
+	sh->t0 = now_ns() + WARMUP_NS;
+	sh->t_end = sh->t0 + WINDOW_NS;
+	if (release_and_reap(b) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		total += sh->clients[i].n_samples;
+	if (total == 0) {
+		fprintf(stderr, "bench/decide: no request completed in the "
+		    "window\n");
+		return -1;
+	}
+	if ((all = malloc(total * sizeof(*all))) == NULL)
+		return -ENOMEM;
+	total = 0;
+	for (int i = 0; i < n; i++) {
+		memcpy(all + total, b->samples + (size_t)i * SAMPLES_MAX,
+		    sh->clients[i].n_samples * sizeof(*all));
+		total += sh->clients[i].n_samples;
+	}
+	qsort(all, total, sizeof(*all), compare_u32);
+	f->p50_us = percentile(all, total, 50) / 1e3;
+	f->p99_us = percentile(all, total, 99) / 1e3;
+	free(all);
+	for (int s = 0; s < SLICES; s++) {
+		uint64_t count = 0;
+
+		for (int i = 0; i < n; i++)
+			count += sh->clients[i].slices[s];
+		rates[s] = count / (WINDOW_NS / 1e9 / SLICES);
+	}
+	qsort(rates, SLICES, sizeof(rates[0]), compare_double);
+	f->rate = (rates[(SLICES - 1) / 2] + rates[SLICES / 2]) / 2;
+	return 0;
+}
+
+static const char *
+format_us(char *buf, size_t size, double us)
+{
+	snprintf(buf, size, us < 10 ? "%.1f" : "%.0f", us);
+	return buf;
+}
+
+static void
+print_figure(const char *what, const char *setup, const struct figure *f,
+    const struct figure *base)
+{
+	char p50[32], p99[32];
+
+	printf("%s, %s: p50 %s us, p99 %s us, %.0f/s", what, setup,
+	    format_us(p50, sizeof(p50), f->p50_us),
+	    format_us(p99, sizeof(p99), f->p99_us), f->rate);
+	if (base == NULL)
+		printf(" (the baseline)\n");
+	else
+		printf("; ratio to bare echo: p50 %.2fx, p99 %.2fx, "
+		    "rate %.2fx\n", f->p50_us / base->p50_us,
+		    f->p99_us / base->p99_us, f->rate / base->rate);
+}
+
+/*
+ * ztd's RSS before and after one client fills the cache with FILL_ENTRIES
+ * distinct allows, read while that client's grant still lives, with the
+ * count of entries from STATUS to prove they are in.
+ */
+static int
+measure_rss(struct bench *b)
+{
+	long before, after;
+	uint64_t entries = 0;
+	uint32_t pid;
+	char version[64];
+	int r;
+
+	if ((before = rss_kib(b->ztd_pid)) < 0)
+		return -1;
+	if (spawn_clients(b, KIND_FILL, 1, false) < 0)
+		return -1;
+	after = rss_kib(b->ztd_pid);
+	r = ztd_status(b, version, sizeof(version), &pid, &entries);
+	if (release_and_reap(b) < 0 || after < 0)
+		return -1;
+	if (r < 0) {
+		fprintf(stderr, "bench/decide: status: %s\n", zt_strerror(r));
+		return -1;
+	}
+	printf("ztd RSS with %llu cached entries: %.1f MiB (+%.1f MiB); "
+	    "ratio to before filling (%.1f MiB) %.2fx\n",
+	    (unsigned long long)entries, after / 1024.0,
+	    (after - before) / 1024.0, before / 1024.0,
+	    (double)after / (double)before);
+	return 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) < 0)
+		fprintf(stderr, "bench/decide: remove %s: %s\n", path,
+		    strerror(errno));
+	return 0;
+}
+
+/* How many of the decisions' audit lines the sink received. */
+static void
+print_audit_note(const struct bench *b)
+{
+	uint64_t got = __atomic_load_n(&b->shared->sink_audit,
+	    __ATOMIC_RELAXED);
+	long qlen = -1;
+	FILE *f = fopen("/proc/sys/net/unix/max_dgram_qlen", "re");
+
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &qlen) != 1)
+			qlen = -1;
+		fclose(f);
+	}
+	printf("# audit: the sink received %llu audit lines for %llu "
+	    "decisions asked", (unsigned long long)got,
+	    (unsigned long long)b->decisions);
+	if (got < b->decisions)
+		printf(", %.1f%% lost (ztd sends without waiting; a datagram "
+		    "socket queues net.unix.max_dgram_qlen = %ld)",
+		    100.0 * (double)(b->decisions - got) /
+		    (double)b->decisions, qlen);
+	printf("\n");
+}
+
+/*
+ * Stop everything started, by pid, and remove the temporary directory.
+ * Returns -1 when ztd did not stop cleanly, else 0.
+ */
+static int
+teardown(struct bench *b, bool failed)
+{
+	int r = 0, status;
+
+	kill_clients(b);
+	status = stop_process(&b->ztd_pid, 5000);
+	if (status != 0) {
+		fprintf(stderr, "bench/decide: ztd exited with status %d\n",
+		    status);
+		failed = true;
+		r = -1;
+	}
+	stop_process(&b->echo_pid, 1000);
+	/* The sink ends by itself once ztd's stderr is closed. */
+	for (int i = 0; i < 200 && b->sink_pid > 0; i++) {
+		if (waitpid(b->sink_pid, NULL, WNOHANG) == b->sink_pid)
+			b->sink_pid = 0;
+		else
+			sleep_ms(10);
+	}
+	stop_process(&b->sink_pid, 1000);
+	if (failed && b->shared != NULL)
+		print_ztd_stderr(b->shared);
+	if (b->dir[0] != '\0' &&
+	    nftw(b->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		fprintf(stderr, "bench/decide: cannot remove %s: %s\n", b->dir,
+		    strerror(errno));
+	return r;
+}
+
+/* The temporary directory, the agent's binary, the configuration. */
+static int
+prepare(struct bench *b)
+{
+	char digest[65];
+	int r;
+
+	snprintf(b->dir, sizeof(b->dir), "/tmp/zt-bench.XXXXXX");
+	if (mkdtemp(b->dir) == NULL) {
+		fprintf(stderr, "bench/decide: mkdtemp: %s\n", strerror(errno));
+		b->dir[0] = '\0';
+		return -1;
+	}
+	if (path_in(b, b->config, sizeof(b->config), "ztd.conf") < 0 ||
+	    path_in(b, b->ztd_socket, sizeof(b->ztd_socket), "ztd.sock") < 0 ||
+	    path_in(b, b->echo_socket, sizeof(b->echo_socket),
+	    "echo.sock") < 0 ||
+	    path_in(b, b->log_socket, sizeof(b->log_socket), "log.sock") < 0 ||
+	    path_in(b, b->agent_binary, sizeof(b->agent_binary),
+	    "agent-bin") < 0 ||
+	    path_in(b, b->state_dir, sizeof(b->state_dir), "state") < 0)
+		return -1;
+	if ((r = copy_file("/bin/true", b->agent_binary, 0755)) < 0) {
+		fprintf(stderr, "bench/decide: copy /bin/true: %s\n",
+		    strerror(-r));
+		return -1;
+	}
+	if ((r = sha256_of(b, b->agent_binary, digest)) < 0) {
+		fprintf(stderr, "bench/decide: sha256sum %s failed\n",
+		    b->agent_binary);
+		return -1;
+	}
+	if ((r = write_config(b, digest)) < 0) {
+		fprintf(stderr, "bench/decide: %s: %s\n", b->config,
+		    strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/* The echo server, the syslog sink, and ztd, each a child process. */
+static int
+start_servers(struct bench *b)
+{
+	int echo_fd, log_fd, pipe_fds[2], r;
+
+	if ((echo_fd = bind_unix(b->echo_socket, SOCK_SEQPACKET)) < 0 ||
+	    (log_fd = bind_unix(b->log_socket, SOCK_DGRAM)) < 0) {
+		fprintf(stderr, "bench/decide: bind: %s\n",
+		    strerror(-(echo_fd < 0 ? echo_fd : log_fd)));
+		if (echo_fd >= 0)
+			close(echo_fd);
+		return -1;
+	}
+	fflush(NULL);
+	if ((b->echo_pid = fork()) == 0) {
+		child_setup(b);
+		pin_to(b->server_cpu);
+		close(log_fd);
+		run_echo(echo_fd);
+	}
+	close(echo_fd);
+	/* ztd's stderr: a pipe only the sink reads and only ztd writes. */
+	if (b->echo_pid < 0 || pipe2(pipe_fds, O_CLOEXEC) < 0) {
+		fprintf(stderr, "bench/decide: fork: %s\n", strerror(errno));
+		b->echo_pid = 0;
+		close(log_fd);
+		return -1;
+	}
+	if ((b->sink_pid = fork()) == 0) {
+		child_setup(b);
+		close(pipe_fds[1]);
+		run_sink(b->shared, log_fd, pipe_fds[0]);
+	}
+	close(log_fd);
+	close(pipe_fds[0]);
+	if (b->sink_pid < 0) {
+		b->sink_pid = 0;
+		close(pipe_fds[1]);
+		return -1;
+	}
+	r = start_ztd(b, pipe_fds[1]);
+	close(pipe_fds[1]);
+	if (r < 0) {
+		fprintf(stderr, "bench/decide: fork: %s\n", strerror(-r));
+		return -1;
+	}
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *ztd = argc > 1 ? argv[1] : "./ztd";
-	static const int counts[] = { 1, 4, 16 };
-	char path[256], command[512];
-	struct result echo[3];
-	pthread_t t;
-	FILE *f;
-	int log_fd, echo_fd;
+	/* One client on the servers' CPU, then on another, then many. */
+	static const struct setup {
+		int clients;
+		bool same_cpu;
+		const char *name;
+	} setups[] = {
+		{ 1, true, "1 client on the server's CPU" },
+		{ 1, false, "1 client on another CPU" },
+		{ 4, false, "4 clients" },
+		{ 16, false, "16 clients" },
+	};
+	struct bench b = { .ready_fd = -1, .go_fd = -1 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	const char *env;
+	struct passwd *pw;
+	struct utsname un;
+	char version[64];
+	size_t samples_size;
+	int status = 1;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 2) {
+		fprintf(stderr, "usage: bench/decide [ZTD]\n");
+		return 2;
+	}
 	if (geteuid() != 0) {
-		fprintf(stderr, "decide: needs root (sessions are opened as "
-		    "a PAM stack would)\n");
+		fprintf(stderr, "bench/decide: skipped: needs root (a session "
+		    "is opened by uid 0, as a PAM stack would)\n");
 		return 77;
 	}
-	snprintf(dir, sizeof(dir), "/tmp/zt-bench.XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if ((pw = getpwnam(AGENT_ACCOUNT)) == NULL) {
+		fprintf(stderr, "bench/decide: skipped: no account \""
+		    AGENT_ACCOUNT "\" for the agent\n");
+		return 77;
+	}
+	b.agent_uid = pw->pw_uid;
+	env = secure_getenv("ZTD");
+	b.ztd_path = argc == 2 ? argv[1] : env != NULL ? env : "./ztd";
+	if (access(b.ztd_path, X_OK) < 0) {
+		fprintf(stderr, "bench/decide: %s: %s (run from the build "
+		    "directory, or pass ztd's path)\n", b.ztd_path,
+		    strerror(errno));
 		return 1;
-	chmod(dir, 0755);
-	atexit(cleanup);
-	snprintf(ztd_sock, sizeof(ztd_sock), "%s/ztd.sock", dir);
-	snprintf(echo_sock, sizeof(echo_sock), "%s/echo.sock", dir);
-	snprintf(log_sock, sizeof(log_sock), "%s/log.sock", dir);
-	log_fd = bind_socket(log_sock, SOCK_DGRAM);
-	echo_fd = bind_socket(echo_sock, SOCK_SEQPACKET);
-	pthread_create(&t, NULL, sink, &log_fd);
-	pthread_create(&t, NULL, echo_server, &echo_fd);
+	}
+	b.parent = getpid();
+	umask(022);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
-	snprintf(command, sizeof(command), "cp /bin/true %s/agent", dir);
-	if (system(command) != 0)
+	samples_size = (size_t)CLIENTS_MAX * SAMPLES_MAX * sizeof(uint32_t);
+	b.shared = mmap(NULL, sizeof(*b.shared), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	b.samples = mmap(NULL, samples_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (b.shared == MAP_FAILED || b.samples == MAP_FAILED) {
+		fprintf(stderr, "bench/decide: mmap: %s\n", strerror(errno));
 		return 1;
-	snprintf(path, sizeof(path), "%s/ztd.conf", dir);
-	f = fopen(path, "w");
-	snprintf(command, sizeof(command), "sha256sum %s/agent", dir);
-	{
-		FILE *p = popen(command, "r");
-		char digest[65] = "";
-
-		if (p == NULL || fscanf(p, "%64s", digest) != 1)
-			return 1;
-		pclose(p);
-		fprintf(f, "ztd: { state_dir = \"%s/state\"; "
-		    "cache: { max_entries = 65536; }; };\n"
-		    "attestation: { mode = \"software\"; };\n"
-		    "agents = ( { name = \"bench\"; accounts = [\"daemon\"];\n"
-		    "  pam_services = [\"zt-agent\"]; binary = \"%s/agent\";\n"
-		    "  sha256 = [\"%s\"]; session_ttl = 3600; "
-		    "decision_ttl = 3600;\n"
-		    "  network = ( { to = \"10.0.0.0/8\"; ports = \"1-65535\"; "
-		    "proto = \"tcp\"; } ); } );\n", dir, dir, digest);
 	}
-	fclose(f);
-	chmod(path, 0644);
-	if ((ztd_pid = fork()) == 0) {
-		/* ztd in the foreground echoes every line to stderr: not
-		 * what is measured. */
-		int null = open("/dev/null", O_WRONLY);
 
-		dup2(null, STDERR_FILENO);
-		execl(ztd, "ztd", "--foreground", "--config", path, "--socket",
-		    ztd_sock, "--syslog-socket", log_sock, (char *)NULL);
-		_exit(127);
+	find_cpus(&b);
+	if (prepare(&b) < 0 || start_servers(&b) < 0 ||
+	    wait_for_ztd(&b, version, sizeof(version)) < 0)
+		goto out;
+
+	uname(&un);
+	printf("# bench/decide: ztd %s on Linux %s, %d CPUs; %lld ms "
+	    "warm-up, then %lld ms per figure\n", version, un.release,
+	    b.n_cpus, WARMUP_NS / 1000000, WINDOW_NS / 1000000);
+	printf("# ztd and the echo server pinned to CPU %d, client i to CPU "
+	    "i mod %d unless said; each client a process with its own "
+	    "connection (and, against ztd, its own session); p50/p99 over "
+	    "every request in the window, rate = median of %d slices\n",
+	    b.server_cpu, b.n_cpus, SLICES);
+	printf("# audit: one syslog datagram per decision to a sink the "
+	    "bench drains; ztd's stderr is a pipe the bench drains (ztd "
+	    "copies lines there only when it is a terminal)\n");
+
+	if (measure_rss(&b) < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(setups) / sizeof(setups[0]); i++) {
+		const struct setup *u = &setups[i];
+		struct figure echo, cached, uncached;
+
+		/* With one CPU, "another CPU" is the same one again. */
+		if (!u->same_cpu && u->clients == 1 && b.n_cpus == 1)
+			continue;
+		if (measure(&b, KIND_ECHO, u->clients, u->same_cpu,
+		    &echo) < 0)
+			goto out;
+		print_figure("bare SEQPACKET echo", u->name, &echo, NULL);
+		if (measure(&b, KIND_CACHED, u->clients, u->same_cpu,
+		    &cached) < 0)
+			goto out;
+		print_figure("decide cached", u->name, &cached, &echo);
+		if (measure(&b, KIND_UNCACHED, u->clients, u->same_cpu,
+		    &uncached) < 0)
+			goto out;
+		print_figure("decide uncached", u->name, &uncached, &echo);
 	}
-	for (int i = 0; i < 100 && access(ztd_sock, F_OK) != 0; i++)
-		usleep(50000);
-
-	printf("# decide: %d-core machine, %.0f s per figure, audit lines to a "
-	    "datagram sink, no audit file\n", (int)sysconf(_SC_NPROCESSORS_ONLN),
-	    RUN_SECONDS);
-	for (int i = 0; i < 3; i++) {
-		echo[i] = run(ECHO, counts[i]);
-		printf("bare SEQPACKET echo, %2d clients: p50 %.1f us, p99 %.1f us, "
-		    "%.0f/s\n", counts[i], echo[i].p50, echo[i].p99,
-		    echo[i].rate);
+	status = 0;
+out:
+	if (interrupted) {
+		fprintf(stderr, "bench/decide: interrupted\n");
+		status = 1;
 	}
-	for (int m = CACHED; m <= UNCACHED; m++)
-		for (int i = 0; i < 3; i++) {
-			struct result r = run((enum mode)m, counts[i]);
-
-			printf("decide %-8s %2d clients: p50 %.1f us (%.2fx echo), "
-			    "p99 %.1f us (%.2fx), %.0f/s (%.2fx echo)\n",
-			    m == CACHED ? "cached," : "uncached,", counts[i], r.p50,
-			    r.p50 / echo[i].p50, r.p99, r.p99 / echo[i].p99,
-			    r.rate, r.rate / echo[i].rate);
-		}
-	{
-		long before = rss_kib(ztd_pid), after;
-		struct zt_msg request, reply;
-		uint64_t entries = 0;
-		char grant[40], object[64];
-		const char *g;
-		int fd = zt_client_connect(ztd_sock);
-
-		zt_msg_init(&request, ZT_MSG_SESSION_OPEN, 1);
-		zt_msg_put_u32(&request, ZT_F_UID, 1);
-		zt_msg_put_str(&request, ZT_F_SERVICE, "zt-agent");
-		call(fd, &request, &reply);
-		zt_msg_get_str(&reply, ZT_F_GRANT, &g);
-		snprintf(grant, sizeof(grant), "%s", g);
-		for (unsigned i = 0; i < 65536; i++) {
-			snprintf(object, sizeof(object), "tcp:10.200.%u.%u:%u",
-			    i >> 8, i & 255, 1000 + (i % 5000));
-			zt_msg_init(&request, ZT_MSG_DECIDE, 2 + i);
-			zt_msg_put_u32(&request, ZT_F_ACTION, 3);
-			zt_msg_put_str(&request, ZT_F_OBJECT, object);
-			zt_msg_put_str(&request, ZT_F_GRANT, grant);
-			call(fd, &request, &reply);
-		}
-		zt_msg_init(&request, ZT_MSG_STATUS, 1 << 30);
-		call(fd, &request, &reply);
-		zt_msg_get_u64(&reply, ZT_F_CACHE_ENTRIES, &entries);
-		after = rss_kib(ztd_pid);
-		printf("ztd RSS with %llu cached entries: %.1f MiB (%.1f MiB "
-		    "before filling: +%.1f MiB)\n", (unsigned long long)entries,
-		    after / 1024.0, before / 1024.0, (after - before) / 1024.0);
-		close(fd);
-	}
-	return 0;
+	/* ztd's stderr helps with a failure, not with an interruption. */
+	if (teardown(&b, status != 0 && !interrupted) < 0)
+		status = 1;
+	if (status == 0)
+		print_audit_note(&b);
+	return status;
 }

@@ -65,6 +65,12 @@ zt_log_open_syslog(const char *ident, const char *socket_path, int facility,
 }
 
 void
+zt_log_set_stderr(int also_stderr)
+{
+	backend.also_stderr = also_stderr;
+}
+
+void
 zt_log_close(void)
 {
 	if (backend.fd >= 0)
@@ -72,11 +78,27 @@ zt_log_close(void)
 	backend.fd = -1;
 }
 
-static void
+/* Send LINE; a full queue is waited for, up to about 100 ms. */
+static int
+send_line(const char *line, size_t len)
+{
+	for (int tries = 0;; tries++) {
+		struct timespec pause = { 0, 1000000 };	/* 1 ms */
+
+		if (sendto(backend.fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+		    (struct sockaddr *)&backend.addr, backend.addr_len) >= 0)
+			return 0;
+		if (errno != EAGAIN || tries >= 100)
+			return -errno;
+		nanosleep(&pause, NULL);
+	}
+}
+
+static int
 emit(int pri, const char *message)
 {
 	char line[ZT_LOG_LINE_MAX + 128];
-	int n;
+	int n, r = 0;
 
 	if (backend.fd >= 0) {
 		char stamp[32];
@@ -87,26 +109,25 @@ emit(int pri, const char *message)
 		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
 		n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %s", pri,
 		    stamp, backend.ident, (long)getpid(), message);
-		if (n > 0 && sendto(backend.fd, line,
-		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1,
-		    MSG_DONTWAIT | MSG_NOSIGNAL,
-		    (struct sockaddr *)&backend.addr, backend.addr_len) < 0) {
+		if (n > 0 && (r = send_line(line, (size_t)n < sizeof(line) ?
+		    (size_t)n : sizeof(line) - 1)) < 0) {
 			if (backend.also_stderr && !backend.unreachable)
 				fprintf(stderr, "%s: syslog socket %s "
 				    "unreachable: %s\n", backend.ident,
-				    backend.addr.sun_path, strerror(errno));
+				    backend.addr.sun_path, strerror(-r));
 			backend.unreachable = 1;
 		} else
 			backend.unreachable = 0;
 	}
 	if (backend.fd < 0 || backend.also_stderr)
 		fprintf(stderr, "%s: %s\n", backend.ident, message);
+	return r;
 }
 
-static void log_with(int pri, const char *fmt, va_list ap)
+static int log_with(int pri, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
-static void
+static int
 log_with(int pri, const char *fmt, va_list ap)
 {
 	char message[ZT_LOG_LINE_MAX];
@@ -121,7 +142,7 @@ log_with(int pri, const char *fmt, va_list ap)
 	for (char *p = message; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	emit(pri, message);
+	return emit(pri, message);
 }
 
 void
@@ -140,14 +161,16 @@ zt_log(int priority, const char *fmt, ...)
 	va_end(ap);
 }
 
-void
+int
 zt_log_audit(const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	log_with(LOG_AUTHPRIV | LOG_NOTICE, fmt, ap);
+	r = log_with(LOG_AUTHPRIV | LOG_NOTICE, fmt, ap);
 	va_end(ap);
+	return r;
 }
 
 char *

@@ -23,6 +23,9 @@ void zt_log_open_stderr(const char *ident);
 int zt_log_open_syslog(const char *ident, const char *socket_path,
     int facility, int also_stderr);
 
+/* Copy (or stop copying) syslog lines to stderr. */
+void zt_log_set_stderr(int also_stderr);
+
 /* Close the backend's socket, if any. */
 void zt_log_close(void);
 
@@ -32,8 +35,13 @@ void zt_log(int priority, const char *fmt, ...)
 void zt_logv(int priority, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
-/* Log one line at LOG_NOTICE with facility LOG_AUTHPRIV (audit records). */
-void zt_log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Log one line at LOG_NOTICE with facility LOG_AUTHPRIV (audit records).
+ * A full syslog queue is waited for (about 100 ms at most) rather than the
+ * line dropped.  Returns 0, or -errno when the line could not be sent to
+ * the syslog socket (the caller decides whether that denies).
+ */
+int zt_log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Write SRC (LEN bytes; untrusted) into DST (SIZE bytes, at least 8) as one

@@ -682,7 +682,7 @@ audit_write(struct audit *audit, const struct audit_event *event)
 	const char *what = NULL;
 	size_t body, len;
 	uint64_t seq;
-	int n, r;
+	int n, r, sent;
 
 	if (audit == NULL || event == NULL)
 		return -EINVAL;
@@ -723,14 +723,17 @@ audit_write(struct audit *audit, const struct audit_event *event)
 		return audit->fd >= 0 && audit->require ? r : 0;
 	}
 	digest_hex(hash, HASH_SIZE, hex);
-	zt_log_audit("%.*s chain=%.*s", (int)body, line, CHAIN_HEX, hex);
+	sent = zt_log_audit("%.*s chain=%.*s", (int)body, line, CHAIN_HEX,
+	    hex);
 
 	/* The chain moves on even when the file misses the record: seq
 	 * stays one per syslog line, and the hole shows in the file. */
 	audit->seq = seq;
 	memcpy(audit->hash, hash, HASH_SIZE);
+	/* With audit.require a decision whose syslog line was lost is a
+	 * deny too: every decision is audited, or refused. */
 	if (audit->fd < 0)
-		return 0;
+		return sent < 0 && audit->require ? sent : 0;
 
 	memcpy(line + len, HASH_KEY, KEY_LEN);
 	len += KEY_LEN;
@@ -770,7 +773,7 @@ audit_write(struct audit *audit, const struct audit_event *event)
 		audit->failing = false;
 		audit->lost = 0;
 	}
-	return 0;
+	return sent < 0 && audit->require ? sent : 0;
 }
 
 /* Reads lines of at most RECORD_LINE_MAX bytes, whatever the file says. */

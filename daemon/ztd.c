@@ -426,6 +426,9 @@ main(int argc, char **argv)
 	    "attestation %s", PACKAGE_VERSION, socket_path, ztd.config_path,
 	    ztd.config->n_agents, attest_name(ztd.attest));
 	report_ready(&ready_fd, 0);
+	/* Serving: lines go on to stderr only for a person watching, not
+	 * into a pipe (the journal gets them through syslog already). */
+	zt_log_set_stderr(arg_foreground && isatty(STDERR_FILENO));
 
 	status = run(&ztd, signal_fd);
 	grant_end_all(&ztd, "ztd stopping");

@@ -107,6 +107,21 @@ service(const char *name, const char *fmt, ...)
 		die(path);
 }
 
+/*
+ * The service the agent may use, "zt-agent", as the tests normally have
+ * it: pam_zt.so at the shared ztd with EXTRA options, then pam_permit.
+ */
+static void
+agent_service(const char *extra)
+{
+	service("zt-agent",
+	    "account [success=ok ignore=ignore default=die] %s socket=%s%s\n"
+	    "account required pam_permit.so\n"
+	    "session [success=ok ignore=ignore default=die] %s socket=%s%s\n"
+	    "session required pam_permit.so\n",
+	    g.module, g.sock, extra, g.module, g.sock, extra);
+}
+
 static int64_t
 now_ms(void)
 {
@@ -203,7 +218,9 @@ write_config(const char *path, const char *state, const char *attestation)
 	    "    sha256 = [\"%s\"];\n"
 	    "    session_ttl = 60;\n"
 	    "    decision_ttl = 30;\n"
-	    "    commands = ( { path = \"/usr/bin/rsync\"; risk = \"low\"; } );\n"
+	    "    commands = (\n"
+	    "      { path = \"/usr/bin/rsync\"; risk = \"low\"; }\n"
+	    "    );\n"
 	    "  }\n"
 	    ");\n", state, attestation, g.agent_bin, digest);
 }
@@ -426,6 +443,24 @@ start_fake(const char *path, enum fake_mode mode)
 	}
 }
 
+/*
+ * The module under test: $ZT_PAM_MODULE, else the libtool build's
+ * TOP/pam_module/.libs/pam_zt.so, else TOP/.libs/pam_zt.so.
+ */
+static void
+module_path(char *path, size_t size, const char *top, const char *override)
+{
+	struct stat st;
+
+	if (override != NULL && override[0] != '\0') {
+		snprintf(path, size, "%s", override);
+		return;
+	}
+	snprintf(path, size, "%s/pam_module/.libs/pam_zt.so", top);
+	if (stat(path, &st) != 0)
+		snprintf(path, size, "%s/.libs/pam_zt.so", top);
+}
+
 /* --------------------------------------------------- setup, teardown */
 
 static int
@@ -440,11 +475,7 @@ setup_all(void **state)
 	(void)state;
 	if (top == NULL)
 		top = ".";
-	if (override != NULL && override[0] != '\0')
-		snprintf(g.module, sizeof(g.module), "%s", override);
-	else
-		snprintf(g.module, sizeof(g.module), "%s/.libs/pam_zt.so",
-		    top);
+	module_path(g.module, sizeof(g.module), top, override);
 	snprintf(g.ztd, sizeof(g.ztd), "%s/ztd", top);
 	snprintf(g.ztctl, sizeof(g.ztctl), "%s/ztctl", top);
 	if (g.module[0] != '/') {
@@ -496,12 +527,7 @@ setup_all(void **state)
 	g.ztd_pid = start_ztd(config, g.sock);
 
 	/* The stacks every test uses. */
-	service("zt-agent",
-	    "account [success=ok ignore=ignore default=die] %s socket=%s\n"
-	    "account required pam_permit.so\n"
-	    "session [success=ok ignore=ignore default=die] %s socket=%s\n"
-	    "session required pam_permit.so\n",
-	    g.module, g.sock, g.module, g.sock);
+	agent_service("");
 	service("zt-other",
 	    "account [success=ok ignore=ignore default=die] %s socket=%s\n"
 	    "account required pam_permit.so\n"
@@ -629,7 +655,7 @@ static void
 test_deny_attestation(void **state)
 {
 	char config[LINE_SIZE], statedir[LINE_SIZE], sock[LINE_SIZE];
-	char measured[LINE_SIZE], attestation[2 * LINE_SIZE];
+	char measured[PATH_SIZE], attestation[3 * LINE_SIZE];
 	pam_handle_t *pamh;
 	pid_t pid;
 	int rc;
@@ -655,12 +681,7 @@ test_deny_attestation(void **state)
 	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_PERM_DENIED);
 	pam_end(pamh, PAM_PERM_DENIED);
 	stop_pid(pid);
-	service("zt-agent",
-	    "account [success=ok ignore=ignore default=die] %s socket=%s\n"
-	    "account required pam_permit.so\n"
-	    "session [success=ok ignore=ignore default=die] %s socket=%s\n"
-	    "session required pam_permit.so\n",
-	    g.module, g.sock, g.module, g.sock);
+	agent_service("");
 	assert_int_equal(rc, PAM_PERM_DENIED);
 	drain_log();
 	assert_non_null(strstr(g.log, "host untrusted"));
@@ -824,12 +845,7 @@ test_real_ztd_stopped(void **state)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	assert_int_equal(account("zt-agent", "daemon"), PAM_AUTHINFO_UNAVAIL);
-	service("zt-agent",
-	    "account [success=ok ignore=ignore default=die] %s socket=%s\n"
-	    "account required pam_permit.so\n"
-	    "session [success=ok ignore=ignore default=die] %s socket=%s\n"
-	    "session required pam_permit.so\n",
-	    g.module, g.sock, g.module, g.sock);
+	agent_service("");
 	assert_int_equal(rc, PAM_AUTHINFO_UNAVAIL);
 	assert_in_range(elapsed, 300, 1000);
 }
@@ -940,6 +956,7 @@ test_bad_options(void **state)
 	const char *argv[2];
 	char option[LINE_SIZE];
 	pam_handle_t *pamh;
+	int rc;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
@@ -966,9 +983,10 @@ test_bad_options(void **state)
 	    PAM_SERVICE_ERR);
 	pam_end(pamh, PAM_SUCCESS);
 	/* good options with debug and a timeout are accepted */
-	service("zt-goodopt", "account required %s socket=%s timeout=60000 "
-	    "debug\n", g.module, g.sock);
-	assert_int_equal(account("zt-goodopt", "daemon"), PAM_SUCCESS);
+	agent_service(" timeout=60000 debug");
+	rc = account("zt-agent", "daemon");
+	agent_service("");
+	assert_int_equal(rc, PAM_SUCCESS);
 }
 
 /* The calling process's environment changes nothing. */
@@ -1094,14 +1112,10 @@ main(void)
 	const char *override = getenv("ZT_PAM_MODULE");
 
 	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root (ztd answers sessions to root)\n");
+		printf("1..0 # SKIP needs root (ztd answers root only)\n");
 		return 0;
 	}
-	if (override != NULL && override[0] != '\0')
-		snprintf(module, sizeof(module), "%s", override);
-	else
-		snprintf(module, sizeof(module), "%s/.libs/pam_zt.so",
-		    top != NULL ? top : ".");
+	module_path(module, sizeof(module), top != NULL ? top : ".", override);
 	if (stat(module, &st) != 0) {
 		printf("1..0 # SKIP %s is not built\n", module);
 		return 0;

@@ -1,0 +1,120 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# pam_zt.so on the real system: a real service account, a real
+# /etc/pam.d/zt-test built from conf/pam.d/zt-agent, pamtester, a real ztd
+# on a private socket, and the audit line read back from its syslog sink.
+set -u
+. "$(dirname "$0")/../integration/lib.sh"
+
+account=zt-test-svc
+pamfile=/etc/pam.d/zt-test
+module=${ZT_PAM_MODULE:-$top_builddir/pam_module/.libs/pam_zt.so}
+[ -n "${ZT_PAM_MODULE:-}" ] || [ -f "$module" ] ||
+    module=$top_builddir/.libs/pam_zt.so
+sock=$work/ztd.sock
+created_account=""
+created_pamfile=""
+
+# Remove what this test added to the system, even when it fails.
+system_cleanup() {
+	[ -n "$created_pamfile" ] && rm -f "$pamfile"
+	[ -n "$created_account" ] && userdel "$account" 2>/dev/null
+	cleanup
+}
+trap system_cleanup EXIT
+
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP needs root (creates an account and $pamfile)"
+	exit 0
+fi
+if [ -n "${ZT_SANITIZED:-}" ]; then
+	# pamtester is not instrumented and cannot load a sanitized module.
+	echo "1..0 # SKIP sanitizer build (pamtester cannot load it)"
+	exit 0
+fi
+for tool in pamtester useradd userdel; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "1..0 # SKIP $tool is not installed"
+		exit 0
+	fi
+done
+if [ ! -f "$module" ]; then
+	echo "1..0 # SKIP $module is not built"
+	exit 0
+fi
+if getent passwd "$account" >/dev/null || [ -e "$pamfile" ]; then
+	echo "Bail out! $account or $pamfile already exists: not ours to touch"
+	exit 1
+fi
+
+useradd --system --no-create-home --shell /usr/sbin/nologin "$account" &&
+    created_account=1
+check "useradd --system $account" test -n "$created_account"
+uid=$(id -u "$account")
+
+# The shipped zt-agent stack, with the built module on a private socket.
+case "$module" in /*) ;; *) module=$PWD/$module ;; esac
+sed -e "s|pam_zt\.so|$module socket=$sock timeout=3000|" \
+    "$top_srcdir/conf/pam.d/zt-agent" >"$work/zt-test"
+install -m 0644 "$work/zt-test" "$pamfile" && created_pamfile=1
+check "$pamfile installed from conf/pam.d/zt-agent" test -n "$created_pamfile"
+
+cp /bin/sleep "$work/agent-bin"
+chmod 0755 "$work/agent-bin"
+digest=$(sha256sum "$work/agent-bin" | cut -d' ' -f1)
+mkdir -m 0700 "$work/state"
+cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state"; };
+attestation: { mode = "software"; };
+agents = (
+  {
+    name = "svc";
+    accounts = ["$account"];
+    pam_services = ["zt-test"];
+    binary = "$work/agent-bin";
+    sha256 = ["$digest"];
+    session_ttl = 60;
+  }
+);
+EOC
+chmod 0644 "$work/ztd.conf"
+start_logsink "$work"
+"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
+    --syslog-socket "$work/log.sock" 2>"$work/ztd.stderr" &
+ztd_pid=$!
+track $ztd_pid
+check "ztd starts on a private socket" wait_for test -S "$sock"
+
+pamtester zt-test "$account" acct_mgmt >"$work/out" 2>&1
+check "pamtester acct_mgmt: the agent account is allowed" test $? -eq 0
+pamtester -v zt-test "$account" open_session close_session \
+    >"$work/out" 2>&1
+rc=$?
+check "pamtester open_session close_session succeeds" test $rc -eq 0
+[ $rc -eq 0 ] || diag "$(cat "$work/out")"
+check "the session's allow is audited with account, uid and service" \
+    wait_for grep -qE "decision=allow action=session agent=\"svc\" account=\"$account\" uid=$uid pid=[0-9]+ object=\"zt-test\"" "$work/syslog.out"
+check "a grant was made for the session" \
+    wait_for grep -q "grant [0-9a-f]\{32\}: agent svc account $account service zt-test" "$work/syslog.out"
+check "no grant outlives the session" \
+    sh -c "[ -z \"\$('$ZTCTL' --socket '$sock' grants | grep ' $account ')\" ]"
+
+pamtester zt-test root open_session close_session >"$work/out" 2>&1
+check "root through the same stack: pam_zt.so ignores it (success)" \
+    test $? -eq 0
+
+cp -p "$work/agent-bin" "$work/agent-bin.orig"
+printf x >>"$work/agent-bin"
+pamtester zt-test "$account" open_session close_session >"$work/out" 2>&1
+rc=$?
+cp -p "$work/agent-bin.orig" "$work/agent-bin"
+check "a changed agent binary: the session is refused" test $rc -ne 0
+check "and the deny is audited" \
+    wait_for grep -q "decision=deny action=session agent=\"svc\" account=\"$account\"" "$work/syslog.out"
+
+kill -TERM "$ztd_pid"
+wait "$ztd_pid" 2>/dev/null
+pamtester zt-test "$account" acct_mgmt >"$work/out" 2>&1
+check "ztd stopped: the agent account is refused" test $? -ne 0
+
+finish
