@@ -18,6 +18,7 @@ bool
 decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
     const char *object, const struct decision *d, long age)
 {
+	char reason[POLICY_REASON_MAX + 64 + 512];
 	struct audit_event e = {
 		.allow = d->decision == DECISION_ALLOW,
 		.action = action,
@@ -33,6 +34,11 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 		.age = age,
 	};
 
+	/* Untrusted context rides in the reason, which audit.c escapes. */
+	if (s->detail != NULL) {
+		snprintf(reason, sizeof(reason), "%s; %s", d->reason, s->detail);
+		e.reason = reason;
+	}
 	return audit_write(ztd->audit, &e) == 0;
 }
 

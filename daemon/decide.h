@@ -20,6 +20,8 @@ struct subject {
 	pid_t pid;
 	struct grant *grant;	/* NULL: no caching */
 	bool identity_proven;	/* the acting binary was recognised just now */
+	const char *detail;	/* untrusted context for the audit reason
+				 * (PAM items), or NULL */
 };
 
 struct decision {

@@ -349,6 +349,7 @@ answer_session_open(struct ztd *ztd, const struct client *c,
 	struct subject s = { .pid = c->pid };
 	struct decision d = { .decision = DECISION_DENY };
 	const char *service, *claimed = NULL;
+	char detail[256];
 	char account[33], why[IDENTITY_REASON_MAX];
 	struct grant *g = NULL;
 	uint32_t uid, flags = 0;
@@ -359,6 +360,18 @@ answer_session_open(struct ztd *ztd, const struct client *c,
 	zt_msg_get_u32(request, ZT_F_FLAGS, &flags);
 	if (zt_msg_get_str(request, ZT_F_ACCOUNT, &claimed) < 0)
 		claimed = NULL;
+	{
+		const char *rhost = "", *tty = "";
+
+		zt_msg_get_str(request, ZT_F_RHOST, &rhost);
+		zt_msg_get_str(request, ZT_F_TTY, &tty);
+		/* PAM items are the client's words: data, cut, escaped by
+		 * the audit, never used to decide. */
+		snprintf(detail, sizeof(detail), "pam user=%.64s rhost=%.64s "
+		    "tty=%.64s", claimed != NULL ? claimed : "-",
+		    rhost[0] ? rhost : "-", tty[0] ? tty : "-");
+		s.detail = detail;
+	}
 	s.uid = (uid_t)uid;
 	if (account_of_uid(s.uid, account) < 0 ||
 	    (s.agent = agent_of_account(ztd->config, account)) == NULL)
