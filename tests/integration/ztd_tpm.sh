@@ -137,7 +137,7 @@ check "after drift the (cached) exec is denied at once" \
 out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
 check "after drift a session is denied, naming the PCR ($out)" has "$out" '^deny: host untrusted: PCR 14 differs'
 check "the audit line names the PCR" \
-    grep -q 'decision=deny action=session .*reason="host untrusted: PCR 14 differs from its golden value"' "$work/syslog.out"
+    grep -q 'decision=deny action=session .*reason="host untrusted: PCR 14 differs from its golden value; pam user=' "$work/syslog.out"
 exec {sfd}>&-
 
 # The TPM stops answering: denied within the deadline, nothing hangs.
