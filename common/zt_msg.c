@@ -56,6 +56,9 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_EVENT] = ZT_FK_U32,
 	[ZT_F_EXPIRES_MS] = ZT_FK_U64,
 	[ZT_F_AUDIT_SEQ] = ZT_FK_U64,
+	[ZT_F_PROFILE] = ZT_FK_STRING,
+	[ZT_F_SHA256] = ZT_FK_BYTES,
+	[ZT_F_RECORDS] = ZT_FK_BYTES,
 };
 
 static const struct schema {
@@ -89,7 +92,8 @@ static const struct schema {
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) | BIT(ZT_F_RISK) |
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_AGENT) | BIT(ZT_F_TTL_MS) |
 	    BIT(ZT_F_EXPIRES_MS) | BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_LIST) |
-	    BIT(ZT_F_ATTEST_AGE) | BIT(ZT_F_ATTEST_MODE),
+	    BIT(ZT_F_ATTEST_AGE) | BIT(ZT_F_ATTEST_MODE) |
+	    BIT(ZT_F_PROFILE) | BIT(ZT_F_SHA256),
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) },
 	[ZT_MSG_DECIDE] = { "decide",
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT),
@@ -114,6 +118,14 @@ static const struct schema {
 	[ZT_MSG_EVENT] = { "event",
 	    BIT(ZT_F_EVENT) | BIT(ZT_F_GRANT) | BIT(ZT_F_REASON),
 	    BIT(ZT_F_EVENT) },
+	[ZT_MSG_LAUNCH] = { "launch",
+	    BIT(ZT_F_OBJECT) | BIT(ZT_F_AGENT) | BIT(ZT_F_GRANT),
+	    BIT(ZT_F_OBJECT) },
+	[ZT_MSG_REPORT] = { "report",
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS),
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS) },
+	[ZT_MSG_REPORT_REPLY] = { "report-reply",
+	    BIT(ZT_F_COUNT), BIT(ZT_F_COUNT) },
 };
 
 static const struct schema *

@@ -51,7 +51,13 @@ enum zt_msg_type {
 	ZT_MSG_ENROLL_HOST = 16,	/* admin: record the golden values now */
 	ZT_MSG_ATTEST = 17,		/* admin: measure now; DECISION reply with
 					 * LIST (PCRs) and ATTEST_AGE */
-	ZT_MSG_TYPE_MAX = 18,		/* first value that is not a type */
+	ZT_MSG_LAUNCH = 18,		/* zt-exec: OBJECT (the command) [AGENT]
+					 * [GRANT of the PAM session]: DECISION
+					 * with GRANT, EXPIRES_MS, PROFILE, SHA256 */
+	ZT_MSG_REPORT = 19,		/* GRANT RECORDS: allows served from a
+					 * supervisor's local cache, to audit */
+	ZT_MSG_REPORT_REPLY = 20,	/* COUNT written */
+	ZT_MSG_TYPE_MAX = 21,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
@@ -93,7 +99,12 @@ enum zt_field_tag {
 	ZT_F_EVENT = 36,	/* u32: ZT_EVENT_* */
 	ZT_F_EXPIRES_MS = 37,	/* u64: ms until the grant ends */
 	ZT_F_AUDIT_SEQ = 38,	/* u64: last audit record */
-	ZT_F_TAG_MAX = 39,	/* first value that is not a tag */
+	ZT_F_PROFILE = 39,	/* string: an agent's profile for zt-exec,
+				 * one "key value" per line */
+	ZT_F_SHA256 = 40,	/* bytes: 32, a digest ztd checked */
+	ZT_F_RECORDS = 41,	/* bytes: REPORT records, each u32 action,
+				 * u32 ms since the hit, u16 size, object */
+	ZT_F_TAG_MAX = 42,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */

@@ -29,7 +29,7 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 		.object = object,
 		.reason = d->reason,
 		.grant = s->grant != NULL ? s->grant->id : "-",
-		.cache = d->cached ? "hit" : "miss",
+		.cache = d->local ? "local" : d->cached ? "hit" : "miss",
 		.attest = attest_name(ztd->attest),
 		.age = age,
 	};

@@ -28,6 +28,7 @@ struct decision {
 	uint32_t decision;	/* DECISION_ALLOW or DECISION_DENY */
 	enum risk risk;
 	bool cached;		/* served from the cache */
+	bool local;		/* served from a supervisor's cache (REPORT) */
 	bool violation;		/* the profile forbids it (on_violation) */
 	uint64_t wait_ticket;	/* non-zero: no decision yet, it waits for
 				 * this attestation (answer ZT_E_WAIT) */

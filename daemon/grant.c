@@ -207,6 +207,15 @@ grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 	    NULL);
 	close(g->supervisor_pidfd);
 	server_bury(&ztd->server, &g->watch);
+	/* Grants living under this one end with it (one level: a child's
+	 * own children would be found by the same walk). */
+	for (struct grant *c = ztd->grants; c != NULL;) {
+		if (strcmp(c->parent, g->id) == 0) {
+			grant_end(ztd, c, "its session's grant ended", kill);
+			c = ztd->grants;
+		} else
+			c = c->next;
+	}
 }
 
 int

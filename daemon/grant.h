@@ -21,6 +21,8 @@ struct grant {
 	char agent[65];			/* names: copies, a reload may drop */
 	char account[33];
 	char service[65];
+	char parent[GRANT_ID_LEN + 1];	/* "" or the grant this one lives
+					 * under (zt-exec in a PAM session) */
 	uid_t uid;
 	pid_t supervisor_pid;
 	int supervisor_pidfd;		/* readable when the supervisor exits */

@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <sys/socket.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "audit.h"
 #include "cache.h"
 #include "decide.h"
+#include "digest.h"
 #include "grant.h"
 #include "server.h"
 #include "zt_err.h"
@@ -435,6 +438,268 @@ answer_session_close(struct ztd *ztd, const struct client *c,
 	return put_decision(reply, request->request_id, &d, NULL);
 }
 
+/* Is PID a descendant of ANCESTOR (by /proc's parent links, bounded)? */
+static bool
+descends_from(pid_t pid, pid_t ancestor)
+{
+	for (int depth = 0; depth < 64 && pid > 1; depth++) {
+		char path[64], line[256];
+		int ppid = -1;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		if ((f = fopen(path, "re")) == NULL)
+			return false;
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "PPid: %d", &ppid) == 1)
+				break;
+		fclose(f);
+		if (ppid == ancestor)
+			return true;
+		pid = ppid;
+	}
+	return false;
+}
+
+static const char *const access_names[8] = {
+	"-", "r", "w", "rw", "x", "rx", "wx", "rwx",
+};
+
+/* Append "KEY VALUE\n" to the profile; false when it does not fit or the
+ * value holds a control byte (a line per entry is the format). */
+static bool
+profile_line(char *buf, size_t size, size_t *used, const char *key,
+    const char *value)
+{
+	int n;
+
+	for (const char *p = value; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	n = snprintf(buf + *used, size - *used, "%s %s\n", key, value);
+	if (n < 0 || (size_t)n >= size - *used)
+		return false;
+	*used += (size_t)n;
+	return true;
+}
+
+/*
+ * The profile zt-exec enforces itself (the filter, Landlock, what to gate);
+ * everything else it asks about action by action.  One "key value" per
+ * line, documented in seccomp/profile.h.
+ */
+static int
+build_profile(const struct agent *a, char *buf, size_t size)
+{
+	bool inet = false, inet6 = false, unix_ = false, ok = true;
+	char number[24];
+	size_t used = 0;
+
+	buf[0] = '\0';
+	snprintf(number, sizeof(number), "%u", a->decision_ttl);
+	ok = profile_line(buf, size, &used, "agent", a->name) &&
+	    profile_line(buf, size, &used, "binary", a->binary) &&
+	    profile_line(buf, size, &used, "on_violation",
+	    a->on_violation == VIOLATION_KILL ? "kill" : "deny") &&
+	    profile_line(buf, size, &used, "landlock",
+	    a->landlock == LANDLOCK_OPTIONAL ? "optional" : "required") &&
+	    profile_line(buf, size, &used, "decision_ttl", number) &&
+	    profile_line(buf, size, &used, "files",
+	    a->files_given ? "yes" : "no");
+	for (size_t i = 0; ok && i < a->n_files; i++) {
+		char line[PATH_MAX + 8];
+
+		snprintf(line, sizeof(line), "%s %s",
+		    access_names[a->files[i].access & 7], a->files[i].path);
+		ok = profile_line(buf, size, &used, "file", line);
+	}
+	for (size_t i = 0; ok && i < a->n_commands; i++)
+		if (a->commands[i].risk != RISK_DENY)
+			ok = profile_line(buf, size, &used, "command",
+			    a->commands[i].path);
+	for (size_t i = 0; ok && i < a->n_syscalls_deny; i++)
+		ok = profile_line(buf, size, &used, "deny",
+		    a->syscalls_deny[i]);
+	for (size_t i = 0; ok && i < a->n_syscalls_gate; i++)
+		ok = profile_line(buf, size, &used, "gate",
+		    a->syscalls_gate[i]);
+	for (size_t i = 0; i < a->n_network; i++) {
+		inet |= a->network[i].family == AF_INET;
+		inet6 |= a->network[i].family == AF_INET6;
+		unix_ |= a->network[i].family == 0;
+	}
+	if (ok && inet)
+		ok = profile_line(buf, size, &used, "family", "inet");
+	if (ok && inet6)
+		ok = profile_line(buf, size, &used, "family", "inet6");
+	if (ok && unix_)
+		ok = profile_line(buf, size, &used, "family", "unix");
+	return ok ? 0 : ZT_E_NOSPACE;
+}
+
+/*
+ * LAUNCH, from zt-exec running as an agent's account: the command must be
+ * the agent's binary, recognised on disk now, and the host attested as for
+ * a session.  Without GRANT it is a session through the service "zt-exec",
+ * which the agent's pam_services must list.  With GRANT (ZT_GRANT of a PAM
+ * session) that grant must be live, of the caller's uid and agent, and the
+ * caller a descendant of the grant's supervisor; the new grant lives under
+ * it and ends with it.  Either way the grant is supervised by the caller.
+ */
+static int
+answer_launch(struct ztd *ztd, const struct client *c,
+    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+{
+	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct decision d = { .decision = DECISION_DENY };
+	const char *command, *wanted = NULL, *parent_id = NULL;
+	const char *service = "zt-exec";
+	char account[33], why[IDENTITY_REASON_MAX];
+	char profile[ZT_MSG_MAX - 512];
+	uint8_t digest[32];
+	struct grant *parent = NULL, *g = NULL;
+	int r;
+
+	(void)passed_fd;
+	zt_msg_get_str(request, ZT_F_OBJECT, &command);
+	zt_msg_get_str(request, ZT_F_AGENT, &wanted);
+	zt_msg_get_str(request, ZT_F_GRANT, &parent_id);
+	if (c->pidfd < 0 || account_of_uid(c->uid, account) < 0 ||
+	    (s.agent = agent_of_account(ztd->config, account)) == NULL)
+		return ZT_E_NOT_AGENT;
+	s.account = account;
+	if (wanted != NULL && strcmp(wanted, s.agent->name) != 0) {
+		snprintf(d.reason, sizeof(d.reason), "account %s belongs to "
+		    "agent %s, not %.64s", account, s.agent->name, wanted);
+		goto denied;
+	}
+	if (strcmp(command, s.agent->binary) != 0) {
+		snprintf(d.reason, sizeof(d.reason), "the command is not "
+		    "agent %s's binary", s.agent->name);
+		goto denied;
+	}
+	if (parent_id != NULL) {
+		parent = grant_find(ztd, parent_id);
+		if (parent == NULL || parent->uid != c->uid ||
+		    strcmp(parent->agent, s.agent->name) != 0 ||
+		    !descends_from(c->pid, parent->supervisor_pid)) {
+			snprintf(d.reason, sizeof(d.reason), "ZT_GRANT %.32s "
+			    "is no live grant of this agent's session",
+			    parent_id);
+			goto denied;
+		}
+		service = parent->service;
+	}
+	if ((r = identity_check_file(ztd->identity, ztd->config, s.agent,
+	    s.agent->binary, why)) < 0 ||
+	    (r = digest_file(s.agent->binary, digest)) < 0) {
+		snprintf(d.reason, sizeof(d.reason), "identity: %s",
+		    why[0] ? why : zt_strerror(r));
+		goto denied;
+	}
+	if (build_profile(s.agent, profile, sizeof(profile)) < 0) {
+		snprintf(d.reason, sizeof(d.reason), "agent %s's profile does "
+		    "not fit a message (or holds a control byte)",
+		    s.agent->name);
+		goto denied;
+	}
+	s.identity_proven = true;
+	decide(ztd, &s, ACTION_SESSION, service, false, &d);
+	if (d.wait_ticket != 0)
+		return wait_for_attestation(ztd, d.wait_ticket);
+	if (d.decision != DECISION_ALLOW)
+		return put_decision(reply, request->request_id, &d, NULL);
+	if ((r = grant_create(ztd, s.agent, account, s.uid, service, c->pid,
+	    c->pidfd, &g)) < 0) {
+		snprintf(d.reason, sizeof(d.reason), "no grant: %s",
+		    zt_strerror(r));
+		goto denied;
+	}
+	if (parent != NULL) {
+		snprintf(g->parent, sizeof(g->parent), "%s", parent->id);
+		if (parent->expires_ms < g->expires_ms)
+			g->expires_ms = parent->expires_ms;
+	}
+	if (ztd->next_expiry_ms == 0 || g->expires_ms < ztd->next_expiry_ms)
+		ztd->next_expiry_ms = g->expires_ms;
+	zt_log(LOG_NOTICE, "grant %s: agent %s account %s launched by "
+	    "zt-exec pid %d%s%s", g->id, g->agent, g->account, (int)c->pid,
+	    parent != NULL ? " under grant " : "",
+	    parent != NULL ? parent->id : "");
+	if ((r = put_decision(reply, request->request_id, &d, g)) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_PROFILE, profile)) < 0 ||
+	    (r = zt_msg_put_bytes(reply, ZT_F_SHA256, digest,
+	    sizeof(digest))) < 0) {
+		grant_end(ztd, g, "launch reply could not be built", false);
+		return r;
+	}
+	return 0;
+denied:
+	decide_audit(ztd, &s, "session", service, &d, -1);
+	return put_decision(reply, request->request_id, &d, NULL);
+}
+
+/*
+ * REPORT: allows a supervisor served from its own cache, each written as
+ * an audit line with cache=local.  Only the grant's supervisor may report,
+ * and only objects that parse; the records are its account of what it did,
+ * audited as such.
+ */
+static int
+answer_report(struct ztd *ztd, const struct client *c,
+    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+{
+	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct decision d = { .decision = DECISION_ALLOW, .local = true };
+	const char *grant_id;
+	const uint8_t *p;
+	size_t size, at = 0;
+	uint32_t written = 0;
+	int r;
+
+	(void)passed_fd;
+	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
+	zt_msg_get_bytes(request, ZT_F_RECORDS, (const void **)&p, &size);
+	s.grant = grant_find(ztd, grant_id);
+	if (s.grant == NULL || s.grant->supervisor_pid != c->pid)
+		return ZT_E_PERM;
+	s.agent = config_find_agent(ztd->config, s.grant->agent);
+	s.account = s.grant->account;
+	s.uid = s.grant->uid;
+	while (at + 10 <= size) {
+		uint32_t action = (uint32_t)p[at] << 24 |
+		    (uint32_t)p[at + 1] << 16 | (uint32_t)p[at + 2] << 8 |
+		    p[at + 3];
+		uint32_t ago = (uint32_t)p[at + 4] << 24 |
+		    (uint32_t)p[at + 5] << 16 | (uint32_t)p[at + 6] << 8 |
+		    p[at + 7];
+		size_t len = (size_t)p[at + 8] << 8 | p[at + 9];
+		char object[POLICY_OBJECT_MAX];
+
+		at += 10;
+		if (len >= sizeof(object) || at + len > size ||
+		    action == ACTION_NONE || action >= ACTION_MAX)
+			return ZT_E_PROTOCOL;
+		memcpy(object, p + at, len);
+		object[len] = '\0';
+		at += len;
+		if (memchr(object, '\0', len) != NULL)
+			return ZT_E_PROTOCOL;
+		snprintf(d.reason, sizeof(d.reason), "allowed from zt-exec's "
+		    "cache %u ms before this report", ago);
+		decide_audit(ztd, &s, policy_action_name((enum action)action),
+		    object, &d, -1);
+		written++;
+	}
+	if (at != size)
+		return ZT_E_PROTOCOL;
+	if ((r = zt_msg_init(reply, ZT_MSG_REPORT_REPLY,
+	    request->request_id)) < 0 ||
+	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, written)) < 0)
+		return r;
+	return 0;
+}
+
 #define GRANT_LINE_MAX 200
 
 static int
@@ -611,6 +876,8 @@ static const struct {
 	[ZT_MSG_REVOKE] = { answer_revoke, true },
 	[ZT_MSG_ENROLL_HOST] = { answer_enroll_host, true },
 	[ZT_MSG_ATTEST] = { answer_attest, true },
+	[ZT_MSG_LAUNCH] = { answer_launch, false },
+	[ZT_MSG_REPORT] = { answer_report, false },
 };
 
 int

@@ -13,6 +13,7 @@
 
 #include "attest.h"
 #include "rundir.h"
+#include "grant.h"
 #include "server.h"
 #include "zt_err.h"
 #include "zt_log.h"
@@ -70,6 +71,15 @@ unlink_client(struct server *s, struct client *c)
  * deadline order.  (After a reload that shortens the timeout, a client
  * behind an older one may be closed up to the old timeout late.)
  */
+static bool
+supervises_grant(const struct ztd *ztd, pid_t pid)
+{
+	for (const struct grant *g = ztd->grants; g != NULL; g = g->next)
+		if (g->supervisor_pid == pid)
+			return true;
+	return false;
+}
+
 static void
 touch_client(struct ztd *ztd, struct client *c)
 {
@@ -405,6 +415,12 @@ server_expire(struct ztd *ztd)
 			next = c->parked_until_ms - now;
 	}
 	while (s->head != NULL && s->head->deadline_ms <= now) {
+		/* A grant's supervisor keeps its connection while the grant
+		 * lives: it waits for events, not for answers. */
+		if (supervises_grant(ztd, s->head->pid)) {
+			touch_client(ztd, s->head);
+			continue;
+		}
 		zt_log(LOG_INFO, "uid %u pid %d: idle too long, closed",
 		    (unsigned)s->head->uid, (int)s->head->pid);
 		close_client(s, s->head);

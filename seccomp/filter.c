@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's seccomp filter (libseccomp), allowlist with ENOSYS default. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "filter.h"
+
+#define ERROR_MAX 160
+
+/* Ordinary syscalls, allowed without condition.  Anything that is not
+ * here, gated, or conditioned below gets ENOSYS. */
+static const char *const allowed[] = {
+	"read", "write", "readv", "writev", "pread64", "pwrite64",
+	"preadv", "pwritev", "preadv2", "pwritev2", "open", "openat",
+	"openat2", "close", "close_range", "creat", "stat", "fstat", "lstat",
+	"newfstatat", "statx", "statfs", "fstatfs", "poll", "ppoll",
+	"select", "pselect6", "lseek", "mmap", "mprotect", "munmap",
+	"mremap", "msync", "mincore", "madvise", "brk", "rt_sigaction",
+	"rt_sigprocmask", "rt_sigreturn", "rt_sigpending",
+	"rt_sigtimedwait", "rt_sigsuspend", "rt_sigqueueinfo",
+	"rt_tgsigqueueinfo", "sigaltstack", "access", "faccessat",
+	"faccessat2", "pipe", "pipe2", "sched_yield", "sched_getaffinity",
+	"sched_getparam", "sched_getscheduler", "sched_get_priority_max",
+	"sched_get_priority_min", "sched_rr_get_interval", "sched_getattr",
+	"dup", "dup2", "dup3", "pause", "nanosleep", "clock_nanosleep",
+	"getitimer", "setitimer", "alarm", "getpid", "getppid", "gettid",
+	"sendfile", "socketpair", "accept", "accept4", "recvfrom",
+	"recvmsg", "recvmmsg", "shutdown", "listen", "getsockname",
+	"getpeername", "setsockopt", "getsockopt", "fork", "vfork",
+	"exit", "exit_group", "wait4", "waitid", "kill", "tkill", "tgkill",
+	"uname", "fcntl", "flock", "fsync", "fdatasync", "truncate",
+	"ftruncate", "getdents", "getdents64", "getcwd", "chdir", "fchdir",
+	"rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir",
+	"link", "linkat", "unlink", "unlinkat", "symlink", "symlinkat",
+	"readlink", "readlinkat", "chmod", "fchmod", "fchmodat", "chown",
+	"fchown", "lchown", "fchownat", "umask", "gettimeofday",
+	"getrlimit", "getrusage", "sysinfo", "times", "getuid", "getgid",
+	"geteuid", "getegid", "getresuid", "getresgid", "getgroups",
+	"setpgid", "getpgid", "getpgrp", "setsid", "getsid", "getpriority",
+	"capget", "utime", "utimes", "utimensat", "futimesat", "mknod",
+	"mknodat", "ustat", "sync", "syncfs", "sync_file_range",
+	"arch_prctl", "set_tid_address", "set_robust_list",
+	"get_robust_list", "futex", "futex_waitv", "clock_gettime",
+	"clock_getres", "time", "timer_create", "timer_settime",
+	"timer_gettime", "timer_getoverrun", "timer_delete",
+	"timerfd_create", "timerfd_settime", "timerfd_gettime",
+	"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
+	"epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "signalfd",
+	"signalfd4", "inotify_init", "inotify_init1", "inotify_add_watch",
+	"inotify_rm_watch", "fadvise64", "fallocate", "splice", "tee",
+	"vmsplice", "copy_file_range", "getrandom", "memfd_create",
+	"membarrier", "rseq", "mlock", "mlock2", "munlock", "mlockall",
+	"munlockall", "get_mempolicy", "getcpu", "restart_syscall",
+	"pidfd_open", "pidfd_send_signal", "waitpid",
+	"fgetxattr", "flistxattr", "getxattr", "lgetxattr", "listxattr",
+	"llistxattr", "setxattr", "lsetxattr", "fsetxattr", "removexattr",
+	"lremovexattr", "fremovexattr", "readahead", "mq_open",
+	"mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
+	"mq_getsetattr", "shmget", "shmat", "shmctl", "shmdt", "semget",
+	"semop", "semctl", "semtimedop", "msgget", "msgsnd", "msgrcv",
+	"msgctl", "ioprio_get", "landlock_create_ruleset",
+	"landlock_add_rule", "landlock_restrict_self", "setuid", "setgid",
+	"setreuid", "setregid", "setresuid", "setresgid", "setfsuid",
+	"setfsgid", "setgroups", "capset",
+};
+
+/* What no agent may do: EPERM, whatever its profile says. */
+static const char *const forbidden[] = {
+	"seccomp", "ptrace", "process_vm_readv", "process_vm_writev",
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	"userfaultfd", "unshare", "setns", "keyctl", "add_key",
+	"request_key", "bpf", "perf_event_open", "mount", "umount2",
+	"pivot_root", "chroot", "move_mount", "open_tree", "fsopen",
+	"fsconfig", "fsmount", "fspick", "mount_setattr", "init_module",
+	"finit_module", "delete_module", "kexec_load", "kexec_file_load",
+	"reboot", "swapon", "swapoff", "acct", "quotactl", "syslog",
+	"open_by_handle_at", "lookup_dcookie", "vhangup", "iopl", "ioperm",
+	"modify_ldt", "settimeofday", "clock_settime", "clock_adjtime",
+	"adjtimex", "sethostname", "setdomainname", "fanotify_init",
+	"kcmp", "pidfd_getfd", "process_madvise", "migrate_pages",
+	"move_pages", "mbind", "set_mempolicy",
+};
+
+/* Syscalls performed or checked by the supervisor. */
+static const char *const gated[] = {
+	"execve", "execveat", "connect", "bind", "sendmsg", "sendmmsg",
+};
+
+/* prctl options an agent may use (the rest: ENOSYS, the dangerous ones
+ * EPERM). */
+static const int prctl_allowed[] = {
+	PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_NAME,
+	PR_GET_NAME, PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS,
+	PR_GET_SECCOMP, PR_CAPBSET_READ, PR_SET_TIMERSLACK,
+	PR_GET_TIMERSLACK, PR_GET_TID_ADDRESS, PR_SET_THP_DISABLE,
+	PR_GET_THP_DISABLE, PR_GET_KEEPCAPS, PR_SET_KEEPCAPS,
+	PR_CAP_AMBIENT, PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER,
+	PR_MCE_KILL, PR_MCE_KILL_GET, PR_SET_VMA, PR_GET_SECUREBITS,
+	PR_SET_TSC, PR_GET_TSC, PR_GET_SPECULATION_CTRL,
+	PR_SET_SPECULATION_CTRL,
+};
+
+static const int prctl_forbidden[] = {
+	PR_SET_SECCOMP, PR_SET_DUMPABLE, PR_SET_PTRACER, PR_SET_MM,
+	PR_SET_SECUREBITS,
+};
+
+/* Namespace flags, and CLONE_UNTRACED (a child the tracer would not
+ * see).  clone's first argument on x86_64 is the flags. */
+#define CLONE_REFUSED (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | \
+	CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
+	CLONE_UNTRACED | 0x00000080 /* CLONE_NEWTIME */)
+
+#define AF_ALLOWED_MAX 4
+
+int
+filter_resolve(const char *name)
+{
+	return seccomp_syscall_resolve_name(name);
+}
+
+static int
+fail(char *error, const char *what, const char *name, int r)
+{
+	snprintf(error, ERROR_MAX, "seccomp filter: %s %s: %s", what,
+	    name != NULL ? name : "", strerror(r < 0 ? -r : r));
+	return r < 0 ? r : -r;
+}
+
+static bool
+listed(const char list[][32], size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The rules that are the same for every agent and have conditions. */
+static int
+add_conditional(scmp_filter_ctx ctx, const struct profile *p, char *error)
+{
+	const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
+	int families[AF_ALLOWED_MAX], n_families = 0, r;
+
+	/* sendto: with an address, the supervisor sends it. */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sendto), 1,
+	    SCMP_A4(SCMP_CMP_NE, 0))) < 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
+	    SCMP_A4(SCMP_CMP_EQ, 0))) < 0)
+		return fail(error, "rule", "sendto", r);
+	/* ioctl: no faking terminal input. */
+	if ((r = seccomp_rule_add(ctx, eperm, SCMP_SYS(ioctl), 1,
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI))) < 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+	    SCMP_A1(SCMP_CMP_NE, TIOCSTI))) < 0)
+		return fail(error, "rule", "ioctl", r);
+	for (size_t i = 0; i < sizeof(prctl_allowed) / sizeof(int); i++)
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl),
+		    1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctl_allowed[i]))) <
+		    0)
+			return fail(error, "rule", "prctl", r);
+	for (size_t i = 0; i < sizeof(prctl_forbidden) / sizeof(int); i++)
+		if ((r = seccomp_rule_add(ctx, eperm, SCMP_SYS(prctl), 1,
+		    SCMP_A0(SCMP_CMP_EQ,
+		    (scmp_datum_t)prctl_forbidden[i]))) < 0)
+			return fail(error, "rule", "prctl", r);
+	/* Aimed at oneself (0) only. */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+	    SCMP_A0(SCMP_CMP_EQ, 0))) < 0 ||
+	    (r = seccomp_rule_add(ctx, eperm, SCMP_SYS(prlimit64), 1,
+	    SCMP_A0(SCMP_CMP_NE, 0))) < 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setrlimit),
+	    0)) < 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setpriority),
+	    2, SCMP_A0(SCMP_CMP_EQ, PRIO_PROCESS),
+	    SCMP_A1(SCMP_CMP_EQ, 0))) < 0 ||
+	    (r = seccomp_rule_add(ctx, eperm, SCMP_SYS(setpriority), 1,
+	    SCMP_A1(SCMP_CMP_NE, 0))) < 0 ||
+	    (r = seccomp_rule_add(ctx, eperm, SCMP_SYS(setpriority), 1,
+	    SCMP_A0(SCMP_CMP_NE, PRIO_PROCESS))) < 0)
+		return fail(error, "rule", "prlimit64/setpriority", r);
+	{
+		static const char *const sched[] = { "sched_setaffinity",
+		    "sched_setscheduler", "sched_setparam", "sched_setattr",
+		    "ioprio_set" };
+
+		for (size_t i = 0; i < 5; i++) {
+			int nr = seccomp_syscall_resolve_name(sched[i]);
+			unsigned arg = i == 4 ? 1 : 0;
+
+			if (nr < 0)
+				continue;
+			if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+			    SCMP_CMP(arg, SCMP_CMP_EQ, 0))) < 0 ||
+			    (r = seccomp_rule_add(ctx, eperm, nr, 1,
+			    SCMP_CMP(arg, SCMP_CMP_NE, 0))) < 0)
+				return fail(error, "rule", sched[i], r);
+		}
+	}
+	/* clone: threads and children, never namespaces or untraced. */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_REFUSED, 0))) < 0)
+		return fail(error, "rule", "clone", r);
+	for (unsigned bit = 0; bit < 64; bit++) {
+		uint64_t flag = UINT64_C(1) << bit;
+
+		if (!(CLONE_REFUSED & flag))
+			continue;
+		if ((r = seccomp_rule_add(ctx, eperm, SCMP_SYS(clone), 1,
+		    SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag))) < 0)
+			return fail(error, "rule", "clone", r);
+	}
+	/* socket: the families the network rules need, unix always. */
+	families[n_families++] = AF_UNIX;
+	if (p->inet || p->inet6) {
+		families[n_families++] = AF_INET;
+		families[n_families++] = AF_INET6;
+	}
+	for (int i = 0; i < n_families; i++)
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
+		    1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]))) < 0)
+			return fail(error, "rule", "socket", r);
+	if ((p->inet || p->inet6) &&
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+	    SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
+	    SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE))) < 0)
+		return fail(error, "rule", "socket", r);
+	return 0;
+}
+
+int
+filter_load(const struct profile *p, char *error)
+{
+	scmp_filter_ctx ctx;
+	int r, fd;
+
+	/* ENOSYS for whatever is not listed: newer syscalls included, and
+	 * clone3, so that clone's flags stay checkable. */
+	ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
+	if (ctx == NULL)
+		return fail(error, "init", NULL, -ENOMEM);
+	/* Only the native architecture: i386 (int 0x80) and x32 kill. */
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS)) < 0 ||
+	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0) {
+		fail(error, "attribute", NULL, r);
+		goto out;
+	}
+	/* Precedence: the profile's deny, then gates, then the fixed
+	 * refusals, then the allowlist (a name is used once). */
+	for (size_t i = 0; i < p->n_deny; i++) {
+		int nr = seccomp_syscall_resolve_name(p->deny[i]);
+
+		if (nr < 0)
+			continue;	/* unknown here: ENOSYS already */
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr,
+		    0)) < 0 && r != -EEXIST) {
+			fail(error, "deny", p->deny[i], r);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < p->n_gate; i++) {
+		int nr = seccomp_syscall_resolve_name(p->gate[i]);
+
+		if (nr < 0 || listed(p->deny, p->n_deny, p->gate[i]))
+			continue;
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0)) < 0 &&
+		    r != -EEXIST) {
+			fail(error, "gate", p->gate[i], r);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < sizeof(gated) / sizeof(gated[0]); i++) {
+		if (listed(p->deny, p->n_deny, gated[i]))
+			continue;
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,
+		    seccomp_syscall_resolve_name(gated[i]), 0)) < 0) {
+			fail(error, "gate", gated[i], r);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
+		int nr = seccomp_syscall_resolve_name(forbidden[i]);
+
+		if (nr < 0 || listed(p->deny, p->n_deny, forbidden[i]) ||
+		    listed(p->gate, p->n_gate, forbidden[i]))
+			continue;
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr,
+		    0)) < 0) {
+			fail(error, "refuse", forbidden[i], r);
+			goto out;
+		}
+	}
+	if ((r = add_conditional(ctx, p, error)) < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		int nr = seccomp_syscall_resolve_name(allowed[i]);
+
+		if (nr < 0 || listed(p->deny, p->n_deny, allowed[i]) ||
+		    listed(p->gate, p->n_gate, allowed[i]))
+			continue;
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0) {
+			fail(error, "allow", allowed[i], r);
+			goto out;
+		}
+	}
+	if ((r = seccomp_load(ctx)) < 0) {
+		fail(error, "load", NULL, r);
+		goto out;
+	}
+	fd = seccomp_notify_fd(ctx);
+	r = fd >= 0 ? fd : fail(error, "notify fd", NULL, -EBADF);
+out:
+	seccomp_release(ctx);
+	return r;
+}

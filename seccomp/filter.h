@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's seccomp filter: built and loaded in the child, before exec. */
+#ifndef ZTX_FILTER_H
+#define ZTX_FILTER_H
+
+#include "profile.h"
+
+/*
+ * Load the agent's filter into the calling process (which must have set
+ * NO_NEW_PRIVS) and return the notification descriptor, or -errno with
+ * ERROR (160 bytes) set.  The filter, in order of precedence:
+ *   - a foreign architecture kills the process, x32 and i386 included;
+ *   - gated (SCMP_ACT_NOTIFY): execve, execveat, connect, bind, sendmsg,
+ *     sendmmsg, sendto with an address, and P's "gate" syscalls;
+ *   - EPERM: P's "deny" syscalls and what no agent may do (seccomp,
+ *     prctl PR_SET_SECCOMP / PR_SET_DUMPABLE / PR_SET_PTRACER / PR_SET_MM,
+ *     ptrace, process_vm_readv/writev, io_uring_*, userfaultfd, unshare,
+ *     setns, keyctl, add_key, request_key, bpf, perf_event_open, mount and
+ *     the like, module and kexec loading, ioctl TIOCSTI, prlimit64,
+ *     setpriority and sched_set* aimed at another process, clone with
+ *     namespace flags or CLONE_UNTRACED);
+ *   - socket(): only the families P needs (unix always; netlink route
+ *     with inet); others ENOSYS like any syscall not allowed;
+ *   - ALLOW: an allowlist of ordinary syscalls;
+ *   - everything else, clone3 and numbers libseccomp does not know
+ *     included: ENOSYS.
+ */
+int filter_load(const struct profile *p, char *error);
+
+/* The number of syscall NAME on this architecture, or negative. */
+int filter_resolve(const char *name);
+
+#endif

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Landlock, through raw syscalls: bookworm's headers predate most of it. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "landlock.h"
+
+#define ERROR_MAX 160
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#define SYS_landlock_add_rule 445
+#define SYS_landlock_restrict_self 446
+#endif
+
+struct ll_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;	/* ABI 4 */
+	uint64_t scoped;		/* ABI 6 */
+};
+
+struct ll_path_beneath {
+	uint64_t allowed_access;
+	int32_t parent_fd;
+} __attribute__((packed));
+
+#define LL_CREATE_RULESET_VERSION 1u
+#define LL_RULE_PATH_BENEATH 1
+
+#define FS_EXECUTE (1ull << 0)
+#define FS_WRITE_FILE (1ull << 1)
+#define FS_READ_FILE (1ull << 2)
+#define FS_READ_DIR (1ull << 3)
+#define FS_REMOVE_DIR (1ull << 4)
+#define FS_REMOVE_FILE (1ull << 5)
+#define FS_MAKE_CHAR (1ull << 6)
+#define FS_MAKE_DIR (1ull << 7)
+#define FS_MAKE_REG (1ull << 8)
+#define FS_MAKE_SOCK (1ull << 9)
+#define FS_MAKE_FIFO (1ull << 10)
+#define FS_MAKE_BLOCK (1ull << 11)
+#define FS_MAKE_SYM (1ull << 12)
+#define FS_REFER (1ull << 13)		/* ABI 2 */
+#define FS_TRUNCATE (1ull << 14)	/* ABI 3 */
+#define FS_IOCTL_DEV (1ull << 15)	/* ABI 5 */
+#define NET_BIND_TCP (1ull << 0)	/* ABI 4 */
+#define NET_CONNECT_TCP (1ull << 1)
+#define SCOPE_ABSTRACT_UNIX (1ull << 0)	/* ABI 6 */
+#define SCOPE_SIGNAL (1ull << 1)
+
+#define FS_R (FS_READ_FILE | FS_READ_DIR)
+#define FS_W (FS_WRITE_FILE | FS_TRUNCATE | FS_MAKE_REG | FS_MAKE_DIR | \
+	FS_MAKE_SYM | FS_MAKE_SOCK | FS_MAKE_FIFO | FS_REMOVE_FILE | \
+	FS_REMOVE_DIR | FS_REFER | FS_IOCTL_DEV)
+#define FS_X FS_EXECUTE
+/* Rights that mean something on a file that is not a directory. */
+#define FS_FILE_RIGHTS (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | \
+	FS_TRUNCATE | FS_IOCTL_DEV)
+
+static const struct {
+	const char *path;
+	uint64_t access;
+} baseline[] = {
+	{ "/lib", FS_R | FS_X }, { "/lib64", FS_R | FS_X },
+	{ "/usr/lib", FS_R | FS_X }, { "/usr/lib64", FS_R | FS_X },
+	{ "/etc/ld.so.cache", FS_R }, { "/etc/localtime", FS_R },
+	{ "/usr/share/zoneinfo", FS_R }, { "/etc/nsswitch.conf", FS_R },
+	{ "/etc/passwd", FS_R }, { "/etc/group", FS_R },
+	{ "/etc/hosts", FS_R }, { "/etc/resolv.conf", FS_R },
+	{ "/etc/gai.conf", FS_R }, { "/dev/urandom", FS_R },
+	{ "/dev/random", FS_R }, { "/proc", FS_R },
+	{ "/dev/null", FS_R | FS_W }, { "/dev/zero", FS_R | FS_W },
+	{ "/dev/full", FS_R | FS_W }, { "/dev/tty", FS_R | FS_W },
+};
+
+static uint64_t
+fs_rights(int abi)
+{
+	uint64_t all = (FS_MAKE_SYM << 1) - 1;	/* ABI 1 */
+
+	if (abi >= 2)
+		all |= FS_REFER;
+	if (abi >= 3)
+		all |= FS_TRUNCATE;
+	if (abi >= 5)
+		all |= FS_IOCTL_DEV;
+	return all;
+}
+
+/* Allow ACCESS beneath PATH; a path that does not exist is skipped (there
+ * is nothing there to allow). */
+static int
+add_path(int ruleset, const char *path, uint64_t access, uint64_t handled,
+    char *error)
+{
+	struct ll_path_beneath rule;
+	struct stat st;
+	int fd, r = 0;
+
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode))
+		access &= FS_FILE_RIGHTS;
+	rule.allowed_access = access & handled;
+	rule.parent_fd = fd;
+	if (rule.allowed_access != 0 &&
+	    syscall(SYS_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH,
+	    &rule, 0) < 0) {
+		r = -errno;
+		snprintf(error, ERROR_MAX, "landlock: rule for %.100s: %s",
+		    path, strerror(errno));
+	}
+out:
+	close(fd);
+	return r;
+}
+
+static uint64_t
+profile_rights(unsigned access)
+{
+	return ((access & PROFILE_R) ? FS_R : 0) |
+	    ((access & PROFILE_W) ? FS_W : 0) |
+	    ((access & PROFILE_X) ? FS_X : 0);
+}
+
+int
+landlock_apply(const struct profile *p, int *abi_out, char *error)
+{
+	struct ll_ruleset_attr attr = { 0 };
+	size_t attr_size;
+	int abi, ruleset, r = 0;
+
+	*abi_out = 0;
+	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LL_CREATE_RULESET_VERSION);
+	if (abi < 1 || abi < 6) {
+		if (!p->landlock_optional) {
+			snprintf(error, ERROR_MAX, "landlock: the kernel offers "
+			    "ABI %d, the profile needs 6 (scoping)%s",
+			    abi < 0 ? 0 : abi, p->files_given ?
+			    " and file rules" : "");
+			return -EOPNOTSUPP;
+		}
+		if (abi < 1)
+			return 0;	/* optional, and there is none */
+	}
+	if (p->files_given)
+		attr.handled_access_fs = fs_rights(abi);
+	attr_size = sizeof(uint64_t);
+	if (abi >= 4) {
+		attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP;
+		attr_size = 2 * sizeof(uint64_t);
+	}
+	if (abi >= 6) {
+		attr.scoped = SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL;
+		attr_size = sizeof(attr);
+	}
+	if (attr.handled_access_fs == 0 && attr.handled_access_net == 0 &&
+	    attr.scoped == 0)
+		return 0;
+	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size,
+	    0);
+	if (ruleset < 0) {
+		snprintf(error, ERROR_MAX, "landlock: create ruleset: %s",
+		    strerror(errno));
+		return -errno;
+	}
+	if (p->files_given) {
+		uint64_t h = attr.handled_access_fs;
+
+		for (size_t i = 0; r == 0 &&
+		    i < sizeof(baseline) / sizeof(baseline[0]); i++)
+			r = add_path(ruleset, baseline[i].path,
+			    baseline[i].access, h, error);
+		if (r == 0)
+			r = add_path(ruleset, p->binary, FS_R | FS_X, h, error);
+		for (size_t i = 0; r == 0 && i < p->n_commands; i++)
+			r = add_path(ruleset, p->commands[i], FS_R | FS_X, h,
+			    error);
+		for (size_t i = 0; r == 0 && i < p->n_files; i++)
+			r = add_path(ruleset, p->files[i].path,
+			    profile_rights(p->files[i].access), h, error);
+		if (r < 0)
+			goto out;
+	}
+	if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
+		r = -errno;
+		snprintf(error, ERROR_MAX, "landlock: restrict self: %s",
+		    strerror(errno));
+		goto out;
+	}
+	*abi_out = abi;
+out:
+	close(ruleset);
+	return r;
+}

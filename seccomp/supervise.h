@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The supervisor: gated syscalls decided and performed, execs verified. */
+#ifndef ZTX_SUPERVISE_H
+#define ZTX_SUPERVISE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "profile.h"
+#include "ztconn.h"
+
+#define SUPERVISE_WORKERS 8
+
+struct supervisor;
+
+struct supervise_setup {
+	int notify_fd;			/* the agent's filter's listener */
+	struct ztconn *ztd;
+	const struct profile *profile;
+	pid_t root_pid;			/* the launched agent process */
+	int root_pidfd;
+	/* The agent's binary as zt-exec opened and checked it at launch:
+	 * the first exec of the root process must be this file. */
+	dev_t binary_dev;
+	ino_t binary_ino;
+	uint8_t binary_digest[32];
+	/* ztd's socket, never reachable from the agent (0/0: unknown). */
+	dev_t ztd_dev;
+	ino_t ztd_ino;
+};
+
+/*
+ * Start SUPERVISE_WORKERS threads answering the agent's notifications
+ * concurrently (one slow connect never holds the others).  SETUP is
+ * copied; the profile and connection must outlive the supervisor.
+ */
+int supervise_start(struct supervisor **out,
+    const struct supervise_setup *setup);
+
+/*
+ * The tracer loop, on the thread that PTRACE_SEIZEd the root process:
+ * follows every fork, vfork, clone and exec of the agent's tree (all
+ * traced with PTRACE_O_EXITKILL), verifies at each exec event that the
+ * image now running and its argv are what a worker approved, and kills
+ * the process when not; forwards signal-delivery stops.  Returns when the
+ * root process has ended, with its wait status.
+ */
+int supervise_trace(struct supervisor *s);
+
+/* SIGKILL every process and thread of the agent's tree. */
+void supervise_kill_tree(struct supervisor *s, const char *why);
+
+/* Peak number of pending exec approvals and traced tasks (tests). */
+void supervise_stats(struct supervisor *s, size_t *approvals,
+    size_t *tasks);
+
+#endif

@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * zt-exec: launch an agent under its profile.  ztd checks the binary and
+ * the host and hands out a grant and the profile; the child applies
+ * Landlock and the seccomp filter and waits; the parent seizes it with
+ * ptrace, takes the filter's listener and supervises until the agent ends.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "filter.h"
+#include "landlock.h"
+#include "profile.h"
+#include "supervise.h"
+#include "zt_client.h"
+#include "zt_err.h"
+#include "zt_log.h"
+#include "zt_msg.h"
+#include "ztconn.h"
+
+#define EXIT_FAILED 125		/* zt-exec itself */
+#define EXIT_DENIED 126
+#define EXIT_NOT_FOUND 127
+#define LAUNCH_TIMEOUT_MS 10000
+
+/* Bookworm's headers predate these (Linux 6.6). */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1ull
+#endif
+
+static struct profile profile;
+static struct supervisor *supervisor;
+static int root_pidfd = -1;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: zt-exec [--socket PATH] [--agent NAME] "
+	    "[--syslog-socket PATH] [--] COMMAND [ARGS...]\n");
+}
+
+static int
+denied(const char *detail)
+{
+	fprintf(stderr, "zt-exec: denied: %s\n", detail);
+	zt_log(LOG_WARNING, "launch denied: %s", detail);
+	return EXIT_DENIED;
+}
+
+/* COMMAND as execvp would find it, canonical, into OUT; exit code on
+ * failure. */
+static int
+find_command(const char *command, char *out)
+{
+	char candidate[PATH_MAX];
+	const char *path = getenv("PATH");
+
+	if (strchr(command, '/') != NULL) {
+		if (realpath(command, out) == NULL) {
+			fprintf(stderr, "zt-exec: %s: %s\n", command,
+			    strerror(errno));
+			return errno == ENOENT ? EXIT_NOT_FOUND : EXIT_DENIED;
+		}
+		return 0;
+	}
+	if (path == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path != '\0') {
+		size_t n = strcspn(path, ":");
+
+		if (n > 0 && (size_t)snprintf(candidate, sizeof(candidate),
+		    "%.*s/%s", (int)n, path, command) < sizeof(candidate) &&
+		    access(candidate, X_OK) == 0 &&
+		    realpath(candidate, out) != NULL)
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	fprintf(stderr, "zt-exec: %s: command not found\n", command);
+	return EXIT_NOT_FOUND;
+}
+
+struct launch {
+	char grant[33];
+	int64_t expires_ms;		/* CLOCK_BOOTTIME */
+	uint8_t digest[32];
+	char profile_text[ZT_MSG_MAX];
+};
+
+/* Ask ztd for a grant to run COMMAND; exit code on failure. */
+static int
+ask_launch(int fd, const char *command, const char *agent,
+    struct launch *out)
+{
+	struct zt_msg *req = calloc(2, sizeof(struct zt_msg)), *reply;
+	const char *grant = getenv("ZT_GRANT"), *text = "", *s;
+	const void *digest;
+	uint32_t decision = 0;
+	uint64_t expires = 0;
+	size_t size = 0;
+	int r, code = EXIT_FAILED;
+
+	if (req == NULL)
+		return EXIT_FAILED;
+	reply = req + 1;
+	if ((r = zt_msg_init(req, ZT_MSG_LAUNCH, 1)) < 0 ||
+	    (r = zt_msg_put_str(req, ZT_F_OBJECT, command)) < 0 ||
+	    (agent != NULL &&
+	    (r = zt_msg_put_str(req, ZT_F_AGENT, agent)) < 0) ||
+	    (grant != NULL && grant[0] != '\0' &&
+	    (r = zt_msg_put_str(req, ZT_F_GRANT, grant)) < 0) ||
+	    (r = zt_client_call(fd, req, reply, LAUNCH_TIMEOUT_MS)) < 0) {
+		fprintf(stderr, "zt-exec: asking ztd: %s\n", zt_strerror(r));
+		goto out;
+	}
+	if ((r = zt_client_reply_error(reply, ZT_MSG_DECISION, &text)) != 0) {
+		if (r == ZT_E_NOT_AGENT || r == ZT_E_PERM)
+			code = denied(r == ZT_E_NOT_AGENT ? "this account "
+			    "is no agent's in ztd's policy" : text);
+		else
+			fprintf(stderr, "zt-exec: ztd: %s%s%s\n",
+			    zt_strerror(r), text[0] ? ": " : "", text);
+		goto out;
+	}
+	zt_msg_get_u32(reply, ZT_F_DECISION, &decision);
+	if (decision != ZT_DECISION_ALLOW) {
+		zt_msg_get_str(reply, ZT_F_REASON, &text);
+		code = denied(text);
+		goto out;
+	}
+	if (zt_msg_get_str(reply, ZT_F_GRANT, &s) < 0 ||
+	    zt_msg_get_u64(reply, ZT_F_EXPIRES_MS, &expires) < 0 ||
+	    zt_msg_get_bytes(reply, ZT_F_SHA256, &digest, &size) < 0 ||
+	    size != 32 || zt_msg_get_str(reply, ZT_F_PROFILE, &text) < 0) {
+		fprintf(stderr, "zt-exec: ztd's launch reply is incomplete\n");
+		goto out;
+	}
+	snprintf(out->grant, sizeof(out->grant), "%s", s);
+	out->expires_ms = ztconn_now_ms() + (int64_t)expires;
+	memcpy(out->digest, digest, 32);
+	snprintf(out->profile_text, sizeof(out->profile_text), "%s", text);
+	code = 0;
+out:
+	free(req);
+	return code;
+}
+
+static void
+on_grant_end(const char *why)
+{
+	zt_log(LOG_NOTICE, "agent %s: grant ended (%s): every gated action "
+	    "is denied from now on", profile.agent, why);
+	if (!profile.kill_on_violation)
+		return;
+	if (supervisor != NULL)
+		supervise_kill_tree(supervisor, why);
+	else if (root_pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, root_pidfd, SIGKILL, NULL, 0);
+}
+
+static sigset_t forwarded;
+
+static void *
+forward_signals(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int sig;
+
+		if (sigwait(&forwarded, &sig) == 0 && root_pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, root_pidfd, sig, NULL,
+			    0);
+	}
+	return NULL;
+}
+
+/* The child: confine itself, hand over its listener, wait, exec. */
+static void __attribute__((noreturn))
+child(int sock, pid_t parent, char **argv)
+{
+	char msg[256], go = 0;
+	sigset_t none;
+	int abi, nfd;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setsid();
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(EXIT_FAILED);
+	if (sock != 3) {
+		if (dup2(sock, 3) < 0)
+			_exit(EXIT_FAILED);
+		sock = 3;
+	}
+	/* Nothing inherited beyond the standard three. */
+	if (syscall(SYS_close_range, 4, ~0u, 0) < 0)
+		_exit(EXIT_FAILED);
+	fcntl(sock, F_SETFD, FD_CLOEXEC);
+	unsetenv("ZT_GRANT");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(msg, sizeof(msg), "Eno_new_privs: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	msg[0] = 'E';
+	if (landlock_apply(&profile, &abi, msg + 1) < 0)
+		goto fail;
+	if ((nfd = filter_load(&profile, msg + 1)) < 0) {
+		msg[0] = 'F';
+		goto fail;
+	}
+	/* From here on under the filter: only plain read/write/close. */
+	snprintf(msg, sizeof(msg), "N%d %d", nfd, abi);
+	if (write(sock, msg, strlen(msg)) < 0 || read(sock, &go, 1) != 1 ||
+	    go != 'G')
+		_exit(EXIT_FAILED);
+	close(nfd);
+	execv(profile.binary, argv);
+	_exit(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_DENIED);
+fail:
+	if (write(sock, msg, strlen(msg)) < 0)
+		_exit(EXIT_FAILED);
+	_exit(msg[0] == 'E' ? EXIT_DENIED : EXIT_FAILED);
+}
+
+static int
+exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EXIT_FAILED;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "syslog-socket", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *socket_path = ZT_DEFAULT_SOCKET, *agent = NULL;
+	const char *log_socket = "/dev/log";
+	char command[PATH_MAX], error[256], msg[256];
+	struct supervise_setup setup = { .notify_fd = -1 };
+	static struct launch launch;
+	struct ztconn *ztd = NULL;
+	struct stat st;
+	pthread_t signals;
+	int opt, code, fd, bin, sp[2], nfd_child, abi = 0, status;
+	ssize_t n;
+	pid_t pid;
+
+	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+		switch (opt) {
+		case 's': socket_path = optarg; break;
+		case 'a': agent = optarg; break;
+		case 'l': log_socket = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("zt-exec %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return EXIT_FAILED;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_FAILED;
+	}
+	zt_log_open_syslog("zt-exec", log_socket, LOG_AUTHPRIV, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if ((code = find_command(argv[optind], command)) != 0)
+		return code;
+
+	/* The binary as it is now; ztd's digest must be of this file. */
+	bin = open(command, O_RDONLY | O_CLOEXEC);
+	if (bin < 0 || fstat(bin, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "zt-exec: %s: not a readable file\n", command);
+		return EXIT_DENIED;
+	}
+	setup.binary_dev = st.st_dev;
+	setup.binary_ino = st.st_ino;
+	if ((fd = zt_client_connect(socket_path)) < 0) {
+		fprintf(stderr, "zt-exec: ztd unreachable at %s: %s\n",
+		    socket_path, zt_strerror(fd));
+		return EXIT_FAILED;
+	}
+	if ((code = ask_launch(fd, command, agent, &launch)) != 0)
+		return code;
+	if (profile_parse(launch.profile_text, &profile, error) < 0) {
+		fprintf(stderr, "zt-exec: %s\n", error);
+		return EXIT_FAILED;
+	}
+	if (strcmp(profile.binary, command) != 0 ||
+	    digest_fd(bin, setup.binary_digest) < 0 ||
+	    memcmp(setup.binary_digest, launch.digest, 32) != 0)
+		return denied("the binary is not the one ztd checked "
+		    "(changed since?)");
+	close(bin);
+	if (stat(socket_path, &st) == 0) {
+		setup.ztd_dev = st.st_dev;
+		setup.ztd_ino = st.st_ino;
+	}
+
+	/* Forwarded signals are taken by one thread, blocked in all. */
+	sigemptyset(&forwarded);
+	for (int sig = SIGHUP; sig <= SIGUSR2 + 4; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD &&
+		    sig != SIGPIPE && sig != SIGSEGV && sig != SIGBUS &&
+		    sig != SIGFPE && sig != SIGILL && sig != SIGTRAP &&
+		    sig != SIGABRT && sig != SIGTSTP && sig != SIGTTIN &&
+		    sig != SIGTTOU)
+			sigaddset(&forwarded, sig);
+	sigaddset(&forwarded, SIGWINCH);
+	pthread_sigmask(SIG_BLOCK, &forwarded, NULL);
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		fprintf(stderr, "zt-exec: socketpair: %s\n", strerror(errno));
+		return EXIT_FAILED;
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "zt-exec: fork: %s\n", strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		close(fd);
+		child(sp[1], getppid(), argv + optind);
+	}
+	close(sp[1]);
+	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (root_pidfd < 0 ||
+	    ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEFORK |
+	    PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
+	    PTRACE_O_EXITKILL) < 0) {
+		fprintf(stderr, "zt-exec: cannot trace the agent: %s%s\n",
+		    strerror(errno), errno == EPERM ? " (kernel.yama."
+		    "ptrace_scope above 1?)" : "");
+		kill(pid, SIGKILL);
+		return EXIT_FAILED;
+	}
+	n = read(sp[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	if (n <= 0 || msg[0] != 'N' ||
+	    sscanf(msg + 1, "%d %d", &nfd_child, &abi) != 2) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+		if (n > 0 && msg[0] == 'E')
+			return denied(msg + 1);
+		fprintf(stderr, "zt-exec: the agent could not be confined: "
+		    "%s\n", n > 1 ? msg + 1 : "it died");
+		return EXIT_FAILED;
+	}
+	/* The filter gates sendmsg, so the child cannot pass its listener
+	 * with SCM_RIGHTS before a supervisor runs: take it, under the
+	 * kernel's ptrace access check. */
+	setup.notify_fd = (int)syscall(SYS_pidfd_getfd, root_pidfd, nfd_child,
+	    0);
+	if (setup.notify_fd < 0) {
+		fprintf(stderr, "zt-exec: cannot take the agent's seccomp "
+		    "listener: %s\n", strerror(errno));
+		kill(pid, SIGKILL);
+		return EXIT_FAILED;
+	}
+	{
+		uint64_t flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
+
+		/* Wake the supervisor on the agent's CPU (Linux 6.6+). */
+		ioctl(setup.notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, &flags);
+	}
+	/* The agent runs as our uid: it must not ptrace us nor write our
+	 * memory through /proc. */
+	prctl(PR_SET_DUMPABLE, 0);
+	if (ztconn_start(&ztd, fd, socket_path, launch.grant,
+	    launch.expires_ms, profile.decision_ttl, on_grant_end) < 0) {
+		kill(pid, SIGKILL);
+		return EXIT_FAILED;
+	}
+	setup.ztd = ztd;
+	setup.profile = &profile;
+	setup.root_pid = pid;
+	setup.root_pidfd = root_pidfd;
+	if (supervise_start(&supervisor, &setup) < 0 ||
+	    pthread_create(&signals, NULL, forward_signals, NULL) != 0) {
+		kill(pid, SIGKILL);
+		return EXIT_FAILED;
+	}
+	zt_log(LOG_NOTICE, "agent %s: pid %d under grant %s (landlock ABI %d)",
+	    profile.agent, (int)pid, launch.grant, abi);
+	if (write(sp[0], "G", 1) != 1) {
+		kill(pid, SIGKILL);
+		return EXIT_FAILED;
+	}
+	close(sp[0]);
+	status = supervise_trace(supervisor);
+	ztconn_stop(ztd);
+	zt_log(LOG_NOTICE, "agent %s: pid %d ended (status %d); grant %s "
+	    "closed", profile.agent, (int)pid, exit_code(status),
+	    launch.grant);
+	return status < 0 ? EXIT_FAILED : exit_code(status);
+}

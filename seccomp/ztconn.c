@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* zt-exec's connection to ztd: one reader thread, callers wait on slots. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zt_client.h"
+#include "zt_err.h"
+#include "zt_log.h"
+#include "zt_msg.h"
+#include "ztconn.h"
+
+#define CACHE_SLOTS 512
+#define CACHE_OBJECT_MAX 256		/* longer objects are not cached */
+#define WAIT_SLOTS 64
+#define REPORT_RECORDS_MAX 256
+#define REPORT_DELAY_MS 800		/* flushed within 1 s of a hit */
+#define REPORT_BYTES (ZT_MSG_MAX - 128)
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+
+struct cache_entry {
+	uint32_t action;
+	int64_t expires_ms;		/* 0: empty */
+	char object[CACHE_OBJECT_MAX];
+};
+
+struct wait_slot {
+	bool busy, done;
+	uint32_t id;
+	int status;			/* 0: reply is a reply */
+	struct zt_msg reply;
+};
+
+struct ztconn {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
+	pthread_t reader;
+	bool stopping;
+	int fd;				/* -1 while disconnected */
+	char socket_path[108];
+	char grant[33];
+	bool grant_live;
+	char grant_end_why[128];
+	int64_t expires_ms;
+	unsigned decision_ttl;
+	void (*on_grant_end)(const char *why);
+	uint32_t next_id;
+	struct wait_slot slots[WAIT_SLOTS];
+	struct cache_entry cache[CACHE_SLOTS];
+	uint8_t report[REPORT_BYTES];
+	size_t report_used;
+	unsigned report_count;
+	int64_t report_first_ms;
+	struct zt_msg scratch;		/* reader's receive buffer */
+	struct zt_msg out;		/* sends, under the lock */
+};
+
+int64_t
+ztconn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+hash_key(uint32_t action, const char *object)
+{
+	uint64_t h = 1469598103934665603ull ^ action;
+
+	for (; *object != '\0'; object++)
+		h = (h ^ (unsigned char)*object) * 1099511628211ull;
+	return h;
+}
+
+static void
+cache_drop(struct ztconn *z)
+{
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		z->cache[i].expires_ms = 0;
+}
+
+static void
+put_be(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/* Send the queued cache-hit records (lock held).  Returns 0 or < 0; the
+ * records stay queued when they could not be sent. */
+static int
+report_flush(struct ztconn *z)
+{
+	int64_t now = ztconn_now_ms();
+	size_t at = 0;
+	int r;
+
+	if (z->report_count == 0)
+		return 0;
+	if (z->fd < 0)
+		return ZT_E_CLOSED;
+	/* Each record was queued with its hit time: make it an age. */
+	while (at + 10 <= z->report_used) {
+		uint32_t hit = 0;
+		size_t len = (size_t)z->report[at + 8] << 8 |
+		    z->report[at + 9];
+
+		for (int i = 4; i < 8; i++)
+			hit = hit << 8 | z->report[at + i];
+		put_be(z->report + at + 4, (uint32_t)now - hit, 4);
+		at += 10 + len;
+	}
+	if ((r = zt_msg_init(&z->out, ZT_MSG_REPORT, ++z->next_id)) < 0 ||
+	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0 ||
+	    (r = zt_msg_put_bytes(&z->out, ZT_F_RECORDS, z->report,
+	    z->report_used)) < 0 ||
+	    (r = zt_msg_send(z->fd, &z->out)) < 0) {
+		/* Ages were written: make them hit times again. */
+		at = 0;
+		while (at + 10 <= z->report_used) {
+			uint32_t ago = 0;
+			size_t len = (size_t)z->report[at + 8] << 8 |
+			    z->report[at + 9];
+
+			for (int i = 4; i < 8; i++)
+				ago = ago << 8 | z->report[at + i];
+			put_be(z->report + at + 4, (uint32_t)now - ago, 4);
+			at += 10 + len;
+		}
+		return r;
+	}
+	z->report_used = 0;
+	z->report_count = 0;
+	return 0;
+}
+
+/* Queue a cache hit for ztd's audit (lock held).  False when it can be
+ * neither queued nor flushed: the caller then asks ztd instead. */
+static bool
+report_add(struct ztconn *z, uint32_t action, const char *object)
+{
+	size_t len = strlen(object);
+	uint8_t *p;
+
+	if (z->report_used + 10 + len > REPORT_BYTES ||
+	    z->report_count >= REPORT_RECORDS_MAX) {
+		if (report_flush(z) < 0)
+			return false;
+	}
+	p = z->report + z->report_used;
+	put_be(p, action, 4);
+	/* Low 32 bits of the hit time; report_flush makes it an age. */
+	put_be(p + 4, (uint64_t)ztconn_now_ms(), 4);
+	put_be(p + 8, len, 2);
+	memcpy(p + 10, object, len);
+	if (z->report_count == 0)
+		z->report_first_ms = ztconn_now_ms();
+	z->report_used += 10 + len;
+	z->report_count++;
+	return true;
+}
+
+/* The connection is gone (lock held): deny everything waiting, forget
+ * every cached allow. */
+static void
+lose_connection(struct ztconn *z, const char *why)
+{
+	if (z->fd < 0)
+		return;
+	close(z->fd);
+	z->fd = -1;
+	cache_drop(z);
+	for (size_t i = 0; i < WAIT_SLOTS; i++)
+		if (z->slots[i].busy && !z->slots[i].done) {
+			z->slots[i].done = true;
+			z->slots[i].status = ZT_E_CLOSED;
+		}
+	pthread_cond_broadcast(&z->cond);
+	zt_log(LOG_WARNING, "connection to ztd lost (%s): gated actions are "
+	    "denied until it is back", why);
+}
+
+static void
+grant_over(struct ztconn *z, const char *why, bool *call)
+{
+	if (!z->grant_live)
+		return;
+	z->grant_live = false;
+	snprintf(z->grant_end_why, sizeof(z->grant_end_why), "%s", why);
+	cache_drop(z);
+	*call = true;
+}
+
+/* One datagram from ztd (lock held). */
+static void
+handle_message(struct ztconn *z, const struct zt_msg *m, bool *ended)
+{
+	if (m->request_id == 0) {
+		uint32_t event = 0;
+		const char *grant = "", *reason = "";
+
+		if (m->type == ZT_MSG_ERROR) {
+			lose_connection(z, "ztd refused the connection");
+			return;
+		}
+		if (m->type != ZT_MSG_EVENT ||
+		    zt_msg_get_u32(m, ZT_F_EVENT, &event) < 0)
+			return;
+		zt_msg_get_str(m, ZT_F_GRANT, &grant);
+		zt_msg_get_str(m, ZT_F_REASON, &reason);
+		cache_drop(z);	/* any event: start over */
+		if (event == ZT_EVENT_GRANT_ENDED &&
+		    strcmp(grant, z->grant) == 0)
+			grant_over(z, reason[0] ? reason : "grant ended",
+			    ended);
+		return;
+	}
+	for (size_t i = 0; i < WAIT_SLOTS; i++) {
+		struct wait_slot *s = &z->slots[i];
+
+		if (s->busy && !s->done && s->id == m->request_id) {
+			memcpy(&s->reply, m, sizeof(*m));
+			s->status = 0;
+			s->done = true;
+			pthread_cond_broadcast(&z->cond);
+			return;
+		}
+	}
+	/* A late reply, or a REPORT's: nothing waits for it. */
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct ztconn *z = arg;
+	int backoff = BACKOFF_MIN_MS;
+
+	pthread_mutex_lock(&z->lock);
+	while (!z->stopping) {
+		struct pollfd pfd;
+		bool ended = false;
+		int r, fd = z->fd;
+
+		if (fd < 0) {
+			pthread_mutex_unlock(&z->lock);
+			usleep((useconds_t)backoff * 1000);
+			fd = zt_client_connect(z->socket_path);
+			pthread_mutex_lock(&z->lock);
+			if (fd >= 0 && !z->stopping) {
+				z->fd = fd;
+				backoff = BACKOFF_MIN_MS;
+				zt_log(LOG_NOTICE, "reconnected to ztd");
+				report_flush(z);
+			} else {
+				if (fd >= 0)
+					close(fd);
+				backoff = backoff * 2 > BACKOFF_MAX_MS ?
+				    BACKOFF_MAX_MS : backoff * 2;
+			}
+			continue;
+		}
+		pthread_mutex_unlock(&z->lock);
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		r = poll(&pfd, 1, 100);
+		pthread_mutex_lock(&z->lock);
+		if (z->fd != fd)
+			continue;
+		if (r > 0) {
+			r = zt_msg_recv(fd, &z->scratch);
+			if (r == 0)
+				handle_message(z, &z->scratch, &ended);
+			else if (r != -EAGAIN && r != -EINTR)
+				lose_connection(z, zt_strerror(r));
+		}
+		if (z->report_count > 0 &&
+		    ztconn_now_ms() - z->report_first_ms >= REPORT_DELAY_MS)
+			report_flush(z);
+		if (z->grant_live && ztconn_now_ms() >= z->expires_ms)
+			grant_over(z, "grant expired", &ended);
+		if (ended && z->on_grant_end != NULL) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "%s", z->grant_end_why);
+			pthread_mutex_unlock(&z->lock);
+			z->on_grant_end(why);
+			pthread_mutex_lock(&z->lock);
+		}
+	}
+	pthread_mutex_unlock(&z->lock);
+	return NULL;
+}
+
+int
+ztconn_start(struct ztconn **out, int fd, const char *socket_path,
+    const char *grant, int64_t expires_ms, unsigned decision_ttl,
+    void (*on_grant_end)(const char *why))
+{
+	pthread_condattr_t attr;
+	struct ztconn *z;
+	int r;
+
+	z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&z->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&z->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	z->fd = fd;
+	snprintf(z->socket_path, sizeof(z->socket_path), "%s", socket_path);
+	snprintf(z->grant, sizeof(z->grant), "%s", grant);
+	z->grant_live = true;
+	z->expires_ms = expires_ms;
+	z->decision_ttl = decision_ttl;
+	z->on_grant_end = on_grant_end;
+	z->next_id = 1000;
+	if ((r = pthread_create(&z->reader, NULL, reader_main, z)) != 0) {
+		free(z);
+		return -r;
+	}
+	*out = z;
+	return 0;
+}
+
+static struct cache_entry *
+cache_slot(struct ztconn *z, uint32_t action, const char *object)
+{
+	return &z->cache[hash_key(action, object) % CACHE_SLOTS];
+}
+
+static void
+deny(struct ztconn_verdict *out, const char *why, const char *detail)
+{
+	out->allow = false;
+	snprintf(out->reason, sizeof(out->reason), "%s%s", why, detail);
+}
+
+void
+ztconn_decide(struct ztconn *z, enum action action, const char *object,
+    int pidfd, struct ztconn_verdict *out)
+{
+	struct cache_entry *e = cache_slot(z, (uint32_t)action, object);
+	struct wait_slot *slot = NULL;
+	struct timespec deadline;
+	uint32_t decision = 0, ttl = 0, risk = 1;
+	const char *reason = "";
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&z->lock);
+	if (z->grant_live && ztconn_now_ms() >= z->expires_ms) {
+		bool ignored = false;
+
+		grant_over(z, "grant expired", &ignored);
+	}
+	if (!z->grant_live) {
+		deny(out, "the grant is over: ", z->grant_end_why);
+		goto out;
+	}
+	if (z->fd < 0) {
+		deny(out, "", "ztd is unreachable");
+		goto out;
+	}
+	if (e->expires_ms > ztconn_now_ms() && e->action == (uint32_t)action &&
+	    strcmp(e->object, object) == 0 &&
+	    report_add(z, (uint32_t)action, object)) {
+		out->allow = true;
+		out->local = true;
+		snprintf(out->reason, sizeof(out->reason), "cached allow");
+		goto out;
+	}
+	for (size_t i = 0; i < WAIT_SLOTS && slot == NULL; i++)
+		if (!z->slots[i].busy)
+			slot = &z->slots[i];
+	if (slot == NULL) {
+		deny(out, "", "too many decisions in flight");
+		goto out;
+	}
+	slot->busy = true;
+	slot->done = false;
+	slot->id = ++z->next_id;
+	if (slot->id == 0)
+		slot->id = ++z->next_id;
+	if ((r = zt_msg_init(&z->out, ZT_MSG_DECIDE, slot->id)) < 0 ||
+	    (r = zt_msg_put_u32(&z->out, ZT_F_ACTION, (uint32_t)action)) < 0 ||
+	    (r = zt_msg_put_str(&z->out, ZT_F_OBJECT, object)) < 0 ||
+	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0 ||
+	    (r = zt_msg_send_fd(z->fd, &z->out, pidfd)) < 0) {
+		deny(out, "could not ask ztd: ", zt_strerror(r));
+		goto free_slot;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += ZTCONN_WAIT_MS / 1000;
+	while (!slot->done)
+		if (pthread_cond_timedwait(&z->cond, &z->lock, &deadline) ==
+		    ETIMEDOUT)
+			break;
+	if (!slot->done) {
+		deny(out, "", "ztd did not answer in time");
+		goto free_slot;
+	}
+	if (slot->status != 0) {
+		deny(out, "", "the connection to ztd was lost");
+		goto free_slot;
+	}
+	if ((r = zt_client_reply_error(&slot->reply, ZT_MSG_DECISION,
+	    &reason)) != 0) {
+		snprintf(out->reason, sizeof(out->reason), "ztd: %s%s%s",
+		    zt_strerror(r), reason[0] ? ": " : "", reason);
+		goto free_slot;
+	}
+	zt_msg_get_u32(&slot->reply, ZT_F_DECISION, &decision);
+	zt_msg_get_str(&slot->reply, ZT_F_REASON, &reason);
+	zt_msg_get_u32(&slot->reply, ZT_F_TTL_MS, &ttl);
+	zt_msg_get_u32(&slot->reply, ZT_F_RISK, &risk);
+	snprintf(out->reason, sizeof(out->reason), "%s", reason);
+	out->allow = decision == ZT_DECISION_ALLOW;
+	/* Only low-risk allows with a TTL, within the grant, are kept. */
+	if (out->allow && risk == 0 && ttl > 0 &&
+	    strlen(object) < CACHE_OBJECT_MAX) {
+		int64_t until = ztconn_now_ms() + ttl;
+
+		if (until > ztconn_now_ms() + (int64_t)z->decision_ttl * 1000)
+			until = ztconn_now_ms() +
+			    (int64_t)z->decision_ttl * 1000;
+		if (until > z->expires_ms)
+			until = z->expires_ms;
+		e->action = (uint32_t)action;
+		snprintf(e->object, sizeof(e->object), "%s", object);
+		e->expires_ms = until;
+	}
+free_slot:
+	slot->busy = false;
+out:
+	pthread_mutex_unlock(&z->lock);
+}
+
+bool
+ztconn_connected(struct ztconn *z)
+{
+	bool up;
+
+	pthread_mutex_lock(&z->lock);
+	up = z->fd >= 0;
+	pthread_mutex_unlock(&z->lock);
+	return up;
+}
+
+void
+ztconn_stop(struct ztconn *z)
+{
+	pthread_mutex_lock(&z->lock);
+	z->stopping = true;
+	report_flush(z);
+	if (z->fd >= 0 && z->grant_live &&
+	    zt_msg_init(&z->out, ZT_MSG_SESSION_CLOSE, ++z->next_id) == 0 &&
+	    zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant) == 0)
+		zt_msg_send(z->fd, &z->out);
+	pthread_mutex_unlock(&z->lock);
+	pthread_join(z->reader, NULL);
+	if (z->fd >= 0) {
+		/* Let ztd read the close before the connection goes. */
+		struct pollfd pfd = { .fd = z->fd, .events = POLLIN };
+
+		poll(&pfd, 1, 200);
+		close(z->fd);
+	}
+	pthread_cond_destroy(&z->cond);
+	pthread_mutex_destroy(&z->lock);
+	free(z);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* zt-exec's persistent connection to ztd: decisions, local cache, events. */
+#ifndef ZTX_ZTCONN_H
+#define ZTX_ZTCONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy.h"	/* enum action, shared with ztd */
+
+#define ZTCONN_REASON_MAX 256
+#define ZTCONN_WAIT_MS 6000	/* a decision may wait for a fresh quote */
+
+struct ztconn;
+
+struct ztconn_verdict {
+	bool allow;
+	bool local;			/* from zt-exec's own cache */
+	char reason[ZTCONN_REASON_MAX];
+};
+
+/*
+ * Take over FD (connected, the launch already answered) for GRANT, which
+ * ends EXPIRES_MS from now (CLOCK_BOOTTIME).  Starts a reader thread that
+ * answers waiting callers, applies ztd's events (an invalidation drops
+ * the cache, the end of GRANT denies everything after it and calls
+ * ON_GRANT_END once), flushes cache-hit reports (at most 256 records or
+ * 1 s late) and, when the connection is lost, drops the cache, fails the
+ * waiting callers and reconnects to SOCKET_PATH with backoff.
+ * DECISION_TTL caps how long a cached allow lives (seconds).
+ */
+int ztconn_start(struct ztconn **out, int fd, const char *socket_path,
+    const char *grant, int64_t expires_ms, unsigned decision_ttl,
+    void (*on_grant_end)(const char *why));
+
+/*
+ * May the agent do ACTION on OBJECT?  A live local allow answers at once
+ * (and is reported); otherwise ztd is asked, passing PIDFD (-1: none) as
+ * the acting process for high-risk actions.  Any failure is a deny with
+ * its reason: no connection, grant ended, timeout, malformed reply.
+ */
+void ztconn_decide(struct ztconn *z, enum action action, const char *object,
+    int pidfd, struct ztconn_verdict *out);
+
+/* Tell ztd the grant is over (the agent exited), flush the reports, stop
+ * the reader and free everything. */
+void ztconn_stop(struct ztconn *z);
+
+/* Memory held by the cache and the report queue (bytes), for tests. */
+bool ztconn_connected(struct ztconn *z);
+
+/* CLOCK_BOOTTIME in milliseconds. */
+int64_t ztconn_now_ms(void);
+
+#endif
