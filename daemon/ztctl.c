@@ -312,7 +312,7 @@ command_check(int argc, char **argv)
 	bool allow;
 	int opt, r;
 
-	optind = 1;
+	optind = 0;	/* 0: glibc starts over, permuting again */
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
 		case 'a': agent = optarg; break;
@@ -447,7 +447,7 @@ command_revoke(int argc, char **argv)
 	uint32_t flags = 0, count = 0;
 	int opt, r = 0, given;
 
-	optind = 1;
+	optind = 0;	/* 0: glibc starts over, permuting again */
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
 		case 'a': agent = optarg; break;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -128,6 +129,31 @@ out:
 	return r;
 }
 
+/* A script agent runs its interpreter ("#!/abs/path ..."): r x on it. */
+static int
+add_interpreter(int ruleset, const char *binary, uint64_t handled,
+    char *error)
+{
+	char head[PATH_MAX + 3], *end;
+	ssize_t n;
+	int fd = open(binary, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = pread(fd, head, sizeof(head) - 1, 0);
+	close(fd);
+	if (n < 3 || head[0] != '#' || head[1] != '!')
+		return 0;
+	head[n] = '\0';
+	end = head + 2;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	memmove(head, end, strlen(end) + 1);
+	head[strcspn(head, " \t\r\n")] = '\0';
+	return head[0] == '/' ? add_path(ruleset, head, FS_R | FS_X, handled,
+	    error) : 0;
+}
+
 static uint64_t
 profile_rights(unsigned access)
 {
@@ -146,7 +172,7 @@ landlock_apply(const struct profile *p, int *abi_out, char *error)
 	*abi_out = 0;
 	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    LL_CREATE_RULESET_VERSION);
-	if (abi < 1 || abi < 6) {
+	if (abi < 6) {
 		if (!p->landlock_optional) {
 			snprintf(error, ERROR_MAX, "landlock: the kernel offers "
 			    "ABI %d, the profile needs 6 (scoping)%s",
@@ -187,6 +213,8 @@ landlock_apply(const struct profile *p, int *abi_out, char *error)
 			    baseline[i].access, h, error);
 		if (r == 0)
 			r = add_path(ruleset, p->binary, FS_R | FS_X, h, error);
+		if (r == 0)
+			r = add_interpreter(ruleset, p->binary, h, error);
 		for (size_t i = 0; r == 0 && i < p->n_commands; i++)
 			r = add_path(ruleset, p->commands[i], FS_R | FS_X, h,
 			    error);

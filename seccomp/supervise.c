@@ -76,6 +76,16 @@ struct task {
 	bool seen;			/* its first stop was seen */
 };
 
+/* An exec approved in this grant: the file it was, by path. */
+struct pin {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	uint8_t digest[32];
+};
+
+#define PINS_MAX 256
+
 struct supervisor {
 	struct supervise_setup setup;
 	pthread_t workers[SUPERVISE_WORKERS];
@@ -87,6 +97,8 @@ struct supervisor {
 	size_t n_tasks, peak_tasks;
 	struct digest_entry digests[DIGESTS];
 	unsigned digest_next;
+	struct pin pins[PINS_MAX];	/* a ring: the oldest goes first */
+	unsigned pin_next;
 };
 
 struct call {
@@ -783,6 +795,53 @@ add_approval(struct supervisor *s, pid_t tgid, int exe_fd,
 	return 0;
 }
 
+/*
+ * The first approved exec of PATH in this grant pins the file it was (dev,
+ * inode, digest); a later exec of PATH that finds another file -- replaced
+ * or rewritten on disk since -- is refused until a new grant.  False then.
+ */
+static bool
+pin_check(struct supervisor *s, const char *path, int fd)
+{
+	uint8_t digest[32];
+	struct stat sb;
+	struct pin *p;
+	bool ok = true;
+
+	if (fstat(fd, &sb) < 0 || file_digest(s, fd, digest) < 0)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < PINS_MAX; i++) {
+		p = &s->pins[i];
+		if (p->path != NULL && strcmp(p->path, path) == 0) {
+			ok = p->dev == sb.st_dev && p->ino == sb.st_ino &&
+			    memcmp(p->digest, digest, 32) == 0;
+			goto out;
+		}
+	}
+	p = &s->pins[s->pin_next++ % PINS_MAX];
+	free(p->path);
+	if ((p->path = strdup(path)) == NULL) {
+		ok = false;
+		goto out;
+	}
+	p->dev = sb.st_dev;
+	p->ino = sb.st_ino;
+	memcpy(p->digest, digest, 32);
+out:
+	pthread_mutex_unlock(&s->lock);
+	if (!ok) {
+		char esc[2 * PATH_MAX];
+
+		zt_escape(esc, sizeof(esc), path, strlen(path));
+		zt_log(LOG_WARNING, "decision=deny action=exec agent=\"%s\" "
+		    "object=\"%s\" reason=\"the file changed on disk since "
+		    "it was approved in this grant\" cache=local",
+		    s->setup.profile->agent, esc);
+	}
+	return ok;
+}
+
 static bool
 decide_exec(const struct call *c, const char *path)
 {
@@ -854,7 +913,7 @@ on_exec(const struct call *c, bool at, char *blob)
 	pthread_mutex_unlock(&s->lock);
 	/* The launch exec runs the binary ztd checked; every other one is
 	 * asked about, by the file it resolves to. */
-	if (!launch && !decide_exec(c, canon)) {
+	if (!launch && (!decide_exec(c, canon) || !pin_check(s, canon, fd))) {
 		r = -EACCES;
 		goto out;
 	}
@@ -881,7 +940,8 @@ on_exec(const struct call *c, bool at, char *blob)
 		if (exe < 0 || fd_path(exe, script_canon,
 		    sizeof(script_canon)) < 0 ||
 		    read_shebang(exe, &nested) != 0 ||
-		    (!launch && !decide_exec(c, script_canon))) {
+		    (!launch && (!decide_exec(c, script_canon) ||
+		    !pin_check(s, script_canon, exe)))) {
 			r = -EACCES;
 			goto out;
 		}

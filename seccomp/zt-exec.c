@@ -388,12 +388,12 @@ main(int argc, char **argv)
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
-	{
-		uint64_t flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
-
-		/* Wake the supervisor on the agent's CPU (Linux 6.6+). */
-		ioctl(setup.notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, &flags);
-	}
+	/* Wake the supervisor on the agent's CPU (Linux 6.6+); the flags are
+	 * the ioctl's argument itself, not a pointer to them. */
+	if (ioctl(setup.notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) < 0)
+		zt_log(LOG_INFO, "no synchronous wake-up for the listener: %s",
+		    strerror(errno));
 	/* The agent runs as our uid: it must not ptrace us nor write our
 	 * memory through /proc. */
 	prctl(PR_SET_DUMPABLE, 0);

@@ -2,7 +2,9 @@
 /* Test helper: a syslog sink, a raw-datagram client, and a connection holder. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -395,9 +398,72 @@ stale(const char *path)
 	return 0;
 }
 
+/*
+ * listen ADDR PORT LOG: a TCP listener on loopback that echoes one line per
+ * connection and appends "accepted" to LOG for each one (a test asserts a
+ * forbidden destination was never reached by LOG staying empty).
+ */
+static int
+listen_echo(const char *addr, const char *port, const char *log_path)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd, one = 1;
+
+	if (strchr(addr, ':') != NULL) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)atoi(port));
+		if (inet_pton(AF_INET6, addr, &in6->sin6_addr) != 1)
+			return 2;
+		len = sizeof(*in6);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)atoi(port));
+		if (inet_pton(AF_INET, addr, &in->sin_addr) != 1)
+			return 2;
+		len = sizeof(*in);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    listen(fd, 128) < 0) {
+		perror("listen");
+		return 2;
+	}
+	for (;;) {
+		char buf[512];
+		ssize_t n;
+		FILE *log;
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c < 0)
+			continue;
+		if ((log = fopen(log_path, "a")) != NULL) {
+			fputs("accepted\n", log);
+			fclose(log);
+		}
+		{
+			struct timeval tv = { .tv_sec = 1 };
+
+			setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		}
+		n = recv(c, buf, sizeof(buf), 0);
+		if (n > 0)
+			send(c, buf, (size_t)n, MSG_NOSIGNAL);
+		close(c);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[1], "listen") == 0)
+		return listen_echo(argv[2], argv[3], argv[4]);
 	if (argc == 6 && strcmp(argv[1], "decide") == 0)
 		return decide_once(argv[2], argv[3], argv[4], argv[5]);
 	if (argc == 5 && strcmp(argv[1], "session") == 0)
@@ -414,6 +480,7 @@ main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "hold") == 0)
 		return hold(argv[2], strtol(argv[3], NULL, 10));
 	fprintf(stderr, "usage: zt-testtool logsink SOCKET FILE\n"
+	    "       zt-testtool listen ADDR PORT LOG\n"
 	    "       zt-testtool send SOCKET HEX [REPEAT]\n"
 	    "       zt-testtool hold SOCKET COUNT\n"
 	    "       zt-testtool stale SOCKET\n"

@@ -1,0 +1,1377 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Benchmark: an agent under zt-exec against the same agent bare, under a
+ * minimal seccomp notify-and-continue supervisor, under bwrap and sudo.
+ *
+ * Usage (from the build directory): bench/exec [ZTD [ZT-EXEC]]; the
+ * defaults are ./ztd and the zt-exec beside it (./seccomp/zt-exec, else
+ * ./zt-exec).  Needs root; exits 77 when it
+ * is not root or zt-exec is not built (after the figures it could make).
+ *
+ * What a run looks like: this process starts ztd (software attestation)
+ * with a generated configuration whose one agent is a copy of this very
+ * program in a temporary directory, a thread that drains ztd's syslog
+ * datagrams and a thread that accepts and closes TCP connections on
+ * 127.0.0.1.  The agent, run as the account "daemon", is one of three
+ * workloads (--workload syscalls|connect|exec), each printing its timings
+ * as one line of numbers; it runs bare, under zt-exec, and for connect
+ * also under a minimal supervisor that lives in this file: a libseccomp
+ * filter that notifies connect and allows the rest, and a thread that
+ * answers each notification with SECCOMP_USER_NOTIF_FLAG_CONTINUE.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/seccomp.h>
+
+/* Bookworm's headers predate these (Linux 5.5 and 6.6). */
+#ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
+#define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
+#endif
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+#define AGENT_ACCOUNT "daemon"
+#define SYSCALL_CALLS 1000000		/* per repetition */
+#define SYSCALL_REPS 3			/* per process */
+#define SYSCALL_ROUNDS 7		/* processes per setup */
+#define CONNECT_WARM 20			/* the first warms ztd and the cache */
+#define CONNECTS 600			/* timed, per process */
+#define CONNECT_ROUNDS 5		/* processes per setup */
+#define EXECS 250			/* timed, per process */
+#define EXEC_ROUNDS 4			/* processes per setup */
+#define EXEC_WARM 10
+#define LAUNCHES 200			/* whole zt-exec launches */
+#define WRAPPER_LAUNCHES 1000		/* bwrap and sudo */
+#define RUN_TIMEOUT_MS 60000		/* one workload run */
+#define NUMBERS_MAX 64
+#define ERR_KEEP 2048			/* bytes of ztd's stderr shown */
+
+struct state {
+	char dir[64];
+	char config[128], agent[128];
+	char ztd_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char log_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char ztd_err[128];
+	char true_path[PATH_MAX];
+	const char *ztd_path;
+	char zt_exec[PATH_MAX];
+	bool have_zt_exec;
+	uid_t uid;
+	gid_t gid;
+	pid_t self, ztd_pid, child;
+	int listen_fd, log_fd;
+	uint16_t port;
+};
+
+static struct state st = { .listen_fd = -1, .log_fd = -1 };
+static volatile sig_atomic_t interrupted;
+/* The last minimal-supervisor run: SYNC_WAKE_UP taken, notifications. */
+static bool minimal_sync_wake_up;
+static uint64_t minimal_answered;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int
+compare_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The median of N values (sorts them). */
+static double
+median(double *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), compare_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+	    .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* -------------------------------------------------------- workloads */
+
+/*
+ * The agent's side, run as AGENT_ACCOUNT (bare or supervised).  Each mode
+ * prints one line of numbers to stdout and exits 0, or says why on stderr
+ * and exits 1.
+ */
+
+/* syscalls N REPS: ns per syscall(SYS_getppid), one number a repetition. */
+static int
+workload_syscalls(long n, int reps)
+{
+	for (long i = 0; i < 100000; i++)
+		syscall(SYS_getppid);
+	for (int r = 0; r < reps; r++) {
+		double t0 = now_us();
+
+		for (long i = 0; i < n; i++)
+			syscall(SYS_getppid);
+		printf("%s%.2f", r > 0 ? " " : "", (now_us() - t0) * 1e3 / n);
+	}
+	printf("\n");
+	return 0;
+}
+
+/*
+ * connect PORT N: CONNECT_WARM connects, then N timed connect+close to
+ * 127.0.0.1:PORT.  Prints the first one's us, the median and the 90th
+ * percentile of the timed ones.
+ */
+static int
+workload_connect(int port, long n)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	double *t = calloc((size_t)n, sizeof(*t)), first = 0;
+
+	if (t == NULL)
+		return 1;
+	for (long i = -CONNECT_WARM; i < n; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		double t0;
+
+		if (fd < 0) {
+			perror("bench/exec: workload: socket");
+			return 1;
+		}
+		t0 = now_us();
+		if (connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0) {
+			perror("bench/exec: workload: connect 127.0.0.1");
+			return 1;
+		}
+		close(fd);
+		if (i == -CONNECT_WARM)
+			first = now_us() - t0;
+		if (i >= 0)
+			t[i] = now_us() - t0;
+	}
+	qsort(t, (size_t)n, sizeof(*t), compare_double);
+	printf("%.2f %.2f %.2f\n", first, median(t, (size_t)n),
+	    t[(size_t)n * 9 / 10]);
+	free(t);
+	return 0;
+}
+
+/*
+ * exec N WARM PATH: WARM, then N timed fork+execve(PATH)+wait.  Prints
+ * the median and the mean us.
+ */
+static int
+workload_exec(long n, long warm, const char *path)
+{
+	extern char **environ;
+	char *const argv[] = { (char *)path, NULL };
+	double *t = calloc((size_t)n, sizeof(*t)), sum = 0;
+
+	if (t == NULL)
+		return 1;
+	for (long i = -warm; i < n; i++) {
+		double t0 = now_us();
+		int status;
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			perror("bench/exec: workload: fork");
+			return 1;
+		}
+		if (pid == 0) {
+			execve(path, argv, environ);
+			_exit(127);
+		}
+		while (waitpid(pid, &status, 0) < 0)
+			if (errno != EINTR) {
+				perror("bench/exec: workload: waitpid");
+				return 1;
+			}
+		if (i >= 0) {
+			t[i] = now_us() - t0;
+			sum += t[i];
+		}
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "bench/exec: workload: %s: status "
+			    "0x%x\n", path, (unsigned)status);
+			return 1;
+		}
+	}
+	printf("%.2f %.2f\n", median(t, (size_t)n), sum / n);
+	free(t);
+	return 0;
+}
+
+static int
+workload(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5 && strcmp(argv[2], "syscalls") == 0)
+		return workload_syscalls(atol(argv[3]), atoi(argv[4]));
+	if (argc == 5 && strcmp(argv[2], "connect") == 0)
+		return workload_connect(atoi(argv[3]), atol(argv[4]));
+	if (argc == 6 && strcmp(argv[2], "exec") == 0)
+		return workload_exec(atol(argv[3]), atol(argv[4]), argv[5]);
+	fprintf(stderr, "usage: bench/exec --workload syscalls N REPS | "
+	    "connect PORT N | exec N WARM PATH\n");
+	return 2;
+}
+
+/* ------------------------------------------------ minimal supervisor */
+
+/*
+ * In the child about to become the agent: a filter that notifies connect
+ * and allows everything else (libseccomp sets no_new_privs), and its
+ * notify fd sent to the bench over SOCK.
+ */
+static int
+load_minimal_filter(int sock)
+{
+	char control[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte = 'f';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = control, .msg_controllen = sizeof(control) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int fd;
+
+	if (ctx == NULL ||
+	    seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(connect), 0) < 0 ||
+	    seccomp_load(ctx) < 0 || (fd = seccomp_notify_fd(ctx)) < 0)
+		return -1;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sock, &msg, 0) != 1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int
+receive_fd(int sock)
+{
+	char control[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = control, .msg_controllen = sizeof(control) };
+	struct cmsghdr *c;
+	int fd;
+	ssize_t n;
+
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 &&
+	    errno == EINTR && !interrupted)
+		;
+	c = CMSG_FIRSTHDR(&msg);
+	if (n != 1 || c == NULL || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+struct supervisor {
+	int fd;
+	bool sync_wake_up;		/* the kernel took the flag */
+	uint64_t answered;
+	pthread_t thread;
+};
+
+/* Answer every notification with CONTINUE until the agent is gone. */
+static void *
+run_supervisor(void *arg)
+{
+	struct supervisor *s = arg;
+	struct seccomp_notif *req;
+	struct seccomp_notif_resp *resp;
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+
+	if (seccomp_notify_alloc(&req, &resp) != 0)
+		return NULL;
+	for (;;) {
+		if (poll(&pfd, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (!(pfd.revents & POLLIN))
+			break;	/* POLLHUP: no task uses the filter */
+		/* libseccomp 2.5.4 does not clear it: EINVAL otherwise. */
+		memset(req, 0, sizeof(*req));
+		if (seccomp_notify_receive(s->fd, req) != 0)
+			continue;	/* ENOENT: the caller is gone */
+		memset(resp, 0, sizeof(*resp));
+		resp->id = req->id;
+		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		if (seccomp_notify_respond(s->fd, resp) == 0)
+			s->answered++;
+	}
+	seccomp_notify_free(req, resp);
+	return NULL;
+}
+
+/* ------------------------------------------------------ processes */
+
+/* Create a thread with the signals handled by the main thread blocked. */
+static int
+start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t set, old;
+	int r;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	r = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r == 0 ? 0 : -1;
+}
+
+/* Audit lines ztd sent, by action (zt-exec's local hits included). */
+static uint64_t audit_exec, audit_connect;
+
+/* Drain ztd's syslog datagrams, counting its audit lines. */
+static void *
+run_sink(void *arg)
+{
+	char buf[8192];
+	int fd = *(int *)arg;
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+
+		if (n < 0 && errno != EINTR)
+			return NULL;
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, "decision=allow action=exec ") != NULL)
+			__atomic_add_fetch(&audit_exec, 1, __ATOMIC_RELAXED);
+		else if (strstr(buf, "decision=allow action=connect ") != NULL)
+			__atomic_add_fetch(&audit_connect, 1,
+			    __ATOMIC_RELAXED);
+	}
+}
+
+/* Accept and close every connection to 127.0.0.1:PORT. */
+static void *
+run_listener(void *arg)
+{
+	int fd = *(int *)arg;
+
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c >= 0)
+			close(c);
+		else if (errno != EINTR && errno != ECONNABORTED &&
+		    errno != EMFILE && errno != ENFILE)
+			return NULL;
+	}
+}
+
+enum wrap {
+	WRAP_NONE,		/* as root, the command as it is */
+	WRAP_BARE,		/* as the agent's account */
+	WRAP_MINIMAL,		/* ... under the minimal supervisor */
+	WRAP_ZT_EXEC,		/* ... under zt-exec */
+};
+
+static const char *const wrap_names[] = { "root", "bare", "minimal",
+	"zt-exec" };
+
+/* In a freshly forked child: default signals, death with the bench. */
+static void
+child_setup(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t none;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != st.self)
+		_exit(1);
+}
+
+/*
+ * Fork and exec ARGV (the agent's arguments after the program) under WRAP,
+ * stdout to OUT_FD.  For WRAP_MINIMAL, *NOTIFY_FD receives the filter's
+ * notify fd.  The child's pid, or -1.
+ */
+static pid_t
+spawn(enum wrap wrap, char *const *args, int out_fd, int *notify_fd)
+{
+	char *argv[32];
+	int n = 0, sock[2] = { -1, -1 };
+	pid_t pid;
+
+	if (wrap == WRAP_ZT_EXEC) {
+		argv[n++] = st.zt_exec;
+		argv[n++] = "--socket";
+		argv[n++] = st.ztd_socket;
+		argv[n++] = "--syslog-socket";
+		argv[n++] = st.log_socket;
+		argv[n++] = "--";
+	}
+	if (wrap != WRAP_NONE)
+		argv[n++] = st.agent;
+	for (int i = 0; args[i] != NULL && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (wrap == WRAP_MINIMAL &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		if (sock[0] >= 0) {
+			close(sock[0]);
+			close(sock[1]);
+		}
+		return -1;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		dup2(out_fd >= 0 ? out_fd : null, STDOUT_FILENO);
+		if (wrap != WRAP_NONE && (setgroups(0, NULL) < 0 ||
+		    setresgid(st.gid, st.gid, st.gid) < 0 ||
+		    setresuid(st.uid, st.uid, st.uid) < 0)) {
+			perror("bench/exec: drop to " AGENT_ACCOUNT);
+			_exit(126);
+		}
+		/* After the uid change, which clears it. */
+		child_setup();
+		if (wrap == WRAP_MINIMAL && load_minimal_filter(sock[1]) < 0) {
+			perror("bench/exec: minimal supervisor filter");
+			_exit(126);
+		}
+		execv(argv[0], argv);
+		fprintf(stderr, "bench/exec: exec %s: %s\n", argv[0],
+		    strerror(errno));
+		_exit(127);
+	}
+	st.child = pid;
+	if (wrap == WRAP_MINIMAL) {
+		close(sock[1]);
+		*notify_fd = receive_fd(sock[0]);
+		close(sock[0]);
+		if (*notify_fd < 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			st.child = 0;
+			return -1;
+		}
+	}
+	return pid;
+}
+
+/* Wait for PID (killed after TIMEOUT_MS, or when interrupted). */
+static int
+reap(pid_t pid, long timeout_ms, int *status)
+{
+	double deadline = now_us() + timeout_ms * 1e3;
+
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (interrupted || now_us() > deadline) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+				;
+			break;
+		}
+		sleep_ms(2);
+	}
+	if (st.child == pid)
+		st.child = 0;
+	return 0;
+}
+
+/* VmRSS and VmHWM of PID in KiB; -1 when it is gone. */
+static int
+read_rss(pid_t pid, long *rss, long *hwm)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		sscanf(line, "VmRSS: %ld", rss);
+		sscanf(line, "VmHWM: %ld", hwm);
+	}
+	fclose(f);
+	return 0;
+}
+
+struct rss {
+	long rss_max, hwm;		/* KiB, -1 when not sampled */
+	long agent_rss;			/* the agent's own, for scale */
+};
+
+/* The first child of PID (the agent under zt-exec), or 0. */
+static pid_t
+first_child(pid_t pid)
+{
+	char path[96];
+	long child = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+	    (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%ld", &child) != 1)
+		child = 0;
+	fclose(f);
+	return (pid_t)child;
+}
+
+/*
+ * Run the workload ARGS under WRAP, and parse the one line it prints into
+ * V (up to NUMBERS_MAX numbers).  With RSS, sample the wrapper's (zt-exec's)
+ * memory every 20 ms while it runs.  The count of numbers, or -1.
+ */
+static int
+run_workload(enum wrap wrap, char *const *args, double *v, struct rss *rss)
+{
+	struct supervisor sup = { .fd = -1 };
+	char out[4096], *p, *end;
+	size_t got = 0;
+	int fds[2], status, n = 0;
+	pid_t pid;
+	double deadline = now_us() + RUN_TIMEOUT_MS * 1e3;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	pid = spawn(wrap, args, fds[1], &sup.fd);
+	close(fds[1]);
+	if (pid < 0) {
+		fprintf(stderr, "bench/exec: cannot start the %s workload\n",
+		    wrap_names[wrap]);
+		close(fds[0]);
+		return -1;
+	}
+	if (wrap == WRAP_MINIMAL) {
+		/* The flags are the argument itself, not a pointer. */
+		sup.sync_wake_up = ioctl(sup.fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+		    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
+		if (start_thread(&sup.thread, run_supervisor, &sup) < 0) {
+			kill(pid, SIGKILL);
+			close(sup.fd);
+			sup.fd = -1;
+		}
+	}
+	if (rss != NULL)
+		rss->rss_max = rss->hwm = rss->agent_rss = -1;
+	for (;;) {
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		ssize_t r;
+
+		if (rss != NULL) {
+			long now = -1, hwm = -1, a = -1, ahwm;
+			pid_t agent = first_child(pid);
+
+			if (read_rss(pid, &now, &hwm) == 0 && now >= 0) {
+				if (now > rss->rss_max)
+					rss->rss_max = now;
+				if (hwm > rss->hwm)
+					rss->hwm = hwm;
+			}
+			if (agent > 0 && read_rss(agent, &a, &ahwm) == 0 &&
+			    a > rss->agent_rss)
+				rss->agent_rss = a;
+		}
+		if (interrupted || now_us() > deadline) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&pfd, 1, 20) <= 0)
+			continue;
+		r = read(fds[0], out + got, sizeof(out) - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == sizeof(out) - 1)
+			break;
+	}
+	close(fds[0]);
+	reap(pid, 5000, &status);
+	if (sup.fd >= 0) {
+		pthread_join(sup.thread, NULL);
+		close(sup.fd);
+		minimal_sync_wake_up = sup.sync_wake_up;
+		minimal_answered = sup.answered;
+	}
+	out[got] = '\0';
+	if (interrupted)
+		return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "bench/exec: the %s workload \"%s\" exited "
+		    "with status %d\n", wrap_names[wrap], args[1],
+		    WIFEXITED(status) ? WEXITSTATUS(status) :
+		    128 + WTERMSIG(status));
+		return -1;
+	}
+	for (p = out; n < NUMBERS_MAX; p = end) {
+		double x = strtod(p, &end);
+
+		if (end == p)
+			break;
+		v[n++] = x;
+	}
+	if (n == 0)
+		fprintf(stderr, "bench/exec: the %s workload printed \"%s\"\n",
+		    wrap_names[wrap], out);
+	return n > 0 ? n : -1;
+}
+
+/*
+ * N whole launches of ARGS under WRAP (stdout to /dev/null), one after
+ * the other; the median us from fork to reaped.
+ */
+static int
+launches(enum wrap wrap, char *const *args, int n, double *median_us)
+{
+	double *t = calloc((size_t)n, sizeof(*t));
+
+	if (t == NULL)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		double t0 = now_us();
+		int status;
+		pid_t pid = spawn(wrap, args, -1, NULL);
+
+		if (pid < 0 || reap(pid, 10000, &status) < 0 || interrupted) {
+			free(t);
+			return -1;
+		}
+		t[i] = now_us() - t0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "bench/exec: %s (%s) exited with "
+			    "status %d\n", args[0], wrap_names[wrap],
+			    WIFEXITED(status) ? WEXITSTATUS(status) :
+			    128 + WTERMSIG(status));
+			free(t);
+			return -1;
+		}
+	}
+	*median_us = median(t, (size_t)n);
+	free(t);
+	return 0;
+}
+
+/* ------------------------------------------------------------ setup */
+
+static int
+copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	ssize_t n;
+	int in, out, r = 0;
+
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    mode)) < 0) {
+		r = -errno;
+		close(in);
+		return r;
+	}
+	while (r == 0 && (n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(out, buf + done, (size_t)(n - done));
+
+			if (w < 0) {
+				r = -errno;
+				break;
+			}
+			done += w;
+		}
+	}
+	if (r == 0 && fchmod(out, mode) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	close(in);
+	return r;
+}
+
+/* The SHA-256 of PATH as 64 hex digits, by sha256sum(1). */
+static int
+sha256_of(const char *path, char hex[65])
+{
+	char command[256];
+	FILE *p;
+	int ok;
+
+	snprintf(command, sizeof(command), "sha256sum -- '%s'", path);
+	if ((p = popen(command, "re")) == NULL)
+		return -1;
+	ok = fscanf(p, "%64s", hex) == 1 && strlen(hex) == 64 &&
+	    strspn(hex, "0123456789abcdef") == 64;
+	return pclose(p) == 0 && ok ? 0 : -1;
+}
+
+/*
+ * One agent on AGENT_ACCOUNT whose binary is the copy of this program: a
+ * low-risk /usr/bin/true and TCP to the listener's port.  No files list:
+ * the agent has no Landlock confinement (the figures are the gate's).
+ */
+static int
+write_config(const char *digest)
+{
+	FILE *f;
+	int fd, r = 0;
+
+	fd = open(st.config, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fprintf(f,
+	    "ztd: { state_dir = \"%s/state\"; };\n"
+	    "attestation: { mode = \"software\"; session_max_age = 3600; };\n"
+	    "agents = (\n"
+	    "  {\n"
+	    "    name = \"bench\";\n"
+	    "    accounts = [\"" AGENT_ACCOUNT "\"];\n"
+	    "    pam_services = [\"zt-exec\"];\n"
+	    "    binary = \"%s\";\n"
+	    "    sha256 = [\"%s\"];\n"
+	    "    session_ttl = 600;\n"
+	    "    decision_ttl = 60;\n"
+	    "    commands = ( { path = \"%s\"; risk = \"low\"; } );\n"
+	    "    network = ( { to = \"127.0.0.1/32\"; ports = \"%u\"; "
+	    "proto = \"tcp\"; } );\n"
+	    "  }\n"
+	    ");\n", st.dir, st.agent, digest, st.true_path,
+	    (unsigned)st.port);
+	if (ferror(f))
+		r = -1;
+	if (fclose(f) != 0)
+		r = -1;
+	return r;
+}
+
+static int
+bind_log_socket(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", st.log_socket);
+	st.log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (st.log_fd < 0 || bind(st.log_fd, (struct sockaddr *)&addr,
+	    sizeof(addr)) < 0)
+		return -1;
+	/* zt-exec, as the agent's account, may log there too. */
+	return chmod(st.log_socket, 0666);
+}
+
+static int
+start_listener(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	st.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (st.listen_fd < 0 ||
+	    bind(st.listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(st.listen_fd, 4096) < 0 ||
+	    getsockname(st.listen_fd, (struct sockaddr *)&a, &len) < 0)
+		return -1;
+	st.port = ntohs(a.sin_port);
+	return 0;
+}
+
+/* Does ztd answer a connection on its socket? */
+static bool
+ztd_listening(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", st.ztd_socket);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&addr,
+	    sizeof(addr)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static int
+start_ztd(void)
+{
+	int status;
+
+	fflush(NULL);
+	if ((st.ztd_pid = fork()) < 0)
+		return -1;
+	if (st.ztd_pid == 0) {
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int err = open(st.ztd_err, O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0600);
+
+		child_setup();
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
+		if (err >= 0) {
+			dup2(err, STDOUT_FILENO);
+			dup2(err, STDERR_FILENO);
+		}
+		execl(st.ztd_path, "ztd", "--foreground", "--config",
+		    st.config, "--socket", st.ztd_socket, "--syslog-socket",
+		    st.log_socket, (char *)NULL);
+		fprintf(stderr, "exec %s: %s\n", st.ztd_path, strerror(errno));
+		_exit(127);
+	}
+	for (int i = 0; i < 1000 && !interrupted; i++) {
+		if (waitpid(st.ztd_pid, &status, WNOHANG) == st.ztd_pid) {
+			fprintf(stderr, "bench/exec: ztd exited at start\n");
+			st.ztd_pid = 0;
+			return -1;
+		}
+		if (ztd_listening())
+			return 0;
+		sleep_ms(10);
+	}
+	fprintf(stderr, "bench/exec: ztd did not answer on %s\n",
+	    st.ztd_socket);
+	return -1;
+}
+
+static void
+print_ztd_stderr(void)
+{
+	char buf[ERR_KEEP + 1];
+	ssize_t n;
+	off_t size;
+	int fd = open(st.ztd_err, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	lseek(fd, size > ERR_KEEP ? size - ERR_KEEP : 0, SEEK_SET);
+	if ((n = read(fd, buf, ERR_KEEP)) > 0) {
+		buf[n] = '\0';
+		fprintf(stderr, "bench/exec: ztd's stderr (last %d bytes):\n"
+		    "%s\n", ERR_KEEP, buf);
+	}
+	close(fd);
+}
+
+static int
+remove_entry(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) < 0)
+		fprintf(stderr, "bench/exec: remove %s: %s\n", path,
+		    strerror(errno));
+	return 0;
+}
+
+/* Stop what was started, by pid, and remove the temporary directory. */
+static void
+teardown(bool failed)
+{
+	int status;
+
+	if (st.child > 0) {
+		kill(st.child, SIGKILL);
+		waitpid(st.child, NULL, 0);
+		st.child = 0;
+	}
+	if (st.ztd_pid > 0 &&
+	    waitpid(st.ztd_pid, &status, WNOHANG) == st.ztd_pid) {
+		fprintf(stderr, "bench/exec: ztd had exited (status %d)\n",
+		    WIFEXITED(status) ? WEXITSTATUS(status) :
+		    128 + WTERMSIG(status));
+		st.ztd_pid = 0;
+		failed = true;
+	}
+	if (st.ztd_pid > 0) {
+		kill(st.ztd_pid, SIGTERM);
+		if (reap(st.ztd_pid, 5000, &status) == 0 && failed)
+			print_ztd_stderr();
+		st.ztd_pid = 0;
+	} else if (failed && st.dir[0] != '\0') {
+		print_ztd_stderr();
+	}
+	if (st.dir[0] != '\0' &&
+	    nftw(st.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		fprintf(stderr, "bench/exec: cannot remove %s: %s\n", st.dir,
+		    strerror(errno));
+	st.dir[0] = '\0';
+}
+
+static int
+prepare(void)
+{
+	char digest[65];
+	int r;
+
+	snprintf(st.dir, sizeof(st.dir), "/tmp/zt-bench-exec.XXXXXX");
+	if (mkdtemp(st.dir) == NULL) {
+		fprintf(stderr, "bench/exec: mkdtemp: %s\n", strerror(errno));
+		st.dir[0] = '\0';
+		return -1;
+	}
+	/* The agent's account reaches ztd's socket and its binary. */
+	if (chmod(st.dir, 0755) < 0)
+		return -1;
+	snprintf(st.config, sizeof(st.config), "%s/ztd.conf", st.dir);
+	snprintf(st.ztd_socket, sizeof(st.ztd_socket), "%s/ztd.sock", st.dir);
+	snprintf(st.log_socket, sizeof(st.log_socket), "%s/log.sock", st.dir);
+	snprintf(st.agent, sizeof(st.agent), "%s/agent", st.dir);
+	snprintf(st.ztd_err, sizeof(st.ztd_err), "%s/ztd.err", st.dir);
+	if ((r = copy_file("/proc/self/exe", st.agent, 0755)) < 0) {
+		fprintf(stderr, "bench/exec: copy the agent: %s\n",
+		    strerror(-r));
+		return -1;
+	}
+	if (sha256_of(st.agent, digest) < 0) {
+		fprintf(stderr, "bench/exec: sha256sum %s failed\n", st.agent);
+		return -1;
+	}
+	if (start_listener() < 0 || bind_log_socket() < 0) {
+		fprintf(stderr, "bench/exec: sockets: %s\n", strerror(errno));
+		return -1;
+	}
+	if (write_config(digest) < 0) {
+		fprintf(stderr, "bench/exec: %s: %s\n", st.config,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- figures */
+
+/* Is PROGRAM on the PATH (or an executable path)?  Fills FULL. */
+static bool
+find_program(const char *program, char *full, size_t size)
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+	    "/usr/bin:/sbin:/bin";
+
+	while (*path != '\0') {
+		size_t n = strcspn(path, ":");
+
+		snprintf(full, size, "%.*s/%s", (int)n, path, program);
+		if (access(full, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+/*
+ * ROUNDS rounds, each running bare, the one-rule filter and zt-exec in
+ * turn (so drift hits them alike); the median over every repetition.
+ */
+static int
+figure_syscalls(void)
+{
+	char calls[32], reps[32];
+	char *args[] = { "--workload", "syscalls", calls, reps, NULL };
+	enum wrap wraps[3] = { WRAP_BARE, WRAP_MINIMAL, WRAP_ZT_EXEC };
+	double v[3][SYSCALL_ROUNDS * SYSCALL_REPS], m[3];
+	size_t n[3] = { 0, 0, 0 };
+
+	snprintf(calls, sizeof(calls), "%d", SYSCALL_CALLS);
+	snprintf(reps, sizeof(reps), "%d", SYSCALL_REPS);
+	for (int round = 0; round < SYSCALL_ROUNDS; round++)
+		for (int i = 0; i < 3; i++) {
+			double got[NUMBERS_MAX];
+			int k;
+
+			if (wraps[i] == WRAP_ZT_EXEC && !st.have_zt_exec)
+				continue;
+			if ((k = run_workload(wraps[i], args, got, NULL)) < 0)
+				return -1;
+			for (int j = 0; j < k && j < SYSCALL_REPS; j++)
+				v[i][n[i]++] = got[j];
+		}
+	for (int i = 0; i < 3; i++)
+		m[i] = median(v[i], n[i]);
+	printf("exec.syscall bare: median %.0f ns/call; ", m[0]);
+	if (st.have_zt_exec)
+		printf("zt-exec: %.0f ns/call (%+.0f ns, goal <= 60)", m[2],
+		    m[2] - m[0]);
+	else
+		printf("zt-exec: skipped (not built)");
+	printf("; a one-rule libseccomp filter: %.0f ns/call (%+.0f ns)\n",
+	    m[1], m[1] - m[0]);
+	return 0;
+}
+
+/*
+ * CONNECT_ROUNDS rounds, each running bare, the minimal supervisor and
+ * zt-exec in turn; each figure is the median of the rounds' medians.
+ */
+static int
+figure_connect(struct rss *rss)
+{
+	char port[16], count[32];
+	char *args[] = { "--workload", "connect", port, count, NULL };
+	enum wrap wraps[3] = { WRAP_BARE, WRAP_MINIMAL, WRAP_ZT_EXEC };
+	double p50[3][CONNECT_ROUNDS], p90[3][CONNECT_ROUNDS];
+	double first[CONNECT_ROUNDS], m[3], m90[3];
+	int n = 0;
+
+	snprintf(port, sizeof(port), "%u", (unsigned)st.port);
+	snprintf(count, sizeof(count), "%d", CONNECTS);
+	for (int round = 0; round < CONNECT_ROUNDS; round++, n++)
+		for (int i = 0; i < 3; i++) {
+			double v[NUMBERS_MAX];
+
+			if (wraps[i] == WRAP_ZT_EXEC && !st.have_zt_exec)
+				continue;
+			if (run_workload(wraps[i], args, v,
+			    wraps[i] == WRAP_ZT_EXEC ? rss : NULL) < 3)
+				return -1;
+			if (wraps[i] == WRAP_MINIMAL &&
+			    minimal_answered < CONNECT_WARM + CONNECTS) {
+				fprintf(stderr, "bench/exec: the minimal "
+				    "supervisor answered %llu notifications, "
+				    "not %d\n",
+				    (unsigned long long)minimal_answered,
+				    CONNECT_WARM + CONNECTS);
+				return -1;
+			}
+			if (wraps[i] == WRAP_ZT_EXEC)
+				first[round] = v[0];
+			p50[i][round] = v[1];
+			p90[i][round] = v[2];
+		}
+	for (int i = 0; i < 3; i++) {
+		m[i] = median(p50[i], (size_t)n);
+		m90[i] = median(p90[i], (size_t)n);
+	}
+	printf("exec.connect bare %.1f us; minimal supervisor %.1f us (%.2fx "
+	    "bare, SYNC_WAKE_UP %s); ", m[0], m[1], m[1] / m[0],
+	    minimal_sync_wake_up ? "on" : "refused by the kernel");
+	if (st.have_zt_exec)
+		printf("zt-exec cached %.1f us (%.2fx minimal, goal <= 1.5x; "
+		    "p90 %.1f us against %.1f us; a process's first connect "
+		    "%.0f us)\n", m[2], m[2] / m[1], m90[2], m90[1],
+		    median(first, (size_t)n));
+	else
+		printf("zt-exec skipped (not built)\n");
+	return 0;
+}
+
+/*
+ * EXEC_ROUNDS rounds of bare and zt-exec in turn (the median of the
+ * rounds' medians), then whole launches of true under bwrap and sudo.
+ */
+static int
+figure_exec(void)
+{
+	char count[32], warm[32], bwrap[PATH_MAX], sudo[PATH_MAX];
+	char *args[] = { "--workload", "exec", count, warm, st.true_path,
+		NULL };
+	char *bwrap_args[] = { bwrap, "--ro-bind", "/", "/", "--dev", "/dev",
+		"--proc", "/proc", st.true_path, NULL };
+	char *sudo_args[] = { sudo, "-u", "nobody", st.true_path, NULL };
+	double bare[EXEC_ROUNDS], zt[EXEC_ROUNDS], b, z, t;
+
+	snprintf(count, sizeof(count), "%d", EXECS);
+	snprintf(warm, sizeof(warm), "%d", EXEC_WARM);
+	for (int round = 0; round < EXEC_ROUNDS; round++) {
+		double v[NUMBERS_MAX];
+
+		if (run_workload(WRAP_BARE, args, v, NULL) < 2)
+			return -1;
+		bare[round] = v[0];
+		if (!st.have_zt_exec)
+			continue;
+		if (run_workload(WRAP_ZT_EXEC, args, v, NULL) < 2)
+			return -1;
+		zt[round] = v[0];
+	}
+	b = median(bare, EXEC_ROUNDS);
+	printf("exec.exec bare %.0f us", b);
+	if (st.have_zt_exec) {
+		z = median(zt, EXEC_ROUNDS);
+		printf("; zt-exec %.0f us (%.2fx)", z, z / b);
+	} else
+		printf("; zt-exec skipped (not built)");
+	if (!find_program("bwrap", bwrap, sizeof(bwrap)))
+		printf("; bwrap skipped (not installed)");
+	else if (launches(WRAP_NONE, bwrap_args, WRAPPER_LAUNCHES, &t) < 0)
+		return -1;
+	else
+		printf("; bwrap %.0f us (%.1fx)", t, t / b);
+	if (!find_program("sudo", sudo, sizeof(sudo)))
+		printf("; sudo skipped (not installed)");
+	else if (launches(WRAP_NONE, sudo_args, WRAPPER_LAUNCHES, &t) < 0)
+		return -1;
+	else
+		printf("; sudo %.0f us (%.1fx)", t, t / b);
+	printf("\n");
+	return 0;
+}
+
+/* Whole launches of an agent that execs true once: bare and zt-exec. */
+static int
+figure_launch(void)
+{
+	char *args[] = { "--workload", "exec", "1", "0", st.true_path, NULL };
+	double bare, zt;
+
+	if (!st.have_zt_exec) {
+		printf("exec.launch skipped (zt-exec not built)\n");
+		return 0;
+	}
+	if (launches(WRAP_BARE, args, LAUNCHES, &bare) < 0 ||
+	    launches(WRAP_ZT_EXEC, args, LAUNCHES, &zt) < 0)
+		return -1;
+	printf("exec.launch bare %.0f us; zt-exec %.0f us (%.2fx, %+.0f us) "
+	    "per whole launch of an agent that execs true once\n", bare, zt,
+	    zt / bare, zt - bare);
+	return 0;
+}
+
+/*
+ * How many allows ztd's audit lines showed, against those asked under
+ * zt-exec (its local hits are reported within a second).
+ */
+static void
+print_audit_note(void)
+{
+	uint64_t execs, connects;
+	long asked_execs = EXEC_ROUNDS * (EXECS + EXEC_WARM) + LAUNCHES;
+	long asked_connects = CONNECT_ROUNDS * (CONNECTS + CONNECT_WARM);
+	long qlen = -1;
+	FILE *f;
+
+	sleep_ms(1500);
+	execs = __atomic_load_n(&audit_exec, __ATOMIC_RELAXED);
+	connects = __atomic_load_n(&audit_connect, __ATOMIC_RELAXED);
+	printf("# audit: the sink received %llu exec allows (%ld asked under "
+	    "zt-exec) and %llu connect allows (%ld asked)",
+	    (unsigned long long)execs, asked_execs,
+	    (unsigned long long)connects, asked_connects);
+	if ((f = fopen("/proc/sys/net/unix/max_dgram_qlen", "re")) != NULL) {
+		if (fscanf(f, "%ld", &qlen) != 1)
+			qlen = -1;
+		fclose(f);
+	}
+	if ((long)execs < asked_execs || (long)connects < asked_connects)
+		printf("; short: ztd sends its syslog datagrams without "
+		    "waiting, and a datagram socket queues "
+		    "net.unix.max_dgram_qlen = %ld", qlen);
+	printf("\n");
+}
+
+static int
+count_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return (int)sysconf(_SC_NPROCESSORS_ONLN);
+	return CPU_COUNT(&set);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct passwd *pw;
+	struct utsname un;
+	struct rss rss = { -1, -1, -1 };
+	pthread_t thread;
+	double t0;
+	int status = 1;
+
+	if (argc >= 2 && strcmp(argv[1], "--workload") == 0)
+		return workload(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 3 || (argc > 1 && argv[1][0] == '-')) {
+		fprintf(stderr, "usage: bench/exec [ZTD [ZT-EXEC]]\n");
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "bench/exec: skipped: needs root (runs the "
+		    "agent as \"" AGENT_ACCOUNT "\")\n");
+		return 77;
+	}
+	if ((pw = getpwnam(AGENT_ACCOUNT)) == NULL) {
+		fprintf(stderr, "bench/exec: skipped: no account \""
+		    AGENT_ACCOUNT "\" for the agent\n");
+		return 77;
+	}
+	st.uid = pw->pw_uid;
+	st.gid = pw->pw_gid;
+	st.ztd_path = argc >= 2 ? argv[1] : "./ztd";
+	if (access(st.ztd_path, X_OK) < 0) {
+		fprintf(stderr, "bench/exec: skipped: %s: %s (run from the "
+		    "build directory, or pass ztd's path)\n", st.ztd_path,
+		    strerror(errno));
+		return 77;
+	}
+	if (argc == 3)
+		snprintf(st.zt_exec, sizeof(st.zt_exec), "%s", argv[2]);
+	else {
+		/* Beside ztd: BUILDDIR/seccomp/zt-exec, or BUILDDIR/zt-exec. */
+		const char *slash = strrchr(st.ztd_path, '/');
+		int n = slash != NULL ? (int)(slash - st.ztd_path + 1) : 0;
+
+		snprintf(st.zt_exec, sizeof(st.zt_exec), "%.*sseccomp/zt-exec",
+		    n, st.ztd_path);
+		if (access(st.zt_exec, X_OK) < 0)
+			snprintf(st.zt_exec, sizeof(st.zt_exec), "%.*szt-exec",
+			    n, st.ztd_path);
+	}
+	st.have_zt_exec = access(st.zt_exec, X_OK) == 0;
+	if (!st.have_zt_exec)
+		fprintf(stderr, "bench/exec: %s: %s; its figures are "
+		    "skipped\n", st.zt_exec, strerror(errno));
+	else if (st.zt_exec[0] != '/') {
+		char full[PATH_MAX];
+
+		/* The agent's account runs it: an absolute path. */
+		if (realpath(st.zt_exec, full) != NULL)
+			snprintf(st.zt_exec, sizeof(st.zt_exec), "%s", full);
+	}
+	/* Merged /usr: ztd's exec rule is on the resolved path. */
+	if (realpath("/bin/true", st.true_path) == NULL) {
+		fprintf(stderr, "bench/exec: skipped: /bin/true: %s\n",
+		    strerror(errno));
+		return 77;
+	}
+	st.self = getpid();
+	umask(022);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	t0 = now_us();
+	if (prepare() < 0 ||
+	    start_thread(&thread, run_listener, &st.listen_fd) < 0 ||
+	    start_thread(&thread, run_sink, &st.log_fd) < 0 ||
+	    start_ztd() < 0)
+		goto out;
+	uname(&un);
+	printf("# bench/exec: Linux %s, %d CPUs, nothing pinned; the agent "
+	    "(a copy of this program) runs as \"" AGENT_ACCOUNT "\", bare, "
+	    "under a minimal notify-and-continue supervisor (a thread of "
+	    "the bench), and under zt-exec with ztd in software "
+	    "attestation mode\n", un.release, count_cpus());
+	printf("# syscall: median of %d processes x %d x %d getppid(); "
+	    "connect: median of %d processes' medians of %d connect+close "
+	    "to 127.0.0.1 after %d warm-up ones; exec: median of %d "
+	    "processes' medians of %d fork+execve(%s)+wait, bwrap/sudo: "
+	    "median of %d whole launches of %s; launch: median of %d\n",
+	    SYSCALL_ROUNDS, SYSCALL_REPS, SYSCALL_CALLS, CONNECT_ROUNDS,
+	    CONNECTS, CONNECT_WARM, EXEC_ROUNDS, EXECS, st.true_path,
+	    WRAPPER_LAUNCHES, st.true_path, LAUNCHES);
+	if (figure_syscalls() < 0 || figure_connect(&rss) < 0 ||
+	    figure_exec() < 0 || figure_launch() < 0)
+		goto out;
+	if (!st.have_zt_exec)
+		printf("exec.rss skipped (zt-exec not built)\n");
+	else if (rss.rss_max < 0)
+		printf("exec.rss supervisor: not sampled\n");
+	else
+		printf("exec.rss supervisor VmRSS %.1f MiB, VmHWM %.1f MiB "
+		    "(during the connect loop; the agent itself %.1f MiB)\n",
+		    rss.rss_max / 1024.0, rss.hwm / 1024.0,
+		    rss.agent_rss / 1024.0);
+	if (st.have_zt_exec)
+		print_audit_note();
+	printf("# bench/exec: %.0f s\n", (now_us() - t0) / 1e6);
+	status = st.have_zt_exec ? 0 : 77;
+out:
+	if (interrupted) {
+		fprintf(stderr, "bench/exec: interrupted\n");
+		status = 1;
+	}
+	teardown(status == 1 && !interrupted);
+	return status;
+}

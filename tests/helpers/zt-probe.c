@@ -1,0 +1,1407 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * zt-probe: the agent zt-exec's tests run.  Each command makes one kind of
+ * system call (raw where glibc would make another, or several) and prints
+ * one line: "ok [DETAIL]" (exit 0) or "errno=NAME" (exit 1); a usage error
+ * exits 2.  A few commands print one line per step (loop-connect, kids).
+ *
+ * Run without a command from a file named "exitNN" (two digits), it exits
+ * NN: copies of it are the tiny commands the tests allow or forbid, and the
+ * exit status tells which file the kernel really ran.
+ *
+ *   connect tcp|udp ADDR PORT [TEXT]   bind tcp|udp ADDR PORT
+ *   sendto[-noreply] ADDR PORT TEXT    sendmsg[-noreply] ADDR PORT TEXT
+ *   sendmsg-rights ADDR PORT           sendmmsg ADDR PORT N
+ *   unix PATH | unix-seqpacket PATH    exec PATH [ARGS...]
+ *   loop-exec PATH INTERVAL_MS COUNT   open PATH r|w
+ *   syscall NAME                       x32 | int80
+ *   race-connect GOOD_ADDR GOOD_PORT BAD_ADDR BAD_PORT N [SECONDS]
+ *   race-exec GOOD_PATH BAD_PATH N [SECONDS]
+ *   die-mid GOOD_ADDR GOOD_PORT BAD_ADDR BAD_PORT N    unmapped
+ *   hammer THREADS CALLS ADDR PORT [setuid]
+ *   loop-connect ADDR PORT INTERVAL_MS COUNT
+ *   sleep SECONDS   kids N SECONDS   exit N   signal N   now
+ *
+ * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
+ * ::ffff:127.0.0.1 is v4-mapped).  The syscall NAMEs are in syscalls[].
+ */
+#define _GNU_SOURCE
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPLY_MAX 512
+#define REPLY_TIMEOUT_S 2
+#define SENDMMSG_MAX 64
+#define HAMMER_THREADS_MAX 1024
+#define KIDS_MAX 64
+#define RACE_STACK (64 * 1024)
+
+#define NR_IO_URING_SETUP 425
+#define NR_CLONE3 435
+#define NR_LANDLOCK_CREATE_RULESET 444
+#define LANDLOCK_CREATE_RULESET_VERSION 1u
+#define NR_UNKNOWN 1000
+#define X32_SYSCALL_BIT 0x40000000L
+#define X32_NR_GETPID 39L		/* x32 getpid: 39 | X32_SYSCALL_BIT */
+#define I386_NR_GETPID 20L
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+extern char **environ;
+
+/* ------------------------------------------------------------ helpers */
+
+/* The symbolic name of E ("EACCES"), or its number in BUF. */
+static const char *
+errname(int e, char buf[16])
+{
+	const char *name = e == 0 ? "success" : strerrorname_np(e);
+
+	if (name != NULL)
+		return name;
+	snprintf(buf, 16, "%d", e);
+	return buf;
+}
+
+static int
+fail(int e)
+{
+	char buf[16];
+
+	printf("errno=%s\n", errname(e, buf));
+	return 1;
+}
+
+static int
+usage(const char *what)
+{
+	fprintf(stderr, "zt-probe: usage: zt-probe %s\n", what);
+	return 2;
+}
+
+static bool
+parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno == 0 && *end == '\0' && *out <= max;
+}
+
+/* ADDR (v4, v6 or v4-mapped v6: AF_INET6 when it holds a ':') and PORT. */
+static bool
+parse_sockaddr(const char *addr, const char *port,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	unsigned long p;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!parse_ulong(port, 65535, &p))
+		return false;
+	if (strchr(addr, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)p);
+		*len = sizeof(*s6);
+		return inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)p);
+		*len = sizeof(*s4);
+		return inet_pton(AF_INET, addr, &s4->sin_addr) == 1;
+	}
+}
+
+static int
+sock_type(const char *proto)
+{
+	if (strcmp(proto, "tcp") == 0)
+		return SOCK_STREAM;
+	if (strcmp(proto, "udp") == 0)
+		return SOCK_DGRAM;
+	return -1;
+}
+
+static unsigned
+sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(unsigned long ms)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
+	    .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void
+set_timeout(int fd, int seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/* Close with a reset: thousands of connects leave no TIME_WAIT behind. */
+static void
+close_reset(int fd)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+/* One reply (a datagram, or a stream up to its first newline), trimmed. */
+static int
+read_reply(int fd, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	set_timeout(fd, REPLY_TIMEOUT_S);
+	while (used < size - 1) {
+		ssize_t n = recv(fd, buf + used, size - 1 - used, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (memchr(buf, '\n', used) != NULL)
+			break;
+	}
+	buf[used] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return 0;
+}
+
+static int
+reply_or_fail(int fd)
+{
+	char reply[REPLY_MAX];
+	int r = read_reply(fd, reply, sizeof(reply));
+
+	if (r < 0)
+		return fail(-r);
+	printf("ok %s\n", reply);
+	return 0;
+}
+
+/* Wait for PID (any kind of child) and describe how it ended. */
+static void
+describe_end(pid_t pid, char *buf, size_t size)
+{
+	int status;
+
+	while (waitpid(pid, &status, __WALL) < 0) {
+		if (errno != EINTR) {
+			snprintf(buf, size, "waitpid=%d", errno);
+			return;
+		}
+	}
+	if (WIFSIGNALED(status))
+		snprintf(buf, size, "signal=%d", WTERMSIG(status));
+	else
+		snprintf(buf, size, "status=%d", WEXITSTATUS(status));
+}
+
+/* ------------------------------------------------------------ network */
+
+/* connect tcp|udp ADDR PORT [SEND_TEXT] */
+static int
+cmd_connect(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int type = argc >= 4 ? sock_type(argv[1]) : -1, fd;
+
+	if (argc < 4 || argc > 5 || type < 0 ||
+	    !parse_sockaddr(argv[2], argv[3], &ss, &len))
+		return usage("connect tcp|udp ADDR PORT [SEND_TEXT]");
+	fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0)
+		return fail(errno);
+	if (argc == 4) {
+		printf("ok fd=%d\n", fd);
+		return 0;
+	}
+	/* send() on a connected socket: sendto without an address. */
+	if (send(fd, argv[4], strlen(argv[4]), MSG_NOSIGNAL) < 0 ||
+	    (type == SOCK_STREAM && send(fd, "\n", 1, MSG_NOSIGNAL) < 0))
+		return fail(errno);
+	return reply_or_fail(fd);
+}
+
+/* sendto[-noreply] ADDR PORT TEXT: one UDP datagram, sent with an address */
+static int
+cmd_sendto(int argc, char **argv)
+{
+	bool want_reply = strcmp(argv[0], "sendto") == 0;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	if (argc != 4 || !parse_sockaddr(argv[1], argv[2], &ss, &len))
+		return usage("sendto|sendto-noreply ADDR PORT TEXT");
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (sendto(fd, argv[3], strlen(argv[3]), 0, (struct sockaddr *)&ss,
+	    len) < 0)
+		return fail(errno);
+	if (!want_reply) {
+		printf("ok sent\n");
+		return 0;
+	}
+	return reply_or_fail(fd);
+}
+
+/* sendmsg[-noreply] ADDR PORT TEXT: the same through sendmsg's msg_name */
+static int
+cmd_sendmsg(int argc, char **argv)
+{
+	bool want_reply = strcmp(argv[0], "sendmsg") == 0;
+	struct sockaddr_storage ss;
+	struct iovec iov;
+	struct msghdr msg;
+	socklen_t len;
+	int fd;
+
+	if (argc != 4 || !parse_sockaddr(argv[1], argv[2], &ss, &len))
+		return usage("sendmsg|sendmsg-noreply ADDR PORT TEXT");
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	iov = (struct iovec){ .iov_base = argv[3], .iov_len = strlen(argv[3]) };
+	msg = (struct msghdr){ .msg_name = &ss, .msg_namelen = len,
+	    .msg_iov = &iov, .msg_iovlen = 1 };
+	if (sendmsg(fd, &msg, 0) < 0)
+		return fail(errno);
+	if (!want_reply) {
+		printf("ok sent\n");
+		return 0;
+	}
+	return reply_or_fail(fd);
+}
+
+/*
+ * sendmsg-rights ADDR PORT: a UDP sendmsg with an address and an SCM_RIGHTS
+ * message passing a pipe's end.  Refused in any case (the kernel itself
+ * gives EINVAL for rights on an inet socket); it must never be delivered.
+ */
+static int
+cmd_sendmsg_rights(int argc, char **argv)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct sockaddr_storage ss;
+	struct cmsghdr *cmsg;
+	struct iovec iov;
+	struct msghdr msg;
+	char text[] = "rights";
+	socklen_t len;
+	int fd, pipefd[2];
+
+	if (argc != 3 || !parse_sockaddr(argv[1], argv[2], &ss, &len))
+		return usage("sendmsg-rights ADDR PORT");
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return fail(errno);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	memset(&control, 0, sizeof(control));
+	iov = (struct iovec){ .iov_base = text, .iov_len = strlen(text) };
+	msg = (struct msghdr){ .msg_name = &ss, .msg_namelen = len,
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	    .msg_controllen = sizeof(control.buf) };
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &pipefd[0], sizeof(int));
+	if (sendmsg(fd, &msg, 0) < 0)
+		return fail(errno);
+	printf("ok sent\n");
+	return 0;
+}
+
+/* sendmmsg ADDR PORT N: N datagrams "mmsg-I" in one sendmmsg */
+static int
+cmd_sendmmsg(int argc, char **argv)
+{
+	struct mmsghdr vec[SENDMMSG_MAX];
+	struct iovec iov[SENDMMSG_MAX];
+	char text[SENDMMSG_MAX][32];
+	struct sockaddr_storage ss;
+	unsigned long n;
+	socklen_t len;
+	int fd, r;
+
+	if (argc != 4 || !parse_sockaddr(argv[1], argv[2], &ss, &len) ||
+	    !parse_ulong(argv[3], SENDMMSG_MAX, &n) || n == 0)
+		return usage("sendmmsg ADDR PORT N (1..64)");
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	memset(vec, 0, sizeof(vec));
+	for (unsigned long i = 0; i < n; i++) {
+		snprintf(text[i], sizeof(text[i]), "mmsg-%lu", i);
+		iov[i] = (struct iovec){ .iov_base = text[i],
+		    .iov_len = strlen(text[i]) };
+		vec[i].msg_hdr = (struct msghdr){ .msg_name = &ss,
+		    .msg_namelen = len, .msg_iov = &iov[i], .msg_iovlen = 1 };
+	}
+	r = sendmmsg(fd, vec, (unsigned)n, 0);
+	if (r < 0)
+		return fail(errno);
+	printf("ok sent=%d\n", r);
+	return 0;
+}
+
+/* bind tcp|udp ADDR PORT: prints the port bound */
+static int
+cmd_bind(int argc, char **argv)
+{
+	struct sockaddr_storage ss, got;
+	socklen_t len, got_len = sizeof(got);
+	int type = argc == 4 ? sock_type(argv[1]) : -1, fd;
+
+	if (argc != 4 || type < 0 ||
+	    !parse_sockaddr(argv[2], argv[3], &ss, &len))
+		return usage("bind tcp|udp ADDR PORT");
+	fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		return fail(errno);
+	if (getsockname(fd, (struct sockaddr *)&got, &got_len) < 0)
+		return fail(errno);
+	printf("ok port=%u\n", sockaddr_port(&got));
+	return 0;
+}
+
+/* unix PATH | unix-seqpacket PATH */
+static int
+cmd_unix(int argc, char **argv)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int type = strcmp(argv[0], "unix") == 0 ? SOCK_STREAM : SOCK_SEQPACKET;
+	int fd;
+
+	if (argc != 2 || strlen(argv[1]) >= sizeof(sun.sun_path))
+		return usage("unix|unix-seqpacket PATH");
+	memcpy(sun.sun_path, argv[1], strlen(argv[1]) + 1);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return fail(errno);
+	printf("ok fd=%d\n", fd);
+	return 0;
+}
+
+/* ------------------------------------------------------------ processes */
+
+/*
+ * Fork; the child execve()s PATH with ARGV and, should that fail, passes
+ * its errno back through a close-on-exec pipe.  Returns 0 and the end in
+ * BUF, or the child's execve errno.
+ */
+static int
+fork_exec(const char *path, char *const *args, char *buf, size_t size)
+{
+	int pipefd[2], e = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return errno;
+	pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		close(pipefd[0]);
+		execve(path, args, environ);
+		e = errno;
+		if (write(pipefd[1], &e, sizeof(e)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	do
+		n = read(pipefd[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	describe_end(pid, buf, size);
+	return n == (ssize_t)sizeof(e) ? e : 0;
+}
+
+/* exec PATH [ARGS...]: ok status=N | ok signal=N | errno=NAME */
+static int
+cmd_exec(int argc, char **argv)
+{
+	char end[32];
+	int e;
+
+	if (argc < 2)
+		return usage("exec PATH [ARGS...]");
+	e = fork_exec(argv[1], &argv[1], end, sizeof(end));
+	if (e != 0)
+		return fail(e);
+	printf("ok %s\n", end);
+	return 0;
+}
+
+/*
+ * loop-exec PATH INTERVAL_MS COUNT: exec PATH (no arguments) COUNT times,
+ * one line each: "t=MS ok status=N", "t=MS ok signal=N", "t=MS errno=NAME".
+ */
+static int
+cmd_loop_exec(int argc, char **argv)
+{
+	unsigned long interval, count;
+	char end[32], buf[16];
+
+	if (argc != 4 || !parse_ulong(argv[2], 60000, &interval) ||
+	    !parse_ulong(argv[3], ULONG_MAX, &count))
+		return usage("loop-exec PATH INTERVAL_MS COUNT");
+	for (unsigned long i = 0; i < count; i++) {
+		char *const args[] = { argv[1], NULL };
+		long long t = now_ms();
+		int e = fork_exec(argv[1], args, end, sizeof(end));
+
+		if (e != 0)
+			printf("t=%lld errno=%s\n", t, errname(e, buf));
+		else
+			printf("t=%lld ok %s\n", t, end);
+		fflush(stdout);
+		if (i + 1 < count)
+			sleep_ms(interval);
+	}
+	return 0;
+}
+
+/* open PATH r|w: O_RDONLY, or O_WRONLY|O_CREAT 0600 */
+static int
+cmd_open(int argc, char **argv)
+{
+	int flags, fd;
+
+	if (argc != 3)
+		return usage("open PATH r|w");
+	if (strcmp(argv[2], "r") == 0)
+		flags = O_RDONLY;
+	else if (strcmp(argv[2], "w") == 0)
+		flags = O_WRONLY | O_CREAT;
+	else
+		return usage("open PATH r|w");
+	fd = open(argv[1], flags | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail(errno);
+	printf("ok fd=%d\n", fd);
+	return 0;
+}
+
+/* sleep SECONDS */
+static int
+cmd_sleep(int argc, char **argv)
+{
+	unsigned long s;
+
+	if (argc != 2 || !parse_ulong(argv[1], 86400, &s))
+		return usage("sleep SECONDS");
+	sleep_ms(s * 1000);
+	printf("ok\n");
+	return 0;
+}
+
+/* kids N SECONDS: N sleeping children, their pids one a line, then sleep */
+static int
+cmd_kids(int argc, char **argv)
+{
+	pid_t pids[KIDS_MAX];
+	unsigned long n, s;
+
+	if (argc != 3 || !parse_ulong(argv[1], KIDS_MAX, &n) ||
+	    !parse_ulong(argv[2], 86400, &s))
+		return usage("kids N (<= 64) SECONDS");
+	fflush(stdout);
+	for (unsigned long i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			return fail(errno);
+		if (pids[i] == 0) {
+			sleep_ms(s * 1000);
+			_exit(0);
+		}
+		printf("%d\n", (int)pids[i]);
+		fflush(stdout);
+	}
+	sleep_ms(s * 1000);
+	for (unsigned long i = 0; i < n; i++)
+		waitpid(pids[i], NULL, 0);
+	printf("ok\n");
+	return 0;
+}
+
+/* exit N: exit with N, printing nothing */
+static int
+cmd_exit(int argc, char **argv)
+{
+	unsigned long n;
+
+	if (argc != 2 || !parse_ulong(argv[1], 255, &n))
+		return usage("exit N");
+	return (int)n;
+}
+
+/* signal N: send oneself signal N (raw kill) */
+static int
+cmd_signal(int argc, char **argv)
+{
+	unsigned long n;
+
+	if (argc != 2 || !parse_ulong(argv[1], 64, &n))
+		return usage("signal N");
+	fflush(stdout);
+	if (syscall(SYS_kill, (pid_t)syscall(SYS_getpid), (int)n) < 0)
+		return fail(errno);
+	printf("ok survived\n");
+	return 0;
+}
+
+/* now: the CLOCK_MONOTONIC time in ms, as loop-connect prints it */
+static int
+cmd_now(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage("now");
+	printf("t=%lld\n", now_ms());
+	return 0;
+}
+
+/* ------------------------------------------------------------ syscalls */
+
+static long
+sys_ptrace(void)
+{
+	return syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
+}
+
+static long
+sys_seccomp(void)
+{
+	struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = { .len = 1, .filter = &allow };
+
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+static long
+sys_io_uring_setup(void)
+{
+	/* struct io_uring_params, all zero: 120 bytes. */
+	uint64_t params[16] = { 0 };
+	long r = syscall(NR_IO_URING_SETUP, 1, params);
+
+	if (r >= 0)
+		close((int)r);
+	return r;
+}
+
+/* Into our own memory: the kernel allows that, so EPERM is the filter's. */
+static long
+sys_process_vm_writev(void)
+{
+	static char target[8];
+	char source[8] = "written";
+	struct iovec local = { .iov_base = source, .iov_len = sizeof(source) };
+	struct iovec remote = { .iov_base = target, .iov_len = sizeof(target) };
+
+	return syscall(SYS_process_vm_writev, (pid_t)syscall(SYS_getpid),
+	    &local, 1UL, &remote, 1UL, 0UL);
+}
+
+static long
+sys_userfaultfd(void)
+{
+	long r = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+
+	if (r >= 0)
+		close((int)r);
+	return r;
+}
+
+static long
+sys_unshare(void)
+{
+	return syscall(SYS_unshare, CLONE_NEWUSER);
+}
+
+static long
+sys_keyctl(void)
+{
+	/* KEYCTL_GET_KEYRING_ID of KEY_SPEC_SESSION_KEYRING, no create. */
+	return syscall(SYS_keyctl, 0, -3, 0);
+}
+
+static long
+sys_bpf(void)
+{
+	/* BPF_MAP_CREATE with an empty attribute: never creates a map. */
+	return syscall(SYS_bpf, 0, NULL, 0);
+}
+
+static long
+sys_mount(void)
+{
+	/* A target that does not exist: harmless even where it is allowed. */
+	return syscall(SYS_mount, "none", "/nonexistent/zt-probe", "tmpfs",
+	    0UL, NULL);
+}
+
+static long
+sys_prctl_seccomp(void)
+{
+	long r = syscall(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_STRICT,
+	    0, 0, 0);
+
+	if (r == 0) {
+		/* Strict mode: write and exit are all that is left. */
+		static const char line[] = "ok strict\n";
+
+		fflush(stdout);
+		if (write(1, line, sizeof(line) - 1) < 0)
+			syscall(SYS_exit, 1);
+		syscall(SYS_exit, 0);
+	}
+	return r;
+}
+
+static long
+sys_prctl_dumpable(void)
+{
+	return syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static long
+sys_unknown(void)
+{
+	return syscall(NR_UNKNOWN, 0, 0, 0);
+}
+
+/* A child ended by a raw clone: it must not run on in our code. */
+static long
+reap_clone(long r)
+{
+	if (r == 0)
+		syscall(SYS_exit, 0);
+	if (r > 0)
+		waitpid((pid_t)r, NULL, __WALL);
+	return r;
+}
+
+static long
+sys_clone3(void)
+{
+	/* struct clone_args, all zero (a fork without exit signal). */
+	uint64_t args[11] = { 0 };
+
+	return reap_clone(syscall(NR_CLONE3, args, sizeof(args)));
+}
+
+static long
+sys_clone_newuser(void)
+{
+	return reap_clone(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD,
+	    NULL, NULL, NULL, 0UL));
+}
+
+static long
+sys_setuid(void)
+{
+	return syscall(SYS_setuid, getuid());
+}
+
+static long
+sys_getpid(void)
+{
+	return syscall(SYS_getpid);
+}
+
+static long
+sys_tiocsti(void)
+{
+	char c = 'x';
+
+	return syscall(SYS_ioctl, 0, TIOCSTI, &c);
+}
+
+/* The Landlock ABI version the kernel offers (ungated, never confining). */
+static long
+sys_landlock_abi(void)
+{
+	return syscall(NR_LANDLOCK_CREATE_RULESET, NULL, 0UL,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+}
+
+static const struct {
+	const char *name;
+	long (*call)(void);
+} syscalls[] = {
+	{ "ptrace", sys_ptrace },
+	{ "seccomp", sys_seccomp },
+	{ "io_uring_setup", sys_io_uring_setup },
+	{ "process_vm_writev", sys_process_vm_writev },
+	{ "userfaultfd", sys_userfaultfd },
+	{ "unshare", sys_unshare },
+	{ "keyctl", sys_keyctl },
+	{ "bpf", sys_bpf },
+	{ "mount", sys_mount },
+	{ "prctl_seccomp", sys_prctl_seccomp },
+	{ "prctl_dumpable", sys_prctl_dumpable },
+	{ "unknown", sys_unknown },
+	{ "clone3", sys_clone3 },
+	{ "clone_newuser", sys_clone_newuser },
+	{ "setuid", sys_setuid },
+	{ "getpid", sys_getpid },
+	{ "tiocsti", sys_tiocsti },
+	{ "landlock_abi", sys_landlock_abi },
+};
+
+/* syscall NAME: ok rc=N | errno=NAME */
+static int
+cmd_syscall(int argc, char **argv)
+{
+	if (argc != 2)
+		return usage("syscall NAME");
+	for (size_t i = 0; i < sizeof(syscalls) / sizeof(syscalls[0]); i++) {
+		long r;
+
+		if (strcmp(argv[1], syscalls[i].name) != 0)
+			continue;
+		r = syscalls[i].call();
+		if (r < 0)
+			return fail(errno);
+		printf("ok rc=%ld\n", r);
+		return 0;
+	}
+	return usage("syscall ptrace|seccomp|io_uring_setup|"
+	    "process_vm_writev|userfaultfd|unshare|keyctl|bpf|mount|"
+	    "prctl_seccomp|prctl_dumpable|unknown|clone3|clone_newuser|"
+	    "setuid|getpid|tiocsti|landlock_abi");
+}
+
+#if defined(__x86_64__)
+static long
+x32_getpid(void)
+{
+	long r;
+
+	__asm__ volatile("syscall"
+	    : "=a"(r)
+	    : "0"(X32_SYSCALL_BIT | X32_NR_GETPID)
+	    : "rcx", "r11", "memory");
+	return r;
+}
+
+static long
+int80_getpid(void)
+{
+	long r;
+
+	__asm__ volatile("int $0x80"
+	    : "=a"(r)
+	    : "0"(I386_NR_GETPID)
+	    : "r8", "r9", "r10", "r11", "memory");
+	return r;
+}
+
+/* x32 | int80: the other ABIs' getpid, in a child that may not survive */
+static int
+cmd_abi(int argc, char **argv)
+{
+	long (*call)(void) = strcmp(argv[0], "x32") == 0 ? x32_getpid :
+	    int80_getpid;
+	int pipefd[2], status;
+	long rc = 0;
+	ssize_t n;
+	pid_t pid;
+
+	(void)argc;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return fail(errno);
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return fail(errno);
+	if (pid == 0) {
+		rc = call();
+		n = write(pipefd[1], &rc, sizeof(rc));
+		_exit(n == (ssize_t)sizeof(rc) ? 0 : 1);
+	}
+	close(pipefd[1]);
+	do
+		n = read(pipefd[0], &rc, sizeof(rc));
+	while (n < 0 && errno == EINTR);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return fail(errno);
+	if (WIFSIGNALED(status))
+		printf("killed signal=%d\n", WTERMSIG(status));
+	else
+		printf("ok survived rc=%ld\n", rc);
+	return 0;
+}
+#else
+static int
+cmd_abi(int argc, char **argv)
+{
+	(void)argc;
+	fprintf(stderr, "zt-probe: %s: x86-64 only\n", argv[0]);
+	return 2;
+}
+#endif
+
+/* ------------------------------------------------------------ races */
+
+/* A thread flipping SHARED between A and B until told to stop. */
+struct flip {
+	char *shared;
+	const char *a, *b;
+	size_t len;
+	atomic_bool stop;
+	unsigned long flips;
+};
+
+static void *
+flipper(void *arg)
+{
+	struct flip *f = arg;
+
+	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
+		memcpy(f->shared, f->a, f->len);
+		/* Keep both stores: the other threads read in between. */
+		__asm__ volatile("" ::: "memory");
+		memcpy(f->shared, f->b, f->len);
+		__asm__ volatile("" ::: "memory");
+		f->flips++;
+	}
+	return NULL;
+}
+
+static bool
+deadline_passed(long long deadline)
+{
+	return deadline != 0 && now_ms() >= deadline;
+}
+
+static bool
+parse_deadline(int argc, char **argv, int at, long long *deadline)
+{
+	unsigned long s;
+
+	*deadline = 0;
+	if (argc <= at)
+		return true;
+	if (!parse_ulong(argv[at], 86400, &s))
+		return false;
+	*deadline = now_ms() + (long long)s * 1000;
+	return true;
+}
+
+/*
+ * race-connect GOOD_ADDR GOOD_PORT BAD_ADDR BAD_PORT N [SECONDS]: N TCP
+ * connects (or as many as SECONDS allow) to a sockaddr another thread
+ * flips between GOOD and BAD.
+ */
+static int
+cmd_race_connect(int argc, char **argv)
+{
+	static const char *use = "race-connect GOOD_ADDR GOOD_PORT "
+	    "BAD_ADDR BAD_PORT N [SECONDS]";
+	struct sockaddr_storage good, bad, shared, peer;
+	unsigned long n, i, good_n = 0, bad_n = 0, refused = 0, other = 0;
+	struct flip f = { .a = (char *)&good, .b = (char *)&bad };
+	socklen_t len, bad_len;
+	long long deadline;
+	int first_other = 0;
+	char buf[16];
+	pthread_t t;
+
+	if (argc < 6 || argc > 7 ||
+	    !parse_sockaddr(argv[1], argv[2], &good, &len) ||
+	    !parse_sockaddr(argv[3], argv[4], &bad, &bad_len) ||
+	    good.ss_family != bad.ss_family ||
+	    !parse_ulong(argv[5], ULONG_MAX, &n) ||
+	    !parse_deadline(argc, argv, 6, &deadline))
+		return usage(use);
+	shared = good;
+	f.shared = (char *)&shared;
+	f.len = len;
+	if ((errno = pthread_create(&t, NULL, flipper, &f)) != 0)
+		return fail(errno);
+	for (i = 0; i < n && !deadline_passed(deadline); i++) {
+		socklen_t peer_len = sizeof(peer);
+		int fd = socket(good.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			other++;
+			first_other = first_other ? first_other : errno;
+			continue;
+		}
+		if (connect(fd, (struct sockaddr *)&shared, len) == 0) {
+			if (getpeername(fd, (struct sockaddr *)&peer,
+			    &peer_len) == 0 &&
+			    memcmp(&peer, &good, len) == 0)
+				good_n++;
+			else
+				bad_n++;
+		} else if (errno == EACCES || errno == ECONNREFUSED ||
+		    errno == EPERM) {
+			refused++;
+		} else {
+			other++;
+			first_other = first_other ? first_other : errno;
+		}
+		close_reset(fd);
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(t, NULL);
+	printf("ok connected_good=%lu connected_bad=%lu refused=%lu other=%lu "
+	    "first_other=%s iterations=%lu flips=%lu\n", good_n, bad_n,
+	    refused, other, first_other ? errname(first_other, buf) : "-", i,
+	    f.flips);
+	return 0;
+}
+
+struct race_child {
+	const char *path;
+	char *const *argv;
+	int err;
+};
+
+/* In the address space of the parent (CLONE_VM): only execve and exit. */
+static int
+race_child_main(void *arg)
+{
+	struct race_child *c = arg;
+
+	execve(c->path, c->argv, environ);
+	c->err = errno;
+	_exit(127);
+}
+
+/*
+ * race-exec GOOD_PATH BAD_PATH N [SECONDS]: N times (or as many as SECONDS
+ * allow) a child sharing our memory execs a path another thread flips
+ * between GOOD and BAD (of equal length).  GOOD exits 0, BAD exits 42.
+ */
+static int
+cmd_race_exec(int argc, char **argv)
+{
+	static const char *use = "race-exec GOOD_PATH BAD_PATH N [SECONDS] "
+	    "(paths of equal length)";
+	unsigned long n, i, good_n = 0, bad_n = 0, killed = 0, failed = 0;
+	char *const child_argv[] = { (char *)"race-exec-child", NULL };
+	char shared[PATH_MAX] = "";
+	struct flip f = { .shared = shared };
+	struct race_child c = { .path = shared, .argv = child_argv };
+	long long deadline;
+	int first_err = 0;
+	char *stack, buf[16];
+	pthread_t t;
+
+	if (argc < 4 || argc > 5 || strlen(argv[1]) != strlen(argv[2]) ||
+	    strlen(argv[1]) >= sizeof(shared) ||
+	    !parse_ulong(argv[3], ULONG_MAX, &n) ||
+	    !parse_deadline(argc, argv, 4, &deadline))
+		return usage(use);
+	f.a = argv[1];
+	f.b = argv[2];
+	f.len = strlen(argv[1]);
+	memcpy(shared, argv[1], f.len + 1);
+	stack = malloc(RACE_STACK);
+	if (stack == NULL)
+		return fail(ENOMEM);
+	if ((errno = pthread_create(&t, NULL, flipper, &f)) != 0)
+		return fail(errno);
+	for (i = 0; i < n && !deadline_passed(deadline); i++) {
+		int status;
+		pid_t pid;
+
+		c.err = 0;
+		pid = clone(race_child_main, stack + RACE_STACK,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+		if (pid < 0) {
+			failed++;
+			first_err = first_err ? first_err : errno;
+			continue;
+		}
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (WIFSIGNALED(status))
+			killed++;
+		else if (WEXITSTATUS(status) == 0)
+			good_n++;
+		else if (WEXITSTATUS(status) == 42)
+			bad_n++;
+		else {
+			failed++;
+			first_err = first_err ? first_err :
+			    c.err ? c.err : -WEXITSTATUS(status);
+		}
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(t, NULL);
+	free(stack);
+	printf("ok good=%lu bad=%lu killed=%lu failed=%lu first_failure=%s "
+	    "iterations=%lu flips=%lu\n", good_n, bad_n, killed, failed,
+	    first_err > 0 ? errname(first_err, buf) :
+	    first_err < 0 ? "exit-status" : "-", i, f.flips);
+	return 0;
+}
+
+/* ------------------------------------------------------------ faults */
+
+/* unmapped: connect() and execve() with pointers into an unmapped page */
+static int
+cmd_unmapped(int argc, char **argv)
+{
+	char *const child_argv[] = { (char *)"unmapped", NULL };
+	long page = sysconf(_SC_PAGESIZE);
+	char end[32], buf1[16], buf2[16];
+	int fd, connect_err = 0, exec_err;
+	void *p;
+
+	(void)argv;
+	if (argc != 1)
+		return usage("unmapped");
+	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || munmap(p, (size_t)page) < 0)
+		return fail(errno);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (connect(fd, p, sizeof(struct sockaddr_in)) < 0)
+		connect_err = errno;
+	exec_err = fork_exec(p, child_argv, end, sizeof(end));
+	printf("ok connect=%s exec=%s\n", errname(connect_err, buf1),
+	    errname(exec_err, buf2));
+	return 0;
+}
+
+/* Connect to TO, then close with a reset; 0 or the errno. */
+static int
+connect_once(const struct sockaddr_storage *to, socklen_t len)
+{
+	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), e = 0;
+
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (const struct sockaddr *)to, len) < 0)
+		e = errno;
+	close_reset(fd);
+	return e;
+}
+
+/*
+ * die-mid GOOD_ADDR GOOD_PORT BAD_ADDR BAD_PORT N: N times, a child
+ * connects to GOOD and BAD in a loop and is SIGKILLed after 0-3 ms, most
+ * likely while its connect waits for a decision.  Then one connect to
+ * GOOD: "ok killed=N final=ok|errno=NAME".
+ */
+static int
+cmd_die_mid(int argc, char **argv)
+{
+	struct sockaddr_storage good, bad;
+	socklen_t good_len, bad_len;
+	unsigned long n, killed = 0;
+	unsigned seed = (unsigned)getpid();
+	char buf[16];
+	int e;
+
+	if (argc != 6 || !parse_sockaddr(argv[1], argv[2], &good, &good_len) ||
+	    !parse_sockaddr(argv[3], argv[4], &bad, &bad_len) ||
+	    !parse_ulong(argv[5], 100000, &n))
+		return usage("die-mid GOOD_ADDR GOOD_PORT BAD_ADDR BAD_PORT N");
+	fflush(stdout);
+	for (unsigned long i = 0; i < n; i++) {
+		struct timespec ts = { .tv_nsec = (long)(rand_r(&seed) % 3000) *
+		    1000 };
+		pid_t pid = fork();
+
+		if (pid < 0)
+			return fail(errno);
+		if (pid == 0) {
+			for (;;) {
+				connect_once(&good, good_len);
+				connect_once(&bad, bad_len);
+			}
+		}
+		nanosleep(&ts, NULL);
+		if (kill(pid, SIGKILL) == 0)
+			killed++;
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	e = connect_once(&good, good_len);
+	printf("ok killed=%lu final=%s%s\n", killed, e ? "errno=" : "ok",
+	    e ? errname(e, buf) : "");
+	return 0;
+}
+
+/* ------------------------------------------------------------ load */
+
+struct hammer {
+	struct sockaddr_storage to;
+	socklen_t len;
+	unsigned long calls;
+	bool setuid;
+	atomic_ulong allowed, denied, errors;
+	atomic_int first_error;
+};
+
+static void
+hammer_count(struct hammer *h, long r, int e)
+{
+	int none = 0;
+
+	if (r >= 0) {
+		atomic_fetch_add(&h->allowed, 1);
+	} else if (e == EACCES || e == EPERM || e == ECONNREFUSED) {
+		atomic_fetch_add(&h->denied, 1);
+	} else {
+		atomic_fetch_add(&h->errors, 1);
+		atomic_compare_exchange_strong(&h->first_error, &none, e);
+	}
+}
+
+static void *
+hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+
+	for (unsigned long i = 0; i < h->calls; i++) {
+		int fd = socket(h->to.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		long r;
+
+		if (fd < 0) {
+			hammer_count(h, -1, errno);
+		} else {
+			r = connect(fd, (struct sockaddr *)&h->to, h->len);
+			hammer_count(h, r, errno);
+			close_reset(fd);
+		}
+		if (h->setuid) {
+			r = syscall(SYS_setuid, getuid());
+			hammer_count(h, r, errno);
+		}
+	}
+	return NULL;
+}
+
+/* hammer N_THREADS N_CALLS ADDR PORT [setuid] */
+static int
+cmd_hammer(int argc, char **argv)
+{
+	static pthread_t threads[HAMMER_THREADS_MAX];
+	struct hammer h = { .setuid = argc == 6 };
+	unsigned long n, started = 0;
+	pthread_attr_t attr;
+	char buf[16];
+	int e;
+
+	if (argc < 5 || argc > 6 ||
+	    !parse_ulong(argv[1], HAMMER_THREADS_MAX, &n) || n == 0 ||
+	    !parse_ulong(argv[2], ULONG_MAX, &h.calls) ||
+	    !parse_sockaddr(argv[3], argv[4], &h.to, &h.len) ||
+	    (argc == 6 && strcmp(argv[5], "setuid") != 0))
+		return usage("hammer N_THREADS N_CALLS ADDR PORT [setuid]");
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	for (; started < n; started++) {
+		e = pthread_create(&threads[started], &attr, hammer_thread, &h);
+		if (e != 0) {
+			hammer_count(&h, -1, e);
+			break;
+		}
+	}
+	for (unsigned long i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_attr_destroy(&attr);
+	e = atomic_load(&h.first_error);
+	printf("ok allowed=%lu denied=%lu errors=%lu threads=%lu "
+	    "first_error=%s\n", atomic_load(&h.allowed),
+	    atomic_load(&h.denied), atomic_load(&h.errors), started,
+	    e ? errname(e, buf) : "-");
+	return 0;
+}
+
+/*
+ * loop-connect ADDR PORT INTERVAL_MS COUNT: one TCP connect per line,
+ * "t=MS ok getpid=ok" or "t=MS errno=NAME getpid=ok" (t: CLOCK_MONOTONIC).
+ */
+static int
+cmd_loop_connect(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	unsigned long interval, count;
+	socklen_t len;
+	char b1[16], b2[16];
+
+	if (argc != 5 || !parse_sockaddr(argv[1], argv[2], &ss, &len) ||
+	    !parse_ulong(argv[3], 60000, &interval) ||
+	    !parse_ulong(argv[4], ULONG_MAX, &count))
+		return usage("loop-connect ADDR PORT INTERVAL_MS COUNT");
+	for (unsigned long i = 0; i < count; i++) {
+		long long t = now_ms();
+		int e = connect_once(&ss, len), pe = 0;
+
+		if (syscall(SYS_getpid) < 0)
+			pe = errno;
+		printf("t=%lld %s%s getpid=%s%s\n", t, e ? "errno=" : "ok",
+		    e ? errname(e, b1) : "", pe ? "errno=" : "ok",
+		    pe ? errname(pe, b2) : "");
+		fflush(stdout);
+		if (i + 1 < count)
+			sleep_ms(interval);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "connect", cmd_connect },
+	{ "sendto", cmd_sendto },
+	{ "sendto-noreply", cmd_sendto },
+	{ "sendmsg", cmd_sendmsg },
+	{ "sendmsg-noreply", cmd_sendmsg },
+	{ "sendmsg-rights", cmd_sendmsg_rights },
+	{ "sendmmsg", cmd_sendmmsg },
+	{ "bind", cmd_bind },
+	{ "unix", cmd_unix },
+	{ "unix-seqpacket", cmd_unix },
+	{ "exec", cmd_exec },
+	{ "loop-exec", cmd_loop_exec },
+	{ "open", cmd_open },
+	{ "syscall", cmd_syscall },
+	{ "x32", cmd_abi },
+	{ "int80", cmd_abi },
+	{ "race-connect", cmd_race_connect },
+	{ "race-exec", cmd_race_exec },
+	{ "unmapped", cmd_unmapped },
+	{ "die-mid", cmd_die_mid },
+	{ "hammer", cmd_hammer },
+	{ "loop-connect", cmd_loop_connect },
+	{ "sleep", cmd_sleep },
+	{ "kids", cmd_kids },
+	{ "exit", cmd_exit },
+	{ "signal", cmd_signal },
+	{ "now", cmd_now },
+};
+
+/* Run from a file named exitNN without a command: exit NN. */
+static int
+exit_by_name(void)
+{
+	char exe[PATH_MAX];
+	const char *name = NULL, *base;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		name = exe;
+	} else {
+		name = (const char *)getauxval(AT_EXECFN);
+	}
+	if (name == NULL)
+		return -1;
+	base = strrchr(name, '/');
+	base = base != NULL ? base + 1 : name;
+	if (strncmp(base, "exit", 4) != 0 || base[4] < '0' || base[4] > '9' ||
+	    base[5] < '0' || base[5] > '9' || base[6] != '\0')
+		return -1;
+	return (base[4] - '0') * 10 + (base[5] - '0');
+}
+
+int
+main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2) {
+		int code = exit_by_name();
+
+		if (code >= 0)
+			return code;
+		return usage("COMMAND [ARGS...] (see zt-probe.c)");
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "zt-probe: unknown command %s\n", argv[1]);
+	return 2;
+}
