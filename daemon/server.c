@@ -118,6 +118,10 @@ server_free_buried(struct server *s)
 static void
 close_client(struct server *s, struct client *c)
 {
+	/* Once only: a request's own handling may close it (an event it
+	 * could not take), and the caller then finds it closed. */
+	if (c->watch.dead)
+		return;
 	unlink_client(s, c);
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -301,6 +305,11 @@ answer(struct ztd *ztd, struct client *c, const struct zt_msg *request,
 
 	ztd->wait_ticket = 0;
 	r = requests_dispatch(ztd, c, request, passed_fd, &reply);
+	if (c->watch.dead) {	/* closed while answering: nobody to tell */
+		if (passed_fd >= 0)
+			close(passed_fd);
+		return;
+	}
 	if (r == ZT_E_WAIT && ztd->resume_ticket == 0 && c->parked == NULL) {
 		c->parked = malloc(sizeof(*c->parked));
 		/* Decoded again from its bytes: the fields point into the

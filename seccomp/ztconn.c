@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ struct ztconn {
 	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
 	pthread_t reader;
 	bool stopping;
+	int wake[2];			/* ztconn_stop wakes the reader */
 	int fd;				/* -1 while disconnected */
 	char socket_path[108];
 	char grant[33];
@@ -247,13 +249,15 @@ reader_main(void *arg)
 
 	pthread_mutex_lock(&z->lock);
 	while (!z->stopping) {
-		struct pollfd pfd;
+		struct pollfd pfd[2];
 		bool ended = false;
 		int r, fd = z->fd;
 
 		if (fd < 0) {
 			pthread_mutex_unlock(&z->lock);
-			usleep((useconds_t)backoff * 1000);
+			pfd[0].fd = z->wake[0];
+			pfd[0].events = POLLIN;
+			poll(pfd, 1, backoff);
 			fd = zt_client_connect(z->socket_path);
 			pthread_mutex_lock(&z->lock);
 			if (fd >= 0 && !z->stopping) {
@@ -270,13 +274,15 @@ reader_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&z->lock);
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		r = poll(&pfd, 1, 100);
+		pfd[0].fd = fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = z->wake[0];
+		pfd[1].events = POLLIN;
+		r = poll(pfd, 2, 100);
 		pthread_mutex_lock(&z->lock);
-		if (z->fd != fd)
+		if (z->fd != fd || z->stopping)
 			continue;
-		if (r > 0) {
+		if (r > 0 && pfd[0].revents != 0) {
 			r = zt_msg_recv(fd, &z->scratch);
 			if (r == 0)
 				handle_message(z, &z->scratch, &ended);
@@ -326,7 +332,13 @@ ztconn_start(struct ztconn **out, int fd, const char *socket_path,
 	z->decision_ttl = decision_ttl;
 	z->on_grant_end = on_grant_end;
 	z->next_id = 1000;
+	if (pipe2(z->wake, O_CLOEXEC) < 0) {
+		free(z);
+		return -errno;
+	}
 	if ((r = pthread_create(&z->reader, NULL, reader_main, z)) != 0) {
+		close(z->wake[0]);
+		close(z->wake[1]);
 		free(z);
 		return -r;
 	}
@@ -469,7 +481,11 @@ ztconn_stop(struct ztconn *z)
 	    zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant) == 0)
 		zt_msg_send(z->fd, &z->out);
 	pthread_mutex_unlock(&z->lock);
+	if (write(z->wake[1], "x", 1) < 0)
+		zt_log(LOG_DEBUG, "cannot wake the reader: %s", strerror(errno));
 	pthread_join(z->reader, NULL);
+	close(z->wake[0]);
+	close(z->wake[1]);
 	if (z->fd >= 0) {
 		/* Let ztd read the close before the connection goes. */
 		struct pollfd pfd = { .fd = z->fd, .events = POLLIN };
