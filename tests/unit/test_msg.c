@@ -914,9 +914,15 @@ assert_values(const struct zt_msg *m, const struct value *values,
 		} else
 			assert_code(zt_msg_get_str(m, tag, &str),
 			    ZT_E_MISSING);
-		/* No tag is of kind bytes yet. */
-		assert_code(zt_msg_get_bytes(m, tag, &bytes, &size),
-		    ZT_E_MISSING);
+		if (v != NULL && kind == ZT_FK_BYTES) {
+			const char *want = value_text(v, buf, sizeof(buf));
+
+			assert_code(zt_msg_get_bytes(m, tag, &bytes, &size), 0);
+			assert_int_equal(size, strlen(want));
+			assert_memory_equal(bytes, want, size);
+		} else
+			assert_code(zt_msg_get_bytes(m, tag, &bytes, &size),
+			    ZT_E_MISSING);
 	}
 }
 
@@ -1037,6 +1043,24 @@ static const struct roundtrip_case {
 		{ ZT_F_REASON, 0, "revoked by uid 0", 0 } } },
 	{ "reload-reply", ZT_MSG_RELOAD_REPLY, 11, {
 		{ ZT_F_GENERATION, 1, NULL, 0 } } },
+	{ "launch", ZT_MSG_LAUNCH, 41, {
+		{ ZT_F_OBJECT, 0, "/opt/agents/backup-agent", 0 },
+		{ ZT_F_AGENT, 0, "backup", 0 },
+		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 } } },
+	{ "launch-command-only", ZT_MSG_LAUNCH, 42, {
+		{ ZT_F_OBJECT, 0, "/opt/agents/backup-agent", 0 } } },
+	{ "launch-reply", ZT_MSG_DECISION, 43, {
+		{ ZT_F_DECISION, ZT_DECISION_ALLOW, NULL, 0 },
+		{ ZT_F_REASON, 0, "pam service zt-exec is in pam_services", 0 },
+		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 },
+		{ ZT_F_EXPIRES_MS, 3600000, NULL, 0 },
+		{ ZT_F_PROFILE, 0, "agent backup\nbinary /opt/a\nfiles no\n", 0 },
+		{ ZT_F_SHA256, 0, NULL, 32 } } },
+	{ "report", ZT_MSG_REPORT, 44, {
+		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 },
+		{ ZT_F_RECORDS, 0, NULL, 300 } } },
+	{ "report-reply", ZT_MSG_REPORT_REPLY, 45, {
+		{ ZT_F_COUNT, 12, NULL, 0 } } },
 	{ "reload-reply-generation-0", ZT_MSG_RELOAD_REPLY, 12, {
 		{ ZT_F_GENERATION, 0, NULL, 0 } } },
 	{ "reload-reply-generation-max", ZT_MSG_RELOAD_REPLY, 13, {
@@ -1405,6 +1429,9 @@ test_names_and_kinds(void **state)
 		{ ZT_MSG_STATUS_REPLY, "status-reply" },
 		{ ZT_MSG_RELOAD, "reload" },
 		{ ZT_MSG_RELOAD_REPLY, "reload-reply" },
+		{ ZT_MSG_LAUNCH, "launch" },
+		{ ZT_MSG_REPORT, "report" },
+		{ ZT_MSG_REPORT_REPLY, "report-reply" },
 		{ 0, "unknown" },
 		{ ZT_MSG_TYPE_MAX, "unknown" },
 		{ 0xffff, "unknown" },
@@ -1426,8 +1453,11 @@ test_names_and_kinds(void **state)
 		{ ZT_F_PID, ZT_FK_U32 },
 		{ ZT_F_ATTEST_MODE, ZT_FK_STRING },
 		{ ZT_F_RELOAD_ERROR, ZT_FK_STRING },
+		{ ZT_F_PROFILE, ZT_FK_STRING },
+		{ ZT_F_SHA256, ZT_FK_BYTES },
+		{ ZT_F_RECORDS, ZT_FK_BYTES },
 		{ ZT_F_TAG_MAX, ZT_FK_NONE },
-		{ 40, ZT_FK_NONE },
+		{ 63, ZT_FK_NONE },
 		{ 0xffff, ZT_FK_NONE },
 		{ UINT_MAX, ZT_FK_NONE },
 	};
