@@ -54,8 +54,10 @@ enum zt_msg_type {
 	ZT_MSG_LAUNCH = 18,		/* zt-exec: OBJECT (the command) [AGENT]
 					 * [GRANT of the PAM session]: DECISION
 					 * with GRANT, EXPIRES_MS, PROFILE, SHA256 */
-	ZT_MSG_REPORT = 19,		/* GRANT RECORDS: allows served from a
-					 * supervisor's local cache, to audit */
+	ZT_MSG_REPORT = 19,		/* GRANT [RECORDS]: allows served from a
+					 * supervisor's local cache, to audit;
+					 * [PID]: the agent it launched (its
+					 * session is the grant's to kill) */
 	ZT_MSG_REPORT_REPLY = 20,	/* COUNT written */
 	ZT_MSG_TYPE_MAX = 21,		/* first value that is not a type */
 };

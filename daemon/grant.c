@@ -150,7 +150,8 @@ uid_of(pid_t pid)
 static unsigned
 kill_grant(const struct grant *g)
 {
-	pid_t sid = session_of(g->supervisor_pid);
+	pid_t sid = g->agent_sid > 0 ? g->agent_sid :
+	    session_of(g->supervisor_pid);
 	unsigned killed = 0;
 	struct dirent *e;
 	DIR *proc;

@@ -25,6 +25,9 @@ struct grant {
 					 * under (zt-exec in a PAM session) */
 	uid_t uid;
 	pid_t supervisor_pid;
+	pid_t agent_sid;		/* 0, or the session zt-exec started
+					 * its agent in: killed with the grant
+					 * and when the supervisor exits */
 	int supervisor_pidfd;		/* readable when the supervisor exits */
 	int64_t created_ms;		/* CLOCK_BOOTTIME */
 	int64_t expires_ms;

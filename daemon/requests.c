@@ -652,20 +652,31 @@ answer_report(struct ztd *ztd, const struct client *c,
 	struct subject s = { .uid = c->uid, .pid = c->pid };
 	struct decision d = { .decision = DECISION_ALLOW, .local = true };
 	const char *grant_id;
-	const uint8_t *p;
-	size_t size, at = 0;
-	uint32_t written = 0;
+	const uint8_t *p = NULL;
+	size_t size = 0, at = 0;
+	uint32_t written = 0, agent_pid;
 	int r;
 
 	(void)passed_fd;
 	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
-	zt_msg_get_bytes(request, ZT_F_RECORDS, (const void **)&p, &size);
 	s.grant = grant_find(ztd, grant_id);
 	if (s.grant == NULL || s.grant->supervisor_pid != c->pid)
 		return ZT_E_PERM;
 	s.agent = config_find_agent(ztd->config, s.grant->agent);
 	s.account = s.grant->account;
 	s.uid = s.grant->uid;
+	if (zt_msg_get_u32(request, ZT_F_PID, &agent_pid) == 0) {
+		/* The agent zt-exec just forked: its child still, of the
+		 * grant's uid, and the leader of its own session. */
+		if (agent_pid <= 1 || s.grant->agent_sid != 0 ||
+		    !descends_from((pid_t)agent_pid, c->pid) ||
+		    getsid((pid_t)agent_pid) != (pid_t)agent_pid)
+			return ZT_E_PERM;
+		s.grant->agent_sid = (pid_t)agent_pid;
+	}
+	if (zt_msg_get_bytes(request, ZT_F_RECORDS, (const void **)&p,
+	    &size) < 0)
+		size = 0;
 	while (at + 10 <= size) {
 		uint32_t action = (uint32_t)p[at] << 24 |
 		    (uint32_t)p[at + 1] << 16 | (uint32_t)p[at + 2] << 8 |

@@ -289,9 +289,11 @@ run(struct ztd *ztd, int signal_fd)
 				server_attestation_ready(ztd);
 				break;
 			case WATCH_GRANT:
-				/* Its supervisor exited: the grant ends. */
+				/* Its supervisor exited: the grant ends, and
+				 * an agent zt-exec launched dies with it. */
 				grant_end(ztd, (struct grant *)w,
-				    "supervisor exited", false);
+				    "supervisor exited",
+				    ((struct grant *)w)->agent_sid > 0);
 				break;
 			case WATCH_CLIENT:
 				server_client_ready(ztd,

@@ -166,6 +166,29 @@ out:
 	return code;
 }
 
+/* Name the agent's session to ztd, which kills it with the grant and when
+ * this supervisor exits (EXITKILL's second line). */
+static int
+tell_agent_pid(int fd, const char *grant, pid_t pid)
+{
+	struct zt_msg *m = calloc(2, sizeof(struct zt_msg));
+	const char *text = "";
+	int r;
+
+	if (m == NULL)
+		return EXIT_FAILED;
+	if ((r = zt_msg_init(m, ZT_MSG_REPORT, 2)) < 0 ||
+	    (r = zt_msg_put_str(m, ZT_F_GRANT, grant)) < 0 ||
+	    (r = zt_msg_put_u32(m, ZT_F_PID, (uint32_t)pid)) < 0 ||
+	    (r = zt_client_call(fd, m, m + 1, LAUNCH_TIMEOUT_MS)) < 0 ||
+	    (r = zt_client_reply_error(m + 1, ZT_MSG_REPORT_REPLY,
+	    &text)) != 0)
+		fprintf(stderr, "zt-exec: ztd did not take the agent's pid: "
+		    "%s%s%s\n", zt_strerror(r), text[0] ? ": " : "", text);
+	free(m);
+	return r == 0 ? 0 : EXIT_FAILED;
+}
+
 static void
 on_grant_end(const char *why)
 {
@@ -394,6 +417,10 @@ main(int argc, char **argv)
 	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) < 0)
 		zt_log(LOG_INFO, "no synchronous wake-up for the listener: %s",
 		    strerror(errno));
+	if ((code = tell_agent_pid(fd, launch.grant, pid)) != 0) {
+		kill(pid, SIGKILL);
+		return code;
+	}
 	/* The agent runs as our uid: it must not ptrace us nor write our
 	 * memory through /proc. */
 	prctl(PR_SET_DUMPABLE, 0);

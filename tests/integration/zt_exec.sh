@@ -6,7 +6,7 @@
 # listener that never accepted, the binary that never ran, the process that
 # died, the audit line ztd wrote.  TESTING.md items 6-11.
 #
-# Needs root (it adds and removes the account "zt-exec-t") and a kernel with
+# Needs root (it adds and removes an account "zt-exec-PID") and a kernel with
 # seccomp user notification; otherwise it is skipped.  ZT_TEST_ZTEXEC names
 # another zt-exec binary (default: $top_builddir/seccomp/zt-exec).
 set -u
@@ -14,7 +14,9 @@ set -u
 
 ZTEXEC=${ZT_TEST_ZTEXEC:-$top_builddir/seccomp/zt-exec}
 PROBE=$top_builddir/tests/helpers/zt-probe
-account=zt-exec-t
+# One account per run (by pid): two runs at once never share or remove
+# each other's.
+account=zt-exec-$$
 sock=$work/ztd.sock
 bin=$work/bin
 agent=$bin/agent
@@ -199,7 +201,7 @@ if [ ! -x "$ZTEXEC" ]; then
 	exit
 fi
 
-# Left over from an interrupted run: the account is this test's own.
+# Left over from an interrupted run with the same pid: this test's own.
 if id "$account" >/dev/null 2>&1; then
 	userdel -f "$account" 2>/dev/null
 fi

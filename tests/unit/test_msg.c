@@ -1059,6 +1059,9 @@ static const struct roundtrip_case {
 	{ "report", ZT_MSG_REPORT, 44, {
 		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 },
 		{ ZT_F_RECORDS, 0, NULL, 300 } } },
+	{ "report-agent-pid", ZT_MSG_REPORT, 46, {
+		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 },
+		{ ZT_F_PID, 4242, NULL, 0 } } },
 	{ "report-reply", ZT_MSG_REPORT_REPLY, 45, {
 		{ ZT_F_COUNT, 12, NULL, 0 } } },
 	{ "reload-reply-generation-0", ZT_MSG_RELOAD_REPLY, 12, {
