@@ -59,6 +59,13 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_PROFILE] = ZT_FK_STRING,
 	[ZT_F_SHA256] = ZT_FK_BYTES,
 	[ZT_F_RECORDS] = ZT_FK_BYTES,
+	[ZT_F_CSR] = ZT_FK_BYTES,
+	[ZT_F_CERT] = ZT_FK_BYTES,
+	[ZT_F_SERIAL] = ZT_FK_STRING,
+	[ZT_F_NOT_AFTER] = ZT_FK_U64,
+	[ZT_F_TUNNEL] = ZT_FK_U32,
+	[ZT_F_SERVER_NAME] = ZT_FK_STRING,
+	[ZT_F_CA] = ZT_FK_STRING,
 };
 
 static const struct schema {
@@ -93,7 +100,8 @@ static const struct schema {
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_AGENT) | BIT(ZT_F_TTL_MS) |
 	    BIT(ZT_F_EXPIRES_MS) | BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_LIST) |
 	    BIT(ZT_F_ATTEST_AGE) | BIT(ZT_F_ATTEST_MODE) |
-	    BIT(ZT_F_PROFILE) | BIT(ZT_F_SHA256),
+	    BIT(ZT_F_PROFILE) | BIT(ZT_F_SHA256) | BIT(ZT_F_TUNNEL) |
+	    BIT(ZT_F_SERVER_NAME) | BIT(ZT_F_CA),
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) },
 	[ZT_MSG_DECIDE] = { "decide",
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT),
@@ -126,6 +134,13 @@ static const struct schema {
 	    BIT(ZT_F_GRANT) },
 	[ZT_MSG_REPORT_REPLY] = { "report-reply",
 	    BIT(ZT_F_COUNT), BIT(ZT_F_COUNT) },
+	[ZT_MSG_CA_SHOW] = { "ca-show", 0, 0 },
+	[ZT_MSG_CA_REPLY] = { "ca-reply", BIT(ZT_F_TEXT), BIT(ZT_F_TEXT) },
+	[ZT_MSG_SIGN] = { "sign",
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_CSR), BIT(ZT_F_GRANT) | BIT(ZT_F_CSR) },
+	[ZT_MSG_SIGN_REPLY] = { "sign-reply",
+	    BIT(ZT_F_CERT) | BIT(ZT_F_SERIAL) | BIT(ZT_F_NOT_AFTER),
+	    BIT(ZT_F_CERT) | BIT(ZT_F_SERIAL) | BIT(ZT_F_NOT_AFTER) },
 };
 
 static const struct schema *

@@ -59,7 +59,12 @@ enum zt_msg_type {
 					 * [PID]: the agent it launched (its
 					 * session is the grant's to kill) */
 	ZT_MSG_REPORT_REPLY = 20,	/* COUNT written */
-	ZT_MSG_TYPE_MAX = 21,		/* first value that is not a type */
+	ZT_MSG_CA_SHOW = 21,		/* anyone: no fields */
+	ZT_MSG_CA_REPLY = 22,		/* TEXT: the tunnel CA certificate, PEM */
+	ZT_MSG_SIGN = 23,		/* GRANT CSR: a grant's supervisor asks
+					 * for its tunnel client certificate */
+	ZT_MSG_SIGN_REPLY = 24,		/* CERT SERIAL NOT_AFTER */
+	ZT_MSG_TYPE_MAX = 25,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
@@ -106,7 +111,15 @@ enum zt_field_tag {
 	ZT_F_SHA256 = 40,	/* bytes: 32, a digest ztd checked */
 	ZT_F_RECORDS = 41,	/* bytes: REPORT records, each u32 action,
 				 * u32 ms since the hit, u16 size, object */
-	ZT_F_TAG_MAX = 42,	/* first value that is not a tag */
+	ZT_F_CSR = 42,		/* bytes: a DER certificate request */
+	ZT_F_CERT = 43,		/* bytes: a DER certificate */
+	ZT_F_SERIAL = 44,	/* string: a certificate serial, hex */
+	ZT_F_NOT_AFTER = 45,	/* u64: unix time a certificate expires */
+	ZT_F_TUNNEL = 46,	/* u32: 1 when the allowed connect must go
+				 * through the mutual-TLS tunnel */
+	ZT_F_SERVER_NAME = 47,	/* string: the name the server must prove */
+	ZT_F_CA = 48,		/* string: the file of the CA it must chain to */
+	ZT_F_TAG_MAX = 49,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */

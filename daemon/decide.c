@@ -118,8 +118,14 @@ decide(struct ztd *ztd, const struct subject *s, enum action action,
 
 	d->decision = DECISION_ALLOW;
 	d->risk = v.risk;
+	if (v.tunnel && v.rule != NULL) {
+		d->tunnel = true;
+		d->server_name = v.rule->server_name;
+		d->ca = v.rule->ca;
+	}
+	/* A tunnel allow is never cached: a hit would carry no tunnel. */
 	if (!dry_run && s->grant != NULL && v.risk == RISK_LOW &&
-	    s->agent->decision_ttl > 0) {
+	    !d->tunnel && s->agent->decision_ttl > 0) {
 		int64_t ttl = (int64_t)s->agent->decision_ttl * 1000;
 		int64_t left = grant_remaining_ms(s->grant);
 

@@ -33,6 +33,9 @@ struct decision {
 	uint64_t wait_ticket;	/* non-zero: no decision yet, it waits for
 				 * this attestation (answer ZT_E_WAIT) */
 	uint32_t ttl_ms;	/* how long the caller may cache the allow */
+	bool tunnel;		/* connect: only through the mutual-TLS
+				 * tunnel, to prove SERVER_NAME by CA */
+	const char *server_name, *ca;	/* the configuration's, for now */
 	char reason[POLICY_REASON_MAX + 64];
 };
 

@@ -29,6 +29,8 @@ struct grant {
 					 * its agent in: killed with the grant
 					 * and when the supervisor exits */
 	int supervisor_pidfd;		/* readable when the supervisor exits */
+	char cert_serial[33];		/* "" or its tunnel certificate's */
+	int64_t cert_not_after;		/* unix time */
 	int64_t created_ms;		/* CLOCK_BOOTTIME */
 	int64_t expires_ms;
 	struct grant *prev, *next;

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attest.h"
 #include "attest_agent.h"
 #include "audit.h"
+#include "ca.h"
 #include "cache.h"
 #include "decide.h"
 #include "digest.h"
@@ -133,6 +135,13 @@ put_decision(struct zt_msg *reply, uint32_t request_id,
 	if (d->decision == DECISION_ALLOW &&
 	    ((r = zt_msg_put_u32(reply, ZT_F_RISK, d->risk)) < 0 ||
 	    (r = zt_msg_put_u32(reply, ZT_F_TTL_MS, d->ttl_ms)) < 0))
+		return r;
+	if (d->decision == DECISION_ALLOW && d->tunnel &&
+	    ((r = zt_msg_put_u32(reply, ZT_F_TUNNEL, 1)) < 0 ||
+	    (d->server_name != NULL && (r = zt_msg_put_str(reply,
+	    ZT_F_SERVER_NAME, d->server_name)) < 0) ||
+	    (d->ca != NULL && (r = zt_msg_put_str(reply, ZT_F_CA,
+	    d->ca)) < 0)))
 		return r;
 	if (g != NULL &&
 	    ((r = zt_msg_put_str(reply, ZT_F_GRANT, g->id)) < 0 ||
@@ -711,7 +720,82 @@ answer_report(struct ztd *ztd, const struct client *c,
 	return 0;
 }
 
-#define GRANT_LINE_MAX 200
+/* CA_SHOW: the tunnel CA certificate is public; anyone may ask. */
+static int
+answer_ca_show(struct ztd *ztd, const struct client *c,
+    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+{
+	char pem[ZT_MSG_MAX - 64];
+	int r;
+
+	(void)c;
+	(void)passed_fd;
+	if ((r = ca_pem(ztd->ca, pem, sizeof(pem))) < 0 ||
+	    (r = zt_msg_init(reply, ZT_MSG_CA_REPLY,
+	    request->request_id)) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_TEXT, pem)) < 0)
+		return r;
+	return 0;
+}
+
+/*
+ * SIGN: the tunnel client certificate of a grant, for the key of the CSR,
+ * asked by the grant's supervisor, once per grant.  It expires with the
+ * grant (never later than session_ttl from now).
+ */
+static int
+answer_sign(struct ztd *ztd, const struct client *c,
+    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+{
+	const struct agent *agent;
+	const char *grant_id;
+	const void *csr;
+	char why[CA_ERROR_MAX], serial[CA_SERIAL_HEX];
+	uint8_t der[CA_CERT_MAX];
+	size_t csr_size, der_size;
+	struct grant *g;
+	time_t not_after;
+	int64_t left;
+	int r;
+
+	(void)passed_fd;
+	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
+	zt_msg_get_bytes(request, ZT_F_CSR, &csr, &csr_size);
+	g = grant_find(ztd, grant_id);
+	if (g == NULL || g->supervisor_pid != c->pid ||
+	    (agent = config_find_agent(ztd->config, g->agent)) == NULL)
+		return ZT_E_PERM;
+	if (g->cert_serial[0] != '\0') {
+		zt_log(LOG_WARNING, "grant %s: a second tunnel certificate "
+		    "refused", g->id);
+		return ZT_E_PERM;
+	}
+	left = grant_remaining_ms(g) / 1000;
+	if (left > (int64_t)agent->session_ttl)
+		left = agent->session_ttl;
+	if (left <= 0)
+		return ZT_E_PERM;
+	not_after = time(NULL) + (time_t)left;
+	if ((r = ca_issue(ztd->ca, csr, csr_size, g->agent, g->id, not_after,
+	    der, &der_size, serial, why)) < 0) {
+		zt_log(LOG_WARNING, "grant %s: %s", g->id, why);
+		return r;
+	}
+	snprintf(g->cert_serial, sizeof(g->cert_serial), "%s", serial);
+	g->cert_not_after = (int64_t)not_after;
+	zt_log(LOG_NOTICE, "grant %s: tunnel certificate %s issued to agent "
+	    "%s, valid %lld s", g->id, serial, g->agent, (long long)left);
+	if ((r = zt_msg_init(reply, ZT_MSG_SIGN_REPLY,
+	    request->request_id)) < 0 ||
+	    (r = zt_msg_put_bytes(reply, ZT_F_CERT, der, der_size)) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_SERIAL, serial)) < 0 ||
+	    (r = zt_msg_put_u64(reply, ZT_F_NOT_AFTER,
+	    (uint64_t)not_after)) < 0)
+		return r;
+	return 0;
+}
+
+#define GRANT_LINE_MAX 300
 
 static int
 answer_grants(struct ztd *ztd, const struct client *c,
@@ -733,10 +817,12 @@ answer_grants(struct ztd *ztd, const struct client *c,
 
 		if (index < offset)
 			continue;
-		n = snprintf(line, sizeof(line), "%s %s %s %u %d %lld %s\n",
-		    g->id, g->agent, g->account, (unsigned)g->uid,
+		n = snprintf(line, sizeof(line), "%s %s %s %u %d %lld %s %s "
+		    "%lld\n", g->id, g->agent, g->account, (unsigned)g->uid,
 		    (int)g->supervisor_pid,
-		    (long long)(grant_remaining_ms(g) / 1000), g->service);
+		    (long long)(grant_remaining_ms(g) / 1000), g->service,
+		    g->cert_serial[0] ? g->cert_serial : "-",
+		    (long long)g->cert_not_after);
 		if (n < 0 || used + (size_t)n >= sizeof(list))
 			break;
 		memcpy(list + used, line, (size_t)n + 1);
@@ -889,6 +975,8 @@ static const struct {
 	[ZT_MSG_ATTEST] = { answer_attest, true },
 	[ZT_MSG_LAUNCH] = { answer_launch, false },
 	[ZT_MSG_REPORT] = { answer_report, false },
+	[ZT_MSG_CA_SHOW] = { answer_ca_show, false },
+	[ZT_MSG_SIGN] = { answer_sign, false },
 };
 
 int

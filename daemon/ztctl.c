@@ -50,6 +50,7 @@ usage(FILE *to)
 	    "  attest                 measure now; print verdict, PCRs and age (exit 0/1)\n"
 	    "  audit verify FILE [--head PATH]\n"
 	    "                         check the audit file's hash chain (exit 0/1)\n"
+	    "  ca show                print the tunnel CA certificate (PEM)\n"
 	    "\n"
 	    "exit status: 0 done (allow), 1 refused or denied, 2 error\n");
 }
@@ -367,6 +368,30 @@ command_check(int argc, char **argv)
 	return allow ? 0 : EXIT_NO;
 }
 
+/* ca show: the tunnel CA's certificate, for the services to trust. */
+static int
+command_ca(int argc, char **argv)
+{
+	struct zt_msg reply;
+	const char *pem = "";
+	int r;
+
+	if (argc != 2 || strcmp(argv[1], "show") != 0) {
+		fprintf(stderr, "ztctl: usage: ca show\n");
+		return EXIT_ERROR;
+	}
+	if ((r = call(ZT_MSG_CA_SHOW, ZT_MSG_CA_REPLY, &reply)) != 0)
+		return r;
+	zt_msg_get_str(&reply, ZT_F_TEXT, &pem);
+	if (arg_json) {
+		printf("{\"ca\":");
+		json_string(pem);
+		printf("}\n");
+	} else
+		fputs(pem, stdout);
+	return 0;
+}
+
 static int
 command_grants(void)
 {
@@ -378,8 +403,9 @@ command_grants(void)
 	if (arg_json)
 		printf("[");
 	else
-		printf("%-32s %-16s %-16s %6s %8s %8s %s\n", "GRANT", "AGENT",
-		    "ACCOUNT", "UID", "PID", "EXPIRES", "SERVICE");
+		printf("%-32s %-16s %-16s %6s %8s %8s %-10s %-32s %s\n",
+		    "GRANT", "AGENT", "ACCOUNT", "UID", "PID", "EXPIRES",
+		    "SERVICE", "CERT SERIAL", "CERT EXPIRES (UTC)");
 	for (;;) {
 		const char *list = "";
 		uint32_t count = 0, next;
@@ -397,13 +423,23 @@ command_grants(void)
 		for (line = strtok_r(copy, "\n", &save); line != NULL;
 		    line = strtok_r(NULL, "\n", &save)) {
 			char id[64], agent[80], account[48], service[80];
+			char serial[40], until[32] = "-";
 			unsigned uid;
 			int pid;
-			long long left;
+			long long left, not_after = 0;
 
-			if (sscanf(line, "%63s %79s %47s %u %d %lld %79s", id,
-			    agent, account, &uid, &pid, &left, service) != 7)
+			if (sscanf(line, "%63s %79s %47s %u %d %lld %79s %39s "
+			    "%lld", id, agent, account, &uid, &pid, &left,
+			    service, serial, &not_after) != 9)
 				continue;
+			if (not_after > 0) {
+				time_t t = (time_t)not_after;
+				struct tm tm;
+
+				gmtime_r(&t, &tm);
+				strftime(until, sizeof(until),
+				    "%Y-%m-%dT%H:%M:%SZ", &tm);
+			}
 			total++;
 			if (arg_json) {
 				printf("%s{\"grant\":\"%s\",\"agent\":", first ?
@@ -414,10 +450,16 @@ command_grants(void)
 				printf(",\"uid\":%u,\"pid\":%d,\"expires_in\":%lld,"
 				    "\"service\":", uid, pid, left);
 				json_string(service);
-				printf("}");
+				printf(",\"cert_serial\":");
+				if (strcmp(serial, "-") == 0)
+					printf("null");
+				else
+					json_string(serial);
+				printf(",\"cert_not_after\":%lld}", not_after);
 			} else
-				printf("%-32s %-16s %-16s %6u %8d %7llds %s\n",
-				    id, agent, account, uid, pid, left, service);
+				printf("%-32s %-16s %-16s %6u %8d %7llds %-10s "
+				    "%-32s %s\n", id, agent, account, uid, pid,
+				    left, service, serial, until);
 			first = false;
 		}
 		free(copy);
@@ -607,6 +649,8 @@ main(int argc, char **argv)
 		return command_enroll_agent(argc, argv);
 	if (strcmp(command, "audit") == 0)
 		return command_audit(argc, argv);
+	if (strcmp(command, "ca") == 0)
+		return command_ca(argc, argv);
 	if (argc != 1) {
 		fprintf(stderr, "ztctl: %s takes no arguments\n", command);
 		return EXIT_ERROR;

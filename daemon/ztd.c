@@ -17,6 +17,7 @@
 
 #include "attest_agent.h"
 #include "audit.h"
+#include "ca.h"
 #include "cache.h"
 #include "grant.h"
 #include "server.h"
@@ -383,6 +384,17 @@ main(int argc, char **argv)
 			goto free_socket_path;
 		}
 	}
+	{
+		char why[CA_ERROR_MAX];
+
+		if (ca_open(ztd.config->state_dir, ztd.config->trust_domain,
+		    &ztd.ca, why) < 0) {
+			zt_log(LOG_ERR, "%s", why);
+			if (!arg_foreground)
+				fprintf(stderr, "ztd: %s\n", why);
+			goto free_socket_path;
+		}
+	}
 	ztd.cache = cache_new(ztd.config->cache_max_entries, ztd_now_ms);
 	ztd.identity = identity_new(1024);
 	if (ztd.cache == NULL || ztd.identity == NULL) {
@@ -446,6 +458,7 @@ report:
 free_socket_path:
 	free(socket_path);
 	identity_free(ztd.identity);
+	ca_free(ztd.ca);
 	cache_free(ztd.cache);
 	audit_free(ztd.audit);
 free_config:

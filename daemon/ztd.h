@@ -30,6 +30,7 @@ struct ztd {
 	struct cache *cache;		/* low-risk allows, by grant */
 	struct audit *audit;
 	struct identity *identity;	/* digests of agent binaries */
+	struct ca *ca;			/* the tunnel CA (state_dir/ca.key) */
 	struct grant *grants;		/* live grants, newest first */
 	size_t n_grants;
 	int64_t next_expiry_ms;		/* earliest grant expiry, 0 none */

@@ -308,16 +308,29 @@ make_dest(const struct call *c, int sfd, const void *raw, socklen_t len,
 	return 0;
 }
 
-/* Ask about D (connect rules serve bind too); 0 or -EACCES. */
+/*
+ * Ask about D (connect rules serve bind too); 0 or -EACCES.  An allow
+ * that wants the mutual-TLS tunnel is good only for a TCP connect, which
+ * then goes through it (TUNNEL non-NULL: the verdict is left there);
+ * anywhere else (udp, bind, sendto) it is refused.
+ */
 static int
-decide_dest(const struct call *c, const struct dest *d)
+decide_dest(const struct call *c, const struct dest *d,
+    struct ztconn_verdict *tunnel)
 {
 	struct ztconn_verdict v;
 
 	if (!d->ask)
 		return 0;
 	ztconn_decide(c->s->setup.ztd, ACTION_CONNECT, d->object, -1, &v);
-	return v.allow ? 0 : -EACCES;
+	if (!v.allow)
+		return -EACCES;
+	if (v.tunnel) {
+		if (tunnel == NULL || strncmp(d->object, "tcp:", 4) != 0)
+			return -EACCES;
+		*tunnel = v;
+	}
+	return 0;
 }
 
 static void
@@ -335,6 +348,7 @@ on_connect_or_bind(const struct call *c, bool bind_)
 	const __u64 *a = c->req->data.args;
 	struct sockaddr_storage raw;
 	socklen_t len = (socklen_t)a[2];
+	static __thread struct ztconn_verdict tunnel;
 	struct dest d;
 	int sfd, r;
 
@@ -346,11 +360,19 @@ on_connect_or_bind(const struct call *c, bool bind_)
 		return -EACCES;
 	if ((sfd = take_fd(c, (int)a[0])) < 0)
 		return sfd;
+	tunnel.tunnel = false;
 	if ((r = make_dest(c, sfd, &raw, len, bind_, &d)) == 0 &&
-	    (r = decide_dest(c, &d)) == 0) {
-		r = bind_ ? bind(sfd, (struct sockaddr *)&d.addr, d.len) :
-		    connect(sfd, (struct sockaddr *)&d.addr, d.len);
-		r = r < 0 ? -errno : 0;
+	    (r = decide_dest(c, &d, bind_ ? NULL : &tunnel)) == 0) {
+		if (tunnel.tunnel)
+			r = tunnel_connect(c->s->setup.tunnels, sfd,
+			    (struct sockaddr *)&d.addr, d.len,
+			    tunnel.server_name, tunnel.ca, d.object);
+		else {
+			r = bind_ ? bind(sfd, (struct sockaddr *)&d.addr,
+			    d.len) : connect(sfd, (struct sockaddr *)&d.addr,
+			    d.len);
+			r = r < 0 ? -errno : 0;
+		}
 	}
 	dest_done(&d);
 	close(sfd);
@@ -428,7 +450,7 @@ send_one(const struct call *c, int sfd, const struct msghdr *mh, int flags,
 		if (!still_valid(c))
 			return -EACCES;
 		if ((r = make_dest(c, sfd, &raw, mh->msg_namelen, false,
-		    &d)) < 0 || (r = decide_dest(c, &d)) < 0) {
+		    &d)) < 0 || (r = decide_dest(c, &d, NULL)) < 0) {
 			dest_done(&d);
 			return r;
 		}
@@ -489,7 +511,7 @@ on_sendto(const struct call *c, char *buf)
 		else if (!still_valid(c))
 			r = -EACCES;
 		else if ((r = make_dest(c, sfd, &raw, mh.msg_namelen, false,
-		    &d)) == 0 && (r = decide_dest(c, &d)) == 0) {
+		    &d)) == 0 && (r = decide_dest(c, &d, NULL)) == 0) {
 			r = sendto(sfd, data, len, (int)a[3] | MSG_NOSIGNAL,
 			    (struct sockaddr *)&d.addr, d.len);
 			r = r < 0 ? -errno : r;

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "profile.h"
+#include "tunnel.h"
 #include "ztconn.h"
 
 #define SUPERVISE_WORKERS 8
@@ -17,6 +18,7 @@ struct supervisor;
 struct supervise_setup {
 	int notify_fd;			/* the agent's filter's listener */
 	struct ztconn *ztd;
+	struct tunnels *tunnels;		/* the grant's mTLS tunnels */
 	const struct profile *profile;
 	pid_t root_pid;			/* the launched agent process */
 	int root_pidfd;

@@ -31,6 +31,7 @@
 #include "landlock.h"
 #include "profile.h"
 #include "supervise.h"
+#include "tunnel.h"
 #include "zt_client.h"
 #include "zt_err.h"
 #include "zt_log.h"
@@ -52,6 +53,7 @@
 
 static struct profile profile;
 static struct supervisor *supervisor;
+static struct tunnels *tunnels;
 static int root_pidfd = -1;
 
 static void
@@ -194,6 +196,8 @@ on_grant_end(const char *why)
 {
 	zt_log(LOG_NOTICE, "agent %s: grant ended (%s): every gated action "
 	    "is denied from now on", profile.agent, why);
+	if (tunnels != NULL)
+		tunnels_close_all(tunnels, why);
 	if (!profile.kill_on_violation)
 		return;
 	if (supervisor != NULL)
@@ -429,7 +433,12 @@ main(int argc, char **argv)
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
+	if (tunnels_new(&tunnels, ztd, profile.agent) < 0) {
+		kill(pid, SIGKILL);
+		return EXIT_FAILED;
+	}
 	setup.ztd = ztd;
+	setup.tunnels = tunnels;
 	setup.profile = &profile;
 	setup.root_pid = pid;
 	setup.root_pidfd = root_pidfd;
@@ -446,6 +455,7 @@ main(int argc, char **argv)
 	}
 	close(sp[0]);
 	status = supervise_trace(supervisor);
+	tunnels_close_all(tunnels, "the agent ended");
 	ztconn_stop(ztd);
 	zt_log(LOG_NOTICE, "agent %s: pid %d ended (status %d); grant %s "
 	    "closed", profile.agent, (int)pid, exit_code(status),

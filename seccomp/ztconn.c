@@ -352,66 +352,41 @@ cache_slot(struct ztconn *z, uint32_t action, const char *object)
 	return &z->cache[hash_key(action, object) % CACHE_SLOTS];
 }
 
-static void
-deny(struct ztconn_verdict *out, const char *why, const char *detail)
+/* Reserve a slot and start z->out as a request of TYPE (lock held). */
+static int
+ask_begin(struct ztconn *z, enum zt_msg_type type, struct wait_slot **out)
 {
-	out->allow = false;
-	snprintf(out->reason, sizeof(out->reason), "%s%s", why, detail);
-}
-
-void
-ztconn_decide(struct ztconn *z, enum action action, const char *object,
-    int pidfd, struct ztconn_verdict *out)
-{
-	struct cache_entry *e = cache_slot(z, (uint32_t)action, object);
 	struct wait_slot *slot = NULL;
-	struct timespec deadline;
-	uint32_t decision = 0, ttl = 0, risk = 1;
-	const char *reason = "";
-	int r;
 
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&z->lock);
-	if (z->grant_live && ztconn_now_ms() >= z->expires_ms) {
-		bool ignored = false;
-
-		grant_over(z, "grant expired", &ignored);
-	}
-	if (!z->grant_live) {
-		deny(out, "the grant is over: ", z->grant_end_why);
-		goto out;
-	}
-	if (z->fd < 0) {
-		deny(out, "", "ztd is unreachable");
-		goto out;
-	}
-	if (e->expires_ms > ztconn_now_ms() && e->action == (uint32_t)action &&
-	    strcmp(e->object, object) == 0 &&
-	    report_add(z, (uint32_t)action, object)) {
-		out->allow = true;
-		out->local = true;
-		snprintf(out->reason, sizeof(out->reason), "cached allow");
-		goto out;
-	}
 	for (size_t i = 0; i < WAIT_SLOTS && slot == NULL; i++)
 		if (!z->slots[i].busy)
 			slot = &z->slots[i];
-	if (slot == NULL) {
-		deny(out, "", "too many decisions in flight");
-		goto out;
-	}
+	if (slot == NULL)
+		return -EBUSY;
 	slot->busy = true;
 	slot->done = false;
 	slot->id = ++z->next_id;
 	if (slot->id == 0)
 		slot->id = ++z->next_id;
-	if ((r = zt_msg_init(&z->out, ZT_MSG_DECIDE, slot->id)) < 0 ||
-	    (r = zt_msg_put_u32(&z->out, ZT_F_ACTION, (uint32_t)action)) < 0 ||
-	    (r = zt_msg_put_str(&z->out, ZT_F_OBJECT, object)) < 0 ||
-	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0 ||
-	    (r = zt_msg_send_fd(z->fd, &z->out, pidfd)) < 0) {
-		deny(out, "could not ask ztd: ", zt_strerror(r));
-		goto free_slot;
+	*out = slot;
+	return zt_msg_init(&z->out, type, slot->id);
+}
+
+/*
+ * Send z->out (with PIDFD, -1: none) and wait for SLOT's reply of type
+ * EXPECTED (lock held; released while waiting).  0, or a reason in WHY.
+ */
+static int
+ask_finish(struct ztconn *z, struct wait_slot *slot, int pidfd,
+    enum zt_msg_type expected, char *why, size_t size)
+{
+	struct timespec deadline;
+	const char *text = "";
+	int r;
+
+	if ((r = zt_msg_send_fd(z->fd, &z->out, pidfd)) < 0) {
+		snprintf(why, size, "could not ask ztd: %s", zt_strerror(r));
+		return r;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += ZTCONN_WAIT_MS / 1000;
@@ -420,27 +395,94 @@ ztconn_decide(struct ztconn *z, enum action action, const char *object,
 		    ETIMEDOUT)
 			break;
 	if (!slot->done) {
-		deny(out, "", "ztd did not answer in time");
-		goto free_slot;
+		snprintf(why, size, "ztd did not answer in time");
+		return ZT_E_TIMEOUT;
 	}
 	if (slot->status != 0) {
-		deny(out, "", "the connection to ztd was lost");
+		snprintf(why, size, "the connection to ztd was lost");
+		return slot->status;
+	}
+	if ((r = zt_client_reply_error(&slot->reply, expected, &text)) != 0) {
+		snprintf(why, size, "ztd: %s%s%s", zt_strerror(r),
+		    text[0] ? ": " : "", text);
+		return r;
+	}
+	return 0;
+}
+
+/* Is the grant still usable (lock held)?  Otherwise WHY says why. */
+static bool
+usable(struct ztconn *z, char *why, size_t size)
+{
+	if (z->grant_live && ztconn_now_ms() >= z->expires_ms) {
+		bool ignored = false;
+
+		grant_over(z, "grant expired", &ignored);
+	}
+	if (!z->grant_live) {
+		snprintf(why, size, "the grant is over: %s", z->grant_end_why);
+		return false;
+	}
+	if (z->fd < 0) {
+		snprintf(why, size, "ztd is unreachable");
+		return false;
+	}
+	return true;
+}
+
+void
+ztconn_decide(struct ztconn *z, enum action action, const char *object,
+    int pidfd, struct ztconn_verdict *out)
+{
+	struct cache_entry *e = cache_slot(z, (uint32_t)action, object);
+	struct wait_slot *slot = NULL;
+	uint32_t decision = 0, ttl = 0, risk = 1, tunnel = 0;
+	const char *text = "";
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&z->lock);
+	if (!usable(z, out->reason, sizeof(out->reason)))
+		goto out;
+	if (e->expires_ms > ztconn_now_ms() && e->action == (uint32_t)action &&
+	    strcmp(e->object, object) == 0 &&
+	    report_add(z, (uint32_t)action, object)) {
+		out->allow = true;
+		out->local = true;
+		snprintf(out->reason, sizeof(out->reason), "cached allow");
+		goto out;
+	}
+	if ((r = ask_begin(z, ZT_MSG_DECIDE, &slot)) < 0 ||
+	    (r = zt_msg_put_u32(&z->out, ZT_F_ACTION, (uint32_t)action)) < 0 ||
+	    (r = zt_msg_put_str(&z->out, ZT_F_OBJECT, object)) < 0 ||
+	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0) {
+		snprintf(out->reason, sizeof(out->reason), "could not ask "
+		    "ztd: %s", zt_strerror(r));
 		goto free_slot;
 	}
-	if ((r = zt_client_reply_error(&slot->reply, ZT_MSG_DECISION,
-	    &reason)) != 0) {
-		snprintf(out->reason, sizeof(out->reason), "ztd: %s%s%s",
-		    zt_strerror(r), reason[0] ? ": " : "", reason);
+	if (ask_finish(z, slot, pidfd, ZT_MSG_DECISION, out->reason,
+	    sizeof(out->reason)) < 0)
 		goto free_slot;
-	}
 	zt_msg_get_u32(&slot->reply, ZT_F_DECISION, &decision);
-	zt_msg_get_str(&slot->reply, ZT_F_REASON, &reason);
+	zt_msg_get_str(&slot->reply, ZT_F_REASON, &text);
 	zt_msg_get_u32(&slot->reply, ZT_F_TTL_MS, &ttl);
 	zt_msg_get_u32(&slot->reply, ZT_F_RISK, &risk);
-	snprintf(out->reason, sizeof(out->reason), "%s", reason);
+	snprintf(out->reason, sizeof(out->reason), "%s", text);
 	out->allow = decision == ZT_DECISION_ALLOW;
-	/* Only low-risk allows with a TTL, within the grant, are kept. */
-	if (out->allow && risk == 0 && ttl > 0 &&
+	if (out->allow && zt_msg_get_u32(&slot->reply, ZT_F_TUNNEL,
+	    &tunnel) == 0 && tunnel != 0) {
+		out->tunnel = true;
+		text = "";
+		zt_msg_get_str(&slot->reply, ZT_F_SERVER_NAME, &text);
+		snprintf(out->server_name, sizeof(out->server_name), "%s",
+		    text);
+		text = "";
+		zt_msg_get_str(&slot->reply, ZT_F_CA, &text);
+		snprintf(out->ca, sizeof(out->ca), "%s", text);
+	}
+	/* Only low-risk allows with a TTL, within the grant, are kept; a
+	 * tunnel's never (the next connect needs its tunnel too). */
+	if (out->allow && risk == 0 && ttl > 0 && !out->tunnel &&
 	    strlen(object) < CACHE_OBJECT_MAX) {
 		int64_t until = ztconn_now_ms() + ttl;
 
@@ -454,9 +496,54 @@ ztconn_decide(struct ztconn *z, enum action action, const char *object,
 		e->expires_ms = until;
 	}
 free_slot:
-	slot->busy = false;
+	if (slot != NULL)
+		slot->busy = false;
 out:
 	pthread_mutex_unlock(&z->lock);
+}
+
+int
+ztconn_sign(struct ztconn *z, const void *csr, size_t csr_size,
+    uint8_t *cert, size_t *cert_size, char serial[33], int64_t *not_after,
+    char *why, size_t size)
+{
+	struct wait_slot *slot = NULL;
+	const void *der;
+	const char *hex;
+	uint64_t until;
+	size_t n;
+	int r;
+
+	pthread_mutex_lock(&z->lock);
+	if (!usable(z, why, size)) {
+		r = ZT_E_PERM;
+		goto out;
+	}
+	if ((r = ask_begin(z, ZT_MSG_SIGN, &slot)) < 0 ||
+	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0 ||
+	    (r = zt_msg_put_bytes(&z->out, ZT_F_CSR, csr, csr_size)) < 0) {
+		snprintf(why, size, "could not ask ztd: %s", zt_strerror(r));
+		goto out;
+	}
+	if ((r = ask_finish(z, slot, -1, ZT_MSG_SIGN_REPLY, why, size)) < 0)
+		goto out;
+	zt_msg_get_bytes(&slot->reply, ZT_F_CERT, &der, &n);
+	zt_msg_get_str(&slot->reply, ZT_F_SERIAL, &hex);
+	zt_msg_get_u64(&slot->reply, ZT_F_NOT_AFTER, &until);
+	if (n > *cert_size) {
+		snprintf(why, size, "the certificate is too large");
+		r = -ENOSPC;
+		goto out;
+	}
+	memcpy(cert, der, n);
+	*cert_size = n;
+	snprintf(serial, 33, "%s", hex);
+	*not_after = (int64_t)until;
+out:
+	if (slot != NULL)
+		slot->busy = false;
+	pthread_mutex_unlock(&z->lock);
+	return r;
 }
 
 bool

@@ -16,6 +16,9 @@ struct ztconn;
 struct ztconn_verdict {
 	bool allow;
 	bool local;			/* from zt-exec's own cache */
+	bool tunnel;			/* connect: through the mTLS tunnel */
+	char server_name[256];		/* tunnel: the name to verify */
+	char ca[4096];			/* tunnel: the CA file to verify by */
 	char reason[ZTCONN_REASON_MAX];
 };
 
@@ -41,6 +44,15 @@ int ztconn_start(struct ztconn **out, int fd, const char *socket_path,
  */
 void ztconn_decide(struct ztconn *z, enum action action, const char *object,
     int pidfd, struct ztconn_verdict *out);
+
+/*
+ * The grant's tunnel client certificate for the key of CSR (DER): CERT
+ * (*CERT_SIZE in: its room, out: its size), its SERIAL (hex) and
+ * NOT_AFTER (unix time).  0, or an error with WHY set.
+ */
+int ztconn_sign(struct ztconn *z, const void *csr, size_t csr_size,
+    uint8_t *cert, size_t *cert_size, char serial[33], int64_t *not_after,
+    char *why, size_t size);
 
 /* Tell ztd the grant is over (the agent exited), flush the reports, stop
  * the reader and free everything. */

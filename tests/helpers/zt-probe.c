@@ -37,6 +37,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -259,6 +260,101 @@ describe_end(pid_t pid, char *buf, size_t size)
 }
 
 /* ------------------------------------------------------------ network */
+
+/* Connect over TCP to ADDR PORT; the descriptor or -errno. */
+static int
+tcp_connect(const char *addr, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	if (!parse_sockaddr(addr, port, &ss, &len))
+		return -EINVAL;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* fetch ADDR PORT: send an HTTP/1.0 GET, print all of the answer (until
+ * the peer closes, at most 5 s), then "ok bytes=N". */
+static int
+cmd_fetch(int argc, char **argv)
+{
+	static const char get[] = "GET / HTTP/1.0\r\n\r\n";
+	char buf[4096];
+	size_t total = 0;
+	int fd;
+
+	if (argc != 3)
+		return usage("fetch ADDR PORT");
+	if ((fd = tcp_connect(argv[1], argv[2])) < 0)
+		return fail(-fd);
+	if (send(fd, get, sizeof(get) - 1, MSG_NOSIGNAL) < 0)
+		return fail(errno);
+	set_timeout(fd, 5);
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		fwrite(buf, 1, (size_t)n, stdout);
+		total += (size_t)n;
+	}
+	close(fd);
+	printf("\nok bytes=%zu\n", total);
+	return 0;
+}
+
+/* hold ADDR PORT SECONDS: a TCP connection that sends "tick" every 50 ms
+ * and reads what comes back; prints "ok closed" with the time (CLOCK_
+ * MONOTONIC ms) when the peer ends it, or "ok held" after SECONDS. */
+static int
+cmd_hold(int argc, char **argv)
+{
+	long long until;
+	char buf[4096];
+	int fd;
+
+	if (argc != 4)
+		return usage("hold ADDR PORT SECONDS");
+	if ((fd = tcp_connect(argv[1], argv[2])) < 0)
+		return fail(-fd);
+	printf("connected\n");
+	fflush(stdout);
+	until = now_ms() + atoll(argv[3]) * 1000;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long long now = now_ms();
+
+		if (now >= until) {
+			printf("ok held\n");
+			return 0;
+		}
+		if (send(fd, "tick\n", 5, MSG_NOSIGNAL) < 0) {
+			printf("ok closed t=%lld send=%s\n", now,
+			    strerrorname_np(errno));
+			return 0;
+		}
+		if (poll(&pfd, 1, 50) > 0) {
+			ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+			if (n <= 0) {
+				printf("ok closed t=%lld\n", now_ms());
+				return 0;
+			}
+		}
+	}
+}
 
 /* connect tcp|udp ADDR PORT [SEND_TEXT] */
 static int
@@ -1336,6 +1432,8 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 } commands[] = {
 	{ "connect", cmd_connect },
+	{ "fetch", cmd_fetch },
+	{ "hold", cmd_hold },
 	{ "sendto", cmd_sendto },
 	{ "sendto-noreply", cmd_sendto },
 	{ "sendmsg", cmd_sendmsg },

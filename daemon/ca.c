@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The tunnel CA, with OpenSSL 3: a file-held EC P-256 key. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ca.h"
+#include "zt_err.h"
+
+#define CA_DAYS 3650
+
+struct ca {
+	EVP_PKEY *key;
+	X509 *cert;
+	char trust_domain[256];
+};
+
+static int __attribute__((format(printf, 3, 4)))
+fail(char *error, int r, const char *fmt, ...)
+{
+	char what[CA_ERROR_MAX - 16];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(error, CA_ERROR_MAX, "tunnel CA: %s", what);
+	return r;
+}
+
+/* A random positive 128-bit serial, set into X and written as hex. */
+static int
+set_serial(X509 *x, char hex[CA_SERIAL_HEX])
+{
+	unsigned char raw[16];
+	BIGNUM *bn;
+	int ok;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -EIO;
+	raw[0] &= 0x7f;			/* positive, as DER wants */
+	raw[0] |= 0x40;			/* and 16 bytes long */
+	bn = BN_bin2bn(raw, sizeof(raw), NULL);
+	ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) !=
+	    NULL;
+	BN_free(bn);
+	if (!ok)
+		return -ENOMEM;
+	if (hex != NULL)
+		for (size_t i = 0; i < sizeof(raw); i++)
+			snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+static int
+add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	if (ext == NULL)
+		return -EINVAL;
+	ok = X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -ENOMEM;
+}
+
+static int
+create(struct ca *ca, const char *key_path, const char *cert_path,
+    char *error)
+{
+	X509_NAME *name;
+	char cn[300];
+	FILE *f;
+	int fd, r;
+
+	ca->key = EVP_EC_gen("P-256");
+	ca->cert = X509_new();
+	if (ca->key == NULL || ca->cert == NULL)
+		return fail(error, -ENOMEM, "%s", "cannot make a key");
+	snprintf(cn, sizeof(cn), "ztgate tunnel CA %s", ca->trust_domain);
+	name = X509_get_subject_name(ca->cert);
+	if (!X509_set_version(ca->cert, 2) ||
+	    set_serial(ca->cert, NULL) < 0 ||
+	    !X509_gmtime_adj(X509_getm_notBefore(ca->cert), -300) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(ca->cert),
+	    (long)CA_DAYS * 86400) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_issuer_name(ca->cert, name) ||
+	    !X509_set_pubkey(ca->cert, ca->key) ||
+	    add_ext(ca->cert, ca->cert, NID_basic_constraints,
+	    "critical,CA:TRUE,pathlen:0") < 0 ||
+	    add_ext(ca->cert, ca->cert, NID_key_usage,
+	    "critical,keyCertSign,cRLSign") < 0 ||
+	    add_ext(ca->cert, ca->cert, NID_subject_key_identifier,
+	    "hash") < 0 ||
+	    !X509_sign(ca->cert, ca->key, EVP_sha256()))
+		return fail(error, -EINVAL, "%s", "cannot make the certificate");
+	/* The key: created 0600, never anything else. */
+	fd = open(key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return fail(error, -errno, "cannot create %.200s", key_path);
+	f = fdopen(fd, "w");
+	r = f != NULL && PEM_write_PrivateKey(f, ca->key, NULL, NULL, 0,
+	    NULL, NULL) && fflush(f) == 0 && fsync(fd) == 0;
+	if (f != NULL)
+		fclose(f);
+	else
+		close(fd);
+	if (!r) {
+		unlink(key_path);
+		return fail(error, -EIO, "cannot write %.200s", key_path);
+	}
+	f = fopen(cert_path, "we");
+	r = f != NULL && PEM_write_X509(f, ca->cert) && fflush(f) == 0;
+	if (f != NULL)
+		fclose(f);
+	if (!r)
+		return fail(error, -EIO, "cannot write %.200s", cert_path);
+	chmod(cert_path, 0644);
+	return 0;
+}
+
+static int
+load(struct ca *ca, const char *key_path, const char *cert_path,
+    char *error)
+{
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	fd = open(key_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return fail(error, -errno, "cannot open %.200s", key_path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		close(fd);
+		return fail(error, ZT_E_UNSAFE, "%.160s must be a regular file of "
+		    "ztd's user, mode 0600", key_path);
+	}
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		close(fd);
+		return fail(error, -ENOMEM, "%s", "fdopen");
+	}
+	ca->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	f = fopen(cert_path, "re");
+	if (f != NULL) {
+		ca->cert = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (ca->key == NULL || ca->cert == NULL ||
+	    X509_check_private_key(ca->cert, ca->key) != 1)
+		return fail(error, -EBADMSG, "%.160s and its certificate do not "
+		    "match (or cannot be read)", key_path);
+	return 0;
+}
+
+int
+ca_open(const char *state_dir, const char *trust_domain, struct ca **out,
+    char *error)
+{
+	char key_path[4096], cert_path[4096];
+	struct ca *ca = calloc(1, sizeof(*ca));
+	int r;
+
+	if (ca == NULL)
+		return fail(error, -ENOMEM, "%s", "out of memory");
+	snprintf(ca->trust_domain, sizeof(ca->trust_domain), "%s",
+	    trust_domain);
+	snprintf(key_path, sizeof(key_path), "%s/ca.key", state_dir);
+	snprintf(cert_path, sizeof(cert_path), "%s/ca.pem", state_dir);
+	if (access(key_path, F_OK) == 0)
+		r = load(ca, key_path, cert_path, error);
+	else
+		r = create(ca, key_path, cert_path, error);
+	if (r < 0) {
+		ca_free(ca);
+		return r;
+	}
+	*out = ca;
+	return 0;
+}
+
+void
+ca_free(struct ca *ca)
+{
+	if (ca == NULL)
+		return;
+	EVP_PKEY_free(ca->key);
+	X509_free(ca->cert);
+	free(ca);
+}
+
+int
+ca_pem(const struct ca *ca, char *buf, size_t size)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int r = -ENOSPC;
+
+	if (bio == NULL)
+		return -ENOMEM;
+	if (PEM_write_bio_X509(bio, ca->cert) &&
+	    (n = BIO_get_mem_data(bio, &data)) > 0 && (size_t)n < size) {
+		memcpy(buf, data, (size_t)n);
+		buf[n] = '\0';
+		r = 0;
+	}
+	BIO_free(bio);
+	return r;
+}
+
+int
+ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
+    const char *agent, const char *grant_id, time_t not_after,
+    uint8_t *out, size_t *out_size, char serial[CA_SERIAL_HEX], char *error)
+{
+	const unsigned char *p = csr;
+	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)csr_size);
+	EVP_PKEY *key;
+	X509 *cert = NULL;
+	char san[600], group[32] = "";
+	unsigned char *der = NULL;
+	size_t glen = 0;
+	int n, r = -EINVAL;
+
+	if (req == NULL || p != csr + csr_size) {
+		r = fail(error, -EBADMSG, "%s", "the request is not one DER "
+		    "certificate request");
+		goto out;
+	}
+	key = X509_REQ_get0_pubkey(req);
+	if (key == NULL || X509_REQ_verify(req, key) != 1) {
+		r = fail(error, -EBADMSG, "%s", "the request's signature does "
+		    "not verify");
+		goto out;
+	}
+	if (!EVP_PKEY_is_a(key, "EC") ||
+	    !EVP_PKEY_get_group_name(key, group, sizeof(group), &glen) ||
+	    strcmp(group, "prime256v1") != 0) {
+		r = fail(error, -EINVAL, "%s", "the key must be EC P-256");
+		goto out;
+	}
+	snprintf(san, sizeof(san), "URI:spiffe://%s/agent/%s,"
+	    "URI:urn:ztgate:grant:%s", ca->trust_domain, agent, grant_id);
+	cert = X509_new();
+	if (cert == NULL ||
+	    !X509_set_version(cert, 2) ||
+	    set_serial(cert, serial) < 0 ||
+	    !X509_gmtime_adj(X509_getm_notBefore(cert), 0) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(cert), not_after) ||
+	    !X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)agent, -1, -1, 0) ||
+	    !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
+	    !X509_set_pubkey(cert, key) ||
+	    add_ext(cert, ca->cert, NID_basic_constraints,
+	    "critical,CA:FALSE") < 0 ||
+	    add_ext(cert, ca->cert, NID_key_usage,
+	    "critical,digitalSignature") < 0 ||
+	    add_ext(cert, ca->cert, NID_ext_key_usage, "clientAuth") < 0 ||
+	    add_ext(cert, ca->cert, NID_subject_alt_name, san) < 0 ||
+	    add_ext(cert, ca->cert, NID_authority_key_identifier,
+	    "keyid:always") < 0 ||
+	    !X509_sign(cert, ca->key, EVP_sha256())) {
+		r = fail(error, -EINVAL, "%s", "cannot make the certificate");
+		goto out;
+	}
+	n = i2d_X509(cert, &der);
+	if (n <= 0 || (size_t)n > CA_CERT_MAX) {
+		r = fail(error, -ENOSPC, "%s", "the certificate is too large");
+		goto out;
+	}
+	memcpy(out, der, (size_t)n);
+	*out_size = (size_t)n;
+	r = 0;
+out:
+	OPENSSL_free(der);
+	X509_free(cert);
+	X509_REQ_free(req);
+	return r;
+}

@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The mutual-TLS tunnel (OpenSSL 3).  One key pair and one certificate per
+ * grant, in memory only; one relay thread per connection.  A connection
+ * ends when either side closes, when the grant ends (tunnels_close_all
+ * shuts every socket down, which wakes the relays), or when the
+ * certificate expires (each relay's poll deadline).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tunnel.h"
+#include "zt_log.h"
+
+#define CONTEXTS_MAX 16			/* one per CA file */
+#define CERT_MAX 2048
+#define HANDSHAKE_MS 5000
+#define ACCEPT_MS 1000
+#define RELAY_BUF (64 * 1024)
+
+struct context {
+	char ca_file[4096];
+	SSL_CTX *ctx;
+};
+
+struct relay {
+	struct tunnels *t;
+	int local;			/* our end of the agent's connection */
+	int upstream;			/* TCP to the destination */
+	SSL *ssl;
+	char object[300];
+	unsigned long long in, out;	/* bytes to the agent, from it */
+	struct relay *prev, *next;
+};
+
+struct tunnels {
+	pthread_mutex_t lock;
+	pthread_cond_t gone;		/* a relay left the list */
+	struct ztconn *ztd;
+	char agent[65];
+	bool closed;			/* the grant ended */
+	char closed_why[128];
+	EVP_PKEY *key;			/* the grant's key pair */
+	X509 *cert;			/* its certificate, from ztd */
+	char serial[33];
+	int64_t not_after;		/* unix time */
+	struct context contexts[CONTEXTS_MAX];
+	size_t n_contexts;
+	struct relay *relays;
+	unsigned closing;		/* relays out of the list, still logging */
+};
+
+int
+tunnels_new(struct tunnels **out, struct ztconn *ztd, const char *agent)
+{
+	struct tunnels *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->gone, NULL);
+	t->ztd = ztd;
+	snprintf(t->agent, sizeof(t->agent), "%s", agent);
+	*out = t;
+	return 0;
+}
+
+static void
+log_ssl_error(const char *what, const char *object)
+{
+	char buf[256] = "";
+	unsigned long e = ERR_get_error();
+
+	if (e != 0)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	zt_log(LOG_WARNING, "tunnel to %s: %s%s%s", object, what,
+	    buf[0] ? ": " : "", buf);
+}
+
+/* The grant's key and certificate, made on first use (lock held). */
+static int
+ensure_identity(struct tunnels *t, const char *object)
+{
+	X509_REQ *req = NULL;
+	unsigned char *der = NULL, cert[CERT_MAX];
+	const unsigned char *p = cert;
+	size_t cert_size = sizeof(cert);
+	char why[256];
+	int n, r = -EACCES;
+
+	if (t->cert != NULL)
+		return 0;
+	t->key = EVP_EC_gen("P-256");
+	req = X509_REQ_new();
+	if (t->key == NULL || req == NULL ||
+	    !X509_REQ_set_version(req, 0) ||
+	    !X509_REQ_set_pubkey(req, t->key) ||
+	    !X509_REQ_sign(req, t->key, EVP_sha256()) ||
+	    (n = i2d_X509_REQ(req, &der)) <= 0) {
+		log_ssl_error("cannot make a key and request", object);
+		goto out;
+	}
+	if (ztconn_sign(t->ztd, der, (size_t)n, cert, &cert_size, t->serial,
+	    &t->not_after, why, sizeof(why)) < 0) {
+		zt_log(LOG_WARNING, "tunnel to %s: no certificate: %s",
+		    object, why);
+		goto out;
+	}
+	t->cert = d2i_X509(NULL, &p, (long)cert_size);
+	if (t->cert == NULL || X509_check_private_key(t->cert, t->key) != 1) {
+		X509_free(t->cert);
+		t->cert = NULL;
+		log_ssl_error("ztd's certificate does not match the key",
+		    object);
+		goto out;
+	}
+	zt_log(LOG_NOTICE, "agent %s: tunnel certificate %s, valid until "
+	    "%lld (unix time); its key lives in memory only", t->agent,
+	    t->serial, (long long)t->not_after);
+	r = 0;
+out:
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	if (r < 0) {
+		EVP_PKEY_free(t->key);
+		t->key = NULL;
+	}
+	return r;
+}
+
+/* The TLS context for CA_FILE (lock held): TLS 1.3 only, the grant's
+ * certificate, the server verified against that CA alone. */
+static SSL_CTX *
+context_for(struct tunnels *t, const char *ca_file, const char *object)
+{
+	SSL_CTX *ctx;
+
+	for (size_t i = 0; i < t->n_contexts; i++)
+		if (strcmp(t->contexts[i].ca_file, ca_file) == 0)
+			return t->contexts[i].ctx;
+	if (t->n_contexts == CONTEXTS_MAX)
+		return NULL;
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL ||
+	    !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_use_certificate(ctx, t->cert) ||
+	    !SSL_CTX_use_PrivateKey(ctx, t->key) ||
+	    SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
+		log_ssl_error("cannot set up TLS", object);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	snprintf(t->contexts[t->n_contexts].ca_file, sizeof(t->contexts[0].
+	    ca_file), "%s", ca_file);
+	t->contexts[t->n_contexts++].ctx = ctx;
+	return ctx;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for FD to be ready for EVENTS until DEADLINE; 0 or -ETIMEDOUT. */
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int64_t left = deadline - now_ms();
+
+	if (left <= 0)
+		return -ETIMEDOUT;
+	return poll(&pfd, 1, (int)left) > 0 ? 0 : -ETIMEDOUT;
+}
+
+/* TCP to DEST, then the TLS handshake; the SSL or NULL with *ERR set. */
+static SSL *
+open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
+    const char *server_name, const char *object, int *fd_out, int *err)
+{
+	int64_t deadline = now_ms() + HANDSHAKE_MS;
+	int fd, one = 1, r;
+	SSL *ssl;
+
+	*err = -ECONNREFUSED;
+	fd = socket(dest->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, dest, len) < 0) {
+		int e = 0;
+		socklen_t l = sizeof(e);
+
+		if (errno != EINPROGRESS ||
+		    wait_fd(fd, POLLOUT, deadline) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e != 0) {
+			*err = e != 0 ? -e : -ETIMEDOUT;
+			close(fd);
+			return NULL;
+		}
+	}
+	ssl = SSL_new(ctx);
+	if (ssl == NULL || !SSL_set_fd(ssl, fd) ||
+	    !SSL_set_tlsext_host_name(ssl, server_name) ||
+	    !SSL_set1_host(ssl, server_name)) {
+		log_ssl_error("cannot start TLS", object);
+		SSL_free(ssl);
+		close(fd);
+		return NULL;
+	}
+	while ((r = SSL_connect(ssl)) != 1) {
+		int e = SSL_get_error(ssl, r);
+
+		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
+		    wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+		    deadline) < 0) {
+			long v = SSL_get_verify_result(ssl);
+
+			if (v != X509_V_OK)
+				zt_log(LOG_WARNING, "tunnel to %s: the server "
+				    "is not %s by its CA: %s", object,
+				    server_name,
+				    X509_verify_cert_error_string(v));
+			else
+				log_ssl_error("TLS handshake failed", object);
+			SSL_free(ssl);
+			close(fd);
+			return NULL;
+		}
+	}
+	*fd_out = fd;
+	return ssl;
+}
+
+/*
+ * Connect the agent's socket SFD to a loopback endpoint of ours and return
+ * our end: the listener lives for this one connection and keeps nothing
+ * but SFD's (its local address and port must be the peer we accepted).
+ */
+static int
+bridge_agent(int sfd)
+{
+	struct sockaddr_storage lis, mine, peer;
+	socklen_t l = sizeof(lis);
+	int64_t deadline = now_ms() + ACCEPT_MS;
+	int domain, lfd, afd = -1;
+	socklen_t dl = sizeof(domain);
+
+	if (getsockopt(sfd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0)
+		return -errno;
+	memset(&lis, 0, sizeof(lis));
+	if (domain == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&lis;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_addr = in6addr_loopback;
+		l = sizeof(*in6);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)&lis;
+
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		l = sizeof(*in);
+	}
+	lfd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	if (bind(lfd, (struct sockaddr *)&lis, l) < 0 || listen(lfd, 4) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&lis, &l) < 0 ||
+	    (connect(sfd, (struct sockaddr *)&lis, l) < 0 &&
+	    errno != EINPROGRESS)) {
+		int e = errno;
+
+		close(lfd);
+		return -e;
+	}
+	while (afd < 0 && wait_fd(lfd, POLLIN, deadline) == 0) {
+		socklen_t ml = sizeof(mine), pl = sizeof(peer);
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &pl,
+		    SOCK_CLOEXEC);
+
+		if (fd < 0)
+			continue;
+		/* Anyone else who raced to our port is shown the door. */
+		if (getsockname(sfd, (struct sockaddr *)&mine, &ml) == 0 &&
+		    ml == pl && memcmp(&mine, &peer, pl) == 0)
+			afd = fd;
+		else
+			close(fd);
+	}
+	close(lfd);
+	return afd >= 0 ? afd : -ECONNREFUSED;
+}
+
+static void
+unlink_relay(struct relay *r)
+{
+	struct tunnels *t = r->t;
+
+	pthread_mutex_lock(&t->lock);
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		t->relays = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Write all of BUF to the TLS side; false when it is gone. */
+static bool
+ssl_write_all(struct relay *r, const char *buf, size_t len)
+{
+	while (len > 0) {
+		int n = SSL_write(r->ssl, buf, (int)len);
+
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		switch (SSL_get_error(r->ssl, n)) {
+		case SSL_ERROR_WANT_WRITE:
+		case SSL_ERROR_WANT_READ:
+			if (wait_fd(r->upstream, POLLOUT | POLLIN,
+			    now_ms() + 30000) < 0)
+				return false;
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static void *
+relay_main(void *arg)
+{
+	struct relay *r = arg;
+	struct tunnels *t = r->t;
+	char *buf = malloc(RELAY_BUF);
+	const char *why = "the agent closed it";
+
+	while (buf != NULL) {
+		struct pollfd pfd[2] = {
+			{ .fd = r->local, .events = POLLIN },
+			{ .fd = r->upstream, .events = POLLIN },
+		};
+		int64_t left = (t->not_after - (int64_t)time(NULL)) * 1000;
+		int n;
+
+		if (left <= 0) {
+			why = "its certificate expired";
+			break;
+		}
+		if (SSL_pending(r->ssl) == 0 &&
+		    poll(pfd, 2, left > 60000 ? 60000 : (int)left) <= 0)
+			continue;
+		if (SSL_pending(r->ssl) > 0 || pfd[1].revents != 0) {
+			n = SSL_read(r->ssl, buf, RELAY_BUF);
+			if (n > 0) {
+				r->in += (unsigned long long)n;
+				if (!write_all(r->local, buf, (size_t)n)) {
+					why = "the agent's end failed";
+					break;
+				}
+			} else {
+				int e = SSL_get_error(r->ssl, n);
+
+				if (e != SSL_ERROR_WANT_READ &&
+				    e != SSL_ERROR_WANT_WRITE) {
+					why = e == SSL_ERROR_ZERO_RETURN ?
+					    "the server closed it" :
+					    "the server's end failed";
+					break;
+				}
+			}
+		}
+		if (pfd[0].revents != 0) {
+			ssize_t m = read(r->local, buf, RELAY_BUF);
+
+			if (m <= 0) {
+				if (m < 0 && errno == EINTR)
+					continue;
+				break;		/* the agent closed it */
+			}
+			r->out += (unsigned long long)m;
+			if (!ssl_write_all(r, buf, (size_t)m)) {
+				why = "the server's end failed";
+				break;
+			}
+		}
+	}
+	free(buf);
+	/* Out of the list first: tunnels_close_all must never shut down a
+	 * descriptor number this thread has closed (it may be reused). */
+	unlink_relay(r);
+	pthread_mutex_lock(&t->lock);
+	if (t->closed)
+		why = t->closed_why;
+	t->closing++;
+	pthread_mutex_unlock(&t->lock);
+	SSL_shutdown(r->ssl);
+	SSL_free(r->ssl);
+	shutdown(r->local, SHUT_RDWR);
+	close(r->local);
+	close(r->upstream);
+	zt_log(LOG_NOTICE, "tunnel close: agent=\"%s\" object=\"%s\" "
+	    "bytes_out=%llu bytes_in=%llu reason=\"%s\"", t->agent, r->object,
+	    r->out, r->in, why);
+	free(r);
+	pthread_mutex_lock(&t->lock);
+	t->closing--;
+	pthread_cond_broadcast(&t->gone);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+int
+tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
+    socklen_t len, const char *server_name, const char *ca_file,
+    const char *object)
+{
+	struct relay *r;
+	pthread_attr_t attr;
+	pthread_t thread;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int upstream = -1, local, err;
+
+	if (server_name[0] == '\0' || ca_file[0] == '\0') {
+		zt_log(LOG_WARNING, "tunnel to %s: the rule names no "
+		    "server_name or ca", object);
+		return -EACCES;
+	}
+	pthread_mutex_lock(&t->lock);
+	if (t->closed || ensure_identity(t, object) < 0 ||
+	    (int64_t)time(NULL) >= t->not_after ||
+	    (ctx = context_for(t, ca_file, object)) == NULL) {
+		pthread_mutex_unlock(&t->lock);
+		return -EACCES;
+	}
+	SSL_CTX_up_ref(ctx);
+	pthread_mutex_unlock(&t->lock);
+	ssl = open_upstream(ctx, dest, len, server_name, object, &upstream,
+	    &err);
+	SSL_CTX_free(ctx);
+	if (ssl == NULL)
+		return err;
+	if ((local = bridge_agent(sfd)) < 0 ||
+	    (r = calloc(1, sizeof(*r))) == NULL) {
+		SSL_free(ssl);
+		close(upstream);
+		if (local >= 0)
+			close(local);
+		return local < 0 ? local : -ENOMEM;
+	}
+	r->t = t;
+	r->local = local;
+	r->upstream = upstream;
+	r->ssl = ssl;
+	snprintf(r->object, sizeof(r->object), "%s", object);
+	pthread_mutex_lock(&t->lock);
+	if (t->closed) {
+		pthread_mutex_unlock(&t->lock);
+		SSL_free(ssl);
+		close(upstream);
+		close(local);
+		free(r);
+		return -EACCES;
+	}
+	r->next = t->relays;
+	if (t->relays != NULL)
+		t->relays->prev = r;
+	t->relays = r;
+	pthread_mutex_unlock(&t->lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, relay_main, r) != 0) {
+		pthread_attr_destroy(&attr);
+		unlink_relay(r);
+		SSL_free(ssl);
+		close(upstream);
+		close(local);
+		free(r);
+		return -EAGAIN;
+	}
+	pthread_attr_destroy(&attr);
+	zt_log(LOG_NOTICE, "tunnel open: agent=\"%s\" object=\"%s\" "
+	    "server_name=\"%s\" cert_serial=%s tls=%s", t->agent, object,
+	    server_name, t->serial, SSL_get_version(ssl));
+	return 0;
+}
+
+void
+tunnels_close_all(struct tunnels *t, const char *why)
+{
+	pthread_mutex_lock(&t->lock);
+	if (!t->closed)		/* the first reason is the reason */
+		snprintf(t->closed_why, sizeof(t->closed_why), "%s", why);
+	t->closed = true;
+	/* Shutting the sockets down wakes each relay, which ends itself;
+	 * the TCP side closes at once, both ways. */
+	for (struct relay *r = t->relays; r != NULL; r = r->next) {
+		shutdown(r->upstream, SHUT_RDWR);
+		shutdown(r->local, SHUT_RDWR);
+	}
+	for (size_t i = 0; i < t->n_contexts; i++) {
+		SSL_CTX_free(t->contexts[i].ctx);
+		t->contexts[i].ctx = NULL;
+	}
+	t->n_contexts = 0;
+	/* EVP_PKEY_free clears the private scalar before freeing it. */
+	EVP_PKEY_free(t->key);
+	t->key = NULL;
+	X509_free(t->cert);
+	t->cert = NULL;
+	/* Let the relays finish and write their close lines (the process
+	 * may exit right after), for at most a second. */
+	{
+		struct timespec deadline;
+
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += 1;
+		while ((t->relays != NULL || t->closing > 0) &&
+		    pthread_cond_timedwait(&t->gone, &t->lock, &deadline) == 0)
+			;
+	}
+	pthread_mutex_unlock(&t->lock);
+}

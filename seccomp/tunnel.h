@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The mutual-TLS tunnel: an agent's TCP connection wrapped in TLS 1.3. */
+#ifndef ZTX_TUNNEL_H
+#define ZTX_TUNNEL_H
+
+#include <sys/socket.h>
+
+#include "ztconn.h"
+
+struct tunnels;
+
+/* The tunnels of one grant (AGENT names it in log lines). */
+int tunnels_new(struct tunnels **out, struct ztconn *ztd, const char *agent);
+
+/*
+ * The agent's TCP socket SFD (our copy) is to reach DEST (LEN bytes)
+ * through the tunnel: connect there from the supervisor, complete a TLS 1.3
+ * handshake with the grant's client certificate (key made here on first
+ * use, certificate signed by ztd for a CSR, never on disk), verify the
+ * server's chain against CA_FILE and its name against SERVER_NAME; only
+ * then connect SFD to a one-shot loopback endpoint that accepts nothing but
+ * SFD itself (the 4-tuple is checked), and relay both ways on a thread.
+ * OBJECT names the destination in log lines.  Returns 0 (the agent's
+ * connect succeeds) or -errno (it fails; nothing was sent upstream).
+ */
+int tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
+    socklen_t len, const char *server_name, const char *ca_file,
+    const char *object);
+
+/* Tear every tunnel down at once, both ways, and wipe the key material
+ * (the grant ended).  New tunnels are refused afterwards. */
+void tunnels_close_all(struct tunnels *t, const char *why);
+
+#endif

@@ -1,0 +1,261 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The mutual-TLS tunnel: an agent under zt-exec reaches real `openssl
+# s_server`s (which demand a client certificate from ztd's CA) through the
+# tunnel; the server sees the agent's URI SAN and an expiry within the
+# grant; a wrong CA or name fails the agent's connect with nothing sent;
+# revocation closes the server's connection at once; an expired grant's
+# certificate is never used again; no client key reaches the disk.
+#
+# Needs root (two accounts "zt-tun-PID", "zt-tun2-PID", removed at the end),
+# seccomp user notification and openssl.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+ZTEXEC=${ZT_TEST_ZTEXEC:-$top_builddir/seccomp/zt-exec}
+PROBE=$top_builddir/tests/helpers/zt-probe
+account=zt-tun-$$
+account2=zt-tun2-$$
+sock=$work/ztd.sock
+bin=$work/bin
+agent=$bin/agent
+agent2=$bin/agent2
+
+if [ -n "${ZT_SANITIZED:-}" ]; then
+	echo "1..0 # SKIP the live seccomp tests run in the plain build"
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP the tunnel tests need root (system accounts)"
+	exit 0
+fi
+if ! grep -qw user_notif /proc/sys/kernel/seccomp/actions_avail 2>/dev/null
+then
+	echo "1..0 # SKIP the kernel has no seccomp user notification"
+	exit 0
+fi
+
+has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
+logged() { grep -qE -- "$1" "$work/syslog.out"; }  # ERE
+denied() { has "$1" '^errno=(EACCES|ECONNREFUSED|ECONNRESET)$'; }
+now() { "$PROBE" now | sed 's/^t=//'; }
+free_port() { # a port nobody listens on now
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 30000))
+		if ! ss -Htln "sport = :$p" | grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+added=""
+tunnel_cleanup() {
+	cleanup
+	for a in $added; do userdel -f "$a" 2>/dev/null; done
+	return 0
+}
+trap tunnel_cleanup EXIT
+
+# zx ACCOUNT AGENT ARGS...: the agent under zt-exec; sets out and rc.
+zx() {
+	local who=$1 what=$2
+	shift 2
+	out=$(cd "$work" && timeout 60 setpriv --reuid="$who" --regid="$who" \
+	    --clear-groups -- "$ZTEXEC" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" -- "$what" "$@" \
+	    </dev/null 2>"$work/zx.err")
+	rc=$?
+}
+
+for a in "$account" "$account2"; do
+	if useradd --system --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin "$a"; then
+		added="$added $a"
+	fi
+done
+check "the accounts are added" test -n "$added"
+start_logsink "$work"
+
+# --------------------------------------------------- certificates (test's)
+pki=$work/pki
+mkdir -m 0755 "$pki"
+mkcert() { # NAME CN CA-NAME|self
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$pki/$1.key" -out "$pki/$1.pem" -subj "/CN=$2" -days 2 \
+	    -addext "subjectAltName=DNS:$2" \
+	    ${3:+-CA "$pki/$3.pem" -CAkey "$pki/$3.key"} >/dev/null 2>&1
+}
+mkcert ca "test services CA" && mkcert other-ca "another CA" &&
+    mkcert svc svc.test ca && mkcert wrongname other.test ca &&
+    mkcert foreign svc.test other-ca
+check "the test's CA and server certificates are made" \
+    test -s "$pki/foreign.pem"
+chmod 0644 "$pki"/*.pem
+
+# --------------------------------------------------- ztd and its CA
+mkdir -m 0755 "$bin"
+install -m 0755 "$PROBE" "$agent"
+install -m 0755 "$PROBE" "$agent2"
+install -m 0755 "$ZTEXEC" "$bin/zt-exec"
+ZTEXEC=$bin/zt-exec
+digest=$(sha256sum "$agent" | cut -d' ' -f1)
+mkdir -m 0700 "$work/state"
+www_port=$(free_port)
+rev_port=$((www_port + 1))
+foreign_port=$((www_port + 2))
+wrongname_port=$((www_port + 3))
+hold_port=$((www_port + 4))
+short_port=$((www_port + 5))
+rules="{ to = \"127.0.0.1/32\"; ports = \"$www_port-$short_port\";
+        proto = \"tcp\"; tunnel = true; server_name = \"svc.test\";
+        ca = \"$pki/ca.pem\"; }"
+cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state"; trust_domain = "tunnel.test"; };
+attestation: { mode = "software"; files = []; };
+agents = (
+  { name = "probe"; accounts = ["$account"]; pam_services = ["zt-exec"];
+    binary = "$agent"; sha256 = ["$digest"]; session_ttl = 600;
+    network = ( $rules ); },
+  { name = "short"; accounts = ["$account2"]; pam_services = ["zt-exec"];
+    binary = "$agent2"; sha256 = ["$digest"]; session_ttl = 3;
+    network = ( $rules ); }
+);
+EOC
+chmod 0644 "$work/ztd.conf"
+"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
+    --syslog-socket "$work/log.sock" 2>"$work/ztd.stderr" &
+track $!
+check "ztd starts" wait_for test -S "$sock"
+check "ztd made its CA key, 0600" \
+    test "$(stat -c %a "$work/state/ca.key" 2>/dev/null)" = 600
+"$ZTCTL" --socket "$sock" ca show >"$pki/ztd-ca.pem"
+check "ztctl ca show prints the CA certificate" \
+    sh -c "openssl x509 -in '$pki/ztd-ca.pem' -noout -subject |
+    grep -q 'ztgate tunnel CA tunnel.test'"
+touch "$work/marker"
+
+# --------------------------------------------------- the services
+serve() { # PORT CERT MODE...: openssl s_server demanding a ztd client cert
+	local port=$1 cert=$2
+	shift 2
+	openssl s_server -accept "127.0.0.1:$port" -cert "$pki/$cert.pem" \
+	    -key "$pki/$cert.key" -Verify 1 -CAfile "$pki/ztd-ca.pem" \
+	    -verify_return_error -tls1_3 "$@" \
+	    </dev/null >"$work/server-$port.out" 2>&1 &
+	track $!
+	echo $!
+}
+serve "$www_port" svc -www >/dev/null
+serve "$rev_port" svc -rev >/dev/null
+serve "$foreign_port" foreign -rev >/dev/null
+serve "$wrongname_port" wrongname -rev >/dev/null
+serve "$hold_port" svc -rev >/dev/null
+serve "$short_port" svc -rev >/dev/null
+for p in $www_port $rev_port $foreign_port $wrongname_port $hold_port \
+    $short_port; do
+	wait_for sh -c "ss -Htln 'sport = :$p' | grep -q ."
+done
+check "the six s_servers listen" \
+    sh -c "ss -Htln 'sport = :$short_port' | grep -q ."
+
+# --------------------------------------------------- through the tunnel
+zx "$account" "$agent" connect tcp 127.0.0.1 "$rev_port" hello
+check "the agent's data goes through and comes back ($out)" \
+    test "$out" = "ok olleh"
+check "the tunnel's open is audited with the certificate's serial" \
+    logged "tunnel open: agent=\"probe\" object=\"tcp:127.0.0.1:$rev_port\" server_name=\"svc.test\" cert_serial=[0-9a-f]{32} tls=TLSv1.3"
+check "and its close, with bytes each way" \
+    wait_for logged "tunnel close: agent=\"probe\" object=\"tcp:127.0.0.1:$rev_port\" bytes_out=6 bytes_in=6 "
+
+zx "$account" "$agent" fetch 127.0.0.1 "$www_port"
+printf '%s\n' "$out" >"$work/www.out"
+grant=$(sed -n 's/.*URI:urn:ztgate:grant:\([0-9a-f]\{32\}\).*/\1/p' \
+    "$work/www.out" | head -n 1)
+check "the server saw the agent's SPIFFE URI SAN" \
+    grep -q "URI:spiffe://tunnel.test/agent/probe" "$work/www.out"
+check "and the grant's id in a second URI SAN ($grant)" test -n "$grant"
+not_after=$(sed -n 's/.*Not After *: *\(.*GMT\).*/\1/p' "$work/www.out" |
+    head -n 1)
+check "the certificate expires within the grant's life ($not_after)" \
+    sh -c "[ \$(date -d '$not_after' +%s) -le \$((\$(date +%s) + 600)) ] &&
+    [ \$(date -d '$not_after' +%s) -gt \$((\$(date +%s) + 500)) ]"
+check "the certificate is for client authentication only" \
+    grep -q "TLS Web Client Authentication" "$work/www.out"
+
+out=$(echo hello | timeout 10 openssl s_client -connect \
+    "127.0.0.1:$rev_port" -CAfile "$pki/ca.pem" -servername svc.test \
+    -tls1_3 -quiet 2>&1)
+check "a plain TLS client without the certificate is refused by the server" \
+    sh -c "! printf '%s' '$out' | grep -q olleh"
+
+# --------------------------------------------------- servers that fail
+zx "$account" "$agent" connect tcp 127.0.0.1 "$foreign_port" secret1
+check "a server with another CA's certificate: the connect fails ($out)" \
+    denied "$out"
+zx "$account" "$agent" connect tcp 127.0.0.1 "$wrongname_port" secret2
+check "a server with another name: the connect fails ($out)" \
+    denied "$out"
+check "nothing was sent to either" \
+    sh -c "! grep -q 'secret' '$work/server-$foreign_port.out' \
+    '$work/server-$wrongname_port.out'"
+check "the failed verification is logged" \
+    logged "tunnel to tcp:127.0.0.1:$foreign_port: the server is not svc.test by its CA"
+
+# --------------------------------------------------- revocation mid-transfer
+: >"$work/hold.out"
+(cd "$work" && exec setpriv --reuid="$account" --regid="$account" \
+    --clear-groups -- "$ZTEXEC" --socket "$sock" \
+    --syslog-socket "$work/log.sock" -- "$agent" hold 127.0.0.1 \
+    "$hold_port" 20 </dev/null >"$work/hold.out" 2>&1) &
+hold_zx=$!
+track $hold_zx
+wait_for grep -q connected "$work/hold.out"
+sleep 0.3
+hgrant=$("$ZTCTL" --socket "$sock" --json grants |
+    grep -o '"grant":"[0-9a-f]*","agent":"probe"' | head -n 1 |
+    cut -d'"' -f4)
+out=$("$ZTCTL" --socket "$sock" grants)
+check "ztctl grants shows the grant's certificate serial and expiry" \
+    has "$out" "$hgrant .* [0-9a-f]{32} +[0-9]{4}-[0-9]{2}-[0-9]{2}T"
+established() { ss -Htn state established "( sport = :$hold_port )" | grep -q .; }
+check "the server holds the tunnel's connection" established
+t0=$(now)
+"$ZTCTL" --socket "$sock" revoke "$hgrant" >/dev/null
+# The server's socket leaves ESTABLISHED when the tunnel's FIN arrives.
+for _ in $(seq 400); do
+	established || break
+	sleep 0.002
+done
+t1=$(now)
+check "revoked: the server's connection closed within 100 ms ($((t1 - t0)) ms)" \
+    test $((t1 - t0)) -le 100
+check "and the agent's end closed too" \
+    wait_for grep -q "ok closed" "$work/hold.out"
+check "the tunnel's close names the revocation" \
+    wait_for logged "tunnel close: agent=\"probe\" object=\"tcp:127.0.0.1:$hold_port\" bytes_out=[0-9]+ bytes_in=[0-9]+ reason=\"revoked"
+
+# --------------------------------------------------- an expired certificate
+: >"$work/short.out"
+(cd "$work" && exec setpriv --reuid="$account2" --regid="$account2" \
+    --clear-groups -- "$ZTEXEC" --socket "$sock" \
+    --syslog-socket "$work/log.sock" -- "$agent2" loop-connect 127.0.0.1 \
+    "$short_port" 1000 6 </dev/null >"$work/short.out" 2>&1) &
+track $!
+wait_for sh -c "[ \$(wc -l <'$work/short.out') -ge 5 ]"
+sleep 1.2
+diag "$(cat "$work/short.out")"
+check "with session_ttl 3, the first connects go through the tunnel" \
+    sh -c "head -n 2 '$work/short.out' | grep -c ' ok ' | grep -qx 2"
+check "after the grant and its certificate expire, connects are denied" \
+    sh -c "tail -n 2 '$work/short.out' | grep -c 'errno=EACCES' | grep -qx 2"
+
+# --------------------------------------------------- no key on disk
+found=$(find /tmp "$work/state" -xdev -newer "$work/marker" -type f \
+    -size -64k ! -path "$pki/*" 2>/dev/null |
+    xargs -r grep -l -- '-----BEGIN .*PRIVATE KEY-----' 2>/dev/null)
+check "no private key file appeared in /tmp or state_dir (${found:-none})" \
+    test -z "$found"
+
+finish
