@@ -3,7 +3,7 @@
 
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
-ZTD=$top_builddir/ztd
+ZTD=${ZT_TEST_ZTD:-$top_builddir/ztd}
 ZTCTL=$top_builddir/ztctl
 TESTTOOL=$top_builddir/tests/helpers/zt-testtool
 
