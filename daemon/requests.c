@@ -663,7 +663,7 @@ answer_report(struct ztd *ztd, const struct client *c,
 	const char *grant_id;
 	const uint8_t *p = NULL;
 	size_t size = 0, at = 0;
-	uint32_t written = 0, agent_pid;
+	uint32_t written = 0, lost = 0, agent_pid;
 	int r;
 
 	(void)passed_fd;
@@ -707,12 +707,24 @@ answer_report(struct ztd *ztd, const struct client *c,
 			return ZT_E_PROTOCOL;
 		snprintf(d.reason, sizeof(d.reason), "allowed from zt-exec's "
 		    "cache %u ms before this report", ago);
-		decide_audit(ztd, &s, policy_action_name((enum action)action),
-		    object, &d, -1);
-		written++;
+		if (lost > 0 || !decide_audit(ztd, &s,
+		    policy_action_name((enum action)action), object, &d, -1))
+			lost++;	/* syslog is stuck: do not wait on each */
+		else
+			written++;
 	}
 	if (at != size)
 		return ZT_E_PROTOCOL;
+	if (lost > 0) {
+		/* Its cache must stop answering: what it would serve next
+		 * could not be audited either; ztd decides (and denies under
+		 * audit.require) until the audit works again. */
+		zt_log(LOG_ERR, "grant %s: %u cache-hit records of zt-exec "
+		    "could not be audited; its cache is dropped", s.grant->id,
+		    lost);
+		server_push_event(ztd, c->pid, ZT_EVENT_INVALIDATE, s.grant->id,
+		    "audit records could not be written");
+	}
 	if ((r = zt_msg_init(reply, ZT_MSG_REPORT_REPLY,
 	    request->request_id)) < 0 ||
 	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, written)) < 0)
