@@ -891,6 +891,16 @@ sys_tiocsti(void)
 	return syscall(SYS_ioctl, 0, TIOCSTI, &c);
 }
 
+/* The same with garbage in the upper half of the command register: the
+ * kernel reads an unsigned int, so a filter must compare 32 bits. */
+static long
+sys_tiocsti_high(void)
+{
+	char c = 'x';
+
+	return syscall(SYS_ioctl, 0, (unsigned long)TIOCSTI | (1ul << 32), &c);
+}
+
 /* The Landlock ABI version the kernel offers (ungated, never confining). */
 static long
 sys_landlock_abi(void)
@@ -920,6 +930,7 @@ static const struct {
 	{ "setuid", sys_setuid },
 	{ "getpid", sys_getpid },
 	{ "tiocsti", sys_tiocsti },
+	{ "tiocsti_high", sys_tiocsti_high },
 	{ "landlock_abi", sys_landlock_abi },
 };
 

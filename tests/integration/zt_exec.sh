@@ -463,7 +463,7 @@ zx syscall mount
 check "mount (denied by the profile): EPERM ($out, exit $rc)" \
     sh -c "[ '$out' = errno=EPERM ] && [ $rc -eq 1 ]"
 for s in ptrace seccomp io_uring_setup process_vm_writev userfaultfd \
-    unshare keyctl bpf prctl_seccomp prctl_dumpable clone_newuser; do
+    unshare keyctl bpf prctl_seccomp prctl_dumpable clone_newuser tiocsti tiocsti_high; do
 	zx syscall "$s"
 	check "$s is forbidden: EPERM ($out)" test "$out" = "errno=EPERM"
 done
