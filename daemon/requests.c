@@ -565,7 +565,7 @@ answer_launch(struct ztd *ztd, const struct client *c,
 	const char *service = "zt-exec";
 	char account[33], why[IDENTITY_REASON_MAX];
 	char profile[ZT_MSG_MAX - 512];
-	uint8_t digest[32];
+	uint8_t digest[32], again[32];
 	struct grant *parent = NULL, *g = NULL;
 	int r;
 
@@ -599,9 +599,15 @@ answer_launch(struct ztd *ztd, const struct client *c,
 		}
 		service = parent->service;
 	}
-	if ((r = identity_check_file(ztd->identity, ztd->config, s.agent,
+	/* The digest sent back is the one checked: hashed before and after
+	 * the check, and the two must agree (a swap in between shows). */
+	why[0] = '\0';
+	if ((r = digest_file(s.agent->binary, digest)) < 0 ||
+	    (r = identity_check_file(ztd->identity, ztd->config, s.agent,
 	    s.agent->binary, why)) < 0 ||
-	    (r = digest_file(s.agent->binary, digest)) < 0) {
+	    (r = digest_file(s.agent->binary, again)) < 0 ||
+	    (r = memcmp(digest, again, sizeof(digest)) == 0 ? 0 :
+	    -EAGAIN) < 0) {
 		snprintf(d.reason, sizeof(d.reason), "identity: %s",
 		    why[0] ? why : zt_strerror(r));
 		goto denied;
