@@ -500,7 +500,8 @@ profile_line(char *buf, size_t size, size_t *used, const char *key,
 static int
 build_profile(const struct agent *a, char *buf, size_t size)
 {
-	bool inet = false, inet6 = false, unix_ = false, ok = true;
+	bool inet = false, inet6 = false, unix_ = false, tunnel = false;
+	bool ok = true;
 	char number[24];
 	size_t used = 0;
 
@@ -536,7 +537,10 @@ build_profile(const struct agent *a, char *buf, size_t size)
 		inet |= a->network[i].family == AF_INET;
 		inet6 |= a->network[i].family == AF_INET6;
 		unix_ |= a->network[i].family == 0;
+		tunnel |= a->network[i].tunnel;
 	}
+	if (ok && tunnel)
+		ok = profile_line(buf, size, &used, "tunnel", "yes");
 	if (ok && inet)
 		ok = profile_line(buf, size, &used, "family", "inet");
 	if (ok && inet6)

@@ -102,6 +102,8 @@ parse_line(struct profile *p, char *key, char *value, unsigned line,
 		if (*n == PROFILE_ITEMS_MAX || copy(list[*n], 32, value) < 0)
 			return fail(error, line, "bad syscall name");
 		(*n)++;
+	} else if (strcmp(key, "tunnel") == 0) {
+		p->tunnel = strcmp(value, "yes") == 0;
 	} else if (strcmp(key, "family") == 0) {
 		if (strcmp(value, "inet") == 0)
 			p->inet = true;

@@ -18,6 +18,7 @@
  *   command PATH          (a command the profile may allow: Landlock x)
  *   deny SYSCALL          gate SYSCALL
  *   family inet|inet6|unix (the socket families the network rules need)
+ *   tunnel yes            (a network rule wants the mutual-TLS tunnel)
  * An unknown key or a malformed line is an error: the launch is denied.
  */
 struct profile_file {
@@ -45,6 +46,7 @@ struct profile {
 	char gate[PROFILE_ITEMS_MAX][32];
 	size_t n_gate;
 	bool inet, inet6, unix_;
+	bool tunnel;
 };
 
 /* Parse TEXT into P.  Returns 0, or -EINVAL with ERROR (160 bytes) set. */

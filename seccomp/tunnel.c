@@ -318,6 +318,36 @@ bridge_agent(int sfd)
 	return afd >= 0 ? afd : -ECONNREFUSED;
 }
 
+static void *
+prepare_main(void *arg)
+{
+	struct tunnels *t = arg;
+	SSL_CTX *warm;
+
+	pthread_mutex_lock(&t->lock);
+	if (!t->closed)
+		ensure_identity(t, "(prepared at launch)");
+	pthread_mutex_unlock(&t->lock);
+	/* OpenSSL's first context in a process costs milliseconds. */
+	warm = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_free(warm);
+	return NULL;
+}
+
+void
+tunnels_prepare(struct tunnels *t)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, prepare_main, t) != 0)
+		zt_log(LOG_WARNING, "agent %s: tunnel identity not prepared",
+		    t->agent);
+	pthread_attr_destroy(&attr);
+}
+
 static void
 unlink_relay(struct relay *r)
 {
@@ -347,9 +377,11 @@ ssl_write_all(struct relay *r, const char *buf, size_t len)
 		}
 		switch (SSL_get_error(r->ssl, n)) {
 		case SSL_ERROR_WANT_WRITE:
+			if (wait_fd(r->upstream, POLLOUT, now_ms() + 30000) < 0)
+				return false;
+			break;
 		case SSL_ERROR_WANT_READ:
-			if (wait_fd(r->upstream, POLLOUT | POLLIN,
-			    now_ms() + 30000) < 0)
+			if (wait_fd(r->upstream, POLLIN, now_ms() + 30000) < 0)
 				return false;
 			break;
 		default:

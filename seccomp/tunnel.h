@@ -27,6 +27,13 @@ int tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
     socklen_t len, const char *server_name, const char *ca_file,
     const char *object);
 
+/*
+ * Make the grant's key pair and certificate now, on a thread of its own
+ * (the profile has tunnel rules): the first connect then pays only its
+ * handshake.  Failure is logged; the first connect tries again.
+ */
+void tunnels_prepare(struct tunnels *t);
+
 /* Tear every tunnel down at once, both ways, and wipe the key material
  * (the grant ended).  New tunnels are refused afterwards. */
 void tunnels_close_all(struct tunnels *t, const char *why);

@@ -447,6 +447,8 @@ main(int argc, char **argv)
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
+	if (profile.tunnel)
+		tunnels_prepare(tunnels);
 	zt_log(LOG_NOTICE, "agent %s: pid %d under grant %s (landlock ABI %d)",
 	    profile.agent, (int)pid, launch.grant, abi);
 	if (write(sp[0], "G", 1) != 1) {

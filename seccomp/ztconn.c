@@ -231,8 +231,10 @@ handle_message(struct ztconn *z, const struct zt_msg *m, bool *ended)
 		struct wait_slot *s = &z->slots[i];
 
 		if (s->busy && !s->done && s->id == m->request_id) {
-			memcpy(&s->reply, m, sizeof(*m));
-			s->status = 0;
+			/* Decoded again from its bytes, not copied: a copy's
+			 * fields would still point into the reader's buffer,
+			 * which the next datagram overwrites. */
+			s->status = zt_msg_decode(&s->reply, m->wire, m->size);
 			s->done = true;
 			pthread_cond_broadcast(&z->cond);
 			return;
