@@ -32,7 +32,7 @@
 #define CERT_MAX 2048
 #define HANDSHAKE_MS 5000
 #define ACCEPT_MS 1000
-#define RELAY_BUF (64 * 1024)
+#define RELAY_BUF (256 * 1024)
 
 struct context {
 	char ca_file[4096];
@@ -452,17 +452,28 @@ relay_main(void *arg)
 		}
 		if (pfd[0].revents != 0) {
 			ssize_t m = read(r->local, buf, RELAY_BUF);
+			bool stop = false;
 
 			if (m <= 0) {
 				if (m < 0 && errno == EINTR)
 					continue;
 				break;		/* the agent closed it */
 			}
-			r->out += (unsigned long long)m;
-			if (!ssl_write_all(r, buf, (size_t)m)) {
-				why = "the server's end failed";
-				break;
+			/* Drain what is queued before polling again: one
+			 * wake-up per burst, not per buffer. */
+			for (int burst = 0; m > 0; burst++) {
+				r->out += (unsigned long long)m;
+				if (!ssl_write_all(r, buf, (size_t)m)) {
+					why = "the server's end failed";
+					stop = true;
+					break;
+				}
+				if (burst == 15)
+					break;	/* let the other way run */
+				m = recv(r->local, buf, RELAY_BUF, MSG_DONTWAIT);
 			}
+			if (stop || m == 0)
+				break;		/* m == 0: the agent closed it */
 		}
 	}
 	free(buf);
