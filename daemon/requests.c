@@ -541,6 +541,11 @@ build_profile(const struct agent *a, char *buf, size_t size)
 	}
 	if (ok && tunnel)
 		ok = profile_line(buf, size, &used, "tunnel", "yes");
+	/* Their CA files, so that zt-exec readies the contexts at launch. */
+	for (size_t i = 0; ok && i < a->n_network; i++)
+		if (a->network[i].tunnel && a->network[i].ca != NULL)
+			ok = profile_line(buf, size, &used, "tunnel_ca",
+			    a->network[i].ca);
 	if (ok && inet)
 		ok = profile_line(buf, size, &used, "family", "inet");
 	if (ok && inet6)

@@ -104,6 +104,11 @@ parse_line(struct profile *p, char *key, char *value, unsigned line,
 		(*n)++;
 	} else if (strcmp(key, "tunnel") == 0) {
 		p->tunnel = strcmp(value, "yes") == 0;
+	} else if (strcmp(key, "tunnel_ca") == 0) {
+		/* Only a head start: beyond 8, contexts are made on use. */
+		if (p->n_tunnel_cas < 8 && copy(p->tunnel_cas[p->n_tunnel_cas],
+		    PATH_MAX, value) == 0)
+			p->n_tunnel_cas++;
 	} else if (strcmp(key, "family") == 0) {
 		if (strcmp(value, "inet") == 0)
 			p->inet = true;

@@ -19,6 +19,7 @@
  *   deny SYSCALL          gate SYSCALL
  *   family inet|inet6|unix (the socket families the network rules need)
  *   tunnel yes            (a network rule wants the mutual-TLS tunnel)
+ *   tunnel_ca PATH        (the CA file of such a rule; several lines)
  * An unknown key or a malformed line is an error: the launch is denied.
  */
 struct profile_file {
@@ -47,6 +48,8 @@ struct profile {
 	size_t n_gate;
 	bool inet, inet6, unix_;
 	bool tunnel;
+	char tunnel_cas[8][PATH_MAX];	/* readied at launch (the first 8) */
+	size_t n_tunnel_cas;
 };
 
 /* Parse TEXT into P.  Returns 0, or -EINVAL with ERROR (160 bytes) set. */

@@ -318,33 +318,48 @@ bridge_agent(int sfd)
 	return afd >= 0 ? afd : -ECONNREFUSED;
 }
 
+struct prepare {
+	struct tunnels *t;
+	size_t n;
+	char ca_files[8][4096];
+};
+
 static void *
 prepare_main(void *arg)
 {
-	struct tunnels *t = arg;
-	SSL_CTX *warm;
+	struct prepare *p = arg;
+	struct tunnels *t = p->t;
 
 	pthread_mutex_lock(&t->lock);
-	if (!t->closed)
-		ensure_identity(t, "(prepared at launch)");
+	if (!t->closed && ensure_identity(t, "(prepared at launch)") == 0)
+		for (size_t i = 0; i < p->n; i++)
+			context_for(t, p->ca_files[i], "(prepared at launch)");
 	pthread_mutex_unlock(&t->lock);
-	/* OpenSSL's first context in a process costs milliseconds. */
-	warm = SSL_CTX_new(TLS_client_method());
-	SSL_CTX_free(warm);
+	free(p);
 	return NULL;
 }
 
 void
-tunnels_prepare(struct tunnels *t)
+tunnels_prepare(struct tunnels *t, const char (*ca_files)[4096],
+    size_t n_ca_files)
 {
+	struct prepare *p = calloc(1, sizeof(*p));
 	pthread_attr_t attr;
 	pthread_t thread;
 
+	if (p == NULL)
+		return;
+	p->t = t;
+	for (size_t i = 0; i < n_ca_files && i < 8; i++)
+		snprintf(p->ca_files[p->n++], sizeof(p->ca_files[0]), "%s",
+		    ca_files[i]);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&thread, &attr, prepare_main, t) != 0)
+	if (pthread_create(&thread, &attr, prepare_main, p) != 0) {
 		zt_log(LOG_WARNING, "agent %s: tunnel identity not prepared",
 		    t->agent);
+		free(p);
+	}
 	pthread_attr_destroy(&attr);
 }
 

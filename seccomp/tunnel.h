@@ -28,11 +28,13 @@ int tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
     const char *object);
 
 /*
- * Make the grant's key pair and certificate now, on a thread of its own
- * (the profile has tunnel rules): the first connect then pays only its
- * handshake.  Failure is logged; the first connect tries again.
+ * Make the grant's key pair and certificate now, and the TLS contexts of
+ * CA_FILES, on a thread of its own (the profile has tunnel rules): the
+ * first connect then pays only its handshake.  Failure is logged; the
+ * first connect tries again.
  */
-void tunnels_prepare(struct tunnels *t);
+void tunnels_prepare(struct tunnels *t, const char (*ca_files)[4096],
+    size_t n_ca_files);
 
 /* Tear every tunnel down at once, both ways, and wipe the key material
  * (the grant ended).  New tunnels are refused afterwards. */

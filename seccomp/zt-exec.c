@@ -448,7 +448,8 @@ main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	if (profile.tunnel)
-		tunnels_prepare(tunnels);
+		tunnels_prepare(tunnels, profile.tunnel_cas,
+		    profile.n_tunnel_cas);
 	zt_log(LOG_NOTICE, "agent %s: pid %d under grant %s (landlock ABI %d)",
 	    profile.agent, (int)pid, launch.grant, abi);
 	if (write(sp[0], "G", 1) != 1) {
