@@ -104,7 +104,8 @@ static const struct schema {
 	    BIT(ZT_F_SERVER_NAME) | BIT(ZT_F_CA),
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) },
 	[ZT_MSG_DECIDE] = { "decide",
-	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT),
+	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT) |
+	    BIT(ZT_F_PID),
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) },
 	[ZT_MSG_SESSION_OPEN] = { "session-open",
 	    BIT(ZT_F_UID) | BIT(ZT_F_SERVICE) | BIT(ZT_F_ACCOUNT) |

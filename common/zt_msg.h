@@ -38,8 +38,10 @@ enum zt_msg_type {
 					 * [ACCOUNT] [GRANT] */
 	ZT_MSG_DECISION = 7,		/* reply: DECISION REASON [RISK] [GRANT]
 					 * [AGENT] [TTL_MS] [EXPIRES_MS] ... */
-	ZT_MSG_DECIDE = 8,		/* ACTION OBJECT [GRANT]: may the subject
-					 * (the peer, or the grant's agent) act? */
+	ZT_MSG_DECIDE = 8,		/* ACTION OBJECT [GRANT] [PID]: may the
+					 * subject (the peer, or the grant's
+					 * agent) act?  PID: the acting process
+					 * a supervisor names, for the audit */
 	ZT_MSG_SESSION_OPEN = 9,	/* UID SERVICE [ACCOUNT] [RHOST] [TTY]
 					 * [FLAGS: ZT_SESSION_CHECK_ONLY] */
 	ZT_MSG_SESSION_CLOSE = 10,	/* GRANT */

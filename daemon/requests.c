@@ -285,6 +285,7 @@ answer_decide(struct ztd *ztd, const struct client *c,
 	enum action action = get_action(request);
 	const char *object, *grant_id;
 	char account[33], why[IDENTITY_REASON_MAX];
+	uint32_t actor;
 	int r;
 
 	zt_msg_get_str(request, ZT_F_OBJECT, &object);
@@ -315,11 +316,17 @@ answer_decide(struct ztd *ztd, const struct client *c,
 		if (passed_fd >= 0 &&
 		    prove_subject(ztd, &s, passed_fd, d.reason,
 		    sizeof(d.reason)) < 0) {
+			if (zt_msg_get_u32(request, ZT_F_PID, &actor) == 0)
+				s.pid = (pid_t)actor;
 			decide_audit(ztd, &s, policy_action_name(action),
 			    object, &d, -1);
 			return put_decision(reply, request->request_id, &d,
 			    s.grant);
 		}
+		/* Its word, for the audit line only: the grant's supervisor
+		 * is trusted with the grant already. */
+		if (zt_msg_get_u32(request, ZT_F_PID, &actor) == 0)
+			s.pid = (pid_t)actor;
 		decide(ztd, &s, action, object, false, &d);
 		if (d.wait_ticket != 0)
 			return wait_for_attestation(ztd, d.wait_ticket);

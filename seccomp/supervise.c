@@ -322,7 +322,8 @@ decide_dest(const struct call *c, const struct dest *d,
 
 	if (!d->ask)
 		return 0;
-	ztconn_decide(c->s->setup.ztd, ACTION_CONNECT, d->object, -1, &v);
+	ztconn_decide(c->s->setup.ztd, ACTION_CONNECT, d->object, -1,
+	    (pid_t)c->req->pid, &v);
 	if (!v.allow)
 		return -EACCES;
 	if (v.tunnel) {
@@ -870,7 +871,7 @@ decide_exec(const struct call *c, const char *path)
 	struct ztconn_verdict v;
 
 	ztconn_decide(c->s->setup.ztd, ACTION_EXEC, path,
-	    c->s->setup.root_pidfd, &v);
+	    c->s->setup.root_pidfd, (pid_t)c->req->pid, &v);
 	return v.allow;
 }
 
@@ -1075,7 +1076,7 @@ on_gated_syscall(const struct call *c)
 	if (name == NULL)
 		return -EACCES;
 	ztconn_decide(c->s->setup.ztd, ACTION_SYSCALL, name,
-	    c->s->setup.root_pidfd, &v);
+	    c->s->setup.root_pidfd, (pid_t)c->req->pid, &v);
 	free(name);
 	return v.allow ? 1 : -EACCES;
 }

@@ -434,7 +434,7 @@ usable(struct ztconn *z, char *why, size_t size)
 
 void
 ztconn_decide(struct ztconn *z, enum action action, const char *object,
-    int pidfd, struct ztconn_verdict *out)
+    int pidfd, pid_t actor, struct ztconn_verdict *out)
 {
 	struct cache_entry *e = cache_slot(z, (uint32_t)action, object);
 	struct wait_slot *slot = NULL;
@@ -457,7 +457,9 @@ ztconn_decide(struct ztconn *z, enum action action, const char *object,
 	if ((r = ask_begin(z, ZT_MSG_DECIDE, &slot)) < 0 ||
 	    (r = zt_msg_put_u32(&z->out, ZT_F_ACTION, (uint32_t)action)) < 0 ||
 	    (r = zt_msg_put_str(&z->out, ZT_F_OBJECT, object)) < 0 ||
-	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0) {
+	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0 ||
+	    (actor > 0 && (r = zt_msg_put_u32(&z->out, ZT_F_PID,
+	    (uint32_t)actor)) < 0)) {
 		snprintf(out->reason, sizeof(out->reason), "could not ask "
 		    "ztd: %s", zt_strerror(r));
 		goto free_slot;

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "policy.h"	/* enum action, shared with ztd */
 
@@ -41,9 +42,10 @@ int ztconn_start(struct ztconn **out, int fd, const char *socket_path,
  * (and is reported); otherwise ztd is asked, passing PIDFD (-1: none) as
  * the acting process for high-risk actions.  Any failure is a deny with
  * its reason: no connection, grant ended, timeout, malformed reply.
+ * ACTOR (> 0) is the process that acts, named in ztd's audit line.
  */
 void ztconn_decide(struct ztconn *z, enum action action, const char *object,
-    int pidfd, struct ztconn_verdict *out);
+    int pidfd, pid_t actor, struct ztconn_verdict *out);
 
 /*
  * The grant's tunnel client certificate for the key of CSR (DER): CERT

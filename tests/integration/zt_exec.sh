@@ -497,6 +497,19 @@ fi
 # ------------------------------------------------------------ audit
 check "an allowed connect is audited with its object" \
     logged "decision=allow action=connect agent=\"probe\" account=\"$account\" uid=$uid .*object=\"tcp:127\\.0\\.0\\.1:$good_port\""
+# pid= is the acting agent process, not zt-exec (whose pid the launch's
+# session line carries, under the same grant).
+audit_pids_differ() {
+	local line grant cpid spid
+	line=$(grep -m1 "decision=allow action=connect agent=\"probe\" .*object=\"tcp:127\.0\.0\.1:$good_port\"" "$work/syslog.out")
+	grant=$(printf '%s' "$line" | sed -n 's/.* grant=\([0-9a-f]*\) .*/\1/p')
+	cpid=$(printf '%s' "$line" | sed -n 's/.* pid=\([0-9]*\) .*/\1/p')
+	spid=$(grep "grant $grant: agent probe .*launched by zt-exec pid" \
+	    "$work/syslog.out" | sed -n 's/.*zt-exec pid \([0-9]*\).*/\1/p')
+	[ -n "$cpid" ] && [ -n "$spid" ] && [ "$cpid" != "$spid" ]
+}
+check "the connect's audit line names the agent's pid, not zt-exec's" \
+    audit_pids_differ
 check "a denied connect is audited with its object" \
     logged "decision=deny action=connect agent=\"probe\" .*object=\"tcp:127\\.0\\.0\\.1:$bad_port\""
 check "an IPv6 connect is audited as [::1]" \
