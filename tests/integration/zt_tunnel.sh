@@ -39,11 +39,15 @@ has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 logged() { grep -qE -- "$1" "$work/syslog.out"; }  # ERE
 denied() { has "$1" '^errno=(EACCES|ECONNREFUSED|ECONNRESET)$'; }
 now() { "$PROBE" now | sed 's/^t=//'; }
-free_port() { # a port nobody listens on now
+# free_ports: the first of six ports in a row that no socket uses now,
+# below the ephemeral range (32768-) so that no client connection, of this
+# test or another running beside it, holds one of them.
+free_ports() {
 	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
-		if ! ss -Htln "sport = :$p" | grep -q .; then
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 12000))
+		if ! ss -Htan "( sport >= :$p and sport <= :$((p + 5)) )" |
+		    grep -q .; then
 			echo "$p"
 			return
 		fi
@@ -102,7 +106,7 @@ install -m 0755 "$ZTEXEC" "$bin/zt-exec"
 ZTEXEC=$bin/zt-exec
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
 mkdir -m 0700 "$work/state"
-www_port=$(free_port)
+www_port=$(free_ports)
 rev_port=$((www_port + 1))
 foreign_port=$((www_port + 2))
 wrongname_port=$((www_port + 3))
