@@ -50,6 +50,9 @@
 #define TASKS_MAX 65536
 #define DIGESTS 64
 #define OBJECT_MAX (PATH_MAX + 16)
+/* A handler's answer that lets the syscall continue (exec, and the
+ * profile's gated syscalls, whose arguments are registers). */
+#define CONTINUE INT64_MAX
 
 struct approval {
 	bool used;
@@ -474,52 +477,34 @@ static ssize_t
 on_sendto(const struct call *c, char *buf)
 {
 	const __u64 *a = c->req->data.args;
-	struct iovec iov = { (void *)(uintptr_t)a[1], a[2] };
-	struct msghdr mh = {
-		.msg_name = (void *)(uintptr_t)a[4],
-		.msg_namelen = (socklen_t)a[5],
-		.msg_iov = NULL,
-		.msg_iovlen = 0,
-	};
-	int sfd;
-	ssize_t r;
-
-	/* The iovec is ours, the bytes it points at the agent's. */
-	char *data = buf;
 	size_t len = a[2] > SEND_MAX ? SEND_MAX : a[2];
+	socklen_t alen = (socklen_t)a[5];
+	struct sockaddr_storage raw;
+	struct dest d = { .path_fd = -1 };
+	const char *proto;
+	int sfd, type, domain;
+	ssize_t r;
 
 	if ((sfd = take_fd(c, (int)a[0])) < 0)
 		return sfd;
-	if (read_mem(c->req->pid, a[1], data, len) < 0) {
-		close(sfd);
-		return -EFAULT;
+	if ((type = socket_kind(sfd, &domain, &proto)) < 0)
+		r = type;
+	else if (len < a[2] && type != SOCK_STREAM)
+		r = -EMSGSIZE;		/* a datagram is sent whole or not */
+	else if (alen > sizeof(raw))
+		r = -EINVAL;
+	else if (read_mem(c->req->pid, a[1], buf, len) < 0 ||
+	    read_mem(c->req->pid, a[4], &raw, alen) < 0)
+		r = -EFAULT;
+	else if (!still_valid(c))
+		r = -EACCES;
+	else if ((r = make_dest(c, sfd, &raw, alen, false, &d)) == 0 &&
+	    (r = decide_dest(c, &d, NULL)) == 0) {
+		r = sendto(sfd, buf, len, (int)a[3] | MSG_NOSIGNAL,
+		    (struct sockaddr *)&d.addr, d.len);
+		r = r < 0 ? -errno : r;
 	}
-	{
-		struct sockaddr_storage raw;
-		struct dest d = { .path_fd = -1 };
-		int type, domain;
-		const char *proto;
-
-		r = 0;
-		if ((type = socket_kind(sfd, &domain, &proto)) < 0)
-			r = type;
-		else if (len < a[2] && type != SOCK_STREAM)
-			r = -EMSGSIZE;
-		else if (mh.msg_namelen > sizeof(raw))
-			r = -EINVAL;
-		else if (read_mem(c->req->pid, a[4], &raw, mh.msg_namelen) < 0)
-			r = -EFAULT;
-		else if (!still_valid(c))
-			r = -EACCES;
-		else if ((r = make_dest(c, sfd, &raw, mh.msg_namelen, false,
-		    &d)) == 0 && (r = decide_dest(c, &d, NULL)) == 0) {
-			r = sendto(sfd, data, len, (int)a[3] | MSG_NOSIGNAL,
-			    (struct sockaddr *)&d.addr, d.len);
-			r = r < 0 ? -errno : r;
-		}
-		dest_done(&d);
-	}
-	(void)iov;
+	dest_done(&d);
 	close(sfd);
 	return r;
 }
@@ -989,7 +974,7 @@ on_exec(const struct call *c, bool at, char *blob)
 	if ((r = file_digest(s, exe, digest)) < 0 ||
 	    (r = add_approval(s, tgid, exe, digest, blob, blob_len)) < 0)
 		goto out;
-	r = still_valid(c) ? 1 : -EACCES;	/* 1: continue */
+	r = still_valid(c) ? 1 : -EACCES;	/* 1: on_exec continues */
 out:
 	if (exe >= 0)
 		close(exe);
@@ -1066,7 +1051,7 @@ verify_exec(struct supervisor *s, pid_t pid, char *blob)
 
 /* ------------------------------------------------------------------ */
 
-static int
+static int64_t
 on_gated_syscall(const struct call *c)
 {
 	struct ztconn_verdict v;
@@ -1078,43 +1063,38 @@ on_gated_syscall(const struct call *c)
 	ztconn_decide(c->s->setup.ztd, ACTION_SYSCALL, name,
 	    c->s->setup.root_pidfd, (pid_t)c->req->pid, &v);
 	free(name);
-	return v.allow ? 1 : -EACCES;
+	return v.allow ? CONTINUE : -EACCES;
 }
 
-/* One notification: the errno to fail it with, a result, or 1 to let it
- * continue (exec and profile-gated syscalls, whose arguments live in
- * registers the agent cannot change). */
+/* One notification: -errno to fail it with, the result of a call made
+ * here, or CONTINUE. */
 static int64_t
 dispatch(const struct call *c, char *buf)
 {
-	static int nr_connect = -1, nr_bind, nr_sendto, nr_sendmsg,
-	    nr_sendmmsg, nr_execve, nr_execveat;
-	int nr = c->req->data.nr;
-
-	if (nr_connect < 0) {
-		nr_bind = SCMP_SYS(bind);
-		nr_sendto = SCMP_SYS(sendto);
-		nr_sendmsg = SCMP_SYS(sendmsg);
-		nr_sendmmsg = SCMP_SYS(sendmmsg);
-		nr_execve = SCMP_SYS(execve);
-		nr_execveat = SCMP_SYS(execveat);
-		nr_connect = SCMP_SYS(connect);
-	}
 	if (c->req->data.arch != SCMP_ARCH_X86_64)
 		return -EACCES;
-	if (nr == nr_connect)
+	switch (c->req->data.nr) {
+	case SCMP_SYS(connect):
 		return on_connect_or_bind(c, false);
-	if (nr == nr_bind)
+	case SCMP_SYS(bind):
 		return on_connect_or_bind(c, true);
-	if (nr == nr_sendto)
+	case SCMP_SYS(sendto):
 		return on_sendto(c, buf);
-	if (nr == nr_sendmsg)
+	case SCMP_SYS(sendmsg):
 		return on_sendmsg(c, buf);
-	if (nr == nr_sendmmsg)
+	case SCMP_SYS(sendmmsg):
 		return on_sendmmsg(c, buf);
-	if (nr == nr_execve || nr == nr_execveat)
-		return on_exec(c, nr == nr_execveat, buf);
-	return on_gated_syscall(c);
+	case SCMP_SYS(execve):
+	case SCMP_SYS(execveat): {
+		int r = on_exec(c, c->req->data.nr == SCMP_SYS(execveat), buf);
+
+		/* ENOENT and the like stay what they are: execvp searches
+		 * PATH on them. */
+		return r == 1 ? CONTINUE : r < 0 ? r : -EACCES;
+	}
+	default:
+		return on_gated_syscall(c);
+	}
 }
 
 static void *
@@ -1134,12 +1114,10 @@ worker_main(void *arg)
 	c.req = req;
 	c.resp = resp;
 	for (;;) {
-		struct seccomp_notif_sizes sizes;
 		int64_t r;
 
 		/* libseccomp 2.5.4 does not clear the buffer itself. */
 		memset(req, 0, sizeof(*req));
-		(void)sizes;
 		if (seccomp_notify_receive(c.fd, req) < 0) {
 			struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
 
@@ -1153,13 +1131,7 @@ worker_main(void *arg)
 		memset(resp, 0, sizeof(*resp));
 		resp->id = req->id;
 		r = dispatch(&c, buf);
-		if (r == 1 && (req->data.nr == SCMP_SYS(execve) ||
-		    req->data.nr == SCMP_SYS(execveat) ||
-		    (req->data.nr != SCMP_SYS(connect) &&
-		    req->data.nr != SCMP_SYS(bind) &&
-		    req->data.nr != SCMP_SYS(sendto) &&
-		    req->data.nr != SCMP_SYS(sendmsg) &&
-		    req->data.nr != SCMP_SYS(sendmmsg)))) {
+		if (r == CONTINUE) {
 			resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 		} else if (r < 0) {
 			resp->error = (int32_t)r;
