@@ -352,7 +352,7 @@ on_connect_or_bind(const struct call *c, bool bind_)
 	const __u64 *a = c->req->data.args;
 	struct sockaddr_storage raw;
 	socklen_t len = (socklen_t)a[2];
-	static __thread struct ztconn_verdict tunnel;
+	struct ztconn_verdict tunnel;
 	struct dest d;
 	int sfd, r;
 
