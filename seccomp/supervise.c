@@ -213,9 +213,26 @@ socket_kind(int fd, int *domain, const char **proto)
 	return type;
 }
 
+/* The canonical path of an open file (as ztd's rules are written). */
+static int
+fd_path(int fd, char *out, size_t size)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, out, size - 1);
+	if (n <= 0 || (size_t)n >= size - 1)
+		return -ENAMETOOLONG;
+	out[n] = '\0';
+	return 0;
+}
+
 /*
- * A unix socket path, resolved in the agent's root (never the
- * supervisor's), without following symlinks, and never ztd's socket.
+ * A unix socket path, resolved as the agent would -- an absolute one in
+ * its root, a relative one from its cwd, never the supervisor's -- without
+ * following symlinks; decided by the canonical path of what it names, and
+ * never ztd's socket.
  */
 static int
 unix_dest(const struct call *c, const struct sockaddr_un *sun, socklen_t len,
@@ -224,37 +241,41 @@ unix_dest(const struct call *c, const struct sockaddr_un *sun, socklen_t len,
 	const struct supervise_setup *st = &c->s->setup;
 	struct open_how how = {
 		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
-		    RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	char path[sizeof(sun->sun_path) + 1], root[64];
+	char path[sizeof(sun->sun_path) + 1], base[64], canon[PATH_MAX];
 	size_t n = len - offsetof(struct sockaddr_un, sun_path);
 	struct sockaddr_un *via = (struct sockaddr_un *)&d->addr;
 	struct stat sb;
-	int rootfd, fd;
+	int basefd, fd;
 
 	if (len <= offsetof(struct sockaddr_un, sun_path) || sun->sun_path[0]
 	    == '\0')
 		return -EACCES;		/* unnamed or abstract */
 	memcpy(path, sun->sun_path, n);
 	path[n] = '\0';
-	if (path[0] != '/')
-		return -EACCES;		/* relative: not in any policy */
-	snprintf(d->object, sizeof(d->object), "unix:%s", path);
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)c->req->pid);
-	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
+	if (path[0] == '/')
+		how.resolve |= RESOLVE_IN_ROOT;
+	snprintf(base, sizeof(base), "/proc/%d/%s", (int)c->req->pid,
+	    path[0] == '/' ? "root" : "cwd");
+	basefd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (basefd < 0)
 		return -EACCES;
-	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	close(rootfd);
+	fd = (int)syscall(SYS_openat2, basefd, path, &how, sizeof(how));
+	close(basefd);
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : -EACCES;
 	if (!still_valid(c) || fstat(fd, &sb) < 0 || !S_ISSOCK(sb.st_mode) ||
-	    (st->ztd_ino != 0 && sb.st_dev == st->ztd_dev &&
-	    sb.st_ino == st->ztd_ino)) {
+	    fd_path(fd, canon, sizeof(canon)) < 0) {
 		close(fd);
-		return S_ISSOCK(sb.st_mode) ? -EACCES : -ECONNREFUSED;
+		return -ECONNREFUSED;
 	}
+	if (st->ztd_ino != 0 && sb.st_dev == st->ztd_dev &&
+	    sb.st_ino == st->ztd_ino) {
+		close(fd);
+		return -EACCES;		/* ztd's own socket: never */
+	}
+	snprintf(d->object, sizeof(d->object), "unix:%s", canon);
 	d->path_fd = fd;
 	memset(via, 0, sizeof(*via));
 	via->sun_family = AF_UNIX;
@@ -662,21 +683,6 @@ open_for_exec(pid_t pid, int dirfd, const char *path, bool nofollow)
 	}
 	close(base);
 	return fd;
-}
-
-/* The canonical path of an open file (as ztd's rules are written). */
-static int
-fd_path(int fd, char *out, size_t size)
-{
-	char link[64];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, out, size - 1);
-	if (n <= 0 || (size_t)n >= size - 1)
-		return -ENAMETOOLONG;
-	out[n] = '\0';
-	return 0;
 }
 
 struct shebang {

@@ -217,6 +217,19 @@ fi
 uid=$(id -u "$account")
 
 start_logsink "$work"
+# Unix stream listeners: one the profile lists, one it does not, and a
+# symlink to the listed one (symlinks are never followed for the agent).
+mkdir -m 0755 "$work/u"
+for name in echo other; do
+	python3 -c 'import socket,sys,time
+s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(64)
+while True:
+    c,_=s.accept(); c.close()' "$work/u/$name.sock" &
+	track $!
+done
+ln -s echo.sock "$work/u/link.sock"
+wait_for test -S "$work/u/other.sock"
+chmod 0777 "$work/u/echo.sock" "$work/u/other.sock"
 start_listener good tcp 127.0.0.1 &&
     start_listener bad tcp 127.0.0.1 &&
     start_listener good6 tcp ::1 &&
@@ -276,7 +289,8 @@ agents = (
     network = (
       { to = "127.0.0.1/32"; ports = "$good_port"; proto = "tcp"; },
       { to = "::1/128"; ports = "$good6_port"; proto = "tcp"; },
-      { to = "127.0.0.1/32"; ports = "$ugood_port"; proto = "udp"; }
+      { to = "127.0.0.1/32"; ports = "$ugood_port"; proto = "udp"; },
+      { unix = "$work/u/echo.sock"; }
     );
     files = (
       { path = "$bin"; access = "rx"; },
@@ -379,6 +393,17 @@ check "bind to a port no rule names is denied ($out)" \
 zx unix-seqpacket "$sock"
 check "connecting to ztd's own socket is denied ($out)" \
     has "$out" '^errno=(EACCES|ECONNREFUSED|EPERM|EAFNOSUPPORT)$'
+zx unix "$work/u/echo.sock"
+check "a unix socket the profile lists, by absolute path ($out)" \
+    has "$out" '^ok'
+zx unix u/echo.sock
+check "the same by a path relative to the agent's cwd ($out)" \
+    has "$out" '^ok'
+zx unix "$work/u/other.sock"
+check "a unix socket the profile does not list is denied ($out)" denied "$out"
+zx unix "$work/u/link.sock"
+check "a symlink to the listed socket is not followed ($out)" \
+    has "$out" '^errno=(EACCES|ECONNREFUSED)$'
 
 # ------------------------------------------------------------ exec
 zx exec "$bin/exit00"
