@@ -228,6 +228,9 @@ while True:
 	track $!
 done
 ln -s echo.sock "$work/u/link.sock"
+# Both must exist before they are opened to the account (a socket made
+# after the chmod would keep umask's mode, and refuse it).
+wait_for test -S "$work/u/echo.sock"
 wait_for test -S "$work/u/other.sock"
 chmod 0777 "$work/u/echo.sock" "$work/u/other.sock"
 start_listener good tcp 127.0.0.1 &&
