@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sched.h>
@@ -16,7 +15,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,6 +26,8 @@
 #include "zt_client.h"
 #include "zt_err.h"
 #include "zt_msg.h"
+
+#include "common.h"
 
 /*
  * What a run looks like: ztd, a syslog sink and an echo server are child
@@ -53,7 +53,6 @@
 #define ACTION_EXEC 2
 #define ACTION_CONNECT 3
 
-#define AGENT_ACCOUNT "daemon"
 #define AGENT_SERVICE "zt-agent"
 #define CACHED_OBJECT "/usr/bin/rsync"
 #define CACHED_REASON "cached allow"	/* daemon/decide.c, on a hit */
@@ -123,32 +122,6 @@ now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000,
-	    .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/*
- * In a freshly forked child: default signal actions, and death with this
- * process (so that nothing outlives a benchmark killed outright).
- */
-static void
-child_setup(const struct bench *b)
-{
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != b->parent)
-		_exit(1);
-}
-
 /* Run on CPU only (children inherit it, ztd's threads too). */
 static void
 pin_to(int cpu)
@@ -187,44 +160,6 @@ path_in(const struct bench *b, char *out, size_t size, const char *name)
 
 /* ------------------------------------------------------------ setup */
 
-static int
-copy_file(const char *from, const char *to, mode_t mode)
-{
-	char buf[65536];
-	ssize_t n;
-	int in, out, r = 0;
-
-	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    mode)) < 0) {
-		r = -errno;
-		close(in);
-		return r;
-	}
-	while (r == 0 && (n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		for (ssize_t done = 0; done < n;) {
-			ssize_t w = write(out, buf + done, (size_t)(n - done));
-
-			if (w < 0) {
-				r = -errno;
-				break;
-			}
-			done += w;
-		}
-	}
-	if (r == 0 && fchmod(out, mode) < 0)
-		r = -errno;
-	if (close(out) < 0 && r == 0)
-		r = -errno;
-	close(in);
-	return r;
-}
-
 /* The SHA-256 of PATH as 64 hex digits, by sha256sum(1). */
 static int
 sha256_of(const struct bench *b, const char *path, char hex[65])
@@ -243,7 +178,7 @@ sha256_of(const struct bench *b, const char *path, char hex[65])
 		return -errno;
 	}
 	if (pid == 0) {
-		child_setup(b);
+		child_setup(b->parent);
 		dup2(fds[1], STDOUT_FILENO);
 		execlp("sha256sum", "sha256sum", "--", path, (char *)NULL);
 		_exit(127);
@@ -458,8 +393,9 @@ run_echo(int listen_fd)
 
 /* ------------------------------------------------------------ ztd */
 
+/* Fork ztd, pinned, its stdout and stderr to STDERR_FD. */
 static int
-start_ztd(struct bench *b, int stderr_fd)
+spawn_ztd(struct bench *b, int stderr_fd)
 {
 	pid_t pid;
 
@@ -469,7 +405,7 @@ start_ztd(struct bench *b, int stderr_fd)
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-		child_setup(b);
+		child_setup(b->parent);
 		pin_to(b->server_cpu);
 		if (null >= 0)
 			dup2(null, STDIN_FILENO);
@@ -521,8 +457,7 @@ wait_for_ztd(struct bench *b, char *version, size_t size)
 	for (int i = 0; i < 1000 && !interrupted; i++) {
 		if (waitpid(b->ztd_pid, &status, WNOHANG) == b->ztd_pid) {
 			fprintf(stderr, "bench/decide: ztd exited at start "
-			    "(status %d)\n", WIFEXITED(status) ?
-			    WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			    "(status %d)\n", exit_code(status));
 			b->ztd_pid = 0;
 			return -1;
 		}
@@ -590,8 +525,7 @@ stop_process(pid_t *pid, long timeout_ms)
 	*pid = 0;
 	if (status < 0)
 		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status);
+	return exit_code(status);
 }
 
 /* Print what ztd wrote to stderr: its first bytes and its last. */
@@ -895,7 +829,7 @@ spawn_clients(struct bench *b, enum kind kind, int n, bool same_cpu)
 			break;
 		}
 		if (pid == 0) {
-			child_setup(b);
+			child_setup(b->parent);
 			pin_to(same_cpu ? b->server_cpu :
 			    b->cpus[i % b->n_cpus]);
 			close(ready[0]);
@@ -977,14 +911,6 @@ static int
 compare_u32(const void *x, const void *y)
 {
 	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-
-	return a < b ? -1 : a > b;
-}
-
-static int
-compare_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
 
 	return a < b ? -1 : a > b;
 }
@@ -1105,19 +1031,6 @@ measure_rss(struct bench *b)
 
 /* ------------------------------------------------------------ main */
 
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	if (remove(path) < 0)
-		fprintf(stderr, "bench/decide: remove %s: %s\n", path,
-		    strerror(errno));
-	return 0;
-}
-
 /* How many of the decisions' audit lines the sink received. */
 static void
 print_audit_note(const struct bench *b)
@@ -1171,10 +1084,8 @@ teardown(struct bench *b, bool failed)
 	stop_process(&b->sink_pid, 1000);
 	if (failed && b->shared != NULL)
 		print_ztd_stderr(b->shared);
-	if (b->dir[0] != '\0' &&
-	    nftw(b->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		fprintf(stderr, "bench/decide: cannot remove %s: %s\n", b->dir,
-		    strerror(errno));
+	if (b->dir[0] != '\0')
+		remove_tree("bench/decide", b->dir);
 	return r;
 }
 
@@ -1234,7 +1145,7 @@ start_servers(struct bench *b)
 	}
 	fflush(NULL);
 	if ((b->echo_pid = fork()) == 0) {
-		child_setup(b);
+		child_setup(b->parent);
 		pin_to(b->server_cpu);
 		close(log_fd);
 		run_echo(echo_fd);
@@ -1248,7 +1159,7 @@ start_servers(struct bench *b)
 		return -1;
 	}
 	if ((b->sink_pid = fork()) == 0) {
-		child_setup(b);
+		child_setup(b->parent);
 		close(pipe_fds[1]);
 		run_sink(b->shared, log_fd, pipe_fds[0]);
 	}
@@ -1259,7 +1170,7 @@ start_servers(struct bench *b)
 		close(pipe_fds[1]);
 		return -1;
 	}
-	r = start_ztd(b, pipe_fds[1]);
+	r = spawn_ztd(b, pipe_fds[1]);
 	close(pipe_fds[1]);
 	if (r < 0) {
 		fprintf(stderr, "bench/decide: fork: %s\n", strerror(-r));

@@ -24,14 +24,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <pwd.h>
-#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -52,6 +48,8 @@
 
 #include <linux/seccomp.h>
 
+#include "common.h"
+
 /* Bookworm's headers predate these (Linux 5.5 and 6.6). */
 #ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
 #define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
@@ -63,7 +61,6 @@
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
 
-#define AGENT_ACCOUNT "daemon"
 #define SYSCALL_CALLS 1000000		/* per repetition */
 #define SYSCALL_REPS 3			/* per process */
 #define SYSCALL_ROUNDS 7		/* processes per setup */
@@ -77,7 +74,6 @@
 #define WRAPPER_LAUNCHES 1000		/* bwrap and sudo */
 #define RUN_TIMEOUT_MS 60000		/* one workload run */
 #define NUMBERS_MAX 64
-#define ERR_KEEP 2048			/* bytes of ztd's stderr shown */
 
 struct state {
 	char dir[64];
@@ -92,11 +88,12 @@ struct state {
 	uid_t uid;
 	gid_t gid;
 	pid_t self, ztd_pid, child;
-	int listen_fd, log_fd;
+	int listen_fd;
 	uint16_t port;
+	struct ztd_launch ztd;
 };
 
-static struct state st = { .listen_fd = -1, .log_fd = -1 };
+static struct state st = { .listen_fd = -1 };
 static volatile sig_atomic_t interrupted;
 /* The last minimal-supervisor run: SYNC_WAKE_UP taken, notifications. */
 static bool minimal_sync_wake_up;
@@ -107,42 +104,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	interrupted = 1;
-}
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int
-compare_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-
-	return a < b ? -1 : a > b;
-}
-
-/* The median of N values (sorts them). */
-static double
-median(double *v, size_t n)
-{
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), compare_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000,
-	    .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
 }
 
 /* -------------------------------------------------------- workloads */
@@ -369,48 +330,20 @@ run_supervisor(void *arg)
 
 /* ------------------------------------------------------ processes */
 
-/* Create a thread with the signals handled by the main thread blocked. */
-static int
-start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-	sigset_t set, old;
-	int r;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
-	r = pthread_create(t, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return r == 0 ? 0 : -1;
-}
-
 /* Audit lines ztd sent, by action (zt-exec's local hits included). */
 static uint64_t audit_exec, audit_connect;
 
-/* Drain ztd's syslog datagrams, counting its audit lines. */
-static void *
-run_sink(void *arg)
+/* One of ztd's syslog datagrams: count its audit lines. */
+static void
+count_audit(const char *line)
 {
-	char buf[8192];
-	int fd = *(int *)arg;
-
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
-
-		if (n < 0 && errno != EINTR)
-			return NULL;
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		if (strstr(buf, "decision=allow action=exec ") != NULL)
-			__atomic_add_fetch(&audit_exec, 1, __ATOMIC_RELAXED);
-		else if (strstr(buf, "decision=allow action=connect ") != NULL)
-			__atomic_add_fetch(&audit_connect, 1,
-			    __ATOMIC_RELAXED);
-	}
+	if (strstr(line, "decision=allow action=exec ") != NULL)
+		__atomic_add_fetch(&audit_exec, 1, __ATOMIC_RELAXED);
+	else if (strstr(line, "decision=allow action=connect ") != NULL)
+		__atomic_add_fetch(&audit_connect, 1, __ATOMIC_RELAXED);
 }
+
+static struct log_sink sink = { .fd = -1, .line = count_audit };
 
 /* Accept and close every connection to 127.0.0.1:PORT. */
 static void *
@@ -439,23 +372,6 @@ enum wrap {
 static const char *const wrap_names[] = { "root", "bare", "minimal",
 	"zt-exec" };
 
-/* In a freshly forked child: default signals, death with the bench. */
-static void
-child_setup(void)
-{
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t none;
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != st.self)
-		_exit(1);
-}
-
 /*
  * Fork and exec ARGV (the agent's arguments after the program) under WRAP,
  * stdout to OUT_FD.  For WRAP_MINIMAL, *NOTIFY_FD receives the filter's
@@ -468,14 +384,9 @@ spawn(enum wrap wrap, char *const *args, int out_fd, int *notify_fd)
 	int n = 0, sock[2] = { -1, -1 };
 	pid_t pid;
 
-	if (wrap == WRAP_ZT_EXEC) {
-		argv[n++] = st.zt_exec;
-		argv[n++] = "--socket";
-		argv[n++] = st.ztd_socket;
-		argv[n++] = "--syslog-socket";
-		argv[n++] = st.log_socket;
-		argv[n++] = "--";
-	}
+	if (wrap == WRAP_ZT_EXEC)
+		n = zt_exec_argv(argv, st.zt_exec, st.ztd_socket,
+		    st.log_socket);
 	if (wrap != WRAP_NONE)
 		argv[n++] = st.agent;
 	for (int i = 0; args[i] != NULL && n < 31; i++)
@@ -498,14 +409,10 @@ spawn(enum wrap wrap, char *const *args, int out_fd, int *notify_fd)
 		if (null >= 0)
 			dup2(null, STDIN_FILENO);
 		dup2(out_fd >= 0 ? out_fd : null, STDOUT_FILENO);
-		if (wrap != WRAP_NONE && (setgroups(0, NULL) < 0 ||
-		    setresgid(st.gid, st.gid, st.gid) < 0 ||
-		    setresuid(st.uid, st.uid, st.uid) < 0)) {
-			perror("bench/exec: drop to " AGENT_ACCOUNT);
-			_exit(126);
-		}
+		if (wrap != WRAP_NONE)
+			drop_to_agent("bench/exec", st.uid, st.gid);
 		/* After the uid change, which clears it. */
-		child_setup();
+		child_setup(st.self);
 		if (wrap == WRAP_MINIMAL && load_minimal_filter(sock[1]) < 0) {
 			perror("bench/exec: minimal supervisor filter");
 			_exit(126);
@@ -534,23 +441,8 @@ spawn(enum wrap wrap, char *const *args, int out_fd, int *notify_fd)
 static int
 reap(pid_t pid, long timeout_ms, int *status)
 {
-	double deadline = now_us() + timeout_ms * 1e3;
-
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (interrupted || now_us() > deadline) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		sleep_ms(2);
-	}
+	if (reap_within(pid, timeout_ms, 2, &interrupted, status) < 0)
+		return -1;
 	if (st.child == pid)
 		st.child = 0;
 	return 0;
@@ -606,7 +498,7 @@ static int
 run_workload(enum wrap wrap, char *const *args, double *v, struct rss *rss)
 {
 	struct supervisor sup = { .fd = -1 };
-	char out[4096], *p, *end;
+	char out[4096];
 	size_t got = 0;
 	int fds[2], status, n = 0;
 	pid_t pid;
@@ -681,18 +573,10 @@ run_workload(enum wrap wrap, char *const *args, double *v, struct rss *rss)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "bench/exec: the %s workload \"%s\" exited "
 		    "with status %d\n", wrap_names[wrap], args[1],
-		    WIFEXITED(status) ? WEXITSTATUS(status) :
-		    128 + WTERMSIG(status));
+		    exit_code(status));
 		return -1;
 	}
-	for (p = out; n < NUMBERS_MAX; p = end) {
-		double x = strtod(p, &end);
-
-		if (end == p)
-			break;
-		v[n++] = x;
-	}
-	if (n == 0)
+	if ((n = parse_numbers(out, v, NUMBERS_MAX)) == 0)
 		fprintf(stderr, "bench/exec: the %s workload printed \"%s\"\n",
 		    wrap_names[wrap], out);
 	return n > 0 ? n : -1;
@@ -722,8 +606,7 @@ launches(enum wrap wrap, char *const *args, int n, double *median_us)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			fprintf(stderr, "bench/exec: %s (%s) exited with "
 			    "status %d\n", args[0], wrap_names[wrap],
-			    WIFEXITED(status) ? WEXITSTATUS(status) :
-			    128 + WTERMSIG(status));
+			    exit_code(status));
 			free(t);
 			return -1;
 		}
@@ -734,44 +617,6 @@ launches(enum wrap wrap, char *const *args, int n, double *median_us)
 }
 
 /* ------------------------------------------------------------ setup */
-
-static int
-copy_file(const char *from, const char *to, mode_t mode)
-{
-	char buf[65536];
-	ssize_t n;
-	int in, out, r = 0;
-
-	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    mode)) < 0) {
-		r = -errno;
-		close(in);
-		return r;
-	}
-	while (r == 0 && (n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		for (ssize_t done = 0; done < n;) {
-			ssize_t w = write(out, buf + done, (size_t)(n - done));
-
-			if (w < 0) {
-				r = -errno;
-				break;
-			}
-			done += w;
-		}
-	}
-	if (r == 0 && fchmod(out, mode) < 0)
-		r = -errno;
-	if (close(out) < 0 && r == 0)
-		r = -errno;
-	close(in);
-	return r;
-}
 
 /* The SHA-256 of PATH as 64 hex digits, by sha256sum(1). */
 static int
@@ -831,125 +676,14 @@ write_config(const char *digest)
 	return r;
 }
 
-static int
-bind_log_socket(void)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", st.log_socket);
-	st.log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (st.log_fd < 0 || bind(st.log_fd, (struct sockaddr *)&addr,
-	    sizeof(addr)) < 0)
-		return -1;
-	/* zt-exec, as the agent's account, may log there too. */
-	return chmod(st.log_socket, 0666);
-}
-
-static int
-start_listener(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-
-	st.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (st.listen_fd < 0 ||
-	    bind(st.listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(st.listen_fd, 4096) < 0 ||
-	    getsockname(st.listen_fd, (struct sockaddr *)&a, &len) < 0)
-		return -1;
-	st.port = ntohs(a.sin_port);
-	return 0;
-}
-
-/* Does ztd answer a connection on its socket? */
-static bool
-ztd_listening(void)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", st.ztd_socket);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&addr,
-	    sizeof(addr)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static int
-start_ztd(void)
-{
-	int status;
-
-	fflush(NULL);
-	if ((st.ztd_pid = fork()) < 0)
-		return -1;
-	if (st.ztd_pid == 0) {
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		int err = open(st.ztd_err, O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0600);
-
-		child_setup();
-		if (null >= 0)
-			dup2(null, STDIN_FILENO);
-		if (err >= 0) {
-			dup2(err, STDOUT_FILENO);
-			dup2(err, STDERR_FILENO);
-		}
-		execl(st.ztd_path, "ztd", "--foreground", "--config",
-		    st.config, "--socket", st.ztd_socket, "--syslog-socket",
-		    st.log_socket, (char *)NULL);
-		fprintf(stderr, "exec %s: %s\n", st.ztd_path, strerror(errno));
-		_exit(127);
-	}
-	for (int i = 0; i < 1000 && !interrupted; i++) {
-		if (waitpid(st.ztd_pid, &status, WNOHANG) == st.ztd_pid) {
-			fprintf(stderr, "bench/exec: ztd exited at start\n");
-			st.ztd_pid = 0;
-			return -1;
-		}
-		if (ztd_listening())
-			return 0;
-		sleep_ms(10);
-	}
-	fprintf(stderr, "bench/exec: ztd did not answer on %s\n",
-	    st.ztd_socket);
-	return -1;
-}
-
 static void
 print_ztd_stderr(void)
 {
-	char buf[ERR_KEEP + 1];
-	ssize_t n;
-	off_t size;
-	int fd = open(st.ztd_err, O_RDONLY | O_CLOEXEC);
+	char title[64];
 
-	if (fd < 0)
-		return;
-	size = lseek(fd, 0, SEEK_END);
-	lseek(fd, size > ERR_KEEP ? size - ERR_KEEP : 0, SEEK_SET);
-	if ((n = read(fd, buf, ERR_KEEP)) > 0) {
-		buf[n] = '\0';
-		fprintf(stderr, "bench/exec: ztd's stderr (last %d bytes):\n"
-		    "%s\n", ERR_KEEP, buf);
-	}
-	close(fd);
-}
-
-static int
-remove_entry(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	if (remove(path) < 0)
-		fprintf(stderr, "bench/exec: remove %s: %s\n", path,
-		    strerror(errno));
-	return 0;
+	snprintf(title, sizeof(title), "bench/exec: ztd's stderr (last %d "
+	    "bytes)", TAIL_KEEP);
+	print_file_tail(st.ztd_err, title);
 }
 
 /* Stop what was started, by pid, and remove the temporary directory. */
@@ -966,8 +700,7 @@ teardown(bool failed)
 	if (st.ztd_pid > 0 &&
 	    waitpid(st.ztd_pid, &status, WNOHANG) == st.ztd_pid) {
 		fprintf(stderr, "bench/exec: ztd had exited (status %d)\n",
-		    WIFEXITED(status) ? WEXITSTATUS(status) :
-		    128 + WTERMSIG(status));
+		    exit_code(status));
 		st.ztd_pid = 0;
 		failed = true;
 	}
@@ -979,10 +712,8 @@ teardown(bool failed)
 	} else if (failed && st.dir[0] != '\0') {
 		print_ztd_stderr();
 	}
-	if (st.dir[0] != '\0' &&
-	    nftw(st.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		fprintf(stderr, "bench/exec: cannot remove %s: %s\n", st.dir,
-		    strerror(errno));
+	if (st.dir[0] != '\0')
+		remove_tree("bench/exec", st.dir);
 	st.dir[0] = '\0';
 }
 
@@ -1006,6 +737,10 @@ prepare(void)
 	snprintf(st.log_socket, sizeof(st.log_socket), "%s/log.sock", st.dir);
 	snprintf(st.agent, sizeof(st.agent), "%s/agent", st.dir);
 	snprintf(st.ztd_err, sizeof(st.ztd_err), "%s/ztd.err", st.dir);
+	st.ztd = (struct ztd_launch){ .who = "bench/exec",
+	    .path = st.ztd_path, .config = st.config, .socket = st.ztd_socket,
+	    .log_socket = st.log_socket, .err_path = st.ztd_err,
+	    .parent = st.self, .stop = &interrupted };
 	if ((r = copy_file("/proc/self/exe", st.agent, 0755)) < 0) {
 		fprintf(stderr, "bench/exec: copy the agent: %s\n",
 		    strerror(-r));
@@ -1015,7 +750,8 @@ prepare(void)
 		fprintf(stderr, "bench/exec: sha256sum %s failed\n", st.agent);
 		return -1;
 	}
-	if (start_listener() < 0 || bind_log_socket() < 0) {
+	if ((st.listen_fd = listen_loopback(4096, &st.port)) < 0 ||
+	    (sink.fd = bind_log_socket(st.log_socket)) < 0) {
 		fprintf(stderr, "bench/exec: sockets: %s\n", strerror(errno));
 		return -1;
 	}
@@ -1028,24 +764,6 @@ prepare(void)
 }
 
 /* ---------------------------------------------------------- figures */
-
-/* Is PROGRAM on the PATH (or an executable path)?  Fills FULL. */
-static bool
-find_program(const char *program, char *full, size_t size)
-{
-	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-	    "/usr/bin:/sbin:/bin";
-
-	while (*path != '\0') {
-		size_t n = strcspn(path, ":");
-
-		snprintf(full, size, "%.*s/%s", (int)n, path, program);
-		if (access(full, X_OK) == 0)
-			return true;
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
 
 /*
  * ROUNDS rounds, each running bare, the one-rule filter and zt-exec in
@@ -1247,26 +965,15 @@ print_audit_note(void)
 	printf("\n");
 }
 
-static int
-count_cpus(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return (int)sysconf(_SC_NPROCESSORS_ONLN);
-	return CPU_COUNT(&set);
-}
-
 int
 main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct passwd *pw;
 	struct utsname un;
 	struct rss rss = { -1, -1, -1 };
 	pthread_t thread;
 	double t0;
-	int status = 1;
+	int status = 1, r;
 
 	if (argc >= 2 && strcmp(argv[1], "--workload") == 0)
 		return workload(argc, argv);
@@ -1275,48 +982,19 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: bench/exec [ZTD [ZT-EXEC]]\n");
 		return 2;
 	}
-	if (geteuid() != 0) {
-		fprintf(stderr, "bench/exec: skipped: needs root (runs the "
-		    "agent as \"" AGENT_ACCOUNT "\")\n");
-		return 77;
-	}
-	if ((pw = getpwnam(AGENT_ACCOUNT)) == NULL) {
-		fprintf(stderr, "bench/exec: skipped: no account \""
-		    AGENT_ACCOUNT "\" for the agent\n");
-		return 77;
-	}
-	st.uid = pw->pw_uid;
-	st.gid = pw->pw_gid;
 	st.ztd_path = argc >= 2 ? argv[1] : "./ztd";
-	if (access(st.ztd_path, X_OK) < 0) {
-		fprintf(stderr, "bench/exec: skipped: %s: %s (run from the "
-		    "build directory, or pass ztd's path)\n", st.ztd_path,
-		    strerror(errno));
-		return 77;
-	}
-	if (argc == 3)
-		snprintf(st.zt_exec, sizeof(st.zt_exec), "%s", argv[2]);
-	else {
-		/* Beside ztd: BUILDDIR/seccomp/zt-exec, or BUILDDIR/zt-exec. */
-		const char *slash = strrchr(st.ztd_path, '/');
-		int n = slash != NULL ? (int)(slash - st.ztd_path + 1) : 0;
-
-		snprintf(st.zt_exec, sizeof(st.zt_exec), "%.*sseccomp/zt-exec",
-		    n, st.ztd_path);
-		if (access(st.zt_exec, X_OK) < 0)
-			snprintf(st.zt_exec, sizeof(st.zt_exec), "%.*szt-exec",
-			    n, st.ztd_path);
-	}
+	if ((r = check_agent_bench("bench/exec", st.ztd_path, &st.uid,
+	    &st.gid)) != 0)
+		return r;
+	find_zt_exec(st.ztd_path, argc == 3 ? argv[2] : NULL, st.zt_exec,
+	    sizeof(st.zt_exec));
 	st.have_zt_exec = access(st.zt_exec, X_OK) == 0;
 	if (!st.have_zt_exec)
 		fprintf(stderr, "bench/exec: %s: %s; its figures are "
 		    "skipped\n", st.zt_exec, strerror(errno));
-	else if (st.zt_exec[0] != '/') {
-		char full[PATH_MAX];
-
+	else {
 		/* The agent's account runs it: an absolute path. */
-		if (realpath(st.zt_exec, full) != NULL)
-			snprintf(st.zt_exec, sizeof(st.zt_exec), "%s", full);
+		make_absolute(st.zt_exec, sizeof(st.zt_exec));
 	}
 	/* Merged /usr: ztd's exec rule is on the resolved path. */
 	if (realpath("/bin/true", st.true_path) == NULL) {
@@ -1334,8 +1012,8 @@ main(int argc, char **argv)
 	t0 = now_us();
 	if (prepare() < 0 ||
 	    start_thread(&thread, run_listener, &st.listen_fd) < 0 ||
-	    start_thread(&thread, run_sink, &st.log_fd) < 0 ||
-	    start_ztd() < 0)
+	    start_thread(&thread, run_log_sink, &sink) < 0 ||
+	    start_ztd(&st.ztd, &st.ztd_pid) < 0)
 		goto out;
 	uname(&un);
 	printf("# bench/exec: Linux %s, %d CPUs, nothing pinned; the agent "

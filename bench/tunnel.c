@@ -39,15 +39,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <pwd.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -73,7 +69,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#define AGENT_ACCOUNT "daemon"
+#include "common.h"
+
 #define SERVER_NAME "bench.test"
 #define TRUST_DOMAIN "tunnel.bench"
 #define THROUGHPUT_BYTES (256ull << 20)
@@ -90,7 +87,6 @@
 #define RUN_TIMEOUT_MS 30000		/* one agent or s_client run */
 #define RESULT_TIMEOUT_MS 30000
 #define NUMBERS_MAX 64
-#define ERR_KEEP 2048			/* bytes of a child's stderr shown */
 #define LOG_KEEP 4			/* tunnel warnings kept from syslog */
 
 struct state {
@@ -105,15 +101,16 @@ struct state {
 	uid_t uid;
 	gid_t gid;
 	pid_t self, ztd_pid, child;
-	int listen_fd, log_fd;
+	int listen_fd;
 	uint16_t port;
+	struct ztd_launch ztd;
 	/* The test PKI and ztd's CA. */
 	EVP_PKEY *ca_key, *server_key, *client_key_pair;
 	X509 *ca_cert, *server_cert, *client_cert, *ztd_ca;
 	SSL_CTX *server_ctx, *client_ctx;
 };
 
-static struct state st = { .listen_fd = -1, .log_fd = -1 };
+static struct state st = { .listen_fd = -1 };
 static volatile sig_atomic_t interrupted;
 
 static void
@@ -121,15 +118,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	interrupted = 1;
-}
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
 /* CPU seconds (user + system) of WHO (RUSAGE_SELF, _THREAD, _CHILDREN). */
@@ -142,33 +130,6 @@ cpu_s(int who)
 		return 0;
 	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static int
-compare_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-
-	return a < b ? -1 : a > b;
-}
-
-/* The median of N values (sorts them). */
-static double
-median(double *v, size_t n)
-{
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), compare_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000,
-	    .tv_nsec = (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
 }
 
 static void
@@ -704,58 +665,28 @@ run_server(void *arg)
 	return NULL;
 }
 
-/* Create a thread with the signals handled by the main thread blocked. */
-static int
-start_thread(void *(*fn)(void *), void *arg)
-{
-	sigset_t set, old;
-	pthread_t t;
-	int r;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
-	r = pthread_create(&t, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r == 0)
-		pthread_detach(t);
-	return r == 0 ? 0 : -1;
-}
-
 /* Tunnel lines from the syslog sink: opens counted, warnings kept. */
 static uint64_t tunnel_opens;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char log_kept[LOG_KEEP][512];
 static unsigned log_next;
 
-/* Drain ztd's and zt-exec's syslog datagrams. */
-static void *
-run_sink(void *arg)
+/* One of ztd's or zt-exec's syslog datagrams. */
+static void
+note_tunnel_line(const char *line)
 {
-	char buf[8192];
-	int fd = *(int *)arg;
-
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
-
-		if (n < 0 && errno != EINTR)
-			return NULL;
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		if (strstr(buf, "tunnel open: ") != NULL)
-			__atomic_add_fetch(&tunnel_opens, 1, __ATOMIC_RELAXED);
-		else if (strstr(buf, "tunnel to ") != NULL ||
-		    strstr(buf, "denied") != NULL) {
-			pthread_mutex_lock(&log_lock);
-			snprintf(log_kept[log_next++ % LOG_KEEP],
-			    sizeof(log_kept[0]), "%.500s", buf);
-			pthread_mutex_unlock(&log_lock);
-		}
+	if (strstr(line, "tunnel open: ") != NULL)
+		__atomic_add_fetch(&tunnel_opens, 1, __ATOMIC_RELAXED);
+	else if (strstr(line, "tunnel to ") != NULL ||
+	    strstr(line, "denied") != NULL) {
+		pthread_mutex_lock(&log_lock);
+		snprintf(log_kept[log_next++ % LOG_KEEP], sizeof(log_kept[0]),
+		    "%.500s", line);
+		pthread_mutex_unlock(&log_lock);
 	}
 }
+
+static struct log_sink sink = { .fd = -1, .line = note_tunnel_line };
 
 static void
 print_kept_log(void)
@@ -776,24 +707,6 @@ print_kept_log(void)
 }
 
 /* ------------------------------------------------------ processes */
-
-/* In a freshly forked child: default signals, death with the bench. */
-static void
-child_setup(void)
-{
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t none;
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != st.self)
-		_exit(1);
-}
 
 /*
  * Fork and exec ARGV with stdin IN_FD, stdout OUT_FD and stderr ERR_PATH
@@ -821,14 +734,11 @@ spawn(char *const *argv, int in_fd, int out_fd, const char *err_path,
 			if (err >= 0)
 				dup2(err, STDERR_FILENO);
 		}
-		if (as_agent && (setgroups(0, NULL) < 0 ||
-		    setresgid(st.gid, st.gid, st.gid) < 0 ||
-		    setresuid(st.uid, st.uid, st.uid) < 0)) {
-			perror("bench/tunnel: drop to " AGENT_ACCOUNT);
-			_exit(126);
-		}
+		if (as_agent)
+			drop_to_agent("bench/tunnel", st.uid, st.gid);
 		/* After the uid change, which clears it. */
-		child_setup();
+		child_setup(st.self);
+		signal(SIGPIPE, SIG_DFL);
 		execv(argv[0], argv);
 		fprintf(stderr, "bench/tunnel: exec %s: %s\n", argv[0],
 		    strerror(errno));
@@ -842,33 +752,11 @@ spawn(char *const *argv, int in_fd, int out_fd, const char *err_path,
 static int
 reap(pid_t pid, long timeout_ms, int *status)
 {
-	double deadline = now_us() + timeout_ms * 1e3;
-
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (interrupted || now_us() > deadline) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		sleep_ms(1);
-	}
+	if (reap_within(pid, timeout_ms, 1, &interrupted, status) < 0)
+		return -1;
 	if (st.child == pid)
 		st.child = 0;
 	return 0;
-}
-
-static int
-exit_code(int status)
-{
-	return WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status);
 }
 
 /*
@@ -917,24 +805,6 @@ run_capture(char *const *argv, bool as_agent, char *out, size_t size)
 	return exit_code(status);
 }
 
-/* Parse the numbers of LINE into V (at most NUMBERS_MAX); their count. */
-static int
-parse_numbers(const char *line, double *v)
-{
-	const char *p = line;
-	char *end;
-	int n = 0;
-
-	for (; n < NUMBERS_MAX; p = end) {
-		double x = strtod(p, &end);
-
-		if (end == p)
-			break;
-		v[n++] = x;
-	}
-	return n;
-}
-
 /* The workload ARGS (after --workload) as the agent, under zt-exec or
  * BARE. */
 static int
@@ -943,14 +813,9 @@ run_agent(char *const *args, double *v, bool bare)
 	char *argv[16], out[4096];
 	int n = 0, rc, k;
 
-	if (!bare) {
-		argv[n++] = st.zt_exec;
-		argv[n++] = "--socket";
-		argv[n++] = st.ztd_socket;
-		argv[n++] = "--syslog-socket";
-		argv[n++] = st.log_socket;
-		argv[n++] = "--";
-	}
+	if (!bare)
+		n = zt_exec_argv(argv, st.zt_exec, st.ztd_socket,
+		    st.log_socket);
 	argv[n++] = st.agent;
 	argv[n++] = "--workload";
 	for (int i = 0; args[i] != NULL && n < 15; i++)
@@ -966,30 +831,21 @@ run_agent(char *const *args, double *v, bool bare)
 		print_kept_log();
 		return -1;
 	}
-	if ((k = parse_numbers(out, v)) == 0)
+	if ((k = parse_numbers(out, v, NUMBERS_MAX)) == 0)
 		fprintf(stderr, "bench/tunnel: the agent printed \"%s\"\n",
 		    out);
 	return k > 0 ? k : -1;
 }
 
+/* The end of WHAT's stderr, kept in PATH. */
 static void
-print_file_tail(const char *what, const char *path)
+print_stderr_of(const char *what, const char *path)
 {
-	char buf[ERR_KEEP + 1];
-	ssize_t n;
-	off_t size;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char title[64];
 
-	if (fd < 0)
-		return;
-	size = lseek(fd, 0, SEEK_END);
-	lseek(fd, size > ERR_KEEP ? size - ERR_KEEP : 0, SEEK_SET);
-	if ((n = read(fd, buf, ERR_KEEP)) > 0) {
-		buf[n] = '\0';
-		fprintf(stderr, "bench/tunnel: %s's stderr (its end):\n%s\n",
-		    what, buf);
-	}
-	close(fd);
+	snprintf(title, sizeof(title), "bench/tunnel: %s's stderr (its end)",
+	    what);
+	print_file_tail(path, title);
 }
 
 /* openssl s_client to the server with the test's client certificate. */
@@ -1156,7 +1012,7 @@ sclient_setup(double *launch_us, double *server_us)
 	} else if (!interrupted) {
 		fprintf(stderr, "bench/tunnel: s_client did not get the echo "
 		    "(status %d)\n", exit_code(status));
-		print_file_tail("s_client", st.sclient_err);
+		print_stderr_of("s_client", st.sclient_err);
 	}
 out:
 	close(in[0]);
@@ -1204,7 +1060,7 @@ sclient_send(struct result *res, double *cpu)
 	if (r < 0 && !interrupted) {
 		fprintf(stderr, "bench/tunnel: s_client's transfer failed "
 		    "(status %d)\n", exit_code(status));
-		print_file_tail("s_client", st.sclient_err);
+		print_stderr_of("s_client", st.sclient_err);
 	}
 out:
 	close(in[0]);
@@ -1214,37 +1070,6 @@ out:
 }
 
 /* ------------------------------------------------------------ setup */
-
-static int
-copy_file(const char *from, const char *to, mode_t mode)
-{
-	char buf[65536];
-	ssize_t n;
-	int in, out, r = 0;
-
-	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    mode)) < 0) {
-		r = -errno;
-		close(in);
-		return r;
-	}
-	while (r == 0 && (n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (!write_all(out, buf, (size_t)n))
-			r = -EIO;
-	}
-	if (r == 0 && fchmod(out, mode) < 0)
-		r = -errno;
-	if (close(out) < 0 && r == 0)
-		r = -errno;
-	close(in);
-	return r;
-}
 
 /* The SHA-256 of PATH as 64 hex digits. */
 static int
@@ -1315,79 +1140,6 @@ write_config(const char *digest)
 	return r;
 }
 
-static int
-bind_log_socket(void)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", st.log_socket);
-	st.log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (st.log_fd < 0 || bind(st.log_fd, (struct sockaddr *)&addr,
-	    sizeof(addr)) < 0)
-		return -1;
-	/* zt-exec, as the agent's account, logs there too. */
-	return chmod(st.log_socket, 0666);
-}
-
-static int
-start_listener(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-
-	st.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (st.listen_fd < 0 ||
-	    bind(st.listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(st.listen_fd, 128) < 0 ||
-	    getsockname(st.listen_fd, (struct sockaddr *)&a, &len) < 0)
-		return -1;
-	st.port = ntohs(a.sin_port);
-	return 0;
-}
-
-/* Does ztd answer a connection on its socket? */
-static bool
-ztd_listening(void)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", st.ztd_socket);
-	ok = fd >= 0 && connect(fd, (struct sockaddr *)&addr,
-	    sizeof(addr)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static int
-start_ztd(void)
-{
-	char *argv[] = { (char *)st.ztd_path, "--foreground", "--config",
-		st.config, "--socket", st.ztd_socket, "--syslog-socket",
-		st.log_socket, NULL };
-	int status;
-
-	if ((st.ztd_pid = spawn(argv, -1, -1, st.ztd_err, false)) < 0)
-		return -1;
-	st.child = 0;
-	for (int i = 0; i < 1000 && !interrupted; i++) {
-		if (waitpid(st.ztd_pid, &status, WNOHANG) == st.ztd_pid) {
-			fprintf(stderr, "bench/tunnel: ztd exited at start\n");
-			st.ztd_pid = 0;
-			return -1;
-		}
-		if (ztd_listening())
-			return 0;
-		sleep_ms(10);
-	}
-	fprintf(stderr, "bench/tunnel: ztd did not answer on %s\n",
-	    st.ztd_socket);
-	return -1;
-}
-
 /* ztd's tunnel CA: `ztctl ca show`, else STATE_DIR/ca.pem. */
 static int
 load_ztd_ca(const char **how)
@@ -1420,19 +1172,6 @@ load_ztd_ca(const char **how)
 	return 0;
 }
 
-static int
-remove_entry(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	if (remove(path) < 0)
-		fprintf(stderr, "bench/tunnel: remove %s: %s\n", path,
-		    strerror(errno));
-	return 0;
-}
-
 /* Stop what was started, by pid, and remove the temporary directory. */
 static void
 teardown(bool failed)
@@ -1460,15 +1199,13 @@ teardown(bool failed)
 		st.ztd_pid = 0;
 	}
 	if (failed && st.dir[0] != '\0')
-		print_file_tail("ztd", st.ztd_err);
+		print_stderr_of("ztd", st.ztd_err);
 	if (st.listen_fd >= 0) {
 		/* Wakes the server's threads (they end with the process). */
 		shutdown(st.listen_fd, SHUT_RDWR);
 	}
-	if (st.dir[0] != '\0' &&
-	    nftw(st.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-		fprintf(stderr, "bench/tunnel: cannot remove %s: %s\n", st.dir,
-		    strerror(errno));
+	if (st.dir[0] != '\0')
+		remove_tree("bench/tunnel", st.dir);
 	st.dir[0] = '\0';
 }
 
@@ -1493,6 +1230,10 @@ prepare(void)
 	snprintf(st.log_socket, sizeof(st.log_socket), "%s/log.sock", st.dir);
 	snprintf(st.agent, sizeof(st.agent), "%s/agent", st.dir);
 	snprintf(st.ztd_err, sizeof(st.ztd_err), "%s/ztd.err", st.dir);
+	st.ztd = (struct ztd_launch){ .who = "bench/tunnel",
+	    .path = st.ztd_path, .config = st.config, .socket = st.ztd_socket,
+	    .log_socket = st.log_socket, .err_path = st.ztd_err,
+	    .parent = st.self, .stop = &interrupted };
 	snprintf(st.sclient_err, sizeof(st.sclient_err), "%s/s_client.err",
 	    st.dir);
 	snprintf(st.ca_pem, sizeof(st.ca_pem), "%s/test-ca.pem", st.dir);
@@ -1511,7 +1252,8 @@ prepare(void)
 	}
 	if (make_pki() < 0 || make_client_ctx() < 0)
 		return -1;
-	if (start_listener() < 0 || bind_log_socket() < 0) {
+	if ((st.listen_fd = listen_loopback(128, &st.port)) < 0 ||
+	    (sink.fd = bind_log_socket(st.log_socket)) < 0) {
 		fprintf(stderr, "bench/tunnel: sockets: %s\n", strerror(errno));
 		return -1;
 	}
@@ -1520,11 +1262,12 @@ prepare(void)
 		    strerror(errno));
 		return -1;
 	}
-	if (start_thread(run_sink, &st.log_fd) < 0 || start_ztd() < 0 ||
+	if (start_thread(NULL, run_log_sink, &sink) < 0 ||
+	    start_ztd(&st.ztd, &st.ztd_pid) < 0 ||
 	    load_ztd_ca(&how) < 0 || make_server_ctx() < 0)
 		return -1;
 	for (int i = 0; i < SERVER_THREADS; i++)
-		if (start_thread(run_server, NULL) < 0)
+		if (start_thread(NULL, run_server, NULL) < 0)
 			return -1;
 	printf("# ztd's CA from %s; the server: this program's own TLS 1.3 "
 	    "server (OpenSSL %s, %d threads) demanding a client certificate "
@@ -1732,53 +1475,13 @@ figure_setup(void)
 	return figure_cold();
 }
 
-/* Is PROGRAM on the PATH (or an executable path)?  Fills FULL. */
-static bool
-find_program(const char *program, char *full, size_t size)
-{
-	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-	    "/usr/bin:/sbin:/bin";
-
-	while (*path != '\0') {
-		size_t n = strcspn(path, ":");
-
-		snprintf(full, size, "%.*s/%s", (int)n, path, program);
-		if (access(full, X_OK) == 0)
-			return true;
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
-
-static int
-count_cpus(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return (int)sysconf(_SC_NPROCESSORS_ONLN);
-	return CPU_COUNT(&set);
-}
-
-/* PATH made absolute (the agent's account runs it). */
-static void
-absolute(char *path, size_t size)
-{
-	char full[PATH_MAX];
-
-	if (path[0] != '/' && realpath(path, full) != NULL)
-		snprintf(path, size, "%s", full);
-}
-
 int
 main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct passwd *pw;
 	struct utsname un;
-	const char *slash;
 	double t0;
-	int status = 1, n;
+	int status = 1, r;
 
 	if (argc >= 2 && strcmp(argv[1], "--workload") == 0)
 		return workload(argc, argv);
@@ -1787,44 +1490,19 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: bench/tunnel [ZTD [ZT-EXEC]]\n");
 		return 2;
 	}
-	if (geteuid() != 0) {
-		fprintf(stderr, "bench/tunnel: skipped: needs root (runs the "
-		    "agent as \"" AGENT_ACCOUNT "\")\n");
-		return 77;
-	}
-	if ((pw = getpwnam(AGENT_ACCOUNT)) == NULL) {
-		fprintf(stderr, "bench/tunnel: skipped: no account \""
-		    AGENT_ACCOUNT "\" for the agent\n");
-		return 77;
-	}
-	st.uid = pw->pw_uid;
-	st.gid = pw->pw_gid;
 	st.ztd_path = argc >= 2 ? argv[1] : "./ztd";
-	if (access(st.ztd_path, X_OK) < 0) {
-		fprintf(stderr, "bench/tunnel: skipped: %s: %s (run from the "
-		    "build directory, or pass ztd's path)\n", st.ztd_path,
-		    strerror(errno));
-		return 77;
-	}
-	slash = strrchr(st.ztd_path, '/');
-	n = slash != NULL ? (int)(slash - st.ztd_path + 1) : 0;
-	snprintf(st.ztctl, sizeof(st.ztctl), "%.*sztctl", n, st.ztd_path);
-	if (argc == 3)
-		snprintf(st.zt_exec, sizeof(st.zt_exec), "%s", argv[2]);
-	else {
-		/* Beside ztd: BUILDDIR/seccomp/zt-exec, or BUILDDIR/zt-exec. */
-		snprintf(st.zt_exec, sizeof(st.zt_exec), "%.*sseccomp/zt-exec",
-		    n, st.ztd_path);
-		if (access(st.zt_exec, X_OK) < 0)
-			snprintf(st.zt_exec, sizeof(st.zt_exec), "%.*szt-exec",
-			    n, st.ztd_path);
-	}
+	if ((r = check_agent_bench("bench/tunnel", st.ztd_path, &st.uid,
+	    &st.gid)) != 0)
+		return r;
+	beside_ztd(st.ztd_path, "ztctl", st.ztctl, sizeof(st.ztctl));
+	find_zt_exec(st.ztd_path, argc == 3 ? argv[2] : NULL, st.zt_exec,
+	    sizeof(st.zt_exec));
 	if (access(st.zt_exec, X_OK) < 0) {
 		fprintf(stderr, "bench/tunnel: skipped: %s: %s\n", st.zt_exec,
 		    strerror(errno));
 		return 77;
 	}
-	absolute(st.zt_exec, sizeof(st.zt_exec));
+	make_absolute(st.zt_exec, sizeof(st.zt_exec));
 	if (!find_program("openssl", st.openssl, sizeof(st.openssl))) {
 		fprintf(stderr, "bench/tunnel: skipped: no openssl(1) for the "
 		    "s_client baseline\n");
