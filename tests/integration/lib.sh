@@ -103,15 +103,21 @@ wait_for() {
 # at once): Debian's default of 10 lets a loaded test machine's sink fall
 # behind a burst, and then ztd rightly denies what it cannot audit.
 start_logsink() {
-	local qlen=""
+	local qlen="" knob=/proc/sys/net/unix/max_dgram_qlen
 	: >"$1/syslog.out"
-	if [ "$(id -u)" = 0 ] && [ -w /proc/sys/net/unix/max_dgram_qlen ]; then
-		qlen=$(cat /proc/sys/net/unix/max_dgram_qlen)
-		echo 512 >/proc/sys/net/unix/max_dgram_qlen
+	# Tests run in parallel: the save, set and restore of the setting
+	# happen under one lock, or one test would "restore" another's 512.
+	exec 9>/tmp/ztgate-test-qlen.lock
+	flock 9
+	if [ "$(id -u)" = 0 ] && [ -w "$knob" ]; then
+		qlen=$(cat "$knob")
+		echo 512 >"$knob"
 	fi
 	"$TESTTOOL" logsink "$1/log.sock" "$1/syslog.out" &
 	track $!
 	wait_for test -S "$1/log.sock"
-	[ -n "$qlen" ] && echo "$qlen" >/proc/sys/net/unix/max_dgram_qlen
+	[ -n "$qlen" ] && echo "$qlen" >"$knob"
+	flock -u 9
+	exec 9>&-
 	return 0
 }
