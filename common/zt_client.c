@@ -36,8 +36,8 @@ zt_client_connect(const char *path)
 	return fd;
 }
 
-static int64_t
-now_ms(void)
+int64_t
+zt_monotonic_ms(void)
 {
 	struct timespec ts;
 
@@ -51,7 +51,7 @@ wait_for(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - zt_monotonic_ms();
 		int n;
 
 		if (left <= 0)
@@ -93,7 +93,7 @@ int
 zt_client_call_fd(int fd, const struct zt_msg *request, int pass_fd,
     struct zt_msg *reply, int timeout_ms)
 {
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = zt_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int r;
 
 	for (;;) {

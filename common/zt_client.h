@@ -3,6 +3,8 @@
 #ifndef ZT_CLIENT_H
 #define ZT_CLIENT_H
 
+#include <stdint.h>
+
 #include "zt_msg.h"
 
 /* Where ztd listens unless told otherwise. */
@@ -39,5 +41,8 @@ int zt_client_call_fd(int fd, const struct zt_msg *request, int pass_fd,
  */
 int zt_client_reply_error(const struct zt_msg *reply, unsigned expected_type,
     const char **text);
+
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+int64_t zt_monotonic_ms(void);
 
 #endif

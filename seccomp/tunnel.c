@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "tunnel.h"
+#include "zt_client.h"
 #include "zt_log.h"
 
 #define CONTEXTS_MAX 16			/* one per CA file */
@@ -175,21 +176,12 @@ context_for(struct tunnels *t, const char *ca_file, const char *object)
 	return ctx;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for FD to be ready for EVENTS until DEADLINE; 0 or -ETIMEDOUT. */
 static int
 wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
-	int64_t left = deadline - now_ms();
+	int64_t left = deadline - zt_monotonic_ms();
 
 	if (left <= 0)
 		return -ETIMEDOUT;
@@ -201,7 +193,7 @@ static SSL *
 open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
     const char *server_name, const char *object, int *fd_out, int *err)
 {
-	int64_t deadline = now_ms() + HANDSHAKE_MS;
+	int64_t deadline = zt_monotonic_ms() + HANDSHAKE_MS;
 	int fd, one = 1, r;
 	SSL *ssl;
 
@@ -268,7 +260,7 @@ bridge_agent(int sfd)
 {
 	struct sockaddr_storage lis, mine, peer;
 	socklen_t l = sizeof(lis);
-	int64_t deadline = now_ms() + ACCEPT_MS;
+	int64_t deadline = zt_monotonic_ms() + ACCEPT_MS;
 	int domain, lfd, afd = -1;
 	socklen_t dl = sizeof(domain);
 
@@ -383,25 +375,18 @@ static bool
 ssl_write_all(struct relay *r, const char *buf, size_t len)
 {
 	while (len > 0) {
-		int n = SSL_write(r->ssl, buf, (int)len);
+		int n = SSL_write(r->ssl, buf, (int)len), e;
 
 		if (n > 0) {
 			buf += n;
 			len -= (size_t)n;
 			continue;
 		}
-		switch (SSL_get_error(r->ssl, n)) {
-		case SSL_ERROR_WANT_WRITE:
-			if (wait_fd(r->upstream, POLLOUT, now_ms() + 30000) < 0)
-				return false;
-			break;
-		case SSL_ERROR_WANT_READ:
-			if (wait_fd(r->upstream, POLLIN, now_ms() + 30000) < 0)
-				return false;
-			break;
-		default:
+		e = SSL_get_error(r->ssl, n);
+		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
+		    wait_fd(r->upstream, e == SSL_ERROR_WANT_READ ? POLLIN :
+		    POLLOUT, zt_monotonic_ms() + 30000) < 0)
 			return false;
-		}
 	}
 	return true;
 }

@@ -103,7 +103,8 @@ put_be(uint8_t *p, uint64_t v, int bytes)
 static int
 report_flush(struct ztconn *z)
 {
-	int64_t now = ztconn_now_ms();
+	uint32_t now = (uint32_t)ztconn_now_ms();
+	uint8_t aged[REPORT_BYTES];
 	size_t at = 0;
 	int r;
 
@@ -111,36 +112,24 @@ report_flush(struct ztconn *z)
 		return 0;
 	if (z->fd < 0)
 		return ZT_E_CLOSED;
-	/* Each record was queued with its hit time: make it an age. */
+	/* The queue holds hit times; what is sent holds ages (a copy, so
+	 * that a failed send leaves the queue as it was). */
+	memcpy(aged, z->report, z->report_used);
 	while (at + 10 <= z->report_used) {
 		uint32_t hit = 0;
-		size_t len = (size_t)z->report[at + 8] << 8 |
-		    z->report[at + 9];
+		size_t len = (size_t)aged[at + 8] << 8 | aged[at + 9];
 
 		for (int i = 4; i < 8; i++)
-			hit = hit << 8 | z->report[at + i];
-		put_be(z->report + at + 4, (uint32_t)now - hit, 4);
+			hit = hit << 8 | aged[at + i];
+		put_be(aged + at + 4, now - hit, 4);
 		at += 10 + len;
 	}
 	if ((r = zt_msg_init(&z->out, ZT_MSG_REPORT, ++z->next_id)) < 0 ||
 	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0 ||
-	    (r = zt_msg_put_bytes(&z->out, ZT_F_RECORDS, z->report,
+	    (r = zt_msg_put_bytes(&z->out, ZT_F_RECORDS, aged,
 	    z->report_used)) < 0 ||
-	    (r = zt_msg_send(z->fd, &z->out)) < 0) {
-		/* Ages were written: make them hit times again. */
-		at = 0;
-		while (at + 10 <= z->report_used) {
-			uint32_t ago = 0;
-			size_t len = (size_t)z->report[at + 8] << 8 |
-			    z->report[at + 9];
-
-			for (int i = 4; i < 8; i++)
-				ago = ago << 8 | z->report[at + i];
-			put_be(z->report + at + 4, (uint32_t)now - ago, 4);
-			at += 10 + len;
-		}
+	    (r = zt_msg_send(z->fd, &z->out)) < 0)
 		return r;
-	}
 	z->report_used = 0;
 	z->report_count = 0;
 	return 0;
