@@ -6,6 +6,8 @@
 ZTD=${ZT_TEST_ZTD:-$top_builddir/ztd}
 ZTCTL=$top_builddir/ztctl
 TESTTOOL=$top_builddir/tests/helpers/zt-testtool
+ZTEXEC=${ZT_TEST_ZTEXEC:-$top_builddir/seccomp/zt-exec}
+PROBE=$top_builddir/tests/helpers/zt-probe
 
 # ZT_VALGRIND=1: run ztd under valgrind; a leak or memory error fails.
 ZTD_WRAP=""
@@ -120,4 +122,23 @@ start_logsink() {
 	flock -u 9
 	exec 9>&-
 	return 0
+}
+
+# skip_unless_live_seccomp WHY-ROOT: a test that runs agents under zt-exec
+# needs the plain build (ASan's shadow memory and leak checker do not mix
+# with a filter and ptrace; TESTING.md allows it), root (system accounts)
+# and seccomp user notification; otherwise it says so and skips.
+skip_unless_live_seccomp() {
+	local why=""
+	if [ -n "${ZT_SANITIZED:-}" ]; then
+		why="the live seccomp tests run in the plain build"
+	elif [ "$(id -u)" != 0 ]; then
+		why="$1"
+	elif ! grep -qw user_notif /proc/sys/kernel/seccomp/actions_avail \
+	    2>/dev/null; then
+		why="the kernel has no seccomp user notification"
+	fi
+	[ -z "$why" ] && return 0
+	echo "1..0 # SKIP $why"
+	exit 0
 }

@@ -12,8 +12,6 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-ZTEXEC=${ZT_TEST_ZTEXEC:-$top_builddir/seccomp/zt-exec}
-PROBE=$top_builddir/tests/helpers/zt-probe
 # One account per run (by pid): two runs at once never share or remove
 # each other's.
 account=zt-exec-$$
@@ -21,21 +19,7 @@ sock=$work/ztd.sock
 bin=$work/bin
 agent=$bin/agent
 
-# The live seccomp tests run in the plain build: ASan's shadow memory and
-# leak checker do not mix with a filter and ptrace (TESTING.md allows it).
-if [ -n "${ZT_SANITIZED:-}" ]; then
-	echo "1..0 # SKIP the live seccomp tests run in the plain build"
-	exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP zt-exec's tests need root (a system account)"
-	exit 0
-fi
-if ! grep -qw user_notif /proc/sys/kernel/seccomp/actions_avail 2>/dev/null
-then
-	echo "1..0 # SKIP the kernel has no seccomp user notification"
-	exit 0
-fi
+skip_unless_live_seccomp "zt-exec's tests need root (a system account)"
 for tool in useradd userdel setpriv timeout python3; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "1..0 # SKIP $tool is missing"

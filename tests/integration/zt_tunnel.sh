@@ -12,8 +12,6 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-ZTEXEC=${ZT_TEST_ZTEXEC:-$top_builddir/seccomp/zt-exec}
-PROBE=$top_builddir/tests/helpers/zt-probe
 account=zt-tun-$$
 account2=zt-tun2-$$
 sock=$work/ztd.sock
@@ -21,19 +19,7 @@ bin=$work/bin
 agent=$bin/agent
 agent2=$bin/agent2
 
-if [ -n "${ZT_SANITIZED:-}" ]; then
-	echo "1..0 # SKIP the live seccomp tests run in the plain build"
-	exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP the tunnel tests need root (system accounts)"
-	exit 0
-fi
-if ! grep -qw user_notif /proc/sys/kernel/seccomp/actions_avail 2>/dev/null
-then
-	echo "1..0 # SKIP the kernel has no seccomp user notification"
-	exit 0
-fi
+skip_unless_live_seccomp "the tunnel tests need root (system accounts)"
 
 has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 logged() { grep -qE -- "$1" "$work/syslog.out"; }  # ERE
