@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Exec gating.  An exec cannot be performed for the agent, so it is
+ * decided on the file it resolves to (and a script's interpreter), an
+ * approval is recorded for the thread and the notification that asked,
+ * the call continues, and at the exec event the tracer checks that the
+ * image now running and its argv are what that thread was approved for.
+ * Files approved once in a grant are pinned by identity and digest.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "supervisor_int.h"
+#include "zt_log.h"
+#include "ztconn.h"
+
+/* SHA-256 of the file open at FD, cached by its identity and times. */
+static int
+file_digest(struct supervisor *s, int fd, uint8_t out[32])
+{
+	struct stat sb;
+	struct digest_entry *e;
+	struct timespec now;
+	int r;
+
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < DIGESTS; i++) {
+		e = &s->digests[i];
+		if (e->used && e->dev == sb.st_dev && e->ino == sb.st_ino &&
+		    e->size == sb.st_size &&
+		    e->mtime.tv_sec == sb.st_mtim.tv_sec &&
+		    e->mtime.tv_nsec == sb.st_mtim.tv_nsec &&
+		    e->ctime.tv_sec == sb.st_ctim.tv_sec &&
+		    e->ctime.tv_nsec == sb.st_ctim.tv_nsec) {
+			memcpy(out, e->digest, 32);
+			pthread_mutex_unlock(&s->lock);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if ((r = digest_fd(fd, out)) < 0)
+		return r;
+	/* A file changed within the last 2 s may change again within the
+	 * timestamps' granularity: not cached. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec - sb.st_ctim.tv_sec < 2)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	e = &s->digests[s->digest_next++ % DIGESTS];
+	e->used = true;
+	e->dev = sb.st_dev;
+	e->ino = sb.st_ino;
+	e->size = sb.st_size;
+	e->mtime = sb.st_mtim;
+	e->ctime = sb.st_ctim;
+	memcpy(e->digest, out, 32);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* The thread group of TID, or -1. */
+static pid_t
+tgid_of(pid_t tid)
+{
+	char path[64], line[128];
+	int tgid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return (pid_t)tgid;
+}
+
+/* Open PATH as the agent task PID would for exec: absolute in its root,
+ * relative to DIRFD (already ours) or its cwd. */
+static int
+open_for_exec(pid_t pid, int dirfd, const char *path, bool nofollow)
+{
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC |
+	    (nofollow ? O_NOFOLLOW : 0) };
+	char where[64];
+	int base, fd;
+
+	if (path[0] == '/') {
+		snprintf(where, sizeof(where), "/proc/%d/root", (int)pid);
+		how.resolve = RESOLVE_IN_ROOT;
+	} else if (dirfd >= 0) {
+		return openat(dirfd, path, (int)how.flags);
+	} else
+		snprintf(where, sizeof(where), "/proc/%d/cwd", (int)pid);
+	base = open(where, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (base < 0)
+		return -1;
+	fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
+	if (fd < 0) {
+		int e = errno;
+
+		close(base);
+		errno = e;
+		return -1;
+	}
+	close(base);
+	return fd;
+}
+
+struct shebang {
+	char interp[PATH_MAX];
+	char arg[PATH_MAX];
+	bool has_arg;
+};
+
+/* Is the file at FD a script?  1 and SB filled, 0 if not, < 0 on error.
+ * The line is split as the kernel does: the interpreter, then the rest
+ * (trimmed) as one optional argument. */
+static int
+read_shebang(int fd, struct shebang *sb)
+{
+	char head[256 + 1], *p, *end, *nl;
+	ssize_t n = pread(fd, head, sizeof(head) - 1, 0);
+
+	if (n < 2 || head[0] != '#' || head[1] != '!')
+		return n < 0 ? -errno : 0;
+	head[n] = '\0';
+	nl = memchr(head, '\n', (size_t)n);
+	if (nl == NULL)
+		return -ENOEXEC;
+	*nl = '\0';
+	for (p = head + 2; *p == ' ' || *p == '\t'; p++)
+		;
+	for (end = p; *end != '\0' && *end != ' ' && *end != '\t'; end++)
+		;
+	if (end == p || (size_t)(end - p) >= sizeof(sb->interp))
+		return -ENOEXEC;
+	memcpy(sb->interp, p, (size_t)(end - p));
+	sb->interp[end - p] = '\0';
+	for (p = end; *p == ' ' || *p == '\t'; p++)
+		;
+	for (end = p + strlen(p); end > p && (end[-1] == ' ' ||
+	    end[-1] == '\t' || end[-1] == '\r'); end--)
+		;
+	*end = '\0';
+	sb->has_arg = *p != '\0';
+	snprintf(sb->arg, sizeof(sb->arg), "%s", p);
+	return 1;
+}
+
+/* Append S (with its NUL) to the argv blob. */
+static int
+blob_add(char *blob, size_t *len, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	if (*len + n > ARGV_BYTES)
+		return -E2BIG;
+	memcpy(blob + *len, s, n);
+	*len += n;
+	return 0;
+}
+
+/* argv from the agent's memory into BLOB; *ARGC the count. */
+static int
+read_argv(const struct call *c, uint64_t argv, char *blob, size_t *len,
+    size_t *argc, size_t *first_len)
+{
+	*len = 0;
+	*argc = 0;
+	*first_len = 0;
+	if (argv == 0)
+		return 0;
+	for (size_t i = 0; i < ARGV_MAX; i++) {
+		uint64_t ptr;
+		ssize_t n;
+
+		if (agent_read(c->req->pid, argv + i * 8, &ptr, 8) < 0)
+			return -EFAULT;
+		if (ptr == 0)
+			return 0;
+		n = agent_read_str(c->req->pid, ptr, blob + *len,
+		    ARGV_BYTES - *len);
+		if (n < 0)
+			return n == -ENAMETOOLONG ? -E2BIG : (int)n;
+		if (i == 0)
+			*first_len = (size_t)n + 1;
+		*len += (size_t)n + 1;
+		(*argc)++;
+	}
+	return -E2BIG;
+}
+
+/* Forget approval A; the lock is held. */
+static void
+approval_clear(struct supervisor *s, struct approval *a)
+{
+	free(a->argv);
+	a->argv = NULL;
+	a->used = false;
+	s->n_approvals--;
+}
+
+/* Forget the approvals that match: TID's (TID > 0), or all (TID 0). */
+static void
+drop_matching(struct supervisor *s, pid_t tid)
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < APPROVALS_MAX; i++) {
+		struct approval *a = &s->approvals[i];
+
+		if (a->used && (tid == 0 || a->tid == tid))
+			approval_clear(s, a);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void
+execgate_drop(struct supervisor *s, pid_t tid)
+{
+	if (tid > 0)
+		drop_matching(s, tid);
+}
+
+void
+execgate_drop_all(struct supervisor *s)
+{
+	drop_matching(s, 0);
+}
+
+/*
+ * Record that thread C->req->pid may exec the file at EXE_FD with argv
+ * BLOB, for this notification only: any older approval of the thread is
+ * replaced (an exec the kernel failed leaves nothing usable behind).
+ */
+static int
+add_approval(const struct call *c, int exe_fd, const uint8_t digest[32],
+    const char *blob, size_t len)
+{
+	struct supervisor *s = c->s;
+	pid_t tid = (pid_t)c->req->pid;
+	int64_t now = ztconn_now_ms();
+	struct approval *slot = NULL;
+	struct stat sb;
+
+	if (fstat(exe_fd, &sb) < 0)
+		return -errno;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < APPROVALS_MAX; i++) {
+		struct approval *a = &s->approvals[i];
+
+		if (a->used && (a->expires_ms <= now || a->tid == tid))
+			approval_clear(s, a);
+		if (!a->used && slot == NULL)
+			slot = a;
+	}
+	if (slot == NULL || (slot->argv = malloc(len ? len : 1)) == NULL) {
+		pthread_mutex_unlock(&s->lock);
+		return -EAGAIN;
+	}
+	memcpy(slot->argv, blob, len);
+	slot->argv_len = len;
+	slot->used = true;
+	slot->tid = tid;
+	slot->notif_id = c->req->id;
+	slot->dev = sb.st_dev;
+	slot->ino = sb.st_ino;
+	memcpy(slot->digest, digest, 32);
+	slot->expires_ms = now + APPROVAL_MS;
+	if (++s->n_approvals > s->peak_approvals)
+		s->peak_approvals = s->n_approvals;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/*
+ * The first approved exec of PATH in this grant pins the file it was (dev,
+ * inode, digest); a later exec of PATH that finds another file -- replaced
+ * or rewritten on disk since -- is refused until a new grant.  False then.
+ */
+static bool
+pin_check(struct supervisor *s, const char *path, int fd)
+{
+	uint8_t digest[32];
+	struct stat sb;
+	struct pin *p;
+	bool ok = true;
+
+	if (fstat(fd, &sb) < 0 || file_digest(s, fd, digest) < 0)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < PINS_MAX; i++) {
+		p = &s->pins[i];
+		if (p->path != NULL && strcmp(p->path, path) == 0) {
+			ok = p->dev == sb.st_dev && p->ino == sb.st_ino &&
+			    memcmp(p->digest, digest, 32) == 0;
+			goto out;
+		}
+	}
+	p = &s->pins[s->pin_next++ % PINS_MAX];
+	free(p->path);
+	if ((p->path = strdup(path)) == NULL) {
+		ok = false;
+		goto out;
+	}
+	p->dev = sb.st_dev;
+	p->ino = sb.st_ino;
+	memcpy(p->digest, digest, 32);
+out:
+	pthread_mutex_unlock(&s->lock);
+	if (!ok) {
+		char esc[2 * PATH_MAX];
+
+		zt_escape(esc, sizeof(esc), path, strlen(path));
+		zt_log(LOG_WARNING, "decision=deny action=exec agent=\"%s\" "
+		    "object=\"%s\" reason=\"the file changed on disk since "
+		    "it was approved in this grant\" cache=local",
+		    s->setup.profile->agent, esc);
+	}
+	return ok;
+}
+
+static bool
+decide_exec(const struct call *c, const char *path)
+{
+	struct ztconn_verdict v;
+
+	ztconn_decide(c->s->setup.ztd, ACTION_EXEC, path,
+	    c->s->setup.root_pidfd, (pid_t)c->req->pid, &v);
+	return v.allow;
+}
+
+/* execve(path, argv, envp) and execveat(dirfd, path, argv, envp, flags) */
+static int
+on_exec(const struct call *c, bool at, char *blob)
+{
+	struct supervisor *s = c->s;
+	const __u64 *a = c->req->data.args;
+	uint64_t path_addr = at ? a[1] : a[0], argv_addr = at ? a[2] : a[1];
+	int flags = at ? (int)a[4] : 0, dirfd = -1, fd = -1, exe = -1, r;
+	char path[PATH_MAX], canon[PATH_MAX], script_canon[PATH_MAX];
+	size_t blob_len, argc, first_len;
+	struct shebang sb;
+	uint8_t digest[32];
+	struct stat st;
+	ssize_t n;
+	pid_t tgid;
+	bool launch;
+
+	if ((n = agent_read_str(c->req->pid, path_addr, path, sizeof(path))) < 0)
+		return (int)n;
+	if ((r = read_argv(c, argv_addr, blob, &blob_len, &argc,
+	    &first_len)) < 0)
+		return r;
+	if (!agent_call_valid(c))
+		return -EACCES;
+	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return -EINVAL;
+	if (at && (int)a[0] != AT_FDCWD && path[0] != '/') {
+		if ((dirfd = agent_take_fd(c, (int)a[0])) < 0)
+			return dirfd;
+	}
+	if (at && path[0] == '\0') {
+		if (!(flags & AT_EMPTY_PATH) || dirfd < 0) {
+			r = -ENOENT;
+			goto out;
+		}
+		/* fexecve: the descriptor is the file; reopen it readable. */
+		snprintf(canon, sizeof(canon), "/proc/self/fd/%d", dirfd);
+		fd = open(canon, O_RDONLY | O_CLOEXEC);
+	} else
+		fd = open_for_exec(c->req->pid, dirfd, path,
+		    flags & AT_SYMLINK_NOFOLLOW);
+	if (fd < 0) {
+		r = errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+		    -errno : -EACCES;
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    fd_path(fd, canon, sizeof(canon)) < 0) {
+		r = -EACCES;
+		goto out;
+	}
+	tgid = tgid_of(c->req->pid);
+	pthread_mutex_lock(&s->lock);
+	launch = s->launch_pending && tgid == s->setup.root_pid &&
+	    st.st_dev == s->setup.binary_dev &&
+	    st.st_ino == s->setup.binary_ino;
+	if (launch)
+		s->launch_pending = false;
+	pthread_mutex_unlock(&s->lock);
+	/* The launch exec runs the binary ztd checked; every other one is
+	 * asked about, by the file it resolves to. */
+	if (!launch && (!decide_exec(c, canon) || !pin_check(s, canon, fd))) {
+		r = -EACCES;
+		goto out;
+	}
+	if (launch && (file_digest(s, fd, digest) < 0 ||
+	    memcmp(digest, s->setup.binary_digest, 32) != 0)) {
+		zt_log(LOG_WARNING, "the agent binary changed since launch");
+		r = -EACCES;
+		goto out;
+	}
+	if ((r = read_shebang(fd, &sb)) < 0)
+		goto out;
+	if (r == 1) {
+		/* A script runs its interpreter: that must be allowed too,
+		 * be no script itself, and is the image expected. */
+		char expect[ARGV_BYTES / 4];
+		size_t len = 0;
+		struct shebang nested;
+
+		if (sb.interp[0] != '/' || (at && dirfd >= 0)) {
+			r = -EACCES;
+			goto out;
+		}
+		exe = open_for_exec(c->req->pid, -1, sb.interp, false);
+		if (exe < 0 || fd_path(exe, script_canon,
+		    sizeof(script_canon)) < 0 ||
+		    read_shebang(exe, &nested) != 0 ||
+		    (!launch && (!decide_exec(c, script_canon) ||
+		    !pin_check(s, script_canon, exe)))) {
+			r = -EACCES;
+			goto out;
+		}
+		/* argv as binfmt_script builds it. */
+		if (blob_add(expect, &len, sb.interp) < 0 ||
+		    (sb.has_arg && blob_add(expect, &len, sb.arg) < 0) ||
+		    blob_add(expect, &len, path) < 0 ||
+		    len + blob_len - first_len > sizeof(expect)) {
+			r = -E2BIG;
+			goto out;
+		}
+		memcpy(expect + len, blob + first_len, blob_len - first_len);
+		len += blob_len - first_len;
+		memcpy(blob, expect, len);
+		blob_len = len;
+	} else {
+		exe = fd;
+		fd = -1;
+		if (argc == 0)
+			blob[blob_len++] = '\0';	/* the kernel adds "" */
+	}
+	if ((r = file_digest(s, exe, digest)) < 0 ||
+	    (r = add_approval(c, exe, digest, blob, blob_len)) < 0)
+		goto out;
+	r = agent_call_valid(c) ? 1 : -EACCES;	/* 1: on_exec continues */
+out:
+	if (exe >= 0)
+		close(exe);
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
+	return r;
+}
+
+/* At PID's exec event: is what runs now what was approved? */
+bool
+execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
+{
+	char path[64];
+	uint8_t digest[32];
+	struct stat sb;
+	ssize_t len = 0, n;
+	bool ok = false;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &sb) < 0 || file_digest(s, fd, digest) < 0) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	while (len < ARGV_BYTES + 1 &&
+	    (n = read(fd, blob + len, (size_t)(ARGV_BYTES + 1 - len))) > 0)
+		len += n;
+	close(fd);
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < APPROVALS_MAX && !ok; i++) {
+		struct approval *a = &s->approvals[i];
+
+		if (a->used && a->tid == former && a->dev == sb.st_dev &&
+		    a->ino == sb.st_ino &&
+		    memcmp(a->digest, digest, 32) == 0 &&
+		    (ssize_t)a->argv_len == len &&
+		    memcmp(a->argv, blob, (size_t)len) == 0) {
+			approval_clear(s, a);
+			ok = true;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ok;
+}
+
+int64_t
+execgate_on_exec(const struct call *c, bool at, char *buf)
+{
+	int r;
+
+	/* A new exec from this thread: whatever it was approved before is
+	 * void, whether this one is approved or not. */
+	execgate_drop(c->s, (pid_t)c->req->pid);
+	r = on_exec(c, at, buf);
+	/* ENOENT and the like stay what they are: execvp searches PATH on
+	 * them. */
+	return r == 1 ? CONTINUE : r < 0 ? r : -EACCES;
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The supervisor's shared state and the entry points of its concerns:
+ * agentmem.c (reading the agent), netcall.c (network calls), execgate.c
+ * (exec approvals and verification), tracer.c (the ptrace loop) and
+ * supervise.c (workers and dispatch).  Internal to zt-exec. */
+#ifndef ZTX_SUPERVISOR_INT_H
+#define ZTX_SUPERVISOR_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <seccomp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "supervise.h"
+
+#define APPROVALS_MAX 256
+#define APPROVAL_MS 10000		/* an unused exec approval expires */
+#define ARGV_MAX 4096			/* arguments of a gated exec */
+#define ARGV_BYTES (256 * 1024)
+#define TASKS_MAX 65536
+#define DIGESTS 64
+#define PINS_MAX 256
+#define OBJECT_MAX (PATH_MAX + 16)
+/* A handler's answer that lets the syscall continue (exec, and the
+ * profile's gated syscalls, whose arguments are registers). */
+#define CONTINUE INT64_MAX
+
+struct approval {
+	bool used;
+	pid_t tid;			/* the thread that asked */
+	uint64_t notif_id;		/* the notification it was made for */
+	dev_t dev;
+	ino_t ino;
+	uint8_t digest[32];
+	char *argv;			/* NUL-separated, as /proc/PID/cmdline */
+	size_t argv_len;
+	int64_t expires_ms;
+};
+
+struct digest_entry {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	uint8_t digest[32];
+	bool used;
+};
+
+struct task {
+	pid_t pid;
+	bool seen;			/* its first stop was seen */
+};
+
+/* An exec approved in this grant: the file it was, by path. */
+struct pin {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	uint8_t digest[32];
+};
+
+struct supervisor {
+	struct supervise_setup setup;
+	pthread_t workers[SUPERVISE_WORKERS];
+	pthread_mutex_t lock;		/* approvals, tasks, digests, pins */
+	bool launch_pending;		/* the root's first exec not yet seen */
+	struct approval approvals[APPROVALS_MAX];
+	size_t n_approvals, peak_approvals;
+	struct task *tasks;		/* traced tasks */
+	size_t n_tasks, peak_tasks;
+	struct digest_entry digests[DIGESTS];
+	unsigned digest_next;
+	struct pin pins[PINS_MAX];	/* a ring: the oldest goes first */
+	unsigned pin_next;
+};
+
+/* One notification being answered by a worker. */
+struct call {
+	struct supervisor *s;
+	int fd;				/* the notify fd */
+	struct seccomp_notif *req;
+	struct seccomp_notif_resp *resp;
+};
+
+/* agentmem.c: every read of the agent's memory is followed by an id
+ * check (agent_call_valid) before anything read is acted upon. */
+bool agent_call_valid(const struct call *c);
+/* LEN bytes at ADDR of task PID: 0 or -EFAULT. */
+int agent_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+/* A NUL-terminated string at ADDR: its length, -EFAULT, or -ENAMETOOLONG
+ * when SIZE - 1 bytes hold no NUL. */
+ssize_t agent_read_str(pid_t pid, uint64_t addr, char *buf, size_t size);
+/* The agent's descriptor NUMBER in the calling task, as ours: the new
+ * descriptor, or -errno. */
+int agent_take_fd(const struct call *c, int number);
+/* The canonical path of our open file FD into OUT: 0 or -ENAMETOOLONG. */
+int fd_path(int fd, char *out, size_t size);
+
+/* netcall.c: connect, bind, sendto, sendmsg, sendmmsg decided and
+ * performed here; -errno or the call's result. */
+int64_t netcall_dispatch(const struct call *c, char *buf);
+
+/* execgate.c */
+/* execve/execveat: CONTINUE when approved (verified at the exec event),
+ * else -errno. */
+int64_t execgate_on_exec(const struct call *c, bool at, char *buf);
+/* At PID's exec event (FORMER: the thread that called exec): is what runs
+ * now what was approved for it?  BLOB: ARGV_BYTES + 2 bytes of room. */
+bool execgate_verify(struct supervisor *s, pid_t pid, pid_t former,
+    char *blob);
+/* Forget every approval of task TID (it died, or failed verification). */
+void execgate_drop(struct supervisor *s, pid_t tid);
+/* Forget every approval (the policy or the trust changed). */
+void execgate_drop_all(struct supervisor *s);
+
+#endif
