@@ -43,12 +43,12 @@ static const char *const allowed[] = {
 	"ftruncate", "getdents", "getdents64", "getcwd", "chdir", "fchdir",
 	"rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir",
 	"link", "linkat", "unlink", "unlinkat", "symlink", "symlinkat",
-	"readlink", "readlinkat", "chmod", "fchmod", "fchmodat", "chown",
-	"fchown", "lchown", "fchownat", "umask", "gettimeofday",
+	"readlink", "readlinkat",
+	"umask", "gettimeofday",
 	"getrlimit", "getrusage", "sysinfo", "times", "getuid", "getgid",
 	"geteuid", "getegid", "getresuid", "getresgid", "getgroups",
 	"setpgid", "getpgid", "getpgrp", "setsid", "getsid", "getpriority",
-	"capget", "utime", "utimes", "utimensat", "futimesat", "mknod",
+	"capget", "mknod",
 	"mknodat", "ustat", "sync", "syncfs", "sync_file_range",
 	"arch_prctl", "set_tid_address", "set_robust_list",
 	"get_robust_list", "futex", "futex_waitv", "clock_gettime",
@@ -57,22 +57,40 @@ static const char *const allowed[] = {
 	"timerfd_create", "timerfd_settime", "timerfd_gettime",
 	"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
 	"epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "signalfd",
-	"signalfd4", "inotify_init", "inotify_init1", "inotify_add_watch",
+	"signalfd4", "inotify_init", "inotify_init1",
 	"inotify_rm_watch", "fadvise64", "fallocate", "splice", "tee",
 	"vmsplice", "copy_file_range", "getrandom", "memfd_create",
 	"membarrier", "rseq", "mlock", "mlock2", "munlock", "mlockall",
 	"munlockall", "get_mempolicy", "getcpu", "restart_syscall",
 	"pidfd_open", "pidfd_send_signal", "waitpid",
 	"fgetxattr", "flistxattr", "getxattr", "lgetxattr", "listxattr",
-	"llistxattr", "setxattr", "lsetxattr", "fsetxattr", "removexattr",
-	"lremovexattr", "fremovexattr", "readahead", "mq_open",
-	"mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
-	"mq_getsetattr", "shmget", "shmat", "shmctl", "shmdt", "semget",
-	"semop", "semctl", "semtimedop", "msgget", "msgsnd", "msgrcv",
-	"msgctl", "ioprio_get", "landlock_create_ruleset",
+	"llistxattr",
+	"readahead",
+	"mq_timedsend", "mq_timedreceive", "mq_notify",
+	"mq_getsetattr", "shmdt",
+	"ioprio_get", "landlock_create_ruleset",
 	"landlock_add_rule", "landlock_restrict_self", "setuid", "setgid",
 	"setreuid", "setregid", "setresuid", "setresgid", "setfsuid",
 	"setfsgid", "setgroups", "capset",
+};
+
+/* Path metadata and watches, which Landlock has no right for: with a
+ * files list, performed by the supervisor after a decision on the file
+ * (filecall.c); without one, as free as writes are. */
+static const char *const metadata[] = {
+	"chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat",
+	"utime", "utimes", "utimensat", "futimesat", "setxattr", "lsetxattr",
+	"fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+	"inotify_add_watch",
+};
+
+/* SysV IPC and POSIX message queues reach objects other accounts use:
+ * refused unless the profile gates them (syscalls.gate), then each call
+ * is decided.  shmdt and the mq_* calls on a descriptor need one of these
+ * first. */
+static const char *const ipc[] = {
+	"mq_open", "mq_unlink", "shmget", "shmat", "shmctl", "semget", "semop",
+	"semctl", "semtimedop", "msgget", "msgsnd", "msgrcv", "msgctl",
 };
 
 /* What no agent may do: EPERM, whatever its profile says. */
@@ -300,6 +318,30 @@ filter_load(const struct profile *p, char *error)
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr,
 		    0)) < 0) {
 			fail(error, "refuse", forbidden[i], r);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < sizeof(ipc) / sizeof(ipc[0]); i++) {
+		int nr = seccomp_syscall_resolve_name(ipc[i]);
+
+		if (nr < 0 || listed(p->deny, p->n_deny, ipc[i]) ||
+		    listed(p->gate, p->n_gate, ipc[i]))
+			continue;
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr,
+		    0)) < 0) {
+			fail(error, "refuse", ipc[i], r);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < sizeof(metadata) / sizeof(metadata[0]); i++) {
+		int nr = seccomp_syscall_resolve_name(metadata[i]);
+
+		if (nr < 0 || listed(p->deny, p->n_deny, metadata[i]) ||
+		    listed(p->gate, p->n_gate, metadata[i]))
+			continue;
+		if ((r = seccomp_rule_add(ctx, p->files_given ?
+		    SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW, nr, 0)) < 0) {
+			fail(error, "metadata", metadata[i], r);
 			goto out;
 		}
 	}

@@ -11,7 +11,11 @@
  * ERROR (160 bytes) set.  The filter, in order of precedence:
  *   - a foreign architecture kills the process, x32 and i386 included;
  *   - gated (SCMP_ACT_NOTIFY): execve, execveat, connect, bind, sendmsg,
- *     sendmmsg, sendto with an address, and P's "gate" syscalls;
+ *     sendmmsg, sendto with an address, and P's "gate" syscalls; with
+ *     files in P, the path metadata and watch calls (chmod, chown,
+ *     utimes, the xattr writers, inotify_add_watch and their siblings);
+ *   - EPERM unless P gates them: SysV IPC (msg*, sem*, shmget, shmat,
+ *     shmctl) and POSIX message queues (mq_open, mq_unlink);
  *   - EPERM: P's "deny" syscalls and what no agent may do (seccomp,
  *     prctl PR_SET_SECCOMP / PR_SET_DUMPABLE / PR_SET_PTRACER / PR_SET_MM,
  *     ptrace, process_vm_readv/writev, io_uring_*, userfaultfd, unshare,

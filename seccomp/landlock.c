@@ -2,6 +2,7 @@
 /* Landlock, through raw syscalls: bookworm's headers predate most of it. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -154,6 +155,42 @@ add_interpreter(int ruleset, const char *binary, uint64_t handled,
 	    error) : 0;
 }
 
+/*
+ * Without a files list, writes stay free everywhere but /proc: no agent
+ * process may write another's memory (/proc/PID/mem) or its other
+ * /proc files.  Every entry of / but proc gets the write right (symlinks
+ * are skipped: what they name is under another entry); what is mounted
+ * at / after the launch is not covered, so refused.
+ */
+static int
+add_all_but_proc(int ruleset, uint64_t handled, char *error)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *root = opendir("/");
+	int r = 0;
+
+	if (root == NULL) {
+		snprintf(error, ERROR_MAX, "landlock: reading /: %s",
+		    strerror(errno));
+		return -errno;
+	}
+	while (r == 0 && (e = readdir(root)) != NULL) {
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, "proc") == 0)
+			continue;
+		snprintf(path, sizeof(path), "/%s", e->d_name);
+		if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode))
+			continue;
+		r = add_path(ruleset, path, FS_WRITE_FILE, handled, error);
+	}
+	closedir(root);
+	return r;
+}
+
 static uint64_t
 profile_rights(unsigned access)
 {
@@ -183,8 +220,8 @@ landlock_apply(const struct profile *p, int *abi_out, char *error)
 		if (abi < 1)
 			return 0;	/* optional, and there is none */
 	}
-	if (p->files_given)
-		attr.handled_access_fs = fs_rights(abi);
+	attr.handled_access_fs = p->files_given ? fs_rights(abi) :
+	    FS_WRITE_FILE;
 	attr_size = sizeof(uint64_t);
 	if (abi >= 4) {
 		attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP;
@@ -223,7 +260,9 @@ landlock_apply(const struct profile *p, int *abi_out, char *error)
 			    profile_rights(p->files[i].access), h, error);
 		if (r < 0)
 			goto out;
-	}
+	} else if ((r = add_all_but_proc(ruleset, attr.handled_access_fs,
+	    error)) < 0)
+		goto out;
 	if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
 		r = -errno;
 		snprintf(error, ERROR_MAX, "landlock: restrict self: %s",

@@ -24,7 +24,10 @@
  *     /etc/localtime, /usr/share/zoneinfo, /etc/nsswitch.conf,
  *     /etc/passwd, /etc/group, /etc/hosts, /etc/resolv.conf, /etc/gai.conf,
  *     /dev/urandom, /dev/random, /proc; r w on /dev/null, /dev/zero,
- *     /dev/full, /dev/tty.
+ *     /dev/full, /dev/tty;
+ *   - without "files", WRITE_FILE everywhere but under /proc (every entry
+ *     of / but proc): no agent process opens another's /proc/PID/mem or
+ *     any other /proc file for writing.
  * When the kernel lacks what the profile needs (Landlock at all, or
  * scoping), returns -EOPNOTSUPP unless the profile says landlock =
  * "optional", in which case what exists is applied.  *ABI receives the

@@ -49,6 +49,30 @@ dispatch(const struct call *c, char *buf)
 	case SCMP_SYS(sendmsg):
 	case SCMP_SYS(sendmmsg):
 		return netcall_dispatch(c, buf);
+	case SCMP_SYS(chmod):
+	case SCMP_SYS(fchmod):
+	case SCMP_SYS(fchmodat):
+	case SCMP_SYS(chown):
+	case SCMP_SYS(fchown):
+	case SCMP_SYS(lchown):
+	case SCMP_SYS(fchownat):
+	case SCMP_SYS(utime):
+	case SCMP_SYS(utimes):
+	case SCMP_SYS(futimesat):
+	case SCMP_SYS(utimensat):
+	case SCMP_SYS(setxattr):
+	case SCMP_SYS(lsetxattr):
+	case SCMP_SYS(fsetxattr):
+	case SCMP_SYS(removexattr):
+	case SCMP_SYS(lremovexattr):
+	case SCMP_SYS(fremovexattr):
+	case SCMP_SYS(inotify_add_watch):
+		/* Gated only for a profile with files (filter.c), unless
+		 * the profile gates one itself: then ztd decides it as a
+		 * syscall. */
+		if (!c->s->setup.profile->files_given)
+			return on_gated_syscall(c);
+		return filecall_dispatch(c);
 	case SCMP_SYS(execve):
 	case SCMP_SYS(execveat):
 		return execgate_on_exec(c,
@@ -107,6 +131,13 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* ztd changed something: no exec approval made before it holds. */
+static void
+on_ztd_event(void *arg)
+{
+	execgate_drop_all(arg);
+}
+
 int
 supervise_start(struct supervisor **out, const struct supervise_setup *setup)
 {
@@ -131,6 +162,7 @@ supervise_start(struct supervisor **out, const struct supervise_setup *setup)
 		if ((r = pthread_create(&s->workers[i], NULL, worker_main,
 		    s)) != 0)
 			return -r;	/* the caller exits: threads end too */
+	ztconn_on_event(setup->ztd, on_ztd_event, s);
 	*out = s;
 	return 0;
 }

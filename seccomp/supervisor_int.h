@@ -103,6 +103,11 @@ int fd_path(int fd, char *out, size_t size);
  * performed here; -errno or the call's result. */
 int64_t netcall_dispatch(const struct call *c, char *buf);
 
+/* filecall.c: chmod, chown, utimes, xattr writers and inotify watches
+ * of a profile with files, decided against them and performed here;
+ * -errno or the call's result. */
+int64_t filecall_dispatch(const struct call *c);
+
 /* execgate.c */
 /* execve/execveat: CONTINUE when approved (verified at the exec event),
  * else -errno. */

@@ -54,6 +54,8 @@ struct ztconn {
 	int64_t expires_ms;
 	unsigned decision_ttl;
 	void (*on_grant_end)(const char *why);
+	void (*on_event)(void *arg);	/* any event from ztd */
+	void *on_event_arg;
 	uint32_t next_id;
 	struct wait_slot slots[WAIT_SLOTS];
 	struct cache_entry cache[CACHE_SLOTS];
@@ -194,7 +196,8 @@ grant_over(struct ztconn *z, const char *why, bool *call)
 
 /* One datagram from ztd (lock held). */
 static void
-handle_message(struct ztconn *z, const struct zt_msg *m, bool *ended)
+handle_message(struct ztconn *z, const struct zt_msg *m, bool *ended,
+    bool *event_seen)
 {
 	if (m->request_id == 0) {
 		uint32_t event = 0;
@@ -210,6 +213,7 @@ handle_message(struct ztconn *z, const struct zt_msg *m, bool *ended)
 		zt_msg_get_str(m, ZT_F_GRANT, &grant);
 		zt_msg_get_str(m, ZT_F_REASON, &reason);
 		cache_drop(z);	/* any event: start over */
+		*event_seen = true;
 		if (event == ZT_EVENT_GRANT_ENDED &&
 		    strcmp(grant, z->grant) == 0)
 			grant_over(z, reason[0] ? reason : "grant ended",
@@ -241,7 +245,7 @@ reader_main(void *arg)
 	pthread_mutex_lock(&z->lock);
 	while (!z->stopping) {
 		struct pollfd pfd[2];
-		bool ended = false;
+		bool ended = false, event_seen = false;
 		int r, fd = z->fd;
 
 		if (fd < 0) {
@@ -276,7 +280,8 @@ reader_main(void *arg)
 		if (r > 0 && pfd[0].revents != 0) {
 			r = zt_msg_recv(fd, &z->scratch);
 			if (r == 0)
-				handle_message(z, &z->scratch, &ended);
+				handle_message(z, &z->scratch, &ended,
+				    &event_seen);
 			else if (r != -EAGAIN && r != -EINTR)
 				lose_connection(z, zt_strerror(r));
 		}
@@ -285,6 +290,14 @@ reader_main(void *arg)
 			report_flush(z);
 		if (z->grant_live && ztconn_now_ms() >= z->expires_ms)
 			grant_over(z, "grant expired", &ended);
+		if (event_seen && z->on_event != NULL) {
+			void (*fn)(void *) = z->on_event;
+			void *event_arg = z->on_event_arg;
+
+			pthread_mutex_unlock(&z->lock);
+			fn(event_arg);
+			pthread_mutex_lock(&z->lock);
+		}
 		if (ended && z->on_grant_end != NULL) {
 			char why[128];
 
@@ -335,6 +348,15 @@ ztconn_start(struct ztconn **out, int fd, const char *socket_path,
 	}
 	*out = z;
 	return 0;
+}
+
+void
+ztconn_on_event(struct ztconn *z, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&z->lock);
+	z->on_event = fn;
+	z->on_event_arg = arg;
+	pthread_mutex_unlock(&z->lock);
 }
 
 static struct cache_entry *

@@ -38,6 +38,13 @@ int ztconn_start(struct ztconn **out, int fd, const char *socket_path,
     void (*on_grant_end)(const char *why));
 
 /*
+ * Call FN(ARG) on the reader thread, without the connection's lock, after
+ * each event ztd pushes (a reload, a revocation, an attestation change,
+ * a grant's end): whatever was decided before may no longer hold.
+ */
+void ztconn_on_event(struct ztconn *z, void (*fn)(void *arg), void *arg);
+
+/*
  * May the agent do ACTION on OBJECT?  A live local allow answers at once
  * (and is reported); otherwise ztd is asked, passing PIDFD (-1: none) as
  * the acting process for high-risk actions.  Any failure is a deny with

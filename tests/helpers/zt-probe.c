@@ -48,13 +48,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1438,6 +1446,138 @@ cmd_loop_connect(int argc, char **argv)
 
 /* ------------------------------------------------------------ main */
 
+/* ------------------------------------------------------------ metadata */
+
+/*
+ * meta OP PATH: change PATH's metadata (or watch it) the way OP says, on
+ * the agent's own file, to a value that changes it:
+ *   chmod fchmodat lchown chown fchownat utimes utimensat setxattr
+ *   removexattr watch: the path calls;
+ *   fchmod futimens fsetxattr: on a descriptor opened for reading;
+ *   opath-chown opath-utimens: fchownat/utimensat with AT_EMPTY_PATH on
+ *   an O_PATH descriptor (which Landlock does not check).
+ * Prints ok or errno=NAME.
+ */
+static int
+cmd_meta(int argc, char **argv)
+{
+	const char *op, *path;
+	int fd = -1, r;
+
+	if (argc != 3)
+		return usage("meta OP PATH");
+	op = argv[1];
+	path = argv[2];
+	if (strcmp(op, "chmod") == 0)
+		r = chmod(path, 0644);
+	else if (strcmp(op, "fchmodat") == 0)
+		r = fchmodat(AT_FDCWD, path, 0644, 0);
+	else if (strcmp(op, "chown") == 0)
+		r = chown(path, getuid(), getgid());
+	else if (strcmp(op, "lchown") == 0)
+		r = lchown(path, getuid(), getgid());
+	else if (strcmp(op, "fchownat") == 0)
+		r = fchownat(AT_FDCWD, path, getuid(), getgid(), 0);
+	else if (strcmp(op, "utimes") == 0)
+		r = utimes(path, NULL);
+	else if (strcmp(op, "utimensat") == 0) {
+		struct timespec ts[2] = { { 1000, 0 }, { 1000, 0 } };
+
+		r = utimensat(AT_FDCWD, path, ts, 0);
+	} else if (strcmp(op, "setxattr") == 0)
+		r = setxattr(path, "user.zt", "x", 1, 0);
+	else if (strcmp(op, "removexattr") == 0)
+		r = removexattr(path, "user.zt");
+	else if (strcmp(op, "watch") == 0) {
+		int in = inotify_init1(IN_CLOEXEC);
+
+		r = in < 0 ? -1 : inotify_add_watch(in, path, IN_MODIFY);
+	} else if (strcmp(op, "fchmod") == 0 || strcmp(op, "futimens") == 0 ||
+	    strcmp(op, "fsetxattr") == 0) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return fail(errno);
+		r = op[1] == 'c' ? fchmod(fd, 0644) : op[1] == 'u' ?
+		    futimens(fd, NULL) : fsetxattr(fd, "user.zt", "y", 1, 0);
+	} else if (strncmp(op, "opath-", 6) == 0) {
+		if ((fd = open(path, O_PATH | O_CLOEXEC)) < 0)
+			return fail(errno);
+		if (strcmp(op, "opath-chown") == 0)
+			r = fchownat(fd, "", getuid(), getgid(), AT_EMPTY_PATH);
+		else {
+			struct timespec ts[2] = { { 2000, 0 }, { 2000, 0 } };
+
+			r = (int)syscall(SYS_utimensat, fd, "", ts,
+			    AT_EMPTY_PATH);
+		}
+	} else
+		return usage("meta chmod|fchmodat|chown|lchown|fchownat|utimes|"
+		    "utimensat|setxattr|removexattr|watch|fchmod|futimens|"
+		    "fsetxattr|opath-chown|opath-utimens PATH");
+	if (r < 0)
+		return fail(errno);
+	printf("ok\n");
+	return 0;
+}
+
+/* ipc msgget|shmget|semget|mq_open: make a private object of the kind. */
+static int
+cmd_ipc(int argc, char **argv)
+{
+	long r;
+
+	if (argc != 2)
+		return usage("ipc msgget|shmget|semget|mq_open");
+	if (strcmp(argv[1], "msgget") == 0)
+		r = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+	else if (strcmp(argv[1], "shmget") == 0)
+		r = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+	else if (strcmp(argv[1], "semget") == 0)
+		r = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+	else if (strcmp(argv[1], "mq_open") == 0)
+		r = syscall(SYS_mq_open, "zt-probe", O_RDWR | O_CREAT, 0600,
+		    NULL);
+	else
+		return usage("ipc msgget|shmget|semget|mq_open");
+	if (r < 0)
+		return fail(errno);
+	printf("ok id=%ld\n", r);
+	return 0;
+}
+
+/* mem-write self|child: open /proc/PID/mem for writing, of this process
+ * or of a child of it (the same account, traced alike). */
+static int
+cmd_mem_write(int argc, char **argv)
+{
+	char path[64];
+	pid_t kid = 0;
+	int fd, e;
+
+	if (argc != 2 || (strcmp(argv[1], "self") != 0 &&
+	    strcmp(argv[1], "child") != 0))
+		return usage("mem-write self|child");
+	if (argv[1][0] == 'c') {
+		if ((kid = fork()) < 0)
+			return fail(errno);
+		if (kid == 0) {
+			pause();
+			_exit(0);
+		}
+		snprintf(path, sizeof(path), "/proc/%d/mem", (int)kid);
+	} else
+		snprintf(path, sizeof(path), "/proc/self/mem");
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	e = errno;
+	if (kid > 0) {
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+	}
+	if (fd < 0)
+		return fail(e);
+	printf("ok fd=%d\n", fd);
+	return 0;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -1471,6 +1611,9 @@ static const struct command {
 	{ "exit", cmd_exit },
 	{ "signal", cmd_signal },
 	{ "now", cmd_now },
+	{ "meta", cmd_meta },
+	{ "ipc", cmd_ipc },
+	{ "mem-write", cmd_mem_write },
 };
 
 /* Run from a file named exitNN without a command: exit NN. */

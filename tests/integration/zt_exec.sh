@@ -506,6 +506,64 @@ else
 	    test "$setuid_out" = "errno=EACCES"
 fi
 
+# ------------------------------------------------------------ metadata
+# chmod, chown, utimes, xattrs and watches have no Landlock right: with a
+# files list the supervisor decides them on the file it resolves and
+# performs them (filecall.c).  Every file here is the account's own, so
+# DAC would allow each change.
+install -o "$account" -m 0600 /dev/null "$work/rw/meta"
+install -o "$account" -m 0600 /dev/null "$work/outside/meta"
+touch -d @5000 "$work/outside/meta"
+ln -sf "$work/outside/meta" "$work/rw/link-out"
+zx meta chmod "$work/rw/meta"
+check "chmod of a file in a rw directory of the profile ($out)" \
+    sh -c "[ '$out' = ok ] && [ \$(stat -c %a '$work/rw/meta') = 644 ]"
+zx meta opath-chown "$work/rw/meta"
+check "fchownat(AT_EMPTY_PATH) on an O_PATH descriptor inside the profile ($out)" \
+    test "$out" = ok
+zx meta utimensat "$work/rw/meta"
+check "utimensat of a file in a rw directory ($out)" \
+    sh -c "[ '$out' = ok ] && [ \$(stat -c %Y '$work/rw/meta') = 1000 ]"
+zx meta watch "$work/ro/data"
+check "an inotify watch in an r directory of the profile ($out)" \
+    test "$out" = ok
+before=$(stat -c '%a %u %g %Y' "$work/outside/meta")
+for op in chmod fchmodat chown lchown fchownat utimes utimensat setxattr \
+    removexattr opath-chown opath-utimens; do
+	zx meta "$op" "$work/outside/meta"
+	check "$op of a file outside the profile (DAC allows it): EPERM ($out)" \
+	    test "$out" = "errno=EPERM"
+done
+zx meta chmod "$work/rw/link-out"
+check "chmod through a symlink inside the profile to a file outside: EPERM ($out)" \
+    test "$out" = "errno=EPERM"
+check "the file outside is unchanged (mode, owner, mtime: $before)" \
+    test "$(stat -c '%a %u %g %Y' "$work/outside/meta")" = "$before"
+for op in fchmod futimens fsetxattr; do
+	zx meta "$op" "$work/ro/data"
+	check "$op on a descriptor opened for reading in an r directory: EPERM ($out)" \
+	    test "$out" = "errno=EPERM"
+done
+zx meta watch "$work/secret/data"
+check "an inotify watch on a file outside the profile: EPERM ($out)" \
+    test "$out" = "errno=EPERM"
+check "a refused chmod is audited as a write of that file" \
+    logged "decision=deny action=open agent=\"probe\" .*object=\"$work/outside/meta:w\""
+check "a refused watch is audited as a read of that file" \
+    logged "decision=deny action=open agent=\"probe\" .*object=\"$work/secret/data:r\""
+
+# ------------------------------------------------------------ ipc
+# SysV IPC and POSIX message queues reach other accounts' objects: refused
+# unless the profile gates them.
+for k in msgget shmget semget mq_open; do
+	zx ipc "$k"
+	check "$k without a gate in the profile: EPERM ($out)" \
+	    test "$out" = "errno=EPERM"
+done
+zx mem-write child
+check "writing a child's /proc/PID/mem (files profile): EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+
 # ------------------------------------------------------------ audit
 check "an allowed connect is audited with its object" \
     logged "decision=allow action=connect agent=\"probe\" account=\"$account\" uid=$uid .*object=\"tcp:127\\.0\\.0\\.1:$good_port\""
@@ -643,6 +701,29 @@ check "the agent and its 3 children run ($agent_pid: $kids)" agent_runs
 kill -KILL "$zkill_pid"
 check "zt-exec killed: the agent and its children are gone within 1 s" \
     within 1000 gone $agent_pid $kids
+
+# ------------------------------------------------------------ no files
+# Without a files list, metadata calls are as free as writes, but no agent
+# process may write another's memory (/proc/PID/mem).
+sed '/^    files = (/,/^    );/d' "$work/ztd.conf" >"$work/ztd-nofiles.conf"
+cp "$work/ztd.conf" "$work/ztd-files.conf"
+cp "$work/ztd-nofiles.conf" "$work/ztd.conf"
+out=$("$ZTCTL" --socket "$sock" reload 2>&1)
+check "reload to the profile without files ($out)" \
+    sh -c "! grep -q 'files = (' '$work/ztd.conf' && grep -q 'agents = (' '$work/ztd.conf'"
+zx meta chmod "$work/outside/meta"
+check "without files, chmod outside every rule is free ($out)" \
+    sh -c "[ '$out' = ok ] && [ \$(stat -c %a '$work/outside/meta') = 644 ]"
+zx open "$work/outside/new" w
+check "without files, writes are free ($out)" has "$out" '^ok fd='
+zx mem-write child
+check "without files, writing a child's /proc/PID/mem: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+zx mem-write self
+check "without files, writing its own /proc/self/mem: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+cp "$work/ztd-files.conf" "$work/ztd.conf"
+"$ZTCTL" --socket "$sock" reload >/dev/null 2>&1
 
 # ------------------------------------------------------------ ztd killed
 zx_bg zdown loop-connect 127.0.0.1 "$good_port" 50 80
