@@ -4,15 +4,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "filter.h"
 
@@ -259,11 +262,12 @@ add_conditional(scmp_filter_ctx ctx, const struct profile *p, char *error)
 }
 
 int
-filter_load(const struct profile *p, char *error)
+filter_build(const struct profile *p, struct filter **filterp, char *error)
 {
 	scmp_filter_ctx ctx;
-	int r, fd;
+	int r;
 
+	*filterp = NULL;
 	/* ENOSYS for whatever is not listed: newer syscalls included, and
 	 * clone3, so that clone's flags stay checkable. */
 	ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
@@ -358,13 +362,72 @@ filter_load(const struct profile *p, char *error)
 			goto out;
 		}
 	}
-	if ((r = seccomp_load(ctx)) < 0) {
-		fail(error, "load", NULL, r);
-		goto out;
-	}
-	fd = seccomp_notify_fd(ctx);
-	r = fd >= 0 ? fd : fail(error, "notify fd", NULL, -EBADF);
+	*filterp = (struct filter *)ctx;
+	return 0;
 out:
 	seccomp_release(ctx);
+	return r;
+}
+
+void
+filter_free(struct filter *f)
+{
+	if (f != NULL)
+		seccomp_release((scmp_filter_ctx)f);
+}
+
+int
+filter_export_bpf(struct filter *f, struct sock_filter *prog, size_t max,
+    char *error)
+{
+	off_t size;
+	size_t n;
+	int fd, r;
+
+	/* libseccomp 2.5 exports to a descriptor only. */
+	if ((fd = memfd_create("zt-filter", MFD_CLOEXEC)) < 0)
+		return fail(error, "export", "memfd", -errno);
+	if ((r = seccomp_export_bpf((scmp_filter_ctx)f, fd)) < 0) {
+		fail(error, "export", NULL, r);
+		goto out;
+	}
+	if ((size = lseek(fd, 0, SEEK_END)) < 0) {
+		r = fail(error, "export", "lseek", -errno);
+		goto out;
+	}
+	n = (size_t)size / sizeof(*prog);
+	if (size == 0 || (size_t)size % sizeof(*prog) != 0) {
+		r = fail(error, "export", "size", -EPROTO);
+		goto out;
+	}
+	if (n > max) {
+		r = fail(error, "export", "size", -E2BIG);
+		goto out;
+	}
+	if (pread(fd, prog, (size_t)size, 0) != size) {
+		r = fail(error, "export", "read", -EIO);
+		goto out;
+	}
+	r = (int)n;
+out:
+	close(fd);
+	return r;
+}
+
+int
+filter_load(const struct profile *p, char *error)
+{
+	struct filter *f;
+	int r, fd;
+
+	if ((r = filter_build(p, &f, error)) < 0)
+		return r;
+	if ((r = seccomp_load((scmp_filter_ctx)f)) < 0)
+		fail(error, "load", NULL, r);
+	else if ((fd = seccomp_notify_fd((scmp_filter_ctx)f)) < 0)
+		r = fail(error, "notify fd", NULL, -EBADF);
+	else
+		r = fd;
+	filter_free(f);
 	return r;
 }

@@ -3,12 +3,38 @@
 #ifndef ZTX_FILTER_H
 #define ZTX_FILTER_H
 
+#include <stddef.h>
+
 #include "profile.h"
 
+/* The filter as built, not loaded (libseccomp's context, opaque here). */
+struct filter;
+struct sock_filter;
+
 /*
- * Load the agent's filter into the calling process (which must have set
- * NO_NEW_PRIVS) and return the notification descriptor, or -errno with
- * ERROR (160 bytes) set.  The filter, in order of precedence:
+ * Build the agent's filter for P into *FILTERP, every rule added, without
+ * loading it.  Returns 0, or -errno with ERROR (160 bytes) set and
+ * *FILTERP NULL.  The caller frees *FILTERP with filter_free().
+ */
+int filter_build(const struct profile *p, struct filter **filterp,
+    char *error);
+
+/* Release F; filter_free(NULL) is a no-op. */
+void filter_free(struct filter *f);
+
+/*
+ * Write F's classic BPF program, as seccomp_load() would install it, into
+ * PROG (room for MAX instructions).  Returns the number of instructions,
+ * or -errno with ERROR (160 bytes) set (-E2BIG: more than MAX).
+ */
+int filter_export_bpf(struct filter *f, struct sock_filter *prog,
+    size_t max, char *error);
+
+/*
+ * Build (filter_build) and load the agent's filter into the calling
+ * process (which must have set NO_NEW_PRIVS) and return the notification
+ * descriptor, or -errno with ERROR (160 bytes) set.  The filter, in order
+ * of precedence:
  *   - a foreign architecture kills the process, x32 and i386 included;
  *   - gated (SCMP_ACT_NOTIFY): execve, execveat, connect, bind, sendmsg,
  *     sendmmsg, sendto with an address, and P's "gate" syscalls; with

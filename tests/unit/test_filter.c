@@ -1,0 +1,655 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Simulated tests of the agent's seccomp filter: the BPF filter_build()
+ * makes, run by a classic BPF interpreter over a table of syscalls. */
+#include "config.h"
+
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/netlink.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "filter.h"
+#include "profile.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ERROR_MAX 160
+#define PROGRAM_MAX BPF_MAXINSNS
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#define X32_BIT 0x40000000u
+/* No process has this id (above PID_MAX_LIMIT): harmless if it ran. */
+#define OTHER_PID 0x7ffffff0
+
+#define ALLOW SECCOMP_RET_ALLOW
+#define NOTIFY SECCOMP_RET_USER_NOTIF
+#define EPERM_ (SECCOMP_RET_ERRNO | EPERM)
+#define ENOSYS_ (SECCOMP_RET_ERRNO | ENOSYS)
+#define KILL SECCOMP_RET_KILL_PROCESS
+
+/* ------------------------------------------------------------ profiles */
+
+enum {
+	P_BARE = 1 << 0,	/* files no, no network */
+	P_FILES = 1 << 1,	/* files given */
+	P_INET = 1 << 2,	/* family inet and inet6 */
+	P_LISTS = 1 << 3,	/* deny and gate lists, no network */
+};
+#define P_ALL (P_BARE | P_FILES | P_INET | P_LISTS)
+#define P_NOINET (P_ALL & ~P_INET)
+#define P_PLAIN (P_ALL & ~P_LISTS)	/* no deny or gate list */
+
+static const char *const lists_deny[] = {
+	"chmod", "mount", "connect", "listen",
+};
+static const char *const lists_gate[] = {
+	"setuid", "msgget", "mount", "execve",
+};
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} profile_names[] = {
+	{ P_BARE, "bare" },
+	{ P_FILES, "files" },
+	{ P_INET, "inet" },
+	{ P_LISTS, "lists" },
+};
+
+/* Large (PATH_MAX arrays): built in place, one at a time. */
+static struct profile profile;
+
+static const struct profile *
+profile_make(unsigned bit)
+{
+	struct profile *p = &profile;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->agent, sizeof(p->agent), "sim-%u", bit);
+	snprintf(p->binary, sizeof(p->binary), "/usr/bin/true");
+	p->decision_ttl = 60;
+	p->unix_ = true;
+	switch (bit) {
+	case P_FILES:
+		p->files_given = true;
+		snprintf(p->files[0].path, PATH_MAX, "/srv/data");
+		p->files[0].access = PROFILE_R | PROFILE_W;
+		snprintf(p->files[1].path, PATH_MAX, "/usr");
+		p->files[1].access = PROFILE_R | PROFILE_X;
+		p->n_files = 2;
+		break;
+	case P_INET:
+		p->inet = p->inet6 = true;
+		break;
+	case P_LISTS:
+		for (size_t i = 0; i < ARRAY_SIZE(lists_deny); i++)
+			snprintf(p->deny[p->n_deny++], 32, "%s", lists_deny[i]);
+		for (size_t i = 0; i < ARRAY_SIZE(lists_gate); i++)
+			snprintf(p->gate[p->n_gate++], 32, "%s", lists_gate[i]);
+		break;
+	}
+	return p;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+/*
+ * One syscall and what the filter must answer, for the profiles in
+ * PROFILES.  NAME is resolved with filter_resolve() (NULL: NR as given);
+ * ARCH 0 is the native one; X32 sets the x32 bit in the number.
+ */
+struct row {
+	int line;
+	unsigned profiles;
+	const char *name;
+	uint32_t expect;
+	uint64_t args[6];
+	int nr;
+	uint32_t arch;
+	bool x32;
+};
+#define ROW(profiles_, name_, expect_, ...) { .line = __LINE__, \
+	.profiles = (profiles_), .name = (name_), .expect = (expect_), \
+	__VA_ARGS__ }
+
+#define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | \
+	CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS | \
+	CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
+/* Garbage in an argument's upper 32 bits (the kernel drops it for int). */
+#define HIGH_BITS UINT64_C(0xdeadbeef00000000)
+
+static const struct row rows[] = {
+	/* The allowlist. */
+	ROW(P_ALL, "read", ALLOW, .args = { 0, 0x1000, 16 }),
+	ROW(P_ALL, "write", ALLOW, .args = { 1, 0x1000, 16 }),
+	ROW(P_ALL, "close", ALLOW, .args = { 3 }),
+	ROW(P_ALL, "openat", ALLOW),
+	ROW(P_ALL, "mmap", ALLOW),
+	ROW(P_ALL, "exit_group", ALLOW),
+	ROW(P_ALL, "recvfrom", ALLOW),
+	ROW(P_PLAIN, "chmod", ALLOW),
+	ROW(P_PLAIN, "listen", ALLOW),
+	ROW(P_PLAIN, "msgget", ALLOW),
+	ROW(P_PLAIN, "setuid", ALLOW),
+	ROW(P_ALL, "setrlimit", ALLOW),
+	/* Gated: the supervisor decides. */
+	ROW(P_ALL, "execve", NOTIFY),
+	ROW(P_ALL, "execveat", NOTIFY),
+	ROW(P_PLAIN, "connect", NOTIFY),
+	ROW(P_ALL, "bind", NOTIFY),
+	ROW(P_ALL, "sendmsg", NOTIFY),
+	ROW(P_ALL, "sendmmsg", NOTIFY),
+	ROW(P_ALL, "sendto", NOTIFY, .args = { 3, 0x1000, 16, 0, 0x2000, 16 }),
+	ROW(P_ALL, "sendto", NOTIFY, .args = { 3, 0x1000, 16, 0, 1ull << 32 }),
+	ROW(P_ALL, "sendto", ALLOW, .args = { 3, 0x1000, 16, 0, 0, 0 }),
+	/* What no agent may do (harmless arguments, should one run). */
+	ROW(P_ALL, "ptrace", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "process_vm_readv", EPERM_, .args = { OTHER_PID }),
+	ROW(P_ALL, "process_vm_writev", EPERM_, .args = { OTHER_PID }),
+	ROW(P_ALL, "io_uring_setup", EPERM_),
+	ROW(P_ALL, "io_uring_enter", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "io_uring_register", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "bpf", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "seccomp", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "userfaultfd", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "unshare", EPERM_, .args = { CLONE_NEWUSER | 1ull << 63 }),
+	ROW(P_ALL, "setns", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "keyctl", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "perf_event_open", EPERM_),
+	ROW(P_ALL, "mount", EPERM_),
+	ROW(P_ALL, "init_module", EPERM_),
+	ROW(P_ALL, "kexec_load", EPERM_, .args = { 0, 0, 0, -1ull }),
+	ROW(P_ALL, "pidfd_getfd", EPERM_, .args = { -1ull }),
+	/* prctl: some options, the dangerous ones refused. */
+	ROW(P_ALL, "prctl", EPERM_, .args = { PR_SET_DUMPABLE, 1 }),
+	ROW(P_ALL, "prctl", EPERM_, .args = { PR_SET_SECCOMP, -1ull }),
+	ROW(P_ALL, "prctl", EPERM_, .args = { PR_SET_PTRACER, 0 }),
+	ROW(P_ALL, "prctl", EPERM_, .args = { PR_SET_MM, -1ull }),
+	ROW(P_ALL, "prctl", ALLOW, .args = { PR_SET_NAME, 0x1000 }),
+	ROW(P_ALL, "prctl", ALLOW, .args = { PR_SET_NO_NEW_PRIVS, 1 }),
+	ROW(P_ALL, "prctl", ENOSYS_, .args = { 1000 }),
+	/* the kernel reads an int: refused all the same, as unknown */
+	ROW(P_ALL, "prctl", ENOSYS_, .args = { HIGH_BITS | PR_SET_DUMPABLE }),
+	ROW(P_ALL, "prctl", ENOSYS_, .args = { HIGH_BITS | PR_SET_NAME }),
+	/* ioctl: no faking terminal input; the kernel reads cmd as 32 bits. */
+	ROW(P_ALL, "ioctl", EPERM_, .args = { 0, TIOCSTI, 0 }),
+	ROW(P_ALL, "ioctl", EPERM_, .args = { 0, HIGH_BITS | TIOCSTI, 0 }),
+	ROW(P_ALL, "ioctl", ALLOW, .args = { 0, TIOCGWINSZ, 0x1000 }),
+	ROW(P_ALL, "ioctl", ALLOW, .args = { 0, FIONREAD, 0x1000 }),
+	/* clone: threads and children, not namespaces or untraced. */
+	ROW(P_ALL, "clone", ALLOW, .args = { THREAD_FLAGS }),
+	ROW(P_ALL, "clone", ALLOW, .args = { SIGCHLD }),
+	ROW(P_ALL, "clone", EPERM_, .args = { CLONE_NEWUSER | SIGCHLD }),
+	ROW(P_ALL, "clone", EPERM_, .args = { THREAD_FLAGS | CLONE_NEWNET }),
+	ROW(P_ALL, "clone", EPERM_, .args = { CLONE_NEWNS }),
+	ROW(P_ALL, "clone", EPERM_, .args = { CLONE_NEWPID | CLONE_NEWIPC }),
+	ROW(P_ALL, "clone", EPERM_, .args = { CLONE_UNTRACED | SIGCHLD }),
+	ROW(P_ALL, "clone", EPERM_, .args = { 0x80 /* CLONE_NEWTIME */ }),
+	ROW(P_ALL, "clone", EPERM_, .args = { HIGH_BITS | CLONE_NEWUSER }),
+	ROW(P_ALL, "clone3", ENOSYS_),
+	/* socket: unix always, inet and netlink route with inet. */
+	ROW(P_ALL, "socket", ALLOW, .args = { AF_UNIX, SOCK_STREAM }),
+	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, SOCK_STREAM }),
+	ROW(P_INET, "socket", ALLOW, .args = { AF_INET6, SOCK_DGRAM }),
+	ROW(P_NOINET, "socket", ENOSYS_, .args = { AF_INET, SOCK_STREAM }),
+	ROW(P_NOINET, "socket", ENOSYS_, .args = { AF_INET6, SOCK_DGRAM }),
+	ROW(P_INET, "socket", ALLOW,
+	    .args = { AF_NETLINK, SOCK_RAW, NETLINK_ROUTE }),
+	ROW(P_NOINET, "socket", ENOSYS_,
+	    .args = { AF_NETLINK, SOCK_RAW, NETLINK_ROUTE }),
+	ROW(P_ALL, "socket", ENOSYS_,
+	    .args = { AF_NETLINK, SOCK_RAW, NETLINK_AUDIT }),
+	ROW(P_ALL, "socket", ENOSYS_, .args = { AF_PACKET, SOCK_RAW }),
+	ROW(P_ALL, "socket", ENOSYS_, .args = { HIGH_BITS | AF_UNIX }),
+	/* Aimed at oneself only. */
+	ROW(P_ALL, "prlimit64", ALLOW, .args = { 0, RLIMIT_NOFILE }),
+	ROW(P_ALL, "prlimit64", EPERM_, .args = { OTHER_PID, RLIMIT_NOFILE }),
+	ROW(P_ALL, "prlimit64", EPERM_, .args = { HIGH_BITS }),
+	ROW(P_ALL, "setpriority", ALLOW, .args = { PRIO_PROCESS, 0, 5 }),
+	ROW(P_ALL, "setpriority", EPERM_, .args = { PRIO_PROCESS, OTHER_PID }),
+	ROW(P_ALL, "setpriority", EPERM_, .args = { PRIO_USER, 0, 5 }),
+	ROW(P_ALL, "sched_setaffinity", ALLOW, .args = { 0, 8, 0x1000 }),
+	ROW(P_ALL, "sched_setaffinity", EPERM_, .args = { OTHER_PID }),
+	ROW(P_ALL, "ioprio_set", EPERM_, .args = { 1, OTHER_PID }),
+	/* Numbers and architectures. */
+	ROW(P_ALL, NULL, ENOSYS_, .nr = 1000),
+	ROW(P_ALL, NULL, ENOSYS_, .nr = -1),
+	ROW(P_ALL, "read", KILL, .arch = AUDIT_ARCH_I386),
+	ROW(P_ALL, "execve", KILL, .arch = AUDIT_ARCH_I386),
+	ROW(P_ALL, "read", KILL, .arch = AUDIT_ARCH_AARCH64),
+	ROW(P_ALL, "read", KILL, .arch = 0xffffffff),
+	/* x32: the same arch word, the number with bit 30 set */
+	ROW(P_ALL, "read", KILL, .x32 = true),
+	ROW(P_ALL, "ptrace", KILL, .x32 = true),
+	ROW(P_ALL, NULL, KILL, .nr = X32_BIT | 520 /* x32 execve */),
+	/* The profile's lists: deny first, then gate. */
+	ROW(P_LISTS, "chmod", EPERM_),
+	ROW(P_LISTS, "mount", EPERM_),
+	ROW(P_LISTS, "connect", EPERM_),
+	ROW(P_LISTS, "listen", EPERM_),
+	ROW(P_LISTS, "setuid", NOTIFY),
+	ROW(P_LISTS, "msgget", NOTIFY),
+};
+
+/* ----------------------------------------------------------- simulator */
+
+/*
+ * Run PROG (N instructions) over D as the kernel would, for the
+ * instructions libseccomp emits.  Returns 0 with *RET set, or -1 with
+ * WHY (ERROR_MAX bytes) set: an unknown instruction, a jump or load out
+ * of bounds, scratch memory read before written, or no RET at the end.
+ */
+static int
+simulate(const struct sock_filter *prog, size_t n,
+    const struct seccomp_data *d, uint32_t *ret, char *why)
+{
+	uint32_t a = 0, x = 0, mem[BPF_MEMWORDS];
+	unsigned mem_set = 0;
+	size_t pc = 0;
+
+	while (pc < n) {
+		const struct sock_filter *in = &prog[pc];
+		uint32_t k = in->k, word;
+		size_t next = pc + 1;
+
+		switch (in->code) {
+		case BPF_LD | BPF_W | BPF_ABS:
+			if (k % 4 != 0 || k > sizeof(*d) - 4)
+				goto bad_load;
+			memcpy(&word, (const char *)d + k, 4);
+			a = word;
+			break;
+		case BPF_LD | BPF_MEM:
+		case BPF_LDX | BPF_MEM:
+			if (k >= BPF_MEMWORDS || !(mem_set & 1u << k))
+				goto bad_load;
+			if (BPF_CLASS(in->code) == BPF_LD)
+				a = mem[k];
+			else
+				x = mem[k];
+			break;
+		case BPF_ST:
+		case BPF_STX:
+			if (k >= BPF_MEMWORDS)
+				goto bad_load;
+			mem[k] = BPF_CLASS(in->code) == BPF_ST ? a : x;
+			mem_set |= 1u << k;
+			break;
+		case BPF_ALU | BPF_AND | BPF_K:
+			a &= k;
+			break;
+		case BPF_ALU | BPF_OR | BPF_K:
+			a |= k;
+			break;
+		case BPF_MISC | BPF_TAX:
+			x = a;
+			break;
+		case BPF_MISC | BPF_TXA:
+			a = x;
+			break;
+		case BPF_JMP | BPF_JA:
+			if (k >= n - next)
+				goto bad_jump;
+			next += k;
+			break;
+		case BPF_JMP | BPF_JEQ | BPF_K:
+		case BPF_JMP | BPF_JGT | BPF_K:
+		case BPF_JMP | BPF_JGE | BPF_K:
+		case BPF_JMP | BPF_JSET | BPF_K: {
+			bool taken;
+
+			if (in->jt >= n - next || in->jf >= n - next)
+				goto bad_jump;
+			switch (BPF_OP(in->code)) {
+			case BPF_JEQ:
+				taken = a == k;
+				break;
+			case BPF_JGT:
+				taken = a > k;
+				break;
+			case BPF_JGE:
+				taken = a >= k;
+				break;
+			default:
+				taken = (a & k) != 0;
+				break;
+			}
+			next += taken ? in->jt : in->jf;
+			break;
+		}
+		case BPF_RET | BPF_K:
+			*ret = k;
+			return 0;
+		default:
+			snprintf(why, ERROR_MAX, "instruction %zu: code %#x "
+			    "not simulated", pc, in->code);
+			return -1;
+		}
+		pc = next;
+	}
+	snprintf(why, ERROR_MAX, "ran off the end (%zu instructions)", n);
+	return -1;
+bad_load:
+	snprintf(why, ERROR_MAX, "instruction %zu: load or store %u out of "
+	    "bounds or unset", pc, prog[pc].k);
+	return -1;
+bad_jump:
+	snprintf(why, ERROR_MAX, "instruction %zu: jump beyond the end", pc);
+	return -1;
+}
+
+static const char *
+action_name(uint32_t ret, char buf[32])
+{
+	uint32_t data = ret & SECCOMP_RET_DATA;
+
+	switch (ret & SECCOMP_RET_ACTION_FULL) {
+	case SECCOMP_RET_ALLOW:
+		return "ALLOW";
+	case SECCOMP_RET_USER_NOTIF:
+		return "USER_NOTIF";
+	case SECCOMP_RET_KILL_PROCESS:
+		return "KILL_PROCESS";
+	case SECCOMP_RET_KILL_THREAD:
+		return "KILL_THREAD";
+	case SECCOMP_RET_TRAP:
+		return "TRAP";
+	case SECCOMP_RET_TRACE:
+		return "TRACE";
+	case SECCOMP_RET_LOG:
+		return "LOG";
+	case SECCOMP_RET_ERRNO:
+		if (data == EPERM)
+			return "ERRNO(EPERM)";
+		if (data == ENOSYS)
+			return "ERRNO(ENOSYS)";
+		snprintf(buf, 32, "ERRNO(%u)", data);
+		return buf;
+	}
+	snprintf(buf, 32, "%#x", ret);
+	return buf;
+}
+
+/* "name(args) [arch]" for messages; -1 if the name does not resolve. */
+static int
+row_data(const struct row *row, struct seccomp_data *d, char *desc,
+    size_t size)
+{
+	int nr = row->name != NULL ? filter_resolve(row->name) : row->nr;
+	int len;
+
+	if (row->name != NULL && nr < 0) {
+		snprintf(desc, size, "%s (unknown syscall name)", row->name);
+		return -1;
+	}
+	memset(d, 0, sizeof(*d));
+	d->nr = row->x32 ? (int)((uint32_t)nr | X32_BIT) : nr;
+	d->arch = row->arch != 0 ? row->arch : NATIVE_ARCH;
+	d->instruction_pointer = 0x401000;
+	memcpy(d->args, row->args, sizeof(d->args));
+	len = row->name != NULL ? snprintf(desc, size, "%s(", row->name) :
+	    snprintf(desc, size, "nr %#x(", (uint32_t)d->nr);
+	for (size_t i = 0; i < 6 && len > 0 && (size_t)len < size; i++)
+		len += snprintf(desc + len, size - len, "%s%#llx",
+		    i > 0 ? ", " : "", (unsigned long long)row->args[i]);
+	if (len > 0 && (size_t)len < size)
+		snprintf(desc + len, size - len, ")%s%s",
+		    row->x32 ? " x32" : "", row->arch == 0 ? "" :
+		    row->arch == AUDIT_ARCH_I386 ? " i386" : " foreign arch");
+	return 0;
+}
+
+/* Build and export the filter of profile BIT; returns its length. */
+static size_t
+export_profile(unsigned bit, struct sock_filter *prog)
+{
+	char error[ERROR_MAX] = "";
+	struct filter *f;
+	int n;
+
+	if (filter_build(profile_make(bit), &f, error) < 0)
+		fail_msg("filter_build: %s", error);
+	n = filter_export_bpf(f, prog, PROGRAM_MAX, error);
+	filter_free(f);
+	if (n < 0)
+		fail_msg("filter_export_bpf: %s", error);
+	return (size_t)n;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void
+test_profile(void **state)
+{
+	static struct sock_filter prog[PROGRAM_MAX];
+	const unsigned bit = *(const unsigned *)*state;
+	const char *pname = NULL;
+	unsigned checked = 0, failed = 0;
+	size_t n;
+
+	for (size_t i = 0; i < ARRAY_SIZE(profile_names); i++)
+		if (profile_names[i].bit == bit)
+			pname = profile_names[i].name;
+	assert_non_null(pname);
+	n = export_profile(bit, prog);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		const struct row *row = &rows[i];
+		struct seccomp_data d;
+		char desc[256], why[ERROR_MAX], b1[32], b2[32];
+		uint32_t got;
+
+		if (!(row->profiles & bit))
+			continue;
+		checked++;
+		if (row_data(row, &d, desc, sizeof(desc)) < 0) {
+			print_error("%s:%d: %s\n", __FILE__, row->line, desc);
+			failed++;
+		} else if (simulate(prog, n, &d, &got, why) < 0) {
+			print_error("%s:%d: profile %s: %s: the program is "
+			    "broken: %s\n", __FILE__, row->line, pname, desc,
+			    why);
+			failed++;
+		} else if (got != row->expect) {
+			print_error("%s:%d: profile %s: %s: expected %s, got "
+			    "%s\n", __FILE__, row->line, pname, desc,
+			    action_name(row->expect, b1), action_name(got, b2));
+			failed++;
+		}
+	}
+	if (failed > 0)
+		fail_msg("profile %s: %u of %u rows failed (%zu instructions)",
+		    pname, failed, checked, n);
+	assert_true(checked > 0);
+}
+
+/* Every row names at least one profile, and a known one. */
+static void
+test_rows(void **state)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		if (rows[i].profiles == 0 || (rows[i].profiles & ~P_ALL))
+			fail_msg("%s:%d: no profile or an unknown one",
+			    __FILE__, rows[i].line);
+}
+
+/* The simulator refuses what the kernel's checker would. */
+static void
+test_simulator(void **state)
+{
+	static const struct {
+		const char *what;
+		struct sock_filter prog[4];
+		size_t n;
+		int r;			/* 0: returns RET */
+		uint32_t ret;
+	} cases[] = {
+		{ "ret", { BPF_STMT(BPF_RET | BPF_K, 7) }, 1, 0, 7 },
+		{ "load nr", { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+		    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 42, 0, 1),
+		    BPF_STMT(BPF_RET | BPF_K, 1),
+		    BPF_STMT(BPF_RET | BPF_K, 2) }, 4, 0, 1 },
+		{ "jset", { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+		    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40, 1, 0),
+		    BPF_STMT(BPF_RET | BPF_K, 1),
+		    BPF_STMT(BPF_RET | BPF_K, 2) }, 4, 0, 1 },
+		{ "scratch", { BPF_STMT(BPF_ST, 3),
+		    BPF_STMT(BPF_LDX | BPF_MEM, 3),
+		    BPF_STMT(BPF_MISC | BPF_TXA, 0),
+		    BPF_STMT(BPF_RET | BPF_K, 5) }, 4, 0, 5 },
+		{ "no ret", { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0) }, 1, -1,
+		    0 },
+		{ "load past the end", { BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    sizeof(struct seccomp_data)),
+		    BPF_STMT(BPF_RET | BPF_K, 0) }, 2, -1, 0 },
+		{ "load misaligned", { BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 2),
+		    BPF_STMT(BPF_RET | BPF_K, 0) }, 2, -1, 0 },
+		{ "half-word load", { BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0),
+		    BPF_STMT(BPF_RET | BPF_K, 0) }, 2, -1, 0 },
+		{ "jump past the end", { BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+		    0, 1, 0), BPF_STMT(BPF_RET | BPF_K, 0) }, 2, -1, 0 },
+		{ "ja past the end", { BPF_STMT(BPF_JMP | BPF_JA, 0xffffffff),
+		    BPF_STMT(BPF_RET | BPF_K, 0) }, 2, -1, 0 },
+		{ "scratch unset", { BPF_STMT(BPF_LD | BPF_MEM, 0),
+		    BPF_STMT(BPF_RET | BPF_K, 0) }, 2, -1, 0 },
+		{ "ret a", { BPF_STMT(BPF_RET | BPF_A, 0) }, 1, -1, 0 },
+	};
+	struct seccomp_data d = { .nr = 42, .arch = NATIVE_ARCH };
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char why[ERROR_MAX] = "";
+		uint32_t ret = 0;
+		int r = simulate(cases[i].prog, cases[i].n, &d, &ret, why);
+
+		if (r != cases[i].r || (r == 0 && ret != cases[i].ret))
+			fail_msg("simulator, %s: returned %d (%s), ret %u",
+			    cases[i].what, r, why, ret);
+	}
+}
+
+/* The program fits the kernel's limit; a short buffer is E2BIG. */
+static void
+test_export(void **state)
+{
+	static struct sock_filter prog[PROGRAM_MAX];
+	char error[ERROR_MAX] = "";
+	struct filter *f;
+	size_t n = export_profile(P_INET, prog);
+
+	assert_true(n > 0 && n <= BPF_MAXINSNS);
+	assert_int_equal(prog[n - 1].code, BPF_RET | BPF_K);
+	assert_int_equal(filter_build(profile_make(P_INET), &f, error), 0);
+	assert_int_equal(filter_export_bpf(f, prog, n - 1, error), -E2BIG);
+	assert_int_equal(filter_export_bpf(f, prog, n, error), (int)n);
+	filter_free(f);
+	filter_free(NULL);
+}
+
+/*
+ * filter_load() installs what filter_build() exported: in a child under
+ * the loaded filter, every refused row of the bare profile (an errno, so
+ * the kernel never runs the syscall; harmless arguments, should it run)
+ * fails with the errno the simulation gave.  Skipped without seccomp.
+ */
+#define SKIP_STATUS 77
+
+static void
+test_loaded(void **state)
+{
+	static struct sock_filter prog[PROGRAM_MAX];
+	size_t n = export_profile(P_BARE, prog);
+	int status;
+	pid_t pid;
+
+	if ((pid = fork()) < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		char error[ERROR_MAX] = "";
+		int checked = 0, failed = 0;
+
+		alarm(10);	/* a gated call would wait for ever */
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    filter_load(profile_make(P_BARE), error) < 0) {
+			fprintf(stderr, "# no seccomp here: %s\n", error);
+			_exit(SKIP_STATUS);
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+			const struct row *row = &rows[i];
+			struct seccomp_data d;
+			char desc[256], why[ERROR_MAX];
+			uint32_t got;
+			long r;
+
+			if (!(row->profiles & P_BARE) || row->arch != 0 ||
+			    row->x32 ||
+			    (row->expect & SECCOMP_RET_ACTION_FULL) !=
+			    SECCOMP_RET_ERRNO ||
+			    row_data(row, &d, desc, sizeof(desc)) < 0 ||
+			    simulate(prog, n, &d, &got, why) < 0 ||
+			    got != row->expect)
+				continue;	/* test_profile says why */
+			checked++;
+			errno = 0;
+			r = syscall(d.nr, d.args[0], d.args[1], d.args[2],
+			    d.args[3], d.args[4], d.args[5]);
+			if (r != -1 || errno != (int)(got & SECCOMP_RET_DATA)) {
+				fprintf(stderr, "%s:%d: loaded filter: %s "
+				    "returned %ld, errno %d; simulated %#x\n",
+				    __FILE__, row->line, desc, r, errno, got);
+				failed++;
+			}
+		}
+		if (checked == 0)
+			fprintf(stderr, "%s: no row checked\n", __FILE__);
+		_exit(failed > 0 || checked == 0 ? 1 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == SKIP_STATUS)
+		skip();
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("the loaded filter differs from the simulation "
+		    "(status %#x)", status);
+}
+
+int
+main(void)
+{
+#if defined(__x86_64__)
+	static unsigned bits[] = { P_BARE, P_FILES, P_INET, P_LISTS };
+#define PROFILE_TEST(name, i) \
+	{ "test_profile_" name, test_profile, NULL, NULL, &bits[i] }
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_simulator),
+		cmocka_unit_test(test_rows),
+		cmocka_unit_test(test_export),
+		PROFILE_TEST("bare", 0),
+		PROFILE_TEST("files", 1),
+		PROFILE_TEST("inet", 2),
+		PROFILE_TEST("lists", 3),
+		cmocka_unit_test(test_loaded),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+#else
+	/* The rows and the architecture checks are x86_64's. */
+	printf("1..0 # SKIP not x86_64\n");
+	return 0;
+#endif
+}
