@@ -113,6 +113,25 @@ static const char *const forbidden[] = {
 	"move_pages", "mbind", "set_mempolicy",
 };
 
+/* Syscalls whose rules have conditions, and clone3 (whose flags cannot be
+ * read): a profile may not gate them. */
+static const char *const ungatable[] = {
+	"clone", "clone3", "socket", "sendto", "ioctl", "prctl", "prlimit64",
+	"setpriority", "sched_setaffinity", "sched_setscheduler",
+	"sched_setparam", "sched_setattr", "ioprio_set",
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static bool
+named(const char *const *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
 /* Syscalls performed or checked by the supervisor. */
 static const char *const gated[] = {
 	"execve", "execveat", "connect", "bind", "sendmsg", "sendmmsg",
@@ -166,6 +185,24 @@ listed(const char list[][32], size_t n, const char *name)
 		if (strcmp(list[i], name) == 0)
 			return true;
 	return false;
+}
+
+/* ACTION for each syscall of LIST the profile neither denies nor gates
+ * (those have their rule already); names unknown here are skipped. */
+static int
+add_names(scmp_filter_ctx ctx, const struct profile *p,
+    const char *const *list, size_t n, uint32_t action, char *error)
+{
+	for (size_t i = 0; i < n; i++) {
+		int nr = seccomp_syscall_resolve_name(list[i]), r;
+
+		if (nr < 0 || listed(p->deny, p->n_deny, list[i]) ||
+		    listed(p->gate, p->n_gate, list[i]))
+			continue;
+		if ((r = seccomp_rule_add(ctx, action, nr, 0)) < 0)
+			return fail(error, "rule", list[i], r);
+	}
+	return 0;
 }
 
 /* The rules that are the same for every agent and have conditions. */
@@ -298,6 +335,17 @@ filter_build(const struct profile *p, struct filter **filterp, char *error)
 
 		if (nr < 0 || listed(p->deny, p->n_deny, p->gate[i]))
 			continue;
+		/* A gate would let ztd's allow continue what is refused
+		 * whatever the profile says, or bypass a rule's conditions
+		 * (clone's flags, socket's families, clone3 unchecked). */
+		if (named(forbidden, ARRAY_LEN(forbidden), p->gate[i]) ||
+		    named(ungatable, ARRAY_LEN(ungatable), p->gate[i])) {
+			snprintf(error, ERROR_MAX, "seccomp filter: the "
+			    "profile gates %s, which no profile may allow",
+			    p->gate[i]);
+			r = -EPERM;
+			goto out;
+		}
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0)) < 0 &&
 		    r != -EEXIST) {
 			fail(error, "gate", p->gate[i], r);
@@ -313,55 +361,16 @@ filter_build(const struct profile *p, struct filter **filterp, char *error)
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
-		int nr = seccomp_syscall_resolve_name(forbidden[i]);
-
-		if (nr < 0 || listed(p->deny, p->n_deny, forbidden[i]) ||
-		    listed(p->gate, p->n_gate, forbidden[i]))
-			continue;
-		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr,
-		    0)) < 0) {
-			fail(error, "refuse", forbidden[i], r);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < sizeof(ipc) / sizeof(ipc[0]); i++) {
-		int nr = seccomp_syscall_resolve_name(ipc[i]);
-
-		if (nr < 0 || listed(p->deny, p->n_deny, ipc[i]) ||
-		    listed(p->gate, p->n_gate, ipc[i]))
-			continue;
-		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr,
-		    0)) < 0) {
-			fail(error, "refuse", ipc[i], r);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < sizeof(metadata) / sizeof(metadata[0]); i++) {
-		int nr = seccomp_syscall_resolve_name(metadata[i]);
-
-		if (nr < 0 || listed(p->deny, p->n_deny, metadata[i]) ||
-		    listed(p->gate, p->n_gate, metadata[i]))
-			continue;
-		if ((r = seccomp_rule_add(ctx, p->files_given ?
-		    SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW, nr, 0)) < 0) {
-			fail(error, "metadata", metadata[i], r);
-			goto out;
-		}
-	}
-	if ((r = add_conditional(ctx, p, error)) < 0)
+	if ((r = add_names(ctx, p, forbidden, ARRAY_LEN(forbidden),
+	    SCMP_ACT_ERRNO(EPERM), error)) < 0 ||
+	    (r = add_names(ctx, p, ipc, ARRAY_LEN(ipc), SCMP_ACT_ERRNO(EPERM),
+	    error)) < 0 ||
+	    (r = add_names(ctx, p, metadata, ARRAY_LEN(metadata),
+	    p->files_given ? SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW, error)) < 0 ||
+	    (r = add_conditional(ctx, p, error)) < 0 ||
+	    (r = add_names(ctx, p, allowed, ARRAY_LEN(allowed), SCMP_ACT_ALLOW,
+	    error)) < 0)
 		goto out;
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-		int nr = seccomp_syscall_resolve_name(allowed[i]);
-
-		if (nr < 0 || listed(p->deny, p->n_deny, allowed[i]) ||
-		    listed(p->gate, p->n_gate, allowed[i]))
-			continue;
-		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)) < 0) {
-			fail(error, "allow", allowed[i], r);
-			goto out;
-		}
-	}
 	*filterp = (struct filter *)ctx;
 	return 0;
 out:

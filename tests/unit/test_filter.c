@@ -145,9 +145,48 @@ static const struct row rows[] = {
 	ROW(P_ALL, "mmap", ALLOW),
 	ROW(P_ALL, "exit_group", ALLOW),
 	ROW(P_ALL, "recvfrom", ALLOW),
-	ROW(P_PLAIN, "chmod", ALLOW),
+	ROW(P_BARE | P_INET, "chmod", ALLOW),
 	ROW(P_PLAIN, "listen", ALLOW),
-	ROW(P_PLAIN, "msgget", ALLOW),
+	/* SysV IPC and message queues: refused unless gated. */
+	ROW(P_PLAIN, "msgget", EPERM_),
+	ROW(P_ALL, "msgsnd", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "msgrcv", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "msgctl", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "shmget", EPERM_),
+	ROW(P_ALL, "shmat", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "shmctl", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "semget", EPERM_),
+	ROW(P_ALL, "semop", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "semtimedop", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "semctl", EPERM_, .args = { -1ull }),
+	ROW(P_ALL, "mq_open", EPERM_),
+	ROW(P_ALL, "mq_unlink", EPERM_),
+	ROW(P_ALL, "shmdt", ALLOW),
+	/* Path metadata and watches: decided by the supervisor with files,
+	 * free without. */
+	ROW(P_FILES, "chmod", NOTIFY),
+	ROW(P_FILES, "fchmod", NOTIFY),
+	ROW(P_FILES, "fchmodat", NOTIFY),
+	ROW(P_FILES, "chown", NOTIFY),
+	ROW(P_FILES, "fchown", NOTIFY),
+	ROW(P_FILES, "lchown", NOTIFY),
+	ROW(P_FILES, "fchownat", NOTIFY),
+	ROW(P_FILES, "utime", NOTIFY),
+	ROW(P_FILES, "utimes", NOTIFY),
+	ROW(P_FILES, "futimesat", NOTIFY),
+	ROW(P_FILES, "utimensat", NOTIFY),
+	ROW(P_FILES, "setxattr", NOTIFY),
+	ROW(P_FILES, "lsetxattr", NOTIFY),
+	ROW(P_FILES, "fsetxattr", NOTIFY),
+	ROW(P_FILES, "removexattr", NOTIFY),
+	ROW(P_FILES, "lremovexattr", NOTIFY),
+	ROW(P_FILES, "fremovexattr", NOTIFY),
+	ROW(P_FILES, "inotify_add_watch", NOTIFY),
+	ROW(P_FILES, "getxattr", ALLOW),
+	ROW(P_BARE | P_INET, "fchownat", ALLOW),
+	ROW(P_BARE | P_INET, "utimensat", ALLOW),
+	ROW(P_BARE | P_INET, "fsetxattr", ALLOW),
+	ROW(P_BARE | P_INET, "inotify_add_watch", ALLOW),
 	ROW(P_PLAIN, "setuid", ALLOW),
 	ROW(P_ALL, "setrlimit", ALLOW),
 	/* Gated: the supervisor decides. */
@@ -544,6 +583,29 @@ test_simulator(void **state)
 	}
 }
 
+/* A profile may not gate what is refused whatever it says, nor what has
+ * conditions: the filter is not built, and the error names the syscall. */
+static void
+test_ungatable(void **state)
+{
+	static const char *const names[] = { "ptrace", "process_vm_writev",
+	    "clone", "clone3", "socket", "ioctl", "prctl", "io_uring_setup" };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		struct profile *p = (struct profile *)profile_make(P_BARE);
+		char error[ERROR_MAX] = "";
+		struct filter *f = NULL;
+
+		snprintf(p->gate[p->n_gate++], 32, "%s", names[i]);
+		if (filter_build(p, &f, error) != -EPERM)
+			fail_msg("gating %s was accepted", names[i]);
+		if (f != NULL || strstr(error, names[i]) == NULL)
+			fail_msg("gating %s: the error does not name it: %s",
+			    names[i], error);
+	}
+}
+
 /* The program fits the kernel's limit; a short buffer is E2BIG. */
 static void
 test_export(void **state)
@@ -644,6 +706,7 @@ main(void)
 		PROFILE_TEST("inet", 2),
 		PROFILE_TEST("lists", 3),
 		cmocka_unit_test(test_loaded),
+		cmocka_unit_test(test_ungatable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
