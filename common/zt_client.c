@@ -19,6 +19,8 @@ zt_client_connect(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	size_t len = strlen(path);
+	struct ucred cred;
+	socklen_t cred_len = sizeof(cred);
 	int fd;
 
 	if (len == 0 || len >= sizeof(addr.sun_path))
@@ -32,6 +34,13 @@ zt_client_connect(const char *path)
 
 		close(fd);
 		return r;
+	}
+	/* Only root's ztd is ztd: a socket another uid bound there (a
+	 * planted path, a socket= option pointing elsewhere) is not. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0 ||
+	    cred.uid != 0) {
+		close(fd);
+		return ZT_E_PEER;
 	}
 	return fd;
 }

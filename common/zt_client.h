@@ -13,7 +13,8 @@
 /*
  * Connect to the SOCK_SEQPACKET socket at PATH without blocking.  Returns a
  * non-blocking, close-on-exec descriptor (>= 0), -ENAMETOOLONG, ZT_E_BUSY
- * when the daemon's backlog is full, or another -errno (-ENOENT: nobody
+ * when the daemon's backlog is full, ZT_E_PEER when the process listening
+ * there is not uid 0 (SO_PEERCRED), or another -errno (-ENOENT: nobody
  * listens there; -ECONNREFUSED: a stale socket).
  */
 int zt_client_connect(const char *path);

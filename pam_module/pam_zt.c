@@ -450,10 +450,11 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 	(void)flags;
 	if ((rc = get_args(pamh, argc, argv, &args)) != PAM_SUCCESS)
 		return rc;
+	/* Only the grant this handle opened: never one the environment
+	 * names (a module or a user's file may set ZT_GRANT). */
 	if (pam_get_data(pamh, DATA_GRANT, &data) != PAM_SUCCESS)
 		data = NULL;
-	id = data != NULL ? data : pam_getenv(pamh, ENV_GRANT);
-	if (id == NULL)
+	if ((id = data) == NULL)
 		return PAM_IGNORE;
 	if (!is_grant_id(id)) {
 		pam_syslog(pamh, LOG_ERR, "close_session: %s is not a grant "

@@ -46,6 +46,7 @@ enum fake_mode {
 	FAKE_WRONG_ID,		/* an allow for another request */
 	FAKE_WRONG_TYPE,	/* a valid message of another type */
 	FAKE_NO_GRANT,		/* an allow with no grant id (session open) */
+	FAKE_NOT_ROOT,		/* a well-formed allow, from uid 65534 */
 };
 
 /* Everything the tests share: one ztd, one log sink, one directory. */
@@ -359,6 +360,22 @@ ztctl_check_grant(const char *grant)
 
 /* ------------------------------------------------------- fake servers */
 
+/* Does something accept connections at PATH? */
+static bool
+socket_listens(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&addr,
+	    sizeof(addr)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 /* Listen at PATH and answer every request according to MODE (a child). */
 static pid_t
 start_fake(const char *path, enum fake_mode mode)
@@ -373,15 +390,25 @@ start_fake(const char *path, enum fake_mode mode)
 	memcpy(addr.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(fd, 16) < 0)
+	    (mode != FAKE_NOT_ROOT && listen(fd, 16) < 0))
 		die("fake server");
 	pid = fork();
 	if (pid < 0)
 		die("fork");
 	if (pid > 0) {
 		close(fd);
+		if (mode == FAKE_NOT_ROOT) {
+			/* Listening as 65534 before the module connects. */
+			for (int i = 0; i < 2000 && !socket_listens(path); i++)
+				usleep(5000);
+		}
 		return pid;
 	}
+	/* The peer credentials a client sees are the listener's at
+	 * listen(): drop to nobody before it. */
+	if (mode == FAKE_NOT_ROOT && (setgid(65534) < 0 || setuid(65534) < 0 ||
+	    listen(fd, 16) < 0))
+		_exit(1);
 	for (;;) {
 		uint8_t in[ZT_MSG_MAX + 64], out[ZT_MSG_MAX + 64];
 		struct zt_msg m;
@@ -781,6 +808,21 @@ test_fake_control(void **state)
 	    PAM_PERM_DENIED);
 }
 
+/* The same allow from a server that is not root: not ztd, refused. */
+static void
+test_peer_not_root(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(against_fake(FAKE_ALLOW, NULL, false, NULL),
+	    PAM_SUCCESS);
+	assert_int_equal(against_fake(FAKE_NOT_ROOT, NULL, false, NULL),
+	    PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(against_fake(FAKE_NOT_ROOT, NULL, true, NULL),
+	    PAM_AUTHINFO_UNAVAIL);
+}
+
 /* ztd accepts but never answers: AUTHINFO_UNAVAIL within the timeout. */
 static void
 test_never_answers(void **state)
@@ -1049,6 +1091,15 @@ test_hostile_environment(void **state)
 	unsetenv("ZT_PAM_TIMEOUT");
 	unsetenv("ZT_CONFIG");
 
+	/* a handle that opened nothing ends no grant, whatever ZT_GRANT its
+	 * PAM environment holds */
+	second = pam_begin("zt-agent", "daemon");
+	snprintf(option, sizeof(option), "ZT_GRANT=%s", grant);
+	assert_int_equal(pam_putenv(second, option), PAM_SUCCESS);
+	assert_int_equal(pam_close_session(second, PAM_SILENT), PAM_SUCCESS);
+	pam_end(second, PAM_SUCCESS);
+	assert_true(grant_listed(grant));
+
 	/* a ZT_GRANT planted in the PAM environment before open is dropped */
 	second = pam_begin("zt-agent", "root");
 	snprintf(option, sizeof(option), "ZT_GRANT=%s", grant);
@@ -1096,6 +1147,7 @@ main(void)
 		cmocka_unit_test(test_not_agent),
 		cmocka_unit_test(test_ztd_absent),
 		cmocka_unit_test(test_fake_control),
+		cmocka_unit_test(test_peer_not_root),
 		cmocka_unit_test(test_never_answers),
 		cmocka_unit_test(test_killed_mid_request),
 		cmocka_unit_test(test_real_ztd_stopped),
