@@ -18,6 +18,7 @@
 
 #include "syscalls.h"
 #include "zt_err.h"
+#include "zt_group.h"
 #include "ztd_config.h"
 
 #define PATH_MAX_LEN 4095
@@ -528,11 +529,34 @@ check_absolute(const char *s)
 /* ------------------------------------------------------------ sections */
 
 static const char *const ztd_keys[] = {
-	"socket", "state_dir", "max_clients", "idle_timeout", "trust_domain",
-	"audit", "cache", NULL,
+	"socket", "state_dir", "max_clients", "max_clients_per_uid",
+	"supervisor_group", "idle_timeout", "trust_domain", "audit", "cache",
+	NULL,
 };
 static const char *const audit_keys[] = { "file", "require", NULL };
 static const char *const cache_keys[] = { "max_entries", NULL };
+
+/* supervisor_group's gid, from /etc/group itself (NSS may be what is
+ * down).  A group that is not there leaves supervisors without a pool of
+ * their own: (gid_t)-1, which no peer has. */
+static int
+resolve_supervisor_group(struct parser *p, const config_setting_t *root)
+{
+	struct ztd_config *c = p->c;
+	int r;
+
+	c->supervisor_gid = (gid_t)-1;
+	if (c->supervisor_group[0] == '\0' ||
+	    (r = zt_group_gid(ZT_GROUP_FILE, c->supervisor_group,
+	    &c->supervisor_gid)) == 0 || r == -ENOENT) {
+		if (c->supervisor_gid == 0)
+			return fail(p, root, "supervisor_group %s is root's "
+			    "group", c->supervisor_group);
+		return 0;
+	}
+	return fail(p, root, "supervisor_group: reading %s: %s",
+	    ZT_GROUP_FILE, strerror(-r));
+}
 
 static int
 parse_ztd(struct parser *p, const config_setting_t *root)
@@ -550,6 +574,10 @@ parse_ztd(struct parser *p, const config_setting_t *root)
 	    (r = get_path(p, g, "state_dir", false, &c->state_dir)) < 0 ||
 	    (r = get_uint(p, g, "max_clients", 1, 65536,
 	    &c->max_clients)) < 0 ||
+	    (r = get_uint(p, g, "max_clients_per_uid", 1, 65536,
+	    &c->max_clients_per_uid)) < 0 ||
+	    (r = get_string(p, g, "supervisor_group", false,
+	    &c->supervisor_group)) < 0 ||
 	    (r = get_uint(p, g, "idle_timeout", 1, 86400,
 	    &c->idle_timeout)) < 0 ||
 	    (r = get_string(p, g, "trust_domain", false,
@@ -1088,6 +1116,8 @@ set_defaults(struct ztd_config *c)
 	c->socket = xstrdup("/run/zt/ztd.sock");
 	c->state_dir = xstrdup("/var/lib/zt");
 	c->max_clients = 1024;
+	c->max_clients_per_uid = 8;
+	c->supervisor_group = xstrdup("zt-exec");
 	c->idle_timeout = 30;
 	if (gethostname(host, sizeof(host)) < 0)
 		host[0] = '\0';
@@ -1161,6 +1191,7 @@ config_parse(const char *path, const char *text, struct ztd_config **out,
 	root = config_root_setting(&cfg);
 	if ((r = check_keys(&p, root, "the file", root_keys)) < 0 ||
 	    (r = parse_ztd(&p, root)) < 0 ||
+	    (r = resolve_supervisor_group(&p, root)) < 0 ||
 	    (r = parse_attestation(&p, root)) < 0 ||
 	    (r = parse_publishers(&p, root)) < 0 ||
 	    (r = parse_agents(&p, root)) < 0) {
@@ -1282,6 +1313,7 @@ config_free(struct ztd_config *c)
 	free(c->socket);
 	free(c->state_dir);
 	free(c->trust_domain);
+	free(c->supervisor_group);
 	free(c->audit_file);
 	free(c->tcti);
 	free(c->golden);

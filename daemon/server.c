@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "rundir.h"
 #include "grant.h"
 #include "server.h"
+#include "zt_client.h"
 #include "zt_err.h"
 #include "zt_log.h"
 #include "zt_msg.h"
@@ -25,14 +27,42 @@
 #endif
 
 #define ACCEPT_BURST 64
+/* Descriptors kept for root's connections and ztd's own files beyond what
+ * the supervisor and other pools can hold (two each: socket, pidfd). */
+#define ROOT_RESERVE 256
+
+/*
+ * Raise the soft descriptor limit to what the pools need, so that no
+ * local user filling them leaves root (PAM, ztctl) without a descriptor.
+ */
+static void
+reserve_descriptors(unsigned max_clients)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_clients * 2 * 2 + 64 + ROOT_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want)
+		zt_log(LOG_WARNING, "the descriptor limit (%llu) is below "
+		    "what %u clients per pool and root's reserve need (%llu): "
+		    "root may be refused when the pools are full",
+		    (unsigned long long)rl.rlim_cur, max_clients,
+		    (unsigned long long)want);
+}
 
 int
-server_open(struct server *s, const char *socket_path, char *error,
-    size_t size)
+server_open(struct server *s, const char *socket_path, unsigned max_clients,
+    char *error, size_t size)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int r;
 
+	reserve_descriptors(max_clients);
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
 	s->listen_watch.kind = WATCH_LISTEN;
@@ -115,6 +145,76 @@ server_free_buried(struct server *s)
 	}
 }
 
+/* The slot count of UID among CLIENT_OTHER connections (created at 0
+ * when ADD), or NULL. */
+static struct uid_count *
+uid_slot(struct server *s, uid_t uid, bool add)
+{
+	struct uid_count *u;
+
+	for (size_t i = 0; i < s->n_uids; i++)
+		if (s->uids[i].uid == uid)
+			return &s->uids[i];
+	if (!add)
+		return NULL;
+	if (s->n_uids == s->cap_uids) {
+		size_t cap = s->cap_uids ? 2 * s->cap_uids : 16;
+
+		u = realloc(s->uids, cap * sizeof(*u));
+		if (u == NULL)
+			return NULL;
+		s->uids = u;
+		s->cap_uids = cap;
+	}
+	u = &s->uids[s->n_uids++];
+	u->uid = uid;
+	u->count = 0;
+	return u;
+}
+
+/* Give back C's slot in its pool. */
+static void
+release_slot(struct server *s, const struct client *c)
+{
+	s->n_class[c->class]--;
+	if (c->class == CLIENT_OTHER) {
+		struct uid_count *u = uid_slot(s, c->uid, false);
+
+		if (u != NULL && --u->count == 0)
+			*u = s->uids[--s->n_uids];
+	}
+}
+
+/*
+ * May a connection of CLASS and UID take a slot?  Root always may (its
+ * descriptors are reserved: see server_open); a supervisor while fewer
+ * than max_clients supervisors are connected; anyone else while its uid
+ * holds fewer than max_clients_per_uid and all of them fewer than
+ * max_clients.  NULL and a reason when not.
+ */
+static const char *
+slot_refused(struct ztd *ztd, enum client_class class, uid_t uid)
+{
+	const struct server *s = &ztd->server;
+	const struct ztd_config *cf = ztd->config;
+	struct uid_count *u;
+
+	switch (class) {
+	case CLIENT_ROOT:
+		return NULL;
+	case CLIENT_SUPERVISOR:
+		return s->n_class[class] >= cf->max_clients ?
+		    "too many supervisors" : NULL;
+	case CLIENT_OTHER:
+		if (s->n_class[class] >= cf->max_clients)
+			return "too many clients";
+		u = uid_slot(&ztd->server, uid, false);
+		return u != NULL && u->count >= cf->max_clients_per_uid ?
+		    "too many connections for this uid" : NULL;
+	}
+	return "unknown client";
+}
+
 static void
 close_client(struct server *s, struct client *c)
 {
@@ -135,6 +235,7 @@ close_client(struct server *s, struct client *c)
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	s->n_clients--;
+	release_slot(s, c);
 	server_bury(s, &c->watch);
 }
 
@@ -148,6 +249,9 @@ server_close(struct server *s, const char *socket_path)
 	if (s->reserve_fd >= 0)
 		close(s->reserve_fd);
 	server_free_buried(s);
+	free(s->uids);
+	s->uids = NULL;
+	s->n_uids = s->cap_uids = 0;
 	rundir_release(socket_path, s->listen_fd, s->lock_fd);
 	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
 }
@@ -163,6 +267,25 @@ refuse(int fd, int code, const char *why)
 	close(fd);
 }
 
+/* Log a refused connection; at most one line a second, the rest
+ * counted in the next (a local user must not flood the log). */
+static void
+log_refusal(struct server *s, const struct ucred *cred, const char *why)
+{
+	int64_t now = zt_monotonic_ms();
+
+	if (now - s->refusal_logged_ms < 1000) {
+		s->refusals_unlogged++;
+		return;
+	}
+	zt_log(LOG_WARNING, "connection of uid %u pid %d refused: %s"
+	    " (%llu more refused since the last such line)",
+	    (unsigned)cred->uid, (int)cred->pid, why,
+	    (unsigned long long)s->refusals_unlogged);
+	s->refusal_logged_ms = now;
+	s->refusals_unlogged = 0;
+}
+
 static void
 add_client(struct ztd *ztd, int fd)
 {
@@ -170,20 +293,28 @@ add_client(struct ztd *ztd, int fd)
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	enum client_class class;
+	const char *why;
 	struct client *c;
 	int pidfd = -1;
 
-	if (s->n_clients >= ztd->config->max_clients) {
-		s->refused++;
-		refuse(fd, ZT_E_BUSY, "too many clients");
-		return;
-	}
 	/* Identity comes from the kernel at connect time, nothing else. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    len != sizeof(cred)) {
 		zt_log(LOG_WARNING, "client without peer credentials: %s",
 		    strerror(errno));
 		close(fd);
+		return;
+	}
+	class = cred.uid == 0 ? CLIENT_ROOT :
+	    cred.gid == ztd->config->supervisor_gid ? CLIENT_SUPERVISOR :
+	    CLIENT_OTHER;
+	if ((why = slot_refused(ztd, class, cred.uid)) != NULL ||
+	    (class == CLIENT_OTHER && uid_slot(s, cred.uid, true) == NULL)) {
+		why = why != NULL ? why : "out of memory";
+		s->refused++;
+		log_refusal(s, &cred, why);
+		refuse(fd, ZT_E_BUSY, why);
 		return;
 	}
 	len = sizeof(pidfd);
@@ -198,6 +329,7 @@ add_client(struct ztd *ztd, int fd)
 	}
 	c->watch.kind = WATCH_CLIENT;
 	c->fd = fd;
+	c->class = class;
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->pid = cred.pid;
@@ -213,6 +345,9 @@ add_client(struct ztd *ztd, int fd)
 		return;
 	}
 	s->n_clients++;
+	s->n_class[class]++;
+	if (class == CLIENT_OTHER)
+		uid_slot(s, cred.uid, false)->count++;
 	touch_client(ztd, c);
 }
 

@@ -25,9 +25,18 @@ struct watch {
 	struct watch *next_buried;
 };
 
+/* Who a connection is, from the kernel's credentials at connect time;
+ * each class has its own pool of slots. */
+enum client_class {
+	CLIENT_ROOT,			/* uid 0: outside every limit */
+	CLIENT_SUPERVISOR,		/* gid supervisor_group (setgid zt-exec) */
+	CLIENT_OTHER,			/* any other uid: max_clients_per_uid */
+};
+
 struct client {
 	struct watch watch;		/* first: epoll data points here */
 	int fd;
+	enum client_class class;
 	/* The peer as the kernel saw it at connect time, never as claimed. */
 	uid_t uid;
 	gid_t gid;
@@ -42,14 +51,24 @@ struct client {
 	int64_t parked_until_ms;
 };
 
+struct uid_count {
+	uid_t uid;
+	unsigned count;
+};
+
 struct server {
 	int listen_fd;
 	int lock_fd;
 	int epoll_fd;
 	int reserve_fd;			/* spare descriptor for EMFILE */
 	unsigned n_clients;
+	unsigned n_class[3];		/* by enum client_class */
+	struct uid_count *uids;		/* CLIENT_OTHER connections by uid */
+	size_t n_uids, cap_uids;
 	struct client *head, *tail;
 	uint64_t requests, refused;
+	int64_t refusal_logged_ms;	/* CLOCK_MONOTONIC */
+	uint64_t refusals_unlogged;
 	struct watch listen_watch;
 	struct watch *buried;		/* dead, freed after the batch */
 	unsigned n_parked;		/* clients with a parked request */
@@ -57,10 +76,12 @@ struct server {
 
 /*
  * Set up the run directory, the listening socket and the epoll set
- * (adding the listening socket).  Returns 0 or a negative code with
- * ERROR set.
+ * (adding the listening socket), and raise the descriptor limit to what
+ * two pools of MAX_CLIENTS and root's reserve need.  Returns 0 or a
+ * negative code with ERROR set.
  */
-int server_open(struct server *s, const char *socket_path, char *error,
+int server_open(struct server *s, const char *socket_path,
+    unsigned max_clients, char *error,
     size_t size);
 
 /* Mark W dead; it is freed (free(3), it heads its allocation) later. */

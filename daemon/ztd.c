@@ -405,8 +405,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "ztd: cannot detach: %s\n", strerror(errno));
 		goto free_socket_path;
 	}
-	if ((r = server_open(&ztd.server, socket_path, error,
-	    sizeof(error))) < 0) {
+	if ((r = server_open(&ztd.server, socket_path,
+	    ztd.config->max_clients, error, sizeof(error))) < 0) {
 		zt_log(LOG_ERR, "cannot listen: %s", error);
 		if (ready_fd >= 0)
 			fprintf(stderr, "ztd: cannot listen: %s\n", error);

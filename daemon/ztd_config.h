@@ -4,6 +4,7 @@
 #define ZTD_CONFIG_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,7 +95,10 @@ struct ztd_config {
 	/* ztd */
 	char *socket;
 	char *state_dir;
-	unsigned max_clients;
+	unsigned max_clients;		/* supervisors; and all other uids */
+	unsigned max_clients_per_uid;	/* one uid but root and supervisors */
+	char *supervisor_group;		/* "": none */
+	gid_t supervisor_gid;		/* (gid_t)-1: no such group here */
 	unsigned idle_timeout;		/* seconds a silent client is kept */
 	char *trust_domain;
 	char *audit_file;		/* NULL: no audit file */

@@ -96,17 +96,63 @@ check "a valid raw STATUS still gets a status reply" \
 check "ztd still serves ztctl after the garbage" quiet "$ZTCTL" --socket "$sock" status
 
 # ---------------------------------------------------------------- limits
-"$TESTTOOL" hold "$sock" 8 >"$work/hold.out" &
-hold_pid=$!
-track $hold_pid
-wait_for grep -q held "$work/hold.out"
-out=$("$ZTCTL" --socket "$sock" status 2>&1)
-rc=$?
-check "client 9 of max_clients 8 is refused as busy (exit 2)" \
-    sh -c "[ $rc -eq 2 ] && printf '%s' \"\$1\" | grep -q 'daemon busy'" _ "$out"
-stop_pid $hold_pid
-check "after the 8 close, status answers again" \
-    wait_for quiet "$ZTCTL" --socket "$sock" status
+has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT RE
+# Root is outside every limit; any other uid holds at most
+# max_clients_per_uid connections, and all of them at most max_clients
+# (TESTING.md 26).
+as_user() { # USER COMMAND...: only in a subshell (it execs)
+	local u=$1
+	shift
+	exec setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups -- "$@"
+}
+hold_as() { # USER N NAME: USER holds N connections; sets hold_pid
+	: >"$work/$3.out"
+	(as_user "$1" "$TESTTOOL" hold "$sock" "$2") >"$work/$3.out" &
+	hold_pid=$!
+	track $hold_pid
+	wait_for grep -q '^held' "$work/$3.out"
+}
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 &&
+    id daemon >/dev/null 2>&1 && id bin >/dev/null 2>&1; then
+	printf 'ztd: { max_clients = 8; max_clients_per_uid = 4; };\n' >"$conf"
+	"$ZTCTL" --socket "$sock" reload >/dev/null
+	hold_as nobody 4 hold1
+	hold1=$hold_pid
+	check "nobody holds its 4 connections ($(cat "$work/hold1.out"))" \
+	    grep -qx 'held 4' "$work/hold1.out"
+	out=$(as_user nobody "$ZTCTL" --socket "$sock" status 2>&1)
+	check "its 5th is refused: max_clients_per_uid ($out)" \
+	    has "$out" 'daemon busy'
+	check "the refusal is logged as such" \
+	    wait_for logged "too many connections for this uid"
+	out=$("$ZTCTL" --socket "$sock" status 2>&1)
+	check "root's status is answered while nobody holds all it may" \
+	    has "$out" 'generation'
+	hold_as daemon 4 hold2
+	hold2=$hold_pid
+	out=$(as_user bin "$ZTCTL" --socket "$sock" status 2>&1)
+	check "with max_clients (8) others connected, a third uid is refused ($out)" \
+	    has "$out" 'daemon busy'
+	"$TESTTOOL" hold "$sock" 20 >"$work/hold-root.out" &
+	hold3=$!
+	track $hold3
+	wait_for grep -q '^held' "$work/hold-root.out"
+	check "root holds 20 connections beyond every limit ($(cat "$work/hold-root.out"))" \
+	    grep -qx 'held 20' "$work/hold-root.out"
+	out=$("$ZTCTL" --socket "$sock" status 2>&1)
+	check "and root's status is still answered" has "$out" 'generation'
+	stop_pid $hold1
+	stop_pid $hold2
+	stop_pid $hold3
+	check "after the holders close, another uid connects again" \
+	    wait_for sh -c "setpriv --reuid=bin --regid=\$(id -g bin) \
+	    --clear-groups -- '$ZTCTL' --socket '$sock' status 2>&1 |
+	    grep -q 'permission denied'"
+else
+	for i in 1 2 3 4 5 6 7 8 9; do
+		skip "client pools need root and the nobody, daemon, bin accounts"
+	done
+fi
 
 printf 'ztd: { max_clients = 8; idle_timeout = 1; };\n' >"$conf"
 "$ZTCTL" --socket "$sock" reload >/dev/null
