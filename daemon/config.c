@@ -767,7 +767,8 @@ parse_commands(struct parser *p, const config_setting_t *agent_group,
 }
 
 static const char *const network_keys[] = {
-	"to", "ports", "proto", "tunnel", "server_name", "ca", "unix", NULL,
+	"to", "listen", "ports", "proto", "tunnel", "server_name", "ca",
+	"unix", NULL,
 };
 static const char *const protos[] = { "tcp", "udp", NULL };
 
@@ -775,8 +776,8 @@ static int
 parse_network_rule(struct parser *p, config_setting_t *g,
     struct network_rule *rule)
 {
-	char *to = NULL, *ports = NULL;
-	const char *why;
+	char *to = NULL, *local = NULL, *ports = NULL;
+	const char *why, *block_key;
 	int proto = PROTO_TCP, r;
 
 	rule->line = (int)config_setting_source_line(g);
@@ -785,8 +786,8 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 		return r;
 	if (rule->unix_path != NULL) {
 		static const char *const others[] = {
-			"to", "ports", "proto", "tunnel", "server_name", "ca",
-			NULL,
+			"to", "listen", "ports", "proto", "tunnel",
+			"server_name", "ca", NULL,
 		};
 
 		for (const char *const *k = others; *k != NULL; k++)
@@ -802,16 +803,26 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 			    "'..', '//', trailing '/' or control characters)");
 		return 0;
 	}
-	if ((r = get_string(p, g, "to", false, &to)) < 0)
+	if ((r = get_string(p, g, "to", false, &to)) < 0 ||
+	    (r = get_string(p, g, "listen", false, &local)) < 0)
 		goto out;
-	if (to == NULL) {
-		r = fail(p, g, "a network rule needs 'to' (an address block) "
-		    "or 'unix' (a socket path)");
+	if (to != NULL && local != NULL) {
+		r = fail(p, g, "a network rule takes 'to' (outbound) or "
+		    "'listen' (inbound), not both");
 		goto out;
 	}
-	if ((why = parse_cidr(to, rule)) != NULL) {
-		r = fail(p, config_setting_get_member(g, "to"),
-		    "to \"%.64s\": %s", to, why);
+	if (to == NULL && local == NULL) {
+		r = fail(p, g, "a network rule needs 'to' (an address block), "
+		    "'listen' (a local address block) or 'unix' (a socket "
+		    "path)");
+		goto out;
+	}
+	rule->listen = local != NULL;
+	block_key = rule->listen ? "listen" : "to";
+	if ((why = parse_cidr(rule->listen ? local : to, rule)) != NULL) {
+		r = fail(p, config_setting_get_member(g, block_key),
+		    "%s \"%.64s\": %s", block_key, rule->listen ? local : to,
+		    why);
 		goto out;
 	}
 	if ((r = get_string(p, g, "ports", true, &ports)) < 0)
@@ -828,7 +839,11 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 	    (r = get_path(p, g, "ca", false, &rule->ca)) < 0)
 		goto out;
 	rule->proto = (enum proto)proto;
-	if (rule->tunnel) {
+	if (rule->tunnel && rule->listen)
+		r = fail(p, config_setting_get_member(g, "tunnel"),
+		    "a listen rule takes no tunnel (it filters inbound "
+		    "sockets)");
+	else if (rule->tunnel) {
 		if (rule->proto != PROTO_TCP)
 			r = fail(p, g, "a tunnel needs proto = \"tcp\"");
 		else if (rule->server_name == NULL || rule->ca == NULL)
@@ -840,6 +855,7 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 		r = fail(p, g, "server_name and ca go with tunnel = true");
 out:
 	free(to);
+	free(local);
 	free(ports);
 	return r;
 }

@@ -25,6 +25,7 @@ static const char *const action_names[ACTION_MAX] = {
 	[ACTION_CONNECT] = "connect",
 	[ACTION_OPEN] = "open",
 	[ACTION_SYSCALL] = "syscall",
+	[ACTION_LISTEN] = "listen",
 };
 
 /* Open modes, each in the one order the object may spell it. */
@@ -130,31 +131,32 @@ path_problem(const char *path, bool root_ok)
 	return NULL;
 }
 
-/* PORT_TEXT must be 1-65535 in decimal: digits only, no leading zero. */
+/* PORT_TEXT must be 1-65535 in decimal: digits only, no leading zero.
+ * WHAT names the action in ERROR. */
 static int
-parse_port(const char *text, uint16_t *port, char *error)
+parse_port(const char *what, const char *text, uint16_t *port, char *error)
 {
 	size_t len = strlen(text);
 	unsigned long value = 0;
 
 	if (len == 0)
-		return parse_error(error, "connect: the port is missing "
-		    "(ADDRESS:PORT)");
+		return parse_error(error, "%s: the port is missing "
+		    "(ADDRESS:PORT)", what);
 	for (size_t i = 0; i < len; i++)
 		if (!is_digit(text[i]))
-			return parse_error(error, "connect: the port must be a "
-			    "decimal number");
+			return parse_error(error, "%s: the port must be a "
+			    "decimal number", what);
 	if (len > 1 && text[0] == '0')
-		return parse_error(error, "connect: the port has a leading "
-		    "zero");
+		return parse_error(error, "%s: the port has a leading "
+		    "zero", what);
 	if (len > 5)
-		return parse_error(error, "connect: the port is out of range "
-		    "1-65535");
+		return parse_error(error, "%s: the port is out of range "
+		    "1-65535", what);
 	for (size_t i = 0; i < len; i++)
 		value = value * 10 + (unsigned long)(text[i] - '0');
 	if (value < 1 || value > 65535)
-		return parse_error(error, "connect: the port is out of range "
-		    "1-65535");
+		return parse_error(error, "%s: the port is out of range "
+		    "1-65535", what);
 	*port = (uint16_t)value;
 	return 0;
 }
@@ -176,16 +178,26 @@ parse_unix(const char *path, struct policy_object *out, char *error)
 	return 0;
 }
 
-/* "[tcp:|udp:]A.B.C.D:PORT", "[tcp:|udp:][V6]:PORT" or "unix:/path". */
+/*
+ * "[tcp:|udp:]A.B.C.D:PORT" or "[tcp:|udp:][V6]:PORT", the object of
+ * ACTION (connect or listen, named in errors); a connect may also be
+ * "unix:/path".
+ */
 static int
-parse_connect(const char *text, struct policy_object *out, char *error)
+parse_inet(enum action action, const char *text, struct policy_object *out,
+    char *error)
 {
+	const char *what = action_names[action];
 	char address[INET6_ADDRSTRLEN];
 	const char *p = text, *port_text;
 	size_t len;
 
-	if (strncmp(p, "unix:", 5) == 0)
+	if (strncmp(p, "unix:", 5) == 0) {
+		if (action != ACTION_CONNECT)
+			return parse_error(error, "%s: only a connect may name "
+			    "a unix socket", what);
 		return parse_unix(p + 5, out, error);
+	}
 	out->proto = PROTO_TCP;
 	if (strncmp(p, "tcp:", 4) == 0)
 		p += 4;
@@ -197,48 +209,48 @@ parse_connect(const char *text, struct policy_object *out, char *error)
 		const char *close = strchr(p, ']');
 
 		if (close == NULL)
-			return parse_error(error, "connect: '[' without ']' "
-			    "([IPV6]:PORT)");
+			return parse_error(error, "%s: '[' without ']' "
+			    "([IPV6]:PORT)", what);
 		len = (size_t)(close - (p + 1));
 		if (len == 0 || len >= sizeof(address))
-			return parse_error(error, "connect: not a literal "
-			    "IPv6 address in [ ]");
+			return parse_error(error, "%s: not a literal "
+			    "IPv6 address in [ ]", what);
 		memcpy(address, p + 1, len);
 		address[len] = '\0';
 		if (inet_pton(AF_INET6, address, out->addr) != 1)
-			return parse_error(error, "connect: not a literal "
-			    "IPv6 address in [ ]");
+			return parse_error(error, "%s: not a literal "
+			    "IPv6 address in [ ]", what);
 		out->family = AF_INET6;
 		if (close[1] == '\0')
-			return parse_error(error, "connect: the port is "
-			    "missing ([IPV6]:PORT)");
+			return parse_error(error, "%s: the port is "
+			    "missing ([IPV6]:PORT)", what);
 		if (close[1] != ':')
-			return parse_error(error, "connect: expected ':PORT' "
-			    "after ']'");
+			return parse_error(error, "%s: expected ':PORT' "
+			    "after ']'", what);
 		port_text = close + 2;
 	} else {
 		const char *colon = strrchr(p, ':');
 
 		if (colon == NULL)
-			return parse_error(error, "connect: the port is "
-			    "missing (ADDRESS:PORT)");
+			return parse_error(error, "%s: the port is "
+			    "missing (ADDRESS:PORT)", what);
 		len = (size_t)(colon - p);
 		if (memchr(p, ':', len) != NULL)
-			return parse_error(error, "connect: expected "
+			return parse_error(error, "%s: expected "
 			    "[tcp:|udp:]ADDRESS:PORT, [IPV6]:PORT or "
-			    "unix:PATH");
+			    "unix:PATH", what);
 		if (len == 0 || len >= sizeof(address))
-			return parse_error(error, "connect: not a literal IPv4 "
-			    "address (names are not resolved)");
+			return parse_error(error, "%s: not a literal IPv4 "
+			    "address (names are not resolved)", what);
 		memcpy(address, p, len);
 		address[len] = '\0';
 		if (inet_pton(AF_INET, address, out->addr) != 1)
-			return parse_error(error, "connect: not a literal IPv4 "
-			    "address (names are not resolved)");
+			return parse_error(error, "%s: not a literal IPv4 "
+			    "address (names are not resolved)", what);
 		out->family = AF_INET;
 		port_text = colon + 1;
 	}
-	if (parse_port(port_text, &out->port, error) < 0)
+	if (parse_port(what, port_text, &out->port, error) < 0)
 		return ZT_E_PROTOCOL;
 	/* ::ffff:a.b.c.d reaches a.b.c.d: it meets the IPv4 rules. */
 	if (out->family == AF_INET6 && memcmp(out->addr, v4_mapped_prefix,
@@ -248,7 +260,8 @@ parse_connect(const char *text, struct policy_object *out, char *error)
 		out->family = AF_INET;
 	}
 	if (inet_ntop(out->family, out->addr, address, sizeof(address)) == NULL)
-		return parse_error(error, "connect: cannot format the address");
+		return parse_error(error, "%s: cannot format the address",
+		    what);
 	snprintf(out->text, sizeof(out->text),
 	    out->family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u",
 	    out->proto == PROTO_UDP ? "udp" : "tcp", address,
@@ -360,7 +373,8 @@ policy_parse_object(enum action action, const char *text,
 	switch (action) {
 	case ACTION_SESSION: r = parse_session(text, out, error); break;
 	case ACTION_EXEC: r = parse_exec(text, out, error); break;
-	case ACTION_CONNECT: r = parse_connect(text, out, error); break;
+	case ACTION_CONNECT:
+	case ACTION_LISTEN: r = parse_inet(action, text, out, error); break;
 	case ACTION_OPEN: r = parse_open(text, out, error); break;
 	case ACTION_SYSCALL: r = parse_syscall(text, out, error); break;
 	default: r = parse_error(error, "unknown action"); break;
@@ -520,8 +534,9 @@ rule_matches(const struct network_rule *rule, const struct policy_object *o)
 	if (o->family == AF_UNIX)
 		return rule->family == 0 && rule->unix_path != NULL &&
 		    strcmp(rule->unix_path, o->path) == 0;
-	if (rule->family == 0 || rule->proto != o->proto ||
-	    !address_matches(rule, o))
+	/* A listen rule allows only a listen, a destination only a connect. */
+	if (rule->family == 0 || rule->listen != (o->action == ACTION_LISTEN) ||
+	    rule->proto != o->proto || !address_matches(rule, o))
 		return false;
 	for (size_t i = 0; i < rule->n_ports && i < CONFIG_PORT_RANGES_MAX;
 	    i++)
@@ -531,10 +546,12 @@ rule_matches(const struct network_rule *rule, const struct policy_object *o)
 	return false;
 }
 
+/* A connect or a listen: the first matching rule of its kind. */
 static void
-decide_connect(const struct agent *a, const struct policy_object *o,
+decide_network(const struct agent *a, const struct policy_object *o,
     struct policy_verdict *v)
 {
+	const char *kind = o->action == ACTION_LISTEN ? "listen" : "network";
 	char text[SHORT_MAX + 1];
 
 	shorten(o->text, text);
@@ -547,11 +564,11 @@ decide_connect(const struct agent *a, const struct policy_object *o,
 		allow(v, RISK_LOW);
 		v->tunnel = rule->tunnel;
 		v->rule = rule;
-		set_reason(v, "network rule line %d allows %s%s", rule->line,
+		set_reason(v, "%s rule line %d allows %s%s", kind, rule->line,
 		    text, rule->tunnel ? " (tunnel)" : "");
 		return;
 	}
-	set_reason(v, "no network rule allows %s", text);
+	set_reason(v, "no %s rule allows %s", kind, text);
 }
 
 /*
@@ -655,7 +672,8 @@ policy_decide(const struct agent *agent, const struct policy_object *object,
 	switch (object->action) {
 	case ACTION_SESSION: decide_session(agent, object, verdict); break;
 	case ACTION_EXEC: decide_exec(agent, object, verdict); break;
-	case ACTION_CONNECT: decide_connect(agent, object, verdict); break;
+	case ACTION_CONNECT:
+	case ACTION_LISTEN: decide_network(agent, object, verdict); break;
 	case ACTION_OPEN: decide_open(agent, object, verdict); break;
 	case ACTION_SYSCALL: decide_syscall(agent, object, verdict); break;
 	default: set_reason(verdict, "unknown action"); break;

@@ -25,6 +25,8 @@ enum action {
 				 * or unix:/path */
 	ACTION_OPEN,		/* object: /path:r|w|rw|x|rx|wx|rwx */
 	ACTION_SYSCALL,		/* object: a syscall name */
+	ACTION_LISTEN,		/* object: [tcp:|udp:]ADDR:PORT or [ADDR6]:PORT,
+				 * the local address an inbound socket takes */
 	ACTION_MAX,
 };
 
@@ -37,7 +39,7 @@ struct policy_object {
 	char text[POLICY_OBJECT_MAX];	/* canonical text (cache key, audit) */
 	/* ACTION_SESSION: text is the service.  ACTION_EXEC: text is the
 	 * path.  ACTION_SYSCALL: text is the name. */
-	/* ACTION_CONNECT */
+	/* ACTION_CONNECT and ACTION_LISTEN */
 	int family;			/* AF_INET, AF_INET6 or AF_UNIX */
 	uint8_t addr[16];		/* v4-mapped v6 is stored as AF_INET */
 	uint16_t port;
@@ -78,6 +80,8 @@ enum action policy_action_from_name(const char *name);
  *   open     "PATH:MODE", split at the last ':' (PATH may hold one); MODE
  *            is r, w, x, rw, rx, wx or rwx, in that letter order.  PATH may
  *            be "/" (a directory one can open), unlike any other path.
+ *   listen   as connect, without unix: "tcp:127.0.0.1:8080",
+ *            "tcp:[::]:8080" (the any-address is itself, not a block).
  *   exec, syscall, session: TEXT itself.
  *
  * Returns 0 with OUT->action set, or ZT_E_PROTOCOL with OUT zeroed
@@ -103,6 +107,13 @@ int policy_parse_object(enum action action, const char *text,
  *            (::ffff:a.b.c.d/N, N >= 96) is the IPv4 block a.b.c.d/(N-96);
  *            a shorter IPv6 prefix, ::/0 included, covers IPv6 only.
  *            unix: a rule with that exact path.  Allows are low risk.
+ *            Listen rules never allow a connect.
+ *   listen:  the same matching over the listen rules only (a rule's
+ *            `listen` block, never a `to` block): the local address and
+ *            port an agent's socket may be bound to and accept on.  A
+ *            socket on the any-address (0.0.0.0, ::) matches only a rule
+ *            whose block holds that address (0.0.0.0/0, ::/0, or the
+ *            address itself).  Allows are low risk.
  *   open:    without a files list, allowed (no file confinement: reason
  *            says so); with one, the most specific (longest) rule whose
  *            path is the object or a parent directory of it ("/" is the

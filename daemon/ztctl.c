@@ -39,7 +39,7 @@ usage(FILE *to)
 	    "commands:\n"
 	    "  status                 version, uptime, policy, cache, grants, attestation\n"
 	    "  reload                 reload the configuration\n"
-	    "  check --agent NAME --action session|exec|connect|open|syscall\n"
+	    "  check --agent NAME --action session|exec|connect|listen|open|syscall\n"
 	    "        --object OBJ [--account USER] [--grant ID]\n"
 	    "                         dry-run decision (exit 0 allow, 1 deny)\n"
 	    "  grants                 live grants\n"

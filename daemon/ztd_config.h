@@ -38,6 +38,8 @@ struct command_rule {
 struct network_rule {
 	/* Exactly one of: an address block (family != 0), or a unix path. */
 	int family;		/* AF_INET, AF_INET6, or 0 for unix */
+	bool listen;		/* the block is local (listen = ...): inbound
+				 * only; else a destination (to = ...) */
 	uint8_t addr[16];	/* network byte order, host bits zero */
 	unsigned prefix;
 	enum proto proto;

@@ -39,8 +39,8 @@ static const char *const allowed[] = {
 	"dup", "dup2", "dup3", "pause", "nanosleep", "clock_nanosleep",
 	"getitimer", "setitimer", "alarm", "getpid", "getppid", "gettid",
 	"sendfile", "socketpair", "accept", "accept4", "recvfrom",
-	"recvmsg", "recvmmsg", "shutdown", "listen", "getsockname",
-	"getpeername", "setsockopt", "getsockopt", "fork", "vfork",
+	"recvmsg", "recvmmsg", "shutdown", "getsockname",
+	"getpeername", "getsockopt", "fork", "vfork",
 	"exit", "exit_group", "wait4", "waitid", "kill", "tkill", "tgkill",
 	"uname", "fcntl", "flock", "fsync", "fdatasync", "truncate",
 	"ftruncate", "getdents", "getdents64", "getcwd", "chdir", "fchdir",
@@ -134,7 +134,8 @@ named(const char *const *list, size_t n, const char *name)
 
 /* Syscalls performed or checked by the supervisor. */
 static const char *const gated[] = {
-	"execve", "execveat", "connect", "bind", "sendmsg", "sendmmsg",
+	"execve", "execveat", "connect", "bind", "listen", "sendmsg",
+	"sendmmsg",
 };
 
 /* prctl options an agent may use (the rest: ENOSYS, the dangerous ones
@@ -163,6 +164,10 @@ static const int prctl_forbidden[] = {
 	CLONE_UNTRACED | 0x00000080 /* CLONE_NEWTIME */)
 
 #define AF_ALLOWED_MAX 4
+
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83		/* Linux 6.16 */
+#endif
 
 int
 filter_resolve(const char *name)
@@ -205,6 +210,54 @@ add_names(scmp_filter_ctx ctx, const struct profile *p,
 	return 0;
 }
 
+/*
+ * ACTION for every NR whose argument ARG, as the int the kernel reads (its
+ * low 32 bits), is not VALUE: one rule per bit that differs.  libseccomp
+ * has no masked "not equal", and a 64-bit one would let upper bits
+ * through that the kernel ignores.
+ */
+static int
+add_low32_not(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned arg,
+    uint32_t value)
+{
+	for (unsigned bit = 0; bit < 32; bit++) {
+		scmp_datum_t mask = (scmp_datum_t)1 << bit;
+		int r = seccomp_rule_add(ctx, action, nr, 1, SCMP_CMP(arg,
+		    SCMP_CMP_MASKED_EQ, mask, ~(scmp_datum_t)value & mask));
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * setsockopt: never SO_PASSRIGHTS (the supervisor clears it on every
+ * unix socket it connects or sends through, so that no peer passes the
+ * agent a descriptor); the rest as the profile says (allowed, or gated).
+ * The two sets are disjoint: libseccomp does not order overlapping rules.
+ */
+static int
+add_setsockopt(scmp_filter_ctx ctx, const struct profile *p, char *error)
+{
+	uint32_t rest = listed(p->gate, p->n_gate, "setsockopt") ?
+	    SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW;
+	int r;
+
+	if (listed(p->deny, p->n_deny, "setsockopt"))
+		return 0;		/* EPERM for all of it already */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+	    SCMP_SYS(setsockopt), 2,
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, SOL_SOCKET),
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffu, SO_PASSRIGHTS))) < 0 ||
+	    (r = add_low32_not(ctx, rest, SCMP_SYS(setsockopt), 1,
+	    SOL_SOCKET)) < 0 ||
+	    (r = add_low32_not(ctx, rest, SCMP_SYS(setsockopt), 2,
+	    SO_PASSRIGHTS)) < 0)
+		return fail(error, "rule", "setsockopt", r);
+	return 0;
+}
+
 /* The rules that are the same for every agent and have conditions. */
 static int
 add_conditional(scmp_filter_ctx ctx, const struct profile *p, char *error)
@@ -218,6 +271,8 @@ add_conditional(scmp_filter_ctx ctx, const struct profile *p, char *error)
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
 	    SCMP_A4(SCMP_CMP_EQ, 0))) < 0)
 		return fail(error, "rule", "sendto", r);
+	if ((r = add_setsockopt(ctx, p, error)) < 0)
+		return r;
 	/* ioctl: no faking terminal input. */
 	if ((r = seccomp_rule_add(ctx, eperm, SCMP_SYS(ioctl), 1,
 	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI))) < 0 ||
@@ -333,7 +388,8 @@ filter_build(const struct profile *p, struct filter **filterp, char *error)
 	for (size_t i = 0; i < p->n_gate; i++) {
 		int nr = seccomp_syscall_resolve_name(p->gate[i]);
 
-		if (nr < 0 || listed(p->deny, p->n_deny, p->gate[i]))
+		if (nr < 0 || listed(p->deny, p->n_deny, p->gate[i]) ||
+		    nr == SCMP_SYS(setsockopt))	/* add_setsockopt's */
 			continue;
 		/* A gate would let ztd's allow continue what is refused
 		 * whatever the profile says, or bypass a rule's conditions

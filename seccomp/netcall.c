@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Network calls: connect, bind, sendto, sendmsg and sendmmsg.  The
- * address (for a send, the whole message) is copied from the agent,
- * decided, and the call performed here on the agent's own socket
- * (pidfd_getfd); the agent's call never continues.
+ * Network calls: connect, bind, listen, sendto, sendmsg and sendmmsg.
+ * The address (for a send, the whole message) is copied from the agent,
+ * read the way the kernel will read it (normalise), decided, and the
+ * call performed here with that normalised address on the agent's own
+ * socket (pidfd_getfd); the agent's call never continues.
  */
 #include "config.h"
 
@@ -23,41 +24,90 @@
 
 #include "supervisor_int.h"
 #include "tunnel.h"
+#include "zt_log.h"
 #include "ztconn.h"
 
 #define SEND_MAX (256 * 1024)		/* bytes one emulated send copies */
 #define IOV_MAX_ 1024
 #define MMSG_MAX 64
+#define SIN6_LEN_RFC2133 24		/* sockaddr_in6 without the scope id */
+
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83		/* Linux 6.16 */
+#endif
+
+enum net_op { OP_CONNECT, OP_BIND, OP_SEND };
+
+/* An agent's socket, as the kernel sees it. */
+struct sock_kind {
+	int domain;			/* AF_INET, AF_INET6, AF_UNIX, ... */
+	int type;			/* SOCK_STREAM, SOCK_DGRAM, ... */
+	const char *proto;		/* inet: "tcp" or "udp"; NULL: another
+					 * protocol (UDP-Lite, ping, SCTP,
+					 * MPTCP, raw), never performed */
+	bool v6only;			/* AF_INET6: IPV6_V6ONLY */
+};
 
 struct dest {
 	char object[OBJECT_MAX];
+	enum action action;		/* ACTION_CONNECT or ACTION_LISTEN */
 	struct sockaddr_storage addr;	/* what the supervisor uses */
-	socklen_t len;
+	socklen_t len;			/* 0: the call takes no address */
 	int path_fd;			/* AF_UNIX: the socket file, O_PATH */
 	bool ask;			/* false: needs no decision */
 };
 
 static int
-socket_kind(int fd, int *domain, const char **proto)
+socket_kind(int fd, struct sock_kind *k)
 {
-	int type, protocol;
+	int protocol, v6only = 0;
 	socklen_t l = sizeof(int);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, domain, &l) < 0)
+	memset(k, 0, sizeof(*k));
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &k->domain, &l) < 0)
 		return -errno;
 	l = sizeof(int);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &k->type, &l) < 0)
 		return -errno;
 	l = sizeof(int);
 	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &l) < 0)
 		return -errno;
-	*proto = NULL;
-	if (type == SOCK_STREAM && (protocol == IPPROTO_TCP || protocol == 0))
-		*proto = "tcp";
-	else if (type == SOCK_DGRAM &&
-	    (protocol == IPPROTO_UDP || protocol == 0))
-		*proto = "udp";
-	return type;
+	if (k->domain != AF_INET && k->domain != AF_INET6)
+		return 0;
+	l = sizeof(int);
+	if (k->domain == AF_INET6 && getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+	    &v6only, &l) < 0)
+		return -errno;
+	k->v6only = v6only != 0;
+	/* SO_PROTOCOL reports the protocol the kernel chose, never 0. */
+	if (k->type == SOCK_STREAM && protocol == IPPROTO_TCP)
+		k->proto = "tcp";
+	else if (k->type == SOCK_DGRAM && protocol == IPPROTO_UDP)
+		k->proto = "udp";
+	return 0;
+}
+
+/*
+ * No descriptor may reach the agent through the unix socket SFD: an
+ * allowed peer could otherwise hand it a socket connected anywhere.  0,
+ * or -EACCES.  A kernel without SO_PASSRIGHTS (before 6.16) is said once
+ * and the peer trusted with it, as zt-exec(1) documents.
+ */
+static int
+refuse_rights(struct supervisor *s, int sfd)
+{
+	int off = 0;
+
+	if (setsockopt(sfd, SOL_SOCKET, SO_PASSRIGHTS, &off, sizeof(off)) == 0)
+		return 0;
+	if (errno != ENOPROTOOPT)
+		return -EACCES;
+	if (!__atomic_exchange_n(&s->passrights_warned, true,
+	    __ATOMIC_RELAXED))
+		zt_log(LOG_WARNING, "this kernel has no SO_PASSRIGHTS (Linux "
+		    "6.16): an allowed unix peer can pass the agent "
+		    "descriptors");
+	return 0;
 }
 
 /*
@@ -81,6 +131,8 @@ unix_dest(const struct call *c, const struct sockaddr_un *sun, socklen_t len,
 	struct stat sb;
 	int basefd, fd;
 
+	if (len > sizeof(*sun))
+		return -EINVAL;		/* as unix_validate_addr() */
 	if (len <= offsetof(struct sockaddr_un, sun_path) || sun->sun_path[0]
 	    == '\0')
 		return -EACCES;		/* unnamed or abstract */
@@ -117,58 +169,238 @@ unix_dest(const struct call *c, const struct sockaddr_un *sun, socklen_t len,
 	return 0;
 }
 
-/* The destination a sockaddr of LEN bytes names, for socket SFD. */
+/* An AF_UNSPEC address of LEN bytes: what disconnects a socket. */
 static int
-make_dest(const struct call *c, int sfd, const void *raw, socklen_t len,
-    bool bind_, struct dest *d)
+disconnect_dest(struct dest *d)
 {
-	const struct sockaddr *sa = raw;
-	const char *proto;
+	d->addr.ss_family = AF_UNSPEC;
+	d->len = sizeof(sa_family_t);
+	return 0;
+}
+
+/* normalise() for a unix socket (af_unix.c). */
+static int
+unix_normalise(const struct call *c, const struct sock_kind *k,
+    enum net_op op, const void *raw, socklen_t len, struct dest *d)
+{
+	sa_family_t family;
+
+	if (op == OP_BIND)
+		return -EACCES;		/* an agent names no unix socket */
+	if (op == OP_SEND) {
+		/* No address, or one a seqpacket send ignores: the peer. */
+		if (len == 0 || k->type == SOCK_SEQPACKET)
+			return 0;
+		if (k->type == SOCK_STREAM)
+			return -EOPNOTSUPP;
+	}
+	if (len < sizeof(sa_family_t))
+		return -EINVAL;
+	memcpy(&family, raw, sizeof(family));
+	if (family == AF_UNSPEC && op == OP_CONNECT && k->type == SOCK_DGRAM)
+		return disconnect_dest(d);
+	if (family != AF_UNIX)
+		return -EINVAL;
+	return unix_dest(c, raw, len, d);
+}
+
+/* An inet address as the kernel will use it. */
+struct inet_addr {
+	int family;			/* AF_INET or AF_INET6 (meant) */
+	uint8_t bytes[16];		/* network order; AF_INET: 4 */
+	uint16_t port;			/* network order */
+	uint32_t scope_id;		/* AF_INET6 */
+	bool mapped;			/* AF_INET given as ::ffff:a.b.c.d */
+};
+
+/*
+ * Read RAW (LEN >= 2 bytes, family FAMILY) on inet socket K for OP as
+ * inet_bind, inet_dgram_connect / __ip4_datagram_connect /
+ * __ip6_datagram_connect, tcp_v4_connect / tcp_v6_connect, udp_sendmsg
+ * and udpv6_sendmsg do: 0 and A, or the kernel's -errno.  AF_UNSPEC on a
+ * connect (a disconnect) and on an IPv6 send (no address) are the
+ * caller's.
+ */
+static int
+inet_read(const struct sock_kind *k, enum net_op op, sa_family_t family,
+    const void *raw, socklen_t len, struct inet_addr *a)
+{
+	bool tcp = k->type == SOCK_STREAM;
+
+	memset(a, 0, sizeof(*a));
+	if (k->domain == AF_INET) {
+		struct sockaddr_in in;
+
+		if (len < sizeof(in))
+			return -EINVAL;
+		memcpy(&in, raw, sizeof(in));
+		/* inet_bind: AF_UNSPEC only for INADDR_ANY; udp_sendmsg:
+		 * AF_UNSPEC is IPv4. */
+		if (family != AF_INET && (family != AF_UNSPEC ||
+		    (op == OP_BIND && in.sin_addr.s_addr != htonl(INADDR_ANY))))
+			return -EAFNOSUPPORT;
+		a->family = AF_INET;
+		memcpy(a->bytes, &in.sin_addr, 4);
+		a->port = in.sin_port;
+		return 0;
+	}
+	if (family == AF_INET && !tcp && op != OP_BIND) {
+		struct sockaddr_in in;
+
+		/* An IPv4 destination on an IPv6 UDP socket. */
+		if (k->v6only)
+			return op == OP_SEND ? -ENETUNREACH : -EAFNOSUPPORT;
+		if (len < sizeof(in))
+			return -EINVAL;
+		memcpy(&in, raw, sizeof(in));
+		a->family = AF_INET;
+		memcpy(a->bytes, &in.sin_addr, 4);
+		a->port = in.sin_port;
+		return 0;
+	}
+	if (family != AF_INET6) {
+		if (op == OP_SEND)
+			return -EINVAL;	/* udpv6_sendmsg */
+		return len < SIN6_LEN_RFC2133 ? -EINVAL : -EAFNOSUPPORT;
+	} else {
+		struct sockaddr_in6 in6;
+		static const uint8_t mapped[12] = {
+			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+		};
+
+		if (len < SIN6_LEN_RFC2133)
+			return -EINVAL;
+		memset(&in6, 0, sizeof(in6));
+		memcpy(&in6, raw, len < sizeof(in6) ? len : sizeof(in6));
+		a->port = in6.sin6_port;
+		if (memcmp(&in6.sin6_addr, mapped, sizeof(mapped)) != 0) {
+			a->family = AF_INET6;
+			memcpy(a->bytes, &in6.sin6_addr, 16);
+			a->scope_id = in6.sin6_scope_id;
+			return 0;
+		}
+		/* ::ffff:a.b.c.d is IPv4, refused on a V6ONLY socket. */
+		if (k->v6only)
+			return op == OP_BIND ? -EINVAL : -ENETUNREACH;
+		a->family = AF_INET;
+		a->mapped = true;
+		memcpy(a->bytes, (const uint8_t *)&in6.sin6_addr + 12, 4);
+		return 0;
+	}
+}
+
+/* The sockaddr that makes the kernel use A on a socket of DOMAIN. */
+static void
+inet_sockaddr(int domain, const struct inet_addr *a, struct dest *d)
+{
+	memset(&d->addr, 0, sizeof(d->addr));
+	if (domain == AF_INET || (a->family == AF_INET && !a->mapped)) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&d->addr;
+
+		in->sin_family = AF_INET;
+		in->sin_port = a->port;
+		memcpy(&in->sin_addr, a->bytes, 4);
+		d->len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&d->addr;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = a->port;
+		if (a->mapped) {
+			in6->sin6_addr.s6_addr[10] = 0xff;
+			in6->sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&in6->sin6_addr.s6_addr[12], a->bytes, 4);
+		} else {
+			memcpy(&in6->sin6_addr, a->bytes, 16);
+			in6->sin6_scope_id = a->scope_id;
+		}
+		d->len = sizeof(*in6);
+	}
+}
+
+/*
+ * The one reading of an agent's address: what the kernel will do with RAW
+ * (LEN bytes; a sendto may give 0) for OP on the socket K, as it reads
+ * every (socket family, address family, length).  Fills D with the
+ * address to perform the call with (d->len 0: none -- a send to the
+ * connected peer) and, where the kernel would reach or open an address,
+ * the object and action to decide:
+ *   - a connect with AF_UNSPEC disconnects (TCP, UDP, unix datagram): no
+ *     destination, performed;
+ *   - a TCP send ignores the address unless FASTOPEN (MSG_FASTOPEN), which
+ *     connects to it: decided as a connect;
+ *   - AF_UNSPEC on an IPv4 UDP send is IPv4 (udp_sendmsg); on an IPv6
+ *     one, no address (udpv6_sendmsg): the connected peer, or
+ *     EDESTADDRREQ from the kernel;
+ *   - an AF_INET address on an IPv6 UDP socket and ::ffff:a.b.c.d are
+ *     IPv4 (refused under IPV6_V6ONLY);
+ *   - a destination 0.0.0.0 or :: is this host: 127.0.0.1, ::1;
+ *   - a bind to a non-zero port is a listen on that address and port;
+ *     to port 0 it is free (a TCP socket accepts only after listen, which
+ *     is decided; a UDP socket is bound to the same any-address and
+ *     ephemeral port by its first send or connect anyway);
+ *   - short lengths: EINVAL, other families: the kernel's errno.
+ * UDP-Lite, ping, SCTP, MPTCP and raw sockets are refused (EACCES).
+ * Returns 0 or -errno; D is the caller's to dest_done().
+ */
+static int
+normalise(const struct call *c, const struct sock_kind *k, enum net_op op,
+    bool fastopen, const void *raw, socklen_t len, struct dest *d)
+{
+	static const uint8_t any[16];
 	char text[INET6_ADDRSTRLEN];
-	int domain, type;
+	struct inet_addr a;
+	sa_family_t family;
+	int r;
 
 	memset(d, 0, sizeof(*d));
 	d->path_fd = -1;
-	if ((type = socket_kind(sfd, &domain, &proto)) < 0)
-		return type;
-	if (len < sizeof(sa_family_t) || len > sizeof(d->addr))
-		return -EINVAL;
-	if (domain == AF_UNIX && sa->sa_family == AF_UNIX)
-		return bind_ ? -EACCES : unix_dest(c, raw, len, d);
-	memcpy(&d->addr, raw, len);
-	d->len = len;
-	if (sa->sa_family == AF_UNSPEC && !bind_ && type == SOCK_DGRAM)
-		return 0;		/* dissolve an association */
-	if (proto == NULL || (domain != AF_INET && domain != AF_INET6) ||
-	    sa->sa_family != domain)
+	d->action = ACTION_CONNECT;
+	if (k->domain == AF_UNIX)
+		return unix_normalise(c, k, op, raw, len, d);
+	if ((k->domain != AF_INET && k->domain != AF_INET6) ||
+	    k->proto == NULL)
 		return -EACCES;
-	if (domain == AF_INET) {
-		const struct sockaddr_in *in = raw;
-
-		if (len < sizeof(*in))
-			return -EINVAL;
-		inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
-		snprintf(d->object, sizeof(d->object), "%s:%s:%u", proto,
-		    text, ntohs(in->sin_port));
-		d->ask = !(bind_ && in->sin_port == 0);
-	} else {
-		const struct sockaddr_in6 *in6 = raw;
-
-		if (len < sizeof(*in6))
-			return -EINVAL;
-		inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
-		snprintf(d->object, sizeof(d->object), "%s:[%s]:%u", proto,
-		    text, ntohs(in6->sin6_port));
-		d->ask = !(bind_ && in6->sin6_port == 0);
+	if (op == OP_SEND && k->type == SOCK_STREAM && !fastopen)
+		return 0;		/* tcp_sendmsg: the connected peer */
+	if (len < sizeof(sa_family_t))
+		return -EINVAL;
+	memcpy(&family, raw, sizeof(family));
+	if (family == AF_UNSPEC && op == OP_CONNECT)
+		return disconnect_dest(d);
+	if (family == AF_UNSPEC && op == OP_SEND) {
+		if (fastopen)
+			return -EOPNOTSUPP;	/* tcp_sendmsg_fastopen */
+		if (k->domain == AF_INET6)
+			return 0;
 	}
+	if ((r = inet_read(k, op, family, raw, len, &a)) < 0)
+		return r;
+	if (op == OP_BIND) {
+		d->action = ACTION_LISTEN;
+		d->ask = a.port != 0;
+	} else {
+		if (a.port == 0 && op == OP_SEND && k->type == SOCK_DGRAM)
+			return -EINVAL;	/* udp_sendmsg, udpv6_sendmsg */
+		/* This host: where the kernel's routing sends it. */
+		if (memcmp(a.bytes, any, a.family == AF_INET ? 4 : 16) == 0) {
+			a.bytes[0] = a.family == AF_INET ? 127 : 0;
+			a.bytes[a.family == AF_INET ? 3 : 15] = 1;
+		}
+		d->ask = true;
+	}
+	inet_sockaddr(k->domain, &a, d);
+	inet_ntop(a.family, a.bytes, text, sizeof(text));
+	snprintf(d->object, sizeof(d->object), a.family == AF_INET6 ?
+	    "%s:[%s]:%u" : "%s:%s:%u", k->proto, text, ntohs(a.port));
 	return 0;
 }
 
 /*
- * Ask about D (connect rules serve bind too); 0 or -EACCES.  An allow
- * that wants the mutual-TLS tunnel is good only for a TCP connect, which
- * then goes through it (TUNNEL non-NULL: the verdict is left there);
- * anywhere else (udp, bind, sendto) it is refused.
+ * Ask about D: 0 or -EACCES.  An allow that wants the mutual-TLS tunnel is
+ * good only for a TCP connect, which then goes through it (TUNNEL
+ * non-NULL: the verdict is left there); anywhere else (udp, a listen, a
+ * send, MSG_FASTOPEN) it is refused.
  */
 static int
 decide_dest(const struct call *c, const struct dest *d,
@@ -178,12 +410,13 @@ decide_dest(const struct call *c, const struct dest *d,
 
 	if (!d->ask)
 		return 0;
-	ztconn_decide(c->s->setup.ztd, ACTION_CONNECT, d->object, -1,
+	ztconn_decide(c->s->setup.ztd, d->action, d->object, -1,
 	    (pid_t)c->req->pid, &v);
 	if (!v.allow)
 		return -EACCES;
 	if (v.tunnel) {
-		if (tunnel == NULL || strncmp(d->object, "tcp:", 4) != 0)
+		if (tunnel == NULL || d->action != ACTION_CONNECT ||
+		    strncmp(d->object, "tcp:", 4) != 0)
 			return -EACCES;
 		*tunnel = v;
 	}
@@ -198,6 +431,20 @@ dest_done(struct dest *d)
 	d->path_fd = -1;
 }
 
+/* Normalise, decide and ready socket SFD of kind K for OP: 0 or -errno. */
+static int
+prepare(const struct call *c, int sfd, const struct sock_kind *k,
+    enum net_op op, bool fastopen, const void *raw, socklen_t len,
+    struct dest *d, struct ztconn_verdict *tunnel)
+{
+	int r;
+
+	if ((r = normalise(c, k, op, fastopen, raw, len, d)) < 0 ||
+	    (r = decide_dest(c, d, tunnel)) < 0)
+		return r;
+	return k->domain == AF_UNIX ? refuse_rights(c->s, sfd) : 0;
+}
+
 /* connect(fd, addr, len) and bind(fd, addr, len) */
 static int
 on_connect_or_bind(const struct call *c, bool bind_)
@@ -206,7 +453,8 @@ on_connect_or_bind(const struct call *c, bool bind_)
 	struct sockaddr_storage raw;
 	socklen_t len = (socklen_t)a[2];
 	struct ztconn_verdict tunnel;
-	struct dest d;
+	struct sock_kind k;
+	struct dest d = { .path_fd = -1 };
 	int sfd, r;
 
 	if ((int)a[2] < 0 || len > sizeof(raw))
@@ -218,8 +466,9 @@ on_connect_or_bind(const struct call *c, bool bind_)
 	if ((sfd = agent_take_fd(c, (int)a[0])) < 0)
 		return sfd;
 	tunnel.tunnel = false;
-	if ((r = make_dest(c, sfd, &raw, len, bind_, &d)) == 0 &&
-	    (r = decide_dest(c, &d, bind_ ? NULL : &tunnel)) == 0) {
+	if ((r = socket_kind(sfd, &k)) == 0 &&
+	    (r = prepare(c, sfd, &k, bind_ ? OP_BIND : OP_CONNECT, false,
+	    &raw, len, &d, bind_ ? NULL : &tunnel)) == 0) {
 		if (tunnel.tunnel)
 			r = tunnel_connect(c->s->setup.tunnels, sfd,
 			    (struct sockaddr *)&d.addr, d.len,
@@ -231,6 +480,114 @@ on_connect_or_bind(const struct call *c, bool bind_)
 			r = r < 0 ? -errno : 0;
 		}
 	}
+	dest_done(&d);
+	close(sfd);
+	return r;
+}
+
+/* The local address of SFD into SS: its length, or -errno. */
+static int
+local_address(int sfd, struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof(*ss);
+
+	memset(ss, 0, sizeof(*ss));
+	if (getsockname(sfd, (struct sockaddr *)ss, &len) < 0)
+		return -errno;
+	return (int)len;
+}
+
+static uint16_t
+local_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)ss)->sin6_port;
+	return ((const struct sockaddr_in *)ss)->sin_port;
+}
+
+/*
+ * The local address a listen on the TCP socket SFD will accept on: when
+ * unbound, bound here to the any-address and an ephemeral port, as the
+ * kernel's autobind in inet_listen would.  Its length in LOCAL, or -errno.
+ */
+static int
+listen_address(int sfd, const struct sock_kind *k,
+    struct sockaddr_storage *local)
+{
+	struct sockaddr_storage any;
+	int len;
+
+	if ((len = local_address(sfd, local)) < 0 || local_port(local) != 0)
+		return len;
+	memset(&any, 0, sizeof(any));
+	any.ss_family = (sa_family_t)k->domain;	/* any-address, port 0 */
+	if (bind(sfd, (struct sockaddr *)&any, k->domain == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) < 0 &&
+	    errno != EINVAL)		/* EINVAL: bound meanwhile */
+		return -errno;
+	if ((len = local_address(sfd, local)) < 0)
+		return len;
+	return local_port(local) != 0 ? len : -EACCES;
+}
+
+/*
+ * listen(fd, backlog): decided as a listen on the socket's real local
+ * address and port (bound here first when it is not), performed only on
+ * an allow.  Should the address change before the kernel listens (another
+ * thread's failed connect can free an ephemeral port), the listener is
+ * stopped again and the call refused.
+ */
+static int
+on_listen(const struct call *c)
+{
+	const __u64 *a = c->req->data.args;
+	struct sockaddr_storage local, after;
+	struct sock_kind k;
+	struct dest d = { .path_fd = -1 };
+	int sfd, len, r;
+
+	if ((sfd = agent_take_fd(c, (int)a[0])) < 0)
+		return sfd;
+	if ((r = socket_kind(sfd, &k)) < 0)
+		goto out;
+	if (k.domain == AF_UNIX) {
+		/* The agent binds no unix socket (bind is refused), and
+		 * the kernel listens on no unbound one. */
+		len = local_address(sfd, &local);
+		r = len > (int)sizeof(sa_family_t) ? -EACCES : -EINVAL;
+		goto out;
+	}
+	if ((k.domain != AF_INET && k.domain != AF_INET6) ||
+	    (k.proto != NULL && k.type != SOCK_STREAM)) {
+		r = -EOPNOTSUPP;	/* sock_no_listen */
+		goto out;
+	}
+	if (k.proto == NULL) {
+		r = -EACCES;
+		goto out;
+	}
+	if (getpeername(sfd, (struct sockaddr *)&after,
+	    &(socklen_t){ sizeof(after) }) == 0) {
+		r = -EINVAL;		/* connected: inet_listen refuses */
+		goto out;
+	}
+	if ((r = len = listen_address(sfd, &k, &local)) < 0 ||
+	    (r = prepare(c, sfd, &k, OP_BIND, false, &local, (socklen_t)len,
+	    &d, NULL)) < 0)
+		goto out;
+	if (!d.ask) {
+		r = -EACCES;		/* no port: nothing was decided */
+		goto out;
+	}
+	r = listen(sfd, (int)a[1]) < 0 ? -errno : 0;
+	if (r == 0 && (local_address(sfd, &after) != len ||
+	    memcmp(&after, &local, (size_t)len) != 0)) {
+		struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+
+		connect(sfd, &unspec, sizeof(unspec));	/* stops listening */
+		r = -EACCES;
+	}
+out:
 	dest_done(&d);
 	close(sfd);
 	return r;
@@ -272,6 +629,23 @@ copy_iov(const struct call *c, uint64_t iov_addr, size_t iovlen, char *buf,
 	return (ssize_t)total;
 }
 
+/*
+ * Perform one send of N bytes of BUF on SFD, to D (none when d->len is
+ * 0): the count sent, or -errno.
+ */
+static ssize_t
+send_to(int sfd, const char *buf, size_t n, int flags, const struct dest *d)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
+	struct msghdr out = {
+		.msg_name = d->len != 0 ? (void *)&d->addr : NULL,
+		.msg_namelen = d->len, .msg_iov = &iov, .msg_iovlen = 1,
+	};
+	ssize_t r = sendmsg(sfd, &out, flags | MSG_NOSIGNAL);
+
+	return r < 0 ? -errno : r;
+}
+
 /* One emulated sendmsg: MH read from the agent, performed on SFD. */
 static ssize_t
 send_one(const struct call *c, int sfd, const struct msghdr *mh, int flags,
@@ -279,48 +653,41 @@ send_one(const struct call *c, int sfd, const struct msghdr *mh, int flags,
 {
 	struct sockaddr_storage raw;
 	struct dest d = { .path_fd = -1 };
-	struct msghdr out = { 0 };
-	struct iovec iov;
+	struct sock_kind k;
+	socklen_t namelen = 0;
 	ssize_t n;
 	bool cut;
-	int type, domain;
-	const char *proto;
+	int r;
 
 	/* Descriptor numbers would resolve in our table: no control data. */
 	if (mh->msg_controllen != 0)
 		return -EACCES;
-	if ((type = socket_kind(sfd, &domain, &proto)) < 0)
-		return type;
+	if ((r = socket_kind(sfd, &k)) < 0)
+		return r;
 	if ((n = copy_iov(c, (uint64_t)(uintptr_t)mh->msg_iov,
 	    mh->msg_iovlen, buf, &cut)) < 0)
 		return n;
-	if (cut && type != SOCK_STREAM)
+	if (cut && k.type != SOCK_STREAM)
 		return -EMSGSIZE;	/* a datagram is sent whole or not */
-	if (mh->msg_name != NULL && mh->msg_namelen > 0) {
-		int r;
-
-		if (mh->msg_namelen > sizeof(raw))
+	if (mh->msg_name != NULL && mh->msg_namelen != 0) {
+		/* The kernel reads an int, and cuts a longer name. */
+		if ((int)mh->msg_namelen < 0)
 			return -EINVAL;
+		namelen = mh->msg_namelen > sizeof(raw) ? sizeof(raw) :
+		    mh->msg_namelen;
 		if (agent_read(c->req->pid, (uint64_t)(uintptr_t)mh->msg_name,
-		    &raw, mh->msg_namelen) < 0)
+		    &raw, namelen) < 0)
 			return -EFAULT;
-		if (!agent_call_valid(c))
-			return -EACCES;
-		if ((r = make_dest(c, sfd, &raw, mh->msg_namelen, false,
-		    &d)) < 0 || (r = decide_dest(c, &d, NULL)) < 0) {
-			dest_done(&d);
-			return r;
-		}
-		out.msg_name = &d.addr;
-		out.msg_namelen = d.len;
-	} else if (!agent_call_valid(c))
+	}
+	if (!agent_call_valid(c))
 		return -EACCES;
-	iov.iov_base = buf;
-	iov.iov_len = (size_t)n;
-	out.msg_iov = &iov;
-	out.msg_iovlen = 1;
-	n = sendmsg(sfd, &out, flags | MSG_NOSIGNAL);
-	n = n < 0 ? -errno : n;
+	/* Without a name: the peer, decided when the socket connected. */
+	if ((r = namelen != 0 ? prepare(c, sfd, &k, OP_SEND,
+	    (flags & MSG_FASTOPEN) != 0, &raw, namelen, &d, NULL) :
+	    k.domain == AF_UNIX ? refuse_rights(c->s, sfd) : 0) == 0)
+		n = send_to(sfd, buf, (size_t)n, flags, &d);
+	else
+		n = r;
 	dest_done(&d);
 	return n;
 }
@@ -334,29 +701,26 @@ on_sendto(const struct call *c, char *buf)
 	socklen_t alen = (socklen_t)a[5];
 	struct sockaddr_storage raw;
 	struct dest d = { .path_fd = -1 };
-	const char *proto;
-	int sfd, type, domain;
+	struct sock_kind k;
+	int sfd, flags = (int)a[3];
 	ssize_t r;
 
 	if ((sfd = agent_take_fd(c, (int)a[0])) < 0)
 		return sfd;
-	if ((type = socket_kind(sfd, &domain, &proto)) < 0)
-		r = type;
-	else if (len < a[2] && type != SOCK_STREAM)
+	if ((r = socket_kind(sfd, &k)) < 0)
+		;
+	else if (len < a[2] && k.type != SOCK_STREAM)
 		r = -EMSGSIZE;		/* a datagram is sent whole or not */
-	else if (alen > sizeof(raw))
-		r = -EINVAL;
+	else if ((int)a[5] < 0 || alen > sizeof(raw))
+		r = -EINVAL;		/* move_addr_to_kernel */
 	else if (agent_read(c->req->pid, a[1], buf, len) < 0 ||
 	    agent_read(c->req->pid, a[4], &raw, alen) < 0)
 		r = -EFAULT;
 	else if (!agent_call_valid(c))
 		r = -EACCES;
-	else if ((r = make_dest(c, sfd, &raw, alen, false, &d)) == 0 &&
-	    (r = decide_dest(c, &d, NULL)) == 0) {
-		r = sendto(sfd, buf, len, (int)a[3] | MSG_NOSIGNAL,
-		    (struct sockaddr *)&d.addr, d.len);
-		r = r < 0 ? -errno : r;
-	}
+	else if ((r = prepare(c, sfd, &k, OP_SEND, (flags & MSG_FASTOPEN) != 0,
+	    &raw, alen, &d, NULL)) == 0)
+		r = send_to(sfd, buf, len, flags, &d);
 	dest_done(&d);
 	close(sfd);
 	return r;
@@ -426,6 +790,8 @@ netcall_dispatch(const struct call *c, char *buf)
 		return on_connect_or_bind(c, false);
 	case SCMP_SYS(bind):
 		return on_connect_or_bind(c, true);
+	case SCMP_SYS(listen):
+		return on_listen(c);
 	case SCMP_SYS(sendto):
 		return on_sendto(c, buf);
 	case SCMP_SYS(sendmsg):

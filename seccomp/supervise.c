@@ -45,6 +45,7 @@ dispatch(const struct call *c, char *buf)
 	switch (c->req->data.nr) {
 	case SCMP_SYS(connect):
 	case SCMP_SYS(bind):
+	case SCMP_SYS(listen):
 	case SCMP_SYS(sendto):
 	case SCMP_SYS(sendmsg):
 	case SCMP_SYS(sendmmsg):

@@ -75,6 +75,7 @@ struct supervisor {
 	unsigned digest_next;
 	struct pin pins[PINS_MAX];	/* a ring: the oldest goes first */
 	unsigned pin_next;
+	bool passrights_warned;		/* netcall.c: said once, atomically */
 };
 
 /* One notification being answered by a worker. */
@@ -99,8 +100,8 @@ int agent_take_fd(const struct call *c, int number);
 /* The canonical path of our open file FD into OUT: 0 or -ENAMETOOLONG. */
 int fd_path(int fd, char *out, size_t size);
 
-/* netcall.c: connect, bind, sendto, sendmsg, sendmmsg decided and
- * performed here; -errno or the call's result. */
+/* netcall.c: connect, bind, listen, sendto, sendmsg, sendmmsg decided
+ * and performed here; -errno or the call's result. */
 int64_t netcall_dispatch(const struct call *c, char *buf);
 
 /* filecall.c: chmod, chown, utimes, xattr writers and inotify watches

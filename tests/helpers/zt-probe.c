@@ -12,6 +12,8 @@
  *   connect tcp|udp ADDR PORT [TEXT]   bind tcp|udp ADDR PORT
  *   sendto[-noreply] ADDR PORT TEXT    sendmsg[-noreply] ADDR PORT TEXT
  *   sendmsg-rights ADDR PORT           sendmmsg ADDR PORT N
+ *   listen ADDR PORT|- SECONDS         fastopen ADDR PORT TEXT
+ *   sendto-proto PROTOCOL ADDR PORT TEXT   recvfd PATH TEXT
  *   unix PATH | unix-seqpacket PATH    exec PATH [ARGS...]
  *   loop-exec PATH INTERVAL_MS COUNT   open PATH r|w
  *   syscall NAME                       x32 | int80
@@ -23,7 +25,9 @@
  *   sleep SECONDS   kids N SECONDS   exit N   signal N   now
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
- * ::ffff:127.0.0.1 is v4-mapped).  The syscall NAMEs are in syscalls[].
+ * ::ffff:127.0.0.1 is v4-mapped), optionally prefixed "v6:" (an AF_INET6
+ * socket for an IPv4 sockaddr) and "unspec:" (sa_family AF_UNSPEC).  The
+ * syscall NAMEs are in syscalls[].
  */
 #define _GNU_SOURCE
 #ifdef HAVE_CONFIG_H
@@ -130,13 +134,40 @@ parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	return errno == 0 && *end == '\0' && *out <= max;
 }
 
-/* ADDR (v4, v6 or v4-mapped v6: AF_INET6 when it holds a ':') and PORT. */
+/*
+ * ADDR may start with "v6:" (an AF_INET6 socket whatever the address) and
+ * then "unspec:" (the sockaddr's family is AF_UNSPEC, its other fields as
+ * for the address): the odd pairs the kernel reads in its own ways.
+ */
+static const char *
+addr_strip(const char *addr, bool *v6, bool *unspec)
+{
+	*v6 = strncmp(addr, "v6:", 3) == 0;
+	if (*v6)
+		addr += 3;
+	*unspec = strncmp(addr, "unspec:", 7) == 0;
+	return *unspec ? addr + 7 : addr;
+}
+
+/* The socket family for ADDR: AF_INET6 when it holds a ':' or says v6:. */
+static int
+addr_domain(const char *addr)
+{
+	bool v6, unspec;
+
+	addr = addr_strip(addr, &v6, &unspec);
+	return v6 || strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+}
+
+/* ADDR (v4, v6 or v4-mapped v6, with addr_strip's prefixes) and PORT. */
 static bool
 parse_sockaddr(const char *addr, const char *port,
     struct sockaddr_storage *ss, socklen_t *len)
 {
+	bool v6, unspec, ok;
 	unsigned long p;
 
+	addr = addr_strip(addr, &v6, &unspec);
 	memset(ss, 0, sizeof(*ss));
 	if (!parse_ulong(port, 65535, &p))
 		return false;
@@ -146,15 +177,18 @@ parse_sockaddr(const char *addr, const char *port,
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)p);
 		*len = sizeof(*s6);
-		return inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1;
+		ok = inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1;
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)p);
 		*len = sizeof(*s4);
-		return inet_pton(AF_INET, addr, &s4->sin_addr) == 1;
+		ok = inet_pton(AF_INET, addr, &s4->sin_addr) == 1;
 	}
+	if (unspec)
+		ss->ss_family = AF_UNSPEC;
+	return ok;
 }
 
 static int
@@ -375,7 +409,7 @@ cmd_connect(int argc, char **argv)
 	if (argc < 4 || argc > 5 || type < 0 ||
 	    !parse_sockaddr(argv[2], argv[3], &ss, &len))
 		return usage("connect tcp|udp ADDR PORT [SEND_TEXT]");
-	fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
+	fd = socket(addr_domain(argv[2]), type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail(errno);
 	if (connect(fd, (struct sockaddr *)&ss, len) < 0)
@@ -402,7 +436,7 @@ cmd_sendto(int argc, char **argv)
 
 	if (argc != 4 || !parse_sockaddr(argv[1], argv[2], &ss, &len))
 		return usage("sendto|sendto-noreply ADDR PORT TEXT");
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(addr_domain(argv[1]), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail(errno);
 	if (sendto(fd, argv[3], strlen(argv[3]), 0, (struct sockaddr *)&ss,
@@ -428,7 +462,7 @@ cmd_sendmsg(int argc, char **argv)
 
 	if (argc != 4 || !parse_sockaddr(argv[1], argv[2], &ss, &len))
 		return usage("sendmsg|sendmsg-noreply ADDR PORT TEXT");
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(addr_domain(argv[1]), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail(errno);
 	iov = (struct iovec){ .iov_base = argv[3], .iov_len = strlen(argv[3]) };
@@ -501,7 +535,7 @@ cmd_sendmmsg(int argc, char **argv)
 	if (argc != 4 || !parse_sockaddr(argv[1], argv[2], &ss, &len) ||
 	    !parse_ulong(argv[3], SENDMMSG_MAX, &n) || n == 0)
 		return usage("sendmmsg ADDR PORT N (1..64)");
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(addr_domain(argv[1]), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail(errno);
 	memset(vec, 0, sizeof(vec));
@@ -530,7 +564,7 @@ cmd_bind(int argc, char **argv)
 	if (argc != 4 || type < 0 ||
 	    !parse_sockaddr(argv[2], argv[3], &ss, &len))
 		return usage("bind tcp|udp ADDR PORT");
-	fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
+	fd = socket(addr_domain(argv[2]), type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail(errno);
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
@@ -538,6 +572,154 @@ cmd_bind(int argc, char **argv)
 	if (getsockname(fd, (struct sockaddr *)&got, &got_len) < 0)
 		return fail(errno);
 	printf("ok port=%u\n", sockaddr_port(&got));
+	return 0;
+}
+
+/* sendto-proto PROTOCOL ADDR PORT TEXT: one datagram from a SOCK_DGRAM
+ * socket of PROTOCOL (136: UDP-Lite, 1: ICMP echo), with an address */
+static int
+cmd_sendto_proto(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	unsigned long protocol;
+	socklen_t len;
+	int fd;
+
+	if (argc != 5 || !parse_ulong(argv[1], 255, &protocol) ||
+	    !parse_sockaddr(argv[2], argv[3], &ss, &len))
+		return usage("sendto-proto PROTOCOL ADDR PORT TEXT");
+	fd = socket(addr_domain(argv[2]), SOCK_DGRAM | SOCK_CLOEXEC,
+	    (int)protocol);
+	if (fd < 0)
+		return fail(errno);
+	if (sendto(fd, argv[4], strlen(argv[4]), 0, (struct sockaddr *)&ss,
+	    len) < 0)
+		return fail(errno);
+	printf("ok sent\n");
+	return 0;
+}
+
+/* fastopen ADDR PORT TEXT: a TCP sendto with MSG_FASTOPEN (it connects),
+ * then the reply */
+static int
+cmd_fastopen(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	char line[REPLY_MAX];
+	socklen_t len;
+	int fd;
+
+	if (argc != 4 || !parse_sockaddr(argv[1], argv[2], &ss, &len))
+		return usage("fastopen ADDR PORT TEXT");
+	fd = socket(addr_domain(argv[1]), SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	snprintf(line, sizeof(line), "%s\n", argv[3]);
+	if (sendto(fd, line, strlen(line), MSG_FASTOPEN | MSG_NOSIGNAL,
+	    (struct sockaddr *)&ss, len) < 0)
+		return fail(errno);
+	return reply_or_fail(fd);
+}
+
+/*
+ * listen ADDR PORT|- SECONDS: a TCP socket bound to ADDR PORT ("-": never
+ * bound), then listen().  Prints "ok port=P" or "errno=E port=P" (the port
+ * getsockname reports either way), then holds the socket for SECONDS,
+ * accepting: "accepted" for each connection.
+ */
+static int
+cmd_listen(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	long long until;
+	int fd, e = 0;
+
+	if (argc != 4 || (strcmp(argv[2], "-") != 0 &&
+	    !parse_sockaddr(argv[1], argv[2], &ss, &len)))
+		return usage("listen ADDR PORT|- SECONDS");
+	fd = socket(addr_domain(argv[1]), SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (strcmp(argv[2], "-") != 0 &&
+	    bind(fd, (struct sockaddr *)&ss, len) < 0)
+		return fail(errno);
+	if (listen(fd, 16) < 0)
+		e = errno;
+	len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	getsockname(fd, (struct sockaddr *)&ss, &len);
+	if (e != 0) {
+		char buf[16];
+
+		printf("errno=%s port=%u\n", errname(e, buf),
+		    sockaddr_port(&ss));
+	} else
+		printf("ok port=%u\n", sockaddr_port(&ss));
+	fflush(stdout);
+	until = now_ms() + atoll(argv[3]) * 1000;
+	while (now_ms() < until) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int c;
+
+		if (e != 0 || poll(&pfd, 1, 100) <= 0) {
+			sleep_ms(e != 0 ? 100 : 0);
+			continue;
+		}
+		if ((c = accept(fd, NULL, NULL)) >= 0) {
+			printf("accepted\n");
+			close(c);
+		}
+	}
+	return e != 0;
+}
+
+/*
+ * recvfd PATH TEXT: connect to the unix stream socket PATH and receive one
+ * message, with room for a descriptor.  "ok fds=N data=D"; a descriptor
+ * received gets TEXT written to it ("wrote=N").
+ */
+static int
+cmd_recvfd(int argc, char **argv)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char data[REPLY_MAX];
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *cmsg;
+	ssize_t n;
+	int fd, passed = -1;
+
+	if (argc != 3 || strlen(argv[1]) >= sizeof(sun.sun_path))
+		return usage("recvfd PATH TEXT");
+	memcpy(sun.sun_path, argv[1], strlen(argv[1]) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return fail(errno);
+	set_timeout(fd, 5);
+	memset(&control, 0, sizeof(control));
+	if ((n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) < 0)
+		return fail(errno);
+	data[n] = '\0';
+	data[strcspn(data, "\r\n")] = '\0';
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(&msg, cmsg))
+		if (cmsg->cmsg_level == SOL_SOCKET &&
+		    cmsg->cmsg_type == SCM_RIGHTS)
+			memcpy(&passed, CMSG_DATA(cmsg), sizeof(int));
+	if (passed < 0) {
+		printf("ok fds=0 data=%s\n", data);
+		return 0;
+	}
+	n = write(passed, argv[2], strlen(argv[2]));
+	printf("ok fds=1 data=%s wrote=%zd\n", data, n);
 	return 0;
 }
 
@@ -909,6 +1091,35 @@ sys_tiocsti_high(void)
 	return syscall(SYS_ioctl, 0, (unsigned long)TIOCSTI | (1ul << 32), &c);
 }
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
+
+/* SO_PASSRIGHTS back on for a unix socket: the filter refuses it. */
+static long
+passrights(unsigned long high)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+
+	if (fd < 0)
+		return -1;
+	return syscall(SYS_setsockopt, fd, (unsigned long)SOL_SOCKET | high,
+	    (unsigned long)SO_PASSRIGHTS | high, &on, sizeof(on));
+}
+
+static long
+sys_passrights(void)
+{
+	return passrights(0);
+}
+
+/* With garbage in the upper halves: the kernel reads ints. */
+static long
+sys_passrights_high(void)
+{
+	return passrights(1ul << 32);
+}
+
 /* The Landlock ABI version the kernel offers (ungated, never confining). */
 static long
 sys_landlock_abi(void)
@@ -939,6 +1150,8 @@ static const struct {
 	{ "getpid", sys_getpid },
 	{ "tiocsti", sys_tiocsti },
 	{ "tiocsti_high", sys_tiocsti_high },
+	{ "passrights", sys_passrights },
+	{ "passrights_high", sys_passrights_high },
 	{ "landlock_abi", sys_landlock_abi },
 };
 
@@ -1592,6 +1805,10 @@ static const struct command {
 	{ "sendmsg-rights", cmd_sendmsg_rights },
 	{ "sendmmsg", cmd_sendmmsg },
 	{ "bind", cmd_bind },
+	{ "listen", cmd_listen },
+	{ "fastopen", cmd_fastopen },
+	{ "sendto-proto", cmd_sendto_proto },
+	{ "recvfd", cmd_recvfd },
 	{ "unix", cmd_unix },
 	{ "unix-seqpacket", cmd_unix },
 	{ "exec", cmd_exec },

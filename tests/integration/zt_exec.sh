@@ -218,12 +218,33 @@ wait_for test -S "$work/u/echo.sock"
 wait_for test -S "$work/u/other.sock"
 chmod 0777 "$work/u/echo.sock" "$work/u/other.sock"
 start_listener good tcp 127.0.0.1 &&
+    start_listener upass udp 127.0.0.1 &&
     start_listener bad tcp 127.0.0.1 &&
     start_listener good6 tcp ::1 &&
     start_listener bad6 tcp ::1 &&
     start_listener ugood udp 127.0.0.1 &&
     start_listener ubad udp 127.0.0.1
 check "the loopback listeners are up" test -n "${ubad_port:-}"
+# An allowed unix peer that hands every client a UDP socket connected to
+# upass, a port no rule names (SCM_RIGHTS), and logs how that went.
+python3 -c 'import errno,socket,sys
+s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(64)
+log=open(sys.argv[3], "a", buffering=1)
+while True:
+    c,_=s.accept()
+    u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.connect(("127.0.0.1", int(sys.argv[2])))
+    try:
+        socket.send_fds(c, [b"fd\n"], [u.fileno()]); log.write("sent\n")
+    except OSError as e:
+        log.write("error %s\n" % errno.errorcode[e.errno]); c.sendall(b"nofd\n")
+    u.close(); c.close()' "$work/u/pass.sock" "$upass_port" "$work/pass.log" &
+track $!
+wait_for test -S "$work/u/pass.sock"
+chmod 0777 "$work/u/pass.sock"
+# A loopback port the profile lets the agent listen on (free a moment ago).
+listen_port=$(python3 -c 'import socket
+s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 # The agent and its commands: copies of zt-probe, which run without a
 # command as "exitNN" exit NN.  exit00/exit42 are of equal length (race).
@@ -277,7 +298,9 @@ agents = (
       { to = "127.0.0.1/32"; ports = "$good_port"; proto = "tcp"; },
       { to = "::1/128"; ports = "$good6_port"; proto = "tcp"; },
       { to = "127.0.0.1/32"; ports = "$ugood_port"; proto = "udp"; },
-      { unix = "$work/u/echo.sock"; }
+      { unix = "$work/u/echo.sock"; },
+      { unix = "$work/u/pass.sock"; },
+      { listen = "127.0.0.1/32"; ports = "$listen_port"; proto = "tcp"; }
     );
     files = (
       { path = "$bin"; access = "rx"; },
@@ -391,6 +414,177 @@ check "a unix socket the profile does not list is denied ($out)" denied "$out"
 zx unix "$work/u/link.sock"
 check "a symlink to the listed socket is not followed ($out)" \
     has "$out" '^errno=(EACCES|ECONNREFUSED)$'
+
+# ------------------------------------------------------------ address forms
+# TESTING.md 21: the destination the kernel uses is the one decided, for
+# every (socket family, address family, length).  count PATTERN: audit
+# lines so far, to see that a denial was audited for the normalised object.
+count() { grep -cE -- "$1" "$work/syslog.out"; }
+audited_again() { [ "$(count "$2")" -gt "$1" ]; }  # N PATTERN
+udeny="decision=deny action=connect agent=\"probe\" .*object=\"udp:127\\.0\\.0\\.1:$ubad_port\""
+zx sendto unspec:127.0.0.1 "$ugood_port" unspec
+check "sendto AF_UNSPEC on IPv4 UDP is an IPv4 send: allowed, arrives ($out)" \
+    test "$out" = "ok echo:unspec"
+for call in sendto sendmsg; do
+	n=$(count "$udeny")
+	zx "$call-noreply" unspec:127.0.0.1 "$ubad_port" "sneak-unspec-$call"
+	check "$call AF_UNSPEC to another UDP port: denied ($out)" denied "$out"
+	check "and audited as udp:127.0.0.1:$ubad_port" \
+	    wait_for audited_again "$n" "$udeny"
+done
+n=$(count "$udeny")
+zx sendmmsg unspec:127.0.0.1 "$ubad_port" 3
+check "sendmmsg AF_UNSPEC to another UDP port: denied ($out)" denied "$out"
+check "and audited as udp:127.0.0.1:$ubad_port" \
+    wait_for audited_again "$n" "$udeny"
+zx sendto v6:127.0.0.1 "$ugood_port" v4on6
+check "an AF_INET address on an IPv6 UDP socket is IPv4: allowed ($out)" \
+    test "$out" = "ok echo:v4on6"
+n=$(count "$udeny")
+zx sendto-noreply v6:127.0.0.1 "$ubad_port" sneak-v4on6
+check "an AF_INET address on an IPv6 UDP socket, another port: denied ($out)" \
+    denied "$out"
+check "and audited as udp:127.0.0.1:$ubad_port" \
+    wait_for audited_again "$n" "$udeny"
+zx sendto ::ffff:127.0.0.1 "$ugood_port" mapped
+check "sendto v4-mapped meets the IPv4 rule ($out)" test "$out" = "ok echo:mapped"
+n=$(count "$udeny")
+zx sendmsg-noreply ::ffff:127.0.0.1 "$ubad_port" sneak-mapped
+check "sendmsg v4-mapped to another port: denied ($out)" denied "$out"
+check "and audited as udp:127.0.0.1:$ubad_port" \
+    wait_for audited_again "$n" "$udeny"
+zx sendto 0.0.0.0 "$ugood_port" thishost
+check "sendto 0.0.0.0 is this host, decided as 127.0.0.1: allowed ($out)" \
+    test "$out" = "ok echo:thishost"
+for addr in 0.0.0.0 ::ffff:0.0.0.0 unspec:0.0.0.0; do
+	n=$(count "$udeny")
+	zx sendto-noreply "$addr" "$ubad_port" "sneak-$addr"
+	check "sendto $addr to another port: denied ($out)" denied "$out"
+	check "and audited as udp:127.0.0.1:$ubad_port" \
+	    wait_for audited_again "$n" "$udeny"
+done
+zx sendto-noreply v6:unspec:127.0.0.1 "$ubad_port" sneak-v6unspec
+check "AF_UNSPEC on an unconnected IPv6 UDP socket: no address, EDESTADDRREQ ($out)" \
+    test "$out" = "errno=EDESTADDRREQ"
+zx connect udp unspec:127.0.0.1 "$ubad_port" sneak-disconnect
+check "connect AF_UNSPEC disconnects (no destination): the send has none ($out)" \
+    test "$out" = "errno=EDESTADDRREQ"
+zx connect tcp unspec:127.0.0.1 "$bad_port"
+check "connect AF_UNSPEC on TCP is a disconnect, performed ($out)" \
+    has "$out" '^ok fd='
+zx connect tcp 0.0.0.0 "$good_port" anyhost
+check "connect tcp 0.0.0.0 is this host: the allowed port ($out)" \
+    test "$out" = "ok echo:anyhost"
+n=$(count "decision=deny action=connect .*object=\"tcp:127\\.0\\.0\\.1:$bad_port\"")
+zx connect tcp 0.0.0.0 "$bad_port"
+check "connect tcp 0.0.0.0 to another port: denied ($out)" denied "$out"
+check "and audited as tcp:127.0.0.1:$bad_port" wait_for audited_again "$n" \
+    "decision=deny action=connect .*object=\"tcp:127\\.0\\.0\\.1:$bad_port\""
+zx connect tcp :: "$good6_port" anyhost6
+check "connect tcp [::] is this host, decided as [::1] ($out)" \
+    test "$out" = "ok echo:anyhost6"
+zx fastopen 127.0.0.1 "$bad_port" sneak-fastopen
+check "sendto MSG_FASTOPEN connects: to another port, denied ($out)" \
+    denied "$out"
+zx fastopen 127.0.0.1 "$good_port" fo
+check "sendto MSG_FASTOPEN to the allowed port ($out)" \
+    has "$out" '^(ok echo:fo|errno=EOPNOTSUPP)$'
+zx sendto-proto 136 127.0.0.1 "$ugood_port" sneak-udplite
+check "UDP-Lite is no protocol zt-exec decides: refused ($out)" \
+    has "$out" '^errno=(EACCES|EPROTONOSUPPORT)$'
+zx sendto-proto 1 127.0.0.1 "$ubad_port" sneak-ping
+check "an ICMP echo socket: refused ($out)" \
+    has "$out" '^errno=(EACCES|EPERM|EPROTONOSUPPORT)$'
+sleep 0.2
+check "the allowed forms arrived (precondition of the next check)" \
+    sh -c "grep -q ' unspec\$' '$work/ugood.log' && grep -q ' thishost\$' '$work/ugood.log'"
+check "none of it reached a forbidden listener, nor UDP-Lite the allowed one" \
+    sh -c "[ ! -s '$work/ubad.log' ] && [ ! -s '$work/bad.log' ] && ! grep -q sneak '$work/ugood.log'"
+
+# ------------------------------------------------------------ inbound
+# TESTING.md 23.  tcp_reaches PORT: a client outside connects to it.
+tcp_reaches() {
+	python3 -c 'import socket,sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)' \
+	    "$1" 2>/dev/null
+}
+check "a client outside reaches a listener (precondition)" \
+    tcp_reaches "$good_port"
+zx_bg lnb listen 127.0.0.1 - 30
+lnb_pid=$zx_pid
+wait_for test -s "$work/lnb.out"
+lnb=$(head -n 1 "$work/lnb.out")
+lnb_port=$(printf '%s' "$lnb" | sed -n 's/.* port=\([0-9]*\)$/\1/p')
+check "listen() without bind: denied, the socket bound to an ephemeral port ($lnb)" \
+    has "$lnb" '^errno=EACCES port=[1-9][0-9]*$'
+unreachable() { [ -n "$1" ] && ! tcp_reaches "$1"; }  # PORT
+check "and no client can connect to that port (${lnb_port:-none})" \
+    unreachable "$lnb_port"
+check "the listen is audited on its real address, tcp:0.0.0.0:$lnb_port" \
+    wait_for logged "decision=deny action=listen agent=\"probe\" .*object=\"tcp:0\\.0\\.0\\.0:${lnb_port:-none}\""
+stop_pid "$lnb_pid"
+check "bind to a port no rule names was audited as a listen" \
+    logged "decision=deny action=listen agent=\"probe\" .*object=\"tcp:127\\.0\\.0\\.1:$free_port\""
+zx bind udp 127.0.0.1 "$free_port"
+check "bind udp to a fixed port no rule names: denied ($out)" denied "$out"
+check "and audited as a listen on udp:127.0.0.1:$free_port" \
+    wait_for logged "decision=deny action=listen agent=\"probe\" .*object=\"udp:127\\.0\\.0\\.1:$free_port\""
+zx bind tcp unspec:0.0.0.0 "$free_port"
+check "bind AF_UNSPEC 0.0.0.0 is a bind to 0.0.0.0: denied ($out)" \
+    denied "$out"
+check "and audited as tcp:0.0.0.0:$free_port" \
+    wait_for logged "decision=deny action=listen agent=\"probe\" .*object=\"tcp:0\\.0\\.0\\.0:$free_port\""
+zx bind tcp unspec:127.0.0.1 0
+check "bind AF_UNSPEC to another address: EAFNOSUPPORT, as the kernel ($out)" \
+    test "$out" = "errno=EAFNOSUPPORT"
+zx bind udp 127.0.0.1 0
+check "bind udp to port 0 is free, as the autobind of a send ($out)" \
+    has "$out" '^ok port=[1-9][0-9]*$'
+zx listen 0.0.0.0 "$listen_port" 0
+check "listen on 0.0.0.0 at the port a loopback rule names: denied ($out)" \
+    has "$out" '^errno=(EACCES|EPERM)'
+zx_bg lok listen 127.0.0.1 "$listen_port" 30
+lok_pid=$zx_pid
+wait_for test -s "$work/lok.out"
+check "listen on 127.0.0.1:$listen_port, as the listen rule says ($(head -n 1 "$work/lok.out"))" \
+    test "$(head -n 1 "$work/lok.out")" = "ok port=$listen_port"
+accepted() { tcp_reaches "$listen_port" &&
+    wait_for grep -q '^accepted' "$work/lok.out"; }
+check "a client outside connects to it, the agent accepts" accepted
+check "the listen is audited as allowed" \
+    wait_for logged "decision=allow action=listen agent=\"probe\" .*object=\"tcp:127\\.0\\.0\\.1:$listen_port\""
+stop_pid "$lok_pid"
+zx connect tcp 127.0.0.1 "$listen_port"
+check "a listen rule never allows a connect ($out)" test "$out" = "errno=EACCES"
+"$ZTCTL" --socket "$sock" check --agent probe --action listen \
+    --object "tcp:127.0.0.1:$listen_port" >/dev/null
+rc=$?
+check "ztctl check --action listen answers allow (exit $rc)" test "$rc" -eq 0
+"$ZTCTL" --socket "$sock" check --agent probe --action listen \
+    --object "tcp:0.0.0.0:$listen_port" >/dev/null
+rc=$?
+check "ztctl check --action listen on 0.0.0.0: deny (exit $rc)" test "$rc" -eq 1
+
+# ------------------------------------------------------------ passed sockets
+out=$(setpriv --reuid="$account" --regid="$account" --clear-groups \
+    "$PROBE" recvfd "$work/u/pass.sock" leak-control)
+check "control: outside zt-exec the peer passes a socket ($out)" \
+    has "$out" '^ok fds=1 data=fd wrote=12$'
+check "control: and writing to it reaches the forbidden port" \
+    wait_for grep -q 'leak-control' "$work/upass.log"
+zx recvfd "$work/u/pass.sock" leak-agent
+check "under zt-exec no descriptor arrives over an allowed unix socket ($out)" \
+    test "$out" = "ok fds=0 data=nofd"
+check "the peer's sendmsg with SCM_RIGHTS failed with EPERM" \
+    sh -c "tail -n 1 '$work/pass.log' | grep -qx 'error EPERM'"
+sleep 0.2
+check "and nothing of the agent's reached the forbidden port" \
+    sh -c "! grep -q leak-agent '$work/upass.log'"
+for s in passrights passrights_high; do
+	zx syscall "$s"
+	check "the agent cannot turn SO_PASSRIGHTS back on ($s: $out)" \
+	    test "$out" = "errno=EPERM"
+done
 
 # ------------------------------------------------------------ exec
 zx exec "$bin/exit00"

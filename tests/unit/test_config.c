@@ -659,7 +659,46 @@ static struct config_case bad_configs[] = {
 		.text = NETWORK("{ ports = \"80\"; }"),
 		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
 		.expected_message_format = "%s:8: a network rule needs 'to' "
-		    "(an address block) or 'unix' (a socket path)",
+		    "(an address block), 'listen' (a local address block) or "
+		    "'unix' (a socket path)",
+	},
+	{
+		.name = "a network rule with both to and listen",
+		.text = NETWORK("{ to = \"10.0.0.5\"; listen = \"127.0.0.1\";"
+		    " ports = \"80\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: a network rule takes 'to' "
+		    "(outbound) or 'listen' (inbound), not both",
+	},
+	{
+		.name = "a listen rule with a tunnel",
+		.text = NETWORK("{ listen = \"127.0.0.1\"; ports = \"443\";\n"
+		    "        tunnel = true; server_name = \"db.internal\";"
+		    " ca = \"/etc/zt/ca/db.pem\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:9: a listen rule takes no "
+		    "tunnel (it filters inbound sockets)",
+	},
+	{
+		.name = "bad CIDR in a listen rule",
+		.text = NETWORK("{ listen = \"127.0.0.1/33\"; ports = \"80\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:8: listen \"127.0.0.1/33\": prefix length out of range",
+	},
+	{
+		.name = "a listen rule without ports",
+		.text = NETWORK("{ listen = \"127.0.0.1\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: ports is required",
+	},
+	{
+		.name = "unix rule with listen",
+		.text = NETWORK("{ unix = \"/run/postgresql/.s.PGSQL.5432\";\n"
+		    "        listen = \"127.0.0.1\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:9: a unix rule takes no 'listen'",
 	},
 	{
 		.name = "tunnel without ca",

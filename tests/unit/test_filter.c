@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -146,7 +147,13 @@ static const struct row rows[] = {
 	ROW(P_ALL, "exit_group", ALLOW),
 	ROW(P_ALL, "recvfrom", ALLOW),
 	ROW(P_BARE | P_INET, "chmod", ALLOW),
-	ROW(P_PLAIN, "listen", ALLOW),
+	ROW(P_PLAIN, "listen", NOTIFY),
+	/* setsockopt: never SO_PASSRIGHTS (83), whatever the upper bits. */
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, SOL_SOCKET, 83 }),
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, HIGH_BITS | SOL_SOCKET,
+	    HIGH_BITS | 83 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, SOL_SOCKET, SO_REUSEADDR }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_TCP, 83 }),
 	/* SysV IPC and message queues: refused unless gated. */
 	ROW(P_PLAIN, "msgget", EPERM_),
 	ROW(P_ALL, "msgsnd", EPERM_, .args = { -1ull }),

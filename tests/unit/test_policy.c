@@ -1012,6 +1012,17 @@ test_reasons_backup(void **state)
 	    0, "no network rule allows udp:[::1]:53");
 	check_verdict("backup", ACTION_CONNECT, "[::ffff:10.0.0.6]:5432",
 	    DECISION_DENY, 0, "no network rule allows tcp:10.0.0.6:5432");
+	/* Inbound: listen rules alone, named as such. */
+	snprintf(want, sizeof(want), "listen rule line %d allows "
+	    "tcp:127.0.0.1:8080", line_of("listen = \"127.0.0.1/32\""));
+	check_verdict("backup", ACTION_LISTEN, "127.0.0.1:8080",
+	    DECISION_ALLOW, RISK_LOW, want);
+	check_verdict("backup", ACTION_LISTEN, "0.0.0.0:8080", DECISION_DENY,
+	    0, "no listen rule allows tcp:0.0.0.0:8080");
+	check_verdict("backup", ACTION_LISTEN, "10.0.0.5:5432", DECISION_DENY,
+	    0, "no listen rule allows tcp:10.0.0.5:5432");
+	check_verdict("backup", ACTION_CONNECT, "127.0.0.1:8080",
+	    DECISION_DENY, 0, "no network rule allows tcp:127.0.0.1:8080");
 
 	snprintf(want, sizeof(want), "files rule /var/backups (line %d) "
 	    "grants rw", line_of("\"/var/backups\""));
