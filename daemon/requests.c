@@ -22,6 +22,7 @@
 #include "grant.h"
 #include "server.h"
 #include "zt_err.h"
+#include "zt_exe.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztd.h"
@@ -459,17 +460,10 @@ static bool
 descends_from(pid_t pid, pid_t ancestor)
 {
 	for (int depth = 0; depth < 64 && pid > 1; depth++) {
-		char path[64], line[256];
-		int ppid = -1;
-		FILE *f;
+		pid_t ppid;
 
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-		if ((f = fopen(path, "re")) == NULL)
+		if (zt_proc_ppid(pid, &ppid) < 0)
 			return false;
-		while (fgets(line, sizeof(line), f) != NULL)
-			if (sscanf(line, "PPid: %d", &ppid) == 1)
-				break;
-		fclose(f);
 		if (ppid == ancestor)
 			return true;
 		pid = ppid;

@@ -19,73 +19,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "digest.h"
 #include "supervisor_int.h"
 #include "zt_log.h"
 #include "ztconn.h"
 
-/* SHA-256 of the file open at FD, cached by its identity and times. */
+/* SHA-256 of the file open at FD, through the grant's digest cache. */
 static int
 file_digest(struct supervisor *s, int fd, uint8_t out[32])
 {
-	struct stat sb;
-	struct digest_entry *e;
-	struct timespec now;
-	int r;
-
-	if (fstat(fd, &sb) < 0)
-		return -errno;
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < DIGESTS; i++) {
-		e = &s->digests[i];
-		if (e->used && e->dev == sb.st_dev && e->ino == sb.st_ino &&
-		    e->size == sb.st_size &&
-		    e->mtime.tv_sec == sb.st_mtim.tv_sec &&
-		    e->mtime.tv_nsec == sb.st_mtim.tv_nsec &&
-		    e->ctime.tv_sec == sb.st_ctim.tv_sec &&
-		    e->ctime.tv_nsec == sb.st_ctim.tv_nsec) {
-			memcpy(out, e->digest, 32);
-			pthread_mutex_unlock(&s->lock);
-			return 0;
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-	if ((r = digest_fd(fd, out)) < 0)
-		return r;
-	/* A file changed within the last 2 s may change again within the
-	 * timestamps' granularity: not cached. */
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec - sb.st_ctim.tv_sec < 2)
-		return 0;
-	pthread_mutex_lock(&s->lock);
-	e = &s->digests[s->digest_next++ % DIGESTS];
-	e->used = true;
-	e->dev = sb.st_dev;
-	e->ino = sb.st_ino;
-	e->size = sb.st_size;
-	e->mtime = sb.st_mtim;
-	e->ctime = sb.st_ctim;
-	memcpy(e->digest, out, 32);
-	pthread_mutex_unlock(&s->lock);
-	return 0;
-}
-
-/* The thread group of TID, or -1. */
-static pid_t
-tgid_of(pid_t tid)
-{
-	char path[64], line[128];
-	int tgid = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return (pid_t)tgid;
+	return zt_digests_get(s->digests, fd, out, NULL);
 }
 
 /* Open PATH as the agent task PID would for exec: absolute in its root,
@@ -118,47 +60,6 @@ open_for_exec(pid_t pid, int dirfd, const char *path, bool nofollow)
 	}
 	close(base);
 	return fd;
-}
-
-struct shebang {
-	char interp[PATH_MAX];
-	char arg[PATH_MAX];
-	bool has_arg;
-};
-
-/* Is the file at FD a script?  1 and SB filled, 0 if not, < 0 on error.
- * The line is split as the kernel does: the interpreter, then the rest
- * (trimmed) as one optional argument. */
-static int
-read_shebang(int fd, struct shebang *sb)
-{
-	char head[256 + 1], *p, *end, *nl;
-	ssize_t n = pread(fd, head, sizeof(head) - 1, 0);
-
-	if (n < 2 || head[0] != '#' || head[1] != '!')
-		return n < 0 ? -errno : 0;
-	head[n] = '\0';
-	nl = memchr(head, '\n', (size_t)n);
-	if (nl == NULL)
-		return -ENOEXEC;
-	*nl = '\0';
-	for (p = head + 2; *p == ' ' || *p == '\t'; p++)
-		;
-	for (end = p; *end != '\0' && *end != ' ' && *end != '\t'; end++)
-		;
-	if (end == p || (size_t)(end - p) >= sizeof(sb->interp))
-		return -ENOEXEC;
-	memcpy(sb->interp, p, (size_t)(end - p));
-	sb->interp[end - p] = '\0';
-	for (p = end; *p == ' ' || *p == '\t'; p++)
-		;
-	for (end = p + strlen(p); end > p && (end[-1] == ' ' ||
-	    end[-1] == '\t' || end[-1] == '\r'); end--)
-		;
-	*end = '\0';
-	sb->has_arg = *p != '\0';
-	snprintf(sb->arg, sizeof(sb->arg), "%s", p);
-	return 1;
 }
 
 /* Append S (with its NUL) to the argv blob. */
@@ -353,7 +254,7 @@ on_exec(const struct call *c, bool at, char *blob)
 	int flags = at ? (int)a[4] : 0, dirfd = -1, fd = -1, exe = -1, r;
 	char path[PATH_MAX], canon[PATH_MAX], script_canon[PATH_MAX];
 	size_t blob_len, argc, first_len;
-	struct shebang sb;
+	struct zt_shebang sb;
 	uint8_t digest[32];
 	struct stat st;
 	ssize_t n;
@@ -394,7 +295,8 @@ on_exec(const struct call *c, bool at, char *blob)
 		r = -EACCES;
 		goto out;
 	}
-	tgid = tgid_of(c->req->pid);
+	if (zt_proc_tgid((pid_t)c->req->pid, &tgid) < 0)
+		tgid = -1;
 	pthread_mutex_lock(&s->lock);
 	launch = s->launch_pending && tgid == s->setup.root_pid &&
 	    st.st_dev == s->setup.binary_dev &&
@@ -414,31 +316,34 @@ on_exec(const struct call *c, bool at, char *blob)
 		r = -EACCES;
 		goto out;
 	}
-	if ((r = read_shebang(fd, &sb)) < 0)
+	if ((r = zt_shebang_read(fd, &sb)) < 0) {
+		r = r == -ENAMETOOLONG ? -ENOEXEC : r;	/* as the kernel */
 		goto out;
+	}
 	if (r == 1) {
 		/* A script runs its interpreter: that must be allowed too,
 		 * be no script itself, and is the image expected. */
 		char expect[ARGV_BYTES / 4];
 		size_t len = 0;
-		struct shebang nested;
+		struct zt_shebang nested;
 
-		if (sb.interp[0] != '/' || (at && dirfd >= 0)) {
+		if (sb.interpreter[0] != '/' || (at && dirfd >= 0)) {
 			r = -EACCES;
 			goto out;
 		}
-		exe = open_for_exec(c->req->pid, -1, sb.interp, false);
+		exe = open_for_exec(c->req->pid, -1, sb.interpreter, false);
 		if (exe < 0 || fd_path(exe, script_canon,
 		    sizeof(script_canon)) < 0 ||
-		    read_shebang(exe, &nested) != 0 ||
+		    zt_shebang_read(exe, &nested) != 0 ||
 		    (!launch && (!decide_exec(c, script_canon) ||
 		    !pin_check(s, script_canon, exe)))) {
 			r = -EACCES;
 			goto out;
 		}
 		/* argv as binfmt_script builds it. */
-		if (blob_add(expect, &len, sb.interp) < 0 ||
-		    (sb.has_arg && blob_add(expect, &len, sb.arg) < 0) ||
+		if (blob_add(expect, &len, sb.interpreter) < 0 ||
+		    (sb.has_argument &&
+		    blob_add(expect, &len, sb.argument) < 0) ||
 		    blob_add(expect, &len, path) < 0 ||
 		    len + blob_len - first_len > sizeof(expect)) {
 			r = -E2BIG;

@@ -15,13 +15,14 @@
 #include <time.h>
 
 #include "supervise.h"
+#include "zt_exe.h"
 
 #define APPROVALS_MAX 256
 #define APPROVAL_MS 10000		/* an unused exec approval expires */
 #define ARGV_MAX 4096			/* arguments of a gated exec */
 #define ARGV_BYTES (256 * 1024)
 #define TASKS_MAX 65536
-#define DIGESTS 64
+#define DIGESTS 64			/* files whose digest is cached */
 #define PINS_MAX 256
 #define OBJECT_MAX (PATH_MAX + 16)
 /* A handler's answer that lets the syscall continue (exec, and the
@@ -40,15 +41,6 @@ struct approval {
 	int64_t expires_ms;
 };
 
-struct digest_entry {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-	uint8_t digest[32];
-	bool used;
-};
-
 struct task {
 	pid_t pid;
 	bool seen;			/* its first stop was seen */
@@ -65,14 +57,13 @@ struct pin {
 struct supervisor {
 	struct supervise_setup setup;
 	pthread_t workers[SUPERVISE_WORKERS];
-	pthread_mutex_t lock;		/* approvals, tasks, digests, pins */
+	pthread_mutex_t lock;		/* approvals, tasks, pins */
 	bool launch_pending;		/* the root's first exec not yet seen */
 	struct approval approvals[APPROVALS_MAX];
 	size_t n_approvals, peak_approvals;
 	struct task *tasks;		/* traced tasks */
 	size_t n_tasks, peak_tasks;
-	struct digest_entry digests[DIGESTS];
-	unsigned digest_next;
+	struct zt_digests *digests;	/* its own lock */
 	struct pin pins[PINS_MAX];	/* a ring: the oldest goes first */
 	unsigned pin_next;
 };
