@@ -534,6 +534,8 @@ build_profile(const struct agent *a, char *buf, size_t size)
 	for (size_t i = 0; ok && i < a->n_syscalls_gate; i++)
 		ok = profile_line(buf, size, &used, "gate",
 		    a->syscalls_gate[i]);
+	for (size_t i = 0; ok && i < a->n_env; i++)
+		ok = profile_line(buf, size, &used, "env", a->env[i]);
 	for (size_t i = 0; i < a->n_network; i++) {
 		inet |= a->network[i].family == AF_INET;
 		inet6 |= a->network[i].family == AF_INET6;

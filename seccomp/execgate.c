@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "supervisor_int.h"
+#include "zt_envcheck.h"
 #include "zt_log.h"
 #include "ztconn.h"
 
@@ -28,6 +29,46 @@ static int
 file_digest(struct supervisor *s, int fd, uint8_t out[32])
 {
 	return zt_digests_get(s->digests, fd, out, NULL);
+}
+
+/* Log that an exec of OBJECT was refused, for REASON (both escaped). */
+static void
+deny_exec(const struct supervisor *s, const char *object, const char *reason)
+{
+	char object_esc[2 * PATH_MAX], reason_esc[512];
+
+	zt_log(LOG_WARNING, "decision=deny action=exec agent=\"%s\" "
+	    "object=%s reason=%s cache=local", s->setup.profile->agent,
+	    zt_escape(object_esc, sizeof(object_esc), object, strlen(object)),
+	    zt_escape(reason_esc, sizeof(reason_esc), reason, strlen(reason)));
+}
+
+/* 0, or -EACCES (logged) when the agent's account could replace the
+ * command at PATH (execpath_replaceable), shown as OBJECT. */
+static int
+refuse_replaceable(const struct call *c, int dirfd, const char *path,
+    const char *object)
+{
+	char why[320];
+	int r = execpath_replaceable((pid_t)c->req->pid, dirfd, path, why,
+	    sizeof(why));
+
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		snprintf(why, sizeof(why), "the path %s could not be checked "
+		    "for who may replace it: %s", path, strerror(-r));
+	deny_exec(c->s, object, why);
+	return -EACCES;
+}
+
+/* The reason an environment holding NAME (LEN bytes) is refused. */
+static void
+env_reason(char *out, size_t size, const char *name, size_t len)
+{
+	snprintf(out, size, "environment variable %.*s makes programs load "
+	    "or run other code and is not in the profile's env",
+	    (int)(len > ZT_ENV_NAME_MAX ? ZT_ENV_NAME_MAX : len), name);
 }
 
 /* Open PATH as the agent task PID would for exec: absolute in its root,
@@ -101,6 +142,48 @@ read_argv(const struct call *c, uint64_t argv, char *blob, size_t *len,
 			*first_len = (size_t)n + 1;
 		*len += (size_t)n + 1;
 		(*argc)++;
+	}
+	return -E2BIG;
+}
+
+/*
+ * envp from the agent's memory, bounded like argv: only each entry's
+ * name is read (up to '=' within ZT_ENV_NAME_MAX * 2 bytes; a longer one
+ * is judged by what was read).  1 and NAME (NUL-terminated, SIZE bytes)
+ * set when one is dangerous and not in the profile's env, 0 when none,
+ * or -errno.  Only for a clear errno: what was read may change after.
+ */
+static int
+read_env_refused(const struct call *c, uint64_t envp, char *name,
+    size_t size)
+{
+	const struct profile *p = c->s->setup.profile;
+
+	if (envp == 0)
+		return 0;
+	for (size_t i = 0; i < ARGV_MAX; i++) {
+		char entry[ZT_ENV_NAME_MAX * 2];
+		uint64_t ptr;
+		size_t len;
+		ssize_t n;
+
+		if (agent_read(c->req->pid, envp + i * 8, &ptr, 8) < 0)
+			return -EFAULT;
+		if (ptr == 0)
+			return 0;
+		n = agent_read_str(c->req->pid, ptr, entry, sizeof(entry));
+		if (n == -ENAMETOOLONG)
+			n = sizeof(entry) - 1;
+		if (n < 0)
+			return (int)n;
+		len = strcspn(entry, "=");
+		if (len > (size_t)n)
+			len = (size_t)n;
+		if (zt_env_is_dangerous(entry, len) &&
+		    !zt_env_named(p->env_names, p->n_env, entry, len)) {
+			env_reason(name, size, entry, len);
+			return 1;
+		}
 	}
 	return -E2BIG;
 }
@@ -222,15 +305,9 @@ pin_check(struct supervisor *s, const char *path, int fd)
 	memcpy(p->digest, digest, 32);
 out:
 	pthread_mutex_unlock(&s->lock);
-	if (!ok) {
-		char esc[2 * PATH_MAX];
-
-		zt_escape(esc, sizeof(esc), path, strlen(path));
-		zt_log(LOG_WARNING, "decision=deny action=exec agent=\"%s\" "
-		    "object=\"%s\" reason=\"the file changed on disk since "
-		    "it was approved in this grant\" cache=local",
-		    s->setup.profile->agent, esc);
-	}
+	if (!ok)
+		deny_exec(s, path, "the file changed on disk since it was "
+		    "approved in this grant");
 	return ok;
 }
 
@@ -251,8 +328,11 @@ on_exec(const struct call *c, bool at, char *blob)
 	struct supervisor *s = c->s;
 	const __u64 *a = c->req->data.args;
 	uint64_t path_addr = at ? a[1] : a[0], argv_addr = at ? a[2] : a[1];
+	uint64_t envp_addr = at ? a[3] : a[2];
 	int flags = at ? (int)a[4] : 0, dirfd = -1, fd = -1, exe = -1, r;
+	int env_refused;
 	char path[PATH_MAX], canon[PATH_MAX], script_canon[PATH_MAX];
+	char env_why[256];
 	size_t blob_len, argc, first_len;
 	struct zt_shebang sb;
 	uint8_t digest[32];
@@ -266,6 +346,9 @@ on_exec(const struct call *c, bool at, char *blob)
 	if ((r = read_argv(c, argv_addr, blob, &blob_len, &argc,
 	    &first_len)) < 0)
 		return r;
+	if ((env_refused = read_env_refused(c, envp_addr, env_why,
+	    sizeof(env_why))) < 0)
+		return env_refused;
 	if (!agent_call_valid(c))
 		return -EACCES;
 	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
@@ -295,6 +378,11 @@ on_exec(const struct call *c, bool at, char *blob)
 		r = -EACCES;
 		goto out;
 	}
+	if (env_refused) {
+		deny_exec(s, canon, env_why);
+		r = -EACCES;
+		goto out;
+	}
 	if (zt_proc_tgid((pid_t)c->req->pid, &tgid) < 0)
 		tgid = -1;
 	pthread_mutex_lock(&s->lock);
@@ -316,6 +404,10 @@ on_exec(const struct call *c, bool at, char *blob)
 		r = -EACCES;
 		goto out;
 	}
+	/* The file as named (a descriptor's by where it is now). */
+	if ((r = refuse_replaceable(c, dirfd, at && path[0] == '\0' ? canon :
+	    path, canon)) < 0)
+		goto out;
 	if ((r = zt_shebang_read(fd, &sb)) < 0) {
 		r = r == -ENAMETOOLONG ? -ENOEXEC : r;	/* as the kernel */
 		goto out;
@@ -340,6 +432,9 @@ on_exec(const struct call *c, bool at, char *blob)
 			r = -EACCES;
 			goto out;
 		}
+		if ((r = refuse_replaceable(c, -1, sb.interpreter,
+		    script_canon)) < 0)
+			goto out;
 		/* argv as binfmt_script builds it. */
 		if (blob_add(expect, &len, sb.interpreter) < 0 ||
 		    (sb.has_argument &&
@@ -416,6 +511,35 @@ execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ok;
+}
+
+bool
+execgate_environment_ok(struct supervisor *s, pid_t pid, char *buf)
+{
+	const struct profile *p = s->setup.profile;
+	char path[64], exe[PATH_MAX] = "?", why[256];
+	const char *hit;
+	bool truncated;
+	size_t name_len;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	n = zt_proc_read(path, buf, ENV_BYTES + 1, &truncated);
+	if (n < 0 || truncated) {
+		snprintf(why, sizeof(why), n < 0 ? "its environment could "
+		    "not be read" : "its environment is larger than %d bytes",
+		    ENV_BYTES);
+		hit = NULL;
+	} else if ((hit = zt_env_find_refused(buf, (size_t)n, p->env_names,
+	    p->n_env, &name_len)) == NULL)
+		return true;
+	else
+		env_reason(why, sizeof(why), hit, name_len);
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if ((n = readlink(path, exe, sizeof(exe) - 1)) > 0)
+		exe[n] = '\0';
+	deny_exec(s, exe, why);
+	return false;
 }
 
 int64_t

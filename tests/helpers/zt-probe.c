@@ -561,7 +561,8 @@ cmd_unix(int argc, char **argv)
  * BUF, or the child's execve errno.
  */
 static int
-fork_exec(const char *path, char *const *args, char *buf, size_t size)
+fork_exec(const char *path, char *const *args, char *const *envp, char *buf,
+    size_t size)
 {
 	int pipefd[2], e = 0;
 	ssize_t n;
@@ -574,7 +575,7 @@ fork_exec(const char *path, char *const *args, char *buf, size_t size)
 		return errno;
 	if (pid == 0) {
 		close(pipefd[0]);
-		execve(path, args, environ);
+		execve(path, args, envp);
 		e = errno;
 		if (write(pipefd[1], &e, sizeof(e)) < 0)
 			_exit(126);
@@ -598,10 +599,55 @@ cmd_exec(int argc, char **argv)
 
 	if (argc < 2)
 		return usage("exec PATH [ARGS...]");
-	e = fork_exec(argv[1], &argv[1], end, sizeof(end));
+	e = fork_exec(argv[1], &argv[1], environ, end, sizeof(end));
 	if (e != 0)
 		return fail(e);
 	printf("ok %s\n", end);
+	return 0;
+}
+
+/*
+ * exec-env NAME=VALUE... -- PATH [ARGS...]: exec PATH with our environment
+ * and the given entries added: as exec.
+ */
+static int
+cmd_exec_env(int argc, char **argv)
+{
+	static const char *use = "exec-env NAME=VALUE... -- PATH [ARGS...]";
+	char end[32], **envp;
+	int sep, n = 0, e;
+
+	for (sep = 1; sep < argc && strcmp(argv[sep], "--") != 0; sep++)
+		;
+	if (sep + 1 >= argc)
+		return usage(use);
+	while (environ[n] != NULL)
+		n++;
+	if ((envp = calloc((size_t)(n + sep), sizeof(*envp))) == NULL)
+		return fail(ENOMEM);
+	memcpy(envp, environ, (size_t)n * sizeof(*envp));
+	memcpy(envp + n, argv + 1, (size_t)(sep - 1) * sizeof(*envp));
+	e = fork_exec(argv[sep + 1], &argv[sep + 1], envp, end, sizeof(end));
+	free(envp);
+	if (e != 0)
+		return fail(e);
+	printf("ok %s\n", end);
+	return 0;
+}
+
+/* getenv NAME: "ok NAME=VALUE" or "ok NAME unset" */
+static int
+cmd_getenv(int argc, char **argv)
+{
+	const char *v;
+
+	if (argc != 2)
+		return usage("getenv NAME");
+	v = getenv(argv[1]);
+	if (v == NULL)
+		printf("ok %s unset\n", argv[1]);
+	else
+		printf("ok %s=%s\n", argv[1], v);
 	return 0;
 }
 
@@ -621,7 +667,7 @@ cmd_loop_exec(int argc, char **argv)
 	for (unsigned long i = 0; i < count; i++) {
 		char *const args[] = { argv[1], NULL };
 		long long t = now_ms();
-		int e = fork_exec(argv[1], args, end, sizeof(end));
+		int e = fork_exec(argv[1], args, environ, end, sizeof(end));
 
 		if (e != 0)
 			printf("t=%lld errno=%s\n", t, errname(e, buf));
@@ -1251,7 +1297,7 @@ cmd_unmapped(int argc, char **argv)
 		return fail(errno);
 	if (connect(fd, p, sizeof(struct sockaddr_in)) < 0)
 		connect_err = errno;
-	exec_err = fork_exec(p, child_argv, end, sizeof(end));
+	exec_err = fork_exec(p, child_argv, environ, end, sizeof(end));
 	printf("ok connect=%s exec=%s\n", errname(connect_err, buf1),
 	    errname(exec_err, buf2));
 	return 0;
@@ -1455,6 +1501,8 @@ static const struct command {
 	{ "unix", cmd_unix },
 	{ "unix-seqpacket", cmd_unix },
 	{ "exec", cmd_exec },
+	{ "exec-env", cmd_exec_env },
+	{ "getenv", cmd_getenv },
 	{ "loop-exec", cmd_loop_exec },
 	{ "open", cmd_open },
 	{ "syscall", cmd_syscall },
