@@ -1189,6 +1189,7 @@ cmd_race_connect(int argc, char **argv)
 struct race_child {
 	const char *path;
 	char *const *argv;
+	char *const *envp;
 	int err;
 };
 
@@ -1198,7 +1199,7 @@ race_child_main(void *arg)
 {
 	struct race_child *c = arg;
 
-	execve(c->path, c->argv, environ);
+	execve(c->path, c->argv, c->envp);
 	c->err = errno;
 	_exit(127);
 }
@@ -1207,22 +1208,34 @@ race_child_main(void *arg)
  * race-exec GOOD_PATH BAD_PATH N [SECONDS]: N times (or as many as SECONDS
  * allow) a child sharing our memory execs a path another thread flips
  * between GOOD and BAD (of equal length).  GOOD exits 0, BAD exits 42.
+ * race-exec-env PATH GOOD_ENTRY BAD_ENTRY N [SECONDS]: the same with PATH
+ * fixed and its one environment entry flipped (exit 0 either way: what
+ * ran with BAD must be told by its effects).
  */
 static int
 cmd_race_exec(int argc, char **argv)
 {
 	static const char *use = "race-exec GOOD_PATH BAD_PATH N [SECONDS] "
-	    "(paths of equal length)";
+	    "(paths of equal length) | race-exec-env PATH GOOD_ENTRY "
+	    "BAD_ENTRY N [SECONDS]";
 	unsigned long n, i, good_n = 0, bad_n = 0, killed = 0, failed = 0;
 	char *const child_argv[] = { (char *)"race-exec-child", NULL };
 	char shared[PATH_MAX] = "";
+	char *const child_envp[] = { shared, NULL };
 	struct flip f = { .shared = shared };
-	struct race_child c = { .path = shared, .argv = child_argv };
+	struct race_child c = { .path = shared, .argv = child_argv,
+	    .envp = environ };
 	long long deadline;
 	int first_err = 0;
 	char *stack, buf[16];
 	pthread_t t;
 
+	if (strcmp(argv[0], "race-exec-env") == 0 && argc >= 2) {
+		c.path = argv[1];
+		c.envp = child_envp;
+		argc--;
+		argv++;
+	}
 	if (argc < 4 || argc > 5 || strlen(argv[1]) != strlen(argv[2]) ||
 	    strlen(argv[1]) >= sizeof(shared) ||
 	    !parse_ulong(argv[3], ULONG_MAX, &n) ||
@@ -1510,6 +1523,7 @@ static const struct command {
 	{ "int80", cmd_abi },
 	{ "race-connect", cmd_race_connect },
 	{ "race-exec", cmd_race_exec },
+	{ "race-exec-env", cmd_race_exec },
 	{ "unmapped", cmd_unmapped },
 	{ "die-mid", cmd_die_mid },
 	{ "hammer", cmd_hammer },

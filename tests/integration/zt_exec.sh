@@ -499,6 +499,16 @@ check "replaceable: ... refused by zt-exec, logged" wait_for logged \
 zx exec "$bin/exit00"
 check "replaceable: the allowed command by its own path still runs ($out)" \
     test "$out" = "ok status=0"
+# envp flipped by another thread after the supervisor read it: the exec
+# event's check of the new image's environment holds (ld.so would say it
+# could not preload the file, had it ever seen LD_PRELOAD).
+zx race-exec-env "$bin/exit00" "ZT_PRELOAD=/nonexistent-zt" \
+    "LD_PRELOAD=/nonexistent-zt" 100000 10
+diag "race-exec-env: $out"
+check "race-exec-env: no image ever started with LD_PRELOAD" \
+    sh -c "! grep -q 'LD_PRELOAD cannot be preloaded' '$work/zx.err'"
+check "race-exec-env: the clean environment ran, many iterations ($out)" \
+    sh -c "printf '%s' '$out' | grep -qE 'good=[1-9]'"
 
 # ------------------------------------------------------------ files
 landlock=$("$PROBE" syscall landlock_abi)
