@@ -29,8 +29,11 @@ replaceable(int fd, const struct stat *st, bool dir)
 {
 	if (st->st_uid == getuid())
 		return true;
-	/* Real ids: the agent's (zt-exec's setgid group is not). */
-	if (faccessat(fd, "", W_OK, AT_EMPTY_PATH) != 0)
+	/* Real ids: the agent's (zt-exec's setgid group is not).  Only the
+	 * kernel's "no" is a no: any other failure counts as writable. */
+	if (faccessat(fd, "", W_OK, AT_EMPTY_PATH) != 0 &&
+	    (errno == EACCES || errno == EROFS || errno == EPERM ||
+	    errno == ETXTBSY))
 		return false;
 	return !dir || !(st->st_mode & S_ISVTX);
 }
