@@ -10,10 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -25,54 +23,27 @@
 
 #include "attest_agent.h"
 #include "digest.h"
+#include "zt_exe.h"
 #include "zt_err.h"
 #include "zt_log.h"
 
-#define HASH_CHUNK (1024 * 1024)	/* pread size while hashing */
 #define SIGNATURE_FILE_MAX 1024
 #define KEY_FILE_MAX (64 * 1024)	/* a PEM public key is < 1 KiB */
-#define SHEBANG_MAX 256			/* the kernel's BINPRM_BUF_SIZE */
-#define PROC_STATUS_MAX (64 * 1024)
 #define CMDLINE_MAX (3 * PATH_MAX)	/* interpreter, argument, script */
 #define SHOWN_MAX 64			/* an escaped path inside a reason */
 #define ED25519_SIGNATURE_SIZE 64
-#define NONE 0u				/* cache links hold index + 1 */
-
-/* What statx says about a file's identity and version. */
-struct file_key {
-	uint64_t ino, size;
-	int64_t mtime_sec, ctime_sec, btime_sec;
-	uint32_t dev_major, dev_minor;
-	uint32_t mtime_nsec, ctime_nsec, btime_nsec;
-};
-
-struct entry {
-	struct file_key key;
-	uint8_t digest[32];
-	uint8_t verified[32];	/* tag of the last signature found good */
-	bool has_verified;
-	uint32_t chain;		/* next entry in the same bucket */
-	uint32_t newer, older;	/* least-recently-used list */
-};
 
 struct identity {
-	struct entry *entries;		/* max_entries, filled from 0 */
-	uint32_t *buckets;		/* n_buckets chains, index + 1 */
-	size_t max_entries, n_entries;
-	size_t bucket_mask;
-	uint32_t newest, oldest;
-	uint64_t seed;			/* so a local user cannot pick chains */
-	EVP_MD *sha256;
-	uint8_t *buffer;		/* HASH_CHUNK, on the first miss */
-	struct identity_stats stats;
+	struct zt_digests *digests;
+	EVP_MD *sha256;			/* signature tags, ECDSA */
+	uint64_t bytes_read;		/* read for signatures */
+	uint64_t signature_hits;
 };
 
 /* The first line of a script, parsed the way the kernel does. */
 struct shebang {
 	bool script;
-	char interpreter[SHEBANG_MAX];
-	bool has_argument;
-	char argument[SHEBANG_MAX];
+	struct zt_shebang line;
 };
 
 /* What a file check learnt, for the process check. */
@@ -105,306 +76,30 @@ show(char shown[SHOWN_MAX], const char *path)
 	return zt_escape(shown, SHOWN_MAX, path, strlen(path));
 }
 
-/* Read up to LEN bytes at OFFSET; short only at end of file. */
-static ssize_t
-read_at(int fd, void *buf, size_t len, off_t offset)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done,
-		    offset + (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-/* Read a /proc file (no pread there) of at most SIZE - 1 bytes, NUL ended. */
-static ssize_t
-read_proc(const char *path, char *buf, size_t size)
-{
-	size_t done = 0;
-	int fd, r = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	while (done < size - 1) {
-		ssize_t n = read(fd, buf + done, size - 1 - done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	close(fd);
-	buf[done] = '\0';
-	return r < 0 ? r : (ssize_t)done;
-}
-
-/* ------------------------------------------------------------ file keys */
-
-/*
- * The key of the regular file at FD.  *COMPLETE is false when the file
- * system did not report every field the key needs: such a file is never
- * cached.
- */
-static int
-file_key_get(int fd, struct file_key *key, bool *complete)
-{
-	const unsigned need = STATX_TYPE | STATX_INO | STATX_SIZE |
-	    STATX_MTIME | STATX_CTIME;
-	struct statx stx;
-
-	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
-	    STATX_BASIC_STATS | STATX_MTIME | STATX_CTIME | STATX_BTIME,
-	    &stx) < 0)
-		return -errno;
-	if (!(stx.stx_mask & STATX_TYPE))
-		return -EIO;
-	if (S_ISDIR(stx.stx_mode))
-		return -EISDIR;
-	if (!S_ISREG(stx.stx_mode))
-		return -EINVAL;
-	memset(key, 0, sizeof(*key));
-	key->dev_major = stx.stx_dev_major;
-	key->dev_minor = stx.stx_dev_minor;
-	key->ino = stx.stx_ino;
-	key->size = stx.stx_size;
-	key->mtime_sec = stx.stx_mtime.tv_sec;
-	key->mtime_nsec = stx.stx_mtime.tv_nsec;
-	key->ctime_sec = stx.stx_ctime.tv_sec;
-	key->ctime_nsec = stx.stx_ctime.tv_nsec;
-	if (stx.stx_mask & STATX_BTIME) {
-		key->btime_sec = stx.stx_btime.tv_sec;
-		key->btime_nsec = stx.stx_btime.tv_nsec;
-	}
-	*complete = (stx.stx_mask & need) == need;
-	return 0;
-}
-
-static bool
-file_key_equal(const struct file_key *a, const struct file_key *b)
-{
-	return a->dev_major == b->dev_major && a->dev_minor == b->dev_minor &&
-	    a->ino == b->ino && a->size == b->size &&
-	    a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
-	    a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec &&
-	    a->btime_sec == b->btime_sec && a->btime_nsec == b->btime_nsec;
-}
-
-/*
- * Was the file's last change at least IDENTITY_SETTLE_SECONDS before
- * BEFORE (a time taken before its key was read)?  Any later change then
- * gives a ctime after BEFORE - tick >= the cached one, even on a file
- * system whose timestamps are a tick of up to IDENTITY_SETTLE_SECONDS.
- * ctime, unlike mtime, cannot be set by the file's owner.
- */
-static bool
-file_key_settled(const struct file_key *key, const struct timespec *before)
-{
-	int64_t limit = (int64_t)before->tv_sec - IDENTITY_SETTLE_SECONDS;
-
-	return key->ctime_sec < limit || (key->ctime_sec == limit &&
-	    key->ctime_nsec <= (uint32_t)before->tv_nsec);
-}
-
 static bool
 same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* ------------------------------------------------------------ the cache */
-
-static uint64_t
-mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-	h *= 0xbf58476d1ce4e5b9ull;
-	return h ^ (h >> 31);
-}
-
-static size_t
-bucket_of(const struct identity *identity, const struct file_key *key)
-{
-	uint64_t h = identity->seed;
-
-	h = mix(h, ((uint64_t)key->dev_major << 32) | key->dev_minor);
-	h = mix(h, key->ino);
-	h = mix(h, key->size);
-	h = mix(h, (uint64_t)key->mtime_sec ^ ((uint64_t)key->mtime_nsec << 32));
-	h = mix(h, (uint64_t)key->ctime_sec ^ ((uint64_t)key->ctime_nsec << 32));
-	return (size_t)h & identity->bucket_mask;
-}
-
-static struct entry *
-entry_at(struct identity *identity, uint32_t link)
-{
-	return &identity->entries[link - 1];
-}
-
-/* The entry for KEY (index + 1), or NONE. */
-static uint32_t
-cache_find(struct identity *identity, const struct file_key *key)
-{
-	uint32_t link;
-
-	if (identity->max_entries == 0)
-		return NONE;
-	for (link = identity->buckets[bucket_of(identity, key)]; link != NONE;
-	    link = entry_at(identity, link)->chain)
-		if (file_key_equal(&entry_at(identity, link)->key, key))
-			return link;
-	return NONE;
-}
-
-static void
-lru_unlink(struct identity *identity, uint32_t link)
-{
-	struct entry *e = entry_at(identity, link);
-
-	if (e->newer != NONE)
-		entry_at(identity, e->newer)->older = e->older;
-	else
-		identity->newest = e->older;
-	if (e->older != NONE)
-		entry_at(identity, e->older)->newer = e->newer;
-	else
-		identity->oldest = e->newer;
-	e->newer = e->older = NONE;
-}
-
-static void
-lru_push(struct identity *identity, uint32_t link)
-{
-	struct entry *e = entry_at(identity, link);
-
-	e->newer = NONE;
-	e->older = identity->newest;
-	if (identity->newest != NONE)
-		entry_at(identity, identity->newest)->newer = link;
-	identity->newest = link;
-	if (identity->oldest == NONE)
-		identity->oldest = link;
-}
-
-static void
-chain_unlink(struct identity *identity, uint32_t link)
-{
-	uint32_t *at = &identity->buckets[bucket_of(identity,
-	    &entry_at(identity, link)->key)];
-
-	while (*at != NONE && *at != link)
-		at = &entry_at(identity, *at)->chain;
-	if (*at == link)
-		*at = entry_at(identity, link)->chain;
-}
-
-static void
-cache_insert(struct identity *identity, const struct file_key *key,
-    const uint8_t digest[32])
-{
-	struct entry *e;
-	uint32_t link;
-	size_t bucket;
-
-	if (identity->max_entries == 0)
-		return;
-	if ((link = cache_find(identity, key)) != NONE) {
-		lru_unlink(identity, link);
-		e = entry_at(identity, link);
-	} else {
-		if (identity->n_entries < identity->max_entries) {
-			link = (uint32_t)++identity->n_entries;
-		} else {
-			/* Full: the least recently used entry makes room. */
-			link = identity->oldest;
-			lru_unlink(identity, link);
-			chain_unlink(identity, link);
-			identity->stats.evictions++;
-		}
-		e = entry_at(identity, link);
-		e->key = *key;
-		bucket = bucket_of(identity, key);
-		e->chain = identity->buckets[bucket];
-		identity->buckets[bucket] = link;
-	}
-	memcpy(e->digest, digest, 32);
-	e->has_verified = false;
-	lru_push(identity, link);
-	identity->stats.inserts++;
-}
-
-/* Remember that the file of KEY has a good signature with tag TAG. */
-static void
-cache_mark_verified(struct identity *identity, const struct file_key *key,
-    const uint8_t tag[32])
-{
-	uint32_t link = cache_find(identity, key);
-
-	if (link != NONE) {
-		memcpy(entry_at(identity, link)->verified, tag, 32);
-		entry_at(identity, link)->has_verified = true;
-	}
-}
-
-static bool
-cache_is_verified(struct identity *identity, const struct file_key *key,
-    const uint8_t tag[32])
-{
-	uint32_t link = cache_find(identity, key);
-
-	return link != NONE && entry_at(identity, link)->has_verified &&
-	    CRYPTO_memcmp(entry_at(identity, link)->verified, tag, 32) == 0;
-}
-
 struct identity *
 identity_new(size_t max_entries)
 {
 	struct identity *identity;
-	size_t n_buckets = 1;
 
 	if (max_entries > IDENTITY_CACHE_MAX) {
 		errno = EINVAL;
 		return NULL;
 	}
-	identity = calloc(1, sizeof(*identity));
-	if (identity == NULL)
+	if ((identity = calloc(1, sizeof(*identity))) == NULL)
 		return NULL;
-	identity->max_entries = max_entries;
-	while (n_buckets < max_entries)
-		n_buckets <<= 1;
-	identity->bucket_mask = n_buckets - 1;
-	/* NONE is 0, so calloc's zero pages are empty chains and entries. */
-	identity->entries = calloc(max_entries ? max_entries : 1,
-	    sizeof(*identity->entries));
-	identity->buckets = calloc(n_buckets, sizeof(*identity->buckets));
+	identity->digests = zt_digests_new(max_entries);
 	identity->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (identity->entries == NULL || identity->buckets == NULL ||
-	    identity->sha256 == NULL) {
+	if (identity->digests == NULL || identity->sha256 == NULL) {
 		identity_free(identity);
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (getrandom(&identity->seed, sizeof(identity->seed),
-	    GRND_NONBLOCK) != (ssize_t)sizeof(identity->seed))
-		identity->seed = (uint64_t)(uintptr_t)identity ^
-		    (uint64_t)time(NULL);
-	identity->stats.max_entries = max_entries;
 	return identity;
 }
 
@@ -413,9 +108,7 @@ identity_free(struct identity *identity)
 {
 	if (identity == NULL)
 		return;
-	free(identity->entries);
-	free(identity->buckets);
-	free(identity->buffer);
+	zt_digests_free(identity->digests);
 	EVP_MD_free(identity->sha256);
 	free(identity);
 }
@@ -424,109 +117,19 @@ void
 identity_get_stats(const struct identity *identity,
     struct identity_stats *stats)
 {
-	*stats = identity->stats;
-	stats->entries = identity->n_entries;
+	zt_digests_stats(identity->digests, &stats->digests);
+	stats->digests.bytes_read += identity->bytes_read;
+	stats->signature_hits = identity->signature_hits;
 }
 
 /* ------------------------------------------------------------ digests */
 
-/* SHA-256 of everything FD holds; *TOTAL is how many bytes that was. */
-static int
-hash_fd(struct identity *identity, int fd, uint8_t out[32], uint64_t *total)
-{
-	EVP_MD_CTX *ctx;
-	uint64_t offset = 0;
-	int r = 0;
-
-	if (identity->buffer == NULL &&
-	    (identity->buffer = malloc(HASH_CHUNK)) == NULL)
-		return -ENOMEM;
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return -ENOMEM;
-	if (EVP_DigestInit_ex(ctx, identity->sha256, NULL) != 1) {
-		r = -EIO;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read_at(fd, identity->buffer, HASH_CHUNK,
-		    (off_t)offset);
-
-		if (n < 0) {
-			r = (int)n;
-			goto out;
-		}
-		if (offset + (uint64_t)n > IDENTITY_FILE_MAX) {
-			r = -EFBIG;
-			goto out;
-		}
-		identity->stats.bytes_read += (uint64_t)n;
-		if (n > 0 && EVP_DigestUpdate(ctx, identity->buffer,
-		    (size_t)n) != 1) {
-			r = -EIO;
-			goto out;
-		}
-		offset += (uint64_t)n;
-		if (n < HASH_CHUNK)
-			break;
-	}
-	if (EVP_DigestFinal_ex(ctx, out, NULL) != 1)
-		r = -EIO;
-	*total = offset;
-out:
-	if (r < 0)
-		ERR_clear_error();
-	EVP_MD_CTX_free(ctx);
-	return r;
-}
-
-/* The digest of FD through the cache, and the key it belongs to. */
-static int
-cached_digest(struct identity *identity, int fd, uint8_t out[32],
-    struct file_key *key)
-{
-	struct file_key after;
-	struct timespec before;
-	bool complete, complete_after;
-	uint64_t total = 0;
-	uint32_t link;
-	int r;
-
-	clock_gettime(CLOCK_REALTIME, &before);
-	if ((r = file_key_get(fd, key, &complete)) < 0)
-		return r;
-	if (complete && (link = cache_find(identity, key)) != NONE) {
-		memcpy(out, entry_at(identity, link)->digest, 32);
-		lru_unlink(identity, link);
-		lru_push(identity, link);
-		identity->stats.hits++;
-		return 0;
-	}
-	identity->stats.misses++;
-	if (key->size > IDENTITY_FILE_MAX)
-		return -EFBIG;
-	if ((r = hash_fd(identity, fd, out, &total)) < 0)
-		return r;
-	if ((r = file_key_get(fd, &after, &complete_after)) < 0)
-		return r;
-	if (!file_key_equal(key, &after) || total != key->size) {
-		identity->stats.changed++;
-		return -EAGAIN;
-	}
-	if (complete && complete_after && file_key_settled(key, &before))
-		cache_insert(identity, key, out);
-	else
-		identity->stats.unsettled++;
-	return 0;
-}
-
 int
 identity_digest_fd(struct identity *identity, int fd, uint8_t out[32])
 {
-	struct file_key key;
-
-	if (identity == NULL || fd < 0 || out == NULL)
+	if (identity == NULL)
 		return -EINVAL;
-	return cached_digest(identity, fd, out, &key);
+	return zt_digests_get(identity->digests, fd, out, NULL);
 }
 
 static bool
@@ -557,53 +160,25 @@ fail_digest(char *reason, int r, const char *shown)
 
 /* ------------------------------------------------------------ scripts */
 
-/*
- * Parse the "#!" line at the start of FD as binfmt_script does: the
- * interpreter is the first word after "#!" (blanks are spaces and tabs),
- * the rest of the line, trimmed, is one optional argument.
- */
+/* The "#!" line of FD, as the kernel splits it (zt_shebang_parse). */
 static int
 read_shebang(int fd, const char *shown, struct shebang *sb, char *reason)
 {
-	char buf[SHEBANG_MAX];
-	const char *p, *end, *word;
-	bool whole_line;
-	ssize_t n;
+	int r = zt_shebang_read(fd, &sb->line);
 
-	memset(sb, 0, sizeof(*sb));
-	if ((n = read_at(fd, buf, sizeof(buf) - 1, 0)) < 0)
-		return fail(reason, (int)n, "cannot read %s: %s", shown,
-		    zt_strerror((int)n));
-	buf[n] = '\0';
-	if (n < 2 || buf[0] != '#' || buf[1] != '!')
-		return 0;
-	sb->script = true;
-	end = buf + strlen(buf);	/* a NUL ends the line too */
-	if ((p = memchr(buf, '\n', (size_t)(end - buf))) != NULL)
-		end = p;
-	whole_line = p != NULL || end < buf + n || (size_t)n < sizeof(buf) - 1;
-	while (end > buf + 2 && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	for (p = buf + 2; p < end && (*p == ' ' || *p == '\t'); p++)
-		;
-	for (word = p; p < end && *p != ' ' && *p != '\t'; p++)
-		;
-	if (p == word)
+	sb->script = r != 0;
+	if (r == -ENOEXEC)
 		return fail(reason, ZT_E_PERM,
 		    "script %s names no interpreter", shown);
-	if (p == end && !whole_line)
+	if (r == -ENAMETOOLONG)
 		return fail(reason, ZT_E_PERM,
 		    "the #! line of script %s is too long", shown);
-	if (*word != '/')
+	if (r < 0)
+		return fail(reason, r, "cannot read %s: %s", shown,
+		    zt_strerror(r));
+	if (sb->script && sb->line.interpreter[0] != '/')
 		return fail(reason, ZT_E_PERM, "the interpreter of script %s "
 		    "is not an absolute path", shown);
-	memcpy(sb->interpreter, word, (size_t)(p - word));
-	for (; p < end && (*p == ' ' || *p == '\t'); p++)
-		;
-	if (p < end) {
-		sb->has_argument = true;
-		memcpy(sb->argument, p, (size_t)(end - p));
-	}
 	return 0;
 }
 
@@ -613,20 +188,20 @@ read_shebang(int fd, const char *shown, struct shebang *sb, char *reason)
  */
 static int
 digest_and_shebang(struct identity *identity, int fd, const char *shown,
-    uint8_t digest[32], struct file_key *key, struct shebang *sb,
+    uint8_t digest[32], struct zt_file_key *key, struct shebang *sb,
     char *reason)
 {
-	struct file_key first;
+	struct zt_file_key first;
 	bool complete;
 	int r;
 
-	if ((r = file_key_get(fd, &first, &complete)) < 0)
+	if ((r = zt_file_key_get(fd, &first, &complete)) < 0)
 		return fail_digest(reason, r, shown);
 	if ((r = read_shebang(fd, shown, sb, reason)) < 0)
 		return r;
-	if ((r = cached_digest(identity, fd, digest, key)) < 0)
+	if ((r = zt_digests_get(identity->digests, fd, digest, key)) < 0)
 		return fail_digest(reason, r, shown);
-	if (!file_key_equal(&first, key))
+	if (!zt_file_key_equal(&first, key))
 		return fail_digest(reason, -EAGAIN, shown);
 	return 0;
 }
@@ -639,7 +214,7 @@ check_interpreter(struct identity *identity, const struct agent *agent,
 {
 	char shown[SHOWN_MAX];
 	struct shebang sb;
-	struct file_key key;
+	struct zt_file_key key;
 	uint8_t digest[32];
 	int fd, r;
 
@@ -711,7 +286,7 @@ read_small_file(const char *path, size_t max, uint8_t **out, size_t *len)
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((n = read_at(fd, buf, max + 1, 0)) < 0 || (size_t)n > max) {
+	if ((n = zt_read_at(fd, buf, max + 1, 0)) < 0 || (size_t)n > max) {
 		r = n < 0 ? (int)n : -EFBIG;
 		free(buf);
 		goto out;
@@ -825,10 +400,10 @@ out:
  * message itself, in one pass.  -EAGAIN when it changed meanwhile.
  */
 static int
-read_whole(struct identity *identity, int fd, const struct file_key *key,
+read_whole(struct identity *identity, int fd, const struct zt_file_key *key,
     uint8_t **out)
 {
-	struct file_key after;
+	struct zt_file_key after;
 	bool complete;
 	uint8_t *buf, extra;
 	ssize_t n;
@@ -838,19 +413,19 @@ read_whole(struct identity *identity, int fd, const struct file_key *key,
 		return -EFBIG;
 	if ((buf = malloc(key->size ? (size_t)key->size : 1)) == NULL)
 		return -ENOMEM;
-	if ((n = read_at(fd, buf, (size_t)key->size, 0)) < 0) {
+	if ((n = zt_read_at(fd, buf, (size_t)key->size, 0)) < 0) {
 		r = (int)n;
 		goto fail;
 	}
-	identity->stats.bytes_read += (uint64_t)n;
-	if ((uint64_t)n != key->size || read_at(fd, &extra, 1,
+	identity->bytes_read += (uint64_t)n;
+	if ((uint64_t)n != key->size || zt_read_at(fd, &extra, 1,
 	    (off_t)key->size) != 0) {
 		r = -EAGAIN;
 		goto fail;
 	}
-	if ((r = file_key_get(fd, &after, &complete)) < 0)
+	if ((r = zt_file_key_get(fd, &after, &complete)) < 0)
 		goto fail;
-	if (!file_key_equal(key, &after)) {
+	if (!zt_file_key_equal(key, &after)) {
 		r = -EAGAIN;
 		goto fail;
 	}
@@ -864,7 +439,7 @@ fail:
 /* Is SIGNATURE good for the file at FD (KEY, DIGEST) under PKEY? */
 static int
 verify(struct identity *identity, EVP_PKEY *pkey, int fd,
-    const struct file_key *key, const uint8_t digest[32],
+    const struct zt_file_key *key, const uint8_t digest[32],
     const uint8_t *signature, size_t signature_len, bool *good)
 {
 	EVP_MD_CTX *md_ctx = NULL;
@@ -915,7 +490,7 @@ out:
  */
 static int
 check_signature(struct identity *identity, const struct ztd_config *config,
-    const struct agent *agent, int fd, const struct file_key *key,
+    const struct agent *agent, int fd, const struct zt_file_key *key,
     const uint8_t digest[32], const char *signed_path, const char *shown,
     char *reason)
 {
@@ -953,8 +528,8 @@ check_signature(struct identity *identity, const struct ztd_config *config,
 		r = fail(reason, r, "cannot hash signature %s", sig_shown);
 		goto out;
 	}
-	if (cache_is_verified(identity, key, tag)) {
-		identity->stats.signature_hits++;
+	if (zt_digests_has_tag(identity->digests, key, tag)) {
+		identity->signature_hits++;
 		goto out;
 	}
 	if ((r = verify(identity, pkey, fd, key, digest, signature,
@@ -972,7 +547,7 @@ check_signature(struct identity *identity, const struct ztd_config *config,
 		    "signature by publisher %s", sig_shown, agent->publisher);
 		goto out;
 	}
-	cache_mark_verified(identity, key, tag);
+	zt_digests_set_tag(identity->digests, key, tag);
 out:
 	free(signature);
 	EVP_PKEY_free(pkey);
@@ -991,7 +566,7 @@ check_fd(struct identity *identity, const struct ztd_config *config,
     struct file_facts *facts, char *reason)
 {
 	char shown[SHOWN_MAX], hex[17];
-	struct file_key key;
+	struct zt_file_key key;
 	uint8_t digest[32];
 	int r;
 
@@ -1018,7 +593,7 @@ check_fd(struct identity *identity, const struct ztd_config *config,
 	}
 	if (facts->shebang.script)
 		return check_interpreter(identity, agent,
-		    facts->shebang.interpreter, shown, &facts->interpreter,
+		    facts->shebang.line.interpreter, shown, &facts->interpreter,
 		    reason);
 	return 0;
 }
@@ -1060,7 +635,7 @@ identity_pidfd_pid(int pidfd, long *pid)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	if ((n = read_proc(path, buf, sizeof(buf))) < 0)
+	if ((n = zt_proc_read(path, buf, sizeof(buf), NULL)) < 0)
 		return (int)n;
 	for (line = buf; line != NULL && *line != '\0';
 	    line = (end = strchr(line, '\n')) ? end + 1 : NULL) {
@@ -1089,41 +664,6 @@ process_alive(int pidfd)
 	return -errno;
 }
 
-/* The real uid, from the "Uid:\treal\teffective\tsaved\tfs" line. */
-static int
-read_real_uid(pid_t pid, uid_t *uid)
-{
-	char path[64], *buf, *line, *end;
-	unsigned long value;
-	ssize_t n;
-	int r = -EIO;
-
-	if ((buf = malloc(PROC_STATUS_MAX)) == NULL)
-		return -ENOMEM;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((n = read_proc(path, buf, PROC_STATUS_MAX)) < 0) {
-		r = (int)n;
-		goto out;
-	}
-	/* Lines start at real newlines; the Name line escapes its own. */
-	for (line = buf; line != NULL && *line != '\0';
-	    line = (end = strchr(line, '\n')) ? end + 1 : NULL) {
-		if (strncmp(line, "Uid:\t", 5) != 0)
-			continue;
-		errno = 0;
-		value = strtoul(line + 5, &end, 10);
-		if (errno == 0 && end != line + 5 && *end == '\t' &&
-		    value <= (uid_t)-1 - 1) {
-			*uid = (uid_t)value;
-			r = 0;
-		}
-		break;
-	}
-out:
-	free(buf);
-	return r;
-}
-
 /*
  * The script a script agent's process runs: argv[1] (argv[2] after the
  * "#!" line's argument, which must be there verbatim) must be the text
@@ -1135,7 +675,7 @@ check_script_argument(pid_t pid, const char *binary,
 {
 	char path[64], shown[SHOWN_MAX], *buf, *arg[3], *p, *end;
 	struct stat st;
-	size_t want = sb->has_argument ? 3 : 2, n_args = 0;
+	size_t want = sb->line.has_argument ? 3 : 2, n_args = 0;
 	ssize_t n;
 	int fd, r;
 
@@ -1143,7 +683,7 @@ check_script_argument(pid_t pid, const char *binary,
 	if ((buf = malloc(CMDLINE_MAX)) == NULL)
 		return fail(reason, -ENOMEM, "out of memory");
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if ((n = read_proc(path, buf, CMDLINE_MAX)) < 0) {
+	if ((n = zt_proc_read(path, buf, CMDLINE_MAX, NULL)) < 0) {
 		r = fail(reason, (int)n, "cannot read the command line of "
 		    "process %d: %s", (int)pid, zt_strerror((int)n));
 		goto out;
@@ -1157,7 +697,7 @@ check_script_argument(pid_t pid, const char *binary,
 		    "%s: too few arguments", (int)pid, shown);
 		goto out;
 	}
-	if (sb->has_argument && strcmp(arg[1], sb->argument) != 0) {
+	if (sb->line.has_argument && strcmp(arg[1], sb->line.argument) != 0) {
 		r = fail(reason, ZT_E_PERM, "process %d does not run script "
 		    "%s: its first argument is not the #! line's", (int)pid,
 		    shown);
@@ -1211,7 +751,7 @@ check_process(struct identity *identity, const struct ztd_config *config,
 			    zt_strerror(r));
 		goto out;
 	}
-	if ((r = read_real_uid(pid, uid)) < 0) {
+	if ((r = zt_proc_uid(pid, uid)) < 0) {
 		r = fail(reason, r, "cannot read the uid of process %d: %s",
 		    (int)pid, zt_strerror(r));
 		goto out;
@@ -1252,7 +792,7 @@ check_process(struct identity *identity, const struct ztd_config *config,
 		if ((r = check_fd(identity, config, agent, bin_fd,
 		    agent->binary, &facts, reason)) < 0)
 			goto out;
-		show(interpreter_shown, facts.shebang.interpreter);
+		show(interpreter_shown, facts.shebang.line.interpreter);
 		if (!facts.shebang.script ||
 		    !same_file(&exe_st, &facts.interpreter)) {
 			r = fail(reason, ZT_E_PERM, "process %d does not run "

@@ -7,46 +7,33 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "zt_exe.h"
 #include "ztd_config.h"
 
 #define IDENTITY_REASON_MAX 160
 
 /* Most digest cache entries identity_new accepts (as ztd.cache). */
-#define IDENTITY_CACHE_MAX (16u * 1024 * 1024)
+#define IDENTITY_CACHE_MAX ZT_DIGESTS_MAX
 /* Largest file hashed: anything longer is refused with -EFBIG. */
-#define IDENTITY_FILE_MAX (1024ull * 1024 * 1024)
+#define IDENTITY_FILE_MAX ZT_DIGEST_FILE_MAX
 /* Largest file checked against an Ed25519 signature (one-shot: in memory). */
 #define IDENTITY_ED25519_FILE_MAX (256ull * 1024 * 1024)
-/*
- * A file whose ctime is less than this many seconds old is hashed but not
- * cached: a change within one timestamp tick (up to 2 s on FAT; one jiffy
- * on ext4) could otherwise leave its key unchanged.
- */
-#define IDENTITY_SETTLE_SECONDS 2
+/* Files changed more recently are hashed but not cached (zt_exe.h). */
+#define IDENTITY_SETTLE_SECONDS ZT_DIGEST_SETTLE_SECONDS
 
 struct identity;
 
 /* Counters of the digest cache, for ztctl status and for tests. */
 struct identity_stats {
-	size_t entries;			/* digests held now */
-	size_t max_entries;
-	uint64_t hits;			/* digests served without reading */
-	uint64_t misses;		/* digests computed */
-	uint64_t inserts, evictions;
-	uint64_t unsettled;		/* computed, not cached: too recent */
-	uint64_t changed;		/* modified while read: -EAGAIN */
-	uint64_t bytes_read;		/* from checked files, for any reason */
+	struct zt_digest_stats digests;	/* bytes_read: signatures' too */
 	uint64_t signature_hits;	/* signatures known good, not redone */
 };
 
 /*
  * A digest cache of at most MAX_ENTRIES files (0: no cache; at most
- * IDENTITY_CACHE_MAX), keyed by (dev, inode, size, mtime, ctime and btime
- * with nanoseconds, from statx on the open descriptor), so that an
- * unchanged file is hashed once and a replaced or modified one is always
- * hashed again.  A full cache forgets its least recently used entry.
- * Memory for MAX_ENTRIES is reserved here (calloc: pages are touched only
- * as entries fill).  Not thread-safe: ztd calls it from its event loop.
+ * IDENTITY_CACHE_MAX): zt_digests_new (common/zt_exe.h), which zt-exec
+ * shares, with signatures found good remembered beside the digests.
+ * Not thread-safe: ztd calls it from its event loop.
  * Returns NULL on out-of-memory, or with errno EINVAL when MAX_ENTRIES is
  * too large.
  */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "syscalls.h"
+#include "zt_envcheck.h"
 #include "zt_err.h"
 #include "zt_group.h"
 #include "ztd_config.h"
@@ -983,10 +984,16 @@ check_service(const char *s)
 	return is_name(s);
 }
 
+static bool
+check_env_name(const char *s)
+{
+	return zt_env_pattern_valid(s);
+}
+
 static const char *const agent_keys[] = {
 	"name", "accounts", "pam_services", "binary", "sha256", "publisher",
 	"session_ttl", "decision_ttl", "on_violation", "landlock", "commands",
-	"network", "files", "syscalls", NULL,
+	"network", "files", "syscalls", "env", NULL,
 };
 static const char *const violations[] = { "deny", "kill", NULL };
 static const char *const landlock_needs[] = { "required", "optional", NULL };
@@ -1024,8 +1031,14 @@ parse_agent(struct parser *p, config_setting_t *g, struct agent *a)
 	    (r = get_uint(p, g, "decision_ttl", 0, 3600,
 	    &a->decision_ttl)) < 0 ||
 	    (r = get_choice(p, g, "on_violation", violations, &violation)) < 0 ||
-	    (r = get_choice(p, g, "landlock", landlock_needs, &landlock)) < 0)
+	    (r = get_choice(p, g, "landlock", landlock_needs, &landlock)) < 0 ||
+	    (r = get_strings(p, g, "env", check_env_name, "a variable name "
+	    "([A-Za-z_][A-Za-z0-9_]*, up to 63, a final * for a prefix)",
+	    &a->env, &a->n_env)) < 0)
 		return r;
+	if (a->n_env > ZT_ENV_NAMES_MAX)
+		return fail(p, config_setting_get_member(g, "env"), "env lists "
+		    "more than %d names", ZT_ENV_NAMES_MAX);
 	a->on_violation = (enum violation)violation;
 	a->landlock = (enum landlock_need)landlock;
 	if (a->n_accounts == 0)
@@ -1301,6 +1314,7 @@ free_agent(struct agent *a)
 	free(a->name);
 	free_strings(a->accounts, a->n_accounts);
 	free_strings(a->pam_services, a->n_pam_services);
+	free_strings(a->env, a->n_env);
 	free(a->binary);
 	free(a->sha256);
 	free(a->publisher);

@@ -16,6 +16,7 @@
 
 #include "grant.h"
 #include "zt_err.h"
+#include "zt_exe.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztd.h"
@@ -128,22 +129,13 @@ session_of(pid_t pid)
 	return sid;
 }
 
+/* PID's real uid, or -1. */
 static uid_t
 uid_of(pid_t pid)
 {
-	char path[64], line[256];
-	unsigned uid = (unsigned)-1;
-	FILE *f;
+	uid_t uid;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return (uid_t)-1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "Uid: %u", &uid) == 1)
-			break;
-	fclose(f);
-	return (uid_t)uid;
+	return zt_proc_uid(pid, &uid) < 0 ? (uid_t)-1 : uid;
 }
 
 /* SIGKILL the supervisor, then its session's processes of the grant's uid. */

@@ -22,6 +22,7 @@
 #include "grant.h"
 #include "server.h"
 #include "zt_err.h"
+#include "zt_exe.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztd.h"
@@ -459,17 +460,10 @@ static bool
 descends_from(pid_t pid, pid_t ancestor)
 {
 	for (int depth = 0; depth < 64 && pid > 1; depth++) {
-		char path[64], line[256];
-		int ppid = -1;
-		FILE *f;
+		pid_t ppid;
 
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-		if ((f = fopen(path, "re")) == NULL)
+		if (zt_proc_ppid(pid, &ppid) < 0)
 			return false;
-		while (fgets(line, sizeof(line), f) != NULL)
-			if (sscanf(line, "PPid: %d", &ppid) == 1)
-				break;
-		fclose(f);
 		if (ppid == ancestor)
 			return true;
 		pid = ppid;
@@ -540,6 +534,8 @@ build_profile(const struct agent *a, char *buf, size_t size)
 	for (size_t i = 0; ok && i < a->n_syscalls_gate; i++)
 		ok = profile_line(buf, size, &used, "gate",
 		    a->syscalls_gate[i]);
+	for (size_t i = 0; ok && i < a->n_env; i++)
+		ok = profile_line(buf, size, &used, "env", a->env[i]);
 	for (size_t i = 0; i < a->n_network; i++) {
 		inet |= a->network[i].family == AF_INET;
 		inet6 |= a->network[i].family == AF_INET6;

@@ -83,6 +83,11 @@ struct agent {
 	size_t n_syscalls_deny;
 	char **syscalls_gate;
 	size_t n_syscalls_gate;
+	/* Variables zt-exec passes to the agent besides its safe base, and
+	 * the only ones of zt_env_is_dangerous an exec may carry: names, or
+	 * prefixes ending in '*'. */
+	char **env;
+	size_t n_env;
 	int line;
 };
 

@@ -19,73 +19,56 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "digest.h"
 #include "supervisor_int.h"
+#include "zt_envcheck.h"
 #include "zt_log.h"
 #include "ztconn.h"
 
-/* SHA-256 of the file open at FD, cached by its identity and times. */
+/* SHA-256 of the file open at FD, through the grant's digest cache. */
 static int
 file_digest(struct supervisor *s, int fd, uint8_t out[32])
 {
-	struct stat sb;
-	struct digest_entry *e;
-	struct timespec now;
-	int r;
-
-	if (fstat(fd, &sb) < 0)
-		return -errno;
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < DIGESTS; i++) {
-		e = &s->digests[i];
-		if (e->used && e->dev == sb.st_dev && e->ino == sb.st_ino &&
-		    e->size == sb.st_size &&
-		    e->mtime.tv_sec == sb.st_mtim.tv_sec &&
-		    e->mtime.tv_nsec == sb.st_mtim.tv_nsec &&
-		    e->ctime.tv_sec == sb.st_ctim.tv_sec &&
-		    e->ctime.tv_nsec == sb.st_ctim.tv_nsec) {
-			memcpy(out, e->digest, 32);
-			pthread_mutex_unlock(&s->lock);
-			return 0;
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-	if ((r = digest_fd(fd, out)) < 0)
-		return r;
-	/* A file changed within the last 2 s may change again within the
-	 * timestamps' granularity: not cached. */
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec - sb.st_ctim.tv_sec < 2)
-		return 0;
-	pthread_mutex_lock(&s->lock);
-	e = &s->digests[s->digest_next++ % DIGESTS];
-	e->used = true;
-	e->dev = sb.st_dev;
-	e->ino = sb.st_ino;
-	e->size = sb.st_size;
-	e->mtime = sb.st_mtim;
-	e->ctime = sb.st_ctim;
-	memcpy(e->digest, out, 32);
-	pthread_mutex_unlock(&s->lock);
-	return 0;
+	return zt_digests_get(s->digests, fd, out, NULL);
 }
 
-/* The thread group of TID, or -1. */
-static pid_t
-tgid_of(pid_t tid)
+/* Log that an exec of OBJECT was refused, for REASON (both escaped). */
+static void
+deny_exec(const struct supervisor *s, const char *object, const char *reason)
 {
-	char path[64], line[128];
-	int tgid = -1;
-	FILE *f;
+	char object_esc[2 * PATH_MAX], reason_esc[512];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return (pid_t)tgid;
+	zt_log(LOG_WARNING, "decision=deny action=exec agent=\"%s\" "
+	    "object=%s reason=%s cache=local", s->setup.profile->agent,
+	    zt_escape(object_esc, sizeof(object_esc), object, strlen(object)),
+	    zt_escape(reason_esc, sizeof(reason_esc), reason, strlen(reason)));
+}
+
+/* 0, or -EACCES (logged) when the agent's account could replace the
+ * command at PATH (execpath_replaceable), shown as OBJECT. */
+static int
+refuse_replaceable(const struct call *c, int dirfd, const char *path,
+    const char *object)
+{
+	char why[320];
+	int r = execpath_replaceable((pid_t)c->req->pid, dirfd, path, why,
+	    sizeof(why));
+
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		snprintf(why, sizeof(why), "the path %s could not be checked "
+		    "for who may replace it: %s", path, strerror(-r));
+	deny_exec(c->s, object, why);
+	return -EACCES;
+}
+
+/* The reason an environment holding NAME (LEN bytes) is refused. */
+static void
+env_reason(char *out, size_t size, const char *name, size_t len)
+{
+	snprintf(out, size, "environment variable %.*s makes programs load "
+	    "or run other code and is not in the profile's env",
+	    (int)(len > ZT_ENV_NAME_MAX ? ZT_ENV_NAME_MAX : len), name);
 }
 
 /* Open PATH as the agent task PID would for exec: absolute in its root,
@@ -118,47 +101,6 @@ open_for_exec(pid_t pid, int dirfd, const char *path, bool nofollow)
 	}
 	close(base);
 	return fd;
-}
-
-struct shebang {
-	char interp[PATH_MAX];
-	char arg[PATH_MAX];
-	bool has_arg;
-};
-
-/* Is the file at FD a script?  1 and SB filled, 0 if not, < 0 on error.
- * The line is split as the kernel does: the interpreter, then the rest
- * (trimmed) as one optional argument. */
-static int
-read_shebang(int fd, struct shebang *sb)
-{
-	char head[256 + 1], *p, *end, *nl;
-	ssize_t n = pread(fd, head, sizeof(head) - 1, 0);
-
-	if (n < 2 || head[0] != '#' || head[1] != '!')
-		return n < 0 ? -errno : 0;
-	head[n] = '\0';
-	nl = memchr(head, '\n', (size_t)n);
-	if (nl == NULL)
-		return -ENOEXEC;
-	*nl = '\0';
-	for (p = head + 2; *p == ' ' || *p == '\t'; p++)
-		;
-	for (end = p; *end != '\0' && *end != ' ' && *end != '\t'; end++)
-		;
-	if (end == p || (size_t)(end - p) >= sizeof(sb->interp))
-		return -ENOEXEC;
-	memcpy(sb->interp, p, (size_t)(end - p));
-	sb->interp[end - p] = '\0';
-	for (p = end; *p == ' ' || *p == '\t'; p++)
-		;
-	for (end = p + strlen(p); end > p && (end[-1] == ' ' ||
-	    end[-1] == '\t' || end[-1] == '\r'); end--)
-		;
-	*end = '\0';
-	sb->has_arg = *p != '\0';
-	snprintf(sb->arg, sizeof(sb->arg), "%s", p);
-	return 1;
 }
 
 /* Append S (with its NUL) to the argv blob. */
@@ -200,6 +142,48 @@ read_argv(const struct call *c, uint64_t argv, char *blob, size_t *len,
 			*first_len = (size_t)n + 1;
 		*len += (size_t)n + 1;
 		(*argc)++;
+	}
+	return -E2BIG;
+}
+
+/*
+ * envp from the agent's memory, bounded like argv: only each entry's
+ * name is read (up to '=' within ZT_ENV_NAME_MAX * 2 bytes; a longer one
+ * is judged by what was read).  1 and NAME (NUL-terminated, SIZE bytes)
+ * set when one is dangerous and not in the profile's env, 0 when none,
+ * or -errno.  Only for a clear errno: what was read may change after.
+ */
+static int
+read_env_refused(const struct call *c, uint64_t envp, char *name,
+    size_t size)
+{
+	const struct profile *p = c->s->setup.profile;
+
+	if (envp == 0)
+		return 0;
+	for (size_t i = 0; i < ARGV_MAX; i++) {
+		char entry[ZT_ENV_NAME_MAX * 2];
+		uint64_t ptr;
+		size_t len;
+		ssize_t n;
+
+		if (agent_read(c->req->pid, envp + i * 8, &ptr, 8) < 0)
+			return -EFAULT;
+		if (ptr == 0)
+			return 0;
+		n = agent_read_str(c->req->pid, ptr, entry, sizeof(entry));
+		if (n == -ENAMETOOLONG)
+			n = sizeof(entry) - 1;
+		if (n < 0)
+			return (int)n;
+		len = strcspn(entry, "=");
+		if (len > (size_t)n)
+			len = (size_t)n;
+		if (zt_env_is_dangerous(entry, len) &&
+		    !zt_env_named(p->env_names, p->n_env, entry, len)) {
+			env_reason(name, size, entry, len);
+			return 1;
+		}
 	}
 	return -E2BIG;
 }
@@ -321,15 +305,9 @@ pin_check(struct supervisor *s, const char *path, int fd)
 	memcpy(p->digest, digest, 32);
 out:
 	pthread_mutex_unlock(&s->lock);
-	if (!ok) {
-		char esc[2 * PATH_MAX];
-
-		zt_escape(esc, sizeof(esc), path, strlen(path));
-		zt_log(LOG_WARNING, "decision=deny action=exec agent=\"%s\" "
-		    "object=\"%s\" reason=\"the file changed on disk since "
-		    "it was approved in this grant\" cache=local",
-		    s->setup.profile->agent, esc);
-	}
+	if (!ok)
+		deny_exec(s, path, "the file changed on disk since it was "
+		    "approved in this grant");
 	return ok;
 }
 
@@ -350,10 +328,13 @@ on_exec(const struct call *c, bool at, char *blob)
 	struct supervisor *s = c->s;
 	const __u64 *a = c->req->data.args;
 	uint64_t path_addr = at ? a[1] : a[0], argv_addr = at ? a[2] : a[1];
+	uint64_t envp_addr = at ? a[3] : a[2];
 	int flags = at ? (int)a[4] : 0, dirfd = -1, fd = -1, exe = -1, r;
+	int env_refused;
 	char path[PATH_MAX], canon[PATH_MAX], script_canon[PATH_MAX];
+	char env_why[256];
 	size_t blob_len, argc, first_len;
-	struct shebang sb;
+	struct zt_shebang sb;
 	uint8_t digest[32];
 	struct stat st;
 	ssize_t n;
@@ -365,6 +346,9 @@ on_exec(const struct call *c, bool at, char *blob)
 	if ((r = read_argv(c, argv_addr, blob, &blob_len, &argc,
 	    &first_len)) < 0)
 		return r;
+	if ((env_refused = read_env_refused(c, envp_addr, env_why,
+	    sizeof(env_why))) < 0)
+		return env_refused;
 	if (!agent_call_valid(c))
 		return -EACCES;
 	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
@@ -394,7 +378,13 @@ on_exec(const struct call *c, bool at, char *blob)
 		r = -EACCES;
 		goto out;
 	}
-	tgid = tgid_of(c->req->pid);
+	if (env_refused) {
+		deny_exec(s, canon, env_why);
+		r = -EACCES;
+		goto out;
+	}
+	if (zt_proc_tgid((pid_t)c->req->pid, &tgid) < 0)
+		tgid = -1;
 	pthread_mutex_lock(&s->lock);
 	launch = s->launch_pending && tgid == s->setup.root_pid &&
 	    st.st_dev == s->setup.binary_dev &&
@@ -414,31 +404,41 @@ on_exec(const struct call *c, bool at, char *blob)
 		r = -EACCES;
 		goto out;
 	}
-	if ((r = read_shebang(fd, &sb)) < 0)
+	/* The file as named (a descriptor's by where it is now). */
+	if ((r = refuse_replaceable(c, dirfd, at && path[0] == '\0' ? canon :
+	    path, canon)) < 0)
 		goto out;
+	if ((r = zt_shebang_read(fd, &sb)) < 0) {
+		r = r == -ENAMETOOLONG ? -ENOEXEC : r;	/* as the kernel */
+		goto out;
+	}
 	if (r == 1) {
 		/* A script runs its interpreter: that must be allowed too,
 		 * be no script itself, and is the image expected. */
 		char expect[ARGV_BYTES / 4];
 		size_t len = 0;
-		struct shebang nested;
+		struct zt_shebang nested;
 
-		if (sb.interp[0] != '/' || (at && dirfd >= 0)) {
+		if (sb.interpreter[0] != '/' || (at && dirfd >= 0)) {
 			r = -EACCES;
 			goto out;
 		}
-		exe = open_for_exec(c->req->pid, -1, sb.interp, false);
+		exe = open_for_exec(c->req->pid, -1, sb.interpreter, false);
 		if (exe < 0 || fd_path(exe, script_canon,
 		    sizeof(script_canon)) < 0 ||
-		    read_shebang(exe, &nested) != 0 ||
+		    zt_shebang_read(exe, &nested) != 0 ||
 		    (!launch && (!decide_exec(c, script_canon) ||
 		    !pin_check(s, script_canon, exe)))) {
 			r = -EACCES;
 			goto out;
 		}
+		if ((r = refuse_replaceable(c, -1, sb.interpreter,
+		    script_canon)) < 0)
+			goto out;
 		/* argv as binfmt_script builds it. */
-		if (blob_add(expect, &len, sb.interp) < 0 ||
-		    (sb.has_arg && blob_add(expect, &len, sb.arg) < 0) ||
+		if (blob_add(expect, &len, sb.interpreter) < 0 ||
+		    (sb.has_argument &&
+		    blob_add(expect, &len, sb.argument) < 0) ||
 		    blob_add(expect, &len, path) < 0 ||
 		    len + blob_len - first_len > sizeof(expect)) {
 			r = -E2BIG;
@@ -511,6 +511,35 @@ execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ok;
+}
+
+bool
+execgate_environment_ok(struct supervisor *s, pid_t pid, char *buf)
+{
+	const struct profile *p = s->setup.profile;
+	char path[64], exe[PATH_MAX] = "?", why[256];
+	const char *hit;
+	bool truncated;
+	size_t name_len;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	n = zt_proc_read(path, buf, ENV_BYTES + 1, &truncated);
+	if (n < 0 || truncated) {
+		snprintf(why, sizeof(why), n < 0 ? "its environment could "
+		    "not be read" : "its environment is larger than %d bytes",
+		    ENV_BYTES);
+		hit = NULL;
+	} else if ((hit = zt_env_find_refused(buf, (size_t)n, p->env_names,
+	    p->n_env, &name_len)) == NULL)
+		return true;
+	else
+		env_reason(why, sizeof(why), hit, name_len);
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if ((n = readlink(path, exe, sizeof(exe) - 1)) > 0)
+		exe[n] = '\0';
+	deny_exec(s, exe, why);
+	return false;
 }
 
 int64_t

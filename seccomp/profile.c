@@ -109,6 +109,13 @@ parse_line(struct profile *p, char *key, char *value, unsigned line,
 		if (p->n_tunnel_cas < 8 && copy(p->tunnel_cas[p->n_tunnel_cas],
 		    PATH_MAX, value) == 0)
 			p->n_tunnel_cas++;
+	} else if (strcmp(key, "env") == 0) {
+		if (p->n_env == ZT_ENV_NAMES_MAX ||
+		    !zt_env_pattern_valid(value) ||
+		    copy(p->env[p->n_env], sizeof(p->env[0]), value) < 0)
+			return fail(error, line, "bad env name");
+		p->env_names[p->n_env] = p->env[p->n_env];
+		p->n_env++;
 	} else if (strcmp(key, "family") == 0) {
 		if (strcmp(value, "inet") == 0)
 			p->inet = true;

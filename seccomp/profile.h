@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "zt_envcheck.h"
+
 #define PROFILE_ITEMS_MAX 128
 
 /*
@@ -20,6 +22,10 @@
  *   family inet|inet6|unix (the socket families the network rules need)
  *   tunnel yes            (a network rule wants the mutual-TLS tunnel)
  *   tunnel_ca PATH        (the CA file of such a rule; several lines)
+ *   env NAME              (a variable passed to the agent besides the safe
+ *                         base, and allowed in an exec's environment even
+ *                         when zt_env_is_dangerous; NAME or PREFIX*;
+ *                         several lines, at most ZT_ENV_NAMES_MAX)
  * An unknown key or a malformed line is an error: the launch is denied.
  */
 struct profile_file {
@@ -50,6 +56,9 @@ struct profile {
 	bool tunnel;
 	char tunnel_cas[8][PATH_MAX];	/* readied at launch (the first 8) */
 	size_t n_tunnel_cas;
+	char env[ZT_ENV_NAMES_MAX][ZT_ENV_NAME_MAX + 1];
+	const char *env_names[ZT_ENV_NAMES_MAX];	/* into env */
+	size_t n_env;
 };
 
 /* Parse TEXT into P.  Returns 0, or -EINVAL with ERROR (160 bytes) set. */

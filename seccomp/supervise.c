@@ -150,7 +150,10 @@ supervise_start(struct supervisor **out, const struct supervise_setup *setup)
 	s->setup = *setup;
 	s->launch_pending = true;
 	s->tasks = calloc(TASKS_MAX, sizeof(*s->tasks));
-	if (s->tasks == NULL) {
+	s->digests = zt_digests_new(DIGESTS);
+	if (s->tasks == NULL || s->digests == NULL) {
+		zt_digests_free(s->digests);
+		free(s->tasks);
 		free(s);
 		return -ENOMEM;
 	}

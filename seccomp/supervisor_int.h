@@ -15,13 +15,15 @@
 #include <time.h>
 
 #include "supervise.h"
+#include "zt_exe.h"
 
 #define APPROVALS_MAX 256
 #define APPROVAL_MS 10000		/* an unused exec approval expires */
 #define ARGV_MAX 4096			/* arguments of a gated exec */
 #define ARGV_BYTES (256 * 1024)
+#define ENV_BYTES (1024 * 1024)		/* a new image's environment */
 #define TASKS_MAX 65536
-#define DIGESTS 64
+#define DIGESTS 64			/* files whose digest is cached */
 #define PINS_MAX 256
 #define OBJECT_MAX (PATH_MAX + 16)
 /* A handler's answer that lets the syscall continue (exec, and the
@@ -40,15 +42,6 @@ struct approval {
 	int64_t expires_ms;
 };
 
-struct digest_entry {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-	uint8_t digest[32];
-	bool used;
-};
-
 struct task {
 	pid_t pid;
 	bool seen;			/* its first stop was seen */
@@ -65,14 +58,13 @@ struct pin {
 struct supervisor {
 	struct supervise_setup setup;
 	pthread_t workers[SUPERVISE_WORKERS];
-	pthread_mutex_t lock;		/* approvals, tasks, digests, pins */
+	pthread_mutex_t lock;		/* approvals, tasks, pins */
 	bool launch_pending;		/* the root's first exec not yet seen */
 	struct approval approvals[APPROVALS_MAX];
 	size_t n_approvals, peak_approvals;
 	struct task *tasks;		/* traced tasks */
 	size_t n_tasks, peak_tasks;
-	struct digest_entry digests[DIGESTS];
-	unsigned digest_next;
+	struct zt_digests *digests;	/* its own lock */
 	struct pin pins[PINS_MAX];	/* a ring: the oldest goes first */
 	unsigned pin_next;
 	bool passrights_warned;		/* netcall.c: said once, atomically */
@@ -109,6 +101,14 @@ int64_t netcall_dispatch(const struct call *c, char *buf);
  * -errno or the call's result. */
 int64_t filecall_dispatch(const struct call *c);
 
+/* execpath.c: could the agent's account replace the command at PATH, as
+ * task PID resolves it (absolute in its root; relative to DIRFD, ours,
+ * or else its cwd)?  Every directory walked, symlinks' included (at most
+ * 40 of them), and the file itself are checked.  1 with WHY (SIZE bytes)
+ * when it could, 0 when not, or -errno when the walk failed. */
+int execpath_replaceable(pid_t pid, int dirfd, const char *path, char *why,
+    size_t size);
+
 /* execgate.c */
 /* execve/execveat: CONTINUE when approved (verified at the exec event),
  * else -errno. */
@@ -117,6 +117,11 @@ int64_t execgate_on_exec(const struct call *c, bool at, char *buf);
  * now what was approved for it?  BLOB: ARGV_BYTES + 2 bytes of room. */
 bool execgate_verify(struct supervisor *s, pid_t pid, pid_t former,
     char *blob);
+/* At PID's exec event: does the new image's environment (read from
+ * /proc/PID/environ) hold no variable that zt_env_is_dangerous and the
+ * profile's env does not name?  Logs the deny when it does, or when it
+ * cannot tell.  BUF: ENV_BYTES + 1 bytes. */
+bool execgate_environment_ok(struct supervisor *s, pid_t pid, char *buf);
 /* Forget every approval of task TID (it died, or failed verification). */
 void execgate_drop(struct supervisor *s, pid_t tid);
 /* Forget every approval (the policy or the trust changed). */

@@ -83,11 +83,14 @@ supervise_stats(struct supervisor *s, size_t *approvals, size_t *tasks)
 int
 supervise_trace(struct supervisor *s)
 {
-	char *blob = malloc(ARGV_BYTES + 2);
+	char *blob = malloc(ARGV_BYTES + 2), *env = malloc(ENV_BYTES + 1);
 	int root_status = -1;
 
-	if (blob == NULL)
+	if (blob == NULL || env == NULL) {
+		free(blob);
+		free(env);
 		return -ENOMEM;
+	}
 	for (;;) {
 		int status, sig, event;
 		pid_t pid = waitpid(-1, &status, __WALL);
@@ -146,7 +149,8 @@ supervise_trace(struct supervisor *s)
 				    "instruction", s->setup.profile->agent,
 				    (int)pid, exe);
 				kill(pid, SIGKILL);
-			}
+			} else if (!execgate_environment_ok(s, pid, env))
+				kill(pid, SIGKILL);
 			/* The calling thread is gone either way. */
 			if (former != 0)
 				execgate_drop(s, (pid_t)former);
@@ -169,5 +173,6 @@ supervise_trace(struct supervisor *s)
 		}
 	}
 	free(blob);
+	free(env);
 	return root_status;
 }

@@ -33,6 +33,7 @@
 #include "supervise.h"
 #include "tunnel.h"
 #include "zt_client.h"
+#include "zt_envcheck.h"
 #include "zt_err.h"
 #include "zt_log.h"
 #include "zt_msg.h"
@@ -222,11 +223,41 @@ forward_signals(void *arg)
 	return NULL;
 }
 
+/*
+ * The agent's environment (sudo's env_reset): of ours, the safe base
+ * (zt_env_is_base) and the variables the profile's env names; ZT_GRANT,
+ * which this launch consumed, never.  NULL when out of memory.
+ */
+static char **
+agent_environment(void)
+{
+	extern char **environ;
+	size_t n = 0, k = 0;
+	char **out;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((out = calloc(n + 1, sizeof(*out))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = environ[i];
+		size_t name = strcspn(e, "=");
+
+		if (e[name] != '=' || (name == 8 &&
+		    strncmp(e, "ZT_GRANT", 8) == 0))
+			continue;
+		if (zt_env_is_base(e, name) || zt_env_named(profile.env_names,
+		    profile.n_env, e, name))
+			out[k++] = environ[i];
+	}
+	return out;
+}
+
 /* The child: confine itself, hand over its listener, wait, exec. */
 static void __attribute__((noreturn))
 child(int sock, pid_t parent, char **argv)
 {
-	char msg[256], go = 0;
+	char msg[256], go = 0, **envp;
 	sigset_t none;
 	int abi, nfd;
 
@@ -245,7 +276,8 @@ child(int sock, pid_t parent, char **argv)
 	if (syscall(SYS_close_range, 4, ~0u, 0) < 0)
 		_exit(EXIT_FAILED);
 	fcntl(sock, F_SETFD, FD_CLOEXEC);
-	unsetenv("ZT_GRANT");
+	if ((envp = agent_environment()) == NULL)
+		_exit(EXIT_FAILED);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		snprintf(msg, sizeof(msg), "Eno_new_privs: %s",
 		    strerror(errno));
@@ -264,7 +296,7 @@ child(int sock, pid_t parent, char **argv)
 	    go != 'G')
 		_exit(EXIT_FAILED);
 	close(nfd);
-	execv(profile.binary, argv);
+	execve(profile.binary, argv, envp);
 	_exit(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_DENIED);
 fail:
 	if (write(sock, msg, strlen(msg)) < 0)

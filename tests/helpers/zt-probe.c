@@ -751,7 +751,8 @@ cmd_unix(int argc, char **argv)
  * BUF, or the child's execve errno.
  */
 static int
-fork_exec(const char *path, char *const *args, char *buf, size_t size)
+fork_exec(const char *path, char *const *args, char *const *envp, char *buf,
+    size_t size)
 {
 	int pipefd[2], e = 0;
 	ssize_t n;
@@ -764,7 +765,7 @@ fork_exec(const char *path, char *const *args, char *buf, size_t size)
 		return errno;
 	if (pid == 0) {
 		close(pipefd[0]);
-		execve(path, args, environ);
+		execve(path, args, envp);
 		e = errno;
 		if (write(pipefd[1], &e, sizeof(e)) < 0)
 			_exit(126);
@@ -788,10 +789,55 @@ cmd_exec(int argc, char **argv)
 
 	if (argc < 2)
 		return usage("exec PATH [ARGS...]");
-	e = fork_exec(argv[1], &argv[1], end, sizeof(end));
+	e = fork_exec(argv[1], &argv[1], environ, end, sizeof(end));
 	if (e != 0)
 		return fail(e);
 	printf("ok %s\n", end);
+	return 0;
+}
+
+/*
+ * exec-env NAME=VALUE... -- PATH [ARGS...]: exec PATH with our environment
+ * and the given entries added: as exec.
+ */
+static int
+cmd_exec_env(int argc, char **argv)
+{
+	static const char *use = "exec-env NAME=VALUE... -- PATH [ARGS...]";
+	char end[32], **envp;
+	int sep, n = 0, e;
+
+	for (sep = 1; sep < argc && strcmp(argv[sep], "--") != 0; sep++)
+		;
+	if (sep + 1 >= argc)
+		return usage(use);
+	while (environ[n] != NULL)
+		n++;
+	if ((envp = calloc((size_t)(n + sep), sizeof(*envp))) == NULL)
+		return fail(ENOMEM);
+	memcpy(envp, environ, (size_t)n * sizeof(*envp));
+	memcpy(envp + n, argv + 1, (size_t)(sep - 1) * sizeof(*envp));
+	e = fork_exec(argv[sep + 1], &argv[sep + 1], envp, end, sizeof(end));
+	free(envp);
+	if (e != 0)
+		return fail(e);
+	printf("ok %s\n", end);
+	return 0;
+}
+
+/* getenv NAME: "ok NAME=VALUE" or "ok NAME unset" */
+static int
+cmd_getenv(int argc, char **argv)
+{
+	const char *v;
+
+	if (argc != 2)
+		return usage("getenv NAME");
+	v = getenv(argv[1]);
+	if (v == NULL)
+		printf("ok %s unset\n", argv[1]);
+	else
+		printf("ok %s=%s\n", argv[1], v);
 	return 0;
 }
 
@@ -811,7 +857,7 @@ cmd_loop_exec(int argc, char **argv)
 	for (unsigned long i = 0; i < count; i++) {
 		char *const args[] = { argv[1], NULL };
 		long long t = now_ms();
-		int e = fork_exec(argv[1], args, end, sizeof(end));
+		int e = fork_exec(argv[1], args, environ, end, sizeof(end));
 
 		if (e != 0)
 			printf("t=%lld errno=%s\n", t, errname(e, buf));
@@ -1364,6 +1410,7 @@ cmd_race_connect(int argc, char **argv)
 struct race_child {
 	const char *path;
 	char *const *argv;
+	char *const *envp;
 	int err;
 };
 
@@ -1373,7 +1420,7 @@ race_child_main(void *arg)
 {
 	struct race_child *c = arg;
 
-	execve(c->path, c->argv, environ);
+	execve(c->path, c->argv, c->envp);
 	c->err = errno;
 	_exit(127);
 }
@@ -1382,22 +1429,34 @@ race_child_main(void *arg)
  * race-exec GOOD_PATH BAD_PATH N [SECONDS]: N times (or as many as SECONDS
  * allow) a child sharing our memory execs a path another thread flips
  * between GOOD and BAD (of equal length).  GOOD exits 0, BAD exits 42.
+ * race-exec-env PATH GOOD_ENTRY BAD_ENTRY N [SECONDS]: the same with PATH
+ * fixed and its one environment entry flipped (exit 0 either way: what
+ * ran with BAD must be told by its effects).
  */
 static int
 cmd_race_exec(int argc, char **argv)
 {
 	static const char *use = "race-exec GOOD_PATH BAD_PATH N [SECONDS] "
-	    "(paths of equal length)";
+	    "(paths of equal length) | race-exec-env PATH GOOD_ENTRY "
+	    "BAD_ENTRY N [SECONDS]";
 	unsigned long n, i, good_n = 0, bad_n = 0, killed = 0, failed = 0;
 	char *const child_argv[] = { (char *)"race-exec-child", NULL };
 	char shared[PATH_MAX] = "";
+	char *const child_envp[] = { shared, NULL };
 	struct flip f = { .shared = shared };
-	struct race_child c = { .path = shared, .argv = child_argv };
+	struct race_child c = { .path = shared, .argv = child_argv,
+	    .envp = environ };
 	long long deadline;
 	int first_err = 0;
 	char *stack, buf[16];
 	pthread_t t;
 
+	if (strcmp(argv[0], "race-exec-env") == 0 && argc >= 2) {
+		c.path = argv[1];
+		c.envp = child_envp;
+		argc--;
+		argv++;
+	}
 	if (argc < 4 || argc > 5 || strlen(argv[1]) != strlen(argv[2]) ||
 	    strlen(argv[1]) >= sizeof(shared) ||
 	    !parse_ulong(argv[3], ULONG_MAX, &n) ||
@@ -1472,7 +1531,7 @@ cmd_unmapped(int argc, char **argv)
 		return fail(errno);
 	if (connect(fd, p, sizeof(struct sockaddr_in)) < 0)
 		connect_err = errno;
-	exec_err = fork_exec(p, child_argv, end, sizeof(end));
+	exec_err = fork_exec(p, child_argv, environ, end, sizeof(end));
 	printf("ok connect=%s exec=%s\n", errname(connect_err, buf1),
 	    errname(exec_err, buf2));
 	return 0;
@@ -1812,6 +1871,8 @@ static const struct command {
 	{ "unix", cmd_unix },
 	{ "unix-seqpacket", cmd_unix },
 	{ "exec", cmd_exec },
+	{ "exec-env", cmd_exec_env },
+	{ "getenv", cmd_getenv },
 	{ "loop-exec", cmd_loop_exec },
 	{ "open", cmd_open },
 	{ "syscall", cmd_syscall },
@@ -1819,6 +1880,7 @@ static const struct command {
 	{ "int80", cmd_abi },
 	{ "race-connect", cmd_race_connect },
 	{ "race-exec", cmd_race_exec },
+	{ "race-exec-env", cmd_race_exec },
 	{ "unmapped", cmd_unmapped },
 	{ "die-mid", cmd_die_mid },
 	{ "hammer", cmd_hammer },

@@ -626,6 +626,84 @@ check "a command renamed over after approval never runs" swap_test exit03 rename
 check "a command rewritten in place after approval never runs" \
     swap_test exit04 inplace
 
+# ------------------------------------------------------------ exec: environment, replaceable commands
+# The profile gains env names and commands the account could replace (a
+# reload); what an exec's environment may hold, and which files may run.
+mkdir -m 0755 "$work/own"
+install -m 0755 "$PROBE" "$work/own/exit05"     # the account's own file
+chown "$account:" "$work/own/exit05"
+install -m 0755 "$PROBE" "$work/rw/exit06"      # root's, in the account's dir
+printf '#!%s\n' "$bin/exit00" >"$work/own/script"
+chmod 0777 "$work/own/script"                   # root's, writable by all
+ln -s "$bin/exit00" "$work/rw/link00"           # to an allowed command
+sed -i -e "s|^    decision_ttl = 30;|&\n    env = [\"ZT_PASSED\", \"NODE_ZT_*\"];|" \
+    -e "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$work/own/exit05\"; risk = \"low\"; },\n      { path = \"$work/rw/exit06\"; risk = \"low\"; },\n      { path = \"$work/own/script\"; risk = \"low\"; },\n&|" \
+    "$work/ztd.conf"
+check "ztd reloads the profile with env and the new commands" \
+    "$ZTCTL" --socket "$sock" reload
+zx exec "$bin/exit00"
+check "env: the approved command runs without extra variables ($out)" \
+    test "$out" = "ok status=0"
+for var in LD_PRELOAD LD_AUDIT PYTHONPATH BASH_ENV; do
+	zx exec-env "$var=$work/rw/evil" -- "$bin/exit00"
+	check "env: $var in an exec's environment: EACCES, never ran ($out)" \
+	    test "$out" = "errno=EACCES"
+	check "env: the refusal names $var" wait_for logged \
+	    "decision=deny action=exec agent=\"probe\" object=\"$bin/exit00\" reason=\"environment variable $var "
+done
+zx exec-env NODE_ZT_TEST=1 -- "$bin/exit00"
+check "env: a listed variable the profile's env names passes ($out)" \
+    test "$out" = "ok status=0"
+LD_PRELOAD=libc.so.6 PYTHONPATH=$work/rw ZT_OTHER=1 ZT_PASSED=yes \
+    zx getenv LD_PRELOAD
+check "launch: LD_PRELOAD from the caller does not reach the agent ($out)" \
+    test "$out" = "ok LD_PRELOAD unset"
+PYTHONPATH=$work/rw zx getenv PYTHONPATH
+check "launch: PYTHONPATH from the caller is dropped ($out)" \
+    test "$out" = "ok PYTHONPATH unset"
+ZT_OTHER=1 zx getenv ZT_OTHER
+check "launch: a variable the profile does not name is dropped ($out)" \
+    test "$out" = "ok ZT_OTHER unset"
+ZT_PASSED=yes zx getenv ZT_PASSED
+check "launch: a variable the profile's env names passes ($out)" \
+    test "$out" = "ok ZT_PASSED=yes"
+TERM=zt-term zx getenv TERM
+check "launch: the safe base (TERM) passes ($out)" \
+    test "$out" = "ok TERM=zt-term"
+zx exec "$work/own/exit05"
+check "replaceable: a command the account owns: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+check "replaceable: ... refused by zt-exec, logged" wait_for logged \
+    "decision=deny action=exec agent=\"probe\" object=\"$work/own/exit05\" reason=\"the agent's account can write or owns the file\""
+zx exec "$work/rw/exit06"
+check "replaceable: a command in a directory the account can write: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+check "replaceable: ... refused by zt-exec, logged" wait_for logged \
+    "object=\"$work/rw/exit06\" reason=\"the agent's account can replace entries of the directory $work/rw "
+zx exec "$work/own/script"
+check "replaceable: a script whose file the account can write: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+check "replaceable: ... refused by zt-exec, logged" wait_for logged \
+    "object=\"$work/own/script\" reason=\"the agent's account can write or owns the file\""
+zx exec "$work/rw/link00"
+check "replaceable: a symlink in the account's directory to an allowed command: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+check "replaceable: ... refused by zt-exec, logged" wait_for logged \
+    "object=\"$bin/exit00\" reason=\"the agent's account can replace entries of the directory $work/rw "
+zx exec "$bin/exit00"
+check "replaceable: the allowed command by its own path still runs ($out)" \
+    test "$out" = "ok status=0"
+# envp flipped by another thread after the supervisor read it: the exec
+# event's check of the new image's environment holds (ld.so would say it
+# could not preload the file, had it ever seen LD_PRELOAD).
+zx race-exec-env "$bin/exit00" "ZT_PRELOAD=/nonexistent-zt" \
+    "LD_PRELOAD=/nonexistent-zt" 100000 10
+diag "race-exec-env: $out"
+check "race-exec-env: no image ever started with LD_PRELOAD" \
+    sh -c "! grep -q 'LD_PRELOAD cannot be preloaded' '$work/zx.err'"
+check "race-exec-env: the clean environment ran, many iterations ($out)" \
+    sh -c "printf '%s' '$out' | grep -qE 'good=[1-9]'"
+
 # ------------------------------------------------------------ files
 landlock=$("$PROBE" syscall landlock_abi)
 if has "$landlock" '^ok rc=[1-9]'; then

@@ -488,6 +488,28 @@ static struct config_case bad_configs[] = {
 		    "%s:4: accounts[1] \"Root\" is not a user name",
 	},
 	{
+		.name = "a bad env name",
+		.text = AGENT_HEAD
+		    "    env = [\"LANG\", \"LD_PRELOAD=x\"];\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:7: env[1] \"LD_PRELOAD=x\" is not a variable name "
+		    "([A-Za-z_][A-Za-z0-9_]*, up to 63, a final * for a "
+		    "prefix)",
+	},
+	{
+		.name = "a lone * in env",
+		.text = AGENT_HEAD
+		    "    env = [\"*\"];\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:7: env[0] \"*\" is not a variable name "
+		    "([A-Za-z_][A-Za-z0-9_]*, up to 63, a final * for a "
+		    "prefix)",
+	},
+	{
 		.name = "an account in two agents",
 		.text = AGENT_HEAD
 		    "  },\n"

@@ -580,17 +580,17 @@ test_cache_hit_reads_nothing(void **state)
 	assert_int_equal(identity_check_file(identity, config,
 	    the_agent(config), at("cached"), reason), 0);
 	identity_get_stats(identity, &first);
-	assert_int_equal(first.misses, 1);
-	assert_int_equal(first.inserts, 1);
-	assert_int_equal(first.entries, 1);
-	assert_int_equal(first.bytes_read, st.st_size);
+	assert_int_equal(first.digests.misses, 1);
+	assert_int_equal(first.digests.inserts, 1);
+	assert_int_equal(first.digests.entries, 1);
+	assert_int_equal(first.digests.bytes_read, st.st_size);
 
 	assert_int_equal(identity_check_file(identity, config,
 	    the_agent(config), at("cached"), reason), 0);
 	identity_get_stats(identity, &second);
-	assert_int_equal(second.hits, first.hits + 1);
-	assert_int_equal(second.misses, first.misses);
-	assert_int_equal(second.bytes_read, first.bytes_read);
+	assert_int_equal(second.digests.hits, first.digests.hits + 1);
+	assert_int_equal(second.digests.misses, first.digests.misses);
+	assert_int_equal(second.digests.bytes_read, first.digests.bytes_read);
 	identity_free(identity);
 	config_free(config);
 }
@@ -610,10 +610,10 @@ test_fresh_file_not_cached(void **state)
 	assert_int_equal(identity_digest_fd(identity, fd, digest), 0);
 	identity_get_stats(identity, &stats);
 	/* Changed within the last tick: hashed both times, never kept. */
-	assert_int_equal(stats.misses, 2);
-	assert_int_equal(stats.unsettled, 2);
-	assert_int_equal(stats.entries, 0);
-	assert_int_equal(stats.bytes_read, 24);
+	assert_int_equal(stats.digests.misses, 2);
+	assert_int_equal(stats.digests.unsettled, 2);
+	assert_int_equal(stats.digests.entries, 0);
+	assert_int_equal(stats.digests.bytes_read, 24);
 	close(fd);
 	identity_free(identity);
 }
@@ -632,15 +632,15 @@ test_modified_in_place_refused(void **state)
 	assert_int_equal(identity_check_file(identity, config,
 	    the_agent(config), at("in-place"), reason), 0);
 	identity_get_stats(identity, &before);
-	assert_int_equal(before.entries, 1);
+	assert_int_equal(before.digests.entries, 1);
 	/* Same inode, size, mtime: only ctime changes. */
 	flip_byte_in_place(at("in-place"), 1000);
 	assert_int_equal(identity_check_file(identity, config,
 	    the_agent(config), at("in-place"), reason), ZT_E_PERM);
 	assert_reason_has(reason, "is not pinned");
 	identity_get_stats(identity, &after);
-	assert_int_equal(after.hits, before.hits);
-	assert_int_equal(after.misses, before.misses + 1);
+	assert_int_equal(after.digests.hits, before.digests.hits);
+	assert_int_equal(after.digests.misses, before.digests.misses + 1);
 	identity_free(identity);
 	config_free(config);
 }
@@ -673,8 +673,8 @@ test_replaced_by_rename_refused(void **state)
 	    the_agent(config), at("renamed"), reason), ZT_E_PERM);
 	assert_reason_has(reason, "is not pinned");
 	identity_get_stats(identity, &after);
-	assert_int_equal(after.hits, before.hits);
-	assert_int_equal(after.misses, before.misses + 1);
+	assert_int_equal(after.digests.hits, before.digests.hits);
+	assert_int_equal(after.digests.misses, before.digests.misses + 1);
 	identity_free(identity);
 	config_free(config);
 }
@@ -701,11 +701,11 @@ test_cache_bounded_lru(void **state)
 		    fds[files[i][3] - '1'], digest), 0);
 	identity_get_stats(identity, &stats);
 	/* 1, 2 miss; 3 misses and evicts 1; 2 hits; 1 misses, evicts 3. */
-	assert_int_equal(stats.max_entries, 2);
-	assert_int_equal(stats.entries, 2);
-	assert_int_equal(stats.misses, 4);
-	assert_int_equal(stats.hits, 1);
-	assert_int_equal(stats.evictions, 2);
+	assert_int_equal(stats.digests.max_entries, 2);
+	assert_int_equal(stats.digests.entries, 2);
+	assert_int_equal(stats.digests.misses, 4);
+	assert_int_equal(stats.digests.hits, 1);
+	assert_int_equal(stats.digests.evictions, 2);
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
 	identity_free(identity);
@@ -717,8 +717,8 @@ test_cache_bounded_lru(void **state)
 	assert_int_equal(identity_digest_fd(identity, fds[0], digest), 0);
 	assert_int_equal(identity_digest_fd(identity, fds[0], digest), 0);
 	identity_get_stats(identity, &stats);
-	assert_int_equal(stats.misses, 2);
-	assert_int_equal(stats.entries, 0);
+	assert_int_equal(stats.digests.misses, 2);
+	assert_int_equal(stats.digests.entries, 0);
 	close(fds[0]);
 	identity_free(identity);
 	assert_null(identity_new(IDENTITY_CACHE_MAX + 1));
@@ -761,8 +761,8 @@ test_changed_while_hashed(void **state)
 	waitpid(writer, NULL, 0);
 	assert_int_equal(r, -EAGAIN);
 	identity_get_stats(identity, &stats);
-	assert_true(stats.changed >= 1);
-	assert_int_equal(stats.entries, 0);
+	assert_true(stats.digests.changed >= 1);
+	assert_int_equal(stats.digests.entries, 0);
 	close(fd);
 	identity_free(identity);
 }
@@ -886,12 +886,12 @@ test_good_signature_cached(void **state)
 	identity_get_stats(identity, &first);
 	/* Hashed once, read once more whole for Ed25519. */
 	assert_int_equal(first.signature_hits, 0);
-	assert_true(first.bytes_read > 0);
+	assert_true(first.digests.bytes_read > 0);
 	assert_int_equal(identity_check_file(identity, config,
 	    the_agent(config), at("sig-cached"), reason), 0);
 	identity_get_stats(identity, &second);
 	assert_int_equal(second.signature_hits, 1);
-	assert_int_equal(second.bytes_read, first.bytes_read);
+	assert_int_equal(second.digests.bytes_read, first.digests.bytes_read);
 
 	/* Another signature file is verified afresh, and must be good. */
 	damage("sig-cached.sig", 5);
