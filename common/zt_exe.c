@@ -214,6 +214,16 @@ zt_proc_ppid(pid_t pid, pid_t *ppid)
 }
 
 int
+zt_proc_tracer(pid_t pid, pid_t *tracer)
+{
+	long v = 0;
+	int r = status_field(pid, "TracerPid", 0, INT32_MAX, &v);
+
+	*tracer = (pid_t)v;
+	return r;
+}
+
+int
 zt_proc_uid(pid_t pid, uid_t *uid)
 {
 	long v = 0;

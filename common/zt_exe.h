@@ -47,13 +47,14 @@ int zt_shebang_read(int fd, struct zt_shebang *sb);
 
 /*
  * Facts about process (or thread) PID from /proc/PID/status: its thread
- * group, its parent's pid, its real uid.  Returns 0, -ENOENT/-ESRCH when
+ * group, its parent's pid, the pid of its tracer (0: none), its real uid.  Returns 0, -ENOENT/-ESRCH when
  * it is gone, -EIO when the field is missing or malformed, or -errno.
  * A pid can be reused: callers confirm liveness (a pidfd, a notification
  * id) after reading when it matters.
  */
 int zt_proc_tgid(pid_t pid, pid_t *tgid);
 int zt_proc_ppid(pid_t pid, pid_t *ppid);
+int zt_proc_tracer(pid_t pid, pid_t *tracer);
 int zt_proc_uid(pid_t pid, uid_t *uid);
 
 /*

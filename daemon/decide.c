@@ -43,8 +43,9 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 }
 
 void
-decide(struct ztd *ztd, const struct subject *s, enum action action,
-    const char *object_text, bool dry_run, struct decision *d)
+decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
+    enum action action, const char *object_text, bool dry_run,
+    struct decision *d)
 {
 	const struct ztd_config *c = ztd->config;
 	struct policy_object object;
@@ -102,7 +103,7 @@ decide(struct ztd *ztd, const struct subject *s, enum action action,
 		    c->high_risk_max_age : UINT_MAX;
 		uint64_t ticket = 0;
 
-		switch (attest_require(ztd->attest, max_age, ztd->resume_ticket,
+		switch (attest_require(ztd->attest, max_age, resume_ticket,
 		    &age, &ticket, why)) {
 		case ATTEST_YES:
 			break;

@@ -44,11 +44,11 @@ struct decision {
  * cache, no audit record, no waiting.  Every error ends in a deny with its
  * reason.  OUT->wait_ticket set: no decision yet (nothing audited); the
  * request is to be asked again once that attestation completed, with
- * ztd->resume_ticket set to it.
+ * RESUME_TICKET set to it (0: the first time asked).
  */
-void decide(struct ztd *ztd, const struct subject *subject,
-    enum action action, const char *object_text, bool dry_run,
-    struct decision *out);
+void decide(struct ztd *ztd, uint64_t resume_ticket,
+    const struct subject *subject, enum action action,
+    const char *object_text, bool dry_run, struct decision *out);
 
 /* Write the audit record of a decision; false when it must become a deny
  * (audit.require and the record could not be written). */

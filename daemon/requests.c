@@ -3,8 +3,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "decide.h"
 #include "digest.h"
 #include "grant.h"
+#include "requests.h"
 #include "server.h"
 #include "zt_err.h"
 #include "zt_exe.h"
@@ -27,31 +30,31 @@
 #include "zt_msg.h"
 #include "ztd.h"
 
-/* Administrators: root, or the uid ztd itself runs as (tests). */
+/* Administrators: root, or the uid ztd itself runs as (server.c). */
 static bool
 is_admin(const struct client *c)
 {
-	return c->uid == 0 || c->uid == geteuid();
+	return c->class == CLIENT_ROOT;
 }
 
 /* Park the request until the attestation TICKET is in (server.c). */
 static int
-wait_for_attestation(struct ztd *ztd, uint64_t ticket)
+wait_for_attestation(struct request *rq, uint64_t ticket)
 {
-	ztd->wait_ticket = ticket;
+	rq->wait_ticket = ticket;
 	return ZT_E_WAIT;
 }
 
 static int
-answer_status(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd,
-    struct zt_msg *reply)
+answer_status(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	const struct ztd_config *config = ztd->config;
 	int64_t uptime = (ztd_now_ms() - ztd->started_ms) / 1000;
 	int r;
 
-	(void)c;
 	if ((r = zt_msg_init(reply, ZT_MSG_STATUS_REPLY,
 	    request->request_id)) < 0 ||
 	    (r = zt_msg_put_str(reply, ZT_F_VERSION, PACKAGE_VERSION)) < 0 ||
@@ -102,10 +105,12 @@ answer_status(struct ztd *ztd, const struct client *c,
 }
 
 static int
-answer_reload(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd,
-    struct zt_msg *reply)
+answer_reload(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	int r;
 
 	zt_log(LOG_NOTICE, "reload requested by uid %u pid %d",
@@ -199,16 +204,17 @@ account_of_uid(uid_t uid, char name[33])
 }
 
 static int
-answer_check(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd,
-    struct zt_msg *reply)
+answer_check(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	const char *agent_name, *object, *account = NULL, *grant_id = NULL;
 	struct subject s = { .uid = c->uid, .pid = c->pid };
 	struct decision d = { .decision = DECISION_DENY };
 	enum action action = get_action(request);
 
-	(void)c;
 	zt_msg_get_str(request, ZT_F_AGENT, &agent_name);
 	zt_msg_get_str(request, ZT_F_OBJECT, &object);
 	if (zt_msg_get_str(request, ZT_F_ACCOUNT, &account) < 0)
@@ -232,7 +238,7 @@ answer_check(struct ztd *ztd, const struct client *c,
 	else {
 		s.account = account != NULL ? account :
 		    s.grant != NULL ? s.grant->account : s.agent->accounts[0];
-		decide(ztd, &s, action, object, true, &d);
+		decide(ztd, rq->resume_ticket, &s, action, object, true, &d);
 	}
 	return put_decision(reply, request->request_id, &d, NULL);
 }
@@ -272,15 +278,48 @@ prove_subject(struct ztd *ztd, struct subject *s, int pidfd, char *reason,
 	return 0;
 }
 
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+/*
+ * Is PID a process of GRANT's agent: traced by the grant's supervisor
+ * (zt-exec traces every process of its agent's tree), alive from before
+ * the check to after it (a pidfd: a pid reused meanwhile fails)?
+ */
+static bool
+acts_for(const struct grant *grant, pid_t pid)
+{
+	pid_t tracer = 0;
+	int pidfd;
+	bool ok;
+
+	if (pid <= 1 || grant->supervisor_pid <= 0)
+		return false;
+	/* PID may be a thread (a notification names the thread). */
+	if ((pidfd = (int)syscall(SYS_pidfd_open, pid, PIDFD_THREAD)) < 0 &&
+	    (pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
+		return false;
+	ok = zt_proc_tracer(pid, &tracer) == 0 &&
+	    tracer == grant->supervisor_pid &&
+	    syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+	close(pidfd);
+	return ok;
+}
+
 /*
  * DECIDE: on a grant's behalf only from the grant's supervisor (the very
  * process that holds it, whatever connection it uses); without a grant, a
  * process may ask only about itself, recognised from the kernel's facts.
  */
 static int
-answer_decide(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+answer_decide(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	int passed_fd = rq->passed_fd;
+	struct zt_msg *reply = rq->reply;
 	struct subject s = { .uid = c->uid, .pid = c->pid };
 	struct decision d = { .decision = DECISION_DENY };
 	enum action action = get_action(request);
@@ -324,13 +363,26 @@ answer_decide(struct ztd *ztd, const struct client *c,
 			return put_decision(reply, request->request_id, &d,
 			    s.grant);
 		}
-		/* Its word, for the audit line only: the grant's supervisor
-		 * is trusted with the grant already. */
-		if (zt_msg_get_u32(request, ZT_F_PID, &actor) == 0)
+		/* The acting process it names must be of its grant: traced
+		 * by it (zt-exec traces its agent's whole tree), checked
+		 * through a pidfd so that a reused pid does not pass. */
+		if (zt_msg_get_u32(request, ZT_F_PID, &actor) == 0) {
+			if (!acts_for(s.grant, (pid_t)actor)) {
+				snprintf(d.reason, sizeof(d.reason), "the "
+				    "acting process %u named is not one of "
+				    "this grant's (not traced by its "
+				    "supervisor)", actor);
+				decide_audit(ztd, &s,
+				    policy_action_name(action), object, &d,
+				    -1);
+				return put_decision(reply,
+				    request->request_id, &d, s.grant);
+			}
 			s.pid = (pid_t)actor;
-		decide(ztd, &s, action, object, false, &d);
+		}
+		decide(ztd, rq->resume_ticket, &s, action, object, false, &d);
 		if (d.wait_ticket != 0)
-			return wait_for_attestation(ztd, d.wait_ticket);
+			return wait_for_attestation(rq, d.wait_ticket);
 		r = put_decision(reply, request->request_id, &d, s.grant);
 		if (d.violation && s.agent->on_violation == VIOLATION_KILL)
 			grant_end(ztd, s.grant, "violation: on_violation = "
@@ -349,9 +401,9 @@ answer_decide(struct ztd *ztd, const struct client *c,
 		return put_decision(reply, request->request_id, &d, NULL);
 	}
 	s.identity_proven = true;
-	decide(ztd, &s, action, object, false, &d);
+	decide(ztd, rq->resume_ticket, &s, action, object, false, &d);
 	if (d.wait_ticket != 0)
-		return wait_for_attestation(ztd, d.wait_ticket);
+		return wait_for_attestation(rq, d.wait_ticket);
 	return put_decision(reply, request->request_id, &d, NULL);
 }
 
@@ -362,10 +414,12 @@ answer_decide(struct ztd *ztd, const struct client *c,
  * asking process.
  */
 static int
-answer_session_open(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd,
-    struct zt_msg *reply)
+answer_session_open(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	struct subject s = { .pid = c->pid };
 	struct decision d = { .decision = DECISION_DENY };
 	const char *service, *claimed = NULL;
@@ -407,9 +461,10 @@ answer_session_open(struct ztd *ztd, const struct client *c,
 		decide_audit(ztd, &s, "session", service, &d, -1);
 	} else {
 		s.identity_proven = true;
-		decide(ztd, &s, ACTION_SESSION, service, false, &d);
+		decide(ztd, rq->resume_ticket, &s, ACTION_SESSION, service,
+		    false, &d);
 		if (d.wait_ticket != 0)
-			return wait_for_attestation(ztd, d.wait_ticket);
+			return wait_for_attestation(rq, d.wait_ticket);
 	}
 	if (d.decision == DECISION_ALLOW && !(flags & ZT_SESSION_CHECK_ONLY)) {
 		r = grant_create(ztd, s.agent, account, s.uid, service, c->pid,
@@ -432,10 +487,12 @@ answer_session_open(struct ztd *ztd, const struct client *c,
 }
 
 static int
-answer_session_close(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd,
-    struct zt_msg *reply)
+answer_session_close(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	struct decision d = { .decision = DECISION_DENY };
 	const char *grant_id;
 	struct grant *g;
@@ -568,9 +625,12 @@ build_profile(const struct agent *a, char *buf, size_t size)
  * it and ends with it.  Either way the grant is supervised by the caller.
  */
 static int
-answer_launch(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+answer_launch(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	struct subject s = { .uid = c->uid, .pid = c->pid };
 	struct decision d = { .decision = DECISION_DENY };
 	const char *command, *wanted = NULL, *parent_id = NULL;
@@ -581,7 +641,6 @@ answer_launch(struct ztd *ztd, const struct client *c,
 	struct grant *parent = NULL, *g = NULL;
 	int r;
 
-	(void)passed_fd;
 	zt_msg_get_str(request, ZT_F_OBJECT, &command);
 	zt_msg_get_str(request, ZT_F_AGENT, &wanted);
 	zt_msg_get_str(request, ZT_F_GRANT, &parent_id);
@@ -631,9 +690,10 @@ answer_launch(struct ztd *ztd, const struct client *c,
 		goto denied;
 	}
 	s.identity_proven = true;
-	decide(ztd, &s, ACTION_SESSION, service, false, &d);
+	decide(ztd, rq->resume_ticket, &s, ACTION_SESSION, service, false,
+	    &d);
 	if (d.wait_ticket != 0)
-		return wait_for_attestation(ztd, d.wait_ticket);
+		return wait_for_attestation(rq, d.wait_ticket);
 	if (d.decision != DECISION_ALLOW)
 		return put_decision(reply, request->request_id, &d, NULL);
 	if ((r = grant_create(ztd, s.agent, account, s.uid, service, c->pid,
@@ -673,9 +733,12 @@ denied:
  * audited as such.
  */
 static int
-answer_report(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+answer_report(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	struct subject s = { .uid = c->uid, .pid = c->pid };
 	struct decision d = { .decision = DECISION_ALLOW, .local = true };
 	const char *grant_id;
@@ -684,7 +747,6 @@ answer_report(struct ztd *ztd, const struct client *c,
 	uint32_t written = 0, lost = 0, agent_pid;
 	int r;
 
-	(void)passed_fd;
 	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
 	s.grant = grant_find(ztd, grant_id);
 	if (s.grant == NULL || s.grant->supervisor_pid != c->pid)
@@ -752,14 +814,14 @@ answer_report(struct ztd *ztd, const struct client *c,
 
 /* CA_SHOW: the tunnel CA certificate is public; anyone may ask. */
 static int
-answer_ca_show(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+answer_ca_show(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	char pem[ZT_MSG_MAX - 64];
 	int r;
 
-	(void)c;
-	(void)passed_fd;
 	if ((r = ca_pem(ztd->ca, pem, sizeof(pem))) < 0 ||
 	    (r = zt_msg_init(reply, ZT_MSG_CA_REPLY,
 	    request->request_id)) < 0 ||
@@ -774,9 +836,12 @@ answer_ca_show(struct ztd *ztd, const struct client *c,
  * grant (never later than session_ttl from now).
  */
 static int
-answer_sign(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+answer_sign(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	const struct agent *agent;
 	const char *grant_id;
 	const void *csr;
@@ -788,7 +853,6 @@ answer_sign(struct ztd *ztd, const struct client *c,
 	int64_t left;
 	int r;
 
-	(void)passed_fd;
 	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
 	zt_msg_get_bytes(request, ZT_F_CSR, &csr, &csr_size);
 	g = grant_find(ztd, grant_id);
@@ -828,17 +892,17 @@ answer_sign(struct ztd *ztd, const struct client *c,
 #define GRANT_LINE_MAX 300
 
 static int
-answer_grants(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd,
-    struct zt_msg *reply)
+answer_grants(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	char list[ZT_MSG_MAX - 256];
 	uint32_t offset = 0, index = 0, count = 0;
 	size_t used = 0;
 	struct grant *g;
 	int r;
 
-	(void)c;
 	zt_msg_get_u32(request, ZT_F_OFFSET, &offset);
 	list[0] = '\0';
 	for (g = ztd->grants; g != NULL; g = g->next, index++) {
@@ -871,10 +935,12 @@ answer_grants(struct ztd *ztd, const struct client *c,
 }
 
 static int
-answer_revoke(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd,
-    struct zt_msg *reply)
+answer_revoke(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	const char *grant_id = NULL, *agent = NULL, *account = NULL;
 	uint32_t flags = 0, count = 0;
 	struct grant *g;
@@ -916,21 +982,24 @@ answer_revoke(struct ztd *ztd, const struct client *c,
 }
 
 static int
-answer_enroll_host(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+answer_enroll_host(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	struct decision d = { .decision = DECISION_DENY };
 	char why[ATTEST_REASON_MAX];
 	uint64_t ticket;
 	int r;
 
-	if (ztd->resume_ticket == 0) {
+	if (rq->resume_ticket == 0) {
 		zt_log(LOG_NOTICE, "enroll-host requested by uid %u pid %d",
 		    (unsigned)c->uid, (int)c->pid);
 		attest_request_enroll(ztd->attest, &ticket);
-		return wait_for_attestation(ztd, ticket);
+		return wait_for_attestation(rq, ticket);
 	}
-	if (!attest_ready(ztd->attest, ztd->resume_ticket)) {
+	if (!attest_ready(ztd->attest, rq->resume_ticket)) {
 		zt_msg_error(reply, request->request_id, ZT_E_TIMEOUT,
 		    "the measurement did not complete in time");
 		return 0;
@@ -949,21 +1018,22 @@ answer_enroll_host(struct ztd *ztd, const struct client *c,
 
 /* ATTEST: measure now, then report the verdict, the PCRs and the age. */
 static int
-answer_attest(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
+answer_attest(struct request *rq)
 {
+	struct ztd *ztd = rq->ztd;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
 	struct decision d = { .decision = DECISION_DENY };
 	struct attest_view view;
 	uint64_t ticket;
 	int r;
 
-	(void)c;
-	if (ztd->resume_ticket == 0) {
+	if (rq->resume_ticket == 0) {
 		attest_request(ztd->attest, &ticket);
-		return wait_for_attestation(ztd, ticket);
+		return wait_for_attestation(rq, ticket);
 	}
 	attest_get_view(ztd->attest, &view);
-	if (!attest_ready(ztd->attest, ztd->resume_ticket))
+	if (!attest_ready(ztd->attest, rq->resume_ticket))
 		snprintf(d.reason, sizeof(d.reason), "no measurement within "
 		    "%d ms", ATTEST_WAIT_MS);
 	else if (!view.trusted)
@@ -986,44 +1056,98 @@ answer_attest(struct ztd *ztd, const struct client *c,
 	return 0;
 }
 
-typedef int (*answer_fn)(struct ztd *, const struct client *,
-    const struct zt_msg *, int, struct zt_msg *);
+/* The peer classes a row permits: bits of enum client_class. */
+#define P_ROOT (1u << CLIENT_ROOT)
+#define P_SUPERVISOR (1u << CLIENT_SUPERVISOR)
+#define P_OTHER (1u << CLIENT_OTHER)
+#define P_ANY (P_ROOT | P_SUPERVISOR | P_OTHER)
 
+/* Properties of a request type. */
+#define TAKES_FD 1u		/* may come with a descriptor (SCM_RIGHTS) */
+#define MAY_WAIT 2u		/* may wait for an attestation */
+
+/*
+ * Who may ask what.  PERMIT: the classes that may send the type;
+ * ON_GRANT: the classes that may send it naming a grant (ZT_F_GRANT),
+ * where that is narrower.  Supervisors are connections of
+ * supervisor_group (the setgid zt-exec); root includes the PAM callers,
+ * whose sessions' grants they supervise.  Handlers never check the class
+ * again; what they check is the request's object (this grant is this
+ * caller's, this process is of this grant).
+ */
 static const struct {
-	answer_fn answer;
-	bool admin_only;
-} handlers[ZT_MSG_TYPE_MAX] = {
-	[ZT_MSG_STATUS] = { answer_status, true },
-	[ZT_MSG_RELOAD] = { answer_reload, true },
-	[ZT_MSG_CHECK] = { answer_check, true },
-	[ZT_MSG_DECIDE] = { answer_decide, false },
-	[ZT_MSG_SESSION_OPEN] = { answer_session_open, true },
-	[ZT_MSG_SESSION_CLOSE] = { answer_session_close, false },
-	[ZT_MSG_GRANTS] = { answer_grants, true },
-	[ZT_MSG_REVOKE] = { answer_revoke, true },
-	[ZT_MSG_ENROLL_HOST] = { answer_enroll_host, true },
-	[ZT_MSG_ATTEST] = { answer_attest, true },
-	[ZT_MSG_LAUNCH] = { answer_launch, false },
-	[ZT_MSG_REPORT] = { answer_report, false },
-	[ZT_MSG_CA_SHOW] = { answer_ca_show, false },
-	[ZT_MSG_SIGN] = { answer_sign, false },
+	int (*answer)(struct request *rq);
+	unsigned permit, on_grant;
+	unsigned flags;
+} table[ZT_MSG_TYPE_MAX] = {
+	[ZT_MSG_STATUS] = { answer_status, P_ROOT, 0, 0 },
+	[ZT_MSG_RELOAD] = { answer_reload, P_ROOT, 0, 0 },
+	[ZT_MSG_CHECK] = { answer_check, P_ROOT, 0, 0 },
+	[ZT_MSG_DECIDE] = { answer_decide, P_ANY, P_ROOT | P_SUPERVISOR,
+	    TAKES_FD | MAY_WAIT },
+	[ZT_MSG_SESSION_OPEN] = { answer_session_open, P_ROOT, 0, MAY_WAIT },
+	[ZT_MSG_SESSION_CLOSE] = { answer_session_close,
+	    P_ROOT | P_SUPERVISOR, 0, 0 },
+	[ZT_MSG_GRANTS] = { answer_grants, P_ROOT, 0, 0 },
+	[ZT_MSG_REVOKE] = { answer_revoke, P_ROOT, 0, 0 },
+	[ZT_MSG_ENROLL_HOST] = { answer_enroll_host, P_ROOT, 0, MAY_WAIT },
+	[ZT_MSG_ATTEST] = { answer_attest, P_ROOT, 0, MAY_WAIT },
+	[ZT_MSG_LAUNCH] = { answer_launch, P_ROOT | P_SUPERVISOR, 0,
+	    MAY_WAIT },
+	[ZT_MSG_REPORT] = { answer_report, P_ROOT | P_SUPERVISOR, 0, 0 },
+	[ZT_MSG_CA_SHOW] = { answer_ca_show, P_ANY, 0, 0 },
+	[ZT_MSG_SIGN] = { answer_sign, P_ROOT | P_SUPERVISOR, 0, 0 },
 };
 
-int
-requests_dispatch(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd, struct zt_msg *reply)
-{
-	unsigned type = request->type;
+static const char *const class_names[] = {
+	[CLIENT_ROOT] = "root",
+	[CLIENT_SUPERVISOR] = "supervisor",
+	[CLIENT_OTHER] = "unprivileged",
+};
 
-	if (type >= ZT_MSG_TYPE_MAX || handlers[type].answer == NULL)
+/* Log and audit a request its sender's class may not send. */
+static void
+refuse_class(struct request *rq, bool on_grant)
+{
+	const struct client *c = rq->client;
+	const char *type = zt_msg_type_name(rq->msg->type);
+	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct decision d = { .decision = DECISION_DENY };
+
+	snprintf(d.reason, sizeof(d.reason), "a%s %s peer may not send "
+	    "%s%s%s", c->class == CLIENT_OTHER ? "n" : "",
+	    class_names[c->class], type, on_grant ? " naming a grant" : "",
+	    table[rq->msg->type].permit & P_SUPERVISOR ? ": only a "
+	    "supervisor (setgid zt-exec) or root may" : ": root only");
+	zt_log(LOG_NOTICE, "uid %u gid %u pid %d: %s", (unsigned)c->uid,
+	    (unsigned)c->gid, (int)c->pid, d.reason);
+	/* What a supervisor may send, asked by anyone else, is a forgery
+	 * attempt: it goes to the audit trail as a deny. */
+	if (table[rq->msg->type].permit & P_SUPERVISOR)
+		decide_audit(rq->ztd, &s, "request", type, &d, -1);
+}
+
+int
+requests_dispatch(struct request *rq)
+{
+	unsigned type = rq->msg->type, permit;
+	const char *grant;
+	bool on_grant;
+	int r;
+
+	if (type >= ZT_MSG_TYPE_MAX || table[type].answer == NULL)
 		return ZT_E_PROTOCOL;	/* a reply type sent as a request */
-	if (handlers[type].admin_only && !is_admin(c)) {
-		zt_log(LOG_NOTICE, "uid %u pid %d may not ask %s",
-		    (unsigned)c->uid, (int)c->pid, zt_msg_type_name(type));
+	on_grant = table[type].on_grant != 0 &&
+	    zt_msg_get_str(rq->msg, ZT_F_GRANT, &grant) == 0;
+	permit = on_grant ? table[type].on_grant : table[type].permit;
+	if (!(permit & (1u << rq->client->class))) {
+		refuse_class(rq, on_grant);
 		return ZT_E_PERM;
 	}
-	/* Only DECIDE takes a descriptor (the subject's pidfd). */
-	if (passed_fd >= 0 && type != ZT_MSG_DECIDE)
+	if (rq->passed_fd >= 0 && !(table[type].flags & TAKES_FD))
 		return ZT_E_PROTOCOL;
-	return handlers[type].answer(ztd, c, request, passed_fd, reply);
+	r = table[type].answer(rq);
+	if (r == ZT_E_WAIT && !(table[type].flags & MAY_WAIT))
+		return ZT_E_TIMEOUT;	/* cannot happen: a deny all the same */
+	return r;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "attest.h"
+#include "requests.h"
 #include "rundir.h"
 #include "grant.h"
 #include "server.h"
@@ -306,7 +307,8 @@ add_client(struct ztd *ztd, int fd)
 		close(fd);
 		return;
 	}
-	class = cred.uid == 0 ? CLIENT_ROOT :
+	/* Root, or ztd's own uid (a test's unprivileged ztd). */
+	class = cred.uid == 0 || cred.uid == geteuid() ? CLIENT_ROOT :
 	    cred.gid == ztd->config->supervisor_gid ? CLIENT_SUPERVISOR :
 	    CLIENT_OTHER;
 	if ((why = slot_refused(ztd, class, cred.uid)) != NULL ||
@@ -386,7 +388,7 @@ server_accept(struct ztd *ztd)
 }
 
 static void answer(struct ztd *ztd, struct client *c,
-    const struct zt_msg *request, int passed_fd);
+    const struct zt_msg *request, int passed_fd, uint64_t resume_ticket);
 
 void
 server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
@@ -421,31 +423,36 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 		return;
 	}
 	touch_client(ztd, c);
-	answer(ztd, c, &request, passed_fd);
+	answer(ztd, c, &request, passed_fd, 0);
 }
 
 /*
  * Dispatch REQUEST and send the answer; a request that must wait for an
  * attestation is parked instead (the client is not read from meanwhile),
- * keeping PASSED_FD.  Otherwise PASSED_FD is closed here.
+ * keeping PASSED_FD.  Otherwise PASSED_FD is closed here.  RESUME_TICKET:
+ * the attestation a parked request waited for (0: asked the first time).
  */
 static void
 answer(struct ztd *ztd, struct client *c, const struct zt_msg *request,
-    int passed_fd)
+    int passed_fd, uint64_t resume_ticket)
 {
 	struct server *s = &ztd->server;
 	struct epoll_event ev = { .events = 0, .data.ptr = c };
 	struct zt_msg reply;
+	struct request rq = {
+		.ztd = ztd, .client = c, .msg = request,
+		.passed_fd = passed_fd, .reply = &reply,
+		.resume_ticket = resume_ticket,
+	};
 	int r;
 
-	ztd->wait_ticket = 0;
-	r = requests_dispatch(ztd, c, request, passed_fd, &reply);
+	r = requests_dispatch(&rq);
 	if (c->watch.dead) {	/* closed while answering: nobody to tell */
 		if (passed_fd >= 0)
 			close(passed_fd);
 		return;
 	}
-	if (r == ZT_E_WAIT && ztd->resume_ticket == 0 && c->parked == NULL) {
+	if (r == ZT_E_WAIT && resume_ticket == 0 && c->parked == NULL) {
 		c->parked = malloc(sizeof(*c->parked));
 		/* Decoded again from its bytes: the fields point into the
 		 * message that holds them. */
@@ -456,7 +463,7 @@ answer(struct ztd *ztd, struct client *c, const struct zt_msg *request,
 		}
 		if (c->parked != NULL) {
 			c->parked_fd = passed_fd;
-			c->parked_ticket = ztd->wait_ticket;
+			c->parked_ticket = rq.wait_ticket;
 			c->parked_until_ms = ztd_now_ms() + ATTEST_WAIT_MS;
 			s->n_parked++;
 			epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -491,9 +498,7 @@ resume(struct ztd *ztd, struct client *c)
 	c->parked_fd = -1;
 	s->n_parked--;
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
-	ztd->resume_ticket = c->parked_ticket;
-	answer(ztd, c, request, passed_fd);
-	ztd->resume_ticket = 0;
+	answer(ztd, c, request, passed_fd, c->parked_ticket);
 	free(request);
 }
 

@@ -113,14 +113,4 @@ void server_attestation_ready(struct ztd *ztd);
 /* Close clients whose deadline passed; return ms to the next deadline or -1. */
 int server_expire(struct ztd *ztd);
 
-/*
- * Answer one decoded request from C into REPLY (requests.c).  PASSED_FD is
- * a descriptor that came with it (-1: none; the caller closes it).
- * Returns 0 when REPLY is to be sent, or a negative code to send as an
- * error.
- */
-struct zt_msg;
-int requests_dispatch(struct ztd *ztd, const struct client *c,
-    const struct zt_msg *request, int passed_fd, struct zt_msg *reply);
-
 #endif

@@ -24,9 +24,6 @@ struct ztd {
 	bool stopping;
 	struct server server;
 	struct attest *attest;
-	uint64_t resume_ticket;		/* set while a parked request is
-					 * answered again (decide.h) */
-	uint64_t wait_ticket;		/* set by a request that must wait */
 	struct cache *cache;		/* low-risk allows, by grant */
 	struct audit *audit;
 	struct identity *identity;	/* digests of agent binaries */

@@ -14,6 +14,8 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
+#include <unistd.h>
 
 #include "supervisor_int.h"
 #include "zt_log.h"
@@ -99,6 +101,16 @@ worker_main(void *arg)
 	}
 	c.req = req;
 	c.resp = resp;
+	/* This thread resolves paths and makes calls for the agent: with
+	 * the agent's group (main set it; a thread inherits it), never
+	 * zt-exec's setgid one (a chown to it, or a setgid file of it, would
+	 * make a supervisor of anyone). */
+	if ((gid_t)setfsgid((gid_t)-1) != getgid()) {
+		zt_log(LOG_ERR, "a supervisor worker could not drop its group");
+		seccomp_notify_free(req, resp);
+		free(buf);
+		return NULL;
+	}
 	for (;;) {
 		int64_t r;
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -278,6 +279,10 @@ child(int sock, pid_t parent, char **argv)
 	fcntl(sock, F_SETFD, FD_CLOEXEC);
 	if ((envp = agent_environment()) == NULL)
 		_exit(EXIT_FAILED);
+	/* The supervisor group is zt-exec's, never the agent's. */
+	if (setresgid(getgid(), getgid(), getgid()) < 0 ||
+	    getegid() != getgid())
+		_exit(EXIT_FAILED);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		snprintf(msg, sizeof(msg), "Eno_new_privs: %s",
 		    strerror(errno));
@@ -286,6 +291,11 @@ child(int sock, pid_t parent, char **argv)
 	msg[0] = 'E';
 	if (landlock_apply(&profile, &abi, msg + 1) < 0)
 		goto fail;
+	/* Started from a setgid image, this process is not dumpable, and
+	 * its parent (no CAP_SYS_PTRACE) could not trace it: it is the
+	 * agent's own now, confined, with the group dropped. */
+	if (prctl(PR_SET_DUMPABLE, 1) < 0)
+		_exit(EXIT_FAILED);
 	if ((nfd = filter_load(&profile, msg + 1)) < 0) {
 		msg[0] = 'F';
 		goto fail;
@@ -302,6 +312,35 @@ fail:
 	if (write(sock, msg, strlen(msg)) < 0)
 		_exit(EXIT_FAILED);
 	_exit(msg[0] == 'E' ? EXIT_DENIED : EXIT_FAILED);
+}
+
+/*
+ * ztd takes zt-exec for a supervisor only by its group (SO_PEERCRED's gid,
+ * supervisor_group), which the setgid bit gives it: the kernel then also
+ * ignores loader variables, refuses the exec under an unprivileged tracer
+ * and keeps the process non-dumpable, so nothing else of the agent's uid
+ * can speak for it.  Without the bit, or under NO_NEW_PRIVS (which makes
+ * the kernel ignore it), ztd would refuse the launch: say why here.
+ */
+static int
+check_supervisor(void)
+{
+	if (getuid() == 0)
+		return 0;		/* root is root to ztd */
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) {
+		fprintf(stderr, "zt-exec: runs under NO_NEW_PRIVS, so the "
+		    "kernel ignored its setgid bit and ztd cannot tell it "
+		    "from the agent: start it from a process without "
+		    "no_new_privs (systemd: NoNewPrivileges=no)\n");
+		return EXIT_FAILED;
+	}
+	if (getegid() == getgid()) {
+		fprintf(stderr, "zt-exec: not running setgid to ztd's "
+		    "supervisor_group (install it root:zt-exec, mode 2755): "
+		    "ztd accepts launches only from that group\n");
+		return EXIT_FAILED;
+	}
+	return 0;
 }
 
 static int
@@ -353,6 +392,18 @@ main(int argc, char **argv)
 	}
 	zt_log_open_syslog("zt-exec", log_socket, LOG_AUTHPRIV, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if ((code = check_supervisor()) != 0)
+		return code;
+	/* The supervisor group is for ztd's eyes only (SO_PEERCRED reports
+	 * the effective gid): every file access and /proc check this
+	 * process and its threads make for the agent uses the agent's own
+	 * group (fsgid), so /proc/PID of the agent stays ours to read and
+	 * nothing is created or chowned with the supervisor group. */
+	setfsgid(getgid());
+	if ((gid_t)setfsgid((gid_t)-1) != getgid()) {
+		fprintf(stderr, "zt-exec: cannot set its file-system group\n");
+		return EXIT_FAILED;
+	}
 	if ((code = find_command(argv[optind], command)) != 0)
 		return code;
 
@@ -414,17 +465,9 @@ main(int argc, char **argv)
 	}
 	close(sp[1]);
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (root_pidfd < 0 ||
-	    ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEFORK |
-	    PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
-	    PTRACE_O_EXITKILL) < 0) {
-		fprintf(stderr, "zt-exec: cannot trace the agent: %s%s\n",
-		    strerror(errno), errno == EPERM ? " (kernel.yama."
-		    "ptrace_scope above 1?)" : "");
-		kill(pid, SIGKILL);
-		return EXIT_FAILED;
-	}
-	n = read(sp[0], msg, sizeof(msg) - 1);
+	/* The child is confined (and dumpable again) when it says N: only
+	 * then can it be traced.  It waits for G before it execs. */
+	n = root_pidfd < 0 ? -1 : read(sp[0], msg, sizeof(msg) - 1);
 	msg[n > 0 ? n : 0] = '\0';
 	if (n <= 0 || msg[0] != 'N' ||
 	    sscanf(msg + 1, "%d %d", &nfd_child, &abi) != 2) {
@@ -434,6 +477,15 @@ main(int argc, char **argv)
 			return denied(msg + 1);
 		fprintf(stderr, "zt-exec: the agent could not be confined: "
 		    "%s\n", n > 1 ? msg + 1 : "it died");
+		return EXIT_FAILED;
+	}
+	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEFORK |
+	    PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
+	    PTRACE_O_EXITKILL) < 0) {
+		fprintf(stderr, "zt-exec: cannot trace the agent: %s%s\n",
+		    strerror(errno), errno == EPERM ? " (kernel.yama."
+		    "ptrace_scope above 1?)" : "");
+		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
 	/* The filter gates sendmsg, so the child cannot pass its listener

@@ -380,6 +380,92 @@ decide_once(const char *path, const char *grant, const char *action,
 	return 0;
 }
 
+/*
+ * forge SOCKET launch|report|sign|decide GRANT|- [OBJECT]: what only a
+ * supervisor (setgid zt-exec) may send, sent by this process: a LAUNCH of
+ * OBJECT, a REPORT naming GRANT and this pid, a SIGN for GRANT (a dummy
+ * CSR), a DECIDE on GRANT's behalf.  Prints "reply TYPE" or "error TEXT".
+ */
+static int
+forge(const char *path, const char *kind, const char *grant,
+    const char *object)
+{
+	static const uint8_t csr[16] = { 0x30, 0x0e };
+	struct zt_msg request, reply;
+	const char *text = "";
+	int fd, r = 0;
+
+	if ((fd = zt_client_connect(path)) < 0) {
+		printf("connect %s\n", zt_strerror(fd));
+		return 1;
+	}
+	if (strcmp(kind, "launch") == 0) {
+		zt_msg_init(&request, ZT_MSG_LAUNCH, request_id++);
+		r = zt_msg_put_str(&request, ZT_F_OBJECT, object);
+	} else if (strcmp(kind, "report") == 0) {
+		zt_msg_init(&request, ZT_MSG_REPORT, request_id++);
+		if ((r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) == 0)
+			r = zt_msg_put_u32(&request, ZT_F_PID,
+			    (uint32_t)getpid());
+	} else if (strcmp(kind, "sign") == 0) {
+		zt_msg_init(&request, ZT_MSG_SIGN, request_id++);
+		if ((r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) == 0)
+			r = zt_msg_put_bytes(&request, ZT_F_CSR, csr,
+			    sizeof(csr));
+	} else if (strcmp(kind, "decide") == 0) {
+		zt_msg_init(&request, ZT_MSG_DECIDE, request_id++);
+		if ((r = zt_msg_put_u32(&request, ZT_F_ACTION,
+		    action_number("exec"))) == 0 &&
+		    (r = zt_msg_put_str(&request, ZT_F_OBJECT, object)) == 0)
+			r = zt_msg_put_str(&request, ZT_F_GRANT, grant);
+	} else if (strcmp(kind, "launch-decide") == 0) {
+		/* LAUNCH OBJECT, then DECIDE on the new grant naming process
+		 * GRANT (a pid here) as the actor: ztd must check it is of
+		 * the grant. */
+		const char *g;
+		char id[64];
+
+		zt_msg_init(&request, ZT_MSG_LAUNCH, request_id++);
+		if ((r = zt_msg_put_str(&request, ZT_F_OBJECT, object)) < 0 ||
+		    (r = zt_client_call(fd, &request, &reply, 5000)) < 0 ||
+		    zt_msg_get_str(&reply, ZT_F_GRANT, &g) < 0) {
+			printf("launch failed\n");
+			print_decision(&reply);
+			return 1;
+		}
+		snprintf(id, sizeof(id), "%s", g);
+		zt_msg_init(&request, ZT_MSG_DECIDE, request_id++);
+		if ((r = zt_msg_put_u32(&request, ZT_F_ACTION,
+		    action_number("exec"))) < 0 ||
+		    (r = zt_msg_put_str(&request, ZT_F_OBJECT, object)) < 0 ||
+		    (r = zt_msg_put_str(&request, ZT_F_GRANT, id)) < 0 ||
+		    (r = zt_msg_put_u32(&request, ZT_F_PID,
+		    (uint32_t)strtoul(grant, NULL, 10))) < 0 ||
+		    (r = zt_client_call(fd, &request, &reply, 5000)) < 0) {
+			printf("call %s\n", zt_strerror(r));
+			return 1;
+		}
+		print_decision(&reply);
+		close(fd);
+		return 0;
+	} else {
+		fprintf(stderr, "forge: launch|report|sign|decide|"
+		    "launch-decide\n");
+		return 2;
+	}
+	if (r < 0 || (r = zt_client_call(fd, &request, &reply, 5000)) < 0) {
+		printf("call %s\n", zt_strerror(r));
+		return 1;
+	}
+	if (reply.type == ZT_MSG_ERROR) {
+		zt_client_reply_error(&reply, ZT_MSG_ERROR + 1000, &text);
+		printf("error %s\n", text);
+	} else
+		printf("reply %s\n", zt_msg_type_name(reply.type));
+	close(fd);
+	return 0;
+}
+
 /* stale SOCKET: bind a SOCK_SEQPACKET socket there and exit (no listener). */
 static int
 stale(const char *path)
@@ -477,12 +563,17 @@ main(int argc, char **argv)
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "send") == 0)
 		return send_raw(argv[2], argv[3],
 		    argc == 5 ? strtol(argv[4], NULL, 10) : 0);
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "forge") == 0)
+		return forge(argv[2], argv[3], argv[4],
+		    argc == 6 ? argv[5] : "/nonexistent");
 	if (argc == 4 && strcmp(argv[1], "hold") == 0)
 		return hold(argv[2], strtol(argv[3], NULL, 10));
 	fprintf(stderr, "usage: zt-testtool logsink SOCKET FILE\n"
 	    "       zt-testtool listen ADDR PORT LOG\n"
 	    "       zt-testtool send SOCKET HEX [REPEAT]\n"
 	    "       zt-testtool hold SOCKET COUNT\n"
+	    "       zt-testtool forge SOCKET launch|report|sign|decide "
+	    "GRANT|- [OBJECT]\n"
 	    "       zt-testtool stale SOCKET\n"
 	    "       zt-testtool idle SOCKET\n"
 	    "       zt-testtool session SOCKET UID SERVICE\n"

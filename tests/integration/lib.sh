@@ -75,6 +75,7 @@ cleanup() {
 	for pid in $started_pids; do
 		stop_pid "$pid"
 	done
+	supervisor_cleanup
 	[ -n "${work:-}" ] && [ -z "${ZT_KEEP:-}" ] && rm -rf "$work"
 }
 
@@ -121,6 +122,38 @@ start_logsink() {
 	[ -n "$qlen" ] && echo "$qlen" >"$knob"
 	flock -u 9
 	exec 9>&-
+	return 0
+}
+
+# retry COMMAND...: the shadow tools refuse while another holds
+# /etc/group's lock (tests run in parallel): a few tries.
+retry() {
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		"$@" 2>/dev/null && return 0
+		sleep 0.3
+	done
+	"$@"
+}
+
+# supervisor_setup DIR: zt-exec as make install leaves it, setgid to a
+# group of this run's own (ztd's supervisor_group: put
+# "supervisor_group = \"$SUPERVISOR_GROUP\";" into ztd.conf), copied into
+# DIR; sets ZTEXEC and SUPERVISOR_GROUP.  The group goes with cleanup.
+SUPERVISOR_GROUP=ztsup$$
+supervisor_group_added=""
+supervisor_setup() {
+	getent group "$SUPERVISOR_GROUP" >/dev/null &&
+	    retry groupdel "$SUPERVISOR_GROUP"
+	retry groupadd --system "$SUPERVISOR_GROUP" || return 1
+	supervisor_group_added=1
+	install -o root -g "$SUPERVISOR_GROUP" -m 2755 "$ZTEXEC" \
+	    "$1/zt-exec" || return 1
+	ZTEXEC=$1/zt-exec
+}
+supervisor_cleanup() {
+	[ -n "$supervisor_group_added" ] && retry groupdel "$SUPERVISOR_GROUP"
+	supervisor_group_added=""
 	return 0
 }
 

@@ -253,8 +253,8 @@ for f in agent exit00 exit03 exit04 exit07 exit42; do
 	install -m 0755 "$PROBE" "$bin/$f"
 done
 # zt-exec too: the build directory may be out of the account's reach.
-install -m 0755 "$ZTEXEC" "$bin/zt-exec"
-ZTEXEC=$bin/zt-exec
+check "zt-exec is installed setgid to this run's supervisor group" \
+    supervisor_setup "$bin"
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
 # rw, ro, outside and secret are the account's own: what DAC allows there,
 # only Landlock can refuse.
@@ -272,6 +272,7 @@ mkdir -m 0700 "$work/state"
 cat >"$work/ztd.conf" <<EOC
 ztd: {
   state_dir = "$work/state";
+  supervisor_group = "$SUPERVISOR_GROUP";
 };
 attestation: {
   mode = "software";
@@ -346,6 +347,48 @@ out=$(timeout 30 setpriv --reuid="$account" --regid="$account" \
 rc=$?
 check "ztd unreachable at launch: 125, the agent never ran ($rc: $out)" \
     sh -c "[ $rc -eq 125 ] && ! printf '%s' \"\$1\" | grep -q '^ok'" _ "$out"
+
+# ------------------------------------------------------------ who may ask
+# Only zt-exec, setgid to the supervisor group, speaks for an agent: a
+# process of the agent's account outside it is refused every request a
+# supervisor may send, each refusal audited (TESTING.md 25).
+as_account() { setpriv --reuid="$account" --regid="$account" --clear-groups -- "$@"; }
+install -m 0755 "$top_builddir/seccomp/zt-exec" "$work/zt-exec-plain"
+out=$(as_account "$work/zt-exec-plain" --socket "$sock" \
+    --syslog-socket "$work/log.sock" -- "$agent" syscall getpid 2>&1)
+rc=$?
+check "zt-exec without its setgid bit: 125, it says why ($rc: $out)" \
+    sh -c "[ $rc -eq 125 ] && printf '%s' \"\$1\" | grep -q 'not running setgid'" _ "$out"
+out=$(as_account setpriv --no-new-privs -- "$ZTEXEC" --socket "$sock" \
+    --syslog-socket "$work/log.sock" -- "$agent" syscall getpid 2>&1)
+rc=$?
+check "zt-exec under NO_NEW_PRIVS: 125, it says why ($rc: $out)" \
+    sh -c "[ $rc -eq 125 ] && printf '%s' \"\$1\" | grep -q 'NO_NEW_PRIVS'" _ "$out"
+zx_bg asker sleep 30
+asker_pid=$zx_pid
+wait_for sh -c "'$ZTCTL' --socket '$sock' --json grants | grep -q '\"pid\":$asker_pid,'"
+track_tree "$asker_pid"
+live=$("$ZTCTL" --socket "$sock" --json grants |
+    grep -o "{\"grant\":\"[0-9a-f]*\",\"agent\":\"probe\"[^}]*\"pid\":$asker_pid," |
+    sed 's/^{"grant":"\([0-9a-f]*\)".*/\1/')
+check "a live grant of a supervised agent to aim at ($live)" test -n "$live"
+for kind in launch report sign decide; do
+	out=$(as_account "$TESTTOOL" forge "$sock" "$kind" "${live:-0}" "$agent")
+	check "$kind from the agent's account outside zt-exec is refused ($out)" \
+	    has "$out" '^error permission denied'
+	check "and audited as a refused request" \
+	    wait_for logged "decision=deny action=request .*uid=$uid .*object=\"$kind\" reason=\"an unprivileged peer may not send $kind"
+done
+check "no allow was audited for the forged requests' grant from outside" \
+    sh -c "! grep 'decision=allow' '$work/syslog.out' | grep -q 'pid=[0-9]* object=\"/nonexistent\"'"
+stop_pid "$asker_pid"
+# A supervisor names the acting process: it must be one it traces.
+install -o root -g "$SUPERVISOR_GROUP" -m 2755 "$TESTTOOL" "$bin/zt-testtool"
+out=$(as_account "$bin/zt-testtool" forge "$sock" launch-decide 1 "$agent")
+check "a supervisor naming pid 1 as the actor is denied ($out)" \
+    has "$out" '^deny: the acting process 1 named is not one of this grant'
+check "and audited" \
+    wait_for logged "decision=deny action=exec .*reason=\"the acting process 1 named is not one of this grant"
 
 # ------------------------------------------------------------ network
 zx connect tcp 127.0.0.1 "$good_port" hello

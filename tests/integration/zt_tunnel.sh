@@ -88,8 +88,8 @@ chmod 0644 "$pki"/*.pem
 mkdir -m 0755 "$bin"
 install -m 0755 "$PROBE" "$agent"
 install -m 0755 "$PROBE" "$agent2"
-install -m 0755 "$ZTEXEC" "$bin/zt-exec"
-ZTEXEC=$bin/zt-exec
+check "zt-exec is installed setgid to this run's supervisor group" \
+    supervisor_setup "$bin"
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
 mkdir -m 0700 "$work/state"
 www_port=$(free_ports)
@@ -102,7 +102,8 @@ rules="{ to = \"127.0.0.1/32\"; ports = \"$www_port-$short_port\";
         proto = \"tcp\"; tunnel = true; server_name = \"svc.test\";
         ca = \"$pki/ca.pem\"; }"
 cat >"$work/ztd.conf" <<EOC
-ztd: { state_dir = "$work/state"; trust_domain = "tunnel.test"; };
+ztd: { state_dir = "$work/state"; trust_domain = "tunnel.test";
+  supervisor_group = "$SUPERVISOR_GROUP"; };
 attestation: { mode = "software"; files = []; };
 agents = (
   { name = "probe"; accounts = ["$account"]; pam_services = ["zt-exec"];
