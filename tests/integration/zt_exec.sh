@@ -997,6 +997,103 @@ check "without files, writing its own /proc/self/mem: EACCES ($out)" \
 cp "$work/ztd-files.conf" "$work/ztd.conf"
 "$ZTCTL" --socket "$sock" reload >/dev/null 2>&1
 
+# ------------------------------------------------------------ ztd restarted
+# TESTING.md item 15.  A restarted ztd knows no grant of the one before:
+# what a supervisor holds is dead.  Stopped by SIGTERM, ztd tells every
+# supervisor its grant ended (zt-exec then denies by itself); killed, it
+# tells nobody, and the new ztd denies the old grant when asked.  Either
+# way: gated calls are denied from the stop on, the supervisor reconnects
+# by itself, and no allow is ever audited for the old grant.
+grant_of() { # ZT-EXEC-PID: its grant, from ztctl
+	"$ZTCTL" --socket "$sock" --json grants |
+	    grep -o "{\"grant\":\"[0-9a-f]*\",\"agent\":\"probe\"[^}]*\"pid\":$1," |
+	    sed 's/^{"grant":"\([0-9a-f]*\)".*/\1/'
+}
+# after FILE T: the loop-connect lines of FILE at or after time T (ms)
+after() { awk -v t="$2" '{ if (substr($1, 3) + 0 >= t) print }' "$1"; }
+# all_denied TEXT: non-empty, every gated connect denied, getpid working
+all_denied() {
+	[ -n "$1" ] &&
+	    ! printf '%s\n' "$1" | grep -vqE ' errno=(EACCES|ECONNREFUSED) getpid=ok$'
+}
+reconnected() { # PID: zt-exec PID logged its reconnect
+	grep -qE "zt-exec\[$1\]: reconnected to ztd" "$work/syslog.out"
+}
+oks() { grep -c ' ok getpid=ok$' "$work/$1.out"; }  # NAME
+# some_after NAME T N: at least N loop-connect lines of NAME at or after T
+some_after() { [ "$(after "$work/$1.out" "$2" | wc -l)" -ge "$3" ]; }
+
+# SIGTERM: the grant ends with ztd, and says so.
+zx_bg zterm loop-connect 127.0.0.1 "$good_port" 50 2000
+zterm_pid=$zx_pid
+wait_for sh -c "[ \$(grep -c ' ok ' '$work/zterm.out') -ge 3 ]"
+track_tree "$zterm_pid"
+grant=$(grant_of "$zterm_pid")
+check "before the restart: zt-exec's grant is live, its connects allowed ($grant)" \
+    sh -c "[ -n '$grant' ] && [ $(oks zterm) -ge 3 ]"
+t_stop=$(now)
+kill -TERM "$ztd_pid"
+wait "$ztd_pid"
+ztd_rc=$?
+check "ztd stops on SIGTERM with an agent running (exit $ztd_rc)" \
+    test "$ztd_rc" -eq 0
+check "the stop ends the grant and zt-exec is told so" \
+    within 5000 logged "zt-exec\\[$zterm_pid\\]: agent probe: grant ended \\(ztd stopping\\)"
+# ztd down for a while: what the agent asks meanwhile is denied.
+sleep 1.5
+t_down=$(now)
+syslog_at=$(lines "$work/syslog.out")
+check "ztd starts again on the same socket" start_ztd
+t_start=$(now)
+check "zt-exec reconnects by itself (its log says so)" \
+    within 10000 reconnected "$zterm_pid"
+# Some connects after the reconnect, then the agent is stopped.
+within 10000 some_after zterm "$(now)" 10
+stop_pid "$zterm_pid"
+diag "SIGTERM at t=$t_stop, started at t=$t_start; after: $(after "$work/zterm.out" "$t_start" | head -n 1)"
+check "while ztd was down, gated calls were denied (EACCES), getpid worked" \
+    all_denied "$(after "$work/zterm.out" $((t_stop + 1000)) |
+    awk -v t="$t_down" '{ if (substr($1, 3) + 0 < t) print }')"
+check "after the restart, the old grant's gated calls are denied" \
+    all_denied "$(after "$work/zterm.out" "$t_start")"
+tail -n +$((syslog_at + 1)) "$work/syslog.out" >"$work/restart1.log"
+check "the new ztd's log is there (it started, zt-exec came back)" \
+    sh -c "grep -q 'ztd\\[[0-9]*\\]: ztd .* serving ' '$work/restart1.log' &&
+    grep -q 'zt-exec\\[$zterm_pid\\]: reconnected to ztd' '$work/restart1.log'"
+check "no allow is audited for the old grant after the restart" \
+    sh -c "[ -n '$grant' ] && ! grep -q 'decision=allow .*$grant' '$work/restart1.log'"
+
+# SIGKILL: nobody tells zt-exec; it reconnects and asks on its old grant,
+# which the new ztd does not know: a deny, audited, never an allow.
+zx_bg zkill9 loop-connect 127.0.0.1 "$good_port" 50 2000
+zkill9_pid=$zx_pid
+wait_for sh -c "[ \$(grep -c ' ok ' '$work/zkill9.out') -ge 3 ]"
+track_tree "$zkill9_pid"
+grant=$(grant_of "$zkill9_pid")
+check "a new zt-exec has a grant of the restarted ztd ($grant)" \
+    sh -c "[ -n '$grant' ] && [ $(oks zkill9) -ge 3 ]"
+t_stop=$(now)
+kill -KILL "$ztd_pid"
+wait "$ztd_pid" 2>/dev/null
+syslog_at=$(lines "$work/syslog.out")
+check "ztd starts again after SIGKILL (a stale socket of its own)" start_ztd
+t_start=$(now)
+check "zt-exec reconnects by itself after the kill" \
+    within 10000 reconnected "$zkill9_pid"
+check "the new ztd denies the old grant, and audits the deny" \
+    within 10000 logged "decision=deny action=connect .*reason=\"no live grant $grant supervised by this process\""
+# Connects for a while after the first second, then the agent is stopped.
+within 10000 some_after zkill9 $((t_stop + 1000)) 10
+stop_pid "$zkill9_pid"
+check "from 1 s after the kill on, gated calls were denied (EACCES)" \
+    all_denied "$(after "$work/zkill9.out" $((t_stop + 1000)))"
+check "and connects after the restart were asked and denied" \
+    all_denied "$(after "$work/zkill9.out" "$t_start")"
+tail -n +$((syslog_at + 1)) "$work/syslog.out" >"$work/restart2.log"
+check "no allow is audited for the old grant after the restart" \
+    sh -c "[ -n '$grant' ] && grep -q 'decision=deny .*$grant' '$work/restart2.log' &&
+    ! grep -q 'decision=allow .*$grant' '$work/restart2.log'"
+
 # ------------------------------------------------------------ ztd killed
 zx_bg zdown loop-connect 127.0.0.1 "$good_port" 50 80
 zdown_pid=$zx_pid
