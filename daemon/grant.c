@@ -46,7 +46,7 @@ grant_create(struct ztd *ztd, const struct agent *agent, const char *account,
 	struct grant *g;
 	int r;
 
-	if (ztd->n_grants >= GRANTS_MAX)
+	if (grantset_count(&ztd->grants) >= GRANTS_MAX)
 		return ZT_E_BUSY;
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)
@@ -77,11 +77,13 @@ grant_create(struct ztd *ztd, const struct agent *agent, const char *account,
 	}
 	g->created_ms = ztd_now_ms();
 	g->expires_ms = g->created_ms + (int64_t)agent->session_ttl * 1000;
-	g->next = ztd->grants;
-	if (ztd->grants != NULL)
-		ztd->grants->prev = g;
-	ztd->grants = g;
-	ztd->n_grants++;
+	if ((r = grantset_add(&ztd->grants, g)) < 0) {
+		epoll_ctl(ztd->server.epoll_fd, EPOLL_CTL_DEL,
+		    g->supervisor_pidfd, NULL);
+		close(g->supervisor_pidfd);
+		free(g);
+		return r;
+	}
 	*out = g;
 	return 0;
 }
@@ -97,12 +99,45 @@ grant_remaining_ms(const struct grant *g)
 struct grant *
 grant_find(struct ztd *ztd, const char *id)
 {
-	if (strlen(id) != GRANT_ID_LEN)
+	struct grant *g;
+
+	if (id == NULL || strlen(id) != GRANT_ID_LEN)
 		return NULL;
-	for (struct grant *g = ztd->grants; g != NULL; g = g->next)
-		if (strcmp(g->id, id) == 0)
-			return grant_remaining_ms(g) > 0 ? g : NULL;
-	return NULL;
+	g = grantset_find(&ztd->grants, id);
+	return g != NULL && grant_remaining_ms(g) > 0 ? g : NULL;
+}
+
+bool
+grant_supervised_by(struct ztd *ztd, pid_t pid)
+{
+	return grantset_by_supervisor(&ztd->grants, pid) != NULL;
+}
+
+void
+grant_set_parent(struct ztd *ztd, struct grant *child, struct grant *parent)
+{
+	snprintf(child->parent, sizeof(child->parent), "%s", parent->id);
+	grantset_adopt(parent, child);
+	if (parent->expires_ms < child->expires_ms)
+		grantset_set_expiry(&ztd->grants, child, parent->expires_ms);
+}
+
+size_t
+grant_count(struct ztd *ztd)
+{
+	return grantset_count(&ztd->grants);
+}
+
+struct grant *
+grant_first(struct ztd *ztd)
+{
+	return grantset_first(&ztd->grants);
+}
+
+struct grant *
+grant_next(struct grant *g)
+{
+	return grantset_next(g);
 }
 
 /* The session id of PID, from /proc/PID/stat, or -1. */
@@ -177,14 +212,13 @@ void
 grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 {
 	unsigned killed = 0;
+	struct grant *c;
 
-	if (g->prev != NULL)
-		g->prev->next = g->next;
-	else
-		ztd->grants = g->next;
-	if (g->next != NULL)
-		g->next->prev = g->prev;
-	ztd->n_grants--;
+	/* Grants living under this one end first, with it (and theirs
+	 * with them). */
+	while ((c = grantset_first_child(g)) != NULL)
+		grant_end(ztd, c, "its session's grant ended", kill);
+	grantset_remove(&ztd->grants, g);
 	server_push_event(ztd, g->supervisor_pid, ZT_EVENT_GRANT_ENDED, g->id,
 	    why);
 	if (kill)
@@ -200,38 +234,103 @@ grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 	    NULL);
 	close(g->supervisor_pidfd);
 	server_bury(&ztd->server, &g->watch);
-	/* Grants living under this one end with it (one level: a child's
-	 * own children would be found by the same walk). */
-	for (struct grant *c = ztd->grants; c != NULL;) {
-		if (strcmp(c->parent, g->id) == 0) {
-			grant_end(ztd, c, "its session's grant ended", kill);
-			c = ztd->grants;
-		} else
-			c = c->next;
-	}
 }
 
 int
 grant_expire(struct ztd *ztd)
 {
-	int64_t now = ztd_now_ms(), next = -1;
-	struct grant *g = ztd->grants;
+	int64_t now = ztd_now_ms(), next;
+	struct grant *g;
+
+	while ((g = grantset_soonest(&ztd->grants)) != NULL &&
+	    g->expires_ms <= now)
+		grant_end(ztd, g, "expired", false);
+	if (g == NULL)
+		return -1;
+	next = g->expires_ms - now;
+	return next > INT32_MAX ? INT32_MAX : (int)next;
+}
+
+/*
+ * End every grant MATCH chooses (setting *KILL for grant_end).  Ending a
+ * grant ends those under it, all newer than it: the one before it stays,
+ * and the walk goes on after that one.
+ */
+static unsigned
+end_matching(struct ztd *ztd,
+    bool (*match)(struct ztd *ztd, const struct grant *g, const void *arg,
+    bool *kill), const void *arg, const char *why)
+{
+	struct grant *g = grantset_first(&ztd->grants);
+	unsigned count = 0;
 
 	while (g != NULL) {
-		struct grant *after = g->next;
+		struct grant *before;
+		bool kill = false;
 
-		if (g->expires_ms <= now)
-			grant_end(ztd, g, "expired", false);
-		else if (next < 0 || g->expires_ms - now < next)
-			next = g->expires_ms - now;
-		g = after;
+		if (!match(ztd, g, arg, &kill)) {
+			g = grantset_next(g);
+			continue;
+		}
+		before = grantset_prev(g);
+		grant_end(ztd, g, why, kill);
+		count++;
+		g = before != NULL ? grantset_next(before) :
+		    grantset_first(&ztd->grants);
 	}
-	return next > INT32_MAX ? INT32_MAX : (int)next;
+	return count;
+}
+
+struct revoke_match {
+	const char *id, *agent, *account;
+	bool kill;
+};
+
+static bool
+revoke_matches(struct ztd *ztd, const struct grant *g, const void *arg,
+    bool *kill)
+{
+	const struct revoke_match *m = arg;
+	const struct agent *a;
+
+	if (!((m->id != NULL && strcmp(g->id, m->id) == 0) ||
+	    (m->agent != NULL && strcmp(g->agent, m->agent) == 0) ||
+	    (m->account != NULL && strcmp(g->account, m->account) == 0)))
+		return false;
+	a = config_find_agent(ztd->config, g->agent);
+	*kill = m->kill || (a != NULL && a->on_violation == VIOLATION_KILL);
+	return true;
+}
+
+unsigned
+grant_revoke(struct ztd *ztd, const char *id, const char *agent,
+    const char *account, bool kill, const char *why)
+{
+	const struct revoke_match m = { id, agent, account, kill };
+
+	return end_matching(ztd, revoke_matches, &m, why);
+}
+
+static bool
+agent_unknown(struct ztd *ztd, const struct grant *g, const void *arg,
+    bool *kill)
+{
+	(void)arg;
+	*kill = false;
+	return config_find_agent(ztd->config, g->agent) == NULL;
+}
+
+void
+grant_end_unknown_agents(struct ztd *ztd, const char *why)
+{
+	end_matching(ztd, agent_unknown, NULL, why);
 }
 
 void
 grant_end_all(struct ztd *ztd, const char *why)
 {
-	while (ztd->grants != NULL)
-		grant_end(ztd, ztd->grants, why, false);
+	struct grant *g;
+
+	while ((g = grantset_first(&ztd->grants)) != NULL)
+		grant_end(ztd, g, why, false);
 }

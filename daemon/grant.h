@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "grantset.h"
 #include "server.h"
 
 #define GRANT_ID_LEN 32		/* hex digits of 128 random bits */
@@ -32,8 +33,9 @@ struct grant {
 	char cert_serial[33];		/* "" or its tunnel certificate's */
 	int64_t cert_not_after;		/* unix time */
 	int64_t created_ms;		/* CLOCK_BOOTTIME */
-	int64_t expires_ms;
-	struct grant *prev, *next;
+	int64_t expires_ms;		/* set through grant.c only: the
+					 * expiry heap is ordered by it */
+	struct grant_links links;	/* its place in the grant set */
 };
 
 /*
@@ -46,8 +48,38 @@ int grant_create(struct ztd *ztd, const struct agent *agent,
     const char *account, uid_t uid, const char *service, pid_t supervisor_pid,
     int supervisor_pidfd, struct grant **out);
 
-/* The live grant with ID, or NULL (also NULL once expired). */
+/* The live grant with ID, or NULL (also NULL once expired).  O(1). */
 struct grant *grant_find(struct ztd *ztd, const char *id);
+
+/* Does process PID supervise a grant (live or not yet expired by
+ * grant_expire)?  O(1). */
+bool grant_supervised_by(struct ztd *ztd, pid_t pid);
+
+/*
+ * CHILD lives under PARENT (zt-exec launched in a PAM session): it ends
+ * with PARENT and never outlives it.
+ */
+void grant_set_parent(struct ztd *ztd, struct grant *child,
+    struct grant *parent);
+
+/* How many grants there are. */
+size_t grant_count(struct ztd *ztd);
+
+/* Oldest first, for listings: the first grant, the next after G. */
+struct grant *grant_first(struct ztd *ztd);
+struct grant *grant_next(struct grant *g);
+
+/*
+ * End every grant that is grant ID, or of AGENT, or of ACCOUNT (the others
+ * NULL), logging WHY; with KILL, or when the agent's policy says
+ * on_violation = kill, its processes are killed (grant_end).  Returns how
+ * many were named (those under them end too).  Linear: administrators'.
+ */
+unsigned grant_revoke(struct ztd *ztd, const char *id, const char *agent,
+    const char *account, bool kill, const char *why);
+
+/* End the grants of agents the configuration no longer names (reload). */
+void grant_end_unknown_agents(struct ztd *ztd, const char *why);
 
 /*
  * End GRANT now: forget it, tell every connected supervisor of it
@@ -58,7 +90,8 @@ struct grant *grant_find(struct ztd *ztd, const char *id);
 void grant_end(struct ztd *ztd, struct grant *grant, const char *why,
     bool kill);
 
-/* End expired grants; return ms until the next expiry, or -1. */
+/* End expired grants (without looking at the others); return ms until
+ * the next expiry, or -1 when there is no grant. */
 int grant_expire(struct ztd *ztd);
 
 /* End every grant (shutdown). */

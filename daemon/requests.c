@@ -85,7 +85,7 @@ answer_status(struct request *rq)
 		    (r = zt_msg_put_u64(reply, ZT_F_CACHE_MISSES,
 		    cs.misses)) < 0 ||
 		    (r = zt_msg_put_u32(reply, ZT_F_GRANTS,
-		    (uint32_t)ztd->n_grants)) < 0 ||
+		    (uint32_t)grant_count(ztd))) < 0 ||
 		    (r = zt_msg_put_str(reply, ZT_F_ATTEST_STATE,
 		    !view.measured ? "not measured yet" : view.trusted ?
 		    "trusted" : view.reason)) < 0 ||
@@ -474,9 +474,6 @@ answer_session_open(struct request *rq)
 			snprintf(d.reason, sizeof(d.reason), "no grant: %s",
 			    zt_strerror(r));
 		} else {
-			if (ztd->next_expiry_ms == 0 ||
-			    g->expires_ms < ztd->next_expiry_ms)
-				ztd->next_expiry_ms = g->expires_ms;
 			zt_log(LOG_NOTICE, "grant %s: agent %s account %s "
 			    "service %s supervisor pid %d, %u s", g->id,
 			    g->agent, g->account, g->service, (int)c->pid,
@@ -702,13 +699,8 @@ answer_launch(struct request *rq)
 		    zt_strerror(r));
 		goto denied;
 	}
-	if (parent != NULL) {
-		snprintf(g->parent, sizeof(g->parent), "%s", parent->id);
-		if (parent->expires_ms < g->expires_ms)
-			g->expires_ms = parent->expires_ms;
-	}
-	if (ztd->next_expiry_ms == 0 || g->expires_ms < ztd->next_expiry_ms)
-		ztd->next_expiry_ms = g->expires_ms;
+	if (parent != NULL)
+		grant_set_parent(ztd, g, parent);
 	zt_log(LOG_NOTICE, "grant %s: agent %s account %s launched by "
 	    "zt-exec pid %d%s%s", g->id, g->agent, g->account, (int)c->pid,
 	    parent != NULL ? " under grant " : "",
@@ -905,7 +897,7 @@ answer_grants(struct request *rq)
 
 	zt_msg_get_u32(request, ZT_F_OFFSET, &offset);
 	list[0] = '\0';
-	for (g = ztd->grants; g != NULL; g = g->next, index++) {
+	for (g = grant_first(ztd); g != NULL; g = grant_next(g), index++) {
 		char line[GRANT_LINE_MAX];
 		int n;
 
@@ -943,7 +935,6 @@ answer_revoke(struct request *rq)
 	struct zt_msg *reply = rq->reply;
 	const char *grant_id = NULL, *agent = NULL, *account = NULL;
 	uint32_t flags = 0, count = 0;
-	struct grant *g;
 	char why[96];
 	int r, given = 0;
 
@@ -955,23 +946,8 @@ answer_revoke(struct request *rq)
 		return ZT_E_PROTOCOL;
 	snprintf(why, sizeof(why), "revoked by uid %u pid %d",
 	    (unsigned)c->uid, (int)c->pid);
-	g = ztd->grants;
-	while (g != NULL) {
-		struct grant *after = g->next;
-
-		if ((grant_id != NULL && strcmp(g->id, grant_id) == 0) ||
-		    (agent != NULL && strcmp(g->agent, agent) == 0) ||
-		    (account != NULL && strcmp(g->account, account) == 0)) {
-			const struct agent *a = config_find_agent(ztd->config,
-			    g->agent);
-			bool kill = (flags & ZT_REVOKE_KILL) ||
-			    (a != NULL && a->on_violation == VIOLATION_KILL);
-
-			grant_end(ztd, g, why, kill);
-			count++;
-		}
-		g = after;
-	}
+	count = grant_revoke(ztd, grant_id, agent, account,
+	    (flags & ZT_REVOKE_KILL) != 0, why);
 	if (count > 0)
 		cache_invalidate(ztd->cache);
 	if ((r = zt_msg_init(reply, ZT_MSG_REVOKE_REPLY,

@@ -102,15 +102,6 @@ unlink_client(struct server *s, struct client *c)
  * deadline order.  (After a reload that shortens the timeout, a client
  * behind an older one may be closed up to the old timeout late.)
  */
-static bool
-supervises_grant(const struct ztd *ztd, pid_t pid)
-{
-	for (const struct grant *g = ztd->grants; g != NULL; g = g->next)
-		if (g->supervisor_pid == pid)
-			return true;
-	return false;
-}
-
 static void
 touch_client(struct ztd *ztd, struct client *c)
 {
@@ -566,7 +557,7 @@ server_expire(struct ztd *ztd)
 	while (s->head != NULL && s->head->deadline_ms <= now) {
 		/* A grant's supervisor keeps its connection while the grant
 		 * lives: it waits for events, not for answers. */
-		if (supervises_grant(ztd, s->head->pid)) {
+		if (grant_supervised_by(ztd, s->head->pid)) {
 			touch_client(ztd, s->head);
 			continue;
 		}

@@ -68,12 +68,7 @@ ztd_reload(struct ztd *ztd)
 	cache_invalidate(ztd->cache);
 	server_push_event(ztd, -1, ZT_EVENT_INVALIDATE, NULL,
 	    "policy reloaded");
-	for (struct grant *g = ztd->grants, *after; g != NULL; g = after) {
-		after = g->next;
-		if (config_find_agent(fresh, g->agent) == NULL)
-			grant_end(ztd, g, "agent removed from the policy",
-			    false);
-	}
+	grant_end_unknown_agents(ztd, "agent removed from the policy");
 	attest_reconfigure(ztd->attest, fresh);
 	zt_log(LOG_NOTICE, "configuration %s loaded: generation %llu, "
 	    "%zu agents", ztd->config_path,
@@ -244,18 +239,13 @@ run(struct ztd *ztd, int signal_fd)
 	while (!ztd->stopping) {
 		struct epoll_event events[64];
 		int timeout = server_expire(ztd), n;
+		/* O(1) when nothing is due: the soonest expiry only. */
+		int left = grant_expire(ztd);
 
-		if (ztd->next_expiry_ms != 0 &&
-		    ztd->next_expiry_ms <= ztd_now_ms()) {
-			int next = grant_expire(ztd);
-
-			ztd->next_expiry_ms = next < 0 ? 0 : ztd_now_ms() + next;
-		}
-		if (ztd->next_expiry_ms != 0) {
-			int64_t left = ztd->next_expiry_ms - ztd_now_ms() + 1;
-
+		if (left >= 0) {
+			left = left < INT32_MAX ? left + 1 : left;
 			if (timeout < 0 || left < timeout)
-				timeout = left > 0 ? (int)left : 0;
+				timeout = left;
 		}
 
 		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
@@ -397,7 +387,8 @@ main(int argc, char **argv)
 	}
 	ztd.cache = cache_new(ztd.config->cache_max_entries, ztd_now_ms);
 	ztd.identity = identity_new(1024);
-	if (ztd.cache == NULL || ztd.identity == NULL) {
+	if (grantset_init(&ztd.grants) < 0 || ztd.cache == NULL ||
+	    ztd.identity == NULL) {
 		zt_log(LOG_ERR, "out of memory");
 		goto free_socket_path;
 	}
@@ -458,6 +449,7 @@ report:
 free_socket_path:
 	free(socket_path);
 	identity_free(ztd.identity);
+	grantset_free(&ztd.grants);
 	ca_free(ztd.ca);
 	cache_free(ztd.cache);
 	audit_free(ztd.audit);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "attest.h"
+#include "grantset.h"
 #include "server.h"
 #include "ztd_config.h"
 
@@ -28,9 +29,7 @@ struct ztd {
 	struct audit *audit;
 	struct identity *identity;	/* digests of agent binaries */
 	struct ca *ca;			/* the tunnel CA (state_dir/ca.key) */
-	struct grant *grants;		/* live grants, newest first */
-	size_t n_grants;
-	int64_t next_expiry_ms;		/* earliest grant expiry, 0 none */
+	struct grantset grants;		/* live grants (grant.c's) */
 };
 
 /*

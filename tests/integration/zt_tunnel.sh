@@ -183,8 +183,12 @@ check "the certificate is for client authentication only" \
 out=$(echo hello | timeout 10 openssl s_client -connect \
     "127.0.0.1:$rev_port" -CAfile "$pki/ca.pem" -servername svc.test \
     -tls1_3 -quiet 2>&1)
-check "a plain TLS client without the certificate is refused by the server" \
-    sh -c "! printf '%s' '$out' | grep -q olleh"
+# Refused by the server's TLS (an alert), not by a connect that failed
+# for another reason: the server listens, the client got an alert.
+check "a plain TLS client without the certificate is refused by the server ($(printf '%s' "$out" | grep -i -m 1 alert | cut -c1-160))" \
+    sh -c "ss -Htln 'sport = :$rev_port' | grep -q . &&
+    printf '%s' \"\$1\" | grep -qi 'alert' &&
+    ! printf '%s' \"\$1\" | grep -q olleh" _ "$out"
 
 # --------------------------------------------------- servers that fail
 zx "$account" "$agent" connect tcp 127.0.0.1 "$foreign_port" secret1
@@ -193,8 +197,14 @@ check "a server with another CA's certificate: the connect fails ($out)" \
 zx "$account" "$agent" connect tcp 127.0.0.1 "$wrongname_port" secret2
 check "a server with another name: the connect fails ($out)" \
     denied "$out"
+# Both servers wrote their output (ACCEPT) and still listen: their files
+# are the evidence, not two missing files.
 check "nothing was sent to either" \
-    sh -c "! grep -q 'secret' '$work/server-$foreign_port.out' \
+    sh -c "grep -q ACCEPT '$work/server-$foreign_port.out' &&
+    grep -q ACCEPT '$work/server-$wrongname_port.out' &&
+    ss -Htln 'sport = :$foreign_port' | grep -q . &&
+    ss -Htln 'sport = :$wrongname_port' | grep -q . &&
+    ! grep -q 'secret' '$work/server-$foreign_port.out' \
     '$work/server-$wrongname_port.out'"
 check "the failed verification is logged" \
     logged "tunnel to tcp:127.0.0.1:$foreign_port: the server is not svc.test by its CA"
@@ -213,8 +223,9 @@ hgrant=$("$ZTCTL" --socket "$sock" --json grants |
     grep -o '"grant":"[0-9a-f]*","agent":"probe"' | head -n 1 |
     cut -d'"' -f4)
 out=$("$ZTCTL" --socket "$sock" grants)
-check "ztctl grants shows the grant's certificate serial and expiry" \
-    has "$out" "$hgrant .* [0-9a-f]{32} +[0-9]{4}-[0-9]{2}-[0-9]{2}T"
+check "ztctl grants shows the grant's certificate serial and expiry ($hgrant)" \
+    sh -c "[ -n '$hgrant' ] && printf '%s' \"\$1\" |
+    grep -qE '^$hgrant .* [0-9a-f]{32} +[0-9]{4}-[0-9]{2}-[0-9]{2}T'" _ "$out"
 established() { ss -Htn state established "( sport = :$hold_port )" | grep -q .; }
 check "the server holds the tunnel's connection" established
 t0=$(now)
@@ -253,11 +264,16 @@ check "after the grant and its certificate expire, connects are denied" \
 # The client keys live in zt-exec, which runs as the agents' accounts:
 # any file it could have written is theirs.  ztd's own CA key (root's,
 # made before the marker) and other tests' files are not this question.
+# The search must have run (the marker there, find without an error): an
+# empty answer from a failed find proves nothing.
 found=$(find /tmp "$work/state" -xdev -newer "$work/marker" -type f \
-    \( -user "$account" -o -user "$account2" \) 2>/dev/null |
-    xargs -r grep -l -- '-----BEGIN .*PRIVATE KEY-----' 2>/dev/null)
+    \( -user "$account" -o -user "$account2" \) -print0 2>/dev/null |
+    xargs -0 -r grep -l -- '-----BEGIN .*PRIVATE KEY-----' 2>/dev/null)
 owned=$(find /tmp "$work/state" -xdev -type f \( -user "$account" -o \
     -user "$account2" \) 2>/dev/null | wc -l)
+check "the key search runs (marker present, find succeeds on state_dir)" \
+    sh -c "[ -f '$work/marker' ] &&
+    find '$work/state' -xdev -newer '$work/marker' -type f >/dev/null"
 check "no private key file of the agents appeared in /tmp or state_dir (${found:-none}; $owned files of theirs at all)" \
     test -z "$found"
 
