@@ -14,6 +14,7 @@ struct audit;
 struct cache;
 struct grant;
 struct identity;
+struct token;
 
 struct ztd {
 	const char *config_path;
@@ -31,6 +32,8 @@ struct ztd {
 	struct audit *audit;
 	struct identity *identity;	/* digests of agent binaries */
 	struct ca *ca;			/* the tunnel CA (state_dir/ca.key) */
+	struct token *token;		/* the key of cacheable allows'
+					 * tokens (token.h), this run's */
 	struct grant *grants;		/* live grants, newest first */
 	size_t n_grants;
 	int64_t next_expiry_ms;		/* earliest grant expiry, 0 none */
