@@ -122,7 +122,9 @@ enum zt_field_tag {
 	ZT_F_EXPIRES_MS = 37,	/* u64: ms until the grant ends */
 	ZT_F_AUDIT_SEQ = 38,	/* u64: last audit record */
 	ZT_F_PROFILE = 39,	/* string: an agent's profile for zt-exec,
-				 * one "key value" per line */
+				 * one "key value" per line (still text: to
+				 * become a record, which needs more than
+				 * 64 tags, see issue 12) */
 	ZT_F_SHA256 = 40,	/* bytes: 32, a digest ztd checked */
 	ZT_F_RECORDS = 41,	/* record: REPORT's cache hits, RECORD
 				 * repeated (at most ZT_REPORT_RECORDS_MAX) */
