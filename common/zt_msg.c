@@ -58,7 +58,7 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_AUDIT_SEQ] = ZT_FK_U64,
 	[ZT_F_PROFILE] = ZT_FK_STRING,
 	[ZT_F_SHA256] = ZT_FK_BYTES,
-	[ZT_F_RECORDS] = ZT_FK_BYTES,
+	[ZT_F_RECORDS] = ZT_FK_RECORD,
 	[ZT_F_CSR] = ZT_FK_BYTES,
 	[ZT_F_CERT] = ZT_FK_BYTES,
 	[ZT_F_SERIAL] = ZT_FK_STRING,
@@ -66,6 +66,41 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_TUNNEL] = ZT_FK_U32,
 	[ZT_F_SERVER_NAME] = ZT_FK_STRING,
 	[ZT_F_CA] = ZT_FK_STRING,
+	[ZT_F_TOKEN] = ZT_FK_BYTES,
+	[ZT_F_CACHE_UNTIL] = ZT_FK_U64,
+	[ZT_F_RECORD] = ZT_FK_RECORD,
+	[ZT_F_AGE_MS] = ZT_FK_U32,
+	[ZT_F_GRANT_LIST] = ZT_FK_RECORD,
+	[ZT_F_GRANT_INFO] = ZT_FK_RECORD,
+};
+
+/*
+ * The schema of each record field: the sub-fields it takes and needs, and
+ * those that may repeat, at most max_repeat times in all.  A record field
+ * without a row here cannot be sent or received.
+ */
+static const struct record_schema {
+	uint64_t allowed;
+	uint64_t required;
+	uint64_t repeatable;
+	unsigned max_repeat;
+} record_schemas[ZT_F_TAG_MAX] = {
+	[ZT_F_RECORDS] = {
+	    BIT(ZT_F_RECORD), 0, BIT(ZT_F_RECORD), ZT_REPORT_RECORDS_MAX },
+	[ZT_F_RECORD] = {
+	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_AGE_MS) |
+	    BIT(ZT_F_TOKEN) | BIT(ZT_F_CACHE_UNTIL),
+	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_AGE_MS), 0, 0 },
+	[ZT_F_GRANT_LIST] = {
+	    BIT(ZT_F_GRANT_INFO), 0, BIT(ZT_F_GRANT_INFO),
+	    ZT_GRANT_INFOS_MAX },
+	[ZT_F_GRANT_INFO] = {
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_AGENT) | BIT(ZT_F_ACCOUNT) |
+	    BIT(ZT_F_UID) | BIT(ZT_F_PID) | BIT(ZT_F_EXPIRES_MS) |
+	    BIT(ZT_F_SERVICE) | BIT(ZT_F_SERIAL) | BIT(ZT_F_NOT_AFTER),
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_AGENT) | BIT(ZT_F_ACCOUNT) |
+	    BIT(ZT_F_UID) | BIT(ZT_F_PID) | BIT(ZT_F_EXPIRES_MS) |
+	    BIT(ZT_F_SERVICE), 0, 0 },
 };
 
 static const struct schema {
@@ -101,7 +136,8 @@ static const struct schema {
 	    BIT(ZT_F_EXPIRES_MS) | BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_LIST) |
 	    BIT(ZT_F_ATTEST_AGE) | BIT(ZT_F_ATTEST_MODE) |
 	    BIT(ZT_F_PROFILE) | BIT(ZT_F_SHA256) | BIT(ZT_F_TUNNEL) |
-	    BIT(ZT_F_SERVER_NAME) | BIT(ZT_F_CA),
+	    BIT(ZT_F_SERVER_NAME) | BIT(ZT_F_CA) | BIT(ZT_F_TOKEN) |
+	    BIT(ZT_F_CACHE_UNTIL),
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) },
 	[ZT_MSG_DECIDE] = { "decide",
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT) |
@@ -115,8 +151,8 @@ static const struct schema {
 	    BIT(ZT_F_GRANT), BIT(ZT_F_GRANT) },
 	[ZT_MSG_GRANTS] = { "grants", BIT(ZT_F_OFFSET), 0 },
 	[ZT_MSG_GRANTS_REPLY] = { "grants-reply",
-	    BIT(ZT_F_COUNT) | BIT(ZT_F_LIST) | BIT(ZT_F_OFFSET),
-	    BIT(ZT_F_COUNT) | BIT(ZT_F_LIST) },
+	    BIT(ZT_F_COUNT) | BIT(ZT_F_GRANT_LIST) | BIT(ZT_F_OFFSET),
+	    BIT(ZT_F_COUNT) | BIT(ZT_F_GRANT_LIST) },
 	[ZT_MSG_REVOKE] = { "revoke",
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_AGENT) | BIT(ZT_F_ACCOUNT) |
 	    BIT(ZT_F_FLAGS), 0 },
@@ -131,8 +167,8 @@ static const struct schema {
 	    BIT(ZT_F_OBJECT) | BIT(ZT_F_AGENT) | BIT(ZT_F_GRANT),
 	    BIT(ZT_F_OBJECT) },
 	[ZT_MSG_REPORT] = { "report",
-	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS) | BIT(ZT_F_PID),
-	    BIT(ZT_F_GRANT) },
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS),
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS) },
 	[ZT_MSG_REPORT_REPLY] = { "report-reply",
 	    BIT(ZT_F_COUNT), BIT(ZT_F_COUNT) },
 	[ZT_MSG_CA_SHOW] = { "ca-show", 0, 0 },
@@ -142,6 +178,8 @@ static const struct schema {
 	[ZT_MSG_SIGN_REPLY] = { "sign-reply",
 	    BIT(ZT_F_CERT) | BIT(ZT_F_SERIAL) | BIT(ZT_F_NOT_AFTER),
 	    BIT(ZT_F_CERT) | BIT(ZT_F_SERIAL) | BIT(ZT_F_NOT_AFTER) },
+	[ZT_MSG_AGENT_PID] = { "agent-pid",
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_PID), BIT(ZT_F_GRANT) | BIT(ZT_F_PID) },
 };
 
 static const struct schema *
@@ -199,12 +237,27 @@ get_be32(const uint8_t *p)
 }
 
 static const struct zt_field *
+find_in(const struct zt_field *fields, size_t n, unsigned tag)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fields[i].tag == tag)
+			return &fields[i];
+	return NULL;
+}
+
+static const struct zt_field *
 find_field(const struct zt_msg *m, unsigned tag)
 {
-	for (size_t i = 0; i < m->n_fields; i++)
-		if (m->fields[i].tag == tag)
-			return &m->fields[i];
-	return NULL;
+	return find_in(m->fields, m->n_fields, tag);
+}
+
+static const struct record_schema *
+record_schema_of(unsigned tag)
+{
+	if (tag >= ZT_F_TAG_MAX || field_kind[tag] != ZT_FK_RECORD ||
+	    record_schemas[tag].allowed == 0)
+		return NULL;
+	return &record_schemas[tag];
 }
 
 int
@@ -224,47 +277,92 @@ zt_msg_init(struct zt_msg *m, enum zt_msg_type type, uint32_t request_id)
 	return 0;
 }
 
+/*
+ * May a field TAG of KIND go where the encoder is now (the innermost open
+ * record, or the message)?  0, or the error a put returns.
+ */
+static int
+put_allowed(const struct zt_msg *m, unsigned tag, enum zt_field_kind kind)
+{
+	const struct schema *s = schema_of(m->type);
+	const struct record_schema *rs;
+	const struct zt_msg_open *o;
+
+	if (s == NULL)
+		return ZT_E_TYPE;
+	if (tag >= ZT_F_TAG_MAX || field_kind[tag] != kind)
+		return ZT_E_FIELD;
+	if (kind == ZT_FK_RECORD && record_schema_of(tag) == NULL)
+		return ZT_E_FIELD;
+	if (m->depth == 0) {
+		if (!(s->allowed & BIT(tag)))
+			return ZT_E_FIELD;
+		if (find_field(m, tag) != NULL)
+			return ZT_E_DUPLICATE;
+		if (m->n_fields >= ZT_MSG_FIELDS_MAX)
+			return ZT_E_TOO_MANY;
+		return 0;
+	}
+	o = &m->open[m->depth - 1];
+	rs = &record_schemas[o->tag];
+	if (!(rs->allowed & BIT(tag)))
+		return ZT_E_FIELD;
+	if (rs->repeatable & BIT(tag))
+		return o->repeats >= rs->max_repeat ? ZT_E_TOO_MANY : 0;
+	return (o->present & BIT(tag)) ? ZT_E_DUPLICATE : 0;
+}
+
+/* Note a field TAG put in the innermost open record. */
+static void
+put_note(struct zt_msg *m, unsigned tag)
+{
+	struct zt_msg_open *o = &m->open[m->depth - 1];
+
+	o->present |= BIT(tag);
+	if (record_schemas[o->tag].repeatable & BIT(tag))
+		o->repeats++;
+}
+
 static int
 put_field(struct zt_msg *m, unsigned tag, enum zt_field_kind kind,
     const void *value, size_t size)
 {
-	const struct schema *s = schema_of(m->type);
 	uint8_t *at;
+	int r;
 
-	if (s == NULL)
-		return ZT_E_TYPE;
-	if (tag >= ZT_F_TAG_MAX || !(s->allowed & BIT(tag)) ||
-	    field_kind[tag] != kind)
-		return ZT_E_FIELD;
-	if (find_field(m, tag) != NULL)
-		return ZT_E_DUPLICATE;
-	if (m->n_fields >= ZT_MSG_FIELDS_MAX)
-		return ZT_E_TOO_MANY;
+	if ((r = put_allowed(m, tag, kind)) < 0)
+		return r;
 	if (size > ZT_MSG_MAX ||
 	    m->size + ZT_MSG_FIELD_HEADER_SIZE + size > ZT_MSG_MAX)
 		return ZT_E_NOSPACE;
+	if (kind == ZT_FK_STRING && memchr(value, '\0', size) != NULL)
+		return ZT_E_STRING;
 	at = m->wire + m->size;
 	put_be16(at, (uint16_t)tag);
 	put_be16(at + 2, (uint16_t)size);
 	if (size > 0)
 		memcpy(at + ZT_MSG_FIELD_HEADER_SIZE, value, size);
-	m->fields[m->n_fields] = (struct zt_field){
-		.tag = (uint16_t)tag,
-		.size = (uint16_t)size,
-		.value = at + ZT_MSG_FIELD_HEADER_SIZE,
-	};
-	if (kind == ZT_FK_STRING) {
-		/* Each string's field header (4 bytes) pays for its NUL. */
-		char *copy = m->text + m->text_used;
+	if (m->depth > 0) {
+		/* Read back by the decoder when the outermost record ends. */
+		put_note(m, tag);
+	} else {
+		m->fields[m->n_fields] = (struct zt_field){
+			.tag = (uint16_t)tag,
+			.size = (uint16_t)size,
+			.value = at + ZT_MSG_FIELD_HEADER_SIZE,
+		};
+		if (kind == ZT_FK_STRING) {
+			/* Each string's field header (4 bytes) pays for its
+			 * NUL. */
+			char *copy = m->text + m->text_used;
 
-		if (memchr(value, '\0', size) != NULL)
-			return ZT_E_STRING;
-		memcpy(copy, value, size);
-		copy[size] = '\0';
-		m->text_used += size + 1;
-		m->fields[m->n_fields].value = copy;
+			memcpy(copy, value, size);
+			copy[size] = '\0';
+			m->text_used += size + 1;
+			m->fields[m->n_fields].value = copy;
+		}
+		m->n_fields++;
 	}
-	m->n_fields++;
 	m->size += ZT_MSG_FIELD_HEADER_SIZE + size;
 	put_be32(m->wire + 12, (uint32_t)(m->size - ZT_MSG_HEADER_SIZE));
 	return 0;
@@ -307,6 +405,87 @@ zt_msg_put_bytes(struct zt_msg *m, enum zt_field_tag tag, const void *value,
 }
 
 int
+zt_msg_begin_record(struct zt_msg *m, enum zt_field_tag tag)
+{
+	struct zt_msg_open *o;
+	int r;
+
+	if ((r = put_allowed(m, tag, ZT_FK_RECORD)) < 0)
+		return r;
+	if (m->depth >= ZT_MSG_DEPTH_MAX)
+		return ZT_E_TOO_MANY;
+	if (m->size + ZT_MSG_FIELD_HEADER_SIZE > ZT_MSG_MAX)
+		return ZT_E_NOSPACE;
+	o = &m->open[m->depth++];
+	*o = (struct zt_msg_open){
+		.tag = (uint16_t)tag,
+		.at = m->size,
+		.n_fields = m->n_fields,
+		.n_sub = m->n_sub,
+		.text_used = m->text_used,
+	};
+	put_be16(m->wire + m->size, (uint16_t)tag);
+	put_be16(m->wire + m->size + 2, 0);
+	m->size += ZT_MSG_FIELD_HEADER_SIZE;
+	put_be32(m->wire + 12, (uint32_t)(m->size - ZT_MSG_HEADER_SIZE));
+	return 0;
+}
+
+static int decode_record(struct zt_msg *, struct zt_field *, unsigned);
+
+int
+zt_msg_end_record(struct zt_msg *m)
+{
+	struct zt_msg_open *o;
+	struct zt_field *f;
+	size_t size;
+	int r;
+
+	if (m->depth == 0)
+		return ZT_E_PROTOCOL;
+	o = &m->open[m->depth - 1];
+	if ((o->present & record_schemas[o->tag].required) !=
+	    record_schemas[o->tag].required)
+		return ZT_E_MISSING;
+	size = m->size - o->at - ZT_MSG_FIELD_HEADER_SIZE;
+	put_be16(m->wire + o->at + 2, (uint16_t)size);
+	if (m->depth > 1) {
+		m->depth--;
+		put_note(m, o->tag);
+		return 0;
+	}
+	/* The outermost record is read back by the one reader, which fills
+	 * the views of every record in it. */
+	f = &m->fields[m->n_fields];
+	*f = (struct zt_field){
+		.tag = o->tag,
+		.size = (uint16_t)size,
+		.value = m->wire + o->at + ZT_MSG_FIELD_HEADER_SIZE,
+	};
+	if ((r = decode_record(m, f, 1)) < 0)
+		return r;
+	m->n_fields++;
+	m->depth--;
+	return 0;
+}
+
+int
+zt_msg_cancel_record(struct zt_msg *m)
+{
+	struct zt_msg_open *o;
+
+	if (m->depth == 0)
+		return ZT_E_PROTOCOL;
+	o = &m->open[--m->depth];
+	m->size = o->at;
+	m->n_fields = o->n_fields;
+	m->n_sub = o->n_sub;
+	m->text_used = o->text_used;
+	put_be32(m->wire + 12, (uint32_t)(m->size - ZT_MSG_HEADER_SIZE));
+	return 0;
+}
+
+int
 zt_msg_check_complete(const struct zt_msg *m)
 {
 	const struct schema *s = schema_of(m->type);
@@ -314,9 +493,140 @@ zt_msg_check_complete(const struct zt_msg *m)
 
 	if (s == NULL)
 		return ZT_E_TYPE;
+	if (m->depth > 0)
+		return ZT_E_MISSING;
 	for (size_t i = 0; i < m->n_fields; i++)
 		present |= BIT(m->fields[i].tag);
 	return (present & s->required) == s->required ? 0 : ZT_E_MISSING;
+}
+
+/*
+ * What a run of fields may hold: the tags it takes and needs, those that
+ * may repeat (at most MAX_REPEAT in all), and where it goes: OUT, with
+ * room for CAP.
+ */
+struct rules {
+	uint64_t allowed, required, repeatable;
+	unsigned max_repeat;
+	struct zt_field *out;
+	size_t cap;
+};
+
+/*
+ * The one reader: the SIZE bytes at P are a run of fields by RULES.  Each
+ * field's header, size, kind and repeats are checked before the next is
+ * read; strings are copied, NUL-terminated, into M->text.  *COUNT: fields
+ * read.  Returns 0 or the decode error.
+ */
+static int
+read_fields(struct zt_msg *m, const uint8_t *p, size_t size,
+    const struct rules *rules, size_t *count)
+{
+	uint64_t present = 0;
+	unsigned repeats = 0;
+	size_t offset = 0, n = 0;
+
+	while (offset < size) {
+		unsigned tag;
+		size_t vsize;
+		const uint8_t *value;
+		struct zt_field *f;
+
+		if (size - offset < ZT_MSG_FIELD_HEADER_SIZE)
+			return ZT_E_TRUNCATED;
+		tag = get_be16(p + offset);
+		vsize = get_be16(p + offset + 2);
+		value = p + offset + ZT_MSG_FIELD_HEADER_SIZE;
+		offset += ZT_MSG_FIELD_HEADER_SIZE;
+		if (tag >= ZT_F_TAG_MAX || !(rules->allowed & BIT(tag)))
+			return ZT_E_FIELD;
+		if (vsize > size - offset)
+			return ZT_E_TRUNCATED;
+		offset += vsize;
+		switch (field_kind[tag]) {
+		case ZT_FK_U32:
+			if (vsize != 4)
+				return ZT_E_FIELD_SIZE;
+			break;
+		case ZT_FK_U64:
+			if (vsize != 8)
+				return ZT_E_FIELD_SIZE;
+			break;
+		case ZT_FK_STRING:
+			if (memchr(value, '\0', vsize) != NULL)
+				return ZT_E_STRING;
+			/* Each string's header (4 bytes) pays for its NUL. */
+			memcpy(m->text + m->text_used, value, vsize);
+			m->text[m->text_used + vsize] = '\0';
+			value = (const uint8_t *)m->text + m->text_used;
+			m->text_used += vsize + 1;
+			break;
+		case ZT_FK_BYTES:
+			break;
+		case ZT_FK_RECORD:
+			if (record_schema_of(tag) == NULL)
+				return ZT_E_FIELD;
+			break;	/* its fields: read once this run is */
+		case ZT_FK_NONE:
+		default:
+			return ZT_E_FIELD;
+		}
+		if (rules->repeatable & BIT(tag)) {
+			if (repeats++ >= rules->max_repeat)
+				return ZT_E_TOO_MANY;
+		} else if (present & BIT(tag))
+			return ZT_E_DUPLICATE;
+		if (n >= rules->cap)
+			return ZT_E_TOO_MANY;
+		present |= BIT(tag);
+		f = &rules->out[n++];
+		*f = (struct zt_field){
+			.tag = (uint16_t)tag,
+			.size = (uint16_t)vsize,
+			.value = value,
+		};
+	}
+	*count = n;
+	if ((present & rules->required) != rules->required)
+		return ZT_E_MISSING;
+	return 0;
+}
+
+/*
+ * Read the fields of record F (its bytes on the wire) into M->sub, at
+ * DEPTH (1: a field of the message): its own fields side by side, then
+ * the fields of each record among them.
+ */
+static int
+decode_record(struct zt_msg *m, struct zt_field *f, unsigned depth)
+{
+	const struct record_schema *rs = record_schema_of(f->tag);
+	struct rules rules;
+	size_t first = m->n_sub, n = 0;
+	int r;
+
+	if (rs == NULL)
+		return ZT_E_FIELD;
+	if (depth > ZT_MSG_DEPTH_MAX)
+		return ZT_E_TOO_MANY;
+	rules = (struct rules){
+		.allowed = rs->allowed,
+		.required = rs->required,
+		.repeatable = rs->repeatable,
+		.max_repeat = rs->max_repeat,
+		.out = m->sub + first,
+		.cap = ZT_MSG_SUBFIELDS_MAX - first,
+	};
+	if ((r = read_fields(m, f->value, f->size, &rules, &n)) < 0)
+		return r;
+	m->n_sub += n;
+	f->first_sub = (uint16_t)first;
+	f->n_sub = (uint16_t)n;
+	for (size_t i = first; i < first + n; i++)
+		if (field_kind[m->sub[i].tag] == ZT_FK_RECORD &&
+		    (r = decode_record(m, &m->sub[i], depth + 1)) < 0)
+			return r;
+	return 0;
 }
 
 int
@@ -324,9 +634,10 @@ zt_msg_decode(struct zt_msg *m, const void *data, size_t size)
 {
 	const struct schema *s;
 	const uint8_t *p;
-	size_t payload, offset;
-	uint64_t present = 0;
+	struct rules rules;
+	size_t payload, n = 0;
 	unsigned type;
+	int r;
 
 	memset(m, 0, offsetof(struct zt_msg, wire));
 	if (size > ZT_MSG_MAX)
@@ -354,68 +665,38 @@ zt_msg_decode(struct zt_msg *m, const void *data, size_t size)
 	if (size > ZT_MSG_HEADER_SIZE + payload)
 		return ZT_E_TRAILING;
 
-	for (offset = ZT_MSG_HEADER_SIZE; offset < size;) {
-		unsigned tag;
-		size_t vsize;
-		const uint8_t *value;
-		struct zt_field *f;
-
-		if (size - offset < ZT_MSG_FIELD_HEADER_SIZE)
-			return ZT_E_TRUNCATED;
-		tag = get_be16(p + offset);
-		vsize = get_be16(p + offset + 2);
-		value = p + offset + ZT_MSG_FIELD_HEADER_SIZE;
-		offset += ZT_MSG_FIELD_HEADER_SIZE;
-		if (tag >= ZT_F_TAG_MAX || !(s->allowed & BIT(tag)))
-			return ZT_E_FIELD;
-		if (vsize > size - offset)
-			return ZT_E_TRUNCATED;
-		offset += vsize;
-		switch (field_kind[tag]) {
-		case ZT_FK_U32:
-			if (vsize != 4)
-				return ZT_E_FIELD_SIZE;
-			break;
-		case ZT_FK_U64:
-			if (vsize != 8)
-				return ZT_E_FIELD_SIZE;
-			break;
-		case ZT_FK_STRING:
-			if (memchr(value, '\0', vsize) != NULL)
-				return ZT_E_STRING;
-			/* Each string's header (4 bytes) pays for its NUL. */
-			memcpy(m->text + m->text_used, value, vsize);
-			m->text[m->text_used + vsize] = '\0';
-			value = (const uint8_t *)m->text + m->text_used;
-			m->text_used += vsize + 1;
-			break;
-		case ZT_FK_BYTES:
-			break;
-		case ZT_FK_NONE:
-		default:
-			return ZT_E_FIELD;
-		}
-		if (present & BIT(tag))
-			return ZT_E_DUPLICATE;
-		if (m->n_fields >= ZT_MSG_FIELDS_MAX)
-			return ZT_E_TOO_MANY;
-		present |= BIT(tag);
-		f = &m->fields[m->n_fields++];
-		f->tag = (uint16_t)tag;
-		f->size = (uint16_t)vsize;
-		f->value = value;
-	}
-	if ((present & s->required) != s->required)
-		return ZT_E_MISSING;
+	rules = (struct rules){
+		.allowed = s->allowed,
+		.required = s->required,
+		.out = m->fields,
+		.cap = ZT_MSG_FIELDS_MAX,
+	};
+	r = read_fields(m, p + ZT_MSG_HEADER_SIZE, payload, &rules, &n);
+	m->n_fields = n;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (field_kind[m->fields[i].tag] == ZT_FK_RECORD)
+			r = decode_record(m, &m->fields[i], 1);
+	if (r < 0)
+		return r;
 	m->type = (uint16_t)type;
 	return 0;
 }
 
+void
+zt_msg_fields(const struct zt_msg *m, struct zt_record *out)
+{
+	*out = (struct zt_record){
+		.fields = m->fields,
+		.n_fields = m->n_fields,
+		.sub = m->sub,
+	};
+}
+
 static const struct zt_field *
-get_field(const struct zt_msg *m, enum zt_field_tag tag,
+get_in(const struct zt_record *r, enum zt_field_tag tag,
     enum zt_field_kind kind)
 {
-	const struct zt_field *f = find_field(m, tag);
+	const struct zt_field *f = find_in(r->fields, r->n_fields, tag);
 
 	if (f == NULL || zt_msg_field_kind(tag) != kind)
 		return NULL;
@@ -423,9 +704,53 @@ get_field(const struct zt_msg *m, enum zt_field_tag tag,
 }
 
 int
-zt_msg_get_u32(const struct zt_msg *m, enum zt_field_tag tag, uint32_t *value)
+zt_record_next(const struct zt_record *r, enum zt_field_tag tag,
+    size_t *cursor, struct zt_record *out)
 {
-	const struct zt_field *f = get_field(m, tag, ZT_FK_U32);
+	if (zt_msg_field_kind(tag) != ZT_FK_RECORD)
+		return ZT_E_MISSING;
+	for (; *cursor < r->n_fields; (*cursor)++) {
+		const struct zt_field *f = &r->fields[*cursor];
+
+		if (f->tag != tag)
+			continue;
+		*out = (struct zt_record){
+			.fields = r->sub + f->first_sub,
+			.n_fields = f->n_sub,
+			.sub = r->sub,
+		};
+		(*cursor)++;
+		return 0;
+	}
+	return ZT_E_MISSING;
+}
+
+int
+zt_msg_get_record(const struct zt_msg *m, enum zt_field_tag tag,
+    struct zt_record *out)
+{
+	struct zt_record top;
+	size_t cursor = 0;
+
+	zt_msg_fields(m, &top);
+	return zt_record_next(&top, tag, &cursor, out);
+}
+
+size_t
+zt_record_count(const struct zt_record *r, enum zt_field_tag tag)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_fields; i++)
+		n += r->fields[i].tag == tag;
+	return n;
+}
+
+int
+zt_record_get_u32(const struct zt_record *r, enum zt_field_tag tag,
+    uint32_t *value)
+{
+	const struct zt_field *f = get_in(r, tag, ZT_FK_U32);
 
 	if (f == NULL)
 		return ZT_E_MISSING;
@@ -434,9 +759,10 @@ zt_msg_get_u32(const struct zt_msg *m, enum zt_field_tag tag, uint32_t *value)
 }
 
 int
-zt_msg_get_u64(const struct zt_msg *m, enum zt_field_tag tag, uint64_t *value)
+zt_record_get_u64(const struct zt_record *r, enum zt_field_tag tag,
+    uint64_t *value)
 {
-	const struct zt_field *f = get_field(m, tag, ZT_FK_U64);
+	const struct zt_field *f = get_in(r, tag, ZT_FK_U64);
 	const uint8_t *p;
 
 	if (f == NULL)
@@ -447,10 +773,10 @@ zt_msg_get_u64(const struct zt_msg *m, enum zt_field_tag tag, uint64_t *value)
 }
 
 int
-zt_msg_get_str(const struct zt_msg *m, enum zt_field_tag tag,
+zt_record_get_str(const struct zt_record *r, enum zt_field_tag tag,
     const char **value)
 {
-	const struct zt_field *f = get_field(m, tag, ZT_FK_STRING);
+	const struct zt_field *f = get_in(r, tag, ZT_FK_STRING);
 
 	if (f == NULL)
 		return ZT_E_MISSING;
@@ -459,16 +785,54 @@ zt_msg_get_str(const struct zt_msg *m, enum zt_field_tag tag,
 }
 
 int
-zt_msg_get_bytes(const struct zt_msg *m, enum zt_field_tag tag,
+zt_record_get_bytes(const struct zt_record *r, enum zt_field_tag tag,
     const void **value, size_t *size)
 {
-	const struct zt_field *f = get_field(m, tag, ZT_FK_BYTES);
+	const struct zt_field *f = get_in(r, tag, ZT_FK_BYTES);
 
 	if (f == NULL)
 		return ZT_E_MISSING;
 	*value = f->value;
 	*size = f->size;
 	return 0;
+}
+
+int
+zt_msg_get_u32(const struct zt_msg *m, enum zt_field_tag tag, uint32_t *value)
+{
+	struct zt_record top;
+
+	zt_msg_fields(m, &top);
+	return zt_record_get_u32(&top, tag, value);
+}
+
+int
+zt_msg_get_u64(const struct zt_msg *m, enum zt_field_tag tag, uint64_t *value)
+{
+	struct zt_record top;
+
+	zt_msg_fields(m, &top);
+	return zt_record_get_u64(&top, tag, value);
+}
+
+int
+zt_msg_get_str(const struct zt_msg *m, enum zt_field_tag tag,
+    const char **value)
+{
+	struct zt_record top;
+
+	zt_msg_fields(m, &top);
+	return zt_record_get_str(&top, tag, value);
+}
+
+int
+zt_msg_get_bytes(const struct zt_msg *m, enum zt_field_tag tag,
+    const void **value, size_t *size)
+{
+	struct zt_record top;
+
+	zt_msg_fields(m, &top);
+	return zt_record_get_bytes(&top, tag, value, size);
 }
 
 void
@@ -496,6 +860,8 @@ zt_msg_send_fd(int fd, const struct zt_msg *m, int pass_fd)
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
+	if (m->depth > 0)
+		return -EINVAL;	/* a record still open */
 	if (pass_fd >= 0) {
 		struct cmsghdr *cmsg;
 

@@ -14,9 +14,13 @@
  *	then fields:  u16 tag | u16 size | SIZE bytes of value
  *
  * Each message type has a schema (which fields it takes, which it needs)
- * and each tag a kind (u32, u64, string, bytes).  A datagram is at most
- * ZT_MSG_MAX bytes; the decoder never allocates and never trusts a size
- * before checking it against what it actually received.
+ * and each tag a kind (u32, u64, string, bytes, record).  A record's value
+ * is itself a run of fields in the same format, checked against the
+ * record's own schema (which sub-fields it takes and needs, which may
+ * repeat and how often), records nesting at most ZT_MSG_DEPTH_MAX deep.
+ * A datagram is at most ZT_MSG_MAX bytes; the decoder never allocates and
+ * never trusts a size before checking it against what it actually
+ * received.
  *
  * Request ids are chosen by the client and echoed in the reply.  Id 0 is
  * reserved for events the daemon pushes unasked.
@@ -26,7 +30,12 @@
 #define ZT_MSG_HEADER_SIZE 16
 #define ZT_MSG_FIELD_HEADER_SIZE 4
 #define ZT_MSG_MAX 4096
-#define ZT_MSG_FIELDS_MAX 32
+#define ZT_MSG_FIELDS_MAX 32	/* fields at the top of a message */
+#define ZT_MSG_SUBFIELDS_MAX 512	/* fields inside its records, in all */
+#define ZT_MSG_DEPTH_MAX 2	/* a record may hold records, no deeper */
+#define ZT_REPORT_RECORDS_MAX 64	/* ZT_F_RECORD in one ZT_F_RECORDS */
+#define ZT_GRANT_INFOS_MAX 32	/* ZT_F_GRANT_INFO in one ZT_F_GRANT_LIST */
+#define ZT_TOKEN_SIZE 16	/* ZT_F_TOKEN: a truncated HMAC-SHA256 */
 
 enum zt_msg_type {
 	ZT_MSG_ERROR = 1,		/* reply: CODE, TEXT */
@@ -37,7 +46,8 @@ enum zt_msg_type {
 	ZT_MSG_CHECK = 6,		/* admin dry run: AGENT ACTION OBJECT
 					 * [ACCOUNT] [GRANT] */
 	ZT_MSG_DECISION = 7,		/* reply: DECISION REASON [RISK] [GRANT]
-					 * [AGENT] [TTL_MS] [EXPIRES_MS] ... */
+					 * [AGENT] [TTL_MS] [EXPIRES_MS] ...;
+					 * a cacheable allow: TOKEN CACHE_UNTIL */
 	ZT_MSG_DECIDE = 8,		/* ACTION OBJECT [GRANT] [PID]: may the
 					 * subject (the peer, or the grant's
 					 * agent) act?  PID: the acting process
@@ -46,7 +56,8 @@ enum zt_msg_type {
 					 * [FLAGS: ZT_SESSION_CHECK_ONLY] */
 	ZT_MSG_SESSION_CLOSE = 10,	/* GRANT */
 	ZT_MSG_GRANTS = 11,		/* admin: [OFFSET] */
-	ZT_MSG_GRANTS_REPLY = 12,	/* COUNT LIST [OFFSET of the next page] */
+	ZT_MSG_GRANTS_REPLY = 12,	/* COUNT GRANT_LIST [OFFSET of the next
+					 * page] */
 	ZT_MSG_REVOKE = 13,		/* admin: GRANT | AGENT | ACCOUNT, [FLAGS] */
 	ZT_MSG_REVOKE_REPLY = 14,	/* COUNT */
 	ZT_MSG_EVENT = 15,		/* pushed, request id 0: EVENT GRANT [REASON] */
@@ -56,17 +67,19 @@ enum zt_msg_type {
 	ZT_MSG_LAUNCH = 18,		/* zt-exec: OBJECT (the command) [AGENT]
 					 * [GRANT of the PAM session]: DECISION
 					 * with GRANT, EXPIRES_MS, PROFILE, SHA256 */
-	ZT_MSG_REPORT = 19,		/* GRANT [RECORDS]: allows served from a
-					 * supervisor's local cache, to audit;
-					 * [PID]: the agent it launched (its
-					 * session is the grant's to kill) */
+	ZT_MSG_REPORT = 19,		/* GRANT RECORDS: allows served from a
+					 * supervisor's local cache, to audit,
+					 * each with the TOKEN of its allow */
 	ZT_MSG_REPORT_REPLY = 20,	/* COUNT written */
 	ZT_MSG_CA_SHOW = 21,		/* anyone: no fields */
 	ZT_MSG_CA_REPLY = 22,		/* TEXT: the tunnel CA certificate, PEM */
 	ZT_MSG_SIGN = 23,		/* GRANT CSR: a grant's supervisor asks
 					 * for its tunnel client certificate */
 	ZT_MSG_SIGN_REPLY = 24,		/* CERT SERIAL NOT_AFTER */
-	ZT_MSG_TYPE_MAX = 25,		/* first value that is not a type */
+	ZT_MSG_AGENT_PID = 25,		/* GRANT PID: the agent a supervisor
+					 * launched (its session is the grant's
+					 * to kill); REPORT_REPLY with COUNT 1 */
+	ZT_MSG_TYPE_MAX = 26,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
@@ -97,7 +110,7 @@ enum zt_field_tag {
 	ZT_F_TTY = 25,		/* string: PAM_TTY (untrusted data) */
 	ZT_F_OFFSET = 26,	/* u32: where a listing starts */
 	ZT_F_COUNT = 27,	/* u32: how many */
-	ZT_F_LIST = 28,		/* string: one item per line */
+	ZT_F_LIST = 28,		/* string: one item per line (ATTEST's PCRs) */
 	ZT_F_FLAGS = 29,	/* u32: ZT_REVOKE_KILL ... */
 	ZT_F_CACHE_ENTRIES = 30,	/* u64 */
 	ZT_F_CACHE_HITS = 31,	/* u64 */
@@ -109,10 +122,12 @@ enum zt_field_tag {
 	ZT_F_EXPIRES_MS = 37,	/* u64: ms until the grant ends */
 	ZT_F_AUDIT_SEQ = 38,	/* u64: last audit record */
 	ZT_F_PROFILE = 39,	/* string: an agent's profile for zt-exec,
-				 * one "key value" per line */
+				 * one "key value" per line (still text: to
+				 * become a record, which needs more than
+				 * 64 tags, see issue 12) */
 	ZT_F_SHA256 = 40,	/* bytes: 32, a digest ztd checked */
-	ZT_F_RECORDS = 41,	/* bytes: REPORT records, each u32 action,
-				 * u32 ms since the hit, u16 size, object */
+	ZT_F_RECORDS = 41,	/* record: REPORT's cache hits, RECORD
+				 * repeated (at most ZT_REPORT_RECORDS_MAX) */
 	ZT_F_CSR = 42,		/* bytes: a DER certificate request */
 	ZT_F_CERT = 43,		/* bytes: a DER certificate */
 	ZT_F_SERIAL = 44,	/* string: a certificate serial, hex */
@@ -121,7 +136,20 @@ enum zt_field_tag {
 				 * through the mutual-TLS tunnel */
 	ZT_F_SERVER_NAME = 47,	/* string: the name the server must prove */
 	ZT_F_CA = 48,		/* string: the file of the CA it must chain to */
-	ZT_F_TAG_MAX = 49,	/* first value that is not a tag */
+	ZT_F_TOKEN = 49,	/* bytes: ZT_TOKEN_SIZE, ztd's MAC over grant,
+				 * action, object and CACHE_UNTIL of a
+				 * cacheable allow (daemon/token.h) */
+	ZT_F_CACHE_UNTIL = 50,	/* u64: CLOCK_BOOTTIME ms the cacheable
+				 * allow (and its TOKEN) ends */
+	ZT_F_RECORD = 51,	/* record: one cache hit, ACTION OBJECT AGE_MS
+				 * [TOKEN] [CACHE_UNTIL] as ztd sent them */
+	ZT_F_AGE_MS = 52,	/* u32: ms between a hit and its report */
+	ZT_F_GRANT_LIST = 53,	/* record: GRANT_INFO repeated (at most
+				 * ZT_GRANT_INFOS_MAX) */
+	ZT_F_GRANT_INFO = 54,	/* record: one grant, GRANT AGENT ACCOUNT UID
+				 * PID (supervisor) EXPIRES_MS SERVICE
+				 * [SERIAL NOT_AFTER of its certificate] */
+	ZT_F_TAG_MAX = 55,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */
@@ -140,12 +168,34 @@ enum zt_field_kind {
 	ZT_FK_U64,		/* exactly 8 bytes */
 	ZT_FK_STRING,		/* 0..ZT_MSG_MAX bytes, no NUL */
 	ZT_FK_BYTES,		/* 0..ZT_MSG_MAX bytes, anything */
+	ZT_FK_RECORD,		/* fields, by the record's schema */
 };
 
 struct zt_field {
 	uint16_t tag;
 	uint16_t size;
-	const void *value;	/* strings: NUL-terminated, in zt_msg.text */
+	uint16_t first_sub;	/* records: its fields are sub[first_sub] */
+	uint16_t n_sub;		/* records: .. and the n_sub after it */
+	const void *value;	/* strings: NUL-terminated, in zt_msg.text;
+				 * records: their bytes on the wire */
+};
+
+/* The fields of a message or of one record in it: a view into the
+ * message, valid while the message is unchanged. */
+struct zt_record {
+	const struct zt_field *fields;
+	size_t n_fields;
+	const struct zt_field *sub;	/* the message's sub[] */
+};
+
+/* A record the encoder has open (zt_msg_begin_record). */
+struct zt_msg_open {
+	uint16_t tag;
+	size_t at;			/* its field header in wire */
+	size_t n_fields, n_sub, text_used; /* the message's, when it
+					 * opened */
+	uint64_t present;		/* tags put in it */
+	unsigned repeats;		/* repeatable fields put in it */
 };
 
 struct zt_msg {
@@ -153,6 +203,10 @@ struct zt_msg {
 	uint32_t request_id;
 	size_t n_fields;
 	struct zt_field fields[ZT_MSG_FIELDS_MAX];
+	size_t n_sub;			/* fields of records, every level */
+	struct zt_field sub[ZT_MSG_SUBFIELDS_MAX];
+	size_t depth;			/* records open (encoder) */
+	struct zt_msg_open open[ZT_MSG_DEPTH_MAX];
 	size_t size;			/* bytes used in wire */
 	size_t text_used;		/* bytes used in text */
 	uint8_t wire[ZT_MSG_MAX];	/* the encoded message */
@@ -163,8 +217,10 @@ struct zt_msg {
 int zt_msg_init(struct zt_msg *m, enum zt_msg_type type, uint32_t request_id);
 
 /*
- * Append a field.  Returns 0, ZT_E_FIELD (tag not in this type's schema or
- * of another kind), ZT_E_DUPLICATE, ZT_E_STRING (NUL inside a string),
+ * Append a field, to the innermost open record if any, else to the
+ * message.  Returns 0, ZT_E_FIELD (tag not in this type's or record's
+ * schema, or of another kind), ZT_E_DUPLICATE (or a repeatable field past
+ * its bound: ZT_E_TOO_MANY), ZT_E_STRING (NUL inside a string),
  * ZT_E_TOO_MANY or ZT_E_NOSPACE (would exceed ZT_MSG_MAX).
  */
 int zt_msg_put_u32(struct zt_msg *m, enum zt_field_tag tag, uint32_t value);
@@ -174,8 +230,22 @@ int zt_msg_put_bytes(struct zt_msg *m, enum zt_field_tag tag,
     const void *value, size_t size);
 
 /*
- * Check the message has every field its schema requires (encoder side:
- * call before sending).  Returns 0 or ZT_E_MISSING.
+ * Records: begin opens a record field TAG (in the innermost open record,
+ * or the message) that the next puts fill; end closes it, checking that
+ * it holds every sub-field its schema requires; cancel takes the innermost
+ * open record back out of the message, with whatever was put in it.
+ * begin returns as a put does (and ZT_E_TOO_MANY beyond ZT_MSG_DEPTH_MAX),
+ * end 0 or ZT_E_MISSING (the record stays open: cancel it), ZT_E_TOO_MANY
+ * (more sub-fields than ZT_MSG_SUBFIELDS_MAX: cancel it); end and cancel
+ * return ZT_E_PROTOCOL when no record is open.
+ */
+int zt_msg_begin_record(struct zt_msg *m, enum zt_field_tag tag);
+int zt_msg_end_record(struct zt_msg *m);
+int zt_msg_cancel_record(struct zt_msg *m);
+
+/*
+ * Check the message has every field its schema requires and no record
+ * open (encoder side: call before sending).  Returns 0 or ZT_E_MISSING.
  */
 int zt_msg_check_complete(const struct zt_msg *m);
 
@@ -200,6 +270,28 @@ int zt_msg_get_str(const struct zt_msg *m, enum zt_field_tag tag,
 int zt_msg_get_bytes(const struct zt_msg *m, enum zt_field_tag tag,
     const void **value, size_t *size);
 
+/*
+ * Records.  zt_msg_fields gives the top level of M as a record;
+ * zt_record_next finds the next record field TAG of R from *CURSOR (0 to
+ * start), fills OUT with its fields and moves *CURSOR past it: 0, or
+ * ZT_E_MISSING when there is none left.  zt_record_get_* are the
+ * zt_msg_get_* of one record (a repeated tag: its first).
+ */
+void zt_msg_fields(const struct zt_msg *m, struct zt_record *out);
+int zt_msg_get_record(const struct zt_msg *m, enum zt_field_tag tag,
+    struct zt_record *out);
+int zt_record_next(const struct zt_record *r, enum zt_field_tag tag,
+    size_t *cursor, struct zt_record *out);
+size_t zt_record_count(const struct zt_record *r, enum zt_field_tag tag);
+int zt_record_get_u32(const struct zt_record *r, enum zt_field_tag tag,
+    uint32_t *value);
+int zt_record_get_u64(const struct zt_record *r, enum zt_field_tag tag,
+    uint64_t *value);
+int zt_record_get_str(const struct zt_record *r, enum zt_field_tag tag,
+    const char **value);
+int zt_record_get_bytes(const struct zt_record *r, enum zt_field_tag tag,
+    const void **value, size_t *size);
+
 /* The field's kind, ZT_FK_NONE for an unknown tag. */
 enum zt_field_kind zt_msg_field_kind(unsigned tag);
 
@@ -216,7 +308,7 @@ void zt_msg_error(struct zt_msg *m, uint32_t request_id, int code,
 /*
  * Socket I/O on a SOCK_SEQPACKET descriptor, never raising SIGPIPE.
  * zt_msg_send returns 0 or -errno (-EAGAIN when the peer's queue is full
- * on a non-blocking socket).  zt_msg_recv reads one datagram and decodes
+ * on a non-blocking socket, -EINVAL while a record is open).  zt_msg_recv reads one datagram and decodes
  * it: 0, -errno, ZT_E_CLOSED on end of stream, or a decode error (the
  * datagram is consumed either way).
  */

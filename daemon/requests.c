@@ -24,6 +24,7 @@
 #include "grant.h"
 #include "requests.h"
 #include "server.h"
+#include "token.h"
 #include "zt_err.h"
 #include "zt_exe.h"
 #include "zt_log.h"
@@ -308,6 +309,34 @@ acts_for(const struct grant *grant, pid_t pid)
 }
 
 /*
+ * A cacheable allow of G's supervisor: the token of (grant, ACTION, the
+ * canonical OBJECT, the CLOCK_BOOTTIME ms it ends), and that end, so that
+ * each hit it reports can be checked (token.h).  Without them the
+ * supervisor does not cache the allow: a MAC that cannot be made only
+ * costs round trips.
+ */
+static void
+put_token(struct ztd *ztd, struct zt_msg *reply, const struct grant *g,
+    enum action action, const char *object, uint32_t ttl_ms)
+{
+	struct policy_object canonical;
+	char why[POLICY_REASON_MAX];
+	uint8_t token[ZT_TOKEN_SIZE];
+	int64_t until = ztd_now_ms() + ttl_ms;
+	int r;
+
+	if ((r = policy_parse_object(action, object, &canonical, why)) < 0 ||
+	    (r = token_make(ztd->token, g->id, (uint32_t)action,
+	    canonical.text, until, token)) < 0 ||
+	    (r = zt_msg_put_bytes(reply, ZT_F_TOKEN, token,
+	    sizeof(token))) < 0 ||
+	    (r = zt_msg_put_u64(reply, ZT_F_CACHE_UNTIL,
+	    (uint64_t)until)) < 0)
+		zt_log(LOG_WARNING, "grant %s: no cache token for a %s allow: "
+		    "%s", g->id, policy_action_name(action), zt_strerror(r));
+}
+
+/*
  * DECIDE: on a grant's behalf only from the grant's supervisor (the very
  * process that holds it, whatever connection it uses); without a grant, a
  * process may ask only about itself, recognised from the kernel's facts.
@@ -384,6 +413,9 @@ answer_decide(struct request *rq)
 		if (d.wait_ticket != 0)
 			return wait_for_attestation(rq, d.wait_ticket);
 		r = put_decision(reply, request->request_id, &d, s.grant);
+		if (r == 0 && d.decision == DECISION_ALLOW && d.ttl_ms > 0)
+			put_token(ztd, reply, s.grant, action, object,
+			    d.ttl_ms);
 		if (d.violation && s.agent->on_violation == VIOLATION_KILL)
 			grant_end(ztd, s.grant, "violation: on_violation = "
 			    "kill", true);
@@ -719,10 +751,77 @@ denied:
 }
 
 /*
+ * Is RECORD, reported under grant G at NOW, a hit of an allow ztd made?
+ * Its token must be the one ztd sent with that allow (same grant, action,
+ * canonical object and end) and the hit no later than that end.  Fills
+ * ACTION (ACTION_NONE when not one) and OBJECT (for the audit, as
+ * reported) either way; 0, or ZT_E_PERM with WHY naming the forgery.
+ */
+static int
+check_record(struct ztd *ztd, const struct grant *g,
+    const struct zt_record *record, int64_t now, enum action *action,
+    const char **object, char *why, size_t size)
+{
+	struct policy_object canonical;
+	char error[POLICY_REASON_MAX];
+	const void *token = NULL;
+	uint32_t number = 0, age = 0;
+	uint64_t until = 0;
+	size_t token_size = 0;
+	int r;
+
+	*action = ACTION_NONE;
+	*object = "";
+	/* ACTION, OBJECT and AGE_MS are the record schema's to require. */
+	zt_record_get_u32(record, ZT_F_ACTION, &number);
+	zt_record_get_str(record, ZT_F_OBJECT, object);
+	zt_record_get_u32(record, ZT_F_AGE_MS, &age);
+	if (number == ACTION_NONE || number >= ACTION_MAX) {
+		snprintf(why, size, "forged report: unknown action %u", number);
+		return ZT_E_PERM;
+	}
+	*action = (enum action)number;
+	if (zt_record_get_bytes(record, ZT_F_TOKEN, &token,
+	    &token_size) < 0) {
+		snprintf(why, size, "forged report: the record carries no "
+		    "token");
+		return ZT_E_PERM;
+	}
+	if (zt_record_get_u64(record, ZT_F_CACHE_UNTIL, &until) < 0 ||
+	    until > INT64_MAX) {
+		snprintf(why, size, "forged report: the record carries no "
+		    "expiry");
+		return ZT_E_PERM;
+	}
+	if (policy_parse_object(*action, *object, &canonical, error) < 0) {
+		snprintf(why, size, "forged report: the object does not "
+		    "parse: %.100s", error);
+		return ZT_E_PERM;
+	}
+	if ((r = token_check(ztd->token, g->id, number, canonical.text,
+	    (int64_t)until, token, token_size)) < 0) {
+		snprintf(why, size, "forged report: %s", r == ZT_E_PERM ?
+		    "token does not match (not this grant's allow of this "
+		    "object, or from before ztd restarted)" :
+		    "token could not be verified");
+		return ZT_E_PERM;
+	}
+	if ((int64_t)age > now - ztd->started_ms ||
+	    now - (int64_t)age > (int64_t)until) {
+		snprintf(why, size, "forged report: a hit %u ms ago is "
+		    "outside the allow's lifetime", age);
+		return ZT_E_PERM;
+	}
+	snprintf(why, size, "allowed from zt-exec's cache %u ms before this "
+	    "report", age);
+	return 0;
+}
+
+/*
  * REPORT: allows a supervisor served from its own cache, each written as
  * an audit line with cache=local.  Only the grant's supervisor may report,
- * and only objects that parse; the records are its account of what it did,
- * audited as such.
+ * and only hits that carry the token of the allow they served: any other
+ * record is refused and audited as a forgery attempt, never as an allow.
  */
 static int
 answer_report(struct request *rq)
@@ -732,11 +831,11 @@ answer_report(struct request *rq)
 	const struct zt_msg *request = rq->msg;
 	struct zt_msg *reply = rq->reply;
 	struct subject s = { .uid = c->uid, .pid = c->pid };
-	struct decision d = { .decision = DECISION_ALLOW, .local = true };
+	struct zt_record records, record;
 	const char *grant_id;
-	const uint8_t *p = NULL;
-	size_t size = 0, at = 0;
-	uint32_t written = 0, lost = 0, agent_pid;
+	size_t cursor = 0;
+	uint32_t written = 0, forged = 0, lost = 0;
+	int64_t now = ztd_now_ms();
 	int r;
 
 	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
@@ -746,47 +845,28 @@ answer_report(struct request *rq)
 	s.agent = config_find_agent(ztd->config, s.grant->agent);
 	s.account = s.grant->account;
 	s.uid = s.grant->uid;
-	if (zt_msg_get_u32(request, ZT_F_PID, &agent_pid) == 0) {
-		/* The agent zt-exec just forked: its child still, of the
-		 * grant's uid, and the leader of its own session. */
-		if (agent_pid <= 1 || s.grant->agent_sid != 0 ||
-		    !descends_from((pid_t)agent_pid, c->pid) ||
-		    getsid((pid_t)agent_pid) != (pid_t)agent_pid)
-			return ZT_E_PERM;
-		s.grant->agent_sid = (pid_t)agent_pid;
-	}
-	if (zt_msg_get_bytes(request, ZT_F_RECORDS, (const void **)&p,
-	    &size) < 0)
-		size = 0;
-	while (at + 10 <= size) {
-		uint32_t action = (uint32_t)p[at] << 24 |
-		    (uint32_t)p[at + 1] << 16 | (uint32_t)p[at + 2] << 8 |
-		    p[at + 3];
-		uint32_t ago = (uint32_t)p[at + 4] << 24 |
-		    (uint32_t)p[at + 5] << 16 | (uint32_t)p[at + 6] << 8 |
-		    p[at + 7];
-		size_t len = (size_t)p[at + 8] << 8 | p[at + 9];
-		char object[POLICY_OBJECT_MAX];
+	if (zt_msg_get_record(request, ZT_F_RECORDS, &records) < 0)
+		return ZT_E_PROTOCOL;
+	while (zt_record_next(&records, ZT_F_RECORD, &cursor, &record) == 0) {
+		struct decision d = { .decision = DECISION_DENY,
+		    .local = true };
+		enum action action;
+		const char *object;
 
-		at += 10;
-		if (len >= sizeof(object) || at + len > size ||
-		    action == ACTION_NONE || action >= ACTION_MAX)
-			return ZT_E_PROTOCOL;
-		memcpy(object, p + at, len);
-		object[len] = '\0';
-		at += len;
-		if (memchr(object, '\0', len) != NULL)
-			return ZT_E_PROTOCOL;
-		snprintf(d.reason, sizeof(d.reason), "allowed from zt-exec's "
-		    "cache %u ms before this report", ago);
-		if (lost > 0 || !decide_audit(ztd, &s,
-		    policy_action_name((enum action)action), object, &d, -1))
-			lost++;	/* syslog is stuck: do not wait on each */
+		if (check_record(ztd, s.grant, &record, now, &action, &object,
+		    d.reason, sizeof(d.reason)) == 0)
+			d.decision = DECISION_ALLOW;
 		else
+			forged++;
+		if (lost > 0 || !decide_audit(ztd, &s, action == ACTION_NONE ?
+		    "unknown" : policy_action_name(action), object, &d, -1))
+			lost++;	/* syslog is stuck: do not wait on each */
+		else if (d.decision == DECISION_ALLOW)
 			written++;
 	}
-	if (at != size)
-		return ZT_E_PROTOCOL;
+	if (forged > 0)
+		zt_log(LOG_WARNING, "grant %s: %u forged cache-hit records "
+		    "from pid %d refused", s.grant->id, forged, (int)c->pid);
 	if (lost > 0) {
 		/* Its cache must stop answering: what it would serve next
 		 * could not be audited either; ztd decides (and denies under
@@ -800,6 +880,40 @@ answer_report(struct request *rq)
 	if ((r = zt_msg_init(reply, ZT_MSG_REPORT_REPLY,
 	    request->request_id)) < 0 ||
 	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, written)) < 0)
+		return r;
+	return 0;
+}
+
+/*
+ * AGENT_PID: the agent a grant's supervisor just forked, once per grant:
+ * its child still, of the grant's uid, and the leader of its own session
+ * (the session is the grant's to kill).
+ */
+static int
+answer_agent_pid(struct request *rq)
+{
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
+	const char *grant_id;
+	struct grant *g;
+	uint32_t agent_pid = 0;
+	int r;
+
+	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
+	zt_msg_get_u32(request, ZT_F_PID, &agent_pid);
+	g = grant_find(ztd, grant_id);
+	if (g == NULL || g->supervisor_pid != c->pid)
+		return ZT_E_PERM;
+	if (agent_pid <= 1 || agent_pid > INT_MAX || g->agent_sid != 0 ||
+	    !descends_from((pid_t)agent_pid, c->pid) ||
+	    getsid((pid_t)agent_pid) != (pid_t)agent_pid)
+		return ZT_E_PERM;
+	g->agent_sid = (pid_t)agent_pid;
+	if ((r = zt_msg_init(reply, ZT_MSG_REPORT_REPLY,
+	    request->request_id)) < 0 ||
+	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, 1)) < 0)
 		return r;
 	return 0;
 }
@@ -881,44 +995,63 @@ answer_sign(struct request *rq)
 	return 0;
 }
 
-#define GRANT_LINE_MAX 300
+/* One GRANT_INFO record of G in REPLY's open GRANT_LIST, leaving REPLY
+ * at most LIMIT bytes; otherwise nothing of it (ZT_E_NOSPACE). */
+static int
+put_grant_info(struct zt_msg *reply, const struct grant *g, size_t limit)
+{
+	int64_t left = grant_remaining_ms(g);
+	int r;
 
+	if ((r = zt_msg_begin_record(reply, ZT_F_GRANT_INFO)) < 0)
+		return r;
+	if ((r = zt_msg_put_str(reply, ZT_F_GRANT, g->id)) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_AGENT, g->agent)) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_ACCOUNT, g->account)) < 0 ||
+	    (r = zt_msg_put_u32(reply, ZT_F_UID, (uint32_t)g->uid)) < 0 ||
+	    (r = zt_msg_put_u32(reply, ZT_F_PID,
+	    (uint32_t)g->supervisor_pid)) < 0 ||
+	    (r = zt_msg_put_u64(reply, ZT_F_EXPIRES_MS,
+	    (uint64_t)(left > 0 ? left : 0))) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_SERVICE, g->service)) < 0 ||
+	    (g->cert_serial[0] != '\0' &&
+	    ((r = zt_msg_put_str(reply, ZT_F_SERIAL, g->cert_serial)) < 0 ||
+	    (r = zt_msg_put_u64(reply, ZT_F_NOT_AFTER,
+	    (uint64_t)g->cert_not_after)) < 0)) ||
+	    (r = reply->size <= limit ? 0 : ZT_E_NOSPACE) < 0 ||
+	    (r = zt_msg_end_record(reply)) < 0) {
+		zt_msg_cancel_record(reply);
+		return r;
+	}
+	return 0;
+}
+
+/* GRANTS: a page of live grants from OFFSET, as many as fit. */
 static int
 answer_grants(struct request *rq)
 {
 	struct ztd *ztd = rq->ztd;
 	const struct zt_msg *request = rq->msg;
 	struct zt_msg *reply = rq->reply;
-	char list[ZT_MSG_MAX - 256];
 	uint32_t offset = 0, index = 0, count = 0;
-	size_t used = 0;
 	struct grant *g;
 	int r;
 
 	zt_msg_get_u32(request, ZT_F_OFFSET, &offset);
-	list[0] = '\0';
-	for (g = grant_first(ztd); g != NULL; g = grant_next(g), index++) {
-		char line[GRANT_LINE_MAX];
-		int n;
-
-		if (index < offset)
-			continue;
-		n = snprintf(line, sizeof(line), "%s %s %s %u %d %lld %s %s "
-		    "%lld\n", g->id, g->agent, g->account, (unsigned)g->uid,
-		    (int)g->supervisor_pid,
-		    (long long)(grant_remaining_ms(g) / 1000), g->service,
-		    g->cert_serial[0] ? g->cert_serial : "-",
-		    (long long)g->cert_not_after);
-		if (n < 0 || used + (size_t)n >= sizeof(list))
-			break;
-		memcpy(list + used, line, (size_t)n + 1);
-		used += (size_t)n;
-		count++;
-	}
 	if ((r = zt_msg_init(reply, ZT_MSG_GRANTS_REPLY,
 	    request->request_id)) < 0 ||
-	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, count)) < 0 ||
-	    (r = zt_msg_put_str(reply, ZT_F_LIST, list)) < 0)
+	    (r = zt_msg_begin_record(reply, ZT_F_GRANT_LIST)) < 0)
+		return r;
+	for (g = grant_first(ztd); g != NULL; g = grant_next(g), index++) {
+		if (index < offset)
+			continue;
+		/* Room kept for COUNT and OFFSET, 8 bytes each. */
+		if (put_grant_info(reply, g, ZT_MSG_MAX - 16) < 0)
+			break;
+		count++;
+	}
+	if ((r = zt_msg_end_record(reply)) < 0 ||
+	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, count)) < 0)
 		return r;
 	if (g != NULL && (r = zt_msg_put_u32(reply, ZT_F_OFFSET,
 	    offset + count)) < 0)
@@ -1073,6 +1206,8 @@ static const struct {
 	[ZT_MSG_REPORT] = { answer_report, P_ROOT | P_SUPERVISOR, 0, 0 },
 	[ZT_MSG_CA_SHOW] = { answer_ca_show, P_ANY, 0, 0 },
 	[ZT_MSG_SIGN] = { answer_sign, P_ROOT | P_SUPERVISOR, 0, 0 },
+	[ZT_MSG_AGENT_PID] = { answer_agent_pid, P_ROOT | P_SUPERVISOR, 0,
+	    0 },
 };
 
 static const char *const class_names[] = {

@@ -407,32 +407,39 @@ command_grants(void)
 		    "GRANT", "AGENT", "ACCOUNT", "UID", "PID", "EXPIRES",
 		    "SERVICE", "CERT SERIAL", "CERT EXPIRES (UTC)");
 	for (;;) {
-		const char *list = "";
+		struct zt_record list, info;
 		uint32_t count = 0, next;
-		char *copy, *line, *save = NULL;
+		size_t cursor = 0;
 
 		zt_msg_init(&request, ZT_MSG_GRANTS, next_request_id());
 		zt_msg_put_u32(&request, ZT_F_OFFSET, offset);
 		if ((r = call_with(&request, ZT_MSG_GRANTS_REPLY, &reply)) != 0)
 			return r;
 		zt_msg_get_u32(&reply, ZT_F_COUNT, &count);
-		zt_msg_get_str(&reply, ZT_F_LIST, &list);
-		copy = strdup(list);
-		if (copy == NULL)
-			return EXIT_ERROR;
-		for (line = strtok_r(copy, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save)) {
-			char id[64], agent[80], account[48], service[80];
-			char serial[40], until[32] = "-";
-			unsigned uid;
-			int pid;
-			long long left, not_after = 0;
+		/* GRANT_LIST is required: the decoder checked it is there. */
+		zt_msg_get_record(&reply, ZT_F_GRANT_LIST, &list);
+		while (zt_record_next(&list, ZT_F_GRANT_INFO, &cursor,
+		    &info) == 0) {
+			const char *id = "", *agent = "", *account = "";
+			const char *service = "", *serial = "-";
+			char until[32] = "-";
+			uint32_t uid = 0, pid = 0;
+			uint64_t left_ms = 0, not_after = 0;
+			long long left;
 
-			if (sscanf(line, "%63s %79s %47s %u %d %lld %79s %39s "
-			    "%lld", id, agent, account, &uid, &pid, &left,
-			    service, serial, &not_after) != 9)
-				continue;
-			if (not_after > 0) {
+			/* Every field but the certificate's is required by
+			 * the GRANT_INFO schema. */
+			zt_record_get_str(&info, ZT_F_GRANT, &id);
+			zt_record_get_str(&info, ZT_F_AGENT, &agent);
+			zt_record_get_str(&info, ZT_F_ACCOUNT, &account);
+			zt_record_get_u32(&info, ZT_F_UID, &uid);
+			zt_record_get_u32(&info, ZT_F_PID, &pid);
+			zt_record_get_u64(&info, ZT_F_EXPIRES_MS, &left_ms);
+			zt_record_get_str(&info, ZT_F_SERVICE, &service);
+			zt_record_get_str(&info, ZT_F_SERIAL, &serial);
+			zt_record_get_u64(&info, ZT_F_NOT_AFTER, &not_after);
+			left = (long long)(left_ms / 1000);
+			if (not_after > 0 && not_after < (uint64_t)INT64_MAX) {
 				time_t t = (time_t)not_after;
 				struct tm tm;
 
@@ -442,27 +449,28 @@ command_grants(void)
 			}
 			total++;
 			if (arg_json) {
-				printf("%s{\"grant\":\"%s\",\"agent\":", first ?
-				    "" : ",", id);
+				printf("%s{\"grant\":", first ? "" : ",");
+				json_string(id);
+				printf(",\"agent\":");
 				json_string(agent);
 				printf(",\"account\":");
 				json_string(account);
-				printf(",\"uid\":%u,\"pid\":%d,\"expires_in\":%lld,"
-				    "\"service\":", uid, pid, left);
+				printf(",\"uid\":%u,\"pid\":%u,\"expires_in\":"
+				    "%lld,\"service\":", uid, pid, left);
 				json_string(service);
 				printf(",\"cert_serial\":");
 				if (strcmp(serial, "-") == 0)
 					printf("null");
 				else
 					json_string(serial);
-				printf(",\"cert_not_after\":%lld}", not_after);
+				printf(",\"cert_not_after\":%llu}",
+				    (unsigned long long)not_after);
 			} else
-				printf("%-32s %-16s %-16s %6u %8d %7llds %-10s "
+				printf("%-32s %-16s %-16s %6u %8u %7llds %-10s "
 				    "%-32s %s\n", id, agent, account, uid, pid,
 				    left, service, serial, until);
 			first = false;
 		}
-		free(copy);
 		if (zt_msg_get_u32(&reply, ZT_F_OFFSET, &next) < 0 ||
 		    count == 0 || next <= offset)
 			break;

@@ -21,6 +21,7 @@
 #include "cache.h"
 #include "grant.h"
 #include "server.h"
+#include "token.h"
 #include "zt_err.h"
 #include "zt_log.h"
 #include "zt_msg.h"
@@ -388,7 +389,7 @@ main(int argc, char **argv)
 	ztd.cache = cache_new(ztd.config->cache_max_entries, ztd_now_ms);
 	ztd.identity = identity_new(1024);
 	if (grantset_init(&ztd.grants) < 0 || ztd.cache == NULL ||
-	    ztd.identity == NULL) {
+	    ztd.identity == NULL || token_new(&ztd.token) < 0) {
 		zt_log(LOG_ERR, "out of memory");
 		goto free_socket_path;
 	}
@@ -450,6 +451,7 @@ free_socket_path:
 	free(socket_path);
 	identity_free(ztd.identity);
 	grantset_free(&ztd.grants);
+	token_free(ztd.token);
 	ca_free(ztd.ca);
 	cache_free(ztd.cache);
 	audit_free(ztd.audit);

@@ -15,6 +15,7 @@ struct audit;
 struct cache;
 struct grant;
 struct identity;
+struct token;
 
 struct ztd {
 	const char *config_path;
@@ -29,6 +30,8 @@ struct ztd {
 	struct audit *audit;
 	struct identity *identity;	/* digests of agent binaries */
 	struct ca *ca;			/* the tunnel CA (state_dir/ca.key) */
+	struct token *token;		/* the key of cacheable allows'
+					 * tokens (token.h), this run's */
 	struct grantset grants;		/* live grants (grant.c's) */
 };
 

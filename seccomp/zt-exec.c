@@ -181,7 +181,7 @@ tell_agent_pid(int fd, const char *grant, pid_t pid)
 
 	if (m == NULL)
 		return EXIT_FAILED;
-	if ((r = zt_msg_init(m, ZT_MSG_REPORT, 2)) < 0 ||
+	if ((r = zt_msg_init(m, ZT_MSG_AGENT_PID, 2)) < 0 ||
 	    (r = zt_msg_put_str(m, ZT_F_GRANT, grant)) < 0 ||
 	    (r = zt_msg_put_u32(m, ZT_F_PID, (uint32_t)pid)) < 0 ||
 	    (r = zt_client_call(fd, m, m + 1, LAUNCH_TIMEOUT_MS)) < 0 ||

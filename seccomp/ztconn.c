@@ -21,16 +21,27 @@
 #define CACHE_SLOTS 512
 #define CACHE_OBJECT_MAX 256		/* longer objects are not cached */
 #define WAIT_SLOTS 64
-#define REPORT_RECORDS_MAX 256
+#define REPORT_QUEUE_MAX ZT_REPORT_RECORDS_MAX	/* hits waiting */
 #define REPORT_DELAY_MS 800		/* flushed within 1 s of a hit */
-#define REPORT_BYTES (ZT_MSG_MAX - 128)
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
 
+/* A cached allow, with what ztd sent to prove it in a report. */
 struct cache_entry {
 	uint32_t action;
 	int64_t expires_ms;		/* 0: empty */
 	char object[CACHE_OBJECT_MAX];
+	uint8_t token[ZT_TOKEN_SIZE];	/* ztd's, for this allow */
+	uint64_t until_ms;		/* the allow's end, as ztd sent it */
+};
+
+/* A hit waiting to be reported: the entry's proof and when it was. */
+struct report_hit {
+	uint32_t action;
+	int64_t hit_ms;
+	char object[CACHE_OBJECT_MAX];
+	uint8_t token[ZT_TOKEN_SIZE];
+	uint64_t until_ms;
 };
 
 struct wait_slot {
@@ -59,8 +70,7 @@ struct ztconn {
 	uint32_t next_id;
 	struct wait_slot slots[WAIT_SLOTS];
 	struct cache_entry cache[CACHE_SLOTS];
-	uint8_t report[REPORT_BYTES];
-	size_t report_used;
+	struct report_hit report[REPORT_QUEUE_MAX];
 	unsigned report_count;
 	int64_t report_first_ms;
 	struct zt_msg scratch;		/* reader's receive buffer */
@@ -93,72 +103,85 @@ cache_drop(struct ztconn *z)
 		z->cache[i].expires_ms = 0;
 }
 
-static void
-put_be(uint8_t *p, uint64_t v, int bytes)
+/* One hit as a RECORD of z->out's open RECORDS, at NOW.  0, or < 0 with
+ * nothing of it in the message. */
+static int
+put_record(struct ztconn *z, const struct report_hit *h, int64_t now)
 {
-	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
+	int64_t age = now - h->hit_ms;
+	int r;
+
+	if (age < 0)
+		age = 0;
+	if (age > UINT32_MAX)
+		age = UINT32_MAX;
+	if ((r = zt_msg_begin_record(&z->out, ZT_F_RECORD)) < 0)
+		return r;
+	if ((r = zt_msg_put_u32(&z->out, ZT_F_ACTION, h->action)) < 0 ||
+	    (r = zt_msg_put_str(&z->out, ZT_F_OBJECT, h->object)) < 0 ||
+	    (r = zt_msg_put_u32(&z->out, ZT_F_AGE_MS, (uint32_t)age)) < 0 ||
+	    (r = zt_msg_put_bytes(&z->out, ZT_F_TOKEN, h->token,
+	    sizeof(h->token))) < 0 ||
+	    (r = zt_msg_put_u64(&z->out, ZT_F_CACHE_UNTIL, h->until_ms)) < 0 ||
+	    (r = zt_msg_end_record(&z->out)) < 0) {
+		zt_msg_cancel_record(&z->out);
+		return r;
+	}
+	return 0;
 }
 
-/* Send the queued cache-hit records (lock held).  Returns 0 or < 0; the
- * records stay queued when they could not be sent. */
+/* Send the queued cache-hit records (lock held), as many as one REPORT
+ * holds, oldest first.  Returns 0 or < 0; what could not be sent stays
+ * queued. */
 static int
 report_flush(struct ztconn *z)
 {
-	uint32_t now = (uint32_t)ztconn_now_ms();
-	uint8_t aged[REPORT_BYTES];
-	size_t at = 0;
+	int64_t now = ztconn_now_ms();
+	unsigned sent = 0;
 	int r;
 
 	if (z->report_count == 0)
 		return 0;
 	if (z->fd < 0)
 		return ZT_E_CLOSED;
-	/* The queue holds hit times; what is sent holds ages (a copy, so
-	 * that a failed send leaves the queue as it was). */
-	memcpy(aged, z->report, z->report_used);
-	while (at + 10 <= z->report_used) {
-		uint32_t hit = 0;
-		size_t len = (size_t)aged[at + 8] << 8 | aged[at + 9];
-
-		for (int i = 4; i < 8; i++)
-			hit = hit << 8 | aged[at + i];
-		put_be(aged + at + 4, now - hit, 4);
-		at += 10 + len;
-	}
 	if ((r = zt_msg_init(&z->out, ZT_MSG_REPORT, ++z->next_id)) < 0 ||
 	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0 ||
-	    (r = zt_msg_put_bytes(&z->out, ZT_F_RECORDS, aged,
-	    z->report_used)) < 0 ||
+	    (r = zt_msg_begin_record(&z->out, ZT_F_RECORDS)) < 0)
+		return r;
+	while (sent < z->report_count &&
+	    put_record(z, &z->report[sent], now) == 0)
+		sent++;
+	if (sent == 0)
+		return ZT_E_NOSPACE;	/* cannot happen: one always fits */
+	if ((r = zt_msg_end_record(&z->out)) < 0 ||
 	    (r = zt_msg_send(z->fd, &z->out)) < 0)
 		return r;
-	z->report_used = 0;
-	z->report_count = 0;
+	memmove(z->report, z->report + sent,
+	    (z->report_count - sent) * sizeof(z->report[0]));
+	z->report_count -= sent;
+	if (z->report_count > 0)
+		z->report_first_ms = z->report[0].hit_ms;
 	return 0;
 }
 
-/* Queue a cache hit for ztd's audit (lock held).  False when it can be
- * neither queued nor flushed: the caller then asks ztd instead. */
+/* Queue a hit of cache entry E for ztd's audit (lock held).  False when
+ * it can be neither queued nor flushed: the caller then asks ztd. */
 static bool
-report_add(struct ztconn *z, uint32_t action, const char *object)
+report_add(struct ztconn *z, const struct cache_entry *e)
 {
-	size_t len = strlen(object);
-	uint8_t *p;
+	struct report_hit *h;
 
-	if (z->report_used + 10 + len > REPORT_BYTES ||
-	    z->report_count >= REPORT_RECORDS_MAX) {
-		if (report_flush(z) < 0)
-			return false;
-	}
-	p = z->report + z->report_used;
-	put_be(p, action, 4);
-	/* Low 32 bits of the hit time; report_flush makes it an age. */
-	put_be(p + 4, (uint64_t)ztconn_now_ms(), 4);
-	put_be(p + 8, len, 2);
-	memcpy(p + 10, object, len);
+	if (z->report_count >= REPORT_QUEUE_MAX &&
+	    (report_flush(z) < 0 || z->report_count >= REPORT_QUEUE_MAX))
+		return false;
+	h = &z->report[z->report_count];
+	h->action = e->action;
+	h->hit_ms = ztconn_now_ms();
+	memcpy(h->object, e->object, sizeof(h->object));
+	memcpy(h->token, e->token, sizeof(h->token));
+	h->until_ms = e->until_ms;
 	if (z->report_count == 0)
-		z->report_first_ms = ztconn_now_ms();
-	z->report_used += 10 + len;
+		z->report_first_ms = h->hit_ms;
 	z->report_count++;
 	return true;
 }
@@ -259,6 +282,10 @@ reader_main(void *arg)
 				z->fd = fd;
 				backoff = BACKOFF_MIN_MS;
 				zt_log(LOG_NOTICE, "reconnected to ztd");
+				/* ztd may have restarted with a new token
+				 * key: start with no cached allow, so no hit
+				 * it could not verify is made from now on. */
+				cache_drop(z);
 				report_flush(z);
 			} else {
 				if (fd >= 0)
@@ -451,6 +478,9 @@ ztconn_decide(struct ztconn *z, enum action action, const char *object,
 	struct wait_slot *slot = NULL;
 	uint32_t decision = 0, ttl = 0, risk = 1, tunnel = 0;
 	const char *text = "";
+	const void *token = NULL;
+	size_t token_size = 0;
+	uint64_t until_ms = 0;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -458,8 +488,7 @@ ztconn_decide(struct ztconn *z, enum action action, const char *object,
 	if (!usable(z, out->reason, sizeof(out->reason)))
 		goto out;
 	if (e->expires_ms > ztconn_now_ms() && e->action == (uint32_t)action &&
-	    strcmp(e->object, object) == 0 &&
-	    report_add(z, (uint32_t)action, object)) {
+	    strcmp(e->object, object) == 0 && report_add(z, e)) {
 		out->allow = true;
 		out->local = true;
 		snprintf(out->reason, sizeof(out->reason), "cached allow");
@@ -496,9 +525,13 @@ ztconn_decide(struct ztconn *z, enum action action, const char *object,
 		snprintf(out->ca, sizeof(out->ca), "%s", text);
 	}
 	/* Only low-risk allows with a TTL, within the grant, are kept; a
-	 * tunnel's never (the next connect needs its tunnel too). */
+	 * tunnel's never (the next connect needs its tunnel too); and only
+	 * with ztd's token, without which no hit could be reported. */
 	if (out->allow && risk == 0 && ttl > 0 && !out->tunnel &&
-	    strlen(object) < CACHE_OBJECT_MAX) {
+	    strlen(object) < CACHE_OBJECT_MAX &&
+	    zt_msg_get_bytes(&slot->reply, ZT_F_TOKEN, &token,
+	    &token_size) == 0 && token_size == ZT_TOKEN_SIZE &&
+	    zt_msg_get_u64(&slot->reply, ZT_F_CACHE_UNTIL, &until_ms) == 0) {
 		int64_t until = ztconn_now_ms() + ttl;
 
 		if (until > ztconn_now_ms() + (int64_t)z->decision_ttl * 1000)
@@ -506,8 +539,13 @@ ztconn_decide(struct ztconn *z, enum action action, const char *object,
 			    (int64_t)z->decision_ttl * 1000;
 		if (until > z->expires_ms)
 			until = z->expires_ms;
+		/* Never past the end the token proves (same clock). */
+		if (until_ms < (uint64_t)INT64_MAX && until > (int64_t)until_ms)
+			until = (int64_t)until_ms;
 		e->action = (uint32_t)action;
 		snprintf(e->object, sizeof(e->object), "%s", object);
+		memcpy(e->token, token, sizeof(e->token));
+		e->until_ms = until_ms;
 		e->expires_ms = until;
 	}
 free_slot:

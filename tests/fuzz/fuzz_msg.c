@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A libFuzzer harness for the wire decoder: decode, read back, re-encode. */
+/* A libFuzzer harness for the wire decoder: decode, read back, re-encode
+ * (records too, through the one reader and writer). */
 #include "config.h"
 
 #include <stddef.h>
@@ -47,45 +48,56 @@ is_decode_error(int r)
 }
 
 /*
- * Read every tag (known or not) through every getter: exactly the getter of
- * the tag's kind finds a field that is present, and what it returns is the
- * field as decoded.
+ * Read every tag (known or not) of record R (or a message's top level)
+ * through every getter: exactly the getter of the tag's kind finds a
+ * field that is present, and what it returns is the field as decoded;
+ * records are walked with zt_record_next, each read back the same way.
  */
 static void
-read_back(const struct zt_msg *m)
+read_back(const struct zt_record *r, unsigned depth)
 {
 	static const unsigned extra[] = { ZT_F_TAG_MAX, 31, 32, 40, 0xffff };
 
+	CHECK(depth <= ZT_MSG_DEPTH_MAX);
 	for (unsigned i = 0; i < ZT_F_TAG_MAX + sizeof(extra) /
 	    sizeof(extra[0]); i++) {
 		unsigned tag = i < ZT_F_TAG_MAX ? i : extra[i - ZT_F_TAG_MAX];
 		enum zt_field_kind kind = zt_msg_field_kind(tag);
 		const struct zt_field *f = NULL;
+		struct zt_record sub;
 		uint32_t u32;
 		uint64_t u64;
 		const char *str;
 		const void *bytes;
-		size_t size;
-		int r;
+		size_t size, count = 0, cursor = 0, walked = 0;
+		int rc;
 
-		for (size_t j = 0; j < m->n_fields; j++)
-			if (m->fields[j].tag == tag)
-				f = &m->fields[j];
+		for (size_t j = 0; j < r->n_fields; j++)
+			if (r->fields[j].tag == tag) {
+				if (f == NULL)
+					f = &r->fields[j];
+				count++;
+			}
 		CHECK(f == NULL || kind != ZT_FK_NONE);
+		/* Only records repeat (today's schemas). */
+		CHECK(count <= 1 || kind == ZT_FK_RECORD);
+		CHECK(zt_record_count(r, tag) == count);
 
-		r = zt_msg_get_u32(m, tag, &u32);
-		CHECK(r == (f != NULL && kind == ZT_FK_U32 ? 0 : ZT_E_MISSING));
-		r = zt_msg_get_u64(m, tag, &u64);
-		CHECK(r == (f != NULL && kind == ZT_FK_U64 ? 0 : ZT_E_MISSING));
-		r = zt_msg_get_bytes(m, tag, &bytes, &size);
-		CHECK(r == (f != NULL && kind == ZT_FK_BYTES ? 0 :
+		rc = zt_record_get_u32(r, tag, &u32);
+		CHECK(rc == (f != NULL && kind == ZT_FK_U32 ? 0 :
 		    ZT_E_MISSING));
-		if (r == 0)
+		rc = zt_record_get_u64(r, tag, &u64);
+		CHECK(rc == (f != NULL && kind == ZT_FK_U64 ? 0 :
+		    ZT_E_MISSING));
+		rc = zt_record_get_bytes(r, tag, &bytes, &size);
+		CHECK(rc == (f != NULL && kind == ZT_FK_BYTES ? 0 :
+		    ZT_E_MISSING));
+		if (rc == 0)
 			CHECK(size == f->size);
-		r = zt_msg_get_str(m, tag, &str);
-		CHECK(r == (f != NULL && kind == ZT_FK_STRING ? 0 :
+		rc = zt_record_get_str(r, tag, &str);
+		CHECK(rc == (f != NULL && kind == ZT_FK_STRING ? 0 :
 		    ZT_E_MISSING));
-		if (r == 0) {
+		if (rc == 0) {
 			/* Escaped, any string is one printable line. */
 			char line[256];
 
@@ -95,34 +107,54 @@ read_back(const struct zt_msg *m)
 			for (const char *p = line; *p != '\0'; p++)
 				CHECK(*p >= 0x20 && *p <= 0x7e);
 		}
+		while (zt_record_next(r, tag, &cursor, &sub) == 0) {
+			CHECK(kind == ZT_FK_RECORD);
+			CHECK(sub.n_fields <= ZT_MSG_SUBFIELDS_MAX);
+			read_back(&sub, depth + 1);
+			walked++;
+		}
+		CHECK(walked == (kind == ZT_FK_RECORD ? count : 0));
 	}
 }
 
-/* Put field F of decoded message FROM into TO, with the put_* of its kind. */
+static uint32_t
+be32(const void *p)
+{
+	const uint8_t *b = p;
+
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	    (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Put field F (of a decoded message whose sub-fields are SUB) into TO,
+ * with the put_* of its kind; a record field with everything in it. */
 static int
-put_like(struct zt_msg *to, const struct zt_msg *from,
+put_like(struct zt_msg *to, const struct zt_field *sub,
     const struct zt_field *f)
 {
 	enum zt_field_tag tag = f->tag;
-	uint32_t u32;
-	uint64_t u64;
-	const char *str;
-	const void *bytes;
-	size_t size;
+	int r;
 
 	switch (zt_msg_field_kind(tag)) {
 	case ZT_FK_U32:
-		CHECK(zt_msg_get_u32(from, tag, &u32) == 0);
-		return zt_msg_put_u32(to, tag, u32);
+		CHECK(f->size == 4);
+		return zt_msg_put_u32(to, tag, be32(f->value));
 	case ZT_FK_U64:
-		CHECK(zt_msg_get_u64(from, tag, &u64) == 0);
-		return zt_msg_put_u64(to, tag, u64);
+		CHECK(f->size == 8);
+		return zt_msg_put_u64(to, tag, (uint64_t)be32(f->value) << 32 |
+		    be32((const uint8_t *)f->value + 4));
 	case ZT_FK_STRING:
-		CHECK(zt_msg_get_str(from, tag, &str) == 0);
-		return zt_msg_put_str(to, tag, str);
+		CHECK(strlen(f->value) == f->size);
+		return zt_msg_put_str(to, tag, f->value);
 	case ZT_FK_BYTES:
-		CHECK(zt_msg_get_bytes(from, tag, &bytes, &size) == 0);
-		return zt_msg_put_bytes(to, tag, bytes, size);
+		return zt_msg_put_bytes(to, tag, f->value, f->size);
+	case ZT_FK_RECORD:
+		if ((r = zt_msg_begin_record(to, tag)) < 0)
+			return r;
+		for (size_t i = 0; i < f->n_sub; i++)
+			if ((r = put_like(to, sub, &sub[f->first_sub + i])) < 0)
+				return r;
+		return zt_msg_end_record(to);
 	case ZT_FK_NONE:
 	default:
 		/* The decoder accepted a field of no kind. */
@@ -150,13 +182,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(strcmp(zt_msg_type_name(m.type), "unknown") != 0);
 	CHECK(m.n_fields <= ZT_MSG_FIELDS_MAX);
 	CHECK(m.text_used <= sizeof(m.text));
+	CHECK(m.n_sub <= ZT_MSG_SUBFIELDS_MAX);
 	CHECK(zt_msg_check_complete(&m) == 0);
-	read_back(&m);
+	{
+		struct zt_record top;
+
+		zt_msg_fields(&m, &top);
+		read_back(&top, 0);
+	}
 
 	/* Re-encoded in the same order, the fields give the same bytes. */
 	CHECK(zt_msg_init(&again, m.type, m.request_id) == 0);
 	for (size_t i = 0; i < m.n_fields; i++)
-		CHECK(put_like(&again, &m, &m.fields[i]) == 0);
+		CHECK(put_like(&again, m.sub, &m.fields[i]) == 0);
 	CHECK(zt_msg_check_complete(&again) == 0);
 	CHECK(again.size == size && memcmp(again.wire, data, size) == 0);
 
@@ -168,7 +206,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned tag = 0; tag < ZT_F_TAG_MAX; tag++)
 		for (size_t i = 0; i < m.n_fields; i++)
 			if (m.fields[i].tag == tag)
-				CHECK(put_like(&sorted, &m, &m.fields[i]) == 0);
+				CHECK(put_like(&sorted, m.sub,
+				    &m.fields[i]) == 0);
 	for (size_t i = 1; i < m.n_fields; i++)
 		if (m.fields[i - 1].tag > m.fields[i].tag)
 			in_tag_order = 0;

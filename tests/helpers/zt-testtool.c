@@ -266,13 +266,57 @@ drain_events(int fd)
  *                           pidfd as the acting process
  *   close                   close the session (ends the grant)
  *   events                  print pushed events ("none" if there are none)
+ *   report ACTION OBJECT TOKEN   a REPORT of one cache hit of OBJECT, with
+ *                           TOKEN "last" (the token and end of the last
+ *                           cacheable allow ztd sent), "none" (no token),
+ *                           "garbage" (16 bytes of 0x42, the last end) or
+ *                           "late" (the last token, its end moved on);
+ *                           prints "report written=N" or "error ..."
+ *   agent-pid PID           an AGENT_PID naming PID
  * and exit at end of input.
  */
+/* Build in REQUEST a REPORT for GRANT of one hit ACTION OBJECT (see
+ * session's "report"). */
+static int
+build_report(struct zt_msg *request, const char *grant, const char *action,
+    const char *object, const char *mode, const uint8_t *token,
+    uint64_t until)
+{
+	static const uint8_t garbage[ZT_TOKEN_SIZE] = {
+		0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42,
+		0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42,
+	};
+	int r;
+
+	if ((r = zt_msg_init(request, ZT_MSG_REPORT, request_id++)) < 0 ||
+	    (r = zt_msg_put_str(request, ZT_F_GRANT, grant)) < 0 ||
+	    (r = zt_msg_begin_record(request, ZT_F_RECORDS)) < 0 ||
+	    (r = zt_msg_begin_record(request, ZT_F_RECORD)) < 0 ||
+	    (r = zt_msg_put_u32(request, ZT_F_ACTION,
+	    action_number(action))) < 0 ||
+	    (r = zt_msg_put_str(request, ZT_F_OBJECT, object)) < 0 ||
+	    (r = zt_msg_put_u32(request, ZT_F_AGE_MS, 5)) < 0)
+		return r;
+	if (strcmp(mode, "none") != 0 &&
+	    ((r = zt_msg_put_bytes(request, ZT_F_TOKEN,
+	    strcmp(mode, "garbage") == 0 ? garbage : token,
+	    ZT_TOKEN_SIZE)) < 0 ||
+	    (r = zt_msg_put_u64(request, ZT_F_CACHE_UNTIL,
+	    strcmp(mode, "late") == 0 ? until + 3600000 : until)) < 0))
+		return r;
+	if ((r = zt_msg_end_record(request)) < 0 ||
+	    (r = zt_msg_end_record(request)) < 0)
+		return r;
+	return 0;
+}
+
 static int
 session(const char *path, const char *uid_text, const char *service)
 {
 	char grant[64] = "", line[4200];
 	struct zt_msg request, reply;
+	uint8_t token[ZT_TOKEN_SIZE] = { 0 };
+	uint64_t until = 0;
 	const char *g;
 	long pid;
 	int fd, r, pidfd = -1;
@@ -311,10 +355,35 @@ session(const char *path, const char *uid_text, const char *service)
 				printf("none\n");
 			continue;
 		}
+		if (strcmp(verb, "report") == 0 && n == 3 &&
+		    sscanf(line, "%*s %*s %*s %15s", verb) == 1) {
+			uint32_t count = 0, code = 0;
+
+			if ((r = build_report(&request, grant, action, object,
+			    verb, token, until)) < 0 ||
+			    (r = zt_client_call(fd, &request, &reply,
+			    5000)) < 0) {
+				printf("call %s\n", zt_strerror(r));
+				continue;
+			}
+			if (zt_msg_get_u32(&reply, ZT_F_CODE, &code) == 0)
+				printf("error %d %s\n", (int32_t)code,
+				    zt_strerror((int32_t)code));
+			else {
+				zt_msg_get_u32(&reply, ZT_F_COUNT, &count);
+				printf("report written=%u\n", count);
+			}
+			continue;
+		}
 		if (strcmp(verb, "close") == 0) {
 			zt_msg_init(&request, ZT_MSG_SESSION_CLOSE,
 			    request_id++);
 			zt_msg_put_str(&request, ZT_F_GRANT, grant);
+		} else if (strcmp(verb, "agent-pid") == 0 && n == 2) {
+			zt_msg_init(&request, ZT_MSG_AGENT_PID, request_id++);
+			zt_msg_put_str(&request, ZT_F_GRANT, grant);
+			zt_msg_put_u32(&request, ZT_F_PID,
+			    (uint32_t)strtoul(action, NULL, 10));
 		} else if (strcmp(verb, "decide-pid") == 0 &&
 		    sscanf(line, "%*s %ld %31s %4099s", &pid, action,
 		    object) == 3) {
@@ -345,8 +414,24 @@ session(const char *path, const char *uid_text, const char *service)
 		if (pidfd >= 0)
 			close(pidfd);
 		pidfd = -1;
-		if (r < 0)
+		if (r < 0) {
 			printf("call %s\n", zt_strerror(r));
+			continue;
+		}
+		{
+			const void *t;
+			size_t size;
+
+			/* The proof of the last cacheable allow, kept for
+			 * "report". */
+			if (zt_msg_get_bytes(&reply, ZT_F_TOKEN, &t,
+			    &size) == 0 && size == sizeof(token) &&
+			    zt_msg_get_u64(&reply, ZT_F_CACHE_UNTIL,
+			    &until) == 0)
+				memcpy(token, t, sizeof(token));
+		}
+		if (reply.type == ZT_MSG_REPORT_REPLY)
+			printf("ok\n");
 		else
 			print_decision(&reply);
 	}
@@ -403,10 +488,19 @@ forge(const char *path, const char *kind, const char *grant,
 		zt_msg_init(&request, ZT_MSG_LAUNCH, request_id++);
 		r = zt_msg_put_str(&request, ZT_F_OBJECT, object);
 	} else if (strcmp(kind, "report") == 0) {
+		/* One cache hit of OBJECT's exec, with no token. */
 		zt_msg_init(&request, ZT_MSG_REPORT, request_id++);
-		if ((r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) == 0)
-			r = zt_msg_put_u32(&request, ZT_F_PID,
-			    (uint32_t)getpid());
+		if ((r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) < 0 ||
+		    (r = zt_msg_begin_record(&request, ZT_F_RECORDS)) < 0 ||
+		    (r = zt_msg_begin_record(&request, ZT_F_RECORD)) < 0 ||
+		    (r = zt_msg_put_u32(&request, ZT_F_ACTION,
+		    action_number("exec"))) < 0 ||
+		    (r = zt_msg_put_str(&request, ZT_F_OBJECT, object)) < 0 ||
+		    (r = zt_msg_put_u32(&request, ZT_F_AGE_MS, 1)) < 0 ||
+		    (r = zt_msg_end_record(&request)) < 0)
+			;
+		else
+			r = zt_msg_end_record(&request);
 	} else if (strcmp(kind, "sign") == 0) {
 		zt_msg_init(&request, ZT_MSG_SIGN, request_id++);
 		if ((r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) == 0)

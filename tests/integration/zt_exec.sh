@@ -920,6 +920,10 @@ check "three connects in one run are allowed ($(printf "%s" "$out" | tr "\n" " "
     test "$(printf '%s\n' "$out" | grep -c ' ok getpid=ok')" -eq 3
 check "the repeated allow, served from zt-exec's cache, reaches the audit (cache=local, within 2 s)" \
     within 2000 logged "decision=allow action=connect agent=\"probe\" .*object=\"tcp:127\\.0\\.0\\.1:$good_port\" .*cache=local"
+# The line above is the positive precondition: zt-exec's genuine hits carry
+# the token of their allow, so none of them is taken for a forgery.
+check "no hit zt-exec reported was refused as a forged report" \
+    sh -c "! grep -q 'reason=\"forged report' '$work/syslog.out'"
 
 # ------------------------------------------------------------ races
 # A thread flips the connect address between the allowed and a forbidden

@@ -204,6 +204,32 @@ out=$(ask s1 decide exec /usr/bin/curl)
 check "an unlisted command is denied ($out)" has "$out" '^deny'
 out=$(ask s1 decide connect tcp:127.0.0.1:5432)
 check "an allowed connect ($out)" has "$out" '^allow risk=low'
+# Reports that cannot lie: a hit of a supervisor's cache is written only
+# with the token ztd sent with the allow it served (grant, action, object
+# and end under ztd's key); anything else is a forgery attempt, audited as
+# such and never as an allow.
+out=$(ask s1 report connect tcp:127.0.0.1:5432 last)
+check "a hit reported with its allow's token is written ($out)" \
+    has "$out" '^report written=1$'
+check "and audited as an allow from zt-exec's cache (cache=local)" \
+    wait_for grep -qE "decision=allow action=connect agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=[0-9]+ object=\"tcp:127.0.0.1:5432\" reason=\"allowed from zt-exec's cache [0-9]+ ms before this report\" grant=$grant cache=local" "$work/syslog.out"
+forged() { # ACTION OBJECT TOKEN WHY [fresh]: refused and audited as forged
+	out=$(ask s1 report "$1" "$2" "$3")
+	check "a report of $1 $2 with token $3 is refused ($out)" \
+	    has "$out" '^report written=0$'
+	check "... audited as a forgery attempt ($4)" \
+	    wait_for grep -qF "decision=deny action=$1 agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=$s1_pid object=\"$2\" reason=\"forged report: $4" "$work/syslog.out"
+	[ "${5-}" = fresh ] || return 0
+	# The line just checked is the positive precondition of this one.
+	check "... and never written as an allow from the cache" \
+	    sh -c "! grep -F 'object=\"$2\"' '$work/syslog.out' | grep -q 'decision=allow.*cache=local'"
+}
+forged connect tcp:10.66.66.66:4444 last "token does not match" fresh
+forged exec /usr/bin/dash none "the record carries no token" fresh
+forged connect udp:8.8.8.8:53 garbage "token does not match" fresh
+forged connect tcp:127.0.0.1:5432 late "token does not match"
+check "ztd names the forgeries in its log" \
+    wait_for grep -q "grant $grant: 1 forged cache-hit records from pid $s1_pid refused" "$work/syslog.out"
 out=$(ask s1 decide connect tcp:127.0.0.1:5433)
 check "a connect to another port is denied" has "$out" '^deny'
 out=$(ask s1 decide exec 'relative/path')
