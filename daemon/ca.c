@@ -384,20 +384,6 @@ ca_grant_ended(struct ca *ca, const char *grant_id)
 	return count;
 }
 
-void
-ca_counts(struct ca *ca, unsigned *kept, unsigned *revoked)
-{
-	*kept = *revoked = 0;
-	if (ca == NULL)
-		return;
-	forget_expired(ca);
-	for (size_t i = 0; i < ca->n_issued; i++) {
-		(*kept)++;
-		if (ca->issued[i].revoked_at != 0)
-			(*revoked)++;
-	}
-}
-
 /* One CRL entry: SERIAL revoked at WHEN, reason cessationOfOperation. */
 static int
 add_revoked(X509_CRL *crl, const struct issued *e)

@@ -74,9 +74,6 @@ int ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
  */
 unsigned ca_grant_ended(struct ca *ca, const char *grant_id);
 
-/* Unexpired certificates kept, and of them revoked (ztctl status). */
-void ca_counts(struct ca *ca, unsigned *kept, unsigned *revoked);
-
 /*
  * The CRL, PEM, NUL-terminated, in BUF: X.509 v2, signed by the CA key,
  * thisUpdate now, nextUpdate now + CA_CRL_NEXT_UPDATE, a crlNumber that
