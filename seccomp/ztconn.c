@@ -547,7 +547,8 @@ ztconn_sign(struct ztconn *z, const void *csr, size_t csr_size,
 	zt_msg_get_u64(&slot->reply, ZT_F_NOT_AFTER, &until);
 	zt_msg_get_u64(&slot->reply, ZT_F_EXPIRES_MS, &ms);
 	if (ms > INT32_MAX) {
-		snprintf(why, size, "ztd's certificate lifetime is out of range");
+		snprintf(why, size, "ztd's certificate lifetime is out of "
+		    "range");
 		r = ZT_E_PROTOCOL;
 		goto out;
 	}
