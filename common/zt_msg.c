@@ -176,8 +176,11 @@ static const struct schema {
 	[ZT_MSG_SIGN] = { "sign",
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_CSR), BIT(ZT_F_GRANT) | BIT(ZT_F_CSR) },
 	[ZT_MSG_SIGN_REPLY] = { "sign-reply",
-	    BIT(ZT_F_CERT) | BIT(ZT_F_SERIAL) | BIT(ZT_F_NOT_AFTER),
-	    BIT(ZT_F_CERT) | BIT(ZT_F_SERIAL) | BIT(ZT_F_NOT_AFTER) },
+	    BIT(ZT_F_CERT) | BIT(ZT_F_SERIAL) | BIT(ZT_F_NOT_AFTER) |
+	    BIT(ZT_F_EXPIRES_MS),
+	    BIT(ZT_F_CERT) | BIT(ZT_F_SERIAL) | BIT(ZT_F_NOT_AFTER) |
+	    BIT(ZT_F_EXPIRES_MS) },
+	[ZT_MSG_CA_CRL] = { "ca-crl", 0, 0 },
 	[ZT_MSG_AGENT_PID] = { "agent-pid",
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_PID), BIT(ZT_F_GRANT) | BIT(ZT_F_PID) },
 };

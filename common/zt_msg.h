@@ -72,14 +72,19 @@ enum zt_msg_type {
 					 * each with the TOKEN of its allow */
 	ZT_MSG_REPORT_REPLY = 20,	/* COUNT written */
 	ZT_MSG_CA_SHOW = 21,		/* anyone: no fields */
-	ZT_MSG_CA_REPLY = 22,		/* TEXT: the tunnel CA certificate, PEM */
+	ZT_MSG_CA_REPLY = 22,		/* TEXT: PEM, the tunnel CA certificate
+					 * (CA_SHOW) or its CRL (CA_CRL) */
 	ZT_MSG_SIGN = 23,		/* GRANT CSR: a grant's supervisor asks
 					 * for its tunnel client certificate */
-	ZT_MSG_SIGN_REPLY = 24,		/* CERT SERIAL NOT_AFTER */
+	ZT_MSG_SIGN_REPLY = 24,		/* CERT SERIAL NOT_AFTER EXPIRES_MS (ms
+					 * it lives from now, for renewal on a
+					 * clock no wall-clock step moves) */
 	ZT_MSG_AGENT_PID = 25,		/* GRANT PID: the agent a supervisor
 					 * launched (its session is the grant's
 					 * to kill); REPORT_REPLY with COUNT 1 */
-	ZT_MSG_TYPE_MAX = 26,		/* first value that is not a type */
+	ZT_MSG_CA_CRL = 26,		/* root: no fields; CA_REPLY with the
+					 * CRL of the tunnel CA */
+	ZT_MSG_TYPE_MAX = 27,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
@@ -119,7 +124,8 @@ enum zt_field_tag {
 	ZT_F_ATTEST_STATE = 34,	/* string: "trusted" or why not */
 	ZT_F_ATTEST_AGE = 35,	/* u64: seconds since the last good one */
 	ZT_F_EVENT = 36,	/* u32: ZT_EVENT_* */
-	ZT_F_EXPIRES_MS = 37,	/* u64: ms until the grant ends */
+	ZT_F_EXPIRES_MS = 37,	/* u64: ms until the grant (SIGN_REPLY: the
+				 * certificate) ends */
 	ZT_F_AUDIT_SEQ = 38,	/* u64: last audit record */
 	ZT_F_PROFILE = 39,	/* string: an agent's profile for zt-exec,
 				 * one "key value" per line (still text: to

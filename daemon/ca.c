@@ -15,18 +15,52 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ca.h"
 #include "zt_err.h"
+#include "ztd.h"
 
 #define CA_DAYS 3650
+#define SERIAL_BYTES 16
+
+/* A certificate issued and not yet expired by both clocks. */
+struct issued {
+	unsigned char serial[SERIAL_BYTES];
+	char grant[33];
+	time_t not_after;		/* wall clock, as in the certificate */
+	int64_t expires_ms;		/* CLOCK_BOOTTIME */
+	time_t revoked_at;		/* 0: its grant lives (or ended after
+					 * it expired) */
+};
 
 struct ca {
 	EVP_PKEY *key;
 	X509 *cert;
 	char trust_domain[256];
+	struct issued issued[CA_ISSUED_MAX];
+	size_t n_issued;
+	uint64_t crl_number;		/* the last CRL's */
 };
+
+/* Drop what has expired by both clocks. */
+static void
+forget_expired(struct ca *ca)
+{
+	time_t now = time(NULL);
+	int64_t boot = ztd_now_ms();
+	size_t kept = 0;
+
+	for (size_t i = 0; i < ca->n_issued; i++) {
+		const struct issued *e = &ca->issued[i];
+
+		if (now > e->not_after && boot >= e->expires_ms)
+			continue;
+		ca->issued[kept++] = *e;
+	}
+	ca->n_issued = kept;
+}
 
 static int __attribute__((format(printf, 3, 4)))
 fail(char *error, int r, const char *fmt, ...)
@@ -41,11 +75,12 @@ fail(char *error, int r, const char *fmt, ...)
 	return r;
 }
 
-/* A random positive 128-bit serial, set into X and written as hex. */
+/* A random positive 128-bit serial, set into X, written as hex and (RAW
+ * not NULL) kept as bytes. */
 static int
-set_serial(X509 *x, char hex[CA_SERIAL_HEX])
+set_serial(X509 *x, char hex[CA_SERIAL_HEX], unsigned char *raw_out)
 {
-	unsigned char raw[16];
+	unsigned char raw[SERIAL_BYTES];
 	BIGNUM *bn;
 	int ok;
 
@@ -62,6 +97,8 @@ set_serial(X509 *x, char hex[CA_SERIAL_HEX])
 	if (hex != NULL)
 		for (size_t i = 0; i < sizeof(raw); i++)
 			snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	if (raw_out != NULL)
+		memcpy(raw_out, raw, sizeof(raw));
 	return 0;
 }
 
@@ -97,7 +134,7 @@ create(struct ca *ca, const char *key_path, const char *cert_path,
 	snprintf(cn, sizeof(cn), "ztgate tunnel CA %s", ca->trust_domain);
 	name = X509_get_subject_name(ca->cert);
 	if (!X509_set_version(ca->cert, 2) ||
-	    set_serial(ca->cert, NULL) < 0 ||
+	    set_serial(ca->cert, NULL, NULL) < 0 ||
 	    !X509_gmtime_adj(X509_getm_notBefore(ca->cert), -300) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(ca->cert),
 	    (long)CA_DAYS * 86400) ||
@@ -233,18 +270,36 @@ ca_pem(const struct ca *ca, char *buf, size_t size)
 
 int
 ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
-    const char *agent, const char *grant_id, time_t not_after,
-    uint8_t *out, size_t *out_size, char serial[CA_SERIAL_HEX], char *error)
+    const char *agent, const char *grant_id, unsigned lifetime,
+    uint8_t *out, size_t *out_size, char serial[CA_SERIAL_HEX],
+    time_t *not_after, char *error)
 {
 	const unsigned char *p = csr;
-	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)csr_size);
+	X509_REQ *req = NULL;
 	EVP_PKEY *key;
 	X509 *cert = NULL;
+	struct issued entry = { .revoked_at = 0 };
 	char san[600], group[32] = "";
 	unsigned char *der = NULL;
+	unsigned of_grant = 0;
 	size_t glen = 0;
+	time_t now = time(NULL);
 	int n, r = -EINVAL;
 
+	if (lifetime < 1 || lifetime > CA_LIFETIME_MAX)
+		return fail(error, -EINVAL, "a lifetime of %u s", lifetime);
+	forget_expired(ca);
+	for (size_t i = 0; i < ca->n_issued; i++)
+		if (strcmp(ca->issued[i].grant, grant_id) == 0)
+			of_grant++;
+	if (of_grant >= CA_PER_GRANT_MAX)
+		return fail(error, ZT_E_BUSY, "grant %.40s already holds %u "
+		    "unexpired certificates", grant_id, of_grant);
+	if (ca->n_issued >= CA_ISSUED_MAX)
+		return fail(error, ZT_E_BUSY, "%u unexpired certificates are "
+		    "kept for revocation, the most there may be",
+		    (unsigned)ca->n_issued);
+	req = d2i_X509_REQ(NULL, &p, (long)csr_size);
 	if (req == NULL || p != csr + csr_size) {
 		r = fail(error, -EBADMSG, "%s", "the request is not one DER "
 		    "certificate request");
@@ -264,12 +319,15 @@ ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
 	}
 	snprintf(san, sizeof(san), "URI:spiffe://%s/agent/%s,"
 	    "URI:urn:ztgate:grant:%s", ca->trust_domain, agent, grant_id);
+	entry.not_after = now + (time_t)lifetime;
+	entry.expires_ms = ztd_now_ms() + (int64_t)lifetime * 1000;
+	snprintf(entry.grant, sizeof(entry.grant), "%s", grant_id);
 	cert = X509_new();
 	if (cert == NULL ||
 	    !X509_set_version(cert, 2) ||
-	    set_serial(cert, serial) < 0 ||
-	    !X509_gmtime_adj(X509_getm_notBefore(cert), 0) ||
-	    !ASN1_TIME_set(X509_getm_notAfter(cert), not_after) ||
+	    set_serial(cert, serial, entry.serial) < 0 ||
+	    !ASN1_TIME_set(X509_getm_notBefore(cert), now - CA_BACKDATE) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(cert), entry.not_after) ||
 	    !X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN",
 	    MBSTRING_UTF8, (const unsigned char *)agent, -1, -1, 0) ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
@@ -293,10 +351,136 @@ ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
 	}
 	memcpy(out, der, (size_t)n);
 	*out_size = (size_t)n;
+	*not_after = entry.not_after;
+	/* Kept before it leaves: a grant ending from now on revokes it. */
+	ca->issued[ca->n_issued++] = entry;
 	r = 0;
 out:
 	OPENSSL_free(der);
 	X509_free(cert);
 	X509_REQ_free(req);
+	return r;
+}
+
+unsigned
+ca_grant_ended(struct ca *ca, const char *grant_id)
+{
+	time_t now = time(NULL);
+	unsigned count = 0;
+
+	if (ca == NULL)
+		return 0;
+	forget_expired(ca);
+	for (size_t i = 0; i < ca->n_issued; i++) {
+		struct issued *e = &ca->issued[i];
+
+		if (e->revoked_at != 0 || strcmp(e->grant, grant_id) != 0)
+			continue;
+		/* A second of notAfter left still counts: the revocation
+		 * date must not be after notAfter, so it is clamped. */
+		e->revoked_at = now < e->not_after ? now : e->not_after;
+		count++;
+	}
+	return count;
+}
+
+/* One CRL entry: SERIAL revoked at WHEN, reason cessationOfOperation. */
+static int
+add_revoked(X509_CRL *crl, const struct issued *e)
+{
+	X509_REVOKED *rev = X509_REVOKED_new();
+	ASN1_INTEGER *serial = NULL;
+	ASN1_ENUMERATED *reason = ASN1_ENUMERATED_new();
+	ASN1_TIME *when = ASN1_TIME_set(NULL, e->revoked_at);
+	BIGNUM *bn = BN_bin2bn(e->serial, sizeof(e->serial), NULL);
+	int ok;
+
+	ok = rev != NULL && reason != NULL && when != NULL && bn != NULL &&
+	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL &&
+	    X509_REVOKED_set_serialNumber(rev, serial) &&
+	    X509_REVOKED_set_revocationDate(rev, when) &&
+	    ASN1_ENUMERATED_set(reason, CRL_REASON_CESSATION_OF_OPERATION) &&
+	    X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, reason, 0, 0) &&
+	    X509_CRL_add0_revoked(crl, rev);
+	if (ok)
+		rev = NULL;		/* the CRL's now */
+	X509_REVOKED_free(rev);
+	ASN1_INTEGER_free(serial);
+	ASN1_ENUMERATED_free(reason);
+	ASN1_TIME_free(when);
+	BN_free(bn);
+	return ok ? 0 : -ENOMEM;
+}
+
+int
+ca_crl(struct ca *ca, char *buf, size_t size, char *error)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *this_update = NULL, *next_update = NULL;
+	ASN1_INTEGER *number = ASN1_INTEGER_new();
+	X509_EXTENSION *aki = NULL;
+	X509V3_CTX ctx;
+	BIO *bio = NULL;
+	time_t now = time(NULL);
+	unsigned revoked = 0;
+	char *data;
+	long n;
+	int r = -ENOMEM;
+
+	forget_expired(ca);
+	/* Grows with every CRL, and across restarts with the clock. */
+	ca->crl_number = ca->crl_number + 1 > (uint64_t)now ?
+	    ca->crl_number + 1 : (uint64_t)now;
+	if (crl == NULL || number == NULL ||
+	    (this_update = ASN1_TIME_set(NULL, now)) == NULL ||
+	    (next_update = ASN1_TIME_set(NULL, now +
+	    CA_CRL_NEXT_UPDATE)) == NULL ||
+	    !X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
+	    !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert)) ||
+	    !X509_CRL_set1_lastUpdate(crl, this_update) ||
+	    !X509_CRL_set1_nextUpdate(crl, next_update) ||
+	    !ASN1_INTEGER_set_uint64(number, ca->crl_number) ||
+	    !X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, 0)) {
+		r = fail(error, -ENOMEM, "%s", "cannot make the CRL");
+		goto out;
+	}
+	X509V3_set_ctx(&ctx, ca->cert, NULL, NULL, crl, 0);
+	aki = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
+	    "keyid:always");
+	if (aki == NULL || !X509_CRL_add_ext(crl, aki, -1)) {
+		r = fail(error, -ENOMEM, "%s", "cannot make the CRL");
+		goto out;
+	}
+	for (size_t i = 0; i < ca->n_issued; i++) {
+		if (ca->issued[i].revoked_at == 0)
+			continue;
+		if ((r = add_revoked(crl, &ca->issued[i])) < 0) {
+			fail(error, r, "%s", "cannot add a CRL entry");
+			goto out;
+		}
+		revoked++;
+	}
+	if (!X509_CRL_sort(crl) || !X509_CRL_sign(crl, ca->key, EVP_sha256()) ||
+	    (bio = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_X509_CRL(bio, crl)) {
+		r = fail(error, -ENOMEM, "%s", "cannot sign the CRL");
+		goto out;
+	}
+	n = BIO_get_mem_data(bio, &data);
+	if (n <= 0 || (size_t)n >= size) {
+		r = fail(error, -ENOSPC, "the CRL of %u revoked certificates "
+		    "(%ld bytes) does not fit a message", revoked, n);
+		goto out;
+	}
+	memcpy(buf, data, (size_t)n);
+	buf[n] = '\0';
+	r = 0;
+out:
+	BIO_free(bio);
+	X509_EXTENSION_free(aki);
+	ASN1_INTEGER_free(number);
+	ASN1_TIME_free(this_update);
+	ASN1_TIME_free(next_update);
+	X509_CRL_free(crl);
 	return r;
 }

@@ -32,17 +32,55 @@ void ca_free(struct ca *ca);
 int ca_pem(const struct ca *ca, char *buf, size_t size);
 
 /*
+ * Certificates live at most CA_LIFETIME_MAX seconds (ztd.cert_lifetime,
+ * ztd.conf(5)); notBefore is backdated CA_BACKDATE seconds for clock skew.
+ * Every certificate issued is kept (serial, grant, notAfter) until it has
+ * expired by both clocks (wall time past notAfter and its lifetime past on
+ * CLOCK_BOOTTIME: a wall-clock step backwards must not let a revoked
+ * certificate drop out of the CRL while relying parties still accept it).
+ * At most CA_ISSUED_MAX are kept, CA_PER_GRANT_MAX of one grant: then
+ * issuing is refused, never a revocation forgotten.  CA_ISSUED_MAX is
+ * chosen so that a CRL revoking all of them fits one message.
+ */
+#define CA_LIFETIME_MAX 300
+#define CA_LIFETIME_MIN 2
+#define CA_BACKDATE 60
+#define CA_ISSUED_MAX 48
+#define CA_PER_GRANT_MAX 3
+#define CA_CRL_NEXT_UPDATE 60		/* seconds a CRL is current */
+
+/*
  * Issue a client certificate for the key in CSR (DER; its signature must
  * verify and the key must be EC P-256; nothing else of the request is
  * used): subject CN = AGENT, URI SANs spiffe://TRUST_DOMAIN/agent/AGENT and
  * urn:ztgate:grant:GRANT_ID, clientAuth only, not a CA, a random 128-bit
- * serial, valid from now until NOT_AFTER (unix time).  Writes the DER to
- * OUT (CA_CERT_MAX bytes) and its size to *OUT_SIZE, the serial in hex to
- * SERIAL.  Returns 0, or an error with ERROR set (a bad request:
- * -EINVAL / -EBADMSG).
+ * serial, valid from CA_BACKDATE seconds ago for LIFETIME seconds
+ * (1..CA_LIFETIME_MAX; the caller bounds it by the grant's remaining life
+ * on CLOCK_BOOTTIME) from now.  Records it for ca_grant_ended.  Writes the
+ * DER to OUT (CA_CERT_MAX bytes) and its size to *OUT_SIZE, the serial in
+ * hex to SERIAL and notAfter (unix time) to *NOT_AFTER.  Returns 0, or an
+ * error with ERROR set: a bad request -EINVAL / -EBADMSG; ZT_E_BUSY when
+ * CA_ISSUED_MAX unexpired certificates are kept or GRANT_ID has
+ * CA_PER_GRANT_MAX.
  */
 int ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
-    const char *agent, const char *grant_id, time_t not_after,
-    uint8_t *out, size_t *out_size, char serial[CA_SERIAL_HEX], char *error);
+    const char *agent, const char *grant_id, unsigned lifetime,
+    uint8_t *out, size_t *out_size, char serial[CA_SERIAL_HEX],
+    time_t *not_after, char *error);
+
+/*
+ * GRANT_ID ended: its certificates that have not expired are revoked as
+ * of now (reason cessationOfOperation).  Returns how many.
+ */
+unsigned ca_grant_ended(struct ca *ca, const char *grant_id);
+
+/*
+ * The CRL, PEM, NUL-terminated, in BUF: X.509 v2, signed by the CA key,
+ * thisUpdate now, nextUpdate now + CA_CRL_NEXT_UPDATE, a crlNumber that
+ * grows, the authority key id, and one entry per revoked certificate not
+ * yet expired (revocationDate: its grant's end).  Returns 0, or an error
+ * with ERROR set (-ENOSPC when it does not fit SIZE).
+ */
+int ca_crl(struct ca *ca, char *buf, size_t size, char *error);
 
 #endif

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "syscalls.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
@@ -531,8 +532,8 @@ check_absolute(const char *s)
 
 static const char *const ztd_keys[] = {
 	"socket", "state_dir", "max_clients", "max_clients_per_uid",
-	"supervisor_group", "idle_timeout", "trust_domain", "audit", "cache",
-	NULL,
+	"supervisor_group", "idle_timeout", "trust_domain", "cert_lifetime",
+	"audit", "cache", NULL,
 };
 static const char *const audit_keys[] = { "file", "require", NULL };
 static const char *const cache_keys[] = { "max_entries", NULL };
@@ -582,7 +583,9 @@ parse_ztd(struct parser *p, const config_setting_t *root)
 	    (r = get_uint(p, g, "idle_timeout", 1, 86400,
 	    &c->idle_timeout)) < 0 ||
 	    (r = get_string(p, g, "trust_domain", false,
-	    &c->trust_domain)) < 0)
+	    &c->trust_domain)) < 0 ||
+	    (r = get_uint(p, g, "cert_lifetime", CA_LIFETIME_MIN,
+	    CA_LIFETIME_MAX, &c->cert_lifetime)) < 0)
 		return r;
 	if (strlen(c->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return fail(p, config_setting_get_member(g, "socket"),
@@ -1148,6 +1151,7 @@ set_defaults(struct ztd_config *c)
 	c->max_clients_per_uid = 8;
 	c->supervisor_group = xstrdup("zt-exec");
 	c->idle_timeout = 30;
+	c->cert_lifetime = CA_LIFETIME_MAX;
 	if (gethostname(host, sizeof(host)) < 0)
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';

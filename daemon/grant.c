@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "grant.h"
 #include "zt_err.h"
 #include "zt_exe.h"
@@ -211,7 +212,7 @@ kill_grant(const struct grant *g)
 void
 grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 {
-	unsigned killed = 0;
+	unsigned killed = 0, revoked;
 	struct grant *c;
 
 	/* Grants living under this one end first, with it (and theirs
@@ -228,6 +229,11 @@ grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 	if (kill)
 		zt_log(LOG_NOTICE, "grant %s: %u processes killed", g->id,
 		    killed);
+	/* Its certificates that outlive it go into the CRL. */
+	if ((revoked = ca_grant_ended(ztd->ca, g->id)) > 0)
+		zt_log(LOG_NOTICE, "grant %s (agent %s): %u unexpired tunnel "
+		    "certificates revoked (ztctl ca crl)", g->id, g->agent,
+		    revoked);
 	/* Explicitly: the pidfd is a dup of the client's, and epoll keeps a
 	 * registration while any descriptor of its file is open. */
 	epoll_ctl(ztd->server.epoll_fd, EPOLL_CTL_DEL, g->supervisor_pidfd,

@@ -937,9 +937,11 @@ answer_ca_show(struct request *rq)
 }
 
 /*
- * SIGN: the tunnel client certificate of a grant, for the key of the CSR,
- * asked by the grant's supervisor, once per grant.  It expires with the
- * grant (never later than session_ttl from now).
+ * SIGN: a tunnel client certificate of a grant, for the key of the CSR,
+ * asked by the grant's supervisor, and only when the grant's agent has a
+ * tunnel rule.  It lives ztd.cert_lifetime (at most 300 s) or what the
+ * grant has left on CLOCK_BOOTTIME, whichever is shorter; zt-exec asks
+ * again before it expires, for new tunnels.
  */
 static int
 answer_sign(struct request *rq)
@@ -948,49 +950,91 @@ answer_sign(struct request *rq)
 	const struct client *c = rq->client;
 	const struct zt_msg *request = rq->msg;
 	struct zt_msg *reply = rq->reply;
-	const struct agent *agent;
+	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct decision d = { .decision = DECISION_DENY };
 	const char *grant_id;
 	const void *csr;
 	char why[CA_ERROR_MAX], serial[CA_SERIAL_HEX];
 	uint8_t der[CA_CERT_MAX];
 	size_t csr_size, der_size;
+	bool tunnel = false;
 	struct grant *g;
 	time_t not_after;
 	int64_t left;
+	unsigned lifetime;
 	int r;
 
 	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
 	zt_msg_get_bytes(request, ZT_F_CSR, &csr, &csr_size);
 	g = grant_find(ztd, grant_id);
 	if (g == NULL || g->supervisor_pid != c->pid ||
-	    (agent = config_find_agent(ztd->config, g->agent)) == NULL)
+	    (s.agent = config_find_agent(ztd->config, g->agent)) == NULL)
 		return ZT_E_PERM;
-	if (g->cert_serial[0] != '\0') {
-		zt_log(LOG_WARNING, "grant %s: a second tunnel certificate "
-		    "refused", g->id);
-		return ZT_E_PERM;
-	}
+	s.grant = g;
+	s.account = g->account;
+	for (size_t i = 0; i < s.agent->n_network; i++)
+		tunnel = tunnel || s.agent->network[i].tunnel;
 	left = grant_remaining_ms(g) / 1000;
-	if (left > (int64_t)agent->session_ttl)
-		left = agent->session_ttl;
-	if (left <= 0)
-		return ZT_E_PERM;
-	not_after = time(NULL) + (time_t)left;
-	if ((r = ca_issue(ztd->ca, csr, csr_size, g->agent, g->id, not_after,
-	    der, &der_size, serial, why)) < 0) {
-		zt_log(LOG_WARNING, "grant %s: %s", g->id, why);
-		return r;
+	if (left > (int64_t)ztd->config->cert_lifetime)
+		left = ztd->config->cert_lifetime;
+	if (left > (int64_t)s.agent->session_ttl)
+		left = s.agent->session_ttl;
+	lifetime = left > 0 ? (unsigned)left : 0;
+	if (!tunnel)
+		snprintf(d.reason, sizeof(d.reason), "agent %s has no tunnel "
+		    "rule: no tunnel certificate for it", s.agent->name);
+	else if (lifetime == 0)
+		snprintf(d.reason, sizeof(d.reason), "the grant ends within "
+		    "a second: no tunnel certificate for it");
+	else if ((r = ca_issue(ztd->ca, csr, csr_size, g->agent, g->id,
+	    lifetime, der, &der_size, serial, &not_after, why)) < 0)
+		snprintf(d.reason, sizeof(d.reason), "%.200s", why);
+	else
+		d.decision = DECISION_ALLOW;
+	if (d.decision != DECISION_ALLOW) {
+		zt_log(LOG_WARNING, "grant %s: tunnel certificate request of "
+		    "agent %s refused: %s", g->id, g->agent, d.reason);
+		decide_audit(ztd, &s, "sign", "tunnel-certificate", &d, -1);
+		zt_msg_error(reply, request->request_id, ZT_E_PERM, d.reason);
+		return 0;
 	}
 	snprintf(g->cert_serial, sizeof(g->cert_serial), "%s", serial);
 	g->cert_not_after = (int64_t)not_after;
 	zt_log(LOG_NOTICE, "grant %s: tunnel certificate %s issued to agent "
-	    "%s, valid %lld s", g->id, serial, g->agent, (long long)left);
+	    "%s, valid %u s", g->id, serial, g->agent, lifetime);
 	if ((r = zt_msg_init(reply, ZT_MSG_SIGN_REPLY,
 	    request->request_id)) < 0 ||
 	    (r = zt_msg_put_bytes(reply, ZT_F_CERT, der, der_size)) < 0 ||
 	    (r = zt_msg_put_str(reply, ZT_F_SERIAL, serial)) < 0 ||
 	    (r = zt_msg_put_u64(reply, ZT_F_NOT_AFTER,
-	    (uint64_t)not_after)) < 0)
+	    (uint64_t)not_after)) < 0 ||
+	    (r = zt_msg_put_u64(reply, ZT_F_EXPIRES_MS,
+	    (uint64_t)lifetime * 1000)) < 0)
+		return r;
+	return 0;
+}
+
+/*
+ * CA_CRL (root): the CRL of the tunnel certificates whose grant ended
+ * before they expired, for the services to check clients against.
+ */
+static int
+answer_ca_crl(struct request *rq)
+{
+	struct ztd *ztd = rq->ztd;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
+	char pem[ZT_MSG_MAX - 64], why[CA_ERROR_MAX];
+	int r;
+
+	if ((r = ca_crl(ztd->ca, pem, sizeof(pem), why)) < 0) {
+		zt_log(LOG_ERR, "%s", why);
+		zt_msg_error(reply, request->request_id, r, why);
+		return 0;
+	}
+	if ((r = zt_msg_init(reply, ZT_MSG_CA_REPLY,
+	    request->request_id)) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_TEXT, pem)) < 0)
 		return r;
 	return 0;
 }
@@ -1208,6 +1252,7 @@ static const struct {
 	[ZT_MSG_SIGN] = { answer_sign, P_ROOT | P_SUPERVISOR, 0, 0 },
 	[ZT_MSG_AGENT_PID] = { answer_agent_pid, P_ROOT | P_SUPERVISOR, 0,
 	    0 },
+	[ZT_MSG_CA_CRL] = { answer_ca_crl, P_ROOT, 0, 0 },
 };
 
 static const char *const class_names[] = {

@@ -51,6 +51,8 @@ usage(FILE *to)
 	    "  audit verify FILE [--head PATH]\n"
 	    "                         check the audit file's hash chain (exit 0/1)\n"
 	    "  ca show                print the tunnel CA certificate (PEM)\n"
+	    "  ca crl                 print the CRL of tunnel certificates whose\n"
+	    "                         grant ended before they expired (PEM)\n"
 	    "\n"
 	    "exit status: 0 done (allow), 1 refused or denied, 2 error\n");
 }
@@ -368,23 +370,30 @@ command_check(int argc, char **argv)
 	return allow ? 0 : EXIT_NO;
 }
 
-/* ca show: the tunnel CA's certificate, for the services to trust. */
+/*
+ * ca show: the tunnel CA's certificate, for the services to trust.
+ * ca crl: its CRL (root), for the services to refresh every minute.
+ */
 static int
 command_ca(int argc, char **argv)
 {
 	struct zt_msg reply;
 	const char *pem = "";
+	bool crl;
 	int r;
 
-	if (argc != 2 || strcmp(argv[1], "show") != 0) {
-		fprintf(stderr, "ztctl: usage: ca show\n");
+	if (argc != 2 || (strcmp(argv[1], "show") != 0 &&
+	    strcmp(argv[1], "crl") != 0)) {
+		fprintf(stderr, "ztctl: usage: ca show | ca crl\n");
 		return EXIT_ERROR;
 	}
-	if ((r = call(ZT_MSG_CA_SHOW, ZT_MSG_CA_REPLY, &reply)) != 0)
+	crl = strcmp(argv[1], "crl") == 0;
+	if ((r = call(crl ? ZT_MSG_CA_CRL : ZT_MSG_CA_SHOW, ZT_MSG_CA_REPLY,
+	    &reply)) != 0)
 		return r;
 	zt_msg_get_str(&reply, ZT_F_TEXT, &pem);
 	if (arg_json) {
-		printf("{\"ca\":");
+		printf("{\"%s\":", crl ? "crl" : "ca");
 		json_string(pem);
 		printf("}\n");
 	} else

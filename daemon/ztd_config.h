@@ -108,6 +108,8 @@ struct ztd_config {
 	gid_t supervisor_gid;		/* (gid_t)-1: no such group here */
 	unsigned idle_timeout;		/* seconds a silent client is kept */
 	char *trust_domain;
+	unsigned cert_lifetime;		/* seconds a tunnel certificate lives
+					 * at most */
 	char *audit_file;		/* NULL: no audit file */
 	bool audit_require;
 	unsigned cache_max_entries;

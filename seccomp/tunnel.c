@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The mutual-TLS tunnel (OpenSSL 3).  One key pair and one certificate per
- * grant, in memory only; one relay thread per connection.  A connection
- * ends when either side closes, when the grant ends (tunnels_close_all
- * shuts every socket down, which wakes the relays), or when the
- * certificate expires (each relay's poll deadline).
+ * The mutual-TLS tunnel (OpenSSL 3).  One key pair and one certificate of
+ * the grant at a time, in memory only, renewed (a new key, a new
+ * certificate from ztd) once two thirds of its life have passed, for the
+ * tunnels opened from then on; one relay thread per connection.  A
+ * connection ends when either side closes or when the grant ends
+ * (tunnels_close_all shuts every socket down, which wakes the relays),
+ * whatever the life of the certificate it was opened with: its expiry
+ * matters at the handshake only.
  */
 #include "config.h"
 
@@ -61,6 +64,9 @@ struct tunnels {
 	X509 *cert;			/* its certificate, from ztd */
 	char serial[33];
 	int64_t not_after;		/* unix time */
+	int64_t renew_ms;		/* CLOCK_BOOTTIME: ask for the next */
+	int64_t expires_ms;		/* CLOCK_BOOTTIME: no new tunnel with
+					 * it from then on */
 	struct context contexts[CONTEXTS_MAX];
 	size_t n_contexts;
 	struct relay *relays;
@@ -95,54 +101,86 @@ log_ssl_error(const char *what, const char *object)
 	    buf[0] ? ": " : "", buf);
 }
 
-/* The grant's key and certificate, made on first use (lock held). */
+/* Forget the TLS contexts (lock held): they hold the old certificate.
+ * Relays keep theirs through their SSL's reference. */
+static void
+drop_contexts(struct tunnels *t)
+{
+	for (size_t i = 0; i < t->n_contexts; i++) {
+		SSL_CTX_free(t->contexts[i].ctx);
+		t->contexts[i].ctx = NULL;
+	}
+	t->n_contexts = 0;
+}
+
+/*
+ * A key and a certificate for a new tunnel (lock held): made on first use,
+ * made again once two thirds of the certificate's life have passed.  When
+ * the renewal fails the certificate in hand serves until it expires.
+ */
 static int
 ensure_identity(struct tunnels *t, const char *object)
 {
 	X509_REQ *req = NULL;
-	unsigned char *der = NULL, cert[CERT_MAX];
-	const unsigned char *p = cert;
-	size_t cert_size = sizeof(cert);
-	char why[256];
+	EVP_PKEY *key;
+	X509 *cert = NULL;
+	unsigned char *der = NULL, cert_der[CERT_MAX];
+	const unsigned char *p = cert_der;
+	size_t cert_size = sizeof(cert_der);
+	char why[256], serial[33];
+	int64_t not_after, lifetime_ms, asked = ztconn_now_ms();
 	int n, r = -EACCES;
 
-	if (t->cert != NULL)
+	if (t->cert != NULL && asked < t->renew_ms)
 		return 0;
-	t->key = EVP_EC_gen("P-256");
+	key = EVP_EC_gen("P-256");
 	req = X509_REQ_new();
-	if (t->key == NULL || req == NULL ||
+	if (key == NULL || req == NULL ||
 	    !X509_REQ_set_version(req, 0) ||
-	    !X509_REQ_set_pubkey(req, t->key) ||
-	    !X509_REQ_sign(req, t->key, EVP_sha256()) ||
+	    !X509_REQ_set_pubkey(req, key) ||
+	    !X509_REQ_sign(req, key, EVP_sha256()) ||
 	    (n = i2d_X509_REQ(req, &der)) <= 0) {
 		log_ssl_error("cannot make a key and request", object);
 		goto out;
 	}
-	if (ztconn_sign(t->ztd, der, (size_t)n, cert, &cert_size, t->serial,
-	    &t->not_after, why, sizeof(why)) < 0) {
-		zt_log(LOG_WARNING, "tunnel to %s: no certificate: %s",
-		    object, why);
+	if (ztconn_sign(t->ztd, der, (size_t)n, cert_der, &cert_size, serial,
+	    &not_after, &lifetime_ms, why, sizeof(why)) < 0) {
+		zt_log(LOG_WARNING, "tunnel to %s: no %scertificate: %s",
+		    object, t->cert != NULL ? "new " : "", why);
 		goto out;
 	}
-	t->cert = d2i_X509(NULL, &p, (long)cert_size);
-	if (t->cert == NULL || X509_check_private_key(t->cert, t->key) != 1) {
-		X509_free(t->cert);
-		t->cert = NULL;
+	cert = d2i_X509(NULL, &p, (long)cert_size);
+	if (cert == NULL || X509_check_private_key(cert, key) != 1) {
 		log_ssl_error("ztd's certificate does not match the key",
 		    object);
 		goto out;
 	}
-	zt_log(LOG_NOTICE, "agent %s: tunnel certificate %s, valid until "
-	    "%lld (unix time); its key lives in memory only", t->agent,
-	    t->serial, (long long)t->not_after);
+	zt_log(LOG_NOTICE, "agent %s: tunnel certificate %s%s, valid until "
+	    "%lld (unix time), %lld ms; its key lives in memory only",
+	    t->agent, serial, t->cert != NULL ? " (renewed)" : "",
+	    (long long)not_after, (long long)lifetime_ms);
+	/* EVP_PKEY_free clears the private scalar before freeing it. */
+	EVP_PKEY_free(t->key);
+	X509_free(t->cert);
+	drop_contexts(t);
+	t->key = key;
+	t->cert = cert;
+	key = NULL;
+	cert = NULL;
+	snprintf(t->serial, sizeof(t->serial), "%s", serial);
+	t->not_after = not_after;
+	/* From when it was asked for: the reply's delay only shortens it. */
+	t->expires_ms = asked + lifetime_ms;
+	t->renew_ms = asked + lifetime_ms * 2 / 3;
 	r = 0;
 out:
 	OPENSSL_free(der);
 	X509_REQ_free(req);
-	if (r < 0) {
-		EVP_PKEY_free(t->key);
-		t->key = NULL;
-	}
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	/* A renewal that failed: the certificate in hand, while it lasts. */
+	if (r < 0 && t->cert != NULL && ztconn_now_ms() < t->expires_ms)
+		r = 0;
 	return r;
 }
 
@@ -420,15 +458,9 @@ relay_main(void *arg)
 			{ .fd = r->local, .events = POLLIN },
 			{ .fd = r->upstream, .events = POLLIN },
 		};
-		int64_t left = (t->not_after - (int64_t)time(NULL)) * 1000;
 		int n;
 
-		if (left <= 0) {
-			why = "its certificate expired";
-			break;
-		}
-		if (SSL_pending(r->ssl) == 0 &&
-		    poll(pfd, 2, left > 60000 ? 60000 : (int)left) <= 0)
+		if (SSL_pending(r->ssl) == 0 && poll(pfd, 2, 60000) <= 0)
 			continue;
 		if (SSL_pending(r->ssl) > 0 || pfd[1].revents != 0) {
 			n = SSL_read(r->ssl, buf, RELAY_BUF);
@@ -520,7 +552,6 @@ tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 	}
 	pthread_mutex_lock(&t->lock);
 	if (t->closed || ensure_identity(t, object) < 0 ||
-	    (int64_t)time(NULL) >= t->not_after ||
 	    (ctx = context_for(t, ca_file, object)) == NULL) {
 		pthread_mutex_unlock(&t->lock);
 		return -EACCES;
@@ -590,11 +621,7 @@ tunnels_close_all(struct tunnels *t, const char *why)
 		shutdown(r->upstream, SHUT_RDWR);
 		shutdown(r->local, SHUT_RDWR);
 	}
-	for (size_t i = 0; i < t->n_contexts; i++) {
-		SSL_CTX_free(t->contexts[i].ctx);
-		t->contexts[i].ctx = NULL;
-	}
-	t->n_contexts = 0;
+	drop_contexts(t);
 	/* EVP_PKEY_free clears the private scalar before freeing it. */
 	EVP_PKEY_free(t->key);
 	t->key = NULL;

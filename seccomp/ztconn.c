@@ -558,12 +558,12 @@ out:
 int
 ztconn_sign(struct ztconn *z, const void *csr, size_t csr_size,
     uint8_t *cert, size_t *cert_size, char serial[33], int64_t *not_after,
-    char *why, size_t size)
+    int64_t *lifetime_ms, char *why, size_t size)
 {
 	struct wait_slot *slot = NULL;
 	const void *der;
 	const char *hex;
-	uint64_t until;
+	uint64_t until, ms;
 	size_t n;
 	int r;
 
@@ -583,6 +583,13 @@ ztconn_sign(struct ztconn *z, const void *csr, size_t csr_size,
 	zt_msg_get_bytes(&slot->reply, ZT_F_CERT, &der, &n);
 	zt_msg_get_str(&slot->reply, ZT_F_SERIAL, &hex);
 	zt_msg_get_u64(&slot->reply, ZT_F_NOT_AFTER, &until);
+	zt_msg_get_u64(&slot->reply, ZT_F_EXPIRES_MS, &ms);
+	if (ms > INT32_MAX) {
+		snprintf(why, size, "ztd's certificate lifetime is out of "
+		    "range");
+		r = ZT_E_PROTOCOL;
+		goto out;
+	}
 	if (n > *cert_size) {
 		snprintf(why, size, "the certificate is too large");
 		r = -ENOSPC;
@@ -592,6 +599,7 @@ ztconn_sign(struct ztconn *z, const void *csr, size_t csr_size,
 	*cert_size = n;
 	snprintf(serial, 33, "%s", hex);
 	*not_after = (int64_t)until;
+	*lifetime_ms = (int64_t)ms;
 out:
 	if (slot != NULL)
 		slot->busy = false;

@@ -55,13 +55,15 @@ void ztconn_decide(struct ztconn *z, enum action action, const char *object,
     int pidfd, pid_t actor, struct ztconn_verdict *out);
 
 /*
- * The grant's tunnel client certificate for the key of CSR (DER): CERT
- * (*CERT_SIZE in: its room, out: its size), its SERIAL (hex) and
- * NOT_AFTER (unix time).  0, or an error with WHY set.
+ * A tunnel client certificate of the grant for the key of CSR (DER):
+ * CERT (*CERT_SIZE in: its room, out: its size), its SERIAL (hex),
+ * NOT_AFTER (unix time) and *LIFETIME_MS, how long it lives from now (to
+ * renew by on a clock that wall-clock steps do not move).  ztd refuses a
+ * grant without tunnel rules.  0, or an error with WHY set.
  */
 int ztconn_sign(struct ztconn *z, const void *csr, size_t csr_size,
     uint8_t *cert, size_t *cert_size, char serial[33], int64_t *not_after,
-    char *why, size_t size);
+    int64_t *lifetime_ms, char *why, size_t size);
 
 /* Tell ztd the grant is over (the agent exited), flush the reports, stop
  * the reader and free everything. */

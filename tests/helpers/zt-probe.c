@@ -1684,9 +1684,32 @@ cmd_hammer(int argc, char **argv)
 	return 0;
 }
 
+/* One TCP connect to TO that sends TEXT and a newline and reads the reply
+ * line into REPLY; 0 or an errno. */
+static int
+exchange_once(const struct sockaddr_storage *to, socklen_t len,
+    const char *text, char *reply, size_t size)
+{
+	int fd = socket(to->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), e = 0;
+
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (const struct sockaddr *)to, len) < 0 ||
+	    send(fd, text, strlen(text), MSG_NOSIGNAL) < 0 ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+		e = errno;
+	else
+		e = -read_reply(fd, reply, size);
+	close(fd);
+	return e;
+}
+
 /*
- * loop-connect ADDR PORT INTERVAL_MS COUNT: one TCP connect per line,
- * "t=MS ok getpid=ok" or "t=MS errno=NAME getpid=ok" (t: CLOCK_MONOTONIC).
+ * loop-connect ADDR PORT INTERVAL_MS COUNT [SEND_TEXT]: one TCP connect
+ * per line, "t=MS ok getpid=ok" or "t=MS errno=NAME getpid=ok" (t:
+ * CLOCK_MONOTONIC).  With SEND_TEXT each connection sends it and reads a
+ * reply line: "t=MS ok REPLY getpid=ok" (the server took the connection,
+ * not only the handshake).
  */
 static int
 cmd_loop_connect(int argc, char **argv)
@@ -1694,20 +1717,26 @@ cmd_loop_connect(int argc, char **argv)
 	struct sockaddr_storage ss;
 	unsigned long interval, count;
 	socklen_t len;
-	char b1[16], b2[16];
+	char b1[16], b2[16], reply[REPLY_MAX];
 
-	if (argc != 5 || !parse_sockaddr(argv[1], argv[2], &ss, &len) ||
+	if ((argc != 5 && argc != 6) ||
+	    !parse_sockaddr(argv[1], argv[2], &ss, &len) ||
 	    !parse_ulong(argv[3], 60000, &interval) ||
 	    !parse_ulong(argv[4], ULONG_MAX, &count))
-		return usage("loop-connect ADDR PORT INTERVAL_MS COUNT");
+		return usage("loop-connect ADDR PORT INTERVAL_MS COUNT "
+		    "[SEND_TEXT]");
 	for (unsigned long i = 0; i < count; i++) {
 		long long t = now_ms();
-		int e = connect_once(&ss, len), pe = 0;
+		int e, pe = 0;
 
+		reply[0] = '\0';
+		e = argc == 6 ? exchange_once(&ss, len, argv[5], reply,
+		    sizeof(reply)) : connect_once(&ss, len);
 		if (syscall(SYS_getpid) < 0)
 			pe = errno;
-		printf("t=%lld %s%s getpid=%s%s\n", t, e ? "errno=" : "ok",
-		    e ? errname(e, b1) : "", pe ? "errno=" : "ok",
+		printf("t=%lld %s%s%s%s getpid=%s%s\n", t, e ? "errno=" : "ok",
+		    e ? errname(e, b1) : "", !e && argc == 6 ? " " : "",
+		    !e && argc == 6 ? reply : "", pe ? "errno=" : "ok",
 		    pe ? errname(pe, b2) : "");
 		fflush(stdout);
 		if (i + 1 < count)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Test helper: a syslog sink, a raw-datagram client, and a connection holder. */
+/* Test helper: a syslog sink, a raw-datagram client, a connection holder,
+ * and a supervisor by hand (LAUNCH then SIGN). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -560,6 +561,97 @@ forge(const char *path, const char *kind, const char *grant,
 	return 0;
 }
 
+/* The whole of the file PATH into BUF (at most SIZE bytes); its size or -1. */
+static ssize_t
+read_file(const char *path, uint8_t *buf, size_t size)
+{
+	FILE *f = fopen(path, "rbe");
+	size_t n;
+
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, size, f);
+	fclose(f);
+	return n < size ? (ssize_t)n : -1;
+}
+
+/*
+ * sign SOCKET BINARY CSR CERT HOLD: what zt-exec does for a tunnel, by
+ * hand: LAUNCH (as the agent's account, BINARY its binary), then SIGN with
+ * the DER request in the file CSR.  Prints "grant=ID" and then
+ * "sign=ok serial=HEX not_after=T expires_ms=N" (the DER certificate
+ * written to CERT) or "sign=refused code=NAME text=...", then keeps the
+ * connection (and so the grant) for HOLD seconds or until SIGTERM.
+ */
+static int
+sign(const char *path, const char *binary, const char *csr_path,
+    const char *cert_path, long hold)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct zt_msg *m = calloc(2, sizeof(*m));
+	const char *grant = NULL, *text = "", *serial = "";
+	uint8_t csr[4096];
+	const void *der;
+	uint64_t not_after = 0, expires = 0;
+	uint32_t decision = 0;
+	ssize_t csr_size;
+	size_t der_size;
+	int fd, r;
+	FILE *out;
+
+	csr_size = read_file(csr_path, csr, sizeof(csr));
+	if (m == NULL || csr_size <= 0) {
+		fprintf(stderr, "sign: cannot read %s\n", csr_path);
+		return 2;
+	}
+	fd = zt_client_connect(path);
+	if (fd < 0) {
+		printf("connect %s\n", zt_strerror(fd));
+		return 1;
+	}
+	zt_msg_init(&m[0], ZT_MSG_LAUNCH, 1);
+	zt_msg_put_str(&m[0], ZT_F_OBJECT, binary);
+	if ((r = zt_client_call(fd, &m[0], &m[1], 10000)) < 0 ||
+	    (r = zt_client_reply_error(&m[1], ZT_MSG_DECISION, &text)) != 0 ||
+	    zt_msg_get_u32(&m[1], ZT_F_DECISION, &decision) < 0 ||
+	    decision != ZT_DECISION_ALLOW ||
+	    zt_msg_get_str(&m[1], ZT_F_GRANT, &grant) < 0) {
+		zt_msg_get_str(&m[1], ZT_F_REASON, &text);
+		printf("launch=refused code=%s text=%s\n", zt_strerror(r), text);
+		return 1;
+	}
+	printf("grant=%s\n", grant);
+	zt_msg_init(&m[0], ZT_MSG_SIGN, 2);
+	zt_msg_put_str(&m[0], ZT_F_GRANT, grant);
+	zt_msg_put_bytes(&m[0], ZT_F_CSR, csr, (size_t)csr_size);
+	if ((r = zt_client_call(fd, &m[0], &m[1], 10000)) < 0 ||
+	    (r = zt_client_reply_error(&m[1], ZT_MSG_SIGN_REPLY, &text)) != 0)
+		printf("sign=refused code=%s text=%s\n", zt_strerror(r), text);
+	else {
+		zt_msg_get_bytes(&m[1], ZT_F_CERT, &der, &der_size);
+		zt_msg_get_str(&m[1], ZT_F_SERIAL, &serial);
+		zt_msg_get_u64(&m[1], ZT_F_NOT_AFTER, &not_after);
+		zt_msg_get_u64(&m[1], ZT_F_EXPIRES_MS, &expires);
+		out = fopen(cert_path, "wbe");
+		if (out == NULL || fwrite(der, 1, der_size, out) != der_size ||
+		    fclose(out) != 0) {
+			perror("sign: write");
+			return 2;
+		}
+		printf("sign=ok serial=%s not_after=%llu expires_ms=%llu\n",
+		    serial, (unsigned long long)not_after,
+		    (unsigned long long)expires);
+	}
+	fflush(stdout);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (!stop && hold-- > 0)
+		sleep(1);
+	close(fd);
+	free(m);
+	return r == 0 ? 0 : 1;
+}
+
 /* stale SOCKET: bind a SOCK_SEQPACKET socket there and exit (no listener). */
 static int
 stale(const char *path)
@@ -662,6 +754,9 @@ main(int argc, char **argv)
 		    argc == 6 ? argv[5] : "/nonexistent");
 	if (argc == 4 && strcmp(argv[1], "hold") == 0)
 		return hold(argv[2], strtol(argv[3], NULL, 10));
+	if (argc == 7 && strcmp(argv[1], "sign") == 0)
+		return sign(argv[2], argv[3], argv[4], argv[5],
+		    strtol(argv[6], NULL, 10));
 	fprintf(stderr, "usage: zt-testtool logsink SOCKET FILE\n"
 	    "       zt-testtool listen ADDR PORT LOG\n"
 	    "       zt-testtool send SOCKET HEX [REPEAT]\n"
@@ -671,6 +766,7 @@ main(int argc, char **argv)
 	    "       zt-testtool stale SOCKET\n"
 	    "       zt-testtool idle SOCKET\n"
 	    "       zt-testtool session SOCKET UID SERVICE\n"
-	    "       zt-testtool decide SOCKET GRANT|- ACTION OBJECT\n");
+	    "       zt-testtool decide SOCKET GRANT|- ACTION OBJECT\n"
+	    "       zt-testtool sign SOCKET BINARY CSR CERT HOLD\n");
 	return 2;
 }

@@ -6,18 +6,24 @@
 # grant; a wrong CA or name fails the agent's connect with nothing sent;
 # revocation closes the server's connection at once; an expired grant's
 # certificate is never used again; no client key reaches the disk.
+# Certificates: only for an agent with a tunnel rule, at most 300 s with
+# notBefore 60 s back, renewed by zt-exec (cert_lifetime 3 s: connects go
+# on after the first certificate expired), and those of an ended grant in
+# `ztctl ca crl`, which `openssl s_server -crl_check` then refuses.
 #
-# Needs root (two accounts "zt-tun-PID", "zt-tun2-PID", removed at the end),
-# seccomp user notification and openssl.
+# Needs root (three accounts "zt-tun-PID", "zt-tun2-PID", "zt-tun3-PID",
+# removed at the end), seccomp user notification and openssl.
 set -u
 . "$(dirname "$0")/lib.sh"
 
 account=zt-tun-$$
 account2=zt-tun2-$$
+account3=zt-tun3-$$
 sock=$work/ztd.sock
 bin=$work/bin
 agent=$bin/agent
 agent2=$bin/agent2
+agent3=$bin/agent3
 
 skip_unless_live_seccomp "the tunnel tests need root (system accounts)"
 
@@ -59,7 +65,7 @@ zx() {
 	rc=$?
 }
 
-for a in "$account" "$account2"; do
+for a in "$account" "$account2" "$account3"; do
 	if useradd --system --no-create-home --home-dir /nonexistent \
 	    --shell /usr/sbin/nologin "$a"; then
 		added="$added $a"
@@ -88,6 +94,7 @@ chmod 0644 "$pki"/*.pem
 mkdir -m 0755 "$bin"
 install -m 0755 "$PROBE" "$agent"
 install -m 0755 "$PROBE" "$agent2"
+install -m 0755 "$PROBE" "$agent3"
 check "zt-exec is installed setgid to this run's supervisor group" \
     supervisor_setup "$bin"
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
@@ -101,9 +108,10 @@ short_port=$((www_port + 5))
 rules="{ to = \"127.0.0.1/32\"; ports = \"$www_port-$short_port\";
         proto = \"tcp\"; tunnel = true; server_name = \"svc.test\";
         ca = \"$pki/ca.pem\"; }"
+write_conf() { # [CERT_LIFETIME]
 cat >"$work/ztd.conf" <<EOC
 ztd: { state_dir = "$work/state"; trust_domain = "tunnel.test";
-  supervisor_group = "$SUPERVISOR_GROUP"; };
+  supervisor_group = "$SUPERVISOR_GROUP"; ${1:+cert_lifetime = $1;} };
 attestation: { mode = "software"; files = []; };
 agents = (
   { name = "probe"; accounts = ["$account"]; pam_services = ["zt-exec"];
@@ -111,10 +119,16 @@ agents = (
     network = ( $rules ); },
   { name = "short"; accounts = ["$account2"]; pam_services = ["zt-exec"];
     binary = "$agent2"; sha256 = ["$digest"]; session_ttl = 4;
-    network = ( $rules ); }
+    network = ( $rules ); },
+  { name = "plain"; accounts = ["$account3"]; pam_services = ["zt-exec"];
+    binary = "$agent3"; sha256 = ["$digest"]; session_ttl = 600;
+    network = ( { to = "127.0.0.1/32"; ports = "$www_port-$short_port";
+        proto = "tcp"; } ); }
 );
 EOC
 chmod 0644 "$work/ztd.conf"
+}
+write_conf
 "$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
     --syslog-socket "$work/log.sock" 2>"$work/ztd.stderr" &
 track $!
@@ -172,11 +186,20 @@ grant=$(sed -n 's/.*URI:urn:ztgate:grant:\([0-9a-f]\{32\}\).*/\1/p' \
 check "the server saw the agent's SPIFFE URI SAN" \
     grep -q "URI:spiffe://tunnel.test/agent/probe" "$work/www.out"
 check "and the grant's id in a second URI SAN ($grant)" test -n "$grant"
+# What the server saw: the real certificate's dates.
+not_before=$(sed -n 's/.*Not Before *: *\(.*GMT\).*/\1/p' "$work/www.out" |
+    head -n 1)
 not_after=$(sed -n 's/.*Not After *: *\(.*GMT\).*/\1/p' "$work/www.out" |
     head -n 1)
-check "the certificate expires within the grant's life ($not_after)" \
-    sh -c "[ \$(date -d '$not_after' +%s) -le \$((\$(date +%s) + 600)) ] &&
-    [ \$(date -d '$not_after' +%s) -gt \$((\$(date +%s) + 500)) ]"
+nb=$(date -d "$not_before" +%s 2>/dev/null || echo 0)
+na=$(date -d "$not_after" +%s 2>/dev/null || echo 0)
+check "the server saw both dates ($not_before, $not_after)" \
+    test "$nb" -gt 0 -a "$na" -gt 0
+check "the certificate lives at most 360 s, notBefore backdated ($((na - nb)) s)" \
+    test $((na - nb)) -le 360 -a $((na - nb)) -ge 300
+check "its notBefore is in the past, its notAfter at most 300 s ahead" \
+    sh -c "[ $nb -lt \$(date +%s) ] && [ $na -le \$((\$(date +%s) + 300)) ] &&
+    [ $na -gt \$((\$(date +%s) + 200)) ]"
 check "the certificate is for client authentication only" \
     grep -q "TLS Web Client Authentication" "$work/www.out"
 
@@ -243,6 +266,120 @@ check "and the agent's end closed too" \
 check "the tunnel's close names the revocation" \
     wait_for logged "tunnel close: agent=\"probe\" object=\"tcp:127.0.0.1:$hold_port\" bytes_out=[0-9]+ bytes_in=[0-9]+ reason=\"revoked"
 
+# --------------------------------------------------- who gets a certificate
+# What zt-exec does, by hand (zt-testtool sign: LAUNCH, then SIGN), so that
+# the certificate itself can be looked at and presented to a server.
+certs=$work/certs
+mkdir -m 1777 "$certs"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$pki/client.key" -subj "/CN=ignored" -outform DER \
+    -out "$pki/client.csr" >/dev/null 2>&1
+chmod 0644 "$pki/client.csr"
+check "the test's P-256 request is made" test -s "$pki/client.csr"
+# A supervisor's requests: the tool setgid to the supervisor group, as
+# zt-exec is (anyone else is refused LAUNCH and SIGN).
+install -o root -g "$SUPERVISOR_GROUP" -m 2755 "$TESTTOOL" \
+    "$bin/zt-testtool"
+sign_as() { # ACCOUNT BINARY NAME HOLD_S: output in $certs/NAME.out
+	(cd "$work" && exec setpriv --reuid="$1" --regid="$1" --clear-groups \
+	    -- "$bin/zt-testtool" sign "$sock" "$2" "$pki/client.csr" \
+	    "$certs/$3.der" "$4" </dev/null >"$certs/$3.out" 2>&1)
+}
+sign_as "$account" "$agent" ok 0
+diag "$(cat "$certs/ok.out")"
+ok_serial=$(sed -n 's/^sign=ok serial=\([0-9a-f]*\) .*/\1/p' "$certs/ok.out")
+check "an agent with a tunnel rule gets a certificate ($ok_serial)" \
+    test -n "$ok_serial"
+openssl x509 -inform DER -in "$certs/ok.der" -out "$certs/ok.pem" 2>/dev/null
+nb=$(date -d "$(openssl x509 -in "$certs/ok.pem" -noout -startdate |
+    cut -d= -f2)" +%s 2>/dev/null || echo 0)
+na=$(date -d "$(openssl x509 -in "$certs/ok.pem" -noout -enddate |
+    cut -d= -f2)" +%s 2>/dev/null || echo 0)
+check "the certificate is ztd's, with both dates" \
+    sh -c "[ $nb -gt 0 ] && [ $na -gt 0 ] &&
+    openssl verify -CAfile '$pki/ztd-ca.pem' '$certs/ok.pem' >/dev/null"
+check "notAfter - notBefore <= 360 s ($((na - nb)) s)" \
+    test $((na - nb)) -le 360 -a $((na - nb)) -gt 0
+check "notBefore is in the past (backdated: $(($(date +%s) - nb)) s ago)" \
+    test "$nb" -le $(($(date +%s) - 50))
+
+sign_as "$account3" "$agent3" plain 0
+diag "$(cat "$certs/plain.out")"
+plain_grant=$(sed -n 's/^grant=\([0-9a-f]\{32\}\)$/\1/p' "$certs/plain.out")
+check "an agent without a tunnel rule is launched ($plain_grant)" \
+    test -n "$plain_grant"
+check "but its certificate request is refused" \
+    grep -q "^sign=refused .*no tunnel rule" "$certs/plain.out"
+check "and it got no certificate" test ! -s "$certs/plain.der"
+check "the refusal is audited, naming the agent and the grant" \
+    wait_for logged "decision=deny action=sign agent=\"plain\" .*grant=$plain_grant"
+check "and logged as a refused certificate request" \
+    logged "grant $plain_grant: tunnel certificate request of agent plain refused"
+
+# --------------------------------------------------- the CRL
+crl_text() { openssl crl -in "$1" -noout -text 2>/dev/null; }
+crl_ok() { openssl crl -in "$1" -CAfile "$pki/ztd-ca.pem" -noout 2>&1 |
+    grep -q "verify OK"; }
+: >"$certs/held.out"
+sign_as "$account" "$agent" held 120 &
+track $!
+wait_for grep -q "^sign=" "$certs/held.out"
+held_grant=$(sed -n 's/^grant=\([0-9a-f]\{32\}\)$/\1/p' "$certs/held.out")
+held_serial=$(sed -n 's/^sign=ok serial=\([0-9a-f]*\) .*/\1/p' \
+    "$certs/held.out")
+check "a grant that lives on holds a certificate ($held_serial)" \
+    test -n "$held_serial" -a -n "$held_grant"
+openssl x509 -inform DER -in "$certs/held.der" -out "$certs/held.pem" \
+    2>/dev/null
+"$ZTCTL" --socket "$sock" ca crl >"$certs/before.crl"
+check "ztctl ca crl prints a CRL that verifies against ztd's CA" \
+    crl_ok "$certs/before.crl"
+text=$(crl_text "$certs/before.crl")
+check "a v2 CRL with a next update and a CRL number" \
+    sh -c "printf '%s' '$text' | grep -q 'Version 2' &&
+    printf '%s' '$text' | grep -q 'Next Update' &&
+    printf '%s' '$text' | grep -q 'X509v3 CRL Number'"
+check "the certificate of the grant whose supervisor exited is in it" \
+    has "$text" "Serial Number: (0x)?$(printf '%s' "$ok_serial" | tr a-f A-F)"
+check "the live grant's certificate is not" \
+    sh -c "! printf '%s' '$text' | grep -qi 'Serial Number: $held_serial'"
+
+crl_port=$(free_ports)
+serve_crl() { # PORT CRL: an s_server that checks client certificates
+	openssl s_server -accept "127.0.0.1:$1" -cert "$pki/svc.pem" \
+	    -key "$pki/svc.key" -Verify 1 -CAfile "$pki/ztd-ca.pem" \
+	    -CRL "$2" -crl_check -verify_return_error -tls1_3 -rev \
+	    </dev/null >"$work/server-$1.out" 2>&1 &
+	track $!
+	wait_for sh -c "ss -Htln 'sport = :$1' | grep -q ."
+}
+present() { # PORT: the held certificate, presented by openssl s_client
+	(echo hello; sleep 2) | timeout 10 openssl s_client \
+	    -connect "127.0.0.1:$1" -cert "$certs/held.pem" \
+	    -key "$pki/client.key" -CAfile "$pki/ca.pem" -servername svc.test \
+	    -tls1_3 -quiet -no_ign_eof 2>&1
+}
+serve_crl "$crl_port" "$certs/before.crl"
+out=$(present "$crl_port")
+check "a server checking the CRL takes the certificate while its grant lives ($(printf '%s' "$out" | tail -n 1))" \
+    has "$out" olleh
+"$ZTCTL" --socket "$sock" revoke "$held_grant" >/dev/null
+check "the revocation revokes the grant's certificate" \
+    wait_for logged "grant $held_grant \(agent probe\): 1 unexpired tunnel certificates revoked"
+"$ZTCTL" --socket "$sock" ca crl >"$certs/after.crl"
+text=$(crl_text "$certs/after.crl")
+check "after ztctl revoke the CRL verifies" crl_ok "$certs/after.crl"
+check "and lists the revoked grant's certificate serial" \
+    has "$text" "Serial Number: (0x)?$(printf '%s' "$held_serial" | tr a-f A-F)"
+check "with reason cessationOfOperation" \
+    has "$text" "Cessation Of Operation"
+serve_crl $((crl_port + 1)) "$certs/after.crl"
+out=$(present $((crl_port + 1)))
+check "a server with that CRL refuses a client presenting it ($(printf '%s' "$out" | tail -n 1))" \
+    sh -c "! printf '%s' '$out' | grep -q olleh"
+check "because it is revoked" \
+    wait_for grep -q "certificate revoked" "$work/server-$((crl_port + 1)).out"
+
 # --------------------------------------------------- an expired certificate
 : >"$work/short.out"
 (cd "$work" && exec setpriv --reuid="$account2" --regid="$account2" \
@@ -260,6 +397,21 @@ check "with session_ttl 4, the first connects go through the tunnel" \
 check "after the grant and its certificate expire, connects are denied" \
     sh -c "tail -n 2 '$work/short.out' | grep -c 'errno=EACCES' | grep -qx 2"
 
+# --------------------------------------------------- renewal
+# cert_lifetime 4 s: zt-exec asks for a new certificate from 2.7 s on, and
+# connects after the first certificate expired still reach the server.
+write_conf 4
+check "ztd takes ztd.cert_lifetime = 4" \
+    "$ZTCTL" --socket "$sock" reload
+zx "$account" "$agent" loop-connect 127.0.0.1 "$rev_port" 2000 5 hello
+diag "$out"
+check "every connect over 8 s got its answer, well past the first certificate's 4 s" \
+    test "$(printf '%s\n' "$out" | grep -c ' ok olleh ')" -eq 5
+check "zt-exec renewed its certificate" \
+    logged "tunnel certificate [0-9a-f]{32} \(renewed\), valid until [0-9]+ \(unix time\), [0-9]+ ms"
+check "the certificates it got lived 4 s" \
+    logged "tunnel certificate [0-9a-f]{32} issued to agent probe, valid 4 s"
+
 # --------------------------------------------------- no key on disk
 # The client keys live in zt-exec, which runs as the agents' accounts:
 # any file it could have written is theirs.  ztd's own CA key (root's,
@@ -267,7 +419,8 @@ check "after the grant and its certificate expire, connects are denied" \
 # The search must have run (the marker there, find without an error): an
 # empty answer from a failed find proves nothing.
 found=$(find /tmp "$work/state" -xdev -newer "$work/marker" -type f \
-    \( -user "$account" -o -user "$account2" \) -print0 2>/dev/null |
+    \( -user "$account" -o -user "$account2" -o -user "$account3" \) \
+    -print0 2>/dev/null |
     xargs -0 -r grep -l -- '-----BEGIN .*PRIVATE KEY-----' 2>/dev/null)
 owned=$(find /tmp "$work/state" -xdev -type f \( -user "$account" -o \
     -user "$account2" \) 2>/dev/null | wc -l)

@@ -328,6 +328,24 @@ static struct config_case bad_configs[] = {
 		    "%s:2: max_clients must be between 1 and 65536, not 70000",
 	},
 	{
+		.name = "out of range: cert_lifetime = 1",
+		.text = "ztd: {\n"
+		    "  cert_lifetime = 1;\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: cert_lifetime must be between 2 and 300, not 1",
+	},
+	{
+		.name = "out of range: cert_lifetime = 301",
+		.text = "ztd: {\n"
+		    "  cert_lifetime = 301;\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: cert_lifetime must be between 2 and 300, not 301",
+	},
+	{
 		.name = "out of range: pcr 24",
 		.text = "attestation: {\n"
 		    "  pcrs = [0,\n"
@@ -1092,6 +1110,7 @@ check_defaults(const struct ztd_config *c, const char *path)
 	assert_string_equal(c->socket, "/run/zt/ztd.sock");
 	assert_string_equal(c->state_dir, "/var/lib/zt");
 	assert_int_equal(c->max_clients, 1024);
+	assert_int_equal(c->cert_lifetime, 300);
 	assert_non_null(c->trust_domain);
 	assert_true(c->trust_domain[0] != '\0');
 	assert_null(c->audit_file);

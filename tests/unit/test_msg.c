@@ -1821,6 +1821,46 @@ test_schema_capacity(void **state)
 	}
 }
 
+/*
+ * The tunnel CA's messages: CA_CRL takes no field and is answered by
+ * CA_REPLY (TEXT, PEM); SIGN_REPLY must say how long the certificate lives
+ * in ms (EXPIRES_MS), which zt-exec renews by, and reads back intact.
+ */
+static void
+test_ca_messages(void **state)
+{
+	struct zt_msg m, back;
+	const char *text;
+	uint64_t ms;
+
+	(void)state;
+	assert_code(zt_msg_init(&m, ZT_MSG_CA_CRL, 7), 0);
+	assert_code(zt_msg_put_str(&m, ZT_F_TEXT, "x"), ZT_E_FIELD);
+	assert_code(zt_msg_check_complete(&m), 0);
+	assert_code(zt_msg_decode(&back, m.wire, m.size), 0);
+	assert_int_equal(back.type, ZT_MSG_CA_CRL);
+	assert_int_equal(back.n_fields, 0);
+
+	assert_code(zt_msg_init(&m, ZT_MSG_CA_REPLY, 7), 0);
+	assert_code(zt_msg_put_str(&m, ZT_F_TEXT,
+	    "-----BEGIN X509 CRL-----\n"), 0);
+	assert_code(zt_msg_decode(&back, m.wire, m.size), 0);
+	assert_code(zt_msg_get_str(&back, ZT_F_TEXT, &text), 0);
+	assert_string_equal(text, "-----BEGIN X509 CRL-----\n");
+
+	assert_code(zt_msg_init(&m, ZT_MSG_SIGN_REPLY, 8), 0);
+	assert_code(zt_msg_put_bytes(&m, ZT_F_CERT, "\x30\x00", 2), 0);
+	assert_code(zt_msg_put_str(&m, ZT_F_SERIAL, "4a"), 0);
+	assert_code(zt_msg_put_u64(&m, ZT_F_NOT_AFTER, 1700000000), 0);
+	assert_code(zt_msg_check_complete(&m), ZT_E_MISSING);
+	assert_code(zt_msg_decode(&back, m.wire, m.size), ZT_E_MISSING);
+	assert_code(zt_msg_put_u64(&m, ZT_F_EXPIRES_MS, 300000), 0);
+	assert_code(zt_msg_check_complete(&m), 0);
+	assert_code(zt_msg_decode(&back, m.wire, m.size), 0);
+	assert_code(zt_msg_get_u64(&back, ZT_F_EXPIRES_MS, &ms), 0);
+	assert_true(ms == 300000);
+}
+
 static void
 test_names_and_kinds(void **state)
 {
@@ -1837,6 +1877,8 @@ test_names_and_kinds(void **state)
 		{ ZT_MSG_REPORT, "report" },
 		{ ZT_MSG_REPORT_REPLY, "report-reply" },
 		{ ZT_MSG_AGENT_PID, "agent-pid" },
+		{ ZT_MSG_SIGN_REPLY, "sign-reply" },
+		{ ZT_MSG_CA_CRL, "ca-crl" },
 		{ 0, "unknown" },
 		{ ZT_MSG_TYPE_MAX, "unknown" },
 		{ 0xffff, "unknown" },
@@ -2706,6 +2748,7 @@ static const struct CMUnitTest single_tests[] = {
 	cmocka_unit_test(test_init_unknown_type),
 	cmocka_unit_test(test_schema_capacity),
 	cmocka_unit_test(test_names_and_kinds),
+	cmocka_unit_test(test_ca_messages),
 	cmocka_unit_test(test_strerror),
 	cmocka_unit_test(test_escape_8k),
 	cmocka_unit_test(test_escape_sweep),
