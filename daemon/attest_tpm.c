@@ -35,12 +35,16 @@
 #define PCR_SELECT_SIZE 3	/* 24 PCRs, TPM_PCR_SELECT_MIN */
 #define ECC_P256_SIZE 32
 #define SPKI_MAX 128		/* a P-256 SubjectPublicKeyInfo is 91 bytes */
+/* TPM2_TRANSIENT_FIRST, which the 3.2.1 header computes as an int shift
+ * that overflows. */
+#define TRANSIENT_FIRST 0x80000000u
 
 struct tpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
 	ESYS_TR ak;		/* transient; ESYS_TR_NONE when not loaded */
 	bool broken;		/* unanswered or transport error: only close */
+	TSS2_RC last_rc;	/* of the last command execute() ran */
 	uint8_t spki[SPKI_MAX];
 	size_t spki_len;
 	uint8_t public[TPM_PUBLIC_MAX];	/* marshalled TPM2B_PUBLIC */
@@ -73,6 +77,10 @@ struct call {
 	TPMT_SIGNATURE *signature;
 	/* FlushContext */
 	ESYS_TR flush;
+	/* GetCapability (transient handles) */
+	TPMS_CAPABILITY_DATA *capability;
+	/* ReadPublic, through Esys_TR_FromTPMPublic */
+	TPM2_HANDLE handle;
 };
 
 static void
@@ -83,6 +91,8 @@ call_free(struct call *c)
 	Esys_Free(c->digests);
 	Esys_Free(c->attest);
 	Esys_Free(c->signature);
+	Esys_Free(c->capability);
+	c->capability = NULL;
 	c->public = NULL;
 	c->selection_out = NULL;
 	c->digests = NULL;
@@ -149,6 +159,13 @@ send_call(struct tpm *t, struct call *c)
 		    c->selection);
 	case TPM2_CC_FlushContext:
 		return Esys_FlushContext_Async(t->esys, c->flush);
+	case TPM2_CC_GetCapability:
+		return Esys_GetCapability_Async(t->esys, ESYS_TR_NONE,
+		    ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
+		    TRANSIENT_FIRST, TPM2_MAX_CAP_HANDLES);
+	case TPM2_CC_ReadPublic:
+		return Esys_TR_FromTPMPublic_Async(t->esys, c->handle,
+		    ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
 	default:
 		return TSS2_ESYS_RC_NOT_IMPLEMENTED;
 	}
@@ -168,6 +185,14 @@ finish_call(struct tpm *t, struct call *c)
 		return Esys_Quote_Finish(t->esys, &c->attest, &c->signature);
 	case TPM2_CC_FlushContext:
 		return Esys_FlushContext_Finish(t->esys);
+	case TPM2_CC_GetCapability: {
+		TPMI_YES_NO more;
+
+		return Esys_GetCapability_Finish(t->esys, &more,
+		    &c->capability);
+	}
+	case TPM2_CC_ReadPublic:
+		return Esys_TR_FromTPMPublic_Finish(t->esys, &c->object);
 	default:
 		return TSS2_ESYS_RC_NOT_IMPLEMENTED;
 	}
@@ -248,6 +273,7 @@ execute(struct tpm *t, struct call *c, char *why)
 		if (!is_busy(rc) || now_ms() >= deadline)
 			break;
 	}
+	t->last_rc = rc;
 	if (rc == TSS2_RC_SUCCESS)
 		return 0;
 	if (!context_usable(rc))
@@ -422,6 +448,41 @@ flush_ak(struct tpm *t)
 	t->ak = ESYS_TR_NONE;
 }
 
+/*
+ * Flush every transient object of the TPM.  Called only when the TPM has
+ * no room left for our AK: without a resource manager (swtpm, /dev/tpm0)
+ * the AKs of connections that were cut (the TPM lost mid-quote, ztd
+ * killed) stay loaded, and after three of them CreatePrimary answers
+ * TPM_RC_OBJECT_MEMORY for good.  A resource manager (tpmrm0, tabrmd)
+ * flushes them itself and never lets it come to this.
+ */
+static int
+flush_stale_transients(struct tpm *t, char *why)
+{
+	struct call list = { .code = TPM2_CC_GetCapability,
+		.what = "listing transient objects (GetCapability)" };
+	int r;
+
+	if ((r = execute(t, &list, why)) < 0)
+		return r;
+	for (UINT32 i = 0; i < list.capability->data.handles.count; i++) {
+		struct call load = { .code = TPM2_CC_ReadPublic,
+			.what = "naming a stale object (ReadPublic)",
+			.handle = list.capability->data.handles.handle[i],
+			.object = ESYS_TR_NONE };
+		struct call flush = { .code = TPM2_CC_FlushContext,
+			.what = "flushing a stale object (FlushContext)" };
+
+		if ((r = execute(t, &load, why)) < 0)
+			break;
+		flush.flush = load.object;
+		if ((r = execute(t, &flush, why)) < 0)
+			break;
+	}
+	call_free(&list);
+	return r;
+}
+
 void
 tpm_close(struct tpm *t)
 {
@@ -478,7 +539,11 @@ tpm_open(const char *tcti, struct tpm **tpm, char *why)
 	 * with startup-clear does it itself.  CreatePrimary is the first
 	 * command, so a TPM that does not answer fails here.
 	 */
-	if ((r = create_ak(t, why)) < 0)
+	if ((r = create_ak(t, why)) < 0 &&
+	    t->last_rc == TPM2_RC_OBJECT_MEMORY && !t->broken &&
+	    flush_stale_transients(t, why) == 0)
+		r = create_ak(t, why);
+	if (r < 0)
 		goto fail;
 	*tpm = t;
 	return 0;

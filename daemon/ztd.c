@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,6 +393,16 @@ main(int argc, char **argv)
 	    ztd.identity == NULL || token_new(&ztd.token) < 0) {
 		zt_log(LOG_ERR, "out of memory");
 		goto free_socket_path;
+	}
+	/* glibc (2.36) allocates its NSS state at the first lookup and
+	 * dereferences NULL when that fails: the first getpwuid_r of a
+	 * request under memory pressure would crash ztd.  Done here, where
+	 * a failure is only a start-up error. */
+	{
+		struct passwd pw, *found;
+		char buf[1024];
+
+		getpwuid_r(0, &pw, buf, sizeof(buf), &found);
 	}
 	if (!arg_foreground && (ready_fd = detach()) < 0) {
 		fprintf(stderr, "ztd: cannot detach: %s\n", strerror(errno));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Test helper: a syslog sink, a raw-datagram client, a connection holder,
- * and a supervisor by hand (LAUNCH then SIGN). */
+/* Test helper: a syslog sink, raw and scripted ztd clients, a faulty TPM,
+ * a supervisor by hand (LAUNCH then SIGN, forged requests). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -731,9 +732,269 @@ listen_echo(const char *addr, const char *port, const char *log_path)
 	return 0;
 }
 
+/* ------------------------------------------------------------ tpmproxy */
+
+#define TPM_HEADER 10
+#define TPM_CC_QUOTE 0x158u
+#define TPM_RC_RETRY 0x922u
+#define TPM_MESSAGE_MAX 8192
+#define PROXY_PAIRS 16
+
+static int
+tcp_listen_loopback(unsigned port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET,
+		.sin_port = htons((uint16_t)port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&in, sizeof(in)) < 0 ||
+	    listen(fd, 16) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+tcp_connect_loopback(unsigned port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET,
+		.sin_port = htons((uint16_t)port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&in, sizeof(in)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool
+read_full(int fd, uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = read(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static bool
+write_full(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* One TPM command or response: a 10-byte header whose bytes 2..5 are the
+ * whole size (big-endian), then the rest.  Returns its size, or 0. */
+static size_t
+read_tpm_message(int fd, uint8_t *buf)
+{
+	size_t size;
+
+	if (!read_full(fd, buf, TPM_HEADER))
+		return 0;
+	size = (size_t)buf[2] << 24 | (size_t)buf[3] << 16 |
+	    (size_t)buf[4] << 8 | buf[5];
+	if (size < TPM_HEADER || size > TPM_MESSAGE_MAX ||
+	    !read_full(fd, buf + TPM_HEADER, size - TPM_HEADER))
+		return 0;
+	return size;
+}
+
+static void
+proxy_log(const char *path, const char *what)
+{
+	FILE *log = fopen(path, "a");
+
+	if (log != NULL) {
+		fprintf(log, "%s\n", what);
+		fclose(log);
+	}
+}
+
+/*
+ * tpmproxy PORT UPSTREAM MODEFILE LOG: a TPM in front of swtpm's port pair
+ * UPSTREAM, UPSTREAM+1, served on PORT, PORT+1 (the control channel passed
+ * as it is).  Before each command it reads MODEFILE:
+ *   pass       every command and answer passed unchanged
+ *   retry K    the next K answers to TPM2_Quote become TPM_RC_RETRY (the
+ *              command ran: swtpm quoted, the answer is replaced)
+ *   lose       a TPM2_Quote is sent to swtpm, and then the connection is
+ *              cut before its answer (the TPM lost mid-quote)
+ * Appends "retry" or "lost" to LOG for each answer replaced or cut.
+ */
+static int
+tpmproxy(const char *port_text, const char *upstream_text,
+    const char *mode_path, const char *log_path)
+{
+	unsigned port = (unsigned)strtoul(port_text, NULL, 10);
+	unsigned upstream = (unsigned)strtoul(upstream_text, NULL, 10);
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct {
+		int client, server;
+		bool control;
+	} pairs[PROXY_PAIRS];
+	size_t n_pairs = 0;
+	char mode[64] = "", last_mode[64] = "";
+	long retried = 0;
+	int listeners[2];
+	static uint8_t buf[TPM_MESSAGE_MAX];
+
+	sigaction(SIGTERM, &sa, NULL);
+	listeners[0] = tcp_listen_loopback(port);
+	listeners[1] = tcp_listen_loopback(port + 1);
+	if (listeners[0] < 0 || listeners[1] < 0) {
+		perror("tpmproxy: listen");
+		return 2;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	while (!stop) {
+		struct pollfd pfd[2 + 2 * PROXY_PAIRS];
+		size_t n = 0;
+
+		pfd[n++] = (struct pollfd){ .fd = listeners[0], .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = listeners[1], .events = POLLIN };
+		for (size_t i = 0; i < n_pairs; i++) {
+			pfd[n++] = (struct pollfd){ .fd = pairs[i].client,
+			    .events = POLLIN };
+			pfd[n++] = (struct pollfd){ .fd = pairs[i].server,
+			    .events = POLLIN };
+		}
+		if (poll(pfd, n, -1) < 0)
+			continue;
+		for (int l = 0; l < 2; l++) {
+			int c, u;
+
+			if (!(pfd[l].revents & POLLIN))
+				continue;
+			c = accept4(listeners[l], NULL, NULL, SOCK_CLOEXEC);
+			if (c < 0)
+				continue;
+			u = tcp_connect_loopback(upstream + (unsigned)l);
+			if (u < 0 || n_pairs == PROXY_PAIRS) {
+				close(c);
+				if (u >= 0)
+					close(u);
+				continue;
+			}
+			pairs[n_pairs].client = c;
+			pairs[n_pairs].server = u;
+			pairs[n_pairs].control = l == 1;
+			n_pairs++;
+		}
+		for (size_t i = 0, slot = 2; i < n_pairs; slot += 2) {
+			bool from_client = pfd[slot].revents != 0;
+			bool from_server = pfd[slot + 1].revents != 0;
+			bool keep = true;
+
+			if (slot >= n) {
+				i++;
+				continue;
+			}
+			if (pairs[i].control && (from_client || from_server)) {
+				int in = from_client ? pairs[i].client :
+				    pairs[i].server;
+				int out = from_client ? pairs[i].server :
+				    pairs[i].client;
+				ssize_t got = read(in, buf, sizeof(buf));
+
+				keep = got > 0 &&
+				    write_full(out, buf, (size_t)got);
+			} else if (from_server) {
+				keep = false;	/* swtpm closed or spoke unasked */
+			} else if (from_client) {
+				size_t size = read_tpm_message(pairs[i].client,
+				    buf);
+				uint32_t cc = size ? (uint32_t)buf[6] << 24 |
+				    (uint32_t)buf[7] << 16 |
+				    (uint32_t)buf[8] << 8 | buf[9] : 0;
+				FILE *f = fopen(mode_path, "r");
+
+				mode[0] = '\0';
+				if (f != NULL) {
+					if (fgets(mode, sizeof(mode), f) == NULL)
+						mode[0] = '\0';
+					fclose(f);
+				}
+				mode[strcspn(mode, "\n")] = '\0';
+				if (strcmp(mode, last_mode) != 0) {
+					retried = 0;
+					snprintf(last_mode, sizeof(last_mode),
+					    "%s", mode);
+				}
+				keep = size > 0 &&
+				    write_full(pairs[i].server, buf, size);
+				if (keep && cc == TPM_CC_QUOTE &&
+				    strcmp(mode, "lose") == 0) {
+					proxy_log(log_path, "lost");
+					keep = false;
+				} else if (keep) {
+					size = read_tpm_message(pairs[i].server,
+					    buf);
+					if (size > 0 && cc == TPM_CC_QUOTE &&
+					    strncmp(mode, "retry ", 6) == 0 &&
+					    retried < strtol(mode + 6, NULL,
+					    10)) {
+						static const uint8_t retry[] = {
+							0x80, 0x01, 0, 0, 0, 10,
+							0, 0, 0x09, 0x22 };
+
+						retried++;
+						proxy_log(log_path, "retry");
+						memcpy(buf, retry, sizeof(retry));
+						size = sizeof(retry);
+					}
+					keep = size > 0 && write_full(
+					    pairs[i].client, buf, size);
+				}
+			}
+			if (keep) {
+				i++;
+				continue;
+			}
+			close(pairs[i].client);
+			close(pairs[i].server);
+			/* Shift the rest down, their poll slots too. */
+			memmove(&pairs[i], &pairs[i + 1],
+			    (n_pairs - i - 1) * sizeof(pairs[0]));
+			memmove(&pfd[slot], &pfd[slot + 2],
+			    (n - slot - 2) * sizeof(pfd[0]));
+			n -= 2;
+			n_pairs--;
+			slot -= 2;
+		}
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 6 && strcmp(argv[1], "tpmproxy") == 0)
+		return tpmproxy(argv[2], argv[3], argv[4], argv[5]);
 	if (argc == 5 && strcmp(argv[1], "listen") == 0)
 		return listen_echo(argv[2], argv[3], argv[4]);
 	if (argc == 6 && strcmp(argv[1], "decide") == 0)
@@ -767,6 +1028,7 @@ main(int argc, char **argv)
 	    "       zt-testtool idle SOCKET\n"
 	    "       zt-testtool session SOCKET UID SERVICE\n"
 	    "       zt-testtool decide SOCKET GRANT|- ACTION OBJECT\n"
-	    "       zt-testtool sign SOCKET BINARY CSR CERT HOLD\n");
+	    "       zt-testtool sign SOCKET BINARY CSR CERT HOLD\n"
+	    "       zt-testtool tpmproxy PORT UPSTREAM MODEFILE LOG\n");
 	return 2;
 }
