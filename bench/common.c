@@ -221,6 +221,62 @@ reap_within(pid_t pid, long timeout_ms, long poll_ms,
 
 /* ---------------------------------------------------------- files */
 
+/* Run ARGV (a shadow tool) and wait: 0 when it exited 0. */
+static int
+run_tool(char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+int
+supervisor_install(const char *who, const char *dir, char *zt_exec,
+    size_t size, char group[32])
+{
+	char copy[PATH_MAX];
+	char *add[] = { "groupadd", "--system", group, NULL };
+	struct group *g;
+	int r;
+
+	snprintf(group, 32, "ztbench%d", (int)getpid());
+	if (run_tool(add) < 0 || (g = getgrnam(group)) == NULL) {
+		fprintf(stderr, "%s: groupadd %s failed\n", who, group);
+		group[0] = '\0';
+		return -1;
+	}
+	snprintf(copy, sizeof(copy), "%s/zt-exec", dir);
+	/* chown clears the setgid bit: the mode comes after it. */
+	if ((r = copy_file(zt_exec, copy, 0755)) < 0 ||
+	    chown(copy, 0, g->gr_gid) < 0 || chmod(copy, 02755) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", who, copy,
+		    strerror(r < 0 ? -r : errno));
+		return -1;
+	}
+	snprintf(zt_exec, size, "%s", copy);
+	return 0;
+}
+
+void
+supervisor_remove(char group[32])
+{
+	char *del[] = { "groupdel", group, NULL };
+
+	if (group[0] != '\0')
+		run_tool(del);
+	group[0] = '\0';
+}
+
 int
 copy_file(const char *from, const char *to, mode_t mode)
 {

@@ -83,6 +83,17 @@ int reap_within(pid_t pid, long timeout_ms, long poll_ms,
 /* Copy FROM to the new file TO with MODE.  0 or -errno. */
 int copy_file(const char *from, const char *to, mode_t mode);
 
+/*
+ * zt-exec as make install leaves it: GROUP (a group of this run's own,
+ * "ztbench<pid>", made here with groupadd) for ztd's supervisor_group,
+ * and ZT_EXEC copied to DIR/zt-exec, root-owned and setgid to it; ZT_EXEC
+ * then names the copy.  0, or -1 with the reason on stderr.
+ * supervisor_remove(GROUP) removes the group ("" : nothing).
+ */
+int supervisor_install(const char *who, const char *dir, char *zt_exec,
+    size_t size, char group[32]);
+void supervisor_remove(char group[32]);
+
 /* Remove DIR and all below it; failures are said on stderr after WHO. */
 void remove_tree(const char *who, const char *dir);
 

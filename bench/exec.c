@@ -93,6 +93,7 @@ struct state {
 	struct ztd_launch ztd;
 };
 
+static char supervisor_group[32];
 static struct state st = { .listen_fd = -1 };
 static volatile sig_atomic_t interrupted;
 /* The last minimal-supervisor run: SYNC_WAKE_UP taken, notifications. */
@@ -652,7 +653,8 @@ write_config(const char *digest)
 		return -1;
 	}
 	fprintf(f,
-	    "ztd: { state_dir = \"%s/state\"; };\n"
+	    "ztd: { state_dir = \"%s/state\"; supervisor_group = \"%s\"; "
+	    "};\n"
 	    "attestation: { mode = \"software\"; session_max_age = 3600; };\n"
 	    "agents = (\n"
 	    "  {\n"
@@ -667,7 +669,7 @@ write_config(const char *digest)
 	    "    network = ( { to = \"127.0.0.1/32\"; ports = \"%u\"; "
 	    "proto = \"tcp\"; } );\n"
 	    "  }\n"
-	    ");\n", st.dir, st.agent, digest, st.true_path,
+	    ");\n", st.dir, supervisor_group, st.agent, digest, st.true_path,
 	    (unsigned)st.port);
 	if (ferror(f))
 		r = -1;
@@ -712,6 +714,7 @@ teardown(bool failed)
 	} else if (failed && st.dir[0] != '\0') {
 		print_ztd_stderr();
 	}
+	supervisor_remove(supervisor_group);
 	if (st.dir[0] != '\0')
 		remove_tree("bench/exec", st.dir);
 	st.dir[0] = '\0';
@@ -731,6 +734,9 @@ prepare(void)
 	}
 	/* The agent's account reaches ztd's socket and its binary. */
 	if (chmod(st.dir, 0755) < 0)
+		return -1;
+	if (st.have_zt_exec && supervisor_install("bench/exec", st.dir,
+	    st.zt_exec, sizeof(st.zt_exec), supervisor_group) < 0)
 		return -1;
 	snprintf(st.config, sizeof(st.config), "%s/ztd.conf", st.dir);
 	snprintf(st.ztd_socket, sizeof(st.ztd_socket), "%s/ztd.sock", st.dir);

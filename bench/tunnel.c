@@ -110,6 +110,7 @@ struct state {
 	SSL_CTX *server_ctx, *client_ctx;
 };
 
+static char supervisor_group[32];
 static struct state st = { .listen_fd = -1 };
 static volatile sig_atomic_t interrupted;
 
@@ -1117,7 +1118,7 @@ write_config(const char *digest)
 	}
 	fprintf(f,
 	    "ztd: { state_dir = \"%s/state\"; trust_domain = \"" TRUST_DOMAIN
-	    "\"; };\n"
+	    "\"; supervisor_group = \"%s\"; };\n"
 	    "attestation: { mode = \"software\"; session_max_age = 3600; };\n"
 	    "agents = (\n"
 	    "  {\n"
@@ -1132,7 +1133,8 @@ write_config(const char *digest)
 	    "proto = \"tcp\"; tunnel = true; server_name = \"" SERVER_NAME
 	    "\"; ca = \"%s\"; } );\n"
 	    "  }\n"
-	    ");\n", st.dir, st.agent, digest, (unsigned)st.port, st.ca_pem);
+	    ");\n", st.dir, supervisor_group, st.agent, digest,
+	    (unsigned)st.port, st.ca_pem);
 	if (ferror(f))
 		r = -1;
 	if (fclose(f) != 0)
@@ -1204,6 +1206,7 @@ teardown(bool failed)
 		/* Wakes the server's threads (they end with the process). */
 		shutdown(st.listen_fd, SHUT_RDWR);
 	}
+	supervisor_remove(supervisor_group);
 	if (st.dir[0] != '\0')
 		remove_tree("bench/tunnel", st.dir);
 	st.dir[0] = '\0';
@@ -1224,6 +1227,9 @@ prepare(void)
 	}
 	/* The agent's account reaches ztd's socket, its binary, the CA. */
 	if (chmod(st.dir, 0755) < 0)
+		return -1;
+	if (supervisor_install("bench/tunnel", st.dir, st.zt_exec,
+	    sizeof(st.zt_exec), supervisor_group) < 0)
 		return -1;
 	snprintf(st.config, sizeof(st.config), "%s/ztd.conf", st.dir);
 	snprintf(st.ztd_socket, sizeof(st.ztd_socket), "%s/ztd.sock", st.dir);

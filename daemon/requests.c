@@ -38,6 +38,16 @@ is_admin(const struct client *c)
 	return c->class == CLIENT_ROOT;
 }
 
+/* The live grant ID when the process that sent RQ supervises it, else
+ * NULL: the same answer whether it ended or is someone else's. */
+static struct grant *
+own_grant(const struct request *rq, const char *id)
+{
+	struct grant *g = grant_find(rq->ztd, id);
+
+	return g != NULL && g->supervisor_pid == rq->client->pid ? g : NULL;
+}
+
 /* Park the request until the attestation TICKET is in (server.c). */
 static int
 wait_for_attestation(struct request *rq, uint64_t ticket)
@@ -363,9 +373,8 @@ answer_decide(struct request *rq)
 		return put_decision(reply, request->request_id, &d, NULL);
 	}
 	if (zt_msg_get_str(request, ZT_F_GRANT, &grant_id) == 0) {
-		s.grant = grant_find(ztd, grant_id);
-		if (s.grant == NULL || s.grant->supervisor_pid != c->pid ||
-		    (s.agent = config_find_agent(ztd->config,
+		s.grant = own_grant(rq, grant_id);
+		if (s.grant == NULL || (s.agent = config_find_agent(ztd->config,
 		    s.grant->agent)) == NULL) {
 			/* The same answer whether the grant ended or is
 			 * someone else's: nothing to learn by probing. */
@@ -531,7 +540,7 @@ answer_session_close(struct request *rq)
 	if (g == NULL)
 		snprintf(d.reason, sizeof(d.reason), "no live grant %.32s",
 		    grant_id);
-	else if (!is_admin(c) && g->supervisor_pid != c->pid)
+	else if (!is_admin(c) && own_grant(rq, grant_id) != g)
 		return ZT_E_PERM;
 	else {
 		grant_end(ztd, g, "session closed", false);
@@ -839,8 +848,7 @@ answer_report(struct request *rq)
 	int r;
 
 	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
-	s.grant = grant_find(ztd, grant_id);
-	if (s.grant == NULL || s.grant->supervisor_pid != c->pid)
+	if ((s.grant = own_grant(rq, grant_id)) == NULL)
 		return ZT_E_PERM;
 	s.agent = config_find_agent(ztd->config, s.grant->agent);
 	s.account = s.grant->account;
@@ -892,7 +900,6 @@ answer_report(struct request *rq)
 static int
 answer_agent_pid(struct request *rq)
 {
-	struct ztd *ztd = rq->ztd;
 	const struct client *c = rq->client;
 	const struct zt_msg *request = rq->msg;
 	struct zt_msg *reply = rq->reply;
@@ -903,8 +910,7 @@ answer_agent_pid(struct request *rq)
 
 	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
 	zt_msg_get_u32(request, ZT_F_PID, &agent_pid);
-	g = grant_find(ztd, grant_id);
-	if (g == NULL || g->supervisor_pid != c->pid)
+	if ((g = own_grant(rq, grant_id)) == NULL)
 		return ZT_E_PERM;
 	if (agent_pid <= 1 || agent_pid > INT_MAX || g->agent_sid != 0 ||
 	    !descends_from((pid_t)agent_pid, c->pid) ||
@@ -966,9 +972,8 @@ answer_sign(struct request *rq)
 
 	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
 	zt_msg_get_bytes(request, ZT_F_CSR, &csr, &csr_size);
-	g = grant_find(ztd, grant_id);
-	if (g == NULL || g->supervisor_pid != c->pid ||
-	    (s.agent = config_find_agent(ztd->config, g->agent)) == NULL)
+	g = own_grant(rq, grant_id);
+	if (g == NULL || (s.agent = config_find_agent(ztd->config, g->agent)) == NULL)
 		return ZT_E_PERM;
 	s.grant = g;
 	s.account = g->account;
