@@ -45,15 +45,6 @@ zt_client_connect(const char *path)
 	return fd;
 }
 
-int64_t
-zt_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for EVENTS on FD until DEADLINE; 0, ZT_E_TIMEOUT or -errno. */
 static int
 wait_for(int fd, short events, int64_t deadline)

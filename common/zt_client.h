@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "zt_clock.h"
 #include "zt_msg.h"
 
 /* Where ztd listens unless told otherwise. */
@@ -43,7 +44,5 @@ int zt_client_call_fd(int fd, const struct zt_msg *request, int pass_fd,
 int zt_client_reply_error(const struct zt_msg *reply, unsigned expected_type,
     const char **text);
 
-/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
-int64_t zt_monotonic_ms(void);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cache.h"
+#include "zt_clock.h"
 
 /*
  * The largest cache cache_new() accepts.  Slot numbers are 32-bit and slot
@@ -162,17 +163,6 @@ digest_key(const struct cache *cache, const char *grant, unsigned action,
 
 /* -------------------------------------------------------------- table */
 
-/* Milliseconds on CLOCK_BOOTTIME, so suspend counts and clock steps don't. */
-static int64_t
-boottime_ms(void)
-{
-	struct timespec ts;
-
-	/* A clock that cannot be read expires everything: a miss is safe. */
-	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
-		return INT64_MAX;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static inline uint32_t *
 bucket_of(struct cache *cache, const uint64_t digest[2])
@@ -305,7 +295,7 @@ cache_new(size_t max_entries, cache_clock_fn clock)
 	cache->mask = buckets - 1;
 	cache->max_entries = max_entries;
 	cache->fresh = 1;
-	cache->clock = clock != NULL ? clock : boottime_ms;
+	cache->clock = clock != NULL ? clock : zt_boottime_ms;
 	return cache;
 
 free_cache:

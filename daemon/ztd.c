@@ -23,6 +23,7 @@
 #include "grant.h"
 #include "server.h"
 #include "token.h"
+#include "zt_clock.h"
 #include "zt_err.h"
 #include "zt_log.h"
 #include "zt_msg.h"
@@ -41,10 +42,7 @@ static bool arg_check_config;
 int64_t
 ztd_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return zt_boottime_ms();
 }
 
 int

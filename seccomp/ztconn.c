@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "zt_client.h"
+#include "zt_clock.h"
 #include "zt_err.h"
 #include "zt_log.h"
 #include "zt_msg.h"
@@ -80,10 +81,7 @@ struct ztconn {
 int64_t
 ztconn_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return zt_boottime_ms();
 }
 
 static uint64_t

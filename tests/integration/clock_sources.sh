@@ -19,16 +19,20 @@ set -u
 src=$top_srcdir
 wall='time\(NULL\)|CLOCK_REALTIME|gettimeofday|[^_]time\(&'
 
-# The two clocks: present, and on CLOCK_BOOTTIME.
+# The clock, once in common/, and the daemon's and zt-exec's names for it.
 clock_body() { # FILE FUNCTION: the function's body
 	awk -v f="$2" '$0 ~ "^" f "\\(" { on = 1 } on { print } on && /^}/ { exit }' "$1"
 }
+body=$(clock_body "$src/common/zt_clock.c" zt_boottime_ms)
+check "zt_boottime_ms (common/zt_clock.c) reads CLOCK_BOOTTIME and nothing else" \
+    sh -c "printf '%s' \"\$1\" | grep -q 'clock_ms(CLOCK_BOOTTIME)' &&
+    ! printf '%s' \"\$1\" | grep -qE 'MONOTONIC|REALTIME|(^|[^a-z_])time\\('" _ "$body"
 for pair in daemon/ztd.c:ztd_now_ms seccomp/ztconn.c:ztconn_now_ms; do
 	file=${pair%%:*}
 	fn=${pair#*:}
 	body=$(clock_body "$src/$file" "$fn")
-	check "$fn ($file) reads CLOCK_BOOTTIME and nothing else" \
-	    sh -c "printf '%s' \"\$1\" | grep -q 'clock_gettime(CLOCK_BOOTTIME' &&
+	check "$fn ($file) is zt_boottime_ms and nothing else" \
+	    sh -c "printf '%s' \"\$1\" | grep -q 'return zt_boottime_ms();' &&
 	    ! printf '%s' \"\$1\" | grep -qE 'MONOTONIC|REALTIME|(^|[^a-z_])time\\('" _ "$body"
 done
 
@@ -39,7 +43,7 @@ for f in daemon/grant.c daemon/grantset.c daemon/cache.c daemon/decide.c \
 		not_ok "$f exists (a renamed file must be listed here again)"
 		continue
 	fi
-	n=$(grep -cE 'ztd_now_ms|ztconn_now_ms|->clock\(|expires_ms' "$src/$f")
+	n=$(grep -cE 'ztd_now_ms|ztconn_now_ms|zt_boottime_ms|->clock\(|expires_ms' "$src/$f")
 	hits=$(grep -nE "$wall" "$src/$f" | head -n 3 | tr '\n' ' ')
 	check "$f measures lifetimes ($n uses of the clocks) and never reads the wall clock${hits:+ ($hits)}" \
 	    sh -c '[ "$1" -gt 0 ] && [ -z "$2" ]' _ "$n" "$hits"
