@@ -1031,7 +1031,8 @@ orphan(const char *path, uid_t uid, const char *action, const char *object)
  * burst SOCKET N [HOLD]: open N connections as fast as they go, sending a
  * STATUS on each, and print "accepted A refused R failed F silent S": A
  * answered (anything but "daemon busy"), R refused with ZT_E_BUSY, F whose
- * connect failed, S with no answer in 20 s.  HOLD: keep the connections
+ * connect failed or that were closed without an answer, S with no answer
+ * in 20 s.  HOLD: keep the connections
  * and wait for SIGTERM after printing.
  */
 static int
@@ -1044,6 +1045,7 @@ burst(const char *path, long count, bool keep)
 	long accepted = 0, refused = 0, failed = 0, silent = 0, waiting = 0;
 	int64_t deadline;
 	uint32_t code;
+	int r;
 
 	if (count <= 0 || count > 100000 ||
 	    (pfd = calloc((size_t)count, sizeof(*pfd))) == NULL)
@@ -1065,9 +1067,14 @@ burst(const char *path, long count, bool keep)
 			usleep(1000);
 		}
 		pfd[i].fd = -1;
-		if (fd < 0 || zt_msg_send(fd, &request) < 0) {
-			if (fd >= 0)
-				close(fd);
+		if (fd < 0) {
+			failed++;
+			continue;
+		}
+		/* Refused before it spoke (EPIPE): the reason is queued. */
+		if ((r = zt_msg_send(fd, &request)) < 0 && r != -EPIPE &&
+		    r != -ECONNRESET) {
+			close(fd);
 			failed++;
 			continue;
 		}
@@ -1081,8 +1088,13 @@ burst(const char *path, long count, bool keep)
 		for (long i = 0; i < count; i++) {
 			if (pfd[i].fd < 0 || pfd[i].revents == 0)
 				continue;
-			if (zt_msg_recv(pfd[i].fd, &reply) == 0 &&
-			    reply.type == ZT_MSG_ERROR &&
+			/* A reset (ztd closed with our request unread) comes
+			 * ahead of the reply it sent: read on past it. */
+			if ((r = zt_msg_recv(pfd[i].fd, &reply)) == -ECONNRESET)
+				r = zt_msg_recv(pfd[i].fd, &reply);
+			if (r < 0)
+				failed++;	/* closed without a word */
+			else if (reply.type == ZT_MSG_ERROR &&
 			    zt_msg_get_u32(&reply, ZT_F_CODE, &code) == 0 &&
 			    (int32_t)code == ZT_E_BUSY)
 				refused++;
