@@ -45,6 +45,19 @@ zt_client_connect(const char *path)
 	return fd;
 }
 
+int
+zt_client_connect_within(const char *path, int timeout_ms)
+{
+	int64_t deadline = zt_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int fd;
+
+	/* A listening socket cannot be polled for room: short naps. */
+	while ((fd = zt_client_connect(path)) == ZT_E_BUSY &&
+	    zt_monotonic_ms() < deadline)
+		poll(NULL, 0, 5);
+	return fd;
+}
+
 /* Wait for EVENTS on FD until DEADLINE; 0, ZT_E_TIMEOUT or -errno. */
 static int
 wait_for(int fd, short events, int64_t deadline)

@@ -21,6 +21,13 @@
 int zt_client_connect(const char *path);
 
 /*
+ * zt_client_connect(), trying again while the daemon's backlog is full
+ * (a burst of other clients: it drains as ztd accepts or refuses them)
+ * for up to TIMEOUT_MS; then ZT_E_BUSY.
+ */
+int zt_client_connect_within(const char *path, int timeout_ms);
+
+/*
  * Send REQUEST on FD and wait until TIMEOUT_MS (measured on
  * CLOCK_MONOTONIC from the call) for the reply carrying its request id;
  * datagrams for other ids (pushed events, late replies) are skipped,

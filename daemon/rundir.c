@@ -19,7 +19,9 @@
 #include "rundir.h"
 #include "zt_err.h"
 
-#define LISTEN_BACKLOG 128
+/* As deep as the kernel allows (net.core.somaxconn): a burst of refused
+ * clients must not leave root's connect() no room while ztd drains it. */
+#define LISTEN_BACKLOG SOMAXCONN
 
 static int
 say(char *error, size_t size, int code, const char *fmt, ...)

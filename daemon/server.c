@@ -362,14 +362,23 @@ server_accept(struct ztd *ztd)
 		if (errno == EMFILE || errno == ENFILE) {
 			/* Out of descriptors: use the spare one to tell the
 			 * waiting peer no, instead of spinning on it. */
+			struct ucred cred = { .pid = 0 };
+			socklen_t len = sizeof(cred);
+
 			s->refused++;
 			close(s->reserve_fd);
 			fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0)
+			if (fd >= 0) {
+				getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
+				    &len);
+				log_refusal(s, &cred, "out of descriptors");
 				refuse(fd, ZT_E_BUSY, "out of descriptors");
+			}
 			s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-			zt_log(LOG_WARNING, "out of file descriptors: "
-			    "refusing connections");
+			/* Without the spare, nothing more can be taken off
+			 * the backlog: stop until the next event. */
+			if (fd < 0 || s->reserve_fd < 0)
+				return;
 			continue;
 		}
 		if (errno != EAGAIN)

@@ -93,7 +93,7 @@ call_with(struct zt_msg *request, enum zt_msg_type expected,
 	const char *text;
 	int fd, r;
 
-	fd = zt_client_connect(arg_socket);
+	fd = zt_client_connect_within(arg_socket, CALL_TIMEOUT_MS);
 	if (fd < 0) {
 		fprintf(stderr, "ztctl: cannot reach ztd at %s: %s\n",
 		    arg_socket, zt_strerror(fd));

@@ -183,11 +183,15 @@ static int
 call_ztd(const struct zt_pam_args *args, const struct zt_msg *request,
     struct zt_msg *reply)
 {
+	int64_t deadline = zt_monotonic_ms() + args->timeout_ms;
 	int fd, r;
 
-	if ((fd = zt_client_connect(args->socket)) < 0)
+	/* One budget for both: a full backlog takes from the call's time. */
+	if ((fd = zt_client_connect_within(args->socket,
+	    args->timeout_ms)) < 0)
 		return fd;
-	r = zt_client_call(fd, request, reply, args->timeout_ms);
+	r = zt_client_call(fd, request, reply,
+	    (int)(deadline - zt_monotonic_ms()));
 	close(fd);
 	return r;
 }

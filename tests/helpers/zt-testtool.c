@@ -1,22 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Test helper: a syslog sink, raw and scripted ztd clients, a faulty TPM,
- * a supervisor by hand (LAUNCH then SIGN, forged requests). */
+ * a supervisor by hand (LAUNCH then SIGN, forged requests), forged
+ * credentials, passed and orphaned connections, connection bursts. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <linux/capability.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -149,9 +157,13 @@ send_raw(const char *path, const char *hex, long repeat)
 	return 0;
 }
 
-/* hold SOCKET N: open N connections, print "held N", wait for SIGTERM. */
+/*
+ * hold SOCKET N [byte]: open N connections, print "held N", wait for
+ * SIGTERM.  byte: send one byte on each first (a slow client's first byte;
+ * on a SOCK_SEQPACKET socket it is a whole message, and a bad one).
+ */
 static int
-hold(const char *path, long count)
+hold(const char *path, long count, bool one_byte)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
@@ -159,6 +171,8 @@ hold(const char *path, long count)
 	for (long i = 0; i < count; i++) {
 		int fd = zt_client_connect(path);
 
+		if (fd >= 0 && one_byte && send(fd, "Z", 1, MSG_NOSIGNAL) != 1)
+			fd = -errno;
 		if (fd < 0) {
 			printf("failed after %ld: %s\n", i, zt_strerror(fd));
 			fflush(stdout);
@@ -732,6 +746,376 @@ listen_echo(const char *addr, const char *port, const char *log_path)
 	return 0;
 }
 
+/* ------------------------------------------------ identity and load (12, 14) */
+
+/* Become UID (its passwd group, no supplementary groups); KEEP: keep the
+ * permitted capabilities across the change (PR_SET_KEEPCAPS). */
+static int
+become(uid_t uid, bool keep)
+{
+	struct passwd *pw = getpwuid(uid);
+	gid_t gid = pw != NULL ? pw->pw_gid : (gid_t)uid;
+
+	if (uid == 0)
+		return 0;
+	if ((keep && prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0) ||
+	    setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
+		perror("become");
+		return -1;
+	}
+	return 0;
+}
+
+/* Set the effective (and permitted) capability set to MASK (bits of the
+ * first 32 capabilities). */
+static int
+set_caps(uint32_t mask)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2] = {
+		{ .effective = mask, .permitted = mask },
+	};
+
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+/* Send one STATUS on FD with SCM_CREDENTIALS claiming UID, GID, PID (none
+ * when PID is 0) and print the answer after WHAT: "sendmsg ERRNO-NAME" when
+ * the kernel refuses, else the reply as "reply TYPE" / "error CODE TEXT". */
+static void
+status_with_creds(int fd, const char *what, pid_t pid, uid_t uid, gid_t gid)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} control;
+	struct zt_msg request, reply;
+	struct ucred cred = { .pid = pid, .uid = uid, .gid = gid };
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cmsg;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint32_t code;
+	int r;
+
+	zt_msg_init(&request, ZT_MSG_STATUS, request_id++);
+	iov.iov_base = request.wire;
+	iov.iov_len = request.size;
+	if (pid != 0) {
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_CREDENTIALS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(cred));
+		memcpy(CMSG_DATA(cmsg), &cred, sizeof(cred));
+	}
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) < 0) {
+		printf("%s: sendmsg %s\n", what, errno == EPERM ? "EPERM" :
+		    strerror(errno));
+		return;
+	}
+	if (poll(&pfd, 1, 10000) <= 0) {
+		printf("%s: timeout\n", what);
+		return;
+	}
+	if ((r = zt_msg_recv(fd, &reply)) < 0)
+		printf("%s: recv %s\n", what, zt_strerror(r));
+	else if (reply.type == ZT_MSG_ERROR &&
+	    zt_msg_get_u32(&reply, ZT_F_CODE, &code) == 0)
+		printf("%s: error %d %s\n", what, (int32_t)code,
+		    zt_strerror((int32_t)code));
+	else
+		printf("%s: reply %s\n", what, zt_msg_type_name(reply.type));
+}
+
+/*
+ * credforge SOCKET UID (as root): become UID keeping CAP_SETUID,
+ * CAP_SETGID and CAP_SYS_ADMIN (what lets the kernel pass credentials
+ * other than one's own), connect, and send STATUS claiming uid 0, gid 0,
+ * pid 1 ("capable forged"); then drop every capability and try again
+ * ("forged uid", "forged pid": the kernel refuses), then with this
+ * process's own credentials ("own").  Prints "pid PID" first.
+ */
+static int
+credforge(const char *path, uid_t uid)
+{
+	const uint32_t forging = 1u << CAP_SETUID | 1u << CAP_SETGID |
+	    1u << CAP_SYS_ADMIN;
+	int fd;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (uid == 0 || become(uid, true) < 0 || set_caps(forging) < 0) {
+		perror("credforge: capabilities");
+		return 2;
+	}
+	if ((fd = zt_client_connect(path)) < 0) {
+		printf("connect %s\n", zt_strerror(fd));
+		return 1;
+	}
+	printf("pid %d uid %u\n", (int)getpid(), (unsigned)getuid());
+	status_with_creds(fd, "capable forged uid=0 pid=1", 1, 0, 0);
+	if (set_caps(0) < 0) {
+		perror("credforge: drop capabilities");
+		return 2;
+	}
+	status_with_creds(fd, "forged uid=0", getpid(), 0, 0);
+	status_with_creds(fd, "forged pid=1", 1, getuid(), getgid());
+	status_with_creds(fd, "own", getpid(), getuid(), getgid());
+	status_with_creds(fd, "none", 0, 0, 0);
+	close(fd);
+	return 0;
+}
+
+/* One DECIDE without a grant (a process asking about itself) on FD;
+ * prints WHAT and the decision. */
+static void
+decide_on(int fd, const char *what, const char *action, const char *object)
+{
+	struct zt_msg request, reply;
+	int r;
+
+	zt_msg_init(&request, ZT_MSG_DECIDE, request_id++);
+	zt_msg_put_u32(&request, ZT_F_ACTION, action_number(action));
+	zt_msg_put_str(&request, ZT_F_OBJECT, object);
+	printf("%s: ", what);
+	if ((r = zt_client_call(fd, &request, &reply, 10000)) < 0)
+		printf("call %s\n", zt_strerror(r));
+	else
+		print_decision(&reply);
+}
+
+/*
+ * Fork a child that becomes UID, connects to PATH, asks DECIDE ACTION
+ * OBJECT about itself (unless ACTION is NULL), passes the connection to
+ * this process (SCM_RIGHTS, as the codec sends it) and then, if LINGER,
+ * waits for this process to close *LINK before it exits.  Returns the
+ * connection (CHILD set, *LINK this end of the pair) or -1.
+ */
+static int
+connect_in_child(const char *path, uid_t uid, const char *action,
+    const char *object, bool linger, pid_t *child, int *link)
+{
+	struct zt_msg m;
+	char byte;
+	int sp[2], fd;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
+	    (*child = fork()) < 0)
+		return -1;
+	if (*child == 0) {
+		close(sp[0]);
+		if (become(uid, false) < 0)
+			_exit(2);
+		if ((fd = zt_client_connect(path)) < 0) {
+			printf("connect %s\n", zt_strerror(fd));
+			_exit(1);
+		}
+		if (action != NULL)
+			decide_on(fd, "first", action, object);
+		zt_msg_init(&m, ZT_MSG_STATUS, 0);
+		if (zt_msg_send_fd(sp[1], &m, fd) < 0)
+			_exit(2);
+		close(fd);
+		if (linger && read(sp[1], &byte, 1) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	close(sp[1]);
+	*link = sp[0];
+	if (zt_msg_recv_fd(sp[0], &m, &fd) < 0)
+		fd = -1;
+	return fd;
+}
+
+/*
+ * handoff SOCKET CONNECT_UID SEND_UID (as root): a child becomes
+ * CONNECT_UID, connects, passes the connection (SCM_RIGHTS) to this
+ * process and waits; this process becomes SEND_UID and sends STATUS on
+ * it.  Prints "connector PID" and "status: reply TYPE" / "status: error
+ * CODE TEXT".
+ */
+static int
+handoff(const char *path, uid_t connect_uid, uid_t send_uid)
+{
+	int link = -1, fd, status;
+	pid_t child = -1;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The connector stays alive until the request is answered: this is
+	 * about who holds the descriptor, not about the connector exiting. */
+	fd = connect_in_child(path, connect_uid, NULL, NULL, true, &child,
+	    &link);
+	if (child < 0)
+		return 2;
+	printf("connector %d\n", (int)child);
+	if (fd >= 0 && become(send_uid, false) == 0)
+		status_with_creds(fd, "status", 0, 0, 0);
+	else
+		printf("no descriptor passed\n");
+	close(link);		/* the connector exits */
+	waitpid(child, &status, 0);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 ? 0 : 1;
+}
+
+/*
+ * orphan SOCKET UID ACTION OBJECT (as root, this binary being an agent's):
+ * a child becomes UID, connects and asks DECIDE about itself ("first"),
+ * passes the connection to this process and exits; this process reaps it,
+ * then makes a new process of UID running this same binary take the
+ * child's pid (through ns_last_pid, a few tries), and asks again on the
+ * connection ("second").  Prints "reused PID yes|no" between the two.
+ */
+static int
+orphan(const char *path, uid_t uid, const char *action, const char *object)
+{
+	int link = -1, hold[2], fd, status, tries;
+	pid_t child = -1, again = -1;
+	char byte;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	fd = connect_in_child(path, uid, action, object, false, &child, &link);
+	if (child < 0)
+		return 2;
+	close(link);
+	waitpid(child, &status, 0);	/* reaped: its pid is free */
+	if (fd < 0) {
+		printf("no descriptor passed\n");
+		return 1;
+	}
+	for (tries = 0; tries < 100; tries++) {
+		FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+
+		if (pipe2(hold, O_CLOEXEC) < 0)
+			return 2;
+		if (f != NULL) {
+			fprintf(f, "%d", (int)child - 1);
+			fclose(f);
+		}
+		if ((again = fork()) < 0)
+			return 2;
+		if (again == 0) {
+			/* The same binary, the same uid, the old pid. */
+			close(hold[1]);
+			if (become(uid, false) < 0)
+				_exit(2);
+			if (read(hold[0], &byte, 1) < 0)
+				_exit(2);
+			_exit(0);
+		}
+		close(hold[0]);
+		if (again == child)
+			break;
+		close(hold[1]);
+		waitpid(again, &status, 0);
+	}
+	printf("reused %d %s\n", (int)child, again == child ? "yes" : "no");
+	/* Let the new process finish becoming UID before ztd looks. */
+	usleep(200000);
+	decide_on(fd, "second", action, object);
+	close(fd);
+	if (again == child) {
+		close(hold[1]);
+		waitpid(again, &status, 0);
+	}
+	return 0;
+}
+
+/*
+ * burst SOCKET N [HOLD]: open N connections as fast as they go, sending a
+ * STATUS on each, and print "accepted A refused R failed F silent S": A
+ * answered (anything but "daemon busy"), R refused with ZT_E_BUSY, F whose
+ * connect failed or that were closed without an answer, S with no answer
+ * in 20 s.  HOLD: keep the connections
+ * and wait for SIGTERM after printing.
+ */
+static int
+burst(const char *path, long count, bool keep)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct rlimit rl;
+	struct zt_msg request, reply;
+	struct pollfd *pfd;
+	long accepted = 0, refused = 0, failed = 0, silent = 0, waiting = 0;
+	int64_t deadline;
+	uint32_t code;
+	int r;
+
+	if (count <= 0 || count > 100000 ||
+	    (pfd = calloc((size_t)count, sizeof(*pfd))) == NULL)
+		return 2;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	zt_msg_init(&request, ZT_MSG_STATUS, request_id++);
+	for (long i = 0; i < count; i++) {
+		int fd = -1;
+
+		/* A full backlog (EAGAIN): ztd is behind, try again. */
+		for (int t = 0; t < 2000; t++) {
+			fd = zt_client_connect(path);
+			if (fd != ZT_E_BUSY)
+				break;
+			usleep(1000);
+		}
+		pfd[i].fd = -1;
+		if (fd < 0) {
+			failed++;
+			continue;
+		}
+		/* Refused before it spoke (EPIPE): the reason is queued. */
+		if ((r = zt_msg_send(fd, &request)) < 0 && r != -EPIPE &&
+		    r != -ECONNRESET) {
+			close(fd);
+			failed++;
+			continue;
+		}
+		pfd[i] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		waiting++;
+	}
+	deadline = zt_monotonic_ms() + 20000;
+	while (waiting > 0 && zt_monotonic_ms() < deadline) {
+		if (poll(pfd, (nfds_t)count, 500) <= 0)
+			continue;
+		for (long i = 0; i < count; i++) {
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			/* A reset (ztd closed with our request unread) comes
+			 * ahead of the reply it sent: read on past it. */
+			if ((r = zt_msg_recv(pfd[i].fd, &reply)) == -ECONNRESET)
+				r = zt_msg_recv(pfd[i].fd, &reply);
+			if (r < 0)
+				failed++;	/* closed without a word */
+			else if (reply.type == ZT_MSG_ERROR &&
+			    zt_msg_get_u32(&reply, ZT_F_CODE, &code) == 0 &&
+			    (int32_t)code == ZT_E_BUSY)
+				refused++;
+			else
+				accepted++;
+			waiting--;
+			/* Answered: stop polling it (kept open if HOLD). */
+			if (!keep)
+				close(pfd[i].fd);
+			pfd[i].fd = -pfd[i].fd - 2;
+		}
+	}
+	silent = waiting;
+	printf("accepted %ld refused %ld failed %ld silent %ld\n", accepted,
+	    refused, failed, silent);
+	fflush(stdout);
+	while (keep && !stop)
+		pause();
+	return 0;
+}
+
 /* ------------------------------------------------------------ tpmproxy */
 
 #define TPM_HEADER 10
@@ -1013,15 +1397,27 @@ main(int argc, char **argv)
 	if ((argc == 5 || argc == 6) && strcmp(argv[1], "forge") == 0)
 		return forge(argv[2], argv[3], argv[4],
 		    argc == 6 ? argv[5] : "/nonexistent");
-	if (argc == 4 && strcmp(argv[1], "hold") == 0)
-		return hold(argv[2], strtol(argv[3], NULL, 10));
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "hold") == 0)
+		return hold(argv[2], strtol(argv[3], NULL, 10),
+		    argc == 5 && strcmp(argv[4], "byte") == 0);
+	if (argc == 4 && strcmp(argv[1], "credforge") == 0)
+		return credforge(argv[2], (uid_t)strtoul(argv[3], NULL, 10));
+	if (argc == 5 && strcmp(argv[1], "handoff") == 0)
+		return handoff(argv[2], (uid_t)strtoul(argv[3], NULL, 10),
+		    (uid_t)strtoul(argv[4], NULL, 10));
+	if (argc == 6 && strcmp(argv[1], "orphan") == 0)
+		return orphan(argv[2], (uid_t)strtoul(argv[3], NULL, 10),
+		    argv[4], argv[5]);
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "burst") == 0)
+		return burst(argv[2], strtol(argv[3], NULL, 10),
+		    argc == 5 && strcmp(argv[4], "hold") == 0);
 	if (argc == 7 && strcmp(argv[1], "sign") == 0)
 		return sign(argv[2], argv[3], argv[4], argv[5],
 		    strtol(argv[6], NULL, 10));
 	fprintf(stderr, "usage: zt-testtool logsink SOCKET FILE\n"
 	    "       zt-testtool listen ADDR PORT LOG\n"
 	    "       zt-testtool send SOCKET HEX [REPEAT]\n"
-	    "       zt-testtool hold SOCKET COUNT\n"
+	    "       zt-testtool hold SOCKET COUNT [byte]\n"
 	    "       zt-testtool forge SOCKET launch|report|sign|decide "
 	    "GRANT|- [OBJECT]\n"
 	    "       zt-testtool stale SOCKET\n"
@@ -1029,6 +1425,10 @@ main(int argc, char **argv)
 	    "       zt-testtool session SOCKET UID SERVICE\n"
 	    "       zt-testtool decide SOCKET GRANT|- ACTION OBJECT\n"
 	    "       zt-testtool sign SOCKET BINARY CSR CERT HOLD\n"
-	    "       zt-testtool tpmproxy PORT UPSTREAM MODEFILE LOG\n");
+	    "       zt-testtool tpmproxy PORT UPSTREAM MODEFILE LOG\n"
+	    "       zt-testtool credforge SOCKET UID\n"
+	    "       zt-testtool handoff SOCKET CONNECT_UID SEND_UID\n"
+	    "       zt-testtool orphan SOCKET UID ACTION OBJECT\n"
+	    "       zt-testtool burst SOCKET N [hold]\n");
 	return 2;
 }
