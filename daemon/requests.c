@@ -924,22 +924,29 @@ answer_agent_pid(struct request *rq)
 	return 0;
 }
 
+/* A CA_REPLY carrying PEM (the CA's certificate, or its CRL). */
+static int
+pem_reply(struct request *rq, const char *pem)
+{
+	int r;
+
+	if ((r = zt_msg_init(rq->reply, ZT_MSG_CA_REPLY,
+	    rq->msg->request_id)) < 0 ||
+	    (r = zt_msg_put_str(rq->reply, ZT_F_TEXT, pem)) < 0)
+		return r;
+	return 0;
+}
+
 /* CA_SHOW: the tunnel CA certificate is public; anyone may ask. */
 static int
 answer_ca_show(struct request *rq)
 {
-	struct ztd *ztd = rq->ztd;
-	const struct zt_msg *request = rq->msg;
-	struct zt_msg *reply = rq->reply;
 	char pem[ZT_MSG_MAX - 64];
 	int r;
 
-	if ((r = ca_pem(ztd->ca, pem, sizeof(pem))) < 0 ||
-	    (r = zt_msg_init(reply, ZT_MSG_CA_REPLY,
-	    request->request_id)) < 0 ||
-	    (r = zt_msg_put_str(reply, ZT_F_TEXT, pem)) < 0)
+	if ((r = ca_pem(rq->ztd->ca, pem, sizeof(pem))) < 0)
 		return r;
-	return 0;
+	return pem_reply(rq, pem);
 }
 
 /*
@@ -1026,22 +1033,15 @@ answer_sign(struct request *rq)
 static int
 answer_ca_crl(struct request *rq)
 {
-	struct ztd *ztd = rq->ztd;
-	const struct zt_msg *request = rq->msg;
-	struct zt_msg *reply = rq->reply;
 	char pem[ZT_MSG_MAX - 64], why[CA_ERROR_MAX];
 	int r;
 
-	if ((r = ca_crl(ztd->ca, pem, sizeof(pem), why)) < 0) {
+	if ((r = ca_crl(rq->ztd->ca, pem, sizeof(pem), why)) < 0) {
 		zt_log(LOG_ERR, "%s", why);
-		zt_msg_error(reply, request->request_id, r, why);
+		zt_msg_error(rq->reply, rq->msg->request_id, r, why);
 		return 0;
 	}
-	if ((r = zt_msg_init(reply, ZT_MSG_CA_REPLY,
-	    request->request_id)) < 0 ||
-	    (r = zt_msg_put_str(reply, ZT_F_TEXT, pem)) < 0)
-		return r;
-	return 0;
+	return pem_reply(rq, pem);
 }
 
 /* One GRANT_INFO record of G in REPLY's open GRANT_LIST, leaving REPLY

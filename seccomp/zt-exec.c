@@ -40,6 +40,10 @@
 #include "zt_msg.h"
 #include "ztconn.h"
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83		/* Linux 6.16 */
+#endif
+
 #define EXIT_FAILED 125		/* zt-exec itself */
 #define EXIT_DENIED 126
 #define EXIT_NOT_FOUND 127
@@ -279,6 +283,20 @@ child(int sock, pid_t parent, char **argv)
 	fcntl(sock, F_SETFD, FD_CLOEXEC);
 	if ((envp = agent_environment()) == NULL)
 		_exit(EXIT_FAILED);
+	/* A standard descriptor that is a unix socket (a service's journal
+	 * stream, a caller's socketpair) must not bring the agent
+	 * descriptors from its peer either (SO_PASSRIGHTS, Linux 6.16: an
+	 * older kernel has no such option, and the peer is trusted). */
+	for (int std = 0; std <= 2; std++) {
+		int domain = 0, off = 0;
+		socklen_t dl = sizeof(domain);
+
+		if (getsockopt(std, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0 &&
+		    domain == AF_UNIX &&
+		    setsockopt(std, SOL_SOCKET, SO_PASSRIGHTS, &off,
+		    sizeof(off)) < 0 && errno != ENOPROTOOPT)
+			_exit(EXIT_FAILED);
+	}
 	/* The supervisor group is zt-exec's, never the agent's. */
 	if (setresgid(getgid(), getgid(), getgid()) < 0 ||
 	    getegid() != getgid())

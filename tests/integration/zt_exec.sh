@@ -837,6 +837,34 @@ else
 	    test "$setuid_out" = "errno=EACCES"
 fi
 
+# A standard descriptor that is a unix socket: its peer outside cannot
+# hand the agent a descriptor through it either (SO_PASSRIGHTS set by
+# zt-exec on 0-2).
+cat >"$work/stdpass.py" <<'EOP'
+import array, os, socket, subprocess, sys, time
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+spare = os.open("/dev/null", os.O_RDONLY)
+rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [spare]))]
+a.sendmsg([b"x"], rights)          # before: a descriptor passes
+b.recvmsg(1, 64)
+p = subprocess.Popen(sys.argv[1:], stdin=b, stdout=subprocess.PIPE)
+time.sleep(2)
+try:
+    a.sendmsg([b"y"], rights)
+    print("passed")
+except PermissionError:
+    print("EPERM")
+except OSError as e:
+    print("error", e.errno)
+p.kill()
+p.wait()
+EOP
+out=$(python3 "$work/stdpass.py" setpriv --reuid="$account" \
+    --regid="$account" --clear-groups -- "$ZTEXEC" --socket "$sock" \
+    --syslog-socket "$work/log.sock" -- "$agent" sleep 10 2>&1)
+check "a peer of the agent's stdin (a unix socket) cannot pass it a descriptor ($out)" \
+    test "$out" = "EPERM"
+
 # ------------------------------------------------------------ metadata
 # chmod, chown, utimes, xattrs and watches have no Landlock right: with a
 # files list the supervisor decides them on the file it resolves and
