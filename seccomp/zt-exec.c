@@ -57,6 +57,21 @@
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1ull
 #endif
 
+#ifdef __SANITIZE_ADDRESS__
+/*
+ * Sanitizer builds only (tests): zt-exec runs setgid, so the sanitizer
+ * ignores ASAN_OPTIONS (secure mode) and LeakSanitizer, which must ptrace
+ * the process at exit, fails on a non-dumpable one.  Memory errors stay
+ * checked, and abort.
+ */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "detect_leaks=0:abort_on_error=1";
+}
+#endif
+
 static struct profile profile;
 static struct supervisor *supervisor;
 static struct tunnels *tunnels;
