@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #define ZT_GROUP_FILE "/etc/group"
+#define ZT_PASSWD_FILE "/etc/passwd"
 
 /*
  * The gid of group NAME in the group file PATH (ZT_GROUP_FILE): 0 with
@@ -17,5 +18,16 @@
  * service is down.
  */
 int zt_group_gid(const char *path, const char *name, gid_t *gid);
+
+/*
+ * Is USER a member of GROUP by the local files alone: its primary gid in
+ * PASSWD_PATH is GROUP's gid, or its name is in GROUP's member list in
+ * GROUP_PATH?  1 a member, 0 definitely not, or a negative errno when the
+ * files cannot say (-ENOENT: USER not in the passwd file, or no such
+ * group; another: a file unreadable or a line too long).  Callers that
+ * must fail closed treat every negative answer as "a member".
+ */
+int zt_group_member(const char *passwd_path, const char *group_path,
+    const char *user, const char *group);
 
 #endif

@@ -532,7 +532,8 @@ check_absolute(const char *s)
 
 static const char *const ztd_keys[] = {
 	"socket", "state_dir", "max_clients", "max_clients_per_uid",
-	"supervisor_group", "idle_timeout", "trust_domain", "cert_lifetime",
+	"supervisor_group", "agent_group", "idle_timeout", "trust_domain",
+	"cert_lifetime",
 	"audit", "cache", NULL,
 };
 static const char *const audit_keys[] = { "file", "require", NULL };
@@ -560,6 +561,17 @@ resolve_supervisor_group(struct parser *p, const config_setting_t *root)
 	    ZT_GROUP_FILE, strerror(-r));
 }
 
+/* Is agent_group configured and present in /etc/group?  An unreadable
+ * file counts as present: then every account check fails, closed. */
+static bool
+agent_group_present(struct parser *p)
+{
+	gid_t gid;
+
+	return p->c->agent_group[0] != '\0' &&
+	    zt_group_gid(ZT_GROUP_FILE, p->c->agent_group, &gid) != -ENOENT;
+}
+
 static int
 parse_ztd(struct parser *p, const config_setting_t *root)
 {
@@ -580,6 +592,8 @@ parse_ztd(struct parser *p, const config_setting_t *root)
 	    &c->max_clients_per_uid)) < 0 ||
 	    (r = get_string(p, g, "supervisor_group", false,
 	    &c->supervisor_group)) < 0 ||
+	    (r = get_string(p, g, "agent_group", false,
+	    &c->agent_group)) < 0 ||
 	    (r = get_uint(p, g, "idle_timeout", 1, 86400,
 	    &c->idle_timeout)) < 0 ||
 	    (r = get_string(p, g, "trust_domain", false,
@@ -1047,6 +1061,28 @@ parse_agent(struct parser *p, config_setting_t *g, struct agent *a)
 	if (a->n_accounts == 0)
 		return fail(p, g, "agent \"%s\" needs accounts (at least one)",
 		    a->name);
+	/* pam_zt's group= rule lets through, when ztd cannot answer, only
+	 * accounts outside agent_group: every agent's account must be in it
+	 * (by the local files, as pam_zt reads them).  A group that is not
+	 * there at all lets nobody through (pam_zt's doubt refuses), so
+	 * there is nothing to check then; status says so. */
+	for (size_t j = 0; agent_group_present(p) && j < a->n_accounts;
+	    j++) {
+		int m = zt_group_member(ZT_PASSWD_FILE, ZT_GROUP_FILE,
+		    a->accounts[j], c->agent_group);
+
+		if (m != 1)
+			return fail(p, config_setting_get_member(g,
+			    "accounts"), "account %s of agent \"%s\" is %s "
+			    "group %s (agent_group) by /etc/passwd and "
+			    "/etc/group: pam_zt would let it through while "
+			    "ztd is down (usermod -a -G %s %s, or agent_group "
+			    "= \"\" without pam_zt's group=)", a->accounts[j],
+			    a->name, m == 0 ? "not in" : m == -ENOENT ?
+			    "missing from /etc/passwd, or there is no" :
+			    "unreadable in", c->agent_group, c->agent_group,
+			    a->accounts[j]);
+	}
 	for (const struct agent *o = c->agents; o < a; o++)
 		for (size_t i = 0; i < o->n_accounts; i++)
 			for (size_t j = 0; j < a->n_accounts; j++)
@@ -1150,6 +1186,7 @@ set_defaults(struct ztd_config *c)
 	c->max_clients = 1024;
 	c->max_clients_per_uid = 8;
 	c->supervisor_group = xstrdup("zt-exec");
+	c->agent_group = xstrdup("zt-agents");
 	c->idle_timeout = 30;
 	c->cert_lifetime = CA_LIFETIME_MAX;
 	if (gethostname(host, sizeof(host)) < 0)
@@ -1348,6 +1385,7 @@ config_free(struct ztd_config *c)
 	free(c->state_dir);
 	free(c->trust_domain);
 	free(c->supervisor_group);
+	free(c->agent_group);
 	free(c->audit_file);
 	free(c->tcti);
 	free(c->golden);

@@ -27,6 +27,7 @@
 #include "token.h"
 #include "zt_err.h"
 #include "zt_exe.h"
+#include "zt_group.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztd.h"
@@ -56,6 +57,49 @@ wait_for_attestation(struct request *rq, uint64_t ticket)
 	return ZT_E_WAIT;
 }
 
+/*
+ * How the agents' accounts stand against agent_group now (pam_zt's
+ * group= rule when ztd cannot answer), into OUT: "" when the check is
+ * off, else a line for ztctl status.  Read from /etc/passwd and
+ * /etc/group at every call: an account removed from the group since the
+ * policy was loaded is drift.
+ */
+static void
+agent_group_state(const struct ztd_config *c, char *out, size_t size)
+{
+	size_t used = 0, drift = 0;
+	gid_t gid;
+	int n;
+
+	out[0] = '\0';
+	if (c->agent_group[0] == '\0')
+		return;
+	if (zt_group_gid(ZT_GROUP_FILE, c->agent_group, &gid) == -ENOENT) {
+		snprintf(out, size, "%s is not in /etc/group: pam_zt's group= "
+		    "refuses every account while ztd is down",
+		    c->agent_group);
+		return;
+	}
+	n = snprintf(out, size, "%s: ", c->agent_group);
+	used = n > 0 && (size_t)n < size ? (size_t)n : 0;
+	for (size_t i = 0; i < c->n_agents; i++)
+		for (size_t j = 0; j < c->agents[i].n_accounts; j++) {
+			const char *a = c->agents[i].accounts[j];
+
+			if (zt_group_member(ZT_PASSWD_FILE, ZT_GROUP_FILE, a,
+			    c->agent_group) == 1)
+				continue;
+			n = snprintf(out + used, size - used, "%s%s", drift ?
+			    ", " : "DRIFT: not a member now: ", a);
+			if (n > 0 && (size_t)n < size - used)
+				used += (size_t)n;
+			drift++;
+		}
+	if (drift == 0)
+		snprintf(out + used, size - used, "every agent account a "
+		    "member");
+}
+
 static int
 answer_status(struct request *rq)
 {
@@ -83,6 +127,14 @@ answer_status(struct request *rq)
 	    (r = zt_msg_put_str(reply, ZT_F_ATTEST_MODE,
 	    attest_name(ztd->attest))) < 0)
 		return r;
+	{
+		char state[512];
+
+		agent_group_state(config, state, sizeof(state));
+		if (state[0] != '\0' &&
+		    (r = zt_msg_put_str(reply, ZT_F_TEXT, state)) < 0)
+			return r;
+	}
 	{
 		struct cache_stats cs;
 		struct attest_view view;

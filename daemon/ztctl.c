@@ -129,6 +129,7 @@ call(enum zt_msg_type type, enum zt_msg_type expected, struct zt_msg *reply)
 static int
 command_status(void)
 {
+	const char *agent_group;
 	struct zt_msg reply;
 	uint64_t uptime = 0, generation = 0;
 	uint32_t agents = 0, clients = 0, max_clients = 0, pid = 0;
@@ -208,6 +209,8 @@ command_status(void)
 	    " misses\n", cache_entries, cache_hits, cache_misses);
 	printf("grants:       %" PRIu32 " live\n", grants);
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
+	if (zt_msg_get_str(&reply, ZT_F_TEXT, &agent_group) == 0)
+		printf("agent_group:  %s\n", agent_group);
 	return 0;
 }
 

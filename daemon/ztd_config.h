@@ -105,6 +105,8 @@ struct ztd_config {
 	unsigned max_clients;		/* supervisors; and all other uids */
 	unsigned max_clients_per_uid;	/* one uid but root and supervisors */
 	char *supervisor_group;		/* "": none */
+	char *agent_group;		/* "": no check; else every agent's
+					 * account must be in it */
 	gid_t supervisor_gid;		/* (gid_t)-1: no such group here */
 	unsigned idle_timeout;		/* seconds a silent client is kept */
 	char *trust_domain;

@@ -2,6 +2,7 @@
 /* Parsing and checking pam_zt.so's options from the PAM stack line. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/un.h>
@@ -45,6 +46,22 @@ parse_timeout(const char *text, int *value)
 	return 0;
 }
 
+/* A name as groupadd takes it (and /etc/group can hold). */
+static bool
+is_group_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 32 || !(isalpha((unsigned char)name[0]) ||
+	    name[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_' &&
+		    name[i] != '.' && name[i] != '-')
+			return false;
+	return true;
+}
+
 int
 args_parse(pam_handle_t *pamh, int argc, const char **argv,
     struct zt_pam_args *args)
@@ -54,6 +71,7 @@ args_parse(pam_handle_t *pamh, int argc, const char **argv,
 	args->socket = ZT_DEFAULT_SOCKET;
 	args->timeout_ms = ZT_PAM_TIMEOUT_DEFAULT;
 	args->debug = false;
+	args->group = NULL;
 	for (int i = 0; i < argc; i++) {
 		const char *option = argv[i];
 
@@ -71,6 +89,12 @@ args_parse(pam_handle_t *pamh, int argc, const char **argv,
 				return bad_option(pamh, option,
 				    "the socket path is too long");
 			args->socket = path;
+		} else if (strncmp(option, "group=", 6) == 0) {
+			if (!is_group_name(option + 6))
+				return bad_option(pamh, option,
+				    "the group must be a group name "
+				    "([A-Za-z_][A-Za-z0-9_.-]*, at most 32)");
+			args->group = option + 6;
 		} else if (strncmp(option, "timeout=", 8) == 0) {
 			if (parse_timeout(option + 8, &args->timeout_ms) < 0)
 				return bad_option(pamh, option,

@@ -21,6 +21,7 @@
 #include "args.h"
 #include "zt_client.h"
 #include "zt_err.h"
+#include "zt_group.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 
@@ -197,6 +198,35 @@ call_ztd(const struct zt_pam_args *args, const struct zt_msg *request,
 }
 
 /*
+ * ztd gave no decision: with group=NAME, an account that is definitely no
+ * member of NAME by the local files (/etc/passwd, /etc/group: not NSS,
+ * which may be down too) is no agent's, so PAM_IGNORE; a member, or any
+ * doubt (the account not in /etc/passwd, the group missing, a file
+ * unreadable), stays PAM_AUTHINFO_UNAVAIL.  Logs which.
+ */
+static int
+without_ztd(pam_handle_t *pamh, const struct zt_pam_args *args,
+    const char *hook, const char *user, const char *quoted_user)
+{
+	int r = zt_group_member(ZT_PASSWD_FILE, ZT_GROUP_FILE, user,
+	    args->group);
+
+	if (r == 0) {
+		pam_syslog(pamh, LOG_NOTICE, "%s: user %s is no member of "
+		    "group %s by the local files: not an agent's account, "
+		    "ignored while ztd cannot answer", hook, quoted_user,
+		    args->group);
+		return PAM_IGNORE;
+	}
+	pam_syslog(pamh, LOG_ERR, "%s: user %s %s group %s: refused while "
+	    "ztd cannot answer", hook, quoted_user, r == 1 ? "is a member "
+	    "of" : r == -ENOENT ? "or the group is missing from the local "
+	    "files, so may be in" : "may be in (the local files cannot "
+	    "say)", args->group);
+	return PAM_AUTHINFO_UNAVAIL;
+}
+
+/*
  * Ask ztd whether PAM_USER may open a session through PAM_SERVICE.  With
  * CHECK_ONLY no grant is made; otherwise, on allow, GRANT (GRANT_ID_SIZE
  * + 1 bytes) receives the grant id.  Returns a PAM code (see to_pam_rc),
@@ -292,6 +322,8 @@ ask_session(pam_handle_t *pamh, const struct zt_pam_args *args,
 		pam_syslog(pamh, LOG_ERR, "%s: user %s uid %u service %s: "
 		    "ztd at %s gave no decision: %s", hook, quoted_user,
 		    (unsigned)uid, quoted_service, args->socket, quoted_why);
+		if (args->group != NULL)
+			rc = without_ztd(pamh, args, hook, user, quoted_user);
 		break;
 	}
 out:

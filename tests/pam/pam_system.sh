@@ -14,11 +14,16 @@ module=${ZT_PAM_MODULE:-$top_builddir/pam_module/.libs/pam_zt.so}
 sock=$work/ztd.sock
 created_account=""
 created_pamfile=""
+# The agents' group of this run (ztd's agent_group, pam_zt's group=).
+agroup=ztag$$
+created_group=""
 
 # Remove what this test added to the system, even when it fails.
 system_cleanup() {
 	[ -n "$created_pamfile" ] && rm -f "$pamfile"
 	[ -n "$created_account" ] && userdel "$account" 2>/dev/null
+	[ -n "$created_group" ] && getent group "$agroup" >/dev/null &&
+	    groupdel "$agroup" 2>/dev/null
 	cleanup
 }
 trap system_cleanup EXIT
@@ -32,7 +37,7 @@ if [ -n "${ZT_SANITIZED:-}" ]; then
 	echo "1..0 # SKIP sanitizer build (pamtester cannot load it)"
 	exit 0
 fi
-for tool in pamtester useradd userdel; do
+for tool in pamtester useradd userdel groupadd groupdel gpasswd; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "1..0 # SKIP $tool is not installed"
 		exit 0
@@ -47,24 +52,27 @@ if getent passwd "$account" >/dev/null || [ -e "$pamfile" ]; then
 	exit 1
 fi
 
-useradd --system --no-create-home --shell /usr/sbin/nologin "$account" &&
-    created_account=1
-check "useradd --system $account" test -n "$created_account"
+retry groupadd --system "$agroup" && created_group=1
+useradd --system --no-create-home --shell /usr/sbin/nologin \
+    -G "$agroup" "$account" && created_account=1
+check "useradd --system $account, a member of $agroup" \
+    sh -c "[ -n '$created_account' ] && id -nG '$account' | grep -qw '$agroup'"
 uid=$(id -u "$account")
 
 # The shipped zt-agent stack, with the built module on a private socket.
 case "$module" in /*) ;; *) module=$PWD/$module ;; esac
-sed -e "s|pam_zt\.so|$module socket=$sock timeout=3000|" \
+sed -e "s|pam_zt\.so group=zt-agents|$module socket=$sock timeout=3000 group=$agroup|" \
     "$top_srcdir/conf/pam.d/zt-agent" >"$work/zt-test"
 install -m 0644 "$work/zt-test" "$pamfile" && created_pamfile=1
-check "$pamfile installed from conf/pam.d/zt-agent" test -n "$created_pamfile"
+check "$pamfile installed from conf/pam.d/zt-agent (group=$agroup)" \
+    sh -c "[ -n '$created_pamfile' ] && grep -q 'group=$agroup' '$pamfile'"
 
 cp /bin/sleep "$work/agent-bin"
 chmod 0755 "$work/agent-bin"
 digest=$(sha256sum "$work/agent-bin" | cut -d' ' -f1)
 mkdir -m 0700 "$work/state"
 cat >"$work/ztd.conf" <<EOC
-ztd: { state_dir = "$work/state"; };
+ztd: { state_dir = "$work/state"; agent_group = "$agroup"; };
 attestation: { mode = "software"; };
 agents = (
   {
@@ -112,9 +120,33 @@ check "a changed agent binary: the session is refused" test $rc -ne 0
 check "and the deny is audited" \
     wait_for grep -q "decision=deny action=session agent=\"svc\" account=\"$account\"" "$work/syslog.out"
 
+# agent_group: every agent account must be in it, now and later.
+out=$("$ZTCTL" --socket "$sock" status)
+check "status: every agent account is in $agroup" \
+    sh -c "printf '%s' \"\$1\" | grep -q '^agent_group:  $agroup: every agent account a member'" _ "$out"
+gpasswd -d "$account" "$agroup" >/dev/null 2>&1
+out=$("$ZTCTL" --socket "$sock" status)
+check "status reports the drift when the account leaves $agroup" \
+    sh -c "printf '%s' \"\$1\" | grep -q 'DRIFT: not a member now: $account'" _ "$out"
+out=$("$ZTD" --check-config --config "$work/ztd.conf" 2>&1)
+check "ztd refuses a policy whose agent account is not in agent_group" \
+    sh -c "printf '%s' \"\$1\" | grep -q 'account $account of agent \"svc\" is not in group $agroup (agent_group)'" _ "$out"
+gpasswd -a "$account" "$agroup" >/dev/null 2>&1
+
+# ztd down: only agents are locked out (TESTING.md 27).
 kill -TERM "$ztd_pid"
 wait "$ztd_pid" 2>/dev/null
 pamtester zt-test "$account" acct_mgmt >"$work/out" 2>&1
-check "ztd stopped: the agent account is refused" test $? -ne 0
+check "ztd stopped: the agent account (in $agroup) is refused" test $? -ne 0
+pamtester zt-test root acct_mgmt >"$work/out" 2>&1
+check "ztd stopped: root passes the stack (no member of $agroup)" test $? -eq 0
+pamtester zt-test daemon acct_mgmt >"$work/out" 2>&1
+check "ztd stopped: another account, daemon, passes too" test $? -eq 0
+groupdel "$agroup"
+pamtester zt-test root acct_mgmt >"$work/out" 2>&1
+check "the group missing from /etc/group: root is refused (doubt)" \
+    test $? -ne 0
+pamtester zt-test daemon acct_mgmt >"$work/out" 2>&1
+check "and so is daemon" test $? -ne 0
 
 finish

@@ -993,7 +993,8 @@ test_bad_options(void **state)
 	static const char *const options[] = {
 		"nosuchoption", "timeout=0", "timeout=60001", "timeout=-5",
 		"timeout=12x", "timeout=", "socket=relative.sock", "socket=",
-		"debug=1", "DEBUG",
+		"debug=1", "DEBUG", "group=", "group=1abc", "group=a:b",
+		"group=a b", "group=abcdefghijklmnopqrstuvwxyz0123456",
 	};
 	const char *argv[2];
 	char option[LINE_SIZE];
