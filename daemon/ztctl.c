@@ -107,6 +107,15 @@ call_with(struct zt_msg *request, enum zt_msg_type expected,
 		return EXIT_ERROR;
 	}
 	r = zt_client_reply_error(reply, expected, &text);
+	/* ztd's text is often its code's own words: say them once. */
+	if (r < 0 && strcmp(text, zt_strerror(r)) == 0)
+		text = "";
+	if (r == ZT_E_PERM && text[0] == '\0') {
+		/* Every request ztctl sends is root's but "ca show". */
+		fprintf(stderr, "ztctl: ztd refused %s: %s (root only)\n",
+		    zt_msg_type_name(type), zt_strerror(r));
+		return EXIT_ERROR;
+	}
 	if (r < 0) {
 		fprintf(stderr, "ztctl: %s: %s%s%s\n", zt_msg_type_name(type),
 		    zt_strerror(r), text[0] != '\0' ? ": " : "", text);

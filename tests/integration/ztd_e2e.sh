@@ -171,6 +171,8 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	rc=$?
 	check "an unprivileged peer may not ask for status (exit 2)" \
 	    sh -c "[ $rc -eq 2 ] && printf '%s' \"\$1\" | grep -q 'permission denied'" _ "$out"
+	check "the refusal is said once, as root only ($out)" \
+	    sh -c "printf '%s' \"\$1\" | grep -qx 'ztctl: ztd refused status: permission denied (root only)'" _ "$out"
 	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	    "$ZTCTL" --socket "$sock" reload 2>&1)
 	rc=$?
@@ -180,6 +182,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	    wait_for logged "uid $(id -u nobody) pid"
 else
 	skip "unprivileged peer refused (needs root to switch uid)"
+	skip "refusal said once (needs root)"
 	skip "unprivileged reload refused (needs root)"
 	skip "refusal logged (needs root)"
 fi
