@@ -32,6 +32,7 @@ static const char *const error_text[] = {
 	[-(ZT_E_NOT_AGENT - ZT_E_BASE)] = "account is not an agent account",
 	[-(ZT_E_WAIT - ZT_E_BASE)] = "waiting for attestation",
 	[-(ZT_E_PEER - ZT_E_BASE)] = "the socket's peer is not root: not ztd",
+	[-(ZT_E_UNKNOWN - ZT_E_BASE)] = "unknown name",
 };
 
 const char *

@@ -36,7 +36,8 @@ enum zt_error {
 	ZT_E_NOT_AGENT = -10023,	/* the account is no agent's */
 	ZT_E_WAIT = -10024,		/* internal: waits for attestation */
 	ZT_E_PEER = -10025,		/* the socket's peer is not root */
-	ZT_E_LAST = -10026,
+	ZT_E_UNKNOWN = -10026,		/* a name the policy does not hold */
+	ZT_E_LAST = -10027,
 };
 
 /* Text for any code (ours or -errno); never NULL, static storage. */

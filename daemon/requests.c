@@ -285,11 +285,17 @@ answer_check(struct request *rq)
 	if (zt_msg_get_str(request, ZT_F_GRANT, &grant_id) < 0)
 		grant_id = NULL;
 	s.agent = config_find_agent(ztd->config, agent_name);
-	if (action == ACTION_NONE)
-		snprintf(d.reason, sizeof(d.reason), "unknown action");
-	else if (s.agent == NULL)
+	if (s.agent == NULL) {
+		/* A dry run naming no agent is the asker's mistake, not a
+		 * decision: an error, so that ztctl exits 2, not 1. */
 		snprintf(d.reason, sizeof(d.reason), "no agent named %.64s in "
 		    "the policy", agent_name);
+		zt_msg_error(reply, request->request_id, ZT_E_UNKNOWN,
+		    d.reason);
+		return 0;
+	}
+	if (action == ACTION_NONE)
+		snprintf(d.reason, sizeof(d.reason), "unknown action");
 	else if (account != NULL && !agent_has_account(s.agent, account))
 		snprintf(d.reason, sizeof(d.reason), "account %.32s is not "
 		    "one of agent %s's accounts", account, s.agent->name);

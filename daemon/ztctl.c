@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "digest.h"
+#include "grant.h"
 #include "policy.h"
 #include "zt_client.h"
 #include "zt_err.h"
@@ -504,6 +505,19 @@ command_grants(void)
 	return 0;
 }
 
+/* A grant id as ztd makes them: GRANT_ID_LEN lowercase hex digits. */
+static bool
+is_grant_id(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (!isxdigit((unsigned char)s[n]) ||
+		    isupper((unsigned char)s[n]))
+			return false;
+	return n == GRANT_ID_LEN;
+}
+
 static int
 command_revoke(int argc, char **argv)
 {
@@ -533,6 +547,11 @@ command_revoke(int argc, char **argv)
 	if (given != 1 || optind != argc) {
 		fprintf(stderr, "ztctl: revoke takes one of GRANT, --agent NAME, "
 		    "--account USER\n");
+		return EXIT_ERROR;
+	}
+	if (grant != NULL && !is_grant_id(grant)) {
+		fprintf(stderr, "ztctl: revoke: '%s' is no grant id (%d hex "
+		    "digits)\n", grant, GRANT_ID_LEN);
 		return EXIT_ERROR;
 	}
 	zt_msg_init(&request, ZT_MSG_REVOKE, next_request_id());

@@ -55,9 +55,15 @@ while read -r action object expect risk; do
 	fi
 done <"$top_srcdir/tests/data/policy-cases.txt"
 check "the policy table has at least 60 cases ($cases)" test "$cases" -ge 60
-out=$("$ZTCTL" --socket "$sock" check --agent nosuch --action exec --object /bin/true)
-check "an unknown agent is denied, naming it (exit 1)" \
-    sh -c "[ $? -eq 1 ] && printf '%s' \"\$1\" | grep -q 'no agent named nosuch'" _ "$out"
+out=$("$ZTCTL" --socket "$sock" check --agent nosuch --action exec --object /bin/true 2>&1)
+check "an unknown agent is an error, naming it, not a deny (exit 2)" \
+    sh -c "[ $? -eq 2 ] && printf '%s' \"\$1\" | grep -q 'unknown name: no agent named nosuch' && ! printf '%s' \"\$1\" | grep -q '^deny'" _ "$out"
+out=$("$ZTCTL" --socket "$sock" revoke nonhex 2>&1)
+check "revoke of a malformed grant id is a usage error (exit 2: $out)" \
+    sh -c "[ $? -eq 2 ] && printf '%s' \"\$1\" | grep -q \"'nonhex' is no grant id\"" _ "$out"
+out=$("$ZTCTL" --socket "$sock" revoke 0123456789abcdef0123456789abcdef 2>&1)
+check "revoke of a well-formed id matching nothing exits 1 ($out)" \
+    sh -c "[ $? -eq 1 ] && printf '%s' \"\$1\" | grep -q 'revoked 0 grants'" _ "$out"
 "$ZTCTL" --socket "$sock" check --agent backup --action fly --object x >/dev/null 2>&1
 check "an unknown action is an error (exit 2)" test $? -eq 2
 json=$("$ZTCTL" --socket "$sock" --json check --agent backup --action exec --object /bin/sh)
