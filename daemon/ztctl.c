@@ -648,15 +648,24 @@ command_audit(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	r = audit_verify(file, head, report, sizeof(report));
+	if (r < 0 && r != ZT_E_PROTOCOL) {
+		/* Nothing was checked: no verdict on the chain. */
+		if (arg_json) {
+			printf("{\"error\":");
+			json_string(report);
+			printf("}\n");
+		}
+		fprintf(stderr, "ztctl: audit verify: cannot read %s\n",
+		    report);
+		return EXIT_ERROR;
+	}
 	if (arg_json) {
 		printf("{\"intact\":%s,\"report\":", r == 0 ? "true" : "false");
 		json_string(report);
 		printf("}\n");
 	} else
 		printf("%s: %s\n", r == 0 ? "intact" : "NOT INTACT", report);
-	if (r == 0)
-		return 0;
-	return r == ZT_E_PROTOCOL ? EXIT_NO : EXIT_ERROR;
+	return r == 0 ? 0 : EXIT_NO;
 }
 
 int

@@ -353,6 +353,13 @@ check "an edited record is detected (exit 1)" \
 head -n -2 "$work/audit/audit.log" >"$work/cut.log"
 "$ZTCTL" audit verify "$work/cut.log" --head "$work/state/audit.head" >"$work/out"
 check "a cut tail is detected against the head (exit 1)" test $? -eq 1
+"$ZTCTL" audit verify "$work/no-such.log" >"$work/out" 2>"$work/err"
+check "audit verify of a missing file says so, not NOT INTACT (exit 2)" \
+    sh -c "[ $? -eq 2 ] && grep -q 'cannot read .*no-such.log: No such file' '$work/err' && ! grep -q 'INTACT' '$work/out' '$work/err'"
+mkdir "$work/dir.log"
+"$ZTCTL" audit verify "$work/dir.log" >"$work/out" 2>"$work/err"
+check "audit verify of an unreadable file says so (exit 2)" \
+    sh -c "[ $? -eq 2 ] && grep -q 'cannot read .*dir.log: Is a directory' '$work/err' && ! grep -q 'INTACT' '$work/out' '$work/err'"
 
 # audit.require: a decision whose record cannot be written is a deny
 if command -v prlimit >/dev/null && [ -z "${ZT_VALGRIND:-}" ]; then
