@@ -425,6 +425,17 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	return ask_session(pamh, &args, "account", true, NULL);
 }
 
+/*
+ * Remove ZT_GRANT from the PAM environment when it is there: libpam logs
+ * an error for the removal of a variable that is not set.
+ */
+static void
+drop_grant_env(pam_handle_t *pamh)
+{
+	if (pam_getenv(pamh, ENV_GRANT) != NULL)
+		pam_putenv(pamh, ENV_GRANT);
+}
+
 /* session open: a grant, named in the PAM environment as ZT_GRANT. */
 ZT_EXPORT int
 pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
@@ -444,7 +455,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 	 * (pam_env with user_readenv) put there, so close_session can never
 	 * be pointed at another session's grant.
 	 */
-	pam_putenv(pamh, ENV_GRANT);
+	drop_grant_env(pamh);
 	rc = ask_session(pamh, &args, "session", false, grant);
 	if (rc != PAM_SUCCESS)
 		return rc;
@@ -502,7 +513,7 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 	if (rc == PAM_SUCCESS || rc == PAM_SESSION_ERR) {
 		/* Ended, or ztd has no such grant: forget it either way. */
 		pam_set_data(pamh, DATA_GRANT, NULL, NULL);
-		pam_putenv(pamh, ENV_GRANT);
+		drop_grant_env(pamh);
 	}
 	return rc;
 }

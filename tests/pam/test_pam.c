@@ -49,6 +49,32 @@ enum fake_mode {
 	FAKE_NOT_ROOT,		/* a well-formed allow, from uid 65534 */
 };
 
+/*
+ * What libpam logs, for this process: pam_syslog() (libpam's and the
+ * module's) ends in syslog(), which Debian's libpam, built with
+ * _FORTIFY_SOURCE, calls as __syslog_chk.  This definition interposes it,
+ * so a test can assert that a session logs no error.
+ */
+static char pam_logged[64 * 1024];
+
+void __syslog_chk(int priority, int flag, const char *format, ...);
+
+void
+__syslog_chk(int priority, int flag, const char *format, ...)
+{
+	size_t used = strlen(pam_logged);
+	va_list ap;
+
+	(void)priority;
+	(void)flag;
+	if (used + LINE_SIZE + 2 > sizeof(pam_logged))
+		used = 0;
+	va_start(ap, format);
+	vsnprintf(pam_logged + used, LINE_SIZE, format, ap);
+	va_end(ap);
+	strcat(pam_logged + used, "\n");
+}
+
 /* Everything the tests share: one ztd, one log sink, one directory. */
 static struct {
 	char dir[64];
@@ -714,6 +740,33 @@ test_deny_attestation(void **state)
 	assert_non_null(strstr(g.log, "host untrusted"));
 }
 
+/*
+ * A session that has no ZT_GRANT logs no error: the module removes the
+ * variable only when it is set (libpam logs "delete non-existent entry"
+ * otherwise), for agents and for every other account.
+ */
+static void
+test_session_logs_no_putenv_error(void **state)
+{
+	pam_handle_t *pamh;
+	int rc;
+
+	(void)state;
+	pam_logged[0] = '\0';
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_SUCCESS);
+	rc = pam_close_session(pamh, PAM_SILENT);
+	assert_int_equal(rc, PAM_SUCCESS);
+	assert_null(pam_getenv(pamh, "ZT_GRANT"));
+	pam_end(pamh, rc);
+	pamh = pam_begin("zt-agent", "root");
+	rc = pam_open_session(pamh, PAM_SILENT);
+	pam_close_session(pamh, PAM_SILENT);
+	pam_end(pamh, rc);
+	if (strstr(pam_logged, "non-existent") != NULL)
+		fail_msg("libpam logged: %s", pam_logged);
+}
+
 /* Not an agent's account: the module ignores it, the stack decides. */
 static void
 test_not_agent(void **state)
@@ -1146,6 +1199,7 @@ main(void)
 		cmocka_unit_test(test_deny_binary_changed),
 		cmocka_unit_test(test_deny_attestation),
 		cmocka_unit_test(test_not_agent),
+		cmocka_unit_test(test_session_logs_no_putenv_error),
 		cmocka_unit_test(test_ztd_absent),
 		cmocka_unit_test(test_fake_control),
 		cmocka_unit_test(test_peer_not_root),
