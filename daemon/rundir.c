@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "rundir.h"
+#include "zt_client.h"
 #include "zt_err.h"
 
 /* As deep as the kernel allows (net.core.somaxconn): a burst of refused
@@ -45,16 +46,42 @@ owned_by_us(const struct stat *st)
 	return st->st_uid == 0 || st->st_uid == geteuid();
 }
 
+/* The length of the default socket's directory ("/run/zt"). */
+static int
+default_directory_length(void)
+{
+	return (int)(strrchr(ZT_DEFAULT_SOCKET, '/') - ZT_DEFAULT_SOCKET);
+}
+
+/* Whether DIR is the default socket's directory, the one ztd creates. */
+static bool
+is_default_directory(const char *dir)
+{
+	size_t len = (size_t)default_directory_length();
+
+	return strlen(dir) == len && strncmp(dir, ZT_DEFAULT_SOCKET, len) == 0;
+}
+
 static int
 prepare_directory(const char *dir, char *error, size_t size)
 {
 	struct stat st;
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+	/* Only the default directory is ours to create (0755, root); any
+	 * other is the administrator's, and a typo must not become a tree
+	 * of new directories. */
+	if (is_default_directory(dir) && mkdir(dir, 0755) < 0 &&
+	    errno != EEXIST)
 		return say(error, size, -errno, "%s: cannot create: %s", dir,
 		    strerror(errno));
-	if (lstat(dir, &st) < 0)
+	if (lstat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			return say(error, size, -ENOENT, "%s: no such "
+			    "directory: create it first (ztd creates only "
+			    "%.*s)", dir, default_directory_length(),
+			    ZT_DEFAULT_SOCKET);
 		return say(error, size, -errno, "%s: %s", dir, strerror(errno));
+	}
 	if (S_ISLNK(st.st_mode))
 		return say(error, size, ZT_E_UNSAFE,
 		    "%s: is a symbolic link: refusing to use it", dir);
@@ -110,6 +137,54 @@ remove_stale(const char *path, char *error, size_t size)
 	return 0;
 }
 
+/* Whether LOCK_PATH names the very file LOCK_FD is open on. */
+static bool
+names_file(const char *lock_path, int lock_fd)
+{
+	struct stat held, named;
+
+	return fstat(lock_fd, &held) == 0 && lstat(lock_path, &named) == 0 &&
+	    S_ISREG(named.st_mode) && named.st_uid == geteuid() &&
+	    held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+/*
+ * Open and lock LOCK_PATH.  A stopping ztd removes its lock file while it
+ * still holds it, so a lock taken on a file opened just before that
+ * removal locks a file no path names any more, and proves nothing: such a
+ * lock is dropped and the path opened again.
+ */
+static int
+take_lock(const char *lock_path, const char *socket_path, int *lock_fd,
+    char *error, size_t size)
+{
+	int lock, r, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC |
+		    O_NOFOLLOW | O_NOCTTY, 0600);
+		if (lock < 0)
+			return say(error, size, -errno, "%s: %s", lock_path,
+			    strerror(errno));
+		if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+			r = errno == EWOULDBLOCK ?
+			    say(error, size, ZT_E_BUSY,
+			    "%s: another ztd holds this socket", socket_path) :
+			    say(error, size, -errno, "%s: flock: %s",
+			    lock_path, strerror(errno));
+			close(lock);
+			return r;
+		}
+		if (names_file(lock_path, lock)) {
+			*lock_fd = lock;
+			return 0;
+		}
+		close(lock);
+	}
+	return say(error, size, ZT_E_BUSY, "%s: the lock file keeps being "
+	    "replaced: another ztd is starting or stopping", lock_path);
+}
+
 int
 rundir_listen(const char *socket_path, int *listen_fd, int *lock_fd,
     char *error, size_t size)
@@ -130,19 +205,8 @@ rundir_listen(const char *socket_path, int *listen_fd, int *lock_fd,
 		return r;
 
 	snprintf(lock_path, sizeof(lock_path), "%s.lock", socket_path);
-	lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-	    O_NOCTTY, 0600);
-	if (lock < 0)
-		return say(error, size, -errno, "%s: %s", lock_path,
-		    strerror(errno));
-	if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK ?
-		    say(error, size, ZT_E_BUSY,
-		    "%s: another ztd holds this socket", socket_path) :
-		    say(error, size, -errno, "%s: flock: %s", lock_path,
-		    strerror(errno));
-		goto close_lock;
-	}
+	if ((r = take_lock(lock_path, socket_path, &lock, error, size)) < 0)
+		return r;
 	if ((r = remove_stale(socket_path, error, size)) < 0)
 		goto close_lock;
 
@@ -182,11 +246,20 @@ close_lock:
 void
 rundir_release(const char *socket_path, int listen_fd, int lock_fd)
 {
+	char lock_path[PATH_MAX];
+
 	/* Unlink while still holding the lock: no other ztd's socket. */
 	if (listen_fd >= 0) {
 		unlink(socket_path);
 		close(listen_fd);
 	}
-	if (lock_fd >= 0)
-		close(lock_fd);
+	if (lock_fd < 0)
+		return;
+	/* The lock file too, while held, and only when its path still names
+	 * the file we hold (regular, ours): a ztd starting now finds it gone
+	 * or a new one (take_lock). */
+	snprintf(lock_path, sizeof(lock_path), "%s.lock", socket_path);
+	if (names_file(lock_path, lock_fd))
+		unlink(lock_path);
+	close(lock_fd);
 }

@@ -6,9 +6,10 @@
 #include <stddef.h>
 
 /*
- * Make sure the directory holding SOCKET_PATH is safe, creating it (0755)
- * when absent: a real directory (not a symlink), owned by root (or the
- * euid running ztd), not writable by group or others.  Then take the lock
+ * Make sure the directory holding SOCKET_PATH is safe: a real directory (not a symlink), owned by root (or the
+ * euid running ztd), not writable by group or others.  Only the default
+ * socket's directory (/run/zt) is created (0755) when absent; another
+ * missing directory is an error (-ENOENT).  Then take the lock
  * file "SOCKET_PATH.lock" (0600, flock) that proves no other ztd serves
  * this path, remove a stale socket that is provably ours (a socket, owned
  * by us, nobody listening, and we hold the lock), and bind and listen
@@ -21,7 +22,8 @@
 int rundir_listen(const char *socket_path, int *listen_fd, int *lock_fd,
     char *error, size_t size);
 
-/* Remove the socket and release the lock (on a clean stop). */
+/* Remove the socket and the lock file, then release the lock (on a clean
+ * stop); the lock file only while its path names the file LOCK_FD holds. */
 void rundir_release(const char *socket_path, int listen_fd, int lock_fd);
 
 #endif

@@ -243,6 +243,21 @@ rc=$?
 check "a stale socket of ours with nobody listening is replaced" \
     test $rc -eq 0
 check "and removed again at the stop" test ! -e "$work/stale/ztd.sock"
+check "with its lock file" test ! -e "$work/stale/ztd.sock.lock"
+out=$(try_start "$work/missing/sub")
+rc=$?
+check "a missing socket directory is refused, not created (exit 2: $out)" \
+    sh -c "[ $rc -eq 2 ] && [ ! -e '$work/missing' ] && printf '%s' \"\$1\" | grep -q 'missing/sub: no such directory: create it first (ztd creates only /run/zt)'" _ "$out"
+mkdir -m 0755 "$work/held"
+: >"$work/held/ztd.sock.lock"
+chmod 0600 "$work/held/ztd.sock.lock"
+exec 8<"$work/held/ztd.sock.lock"
+flock -n 8
+out=$(try_start "$work/held")
+rc=$?
+check "a lock held by another leaves it in place (exit 2)" \
+    sh -c "[ $rc -eq 2 ] && [ -f '$work/held/ztd.sock.lock' ] && printf '%s' \"\$1\" | grep -q 'another ztd holds'" _ "$out"
+exec 8<&-
 
 # ---------------------------------------------------------------- config errors at start
 printf 'agents = (\n  { name = "a"; accounts = ["svc-a"]; binary = "/bin/true";\n    sha256 = ["zz"]; }\n);\n' >"$work/bad.conf"
@@ -268,6 +283,7 @@ dpid=$("$ZTCTL" --socket "$work/d.sock" --json status | sed 's/.*"pid":\([0-9]*\
 track "$dpid"
 stop_pid "$dpid"
 check "the detached ztd removes its socket on SIGTERM" test ! -e "$work/d.sock"
+check "and its lock file" test ! -e "$work/d.sock.lock"
 
 # ---------------------------------------------------------------- stop
 kill -TERM "$ztd_pid"
@@ -277,6 +293,9 @@ check "SIGTERM stops ztd with exit 0 (and, under valgrind, no leak)" \
     test $rc -eq 0
 [ $rc -eq 0 ] || diag "$(cat "$work/ztd.stderr")"
 check "SIGTERM removes the socket" test ! -e "$sock"
+check "SIGTERM removes the lock file" test ! -e "$sock.lock"
+check "and nothing else is left in the run directory" \
+    sh -c "[ -z \"\$(ls -A '$work/run')\" ]"
 check "the stop is logged" logged "stopping"
 
 finish
