@@ -918,6 +918,40 @@ static struct config_case empty_file = {
 	.file_mode = 0644,
 };
 
+/*
+ * The shipped conf/ztd.conf, copied to a file of mode 0644 (setup_case):
+ * the checkout's own mode follows the umask (0664 under umask 002), and
+ * the loader rightly refuses a group-writable file.
+ */
+static char *
+read_shipped(size_t *size)
+{
+	const char *top_srcdir = secure_getenv("top_srcdir");
+	char path[4096], *text;
+	FILE *f;
+
+	if (top_srcdir == NULL || top_srcdir[0] == '\0')
+		top_srcdir = ".";
+	assert_true((size_t)snprintf(path, sizeof(path), "%s/conf/ztd.conf",
+	    top_srcdir) < sizeof(path));
+	f = fopen(path, "re");
+	if (f == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	text = xmalloc(CONFIG_FILE_MAX + 1);
+	*size = fread(text, 1, CONFIG_FILE_MAX + 1, f);
+	assert_false(ferror(f));
+	fclose(f);
+	assert_true(*size > 0 && *size <= CONFIG_FILE_MAX);
+	text[*size] = '\0';
+	return text;
+}
+
+static struct config_case shipped_file = {
+	.name = "the shipped file",
+	.make_text = read_shipped,
+	.file_mode = 0644,
+};
+
 static struct config_case full_file = {
 	.name = "every key",
 	.text = full_text,
@@ -1135,22 +1169,12 @@ check_defaults(const struct ztd_config *c, const char *path)
 static void
 test_shipped_default(void **state)
 {
-	const char *top_srcdir = secure_getenv("top_srcdir");
-	char path[4096], error[CONFIG_ERROR_MAX];
-	struct ztd_config *c = POISON;
-	int r;
+	struct fixture *f = *state;
 
-	(void)state;
-	poison_error(error);
-	if (top_srcdir == NULL || top_srcdir[0] == '\0')
-		top_srcdir = ".";
-	assert_true((size_t)snprintf(path, sizeof(path), "%s/conf/ztd.conf",
-	    top_srcdir) < sizeof(path));
-	r = config_load(path, &c, error);
-	assert_string_equal(error, "");
-	assert_int_equal(r, 0);
-	check_defaults(c, path);
-	config_free(c);
+	poison_error(f->error);
+	assert_int_equal(config_load(f->path, &f->config, f->error), 0);
+	assert_string_equal(f->error, "");
+	check_defaults(f->config, f->path);
 }
 
 static void
@@ -1427,7 +1451,8 @@ main(void)
 	static struct CMUnitTest tests[7 + 2 * ARRAY_SIZE(bad_configs)];
 	size_t n = 0;
 
-	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shipped_default);
+	tests[n++] = case_test("config_load: the shipped file",
+	    test_shipped_default, &shipped_file);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_long_path);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_short_session);
 	tests[n++] = case_test("config_load: empty file", test_empty_load,
