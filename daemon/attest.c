@@ -62,6 +62,7 @@ struct attest {
 	bool have_baseline;
 	/* Loop only: */
 	bool loop_trusted;
+	bool loop_nothing_measured;
 };
 
 /* ------------------------------------------------------------ settings */
@@ -449,7 +450,7 @@ worker(void *arg)
 	for (;;) {
 		char why[ATTEST_REASON_MAX] = "", pcr_text[1024] = "";
 		uint64_t seq, one = 1;
-		bool enroll, ok;
+		bool enroll, ok, nothing_measured;
 
 		while (!a->stop && !a->want && !a->want_enroll &&
 		    monotonic_ms() < next_due) {
@@ -481,6 +482,8 @@ worker(void *arg)
 			    sizeof(pcr_text));
 		else
 			ok = measure_files(&s, enroll, why);
+		nothing_measured = ok && s.mode != ATTEST_TPM &&
+		    s.n_files == 0;
 		free_files(&s);
 
 		pthread_mutex_lock(&a->lock);
@@ -490,6 +493,7 @@ worker(void *arg)
 		}
 		a->view.measured = true;
 		a->view.trusted = ok;
+		a->view.nothing_measured = nothing_measured;
 		if (ok)
 			a->view.last_good_ms = ztd_now_ms();
 		snprintf(a->view.reason, sizeof(a->view.reason), "%s", why);
@@ -586,21 +590,25 @@ bool
 attest_collect(struct attest *a)
 {
 	uint64_t count;
-	bool trusted, changed;
+	bool trusted, changed, nothing;
 	char reason[ATTEST_REASON_MAX];
 
 	while (read(a->event_fd, &count, sizeof(count)) > 0)
 		;
 	pthread_mutex_lock(&a->lock);
 	trusted = a->view.trusted;
-	snprintf(reason, sizeof(reason), "%s", a->view.reason);
+	nothing = a->view.nothing_measured;
+	snprintf(reason, sizeof(reason), "%s", !trusted ? a->view.reason :
+	    nothing ? ATTEST_NOTHING_MEASURED : "");
 	pthread_mutex_unlock(&a->lock);
 	changed = trusted != a->loop_trusted;
-	a->loop_trusted = trusted;
-	if (changed)
+	/* Said again when only what was measured changed (a reload). */
+	if (changed || nothing != a->loop_nothing_measured)
 		zt_log(trusted ? LOG_NOTICE : LOG_WARNING, "attestation (%s): "
 		    "host %s%s%s", attest_name(a), trusted ? "trusted" :
-		    "untrusted", trusted ? "" : ": ", trusted ? "" : reason);
+		    "untrusted", reason[0] != '\0' ? ": " : "", reason);
+	a->loop_trusted = trusted;
+	a->loop_nothing_measured = nothing;
 	return changed;
 }
 
@@ -668,6 +676,12 @@ bool
 attest_trusted(const struct attest *a)
 {
 	return a->loop_trusted;
+}
+
+bool
+attest_nothing_measured(const struct attest *a)
+{
+	return a->loop_trusted && a->loop_nothing_measured;
 }
 
 bool

@@ -30,10 +30,19 @@ struct attest_view {
 	int64_t last_good_ms;		/* CLOCK_BOOTTIME, 0 never */
 	uint64_t completed;		/* measurements completed */
 	char reason[ATTEST_REASON_MAX];	/* why not trusted */
+	bool nothing_measured;		/* trusted, software mode, no files */
 	char pcrs[1024];		/* "0:hex 1:hex ..." of the last quote */
 };
 
 enum attest_answer { ATTEST_YES, ATTEST_NO, ATTEST_WAIT };
+
+/*
+ * Software mode with attestation.files empty (the shipped default without
+ * a TPM) measures nothing and trusts the host: every place that says
+ * "trusted" says this too.
+ */
+#define ATTEST_NOTHING_MEASURED \
+	"nothing measured (software mode, attestation.files is empty)"
 
 /*
  * Start attestation for CONFIG.  Mode "tpm" (or "auto" where /dev/tpmrm0
@@ -81,6 +90,10 @@ int attest_enroll_result(const struct attest *attest, char *why);
 void attest_request(struct attest *attest, uint64_t *ticket);
 
 void attest_get_view(const struct attest *attest, struct attest_view *view);
+
+/* Whether the host is trusted, as last collected, with nothing measured
+ * (loop thread only, like attest_trusted). */
+bool attest_nothing_measured(const struct attest *attest);
 
 /* "tpm" or "software": the audit line's attest= value. */
 const char *attest_name(const struct attest *attest);

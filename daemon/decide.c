@@ -34,9 +34,15 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 		.age = age,
 	};
 
-	/* Untrusted context rides in the reason, which audit.c escapes. */
-	if (s->detail != NULL) {
-		snprintf(reason, sizeof(reason), "%s; %s", d->reason, s->detail);
+	/* Untrusted context rides in the reason, which audit.c escapes;
+	 * so does an allow on a host whose attestation measured nothing. */
+	if (s->detail != NULL || (e.allow &&
+	    attest_nothing_measured(ztd->attest))) {
+		snprintf(reason, sizeof(reason), "%s%s%s%s", d->reason,
+		    s->detail != NULL ? "; " : "",
+		    s->detail != NULL ? s->detail : "",
+		    e.allow && attest_nothing_measured(ztd->attest) ?
+		    "; host " ATTEST_NOTHING_MEASURED : "");
 		e.reason = reason;
 	}
 	return audit_write(ztd->audit, &e) == 0;

@@ -150,8 +150,9 @@ answer_status(struct request *rq)
 		    (r = zt_msg_put_u32(reply, ZT_F_GRANTS,
 		    (uint32_t)grant_count(ztd))) < 0 ||
 		    (r = zt_msg_put_str(reply, ZT_F_ATTEST_STATE,
-		    !view.measured ? "not measured yet" : view.trusted ?
-		    "trusted" : view.reason)) < 0 ||
+		    !view.measured ? "not measured yet" : !view.trusted ?
+		    view.reason : view.nothing_measured ?
+		    "trusted (" ATTEST_NOTHING_MEASURED ")" : "trusted")) < 0 ||
 		    (r = zt_msg_put_u64(reply, ZT_F_AUDIT_SEQ,
 		    audit_last_seq(ztd->audit))) < 0)
 			return r;
@@ -1257,8 +1258,10 @@ answer_attest(struct request *rq)
 		    view.reason);
 	else {
 		d.decision = DECISION_ALLOW;
-		snprintf(d.reason, sizeof(d.reason), "host trusted (%s)",
-		    attest_name(ztd->attest));
+		snprintf(d.reason, sizeof(d.reason), "host trusted (%s)%s%s",
+		    attest_name(ztd->attest), view.nothing_measured ?
+		    ": " : "", view.nothing_measured ?
+		    ATTEST_NOTHING_MEASURED : "");
 	}
 	if ((r = put_decision(reply, request->request_id, &d, NULL)) < 0 ||
 	    (r = zt_msg_put_str(reply, ZT_F_LIST, view.pcrs)) < 0 ||

@@ -184,7 +184,9 @@ command_status(void)
 		    agents, clients, max_clients);
 		json_string(mode);
 		printf(",\"trusted\":%s,\"state\":",
-		    strcmp(attest_state, "trusted") == 0 ? "true" : "false");
+		    strncmp(attest_state, "trusted", 7) == 0 &&
+		    (attest_state[7] == '\0' || attest_state[7] == ' ') ?
+		    "true" : "false");
 		json_string(attest_state);
 		if (has_age)
 			printf(",\"age\":%" PRIu64, attest_age);

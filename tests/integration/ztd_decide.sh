@@ -154,6 +154,19 @@ check "ztctl --json grants lists it" \
     sh -c "'$ZTCTL' --socket '$sock' --json grants | grep -q '\"grant\":\"$grant\",\"agent\":\"worker\"'"
 check "the session decision is audited with its fields" \
     wait_for grep -qE "decision=allow action=session agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=[0-9]+ object=\"zt-agent\" reason=\"[^\"]*\" grant=- cache=miss attest=software age=[0-9]+ seq=[0-9]+ chain=[0-9a-f]{16}" "$work/syslog.out"
+# software mode, files = []: trusted, and every place says nothing was measured
+nothing='nothing measured (software mode, attestation.files is empty)'
+nothing_re='; host nothing measured \(software mode, attestation\.files is empty\)'
+check "the allow's audit reason says the host was trusted with $nothing" \
+    grep -qF "; host $nothing\" grant=- cache=miss attest=software" "$work/syslog.out"
+out=$("$ZTCTL" --socket "$sock" attest)
+check "ztctl attest: trusted, saying nothing was measured ($out)" \
+    sh -c "[ $? -eq 0 ] && printf '%s' \"\$1\" | grep -qxF 'trusted: host trusted (software): $nothing'" _ "$out"
+out=$("$ZTCTL" --socket "$sock" status)
+check "ztctl status says so too" has "$out" "attestation:  software, trusted ($nothing)"
+out=$("$ZTCTL" --socket "$sock" --json status)
+check "and --json status still says trusted" has "$out" '"trusted":true,"state":"trusted (nothing measured'
+check "the log says so" logged "attestation (software): host trusted: $nothing"
 
 out=$(ask s1 decide exec /usr/bin/rsync)
 check "a low-risk command is allowed with a ttl ($out)" \
@@ -161,7 +174,7 @@ check "a low-risk command is allowed with a ttl ($out)" \
 out=$(ask s1 decide exec /usr/bin/rsync)
 check "asked again, it is allowed" has "$out" '^allow risk=low'
 check "the second is a cache hit in the audit line" \
-    wait_for grep -qE "decision=allow action=exec agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=[0-9]+ object=\"/usr/bin/rsync\" reason=\"cached allow\" grant=$grant cache=hit" "$work/syslog.out"
+    wait_for grep -qE "decision=allow action=exec agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=[0-9]+ object=\"/usr/bin/rsync\" reason=\"cached allow$nothing_re\" grant=$grant cache=hit" "$work/syslog.out"
 out=$(ask s1 decide exec /usr/bin/psql)
 check "a high-risk command without the acting process's pidfd is denied ($out)" \
     has "$out" '^deny: .*did not re-prove its identity'
@@ -218,7 +231,7 @@ out=$(ask s1 report connect tcp:127.0.0.1:5432 last)
 check "a hit reported with its allow's token is written ($out)" \
     has "$out" '^report written=1$'
 check "and audited as an allow from zt-exec's cache (cache=local)" \
-    wait_for grep -qE "decision=allow action=connect agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=[0-9]+ object=\"tcp:127.0.0.1:5432\" reason=\"allowed from zt-exec's cache [0-9]+ ms before this report\" grant=$grant cache=local" "$work/syslog.out"
+    wait_for grep -qE "decision=allow action=connect agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=[0-9]+ object=\"tcp:127.0.0.1:5432\" reason=\"allowed from zt-exec's cache [0-9]+ ms before this report$nothing_re\" grant=$grant cache=local" "$work/syslog.out"
 forged() { # ACTION OBJECT TOKEN WHY [fresh]: refused and audited as forged
 	out=$(ask s1 report "$1" "$2" "$3")
 	check "a report of $1 $2 with token $3 is refused ($out)" \
@@ -411,6 +424,9 @@ check "the golden file is private (0600)" \
     test "$(stat -c %a "$work/state/golden")" = 600
 open_session s7 "$agent_uid" zt-agent
 check "enrolled: sessions are allowed again" grep -q '^allow' "$work/s7.out"
+out=$("$ZTCTL" --socket "$sock" attest)
+check "with a file measured, ztctl attest says plainly trusted ($out)" \
+    sh -c "printf '%s' \"\$1\" | grep -qx 'trusted: host trusted (software)'" _ "$out"
 out=$(ask s7 decide exec /usr/bin/rsync)
 check "a low-risk allow is cached ($out)" has "$out" '^allow risk=low ttl=30000'
 echo "kernel v2 (tampered)" >"$work/measured"
