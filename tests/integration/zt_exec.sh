@@ -64,7 +64,7 @@ user_added=""
 zt_exec_cleanup() {
 	cleanup
 	# The account's processes were all tracked and stopped above.
-	[ -n "$user_added" ] && userdel -f "$account" 2>/dev/null
+	[ -n "$user_added" ] && retry userdel -f "$account"
 	return 0
 }
 trap zt_exec_cleanup EXIT
@@ -193,9 +193,9 @@ fi
 
 # Left over from an interrupted run with the same pid: this test's own.
 if id "$account" >/dev/null 2>&1; then
-	userdel -f "$account" 2>/dev/null
+	retry userdel -f "$account"
 fi
-if useradd --system --no-create-home --home-dir /nonexistent \
+if retry useradd --system --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin "$account"; then
 	user_added=1
 	ok "the account $account is added"

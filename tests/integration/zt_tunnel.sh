@@ -49,7 +49,7 @@ free_ports() {
 added=""
 tunnel_cleanup() {
 	cleanup
-	for a in $added; do userdel -f "$a" 2>/dev/null; done
+	for a in $added; do retry userdel -f "$a"; done
 	return 0
 }
 trap tunnel_cleanup EXIT
@@ -66,7 +66,7 @@ zx() {
 }
 
 for a in "$account" "$account2" "$account3"; do
-	if useradd --system --no-create-home --home-dir /nonexistent \
+	if retry useradd --system --no-create-home --home-dir /nonexistent \
 	    --shell /usr/sbin/nologin "$a"; then
 		added="$added $a"
 	fi

@@ -21,9 +21,9 @@ created_group=""
 # Remove what this test added to the system, even when it fails.
 system_cleanup() {
 	[ -n "$created_pamfile" ] && rm -f "$pamfile"
-	[ -n "$created_account" ] && userdel "$account" 2>/dev/null
+	[ -n "$created_account" ] && retry userdel "$account"
 	[ -n "$created_group" ] && getent group "$agroup" >/dev/null &&
-	    groupdel "$agroup" 2>/dev/null
+	    retry groupdel "$agroup"
 	cleanup
 }
 trap system_cleanup EXIT
@@ -53,7 +53,7 @@ if getent passwd "$account" >/dev/null || [ -e "$pamfile" ]; then
 fi
 
 retry groupadd --system "$agroup" && created_group=1
-useradd --system --no-create-home --shell /usr/sbin/nologin \
+retry useradd --system --no-create-home --shell /usr/sbin/nologin \
     -G "$agroup" "$account" && created_account=1
 check "useradd --system $account, a member of $agroup" \
     sh -c "[ -n '$created_account' ] && id -nG '$account' | grep -qw '$agroup'"
@@ -124,14 +124,14 @@ check "and the deny is audited" \
 out=$("$ZTCTL" --socket "$sock" status)
 check "status: every agent account is in $agroup" \
     sh -c "printf '%s' \"\$1\" | grep -q '^agent_group:  $agroup: every agent account a member'" _ "$out"
-gpasswd -d "$account" "$agroup" >/dev/null 2>&1
+retry gpasswd -d "$account" "$agroup" >/dev/null
 out=$("$ZTCTL" --socket "$sock" status)
 check "status reports the drift when the account leaves $agroup" \
     sh -c "printf '%s' \"\$1\" | grep -q 'DRIFT: not a member now: $account'" _ "$out"
 out=$("$ZTD" --check-config --config "$work/ztd.conf" 2>&1)
 check "ztd refuses a policy whose agent account is not in agent_group" \
     sh -c "printf '%s' \"\$1\" | grep -q 'account $account of agent \"svc\" is not in group $agroup (agent_group)'" _ "$out"
-gpasswd -a "$account" "$agroup" >/dev/null 2>&1
+retry gpasswd -a "$account" "$agroup" >/dev/null
 
 # ztd down: only agents are locked out (TESTING.md 27).
 kill -TERM "$ztd_pid"
@@ -142,7 +142,7 @@ pamtester zt-test root acct_mgmt >"$work/out" 2>&1
 check "ztd stopped: root passes the stack (no member of $agroup)" test $? -eq 0
 pamtester zt-test daemon acct_mgmt >"$work/out" 2>&1
 check "ztd stopped: another account, daemon, passes too" test $? -eq 0
-groupdel "$agroup"
+retry groupdel "$agroup"
 pamtester zt-test root acct_mgmt >"$work/out" 2>&1
 check "the group missing from /etc/group: root is refused (doubt)" \
     test $? -ne 0
