@@ -126,10 +126,10 @@ start_logsink() {
 }
 
 # retry COMMAND...: the shadow tools refuse while another holds
-# /etc/group's lock (tests run in parallel): a few tries.
+# /etc/group's lock (tests run in parallel): tries for about 9 s.
 retry() {
 	local i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for i in $(seq 30); do
 		"$@" 2>/dev/null && return 0
 		sleep 0.3
 	done

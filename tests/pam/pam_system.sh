@@ -1,13 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # pam_zt.so on the real system: a real service account, a real
-# /etc/pam.d/zt-test built from conf/pam.d/zt-agent, pamtester, a real ztd
+# /etc/pam.d/zt-test-PID built from conf/pam.d/zt-agent, pamtester, a real ztd
 # on a private socket, and the audit line read back from its syslog sink.
 set -u
 . "$(dirname "$0")/../integration/lib.sh"
 
-account=zt-test-svc
-pamfile=/etc/pam.d/zt-test
+# Names of this run's own (by pid): a run that could not clean up never
+# blocks the next.
+account=zt-svc-$$
+service=zt-test-$$
+pamfile=/etc/pam.d/$service
 module=${ZT_PAM_MODULE:-$top_builddir/pam_module/.libs/pam_zt.so}
 [ -n "${ZT_PAM_MODULE:-}" ] || [ -f "$module" ] ||
     module=$top_builddir/.libs/pam_zt.so
@@ -62,8 +65,8 @@ uid=$(id -u "$account")
 # The shipped zt-agent stack, with the built module on a private socket.
 case "$module" in /*) ;; *) module=$PWD/$module ;; esac
 sed -e "s|pam_zt\.so group=zt-agents|$module socket=$sock timeout=3000 group=$agroup|" \
-    "$top_srcdir/conf/pam.d/zt-agent" >"$work/zt-test"
-install -m 0644 "$work/zt-test" "$pamfile" && created_pamfile=1
+    "$top_srcdir/conf/pam.d/zt-agent" >"$work/$service"
+install -m 0644 "$work/$service" "$pamfile" && created_pamfile=1
 check "$pamfile installed from conf/pam.d/zt-agent (group=$agroup)" \
     sh -c "[ -n '$created_pamfile' ] && grep -q 'group=$agroup' '$pamfile'"
 
@@ -78,7 +81,7 @@ agents = (
   {
     name = "svc";
     accounts = ["$account"];
-    pam_services = ["zt-test"];
+    pam_services = ["$service"];
     binary = "$work/agent-bin";
     sha256 = ["$digest"];
     session_ttl = 60;
@@ -93,27 +96,27 @@ ztd_pid=$!
 track $ztd_pid
 check "ztd starts on a private socket" wait_for test -S "$sock"
 
-pamtester zt-test "$account" acct_mgmt >"$work/out" 2>&1
+pamtester "$service" "$account" acct_mgmt >"$work/out" 2>&1
 check "pamtester acct_mgmt: the agent account is allowed" test $? -eq 0
-pamtester -v zt-test "$account" open_session close_session \
+pamtester -v "$service" "$account" open_session close_session \
     >"$work/out" 2>&1
 rc=$?
 check "pamtester open_session close_session succeeds" test $rc -eq 0
 [ $rc -eq 0 ] || diag "$(cat "$work/out")"
 check "the session's allow is audited with account, uid and service" \
-    wait_for grep -qE "decision=allow action=session agent=\"svc\" account=\"$account\" uid=$uid pid=[0-9]+ object=\"zt-test\"" "$work/syslog.out"
+    wait_for grep -qE "decision=allow action=session agent=\"svc\" account=\"$account\" uid=$uid pid=[0-9]+ object=\"$service\"" "$work/syslog.out"
 check "a grant was made for the session" \
-    wait_for grep -q "grant [0-9a-f]\{32\}: agent svc account $account service zt-test" "$work/syslog.out"
+    wait_for grep -q "grant [0-9a-f]\{32\}: agent svc account $account service $service" "$work/syslog.out"
 check "no grant outlives the session" \
     sh -c "[ -z \"\$('$ZTCTL' --socket '$sock' grants | grep ' $account ')\" ]"
 
-pamtester zt-test root open_session close_session >"$work/out" 2>&1
+pamtester "$service" root open_session close_session >"$work/out" 2>&1
 check "root through the same stack: pam_zt.so ignores it (success)" \
     test $? -eq 0
 
 cp -p "$work/agent-bin" "$work/agent-bin.orig"
 printf x >>"$work/agent-bin"
-pamtester zt-test "$account" open_session close_session >"$work/out" 2>&1
+pamtester "$service" "$account" open_session close_session >"$work/out" 2>&1
 rc=$?
 cp -p "$work/agent-bin.orig" "$work/agent-bin"
 check "a changed agent binary: the session is refused" test $rc -ne 0
@@ -136,17 +139,17 @@ retry gpasswd -a "$account" "$agroup" >/dev/null
 # ztd down: only agents are locked out (TESTING.md 27).
 kill -TERM "$ztd_pid"
 wait "$ztd_pid" 2>/dev/null
-pamtester zt-test "$account" acct_mgmt >"$work/out" 2>&1
+pamtester "$service" "$account" acct_mgmt >"$work/out" 2>&1
 check "ztd stopped: the agent account (in $agroup) is refused" test $? -ne 0
-pamtester zt-test root acct_mgmt >"$work/out" 2>&1
+pamtester "$service" root acct_mgmt >"$work/out" 2>&1
 check "ztd stopped: root passes the stack (no member of $agroup)" test $? -eq 0
-pamtester zt-test daemon acct_mgmt >"$work/out" 2>&1
+pamtester "$service" daemon acct_mgmt >"$work/out" 2>&1
 check "ztd stopped: another account, daemon, passes too" test $? -eq 0
 retry groupdel "$agroup"
-pamtester zt-test root acct_mgmt >"$work/out" 2>&1
+pamtester "$service" root acct_mgmt >"$work/out" 2>&1
 check "the group missing from /etc/group: root is refused (doubt)" \
     test $? -ne 0
-pamtester zt-test daemon acct_mgmt >"$work/out" 2>&1
+pamtester "$service" daemon acct_mgmt >"$work/out" 2>&1
 check "and so is daemon" test $? -ne 0
 
 finish
