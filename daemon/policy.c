@@ -679,3 +679,19 @@ policy_decide(const struct agent *agent, const struct policy_object *object,
 	default: set_reason(verdict, "unknown action"); break;
 	}
 }
+
+bool
+policy_host_matches(const struct network_rule *rule, const char *name)
+{
+	size_t n, h;
+
+	if (rule->host == NULL)
+		return false;
+	if (!rule->wildcard)
+		return strcmp(rule->host, name) == 0;
+	n = strlen(name);
+	h = strlen(rule->host);
+	/* Strictly under: at least one label before ".HOST". */
+	return n > h + 1 && name[n - h - 1] == '.' &&
+	    strcmp(name + n - h, rule->host) == 0;
+}

@@ -131,4 +131,8 @@ int policy_parse_object(enum action action, const char *text,
 void policy_decide(const struct agent *agent,
     const struct policy_object *object, struct policy_verdict *verdict);
 
+/* Does the host rule RULE match NAME (lower-case, no trailing dot)?  A
+ * wildcard rule matches names strictly under its suffix. */
+bool policy_host_matches(const struct network_rule *rule, const char *name);
+
 #endif

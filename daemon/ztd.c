@@ -297,6 +297,14 @@ run(struct ztd *ztd, int signal_fd)
 	return 0;
 }
 
+/* --check-config: a warning of config_warnings, on stderr. */
+static void
+print_warning(const char *text, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "warning: %s\n", text);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -320,6 +328,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "%s\n", error);
 			return EXIT_CONFIG;
 		}
+		config_warnings(ztd.config, print_warning, NULL);
 		printf("ok\n");
 		config_free(ztd.config);
 		return 0;
