@@ -1,15 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Build a libFuzzer harness (msg: the wire decoder, quote: the TPM quote
-# verifier) and run it for SECONDS on a copy of its seed corpus; a crash
+# verifier, dns: the grant resolver's DNS messages) and run it for SECONDS on a copy of its seed corpus; a crash
 # fails the run and is kept in tests/fuzz/crashes.
 #
-# usage: tests/fuzz/run.sh [msg|quote] SECONDS   (from any directory;
+# usage: tests/fuzz/run.sh [msg|quote|dns] SECONDS   (from any directory;
 #                                    CC=clang-NN to pick another clang)
 set -eu
 
 usage() {
-	echo "usage: $0 [msg|quote] SECONDS" >&2
+	echo "usage: $0 [msg|quote|dns] SECONDS" >&2
 	exit 2
 }
 
@@ -20,7 +20,7 @@ if [ $# -eq 2 ]; then
 fi
 [ $# -eq 1 ] || usage
 case $harness in
-msg | quote) ;;
+msg | quote | dns) ;;
 *) usage ;;
 esac
 name=fuzz_$harness
@@ -55,6 +55,13 @@ if [ "$harness" = msg ]; then
 	libs=
 	corpus=$here/corpus
 	max_len=4200
+elif [ "$harness" = dns ]; then
+	# ldns is not instrumented; the harness checks what it returns, and
+	# ASan catches a write by it into our buffers.
+	sources=$top/seccomp/dnsmsg.c
+	libs=$(pkg-config --cflags --libs ldns)
+	corpus=$here/corpus-dns
+	max_len=4200
 else
 	# tss2-mu and libcrypto are not instrumented, but their memcpy calls
 	# are intercepted and the harness hands over the attest and the
@@ -68,7 +75,7 @@ fi
 # shellcheck disable=SC2086
 "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -D_GNU_SOURCE \
-	-I"$work" -I"$top/common" -I"$top/daemon" \
+	-I"$work" -I"$top/common" -I"$top/daemon" -I"$top/seccomp" \
 	-o "$work/$name" "$here/$name.c" $sources $libs
 
 # libFuzzer adds what it finds to its corpus: give it a copy.
