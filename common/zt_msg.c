@@ -72,6 +72,10 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_AGE_MS] = ZT_FK_U32,
 	[ZT_F_GRANT_LIST] = ZT_FK_RECORD,
 	[ZT_F_GRANT_INFO] = ZT_FK_RECORD,
+	[ZT_F_NAME] = ZT_FK_STRING,
+	[ZT_F_ADDRESS] = ZT_FK_BYTES,
+	[ZT_F_ANSWERS] = ZT_FK_RECORD,
+	[ZT_F_ANSWER] = ZT_FK_RECORD,
 };
 
 /*
@@ -101,6 +105,11 @@ static const struct record_schema {
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_AGENT) | BIT(ZT_F_ACCOUNT) |
 	    BIT(ZT_F_UID) | BIT(ZT_F_PID) | BIT(ZT_F_EXPIRES_MS) |
 	    BIT(ZT_F_SERVICE), 0, 0 },
+	[ZT_F_ANSWERS] = {
+	    BIT(ZT_F_ANSWER), 0, BIT(ZT_F_ANSWER), ZT_ANSWERS_MAX },
+	[ZT_F_ANSWER] = {
+	    BIT(ZT_F_NAME) | BIT(ZT_F_ADDRESS) | BIT(ZT_F_TTL_MS),
+	    BIT(ZT_F_NAME) | BIT(ZT_F_ADDRESS) | BIT(ZT_F_TTL_MS), 0, 0 },
 };
 
 static const struct schema {
@@ -170,7 +179,7 @@ static const struct schema {
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS),
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS) },
 	[ZT_MSG_REPORT_REPLY] = { "report-reply",
-	    BIT(ZT_F_COUNT), BIT(ZT_F_COUNT) },
+	    BIT(ZT_F_COUNT) | BIT(ZT_F_FLAGS), BIT(ZT_F_COUNT) },
 	[ZT_MSG_CA_SHOW] = { "ca-show", 0, 0 },
 	[ZT_MSG_CA_REPLY] = { "ca-reply", BIT(ZT_F_TEXT), BIT(ZT_F_TEXT) },
 	[ZT_MSG_SIGN] = { "sign",
@@ -183,6 +192,10 @@ static const struct schema {
 	[ZT_MSG_CA_CRL] = { "ca-crl", 0, 0 },
 	[ZT_MSG_AGENT_PID] = { "agent-pid",
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_PID), BIT(ZT_F_GRANT) | BIT(ZT_F_PID) },
+	[ZT_MSG_LEARN] = { "learn",
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_OBJECT) | BIT(ZT_F_LIST) |
+	    BIT(ZT_F_ANSWERS),
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_OBJECT) | BIT(ZT_F_LIST) },
 };
 
 static const struct schema *

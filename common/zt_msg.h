@@ -35,6 +35,7 @@
 #define ZT_MSG_DEPTH_MAX 2	/* a record may hold records, no deeper */
 #define ZT_REPORT_RECORDS_MAX 64	/* ZT_F_RECORD in one ZT_F_RECORDS */
 #define ZT_GRANT_INFOS_MAX 32	/* ZT_F_GRANT_INFO in one ZT_F_GRANT_LIST */
+#define ZT_ANSWERS_MAX 32	/* ZT_F_ANSWER in one ZT_F_ANSWERS */
 #define ZT_TOKEN_SIZE 16	/* ZT_F_TOKEN: a truncated HMAC-SHA256 */
 
 enum zt_msg_type {
@@ -84,7 +85,14 @@ enum zt_msg_type {
 					 * to kill); REPORT_REPLY with COUNT 1 */
 	ZT_MSG_CA_CRL = 26,		/* root: no fields; CA_REPLY with the
 					 * CRL of the tunnel CA */
-	ZT_MSG_TYPE_MAX = 27,		/* first value that is not a type */
+	ZT_MSG_LEARN = 27,		/* GRANT OBJECT ("dns:NAME", the question)
+					 * LIST (the CNAME chain from NAME, one
+					 * name a line) [ANSWERS]: what the
+					 * grant's resolver was answered;
+					 * REPORT_REPLY with COUNT (names of the
+					 * chain ztd kept: a prefix) and FLAGS
+					 * (bit i: ANSWER i remembered) */
+	ZT_MSG_TYPE_MAX = 28,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
@@ -155,7 +163,13 @@ enum zt_field_tag {
 	ZT_F_GRANT_INFO = 54,	/* record: one grant, GRANT AGENT ACCOUNT UID
 				 * PID (supervisor) EXPIRES_MS SERVICE
 				 * [SERIAL NOT_AFTER of its certificate] */
-	ZT_F_TAG_MAX = 55,	/* first value that is not a tag */
+	ZT_F_NAME = 55,		/* string: a DNS name */
+	ZT_F_ADDRESS = 56,	/* bytes: 4 (IPv4) or 16 (IPv6), network order */
+	ZT_F_ANSWERS = 57,	/* record: ANSWER repeated (at most
+				 * ZT_ANSWERS_MAX) */
+	ZT_F_ANSWER = 58,	/* record: one A/AAAA record, NAME (its owner)
+				 * ADDRESS TTL_MS */
+	ZT_F_TAG_MAX = 59,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */

@@ -30,17 +30,19 @@
  * ZT_LOG_LINE_MAX (checked below), so zt_log never cuts it.
  */
 #define NAME_ESCAPED_MAX 256		/* agent=, account= */
-#define OBJECT_ESCAPED_MAX 768		/* object= */
+#define OBJECT_ESCAPED_MAX 512		/* object= */
+#define HOST_ESCAPED_MAX 256		/* name= (a DNS name: 253 bytes) */
 #define REASON_ESCAPED_MAX 384		/* reason= */
 #define TOKEN_MAX 40		/* action=, grant=, cache=, attest= */
 
 /* Every key with its '=' and separating space, "allow" the longer word. */
 #define LINE_KEYS "decision=allow action= agent= account= uid= pid= " \
-	"object= reason= grant= cache= attest= age= seq= chain="
+	"object= name= reason= grant= cache= attest= age= seq= chain="
 /* uid (10), pid (11), age (19), seq (20) and chain= at their widest. */
 #define LINE_NUMBERS (10 + 11 + 19 + 20 + CHAIN_HEX)
 #define LINE_MAX_LEN (sizeof(LINE_KEYS) - 1 + LINE_NUMBERS + \
 	2 * (NAME_ESCAPED_MAX - 1) + OBJECT_ESCAPED_MAX - 1 + \
+	HOST_ESCAPED_MAX - 1 + \
 	REASON_ESCAPED_MAX - 1 + 4 * (TOKEN_MAX - 1))
 _Static_assert(LINE_MAX_LEN < ZT_LOG_LINE_MAX,
     "an audit line must fit in one log line");
@@ -673,6 +675,7 @@ audit_write(struct audit *audit, const struct audit_event *event)
 {
 	char agent[NAME_ESCAPED_MAX], account[NAME_ESCAPED_MAX];
 	char object[OBJECT_ESCAPED_MAX], reason[REASON_ESCAPED_MAX];
+	char host[HOST_ESCAPED_MAX + sizeof(" name=")];
 	char action[TOKEN_MAX], grant[TOKEN_MAX], cache[TOKEN_MAX];
 	char attest[TOKEN_MAX], age[24];
 	/* An owed '\n', the line, prev= and hash=, '\n' and NUL. */
@@ -691,15 +694,20 @@ audit_write(struct audit *audit, const struct audit_event *event)
 		snprintf(age, sizeof(age), "-");
 	else
 		snprintf(age, sizeof(age), "%ld", event->age);
+	host[0] = '\0';
+	if (event->name != NULL) {
+		memcpy(host, " name=", 6);
+		quote(host + 6, HOST_ESCAPED_MAX, event->name);
+	}
 	n = snprintf(line, BODY_MAX_LEN + 1, "decision=%s action=%s agent=%s "
-	    "account=%s uid=%lu pid=%ld object=%s reason=%s grant=%s "
+	    "account=%s uid=%lu pid=%ld object=%s%s reason=%s grant=%s "
 	    "cache=%s attest=%s age=%s seq=%" PRIu64,
 	    event->allow ? "allow" : "deny",
 	    word(action, sizeof(action), event->action),
 	    quote(agent, sizeof(agent), event->agent),
 	    quote(account, sizeof(account), event->account),
 	    (unsigned long)event->uid, (long)event->pid,
-	    quote(object, sizeof(object), event->object),
+	    quote(object, sizeof(object), event->object), host,
 	    quote(reason, sizeof(reason), event->reason),
 	    word(grant, sizeof(grant), event->grant),
 	    word(cache, sizeof(cache), event->cache),

@@ -17,6 +17,8 @@ struct audit_event {
 	uid_t uid;
 	pid_t pid;
 	const char *object;	/* untrusted */
+	const char *name;	/* NULL, or the DNS name a connect's address
+				 * was answered for (name= after object=) */
 	const char *reason;	/* untrusted (may quote a client's text) */
 	const char *grant;	/* "-" when none */
 	const char *cache;	/* "hit", "miss" or "local" */
@@ -63,10 +65,12 @@ void audit_free(struct audit *audit);
 /*
  * Write EVENT: one line to syslog (authpriv.notice) of the form
  *   decision=allow action=exec agent="backup" account="svc-backup" uid=N
- *   pid=N object="..." reason="..." grant=... cache=miss attest=none age=-
+ *   pid=N object="..." [name="..."] reason="..." grant=... cache=miss
+ *   attest=none age=-
  *   seq=N chain=HEX16
  * agent, account, object and reason escaped and quoted by zt_escape() and
- * bounded (255, 255, 767 and 383 bytes with quotes), so that the line is
+ * bounded (255, 255, 511 and 383 bytes with quotes; name, only when
+ * set, 255), so that the line is
  * always under ZT_LOG_LINE_MAX; a NULL string is -; the trusted words
  * (action, grant, cache, attest) go bare when they are one word of at
  * most 39 characters and are escaped like the rest otherwise.  With a

@@ -35,7 +35,9 @@ struct decision {
 	uint32_t ttl_ms;	/* how long the caller may cache the allow */
 	bool tunnel;		/* connect: only through the mutual-TLS
 				 * tunnel, to prove SERVER_NAME by CA */
-	const char *server_name, *ca;	/* the configuration's, for now */
+	const char *server_name, *ca;	/* the configuration's, or NAME */
+	char name[256];		/* "" or the DNS name a connect's address was
+				 * answered for (a host rule allowed it) */
 	char reason[POLICY_REASON_MAX + 64];
 };
 

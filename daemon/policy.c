@@ -26,6 +26,7 @@ static const char *const action_names[ACTION_MAX] = {
 	[ACTION_OPEN] = "open",
 	[ACTION_SYSCALL] = "syscall",
 	[ACTION_LISTEN] = "listen",
+	[ACTION_RESOLVE] = "resolve",
 };
 
 /* Open modes, each in the one order the object may spell it. */
@@ -348,6 +349,74 @@ parse_session(const char *text, struct policy_object *out, char *error)
 	return 0;
 }
 
+bool
+policy_is_host_name(const char *name)
+{
+	size_t len = strlen(name);
+	const char *label = name;
+
+	if (len == 0 || len > 253 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != len)
+		return false;
+	for (;;) {
+		size_t n = strcspn(label, ".");
+
+		if (n == 0 || n > 63)
+			return false;
+		if (label[n] == '\0')
+			return true;
+		label += n + 1;
+	}
+}
+
+/* "dns:NAME" or "NAME": canonical "dns:NAME". */
+static int
+parse_resolve(const char *text, struct policy_object *out, char *error)
+{
+	const char *name = strncmp(text, "dns:", 4) == 0 ? text + 4 : text;
+
+	if (!policy_is_host_name(name))
+		return parse_error(error, "resolve: not a DNS name in lower "
+		    "case without a trailing dot");
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	snprintf(out->text, sizeof(out->text), "dns:%s", name);
+	return 0;
+}
+
+int
+policy_parse_named_connect(const char *text, struct policy_object *out,
+    char *error)
+{
+	const char *colon;
+	char name[256];
+	size_t n;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->proto = PROTO_TCP;
+	if (strncmp(text, "tcp:", 4) == 0)
+		text += 4;
+	else if (strncmp(text, "udp:", 4) == 0) {
+		out->proto = PROTO_UDP;
+		text += 4;
+	}
+	colon = strrchr(text, ':');
+	if (colon == NULL || (n = (size_t)(colon - text)) >= sizeof(name))
+		return parse_error(error, "connect: expected NAME:PORT");
+	memcpy(name, text, n);
+	name[n] = '\0';
+	if (!policy_is_host_name(name))
+		return parse_error(error, "connect: not a DNS name in lower "
+		    "case without a trailing dot");
+	if ((r = parse_port("connect", colon + 1, &out->port, error)) < 0)
+		return r;
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	snprintf(out->text, sizeof(out->text), "%s:%s:%u",
+	    out->proto == PROTO_UDP ? "udp" : "tcp", name, out->port);
+	out->action = ACTION_CONNECT;
+	return 0;
+}
+
 int
 policy_parse_object(enum action action, const char *text,
     struct policy_object *out, char *error)
@@ -377,6 +446,7 @@ policy_parse_object(enum action action, const char *text,
 	case ACTION_LISTEN: r = parse_inet(action, text, out, error); break;
 	case ACTION_OPEN: r = parse_open(text, out, error); break;
 	case ACTION_SYSCALL: r = parse_syscall(text, out, error); break;
+	case ACTION_RESOLVE: r = parse_resolve(text, out, error); break;
 	default: r = parse_error(error, "unknown action"); break;
 	}
 	if (r < 0) {
@@ -529,6 +599,16 @@ address_matches(const struct network_rule *rule, const struct policy_object *o)
 }
 
 static bool
+port_listed(const struct network_rule *rule, uint16_t port)
+{
+	for (size_t i = 0; i < rule->n_ports && i < CONFIG_PORT_RANGES_MAX;
+	    i++)
+		if (port >= rule->ports[i].first && port <= rule->ports[i].last)
+			return true;
+	return false;
+}
+
+static bool
 rule_matches(const struct network_rule *rule, const struct policy_object *o)
 {
 	if (o->family == AF_UNIX)
@@ -538,12 +618,7 @@ rule_matches(const struct network_rule *rule, const struct policy_object *o)
 	if (rule->family == 0 || rule->listen != (o->action == ACTION_LISTEN) ||
 	    rule->proto != o->proto || !address_matches(rule, o))
 		return false;
-	for (size_t i = 0; i < rule->n_ports && i < CONFIG_PORT_RANGES_MAX;
-	    i++)
-		if (o->port >= rule->ports[i].first &&
-		    o->port <= rule->ports[i].last)
-			return true;
-	return false;
+	return port_listed(rule, o->port);
 }
 
 /* A connect or a listen: the first matching rule of its kind. */
@@ -658,6 +733,108 @@ decide_syscall(const struct agent *a, const struct policy_object *o,
 	set_reason(v, "syscall %s is not gated by the profile", name);
 }
 
+/* A question: the first host rule naming it lets it go upstream. */
+static void
+decide_resolve(const struct agent *a, const struct policy_object *o,
+    struct policy_verdict *v)
+{
+	char text[SHORT_MAX + 1];
+
+	shorten(o->text, text);
+	for (size_t i = 0; i < a->n_network; i++) {
+		const struct network_rule *rule = &a->network[i];
+
+		if (!policy_host_matches(rule, o->name))
+			continue;
+		allow(v, RISK_LOW);
+		v->rule = rule;
+		set_reason(v, "network rule line %d allows %s", rule->line,
+		    text);
+		return;
+	}
+	set_reason(v, "no host rule names %s", text);
+}
+
+void
+policy_decide_named(const struct agent *a, const struct policy_object *o,
+    const char *name, bool private_addr, struct policy_verdict *v)
+{
+	char text[SHORT_MAX + 1], host[SHORT_MAX + 1];
+
+	memset(v, 0, sizeof(*v));
+	v->decision = DECISION_DENY;
+	v->risk = RISK_DENY;
+	shorten(o->text, text);
+	shorten(name, host);
+	if (o->action != ACTION_CONNECT || o->family == AF_UNIX) {
+		set_reason(v, "a host rule allows connects only");
+		return;
+	}
+	if (o->port == 53) {
+		set_reason(v, "no host rule allows port 53 (DNS goes through "
+		    "the grant's resolver)");
+		return;
+	}
+	for (size_t i = 0; i < a->n_network; i++) {
+		const struct network_rule *rule = &a->network[i];
+
+		if (!policy_host_matches(rule, name) ||
+		    rule->proto != o->proto || !port_listed(rule, o->port))
+			continue;
+		if (private_addr && !rule->private_ok) {
+			set_reason(v, "network rule line %d names %s but not "
+			    "a private address (private = true)", rule->line,
+			    host);
+			continue;
+		}
+		allow(v, RISK_LOW);
+		v->tunnel = rule->tunnel;
+		v->rule = rule;
+		set_reason(v, "network rule line %d allows %s, answered for "
+		    "%s%s", rule->line, text, host,
+		    rule->tunnel ? " (tunnel)" : "");
+		return;
+	}
+	if (v->reason[0] == '\0')
+		set_reason(v, "no host rule allows %s for %s", text, host);
+}
+
+bool
+policy_address_private(int family, const uint8_t *addr)
+{
+	static const struct {
+		uint8_t p[4];
+		unsigned len;
+	} v4[] = {
+		{ { 0 }, 8 }, { { 10 }, 8 }, { { 100, 64 }, 10 },
+		{ { 127 }, 8 }, { { 169, 254 }, 16 }, { { 172, 16 }, 12 },
+		{ { 192, 0, 0 }, 24 }, { { 192, 168 }, 16 },
+		{ { 198, 18 }, 15 }, { { 224 }, 4 }, { { 240 }, 4 },
+	};
+	static const struct {
+		uint8_t p[16];
+		unsigned len;
+	} v6[] = {
+		{ { 0 }, 127 },				/* :: and ::1 */
+		{ { 0xfc }, 7 }, { { 0xfe, 0x80 }, 10 }, { { 0xff }, 8 },
+	};
+	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
+
+	if (family == AF_INET6) {
+		if (memcmp(addr, v4_mapped_prefix, 12) == 0 ||
+		    memcmp(addr, nat64, 12) == 0)
+			return policy_address_private(AF_INET, addr + 12);
+		for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++)
+			if (prefix_equal(addr, v6[i].p, v6[i].len))
+				return true;
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++)
+		if (prefix_equal(addr, v4[i].p, v4[i].len))
+			return true;
+	return false;
+}
+
 void
 policy_decide(const struct agent *agent, const struct policy_object *object,
     struct policy_verdict *verdict)
@@ -676,6 +853,7 @@ policy_decide(const struct agent *agent, const struct policy_object *object,
 	case ACTION_LISTEN: decide_network(agent, object, verdict); break;
 	case ACTION_OPEN: decide_open(agent, object, verdict); break;
 	case ACTION_SYSCALL: decide_syscall(agent, object, verdict); break;
+	case ACTION_RESOLVE: decide_resolve(agent, object, verdict); break;
 	default: set_reason(verdict, "unknown action"); break;
 	}
 }

@@ -27,6 +27,8 @@ enum action {
 	ACTION_SYSCALL,		/* object: a syscall name */
 	ACTION_LISTEN,		/* object: [tcp:|udp:]ADDR:PORT or [ADDR6]:PORT,
 				 * the local address an inbound socket takes */
+	ACTION_RESOLVE,		/* object: dns:NAME (or NAME), a question the
+				 * grant's resolver would send upstream */
 	ACTION_MAX,
 };
 
@@ -46,6 +48,9 @@ struct policy_object {
 	enum proto proto;
 	char path[POLICY_OBJECT_MAX];	/* ACTION_OPEN, and AF_UNIX */
 	unsigned access;		/* ACTION_OPEN: ACCESS_* bits */
+	char name[256];			/* ACTION_RESOLVE, and a connect to a
+					 * name (policy_parse_named_connect):
+					 * lower case, no trailing dot */
 };
 
 struct policy_verdict {
@@ -134,5 +139,42 @@ void policy_decide(const struct agent *agent,
 /* Does the host rule RULE match NAME (lower-case, no trailing dot)?  A
  * wildcard rule matches names strictly under its suffix. */
 bool policy_host_matches(const struct network_rule *rule, const char *name);
+
+/*
+ * Is NAME a name a host rule can match: labels of [a-z0-9_-], 1-63 bytes,
+ * at most 253 in all, no trailing dot?  (Anything else a resolver may be
+ * asked, escapes and upper case included, never matches.)
+ */
+bool policy_is_host_name(const char *name);
+
+/*
+ * Is the address (AF_INET: 4 bytes, AF_INET6: 16) one an answer may hold
+ * only for a rule with private = true: unspecified, loopback, private
+ * (RFC 1918), shared (100.64.0.0/10), link-local, unique-local,
+ * multicast or reserved; a v4-mapped or NAT64 (64:ff9b::/96) address by
+ * its IPv4 part?
+ */
+bool policy_address_private(int family, const uint8_t *addr);
+
+/*
+ * A connect OBJECT (tcp or udp, inet, parsed) to an address answered for
+ * NAME in this grant: allowed by the first host rule, in the file's order,
+ * that matches NAME, the protocol and the port, and, when PRIVATE_ADDR,
+ * says private = true.  Port 53 is never allowed by a host rule (DNS goes
+ * through the grant's resolver; UDP to a server needs a CIDR rule).
+ * Fills VERDICT as policy_decide does (rule, tunnel, reason naming NAME).
+ */
+void policy_decide_named(const struct agent *agent,
+    const struct policy_object *object, const char *name, bool private_addr,
+    struct policy_verdict *verdict);
+
+/*
+ * "[tcp:|udp:]NAME:PORT" (ztctl check: may a connect to an address
+ * answered for NAME be allowed?) into OUT: action ACTION_CONNECT, family
+ * 0, NAME in out->name, text canonical ("tcp:api.example.com:443").  0,
+ * or ZT_E_PROTOCOL with ERROR.
+ */
+int policy_parse_named_connect(const char *text, struct policy_object *out,
+    char *error);
 
 #endif

@@ -22,6 +22,7 @@
 #include "decide.h"
 #include "digest.h"
 #include "grant.h"
+#include "learned.h"
 #include "requests.h"
 #include "server.h"
 #include "token.h"
@@ -652,10 +653,28 @@ profile_line(char *buf, size_t size, size_t *used, const char *key,
  * everything else it asks about action by action.  One "key value" per
  * line, documented in seccomp/profile.h.
  */
+/* A profile with host rules: the resolver's lines (profile.h). */
+static bool
+dns_profile(const struct dns_config *d, char *buf, size_t size,
+    size_t *used)
+{
+	char number[24];
+	bool ok = profile_line(buf, size, used, "dns", "yes");
+
+	snprintf(number, sizeof(number), "%u", d->max_ttl);
+	ok = ok && profile_line(buf, size, used, "dns_max_ttl", number);
+	for (size_t i = 0; ok && i < d->n_upstream; i++)
+		ok = profile_line(buf, size, used, "dns_upstream",
+		    d->upstream[i]);
+	return ok;
+}
+
 static int
-build_profile(const struct agent *a, char *buf, size_t size)
+build_profile(const struct agent *a, const struct dns_config *dns_config,
+    char *buf, size_t size)
 {
 	bool inet = false, inet6 = false, unix_ = false, tunnel = false;
+	bool dns = false;
 	bool ok = true;
 	char number[24];
 	size_t used = 0;
@@ -691,11 +710,17 @@ build_profile(const struct agent *a, char *buf, size_t size)
 	for (size_t i = 0; ok && i < a->n_env; i++)
 		ok = profile_line(buf, size, &used, "env", a->env[i]);
 	for (size_t i = 0; i < a->n_network; i++) {
-		inet |= a->network[i].family == AF_INET;
-		inet6 |= a->network[i].family == AF_INET6;
-		unix_ |= a->network[i].family == 0;
+		/* A name may be answered with either family. */
+		inet |= a->network[i].family == AF_INET ||
+		    a->network[i].host != NULL;
+		inet6 |= a->network[i].family == AF_INET6 ||
+		    a->network[i].host != NULL;
+		unix_ |= a->network[i].unix_path != NULL;
 		tunnel |= a->network[i].tunnel;
+		dns |= a->network[i].host != NULL;
 	}
+	if (ok && dns)
+		ok = dns_profile(dns_config, buf, size, &used);
 	if (ok && tunnel)
 		ok = profile_line(buf, size, &used, "tunnel", "yes");
 	/* Their CA files, so that zt-exec readies the contexts at launch. */
@@ -780,7 +805,8 @@ answer_launch(struct request *rq)
 		    why[0] ? why : zt_strerror(r));
 		goto denied;
 	}
-	if (build_profile(s.agent, profile, sizeof(profile)) < 0) {
+	if (build_profile(s.agent, &ztd->config->dns, profile,
+	    sizeof(profile)) < 0) {
 		snprintf(d.reason, sizeof(d.reason), "agent %s's profile does "
 		    "not fit a message (or holds a control byte)",
 		    s.agent->name);
@@ -979,6 +1005,136 @@ answer_agent_pid(struct request *rq)
 	if ((r = zt_msg_init(reply, ZT_MSG_REPORT_REPLY,
 	    request->request_id)) < 0 ||
 	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, 1)) < 0)
+		return r;
+	return 0;
+}
+
+/* Does some host rule of A name NAME?  With PRIVATE_OK, one that says
+ * private = true. */
+static bool
+host_rule_names(const struct agent *a, const char *name, bool private_ok)
+{
+	for (size_t i = 0; i < a->n_network; i++)
+		if (policy_host_matches(&a->network[i], name) &&
+		    (!private_ok || a->network[i].private_ok))
+			return true;
+	return false;
+}
+
+/*
+ * The CNAME chain of LIST (one name a line, the question first) into
+ * CHAIN: how many of its names, from the first, a host rule of A names
+ * (the chain is cut at the first it does not).
+ */
+static size_t
+kept_chain(const struct agent *a, const char *list,
+    char chain[ZT_ANSWERS_MAX][256], size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && *list != '\0') {
+		size_t len = strcspn(list, "\n");
+
+		if (len >= 256)
+			break;
+		memcpy(chain[n], list, len);
+		chain[n][len] = '\0';
+		if (!policy_is_host_name(chain[n]) ||
+		    !host_rule_names(a, chain[n], false))
+			break;
+		n++;
+		list += len;
+		if (*list == '\n')
+			list++;
+	}
+	return n;
+}
+
+/* One ANSWER of LEARN: remember its address for the question when its
+ * owner is a name of the kept chain.  True when remembered. */
+static bool
+learn_answer(struct ztd *ztd, struct grant *root, const struct agent *a,
+    const struct zt_record *answer, char chain[][256], size_t n_chain)
+{
+	const struct dns_config *dc = &ztd->config->dns;
+	const char *owner;
+	const void *addr;
+	size_t size, k;
+	uint32_t ttl_ms;
+	int64_t ttl, now = ztd_now_ms();
+	int family;
+
+	zt_record_get_str(answer, ZT_F_NAME, &owner);
+	zt_record_get_bytes(answer, ZT_F_ADDRESS, &addr, &size);
+	zt_record_get_u32(answer, ZT_F_TTL_MS, &ttl_ms);
+	if (size != 4 && size != 16)
+		return false;
+	family = size == 4 ? AF_INET : AF_INET6;
+	for (k = 0; k < n_chain && strcmp(chain[k], owner) != 0; k++)
+		;
+	if (k == n_chain)
+		return false;
+	/* No rebinding into the host or the LAN without private = true on
+	 * a rule that names the question. */
+	if (policy_address_private(family, addr) &&
+	    !host_rule_names(a, chain[0], true))
+		return false;
+	ttl = ttl_ms / 1000;
+	if (ttl < dc->min_ttl)
+		ttl = dc->min_ttl;
+	if (ttl > dc->max_ttl)
+		ttl = dc->max_ttl;
+	return learned_add(&root->learned, dc->max_entries, family, addr,
+	    chain[0], now + ttl * 1000, now) == 0;
+}
+
+/*
+ * LEARN: what the grant's resolver was answered for a question ztd
+ * allowed (DECIDE resolve).  Only the grant's supervisor may send it (the
+ * sender's pid, from the kernel, as for REPORT); ztd trusts nothing it
+ * says about the policy: every name of the chain is checked against the
+ * host rules here, private answers too, and TTLs clamped.  The addresses
+ * kept are the top-level grant's, shared by every zt-exec under it.
+ */
+static int
+answer_learn(struct request *rq)
+{
+	struct ztd *ztd = rq->ztd;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
+	char chain[ZT_ANSWERS_MAX][256];
+	const char *grant_id, *object, *list;
+	const struct agent *a;
+	struct zt_record answers, answer;
+	struct grant *g, *root;
+	size_t n_chain, cursor = 0;
+	uint32_t kept = 0;
+	int r;
+
+	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
+	zt_msg_get_str(request, ZT_F_OBJECT, &object);
+	zt_msg_get_str(request, ZT_F_LIST, &list);
+	if ((g = own_grant(rq, grant_id)) == NULL ||
+	    (a = config_find_agent(ztd->config, g->agent)) == NULL)
+		return ZT_E_PERM;
+	root = grant_root(ztd, g);
+	n_chain = kept_chain(a, list, chain, 8);
+	/* The chain starts at the question asked. */
+	if (n_chain > 0 && (strncmp(object, "dns:", 4) != 0 ||
+	    strcmp(object + 4, chain[0]) != 0))
+		n_chain = 0;
+	if (n_chain > 0 &&
+	    zt_msg_get_record(request, ZT_F_ANSWERS, &answers) == 0)
+		for (unsigned i = 0; i < ZT_ANSWERS_MAX &&
+		    zt_record_next(&answers, ZT_F_ANSWER, &cursor,
+		    &answer) == 0; i++)
+			if (learn_answer(ztd, root, a, &answer, chain,
+			    n_chain))
+				kept |= 1u << i;
+	if ((r = zt_msg_init(reply, ZT_MSG_REPORT_REPLY,
+	    request->request_id)) < 0 ||
+	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, (uint32_t)n_chain)) < 0 ||
+	    (r = zt_msg_put_u32(reply, ZT_F_FLAGS, kept)) < 0)
 		return r;
 	return 0;
 }
@@ -1319,6 +1475,7 @@ static const struct {
 	[ZT_MSG_AGENT_PID] = { answer_agent_pid, P_ROOT | P_SUPERVISOR, 0,
 	    0 },
 	[ZT_MSG_CA_CRL] = { answer_ca_crl, P_ROOT, 0, 0 },
+	[ZT_MSG_LEARN] = { answer_learn, P_ROOT | P_SUPERVISOR, 0, 0 },
 };
 
 static const char *const class_names[] = {

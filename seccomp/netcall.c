@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "supervisor_int.h"
+#include "resolver.h"
 #include "tunnel.h"
 #include "zt_log.h"
 #include "ztconn.h"
@@ -445,6 +446,29 @@ prepare(const struct call *c, int sfd, const struct sock_kind *k,
 	return k->domain == AF_UNIX ? refuse_rights(c->s, sfd) : 0;
 }
 
+/*
+ * Is this connect on the TCP socket K to port 53 of any address, in a
+ * profile with a resolver?  Then it is the resolver's to serve: the
+ * agent's DNS never reaches a server directly.
+ */
+static bool
+to_resolver(const struct call *c, const struct sock_kind *k,
+    const void *raw, socklen_t len)
+{
+	struct dest d;
+	bool dns;
+
+	if (c->s->setup.resolver == NULL || k->proto == NULL ||
+	    k->type != SOCK_STREAM ||
+	    normalise(c, k, OP_CONNECT, false, raw, len, &d) < 0)
+		return false;
+	dns = d.len != 0 && (d.addr.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&d.addr)->sin6_port :
+	    ((struct sockaddr_in *)&d.addr)->sin_port) == htons(53);
+	dest_done(&d);
+	return dns;
+}
+
 /* connect(fd, addr, len) and bind(fd, addr, len) */
 static int
 on_connect_or_bind(const struct call *c, bool bind_)
@@ -466,7 +490,11 @@ on_connect_or_bind(const struct call *c, bool bind_)
 	if ((sfd = agent_take_fd(c, (int)a[0])) < 0)
 		return sfd;
 	tunnel.tunnel = false;
-	if ((r = socket_kind(sfd, &k)) == 0 &&
+	if ((r = socket_kind(sfd, &k)) == 0 && !bind_ &&
+	    to_resolver(c, &k, &raw, len))
+		r = resolver_connect(c->s->setup.resolver, sfd,
+		    (pid_t)c->req->pid);
+	else if (r == 0 &&
 	    (r = prepare(c, sfd, &k, bind_ ? OP_BIND : OP_CONNECT, false,
 	    &raw, len, &d, bind_ ? NULL : &tunnel)) == 0) {
 		if (tunnel.tunnel)

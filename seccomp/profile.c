@@ -18,6 +18,19 @@ fail(char *error, unsigned line, const char *what)
 	return -EINVAL;
 }
 
+/* VALUE as MIN..86400 seconds in decimal: 0, or -EINVAL. */
+static int
+seconds(const char *value, unsigned long min, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(value, &end, 10);
+
+	if (*end != '\0' || end == value || v < min || v > 86400)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
 static int
 copy(char *dst, size_t size, const char *value)
 {
@@ -67,12 +80,8 @@ parse_line(struct profile *p, char *key, char *value, unsigned line,
 			return fail(error, line, "bad landlock");
 		p->landlock_optional = strcmp(value, "optional") == 0;
 	} else if (strcmp(key, "decision_ttl") == 0) {
-		char *end;
-		unsigned long v = strtoul(value, &end, 10);
-
-		if (*end != '\0' || end == value || v > 86400)
+		if (seconds(value, 0, &p->decision_ttl) < 0)
 			return fail(error, line, "bad decision_ttl");
-		p->decision_ttl = (unsigned)v;
 	} else if (strcmp(key, "files") == 0) {
 		p->files_given = strcmp(value, "yes") == 0;
 	} else if (strcmp(key, "file") == 0) {
@@ -109,6 +118,16 @@ parse_line(struct profile *p, char *key, char *value, unsigned line,
 		if (p->n_tunnel_cas < 8 && copy(p->tunnel_cas[p->n_tunnel_cas],
 		    PATH_MAX, value) == 0)
 			p->n_tunnel_cas++;
+	} else if (strcmp(key, "dns") == 0) {
+		p->dns = strcmp(value, "yes") == 0;
+	} else if (strcmp(key, "dns_upstream") == 0) {
+		if (p->n_dns_upstream == 8 ||
+		    copy(p->dns_upstream[p->n_dns_upstream], 64, value) < 0)
+			return fail(error, line, "bad dns_upstream");
+		p->n_dns_upstream++;
+	} else if (strcmp(key, "dns_max_ttl") == 0) {
+		if (seconds(value, 1, &p->dns_max_ttl) < 0)
+			return fail(error, line, "bad dns_max_ttl");
 	} else if (strcmp(key, "env") == 0) {
 		if (p->n_env == ZT_ENV_NAMES_MAX ||
 		    !zt_env_pattern_valid(value) ||

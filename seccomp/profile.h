@@ -22,6 +22,11 @@
  *   family inet|inet6|unix (the socket families the network rules need)
  *   tunnel yes            (a network rule wants the mutual-TLS tunnel)
  *   tunnel_ca PATH        (the CA file of such a rule; several lines)
+ *   dns yes               (host rules: the grant's resolver answers the
+ *                         agent's DNS over TCP)
+ *   dns_upstream A:P      (a server it asks, "ADDR:PORT" or "[ADDR6]:PORT";
+ *                         several lines; none: /etc/resolv.conf's)
+ *   dns_max_ttl SECONDS   (TTLs in its answers are cut to this)
  *   env NAME              (a variable passed to the agent besides the safe
  *                         base, and allowed in an exec's environment even
  *                         when zt_env_is_dangerous; NAME or PREFIX*;
@@ -56,6 +61,10 @@ struct profile {
 	bool tunnel;
 	char tunnel_cas[8][PATH_MAX];	/* readied at launch (the first 8) */
 	size_t n_tunnel_cas;
+	bool dns;
+	char dns_upstream[8][64];
+	size_t n_dns_upstream;
+	unsigned dns_max_ttl;
 	char env[ZT_ENV_NAMES_MAX][ZT_ENV_NAME_MAX + 1];
 	const char *env_names[ZT_ENV_NAMES_MAX];	/* into env */
 	size_t n_env;

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "profile.h"
+#include "resolver.h"
 #include "tunnel.h"
 #include "ztconn.h"
 
@@ -19,6 +20,7 @@ struct supervise_setup {
 	int notify_fd;			/* the agent's filter's listener */
 	struct ztconn *ztd;
 	struct tunnels *tunnels;		/* the grant's mTLS tunnels */
+	struct resolver *resolver;	/* NULL: no host rules, no resolver */
 	const struct profile *profile;
 	pid_t root_pid;			/* the launched agent process */
 	int root_pidfd;

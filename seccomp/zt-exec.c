@@ -75,6 +75,7 @@ __asan_default_options(void)
 static struct profile profile;
 static struct supervisor *supervisor;
 static struct tunnels *tunnels;
+static struct resolver *resolver;	/* NULL: the profile has no host rules */
 static int root_pidfd = -1;
 
 static void
@@ -219,6 +220,8 @@ on_grant_end(const char *why)
 	    "is denied from now on", profile.agent, why);
 	if (tunnels != NULL)
 		tunnels_close_all(tunnels, why);
+	if (resolver != NULL)
+		resolver_close_all(resolver);
 	if (!profile.kill_on_violation)
 		return;
 	if (supervisor != NULL)
@@ -252,12 +255,14 @@ static char **
 agent_environment(void)
 {
 	extern char **environ;
+	static char res_options[4096];
+	const char *options = NULL;
 	size_t n = 0, k = 0;
 	char **out;
 
 	while (environ[n] != NULL)
 		n++;
-	if ((out = calloc(n + 1, sizeof(*out))) == NULL)
+	if ((out = calloc(n + 2, sizeof(*out))) == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		const char *e = environ[i];
@@ -266,9 +271,23 @@ agent_environment(void)
 		if (e[name] != '=' || (name == 8 &&
 		    strncmp(e, "ZT_GRANT", 8) == 0))
 			continue;
-		if (zt_env_is_base(e, name) || zt_env_named(profile.env_names,
+		if (!zt_env_is_base(e, name) && !zt_env_named(profile.env_names,
 		    profile.n_env, e, name))
-			out[k++] = environ[i];
+			continue;
+		if (profile.dns && name == 11 &&
+		    strncmp(e, "RES_OPTIONS", 11) == 0) {
+			options = e + 12;	/* extended below */
+			continue;
+		}
+		out[k++] = environ[i];
+	}
+	/* Host rules: glibc's resolver over TCP (use-vc), where zt-exec's
+	 * resolver for the grant answers it. */
+	if (profile.dns) {
+		snprintf(res_options, sizeof(res_options), "RES_OPTIONS=%s%s"
+		    "use-vc", options != NULL ? options : "",
+		    options != NULL && options[0] != '\0' ? " " : "");
+		out[k++] = res_options;
 	}
 	return out;
 }
@@ -554,8 +573,13 @@ main(int argc, char **argv)
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
+	if (profile.dns && resolver_new(&resolver, ztd, &profile) < 0) {
+		kill(pid, SIGKILL);
+		return EXIT_FAILED;
+	}
 	setup.ztd = ztd;
 	setup.tunnels = tunnels;
+	setup.resolver = resolver;
 	setup.profile = &profile;
 	setup.root_pid = pid;
 	setup.root_pidfd = root_pidfd;
@@ -576,6 +600,8 @@ main(int argc, char **argv)
 	close(sp[0]);
 	status = supervise_trace(supervisor);
 	tunnels_close_all(tunnels, "the agent ended");
+	if (resolver != NULL)
+		resolver_close_all(resolver);
 	ztconn_stop(ztd);
 	zt_log(LOG_NOTICE, "agent %s: pid %d ended (status %d); grant %s "
 	    "closed", profile.agent, (int)pid, exit_code(status),

@@ -175,3 +175,31 @@ skip_unless_live_seccomp() {
 	echo "1..0 # SKIP $why"
 	exit 0
 }
+
+# free_ports [N]: the first of N (default 1) ports in a row that no socket
+# uses now, below the ephemeral range (32768-) so that no client
+# connection, of this test or another running beside it, holds one.
+free_ports() {
+	local p n=${1:-1}
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 12000))
+		if ! ss -Hatun "( sport >= :$p and sport <= :$((p + n - 1)) )" |
+		    grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# agent_run ACCOUNT AGENT ARGS...: AGENT under zt-exec ($ZTEXEC, ztd at
+# $work/ztd.sock, syslog at $work/log.sock) as ACCOUNT, from $work, at most
+# 60 s; sets out (its stdout) and rc, its stderr in $work/zx.err.
+agent_run() {
+	local who=$1 what=$2
+	shift 2
+	out=$(cd "$work" && timeout 60 setpriv --reuid="$who" --regid="$who" \
+	    --clear-groups -- "$ZTEXEC" --socket "$work/ztd.sock" \
+	    --syslog-socket "$work/log.sock" -- "$what" "$@" \
+	    </dev/null 2>"$work/zx.err")
+	rc=$?
+}

@@ -31,21 +31,6 @@ has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 logged() { grep -qE -- "$1" "$work/syslog.out"; }  # ERE
 denied() { has "$1" '^errno=(EACCES|ECONNREFUSED|ECONNRESET)$'; }
 now() { "$PROBE" now | sed 's/^t=//'; }
-# free_ports: the first of six ports in a row that no socket uses now,
-# below the ephemeral range (32768-) so that no client connection, of this
-# test or another running beside it, holds one of them.
-free_ports() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 12000))
-		if ! ss -Htan "( sport >= :$p and sport <= :$((p + 5)) )" |
-		    grep -q .; then
-			echo "$p"
-			return
-		fi
-	done
-}
-
 added=""
 tunnel_cleanup() {
 	cleanup
@@ -55,15 +40,7 @@ tunnel_cleanup() {
 trap tunnel_cleanup EXIT
 
 # zx ACCOUNT AGENT ARGS...: the agent under zt-exec; sets out and rc.
-zx() {
-	local who=$1 what=$2
-	shift 2
-	out=$(cd "$work" && timeout 60 setpriv --reuid="$who" --regid="$who" \
-	    --clear-groups -- "$ZTEXEC" --socket "$sock" \
-	    --syslog-socket "$work/log.sock" -- "$what" "$@" \
-	    </dev/null 2>"$work/zx.err")
-	rc=$?
-}
+zx() { agent_run "$@"; }
 
 for a in "$account" "$account2" "$account3"; do
 	if retry useradd --system --no-create-home --home-dir /nonexistent \
@@ -99,7 +76,7 @@ check "zt-exec is installed setgid to this run's supervisor group" \
     supervisor_setup "$bin"
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
 mkdir -m 0700 "$work/state"
-www_port=$(free_ports)
+www_port=$(free_ports 6)
 rev_port=$((www_port + 1))
 foreign_port=$((www_port + 2))
 wrongname_port=$((www_port + 3))

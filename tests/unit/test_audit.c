@@ -38,7 +38,7 @@
 
 /* The bounds audit.c promises for escaped values (quotes included). */
 #define NAME_BOUND 255
-#define OBJECT_BOUND 767
+#define OBJECT_BOUND 511
 #define REASON_BOUND 383
 #define TOKEN_BOUND 39
 

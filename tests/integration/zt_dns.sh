@@ -1,0 +1,223 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Names in network rules: an agent under zt-exec resolves through the
+# grant's resolver (glibc over TCP, RES_OPTIONS use-vc) against a real DNS
+# server on loopback (unbound, an authoritative zone, every query logged):
+# an allowed name resolves and connects (audited with the name), a
+# wildcard through a CNAME too; a name with no rule is refused, audited
+# "dns:NAME", and the server never sees it (a long random label neither);
+# a direct connect to an allowed name's address without resolving is
+# refused, and after the TTL until resolved again; a CNAME through a name
+# without a rule and a loopback answer for a rule without private = true
+# are not remembered; UDP to port 53 is refused; malformed and EDNS
+# queries from the agent; ztctl check by name.
+#
+# Needs root (an account "zt-dns-PID", removed at the end), seccomp user
+# notification and unbound.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+account=zt-dns-$$
+sock=$work/ztd.sock
+bin=$work/bin
+agent=$bin/agent
+
+skip_unless_live_seccomp "the resolver tests need root (a system account)"
+if ! command -v unbound >/dev/null; then
+	echo "1..0 # SKIP unbound is not installed (scripts/install-deps)"
+	exit 0
+fi
+
+logged() { grep -qE -- "$1" "$work/syslog.out"; }	# ERE
+queried() { grep -qiF -- " $1. " "$work/unbound.log"; }	# NAME
+added=""
+dns_cleanup() {
+	cleanup
+	for a in $added; do retry userdel -f "$a"; done
+	return 0
+}
+trap dns_cleanup EXIT
+
+# zx ARGS...: the agent under zt-exec; sets out and rc.
+zx() { agent_run "$account" "$agent" "$@"; }
+
+if retry useradd --system --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin "$account"; then
+	added=$account
+fi
+check "the account is added" test -n "$added"
+start_logsink "$work"
+
+# Addresses of this run's own in 127.0.0.0/8 (every one of them is local).
+net=127.$(($$ % 200 + 20)).$(($$ / 200 % 250 + 1))
+dns_port=$(free_ports)
+svc_port=$(free_ports)
+
+# --------------------------------------------------- the DNS server
+cat >"$work/test.zone" <<EOZ
+\$ORIGIN test.
+\$TTL 3
+@ IN SOA ns.test. admin.test. 1 3600 600 86400 3
+@ IN NS ns.test.
+ns IN A $net.53
+api.zt IN A $net.10
+good.zt IN CNAME www.zt
+www.zt IN A $net.11
+chain.zt IN CNAME mid.other
+mid.other IN A $net.12
+pub.zt2 IN A $net.13
+EOZ
+cat >"$work/unbound.conf" <<EOU
+server:
+  interface: $net.53@$dns_port
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: "$work"
+  pidfile: ""
+  use-syslog: no
+  logfile: "$work/unbound.log"
+  log-queries: yes
+  verbosity: 1
+  do-ip6: no
+  access-control: 127.0.0.0/8 allow
+  local-zone: "test." nodefault
+auth-zone:
+  name: "test."
+  zonefile: "$work/test.zone"
+  for-downstream: yes
+  for-upstream: no
+remote-control:
+  control-enable: no
+EOU
+unbound -c "$work/unbound.conf" 2>"$work/unbound.err" &
+track $!
+check "unbound answers api.zt.test on $net.53:$dns_port (TCP)" wait_for \
+    sh -c "dig +tcp +short -p $dns_port @$net.53 api.zt.test A |
+    grep -qx '$net.10'"
+
+# --------------------------------------------------- the services
+for host in 10 11 12 13; do
+	"$PROBE" listen "$net.$host" "$svc_port" 600 >/dev/null 2>&1 &
+	track $!
+done
+check "the four services listen" wait_for \
+    sh -c "[ \$(ss -Htln 'sport = :$svc_port' | wc -l) -eq 4 ]"
+
+# --------------------------------------------------- ztd
+mkdir -m 0755 "$bin"
+install -m 0755 "$PROBE" "$agent"
+check "zt-exec is installed setgid to this run's supervisor group" \
+    supervisor_setup "$bin"
+digest=$(sha256sum "$agent" | cut -d' ' -f1)
+mkdir -m 0700 "$work/state"
+cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state";
+  supervisor_group = "$SUPERVISOR_GROUP";
+  dns: { upstream = ["$net.53:$dns_port"]; min_ttl = 1; max_ttl = 3; }; };
+attestation: { mode = "software"; files = []; };
+agents = (
+  { name = "dns"; accounts = ["$account"]; pam_services = ["zt-exec"];
+    binary = "$agent"; sha256 = ["$digest"]; session_ttl = 600;
+    network = (
+      { host = "api.zt.test"; private = true; ports = "$svc_port"; },
+      { host = "*.zt.test"; private = true; ports = "$svc_port"; },
+      { host = "pub.zt2.test"; ports = "$svc_port"; }
+    ); }
+);
+EOC
+chmod 0644 "$work/ztd.conf"
+"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
+    --syslog-socket "$work/log.sock" 2>"$work/ztd.stderr" &
+track $!
+check "ztd starts" wait_for test -S "$sock"
+
+# --------------------------------------------------- allowed names
+zx resolve api.zt.test "$svc_port"
+check "an allowed name resolves and connects ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok"
+check "the question was allowed and audited as dns:api.zt.test" \
+    logged "decision=allow action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\""
+check "the connect was allowed by the host rule, audited with the name" \
+    logged "decision=allow action=connect agent=\"dns\" .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" reason=\"network rule line [0-9]+ allows"
+check "the upstream saw the allowed question" queried api.zt.test
+
+zx resolve good.zt.test "$svc_port"
+check "a wildcard name through a CNAME to a name of the rule ($out)" \
+    test "$out" = "ok addr=$net.11 connect=ok"
+check "audited with the name asked" \
+    logged "object=\"tcp:$net.11:$svc_port\" name=\"good.zt.test\""
+
+# --------------------------------------------------- refused names
+zx resolve secret.example.org "$svc_port"
+check "a name with no rule does not resolve ($out)" \
+    test "$rc" -ne 0 -a "${out#gai=}" != "$out"
+check "its question is audited as a deny of dns:secret.example.org" \
+    logged "decision=deny action=resolve agent=\"dns\" .*object=\"dns:secret.example.org\" reason=\"no host rule names"
+check "the upstream never saw it" sh -c "! grep -qi secret.example.org '$work/unbound.log'"
+label=$(head -c 45 /dev/urandom | base32 | tr -d '=' | tr 'A-Z' 'a-z' |
+    cut -c1-60)
+zx resolve "$label.exfil.zt2.test" "$svc_port"
+check "a long random label does not resolve either ($out)" test "$rc" -ne 0
+check "and never reaches the upstream" \
+    sh -c "! grep -qi '$label' '$work/unbound.log'"
+check "but is audited as a refused question" \
+    logged "decision=deny action=resolve .*object=\"dns:$label.exfil.zt2.test\""
+
+# --------------------------------------------------- what is not remembered
+zx connect tcp "$net.10" "$svc_port"
+check "a direct connect to an allowed name's address, never resolved in this grant, is refused ($out)" \
+    test "$out" = "errno=EACCES"
+zx resolve chain.zt.test "$svc_port"
+check "the upstream answered chain.zt.test (CNAME mid.other.test)" \
+    queried chain.zt.test
+check "a CNAME through a name without a rule gives no address ($out)" \
+    test "$rc" -ne 0 -a "${out#gai=}" != "$out"
+zx resolve pub.zt2.test "$svc_port"
+check "the upstream answered pub.zt2.test (in 127.0.0.0/8)" \
+    queried pub.zt2.test
+check "a loopback answer for a rule without private = true is dropped ($out)" \
+    test "$rc" -ne 0 -a "${out#gai=}" != "$out"
+
+# --------------------------------------------------- TTL
+zx resolve api.zt.test "$svc_port" 5
+check "past the TTL (3 s) the address is refused until resolved again ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok after=EACCES again=ok"
+
+# --------------------------------------------------- UDP, raw queries
+zx sendto-noreply 192.0.2.53 53 query
+check "UDP to port 53 is refused ($out)" test "$out" = "errno=EACCES"
+# A query for api.zt.test A with an EDNS OPT record, by hand.
+q_api=12340100000100000000000103617069027a74047465737400000100010000291000000000000000
+zx dns-tcp 192.0.2.53 53 "$q_api"
+check "a TCP query to any address on port 53 reaches the resolver; EDNS is answered ($out)" \
+    test "${out% bytes=*}" = "ok rcode=0 qd=1 an=1 ar=1"
+zx dns-tcp 192.0.2.53 53 12350100000200000000000003617069027a740474657374000001000103617069027a7404746573740000010001
+check "two questions: FORMERR ($out)" \
+    test "$out" = "ok rcode=1 qd=0 an=0 ar=0 bytes=12"
+zx dns-tcp 192.0.2.53 53 123601000001000000000000c00c00010001
+check "a name that points at itself: FORMERR ($out)" \
+    test "$out" = "ok rcode=1 qd=0 an=0 ar=0 bytes=12"
+zx dns-tcp 192.0.2.53 53 123781800001000000000000036170690000010001
+check "a response sent as a query: the connection is closed ($out)" \
+    test "$out" = "ok closed"
+zx dns-tcp 192.0.2.53 53 12380100000100000000000003617069027a7404746573740000100001
+check "another type than A and AAAA (TXT): REFUSED ($out)" \
+    test "${out% bytes=*}" = "ok rcode=5 qd=1 an=0 ar=0"
+
+# --------------------------------------------------- ztctl check by name
+check "ztctl check --action resolve allows api.zt.test" \
+    quiet "$ZTCTL" --socket "$sock" check --agent dns --action resolve \
+    --object api.zt.test
+"$ZTCTL" --socket "$sock" check --agent dns --action resolve \
+    --object secret.example.org >/dev/null 2>&1
+check "and denies secret.example.org (exit 1)" test $? -eq 1
+check "ztctl check --action connect --object good.zt.test:PORT allows" \
+    quiet "$ZTCTL" --socket "$sock" check --agent dns --action connect \
+    --object "good.zt.test:$svc_port"
+"$ZTCTL" --socket "$sock" check --agent dns --action connect \
+    --object good.zt.test:22 >/dev/null 2>&1
+check "but not on a port the rule lacks (exit 1)" test $? -eq 1
+
+diag "$(grep -c 'action=resolve' "$work/syslog.out") resolve decisions audited"
+finish
