@@ -24,7 +24,7 @@
  *   loop-connect ADDR PORT INTERVAL_MS COUNT
  *   sleep SECONDS   kids N SECONDS   exit N   signal N   now
  *   resolve NAME PORT [SECONDS]       dns-tcp ADDR PORT HEX
- *   resolve-loop PREFIX SUFFIX COUNT
+ *   resolve-loop PREFIX SUFFIX COUNT [MARK]
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
  * ::ffff:127.0.0.1 is v4-mapped), optionally prefixed "v6:" (an AF_INET6
@@ -1036,17 +1036,41 @@ cmd_resolve(int argc, char **argv)
 	return strcmp(first, "ok") == 0 ? 0 : 1;
 }
 
-/* resolve-loop PREFIX SUFFIX COUNT: getaddrinfo of PREFIX<i>SUFFIX for i
- * in 0..COUNT-1: "ok resolved=N failed=M". */
+/* VmRSS of process PID in kB, or -1. */
+static long
+rss_of(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* resolve-loop PREFIX SUFFIX COUNT [MARK]: getaddrinfo of PREFIX<i>SUFFIX
+ * for i in 0..COUNT-1: "ok resolved=N failed=M"; with MARK, the parent's
+ * resident memory after MARK names and at the end: " rss_mark=KB
+ * rss_end=KB". */
 static int
 cmd_resolve_loop(int argc, char **argv)
 {
 	unsigned long resolved = 0, failed = 0;
-	long count;
+	long count, mark = -1, rss_mark = -1;
 
-	if (argc != 4 || (count = atol(argv[3])) <= 0)
-		return usage("resolve-loop PREFIX SUFFIX COUNT");
+	if ((argc != 4 && argc != 5) || (count = atol(argv[3])) <= 0)
+		return usage("resolve-loop PREFIX SUFFIX COUNT [MARK]");
+	if (argc == 5)
+		mark = atol(argv[4]);
 	for (long i = 0; i < count; i++) {
+		if (i == mark)
+			rss_mark = rss_of(getppid());
 		struct addrinfo hints = { .ai_family = AF_INET,
 		    .ai_socktype = SOCK_STREAM }, *res = NULL;
 		char name[300];
@@ -1058,7 +1082,11 @@ cmd_resolve_loop(int argc, char **argv)
 		} else
 			failed++;
 	}
-	printf("ok resolved=%lu failed=%lu\n", resolved, failed);
+	printf("ok resolved=%lu failed=%lu", resolved, failed);
+	if (mark >= 0)
+		printf(" rss_mark=%ld rss_end=%ld", rss_mark,
+		    rss_of(getppid()));
+	printf("\n");
 	return 0;
 }
 

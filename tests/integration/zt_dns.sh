@@ -219,5 +219,47 @@ check "ztctl check --action connect --object good.zt.test:PORT allows" \
     --object good.zt.test:22 >/dev/null 2>&1
 check "but not on a port the rule lacks (exit 1)" test $? -eq 1
 
+# --------------------------------------------------- memory
+# 1 000 names under the wildcard (each allowed, asked upstream, NXDOMAIN):
+# zt-exec keeps nothing per name.  Its resident memory after 200 names and
+# after 1 200 (the agent reads its parent's, zt-exec's, /proc status).
+zx resolve-loop n .zt.test 1200 200
+diag "$out"
+check "1 200 names resolved in a loop (NXDOMAIN each: $out)" \
+    sh -c "printf '%s' '$out' | grep -q '^ok resolved=0 failed=1200 '"
+rss_warm=$(printf '%s' "$out" | sed -n 's/.* rss_mark=\([0-9]*\).*/\1/p')
+rss_end=$(printf '%s' "$out" | sed -n 's/.* rss_end=\([0-9]*\).*/\1/p')
+check "zt-exec's memory stays bounded ($rss_warm kB after 200 names, $rss_end kB after 1 200)" \
+    test -n "$rss_warm" -a -n "$rss_end" -a "$((rss_end - rss_warm))" -lt 2048
+
+# --------------------------------------------------- a malformed upstream
+bad_port=$(free_ports)
+python3 "$top_srcdir/tests/helpers/dns-bad-upstream.py" "$net.54" \
+    "$bad_port" "$work/bad.log" 2>"$work/bad.err" &
+track $!
+check "the malformed upstream (a stub) listens" wait_for \
+    sh -c "ss -Htln 'sport = :$bad_port' | grep -q ."
+sed -i "s|upstream = \[\"$net.53:$dns_port\"\]|upstream = [\"$net.54:$bad_port\", \"$net.53:$dns_port\"]|" \
+    "$work/ztd.conf"
+check "ztd takes the malformed upstream first, unbound second" \
+    quiet "$ZTCTL" --socket "$sock" reload
+for i in 1 2 3 4; do
+	zx resolve api.zt.test "$svc_port"
+	[ "$out" = "ok addr=$net.10 connect=ok" ] || break
+done
+check "every malformed answer is dropped and unbound's is taken ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok"
+check "the stub answered 8 questions, each kind of malformed once" \
+    test "$(cut -d' ' -f2 "$work/bad.log" 2>/dev/null | sort -u | wc -l)" -eq 8
+sed -i "s|upstream = \[\"$net.54:$bad_port\", \"$net.53:$dns_port\"\]|upstream = [\"$net.54:$bad_port\"]|" \
+    "$work/ztd.conf"
+check "ztd takes the malformed upstream alone" \
+    quiet "$ZTCTL" --socket "$sock" reload
+zx resolve api.zt.test "$svc_port"
+check "with only malformed answers the name fails to resolve, zt-exec lives on ($out, exit $rc)" \
+    test "$rc" -eq 1 -a "${out#gai=}" != "$out"
+check "and the supervisor logged no crash" \
+    sh -c "! grep -qiE 'sanitizer|segv|abort' '$work/zx.err'"
+
 diag "$(grep -c 'action=resolve' "$work/syslog.out") resolve decisions audited"
 finish
