@@ -42,6 +42,8 @@
 #define READ_MS 5000			/* the rest of a message */
 #define UPSTREAM_MS 5000		/* one upstream's whole exchange */
 #define RESOLV_CONF "/etc/resolv.conf"
+#define DNS_REPLY_MAX 8192		/* our replies: a chain and 32
+					 * addresses at most */
 
 struct resolver {
 	struct ztconn *ztd;
@@ -52,17 +54,20 @@ struct resolver {
 	size_t n_upstream;
 	pthread_mutex_t lock;
 	bool closed;
-	int conns[RESOLVER_CONNS_MAX];	/* our ends being served, or -1 */
+	struct conn *conns;		/* RESOLVER_CONNS_MAX, made once */
 };
 
+/* One agent connection's state and buffers: a fixed slot, so that what
+ * the resolver holds never grows with the names asked. */
 struct conn {
 	struct resolver *r;
-	int fd;
-	unsigned slot;
+	int fd;				/* our end; -1 free, -2 being set up,
+					 * -3 being closed */
 	pid_t actor;
+	struct dns_answer answer;
 	uint8_t in[DNS_QUERY_MAX];
 	uint8_t up[DNS_ANSWER_MAX];
-	uint8_t out[DNS_ANSWER_MAX + 2];
+	uint8_t out[DNS_REPLY_MAX + 2];
 };
 
 /* "ADDR:PORT", "[ADDR6]:PORT" or a bare address (port 53) into SS. */
@@ -158,14 +163,19 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
 {
 	struct resolver *r = calloc(1, sizeof(*r));
 
-	if (r == NULL)
+	if (r == NULL || (r->conns = calloc(RESOLVER_CONNS_MAX,
+	    sizeof(*r->conns))) == NULL) {
+		free(r);
 		return -ENOMEM;
+	}
 	r->ztd = ztd;
 	snprintf(r->agent, sizeof(r->agent), "%s", p->agent);
 	r->max_ttl = p->dns_max_ttl != 0 ? p->dns_max_ttl : 300;
 	pthread_mutex_init(&r->lock, NULL);
-	for (size_t i = 0; i < RESOLVER_CONNS_MAX; i++)
-		r->conns[i] = -1;
+	for (size_t i = 0; i < RESOLVER_CONNS_MAX; i++) {
+		r->conns[i].r = r;
+		r->conns[i].fd = -1;
+	}
 	for (size_t i = 0; i < p->n_dns_upstream; i++)
 		add_server(r, p->dns_upstream[i]);
 	if (p->n_dns_upstream == 0)
@@ -288,7 +298,7 @@ answer(struct conn *c, size_t len)
 {
 	struct resolver *r = c->r;
 	struct dns_question q;
-	struct dns_answer *a = NULL;
+	struct dns_answer *a = &c->answer;
 	struct ztconn_verdict v;
 	struct ztconn_answer addrs[DNS_ADDRS_MAX];
 	char object[DNS_NAME_MAX + 8], why[160];
@@ -309,8 +319,6 @@ answer(struct conn *c, size_t len)
 	if (!v.allow || (q.type != DNS_TYPE_A && q.type != DNS_TYPE_AAAA))
 		return dns_build_reply(&q, DNS_RCODE_REFUSED, NULL, 0, 0,
 		    r->max_ttl, c->out + 2, sizeof(c->out) - 2);
-	if ((a = malloc(sizeof(*a))) == NULL)
-		return -1;
 	rcode = DNS_RCODE_SERVFAIL;
 	for (size_t i = 0; i < r->n_upstream; i++)
 		if (ask_upstream(c, i, &q, a) > 0) {
@@ -337,7 +345,6 @@ answer(struct conn *c, size_t len)
 	n = dns_build_reply(&q, rcode, rcode == DNS_RCODE_SERVFAIL ||
 	    rcode == DNS_RCODE_REFUSED ? NULL : a, kept_chain, kept,
 	    r->max_ttl, c->out + 2, sizeof(c->out) - 2);
-	free(a);
 	return n;
 }
 
@@ -346,6 +353,7 @@ serve(void *arg)
 {
 	struct conn *c = arg;
 	struct resolver *r = c->r;
+	int fd;
 
 	for (;;) {
 		uint8_t len[2];
@@ -367,65 +375,61 @@ serve(void *arg)
 		    zt_monotonic_ms() + READ_MS) < 0)
 			break;
 	}
+	/* Out of resolver_close_all's reach before the number is closed
+	 * (it could be reused), free for the next connection after. */
 	pthread_mutex_lock(&r->lock);
-	r->conns[c->slot] = -1;
+	fd = c->fd;
+	c->fd = -3;
 	pthread_mutex_unlock(&r->lock);
-	close(c->fd);
-	free(c);
+	close(fd);
+	pthread_mutex_lock(&r->lock);
+	c->fd = -1;
+	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
 
 int
 resolver_connect(struct resolver *r, int sfd, pid_t actor)
 {
-	struct conn *c;
+	struct conn *c = NULL;
 	pthread_attr_t attr;
 	pthread_t thread;
-	unsigned slot;
-	int fd;
+	int fd, e = 0;
 
 	pthread_mutex_lock(&r->lock);
-	for (slot = 0; slot < RESOLVER_CONNS_MAX && r->conns[slot] != -1;
-	    slot++)
-		;
-	if (r->closed || slot == RESOLVER_CONNS_MAX) {
+	for (size_t i = 0; i < RESOLVER_CONNS_MAX && c == NULL; i++)
+		if (r->conns[i].fd == -1)
+			c = &r->conns[i];
+	if (r->closed || c == NULL) {
 		pthread_mutex_unlock(&r->lock);
 		return -ECONNREFUSED;
 	}
-	r->conns[slot] = -2;		/* taken */
+	c->fd = -2;			/* taken */
 	pthread_mutex_unlock(&r->lock);
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (fd = tunnel_bridge_agent(sfd)) < 0) {
-		int e = c == NULL ? -ENOMEM : fd;
-
-		free(c);
-		pthread_mutex_lock(&r->lock);
-		r->conns[slot] = -1;
-		pthread_mutex_unlock(&r->lock);
-		return e;
+	if ((fd = tunnel_bridge_agent(sfd)) < 0) {
+		e = fd;
+		goto free_slot;
 	}
-	c->r = r;
-	c->fd = fd;
-	c->slot = slot;
 	c->actor = actor;
 	pthread_mutex_lock(&r->lock);
-	r->conns[slot] = fd;
+	c->fd = fd;
 	if (r->closed)
 		shutdown(fd, SHUT_RDWR);
 	pthread_mutex_unlock(&r->lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&thread, &attr, serve, c) != 0) {
-		pthread_mutex_lock(&r->lock);
-		r->conns[slot] = -1;
-		pthread_mutex_unlock(&r->lock);
 		close(fd);
-		free(c);
-		pthread_attr_destroy(&attr);
-		return -EAGAIN;
+		e = -EAGAIN;
 	}
 	pthread_attr_destroy(&attr);
-	return 0;
+	if (e == 0)
+		return 0;
+free_slot:
+	pthread_mutex_lock(&r->lock);
+	c->fd = -1;
+	pthread_mutex_unlock(&r->lock);
+	return e;
 }
 
 void
@@ -434,7 +438,7 @@ resolver_close_all(struct resolver *r)
 	pthread_mutex_lock(&r->lock);
 	r->closed = true;
 	for (size_t i = 0; i < RESOLVER_CONNS_MAX; i++)
-		if (r->conns[i] >= 0)
-			shutdown(r->conns[i], SHUT_RDWR);
+		if (r->conns[i].fd >= 0)
+			shutdown(r->conns[i].fd, SHUT_RDWR);
 	pthread_mutex_unlock(&r->lock);
 }

@@ -24,6 +24,7 @@
  *   loop-connect ADDR PORT INTERVAL_MS COUNT
  *   sleep SECONDS   kids N SECONDS   exit N   signal N   now
  *   resolve NAME PORT [SECONDS]       dns-tcp ADDR PORT HEX
+ *   resolve-send NAME PORT TEXT
  *   resolve-loop PREFIX SUFFIX COUNT [MARK]
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
@@ -1034,6 +1035,33 @@ cmd_resolve(int argc, char **argv)
 	}
 	printf("\n");
 	return strcmp(first, "ok") == 0 ? 0 : 1;
+}
+
+/* resolve-send NAME PORT TEXT: getaddrinfo, a TCP connect to the first
+ * address, TEXT and a newline sent, the reply line read: "ok REPLY", or
+ * "gai=CODE" / "errno=NAME" (exit 1). */
+static int
+cmd_resolve_send(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char addr[INET6_ADDRSTRLEN];
+	int r, fd;
+
+	if (argc != 4)
+		return usage("resolve-send NAME PORT TEXT");
+	if ((r = lookup(argv[1], argv[2], &ss, &len, addr,
+	    sizeof(addr))) != 0) {
+		printf("gai=%d\n", r);
+		return 1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0)
+		return fail(errno);
+	if (send(fd, argv[3], strlen(argv[3]), MSG_NOSIGNAL) < 0 ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+		return fail(errno);
+	return reply_or_fail(fd);
 }
 
 /* VmRSS of process PID in kB, or -1. */
@@ -2105,6 +2133,7 @@ static const struct command {
 	{ "now", cmd_now },
 	{ "resolve", cmd_resolve },
 	{ "resolve-loop", cmd_resolve_loop },
+	{ "resolve-send", cmd_resolve_send },
 	{ "dns-tcp", cmd_dns_tcp },
 	{ "meta", cmd_meta },
 	{ "ipc", cmd_ipc },

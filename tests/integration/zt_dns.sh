@@ -52,6 +52,8 @@ start_logsink "$work"
 net=127.$(($$ % 200 + 20)).$(($$ / 200 % 250 + 1))
 dns_port=$(free_ports)
 svc_port=$(free_ports)
+tls_port=$(free_ports)
+pki=$work/pki
 
 # --------------------------------------------------- the DNS server
 cat >"$work/test.zone" <<EOZ
@@ -104,6 +106,20 @@ done
 check "the four services listen" wait_for \
     sh -c "[ \$(ss -Htln 'sport = :$svc_port' | wc -l) -eq 4 ]"
 
+# --------------------------------------------------- certificates (test's)
+mkdir -m 0755 "$pki"
+mkcert() { # NAME DNS-NAME [CA-NAME]
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$pki/$1.key" -out "$pki/$1.pem" -subj "/CN=$2" -days 2 \
+	    -addext "subjectAltName=DNS:$2" \
+	    ${3:+-CA "$pki/$3.pem" -CAkey "$pki/$3.key"} >/dev/null 2>&1
+}
+mkcert ca "test services CA" && mkcert api api.zt.test ca &&
+    mkcert other other.zt.test ca
+check "the test's CA and the servers' certificates are made" \
+    test -s "$pki/other.pem"
+chmod 0644 "$pki"/*.pem
+
 # --------------------------------------------------- ztd
 mkdir -m 0755 "$bin"
 install -m 0755 "$PROBE" "$agent"
@@ -122,7 +138,11 @@ agents = (
     network = (
       { host = "api.zt.test"; private = true; ports = "$svc_port"; },
       { host = "*.zt.test"; private = true; ports = "$svc_port"; },
-      { host = "pub.zt2.test"; ports = "$svc_port"; }
+      { host = "pub.zt2.test"; ports = "$svc_port"; },
+      { host = "api.zt.test"; private = true; ports = "$tls_port";
+        tunnel = true; ca = "$pki/ca.pem"; },
+      { host = "*.zt.test"; private = true; ports = "$tls_port";
+        tunnel = true; ca = "$pki/ca.pem"; }
     ); }
 );
 EOC
@@ -131,6 +151,20 @@ chmod 0644 "$work/ztd.conf"
     --syslog-socket "$work/log.sock" 2>"$work/ztd.stderr" &
 track $!
 check "ztd starts" wait_for test -S "$sock"
+
+# The tunnelled services, trusting ztd's CA: api.zt.test's own
+# certificate on $net.10, another name's on $net.11 (www.zt.test).
+"$ZTCTL" --socket "$sock" ca show >"$pki/ztd-ca.pem"
+for pair in "10 api" "11 other"; do
+	set -- $pair
+	openssl s_server -accept "$net.$1:$tls_port" -cert "$pki/$2.pem" \
+	    -key "$pki/$2.key" -Verify 1 -CAfile "$pki/ztd-ca.pem" \
+	    -verify_return_error -tls1_3 -rev </dev/null \
+	    >"$work/s_server-$1.out" 2>&1 &
+	track $!
+done
+check "the two TLS services listen" wait_for \
+    sh -c "[ \$(ss -Htln 'sport = :$tls_port' | wc -l) -eq 2 ]"
 
 # --------------------------------------------------- allowed names
 zx resolve api.zt.test "$svc_port"
@@ -147,6 +181,18 @@ check "a wildcard name through a CNAME to a name of the rule ($out)" \
     test "$out" = "ok addr=$net.11 connect=ok"
 check "audited with the name asked" \
     logged "object=\"tcp:$net.11:$svc_port\" name=\"good.zt.test\""
+
+# --------------------------------------------------- tunnels by name
+zx resolve-send api.zt.test "$tls_port" hello
+check "a tunnelled host rule: the server proves the name asked, data goes through ($out)" \
+    test "$out" = "ok olleh"
+check "the tunnel's server_name defaulted to the name" \
+    logged "tunnel open: agent=\"dns\" object=\"tcp:$net.10:$tls_port\" server_name=\"api.zt.test\""
+zx resolve-send good.zt.test "$tls_port" hello
+check "a server that cannot prove the name answered (good.zt.test) is refused ($out)" \
+    test "$out" = "errno=ECONNREFUSED"
+check "zt-exec says which name it was not" \
+    logged "tunnel to tcp:$net.11:$tls_port: the server is not good.zt.test"
 
 # --------------------------------------------------- refused names
 zx resolve secret.example.org "$svc_port"
@@ -229,8 +275,14 @@ check "1 200 names resolved in a loop (NXDOMAIN each: $out)" \
     sh -c "printf '%s' '$out' | grep -q '^ok resolved=0 failed=1200 '"
 rss_warm=$(printf '%s' "$out" | sed -n 's/.* rss_mark=\([0-9]*\).*/\1/p')
 rss_end=$(printf '%s' "$out" | sed -n 's/.* rss_end=\([0-9]*\).*/\1/p')
-check "zt-exec's memory stays bounded ($rss_warm kB after 200 names, $rss_end kB after 1 200)" \
-    test -n "$rss_warm" -a -n "$rss_end" -a "$((rss_end - rss_warm))" -lt 2048
+if [ -n "${ZT_TEST_ZTEXEC:-}" ]; then
+	# A sanitized zt-exec: ASan's quarantine keeps what is freed.
+	skip "zt-exec's memory is measured in the plain build"
+else
+	check "zt-exec's memory stays bounded ($rss_warm kB after 200 names, $rss_end kB after 1 200)" \
+	    test -n "$rss_warm" -a -n "$rss_end" -a \
+	    "$((rss_end - rss_warm))" -lt 2048
+fi
 
 # --------------------------------------------------- a malformed upstream
 bad_port=$(free_ports)
