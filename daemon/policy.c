@@ -369,17 +369,30 @@ policy_is_host_name(const char *name)
 	}
 }
 
-/* "dns:NAME" or "NAME": canonical "dns:NAME". */
+/* TEXT (LEN bytes) lower-cased into NAME (256 bytes), if it fits and is
+ * then a host name. */
+static bool
+lower_name(const char *text, size_t len, char name[256])
+{
+	if (len >= 256)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		name[i] = text[i] >= 'A' && text[i] <= 'Z' ?
+		    (char)(text[i] - 'A' + 'a') : text[i];
+	name[len] = '\0';
+	return policy_is_host_name(name);
+}
+
+/* "dns:NAME" or "NAME", in any case: canonical "dns:name". */
 static int
 parse_resolve(const char *text, struct policy_object *out, char *error)
 {
 	const char *name = strncmp(text, "dns:", 4) == 0 ? text + 4 : text;
 
-	if (!policy_is_host_name(name))
-		return parse_error(error, "resolve: not a DNS name in lower "
-		    "case without a trailing dot");
-	snprintf(out->name, sizeof(out->name), "%s", name);
-	snprintf(out->text, sizeof(out->text), "dns:%s", name);
+	if (!lower_name(name, strlen(name), out->name))
+		return parse_error(error, "resolve: not a DNS name (labels of "
+		    "letters, digits, '-' and '_', no trailing dot)");
+	snprintf(out->text, sizeof(out->text), "dns:%s", out->name);
 	return 0;
 }
 
@@ -388,8 +401,6 @@ policy_parse_named_connect(const char *text, struct policy_object *out,
     char *error)
 {
 	const char *colon;
-	char name[256];
-	size_t n;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -401,18 +412,15 @@ policy_parse_named_connect(const char *text, struct policy_object *out,
 		text += 4;
 	}
 	colon = strrchr(text, ':');
-	if (colon == NULL || (n = (size_t)(colon - text)) >= sizeof(name))
+	if (colon == NULL)
 		return parse_error(error, "connect: expected NAME:PORT");
-	memcpy(name, text, n);
-	name[n] = '\0';
-	if (!policy_is_host_name(name))
-		return parse_error(error, "connect: not a DNS name in lower "
-		    "case without a trailing dot");
+	if (!lower_name(text, (size_t)(colon - text), out->name))
+		return parse_error(error, "connect: not a DNS name (labels of "
+		    "letters, digits, '-' and '_', no trailing dot)");
 	if ((r = parse_port("connect", colon + 1, &out->port, error)) < 0)
 		return r;
-	snprintf(out->name, sizeof(out->name), "%s", name);
 	snprintf(out->text, sizeof(out->text), "%s:%s:%u",
-	    out->proto == PROTO_UDP ? "udp" : "tcp", name, out->port);
+	    out->proto == PROTO_UDP ? "udp" : "tcp", out->name, out->port);
 	out->action = ACTION_CONNECT;
 	return 0;
 }

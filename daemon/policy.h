@@ -27,7 +27,8 @@ enum action {
 	ACTION_SYSCALL,		/* object: a syscall name */
 	ACTION_LISTEN,		/* object: [tcp:|udp:]ADDR:PORT or [ADDR6]:PORT,
 				 * the local address an inbound socket takes */
-	ACTION_RESOLVE,		/* object: dns:NAME (or NAME), a question the
+	ACTION_RESOLVE,		/* object: dns:NAME (or NAME, any case;
+				 * canonical lower case), a question the
 				 * grant's resolver would send upstream */
 	ACTION_MAX,
 };
@@ -87,6 +88,9 @@ enum action policy_action_from_name(const char *name);
  *            be "/" (a directory one can open), unlike any other path.
  *   listen   as connect, without unix: "tcp:127.0.0.1:8080",
  *            "tcp:[::]:8080" (the any-address is itself, not a block).
+ *   resolve  "dns:api.example.com": the name lower-cased, a DNS name of
+ *            labels of [a-z0-9_-] without a trailing dot (policy_is_host_
+ *            name); "dns:" may be left out.
  *   exec, syscall, session: TEXT itself.
  *
  * Returns 0 with OUT->action set, or ZT_E_PROTOCOL with OUT zeroed
@@ -126,6 +130,9 @@ int policy_parse_object(enum action action, const char *text,
  *            must grant every bit asked.  Allows are low risk.
  *   syscall: in deny: denied; in gate: allowed with risk high; otherwise
  *            denied (not gated by this profile).
+ *   resolve: the first host rule whose name (or wildcard) matches: low
+ *            risk allow (the question may go upstream).  Connects by name
+ *            are policy_decide_named's.
  * VERDICT->reason names the deciding rule and its line, or says that none
  * applies ("command /usr/bin/psql (line 12) is high risk", "network rule
  * line 14 allows tcp:10.0.0.5:5432", "no files rule covers /etc/shadow");
@@ -171,7 +178,8 @@ void policy_decide_named(const struct agent *agent,
 /*
  * "[tcp:|udp:]NAME:PORT" (ztctl check: may a connect to an address
  * answered for NAME be allowed?) into OUT: action ACTION_CONNECT, family
- * 0, NAME in out->name, text canonical ("tcp:api.example.com:443").  0,
+ * 0, NAME lower-cased in out->name, text canonical
+ * ("tcp:api.example.com:443").  0,
  * or ZT_E_PROTOCOL with ERROR.
  */
 int policy_parse_named_connect(const char *text, struct policy_object *out,

@@ -1137,7 +1137,10 @@ test_host_rules(void **state)
 	assert_int_equal(policy_parse_named_connect("udp:a.b:53", &named,
 	    error), 0);
 	assert_int_equal(named.proto, PROTO_UDP);
-	assert_int_equal(policy_parse_named_connect("Api.example.com:443",
+	assert_int_equal(policy_parse_named_connect("Api.Example.com:443",
+	    &named, error), 0);
+	assert_string_equal(named.text, "tcp:api.example.com:443");
+	assert_int_equal(policy_parse_named_connect("api.example.com.:443",
 	    &named, error), ZT_E_PROTOCOL);
 	assert_int_equal(policy_parse_named_connect("api.example.com:0",
 	    &named, error), ZT_E_PROTOCOL);
