@@ -41,7 +41,9 @@
 enum zt_msg_type {
 	ZT_MSG_ERROR = 1,		/* reply: CODE, TEXT */
 	ZT_MSG_STATUS = 2,		/* request: no fields */
-	ZT_MSG_STATUS_REPLY = 3,	/* reply: the daemon's state */
+	ZT_MSG_STATUS_REPLY = 3,	/* reply: the daemon's state (COUNT:
+					 * addresses grants' resolvers were
+					 * answered, remembered now) */
 	ZT_MSG_RELOAD = 4,		/* request: no fields (root only) */
 	ZT_MSG_RELOAD_REPLY = 5,	/* reply: GENERATION */
 	ZT_MSG_CHECK = 6,		/* admin dry run: AGENT ACTION OBJECT

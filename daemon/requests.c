@@ -101,6 +101,19 @@ agent_group_state(const struct ztd_config *c, char *out, size_t size)
 		    "member");
 }
 
+/* STATUS: how many addresses the grants' resolvers were answered and
+ * ztd remembers now (expired ones not yet replaced included). */
+static int
+put_learned_count(struct ztd *ztd, struct zt_msg *reply)
+{
+	size_t n = 0;
+
+	for (struct grant *g = grant_first(ztd); g != NULL; g = grant_next(g))
+		n += learned_count(g->learned);
+	return zt_msg_put_u32(reply, ZT_F_COUNT,
+	    n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
+}
+
 static int
 answer_status(struct request *rq)
 {
@@ -166,7 +179,7 @@ answer_status(struct request *rq)
 	    (r = zt_msg_put_str(reply, ZT_F_RELOAD_ERROR,
 	    ztd->reload_error)) < 0)
 		return r;
-	return 0;
+	return put_learned_count(ztd, reply);
 }
 
 static int

@@ -147,7 +147,7 @@ command_status(void)
 	const char *attest_state = "";
 	uint64_t cache_entries = 0, cache_hits = 0, cache_misses = 0;
 	uint64_t audit_seq = 0, attest_age = 0;
-	uint32_t grants = 0;
+	uint32_t grants = 0, dns_addresses = 0;
 	bool has_age;
 	int r;
 
@@ -171,6 +171,7 @@ command_status(void)
 	zt_msg_get_str(&reply, ZT_F_ATTEST_STATE, &attest_state);
 	zt_msg_get_u64(&reply, ZT_F_AUDIT_SEQ, &audit_seq);
 	has_age = zt_msg_get_u64(&reply, ZT_F_ATTEST_AGE, &attest_age) == 0;
+	zt_msg_get_u32(&reply, ZT_F_COUNT, &dns_addresses);
 
 	if (arg_json) {
 		printf("{\"version\":");
@@ -194,8 +195,10 @@ command_status(void)
 			printf(",\"age\":null");
 		printf("},\"cache\":{\"entries\":%" PRIu64 ",\"hits\":%" PRIu64
 		    ",\"misses\":%" PRIu64 "},\"grants\":%" PRIu32
+		    ",\"dns_addresses\":%" PRIu32
 		    ",\"audit_seq\":%" PRIu64 ",\"reload_error\":",
-		    cache_entries, cache_hits, cache_misses, grants, audit_seq);
+		    cache_entries, cache_hits, cache_misses, grants,
+		    dns_addresses, audit_seq);
 		if (reload_error != NULL)
 			json_string(reload_error);
 		else
@@ -220,6 +223,8 @@ command_status(void)
 	printf("cache:        %" PRIu64 " entries, %" PRIu64 " hits, %" PRIu64
 	    " misses\n", cache_entries, cache_hits, cache_misses);
 	printf("grants:       %" PRIu32 " live\n", grants);
+	printf("names:        %" PRIu32 " addresses answered for host rules, "
+	    "remembered\n", dns_addresses);
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
 	if (zt_msg_get_str(&reply, ZT_F_TEXT, &agent_group) == 0)
 		printf("agent_group:  %s\n", agent_group);

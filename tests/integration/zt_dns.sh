@@ -265,6 +265,30 @@ check "ztctl check --action connect --object good.zt.test:PORT allows" \
     --object good.zt.test:22 >/dev/null 2>&1
 check "but not on a port the rule lacks (exit 1)" test $? -eq 1
 
+# An agent that resolves, then holds its grant (30 s, or until killed).
+dns_addresses() {
+	"$ZTCTL" --socket "$sock" --json status |
+	    sed -n 's/.*"dns_addresses":\([0-9]*\).*/\1/p'
+}
+setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+    "$agent" resolve api.zt.test "$svc_port" 30 >/dev/null 2>&1 </dev/null &
+holder=$!
+for _ in $(seq 300); do
+	got=$(dns_addresses)
+	[ "$got" = 1 ] && break
+	sleep 0.05
+done
+check "ztctl status counts the address a live grant remembers ($got)" \
+    test "$got" = 1
+stop_pid "$holder"
+for _ in $(seq 300); do
+	got=$(dns_addresses)
+	[ "$got" = 0 ] && break
+	sleep 0.05
+done
+check "and forgets it with the grant ($got)" test "$got" = 0
+
 # --------------------------------------------------- memory
 # 1 000 names under the wildcard (each allowed, asked upstream, NXDOMAIN):
 # zt-exec keeps nothing per name.  Its resident memory after 200 names and
