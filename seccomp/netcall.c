@@ -432,7 +432,19 @@ dest_done(struct dest *d)
 	d->path_fd = -1;
 }
 
-/* Normalise, decide and ready socket SFD of kind K for OP: 0 or -errno. */
+/* Is D an inet destination on port 53? */
+static bool
+dns_port(const struct dest *d)
+{
+	return d->len != 0 && (d->addr.ss_family == AF_INET6 ?
+	    ((const struct sockaddr_in6 *)&d->addr)->sin6_port :
+	    d->addr.ss_family == AF_INET ?
+	    ((const struct sockaddr_in *)&d->addr)->sin_port : 0) == htons(53);
+}
+
+/* Normalise, decide and ready socket SFD of kind K for OP: 0 or -errno.
+ * Under a resolver, a TCP Fast Open send to port 53 (a connect the
+ * resolver would not see) is refused. */
 static int
 prepare(const struct call *c, int sfd, const struct sock_kind *k,
     enum net_op op, bool fastopen, const void *raw, socklen_t len,
@@ -440,8 +452,11 @@ prepare(const struct call *c, int sfd, const struct sock_kind *k,
 {
 	int r;
 
-	if ((r = normalise(c, k, op, fastopen, raw, len, d)) < 0 ||
-	    (r = decide_dest(c, d, tunnel)) < 0)
+	if ((r = normalise(c, k, op, fastopen, raw, len, d)) < 0)
+		return r;
+	if (fastopen && c->s->setup.resolver != NULL && dns_port(d))
+		return -EACCES;
+	if ((r = decide_dest(c, d, tunnel)) < 0)
 		return r;
 	return k->domain == AF_UNIX ? refuse_rights(c->s, sfd) : 0;
 }
@@ -462,9 +477,7 @@ to_resolver(const struct call *c, const struct sock_kind *k,
 	    k->type != SOCK_STREAM ||
 	    normalise(c, k, OP_CONNECT, false, raw, len, &d) < 0)
 		return false;
-	dns = d.len != 0 && (d.addr.ss_family == AF_INET6 ?
-	    ((struct sockaddr_in6 *)&d.addr)->sin6_port :
-	    ((struct sockaddr_in *)&d.addr)->sin_port) == htons(53);
+	dns = dns_port(&d);
 	dest_done(&d);
 	return dns;
 }

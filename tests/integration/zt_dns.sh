@@ -142,7 +142,9 @@ agents = (
       { host = "api.zt.test"; private = true; ports = "$tls_port";
         tunnel = true; ca = "$pki/ca.pem"; },
       { host = "*.zt.test"; private = true; ports = "$tls_port";
-        tunnel = true; ca = "$pki/ca.pem"; }
+        tunnel = true; ca = "$pki/ca.pem"; },
+      { to = "$net.55/32"; ports = "53"; proto = "udp"; },
+      { to = "$net.56/32"; ports = "53"; proto = "tcp"; }
     ); }
 );
 EOC
@@ -231,8 +233,15 @@ check "past the TTL (3 s) the address is refused until resolved again ($out)" \
     test "$out" = "ok addr=$net.10 connect=ok after=EACCES again=ok"
 
 # --------------------------------------------------- UDP, raw queries
+zx sendto-noreply "$net.55" 53 query
+check "UDP to port 53 of a server a CIDR rule names is allowed ($out)" \
+    test "$out" = "ok sent"
 zx sendto-noreply 192.0.2.53 53 query
-check "UDP to port 53 is refused ($out)" test "$out" = "errno=EACCES"
+check "UDP to port 53 of any other is refused ($out)" \
+    test "$out" = "errno=EACCES"
+zx fastopen "$net.56" 53 query
+check "a TCP Fast Open send to port 53 (a connect past the resolver) is refused, even where a CIDR rule allows TCP ($out)" \
+    test "$out" = "errno=EACCES"
 # A query for api.zt.test A with an EDNS OPT record, by hand.
 q_api=12340100000100000000000103617069027a74047465737400000100010000291000000000000000
 zx dns-tcp 192.0.2.53 53 "$q_api"
