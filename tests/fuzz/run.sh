@@ -51,7 +51,9 @@ trap 'exit 143' TERM
 # The sources include "config.h"; the fuzz build needs nothing from it.
 : >"$work/config.h"
 if [ "$harness" = msg ]; then
-	sources="$top/common/zt_msg.c $top/common/zt_err.c $top/common/zt_log.c"
+	# zt-exec's reader of the profile a launch reply carries, too.
+	sources="$top/common/zt_msg.c $top/common/zt_err.c $top/common/zt_log.c
+	    $top/common/zt_envcheck.c $top/seccomp/profile.c"
 	libs=
 	corpus=$here/corpus
 	max_len=4200
@@ -68,7 +70,7 @@ fi
 # shellcheck disable=SC2086
 "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -D_GNU_SOURCE \
-	-I"$work" -I"$top/common" -I"$top/daemon" \
+	-I"$work" -I"$top/common" -I"$top/daemon" -I"$top/seccomp" \
 	-o "$work/$name" "$here/$name.c" $sources $libs
 
 # libFuzzer adds what it finds to its corpus: give it a copy.
