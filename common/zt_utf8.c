@@ -11,7 +11,8 @@ size_t
 zt_utf8_sequence(const unsigned char *in, size_t avail)
 {
 	unsigned char c = in[0];
-	unsigned char low = 0x80, high = 0xbf;	/* the second byte's range */
+	/* The second byte's range. */
+	unsigned char low = 0x80, high = 0xbf;
 	size_t n;
 
 	if (c < 0x80)

@@ -560,7 +560,8 @@ command_grants(void)
 
 		zt_msg_init(&request, ZT_MSG_GRANTS, next_request_id());
 		zt_msg_put_u32(&request, ZT_F_OFFSET, offset);
-		if ((r = call_with(&request, ZT_MSG_GRANTS_REPLY, &reply)) != 0) {
+		if ((r = call_with(&request, ZT_MSG_GRANTS_REPLY,
+		    &reply)) != 0) {
 			json_decref(all);
 			return r;
 		}
@@ -777,7 +778,8 @@ command_audit(int argc, char **argv)
 			file = NULL;
 	}
 	if (file == NULL)
-		return fail(EXIT_ERROR, "usage: audit verify FILE [--head PATH]");
+		return fail(EXIT_ERROR, "usage: audit verify FILE "
+		    "[--head PATH]");
 	r = audit_verify(file, head, report, sizeof(report));
 	if (r < 0 && r != ZT_E_PROTOCOL)
 		/* Nothing was checked: no verdict on the chain. */
