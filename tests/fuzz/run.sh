@@ -1,15 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Build a libFuzzer harness (msg: the wire decoder, quote: the TPM quote
-# verifier) and run it for SECONDS on a copy of its seed corpus; a crash
+# verifier, utf8: the escaping of untrusted bytes for JSON) and run it for SECONDS on a copy of its seed corpus; a crash
 # fails the run and is kept in tests/fuzz/crashes.
 #
-# usage: tests/fuzz/run.sh [msg|quote] SECONDS   (from any directory;
+# usage: tests/fuzz/run.sh [msg|quote|utf8] SECONDS   (from any directory;
 #                                    CC=clang-NN to pick another clang)
 set -eu
 
 usage() {
-	echo "usage: $0 [msg|quote] SECONDS" >&2
+	echo "usage: $0 [msg|quote|utf8] SECONDS" >&2
 	exit 2
 }
 
@@ -20,7 +20,7 @@ if [ $# -eq 2 ]; then
 fi
 [ $# -eq 1 ] || usage
 case $harness in
-msg | quote) ;;
+msg | quote | utf8) ;;
 *) usage ;;
 esac
 name=fuzz_$harness
@@ -56,6 +56,11 @@ if [ "$harness" = msg ]; then
 	    $top/common/zt_envcheck.c $top/seccomp/profile.c"
 	libs=
 	corpus=$here/corpus
+	max_len=4200
+elif [ "$harness" = utf8 ]; then
+	sources=$top/common/zt_utf8.c
+	libs=$(pkg-config --cflags --libs jansson)
+	corpus=$here/corpus-utf8
 	max_len=4200
 else
 	# tss2-mu and libcrypto are not instrumented, but their memcpy calls

@@ -253,6 +253,13 @@ out=$("$ZTCTL" --socket "$sock" grants)
 check "ztctl grants shows the grant's certificate serial and expiry ($hgrant)" \
     sh -c "[ -n '$hgrant' ] && printf '%s' \"\$1\" |
     grep -qE '^$hgrant .* [0-9a-f]{32} +[0-9]{4}-[0-9]{2}-[0-9]{2}T'" _ "$out"
+json=$("$ZTCTL" --socket "$sock" --json grants)
+check "ztctl --json grants: the certificate's serial (hex) and notAfter (seconds, after now)" \
+    python3 -c 'import json, re, sys, time
+g = [g for g in json.loads(sys.argv[1])["grants"] if g["grant"] == sys.argv[2]]
+sys.exit(not (len(g) == 1 and re.fullmatch("[0-9a-f]{32}", g[0]["cert_serial"]) and
+    isinstance(g[0]["cert_not_after"], int) and g[0]["cert_not_after"] > time.time()))' \
+    "$json" "$hgrant"
 established() { ss -Htn state established "( sport = :$hold_port )" | grep -q .; }
 check "the server holds the tunnel's connection" established
 t0=$(now)
