@@ -143,6 +143,25 @@ int policy_parse_object(enum action action, const char *text,
 void policy_decide(const struct agent *agent,
     const struct policy_object *object, struct policy_verdict *verdict);
 
+/*
+ * Put agent A's profile, the part zt-exec enforces itself (its filter,
+ * Landlock, what it gates), into M as a ZT_F_PROFILE record (zt_msg.h
+ * gives its schema).  With host rules, ZT_PROFILE_DNS and DNS's upstreams
+ * and max_ttl (DNS NULL: none, the resolver asks /etc/resolv.conf's).
+ * 0 or a zt_err code (ZT_E_NOSPACE: too large).
+ */
+struct zt_msg;
+int policy_put_profile(struct zt_msg *m, const struct agent *a,
+    const struct dns_config *dns);
+
+/*
+ * Whether A's launch reply (a decision with the longest reason, a grant,
+ * the digest and the profile with DNS's upstreams) fits one message:
+ * checked when the policy is loaded, so that no agent's launch fails on
+ * it.
+ */
+bool policy_profile_fits(const struct agent *a, const struct dns_config *dns);
+
 /* Does the host rule RULE match NAME (lower-case, no trailing dot)?  A
  * wildcard rule matches names strictly under its suffix. */
 bool policy_host_matches(const struct network_rule *rule, const char *name);
