@@ -1477,6 +1477,35 @@ test_host_rules(void **state)
 	/* 0.0.0.0/0 on 443-444 makes both rules on 443 moot, not 5432. */
 	assert_int_equal(config_warnings(c, count_warning, &warnings), 2);
 	assert_int_equal(warnings, 2);
+
+	/* What zt-exec is told: a resolver, both families, the servers and
+	 * the longest TTL, through the wire and back. */
+	{
+		static struct zt_msg sent, received;
+		static struct profile p;
+		struct zt_record r;
+		char why[160];
+
+		assert_int_equal(zt_msg_init(&sent, ZT_MSG_DECISION, 1), 0);
+		assert_int_equal(zt_msg_put_u32(&sent, ZT_F_DECISION,
+		    ZT_DECISION_ALLOW), 0);
+		assert_int_equal(zt_msg_put_str(&sent, ZT_F_REASON, "r"), 0);
+		assert_int_equal(policy_put_profile(&sent, &c->agents[0],
+		    &c->dns), 0);
+		assert_int_equal(zt_msg_decode(&received, sent.wire,
+		    sent.size), 0);
+		assert_int_equal(zt_msg_get_record(&received, ZT_F_PROFILE,
+		    &r), 0);
+		assert_int_equal(profile_from_record(&r, &p, why), 0);
+		assert_true(p.dns);
+		assert_true(p.inet);
+		assert_true(p.inet6);
+		assert_false(p.unix_);
+		assert_true(p.tunnel);
+		assert_int_equal(p.n_dns_upstream, 3);
+		assert_string_equal(p.dns_upstream[1], "[::1]:5353");
+		assert_int_equal(p.dns_max_ttl, 60);
+	}
 	config_free(c);
 }
 
