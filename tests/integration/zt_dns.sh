@@ -227,6 +227,46 @@ check "the upstream answered pub.zt2.test (in 127.0.0.0/8)" \
 check "a loopback answer for a rule without private = true is dropped ($out)" \
     test "$rc" -ne 0 -a "${out#gai=}" != "$out"
 
+# --------------------------------------------------- one grant, several zt-exec
+# A PAM session's grant (zt-testtool as the PAM stack), and two zt-exec
+# launched in it: what the first resolved, the second may connect to.
+mkfifo "$work/session.in"
+"$TESTTOOL" session "$sock" "$(id -u "$account")" zt-exec \
+    <"$work/session.in" >"$work/session.out" 2>&1 &
+track $!
+exec {session_fd}>"$work/session.in"
+wait_for test -s "$work/session.out"
+session=$(head -n 1 "$work/session.out" |
+    sed -n 's/.* grant=\([0-9a-f]\{32\}\).*/\1/p')
+check "a PAM session's grant ($session)" test -n "$session"
+in_session() { # ARGS...: the agent under zt-exec in the session; its lines
+	local lines
+	lines=$(wc -l <"$work/session.out")
+	echo "run setpriv --reuid=$account --regid=$account --clear-groups --" \
+	    "$ZTEXEC --socket $sock --syslog-socket $work/log.sock --" \
+	    "$agent $*" >&"$session_fd"
+	for _ in $(seq 600); do
+		tail -n +$((lines + 1)) "$work/session.out" | grep -q '^exit ' &&
+		    break
+		sleep 0.05
+	done
+	tail -n +$((lines + 1)) "$work/session.out" | tr '\n' ' '
+}
+out=$(in_session connect tcp "$net.10" "$svc_port")
+check "in the session, a direct connect before any resolution is refused ($out)" \
+    test "$out" = "errno=EACCES exit 1 "
+out=$(in_session resolve api.zt.test "$svc_port")
+check "a first zt-exec in the session resolves and connects ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok exit 0 "
+seen=$(wc -l <"$work/syslog.out")
+out=$(in_session connect tcp "$net.10" "$svc_port")
+check "a second zt-exec in the same session connects to that address without resolving ($out)" \
+    test "${out%% *}" = "ok"
+check "its allow names the name the first one resolved" wait_for \
+    sh -c "tail -n +$((seen + 1)) '$work/syslog.out' | grep -q 'decision=allow action=connect .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\"'"
+echo close >&"$session_fd"
+exec {session_fd}>&-
+
 # --------------------------------------------------- TTL
 zx resolve api.zt.test "$svc_port" 5
 check "past the TTL (3 s) the address is refused until resolved again ($out)" \
