@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -82,6 +83,44 @@ decide_learned(struct ztd *ztd, const struct subject *s,
 	}
 }
 
+/* The name a live answer gave O's address in GRANT's tree, into NAME
+ * (256 bytes; "" when none, or when an address rule allows O anyway). */
+static void
+learned_name(struct ztd *ztd, struct grant *grant,
+    const struct policy_object *o, char name[256])
+{
+	const char *names[LEARNED_NAMES_MAX];
+	int64_t expires[LEARNED_NAMES_MAX];
+	const struct agent *a;
+	struct policy_verdict v;
+
+	name[0] = '\0';
+	if (grant == NULL || o->action != ACTION_CONNECT ||
+	    (o->family != AF_INET && o->family != AF_INET6) ||
+	    (a = config_find_agent(ztd->config, grant->agent)) == NULL)
+		return;
+	policy_decide(a, o, &v);
+	if (v.decision == DECISION_ALLOW)
+		return;
+	if (learned_find(grant_root(ztd, grant)->learned, o->family, o->addr,
+	    ztd_now_ms(), names, expires) > 0)
+		snprintf(name, 256, "%s", names[0]);
+}
+
+void
+decide_name_cached(struct ztd *ztd, struct grant *grant, enum action action,
+    const char *object_text, struct decision *d)
+{
+	struct policy_object *o = malloc(sizeof(*o));
+	char error[POLICY_REASON_MAX];
+
+	d->name[0] = '\0';
+	if (o != NULL && policy_parse_object(action, object_text, o,
+	    error) == 0)
+		learned_name(ztd, grant, o, d->name);
+	free(o);
+}
+
 void
 decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
     enum action action, const char *object_text, bool dry_run,
@@ -112,6 +151,8 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 		d->risk = RISK_LOW;
 		d->cached = true;
 		snprintf(d->reason, sizeof(d->reason), "cached allow");
+		/* An allow by name says which, from a hit too. */
+		learned_name(ztd, s->grant, &object, d->name);
 		goto audit;
 	}
 

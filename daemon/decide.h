@@ -52,6 +52,14 @@ void decide(struct ztd *ztd, uint64_t resume_ticket,
     const struct subject *subject, enum action action,
     const char *object_text, bool dry_run, struct decision *out);
 
+/*
+ * An allow served from a cache (REPORT's hits) of a connect to an address
+ * GRANT's tree was answered for a name: that name into D->name for the
+ * audit line (D->name "" otherwise).
+ */
+void decide_name_cached(struct ztd *ztd, struct grant *grant,
+    enum action action, const char *object_text, struct decision *d);
+
 /* Write the audit record of a decision; false when it must become a deny
  * (audit.require and the record could not be written). */
 bool decide_audit(struct ztd *ztd, const struct subject *subject,

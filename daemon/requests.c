@@ -847,9 +847,10 @@ answer_report(struct request *rq)
 		const char *object;
 
 		if (check_record(ztd, s.grant, &record, now, &action, &object,
-		    d.reason, sizeof(d.reason)) == 0)
+		    d.reason, sizeof(d.reason)) == 0) {
 			d.decision = DECISION_ALLOW;
-		else
+			decide_name_cached(ztd, s.grant, action, object, &d);
+		} else
 			forged++;
 		if (lost > 0 || !decide_audit(ztd, &s, action == ACTION_NONE ?
 		    "unknown" : policy_action_name(action), object, &d, -1))

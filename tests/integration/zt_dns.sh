@@ -178,6 +178,15 @@ check "the connect was allowed by the host rule, audited with the name" \
     logged "decision=allow action=connect agent=\"dns\" .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" reason=\"network rule line [0-9]+ allows"
 check "the upstream saw the allowed question" queried api.zt.test
 
+# The same connect again in one grant: the second from a cache (ztd's or
+# zt-exec's), still audited with the name.
+seen=$(wc -l <"$work/syslog.out")
+zx resolve api.zt.test "$svc_port" 0
+check "the same name connected to three times in one grant, within its TTL ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok after=ok again=ok"
+check "its allows from a cache name the name too" wait_for \
+    sh -c "tail -n +$((seen + 1)) '$work/syslog.out' | grep -E 'object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" .*cache=(hit|local)' | grep -q ."
+
 zx resolve good.zt.test "$svc_port"
 check "a wildcard name through a CNAME to a name of the rule ($out)" \
     test "$out" = "ok addr=$net.11 connect=ok"
