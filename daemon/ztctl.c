@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "zt_client.h"
 #include "zt_err.h"
+#include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 
@@ -136,6 +137,32 @@ call(enum zt_msg_type type, enum zt_msg_type expected, struct zt_msg *reply)
 	return call_with(&request, expected, reply);
 }
 
+/* The kernel features ztd and zt-exec rely on, as this host has them (the
+ * same kernel ztd runs on). */
+static void
+print_kernel(void)
+{
+	struct zt_kernel k;
+
+	zt_kernel_probe(&k, ZT_KERNEL_ALL);
+	printf("kernel:       %s, Landlock ABI %d\n", k.release,
+	    k.landlock_abi);
+	for (int f = 0; f < ZT_KF_COUNT; f++) {
+		unsigned bit = ZT_KF_BIT(f);
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s (Linux %s)",
+		    zt_kernel_feature_name(f), zt_kernel_feature_version(f));
+		printf("  %-46s %-8s %s\n", name,
+		    k.present[f] ? "present" : "MISSING",
+		    bit & ZT_KERNEL_ZTD_NEEDS & ZT_KERNEL_ZTEXEC_NEEDS ?
+		    "needed by ztd and zt-exec" :
+		    bit & ZT_KERNEL_ZTD_NEEDS ? "needed by ztd" :
+		    bit & ZT_KERNEL_ZTEXEC_NEEDS ? "needed by zt-exec" :
+		    "used by zt-exec when present");
+	}
+}
+
 static int
 command_status(void)
 {
@@ -223,6 +250,7 @@ command_status(void)
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
 	if (zt_msg_get_str(&reply, ZT_F_TEXT, &agent_group) == 0)
 		printf("agent_group:  %s\n", agent_group);
+	print_kernel();
 	return 0;
 }
 
