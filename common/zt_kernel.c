@@ -19,6 +19,16 @@
 
 #include "zt_kernel.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef UNDER_VALGRIND
+#define UNDER_VALGRIND() false
+#endif
+
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77			/* Linux 6.5 */
 #endif
@@ -155,6 +165,7 @@ zt_kernel_probe(struct zt_kernel *k, unsigned mask)
 	int abi;
 
 	memset(k, 0, sizeof(*k));
+	k->under_valgrind = UNDER_VALGRIND();
 	if (uname(&u) == 0)
 		snprintf(k->release, sizeof(k->release), "%s", u.release);
 	probe_sockets(k, mask);

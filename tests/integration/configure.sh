@@ -8,15 +8,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-if [ -n "${ZT_SANITIZED:-}" ]; then
-	echo "1..0 # SKIP builds the tree again: in the plain build only"
-	exit 0
-fi
-if [ ! -e "$top_srcdir/.git" ]; then
-	# make distcheck: the tarball's tree is built and tested already.
-	echo "1..0 # SKIP builds the tree again: from a git checkout only"
-	exit 0
-fi
+skip_unless_checkout "builds the tree again"
 if [ ! -x "$top_srcdir/configure" ]; then
 	echo "1..0 # SKIP no configure in $top_srcdir (run ./bootstrap)"
 	exit 0

@@ -11,15 +11,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-if [ -n "${ZT_SANITIZED:-}" ]; then
-	echo "1..0 # SKIP builds the packages: in the plain build only"
-	exit 0
-fi
-if [ ! -e "$top_srcdir/.git" ]; then
-	# make distcheck: the packages are built from the checkout.
-	echo "1..0 # SKIP builds the packages from a git checkout only"
-	exit 0
-fi
+skip_unless_checkout "builds the packages"
 for tool in dpkg-buildpackage dh lintian git; do
 	if ! command -v $tool >/dev/null; then
 		echo "1..0 # SKIP $tool missing (scripts/install-deps)"
