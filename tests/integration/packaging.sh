@@ -41,7 +41,11 @@ mkdir -p "$src"
 check "the checkout is copied (debian/rules, no build tree)" \
     sh -c "[ -x '$src/debian/rules' ] && [ ! -e '$src/build' ] && [ ! -e '$src/configure' ]"
 
-(cd "$src" && DEB_BUILD_OPTIONS="parallel=2 noddebs" \
+# Run by make check, this test inherits MAKEFLAGS, which carries the
+# outer make's variables (TESTS, TEST_LOGS: the whole suite) into every
+# make below: the package's own build must not see them.
+(cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL \
+    DEB_BUILD_OPTIONS="parallel=2 noddebs" \
     dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1)
 rc=$?
 check "dpkg-buildpackage -us -uc -b builds" test $rc -eq 0
