@@ -114,7 +114,7 @@ static int
 check_kernel(void)
 {
 	struct zt_kernel k;
-	char missing[512];
+	char missing[512], why[768];
 
 	zt_kernel_probe(&k, ZT_KERNEL_ZTD_NEEDS);
 	if (zt_kernel_missing(&k, ZT_KERNEL_ZTD_NEEDS, missing,
@@ -126,13 +126,12 @@ check_kernel(void)
 		    missing);
 		return 0;
 	}
-	zt_log(LOG_ERR, "this kernel (%s) lacks what ztd needs to tell who "
-	    "is asking and to end agents' processes: %s; " ZT_KERNEL_ADVICE,
-	    k.release, missing);
+	snprintf(why, sizeof(why), "this kernel (%s) lacks what ztd needs to "
+	    "tell who is asking and to end agents' processes: %s; "
+	    ZT_KERNEL_ADVICE, k.release, missing);
+	zt_log(LOG_ERR, "%s", why);
 	if (!arg_foreground)
-		fprintf(stderr, "ztd: this kernel (%s) lacks what ztd needs to "
-		    "tell who is asking and to end agents' processes: %s; "
-		    ZT_KERNEL_ADVICE "\n", k.release, missing);
+		fprintf(stderr, "ztd: %s\n", why);
 	return -1;
 }
 

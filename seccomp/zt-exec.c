@@ -389,16 +389,16 @@ static int
 check_kernel(void)
 {
 	struct zt_kernel k;
-	char missing[512];
+	char missing[512], why[768];
 
 	zt_kernel_probe(&k, ZT_KERNEL_ZTEXEC_NEEDS | ZT_KERNEL_ZTEXEC_WANTS);
 	if (zt_kernel_missing(&k, ZT_KERNEL_ZTEXEC_NEEDS, missing,
 	    sizeof(missing)) > 0) {
-		fprintf(stderr, "zt-exec: this kernel (%s) lacks what zt-exec "
-		    "cannot supervise without: %s; " ZT_KERNEL_ADVICE "\n",
+		snprintf(why, sizeof(why), "this kernel (%s) lacks what "
+		    "zt-exec cannot supervise without: %s; " ZT_KERNEL_ADVICE,
 		    k.release, missing);
-		zt_log(LOG_ERR, "this kernel (%s) lacks what zt-exec cannot "
-		    "supervise without: %s", k.release, missing);
+		fprintf(stderr, "zt-exec: %s\n", why);
+		zt_log(LOG_ERR, "%s", why);
 		return EXIT_FAILED;
 	}
 	if (zt_kernel_missing(&k, ZT_KERNEL_ZTEXEC_WANTS, missing,
