@@ -536,7 +536,9 @@ static const char *const ztd_keys[] = {
 	"cert_lifetime",
 	"audit", "cache", NULL,
 };
-static const char *const audit_keys[] = { "file", "require", NULL };
+static const char *const audit_keys[] = {
+	"file", "require", "deny_rate", "deny_burst", NULL,
+};
 static const char *const cache_keys[] = { "max_entries", NULL };
 
 /* supervisor_group's gid, from /etc/group itself (NSS may be what is
@@ -614,7 +616,11 @@ parse_ztd(struct parser *p, const config_setting_t *root)
 	if (sub != NULL &&
 	    ((r = check_keys(p, sub, "ztd.audit", audit_keys)) < 0 ||
 	    (r = get_path(p, sub, "file", false, &c->audit_file)) < 0 ||
-	    (r = get_bool(p, sub, "require", &c->audit_require)) < 0))
+	    (r = get_bool(p, sub, "require", &c->audit_require)) < 0 ||
+	    (r = get_uint(p, sub, "deny_rate", 0, 100000,
+	    &c->audit_deny_rate)) < 0 ||
+	    (r = get_uint(p, sub, "deny_burst", 1, 1000000,
+	    &c->audit_deny_burst)) < 0))
 		return r;
 	if ((r = member(p, g, "cache", CONFIG_TYPE_GROUP, &sub)) < 0)
 		return r;
@@ -1196,6 +1202,8 @@ set_defaults(struct ztd_config *c)
 		*h = (char)tolower((unsigned char)*h);
 	c->trust_domain = xstrdup(is_dns_name(host) ? host : "localhost");
 	c->audit_require = true;
+	c->audit_deny_rate = 20;
+	c->audit_deny_burst = 100;
 	c->cache_max_entries = 65536;
 	c->attest_mode = ATTEST_AUTO;
 	c->tcti = xstrdup("device:/dev/tpmrm0");

@@ -49,8 +49,10 @@ usage(FILE *to)
 	    "  enroll-host            record the current PCRs (software mode: the\n"
 	    "                         measured files' digests) as the golden values\n"
 	    "  attest                 measure now; print verdict, PCRs and age (exit 0/1)\n"
-	    "  audit verify FILE [--head PATH]\n"
-	    "                         check the audit file's hash chain (exit 0/1)\n"
+	    "  audit verify FILE... [--head PATH]\n"
+	    "                         check the hash chain across the audit files,\n"
+	    "                         oldest first (exit 0 intact, 1 not, 2 unreadable)\n"
+	    "  audit reopen           make ztd start a new audit file (logrotate)\n"
 	    "  ca show                print the tunnel CA certificate (PEM)\n"
 	    "  ca crl                 print the CRL of tunnel certificates whose\n"
 	    "                         grant ended before they expired (PEM)\n"
@@ -631,25 +633,63 @@ command_enroll_agent(int argc, char **argv)
 	return 0;
 }
 
+/* audit reopen: ztd starts a new file (logrotate's postrotate). */
 static int
-command_audit(int argc, char **argv)
+command_audit_reopen(void)
 {
-	const char *file = NULL, *head = NULL;
-	char report[512];
+	struct zt_msg reply;
+	uint64_t seq = 0;
+	const char *file = "";
 	int r;
 
-	if (argc >= 3 && strcmp(argv[1], "verify") == 0) {
-		file = argv[2];
-		if (argc == 5 && strcmp(argv[3], "--head") == 0)
-			head = argv[4];
-		else if (argc != 3)
-			file = NULL;
-	}
-	if (file == NULL) {
-		fprintf(stderr, "ztctl: audit verify FILE [--head PATH]\n");
+	if ((r = call(ZT_MSG_AUDIT_REOPEN, ZT_MSG_AUDIT_REOPEN_REPLY,
+	    &reply)) != 0)
+		return r;
+	zt_msg_get_u64(&reply, ZT_F_AUDIT_SEQ, &seq);
+	zt_msg_get_str(&reply, ZT_F_TEXT, &file);
+	if (arg_json) {
+		printf("{\"file\":");
+		json_string(file);
+		printf(",\"seq\":%" PRIu64 "}\n", seq);
+	} else
+		printf("audit file %s reopened: its first record is seq %"
+		    PRIu64 "\n", file, seq);
+	return 0;
+}
+
+/* audit verify FILE... [--head PATH]: exit 0 intact, 1 not, 2 unreadable. */
+static int
+command_audit_verify(int argc, char **argv)
+{
+	const char **files;
+	const char *head = NULL;
+	char report[1024];
+	size_t n = 0;
+	int r;
+
+	files = calloc((size_t)argc, sizeof(*files));
+	if (files == NULL) {
+		fprintf(stderr, "ztctl: out of memory\n");
 		return EXIT_ERROR;
 	}
-	r = audit_verify(file, head, report, sizeof(report));
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--head") == 0 && i + 1 < argc &&
+		    head == NULL)
+			head = argv[++i];
+		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			n = 0;
+			break;
+		} else
+			files[n++] = argv[i];
+	}
+	if (n == 0) {
+		free(files);
+		fprintf(stderr, "ztctl: audit verify FILE... [--head PATH] "
+		    "(the files oldest first)\n");
+		return EXIT_ERROR;
+	}
+	r = audit_verify_files(files, n, head, report, sizeof(report));
+	free(files);
 	if (r < 0 && r != ZT_E_PROTOCOL) {
 		/* Nothing was checked: no verdict on the chain. */
 		if (arg_json) {
@@ -662,12 +702,25 @@ command_audit(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	if (arg_json) {
-		printf("{\"intact\":%s,\"report\":", r == 0 ? "true" : "false");
+		printf("{\"intact\":%s,\"report\":", r == 0 ? "true" :
+		    "false");
 		json_string(report);
 		printf("}\n");
 	} else
 		printf("%s: %s\n", r == 0 ? "intact" : "NOT INTACT", report);
 	return r == 0 ? 0 : EXIT_NO;
+}
+
+static int
+command_audit(int argc, char **argv)
+{
+	if (argc >= 3 && strcmp(argv[1], "verify") == 0)
+		return command_audit_verify(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "reopen") == 0)
+		return command_audit_reopen();
+	fprintf(stderr, "ztctl: audit verify FILE... [--head PATH] | "
+	    "audit reopen\n");
+	return EXIT_ERROR;
 }
 
 int

@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "ca.h"
 #include "cache.h"
+#include "decide.h"
 #include "grant.h"
 #include "server.h"
 #include "token.h"
@@ -247,6 +248,11 @@ run(struct ztd *ztd, int signal_fd)
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 		}
+		/* Held denies are written once their grant's bucket has
+		 * a token again. */
+		left = decide_flush_held(ztd);
+		if (left >= 0 && (timeout < 0 || left < timeout))
+			timeout = left;
 
 		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
 		if (n < 0) {

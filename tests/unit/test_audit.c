@@ -35,6 +35,7 @@
 #define PRI_AUDIT (LOG_AUTHPRIV | LOG_NOTICE)	/* 85 */
 #define PRI_ERR (LOG_DAEMON | LOG_ERR)		/* 27 */
 #define PRI_NOTICE (LOG_DAEMON | LOG_NOTICE)	/* 29 */
+#define PRI_WARNING (LOG_DAEMON | LOG_WARNING)	/* 28 */
 
 /* The bounds audit.c promises for escaped values (quotes included). */
 #define NAME_BOUND 255
@@ -46,18 +47,34 @@
 #define BIG 8192		/* the 8 KiB values of TESTING.md item 19 */
 
 /* The longest line: every key, the widest numbers, every value full. */
-#define LINE_LONGEST (sizeof("decision=allow action= agent= account= " \
-	"uid= pid= object= reason= grant= cache= attest= age= seq= " \
-	"chain=") - 1 + 10 + 11 + 19 + 20 + 16 + 2 * NAME_BOUND + \
+/* time= and host= of records written through open_quiet(). */
+#define TEST_TIME "2026-12-06T10:31:14.123456Z"
+#define TEST_HOST "testhost"
+#define TEST_PREFIX "time=" TEST_TIME " host=" TEST_HOST " "
+
+/* The longest line: every key, the widest numbers, every value full. */
+#define LINE_LONGEST (sizeof(TEST_PREFIX "decision=allow action= agent= " \
+	"account= uid= pid= object= reason= grant= cache= attest= age= " \
+	"seq= chain=") - 1 + 10 + 11 + 19 + 20 + 16 + 2 * NAME_BOUND + \
 	OBJECT_BOUND + REASON_BOUND + 4 * TOKEN_BOUND)
 
 static const char *const line_keys[] = {
-	"decision", "action", "agent", "account", "uid", "pid", "object",
-	"reason", "grant", "cache", "attest", "age", "seq", "chain",
+	"time", "host", "decision", "action", "agent", "account", "uid",
+	"pid", "object", "reason", "grant", "cache", "attest", "age", "seq",
+	"chain",
 };
 #define N_KEYS ARRAY_SIZE(line_keys)
-enum { K_DECISION, K_ACTION, K_AGENT, K_ACCOUNT, K_UID, K_PID, K_OBJECT,
-	K_REASON, K_GRANT, K_CACHE, K_ATTEST, K_AGE, K_SEQ, K_CHAIN };
+enum { K_TIME, K_HOST, K_DECISION, K_ACTION, K_AGENT, K_ACCOUNT, K_UID,
+	K_PID, K_OBJECT, K_REASON, K_GRANT, K_CACHE, K_ATTEST, K_AGE, K_SEQ,
+	K_CHAIN };
+
+/* 2026-12-06T10:31:14.123456Z, always. */
+static void
+fixed_clock(struct timespec *ts)
+{
+	ts->tv_sec = 1796553074;
+	ts->tv_nsec = 123456789;
+}
 
 /* The group's syslog socket, bound in a private directory. */
 static char base_dir[64];
@@ -481,6 +498,8 @@ open_quiet(struct fixture *fx, bool require)
 	    sizeof(error)), 0);
 	assert_non_null(a);
 	assert_int_equal(receive(d, 2), 0);
+	audit_set_clock(a, fixed_clock);
+	audit_set_host(a, TEST_HOST);
 	return a;
 }
 
@@ -503,6 +522,11 @@ expect_verify(const char *path, const char *head, int rc, const char *prefix)
 
 	memset(report, 'X', sizeof(report));
 	r = audit_verify(path, head, report, sizeof(report));
+	/* A break is reported as "PATH: record ...": PREFIX is the rest. */
+	if (strncmp(report, path, strlen(path)) == 0 &&
+	    strncmp(report + strlen(path), ": record ", 9) == 0)
+		memmove(report, report + strlen(path) + 2,
+		    strlen(report + strlen(path) + 2) + 1);
 	if (r != rc || strncmp(report, prefix, strlen(prefix)) != 0)
 		print_error("verify %s (head %s): %d \"%s\", expected %d "
 		    "\"%s...\"\n", path, head != NULL ? head : "none", r,
@@ -612,13 +636,13 @@ test_line_fields(void **state)
 		.grant = "-", .cache = "local", .attest = "none", .age = -1,
 	};
 	static const char *const expected[] = {
-		"decision=allow action=exec agent=\"backup\" "
+		TEST_PREFIX "decision=allow action=exec agent=\"backup\" "
 		"account=\"svc-backup\" uid=1001 pid=4242 "
 		"object=\"/usr/bin/rsync -a /srv /backup\" "
 		"reason=\"rule backup.exec.1\" "
 		"grant=0123456789abcdef0123456789abcdef cache=miss attest=tpm "
 		"age=3 seq=1",
-		"decision=deny action=connect agent=\"backup\" "
+		TEST_PREFIX "decision=deny action=connect agent=\"backup\" "
 		"account=\"svc-backup\" uid=0 pid=1 "
 		"object=\"tcp:10.0.0.1:22\" reason=\"no rule\" grant=- "
 		"cache=local attest=none age=- seq=2",
@@ -948,11 +972,16 @@ test_forge_everything_at_once(void **state)
 	word[TOKEN_BOUND] = '\0';
 	/* The widest seq: the chain goes on from a head near the end. */
 	snprintf(head, sizeof(head), "%" PRIu64 " %064d\n",
-	    UINT64_MAX - 1 - 1, 0);
+	    UINT64_MAX - 1 - 2, 0);
 	text_write(fx->head, head, strlen(head));
 	assert_int_equal(audit_open(fx->file, fx->head, true, &a, head,
 	    sizeof(head)), 0);
-	expect_log(PRI_ERR, "cut or edited");
+	/* The empty file starts with an event=reopen record. */
+	assert_int_equal(receive(d, 3), 2);
+	assert_int_equal(d[0].pri, PRI_WARNING);
+	assert_non_null(strstr(d[1].message, " seq=18446744073709551613 "));
+	audit_set_clock(a, fixed_clock);
+	audit_set_host(a, TEST_HOST);
 	e = (struct audit_event){
 		.allow = false, .action = word, .agent = big, .account = big,
 		.uid = (uid_t)-2, .pid = INT32_MIN, .object = big,
@@ -1093,7 +1122,7 @@ test_verify_rewritten_chain(void **state)
 	text_write(copy, t.data, t.len);
 	free(t.data);
 	expect_verify(copy, NULL, 0, "20 records intact, head seq 20");
-	expect_verify(copy, fx->head, ZT_E_PROTOCOL, "record 20 (line 20): "
+	expect_verify(copy, fx->head, ZT_E_PROTOCOL, "record 20 (seq 20): "
 	    "its hash is not the head's");
 }
 
@@ -1396,13 +1425,25 @@ test_restart_after_cut(void **state)
 	    "18): seq 21 where 18 was expected: records before it were "
 	    "removed");
 
-	/* Emptied: the same, from the head. */
+	/* Emptied (or rotated while stopped): from the head, saying so in
+	 * the log and in the file's first record, chained to seq 21. */
 	text_write(fx->file, "", 0);
 	assert_int_equal(audit_open(fx->file, fx->head, true, &a, error,
 	    sizeof(error)), 0);
-	expect_log(PRI_ERR, "is empty but the head");
-	assert_int_equal(audit_last_seq(a), 21);
+	{
+		struct datagram d[3];
+
+		assert_int_equal(receive(d, 3), 2);
+		assert_int_equal(d[0].pri, PRI_WARNING);
+		assert_non_null(strstr(d[0].message, "is empty but the head"));
+		assert_int_equal(d[1].pri, PRI_AUDIT);
+		assert_non_null(strstr(d[1].message, " event=reopen file=\""));
+		assert_non_null(strstr(d[1].message, " seq=22 chain="));
+	}
+	assert_int_equal(audit_last_seq(a), 22);
 	audit_free(a);
+	expect_verify(fx->file, fx->head, 0, "1 records intact (seq 22 to 22; "
+	    "the chain starts at an event=reopen record after seq 21");
 }
 
 /* Stopped after a record but before its head: go on from the file. */
@@ -1513,7 +1554,7 @@ test_restart_cut_mid_record(void **state)
 	audit_free(a);
 	assert_int_equal(file_line_count(fx->file), 6);
 	line = file_line(fx->file, 6);
-	assert_memory_equal(line, "decision=", 9);
+	assert_memory_equal(line, "time=", 5);
 	assert_non_null(strstr(line, " seq=6 prev="));
 	free(line);
 	expect_verify(fx->file, fx->head, ZT_E_PROTOCOL, "record 5 (line 5): "
@@ -1633,7 +1674,7 @@ test_failure_short_write(void **state)
 	audit_free(a);
 	assert_int_equal(file_line_count(fx->file), 4);
 	line = file_line(fx->file, 3);
-	assert_string_equal(line, "decision=d");	/* seq 3 is a deny */
+	assert_string_equal(line, "time=2026-");	/* cut after 10 bytes */
 	free(line);
 	line = file_line(fx->file, 4);
 	assert_non_null(strstr(line, " seq=4 prev="));
