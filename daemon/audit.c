@@ -994,59 +994,65 @@ refuse:
 	return r;
 }
 
+#define TOKEN 1000000		/* a token in microtokens */
+
 void
 audit_limit_init(struct audit_limit *limit, int64_t now_ms, unsigned burst)
 {
 	memset(limit, 0, sizeof(*limit));
-	limit->millitokens = (int64_t)burst * 1000;
+	limit->microtokens = (int64_t)burst * TOKEN;
 	limit->updated_ms = now_ms;
 }
 
-/* Add what RATE gave since the last update, up to BURST. */
+/*
+ * Add what RATE_MILLI (thousandths of a token per second, which is
+ * microtokens per millisecond) gave since the last update, up to BURST.
+ */
 static void
-limit_refill(struct audit_limit *limit, int64_t now_ms, unsigned rate,
+limit_refill(struct audit_limit *limit, int64_t now_ms, unsigned rate_milli,
     unsigned burst)
 {
-	int64_t elapsed = now_ms - limit->updated_ms, full = (int64_t)burst *
-	    1000;
+	int64_t elapsed = now_ms - limit->updated_ms;
+	int64_t full = (int64_t)burst * TOKEN;
 
 	if (elapsed <= 0)
 		return;
-	/* rate <= 100000 and a full bucket bound the product. */
-	if (elapsed > full)
-		elapsed = full;
-	limit->millitokens += elapsed * (int64_t)rate;
-	if (limit->millitokens > full)
-		limit->millitokens = full;
 	limit->updated_ms = now_ms;
+	/* Without overflow: a long quiet time fills the bucket. */
+	if (elapsed > full / rate_milli)
+		limit->microtokens = full;
+	else
+		limit->microtokens += elapsed * (int64_t)rate_milli;
+	if (limit->microtokens > full)
+		limit->microtokens = full;
 }
 
 bool
-audit_limit_take(struct audit_limit *limit, int64_t now_ms, unsigned rate,
-    unsigned burst)
+audit_limit_take(struct audit_limit *limit, int64_t now_ms,
+    unsigned rate_milli, unsigned burst)
 {
-	if (rate == 0)
+	if (rate_milli == 0)
 		return true;
-	limit_refill(limit, now_ms, rate, burst);
-	if (limit->millitokens < 1000)
+	limit_refill(limit, now_ms, rate_milli, burst);
+	if (limit->microtokens < TOKEN)
 		return false;
-	limit->millitokens -= 1000;
+	limit->microtokens -= TOKEN;
 	return true;
 }
 
 int64_t
 audit_limit_wait_ms(const struct audit_limit *limit, int64_t now_ms,
-    unsigned rate)
+    unsigned rate_milli)
 {
-	int64_t have, elapsed = now_ms - limit->updated_ms;
+	int64_t elapsed = now_ms - limit->updated_ms, need;
 
-	if (rate == 0)
+	if (rate_milli == 0)
 		return 0;
-	have = limit->millitokens + (elapsed > 0 ? elapsed * (int64_t)rate :
-	    0);
-	if (have >= 1000)
+	need = TOKEN - limit->microtokens;
+	if (need <= 0)
 		return 0;
-	return (1000 - have + rate - 1) / rate;
+	need = (need + rate_milli - 1) / rate_milli;	/* ms from the update */
+	return need > elapsed ? need - (elapsed > 0 ? elapsed : 0) : 0;
 }
 
 void

@@ -130,13 +130,14 @@ int audit_reopen(struct audit *audit, const char *why, char *error,
     size_t size);
 
 /*
- * Denies an agent can cause are written one by one at RATE per second
- * with a burst of BURST (a token bucket, one per grant); the ones beyond
- * are held: counted, and written later as one record with suppressed=N.
- * Milliseconds are CLOCK_BOOTTIME's.  RATE 0: no limit.
+ * Denies an agent can cause are written one by one at RATE_MILLI / 1000
+ * per second with a burst of BURST (a token bucket, one per grant); the
+ * ones beyond are held: counted, and written later as one record with
+ * suppressed=N.  Milliseconds are CLOCK_BOOTTIME's.  RATE_MILLI 0: no
+ * limit.  BURST is at most 1000000.
  */
 struct audit_limit {
-	int64_t millitokens;	/* tokens x 1000 */
+	int64_t microtokens;	/* tokens x 1000000 */
 	int64_t updated_ms;
 	uint64_t held;		/* denies held since the last summary */
 	pid_t last_pid;		/* of the last one held */
@@ -148,10 +149,10 @@ void audit_limit_init(struct audit_limit *limit, int64_t now_ms,
     unsigned burst);
 /* Take a token at NOW_MS: true when there was one (always, RATE 0). */
 bool audit_limit_take(struct audit_limit *limit, int64_t now_ms,
-    unsigned rate, unsigned burst);
+    unsigned rate_milli, unsigned burst);
 /* Milliseconds from NOW_MS until a token is there (0: now). */
 int64_t audit_limit_wait_ms(const struct audit_limit *limit, int64_t now_ms,
-    unsigned rate);
+    unsigned rate_milli);
 /* Count one held deny of process PID (the first one's time kept). */
 void audit_limit_hold(const struct audit *audit, struct audit_limit *limit,
     pid_t pid);

@@ -39,8 +39,9 @@ set_holding(struct ztd *ztd, struct grant *g, bool holding)
 	g->holding = holding;
 }
 
-void
-decide_write_held(struct ztd *ztd, struct grant *g)
+/* WHY: " (the grant ended)" or "". */
+static void
+write_held(struct ztd *ztd, struct grant *g, const char *why)
 {
 	const struct ztd_config *c = ztd->config;
 	struct audit_limit *l = &g->deny_limit;
@@ -66,14 +67,20 @@ decide_write_held(struct ztd *ztd, struct grant *g)
 	e.pid = l->last_pid;
 	e.suppressed = l->held;
 	snprintf(reason, sizeof(reason), "%llu denies of this grant since %s "
-	    "held back by the audit rate limit (ztd.audit.deny_rate = %u "
-	    "per second, deny_burst = %u); pid= is the last one's",
-	    (unsigned long long)l->held, l->since, c->audit_deny_rate,
-	    c->audit_deny_burst);
+	    "held back by the audit rate limit (ztd.audit.deny_rate = %g "
+	    "per second, deny_burst = %u)%s; pid= is the last one's",
+	    (unsigned long long)l->held, l->since,
+	    c->audit_deny_rate_milli / 1000.0, c->audit_deny_burst, why);
 	l->held = 0;
 	set_holding(ztd, g, false);
 	/* A failure is logged by audit.c; these were denies already. */
 	audit_write(ztd->audit, &e);
+}
+
+void
+decide_write_held(struct ztd *ztd, struct grant *g)
+{
+	write_held(ztd, g, " (the grant ended)");
 }
 
 int
@@ -85,14 +92,14 @@ decide_flush_held(struct ztd *ztd)
 
 	for (; g != NULL; g = next) {
 		next = g->holding_next;
-		if (audit_limit_take(&g->deny_limit, now, c->audit_deny_rate,
+		if (audit_limit_take(&g->deny_limit, now, c->audit_deny_rate_milli,
 		    c->audit_deny_burst)) {
-			decide_write_held(ztd, g);
+			write_held(ztd, g, "");
 			continue;
 		}
 		{
 			int64_t wait = audit_limit_wait_ms(&g->deny_limit, now,
-			    c->audit_deny_rate);
+			    c->audit_deny_rate_milli);
 
 			if (soonest < 0 || wait < soonest)
 				soonest = wait;
@@ -115,10 +122,10 @@ deny_admitted(struct ztd *ztd, struct grant *g, pid_t pid)
 	int64_t now = ztd_now_ms();
 
 	if (g->deny_limit.held > 0 && audit_limit_take(&g->deny_limit, now,
-	    c->audit_deny_rate, c->audit_deny_burst))
-		decide_write_held(ztd, g);
+	    c->audit_deny_rate_milli, c->audit_deny_burst))
+		write_held(ztd, g, "");
 	if (g->deny_limit.held == 0 && audit_limit_take(&g->deny_limit, now,
-	    c->audit_deny_rate, c->audit_deny_burst))
+	    c->audit_deny_rate_milli, c->audit_deny_burst))
 		return true;
 	audit_limit_hold(ztd->audit, &g->deny_limit, pid);
 	set_holding(ztd, g, true);

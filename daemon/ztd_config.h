@@ -114,8 +114,8 @@ struct ztd_config {
 					 * at most */
 	char *audit_file;		/* NULL: no audit file */
 	bool audit_require;
-	unsigned audit_deny_rate;	/* denies of one grant audited one by
-					 * one per second (0: all of them) */
+	unsigned audit_deny_rate_milli;	/* denies of one grant audited one
+					 * by one per 1000 s (0: all) */
 	unsigned audit_deny_burst;	/* ... and at once after a quiet time */
 	unsigned cache_max_entries;
 	/* attestation */
