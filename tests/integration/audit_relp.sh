@@ -1,0 +1,200 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The shipped rsyslog snippet (conf/rsyslog/ztd-relp.conf) ships ztd's
+# audit lines over RELP with TLS: a throwaway CA (openssl) signs a
+# collector, an impostor and two senders; rsyslogd instances of the test's
+# own (their own -f config, -i pidfile, work directory, imuxsock on a
+# private socket, loopback ports by pid; never the system's rsyslog) are
+# the collector and the sender, and a real ztd logs to the sender's
+# socket.  The collector gets ztd's audit line and not its other lines; a
+# collector with another name, and a sender with another name, get
+# nothing through.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+for tool in rsyslogd openssl ss; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "1..0 # SKIP $tool is missing"
+		exit 0
+	fi
+done
+modules=/usr/lib/x86_64-linux-gnu/rsyslog
+[ -d "$modules" ] || modules=$(dirname "$(find /usr/lib -name omrelp.so 2>/dev/null | head -n 1)")
+if [ ! -f "$modules/omrelp.so" ] || [ ! -f "$modules/imrelp.so" ]; then
+	echo "1..0 # SKIP rsyslog-relp is not installed"
+	exit 0
+fi
+
+sock=$work/ztd.sock
+has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
+# Two loopback ports of this run's own: by pid, moved on while taken.
+free_port() {
+	local p=$1
+	while ss -Htln "sport = :$p" | grep -q .; do p=$((p + 1)); done
+	echo "$p"
+}
+port_a=$(free_port $((20000 + ($$ % 20000))))
+port_b=$(free_port $((port_a + 1)))
+listening() { ss -Htln "sport = :$1" | grep -q .; }
+
+# ------------------------------------------------ a throwaway PKI
+pki=$work/pki
+mkdir -m 0700 "$pki"
+make_cert() { # NAME: key and certificate for DNS:NAME, signed by the CA
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout "$pki/$1.key" -subj "/CN=$1" -out "$pki/$1.csr" \
+	    2>/dev/null &&
+	    printf 'subjectAltName = DNS:%s\nextendedKeyUsage = serverAuth, clientAuth\n' \
+	    "$1" >"$pki/$1.ext" &&
+	    openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.pem" \
+	    -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
+	    -extfile "$pki/$1.ext" -out "$pki/$1.pem" 2>/dev/null
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$pki/ca.key" -subj "/CN=ztgate test CA $$" -days 2 \
+    -out "$pki/ca.pem" 2>/dev/null
+check "a throwaway CA, collector, impostor and sender certificates" \
+    sh -c "$(declare -f make_cert); pki='$pki'; make_cert collector.test &&
+    make_cert impostor.test && make_cert sender.test && make_cert other.test"
+
+# ------------------------------------------------ rsyslogd instances
+# start_rsyslog NAME: $work/NAME.conf, pidfile $work/NAME.pid, work
+# directory $work/NAME.d, its own messages in $work/NAME.self.
+start_rsyslog() {
+	mkdir -p "$work/$1.d"
+	rsyslogd -n -f "$work/$1.conf" -i "$work/$1.pid" -M "$modules" \
+	    >"$work/$1.out" 2>&1 &
+	track $!
+	eval "${1}_pid=$!"
+}
+collector_conf() { # NAME PORT CERT PERMITTED
+	mkdir -p "$work/$1.d"
+	cat >"$work/$1.conf" <<EOC
+global(workDirectory="$work/$1.d" maxMessageSize="8k")
+module(load="imrelp")
+input(type="imrelp" address="127.0.0.1" port="$2" tls="on"
+    tls.caCert="$pki/ca.pem" tls.myCert="$pki/$3.pem"
+    tls.myPrivKey="$pki/$3.key" tls.authMode="name"
+    tls.permittedPeer=["$4"])
+if \$inputname == "imrelp" then {
+	action(type="omfile" file="$work/$1.received")
+	stop
+}
+action(type="omfile" file="$work/$1.self")
+EOC
+}
+# sender_conf NAME PORT CERT: the shipped snippet, pointed at PORT on
+# loopback, with CERT as this host's certificate; it reads the socket
+# $work/NAME.sock and keeps a copy of everything in NAME.all.
+sender_conf() {
+	mkdir -p "$work/$1.d"
+	cat >"$work/$1.conf" <<EOC
+global(workDirectory="$work/$1.d" maxMessageSize="8k")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="$work/$1.sock" CreatePath="off")
+action(type="omfile" file="$work/$1.all")
+EOC
+	sed -e "s|target=\"collector.example.org\"|target=\"127.0.0.1\"|" \
+	    -e "s|port=\"2514\"|port=\"$2\"|" \
+	    -e "s|/etc/zt/relp/client\.|$pki/$3.|g" \
+	    -e "s|/etc/zt/relp/|$pki/|g" \
+	    -e "s|\"collector.example.org\"\]|\"collector.test\"]|" \
+	    -e "s|action.resumeInterval=\"10\"|action.resumeInterval=\"1\"|" \
+	    "$top_srcdir/conf/rsyslog/ztd-relp.conf" >>"$work/$1.conf"
+}
+
+collector_conf colA "$port_a" collector.test sender.test
+start_rsyslog colA
+check "the collector (collector.test, permits sender.test) listens on 127.0.0.1:$port_a" \
+    wait_for listening "$port_a"
+sender_conf sendA "$port_a" sender.test
+check "the sender's config is the shipped snippet's (omrelp, TLS, name check)" \
+    sh -c "grep -q 'tls.authMode=\"name\"' '$work/sendA.conf' &&
+    grep -q 'tls.permittedPeer=\[\"collector.test\"\]' '$work/sendA.conf' &&
+    grep -q 'programname == \"ztd\"' '$work/sendA.conf'"
+check "rsyslogd -N1 accepts the sender's config" \
+    quiet rsyslogd -N1 -f "$work/sendA.conf" -M "$modules"
+start_rsyslog sendA
+check "the sender listens on its own socket" wait_for test -S "$work/sendA.sock"
+
+# ------------------------------------------------ a real ztd logging there
+cp /bin/sleep "$work/agent-bin"
+chmod 0755 "$work/agent-bin"
+digest=$(sha256sum "$work/agent-bin" | cut -d' ' -f1)
+mkdir -m 0700 "$work/state"
+cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state"; agent_group = ""; };
+attestation: { mode = "software"; };
+agents = (
+  {
+    name = "worker";
+    accounts = ["daemon"];
+    pam_services = ["zt-agent"];
+    binary = "$work/agent-bin";
+    sha256 = ["$digest"];
+  }
+);
+EOC
+chmod 0644 "$work/ztd.conf"
+"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
+    --syslog-socket "$work/sendA.sock" 2>"$work/ztd.stderr" &
+ztd_pid=$!
+track $ztd_pid
+check "ztd starts, logging to the sender's socket" wait_for test -S "$sock"
+out=$("$TESTTOOL" session "$sock" "$(id -u daemon)" zt-agent </dev/null)
+grant=$(printf '%s' "$out" | sed -n 's/.* grant=\([0-9a-f]\{32\}\):.*/\1/p')
+check "a session of the agent account: an audit line ($out)" test -n "$grant"
+check "the sender got ztd's audit line" \
+    wait_for grep -q "ztd\[$ztd_pid\]: time=.* decision=allow action=session agent=\"worker\"" "$work/sendA.all"
+check "the collector received it over RELP/TLS, whole (time=, host=, seq=, chain=)" \
+    wait_for grep -sqE "ztd\[$ztd_pid\]: time=[0-9T:.-]+Z host=[^ ]+ decision=allow action=session agent=\"worker\" account=\"daemon\" .* seq=[0-9]+ chain=[0-9a-f]{16}$" "$work/colA.received"
+check "the sender has ztd's other lines (serving ...)" \
+    grep -q "ztd\[$ztd_pid\]: ztd .* serving" "$work/sendA.all"
+check "... which do not leave the host (only authpriv lines of ztd do)" \
+    sh -c "! grep -q 'serving' '$work/colA.received'"
+# Another program's authpriv line stays local too.
+logger --socket "$work/sendA.sock" -p authpriv.notice -t sshd "marker-sshd-$$"
+check "another program's authpriv line reached the sender" \
+    wait_for grep -q "marker-sshd-$$" "$work/sendA.all"
+"$TESTTOOL" session "$sock" "$(id -u daemon)" zt-agent </dev/null >/dev/null
+wait_for sh -c "[ \$(grep -c 'action=session' '$work/colA.received') -ge 2 ]" 2>/dev/null
+check "... and was not shipped (a later ztd line was)" \
+    sh -c "[ \$(grep -c 'action=session' '$work/colA.received') -ge 2 ] &&
+    ! grep -q 'marker-sshd-$$' '$work/colA.received'"
+
+# ------------------------------------------------ the names are checked
+# A collector with another name: the sender refuses to talk to it.
+collector_conf colB "$port_b" impostor.test sender.test
+start_rsyslog colB
+check "an impostor collector (impostor.test) listens on 127.0.0.1:$port_b" \
+    wait_for listening "$port_b"
+sender_conf sendB "$port_b" sender.test
+start_rsyslog sendB
+wait_for test -S "$work/sendB.sock"
+logger --socket "$work/sendB.sock" -p authpriv.notice -t ztd \
+    "time=2026-12-06T10:31:14.123456Z host=h decision=deny action=exec marker-b-$$ seq=1 chain=0000000000000000"
+check "the second sender got the line (precondition)" \
+    wait_for grep -q "marker-b-$$" "$work/sendB.all"
+# Its refusal is its own log line: wait for it, not for a time.
+refused() { grep -qE "authentication error .*peer is 'DNSname: impostor.test" "$work/sendB.all" "$work/sendB.out" 2>/dev/null; }
+check "the sender refuses the impostor: its name is not permitted" \
+    wait_for refused
+diag "$(grep -hE 'authentication error' "$work/sendB.all" "$work/sendB.out" 2>/dev/null | head -n 1)"
+check "the impostor received nothing" \
+    sh -c "! grep -q 'marker-b-$$' '$work/colB.received' 2>/dev/null"
+
+# A sender with another name: the collector refuses it.
+sender_conf sendC "$port_a" other.test
+start_rsyslog sendC
+wait_for test -S "$work/sendC.sock"
+logger --socket "$work/sendC.sock" -p authpriv.notice -t ztd \
+    "time=2026-12-06T10:31:14.123456Z host=h decision=deny action=exec marker-c-$$ seq=1 chain=0000000000000000"
+check "the third sender (other.test) got the line (precondition)" \
+    wait_for grep -q "marker-c-$$" "$work/sendC.all"
+refusedC() { grep -qE "authentication error .*peer is 'DNSname: other.test" "$work/colA.self" "$work/colA.out" 2>/dev/null; }
+check "the collector refuses the sender other.test: its name is not permitted" \
+    wait_for refusedC
+diag "$(grep -hE 'authentication error' "$work/colA.self" "$work/colA.out" 2>/dev/null | head -n 1)"
+check "the collector did not take the line of a sender it does not permit" \
+    sh -c "! grep -q 'marker-c-$$' '$work/colA.received'"
+finish
