@@ -548,6 +548,225 @@ expect_log(int pri, const char *text)
 	assert_non_null(strstr(d[0].message, text));
 }
 
+/* ------------------------------------------- reopen, files, the limit */
+
+/* The hash= of line N of PATH, as text. */
+static void
+line_hash(const char *path, size_t n, char out[HEX64 + 1])
+{
+	char *line = file_line(path, n);
+
+	assert_true(strlen(line) > HEX64);
+	memcpy(out, line + strlen(line) - HEX64, HEX64 + 1);
+	free(line);
+}
+
+/* audit_verify_files() must give RC and a report starting with PREFIX. */
+static void
+expect_verify_files(const char *const *paths, size_t n, const char *head,
+    int rc, const char *prefix)
+{
+	char report[1024];
+	int r = audit_verify_files(paths, n, head, report, sizeof(report));
+
+	if (r != rc || strncmp(report, prefix, strlen(prefix)) != 0)
+		print_error("verify: %d \"%s\", expected %d \"%s...\"\n", r,
+		    report, rc, prefix);
+	assert_int_equal(r, rc);
+	assert_true(strncmp(report, prefix, strlen(prefix)) == 0);
+}
+
+/* Rotated by rename, then reopened: one chain over both files. */
+static void
+test_reopen_rotated(void **state)
+{
+	struct fixture *fx = *state;
+	char old[PATH_MAX + 8], last[HEX64 + 1], error[512], *line;
+	const char *both[2], *reversed[2];
+	struct datagram d[3];
+	struct audit *a = open_quiet(fx, true);
+	struct stat st;
+
+	write_records(a, 1, 3, NULL);
+	snprintf(old, sizeof(old), "%s.1", fx->file);
+	assert_int_equal(rename(fx->file, old), 0);
+	/* Still appended to the renamed file until reopened. */
+	write_records(a, 4, 1, NULL);
+	line_hash(old, 4, last);
+	assert_int_equal(audit_reopen(a, "rotated", error, sizeof(error)), 0);
+	assert_int_equal(receive(d, 3), 2);
+	assert_int_equal(d[0].pri, PRI_NOTICE);
+	assert_non_null(strstr(d[0].message, "reopened at seq 5: rotated"));
+	assert_int_equal(d[1].pri, PRI_AUDIT);
+	assert_string_equal(audit_path(a), fx->file);
+	write_records(a, 6, 2, NULL);
+	audit_free(a);
+
+	assert_int_equal(stat(fx->file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(file_line_count(old), 4);
+	assert_int_equal(file_line_count(fx->file), 3);
+	line = file_line(fx->file, 1);
+	assert_memory_equal(line, TEST_PREFIX "event=reopen file=\"", 
+	    strlen(TEST_PREFIX "event=reopen file=\""));
+	assert_non_null(strstr(line, "\" reason=\"rotated\" seq=5 prev="));
+	assert_memory_equal(strstr(line, " prev=") + 6, last, HEX64);
+	free(line);
+
+	both[0] = old;
+	both[1] = fx->file;
+	expect_verify_files(both, 2, fx->head, 0,
+	    "7 records intact in 2 files, head seq 7");
+	/* The newer file alone: from its event=reopen record, said so. */
+	expect_verify(fx->file, fx->head, 0, "3 records intact (seq 5 to 7; "
+	    "the chain starts at an event=reopen record after seq 4");
+	reversed[0] = fx->file;
+	reversed[1] = old;
+	expect_verify_files(reversed, 2, NULL, ZT_E_PROTOCOL, "");
+	{
+		char report[512];
+
+		audit_verify_files(reversed, 2, NULL, report, sizeof(report));
+		assert_non_null(strstr(report, ": record 4 (line 1): seq 1 "
+		    "where 8 was expected: records are out of order"));
+		assert_memory_equal(report, old, strlen(old));
+	}
+	/* A file missing: no verdict, its error. */
+	both[1] = "/nonexistent/audit.log";
+	expect_verify_files(both, 2, NULL, -ENOENT, "/nonexistent/audit.log: ");
+}
+
+/* The same file still at the path gets the record; a file of another
+ * chain there is refused and the old file kept. */
+static void
+test_reopen_refusals(void **state)
+{
+	struct fixture *fx = *state;
+	char old[PATH_MAX + 8], error[512];
+	struct datagram d[3];
+	struct audit *a = open_quiet(fx, true), *none = NULL;
+
+	write_records(a, 1, 2, NULL);
+	assert_int_equal(audit_reopen(a, "not rotated", error,
+	    sizeof(error)), 0);
+	assert_int_equal(receive(d, 3), 2);
+	assert_int_equal(file_line_count(fx->file), 3);
+	expect_verify(fx->file, fx->head, 0, "3 records intact, head seq 3");
+
+	snprintf(old, sizeof(old), "%s.old", fx->file);
+	assert_int_equal(rename(fx->file, old), 0);
+	text_write(fx->file, "not a record\n", 13);
+	assert_int_equal(audit_reopen(a, "x", error, sizeof(error)),
+	    ZT_E_PROTOCOL);
+	assert_non_null(strstr(error, "does not end with this chain's last "
+	    "record (seq 3)"));
+	write_records(a, 4, 1, NULL);
+	assert_int_equal(file_line_count(old), 4);
+	/* A copy of the chain's end put back may go on. */
+	assert_int_equal(rename(old, fx->file), 0);
+	assert_int_equal(audit_reopen(a, "copy", error, sizeof(error)), 0);
+	assert_int_equal(receive(d, 3), 2);
+	audit_free(a);
+	expect_verify(fx->file, fx->head, 0, "5 records intact, head seq 5");
+
+	assert_int_equal(audit_open(NULL, NULL, true, &none, error,
+	    sizeof(error)), 0);
+	assert_int_equal(audit_reopen(none, "x", error, sizeof(error)),
+	    ZT_E_CONFIG);
+	assert_string_equal(audit_path(none), "");
+	audit_free(none);
+}
+
+/* suppressed=N before seq=, and host= escaped when it is not one word. */
+static void
+test_suppressed_and_host(void **state)
+{
+	struct fixture *fx = *state;
+	char object[64];
+	struct audit_event e = sample_event(3, object, sizeof(object));
+	struct datagram d[2];
+	struct audit *a = open_quiet(fx, true);
+	char host[300];
+
+	e.suppressed = 495;
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	assert_non_null(strstr(d[0].message, " age=3 suppressed=495 seq=1 "
+	    "chain="));
+	audit_set_host(a, "web 01\n\"x\"");
+	e.suppressed = 0;
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	assert_memory_equal(d[0].message, "time=" TEST_TIME " host=\"web "
+	    "01\\x0a\\\"x\\\"\" decision=deny ", 63);
+	assert_null(strstr(d[0].message, "suppressed="));
+	/* Bounded: a 299-byte name is cut inside its quotes. */
+	memset(host, 'h', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	audit_set_host(a, host);
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	assert_non_null(strstr(d[0].message, "hhh...\" decision=deny "));
+	audit_set_host(a, NULL);
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	{
+		char name[256], want[300];
+
+		assert_int_equal(gethostname(name, sizeof(name)), 0);
+		snprintf(want, sizeof(want), " host=%s decision=", name);
+		assert_non_null(strstr(d[0].message, want));
+	}
+	audit_free(a);
+	expect_verify(fx->file, fx->head, 0, "4 records intact, head seq 4");
+}
+
+/* The token bucket: a burst, then one per 1/RATE, never past the burst. */
+static void
+test_limit_bucket(void **state)
+{
+	struct audit_limit l;
+	struct audit *a = NULL;
+	char error[128];
+
+	(void)state;
+	audit_limit_init(&l, 1000, 3);
+	for (int i = 0; i < 3; i++)
+		assert_true(audit_limit_take(&l, 1000, 2000, 3));
+	assert_false(audit_limit_take(&l, 1000, 2000, 3));
+	/* 2 per second: one every 500 ms. */
+	assert_int_equal(audit_limit_wait_ms(&l, 1000, 2000), 500);
+	assert_int_equal(audit_limit_wait_ms(&l, 1300, 2000), 200);
+	assert_false(audit_limit_take(&l, 1499, 2000, 3));
+	assert_true(audit_limit_take(&l, 1500, 2000, 3));
+	assert_false(audit_limit_take(&l, 1500, 2000, 3));
+	/* A long quiet time fills it to the burst, not past it. */
+	for (int i = 0; i < 3; i++)
+		assert_true(audit_limit_take(&l, INT64_MAX / 2, 2000, 3));
+	assert_false(audit_limit_take(&l, INT64_MAX / 2, 2000, 3));
+	/* 0.001 per second: 1000 s for the next. */
+	audit_limit_init(&l, 0, 1);
+	assert_true(audit_limit_take(&l, 0, 1, 1));
+	assert_int_equal(audit_limit_wait_ms(&l, 0, 1), 1000000);
+	assert_false(audit_limit_take(&l, 999999, 1, 1));
+	assert_true(audit_limit_take(&l, 1000000, 1, 1));
+	/* Rate 0: no limit. */
+	audit_limit_init(&l, 0, 1);
+	for (int i = 0; i < 1000; i++)
+		assert_true(audit_limit_take(&l, 0, 0, 1));
+	assert_int_equal(audit_limit_wait_ms(&l, 0, 0), 0);
+	/* Holding counts, and keeps the first one's time. */
+	assert_int_equal(audit_open(NULL, NULL, true, &a, error,
+	    sizeof(error)), 0);
+	audit_set_clock(a, fixed_clock);
+	audit_limit_hold(a, &l, 42);
+	audit_limit_hold(a, &l, 43);
+	assert_int_equal(l.held, 2);
+	assert_int_equal(l.last_pid, 43);
+	assert_string_equal(l.since, TEST_TIME);
+	audit_free(a);
+}
+
 /* --------------------------------------------------------------- fixtures */
 
 static int
@@ -1786,6 +2005,10 @@ main(void)
 		TEST(test_failure_not_required),
 		TEST(test_failure_short_write),
 		TEST(test_open_paths),
+		TEST(test_reopen_rotated),
+		TEST(test_reopen_refusals),
+		TEST(test_suppressed_and_host),
+		cmocka_unit_test(test_limit_bucket),
 		cmocka_unit_test(test_null_arguments),
 	};
 	static struct CMUnitTest tests[ARRAY_SIZE(fixed) +
