@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -19,6 +20,7 @@
 #include "policy.h"
 #include "zt_client.h"
 #include "zt_err.h"
+#include "zt_exe.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 
@@ -585,11 +587,66 @@ command_revoke(int argc, char **argv)
 }
 
 /* Print a config stanza for BINARY with its digest (no daemon needed). */
+/*
+ * Is PATH a script ("#!")?  Returns 0 when not; 1 with its INTERPRETER
+ * and the interpreter's digest in HEX; or -1, having said why (ztd would
+ * refuse it at launch: no interpreter, not an absolute path, itself a
+ * script, unreadable).
+ */
+static int
+script_interpreter(const char *path, char interpreter[ZT_SHEBANG_MAX],
+    char hex[DIGEST_HEX_SIZE])
+{
+	struct zt_shebang sb, inner;
+	uint8_t digest[DIGEST_SIZE];
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		fprintf(stderr, "ztctl: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	r = zt_shebang_read(fd, &sb);
+	close(fd);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		fprintf(stderr, "ztctl: %s: %s\n", path, r == -ENOEXEC ?
+		    "its #! line names no interpreter" : r == -ENAMETOOLONG ?
+		    "its #! line is too long" : zt_strerror(r));
+		return -1;
+	}
+	if (sb.interpreter[0] != '/') {
+		fprintf(stderr, "ztctl: %s: its interpreter %s is not an "
+		    "absolute path (ztd refuses it at launch)\n", path,
+		    sb.interpreter);
+		return -1;
+	}
+	fd = open(sb.interpreter, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK);
+	if (fd < 0 || (r = zt_shebang_read(fd, &inner)) < 0 || r == 1 ||
+	    (r = digest_fd(fd, digest)) < 0) {
+		fprintf(stderr, "ztctl: %s: its interpreter %s %s\n", path,
+		    sb.interpreter, fd < 0 ? strerror(errno) : r == 1 ?
+		    "is itself a script (ztd refuses it at launch)" :
+		    zt_strerror(r));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	snprintf(interpreter, ZT_SHEBANG_MAX, "%s", sb.interpreter);
+	digest_hex(digest, sizeof(digest), hex);
+	return 1;
+}
+
 static int
 command_enroll_agent(int argc, char **argv)
 {
 	uint8_t digest[DIGEST_SIZE];
 	char hex[DIGEST_HEX_SIZE], *path, name[65];
+	char interpreter[ZT_SHEBANG_MAX], interpreter_hex[DIGEST_HEX_SIZE];
+	char pins[2 * DIGEST_HEX_SIZE + ZT_SHEBANG_MAX + 64];
 	const char *base;
 	size_t n = 0;
 	int r;
@@ -609,6 +666,18 @@ command_enroll_agent(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	digest_hex(digest, sizeof(digest), hex);
+	/* A script runs its interpreter, which ztd checks at launch as the
+	 * agent's binary too: it must be pinned beside the script. */
+	if ((r = script_interpreter(path, interpreter, interpreter_hex)) < 0) {
+		free(path);
+		return EXIT_ERROR;
+	}
+	if (r == 1)
+		snprintf(pins, sizeof(pins), "\"%s\",\n"
+		    "              \"%s\"   # its interpreter %s\n"
+		    "             ", hex, interpreter_hex, interpreter);
+	else
+		snprintf(pins, sizeof(pins), "\"%s\"", hex);
 	base = strrchr(path, '/') + 1;
 	for (const char *p = base; *p != '\0' && n < sizeof(name) - 1; p++)
 		name[n++] = isalnum((unsigned char)*p) || *p == '-' ||
@@ -621,14 +690,14 @@ command_enroll_agent(int argc, char **argv)
 	    "    accounts = [\"svc-%s\"];          # the service account(s)\n"
 	    "    pam_services = [\"zt-agent\"];\n"
 	    "    binary = \"%s\";\n"
-	    "    sha256 = [\"%s\"];\n"
+	    "    sha256 = [%s];\n"
 	    "    session_ttl = 3600;\n"
 	    "    decision_ttl = 30;\n"
 	    "    on_violation = \"deny\";\n"
 	    "    commands = ( );                  # nothing is allowed until listed\n"
 	    "    network = ( );\n"
 	    "    files = ( );\n"
-	    "  }\n", name, name, path, hex);
+	    "  }\n", name, name, path, pins);
 	free(path);
 	return 0;
 }
