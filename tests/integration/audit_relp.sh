@@ -118,24 +118,7 @@ start_rsyslog sendA
 check "the sender listens on its own socket" wait_for test -S "$work/sendA.sock"
 
 # ------------------------------------------------ a real ztd logging there
-cp /bin/sleep "$work/agent-bin"
-chmod 0755 "$work/agent-bin"
-digest=$(sha256sum "$work/agent-bin" | cut -d' ' -f1)
-mkdir -m 0700 "$work/state"
-cat >"$work/ztd.conf" <<EOC
-ztd: { state_dir = "$work/state"; agent_group = ""; };
-attestation: { mode = "software"; };
-agents = (
-  {
-    name = "worker";
-    accounts = ["daemon"];
-    pam_services = ["zt-agent"];
-    binary = "$work/agent-bin";
-    sha256 = ["$digest"];
-  }
-);
-EOC
-chmod 0644 "$work/ztd.conf"
+worker_conf ""
 "$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
     --syslog-socket "$work/sendA.sock" 2>"$work/ztd.stderr" &
 ztd_pid=$!
@@ -168,33 +151,30 @@ collector_conf colB "$port_b" impostor.test sender.test
 start_rsyslog colB
 check "an impostor collector (impostor.test) listens on 127.0.0.1:$port_b" \
     wait_for listening "$port_b"
-sender_conf sendB "$port_b" sender.test
-start_rsyslog sendB
-wait_for test -S "$work/sendB.sock"
-logger --socket "$work/sendB.sock" -p authpriv.notice -t ztd \
-    "time=2026-12-06T10:31:14.123456Z host=h decision=deny action=exec marker-b-$$ seq=1 chain=0000000000000000"
-check "the second sender got the line (precondition)" \
-    wait_for grep -q "marker-b-$$" "$work/sendB.all"
-# Its refusal is its own log line: wait for it, not for a time.
-refused() { grep -qE "authentication error .*peer is 'DNSname: impostor.test" "$work/sendB.all" "$work/sendB.out" 2>/dev/null; }
-check "the sender refuses the impostor: its name is not permitted" \
-    wait_for refused
-diag "$(grep -hE 'authentication error' "$work/sendB.all" "$work/sendB.out" 2>/dev/null | head -n 1)"
-check "the impostor received nothing" \
-    sh -c "! grep -q 'marker-b-$$' '$work/colB.received' 2>/dev/null"
-
+# refused_by_name SENDER PORT CERT COLLECTOR WHO WHAT: SENDER (with CERT)
+# sends a ztd-like line to COLLECTOR on PORT; WHO (SENDER or COLLECTOR)
+# logs that the other's name WHAT is not permitted, and the line never
+# arrives.
+refused_by_name() {
+	local sender=$1 port=$2 cert=$3 collector=$4 who=$5 what=$6
+	local marker="marker-$sender-$$"
+	sender_conf "$sender" "$port" "$cert"
+	start_rsyslog "$sender"
+	wait_for test -S "$work/$sender.sock"
+	logger --socket "$work/$sender.sock" -p authpriv.notice -t ztd \
+	    "time=2026-12-06T10:31:14.123456Z host=h decision=deny action=exec $marker seq=1 chain=0000000000000000"
+	check "$sender ($cert) got the line (precondition)" \
+	    wait_for grep -qs "$marker" "$work/$sender.all"
+	# The refusal is a log line of its own: waited for, not a time.
+	check "$who refuses the peer $what: its name is not permitted" \
+	    wait_for grep -qsE "authentication error .*peer is 'DNSname: $what" \
+	    "$work/$who.all" "$work/$who.self" "$work/$who.out"
+	diag "$(grep -hsE 'authentication error' "$work/$who.all" "$work/$who.self" "$work/$who.out" | head -n 1)"
+	check "$collector received nothing of $sender" \
+	    sh -c "! grep -qs '$marker' '$work/$collector.received'"
+}
+# A collector with another name: the sender refuses to talk to it.
+refused_by_name sendB "$port_b" sender.test colB sendB impostor.test
 # A sender with another name: the collector refuses it.
-sender_conf sendC "$port_a" other.test
-start_rsyslog sendC
-wait_for test -S "$work/sendC.sock"
-logger --socket "$work/sendC.sock" -p authpriv.notice -t ztd \
-    "time=2026-12-06T10:31:14.123456Z host=h decision=deny action=exec marker-c-$$ seq=1 chain=0000000000000000"
-check "the third sender (other.test) got the line (precondition)" \
-    wait_for grep -q "marker-c-$$" "$work/sendC.all"
-refusedC() { grep -qE "authentication error .*peer is 'DNSname: other.test" "$work/colA.self" "$work/colA.out" 2>/dev/null; }
-check "the collector refuses the sender other.test: its name is not permitted" \
-    wait_for refusedC
-diag "$(grep -hE 'authentication error' "$work/colA.self" "$work/colA.out" 2>/dev/null | head -n 1)"
-check "the collector did not take the line of a sender it does not permit" \
-    sh -c "! grep -q 'marker-c-$$' '$work/colA.received'"
+refused_by_name sendC "$port_a" other.test colA colA other.test
 finish

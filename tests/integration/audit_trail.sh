@@ -29,27 +29,10 @@ start_ztd() {
 	wait_for test -S "$sock"
 }
 write_config() { # DENY_RATE DENY_BURST
-	cat >"$work/ztd.conf" <<EOC
-ztd: {
-  state_dir = "$work/state";
-  agent_group = "";
-  audit: { file = "$audit"; require = true;
-           deny_rate = $1; deny_burst = $2; };
-};
-attestation: { mode = "software"; };
-agents = (
-  {
-    name = "worker";
-    accounts = ["daemon"];
-    pam_services = ["zt-agent"];
-    binary = "$work/agent-bin";
-    sha256 = ["$digest"];
-    session_ttl = 3600;
-    commands = ( { path = "/usr/bin/rsync"; risk = "low"; } );
-  }
-);
-EOC
-	chmod 0644 "$work/ztd.conf"
+	worker_conf "audit: { file = \"$audit\"; require = true;
+	    deny_rate = $1; deny_burst = $2; };" \
+	    'session_ttl = 3600;
+	    commands = ( { path = "/usr/bin/rsync"; risk = "low"; } );'
 }
 
 # A session driven through a fifo: lines in, one answer line out each.
@@ -95,10 +78,6 @@ suppressed_of() { # GRANT
 	    awk '{ n += $1 } END { print n + 0 }'
 }
 
-cp /bin/sleep "$work/agent-bin"
-chmod 0755 "$work/agent-bin"
-digest=$(sha256sum "$work/agent-bin" | cut -d' ' -f1)
-mkdir -m 0700 "$work/state"
 write_config 20 10
 check "ztd starts with an audit file" start_ztd
 

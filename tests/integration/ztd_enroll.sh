@@ -15,13 +15,6 @@ set -u
 sock=$work/ztd.sock
 has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 account=zt-enr-$$
-user_added=""
-enroll_cleanup() {
-	cleanup
-	[ -n "$user_added" ] && retry userdel -f "$account"
-	return 0
-}
-trap enroll_cleanup EXIT
 
 start_logsink "$work"
 start_ztd() {
@@ -94,12 +87,7 @@ if [ -n "${ZT_SANITIZED:-}" ] || [ "$(id -u)" != 0 ] ||
 	finish
 	exit
 fi
-if id "$account" >/dev/null 2>&1; then
-	retry userdel -f "$account"
-fi
-if retry useradd --system --no-create-home --home-dir /nonexistent \
-    --shell /usr/sbin/nologin "$account"; then
-	user_added=1
+if add_test_account "$account"; then
 	ok "the account $account is added"
 else
 	not_ok "the account $account is added"
