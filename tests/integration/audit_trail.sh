@@ -19,15 +19,6 @@ host=$(hostname)
 time_re='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 
 start_logsink "$work"
-start_ztd() {
-	: >"$work/ztd.stderr"
-	$ZTD_WRAP "$ZTD" --foreground --config "$work/ztd.conf" \
-	    --socket "$sock" --syslog-socket "$work/log.sock" \
-	    2>>"$work/ztd.stderr" &
-	ztd_pid=$!
-	track $ztd_pid
-	wait_for test -S "$sock"
-}
 write_config() { # DENY_RATE DENY_BURST
 	worker_conf "audit: { file = \"$audit\"; require = true;
 	    deny_rate = $1; deny_burst = $2; };" \

@@ -130,6 +130,19 @@ start_logsink() {
 	return 0
 }
 
+# start_ztd: ztd in the foreground with $work/ztd.conf on $sock, logging
+# to $work/log.sock (start_logsink) and $work/ztd.stderr; sets ztd_pid.
+# (Tests with needs of their own define their own.)
+start_ztd() {
+	: >"$work/ztd.stderr"
+	$ZTD_WRAP "$ZTD" --foreground --config "$work/ztd.conf" \
+	    --socket "$sock" --syslog-socket "$work/log.sock" \
+	    2>>"$work/ztd.stderr" &
+	ztd_pid=$!
+	track $ztd_pid
+	wait_for test -S "$sock"
+}
+
 # worker_conf ZTD-KEYS [AGENT-KEYS]: $work/ztd.conf (0644) with the agent
 # "worker" on the existing system account "daemon" (PAM service
 # zt-agent), its binary a pinned private copy of sleep, software

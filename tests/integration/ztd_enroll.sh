@@ -17,14 +17,6 @@ has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 account=zt-enr-$$
 
 start_logsink "$work"
-start_ztd() {
-	: >"$work/ztd.stderr"
-	"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
-	    --syslog-socket "$work/log.sock" 2>>"$work/ztd.stderr" &
-	ztd_pid=$!
-	track $ztd_pid
-	wait_for test -S "$sock"
-}
 stop_ztd() {
 	kill -TERM "$ztd_pid" 2>/dev/null
 	wait "$ztd_pid" 2>/dev/null
