@@ -488,9 +488,9 @@ resume(struct audit *a, char *error, size_t size)
 			    head_seq, head_hex);
 		else if (tail == TAIL_EMPTY) {
 			zt_log(LOG_WARNING, "audit: %s is empty but the head "
-			    "%s is at seq %" PRIu64 ": a file rotated while ztd "
-			    "was stopped (or one emptied); the chain goes on "
-			    "from the head with an event=reopen record",
+			    "%s is at seq %" PRIu64 ": a file rotated while "
+			    "ztd was stopped (or one emptied); the chain goes "
+			    "on from the head with an event=reopen record",
 			    a->file, a->head, head_seq);
 			started_empty = true;
 		} else
@@ -967,10 +967,10 @@ audit_reopen(struct audit *audit, const char *why, char *error, size_t size)
 		if (tail == TAIL_BAD || (tail == TAIL_RECORD &&
 		    (last.seq != audit->seq ||
 		    memcmp(last.hash, audit->hash, HASH_SIZE) != 0))) {
-			snprintf(error, size, "%s is not empty and does not end "
-			    "with this chain's last record (seq %" PRIu64 "): "
-			    "move it aside and reopen again; records go on "
-			    "into the old file", audit->file, audit->seq);
+			snprintf(error, size, "%s is not empty and does not "
+			    "end with this chain's last record (seq %" PRIu64
+			    "): move it aside and reopen again; records go "
+			    "on into the old file", audit->file, audit->seq);
 			r = ZT_E_PROTOCOL;
 			goto refuse;
 		}

@@ -92,8 +92,8 @@ decide_flush_held(struct ztd *ztd)
 
 	for (; g != NULL; g = next) {
 		next = g->holding_next;
-		if (audit_limit_take(&g->deny_limit, now, c->audit_deny_rate_milli,
-		    c->audit_deny_burst)) {
+		if (audit_limit_take(&g->deny_limit, now,
+		    c->audit_deny_rate_milli, c->audit_deny_burst)) {
 			write_held(ztd, g, "");
 			continue;
 		}
