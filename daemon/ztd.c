@@ -71,6 +71,8 @@ ztd_reload(struct ztd *ztd)
 	    "policy reloaded");
 	grant_end_unknown_agents(ztd, "agent removed from the policy");
 	attest_reconfigure(ztd->attest, fresh);
+	/* host= follows a renamed host (no fleet name yet to prefer). */
+	audit_set_host(ztd->audit, NULL);
 	zt_log(LOG_NOTICE, "configuration %s loaded: generation %llu, "
 	    "%zu agents", ztd->config_path,
 	    (unsigned long long)ztd->generation, fresh->n_agents);
