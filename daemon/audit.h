@@ -76,9 +76,10 @@ void audit_free(struct audit *audit);
 
 /*
  * Write EVENT: one line to syslog (authpriv.notice) of the form
- *   decision=allow action=exec agent="backup" account="svc-backup" uid=N
- *   pid=N object="..." reason="..." grant=... cache=miss attest=none age=-
- *   seq=N chain=HEX16
+ *   time=2026-12-06T10:31:14.123456Z host=web-01 decision=allow
+ *   action=exec agent="backup" account="svc-backup" uid=N pid=N
+ *   object="..." reason="..." grant=... cache=miss attest=none age=-
+ *   [suppressed=N] seq=N chain=HEX16
  * agent, account, object and reason escaped and quoted by zt_escape() and
  * bounded (255, 255, 767 and 383 bytes with quotes), so that the line is
  * always under ZT_LOG_LINE_MAX; a NULL string is -; the trusted words
