@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 #include "ca.h"
+#include "policy.h"
 #include "syscalls.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
 #include "zt_group.h"
+#include "zt_msg.h"
 #include "ztd_config.h"
 
 #define PATH_MAX_LEN 4095
@@ -1176,6 +1178,11 @@ parse_agent(struct parser *p, config_setting_t *g, struct agent *a)
 	    (r = parse_files(p, g, a)) < 0 ||
 	    (r = parse_syscalls(p, g, a)) < 0)
 		return r;
+	if (!policy_profile_fits(a))
+		return fail(p, g, "agent \"%s\"'s profile does not fit zt-exec's "
+		    "launch message (%d bytes; at most %d files, commands, "
+		    "syscalls.deny or syscalls.gate each): fewer or shorter "
+		    "entries", a->name, ZT_MSG_MAX, ZT_PROFILE_LIST_MAX);
 	return 0;
 }
 

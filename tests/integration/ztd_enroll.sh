@@ -100,6 +100,11 @@ sh_sha=$(sha256sum "$(readlink -f /bin/sh)" | cut -d' ' -f1)
 check "the stanza pins the script and its interpreter /bin/sh" \
     sh -c "grep -q '\"$script_sha\",' '$work/stanza' &&
     grep -q '\"$sh_sha\" *# its interpreter /bin/sh' '$work/stanza'"
+json=$("$ZTCTL" --json enroll-agent "$work/bin/agent.sh")
+check "--json enroll-agent: sha256 is the script's and the interpreter's ($json)" \
+    sh -c "printf '%s' \"\$1\" | python3 -c 'import json,sys
+o = json.load(sys.stdin)
+sys.exit(o[\"sha256\"] != sys.argv[1:])' '$script_sha' '$sh_sha'" _ "$json"
 policy() { # STANZA-FILE
 	cat >"$work/ztd.conf" <<EOC
 ztd: {
