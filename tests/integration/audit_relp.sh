@@ -36,6 +36,16 @@ free_port() {
 port_a=$(free_port $((20000 + ($$ % 20000))))
 port_b=$(free_port $((port_a + 1)))
 listening() { ss -Htln "sport = :$1" | grep -q .; }
+# wait_long COMMAND...: up to 30 s (TLS handshakes and RELP retries on a
+# loaded machine), done as soon as it holds.
+wait_long() {
+	local i
+	for i in $(seq 600); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
 
 # ------------------------------------------------ a throwaway PKI
 pki=$work/pki
@@ -130,7 +140,7 @@ check "a session of the agent account: an audit line ($out)" test -n "$grant"
 check "the sender got ztd's audit line" \
     wait_for grep -q "ztd\[$ztd_pid\]: time=.* decision=allow action=session agent=\"worker\"" "$work/sendA.all"
 check "the collector received it over RELP/TLS, whole (time=, host=, seq=, chain=)" \
-    wait_for grep -sqE "ztd\[$ztd_pid\]: time=[0-9T:.-]+Z host=[^ ]+ decision=allow action=session agent=\"worker\" account=\"daemon\" .* seq=[0-9]+ chain=[0-9a-f]{16}$" "$work/colA.received"
+    wait_long grep -sqE "ztd\[$ztd_pid\]: time=[0-9T:.-]+Z host=[^ ]+ decision=allow action=session agent=\"worker\" account=\"daemon\" .* seq=[0-9]+ chain=[0-9a-f]{16}$" "$work/colA.received"
 check "the sender has ztd's other lines (serving ...)" \
     grep -q "ztd\[$ztd_pid\]: ztd .* serving" "$work/sendA.all"
 check "... which do not leave the host (only authpriv lines of ztd do)" \
@@ -140,7 +150,7 @@ logger --socket "$work/sendA.sock" -p authpriv.notice -t sshd "marker-sshd-$$"
 check "another program's authpriv line reached the sender" \
     wait_for grep -q "marker-sshd-$$" "$work/sendA.all"
 "$TESTTOOL" session "$sock" "$(id -u daemon)" zt-agent </dev/null >/dev/null
-wait_for sh -c "[ \$(grep -c 'action=session' '$work/colA.received') -ge 2 ]" 2>/dev/null
+wait_long sh -c "[ \$(grep -c 'action=session' '$work/colA.received') -ge 2 ]" 2>/dev/null
 check "... and was not shipped (a later ztd line was)" \
     sh -c "[ \$(grep -c 'action=session' '$work/colA.received') -ge 2 ] &&
     ! grep -q 'marker-sshd-$$' '$work/colA.received'"
@@ -167,7 +177,7 @@ refused_by_name() {
 	    wait_for grep -qs "$marker" "$work/$sender.all"
 	# The refusal is a log line of its own: waited for, not a time.
 	check "$who refuses the peer $what: its name is not permitted" \
-	    wait_for grep -qsE "authentication error .*peer is 'DNSname: $what" \
+	    wait_long grep -qsE "authentication error .*peer is 'DNSname: $what" \
 	    "$work/$who.all" "$work/$who.self" "$work/$who.out"
 	diag "$(grep -hsE 'authentication error' "$work/$who.all" "$work/$who.self" "$work/$who.out" | head -n 1)"
 	check "$collector received nothing of $sender" \
