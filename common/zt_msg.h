@@ -87,7 +87,11 @@ enum zt_msg_type {
 					 * to kill); REPORT_REPLY with COUNT 1 */
 	ZT_MSG_CA_CRL = 26,		/* root: no fields; CA_REPLY with the
 					 * CRL of the tunnel CA */
-	ZT_MSG_TYPE_MAX = 27,		/* first value that is not a type */
+	ZT_MSG_AUDIT_REOPEN = 27,	/* root: no fields: start a new audit
+					 * file (after logrotate) */
+	ZT_MSG_AUDIT_REOPEN_REPLY = 28,	/* AUDIT_SEQ (the new file's first
+					 * record) TEXT (its path) */
+	ZT_MSG_TYPE_MAX = 29,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
