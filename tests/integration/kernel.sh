@@ -48,6 +48,16 @@ for feature in "SO_PEERPIDFD (Linux 6.5)" "pidfd_open (Linux 5.3)" \
 	check "status: $feature present" \
 	    sh -c "printf '%s\n' \"\$1\" | grep -qF '  $feature' && printf '%s\n' \"\$1\" | grep -F '  $feature' | grep -q ' present '" _ "$out"
 done
+json=$("$ZTCTL" --socket "$sock" --json status)
+check "ztctl --json status: kernel.features, each present with its Linux version" \
+    python3 -c '
+import json, sys
+k = json.loads(sys.argv[1])["kernel"]
+f = k["features"]
+assert k["landlock_abi"] >= 6 and len(f) == 9, k
+assert f["SO_PEERPIDFD"] == {"present": True, "linux": "6.5", "use": "needed by ztd"}, f
+assert all(v["present"] for v in f.values()), f
+' "$json"
 out=$("$FILTER" deny "$NO_PASSRIGHTS" -- "$ZTCTL" --socket "$sock" status)
 check "status on a kernel without SO_PASSRIGHTS says MISSING" \
     sh -c "printf '%s\n' \"\$1\" | grep -qE '^  SO_PASSRIGHTS \(Linux 6.16\) +MISSING +used by zt-exec when present$'" _ "$out"
