@@ -216,6 +216,9 @@ static const struct schema {
 	[ZT_MSG_CA_CRL] = { "ca-crl", 0, 0 },
 	[ZT_MSG_AGENT_PID] = { "agent-pid",
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_PID), BIT(ZT_F_GRANT) | BIT(ZT_F_PID) },
+	[ZT_MSG_AUDIT_REOPEN] = { "audit-reopen", 0, 0 },
+	[ZT_MSG_AUDIT_REOPEN_REPLY] = { "audit-reopen-reply",
+	    BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_TEXT), BIT(ZT_F_AUDIT_SEQ) },
 	[ZT_MSG_LEARN] = { "learn",
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_OBJECT) | BIT(ZT_F_LIST) |
 	    BIT(ZT_F_ANSWERS),

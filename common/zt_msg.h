@@ -91,14 +91,18 @@ enum zt_msg_type {
 					 * to kill); REPORT_REPLY with COUNT 1 */
 	ZT_MSG_CA_CRL = 26,		/* root: no fields; CA_REPLY with the
 					 * CRL of the tunnel CA */
-	ZT_MSG_LEARN = 27,		/* GRANT OBJECT ("dns:NAME", the question)
+	ZT_MSG_AUDIT_REOPEN = 27,	/* root: no fields: start a new audit
+					 * file (after logrotate) */
+	ZT_MSG_AUDIT_REOPEN_REPLY = 28,	/* AUDIT_SEQ (the new file's first
+					 * record) TEXT (its path) */
+	ZT_MSG_LEARN = 29,		/* GRANT OBJECT ("dns:NAME", the question)
 					 * LIST (the CNAME chain from NAME, one
 					 * name a line) [ANSWERS]: what the
 					 * grant's resolver was answered;
 					 * REPORT_REPLY with COUNT (names of the
 					 * chain ztd kept: a prefix) and FLAGS
 					 * (bit i: ANSWER i remembered) */
-	ZT_MSG_TYPE_MAX = 28,		/* first value that is not a type */
+	ZT_MSG_TYPE_MAX = 30,		/* first value that is not a type */
 };
 
 enum zt_field_tag {

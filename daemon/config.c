@@ -445,6 +445,36 @@ get_uint(struct parser *p, const config_setting_t *group, const char *key,
 	return 0;
 }
 
+/*
+ * A rate per second, an integer or a decimal (0.5: one every two
+ * seconds), MIN..MAX, kept in thousandths (*OUT_MILLI).
+ */
+static int
+get_rate(struct parser *p, const config_setting_t *group, const char *key,
+    double min, double max, unsigned *out_milli)
+{
+	config_setting_t *s;
+	double v;
+
+	s = group != NULL ? config_setting_get_member(group, key) : NULL;
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	    config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = (double)config_setting_get_int64(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	else
+		return fail(p, s, "%s must be a number", key);
+	if (!(v >= min && v <= max))
+		return fail(p, s, "%s must be between %g and %g", key, min,
+		    max);
+	*out_milli = (unsigned)(v * 1000.0 + 0.5);
+	if (v > 0 && *out_milli == 0)
+		return fail(p, s, "%s must be 0 or at least 0.001", key);
+	return 0;
+}
+
 static int
 get_bool(struct parser *p, const config_setting_t *group, const char *key,
     bool *out)
@@ -553,7 +583,9 @@ static const char *const ztd_keys[] = {
 	"cert_lifetime",
 	"audit", "cache", "dns", NULL,
 };
-static const char *const audit_keys[] = { "file", "require", NULL };
+static const char *const audit_keys[] = {
+	"file", "require", "deny_rate", "deny_burst", NULL,
+};
 static const char *const cache_keys[] = { "max_entries", NULL };
 
 /* supervisor_group's gid, from /etc/group itself (NSS may be what is
@@ -633,7 +665,11 @@ parse_ztd(struct parser *p, const config_setting_t *root)
 	if (sub != NULL &&
 	    ((r = check_keys(p, sub, "ztd.audit", audit_keys)) < 0 ||
 	    (r = get_path(p, sub, "file", false, &c->audit_file)) < 0 ||
-	    (r = get_bool(p, sub, "require", &c->audit_require)) < 0))
+	    (r = get_bool(p, sub, "require", &c->audit_require)) < 0 ||
+	    (r = get_rate(p, sub, "deny_rate", 0, 100000,
+	    &c->audit_deny_rate_milli)) < 0 ||
+	    (r = get_uint(p, sub, "deny_burst", 1, 1000000,
+	    &c->audit_deny_burst)) < 0))
 		return r;
 	if ((r = member(p, g, "cache", CONFIG_TYPE_GROUP, &sub)) < 0)
 		return r;
@@ -1486,6 +1522,8 @@ set_defaults(struct ztd_config *c)
 		*h = (char)tolower((unsigned char)*h);
 	c->trust_domain = xstrdup(is_dns_name(host) ? host : "localhost");
 	c->audit_require = true;
+	c->audit_deny_rate_milli = 20000;
+	c->audit_deny_burst = 100;
 	c->cache_max_entries = 65536;
 	c->dns.min_ttl = 5;
 	c->dns.max_ttl = 300;

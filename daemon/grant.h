@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "audit.h"
 #include "grantset.h"
 #include "server.h"
 
@@ -39,6 +40,10 @@ struct grant {
 	struct learned *learned;	/* addresses its resolver was answered
 					 * (top-level grants only: those under
 					 * it share it), or NULL */
+	struct audit_limit deny_limit;	/* its denies' audit rate */
+	/* In ztd->holding while its deny_limit holds denies (decide.c). */
+	struct grant *holding_next, *holding_prev;
+	bool holding;
 };
 
 /*

@@ -194,12 +194,49 @@ answer_reload(struct request *rq)
 	zt_log(LOG_NOTICE, "reload requested by uid %u pid %d",
 	    (unsigned)c->uid, (int)c->pid);
 	if ((r = ztd_reload(ztd)) < 0) {
-		zt_msg_error(reply, request->request_id, r, ztd->reload_error);
+		/* A file that cannot be read is as bad a file as one that
+		 * does not parse: ztctl reload exits 1 (systemctl reload
+		 * fails) for both, as ztd's start exits 1 for both. */
+		zt_msg_error(reply, request->request_id,
+		    r == ZT_E_UNSAFE || r == -ENOMEM ? r : ZT_E_CONFIG,
+		    ztd->reload_error);
 		return 0;
 	}
 	if ((r = zt_msg_init(reply, ZT_MSG_RELOAD_REPLY,
 	    request->request_id)) < 0 ||
 	    (r = zt_msg_put_u64(reply, ZT_F_GENERATION, ztd->generation)) < 0)
+		return r;
+	return 0;
+}
+
+/*
+ * AUDIT_REOPEN (ztctl audit reopen, logrotate's postrotate): a new audit
+ * file at the configured path, its first record chained to the old one's
+ * last.  A failure keeps the old file in use and says why.
+ */
+static int
+answer_audit_reopen(struct request *rq)
+{
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
+	char why[96], error[512];
+	int r;
+
+	snprintf(why, sizeof(why), "ztctl audit reopen by uid %u pid %d",
+	    (unsigned)c->uid, (int)c->pid);
+	if ((r = audit_reopen(ztd->audit, why, error, sizeof(error))) < 0) {
+		zt_log(LOG_ERR, "audit: reopen failed: %s", error);
+		zt_msg_error(reply, request->request_id, r, error);
+		return 0;
+	}
+	if ((r = zt_msg_init(reply, ZT_MSG_AUDIT_REOPEN_REPLY,
+	    request->request_id)) < 0 ||
+	    (r = zt_msg_put_u64(reply, ZT_F_AUDIT_SEQ,
+	    audit_last_seq(ztd->audit))) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_TEXT,
+	    audit_path(ztd->audit))) < 0)
 		return r;
 	return 0;
 }
@@ -1376,6 +1413,7 @@ static const struct {
 	[ZT_MSG_AGENT_PID] = { answer_agent_pid, P_ROOT | P_SUPERVISOR, 0,
 	    0 },
 	[ZT_MSG_CA_CRL] = { answer_ca_crl, P_ROOT, 0, 0 },
+	[ZT_MSG_AUDIT_REOPEN] = { answer_audit_reopen, P_ROOT, 0, 0 },
 	[ZT_MSG_LEARN] = { answer_learn, P_ROOT | P_SUPERVISOR, 0, 0 },
 };
 

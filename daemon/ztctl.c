@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -22,6 +23,8 @@
 #include "policy.h"
 #include "zt_client.h"
 #include "zt_err.h"
+#include "zt_exe.h"
+#include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "zt_utf8.h"
@@ -53,8 +56,10 @@ usage(FILE *to)
 	    "  enroll-host            record the current PCRs (software mode: the\n"
 	    "                         measured files' digests) as the golden values\n"
 	    "  attest                 measure now; print verdict, PCRs and age (exit 0/1)\n"
-	    "  audit verify FILE [--head PATH]\n"
-	    "                         check the audit file's hash chain (exit 0/1)\n"
+	    "  audit verify FILE... [--head PATH]\n"
+	    "                         check the hash chain across the audit files,\n"
+	    "                         oldest first (exit 0 intact, 1 not, 2 unreadable)\n"
+	    "  audit reopen           make ztd start a new audit file (logrotate)\n"
 	    "  ca show                print the tunnel CA certificate (PEM)\n"
 	    "  ca crl                 print the CRL of tunnel certificates whose\n"
 	    "                         grant ended before they expired (PEM)\n"
@@ -227,6 +232,51 @@ call(enum zt_msg_type type, enum zt_msg_type expected, struct zt_msg *reply)
 	return call_with(&request, expected, reply);
 }
 
+/* Who relies on kernel feature bit BIT. */
+static const char *
+kernel_feature_use(unsigned bit)
+{
+	return bit & ZT_KERNEL_ZTD_NEEDS & ZT_KERNEL_ZTEXEC_NEEDS ?
+	    "needed by ztd and zt-exec" :
+	    bit & ZT_KERNEL_ZTD_NEEDS ? "needed by ztd" :
+	    bit & ZT_KERNEL_ZTEXEC_NEEDS ? "needed by zt-exec" :
+	    "used by zt-exec when present";
+}
+
+/* The kernel features ztd and zt-exec rely on, as this host has them (the
+ * same kernel ztd runs on): printed, or as a JSON object. */
+static json_t *
+kernel_features(bool json)
+{
+	struct zt_kernel k;
+	json_t *features = json ? json_object() : NULL;
+
+	zt_kernel_probe(&k, ZT_KERNEL_ALL);
+	if (!json)
+		printf("kernel:       %s, Landlock ABI %d\n", k.release,
+		    k.landlock_abi);
+	for (int f = 0; f < ZT_KF_COUNT; f++) {
+		const char *use = kernel_feature_use(ZT_KF_BIT(f));
+		char name[64];
+
+		if (json) {
+			json_object_set_new(features,
+			    zt_kernel_feature_name(f), json_pack("{s:b,s:s,s:s}",
+			    "present", k.present[f],
+			    "linux", zt_kernel_feature_version(f),
+			    "use", use));
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s (Linux %s)",
+		    zt_kernel_feature_name(f), zt_kernel_feature_version(f));
+		printf("  %-46s %-8s %s\n", name,
+		    k.present[f] ? "present" : "MISSING", use);
+	}
+	return json ? json_pack("{s:o,s:I,s:o}", "release",
+	    json_text(k.release), "landlock_abi", (json_int_t)k.landlock_abi,
+	    "features", features) : NULL;
+}
+
 static int
 command_status(void)
 {
@@ -268,7 +318,7 @@ command_status(void)
 
 	if (arg_json)
 		return emit(json_pack("{s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,"
-		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:I,s:o,s:o,s:o}",
+		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:I,s:o,s:o,s:o,s:o}",
 		    "version", json_text(version),
 		    "pid", (json_int_t)pid,
 		    "uptime", json_count(uptime),
@@ -291,7 +341,8 @@ command_status(void)
 		    "dns_addresses", (json_int_t)dns_addresses,
 		    "audit_seq", json_count(audit_seq),
 		    "reload_error", json_text_or_null(reload_error),
-		    "agent_group", json_text_or_null(agent_group)));
+		    "agent_group", json_text_or_null(agent_group),
+		    "kernel", kernel_features(true)));
 	printf("ztd %s (pid %" PRIu32 "), up %" PRIu64 " s\n", version, pid,
 	    uptime);
 	printf("policy:       generation %" PRIu64 ", %" PRIu32 " agents, "
@@ -314,6 +365,7 @@ command_status(void)
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
 	if (agent_group != NULL)
 		printf("agent_group:  %s\n", agent_group);
+	kernel_features(false);
 	return 0;
 }
 
@@ -708,14 +760,63 @@ command_revoke(int argc, char **argv)
 }
 
 /* Print a config stanza for BINARY with its digest (no daemon needed). */
+/*
+ * Is PATH a script ("#!")?  Returns 0 when not; 1 with its INTERPRETER
+ * and the interpreter's digest in HEX; or EXIT_ERROR, having said why
+ * (ztd would refuse it at launch: no interpreter, not an absolute path,
+ * itself a script, unreadable).
+ */
+static int
+script_interpreter(const char *path, char interpreter[ZT_SHEBANG_MAX],
+    char hex[DIGEST_HEX_SIZE])
+{
+	struct zt_shebang sb, inner;
+	uint8_t digest[DIGEST_SIZE];
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return fail(EXIT_ERROR, "%s: %s", path, strerror(errno));
+	r = zt_shebang_read(fd, &sb);
+	close(fd);
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		return fail(EXIT_ERROR, "%s: %s", path, r == -ENOEXEC ?
+		    "its #! line names no interpreter" : r == -ENAMETOOLONG ?
+		    "its #! line is too long" : zt_strerror(r));
+	if (sb.interpreter[0] != '/')
+		return fail(EXIT_ERROR, "%s: its interpreter %s is not an "
+		    "absolute path (ztd refuses it at launch)", path,
+		    sb.interpreter);
+	fd = open(sb.interpreter, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK);
+	if (fd < 0)
+		return fail(EXIT_ERROR, "%s: its interpreter %s: %s", path,
+		    sb.interpreter, strerror(errno));
+	if ((r = zt_shebang_read(fd, &inner)) != 0 ||
+	    (r = digest_fd(fd, digest)) < 0) {
+		close(fd);
+		return fail(EXIT_ERROR, "%s: its interpreter %s %s", path,
+		    sb.interpreter, r == 1 ? "is itself a script (ztd "
+		    "refuses it at launch)" : zt_strerror(r));
+	}
+	close(fd);
+	snprintf(interpreter, ZT_SHEBANG_MAX, "%s", sb.interpreter);
+	digest_hex(digest, sizeof(digest), hex);
+	return 1;
+}
+
 static int
 command_enroll_agent(int argc, char **argv)
 {
 	uint8_t digest[DIGEST_SIZE];
 	char hex[DIGEST_HEX_SIZE], *path, name[65], *stanza;
+	char interpreter[ZT_SHEBANG_MAX], interpreter_hex[DIGEST_HEX_SIZE];
+	char pins[2 * DIGEST_HEX_SIZE + ZT_SHEBANG_MAX + 64];
 	const char *base;
 	size_t n = 0;
-	int r;
+	int r, script;
 
 	if (argc != 2)
 		return fail(EXIT_ERROR, "usage: enroll-agent BINARY");
@@ -728,6 +829,19 @@ command_enroll_agent(int argc, char **argv)
 		return r;
 	}
 	digest_hex(digest, sizeof(digest), hex);
+	/* A script runs its interpreter, which ztd checks at launch as the
+	 * agent's binary too: it must be pinned beside the script. */
+	if ((script = script_interpreter(path, interpreter,
+	    interpreter_hex)) == EXIT_ERROR) {
+		free(path);
+		return EXIT_ERROR;
+	}
+	if (script == 1)
+		snprintf(pins, sizeof(pins), "\"%s\",\n"
+		    "              \"%s\"   # its interpreter %s\n"
+		    "             ", hex, interpreter_hex, interpreter);
+	else
+		snprintf(pins, sizeof(pins), "\"%s\"", hex);
 	base = strrchr(path, '/') + 1;
 	for (const char *p = base; *p != '\0' && n < sizeof(name) - 1; p++)
 		name[n++] = isalnum((unsigned char)*p) || *p == '-' ||
@@ -740,25 +854,27 @@ command_enroll_agent(int argc, char **argv)
 	    "    accounts = [\"svc-%s\"];          # the service account(s)\n"
 	    "    pam_services = [\"zt-agent\"];\n"
 	    "    binary = \"%s\";\n"
-	    "    sha256 = [\"%s\"];\n"
+	    "    sha256 = [%s];\n"
 	    "    session_ttl = 3600;\n"
 	    "    decision_ttl = 30;\n"
 	    "    on_violation = \"deny\";\n"
 	    "    commands = ( );                  # nothing is allowed until listed\n"
 	    "    network = ( );\n"
 	    "    files = ( );\n"
-	    "  }\n", name, name, path, hex) < 0) {
+	    "  }\n", name, name, path, pins) < 0) {
 		free(path);
 		return fail(EXIT_ERROR, "enroll-agent: out of memory");
 	}
 	r = 0;
 	if (arg_json)
-		r = emit(json_pack("{s:s,s:[s+],s:[s],s:o,s:[s],s:o}",
+		r = emit(json_pack("{s:s,s:[s+],s:[s],s:o,s:o,s:o}",
 		    "name", name,
 		    "accounts", "svc-", name,
 		    "pam_services", "zt-agent",
 		    "binary", json_text(path),
-		    "sha256", hex,
+		    "sha256", script == 1 ?
+		    json_pack("[s,s]", hex, interpreter_hex) :
+		    json_pack("[s]", hex),
 		    "stanza", json_text(stanza)));
 	else
 		fputs(stanza, stdout);
@@ -767,24 +883,58 @@ command_enroll_agent(int argc, char **argv)
 	return r;
 }
 
+/* audit reopen: ztd starts a new file (logrotate's postrotate). */
 static int
-command_audit(int argc, char **argv)
+command_audit_reopen(void)
 {
-	const char *file = NULL, *head = NULL;
-	char report[512];
+	struct zt_msg reply;
+	uint64_t seq = 0;
+	const char *file = "";
 	int r;
 
-	if (argc >= 3 && strcmp(argv[1], "verify") == 0) {
-		file = argv[2];
-		if (argc == 5 && strcmp(argv[3], "--head") == 0)
-			head = argv[4];
-		else if (argc != 3)
-			file = NULL;
+	if ((r = call(ZT_MSG_AUDIT_REOPEN, ZT_MSG_AUDIT_REOPEN_REPLY,
+	    &reply)) != 0)
+		return r;
+	zt_msg_get_u64(&reply, ZT_F_AUDIT_SEQ, &seq);
+	zt_msg_get_str(&reply, ZT_F_TEXT, &file);
+	if (arg_json)
+		return emit(json_pack("{s:o,s:o}", "file", json_text(file),
+		    "seq", json_count(seq)));
+	printf("audit file %s reopened: its first record is seq %" PRIu64
+	    "\n", file, seq);
+	return 0;
+}
+
+/* audit verify FILE... [--head PATH]: exit 0 intact, 1 not, 2 unreadable. */
+static int
+command_audit_verify(int argc, char **argv)
+{
+	const char **files;
+	const char *head = NULL;
+	char report[1024];
+	size_t n = 0;
+	int r;
+
+	files = calloc((size_t)argc, sizeof(*files));
+	if (files == NULL)
+		return fail(EXIT_ERROR, "out of memory");
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--head") == 0 && i + 1 < argc &&
+		    head == NULL)
+			head = argv[++i];
+		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			n = 0;
+			break;
+		} else
+			files[n++] = argv[i];
 	}
-	if (file == NULL)
-		return fail(EXIT_ERROR, "usage: audit verify FILE "
-		    "[--head PATH]");
-	r = audit_verify(file, head, report, sizeof(report));
+	if (n == 0) {
+		free(files);
+		return fail(EXIT_ERROR, "usage: audit verify FILE... "
+		    "[--head PATH] (the files oldest first)");
+	}
+	r = audit_verify_files(files, n, head, report, sizeof(report));
+	free(files);
 	if (r < 0 && r != ZT_E_PROTOCOL)
 		/* Nothing was checked: no verdict on the chain. */
 		return fail(EXIT_ERROR, "audit verify: cannot read %s", report);
@@ -797,6 +947,17 @@ command_audit(int argc, char **argv)
 	} else
 		printf("%s: %s\n", r == 0 ? "intact" : "NOT INTACT", report);
 	return r == 0 ? 0 : EXIT_NO;
+}
+
+static int
+command_audit(int argc, char **argv)
+{
+	if (argc >= 3 && strcmp(argv[1], "verify") == 0)
+		return command_audit_verify(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "reopen") == 0)
+		return command_audit_reopen();
+	return fail(EXIT_ERROR, "usage: audit verify FILE... [--head PATH] | "
+	    "audit reopen");
 }
 
 int

@@ -33,6 +33,8 @@ struct ztd {
 	struct token *token;		/* the key of cacheable allows'
 					 * tokens (token.h), this run's */
 	struct grantset grants;		/* live grants (grant.c's) */
+	struct grant *holding;		/* grants with denies held back from
+					 * the audit (decide.c's list) */
 };
 
 /*

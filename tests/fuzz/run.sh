@@ -1,16 +1,18 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Build a libFuzzer harness (msg: the wire decoder, quote: the TPM quote
-# verifier, utf8: the escaping of untrusted bytes for JSON, dns: the grant
-# resolver's DNS messages) and run it for SECONDS on a copy of its seed
-# corpus; a crash fails the run and is kept in tests/fuzz/crashes.
+# verifier, utf8: the escaping of untrusted bytes for JSON, audit: the audit
+# files' verifier, dns: the grant resolver's DNS messages) and run it for
+# SECONDS on a copy of its seed corpus; a crash fails the run and is kept in
+# tests/fuzz/crashes.
 #
-# usage: tests/fuzz/run.sh [msg|quote|utf8|dns] SECONDS   (from any directory;
+# usage: tests/fuzz/run.sh [msg|quote|utf8|audit|dns] SECONDS
+#                                    (from any directory;
 #                                    CC=clang-NN to pick another clang)
 set -eu
 
 usage() {
-	echo "usage: $0 [msg|quote|utf8|dns] SECONDS" >&2
+	echo "usage: $0 [msg|quote|utf8|audit|dns] SECONDS" >&2
 	exit 2
 }
 
@@ -21,7 +23,7 @@ if [ $# -eq 2 ]; then
 fi
 [ $# -eq 1 ] || usage
 case $harness in
-msg | quote | utf8 | dns) ;;
+msg | quote | utf8 | audit | dns) ;;
 *) usage ;;
 esac
 name=fuzz_$harness
@@ -63,6 +65,12 @@ elif [ "$harness" = utf8 ]; then
 	libs=$(pkg-config --cflags --libs jansson)
 	corpus=$here/corpus-utf8
 	max_len=4200
+elif [ "$harness" = audit ]; then
+	sources="$top/daemon/audit.c $top/daemon/digest.c $top/common/zt_log.c
+	    $top/common/zt_err.c"
+	libs=$(pkg-config --cflags --libs libcrypto)
+	corpus=$here/corpus-audit
+	max_len=20000
 elif [ "$harness" = dns ]; then
 	# ldns is not instrumented; the harness checks what it returns, and
 	# ASan catches a write by it into our buffers.

@@ -71,7 +71,7 @@ def ztctl_commands(text):
     """ztctl's commands (strcmp(command, ...)), their words
     (strcmp(argv[N], ...)) and hand-parsed options ("--head")."""
     commands = re.findall(r'strcmp\(\s*command\s*,\s*"([^"]+)"\s*\)', text)
-    words = re.findall(r'strcmp\(\s*argv\[\d+\]\s*,\s*"([^"]+)"\s*\)', text)
+    words = re.findall(r'strcmp\(\s*argv\[\w+\]\s*,\s*"([^"]+)"\s*\)', text)
     return commands, words
 
 

@@ -30,22 +30,11 @@ fi
 
 logged() { grep -qE -- "$1" "$work/syslog.out"; }	# ERE
 queried() { grep -qiF -- " $1. " "$work/unbound.log"; }	# NAME
-added=""
-dns_cleanup() {
-	cleanup
-	for a in $added; do retry userdel -f "$a"; done
-	return 0
-}
-trap dns_cleanup EXIT
 
 # zx ARGS...: the agent under zt-exec; sets out and rc.
 zx() { agent_run "$account" "$agent" "$@"; }
 
-if retry useradd --system --no-create-home --home-dir /nonexistent \
-    --shell /usr/sbin/nologin "$account"; then
-	added=$account
-fi
-check "the account is added" test -n "$added"
+check "the account is added" add_test_account "$account"
 start_logsink "$work"
 
 # Addresses of this run's own in 127.0.0.0/8 (every one of them is local).
@@ -130,6 +119,7 @@ mkdir -m 0700 "$work/state"
 cat >"$work/ztd.conf" <<EOC
 ztd: { state_dir = "$work/state";
   supervisor_group = "$SUPERVISOR_GROUP";
+  audit: { file = "$work/audit.log"; require = true; };
   dns: { upstream = ["$net.53:$dns_port"]; min_ttl = 1; max_ttl = 3; }; };
 attestation: { mode = "software"; files = []; };
 agents = (
@@ -149,10 +139,7 @@ agents = (
 );
 EOC
 chmod 0644 "$work/ztd.conf"
-"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
-    --syslog-socket "$work/log.sock" 2>"$work/ztd.stderr" &
-track $!
-check "ztd starts" wait_for test -S "$sock"
+check "ztd starts" start_ztd
 
 # The tunnelled services, trusting ztd's CA: api.zt.test's own
 # certificate on $net.10, another name's on $net.11 (www.zt.test).
@@ -395,5 +382,9 @@ check "with only malformed answers the name fails to resolve, zt-exec lives on (
 check "and the supervisor logged no crash" \
     sh -c "! grep -qiE 'sanitizer|segv|abort' '$work/zx.err'"
 
+check "the audit file holds the allows by name (name= after object=)" \
+    grep -qE 'object="tcp:[^"]*" name="api\.zt\.test" reason=' "$work/audit.log"
+out=$("$ZTCTL" audit verify "$work/audit.log" --head "$work/state/audit.head" 2>&1)
+check "and its chain verifies with them ($out)" test $? -eq 0
 diag "$(grep -c 'action=resolve' "$work/syslog.out") resolve decisions audited"
 finish

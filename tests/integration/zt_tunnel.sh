@@ -31,24 +31,15 @@ has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 logged() { grep -qE -- "$1" "$work/syslog.out"; }  # ERE
 denied() { has "$1" '^errno=(EACCES|ECONNREFUSED|ECONNRESET)$'; }
 now() { "$PROBE" now | sed 's/^t=//'; }
-added=""
-tunnel_cleanup() {
-	cleanup
-	for a in $added; do retry userdel -f "$a"; done
-	return 0
-}
-trap tunnel_cleanup EXIT
 
 # zx ACCOUNT AGENT ARGS...: the agent under zt-exec; sets out and rc.
 zx() { agent_run "$@"; }
 
-for a in "$account" "$account2" "$account3"; do
-	if retry useradd --system --no-create-home --home-dir /nonexistent \
-	    --shell /usr/sbin/nologin "$a"; then
-		added="$added $a"
-	fi
-done
-check "the accounts are added" test -n "$added"
+add_accounts() {
+	add_test_account "$account" && add_test_account "$account2" &&
+	    add_test_account "$account3"
+}
+check "the accounts are added" add_accounts
 start_logsink "$work"
 
 # --------------------------------------------------- certificates (test's)
@@ -106,14 +97,7 @@ EOC
 chmod 0644 "$work/ztd.conf"
 }
 write_conf
-start_ztd() {
-	"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
-	    --syslog-socket "$work/log.sock" 2>>"$work/ztd.stderr" &
-	ztd_pid=$!
-	track $ztd_pid
-}
-start_ztd
-check "ztd starts" wait_for test -S "$sock"
+check "ztd starts" start_ztd
 check "ztd made its CA key, 0600" \
     test "$(stat -c %a "$work/state/ca.key" 2>/dev/null)" = 600
 "$ZTCTL" --socket "$sock" ca show >"$pki/ztd-ca.pem"
@@ -417,8 +401,7 @@ check "ztd records what it issued in state_dir/ca-issued, 0600" \
 kill -KILL "$ztd_pid"
 wait_for sh -c "! kill -0 $ztd_pid 2>/dev/null"
 rm -f "$sock"
-start_ztd
-check "ztd starts again (after SIGKILL)" wait_for test -S "$sock"
+check "ztd starts again (after SIGKILL)" start_ztd
 "$ZTCTL" --socket "$sock" ca crl >"$certs/restart.crl"
 text=$(crl_text "$certs/restart.crl")
 check "the new ztd's CRL verifies" crl_ok "$certs/restart.crl"
@@ -439,8 +422,7 @@ check "a damaged ca-issued refuses the start (exit $rc)" test "$rc" -ne 0
 check "... naming the file and the line" \
     wait_for logged "ca-issued line [0-9]+ is not one of ztd's issued certificates"
 cp "$work/ca-issued.good" "$work/state/ca-issued"
-start_ztd
-check "restored, ztd starts" wait_for test -S "$sock"
+check "restored, ztd starts" start_ztd
 
 # --------------------------------------------------- no key on disk
 # The client keys live in zt-exec, which runs as the agents' accounts:

@@ -119,6 +119,8 @@ static const char full_text[] =
 	"  audit: {\n"
 	"    file = \"/var/log/zt/audit.log\";\n"
 	"    require = false;\n"
+	"    deny_rate = 0.5;\n"
+	"    deny_burst = 7;\n"
 	"  };\n"
 	"  cache: { max_entries = 4096; };\n"
 	"};\n"
@@ -373,6 +375,41 @@ static struct config_case bad_configs[] = {
 		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
 		.expected_message_format =
 		    "%s:2: max_clients must be between 1 and 65536, not 70000",
+	},
+	{
+		.name = "out of range: audit.deny_rate = -1",
+		.text = "ztd: {\n"
+		    "  audit: { deny_rate = -1; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: deny_rate must be between 0 and 100000",
+	},
+	{
+		.name = "too fine: audit.deny_rate = 0.0001",
+		.text = "ztd: {\n"
+		    "  audit: { deny_rate = 0.0001; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: deny_rate must be 0 or at least 0.001",
+	},
+	{
+		.name = "wrong type: audit.deny_rate = \"fast\"",
+		.text = "ztd: {\n"
+		    "  audit: { deny_rate = \"fast\"; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:2: deny_rate must be a number",
+	},
+	{
+		.name = "out of range: audit.deny_burst = 0",
+		.text = "ztd: {\n"
+		    "  audit: { deny_burst = 0; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: deny_burst must be between 1 and 1000000, not 0",
 	},
 	{
 		.name = "out of range: cert_lifetime = 1",
@@ -1314,6 +1351,8 @@ check_defaults(const struct ztd_config *c, const char *path)
 	assert_true(c->trust_domain[0] != '\0');
 	assert_null(c->audit_file);
 	assert_true(c->audit_require);
+	assert_int_equal(c->audit_deny_rate_milli, 20000);
+	assert_int_equal(c->audit_deny_burst, 100);
 	assert_int_equal(c->cache_max_entries, 65536);
 	assert_int_equal(c->attest_mode, ATTEST_AUTO);
 	assert_string_equal(config_attest_mode_name(c->attest_mode), "auto");
@@ -1611,6 +1650,8 @@ check_full(const struct ztd_config *c, const char *path)
 	assert_string_equal(c->trust_domain, "host.example");
 	assert_string_equal(c->audit_file, "/var/log/zt/audit.log");
 	assert_false(c->audit_require);
+	assert_int_equal(c->audit_deny_rate_milli, 500);
+	assert_int_equal(c->audit_deny_burst, 7);
 	assert_int_equal(c->cache_max_entries, 4096);
 
 	assert_int_equal(c->attest_mode, ATTEST_SOFTWARE);

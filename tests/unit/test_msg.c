@@ -1543,6 +1543,10 @@ static const struct roundtrip_case {
 		{ ZT_F_GENERATION, 0, NULL, 0 } } },
 	{ "reload-reply-generation-max", ZT_MSG_RELOAD_REPLY, 13, {
 		{ ZT_F_GENERATION, UINT64_MAX, NULL, 0 } } },
+	{ "audit-reopen", ZT_MSG_AUDIT_REOPEN, 48, { { 0, 0, NULL, 0 } } },
+	{ "audit-reopen-reply", ZT_MSG_AUDIT_REOPEN_REPLY, 49, {
+		{ ZT_F_AUDIT_SEQ, 1042, NULL, 0 },
+		{ ZT_F_TEXT, 0, "/var/log/zt/audit.log", 0 } } },
 };
 
 /* LEARN's answers: records of NAME, ADDRESS and TTL_MS, at most
@@ -2021,6 +2025,8 @@ test_names_and_kinds(void **state)
 		{ ZT_MSG_AGENT_PID, "agent-pid" },
 		{ ZT_MSG_SIGN_REPLY, "sign-reply" },
 		{ ZT_MSG_CA_CRL, "ca-crl" },
+		{ ZT_MSG_AUDIT_REOPEN, "audit-reopen" },
+		{ ZT_MSG_AUDIT_REOPEN_REPLY, "audit-reopen-reply" },
 		{ ZT_MSG_LEARN, "learn" },
 		{ 0, "unknown" },
 		{ ZT_MSG_TYPE_MAX, "unknown" },
