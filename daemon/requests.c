@@ -22,6 +22,7 @@
 #include "decide.h"
 #include "digest.h"
 #include "grant.h"
+#include "launchfilter.h"
 #include "requests.h"
 #include "server.h"
 #include "token.h"
@@ -734,7 +735,7 @@ answer_launch(struct request *rq)
 	const char *service = "zt-exec";
 	char account[33], why[IDENTITY_REASON_MAX];
 	char profile[ZT_MSG_MAX - 512];
-	uint8_t digest[32], again[32];
+	uint8_t digest[32];
 	struct grant *parent = NULL, *g = NULL;
 	int r;
 
@@ -767,15 +768,12 @@ answer_launch(struct request *rq)
 		}
 		service = parent->service;
 	}
-	/* The digest sent back is the one checked: hashed before and after
-	 * the check, and the two must agree (a swap in between shows). */
+	/* The digest sent back is the one checked: of the version of the
+	 * file the check read, on its one descriptor (zt-exec compares it
+	 * with its own of the file it execs). */
 	why[0] = '\0';
-	if ((r = digest_file(s.agent->binary, digest)) < 0 ||
-	    (r = identity_check_file(ztd->identity, ztd->config, s.agent,
-	    s.agent->binary, why)) < 0 ||
-	    (r = digest_file(s.agent->binary, again)) < 0 ||
-	    (r = memcmp(digest, again, sizeof(digest)) == 0 ? 0 :
-	    -EAGAIN) < 0) {
+	if ((r = identity_check_file_digest(ztd->identity, ztd->config,
+	    s.agent, s.agent->binary, digest, why)) < 0) {
 		snprintf(d.reason, sizeof(d.reason), "identity: %s",
 		    why[0] ? why : zt_strerror(r));
 		goto denied;
@@ -811,6 +809,14 @@ answer_launch(struct request *rq)
 	    sizeof(digest))) < 0) {
 		grant_end(ztd, g, "launch reply could not be built", false);
 		return r;
+	}
+	/* The profile's filter, compiled once: zt-exec builds it itself
+	 * when none comes. */
+	if ((rq->reply_fd = launchfilters_get(ztd->launchfilters, profile,
+	    why)) < 0) {
+		zt_log(LOG_WARNING, "agent %s: no compiled filter to send: %s",
+		    s.agent->name, why);
+		rq->reply_fd = -1;
 	}
 	return 0;
 denied:

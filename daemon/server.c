@@ -441,7 +441,7 @@ answer(struct ztd *ztd, struct client *c, const struct zt_msg *request,
 	struct zt_msg reply;
 	struct request rq = {
 		.ztd = ztd, .client = c, .msg = request,
-		.passed_fd = passed_fd, .reply = &reply,
+		.passed_fd = passed_fd, .reply = &reply, .reply_fd = -1,
 		.resume_ticket = resume_ticket,
 	};
 	int r;
@@ -475,10 +475,12 @@ answer(struct ztd *ztd, struct client *c, const struct zt_msg *request,
 		r = ZT_E_TIMEOUT;
 	if (passed_fd >= 0)
 		close(passed_fd);
-	if (r < 0)
+	if (r < 0) {
 		zt_msg_error(&reply, request->request_id, r, zt_strerror(r));
+		rq.reply_fd = -1;
+	}
 	/* A client whose queue is full is not reading: drop it. */
-	if ((r = zt_msg_send(c->fd, &reply)) < 0) {
+	if ((r = zt_msg_send_fd(c->fd, &reply, rq.reply_fd)) < 0) {
 		zt_log(LOG_NOTICE, "uid %u pid %d: cannot reply: %s",
 		    (unsigned)c->uid, (int)c->pid, zt_strerror(r));
 		close_client(s, c);

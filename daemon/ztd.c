@@ -21,6 +21,7 @@
 #include "ca.h"
 #include "cache.h"
 #include "grant.h"
+#include "launchfilter.h"
 #include "server.h"
 #include "token.h"
 #include "zt_clock.h"
@@ -387,8 +388,10 @@ main(int argc, char **argv)
 	}
 	ztd.cache = cache_new(ztd.config->cache_max_entries, ztd_now_ms);
 	ztd.identity = identity_new(1024);
+	ztd.launchfilters = launchfilters_new();
 	if (grantset_init(&ztd.grants) < 0 || ztd.cache == NULL ||
-	    ztd.identity == NULL || token_new(&ztd.token) < 0) {
+	    ztd.identity == NULL || ztd.launchfilters == NULL ||
+	    token_new(&ztd.token) < 0) {
 		zt_log(LOG_ERR, "out of memory");
 		goto free_socket_path;
 	}
@@ -459,6 +462,7 @@ report:
 free_socket_path:
 	free(socket_path);
 	identity_free(ztd.identity);
+	launchfilters_free(ztd.launchfilters);
 	grantset_free(&ztd.grants);
 	token_free(ztd.token);
 	ca_free(ztd.ca);

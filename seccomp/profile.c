@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,7 +137,7 @@ profile_parse(const char *text, struct profile *p, char *error)
 	char line[PATH_MAX + 64];
 	unsigned n = 0;
 
-	memset(p, 0, sizeof(*p));
+	memset(p, 0, offsetof(struct profile, files));
 	while (*text != '\0') {
 		const char *eol = strchr(text, '\n');
 		size_t len = eol != NULL ? (size_t)(eol - text) : strlen(text);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The compiled seccomp filters ztd hands zt-exec with a launch. */
+#ifndef ZTD_LAUNCHFILTER_H
+#define ZTD_LAUNCHFILTER_H
+
+/* Profiles whose filter is kept (one per agent, and a reload's new ones). */
+#define LAUNCHFILTERS_MAX 32
+#define LAUNCHFILTER_ERROR_MAX 160
+
+struct launchfilters;
+
+/* An empty set, or NULL when out of memory; _free(NULL) does nothing. */
+struct launchfilters *launchfilters_new(void);
+void launchfilters_free(struct launchfilters *l);
+
+/*
+ * The sealed memfd (filter.h, filter_export_sealed) holding the filter of
+ * the profile PROFILE_TEXT, as zt-exec parses and builds it: compiled the
+ * first time the text is seen, then kept in memory, keyed by the whole
+ * text (a reload that changes a profile changes its text; the oldest of
+ * LAUNCHFILTERS_MAX is forgotten).  The descriptor stays the set's: the
+ * caller sends it and never closes it.  Returns it, or -errno with ERROR
+ * (LAUNCHFILTER_ERROR_MAX bytes) set.
+ */
+int launchfilters_get(struct launchfilters *l, const char *profile_text,
+    char *error);
+
+#endif
