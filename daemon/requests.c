@@ -1248,11 +1248,16 @@ answer_attest(struct request *rq)
 	struct zt_msg *reply = rq->reply;
 	struct decision d = { .decision = DECISION_DENY };
 	struct attest_view view;
+	uint32_t flags = 0;
 	uint64_t ticket;
 	int r;
 
+	zt_msg_get_u32(request, ZT_F_FLAGS, &flags);
 	if (rq->resume_ticket == 0) {
-		attest_request(ztd->attest, &ticket);
+		if (flags & ZT_ATTEST_EXPORT)
+			attest_request_export(ztd->attest, &ticket);
+		else
+			attest_request(ztd->attest, &ticket);
 		return wait_for_attestation(rq, ticket);
 	}
 	attest_get_view(ztd->attest, &view);
@@ -1277,6 +1282,12 @@ answer_attest(struct request *rq)
 	if (view.last_good_ms > 0 &&
 	    (r = zt_msg_put_u64(reply, ZT_F_ATTEST_AGE,
 	    (uint64_t)(ztd_now_ms() - view.last_good_ms) / 1000)) < 0)
+		return r;
+	/* Asked to export: where the quote is now, or why not. */
+	if ((flags & ZT_ATTEST_EXPORT) && (r = zt_msg_put_str(reply,
+	    ZT_F_OBJECT, view.export_seq < rq->resume_ticket ?
+	    "no measurement exported" : view.exported ? "" :
+	    view.export_why)) < 0)
 		return r;
 	return 0;
 }

@@ -48,7 +48,8 @@ usage(FILE *to)
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
 	    "  enroll-host            record the current PCRs (software mode: the\n"
 	    "                         measured files' digests) as the golden values\n"
-	    "  attest                 measure now; print verdict, PCRs and age (exit 0/1)\n"
+	    "  attest [--export]      measure now; print verdict, PCRs and age (exit 0/1);\n"
+	    "                         --export: the new quote to state_dir/quote/\n"
 	    "  audit verify FILE [--head PATH]\n"
 	    "                         check the audit file's hash chain (exit 0/1)\n"
 	    "  ca show                print the tunnel CA certificate (PEM)\n"
@@ -249,17 +250,28 @@ command_enroll_host(void)
 }
 
 static int
-command_attest(void)
+command_attest(int argc, char **argv)
 {
-	struct zt_msg reply;
-	const char *reason = "", *pcrs = "", *mode = "";
+	struct zt_msg request, reply;
+	const char *reason = "", *pcrs = "", *mode = "", *export = NULL;
+	bool want_export = argc == 2 && strcmp(argv[1], "--export") == 0;
 	uint32_t decision = 0;
 	uint64_t age = 0;
 	bool has_age;
 	int r;
 
-	if ((r = call(ZT_MSG_ATTEST, ZT_MSG_DECISION, &reply)) != 0)
+	if (argc > 2 || (argc == 2 && !want_export)) {
+		fprintf(stderr, "usage: ztctl attest [--export]\n");
+		return EXIT_ERROR;
+	}
+	zt_msg_init(&request, ZT_MSG_ATTEST, next_request_id());
+	if (want_export && (r = zt_msg_put_u32(&request, ZT_F_FLAGS,
+	    ZT_ATTEST_EXPORT)) < 0)
+		return EXIT_ERROR;
+	if ((r = call_with(&request, ZT_MSG_DECISION, &reply)) != 0)
 		return r;
+	if (want_export && zt_msg_get_str(&reply, ZT_F_OBJECT, &export) < 0)
+		export = "ztd did not say";
 	zt_msg_get_u32(&reply, ZT_F_DECISION, &decision);
 	zt_msg_get_str(&reply, ZT_F_REASON, &reason);
 	zt_msg_get_str(&reply, ZT_F_LIST, &pcrs);
@@ -275,6 +287,14 @@ command_attest(void)
 			printf(",\"age\":%" PRIu64, age);
 		printf(",\"pcrs\":");
 		json_string(pcrs);
+		if (export != NULL) {
+			printf(",\"exported\":%s", export[0] == '\0' ?
+			    "true" : "false");
+			if (export[0] != '\0') {
+				printf(",\"export_error\":");
+				json_string(export);
+			}
+		}
 		printf("}\n");
 	} else {
 		printf("%s: %s\n", decision == ZT_DECISION_ALLOW ? "trusted" :
@@ -289,7 +309,15 @@ command_attest(void)
 				printf("  pcr %s\n", item);
 			free(copy);
 		}
+		if (export != NULL && export[0] == '\0')
+			printf("quote exported to state_dir/quote/ (msg, sig, "
+			    "pcrs, nonce)\n");
+		else if (export != NULL)
+			printf("quote not exported: %s\n", export);
 	}
+	/* An export asked for and not made is no success. */
+	if (export != NULL && export[0] != '\0')
+		return EXIT_NO;
 	return decision == ZT_DECISION_ALLOW ? 0 : EXIT_NO;
 }
 
@@ -710,6 +738,8 @@ main(int argc, char **argv)
 		return command_audit(argc, argv);
 	if (strcmp(command, "ca") == 0)
 		return command_ca(argc, argv);
+	if (strcmp(command, "attest") == 0)
+		return command_attest(argc, argv);
 	if (argc != 1) {
 		fprintf(stderr, "ztctl: %s takes no arguments\n", command);
 		return EXIT_ERROR;
@@ -722,8 +752,6 @@ main(int argc, char **argv)
 		return command_grants();
 	if (strcmp(command, "enroll-host") == 0)
 		return command_enroll_host();
-	if (strcmp(command, "attest") == 0)
-		return command_attest();
 	fprintf(stderr, "ztctl: unknown command '%s'\n", command);
 	usage(stderr);
 	return EXIT_ERROR;
