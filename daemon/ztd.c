@@ -236,7 +236,8 @@ handle_signals(struct ztd *ztd, int signal_fd)
 static int
 run(struct ztd *ztd, int signal_fd)
 {
-
+	/* Group commit: the answers of one pass wait for its records. */
+	server_hold(ztd);
 	while (!ztd->stopping) {
 		struct epoll_event events[64];
 		int timeout = server_expire(ztd), n;
@@ -248,7 +249,8 @@ run(struct ztd *ztd, int signal_fd)
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 		}
-
+		/* Whatever expiring answered goes before the wait. */
+		server_flush(ztd);
 		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -293,8 +295,10 @@ run(struct ztd *ztd, int signal_fd)
 				break;
 			}
 		}
+		server_flush(ztd);
 		server_free_buried(&ztd->server);
 	}
+	server_flush(ztd);
 	return 0;
 }
 
