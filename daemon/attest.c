@@ -462,7 +462,7 @@ prune_exports(int state, const char *keep)
 
 /*
  * Export Q (with NONCE and PCRS) for `tpm2_checkquote`: a new directory
- * STATE_DIR/quote.<time> with the four files (msg, sig, pcrs, nonce),
+ * STATE_DIR/quote.<boot time> with the four files (msg, sig, pcrs, nonce),
  * then the symbolic link STATE_DIR/quote switched to it by one rename.
  * Files are never rewritten in place: a reader that resolved the link
  * (cd into it, readlink -f) reads one quote's four files, and the
@@ -480,7 +480,9 @@ export_quote(struct attest *a, const struct settings *s,
 	char name[32], hex[65];
 	int state, dir = -1, r;
 
-	clock_gettime(CLOCK_REALTIME, &now);
+	/* Named by CLOCK_BOOTTIME: increasing across ztd's restarts; one
+	 * left by an earlier boot is replaced. */
+	clock_gettime(CLOCK_BOOTTIME, &now);
 	snprintf(name, sizeof(name), "quote.%lld.%09ld",
 	    (long long)now.tv_sec, now.tv_nsec);
 	if ((state = open(s->state_dir, O_RDONLY | O_DIRECTORY |
@@ -491,7 +493,9 @@ export_quote(struct attest *a, const struct settings *s,
 		return r;
 	}
 	digest_hex(nonce, 32, hex);
-	if (mkdirat(state, name, 0755) < 0 ||
+	if (mkdirat(state, name, 0755) < 0 && errno == EEXIST)
+		remove_export(state, name);
+	if ((mkdirat(state, name, 0755) < 0 && errno != EEXIST) ||
 	    (dir = openat(state, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0) {
 		r = -errno;
