@@ -401,7 +401,8 @@ struct held_reply {
 	struct client *client;
 	uint32_t request_id;
 	bool audited;			/* a record was written for it */
-	int fd;				/* borrowed, or -1 */
+	int fd;				/* our own copy (closed once sent),
+					 * or -1 */
 	size_t size;
 	uint8_t wire[ZT_MSG_MAX];
 };
@@ -476,16 +477,18 @@ server_flush(struct ztd *ztd)
 		struct held_reply *h = &s->held[i];
 
 		if (h->client->watch.dead)
-			continue;
-		if (r < 0 && h->audited) {
+			;
+		else if (r < 0 && h->audited) {
 			audit_failed(&m, h);
 			send_reply(s, h->client, &m, -1);
-			continue;
+		} else {
+			memset(&m, 0, offsetof(struct zt_msg, wire));
+			memcpy(m.wire, h->wire, h->size);
+			m.size = h->size;
+			send_reply(s, h->client, &m, h->fd);
 		}
-		memset(&m, 0, offsetof(struct zt_msg, wire));
-		memcpy(m.wire, h->wire, h->size);
-		m.size = h->size;
-		send_reply(s, h->client, &m, h->fd);
+		if (h->fd >= 0)
+			close(h->fd);
 	}
 }
 
@@ -503,7 +506,9 @@ hold_reply(struct ztd *ztd, struct client *c, const struct zt_msg *reply,
 	h->client = c;
 	h->request_id = reply->request_id;
 	h->audited = audited;
-	h->fd = fd;
+	/* A copy: the lender may close its own before the flush (a filter
+	 * evicted), and a reused number must never go out. */
+	h->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 	h->size = reply->size;
 	memcpy(h->wire, reply->wire, reply->size);
 }
