@@ -164,7 +164,8 @@ if command -v tpm2_checkquote >/dev/null; then
 		"$ZTCTL" --socket "$sock" attest --export >/dev/null 2>&1
 		sleep 0.05
 	done ) &
-	track $!
+	exporter=$!
+	track $exporter
 	bad=0 runs=0 seen=""
 	while [ $runs -lt 100 ]; do
 		d=$(readlink -f "$q")
@@ -173,6 +174,7 @@ if command -v tpm2_checkquote >/dev/null; then
 		runs=$((runs + 1))
 	done
 	touch "$work/stop-attest"
+	wait $exporter	# its last export done: none half made
 	exports=$(printf '%s\n' $seen | sort -u | wc -l)
 	check "100 tpm2_checkquote runs while exports are made: none failed ($bad), $exports exports read" \
 	    sh -c "[ $bad -eq 0 ] && [ $exports -gt 1 ]"
