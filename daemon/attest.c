@@ -179,8 +179,14 @@ write_golden(const char *path, const char *text, char *why)
 
 /* ------------------------------------------------------------ software */
 
+/*
+ * Measure the files against the golden values, or with ENROLL record
+ * them as the golden values.  *UNWRITTEN: the measurement was made but
+ * the golden file could not be written (trust is then left as it was).
+ */
 static bool
-measure_files(const struct settings *s, bool enroll, char *why)
+measure_files(const struct settings *s, bool enroll, char *why,
+    bool *unwritten)
 {
 	char *text = NULL, hex[DIGEST_HEX_SIZE], want[65];
 	size_t size = 0;
@@ -225,6 +231,7 @@ measure_files(const struct settings *s, bool enroll, char *why)
 		fclose(out);
 		out = NULL;
 		ok = write_golden(s->golden, text, why) == 0;
+		*unwritten = !ok;
 	}
 out:
 	if (out != NULL)
@@ -300,7 +307,7 @@ static int export_quote(struct attest *a, const struct settings *s,
 static bool
 measure_tpm(struct attest *a, const struct settings *s, bool enroll,
     bool export, char *why, char *pcr_text, size_t pcr_text_size,
-    char *export_why)
+    char *export_why, bool *unwritten)
 {
 	struct tpm_pcrs pcrs;
 	struct tpm_quote quote;
@@ -367,8 +374,10 @@ measure_tpm(struct attest *a, const struct settings *s, bool enroll,
 			used += (size_t)snprintf(text + used, sizeof(text) - used,
 			    "pcr %s %u\n", hex, pcrs.index[i]);
 		}
-		if (write_golden(s->golden, text, why) < 0)
+		if (write_golden(s->golden, text, why) < 0) {
+			*unwritten = true;
 			return false;
+		}
 	} else {
 		FILE *golden = open_golden(s->golden, why);
 
@@ -575,7 +584,7 @@ worker(void *arg)
 		char why[ATTEST_REASON_MAX] = "", pcr_text[1024] = "";
 		char export_why[ATTEST_REASON_MAX] = "";
 		uint64_t seq, one = 1;
-		bool enroll, export, ok, nothing_measured;
+		bool enroll, export, ok, nothing_measured, unwritten;
 
 		while (!a->stop && !a->want && !a->want_enroll &&
 		    monotonic_ms() < next_due) {
@@ -603,11 +612,12 @@ worker(void *arg)
 				abort();
 		pthread_mutex_unlock(&a->lock);
 
+		unwritten = false;
 		if (s.mode == ATTEST_TPM)
 			ok = measure_tpm(a, &s, enroll, export, why, pcr_text,
-			    sizeof(pcr_text), export_why);
+			    sizeof(pcr_text), export_why, &unwritten);
 		else
-			ok = measure_files(&s, enroll, why);
+			ok = measure_files(&s, enroll, why, &unwritten);
 		nothing_measured = ok && s.mode != ATTEST_TPM &&
 		    s.n_files == 0;
 		free_files(&s);
@@ -616,6 +626,20 @@ worker(void *arg)
 		if (enroll) {
 			a->enroll_result = ok ? 0 : ZT_E_CONFIG;
 			snprintf(a->enroll_why, sizeof(a->enroll_why), "%s", why);
+		}
+		if (unwritten) {
+			/* Only the golden file could not be written: the
+			 * host is what it was, and so is its trust. */
+			zt_log(LOG_ERR, "attestation: enroll-host: %s; the "
+			    "host's trust is unchanged", why);
+			a->completed = seq;
+			a->view.completed = seq;
+			next_due = monotonic_ms() +
+			    (int64_t)a->settings.interval * 1000;
+			if (write(a->event_fd, &one, sizeof(one)) < 0)
+				zt_log(LOG_ERR, "attestation: eventfd: %s",
+				    strerror(errno));
+			continue;
 		}
 		a->view.measured = true;
 		a->view.trusted = ok;

@@ -13,16 +13,19 @@ struct launchfilters;
 struct launchfilters *launchfilters_new(void);
 void launchfilters_free(struct launchfilters *l);
 
+struct agent;
+
 /*
  * The sealed memfd (filter.h, filter_export_sealed) holding the filter of
- * the profile PROFILE_TEXT, as zt-exec parses and builds it: compiled the
- * first time the text is seen, then kept in memory, keyed by the whole
- * text (a reload that changes a profile changes its text; the oldest of
- * LAUNCHFILTERS_MAX is forgotten).  The descriptor stays the set's: the
- * caller sends it and never closes it.  Returns it, or -errno with ERROR
- * (LAUNCHFILTER_ERROR_MAX bytes) set.
+ * AGENT's profile as the launch sends it (policy_put_profile) and zt-exec
+ * reads and builds it (profile_from_record, filter_build): compiled the
+ * first time that record is seen, then kept in memory, keyed by the whole
+ * encoded record (a reload that changes a profile changes its record; the
+ * oldest of LAUNCHFILTERS_MAX is forgotten).  The descriptor stays the
+ * set's: the caller sends it and never closes it.  Returns it, or -errno
+ * with ERROR (LAUNCHFILTER_ERROR_MAX bytes) set.
  */
-int launchfilters_get(struct launchfilters *l, const char *profile_text,
+int launchfilters_get(struct launchfilters *l, const struct agent *agent,
     char *error);
 
 #endif

@@ -37,6 +37,7 @@
 #include "zt_client.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
+#include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztconn.h"
@@ -50,13 +51,6 @@
 #define EXIT_NOT_FOUND 127
 #define LAUNCH_TIMEOUT_MS 10000
 
-/* Bookworm's headers predate these (Linux 6.6). */
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1ull
-#endif
 
 #ifdef __SANITIZE_ADDRESS__
 /*
@@ -133,18 +127,20 @@ struct launch {
 	char grant[33];
 	int64_t expires_ms;		/* CLOCK_BOOTTIME */
 	uint8_t digest[32];
-	char profile_text[ZT_MSG_MAX];
 	int filter_fd;			/* ztd's compiled filter, or -1 */
 };
 
 /*
- * Ask ztd for a grant to run COMMAND; exit code on failure.  While ztd
- * checks the binary, the supervisor's workers are made (*WORKERS).
+ * Ask ztd for a grant to run COMMAND, and its profile INTO; exit code on
+ * failure.  While ztd checks the binary, the supervisor's workers are
+ * made (*WORKERS).
  */
 static int
 ask_launch(int fd, const char *command, const char *agent,
-    struct supervisor **workers, struct launch *out)
+    struct supervisor **workers, struct launch *out, struct profile *into)
 {
+	struct zt_record record;
+	char error[160];
 	struct zt_msg *req = calloc(2, sizeof(struct zt_msg)), *reply;
 	const char *grant = getenv("ZT_GRANT"), *text = "", *s;
 	const void *digest;
@@ -188,14 +184,17 @@ ask_launch(int fd, const char *command, const char *agent,
 	if (zt_msg_get_str(reply, ZT_F_GRANT, &s) < 0 ||
 	    zt_msg_get_u64(reply, ZT_F_EXPIRES_MS, &expires) < 0 ||
 	    zt_msg_get_bytes(reply, ZT_F_SHA256, &digest, &size) < 0 ||
-	    size != 32 || zt_msg_get_str(reply, ZT_F_PROFILE, &text) < 0) {
+	    size != 32 || zt_msg_get_record(reply, ZT_F_PROFILE, &record) < 0) {
 		fprintf(stderr, "zt-exec: ztd's launch reply is incomplete\n");
+		goto out;
+	}
+	if (profile_from_record(&record, into, error) < 0) {
+		fprintf(stderr, "zt-exec: %s\n", error);
 		goto out;
 	}
 	snprintf(out->grant, sizeof(out->grant), "%s", s);
 	out->expires_ms = ztconn_now_ms() + (int64_t)expires;
 	memcpy(out->digest, digest, 32);
-	snprintf(out->profile_text, sizeof(out->profile_text), "%s", text);
 	code = 0;
 out:
 	if (code != 0 && out->filter_fd >= 0) {
@@ -422,6 +421,35 @@ exit_code(int status)
 	return EXIT_FAILED;
 }
 
+/*
+ * Every kernel feature supervision relies on, or a refusal (exit 125)
+ * naming the missing ones and the Linux version that has each; what only
+ * weakens or slows supervision is logged.
+ */
+static int
+check_kernel(void)
+{
+	struct zt_kernel k;
+	char missing[512], why[768];
+
+	zt_kernel_probe(&k, ZT_KERNEL_ZTEXEC_NEEDS | ZT_KERNEL_ZTEXEC_WANTS);
+	if (zt_kernel_missing(&k, ZT_KERNEL_ZTEXEC_NEEDS, missing,
+	    sizeof(missing)) > 0) {
+		snprintf(why, sizeof(why), "this kernel (%s) lacks what "
+		    "zt-exec cannot supervise without: %s; " ZT_KERNEL_ADVICE,
+		    k.release, missing);
+		fprintf(stderr, "zt-exec: %s\n", why);
+		zt_log(LOG_ERR, "%s", why);
+		return EXIT_FAILED;
+	}
+	if (zt_kernel_missing(&k, ZT_KERNEL_ZTEXEC_WANTS, missing,
+	    sizeof(missing)) > 0)
+		zt_log(LOG_WARNING, "this kernel (%s) lacks %s: see "
+		    "zt-exec(1) for what is weaker without it", k.release,
+		    missing);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -463,6 +491,8 @@ main(int argc, char **argv)
 	digest_short_lived();
 	zt_log_open_syslog("zt-exec", log_socket, LOG_AUTHPRIV, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if ((code = check_kernel()) != 0)
+		return code;
 	if ((code = check_supervisor()) != 0)
 		return code;
 	/* The supervisor group is for ztd's eyes only (SO_PEERCRED reports
@@ -511,13 +541,9 @@ main(int argc, char **argv)
 		    socket_path, zt_strerror(fd));
 		return EXIT_FAILED;
 	}
-	if ((code = ask_launch(fd, command, agent, &supervisor,
-	    &launch)) != 0)
+	if ((code = ask_launch(fd, command, agent, &supervisor, &launch,
+	    &profile)) != 0)
 		return code;
-	if (profile_parse(launch.profile_text, &profile, error) < 0) {
-		fprintf(stderr, "zt-exec: %s\n", error);
-		return EXIT_FAILED;
-	}
 	if (strcmp(profile.binary, command) != 0)
 		return denied("the binary is not the one ztd checked "
 		    "(changed since?)");
