@@ -55,7 +55,8 @@ usage(FILE *to)
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
 	    "  enroll-host            record the current PCRs (software mode: the\n"
 	    "                         measured files' digests) as the golden values\n"
-	    "  attest                 measure now; print verdict, PCRs and age (exit 0/1)\n"
+	    "  attest [--export]      measure now; print verdict, PCRs and age (exit 0/1);\n"
+	    "                         --export: the new quote to state_dir/quote/\n"
 	    "  audit verify FILE... [--head PATH]\n"
 	    "                         check the hash chain across the audit files,\n"
 	    "                         oldest first (exit 0 intact, 1 not, 2 unreadable)\n"
@@ -430,34 +431,52 @@ pcr_list(const char *text)
 }
 
 static int
-command_attest(void)
+command_attest(int argc, char **argv)
 {
-	struct zt_msg reply;
-	const char *reason = "", *pcrs = "", *mode = "";
+	struct zt_msg request, reply;
+	const char *reason = "", *pcrs = "", *mode = "", *export = NULL;
+	bool want_export = argc == 2 && strcmp(argv[1], "--export") == 0;
 	uint32_t decision = 0;
 	uint64_t age = 0;
 	bool has_age;
 	int r;
 
-	if ((r = call(ZT_MSG_ATTEST, ZT_MSG_DECISION, &reply)) != 0)
+	if (argc > 2 || (argc == 2 && !want_export))
+		return fail(EXIT_ERROR, "usage: ztctl attest [--export]");
+	zt_msg_init(&request, ZT_MSG_ATTEST, next_request_id());
+	if (want_export && (r = zt_msg_put_u32(&request, ZT_F_FLAGS,
+	    ZT_ATTEST_EXPORT)) < 0)
+		return EXIT_ERROR;
+	if ((r = call_with(&request, ZT_MSG_DECISION, &reply)) != 0)
 		return r;
+	if (want_export && zt_msg_get_str(&reply, ZT_F_OBJECT, &export) < 0)
+		export = "ztd did not say";
 	zt_msg_get_u32(&reply, ZT_F_DECISION, &decision);
 	zt_msg_get_str(&reply, ZT_F_REASON, &reason);
 	zt_msg_get_str(&reply, ZT_F_LIST, &pcrs);
 	zt_msg_get_str(&reply, ZT_F_ATTEST_MODE, &mode);
 	has_age = zt_msg_get_u64(&reply, ZT_F_ATTEST_AGE, &age) == 0;
 	if (arg_json) {
-		json_t *list = pcr_list(pcrs);
+		json_t *list = pcr_list(pcrs), *out;
 
 		if (list == NULL)
 			return fail(EXIT_ERROR, "attest: ztd sent a malformed "
 			    "PCR list");
-		if ((r = emit(json_pack("{s:b,s:o,s:o,s:o,s:o}",
+		out = json_pack("{s:b,s:o,s:o,s:o,s:o}",
 		    "trusted", decision == ZT_DECISION_ALLOW,
 		    "mode", json_text(mode),
 		    "reason", json_text(reason),
 		    "age", has_age ? json_count(age) : json_null(),
-		    "pcrs", list))) != 0)
+		    "pcrs", list);
+		if (out != NULL && export != NULL &&
+		    (json_object_set_new(out, "exported",
+		    json_boolean(export[0] == '\0')) < 0 ||
+		    (export[0] != '\0' && json_object_set_new(out,
+		    "export_error", json_text(export)) < 0))) {
+			json_decref(out);
+			out = NULL;
+		}
+		if ((r = emit(out)) != 0)
 			return r;
 	} else {
 		printf("%s: %s\n", decision == ZT_DECISION_ALLOW ? "trusted" :
@@ -472,7 +491,15 @@ command_attest(void)
 				printf("  pcr %s\n", item);
 			free(copy);
 		}
+		if (export != NULL && export[0] == '\0')
+			printf("quote exported to state_dir/quote/ (msg, sig, "
+			    "pcrs, nonce)\n");
+		else if (export != NULL)
+			printf("quote not exported: %s\n", export);
 	}
+	/* An export asked for and not made is no success. */
+	if (export != NULL && export[0] != '\0')
+		return EXIT_NO;
 	return decision == ZT_DECISION_ALLOW ? 0 : EXIT_NO;
 }
 
@@ -1008,6 +1035,8 @@ main(int argc, char **argv)
 		return command_audit(argc, argv);
 	if (strcmp(command, "ca") == 0)
 		return command_ca(argc, argv);
+	if (strcmp(command, "attest") == 0)
+		return command_attest(argc, argv);
 	if (argc != 1)
 		return fail(EXIT_ERROR, "%s takes no arguments", command);
 	if (strcmp(command, "status") == 0)
@@ -1018,8 +1047,6 @@ main(int argc, char **argv)
 		return command_grants();
 	if (strcmp(command, "enroll-host") == 0)
 		return command_enroll_host();
-	if (strcmp(command, "attest") == 0)
-		return command_attest();
 	usage(stderr);
 	return fail(EXIT_ERROR, "unknown command '%s'", command);
 }

@@ -15,6 +15,7 @@ struct audit;
 struct cache;
 struct grant;
 struct identity;
+struct launchfilters;
 struct token;
 
 struct ztd {
@@ -33,6 +34,7 @@ struct ztd {
 	struct token *token;		/* the key of cacheable allows'
 					 * tokens (token.h), this run's */
 	struct grantset grants;		/* live grants (grant.c's) */
+	struct launchfilters *launchfilters; /* compiled seccomp filters */
 	struct grant *holding;		/* grants with denies held back from
 					 * the audit (decide.c's list) */
 };
