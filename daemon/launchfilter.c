@@ -61,8 +61,8 @@ launchfilters_free(struct launchfilters *l)
 	free(l);
 }
 
-/* The filter of the profile in M (a message holding only AGENT's
- * ZT_F_PROFILE record), as zt-exec reads and builds it. */
+/* The filter of the profile in M (a DECISION holding AGENT's ZT_F_PROFILE
+ * record), as zt-exec reads and builds it. */
 static int
 compile(struct zt_msg *m, char *error)
 {
@@ -95,8 +95,11 @@ launchfilters_get(struct launchfilters *l, const struct agent *agent,
 	uint8_t *key;
 	int fd;
 
-	/* The key: the profile record exactly as the launch sends it. */
+	/* The key: the profile record exactly as the launch sends it,
+	 * after the two fields a DECISION must hold to decode (compile). */
 	if (m == NULL || zt_msg_init(m, ZT_MSG_DECISION, 0) < 0 ||
+	    zt_msg_put_u32(m, ZT_F_DECISION, ZT_DECISION_ALLOW) < 0 ||
+	    zt_msg_put_str(m, ZT_F_REASON, "") < 0 ||
 	    policy_put_profile(m, agent, dns) < 0) {
 		free(m);
 		snprintf(error, LAUNCHFILTER_ERROR_MAX, "the profile does not "

@@ -261,6 +261,14 @@ agent_run() {
 	rc=$?
 }
 
+# filters_sent AGENT ACCOUNT: ztd ($work/syslog.out, start_logsink) launched
+# AGENT as ACCOUNT and sent every launch its compiled filter.
+filters_sent() {
+	grep -qE "grant [0-9a-f]+: agent $1 account $2 launched" \
+	    "$work/syslog.out" &&
+	    ! grep -q "no compiled filter to send" "$work/syslog.out"
+}
+
 # skip_unless_checkout WHAT: a test that builds the tree again (WHAT says
 # what) runs once, in the plain build of a git checkout: the sanitizer
 # steps and make distcheck (a tarball's tree, built and tested already)

@@ -382,6 +382,8 @@ check "with only malformed answers the name fails to resolve, zt-exec lives on (
 check "and the supervisor logged no crash" \
     sh -c "! grep -qiE 'sanitizer|segv|abort' '$work/zx.err'"
 
+check "every launch carried ztd's compiled filter of the profile with host rules" \
+    filters_sent dns "$account"
 check "the audit file holds the allows by name (name= after object=)" \
     grep -qE 'object="tcp:[^"]*" name="api\.zt\.test" reason=' "$work/audit.log"
 out=$("$ZTCTL" audit verify "$work/audit.log" --head "$work/state/audit.head" 2>&1)

@@ -442,4 +442,8 @@ check "the key search runs (marker present, find succeeds on state_dir)" \
 check "no private key file of the agents appeared in /tmp or state_dir (${found:-none}; $owned files of theirs at all)" \
     test -z "$found"
 
+# ztd compiles each profile's filter once and sends it with the launch.
+check "every launch carried ztd's compiled filter of its profile" \
+    filters_sent probe "$account"
+
 finish
