@@ -19,13 +19,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(condition) do { \
-	if (!(condition)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-		    __LINE__, #condition); \
-		abort(); \
-	} \
-} while (0)
+#include "fuzz_check.h"
 
 static uint8_t reply[DNS_ANSWER_MAX];
 
