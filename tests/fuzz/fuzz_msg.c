@@ -47,7 +47,8 @@ static int
 repeatable_string(unsigned tag)
 {
 	return tag == ZT_F_COMMAND || tag == ZT_F_SYSCALL_DENY ||
-	    tag == ZT_F_SYSCALL_GATE || tag == ZT_F_ENV || tag == ZT_F_CA;
+	    tag == ZT_F_SYSCALL_GATE || tag == ZT_F_ENV || tag == ZT_F_CA ||
+	    tag == ZT_F_DNS_UPSTREAM;
 }
 
 /*
