@@ -10,11 +10,14 @@ ZTEXEC=${ZT_TEST_ZTEXEC:-$top_builddir/seccomp/zt-exec}
 PROBE=$top_builddir/tests/helpers/zt-probe
 
 # ZT_VALGRIND=1: run ztd under valgrind; a leak or memory error fails.
+# wait_for polls for up to 30 s (120 s under valgrind): it returns as soon as
+# the condition holds, so the bound only matters to a loaded machine, which
+# once missed the former 5 s (swtpm restarted, trust returning).
 ZTD_WRAP=""
-wait_steps=100
+wait_steps=600
 if [ -n "${ZT_VALGRIND:-}" ]; then
 	ZTD_WRAP="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --track-fds=no"
-	wait_steps=400
+	wait_steps=2400
 fi
 
 tap_count=0
