@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,35 @@ sent(int r)
 	return r;
 }
 
+/*
+ * The pid for the line's tag: one getpid() per process, not one per line (a
+ * syscall on every audited decision; glibc does not cache it).  Every fork
+ * of this code base goes through fork(), whose child handler forgets it.
+ */
+static pid_t line_pid;
+static pthread_once_t line_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+forget_pid(void)
+{
+	line_pid = 0;
+}
+
+static void
+watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forget_pid);
+}
+
+static long
+tag_pid(void)
+{
+	pthread_once(&line_pid_once, watch_forks);
+	if (line_pid == 0)
+		line_pid = getpid();
+	return (long)line_pid;
+}
+
 /* The syslog line of MESSAGE at PRI into LINE; its length. */
 static size_t
 format_line(char line[ZT_LOG_LINE_MAX + 128], int pri, const char *message)
@@ -189,7 +219,7 @@ format_line(char line[ZT_LOG_LINE_MAX + 128], int pri, const char *message)
 		stamped = now;
 	}
 	n = snprintf(line, ZT_LOG_LINE_MAX + 128, "<%d>%s %s[%ld]: %s", pri,
-	    stamp, backend.ident, (long)getpid(), message);
+	    stamp, backend.ident, tag_pid(), message);
 	if (n < 0)
 		return 0;
 	return (size_t)n < ZT_LOG_LINE_MAX + 128 ? (size_t)n :
