@@ -59,6 +59,7 @@
 
 enum kind {
 	KIND_ECHO,		/* a DECIDE's bytes to the echo server */
+	KIND_AUDIT_ECHO,	/* ... to the echo server that logs each */
 	KIND_CACHED,		/* the same object again: a cache hit */
 	KIND_UNCACHED,		/* a new object each time: a miss */
 	KIND_FILL,		/* FILL_ENTRIES misses before ready */
@@ -90,9 +91,11 @@ struct bench {
 	char dir[64];
 	char config[128], ztd_socket[128], echo_socket[128];
 	char log_socket[128], agent_binary[128], state_dir[128];
+	char audit_echo_socket[128], echo_log_socket[128];
 	const char *ztd_path;
 	uid_t agent_uid;
 	pid_t parent, ztd_pid, echo_pid, sink_pid;
+	pid_t audit_echo_pid, echo_sink_pid;	/* the audited echo's */
 	struct shared *shared;
 	uint32_t *samples;		/* CLIENTS_MAX * SAMPLES_MAX */
 	pid_t clients[CLIENTS_MAX];
@@ -359,13 +362,32 @@ run_sink(struct shared *sh, int log_fd, int stderr_fd)
 	_exit(0);
 }
 
+/* As long as ztd's audit line for the cached figure's decision. */
+static const char echo_audit_line[] =
+    "<110>Dec  6 14:51:19 ztd[12345]: decision=allow action=exec "
+    "agent=\"bench\" account=\"daemon\" uid=1 pid=12345 "
+    "object=\"/usr/bin/rsync\" reason=\"cached allow\" "
+    "grant=0123456789abcdef0123456789abcdef cache=hit attest=software "
+    "seq=123456 chain=0123456789abcdef";
+
+/* The audited echo's syslog daemon: read and drop every datagram. */
+static void __attribute__((noreturn))
+run_echo_sink(int log_fd)
+{
+	char buf[8192];
+
+	for (;;)
+		if (recv(log_fd, buf, sizeof(buf), 0) < 0 && errno != EINTR)
+			_exit(0);
+}
+
 /*
  * The baseline: a minimal SEQPACKET server shaped like ztd's loop (one
  * process, one thread, epoll, one datagram read per wake-up) that sends
  * every datagram back as it came.
  */
 static void __attribute__((noreturn))
-run_echo(int listen_fd)
+run_echo(int listen_fd, int log_fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = listen_fd };
 	struct epoll_event events[64];
@@ -394,6 +416,11 @@ run_echo(int listen_fd)
 				continue;
 			}
 			got = recv(fd, buf, sizeof(buf), 0);
+			/* The audited echo: a line the size of ztd's audit
+			 * line handed to the kernel before the answer. */
+			if (got > 0 && log_fd >= 0)
+				send(log_fd, echo_audit_line,
+				    sizeof(echo_audit_line) - 1, MSG_NOSIGNAL);
 			if (got > 0)
 				send(fd, buf, (size_t)got,
 				    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -603,7 +630,7 @@ check_reply(enum kind kind, const struct zt_msg *reply, char *why,
 	uint32_t decision = 0;
 	int r;
 
-	if (kind == KIND_ECHO) {
+	if (kind == KIND_ECHO || kind == KIND_AUDIT_ECHO) {
 		if (reply->type == ZT_MSG_DECIDE)
 			return 0;
 		snprintf(why, size, "the echo came back as %s",
@@ -701,23 +728,24 @@ run_client(struct bench *b, enum kind kind, int index)
 	uint32_t id = 1;
 	uint64_t seq = 0, n_samples = 0;
 	int64_t t0, t_end;
-	bool ready = false;
+	bool ready = false, echo;
 	char byte;
 	int fd;
 
+	echo = kind == KIND_ECHO || kind == KIND_AUDIT_ECHO;
 	fd = zt_client_connect(kind == KIND_ECHO ? b->echo_socket :
-	    b->ztd_socket);
+	    kind == KIND_AUDIT_ECHO ? b->audit_echo_socket : b->ztd_socket);
 	if (fd < 0) {
 		snprintf(why, sizeof(why), "connect: %s", zt_strerror(fd));
 		goto fail;
 	}
-	if (kind != KIND_ECHO) {
+	if (!echo) {
 		if (open_session(b, fd, &id, grant, sizeof(grant), why,
 		    sizeof(why)) < 0)
 			goto fail;
 		res->decisions++;
 	}
-	if (kind == KIND_ECHO) {
+	if (echo) {
 		/* A DECIDE as the cached figure sends it, bytes for bytes. */
 		if (build_decide(&request, id, ACTION_EXEC, CACHED_OBJECT,
 		    "0123456789abcdef0123456789abcdef") < 0)
@@ -768,7 +796,7 @@ run_client(struct bench *b, enum kind kind, int index)
 		start = now_ns();
 		if (start >= t_end)
 			break;
-		if (kind != KIND_ECHO)
+		if (!echo)
 			res->decisions++;
 		if (call_checked(kind, fd, &request, &reply, why,
 		    sizeof(why)) < 0)
@@ -786,7 +814,7 @@ run_client(struct bench *b, enum kind kind, int index)
 		res->measured++;
 	}
 	res->n_samples = n_samples;
-	if (kind != KIND_ECHO)
+	if (!echo)
 		close_session(fd, id, grant);
 	_exit(0);
 fail:
@@ -1007,6 +1035,16 @@ print_figure(const char *what, const char *setup, const struct figure *f,
 		    f->p99_us / base->p99_us, f->rate / base->rate);
 }
 
+/* F against BASE, another baseline than the bare echo. */
+static void
+print_ratio(const char *what, const char *base_name, const struct figure *f,
+    const struct figure *base)
+{
+	printf("  %s against %s: p50 %.2fx, p99 %.2fx, rate %.2fx\n", what,
+	    base_name, f->p50_us / base->p50_us, f->p99_us / base->p99_us,
+	    f->rate / base->rate);
+}
+
 /*
  * ztd's RSS before and after one client fills the cache with FILL_ENTRIES
  * distinct allows, read while that client's grant still lives, with the
@@ -1088,6 +1126,8 @@ teardown(struct bench *b, bool failed)
 		r = -1;
 	}
 	stop_process(&b->echo_pid, 1000);
+	stop_process(&b->audit_echo_pid, 1000);
+	stop_process(&b->echo_sink_pid, 1000);
 	stop_process(&b->holder_pid, 1000);
 	/* The sink ends by itself once ztd's stderr is closed. */
 	reap_sink(b);
@@ -1116,6 +1156,10 @@ prepare(struct bench *b)
 	    path_in(b, b->echo_socket, sizeof(b->echo_socket),
 	    "echo.sock") < 0 ||
 	    path_in(b, b->log_socket, sizeof(b->log_socket), "log.sock") < 0 ||
+	    path_in(b, b->audit_echo_socket, sizeof(b->audit_echo_socket),
+	    "audit-echo.sock") < 0 ||
+	    path_in(b, b->echo_log_socket, sizeof(b->echo_log_socket),
+	    "echo-log.sock") < 0 ||
 	    path_in(b, b->agent_binary, sizeof(b->agent_binary),
 	    "agent-bin") < 0 ||
 	    path_in(b, b->state_dir, sizeof(b->state_dir), "state") < 0)
@@ -1171,11 +1215,73 @@ start_sink_ztd(struct bench *b, int log_fd)
 	return 0;
 }
 
-/* The echo server, the syslog sink, and ztd, each a child process. */
+/*
+ * The audited echo: an echo server that hands the kernel one datagram of an
+ * audit line's size for each request before it answers, to a socket a
+ * process of its own drains, as ztd does with its audit; a peer for ztd's
+ * figures beside the bare echo (child processes; the server pinned as ztd).
+ */
+static int
+start_audit_echo(struct bench *b)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int listen_fd, sink_fd, log_fd;
+
+	if ((listen_fd = bind_unix(b->audit_echo_socket,
+	    SOCK_SEQPACKET)) < 0)
+		return listen_fd;
+	if ((sink_fd = bind_unix(b->echo_log_socket, SOCK_DGRAM)) < 0) {
+		close(listen_fd);
+		return sink_fd;
+	}
+	if (strlen(b->echo_log_socket) >= sizeof(addr.sun_path)) {
+		close(listen_fd);
+		close(sink_fd);
+		return -ENAMETOOLONG;
+	}
+	memcpy(addr.sun_path, b->echo_log_socket,
+	    strlen(b->echo_log_socket) + 1);
+	log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (log_fd < 0 || connect(log_fd, (struct sockaddr *)&addr,
+	    sizeof(addr)) < 0) {
+		int e = errno;
+
+		if (log_fd >= 0)
+			close(log_fd);
+		close(listen_fd);
+		close(sink_fd);
+		return -e;
+	}
+	fflush(NULL);
+	if ((b->echo_sink_pid = fork()) == 0) {
+		child_setup(b->parent);
+		close(listen_fd);
+		close(log_fd);
+		run_echo_sink(sink_fd);
+	}
+	close(sink_fd);
+	if (b->echo_sink_pid > 0 && (b->audit_echo_pid = fork()) == 0) {
+		child_setup(b->parent);
+		pin_to(b->server_cpu);
+		run_echo(listen_fd, log_fd);
+	}
+	close(listen_fd);
+	close(log_fd);
+	if (b->echo_sink_pid < 0 || b->audit_echo_pid < 0) {
+		int e = errno;
+
+		b->echo_sink_pid = b->echo_sink_pid < 0 ? 0 : b->echo_sink_pid;
+		b->audit_echo_pid = 0;
+		return -e;
+	}
+	return 0;
+}
+
+/* The echo servers, the syslog sink, and ztd, each a child process. */
 static int
 start_servers(struct bench *b)
 {
-	int echo_fd, log_fd;
+	int echo_fd, log_fd, r;
 
 	if ((echo_fd = bind_unix(b->echo_socket, SOCK_SEQPACKET)) < 0 ||
 	    (log_fd = bind_unix(b->log_socket, SOCK_DGRAM)) < 0) {
@@ -1190,12 +1296,18 @@ start_servers(struct bench *b)
 		child_setup(b->parent);
 		pin_to(b->server_cpu);
 		close(log_fd);
-		run_echo(echo_fd);
+		run_echo(echo_fd, -1);
 	}
 	close(echo_fd);
 	if (b->echo_pid < 0) {
 		fprintf(stderr, "bench/decide: fork: %s\n", strerror(errno));
 		b->echo_pid = 0;
+		close(log_fd);
+		return -1;
+	}
+	if ((r = start_audit_echo(b)) < 0) {
+		fprintf(stderr, "bench/decide: the audited echo: %s\n",
+		    strerror(-r));
 		close(log_fd);
 		return -1;
 	}
@@ -1381,7 +1493,7 @@ main(int argc, char **argv)
 		goto out;
 	for (size_t i = 0; i < sizeof(setups) / sizeof(setups[0]); i++) {
 		const struct setup *u = &setups[i];
-		struct figure cached, uncached, *echo = &echoes[i];
+		struct figure cached, uncached, audited, *echo = &echoes[i];
 
 		/* With one CPU, "another CPU" is the same one again. */
 		if (!u->same_cpu && u->clients == 1 && b.n_cpus == 1)
@@ -1390,10 +1502,17 @@ main(int argc, char **argv)
 		    echo) < 0)
 			goto out;
 		print_figure("bare SEQPACKET echo", u->name, echo, NULL);
+		if (measure(&b, KIND_AUDIT_ECHO, u->clients, u->same_cpu,
+		    &audited) < 0)
+			goto out;
+		print_figure("echo + one audit datagram", u->name, &audited,
+		    echo);
 		if (measure(&b, KIND_CACHED, u->clients, u->same_cpu,
 		    &cached) < 0)
 			goto out;
 		print_figure("decide cached", u->name, &cached, echo);
+		print_ratio("decide cached", "the audited echo", &cached,
+		    &audited);
 		if (measure(&b, KIND_UNCACHED, u->clients, u->same_cpu,
 		    &uncached) < 0)
 			goto out;
