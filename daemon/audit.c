@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -152,6 +153,17 @@ parse_seq(const char *s, size_t len, uint64_t *seq)
 	return true;
 }
 
+/* SHA-256, fetched once: EVP_sha256() in every record's init fetched it
+ * from the provider each time (perf: 3 % of ztd's time per decision). */
+static EVP_MD *chain_sha256;
+static pthread_once_t chain_sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+fetch_chain_sha256(void)
+{
+	chain_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 /* SHA-256(PREV || TEXT): the hash of one record. */
 static int
 chain_hash(EVP_MD_CTX *md, const uint8_t prev[HASH_SIZE], const char *text,
@@ -159,7 +171,9 @@ chain_hash(EVP_MD_CTX *md, const uint8_t prev[HASH_SIZE], const char *text,
 {
 	unsigned int n = 0;
 
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	pthread_once(&chain_sha256_once, fetch_chain_sha256);
+	if (chain_sha256 == NULL ||
+	    EVP_DigestInit_ex(md, chain_sha256, NULL) != 1 ||
 	    EVP_DigestUpdate(md, prev, HASH_SIZE) != 1 ||
 	    EVP_DigestUpdate(md, text, len) != 1 ||
 	    EVP_DigestFinal_ex(md, out, &n) != 1 || n != HASH_SIZE)

@@ -20,17 +20,28 @@
 struct token {
 	EVP_MAC *mac;
 	uint8_t key[TOKEN_KEY_SIZE];
+	/* HMAC-SHA256 keyed once; each token starts from a copy of it (a
+	 * new context per token fetched SHA-256 and keyed HMAC anew: perf
+	 * put token_make at 4 % of ztd's time per cached decision). */
+	EVP_MAC_CTX *keyed;
 };
 
 int
 token_new(struct token **out)
 {
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+		    (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
 	struct token *t;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -ENOMEM;
 	if (RAND_priv_bytes(t->key, sizeof(t->key)) != 1 ||
-	    (t->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL) {
+	    (t->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (t->keyed = EVP_MAC_CTX_new(t->mac)) == NULL ||
+	    EVP_MAC_init(t->keyed, t->key, sizeof(t->key), params) != 1) {
 		token_free(t);
 		return -EIO;
 	}
@@ -44,6 +55,7 @@ token_free(struct token *t)
 	if (t == NULL)
 		return;
 	OPENSSL_cleanse(t->key, sizeof(t->key));
+	EVP_MAC_CTX_free(t->keyed);
 	EVP_MAC_free(t->mac);
 	free(t);
 }
@@ -71,20 +83,14 @@ token_make(const struct token *t, const char *grant, uint32_t action,
     const char *object, int64_t until_ms, uint8_t out[ZT_TOKEN_SIZE])
 {
 	static const char domain[] = "ztgate report token v1";
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-		    (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end(),
-	};
 	uint8_t number[8], full[EVP_MAX_MD_SIZE];
 	size_t full_size = 0;
 	EVP_MAC_CTX *ctx;
 	int r = -EIO;
 
-	if ((ctx = EVP_MAC_CTX_new(t->mac)) == NULL)
+	if ((ctx = EVP_MAC_CTX_dup(t->keyed)) == NULL)
 		return -EIO;
-	if (EVP_MAC_init(ctx, t->key, sizeof(t->key), params) != 1 ||
-	    update_part(ctx, domain, sizeof(domain) - 1) < 0 ||
+	if (update_part(ctx, domain, sizeof(domain) - 1) < 0 ||
 	    update_part(ctx, grant, strlen(grant)) < 0)
 		goto out;
 	put_be(number, action, 4);
