@@ -108,7 +108,7 @@ ask() { # COMMAND...: the answer line
 	local lines
 	lines=$(wc -l <"$work/s1.out")
 	echo "$*" >&"$s1_fd"
-	wait_for test "$(wc -l <"$work/s1.out")" -gt "$lines"
+	wait_for has_lines "$work/s1.out" $((lines + 1))
 	tail -n 1 "$work/s1.out"
 }
 out=$(ask decide connect tcp:127.0.0.1:5432)

@@ -99,6 +99,13 @@ work=$(mktemp -d /tmp/zt-test.XXXXXX)
 chmod 0755 "$work"
 
 # wait_for CONDITION-COMMAND...: up to 5 s (20 s under valgrind).
+# has_lines FILE N: FILE has at least N lines.  For wait_for, which runs its
+# command anew each time: a "$(wc -l <FILE)" among wait_for's arguments is
+# counted once, before the first try, and then never changes.
+has_lines() {
+	[ "$(wc -l <"$1")" -ge "$2" ]
+}
+
 wait_for() {
 	local i
 	for i in $(seq $wait_steps); do

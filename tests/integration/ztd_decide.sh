@@ -140,7 +140,7 @@ ask() { # NAME COMMAND...: print the answer line
 	eval "fd=\$${name}_fd"
 	lines=$(wc -l <"$work/$name.out")
 	echo "$*" >&"$fd"
-	wait_for test "$(wc -l <"$work/$name.out")" -gt "$lines"
+	wait_for has_lines "$work/$name.out" $((lines + 1))
 	tail -n 1 "$work/$name.out"
 }
 

@@ -199,18 +199,18 @@ open_fifo_session() {
 }
 open_fifo_session
 echo "decide exec /usr/bin/rsync" >&"$sfd"
-wait_for test "$(wc -l <"$work/s.out")" -ge 2
+wait_for has_lines "$work/s.out" 2
 check "before drift, a low-risk exec is allowed" sh -c "sed -n 2p '$work/s.out' | grep -q '^allow'"
 tpm2_pcrextend 14:sha256=$(printf 'drift' | sha256sum | cut -d' ' -f1)
 check "the drift is detected within one quote_interval, naming PCR 14" \
     wait_for logged "attestation (tpm): host untrusted: PCR 14 differs from its golden value"
 echo events >&"$sfd"
-wait_for test "$(wc -l <"$work/s.out")" -ge 3
+wait_for has_lines "$work/s.out" 3
 check "the supervisor was told to drop its cache" \
     grep -q 'event 2 -: host attestation changed' "$work/s.out"
 lines=$(wc -l <"$work/s.out")
 echo "decide exec /usr/bin/rsync" >&"$sfd"
-wait_for test "$(wc -l <"$work/s.out")" -gt "$lines"
+wait_for has_lines "$work/s.out" $((lines + 1))
 check "after drift the (cached) exec is denied at once" \
     sh -c "tail -n 1 '$work/s.out' | grep -q '^deny: host untrusted: PCR 14'"
 out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
