@@ -72,6 +72,8 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_AGE_MS] = ZT_FK_U32,
 	[ZT_F_GRANT_LIST] = ZT_FK_RECORD,
 	[ZT_F_GRANT_INFO] = ZT_FK_RECORD,
+	[ZT_F_ARGV] = ZT_FK_BYTES,
+	[ZT_F_AGENT_STATES] = ZT_FK_STRING,
 };
 
 /*
@@ -119,7 +121,7 @@ static const struct schema {
 	    BIT(ZT_F_RELOAD_ERROR) | BIT(ZT_F_CACHE_ENTRIES) |
 	    BIT(ZT_F_CACHE_HITS) | BIT(ZT_F_CACHE_MISSES) | BIT(ZT_F_GRANTS) |
 	    BIT(ZT_F_ATTEST_STATE) | BIT(ZT_F_ATTEST_AGE) |
-	    BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_TEXT),
+	    BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_TEXT) | BIT(ZT_F_AGENT_STATES),
 	    BIT(ZT_F_VERSION) | BIT(ZT_F_UPTIME) | BIT(ZT_F_GENERATION) |
 	    BIT(ZT_F_AGENTS) | BIT(ZT_F_CLIENTS) | BIT(ZT_F_MAX_CLIENTS) |
 	    BIT(ZT_F_CONFIG) | BIT(ZT_F_PID) | BIT(ZT_F_ATTEST_MODE) },
@@ -128,7 +130,7 @@ static const struct schema {
 	    BIT(ZT_F_GENERATION), BIT(ZT_F_GENERATION) },
 	[ZT_MSG_CHECK] = { "check",
 	    BIT(ZT_F_AGENT) | BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) |
-	    BIT(ZT_F_ACCOUNT) | BIT(ZT_F_GRANT),
+	    BIT(ZT_F_ACCOUNT) | BIT(ZT_F_GRANT) | BIT(ZT_F_ARGV),
 	    BIT(ZT_F_AGENT) | BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) },
 	[ZT_MSG_DECISION] = { "decision",
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) | BIT(ZT_F_RISK) |
@@ -141,7 +143,7 @@ static const struct schema {
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) },
 	[ZT_MSG_DECIDE] = { "decide",
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT) |
-	    BIT(ZT_F_PID),
+	    BIT(ZT_F_PID) | BIT(ZT_F_ARGV) | BIT(ZT_F_FLAGS),
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) },
 	[ZT_MSG_SESSION_OPEN] = { "session-open",
 	    BIT(ZT_F_UID) | BIT(ZT_F_SERVICE) | BIT(ZT_F_ACCOUNT) |
@@ -183,6 +185,9 @@ static const struct schema {
 	[ZT_MSG_CA_CRL] = { "ca-crl", 0, 0 },
 	[ZT_MSG_AGENT_PID] = { "agent-pid",
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_PID), BIT(ZT_F_GRANT) | BIT(ZT_F_PID) },
+	[ZT_MSG_DISABLE] = { "disable",
+	    BIT(ZT_F_AGENT) | BIT(ZT_F_TEXT), BIT(ZT_F_AGENT) },
+	[ZT_MSG_ENABLE] = { "enable", BIT(ZT_F_AGENT), BIT(ZT_F_AGENT) },
 };
 
 static const struct schema *

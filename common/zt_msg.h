@@ -84,7 +84,13 @@ enum zt_msg_type {
 					 * to kill); REPORT_REPLY with COUNT 1 */
 	ZT_MSG_CA_CRL = 26,		/* root: no fields; CA_REPLY with the
 					 * CRL of the tunnel CA */
-	ZT_MSG_TYPE_MAX = 27,		/* first value that is not a type */
+	ZT_MSG_DISABLE = 27,		/* root: AGENT [TEXT: why]: disable it
+					 * locally and persistently, end its
+					 * grants; REVOKE_REPLY with COUNT */
+	ZT_MSG_ENABLE = 28,		/* root: AGENT: lift a local disable;
+					 * REVOKE_REPLY with COUNT 1 (lifted)
+					 * or 0 (was not disabled) */
+	ZT_MSG_TYPE_MAX = 29,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
@@ -155,13 +161,22 @@ enum zt_field_tag {
 	ZT_F_GRANT_INFO = 54,	/* record: one grant, GRANT AGENT ACCOUNT UID
 				 * PID (supervisor) EXPIRES_MS SERVICE
 				 * [SERIAL NOT_AFTER of its certificate] */
-	ZT_F_TAG_MAX = 55,	/* first value that is not a tag */
+	ZT_F_ARGV = 55,		/* bytes: an exec's argv[1], argv[2], ...
+				 * each ending in NUL (DECIDE, CHECK); with
+				 * FLAGS ZT_DECIDE_ARGV_CUT only the first
+				 * ones, the rest did not fit */
+	ZT_F_AGENT_STATES = 56,	/* string: STATUS_REPLY's agents out of the
+				 * ordinary, one per line: "disabled NAME
+				 * WHY" or "learning NAME UNTIL" */
+	ZT_F_TAG_MAX = 57,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */
 #define ZT_DECISION_ALLOW 0xa11c7e57u
 /* ZT_F_FLAGS of REVOKE */
 #define ZT_REVOKE_KILL 1u
+/* ZT_F_FLAGS of DECIDE: ZT_F_ARGV holds only the first arguments */
+#define ZT_DECIDE_ARGV_CUT 1u
 /* ZT_F_FLAGS of SESSION_OPEN: every check, but no grant (PAM account) */
 #define ZT_SESSION_CHECK_ONLY 1u
 /* ZT_F_EVENT values */

@@ -699,7 +699,9 @@ audit_write(struct audit *audit, const struct audit_event *event)
 	    quote(agent, sizeof(agent), event->agent),
 	    quote(account, sizeof(account), event->account),
 	    (unsigned long)event->uid, (long)event->pid,
-	    quote(object, sizeof(object), event->object),
+	    event->object != NULL && event->object_len > 0 ?
+	    zt_escape(object, sizeof(object), event->object,
+	    event->object_len) : quote(object, sizeof(object), event->object),
 	    quote(reason, sizeof(reason), event->reason),
 	    word(grant, sizeof(grant), event->grant),
 	    word(cache, sizeof(cache), event->cache),

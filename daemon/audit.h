@@ -17,6 +17,8 @@ struct audit_event {
 	uid_t uid;
 	pid_t pid;
 	const char *object;	/* untrusted */
+	size_t object_len;	/* its bytes (it may hold NULs: an exec's
+				 * arguments); 0: up to its NUL */
 	const char *reason;	/* untrusted (may quote a client's text) */
 	const char *grant;	/* "-" when none */
 	const char *cache;	/* "hit", "miss" or "local" */

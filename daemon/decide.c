@@ -14,11 +14,40 @@
 #include "zt_log.h"
 #include "ztd.h"
 
+/*
+ * An exec's object as the audit shows it: the path, then each argument
+ * after a NUL (escaped as \x00), so that arguments with spaces stay
+ * apart; *LEN its length.  OBJECT itself for anything else.
+ */
+static const char *
+audit_object(const struct subject *s, const char *action, const char *object,
+    char *buf, size_t size, size_t *len)
+{
+	size_t n, copy;
+
+	*len = 0;
+	if (object == NULL || s->argv == NULL || s->argv_len == 0 ||
+	    action == NULL || strcmp(action, "exec") != 0)
+		return object;
+	n = strlen(object);
+	if (n + 1 >= size)
+		return object;
+	memcpy(buf, object, n);
+	buf[n++] = '\0';
+	/* argv ends in a NUL, which is not shown; audit.c cuts what does
+	 * not fit its bound with "...". */
+	copy = s->argv_len - 1 < size - n ? s->argv_len - 1 : size - n;
+	memcpy(buf + n, s->argv, copy);
+	*len = n + copy;
+	return buf;
+}
+
 bool
 decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
     const char *object, const struct decision *d, long age)
 {
 	char reason[POLICY_REASON_MAX + 64 + 512];
+	char object_args[2048];
 	struct audit_event e = {
 		.allow = d->decision == DECISION_ALLOW,
 		.action = action,
@@ -34,6 +63,8 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 		.age = age,
 	};
 
+	e.object = audit_object(s, action, object, object_args,
+	    sizeof(object_args), &e.object_len);
 	/* Untrusted context rides in the reason, which audit.c escapes;
 	 * so does an allow on a host whose attestation measured nothing. */
 	if (s->detail != NULL || (e.allow &&
@@ -63,6 +94,12 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 	d->decision = DECISION_DENY;
 	if (policy_parse_object(action, object_text, &object, d->reason) < 0)
 		goto audit;
+	if (action == ACTION_EXEC && s->argv != NULL &&
+	    policy_set_argv(&object, s->argv, s->argv_len, s->argv_cut) < 0) {
+		snprintf(d->reason, sizeof(d->reason), "exec: the argument "
+		    "list does not end in a NUL");
+		goto audit;
+	}
 
 	/* A cached low-risk allow under a live grant, still trusted. */
 	if (!dry_run && s->grant != NULL && attest_trusted(ztd->attest) &&
@@ -130,9 +167,10 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 		d->server_name = v.rule->server_name;
 		d->ca = v.rule->ca;
 	}
-	/* A tunnel allow is never cached: a hit would carry no tunnel. */
+	/* A tunnel allow is never cached: a hit would carry no tunnel; nor
+	 * one decided on the arguments, which the cache key does not hold. */
 	if (!dry_run && s->grant != NULL && v.risk == RISK_LOW &&
-	    !d->tunnel && s->agent->decision_ttl > 0) {
+	    !d->tunnel && !v.per_argv && s->agent->decision_ttl > 0) {
 		int64_t ttl = (int64_t)s->agent->decision_ttl * 1000;
 		int64_t left = grant_remaining_ms(s->grant);
 

@@ -22,6 +22,12 @@ struct subject {
 	bool identity_proven;	/* the acting binary was recognised just now */
 	const char *detail;	/* untrusted context for the audit reason
 				 * (PAM items), or NULL */
+	/* An exec's argv[1], argv[2], ... each ending in NUL (ZT_F_ARGV,
+	 * ARGV_LEN bytes), NULL when none came; ARGV_CUT: only the first
+	 * ones (the rest did not fit the message). */
+	const char *argv;
+	size_t argv_len;
+	bool argv_cut;
 };
 
 struct decision {

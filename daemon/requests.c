@@ -267,6 +267,23 @@ account_of_uid(uid_t uid, char name[33])
 	return 0;
 }
 
+/* An exec's arguments (ZT_F_ARGV, and FLAGS' ZT_DECIDE_ARGV_CUT) into S,
+ * for decide() to check and audit. */
+static void
+subject_argv(const struct zt_msg *request, struct subject *s)
+{
+	const void *argv;
+	uint32_t flags = 0;
+	size_t len;
+
+	if (zt_msg_get_bytes(request, ZT_F_ARGV, &argv, &len) < 0)
+		return;
+	zt_msg_get_u32(request, ZT_F_FLAGS, &flags);
+	s->argv = argv;
+	s->argv_len = len;
+	s->argv_cut = (flags & ZT_DECIDE_ARGV_CUT) != 0;
+}
+
 static int
 answer_check(struct request *rq)
 {
@@ -285,6 +302,7 @@ answer_check(struct request *rq)
 		account = NULL;
 	if (zt_msg_get_str(request, ZT_F_GRANT, &grant_id) < 0)
 		grant_id = NULL;
+	subject_argv(request, &s);
 	s.agent = config_find_agent(ztd->config, agent_name);
 	if (s.agent == NULL) {
 		/* A dry run naming no agent is the asker's mistake, not a
@@ -427,6 +445,7 @@ answer_decide(struct request *rq)
 	int r;
 
 	zt_msg_get_str(request, ZT_F_OBJECT, &object);
+	subject_argv(request, &s);
 	if (action == ACTION_NONE) {
 		snprintf(d.reason, sizeof(d.reason), "unknown action");
 		return put_decision(reply, request->request_id, &d, NULL);

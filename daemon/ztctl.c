@@ -41,8 +41,9 @@ usage(FILE *to)
 	    "  status                 version, uptime, policy, cache, grants, attestation\n"
 	    "  reload                 reload the configuration\n"
 	    "  check --agent NAME --action session|exec|connect|listen|open|syscall\n"
-	    "        --object OBJ [--account USER] [--grant ID]\n"
-	    "                         dry-run decision (exit 0 allow, 1 deny)\n"
+	    "        --object OBJ [--account USER] [--grant ID] [--arg ARG]...\n"
+	    "                         dry-run decision (exit 0 allow, 1 deny);\n"
+	    "                         --arg once per argument of an exec\n"
 	    "  grants                 live grants\n"
 	    "  revoke GRANT | --agent NAME | --account USER  [--kill]\n"
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
@@ -320,9 +321,13 @@ command_check(int argc, char **argv)
 		{ "object", required_argument, NULL, 'o' },
 		{ "account", required_argument, NULL, 'u' },
 		{ "grant", required_argument, NULL, 'g' },
+		{ "arg", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *agent = NULL, *object = NULL, *account = NULL, *grant = NULL;
+	char args[ZT_MSG_MAX];
+	size_t args_len = 0;
+	bool args_given = false;
 	const char *reason = "";
 	enum action action = ACTION_NONE;
 	struct zt_msg request, reply;
@@ -345,6 +350,17 @@ command_check(int argc, char **argv)
 		case 'o': object = optarg; break;
 		case 'u': account = optarg; break;
 		case 'g': grant = optarg; break;
+		case 'r':
+			/* --arg, once per argument: argv[1], argv[2], ... */
+			if (strlen(optarg) + 1 > sizeof(args) - args_len) {
+				fprintf(stderr, "ztctl: check: the arguments "
+				    "are longer than a message holds\n");
+				return EXIT_ERROR;
+			}
+			memcpy(args + args_len, optarg, strlen(optarg) + 1);
+			args_len += strlen(optarg) + 1;
+			args_given = true;
+			break;
 		default: return EXIT_ERROR;
 		}
 	}
@@ -361,7 +377,9 @@ command_check(int argc, char **argv)
 	    (account != NULL &&
 	    (r = zt_msg_put_str(&request, ZT_F_ACCOUNT, account)) < 0) ||
 	    (grant != NULL &&
-	    (r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) < 0)) {
+	    (r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) < 0) ||
+	    (args_given &&
+	    (r = zt_msg_put_bytes(&request, ZT_F_ARGV, args, args_len)) < 0)) {
 		fprintf(stderr, "ztctl: check: %s\n", zt_strerror(r));
 		return EXIT_ERROR;
 	}

@@ -75,6 +75,9 @@ cleanup() {
 	for pid in $started_pids; do
 		stop_pid "$pid"
 	done
+	# The account's processes were all tracked and stopped above.
+	[ -n "${system_account:-}" ] && retry userdel -f "$system_account"
+	system_account=""
 	supervisor_cleanup
 	[ -n "${work:-}" ] && [ -z "${ZT_KEEP:-}" ] && rm -rf "$work"
 }
@@ -134,6 +137,19 @@ retry() {
 		sleep 0.3
 	done
 	"$@"
+}
+
+# system_account_add NAME: a system account (no home, no login shell) of
+# this run's own, removed by cleanup; one left by an interrupted run with
+# the same pid goes first.
+system_account=""
+system_account_add() {
+	if id "$1" >/dev/null 2>&1; then
+		retry userdel -f "$1"
+	fi
+	retry useradd --system --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin "$1" || return 1
+	system_account=$1
 }
 
 # supervisor_setup DIR: zt-exec as make install leaves it, setgid to a

@@ -428,6 +428,66 @@ static struct config_case bad_configs[] = {
 		.expected_message_format =
 		    "%s:3: unknown key 'syslog' in ztd.audit",
 	},
+	/* learn mode and args (issue 16) */
+	{
+		.name = "enforce = false without learn_until",
+		.text = AGENT_HEAD
+		    "    enforce = false;\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:7: enforce = false (learn "
+		    "mode) requires learn_until (\"YYYY-MM-DDTHH:MM:SSZ\", "
+		    "UTC): the date it enforces again",
+	},
+	{
+		.name = "learn_until without enforce = false",
+		.text = AGENT_HEAD
+		    "    learn_until = \"2030-01-01T00:00:00Z\";\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:7: learn_until is only for "
+		    "enforce = false (learn mode)",
+	},
+	{
+		.name = "learn_until not RFC 3339 UTC",
+		.text = AGENT_HEAD
+		    "    enforce = false;\n"
+		    "    learn_until = \"2030-01-01 00:00:00+02:00\";\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: learn_until must be "
+		    "\"YYYY-MM-DDTHH:MM:SSZ\" (RFC 3339, UTC)",
+	},
+	{
+		.name = "args: \"**\" before the last pattern",
+		.text = AGENT_HEAD
+		    "    commands = ( { path = \"/usr/bin/git\"; risk = \"low\";\n"
+		    "      args = ([\"**\", \"x\"]); } );\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: args[0]: \"**\" may only "
+		    "be the last pattern",
+	},
+	{
+		.name = "args: not a list of arrays",
+		.text = AGENT_HEAD
+		    "    commands = ( { path = \"/usr/bin/git\"; risk = \"low\";\n"
+		    "      args = [\"fetch\"]; } );\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: args must be a list ( ) of "
+		    "arrays [ ] of patterns, not an array [ ]",
+	},
+	{
+		.name = "args on a denied command",
+		.text = AGENT_HEAD
+		    "    commands = ( { path = \"/usr/bin/git\"; risk = \"deny\";\n"
+		    "      args = ([\"push\"]); } );\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: args on a command whose "
+		    "risk is deny: it is denied whatever its arguments",
+	},
 	{
 		.name = "unknown key in an agent",
 		.text = AGENT_HEAD

@@ -1,0 +1,211 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Bringing an agent under a profile (issue 16), with a real ztd, a real
+# system account, the real kernel's seccomp user notification and the real
+# /usr/bin/git: argument patterns on commands (decided before the exec,
+# enforced on the argv the new image received), a persistent disable, learn
+# mode and `ztctl profile suggest`.  Every assertion is an outcome: the
+# errno the agent saw, the status of what ran, the audit line ztd wrote.
+#
+# Needs root (it adds and removes an account "zt-prof-PID") and a kernel
+# with seccomp user notification; otherwise it is skipped.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+account=zt-prof-$$
+sock=$work/ztd.sock
+bin=$work/bin
+agent=$bin/agent
+
+skip_unless_live_seccomp "these tests need root (a system account)"
+for tool in useradd userdel setpriv timeout python3 git; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "1..0 # SKIP $tool is missing"
+		exit 0
+	fi
+done
+
+# ------------------------------------------------------------ helpers
+has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
+logged() { grep -qE -- "$1" "$work/syslog.out"; }  # ERE
+# gone PID: not alive (a zombie counts as gone).
+gone() {
+	[ -e "/proc/$1" ] || return 0
+	grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# zx ARGS...: the agent under zt-exec as the account; sets rc, and out to
+# the probe's last line (what a command it ran printed comes before).
+zx() {
+	(cd "$work/repo" && timeout 60 setpriv --reuid="$account" \
+	    --regid="$account" --clear-groups -- "$ZTEXEC" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" -- "$agent" "$@" \
+	    </dev/null >"$work/zx.out" 2>"$work/zx.err")
+	rc=$?
+	out=$(tail -n 1 "$work/zx.out")
+}
+# zx_bg NAME ARGS...: the same in the background (zx_pid: zt-exec's pid).
+zx_bg() {
+	local name=$1
+	shift
+	(cd "$work/repo" && exec setpriv --reuid="$account" \
+	    --regid="$account" --clear-groups -- "$ZTEXEC" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" -- "$agent" "$@" \
+	    </dev/null >"$work/$name.out" 2>"$work/$name.err") &
+	zx_pid=$!
+	track $zx_pid
+	disown "$zx_pid" 2>/dev/null
+}
+
+start_ztd() {
+	: >"$work/ztd.stderr"
+	$ZTD_WRAP "$ZTD" --foreground --config "$work/ztd.conf" \
+	    --socket "$sock" --syslog-socket "$work/log.sock" \
+	    2>>"$work/ztd.stderr" &
+	ztd_pid=$!
+	track $ztd_pid
+	wait_for test -S "$sock"
+}
+stop_ztd() {
+	stop_pid "$ztd_pid"
+	wait_for sh -c "! test -S '$sock'"
+}
+
+# write_conf AGENT-EXTRA COMMANDS NETWORK: the configuration, with the
+# agent's extra keys, its commands and network lists.
+write_conf() {
+	cat >"$work/ztd.conf" <<EOC
+ztd: {
+  state_dir = "$work/state";
+  supervisor_group = "$SUPERVISOR_GROUP";
+  audit: { file = "$work/audit.log"; };
+};
+attestation: {
+  mode = "software";
+  files = ["$work/measured"];
+  golden = "$work/state/golden";
+};
+agents = (
+  {
+    name = "probe";
+    accounts = ["$account"];
+    pam_services = ["zt-exec"];
+    binary = "$agent";
+    sha256 = ["$digest"];
+    session_ttl = 600;
+    $1
+    commands = (
+$2
+    );
+    network = (
+$3
+    );
+    syscalls = { deny = ["mount"]; };
+  }
+);
+EOC
+	chmod 0644 "$work/ztd.conf"
+}
+
+# ------------------------------------------------------------ setup
+for f in "$PROBE" "$ZTEXEC"; do
+	if [ ! -x "$f" ]; then
+		not_ok "$f is built"
+		finish
+		exit
+	fi
+done
+if system_account_add "$account"; then
+	ok "the account $account is added"
+else
+	not_ok "the account $account is added"
+	finish
+	exit
+fi
+uid=$(id -u "$account")
+start_logsink "$work"
+mkdir -m 0755 "$bin"
+install -m 0755 "$PROBE" "$agent"
+install -m 0755 "$PROBE" "$bin/argcmd"
+check "zt-exec is installed setgid to this run's supervisor group" \
+    supervisor_setup "$bin"
+digest=$(sha256sum "$agent" | cut -d' ' -f1)
+echo "kernel v1" >"$work/measured"
+mkdir -m 0700 "$work/state"
+# A git repository the account works in.
+mkdir -m 0755 "$work/repo"
+git -C "$work/repo" init -q && chown -R "$account:" "$work/repo"
+
+git_rule='      { path = "/usr/bin/git"; risk = "low";
+        args = (["status", "**"], ["commit", "-m", "*"], ["fetch", "origin"]); },'
+argcmd_rule="      { path = \"$bin/argcmd\"; risk = \"low\"; args = ([\"exit\", \"00\"]); },"
+deny_rule='      { path = "/usr/bin/dash"; risk = "deny"; }'
+write_conf "" "$git_rule
+$argcmd_rule
+$deny_rule" ""
+check "ztd --check-config accepts commands with args" \
+    sh -c "'$ZTD' --check-config --config '$work/ztd.conf' | grep -qx ok"
+check "ztd starts" start_ztd
+out=$("$ZTCTL" --socket "$sock" enroll-host)
+check "the host is enrolled (software attestation) ($out)" \
+    has "$out" '^enrolled: golden values recorded'
+
+# ------------------------------------------------------------ args
+zx exec /usr/bin/git status
+check "args: git status matches [\"status\", \"**\"] and runs ($out)" \
+    test "$out" = "ok status=0"
+check "args: the allow names the args alternative" wait_for logged \
+    "decision=allow action=exec agent=\"probe\" .*object=\"/usr/bin/git\\\\x00status\" reason=\"command /usr/bin/git \\(line [0-9]+\\) is low risk, its arguments match args alternative 1"
+zx exec /usr/bin/git status --short --branch
+check "args: \"**\" takes any remaining arguments ($out)" \
+    test "$out" = "ok status=0"
+zx exec /usr/bin/git push --force origin main
+check "args: git push --force matches no alternative: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+check "args: the deny names the rule and its arguments" wait_for logged \
+    "decision=deny action=exec agent=\"probe\" .*object=\"/usr/bin/git\\\\x00push\\\\x00--force\\\\x00origin\\\\x00main\" reason=\"command /usr/bin/git \\(line [0-9]+\\): its 4 arguments match none of its 3 args alternatives\""
+zx exec /usr/bin/git fetch
+check "args: fewer arguments than the alternative's patterns: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+zx exec /usr/bin/git fetch origin --prune
+check "args: more arguments without \"**\": EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+# An argument with spaces is one argument, matched by one pattern.
+zx exec /usr/bin/git -c user.name=z -c user.email=z@z commit -m "a message"
+check "args: options before the subcommand match no alternative ($out)" \
+    test "$out" = "errno=EACCES"
+zx exec /usr/bin/git commit -m "a message with spaces" --allow-empty
+check "args: a pattern sees one argument only (4 arguments, 3 patterns) ($out)" \
+    test "$out" = "errno=EACCES"
+zx exec /usr/bin/git commit -m "a message with spaces"
+# git itself fails (nothing to commit, no identity): what matters is that
+# the exec was allowed and git ran.
+check "args: an argument with spaces matches \"*\": git ran ($out)" \
+    has "$out" '^ok status=[0-9]+$'
+check "args: its audit line keeps the spaces inside one argument" wait_for \
+    logged "decision=allow action=exec .*object=\"/usr/bin/git\\\\x00commit\\\\x00-m\\\\x00a message with spaces\""
+out=$("$ZTCTL" --socket "$sock" check --agent probe --action exec \
+    --object /usr/bin/git --arg status --arg -s)
+check "args: ztctl check --arg allows git status -s ($out)" \
+    has "$out" '^allow \(low risk\): .*args alternative 1'
+out=$("$ZTCTL" --socket "$sock" check --agent probe --action exec \
+    --object /usr/bin/git --arg push)
+check "args: ztctl check --arg denies git push ($out)" \
+    has "$out" '^deny: command /usr/bin/git .* match none'
+zx exec /usr/bin/dash -c 'exit 9'
+check "args: a command of risk deny stays denied ($out)" \
+    test "$out" = "errno=EACCES"
+zx exec "$bin/argcmd" exit 00
+check "args: argcmd exit 00 runs (status 0) ($out)" test "$out" = "ok status=0"
+zx exec "$bin/argcmd" exit 42
+check "args: argcmd exit 42 is denied ($out)" test "$out" = "errno=EACCES"
+# A sibling thread rewrites argv[2] between the decision and the exec:
+# what ztd matched is held byte for byte and checked at the exec event.
+zx race-exec-argv "$bin/argcmd" exit 00 42 100000 15
+diag "race-exec-argv: $out"
+check "args race: the argv ztd refused never ran (no exit 42) ($out)" \
+    has "$out" '^ok good=[0-9]+ bad=0 '
+check "args race: the allowed argv ran, many times" \
+    sh -c "[ \"\$(printf '%s' \"\$1\" | sed -n 's/.*good=\\([0-9]*\\).*/\\1/p')\" -gt 10 ]" _ "$out"
+
+finish
