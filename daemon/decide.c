@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "cache.h"
 #include "decide.h"
+#include "disable.h"
 #include "grant.h"
 #include "zt_log.h"
 #include "ztd.h"
@@ -98,6 +99,15 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 	    policy_set_argv(&object, s->argv, s->argv_len, s->argv_cut) < 0) {
 		snprintf(d->reason, sizeof(d->reason), "exec: the argument "
 		    "list does not end in a NUL");
+		goto audit;
+	}
+
+	/* A disabled agent gets nothing, whatever its profile says. */
+	if (s->agent != NULL && disabled_reason(ztd->disabled,
+	    s->agent->name) != NULL) {
+		snprintf(d->reason, sizeof(d->reason), "agent %s is disabled "
+		    "(ztctl disable): %.160s", s->agent->name,
+		    disabled_reason(ztd->disabled, s->agent->name));
 		goto audit;
 	}
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "policy.h"
 #include "syscalls.h"
@@ -745,4 +746,21 @@ policy_decide(const struct agent *agent, const struct policy_object *object,
 	case ACTION_SYSCALL: decide_syscall(agent, object, verdict); break;
 	default: set_reason(verdict, "unknown action"); break;
 	}
+}
+
+bool
+policy_learning(const struct agent *agent, int64_t now)
+{
+	return agent != NULL && agent->learn && now < agent->learn_until;
+}
+
+void
+policy_format_time(int64_t t, char *out, size_t size)
+{
+	time_t when = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&when, &tm) == NULL ||
+	    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, size, "?");
 }

@@ -164,4 +164,14 @@ int policy_set_argv(struct policy_object *object, const char *argv,
 void policy_decide(const struct agent *agent,
     const struct policy_object *object, struct policy_verdict *verdict);
 
+/*
+ * Is AGENT in learn mode at NOW (unix time): enforce = false and NOW
+ * before its learn_until?  After it, the profile enforces by itself.
+ */
+bool policy_learning(const struct agent *agent, int64_t now);
+
+/* Unix time T as RFC 3339 UTC ("2026-12-31T00:00:00Z") into OUT (SIZE
+ * bytes, at least 21). */
+void policy_format_time(int64_t t, char *out, size_t size);
+
 #endif

@@ -46,6 +46,11 @@ usage(FILE *to)
 	    "                         --arg once per argument of an exec\n"
 	    "  grants                 live grants\n"
 	    "  revoke GRANT | --agent NAME | --account USER  [--kill]\n"
+	    "  disable AGENT [--why TEXT]\n"
+	    "                         end the agent's grants, kill its processes and\n"
+	    "                         deny it everything until enabled (kept across\n"
+	    "                         restarts)\n"
+	    "  enable AGENT           lift a local disable\n"
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
 	    "  enroll-host            record the current PCRs (software mode: the\n"
 	    "                         measured files' digests) as the golden values\n"
@@ -137,6 +142,55 @@ call(enum zt_msg_type type, enum zt_msg_type expected, struct zt_msg *reply)
 	return call_with(&request, expected, reply);
 }
 
+/*
+ * STATUS_REPLY's AGENT_STATES ("disabled NAME WHY" and "learning NAME
+ * UNTIL" lines): as lines of text, or as the JSON members "disabled" and
+ * "learning" (arrays of objects), after a comma.
+ */
+static void
+print_agent_states(const char *states)
+{
+	static const char *const kinds[] = { "disabled", "learning" };
+
+	for (size_t k = 0; k < 2; k++) {
+		const char *line = states;
+		bool first = true;
+
+		if (arg_json)
+			printf(",\"%s\":[", kinds[k]);
+		while (*line != '\0') {
+			const char *eol = strchr(line, '\n');
+			size_t len = eol != NULL ? (size_t)(eol - line) :
+			    strlen(line), kind = strlen(kinds[k]);
+			char item[1024], *name, *rest;
+
+			snprintf(item, sizeof(item), "%.*s", (int)len, line);
+			line += len + (eol != NULL);
+			if (strncmp(item, kinds[k], kind) != 0 ||
+			    item[kind] != ' ')
+				continue;
+			name = item + kind + 1;
+			rest = strchr(name, ' ');
+			if (rest != NULL)
+				*rest++ = '\0';
+			if (!arg_json) {
+				printf(k == 0 ? "disabled:     %s (%s)\n" :
+				    "learning:     %s, enforcing from %s\n",
+				    name, rest != NULL ? rest : "");
+				continue;
+			}
+			printf("%s{\"agent\":", first ? "" : ",");
+			json_string(name);
+			printf(",\"%s\":", k == 0 ? "why" : "until");
+			json_string(rest != NULL ? rest : "");
+			printf("}");
+			first = false;
+		}
+		if (arg_json)
+			printf("]");
+	}
+}
+
 static int
 command_status(void)
 {
@@ -149,11 +203,13 @@ command_status(void)
 	uint64_t cache_entries = 0, cache_hits = 0, cache_misses = 0;
 	uint64_t audit_seq = 0, attest_age = 0;
 	uint32_t grants = 0;
+	const char *states = "";
 	bool has_age;
 	int r;
 
 	if ((r = call(ZT_MSG_STATUS, ZT_MSG_STATUS_REPLY, &reply)) != 0)
 		return r;
+	zt_msg_get_str(&reply, ZT_F_AGENT_STATES, &states);
 	zt_msg_get_str(&reply, ZT_F_VERSION, &version);
 	zt_msg_get_u64(&reply, ZT_F_UPTIME, &uptime);
 	zt_msg_get_u64(&reply, ZT_F_GENERATION, &generation);
@@ -201,6 +257,7 @@ command_status(void)
 			json_string(reload_error);
 		else
 			printf("null");
+		print_agent_states(states);
 		printf("}\n");
 		return 0;
 	}
@@ -224,6 +281,7 @@ command_status(void)
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
 	if (zt_msg_get_str(&reply, ZT_F_TEXT, &agent_group) == 0)
 		printf("agent_group:  %s\n", agent_group);
+	print_agent_states(states);
 	return 0;
 }
 
@@ -401,6 +459,60 @@ command_check(int argc, char **argv)
 	else
 		printf("deny: %s\n", reason);
 	return allow ? 0 : EXIT_NO;
+}
+
+/* disable AGENT [--why TEXT] | enable AGENT */
+static int
+command_disable(int argc, char **argv, bool disable)
+{
+	static const struct option options[] = {
+		{ "why", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *why = NULL, *agent;
+	struct zt_msg request, reply;
+	uint32_t count = 0;
+	int opt, r;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt != 'w' || !disable)
+			return EXIT_ERROR;
+		why = optarg;
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "ztctl: usage: %s\n", disable ?
+		    "disable AGENT [--why TEXT]" : "enable AGENT");
+		return EXIT_ERROR;
+	}
+	agent = argv[optind];
+	zt_msg_init(&request, disable ? ZT_MSG_DISABLE : ZT_MSG_ENABLE,
+	    next_request_id());
+	if ((r = zt_msg_put_str(&request, ZT_F_AGENT, agent)) < 0 ||
+	    (why != NULL &&
+	    (r = zt_msg_put_str(&request, ZT_F_TEXT, why)) < 0)) {
+		fprintf(stderr, "ztctl: %s: %s\n", argv[0], zt_strerror(r));
+		return EXIT_ERROR;
+	}
+	if ((r = call_with(&request, ZT_MSG_REVOKE_REPLY, &reply)) != 0)
+		return r;
+	zt_msg_get_u32(&reply, ZT_F_COUNT, &count);
+	if (arg_json) {
+		printf("{\"agent\":");
+		json_string(agent);
+		if (disable)
+			printf(",\"disabled\":true,\"grants_ended\":%" PRIu32
+			    "}\n", count);
+		else
+			printf(",\"disabled\":false,\"was_disabled\":%s}\n",
+			    count ? "true" : "false");
+	} else if (disable)
+		printf("agent %s disabled: %" PRIu32 " grants ended, their "
+		    "processes killed\n", agent, count);
+	else
+		printf(count ? "agent %s enabled\n" : "agent %s was not "
+		    "disabled here\n", agent);
+	return 0;
 }
 
 /*
@@ -728,6 +840,8 @@ main(int argc, char **argv)
 		return command_audit(argc, argv);
 	if (strcmp(command, "ca") == 0)
 		return command_ca(argc, argv);
+	if (strcmp(command, "disable") == 0 || strcmp(command, "enable") == 0)
+		return command_disable(argc, argv, command[0] == 'd');
 	if (argc != 1) {
 		fprintf(stderr, "ztctl: %s takes no arguments\n", command);
 		return EXIT_ERROR;

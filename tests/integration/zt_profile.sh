@@ -208,4 +208,62 @@ check "args race: the argv ztd refused never ran (no exit 42) ($out)" \
 check "args race: the allowed argv ran, many times" \
     sh -c "[ \"\$(printf '%s' \"\$1\" | sed -n 's/.*good=\\([0-9]*\\).*/\\1/p')\" -gt 10 ]" _ "$out"
 
+# ------------------------------------------------------------ disable
+agent_live() { "$ZTCTL" --socket "$sock" grants | grep -q " probe "; }
+zx_bg held sleep 120
+children() { cat /proc/"$zx_pid"/task/*/children 2>/dev/null; }
+wait_for agent_live
+wait_for sh -c "cat /proc/$zx_pid/task/*/children 2>/dev/null | grep -q ."
+agent_pid=$(children | awk '{print $1}')
+check "disable: the agent runs under a grant (zt-exec $zx_pid, agent ${agent_pid:-?})" \
+    sh -c "[ -n '$agent_pid' ] && kill -0 '$agent_pid'"
+t0=$("$PROBE" now | sed 's/^t=//')
+out=$("$ZTCTL" --socket "$sock" disable probe --why "suspected: key leak")
+rc=$?
+check "disable: ztctl disable exits 0 ($rc: $out)" \
+    sh -c "[ $rc -eq 0 ] && printf '%s' \"\$1\" | grep -q '^agent probe disabled: 1 grants ended'" _ "$out"
+wait_for sh -c "! kill -0 $agent_pid 2>/dev/null || grep -q '^State:[[:space:]]*Z' /proc/$agent_pid/status"
+t1=$("$PROBE" now | sed 's/^t=//')
+diag "disable: the running agent was gone $((t1 - t0)) ms after ztctl disable started"
+check "disable: the running agent and its zt-exec are killed" \
+    sh -c "gone() { [ -e /proc/\$1 ] || return 0; grep -q '^State:[[:space:]]*Z' /proc/\$1/status; }; gone $agent_pid && gone $zx_pid"
+check "disable: audited with the reason" wait_for logged \
+    "decision=deny action=disable agent=\"probe\" .*object=\"probe\" reason=\"disabled by uid 0 pid [0-9]+: suspected: key leak\""
+zx syscall getpid
+check "disable: a new launch is denied with the reason (126: $(cat "$work/zx.err"))" \
+    sh -c "[ $rc -eq 126 ] && grep -q 'zt-exec: denied: agent probe is disabled (ztctl disable): suspected: key leak' '$work/zx.err'"
+out=$("$ZTCTL" --socket "$sock" status)
+check "disable: ztctl status lists it" has "$out" '^disabled: +probe \(suspected: key leak\)$'
+out=$("$ZTCTL" --socket "$sock" --json status)
+check "disable: ztctl --json status lists it" \
+    has "$out" '"disabled":\[\{"agent":"probe","why":"suspected: key leak"\}\]'
+check "disable: the state file is ztd's alone (0600)" \
+    test "$(stat -c %a "$work/state/disabled")" = 600
+"$ZTCTL" --socket "$sock" disable nosuchagent >/dev/null 2>&1
+rc=$?
+check "disable: an unknown agent is an error (exit 2, got $rc)" test "$rc" -eq 2
+stop_ztd
+check "disable: ztd restarts" start_ztd
+zx syscall getpid
+check "disable: still denied after a restart (126: $(cat "$work/zx.err"))" \
+    sh -c "[ $rc -eq 126 ] && grep -q 'agent probe is disabled' '$work/zx.err'"
+out=$("$ZTCTL" --socket "$sock" enable probe)
+check "enable: ztctl enable exits 0 ($out)" test "$out" = "agent probe enabled"
+check "enable: audited" wait_for logged \
+    "decision=allow action=enable agent=\"probe\" .*reason=\"enabled by uid 0 pid [0-9]+\""
+zx syscall getpid
+check "enable: the agent launches again ($rc: $out)" \
+    sh -c "[ $rc -eq 0 ] && [ '$out' = 'ok' ] || printf '%s' '$out' | grep -q '^ok'"
+out=$("$ZTCTL" --socket "$sock" enable probe)
+check "enable: enabling again says it was not disabled ($out)" \
+    test "$out" = "agent probe was not disabled here"
+printf 'probe \001bad\n' >"$work/state/disabled"
+stop_ztd
+start_ztd
+check "disable: a malformed state file keeps ztd from starting" \
+    sh -c "! kill -0 $ztd_pid 2>/dev/null || ! wait_for test -S '$sock'"
+check "... saying where" grep -q "disabled agents: $work/state/disabled:1: a control character" "$work/ztd.stderr" "$work/syslog.out"
+rm -f "$work/state/disabled"
+check "ztd starts again without it" start_ztd
+
 finish
