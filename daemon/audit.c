@@ -36,7 +36,7 @@
 
 /* Every key with its '=' and separating space, "allow" the longer word. */
 #define LINE_KEYS "decision=allow action= agent= account= uid= pid= " \
-	"object= reason= grant= cache= attest= age= seq= chain="
+	"object= reason= grant= cache= attest= age= enforced=no seq= chain="
 /* uid (10), pid (11), age (19), seq (20) and chain= at their widest. */
 #define LINE_NUMBERS (10 + 11 + 19 + 20 + CHAIN_HEX)
 #define LINE_MAX_LEN (sizeof(LINE_KEYS) - 1 + LINE_NUMBERS + \
@@ -693,7 +693,7 @@ audit_write(struct audit *audit, const struct audit_event *event)
 		snprintf(age, sizeof(age), "%ld", event->age);
 	n = snprintf(line, BODY_MAX_LEN + 1, "decision=%s action=%s agent=%s "
 	    "account=%s uid=%lu pid=%ld object=%s reason=%s grant=%s "
-	    "cache=%s attest=%s age=%s seq=%" PRIu64,
+	    "cache=%s attest=%s age=%s%s seq=%" PRIu64,
 	    event->allow ? "allow" : "deny",
 	    word(action, sizeof(action), event->action),
 	    quote(agent, sizeof(agent), event->agent),
@@ -705,7 +705,8 @@ audit_write(struct audit *audit, const struct audit_event *event)
 	    quote(reason, sizeof(reason), event->reason),
 	    word(grant, sizeof(grant), event->grant),
 	    word(cache, sizeof(cache), event->cache),
-	    word(attest, sizeof(attest), event->attest), age, seq);
+	    word(attest, sizeof(attest), event->attest), age,
+	    event->unenforced ? " enforced=no" : "", seq);
 	if (n < 0 || (size_t)n > BODY_MAX_LEN)
 		return -EINVAL;	/* impossible: see LINE_MAX_LEN */
 	body = (size_t)n;

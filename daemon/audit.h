@@ -24,6 +24,8 @@ struct audit_event {
 	const char *cache;	/* "hit", "miss" or "local" */
 	const char *attest;	/* "tpm", "software" or "none" */
 	long age;		/* seconds since the attestation, -1 none */
+	bool unenforced;	/* learn mode: a deny the profile made, let
+				 * through (enforced=no; ALLOW is false) */
 };
 
 struct audit;
@@ -66,7 +68,7 @@ void audit_free(struct audit *audit);
  * Write EVENT: one line to syslog (authpriv.notice) of the form
  *   decision=allow action=exec agent="backup" account="svc-backup" uid=N
  *   pid=N object="..." reason="..." grant=... cache=miss attest=none age=-
- *   seq=N chain=HEX16
+ *   [enforced=no] seq=N chain=HEX16
  * agent, account, object and reason escaped and quoted by zt_escape() and
  * bounded (255, 255, 767 and 383 bytes with quotes), so that the line is
  * always under ZT_LOG_LINE_MAX; a NULL string is -; the trusted words

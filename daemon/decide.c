@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "attest.h"
 #include "audit.h"
@@ -50,7 +51,8 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 	char reason[POLICY_REASON_MAX + 64 + 512];
 	char object_args[2048];
 	struct audit_event e = {
-		.allow = d->decision == DECISION_ALLOW,
+		.allow = d->decision == DECISION_ALLOW && !d->unenforced,
+		.unenforced = d->unenforced,
 		.action = action,
 		.agent = s->agent != NULL ? s->agent->name : "-",
 		.account = s->account != NULL ? s->account : "-",
@@ -67,7 +69,8 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 	e.object = audit_object(s, action, object, object_args,
 	    sizeof(object_args), &e.object_len);
 	/* Untrusted context rides in the reason, which audit.c escapes;
-	 * so does an allow on a host whose attestation measured nothing. */
+	 * so does an allow on a host whose attestation measured nothing
+	 * (an unenforced one was no allow of the profile's). */
 	if (s->detail != NULL || (e.allow &&
 	    attest_nothing_measured(ztd->attest))) {
 		snprintf(reason, sizeof(reason), "%s%s%s%s", d->reason,
@@ -78,6 +81,31 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 		e.reason = reason;
 	}
 	return audit_write(ztd->audit, &e) == 0;
+}
+
+/*
+ * Learn mode: a deny the profile made only because it lists nothing that
+ * allows the action (V->learnable) becomes an unenforced allow of low
+ * risk while AGENT learns; explicit denies never do.  The rest of the
+ * path (a disable before, the host's attestation after) still holds.
+ * True when V was turned into an allow (D says so).
+ */
+static bool
+learn(const struct agent *agent, struct policy_verdict *v,
+    struct decision *d)
+{
+	char until[32];
+
+	if (!v->learnable || !policy_learning(agent, (int64_t)time(NULL)))
+		return false;
+	policy_format_time(agent->learn_until, until, sizeof(until));
+	v->decision = DECISION_ALLOW;
+	v->risk = RISK_LOW;
+	v->tunnel = false;
+	d->unenforced = true;
+	snprintf(d->reason, sizeof(d->reason), "learn mode until %s, not "
+	    "enforced: %.150s", until, v->reason);
+	return true;
 }
 
 void
@@ -123,7 +151,7 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 
 	policy_decide(s->agent, &object, &v);
 	snprintf(d->reason, sizeof(d->reason), "%s", v.reason);
-	if (v.decision != DECISION_ALLOW) {
+	if (v.decision != DECISION_ALLOW && !learn(s->agent, &v, d)) {
 		d->violation = true;
 		goto audit;
 	}
@@ -178,9 +206,11 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 		d->ca = v.rule->ca;
 	}
 	/* A tunnel allow is never cached: a hit would carry no tunnel; nor
-	 * one decided on the arguments, which the cache key does not hold. */
+	 * one decided on the arguments, which the cache key does not hold;
+	 * nor one learn mode let through, each of which is audited. */
 	if (!dry_run && s->grant != NULL && v.risk == RISK_LOW &&
-	    !d->tunnel && !v.per_argv && s->agent->decision_ttl > 0) {
+	    !d->tunnel && !v.per_argv && !d->unenforced &&
+	    s->agent->decision_ttl > 0) {
 		int64_t ttl = (int64_t)s->agent->decision_ttl * 1000;
 		int64_t left = grant_remaining_ms(s->grant);
 

@@ -36,6 +36,9 @@ struct decision {
 	bool cached;		/* served from the cache */
 	bool local;		/* served from a supervisor's cache (REPORT) */
 	bool violation;		/* the profile forbids it (on_violation) */
+	bool unenforced;	/* learn mode: the profile does not allow it,
+				 * yet it is allowed; audited decision=deny
+				 * enforced=no, never cached */
 	uint64_t wait_ticket;	/* non-zero: no decision yet, it waits for
 				 * this attestation (answer ZT_E_WAIT) */
 	uint32_t ttl_ms;	/* how long the caller may cache the allow */

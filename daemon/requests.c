@@ -770,6 +770,13 @@ build_profile(const struct agent *a, char *buf, size_t size)
 		unix_ |= a->network[i].family == 0;
 		tunnel |= a->network[i].tunnel;
 	}
+	/* Learn mode: sockets of every family, and SysV IPC and message
+	 * queues asked about rather than refused, so that what the profile
+	 * lacks reaches ztd to be allowed and audited. */
+	if (policy_learning(a, (int64_t)time(NULL))) {
+		inet = inet6 = unix_ = true;
+		ok = ok && profile_line(buf, size, &used, "learn", "yes");
+	}
 	if (ok && tunnel)
 		ok = profile_line(buf, size, &used, "tunnel", "yes");
 	/* Their CA files, so that zt-exec readies the contexts at launch. */

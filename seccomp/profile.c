@@ -104,6 +104,8 @@ parse_line(struct profile *p, char *key, char *value, unsigned line,
 		(*n)++;
 	} else if (strcmp(key, "tunnel") == 0) {
 		p->tunnel = strcmp(value, "yes") == 0;
+	} else if (strcmp(key, "learn") == 0) {
+		p->learn = strcmp(value, "yes") == 0;
 	} else if (strcmp(key, "tunnel_ca") == 0) {
 		/* Only a head start: beyond 8, contexts are made on use. */
 		if (p->n_tunnel_cas < 8 && copy(p->tunnel_cas[p->n_tunnel_cas],

@@ -21,6 +21,8 @@
  *   deny SYSCALL          gate SYSCALL
  *   family inet|inet6|unix (the socket families the network rules need)
  *   tunnel yes            (a network rule wants the mutual-TLS tunnel)
+ *   learn yes             (learn mode: SysV IPC and message queues are
+ *                         gated, asked about, instead of refused)
  *   tunnel_ca PATH        (the CA file of such a rule; several lines)
  *   env NAME              (a variable passed to the agent besides the safe
  *                         base, and allowed in an exec's environment even
@@ -54,6 +56,7 @@ struct profile {
 	size_t n_gate;
 	bool inet, inet6, unix_;
 	bool tunnel;
+	bool learn;			/* learn mode: IPC gated, not refused */
 	char tunnel_cas[8][PATH_MAX];	/* readied at launch (the first 8) */
 	size_t n_tunnel_cas;
 	char env[ZT_ENV_NAMES_MAX][ZT_ENV_NAME_MAX + 1];

@@ -127,6 +127,7 @@ start_logsink "$work"
 mkdir -m 0755 "$bin"
 install -m 0755 "$PROBE" "$agent"
 install -m 0755 "$PROBE" "$bin/argcmd"
+install -m 0755 "$PROBE" "$bin/exit42"
 check "zt-exec is installed setgid to this run's supervisor group" \
     supervisor_setup "$bin"
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
@@ -265,5 +266,103 @@ check "disable: a malformed state file keeps ztd from starting" \
 check "... saying where" grep -q "disabled agents: $work/state/disabled:1: a control character" "$work/ztd.stderr" "$work/syslog.out"
 rm -f "$work/state/disabled"
 check "ztd starts again without it" start_ztd
+
+# ------------------------------------------------------------ learn mode
+# Two loopback listeners: one a rule names, one no rule names.
+start_listener() { # NAME: sets NAME_port
+	python3 -c 'import os,socket,sys
+s=socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
+open(sys.argv[1] + ".tmp", "w").write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    c,_=s.accept(); c.close()' "$work/$1.port" &
+	track $!
+	wait_for test -s "$work/$1.port" || return 1
+	eval "${1}_port=$(cat "$work/$1.port")"
+}
+start_listener listed && start_listener unlisted
+check "learn: the loopback listeners are up" test -n "${unlisted_port:-}"
+learn_until() { date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ; }
+listed_rule="      { to = \"127.0.0.1/32\"; ports = \"$listed_port\"; proto = \"tcp\"; }"
+write_conf "enforce = false;" "$git_rule
+$deny_rule" "$listed_rule"
+out=$("$ZTD" --check-config --config "$work/ztd.conf" 2>&1)
+check "learn: ztd --check-config requires learn_until with enforce = false ($out)" \
+    has "$out" 'enforce = false \(learn mode\) requires learn_until'
+until_text=$(learn_until 3600)
+write_conf "enforce = false; learn_until = \"$until_text\";" "$git_rule
+$deny_rule" "$listed_rule"
+check "learn: ztd reloads a learning profile" "$ZTCTL" --socket "$sock" reload
+out=$("$ZTCTL" --socket "$sock" status)
+check "learn: ztctl status lists the learning agent and when it stops" \
+    has "$out" "^learning: +probe, enforcing from $until_text\$"
+zx connect tcp 127.0.0.1 "$unlisted_port"
+check "learn: a connect to an unlisted port succeeds ($out)" has "$out" '^ok'
+check "learn: ... audited decision=deny enforced=no, with the rule it lacked" \
+    wait_for logged "decision=deny action=connect agent=\"probe\" .*object=\"tcp:127.0.0.1:$unlisted_port\" reason=\"learn mode until $until_text, not enforced: no network rule allows tcp:127.0.0.1:$unlisted_port\" .* enforced=no seq="
+zx connect tcp 127.0.0.1 "$listed_port"
+check "learn: a listed destination is a plain allow ($out)" has "$out" '^ok'
+check "learn: ... audited as such, without enforced=no" wait_for logged \
+    "decision=allow action=connect .*object=\"tcp:127.0.0.1:$listed_port\" reason=\"network rule line [0-9]+ allows .* age=[0-9-]+ seq="
+zx exec "$bin/exit42"
+check "learn: an unlisted command runs (status 42) ($out)" \
+    test "$out" = "ok status=42"
+check "learn: ... audited enforced=no" wait_for logged \
+    "decision=deny action=exec .*object=\"$bin/exit42\" reason=\"learn mode until .*command $bin/exit42 is not in commands\" .* enforced=no"
+zx exec /usr/bin/git push --force
+check "learn: arguments no args alternative matches run too ($out)" \
+    has "$out" '^ok status='
+check "learn: ... audited enforced=no naming the rule" wait_for logged \
+    "decision=deny action=exec .*object=\"/usr/bin/git\\\\x00push\\\\x00--force\" reason=\"learn mode until .*: command /usr/bin/git \\(line [0-9]+\\): its 2 arguments match none .* enforced=no"
+zx ipc msgget
+check "learn: SysV IPC, refused outside learn mode, is let through ($out)" \
+    has "$out" '^ok id=[0-9]+$'
+has "$out" '^ok id=' && ipcrm -q "${out#ok id=}"
+check "learn: ... audited as a syscall, enforced=no" wait_for logged \
+    "decision=deny action=syscall .*object=\"msgget\" .* enforced=no"
+# What learn mode never relaxes.
+zx exec /usr/bin/dash -c 'exit 9'
+check "learn: a command of risk deny is still denied ($out)" \
+    test "$out" = "errno=EACCES"
+check "learn: ... audited as an enforced deny" wait_for logged \
+    "decision=deny action=exec .*object=\"/usr/bin/dash\\\\x00-c\\\\x00exit 9\" reason=\"command /usr/bin/dash \\(line [0-9]+\\) is denied\" .* age=[0-9-]+ seq="
+zx syscall mount
+check "learn: syscalls.deny still holds (mount: $out)" test "$out" = "errno=EPERM"
+zx syscall ptrace
+check "learn: the fixed filter still holds (ptrace: $out)" \
+    test "$out" = "errno=EPERM"
+zx unix "$sock"
+check "learn: ztd's socket is still refused ($out)" \
+    sh -c "printf '%s' \"\$1\" | grep -qE '^errno=(EACCES|ECONNREFUSED)'" _ "$out"
+"$ZTCTL" --socket "$sock" disable probe --why "learn test" >/dev/null
+zx connect tcp 127.0.0.1 "$unlisted_port"
+check "learn: a disable still refuses the launch (126: $(cat "$work/zx.err"))" \
+    sh -c "[ $rc -eq 126 ] && grep -q 'agent probe is disabled' '$work/zx.err'"
+"$ZTCTL" --socket "$sock" enable probe >/dev/null
+# learn_until a few seconds ahead: the profile enforces by itself then.
+until_text=$(learn_until 4)
+write_conf "enforce = false; learn_until = \"$until_text\";" "$git_rule
+$deny_rule" "$listed_rule"
+check "learn: ztd reloads with learn_until 4 s ahead" \
+    "$ZTCTL" --socket "$sock" reload
+enforcing() {
+	! "$ZTCTL" --socket "$sock" check --agent probe --action connect \
+	    --object "tcp:127.0.0.1:$unlisted_port" >/dev/null
+}
+for i in $(seq 120); do
+	enforcing && break
+	sleep 0.5
+done
+check "learn: after learn_until ztd enforces by itself (ztctl check denies)" \
+    enforcing
+zx connect tcp 127.0.0.1 "$unlisted_port"
+check "learn: after learn_until the unlisted port is refused ($out)" \
+    sh -c "printf '%s' \"\$1\" | grep -qE '^errno=(EACCES|ECONNREFUSED)'" _ "$out"
+zx exec "$bin/exit42"
+check "learn: after learn_until the unlisted command is refused ($out)" \
+    test "$out" = "errno=EACCES"
+out=$("$ZTCTL" --socket "$sock" status)
+check "learn: ztctl status no longer lists it as learning" \
+    sh -c "! printf '%s' \"\$1\" | grep -q '^learning:'" _ "$out"
 
 finish
