@@ -14,11 +14,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ca.h"
 #include "syscalls.h"
+#include "zt_auditline.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
 #include "zt_group.h"
@@ -1091,32 +1091,6 @@ static const char *const agent_keys[] = {
 static const char *const violations[] = { "deny", "kill", NULL };
 static const char *const landlock_needs[] = { "required", "optional", NULL };
 
-/*
- * "YYYY-MM-DDTHH:MM:SSZ" (RFC 3339, UTC, no fraction) as unix time: 0 and
- * *OUT, or -1.
- */
-static int
-parse_utc_time(const char *text, int64_t *out)
-{
-	struct tm tm;
-	const char *end;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	if (strlen(text) != 20 || (end = strptime(text, "%Y-%m-%dT%H:%M:%S",
-	    &tm)) == NULL || strcmp(end, "Z") != 0 || tm.tm_year < 70)
-		return -1;
-	for (int i = 0; i < 19; i++)
-		if ((i == 4 || i == 7) ? text[i] != '-' : i == 10 ?
-		    text[i] != 'T' : (i == 13 || i == 16) ? text[i] != ':' :
-		    !isdigit((unsigned char)text[i]))
-			return -1;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	*out = (int64_t)t;
-	return 0;
-}
-
 /* enforce = false (learn mode) and its required learn_until. */
 static int
 parse_learning(struct parser *p, config_setting_t *g, struct agent *a)
@@ -1139,7 +1113,7 @@ parse_learning(struct parser *p, config_setting_t *g, struct agent *a)
 		    "enforce = false (learn mode) requires learn_until "
 		    "(\"YYYY-MM-DDTHH:MM:SSZ\", UTC): the date it enforces "
 		    "again");
-	if (parse_utc_time(config_setting_get_string(until),
+	if (zt_time_parse_utc(config_setting_get_string(until), false,
 	    &a->learn_until) < 0)
 		return fail(p, until, "learn_until must be "
 		    "\"YYYY-MM-DDTHH:MM:SSZ\" (RFC 3339, UTC)");

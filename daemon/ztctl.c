@@ -17,6 +17,7 @@
 #include "digest.h"
 #include "grant.h"
 #include "policy.h"
+#include "suggest.h"
 #include "zt_client.h"
 #include "zt_err.h"
 #include "zt_log.h"
@@ -51,6 +52,9 @@ usage(FILE *to)
 	    "                         deny it everything until enabled (kept across\n"
 	    "                         restarts)\n"
 	    "  enable AGENT           lift a local disable\n"
+	    "  profile suggest AGENT --audit FILE [--since SECONDS]\n"
+	    "                         print the commands, network and syscalls rules\n"
+	    "                         that would have allowed what the audit shows\n"
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
 	    "  enroll-host            record the current PCRs (software mode: the\n"
 	    "                         measured files' digests) as the golden values\n"
@@ -516,6 +520,114 @@ command_disable(int argc, char **argv, bool disable)
 }
 
 /*
+ * profile suggest AGENT --audit FILE [--since SECONDS]: the rules that
+ * would have allowed what AGENT did, from ztd's audit file.  Every line
+ * of the file is untrusted text, parsed by zt_audit_parse_line.
+ */
+static int
+command_profile(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "audit", required_argument, NULL, 'a' },
+		{ "since", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = NULL, *agent;
+	unsigned long since = 0;
+	size_t used = 0, skipped = 0, untimed = 0, records = 0, rules;
+	struct zt_audit_record *record;
+	struct suggest *s;
+	char *line = NULL, *end;
+	size_t cap = 0;
+	ssize_t n;
+	int64_t now = (int64_t)time(NULL);
+	FILE *f;
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'a': file = optarg; break;
+		case 's':
+			since = strtoul(optarg, &end, 10);
+			if (*end != '\0' || end == optarg || optarg[0] == '-' ||
+			    since == 0 || since > 100UL * 365 * 86400) {
+				fprintf(stderr, "ztctl: profile suggest: "
+				    "--since takes a number of seconds\n");
+				return EXIT_ERROR;
+			}
+			break;
+		default: return EXIT_ERROR;
+		}
+	}
+	if (optind + 2 != argc || strcmp(argv[optind], "suggest") != 0) {
+		fprintf(stderr, "ztctl: usage: profile suggest AGENT --audit "
+		    "FILE [--since SECONDS]\n");
+		return EXIT_ERROR;
+	}
+	agent = argv[optind + 1];
+	if (file == NULL) {
+		fprintf(stderr, "ztctl: profile suggest: give --audit FILE, "
+		    "ztd's audit file (ztd.audit.file): ztd keeps no audit in "
+		    "memory to read\n");
+		return EXIT_ERROR;
+	}
+	if ((f = fopen(file, "re")) == NULL) {
+		fprintf(stderr, "ztctl: profile suggest: %s: %s\n", file,
+		    strerror(errno));
+		return EXIT_ERROR;
+	}
+	record = malloc(sizeof(*record));
+	s = suggest_new(agent);
+	if (record == NULL || s == NULL) {
+		fprintf(stderr, "ztctl: out of memory\n");
+		fclose(f);
+		free(record);
+		suggest_free(s);
+		return EXIT_ERROR;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		bool bad = false;
+
+		if (line[n - 1] == '\n')
+			n--;
+		records++;
+		if (zt_audit_parse_line(line, (size_t)n, record) < 0) {
+			skipped++;
+			continue;
+		}
+		if (since > 0 && (!record->has_time ||
+		    record->time < now - (int64_t)since)) {
+			untimed += !record->has_time;
+			continue;
+		}
+		if (suggest_add(s, record, &bad))
+			used++;
+		skipped += bad;
+	}
+	free(line);
+	free(record);
+	fclose(f);
+	printf("# ztctl profile suggest %s: from %zu of the %zu lines of the "
+	    "audit file\n# (its allows and the denies learn mode let "
+	    "through); review, then paste into\n# the agent's profile\n",
+	    agent, used, records);
+	rules = suggest_print(s, stdout);
+	suggest_free(s);
+	if (skipped > 0)
+		fprintf(stderr, "ztctl: profile suggest: %zu lines skipped "
+		    "(not audit records, or objects no rule could name)\n",
+		    skipped);
+	if (untimed > 0)
+		fprintf(stderr, "ztctl: profile suggest: %zu records carry no "
+		    "time= and were left out by --since\n", untimed);
+	if (used == 0)
+		fprintf(stderr, "ztctl: profile suggest: no record of agent "
+		    "%s was used: the lists are empty\n", agent);
+	return rules > 0 ? 0 : EXIT_NO;
+}
+
+/*
  * ca show: the tunnel CA's certificate, for the services to trust.
  * ca crl: its CRL (root), for the services to refresh every minute.
  */
@@ -840,6 +952,8 @@ main(int argc, char **argv)
 		return command_audit(argc, argv);
 	if (strcmp(command, "ca") == 0)
 		return command_ca(argc, argv);
+	if (strcmp(command, "profile") == 0)
+		return command_profile(argc, argv);
 	if (strcmp(command, "disable") == 0 || strcmp(command, "enable") == 0)
 		return command_disable(argc, argv, command[0] == 'd');
 	if (argc != 1) {

@@ -1,15 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Build a libFuzzer harness (msg: the wire decoder, quote: the TPM quote
-# verifier) and run it for SECONDS on a copy of its seed corpus; a crash
+# verifier, audit: reading audit records back for ztctl profile suggest)
+# and run it for SECONDS on a copy of its seed corpus; a crash
 # fails the run and is kept in tests/fuzz/crashes.
 #
-# usage: tests/fuzz/run.sh [msg|quote] SECONDS   (from any directory;
+# usage: tests/fuzz/run.sh [msg|quote|audit] SECONDS   (from any directory;
 #                                    CC=clang-NN to pick another clang)
 set -eu
 
 usage() {
-	echo "usage: $0 [msg|quote] SECONDS" >&2
+	echo "usage: $0 [msg|quote|audit] SECONDS" >&2
 	exit 2
 }
 
@@ -20,7 +21,7 @@ if [ $# -eq 2 ]; then
 fi
 [ $# -eq 1 ] || usage
 case $harness in
-msg | quote) ;;
+msg | quote | audit) ;;
 *) usage ;;
 esac
 name=fuzz_$harness
@@ -55,6 +56,11 @@ if [ "$harness" = msg ]; then
 	libs=
 	corpus=$here/corpus
 	max_len=4200
+elif [ "$harness" = audit ]; then
+	sources="$top/common/zt_auditline.c $top/daemon/suggest.c"
+	libs=
+	corpus=$here/corpus-audit
+	max_len=20000
 else
 	# tss2-mu and libcrypto are not instrumented, but their memcpy calls
 	# are intercepted and the harness hands over the attest and the

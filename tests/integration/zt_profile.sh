@@ -74,6 +74,17 @@ stop_ztd() {
 # write_conf AGENT-EXTRA COMMANDS NETWORK: the configuration, with the
 # agent's extra keys, its commands and network lists.
 write_conf() {
+	write_conf_rules "$1" "    commands = (
+$2
+    );
+    network = (
+$3
+    );
+    syscalls = { deny = [\"mount\"]; };"
+}
+# write_conf_rules AGENT-EXTRA RULES: the same with the agent's rules as
+# given (commands, network, syscalls).
+write_conf_rules() {
 	cat >"$work/ztd.conf" <<EOC
 ztd: {
   state_dir = "$work/state";
@@ -94,13 +105,7 @@ agents = (
     sha256 = ["$digest"];
     session_ttl = 600;
     $1
-    commands = (
 $2
-    );
-    network = (
-$3
-    );
-    syscalls = { deny = ["mount"]; };
   }
 );
 EOC
@@ -364,5 +369,48 @@ check "learn: after learn_until the unlisted command is refused ($out)" \
 out=$("$ZTCTL" --socket "$sock" status)
 check "learn: ztctl status no longer lists it as learning" \
     sh -c "! printf '%s' \"\$1\" | grep -q '^learning:'" _ "$out"
+
+# ------------------------------------------------------------ profile suggest
+# A run in learn mode, the rules suggested from its audit records, applied
+# in enforce mode: the same run is allowed, one more destination is not.
+write_conf "enforce = false; learn_until = \"$(learn_until 3600)\";" \
+    "$deny_rule" "$listed_rule"
+check "suggest: ztd reloads the agent in learn mode" \
+    "$ZTCTL" --socket "$sock" reload
+mark=$(wc -l <"$work/audit.log")
+workload() {
+	zx connect tcp 127.0.0.1 "$unlisted_port"
+	has "$out" '^ok' || return 1
+	zx exec "$bin/exit42"
+	[ "$out" = "ok status=42" ] || return 1
+	zx exec "$bin/argcmd" exit '*star'
+	has "$out" '^ok status='
+}
+check "suggest: the learn-mode run succeeds" workload
+tail -n +"$((mark + 1))" "$work/audit.log" >"$work/learn.log"
+"$ZTCTL" profile suggest probe --audit "$work/learn.log" >"$work/suggested" \
+    2>"$work/suggest.err"
+rc=$?
+diag "$(cat "$work/suggested")"
+check "suggest: ztctl profile suggest exits 0 ($rc: $(cat "$work/suggest.err"))" \
+    test "$rc" -eq 0
+check "suggest: the observed argument holding '*' is suggested escaped" \
+    grep -qF '["exit", "\\*star"]' "$work/suggested"
+check "suggest: one rule for the port seen" \
+    grep -qxF "  { to = \"127.0.0.1/32\"; ports = \"$unlisted_port\"; proto = \"tcp\"; }" "$work/suggested"
+write_conf_rules "" "$(grep -v '^#' "$work/suggested")"
+out=$("$ZTD" --check-config --config "$work/ztd.conf" 2>&1)
+check "suggest: ztd --check-config accepts the profile made of them ($out)" \
+    test "$out" = ok
+check "suggest: ztd reloads it (enforce mode)" "$ZTCTL" --socket "$sock" reload
+check "suggest: the same run is allowed in enforce mode" workload
+check "suggest: ... with no unenforced decision" \
+    sh -c "! tail -n +$(($(wc -l <"$work/audit.log") - 5)) '$work/audit.log' | grep -q 'enforced=no'"
+zx connect tcp 127.0.0.1 "$listed_port"
+check "suggest: one more destination is denied ($out)" \
+    sh -c "printf '%s' \"\$1\" | grep -qE '^errno=(EACCES|ECONNREFUSED)'" _ "$out"
+zx exec "$bin/argcmd" exit '*other'
+check "suggest: the escaped '*' matches only itself (*other: $out)" \
+    test "$out" = "errno=EACCES"
 
 finish
