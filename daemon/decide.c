@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "attest.h"
 #include "audit.h"
@@ -96,7 +95,7 @@ learn(const struct agent *agent, struct policy_verdict *v,
 {
 	char until[32];
 
-	if (!v->learnable || !policy_learning(agent, (int64_t)time(NULL)))
+	if (!v->learnable || !policy_learning_now(agent))
 		return false;
 	policy_format_time(agent->learn_until, until, sizeof(until));
 	v->decision = DECISION_ALLOW;

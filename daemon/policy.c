@@ -754,6 +754,12 @@ policy_learning(const struct agent *agent, int64_t now)
 	return agent != NULL && agent->learn && now < agent->learn_until;
 }
 
+bool
+policy_learning_now(const struct agent *agent)
+{
+	return policy_learning(agent, (int64_t)time(NULL));
+}
+
 void
 policy_format_time(int64_t t, char *out, size_t size)
 {

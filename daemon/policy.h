@@ -170,6 +170,11 @@ void policy_decide(const struct agent *agent,
  */
 bool policy_learning(const struct agent *agent, int64_t now);
 
+/* The same now: the one reader of the wall clock among the decision's
+ * files, for learn_until is a calendar date (a step of the clock moves
+ * it, as it would move any date). */
+bool policy_learning_now(const struct agent *agent);
+
 /* Unix time T as RFC 3339 UTC ("2026-12-31T00:00:00Z") into OUT (SIZE
  * bytes, at least 21). */
 void policy_format_time(int64_t t, char *out, size_t size);

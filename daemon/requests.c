@@ -111,7 +111,6 @@ put_agent_states(struct ztd *ztd, struct zt_msg *reply)
 	const struct ztd_config *c = ztd->config;
 	char text[2048];
 	size_t used = 0, total = 0, shown = 0;
-	int64_t now = (int64_t)time(NULL);
 
 	text[0] = '\0';
 	for (size_t i = 0; i < disabled_count(ztd->disabled); i++) {
@@ -133,7 +132,7 @@ put_agent_states(struct ztd *ztd, struct zt_msg *reply)
 		char until[32];
 		int n;
 
-		if (!policy_learning(a, now))
+		if (!policy_learning_now(a))
 			continue;
 		total++;
 		policy_format_time(a->learn_until, until, sizeof(until));
@@ -773,7 +772,7 @@ build_profile(const struct agent *a, char *buf, size_t size)
 	/* Learn mode: sockets of every family, and SysV IPC and message
 	 * queues asked about rather than refused, so that what the profile
 	 * lacks reaches ztd to be allowed and audited. */
-	if (policy_learning(a, (int64_t)time(NULL))) {
+	if (policy_learning_now(a)) {
 		inet = inet6 = unix_ = true;
 		ok = ok && profile_line(buf, size, &used, "learn", "yes");
 	}

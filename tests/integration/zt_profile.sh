@@ -133,6 +133,9 @@ mkdir -m 0755 "$bin"
 install -m 0755 "$PROBE" "$agent"
 install -m 0755 "$PROBE" "$bin/argcmd"
 install -m 0755 "$PROBE" "$bin/exit42"
+install -m 0755 "$PROBE" "$bin/interp"
+printf '#!%s\n' "$bin/interp" >"$bin/tool.sh"
+chmod 0755 "$bin/tool.sh"
 check "zt-exec is installed setgid to this run's supervisor group" \
     supervisor_setup "$bin"
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
@@ -145,9 +148,14 @@ git -C "$work/repo" init -q && chown -R "$account:" "$work/repo"
 git_rule='      { path = "/usr/bin/git"; risk = "low";
         args = (["status", "**"], ["commit", "-m", "*"], ["fetch", "origin"]); },'
 argcmd_rule="      { path = \"$bin/argcmd\"; risk = \"low\"; args = ([\"exit\", \"00\"]); },"
+# A script: its rule sees the arguments as passed, its interpreter's the
+# argv the kernel builds (the script's path first).
+script_rules="      { path = \"$bin/tool.sh\"; risk = \"low\"; args = ([\"go\"], [\"stop\"]); },
+      { path = \"$bin/interp\"; risk = \"low\"; args = ([\"$bin/tool.sh\", \"go\"]); },"
 deny_rule='      { path = "/usr/bin/dash"; risk = "deny"; }'
 write_conf "" "$git_rule
 $argcmd_rule
+$script_rules
 $deny_rule" ""
 check "ztd --check-config accepts commands with args" \
     sh -c "'$ZTD' --check-config --config '$work/ztd.conf' | grep -qx ok"
@@ -205,6 +213,19 @@ zx exec "$bin/argcmd" exit 00
 check "args: argcmd exit 00 runs (status 0) ($out)" test "$out" = "ok status=0"
 zx exec "$bin/argcmd" exit 42
 check "args: argcmd exit 42 is denied ($out)" test "$out" = "errno=EACCES"
+zx exec "$bin/tool.sh" go
+check "args: a script whose rule and interpreter's rule match runs ($out)" \
+    has "$out" '^ok status=[0-9]+$'
+zx exec "$bin/tool.sh" halt
+check "args: a script's own arguments are matched against its rule ($out)" \
+    test "$out" = "errno=EACCES"
+check "args: ... the deny names the script's rule" wait_for logged \
+    "decision=deny action=exec .*object=\"$bin/tool.sh\\\\x00halt\" reason=\"command $bin/tool.sh \\(line [0-9]+\\): its 1 arguments match none"
+zx exec "$bin/tool.sh" stop
+check "args: the interpreter's rule sees the script's path, then its arguments ($out)" \
+    test "$out" = "errno=EACCES"
+check "args: ... the deny names the interpreter's rule and its argv" \
+    wait_for logged "decision=deny action=exec .*object=\"$bin/interp\\\\x00$bin/tool.sh\\\\x00stop\" reason=\"command $bin/interp \\(line [0-9]+\\): its 2 arguments match none"
 # A sibling thread rewrites argv[2] between the decision and the exec:
 # what ztd matched is held byte for byte and checked at the exec event.
 zx race-exec-argv "$bin/argcmd" exit 00 42 100000 15
