@@ -365,6 +365,23 @@ zx connect tcp 127.0.0.1 "$unlisted_port"
 check "learn: a disable still refuses the launch (126: $(cat "$work/zx.err"))" \
     sh -c "[ $rc -eq 126 ] && grep -q 'agent probe is disabled' '$work/zx.err'"
 "$ZTCTL" --socket "$sock" enable probe >/dev/null
+# Host attestation still holds: a measured file that changed makes the
+# host untrusted, and learn mode lets nothing through then.
+echo "kernel v2" >"$work/measured"
+out=$("$ZTCTL" --socket "$sock" attest)
+check "learn: a measured file changed: the host is untrusted ($out)" \
+    has "$out" '^UNTRUSTED'
+zx connect tcp 127.0.0.1 "$unlisted_port"
+check "learn: an untrusted host gets no launch in learn mode (126: $(cat "$work/zx.err"))" \
+    test "$rc" -eq 126
+out=$("$ZTCTL" --socket "$sock" check --agent probe --action connect \
+    --object "tcp:127.0.0.1:$unlisted_port")
+check "learn: nor an unlisted connect ($out)" \
+    has "$out" '^deny: .*host is not trusted'
+echo "kernel v1" >"$work/measured"
+out=$("$ZTCTL" --socket "$sock" attest)
+check "learn: the file restored, the host is trusted again ($out)" \
+    has "$out" '^trusted'
 # learn_until a few seconds ahead: the profile enforces by itself then.
 until_text=$(learn_until 4)
 write_conf "enforce = false; learn_until = \"$until_text\";" "$git_rule
