@@ -179,4 +179,19 @@ bool policy_learning_now(const struct agent *agent);
  * bytes, at least 21). */
 void policy_format_time(int64_t t, char *out, size_t size);
 
+/*
+ * Put agent A's profile, the part zt-exec enforces itself (its filter,
+ * Landlock, what it gates), into M as a ZT_F_PROFILE record (zt_msg.h
+ * gives its schema).  0 or a zt_err code (ZT_E_NOSPACE: too large).
+ */
+struct zt_msg;
+int policy_put_profile(struct zt_msg *m, const struct agent *a);
+
+/*
+ * Whether A's launch reply (a decision with the longest reason, a grant,
+ * the digest and the profile) fits one message: checked when the policy
+ * is loaded, so that no agent's launch fails on it.
+ */
+bool policy_profile_fits(const struct agent *a);
+
 #endif

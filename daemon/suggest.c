@@ -13,6 +13,7 @@
 #define PORTS 65536
 #define ADDR_TEXT_MAX 64
 #define UNIX_PATH_MAX 107
+_Static_assert(UNIX_PATH_MAX + 1 >= ADDR_TEXT_MAX, "a destination's addr");
 
 struct alternative {
 	char *args;			/* argv[1..], each ending in NUL */
@@ -33,7 +34,9 @@ struct destination {
 	enum destination_kind kind;
 	bool udp;
 	int family;			/* AF_INET or AF_INET6 */
-	char addr[ADDR_TEXT_MAX];	/* inet_ntop form; unix: the path */
+	/* inet_ntop form (< ADDR_TEXT_MAX); unix: the path, up to
+	 * UNIX_PATH_MAX bytes */
+	char addr[UNIX_PATH_MAX + 1];
 	uint8_t *ports;			/* PORTS bits */
 };
 

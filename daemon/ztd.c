@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "ca.h"
 #include "cache.h"
+#include "decide.h"
 #include "disable.h"
 #include "grant.h"
 #include "server.h"
@@ -71,6 +72,8 @@ ztd_reload(struct ztd *ztd)
 	    "policy reloaded");
 	grant_end_unknown_agents(ztd, "agent removed from the policy");
 	attest_reconfigure(ztd->attest, fresh);
+	/* host= follows a renamed host (no fleet name yet to prefer). */
+	audit_set_host(ztd->audit, NULL);
 	zt_log(LOG_NOTICE, "configuration %s loaded: generation %llu, "
 	    "%zu agents", ztd->config_path,
 	    (unsigned long long)ztd->generation, fresh->n_agents);
@@ -248,6 +251,11 @@ run(struct ztd *ztd, int signal_fd)
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 		}
+		/* Held denies are written once their grant's bucket has
+		 * a token again. */
+		left = decide_flush_held(ztd);
+		if (left >= 0 && (timeout < 0 || left < timeout))
+			timeout = left;
 
 		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
 		if (n < 0) {

@@ -36,6 +36,8 @@ struct ztd {
 	struct grantset grants;		/* live grants (grant.c's) */
 	struct disabled *disabled;	/* agents disabled locally, kept in
 					 * state_dir (disable.h) */
+	struct grant *holding;		/* grants with denies held back from
+					 * the audit (decide.c's list) */
 };
 
 /*

@@ -57,15 +57,7 @@ zx_bg() {
 	disown "$zx_pid" 2>/dev/null
 }
 
-start_ztd() {
-	: >"$work/ztd.stderr"
-	$ZTD_WRAP "$ZTD" --foreground --config "$work/ztd.conf" \
-	    --socket "$sock" --syslog-socket "$work/log.sock" \
-	    2>>"$work/ztd.stderr" &
-	ztd_pid=$!
-	track $ztd_pid
-	wait_for test -S "$sock"
-}
+# start_ztd: lib.sh's.
 stop_ztd() {
 	stop_pid "$ztd_pid"
 	wait_for sh -c "! test -S '$sock'"
@@ -89,7 +81,7 @@ write_conf_rules() {
 ztd: {
   state_dir = "$work/state";
   supervisor_group = "$SUPERVISOR_GROUP";
-  audit: { file = "$work/audit.log"; };
+  audit: { file = "$work/audit.log"; ${audit_keys:-} };
 };
 attestation: {
   mode = "software";
@@ -120,7 +112,7 @@ for f in "$PROBE" "$ZTEXEC"; do
 		exit
 	fi
 done
-if system_account_add "$account"; then
+if add_test_account "$account"; then
 	ok "the account $account is added"
 else
 	not_ok "the account $account is added"
@@ -340,6 +332,33 @@ check "learn: arguments no args alternative matches run too ($out)" \
     has "$out" '^ok status='
 check "learn: ... audited enforced=no naming the rule" wait_for logged \
     "decision=deny action=exec .*object=\"/usr/bin/git\\\\x00push\\\\x00--force\" reason=\"learn mode until .*: command /usr/bin/git \\(line [0-9]+\\): its 2 arguments match none .* enforced=no"
+# The audit's deny rate limit (a token bucket per grant) holds back
+# enforced denies beyond its burst, never learn mode's lines: each is an
+# action that went through, and profile suggest needs every one.
+audit_keys="deny_rate = 0.001; deny_burst = 1;"
+write_conf "enforce = false; learn_until = \"$until_text\";" "$git_rule
+$deny_rule" "$listed_rule"
+check "learn: ztd reloads with audit.deny_rate 0.001, deny_burst 1" \
+    "$ZTCTL" --socket "$sock" reload
+mark=$(wc -l <"$work/audit.log")
+zx loop-exec /usr/bin/dash 0 4
+check "learn: the rate limit holds: 4 enforced denies under one grant ($(grep -c 'errno=EACCES' "$work/zx.out") refused)" \
+    test "$(grep -c 'errno=EACCES' "$work/zx.out")" -eq 4
+check "learn: ... one written, 3 held into one suppressed=3 record" \
+    wait_for sh -c "tail -n +$((mark + 1)) '$work/audit.log' | grep -q 'action=suppressed .* suppressed=3 '"
+mark=$(wc -l <"$work/audit.log")
+zx loop-connect 127.0.0.1 "$unlisted_port" 0 6
+check "learn: 6 connects to the unlisted port under one grant succeed" \
+    test "$(grep -c ' ok getpid=ok$' "$work/zx.out")" -eq 6
+check "learn: ... every one audited enforced=no, none held by the limit" \
+    wait_for sh -c "[ \$(tail -n +$((mark + 1)) '$work/audit.log' | grep -c 'action=connect .*object=\"tcp:127.0.0.1:$unlisted_port\" .* enforced=no seq=') -eq 6 ]"
+check "... and no suppressed= record for them" \
+    sh -c "! tail -n +$((mark + 1)) '$work/audit.log' | grep -q 'action=suppressed'"
+audit_keys=""
+write_conf "enforce = false; learn_until = \"$until_text\";" "$git_rule
+$deny_rule" "$listed_rule"
+check "learn: ztd reloads without the tight rate limit" \
+    "$ZTCTL" --socket "$sock" reload
 zx ipc msgget
 check "learn: SysV IPC, refused outside learn mode, is let through ($out)" \
     has "$out" '^ok id=[0-9]+$'

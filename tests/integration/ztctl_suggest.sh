@@ -11,8 +11,12 @@ set -u
 has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 hasf() { grep -qxF -- "$2" "$1"; }  # FILE LINE (a whole line, as is)
 
-rec() { # FIELDS...: one record as ztd's audit file holds it
-	printf '%s seq=1 prev=%064d hash=%064d\n' "$*" 0 0
+# FIELDS...: one record as ztd's audit file holds it, time= ($when, a
+# fixed one by default) and host= first.
+when=2026-12-06T11:00:00.000001Z
+rec() {
+	printf 'time=%s host=web-01 %s seq=1 prev=%064d hash=%064d\n' \
+	    "$when" "$*" 0 0
 }
 A='agent="probe" account="svc" uid=990 pid=42'
 T='grant=- attest=software age=1'
@@ -42,7 +46,15 @@ T='grant=- attest=software age=1'
 	rec "decision=allow action=connect $A object=\"tcp:[::ffff:10.0.0.1]:5432\" reason=\"r\" $T cache=miss"
 	rec "decision=deny action=connect $A object=\"unix:/run/x\\\"y.sock\" reason=\"r\" $T cache=miss enforced=no"
 	rec "decision=deny action=listen $A object=\"tcp:127.0.0.1:8080\" reason=\"r\" $T cache=miss enforced=no"
+	# The longest unix path there is (107 bytes), kept whole.
+	rec "decision=allow action=connect $A object=\"unix:/run/$(printf '%0100d' 7).s\" reason=\"r\" $T cache=miss"
 	rec "decision=deny action=syscall $A object=\"msgget\" reason=\"r\" $T cache=miss enforced=no"
+	# A host name that is not one word comes quoted.
+	printf 'time=%s host="web 01" decision=deny action=connect %s object="tcp:127.0.0.2:25" reason="r" %s cache=miss enforced=no seq=2\n' "$when" "$A" "$T"
+	# A file's reopen record and the rate limit's suppressed= record are
+	# no decisions to learn from, and no malformed lines either.
+	printf 'time=%s host=web-01 event=reopen file="/var/log/zt/audit.log" reason="logrotate" seq=3 prev=%064d hash=%064d\n' "$when" 0 0
+	rec "decision=deny action=suppressed $A object=- reason=\"5 denies held back\" $T cache=- suppressed=5"
 	# Left out: enforced denies, other agents, sessions, files.
 	rec "decision=deny action=exec $A object=\"/usr/bin/dash\" reason=\"r\" $T cache=miss"
 	rec "decision=deny action=connect $A object=\"tcp:10.9.9.9:22\" reason=\"r\" $T cache=miss"
@@ -96,9 +108,13 @@ check "udp to an IPv6 address" \
     hasf "$R" '  { to = "2001:db8::1/128"; ports = "53"; proto = "udp"; },'
 check "a v4-mapped address as IPv4" \
     hasf "$R" '  { to = "10.0.0.1/32"; ports = "5432"; proto = "tcp"; },'
+check "a destination seen under a quoted host= name" \
+    hasf "$R" '  { to = "127.0.0.2/32"; ports = "25"; proto = "tcp"; },'
 check "a listen rule" \
     hasf "$R" '  { listen = "127.0.0.1/32"; ports = "8080"; proto = "tcp"; },'
 check "a unix path with a quote" hasf "$R" '  { unix = "/run/x\"y.sock"; }'
+check "the longest unix path, whole" \
+    grep -qF "{ unix = \"/run/$(printf '%0100d' 7).s\"; }" "$R"
 check "syscalls gate" hasf "$R" 'syscalls = { gate = ["msgget"]; };'
 check "enforced denies, other agents, sessions and files are left out" \
     sh -c "! grep -qE 'dash|10\\.9\\.9\\.9|curl|zt-exec|passwd' '$R'"
@@ -123,9 +139,10 @@ check "ztd --check-config accepts the suggested rules ($out)" test "$out" = ok
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000001Z)
 old=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)
 {
-	rec "time=$old decision=allow action=exec $A object=\"/usr/bin/old\" $T cache=miss"
-	rec "time=$now decision=allow action=exec $A object=\"/usr/bin/new\" $T cache=miss"
-	rec "decision=allow action=exec $A object=\"/usr/bin/untimed\" $T cache=miss"
+	when=$old rec "decision=allow action=exec $A object=\"/usr/bin/old\" $T cache=miss"
+	when=$now rec "decision=allow action=exec $A object=\"/usr/bin/new\" $T cache=miss"
+	# A line of before time= was written (ztd writes it on every one).
+	printf 'decision=allow action=exec %s object="/usr/bin/untimed" %s cache=miss seq=1\n' "$A" "$T"
 } >"$work/timed.log"
 out=$("$ZTCTL" profile suggest probe --audit "$work/timed.log" \
     --since 3600 2>"$work/err")
@@ -133,6 +150,24 @@ check "--since: only the records of the last SECONDS" \
     sh -c "printf '%s' \"\$1\" | grep -q '/usr/bin/new' && ! printf '%s' \"\$1\" | grep -qE 'old|untimed'" _ "$out"
 check "--since: records without time= are said to be left out" \
     grep -q '1 records carry no time=' "$work/err"
+# --json: one object, the suggestion whole in it.
+"$ZTCTL" --json profile suggest probe --audit "$work/timed.log" \
+    --since 3600 >"$work/suggest.json" 2>/dev/null
+rc=$?
+check "--json profile suggest: exit 0 (got $rc), one object with the counts and the suggestion" \
+    python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["agent"] == "probe" and o["lines"] == 3 and o["used"] == 1, o
+assert o["untimed"] == 1 and o["rules"] == 1, o
+assert "/usr/bin/new" in o["suggestion"], o
+assert "/usr/bin/old" not in o["suggestion"], o
+' "$work/suggest.json"
+"$ZTCTL" --json profile suggest probe --audit "$work/none.log" \
+    >"$work/nofile.json" 2>/dev/null
+rc=$?
+check "--json profile suggest of a missing file: {\"error\"} (exit 2, got $rc)" \
+    sh -c "[ $rc -eq 2 ] && grep -q '^{\"error\": *\".*none.log' '$work/nofile.json'"
 "$ZTCTL" profile suggest probe >/dev/null 2>"$work/err"
 rc=$?
 check "without --audit: an error saying why (exit 2, got $rc)" \

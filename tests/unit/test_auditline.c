@@ -66,8 +66,14 @@ test_round_trip(void **state)
 	    sizeof(error)), 0);
 	assert_int_equal(audit_write(a, &e), 0);
 	last_line(path, line, sizeof(line));
+	/* time= and host= first, enforced=no just before seq=, as audit.h
+	 * says; time= is what --since reads. */
+	assert_memory_equal(line, "time=", 5);
+	assert_non_null(strstr(line, "Z host="));
 	assert_non_null(strstr(line, " enforced=no seq=1 "));
 	assert_int_equal(zt_audit_parse_line(line, strlen(line), &r), 0);
+	assert_true(r.has_time);
+	assert_true(r.time > 1700000000);
 	assert_string_equal(r.decision, "deny");
 	assert_string_equal(r.action, "exec");
 	assert_string_equal(r.agent, "probe");

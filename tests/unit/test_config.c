@@ -17,7 +17,10 @@
 
 #include <cmocka.h>
 
+#include "policy.h"
+#include "profile.h"
 #include "zt_err.h"
+#include "zt_msg.h"
 #include "ztd_config.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -116,6 +119,8 @@ static const char full_text[] =
 	"  audit: {\n"
 	"    file = \"/var/log/zt/audit.log\";\n"
 	"    require = false;\n"
+	"    deny_rate = 0.5;\n"
+	"    deny_burst = 7;\n"
 	"  };\n"
 	"  cache: { max_entries = 4096; };\n"
 	"};\n"
@@ -253,6 +258,50 @@ make_long_list(size_t *size)
 	return text;
 }
 
+/* An agent (on line 2) with N files rules of paths of LEN bytes. */
+static char *
+make_files(size_t n, size_t len, size_t *size)
+{
+	size_t cap = 512 + n * (len + 48), used;
+	char *text = xmalloc(cap);
+
+	used = (size_t)snprintf(text, cap, "%s", AGENT_HEAD "    files = (\n");
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(text + used, cap - used,
+		    "%s{ path = \"/%0*zu\"; access = \"r\"; }", i > 0 ?
+		    ",\n" : "", (int)len - 1, i);
+	used += (size_t)snprintf(text + used, cap - used, "\n    );\n%s",
+	    AGENT_TAIL);
+	assert_true(used < cap);
+	*size = used;
+	return text;
+}
+
+#define PROFILE_TOO_BIG "%s:2: agent \"backup\"'s profile does not fit " \
+	"zt-exec's launch message (4096 bytes; at most 128 files, commands, " \
+	"syscalls.deny or syscalls.gate each): fewer or shorter entries"
+
+/* One files rule more than zt-exec takes, each short. */
+static char *
+make_files_129(size_t *size)
+{
+	return make_files(ZT_PROFILE_LIST_MAX + 1, 4, size);
+}
+
+/* 80 rules of 64-byte paths: more than a launch message holds. */
+static char *
+make_files_long(size_t *size)
+{
+	return make_files(80, 64, size);
+}
+
+/* 128 short ones: as many as it takes, and they fit. */
+static char *
+make_files_128(size_t *size)
+{
+	return make_files(ZT_PROFILE_LIST_MAX, 4, size);
+}
+
 /* ------------------------------------------------------------ the table */
 
 static struct config_case bad_configs[] = {
@@ -326,6 +375,41 @@ static struct config_case bad_configs[] = {
 		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
 		.expected_message_format =
 		    "%s:2: max_clients must be between 1 and 65536, not 70000",
+	},
+	{
+		.name = "out of range: audit.deny_rate = -1",
+		.text = "ztd: {\n"
+		    "  audit: { deny_rate = -1; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: deny_rate must be between 0 and 100000",
+	},
+	{
+		.name = "too fine: audit.deny_rate = 0.0001",
+		.text = "ztd: {\n"
+		    "  audit: { deny_rate = 0.0001; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: deny_rate must be 0 or at least 0.001",
+	},
+	{
+		.name = "wrong type: audit.deny_rate = \"fast\"",
+		.text = "ztd: {\n"
+		    "  audit: { deny_rate = \"fast\"; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:2: deny_rate must be a number",
+	},
+	{
+		.name = "out of range: audit.deny_burst = 0",
+		.text = "ztd: {\n"
+		    "  audit: { deny_burst = 0; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: deny_burst must be between 1 and 1000000, not 0",
 	},
 	{
 		.name = "out of range: cert_lifetime = 1",
@@ -405,6 +489,18 @@ static struct config_case bad_configs[] = {
 		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
 		.expected_message_format =
 		    "%s:2: files has more than 4096 entries",
+	},
+	{
+		.name = "a profile with more files rules than zt-exec takes",
+		.make_text = make_files_129,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = PROFILE_TOO_BIG,
+	},
+	{
+		.name = "a profile larger than a launch message",
+		.make_text = make_files_long,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = PROFILE_TOO_BIG,
 	},
 	/* unknown keys */
 	{
@@ -1012,6 +1108,29 @@ static struct config_case shipped_file = {
 	.file_mode = 0644,
 };
 
+static struct config_case files_128 = {
+	.name = "128 files rules",
+	.make_text = make_files_128,
+	.file_mode = 0644,
+};
+
+static struct config_case learning_agents = {
+	.name = "an agent learning, one whose learning is over",
+	.text = AGENT_HEAD
+	    "    enforce = false;\n"
+	    "    learn_until = \"2999-01-01T00:00:00Z\";\n"
+	    "  },\n"
+	    "  {\n"
+	    "    name = \"learned\";\n"
+	    "    accounts = [\"svc-learned\"];\n"
+	    "    binary = \"/opt/agents/learned\";\n"
+	    "    sha256 = [\"" DIGEST "\"];\n"
+	    "    enforce = false;\n"
+	    "    learn_until = \"2000-01-01T00:00:00Z\";\n"
+	    AGENT_TAIL,
+	.file_mode = 0644,
+};
+
 static struct config_case full_file = {
 	.name = "every key",
 	.text = full_text,
@@ -1209,6 +1328,8 @@ check_defaults(const struct ztd_config *c, const char *path)
 	assert_true(c->trust_domain[0] != '\0');
 	assert_null(c->audit_file);
 	assert_true(c->audit_require);
+	assert_int_equal(c->audit_deny_rate_milli, 20000);
+	assert_int_equal(c->audit_deny_burst, 100);
 	assert_int_equal(c->cache_max_entries, 65536);
 	assert_int_equal(c->attest_mode, ATTEST_AUTO);
 	assert_string_equal(config_attest_mode_name(c->attest_mode), "auto");
@@ -1235,6 +1356,121 @@ test_shipped_default(void **state)
 	assert_int_equal(config_load(f->path, &f->config, f->error), 0);
 	assert_string_equal(f->error, "");
 	check_defaults(f->config, f->path);
+}
+
+/* An allow into M, for a profile to follow. */
+static void
+allow_msg(struct zt_msg *m)
+{
+	assert_int_equal(zt_msg_init(m, ZT_MSG_DECISION, 1), 0);
+	assert_int_equal(zt_msg_put_u32(m, ZT_F_DECISION, ZT_DECISION_ALLOW),
+	    0);
+	assert_int_equal(zt_msg_put_str(m, ZT_F_REASON, "r"), 0);
+}
+
+/* The profile in SENT as zt-exec reads it off the wire: its return. */
+static int
+profile_off_wire(const struct zt_msg *sent, struct profile *p, char *error)
+{
+	static struct zt_msg received;
+	struct zt_record r;
+
+	assert_int_equal(zt_msg_decode(&received, sent->wire, sent->size), 0);
+	assert_int_equal(zt_msg_get_record(&received, ZT_F_PROFILE, &r), 0);
+	return profile_from_record(&r, p, error);
+}
+
+/* Agent A's profile as zt-exec reads it, through the wire and back. */
+static void
+profile_through_wire(const struct agent *a, struct profile *p)
+{
+	static struct zt_msg sent;
+	char error[160];
+
+	allow_msg(&sent);
+	assert_int_equal(policy_put_profile(&sent, a), 0);
+	assert_int_equal(profile_off_wire(&sent, p, error), 0);
+}
+
+/*
+ * The profile ztd sends zt-exec, through the wire and back: the largest
+ * list zt-exec takes, every rule as written.
+ */
+static void
+test_profile_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	static struct profile p;
+	const struct agent *a;
+
+	assert_int_equal(config_load(f->path, &f->config, f->error), 0);
+	a = config_find_agent(f->config, "backup");
+	assert_non_null(a);
+	assert_int_equal(a->n_files, ZT_PROFILE_LIST_MAX);
+	profile_through_wire(a, &p);
+	assert_string_equal(p.agent, "backup");
+	assert_string_equal(p.binary, "/opt/agents/backup-agent");
+	assert_true(p.files_given);
+	assert_int_equal(p.n_files, ZT_PROFILE_LIST_MAX);
+	for (size_t i = 0; i < p.n_files; i++) {
+		assert_string_equal(p.files[i].path, a->files[i].path);
+		assert_int_equal(p.files[i].access, PROFILE_R);
+	}
+	assert_int_equal(p.n_commands, 0);
+	assert_false(p.kill_on_violation);
+	assert_false(p.learn);
+}
+
+/*
+ * Learn mode in the profile (ZT_PROFILE_LEARN): an agent learning now
+ * has its SysV IPC gated and every socket family; once its learn_until
+ * is past, its profile is the enforcing one, with no network family it
+ * has no rule for.
+ */
+static void
+test_profile_learn(void **state)
+{
+	struct fixture *f = *state;
+	static struct profile p;
+	const struct agent *a;
+
+	assert_int_equal(config_load(f->path, &f->config, f->error), 0);
+	a = config_find_agent(f->config, "backup");
+	assert_non_null(a);
+	assert_true(policy_learning_now(a));
+	profile_through_wire(a, &p);
+	assert_true(p.learn);
+	assert_true(p.inet && p.inet6 && p.unix_);
+	a = config_find_agent(f->config, "learned");
+	assert_non_null(a);
+	assert_false(policy_learning_now(a));
+	profile_through_wire(a, &p);
+	assert_false(p.learn);
+	assert_false(p.inet || p.inet6 || p.unix_);
+}
+
+/* A profile's flag beyond ZT_PROFILE_FLAGS_ALL (LEARN its last) is
+ * refused by zt-exec's reader: the launch is denied. */
+static void
+test_profile_unknown_flag(void **state)
+{
+	static struct zt_msg sent;
+	static struct profile p;
+	char error[160];
+
+	(void)state;
+	assert_int_equal(ZT_PROFILE_FLAGS_ALL & ZT_PROFILE_LEARN,
+	    ZT_PROFILE_LEARN);
+	allow_msg(&sent);
+	assert_int_equal(zt_msg_begin_record(&sent, ZT_F_PROFILE), 0);
+	assert_int_equal(zt_msg_put_str(&sent, ZT_F_AGENT, "a"), 0);
+	assert_int_equal(zt_msg_put_str(&sent, ZT_F_BINARY, "/bin/a"), 0);
+	assert_int_equal(zt_msg_put_u32(&sent, ZT_F_FLAGS,
+	    ZT_PROFILE_FLAGS_ALL + 1), 0);
+	assert_int_equal(zt_msg_put_u32(&sent, ZT_F_DECISION_TTL, 0), 0);
+	assert_int_equal(zt_msg_end_record(&sent), 0);
+	assert_int_equal(profile_off_wire(&sent, &p, error), -EINVAL);
+	assert_string_equal(error, "ztd's profile: unknown flags");
 }
 
 static void
@@ -1377,6 +1613,8 @@ check_full(const struct ztd_config *c, const char *path)
 	assert_string_equal(c->trust_domain, "host.example");
 	assert_string_equal(c->audit_file, "/var/log/zt/audit.log");
 	assert_false(c->audit_require);
+	assert_int_equal(c->audit_deny_rate_milli, 500);
+	assert_int_equal(c->audit_deny_burst, 7);
 	assert_int_equal(c->cache_max_entries, 4096);
 
 	assert_int_equal(c->attest_mode, ATTEST_SOFTWARE);
@@ -1508,11 +1746,17 @@ int
 main(void)
 {
 	static char names[2 * ARRAY_SIZE(bad_configs)][96];
-	static struct CMUnitTest tests[7 + 2 * ARRAY_SIZE(bad_configs)];
+	static struct CMUnitTest tests[10 + 2 * ARRAY_SIZE(bad_configs)];
 	size_t n = 0;
 
 	tests[n++] = case_test("config_load: the shipped file",
 	    test_shipped_default, &shipped_file);
+	tests[n++] = case_test("config_load: 128 files, to zt-exec and back",
+	    test_profile_round_trip, &files_128);
+	tests[n++] = case_test("config_load: learn mode in the profile",
+	    test_profile_learn, &learning_agents);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(
+	    test_profile_unknown_flag);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_long_path);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_short_session);
 	tests[n++] = case_test("config_load: empty file", test_empty_load,
