@@ -234,7 +234,12 @@ answer_reload(struct request *rq)
 	zt_log(LOG_NOTICE, "reload requested by uid %u pid %d",
 	    (unsigned)c->uid, (int)c->pid);
 	if ((r = ztd_reload(ztd)) < 0) {
-		zt_msg_error(reply, request->request_id, r, ztd->reload_error);
+		/* A file that cannot be read is as bad a file as one that
+		 * does not parse: ztctl reload exits 1 (systemctl reload
+		 * fails) for both, as ztd's start exits 1 for both. */
+		zt_msg_error(reply, request->request_id,
+		    r == ZT_E_UNSAFE || r == -ENOMEM ? r : ZT_E_CONFIG,
+		    ztd->reload_error);
 		return 0;
 	}
 	if ((r = zt_msg_init(reply, ZT_MSG_RELOAD_REPLY,

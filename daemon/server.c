@@ -56,20 +56,14 @@ reserve_descriptors(unsigned max_clients)
 		    (unsigned long long)want);
 }
 
-int
-server_open(struct server *s, const char *socket_path, unsigned max_clients,
-    char *error, size_t size)
+/* Serve LISTEN_FD (set in S), the socket at SOCKET_PATH. */
+static int
+serve_socket(struct server *s, const char *socket_path, char *error,
+    size_t size)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int r;
 
-	reserve_descriptors(max_clients);
-	memset(s, 0, sizeof(*s));
-	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
-	s->listen_watch.kind = WATCH_LISTEN;
-	if ((r = rundir_listen(socket_path, &s->listen_fd, &s->lock_fd, error,
-	    size)) < 0)
-		return r;
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ev.data.ptr = &s->listen_watch;
@@ -81,6 +75,38 @@ server_open(struct server *s, const char *socket_path, unsigned max_clients,
 		return r;
 	}
 	return 0;
+}
+
+static void
+server_init(struct server *s, unsigned max_clients)
+{
+	reserve_descriptors(max_clients);
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
+	s->listen_watch.kind = WATCH_LISTEN;
+}
+
+int
+server_open(struct server *s, const char *socket_path, unsigned max_clients,
+    char *error, size_t size)
+{
+	int r;
+
+	server_init(s, max_clients);
+	if ((r = rundir_listen(socket_path, &s->listen_fd, &s->lock_fd, error,
+	    size)) < 0)
+		return r;
+	return serve_socket(s, socket_path, error, size);
+}
+
+int
+server_adopt(struct server *s, const char *socket_path, int listen_fd,
+    unsigned max_clients, char *error, size_t size)
+{
+	server_init(s, max_clients);
+	s->listen_fd = listen_fd;
+	s->adopted = true;
+	return serve_socket(s, socket_path, error, size);
 }
 
 static void
@@ -244,7 +270,11 @@ server_close(struct server *s, const char *socket_path)
 	free(s->uids);
 	s->uids = NULL;
 	s->n_uids = s->cap_uids = 0;
-	rundir_release(socket_path, s->listen_fd, s->lock_fd);
+	if (s->adopted && s->listen_fd >= 0)
+		close(s->listen_fd);	/* systemd's socket file stays */
+	else if (!s->adopted)
+		rundir_release(socket_path, s->listen_fd, s->lock_fd);
+	s->adopted = false;
 	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
 }
 

@@ -59,6 +59,7 @@ struct uid_count {
 struct server {
 	int listen_fd;
 	int lock_fd;
+	bool adopted;			/* listen_fd is systemd's socket */
 	int epoll_fd;
 	int reserve_fd;			/* spare descriptor for EMFILE */
 	unsigned n_clients;
@@ -84,13 +85,23 @@ int server_open(struct server *s, const char *socket_path,
     unsigned max_clients, char *error,
     size_t size);
 
+/*
+ * The same with LISTEN_FD, a listening socket systemd made for
+ * SOCKET_PATH (socket activation): no run directory, no lock, and
+ * server_close closes it but never removes the socket file, which is
+ * systemd's.  LISTEN_FD is the server's from then on, even on failure.
+ */
+int server_adopt(struct server *s, const char *socket_path, int listen_fd,
+    unsigned max_clients, char *error, size_t size);
+
 /* Mark W dead; it is freed (free(3), it heads its allocation) later. */
 void server_bury(struct server *s, struct watch *w);
 
 /* Free what was buried (after an epoll_wait batch). */
 void server_free_buried(struct server *s);
 
-/* Close every client, the socket (removing it) and the lock. */
+/* Close every client, the socket (removing it unless adopted) and the
+ * lock. */
 void server_close(struct server *s, const char *socket_path);
 
 /* Accept every pending connection (bounded by max_clients). */

@@ -25,6 +25,7 @@
 #include "zt_client.h"
 #include "zt_err.h"
 #include "zt_exe.h"
+#include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "zt_utf8.h"
@@ -292,6 +293,51 @@ agent_states_json(const char *states, size_t k)
 	return array;
 }
 
+/* Who relies on kernel feature bit BIT. */
+static const char *
+kernel_feature_use(unsigned bit)
+{
+	return bit & ZT_KERNEL_ZTD_NEEDS & ZT_KERNEL_ZTEXEC_NEEDS ?
+	    "needed by ztd and zt-exec" :
+	    bit & ZT_KERNEL_ZTD_NEEDS ? "needed by ztd" :
+	    bit & ZT_KERNEL_ZTEXEC_NEEDS ? "needed by zt-exec" :
+	    "used by zt-exec when present";
+}
+
+/* The kernel features ztd and zt-exec rely on, as this host has them (the
+ * same kernel ztd runs on): printed, or as a JSON object. */
+static json_t *
+kernel_features(bool json)
+{
+	struct zt_kernel k;
+	json_t *features = json ? json_object() : NULL;
+
+	zt_kernel_probe(&k, ZT_KERNEL_ALL);
+	if (!json)
+		printf("kernel:       %s, Landlock ABI %d\n", k.release,
+		    k.landlock_abi);
+	for (int f = 0; f < ZT_KF_COUNT; f++) {
+		const char *use = kernel_feature_use(ZT_KF_BIT(f));
+		char name[64];
+
+		if (json) {
+			json_object_set_new(features,
+			    zt_kernel_feature_name(f), json_pack("{s:b,s:s,s:s}",
+			    "present", k.present[f],
+			    "linux", zt_kernel_feature_version(f),
+			    "use", use));
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s (Linux %s)",
+		    zt_kernel_feature_name(f), zt_kernel_feature_version(f));
+		printf("  %-46s %-8s %s\n", name,
+		    k.present[f] ? "present" : "MISSING", use);
+	}
+	return json ? json_pack("{s:o,s:I,s:o}", "release",
+	    json_text(k.release), "landlock_abi", (json_int_t)k.landlock_abi,
+	    "features", features) : NULL;
+}
+
 static int
 command_status(void)
 {
@@ -334,7 +380,7 @@ command_status(void)
 
 	if (arg_json)
 		return emit(json_pack("{s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,"
-		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:o,s:o,s:o,s:o,s:o}",
+		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:o,s:o,s:o,s:o,s:o,s:o}",
 		    "version", json_text(version),
 		    "pid", (json_int_t)pid,
 		    "uptime", json_count(uptime),
@@ -358,7 +404,8 @@ command_status(void)
 		    "reload_error", json_text_or_null(reload_error),
 		    "agent_group", json_text_or_null(agent_group),
 		    "disabled", agent_states_json(states, 0),
-		    "learning", agent_states_json(states, 1)));
+		    "learning", agent_states_json(states, 1),
+		    "kernel", kernel_features(true)));
 	printf("ztd %s (pid %" PRIu32 "), up %" PRIu64 " s\n", version, pid,
 	    uptime);
 	printf("policy:       generation %" PRIu64 ", %" PRIu32 " agents, "
@@ -381,6 +428,7 @@ command_status(void)
 		printf("agent_group:  %s\n", agent_group);
 	agent_states(states, 0, NULL);
 	agent_states(states, 1, NULL);
+	kernel_features(false);
 	return 0;
 }
 

@@ -24,9 +24,11 @@
 #include "disable.h"
 #include "grant.h"
 #include "server.h"
+#include "systemd.h"
 #include "token.h"
 #include "zt_clock.h"
 #include "zt_err.h"
+#include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztd.h"
@@ -51,12 +53,21 @@ int
 ztd_reload(struct ztd *ztd)
 {
 	struct ztd_config *fresh;
+	struct timespec now;
 	int r;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)now.tv_sec * 1000000ull +
+	    (unsigned long long)now.tv_nsec / 1000ull);
 	r = config_load(ztd->config_path, &fresh, ztd->reload_error);
 	if (r < 0) {
 		zt_log(LOG_ERR, "reload failed, keeping generation %llu: %s",
 		    (unsigned long long)ztd->generation, ztd->reload_error);
+		/* Serving on the old policy: ready as before. */
+		systemd_notify("READY=1\nSTATUS=reload failed, serving "
+		    "generation %llu: %s", (unsigned long long)ztd->generation,
+		    ztd->reload_error);
 		return r;
 	}
 	if (strcmp(fresh->socket, ztd->config->socket) != 0 && arg_socket == NULL)
@@ -77,6 +88,8 @@ ztd_reload(struct ztd *ztd)
 	zt_log(LOG_NOTICE, "configuration %s loaded: generation %llu, "
 	    "%zu agents", ztd->config_path,
 	    (unsigned long long)ztd->generation, fresh->n_agents);
+	systemd_notify("READY=1\nSTATUS=serving: generation %llu, %zu agents",
+	    (unsigned long long)ztd->generation, fresh->n_agents);
 	return 0;
 }
 
@@ -94,6 +107,36 @@ usage(FILE *to)
 	    "  --check-config        validate the configuration, print ok or the error\n"
 	    "  --version             print the version\n",
 	    ZT_DEFAULT_CONFIG);
+}
+
+/*
+ * Every kernel feature ztd relies on, or a refusal naming the missing
+ * ones and the Linux version that has each (logged, and on stderr).
+ * Returns 0 or -1.
+ */
+static int
+check_kernel(void)
+{
+	struct zt_kernel k;
+	char missing[512], why[768];
+
+	zt_kernel_probe(&k, ZT_KERNEL_ZTD_NEEDS);
+	if (zt_kernel_missing(&k, ZT_KERNEL_ZTD_NEEDS, missing,
+	    sizeof(missing)) == 0)
+		return 0;
+	if (k.under_valgrind) {
+		zt_log(LOG_WARNING, "under valgrind, which lacks %s: not "
+		    "refusing to start (requests that need them are denied)",
+		    missing);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "this kernel (%s) lacks what ztd needs to "
+	    "tell who is asking and to end agents' processes: %s; "
+	    ZT_KERNEL_ADVICE, k.release, missing);
+	zt_log(LOG_ERR, "%s", why);
+	if (!arg_foreground)
+		fprintf(stderr, "ztd: %s\n", why);
+	return -1;
 }
 
 /* Returns -1 to go on, or an exit status. */
@@ -314,7 +357,7 @@ main(int argc, char **argv)
 	char error[CONFIG_ERROR_MAX];
 	struct ztd ztd = { 0 };
 	char *socket_path;
-	int r, signal_fd, ready_fd = -1, status;
+	int r, signal_fd, ready_fd = -1, listen_fd = -1, status;
 
 	if ((r = parse_options(argc, argv)) >= 0)
 		return r;
@@ -344,6 +387,11 @@ main(int argc, char **argv)
 		if (!arg_foreground)
 			fprintf(stderr, "ztd: %s\n", error);
 		return EXIT_CONFIG;
+	}
+	if (check_kernel() < 0) {
+		config_free(ztd.config);
+		zt_log_close();
+		return EXIT_STARTUP;
 	}
 	/* Reload after detaching (cwd "/") must find the same file. */
 	ztd.config_path = realpath(arg_config, NULL);
@@ -418,11 +466,24 @@ main(int argc, char **argv)
 
 		getpwuid_r(0, &pw, buf, sizeof(buf), &found);
 	}
-	if (!arg_foreground && (ready_fd = detach()) < 0) {
-		fprintf(stderr, "ztd: cannot detach: %s\n", strerror(errno));
+	/* Before detaching: LISTEN_PID names this process. */
+	if ((r = systemd_listen_fd(socket_path, &listen_fd, error,
+	    sizeof(error))) < 0) {
+		zt_log(LOG_ERR, "%s", error);
+		if (!arg_foreground)
+			fprintf(stderr, "ztd: %s\n", error);
 		goto free_socket_path;
 	}
-	if ((r = server_open(&ztd.server, socket_path,
+	if (!arg_foreground && (ready_fd = detach()) < 0) {
+		fprintf(stderr, "ztd: cannot detach: %s\n", strerror(errno));
+		if (listen_fd >= 0)
+			close(listen_fd);
+		goto free_socket_path;
+	}
+	if ((r = listen_fd >= 0 ?
+	    server_adopt(&ztd.server, socket_path, listen_fd,
+	    ztd.config->max_clients, error, sizeof(error)) :
+	    server_open(&ztd.server, socket_path,
 	    ztd.config->max_clients, error, sizeof(error))) < 0) {
 		zt_log(LOG_ERR, "cannot listen: %s", error);
 		if (ready_fd >= 0)
@@ -453,15 +514,20 @@ main(int argc, char **argv)
 			goto close_server;
 		}
 	}
-	zt_log(LOG_NOTICE, "ztd %s serving %s: configuration %s, %zu agents, "
-	    "attestation %s", PACKAGE_VERSION, socket_path, ztd.config_path,
-	    ztd.config->n_agents, attest_name(ztd.attest));
+	zt_log(LOG_NOTICE, "ztd %s serving %s%s: configuration %s, %zu agents, "
+	    "attestation %s", PACKAGE_VERSION, socket_path,
+	    ztd.server.adopted ? " (socket from systemd)" : "",
+	    ztd.config_path, ztd.config->n_agents, attest_name(ztd.attest));
 	report_ready(&ready_fd, 0);
+	/* The socket listens and the policy is loaded: logins may come. */
+	systemd_notify("READY=1\nSTATUS=serving %s: generation 1, %zu agents",
+	    socket_path, ztd.config->n_agents);
 	/* Serving: lines go on to stderr only for a person watching, not
 	 * into a pipe (the journal gets them through syslog already). */
 	zt_log_set_stderr(arg_foreground && isatty(STDERR_FILENO));
 
 	status = run(&ztd, signal_fd);
+	systemd_notify("STOPPING=1");
 	grant_end_all(&ztd, "ztd stopping");
 	zt_log(LOG_NOTICE, "stopped");
 

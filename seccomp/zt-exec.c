@@ -36,6 +36,7 @@
 #include "zt_client.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
+#include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztconn.h"
@@ -49,13 +50,6 @@
 #define EXIT_NOT_FOUND 127
 #define LAUNCH_TIMEOUT_MS 10000
 
-/* Bookworm's headers predate these (Linux 6.6). */
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1ull
-#endif
 
 #ifdef __SANITIZE_ADDRESS__
 /*
@@ -391,6 +385,35 @@ exit_code(int status)
 	return EXIT_FAILED;
 }
 
+/*
+ * Every kernel feature supervision relies on, or a refusal (exit 125)
+ * naming the missing ones and the Linux version that has each; what only
+ * weakens or slows supervision is logged.
+ */
+static int
+check_kernel(void)
+{
+	struct zt_kernel k;
+	char missing[512], why[768];
+
+	zt_kernel_probe(&k, ZT_KERNEL_ZTEXEC_NEEDS | ZT_KERNEL_ZTEXEC_WANTS);
+	if (zt_kernel_missing(&k, ZT_KERNEL_ZTEXEC_NEEDS, missing,
+	    sizeof(missing)) > 0) {
+		snprintf(why, sizeof(why), "this kernel (%s) lacks what "
+		    "zt-exec cannot supervise without: %s; " ZT_KERNEL_ADVICE,
+		    k.release, missing);
+		fprintf(stderr, "zt-exec: %s\n", why);
+		zt_log(LOG_ERR, "%s", why);
+		return EXIT_FAILED;
+	}
+	if (zt_kernel_missing(&k, ZT_KERNEL_ZTEXEC_WANTS, missing,
+	    sizeof(missing)) > 0)
+		zt_log(LOG_WARNING, "this kernel (%s) lacks %s: see "
+		    "zt-exec(1) for what is weaker without it", k.release,
+		    missing);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -430,6 +453,8 @@ main(int argc, char **argv)
 	}
 	zt_log_open_syslog("zt-exec", log_socket, LOG_AUTHPRIV, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if ((code = check_kernel()) != 0)
+		return code;
 	if ((code = check_supervisor()) != 0)
 		return code;
 	/* The supervisor group is for ztd's eyes only (SO_PEERCRED reports
