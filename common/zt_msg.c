@@ -81,6 +81,11 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_SYSCALL_DENY] = ZT_FK_STRING,
 	[ZT_F_SYSCALL_GATE] = ZT_FK_STRING,
 	[ZT_F_ENV] = ZT_FK_STRING,
+	[ZT_F_NAME] = ZT_FK_STRING,
+	[ZT_F_ADDRESS] = ZT_FK_BYTES,
+	[ZT_F_ANSWERS] = ZT_FK_RECORD,
+	[ZT_F_ANSWER] = ZT_FK_RECORD,
+	[ZT_F_DNS_UPSTREAM] = ZT_FK_STRING,
 	[ZT_F_ARGV] = ZT_FK_BYTES,
 	[ZT_F_AGENT_STATES] = ZT_FK_STRING,
 };
@@ -116,15 +121,21 @@ static const struct record_schema {
 	    BIT(ZT_F_AGENT) | BIT(ZT_F_BINARY) | BIT(ZT_F_FLAGS) |
 	    BIT(ZT_F_DECISION_TTL) | BIT(ZT_F_FILE) | BIT(ZT_F_COMMAND) |
 	    BIT(ZT_F_SYSCALL_DENY) | BIT(ZT_F_SYSCALL_GATE) | BIT(ZT_F_ENV) |
-	    BIT(ZT_F_CA),
+	    BIT(ZT_F_CA) | BIT(ZT_F_TTL_MS) | BIT(ZT_F_DNS_UPSTREAM),
 	    BIT(ZT_F_AGENT) | BIT(ZT_F_BINARY) | BIT(ZT_F_FLAGS) |
 	    BIT(ZT_F_DECISION_TTL),
 	    BIT(ZT_F_FILE) | BIT(ZT_F_COMMAND) | BIT(ZT_F_SYSCALL_DENY) |
-	    BIT(ZT_F_SYSCALL_GATE) | BIT(ZT_F_ENV) | BIT(ZT_F_CA),
+	    BIT(ZT_F_SYSCALL_GATE) | BIT(ZT_F_ENV) | BIT(ZT_F_CA) |
+	    BIT(ZT_F_DNS_UPSTREAM),
 	    ZT_PROFILE_ITEMS_MAX },
 	[ZT_F_FILE] = {
 	    BIT(ZT_F_PATH) | BIT(ZT_F_ACCESS),
 	    BIT(ZT_F_PATH) | BIT(ZT_F_ACCESS), 0, 0 },
+	[ZT_F_ANSWERS] = {
+	    BIT(ZT_F_ANSWER), 0, BIT(ZT_F_ANSWER), ZT_ANSWERS_MAX },
+	[ZT_F_ANSWER] = {
+	    BIT(ZT_F_NAME) | BIT(ZT_F_ADDRESS) | BIT(ZT_F_TTL_MS),
+	    BIT(ZT_F_NAME) | BIT(ZT_F_ADDRESS) | BIT(ZT_F_TTL_MS), 0, 0 },
 };
 
 static const struct schema {
@@ -143,7 +154,8 @@ static const struct schema {
 	    BIT(ZT_F_RELOAD_ERROR) | BIT(ZT_F_CACHE_ENTRIES) |
 	    BIT(ZT_F_CACHE_HITS) | BIT(ZT_F_CACHE_MISSES) | BIT(ZT_F_GRANTS) |
 	    BIT(ZT_F_ATTEST_STATE) | BIT(ZT_F_ATTEST_AGE) |
-	    BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_TEXT) | BIT(ZT_F_AGENT_STATES),
+	    BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_TEXT) | BIT(ZT_F_COUNT) |
+	    BIT(ZT_F_AGENT_STATES),
 	    BIT(ZT_F_VERSION) | BIT(ZT_F_UPTIME) | BIT(ZT_F_GENERATION) |
 	    BIT(ZT_F_AGENTS) | BIT(ZT_F_CLIENTS) | BIT(ZT_F_MAX_CLIENTS) |
 	    BIT(ZT_F_CONFIG) | BIT(ZT_F_PID) | BIT(ZT_F_ATTEST_MODE) },
@@ -161,7 +173,7 @@ static const struct schema {
 	    BIT(ZT_F_ATTEST_AGE) | BIT(ZT_F_ATTEST_MODE) |
 	    BIT(ZT_F_PROFILE) | BIT(ZT_F_SHA256) | BIT(ZT_F_TUNNEL) |
 	    BIT(ZT_F_SERVER_NAME) | BIT(ZT_F_CA) | BIT(ZT_F_TOKEN) |
-	    BIT(ZT_F_CACHE_UNTIL),
+	    BIT(ZT_F_CACHE_UNTIL) | BIT(ZT_F_OBJECT),
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) },
 	[ZT_MSG_DECIDE] = { "decide",
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT) |
@@ -183,7 +195,7 @@ static const struct schema {
 	[ZT_MSG_REVOKE_REPLY] = { "revoke-reply",
 	    BIT(ZT_F_COUNT), BIT(ZT_F_COUNT) },
 	[ZT_MSG_ENROLL_HOST] = { "enroll-host", 0, 0 },
-	[ZT_MSG_ATTEST] = { "attest", 0, 0 },
+	[ZT_MSG_ATTEST] = { "attest", BIT(ZT_F_FLAGS), 0 },
 	[ZT_MSG_EVENT] = { "event",
 	    BIT(ZT_F_EVENT) | BIT(ZT_F_GRANT) | BIT(ZT_F_REASON),
 	    BIT(ZT_F_EVENT) },
@@ -194,7 +206,7 @@ static const struct schema {
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS),
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS) },
 	[ZT_MSG_REPORT_REPLY] = { "report-reply",
-	    BIT(ZT_F_COUNT), BIT(ZT_F_COUNT) },
+	    BIT(ZT_F_COUNT) | BIT(ZT_F_FLAGS), BIT(ZT_F_COUNT) },
 	[ZT_MSG_CA_SHOW] = { "ca-show", 0, 0 },
 	[ZT_MSG_CA_REPLY] = { "ca-reply", BIT(ZT_F_TEXT), BIT(ZT_F_TEXT) },
 	[ZT_MSG_SIGN] = { "sign",
@@ -210,6 +222,10 @@ static const struct schema {
 	[ZT_MSG_AUDIT_REOPEN] = { "audit-reopen", 0, 0 },
 	[ZT_MSG_AUDIT_REOPEN_REPLY] = { "audit-reopen-reply",
 	    BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_TEXT), BIT(ZT_F_AUDIT_SEQ) },
+	[ZT_MSG_LEARN] = { "learn",
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_OBJECT) | BIT(ZT_F_LIST) |
+	    BIT(ZT_F_ANSWERS),
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_OBJECT) | BIT(ZT_F_LIST) },
 	[ZT_MSG_DISABLE] = { "disable",
 	    BIT(ZT_F_AGENT) | BIT(ZT_F_TEXT), BIT(ZT_F_AGENT) },
 	[ZT_MSG_ENABLE] = { "enable", BIT(ZT_F_AGENT), BIT(ZT_F_AGENT) },

@@ -38,12 +38,16 @@
 #define ZT_PROFILE_ITEMS_MAX 480	/* repeated fields in one ZT_F_PROFILE */
 #define ZT_PROFILE_LIST_MAX 128	/* FILE, COMMAND, SYSCALL_DENY or
 				 * SYSCALL_GATE in one ZT_F_PROFILE, each */
+#define ZT_PROFILE_UPSTREAMS_MAX 8	/* DNS_UPSTREAM in one ZT_F_PROFILE */
+#define ZT_ANSWERS_MAX 32	/* ZT_F_ANSWER in one ZT_F_ANSWERS */
 #define ZT_TOKEN_SIZE 16	/* ZT_F_TOKEN: a truncated HMAC-SHA256 */
 
 enum zt_msg_type {
 	ZT_MSG_ERROR = 1,		/* reply: CODE, TEXT */
 	ZT_MSG_STATUS = 2,		/* request: no fields */
-	ZT_MSG_STATUS_REPLY = 3,	/* reply: the daemon's state */
+	ZT_MSG_STATUS_REPLY = 3,	/* reply: the daemon's state (COUNT:
+					 * addresses grants' resolvers were
+					 * answered, remembered now) */
 	ZT_MSG_RELOAD = 4,		/* request: no fields (root only) */
 	ZT_MSG_RELOAD_REPLY = 5,	/* reply: GENERATION */
 	ZT_MSG_CHECK = 6,		/* admin dry run: AGENT ACTION OBJECT
@@ -91,13 +95,20 @@ enum zt_msg_type {
 					 * file (after logrotate) */
 	ZT_MSG_AUDIT_REOPEN_REPLY = 28,	/* AUDIT_SEQ (the new file's first
 					 * record) TEXT (its path) */
-	ZT_MSG_DISABLE = 29,		/* root: AGENT [TEXT: why]: disable it
+	ZT_MSG_LEARN = 29,		/* GRANT OBJECT ("dns:NAME", the question)
+					 * LIST (the CNAME chain from NAME, one
+					 * name a line) [ANSWERS]: what the
+					 * grant's resolver was answered;
+					 * REPORT_REPLY with COUNT (names of the
+					 * chain ztd kept: a prefix) and FLAGS
+					 * (bit i: ANSWER i remembered) */
+	ZT_MSG_DISABLE = 30,		/* root: AGENT [TEXT: why]: disable it
 					 * locally and persistently, end its
 					 * grants; REVOKE_REPLY with COUNT */
-	ZT_MSG_ENABLE = 30,		/* root: AGENT: lift a local disable;
+	ZT_MSG_ENABLE = 31,		/* root: AGENT: lift a local disable;
 					 * REVOKE_REPLY with COUNT 1 (lifted)
 					 * or 0 (was not disabled) */
-	ZT_MSG_TYPE_MAX = 31,		/* first value that is not a type */
+	ZT_MSG_TYPE_MAX = 32,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
@@ -143,8 +154,9 @@ enum zt_field_tag {
 	ZT_F_PROFILE = 39,	/* record: an agent's profile for zt-exec,
 				 * AGENT BINARY FLAGS (ZT_PROFILE_*)
 				 * DECISION_TTL, then FILE COMMAND
-				 * SYSCALL_DENY SYSCALL_GATE ENV CA repeated
-				 * (at most ZT_PROFILE_ITEMS_MAX in all) */
+				 * SYSCALL_DENY SYSCALL_GATE ENV CA
+				 * DNS_UPSTREAM repeated (at most
+				 * ZT_PROFILE_ITEMS_MAX in all), [TTL_MS] */
 	ZT_F_SHA256 = 40,	/* bytes: 32, a digest ztd checked */
 	ZT_F_RECORDS = 41,	/* record: REPORT's cache hits, RECORD
 				 * repeated (at most ZT_REPORT_RECORDS_MAX) */
@@ -178,14 +190,22 @@ enum zt_field_tag {
 	ZT_F_SYSCALL_DENY = 61,	/* string: a syscall the profile refuses */
 	ZT_F_SYSCALL_GATE = 62,	/* string: a syscall ztd decides */
 	ZT_F_ENV = 63,		/* string: an environment NAME or PREFIX* */
-	ZT_F_ARGV = 64,		/* bytes: an exec's argv[1], argv[2], ...
+	ZT_F_NAME = 64,		/* string: a DNS name */
+	ZT_F_ADDRESS = 65,	/* bytes: 4 (IPv4) or 16 (IPv6), network order */
+	ZT_F_ANSWERS = 66,	/* record: ANSWER repeated (at most
+				 * ZT_ANSWERS_MAX) */
+	ZT_F_ANSWER = 67,	/* record: one A/AAAA record, NAME (its owner)
+				 * ADDRESS TTL_MS */
+	ZT_F_DNS_UPSTREAM = 68,	/* string: a DNS server the grant's resolver
+				 * asks, "ADDR:PORT" or "[ADDR6]:PORT" */
+	ZT_F_ARGV = 69,		/* bytes: an exec's argv[1], argv[2], ...
 				 * each ending in NUL (DECIDE, CHECK); with
 				 * FLAGS ZT_DECIDE_ARGV_CUT only the first
 				 * ones, the rest did not fit */
-	ZT_F_AGENT_STATES = 65,	/* string: STATUS_REPLY's agents out of the
+	ZT_F_AGENT_STATES = 70,	/* string: STATUS_REPLY's agents out of the
 				 * ordinary, one per line: "disabled NAME
 				 * WHY" or "learning NAME UNTIL" */
-	ZT_F_TAG_MAX = 66,	/* first value that is not a tag */
+	ZT_F_TAG_MAX = 71,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */
@@ -194,6 +214,9 @@ enum zt_field_tag {
 #define ZT_REVOKE_KILL 1u
 /* ZT_F_FLAGS of DECIDE: ZT_F_ARGV holds only the first arguments */
 #define ZT_DECIDE_ARGV_CUT 1u
+/* ZT_F_FLAGS of ATTEST: export the new quote for tpm2_checkquote (the
+ * DECISION reply then holds ZT_F_OBJECT: "" when exported, else why not). */
+#define ZT_ATTEST_EXPORT 1u
 /* ZT_F_FLAGS of SESSION_OPEN: every check, but no grant (PAM account) */
 #define ZT_SESSION_CHECK_ONLY 1u
 /* ZT_F_FLAGS of a PROFILE */
@@ -204,9 +227,13 @@ enum zt_field_tag {
 #define ZT_PROFILE_INET 16u		/* the socket families its network */
 #define ZT_PROFILE_INET6 32u		/* rules need */
 #define ZT_PROFILE_UNIX 64u
-#define ZT_PROFILE_LEARN 128u		/* learn mode: SysV IPC and message
+#define ZT_PROFILE_DNS 128u		/* host rules: the grant's resolver,
+					 * DNS_UPSTREAM repeated (none: the
+					 * system's) and TTL_MS, the longest
+					 * TTL its answers carry */
+#define ZT_PROFILE_LEARN 256u		/* learn mode: SysV IPC and message
 					 * queues gated (decided), not refused */
-#define ZT_PROFILE_FLAGS_ALL 255u
+#define ZT_PROFILE_FLAGS_ALL 511u
 /* ZT_F_ACCESS bits */
 #define ZT_ACCESS_R 1u
 #define ZT_ACCESS_W 2u

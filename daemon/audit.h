@@ -20,6 +20,8 @@ struct audit_event {
 	const char *object;	/* untrusted */
 	size_t object_len;	/* its bytes (it may hold NULs: an exec's
 				 * arguments); 0: up to its NUL */
+	const char *name;	/* NULL, or the DNS name a connect's address
+				 * was answered for (name= after object=) */
 	const char *reason;	/* untrusted (may quote a client's text) */
 	const char *grant;	/* "-" when none */
 	const char *cache;	/* "hit", "miss" or "local" */
@@ -83,10 +85,11 @@ void audit_free(struct audit *audit);
  * Write EVENT: one line to syslog (authpriv.notice) of the form
  *   time=2026-12-06T10:31:14.123456Z host=web-01 decision=allow
  *   action=exec agent="backup" account="svc-backup" uid=N pid=N
- *   object="..." reason="..." grant=... cache=miss attest=none age=-
- *   [suppressed=N] [enforced=no] seq=N chain=HEX16
+ *   object="..." [name="..."] reason="..." grant=... cache=miss
+ *   attest=none age=- [suppressed=N] [enforced=no] seq=N chain=HEX16
  * agent, account, object and reason escaped and quoted by zt_escape() and
- * bounded (255, 255, 767 and 383 bytes with quotes), so that the line is
+ * bounded (255, 255, 767 and 383 bytes with quotes; name, the DNS name
+ * an address was answered for, only when set, 255), so that the line is
  * always under ZT_LOG_LINE_MAX; a NULL string is -; the trusted words
  * (action, grant, cache, attest) go bare when they are one word of at
  * most 39 characters and are escaped like the rest otherwise.  With a
@@ -98,6 +101,20 @@ void audit_free(struct audit *audit);
  * first failure and the recovery are logged, not every lost record.
  */
 int audit_write(struct audit *audit, const struct audit_event *event);
+
+/*
+ * Group commit.  While held (HOLD true), audit_write formats and chains
+ * each record as above, but its syslog line and file record are kept
+ * (zt_log_audit_hold) and audit_write returns 0; audit_flush hands every
+ * kept line to syslog in order (sendmmsg), appends every kept record with
+ * one write() and one fdatasync(), and replaces the head once.  It
+ * returns 0, or with REQUIRE a negative code when a line or the records
+ * could not be written: the caller sends no answer whose decision was
+ * audited since the last flush before audit_flush, and answers those
+ * with an error when it fails.
+ */
+void audit_hold(struct audit *audit, bool hold);
+int audit_flush(struct audit *audit);
 
 /* The file's path as opened ("" without a file). */
 const char *audit_path(const struct audit *audit);

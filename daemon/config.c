@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
+#include <libpsl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,9 +157,14 @@ is_account_name(const char *s)
 	return true;
 }
 
-/* DNS names: labels of [a-z0-9-], 1..63, the whole at most 253. */
+/*
+ * DNS names: labels of 1..63, the whole at most 253, no trailing dot.
+ * A configured name: letters (either case), digits and '-' not at a
+ * label's ends.  A name asked (QUESTION): lower-case letters, digits, '-'
+ * and '_' anywhere (what resolvers pass on), nothing else.
+ */
 static bool
-is_dns_name(const char *s)
+dns_name_ok(const char *s, bool question)
 {
 	size_t len = strlen(s), label = 0;
 
@@ -168,16 +174,25 @@ is_dns_name(const char *s)
 		unsigned char ch = (unsigned char)s[i];
 
 		if (ch == '.' || ch == '\0') {
-			if (label == 0 || label > 63 || s[i - 1] == '-')
+			if (label == 0 || label > 63 ||
+			    (!question && s[i - 1] == '-'))
 				return false;
 			label = 0;
 			continue;
 		}
-		if (!(isalnum(ch) || (ch == '-' && label > 0)))
+		if (question ? !((ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_') :
+		    !(isalnum(ch) || (ch == '-' && label > 0)))
 			return false;
 		label++;
 	}
 	return true;
+}
+
+static bool
+is_dns_name(const char *s)
+{
+	return dns_name_ok(s, false);
 }
 
 static int
@@ -567,7 +582,7 @@ static const char *const ztd_keys[] = {
 	"socket", "state_dir", "max_clients", "max_clients_per_uid",
 	"supervisor_group", "agent_group", "idle_timeout", "trust_domain",
 	"cert_lifetime",
-	"audit", "cache", NULL,
+	"audit", "cache", "dns", NULL,
 };
 static const char *const audit_keys[] = {
 	"file", "require", "deny_rate", "deny_burst", NULL,
@@ -606,6 +621,8 @@ agent_group_present(struct parser *p)
 	return p->c->agent_group[0] != '\0' &&
 	    zt_group_gid(ZT_GROUP_FILE, p->c->agent_group, &gid) != -ENOENT;
 }
+
+static int parse_dns(struct parser *p, const config_setting_t *ztd_group);
 
 static int
 parse_ztd(struct parser *p, const config_setting_t *root)
@@ -662,7 +679,7 @@ parse_ztd(struct parser *p, const config_setting_t *root)
 	    (r = get_uint(p, sub, "max_entries", 1, 16777216,
 	    &c->cache_max_entries)) < 0))
 		return r;
-	return 0;
+	return parse_dns(p, g);
 }
 
 static const char *const attestation_keys[] = {
@@ -900,17 +917,291 @@ parse_commands(struct parser *p, const config_setting_t *agent_group,
 
 static const char *const network_keys[] = {
 	"to", "listen", "ports", "proto", "tunnel", "server_name", "ca",
-	"unix", NULL,
+	"unix", "host", "private", NULL,
 };
 static const char *const protos[] = { "tcp", "udp", NULL };
+
+/* What address and name rules share: ports, proto, tunnel, server_name,
+ * ca (read, not yet checked against each other). */
+static int
+parse_rule_ports(struct parser *p, config_setting_t *g,
+    struct network_rule *rule)
+{
+	char *ports = NULL;
+	const char *why;
+	int proto = PROTO_TCP, r;
+
+	if ((r = get_string(p, g, "ports", true, &ports)) < 0)
+		goto out;
+	if ((why = parse_ports(ports, rule)) != NULL) {
+		r = fail(p, config_setting_get_member(g, "ports"),
+		    "ports \"%.64s\": %s", ports, why);
+		goto out;
+	}
+	if ((r = get_choice(p, g, "proto", protos, &proto)) < 0 ||
+	    (r = get_bool(p, g, "tunnel", &rule->tunnel)) < 0 ||
+	    (r = get_string(p, g, "server_name", false,
+	    &rule->server_name)) < 0 ||
+	    (r = get_path(p, g, "ca", false, &rule->ca)) < 0)
+		goto out;
+	rule->proto = (enum proto)proto;
+out:
+	free(ports);
+	return r;
+}
+
+/* ---- host rules (names in network rules) ---- */
+
+bool
+config_is_host_name(const char *s)
+{
+	return dns_name_ok(s, true);
+}
+
+/*
+ * HOST as written: a DNS name, or "*." and a suffix.  Stored lower-cased
+ * without the "*.".  A wildcard's suffix must not be a public suffix
+ * (libpsl's built-in list, its implicit "*" rule included, so that a
+ * single-label suffix is refused too): "*.co.uk" or "*.com" would admit
+ * every registrable domain under it.  NULL, or what is wrong.
+ */
+static const char *
+parse_host(const char *host, struct network_rule *rule)
+{
+	const char *name = host;
+	char *lower;
+
+	if (strcmp(host, "*") == 0 || strcmp(host, "*.") == 0)
+		return "a bare '*' would admit every name";
+	if (strncmp(host, "*.", 2) == 0) {
+		rule->wildcard = true;
+		name = host + 2;
+	}
+	if (strchr(name, '*') != NULL)
+		return "'*' is allowed only as the whole first label (\"*.\")";
+	lower = xstrdup(name);
+	for (char *c = lower; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	rule->host = lower;
+	if (!is_dns_name(lower))
+		return "not a DNS name (labels of letters, digits and '-', "
+		    "1-63 bytes each, at most 253 in all, no trailing '.')";
+	if (rule->wildcard && psl_is_public_suffix2(psl_builtin(), lower,
+	    PSL_TYPE_ANY) != 0)
+		return "a wildcard directly under a public suffix would admit "
+		    "every domain registered there";
+	return NULL;
+}
+
+/* A network rule with host = "...": ports, proto, private, tunnel. */
+static int
+parse_host_rule(struct parser *p, config_setting_t *g,
+    struct network_rule *rule)
+{
+	char *host = NULL;
+	const char *why;
+	int r;
+
+	for (const char *const *k = (const char *const[]){ "to", "listen",
+	    NULL }; *k != NULL; k++)
+		if (config_setting_get_member(g, *k) != NULL)
+			return fail(p, config_setting_get_member(g, *k),
+			    "a host rule takes no '%s' (a name, not an "
+			    "address block)", *k);
+	if ((r = get_string(p, g, "host", true, &host)) < 0)
+		goto out;
+	if ((why = parse_host(host, rule)) != NULL) {
+		r = fail(p, config_setting_get_member(g, "host"),
+		    "host \"%.64s\": %s", host, why);
+		goto out;
+	}
+	if ((r = parse_rule_ports(p, g, rule)) < 0 ||
+	    (r = get_bool(p, g, "private", &rule->private_ok)) < 0)
+		goto out;
+	/* server_name defaults to the name answered (the rule's own name,
+	 * or for a wildcard the name the address was answered for). */
+	if (rule->tunnel) {
+		if (rule->proto != PROTO_TCP)
+			r = fail(p, g, "a tunnel needs proto = \"tcp\"");
+		else if (rule->ca == NULL)
+			r = fail(p, g, "a tunnel needs ca");
+		else if (rule->server_name != NULL &&
+		    !is_dns_name(rule->server_name))
+			r = fail(p, config_setting_get_member(g, "server_name"),
+			    "server_name must be a DNS name");
+	} else if (rule->server_name != NULL || rule->ca != NULL)
+		r = fail(p, g, "server_name and ca go with tunnel = true");
+out:
+	free(host);
+	return r;
+}
+
+/* A CIDR destination block this wide makes a name rule beside it moot. */
+static bool
+broad_block(const struct network_rule *rule)
+{
+	return !rule->listen && ((rule->family == AF_INET && rule->prefix <= 8) ||
+	    (rule->family == AF_INET6 && rule->prefix <= 32));
+}
+
+static bool
+ports_overlap(const struct network_rule *a, const struct network_rule *b)
+{
+	for (size_t i = 0; i < a->n_ports; i++)
+		for (size_t j = 0; j < b->n_ports; j++)
+			if (a->ports[i].first <= b->ports[j].last &&
+			    b->ports[j].first <= a->ports[i].last)
+				return true;
+	return false;
+}
+
+unsigned
+config_warnings(const struct ztd_config *c,
+    void (*warn)(const char *text, void *arg), void *arg)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < c->n_agents; i++) {
+		const struct agent *a = &c->agents[i];
+
+		for (size_t h = 0; h < a->n_network; h++) {
+			const struct network_rule *host = &a->network[h];
+
+			if (host->host == NULL)
+				continue;
+			for (size_t k = 0; k < a->n_network; k++) {
+				const struct network_rule *cidr =
+				    &a->network[k];
+				char text[CONFIG_ERROR_MAX];
+
+				if (cidr->family == 0 || !broad_block(cidr) ||
+				    cidr->proto != host->proto ||
+				    !ports_overlap(cidr, host))
+					continue;
+				snprintf(text, sizeof(text), "%s:%d: host rule "
+				    "\"%s%s\" of agent %s is moot on the "
+				    "ports it shares with the network rule at "
+				    "line %d (a /%u block allows those "
+				    "addresses whatever their name)", c->path,
+				    host->line, host->wildcard ? "*." : "",
+				    host->host, a->name, cidr->line,
+				    cidr->prefix);
+				warn(text, arg);
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+/* ---- ztd.dns ---- */
+
+static const char *const dns_keys[] = {
+	"upstream", "min_ttl", "max_ttl", "max_entries", NULL,
+};
+
+/* "ADDR", "ADDR:PORT", "[ADDR6]:PORT" or "ADDR6": canonical "ADDR:PORT" /
+ * "[ADDR6]:PORT" into OUT (64 bytes), or false. */
+static bool
+parse_upstream(const char *s, char *out, size_t size)
+{
+	char host[INET6_ADDRSTRLEN + 1], text[INET6_ADDRSTRLEN];
+	const char *port = NULL;
+	unsigned char bin[16];
+	size_t len;
+	unsigned long v = 53;
+	int family;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+			return false;
+		len = (size_t)(close - s - 1);
+		if (len >= sizeof(host))
+			return false;
+		memcpy(host, s + 1, len);
+		host[len] = '\0';
+		port = close[1] == ':' ? close + 2 : NULL;
+	} else if (strchr(s, ':') != NULL && strchr(s, ':') == strrchr(s, ':')) {
+		len = (size_t)(strchr(s, ':') - s);
+		if (len >= sizeof(host))
+			return false;
+		memcpy(host, s, len);
+		host[len] = '\0';
+		port = s + len + 1;
+	} else {
+		if (strlen(s) >= sizeof(host))
+			return false;
+		snprintf(host, sizeof(host), "%s", s);
+	}
+	if (port != NULL) {
+		char *end;
+
+		if (!isdigit((unsigned char)port[0]) || strlen(port) > 5)
+			return false;
+		v = strtoul(port, &end, 10);
+		if (*end != '\0' || v < 1 || v > 65535)
+			return false;
+	}
+	if (inet_pton(AF_INET, host, bin) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, host, bin) == 1)
+		family = AF_INET6;
+	else
+		return false;
+	inet_ntop(family, bin, text, sizeof(text));
+	snprintf(out, size, family == AF_INET6 ? "[%s]:%lu" : "%s:%lu", text,
+	    v);
+	return true;
+}
+
+static int
+parse_dns(struct parser *p, const config_setting_t *ztd_group)
+{
+	struct dns_config *d = &p->c->dns;
+	config_setting_t *g, *list;
+	int r;
+
+	if ((r = member(p, ztd_group, "dns", CONFIG_TYPE_GROUP, &g)) < 0 ||
+	    g == NULL)
+		return r;
+	if ((r = check_keys(p, g, "ztd.dns", dns_keys)) < 0 ||
+	    (r = get_uint(p, g, "min_ttl", 0, 86400, &d->min_ttl)) < 0 ||
+	    (r = get_uint(p, g, "max_ttl", 1, 86400, &d->max_ttl)) < 0 ||
+	    (r = get_uint(p, g, "max_entries", 1, 1048576,
+	    &d->max_entries)) < 0 ||
+	    (r = get_sequence(p, g, "upstream", &list)) < 0)
+		return r;
+	if (d->min_ttl > d->max_ttl)
+		return fail(p, g, "dns.min_ttl (%u) is above dns.max_ttl (%u)",
+		    d->min_ttl, d->max_ttl);
+	if (list == NULL)
+		return 0;
+	if (config_setting_length(list) > CONFIG_DNS_UPSTREAMS_MAX)
+		return fail(p, list, "dns.upstream lists more than %d servers",
+		    CONFIG_DNS_UPSTREAMS_MAX);
+	for (int i = 0; i < config_setting_length(list); i++) {
+		config_setting_t *e = config_setting_get_elem(list, i);
+		char canon[64];
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    !parse_upstream(config_setting_get_string(e), canon,
+		    sizeof(canon)))
+			return fail(p, e, "dns.upstream[%d] must be \"ADDR\", "
+			    "\"ADDR:PORT\" or \"[ADDR6]:PORT\"", i);
+		d->upstream[d->n_upstream++] = xstrdup(canon);
+	}
+	return 0;
+}
 
 static int
 parse_network_rule(struct parser *p, config_setting_t *g,
     struct network_rule *rule)
 {
-	char *to = NULL, *local = NULL, *ports = NULL;
+	char *to = NULL, *local = NULL;
 	const char *why, *block_key;
-	int proto = PROTO_TCP, r;
+	int r;
 
 	rule->line = (int)config_setting_source_line(g);
 	if ((r = check_keys(p, g, "a network rule", network_keys)) < 0 ||
@@ -919,7 +1210,7 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 	if (rule->unix_path != NULL) {
 		static const char *const others[] = {
 			"to", "listen", "ports", "proto", "tunnel",
-			"server_name", "ca", NULL,
+			"server_name", "ca", "host", "private", NULL,
 		};
 
 		for (const char *const *k = others; *k != NULL; k++)
@@ -935,6 +1226,11 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 			    "'..', '//', trailing '/' or control characters)");
 		return 0;
 	}
+	if (config_setting_get_member(g, "host") != NULL)
+		return parse_host_rule(p, g, rule);
+	if (config_setting_get_member(g, "private") != NULL)
+		return fail(p, config_setting_get_member(g, "private"),
+		    "private goes with host (a name rule)");
 	if ((r = get_string(p, g, "to", false, &to)) < 0 ||
 	    (r = get_string(p, g, "listen", false, &local)) < 0)
 		goto out;
@@ -957,20 +1253,8 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 		    why);
 		goto out;
 	}
-	if ((r = get_string(p, g, "ports", true, &ports)) < 0)
+	if ((r = parse_rule_ports(p, g, rule)) < 0)
 		goto out;
-	if ((why = parse_ports(ports, rule)) != NULL) {
-		r = fail(p, config_setting_get_member(g, "ports"),
-		    "ports \"%.64s\": %s", ports, why);
-		goto out;
-	}
-	if ((r = get_choice(p, g, "proto", protos, &proto)) < 0 ||
-	    (r = get_bool(p, g, "tunnel", &rule->tunnel)) < 0 ||
-	    (r = get_string(p, g, "server_name", false,
-	    &rule->server_name)) < 0 ||
-	    (r = get_path(p, g, "ca", false, &rule->ca)) < 0)
-		goto out;
-	rule->proto = (enum proto)proto;
 	if (rule->tunnel && rule->listen)
 		r = fail(p, config_setting_get_member(g, "tunnel"),
 		    "a listen rule takes no tunnel (it filters inbound "
@@ -988,7 +1272,6 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 out:
 	free(to);
 	free(local);
-	free(ports);
 	return r;
 }
 
@@ -1285,7 +1568,7 @@ parse_agent(struct parser *p, config_setting_t *g, struct agent *a)
 	    (r = parse_files(p, g, a)) < 0 ||
 	    (r = parse_syscalls(p, g, a)) < 0)
 		return r;
-	if (!policy_profile_fits(a))
+	if (!policy_profile_fits(a, &p->c->dns))
 		return fail(p, g, "agent \"%s\"'s profile does not fit zt-exec's "
 		    "launch message (%d bytes; at most %d files, commands, "
 		    "syscalls.deny or syscalls.gate each): fewer or shorter "
@@ -1349,6 +1632,9 @@ set_defaults(struct ztd_config *c)
 	c->audit_deny_rate_milli = 20000;
 	c->audit_deny_burst = 100;
 	c->cache_max_entries = 65536;
+	c->dns.min_ttl = 5;
+	c->dns.max_ttl = 300;
+	c->dns.max_entries = 4096;
 	c->attest_mode = ATTEST_AUTO;
 	c->tcti = xstrdup("device:/dev/tpmrm0");
 	memcpy(c->pcrs, default_pcrs, sizeof(default_pcrs));
@@ -1523,6 +1809,7 @@ free_agent(struct agent *a)
 		free(a->network[i].server_name);
 		free(a->network[i].ca);
 		free(a->network[i].unix_path);
+		free(a->network[i].host);
 	}
 	free(a->network);
 	for (size_t i = 0; i < a->n_files; i++)
@@ -1546,6 +1833,8 @@ config_free(struct ztd_config *c)
 	free(c->audit_file);
 	free(c->tcti);
 	free(c->golden);
+	for (size_t i = 0; i < c->dns.n_upstream; i++)
+		free(c->dns.upstream[i]);
 	free_strings(c->measured_files, c->n_measured_files);
 	for (size_t i = 0; i < c->n_publishers; i++) {
 		free(c->publishers[i].name);

@@ -5,7 +5,9 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "attest.h"
 #include "audit.h"
@@ -13,6 +15,7 @@
 #include "decide.h"
 #include "disable.h"
 #include "grant.h"
+#include "learned.h"
 #include "zt_log.h"
 #include "ztd.h"
 
@@ -176,6 +179,7 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 		.uid = s->uid,
 		.pid = s->pid,
 		.object = object,
+		.name = d->name[0] != '\0' ? d->name : NULL,
 		.reason = d->reason,
 		.grant = s->grant != NULL ? s->grant->id : "-",
 		.cache = d->local ? "local" : d->cached ? "hit" : "miss",
@@ -232,6 +236,75 @@ learn(const struct agent *agent, struct policy_verdict *v,
 	return true;
 }
 
+/*
+ * A connect no address rule allows, to an address the grant's resolver
+ * was answered for a name: the host rules decide, for each name it was
+ * answered for (live), the first allow winning.  V is replaced when a
+ * name is known; *UNTIL the answer's expiry (CLOCK_BOOTTIME ms).
+ */
+static void
+decide_learned(struct ztd *ztd, const struct subject *s,
+    const struct policy_object *o, struct policy_verdict *v,
+    struct decision *d, int64_t *until)
+{
+	const char *names[LEARNED_NAMES_MAX];
+	int64_t expires[LEARNED_NAMES_MAX], now = ztd_now_ms();
+	struct grant *root = grant_root(ztd, s->grant);
+	bool private_addr = policy_address_private(o->family, o->addr);
+	size_t n = learned_find(root->learned, o->family, o->addr, now, names,
+	    expires);
+
+	for (size_t i = 0; i < n; i++) {
+		struct policy_verdict named;
+
+		policy_decide_named(s->agent, o, names[i], private_addr, &named);
+		*v = named;
+		snprintf(d->name, sizeof(d->name), "%s", names[i]);
+		if (named.decision == DECISION_ALLOW) {
+			*until = expires[i];
+			return;
+		}
+	}
+}
+
+/* The name a live answer gave O's address in GRANT's tree, into NAME
+ * (256 bytes; "" when none, or when an address rule allows O anyway). */
+static void
+learned_name(struct ztd *ztd, struct grant *grant,
+    const struct policy_object *o, char name[256])
+{
+	const char *names[LEARNED_NAMES_MAX];
+	int64_t expires[LEARNED_NAMES_MAX];
+	const struct agent *a;
+	struct policy_verdict v;
+
+	name[0] = '\0';
+	if (grant == NULL || o->action != ACTION_CONNECT ||
+	    (o->family != AF_INET && o->family != AF_INET6) ||
+	    (a = config_find_agent(ztd->config, grant->agent)) == NULL)
+		return;
+	policy_decide(a, o, &v);
+	if (v.decision == DECISION_ALLOW)
+		return;
+	if (learned_find(grant_root(ztd, grant)->learned, o->family, o->addr,
+	    ztd_now_ms(), names, expires) > 0)
+		snprintf(name, 256, "%s", names[0]);
+}
+
+void
+decide_name_cached(struct ztd *ztd, struct grant *grant, enum action action,
+    const char *object_text, struct decision *d)
+{
+	struct policy_object *o = malloc(sizeof(*o));
+	char error[POLICY_REASON_MAX];
+
+	d->name[0] = '\0';
+	if (o != NULL && policy_parse_object(action, object_text, o,
+	    error) == 0)
+		learned_name(ztd, grant, o, d->name);
+	free(o);
+}
+
 void
 decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
     enum action action, const char *object_text, bool dry_run,
@@ -241,12 +314,19 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 	struct policy_object object;
 	struct policy_verdict v;
 	char why[ATTEST_REASON_MAX];
+	int64_t dns_until = 0;
 	long age = -1;
+	bool named = false;
 
 	memset(d, 0, sizeof(*d));
 	d->decision = DECISION_DENY;
-	if (policy_parse_object(action, object_text, &object, d->reason) < 0)
-		goto audit;
+	if (policy_parse_object(action, object_text, &object, d->reason) < 0) {
+		/* ztctl check may ask about a connect to a name. */
+		if (!dry_run || action != ACTION_CONNECT ||
+		    policy_parse_named_connect(object_text, &object, why) < 0)
+			goto audit;
+		named = true;
+	}
 	if (action == ACTION_EXEC && s->argv != NULL &&
 	    policy_set_argv(&object, s->argv, s->argv_len, s->argv_cut) < 0) {
 		snprintf(d->reason, sizeof(d->reason), "exec: the argument "
@@ -270,10 +350,27 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 		d->risk = RISK_LOW;
 		d->cached = true;
 		snprintf(d->reason, sizeof(d->reason), "cached allow");
+		/* An allow by name says which, from a hit too. */
+		learned_name(ztd, s->grant, &object, d->name);
 		goto audit;
 	}
 
-	policy_decide(s->agent, &object, &v);
+	if (named) {
+		policy_decide_named(s->agent, &object, object.name, false, &v);
+		snprintf(d->name, sizeof(d->name), "%s", object.name);
+	} else {
+		policy_decide(s->agent, &object, &v);
+		if (v.decision != DECISION_ALLOW &&
+		    action == ACTION_CONNECT && s->grant != NULL &&
+		    object.family != AF_UNIX) {
+			/* No address rule allows it: learn mode may lift a
+			 * deny by the host rules as it would the address's. */
+			bool learnable = v.learnable;
+
+			decide_learned(ztd, s, &object, &v, d, &dns_until);
+			v.learnable = v.learnable || learnable;
+		}
+	}
 	snprintf(d->reason, sizeof(d->reason), "%s", v.reason);
 	if (v.decision != DECISION_ALLOW && !learn(s->agent, &v, d)) {
 		d->violation = true;
@@ -326,7 +423,9 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 	d->risk = v.risk;
 	if (v.tunnel && v.rule != NULL) {
 		d->tunnel = true;
-		d->server_name = v.rule->server_name;
+		/* A host rule's server defaults to the name answered. */
+		d->server_name = v.rule->server_name != NULL ||
+		    d->name[0] == '\0' ? v.rule->server_name : d->name;
 		d->ca = v.rule->ca;
 	}
 	/* A tunnel allow is never cached: a hit would carry no tunnel; nor
@@ -340,6 +439,11 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 
 		if (left < ttl)
 			ttl = left;
+		/* An allow by name lives no longer than the DNS answer. */
+		if (dns_until != 0 && dns_until - ztd_now_ms() < ttl)
+			ttl = dns_until - ztd_now_ms();
+		if (ttl < 0)
+			ttl = 0;
 		d->ttl_ms = (uint32_t)ttl;
 		if (ttl > 0)
 			cache_insert(ztd->cache, s->grant->id, action,

@@ -44,7 +44,9 @@ struct decision {
 	uint32_t ttl_ms;	/* how long the caller may cache the allow */
 	bool tunnel;		/* connect: only through the mutual-TLS
 				 * tunnel, to prove SERVER_NAME by CA */
-	const char *server_name, *ca;	/* the configuration's, for now */
+	const char *server_name, *ca;	/* the configuration's, or NAME */
+	char name[256];		/* "" or the DNS name a connect's address was
+				 * answered for (a host rule allowed it) */
 	char reason[POLICY_REASON_MAX + 64];
 };
 
@@ -58,6 +60,14 @@ struct decision {
 void decide(struct ztd *ztd, uint64_t resume_ticket,
     const struct subject *subject, enum action action,
     const char *object_text, bool dry_run, struct decision *out);
+
+/*
+ * An allow served from a cache (REPORT's hits) of a connect to an address
+ * GRANT's tree was answered for a name: that name into D->name for the
+ * audit line (D->name "" otherwise).
+ */
+void decide_name_cached(struct ztd *ztd, struct grant *grant,
+    enum action action, const char *object_text, struct decision *d);
 
 /*
  * Write the audit record of a decision; false when it must become a deny

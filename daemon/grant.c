@@ -17,6 +17,7 @@
 #include "ca.h"
 #include "decide.h"
 #include "grant.h"
+#include "learned.h"
 #include "zt_err.h"
 #include "zt_exe.h"
 #include "zt_log.h"
@@ -245,7 +246,21 @@ grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 	epoll_ctl(ztd->server.epoll_fd, EPOLL_CTL_DEL, g->supervisor_pidfd,
 	    NULL);
 	close(g->supervisor_pidfd);
+	learned_free(g->learned);
+	g->learned = NULL;
 	server_bury(&ztd->server, &g->watch);
+}
+
+struct grant *
+grant_root(struct ztd *ztd, struct grant *g)
+{
+	struct grant *up;
+
+	/* A parent ends its children with it: a live child's is live. */
+	for (int depth = 0; depth < 8 && g->parent[0] != '\0' &&
+	    (up = grant_find(ztd, g->parent)) != NULL; depth++)
+		g = up;
+	return g;
 }
 
 int

@@ -37,6 +37,9 @@ struct grant {
 	int64_t expires_ms;		/* set through grant.c only: the
 					 * expiry heap is ordered by it */
 	struct grant_links links;	/* its place in the grant set */
+	struct learned *learned;	/* addresses its resolver was answered
+					 * (top-level grants only: those under
+					 * it share it), or NULL */
 	struct audit_limit deny_limit;	/* its denies' audit rate */
 	/* In ztd->holding while its deny_limit holds denies (decide.c). */
 	struct grant *holding_next, *holding_prev;
@@ -66,6 +69,10 @@ bool grant_supervised_by(struct ztd *ztd, pid_t pid);
  */
 void grant_set_parent(struct ztd *ztd, struct grant *child,
     struct grant *parent);
+
+/* The grant G lives under at the top (G itself when it has no parent):
+ * whose learned addresses G's supervisors share. */
+struct grant *grant_root(struct ztd *ztd, struct grant *g);
 
 /* How many grants there are. */
 size_t grant_count(struct ztd *ztd);

@@ -31,6 +31,7 @@ static const char *const action_names[ACTION_MAX] = {
 	[ACTION_OPEN] = "open",
 	[ACTION_SYSCALL] = "syscall",
 	[ACTION_LISTEN] = "listen",
+	[ACTION_RESOLVE] = "resolve",
 };
 
 /* Open modes, each in the one order the object may spell it. */
@@ -353,6 +354,82 @@ parse_session(const char *text, struct policy_object *out, char *error)
 	return 0;
 }
 
+bool
+policy_is_host_name(const char *name)
+{
+	size_t len = strlen(name);
+	const char *label = name;
+
+	if (len == 0 || len > 253 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != len)
+		return false;
+	for (;;) {
+		size_t n = strcspn(label, ".");
+
+		if (n == 0 || n > 63)
+			return false;
+		if (label[n] == '\0')
+			return true;
+		label += n + 1;
+	}
+}
+
+/* TEXT (LEN bytes) lower-cased into NAME (256 bytes), if it fits and is
+ * then a host name. */
+static bool
+lower_name(const char *text, size_t len, char name[256])
+{
+	if (len >= 256)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		name[i] = text[i] >= 'A' && text[i] <= 'Z' ?
+		    (char)(text[i] - 'A' + 'a') : text[i];
+	name[len] = '\0';
+	return policy_is_host_name(name);
+}
+
+/* "dns:NAME" or "NAME", in any case: canonical "dns:name". */
+static int
+parse_resolve(const char *text, struct policy_object *out, char *error)
+{
+	const char *name = strncmp(text, "dns:", 4) == 0 ? text + 4 : text;
+
+	if (!lower_name(name, strlen(name), out->name))
+		return parse_error(error, "resolve: not a DNS name (labels of "
+		    "letters, digits, '-' and '_', no trailing dot)");
+	snprintf(out->text, sizeof(out->text), "dns:%s", out->name);
+	return 0;
+}
+
+int
+policy_parse_named_connect(const char *text, struct policy_object *out,
+    char *error)
+{
+	const char *colon;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->proto = PROTO_TCP;
+	if (strncmp(text, "tcp:", 4) == 0)
+		text += 4;
+	else if (strncmp(text, "udp:", 4) == 0) {
+		out->proto = PROTO_UDP;
+		text += 4;
+	}
+	colon = strrchr(text, ':');
+	if (colon == NULL)
+		return parse_error(error, "connect: expected NAME:PORT");
+	if (!lower_name(text, (size_t)(colon - text), out->name))
+		return parse_error(error, "connect: not a DNS name (labels of "
+		    "letters, digits, '-' and '_', no trailing dot)");
+	if ((r = parse_port("connect", colon + 1, &out->port, error)) < 0)
+		return r;
+	snprintf(out->text, sizeof(out->text), "%s:%s:%u",
+	    out->proto == PROTO_UDP ? "udp" : "tcp", out->name, out->port);
+	out->action = ACTION_CONNECT;
+	return 0;
+}
+
 int
 policy_parse_object(enum action action, const char *text,
     struct policy_object *out, char *error)
@@ -382,6 +459,7 @@ policy_parse_object(enum action action, const char *text,
 	case ACTION_LISTEN: r = parse_inet(action, text, out, error); break;
 	case ACTION_OPEN: r = parse_open(text, out, error); break;
 	case ACTION_SYSCALL: r = parse_syscall(text, out, error); break;
+	case ACTION_RESOLVE: r = parse_resolve(text, out, error); break;
 	default: r = parse_error(error, "unknown action"); break;
 	}
 	if (r < 0) {
@@ -598,6 +676,16 @@ address_matches(const struct network_rule *rule, const struct policy_object *o)
 }
 
 static bool
+port_listed(const struct network_rule *rule, uint16_t port)
+{
+	for (size_t i = 0; i < rule->n_ports && i < CONFIG_PORT_RANGES_MAX;
+	    i++)
+		if (port >= rule->ports[i].first && port <= rule->ports[i].last)
+			return true;
+	return false;
+}
+
+static bool
 rule_matches(const struct network_rule *rule, const struct policy_object *o)
 {
 	if (o->family == AF_UNIX)
@@ -607,12 +695,7 @@ rule_matches(const struct network_rule *rule, const struct policy_object *o)
 	if (rule->family == 0 || rule->listen != (o->action == ACTION_LISTEN) ||
 	    rule->proto != o->proto || !address_matches(rule, o))
 		return false;
-	for (size_t i = 0; i < rule->n_ports && i < CONFIG_PORT_RANGES_MAX;
-	    i++)
-		if (o->port >= rule->ports[i].first &&
-		    o->port <= rule->ports[i].last)
-			return true;
-	return false;
+	return port_listed(rule, o->port);
 }
 
 /* A connect or a listen: the first matching rule of its kind. */
@@ -729,6 +812,108 @@ decide_syscall(const struct agent *a, const struct policy_object *o,
 	set_reason(v, "syscall %s is not gated by the profile", name);
 }
 
+/* A question: the first host rule naming it lets it go upstream. */
+static void
+decide_resolve(const struct agent *a, const struct policy_object *o,
+    struct policy_verdict *v)
+{
+	char text[SHORT_MAX + 1];
+
+	shorten(o->text, text);
+	for (size_t i = 0; i < a->n_network; i++) {
+		const struct network_rule *rule = &a->network[i];
+
+		if (!policy_host_matches(rule, o->name))
+			continue;
+		allow(v, RISK_LOW);
+		v->rule = rule;
+		set_reason(v, "network rule line %d allows %s", rule->line,
+		    text);
+		return;
+	}
+	set_reason(v, "no host rule names %s", text);
+}
+
+void
+policy_decide_named(const struct agent *a, const struct policy_object *o,
+    const char *name, bool private_addr, struct policy_verdict *v)
+{
+	char text[SHORT_MAX + 1], host[SHORT_MAX + 1];
+
+	memset(v, 0, sizeof(*v));
+	v->decision = DECISION_DENY;
+	v->risk = RISK_DENY;
+	shorten(o->text, text);
+	shorten(name, host);
+	if (o->action != ACTION_CONNECT || o->family == AF_UNIX) {
+		set_reason(v, "a host rule allows connects only");
+		return;
+	}
+	if (o->port == 53) {
+		set_reason(v, "no host rule allows port 53 (DNS goes through "
+		    "the grant's resolver)");
+		return;
+	}
+	for (size_t i = 0; i < a->n_network; i++) {
+		const struct network_rule *rule = &a->network[i];
+
+		if (!policy_host_matches(rule, name) ||
+		    rule->proto != o->proto || !port_listed(rule, o->port))
+			continue;
+		if (private_addr && !rule->private_ok) {
+			set_reason(v, "network rule line %d names %s but not "
+			    "a private address (private = true)", rule->line,
+			    host);
+			continue;
+		}
+		allow(v, RISK_LOW);
+		v->tunnel = rule->tunnel;
+		v->rule = rule;
+		set_reason(v, "network rule line %d allows %s, answered for "
+		    "%s%s", rule->line, text, host,
+		    rule->tunnel ? " (tunnel)" : "");
+		return;
+	}
+	if (v->reason[0] == '\0')
+		set_reason(v, "no host rule allows %s for %s", text, host);
+}
+
+bool
+policy_address_private(int family, const uint8_t *addr)
+{
+	static const struct {
+		uint8_t p[4];
+		unsigned len;
+	} v4[] = {
+		{ { 0 }, 8 }, { { 10 }, 8 }, { { 100, 64 }, 10 },
+		{ { 127 }, 8 }, { { 169, 254 }, 16 }, { { 172, 16 }, 12 },
+		{ { 192, 0, 0 }, 24 }, { { 192, 168 }, 16 },
+		{ { 198, 18 }, 15 }, { { 224 }, 4 }, { { 240 }, 4 },
+	};
+	static const struct {
+		uint8_t p[16];
+		unsigned len;
+	} v6[] = {
+		{ { 0 }, 127 },				/* :: and ::1 */
+		{ { 0xfc }, 7 }, { { 0xfe, 0x80 }, 10 }, { { 0xff }, 8 },
+	};
+	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
+
+	if (family == AF_INET6) {
+		if (memcmp(addr, v4_mapped_prefix, 12) == 0 ||
+		    memcmp(addr, nat64, 12) == 0)
+			return policy_address_private(AF_INET, addr + 12);
+		for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++)
+			if (prefix_equal(addr, v6[i].p, v6[i].len))
+				return true;
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++)
+		if (prefix_equal(addr, v4[i].p, v4[i].len))
+			return true;
+	return false;
+}
+
 void
 policy_decide(const struct agent *agent, const struct policy_object *object,
     struct policy_verdict *verdict)
@@ -747,6 +932,7 @@ policy_decide(const struct agent *agent, const struct policy_object *object,
 	case ACTION_LISTEN: decide_network(agent, object, verdict); break;
 	case ACTION_OPEN: decide_open(agent, object, verdict); break;
 	case ACTION_SYSCALL: decide_syscall(agent, object, verdict); break;
+	case ACTION_RESOLVE: decide_resolve(agent, object, verdict); break;
 	default: set_reason(verdict, "unknown action"); break;
 	}
 }
@@ -774,8 +960,24 @@ policy_format_time(int64_t t, char *out, size_t size)
 		snprintf(out, size, "?");
 }
 
+/* The resolver's part of a profile with host rules (record open). */
+static int
+put_profile_dns(struct zt_msg *m, const struct dns_config *dns)
+{
+	int r = 0;
+
+	if (dns == NULL)
+		return 0;
+	for (size_t i = 0; r == 0 && i < dns->n_upstream; i++)
+		r = zt_msg_put_str(m, ZT_F_DNS_UPSTREAM, dns->upstream[i]);
+	return r < 0 ? r : zt_msg_put_u32(m, ZT_F_TTL_MS,
+	    dns->max_ttl > UINT32_MAX / 1000 ? UINT32_MAX :
+	    dns->max_ttl * 1000);
+}
+
 int
-policy_put_profile(struct zt_msg *m, const struct agent *a)
+policy_put_profile(struct zt_msg *m, const struct agent *a,
+    const struct dns_config *dns)
 {
 	uint32_t flags = 0;
 	int r;
@@ -787,8 +989,11 @@ policy_put_profile(struct zt_msg *m, const struct agent *a)
 	for (size_t i = 0; i < a->n_network; i++) {
 		flags |= a->network[i].family == AF_INET ? ZT_PROFILE_INET :
 		    a->network[i].family == AF_INET6 ? ZT_PROFILE_INET6 :
-		    a->network[i].family == 0 ? ZT_PROFILE_UNIX : 0;
+		    a->network[i].unix_path != NULL ? ZT_PROFILE_UNIX : 0;
 		flags |= a->network[i].tunnel ? ZT_PROFILE_TUNNEL : 0;
+		/* A name may be answered with either family. */
+		flags |= a->network[i].host != NULL ? ZT_PROFILE_DNS |
+		    ZT_PROFILE_INET | ZT_PROFILE_INET6 : 0;
 	}
 	/* Learn mode: sockets of every family, and SysV IPC and message
 	 * queues asked about rather than refused, so that what the profile
@@ -833,6 +1038,8 @@ policy_put_profile(struct zt_msg *m, const struct agent *a)
 		if (a->network[i].tunnel && a->network[i].ca != NULL &&
 		    (r = zt_msg_put_str(m, ZT_F_CA, a->network[i].ca)) < 0)
 			goto out;
+	if ((flags & ZT_PROFILE_DNS) && (r = put_profile_dns(m, dns)) < 0)
+		goto out;
 	if ((r = zt_msg_end_record(m)) == 0)
 		return 0;
 out:
@@ -842,7 +1049,7 @@ out:
 }
 
 bool
-policy_profile_fits(const struct agent *a)
+policy_profile_fits(const struct agent *a, const struct dns_config *dns)
 {
 	static const uint8_t digest[32];
 	char reason[POLICY_REASON_MAX + 64];
@@ -872,7 +1079,23 @@ policy_profile_fits(const struct agent *a)
 	    zt_msg_put_str(m, ZT_F_AGENT, a->name) == 0 &&
 	    zt_msg_put_u64(m, ZT_F_EXPIRES_MS, UINT64_MAX) == 0 &&
 	    zt_msg_put_bytes(m, ZT_F_SHA256, digest, sizeof(digest)) == 0 &&
-	    policy_put_profile(m, a) == 0;
+	    policy_put_profile(m, a, dns) == 0;
 	free(m);
 	return fits;
+}
+
+bool
+policy_host_matches(const struct network_rule *rule, const char *name)
+{
+	size_t n, h;
+
+	if (rule->host == NULL)
+		return false;
+	if (!rule->wildcard)
+		return strcmp(rule->host, name) == 0;
+	n = strlen(name);
+	h = strlen(rule->host);
+	/* Strictly under: at least one label before ".HOST". */
+	return n > h + 1 && name[n - h - 1] == '.' &&
+	    strcmp(name + n - h, rule->host) == 0;
 }

@@ -27,6 +27,9 @@ enum action {
 	ACTION_SYSCALL,		/* object: a syscall name */
 	ACTION_LISTEN,		/* object: [tcp:|udp:]ADDR:PORT or [ADDR6]:PORT,
 				 * the local address an inbound socket takes */
+	ACTION_RESOLVE,		/* object: dns:NAME (or NAME, any case;
+				 * canonical lower case), a question the
+				 * grant's resolver would send upstream */
 	ACTION_MAX,
 };
 
@@ -53,6 +56,9 @@ struct policy_object {
 	const char *argv;
 	size_t argv_len, argc;
 	bool argv_cut;
+	char name[256];			/* ACTION_RESOLVE, and a connect to a
+					 * name (policy_parse_named_connect):
+					 * lower case, no trailing dot */
 };
 
 struct policy_verdict {
@@ -97,6 +103,9 @@ enum action policy_action_from_name(const char *name);
  *            be "/" (a directory one can open), unlike any other path.
  *   listen   as connect, without unix: "tcp:127.0.0.1:8080",
  *            "tcp:[::]:8080" (the any-address is itself, not a block).
+ *   resolve  "dns:api.example.com": the name lower-cased, a DNS name of
+ *            labels of [a-z0-9_-] without a trailing dot (policy_is_host_
+ *            name); "dns:" may be left out.
  *   exec, syscall, session: TEXT itself.
  *
  * Returns 0 with OUT->action set, or ZT_E_PROTOCOL with OUT zeroed
@@ -150,6 +159,9 @@ int policy_set_argv(struct policy_object *object, const char *argv,
  *            must grant every bit asked.  Allows are low risk.
  *   syscall: in deny: denied; in gate: allowed with risk high; otherwise
  *            denied (not gated by this profile).
+ *   resolve: the first host rule whose name (or wildcard) matches: low
+ *            risk allow (the question may go upstream).  Connects by name
+ *            are policy_decide_named's.
  * VERDICT->learnable marks the denies learn mode may lift: an exec,
  * connect or listen no rule allows, an exec whose arguments no args
  * alternative matches, a syscall the profile does not gate; never an
@@ -182,16 +194,62 @@ void policy_format_time(int64_t t, char *out, size_t size);
 /*
  * Put agent A's profile, the part zt-exec enforces itself (its filter,
  * Landlock, what it gates), into M as a ZT_F_PROFILE record (zt_msg.h
- * gives its schema).  0 or a zt_err code (ZT_E_NOSPACE: too large).
+ * gives its schema).  With host rules, ZT_PROFILE_DNS and DNS's upstreams
+ * and max_ttl (DNS NULL: none, the resolver asks /etc/resolv.conf's).
+ * 0 or a zt_err code (ZT_E_NOSPACE: too large).
  */
 struct zt_msg;
-int policy_put_profile(struct zt_msg *m, const struct agent *a);
+int policy_put_profile(struct zt_msg *m, const struct agent *a,
+    const struct dns_config *dns);
 
 /*
  * Whether A's launch reply (a decision with the longest reason, a grant,
- * the digest and the profile) fits one message: checked when the policy
- * is loaded, so that no agent's launch fails on it.
+ * the digest and the profile with DNS's upstreams) fits one message:
+ * checked when the policy is loaded, so that no agent's launch fails on
+ * it.
  */
-bool policy_profile_fits(const struct agent *a);
+bool policy_profile_fits(const struct agent *a, const struct dns_config *dns);
+
+/* Does the host rule RULE match NAME (lower-case, no trailing dot)?  A
+ * wildcard rule matches names strictly under its suffix. */
+bool policy_host_matches(const struct network_rule *rule, const char *name);
+
+/*
+ * Is NAME a name a host rule can match: labels of [a-z0-9_-], 1-63 bytes,
+ * at most 253 in all, no trailing dot?  (Anything else a resolver may be
+ * asked, escapes and upper case included, never matches.)
+ */
+bool policy_is_host_name(const char *name);
+
+/*
+ * Is the address (AF_INET: 4 bytes, AF_INET6: 16) one an answer may hold
+ * only for a rule with private = true: unspecified, loopback, private
+ * (RFC 1918), shared (100.64.0.0/10), link-local, unique-local,
+ * multicast or reserved; a v4-mapped or NAT64 (64:ff9b::/96) address by
+ * its IPv4 part?
+ */
+bool policy_address_private(int family, const uint8_t *addr);
+
+/*
+ * A connect OBJECT (tcp or udp, inet, parsed) to an address answered for
+ * NAME in this grant: allowed by the first host rule, in the file's order,
+ * that matches NAME, the protocol and the port, and, when PRIVATE_ADDR,
+ * says private = true.  Port 53 is never allowed by a host rule (DNS goes
+ * through the grant's resolver; UDP to a server needs a CIDR rule).
+ * Fills VERDICT as policy_decide does (rule, tunnel, reason naming NAME).
+ */
+void policy_decide_named(const struct agent *agent,
+    const struct policy_object *object, const char *name, bool private_addr,
+    struct policy_verdict *verdict);
+
+/*
+ * "[tcp:|udp:]NAME:PORT" (ztctl check: may a connect to an address
+ * answered for NAME be allowed?) into OUT: action ACTION_CONNECT, family
+ * 0, NAME lower-cased in out->name, text canonical
+ * ("tcp:api.example.com:443").  0,
+ * or ZT_E_PROTOCOL with ERROR.
+ */
+int policy_parse_named_connect(const char *text, struct policy_object *out,
+    char *error);
 
 #endif

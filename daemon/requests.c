@@ -23,6 +23,8 @@
 #include "disable.h"
 #include "digest.h"
 #include "grant.h"
+#include "launchfilter.h"
+#include "learned.h"
 #include "requests.h"
 #include "server.h"
 #include "token.h"
@@ -152,6 +154,19 @@ put_agent_states(struct ztd *ztd, struct zt_msg *reply)
 	return zt_msg_put_str(reply, ZT_F_AGENT_STATES, text);
 }
 
+/* STATUS: how many addresses the grants' resolvers were answered and
+ * ztd remembers now (expired ones not yet replaced included). */
+static int
+put_learned_count(struct ztd *ztd, struct zt_msg *reply)
+{
+	size_t n = 0;
+
+	for (struct grant *g = grant_first(ztd); g != NULL; g = grant_next(g))
+		n += learned_count(g->learned);
+	return zt_msg_put_u32(reply, ZT_F_COUNT,
+	    n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
+}
+
 static int
 answer_status(struct request *rq)
 {
@@ -219,7 +234,7 @@ answer_status(struct request *rq)
 	    (r = zt_msg_put_str(reply, ZT_F_RELOAD_ERROR,
 	    ztd->reload_error)) < 0)
 		return r;
-	return 0;
+	return put_learned_count(ztd, reply);
 }
 
 static int
@@ -756,7 +771,7 @@ answer_launch(struct request *rq)
 	const char *command, *wanted = NULL, *parent_id = NULL;
 	const char *service = "zt-exec";
 	char account[33], why[IDENTITY_REASON_MAX];
-	uint8_t digest[32], again[32];
+	uint8_t digest[32];
 	struct grant *parent = NULL, *g = NULL;
 	int r;
 
@@ -789,21 +804,18 @@ answer_launch(struct request *rq)
 		}
 		service = parent->service;
 	}
-	/* The digest sent back is the one checked: hashed before and after
-	 * the check, and the two must agree (a swap in between shows). */
+	/* The digest sent back is the one checked: of the version of the
+	 * file the check read, on its one descriptor (zt-exec compares it
+	 * with its own of the file it execs). */
 	why[0] = '\0';
-	if ((r = digest_file(s.agent->binary, digest)) < 0 ||
-	    (r = identity_check_file(ztd->identity, ztd->config, s.agent,
-	    s.agent->binary, why)) < 0 ||
-	    (r = digest_file(s.agent->binary, again)) < 0 ||
-	    (r = memcmp(digest, again, sizeof(digest)) == 0 ? 0 :
-	    -EAGAIN) < 0) {
+	if ((r = identity_check_file_digest(ztd->identity, ztd->config,
+	    s.agent, s.agent->binary, digest, why)) < 0) {
 		snprintf(d.reason, sizeof(d.reason), "identity: %s",
 		    why[0] ? why : zt_strerror(r));
 		goto denied;
 	}
 	/* Checked at load; again here, where it decides. */
-	if (!policy_profile_fits(s.agent)) {
+	if (!policy_profile_fits(s.agent, &ztd->config->dns)) {
 		snprintf(d.reason, sizeof(d.reason), "agent %s's profile does "
 		    "not fit a message", s.agent->name);
 		goto denied;
@@ -828,11 +840,19 @@ answer_launch(struct request *rq)
 	    parent != NULL ? " under grant " : "",
 	    parent != NULL ? parent->id : "");
 	if ((r = put_decision(reply, request->request_id, &d, g)) < 0 ||
-	    (r = policy_put_profile(reply, s.agent)) < 0 ||
+	    (r = policy_put_profile(reply, s.agent, &ztd->config->dns)) < 0 ||
 	    (r = zt_msg_put_bytes(reply, ZT_F_SHA256, digest,
 	    sizeof(digest))) < 0) {
 		grant_end(ztd, g, "launch reply could not be built", false);
 		return r;
+	}
+	/* The profile's filter, compiled once: zt-exec builds it itself
+	 * when none comes. */
+	if ((rq->reply_fd = launchfilters_get(ztd->launchfilters, s.agent,
+	    &ztd->config->dns, why)) < 0) {
+		zt_log(LOG_WARNING, "agent %s: no compiled filter to send: %s",
+		    s.agent->name, why);
+		rq->reply_fd = -1;
 	}
 	return 0;
 denied:
@@ -943,9 +963,10 @@ answer_report(struct request *rq)
 		const char *object;
 
 		if (check_record(ztd, s.grant, &record, now, &action, &object,
-		    d.reason, sizeof(d.reason)) == 0)
+		    d.reason, sizeof(d.reason)) == 0) {
 			d.decision = DECISION_ALLOW;
-		else
+			decide_name_cached(ztd, s.grant, action, object, &d);
+		} else
 			forged++;
 		if (lost > 0 || !decide_audit(ztd, &s, action == ACTION_NONE ?
 		    "unknown" : policy_action_name(action), object, &d, -1))
@@ -1001,6 +1022,136 @@ answer_agent_pid(struct request *rq)
 	if ((r = zt_msg_init(reply, ZT_MSG_REPORT_REPLY,
 	    request->request_id)) < 0 ||
 	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, 1)) < 0)
+		return r;
+	return 0;
+}
+
+/* Does some host rule of A name NAME?  With PRIVATE_OK, one that says
+ * private = true. */
+static bool
+host_rule_names(const struct agent *a, const char *name, bool private_ok)
+{
+	for (size_t i = 0; i < a->n_network; i++)
+		if (policy_host_matches(&a->network[i], name) &&
+		    (!private_ok || a->network[i].private_ok))
+			return true;
+	return false;
+}
+
+/*
+ * The CNAME chain of LIST (one name a line, the question first) into
+ * CHAIN: how many of its names, from the first, a host rule of A names
+ * (the chain is cut at the first it does not).
+ */
+static size_t
+kept_chain(const struct agent *a, const char *list,
+    char chain[ZT_ANSWERS_MAX][256], size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && *list != '\0') {
+		size_t len = strcspn(list, "\n");
+
+		if (len >= 256)
+			break;
+		memcpy(chain[n], list, len);
+		chain[n][len] = '\0';
+		if (!policy_is_host_name(chain[n]) ||
+		    !host_rule_names(a, chain[n], false))
+			break;
+		n++;
+		list += len;
+		if (*list == '\n')
+			list++;
+	}
+	return n;
+}
+
+/* One ANSWER of LEARN: remember its address for the question when its
+ * owner is a name of the kept chain.  True when remembered. */
+static bool
+learn_answer(struct ztd *ztd, struct grant *root, const struct agent *a,
+    const struct zt_record *answer, char chain[][256], size_t n_chain)
+{
+	const struct dns_config *dc = &ztd->config->dns;
+	const char *owner;
+	const void *addr;
+	size_t size, k;
+	uint32_t ttl_ms;
+	int64_t ttl, now = ztd_now_ms();
+	int family;
+
+	zt_record_get_str(answer, ZT_F_NAME, &owner);
+	zt_record_get_bytes(answer, ZT_F_ADDRESS, &addr, &size);
+	zt_record_get_u32(answer, ZT_F_TTL_MS, &ttl_ms);
+	if (size != 4 && size != 16)
+		return false;
+	family = size == 4 ? AF_INET : AF_INET6;
+	for (k = 0; k < n_chain && strcmp(chain[k], owner) != 0; k++)
+		;
+	if (k == n_chain)
+		return false;
+	/* No rebinding into the host or the LAN without private = true on
+	 * a rule that names the question. */
+	if (policy_address_private(family, addr) &&
+	    !host_rule_names(a, chain[0], true))
+		return false;
+	ttl = ttl_ms / 1000;
+	if (ttl < dc->min_ttl)
+		ttl = dc->min_ttl;
+	if (ttl > dc->max_ttl)
+		ttl = dc->max_ttl;
+	return learned_add(&root->learned, dc->max_entries, family, addr,
+	    chain[0], now + ttl * 1000, now) == 0;
+}
+
+/*
+ * LEARN: what the grant's resolver was answered for a question ztd
+ * allowed (DECIDE resolve).  Only the grant's supervisor may send it (the
+ * sender's pid, from the kernel, as for REPORT); ztd trusts nothing it
+ * says about the policy: every name of the chain is checked against the
+ * host rules here, private answers too, and TTLs clamped.  The addresses
+ * kept are the top-level grant's, shared by every zt-exec under it.
+ */
+static int
+answer_learn(struct request *rq)
+{
+	struct ztd *ztd = rq->ztd;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
+	char chain[ZT_ANSWERS_MAX][256];
+	const char *grant_id, *object, *list;
+	const struct agent *a;
+	struct zt_record answers, answer;
+	struct grant *g, *root;
+	size_t n_chain, cursor = 0;
+	uint32_t kept = 0;
+	int r;
+
+	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
+	zt_msg_get_str(request, ZT_F_OBJECT, &object);
+	zt_msg_get_str(request, ZT_F_LIST, &list);
+	if ((g = own_grant(rq, grant_id)) == NULL ||
+	    (a = config_find_agent(ztd->config, g->agent)) == NULL)
+		return ZT_E_PERM;
+	root = grant_root(ztd, g);
+	n_chain = kept_chain(a, list, chain, 8);
+	/* The chain starts at the question asked. */
+	if (n_chain > 0 && (strncmp(object, "dns:", 4) != 0 ||
+	    strcmp(object + 4, chain[0]) != 0))
+		n_chain = 0;
+	if (n_chain > 0 &&
+	    zt_msg_get_record(request, ZT_F_ANSWERS, &answers) == 0)
+		for (unsigned i = 0; i < ZT_ANSWERS_MAX &&
+		    zt_record_next(&answers, ZT_F_ANSWER, &cursor,
+		    &answer) == 0; i++)
+			if (learn_answer(ztd, root, a, &answer, chain,
+			    n_chain))
+				kept |= 1u << i;
+	if ((r = zt_msg_init(reply, ZT_MSG_REPORT_REPLY,
+	    request->request_id)) < 0 ||
+	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, (uint32_t)n_chain)) < 0 ||
+	    (r = zt_msg_put_u32(reply, ZT_F_FLAGS, kept)) < 0)
 		return r;
 	return 0;
 }
@@ -1367,11 +1518,16 @@ answer_attest(struct request *rq)
 	struct zt_msg *reply = rq->reply;
 	struct decision d = { .decision = DECISION_DENY };
 	struct attest_view view;
+	uint32_t flags = 0;
 	uint64_t ticket;
 	int r;
 
+	zt_msg_get_u32(request, ZT_F_FLAGS, &flags);
 	if (rq->resume_ticket == 0) {
-		attest_request(ztd->attest, &ticket);
+		if (flags & ZT_ATTEST_EXPORT)
+			attest_request_export(ztd->attest, &ticket);
+		else
+			attest_request(ztd->attest, &ticket);
 		return wait_for_attestation(rq, ticket);
 	}
 	attest_get_view(ztd->attest, &view);
@@ -1396,6 +1552,12 @@ answer_attest(struct request *rq)
 	if (view.last_good_ms > 0 &&
 	    (r = zt_msg_put_u64(reply, ZT_F_ATTEST_AGE,
 	    (uint64_t)(ztd_now_ms() - view.last_good_ms) / 1000)) < 0)
+		return r;
+	/* Asked to export: where the quote is now, or why not. */
+	if ((flags & ZT_ATTEST_EXPORT) && (r = zt_msg_put_str(reply,
+	    ZT_F_OBJECT, view.export_seq < rq->resume_ticket ?
+	    "no measurement exported" : view.exported ? "" :
+	    view.export_why)) < 0)
 		return r;
 	return 0;
 }
@@ -1447,6 +1609,7 @@ static const struct {
 	[ZT_MSG_AUDIT_REOPEN] = { answer_audit_reopen, P_ROOT, 0, 0 },
 	[ZT_MSG_DISABLE] = { answer_disable, P_ROOT, 0, 0 },
 	[ZT_MSG_ENABLE] = { answer_enable, P_ROOT, 0, 0 },
+	[ZT_MSG_LEARN] = { answer_learn, P_ROOT | P_SUPERVISOR, 0, 0 },
 };
 
 static const char *const class_names[] = {

@@ -73,7 +73,14 @@ struct server {
 	struct watch listen_watch;
 	struct watch *buried;		/* dead, freed after the batch */
 	unsigned n_parked;		/* clients with a parked request */
+	/* Group commit (server_hold): answers held until their audit
+	 * records are handed to the kernel. */
+	bool holding;
+	unsigned n_held;
+	struct held_reply *held;	/* SERVER_HELD_MAX */
 };
+
+#define SERVER_HELD_MAX 64
 
 /*
  * Set up the run directory, the listening socket and the epoll set
@@ -84,6 +91,18 @@ struct server {
 int server_open(struct server *s, const char *socket_path,
     unsigned max_clients, char *error,
     size_t size);
+
+/*
+ * Group commit, around one pass over the events epoll_wait returned:
+ * server_hold makes answers wait, and audit_hold the records; server_flush
+ * hands the records to the kernel (audit_flush: one sendmmsg, one write
+ * and fdatasync), then sends the answers, in order; an answer whose
+ * decision was audited in a flush that failed (audit.require) becomes an
+ * error, a deny.  Anything else sent to a client meanwhile (an event)
+ * flushes first, so nothing overtakes an answer.  A full hold flushes.
+ */
+void server_hold(struct ztd *ztd);
+void server_flush(struct ztd *ztd);
 
 /*
  * The same with LISTEN_FD, a listening socket systemd made for

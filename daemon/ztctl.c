@@ -65,7 +65,8 @@ usage(FILE *to)
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
 	    "  enroll-host            record the current PCRs (software mode: the\n"
 	    "                         measured files' digests) as the golden values\n"
-	    "  attest                 measure now; print verdict, PCRs and age (exit 0/1)\n"
+	    "  attest [--export]      measure now; print verdict, PCRs and age (exit 0/1);\n"
+	    "                         --export: the new quote to state_dir/quote/\n"
 	    "  audit verify FILE... [--head PATH]\n"
 	    "                         check the hash chain across the audit files,\n"
 	    "                         oldest first (exit 0 intact, 1 not, 2 unreadable)\n"
@@ -349,7 +350,7 @@ command_status(void)
 	const char *attest_state = "";
 	uint64_t cache_entries = 0, cache_hits = 0, cache_misses = 0;
 	uint64_t audit_seq = 0, attest_age = 0;
-	uint32_t grants = 0;
+	uint32_t grants = 0, dns_addresses = 0;
 	const char *states = "";
 	bool has_age;
 	int r;
@@ -377,10 +378,12 @@ command_status(void)
 	has_age = zt_msg_get_u64(&reply, ZT_F_ATTEST_AGE, &attest_age) == 0;
 	if (zt_msg_get_str(&reply, ZT_F_TEXT, &agent_group) < 0)
 		agent_group = NULL;
+	zt_msg_get_u32(&reply, ZT_F_COUNT, &dns_addresses);
 
 	if (arg_json)
 		return emit(json_pack("{s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,"
-		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:o,s:o,s:o,s:o,s:o,s:o}",
+		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:I,s:o,s:o,s:o,"
+		    "s:o,s:o,s:o}",
 		    "version", json_text(version),
 		    "pid", (json_int_t)pid,
 		    "uptime", json_count(uptime),
@@ -400,6 +403,7 @@ command_status(void)
 		    "hits", json_count(cache_hits),
 		    "misses", json_count(cache_misses),
 		    "grants", (json_int_t)grants,
+		    "dns_addresses", (json_int_t)dns_addresses,
 		    "audit_seq", json_count(audit_seq),
 		    "reload_error", json_text_or_null(reload_error),
 		    "agent_group", json_text_or_null(agent_group),
@@ -423,6 +427,8 @@ command_status(void)
 	printf("cache:        %" PRIu64 " entries, %" PRIu64 " hits, %" PRIu64
 	    " misses\n", cache_entries, cache_hits, cache_misses);
 	printf("grants:       %" PRIu32 " live\n", grants);
+	printf("names:        %" PRIu32 " addresses answered for host rules, "
+	    "remembered\n", dns_addresses);
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
 	if (agent_group != NULL)
 		printf("agent_group:  %s\n", agent_group);
@@ -493,34 +499,52 @@ pcr_list(const char *text)
 }
 
 static int
-command_attest(void)
+command_attest(int argc, char **argv)
 {
-	struct zt_msg reply;
-	const char *reason = "", *pcrs = "", *mode = "";
+	struct zt_msg request, reply;
+	const char *reason = "", *pcrs = "", *mode = "", *export = NULL;
+	bool want_export = argc == 2 && strcmp(argv[1], "--export") == 0;
 	uint32_t decision = 0;
 	uint64_t age = 0;
 	bool has_age;
 	int r;
 
-	if ((r = call(ZT_MSG_ATTEST, ZT_MSG_DECISION, &reply)) != 0)
+	if (argc > 2 || (argc == 2 && !want_export))
+		return fail(EXIT_ERROR, "usage: ztctl attest [--export]");
+	zt_msg_init(&request, ZT_MSG_ATTEST, next_request_id());
+	if (want_export && (r = zt_msg_put_u32(&request, ZT_F_FLAGS,
+	    ZT_ATTEST_EXPORT)) < 0)
+		return EXIT_ERROR;
+	if ((r = call_with(&request, ZT_MSG_DECISION, &reply)) != 0)
 		return r;
+	if (want_export && zt_msg_get_str(&reply, ZT_F_OBJECT, &export) < 0)
+		export = "ztd did not say";
 	zt_msg_get_u32(&reply, ZT_F_DECISION, &decision);
 	zt_msg_get_str(&reply, ZT_F_REASON, &reason);
 	zt_msg_get_str(&reply, ZT_F_LIST, &pcrs);
 	zt_msg_get_str(&reply, ZT_F_ATTEST_MODE, &mode);
 	has_age = zt_msg_get_u64(&reply, ZT_F_ATTEST_AGE, &age) == 0;
 	if (arg_json) {
-		json_t *list = pcr_list(pcrs);
+		json_t *list = pcr_list(pcrs), *out;
 
 		if (list == NULL)
 			return fail(EXIT_ERROR, "attest: ztd sent a malformed "
 			    "PCR list");
-		if ((r = emit(json_pack("{s:b,s:o,s:o,s:o,s:o}",
+		out = json_pack("{s:b,s:o,s:o,s:o,s:o}",
 		    "trusted", decision == ZT_DECISION_ALLOW,
 		    "mode", json_text(mode),
 		    "reason", json_text(reason),
 		    "age", has_age ? json_count(age) : json_null(),
-		    "pcrs", list))) != 0)
+		    "pcrs", list);
+		if (out != NULL && export != NULL &&
+		    (json_object_set_new(out, "exported",
+		    json_boolean(export[0] == '\0')) < 0 ||
+		    (export[0] != '\0' && json_object_set_new(out,
+		    "export_error", json_text(export)) < 0))) {
+			json_decref(out);
+			out = NULL;
+		}
+		if ((r = emit(out)) != 0)
 			return r;
 	} else {
 		printf("%s: %s\n", decision == ZT_DECISION_ALLOW ? "trusted" :
@@ -535,7 +559,15 @@ command_attest(void)
 				printf("  pcr %s\n", item);
 			free(copy);
 		}
+		if (export != NULL && export[0] == '\0')
+			printf("quote exported to state_dir/quote/ (msg, sig, "
+			    "pcrs, nonce)\n");
+		else if (export != NULL)
+			printf("quote not exported: %s\n", export);
 	}
+	/* An export asked for and not made is no success. */
+	if (export != NULL && export[0] != '\0')
+		return EXIT_NO;
 	return decision == ZT_DECISION_ALLOW ? 0 : EXIT_NO;
 }
 
@@ -1276,6 +1308,8 @@ main(int argc, char **argv)
 		return command_audit(argc, argv);
 	if (strcmp(command, "ca") == 0)
 		return command_ca(argc, argv);
+	if (strcmp(command, "attest") == 0)
+		return command_attest(argc, argv);
 	if (strcmp(command, "profile") == 0)
 		return command_profile(argc, argv);
 	if (strcmp(command, "disable") == 0 || strcmp(command, "enable") == 0)
@@ -1290,8 +1324,6 @@ main(int argc, char **argv)
 		return command_grants();
 	if (strcmp(command, "enroll-host") == 0)
 		return command_enroll_host();
-	if (strcmp(command, "attest") == 0)
-		return command_attest();
 	usage(stderr);
 	return fail(EXIT_ERROR, "unknown command '%s'", command);
 }

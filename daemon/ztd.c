@@ -23,6 +23,7 @@
 #include "decide.h"
 #include "disable.h"
 #include "grant.h"
+#include "launchfilter.h"
 #include "server.h"
 #include "systemd.h"
 #include "token.h"
@@ -282,7 +283,8 @@ handle_signals(struct ztd *ztd, int signal_fd)
 static int
 run(struct ztd *ztd, int signal_fd)
 {
-
+	/* Group commit: the answers of one pass wait for its records. */
+	server_hold(ztd);
 	while (!ztd->stopping) {
 		struct epoll_event events[64];
 		int timeout = server_expire(ztd), n;
@@ -300,6 +302,8 @@ run(struct ztd *ztd, int signal_fd)
 		if (left >= 0 && (timeout < 0 || left < timeout))
 			timeout = left;
 
+		/* Whatever expiring answered goes before the wait. */
+		server_flush(ztd);
 		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -344,9 +348,19 @@ run(struct ztd *ztd, int signal_fd)
 				break;
 			}
 		}
+		server_flush(ztd);
 		server_free_buried(&ztd->server);
 	}
+	server_flush(ztd);
 	return 0;
+}
+
+/* --check-config: a warning of config_warnings, on stderr. */
+static void
+print_warning(const char *text, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "warning: %s\n", text);
 }
 
 int
@@ -372,6 +386,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "%s\n", error);
 			return EXIT_CONFIG;
 		}
+		config_warnings(ztd.config, print_warning, NULL);
 		printf("ok\n");
 		config_free(ztd.config);
 		return 0;
@@ -451,8 +466,10 @@ main(int argc, char **argv)
 	}
 	ztd.cache = cache_new(ztd.config->cache_max_entries, ztd_now_ms);
 	ztd.identity = identity_new(1024);
+	ztd.launchfilters = launchfilters_new();
 	if (grantset_init(&ztd.grants) < 0 || ztd.cache == NULL ||
-	    ztd.identity == NULL || token_new(&ztd.token) < 0) {
+	    ztd.identity == NULL || ztd.launchfilters == NULL ||
+	    token_new(&ztd.token) < 0) {
 		zt_log(LOG_ERR, "out of memory");
 		goto free_socket_path;
 	}
@@ -541,6 +558,7 @@ report:
 free_socket_path:
 	free(socket_path);
 	identity_free(ztd.identity);
+	launchfilters_free(ztd.launchfilters);
 	grantset_free(&ztd.grants);
 	token_free(ztd.token);
 	ca_free(ztd.ca);

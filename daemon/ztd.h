@@ -16,6 +16,7 @@ struct disabled;
 struct cache;
 struct grant;
 struct identity;
+struct launchfilters;
 struct token;
 
 struct ztd {
@@ -36,6 +37,7 @@ struct ztd {
 	struct grantset grants;		/* live grants (grant.c's) */
 	struct disabled *disabled;	/* agents disabled locally, kept in
 					 * state_dir (disable.h) */
+	struct launchfilters *launchfilters; /* compiled seccomp filters */
 	struct grant *holding;		/* grants with denies held back from
 					 * the audit (decide.c's list) */
 };

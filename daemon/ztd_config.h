@@ -65,7 +65,27 @@ struct network_rule {
 	char *server_name;	/* tunnel only */
 	char *ca;		/* tunnel only */
 	char *unix_path;	/* unix only */
+	/* A name rule (host = ...): family 0, unix_path NULL.  HOST is the
+	 * name lower-cased, without the "*." of a wildcard (WILDCARD set:
+	 * the rule matches names strictly under HOST). */
+	char *host;
+	bool wildcard;
+	bool private_ok;	/* private = true: answers in loopback,
+				 * private, link-local, unique-local ranges
+				 * are kept */
 	int line;
+};
+
+/* ztd.dns: the resolver zt-exec runs for a grant of a profile with host
+ * rules. */
+#define CONFIG_DNS_UPSTREAMS_MAX 8
+struct dns_config {
+	char *upstream[CONFIG_DNS_UPSTREAMS_MAX];	/* "ADDR:PORT",
+					 * "[ADDR6]:PORT"; none: the
+					 * nameservers of /etc/resolv.conf */
+	size_t n_upstream;
+	unsigned min_ttl, max_ttl;	/* seconds an answer is remembered */
+	unsigned max_entries;		/* addresses remembered per grant */
 };
 
 struct file_rule {
@@ -139,6 +159,7 @@ struct ztd_config {
 					 * by one per 1000 s (0: all) */
 	unsigned audit_deny_burst;	/* ... and at once after a quiet time */
 	unsigned cache_max_entries;
+	struct dns_config dns;
 	/* attestation */
 	enum attest_mode attest_mode;
 	char *tcti;
@@ -172,6 +193,21 @@ int config_parse(const char *path, const char *text,
     struct ztd_config **config, char *error);
 
 void config_free(struct ztd_config *config);
+
+/*
+ * Warnings of a configuration that loads but says something moot: a host
+ * rule beside a CIDR rule whose broad block (IPv4 /8 or wider, IPv6 /32
+ * or wider) covers the same protocol and ports, so that the name rule
+ * decides nothing.  Calls WARN once per finding with "PATH:LINE: text".
+ * Returns how many.
+ */
+unsigned config_warnings(const struct ztd_config *config,
+    void (*warn)(const char *text, void *arg), void *arg);
+
+/* Is NAME a DNS name a host rule or a question may carry: labels of
+ * [a-z0-9-_] (lower case), 1-63 bytes, at most 253 in all, no trailing
+ * dot. */
+bool config_is_host_name(const char *name);
 
 /* Find an agent by name; NULL when absent. */
 const struct agent *config_find_agent(const struct ztd_config *config,

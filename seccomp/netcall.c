@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "supervisor_int.h"
+#include "resolver.h"
 #include "tunnel.h"
 #include "zt_log.h"
 #include "ztconn.h"
@@ -431,7 +432,19 @@ dest_done(struct dest *d)
 	d->path_fd = -1;
 }
 
-/* Normalise, decide and ready socket SFD of kind K for OP: 0 or -errno. */
+/* Is D an inet destination on port 53? */
+static bool
+dns_port(const struct dest *d)
+{
+	return d->len != 0 && (d->addr.ss_family == AF_INET6 ?
+	    ((const struct sockaddr_in6 *)&d->addr)->sin6_port :
+	    d->addr.ss_family == AF_INET ?
+	    ((const struct sockaddr_in *)&d->addr)->sin_port : 0) == htons(53);
+}
+
+/* Normalise, decide and ready socket SFD of kind K for OP: 0 or -errno.
+ * Under a resolver, a TCP Fast Open send to port 53 (a connect the
+ * resolver would not see) is refused. */
 static int
 prepare(const struct call *c, int sfd, const struct sock_kind *k,
     enum net_op op, bool fastopen, const void *raw, socklen_t len,
@@ -439,10 +452,34 @@ prepare(const struct call *c, int sfd, const struct sock_kind *k,
 {
 	int r;
 
-	if ((r = normalise(c, k, op, fastopen, raw, len, d)) < 0 ||
-	    (r = decide_dest(c, d, tunnel)) < 0)
+	if ((r = normalise(c, k, op, fastopen, raw, len, d)) < 0)
+		return r;
+	if (fastopen && c->s->setup.resolver != NULL && dns_port(d))
+		return -EACCES;
+	if ((r = decide_dest(c, d, tunnel)) < 0)
 		return r;
 	return k->domain == AF_UNIX ? refuse_rights(c->s, sfd) : 0;
+}
+
+/*
+ * Is this connect on the TCP socket K to port 53 of any address, in a
+ * profile with a resolver?  Then it is the resolver's to serve: the
+ * agent's DNS never reaches a server directly.
+ */
+static bool
+to_resolver(const struct call *c, const struct sock_kind *k,
+    const void *raw, socklen_t len)
+{
+	struct dest d;
+	bool dns;
+
+	if (c->s->setup.resolver == NULL || k->proto == NULL ||
+	    k->type != SOCK_STREAM ||
+	    normalise(c, k, OP_CONNECT, false, raw, len, &d) < 0)
+		return false;
+	dns = dns_port(&d);
+	dest_done(&d);
+	return dns;
 }
 
 /* connect(fd, addr, len) and bind(fd, addr, len) */
@@ -466,7 +503,11 @@ on_connect_or_bind(const struct call *c, bool bind_)
 	if ((sfd = agent_take_fd(c, (int)a[0])) < 0)
 		return sfd;
 	tunnel.tunnel = false;
-	if ((r = socket_kind(sfd, &k)) == 0 &&
+	if ((r = socket_kind(sfd, &k)) == 0 && !bind_ &&
+	    to_resolver(c, &k, &raw, len))
+		r = resolver_connect(c->s->setup.resolver, sfd,
+		    (pid_t)c->req->pid);
+	else if (r == 0 &&
 	    (r = prepare(c, sfd, &k, bind_ ? OP_BIND : OP_CONNECT, false,
 	    &raw, len, &d, bind_ ? NULL : &tunnel)) == 0) {
 		if (tunnel.tunnel)

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,23 @@ get_list(const struct zt_record *r, enum zt_field_tag tag, char *list,
 	return true;
 }
 
+/* The resolver's servers and longest TTL (a profile with host rules). */
+static int
+profile_dns(const struct zt_record *r, struct profile *p, char *error)
+{
+	uint32_t ttl_ms = 0;
+
+	if (!get_list(r, ZT_F_DNS_UPSTREAM, p->dns_upstream[0],
+	    sizeof(p->dns_upstream[0]), ZT_PROFILE_UPSTREAMS_MAX,
+	    &p->n_dns_upstream))
+		return fail(error, "bad dns upstream");
+	if (zt_record_get_u32(r, ZT_F_TTL_MS, &ttl_ms) == 0 &&
+	    (ttl_ms < 1000 || ttl_ms > 86400000u))
+		return fail(error, "bad dns max_ttl");
+	p->dns_max_ttl = ttl_ms / 1000;
+	return 0;
+}
+
 int
 profile_from_record(const struct zt_record *r, struct profile *p,
     char *error)
@@ -58,7 +76,7 @@ profile_from_record(const struct zt_record *r, struct profile *p,
 	struct zt_record file;
 	size_t cursor = 0, n;
 
-	memset(p, 0, sizeof(*p));
+	memset(p, 0, offsetof(struct profile, files));
 	if (zt_record_get_str(r, ZT_F_AGENT, &agent) < 0 ||
 	    zt_record_get_str(r, ZT_F_BINARY, &binary) < 0 ||
 	    zt_record_get_u32(r, ZT_F_FLAGS, &flags) < 0 ||
@@ -82,6 +100,7 @@ profile_from_record(const struct zt_record *r, struct profile *p,
 	p->inet6 = flags & ZT_PROFILE_INET6;
 	p->unix_ = flags & ZT_PROFILE_UNIX;
 	p->learn = flags & ZT_PROFILE_LEARN;
+	p->dns = flags & ZT_PROFILE_DNS;
 	while (zt_record_next(r, ZT_F_FILE, &cursor, &file) == 0) {
 		struct profile_file *f;
 		const char *path;
@@ -124,5 +143,5 @@ profile_from_record(const struct zt_record *r, struct profile *p,
 		    copy(p->tunnel_cas[n], PATH_MAX, r->fields[i].value) == 0)
 			n++;
 	p->n_tunnel_cas = n;
-	return 0;
+	return profile_dns(r, p, error);
 }

@@ -293,8 +293,8 @@ open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
  * our end: the listener lives for this one connection and keeps nothing
  * but SFD's (its local address and port must be the peer we accepted).
  */
-static int
-bridge_agent(int sfd)
+int
+tunnel_bridge_agent(int sfd)
 {
 	struct sockaddr_storage lis, mine, peer;
 	socklen_t l = sizeof(lis);
@@ -563,7 +563,7 @@ tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 	SSL_CTX_free(ctx);
 	if (ssl == NULL)
 		return err;
-	if ((local = bridge_agent(sfd)) < 0 ||
+	if ((local = tunnel_bridge_agent(sfd)) < 0 ||
 	    (r = calloc(1, sizeof(*r))) == NULL) {
 		SSL_free(ssl);
 		close(upstream);

@@ -28,6 +28,14 @@ int tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
     const char *object);
 
 /*
+ * Connect the agent's socket SFD (our copy) to a one-shot loopback
+ * endpoint that accepts nothing but SFD itself (its 4-tuple is checked)
+ * and return our end of the connection, or -errno: how a connect the
+ * supervisor serves (tunnel, resolver) reaches the agent.
+ */
+int tunnel_bridge_agent(int sfd);
+
+/*
  * Make the grant's key pair and certificate now, and the TLS contexts of
  * CA_FILES, on a thread of its own (the profile has tunnel rules): the
  * first connect then pays only its handshake.  Failure is logged; the

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -67,8 +68,13 @@ __asan_default_options(void)
 #endif
 
 static struct profile profile;
+/* ztd's compiled filter for the profile (n_program 0: none came, the
+ * child builds it with libseccomp). */
+static struct sock_filter program[FILTER_INSNS_MAX];
+static size_t n_program;
 static struct supervisor *supervisor;
 static struct tunnels *tunnels;
+static struct resolver *resolver;	/* NULL: the profile has no host rules */
 static int root_pidfd = -1;
 
 static void
@@ -122,13 +128,17 @@ struct launch {
 	char grant[33];
 	int64_t expires_ms;		/* CLOCK_BOOTTIME */
 	uint8_t digest[32];
+	int filter_fd;			/* ztd's compiled filter, or -1 */
 };
 
-/* Ask ztd for a grant to run COMMAND, and its profile INTO; exit
- * code on failure. */
+/*
+ * Ask ztd for a grant to run COMMAND, and its profile INTO; exit code on
+ * failure.  While ztd checks the binary, the supervisor's workers are
+ * made (*WORKERS).
+ */
 static int
 ask_launch(int fd, const char *command, const char *agent,
-    struct launch *out, struct profile *into)
+    struct supervisor **workers, struct launch *out, struct profile *into)
 {
 	struct zt_record record;
 	char error[160];
@@ -140,6 +150,7 @@ ask_launch(int fd, const char *command, const char *agent,
 	size_t size = 0;
 	int r, code = EXIT_FAILED;
 
+	out->filter_fd = -1;
 	if (req == NULL)
 		return EXIT_FAILED;
 	reply = req + 1;
@@ -149,7 +160,10 @@ ask_launch(int fd, const char *command, const char *agent,
 	    (r = zt_msg_put_str(req, ZT_F_AGENT, agent)) < 0) ||
 	    (grant != NULL && grant[0] != '\0' &&
 	    (r = zt_msg_put_str(req, ZT_F_GRANT, grant)) < 0) ||
-	    (r = zt_client_call(fd, req, reply, LAUNCH_TIMEOUT_MS)) < 0) {
+	    (r = zt_client_send(fd, req, -1, LAUNCH_TIMEOUT_MS)) < 0 ||
+	    (r = supervise_new(workers)) < 0 ||
+	    (r = zt_client_wait_reply(fd, req->request_id, reply,
+	    &out->filter_fd, LAUNCH_TIMEOUT_MS)) < 0) {
 		fprintf(stderr, "zt-exec: asking ztd: %s\n", zt_strerror(r));
 		goto out;
 	}
@@ -184,6 +198,10 @@ ask_launch(int fd, const char *command, const char *agent,
 	memcpy(out->digest, digest, 32);
 	code = 0;
 out:
+	if (code != 0 && out->filter_fd >= 0) {
+		close(out->filter_fd);
+		out->filter_fd = -1;
+	}
 	free(req);
 	return code;
 }
@@ -218,6 +236,8 @@ on_grant_end(const char *why)
 	    "is denied from now on", profile.agent, why);
 	if (tunnels != NULL)
 		tunnels_close_all(tunnels, why);
+	if (resolver != NULL)
+		resolver_close_all(resolver);
 	if (!profile.kill_on_violation)
 		return;
 	if (supervisor != NULL)
@@ -251,12 +271,14 @@ static char **
 agent_environment(void)
 {
 	extern char **environ;
+	static char res_options[4096];
+	const char *options = NULL;
 	size_t n = 0, k = 0;
 	char **out;
 
 	while (environ[n] != NULL)
 		n++;
-	if ((out = calloc(n + 1, sizeof(*out))) == NULL)
+	if ((out = calloc(n + 2, sizeof(*out))) == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		const char *e = environ[i];
@@ -265,9 +287,23 @@ agent_environment(void)
 		if (e[name] != '=' || (name == 8 &&
 		    strncmp(e, "ZT_GRANT", 8) == 0))
 			continue;
-		if (zt_env_is_base(e, name) || zt_env_named(profile.env_names,
+		if (!zt_env_is_base(e, name) && !zt_env_named(profile.env_names,
 		    profile.n_env, e, name))
-			out[k++] = environ[i];
+			continue;
+		if (profile.dns && name == 11 &&
+		    strncmp(e, "RES_OPTIONS", 11) == 0) {
+			options = e + 12;	/* extended below */
+			continue;
+		}
+		out[k++] = environ[i];
+	}
+	/* Host rules: glibc's resolver over TCP (use-vc), where zt-exec's
+	 * resolver for the grant answers it. */
+	if (profile.dns) {
+		snprintf(res_options, sizeof(res_options), "RES_OPTIONS=%s%s"
+		    "use-vc", options != NULL ? options : "",
+		    options != NULL && options[0] != '\0' ? " " : "");
+		out[k++] = res_options;
 	}
 	return out;
 }
@@ -328,7 +364,8 @@ child(int sock, pid_t parent, char **argv)
 	 * agent's own now, confined, with the group dropped. */
 	if (prctl(PR_SET_DUMPABLE, 1) < 0)
 		_exit(EXIT_FAILED);
-	if ((nfd = filter_load(&profile, msg + 1)) < 0) {
+	if ((nfd = n_program > 0 ? filter_load_bpf(program, n_program,
+	    msg + 1) : filter_load(&profile, msg + 1)) < 0) {
 		msg[0] = 'F';
 		goto fail;
 	}
@@ -373,6 +410,24 @@ check_supervisor(void)
 		return EXIT_FAILED;
 	}
 	return 0;
+}
+
+/* zt-exec's own digest of the binary it opened, made on a thread of its
+ * own while ztd checks the file and the child confines itself. */
+struct own_digest {
+	pthread_t thread;
+	int fd;
+	int result;
+	uint8_t digest[32];
+};
+
+static void *
+digest_main(void *arg)
+{
+	struct own_digest *d = arg;
+
+	d->result = digest_fd(d->fd, d->digest);
+	return NULL;
 }
 
 static int
@@ -427,9 +482,10 @@ main(int argc, char **argv)
 	};
 	const char *socket_path = ZT_DEFAULT_SOCKET, *agent = NULL;
 	const char *log_socket = "/dev/log";
-	char command[PATH_MAX], msg[256];
+	char command[PATH_MAX], error[256], msg[256];
 	struct supervise_setup setup = { .notify_fd = -1 };
 	static struct launch launch;
+	static struct own_digest own;
 	struct ztconn *ztd = NULL;
 	struct stat st;
 	pthread_t signals;
@@ -451,6 +507,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_FAILED;
 	}
+	digest_short_lived();
 	zt_log_open_syslog("zt-exec", log_socket, LOG_AUTHPRIV, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if ((code = check_kernel()) != 0)
@@ -470,32 +527,6 @@ main(int argc, char **argv)
 	if ((code = find_command(argv[optind], command)) != 0)
 		return code;
 
-	/* The binary as it is now; ztd's digest must be of this file. */
-	bin = open(command, O_RDONLY | O_CLOEXEC);
-	if (bin < 0 || fstat(bin, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "zt-exec: %s: not a readable file\n", command);
-		return EXIT_DENIED;
-	}
-	setup.binary_dev = st.st_dev;
-	setup.binary_ino = st.st_ino;
-	if ((fd = zt_client_connect(socket_path)) < 0) {
-		fprintf(stderr, "zt-exec: ztd unreachable at %s: %s\n",
-		    socket_path, zt_strerror(fd));
-		return EXIT_FAILED;
-	}
-	if ((code = ask_launch(fd, command, agent, &launch, &profile)) != 0)
-		return code;
-	if (strcmp(profile.binary, command) != 0 ||
-	    digest_fd(bin, setup.binary_digest) < 0 ||
-	    memcmp(setup.binary_digest, launch.digest, 32) != 0)
-		return denied("the binary is not the one ztd checked "
-		    "(changed since?)");
-	close(bin);
-	if (stat(socket_path, &st) == 0) {
-		setup.ztd_dev = st.st_dev;
-		setup.ztd_ino = st.st_ino;
-	}
-
 	/* Forwarded signals are taken by one thread, blocked in all. */
 	sigemptyset(&forwarded);
 	for (int sig = SIGHUP; sig <= SIGUSR2 + 4; sig++)
@@ -507,6 +538,49 @@ main(int argc, char **argv)
 			sigaddset(&forwarded, sig);
 	sigaddset(&forwarded, SIGWINCH);
 	pthread_sigmask(SIG_BLOCK, &forwarded, NULL);
+
+	/* The binary as it is now; ztd's digest must be of this file.  Our
+	 * own digest of it, and the supervisor's workers, are made while we
+	 * wait for ztd and the child. */
+	bin = open(command, O_RDONLY | O_CLOEXEC);
+	if (bin < 0 || fstat(bin, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "zt-exec: %s: not a readable file\n", command);
+		return EXIT_DENIED;
+	}
+	setup.binary_dev = st.st_dev;
+	setup.binary_ino = st.st_ino;
+	own.fd = bin;
+	if ((code = pthread_create(&own.thread, NULL, digest_main,
+	    &own)) != 0) {
+		fprintf(stderr, "zt-exec: thread: %s\n", strerror(code));
+		return EXIT_FAILED;
+	}
+	if ((fd = zt_client_connect(socket_path)) < 0) {
+		fprintf(stderr, "zt-exec: ztd unreachable at %s: %s\n",
+		    socket_path, zt_strerror(fd));
+		return EXIT_FAILED;
+	}
+	if ((code = ask_launch(fd, command, agent, &supervisor, &launch,
+	    &profile)) != 0)
+		return code;
+	if (strcmp(profile.binary, command) != 0)
+		return denied("the binary is not the one ztd checked "
+		    "(changed since?)");
+	if (launch.filter_fd >= 0) {
+		int r = filter_read_sealed(launch.filter_fd, program,
+		    FILTER_INSNS_MAX, error);
+
+		close(launch.filter_fd);
+		if (r < 0) {
+			fprintf(stderr, "zt-exec: ztd's %s\n", error);
+			return EXIT_FAILED;
+		}
+		n_program = (size_t)r;
+	}
+	if (stat(socket_path, &st) == 0) {
+		setup.ztd_dev = st.st_dev;
+		setup.ztd_ino = st.st_ino;
+	}
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 		fprintf(stderr, "zt-exec: socketpair: %s\n", strerror(errno));
@@ -523,6 +597,18 @@ main(int argc, char **argv)
 		child(sp[1], getppid(), argv + optind);
 	}
 	close(sp[1]);
+	/* Our own comparison, before the child may exec: it guards the
+	 * gap between ztd's check and the exec. */
+	pthread_join(own.thread, NULL);
+	if (own.result < 0 ||
+	    memcmp(own.digest, launch.digest, sizeof(own.digest)) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+		return denied("the binary is not the one ztd checked "
+		    "(changed since?)");
+	}
+	memcpy(setup.binary_digest, own.digest, sizeof(own.digest));
+	close(bin);
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	/* The child is confined (and dumpable again) when it says N: only
 	 * then can it be traced.  It waits for G before it execs. */
@@ -580,12 +666,17 @@ main(int argc, char **argv)
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
+	if (profile.dns && resolver_new(&resolver, ztd, &profile) < 0) {
+		kill(pid, SIGKILL);
+		return EXIT_FAILED;
+	}
 	setup.ztd = ztd;
 	setup.tunnels = tunnels;
+	setup.resolver = resolver;
 	setup.profile = &profile;
 	setup.root_pid = pid;
 	setup.root_pidfd = root_pidfd;
-	if (supervise_start(&supervisor, &setup) < 0 ||
+	if (supervise_start(supervisor, &setup) < 0 ||
 	    pthread_create(&signals, NULL, forward_signals, NULL) != 0) {
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
@@ -602,6 +693,8 @@ main(int argc, char **argv)
 	close(sp[0]);
 	status = supervise_trace(supervisor);
 	tunnels_close_all(tunnels, "the agent ended");
+	if (resolver != NULL)
+		resolver_close_all(resolver);
 	ztconn_stop(ztd);
 	zt_log(LOG_NOTICE, "agent %s: pid %d ended (status %d); grant %s "
 	    "closed", profile.agent, (int)pid, exit_code(status),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -634,6 +635,88 @@ ztconn_sign(struct ztconn *z, const void *csr, size_t csr_size,
 	snprintf(serial, 33, "%s", hex);
 	*not_after = (int64_t)until;
 	*lifetime_ms = (int64_t)ms;
+out:
+	if (slot != NULL)
+		slot->busy = false;
+	pthread_mutex_unlock(&z->lock);
+	return r;
+}
+
+/* The LEARN request for the question CHAIN[0] into z->out (lock held). */
+static int
+put_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
+    const struct ztconn_answer *addrs, size_t n_addrs)
+{
+	char object[260], list[8 * 256 + 8];
+	size_t used = 0;
+	int r;
+
+	snprintf(object, sizeof(object), "dns:%s", chain[0]);
+	list[0] = '\0';
+	for (size_t i = 0; i < n_chain && i < 8; i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used,
+		    "%s%s", i > 0 ? "\n" : "", chain[i]);
+	if ((r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0 ||
+	    (r = zt_msg_put_str(&z->out, ZT_F_OBJECT, object)) < 0 ||
+	    (r = zt_msg_put_str(&z->out, ZT_F_LIST, list)) < 0)
+		return r;
+	if (n_addrs == 0)
+		return 0;
+	if ((r = zt_msg_begin_record(&z->out, ZT_F_ANSWERS)) < 0)
+		return r;
+	for (size_t i = 0; i < n_addrs && i < ZT_ANSWERS_MAX; i++) {
+		const struct ztconn_answer *a = &addrs[i];
+		uint32_t ttl_ms = a->ttl > UINT32_MAX / 1000 ? UINT32_MAX :
+		    a->ttl * 1000;
+
+		if (a->owner >= n_chain)
+			return -EINVAL;
+		if ((r = zt_msg_begin_record(&z->out, ZT_F_ANSWER)) < 0)
+			return r == ZT_E_NOSPACE ? zt_msg_end_record(&z->out) : r;
+		if ((r = zt_msg_put_str(&z->out, ZT_F_NAME,
+		    chain[a->owner])) < 0 ||
+		    (r = zt_msg_put_bytes(&z->out, ZT_F_ADDRESS, a->addr,
+		    a->family == AF_INET ? 4 : 16)) < 0 ||
+		    (r = zt_msg_put_u32(&z->out, ZT_F_TTL_MS, ttl_ms)) < 0 ||
+		    (r = zt_msg_end_record(&z->out)) < 0) {
+			/* What does not fit in one message is not learned
+			 * (long names): the bits of ztd's reply say so. */
+			if (r != ZT_E_NOSPACE || zt_msg_cancel_record(&z->out) < 0)
+				return r;
+			break;
+		}
+	}
+	return zt_msg_end_record(&z->out);
+}
+
+int
+ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
+    const struct ztconn_answer *addrs, size_t n_addrs, size_t *kept_chain,
+    uint32_t *kept, char *why, size_t size)
+{
+	struct wait_slot *slot = NULL;
+	uint32_t count = 0, flags = 0;
+	int r;
+
+	*kept_chain = 0;
+	*kept = 0;
+	pthread_mutex_lock(&z->lock);
+	if (!usable(z, why, size)) {
+		r = ZT_E_PERM;
+		goto out;
+	}
+	if ((r = ask_begin(z, ZT_MSG_LEARN, &slot)) < 0 ||
+	    (r = put_learn(z, chain, n_chain, addrs, n_addrs)) < 0) {
+		snprintf(why, size, "could not tell ztd: %s", zt_strerror(r));
+		goto out;
+	}
+	if ((r = ask_finish(z, slot, -1, ZT_MSG_REPORT_REPLY, why,
+	    size)) < 0)
+		goto out;
+	zt_msg_get_u32(&slot->reply, ZT_F_COUNT, &count);
+	zt_msg_get_u32(&slot->reply, ZT_F_FLAGS, &flags);
+	*kept_chain = count < n_chain ? count : n_chain;
+	*kept = flags;
 out:
 	if (slot != NULL)
 		slot->busy = false;

@@ -75,6 +75,26 @@ int ztconn_sign(struct ztconn *z, const void *csr, size_t csr_size,
     uint8_t *cert, size_t *cert_size, char serial[33], int64_t *not_after,
     int64_t *lifetime_ms, char *why, size_t size);
 
+/*
+ * Tell ztd what the grant's resolver was answered for the question
+ * CHAIN[0] (allowed by ztd just before): the CNAME chain CHAIN (N_CHAIN
+ * names) and N_ADDRS (at most ZT_ANSWERS_MAX) addresses, each with its
+ * owner (an index into CHAIN), family, bytes and TTL in seconds.  ztd
+ * checks every name against the policy and remembers what it keeps for
+ * the grant.  Returns 0 with *KEPT_CHAIN (names of the chain ztd kept,
+ * from the first) and *KEPT (bit i: address i remembered), or an error
+ * with WHY set (then nothing is kept).
+ */
+struct ztconn_answer {
+	int family;
+	const uint8_t *addr;
+	uint32_t ttl;
+	unsigned owner;
+};
+int ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
+    const struct ztconn_answer *addrs, size_t n_addrs, size_t *kept_chain,
+    uint32_t *kept, char *why, size_t size);
+
 /* Tell ztd the grant is over (the agent exited), flush the reports, stop
  * the reader and free everything. */
 void ztconn_stop(struct ztconn *z);

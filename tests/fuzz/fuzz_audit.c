@@ -29,12 +29,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(condition) do { \
-	if (!(condition)) { \
-		fprintf(stderr, "property failed: %s\n", #condition); \
-		abort(); \
-	} \
-} while (0)
+#include "fuzz_check.h"
 
 static char dir[64];
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "suggest.h"
 #include "zt_auditline.h"
 
@@ -27,17 +28,15 @@ check_argument(const char *arg, size_t len)
 	static char quoted[4 * 2 * ZT_AUDIT_VALUE_MAX + 8];
 	int n;
 
-	if (zt_fnmatch_escape(pattern, sizeof(pattern), arg, len) < 0)
-		abort();	/* the room is twice the value's */
-	if (fnmatch(pattern, arg, 0) != 0)
-		abort();	/* the escaped pattern must match itself */
+	/* The room is twice the value's. */
+	CHECK(zt_fnmatch_escape(pattern, sizeof(pattern), arg, len) >= 0);
+	/* The escaped pattern must match itself. */
+	CHECK(fnmatch(pattern, arg, 0) == 0);
 	n = zt_config_quote(quoted, sizeof(quoted), pattern, strlen(pattern));
-	if (n < 2 || quoted[0] != '"' || quoted[n - 1] != '"')
-		abort();
+	CHECK(n >= 2 && quoted[0] == '"' && quoted[n - 1] == '"');
 	for (int i = 0; i < n; i++)
-		if ((unsigned char)quoted[i] < 0x20 ||
-		    (unsigned char)quoted[i] > 0x7e)
-			abort();
+		CHECK((unsigned char)quoted[i] >= 0x20 &&
+		    (unsigned char)quoted[i] <= 0x7e);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -62,9 +61,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (zt_audit_parse_line(text, len, &r) == 0) {
 			const char *arg;
 
-			if (r.object_len >= sizeof(r.object) ||
-			    r.object[r.object_len] != '\0')
-				abort();
+			CHECK(r.object_len < sizeof(r.object) &&
+			    r.object[r.object_len] == '\0');
 			/* An exec's arguments follow its path after NULs. */
 			arg = r.object + strlen(r.object);
 			while (arg < r.object + r.object_len) {

@@ -17,14 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Abort, so that libFuzzer keeps the input, when a property fails. */
-#define CHECK(condition) do { \
-	if (!(condition)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-		    __LINE__, #condition); \
-		abort(); \
-	} \
-} while (0)
+#include "fuzz_check.h"
 
 /* The errors zt_msg_decode is documented to return. */
 static int
@@ -54,7 +47,8 @@ static int
 repeatable_string(unsigned tag)
 {
 	return tag == ZT_F_COMMAND || tag == ZT_F_SYSCALL_DENY ||
-	    tag == ZT_F_SYSCALL_GATE || tag == ZT_F_ENV || tag == ZT_F_CA;
+	    tag == ZT_F_SYSCALL_GATE || tag == ZT_F_ENV || tag == ZT_F_CA ||
+	    tag == ZT_F_DNS_UPSTREAM;
 }
 
 /*

@@ -45,14 +45,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Abort, so that libFuzzer keeps the input, when a property fails. */
-#define CHECK(condition) do { \
-	if (!(condition)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-		    __LINE__, #condition); \
-		abort(); \
-	} \
-} while (0)
+#include "fuzz_check.h"
 
 static EVP_PKEY *signer;	/* P-256, private: the "TPM" */
 static EVP_PKEY *ak;		/* its public half, as ztd holds it */

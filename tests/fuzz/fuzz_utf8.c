@@ -17,14 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Abort, so that libFuzzer keeps the input, when a property fails. */
-#define CHECK(condition) do { \
-	if (!(condition)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-		    __LINE__, #condition); \
-		abort(); \
-	} \
-} while (0)
+#include "fuzz_check.h"
 
 static int
 hex_value(char c)

@@ -3,15 +3,16 @@
 # Build a libFuzzer harness (msg: the wire decoder, quote: the TPM quote
 # verifier, utf8: the escaping of untrusted bytes for JSON, audit: the audit
 # files' verifier, auditline: reading audit lines back for ztctl profile
-# suggest) and run it for SECONDS on a copy of its seed corpus; a crash
-# fails the run and is kept in tests/fuzz/crashes.
+# suggest, dns: the grant resolver's DNS messages) and run it for SECONDS
+# on a copy of its seed corpus; a crash fails the run and is kept in
+# tests/fuzz/crashes.
 #
-# usage: tests/fuzz/run.sh [msg|quote|utf8|audit|auditline] SECONDS
+# usage: tests/fuzz/run.sh [msg|quote|utf8|audit|auditline|dns] SECONDS
 #        (from any directory; CC=clang-NN to pick another clang)
 set -eu
 
 usage() {
-	echo "usage: $0 [msg|quote|utf8|audit|auditline] SECONDS" >&2
+	echo "usage: $0 [msg|quote|utf8|audit|auditline|dns] SECONDS" >&2
 	exit 2
 }
 
@@ -22,7 +23,7 @@ if [ $# -eq 2 ]; then
 fi
 [ $# -eq 1 ] || usage
 case $harness in
-msg | quote | utf8 | audit | auditline) ;;
+msg | quote | utf8 | audit | auditline | dns) ;;
 *) usage ;;
 esac
 name=fuzz_$harness
@@ -75,6 +76,13 @@ elif [ "$harness" = auditline ]; then
 	libs=
 	corpus=$here/corpus-auditline
 	max_len=20000
+elif [ "$harness" = dns ]; then
+	# ldns is not instrumented; the harness checks what it returns, and
+	# ASan catches a write by it into our buffers.
+	sources=$top/seccomp/dnsmsg.c
+	libs=$(pkg-config --cflags --libs ldns)
+	corpus=$here/corpus-dns
+	max_len=4200
 else
 	# tss2-mu and libcrypto are not instrumented, but their memcpy calls
 	# are intercepted and the harness hands over the attest and the

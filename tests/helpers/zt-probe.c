@@ -24,6 +24,9 @@
  *   hammer THREADS CALLS ADDR PORT [setuid]
  *   loop-connect ADDR PORT INTERVAL_MS COUNT
  *   sleep SECONDS   kids N SECONDS   exit N   signal N   now
+ *   resolve NAME PORT [SECONDS]       dns-tcp ADDR PORT HEX
+ *   resolve-send NAME PORT TEXT
+ *   resolve-loop PREFIX SUFFIX COUNT [MARK]
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
  * ::ffff:127.0.0.1 is v4-mapped), optionally prefixed "v6:" (an AF_INET6
@@ -39,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <linux/filter.h>
 #include <linux/fs.h>
 #include <linux/seccomp.h>
@@ -958,6 +962,214 @@ cmd_signal(int argc, char **argv)
 	if (syscall(SYS_kill, (pid_t)syscall(SYS_getpid), (int)n) < 0)
 		return fail(errno);
 	printf("ok survived\n");
+	return 0;
+}
+
+/* ------------------------------------------------------------ names */
+
+/* NAME's first address by getaddrinfo (the libc resolver, configured by
+ * the environment: RES_OPTIONS) into SS with PORT; 0 or the EAI_ code. */
+static int
+lookup(const char *name, const char *port, struct sockaddr_storage *ss,
+    socklen_t *len, char *text, size_t size)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+	    .ai_socktype = SOCK_STREAM }, *res = NULL;
+	int r = getaddrinfo(name, port, &hints, &res);
+
+	if (r != 0)
+		return r;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	getnameinfo(res->ai_addr, res->ai_addrlen, text, (socklen_t)size,
+	    NULL, 0, NI_NUMERICHOST);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* A TCP connect to SS: "ok" or the errno's name into OUT. */
+static const char *
+try_connect(const struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int e = 0;
+
+	if (fd < 0)
+		return strerrorname_np(errno);
+	if (connect(fd, (const struct sockaddr *)ss, len) < 0)
+		e = errno;
+	close(fd);
+	return e == 0 ? "ok" : strerrorname_np(e);
+}
+
+/*
+ * resolve NAME PORT [SECONDS]: getaddrinfo, then a TCP connect to the
+ * first address: "ok addr=A connect=ok|ERRNO" (exit 0 when both
+ * worked), or "gai=CODE" (exit 1).  With SECONDS: sleep, connect to the
+ * same address again, resolve again and connect: " after=... again=...".
+ */
+static int
+cmd_resolve(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char addr[INET6_ADDRSTRLEN];
+	const char *first;
+	int r;
+
+	if (argc != 3 && argc != 4)
+		return usage("resolve NAME PORT [SECONDS]");
+	if ((r = lookup(argv[1], argv[2], &ss, &len, addr,
+	    sizeof(addr))) != 0) {
+		printf("gai=%d\n", r);
+		return 1;
+	}
+	first = try_connect(&ss, len);
+	printf("ok addr=%s connect=%s", addr, first);
+	if (argc == 4) {
+		sleep((unsigned)atoi(argv[3]));
+		printf(" after=%s", try_connect(&ss, len));
+		if ((r = lookup(argv[1], argv[2], &ss, &len, addr,
+		    sizeof(addr))) != 0)
+			printf(" again=gai%d", r);
+		else
+			printf(" again=%s", try_connect(&ss, len));
+	}
+	printf("\n");
+	return strcmp(first, "ok") == 0 ? 0 : 1;
+}
+
+/* resolve-send NAME PORT TEXT: getaddrinfo, a TCP connect to the first
+ * address, TEXT and a newline sent, the reply line read: "ok REPLY", or
+ * "gai=CODE" / "errno=NAME" (exit 1). */
+static int
+cmd_resolve_send(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char addr[INET6_ADDRSTRLEN];
+	int r, fd;
+
+	if (argc != 4)
+		return usage("resolve-send NAME PORT TEXT");
+	if ((r = lookup(argv[1], argv[2], &ss, &len, addr,
+	    sizeof(addr))) != 0) {
+		printf("gai=%d\n", r);
+		return 1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) < 0)
+		return fail(errno);
+	if (send(fd, argv[3], strlen(argv[3]), MSG_NOSIGNAL) < 0 ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+		return fail(errno);
+	return reply_or_fail(fd);
+}
+
+/* VmRSS of process PID in kB, or -1. */
+static long
+rss_of(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* resolve-loop PREFIX SUFFIX COUNT [MARK]: getaddrinfo of PREFIX<i>SUFFIX
+ * for i in 0..COUNT-1: "ok resolved=N failed=M"; with MARK, the parent's
+ * resident memory after MARK names and at the end: " rss_mark=KB
+ * rss_end=KB". */
+static int
+cmd_resolve_loop(int argc, char **argv)
+{
+	unsigned long resolved = 0, failed = 0;
+	long count, mark = -1, rss_mark = -1;
+
+	if ((argc != 4 && argc != 5) || (count = atol(argv[3])) <= 0)
+		return usage("resolve-loop PREFIX SUFFIX COUNT [MARK]");
+	if (argc == 5)
+		mark = atol(argv[4]);
+	for (long i = 0; i < count; i++) {
+		if (i == mark)
+			rss_mark = rss_of(getppid());
+		struct addrinfo hints = { .ai_family = AF_INET,
+		    .ai_socktype = SOCK_STREAM }, *res = NULL;
+		char name[300];
+
+		snprintf(name, sizeof(name), "%s%ld%s", argv[1], i, argv[2]);
+		if (getaddrinfo(name, "80", &hints, &res) == 0) {
+			resolved++;
+			freeaddrinfo(res);
+		} else
+			failed++;
+	}
+	printf("ok resolved=%lu failed=%lu", resolved, failed);
+	if (mark >= 0)
+		printf(" rss_mark=%ld rss_end=%ld", rss_mark,
+		    rss_of(getppid()));
+	printf("\n");
+	return 0;
+}
+
+/*
+ * dns-tcp ADDR PORT HEX: one DNS message (HEX, without the length
+ * prefix) over TCP; prints "ok rcode=N qd=N an=N ar=N bytes=N" of the reply,
+ * or "ok closed" when the server closed without one.
+ */
+static int
+cmd_dns_tcp(int argc, char **argv)
+{
+	uint8_t msg[4098], reply[65537];
+	size_t n = 0, got = 0, want = 0;
+	int fd;
+
+	if (argc != 4 || strlen(argv[3]) % 2 != 0 ||
+	    strlen(argv[3]) / 2 > sizeof(msg) - 2)
+		return usage("dns-tcp ADDR PORT HEX");
+	for (const char *h = argv[3]; *h != '\0'; h += 2) {
+		unsigned v;
+
+		if (sscanf(h, "%2x", &v) != 1)
+			return usage("dns-tcp ADDR PORT HEX");
+		msg[2 + n++] = (uint8_t)v;
+	}
+	msg[0] = (uint8_t)(n >> 8);
+	msg[1] = (uint8_t)n;
+	if ((fd = tcp_connect(argv[1], argv[2])) < 0)
+		return fail(-fd);
+	set_timeout(fd, 10);
+	if (send(fd, msg, n + 2, MSG_NOSIGNAL) < 0)
+		return fail(errno);
+	for (;;) {
+		ssize_t r = recv(fd, reply + got, sizeof(reply) - got, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got >= 2)
+			want = (size_t)(reply[0] << 8 | reply[1]) + 2;
+		if (want != 0 && got >= want)
+			break;
+	}
+	close(fd);
+	if (got < 2 + 12 || got < want) {
+		printf("ok closed\n");
+		return 0;
+	}
+	printf("ok rcode=%u qd=%u an=%u ar=%u bytes=%zu\n", reply[5] & 0x0f,
+	    reply[6] << 8 | reply[7], reply[8] << 8 | reply[9],
+	    reply[12] << 8 | reply[13], want - 2);
 	return 0;
 }
 
@@ -1954,6 +2166,10 @@ static const struct command {
 	{ "exit", cmd_exit },
 	{ "signal", cmd_signal },
 	{ "now", cmd_now },
+	{ "resolve", cmd_resolve },
+	{ "resolve-loop", cmd_resolve_loop },
+	{ "resolve-send", cmd_resolve_send },
+	{ "dns-tcp", cmd_dns_tcp },
 	{ "meta", cmd_meta },
 	{ "ipc", cmd_ipc },
 	{ "mem-write", cmd_mem_write },

@@ -289,8 +289,44 @@ drain_events(int fd)
  *                           "late" (the last token, its end moved on);
  *                           prints "report written=N" or "error ..."
  *   agent-pid PID           an AGENT_PID naming PID
+ *   run ARGV...             run a command (words split at blanks, no
+ *                           quoting) as this process's child, ZT_GRANT set
+ *                           to the grant (as pam_zt sets it), its output
+ *                           on ours; then "exit N"
  * and exit at end of input.
  */
+/* session's "run": LINE (after "run ") as a child with ZT_GRANT=GRANT;
+ * prints "exit N" (N: its status, or 128 + the signal). */
+static void
+run_child(char *line, const char *grant)
+{
+	char *argv[64], *save = NULL;
+	int argc = 0, status = 0;
+	pid_t pid;
+
+	for (char *w = strtok_r(line, " \t", &save); w != NULL && argc < 63;
+	    w = strtok_r(NULL, " \t", &save))
+		argv[argc++] = w;
+	argv[argc] = NULL;
+	if (argc == 0) {
+		printf("bad command\n");
+		return;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		setenv("ZT_GRANT", grant, 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+		printf("exit -1\n");
+		return;
+	}
+	printf("exit %d\n", WIFEXITED(status) ? WEXITSTATUS(status) :
+	    128 + WTERMSIG(status));
+}
+
 /* Build in REQUEST a REPORT for GRANT of one hit ACTION OBJECT (see
  * session's "report"). */
 static int
@@ -389,6 +425,10 @@ session(const char *path, const char *uid_text, const char *service)
 				zt_msg_get_u32(&reply, ZT_F_COUNT, &count);
 				printf("report written=%u\n", count);
 			}
+			continue;
+		}
+		if (strcmp(verb, "run") == 0 && n >= 2) {
+			run_child(line + 4, grant);
 			continue;
 		}
 		if (strcmp(verb, "close") == 0) {

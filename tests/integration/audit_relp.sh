@@ -4,7 +4,7 @@
 # audit lines over RELP with TLS: a throwaway CA (openssl) signs a
 # collector, an impostor and two senders; rsyslogd instances of the test's
 # own (their own -f config, -i pidfile, work directory, imuxsock on a
-# private socket, loopback ports by pid; never the system's rsyslog) are
+# private socket, free loopback ports; never the system's rsyslog) are
 # the collector and the sender, and a real ztd logs to the sender's
 # socket.  The collector gets ztd's audit line and not its other lines; a
 # collector with another name, and a sender with another name, get
@@ -27,14 +27,9 @@ fi
 
 sock=$work/ztd.sock
 has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
-# Two loopback ports of this run's own: by pid, moved on while taken.
-free_port() {
-	local p=$1
-	while ss -Htln "sport = :$p" | grep -q .; do p=$((p + 1)); done
-	echo "$p"
-}
-port_a=$(free_port $((20000 + ($$ % 20000))))
-port_b=$(free_port $((port_a + 1)))
+# Two loopback ports in a row of this run's own.
+port_a=$(free_ports 2)
+port_b=$((port_a + 1))
 listening() { ss -Htln "sport = :$1" | grep -q .; }
 # wait_long COMMAND...: up to 30 s (TLS handshakes and RELP retries on a
 # loaded machine), done as soon as it holds.

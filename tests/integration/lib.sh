@@ -10,11 +10,14 @@ ZTEXEC=${ZT_TEST_ZTEXEC:-$top_builddir/seccomp/zt-exec}
 PROBE=$top_builddir/tests/helpers/zt-probe
 
 # ZT_VALGRIND=1: run ztd under valgrind; a leak or memory error fails.
+# wait_for polls for up to 30 s (120 s under valgrind): it returns as soon as
+# the condition holds, so the bound only matters to a loaded machine, which
+# once missed the former 5 s (swtpm restarted, trust returning).
 ZTD_WRAP=""
-wait_steps=100
+wait_steps=600
 if [ -n "${ZT_VALGRIND:-}" ]; then
 	ZTD_WRAP="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --track-fds=no"
-	wait_steps=400
+	wait_steps=2400
 fi
 
 tap_count=0
@@ -231,6 +234,42 @@ skip_unless_live_seccomp() {
 	[ -z "$why" ] && return 0
 	echo "1..0 # SKIP $why"
 	exit 0
+}
+
+# free_ports [N]: the first of N (default 1) ports in a row that no socket
+# uses now, below the ephemeral range (32768-) so that no client
+# connection, of this test or another running beside it, holds one.
+free_ports() {
+	local p n=${1:-1}
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 12000))
+		if ! ss -Hatun "( sport >= :$p and sport <= :$((p + n - 1)) )" |
+		    grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# agent_run ACCOUNT AGENT ARGS...: AGENT under zt-exec ($ZTEXEC, ztd at
+# $work/ztd.sock, syslog at $work/log.sock) as ACCOUNT, from $work, at most
+# 60 s; sets out (its stdout) and rc, its stderr in $work/zx.err.
+agent_run() {
+	local who=$1 what=$2
+	shift 2
+	out=$(cd "$work" && timeout 60 setpriv --reuid="$who" --regid="$who" \
+	    --clear-groups -- "$ZTEXEC" --socket "$work/ztd.sock" \
+	    --syslog-socket "$work/log.sock" -- "$what" "$@" \
+	    </dev/null 2>"$work/zx.err")
+	rc=$?
+}
+
+# filters_sent AGENT ACCOUNT: ztd ($work/syslog.out, start_logsink) launched
+# AGENT as ACCOUNT and sent every launch its compiled filter.
+filters_sent() {
+	grep -qE "grant [0-9a-f]+: agent $1 account $2 launched" \
+	    "$work/syslog.out" &&
+	    ! grep -q "no compiled filter to send" "$work/syslog.out"
 }
 
 # skip_unless_checkout WHAT: a test that builds the tree again (WHAT says

@@ -31,47 +31,15 @@ has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 logged() { grep -qE -- "$1" "$work/syslog.out"; }  # ERE
 denied() { has "$1" '^errno=(EACCES|ECONNREFUSED|ECONNRESET)$'; }
 now() { "$PROBE" now | sed 's/^t=//'; }
-# free_ports: the first of six ports in a row that no socket uses now,
-# below the ephemeral range (32768-) so that no client connection, of this
-# test or another running beside it, holds one of them.
-free_ports() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 12000))
-		if ! ss -Htan "( sport >= :$p and sport <= :$((p + 5)) )" |
-		    grep -q .; then
-			echo "$p"
-			return
-		fi
-	done
-}
-
-added=""
-tunnel_cleanup() {
-	cleanup
-	for a in $added; do retry userdel -f "$a"; done
-	return 0
-}
-trap tunnel_cleanup EXIT
 
 # zx ACCOUNT AGENT ARGS...: the agent under zt-exec; sets out and rc.
-zx() {
-	local who=$1 what=$2
-	shift 2
-	out=$(cd "$work" && timeout 60 setpriv --reuid="$who" --regid="$who" \
-	    --clear-groups -- "$ZTEXEC" --socket "$sock" \
-	    --syslog-socket "$work/log.sock" -- "$what" "$@" \
-	    </dev/null 2>"$work/zx.err")
-	rc=$?
-}
+zx() { agent_run "$@"; }
 
-for a in "$account" "$account2" "$account3"; do
-	if retry useradd --system --no-create-home --home-dir /nonexistent \
-	    --shell /usr/sbin/nologin "$a"; then
-		added="$added $a"
-	fi
-done
-check "the accounts are added" test -n "$added"
+add_accounts() {
+	add_test_account "$account" && add_test_account "$account2" &&
+	    add_test_account "$account3"
+}
+check "the accounts are added" add_accounts
 start_logsink "$work"
 
 # --------------------------------------------------- certificates (test's)
@@ -99,7 +67,7 @@ check "zt-exec is installed setgid to this run's supervisor group" \
     supervisor_setup "$bin"
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
 mkdir -m 0700 "$work/state"
-www_port=$(free_ports)
+www_port=$(free_ports 6)
 rev_port=$((www_port + 1))
 foreign_port=$((www_port + 2))
 wrongname_port=$((www_port + 3))
@@ -129,14 +97,7 @@ EOC
 chmod 0644 "$work/ztd.conf"
 }
 write_conf
-start_ztd() {
-	"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
-	    --syslog-socket "$work/log.sock" 2>>"$work/ztd.stderr" &
-	ztd_pid=$!
-	track $ztd_pid
-}
-start_ztd
-check "ztd starts" wait_for test -S "$sock"
+check "ztd starts" start_ztd
 check "ztd made its CA key, 0600" \
     test "$(stat -c %a "$work/state/ca.key" 2>/dev/null)" = 600
 "$ZTCTL" --socket "$sock" ca show >"$pki/ztd-ca.pem"
@@ -440,8 +401,7 @@ check "ztd records what it issued in state_dir/ca-issued, 0600" \
 kill -KILL "$ztd_pid"
 wait_for sh -c "! kill -0 $ztd_pid 2>/dev/null"
 rm -f "$sock"
-start_ztd
-check "ztd starts again (after SIGKILL)" wait_for test -S "$sock"
+check "ztd starts again (after SIGKILL)" start_ztd
 "$ZTCTL" --socket "$sock" ca crl >"$certs/restart.crl"
 text=$(crl_text "$certs/restart.crl")
 check "the new ztd's CRL verifies" crl_ok "$certs/restart.crl"
@@ -462,8 +422,7 @@ check "a damaged ca-issued refuses the start (exit $rc)" test "$rc" -ne 0
 check "... naming the file and the line" \
     wait_for logged "ca-issued line [0-9]+ is not one of ztd's issued certificates"
 cp "$work/ca-issued.good" "$work/state/ca-issued"
-start_ztd
-check "restored, ztd starts" wait_for test -S "$sock"
+check "restored, ztd starts" start_ztd
 
 # --------------------------------------------------- no key on disk
 # The client keys live in zt-exec, which runs as the agents' accounts:
@@ -482,5 +441,9 @@ check "the key search runs (marker present, find succeeds on state_dir)" \
     find '$work/state' -xdev -newer '$work/marker' -type f >/dev/null"
 check "no private key file of the agents appeared in /tmp or state_dir (${found:-none}; $owned files of theirs at all)" \
     test -z "$found"
+
+# ztd compiles each profile's filter once and sends it with the launch.
+check "every launch carried ztd's compiled filter of its profile" \
+    filters_sent probe "$account"
 
 finish

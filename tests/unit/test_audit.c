@@ -721,6 +721,50 @@ test_suppressed_and_host(void **state)
 	expect_verify(fx->file, fx->head, 0, "4 records intact, head seq 4");
 }
 
+/* name= (the DNS name a connect's address was answered for) right after
+ * object=, escaped and bounded like the rest, under the hash; absent
+ * when unset. */
+static void
+test_name_field(void **state)
+{
+	struct fixture *fx = *state;
+	char object[64], name[300];
+	struct audit_event e = sample_event(3, object, sizeof(object));
+	struct datagram d[2];
+	struct fields f;
+	struct audit *a = open_quiet(fx, true);
+
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	assert_null(strstr(d[0].message, " name="));
+	e.name = "api.example.com";
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	assert_int_equal(fields_parse(d[0].message, &f), 0);
+	assert_int_equal(f.n, N_KEYS + 1);
+	assert_string_equal(f.key[K_OBJECT], "object");
+	assert_string_equal(f.key[K_OBJECT + 1], "name");
+	assert_string_equal(f.value[K_OBJECT + 1], "api.example.com");
+	assert_string_equal(f.key[K_OBJECT + 2], "reason");
+	fields_free(&f);
+	/* Untrusted bytes are escaped; 299 bytes are cut inside quotes. */
+	e.name = "a\" seq=9 x.example\n";
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	assert_non_null(strstr(d[0].message, " name=\"a\\\" seq=9 "
+	    "x.example\\x0a\" reason="));
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	e.name = name;
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	assert_int_equal(fields_parse(d[0].message, &f), 0);
+	assert_int_equal(f.raw_len[K_OBJECT + 1], NAME_BOUND);
+	fields_free(&f);
+	audit_free(a);
+	expect_verify(fx->file, fx->head, 0, "4 records intact, head seq 4");
+}
+
 /* The token bucket: a burst, then one per 1/RATE, never past the burst. */
 static void
 test_limit_bucket(void **state)
@@ -1251,6 +1295,12 @@ test_forge_everything_at_once(void **state)
 	check_one_line(&d[0]);
 	assert_non_null(strstr(d[0].message, " suppressed=18446744073709551615 "
 	    "enforced=no seq="));
+	/* And name= at its longest too. */
+	e.name = big;
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 3), 1);
+	check_one_line(&d[0]);
+	assert_non_null(strstr(d[0].message, "...\" reason="));
 	audit_free(a);
 	free(big);
 }
@@ -1878,6 +1928,62 @@ test_failure_not_required(void **state)
 	check_failure(*state, false);
 }
 
+/*
+ * Group commit: held records reach neither syslog nor the file until
+ * audit_flush, which sends every line in order and appends every record
+ * at once; the chain verifies and goes on after the batch.  A flush that
+ * cannot write (audit.require) is an error, and the next one recovers.
+ */
+static void
+test_held_records(void **state)
+{
+	struct fixture *fx = *state;
+	struct datagram d[8];
+	struct audit_event e;
+	struct rlimit saved;
+	char object[64], report[512];
+	struct audit *a = open_quiet(fx, true);
+
+	write_records(a, 1, 2, NULL);
+	audit_hold(a, true);
+	for (unsigned i = 3; i <= 7; i++) {
+		e = sample_event(i, object, sizeof(object));
+		assert_int_equal(audit_write(a, &e), 0);
+		assert_int_equal(audit_last_seq(a), i);
+	}
+	assert_int_equal(receive(d, 8), 0);
+	assert_int_equal(file_line_count(fx->file), 2);
+	assert_int_equal(audit_flush(a), 0);
+	assert_int_equal(receive(d, 8), 5);
+	for (unsigned i = 0; i < 5; i++) {
+		char seq[32];
+
+		snprintf(seq, sizeof(seq), " seq=%u chain=", i + 3);
+		assert_int_equal(d[i].pri, PRI_AUDIT);
+		assert_non_null(strstr(d[i].message, seq));
+	}
+	assert_int_equal(file_line_count(fx->file), 7);
+	assert_int_equal(audit_verify(fx->file, fx->head, report,
+	    sizeof(report)), 0);
+	assert_int_equal(audit_flush(a), 0);	/* nothing held: nothing */
+	assert_int_equal(receive(d, 8), 0);
+	/* The file cannot grow: the flush fails, the next one recovers. */
+	limit_file_size(fx->file, 0, &saved);
+	e = sample_event(8, object, sizeof(object));
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_true(audit_flush(a) < 0);
+	assert_true(receive(d, 8) >= 1);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	e = sample_event(9, object, sizeof(object));
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(audit_flush(a), 0);
+	audit_hold(a, false);
+	audit_free(a);
+	assert_int_equal(file_line_count(fx->file), 8);
+	while (receive(d, 8) > 0)
+		;
+}
+
 /* A short write: an error, and the next record on a line of its own. */
 static void
 test_failure_short_write(void **state)
@@ -2015,10 +2121,12 @@ main(void)
 		TEST(test_failure_required),
 		TEST(test_failure_not_required),
 		TEST(test_failure_short_write),
+		TEST(test_held_records),
 		TEST(test_open_paths),
 		TEST(test_reopen_rotated),
 		TEST(test_reopen_refusals),
 		TEST(test_suppressed_and_host),
+		TEST(test_name_field),
 		cmocka_unit_test(test_limit_bucket),
 		cmocka_unit_test(test_null_arguments),
 	};

@@ -897,6 +897,106 @@ static struct config_case bad_configs[] = {
 		    "%s:9: a unix rule takes no 'listen'",
 	},
 	{
+		.name = "a bare * host",
+		.text = NETWORK("{ host = \"*\"; ports = \"443\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: host \"*\": a bare '*' "
+		    "would admit every name",
+	},
+	{
+		.name = "a wildcard under a public suffix",
+		.text = NETWORK("{ host = \"*.co.uk\"; ports = \"443\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: host \"*.co.uk\": a "
+		    "wildcard directly under a public suffix would admit every "
+		    "domain registered there",
+	},
+	{
+		.name = "a wildcard under a top-level domain",
+		.text = NETWORK("{ host = \"*.COM\"; ports = \"443\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: host \"*.COM\": a "
+		    "wildcard directly under a public suffix would admit every "
+		    "domain registered there",
+	},
+	{
+		.name = "a wildcard under an unlisted single label",
+		.text = NETWORK("{ host = \"*.internal\"; ports = \"443\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: host \"*.internal\": a "
+		    "wildcard directly under a public suffix would admit every "
+		    "domain registered there",
+	},
+	{
+		.name = "a star inside a host",
+		.text = NETWORK("{ host = \"api.*.example.com\"; "
+		    "ports = \"443\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: host \"api.*.example.com\": "
+		    "'*' is allowed only as the whole first label (\"*.\")",
+	},
+	{
+		.name = "a host that is no DNS name",
+		.text = NETWORK("{ host = \"api..example.com\"; "
+		    "ports = \"443\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: host \"api..example.com\": "
+		    "not a DNS name (labels of letters, digits and '-', 1-63 "
+		    "bytes each, at most 253 in all, no trailing '.')",
+	},
+	{
+		.name = "a host with a trailing dot",
+		.text = NETWORK("{ host = \"api.example.com.\"; "
+		    "ports = \"443\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: host \"api.example.com.\": "
+		    "not a DNS name (labels of letters, digits and '-', 1-63 "
+		    "bytes each, at most 253 in all, no trailing '.')",
+	},
+	{
+		.name = "a host rule with to",
+		.text = NETWORK("{ host = \"api.example.com\"; "
+		    "to = \"10.0.0.1\"; ports = \"443\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: a host rule takes no 'to' "
+		    "(a name, not an address block)",
+	},
+	{
+		.name = "a host rule without ports",
+		.text = NETWORK("{ host = \"api.example.com\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: ports is required",
+	},
+	{
+		.name = "private on a CIDR rule",
+		.text = NETWORK("{ to = \"10.0.0.1\"; private = true; "
+		    "ports = \"443\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: private goes with host (a "
+		    "name rule)",
+	},
+	{
+		.name = "a host tunnel without ca",
+		.text = NETWORK("{ host = \"db.internal\"; ports = \"5432\"; "
+		    "tunnel = true; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: a tunnel needs ca",
+	},
+	{
+		.name = "dns.upstream not an address",
+		.text = "ztd: { dns: { upstream = [\"dns.example\"]; }; };\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:1: dns.upstream[0] must be "
+		    "\"ADDR\", \"ADDR:PORT\" or \"[ADDR6]:PORT\"",
+	},
+	{
+		.name = "dns.min_ttl above max_ttl",
+		.text = "ztd: { dns: { min_ttl = 60; max_ttl = 30; }; };\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:1: dns.min_ttl (60) is above "
+		    "dns.max_ttl (30)",
+	},
+	{
 		.name = "tunnel without ca",
 		.text = NETWORK("{ to = \"10.0.0.0/24\"; ports = \"443\";\n"
 		    "        tunnel = true; server_name = \"db.internal\"; }"),
@@ -1388,7 +1488,7 @@ profile_through_wire(const struct agent *a, struct profile *p)
 	char error[160];
 
 	allow_msg(&sent);
-	assert_int_equal(policy_put_profile(&sent, a), 0);
+	assert_int_equal(policy_put_profile(&sent, a, NULL), 0);
 	assert_int_equal(profile_off_wire(&sent, p, error), 0);
 }
 
@@ -1461,6 +1561,9 @@ test_profile_unknown_flag(void **state)
 	(void)state;
 	assert_int_equal(ZT_PROFILE_FLAGS_ALL & ZT_PROFILE_LEARN,
 	    ZT_PROFILE_LEARN);
+	/* A bit of its own: DNS (128) came first. */
+	assert_int_equal(ZT_PROFILE_LEARN & ZT_PROFILE_DNS, 0);
+	assert_int_equal(ZT_PROFILE_FLAGS_ALL, 2 * ZT_PROFILE_LEARN - 1);
 	allow_msg(&sent);
 	assert_int_equal(zt_msg_begin_record(&sent, ZT_F_PROFILE), 0);
 	assert_int_equal(zt_msg_put_str(&sent, ZT_F_AGENT, "a"), 0);
@@ -1508,6 +1611,97 @@ test_short_session(void **state)
 	    "    session_ttl = 10;\n" AGENT_TAIL, &c, error), 0);
 	assert_int_equal(c->agents[0].session_ttl, 10);
 	assert_int_equal(c->agents[0].decision_ttl, 10);
+	config_free(c);
+}
+
+/* Host rules: lower-cased, wildcards, private, the defaults of ztd.dns,
+ * its upstreams in canonical form, and the warning about a broad CIDR
+ * rule beside them. */
+static void
+count_warning(const char *text, void *arg)
+{
+	unsigned *n = arg;
+
+	assert_non_null(strstr(text, "is moot on the ports it shares with"));
+	(*n)++;
+}
+
+static void
+test_host_rules(void **state)
+{
+	struct ztd_config *c = NULL;
+	char error[CONFIG_ERROR_MAX];
+	const struct network_rule *n;
+	unsigned warnings = 0;
+
+	(void)state;
+	assert_int_equal(config_parse("/etc/zt/ztd.conf",
+	    "ztd: { dns: { upstream = [\"127.0.0.53\", \"[::1]:5353\", "
+	    "\"10.0.0.2:54\"]; max_ttl = 60; }; };\n" AGENT_HEAD
+	    "    network = (\n"
+	    "      { host = \"API.Example.com\"; ports = \"443\"; },\n"
+	    "      { host = \"*.pkg.example.org\"; ports = \"80,443\"; },\n"
+	    "      { host = \"db.internal\"; private = true; ports = \"5432\";"
+	    " tunnel = true; ca = \"/etc/zt/ca/db.pem\"; },\n"
+	    "      { to = \"0.0.0.0/0\"; ports = \"443-444\"; }\n"
+	    "    );\n" AGENT_TAIL, &c, error), 0);
+	assert_int_equal(c->dns.n_upstream, 3);
+	assert_string_equal(c->dns.upstream[0], "127.0.0.53:53");
+	assert_string_equal(c->dns.upstream[1], "[::1]:5353");
+	assert_string_equal(c->dns.upstream[2], "10.0.0.2:54");
+	assert_int_equal(c->dns.min_ttl, 5);
+	assert_int_equal(c->dns.max_ttl, 60);
+	assert_int_equal(c->dns.max_entries, 4096);
+	n = c->agents[0].network;
+	assert_string_equal(n[0].host, "api.example.com");
+	assert_false(n[0].wildcard);
+	assert_false(n[0].private_ok);
+	assert_int_equal(n[0].family, 0);
+	assert_null(n[0].unix_path);
+	assert_string_equal(n[1].host, "pkg.example.org");
+	assert_true(n[1].wildcard);
+	assert_true(n[2].private_ok);
+	assert_true(n[2].tunnel);
+	assert_null(n[2].server_name);
+	assert_true(policy_host_matches(&n[0], "api.example.com"));
+	assert_false(policy_host_matches(&n[0], "x.api.example.com"));
+	assert_true(policy_host_matches(&n[1], "a.pkg.example.org"));
+	assert_true(policy_host_matches(&n[1], "a.b.pkg.example.org"));
+	assert_false(policy_host_matches(&n[1], "pkg.example.org"));
+	assert_false(policy_host_matches(&n[1], "apkg.example.org"));
+	assert_false(policy_host_matches(&n[3], "api.example.com"));
+	/* 0.0.0.0/0 on 443-444 makes both rules on 443 moot, not 5432. */
+	assert_int_equal(config_warnings(c, count_warning, &warnings), 2);
+	assert_int_equal(warnings, 2);
+
+	/* What zt-exec is told: a resolver, both families, the servers and
+	 * the longest TTL, through the wire and back. */
+	{
+		static struct zt_msg sent, received;
+		static struct profile p;
+		struct zt_record r;
+		char why[160];
+
+		assert_int_equal(zt_msg_init(&sent, ZT_MSG_DECISION, 1), 0);
+		assert_int_equal(zt_msg_put_u32(&sent, ZT_F_DECISION,
+		    ZT_DECISION_ALLOW), 0);
+		assert_int_equal(zt_msg_put_str(&sent, ZT_F_REASON, "r"), 0);
+		assert_int_equal(policy_put_profile(&sent, &c->agents[0],
+		    &c->dns), 0);
+		assert_int_equal(zt_msg_decode(&received, sent.wire,
+		    sent.size), 0);
+		assert_int_equal(zt_msg_get_record(&received, ZT_F_PROFILE,
+		    &r), 0);
+		assert_int_equal(profile_from_record(&r, &p, why), 0);
+		assert_true(p.dns);
+		assert_true(p.inet);
+		assert_true(p.inet6);
+		assert_false(p.unix_);
+		assert_true(p.tunnel);
+		assert_int_equal(p.n_dns_upstream, 3);
+		assert_string_equal(p.dns_upstream[1], "[::1]:5353");
+		assert_int_equal(p.dns_max_ttl, 60);
+	}
 	config_free(c);
 }
 
@@ -1746,7 +1940,7 @@ int
 main(void)
 {
 	static char names[2 * ARRAY_SIZE(bad_configs)][96];
-	static struct CMUnitTest tests[10 + 2 * ARRAY_SIZE(bad_configs)];
+	static struct CMUnitTest tests[12 + 2 * ARRAY_SIZE(bad_configs)];
 	size_t n = 0;
 
 	tests[n++] = case_test("config_load: the shipped file",
@@ -1759,6 +1953,7 @@ main(void)
 	    test_profile_unknown_flag);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_long_path);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_short_session);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_host_rules);
 	tests[n++] = case_test("config_load: empty file", test_empty_load,
 	    &empty_file);
 	tests[n++] = case_test("config_parse: empty file", test_empty_parse,

@@ -1532,6 +1532,13 @@ static const struct roundtrip_case {
 		{ ZT_F_PID, 4242, NULL, 0 } } },
 	{ "report-reply", ZT_MSG_REPORT_REPLY, 45, {
 		{ ZT_F_COUNT, 12, NULL, 0 } } },
+	{ "report-reply-flags", ZT_MSG_REPORT_REPLY, 48, {
+		{ ZT_F_COUNT, 2, NULL, 0 },
+		{ ZT_F_FLAGS, 0x80000001u, NULL, 0 } } },
+	{ "learn-no-answers", ZT_MSG_LEARN, 49, {
+		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 },
+		{ ZT_F_OBJECT, 0, "dns:api.example.com", 0 },
+		{ ZT_F_LIST, 0, "api.example.com\ncdn.example.net", 0 } } },
 	{ "reload-reply-generation-0", ZT_MSG_RELOAD_REPLY, 12, {
 		{ ZT_F_GENERATION, 0, NULL, 0 } } },
 	{ "reload-reply-generation-max", ZT_MSG_RELOAD_REPLY, 13, {
@@ -1541,6 +1548,74 @@ static const struct roundtrip_case {
 		{ ZT_F_AUDIT_SEQ, 1042, NULL, 0 },
 		{ ZT_F_TEXT, 0, "/var/log/zt/audit.log", 0 } } },
 };
+
+/* LEARN's answers: records of NAME, ADDRESS and TTL_MS, at most
+ * ZT_ANSWERS_MAX, each complete; read back in order. */
+static void
+test_learn_answers(void **state)
+{
+	static const uint8_t v4[4] = { 192, 0, 2, 1 }, v6[16] = { 0x20, 1 };
+	struct zt_msg *m = malloc(2 * sizeof(*m));
+	struct zt_record answers, answer;
+	const void *addr;
+	const char *name;
+	size_t cursor = 0, size;
+	uint32_t ttl;
+
+	(void)state;
+	assert_non_null(m);
+	assert_code(zt_msg_init(&m[0], ZT_MSG_LEARN, 7), 0);
+	assert_code(zt_msg_put_str(&m[0], ZT_F_GRANT,
+	    "0123456789abcdef0123456789abcdef"), 0);
+	assert_code(zt_msg_put_str(&m[0], ZT_F_OBJECT, "dns:a.example"), 0);
+	assert_code(zt_msg_put_str(&m[0], ZT_F_LIST, "a.example"), 0);
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ANSWERS), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_code(zt_msg_begin_record(&m[0], ZT_F_ANSWER), 0);
+		assert_code(zt_msg_put_str(&m[0], ZT_F_NAME, "a.example"), 0);
+		assert_code(zt_msg_put_bytes(&m[0], ZT_F_ADDRESS,
+		    i == 0 ? v4 : v6, i == 0 ? 4 : 16), 0);
+		assert_code(zt_msg_put_u32(&m[0], ZT_F_TTL_MS, 1000u * (i + 1)),
+		    0);
+		assert_code(zt_msg_end_record(&m[0]), 0);
+	}
+	/* An answer without its address is incomplete. */
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ANSWER), 0);
+	assert_code(zt_msg_put_str(&m[0], ZT_F_NAME, "a.example"), 0);
+	assert_code(zt_msg_end_record(&m[0]), ZT_E_MISSING);
+	assert_code(zt_msg_cancel_record(&m[0]), 0);
+	assert_code(zt_msg_end_record(&m[0]), 0);
+	assert_code(zt_msg_check_complete(&m[0]), 0);
+	assert_code(zt_msg_decode(&m[1], m[0].wire, m[0].size), 0);
+	assert_code(zt_msg_get_record(&m[1], ZT_F_ANSWERS, &answers), 0);
+	assert_int_equal(zt_record_count(&answers, ZT_F_ANSWER), 2);
+	for (int i = 0; i < 2; i++) {
+		assert_code(zt_record_next(&answers, ZT_F_ANSWER, &cursor,
+		    &answer), 0);
+		assert_code(zt_record_get_str(&answer, ZT_F_NAME, &name), 0);
+		assert_string_equal(name, "a.example");
+		assert_code(zt_record_get_bytes(&answer, ZT_F_ADDRESS, &addr,
+		    &size), 0);
+		assert_int_equal(size, i == 0 ? 4 : 16);
+		assert_code(zt_record_get_u32(&answer, ZT_F_TTL_MS, &ttl), 0);
+		assert_int_equal(ttl, 1000u * (i + 1));
+	}
+	assert_code(zt_record_next(&answers, ZT_F_ANSWER, &cursor, &answer),
+	    ZT_E_MISSING);
+
+	/* ZT_ANSWERS_MAX, and no more. */
+	assert_code(zt_msg_init(&m[0], ZT_MSG_LEARN, 8), 0);
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ANSWERS), 0);
+	for (int i = 0; i < ZT_ANSWERS_MAX; i++) {
+		assert_code(zt_msg_begin_record(&m[0], ZT_F_ANSWER), 0);
+		assert_code(zt_msg_put_str(&m[0], ZT_F_NAME, "b"), 0);
+		assert_code(zt_msg_put_bytes(&m[0], ZT_F_ADDRESS, v4, 4), 0);
+		assert_code(zt_msg_put_u32(&m[0], ZT_F_TTL_MS, 1), 0);
+		assert_code(zt_msg_end_record(&m[0]), 0);
+	}
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ANSWER), ZT_E_TOO_MANY);
+	free(m);
+}
 
 static void
 test_roundtrip(void **state)
@@ -1952,6 +2027,7 @@ test_names_and_kinds(void **state)
 		{ ZT_MSG_CA_CRL, "ca-crl" },
 		{ ZT_MSG_AUDIT_REOPEN, "audit-reopen" },
 		{ ZT_MSG_AUDIT_REOPEN_REPLY, "audit-reopen-reply" },
+		{ ZT_MSG_LEARN, "learn" },
 		{ ZT_MSG_DISABLE, "disable" },
 		{ ZT_MSG_ENABLE, "enable" },
 		{ 0, "unknown" },
@@ -1987,6 +2063,11 @@ test_names_and_kinds(void **state)
 		{ ZT_F_TOKEN, ZT_FK_BYTES },
 		{ ZT_F_CACHE_UNTIL, ZT_FK_U64 },
 		{ ZT_F_AGE_MS, ZT_FK_U32 },
+		{ ZT_F_NAME, ZT_FK_STRING },
+		{ ZT_F_ADDRESS, ZT_FK_BYTES },
+		{ ZT_F_ANSWERS, ZT_FK_RECORD },
+		{ ZT_F_ANSWER, ZT_FK_RECORD },
+		{ ZT_F_DNS_UPSTREAM, ZT_FK_STRING },
 		{ ZT_F_ARGV, ZT_FK_BYTES },
 		{ ZT_F_AGENT_STATES, ZT_FK_STRING },
 		{ ZT_F_TAG_MAX, ZT_FK_NONE },
@@ -2825,6 +2906,7 @@ test_records(void **state)
 static const struct CMUnitTest single_tests[] = {
 	cmocka_unit_test(test_golden_wire),
 	cmocka_unit_test(test_records),
+	cmocka_unit_test(test_learn_answers),
 	cmocka_unit_test(test_reply_error_other_type),
 	cmocka_unit_test(test_init_unknown_type),
 	cmocka_unit_test(test_schema_capacity),

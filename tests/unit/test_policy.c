@@ -480,7 +480,8 @@ static void
 test_action_names(void **state)
 {
 	static const char *const names[] = {
-		"session", "exec", "connect", "open", "syscall",
+		"session", "exec", "connect", "open", "syscall", "listen",
+		"resolve",
 	};
 
 	(void)state;
@@ -1085,6 +1086,104 @@ test_connect_rule(void **state)
 	assert_null(v.rule);
 }
 
+/* A connect to an address answered for a name: host rules, their ports
+ * and protocol, private = true, never port 53; names in ztctl check. */
+static void
+test_host_rules(void **state)
+{
+	const struct agent *a = agent_named(CASES_AGENT);
+	static const struct {
+		const char *object, *name;
+		bool private_addr, allow;
+	} cases[] = {
+		{ "tcp:203.0.113.7:443", "api.example.com", false, true },
+		{ "tcp:203.0.113.7:80", "api.example.com", false, false },
+		{ "udp:203.0.113.7:443", "api.example.com", false, false },
+		{ "tcp:10.1.2.3:443", "api.example.com", true, false },
+		{ "tcp:10.1.2.3:443", "a.pkg.example.org", true, true },
+		{ "tcp:[2001:db8::1]:80", "a.pkg.example.org", false, true },
+		{ "tcp:203.0.113.7:443", "pkg.example.org", false, false },
+		{ "tcp:203.0.113.7:53", "a.pkg.example.org", false, false },
+	};
+	char error[POLICY_REASON_MAX];
+	struct policy_object *o, named;
+	struct policy_verdict v;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		o = parse_ok(ACTION_CONNECT, cases[i].object);
+		policy_decide_named(a, o, cases[i].name, cases[i].private_addr,
+		    &v);
+		free(o);
+		check_message(v.reason);
+		if (cases[i].allow != (v.decision == DECISION_ALLOW))
+			fail_msg("%s for %s: %s", cases[i].object,
+			    cases[i].name, v.reason);
+		if (cases[i].allow) {
+			assert_non_null(v.rule);
+			assert_non_null(strstr(v.reason, cases[i].name));
+		}
+	}
+	/* The address rules alone never allow by name. */
+	o = parse_ok(ACTION_CONNECT, "tcp:203.0.113.7:443");
+	policy_decide(a, o, &v);
+	free(o);
+	assert_int_equal(v.decision, DECISION_DENY);
+
+	assert_int_equal(policy_parse_named_connect("api.example.com:443",
+	    &named, error), 0);
+	assert_string_equal(named.text, "tcp:api.example.com:443");
+	assert_string_equal(named.name, "api.example.com");
+	assert_int_equal(policy_parse_named_connect("udp:a.b:53", &named,
+	    error), 0);
+	assert_int_equal(named.proto, PROTO_UDP);
+	assert_int_equal(policy_parse_named_connect("Api.Example.com:443",
+	    &named, error), 0);
+	assert_string_equal(named.text, "tcp:api.example.com:443");
+	assert_int_equal(policy_parse_named_connect("api.example.com.:443",
+	    &named, error), ZT_E_PROTOCOL);
+	assert_int_equal(policy_parse_named_connect("api.example.com:0",
+	    &named, error), ZT_E_PROTOCOL);
+	assert_int_equal(policy_parse_named_connect("api.example.com",
+	    &named, error), ZT_E_PROTOCOL);
+}
+
+/* The ranges an answer may hold only for a rule with private = true. */
+static void
+test_private_addresses(void **state)
+{
+	static const struct {
+		const char *text;
+		bool private_addr;
+	} cases[] = {
+		{ "127.0.0.1", true }, { "10.255.0.1", true },
+		{ "172.16.0.1", true }, { "172.31.255.255", true },
+		{ "172.32.0.1", false }, { "192.168.1.1", true },
+		{ "169.254.169.254", true }, { "100.64.0.1", true },
+		{ "100.128.0.1", false }, { "0.0.0.0", true },
+		{ "224.0.0.1", true }, { "255.255.255.255", true },
+		{ "8.8.8.8", false }, { "203.0.113.7", false },
+		{ "::1", true }, { "::", true }, { "fc00::1", true },
+		{ "fd12:3456::1", true }, { "fe80::1", true }, { "ff02::1", true },
+		{ "::ffff:10.0.0.1", true }, { "::ffff:8.8.8.8", false },
+		{ "64:ff9b::a00:1", true }, { "64:ff9b::808:808", false },
+		{ "2001:db8::1", false }, { "2606:4700::1111", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint8_t addr[16];
+		int family = strchr(cases[i].text, ':') != NULL ? AF_INET6 :
+		    AF_INET;
+
+		assert_int_equal(inet_pton(family, cases[i].text, addr), 1);
+		if (policy_address_private(family, addr) !=
+		    cases[i].private_addr)
+			fail_msg("%s: expected %s", cases[i].text,
+			    cases[i].private_addr ? "private" : "public");
+	}
+}
+
 /* "/" covers everything, and a more specific rule narrows or widens it. */
 static void
 test_reporter(void **state)
@@ -1400,6 +1499,8 @@ main(void)
 		cmocka_unit_test(test_random_objects),
 		cmocka_unit_test(test_reasons_backup),
 		cmocka_unit_test(test_connect_rule),
+		cmocka_unit_test(test_host_rules),
+		cmocka_unit_test(test_private_addresses),
 		cmocka_unit_test(test_reporter),
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_files_rules_as_written),

@@ -1,0 +1,392 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Names in network rules: an agent under zt-exec resolves through the
+# grant's resolver (glibc over TCP, RES_OPTIONS use-vc) against a real DNS
+# server on loopback (unbound, an authoritative zone, every query logged):
+# an allowed name resolves and connects (audited with the name), a
+# wildcard through a CNAME too; a name with no rule is refused, audited
+# "dns:NAME", and the server never sees it (a long random label neither);
+# a direct connect to an allowed name's address without resolving is
+# refused, and after the TTL until resolved again; a CNAME through a name
+# without a rule and a loopback answer for a rule without private = true
+# are not remembered; UDP to port 53 is refused; malformed and EDNS
+# queries from the agent; ztctl check by name.
+#
+# Needs root (an account "zt-dns-PID", removed at the end), seccomp user
+# notification and unbound.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+account=zt-dns-$$
+sock=$work/ztd.sock
+bin=$work/bin
+agent=$bin/agent
+
+skip_unless_live_seccomp "the resolver tests need root (a system account)"
+if ! command -v unbound >/dev/null; then
+	echo "1..0 # SKIP unbound is not installed (scripts/install-deps)"
+	exit 0
+fi
+
+logged() { grep -qE -- "$1" "$work/syslog.out"; }	# ERE
+queried() { grep -qiF -- " $1. " "$work/unbound.log"; }	# NAME
+
+# zx ARGS...: the agent under zt-exec; sets out and rc.
+zx() { agent_run "$account" "$agent" "$@"; }
+
+check "the account is added" add_test_account "$account"
+start_logsink "$work"
+
+# Addresses of this run's own in 127.0.0.0/8 (every one of them is local).
+net=127.$(($$ % 200 + 20)).$(($$ / 200 % 250 + 1))
+dns_port=$(free_ports)
+svc_port=$(free_ports)
+tls_port=$(free_ports)
+pki=$work/pki
+
+# --------------------------------------------------- the DNS server
+cat >"$work/test.zone" <<EOZ
+\$ORIGIN test.
+\$TTL 3
+@ IN SOA ns.test. admin.test. 1 3600 600 86400 3
+@ IN NS ns.test.
+ns IN A $net.53
+api.zt IN A $net.10
+good.zt IN CNAME www.zt
+www.zt IN A $net.11
+chain.zt IN CNAME mid.other
+mid.other IN A $net.12
+pub.zt2 IN A $net.13
+EOZ
+cat >"$work/unbound.conf" <<EOU
+server:
+  interface: $net.53@$dns_port
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: "$work"
+  pidfile: ""
+  use-syslog: no
+  logfile: "$work/unbound.log"
+  log-queries: yes
+  verbosity: 1
+  do-ip6: no
+  access-control: 127.0.0.0/8 allow
+  local-zone: "test." nodefault
+auth-zone:
+  name: "test."
+  zonefile: "$work/test.zone"
+  for-downstream: yes
+  for-upstream: no
+remote-control:
+  control-enable: no
+EOU
+unbound -c "$work/unbound.conf" 2>"$work/unbound.err" &
+track $!
+check "unbound answers api.zt.test on $net.53:$dns_port (TCP)" wait_for \
+    sh -c "dig +tcp +short -p $dns_port @$net.53 api.zt.test A |
+    grep -qx '$net.10'"
+
+# --------------------------------------------------- the services
+for host in 10 11 12 13; do
+	"$PROBE" listen "$net.$host" "$svc_port" 600 >/dev/null 2>&1 &
+	track $!
+done
+check "the four services listen" wait_for \
+    sh -c "[ \$(ss -Htln 'sport = :$svc_port' | wc -l) -eq 4 ]"
+
+# --------------------------------------------------- certificates (test's)
+mkdir -m 0755 "$pki"
+mkcert() { # NAME DNS-NAME [CA-NAME]
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$pki/$1.key" -out "$pki/$1.pem" -subj "/CN=$2" -days 2 \
+	    -addext "subjectAltName=DNS:$2" \
+	    ${3:+-CA "$pki/$3.pem" -CAkey "$pki/$3.key"} >/dev/null 2>&1
+}
+mkcert ca "test services CA" && mkcert api api.zt.test ca &&
+    mkcert other other.zt.test ca
+check "the test's CA and the servers' certificates are made" \
+    test -s "$pki/other.pem"
+chmod 0644 "$pki"/*.pem
+
+# --------------------------------------------------- ztd
+mkdir -m 0755 "$bin"
+install -m 0755 "$PROBE" "$agent"
+check "zt-exec is installed setgid to this run's supervisor group" \
+    supervisor_setup "$bin"
+digest=$(sha256sum "$agent" | cut -d' ' -f1)
+mkdir -m 0700 "$work/state"
+cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state";
+  supervisor_group = "$SUPERVISOR_GROUP";
+  audit: { file = "$work/audit.log"; require = true; };
+  dns: { upstream = ["$net.53:$dns_port"]; min_ttl = 1; max_ttl = 3; }; };
+attestation: { mode = "software"; files = []; };
+agents = (
+  { name = "dns"; accounts = ["$account"]; pam_services = ["zt-exec"];
+    binary = "$agent"; sha256 = ["$digest"]; session_ttl = 600;
+    network = (
+      { host = "api.zt.test"; private = true; ports = "$svc_port"; },
+      { host = "*.zt.test"; private = true; ports = "$svc_port"; },
+      { host = "pub.zt2.test"; ports = "$svc_port"; },
+      { host = "api.zt.test"; private = true; ports = "$tls_port";
+        tunnel = true; ca = "$pki/ca.pem"; },
+      { host = "*.zt.test"; private = true; ports = "$tls_port";
+        tunnel = true; ca = "$pki/ca.pem"; },
+      { to = "$net.55/32"; ports = "53"; proto = "udp"; },
+      { to = "$net.56/32"; ports = "53"; proto = "tcp"; }
+    ); }
+);
+EOC
+chmod 0644 "$work/ztd.conf"
+check "ztd starts" start_ztd
+
+# The tunnelled services, trusting ztd's CA: api.zt.test's own
+# certificate on $net.10, another name's on $net.11 (www.zt.test).
+"$ZTCTL" --socket "$sock" ca show >"$pki/ztd-ca.pem"
+for pair in "10 api" "11 other"; do
+	set -- $pair
+	openssl s_server -accept "$net.$1:$tls_port" -cert "$pki/$2.pem" \
+	    -key "$pki/$2.key" -Verify 1 -CAfile "$pki/ztd-ca.pem" \
+	    -verify_return_error -tls1_3 -rev </dev/null \
+	    >"$work/s_server-$1.out" 2>&1 &
+	track $!
+done
+check "the two TLS services listen" wait_for \
+    sh -c "[ \$(ss -Htln 'sport = :$tls_port' | wc -l) -eq 2 ]"
+
+# --------------------------------------------------- allowed names
+zx resolve api.zt.test "$svc_port"
+check "an allowed name resolves and connects ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok"
+check "the question was allowed and audited as dns:api.zt.test" \
+    logged "decision=allow action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\""
+check "the connect was allowed by the host rule, audited with the name" \
+    logged "decision=allow action=connect agent=\"dns\" .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" reason=\"network rule line [0-9]+ allows"
+check "the upstream saw the allowed question" queried api.zt.test
+
+# The same connect again in one grant: the second from a cache (ztd's or
+# zt-exec's), still audited with the name.
+seen=$(wc -l <"$work/syslog.out")
+zx resolve api.zt.test "$svc_port" 0
+check "the same name connected to three times in one grant, within its TTL ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok after=ok again=ok"
+check "its allows from a cache name the name too" wait_for \
+    sh -c "tail -n +$((seen + 1)) '$work/syslog.out' | grep -E 'object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" .*cache=(hit|local)' | grep -q ."
+
+zx resolve good.zt.test "$svc_port"
+check "a wildcard name through a CNAME to a name of the rule ($out)" \
+    test "$out" = "ok addr=$net.11 connect=ok"
+check "audited with the name asked" \
+    logged "object=\"tcp:$net.11:$svc_port\" name=\"good.zt.test\""
+
+# --------------------------------------------------- tunnels by name
+zx resolve-send api.zt.test "$tls_port" hello
+check "a tunnelled host rule: the server proves the name asked, data goes through ($out)" \
+    test "$out" = "ok olleh"
+check "the tunnel's server_name defaulted to the name" \
+    logged "tunnel open: agent=\"dns\" object=\"tcp:$net.10:$tls_port\" server_name=\"api.zt.test\""
+zx resolve-send good.zt.test "$tls_port" hello
+check "a server that cannot prove the name answered (good.zt.test) is refused ($out)" \
+    test "$out" = "errno=ECONNREFUSED"
+check "zt-exec says which name it was not" \
+    logged "tunnel to tcp:$net.11:$tls_port: the server is not good.zt.test"
+
+# --------------------------------------------------- refused names
+zx resolve secret.example.org "$svc_port"
+check "a name with no rule does not resolve ($out)" \
+    test "$rc" -ne 0 -a "${out#gai=}" != "$out"
+check "its question is audited as a deny of dns:secret.example.org" \
+    logged "decision=deny action=resolve agent=\"dns\" .*object=\"dns:secret.example.org\" reason=\"no host rule names"
+check "the upstream never saw it" sh -c "! grep -qi secret.example.org '$work/unbound.log'"
+label=$(head -c 45 /dev/urandom | base32 | tr -d '=' | tr 'A-Z' 'a-z' |
+    cut -c1-60)
+zx resolve "$label.exfil.zt2.test" "$svc_port"
+check "a long random label does not resolve either ($out)" test "$rc" -ne 0
+check "and never reaches the upstream" \
+    sh -c "! grep -qi '$label' '$work/unbound.log'"
+check "but is audited as a refused question" \
+    logged "decision=deny action=resolve .*object=\"dns:$label.exfil.zt2.test\""
+
+# --------------------------------------------------- what is not remembered
+zx connect tcp "$net.10" "$svc_port"
+check "a direct connect to an allowed name's address, never resolved in this grant, is refused ($out)" \
+    test "$out" = "errno=EACCES"
+zx resolve chain.zt.test "$svc_port"
+check "the upstream answered chain.zt.test (CNAME mid.other.test)" \
+    queried chain.zt.test
+check "a CNAME through a name without a rule gives no address ($out)" \
+    test "$rc" -ne 0 -a "${out#gai=}" != "$out"
+zx resolve pub.zt2.test "$svc_port"
+check "the upstream answered pub.zt2.test (in 127.0.0.0/8)" \
+    queried pub.zt2.test
+check "a loopback answer for a rule without private = true is dropped ($out)" \
+    test "$rc" -ne 0 -a "${out#gai=}" != "$out"
+
+# --------------------------------------------------- one grant, several zt-exec
+# A PAM session's grant (zt-testtool as the PAM stack), and two zt-exec
+# launched in it: what the first resolved, the second may connect to.
+mkfifo "$work/session.in"
+"$TESTTOOL" session "$sock" "$(id -u "$account")" zt-exec \
+    <"$work/session.in" >"$work/session.out" 2>&1 &
+track $!
+exec {session_fd}>"$work/session.in"
+wait_for test -s "$work/session.out"
+session=$(head -n 1 "$work/session.out" |
+    sed -n 's/.* grant=\([0-9a-f]\{32\}\).*/\1/p')
+check "a PAM session's grant ($session)" test -n "$session"
+in_session() { # ARGS...: the agent under zt-exec in the session; its lines
+	local lines
+	lines=$(wc -l <"$work/session.out")
+	echo "run setpriv --reuid=$account --regid=$account --clear-groups --" \
+	    "$ZTEXEC --socket $sock --syslog-socket $work/log.sock --" \
+	    "$agent $*" >&"$session_fd"
+	for _ in $(seq 600); do
+		tail -n +$((lines + 1)) "$work/session.out" | grep -q '^exit ' &&
+		    break
+		sleep 0.05
+	done
+	tail -n +$((lines + 1)) "$work/session.out" | tr '\n' ' '
+}
+out=$(in_session connect tcp "$net.10" "$svc_port")
+check "in the session, a direct connect before any resolution is refused ($out)" \
+    test "$out" = "errno=EACCES exit 1 "
+out=$(in_session resolve api.zt.test "$svc_port")
+check "a first zt-exec in the session resolves and connects ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok exit 0 "
+seen=$(wc -l <"$work/syslog.out")
+out=$(in_session connect tcp "$net.10" "$svc_port")
+check "a second zt-exec in the same session connects to that address without resolving ($out)" \
+    test "${out%% *}" = "ok"
+check "its allow names the name the first one resolved" wait_for \
+    sh -c "tail -n +$((seen + 1)) '$work/syslog.out' | grep -q 'decision=allow action=connect .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\"'"
+echo close >&"$session_fd"
+exec {session_fd}>&-
+
+# --------------------------------------------------- TTL
+zx resolve api.zt.test "$svc_port" 5
+check "past the TTL (3 s) the address is refused until resolved again ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok after=EACCES again=ok"
+
+# --------------------------------------------------- UDP, raw queries
+zx sendto-noreply "$net.55" 53 query
+check "UDP to port 53 of a server a CIDR rule names is allowed ($out)" \
+    test "$out" = "ok sent"
+zx sendto-noreply 192.0.2.53 53 query
+check "UDP to port 53 of any other is refused ($out)" \
+    test "$out" = "errno=EACCES"
+zx fastopen "$net.56" 53 query
+check "a TCP Fast Open send to port 53 (a connect past the resolver) is refused, even where a CIDR rule allows TCP ($out)" \
+    test "$out" = "errno=EACCES"
+# A query for api.zt.test A with an EDNS OPT record, by hand.
+q_api=12340100000100000000000103617069027a74047465737400000100010000291000000000000000
+zx dns-tcp 192.0.2.53 53 "$q_api"
+check "a TCP query to any address on port 53 reaches the resolver; EDNS is answered ($out)" \
+    test "${out% bytes=*}" = "ok rcode=0 qd=1 an=1 ar=1"
+zx dns-tcp 192.0.2.53 53 12350100000200000000000003617069027a740474657374000001000103617069027a7404746573740000010001
+check "two questions: FORMERR ($out)" \
+    test "$out" = "ok rcode=1 qd=0 an=0 ar=0 bytes=12"
+zx dns-tcp 192.0.2.53 53 123601000001000000000000c00c00010001
+check "a name that points at itself: FORMERR ($out)" \
+    test "$out" = "ok rcode=1 qd=0 an=0 ar=0 bytes=12"
+zx dns-tcp 192.0.2.53 53 123781800001000000000000036170690000010001
+check "a response sent as a query: the connection is closed ($out)" \
+    test "$out" = "ok closed"
+zx dns-tcp 192.0.2.53 53 12380100000100000000000003617069027a7404746573740000100001
+check "another type than A and AAAA (TXT): REFUSED ($out)" \
+    test "${out% bytes=*}" = "ok rcode=5 qd=1 an=0 ar=0"
+
+# --------------------------------------------------- ztctl check by name
+check "ztctl check --action resolve allows api.zt.test" \
+    quiet "$ZTCTL" --socket "$sock" check --agent dns --action resolve \
+    --object api.zt.test
+"$ZTCTL" --socket "$sock" check --agent dns --action resolve \
+    --object secret.example.org >/dev/null 2>&1
+check "and denies secret.example.org (exit 1)" test $? -eq 1
+check "ztctl check --action connect --object good.zt.test:PORT allows" \
+    quiet "$ZTCTL" --socket "$sock" check --agent dns --action connect \
+    --object "good.zt.test:$svc_port"
+"$ZTCTL" --socket "$sock" check --agent dns --action connect \
+    --object good.zt.test:22 >/dev/null 2>&1
+check "but not on a port the rule lacks (exit 1)" test $? -eq 1
+
+# An agent that resolves, then holds its grant (30 s, or until killed).
+dns_addresses() {
+	"$ZTCTL" --socket "$sock" --json status |
+	    sed -n 's/.*"dns_addresses":\([0-9]*\).*/\1/p'
+}
+setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+    "$agent" resolve api.zt.test "$svc_port" 30 >/dev/null 2>&1 </dev/null &
+holder=$!
+for _ in $(seq 300); do
+	got=$(dns_addresses)
+	[ "$got" = 1 ] && break
+	sleep 0.05
+done
+check "ztctl status counts the address a live grant remembers ($got)" \
+    test "$got" = 1
+stop_pid "$holder"
+for _ in $(seq 300); do
+	got=$(dns_addresses)
+	[ "$got" = 0 ] && break
+	sleep 0.05
+done
+check "and forgets it with the grant ($got)" test "$got" = 0
+
+# --------------------------------------------------- memory
+# 1 000 names under the wildcard (each allowed, asked upstream, NXDOMAIN):
+# zt-exec keeps nothing per name.  Its resident memory after 200 names and
+# after 1 200 (the agent reads its parent's, zt-exec's, /proc status).
+zx resolve-loop n .zt.test 1200 200
+diag "$out"
+check "1 200 names resolved in a loop (NXDOMAIN each: $out)" \
+    sh -c "printf '%s' '$out' | grep -q '^ok resolved=0 failed=1200 '"
+rss_warm=$(printf '%s' "$out" | sed -n 's/.* rss_mark=\([0-9]*\).*/\1/p')
+rss_end=$(printf '%s' "$out" | sed -n 's/.* rss_end=\([0-9]*\).*/\1/p')
+if [ -n "${ZT_TEST_ZTEXEC:-}" ]; then
+	# A sanitized zt-exec: ASan's quarantine keeps what is freed.
+	skip "zt-exec's memory is measured in the plain build"
+else
+	check "zt-exec's memory stays bounded ($rss_warm kB after 200 names, $rss_end kB after 1 200)" \
+	    test -n "$rss_warm" -a -n "$rss_end" -a \
+	    "$((rss_end - rss_warm))" -lt 2048
+fi
+
+# --------------------------------------------------- a malformed upstream
+bad_port=$(free_ports)
+python3 "$top_srcdir/tests/helpers/dns-bad-upstream.py" "$net.54" \
+    "$bad_port" "$work/bad.log" 2>"$work/bad.err" &
+track $!
+check "the malformed upstream (a stub) listens" wait_for \
+    sh -c "ss -Htln 'sport = :$bad_port' | grep -q ."
+sed -i "s|upstream = \[\"$net.53:$dns_port\"\]|upstream = [\"$net.54:$bad_port\", \"$net.53:$dns_port\"]|" \
+    "$work/ztd.conf"
+check "ztd takes the malformed upstream first, unbound second" \
+    quiet "$ZTCTL" --socket "$sock" reload
+for i in 1 2 3 4; do
+	zx resolve api.zt.test "$svc_port"
+	[ "$out" = "ok addr=$net.10 connect=ok" ] || break
+done
+check "every malformed answer is dropped and unbound's is taken ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok"
+check "the stub answered 8 questions, each kind of malformed once" \
+    test "$(cut -d' ' -f2 "$work/bad.log" 2>/dev/null | sort -u | wc -l)" -eq 8
+sed -i "s|upstream = \[\"$net.54:$bad_port\", \"$net.53:$dns_port\"\]|upstream = [\"$net.54:$bad_port\"]|" \
+    "$work/ztd.conf"
+check "ztd takes the malformed upstream alone" \
+    quiet "$ZTCTL" --socket "$sock" reload
+zx resolve api.zt.test "$svc_port"
+check "with only malformed answers the name fails to resolve, zt-exec lives on ($out, exit $rc)" \
+    test "$rc" -eq 1 -a "${out#gai=}" != "$out"
+check "and the supervisor logged no crash" \
+    sh -c "! grep -qiE 'sanitizer|segv|abort' '$work/zx.err'"
+
+check "every launch carried ztd's compiled filter of the profile with host rules" \
+    filters_sent dns "$account"
+check "the audit file holds the allows by name (name= after object=)" \
+    grep -qE 'object="tcp:[^"]*" name="api\.zt\.test" reason=' "$work/audit.log"
+out=$("$ZTCTL" audit verify "$work/audit.log" --head "$work/state/audit.head" 2>&1)
+check "and its chain verifies with them ($out)" test $? -eq 0
+diag "$(grep -c 'action=resolve' "$work/syslog.out") resolve decisions audited"
+finish
