@@ -2,8 +2,8 @@
 /*
  * common/zt_auditline.c against daemon/audit.c: what audit_write puts in
  * the file reads back the same (an exec's arguments after NULs, hostile
- * bytes, enforced=no, a cut object); malformed lines are refused; the
- * quoting helpers' output.
+ * bytes, enforced=no, a cut object, a connect's name=); malformed lines
+ * are refused; the quoting helpers' output.
  */
 #include "config.h"
 
@@ -98,6 +98,25 @@ test_round_trip(void **state)
 	assert_false(r.unenforced);
 	assert_true(r.object_cut);
 	assert_true(r.object_len < sizeof(big) - 1);
+
+	/* A connect by name learn mode let through: name= (dns's) sits
+	 * between object= and reason=, enforced=no still before seq=; the
+	 * object reads back whole. */
+	e.allow = false;
+	e.unenforced = true;
+	e.action = "connect";
+	e.object = "tcp:127.0.0.1:8443";
+	e.name = "api.example.com";
+	assert_int_equal(audit_write(a, &e), 0);
+	last_line(path, line, sizeof(line));
+	assert_non_null(strstr(line, " object=\"tcp:127.0.0.1:8443\" "
+	    "name=\"api.example.com\" reason="));
+	assert_non_null(strstr(line, " enforced=no seq=3 "));
+	assert_int_equal(zt_audit_parse_line(line, strlen(line), &r), 0);
+	assert_string_equal(r.action, "connect");
+	assert_true(r.unenforced);
+	assert_string_equal(r.object, "tcp:127.0.0.1:8443");
+	assert_int_equal(r.object_len, strlen("tcp:127.0.0.1:8443"));
 	audit_free(a);
 	unlink(path);
 	unlink(head);
