@@ -86,6 +86,8 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_ANSWERS] = ZT_FK_RECORD,
 	[ZT_F_ANSWER] = ZT_FK_RECORD,
 	[ZT_F_DNS_UPSTREAM] = ZT_FK_STRING,
+	[ZT_F_ARGV] = ZT_FK_BYTES,
+	[ZT_F_AGENT_STATES] = ZT_FK_STRING,
 };
 
 /*
@@ -152,7 +154,8 @@ static const struct schema {
 	    BIT(ZT_F_RELOAD_ERROR) | BIT(ZT_F_CACHE_ENTRIES) |
 	    BIT(ZT_F_CACHE_HITS) | BIT(ZT_F_CACHE_MISSES) | BIT(ZT_F_GRANTS) |
 	    BIT(ZT_F_ATTEST_STATE) | BIT(ZT_F_ATTEST_AGE) |
-	    BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_TEXT) | BIT(ZT_F_COUNT),
+	    BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_TEXT) | BIT(ZT_F_COUNT) |
+	    BIT(ZT_F_AGENT_STATES),
 	    BIT(ZT_F_VERSION) | BIT(ZT_F_UPTIME) | BIT(ZT_F_GENERATION) |
 	    BIT(ZT_F_AGENTS) | BIT(ZT_F_CLIENTS) | BIT(ZT_F_MAX_CLIENTS) |
 	    BIT(ZT_F_CONFIG) | BIT(ZT_F_PID) | BIT(ZT_F_ATTEST_MODE) },
@@ -161,7 +164,7 @@ static const struct schema {
 	    BIT(ZT_F_GENERATION), BIT(ZT_F_GENERATION) },
 	[ZT_MSG_CHECK] = { "check",
 	    BIT(ZT_F_AGENT) | BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) |
-	    BIT(ZT_F_ACCOUNT) | BIT(ZT_F_GRANT),
+	    BIT(ZT_F_ACCOUNT) | BIT(ZT_F_GRANT) | BIT(ZT_F_ARGV),
 	    BIT(ZT_F_AGENT) | BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) },
 	[ZT_MSG_DECISION] = { "decision",
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) | BIT(ZT_F_RISK) |
@@ -174,7 +177,7 @@ static const struct schema {
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) },
 	[ZT_MSG_DECIDE] = { "decide",
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT) |
-	    BIT(ZT_F_PID),
+	    BIT(ZT_F_PID) | BIT(ZT_F_ARGV) | BIT(ZT_F_FLAGS),
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) },
 	[ZT_MSG_SESSION_OPEN] = { "session-open",
 	    BIT(ZT_F_UID) | BIT(ZT_F_SERVICE) | BIT(ZT_F_ACCOUNT) |
@@ -223,6 +226,9 @@ static const struct schema {
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_OBJECT) | BIT(ZT_F_LIST) |
 	    BIT(ZT_F_ANSWERS),
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_OBJECT) | BIT(ZT_F_LIST) },
+	[ZT_MSG_DISABLE] = { "disable",
+	    BIT(ZT_F_AGENT) | BIT(ZT_F_TEXT), BIT(ZT_F_AGENT) },
+	[ZT_MSG_ENABLE] = { "enable", BIT(ZT_F_AGENT), BIT(ZT_F_AGENT) },
 };
 
 static const struct schema *

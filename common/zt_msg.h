@@ -102,7 +102,13 @@ enum zt_msg_type {
 					 * REPORT_REPLY with COUNT (names of the
 					 * chain ztd kept: a prefix) and FLAGS
 					 * (bit i: ANSWER i remembered) */
-	ZT_MSG_TYPE_MAX = 30,		/* first value that is not a type */
+	ZT_MSG_DISABLE = 30,		/* root: AGENT [TEXT: why]: disable it
+					 * locally and persistently, end its
+					 * grants; REVOKE_REPLY with COUNT */
+	ZT_MSG_ENABLE = 31,		/* root: AGENT: lift a local disable;
+					 * REVOKE_REPLY with COUNT 1 (lifted)
+					 * or 0 (was not disabled) */
+	ZT_MSG_TYPE_MAX = 32,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
@@ -192,13 +198,22 @@ enum zt_field_tag {
 				 * ADDRESS TTL_MS */
 	ZT_F_DNS_UPSTREAM = 68,	/* string: a DNS server the grant's resolver
 				 * asks, "ADDR:PORT" or "[ADDR6]:PORT" */
-	ZT_F_TAG_MAX = 69,	/* first value that is not a tag */
+	ZT_F_ARGV = 69,		/* bytes: an exec's argv[1], argv[2], ...
+				 * each ending in NUL (DECIDE, CHECK); with
+				 * FLAGS ZT_DECIDE_ARGV_CUT only the first
+				 * ones, the rest did not fit */
+	ZT_F_AGENT_STATES = 70,	/* string: STATUS_REPLY's agents out of the
+				 * ordinary, one per line: "disabled NAME
+				 * WHY" or "learning NAME UNTIL" */
+	ZT_F_TAG_MAX = 71,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */
 #define ZT_DECISION_ALLOW 0xa11c7e57u
 /* ZT_F_FLAGS of REVOKE */
 #define ZT_REVOKE_KILL 1u
+/* ZT_F_FLAGS of DECIDE: ZT_F_ARGV holds only the first arguments */
+#define ZT_DECIDE_ARGV_CUT 1u
 /* ZT_F_FLAGS of ATTEST: export the new quote for tpm2_checkquote (the
  * DECISION reply then holds ZT_F_OBJECT: "" when exported, else why not). */
 #define ZT_ATTEST_EXPORT 1u
@@ -216,7 +231,9 @@ enum zt_field_tag {
 					 * DNS_UPSTREAM repeated (none: the
 					 * system's) and TTL_MS, the longest
 					 * TTL its answers carry */
-#define ZT_PROFILE_FLAGS_ALL 255u
+#define ZT_PROFILE_LEARN 256u		/* learn mode: SysV IPC and message
+					 * queues gated (decided), not refused */
+#define ZT_PROFILE_FLAGS_ALL 511u
 /* ZT_F_ACCESS bits */
 #define ZT_ACCESS_R 1u
 #define ZT_ACCESS_W 2u

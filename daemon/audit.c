@@ -40,7 +40,7 @@
 /* Every key with its '=' and separating space, "allow" the longer word. */
 #define LINE_KEYS "time= host= decision=allow action= agent= account= " \
 	"uid= pid= object= name= reason= grant= cache= attest= age= " \
-	"suppressed= seq= chain="
+	"suppressed= enforced=no seq= chain="
 /* uid (10), pid (11), age (19), suppressed and seq (20), chain= at their
  * widest, and time=. */
 #define LINE_NUMBERS (10 + 11 + 19 + 20 + 20 + CHAIN_HEX + \
@@ -1007,17 +1007,21 @@ audit_write(struct audit *audit, const struct audit_event *event)
 		    event->suppressed);
 	n = snprintf(fields, sizeof(fields), "decision=%s action=%s agent=%s "
 	    "account=%s uid=%lu pid=%ld object=%s%s reason=%s grant=%s "
-	    "cache=%s attest=%s age=%s%s",
+	    "cache=%s attest=%s age=%s%s%s",
 	    event->allow ? "allow" : "deny",
 	    word(action, sizeof(action), event->action),
 	    quote(agent, sizeof(agent), event->agent),
 	    quote(account, sizeof(account), event->account),
 	    (unsigned long)event->uid, (long)event->pid,
-	    quote(object, sizeof(object), event->object), name,
+	    event->object != NULL && event->object_len > 0 ?
+	    zt_escape(object, sizeof(object), event->object,
+	    event->object_len) : quote(object, sizeof(object), event->object),
+	    name,
 	    quote(reason, sizeof(reason), event->reason),
 	    word(grant, sizeof(grant), event->grant),
 	    word(cache, sizeof(cache), event->cache),
-	    word(attest, sizeof(attest), event->attest), age, suppressed);
+	    word(attest, sizeof(attest), event->attest), age, suppressed,
+	    event->unenforced ? " enforced=no" : "");
 	if (n < 0 || (size_t)n >= sizeof(fields))
 		return -EINVAL;	/* impossible: see LINE_MAX_LEN */
 	return write_record(audit, fields, (size_t)n);

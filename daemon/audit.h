@@ -18,6 +18,8 @@ struct audit_event {
 	uid_t uid;
 	pid_t pid;
 	const char *object;	/* untrusted */
+	size_t object_len;	/* its bytes (it may hold NULs: an exec's
+				 * arguments); 0: up to its NUL */
 	const char *name;	/* NULL, or the DNS name a connect's address
 				 * was answered for (name= after object=) */
 	const char *reason;	/* untrusted (may quote a client's text) */
@@ -28,6 +30,9 @@ struct audit_event {
 	uint64_t suppressed;	/* > 0: this record stands for that many
 				 * denies the rate limit held back
 				 * (suppressed=N in the line) */
+	bool unenforced;	/* learn mode: a deny the profile made, let
+				 * through (enforced=no; ALLOW is false);
+				 * never held back by the rate limit */
 };
 
 struct audit;
@@ -81,7 +86,7 @@ void audit_free(struct audit *audit);
  *   time=2026-12-06T10:31:14.123456Z host=web-01 decision=allow
  *   action=exec agent="backup" account="svc-backup" uid=N pid=N
  *   object="..." [name="..."] reason="..." grant=... cache=miss
- *   attest=none age=- [suppressed=N] seq=N chain=HEX16
+ *   attest=none age=- [suppressed=N] [enforced=no] seq=N chain=HEX16
  * agent, account, object and reason escaped and quoted by zt_escape() and
  * bounded (255, 255, 767 and 383 bytes with quotes; name, the DNS name
  * an address was answered for, only when set, 255), so that the line is

@@ -20,6 +20,7 @@
 #include "ca.h"
 #include "policy.h"
 #include "syscalls.h"
+#include "zt_auditline.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
 #include "zt_group.h"
@@ -794,7 +795,76 @@ parse_publishers(struct parser *p, const config_setting_t *root)
 	return 0;
 }
 
-static const char *const command_keys[] = { "path", "risk", NULL };
+static const char *const command_keys[] = { "path", "risk", "args", NULL };
+
+#define ARGS_PATTERN_MAX 4096		/* bytes of one args pattern */
+
+/*
+ * A command's args: a list ( ) of alternatives, each an array [ ] (or a
+ * list) of fnmatch patterns, "**" only as the last one.  An empty
+ * alternative allows the command without arguments.
+ */
+static int
+parse_args(struct parser *p, const config_setting_t *g,
+    struct command_rule *cmd)
+{
+	config_setting_t *list = config_setting_get_member(g, "args");
+	int n;
+
+	if (list == NULL)
+		return 0;
+	if (config_setting_type(list) != CONFIG_TYPE_LIST)
+		return fail(p, list, "args must be a list ( ) of arrays [ ] "
+		    "of patterns, not %s", type_name(config_setting_type(list)));
+	n = config_setting_length(list);
+	if (n == 0)
+		return fail(p, list, "args lists no alternative (leave args "
+		    "out to allow any arguments)");
+	if (n > CONFIG_LIST_MAX)
+		return fail(p, list, "args has more than %d alternatives",
+		    CONFIG_LIST_MAX);
+	cmd->args = xcalloc((size_t)n, sizeof(*cmd->args));
+	for (int i = 0; i < n; i++) {
+		config_setting_t *alt = config_setting_get_elem(list, i);
+		struct args_alternative *a = &cmd->args[cmd->n_args];
+		int m;
+
+		if (config_setting_type(alt) != CONFIG_TYPE_ARRAY &&
+		    config_setting_type(alt) != CONFIG_TYPE_LIST)
+			return fail(p, alt, "args[%d] must be an array [ ] of "
+			    "patterns", i);
+		m = config_setting_length(alt);
+		if (m > CONFIG_LIST_MAX)
+			return fail(p, alt, "args[%d] has more than %d "
+			    "patterns", i, CONFIG_LIST_MAX);
+		cmd->n_args++;
+		a->line = (int)config_setting_source_line(alt);
+		if (a->line == 0)
+			a->line = cmd->line;
+		a->patterns = xcalloc((size_t)m + 1, sizeof(char *));
+		for (int j = 0; j < m; j++) {
+			config_setting_t *e = config_setting_get_elem(alt, j);
+			const char *v;
+
+			if (config_setting_type(e) != CONFIG_TYPE_STRING)
+				return fail(p, e, "args[%d][%d] must be a "
+				    "string", i, j);
+			v = config_setting_get_string(e);
+			if (strlen(v) > ARGS_PATTERN_MAX)
+				return fail(p, e, "args[%d][%d] is longer than "
+				    "%d bytes", i, j, ARGS_PATTERN_MAX);
+			if (strcmp(v, "**") == 0) {
+				if (j + 1 != m)
+					return fail(p, e, "args[%d]: \"**\" "
+					    "may only be the last pattern", i);
+				a->rest = true;
+				break;
+			}
+			a->patterns[a->n_patterns++] = xstrdup(v);
+		}
+	}
+	return 0;
+}
 static const char *const risks[] = { "low", "high", "deny", NULL };
 
 static int
@@ -831,6 +901,12 @@ parse_commands(struct parser *p, const config_setting_t *agent_group,
 		if (risk < 0)
 			return fail(p, g, "risk is required (low, high or deny)");
 		cmd->risk = (enum risk)risk;
+		if ((r = parse_args(p, g, cmd)) < 0)
+			return r;
+		if (cmd->n_args > 0 && risk == RISK_DENY)
+			return fail(p, config_setting_get_member(g, "args"),
+			    "args on a command whose risk is deny: it is "
+			    "denied whatever its arguments");
 		for (size_t j = 0; j + 1 < a->n_commands; j++)
 			if (strcmp(a->commands[j].path, cmd->path) == 0)
 				return fail(p, g, "command %s is listed twice",
@@ -1331,10 +1407,40 @@ check_env_name(const char *s)
 static const char *const agent_keys[] = {
 	"name", "accounts", "pam_services", "binary", "sha256", "publisher",
 	"session_ttl", "decision_ttl", "on_violation", "landlock", "commands",
-	"network", "files", "syscalls", "env", NULL,
+	"network", "files", "syscalls", "env", "enforce", "learn_until", NULL,
 };
 static const char *const violations[] = { "deny", "kill", NULL };
 static const char *const landlock_needs[] = { "required", "optional", NULL };
+
+/* enforce = false (learn mode) and its required learn_until. */
+static int
+parse_learning(struct parser *p, config_setting_t *g, struct agent *a)
+{
+	config_setting_t *until;
+	bool enforce = true;
+	int r;
+
+	if ((r = get_bool(p, g, "enforce", &enforce)) < 0 ||
+	    (r = member(p, g, "learn_until", CONFIG_TYPE_STRING, &until)) < 0)
+		return r;
+	if (enforce) {
+		if (until != NULL)
+			return fail(p, until, "learn_until is only for "
+			    "enforce = false (learn mode)");
+		return 0;
+	}
+	if (until == NULL)
+		return fail(p, config_setting_get_member(g, "enforce"),
+		    "enforce = false (learn mode) requires learn_until "
+		    "(\"YYYY-MM-DDTHH:MM:SSZ\", UTC): the date it enforces "
+		    "again");
+	if (zt_time_parse_utc(config_setting_get_string(until), false,
+	    &a->learn_until) < 0)
+		return fail(p, until, "learn_until must be "
+		    "\"YYYY-MM-DDTHH:MM:SSZ\" (RFC 3339, UTC)");
+	a->learn = true;
+	return 0;
+}
 
 static int
 parse_agent(struct parser *p, config_setting_t *g, struct agent *a)
@@ -1456,7 +1562,8 @@ parse_agent(struct parser *p, config_setting_t *g, struct agent *a)
 	if (a->n_sha256 == 0 && a->publisher == NULL)
 		return fail(p, g, "agent \"%s\" needs sha256 or publisher: "
 		    "an agent is recognised by its binary", a->name);
-	if ((r = parse_commands(p, g, a)) < 0 ||
+	if ((r = parse_learning(p, g, a)) < 0 ||
+	    (r = parse_commands(p, g, a)) < 0 ||
 	    (r = parse_network(p, g, a)) < 0 ||
 	    (r = parse_files(p, g, a)) < 0 ||
 	    (r = parse_syscalls(p, g, a)) < 0)
@@ -1690,8 +1797,13 @@ free_agent(struct agent *a)
 	free(a->binary);
 	free(a->sha256);
 	free(a->publisher);
-	for (size_t i = 0; i < a->n_commands; i++)
+	for (size_t i = 0; i < a->n_commands; i++) {
 		free(a->commands[i].path);
+		for (size_t j = 0; j < a->commands[i].n_args; j++)
+			free_strings(a->commands[i].args[j].patterns,
+			    a->commands[i].args[j].n_patterns);
+		free(a->commands[i].args);
+	}
 	free(a->commands);
 	for (size_t i = 0; i < a->n_network; i++) {
 		free(a->network[i].server_name);

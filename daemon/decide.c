@@ -13,10 +13,39 @@
 #include "audit.h"
 #include "cache.h"
 #include "decide.h"
+#include "disable.h"
 #include "grant.h"
 #include "learned.h"
 #include "zt_log.h"
 #include "ztd.h"
+
+/*
+ * An exec's object as the audit shows it: the path, then each argument
+ * after a NUL (escaped as \x00), so that arguments with spaces stay
+ * apart; *LEN its length.  OBJECT itself for anything else.
+ */
+static const char *
+audit_object(const struct subject *s, const char *action, const char *object,
+    char *buf, size_t size, size_t *len)
+{
+	size_t n, copy;
+
+	*len = 0;
+	if (object == NULL || s->argv == NULL || s->argv_len == 0 ||
+	    action == NULL || strcmp(action, "exec") != 0)
+		return object;
+	n = strlen(object);
+	if (n + 1 >= size)
+		return object;
+	memcpy(buf, object, n);
+	buf[n++] = '\0';
+	/* argv ends in a NUL, which is not shown; audit.c cuts what does
+	 * not fit its bound with "...". */
+	copy = s->argv_len - 1 < size - n ? s->argv_len - 1 : size - n;
+	memcpy(buf + n, s->argv, copy);
+	*len = n + copy;
+	return buf;
+}
 
 /* Put G on (or take it off) the list of grants holding denies. */
 static void
@@ -140,8 +169,10 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
     const char *object, const struct decision *d, long age)
 {
 	char reason[POLICY_REASON_MAX + 64 + 512];
+	char object_args[2048];
 	struct audit_event e = {
-		.allow = d->decision == DECISION_ALLOW,
+		.allow = d->decision == DECISION_ALLOW && !d->unenforced,
+		.unenforced = d->unenforced,
 		.action = action,
 		.agent = s->agent != NULL ? s->agent->name : "-",
 		.account = s->account != NULL ? s->account : "-",
@@ -156,11 +187,18 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 		.age = age,
 	};
 
-	if (!e.allow && s->grant != NULL &&
+	/* A learn-mode line (decision=deny enforced=no) is no deny the rate
+	 * limit holds back: the action went through, and ztctl profile
+	 * suggest needs every one of them to propose the rules that allow
+	 * it.  Each is written, and none takes a token of the bucket. */
+	if (!e.allow && !e.unenforced && s->grant != NULL &&
 	    !deny_admitted(ztd, s->grant, s->pid))
 		return true;	/* held: counted, written later */
+	e.object = audit_object(s, action, object, object_args,
+	    sizeof(object_args), &e.object_len);
 	/* Untrusted context rides in the reason, which audit.c escapes;
-	 * so does an allow on a host whose attestation measured nothing. */
+	 * so does an allow on a host whose attestation measured nothing
+	 * (an unenforced one was no allow of the profile's). */
 	if (s->detail != NULL || (e.allow &&
 	    attest_nothing_measured(ztd->attest))) {
 		snprintf(reason, sizeof(reason), "%s%s%s%s", d->reason,
@@ -171,6 +209,31 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 		e.reason = reason;
 	}
 	return audit_write(ztd->audit, &e) == 0;
+}
+
+/*
+ * Learn mode: a deny the profile made only because it lists nothing that
+ * allows the action (V->learnable) becomes an unenforced allow of low
+ * risk while AGENT learns; explicit denies never do.  The rest of the
+ * path (a disable before, the host's attestation after) still holds.
+ * True when V was turned into an allow (D says so).
+ */
+static bool
+learn(const struct agent *agent, struct policy_verdict *v,
+    struct decision *d)
+{
+	char until[32];
+
+	if (!v->learnable || !policy_learning_now(agent))
+		return false;
+	policy_format_time(agent->learn_until, until, sizeof(until));
+	v->decision = DECISION_ALLOW;
+	v->risk = RISK_LOW;
+	v->tunnel = false;
+	d->unenforced = true;
+	snprintf(d->reason, sizeof(d->reason), "learn mode until %s, not "
+	    "enforced: %.150s", until, v->reason);
+	return true;
 }
 
 /*
@@ -264,6 +327,21 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 			goto audit;
 		named = true;
 	}
+	if (action == ACTION_EXEC && s->argv != NULL &&
+	    policy_set_argv(&object, s->argv, s->argv_len, s->argv_cut) < 0) {
+		snprintf(d->reason, sizeof(d->reason), "exec: the argument "
+		    "list does not end in a NUL");
+		goto audit;
+	}
+
+	/* A disabled agent gets nothing, whatever its profile says. */
+	if (s->agent != NULL && disabled_reason(ztd->disabled,
+	    s->agent->name) != NULL) {
+		snprintf(d->reason, sizeof(d->reason), "agent %s is disabled "
+		    "(ztctl disable): %.160s", s->agent->name,
+		    disabled_reason(ztd->disabled, s->agent->name));
+		goto audit;
+	}
 
 	/* A cached low-risk allow under a live grant, still trusted. */
 	if (!dry_run && s->grant != NULL && attest_trusted(ztd->attest) &&
@@ -284,11 +362,17 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 		policy_decide(s->agent, &object, &v);
 		if (v.decision != DECISION_ALLOW &&
 		    action == ACTION_CONNECT && s->grant != NULL &&
-		    object.family != AF_UNIX)
+		    object.family != AF_UNIX) {
+			/* No address rule allows it: learn mode may lift a
+			 * deny by the host rules as it would the address's. */
+			bool learnable = v.learnable;
+
 			decide_learned(ztd, s, &object, &v, d, &dns_until);
+			v.learnable = v.learnable || learnable;
+		}
 	}
 	snprintf(d->reason, sizeof(d->reason), "%s", v.reason);
-	if (v.decision != DECISION_ALLOW) {
+	if (v.decision != DECISION_ALLOW && !learn(s->agent, &v, d)) {
 		d->violation = true;
 		goto audit;
 	}
@@ -344,9 +428,12 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 		    d->name[0] == '\0' ? v.rule->server_name : d->name;
 		d->ca = v.rule->ca;
 	}
-	/* A tunnel allow is never cached: a hit would carry no tunnel. */
+	/* A tunnel allow is never cached: a hit would carry no tunnel; nor
+	 * one decided on the arguments, which the cache key does not hold;
+	 * nor one learn mode let through, each of which is audited. */
 	if (!dry_run && s->grant != NULL && v.risk == RISK_LOW &&
-	    !d->tunnel && s->agent->decision_ttl > 0) {
+	    !d->tunnel && !v.per_argv && !d->unenforced &&
+	    s->agent->decision_ttl > 0) {
 		int64_t ttl = (int64_t)s->agent->decision_ttl * 1000;
 		int64_t left = grant_remaining_ms(s->grant);
 

@@ -22,6 +22,12 @@ struct subject {
 	bool identity_proven;	/* the acting binary was recognised just now */
 	const char *detail;	/* untrusted context for the audit reason
 				 * (PAM items), or NULL */
+	/* An exec's argv[1], argv[2], ... each ending in NUL (ZT_F_ARGV,
+	 * ARGV_LEN bytes), NULL when none came; ARGV_CUT: only the first
+	 * ones (the rest did not fit the message). */
+	const char *argv;
+	size_t argv_len;
+	bool argv_cut;
 };
 
 struct decision {
@@ -30,6 +36,9 @@ struct decision {
 	bool cached;		/* served from the cache */
 	bool local;		/* served from a supervisor's cache (REPORT) */
 	bool violation;		/* the profile forbids it (on_violation) */
+	bool unenforced;	/* learn mode: the profile does not allow it,
+				 * yet it is allowed; audited decision=deny
+				 * enforced=no, never cached */
 	uint64_t wait_ticket;	/* non-zero: no decision yet, it waits for
 				 * this attestation (answer ZT_E_WAIT) */
 	uint32_t ttl_ms;	/* how long the caller may cache the allow */

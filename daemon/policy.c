@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "policy.h"
 #include "syscalls.h"
@@ -534,6 +536,75 @@ decide_session(const struct agent *a, const struct policy_object *o,
 	set_reason(v, "pam service %s is not in pam_services", service);
 }
 
+int
+policy_set_argv(struct policy_object *o, const char *argv, size_t len,
+    bool cut)
+{
+	size_t argc = 0;
+
+	if (o->action != ACTION_EXEC || (len > 0 && argv[len - 1] != '\0'))
+		return ZT_E_PROTOCOL;
+	for (size_t i = 0; i < len; i++)
+		argc += argv[i] == '\0';
+	o->argv = argv;
+	o->argv_len = len;
+	o->argc = argc;
+	o->argv_cut = cut;
+	return 0;
+}
+
+/* Does alternative ALT match the object's argv[1..]? */
+static bool
+alternative_matches(const struct args_alternative *alt,
+    const struct policy_object *o)
+{
+	const char *arg = o->argv != NULL ? o->argv : "";
+
+	if (o->argv_cut || o->argc < alt->n_patterns ||
+	    (!alt->rest && o->argc != alt->n_patterns))
+		return false;
+	for (size_t i = 0; i < alt->n_patterns; i++) {
+		if (fnmatch(alt->patterns[i], arg, 0) != 0)
+			return false;
+		arg += strlen(arg) + 1;
+	}
+	return true;
+}
+
+/*
+ * Command rule C (risk low or high) names the object's path: with args,
+ * one alternative must match.  Allows (per argv when args decided) or
+ * denies, learnably, naming the rule either way.
+ */
+static void
+decide_command_args(const struct command_rule *c,
+    const struct policy_object *o, const char *path,
+    struct policy_verdict *v)
+{
+	const char *risk = c->risk == RISK_HIGH ? "high" : "low";
+
+	if (c->n_args == 0) {
+		allow(v, c->risk);
+		set_reason(v, "command %s (line %d) is %s risk", path, c->line,
+		    risk);
+		return;
+	}
+	for (size_t i = 0; i < c->n_args; i++)
+		if (alternative_matches(&c->args[i], o)) {
+			allow(v, c->risk);
+			v->per_argv = true;
+			set_reason(v, "command %s (line %d) is %s risk, its "
+			    "arguments match args alternative %zu (line %d)",
+			    path, c->line, risk, i + 1, c->args[i].line);
+			return;
+		}
+	v->learnable = true;
+	set_reason(v, o->argv_cut ? "command %s (line %d): its arguments are "
+	    "too long to be matched against args" : "command %s (line %d): "
+	    "its %zu arguments match none of its %zu args alternatives",
+	    path, c->line, o->argc, c->n_args);
+}
+
 static void
 decide_exec(const struct agent *a, const struct policy_object *o,
     struct policy_verdict *v)
@@ -549,14 +620,8 @@ decide_exec(const struct agent *a, const struct policy_object *o,
 			continue;
 		switch (c->risk) {
 		case RISK_LOW:
-			allow(v, RISK_LOW);
-			set_reason(v, "command %s (line %d) is low risk", path,
-			    c->line);
-			return;
 		case RISK_HIGH:
-			allow(v, RISK_HIGH);
-			set_reason(v, "command %s (line %d) is high risk",
-			    path, c->line);
+			decide_command_args(c, o, path, v);
 			return;
 		case RISK_DENY:
 		default:
@@ -570,6 +635,7 @@ decide_exec(const struct agent *a, const struct policy_object *o,
 		set_reason(v, "%s is the agent's own binary", path);
 		return;
 	}
+	v->learnable = true;
 	set_reason(v, "command %s is not in commands", path);
 }
 
@@ -654,6 +720,7 @@ decide_network(const struct agent *a, const struct policy_object *o,
 		    text, rule->tunnel ? " (tunnel)" : "");
 		return;
 	}
+	v->learnable = true;
 	set_reason(v, "no %s rule allows %s", kind, text);
 }
 
@@ -741,6 +808,7 @@ decide_syscall(const struct agent *a, const struct policy_object *o,
 		set_reason(v, "syscall %s is gated by the profile", name);
 		return;
 	}
+	v->learnable = true;
 	set_reason(v, "syscall %s is not gated by the profile", name);
 }
 
@@ -869,6 +937,29 @@ policy_decide(const struct agent *agent, const struct policy_object *object,
 	}
 }
 
+bool
+policy_learning(const struct agent *agent, int64_t now)
+{
+	return agent != NULL && agent->learn && now < agent->learn_until;
+}
+
+bool
+policy_learning_now(const struct agent *agent)
+{
+	return policy_learning(agent, (int64_t)time(NULL));
+}
+
+void
+policy_format_time(int64_t t, char *out, size_t size)
+{
+	time_t when = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&when, &tm) == NULL ||
+	    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, size, "?");
+}
+
 /* The resolver's part of a profile with host rules (record open). */
 static int
 put_profile_dns(struct zt_msg *m, const struct dns_config *dns)
@@ -904,6 +995,12 @@ policy_put_profile(struct zt_msg *m, const struct agent *a,
 		flags |= a->network[i].host != NULL ? ZT_PROFILE_DNS |
 		    ZT_PROFILE_INET | ZT_PROFILE_INET6 : 0;
 	}
+	/* Learn mode: sockets of every family, and SysV IPC and message
+	 * queues asked about rather than refused, so that what the profile
+	 * lacks reaches ztd to be allowed and audited. */
+	if (policy_learning_now(a))
+		flags |= ZT_PROFILE_INET | ZT_PROFILE_INET6 | ZT_PROFILE_UNIX |
+		    ZT_PROFILE_LEARN;
 	if ((r = zt_msg_begin_record(m, ZT_F_PROFILE)) < 0)
 		return r;
 	if ((r = zt_msg_put_str(m, ZT_F_AGENT, a->name)) < 0 ||

@@ -49,6 +49,13 @@ struct policy_object {
 	enum proto proto;
 	char path[POLICY_OBJECT_MAX];	/* ACTION_OPEN, and AF_UNIX */
 	unsigned access;		/* ACTION_OPEN: ACCESS_* bits */
+	/* ACTION_EXEC: argv[1], argv[2], ... each NUL-terminated, one after
+	 * the other (ARGV_LEN bytes, ARGC of them; see policy_set_argv);
+	 * NULL: no argument list given (matched as an empty one).
+	 * ARGV_CUT: only the first ones came (the rest did not fit). */
+	const char *argv;
+	size_t argv_len, argc;
+	bool argv_cut;
 	char name[256];			/* ACTION_RESOLVE, and a connect to a
 					 * name (policy_parse_named_connect):
 					 * lower case, no trailing dot */
@@ -59,6 +66,14 @@ struct policy_verdict {
 	enum risk risk;			/* of an allow: RISK_LOW or RISK_HIGH */
 	bool tunnel;			/* connect: the rule wants mutual TLS */
 	const struct network_rule *rule;	/* connect: the matching rule */
+	bool learnable;			/* a deny because the profile lists
+					 * nothing that allows it (no rule, or
+					 * no args alternative), not an
+					 * explicit deny: learn mode may allow
+					 * it */
+	bool per_argv;			/* an exec allowed by an args
+					 * alternative: it holds for this argv
+					 * only (never cached) */
 	char reason[POLICY_REASON_MAX];	/* names the rule, or its absence */
 };
 
@@ -101,6 +116,16 @@ int policy_parse_object(enum action action, const char *text,
     struct policy_object *out, char *error);
 
 /*
+ * Attach an exec's arguments to OBJECT (ACTION_EXEC, parsed): ARGV holds
+ * argv[1], argv[2], ... each ending in a NUL (LEN bytes, kept by the
+ * caller while OBJECT is used); CUT says more followed that did not fit.
+ * Returns 0, or ZT_E_PROTOCOL when ARGV does not end in a NUL or OBJECT
+ * is no exec.
+ */
+int policy_set_argv(struct policy_object *object, const char *argv,
+    size_t len, bool cut);
+
+/*
  * Decide OBJECT (from policy_parse_object) for AGENT, as the profile alone
  * says (attestation, grants and identity are the caller's).  Minimum
  * trust: whatever no rule allows is denied.  Always fills VERDICT, which
@@ -109,7 +134,11 @@ int policy_parse_object(enum action action, const char *text,
  *            session needs a young attestation).
  *   exec:    the command rule with that exact path decides (low/high
  *            allow, deny), even for the agent's own binary; without one,
- *            the agent's own binary is a low-risk allow.
+ *            the agent's own binary is a low-risk allow.  A rule with
+ *            args allows only when one alternative matches the object's
+ *            argv (policy_set_argv) pattern by pattern (fnmatch, flags
+ *            0), a final "**" matching whatever remains; a cut argv
+ *            matches no alternative.
  *   connect: the first rule, in the file's order, whose family, prefix,
  *            protocol and port range match; its tunnel flag and the rule
  *            itself go into VERDICT.  A rule written as v4-mapped IPv6
@@ -133,6 +162,10 @@ int policy_parse_object(enum action action, const char *text,
  *   resolve: the first host rule whose name (or wildcard) matches: low
  *            risk allow (the question may go upstream).  Connects by name
  *            are policy_decide_named's.
+ * VERDICT->learnable marks the denies learn mode may lift: an exec,
+ * connect or listen no rule allows, an exec whose arguments no args
+ * alternative matches, a syscall the profile does not gate; never an
+ * explicit deny (risk "deny", syscalls.deny), a session or a file.
  * VERDICT->reason names the deciding rule and its line, or says that none
  * applies ("command /usr/bin/psql (line 12) is high risk", "network rule
  * line 14 allows tcp:10.0.0.5:5432", "no files rule covers /etc/shadow");
@@ -142,6 +175,21 @@ int policy_parse_object(enum action action, const char *text,
  */
 void policy_decide(const struct agent *agent,
     const struct policy_object *object, struct policy_verdict *verdict);
+
+/*
+ * Is AGENT in learn mode at NOW (unix time): enforce = false and NOW
+ * before its learn_until?  After it, the profile enforces by itself.
+ */
+bool policy_learning(const struct agent *agent, int64_t now);
+
+/* The same now: the one reader of the wall clock among the decision's
+ * files, for learn_until is a calendar date (a step of the clock moves
+ * it, as it would move any date). */
+bool policy_learning_now(const struct agent *agent);
+
+/* Unix time T as RFC 3339 UTC ("2026-12-31T00:00:00Z") into OUT (SIZE
+ * bytes, at least 21). */
+void policy_format_time(int64_t t, char *out, size_t size);
 
 /*
  * Put agent A's profile, the part zt-exec enforces itself (its filter,

@@ -20,6 +20,7 @@
 #include "ca.h"
 #include "cache.h"
 #include "decide.h"
+#include "disable.h"
 #include "digest.h"
 #include "grant.h"
 #include "launchfilter.h"
@@ -102,6 +103,57 @@ agent_group_state(const struct ztd_config *c, char *out, size_t size)
 		    "member");
 }
 
+/*
+ * STATUS_REPLY's AGENT_STATES: "disabled NAME WHY" and "learning NAME
+ * UNTIL" lines, as many as fit (a last "... N more" line otherwise).
+ */
+static int
+put_agent_states(struct ztd *ztd, struct zt_msg *reply)
+{
+	const struct ztd_config *c = ztd->config;
+	char text[2048];
+	size_t used = 0, total = 0, shown = 0;
+
+	text[0] = '\0';
+	for (size_t i = 0; i < disabled_count(ztd->disabled); i++) {
+		const char *name, *why;
+		int n;
+
+		disabled_get(ztd->disabled, i, &name, &why);
+		total++;
+		n = snprintf(text + used, sizeof(text) - used,
+		    "disabled %s %s\n", name, why);
+		if (n > 0 && (size_t)n < sizeof(text) - used - 32) {
+			used += (size_t)n;
+			shown++;
+		} else
+			text[used] = '\0';
+	}
+	for (size_t i = 0; i < c->n_agents; i++) {
+		const struct agent *a = &c->agents[i];
+		char until[32];
+		int n;
+
+		if (!policy_learning_now(a))
+			continue;
+		total++;
+		policy_format_time(a->learn_until, until, sizeof(until));
+		n = snprintf(text + used, sizeof(text) - used,
+		    "learning %s %s\n", a->name, until);
+		if (n > 0 && (size_t)n < sizeof(text) - used - 32) {
+			used += (size_t)n;
+			shown++;
+		} else
+			text[used] = '\0';
+	}
+	if (total > shown)
+		snprintf(text + used, sizeof(text) - used, "... %zu more\n",
+		    total - shown);
+	if (text[0] == '\0')
+		return 0;
+	return zt_msg_put_str(reply, ZT_F_AGENT_STATES, text);
+}
+
 /* STATUS: how many addresses the grants' resolvers were answered and
  * ztd remembers now (expired ones not yet replaced included). */
 static int
@@ -176,6 +228,8 @@ answer_status(struct request *rq)
 		    (uint64_t)(now - view.last_good_ms) / 1000)) < 0)
 			return r;
 	}
+	if ((r = put_agent_states(ztd, reply)) < 0)
+		return r;
 	if (ztd->reload_error[0] != '\0' &&
 	    (r = zt_msg_put_str(reply, ZT_F_RELOAD_ERROR,
 	    ztd->reload_error)) < 0)
@@ -319,6 +373,23 @@ account_of_uid(uid_t uid, char name[33])
 	return 0;
 }
 
+/* An exec's arguments (ZT_F_ARGV, and FLAGS' ZT_DECIDE_ARGV_CUT) into S,
+ * for decide() to check and audit. */
+static void
+subject_argv(const struct zt_msg *request, struct subject *s)
+{
+	const void *argv;
+	uint32_t flags = 0;
+	size_t len;
+
+	if (zt_msg_get_bytes(request, ZT_F_ARGV, &argv, &len) < 0)
+		return;
+	zt_msg_get_u32(request, ZT_F_FLAGS, &flags);
+	s->argv = argv;
+	s->argv_len = len;
+	s->argv_cut = (flags & ZT_DECIDE_ARGV_CUT) != 0;
+}
+
 static int
 answer_check(struct request *rq)
 {
@@ -337,6 +408,7 @@ answer_check(struct request *rq)
 		account = NULL;
 	if (zt_msg_get_str(request, ZT_F_GRANT, &grant_id) < 0)
 		grant_id = NULL;
+	subject_argv(request, &s);
 	s.agent = config_find_agent(ztd->config, agent_name);
 	if (s.agent == NULL) {
 		/* A dry run naming no agent is the asker's mistake, not a
@@ -479,6 +551,7 @@ answer_decide(struct request *rq)
 	int r;
 
 	zt_msg_get_str(request, ZT_F_OBJECT, &object);
+	subject_argv(request, &s);
 	if (action == ACTION_NONE) {
 		snprintf(d.reason, sizeof(d.reason), "unknown action");
 		return put_decision(reply, request->request_id, &d, NULL);
@@ -1267,6 +1340,18 @@ answer_grants(struct request *rq)
 	return 0;
 }
 
+/* A REVOKE_REPLY with COUNT. */
+static int
+put_count(struct zt_msg *reply, uint32_t request_id, uint32_t count)
+{
+	int r;
+
+	if ((r = zt_msg_init(reply, ZT_MSG_REVOKE_REPLY, request_id)) < 0 ||
+	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, count)) < 0)
+		return r;
+	return 0;
+}
+
 static int
 answer_revoke(struct request *rq)
 {
@@ -1277,7 +1362,7 @@ answer_revoke(struct request *rq)
 	const char *grant_id = NULL, *agent = NULL, *account = NULL;
 	uint32_t flags = 0, count = 0;
 	char why[96];
-	int r, given = 0;
+	int given = 0;
 
 	given += zt_msg_get_str(request, ZT_F_GRANT, &grant_id) == 0;
 	given += zt_msg_get_str(request, ZT_F_AGENT, &agent) == 0;
@@ -1291,11 +1376,102 @@ answer_revoke(struct request *rq)
 	    (flags & ZT_REVOKE_KILL) != 0, why);
 	if (count > 0)
 		cache_invalidate(ztd->cache);
-	if ((r = zt_msg_init(reply, ZT_MSG_REVOKE_REPLY,
-	    request->request_id)) < 0 ||
-	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, count)) < 0)
-		return r;
+	return put_count(reply, request->request_id, count);
+}
+
+/* Audit an administrator's disable or enable of AGENT (a name ACTION of
+ * the audit, decision deny for a disable, allow for an enable). */
+static void
+audit_disable(struct request *rq, const char *agent, bool disable,
+    const char *why)
+{
+	const struct client *c = rq->client;
+	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct decision d = { .decision = disable ? DECISION_DENY :
+	    DECISION_ALLOW };
+
+	s.agent = config_find_agent(rq->ztd->config, agent);
+	snprintf(d.reason, sizeof(d.reason), "%s by uid %u pid %d%s%.160s",
+	    disable ? "disabled" : "enabled", (unsigned)c->uid, (int)c->pid,
+	    why != NULL ? ": " : "", why != NULL ? why : "");
+	decide_audit(rq->ztd, &s, disable ? "disable" : "enable", agent, &d,
+	    -1);
+}
+
+/* The state file of VERB (disable, enable) on AGENT failed with R: the
+ * set is unchanged, the administrator told so. */
+static int
+state_not_written(struct request *rq, const char *verb, const char *agent,
+    int r)
+{
+	zt_log(LOG_ERR, "%s %s: the state file could not be written: %s",
+	    verb, agent, strerror(-r));
+	zt_msg_error(rq->reply, rq->msg->request_id, r, "the state file could "
+	    "not be written: nothing changed");
 	return 0;
+}
+
+/*
+ * DISABLE (root): AGENT is denied everything from now on, across
+ * restarts, its grants end and their processes are killed.  An agent the
+ * policy does not hold is ZT_E_UNKNOWN (ztctl exits 2).
+ */
+static int
+answer_disable(struct request *rq)
+{
+	struct ztd *ztd = rq->ztd;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
+	const char *agent, *why = NULL;
+	char text[128];
+	unsigned count;
+	int r;
+
+	zt_msg_get_str(request, ZT_F_AGENT, &agent);
+	if (zt_msg_get_str(request, ZT_F_TEXT, &why) < 0)
+		why = NULL;
+	if (config_find_agent(ztd->config, agent) == NULL) {
+		zt_msg_error(reply, request->request_id, ZT_E_UNKNOWN,
+		    "no agent of that name in the policy");
+		return 0;
+	}
+	if ((r = disabled_set(ztd->disabled, agent, why)) < 0)
+		return state_not_written(rq, "disable", agent, r);
+	audit_disable(rq, agent, true, disabled_reason(ztd->disabled, agent));
+	snprintf(text, sizeof(text), "agent disabled by uid %u",
+	    (unsigned)rq->client->uid);
+	count = grant_revoke(ztd, NULL, agent, NULL, true, text);
+	cache_invalidate(ztd->cache);
+	zt_log(LOG_NOTICE, "agent %s disabled: %u grants ended, their "
+	    "processes killed", agent, count);
+	return put_count(reply, request->request_id, count);
+}
+
+/* ENABLE (root): lift a local disable; COUNT 1 when there was one. */
+static int
+answer_enable(struct request *rq)
+{
+	struct ztd *ztd = rq->ztd;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
+	const char *agent;
+	bool was = false;
+	int r;
+
+	zt_msg_get_str(request, ZT_F_AGENT, &agent);
+	if (config_find_agent(ztd->config, agent) == NULL &&
+	    disabled_reason(ztd->disabled, agent) == NULL) {
+		zt_msg_error(reply, request->request_id, ZT_E_UNKNOWN,
+		    "no agent of that name in the policy");
+		return 0;
+	}
+	if ((r = disabled_clear(ztd->disabled, agent, &was)) < 0)
+		return state_not_written(rq, "enable", agent, r);
+	if (was) {
+		audit_disable(rq, agent, false, NULL);
+		zt_log(LOG_NOTICE, "agent %s enabled again", agent);
+	}
+	return put_count(reply, request->request_id, was ? 1 : 0);
 }
 
 static int
@@ -1431,6 +1607,8 @@ static const struct {
 	    0 },
 	[ZT_MSG_CA_CRL] = { answer_ca_crl, P_ROOT, 0, 0 },
 	[ZT_MSG_AUDIT_REOPEN] = { answer_audit_reopen, P_ROOT, 0, 0 },
+	[ZT_MSG_DISABLE] = { answer_disable, P_ROOT, 0, 0 },
+	[ZT_MSG_ENABLE] = { answer_enable, P_ROOT, 0, 0 },
 	[ZT_MSG_LEARN] = { answer_learn, P_ROOT | P_SUPERVISOR, 0, 0 },
 };
 

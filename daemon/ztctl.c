@@ -21,6 +21,7 @@
 #include "digest.h"
 #include "grant.h"
 #include "policy.h"
+#include "suggest.h"
 #include "zt_client.h"
 #include "zt_err.h"
 #include "zt_exe.h"
@@ -48,10 +49,19 @@ usage(FILE *to)
 	    "  status                 version, uptime, policy, cache, grants, attestation\n"
 	    "  reload                 reload the configuration\n"
 	    "  check --agent NAME --action session|exec|connect|listen|open|syscall\n"
-	    "        --object OBJ [--account USER] [--grant ID]\n"
-	    "                         dry-run decision (exit 0 allow, 1 deny)\n"
+	    "        --object OBJ [--account USER] [--grant ID] [--arg ARG]...\n"
+	    "                         dry-run decision (exit 0 allow, 1 deny);\n"
+	    "                         --arg once per argument of an exec\n"
 	    "  grants                 live grants\n"
 	    "  revoke GRANT | --agent NAME | --account USER  [--kill]\n"
+	    "  disable AGENT [--why TEXT]\n"
+	    "                         end the agent's grants, kill its processes and\n"
+	    "                         deny it everything until enabled (kept across\n"
+	    "                         restarts)\n"
+	    "  enable AGENT           lift a local disable\n"
+	    "  profile suggest AGENT --audit FILE [--since SECONDS]\n"
+	    "                         print the commands, network and syscalls rules\n"
+	    "                         that would have allowed what the audit shows\n"
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
 	    "  enroll-host            record the current PCRs (software mode: the\n"
 	    "                         measured files' digests) as the golden values\n"
@@ -233,6 +243,57 @@ call(enum zt_msg_type type, enum zt_msg_type expected, struct zt_msg *reply)
 	return call_with(&request, expected, reply);
 }
 
+/*
+ * STATUS_REPLY's AGENT_STATES ("disabled NAME WHY" and "learning NAME
+ * UNTIL" lines), those of kind K (0 disabled, 1 learning): printed as lines
+ * of text, or, with ARRAY, appended to it as {"agent": NAME, "why" or
+ * "until": REST} objects.  0, or -1 when out of memory.
+ */
+static int
+agent_states(const char *states, size_t k, json_t *array)
+{
+	static const char *const kinds[] = { "disabled", "learning" };
+	const char *line = states;
+	size_t kind = strlen(kinds[k]);
+
+	while (*line != '\0') {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol != NULL ? (size_t)(eol - line) : strlen(line);
+		char item[1024], *name, *rest;
+
+		snprintf(item, sizeof(item), "%.*s", (int)len, line);
+		line += len + (eol != NULL);
+		if (strncmp(item, kinds[k], kind) != 0 || item[kind] != ' ')
+			continue;
+		name = item + kind + 1;
+		rest = strchr(name, ' ');
+		if (rest != NULL)
+			*rest++ = '\0';
+		if (array == NULL)
+			printf(k == 0 ? "disabled:     %s (%s)\n" :
+			    "learning:     %s, enforcing from %s\n",
+			    name, rest != NULL ? rest : "");
+		else if (json_array_append_new(array, json_pack("{s:o,s:o}",
+		    "agent", json_text(name), k == 0 ? "why" : "until",
+		    json_text(rest != NULL ? rest : ""))) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* agent_states of kind K as a JSON array; NULL when out of memory. */
+static json_t *
+agent_states_json(const char *states, size_t k)
+{
+	json_t *array = json_array();
+
+	if (array != NULL && agent_states(states, k, array) < 0) {
+		json_decref(array);
+		array = NULL;
+	}
+	return array;
+}
+
 /* Who relies on kernel feature bit BIT. */
 static const char *
 kernel_feature_use(unsigned bit)
@@ -290,11 +351,13 @@ command_status(void)
 	uint64_t cache_entries = 0, cache_hits = 0, cache_misses = 0;
 	uint64_t audit_seq = 0, attest_age = 0;
 	uint32_t grants = 0, dns_addresses = 0;
+	const char *states = "";
 	bool has_age;
 	int r;
 
 	if ((r = call(ZT_MSG_STATUS, ZT_MSG_STATUS_REPLY, &reply)) != 0)
 		return r;
+	zt_msg_get_str(&reply, ZT_F_AGENT_STATES, &states);
 	zt_msg_get_str(&reply, ZT_F_VERSION, &version);
 	zt_msg_get_u64(&reply, ZT_F_UPTIME, &uptime);
 	zt_msg_get_u64(&reply, ZT_F_GENERATION, &generation);
@@ -319,7 +382,8 @@ command_status(void)
 
 	if (arg_json)
 		return emit(json_pack("{s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,"
-		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:I,s:o,s:o,s:o,s:o}",
+		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:I,s:o,s:o,s:o,"
+		    "s:o,s:o,s:o}",
 		    "version", json_text(version),
 		    "pid", (json_int_t)pid,
 		    "uptime", json_count(uptime),
@@ -343,6 +407,8 @@ command_status(void)
 		    "audit_seq", json_count(audit_seq),
 		    "reload_error", json_text_or_null(reload_error),
 		    "agent_group", json_text_or_null(agent_group),
+		    "disabled", agent_states_json(states, 0),
+		    "learning", agent_states_json(states, 1),
 		    "kernel", kernel_features(true)));
 	printf("ztd %s (pid %" PRIu32 "), up %" PRIu64 " s\n", version, pid,
 	    uptime);
@@ -366,6 +432,8 @@ command_status(void)
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
 	if (agent_group != NULL)
 		printf("agent_group:  %s\n", agent_group);
+	agent_states(states, 0, NULL);
+	agent_states(states, 1, NULL);
 	kernel_features(false);
 	return 0;
 }
@@ -530,9 +598,13 @@ command_check(int argc, char **argv)
 		{ "object", required_argument, NULL, 'o' },
 		{ "account", required_argument, NULL, 'u' },
 		{ "grant", required_argument, NULL, 'g' },
+		{ "arg", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *agent = NULL, *object = NULL, *account = NULL, *grant = NULL;
+	char args[ZT_MSG_MAX];
+	size_t args_len = 0;
+	bool args_given = false;
 	const char *reason = "";
 	enum action action = ACTION_NONE;
 	struct zt_msg request, reply;
@@ -553,6 +625,15 @@ command_check(int argc, char **argv)
 		case 'o': object = optarg; break;
 		case 'u': account = optarg; break;
 		case 'g': grant = optarg; break;
+		case 'r':
+			/* --arg, once per argument: argv[1], argv[2], ... */
+			if (strlen(optarg) + 1 > sizeof(args) - args_len)
+				return fail(EXIT_ERROR, "check: the arguments "
+				    "are longer than a message holds");
+			memcpy(args + args_len, optarg, strlen(optarg) + 1);
+			args_len += strlen(optarg) + 1;
+			args_given = true;
+			break;
 		default: return bad_option("check", opt, argv);
 		}
 	}
@@ -567,7 +648,9 @@ command_check(int argc, char **argv)
 	    (account != NULL &&
 	    (r = zt_msg_put_str(&request, ZT_F_ACCOUNT, account)) < 0) ||
 	    (grant != NULL &&
-	    (r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) < 0))
+	    (r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) < 0) ||
+	    (args_given &&
+	    (r = zt_msg_put_bytes(&request, ZT_F_ARGV, args, args_len)) < 0))
 		return fail(EXIT_ERROR, "check: %s", zt_strerror(r));
 	if ((r = call_with(&request, ZT_MSG_DECISION, &reply)) != 0)
 		return r;
@@ -591,6 +674,196 @@ command_check(int argc, char **argv)
 	else
 		printf("deny: %s\n", reason);
 	return allow ? 0 : EXIT_NO;
+}
+
+/* disable AGENT [--why TEXT] | enable AGENT */
+static int
+command_disable(int argc, char **argv, bool disable)
+{
+	static const struct option options[] = {
+		{ "why", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *why = NULL, *agent;
+	struct zt_msg request, reply;
+	uint32_t count = 0;
+	int opt, r;
+
+	optind = 0;	/* 0: glibc starts over, permuting again */
+	while ((opt = getopt_long(argc, argv, ":", disable ? options :
+	    options + 1, NULL)) != -1) {
+		if (opt != 'w')
+			return bad_option(argv[0], opt, argv);
+		why = optarg;
+	}
+	if (optind + 1 != argc)
+		return fail(EXIT_ERROR, "usage: %s", disable ?
+		    "disable AGENT [--why TEXT]" : "enable AGENT");
+	agent = argv[optind];
+	zt_msg_init(&request, disable ? ZT_MSG_DISABLE : ZT_MSG_ENABLE,
+	    next_request_id());
+	if ((r = zt_msg_put_str(&request, ZT_F_AGENT, agent)) < 0 ||
+	    (why != NULL &&
+	    (r = zt_msg_put_str(&request, ZT_F_TEXT, why)) < 0))
+		return fail(EXIT_ERROR, "%s: %s", argv[0], zt_strerror(r));
+	if ((r = call_with(&request, ZT_MSG_REVOKE_REPLY, &reply)) != 0)
+		return r;
+	zt_msg_get_u32(&reply, ZT_F_COUNT, &count);
+	if (arg_json && disable)
+		return emit(json_pack("{s:o,s:b,s:I}", "agent",
+		    json_text(agent), "disabled", true, "grants_ended",
+		    (json_int_t)count));
+	if (arg_json)
+		return emit(json_pack("{s:o,s:b,s:b}", "agent",
+		    json_text(agent), "disabled", false, "was_disabled",
+		    count != 0));
+	if (disable)
+		printf("agent %s disabled: %" PRIu32 " grants ended, their "
+		    "processes killed\n", agent, count);
+	else
+		printf(count ? "agent %s enabled\n" : "agent %s was not "
+		    "disabled here\n", agent);
+	return 0;
+}
+
+/* Does LINE (N bytes) hold an event= record (event=reopen), no decision? */
+static bool
+is_event_line(const char *line, size_t n)
+{
+	return memmem(line, n, " event=", 7) != NULL &&
+	    memmem(line, n, " decision=", 10) == NULL;
+}
+
+/*
+ * profile suggest AGENT --audit FILE [--since SECONDS]: the rules that
+ * would have allowed what AGENT did, from ztd's audit file.  Every line
+ * of the file is untrusted text, parsed by zt_audit_parse_line.  With
+ * --json, {agent, lines, used, skipped, untimed, rules, suggestion}.
+ */
+static int
+command_profile(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "audit", required_argument, NULL, 'a' },
+		{ "since", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = NULL, *agent;
+	unsigned long since = 0;
+	size_t used = 0, skipped = 0, untimed = 0, records = 0, rules;
+	struct zt_audit_record *record;
+	struct suggest *s;
+	char *line = NULL, *end, *text = NULL;
+	size_t cap = 0, text_size = 0;
+	ssize_t n;
+	int64_t now = (int64_t)time(NULL);
+	FILE *f, *out;
+	int opt, r;
+
+	optind = 0;	/* 0: glibc starts over, permuting again */
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+		switch (opt) {
+		case 'a': file = optarg; break;
+		case 's':
+			errno = 0;
+			since = strtoul(optarg, &end, 10);
+			if (*end != '\0' || end == optarg || optarg[0] == '-' ||
+			    errno != 0 || since == 0 ||
+			    since > 100UL * 365 * 86400)
+				return fail(EXIT_ERROR, "profile suggest: "
+				    "--since takes a number of seconds");
+			break;
+		default: return bad_option("profile suggest", opt, argv);
+		}
+	}
+	if (optind + 2 != argc || strcmp(argv[optind], "suggest") != 0)
+		return fail(EXIT_ERROR, "usage: profile suggest AGENT --audit "
+		    "FILE [--since SECONDS]");
+	agent = argv[optind + 1];
+	if (file == NULL)
+		return fail(EXIT_ERROR, "profile suggest: give --audit FILE, "
+		    "ztd's audit file (ztd.audit.file): ztd keeps no audit in "
+		    "memory to read");
+	if ((f = fopen(file, "re")) == NULL)
+		return fail(EXIT_ERROR, "profile suggest: %s: %s", file,
+		    strerror(errno));
+	record = malloc(sizeof(*record));
+	s = suggest_new(agent);
+	if (record == NULL || s == NULL) {
+		fclose(f);
+		free(record);
+		suggest_free(s);
+		return fail(EXIT_ERROR, "out of memory");
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		bool bad = false;
+
+		if (line[n - 1] == '\n')
+			n--;
+		records++;
+		if (zt_audit_parse_line(line, (size_t)n, record) < 0) {
+			/* A file's event=reopen record is no decision. */
+			skipped += !is_event_line(line, (size_t)n);
+			continue;
+		}
+		/* Every record ztd writes has time= (RFC 3339 UTC). */
+		if (since > 0 && (!record->has_time ||
+		    record->time < now - (int64_t)since)) {
+			untimed += !record->has_time;
+			continue;
+		}
+		if (suggest_add(s, record, &bad))
+			used++;
+		skipped += bad;
+	}
+	r = ferror(f) ? errno : 0;
+	free(line);
+	free(record);
+	fclose(f);
+	if (r != 0) {
+		suggest_free(s);
+		return fail(EXIT_ERROR, "profile suggest: %s: %s", file,
+		    strerror(r));
+	}
+	out = arg_json ? open_memstream(&text, &text_size) : stdout;
+	if (out == NULL) {
+		suggest_free(s);
+		return fail(EXIT_ERROR, "out of memory");
+	}
+	fprintf(out, "# ztctl profile suggest %s: from %zu of the %zu lines "
+	    "of the audit file\n# (its allows and the denies learn mode let "
+	    "through); review, then paste into\n# the agent's profile\n",
+	    agent, used, records);
+	rules = suggest_print(s, out);
+	suggest_free(s);
+	if (skipped > 0)
+		fprintf(stderr, "ztctl: profile suggest: %zu lines skipped "
+		    "(not audit records, or objects no rule could name)\n",
+		    skipped);
+	if (untimed > 0)
+		fprintf(stderr, "ztctl: profile suggest: %zu records carry no "
+		    "time= and were left out by --since\n", untimed);
+	if (used == 0)
+		fprintf(stderr, "ztctl: profile suggest: no record of agent "
+		    "%s was used: the lists are empty\n", agent);
+	if (arg_json) {
+		if (fclose(out) != 0) {
+			free(text);
+			return fail(EXIT_ERROR, "out of memory");
+		}
+		r = emit(json_pack("{s:o,s:I,s:I,s:I,s:I,s:I,s:o}",
+		    "agent", json_text(agent),
+		    "lines", (json_int_t)records,
+		    "used", (json_int_t)used,
+		    "skipped", (json_int_t)skipped,
+		    "untimed", (json_int_t)untimed,
+		    "rules", (json_int_t)rules,
+		    "suggestion", json_text(text)));
+		free(text);
+		if (r != 0)
+			return r;
+	}
+	return rules > 0 ? 0 : EXIT_NO;
 }
 
 /*
@@ -1037,6 +1310,10 @@ main(int argc, char **argv)
 		return command_ca(argc, argv);
 	if (strcmp(command, "attest") == 0)
 		return command_attest(argc, argv);
+	if (strcmp(command, "profile") == 0)
+		return command_profile(argc, argv);
+	if (strcmp(command, "disable") == 0 || strcmp(command, "enable") == 0)
+		return command_disable(argc, argv, command[0] == 'd');
 	if (argc != 1)
 		return fail(EXIT_ERROR, "%s takes no arguments", command);
 	if (strcmp(command, "status") == 0)

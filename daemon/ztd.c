@@ -21,6 +21,7 @@
 #include "ca.h"
 #include "cache.h"
 #include "decide.h"
+#include "disable.h"
 #include "grant.h"
 #include "launchfilter.h"
 #include "server.h"
@@ -431,6 +432,13 @@ main(int argc, char **argv)
 		    ztd.config->state_dir, strerror(errno));
 		goto free_socket_path;
 	}
+	if (disabled_open(ztd.config->state_dir, &ztd.disabled, error,
+	    sizeof(error)) < 0) {
+		zt_log(LOG_ERR, "disabled agents: %s", error);
+		if (!arg_foreground)
+			fprintf(stderr, "ztd: disabled agents: %s\n", error);
+		goto free_socket_path;
+	}
 	snprintf(error, sizeof(error), "%s/audit.head", ztd.config->state_dir);
 	{
 		char head[CONFIG_ERROR_MAX];
@@ -556,6 +564,7 @@ free_socket_path:
 	ca_free(ztd.ca);
 	cache_free(ztd.cache);
 	audit_free(ztd.audit);
+	disabled_free(ztd.disabled);
 free_config:
 	config_free(ztd.config);
 	free((char *)ztd.config_path);

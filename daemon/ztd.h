@@ -12,6 +12,7 @@
 #include "ztd_config.h"
 
 struct audit;
+struct disabled;
 struct cache;
 struct grant;
 struct identity;
@@ -34,6 +35,8 @@ struct ztd {
 	struct token *token;		/* the key of cacheable allows'
 					 * tokens (token.h), this run's */
 	struct grantset grants;		/* live grants (grant.c's) */
+	struct disabled *disabled;	/* agents disabled locally, kept in
+					 * state_dir (disable.h) */
 	struct launchfilters *launchfilters; /* compiled seccomp filters */
 	struct grant *holding;		/* grants with denies held back from
 					 * the audit (decide.c's list) */

@@ -29,10 +29,26 @@ struct port_range {
 	uint16_t first, last;	/* inclusive */
 };
 
+/*
+ * One alternative of a command's `args`: fnmatch patterns (flags 0)
+ * matched one to one against argv[1], argv[2], ...; REST: it ended in
+ * "**", which matches any remaining arguments (none included).
+ */
+struct args_alternative {
+	char **patterns;
+	size_t n_patterns;
+	bool rest;
+	int line;
+};
+
 struct command_rule {
 	char *path;
 	enum risk risk;
 	int line;
+	/* args: the exec is allowed when one alternative matches; n_args 0
+	 * (no args key) allows every argument list. */
+	struct args_alternative *args;
+	size_t n_args;
 };
 
 struct network_rule {
@@ -108,6 +124,11 @@ struct agent {
 	 * prefixes ending in '*'. */
 	char **env;
 	size_t n_env;
+	/* Learn mode (enforce = false): until LEARN_UNTIL (unix time, from
+	 * learn_until), what the profile does not list is allowed and
+	 * audited enforced=no; explicit denies still hold. */
+	bool learn;
+	int64_t learn_until;
 	int line;
 };
 

@@ -357,12 +357,20 @@ out:
 	return ok;
 }
 
+/*
+ * Ask ztd about an exec of PATH with ARGS (ARGS_LEN bytes: argv[1..], each
+ * ending in NUL), which ztd matches against the command's args.  They are
+ * what was read from the agent's memory: the approval made after holds
+ * them byte for byte, and the exec event (execgate_verify) kills an image
+ * whose argv differs, so what ztd matched is what the new image received.
+ */
 static bool
-decide_exec(const struct call *c, const char *path)
+decide_exec(const struct call *c, const char *path, const char *args,
+    size_t args_len)
 {
 	struct ztconn_verdict v;
 
-	ztconn_decide(c->s->setup.ztd, ACTION_EXEC, path,
+	ztconn_decide_exec(c->s->setup.ztd, ACTION_EXEC, path, args, args_len,
 	    c->s->setup.root_pidfd, (pid_t)c->req->pid, &v);
 	return v.allow;
 }
@@ -453,9 +461,11 @@ on_exec(const struct call *c, bool at, char *blob)
 		pthread_mutex_unlock(&s->lock);
 	}
 	/* The launch exec runs the binary ztd checked; every other one is
-	 * asked about, by the file it resolves to.  One digest of the file
-	 * serves the pin, the launch check and the approval. */
-	if (!launch && !decide_exec(c, canon)) {
+	 * asked about, by the file it resolves to, with its arguments.  One
+	 * digest of the file serves the pin, the launch check and the
+	 * approval. */
+	if (!launch && !decide_exec(c, canon, blob + first_len,
+	    blob_len - first_len)) {
 		r = -EACCES;
 		goto out;
 	}
@@ -489,22 +499,11 @@ on_exec(const struct call *c, bool at, char *blob)
 			r = -EACCES;
 			goto out;
 		}
-		exe = open_for_exec(c->req->pid, root, -1, sb.interpreter,
-		    false);
-		if (exe < 0 || fstat(exe, &exe_st) < 0 ||
-		    fd_path(exe, script_canon, sizeof(script_canon)) < 0 ||
-		    zt_shebang_read(exe, &nested) != 0 ||
-		    (!launch && !decide_exec(c, script_canon)) ||
-		    (r = file_digest(s, exe, exe_digest)) < 0 ||
-		    (!launch && !pin_check(s, script_canon, &exe_st,
-		    exe_digest))) {
-			r = -EACCES;
-			goto out;
-		}
-		if ((r = refuse_replaceable(c, root, -1, sb.interpreter,
-		    script_canon)) < 0)
-			goto out;
-		/* argv as binfmt_script builds it. */
+		size_t interp_len;
+
+		/* argv as binfmt_script builds it: the interpreter's rule
+		 * is matched against its argv[1..] (the shebang's argument,
+		 * the script's path, then the script's arguments). */
 		if (blob_add(expect, &len, sb.interpreter) < 0 ||
 		    (sb.has_argument &&
 		    blob_add(expect, &len, sb.argument) < 0) ||
@@ -515,6 +514,23 @@ on_exec(const struct call *c, bool at, char *blob)
 		}
 		memcpy(expect + len, blob + first_len, blob_len - first_len);
 		len += blob_len - first_len;
+		interp_len = strlen(sb.interpreter) + 1;
+		exe = open_for_exec(c->req->pid, root, -1, sb.interpreter,
+		    false);
+		if (exe < 0 || fstat(exe, &exe_st) < 0 ||
+		    fd_path(exe, script_canon, sizeof(script_canon)) < 0 ||
+		    zt_shebang_read(exe, &nested) != 0 ||
+		    (!launch && !decide_exec(c, script_canon,
+		    expect + interp_len, len - interp_len)) ||
+		    (r = file_digest(s, exe, exe_digest)) < 0 ||
+		    (!launch && !pin_check(s, script_canon, &exe_st,
+		    exe_digest))) {
+			r = -EACCES;
+			goto out;
+		}
+		if ((r = refuse_replaceable(c, root, -1, sb.interpreter,
+		    script_canon)) < 0)
+			goto out;
 		memcpy(blob, expect, len);
 		blob_len = len;
 	} else {

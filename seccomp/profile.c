@@ -99,6 +99,7 @@ profile_from_record(const struct zt_record *r, struct profile *p,
 	p->inet = flags & ZT_PROFILE_INET;
 	p->inet6 = flags & ZT_PROFILE_INET6;
 	p->unix_ = flags & ZT_PROFILE_UNIX;
+	p->learn = flags & ZT_PROFILE_LEARN;
 	p->dns = flags & ZT_PROFILE_DNS;
 	while (zt_record_next(r, ZT_F_FILE, &cursor, &file) == 0) {
 		struct profile_file *f;

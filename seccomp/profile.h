@@ -39,6 +39,7 @@ struct profile {
 	bool files_given;
 	bool inet, inet6, unix_;
 	bool tunnel;
+	bool learn;			/* learn mode: IPC gated, not refused */
 	size_t n_files;
 	size_t n_commands;
 	size_t n_deny;

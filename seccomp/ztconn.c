@@ -469,9 +469,44 @@ usable(struct ztconn *z, char *why, size_t size)
 	return true;
 }
 
+/*
+ * ARGV (LEN bytes, argv[1..] each ending in NUL) into the DECIDE being
+ * built: the whole arguments that fit what room the message has left,
+ * and ZT_DECIDE_ARGV_CUT when not all did (ztd then matches no args
+ * alternative).
+ */
+static int
+put_argv(struct zt_msg *m, const char *argv, size_t len)
+{
+	/* A field header each for ARGV and FLAGS, and FLAGS' value. */
+	size_t need = 2 * ZT_MSG_FIELD_HEADER_SIZE + 4;
+	size_t room = m->size + need < ZT_MSG_MAX ? ZT_MSG_MAX - m->size -
+	    need : 0;
+	size_t fit = len;
+	int r;
+
+	if (fit > room) {
+		fit = room;
+		while (fit > 0 && argv[fit - 1] != '\0')
+			fit--;
+	}
+	if ((r = zt_msg_put_bytes(m, ZT_F_ARGV, argv, fit)) < 0)
+		return r;
+	return fit < len ? zt_msg_put_u32(m, ZT_F_FLAGS, ZT_DECIDE_ARGV_CUT) :
+	    0;
+}
+
 void
 ztconn_decide(struct ztconn *z, enum action action, const char *object,
     int pidfd, pid_t actor, struct ztconn_verdict *out)
+{
+	ztconn_decide_exec(z, action, object, NULL, 0, pidfd, actor, out);
+}
+
+void
+ztconn_decide_exec(struct ztconn *z, enum action action, const char *object,
+    const char *argv, size_t argv_len, int pidfd, pid_t actor,
+    struct ztconn_verdict *out)
 {
 	struct cache_entry *e = cache_slot(z, (uint32_t)action, object);
 	struct wait_slot *slot = NULL;
@@ -498,7 +533,8 @@ ztconn_decide(struct ztconn *z, enum action action, const char *object,
 	    (r = zt_msg_put_str(&z->out, ZT_F_OBJECT, object)) < 0 ||
 	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0 ||
 	    (actor > 0 && (r = zt_msg_put_u32(&z->out, ZT_F_PID,
-	    (uint32_t)actor)) < 0)) {
+	    (uint32_t)actor)) < 0) ||
+	    (argv != NULL && (r = put_argv(&z->out, argv, argv_len)) < 0)) {
 		snprintf(out->reason, sizeof(out->reason), "could not ask "
 		    "ztd: %s", zt_strerror(r));
 		goto free_slot;

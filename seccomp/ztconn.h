@@ -55,6 +55,16 @@ void ztconn_decide(struct ztconn *z, enum action action, const char *object,
     int pidfd, pid_t actor, struct ztconn_verdict *out);
 
 /*
+ * The same for an exec with its arguments: ARGV (ARGV_LEN bytes) holds
+ * argv[1], argv[2], ... each ending in NUL (NULL: none sent).  ztd
+ * matches them against the command's args; as many whole arguments as
+ * fit the message are sent, and ztd told when not all did.
+ */
+void ztconn_decide_exec(struct ztconn *z, enum action action,
+    const char *object, const char *argv, size_t argv_len, int pidfd,
+    pid_t actor, struct ztconn_verdict *out);
+
+/*
  * A tunnel client certificate of the grant for the key of CSR (DER):
  * CERT (*CERT_SIZE in: its room, out: its size), its SERIAL (hex),
  * NOT_AFTER (unix time) and *LIFETIME_MS, how long it lives from now (to

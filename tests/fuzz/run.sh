@@ -2,17 +2,17 @@
 # SPDX-License-Identifier: Apache-2.0
 # Build a libFuzzer harness (msg: the wire decoder, quote: the TPM quote
 # verifier, utf8: the escaping of untrusted bytes for JSON, audit: the audit
-# files' verifier, dns: the grant resolver's DNS messages) and run it for
-# SECONDS on a copy of its seed corpus; a crash fails the run and is kept in
+# files' verifier, auditline: reading audit lines back for ztctl profile
+# suggest, dns: the grant resolver's DNS messages) and run it for SECONDS
+# on a copy of its seed corpus; a crash fails the run and is kept in
 # tests/fuzz/crashes.
 #
-# usage: tests/fuzz/run.sh [msg|quote|utf8|audit|dns] SECONDS
-#                                    (from any directory;
-#                                    CC=clang-NN to pick another clang)
+# usage: tests/fuzz/run.sh [msg|quote|utf8|audit|auditline|dns] SECONDS
+#        (from any directory; CC=clang-NN to pick another clang)
 set -eu
 
 usage() {
-	echo "usage: $0 [msg|quote|utf8|audit|dns] SECONDS" >&2
+	echo "usage: $0 [msg|quote|utf8|audit|auditline|dns] SECONDS" >&2
 	exit 2
 }
 
@@ -23,7 +23,7 @@ if [ $# -eq 2 ]; then
 fi
 [ $# -eq 1 ] || usage
 case $harness in
-msg | quote | utf8 | audit | dns) ;;
+msg | quote | utf8 | audit | auditline | dns) ;;
 *) usage ;;
 esac
 name=fuzz_$harness
@@ -70,6 +70,11 @@ elif [ "$harness" = audit ]; then
 	    $top/common/zt_err.c"
 	libs=$(pkg-config --cflags --libs libcrypto)
 	corpus=$here/corpus-audit
+	max_len=20000
+elif [ "$harness" = auditline ]; then
+	sources="$top/common/zt_auditline.c $top/daemon/suggest.c"
+	libs=
+	corpus=$here/corpus-auditline
 	max_len=20000
 elif [ "$harness" = dns ]; then
 	# ldns is not instrumented; the harness checks what it returns, and

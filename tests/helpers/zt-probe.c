@@ -19,6 +19,7 @@
  *   syscall NAME                       x32 | int80
  *   race-connect GOOD_ADDR GOOD_PORT BAD_ADDR BAD_PORT N [SECONDS]
  *   race-exec GOOD_PATH BAD_PATH N [SECONDS]
+ *   race-exec-argv PATH ARG1 GOOD_ARG BAD_ARG N [SECONDS]
  *   die-mid GOOD_ADDR GOOD_PORT BAD_ADDR BAD_PORT N    unmapped
  *   hammer THREADS CALLS ADDR PORT [setuid]
  *   loop-connect ADDR PORT INTERVAL_MS COUNT
@@ -1645,6 +1646,9 @@ race_child_main(void *arg)
  * race-exec-env PATH GOOD_ENTRY BAD_ENTRY N [SECONDS]: the same with PATH
  * fixed and its one environment entry flipped (exit 0 either way: what
  * ran with BAD must be told by its effects).
+ * race-exec-argv PATH ARG1 GOOD_ARG BAD_ARG N [SECONDS]: the same with PATH
+ * fixed and its argv "PATH ARG1 X", X flipped between GOOD_ARG and BAD_ARG
+ * (a zt-probe copy run as "exit NN" tells them apart by its status).
  */
 static int
 cmd_race_exec(int argc, char **argv)
@@ -1653,7 +1657,7 @@ cmd_race_exec(int argc, char **argv)
 	    "(paths of equal length) | race-exec-env PATH GOOD_ENTRY "
 	    "BAD_ENTRY N [SECONDS]";
 	unsigned long n, i, good_n = 0, bad_n = 0, killed = 0, failed = 0;
-	char *const child_argv[] = { (char *)"race-exec-child", NULL };
+	char *child_argv[] = { (char *)"race-exec-child", NULL, NULL, NULL };
 	char shared[PATH_MAX] = "";
 	char *const child_envp[] = { shared, NULL };
 	struct flip f = { .shared = shared };
@@ -1669,6 +1673,13 @@ cmd_race_exec(int argc, char **argv)
 		c.envp = child_envp;
 		argc--;
 		argv++;
+	} else if (strcmp(argv[0], "race-exec-argv") == 0 && argc >= 3) {
+		c.path = argv[1];
+		child_argv[0] = argv[1];
+		child_argv[1] = argv[2];
+		child_argv[2] = shared;
+		argc -= 2;
+		argv += 2;
 	}
 	if (argc < 4 || argc > 5 || strlen(argv[1]) != strlen(argv[2]) ||
 	    strlen(argv[1]) >= sizeof(shared) ||
@@ -2145,6 +2156,7 @@ static const struct command {
 	{ "race-connect", cmd_race_connect },
 	{ "race-exec", cmd_race_exec },
 	{ "race-exec-env", cmd_race_exec },
+	{ "race-exec-argv", cmd_race_exec },
 	{ "unmapped", cmd_unmapped },
 	{ "die-mid", cmd_die_mid },
 	{ "hammer", cmd_hammer },

@@ -13,7 +13,8 @@
 # Known readers of the wall clock, each for a wall-clock fact: the tunnel
 # certificate's notAfter (requests.c answer_sign, seccomp/tunnel.c; being
 # reworked with the certificates), log timestamps (zt_log.c), file times
-# compared with file times (zt_exe.c), ztctl's display.
+# compared with file times (zt_exe.c), ztctl's display, an agent's
+# learn_until, a calendar date (policy.c's policy_learning_now).
 set -u
 . "$(dirname "$0")/lib.sh"
 

@@ -353,6 +353,39 @@ else
 	    "$((rss_end - rss_warm))" -lt 2048
 fi
 
+# --------------------------------------------------- learn mode, by name
+# A port no host rule lists, on the address an allowed name was answered:
+# refused while the profile enforces; in learn mode let through and
+# audited decision=deny enforced=no with the name, as the same connect by
+# address would be.
+learn_port=$(free_ports)
+"$PROBE" listen "$net.10" "$learn_port" 600 >/dev/null 2>&1 &
+track $!
+check "a service listens on $net.10:$learn_port, a port no rule lists" \
+    wait_for sh -c "ss -Htln 'sport = :$learn_port' | grep -q ."
+zx resolve api.zt.test "$learn_port"
+check "enforcing: a connect by name to a port no host rule lists is refused ($out)" \
+    test "$out" = "ok addr=$net.10 connect=EACCES"
+until_text=$(date -u -d "@$(($(date +%s) + 3600))" +%Y-%m-%dT%H:%M:%SZ)
+sed -i "s|binary = \"$agent\";|binary = \"$agent\"; enforce = false; learn_until = \"$until_text\";|" \
+    "$work/ztd.conf"
+check "ztd takes the profile in learn mode" \
+    quiet "$ZTCTL" --socket "$sock" reload
+zx resolve api.zt.test "$learn_port"
+check "learn mode: the same connect by name goes through ($out)" \
+    test "$out" = "ok addr=$net.10 connect=ok"
+check "audited decision=deny enforced=no, with the name and the host rules' reason" \
+    wait_for logged "decision=deny action=connect agent=\"dns\" .*object=\"tcp:$net.10:$learn_port\" name=\"api.zt.test\" reason=\"learn mode until $until_text, not enforced: no host rule allows .* enforced=no seq="
+zx resolve secret.example.org "$svc_port"
+check "learn mode: a name no host rule names is still refused by the resolver ($out)" \
+    test "$rc" -ne 0 -a "${out#gai=}" != "$out"
+sed -i "s| enforce = false; learn_until = \"$until_text\";||" "$work/ztd.conf"
+check "ztd takes the enforcing profile back" \
+    quiet "$ZTCTL" --socket "$sock" reload
+zx resolve api.zt.test "$learn_port"
+check "enforcing again: refused ($out)" \
+    test "$out" = "ok addr=$net.10 connect=EACCES"
+
 # --------------------------------------------------- a malformed upstream
 bad_port=$(free_ports)
 python3 "$top_srcdir/tests/helpers/dns-bad-upstream.py" "$net.54" \

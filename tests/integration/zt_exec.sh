@@ -656,7 +656,7 @@ zx exec "$bin/exit07"
 check "a high-risk command runs on a fresh attestation (status 7) ($out)" \
     test "$out" = "ok status=7"
 check "the denied exec is audited" \
-    wait_for logged "decision=deny action=exec agent=\"probe\" account=\"$account\" .*object=\"/usr/bin/dash\""
+    wait_for logged "decision=deny action=exec agent=\"probe\" account=\"$account\" .*object=\"/usr/bin/dash\\\\x00-c\\\\x00exit 9\""
 
 # A command replaced on disk after it was approved: never runs.  exit03 is
 # renamed over (a new inode); exit04 overwritten in place (same inode).

@@ -1364,6 +1364,115 @@ test_verdict_reset(void **state)
 	free(o);
 }
 
+/* ------------------------------------------------------------ args */
+
+#define ARGS_CONF \
+	"ztd: { state_dir = \"/nonexistent\"; agent_group = \"\"; };\n" \
+	"agents = ( {\n" \
+	"  name = \"git\"; accounts = [\"svc-git\"]; binary = \"/opt/a\";\n" \
+	"  sha256 = [\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"];\n" \
+	"  commands = (\n" \
+	"    { path = \"/usr/bin/git\"; risk = \"low\";\n" \
+	"      args = ([\"fetch\", \"origin\"], [\"pull\", \"--ff-only\", \"**\"],\n" \
+	"              [\"log\", \"-n\", \"[0-9]*\"], [], [\"\\\\*\"]); },\n" \
+	"    { path = \"/usr/bin/psql\"; risk = \"high\"; args = ([\"-c\", \"*\"]); },\n" \
+	"    { path = \"/bin/sh\"; risk = \"deny\"; }\n" \
+	"  );\n" \
+	"} );\n"
+
+/* One exec and its arguments ("|"-separated; NULL: none given). */
+static const struct args_case {
+	const char *path, *args;
+	bool cut;
+	uint32_t decision;
+	bool learnable;
+	bool per_argv;
+} args_cases[] = {
+	{ "/usr/bin/git", "fetch|origin", false, DECISION_ALLOW, false, true },
+	{ "/usr/bin/git", "fetch|origin|main", false, DECISION_DENY, true, false },
+	{ "/usr/bin/git", "fetch", false, DECISION_DENY, true, false },
+	{ "/usr/bin/git", "pull|--ff-only", false, DECISION_ALLOW, false, true },
+	{ "/usr/bin/git", "pull|--ff-only|origin|main", false, DECISION_ALLOW,
+	    false, true },
+	{ "/usr/bin/git", "pull|--rebase", false, DECISION_DENY, true, false },
+	{ "/usr/bin/git", "log|-n|10", false, DECISION_ALLOW, false, true },
+	{ "/usr/bin/git", "log|-n|x10", false, DECISION_DENY, true, false },
+	/* flags 0: '*' crosses '/', but a pattern sees one argument */
+	{ "/usr/bin/psql", "-c|select 1; -- a/b", false, DECISION_ALLOW,
+	    false, true },
+	{ "/usr/bin/psql", "-c|a|b", false, DECISION_DENY, true, false },
+	/* the empty alternative: no arguments; none given is none */
+	{ "/usr/bin/git", "", false, DECISION_ALLOW, false, true },
+	{ "/usr/bin/git", NULL, false, DECISION_ALLOW, false, true },
+	/* an escaped '*' matches only itself */
+	{ "/usr/bin/git", "*", false, DECISION_ALLOW, false, true },
+	{ "/usr/bin/git", "x", false, DECISION_DENY, true, false },
+	/* a cut argv matches nothing, even "**" */
+	{ "/usr/bin/git", "pull|--ff-only", true, DECISION_DENY, true, false },
+	/* risk deny is no learnable deny; an unlisted command is */
+	{ "/bin/sh", "-c|true", false, DECISION_DENY, false, false },
+	{ "/usr/bin/curl", "x", false, DECISION_DENY, true, false },
+};
+
+static void
+test_args(void **state)
+{
+	struct ztd_config *c = NULL;
+	char error[CONFIG_ERROR_MAX];
+	const struct agent *a;
+
+	(void)state;
+	if (config_parse("args.conf", ARGS_CONF, &c, error) != 0)
+		fail_msg("%s", error);
+	a = config_find_agent(c, "git");
+	assert_non_null(a);
+	for (size_t i = 0; i < ARRAY_SIZE(args_cases); i++) {
+		const struct args_case *t = &args_cases[i];
+		struct policy_object *o = parse_ok(ACTION_EXEC, t->path);
+		struct policy_verdict v;
+		char argv[256];
+		size_t len = 0;
+
+		if (t->args != NULL && t->args[0] != '\0') {
+			len = strlen(t->args) + 1;
+			memcpy(argv, t->args, len);
+			for (size_t j = 0; j < len; j++)
+				if (argv[j] == '|')
+					argv[j] = '\0';
+		}
+		if (t->args != NULL)
+			assert_int_equal(policy_set_argv(o, argv, len, t->cut),
+			    0);
+		policy_decide(a, o, &v);
+		if (v.decision != t->decision || v.learnable != t->learnable ||
+		    v.per_argv != t->per_argv)
+			fail_msg("case %zu (%s %s): decision %s learnable %d "
+			    "per_argv %d: %s", i, t->path,
+			    t->args ? t->args : "(none)",
+			    v.decision == DECISION_ALLOW ? "allow" : "deny",
+			    v.learnable, v.per_argv, v.reason);
+		check_message(v.reason);
+		free(o);
+	}
+	config_free(c);
+}
+
+/* An argv that does not end in NUL, or on anything but an exec. */
+static void
+test_args_malformed(void **state)
+{
+	struct policy_object *o = parse_ok(ACTION_EXEC, "/usr/bin/git");
+	struct policy_object *n = parse_ok(ACTION_SYSCALL, "setuid");
+
+	(void)state;
+	assert_int_equal(policy_set_argv(o, "abc", 3, false), ZT_E_PROTOCOL);
+	assert_int_equal(policy_set_argv(n, "a", 2, false), ZT_E_PROTOCOL);
+	assert_int_equal(policy_set_argv(o, "a\0b", 4, false), 0);
+	assert_int_equal(o->argc, 2);
+	free(o);
+	free(n);
+}
+
 /* ------------------------------------------------------------ main */
 
 static struct CMUnitTest
@@ -1396,6 +1505,8 @@ main(void)
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_files_rules_as_written),
 		cmocka_unit_test(test_verdict_reset),
+		cmocka_unit_test(test_args),
+		cmocka_unit_test(test_args_malformed),
 	};
 	char path[PATH_MAX], *text;
 	struct table table = { NULL, 0 };
