@@ -10,7 +10,9 @@
 # refused, and after the TTL until resolved again; a CNAME through a name
 # without a rule and a loopback answer for a rule without private = true
 # are not remembered; UDP to port 53 is refused; malformed and EDNS
-# queries from the agent; ztctl check by name.
+# queries from the agent; ztctl check by name; an AAAA answer (::1)
+# resolved and connected to over IPv6, an AAAA question with no rule
+# refused.
 #
 # Needs root (an account "zt-dns-PID", removed at the end), seccomp user
 # notification and unbound.
@@ -29,6 +31,16 @@ if ! command -v unbound >/dev/null; then
 fi
 
 logged() { grep -qE -- "$1" "$work/syslog.out"; }	# ERE
+# qhex ID NAME TYPE: a query (RD, one question of class IN) as hex; ID and
+# TYPE as 4 hex digits.
+qhex() {
+	local h="${1}01000001000000000000" label
+	for label in $(printf '%s' "$2" | tr . ' '); do
+		h="$h$(printf '%02x' ${#label})$(printf '%s' "$label" |
+		    od -An -tx1 | tr -d ' \n')"
+	done
+	printf '%s00%s0001' "$h" "$3"
+}
 queried() { grep -qiF -- " $1. " "$work/unbound.log"; }	# NAME
 
 # zx ARGS...: the agent under zt-exec; sets out and rc.
@@ -57,6 +69,7 @@ www.zt IN A $net.11
 chain.zt IN CNAME mid.other
 mid.other IN A $net.12
 pub.zt2 IN A $net.13
+v6.zt IN AAAA ::1
 EOZ
 cat >"$work/unbound.conf" <<EOU
 server:
@@ -179,6 +192,34 @@ check "a wildcard name through a CNAME to a name of the rule ($out)" \
     test "$out" = "ok addr=$net.11 connect=ok"
 check "audited with the name asked" \
     logged "object=\"tcp:$net.11:$svc_port\" name=\"good.zt.test\""
+
+# --------------------------------------------------- AAAA
+# ::1 is the one IPv6 loopback address (private: the rules for *.zt.test
+# say private = true); an AAAA question goes through the same resolver.
+if ! ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128'; then
+	for what in "resolves and connects" "asked upstream" "audited" \
+	    "refused" "audited as a deny" "never upstream"; do
+		skip "AAAA end to end ($what): this machine has no IPv6 loopback (::1 on lo)"
+	done
+else
+	"$PROBE" listen ::1 "$svc_port" 600 >/dev/null 2>&1 &
+	track $!
+	wait_for sh -c "ss -Htln 'sport = :$svc_port' | grep -qF '[::1]'"
+	zx resolve v6.zt.test "$svc_port"
+	check "a name with only an AAAA record (::1) resolves and connects over IPv6 ($out)" \
+	    test "$out" = "ok addr=::1 connect=ok"
+	check "the upstream was asked its AAAA" \
+	    grep -qiF " v6.zt.test. AAAA IN" "$work/unbound.log"
+	check "the connect was allowed by the host rule, audited with the IPv6 object and the name" \
+	    logged "decision=allow action=connect agent=\"dns\" .*object=\"tcp:\\[::1\\]:$svc_port\" name=\"v6.zt.test\" reason=\"network rule line [0-9]+ allows"
+	zx dns-tcp 192.0.2.53 53 "$(qhex 1239 secret6.zt2.test 001c)"
+	check "an AAAA question for a name with no rule: REFUSED ($out)" \
+	    test "${out% bytes=*}" = "ok rcode=5 qd=1 an=0 ar=0"
+	check "audited as a deny of dns:secret6.zt2.test" \
+	    logged "decision=deny action=resolve agent=\"dns\" .*object=\"dns:secret6.zt2.test\" reason=\"no host rule names"
+	check "and it never reaches the upstream" \
+	    sh -c "! grep -qi secret6 '$work/unbound.log'"
+fi
 
 # --------------------------------------------------- tunnels by name
 zx resolve-send api.zt.test "$tls_port" hello
