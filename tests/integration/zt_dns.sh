@@ -12,7 +12,10 @@
 # are not remembered; UDP to port 53 is refused; malformed and EDNS
 # queries from the agent; ztctl check by name; an AAAA answer (::1)
 # resolved and connected to over IPv6, an AAAA question with no rule
-# refused.
+# refused; a reload that removes the host rules refuses the next question
+# on a DNS connection held open across it, and the address it had
+# answered, and a question upstream while it happened is refused and
+# audited when its answer comes.
 #
 # Needs root (an account "zt-dns-PID", removed at the end), seccomp user
 # notification and unbound.
@@ -31,6 +34,8 @@ if ! command -v unbound >/dev/null; then
 fi
 
 logged() { grep -qE -- "$1" "$work/syslog.out"; }	# ERE
+# logged_since N ERE: a line after the first N of the syslog matches.
+logged_since() { tail -n +$(($1 + 1)) "$work/syslog.out" | grep -qE -- "$2"; }
 # qhex ID NAME TYPE: a query (RD, one question of class IN) as hex; ID and
 # TYPE as 4 hex digits.
 qhex() {
@@ -393,6 +398,86 @@ else
 	    test -n "$rss_warm" -a -n "$rss_end" -a \
 	    "$((rss_end - rss_warm))" -lt 2048
 fi
+
+# --------------------------------------------------- a reload removes the host rules
+# An agent holds a TCP connection to its resolver open across a reload
+# that takes the profile's host rules away: its next question on it is
+# refused and audited, and the address answered before is refused too.
+# Answers are remembered for 300 s here (min_ttl), so that the refusal is
+# the reload's, not the TTL's.
+cp "$work/ztd.conf" "$work/ztd-hosts.conf"
+sed -i 's/min_ttl = 1; max_ttl = 3;/min_ttl = 300; max_ttl = 600;/' \
+    "$work/ztd.conf"
+check "ztd takes answers remembered for 300 s" \
+    quiet "$ZTCTL" --socket "$sock" reload
+rm -f "$work/reloaded"
+setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+    "$agent" dns-hold 192.0.2.53 53 "$(qhex 123a api.zt.test 0001)" \
+    "$net.10" "$svc_port" "$work/reloaded" >"$work/hold.out" \
+    2>"$work/hold.err" </dev/null &
+holder=$!
+track "$holder"
+wait_for grep -q '^first ' "$work/hold.out"
+check "on a DNS connection held open, api.zt.test is answered and its address connects ($(head -n 1 "$work/hold.out"))" \
+    grep -qE '^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ connect=ok$' \
+    "$work/hold.out"
+seen=$(wc -l <"$work/syslog.out")
+# without_hosts: the configuration's host rules taken away (one line
+# each, or two for a tunnel's), and reloaded.
+without_hosts() {
+	sed -e '/{ host = .*},$/d' -e '/{ host = .*;$/{N;d}' "$work/ztd.conf" \
+	    >"$work/ztd-nohosts.conf" &&
+	    cp "$work/ztd-nohosts.conf" "$work/ztd.conf" &&
+	    ! grep -q 'host = ' "$work/ztd.conf" &&
+	    quiet "$ZTCTL" --socket "$sock" reload
+}
+check "ztd reloads the profile without its host rules" without_hosts
+touch "$work/reloaded"
+wait_for grep -q '^again ' "$work/hold.out"
+again=$(sed -n 's/^again //p' "$work/hold.out")
+check "after it, the same question on the connection held open is REFUSED ($again)" \
+    test "${again% bytes=*}" = "rcode=5 qd=1 an=0 ar=0"
+check "and audited as a deny of dns:api.zt.test" \
+    logged_since "$seen" "decision=deny action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\""
+check "the address it had answered (remembered for 300 s) is refused ($again)" \
+    test "${again##* }" = "connect=EACCES"
+check "and that connect is audited as a deny" \
+    logged_since "$seen" "decision=deny action=connect agent=\"dns\" .*object=\"tcp:$net.10:$svc_port\""
+stop_pid "$holder"
+
+# A question already upstream when the host rules go: a stub upstream
+# holds its (well-formed) answer until the policy has changed.
+held_port=$(free_ports)
+python3 "$top_srcdir/tests/helpers/dns-bad-upstream.py" "$net.57" \
+    "$held_port" "$work/held.log" "$work/held.open" 2>"$work/held.err" &
+track $!
+check "the holding upstream (a stub) listens" wait_for \
+    sh -c "ss -Htln 'sport = :$held_port' | grep -q ."
+sed "s|upstream = \[\"$net.53:$dns_port\"\]|upstream = [\"$net.57:$held_port\"]|" \
+    "$work/ztd-hosts.conf" >"$work/ztd.conf"
+check "ztd takes the host rules back, with the holding upstream" \
+    quiet "$ZTCTL" --socket "$sock" reload
+setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+    "$agent" dns-tcp 192.0.2.53 53 "$(qhex 123b api.zt.test 0001)" \
+    >"$work/held.out" 2>&1 </dev/null &
+pending=$!
+track "$pending"
+check "a question for api.zt.test is allowed and held upstream" \
+    wait_for sh -c "grep -q ' held api.zt.test\$' '$work/held.log' 2>/dev/null"
+seen=$(wc -l <"$work/syslog.out")
+check "ztd reloads without the host rules while it is upstream" without_hosts
+touch "$work/held.open"
+wait_for grep -q '^ok ' "$work/held.out"
+out=$(cat "$work/held.out")
+check "its answer, come after the reload, is REFUSED to the agent ($out)" \
+    test "${out% bytes=*}" = "ok rcode=5 qd=1 an=0 ar=0"
+check "and ztd audits it as a resolve deny when told the answer (LEARN)" \
+    logged_since "$seen" "decision=deny action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\" reason=\"no host rule names api.zt.test any more"
+stop_pid "$pending"
+cp "$work/ztd-hosts.conf" "$work/ztd.conf"
+check "ztd takes the host rules back" quiet "$ZTCTL" --socket "$sock" reload
 
 # --------------------------------------------------- a malformed upstream
 bad_port=$(free_ports)
