@@ -15,7 +15,8 @@
 # refused; a reload that removes the host rules refuses the next question
 # on a DNS connection held open across it, and the address it had
 # answered, and a question upstream while it happened is refused and
-# audited when its answer comes.
+# audited when its answer comes; a reload that removes the agent closes
+# the connection.
 #
 # Needs root (an account "zt-dns-PID", removed at the end), seccomp user
 # notification and unbound.
@@ -476,8 +477,38 @@ check "its answer, come after the reload, is REFUSED to the agent ($out)" \
 check "and ztd audits it as a resolve deny when told the answer (LEARN)" \
     logged_since "$seen" "decision=deny action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\" reason=\"no host rule names api.zt.test any more"
 stop_pid "$pending"
+
+# A reload that removes the agent ends its grants: the resolver closes the
+# connections it serves.
 cp "$work/ztd-hosts.conf" "$work/ztd.conf"
 check "ztd takes the host rules back" quiet "$ZTCTL" --socket "$sock" reload
+rm -f "$work/reloaded" "$work/hold2.out"
+setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+    "$agent" dns-hold 192.0.2.53 53 "$(qhex 123c api.zt.test 0001)" \
+    "$net.10" "$svc_port" "$work/reloaded" >"$work/hold2.out" \
+    2>"$work/hold2.err" </dev/null &
+holder=$!
+track "$holder"
+wait_for grep -q '^first ' "$work/hold2.out"
+check "again a DNS connection held open answers and connects ($(head -n 1 "$work/hold2.out"))" \
+    grep -qE '^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ connect=ok$' \
+    "$work/hold2.out"
+sed 's/{ name = "dns";/{ name = "dns-renamed";/' "$work/ztd-hosts.conf" \
+    >"$work/ztd.conf"
+check "ztd reloads a policy without the agent \"dns\"" \
+    sh -c "! grep -q 'name = \"dns\"' '$work/ztd.conf' &&
+    '$ZTCTL' --socket '$sock' reload >/dev/null 2>&1"
+touch "$work/reloaded"
+wait_for grep -q '^again ' "$work/hold2.out"
+again=$(sed -n 's/^again //p' "$work/hold2.out")
+check "its grant ended: the resolver closed the connection, the address is refused ($again)" \
+    test "$again" = "closed connect=EACCES"
+check "zt-exec logged the grant's end" \
+    logged "grant ended \(agent removed from the policy\)"
+stop_pid "$holder"
+cp "$work/ztd-hosts.conf" "$work/ztd.conf"
+check "ztd takes the agent back" quiet "$ZTCTL" --socket "$sock" reload
 
 # --------------------------------------------------- a malformed upstream
 bad_port=$(free_ports)
