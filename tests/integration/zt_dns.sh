@@ -411,18 +411,32 @@ sed -i 's/min_ttl = 1; max_ttl = 3;/min_ttl = 300; max_ttl = 600;/' \
     "$work/ztd.conf"
 check "ztd takes answers remembered for 300 s" \
     quiet "$ZTCTL" --socket "$sock" reload
-rm -f "$work/reloaded"
-setpriv --reuid="$account" --regid="$account" --clear-groups -- \
-    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
-    "$agent" dns-hold 192.0.2.53 53 "$(qhex 123a api.zt.test 0001)" \
-    "$net.10" "$svc_port" "$work/reloaded" >"$work/hold.out" \
-    2>"$work/hold.err" </dev/null &
-holder=$!
-track "$holder"
-wait_for grep -q '^first ' "$work/hold.out"
+# hold_start OUT ID: an agent (pid in holder) that asks api.zt.test on a
+# DNS connection it holds open and connects to its address, then waits for
+# $work/reloaded to ask and connect again (zt-probe dns-hold), its lines
+# in OUT; returns once the first line is there.
+hold_start() {
+	rm -f "$work/reloaded" "$1"
+	setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+	    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+	    "$agent" dns-hold 192.0.2.53 53 "$(qhex "$2" api.zt.test 0001)" \
+	    "$net.10" "$svc_port" "$work/reloaded" >"$1" 2>"$1.err" \
+	    </dev/null &
+	holder=$!
+	track "$holder"
+	wait_for grep -q '^first ' "$1" 2>/dev/null
+}
+# hold_again OUT: let the holder ask again; its line (after "again ") in
+# again.
+hold_again() {
+	touch "$work/reloaded"
+	wait_for grep -q '^again ' "$1"
+	again=$(sed -n 's/^again //p' "$1")
+}
+first_ok='^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ connect=ok$'
+hold_start "$work/hold.out" 123a
 check "on a DNS connection held open, api.zt.test is answered and its address connects ($(head -n 1 "$work/hold.out"))" \
-    grep -qE '^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ connect=ok$' \
-    "$work/hold.out"
+    grep -qE "$first_ok" "$work/hold.out"
 seen=$(wc -l <"$work/syslog.out")
 # without_hosts: the configuration's host rules taken away (one line
 # each, or two for a tunnel's), and reloaded.
@@ -434,9 +448,7 @@ without_hosts() {
 	    quiet "$ZTCTL" --socket "$sock" reload
 }
 check "ztd reloads the profile without its host rules" without_hosts
-touch "$work/reloaded"
-wait_for grep -q '^again ' "$work/hold.out"
-again=$(sed -n 's/^again //p' "$work/hold.out")
+hold_again "$work/hold.out"
 check "after it, the same question on the connection held open is REFUSED ($again)" \
     test "${again% bytes=*}" = "rcode=5 qd=1 an=0 ar=0"
 check "and audited as a deny of dns:api.zt.test" \
@@ -482,26 +494,15 @@ stop_pid "$pending"
 # connections it serves.
 cp "$work/ztd-hosts.conf" "$work/ztd.conf"
 check "ztd takes the host rules back" quiet "$ZTCTL" --socket "$sock" reload
-rm -f "$work/reloaded" "$work/hold2.out"
-setpriv --reuid="$account" --regid="$account" --clear-groups -- \
-    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
-    "$agent" dns-hold 192.0.2.53 53 "$(qhex 123c api.zt.test 0001)" \
-    "$net.10" "$svc_port" "$work/reloaded" >"$work/hold2.out" \
-    2>"$work/hold2.err" </dev/null &
-holder=$!
-track "$holder"
-wait_for grep -q '^first ' "$work/hold2.out"
+hold_start "$work/hold2.out" 123c
 check "again a DNS connection held open answers and connects ($(head -n 1 "$work/hold2.out"))" \
-    grep -qE '^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ connect=ok$' \
-    "$work/hold2.out"
+    grep -qE "$first_ok" "$work/hold2.out"
 sed 's/{ name = "dns";/{ name = "dns-renamed";/' "$work/ztd-hosts.conf" \
     >"$work/ztd.conf"
 check "ztd reloads a policy without the agent \"dns\"" \
     sh -c "! grep -q 'name = \"dns\"' '$work/ztd.conf' &&
     '$ZTCTL' --socket '$sock' reload >/dev/null 2>&1"
-touch "$work/reloaded"
-wait_for grep -q '^again ' "$work/hold2.out"
-again=$(sed -n 's/^again //p' "$work/hold2.out")
+hold_again "$work/hold2.out"
 check "its grant ended: the resolver closed the connection, the address is refused ($again)" \
     test "$again" = "closed connect=EACCES"
 check "zt-exec logged the grant's end" \
