@@ -135,6 +135,31 @@ find_zt_exec(const char *ztd_path, const char *given, char *out,
 }
 
 int
+need_zt_exec(const char *who, const char *ztd_path, const char *given,
+    char *out, size_t size)
+{
+	find_zt_exec(ztd_path, given, out, size);
+	if (access(out, X_OK) < 0) {
+		fprintf(stderr, "%s: skipped: %s: %s\n", who, out,
+		    strerror(errno));
+		return 77;
+	}
+	make_absolute(out, size);
+	return 0;
+}
+
+void
+catch_signals(void (*handler)(int))
+{
+	struct sigaction sa = { .sa_handler = handler };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int
 zt_exec_argv(char **argv, char *zt_exec, char *ztd_socket, char *log_socket)
 {
 	int n = 0;
@@ -315,6 +340,22 @@ copy_file(const char *from, const char *to, mode_t mode)
 	return r;
 }
 
+/* The SHA-256 of PATH as 64 hex digits, by sha256sum(1). */
+int
+sha256_of(const char *path, char hex[65])
+{
+	char command[256];
+	FILE *p;
+	int ok;
+
+	snprintf(command, sizeof(command), "sha256sum -- '%s'", path);
+	if ((p = popen(command, "re")) == NULL)
+		return -1;
+	ok = fscanf(p, "%64s", hex) == 1 && strlen(hex) == 64 &&
+	    strspn(hex, "0123456789abcdef") == 64;
+	return pclose(p) == 0 && ok ? 0 : -1;
+}
+
 /* remove_tree()'s WHO, for remove_entry() (nftw(3) passes no argument). */
 static const char *remove_who;
 
@@ -418,6 +459,22 @@ listen_loopback(int backlog, uint16_t *port)
 	}
 	*port = ntohs(a.sin_port);
 	return fd;
+}
+
+void *
+run_accept_close(void *arg)
+{
+	int fd = *(int *)arg;
+
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c >= 0)
+			close(c);
+		else if (errno != EINTR && errno != ECONNABORTED &&
+		    errno != EMFILE && errno != ENFILE)
+			return NULL;
+	}
 }
 
 int

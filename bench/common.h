@@ -49,6 +49,17 @@ void find_zt_exec(const char *ztd_path, const char *given, char *out,
     size_t size);
 
 /*
+ * find_zt_exec(), made absolute (the agent's account runs it): 0, or 77
+ * (skip) said on stderr after WHO when it is not there.
+ */
+int need_zt_exec(const char *who, const char *ztd_path, const char *given,
+    char *out, size_t size);
+
+/* HANDLER for SIGINT, SIGTERM and SIGHUP (no SA_RESTART: a signal breaks
+ * the main thread's blocking calls); SIGPIPE ignored. */
+void catch_signals(void (*handler)(int));
+
+/*
  * The words that run a command under ZT_EXEC with ztd's and syslog's
  * sockets, up to and with "--", into ARGV; their count.
  */
@@ -94,6 +105,9 @@ int supervisor_install(const char *who, const char *dir, char *zt_exec,
     size_t size, char group[32]);
 void supervisor_remove(char group[32]);
 
+/* The SHA-256 of PATH as 64 hex digits into HEX, by sha256sum(1): 0 or -1. */
+int sha256_of(const char *path, char hex[65]);
+
 /* Remove DIR and all below it; failures are said on stderr after WHO. */
 void remove_tree(const char *who, const char *dir);
 
@@ -108,6 +122,9 @@ void make_absolute(char *path, size_t size);
 
 /* A TCP socket listening on 127.0.0.1:*PORT (a free port); fd or -1. */
 int listen_loopback(int backlog, uint16_t *port);
+
+/* Thread body: accept and close every connection on *(int *)FD. */
+void *run_accept_close(void *fd);
 
 /* A datagram socket bound at PATH, which anyone may write; fd or -1. */
 int bind_log_socket(const char *path);

@@ -346,23 +346,6 @@ count_audit(const char *line)
 
 static struct log_sink sink = { .fd = -1, .line = count_audit };
 
-/* Accept and close every connection to 127.0.0.1:PORT. */
-static void *
-run_listener(void *arg)
-{
-	int fd = *(int *)arg;
-
-	for (;;) {
-		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-
-		if (c >= 0)
-			close(c);
-		else if (errno != EINTR && errno != ECONNABORTED &&
-		    errno != EMFILE && errno != ENFILE)
-			return NULL;
-	}
-}
-
 enum wrap {
 	WRAP_NONE,		/* as root, the command as it is */
 	WRAP_BARE,		/* as the agent's account */
@@ -644,22 +627,6 @@ launches(enum wrap wrap, char *const *args, int n, double *median_us)
 }
 
 /* ------------------------------------------------------------ setup */
-
-/* The SHA-256 of PATH as 64 hex digits, by sha256sum(1). */
-static int
-sha256_of(const char *path, char hex[65])
-{
-	char command[256];
-	FILE *p;
-	int ok;
-
-	snprintf(command, sizeof(command), "sha256sum -- '%s'", path);
-	if ((p = popen(command, "re")) == NULL)
-		return -1;
-	ok = fscanf(p, "%64s", hex) == 1 && strlen(hex) == 64 &&
-	    strspn(hex, "0123456789abcdef") == 64;
-	return pclose(p) == 0 && ok ? 0 : -1;
-}
 
 /*
  * One agent on AGENT_ACCOUNT whose binary is the copy of this program: a
@@ -1040,7 +1007,6 @@ wanted(const char *figure)
 int
 main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct utsname un;
 	struct rss rss = { -1, -1, -1 };
 	pthread_t thread;
@@ -1076,14 +1042,11 @@ main(int argc, char **argv)
 	}
 	st.self = getpid();
 	umask(022);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals(on_signal);
 
 	t0 = now_us();
 	if (prepare() < 0 ||
-	    start_thread(&thread, run_listener, &st.listen_fd) < 0 ||
+	    start_thread(&thread, run_accept_close, &st.listen_fd) < 0 ||
 	    start_thread(&thread, run_log_sink, &sink) < 0 ||
 	    start_ztd(&st.ztd, &st.ztd_pid) < 0)
 		goto out;

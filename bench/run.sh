@@ -9,7 +9,7 @@
 set -u
 cd "${1:-.}" || exit 1
 status=0
-for name in decide attest pam exec tunnel; do
+for name in decide attest pam exec tunnel dns; do
 	if [ ! -x "./bench/$name" ]; then
 		echo "bench/run.sh: bench/$name is not built" \
 		    "(make bench builds it)" >&2

@@ -1075,34 +1075,6 @@ out:
 
 /* ------------------------------------------------------------ setup */
 
-/* The SHA-256 of PATH as 64 hex digits. */
-static int
-sha256_of(const char *path, char hex[65])
-{
-	unsigned char buf[65536], md[32];
-	unsigned int len = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -1;
-	ssize_t n;
-
-	if (ctx == NULL || fd < 0 ||
-	    !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		goto out;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
-			goto out;
-	if (n == 0 && EVP_DigestFinal_ex(ctx, md, &len) && len == 32) {
-		for (unsigned i = 0; i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-		r = 0;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	EVP_MD_CTX_free(ctx);
-	return r;
-}
-
 /*
  * One agent on AGENT_ACCOUNT whose binary is the copy of this program;
  * its one network rule: the server's port, through the tunnel.
@@ -1487,7 +1459,6 @@ figure_setup(void)
 int
 main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct utsname un;
 	double t0;
 	int status = 1, r;
@@ -1504,14 +1475,9 @@ main(int argc, char **argv)
 	    &st.gid)) != 0)
 		return r;
 	beside_ztd(st.ztd_path, "ztctl", st.ztctl, sizeof(st.ztctl));
-	find_zt_exec(st.ztd_path, argc == 3 ? argv[2] : NULL, st.zt_exec,
-	    sizeof(st.zt_exec));
-	if (access(st.zt_exec, X_OK) < 0) {
-		fprintf(stderr, "bench/tunnel: skipped: %s: %s\n", st.zt_exec,
-		    strerror(errno));
-		return 77;
-	}
-	make_absolute(st.zt_exec, sizeof(st.zt_exec));
+	if ((r = need_zt_exec("bench/tunnel", st.ztd_path, argc == 3 ?
+	    argv[2] : NULL, st.zt_exec, sizeof(st.zt_exec))) != 0)
+		return r;
 	if (!find_program("openssl", st.openssl, sizeof(st.openssl))) {
 		fprintf(stderr, "bench/tunnel: skipped: no openssl(1) for the "
 		    "s_client baseline\n");
@@ -1519,11 +1485,7 @@ main(int argc, char **argv)
 	}
 	st.self = getpid();
 	umask(022);
-	/* No SA_RESTART: a signal breaks the main thread's blocking calls. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals(on_signal);
 
 	t0 = now_us();
 	uname(&un);

@@ -354,6 +354,14 @@ grant_end_unknown_agents(struct ztd *ztd, const char *why)
 }
 
 void
+grant_clamp_learned(struct ztd *ztd, int64_t until)
+{
+	for (struct grant *g = grantset_first(&ztd->grants); g != NULL;
+	    g = grantset_next(g))
+		learned_clamp(g->learned, until);
+}
+
+void
 grant_end_all(struct ztd *ztd, const char *why)
 {
 	struct grant *g;

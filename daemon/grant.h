@@ -93,6 +93,10 @@ unsigned grant_revoke(struct ztd *ztd, const char *id, const char *agent,
 /* End the grants of agents the configuration no longer names (reload). */
 void grant_end_unknown_agents(struct ztd *ztd, const char *why);
 
+/* No address any grant remembers lives past UNTIL (a reload lowered
+ * dns.max_ttl). */
+void grant_clamp_learned(struct ztd *ztd, int64_t until);
+
 /*
  * End GRANT now: forget it, tell every connected supervisor of it
  * (ZT_EVENT_GRANT_ENDED), log WHY, and with KILL send SIGKILL to its

@@ -113,6 +113,16 @@ learned_find(const struct learned *l, int family, const uint8_t *addr,
 	return n;
 }
 
+void
+learned_clamp(struct learned *l, int64_t until)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->entries[i].expires_ms > until)
+			l->entries[i].expires_ms = until;
+}
+
 size_t
 learned_count(const struct learned *l)
 {

@@ -33,6 +33,10 @@ size_t learned_find(const struct learned *l, int family, const uint8_t *addr,
     int64_t now, const char *names[LEARNED_NAMES_MAX],
     int64_t expires[LEARNED_NAMES_MAX]);
 
+/* No entry lives past UNTIL (CLOCK_BOOTTIME ms): a reload that lowered
+ * dns.max_ttl holds for what was remembered before it too. */
+void learned_clamp(struct learned *l, int64_t until);
+
 /* Entries held (live or not yet dropped). */
 size_t learned_count(const struct learned *l);
 

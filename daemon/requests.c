@@ -1106,6 +1106,25 @@ learn_answer(struct ztd *ztd, struct grant *root, const struct agent *a,
 }
 
 /*
+ * A LEARN that keeps nothing: the question (allowed when asked) names no
+ * host rule now, the policy having changed while it was upstream.  The
+ * resolver answers it REFUSED; audited as the deny it now is.
+ */
+static void
+learn_refused(struct request *rq, struct grant *g, const struct agent *a,
+    const char *object)
+{
+	struct subject s = { .grant = g, .agent = a, .account = g->account,
+	    .uid = g->uid, .pid = rq->client->pid };
+	struct decision d = { .decision = DECISION_DENY };
+
+	snprintf(d.reason, sizeof(d.reason), "no host rule names %.120s any "
+	    "more: the policy changed while it was asked upstream",
+	    object + 4);
+	decide_audit(rq->ztd, &s, "resolve", object, &d, -1);
+}
+
+/*
  * LEARN: what the grant's resolver was answered for a question ztd
  * allowed (DECIDE resolve).  Only the grant's supervisor may send it (the
  * sender's pid, from the kernel, as for REPORT); ztd trusts nothing it
@@ -1140,6 +1159,8 @@ answer_learn(struct request *rq)
 	if (n_chain > 0 && (strncmp(object, "dns:", 4) != 0 ||
 	    strcmp(object + 4, chain[0]) != 0))
 		n_chain = 0;
+	if (n_chain == 0 && strncmp(object, "dns:", 4) == 0)
+		learn_refused(rq, g, a, object);
 	if (n_chain > 0 &&
 	    zt_msg_get_record(request, ZT_F_ANSWERS, &answers) == 0)
 		for (unsigned i = 0; i < ZT_ANSWERS_MAX &&

@@ -83,6 +83,9 @@ ztd_reload(struct ztd *ztd)
 	server_push_event(ztd, -1, ZT_EVENT_INVALIDATE, NULL,
 	    "policy reloaded");
 	grant_end_unknown_agents(ztd, "agent removed from the policy");
+	/* What was answered before lives no longer than the new bound. */
+	grant_clamp_learned(ztd, ztd_now_ms() +
+	    (int64_t)fresh->dns.max_ttl * 1000);
 	attest_reconfigure(ztd->attest, fresh);
 	/* host= follows a renamed host (no fleet name yet to prefer). */
 	audit_set_host(ztd->audit, NULL);

@@ -6,8 +6,10 @@
  *   - a malformed query gets FORMERR (or NOTIMP), one that is no query
  *     ends the connection;
  *   - the name goes to ztd as a resolve decision (audited there, allow or
- *     deny); a name no host rule names gets REFUSED and never leaves the
- *     host, and so does any question but A and AAAA;
+ *     deny), every time: never from zt-exec's cache, so that after a
+ *     reload the next question is decided by the new policy; a name no
+ *     host rule names gets REFUSED and never leaves the host, and so does
+ *     any question but A and AAAA;
  *   - an allowed question goes upstream over TCP with a fresh random id,
  *     and only an answer to that id and that question is taken;
  *   - ztd is told the CNAME chain and the addresses (LEARN), checks them
@@ -315,7 +317,10 @@ answer(struct conn *c, size_t len)
 		    c->out + 2, sizeof(c->out) - 2);
 	}
 	snprintf(object, sizeof(object), "dns:%s", q.name);
-	ztconn_decide(r->ztd, ACTION_RESOLVE, object, -1, c->actor, &v);
+	/* Never from zt-exec's cache: a question is the one thing that
+	 * leaves the host, and after a reload the next one is decided on
+	 * the new policy, on a connection held open across it too. */
+	ztconn_decide_fresh(r->ztd, ACTION_RESOLVE, object, c->actor, &v);
 	if (!v.allow || (q.type != DNS_TYPE_A && q.type != DNS_TYPE_AAAA))
 		return dns_build_reply(&q, DNS_RCODE_REFUSED, NULL, 0, 0,
 		    r->max_ttl, c->out + 2, sizeof(c->out) - 2);

@@ -72,6 +72,7 @@ struct ztconn {
 	uint32_t next_id;
 	struct wait_slot slots[WAIT_SLOTS];
 	struct cache_entry cache[CACHE_SLOTS];
+	uint64_t cache_epoch;		/* + 1 at every drop */
 	struct report_hit report[REPORT_QUEUE_MAX];
 	unsigned report_count;
 	int64_t report_first_ms;
@@ -100,6 +101,9 @@ cache_drop(struct ztconn *z)
 {
 	for (size_t i = 0; i < CACHE_SLOTS; i++)
 		z->cache[i].expires_ms = 0;
+	/* An answer read before the drop, but whose caller takes the lock
+	 * back after it, was decided before the event: not to be kept. */
+	z->cache_epoch++;
 }
 
 /* One hit as a RECORD of z->out's open RECORDS, at NOW.  0, or < 0 with
@@ -496,16 +500,11 @@ put_argv(struct zt_msg *m, const char *argv, size_t len)
 	    0;
 }
 
-void
-ztconn_decide(struct ztconn *z, enum action action, const char *object,
-    int pidfd, pid_t actor, struct ztconn_verdict *out)
-{
-	ztconn_decide_exec(z, action, object, NULL, 0, pidfd, actor, out);
-}
-
-void
-ztconn_decide_exec(struct ztconn *z, enum action action, const char *object,
-    const char *argv, size_t argv_len, int pidfd, pid_t actor,
+/* ztconn_decide, from the local cache too when CACHED (and then what
+ * ztd allows is kept there), else always by ztd. */
+static void
+decide(struct ztconn *z, enum action action, const char *object,
+    const char *argv, size_t argv_len, int pidfd, pid_t actor, bool cached,
     struct ztconn_verdict *out)
 {
 	struct cache_entry *e = cache_slot(z, (uint32_t)action, object);
@@ -514,14 +513,15 @@ ztconn_decide_exec(struct ztconn *z, enum action action, const char *object,
 	const char *text = "";
 	const void *token = NULL;
 	size_t token_size = 0;
-	uint64_t until_ms = 0;
+	uint64_t until_ms = 0, epoch;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&z->lock);
 	if (!usable(z, out->reason, sizeof(out->reason)))
 		goto out;
-	if (e->expires_ms > ztconn_now_ms() && e->action == (uint32_t)action &&
+	if (cached && e->expires_ms > ztconn_now_ms() &&
+	    e->action == (uint32_t)action &&
 	    strcmp(e->object, object) == 0 && report_add(z, e)) {
 		out->allow = true;
 		out->local = true;
@@ -539,6 +539,7 @@ ztconn_decide_exec(struct ztconn *z, enum action action, const char *object,
 		    "ztd: %s", zt_strerror(r));
 		goto free_slot;
 	}
+	epoch = z->cache_epoch;
 	if (ask_finish(z, slot, pidfd, ZT_MSG_DECISION, out->reason,
 	    sizeof(out->reason)) < 0)
 		goto free_slot;
@@ -562,8 +563,8 @@ ztconn_decide_exec(struct ztconn *z, enum action action, const char *object,
 	/* Only low-risk allows with a TTL, within the grant, are kept; a
 	 * tunnel's never (the next connect needs its tunnel too); and only
 	 * with ztd's token, without which no hit could be reported. */
-	if (out->allow && risk == 0 && ttl > 0 && !out->tunnel &&
-	    strlen(object) < CACHE_OBJECT_MAX &&
+	if (cached && epoch == z->cache_epoch && out->allow && risk == 0 &&
+	    ttl > 0 && !out->tunnel && strlen(object) < CACHE_OBJECT_MAX &&
 	    zt_msg_get_bytes(&slot->reply, ZT_F_TOKEN, &token,
 	    &token_size) == 0 && token_size == ZT_TOKEN_SIZE &&
 	    zt_msg_get_u64(&slot->reply, ZT_F_CACHE_UNTIL, &until_ms) == 0) {
@@ -588,6 +589,28 @@ free_slot:
 		slot->busy = false;
 out:
 	pthread_mutex_unlock(&z->lock);
+}
+
+void
+ztconn_decide(struct ztconn *z, enum action action, const char *object,
+    int pidfd, pid_t actor, struct ztconn_verdict *out)
+{
+	decide(z, action, object, NULL, 0, pidfd, actor, true, out);
+}
+
+void
+ztconn_decide_exec(struct ztconn *z, enum action action, const char *object,
+    const char *argv, size_t argv_len, int pidfd, pid_t actor,
+    struct ztconn_verdict *out)
+{
+	decide(z, action, object, argv, argv_len, pidfd, actor, true, out);
+}
+
+void
+ztconn_decide_fresh(struct ztconn *z, enum action action, const char *object,
+    pid_t actor, struct ztconn_verdict *out)
+{
+	decide(z, action, object, NULL, 0, -1, actor, false, out);
 }
 
 int

@@ -65,6 +65,16 @@ void ztconn_decide_exec(struct ztconn *z, enum action action,
     pid_t actor, struct ztconn_verdict *out);
 
 /*
+ * The same, always by ztd (never from the local cache, and not kept
+ * there): for the grant's resolver, whose every question ztd decides on
+ * the policy it holds when asked.  ztd pushes an event before any answer
+ * made on a new policy, so once this answers, every allow cached before
+ * that event is gone too.
+ */
+void ztconn_decide_fresh(struct ztconn *z, enum action action,
+    const char *object, pid_t actor, struct ztconn_verdict *out);
+
+/*
  * A tunnel client certificate of the grant for the key of CSR (DER):
  * CERT (*CERT_SIZE in: its room, out: its size), its SERIAL (hex),
  * NOT_AFTER (unix time) and *LIFETIME_MS, how long it lives from now (to

@@ -2,18 +2,23 @@
 # SPDX-License-Identifier: Apache-2.0
 """A stub DNS upstream that answers every query malformed, on purpose.
 
-usage: dns-bad-upstream.py ADDR PORT LOG
+usage: dns-bad-upstream.py ADDR PORT LOG [HOLD]
 
 Listens on ADDR:PORT (TCP) and answers the Nth query (from 0) with the
 (N mod 8)th kind of bad answer: another id, a compression loop, a message
 cut short, another question, the TC bit, a length prefix longer than what
 follows, more records than any answer needs, a query instead of an answer.
-Each query is logged as "N KIND NAME" to LOG.  It is a stub (not a DNS
-server): the real server of the tests is unbound.
+With HOLD (a file's path), every answer is a well-formed one (one A or AAAA
+record), held until the file HOLD exists (60 s at most): a question that
+is upstream while a test changes the policy.  Each query is logged as
+"N KIND NAME" to LOG when it arrives.  It is a stub (not a DNS server): the
+real server of the tests is unbound.
 """
+import os
 import socket
 import struct
 import sys
+import time
 
 KINDS = ["wrong-id", "loop", "cut", "wrong-question", "tc", "short",
          "many", "query"]
@@ -68,6 +73,7 @@ def answer(kind, msg):
 
 def main():
     addr, port, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    hold = sys.argv[4] if len(sys.argv) > 4 else None
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind((addr, port))
@@ -79,11 +85,15 @@ def main():
         try:
             size = struct.unpack(">H", conn.recv(2, socket.MSG_WAITALL))[0]
             msg = conn.recv(size, socket.MSG_WAITALL)
-            kind = KINDS[n % len(KINDS)]
+            kind = "held" if hold else KINDS[n % len(KINDS)]
             reply, qname = answer(kind, msg)
             with open(log, "a") as f:
                 f.write("%d %s %s\n" % (n, kind, qname))
             n += 1
+            for _ in range(1200):
+                if not hold or os.path.exists(hold):
+                    break
+                time.sleep(0.05)
             conn.sendall(reply)
         except (OSError, struct.error, IndexError):
             pass

@@ -25,7 +25,7 @@
  *   loop-connect ADDR PORT INTERVAL_MS COUNT
  *   sleep SECONDS   kids N SECONDS   exit N   signal N   now
  *   resolve NAME PORT [SECONDS]       dns-tcp ADDR PORT HEX
- *   resolve-send NAME PORT TEXT
+ *   resolve-send NAME PORT TEXT       dns-hold ADDR PORT HEX TO PORT2 FILE
  *   resolve-loop PREFIX SUFFIX COUNT [MARK]
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
@@ -1120,35 +1120,38 @@ cmd_resolve_loop(int argc, char **argv)
 	return 0;
 }
 
-/*
- * dns-tcp ADDR PORT HEX: one DNS message (HEX, without the length
- * prefix) over TCP; prints "ok rcode=N qd=N an=N ar=N bytes=N" of the reply,
- * or "ok closed" when the server closed without one.
- */
-static int
-cmd_dns_tcp(int argc, char **argv)
+/* HEX (a DNS message without the length prefix) into MSG with its
+ * length prefix: the message's length, or 0 when HEX is not one. */
+static size_t
+dns_from_hex(const char *hex, uint8_t *msg, size_t size)
 {
-	uint8_t msg[4098], reply[65537];
-	size_t n = 0, got = 0, want = 0;
-	int fd;
+	size_t n = 0;
 
-	if (argc != 4 || strlen(argv[3]) % 2 != 0 ||
-	    strlen(argv[3]) / 2 > sizeof(msg) - 2)
-		return usage("dns-tcp ADDR PORT HEX");
-	for (const char *h = argv[3]; *h != '\0'; h += 2) {
+	if (strlen(hex) % 2 != 0 || strlen(hex) / 2 > size - 2)
+		return 0;
+	for (const char *h = hex; *h != '\0'; h += 2) {
 		unsigned v;
 
 		if (sscanf(h, "%2x", &v) != 1)
-			return usage("dns-tcp ADDR PORT HEX");
+			return 0;
 		msg[2 + n++] = (uint8_t)v;
 	}
 	msg[0] = (uint8_t)(n >> 8);
 	msg[1] = (uint8_t)n;
-	if ((fd = tcp_connect(argv[1], argv[2])) < 0)
-		return fail(-fd);
-	set_timeout(fd, 10);
+	return n;
+}
+
+/* Send MSG (N bytes after its length prefix) on FD and read one reply:
+ * "rcode=N qd=N an=N ar=N bytes=N" into OUT, or "closed" when the server
+ * closed without one.  0, or -errno when the send failed. */
+static int
+dns_ask(int fd, const uint8_t *msg, size_t n, char *out, size_t size)
+{
+	static uint8_t reply[65537];
+	size_t got = 0, want = 0;
+
 	if (send(fd, msg, n + 2, MSG_NOSIGNAL) < 0)
-		return fail(errno);
+		return -errno;
 	for (;;) {
 		ssize_t r = recv(fd, reply + got, sizeof(reply) - got, 0);
 
@@ -1162,14 +1165,75 @@ cmd_dns_tcp(int argc, char **argv)
 		if (want != 0 && got >= want)
 			break;
 	}
+	if (got < 2 + 12 || got < want)
+		snprintf(out, size, "closed");
+	else
+		snprintf(out, size, "rcode=%u qd=%u an=%u ar=%u bytes=%zu",
+		    reply[5] & 0x0f, reply[6] << 8 | reply[7],
+		    reply[8] << 8 | reply[9], reply[12] << 8 | reply[13],
+		    want - 2);
+	return 0;
+}
+
+/*
+ * dns-tcp ADDR PORT HEX: one DNS message (HEX, without the length
+ * prefix) over TCP; prints "ok rcode=N qd=N an=N ar=N bytes=N" of the reply,
+ * or "ok closed" when the server closed without one.
+ */
+static int
+cmd_dns_tcp(int argc, char **argv)
+{
+	uint8_t msg[4098];
+	char out[128];
+	size_t n;
+	int fd, r;
+
+	if (argc != 4 || (n = dns_from_hex(argv[3], msg, sizeof(msg))) == 0)
+		return usage("dns-tcp ADDR PORT HEX");
+	if ((fd = tcp_connect(argv[1], argv[2])) < 0)
+		return fail(-fd);
+	set_timeout(fd, 10);
+	if ((r = dns_ask(fd, msg, n, out, sizeof(out))) < 0)
+		return fail(-r);
 	close(fd);
-	if (got < 2 + 12 || got < want) {
-		printf("ok closed\n");
-		return 0;
-	}
-	printf("ok rcode=%u qd=%u an=%u ar=%u bytes=%zu\n", reply[5] & 0x0f,
-	    reply[6] << 8 | reply[7], reply[8] << 8 | reply[9],
-	    reply[12] << 8 | reply[13], want - 2);
+	printf("ok %s\n", out);
+	return 0;
+}
+
+/*
+ * dns-hold ADDR PORT HEX TO PORT2 FILE: on one TCP connection to
+ * ADDR:PORT, the DNS message HEX, then a TCP connect to TO:PORT2; prints
+ * "first REPLY connect=ok|ERRNO" (REPLY as dns-tcp says it).  Then, once
+ * FILE exists (looked for every 50 ms, 120 s at most), the same message
+ * again on the same connection and the same connect: "again REPLY
+ * connect=...".
+ */
+static int
+cmd_dns_hold(int argc, char **argv)
+{
+	struct sockaddr_storage to;
+	socklen_t to_len;
+	uint8_t msg[4098];
+	char out[128];
+	size_t n;
+	int fd, r;
+
+	if (argc != 7 || (n = dns_from_hex(argv[3], msg, sizeof(msg))) == 0 ||
+	    !parse_sockaddr(argv[4], argv[5], &to, &to_len))
+		return usage("dns-hold ADDR PORT HEX TO PORT2 FILE");
+	if ((fd = tcp_connect(argv[1], argv[2])) < 0)
+		return fail(-fd);
+	set_timeout(fd, 10);
+	if ((r = dns_ask(fd, msg, n, out, sizeof(out))) < 0)
+		return fail(-r);
+	printf("first %s connect=%s\n", out, try_connect(&to, to_len));
+	fflush(stdout);
+	for (int i = 0; i < 2400 && access(argv[6], F_OK) < 0; i++)
+		sleep_ms(50);
+	if ((r = dns_ask(fd, msg, n, out, sizeof(out))) < 0)
+		snprintf(out, sizeof(out), "send=%s", strerrorname_np(-r));
+	printf("again %s connect=%s\n", out, try_connect(&to, to_len));
+	close(fd);
 	return 0;
 }
 
@@ -2170,6 +2234,7 @@ static const struct command {
 	{ "resolve-loop", cmd_resolve_loop },
 	{ "resolve-send", cmd_resolve_send },
 	{ "dns-tcp", cmd_dns_tcp },
+	{ "dns-hold", cmd_dns_hold },
 	{ "meta", cmd_meta },
 	{ "ipc", cmd_ipc },
 	{ "mem-write", cmd_mem_write },

@@ -10,7 +10,13 @@
 # refused, and after the TTL until resolved again; a CNAME through a name
 # without a rule and a loopback answer for a rule without private = true
 # are not remembered; UDP to port 53 is refused; malformed and EDNS
-# queries from the agent; ztctl check by name.
+# queries from the agent; ztctl check by name; an AAAA answer (::1)
+# resolved and connected to over IPv6, an AAAA question with no rule
+# refused; a reload that removes the host rules refuses the next question
+# on a DNS connection held open across it, and the address it had
+# answered, and a question upstream while it happened is refused and
+# audited when its answer comes; a reload that removes the agent closes
+# the connection.
 #
 # Needs root (an account "zt-dns-PID", removed at the end), seccomp user
 # notification and unbound.
@@ -29,6 +35,18 @@ if ! command -v unbound >/dev/null; then
 fi
 
 logged() { grep -qE -- "$1" "$work/syslog.out"; }	# ERE
+# logged_since N ERE: a line after the first N of the syslog matches.
+logged_since() { tail -n +$(($1 + 1)) "$work/syslog.out" | grep -qE -- "$2"; }
+# qhex ID NAME TYPE: a query (RD, one question of class IN) as hex; ID and
+# TYPE as 4 hex digits.
+qhex() {
+	local h="${1}01000001000000000000" label
+	for label in $(printf '%s' "$2" | tr . ' '); do
+		h="$h$(printf '%02x' ${#label})$(printf '%s' "$label" |
+		    od -An -tx1 | tr -d ' \n')"
+	done
+	printf '%s00%s0001' "$h" "$3"
+}
 queried() { grep -qiF -- " $1. " "$work/unbound.log"; }	# NAME
 
 # zx ARGS...: the agent under zt-exec; sets out and rc.
@@ -57,6 +75,7 @@ www.zt IN A $net.11
 chain.zt IN CNAME mid.other
 mid.other IN A $net.12
 pub.zt2 IN A $net.13
+v6.zt IN AAAA ::1
 EOZ
 cat >"$work/unbound.conf" <<EOU
 server:
@@ -179,6 +198,34 @@ check "a wildcard name through a CNAME to a name of the rule ($out)" \
     test "$out" = "ok addr=$net.11 connect=ok"
 check "audited with the name asked" \
     logged "object=\"tcp:$net.11:$svc_port\" name=\"good.zt.test\""
+
+# --------------------------------------------------- AAAA
+# ::1 is the one IPv6 loopback address (private: the rules for *.zt.test
+# say private = true); an AAAA question goes through the same resolver.
+if ! ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128'; then
+	for what in "resolves and connects" "asked upstream" "audited" \
+	    "refused" "audited as a deny" "never upstream"; do
+		skip "AAAA end to end ($what): this machine has no IPv6 loopback (::1 on lo)"
+	done
+else
+	"$PROBE" listen ::1 "$svc_port" 600 >/dev/null 2>&1 &
+	track $!
+	wait_for sh -c "ss -Htln 'sport = :$svc_port' | grep -qF '[::1]'"
+	zx resolve v6.zt.test "$svc_port"
+	check "a name with only an AAAA record (::1) resolves and connects over IPv6 ($out)" \
+	    test "$out" = "ok addr=::1 connect=ok"
+	check "the upstream was asked its AAAA" \
+	    grep -qiF " v6.zt.test. AAAA IN" "$work/unbound.log"
+	check "the connect was allowed by the host rule, audited with the IPv6 object and the name" \
+	    logged "decision=allow action=connect agent=\"dns\" .*object=\"tcp:\\[::1\\]:$svc_port\" name=\"v6.zt.test\" reason=\"network rule line [0-9]+ allows"
+	zx dns-tcp 192.0.2.53 53 "$(qhex 1239 secret6.zt2.test 001c)"
+	check "an AAAA question for a name with no rule: REFUSED ($out)" \
+	    test "${out% bytes=*}" = "ok rcode=5 qd=1 an=0 ar=0"
+	check "audited as a deny of dns:secret6.zt2.test" \
+	    logged "decision=deny action=resolve agent=\"dns\" .*object=\"dns:secret6.zt2.test\" reason=\"no host rule names"
+	check "and it never reaches the upstream" \
+	    sh -c "! grep -qi secret6 '$work/unbound.log'"
+fi
 
 # --------------------------------------------------- tunnels by name
 zx resolve-send api.zt.test "$tls_port" hello
@@ -385,6 +432,117 @@ check "ztd takes the enforcing profile back" \
 zx resolve api.zt.test "$learn_port"
 check "enforcing again: refused ($out)" \
     test "$out" = "ok addr=$net.10 connect=EACCES"
+
+# --------------------------------------------------- a reload removes the host rules
+# An agent holds a TCP connection to its resolver open across a reload
+# that takes the profile's host rules away: its next question on it is
+# refused and audited, and the address answered before is refused too.
+# Answers are remembered for 300 s here (min_ttl), so that the refusal is
+# the reload's, not the TTL's.
+cp "$work/ztd.conf" "$work/ztd-hosts.conf"
+sed -i 's/min_ttl = 1; max_ttl = 3;/min_ttl = 300; max_ttl = 600;/' \
+    "$work/ztd.conf"
+check "ztd takes answers remembered for 300 s" \
+    quiet "$ZTCTL" --socket "$sock" reload
+# hold_start OUT ID: an agent (pid in holder) that asks api.zt.test on a
+# DNS connection it holds open and connects to its address, then waits for
+# $work/reloaded to ask and connect again (zt-probe dns-hold), its lines
+# in OUT; returns once the first line is there.
+hold_start() {
+	rm -f "$work/reloaded" "$1"
+	setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+	    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+	    "$agent" dns-hold 192.0.2.53 53 "$(qhex "$2" api.zt.test 0001)" \
+	    "$net.10" "$svc_port" "$work/reloaded" >"$1" 2>"$1.err" \
+	    </dev/null &
+	holder=$!
+	track "$holder"
+	wait_for grep -q '^first ' "$1" 2>/dev/null
+}
+# hold_again OUT: let the holder ask again; its line (after "again ") in
+# again.
+hold_again() {
+	touch "$work/reloaded"
+	wait_for grep -q '^again ' "$1"
+	again=$(sed -n 's/^again //p' "$1")
+}
+first_ok='^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ connect=ok$'
+hold_start "$work/hold.out" 123a
+check "on a DNS connection held open, api.zt.test is answered and its address connects ($(head -n 1 "$work/hold.out"))" \
+    grep -qE "$first_ok" "$work/hold.out"
+seen=$(wc -l <"$work/syslog.out")
+# without_hosts: the configuration's host rules taken away (one line
+# each, or two for a tunnel's), and reloaded.
+without_hosts() {
+	sed -e '/{ host = .*},$/d' -e '/{ host = .*;$/{N;d}' "$work/ztd.conf" \
+	    >"$work/ztd-nohosts.conf" &&
+	    cp "$work/ztd-nohosts.conf" "$work/ztd.conf" &&
+	    ! grep -q 'host = ' "$work/ztd.conf" &&
+	    quiet "$ZTCTL" --socket "$sock" reload
+}
+check "ztd reloads the profile without its host rules" without_hosts
+hold_again "$work/hold.out"
+check "after it, the same question on the connection held open is REFUSED ($again)" \
+    test "${again% bytes=*}" = "rcode=5 qd=1 an=0 ar=0"
+check "and audited as a deny of dns:api.zt.test" \
+    logged_since "$seen" "decision=deny action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\""
+check "the address it had answered (remembered for 300 s) is refused ($again)" \
+    test "${again##* }" = "connect=EACCES"
+check "and that connect is audited as a deny" \
+    logged_since "$seen" "decision=deny action=connect agent=\"dns\" .*object=\"tcp:$net.10:$svc_port\""
+stop_pid "$holder"
+
+# A question already upstream when the host rules go: a stub upstream
+# holds its (well-formed) answer until the policy has changed.
+held_port=$(free_ports)
+python3 "$top_srcdir/tests/helpers/dns-bad-upstream.py" "$net.57" \
+    "$held_port" "$work/held.log" "$work/held.open" 2>"$work/held.err" &
+track $!
+check "the holding upstream (a stub) listens" wait_for \
+    sh -c "ss -Htln 'sport = :$held_port' | grep -q ."
+sed "s|upstream = \[\"$net.53:$dns_port\"\]|upstream = [\"$net.57:$held_port\"]|" \
+    "$work/ztd-hosts.conf" >"$work/ztd.conf"
+check "ztd takes the host rules back, with the holding upstream" \
+    quiet "$ZTCTL" --socket "$sock" reload
+setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+    "$agent" dns-tcp 192.0.2.53 53 "$(qhex 123b api.zt.test 0001)" \
+    >"$work/held.out" 2>&1 </dev/null &
+pending=$!
+track "$pending"
+check "a question for api.zt.test is allowed and held upstream" \
+    wait_for sh -c "grep -q ' held api.zt.test\$' '$work/held.log' 2>/dev/null"
+seen=$(wc -l <"$work/syslog.out")
+check "ztd reloads without the host rules while it is upstream" without_hosts
+touch "$work/held.open"
+wait_for grep -q '^ok ' "$work/held.out"
+out=$(cat "$work/held.out")
+check "its answer, come after the reload, is REFUSED to the agent ($out)" \
+    test "${out% bytes=*}" = "ok rcode=5 qd=1 an=0 ar=0"
+check "and ztd audits it as a resolve deny when told the answer (LEARN)" \
+    logged_since "$seen" "decision=deny action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\" reason=\"no host rule names api.zt.test any more"
+stop_pid "$pending"
+
+# A reload that removes the agent ends its grants: the resolver closes the
+# connections it serves.
+cp "$work/ztd-hosts.conf" "$work/ztd.conf"
+check "ztd takes the host rules back" quiet "$ZTCTL" --socket "$sock" reload
+hold_start "$work/hold2.out" 123c
+check "again a DNS connection held open answers and connects ($(head -n 1 "$work/hold2.out"))" \
+    grep -qE "$first_ok" "$work/hold2.out"
+sed 's/{ name = "dns";/{ name = "dns-renamed";/' "$work/ztd-hosts.conf" \
+    >"$work/ztd.conf"
+check "ztd reloads a policy without the agent \"dns\"" \
+    sh -c "! grep -q 'name = \"dns\"' '$work/ztd.conf' &&
+    '$ZTCTL' --socket '$sock' reload >/dev/null 2>&1"
+hold_again "$work/hold2.out"
+check "its grant ended: the resolver closed the connection, the address is refused ($again)" \
+    test "$again" = "closed connect=EACCES"
+check "zt-exec logged the grant's end" \
+    logged "grant ended \(agent removed from the policy\)"
+stop_pid "$holder"
+cp "$work/ztd-hosts.conf" "$work/ztd.conf"
+check "ztd takes the agent back" quiet "$ZTCTL" --socket "$sock" reload
 
 # --------------------------------------------------- a malformed upstream
 bad_port=$(free_ports)

@@ -87,12 +87,39 @@ test_bounded(void **state)
 	learned_free(l);
 }
 
+/* A clamp cuts what lives longer, and leaves the rest. */
+static void
+test_clamp(void **state)
+{
+	struct learned *l = NULL;
+	const char *names[LEARNED_NAMES_MAX];
+	int64_t expires[LEARNED_NAMES_MAX];
+
+	(void)state;
+	learned_clamp(l, 0);		/* none yet: nothing to do */
+	assert_int_equal(learned_add(&l, 8, AF_INET, a1, "a.example", 600000,
+	    0), 0);
+	assert_int_equal(learned_add(&l, 8, AF_INET, a2, "b.example", 2000,
+	    0), 0);
+	learned_clamp(l, 3000);
+	assert_int_equal(learned_find(l, AF_INET, a1, 2500, names, expires),
+	    1);
+	assert_int_equal(expires[0], 3000);
+	assert_int_equal(learned_find(l, AF_INET, a2, 1500, names, expires),
+	    1);
+	assert_int_equal(expires[0], 2000);
+	assert_int_equal(learned_find(l, AF_INET, a1, 3000, names, expires),
+	    0);
+	learned_free(l);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_find),
 		cmocka_unit_test(test_bounded),
+		cmocka_unit_test(test_clamp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
