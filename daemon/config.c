@@ -1342,6 +1342,12 @@ parse_fleet(struct parser *p, const config_setting_t *root)
 }
 
 bool
+config_is_name(const char *s)
+{
+	return is_name(s);
+}
+
+bool
 config_key_is_inline(const char *key)
 {
 	return strncmp(key, "-----BEGIN PUBLIC KEY-----", 26) == 0;

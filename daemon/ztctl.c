@@ -17,6 +17,7 @@
 #include "digest.h"
 #include "grant.h"
 #include "policy.h"
+#include "ztctl_fleet.h"
 #include "zt_client.h"
 #include "zt_err.h"
 #include "zt_log.h"
@@ -54,6 +55,13 @@ usage(FILE *to)
 	    "  ca show                print the tunnel CA certificate (PEM)\n"
 	    "  ca crl                 print the CRL of tunnel certificates whose\n"
 	    "                         grant ended before they expired (PEM)\n"
+	    "  fleet push POLICY --key KEY [--config FILE]\n"
+	    "  fleet disable AGENT [--why TEXT] --key KEY [--config FILE]\n"
+	    "  fleet enable AGENT --key KEY [--config FILE]\n"
+	    "                         sign with the fleet administrator's KEY and\n"
+	    "                         write to etcd (FILE's fleet section)\n"
+	    "  fleet status [--config FILE]\n"
+	    "                         every host's own report, from etcd\n"
 	    "\n"
 	    "exit status: 0 done (allow), 1 refused or denied, 2 error\n");
 }
@@ -710,6 +718,8 @@ main(int argc, char **argv)
 		return command_audit(argc, argv);
 	if (strcmp(command, "ca") == 0)
 		return command_ca(argc, argv);
+	if (strcmp(command, "fleet") == 0)
+		return ztctl_fleet(argc, argv, arg_json);
 	if (argc != 1) {
 		fprintf(stderr, "ztctl: %s takes no arguments\n", command);
 		return EXIT_ERROR;

@@ -20,6 +20,8 @@
 #include "audit.h"
 #include "ca.h"
 #include "cache.h"
+#include "fleet.h"
+#include "fleet_client.h"
 #include "grant.h"
 #include "server.h"
 #include "token.h"
@@ -45,18 +47,9 @@ ztd_now_ms(void)
 	return zt_boottime_ms();
 }
 
-int
-ztd_reload(struct ztd *ztd)
+void
+ztd_apply_config(struct ztd *ztd, struct ztd_config *fresh, const char *what)
 {
-	struct ztd_config *fresh;
-	int r;
-
-	r = config_load(ztd->config_path, &fresh, ztd->reload_error);
-	if (r < 0) {
-		zt_log(LOG_ERR, "reload failed, keeping generation %llu: %s",
-		    (unsigned long long)ztd->generation, ztd->reload_error);
-		return r;
-	}
 	if (strcmp(fresh->socket, ztd->config->socket) != 0 && arg_socket == NULL)
 		zt_log(LOG_WARNING, "socket changed to %s: takes effect at the "
 		    "next start", fresh->socket);
@@ -70,9 +63,28 @@ ztd_reload(struct ztd *ztd)
 	    "policy reloaded");
 	grant_end_unknown_agents(ztd, "agent removed from the policy");
 	attest_reconfigure(ztd->attest, fresh);
-	zt_log(LOG_NOTICE, "configuration %s loaded: generation %llu, "
-	    "%zu agents", ztd->config_path,
-	    (unsigned long long)ztd->generation, fresh->n_agents);
+	zt_log(LOG_NOTICE, "configuration %s loaded%s%s: generation %llu, "
+	    "%zu agents", ztd->config_path, what != NULL ? " with " : "",
+	    what != NULL ? what : "", (unsigned long long)ztd->generation,
+	    fresh->n_agents);
+}
+
+int
+ztd_reload(struct ztd *ztd)
+{
+	struct ztd_config *fresh;
+	int r;
+
+	/* The fleet's policy, when one is in force, stays in force. */
+	r = config_load_with_policy(ztd->config_path,
+	    fleet_policy_name(ztd->fleet), fleet_policy_text(ztd->fleet),
+	    &fresh, ztd->reload_error);
+	if (r < 0) {
+		zt_log(LOG_ERR, "reload failed, keeping generation %llu: %s",
+		    (unsigned long long)ztd->generation, ztd->reload_error);
+		return r;
+	}
+	ztd_apply_config(ztd, fresh, fleet_policy_name(ztd->fleet));
 	return 0;
 }
 
@@ -241,12 +253,15 @@ run(struct ztd *ztd, int signal_fd)
 		int timeout = server_expire(ztd), n;
 		/* O(1) when nothing is due: the soonest expiry only. */
 		int left = grant_expire(ztd);
+		int fleet = fleet_tick(ztd);
 
 		if (left >= 0) {
 			left = left < INT32_MAX ? left + 1 : left;
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 		}
+		if (fleet >= 0 && (timeout < 0 || fleet < timeout))
+			timeout = fleet;
 
 		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
 		if (n < 0) {
@@ -286,6 +301,9 @@ run(struct ztd *ztd, int signal_fd)
 				    "supervisor exited",
 				    ((struct grant *)w)->agent_sid > 0);
 				break;
+			case WATCH_FLEET:
+				fleet_ready(ztd);
+				break;
 			case WATCH_CLIENT:
 				server_client_ready(ztd,
 				    (struct client *)w, events[i].events);
@@ -307,6 +325,9 @@ main(int argc, char **argv)
 	char *socket_path;
 	int r, signal_fd, ready_fd = -1, status;
 
+	/* ztd's own fleet client, execed unprivileged by fleet.c. */
+	if (argc == 2 && strcmp(argv[1], FLEET_CLIENT_ARG) == 0)
+		return fleet_client_main(FLEET_CLIENT_FD);
 	if ((r = parse_options(argc, argv)) >= 0)
 		return r;
 	umask(022);
@@ -375,6 +396,18 @@ main(int argc, char **argv)
 		}
 	}
 	{
+		char why[FLEET_ERROR_MAX];
+
+		/* Before anything reads the policy: a cached fleet policy
+		 * replaces the file's agents. */
+		if (fleet_new(&ztd, why, sizeof(why)) < 0) {
+			zt_log(LOG_ERR, "%s", why);
+			if (!arg_foreground)
+				fprintf(stderr, "ztd: %s\n", why);
+			goto free_socket_path;
+		}
+	}
+	{
 		char why[CA_ERROR_MAX];
 
 		if (ca_open(ztd.config->state_dir, ztd.config->trust_domain,
@@ -437,6 +470,19 @@ main(int argc, char **argv)
 			goto close_server;
 		}
 	}
+	{
+		char why[FLEET_ERROR_MAX];
+
+		if (fleet_start(&ztd, why, sizeof(why)) < 0) {
+			zt_log(LOG_ERR, "%s", why);
+			if (ready_fd >= 0)
+				fprintf(stderr, "ztd: %s\n", why);
+			attest_free(ztd.attest);
+			ztd.attest = NULL;
+			close(signal_fd);
+			goto close_server;
+		}
+	}
 	zt_log(LOG_NOTICE, "ztd %s serving %s: configuration %s, %zu agents, "
 	    "attestation %s", PACKAGE_VERSION, socket_path, ztd.config_path,
 	    ztd.config->n_agents, attest_name(ztd.attest));
@@ -447,6 +493,7 @@ main(int argc, char **argv)
 
 	status = run(&ztd, signal_fd);
 	grant_end_all(&ztd, "ztd stopping");
+	fleet_free(&ztd);
 	zt_log(LOG_NOTICE, "stopped");
 
 	attest_free(ztd.attest);
@@ -457,6 +504,7 @@ close_server:
 report:
 	report_ready(&ready_fd, (unsigned char)status);
 free_socket_path:
+	fleet_free(&ztd);
 	free(socket_path);
 	identity_free(ztd.identity);
 	grantset_free(&ztd.grants);

@@ -13,6 +13,7 @@
 
 struct audit;
 struct cache;
+struct fleet;
 struct grant;
 struct identity;
 struct token;
@@ -33,6 +34,7 @@ struct ztd {
 	struct token *token;		/* the key of cacheable allows'
 					 * tokens (token.h), this run's */
 	struct grantset grants;		/* live grants (grant.c's) */
+	struct fleet *fleet;		/* NULL: no fleet section */
 };
 
 /*
@@ -41,6 +43,14 @@ struct ztd {
  * configuration stays).  Logs the outcome.
  */
 int ztd_reload(struct ztd *ztd);
+
+/*
+ * Put FRESH (valid, complete) in force instead of ztd->config, as a reload
+ * does: a new generation, every cached decision dropped, supervisors told,
+ * grants of agents it no longer names ended.  WHAT names it in the log.
+ */
+void ztd_apply_config(struct ztd *ztd, struct ztd_config *fresh,
+    const char *what);
 
 /* Milliseconds on CLOCK_BOOTTIME (wall-clock steps do not move it). */
 int64_t ztd_now_ms(void);

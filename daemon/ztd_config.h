@@ -185,6 +185,10 @@ int config_parse_with_policy(const char *path, const char *text,
     const char *policy_name, const char *policy_text,
     struct ztd_config **config, char *error);
 
+/* Is S a name of an agent or publisher: [A-Za-z0-9_.-]{1,64}, not
+ * starting with '.' or '-'? */
+bool config_is_name(const char *s);
+
 /* Is KEY an inline PEM public key (a fleet policy's publisher key)
  * rather than a path? */
 bool config_key_is_inline(const char *key);

@@ -1,15 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Build a libFuzzer harness (msg: the wire decoder, quote: the TPM quote
-# verifier) and run it for SECONDS on a copy of its seed corpus; a crash
+# verifier, etcd: etcd's JSON answers, the fleet's signed entries and the
+# fleet client's frames) and run it for SECONDS on a copy of its seed corpus; a crash
 # fails the run and is kept in tests/fuzz/crashes.
 #
-# usage: tests/fuzz/run.sh [msg|quote] SECONDS   (from any directory;
+# usage: tests/fuzz/run.sh [msg|quote|etcd] SECONDS   (from any directory;
 #                                    CC=clang-NN to pick another clang)
 set -eu
 
 usage() {
-	echo "usage: $0 [msg|quote] SECONDS" >&2
+	echo "usage: $0 [msg|quote|etcd] SECONDS" >&2
 	exit 2
 }
 
@@ -20,7 +21,7 @@ if [ $# -eq 2 ]; then
 fi
 [ $# -eq 1 ] || usage
 case $harness in
-msg | quote) ;;
+msg | quote | etcd) ;;
 *) usage ;;
 esac
 name=fuzz_$harness
@@ -55,6 +56,18 @@ if [ "$harness" = msg ]; then
 	libs=
 	corpus=$here/corpus
 	max_len=4200
+elif [ "$harness" = etcd ]; then
+	# fleet_entry.c takes its name rule from config.c, which needs the
+	# rest of the engine's checks.
+	sources="$top/daemon/etcd.c $top/daemon/fleet_entry.c
+	    $top/daemon/fleet_proto.c $top/daemon/pubkey.c
+	    $top/daemon/config.c $top/daemon/syscalls.c
+	    $top/common/zt_group.c $top/common/zt_envcheck.c
+	    $top/common/zt_err.c"
+	libs=$(pkg-config --cflags --libs libcurl jansson libcrypto libconfig \
+	    libseccomp)
+	corpus=$here/corpus-etcd
+	max_len=8192
 else
 	# tss2-mu and libcrypto are not instrumented, but their memcpy calls
 	# are intercepted and the harness hands over the attest and the

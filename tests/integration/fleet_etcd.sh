@@ -1,0 +1,497 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# A fleet on etcd (TESTING.md 29): a real 3-member etcd cluster on loopback
+# (client TLS with a throwaway CA made by openssl, etcd auth with one user
+# per host whose role may write only its own report), two ztd instances as
+# hosts h1 and h2, the real fleet client each one starts, ztctl fleet as
+# the administrator, and an agent under zt-exec as a real system account.
+# Checked: a signed push reaches both hosts; an invalid, unsigned, wrongly
+# signed or replayed entry is refused and audited on both and the old
+# policy still decides; fleet disable kills the agent under h2 and blocks
+# its launches, enable lifts it; fleet status lists both hosts and drops a
+# stopped one; one member killed changes nothing; all killed: the hosts
+# decide from their cache and, after max_offline, deny sessions with
+# "fleet unreachable", across a restart too; etcd back: a change made
+# meanwhile arrives.  Deadlines are generous (seconds); the propagation
+# times measured are printed as diagnostics.
+#
+# Needs root (a system account and a group of this run's own), etcd and
+# etcdctl (etcd-server, etcd-client), openssl, curl and python3.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+account=zt-fleet-$$
+skip_unless_live_seccomp "the fleet test needs root (a system account)"
+for tool in etcd etcdctl openssl curl python3 useradd userdel setpriv \
+    timeout; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "1..0 # SKIP $tool is missing"
+		exit 0
+	fi
+done
+
+# The etcd members' data on tmpfs when there is one.
+data=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)/zt-fleet-etcd.XXXXXX")
+etcd_pids=("" "" "")
+user_added=""
+fleet_cleanup() {
+	local p
+	for p in "${etcd_pids[@]}"; do
+		[ -n "$p" ] && stop_pid "$p"
+	done
+	cleanup
+	[ -n "$user_added" ] && retry userdel -f "$account"
+	rm -rf "$data"
+	return 0
+}
+trap fleet_cleanup EXIT
+
+# ------------------------------------------------------------ helpers
+has() { printf '%s' "$1" | grep -qE -- "$2"; }	# TEXT ERE
+logged() { grep -qE -- "$2" "$work/$1/syslog.out"; }	# HOST ERE
+# poll SECONDS COMMAND...: up to SECONDS (generous: a loaded 2-core box).
+poll() {
+	local i steps=$(($1 * 10))
+	shift
+	for i in $(seq "$steps"); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+gone() {
+	[ -e "/proc/$1" ] || return 0
+	grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+ms() { date +%s%3N; }
+
+# Six free loopback ports (three members, client and peer each).
+read -r -a ports < <(python3 -c 'import socket
+ss=[socket.socket() for _ in range(6)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')
+endpoints=""
+cluster=""
+for i in 0 1 2; do
+	endpoints="$endpoints${endpoints:+,}https://127.0.0.1:${ports[$i]}"
+	cluster="$cluster${cluster:+,}m$i=http://127.0.0.1:${ports[$((i + 3))]}"
+done
+
+# ------------------------------------------------------------ a CA
+pki=$work/pki
+mkdir -m 0700 "$pki"
+# mkcert NAME SUBJECT SAN: clients' have no CN, which etcd's gateway
+# refuses when auth is on ("CommonName ... will be ignored").
+mkcert() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$pki/$1.key" -out "$pki/$1.csr" -subj "$2" \
+	    2>/dev/null &&
+	openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.pem" \
+	    -CAkey "$pki/ca.key" -CAcreateserial -days 1 \
+	    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' \
+	    "$3") -out "$pki/$1.pem" 2>/dev/null
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$pki/ca.key" -out "$pki/ca.pem" -subj "/CN=zt-fleet-test-ca" \
+    -days 1 2>/dev/null &&
+    mkcert server /CN=localhost "IP:127.0.0.1,DNS:localhost" &&
+    mkcert h1 /O=zt-fleet-test/OU=h1 DNS:h1 &&
+    mkcert h2 /O=zt-fleet-test/OU=h2 DNS:h2 &&
+    mkcert admin /O=zt-fleet-test/OU=admin DNS:admin
+check "a throwaway CA and certificates for etcd, two hosts and the admin" \
+    test -s "$pki/admin.pem"
+# The fleet administrator's signing key (Ed25519), and another.
+openssl genpkey -algorithm ed25519 -out "$pki/fleet-admin.key" 2>/dev/null
+openssl pkey -in "$pki/fleet-admin.key" -pubout -out "$pki/fleet-admin.pub"
+openssl genpkey -algorithm ed25519 -out "$pki/evil.key" 2>/dev/null
+openssl pkey -in "$pki/evil.key" -pubout -out "$pki/evil.pub"
+
+# ------------------------------------------------------------ etcd
+start_member() { # I
+	local i=$1
+	etcd --name "m$i" --data-dir "$data/m$i" \
+	    --listen-client-urls "https://127.0.0.1:${ports[$i]}" \
+	    --advertise-client-urls "https://127.0.0.1:${ports[$i]}" \
+	    --listen-peer-urls "http://127.0.0.1:${ports[$((i + 3))]}" \
+	    --initial-advertise-peer-urls "http://127.0.0.1:${ports[$((i + 3))]}" \
+	    --initial-cluster "$cluster" --initial-cluster-state new \
+	    --initial-cluster-token "zt-fleet-$$" \
+	    --cert-file "$pki/server.pem" --key-file "$pki/server.key" \
+	    --client-cert-auth --trusted-ca-file "$pki/ca.pem" \
+	    --heartbeat-interval 200 --election-timeout 2000 \
+	    >>"$work/etcd-m$i.log" 2>&1 &
+	etcd_pids[$i]=$!
+}
+kill_member() { # I
+	[ -n "${etcd_pids[$1]}" ] && kill -KILL "${etcd_pids[$1]}" 2>/dev/null
+	wait "${etcd_pids[$1]}" 2>/dev/null
+	etcd_pids[$1]=""
+}
+ectl() { # etcdctl as root over TLS
+	ETCDCTL_API=3 etcdctl --endpoints "$endpoints" \
+	    --cacert "$pki/ca.pem" --cert "$pki/admin.pem" \
+	    --key "$pki/admin.key" --dial-timeout 3s --command-timeout 5s \
+	    ${auth_root:+--user root:root-$$} "$@"
+}
+healthy() { ectl endpoint health >/dev/null 2>&1; }
+for i in 0 1 2; do start_member "$i"; done
+check "a 3-member etcd cluster answers over TLS" poll 60 healthy
+
+# etcd auth: root for the administrator; a user per host whose role reads
+# the prefix and writes only its own report.
+ectl user add "root:root-$$" >/dev/null &&
+    ectl user grant-role root root >/dev/null &&
+    ectl role add host-h1 >/dev/null && ectl role add host-h2 >/dev/null &&
+    ectl role grant-permission --prefix=true host-h1 read /ztgate/ \
+	>/dev/null &&
+    ectl role grant-permission host-h1 readwrite /ztgate/hosts/h1 \
+	>/dev/null &&
+    ectl role grant-permission --prefix=true host-h2 read /ztgate/ \
+	>/dev/null &&
+    ectl role grant-permission host-h2 readwrite /ztgate/hosts/h2 \
+	>/dev/null &&
+    ectl user add "h1:pw-h1-$$" >/dev/null &&
+    ectl user add "h2:pw-h2-$$" >/dev/null &&
+    ectl user grant-role h1 host-h1 >/dev/null &&
+    ectl user grant-role h2 host-h2 >/dev/null &&
+    ectl auth enable >/dev/null
+auth_root=1
+check "etcd auth on: root, and users h1 and h2 with their roles" \
+    sh -c "ETCDCTL_API=3 etcdctl --endpoints '$endpoints' --cacert '$pki/ca.pem' --cert '$pki/admin.pem' --key '$pki/admin.key' --user h1:pw-h1-$$ put /ztgate/policy x 2>&1 | grep -q 'permission denied'"
+printf 'pw-h1-%s\n' "$$" >"$pki/h1.password"
+printf 'pw-h2-%s\n' "$$" >"$pki/h2.password"
+printf 'root-%s\n' "$$" >"$pki/root.password"
+chmod 0600 "$pki"/*.key "$pki"/*.password
+
+# ------------------------------------------------------------ the agent
+add_account "$account"
+user_added=1
+bin=$work/bin
+mkdir -m 0755 "$bin"
+install -m 0755 "$PROBE" "$bin/agent"
+check "zt-exec is installed setgid to this run's supervisor group" \
+    supervisor_setup "$bin"
+digest=$(sha256sum "$bin/agent" | cut -d' ' -f1)
+
+# policy N [EXTRA]: a fleet policy whose agent "fleetagent" runs the probe;
+# N tells versions apart (a command /bin/echoN of risk low).
+policy() {
+	cat <<EOC
+${2:-}
+agents = (
+  {
+    name = "fleetagent";
+    accounts = ["$account"];
+    pam_services = ["zt-exec"];
+    binary = "$bin/agent";
+    sha256 = ["$digest"];
+    landlock = "optional";
+    commands = ( { path = "/bin/echo$1"; risk = "low"; } );
+  }
+);
+EOC
+}
+policy 1 >"$work/policy1.conf"
+policy 2 >"$work/policy2.conf"
+policy 3 >"$work/policy3.conf"
+policy 9 'ztd = { socket = "/tmp/elsewhere.sock"; };' >"$work/bad.conf"
+
+# fleet_section HOST USER PASSWORD_FILE CERT ADMIN_PUB
+fleet_section() {
+	cat <<EOC
+fleet: {
+  etcd = ["$(echo "$endpoints" | sed 's/,/", "/g')"];
+  host = "$1";
+  ca = "$pki/ca.pem";
+  cert = "$pki/$4.pem";
+  key = "$pki/$4.key";
+  user = "$2";
+  password_file = "$3";
+  admin_key = "$5";
+  heartbeat = 1;
+  max_offline = 8;
+};
+EOC
+}
+# The administrator's own configuration (root in etcd, the admin cert).
+fleet_section admin root "$pki/root.password" admin \
+    "$pki/fleet-admin.pub" >"$work/admin.conf"
+fleet_section admin root "$pki/root.password" admin \
+    "$pki/evil.pub" >"$work/evil.conf"
+chmod 0644 "$work/admin.conf" "$work/evil.conf"
+
+for h in h1 h2; do
+	mkdir -m 0755 "$work/$h"
+	cat >"$work/$h/ztd.conf" <<EOC
+ztd: {
+  state_dir = "$work/$h/state";
+  supervisor_group = "$SUPERVISOR_GROUP";
+};
+attestation: { mode = "software"; golden = "$work/$h/state/golden"; };
+$(fleet_section "$h" "$h" "$pki/$h.password" "$h" "$pki/fleet-admin.pub")
+EOC
+	chmod 0644 "$work/$h/ztd.conf"
+	start_logsink "$work/$h"
+done
+declare -A ztd_pid
+start_ztd() { # HOST
+	$ZTD_WRAP "$ZTD" --foreground --config "$work/$1/ztd.conf" \
+	    --socket "$work/$1/ztd.sock" --syslog-socket "$work/$1/log.sock" \
+	    2>>"$work/$1/ztd.stderr" &
+	ztd_pid[$1]=$!
+	track "${ztd_pid[$1]}"
+	wait_for test -S "$work/$1/ztd.sock"
+}
+stop_ztd() { # HOST
+	stop_pid "${ztd_pid[$1]}"
+	wait "${ztd_pid[$1]}" 2>/dev/null
+}
+fleet() { "$ZTCTL" fleet "$@"; }
+zcheck() { # HOST ACTION OBJECT: ztctl check's output and exit status
+	out=$("$ZTCTL" --socket "$work/$1/ztd.sock" check --agent fleetagent \
+	    --action "$2" --object "$3" 2>&1)
+	rc=$?
+}
+allows() { zcheck "$@"; [ "$rc" -eq 0 ]; }
+denies() { # HOST ACTION OBJECT ERE
+	zcheck "$1" "$2" "$3"
+	[ "$rc" -eq 1 ] && has "$out" "$4"
+}
+status_has() { fleet status --config "$work/admin.conf" 2>/dev/null | grep -qE -- "$1"; }
+status_lacks() { ! fleet status --config "$work/admin.conf" 2>/dev/null | grep -qE -- "$1"; }
+
+start_ztd h1
+start_ztd h2
+check "h1 is in sync with etcd (TLS, user h1)" \
+    poll 30 logged h1 'fleet: in sync with etcd'
+check "h2 is in sync with etcd (TLS, user h2)" \
+    poll 30 logged h2 'fleet: in sync with etcd'
+check "the fleet client runs unprivileged (not root), a child of ztd" \
+    sh -c "ps -o user=,args= --ppid ${ztd_pid[h1]} | grep -v '^root' | grep -q 'ztd-fleet --fleet-client'"
+zcheck h1 exec /bin/echo1
+check "before any push, h1 knows no fleetagent (exit 2: $out)" test "$rc" -eq 2
+
+# ------------------------------------------------------------ reports
+check "fleet status lists h1 and h2, as their own reports" \
+    poll 20 sh -c "'$ZTCTL' fleet status --config '$work/admin.conf' | grep -q \"own reports\" && '$ZTCTL' fleet status --config '$work/admin.conf' | grep -q '^h1 {' && '$ZTCTL' fleet status --config '$work/admin.conf' | grep -q '^h2 {'"
+out=$("$ZTCTL" --json fleet status --config "$work/admin.conf")
+check "fleet status --json: each report with host, attestation, policy, grants, version" \
+    python3 -c 'import json,sys
+d=json.loads(sys.argv[1]); hosts={h["key"]:h["report"] for h in d["hosts"]}
+r=hosts["h1"]; assert r["host"]=="h1" and r["attestation"]["mode"]=="software"
+assert "serial" in r["policy"] and "grants" in r and r["version"]
+assert "not verified" in d["note"]' "$out"
+out=$(curl -s --cacert "$pki/ca.pem" --cert "$pki/h1.pem" --key "$pki/h1.key" \
+    "https://127.0.0.1:${ports[0]}/v3/auth/authenticate" \
+    -d "{\"name\":\"h1\",\"password\":\"pw-h1-$$\"}")
+token=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' 2>/dev/null)
+out=$(curl -s --cacert "$pki/ca.pem" --cert "$pki/h1.pem" --key "$pki/h1.key" \
+    -H "Authorization: $token" "https://127.0.0.1:${ports[0]}/v3/kv/put" \
+    -d '{"key":"'"$(printf /ztgate/policy | base64)"'","value":"eA=="}')
+check "etcd refuses h1's user a write to PREFIX/policy ($out)" \
+    has "$out" 'permission denied'
+
+# ------------------------------------------------------------ push
+t0=$(ms)
+out=$(fleet push "$work/policy1.conf" --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf" 2>&1)
+check "fleet push signs and writes policy 1 ($out)" \
+    has "$out" '^policy serial [0-9]+ written to /ztgate/policy$'
+serial1=$(printf '%s' "$out" | sed -n 's/^policy serial \([0-9]*\) .*/\1/p')
+check "h1 applies policy 1: fleetagent's /bin/echo1 is allowed" \
+    poll 20 allows h1 exec /bin/echo1
+check "h2 applies policy 1 too" poll 20 allows h2 exec /bin/echo1
+diag "push to both hosts deciding: $(($(ms) - t0)) ms (polled every 100 ms)"
+check "the apply is audited on h2 (decision=allow action=fleet)" \
+    logged h2 "decision=allow action=fleet agent=\"-\" .*object=\"policy serial $serial1\" reason=\"signed by the fleet administrator; applied\""
+check "policy 1 is cached in h1's state_dir" \
+    grep -q '^kind policy$' "$work/h1/state/fleet/policy"
+value1=$(ectl get /ztgate/policy -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0]["value"])')
+
+out=$(fleet push "$work/bad.conf" --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf" 2>&1)
+check "fleet push refuses a policy with a ztd section locally ($out)" \
+    has "$out" "unknown key 'ztd' in a fleet policy"
+
+# put_signed KEY KIND AGENT SERIAL FILE SIGNKEY: an entry signed with
+# openssl (a second implementation of the format), put through the gateway.
+put_signed() {
+	local header body=$work/body.$$ msg=$work/msg.$$ sig
+	header=$(printf 'ztgate-fleet 1\nkind %s\nagent %s\nserial %s\nwhy -\n' \
+	    "$2" "$3" "$4")
+	cp "$5" "$body"
+	{ printf 'ztgate fleet entry\n%s\n\n' "$header"; cat "$body"; } >"$msg"
+	sig=$(openssl pkeyutl -sign -inkey "$6" -rawin -in "$msg" | base64 -w0)
+	{ printf '%s\nsignature %s\n\n' "$header" "$sig"; cat "$body"; } \
+	    >"$work/entry.$$"
+	put_raw "$1" "$(base64 -w0 "$work/entry.$$")"
+}
+# put_raw KEY BASE64-VALUE: the exact bytes, as root through the gateway.
+put_raw() {
+	local token
+	token=$(curl -s --cacert "$pki/ca.pem" --cert "$pki/admin.pem" \
+	    --key "$pki/admin.key" \
+	    "https://127.0.0.1:${ports[1]}/v3/auth/authenticate" \
+	    -d "{\"name\":\"root\",\"password\":\"root-$$\"}" |
+	    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+	curl -s --cacert "$pki/ca.pem" --cert "$pki/admin.pem" \
+	    --key "$pki/admin.key" -H "Authorization: $token" \
+	    "https://127.0.0.1:${ports[1]}/v3/kv/put" \
+	    -d "{\"key\":\"$(printf '%s' "$1" | base64 -w0)\",\"value\":\"$2\"}" \
+	    >/dev/null
+}
+# A later serial, well signed, but not a valid policy: ztd validates too.
+put_signed /ztgate/policy policy - $((serial1 + 1)) "$work/bad.conf" \
+    "$pki/fleet-admin.key"
+check "h1 refuses a signed policy with a ztd section, audited with its line" \
+    poll 20 logged h1 "decision=deny action=fleet agent=\"-\" .*object=\"policy serial $((serial1 + 1))\" reason=\"fleet policy serial $((serial1 + 1)):[0-9]+: unknown key 'ztd' in a fleet policy"
+check "h2 refuses it too" \
+    poll 20 logged h2 "decision=deny action=fleet .*object=\"policy serial $((serial1 + 1))\""
+check "and policy 1 still decides on h2" allows h2 exec /bin/echo1
+check "the refusal is published in h2's report" \
+    poll 20 status_has "^h2 .*\"error\":\"policy serial $((serial1 + 1)): fleet policy serial"
+
+out=$(fleet push "$work/policy2.conf" --key "$pki/evil.key" \
+    --config "$work/evil.conf" 2>&1)
+check "a push signed by another key is written ($out)" has "$out" 'written'
+check "h1 refuses it: bad signature, audited" \
+    poll 20 logged h1 'decision=deny action=fleet .*object="policy serial [0-9]+" reason="bad signature: not signed by the fleet administrator'"'"'s key'
+check "h2 refuses it too" poll 20 logged h2 'reason="bad signature'
+policy1_decides() { allows h1 exec /bin/echo1 && ! allows h1 exec /bin/echo2; }
+check "policy 1 still decides on h1 (echo1 allowed, echo2 not)" \
+    policy1_decides
+put_raw /ztgate/policy "$(printf 'kind policy\nno signature\n' | base64 -w0)"
+check "an unsigned entry is refused, audited" \
+    poll 20 logged h2 'decision=deny action=fleet .*object="policy" reason="not a fleet entry'
+
+out=$(fleet push "$work/policy2.conf" --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf" 2>&1)
+check "fleet push policy 2 ($out)" has "$out" '^policy serial'
+check "h1 applies policy 2" poll 20 allows h1 exec /bin/echo2
+check "h2 applies policy 2" poll 20 allows h2 exec /bin/echo2
+put_raw /ztgate/policy "$value1"
+check "a replay of policy 1 (older serial) is refused on h1: rollback" \
+    poll 20 logged h1 "decision=deny action=fleet .*object=\"policy serial $serial1\" reason=\"serial $serial1 is at or below [0-9]+, the last applied: a replay or rollback\""
+check "and on h2" poll 20 logged h2 "object=\"policy serial $serial1\" reason=\"serial $serial1 is at or below"
+check "policy 2 still decides on h2 after the replay" \
+    allows h2 exec /bin/echo2
+
+# ------------------------------------------------------------ disable
+zx_bg() { # NAME HOST ARGS...: the agent under zt-exec against HOST's ztd
+	local name=$1 host=$2
+	shift 2
+	(cd "$work" && exec setpriv --reuid="$account" --regid="$account" \
+	    --clear-groups -- "$ZTEXEC" --socket "$work/$host/ztd.sock" \
+	    --syslog-socket "$work/$host/log.sock" -- "$bin/agent" "$@" \
+	    </dev/null >"$work/$name.out" 2>"$work/$name.err") &
+	zx_pid=$!
+	track $zx_pid
+	disown "$zx_pid" 2>/dev/null
+}
+zx() { # HOST ARGS...: sets rc
+	(cd "$work" && timeout 60 setpriv --reuid="$account" \
+	    --regid="$account" --clear-groups -- "$ZTEXEC" \
+	    --socket "$work/$1/ztd.sock" --syslog-socket "$work/$1/log.sock" \
+	    -- "$bin/agent" "${@:2}" </dev/null >"$work/zx.out" \
+	    2>"$work/zx.err")
+	rc=$?
+}
+zx_bg long h2 sleep 120
+check "the agent runs under zt-exec on h2 (a grant there)" \
+    poll 20 logged h2 "grant [0-9a-f]+: agent fleetagent account $account launched"
+t0=$(ms)
+out=$(fleet disable fleetagent --why "key leaked" --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf" 2>&1)
+check "fleet disable writes a signed disable ($out)" \
+    has "$out" '^disable serial [0-9]+ written to /ztgate/disabled/fleetagent$'
+if poll 20 gone "$zx_pid"; then
+	ok "the agent under h2 is killed by the fleet disable"
+	diag "fleet disable to the agent's death on h2: $(($(ms) - t0)) ms (ztctl's write included; polled every 100 ms)"
+else
+	not_ok "the agent under h2 is killed by the fleet disable"
+fi
+check "h2 audits the disable with the grants it ended" \
+    poll 20 logged h2 'decision=allow action=fleet agent="fleetagent" .*reason="agent disabled on this host: key leaked; 1 grants ended"'
+check "h1 refuses fleetagent's actions: disabled by the fleet administrator" \
+    poll 20 denies h1 exec /bin/echo2 'disabled by the fleet administrator .*key leaked'
+zx h2 exit 0
+check "a new launch on h2 is denied (zt-exec exit 126, got $rc)" test "$rc" -eq 126
+check "and audited as a denied session" \
+    logged h2 "decision=deny action=session agent=\"fleetagent\" .*reason=\"agent disabled by the fleet administrator"
+check "the disabled set is cached in h1's state_dir" \
+    grep -q '^kind disable$' "$work/h1/state/fleet/disabled/fleetagent"
+check "h1's report lists fleetagent as disabled" \
+    poll 20 status_has '^h1 .*"disabled":\["fleetagent"\]'
+disabled_value=$(ectl get /ztgate/disabled/fleetagent -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0]["value"])')
+ectl del /ztgate/disabled/fleetagent >/dev/null
+check "a delete of the entry in etcd is seen by h2" \
+    poll 20 logged h2 'fleet: a disabled entry fleetagent was deleted in etcd: ignored'
+check "and ignored (unsigned): fleetagent stays disabled" \
+    denies h2 exec /bin/echo2 'disabled by the fleet'
+
+out=$(fleet enable fleetagent --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf" 2>&1)
+check "fleet enable writes a signed enable ($out)" has "$out" '^enable serial'
+check "h2 allows fleetagent again" poll 20 allows h2 exec /bin/echo2
+check "h1 allows fleetagent again" poll 20 allows h1 exec /bin/echo2
+zx h2 exit 0
+check "a launch on h2 runs again (exit 0, got $rc)" test "$rc" -eq 0
+put_raw /ztgate/disabled/fleetagent "$disabled_value"
+check "a replayed disable is refused on h1" \
+    poll 20 logged h1 'decision=deny action=fleet agent="fleetagent" .*reason="serial [0-9]+ is at or below'
+check "fleetagent stays enabled on h1 after the replay" \
+    allows h1 exec /bin/echo2
+
+# ------------------------------------------------------------ etcd down
+kill_member 0
+out=$(fleet push "$work/policy3.conf" --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf" 2>&1)
+check "one member killed: fleet push still works ($out)" \
+    has "$out" '^policy serial'
+check "one member killed: h1 applies policy 3" poll 30 allows h1 exec /bin/echo3
+check "one member killed: h2 applies policy 3" poll 30 allows h2 exec /bin/echo3
+kill_member 1
+kill_member 2
+check "all killed: h1 logs the outage" \
+    poll 30 logged h1 'fleet: etcd unreachable .*deciding from the cached policy'
+check "all killed: h1 still decides from its cache (echo3 allowed)" \
+    allows h1 exec /bin/echo3
+check "all killed: sessions are still allowed within max_offline" \
+    allows h2 session zt-exec
+check "after max_offline (8 s) h2 denies sessions: fleet unreachable" \
+    poll 30 denies h2 session zt-exec '^deny: fleet unreachable'
+check "low-risk actions still decided from the cache" \
+    allows h2 exec /bin/echo3
+zx h2 exit 0
+check "a launch under h2 is denied offline (126, got $rc)" test "$rc" -eq 126
+check "audited with reason fleet unreachable" \
+    logged h2 'decision=deny action=session agent="fleetagent" .*reason="fleet unreachable'
+stop_ztd h2
+start_ztd h2
+check "h2 restarted offline starts from its cached policy 3" \
+    poll 20 allows h2 exec /bin/echo3
+check "and still denies sessions: the last sync is kept across restarts" \
+    denies h2 session zt-exec '^deny: fleet unreachable'
+stop_ztd h2
+
+# ------------------------------------------------------------ etcd back
+for i in 0 1 2; do start_member "$i"; done
+check "etcd is back" poll 60 healthy
+check "h1 is in sync again" \
+    poll 60 sh -c "[ \$(grep -c 'fleet: in sync with etcd' '$work/h1/syslog.out') -ge 2 ]"
+check "h1 allows sessions again" poll 30 allows h1 session zt-exec
+out=$(fleet push "$work/policy1.conf" --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf" 2>&1)
+check "a change while h2 is down: policy 1 again, a new serial ($out)" \
+    has "$out" '^policy serial'
+check "h1 applies it" poll 30 allows h1 exec /bin/echo1
+check "fleet status drops h2, whose ztd stopped (its lease expired)" \
+    poll 60 status_lacks '^h2 '
+start_ztd h2
+check "h2 started again catches up: the change made meanwhile arrives" \
+    poll 30 allows h2 exec /bin/echo1
+check "h2 is listed again" poll 30 status_has '^h2 '
+check "neither ztd wrote to its stderr about a crash" \
+    sh -c "! grep -qiE 'sanitizer|segfault|abort' '$work/h1/ztd.stderr' '$work/h2/ztd.stderr'"
+
+finish
