@@ -1341,6 +1341,12 @@ parse_fleet(struct parser *p, const config_setting_t *root)
 	return 0;
 }
 
+const char *
+config_host_name(const struct ztd_config *c)
+{
+	return c != NULL && c->fleet.enabled ? c->fleet.host : NULL;
+}
+
 bool
 config_is_name(const char *s)
 {

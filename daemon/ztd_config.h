@@ -185,6 +185,14 @@ int config_parse_with_policy(const char *path, const char *text,
     const char *policy_name, const char *policy_text,
     struct ztd_config **config, char *error);
 
+/*
+ * The host name audit records should carry: the fleet's host name
+ * (fleet.host) when a fleet section is configured, so that records from
+ * many hosts name the host as the fleet knows it; NULL otherwise (the
+ * system's host name then).
+ */
+const char *config_host_name(const struct ztd_config *config);
+
 /* Is S a name of an agent or publisher: [A-Za-z0-9_.-]{1,64}, not
  * starting with '.' or '-'? */
 bool config_is_name(const char *s);

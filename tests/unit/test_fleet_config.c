@@ -134,6 +134,7 @@ test_values(void **state)
 	assert_string_equal(c->fleet.admin_key, "/etc/zt/fleet-admin.pub");
 	assert_int_equal(c->fleet.heartbeat, 2);
 	assert_int_equal(c->fleet.max_offline, 60);
+	assert_string_equal(config_host_name(c), "web-01");
 	config_free(c);
 
 	assert_int_equal(config_parse("t.conf", cases[0].text, &c, error), 0);
@@ -145,6 +146,7 @@ test_values(void **state)
 
 	assert_int_equal(config_parse("t.conf", "", &c, error), 0);
 	assert_false(c->fleet.enabled);
+	assert_null(config_host_name(c));
 	config_free(c);
 }
 
