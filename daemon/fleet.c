@@ -47,6 +47,7 @@
 #define SECRET_FILE_MAX (64 * 1024)
 #define DISABLED_MAX 4096
 #define PATH_LEN 4200
+#define FRAMES_PER_TURN 32
 
 struct disabled {
 	char agent[FLEET_AGENT_MAX + 1];
@@ -76,6 +77,8 @@ struct fleet {
 	 * state_dir/fleet/last_sync across restarts. */
 	bool in_sync;
 	bool offline_said;
+	bool denying_said;		/* past max_offline, logged */
+	bool pending;			/* frames read but not yet taken */
 	int64_t last_sync_ms;
 	int64_t last_saved_ms;
 	char endpoint[128];
@@ -492,9 +495,13 @@ load_cache(struct ztd *ztd, char *why, size_t size)
 			if (pubkey_read_file(file, ETCD_VALUE_MAX, &value,
 			    &len) < 0)
 				continue;
+			text[0] = '\0';
 			if (check_entry(f, value, len, &e, text,
-			    sizeof(text)) < 0 || e.kind == FLEET_KIND_POLICY ||
-			    strcmp(e.agent, de->d_name) != 0)
+			    sizeof(text)) == 0 && (e.kind == FLEET_KIND_POLICY ||
+			    strcmp(e.agent, de->d_name) != 0))
+				snprintf(text, sizeof(text), "not a disable or "
+				    "enable of %.64s", de->d_name);
+			if (text[0] != '\0')
 				zt_log(LOG_ERR, "fleet: cached %s refused: %s",
 				    file, text);
 			else {
@@ -588,6 +595,7 @@ stop_client(struct ztd *ztd)
 		f->pid = 0;
 	}
 	fleet_reader_free(&f->reader);
+	f->pending = false;
 }
 
 /* Read FILE (a secret: wiped by the caller) or "" for NULL. */
@@ -826,17 +834,31 @@ fleet_ready(struct ztd *ztd)
 	struct fleet_frame fr;
 	int r;
 
-	for (;;) {
-		r = fleet_reader_fill(&f->reader, f->fd);
-		if (r == -EAGAIN)
-			return;
-		if (r <= 0)
-			break;
-		while ((r = fleet_reader_next(&f->reader, &fr)) == 1)
+	/* A few frames at a time: a client that floods ztd with entries to
+	 * check (each a signature, maybe a policy to validate) does not hold
+	 * the loop; the rest waits for fleet_tick. */
+	for (unsigned taken = 0;; ) {
+		if (!f->pending) {
+			r = fleet_reader_fill(&f->reader, f->fd);
+			if (r == -EAGAIN)
+				return;
+			if (r <= 0)
+				break;
+		}
+		f->pending = false;
+		while (taken < FRAMES_PER_TURN &&
+		    (r = fleet_reader_next(&f->reader, &fr)) == 1) {
 			on_frame(ztd, &fr);
+			taken++;
+		}
 		if (r < 0)
 			break;
+		if (taken == FRAMES_PER_TURN) {
+			f->pending = true;
+			return;
+		}
 	}
+	f->pending = false;
 	zt_log(LOG_WARNING, "fleet: the client %s; restarting it",
 	    r == 0 ? "exited" : "broke the protocol");
 	stop_client(ztd);
@@ -949,14 +971,25 @@ fleet_tick(struct ztd *ztd)
 		    1000);
 		f->in_sync = false;
 	}
-	if (offline_too_long(ztd, now) && !f->offline_said) {
-		f->offline_said = true;
+	if (offline_too_long(ztd, now) != f->denying_said) {
+		f->denying_said = !f->denying_said;
+		if (f->denying_said)
+			zt_log(LOG_WARNING, "fleet: no sync with etcd for %"
+			    PRId64 " s (max_offline %u s): new sessions and "
+			    "high-risk actions are denied (fleet unreachable)",
+			    (now - f->last_sync_ms) / 1000,
+			    ztd->config->fleet.max_offline);
+		else
+			zt_log(LOG_NOTICE, "fleet: in sync again: sessions "
+			    "and high-risk actions decided as usual");
 	}
+	if (f->pending)
+		fleet_ready(ztd);
 	if (f->fd >= 0 && now >= f->next_report_ms) {
 		send_report(ztd, now);
 		f->next_report_ms = now + beat;
 	}
-	next = f->next_report_ms - now;
+	next = f->pending ? 0 : f->next_report_ms - now;
 	if (f->restart_ms != 0 && f->restart_ms - now < next)
 		next = f->restart_ms - now;
 	return next < 0 ? 0 : next > INT32_MAX ? INT32_MAX : (int)next;
@@ -999,6 +1032,45 @@ fleet_refuses(const struct ztd *ztd, const char *agent, bool session_or_high,
 		return true;
 	}
 	return false;
+}
+
+void
+fleet_reconfigure(struct ztd *ztd)
+{
+	const struct fleet_config *fc = &ztd->config->fleet;
+	struct fleet *f = ztd->fleet;
+	char why[PUBKEY_WHY_MAX];
+	EVP_PKEY *key;
+	uint8_t *pem;
+	size_t len;
+	int r;
+
+	if ((f != NULL) != fc->enabled) {
+		zt_log(LOG_WARNING, "fleet: the fleet section was %s: that "
+		    "takes effect at the next start", f != NULL ? "removed" :
+		    "added");
+		return;
+	}
+	if (f == NULL)
+		return;
+	if ((r = pubkey_read_file(fc->admin_key, PUBKEY_FILE_MAX, &pem,
+	    &len)) < 0)
+		snprintf(why, sizeof(why), "%s", zt_strerror(r));
+	else {
+		r = pubkey_from_pem(pem, len, &key, why);
+		free(pem);
+	}
+	if (r < 0)
+		zt_log(LOG_ERR, "fleet: admin_key %s: %s: keeping the key read "
+		    "before", fc->admin_key, why);
+	else {
+		EVP_PKEY_free(f->admin);
+		f->admin = key;
+	}
+	/* The client as the section now says: endpoints, credentials. */
+	stop_client(ztd);
+	f->in_sync = false;
+	f->restart_ms = ztd_now_ms();
 }
 
 void

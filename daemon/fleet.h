@@ -46,6 +46,14 @@ const char *fleet_policy_name(const struct fleet *fleet);
 bool fleet_refuses(const struct ztd *ztd, const char *agent,
     bool session_or_high, char *reason, size_t size);
 
+/*
+ * After a reload (ztd->config is the new configuration): read admin_key
+ * again (the old one stays when the new one cannot be read) and restart
+ * the client with the fleet section as it now is.  A fleet section added
+ * or removed takes effect at the next start only (logged).
+ */
+void fleet_reconfigure(struct ztd *ztd);
+
 /* Stop the client and free everything (NULL: nothing). */
 void fleet_free(struct ztd *ztd);
 

@@ -85,6 +85,7 @@ ztd_reload(struct ztd *ztd)
 		return r;
 	}
 	ztd_apply_config(ztd, fresh, fleet_policy_name(ztd->fleet));
+	fleet_reconfigure(ztd);
 	return 0;
 }
 
