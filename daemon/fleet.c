@@ -48,6 +48,7 @@
 #define DISABLED_MAX 4096
 #define PATH_LEN 4200
 #define FRAMES_PER_TURN 32
+#define REFUSED_KEPT 16
 
 struct disabled {
 	char agent[FLEET_AGENT_MAX + 1];
@@ -83,6 +84,11 @@ struct fleet {
 	int64_t last_saved_ms;
 	char endpoint[128];
 	char error[FLEET_ERROR_MAX];	/* the last refusal, for the report */
+	/* Entries refused lately, by SHA-256: seen again (a client restart
+	 * reads everything again, a replay may be repeated), they are not
+	 * checked and audited again. */
+	uint8_t refused[REFUSED_KEPT][DIGEST_SIZE];
+	size_t n_refused, next_refused;
 	int64_t next_report_ms;
 	int64_t restart_ms;		/* 0: running */
 };
@@ -259,9 +265,23 @@ sha256(const void *data, size_t len, uint8_t out[DIGEST_SIZE])
 	EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL);
 }
 
-static void
-set_error(struct fleet *f, const char *object, const char *why)
+static bool
+refused_before(const struct fleet *f, const uint8_t sha[DIGEST_SIZE])
 {
+	for (size_t i = 0; i < f->n_refused; i++)
+		if (memcmp(f->refused[i], sha, DIGEST_SIZE) == 0)
+			return true;
+	return false;
+}
+
+static void
+set_error(struct fleet *f, const char *object, const char *why,
+    const uint8_t sha[DIGEST_SIZE])
+{
+	memcpy(f->refused[f->next_refused], sha, DIGEST_SIZE);
+	f->next_refused = (f->next_refused + 1) % REFUSED_KEPT;
+	if (f->n_refused < REFUSED_KEPT)
+		f->n_refused++;
 	snprintf(f->error, sizeof(f->error), "%.100s: %.380s", object, why);
 }
 
@@ -319,6 +339,9 @@ apply_policy(struct ztd *ztd, const uint8_t *value, size_t len)
 	uint8_t sha[DIGEST_SIZE], applied[DIGEST_SIZE];
 	int r;
 
+	sha256(value, len, sha);
+	if (refused_before(f, sha))
+		return;
 	r = check_entry(f, value, len, &e, why, sizeof(why));
 	/* The serial it claims, when it has one: said, not trusted. */
 	snprintf(object, sizeof(object), e.serial ? "policy serial %" PRIu64 :
@@ -330,7 +353,6 @@ apply_policy(struct ztd *ztd, const uint8_t *value, size_t len)
 		    fleet_kind_name(e.kind));
 		goto refused;
 	}
-	sha256(value, len, sha);
 	if (f->policy_value != NULL)
 		sha256(f->policy_value, f->policy_len, applied);
 	if ((r = check_serial(&e, f->policy_serial, f->policy_value != NULL ?
@@ -363,7 +385,7 @@ apply_policy(struct ztd *ztd, const uint8_t *value, size_t len)
 	    "administrator; applied");
 	return;
 refused:
-	set_error(f, object, why);
+	set_error(f, object, why, sha);
 	fleet_audit(ztd, false, NULL, object, why);
 }
 
@@ -416,6 +438,9 @@ apply_disabled(struct ztd *ztd, const char *name, const uint8_t *value,
 	unsigned ended;
 	int r;
 
+	sha256(value, len, sha);
+	if (refused_before(f, sha))
+		return;
 	r = check_entry(f, value, len, &e, why, sizeof(why));
 	if (e.serial)
 		snprintf(object, sizeof(object), "disabled/%.64s serial %"
@@ -430,7 +455,6 @@ apply_disabled(struct ztd *ztd, const char *name, const uint8_t *value,
 		    e.agent[0] ? e.agent : "the policy");
 		goto refused;
 	}
-	sha256(value, len, sha);
 	d = find_disabled(f, e.agent);
 	if ((r = check_serial(&e, d != NULL ? d->serial : 0,
 	    d != NULL ? d->sha256 : NULL, sha, why, sizeof(why))) == 1)
@@ -456,7 +480,7 @@ apply_disabled(struct ztd *ztd, const char *name, const uint8_t *value,
 	fleet_audit(ztd, true, e.agent, object, text);
 	return;
 refused:
-	set_error(f, object, why);
+	set_error(f, object, why, sha);
 	fleet_audit(ztd, false, name, object, why);
 }
 
@@ -1067,6 +1091,8 @@ fleet_reconfigure(struct ztd *ztd)
 		EVP_PKEY_free(f->admin);
 		f->admin = key;
 	}
+	/* A policy refused under the old file may be valid under this one. */
+	f->n_refused = f->next_refused = 0;
 	/* The client as the section now says: endpoints, credentials. */
 	stop_client(ztd);
 	f->in_sync = false;
