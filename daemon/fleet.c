@@ -671,11 +671,14 @@ exec_client(int exe, int sock, uid_t uid, gid_t gid)
 	char *argv[] = { (char *)"ztd-fleet", (char *)FLEET_CLIENT_ARG, NULL };
 	char *envp[] = { NULL };
 	sigset_t none;
-	int s;
+	int s, null;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if ((s = fcntl(sock, F_DUPFD, 10)) < 0 ||
+	/* Nothing of ztd's but stderr, for the client's log lines. */
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+	    dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+	    (s = fcntl(sock, F_DUPFD, 10)) < 0 ||
 	    dup2(s, FLEET_CLIENT_FD) < 0 ||
 	    syscall(SYS_close_range, FLEET_CLIENT_FD + 1, ~0U,
 	    CLOSE_RANGE_CLOEXEC) < 0)
@@ -823,31 +826,44 @@ on_state(struct ztd *ztd, const struct fleet_frame *fr)
 static void
 on_frame(struct ztd *ztd, const struct fleet_frame *fr)
 {
-	char kind[16], name[FLEET_AGENT_MAX + 1];
+	char kind[16], name[FLEET_AGENT_MAX + 1], shown[4 * 64 + 1];
 
 	if (fr->type == FLEET_STATE) {
 		on_state(ztd, fr);
 		return;
 	}
-	if (fr->type == FLEET_DELETED && fr->n == 2) {
-		/* A delete carries no signature: it changes nothing. */
-		zt_log(LOG_WARNING, "fleet: a %.*s entry %.*s was deleted in "
-		    "etcd: ignored (only a signed entry changes anything)",
-		    (int)(fr->len[0] < 16 ? fr->len[0] : 16), fr->part[0],
-		    (int)(fr->len[1] < 64 ? fr->len[1] : 64), fr->part[1]);
+	if ((fr->type != FLEET_ENTRY || fr->n != 4) &&
+	    (fr->type != FLEET_DELETED || fr->n != 2))
+		return;
+	/* The client's words: a kind we know, a name that is an agent's. */
+	if (fr->len[0] >= sizeof(kind) || fr->len[1] >= sizeof(name)) {
+		zt_log(LOG_WARNING, "fleet: an entry under a key that names "
+		    "no agent: ignored");
 		return;
 	}
-	if (fr->type != FLEET_ENTRY || fr->n != 4 || fr->len[0] >= sizeof(kind)
-	    || fr->len[1] >= sizeof(name))
-		return;
 	memcpy(kind, fr->part[0], fr->len[0]);
 	kind[fr->len[0]] = '\0';
 	memcpy(name, fr->part[1], fr->len[1]);
 	name[fr->len[1]] = '\0';
+	if (strcmp(kind, "disabled") == 0 && (strlen(name) != fr->len[1] ||
+	    !config_is_name(name))) {
+		zt_escape(shown, sizeof(shown), (const char *)fr->part[1],
+		    fr->len[1]);
+		zt_log(LOG_WARNING, "fleet: disabled/%s names no agent: "
+		    "ignored", shown);
+		return;
+	}
+	if (fr->type == FLEET_DELETED) {
+		/* A delete carries no signature: it changes nothing. */
+		zt_log(LOG_WARNING, "fleet: a %s entry %s was deleted in "
+		    "etcd: ignored (only a signed entry changes anything)",
+		    strcmp(kind, "policy") == 0 ? "policy" : "disabled",
+		    name);
+		return;
+	}
 	if (strcmp(kind, "policy") == 0)
 		apply_policy(ztd, fr->part[2], fr->len[2]);
-	else if (strcmp(kind, "disabled") == 0 && name[0] != '\0' &&
-	    memchr(name, '\0', fr->len[1]) == NULL)
+	else if (strcmp(kind, "disabled") == 0)
 		apply_disabled(ztd, name, fr->part[2], fr->len[2]);
 }
 

@@ -272,8 +272,34 @@ check "h1 is in sync with etcd (TLS, user h1)" \
     poll 30 logged h1 'fleet: in sync with etcd'
 check "h2 is in sync with etcd (TLS, user h2)" \
     poll 30 logged h2 'fleet: in sync with etcd'
-check "the fleet client runs unprivileged (not root), a child of ztd" \
-    sh -c "ps -o user=,args= --ppid ${ztd_pid[h1]} | grep -v '^root' | grep -q 'ztd-fleet --fleet-client'"
+client_of() { # HOST: the pid of its fleet client
+	ps -o pid=,args= --ppid "${ztd_pid[$1]}" |
+	    awk '$2 == "ztd-fleet" && $3 == "--fleet-client" { print $1 }'
+}
+client=$(client_of h1)
+check "the fleet client is a child of ztd ($client)" test -n "$client"
+st=/proc/${client:-0}/status
+check "it runs as a user that is not root, without groups or capabilities" \
+    sh -c "grep -qE '^Uid:[[:space:]]+[1-9][0-9]*' $st &&
+	grep -qE '^Groups:[[:space:]]*\$' $st &&
+	grep -qE '^CapEff:[[:space:]]+0+\$' $st &&
+	grep -qE '^CapPrm:[[:space:]]+0+\$' $st"
+check "with no_new_privs and a seccomp filter" \
+    sh -c "grep -qE '^NoNewPrivs:[[:space:]]+1' $st &&
+	grep -qE '^Seccomp:[[:space:]]+2' $st"
+# fd_paths PID: what its descriptors but stderr name
+fd_paths() {
+	for f in /proc/"$1"/fd/*; do
+		[ "${f##*/}" = 2 ] || readlink "$f"
+	done 2>/dev/null
+}
+check "ztd holds files of its own under the test's directory (the lock)" \
+    sh -c "$(declare -f fd_paths); fd_paths ${ztd_pid[h1]} | grep -q '^$work/'"
+check "its fleet client holds none of them (stderr aside, for its log)" \
+    sh -c "$(declare -f fd_paths); ! fd_paths $client | grep -q '^$work/'"
+kill -KILL "$client" 2>/dev/null
+check "a fleet client killed is started again by ztd" \
+    poll 20 sh -c "c=\$(ps -o pid=,args= --ppid ${ztd_pid[h1]} | awk '\$2 == \"ztd-fleet\" { print \$1 }'); [ -n \"\$c\" ] && [ \"\$c\" != $client ]"
 zcheck h1 exec /bin/echo1
 check "before any push, h1 knows no fleetagent (exit 2: $out)" test "$rc" -eq 2
 
