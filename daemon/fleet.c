@@ -874,6 +874,9 @@ fleet_ready(struct ztd *ztd)
 	struct fleet_frame fr;
 	int r;
 
+	/* Stopped earlier in this epoll batch (a reload): nothing to read. */
+	if (f->fd < 0)
+		return;
 	/* A few frames at a time: a client that floods ztd with entries to
 	 * check (each a signature, maybe a policy to validate) does not hold
 	 * the loop; the rest waits for fleet_tick. */
