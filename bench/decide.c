@@ -305,7 +305,7 @@ drain_log(struct shared *sh, int log_fd)
 
 	while ((n = recv(log_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >= 0) {
 		buf[n] = '\0';
-		if (strstr(buf, ": decision=") != NULL)
+		if (strstr(buf, " decision=") != NULL)
 			__atomic_store_n(&sh->sink_audit, sh->sink_audit + 1,
 			    __ATOMIC_RELAXED);
 		__atomic_store_n(&sh->sink_datagrams, sh->sink_datagrams + 1,

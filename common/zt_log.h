@@ -8,7 +8,7 @@
 #include <syslog.h>
 
 /* Longest line handed to the backend; longer ones are cut with "...". */
-#define ZT_LOG_LINE_MAX 2048
+#define ZT_LOG_LINE_MAX 4096
 
 /* Log to stderr as "IDENT: message".  The default backend. */
 void zt_log_open_stderr(const char *ident);

@@ -13,9 +13,9 @@
 #include "zt_err.h"
 #include "zt_msg.h"
 
-#define BIT(tag) (UINT64_C(1) << (tag))
+#define BIT(tag) ((zt_tagmask)1 << (tag))
 
-_Static_assert(ZT_F_TAG_MAX <= 64, "field masks are 64 bits");
+_Static_assert(ZT_F_TAG_MAX <= 128, "field masks are 128 bits");
 
 static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_CODE] = ZT_FK_U32,
@@ -56,7 +56,7 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_EVENT] = ZT_FK_U32,
 	[ZT_F_EXPIRES_MS] = ZT_FK_U64,
 	[ZT_F_AUDIT_SEQ] = ZT_FK_U64,
-	[ZT_F_PROFILE] = ZT_FK_STRING,
+	[ZT_F_PROFILE] = ZT_FK_RECORD,
 	[ZT_F_SHA256] = ZT_FK_BYTES,
 	[ZT_F_RECORDS] = ZT_FK_RECORD,
 	[ZT_F_CSR] = ZT_FK_BYTES,
@@ -72,6 +72,15 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_AGE_MS] = ZT_FK_U32,
 	[ZT_F_GRANT_LIST] = ZT_FK_RECORD,
 	[ZT_F_GRANT_INFO] = ZT_FK_RECORD,
+	[ZT_F_BINARY] = ZT_FK_STRING,
+	[ZT_F_DECISION_TTL] = ZT_FK_U32,
+	[ZT_F_FILE] = ZT_FK_RECORD,
+	[ZT_F_PATH] = ZT_FK_STRING,
+	[ZT_F_ACCESS] = ZT_FK_U32,
+	[ZT_F_COMMAND] = ZT_FK_STRING,
+	[ZT_F_SYSCALL_DENY] = ZT_FK_STRING,
+	[ZT_F_SYSCALL_GATE] = ZT_FK_STRING,
+	[ZT_F_ENV] = ZT_FK_STRING,
 };
 
 /*
@@ -80,9 +89,9 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
  * without a row here cannot be sent or received.
  */
 static const struct record_schema {
-	uint64_t allowed;
-	uint64_t required;
-	uint64_t repeatable;
+	zt_tagmask allowed;
+	zt_tagmask required;
+	zt_tagmask repeatable;
 	unsigned max_repeat;
 } record_schemas[ZT_F_TAG_MAX] = {
 	[ZT_F_RECORDS] = {
@@ -101,12 +110,25 @@ static const struct record_schema {
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_AGENT) | BIT(ZT_F_ACCOUNT) |
 	    BIT(ZT_F_UID) | BIT(ZT_F_PID) | BIT(ZT_F_EXPIRES_MS) |
 	    BIT(ZT_F_SERVICE), 0, 0 },
+	[ZT_F_PROFILE] = {
+	    BIT(ZT_F_AGENT) | BIT(ZT_F_BINARY) | BIT(ZT_F_FLAGS) |
+	    BIT(ZT_F_DECISION_TTL) | BIT(ZT_F_FILE) | BIT(ZT_F_COMMAND) |
+	    BIT(ZT_F_SYSCALL_DENY) | BIT(ZT_F_SYSCALL_GATE) | BIT(ZT_F_ENV) |
+	    BIT(ZT_F_CA),
+	    BIT(ZT_F_AGENT) | BIT(ZT_F_BINARY) | BIT(ZT_F_FLAGS) |
+	    BIT(ZT_F_DECISION_TTL),
+	    BIT(ZT_F_FILE) | BIT(ZT_F_COMMAND) | BIT(ZT_F_SYSCALL_DENY) |
+	    BIT(ZT_F_SYSCALL_GATE) | BIT(ZT_F_ENV) | BIT(ZT_F_CA),
+	    ZT_PROFILE_ITEMS_MAX },
+	[ZT_F_FILE] = {
+	    BIT(ZT_F_PATH) | BIT(ZT_F_ACCESS),
+	    BIT(ZT_F_PATH) | BIT(ZT_F_ACCESS), 0, 0 },
 };
 
 static const struct schema {
 	const char *name;
-	uint64_t allowed;
-	uint64_t required;
+	zt_tagmask allowed;
+	zt_tagmask required;
 } schemas[ZT_MSG_TYPE_MAX] = {
 	[ZT_MSG_ERROR] = { "error",
 	    BIT(ZT_F_CODE) | BIT(ZT_F_TEXT),
@@ -183,6 +205,9 @@ static const struct schema {
 	[ZT_MSG_CA_CRL] = { "ca-crl", 0, 0 },
 	[ZT_MSG_AGENT_PID] = { "agent-pid",
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_PID), BIT(ZT_F_GRANT) | BIT(ZT_F_PID) },
+	[ZT_MSG_AUDIT_REOPEN] = { "audit-reopen", 0, 0 },
+	[ZT_MSG_AUDIT_REOPEN_REPLY] = { "audit-reopen-reply",
+	    BIT(ZT_F_AUDIT_SEQ) | BIT(ZT_F_TEXT), BIT(ZT_F_AUDIT_SEQ) },
 };
 
 static const struct schema *
@@ -492,7 +517,7 @@ int
 zt_msg_check_complete(const struct zt_msg *m)
 {
 	const struct schema *s = schema_of(m->type);
-	uint64_t present = 0;
+	zt_tagmask present = 0;
 
 	if (s == NULL)
 		return ZT_E_TYPE;
@@ -509,7 +534,7 @@ zt_msg_check_complete(const struct zt_msg *m)
  * room for CAP.
  */
 struct rules {
-	uint64_t allowed, required, repeatable;
+	zt_tagmask allowed, required, repeatable;
 	unsigned max_repeat;
 	struct zt_field *out;
 	size_t cap;
@@ -525,7 +550,7 @@ static int
 read_fields(struct zt_msg *m, const uint8_t *p, size_t size,
     const struct rules *rules, size_t *count)
 {
-	uint64_t present = 0;
+	zt_tagmask present = 0;
 	unsigned repeats = 0;
 	size_t offset = 0, n = 0;
 

@@ -35,6 +35,9 @@
 #define ZT_MSG_DEPTH_MAX 2	/* a record may hold records, no deeper */
 #define ZT_REPORT_RECORDS_MAX 64	/* ZT_F_RECORD in one ZT_F_RECORDS */
 #define ZT_GRANT_INFOS_MAX 32	/* ZT_F_GRANT_INFO in one ZT_F_GRANT_LIST */
+#define ZT_PROFILE_ITEMS_MAX 480	/* repeated fields in one ZT_F_PROFILE */
+#define ZT_PROFILE_LIST_MAX 128	/* FILE, COMMAND, SYSCALL_DENY or
+				 * SYSCALL_GATE in one ZT_F_PROFILE, each */
 #define ZT_TOKEN_SIZE 16	/* ZT_F_TOKEN: a truncated HMAC-SHA256 */
 
 enum zt_msg_type {
@@ -84,7 +87,11 @@ enum zt_msg_type {
 					 * to kill); REPORT_REPLY with COUNT 1 */
 	ZT_MSG_CA_CRL = 26,		/* root: no fields; CA_REPLY with the
 					 * CRL of the tunnel CA */
-	ZT_MSG_TYPE_MAX = 27,		/* first value that is not a type */
+	ZT_MSG_AUDIT_REOPEN = 27,	/* root: no fields: start a new audit
+					 * file (after logrotate) */
+	ZT_MSG_AUDIT_REOPEN_REPLY = 28,	/* AUDIT_SEQ (the new file's first
+					 * record) TEXT (its path) */
+	ZT_MSG_TYPE_MAX = 29,		/* first value that is not a type */
 };
 
 enum zt_field_tag {
@@ -127,10 +134,11 @@ enum zt_field_tag {
 	ZT_F_EXPIRES_MS = 37,	/* u64: ms until the grant (SIGN_REPLY: the
 				 * certificate) ends */
 	ZT_F_AUDIT_SEQ = 38,	/* u64: last audit record */
-	ZT_F_PROFILE = 39,	/* string: an agent's profile for zt-exec,
-				 * one "key value" per line (still text: to
-				 * become a record, which needs more than
-				 * 64 tags, see issue 12) */
+	ZT_F_PROFILE = 39,	/* record: an agent's profile for zt-exec,
+				 * AGENT BINARY FLAGS (ZT_PROFILE_*)
+				 * DECISION_TTL, then FILE COMMAND
+				 * SYSCALL_DENY SYSCALL_GATE ENV CA repeated
+				 * (at most ZT_PROFILE_ITEMS_MAX in all) */
 	ZT_F_SHA256 = 40,	/* bytes: 32, a digest ztd checked */
 	ZT_F_RECORDS = 41,	/* record: REPORT's cache hits, RECORD
 				 * repeated (at most ZT_REPORT_RECORDS_MAX) */
@@ -155,7 +163,16 @@ enum zt_field_tag {
 	ZT_F_GRANT_INFO = 54,	/* record: one grant, GRANT AGENT ACCOUNT UID
 				 * PID (supervisor) EXPIRES_MS SERVICE
 				 * [SERIAL NOT_AFTER of its certificate] */
-	ZT_F_TAG_MAX = 55,	/* first value that is not a tag */
+	ZT_F_BINARY = 55,	/* string: an agent's binary, absolute */
+	ZT_F_DECISION_TTL = 56,	/* u32: seconds a supervisor may cache */
+	ZT_F_FILE = 57,		/* record: a files rule, PATH ACCESS */
+	ZT_F_PATH = 58,		/* string: an absolute path */
+	ZT_F_ACCESS = 59,	/* u32: ZT_ACCESS_R | _W | _X */
+	ZT_F_COMMAND = 60,	/* string: a command a profile may allow */
+	ZT_F_SYSCALL_DENY = 61,	/* string: a syscall the profile refuses */
+	ZT_F_SYSCALL_GATE = 62,	/* string: a syscall ztd decides */
+	ZT_F_ENV = 63,		/* string: an environment NAME or PREFIX* */
+	ZT_F_TAG_MAX = 64,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */
@@ -164,6 +181,19 @@ enum zt_field_tag {
 #define ZT_REVOKE_KILL 1u
 /* ZT_F_FLAGS of SESSION_OPEN: every check, but no grant (PAM account) */
 #define ZT_SESSION_CHECK_ONLY 1u
+/* ZT_F_FLAGS of a PROFILE */
+#define ZT_PROFILE_KILL 1u		/* on_violation = kill (else deny) */
+#define ZT_PROFILE_LANDLOCK_OPTIONAL 2u	/* else required */
+#define ZT_PROFILE_FILES 4u		/* a files list confines the agent */
+#define ZT_PROFILE_TUNNEL 8u		/* a network rule wants the tunnel */
+#define ZT_PROFILE_INET 16u		/* the socket families its network */
+#define ZT_PROFILE_INET6 32u		/* rules need */
+#define ZT_PROFILE_UNIX 64u
+#define ZT_PROFILE_FLAGS_ALL 127u
+/* ZT_F_ACCESS bits */
+#define ZT_ACCESS_R 1u
+#define ZT_ACCESS_W 2u
+#define ZT_ACCESS_X 4u
 /* ZT_F_EVENT values */
 #define ZT_EVENT_GRANT_ENDED 1u		/* drop every cached allow of GRANT */
 #define ZT_EVENT_INVALIDATE 2u		/* drop every cached allow */
@@ -194,13 +224,16 @@ struct zt_record {
 	const struct zt_field *sub;	/* the message's sub[] */
 };
 
+/* A set of field tags, one bit each (tags below 128). */
+__extension__ typedef unsigned __int128 zt_tagmask;
+
 /* A record the encoder has open (zt_msg_begin_record). */
 struct zt_msg_open {
 	uint16_t tag;
 	size_t at;			/* its field header in wire */
 	size_t n_fields, n_sub, text_used; /* the message's, when it
 					 * opened */
-	uint64_t present;		/* tags put in it */
+	zt_tagmask present;		/* tags put in it */
 	unsigned repeats;		/* repeatable fields put in it */
 };
 

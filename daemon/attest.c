@@ -170,8 +170,14 @@ write_golden(const char *path, const char *text, char *why)
 
 /* ------------------------------------------------------------ software */
 
+/*
+ * Measure the files against the golden values, or with ENROLL record
+ * them as the golden values.  *UNWRITTEN: the measurement was made but
+ * the golden file could not be written (trust is then left as it was).
+ */
 static bool
-measure_files(const struct settings *s, bool enroll, char *why)
+measure_files(const struct settings *s, bool enroll, char *why,
+    bool *unwritten)
 {
 	char *text = NULL, hex[DIGEST_HEX_SIZE], want[65];
 	size_t size = 0;
@@ -216,6 +222,7 @@ measure_files(const struct settings *s, bool enroll, char *why)
 		fclose(out);
 		out = NULL;
 		ok = write_golden(s->golden, text, why) == 0;
+		*unwritten = !ok;
 	}
 out:
 	if (out != NULL)
@@ -289,7 +296,7 @@ static void export_quote(const struct settings *s, const uint8_t nonce[32],
 
 static bool
 measure_tpm(struct attest *a, const struct settings *s, bool enroll,
-    char *why, char *pcr_text, size_t pcr_text_size)
+    char *why, char *pcr_text, size_t pcr_text_size, bool *unwritten)
 {
 	struct tpm_pcrs pcrs;
 	struct tpm_quote quote;
@@ -356,8 +363,10 @@ measure_tpm(struct attest *a, const struct settings *s, bool enroll,
 			used += (size_t)snprintf(text + used, sizeof(text) - used,
 			    "pcr %s %u\n", hex, pcrs.index[i]);
 		}
-		if (write_golden(s->golden, text, why) < 0)
+		if (write_golden(s->golden, text, why) < 0) {
+			*unwritten = true;
 			return false;
+		}
 	} else {
 		FILE *golden = open_golden(s->golden, why);
 
@@ -450,7 +459,7 @@ worker(void *arg)
 	for (;;) {
 		char why[ATTEST_REASON_MAX] = "", pcr_text[1024] = "";
 		uint64_t seq, one = 1;
-		bool enroll, ok, nothing_measured;
+		bool enroll, ok, nothing_measured, unwritten;
 
 		while (!a->stop && !a->want && !a->want_enroll &&
 		    monotonic_ms() < next_due) {
@@ -477,11 +486,12 @@ worker(void *arg)
 				abort();
 		pthread_mutex_unlock(&a->lock);
 
+		unwritten = false;
 		if (s.mode == ATTEST_TPM)
 			ok = measure_tpm(a, &s, enroll, why, pcr_text,
-			    sizeof(pcr_text));
+			    sizeof(pcr_text), &unwritten);
 		else
-			ok = measure_files(&s, enroll, why);
+			ok = measure_files(&s, enroll, why, &unwritten);
 		nothing_measured = ok && s.mode != ATTEST_TPM &&
 		    s.n_files == 0;
 		free_files(&s);
@@ -490,6 +500,20 @@ worker(void *arg)
 		if (enroll) {
 			a->enroll_result = ok ? 0 : ZT_E_CONFIG;
 			snprintf(a->enroll_why, sizeof(a->enroll_why), "%s", why);
+		}
+		if (unwritten) {
+			/* Only the golden file could not be written: the
+			 * host is what it was, and so is its trust. */
+			zt_log(LOG_ERR, "attestation: enroll-host: %s; the "
+			    "host's trust is unchanged", why);
+			a->completed = seq;
+			a->view.completed = seq;
+			next_due = monotonic_ms() +
+			    (int64_t)a->settings.interval * 1000;
+			if (write(a->event_fd, &one, sizeof(one)) < 0)
+				zt_log(LOG_ERR, "attestation: eventfd: %s",
+				    strerror(errno));
+			continue;
 		}
 		a->view.measured = true;
 		a->view.trusted = ok;

@@ -30,22 +30,33 @@
  * ZT_LOG_LINE_MAX (checked below), so zt_log never cuts it.
  */
 #define NAME_ESCAPED_MAX 256		/* agent=, account= */
-#define OBJECT_ESCAPED_MAX 768		/* object= */
+#define OBJECT_ESCAPED_MAX 768		/* object=, file= */
 #define REASON_ESCAPED_MAX 384		/* reason= */
+#define HOST_ESCAPED_MAX 256		/* host= */
 #define TOKEN_MAX 40		/* action=, grant=, cache=, attest= */
 
 /* Every key with its '=' and separating space, "allow" the longer word. */
-#define LINE_KEYS "decision=allow action= agent= account= uid= pid= " \
-	"object= reason= grant= cache= attest= age= seq= chain="
-/* uid (10), pid (11), age (19), seq (20) and chain= at their widest. */
-#define LINE_NUMBERS (10 + 11 + 19 + 20 + CHAIN_HEX)
+#define LINE_KEYS "time= host= decision=allow action= agent= account= " \
+	"uid= pid= object= reason= grant= cache= attest= age= suppressed= " \
+	"seq= chain="
+/* uid (10), pid (11), age (19), suppressed and seq (20), chain= at their
+ * widest, and time=. */
+#define LINE_NUMBERS (10 + 11 + 19 + 20 + 20 + CHAIN_HEX + \
+	AUDIT_TIME_SIZE - 1)
 #define LINE_MAX_LEN (sizeof(LINE_KEYS) - 1 + LINE_NUMBERS + \
-	2 * (NAME_ESCAPED_MAX - 1) + OBJECT_ESCAPED_MAX - 1 + \
-	REASON_ESCAPED_MAX - 1 + 4 * (TOKEN_MAX - 1))
+	HOST_ESCAPED_MAX - 1 + 2 * (NAME_ESCAPED_MAX - 1) + \
+	OBJECT_ESCAPED_MAX - 1 + REASON_ESCAPED_MAX - 1 + 4 * (TOKEN_MAX - 1))
 _Static_assert(LINE_MAX_LEN < ZT_LOG_LINE_MAX,
     "an audit line must fit in one log line");
+/* An event=reopen line is shorter: file= and reason= only. */
+_Static_assert(sizeof("event=reopen file= reason=") <
+    sizeof("decision=allow action= object= reason=") + 2 * TOKEN_MAX,
+    "an event line fits where a decision line does");
 /* The line without " chain=HEX16": what the file record starts with. */
 #define BODY_MAX_LEN (LINE_MAX_LEN - (sizeof(" chain=") - 1) - CHAIN_HEX)
+/* What goes between "host=... " and " seq=N". */
+#define FIELDS_MAX_LEN (BODY_MAX_LEN - (sizeof("time= host= seq=") - 1) - \
+	(AUDIT_TIME_SIZE - 1) - (HOST_ESCAPED_MAX - 1) - 20)
 _Static_assert(sizeof(uid_t) <= 4 && sizeof(pid_t) <= 4,
     "uid= and pid= widths");
 
@@ -76,10 +87,13 @@ struct audit {
 	uint64_t seq;		/* of the last record; 0 before it */
 	uint8_t hash[HASH_SIZE]; /* of the last record, or zeros */
 	EVP_MD_CTX *md;
+	char host[HOST_ESCAPED_MAX];	/* host=, as written */
+	void (*clock)(struct timespec *ts);	/* time=; NULL: realtime */
 };
 
 /* One record of the file, as parse_record() reads it. */
 struct record {
+	bool reopen;		/* an event=reopen record */
 	uint64_t seq;
 	uint8_t prev[HASH_SIZE];
 	uint8_t hash[HASH_SIZE];
@@ -145,14 +159,34 @@ chain_hash(EVP_MD_CTX *md, const uint8_t prev[HASH_SIZE], const char *text,
 }
 
 /*
+ * Past the value at P (bare, or quoted with \" and \\ inside), at
+ * most END; NULL when it does not end before END.
+ */
+static const char *
+skip_value(const char *p, const char *end)
+{
+	if (p < end && *p == '"') {
+		for (p++; p < end && *p != '"'; p++)
+			if (*p == '\\')
+				p++;
+		return p < end ? p + 1 : NULL;
+	}
+	while (p < end && *p != ' ')
+		p++;
+	return p;
+}
+
+/*
  * Read LINE (LEN bytes, without its newline) as a record.  Only the frame
- * is checked here (printable ASCII, "decision=", seq= last, then prev= and
- * hash=); the hash covers the rest.  Returns NULL, or what is wrong.
+ * is checked here (printable ASCII, "time=T host=H " and then
+ * "decision=" or "event=reopen ", or a record from before time= starting
+ * with "decision=", seq= last, then prev= and hash=); the hash covers the
+ * rest.  Returns NULL, or what is wrong.
  */
 static const char *
 parse_record(const char *line, size_t len, struct record *r)
 {
-	const char *suffix, *end;
+	const char *suffix, *end, *kind = line;
 	size_t digits = 0;
 
 	if (len <= SUFFIX_LEN)
@@ -160,10 +194,20 @@ parse_record(const char *line, size_t len, struct record *r)
 	for (size_t i = 0; i < len; i++)
 		if (line[i] < 0x20 || line[i] > 0x7e)
 			return "a byte that is not printable ASCII";
-	if (strncmp(line, "decision=allow ", 15) != 0 &&
-	    strncmp(line, "decision=deny ", 14) != 0)
-		return "not an audit record";
 	suffix = line + len - SUFFIX_LEN;
+	if (strncmp(line, "time=", 5) == 0) {
+		kind = skip_value(line + 5, suffix);
+		if (kind == NULL || suffix - kind < 6 ||
+		    strncmp(kind, " host=", 6) != 0 ||
+		    (kind = skip_value(kind + 6, suffix)) == NULL ||
+		    kind == suffix || *kind++ != ' ')
+			return "no time= and host= at the start";
+	}
+	r->reopen = kind != line && (size_t)(suffix - kind) > 13 &&
+	    strncmp(kind, "event=reopen ", 13) == 0;
+	if (!r->reopen && strncmp(kind, "decision=allow ", 15) != 0 &&
+	    strncmp(kind, "decision=deny ", 14) != 0)
+		return "not an audit record";
 	if (memcmp(suffix, PREV_KEY, KEY_LEN) != 0 ||
 	    memcmp(suffix + KEY_LEN + HEX_SIZE, HASH_KEY, KEY_LEN) != 0 ||
 	    !from_hex(suffix + KEY_LEN, r->prev, HASH_SIZE) ||
@@ -398,6 +442,7 @@ resume(struct audit *a, char *error, size_t size)
 	char hex[HEX_SIZE + 1], head_hex[HEX_SIZE + 1];
 	const char *why = NULL;
 	uint64_t head_seq = 0;
+	bool started_empty = false;
 	int tail, head = 0;
 
 	tail = read_tail(a, &last, &why);
@@ -441,12 +486,18 @@ resume(struct audit *a, char *error, size_t size)
 			    " (hash %.16s): the file was cut or edited; going "
 			    "on from the head", a->file, last.seq, hex, a->head,
 			    head_seq, head_hex);
-		else
+		else if (tail == TAIL_EMPTY) {
+			zt_log(LOG_WARNING, "audit: %s is empty but the head "
+			    "%s is at seq %" PRIu64 ": a file rotated while "
+			    "ztd was stopped (or one emptied); the chain goes "
+			    "on from the head with an event=reopen record",
+			    a->file, a->head, head_seq);
+			started_empty = true;
+		} else
 			zt_log(LOG_ERR, "audit: %s: %s but the head %s is at "
 			    "seq %" PRIu64 ": the file was cut or edited; "
-			    "going on from the head", a->file,
-			    tail == TAIL_EMPTY ? "the file is empty" : why,
-			    a->head, head_seq);
+			    "going on from the head", a->file, why, a->head,
+			    head_seq);
 	} else if (tail == TAIL_BAD) {
 		snprintf(error, size, "%s: %s, and there is no valid head to "
 		    "go on from: check it with `ztctl audit verify` and move "
@@ -475,8 +526,10 @@ resume(struct audit *a, char *error, size_t size)
 	if (a->newline_owed)
 		zt_log(LOG_ERR, "audit: %s ends inside a line: the next "
 		    "record starts on a new one", a->file);
-	return 0;
+	return started_empty ? 1 : 0;
 }
+
+static int write_reopen(struct audit *audit, const char *why);
 
 int
 audit_open(const char *file, const char *head_path, bool require,
@@ -494,6 +547,7 @@ audit_open(const char *file, const char *head_path, bool require,
 	a->fd = -1;
 	a->dir_fd = -1;
 	a->require = require;
+	audit_set_host(a, NULL);
 	a->md = EVP_MD_CTX_new();
 	if (a->md == NULL)
 		goto oom;
@@ -526,6 +580,13 @@ audit_open(const char *file, const char *head_path, bool require,
 	if ((r = open_file(a, error, size)) < 0 ||
 	    (r = resume(a, error, size)) < 0)
 		goto fail;
+	/* A new file that goes on from the head says so first. */
+	if (r == 1 && (r = write_reopen(a, "ztd started on an empty file: "
+	    "the chain goes on from the head")) < 0) {
+		snprintf(error, size, "%s: the reopen record could not be "
+		    "written: %s", a->file, zt_strerror(r));
+		goto fail;
+	}
 	*audit = a;
 	return 0;
 
@@ -551,6 +612,12 @@ audit_free(struct audit *audit)
 	free(audit->head);
 	free(audit->head_temp);
 	free(audit);
+}
+
+const char *
+audit_path(const struct audit *audit)
+{
+	return audit != NULL && audit->file != NULL ? audit->file : "";
 }
 
 uint64_t
@@ -668,13 +735,62 @@ append_record(struct audit *a, const char *record, size_t len,
 	return 0;
 }
 
-int
-audit_write(struct audit *audit, const struct audit_event *event)
+void
+audit_time_now(const struct audit *audit, char out[AUDIT_TIME_SIZE])
 {
-	char agent[NAME_ESCAPED_MAX], account[NAME_ESCAPED_MAX];
-	char object[OBJECT_ESCAPED_MAX], reason[REASON_ESCAPED_MAX];
-	char action[TOKEN_MAX], grant[TOKEN_MAX], cache[TOKEN_MAX];
-	char attest[TOKEN_MAX], age[24];
+	struct timespec ts = { 0 };
+	struct tm tm;
+	size_t n;
+
+	if (audit != NULL && audit->clock != NULL)
+		audit->clock(&ts);
+	else
+		clock_gettime(CLOCK_REALTIME, &ts);
+	if (gmtime_r(&ts.tv_sec, &tm) == NULL ||
+	    (n = strftime(out, AUDIT_TIME_SIZE, "%Y-%m-%dT%H:%M:%S",
+	    &tm)) == 0 || n + sizeof(".000000Z") > AUDIT_TIME_SIZE) {
+		snprintf(out, AUDIT_TIME_SIZE, "-");
+		return;
+	}
+	snprintf(out + n, AUDIT_TIME_SIZE - n, ".%06ldZ",
+	    (long)(ts.tv_nsec / 1000));
+}
+
+void
+audit_set_clock(struct audit *audit, void (*now)(struct timespec *ts))
+{
+	if (audit != NULL)
+		audit->clock = now;
+}
+
+void
+audit_set_host(struct audit *audit, const char *name)
+{
+	char system[HOST_ESCAPED_MAX];
+	const char *value;
+
+	if (audit == NULL)
+		return;
+	if (name == NULL) {
+		if (gethostname(system, sizeof(system)) < 0)
+			system[0] = '\0';
+		system[sizeof(system) - 1] = '\0';
+		name = system;
+	}
+	value = word(audit->host, sizeof(audit->host), name);
+	if (value != audit->host)
+		snprintf(audit->host, sizeof(audit->host), "%s", value);
+}
+
+/*
+ * Write one record: "time=T host=H FIELDS seq=N" to syslog with chain=,
+ * and with prev= and hash= to the file, moving the chain on (see
+ * audit_write for the failure rules).  FIELDS (LEN bytes) is formatted.
+ */
+static int
+write_record(struct audit *audit, const char *fields, size_t fields_len)
+{
+	char stamp[AUDIT_TIME_SIZE];
 	/* An owed '\n', the line, prev= and hash=, '\n' and NUL. */
 	char record[1 + BODY_MAX_LEN + SUFFIX_LEN + 2];
 	char *line = record + 1, hex[HEX_SIZE + 1];
@@ -684,26 +800,12 @@ audit_write(struct audit *audit, const struct audit_event *event)
 	uint64_t seq;
 	int n, r, sent;
 
-	if (audit == NULL || event == NULL)
-		return -EINVAL;
+	if (fields_len > FIELDS_MAX_LEN)
+		return -EINVAL;	/* impossible: see LINE_MAX_LEN */
 	seq = audit->seq + 1;
-	if (event->age < 0)
-		snprintf(age, sizeof(age), "-");
-	else
-		snprintf(age, sizeof(age), "%ld", event->age);
-	n = snprintf(line, BODY_MAX_LEN + 1, "decision=%s action=%s agent=%s "
-	    "account=%s uid=%lu pid=%ld object=%s reason=%s grant=%s "
-	    "cache=%s attest=%s age=%s seq=%" PRIu64,
-	    event->allow ? "allow" : "deny",
-	    word(action, sizeof(action), event->action),
-	    quote(agent, sizeof(agent), event->agent),
-	    quote(account, sizeof(account), event->account),
-	    (unsigned long)event->uid, (long)event->pid,
-	    quote(object, sizeof(object), event->object),
-	    quote(reason, sizeof(reason), event->reason),
-	    word(grant, sizeof(grant), event->grant),
-	    word(cache, sizeof(cache), event->cache),
-	    word(attest, sizeof(attest), event->attest), age, seq);
+	audit_time_now(audit, stamp);
+	n = snprintf(line, BODY_MAX_LEN + 1, "time=%s host=%s %.*s seq=%"
+	    PRIu64, stamp, audit->host, (int)fields_len, fields, seq);
 	if (n < 0 || (size_t)n > BODY_MAX_LEN)
 		return -EINVAL;	/* impossible: see LINE_MAX_LEN */
 	body = (size_t)n;
@@ -776,6 +878,192 @@ audit_write(struct audit *audit, const struct audit_event *event)
 	return sent < 0 && audit->require ? sent : 0;
 }
 
+int
+audit_write(struct audit *audit, const struct audit_event *event)
+{
+	char agent[NAME_ESCAPED_MAX], account[NAME_ESCAPED_MAX];
+	char object[OBJECT_ESCAPED_MAX], reason[REASON_ESCAPED_MAX];
+	char action[TOKEN_MAX], grant[TOKEN_MAX], cache[TOKEN_MAX];
+	char attest[TOKEN_MAX], age[24], suppressed[48];
+	char fields[FIELDS_MAX_LEN + 1];
+	int n;
+
+	if (audit == NULL || event == NULL)
+		return -EINVAL;
+	if (event->age < 0)
+		snprintf(age, sizeof(age), "-");
+	else
+		snprintf(age, sizeof(age), "%ld", event->age);
+	suppressed[0] = '\0';
+	if (event->suppressed > 0)
+		snprintf(suppressed, sizeof(suppressed), " suppressed=%" PRIu64,
+		    event->suppressed);
+	n = snprintf(fields, sizeof(fields), "decision=%s action=%s agent=%s "
+	    "account=%s uid=%lu pid=%ld object=%s reason=%s grant=%s "
+	    "cache=%s attest=%s age=%s%s",
+	    event->allow ? "allow" : "deny",
+	    word(action, sizeof(action), event->action),
+	    quote(agent, sizeof(agent), event->agent),
+	    quote(account, sizeof(account), event->account),
+	    (unsigned long)event->uid, (long)event->pid,
+	    quote(object, sizeof(object), event->object),
+	    quote(reason, sizeof(reason), event->reason),
+	    word(grant, sizeof(grant), event->grant),
+	    word(cache, sizeof(cache), event->cache),
+	    word(attest, sizeof(attest), event->attest), age, suppressed);
+	if (n < 0 || (size_t)n >= sizeof(fields))
+		return -EINVAL;	/* impossible: see LINE_MAX_LEN */
+	return write_record(audit, fields, (size_t)n);
+}
+
+/* "event=reopen file=PATH reason=WHY": a file starts here. */
+static int
+write_reopen(struct audit *audit, const char *why)
+{
+	char file[OBJECT_ESCAPED_MAX], reason[REASON_ESCAPED_MAX];
+	char fields[FIELDS_MAX_LEN + 1];
+	int n;
+
+	n = snprintf(fields, sizeof(fields), "event=reopen file=%s reason=%s",
+	    quote(file, sizeof(file), audit->file),
+	    quote(reason, sizeof(reason), why));
+	if (n < 0 || (size_t)n >= sizeof(fields))
+		return -EINVAL;
+	return write_record(audit, fields, (size_t)n);
+}
+
+int
+audit_reopen(struct audit *audit, const char *why, char *error, size_t size)
+{
+	struct audit fresh = { .fd = -1 };
+	struct stat old_st, new_st;
+	struct record last;
+	const char *bad = NULL;
+	int tail, r;
+
+	if (audit == NULL || audit->file == NULL) {
+		snprintf(error, size, "no audit file is configured "
+		    "(ztd.audit.file): nothing to reopen");
+		return ZT_E_CONFIG;
+	}
+	fresh.file = audit->file;
+	if ((r = open_file(&fresh, error, size)) < 0)
+		goto refuse;
+	if (fstat(audit->fd, &old_st) == 0 && fstat(fresh.fd, &new_st) == 0 &&
+	    old_st.st_dev == new_st.st_dev && old_st.st_ino == new_st.st_ino) {
+		/* Not rotated: the same file goes on. */
+		close(fresh.fd);
+		fresh.fd = -1;
+	} else {
+		tail = read_tail(&fresh, &last, &bad);
+		if (tail < 0) {
+			r = tail;
+			snprintf(error, size, "%s: %s", audit->file,
+			    strerror(-r));
+			goto refuse;
+		}
+		/* Only an empty file, or one ending where this chain is (a
+		 * copy put back), may go on: never fork the chain. */
+		if (tail == TAIL_BAD || (tail == TAIL_RECORD &&
+		    (last.seq != audit->seq ||
+		    memcmp(last.hash, audit->hash, HASH_SIZE) != 0))) {
+			snprintf(error, size, "%s is not empty and does not "
+			    "end with this chain's last record (seq %" PRIu64
+			    "): move it aside and reopen again; records go "
+			    "on into the old file", audit->file, audit->seq);
+			r = ZT_E_PROTOCOL;
+			goto refuse;
+		}
+		/* What was written is on disk before the file is let go. */
+		if (fdatasync(audit->fd) < 0)
+			zt_log(LOG_ERR, "audit: fdatasync of the old file: %s",
+			    strerror(errno));
+		close(audit->fd);
+		audit->fd = fresh.fd;
+		audit->newline_owed = fresh.newline_owed;
+	}
+	zt_log(LOG_NOTICE, "audit: %s reopened at seq %" PRIu64 ": %s",
+	    audit->file, audit->seq + 1, why);
+	if ((r = write_reopen(audit, why)) < 0)
+		snprintf(error, size, "%s: the reopen record could not be "
+		    "written: %s", audit->file, zt_strerror(r));
+	return r;
+refuse:
+	if (fresh.fd >= 0)
+		close(fresh.fd);
+	return r;
+}
+
+#define TOKEN 1000000		/* a token in microtokens */
+
+void
+audit_limit_init(struct audit_limit *limit, int64_t now_ms, unsigned burst)
+{
+	memset(limit, 0, sizeof(*limit));
+	limit->microtokens = (int64_t)burst * TOKEN;
+	limit->updated_ms = now_ms;
+}
+
+/*
+ * Add what RATE_MILLI (thousandths of a token per second, which is
+ * microtokens per millisecond) gave since the last update, up to BURST.
+ */
+static void
+limit_refill(struct audit_limit *limit, int64_t now_ms, unsigned rate_milli,
+    unsigned burst)
+{
+	int64_t elapsed = now_ms - limit->updated_ms;
+	int64_t full = (int64_t)burst * TOKEN;
+
+	if (elapsed <= 0)
+		return;
+	limit->updated_ms = now_ms;
+	/* Without overflow: a long quiet time fills the bucket. */
+	if (elapsed > full / rate_milli)
+		limit->microtokens = full;
+	else
+		limit->microtokens += elapsed * (int64_t)rate_milli;
+	if (limit->microtokens > full)
+		limit->microtokens = full;
+}
+
+bool
+audit_limit_take(struct audit_limit *limit, int64_t now_ms,
+    unsigned rate_milli, unsigned burst)
+{
+	if (rate_milli == 0)
+		return true;
+	limit_refill(limit, now_ms, rate_milli, burst);
+	if (limit->microtokens < TOKEN)
+		return false;
+	limit->microtokens -= TOKEN;
+	return true;
+}
+
+int64_t
+audit_limit_wait_ms(const struct audit_limit *limit, int64_t now_ms,
+    unsigned rate_milli)
+{
+	int64_t elapsed = now_ms - limit->updated_ms, need;
+
+	if (rate_milli == 0)
+		return 0;
+	need = TOKEN - limit->microtokens;
+	if (need <= 0)
+		return 0;
+	need = (need + rate_milli - 1) / rate_milli;	/* ms from the update */
+	return need > elapsed ? need - (elapsed > 0 ? elapsed : 0) : 0;
+}
+
+void
+audit_limit_hold(const struct audit *audit, struct audit_limit *limit,
+    pid_t pid)
+{
+	if (limit->held++ == 0)
+		audit_time_now(audit, limit->since);
+	limit->last_pid = pid;
+}
+
 /* Reads lines of at most RECORD_LINE_MAX bytes, whatever the file says. */
 struct line_reader {
 	FILE *f;
@@ -812,10 +1100,10 @@ next_line(struct line_reader *lr)
 /* Compare the end of the chain (COUNT records, LAST) with the head. */
 static int
 verify_head(const char *head_path, uint64_t count, const struct record *last,
-    char *report, size_t size)
+    const char *intact, char *report, size_t size)
 {
 	uint8_t hash[HASH_SIZE];
-	uint64_t seq = 0;
+	uint64_t seq = 0, last_seq = count > 0 ? last->seq : 0;
 	int r;
 
 	r = head_read(head_path, &seq, hash);
@@ -832,51 +1120,53 @@ verify_head(const char *head_path, uint64_t count, const struct record *last,
 			snprintf(report, size, "0 records intact, head seq 0");
 			return 0;
 		}
-		snprintf(report, size, "the head %s is missing (the file has "
-		    "%" PRIu64 " records)", head_path, count);
+		snprintf(report, size, "the head %s is missing (the files "
+		    "have %" PRIu64 " records)", head_path, count);
 		return ZT_E_PROTOCOL;
 	}
-	if (count == seq && count > 0 &&
+	if (last_seq == seq && count > 0 &&
 	    memcmp(hash, last->hash, HASH_SIZE) == 0) {
-		snprintf(report, size, "%" PRIu64 " records intact, head seq "
-		    "%" PRIu64, count, seq);
+		snprintf(report, size, "%s, head seq %" PRIu64, intact, seq);
 		return 0;
 	}
 	/* ztd stops or is read between a record and its head. */
-	if (count > 0 && count - 1 == seq &&
+	if (count > 0 && last_seq - 1 == seq &&
 	    memcmp(hash, last->prev, HASH_SIZE) == 0) {
-		snprintf(report, size, "%" PRIu64 " records intact, head seq "
-		    "%" PRIu64 " (the last record is newer than the head)",
-		    count, seq);
+		snprintf(report, size, "%s, head seq %" PRIu64 " (the last "
+		    "record is newer than the head)", intact, seq);
 		return 0;
 	}
-	if (seq > count)
+	if (seq > last_seq)
 		snprintf(report, size, "the file ends at record %" PRIu64
 		    " but the head is at seq %" PRIu64 ": records were cut "
-		    "from the end", count, seq);
-	else if (seq < count)
+		    "from the end", last_seq, seq);
+	else if (seq < last_seq)
 		snprintf(report, size, "the file goes on to record %" PRIu64
 		    " past the head at seq %" PRIu64 ": records were added "
-		    "after it", count, seq);
+		    "after it", last_seq, seq);
 	else
-		snprintf(report, size, "record %" PRIu64 " (line %" PRIu64
+		snprintf(report, size, "record %" PRIu64 " (seq %" PRIu64
 		    "): its hash is not the head's: the chain was rewritten",
-		    count, count);
+		    count, last_seq);
 	return ZT_E_PROTOCOL;
 }
 
 /*
- * Check one line LR of the chain, record COUNT + 1, against PREV (the hash
- * of the record before).  Returns 0 with *REC, ZT_E_PROTOCOL with WHY
- * (SIZE bytes), or a negative code.
+ * Check one line LR of the chain, record COUNT + 1, against the record
+ * before (*LAST; none when COUNT is 0).  The first record of all is seq 1
+ * with a zero prev=, or an event=reopen record (the older files are not
+ * given).  Returns 0 with *REC, ZT_E_PROTOCOL with WHY (SIZE bytes), or a
+ * negative code.
  */
 static int
 check_line(EVP_MD_CTX *md, const struct line_reader *lr, int kind,
-    uint64_t count, const uint8_t prev[HASH_SIZE], struct record *rec,
+    uint64_t count, const struct record *last, struct record *rec,
     char *why, size_t size)
 {
+	static const uint8_t zero[HASH_SIZE];
 	uint8_t hash[HASH_SIZE];
 	const char *malformed;
+	uint64_t want;
 	int r;
 
 	if (kind == LINE_LONG)
@@ -889,21 +1179,28 @@ check_line(EVP_MD_CTX *md, const struct line_reader *lr, int kind,
 		snprintf(why, size, "malformed: %s", malformed);
 		return ZT_E_PROTOCOL;
 	}
-	if (rec->seq != count + 1) {
+	want = count == 0 ? 1 : last->seq + 1;
+	if (rec->seq != want && !(count == 0 && rec->reopen)) {
 		snprintf(why, size, "seq %" PRIu64 " where %" PRIu64 " was "
-		    "expected: %s", rec->seq, count + 1, rec->seq > count + 1 ?
-		    "records before it were removed" :
-		    "records are out of order or repeated");
+		    "expected: %s", rec->seq, want, rec->seq > want ?
+		    count == 0 ? "the start of the chain is missing (give the "
+		    "older files first)" : "records before it were removed" :
+		    "records are out of order or repeated (files given in "
+		    "the wrong order?)");
 		return ZT_E_PROTOCOL;
 	}
-	if (memcmp(rec->prev, prev, HASH_SIZE) != 0) {
-		snprintf(why, size, "%s", count == 0 ?
-		    "prev= of the first record is not zero" :
-		    "prev= is not the hash of the record before it: a record "
-		    "was removed, moved or edited");
+	if (count == 0 && rec->seq == 1 &&
+	    memcmp(rec->prev, zero, HASH_SIZE) != 0) {
+		snprintf(why, size, "prev= of the first record is not zero");
 		return ZT_E_PROTOCOL;
 	}
-	if ((r = chain_hash(md, prev, lr->line, rec->hashed_len, hash)) < 0) {
+	if (count > 0 && memcmp(rec->prev, last->hash, HASH_SIZE) != 0) {
+		snprintf(why, size, "prev= is not the hash of the record "
+		    "before it: a record was removed, moved or edited");
+		return ZT_E_PROTOCOL;
+	}
+	if ((r = chain_hash(md, rec->prev, lr->line, rec->hashed_len,
+	    hash)) < 0) {
 		snprintf(why, size, "%s", strerror(-r));
 		return r;
 	}
@@ -916,63 +1213,105 @@ check_line(EVP_MD_CTX *md, const struct line_reader *lr, int kind,
 }
 
 int
-audit_verify(const char *path, const char *head_path, char *report,
-    size_t size)
+audit_verify_files(const char *const *paths, size_t n,
+    const char *head_path, char *report, size_t size)
 {
 	struct line_reader *lr;
-	struct record rec = { 0 }, last = { 0 };
-	uint8_t prev[HASH_SIZE] = { 0 };
+	struct record rec = { 0 }, last = { 0 }, first = { 0 };
 	EVP_MD_CTX *md;
+	FILE **files;
 	uint64_t count = 0;
-	char why[256];
-	int r, kind;
+	char why[256], intact[256], hex[HEX_SIZE + 1];
+	int r = 0, kind;
 
+	if (n == 0) {
+		snprintf(report, size, "no file given");
+		return -EINVAL;
+	}
 	lr = calloc(1, sizeof(*lr));
 	md = EVP_MD_CTX_new();
-	if (lr == NULL || md == NULL) {
+	files = calloc(n, sizeof(*files));
+	if (lr == NULL || md == NULL || files == NULL) {
 		snprintf(report, size, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
-	lr->f = fopen(path, "re");
-	if (lr->f == NULL) {
-		r = -errno;
-		snprintf(report, size, "%s: %s", path, strerror(-r));
-		goto out;
+	/* Every file first: one missing means no verdict at all. */
+	for (size_t i = 0; i < n; i++) {
+		files[i] = fopen(paths[i], "re");
+		if (files[i] == NULL) {
+			r = -errno;
+			snprintf(report, size, "%s: %s", paths[i],
+			    strerror(-r));
+			goto out;
+		}
 	}
-	for (;;) {
-		errno = 0;
-		kind = next_line(lr);
-		if (kind < 0) {
-			r = kind;
-			snprintf(report, size, "%s: %s", path, strerror(-r));
-			goto out;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t line = 0;
+
+		lr->f = files[i];
+		for (;;) {
+			errno = 0;
+			kind = next_line(lr);
+			if (kind < 0) {
+				r = kind;
+				snprintf(report, size, "%s: %s", paths[i],
+				    strerror(-r));
+				goto out;
+			}
+			if (kind == LINE_END)
+				break;
+			line++;
+			r = check_line(md, lr, kind, count, &last, &rec, why,
+			    sizeof(why));
+			if (r < 0) {
+				snprintf(report, size, "%s: record %" PRIu64
+				    " (line %" PRIu64 "): %s", paths[i],
+				    count + 1, line, why);
+				goto out;
+			}
+			if (count++ == 0)
+				first = rec;
+			last = rec;
 		}
-		if (kind == LINE_END)
-			break;
-		/* Every line is a record: record N is line N. */
-		r = check_line(md, lr, kind, count, prev, &rec, why,
-		    sizeof(why));
-		if (r < 0) {
-			snprintf(report, size, "record %" PRIu64 " (line %"
-			    PRIu64 "): %s", count + 1, count + 1, why);
-			goto out;
-		}
-		count++;
-		memcpy(prev, rec.hash, HASH_SIZE);
-		last = rec;
+	}
+	if (count > 0 && first.seq != 1) {
+		digest_hex(first.prev, HASH_SIZE, hex);
+		snprintf(intact, sizeof(intact), "%" PRIu64 " records intact "
+		    "(seq %" PRIu64 " to %" PRIu64 "; the chain starts at an "
+		    "event=reopen record after seq %" PRIu64 ", prev %.16s, "
+		    "in a file not given)", count, first.seq, last.seq,
+		    first.seq - 1, hex);
+	} else
+		snprintf(intact, sizeof(intact), "%" PRIu64 " records intact",
+		    count);
+	if (n > 1) {
+		size_t used = strlen(intact);
+
+		snprintf(intact + used, sizeof(intact) - used, " in %zu files",
+		    n);
 	}
 	if (head_path != NULL)
-		r = verify_head(head_path, count, &last, report, size);
+		r = verify_head(head_path, count, &last, intact, report, size);
 	else {
-		snprintf(report, size, "%" PRIu64 " records intact, head seq "
-		    "%" PRIu64, count, count);
+		snprintf(report, size, "%s, head seq %" PRIu64, intact,
+		    count > 0 ? last.seq : 0);
 		r = 0;
 	}
 out:
-	if (lr != NULL && lr->f != NULL)
-		fclose(lr->f);
+	if (files != NULL)
+		for (size_t i = 0; i < n; i++)
+			if (files[i] != NULL)
+				fclose(files[i]);
+	free(files);
 	free(lr);
 	EVP_MD_CTX_free(md);
 	return r;
+}
+
+int
+audit_verify(const char *path, const char *head_path, char *report,
+    size_t size)
+{
+	return audit_verify_files(&path, 1, head_path, report, size);
 }

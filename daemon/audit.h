@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* What one decision was, as the decision path knows it. */
 struct audit_event {
@@ -22,14 +23,27 @@ struct audit_event {
 	const char *cache;	/* "hit", "miss" or "local" */
 	const char *attest;	/* "tpm", "software" or "none" */
 	long age;		/* seconds since the attestation, -1 none */
+	uint64_t suppressed;	/* > 0: this record stands for that many
+				 * denies the rate limit held back
+				 * (suppressed=N in the line) */
 };
 
 struct audit;
 
+/* "2026-12-06T10:31:14.123456Z" and its NUL, with room for years > 9999. */
+#define AUDIT_TIME_SIZE 40
+
 /*
  * The file holds one record per line, the syslog line without chain=
  * followed by the chain fields:
- *   decision=... seq=N prev=<64 hex> hash=<64 hex>
+ *   time=... host=... decision=... seq=N prev=<64 hex> hash=<64 hex>
+ * time= is the wall clock (RFC 3339, UTC, microseconds) and host= the
+ * host's name (audit_set_host), both covered by the hash.  A record is a
+ * decision (decision=...) or an event of the trail itself: "event=reopen
+ * file=... reason=..." starts a file audit_reopen() (or a start on an
+ * empty file) opened, its prev= the last hash of the file before.
+ * Records written before time= existed start with decision= and are read
+ * all the same.
  * hash = SHA-256(prev as 32 bytes || the line up to the end of prev=);
  * the first record's prev is 64 zeros and seq is the record's position
  * in the chain (going on across restarts); chain= in syslog is the first
@@ -62,9 +76,10 @@ void audit_free(struct audit *audit);
 
 /*
  * Write EVENT: one line to syslog (authpriv.notice) of the form
- *   decision=allow action=exec agent="backup" account="svc-backup" uid=N
- *   pid=N object="..." reason="..." grant=... cache=miss attest=none age=-
- *   seq=N chain=HEX16
+ *   time=2026-12-06T10:31:14.123456Z host=web-01 decision=allow
+ *   action=exec agent="backup" account="svc-backup" uid=N pid=N
+ *   object="..." reason="..." grant=... cache=miss attest=none age=-
+ *   [suppressed=N] seq=N chain=HEX16
  * agent, account, object and reason escaped and quoted by zt_escape() and
  * bounded (255, 255, 767 and 383 bytes with quotes), so that the line is
  * always under ZT_LOG_LINE_MAX; a NULL string is -; the trusted words
@@ -79,8 +94,69 @@ void audit_free(struct audit *audit);
  */
 int audit_write(struct audit *audit, const struct audit_event *event);
 
+/* The file's path as opened ("" without a file). */
+const char *audit_path(const struct audit *audit);
+
 /* The last sequence number written (0 before any). */
 uint64_t audit_last_seq(const struct audit *audit);
+
+/*
+ * host= of every record from now on: NAME (the fleet's name for this host,
+ * once there is a fleet), or NULL for the system's host name
+ * (gethostname; "-" when it has none).  A name that is not one plain word
+ * is escaped and quoted like an untrusted value, and bounded (255 bytes).
+ * audit_open() starts with NULL.
+ */
+void audit_set_host(struct audit *audit, const char *name);
+
+/* The wall clock of time= (tests: a fixed one); NULL: CLOCK_REALTIME. */
+void audit_set_clock(struct audit *audit, void (*now)(struct timespec *ts));
+
+/* Now as time= writes it, into OUT. */
+void audit_time_now(const struct audit *audit, char out[AUDIT_TIME_SIZE]);
+
+/*
+ * Start a new file at the configured path (logrotate renamed the old one,
+ * then ran `ztctl audit reopen`): open the path as audit_open() does (a
+ * file there must be empty, or end with this chain's last record: a file
+ * of another chain is refused, and the old one kept), close the old file
+ * and write "event=reopen file=PATH reason=WHY" as the new file's first
+ * record, chained to the old file's last (seq goes on).  The same file
+ * still at the path (not rotated) just gets the record.  Returns 0, or a
+ * negative code with ERROR (SIZE bytes): ZT_E_CONFIG without a file,
+ * ZT_E_UNSAFE or ZT_E_PROTOCOL for a file that cannot be ours, -errno;
+ * or the record's error under REQUIRE (the new file is in use then).
+ */
+int audit_reopen(struct audit *audit, const char *why, char *error,
+    size_t size);
+
+/*
+ * Denies an agent can cause are written one by one at RATE_MILLI / 1000
+ * per second with a burst of BURST (a token bucket, one per grant); the
+ * ones beyond are held: counted, and written later as one record with
+ * suppressed=N.  Milliseconds are CLOCK_BOOTTIME's.  RATE_MILLI 0: no
+ * limit.  BURST is at most 1000000.
+ */
+struct audit_limit {
+	int64_t microtokens;	/* tokens x 1000000 */
+	int64_t updated_ms;
+	uint64_t held;		/* denies held since the last summary */
+	pid_t last_pid;		/* of the last one held */
+	char since[AUDIT_TIME_SIZE];	/* time= of the first one held */
+};
+
+/* A full bucket at NOW_MS. */
+void audit_limit_init(struct audit_limit *limit, int64_t now_ms,
+    unsigned burst);
+/* Take a token at NOW_MS: true when there was one (always, RATE 0). */
+bool audit_limit_take(struct audit_limit *limit, int64_t now_ms,
+    unsigned rate_milli, unsigned burst);
+/* Milliseconds from NOW_MS until a token is there (0: now). */
+int64_t audit_limit_wait_ms(const struct audit_limit *limit, int64_t now_ms,
+    unsigned rate_milli);
+/* Count one held deny of process PID (the first one's time kept). */
+void audit_limit_hold(const struct audit *audit, struct audit_limit *limit,
+    pid_t pid);
 
 /*
  * Check the hash chain of the audit file PATH from its first line: every
@@ -98,5 +174,18 @@ uint64_t audit_last_seq(const struct audit *audit);
  */
 int audit_verify(const char *path, const char *head_path, char *report,
     size_t size);
+
+/*
+ * The same over N files given oldest first (rotated files, then the
+ * current one): one chain, seq without a gap across them, each file's
+ * first record chained to the last of the file before.  The chain may
+ * start at seq 1, or at an event=reopen record (the older files are gone:
+ * the report says from which seq).  Every file is opened before any is
+ * checked: one that cannot be read returns its -errno ("PATH: error"),
+ * nothing being checked.  A break is reported as "PATH: record K (line
+ * L): what" (K counts across the files).
+ */
+int audit_verify_files(const char *const *paths, size_t n,
+    const char *head_path, char *report, size_t size);
 
 #endif

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -20,6 +21,7 @@
 
 #include "ca.h"
 #include "zt_err.h"
+#include "zt_log.h"
 #include "ztd.h"
 
 #define CA_DAYS 3650
@@ -39,10 +41,169 @@ struct ca {
 	EVP_PKEY *key;
 	X509 *cert;
 	char trust_domain[256];
+	char issued_path[4096];		/* state_dir/ca-issued */
 	struct issued issued[CA_ISSUED_MAX];
 	size_t n_issued;
 	uint64_t crl_number;		/* the last CRL's */
 };
+
+static int __attribute__((format(printf, 3, 4)))
+fail(char *error, int r, const char *fmt, ...)
+{
+	char what[CA_ERROR_MAX - 16];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(error, CA_ERROR_MAX, "tunnel CA: %s", what);
+	return r;
+}
+
+/*
+ * What ztd issued, kept across its restarts: a certificate whose grant
+ * ended with the previous ztd (every grant does) must stay in the CRL.
+ * One line each, "SERIAL GRANT NOT_AFTER REVOKED_AT" (hex, hex, unix
+ * times; 0: not revoked), in state_dir/ca-issued, 0600, rewritten whole
+ * (a new file renamed over it, after fsync) when a certificate is issued
+ * (before it leaves) and when one is revoked.
+ */
+static int
+save_issued(const struct ca *ca)
+{
+	char tmp[sizeof(ca->issued_path) + 8];
+	FILE *f;
+	int fd, ok;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", ca->issued_path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd < 0)
+		return -errno;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(tmp);
+		return -ENOMEM;
+	}
+	ok = 1;
+	for (size_t i = 0; i < ca->n_issued && ok; i++) {
+		const struct issued *e = &ca->issued[i];
+
+		for (size_t j = 0; j < SERIAL_BYTES && ok; j++)
+			ok = fprintf(f, "%02x", e->serial[j]) == 2;
+		ok = ok && fprintf(f, " %s %lld %lld\n", e->grant,
+		    (long long)e->not_after, (long long)e->revoked_at) > 0;
+	}
+	ok = ok && fflush(f) == 0 && fsync(fd) == 0;
+	if (fclose(f) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, ca->issued_path) < 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int
+hex_value(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
+	    c - 'a' + 10 : -1;
+}
+
+/* One line of ca-issued into E; false when it is not one. */
+static bool
+parse_issued(const char *line, struct issued *e)
+{
+	long long not_after, revoked_at;
+	char serial[2 * SERIAL_BYTES + 1], grant[33], tail;
+
+	memset(e, 0, sizeof(*e));
+	if (sscanf(line, "%32s %32s %lld %lld%c", serial, grant, &not_after,
+	    &revoked_at, &tail) != 5 || tail != '\n' ||
+	    strlen(serial) != 2 * SERIAL_BYTES || strlen(grant) != 32 ||
+	    not_after <= 0 || revoked_at < 0 || revoked_at > not_after)
+		return false;
+	for (size_t i = 0; i < SERIAL_BYTES; i++) {
+		int hi = hex_value(serial[2 * i]), lo = hex_value(serial[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		e->serial[i] = (unsigned char)(hi << 4 | lo);
+	}
+	for (size_t i = 0; i < 32; i++)
+		if (hex_value(grant[i]) < 0)
+			return false;
+	memcpy(e->grant, grant, sizeof(grant));
+	e->not_after = (time_t)not_after;
+	e->revoked_at = (time_t)revoked_at;
+	return true;
+}
+
+/*
+ * Read ca-issued (absent: nothing issued yet).  Each certificate still
+ * valid by the wall clock is revoked as of now if it was not (its grant
+ * ended with the ztd that issued it), and kept at least CA_LIFETIME_MAX
+ * seconds on this boot's clock, which no longer knows when it was issued.
+ * A file ztd cannot read or trust refuses the CA: a revocation forgotten
+ * would keep a certificate of an ended grant valid.
+ */
+static int
+load_issued(struct ca *ca, char *error)
+{
+	char line[160];
+	struct stat st;
+	time_t now = time(NULL);
+	int64_t keep_until = ztd_now_ms() + (int64_t)CA_LIFETIME_MAX * 1000;
+	unsigned n = 0, revoked = 0;
+	FILE *f;
+	int fd = open(ca->issued_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0)
+		return fail(error, -errno, "cannot open %.200s",
+		    ca->issued_path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		close(fd);
+		return fail(error, ZT_E_UNSAFE, "%.160s must be a regular file "
+		    "of ztd's user, mode 0600", ca->issued_path);
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return fail(error, -ENOMEM, "%s", "fdopen");
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct issued e;
+
+		n++;
+		if (!parse_issued(line, &e) || ca->n_issued == CA_ISSUED_MAX) {
+			fclose(f);
+			return fail(error, -EBADMSG, "%.200s line %u is not "
+			    "one of ztd's issued certificates", ca->issued_path,
+			    n);
+		}
+		if (now > e.not_after)
+			continue;	/* expired: no CRL needs it */
+		if (e.revoked_at == 0) {
+			e.revoked_at = now;
+			revoked++;
+		}
+		e.expires_ms = keep_until;
+		ca->issued[ca->n_issued++] = e;
+	}
+	fclose(f);
+	if (revoked > 0) {
+		zt_log(LOG_NOTICE, "tunnel CA: %u unexpired certificates of "
+		    "grants that ended with the previous ztd revoked", revoked);
+		if (save_issued(ca) < 0)
+			zt_log(LOG_ERR, "tunnel CA: cannot record revocations "
+			    "in %s", ca->issued_path);
+	}
+	return 0;
+}
 
 /* Drop what has expired by both clocks. */
 static void
@@ -62,18 +223,6 @@ forget_expired(struct ca *ca)
 	ca->n_issued = kept;
 }
 
-static int __attribute__((format(printf, 3, 4)))
-fail(char *error, int r, const char *fmt, ...)
-{
-	char what[CA_ERROR_MAX - 16];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	snprintf(error, CA_ERROR_MAX, "tunnel CA: %s", what);
-	return r;
-}
 
 /* A random positive 128-bit serial, set into X, written as hex and (RAW
  * not NULL) kept as bytes. */
@@ -226,10 +375,14 @@ ca_open(const char *state_dir, const char *trust_domain, struct ca **out,
 	    trust_domain);
 	snprintf(key_path, sizeof(key_path), "%s/ca.key", state_dir);
 	snprintf(cert_path, sizeof(cert_path), "%s/ca.pem", state_dir);
+	snprintf(ca->issued_path, sizeof(ca->issued_path), "%s/ca-issued",
+	    state_dir);
 	if (access(key_path, F_OK) == 0)
 		r = load(ca, key_path, cert_path, error);
 	else
 		r = create(ca, key_path, cert_path, error);
+	if (r == 0)
+		r = load_issued(ca, error);
 	if (r < 0) {
 		ca_free(ca);
 		return r;
@@ -352,9 +505,15 @@ ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
 	memcpy(out, der, (size_t)n);
 	*out_size = (size_t)n;
 	*not_after = entry.not_after;
-	/* Kept before it leaves: a grant ending from now on revokes it. */
+	/* Kept, here and on disk, before it leaves: a grant ending from
+	 * now on, or this ztd's end, revokes it. */
 	ca->issued[ca->n_issued++] = entry;
-	r = 0;
+	if ((r = save_issued(ca)) < 0) {
+		ca->n_issued--;
+		r = fail(error, r, "cannot record the certificate in %.200s: "
+		    "not issued", ca->issued_path);
+		goto out;
+	}
 out:
 	OPENSSL_free(der);
 	X509_free(cert);
@@ -381,6 +540,12 @@ ca_grant_ended(struct ca *ca, const char *grant_id)
 		e->revoked_at = now < e->not_after ? now : e->not_after;
 		count++;
 	}
+	/* Revoked in memory already (this CRL has it); on disk so that the
+	 * next ztd's has it, which a failure here only delays: every
+	 * certificate not revoked on disk is revoked when ztd starts. */
+	if (count > 0 && save_issued(ca) < 0)
+		zt_log(LOG_ERR, "tunnel CA: cannot record revocations in %s",
+		    ca->issued_path);
 	return count;
 }
 

@@ -37,7 +37,11 @@ int ca_pem(const struct ca *ca, char *buf, size_t size);
  * Every certificate issued is kept (serial, grant, notAfter) until it has
  * expired by both clocks (wall time past notAfter and its lifetime past on
  * CLOCK_BOOTTIME: a wall-clock step backwards must not let a revoked
- * certificate drop out of the CRL while relying parties still accept it).
+ * certificate drop out of the CRL while relying parties still accept it),
+ * in memory and in STATE_DIR/ca-issued (written before a certificate
+ * leaves: issuing fails when it cannot be).  When ztd starts, every
+ * certificate of that file still valid by the wall clock is revoked (its
+ * grant ended with the previous ztd) and kept CA_LIFETIME_MAX seconds.
  * At most CA_ISSUED_MAX are kept, CA_PER_GRANT_MAX of one grant: then
  * issuing is refused, never a revocation forgotten.  CA_ISSUED_MAX is
  * chosen so that a CRL revoking all of them fits one message.

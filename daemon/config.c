@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 #include "ca.h"
+#include "policy.h"
 #include "syscalls.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
 #include "zt_group.h"
+#include "zt_msg.h"
 #include "ztd_config.h"
 
 #define PATH_MAX_LEN 4095
@@ -429,6 +431,36 @@ get_uint(struct parser *p, const config_setting_t *group, const char *key,
 	return 0;
 }
 
+/*
+ * A rate per second, an integer or a decimal (0.5: one every two
+ * seconds), MIN..MAX, kept in thousandths (*OUT_MILLI).
+ */
+static int
+get_rate(struct parser *p, const config_setting_t *group, const char *key,
+    double min, double max, unsigned *out_milli)
+{
+	config_setting_t *s;
+	double v;
+
+	s = group != NULL ? config_setting_get_member(group, key) : NULL;
+	if (s == NULL)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_INT ||
+	    config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = (double)config_setting_get_int64(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(s);
+	else
+		return fail(p, s, "%s must be a number", key);
+	if (!(v >= min && v <= max))
+		return fail(p, s, "%s must be between %g and %g", key, min,
+		    max);
+	*out_milli = (unsigned)(v * 1000.0 + 0.5);
+	if (v > 0 && *out_milli == 0)
+		return fail(p, s, "%s must be 0 or at least 0.001", key);
+	return 0;
+}
+
 static int
 get_bool(struct parser *p, const config_setting_t *group, const char *key,
     bool *out)
@@ -537,7 +569,9 @@ static const char *const ztd_keys[] = {
 	"cert_lifetime",
 	"audit", "cache", NULL,
 };
-static const char *const audit_keys[] = { "file", "require", NULL };
+static const char *const audit_keys[] = {
+	"file", "require", "deny_rate", "deny_burst", NULL,
+};
 static const char *const cache_keys[] = { "max_entries", NULL };
 
 /* supervisor_group's gid, from /etc/group itself (NSS may be what is
@@ -615,7 +649,11 @@ parse_ztd(struct parser *p, const config_setting_t *root)
 	if (sub != NULL &&
 	    ((r = check_keys(p, sub, "ztd.audit", audit_keys)) < 0 ||
 	    (r = get_path(p, sub, "file", false, &c->audit_file)) < 0 ||
-	    (r = get_bool(p, sub, "require", &c->audit_require)) < 0))
+	    (r = get_bool(p, sub, "require", &c->audit_require)) < 0 ||
+	    (r = get_rate(p, sub, "deny_rate", 0, 100000,
+	    &c->audit_deny_rate_milli)) < 0 ||
+	    (r = get_uint(p, sub, "deny_burst", 1, 1000000,
+	    &c->audit_deny_burst)) < 0))
 		return r;
 	if ((r = member(p, g, "cache", CONFIG_TYPE_GROUP, &sub)) < 0)
 		return r;
@@ -1148,6 +1186,11 @@ parse_agent(struct parser *p, config_setting_t *g, struct agent *a)
 	    (r = parse_files(p, g, a)) < 0 ||
 	    (r = parse_syscalls(p, g, a)) < 0)
 		return r;
+	if (!policy_profile_fits(a))
+		return fail(p, g, "agent \"%s\"'s profile does not fit zt-exec's "
+		    "launch message (%d bytes; at most %d files, commands, "
+		    "syscalls.deny or syscalls.gate each): fewer or shorter "
+		    "entries", a->name, ZT_MSG_MAX, ZT_PROFILE_LIST_MAX);
 	return 0;
 }
 
@@ -1387,6 +1430,8 @@ set_defaults(struct ztd_config *c)
 		*h = (char)tolower((unsigned char)*h);
 	c->trust_domain = xstrdup(is_dns_name(host) ? host : "localhost");
 	c->audit_require = true;
+	c->audit_deny_rate_milli = 20000;
+	c->audit_deny_burst = 100;
 	c->cache_max_entries = 65536;
 	c->attest_mode = ATTEST_AUTO;
 	c->tcti = xstrdup("device:/dev/tpmrm0");

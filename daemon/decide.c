@@ -2,6 +2,7 @@
 /* One decision: parse, policy, attestation, cache, audit; deny on any error. */
 #include "config.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,123 @@
 #include "grant.h"
 #include "zt_log.h"
 #include "ztd.h"
+
+/* Put G on (or take it off) the list of grants holding denies. */
+static void
+set_holding(struct ztd *ztd, struct grant *g, bool holding)
+{
+	if (g->holding == holding)
+		return;
+	if (holding) {
+		g->holding_prev = NULL;
+		g->holding_next = ztd->holding;
+		if (ztd->holding != NULL)
+			ztd->holding->holding_prev = g;
+		ztd->holding = g;
+	} else {
+		if (g->holding_prev != NULL)
+			g->holding_prev->holding_next = g->holding_next;
+		else
+			ztd->holding = g->holding_next;
+		if (g->holding_next != NULL)
+			g->holding_next->holding_prev = g->holding_prev;
+		g->holding_next = g->holding_prev = NULL;
+	}
+	g->holding = holding;
+}
+
+/* WHY: " (the grant ended)" or "". */
+static void
+write_held(struct ztd *ztd, struct grant *g, const char *why)
+{
+	const struct ztd_config *c = ztd->config;
+	struct audit_limit *l = &g->deny_limit;
+	char reason[256];
+	struct audit_event e = {
+		.allow = false,
+		.action = "suppressed",
+		.agent = g->agent,
+		.account = g->account,
+		.uid = g->uid,
+		.object = NULL,
+		.reason = reason,
+		.grant = g->id,
+		.cache = NULL,
+		.attest = attest_name(ztd->attest),
+		.age = -1,
+	};
+
+	if (l->held == 0) {
+		set_holding(ztd, g, false);
+		return;
+	}
+	e.pid = l->last_pid;
+	e.suppressed = l->held;
+	snprintf(reason, sizeof(reason), "%llu denies of this grant since %s "
+	    "held back by the audit rate limit (ztd.audit.deny_rate = %g "
+	    "per second, deny_burst = %u)%s; pid= is the last one's",
+	    (unsigned long long)l->held, l->since,
+	    c->audit_deny_rate_milli / 1000.0, c->audit_deny_burst, why);
+	l->held = 0;
+	set_holding(ztd, g, false);
+	/* A failure is logged by audit.c; these were denies already. */
+	audit_write(ztd->audit, &e);
+}
+
+void
+decide_write_held(struct ztd *ztd, struct grant *g)
+{
+	write_held(ztd, g, " (the grant ended)");
+}
+
+int
+decide_flush_held(struct ztd *ztd)
+{
+	const struct ztd_config *c = ztd->config;
+	int64_t now = ztd_now_ms(), soonest = -1;
+	struct grant *g = ztd->holding, *next;
+
+	for (; g != NULL; g = next) {
+		next = g->holding_next;
+		if (audit_limit_take(&g->deny_limit, now,
+		    c->audit_deny_rate_milli, c->audit_deny_burst)) {
+			write_held(ztd, g, "");
+			continue;
+		}
+		{
+			int64_t wait = audit_limit_wait_ms(&g->deny_limit, now,
+			    c->audit_deny_rate_milli);
+
+			if (soonest < 0 || wait < soonest)
+				soonest = wait;
+		}
+	}
+	if (soonest > INT32_MAX)
+		soonest = INT32_MAX;
+	return (int)soonest;
+}
+
+/*
+ * May this deny of grant G be written now?  Denies held earlier go first
+ * (as their suppressed=N record) when a token is there; while any are
+ * held, a new one is held too, so that the trail keeps their order.
+ */
+static bool
+deny_admitted(struct ztd *ztd, struct grant *g, pid_t pid)
+{
+	const struct ztd_config *c = ztd->config;
+	int64_t now = ztd_now_ms();
+
+	if (g->deny_limit.held > 0 && audit_limit_take(&g->deny_limit, now,
+	    c->audit_deny_rate_milli, c->audit_deny_burst))
+		write_held(ztd, g, "");
+	if (g->deny_limit.held == 0 && audit_limit_take(&g->deny_limit, now,
+	    c->audit_deny_rate_milli, c->audit_deny_burst))
+		return true;
+	audit_limit_hold(ztd->audit, &g->deny_limit, pid);
+	set_holding(ztd, g, true);
+	return false;
+}
 
 bool
 decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
@@ -35,6 +153,9 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 		.age = age,
 	};
 
+	if (!e.allow && s->grant != NULL &&
+	    !deny_admitted(ztd, s->grant, s->pid))
+		return true;	/* held: counted, written later */
 	/* Untrusted context rides in the reason, which audit.c escapes;
 	 * so does an allow on a host whose attestation measured nothing. */
 	if (s->detail != NULL || (e.allow &&

@@ -50,10 +50,27 @@ void decide(struct ztd *ztd, uint64_t resume_ticket,
     const struct subject *subject, enum action action,
     const char *object_text, bool dry_run, struct decision *out);
 
-/* Write the audit record of a decision; false when it must become a deny
- * (audit.require and the record could not be written). */
+/*
+ * Write the audit record of a decision; false when it must become a deny
+ * (audit.require and the record could not be written).  A deny under a
+ * grant (what an agent can cause) is written only while the grant's
+ * bucket (ztd.audit.deny_rate, deny_burst) has a token; otherwise it is
+ * held: counted, and written later as one record with suppressed=N
+ * (decide_write_held), never dropped.  The answer is a deny either way.
+ */
 bool decide_audit(struct ztd *ztd, const struct subject *subject,
     const char *action, const char *object, const struct decision *d,
     long age);
+
+/* Write GRANT's held denies now as one suppressed=N record, if it holds
+ * any (its bucket refilled, or the grant ends), and unlist it. */
+void decide_write_held(struct ztd *ztd, struct grant *grant);
+
+/*
+ * Write the held denies of every grant whose bucket has a token again.
+ * Returns the milliseconds until the next one will, or -1 when no grant
+ * holds any (the event loop's timeout).
+ */
+int decide_flush_held(struct ztd *ztd);
 
 #endif

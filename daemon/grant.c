@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ca.h"
+#include "decide.h"
 #include "grant.h"
 #include "zt_err.h"
 #include "zt_exe.h"
@@ -77,6 +78,8 @@ grant_create(struct ztd *ztd, const struct agent *agent, const char *account,
 		return r;
 	}
 	g->created_ms = ztd_now_ms();
+	audit_limit_init(&g->deny_limit, g->created_ms,
+	    ztd->config->audit_deny_burst);
 	g->expires_ms = g->created_ms + (int64_t)agent->session_ttl * 1000;
 	if ((r = grantset_add(&ztd->grants, g)) < 0) {
 		epoll_ctl(ztd->server.epoll_fd, EPOLL_CTL_DEL,
@@ -219,6 +222,9 @@ grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 	 * with them). */
 	while ((c = grantset_first_child(g)) != NULL)
 		grant_end(ztd, c, "its session's grant ended", kill);
+	/* Denies held back from the audit are written now, whatever the
+	 * rate: the count never goes with the grant. */
+	decide_write_held(ztd, g);
 	grantset_remove(&ztd->grants, g);
 	server_push_event(ztd, g->supervisor_pid, ZT_EVENT_GRANT_ENDED, g->id,
 	    why);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "audit.h"
 #include "grantset.h"
 #include "server.h"
 
@@ -36,6 +37,10 @@ struct grant {
 	int64_t expires_ms;		/* set through grant.c only: the
 					 * expiry heap is ordered by it */
 	struct grant_links links;	/* its place in the grant set */
+	struct audit_limit deny_limit;	/* its denies' audit rate */
+	/* In ztd->holding while its deny_limit holds denies (decide.c). */
+	struct grant *holding_next, *holding_prev;
+	bool holding;
 };
 
 /*

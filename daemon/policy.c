@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -13,6 +14,8 @@
 #include "policy.h"
 #include "syscalls.h"
 #include "zt_err.h"
+#include "zt_envcheck.h"
+#include "zt_msg.h"
 
 #define SERVICE_MAX 64		/* longest PAM service name */
 #define SYSCALL_NAME_MAX 64	/* longest syscall name */
@@ -678,4 +681,101 @@ policy_decide(const struct agent *agent, const struct policy_object *object,
 	case ACTION_SYSCALL: decide_syscall(agent, object, verdict); break;
 	default: set_reason(verdict, "unknown action"); break;
 	}
+}
+
+int
+policy_put_profile(struct zt_msg *m, const struct agent *a)
+{
+	uint32_t flags = 0;
+	int r;
+
+	flags |= a->on_violation == VIOLATION_KILL ? ZT_PROFILE_KILL : 0;
+	flags |= a->landlock == LANDLOCK_OPTIONAL ?
+	    ZT_PROFILE_LANDLOCK_OPTIONAL : 0;
+	flags |= a->files_given ? ZT_PROFILE_FILES : 0;
+	for (size_t i = 0; i < a->n_network; i++) {
+		flags |= a->network[i].family == AF_INET ? ZT_PROFILE_INET :
+		    a->network[i].family == AF_INET6 ? ZT_PROFILE_INET6 :
+		    a->network[i].family == 0 ? ZT_PROFILE_UNIX : 0;
+		flags |= a->network[i].tunnel ? ZT_PROFILE_TUNNEL : 0;
+	}
+	if ((r = zt_msg_begin_record(m, ZT_F_PROFILE)) < 0)
+		return r;
+	if ((r = zt_msg_put_str(m, ZT_F_AGENT, a->name)) < 0 ||
+	    (r = zt_msg_put_str(m, ZT_F_BINARY, a->binary)) < 0 ||
+	    (r = zt_msg_put_u32(m, ZT_F_FLAGS, flags)) < 0 ||
+	    (r = zt_msg_put_u32(m, ZT_F_DECISION_TTL, a->decision_ttl)) < 0)
+		goto out;
+	for (size_t i = 0; i < a->n_files; i++)
+		if ((r = zt_msg_begin_record(m, ZT_F_FILE)) < 0 ||
+		    (r = zt_msg_put_str(m, ZT_F_PATH, a->files[i].path)) < 0 ||
+		    (r = zt_msg_put_u32(m, ZT_F_ACCESS,
+		    a->files[i].access & 7)) < 0 ||
+		    (r = zt_msg_end_record(m)) < 0)
+			goto out;
+	/* A command denied whatever its arguments needs no Landlock x. */
+	for (size_t i = 0; i < a->n_commands; i++)
+		if (a->commands[i].risk != RISK_DENY &&
+		    (r = zt_msg_put_str(m, ZT_F_COMMAND,
+		    a->commands[i].path)) < 0)
+			goto out;
+	for (size_t i = 0; i < a->n_syscalls_deny; i++)
+		if ((r = zt_msg_put_str(m, ZT_F_SYSCALL_DENY,
+		    a->syscalls_deny[i])) < 0)
+			goto out;
+	for (size_t i = 0; i < a->n_syscalls_gate; i++)
+		if ((r = zt_msg_put_str(m, ZT_F_SYSCALL_GATE,
+		    a->syscalls_gate[i])) < 0)
+			goto out;
+	for (size_t i = 0; i < a->n_env; i++)
+		if ((r = zt_msg_put_str(m, ZT_F_ENV, a->env[i])) < 0)
+			goto out;
+	/* The tunnel rules' CA files, so that zt-exec readies the TLS
+	 * contexts at launch. */
+	for (size_t i = 0; i < a->n_network; i++)
+		if (a->network[i].tunnel && a->network[i].ca != NULL &&
+		    (r = zt_msg_put_str(m, ZT_F_CA, a->network[i].ca)) < 0)
+			goto out;
+	if ((r = zt_msg_end_record(m)) == 0)
+		return 0;
+out:
+	while (zt_msg_cancel_record(m) == 0)
+		;
+	return r;
+}
+
+bool
+policy_profile_fits(const struct agent *a)
+{
+	static const uint8_t digest[32];
+	char reason[POLICY_REASON_MAX + 64];
+	struct zt_msg *m = malloc(sizeof(*m));
+	bool fits;
+
+	if (m == NULL)
+		return false;
+	/* zt-exec's bounds, each list on its own. */
+	if (a->n_files > ZT_PROFILE_LIST_MAX ||
+	    a->n_commands > ZT_PROFILE_LIST_MAX ||
+	    a->n_syscalls_deny > ZT_PROFILE_LIST_MAX ||
+	    a->n_syscalls_gate > ZT_PROFILE_LIST_MAX ||
+	    a->n_env > ZT_ENV_NAMES_MAX) {
+		free(m);
+		return false;
+	}
+	memset(reason, 'x', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	fits = zt_msg_init(m, ZT_MSG_DECISION, UINT32_MAX) == 0 &&
+	    zt_msg_put_u32(m, ZT_F_DECISION, ZT_DECISION_ALLOW) == 0 &&
+	    zt_msg_put_str(m, ZT_F_REASON, reason) == 0 &&
+	    zt_msg_put_u32(m, ZT_F_RISK, 1) == 0 &&
+	    zt_msg_put_u32(m, ZT_F_TTL_MS, UINT32_MAX) == 0 &&
+	    zt_msg_put_str(m, ZT_F_GRANT,
+	    "00000000000000000000000000000000") == 0 &&
+	    zt_msg_put_str(m, ZT_F_AGENT, a->name) == 0 &&
+	    zt_msg_put_u64(m, ZT_F_EXPIRES_MS, UINT64_MAX) == 0 &&
+	    zt_msg_put_bytes(m, ZT_F_SHA256, digest, sizeof(digest)) == 0 &&
+	    policy_put_profile(m, a) == 0;
+	free(m);
+	return fits;
 }

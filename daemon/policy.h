@@ -131,4 +131,19 @@ int policy_parse_object(enum action action, const char *text,
 void policy_decide(const struct agent *agent,
     const struct policy_object *object, struct policy_verdict *verdict);
 
+/*
+ * Put agent A's profile, the part zt-exec enforces itself (its filter,
+ * Landlock, what it gates), into M as a ZT_F_PROFILE record (zt_msg.h
+ * gives its schema).  0 or a zt_err code (ZT_E_NOSPACE: too large).
+ */
+struct zt_msg;
+int policy_put_profile(struct zt_msg *m, const struct agent *a);
+
+/*
+ * Whether A's launch reply (a decision with the longest reason, a grant,
+ * the digest and the profile) fits one message: checked when the policy
+ * is loaded, so that no agent's launch fails on it.
+ */
+bool policy_profile_fits(const struct agent *a);
+
 #endif

@@ -190,6 +190,38 @@ answer_reload(struct request *rq)
 	return 0;
 }
 
+/*
+ * AUDIT_REOPEN (ztctl audit reopen, logrotate's postrotate): a new audit
+ * file at the configured path, its first record chained to the old one's
+ * last.  A failure keeps the old file in use and says why.
+ */
+static int
+answer_audit_reopen(struct request *rq)
+{
+	struct ztd *ztd = rq->ztd;
+	const struct client *c = rq->client;
+	const struct zt_msg *request = rq->msg;
+	struct zt_msg *reply = rq->reply;
+	char why[96], error[512];
+	int r;
+
+	snprintf(why, sizeof(why), "ztctl audit reopen by uid %u pid %d",
+	    (unsigned)c->uid, (int)c->pid);
+	if ((r = audit_reopen(ztd->audit, why, error, sizeof(error))) < 0) {
+		zt_log(LOG_ERR, "audit: reopen failed: %s", error);
+		zt_msg_error(reply, request->request_id, r, error);
+		return 0;
+	}
+	if ((r = zt_msg_init(reply, ZT_MSG_AUDIT_REOPEN_REPLY,
+	    request->request_id)) < 0 ||
+	    (r = zt_msg_put_u64(reply, ZT_F_AUDIT_SEQ,
+	    audit_last_seq(ztd->audit))) < 0 ||
+	    (r = zt_msg_put_str(reply, ZT_F_TEXT,
+	    audit_path(ztd->audit))) < 0)
+		return r;
+	return 0;
+}
+
 /* Fill a DECISION reply from D. */
 static int
 put_decision(struct zt_msg *reply, uint32_t request_id,
@@ -625,93 +657,6 @@ descends_from(pid_t pid, pid_t ancestor)
 	return false;
 }
 
-static const char *const access_names[8] = {
-	"-", "r", "w", "rw", "x", "rx", "wx", "rwx",
-};
-
-/* Append "KEY VALUE\n" to the profile; false when it does not fit or the
- * value holds a control byte (a line per entry is the format). */
-static bool
-profile_line(char *buf, size_t size, size_t *used, const char *key,
-    const char *value)
-{
-	int n;
-
-	for (const char *p = value; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return false;
-	n = snprintf(buf + *used, size - *used, "%s %s\n", key, value);
-	if (n < 0 || (size_t)n >= size - *used)
-		return false;
-	*used += (size_t)n;
-	return true;
-}
-
-/*
- * The profile zt-exec enforces itself (the filter, Landlock, what to gate);
- * everything else it asks about action by action.  One "key value" per
- * line, documented in seccomp/profile.h.
- */
-static int
-build_profile(const struct agent *a, char *buf, size_t size)
-{
-	bool inet = false, inet6 = false, unix_ = false, tunnel = false;
-	bool ok = true;
-	char number[24];
-	size_t used = 0;
-
-	buf[0] = '\0';
-	snprintf(number, sizeof(number), "%u", a->decision_ttl);
-	ok = profile_line(buf, size, &used, "agent", a->name) &&
-	    profile_line(buf, size, &used, "binary", a->binary) &&
-	    profile_line(buf, size, &used, "on_violation",
-	    a->on_violation == VIOLATION_KILL ? "kill" : "deny") &&
-	    profile_line(buf, size, &used, "landlock",
-	    a->landlock == LANDLOCK_OPTIONAL ? "optional" : "required") &&
-	    profile_line(buf, size, &used, "decision_ttl", number) &&
-	    profile_line(buf, size, &used, "files",
-	    a->files_given ? "yes" : "no");
-	for (size_t i = 0; ok && i < a->n_files; i++) {
-		char line[PATH_MAX + 8];
-
-		snprintf(line, sizeof(line), "%s %s",
-		    access_names[a->files[i].access & 7], a->files[i].path);
-		ok = profile_line(buf, size, &used, "file", line);
-	}
-	for (size_t i = 0; ok && i < a->n_commands; i++)
-		if (a->commands[i].risk != RISK_DENY)
-			ok = profile_line(buf, size, &used, "command",
-			    a->commands[i].path);
-	for (size_t i = 0; ok && i < a->n_syscalls_deny; i++)
-		ok = profile_line(buf, size, &used, "deny",
-		    a->syscalls_deny[i]);
-	for (size_t i = 0; ok && i < a->n_syscalls_gate; i++)
-		ok = profile_line(buf, size, &used, "gate",
-		    a->syscalls_gate[i]);
-	for (size_t i = 0; ok && i < a->n_env; i++)
-		ok = profile_line(buf, size, &used, "env", a->env[i]);
-	for (size_t i = 0; i < a->n_network; i++) {
-		inet |= a->network[i].family == AF_INET;
-		inet6 |= a->network[i].family == AF_INET6;
-		unix_ |= a->network[i].family == 0;
-		tunnel |= a->network[i].tunnel;
-	}
-	if (ok && tunnel)
-		ok = profile_line(buf, size, &used, "tunnel", "yes");
-	/* Their CA files, so that zt-exec readies the contexts at launch. */
-	for (size_t i = 0; ok && i < a->n_network; i++)
-		if (a->network[i].tunnel && a->network[i].ca != NULL)
-			ok = profile_line(buf, size, &used, "tunnel_ca",
-			    a->network[i].ca);
-	if (ok && inet)
-		ok = profile_line(buf, size, &used, "family", "inet");
-	if (ok && inet6)
-		ok = profile_line(buf, size, &used, "family", "inet6");
-	if (ok && unix_)
-		ok = profile_line(buf, size, &used, "family", "unix");
-	return ok ? 0 : ZT_E_NOSPACE;
-}
-
 /*
  * LAUNCH, from zt-exec running as an agent's account: the command must be
  * the agent's binary, recognised on disk now, and the host attested as for
@@ -733,7 +678,6 @@ answer_launch(struct request *rq)
 	const char *command, *wanted = NULL, *parent_id = NULL;
 	const char *service = "zt-exec";
 	char account[33], why[IDENTITY_REASON_MAX];
-	char profile[ZT_MSG_MAX - 512];
 	uint8_t digest[32], again[32];
 	struct grant *parent = NULL, *g = NULL;
 	int r;
@@ -780,10 +724,10 @@ answer_launch(struct request *rq)
 		    why[0] ? why : zt_strerror(r));
 		goto denied;
 	}
-	if (build_profile(s.agent, profile, sizeof(profile)) < 0) {
+	/* Checked at load; again here, where it decides. */
+	if (!policy_profile_fits(s.agent)) {
 		snprintf(d.reason, sizeof(d.reason), "agent %s's profile does "
-		    "not fit a message (or holds a control byte)",
-		    s.agent->name);
+		    "not fit a message", s.agent->name);
 		goto denied;
 	}
 	s.identity_proven = true;
@@ -806,7 +750,7 @@ answer_launch(struct request *rq)
 	    parent != NULL ? " under grant " : "",
 	    parent != NULL ? parent->id : "");
 	if ((r = put_decision(reply, request->request_id, &d, g)) < 0 ||
-	    (r = zt_msg_put_str(reply, ZT_F_PROFILE, profile)) < 0 ||
+	    (r = policy_put_profile(reply, s.agent)) < 0 ||
 	    (r = zt_msg_put_bytes(reply, ZT_F_SHA256, digest,
 	    sizeof(digest))) < 0) {
 		grant_end(ztd, g, "launch reply could not be built", false);
@@ -1319,6 +1263,7 @@ static const struct {
 	[ZT_MSG_AGENT_PID] = { answer_agent_pid, P_ROOT | P_SUPERVISOR, 0,
 	    0 },
 	[ZT_MSG_CA_CRL] = { answer_ca_crl, P_ROOT, 0, 0 },
+	[ZT_MSG_AUDIT_REOPEN] = { answer_audit_reopen, P_ROOT, 0, 0 },
 };
 
 static const char *const class_names[] = {

@@ -4,14 +4,18 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "audit.h"
 #include "digest.h"
@@ -20,8 +24,10 @@
 #include "ztctl_fleet.h"
 #include "zt_client.h"
 #include "zt_err.h"
+#include "zt_exe.h"
 #include "zt_log.h"
 #include "zt_msg.h"
+#include "zt_utf8.h"
 
 /* Exit codes: 0 done, 1 refused (a "no" from ztd), 2 error. */
 #define EXIT_NO 1
@@ -50,8 +56,10 @@ usage(FILE *to)
 	    "  enroll-host            record the current PCRs (software mode: the\n"
 	    "                         measured files' digests) as the golden values\n"
 	    "  attest                 measure now; print verdict, PCRs and age (exit 0/1)\n"
-	    "  audit verify FILE [--head PATH]\n"
-	    "                         check the audit file's hash chain (exit 0/1)\n"
+	    "  audit verify FILE... [--head PATH]\n"
+	    "                         check the hash chain across the audit files,\n"
+	    "                         oldest first (exit 0 intact, 1 not, 2 unreadable)\n"
+	    "  audit reopen           make ztd start a new audit file (logrotate)\n"
 	    "  ca show                print the tunnel CA certificate (PEM)\n"
 	    "  ca crl                 print the CRL of tunnel certificates whose\n"
 	    "                         grant ended before they expired (PEM)\n"
@@ -66,22 +74,117 @@ usage(FILE *to)
 	    "exit status: 0 done (allow), 1 refused or denied, 2 error\n");
 }
 
-/* Print S as a JSON string. */
-static void
-json_string(const char *s)
-{
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
+/* Longest text of a failure (ztd's error text fits: ZT_MSG_MAX). */
+#define FAILURE_MAX 8192
 
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
+static int fail(int code, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Say what went wrong: "ztctl: TEXT" on stderr and, with --json, the
+ * object {"error": TEXT} on stdout.  Returns CODE, the exit status.
+ */
+static int
+fail(int code, const char *format, ...)
+{
+	char text[FAILURE_MAX];
+	char *escaped;
+	json_t *error;
+	va_list ap;
+
+	va_start(ap, format);
+	vsnprintf(text, sizeof(text), format, ap);
+	va_end(ap);
+	fprintf(stderr, "ztctl: %s\n", text);
+	if (!arg_json)
+		return code;
+	escaped = zt_utf8_escape(text, strlen(text));
+	error = escaped != NULL ? json_pack("{s:s}", "error", escaped) : NULL;
+	free(escaped);
+	if (error == NULL || json_dumpf(error, stdout, JSON_COMPACT) < 0)
+		fputs("{\"error\":\"out of memory\"}", stdout);
+	json_decref(error);
+	putchar('\n');
+	fflush(stdout);
+	return code;
+}
+
+/*
+ * TEXT, untrusted bytes, as a JSON string: valid UTF-8 whatever TEXT
+ * holds, a byte that is not part of UTF-8 as \xNN and a backslash as \\
+ * (zt_utf8_escape).  A new reference, or NULL when out of memory.
+ */
+static json_t *
+json_text(const char *text)
+{
+	char *escaped = zt_utf8_escape(text, strlen(text));
+	json_t *value;
+
+	if (escaped == NULL)
+		return NULL;
+	value = json_string(escaped);
+	free(escaped);
+	return value;
+}
+
+/* json_text, or null for NULL. */
+static json_t *
+json_text_or_null(const char *text)
+{
+	return text != NULL ? json_text(text) : json_null();
+}
+
+/* A count as a JSON number (jansson's integers are signed 64-bit). */
+static json_t *
+json_count(uint64_t n)
+{
+	return json_integer(n > INT64_MAX ? INT64_MAX : (json_int_t)n);
+}
+
+/*
+ * Print VALUE, a new reference this takes (NULL: building it failed), as
+ * one line of compact JSON.  Returns 0, or EXIT_ERROR once said.
+ */
+static int
+emit(json_t *value)
+{
+	int r;
+
+	if (value == NULL)
+		return fail(EXIT_ERROR, "out of memory building the output");
+	r = json_dumpf(value, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(value);
+	if (r < 0 || putchar('\n') == EOF || fflush(stdout) == EOF) {
+		fprintf(stderr, "ztctl: cannot write the output: %s\n",
+		    strerror(errno));
+		return EXIT_ERROR;
 	}
-	putchar('"');
+	return 0;
+}
+
+/* What getopt_long's '?' or ':' (OPT) about ARGV means, into OUT. */
+static void
+describe_bad_option(int opt, char **argv, char *out, size_t size)
+{
+	const char *given = argv[optind - 1];
+	char letter[3] = { '-', (char)optopt, '\0' };
+
+	/* A long option is named as given; a short one, perhaps inside a
+	 * group ("-jx"), by its letter. */
+	if (strncmp(given, "--", 2) != 0 && optopt != 0)
+		given = letter;
+	snprintf(out, size, "%s %s", opt == ':' ? "missing the argument of" :
+	    "unknown option", given);
+}
+
+/* A bad option of COMMAND: said, exit status 2. */
+static int
+bad_option(const char *command, int opt, char **argv)
+{
+	char what[256];
+
+	describe_bad_option(opt, argv, what, sizeof(what));
+	return fail(EXIT_ERROR, "%s: %s", command, what);
 }
 
 static uint32_t
@@ -103,34 +206,26 @@ call_with(struct zt_msg *request, enum zt_msg_type expected,
 	int fd, r;
 
 	fd = zt_client_connect_within(arg_socket, CALL_TIMEOUT_MS);
-	if (fd < 0) {
-		fprintf(stderr, "ztctl: cannot reach ztd at %s: %s\n",
+	if (fd < 0)
+		return fail(EXIT_ERROR, "cannot reach ztd at %s: %s",
 		    arg_socket, zt_strerror(fd));
-		return EXIT_ERROR;
-	}
 	r = zt_client_call(fd, request, reply, CALL_TIMEOUT_MS);
 	close(fd);
-	if (r < 0) {
-		fprintf(stderr, "ztctl: %s: %s\n", zt_msg_type_name(type),
+	if (r < 0)
+		return fail(EXIT_ERROR, "%s: %s", zt_msg_type_name(type),
 		    zt_strerror(r));
-		return EXIT_ERROR;
-	}
 	r = zt_client_reply_error(reply, expected, &text);
 	/* ztd's text is often its code's own words: say them once. */
 	if (r < 0 && strcmp(text, zt_strerror(r)) == 0)
 		text = "";
-	if (r == ZT_E_PERM && text[0] == '\0') {
+	if (r == ZT_E_PERM && text[0] == '\0')
 		/* Every request ztctl sends is root's but "ca show". */
-		fprintf(stderr, "ztctl: ztd refused %s: %s (root only)\n",
+		return fail(EXIT_ERROR, "ztd refused %s: %s (root only)",
 		    zt_msg_type_name(type), zt_strerror(r));
-		return EXIT_ERROR;
-	}
-	if (r < 0) {
-		fprintf(stderr, "ztctl: %s: %s%s%s\n", zt_msg_type_name(type),
+	if (r < 0)
+		return fail(r == ZT_E_CONFIG || r == ZT_E_UNSAFE ? EXIT_NO :
+		    EXIT_ERROR, "%s: %s%s%s", zt_msg_type_name(type),
 		    zt_strerror(r), text[0] != '\0' ? ": " : "", text);
-		return r == ZT_E_CONFIG || r == ZT_E_UNSAFE ? EXIT_NO :
-		    EXIT_ERROR;
-	}
 	return 0;
 }
 
@@ -147,7 +242,7 @@ call(enum zt_msg_type type, enum zt_msg_type expected, struct zt_msg *reply)
 static int
 command_status(void)
 {
-	const char *agent_group;
+	const char *agent_group = NULL;
 	struct zt_msg reply;
 	uint64_t uptime = 0, generation = 0;
 	uint32_t agents = 0, clients = 0, max_clients = 0, pid = 0;
@@ -179,38 +274,34 @@ command_status(void)
 	zt_msg_get_str(&reply, ZT_F_ATTEST_STATE, &attest_state);
 	zt_msg_get_u64(&reply, ZT_F_AUDIT_SEQ, &audit_seq);
 	has_age = zt_msg_get_u64(&reply, ZT_F_ATTEST_AGE, &attest_age) == 0;
+	if (zt_msg_get_str(&reply, ZT_F_TEXT, &agent_group) < 0)
+		agent_group = NULL;
 
-	if (arg_json) {
-		printf("{\"version\":");
-		json_string(version);
-		printf(",\"pid\":%" PRIu32 ",\"uptime\":%" PRIu64
-		    ",\"generation\":%" PRIu64 ",\"config\":", pid, uptime,
-		    generation);
-		json_string(config);
-		printf(",\"agents\":%" PRIu32 ",\"clients\":%" PRIu32
-		    ",\"max_clients\":%" PRIu32 ",\"attestation\":{\"mode\":",
-		    agents, clients, max_clients);
-		json_string(mode);
-		printf(",\"trusted\":%s,\"state\":",
-		    strncmp(attest_state, "trusted", 7) == 0 &&
-		    (attest_state[7] == '\0' || attest_state[7] == ' ') ?
-		    "true" : "false");
-		json_string(attest_state);
-		if (has_age)
-			printf(",\"age\":%" PRIu64, attest_age);
-		else
-			printf(",\"age\":null");
-		printf("},\"cache\":{\"entries\":%" PRIu64 ",\"hits\":%" PRIu64
-		    ",\"misses\":%" PRIu64 "},\"grants\":%" PRIu32
-		    ",\"audit_seq\":%" PRIu64 ",\"reload_error\":",
-		    cache_entries, cache_hits, cache_misses, grants, audit_seq);
-		if (reload_error != NULL)
-			json_string(reload_error);
-		else
-			printf("null");
-		printf("}\n");
-		return 0;
-	}
+	if (arg_json)
+		return emit(json_pack("{s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,"
+		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:o,s:o,s:o}",
+		    "version", json_text(version),
+		    "pid", (json_int_t)pid,
+		    "uptime", json_count(uptime),
+		    "generation", json_count(generation),
+		    "config", json_text(config),
+		    "agents", (json_int_t)agents,
+		    "clients", (json_int_t)clients,
+		    "max_clients", (json_int_t)max_clients,
+		    "attestation",
+		    "mode", json_text(mode),
+		    "trusted", strncmp(attest_state, "trusted", 7) == 0 &&
+		    (attest_state[7] == '\0' || attest_state[7] == ' '),
+		    "state", json_text(attest_state),
+		    "age", has_age ? json_count(attest_age) : json_null(),
+		    "cache",
+		    "entries", json_count(cache_entries),
+		    "hits", json_count(cache_hits),
+		    "misses", json_count(cache_misses),
+		    "grants", (json_int_t)grants,
+		    "audit_seq", json_count(audit_seq),
+		    "reload_error", json_text_or_null(reload_error),
+		    "agent_group", json_text_or_null(agent_group)));
 	printf("ztd %s (pid %" PRIu32 "), up %" PRIu64 " s\n", version, pid,
 	    uptime);
 	printf("policy:       generation %" PRIu64 ", %" PRIu32 " agents, "
@@ -229,7 +320,7 @@ command_status(void)
 	    " misses\n", cache_entries, cache_hits, cache_misses);
 	printf("grants:       %" PRIu32 " live\n", grants);
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
-	if (zt_msg_get_str(&reply, ZT_F_TEXT, &agent_group) == 0)
+	if (agent_group != NULL)
 		printf("agent_group:  %s\n", agent_group);
 	return 0;
 }
@@ -246,14 +337,52 @@ command_enroll_host(void)
 		return r;
 	zt_msg_get_u32(&reply, ZT_F_DECISION, &decision);
 	zt_msg_get_str(&reply, ZT_F_REASON, &reason);
-	if (arg_json) {
-		printf("{\"enrolled\":true,\"trusted\":%s,\"reason\":",
-		    decision == ZT_DECISION_ALLOW ? "true" : "false");
-		json_string(reason);
-		printf("}\n");
-	} else
+	if (arg_json && (r = emit(json_pack("{s:b,s:b,s:o}", "enrolled", 1,
+	    "trusted", decision == ZT_DECISION_ALLOW,
+	    "reason", json_text(reason)))) != 0)
+		return r;
+	if (!arg_json)
 		printf("enrolled: %s\n", reason);
 	return decision == ZT_DECISION_ALLOW ? 0 : EXIT_NO;
+}
+
+/*
+ * ztd's PCR list, "INDEX:HEX INDEX:HEX ..." (empty in software mode), as
+ * a JSON array of {"index": N, "sha256": "HEX"}; NULL when it is
+ * malformed (or out of memory).
+ */
+static json_t *
+pcr_list(const char *text)
+{
+	json_t *list = json_array();
+
+	while (list != NULL && *text != '\0') {
+		size_t digits = strspn(text, "0123456789"), hex;
+		unsigned long index;
+		char value[65];
+
+		if (digits == 0 || digits > 2 || text[digits] != ':')
+			break;
+		index = strtoul(text, NULL, 10);
+		text += digits + 1;
+		hex = strspn(text, "0123456789abcdef");
+		if (index > 23 || hex != 64 || (text[hex] != ' ' &&
+		    text[hex] != '\0'))
+			break;
+		memcpy(value, text, hex);
+		value[hex] = '\0';
+		text += hex + (text[hex] == ' ');
+		if (json_array_append_new(list, json_pack("{s:I,s:s}",
+		    "index", (json_int_t)index, "sha256", value)) < 0) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	if (list != NULL && *text != '\0') {
+		json_decref(list);
+		return NULL;
+	}
+	return list;
 }
 
 static int
@@ -274,16 +403,18 @@ command_attest(void)
 	zt_msg_get_str(&reply, ZT_F_ATTEST_MODE, &mode);
 	has_age = zt_msg_get_u64(&reply, ZT_F_ATTEST_AGE, &age) == 0;
 	if (arg_json) {
-		printf("{\"trusted\":%s,\"mode\":", decision ==
-		    ZT_DECISION_ALLOW ? "true" : "false");
-		json_string(mode);
-		printf(",\"reason\":");
-		json_string(reason);
-		if (has_age)
-			printf(",\"age\":%" PRIu64, age);
-		printf(",\"pcrs\":");
-		json_string(pcrs);
-		printf("}\n");
+		json_t *list = pcr_list(pcrs);
+
+		if (list == NULL)
+			return fail(EXIT_ERROR, "attest: ztd sent a malformed "
+			    "PCR list");
+		if ((r = emit(json_pack("{s:b,s:o,s:o,s:o,s:o}",
+		    "trusted", decision == ZT_DECISION_ALLOW,
+		    "mode", json_text(mode),
+		    "reason", json_text(reason),
+		    "age", has_age ? json_count(age) : json_null(),
+		    "pcrs", list))) != 0)
+			return r;
 	} else {
 		printf("%s: %s\n", decision == ZT_DECISION_ALLOW ? "trusted" :
 		    "UNTRUSTED", reason);
@@ -312,8 +443,8 @@ command_reload(void)
 		return r;
 	zt_msg_get_u64(&reply, ZT_F_GENERATION, &generation);
 	if (arg_json)
-		printf("{\"reloaded\":true,\"generation\":%" PRIu64 "}\n",
-		    generation);
+		return emit(json_pack("{s:b,s:o}", "reloaded", 1,
+		    "generation", json_count(generation)));
 	else
 		printf("reloaded: policy generation %" PRIu64 "\n", generation);
 	return 0;
@@ -339,29 +470,25 @@ command_check(int argc, char **argv)
 	int opt, r;
 
 	optind = 0;	/* 0: glibc starts over, permuting again */
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
 		case 'a': agent = optarg; break;
 		case 'A':
 			action = policy_action_from_name(optarg);
-			if (action == ACTION_NONE) {
-				fprintf(stderr, "ztctl: check: unknown action "
-				    "'%s'\n", optarg);
-				return EXIT_ERROR;
-			}
+			if (action == ACTION_NONE)
+				return fail(EXIT_ERROR, "check: unknown action "
+				    "'%s'", optarg);
 			break;
 		case 'o': object = optarg; break;
 		case 'u': account = optarg; break;
 		case 'g': grant = optarg; break;
-		default: return EXIT_ERROR;
+		default: return bad_option("check", opt, argv);
 		}
 	}
 	if (agent == NULL || action == ACTION_NONE || object == NULL ||
-	    optind != argc) {
-		fprintf(stderr, "ztctl: check needs --agent, --action and "
-		    "--object\n");
-		return EXIT_ERROR;
-	}
+	    optind != argc)
+		return fail(EXIT_ERROR, "check needs --agent, --action and "
+		    "--object");
 	zt_msg_init(&request, ZT_MSG_CHECK, next_request_id());
 	if ((r = zt_msg_put_str(&request, ZT_F_AGENT, agent)) < 0 ||
 	    (r = zt_msg_put_u32(&request, ZT_F_ACTION, action)) < 0 ||
@@ -369,10 +496,8 @@ command_check(int argc, char **argv)
 	    (account != NULL &&
 	    (r = zt_msg_put_str(&request, ZT_F_ACCOUNT, account)) < 0) ||
 	    (grant != NULL &&
-	    (r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) < 0)) {
-		fprintf(stderr, "ztctl: check: %s\n", zt_strerror(r));
-		return EXIT_ERROR;
-	}
+	    (r = zt_msg_put_str(&request, ZT_F_GRANT, grant)) < 0))
+		return fail(EXIT_ERROR, "check: %s", zt_strerror(r));
 	if ((r = call_with(&request, ZT_MSG_DECISION, &reply)) != 0)
 		return r;
 	zt_msg_get_u32(&reply, ZT_F_DECISION, &decision);
@@ -380,12 +505,16 @@ command_check(int argc, char **argv)
 	zt_msg_get_str(&reply, ZT_F_REASON, &reason);
 	allow = decision == ZT_DECISION_ALLOW;
 	if (arg_json) {
-		printf("{\"decision\":\"%s\",", allow ? "allow" : "deny");
-		if (allow)
-			printf("\"risk\":\"%s\",", risk ? "high" : "low");
-		printf("\"reason\":");
-		json_string(reason);
-		printf("}\n");
+		if ((r = emit(json_pack("{s:s,s:o,s:s?,s:o,s:s,s:o,s:o,s:o}",
+		    "decision", allow ? "allow" : "deny",
+		    "reason", json_text(reason),
+		    "risk", !allow ? NULL : risk ? "high" : "low",
+		    "agent", json_text(agent),
+		    "action", policy_action_name(action),
+		    "object", json_text(object),
+		    "account", json_text_or_null(account),
+		    "grant", json_text_or_null(grant)))) != 0)
+			return r;
 	} else if (allow)
 		printf("allow (%s risk): %s\n", risk ? "high" : "low", reason);
 	else
@@ -406,21 +535,17 @@ command_ca(int argc, char **argv)
 	int r;
 
 	if (argc != 2 || (strcmp(argv[1], "show") != 0 &&
-	    strcmp(argv[1], "crl") != 0)) {
-		fprintf(stderr, "ztctl: usage: ca show | ca crl\n");
-		return EXIT_ERROR;
-	}
+	    strcmp(argv[1], "crl") != 0))
+		return fail(EXIT_ERROR, "usage: ca show | ca crl");
 	crl = strcmp(argv[1], "crl") == 0;
 	if ((r = call(crl ? ZT_MSG_CA_CRL : ZT_MSG_CA_SHOW, ZT_MSG_CA_REPLY,
 	    &reply)) != 0)
 		return r;
 	zt_msg_get_str(&reply, ZT_F_TEXT, &pem);
-	if (arg_json) {
-		printf("{\"%s\":", crl ? "crl" : "ca");
-		json_string(pem);
-		printf("}\n");
-	} else
-		fputs(pem, stdout);
+	if (arg_json)
+		return emit(json_pack("{s:o}", crl ? "crl" : "ca",
+		    json_text(pem)));
+	fputs(pem, stdout);
 	return 0;
 }
 
@@ -429,12 +554,14 @@ command_grants(void)
 {
 	struct zt_msg request, reply;
 	uint32_t offset = 0, total = 0;
-	bool first = true;
+	json_t *all = NULL;
 	int r;
 
-	if (arg_json)
-		printf("[");
-	else
+	/* With --json, the list is built whole and printed at the end, so
+	 * that a failure on a later page prints the error object only. */
+	if (arg_json && (all = json_array()) == NULL)
+		return emit(NULL);
+	if (!arg_json)
 		printf("%-32s %-16s %-16s %6s %8s %8s %-10s %-32s %s\n",
 		    "GRANT", "AGENT", "ACCOUNT", "UID", "PID", "EXPIRES",
 		    "SERVICE", "CERT SERIAL", "CERT EXPIRES (UTC)");
@@ -445,8 +572,11 @@ command_grants(void)
 
 		zt_msg_init(&request, ZT_MSG_GRANTS, next_request_id());
 		zt_msg_put_u32(&request, ZT_F_OFFSET, offset);
-		if ((r = call_with(&request, ZT_MSG_GRANTS_REPLY, &reply)) != 0)
+		if ((r = call_with(&request, ZT_MSG_GRANTS_REPLY,
+		    &reply)) != 0) {
+			json_decref(all);
 			return r;
+		}
 		zt_msg_get_u32(&reply, ZT_F_COUNT, &count);
 		/* GRANT_LIST is required: the decoder checked it is there. */
 		zt_msg_get_record(&reply, ZT_F_GRANT_LIST, &list);
@@ -458,6 +588,7 @@ command_grants(void)
 			uint32_t uid = 0, pid = 0;
 			uint64_t left_ms = 0, not_after = 0;
 			long long left;
+			bool cert;
 
 			/* Every field but the certificate's is required by
 			 * the GRANT_INFO schema. */
@@ -468,7 +599,8 @@ command_grants(void)
 			zt_record_get_u32(&info, ZT_F_PID, &pid);
 			zt_record_get_u64(&info, ZT_F_EXPIRES_MS, &left_ms);
 			zt_record_get_str(&info, ZT_F_SERVICE, &service);
-			zt_record_get_str(&info, ZT_F_SERIAL, &serial);
+			cert = zt_record_get_str(&info, ZT_F_SERIAL,
+			    &serial) == 0;
 			zt_record_get_u64(&info, ZT_F_NOT_AFTER, &not_after);
 			left = (long long)(left_ms / 1000);
 			if (not_after > 0 && not_after < (uint64_t)INT64_MAX) {
@@ -480,28 +612,26 @@ command_grants(void)
 				    "%Y-%m-%dT%H:%M:%SZ", &tm);
 			}
 			total++;
-			if (arg_json) {
-				printf("%s{\"grant\":", first ? "" : ",");
-				json_string(id);
-				printf(",\"agent\":");
-				json_string(agent);
-				printf(",\"account\":");
-				json_string(account);
-				printf(",\"uid\":%u,\"pid\":%u,\"expires_in\":"
-				    "%lld,\"service\":", uid, pid, left);
-				json_string(service);
-				printf(",\"cert_serial\":");
-				if (strcmp(serial, "-") == 0)
-					printf("null");
-				else
-					json_string(serial);
-				printf(",\"cert_not_after\":%llu}",
-				    (unsigned long long)not_after);
-			} else
+			if (arg_json && json_array_append_new(all,
+			    json_pack("{s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o,s:o}",
+			    "grant", json_text(id),
+			    "agent", json_text(agent),
+			    "account", json_text(account),
+			    "uid", (json_int_t)uid,
+			    "pid", (json_int_t)pid,
+			    "expires_in", (json_int_t)left,
+			    "service", json_text(service),
+			    "cert_serial", cert ? json_text(serial) :
+			    json_null(),
+			    "cert_not_after", cert ? json_count(not_after) :
+			    json_null())) < 0) {
+				json_decref(all);
+				return emit(NULL);
+			}
+			if (!arg_json)
 				printf("%-32s %-16s %-16s %6u %8u %7llds %-10s "
 				    "%-32s %s\n", id, agent, account, uid, pid,
 				    left, service, serial, until);
-			first = false;
 		}
 		if (zt_msg_get_u32(&reply, ZT_F_OFFSET, &next) < 0 ||
 		    count == 0 || next <= offset)
@@ -509,8 +639,8 @@ command_grants(void)
 		offset = next;
 	}
 	if (arg_json)
-		printf("]\n");
-	else if (total == 0)
+		return emit(json_pack("{s:o}", "grants", all));
+	if (total == 0)
 		printf("(no live grants)\n");
 	return 0;
 }
@@ -543,27 +673,23 @@ command_revoke(int argc, char **argv)
 	int opt, r = 0, given;
 
 	optind = 0;	/* 0: glibc starts over, permuting again */
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
 		case 'a': agent = optarg; break;
 		case 'u': account = optarg; break;
 		case 'k': flags |= ZT_REVOKE_KILL; break;
-		default: return EXIT_ERROR;
+		default: return bad_option("revoke", opt, argv);
 		}
 	}
 	if (optind < argc)
 		grant = argv[optind++];
 	given = (agent != NULL) + (account != NULL) + (grant != NULL);
-	if (given != 1 || optind != argc) {
-		fprintf(stderr, "ztctl: revoke takes one of GRANT, --agent NAME, "
-		    "--account USER\n");
-		return EXIT_ERROR;
-	}
-	if (grant != NULL && !is_grant_id(grant)) {
-		fprintf(stderr, "ztctl: revoke: '%s' is no grant id (%d hex "
-		    "digits)\n", grant, GRANT_ID_LEN);
-		return EXIT_ERROR;
-	}
+	if (given != 1 || optind != argc)
+		return fail(EXIT_ERROR, "revoke takes one of GRANT, --agent "
+		    "NAME, --account USER");
+	if (grant != NULL && !is_grant_id(grant))
+		return fail(EXIT_ERROR, "revoke: '%s' is no grant id (%d hex "
+		    "digits)", grant, GRANT_ID_LEN);
 	zt_msg_init(&request, ZT_MSG_REVOKE, next_request_id());
 	if (grant != NULL)
 		r = zt_msg_put_str(&request, ZT_F_GRANT, grant);
@@ -573,16 +699,15 @@ command_revoke(int argc, char **argv)
 		r = zt_msg_put_str(&request, ZT_F_ACCOUNT, account);
 	if (r == 0)
 		r = zt_msg_put_u32(&request, ZT_F_FLAGS, flags);
-	if (r < 0) {
-		fprintf(stderr, "ztctl: revoke: %s\n", zt_strerror(r));
-		return EXIT_ERROR;
-	}
+	if (r < 0)
+		return fail(EXIT_ERROR, "revoke: %s", zt_strerror(r));
 	if ((r = call_with(&request, ZT_MSG_REVOKE_REPLY, &reply)) != 0)
 		return r;
 	zt_msg_get_u32(&reply, ZT_F_COUNT, &count);
-	if (arg_json)
-		printf("{\"revoked\":%" PRIu32 "}\n", count);
-	else
+	if (arg_json && (r = emit(json_pack("{s:I}", "revoked",
+	    (json_int_t)count))) != 0)
+		return r;
+	if (!arg_json)
 		printf("revoked %" PRIu32 " grant%s%s\n", count,
 		    count == 1 ? "" : "s",
 		    count > 0 && (flags & ZT_REVOKE_KILL) ?
@@ -591,30 +716,88 @@ command_revoke(int argc, char **argv)
 }
 
 /* Print a config stanza for BINARY with its digest (no daemon needed). */
+/*
+ * Is PATH a script ("#!")?  Returns 0 when not; 1 with its INTERPRETER
+ * and the interpreter's digest in HEX; or EXIT_ERROR, having said why
+ * (ztd would refuse it at launch: no interpreter, not an absolute path,
+ * itself a script, unreadable).
+ */
+static int
+script_interpreter(const char *path, char interpreter[ZT_SHEBANG_MAX],
+    char hex[DIGEST_HEX_SIZE])
+{
+	struct zt_shebang sb, inner;
+	uint8_t digest[DIGEST_SIZE];
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return fail(EXIT_ERROR, "%s: %s", path, strerror(errno));
+	r = zt_shebang_read(fd, &sb);
+	close(fd);
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		return fail(EXIT_ERROR, "%s: %s", path, r == -ENOEXEC ?
+		    "its #! line names no interpreter" : r == -ENAMETOOLONG ?
+		    "its #! line is too long" : zt_strerror(r));
+	if (sb.interpreter[0] != '/')
+		return fail(EXIT_ERROR, "%s: its interpreter %s is not an "
+		    "absolute path (ztd refuses it at launch)", path,
+		    sb.interpreter);
+	fd = open(sb.interpreter, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK);
+	if (fd < 0)
+		return fail(EXIT_ERROR, "%s: its interpreter %s: %s", path,
+		    sb.interpreter, strerror(errno));
+	if ((r = zt_shebang_read(fd, &inner)) != 0 ||
+	    (r = digest_fd(fd, digest)) < 0) {
+		close(fd);
+		return fail(EXIT_ERROR, "%s: its interpreter %s %s", path,
+		    sb.interpreter, r == 1 ? "is itself a script (ztd "
+		    "refuses it at launch)" : zt_strerror(r));
+	}
+	close(fd);
+	snprintf(interpreter, ZT_SHEBANG_MAX, "%s", sb.interpreter);
+	digest_hex(digest, sizeof(digest), hex);
+	return 1;
+}
+
 static int
 command_enroll_agent(int argc, char **argv)
 {
 	uint8_t digest[DIGEST_SIZE];
-	char hex[DIGEST_HEX_SIZE], *path, name[65];
+	char hex[DIGEST_HEX_SIZE], *path, name[65], *stanza;
+	char interpreter[ZT_SHEBANG_MAX], interpreter_hex[DIGEST_HEX_SIZE];
+	char pins[2 * DIGEST_HEX_SIZE + ZT_SHEBANG_MAX + 64];
 	const char *base;
 	size_t n = 0;
-	int r;
+	int r, script;
 
-	if (argc != 2) {
-		fprintf(stderr, "ztctl: enroll-agent BINARY\n");
-		return EXIT_ERROR;
-	}
+	if (argc != 2)
+		return fail(EXIT_ERROR, "usage: enroll-agent BINARY");
 	path = realpath(argv[1], NULL);
-	if (path == NULL) {
-		fprintf(stderr, "ztctl: %s: %s\n", argv[1], strerror(errno));
-		return EXIT_ERROR;
-	}
+	if (path == NULL)
+		return fail(EXIT_ERROR, "%s: %s", argv[1], strerror(errno));
 	if ((r = digest_file(path, digest)) < 0) {
-		fprintf(stderr, "ztctl: %s: %s\n", path, zt_strerror(r));
+		r = fail(EXIT_ERROR, "%s: %s", path, zt_strerror(r));
+		free(path);
+		return r;
+	}
+	digest_hex(digest, sizeof(digest), hex);
+	/* A script runs its interpreter, which ztd checks at launch as the
+	 * agent's binary too: it must be pinned beside the script. */
+	if ((script = script_interpreter(path, interpreter,
+	    interpreter_hex)) == EXIT_ERROR) {
 		free(path);
 		return EXIT_ERROR;
 	}
-	digest_hex(digest, sizeof(digest), hex);
+	if (script == 1)
+		snprintf(pins, sizeof(pins), "\"%s\",\n"
+		    "              \"%s\"   # its interpreter %s\n"
+		    "             ", hex, interpreter_hex, interpreter);
+	else
+		snprintf(pins, sizeof(pins), "\"%s\"", hex);
 	base = strrchr(path, '/') + 1;
 	for (const char *p = base; *p != '\0' && n < sizeof(name) - 1; p++)
 		name[n++] = isalnum((unsigned char)*p) || *p == '-' ||
@@ -622,60 +805,115 @@ command_enroll_agent(int argc, char **argv)
 	name[n] = '\0';
 	if (n == 0)
 		snprintf(name, sizeof(name), "agent");
-	printf("  {\n"
+	if (asprintf(&stanza, "  {\n"
 	    "    name = \"%s\";\n"
 	    "    accounts = [\"svc-%s\"];          # the service account(s)\n"
 	    "    pam_services = [\"zt-agent\"];\n"
 	    "    binary = \"%s\";\n"
-	    "    sha256 = [\"%s\"];\n"
+	    "    sha256 = [%s];\n"
 	    "    session_ttl = 3600;\n"
 	    "    decision_ttl = 30;\n"
 	    "    on_violation = \"deny\";\n"
 	    "    commands = ( );                  # nothing is allowed until listed\n"
 	    "    network = ( );\n"
 	    "    files = ( );\n"
-	    "  }\n", name, name, path, hex);
+	    "  }\n", name, name, path, pins) < 0) {
+		free(path);
+		return fail(EXIT_ERROR, "enroll-agent: out of memory");
+	}
+	r = 0;
+	if (arg_json)
+		r = emit(json_pack("{s:s,s:[s+],s:[s],s:o,s:o,s:o}",
+		    "name", name,
+		    "accounts", "svc-", name,
+		    "pam_services", "zt-agent",
+		    "binary", json_text(path),
+		    "sha256", script == 1 ?
+		    json_pack("[s,s]", hex, interpreter_hex) :
+		    json_pack("[s]", hex),
+		    "stanza", json_text(stanza)));
+	else
+		fputs(stanza, stdout);
+	free(stanza);
 	free(path);
+	return r;
+}
+
+/* audit reopen: ztd starts a new file (logrotate's postrotate). */
+static int
+command_audit_reopen(void)
+{
+	struct zt_msg reply;
+	uint64_t seq = 0;
+	const char *file = "";
+	int r;
+
+	if ((r = call(ZT_MSG_AUDIT_REOPEN, ZT_MSG_AUDIT_REOPEN_REPLY,
+	    &reply)) != 0)
+		return r;
+	zt_msg_get_u64(&reply, ZT_F_AUDIT_SEQ, &seq);
+	zt_msg_get_str(&reply, ZT_F_TEXT, &file);
+	if (arg_json)
+		return emit(json_pack("{s:o,s:o}", "file", json_text(file),
+		    "seq", json_count(seq)));
+	printf("audit file %s reopened: its first record is seq %" PRIu64
+	    "\n", file, seq);
 	return 0;
+}
+
+/* audit verify FILE... [--head PATH]: exit 0 intact, 1 not, 2 unreadable. */
+static int
+command_audit_verify(int argc, char **argv)
+{
+	const char **files;
+	const char *head = NULL;
+	char report[1024];
+	size_t n = 0;
+	int r;
+
+	files = calloc((size_t)argc, sizeof(*files));
+	if (files == NULL)
+		return fail(EXIT_ERROR, "out of memory");
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--head") == 0 && i + 1 < argc &&
+		    head == NULL)
+			head = argv[++i];
+		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			n = 0;
+			break;
+		} else
+			files[n++] = argv[i];
+	}
+	if (n == 0) {
+		free(files);
+		return fail(EXIT_ERROR, "usage: audit verify FILE... "
+		    "[--head PATH] (the files oldest first)");
+	}
+	r = audit_verify_files(files, n, head, report, sizeof(report));
+	free(files);
+	if (r < 0 && r != ZT_E_PROTOCOL)
+		/* Nothing was checked: no verdict on the chain. */
+		return fail(EXIT_ERROR, "audit verify: cannot read %s", report);
+	if (arg_json) {
+		int e = emit(json_pack("{s:b,s:o}", "intact", r == 0,
+		    "report", json_text(report)));
+
+		if (e != 0)
+			return e;
+	} else
+		printf("%s: %s\n", r == 0 ? "intact" : "NOT INTACT", report);
+	return r == 0 ? 0 : EXIT_NO;
 }
 
 static int
 command_audit(int argc, char **argv)
 {
-	const char *file = NULL, *head = NULL;
-	char report[512];
-	int r;
-
-	if (argc >= 3 && strcmp(argv[1], "verify") == 0) {
-		file = argv[2];
-		if (argc == 5 && strcmp(argv[3], "--head") == 0)
-			head = argv[4];
-		else if (argc != 3)
-			file = NULL;
-	}
-	if (file == NULL) {
-		fprintf(stderr, "ztctl: audit verify FILE [--head PATH]\n");
-		return EXIT_ERROR;
-	}
-	r = audit_verify(file, head, report, sizeof(report));
-	if (r < 0 && r != ZT_E_PROTOCOL) {
-		/* Nothing was checked: no verdict on the chain. */
-		if (arg_json) {
-			printf("{\"error\":");
-			json_string(report);
-			printf("}\n");
-		}
-		fprintf(stderr, "ztctl: audit verify: cannot read %s\n",
-		    report);
-		return EXIT_ERROR;
-	}
-	if (arg_json) {
-		printf("{\"intact\":%s,\"report\":", r == 0 ? "true" : "false");
-		json_string(report);
-		printf("}\n");
-	} else
-		printf("%s: %s\n", r == 0 ? "intact" : "NOT INTACT", report);
-	return r == 0 ? 0 : EXIT_NO;
+	if (argc >= 3 && strcmp(argv[1], "verify") == 0)
+		return command_audit_verify(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "reopen") == 0)
+		return command_audit_reopen();
+	return fail(EXIT_ERROR, "usage: audit verify FILE... [--head PATH] | "
+	    "audit reopen");
 }
 
 int
@@ -689,21 +927,29 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *command;
+	char bad[256] = "";
 	int opt;
 
 	zt_log_open_stderr("ztctl");
-	while ((opt = getopt_long(argc, argv, "+s:jh", options, NULL)) != -1) {
+	opterr = 0;	/* said by fail(), in JSON too */
+	/* After a bad option, read on: a later --json still applies. */
+	while ((opt = getopt_long(argc, argv, "+:s:jh", options, NULL)) != -1) {
 		switch (opt) {
 		case 's': arg_socket = optarg; break;
 		case 'j': arg_json = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("ztctl %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return EXIT_ERROR;
+		default:
+			if (bad[0] == '\0')
+				describe_bad_option(opt, argv, bad,
+				    sizeof(bad));
+			break;
 		}
 	}
-	if (optind >= argc) {
+	if (bad[0] != '\0' || optind >= argc) {
 		usage(stderr);
-		return EXIT_ERROR;
+		return fail(EXIT_ERROR, "%s", bad[0] != '\0' ? bad :
+		    "no command given");
 	}
 	command = argv[optind];
 	argc -= optind;
@@ -718,12 +964,14 @@ main(int argc, char **argv)
 		return command_audit(argc, argv);
 	if (strcmp(command, "ca") == 0)
 		return command_ca(argc, argv);
-	if (strcmp(command, "fleet") == 0)
-		return ztctl_fleet(argc, argv, arg_json);
-	if (argc != 1) {
-		fprintf(stderr, "ztctl: %s takes no arguments\n", command);
-		return EXIT_ERROR;
+	if (strcmp(command, "fleet") == 0) {
+		char failure[FLEET_FAILURE_MAX];
+		int r = ztctl_fleet(argc, argv, arg_json, failure);
+
+		return failure[0] != '\0' ? fail(r, "%s", failure) : r;
 	}
+	if (argc != 1)
+		return fail(EXIT_ERROR, "%s takes no arguments", command);
 	if (strcmp(command, "status") == 0)
 		return command_status();
 	if (strcmp(command, "reload") == 0)
@@ -734,7 +982,6 @@ main(int argc, char **argv)
 		return command_enroll_host();
 	if (strcmp(command, "attest") == 0)
 		return command_attest();
-	fprintf(stderr, "ztctl: unknown command '%s'\n", command);
 	usage(stderr);
-	return EXIT_ERROR;
+	return fail(EXIT_ERROR, "unknown command '%s'", command);
 }

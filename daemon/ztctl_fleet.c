@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +26,28 @@
 #define SECRET_MAX (64 * 1024)
 
 struct admin {
+	char *failure;			/* FLEET_FAILURE_MAX bytes: why */
 	struct ztd_config *config;
 	struct etcd *etcd;
 	EVP_PKEY *public_key;		/* fleet.admin_key: what hosts check */
 };
+
+static int
+say(char *failure, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Say why in FAILURE (ztctl prints it, as JSON with --json) and return
+ * CODE. */
+static int
+say(char *failure, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(failure, FLEET_FAILURE_MAX, fmt, ap);
+	va_end(ap);
+	return code;
+}
 
 static void
 usage(void)
@@ -43,7 +62,7 @@ usage(void)
 
 /* FILE's text, "" for NULL; wiped by the caller when a secret. */
 static char *
-read_text(const char *path, const char *what)
+read_text(const char *path, const char *what, char *failure)
 {
 	uint8_t *data;
 	size_t len;
@@ -52,7 +71,7 @@ read_text(const char *path, const char *what)
 	if (path == NULL)
 		return strdup("");
 	if ((r = pubkey_read_file(path, SECRET_MAX, &data, &len)) < 0) {
-		fprintf(stderr, "ztctl: %s %s: %s\n", what, path,
+		say(failure, EXIT_ERROR, "%s %s: %s", what, path,
 		    zt_strerror(r));
 		return NULL;
 	}
@@ -85,36 +104,31 @@ open_admin(const char *config_path, const char *policy_name,
 	size_t len;
 	int r;
 
-	memset(a, 0, sizeof(*a));
 	if ((r = config_load_with_policy(config_path, policy_name,
-	    policy_text, &a->config, error)) < 0) {
-		fprintf(stderr, "ztctl: %s\n", error);
-		return EXIT_ERROR;
-	}
+	    policy_text, &a->config, error)) < 0)
+		return say(a->failure, EXIT_ERROR, "%s", error);
 	fc = &a->config->fleet;
 	if (!fc->enabled) {
-		fprintf(stderr, "ztctl: %s has no fleet section: name one "
-		    "with --config\n", config_path);
-		return EXIT_ERROR;
+		return say(a->failure, EXIT_ERROR, "%s has no fleet section: "
+		    "name one "
+		    "with --config", config_path);
 	}
 	if ((r = pubkey_read_file(fc->admin_key, PUBKEY_FILE_MAX, &pem,
 	    &len)) < 0) {
-		fprintf(stderr, "ztctl: fleet.admin_key %s: %s\n",
+		return say(a->failure, EXIT_ERROR, "fleet.admin_key %s: %s",
 		    fc->admin_key, zt_strerror(r));
-		return EXIT_ERROR;
 	}
 	r = pubkey_from_pem(pem, len, &a->public_key, why);
 	free(pem);
 	if (r < 0) {
-		fprintf(stderr, "ztctl: fleet.admin_key %s %s\n",
+		return say(a->failure, EXIT_ERROR, "fleet.admin_key %s %s",
 		    fc->admin_key, why);
-		return EXIT_ERROR;
 	}
-	if ((ca = read_text(fc->ca, "fleet.ca")) == NULL ||
-	    (cert = read_text(fc->cert, "fleet.cert")) == NULL ||
-	    (key = read_text(fc->key, "fleet.key")) == NULL ||
+	if ((ca = read_text(fc->ca, "fleet.ca", a->failure)) == NULL ||
+	    (cert = read_text(fc->cert, "fleet.cert", a->failure)) == NULL ||
+	    (key = read_text(fc->key, "fleet.key", a->failure)) == NULL ||
 	    (password = read_text(fc->password_file,
-	    "fleet.password_file")) == NULL) {
+	    "fleet.password_file", a->failure)) == NULL) {
 		r = EXIT_ERROR;
 		goto out;
 	}
@@ -126,8 +140,7 @@ open_admin(const char *config_path, const char *policy_name,
 	o.user = fc->user;
 	o.password = fc->user != NULL ? password : NULL;
 	if ((a->etcd = etcd_new(&o)) == NULL) {
-		fprintf(stderr, "ztctl: out of memory\n");
-		r = EXIT_ERROR;
+		r = say(a->failure, EXIT_ERROR, "out of memory");
 		goto out;
 	}
 	r = 0;
@@ -164,8 +177,7 @@ next_serial(struct admin *a, const char *key, uint64_t *serial)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	*serial = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	if ((r = etcd_range(a->etcd, key, NULL, &kvs, why)) < 0) {
-		fprintf(stderr, "ztctl: etcd: %s\n", why);
-		return EXIT_ERROR;
+		return say(a->failure, EXIT_ERROR, "etcd: %s", why);
 	}
 	for (size_t i = 0; i < kvs.n; i++) {
 		struct fleet_entry e;
@@ -200,41 +212,40 @@ sign_and_put(struct admin *a, const char *key_path, enum fleet_kind kind,
 	snprintf(key, sizeof(key), "%s/%s", a->config->fleet.prefix, suffix);
 	if ((r = pubkey_read_file(key_path, PUBKEY_FILE_MAX, &pem,
 	    &len)) < 0) {
-		fprintf(stderr, "ztctl: --key %s: %s\n", key_path,
+		return say(a->failure, EXIT_ERROR, "--key %s: %s", key_path,
 		    zt_strerror(r));
-		return EXIT_ERROR;
 	}
 	r = pubkey_private_from_pem(pem, len, &private, text);
 	OPENSSL_cleanse(pem, len);
 	free(pem);
 	if (r < 0) {
-		fprintf(stderr, "ztctl: --key %s %s\n", key_path, text);
-		return EXIT_ERROR;
+		return say(a->failure, EXIT_ERROR, "--key %s %s", key_path,
+		    text);
 	}
 	if ((r = next_serial(a, key, &serial)) != 0)
 		goto out;
 	if ((r = fleet_entry_build(kind, agent, serial, why_text, body,
 	    body != NULL ? strlen(body) : 0, private, &value,
 	    &value_len)) < 0) {
-		fprintf(stderr, "ztctl: cannot sign: %s\n", r == -EINVAL ?
+		r = say(a->failure, EXIT_ERROR, "cannot sign: %s",
+		    r == -EINVAL ?
 		    "--why must be printable text of at most 200 characters" :
 		    zt_strerror(r));
-		r = EXIT_ERROR;
 		goto out;
 	}
 	/* What every host will check: refuse to write what they refuse. */
 	if (fleet_entry_parse((uint8_t *)value, value_len, &e, why) < 0 ||
 	    fleet_entry_verify((uint8_t *)value, &e, a->public_key,
 	    &good) < 0 || !good) {
-		fprintf(stderr, "ztctl: --key %s is not the private half of "
-		    "fleet.admin_key %s: hosts would refuse it\n", key_path,
+		r = say(a->failure, EXIT_ERROR, "--key %s is not the private "
+		    "half of "
+		    "fleet.admin_key %s: hosts would refuse it", key_path,
 		    a->config->fleet.admin_key);
-		r = EXIT_ERROR;
 		goto out;
 	}
 	if ((r = etcd_put(a->etcd, key, value, value_len, 0, why)) < 0) {
-		fprintf(stderr, "ztctl: etcd: %s\n", why);
-		r = r == -EPERM ? EXIT_NO : EXIT_ERROR;
+		r = say(a->failure, r == -EPERM ? EXIT_NO : EXIT_ERROR,
+		    "etcd: %s", why);
 		goto out;
 	}
 	printf("%s serial %" PRIu64 " written to %s\n",
@@ -257,8 +268,7 @@ status(struct admin *a, bool json)
 	snprintf(key, sizeof(key), "%s/hosts/", a->config->fleet.prefix);
 	etcd_prefix_end(key, end, sizeof(end));
 	if (etcd_range(a->etcd, key, end, &kvs, why) < 0) {
-		fprintf(stderr, "ztctl: etcd: %s\n", why);
-		return EXIT_ERROR;
+		return say(a->failure, EXIT_ERROR, "etcd: %s", why);
 	}
 	if (json)
 		printf("{\"note\":\"each host's own report of itself, not "
@@ -276,8 +286,8 @@ status(struct admin *a, bool json)
 			if (*c < 0x21 || *c > 0x7e || *c == '"' || *c == '\\')
 				printable = false;
 		if (report == NULL || !printable) {
-			fprintf(stderr, "ztctl: %s%s: not a report (skipped)\n",
-			    key, printable ? host : "?");
+			fprintf(stderr, "ztctl: %s%s: not a report "
+			    "(skipped)\n", key, printable ? host : "?");
 			free(report);
 			continue;
 		}
@@ -298,7 +308,7 @@ status(struct admin *a, bool json)
 }
 
 int
-ztctl_fleet(int argc, char **argv, bool json)
+ztctl_fleet(int argc, char **argv, bool json, char *failure)
 {
 	static const struct option options[] = {
 		{ "key", required_argument, NULL, 'k' },
@@ -309,12 +319,13 @@ ztctl_fleet(int argc, char **argv, bool json)
 	const char *config_path = ZT_DEFAULT_CONFIG, *key = NULL;
 	const char *why = NULL, *command, *arg = NULL;
 	char *policy = NULL, suffix[128];
-	struct admin a;
+	struct admin a = { .failure = failure };
 	int opt, r;
 
+	failure[0] = '\0';
 	if (argc < 2) {
 		usage();
-		return EXIT_ERROR;
+		return say(failure, EXIT_ERROR, "fleet: which command?");
 	}
 	command = argv[1];
 	/* From "fleet COMMAND"'s arguments on; optind 0 starts getopt anew. */
@@ -326,7 +337,9 @@ ztctl_fleet(int argc, char **argv, bool json)
 		case 'k': key = optarg; break;
 		case 'w': why = optarg; break;
 		case 'c': config_path = optarg; break;
-		default: usage(); return EXIT_ERROR;
+		default:
+			usage();
+			return say(failure, EXIT_ERROR, "fleet: bad arguments");
 		}
 	}
 	if (optind < argc)
@@ -335,28 +348,28 @@ ztctl_fleet(int argc, char **argv, bool json)
 	    (arg == NULL) || (strcmp(command, "status") != 0 && key == NULL) ||
 	    (why != NULL && strcmp(command, "disable") != 0)) {
 		usage();
-		return EXIT_ERROR;
+		return say(failure, EXIT_ERROR, "fleet %.16s: bad arguments",
+		    command);
 	}
 	if (strcmp(command, "push") == 0) {
 		uint8_t *text;
 		size_t len;
 
 		if ((r = pubkey_read_file(arg, CONFIG_FILE_MAX, &text,
-		    &len)) < 0) {
-			fprintf(stderr, "ztctl: %s: %s\n", arg,
+		    &len)) < 0)
+			return say(failure, EXIT_ERROR, "%s: %s", arg,
 			    zt_strerror(r));
-			return EXIT_ERROR;
-		}
 		policy = (char *)text;
 		if (memchr(policy, '\0', len) != NULL) {
-			fprintf(stderr, "ztctl: %s holds a NUL byte\n", arg);
 			free(policy);
-			return EXIT_ERROR;
+			return say(failure, EXIT_ERROR, "%s holds a NUL byte",
+			    arg);
 		}
 	} else if (strcmp(command, "disable") != 0 &&
 	    strcmp(command, "enable") != 0 && strcmp(command, "status") != 0) {
 		usage();
-		return EXIT_ERROR;
+		return say(failure, EXIT_ERROR, "fleet: unknown command "
+		    "'%.32s'", command);
 	}
 	/* A policy is validated as every host will, before it is signed. */
 	if ((r = open_admin(config_path, policy != NULL ? arg : NULL, policy,

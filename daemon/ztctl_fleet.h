@@ -5,8 +5,13 @@
 
 #include <stdbool.h>
 
-/* ztctl fleet push|disable|enable|status ...; ARGV[0] is "fleet".
- * Returns ztctl's exit status. */
-int ztctl_fleet(int argc, char **argv, bool json);
+#define FLEET_FAILURE_MAX 600
+
+/*
+ * ztctl fleet push|disable|enable|status ...; ARGV[0] is "fleet".
+ * Returns ztctl's exit status; when it is not 0, FAILURE
+ * (FLEET_FAILURE_MAX bytes) says why, or is "" when that was printed.
+ */
+int ztctl_fleet(int argc, char **argv, bool json, char *failure);
 
 #endif

@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "ca.h"
 #include "cache.h"
+#include "decide.h"
 #include "fleet.h"
 #include "fleet_client.h"
 #include "grant.h"
@@ -63,6 +64,9 @@ ztd_apply_config(struct ztd *ztd, struct ztd_config *fresh, const char *what)
 	    "policy reloaded");
 	grant_end_unknown_agents(ztd, "agent removed from the policy");
 	attest_reconfigure(ztd->attest, fresh);
+	/* host= is the fleet's name for this host, or follows a renamed
+	 * host. */
+	audit_set_host(ztd->audit, config_host_name(fresh));
 	zt_log(LOG_NOTICE, "configuration %s loaded%s%s: generation %llu, "
 	    "%zu agents", ztd->config_path, what != NULL ? " with " : "",
 	    what != NULL ? what : "", (unsigned long long)ztd->generation,
@@ -263,6 +267,11 @@ run(struct ztd *ztd, int signal_fd)
 		}
 		if (fleet >= 0 && (timeout < 0 || fleet < timeout))
 			timeout = fleet;
+		/* Held denies are written once their grant's bucket has
+		 * a token again. */
+		left = decide_flush_held(ztd);
+		if (left >= 0 && (timeout < 0 || left < timeout))
+			timeout = left;
 
 		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
 		if (n < 0) {
@@ -407,6 +416,8 @@ main(int argc, char **argv)
 				fprintf(stderr, "ztd: %s\n", why);
 			goto free_socket_path;
 		}
+		/* Records name the host as the fleet knows it. */
+		audit_set_host(ztd.audit, config_host_name(ztd.config));
 	}
 	{
 		char why[CA_ERROR_MAX];

@@ -35,6 +35,8 @@ struct ztd {
 					 * tokens (token.h), this run's */
 	struct grantset grants;		/* live grants (grant.c's) */
 	struct fleet *fleet;		/* NULL: no fleet section */
+	struct grant *holding;		/* grants with denies held back from
+					 * the audit (decide.c's list) */
 };
 
 /*

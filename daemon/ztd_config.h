@@ -134,6 +134,9 @@ struct ztd_config {
 					 * at most */
 	char *audit_file;		/* NULL: no audit file */
 	bool audit_require;
+	unsigned audit_deny_rate_milli;	/* denies of one grant audited one
+					 * by one per 1000 s (0: all) */
+	unsigned audit_deny_burst;	/* ... and at once after a quiet time */
 	unsigned cache_max_entries;
 	/* attestation */
 	enum attest_mode attest_mode;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * File metadata and watch calls, for a profile with files: chmod, chown,
- * utimes, the xattr writers and inotify_add_watch have no Landlock right,
+ * utimes, the xattr writers, inotify_add_watch and the ioctls that set a
+ * file's flags, version or fsxattr have no Landlock right,
  * so the supervisor resolves the path as the agent would (its root, its
  * cwd, or its directory descriptor), asks ztd about the file it now holds
  * (as an open for writing; a watch as an open for reading), and performs
@@ -11,10 +12,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -263,6 +266,28 @@ perform(const struct call *c, const struct target *t, const __u64 *a)
 		r = r < 0 ? -errno : r;
 		close(ifd);
 		return r;
+	} else if (nr == SCMP_SYS(ioctl)) {
+		uint32_t cmd = (uint32_t)a[1];
+		union {
+			int flags;
+			struct fsxattr fsx;
+		} arg;
+		size_t size = cmd == FS_IOC_FSSETXATTR ? sizeof(arg.fsx) :
+		    sizeof(arg.flags);
+
+		/* The kernel reads an int for the flags and version (the
+		 * long in their numbers notwithstanding). */
+		if (cmd != FS_IOC_SETFLAGS && cmd != FS_IOC32_SETFLAGS &&
+		    cmd != FS_IOC_SETVERSION && cmd != FS_IOC32_SETVERSION &&
+		    cmd != FS_IOC_FSSETXATTR)
+			return -EPERM;
+		if (agent_read(c->req->pid, a[2], &arg, size) < 0)
+			return -EFAULT;
+		if (!agent_call_valid(c))
+			return -EPERM;
+		/* On the agent's own open file (taken, not reopened): the
+		 * same checks of its mode and owner as the agent's call. */
+		r = ioctl(t->fd, cmd, &arg);
 	} else
 		return -EPERM;
 	return r < 0 ? -errno : r;
@@ -281,7 +306,8 @@ read_call(const struct call *c, struct meta_call *m)
 	m->dirfd = AT_FDCWD;
 	m->follow = true;
 	if (nr == SCMP_SYS(fchmod) || nr == SCMP_SYS(fchown) ||
-	    nr == SCMP_SYS(fsetxattr) || nr == SCMP_SYS(fremovexattr)) {
+	    nr == SCMP_SYS(fsetxattr) || nr == SCMP_SYS(fremovexattr) ||
+	    nr == SCMP_SYS(ioctl)) {
 		m->fd_form = true;
 		m->dirfd = (int)a[0];
 		return 0;

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
+#include <linux/fscrypt.h>
+#include <linux/fsverity.h>
 #include <linux/netlink.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -212,22 +215,38 @@ add_names(scmp_filter_ctx ctx, const struct profile *p,
 
 /*
  * ACTION for every NR whose argument ARG, as the int the kernel reads (its
- * low 32 bits), is not VALUE: one rule per bit that differs.  libseccomp
- * has no masked "not equal", and a 64-bit one would let upper bits
- * through that the kernel ignores.
+ * low 32 bits), is none of VALUES: libseccomp has no masked "not in" (nor
+ * "not equal"), and a 64-bit comparison would let upper bits through that
+ * the kernel ignores.  The complement of a set of values is the union of
+ * the prefixes that branch off the values' binary trie: for each value and
+ * bit, the value's higher bits with that bit flipped, unless another value
+ * starts so (then that branch is followed deeper).  At most 32 rules a
+ * value, each one masked comparison.
  */
 static int
-add_low32_not(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned arg,
-    uint32_t value)
+add_low32_not_in(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned arg,
+    const uint32_t *values, size_t n)
 {
-	for (unsigned bit = 0; bit < 32; bit++) {
-		scmp_datum_t mask = (scmp_datum_t)1 << bit;
-		int r = seccomp_rule_add(ctx, action, nr, 1, SCMP_CMP(arg,
-		    SCMP_CMP_MASKED_EQ, mask, ~(scmp_datum_t)value & mask));
+	for (size_t i = 0; i < n; i++)
+		for (int bit = 31; bit >= 0; bit--) {
+			uint32_t mask = ~(uint32_t)0 << bit;
+			uint32_t prefix = (values[i] ^ (uint32_t)1 << bit) & mask;
+			bool inside = false, done = false;
+			int r;
 
-		if (r < 0)
-			return r;
-	}
+			for (size_t j = 0; j < n && !inside; j++)
+				inside = (values[j] & mask) == prefix;
+			/* An earlier value with these bits: added. */
+			for (size_t j = 0; j < i && !done; j++)
+				done = (values[j] & mask) == (values[i] & mask);
+			if (inside || done)
+				continue;
+			r = seccomp_rule_add(ctx, action, nr, 1, SCMP_CMP(arg,
+			    SCMP_CMP_MASKED_EQ, (scmp_datum_t)mask,
+			    (scmp_datum_t)prefix));
+			if (r < 0)
+				return r;
+		}
 	return 0;
 }
 
@@ -250,11 +269,64 @@ add_setsockopt(scmp_filter_ctx ctx, const struct profile *p, char *error)
 	    SCMP_SYS(setsockopt), 2,
 	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, SOL_SOCKET),
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffu, SO_PASSRIGHTS))) < 0 ||
-	    (r = add_low32_not(ctx, rest, SCMP_SYS(setsockopt), 1,
-	    SOL_SOCKET)) < 0 ||
-	    (r = add_low32_not(ctx, rest, SCMP_SYS(setsockopt), 2,
-	    SO_PASSRIGHTS)) < 0)
+	    (r = add_low32_not_in(ctx, rest, SCMP_SYS(setsockopt), 1,
+	    &(uint32_t){ SOL_SOCKET }, 1)) < 0 ||
+	    (r = add_low32_not_in(ctx, rest, SCMP_SYS(setsockopt), 2,
+	    &(uint32_t){ SO_PASSRIGHTS }, 1)) < 0)
 		return fail(error, "rule", "setsockopt", r);
+	return 0;
+}
+
+/* ioctls that change the file behind a descriptor the agent may have
+ * opened only for reading (Landlock checks no ioctl on a regular file):
+ * with files, decided as a write of that file and performed by the
+ * supervisor (filecall.c). */
+static const uint32_t ioctl_file_changes[] = {
+	FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS, FS_IOC_SETVERSION,
+	FS_IOC32_SETVERSION, FS_IOC_FSSETXATTR,
+};
+
+/* And those the supervisor does not perform (an encryption policy on an
+ * empty directory, fs-verity making a file read-only for good): with
+ * files, refused. */
+static const uint32_t ioctl_file_refused[] = {
+	FS_IOC_SET_ENCRYPTION_POLICY, FS_IOC_ENABLE_VERITY,
+};
+
+/*
+ * ioctl: never TIOCSTI (faking terminal input); with files, the file
+ * changes above gated or refused; the rest allowed.  The kernel reads the
+ * command as 32 bits; the sets are disjoint (libseccomp does not order
+ * overlapping rules).
+ */
+static int
+add_ioctl(scmp_filter_ctx ctx, const struct profile *p, char *error)
+{
+	uint32_t all[1 + ARRAY_LEN(ioctl_file_changes) +
+	    ARRAY_LEN(ioctl_file_refused)];
+	size_t n = 0;
+	int r;
+
+	if (listed(p->deny, p->n_deny, "ioctl"))
+		return 0;		/* EPERM for all of it already */
+	all[n++] = TIOCSTI;
+	if (p->files_given) {
+		for (size_t i = 0; i < ARRAY_LEN(ioctl_file_refused); i++)
+			all[n++] = ioctl_file_refused[i];
+		for (size_t i = 0; i < ARRAY_LEN(ioctl_file_changes); i++)
+			all[n++] = ioctl_file_changes[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t action = i <= ARRAY_LEN(ioctl_file_refused) ?
+		    SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_NOTIFY;
+
+		if ((r = seccomp_rule_add(ctx, action, SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, all[i]))) < 0)
+			return fail(error, "rule", "ioctl", r);
+	}
+	if ((r = add_low32_not_in(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+	    all, n)) < 0)
+		return fail(error, "rule", "ioctl", r);
 	return 0;
 }
 
@@ -273,12 +345,8 @@ add_conditional(scmp_filter_ctx ctx, const struct profile *p, char *error)
 		return fail(error, "rule", "sendto", r);
 	if ((r = add_setsockopt(ctx, p, error)) < 0)
 		return r;
-	/* ioctl: no faking terminal input. */
-	if ((r = seccomp_rule_add(ctx, eperm, SCMP_SYS(ioctl), 1,
-	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI))) < 0 ||
-	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-	    SCMP_A1(SCMP_CMP_NE, TIOCSTI))) < 0)
-		return fail(error, "rule", "ioctl", r);
+	if ((r = add_ioctl(ctx, p, error)) < 0)
+		return r;
 	for (size_t i = 0; i < sizeof(prctl_allowed) / sizeof(int); i++)
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl),
 		    1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctl_allowed[i]))) <

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Parsing the profile ztd sends with a launch grant. */
+/* Reading the profile ztd sends with a launch grant. */
 #include "config.h"
 
 #include <errno.h>
@@ -8,13 +8,14 @@
 #include <string.h>
 
 #include "profile.h"
+#include "zt_msg.h"
 
 #define ERROR_MAX 160
 
 static int
-fail(char *error, unsigned line, const char *what)
+fail(char *error, const char *what)
 {
-	snprintf(error, ERROR_MAX, "profile line %u: %s", line, what);
+	snprintf(error, ERROR_MAX, "ztd's profile: %s", what);
 	return -EINVAL;
 }
 
@@ -29,133 +30,98 @@ copy(char *dst, size_t size, const char *value)
 	return 0;
 }
 
-static int
-parse_access(const char *mode, unsigned *access)
+/* The strings of tag TAG in R into LIST (at most MAX of SIZE bytes);
+ * false on one too long, empty, or past MAX. */
+static bool
+get_list(const struct zt_record *r, enum zt_field_tag tag, char *list,
+    size_t size, size_t max, size_t *n)
 {
-	*access = 0;
-	if (*mode == '\0' || strcmp(mode, "-") == 0)
-		return 0;
-	for (; *mode != '\0'; mode++) {
-		unsigned bit = *mode == 'r' ? PROFILE_R : *mode == 'w' ?
-		    PROFILE_W : *mode == 'x' ? PROFILE_X : 0;
+	*n = 0;
+	for (size_t i = 0; i < r->n_fields; i++) {
+		const struct zt_field *f = &r->fields[i];
 
-		if (bit == 0 || (*access & bit))
-			return -1;
-		*access |= bit;
-	}
-	return 0;
-}
-
-static int
-parse_line(struct profile *p, char *key, char *value, unsigned line,
-    char *error)
-{
-	if (strcmp(key, "agent") == 0) {
-		if (copy(p->agent, sizeof(p->agent), value) < 0)
-			return fail(error, line, "bad agent name");
-	} else if (strcmp(key, "binary") == 0) {
-		if (value[0] != '/' ||
-		    copy(p->binary, sizeof(p->binary), value) < 0)
-			return fail(error, line, "bad binary");
-	} else if (strcmp(key, "on_violation") == 0) {
-		if (strcmp(value, "kill") != 0 && strcmp(value, "deny") != 0)
-			return fail(error, line, "bad on_violation");
-		p->kill_on_violation = strcmp(value, "kill") == 0;
-	} else if (strcmp(key, "landlock") == 0) {
-		if (strcmp(value, "optional") != 0 &&
-		    strcmp(value, "required") != 0)
-			return fail(error, line, "bad landlock");
-		p->landlock_optional = strcmp(value, "optional") == 0;
-	} else if (strcmp(key, "decision_ttl") == 0) {
-		char *end;
-		unsigned long v = strtoul(value, &end, 10);
-
-		if (*end != '\0' || end == value || v > 86400)
-			return fail(error, line, "bad decision_ttl");
-		p->decision_ttl = (unsigned)v;
-	} else if (strcmp(key, "files") == 0) {
-		p->files_given = strcmp(value, "yes") == 0;
-	} else if (strcmp(key, "file") == 0) {
-		char *path = strchr(value, ' ');
-		struct profile_file *f;
-
-		if (p->n_files == PROFILE_ITEMS_MAX)
-			return fail(error, line, "too many files");
-		f = &p->files[p->n_files];
-		if (path == NULL)
-			return fail(error, line, "file: MODE PATH");
-		*path++ = '\0';
-		if (parse_access(value, &f->access) < 0 || path[0] != '/' ||
-		    copy(f->path, sizeof(f->path), path) < 0)
-			return fail(error, line, "bad file rule");
-		p->n_files++;
-	} else if (strcmp(key, "command") == 0) {
-		if (p->n_commands == PROFILE_ITEMS_MAX || value[0] != '/' ||
-		    copy(p->commands[p->n_commands], PATH_MAX, value) < 0)
-			return fail(error, line, "bad command");
-		p->n_commands++;
-	} else if (strcmp(key, "deny") == 0 || strcmp(key, "gate") == 0) {
-		bool deny = key[0] == 'd';
-		size_t *n = deny ? &p->n_deny : &p->n_gate;
-		char (*list)[32] = deny ? p->deny : p->gate;
-
-		if (*n == PROFILE_ITEMS_MAX || copy(list[*n], 32, value) < 0)
-			return fail(error, line, "bad syscall name");
+		if (f->tag != tag)
+			continue;
+		if (*n == max || copy(list + *n * size, size, f->value) < 0)
+			return false;
 		(*n)++;
-	} else if (strcmp(key, "tunnel") == 0) {
-		p->tunnel = strcmp(value, "yes") == 0;
-	} else if (strcmp(key, "tunnel_ca") == 0) {
-		/* Only a head start: beyond 8, contexts are made on use. */
-		if (p->n_tunnel_cas < 8 && copy(p->tunnel_cas[p->n_tunnel_cas],
-		    PATH_MAX, value) == 0)
-			p->n_tunnel_cas++;
-	} else if (strcmp(key, "env") == 0) {
-		if (p->n_env == ZT_ENV_NAMES_MAX ||
-		    !zt_env_pattern_valid(value) ||
-		    copy(p->env[p->n_env], sizeof(p->env[0]), value) < 0)
-			return fail(error, line, "bad env name");
-		p->env_names[p->n_env] = p->env[p->n_env];
-		p->n_env++;
-	} else if (strcmp(key, "family") == 0) {
-		if (strcmp(value, "inet") == 0)
-			p->inet = true;
-		else if (strcmp(value, "inet6") == 0)
-			p->inet6 = true;
-		else if (strcmp(value, "unix") == 0)
-			p->unix_ = true;
-		else
-			return fail(error, line, "bad family");
-	} else
-		return fail(error, line, "unknown key");
-	return 0;
+	}
+	return true;
 }
 
 int
-profile_parse(const char *text, struct profile *p, char *error)
+profile_from_record(const struct zt_record *r, struct profile *p,
+    char *error)
 {
-	char line[PATH_MAX + 64];
-	unsigned n = 0;
+	const char *agent, *binary;
+	uint32_t flags, ttl;
+	struct zt_record file;
+	size_t cursor = 0, n;
 
 	memset(p, 0, sizeof(*p));
-	while (*text != '\0') {
-		const char *eol = strchr(text, '\n');
-		size_t len = eol != NULL ? (size_t)(eol - text) : strlen(text);
-		char *space;
-		int r;
+	if (zt_record_get_str(r, ZT_F_AGENT, &agent) < 0 ||
+	    zt_record_get_str(r, ZT_F_BINARY, &binary) < 0 ||
+	    zt_record_get_u32(r, ZT_F_FLAGS, &flags) < 0 ||
+	    zt_record_get_u32(r, ZT_F_DECISION_TTL, &ttl) < 0)
+		return fail(error, "agent, binary, flags or decision_ttl "
+		    "missing");
+	if (copy(p->agent, sizeof(p->agent), agent) < 0)
+		return fail(error, "bad agent name");
+	if (binary[0] != '/' || copy(p->binary, sizeof(p->binary), binary) < 0)
+		return fail(error, "bad binary");
+	if (flags & ~ZT_PROFILE_FLAGS_ALL)
+		return fail(error, "unknown flags");
+	if (ttl > 86400)
+		return fail(error, "bad decision_ttl");
+	p->decision_ttl = ttl;
+	p->kill_on_violation = flags & ZT_PROFILE_KILL;
+	p->landlock_optional = flags & ZT_PROFILE_LANDLOCK_OPTIONAL;
+	p->files_given = flags & ZT_PROFILE_FILES;
+	p->tunnel = flags & ZT_PROFILE_TUNNEL;
+	p->inet = flags & ZT_PROFILE_INET;
+	p->inet6 = flags & ZT_PROFILE_INET6;
+	p->unix_ = flags & ZT_PROFILE_UNIX;
+	while (zt_record_next(r, ZT_F_FILE, &cursor, &file) == 0) {
+		struct profile_file *f;
+		const char *path;
+		uint32_t access;
 
-		n++;
-		if (len >= sizeof(line))
-			return fail(error, n, "too long");
-		memcpy(line, text, len);
-		line[len] = '\0';
-		text += len + (eol != NULL);
-		if ((space = strchr(line, ' ')) == NULL)
-			return fail(error, n, "no value");
-		*space = '\0';
-		if ((r = parse_line(p, line, space + 1, n, error)) < 0)
-			return r;
+		if (p->n_files == PROFILE_ITEMS_MAX)
+			return fail(error, "too many files");
+		f = &p->files[p->n_files];
+		if (zt_record_get_str(&file, ZT_F_PATH, &path) < 0 ||
+		    zt_record_get_u32(&file, ZT_F_ACCESS, &access) < 0 ||
+		    (access & ~(PROFILE_R | PROFILE_W | PROFILE_X)) ||
+		    path[0] != '/' || copy(f->path, sizeof(f->path), path) < 0)
+			return fail(error, "bad file rule");
+		f->access = access;
+		p->n_files++;
 	}
-	if (p->agent[0] == '\0' || p->binary[0] == '\0')
-		return fail(error, n, "no agent or binary");
+	if (!get_list(r, ZT_F_COMMAND, p->commands[0], PATH_MAX,
+	    PROFILE_ITEMS_MAX, &p->n_commands))
+		return fail(error, "bad command");
+	for (size_t i = 0; i < p->n_commands; i++)
+		if (p->commands[i][0] != '/')
+			return fail(error, "bad command");
+	if (!get_list(r, ZT_F_SYSCALL_DENY, p->deny[0], 32, PROFILE_ITEMS_MAX,
+	    &p->n_deny) ||
+	    !get_list(r, ZT_F_SYSCALL_GATE, p->gate[0], 32, PROFILE_ITEMS_MAX,
+	    &p->n_gate))
+		return fail(error, "bad syscall name");
+	if (!get_list(r, ZT_F_ENV, p->env[0], sizeof(p->env[0]),
+	    ZT_ENV_NAMES_MAX, &p->n_env))
+		return fail(error, "bad env name");
+	for (size_t i = 0; i < p->n_env; i++) {
+		if (!zt_env_pattern_valid(p->env[i]))
+			return fail(error, "bad env name");
+		p->env_names[i] = p->env[i];
+	}
+	/* Only a head start: beyond 8, contexts are made on use. */
+	n = 0;
+	for (size_t i = 0; i < r->n_fields && n < 8; i++)
+		if (r->fields[i].tag == ZT_F_CA &&
+		    copy(p->tunnel_cas[n], PATH_MAX, r->fields[i].value) == 0)
+			n++;
+	p->n_tunnel_cas = n;
 	return 0;
 }

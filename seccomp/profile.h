@@ -8,25 +8,13 @@
 #include <stddef.h>
 
 #include "zt_envcheck.h"
+#include "zt_msg.h"
 
-#define PROFILE_ITEMS_MAX 128
+#define PROFILE_ITEMS_MAX ZT_PROFILE_LIST_MAX
 
 /*
- * The text of ZT_F_PROFILE: one "KEY VALUE" per line, keys in any order:
- *   agent NAME            binary PATH           decision_ttl SECONDS
- *   on_violation deny|kill                      landlock required|optional
- *   files yes|no          (no: the profile confines no files)
- *   file MODE PATH        (MODE: r w x rw rx wx rwx; several lines)
- *   command PATH          (a command the profile may allow: Landlock x)
- *   deny SYSCALL          gate SYSCALL
- *   family inet|inet6|unix (the socket families the network rules need)
- *   tunnel yes            (a network rule wants the mutual-TLS tunnel)
- *   tunnel_ca PATH        (the CA file of such a rule; several lines)
- *   env NAME              (a variable passed to the agent besides the safe
- *                         base, and allowed in an exec's environment even
- *                         when zt_env_is_dangerous; NAME or PREFIX*;
- *                         several lines, at most ZT_ENV_NAMES_MAX)
- * An unknown key or a malformed line is an error: the launch is denied.
+ * What ZT_F_PROFILE says (its schema: common/zt_msg.h).  Anything outside
+ * it, or past a bound here, is an error: the launch is denied.
  */
 struct profile_file {
 	char path[PATH_MAX];
@@ -61,7 +49,10 @@ struct profile {
 	size_t n_env;
 };
 
-/* Parse TEXT into P.  Returns 0, or -EINVAL with ERROR (160 bytes) set. */
-int profile_parse(const char *text, struct profile *p, char *error);
+/* Read R, a ZT_F_PROFILE record, into P.  Returns 0, or -EINVAL with
+ * ERROR (160 bytes) set. */
+struct zt_record;
+int profile_from_record(const struct zt_record *r, struct profile *p,
+    char *error);
 
 #endif

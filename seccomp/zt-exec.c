@@ -128,14 +128,16 @@ struct launch {
 	char grant[33];
 	int64_t expires_ms;		/* CLOCK_BOOTTIME */
 	uint8_t digest[32];
-	char profile_text[ZT_MSG_MAX];
 };
 
-/* Ask ztd for a grant to run COMMAND; exit code on failure. */
+/* Ask ztd for a grant to run COMMAND, and its profile INTO; exit
+ * code on failure. */
 static int
 ask_launch(int fd, const char *command, const char *agent,
-    struct launch *out)
+    struct launch *out, struct profile *into)
 {
+	struct zt_record record;
+	char error[160];
 	struct zt_msg *req = calloc(2, sizeof(struct zt_msg)), *reply;
 	const char *grant = getenv("ZT_GRANT"), *text = "", *s;
 	const void *digest;
@@ -175,14 +177,17 @@ ask_launch(int fd, const char *command, const char *agent,
 	if (zt_msg_get_str(reply, ZT_F_GRANT, &s) < 0 ||
 	    zt_msg_get_u64(reply, ZT_F_EXPIRES_MS, &expires) < 0 ||
 	    zt_msg_get_bytes(reply, ZT_F_SHA256, &digest, &size) < 0 ||
-	    size != 32 || zt_msg_get_str(reply, ZT_F_PROFILE, &text) < 0) {
+	    size != 32 || zt_msg_get_record(reply, ZT_F_PROFILE, &record) < 0) {
 		fprintf(stderr, "zt-exec: ztd's launch reply is incomplete\n");
+		goto out;
+	}
+	if (profile_from_record(&record, into, error) < 0) {
+		fprintf(stderr, "zt-exec: %s\n", error);
 		goto out;
 	}
 	snprintf(out->grant, sizeof(out->grant), "%s", s);
 	out->expires_ms = ztconn_now_ms() + (int64_t)expires;
 	memcpy(out->digest, digest, 32);
-	snprintf(out->profile_text, sizeof(out->profile_text), "%s", text);
 	code = 0;
 out:
 	free(req);
@@ -399,7 +404,7 @@ main(int argc, char **argv)
 	};
 	const char *socket_path = ZT_DEFAULT_SOCKET, *agent = NULL;
 	const char *log_socket = "/dev/log";
-	char command[PATH_MAX], error[256], msg[256];
+	char command[PATH_MAX], msg[256];
 	struct supervise_setup setup = { .notify_fd = -1 };
 	static struct launch launch;
 	struct ztconn *ztd = NULL;
@@ -453,12 +458,8 @@ main(int argc, char **argv)
 		    socket_path, zt_strerror(fd));
 		return EXIT_FAILED;
 	}
-	if ((code = ask_launch(fd, command, agent, &launch)) != 0)
+	if ((code = ask_launch(fd, command, agent, &launch, &profile)) != 0)
 		return code;
-	if (profile_parse(launch.profile_text, &profile, error) < 0) {
-		fprintf(stderr, "zt-exec: %s\n", error);
-		return EXIT_FAILED;
-	}
 	if (strcmp(profile.binary, command) != 0 ||
 	    digest_fd(bin, setup.binary_digest) < 0 ||
 	    memcmp(setup.binary_digest, launch.digest, 32) != 0)

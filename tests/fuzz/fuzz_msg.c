@@ -3,6 +3,7 @@
  * (records too, through the one reader and writer). */
 #include "config.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "zt_err.h"
 #include "zt_log.h"
 #include "zt_msg.h"
+#include "profile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,6 +49,14 @@ is_decode_error(int r)
 	}
 }
 
+/* The strings a record's schema lets repeat (PROFILE's lists). */
+static int
+repeatable_string(unsigned tag)
+{
+	return tag == ZT_F_COMMAND || tag == ZT_F_SYSCALL_DENY ||
+	    tag == ZT_F_SYSCALL_GATE || tag == ZT_F_ENV || tag == ZT_F_CA;
+}
+
 /*
  * Read every tag (known or not) of record R (or a message's top level)
  * through every getter: exactly the getter of the tag's kind finds a
@@ -79,8 +89,9 @@ read_back(const struct zt_record *r, unsigned depth)
 				count++;
 			}
 		CHECK(f == NULL || kind != ZT_FK_NONE);
-		/* Only records repeat (today's schemas). */
-		CHECK(count <= 1 || kind == ZT_FK_RECORD);
+		/* Only records and PROFILE's lists repeat. */
+		CHECK(count <= 1 || kind == ZT_FK_RECORD ||
+		    (depth > 0 && repeatable_string(tag)));
 		CHECK(zt_record_count(r, tag) == count);
 
 		rc = zt_record_get_u32(r, tag, &u32);
@@ -185,10 +196,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(m.n_sub <= ZT_MSG_SUBFIELDS_MAX);
 	CHECK(zt_msg_check_complete(&m) == 0);
 	{
-		struct zt_record top;
+		struct zt_record top, rec;
 
 		zt_msg_fields(&m, &top);
 		read_back(&top, 0);
+		/* What zt-exec makes of a profile: read, or refused. */
+		if (zt_msg_get_record(&m, ZT_F_PROFILE, &rec) == 0) {
+			static struct profile p;
+			char error[160];
+
+			r = profile_from_record(&rec, &p, error);
+			CHECK(r == 0 || r == -EINVAL);
+			CHECK(r != 0 || (p.agent[0] != '\0' &&
+			    p.binary[0] == '/' && p.n_env <= ZT_ENV_NAMES_MAX));
+		}
 	}
 
 	/* Re-encoded in the same order, the fields give the same bytes. */

@@ -1,16 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Build a libFuzzer harness (msg: the wire decoder, quote: the TPM quote
-# verifier, etcd: etcd's JSON answers, the fleet's signed entries and the
-# fleet client's frames) and run it for SECONDS on a copy of its seed corpus; a crash
-# fails the run and is kept in tests/fuzz/crashes.
+# verifier, utf8: the escaping of untrusted bytes for JSON, audit: the audit
+# files' verifier, etcd: etcd's JSON answers, the fleet's signed entries and
+# the fleet client's frames) and run it for SECONDS on a copy of its seed
+# corpus; a crash fails the run and is kept in tests/fuzz/crashes.
 #
-# usage: tests/fuzz/run.sh [msg|quote|etcd] SECONDS   (from any directory;
+# usage: tests/fuzz/run.sh [msg|quote|utf8|audit|etcd] SECONDS   (from any directory;
 #                                    CC=clang-NN to pick another clang)
 set -eu
 
 usage() {
-	echo "usage: $0 [msg|quote|etcd] SECONDS" >&2
+	echo "usage: $0 [msg|quote|utf8|audit|etcd] SECONDS" >&2
 	exit 2
 }
 
@@ -21,7 +22,7 @@ if [ $# -eq 2 ]; then
 fi
 [ $# -eq 1 ] || usage
 case $harness in
-msg | quote | etcd) ;;
+msg | quote | utf8 | audit | etcd) ;;
 *) usage ;;
 esac
 name=fuzz_$harness
@@ -52,10 +53,23 @@ trap 'exit 143' TERM
 # The sources include "config.h"; the fuzz build needs nothing from it.
 : >"$work/config.h"
 if [ "$harness" = msg ]; then
-	sources="$top/common/zt_msg.c $top/common/zt_err.c $top/common/zt_log.c"
+	# zt-exec's reader of the profile a launch reply carries, too.
+	sources="$top/common/zt_msg.c $top/common/zt_err.c $top/common/zt_log.c
+	    $top/common/zt_envcheck.c $top/seccomp/profile.c"
 	libs=
 	corpus=$here/corpus
 	max_len=4200
+elif [ "$harness" = utf8 ]; then
+	sources=$top/common/zt_utf8.c
+	libs=$(pkg-config --cflags --libs jansson)
+	corpus=$here/corpus-utf8
+	max_len=4200
+elif [ "$harness" = audit ]; then
+	sources="$top/daemon/audit.c $top/daemon/digest.c $top/common/zt_log.c
+	    $top/common/zt_err.c"
+	libs=$(pkg-config --cflags --libs libcrypto)
+	corpus=$here/corpus-audit
+	max_len=20000
 elif [ "$harness" = etcd ]; then
 	# fleet_entry.c takes its name rule from config.c, which needs the
 	# rest of the engine's checks.
@@ -81,7 +95,7 @@ fi
 # shellcheck disable=SC2086
 "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -D_GNU_SOURCE \
-	-I"$work" -I"$top/common" -I"$top/daemon" \
+	-I"$work" -I"$top/common" -I"$top/daemon" -I"$top/seccomp" \
 	-o "$work/$name" "$here/$name.c" $sources $libs
 
 # libFuzzer adds what it finds to its corpus: give it a copy.

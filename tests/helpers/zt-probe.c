@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -1756,7 +1757,9 @@ cmd_loop_connect(int argc, char **argv)
  *   removexattr watch: the path calls;
  *   fchmod futimens fsetxattr: on a descriptor opened for reading;
  *   opath-chown opath-utimens: fchownat/utimensat with AT_EMPTY_PATH on
- *   an O_PATH descriptor (which Landlock does not check).
+ *   an O_PATH descriptor (which Landlock does not check);
+ *   setflags fssetxattr: FS_IOC_SETFLAGS (nodump) and FS_IOC_FSSETXATTR
+ *   (the nodump xflag) on a descriptor opened for reading.
  * Prints ok or errno=NAME.
  */
 static int
@@ -1799,6 +1802,25 @@ cmd_meta(int argc, char **argv)
 			return fail(errno);
 		r = op[1] == 'c' ? fchmod(fd, 0644) : op[1] == 'u' ?
 		    futimens(fd, NULL) : fsetxattr(fd, "user.zt", "y", 1, 0);
+	} else if (strcmp(op, "setflags") == 0 ||
+	    strcmp(op, "fssetxattr") == 0) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return fail(errno);
+		if (op[1] == 'e') {
+			int flags = 0;
+
+			r = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+			flags |= FS_NODUMP_FL;
+			if (r == 0)
+				r = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+		} else {
+			struct fsxattr fsx;
+
+			r = ioctl(fd, FS_IOC_FSGETXATTR, &fsx);
+			fsx.fsx_xflags |= FS_XFLAG_NODUMP;
+			if (r == 0)
+				r = ioctl(fd, FS_IOC_FSSETXATTR, &fsx);
+		}
 	} else if (strncmp(op, "opath-", 6) == 0) {
 		if ((fd = open(path, O_PATH | O_CLOEXEC)) < 0)
 			return fail(errno);
@@ -1813,7 +1835,8 @@ cmd_meta(int argc, char **argv)
 	} else
 		return usage("meta chmod|fchmodat|chown|lchown|fchownat|utimes|"
 		    "utimensat|setxattr|removexattr|watch|fchmod|futimens|"
-		    "fsetxattr|opath-chown|opath-utimens PATH");
+		    "fsetxattr|opath-chown|opath-utimens|setflags|fssetxattr "
+		    "PATH");
 	if (r < 0)
 		return fail(errno);
 	printf("ok\n");

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# TESTING.md item 17: a wall-clock step changes no TTL.  CLOCK_REALTIME
+# TESTING.md item 17: a wall-clock step changes no TTL (clock_step.sh steps
+# ztd's own wall clock; this holds the rest).  CLOCK_REALTIME
 # cannot be put in a namespace, and stepping the machine's clock under
 # other tests is no option; so this holds the property where it lives:
 # every lifetime (grants, the decision caches, attestation age, client

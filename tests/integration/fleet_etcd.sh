@@ -341,6 +341,8 @@ check "h2 applies policy 1 too" poll 20 allows h2 exec /bin/echo1
 diag "push to both hosts deciding: $(($(ms) - t0)) ms (polled every 100 ms)"
 check "the apply is audited on h2 (decision=allow action=fleet)" \
     logged h2 "decision=allow action=fleet agent=\"-\" .*object=\"policy serial $serial1\" reason=\"signed by the fleet administrator; applied\""
+check "h2's audit records name the host as the fleet does (host=h2)" \
+    logged h2 ' host=h2 decision=allow action=fleet '
 check "policy 1 is cached in h1's state_dir" \
     grep -q '^kind policy$' "$work/h1/state/fleet/policy"
 value1=$(ectl get /ztgate/policy -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0]["value"])')

@@ -71,11 +71,16 @@ stop_pid() {
 }
 
 cleanup() {
-	local pid
+	local pid name
 	for pid in $started_pids; do
 		stop_pid "$pid"
 	done
 	supervisor_cleanup
+	# Their processes were all tracked and stopped above.
+	for name in $test_accounts; do
+		retry userdel -f "$name"
+	done
+	test_accounts=""
 	[ -n "${work:-}" ] && [ -z "${ZT_KEEP:-}" ] && rm -rf "$work"
 }
 
@@ -123,6 +128,58 @@ start_logsink() {
 	flock -u 9
 	exec 9>&-
 	return 0
+}
+
+# start_ztd: ztd in the foreground with $work/ztd.conf on $sock, logging
+# to $work/log.sock (start_logsink) and $work/ztd.stderr; sets ztd_pid.
+# (Tests with needs of their own define their own.)
+start_ztd() {
+	: >"$work/ztd.stderr"
+	$ZTD_WRAP "$ZTD" --foreground --config "$work/ztd.conf" \
+	    --socket "$sock" --syslog-socket "$work/log.sock" \
+	    2>>"$work/ztd.stderr" &
+	ztd_pid=$!
+	track $ztd_pid
+	wait_for test -S "$sock"
+}
+
+# worker_conf ZTD-KEYS [AGENT-KEYS]: $work/ztd.conf (0644) with the agent
+# "worker" on the existing system account "daemon" (PAM service
+# zt-agent), its binary a pinned private copy of sleep, software
+# attestation; ZTD-KEYS go into the ztd section (state_dir is
+# $work/state, made here), AGENT-KEYS into the agent.
+worker_conf() {
+	if [ ! -f "$work/agent-bin" ]; then
+		cp /bin/sleep "$work/agent-bin" && chmod 0755 "$work/agent-bin"
+	fi
+	mkdir -p -m 0700 "$work/state"
+	cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state"; agent_group = ""; $1 };
+attestation: { mode = "software"; };
+agents = (
+  {
+    name = "worker";
+    accounts = ["daemon"];
+    pam_services = ["zt-agent"];
+    binary = "$work/agent-bin";
+    sha256 = ["$(sha256sum "$work/agent-bin" | cut -d' ' -f1)"];
+    ${2:-}
+  }
+);
+EOC
+	chmod 0644 "$work/ztd.conf"
+}
+
+# add_test_account NAME: a system account of this run's own (by pid), one
+# left by an interrupted run removed first; cleanup removes it.
+test_accounts=""
+add_test_account() {
+	if id "$1" >/dev/null 2>&1; then
+		retry userdel -f "$1"
+	fi
+	retry useradd --system --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin "$1" || return 1
+	test_accounts="$test_accounts $1"
 }
 
 # retry COMMAND...: the shadow tools refuse while another holds

@@ -893,6 +893,27 @@ for op in fchmod futimens fsetxattr; do
 	check "$op on a descriptor opened for reading in an r directory: EPERM ($out)" \
 	    test "$out" = "errno=EPERM"
 done
+# The ioctls that set a file's flags or fsxattr change it through a
+# descriptor Landlock let the agent open for reading only.
+install -o "$account" -m 0600 /dev/null "$work/rw/flags"
+zx meta setflags "$work/rw/flags"
+check "FS_IOC_SETFLAGS on a file of a rw directory, read descriptor ($out)" \
+    sh -c "[ '$out' = ok ] && lsattr '$work/rw/flags' | cut -c1-8 | grep -q d"
+zx meta fssetxattr "$work/rw/flags"
+check "FS_IOC_FSSETXATTR on a file of a rw directory ($out)" test "$out" = ok
+# The agent's own file in a directory the profile lets it read only: it
+# opens it for reading and asks the change on that descriptor.
+install -o "$account" -m 0600 /dev/null "$work/ro/flags"
+install -o "$account" -m 0600 /dev/null "$work/outside/flags"
+for op in setflags fssetxattr; do
+	zx meta "$op" "$work/ro/flags"
+	check "$op on the agent's own file in an r directory (DAC allows it): EPERM ($out)" \
+	    test "$out" = "errno=EPERM"
+done
+check "that file keeps its flags (no nodump)" \
+    sh -c "lsattr '$work/ro/flags' | cut -c1-8 | grep -qv d"
+check "a refused FS_IOC_SETFLAGS is audited as a write of that file" \
+    logged "decision=deny action=open agent=\"probe\" .*object=\"$work/ro/flags:w\""
 zx meta watch "$work/secret/data"
 check "an inotify watch on a file outside the profile: EPERM ($out)" \
     test "$out" = "errno=EPERM"
@@ -1071,6 +1092,9 @@ check "reload to the profile without files ($out)" \
 zx meta chmod "$work/outside/meta"
 check "without files, chmod outside every rule is free ($out)" \
     sh -c "[ '$out' = ok ] && [ \$(stat -c %a '$work/outside/meta') = 644 ]"
+zx meta setflags "$work/outside/flags"
+check "without files, FS_IOC_SETFLAGS outside every rule is free ($out)" \
+    sh -c "[ '$out' = ok ] && lsattr '$work/outside/flags' | cut -c1-8 | grep -q d"
 zx open "$work/outside/new" w
 check "without files, writes are free ($out)" has "$out" '^ok fd='
 zx mem-write child

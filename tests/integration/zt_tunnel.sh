@@ -129,9 +129,13 @@ EOC
 chmod 0644 "$work/ztd.conf"
 }
 write_conf
-"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
-    --syslog-socket "$work/log.sock" 2>"$work/ztd.stderr" &
-track $!
+start_ztd() {
+	"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" 2>>"$work/ztd.stderr" &
+	ztd_pid=$!
+	track $ztd_pid
+}
+start_ztd
 check "ztd starts" wait_for test -S "$sock"
 check "ztd made its CA key, 0600" \
     test "$(stat -c %a "$work/state/ca.key" 2>/dev/null)" = 600
@@ -249,6 +253,13 @@ out=$("$ZTCTL" --socket "$sock" grants)
 check "ztctl grants shows the grant's certificate serial and expiry ($hgrant)" \
     sh -c "[ -n '$hgrant' ] && printf '%s' \"\$1\" |
     grep -qE '^$hgrant .* [0-9a-f]{32} +[0-9]{4}-[0-9]{2}-[0-9]{2}T'" _ "$out"
+json=$("$ZTCTL" --socket "$sock" --json grants)
+check "ztctl --json grants: the certificate's serial (hex) and notAfter (seconds, after now)" \
+    python3 -c 'import json, re, sys, time
+g = [g for g in json.loads(sys.argv[1])["grants"] if g["grant"] == sys.argv[2]]
+sys.exit(not (len(g) == 1 and re.fullmatch("[0-9a-f]{32}", g[0]["cert_serial"]) and
+    isinstance(g[0]["cert_not_after"], int) and g[0]["cert_not_after"] > time.time()))' \
+    "$json" "$hgrant"
 established() { ss -Htn state established "( sport = :$hold_port )" | grep -q .; }
 check "the server holds the tunnel's connection" established
 t0=$(now)
@@ -411,6 +422,48 @@ check "zt-exec renewed its certificate" \
     logged "tunnel certificate [0-9a-f]{32} \(renewed\), valid until [0-9]+ \(unix time\), [0-9]+ ms"
 check "the certificates it got lived 4 s" \
     logged "tunnel certificate [0-9a-f]{32} issued to agent probe, valid 4 s"
+
+# --------------------------------------------------- across a restart
+# Every grant ends with ztd: a certificate a grant held then must be in
+# the next ztd's CRL, though that ztd never saw the grant end.
+: >"$certs/kept.out"
+sign_as "$account" "$agent" kept 120 &
+track $!
+wait_for grep -q "^sign=" "$certs/kept.out"
+kept_serial=$(sed -n 's/^sign=ok serial=\([0-9a-f]*\) .*/\1/p' \
+    "$certs/kept.out")
+check "a live grant holds a certificate before the restart ($kept_serial)" \
+    test -n "$kept_serial"
+check "ztd records what it issued in state_dir/ca-issued, 0600" \
+    sh -c "[ \$(stat -c %a '$work/state/ca-issued') = 600 ] &&
+    grep -q '^$kept_serial ' '$work/state/ca-issued'"
+kill -KILL "$ztd_pid"
+wait_for sh -c "! kill -0 $ztd_pid 2>/dev/null"
+rm -f "$sock"
+start_ztd
+check "ztd starts again (after SIGKILL)" wait_for test -S "$sock"
+"$ZTCTL" --socket "$sock" ca crl >"$certs/restart.crl"
+text=$(crl_text "$certs/restart.crl")
+check "the new ztd's CRL verifies" crl_ok "$certs/restart.crl"
+check "and lists the certificate whose grant ended with the old ztd" \
+    has "$text" "Serial Number: (0x)?$(printf '%s' "$kept_serial" | tr a-f A-F)"
+check "and still the one revoked before the restart" \
+    has "$text" "Serial Number: (0x)?$(printf '%s' "$held_serial" | tr a-f A-F)"
+check "the revocation at start is logged" \
+    wait_for logged "tunnel CA: [0-9]+ unexpired certificates of grants that ended with the previous ztd revoked"
+kill -TERM "$ztd_pid"
+wait_for sh -c "! kill -0 $ztd_pid 2>/dev/null"
+cp "$work/state/ca-issued" "$work/ca-issued.good"
+echo "not a record" >>"$work/state/ca-issued"
+"$ZTD" --foreground --config "$work/ztd.conf" --socket "$sock" \
+    --syslog-socket "$work/log.sock" >"$work/bad-issued.out" 2>&1
+rc=$?
+check "a damaged ca-issued refuses the start (exit $rc)" test "$rc" -ne 0
+check "... naming the file and the line" \
+    wait_for logged "ca-issued line [0-9]+ is not one of ztd's issued certificates"
+cp "$work/ca-issued.good" "$work/state/ca-issued"
+start_ztd
+check "restored, ztd starts" wait_for test -S "$sock"
 
 # --------------------------------------------------- no key on disk
 # The client keys live in zt-exec, which runs as the agents' accounts:

@@ -255,7 +255,7 @@ out=$(ask s1 decide exec 'relative/path')
 check "a malformed object is a deny, not an error" has "$out" '^deny'
 status=$("$ZTCTL" --socket "$sock" --json status)
 check "status counts the cache hit and live grant" \
-    sh -c "printf '%s' '$status' | grep -q '\"hits\":[1-9]' && printf '%s' '$status' | grep -q '\"grants\":1,'"
+    sh -c "printf '%s' \"\$1\" | grep -q '\"hits\":[1-9]' && printf '%s' \"\$1\" | grep -q '\"grants\":1,'" _ "$status"
 check "ztctl check within the grant allows rsync" \
     quiet "$ZTCTL" --socket "$sock" check --agent worker --action exec \
     --object /usr/bin/rsync --grant "$grant"

@@ -106,6 +106,13 @@ check "the golden file is 0600 and has 12 PCRs" \
 out=$("$ZTCTL" --socket "$sock" attest)
 check "ztctl attest: trusted, exit 0, PCR 14 listed ($out)" \
     sh -c "[ $? -eq 0 ] && printf '%s' \"\$1\" | grep -q '^trusted' && printf '%s' \"\$1\" | grep -q 'pcr 14:'" _ "$out"
+json=$("$ZTCTL" --socket "$sock" --json attest)
+check "ztctl --json attest: pcrs a list of {index, sha256}, the 12 configured ($json)" \
+    python3 -c 'import json, re, sys
+d = json.loads(sys.argv[1])
+sys.exit(not (d["trusted"] is True and d["mode"] == "tpm" and
+    [p["index"] for p in d["pcrs"]] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 14] and
+    all(re.fullmatch("[0-9a-f]{64}", p["sha256"]) for p in d["pcrs"])))' "$json"
 out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
 check "enrolled: a session is allowed ($out)" has "$out" '^allow'
 check "its audit line says attest=tpm" \

@@ -35,6 +35,7 @@
 #define PRI_AUDIT (LOG_AUTHPRIV | LOG_NOTICE)	/* 85 */
 #define PRI_ERR (LOG_DAEMON | LOG_ERR)		/* 27 */
 #define PRI_NOTICE (LOG_DAEMON | LOG_NOTICE)	/* 29 */
+#define PRI_WARNING (LOG_DAEMON | LOG_WARNING)	/* 28 */
 
 /* The bounds audit.c promises for escaped values (quotes included). */
 #define NAME_BOUND 255
@@ -46,18 +47,34 @@
 #define BIG 8192		/* the 8 KiB values of TESTING.md item 19 */
 
 /* The longest line: every key, the widest numbers, every value full. */
-#define LINE_LONGEST (sizeof("decision=allow action= agent= account= " \
-	"uid= pid= object= reason= grant= cache= attest= age= seq= " \
-	"chain=") - 1 + 10 + 11 + 19 + 20 + 16 + 2 * NAME_BOUND + \
+/* time= and host= of records written through open_quiet(). */
+#define TEST_TIME "2026-12-06T10:31:14.123456Z"
+#define TEST_HOST "testhost"
+#define TEST_PREFIX "time=" TEST_TIME " host=" TEST_HOST " "
+
+/* The longest line: every key, the widest numbers, every value full. */
+#define LINE_LONGEST (sizeof(TEST_PREFIX "decision=allow action= agent= " \
+	"account= uid= pid= object= reason= grant= cache= attest= age= " \
+	"seq= chain=") - 1 + 10 + 11 + 19 + 20 + 16 + 2 * NAME_BOUND + \
 	OBJECT_BOUND + REASON_BOUND + 4 * TOKEN_BOUND)
 
 static const char *const line_keys[] = {
-	"decision", "action", "agent", "account", "uid", "pid", "object",
-	"reason", "grant", "cache", "attest", "age", "seq", "chain",
+	"time", "host", "decision", "action", "agent", "account", "uid",
+	"pid", "object", "reason", "grant", "cache", "attest", "age", "seq",
+	"chain",
 };
 #define N_KEYS ARRAY_SIZE(line_keys)
-enum { K_DECISION, K_ACTION, K_AGENT, K_ACCOUNT, K_UID, K_PID, K_OBJECT,
-	K_REASON, K_GRANT, K_CACHE, K_ATTEST, K_AGE, K_SEQ, K_CHAIN };
+enum { K_TIME, K_HOST, K_DECISION, K_ACTION, K_AGENT, K_ACCOUNT, K_UID,
+	K_PID, K_OBJECT, K_REASON, K_GRANT, K_CACHE, K_ATTEST, K_AGE, K_SEQ,
+	K_CHAIN };
+
+/* 2026-12-06T10:31:14.123456Z, always. */
+static void
+fixed_clock(struct timespec *ts)
+{
+	ts->tv_sec = 1796553074;
+	ts->tv_nsec = 123456789;
+}
 
 /* The group's syslog socket, bound in a private directory. */
 static char base_dir[64];
@@ -481,6 +498,8 @@ open_quiet(struct fixture *fx, bool require)
 	    sizeof(error)), 0);
 	assert_non_null(a);
 	assert_int_equal(receive(d, 2), 0);
+	audit_set_clock(a, fixed_clock);
+	audit_set_host(a, TEST_HOST);
 	return a;
 }
 
@@ -503,6 +522,11 @@ expect_verify(const char *path, const char *head, int rc, const char *prefix)
 
 	memset(report, 'X', sizeof(report));
 	r = audit_verify(path, head, report, sizeof(report));
+	/* A break is reported as "PATH: record ...": PREFIX is the rest. */
+	if (strncmp(report, path, strlen(path)) == 0 &&
+	    strncmp(report + strlen(path), ": record ", 9) == 0)
+		memmove(report, report + strlen(path) + 2,
+		    strlen(report + strlen(path) + 2) + 1);
 	if (r != rc || strncmp(report, prefix, strlen(prefix)) != 0)
 		print_error("verify %s (head %s): %d \"%s\", expected %d "
 		    "\"%s...\"\n", path, head != NULL ? head : "none", r,
@@ -522,6 +546,225 @@ expect_log(int pri, const char *text)
 	if (strstr(d[0].message, text) == NULL)
 		print_error("log \"%s\" lacks \"%s\"\n", d[0].message, text);
 	assert_non_null(strstr(d[0].message, text));
+}
+
+/* ------------------------------------------- reopen, files, the limit */
+
+/* The hash= of line N of PATH, as text. */
+static void
+line_hash(const char *path, size_t n, char out[HEX64 + 1])
+{
+	char *line = file_line(path, n);
+
+	assert_true(strlen(line) > HEX64);
+	memcpy(out, line + strlen(line) - HEX64, HEX64 + 1);
+	free(line);
+}
+
+/* audit_verify_files() must give RC and a report starting with PREFIX. */
+static void
+expect_verify_files(const char *const *paths, size_t n, const char *head,
+    int rc, const char *prefix)
+{
+	char report[1024];
+	int r = audit_verify_files(paths, n, head, report, sizeof(report));
+
+	if (r != rc || strncmp(report, prefix, strlen(prefix)) != 0)
+		print_error("verify: %d \"%s\", expected %d \"%s...\"\n", r,
+		    report, rc, prefix);
+	assert_int_equal(r, rc);
+	assert_true(strncmp(report, prefix, strlen(prefix)) == 0);
+}
+
+/* Rotated by rename, then reopened: one chain over both files. */
+static void
+test_reopen_rotated(void **state)
+{
+	struct fixture *fx = *state;
+	char old[PATH_MAX + 8], last[HEX64 + 1], error[512], *line;
+	const char *both[2], *reversed[2];
+	struct datagram d[3];
+	struct audit *a = open_quiet(fx, true);
+	struct stat st;
+
+	write_records(a, 1, 3, NULL);
+	snprintf(old, sizeof(old), "%s.1", fx->file);
+	assert_int_equal(rename(fx->file, old), 0);
+	/* Still appended to the renamed file until reopened. */
+	write_records(a, 4, 1, NULL);
+	line_hash(old, 4, last);
+	assert_int_equal(audit_reopen(a, "rotated", error, sizeof(error)), 0);
+	assert_int_equal(receive(d, 3), 2);
+	assert_int_equal(d[0].pri, PRI_NOTICE);
+	assert_non_null(strstr(d[0].message, "reopened at seq 5: rotated"));
+	assert_int_equal(d[1].pri, PRI_AUDIT);
+	assert_string_equal(audit_path(a), fx->file);
+	write_records(a, 6, 2, NULL);
+	audit_free(a);
+
+	assert_int_equal(stat(fx->file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(file_line_count(old), 4);
+	assert_int_equal(file_line_count(fx->file), 3);
+	line = file_line(fx->file, 1);
+	assert_memory_equal(line, TEST_PREFIX "event=reopen file=\"", 
+	    strlen(TEST_PREFIX "event=reopen file=\""));
+	assert_non_null(strstr(line, "\" reason=\"rotated\" seq=5 prev="));
+	assert_memory_equal(strstr(line, " prev=") + 6, last, HEX64);
+	free(line);
+
+	both[0] = old;
+	both[1] = fx->file;
+	expect_verify_files(both, 2, fx->head, 0,
+	    "7 records intact in 2 files, head seq 7");
+	/* The newer file alone: from its event=reopen record, said so. */
+	expect_verify(fx->file, fx->head, 0, "3 records intact (seq 5 to 7; "
+	    "the chain starts at an event=reopen record after seq 4");
+	reversed[0] = fx->file;
+	reversed[1] = old;
+	expect_verify_files(reversed, 2, NULL, ZT_E_PROTOCOL, "");
+	{
+		char report[512];
+
+		audit_verify_files(reversed, 2, NULL, report, sizeof(report));
+		assert_non_null(strstr(report, ": record 4 (line 1): seq 1 "
+		    "where 8 was expected: records are out of order"));
+		assert_memory_equal(report, old, strlen(old));
+	}
+	/* A file missing: no verdict, its error. */
+	both[1] = "/nonexistent/audit.log";
+	expect_verify_files(both, 2, NULL, -ENOENT, "/nonexistent/audit.log: ");
+}
+
+/* The same file still at the path gets the record; a file of another
+ * chain there is refused and the old file kept. */
+static void
+test_reopen_refusals(void **state)
+{
+	struct fixture *fx = *state;
+	char old[PATH_MAX + 8], error[512];
+	struct datagram d[3];
+	struct audit *a = open_quiet(fx, true), *none = NULL;
+
+	write_records(a, 1, 2, NULL);
+	assert_int_equal(audit_reopen(a, "not rotated", error,
+	    sizeof(error)), 0);
+	assert_int_equal(receive(d, 3), 2);
+	assert_int_equal(file_line_count(fx->file), 3);
+	expect_verify(fx->file, fx->head, 0, "3 records intact, head seq 3");
+
+	snprintf(old, sizeof(old), "%s.old", fx->file);
+	assert_int_equal(rename(fx->file, old), 0);
+	text_write(fx->file, "not a record\n", 13);
+	assert_int_equal(audit_reopen(a, "x", error, sizeof(error)),
+	    ZT_E_PROTOCOL);
+	assert_non_null(strstr(error, "does not end with this chain's last "
+	    "record (seq 3)"));
+	write_records(a, 4, 1, NULL);
+	assert_int_equal(file_line_count(old), 4);
+	/* A copy of the chain's end put back may go on. */
+	assert_int_equal(rename(old, fx->file), 0);
+	assert_int_equal(audit_reopen(a, "copy", error, sizeof(error)), 0);
+	assert_int_equal(receive(d, 3), 2);
+	audit_free(a);
+	expect_verify(fx->file, fx->head, 0, "5 records intact, head seq 5");
+
+	assert_int_equal(audit_open(NULL, NULL, true, &none, error,
+	    sizeof(error)), 0);
+	assert_int_equal(audit_reopen(none, "x", error, sizeof(error)),
+	    ZT_E_CONFIG);
+	assert_string_equal(audit_path(none), "");
+	audit_free(none);
+}
+
+/* suppressed=N before seq=, and host= escaped when it is not one word. */
+static void
+test_suppressed_and_host(void **state)
+{
+	struct fixture *fx = *state;
+	char object[64];
+	struct audit_event e = sample_event(3, object, sizeof(object));
+	struct datagram d[2];
+	struct audit *a = open_quiet(fx, true);
+	char host[300];
+
+	e.suppressed = 495;
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	assert_non_null(strstr(d[0].message, " age=3 suppressed=495 seq=1 "
+	    "chain="));
+	audit_set_host(a, "web 01\n\"x\"");
+	e.suppressed = 0;
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	assert_memory_equal(d[0].message, "time=" TEST_TIME " host=\"web "
+	    "01\\x0a\\\"x\\\"\" decision=deny ", 63);
+	assert_null(strstr(d[0].message, "suppressed="));
+	/* Bounded: a 299-byte name is cut inside its quotes. */
+	memset(host, 'h', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	audit_set_host(a, host);
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	assert_non_null(strstr(d[0].message, "hhh...\" decision=deny "));
+	audit_set_host(a, NULL);
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 2), 1);
+	{
+		char name[256], want[300];
+
+		assert_int_equal(gethostname(name, sizeof(name)), 0);
+		snprintf(want, sizeof(want), " host=%s decision=", name);
+		assert_non_null(strstr(d[0].message, want));
+	}
+	audit_free(a);
+	expect_verify(fx->file, fx->head, 0, "4 records intact, head seq 4");
+}
+
+/* The token bucket: a burst, then one per 1/RATE, never past the burst. */
+static void
+test_limit_bucket(void **state)
+{
+	struct audit_limit l;
+	struct audit *a = NULL;
+	char error[128];
+
+	(void)state;
+	audit_limit_init(&l, 1000, 3);
+	for (int i = 0; i < 3; i++)
+		assert_true(audit_limit_take(&l, 1000, 2000, 3));
+	assert_false(audit_limit_take(&l, 1000, 2000, 3));
+	/* 2 per second: one every 500 ms. */
+	assert_int_equal(audit_limit_wait_ms(&l, 1000, 2000), 500);
+	assert_int_equal(audit_limit_wait_ms(&l, 1300, 2000), 200);
+	assert_false(audit_limit_take(&l, 1499, 2000, 3));
+	assert_true(audit_limit_take(&l, 1500, 2000, 3));
+	assert_false(audit_limit_take(&l, 1500, 2000, 3));
+	/* A long quiet time fills it to the burst, not past it. */
+	for (int i = 0; i < 3; i++)
+		assert_true(audit_limit_take(&l, INT64_MAX / 2, 2000, 3));
+	assert_false(audit_limit_take(&l, INT64_MAX / 2, 2000, 3));
+	/* 0.001 per second: 1000 s for the next. */
+	audit_limit_init(&l, 0, 1);
+	assert_true(audit_limit_take(&l, 0, 1, 1));
+	assert_int_equal(audit_limit_wait_ms(&l, 0, 1), 1000000);
+	assert_false(audit_limit_take(&l, 999999, 1, 1));
+	assert_true(audit_limit_take(&l, 1000000, 1, 1));
+	/* Rate 0: no limit. */
+	audit_limit_init(&l, 0, 1);
+	for (int i = 0; i < 1000; i++)
+		assert_true(audit_limit_take(&l, 0, 0, 1));
+	assert_int_equal(audit_limit_wait_ms(&l, 0, 0), 0);
+	/* Holding counts, and keeps the first one's time. */
+	assert_int_equal(audit_open(NULL, NULL, true, &a, error,
+	    sizeof(error)), 0);
+	audit_set_clock(a, fixed_clock);
+	audit_limit_hold(a, &l, 42);
+	audit_limit_hold(a, &l, 43);
+	assert_int_equal(l.held, 2);
+	assert_int_equal(l.last_pid, 43);
+	assert_string_equal(l.since, TEST_TIME);
+	audit_free(a);
 }
 
 /* --------------------------------------------------------------- fixtures */
@@ -612,13 +855,13 @@ test_line_fields(void **state)
 		.grant = "-", .cache = "local", .attest = "none", .age = -1,
 	};
 	static const char *const expected[] = {
-		"decision=allow action=exec agent=\"backup\" "
+		TEST_PREFIX "decision=allow action=exec agent=\"backup\" "
 		"account=\"svc-backup\" uid=1001 pid=4242 "
 		"object=\"/usr/bin/rsync -a /srv /backup\" "
 		"reason=\"rule backup.exec.1\" "
 		"grant=0123456789abcdef0123456789abcdef cache=miss attest=tpm "
 		"age=3 seq=1",
-		"decision=deny action=connect agent=\"backup\" "
+		TEST_PREFIX "decision=deny action=connect agent=\"backup\" "
 		"account=\"svc-backup\" uid=0 pid=1 "
 		"object=\"tcp:10.0.0.1:22\" reason=\"no rule\" grant=- "
 		"cache=local attest=none age=- seq=2",
@@ -948,11 +1191,16 @@ test_forge_everything_at_once(void **state)
 	word[TOKEN_BOUND] = '\0';
 	/* The widest seq: the chain goes on from a head near the end. */
 	snprintf(head, sizeof(head), "%" PRIu64 " %064d\n",
-	    UINT64_MAX - 1 - 1, 0);
+	    UINT64_MAX - 1 - 2, 0);
 	text_write(fx->head, head, strlen(head));
 	assert_int_equal(audit_open(fx->file, fx->head, true, &a, head,
 	    sizeof(head)), 0);
-	expect_log(PRI_ERR, "cut or edited");
+	/* The empty file starts with an event=reopen record. */
+	assert_int_equal(receive(d, 3), 2);
+	assert_int_equal(d[0].pri, PRI_WARNING);
+	assert_non_null(strstr(d[1].message, " seq=18446744073709551613 "));
+	audit_set_clock(a, fixed_clock);
+	audit_set_host(a, TEST_HOST);
 	e = (struct audit_event){
 		.allow = false, .action = word, .agent = big, .account = big,
 		.uid = (uid_t)-2, .pid = INT32_MIN, .object = big,
@@ -992,6 +1240,15 @@ test_forge_everything_at_once(void **state)
 		    8);
 	}
 	fields_free(&f);
+	/* And with the longest host= and suppressed= there are: still
+	 * written, one line under ZT_LOG_LINE_MAX. */
+	audit_set_host(a, big);
+	e.suppressed = UINT64_MAX;
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(receive(d, 3), 1);
+	check_one_line(&d[0]);
+	assert_non_null(strstr(d[0].message, " suppressed=18446744073709551615 "
+	    "seq="));
 	audit_free(a);
 	free(big);
 }
@@ -1093,7 +1350,7 @@ test_verify_rewritten_chain(void **state)
 	text_write(copy, t.data, t.len);
 	free(t.data);
 	expect_verify(copy, NULL, 0, "20 records intact, head seq 20");
-	expect_verify(copy, fx->head, ZT_E_PROTOCOL, "record 20 (line 20): "
+	expect_verify(copy, fx->head, ZT_E_PROTOCOL, "record 20 (seq 20): "
 	    "its hash is not the head's");
 }
 
@@ -1396,13 +1653,25 @@ test_restart_after_cut(void **state)
 	    "18): seq 21 where 18 was expected: records before it were "
 	    "removed");
 
-	/* Emptied: the same, from the head. */
+	/* Emptied (or rotated while stopped): from the head, saying so in
+	 * the log and in the file's first record, chained to seq 21. */
 	text_write(fx->file, "", 0);
 	assert_int_equal(audit_open(fx->file, fx->head, true, &a, error,
 	    sizeof(error)), 0);
-	expect_log(PRI_ERR, "is empty but the head");
-	assert_int_equal(audit_last_seq(a), 21);
+	{
+		struct datagram d[3];
+
+		assert_int_equal(receive(d, 3), 2);
+		assert_int_equal(d[0].pri, PRI_WARNING);
+		assert_non_null(strstr(d[0].message, "is empty but the head"));
+		assert_int_equal(d[1].pri, PRI_AUDIT);
+		assert_non_null(strstr(d[1].message, " event=reopen file=\""));
+		assert_non_null(strstr(d[1].message, " seq=22 chain="));
+	}
+	assert_int_equal(audit_last_seq(a), 22);
 	audit_free(a);
+	expect_verify(fx->file, fx->head, 0, "1 records intact (seq 22 to 22; "
+	    "the chain starts at an event=reopen record after seq 21");
 }
 
 /* Stopped after a record but before its head: go on from the file. */
@@ -1513,7 +1782,7 @@ test_restart_cut_mid_record(void **state)
 	audit_free(a);
 	assert_int_equal(file_line_count(fx->file), 6);
 	line = file_line(fx->file, 6);
-	assert_memory_equal(line, "decision=", 9);
+	assert_memory_equal(line, "time=", 5);
 	assert_non_null(strstr(line, " seq=6 prev="));
 	free(line);
 	expect_verify(fx->file, fx->head, ZT_E_PROTOCOL, "record 5 (line 5): "
@@ -1633,7 +1902,7 @@ test_failure_short_write(void **state)
 	audit_free(a);
 	assert_int_equal(file_line_count(fx->file), 4);
 	line = file_line(fx->file, 3);
-	assert_string_equal(line, "decision=d");	/* seq 3 is a deny */
+	assert_string_equal(line, "time=2026-");	/* cut after 10 bytes */
 	free(line);
 	line = file_line(fx->file, 4);
 	assert_non_null(strstr(line, " seq=4 prev="));
@@ -1745,6 +2014,10 @@ main(void)
 		TEST(test_failure_not_required),
 		TEST(test_failure_short_write),
 		TEST(test_open_paths),
+		TEST(test_reopen_rotated),
+		TEST(test_reopen_refusals),
+		TEST(test_suppressed_and_host),
+		cmocka_unit_test(test_limit_bucket),
 		cmocka_unit_test(test_null_arguments),
 	};
 	static struct CMUnitTest tests[ARRAY_SIZE(fixed) +

@@ -17,7 +17,10 @@
 
 #include <cmocka.h>
 
+#include "policy.h"
+#include "profile.h"
 #include "zt_err.h"
+#include "zt_msg.h"
 #include "ztd_config.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -116,6 +119,8 @@ static const char full_text[] =
 	"  audit: {\n"
 	"    file = \"/var/log/zt/audit.log\";\n"
 	"    require = false;\n"
+	"    deny_rate = 0.5;\n"
+	"    deny_burst = 7;\n"
 	"  };\n"
 	"  cache: { max_entries = 4096; };\n"
 	"};\n"
@@ -253,6 +258,50 @@ make_long_list(size_t *size)
 	return text;
 }
 
+/* An agent (on line 2) with N files rules of paths of LEN bytes. */
+static char *
+make_files(size_t n, size_t len, size_t *size)
+{
+	size_t cap = 512 + n * (len + 48), used;
+	char *text = xmalloc(cap);
+
+	used = (size_t)snprintf(text, cap, "%s", AGENT_HEAD "    files = (\n");
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(text + used, cap - used,
+		    "%s{ path = \"/%0*zu\"; access = \"r\"; }", i > 0 ?
+		    ",\n" : "", (int)len - 1, i);
+	used += (size_t)snprintf(text + used, cap - used, "\n    );\n%s",
+	    AGENT_TAIL);
+	assert_true(used < cap);
+	*size = used;
+	return text;
+}
+
+#define PROFILE_TOO_BIG "%s:2: agent \"backup\"'s profile does not fit " \
+	"zt-exec's launch message (4096 bytes; at most 128 files, commands, " \
+	"syscalls.deny or syscalls.gate each): fewer or shorter entries"
+
+/* One files rule more than zt-exec takes, each short. */
+static char *
+make_files_129(size_t *size)
+{
+	return make_files(ZT_PROFILE_LIST_MAX + 1, 4, size);
+}
+
+/* 80 rules of 64-byte paths: more than a launch message holds. */
+static char *
+make_files_long(size_t *size)
+{
+	return make_files(80, 64, size);
+}
+
+/* 128 short ones: as many as it takes, and they fit. */
+static char *
+make_files_128(size_t *size)
+{
+	return make_files(ZT_PROFILE_LIST_MAX, 4, size);
+}
+
 /* ------------------------------------------------------------ the table */
 
 static struct config_case bad_configs[] = {
@@ -326,6 +375,41 @@ static struct config_case bad_configs[] = {
 		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
 		.expected_message_format =
 		    "%s:2: max_clients must be between 1 and 65536, not 70000",
+	},
+	{
+		.name = "out of range: audit.deny_rate = -1",
+		.text = "ztd: {\n"
+		    "  audit: { deny_rate = -1; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: deny_rate must be between 0 and 100000",
+	},
+	{
+		.name = "too fine: audit.deny_rate = 0.0001",
+		.text = "ztd: {\n"
+		    "  audit: { deny_rate = 0.0001; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: deny_rate must be 0 or at least 0.001",
+	},
+	{
+		.name = "wrong type: audit.deny_rate = \"fast\"",
+		.text = "ztd: {\n"
+		    "  audit: { deny_rate = \"fast\"; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:2: deny_rate must be a number",
+	},
+	{
+		.name = "out of range: audit.deny_burst = 0",
+		.text = "ztd: {\n"
+		    "  audit: { deny_burst = 0; };\n"
+		    "};\n",
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:2: deny_burst must be between 1 and 1000000, not 0",
 	},
 	{
 		.name = "out of range: cert_lifetime = 1",
@@ -405,6 +489,18 @@ static struct config_case bad_configs[] = {
 		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
 		.expected_message_format =
 		    "%s:2: files has more than 4096 entries",
+	},
+	{
+		.name = "a profile with more files rules than zt-exec takes",
+		.make_text = make_files_129,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = PROFILE_TOO_BIG,
+	},
+	{
+		.name = "a profile larger than a launch message",
+		.make_text = make_files_long,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = PROFILE_TOO_BIG,
 	},
 	/* unknown keys */
 	{
@@ -952,6 +1048,12 @@ static struct config_case shipped_file = {
 	.file_mode = 0644,
 };
 
+static struct config_case files_128 = {
+	.name = "128 files rules",
+	.make_text = make_files_128,
+	.file_mode = 0644,
+};
+
 static struct config_case full_file = {
 	.name = "every key",
 	.text = full_text,
@@ -1149,6 +1251,8 @@ check_defaults(const struct ztd_config *c, const char *path)
 	assert_true(c->trust_domain[0] != '\0');
 	assert_null(c->audit_file);
 	assert_true(c->audit_require);
+	assert_int_equal(c->audit_deny_rate_milli, 20000);
+	assert_int_equal(c->audit_deny_burst, 100);
 	assert_int_equal(c->cache_max_entries, 65536);
 	assert_int_equal(c->attest_mode, ATTEST_AUTO);
 	assert_string_equal(config_attest_mode_name(c->attest_mode), "auto");
@@ -1175,6 +1279,44 @@ test_shipped_default(void **state)
 	assert_int_equal(config_load(f->path, &f->config, f->error), 0);
 	assert_string_equal(f->error, "");
 	check_defaults(f->config, f->path);
+}
+
+/*
+ * The profile ztd sends zt-exec, through the wire and back: the largest
+ * list zt-exec takes, every rule as written.
+ */
+static void
+test_profile_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	static struct zt_msg sent, received;
+	static struct profile p;
+	const struct agent *a;
+	struct zt_record r;
+	char error[160];
+
+	assert_int_equal(config_load(f->path, &f->config, f->error), 0);
+	a = config_find_agent(f->config, "backup");
+	assert_non_null(a);
+	assert_int_equal(a->n_files, ZT_PROFILE_LIST_MAX);
+	assert_int_equal(zt_msg_init(&sent, ZT_MSG_DECISION, 1), 0);
+	assert_int_equal(zt_msg_put_u32(&sent, ZT_F_DECISION,
+	    ZT_DECISION_ALLOW), 0);
+	assert_int_equal(zt_msg_put_str(&sent, ZT_F_REASON, "r"), 0);
+	assert_int_equal(policy_put_profile(&sent, a), 0);
+	assert_int_equal(zt_msg_decode(&received, sent.wire, sent.size), 0);
+	assert_int_equal(zt_msg_get_record(&received, ZT_F_PROFILE, &r), 0);
+	assert_int_equal(profile_from_record(&r, &p, error), 0);
+	assert_string_equal(p.agent, "backup");
+	assert_string_equal(p.binary, "/opt/agents/backup-agent");
+	assert_true(p.files_given);
+	assert_int_equal(p.n_files, ZT_PROFILE_LIST_MAX);
+	for (size_t i = 0; i < p.n_files; i++) {
+		assert_string_equal(p.files[i].path, a->files[i].path);
+		assert_int_equal(p.files[i].access, PROFILE_R);
+	}
+	assert_int_equal(p.n_commands, 0);
+	assert_false(p.kill_on_violation);
 }
 
 static void
@@ -1317,6 +1459,8 @@ check_full(const struct ztd_config *c, const char *path)
 	assert_string_equal(c->trust_domain, "host.example");
 	assert_string_equal(c->audit_file, "/var/log/zt/audit.log");
 	assert_false(c->audit_require);
+	assert_int_equal(c->audit_deny_rate_milli, 500);
+	assert_int_equal(c->audit_deny_burst, 7);
 	assert_int_equal(c->cache_max_entries, 4096);
 
 	assert_int_equal(c->attest_mode, ATTEST_SOFTWARE);
@@ -1448,11 +1592,13 @@ int
 main(void)
 {
 	static char names[2 * ARRAY_SIZE(bad_configs)][96];
-	static struct CMUnitTest tests[7 + 2 * ARRAY_SIZE(bad_configs)];
+	static struct CMUnitTest tests[8 + 2 * ARRAY_SIZE(bad_configs)];
 	size_t n = 0;
 
 	tests[n++] = case_test("config_load: the shipped file",
 	    test_shipped_default, &shipped_file);
+	tests[n++] = case_test("config_load: 128 files, to zt-exec and back",
+	    test_profile_round_trip, &files_128);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_long_path);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_short_session);
 	tests[n++] = case_test("config_load: empty file", test_empty_load,

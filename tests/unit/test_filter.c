@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
+#include <linux/fscrypt.h>
+#include <linux/fsverity.h>
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -240,6 +243,30 @@ static const struct row rows[] = {
 	ROW(P_ALL, "ioctl", EPERM_, .args = { 0, HIGH_BITS | TIOCSTI, 0 }),
 	ROW(P_ALL, "ioctl", ALLOW, .args = { 0, TIOCGWINSZ, 0x1000 }),
 	ROW(P_ALL, "ioctl", ALLOW, .args = { 0, FIONREAD, 0x1000 }),
+	ROW(P_ALL, "ioctl", ALLOW, .args = { 0, TIOCSTI ^ 1, 0x1000 }),
+	ROW(P_ALL, "ioctl", ALLOW, .args = { 0, TIOCSTI ^ 0x80000000u, 0 }),
+	ROW(P_ALL, "ioctl", ALLOW, .args = { 0, HIGH_BITS | TCGETS, 0x1000 }),
+	/* With files, what changes the file behind a descriptor opened for
+	 * reading: decided (filecall.c), or refused. */
+	ROW(P_FILES, "ioctl", NOTIFY, .args = { 3, FS_IOC_SETFLAGS, 0x1000 }),
+	ROW(P_FILES, "ioctl", NOTIFY,
+	    .args = { 3, HIGH_BITS | FS_IOC_SETFLAGS, 0x1000 }),
+	ROW(P_FILES, "ioctl", NOTIFY, .args = { 3, FS_IOC32_SETFLAGS, 0 }),
+	ROW(P_FILES, "ioctl", NOTIFY, .args = { 3, FS_IOC_SETVERSION, 0 }),
+	ROW(P_FILES, "ioctl", NOTIFY, .args = { 3, FS_IOC32_SETVERSION, 0 }),
+	ROW(P_FILES, "ioctl", NOTIFY, .args = { 3, FS_IOC_FSSETXATTR, 0 }),
+	ROW(P_FILES, "ioctl", EPERM_,
+	    .args = { 3, FS_IOC_SET_ENCRYPTION_POLICY, 0 }),
+	ROW(P_FILES, "ioctl", EPERM_, .args = { 3, FS_IOC_ENABLE_VERITY, 0 }),
+	ROW(P_FILES, "ioctl", EPERM_, .args = { 0, TIOCSTI, 0 }),
+	ROW(P_FILES, "ioctl", ALLOW, .args = { 3, FS_IOC_GETFLAGS, 0x1000 }),
+	ROW(P_FILES, "ioctl", ALLOW, .args = { 3, FS_IOC_FSGETXATTR, 0 }),
+	ROW(P_FILES, "ioctl", ALLOW, .args = { 3, FS_IOC_SETFLAGS ^ 4, 0 }),
+	ROW(P_FILES, "ioctl", ALLOW, .args = { 0, TIOCGWINSZ, 0x1000 }),
+	ROW(P_BARE | P_INET, "ioctl", ALLOW,
+	    .args = { 3, FS_IOC_SETFLAGS, 0x1000 }),
+	ROW(P_BARE | P_INET, "ioctl", ALLOW,
+	    .args = { 3, FS_IOC_FSSETXATTR, 0x1000 }),
 	/* clone: threads and children, not namespaces or untraced. */
 	ROW(P_ALL, "clone", ALLOW, .args = { THREAD_FLAGS }),
 	ROW(P_ALL, "clone", ALLOW, .args = { SIGCHLD }),
@@ -526,6 +553,72 @@ test_profile(void **state)
 	assert_true(checked > 0);
 }
 
+/*
+ * ioctl's command, as the kernel reads it (32 bits), swept: each value the
+ * filter singles out, its neighbours one bit away and pseudo-random
+ * values, under random upper bits, each with the action it must get.
+ */
+static void
+test_ioctl_sweep(void **state)
+{
+	static struct sock_filter prog[PROGRAM_MAX];
+	static const struct {
+		uint32_t cmd;
+		uint32_t files, bare;
+	} special[] = {
+		{ TIOCSTI, EPERM_, EPERM_ },
+		{ FS_IOC_SETFLAGS, NOTIFY, ALLOW },
+		{ FS_IOC32_SETFLAGS, NOTIFY, ALLOW },
+		{ FS_IOC_SETVERSION, NOTIFY, ALLOW },
+		{ FS_IOC32_SETVERSION, NOTIFY, ALLOW },
+		{ FS_IOC_FSSETXATTR, NOTIFY, ALLOW },
+		{ FS_IOC_SET_ENCRYPTION_POLICY, EPERM_, ALLOW },
+		{ FS_IOC_ENABLE_VERITY, EPERM_, ALLOW },
+	};
+	static const unsigned bits[] = { P_FILES, P_BARE };
+	uint64_t seed = 0x9e3779b97f4a7c15u;
+	unsigned failed = 0, checked = 0;
+
+	(void)state;
+	for (size_t b = 0; b < ARRAY_SIZE(bits); b++) {
+		size_t n = export_profile(bits[b], prog);
+
+		for (unsigned k = 0; k < 4000; k++) {
+			struct seccomp_data d = { .nr = filter_resolve("ioctl"),
+			    .arch = NATIVE_ARCH };
+			uint32_t cmd, expect = ALLOW, got;
+			char why[ERROR_MAX], b1[32], b2[32];
+
+			seed = seed * 6364136223846793005u + 1442695040888963407u;
+			if (k < ARRAY_SIZE(special) * 33) {
+				cmd = special[k / 33].cmd;
+				if (k % 33 != 0)
+					cmd ^= 1u << (k % 33 - 1);
+			} else
+				cmd = (uint32_t)(seed >> 17);
+			for (size_t i = 0; i < ARRAY_SIZE(special); i++)
+				if (special[i].cmd == cmd) {
+					expect = bits[b] == P_FILES ?
+					    special[i].files : special[i].bare;
+				}
+			d.args[1] = (seed & 0xffffffff00000000u) | cmd;
+			checked++;
+			if (simulate(prog, n, &d, &got, why) < 0 ||
+			    got != expect) {
+				if (failed++ < 10)
+					print_error("ioctl(3, %#llx): expected "
+					    "%s, got %s\n",
+					    (unsigned long long)d.args[1],
+					    action_name(expect, b1),
+					    action_name(got, b2));
+			}
+		}
+	}
+	if (failed > 0)
+		fail_msg("ioctl sweep: %u of %u commands wrong", failed,
+		    checked);
+}
+
 /* Every row names at least one profile, and a known one. */
 static void
 test_rows(void **state)
@@ -707,6 +800,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simulator),
 		cmocka_unit_test(test_rows),
+		cmocka_unit_test(test_ioctl_sweep),
 		cmocka_unit_test(test_export),
 		PROFILE_TEST("bare", 0),
 		PROFILE_TEST("files", 1),

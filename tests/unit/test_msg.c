@@ -1043,6 +1043,68 @@ build_grants_text_list(struct bytes *b)
 	finish(b);
 }
 
+/* A launch reply with PROFILE: its head, N_FILES file rules and N_CMDS
+ * commands; BAD_FILE: the last file rule without its ACCESS. */
+static void
+build_launch_profile(struct bytes *b, size_t n_files, size_t n_cmds,
+    bool bad_file, bool profile_text)
+{
+	static struct bytes profile, file;
+
+	profile.size = 0;
+	add_str(&profile, ZT_F_AGENT, "backup");
+	add_str(&profile, ZT_F_BINARY, "/opt/agents/backup-agent");
+	add_u32(&profile, ZT_F_FLAGS, ZT_PROFILE_FILES | ZT_PROFILE_INET);
+	add_u32(&profile, ZT_F_DECISION_TTL, 30);
+	for (size_t i = 0; i < n_files; i++) {
+		file.size = 0;
+		add_str(&file, ZT_F_PATH, "/srv/backup");
+		if (!(bad_file && i + 1 == n_files))
+			add_u32(&file, ZT_F_ACCESS, ZT_ACCESS_R | ZT_ACCESS_W);
+		add_record(&profile, ZT_F_FILE, &file);
+	}
+	for (size_t i = 0; i < n_cmds; i++)
+		add_str(&profile, ZT_F_COMMAND, "/a");
+	add_str(&profile, ZT_F_SYSCALL_GATE, "ptrace");
+	add_str(&profile, ZT_F_ENV, "LANG");
+	start(b, ZT_MSG_DECISION);
+	add_u32(b, ZT_F_DECISION, ZT_DECISION_ALLOW);
+	add_str(b, ZT_F_REASON, "pam service zt-exec is in pam_services");
+	add_str(b, ZT_F_GRANT, GRANT_ID);
+	if (profile_text)
+		add_str(b, ZT_F_PROFILE, "agent backup\nbinary /opt/a\n");
+	else
+		add_record(b, ZT_F_PROFILE, &profile);
+	finish(b);
+}
+
+static void
+build_profile_good(struct bytes *b)
+{
+	build_launch_profile(b, 3, 2, false, false);
+}
+
+static void
+build_profile_file_without_access(struct bytes *b)
+{
+	build_launch_profile(b, 2, 0, true, false);
+}
+
+/* The text profile of old: a record now. */
+static void
+build_profile_text(struct bytes *b)
+{
+	build_launch_profile(b, 0, 0, false, true);
+}
+
+/* More repeated fields than ZT_PROFILE_ITEMS_MAX: the message's bound on
+ * sub-fields (ZT_MSG_SUBFIELDS_MAX) or the record's, whichever first. */
+static void
+build_profile_too_many(struct bytes *b)
+{
+	build_launch_profile(b, 0, ZT_MSG_SUBFIELDS_MAX, false, false);
+}
+
 static const struct decode_case {
 	const char *name;
 	void (*build)(struct bytes *b);
@@ -1179,6 +1241,12 @@ static const struct decode_case {
 	{ "record-grant-info-missing", build_grant_info_missing,
 	    ZT_E_MISSING, ID },
 	{ "record-grants-text-list", build_grants_text_list, ZT_E_FIELD, ID },
+	{ "record-profile", build_profile_good, 0, ID },
+	{ "record-profile-file-without-access",
+	    build_profile_file_without_access, ZT_E_MISSING, ID },
+	{ "record-profile-text", build_profile_text, ZT_E_FIELD, ID },
+	{ "record-profile-too-many", build_profile_too_many, ZT_E_TOO_MANY,
+	    ID },
 };
 
 static void
@@ -1451,7 +1519,6 @@ static const struct roundtrip_case {
 		{ ZT_F_REASON, 0, "pam service zt-exec is in pam_services", 0 },
 		{ ZT_F_GRANT, 0, "0123456789abcdef0123456789abcdef", 0 },
 		{ ZT_F_EXPIRES_MS, 3600000, NULL, 0 },
-		{ ZT_F_PROFILE, 0, "agent backup\nbinary /opt/a\nfiles no\n", 0 },
 		{ ZT_F_SHA256, 0, NULL, 32 } } },
 	{ "decision-cacheable", ZT_MSG_DECISION, 47, {
 		{ ZT_F_DECISION, ZT_DECISION_ALLOW, NULL, 0 },
@@ -1469,6 +1536,10 @@ static const struct roundtrip_case {
 		{ ZT_F_GENERATION, 0, NULL, 0 } } },
 	{ "reload-reply-generation-max", ZT_MSG_RELOAD_REPLY, 13, {
 		{ ZT_F_GENERATION, UINT64_MAX, NULL, 0 } } },
+	{ "audit-reopen", ZT_MSG_AUDIT_REOPEN, 48, { { 0, 0, NULL, 0 } } },
+	{ "audit-reopen-reply", ZT_MSG_AUDIT_REOPEN_REPLY, 49, {
+		{ ZT_F_AUDIT_SEQ, 1042, NULL, 0 },
+		{ ZT_F_TEXT, 0, "/var/log/zt/audit.log", 0 } } },
 };
 
 static void
@@ -1879,6 +1950,8 @@ test_names_and_kinds(void **state)
 		{ ZT_MSG_AGENT_PID, "agent-pid" },
 		{ ZT_MSG_SIGN_REPLY, "sign-reply" },
 		{ ZT_MSG_CA_CRL, "ca-crl" },
+		{ ZT_MSG_AUDIT_REOPEN, "audit-reopen" },
+		{ ZT_MSG_AUDIT_REOPEN_REPLY, "audit-reopen-reply" },
 		{ 0, "unknown" },
 		{ ZT_MSG_TYPE_MAX, "unknown" },
 		{ 0xffff, "unknown" },
@@ -1900,7 +1973,10 @@ test_names_and_kinds(void **state)
 		{ ZT_F_PID, ZT_FK_U32 },
 		{ ZT_F_ATTEST_MODE, ZT_FK_STRING },
 		{ ZT_F_RELOAD_ERROR, ZT_FK_STRING },
-		{ ZT_F_PROFILE, ZT_FK_STRING },
+		{ ZT_F_PROFILE, ZT_FK_RECORD },
+		{ ZT_F_FILE, ZT_FK_RECORD },
+		{ ZT_F_ACCESS, ZT_FK_U32 },
+		{ ZT_F_ENV, ZT_FK_STRING },
 		{ ZT_F_SHA256, ZT_FK_BYTES },
 		{ ZT_F_RECORDS, ZT_FK_RECORD },
 		{ ZT_F_RECORD, ZT_FK_RECORD },
@@ -1910,7 +1986,8 @@ test_names_and_kinds(void **state)
 		{ ZT_F_CACHE_UNTIL, ZT_FK_U64 },
 		{ ZT_F_AGE_MS, ZT_FK_U32 },
 		{ ZT_F_TAG_MAX, ZT_FK_NONE },
-		{ 63, ZT_FK_NONE },
+		{ 64, ZT_FK_NONE },
+		{ 127, ZT_FK_NONE },
 		{ 0xffff, ZT_FK_NONE },
 		{ UINT_MAX, ZT_FK_NONE },
 	};
