@@ -33,14 +33,12 @@ done
 # The etcd members' data on tmpfs when there is one.
 data=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)/zt-fleet-etcd.XXXXXX")
 etcd_pids=("" "" "")
-user_added=""
 fleet_cleanup() {
 	local p
 	for p in "${etcd_pids[@]}"; do
 		[ -n "$p" ] && stop_pid "$p"
 	done
 	cleanup
-	[ -n "$user_added" ] && retry userdel -f "$account"
 	rm -rf "$data"
 	return 0
 }
@@ -164,8 +162,12 @@ printf 'root-%s\n' "$$" >"$pki/root.password"
 chmod 0600 "$pki"/*.key "$pki"/*.password
 
 # ------------------------------------------------------------ the agent
-add_account "$account"
-user_added=1
+if ! add_test_account "$account"; then
+	not_ok "the account $account is added"
+	finish
+	exit
+fi
+ok "the account $account is added"
 bin=$work/bin
 mkdir -m 0755 "$bin"
 install -m 0755 "$PROBE" "$bin/agent"

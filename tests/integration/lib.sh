@@ -193,23 +193,6 @@ retry() {
 	"$@"
 }
 
-# add_account NAME: a system account of this run's own (removed first if
-# a run left it behind), reported as one TAP line; the test stops when it
-# cannot be added.  The caller removes it in its cleanup.
-add_account() {
-	if id "$1" >/dev/null 2>&1; then
-		retry userdel -f "$1"
-	fi
-	if retry useradd --system --no-create-home --home-dir /nonexistent \
-	    --shell /usr/sbin/nologin "$1"; then
-		ok "the account $1 is added"
-		return 0
-	fi
-	not_ok "the account $1 is added"
-	finish
-	exit
-}
-
 # supervisor_setup DIR: zt-exec as make install leaves it, setgid to a
 # group of this run's own (ztd's supervisor_group: put
 # "supervisor_group = \"$SUPERVISOR_GROUP\";" into ztd.conf), copied into

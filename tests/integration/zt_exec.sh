@@ -192,8 +192,18 @@ if [ ! -x "$ZTEXEC" ]; then
 fi
 
 # Left over from an interrupted run with the same pid: this test's own.
-add_account "$account"
-user_added=1
+if id "$account" >/dev/null 2>&1; then
+	retry userdel -f "$account"
+fi
+if retry useradd --system --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin "$account"; then
+	user_added=1
+	ok "the account $account is added"
+else
+	not_ok "the account $account is added"
+	finish
+	exit
+fi
 uid=$(id -u "$account")
 
 start_logsink "$work"
