@@ -75,9 +75,9 @@ elif [ "$harness" = etcd ]; then
 	# rest of the engine's checks.
 	sources="$top/daemon/etcd.c $top/daemon/fleet_entry.c
 	    $top/daemon/fleet_proto.c $top/daemon/pubkey.c
-	    $top/daemon/config.c $top/daemon/syscalls.c
+	    $top/daemon/config.c $top/daemon/syscalls.c $top/daemon/policy.c
 	    $top/common/zt_group.c $top/common/zt_envcheck.c
-	    $top/common/zt_err.c"
+	    $top/common/zt_err.c $top/common/zt_msg.c $top/common/zt_log.c"
 	libs=$(pkg-config --cflags --libs libcurl jansson libcrypto libconfig \
 	    libseccomp)
 	corpus=$here/corpus-etcd
