@@ -954,8 +954,10 @@ deliver(struct watch *w, int index, etcd_watch_fn fn, void *arg, char *why)
 		}
 		start = (size_t)(nl - w->in.data) + 1;
 	}
-	memmove(w->in.data, w->in.data + start, w->in.len - start);
-	w->in.len -= start;
+	if (start > 0) {
+		memmove(w->in.data, w->in.data + start, w->in.len - start);
+		w->in.len -= start;
+	}
 	return r;
 }
 

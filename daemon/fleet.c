@@ -872,7 +872,7 @@ fleet_ready(struct ztd *ztd)
 {
 	struct fleet *f = ztd->fleet;
 	struct fleet_frame fr;
-	int r;
+	int r = 0;
 
 	/* Stopped earlier in this epoll batch (a reload): nothing to read. */
 	if (f->fd < 0)
