@@ -102,7 +102,12 @@ struct bench {
 	int cpus[CLIENTS_MAX];		/* the CPUs we may use */
 	int n_cpus;
 	int server_cpu;			/* ztd's and the echo server's */
+	char digest[65];		/* the agent binary's */
+	bool audit_file;		/* ztd writes STATE_DIR/audit.log */
+	pid_t holder_pid;		/* holds LIVE_GRANTS sessions */
 };
+
+#define LIVE_GRANTS 10000		/* the live-grants figure's */
 
 static volatile sig_atomic_t interrupted;
 
@@ -208,14 +213,20 @@ sha256_of(const struct bench *b, const char *path, char hex[65])
  * The configuration: one agent on the account "daemon" whose binary is a
  * private, pinned copy of /bin/true; a low-risk command (the cached
  * figure) and all of 10.0.0.0/8 (fresh objects for the uncached one).
- * Syslog only: no audit file.
+ * Syslog only, or with B->audit_file the hash-chained audit file too
+ * (each record fdatasync'd, the head replaced).
  */
 static int
 write_config(const struct bench *b, const char *digest)
 {
+	char audit[200] = "";
 	FILE *f;
 	int fd, r = 0;
 
+	if (b->audit_file)
+		snprintf(audit, sizeof(audit), " file = \"%s/audit.log\";",
+		    b->state_dir);
+	unlink(b->config);
 	fd = open(b->config, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
@@ -228,7 +239,7 @@ write_config(const struct bench *b, const char *digest)
 	    "ztd: {\n"
 	    "  state_dir = \"%s\";\n"
 	    "  max_clients = 1024;\n"
-	    "  audit: { require = true; };\n"
+	    "  audit: { require = true;%s };\n"
 	    "  cache: { max_entries = %d; };\n"
 	    "};\n"
 	    "attestation: { mode = \"software\"; };\n"
@@ -251,7 +262,8 @@ write_config(const struct bench *b, const char *digest)
 	    "proto = \"tcp\"; }\n"
 	    "    );\n"
 	    "  }\n"
-	    ");\n", b->state_dir, FILL_ENTRIES, b->agent_binary, digest);
+	    ");\n", b->state_dir, audit, FILL_ENTRIES, b->agent_binary,
+	    digest);
 	if (ferror(f))
 		r = -EIO;
 	if (fclose(f) != 0 && r == 0)
@@ -1056,6 +1068,8 @@ print_audit_note(const struct bench *b)
 	printf("\n");
 }
 
+static void reap_sink(struct bench *b);
+
 /*
  * Stop everything started, by pid, and remove the temporary directory.
  * Returns -1 when ztd did not stop cleanly, else 0.
@@ -1074,14 +1088,9 @@ teardown(struct bench *b, bool failed)
 		r = -1;
 	}
 	stop_process(&b->echo_pid, 1000);
+	stop_process(&b->holder_pid, 1000);
 	/* The sink ends by itself once ztd's stderr is closed. */
-	for (int i = 0; i < 200 && b->sink_pid > 0; i++) {
-		if (waitpid(b->sink_pid, NULL, WNOHANG) == b->sink_pid)
-			b->sink_pid = 0;
-		else
-			sleep_ms(10);
-	}
-	stop_process(&b->sink_pid, 1000);
+	reap_sink(b);
 	if (failed && b->shared != NULL)
 		print_ztd_stderr(b->shared);
 	if (b->dir[0] != '\0')
@@ -1093,7 +1102,7 @@ teardown(struct bench *b, bool failed)
 static int
 prepare(struct bench *b)
 {
-	char digest[65];
+	char *digest = b->digest;
 	int r;
 
 	snprintf(b->dir, sizeof(b->dir), "/tmp/zt-bench.XXXXXX");
@@ -1129,32 +1138,15 @@ prepare(struct bench *b)
 	return 0;
 }
 
-/* The echo server, the syslog sink, and ztd, each a child process. */
+/* The syslog sink on LOG_FD (closed here) and ztd, child processes. */
 static int
-start_servers(struct bench *b)
+start_sink_ztd(struct bench *b, int log_fd)
 {
-	int echo_fd, log_fd, pipe_fds[2], r;
+	int pipe_fds[2], r;
 
-	if ((echo_fd = bind_unix(b->echo_socket, SOCK_SEQPACKET)) < 0 ||
-	    (log_fd = bind_unix(b->log_socket, SOCK_DGRAM)) < 0) {
-		fprintf(stderr, "bench/decide: bind: %s\n",
-		    strerror(-(echo_fd < 0 ? echo_fd : log_fd)));
-		if (echo_fd >= 0)
-			close(echo_fd);
-		return -1;
-	}
-	fflush(NULL);
-	if ((b->echo_pid = fork()) == 0) {
-		child_setup(b->parent);
-		pin_to(b->server_cpu);
-		close(log_fd);
-		run_echo(echo_fd);
-	}
-	close(echo_fd);
 	/* ztd's stderr: a pipe only the sink reads and only ztd writes. */
-	if (b->echo_pid < 0 || pipe2(pipe_fds, O_CLOEXEC) < 0) {
-		fprintf(stderr, "bench/decide: fork: %s\n", strerror(errno));
-		b->echo_pid = 0;
+	if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+		fprintf(stderr, "bench/decide: pipe: %s\n", strerror(errno));
 		close(log_fd);
 		return -1;
 	}
@@ -1179,6 +1171,130 @@ start_servers(struct bench *b)
 	return 0;
 }
 
+/* The echo server, the syslog sink, and ztd, each a child process. */
+static int
+start_servers(struct bench *b)
+{
+	int echo_fd, log_fd;
+
+	if ((echo_fd = bind_unix(b->echo_socket, SOCK_SEQPACKET)) < 0 ||
+	    (log_fd = bind_unix(b->log_socket, SOCK_DGRAM)) < 0) {
+		fprintf(stderr, "bench/decide: bind: %s\n",
+		    strerror(-(echo_fd < 0 ? echo_fd : log_fd)));
+		if (echo_fd >= 0)
+			close(echo_fd);
+		return -1;
+	}
+	fflush(NULL);
+	if ((b->echo_pid = fork()) == 0) {
+		child_setup(b->parent);
+		pin_to(b->server_cpu);
+		close(log_fd);
+		run_echo(echo_fd);
+	}
+	close(echo_fd);
+	if (b->echo_pid < 0) {
+		fprintf(stderr, "bench/decide: fork: %s\n", strerror(errno));
+		b->echo_pid = 0;
+		close(log_fd);
+		return -1;
+	}
+	return start_sink_ztd(b, log_fd);
+}
+
+/* Wait up to 2 s for the sink, which ends with ztd's stderr. */
+static void
+reap_sink(struct bench *b)
+{
+	for (int i = 0; i < 200 && b->sink_pid > 0; i++) {
+		if (waitpid(b->sink_pid, NULL, WNOHANG) == b->sink_pid)
+			b->sink_pid = 0;
+		else
+			sleep_ms(10);
+	}
+	stop_process(&b->sink_pid, 1000);
+}
+
+/*
+ * ztd again (and its sink), on the configuration as B now says: the
+ * audit lines counted so far stay counted.
+ */
+static int
+restart_ztd(struct bench *b)
+{
+	char version[64];
+	int log_fd, status;
+
+	if ((status = stop_process(&b->ztd_pid, 5000)) != 0) {
+		fprintf(stderr, "bench/decide: ztd exited with status %d\n",
+		    status);
+		return -1;
+	}
+	reap_sink(b);
+	unlink(b->log_socket);
+	if (write_config(b, b->digest) < 0 ||
+	    (log_fd = bind_unix(b->log_socket, SOCK_DGRAM)) < 0) {
+		fprintf(stderr, "bench/decide: cannot restart ztd\n");
+		return -1;
+	}
+	fflush(NULL);
+	if (start_sink_ztd(b, log_fd) < 0)
+		return -1;
+	return wait_for_ztd(b, version, sizeof(version));
+}
+
+/*
+ * A process of its own opens LIVE_GRANTS sessions (each a live grant it
+ * supervises), says so on a pipe and keeps them until killed.
+ */
+static int
+hold_grants(struct bench *b)
+{
+	int fds[2];
+	char byte = 0;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	fflush(NULL);
+	if ((b->holder_pid = fork()) == 0) {
+		char grant[64], why[300];
+		uint32_t id = 1;
+		int fd = zt_client_connect(b->ztd_socket);
+
+		child_setup(b->parent);
+		close(fds[0]);
+		/* A session ztd refused because the sink fell behind
+		 * (audit.require) is asked again, a few times. */
+		for (int i = 0, tries = 0; fd >= 0 && i < LIVE_GRANTS; i++)
+			if (open_session(b, fd, &id, grant, sizeof(grant), why,
+			    sizeof(why)) < 0) {
+				if (++tries < 10) {
+					sleep_ms(20);
+					i--;
+					continue;
+				}
+				fprintf(stderr, "bench/decide: grant %d: %s\n",
+				    i, why);
+				_exit(1);
+			}
+		if (fd < 0 || write(fds[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	if (b->holder_pid < 0 || read(fds[0], &byte, 1) != 1) {
+		close(fds[0]);
+		if (b->holder_pid > 0)
+			stop_process(&b->holder_pid, 1000);
+		b->holder_pid = 0;
+		return -1;
+	}
+	close(fds[0]);
+	b->decisions += LIVE_GRANTS;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1194,6 +1310,7 @@ main(int argc, char **argv)
 		{ 16, false, "16 clients" },
 	};
 	struct bench b = { .ready_fd = -1, .go_fd = -1 };
+	struct figure echoes[sizeof(setups) / sizeof(setups[0])];
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *env;
 	struct passwd *pw;
@@ -1264,23 +1381,54 @@ main(int argc, char **argv)
 		goto out;
 	for (size_t i = 0; i < sizeof(setups) / sizeof(setups[0]); i++) {
 		const struct setup *u = &setups[i];
-		struct figure echo, cached, uncached;
+		struct figure cached, uncached, *echo = &echoes[i];
 
 		/* With one CPU, "another CPU" is the same one again. */
 		if (!u->same_cpu && u->clients == 1 && b.n_cpus == 1)
 			continue;
 		if (measure(&b, KIND_ECHO, u->clients, u->same_cpu,
-		    &echo) < 0)
+		    echo) < 0)
 			goto out;
-		print_figure("bare SEQPACKET echo", u->name, &echo, NULL);
+		print_figure("bare SEQPACKET echo", u->name, echo, NULL);
 		if (measure(&b, KIND_CACHED, u->clients, u->same_cpu,
 		    &cached) < 0)
 			goto out;
-		print_figure("decide cached", u->name, &cached, &echo);
+		print_figure("decide cached", u->name, &cached, echo);
 		if (measure(&b, KIND_UNCACHED, u->clients, u->same_cpu,
 		    &uncached) < 0)
 			goto out;
-		print_figure("decide uncached", u->name, &uncached, &echo);
+		print_figure("decide uncached", u->name, &uncached, echo);
+	}
+	/* With LIVE_GRANTS other grants live: against the same echoes. */
+	if (hold_grants(&b) < 0) {
+		fprintf(stderr, "bench/decide: cannot hold %d grants\n",
+		    LIVE_GRANTS);
+		goto out;
+	}
+	for (size_t i = 0; i < 3; i += 2) {
+		struct figure cached;
+		char what[64];
+
+		snprintf(what, sizeof(what), "decide cached, %d live grants",
+		    LIVE_GRANTS);
+		if (measure(&b, KIND_CACHED, setups[i].clients,
+		    setups[i].same_cpu, &cached) < 0)
+			goto out;
+		print_figure(what, setups[i].name, &cached, &echoes[i]);
+	}
+	stop_process(&b.holder_pid, 1000);
+	/* ztd again, with the hash-chained audit file. */
+	b.audit_file = true;
+	if (restart_ztd(&b) < 0)
+		goto out;
+	for (size_t i = 0; i < 3; i += 2) {
+		struct figure cached;
+
+		if (measure(&b, KIND_CACHED, setups[i].clients,
+		    setups[i].same_cpu, &cached) < 0)
+			goto out;
+		print_figure("decide cached, audit file (fdatasync)",
+		    setups[i].name, &cached, &echoes[i]);
 	}
 	status = 0;
 out:

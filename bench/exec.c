@@ -368,10 +368,12 @@ enum wrap {
 	WRAP_BARE,		/* as the agent's account */
 	WRAP_MINIMAL,		/* ... under the minimal supervisor */
 	WRAP_ZT_EXEC,		/* ... under zt-exec */
+	WRAP_BWRAP,		/* ... under bwrap (an unprivileged sandbox) */
 };
 
 static const char *const wrap_names[] = { "root", "bare", "minimal",
-	"zt-exec" };
+	"zt-exec", "bwrap" };
+static char bwrap_path[PATH_MAX];	/* "": not installed */
 
 /*
  * Fork and exec ARGV (the agent's arguments after the program) under WRAP,
@@ -388,6 +390,15 @@ spawn(enum wrap wrap, char *const *args, int out_fd, int *notify_fd)
 	if (wrap == WRAP_ZT_EXEC)
 		n = zt_exec_argv(argv, st.zt_exec, st.ztd_socket,
 		    st.log_socket);
+	if (wrap == WRAP_BWRAP) {
+		static char *const bwrap_args[] = { "--ro-bind", "/", "/",
+		    "--dev", "/dev", "--proc", "/proc" };
+
+		argv[n++] = bwrap_path;
+		for (size_t i = 0; i < sizeof(bwrap_args) /
+		    sizeof(bwrap_args[0]); i++)
+			argv[n++] = bwrap_args[i];
+	}
 	if (wrap != WRAP_NONE)
 		argv[n++] = st.agent;
 	for (int i = 0; args[i] != NULL && n < 31; i++)
@@ -583,38 +594,53 @@ run_workload(enum wrap wrap, char *const *args, double *v, struct rss *rss)
 	return n > 0 ? n : -1;
 }
 
+/* One whole launch of ARGS under WRAP (stdout to /dev/null): *US from
+ * fork to reaped. */
+static int
+launch_once(enum wrap wrap, char *const *args, double *us)
+{
+	double t0 = now_us();
+	int status;
+	pid_t pid = spawn(wrap, args, -1, NULL);
+
+	if (pid < 0 || reap(pid, 10000, &status) < 0 || interrupted)
+		return -1;
+	*us = now_us() - t0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "bench/exec: %s (%s) exited with status %d\n",
+		    args[0], wrap_names[wrap], exit_code(status));
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * N whole launches of ARGS under WRAP (stdout to /dev/null), one after
- * the other; the median us from fork to reaped.
+ * N whole launches of ARGS under each of the N_WRAPS WRAPS, taking turns
+ * (so that drift hits them alike); MEDIAN_US[i] is WRAPS[i]'s median.
  */
 static int
-launches(enum wrap wrap, char *const *args, int n, double *median_us)
+launches_interleaved(const enum wrap *wraps, int n_wraps, char *const *args,
+    int n, double *median_us)
 {
-	double *t = calloc((size_t)n, sizeof(*t));
+	double *t = calloc((size_t)(n * n_wraps), sizeof(*t));
+	int r = 0;
 
 	if (t == NULL)
 		return -1;
-	for (int i = 0; i < n; i++) {
-		double t0 = now_us();
-		int status;
-		pid_t pid = spawn(wrap, args, -1, NULL);
-
-		if (pid < 0 || reap(pid, 10000, &status) < 0 || interrupted) {
-			free(t);
-			return -1;
-		}
-		t[i] = now_us() - t0;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			fprintf(stderr, "bench/exec: %s (%s) exited with "
-			    "status %d\n", args[0], wrap_names[wrap],
-			    exit_code(status));
-			free(t);
-			return -1;
-		}
-	}
-	*median_us = median(t, (size_t)n);
+	for (int i = 0; i < n && r == 0; i++)
+		for (int w = 0; w < n_wraps && r == 0; w++)
+			r = launch_once(wraps[w], args, &t[w * n + i]);
+	for (int w = 0; w < n_wraps && r == 0; w++)
+		median_us[w] = median(t + w * n, (size_t)n);
 	free(t);
-	return 0;
+	return r;
+}
+
+/* N whole launches of ARGS under WRAP; the median us from fork to reaped. */
+static int
+launches(enum wrap wrap, char *const *args, int n, double *median_us)
+{
+	return launches_interleaved(&wrap, 1, args, n, median_us);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -919,23 +945,42 @@ figure_exec(void)
 	return 0;
 }
 
-/* Whole launches of an agent that execs true once: bare and zt-exec. */
+/*
+ * Whole launches of an agent that execs true once, taking turns: bare,
+ * under bwrap (the peer baseline: a sandbox launching the same agent as
+ * the same account) and under zt-exec.
+ */
 static int
 figure_launch(void)
 {
 	char *args[] = { "--workload", "exec", "1", "0", st.true_path, NULL };
-	double bare, zt;
+	enum wrap wraps[3] = { WRAP_BARE, WRAP_ZT_EXEC, WRAP_BWRAP };
+	double m[3];
+	int n_wraps = 3;
 
 	if (!st.have_zt_exec) {
 		printf("exec.launch skipped (zt-exec not built)\n");
 		return 0;
 	}
-	if (launches(WRAP_BARE, args, LAUNCHES, &bare) < 0 ||
-	    launches(WRAP_ZT_EXEC, args, LAUNCHES, &zt) < 0)
+	/* bwrap as an unprivileged account needs user namespaces. */
+	if (!find_program("bwrap", bwrap_path, sizeof(bwrap_path)) ||
+	    launch_once(WRAP_BWRAP, args, &m[2]) < 0) {
+		if (interrupted)
+			return -1;
+		n_wraps = 2;
+	}
+	if (launches_interleaved(wraps, n_wraps, args, LAUNCHES, m) < 0)
 		return -1;
-	printf("exec.launch bare %.0f us; zt-exec %.0f us (%.2fx, %+.0f us) "
-	    "per whole launch of an agent that execs true once\n", bare, zt,
-	    zt / bare, zt - bare);
+	printf("exec.launch bare %.0f us; zt-exec %.0f us (%.2fx bare, %+.0f "
+	    "us)", m[0], m[1], m[1] / m[0], m[1] - m[0]);
+	if (n_wraps == 3)
+		printf("; bwrap %.0f us; zt-exec %.2fx bwrap (goal <= 1x: %s)",
+		    m[2], m[1] / m[2], m[1] <= m[2] ? "met" : "not met");
+	else
+		printf("; bwrap skipped (not installed, or it cannot run as "
+		    "\"" AGENT_ACCOUNT "\" here)");
+	printf(" per whole launch of an agent that execs true once, as \""
+	    AGENT_ACCOUNT "\"\n");
 	return 0;
 }
 
@@ -969,6 +1014,27 @@ print_audit_note(void)
 		    "waiting, and a datagram socket queues "
 		    "net.unix.max_dgram_qlen = %ld", qlen);
 	printf("\n");
+}
+
+/*
+ * Is FIGURE one to run?  BENCH_FIGURES (a comma-separated list of
+ * syscall, connect, exec, launch) picks some; unset, all of them.
+ */
+static bool
+wanted(const char *figure)
+{
+	const char *list = getenv("BENCH_FIGURES");
+	size_t len = strlen(figure);
+
+	if (list == NULL || list[0] == '\0')
+		return true;
+	for (const char *p = list; *p != '\0'; p += strcspn(p, ",")) {
+		p += *p == ',';
+		if (strncmp(p, figure, len) == 0 &&
+		    (p[len] == ',' || p[len] == '\0'))
+			return true;
+	}
+	return false;
 }
 
 int
@@ -1035,11 +1101,15 @@ main(int argc, char **argv)
 	    SYSCALL_ROUNDS, SYSCALL_REPS, SYSCALL_CALLS, CONNECT_ROUNDS,
 	    CONNECTS, CONNECT_WARM, EXEC_ROUNDS, EXECS, st.true_path,
 	    WRAPPER_LAUNCHES, st.true_path, LAUNCHES);
-	if (figure_syscalls() < 0 || figure_connect(&rss) < 0 ||
-	    figure_exec() < 0 || figure_launch() < 0)
+	if ((wanted("syscall") && figure_syscalls() < 0) ||
+	    (wanted("connect") && figure_connect(&rss) < 0) ||
+	    (wanted("exec") && figure_exec() < 0) ||
+	    (wanted("launch") && figure_launch() < 0))
 		goto out;
 	if (!st.have_zt_exec)
 		printf("exec.rss skipped (zt-exec not built)\n");
+	else if (!wanted("connect"))
+		;
 	else if (rss.rss_max < 0)
 		printf("exec.rss supervisor: not sampled\n");
 	else
@@ -1047,7 +1117,8 @@ main(int argc, char **argv)
 		    "(during the connect loop; the agent itself %.1f MiB)\n",
 		    rss.rss_max / 1024.0, rss.hwm / 1024.0,
 		    rss.agent_rss / 1024.0);
-	if (st.have_zt_exec)
+	if (st.have_zt_exec && wanted("syscall") && wanted("connect") &&
+	    wanted("exec") && wanted("launch"))
 		print_audit_note();
 	printf("# bench/exec: %.0f s\n", (now_us() - t0) / 1e6);
 	status = st.have_zt_exec ? 0 : 77;

@@ -83,15 +83,23 @@ wait_for(int fd, short events, int64_t deadline)
 /*
  * A peer that closes with our request unread makes the kernel report
  * ECONNRESET once, ahead of the datagrams it had sent (its error reply):
- * read on past it.
+ * read on past it.  *REPLY_FD (when not NULL) receives a descriptor that
+ * came with the datagram, else -1; without REPLY_FD none is kept.
  */
 static int
-recv_reply(int fd, struct zt_msg *reply)
+recv_reply(int fd, struct zt_msg *reply, int *reply_fd)
 {
-	int r = zt_msg_recv(fd, reply);
+	int passed = -1, r = zt_msg_recv_fd(fd, reply, &passed);
 
-	if (r == -ECONNRESET)
-		r = zt_msg_recv(fd, reply);
+	if (r == -ECONNRESET) {
+		if (passed >= 0)
+			close(passed);
+		r = zt_msg_recv_fd(fd, reply, &passed);
+	}
+	if (reply_fd != NULL && r == 0)
+		*reply_fd = passed;
+	else if (passed >= 0)
+		close(passed);
 	return r;
 }
 
@@ -103,8 +111,8 @@ zt_client_call(int fd, const struct zt_msg *request, struct zt_msg *reply,
 }
 
 int
-zt_client_call_fd(int fd, const struct zt_msg *request, int pass_fd,
-    struct zt_msg *reply, int timeout_ms)
+zt_client_send(int fd, const struct zt_msg *request, int pass_fd,
+    int timeout_ms)
 {
 	int64_t deadline = zt_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int r;
@@ -116,31 +124,59 @@ zt_client_call_fd(int fd, const struct zt_msg *request, int pass_fd,
 		if ((r = wait_for(fd, POLLOUT, deadline)) < 0)
 			return r;
 	}
-	if (r == -EPIPE || r == -ECONNRESET) {
-		/* Refused before we spoke: the daemon may have said why. */
-		if (recv_reply(fd, reply) == 0 && reply->type == ZT_MSG_ERROR &&
-		    reply->request_id == 0)
-			return 0;
-		return ZT_E_CLOSED;
-	}
-	if (r < 0)
-		return r;
+	/* Refused before we spoke: the daemon may have said why, which
+	 * zt_client_wait_reply reads. */
+	if (r == -EPIPE || r == -ECONNRESET)
+		return 0;
+	return r;
+}
+
+int
+zt_client_wait_reply(int fd, uint32_t request_id, struct zt_msg *reply,
+    int *reply_fd, int timeout_ms)
+{
+	int64_t deadline = zt_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int r, passed = -1;
+
+	if (reply_fd != NULL)
+		*reply_fd = -1;
 	for (;;) {
 		if ((r = wait_for(fd, POLLIN, deadline)) < 0)
 			return r;
-		r = recv_reply(fd, reply);
+		r = recv_reply(fd, reply, &passed);
 		if (r == -EAGAIN)
 			continue;
 		if (r == -ECONNRESET)
 			return ZT_E_CLOSED;
 		if (r < 0)
 			return r;
-		if (reply->request_id == request->request_id)
-			return 0;
 		/* An error for id 0 is about the connection (e.g. busy). */
-		if (reply->request_id == 0 && reply->type == ZT_MSG_ERROR)
+		if (reply->request_id == request_id ||
+		    (reply->request_id == 0 && reply->type == ZT_MSG_ERROR)) {
+			if (reply_fd != NULL)
+				*reply_fd = passed;
+			else if (passed >= 0)
+				close(passed);
 			return 0;
+		}
+		if (passed >= 0)
+			close(passed);
+		passed = -1;
 	}
+}
+
+int
+zt_client_call_fd(int fd, const struct zt_msg *request, int pass_fd,
+    struct zt_msg *reply, int timeout_ms)
+{
+	int64_t deadline = zt_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int r;
+
+	if ((r = zt_client_send(fd, request, pass_fd, timeout_ms)) < 0)
+		return r;
+	r = (int)(deadline - zt_monotonic_ms());
+	return zt_client_wait_reply(fd, request->request_id, reply, NULL,
+	    r > 0 ? r : 1);
 }
 
 int

@@ -44,6 +44,22 @@ int zt_client_call_fd(int fd, const struct zt_msg *request, int pass_fd,
     struct zt_msg *reply, int timeout_ms);
 
 /*
+ * zt_client_call_fd in two halves, so that a caller can work while the
+ * daemon answers.  zt_client_send sends REQUEST (with PASS_FD, -1: none),
+ * waiting up to TIMEOUT_MS while the socket is full; a peer that has
+ * already closed is not an error here (its reason, if it gave one, is the
+ * reply zt_client_wait_reply returns).  zt_client_wait_reply waits up to
+ * TIMEOUT_MS for the reply carrying REQUEST_ID (or a connection-wide
+ * error), skipping others, as zt_client_call does; *REPLY_FD (when not
+ * NULL) receives the descriptor that came with that reply (close-on-exec;
+ * the caller closes it), or -1.  Returns as zt_client_call.
+ */
+int zt_client_send(int fd, const struct zt_msg *request, int pass_fd,
+    int timeout_ms);
+int zt_client_wait_reply(int fd, uint32_t request_id, struct zt_msg *reply,
+    int *reply_fd, int timeout_ms);
+
+/*
  * The error a reply stands for: 0 when REPLY has type EXPECTED_TYPE; the
  * reply's code when it is an ZT_MSG_ERROR (*TEXT then points at its text or
  * ""), ZT_E_PROTOCOL for any other type.  TEXT may be NULL.

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -20,8 +21,15 @@ static struct {
 	int facility;
 	int also_stderr;
 	int unreachable;	/* said once on stderr, until it works again */
+	int connected;		/* fd is connected to addr */
 	struct sockaddr_un addr;
 	socklen_t addr_len;
+	/* Audit lines held by zt_log_audit_hold, sent by zt_log_audit_flush
+	 * in one sendmmsg. */
+	bool hold;
+	unsigned held;
+	size_t held_len[ZT_LOG_HELD_MAX];
+	char (*held_line)[ZT_LOG_LINE_MAX + 128];	/* ZT_LOG_HELD_MAX */
 } backend = { .ident = "zt", .fd = -1, .facility = LOG_DAEMON, .also_stderr = 1 };
 
 static void
@@ -59,6 +67,7 @@ zt_log_open_syslog(const char *ident, const char *socket_path, int facility,
 	backend.addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
 	    len + 1);
 	backend.fd = fd;
+	backend.connected = 0;
 	backend.facility = facility;
 	backend.also_stderr = also_stderr;
 	return 0;
@@ -78,46 +87,126 @@ zt_log_close(void)
 	backend.fd = -1;
 }
 
+/*
+ * Connect the socket to the syslog path (once, and again after the
+ * receiver went away: a restarted syslog daemon is a new socket), so that
+ * a datagram costs no path lookup.  0 or -errno.
+ */
+static int
+connect_syslog(void)
+{
+	if (backend.connected)
+		return 0;
+	if (connect(backend.fd, (struct sockaddr *)&backend.addr,
+	    backend.addr_len) < 0)
+		return -errno;
+	backend.connected = 1;
+	return 0;
+}
+
+/* Send the N held or given LINES in as few calls as the queue allows; a
+ * full queue is waited for, up to about 100 ms.  0 or -errno. */
+static int
+send_lines(char *const *line, const size_t *len, unsigned n)
+{
+	struct mmsghdr msgs[ZT_LOG_HELD_MAX];
+	struct iovec iov[ZT_LOG_HELD_MAX];
+	unsigned done = 0;
+	int tries = 0, reconnected = 0, r;
+
+	for (unsigned i = 0; i < n; i++) {
+		iov[i].iov_base = line[i];
+		iov[i].iov_len = len[i];
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (done < n) {
+		struct timespec pause = { 0, 1000000 };	/* 1 ms */
+
+		if ((r = connect_syslog()) == 0) {
+			r = sendmmsg(backend.fd, msgs + done, n - done,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (r > 0) {
+				done += (unsigned)r;
+				continue;
+			}
+			r = -errno;
+		}
+		/* The receiver went away (restarted): connect anew, once. */
+		if ((r == -ECONNREFUSED || r == -ENOTCONN ||
+		    r == -ENOENT) && !reconnected) {
+			backend.connected = 0;
+			reconnected = 1;
+			continue;
+		}
+		if (r != -EAGAIN || tries++ >= 100)
+			return r;
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
 /* Send LINE; a full queue is waited for, up to about 100 ms. */
 static int
 send_line(const char *line, size_t len)
 {
-	for (int tries = 0;; tries++) {
-		struct timespec pause = { 0, 1000000 };	/* 1 ms */
+	char *one = (char *)line;
 
-		if (sendto(backend.fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL,
-		    (struct sockaddr *)&backend.addr, backend.addr_len) >= 0)
-			return 0;
-		if (errno != EAGAIN || tries >= 100)
-			return -errno;
-		nanosleep(&pause, NULL);
+	return send_lines(&one, &len, 1);
+}
+
+/* Report R, the result of sending: the first failure on stderr. */
+static int
+sent(int r)
+{
+	if (r < 0) {
+		if (backend.also_stderr && !backend.unreachable)
+			fprintf(stderr, "%s: syslog socket %s unreachable: "
+			    "%s\n", backend.ident, backend.addr.sun_path,
+			    strerror(-r));
+		backend.unreachable = 1;
+	} else
+		backend.unreachable = 0;
+	return r;
+}
+
+/* The syslog line of MESSAGE at PRI into LINE; its length. */
+static size_t
+format_line(char line[ZT_LOG_LINE_MAX + 128], int pri, const char *message)
+{
+	static __thread time_t stamped = -1;
+	static __thread char stamp[32];
+	time_t now = time(NULL);
+	int n;
+
+	/* The stamp changes once a second. */
+	if (now != stamped) {
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+		stamped = now;
 	}
+	n = snprintf(line, ZT_LOG_LINE_MAX + 128, "<%d>%s %s[%ld]: %s", pri,
+	    stamp, backend.ident, (long)getpid(), message);
+	if (n < 0)
+		return 0;
+	return (size_t)n < ZT_LOG_LINE_MAX + 128 ? (size_t)n :
+	    ZT_LOG_LINE_MAX + 127;
 }
 
 static int
 emit(int pri, const char *message)
 {
 	char line[ZT_LOG_LINE_MAX + 128];
-	int n, r = 0;
+	size_t n;
+	int r = 0;
 
 	if (backend.fd >= 0) {
-		char stamp[32];
-		struct tm tm;
-		time_t now = time(NULL);
-
-		localtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-		n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %s", pri,
-		    stamp, backend.ident, (long)getpid(), message);
-		if (n > 0 && (r = send_line(line, (size_t)n < sizeof(line) ?
-		    (size_t)n : sizeof(line) - 1)) < 0) {
-			if (backend.also_stderr && !backend.unreachable)
-				fprintf(stderr, "%s: syslog socket %s "
-				    "unreachable: %s\n", backend.ident,
-				    backend.addr.sun_path, strerror(-r));
-			backend.unreachable = 1;
-		} else
-			backend.unreachable = 0;
+		n = format_line(line, pri, message);
+		if (n > 0)
+			r = sent(send_line(line, n));
 	}
 	if (backend.fd < 0 || backend.also_stderr)
 		fprintf(stderr, "%s: %s\n", backend.ident, message);
@@ -127,21 +216,31 @@ emit(int pri, const char *message)
 static int log_with(int pri, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
-static int
-log_with(int pri, const char *fmt, va_list ap)
+static void format_message(char message[ZT_LOG_LINE_MAX], const char *fmt,
+    va_list ap) __attribute__((format(printf, 2, 0)));
+
+static void
+format_message(char message[ZT_LOG_LINE_MAX], const char *fmt, va_list ap)
 {
-	char message[ZT_LOG_LINE_MAX];
 	int n;
 
-	n = vsnprintf(message, sizeof(message), fmt, ap);
+	n = vsnprintf(message, ZT_LOG_LINE_MAX, fmt, ap);
 	if (n < 0)
-		snprintf(message, sizeof(message), "(unprintable log message)");
-	else if ((size_t)n >= sizeof(message))
-		memcpy(message + sizeof(message) - 4, "...", 4);
+		snprintf(message, ZT_LOG_LINE_MAX, "(unprintable log message)");
+	else if ((size_t)n >= ZT_LOG_LINE_MAX)
+		memcpy(message + ZT_LOG_LINE_MAX - 4, "...", 4);
 	/* A newline in a log line would forge a second record. */
 	for (char *p = message; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+}
+
+static int
+log_with(int pri, const char *fmt, va_list ap)
+{
+	char message[ZT_LOG_LINE_MAX];
+
+	format_message(message, fmt, ap);
 	return emit(pri, message);
 }
 
@@ -164,13 +263,52 @@ zt_log(int priority, const char *fmt, ...)
 int
 zt_log_audit(const char *fmt, ...)
 {
+	char message[ZT_LOG_LINE_MAX];
 	va_list ap;
-	int r;
+	int r = 0;
 
 	va_start(ap, fmt);
-	r = log_with(LOG_AUTHPRIV | LOG_NOTICE, fmt, ap);
+	if (!backend.hold || backend.fd < 0) {
+		r = log_with(LOG_AUTHPRIV | LOG_NOTICE, fmt, ap);
+		va_end(ap);
+		return r;
+	}
+	/* Held: formatted now, sent with the others by zt_log_audit_flush
+	 * (a full queue is sent first). */
+	if (backend.held == ZT_LOG_HELD_MAX)
+		r = zt_log_audit_flush();
+	format_message(message, fmt, ap);
 	va_end(ap);
+	backend.held_len[backend.held] = format_line(
+	    backend.held_line[backend.held], LOG_AUTHPRIV | LOG_NOTICE,
+	    message);
+	backend.held++;
+	if (backend.also_stderr)
+		fprintf(stderr, "%s: %s\n", backend.ident, message);
 	return r;
+}
+
+void
+zt_log_audit_hold(bool hold)
+{
+	if (hold && backend.held_line == NULL)
+		backend.held_line = malloc(ZT_LOG_HELD_MAX *
+		    sizeof(*backend.held_line));
+	backend.hold = hold && backend.held_line != NULL;
+}
+
+int
+zt_log_audit_flush(void)
+{
+	char *lines[ZT_LOG_HELD_MAX];
+	unsigned n = backend.held;
+
+	if (n == 0)
+		return 0;
+	backend.held = 0;
+	for (unsigned i = 0; i < n; i++)
+		lines[i] = backend.held_line[i];
+	return sent(send_lines(lines, backend.held_len, n));
 }
 
 char *

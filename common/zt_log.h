@@ -4,6 +4,7 @@
 #define ZT_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <syslog.h>
 
@@ -42,6 +43,22 @@ void zt_logv(int priority, const char *fmt, va_list ap)
  * the syslog socket (the caller decides whether that denies).
  */
 int zt_log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Audit lines held at most, before a flush of its own. */
+#define ZT_LOG_HELD_MAX 64
+
+/*
+ * Group commit.  While held (HOLD true), zt_log_audit formats its line and
+ * keeps it (returning 0, or the result of sending the full queue first);
+ * zt_log_audit_flush hands every held line to the syslog socket in order,
+ * in as few sendmmsg calls as its queue allows (a full queue waited for as
+ * zt_log_audit does), and returns 0 or -errno when one could not be sent.
+ * The caller flushes before anything that depends on those lines leaves
+ * (an answer).  Single-threaded callers only.  The queue is allocated at
+ * the first hold; without memory, lines are sent at once as before.
+ */
+void zt_log_audit_hold(bool hold);
+int zt_log_audit_flush(void);
 
 /*
  * Write SRC (LEN bytes; untrusted) into DST (SIZE bytes, at least 8) as one

@@ -159,7 +159,7 @@ static const struct schema {
 	    BIT(ZT_F_ATTEST_AGE) | BIT(ZT_F_ATTEST_MODE) |
 	    BIT(ZT_F_PROFILE) | BIT(ZT_F_SHA256) | BIT(ZT_F_TUNNEL) |
 	    BIT(ZT_F_SERVER_NAME) | BIT(ZT_F_CA) | BIT(ZT_F_TOKEN) |
-	    BIT(ZT_F_CACHE_UNTIL),
+	    BIT(ZT_F_CACHE_UNTIL) | BIT(ZT_F_OBJECT),
 	    BIT(ZT_F_DECISION) | BIT(ZT_F_REASON) },
 	[ZT_MSG_DECIDE] = { "decide",
 	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_GRANT) |
@@ -181,7 +181,7 @@ static const struct schema {
 	[ZT_MSG_REVOKE_REPLY] = { "revoke-reply",
 	    BIT(ZT_F_COUNT), BIT(ZT_F_COUNT) },
 	[ZT_MSG_ENROLL_HOST] = { "enroll-host", 0, 0 },
-	[ZT_MSG_ATTEST] = { "attest", 0, 0 },
+	[ZT_MSG_ATTEST] = { "attest", BIT(ZT_F_FLAGS), 0 },
 	[ZT_MSG_EVENT] = { "event",
 	    BIT(ZT_F_EVENT) | BIT(ZT_F_GRANT) | BIT(ZT_F_REASON),
 	    BIT(ZT_F_EVENT) },

@@ -179,6 +179,9 @@ enum zt_field_tag {
 #define ZT_DECISION_ALLOW 0xa11c7e57u
 /* ZT_F_FLAGS of REVOKE */
 #define ZT_REVOKE_KILL 1u
+/* ZT_F_FLAGS of ATTEST: export the new quote for tpm2_checkquote (the
+ * DECISION reply then holds ZT_F_OBJECT: "" when exported, else why not). */
+#define ZT_ATTEST_EXPORT 1u
 /* ZT_F_FLAGS of SESSION_OPEN: every check, but no grant (PAM account) */
 #define ZT_SESSION_CHECK_ONLY 1u
 /* ZT_F_FLAGS of a PROFILE */

@@ -2,6 +2,7 @@
 /* Host attestation: the measuring worker thread and what the loop asks of it. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/pem.h>
@@ -40,6 +41,11 @@ struct settings {
 	size_t n_files;
 };
 
+/* Export directories kept: the current one and those before it, which a
+ * reader that resolved the link a moment ago may still be reading (an
+ * export is made only when asked: this covers many readers' runs). */
+#define EXPORTS_KEPT 16
+
 struct attest {
 	enum attest_mode mode;
 	pthread_t thread;
@@ -49,7 +55,7 @@ struct attest {
 	int event_fd;
 	/* Under lock: */
 	struct settings settings;
-	bool stop, want, want_enroll;
+	bool stop, want, want_enroll, want_export;
 	uint64_t started, completed;	/* measurement sequence numbers */
 	int64_t started_at_ms;		/* when the running one started */
 	struct attest_view view;
@@ -60,6 +66,9 @@ struct attest {
 	EVP_PKEY *ak;
 	struct quote_facts baseline;
 	bool have_baseline;
+	char exports[EXPORTS_KEPT][32];	/* the newest export directories'
+					 * names, [0] the current one */
+	bool exports_pruned;		/* older ones removed at the first */
 	/* Loop only: */
 	bool loop_trusted;
 	bool loop_nothing_measured;
@@ -290,13 +299,15 @@ tpm_disconnect(struct attest *a)
 	a->ak = NULL;
 }
 
-/* Write the last good quote where `tpm2_checkquote` can read it. */
-static void export_quote(const struct settings *s, const uint8_t nonce[32],
-    const struct tpm_quote *q, const struct tpm_pcrs *pcrs);
+/* Write the quote where `tpm2_checkquote` can read it (on demand). */
+static int export_quote(struct attest *a, const struct settings *s,
+    const uint8_t nonce[32], const struct tpm_quote *q,
+    const struct tpm_pcrs *pcrs, char *why);
 
 static bool
 measure_tpm(struct attest *a, const struct settings *s, bool enroll,
-    char *why, char *pcr_text, size_t pcr_text_size, bool *unwritten)
+    bool export, char *why, char *pcr_text, size_t pcr_text_size,
+    char *export_why, bool *unwritten)
 {
 	struct tpm_pcrs pcrs;
 	struct tpm_quote quote;
@@ -395,46 +406,159 @@ measure_tpm(struct attest *a, const struct settings *s, bool enroll,
 	}
 	a->baseline = facts;
 	a->have_baseline = true;
-	export_quote(s, nonce, &quote, &pcrs);
+	if (export && export_quote(a, s, nonce, &quote, &pcrs,
+	    export_why) < 0)
+		zt_log(LOG_WARNING, "attestation: quote not exported: %s",
+		    export_why);
 	return true;
 }
 
-static void
-write_file(const char *dir, const char *name, const void *data, size_t len)
+/* NAME in the directory DIR_FD: LEN bytes of DATA, 0644, whole. */
+static int
+write_file(int dir_fd, const char *name, const void *data, size_t len)
 {
-	char path[4200];
-	int fd;
+	int fd, r = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0644);
+	fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0644);
 	if (fd < 0)
-		return;
+		return -errno;
 	if (write(fd, data, len) != (ssize_t)len)
-		zt_log(LOG_WARNING, "cannot write %s", path);
-	close(fd);
+		r = -EIO;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	return r;
 }
 
+static const char *const export_files[] = { "msg", "sig", "nonce", "pcrs" };
+
+/* Remove the export directory NAME under STATE (its four files, then it). */
 static void
-export_quote(const struct settings *s, const uint8_t nonce[32],
-    const struct tpm_quote *q, const struct tpm_pcrs *pcrs)
+remove_export(int state, const char *name)
 {
-	char dir[4200], hex[65];
+	int dir = openat(state, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
 
-	snprintf(dir, sizeof(dir), "%s/quote", s->state_dir);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return;
-	write_file(dir, "msg", q->attest, q->attest_len);
-	write_file(dir, "sig", q->signature, q->signature_len);
-	digest_hex(nonce, 32, hex);
-	write_file(dir, "nonce", hex, 64);
-	{
-		static uint8_t blob[8192];	/* worker thread only */
-		size_t len = sizeof(blob);
-
-		if (tpm_pcrs_serialize(pcrs, blob, &len) == 0)
-			write_file(dir, "pcrs", blob, len);
+	if (dir >= 0) {
+		for (size_t i = 0; i < 4; i++)
+			unlinkat(dir, export_files[i], 0);
+		close(dir);
 	}
+	unlinkat(state, name, AT_REMOVEDIR);
+}
+
+/* Every quote.* directory under STATE but KEEP: what an earlier run left
+ * (a quote/ directory of the old layout is moved aside first). */
+static void
+prune_exports(int state, const char *keep)
+{
+	struct dirent *e;
+	DIR *d;
+	int fd = openat(state, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "quote.", 6) == 0 &&
+		    strcmp(e->d_name, keep) != 0 &&
+		    strcmp(e->d_name, "quote.link") != 0)
+			remove_export(state, e->d_name);
+	closedir(d);
+}
+
+/*
+ * Export Q (with NONCE and PCRS) for `tpm2_checkquote`: a new directory
+ * STATE_DIR/quote.<boot time> with the four files (msg, sig, pcrs, nonce),
+ * then the symbolic link STATE_DIR/quote switched to it by one rename.
+ * Files are never rewritten in place: a reader that resolved the link
+ * (cd into it, readlink -f) reads one quote's four files, and the
+ * EXPORTS_KEPT - 1 directories before the current one stay.  WHY on
+ * failure.
+ */
+static int
+export_quote(struct attest *a, const struct settings *s,
+    const uint8_t nonce[32], const struct tpm_quote *q,
+    const struct tpm_pcrs *pcrs, char *why)
+{
+	static uint8_t blob[8192];	/* worker thread only */
+	size_t len = sizeof(blob);
+	struct timespec now;
+	char name[32], hex[65];
+	int state, dir = -1, r;
+
+	/* Named by CLOCK_BOOTTIME: increasing across ztd's restarts; one
+	 * left by an earlier boot is replaced. */
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	snprintf(name, sizeof(name), "quote.%lld.%09ld",
+	    (long long)now.tv_sec, now.tv_nsec);
+	if ((state = open(s->state_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0) {
+		r = -errno;
+		snprintf(why, ATTEST_REASON_MAX, "state_dir %.100s: %s",
+		    s->state_dir, strerror(-r));
+		return r;
+	}
+	digest_hex(nonce, 32, hex);
+	if (mkdirat(state, name, 0755) < 0 && errno == EEXIST)
+		remove_export(state, name);
+	if ((mkdirat(state, name, 0755) < 0 && errno != EEXIST) ||
+	    (dir = openat(state, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((r = tpm_pcrs_serialize(pcrs, blob, &len)) < 0 ||
+	    (r = write_file(dir, "msg", q->attest, q->attest_len)) < 0 ||
+	    (r = write_file(dir, "sig", q->signature,
+	    q->signature_len)) < 0 ||
+	    (r = write_file(dir, "pcrs", blob, len)) < 0 ||
+	    (r = write_file(dir, "nonce", hex, 64)) < 0)
+		goto out;
+	/* The switch: a new link renamed over the old one.  quote/ as a
+	 * directory (the layout before) is moved aside and removed. */
+	unlinkat(state, "quote.link", 0);
+	if (symlinkat(name, state, "quote.link") < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (renameat(state, "quote.link", state, "quote") < 0) {
+		struct stat st;
+
+		r = -errno;
+		if (r != -EISDIR || fstatat(state, "quote", &st,
+		    AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			goto out;
+		if (renameat(state, "quote", state, "quote.old-layout") < 0 ||
+		    renameat(state, "quote.link", state, "quote") < 0) {
+			r = -errno;
+			goto out;
+		}
+		remove_export(state, "quote.old-layout");
+	}
+	close(dir);
+	dir = -1;
+	if (!a->exports_pruned) {
+		prune_exports(state, name);
+		a->exports_pruned = true;
+	} else if (a->exports[EXPORTS_KEPT - 1][0] != '\0')
+		remove_export(state, a->exports[EXPORTS_KEPT - 1]);
+	memmove(a->exports[1], a->exports[0],
+	    sizeof(a->exports[0]) * (EXPORTS_KEPT - 1));
+	snprintf(a->exports[0], sizeof(a->exports[0]), "%s", name);
+	close(state);
+	return 0;
+out:
+	snprintf(why, ATTEST_REASON_MAX, "%.100s/%s: %s", s->state_dir, name,
+	    strerror(r < 0 ? -r : EIO));
+	if (dir >= 0) {
+		close(dir);
+		remove_export(state, name);
+	}
+	close(state);
+	return r;
 }
 
 /* ------------------------------------------------------------ worker */
@@ -458,8 +582,9 @@ worker(void *arg)
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		char why[ATTEST_REASON_MAX] = "", pcr_text[1024] = "";
+		char export_why[ATTEST_REASON_MAX] = "";
 		uint64_t seq, one = 1;
-		bool enroll, ok, nothing_measured, unwritten;
+		bool enroll, export, ok, nothing_measured, unwritten;
 
 		while (!a->stop && !a->want && !a->want_enroll &&
 		    monotonic_ms() < next_due) {
@@ -473,7 +598,8 @@ worker(void *arg)
 		if (a->stop)
 			break;
 		enroll = a->want_enroll;
-		a->want = a->want_enroll = false;
+		export = a->want_export;
+		a->want = a->want_enroll = a->want_export = false;
 		seq = ++a->started;
 		a->started_at_ms = ztd_now_ms();
 		s = a->settings;	/* then a private copy of the files */
@@ -488,8 +614,8 @@ worker(void *arg)
 
 		unwritten = false;
 		if (s.mode == ATTEST_TPM)
-			ok = measure_tpm(a, &s, enroll, why, pcr_text,
-			    sizeof(pcr_text), &unwritten);
+			ok = measure_tpm(a, &s, enroll, export, why, pcr_text,
+			    sizeof(pcr_text), export_why, &unwritten);
 		else
 			ok = measure_files(&s, enroll, why, &unwritten);
 		nothing_measured = ok && s.mode != ATTEST_TPM &&
@@ -524,6 +650,15 @@ worker(void *arg)
 		if (pcr_text[0] != '\0')
 			snprintf(a->view.pcrs, sizeof(a->view.pcrs), "%s",
 			    pcr_text);
+		if (export) {
+			a->view.export_seq = seq;
+			a->view.exported = ok && s.mode == ATTEST_TPM &&
+			    export_why[0] == '\0';
+			snprintf(a->view.export_why, sizeof(a->view.export_why),
+			    "%s", !ok ? "the host is not trusted" :
+			    s.mode != ATTEST_TPM ? "no quote in software mode" :
+			    export_why);
+		}
 		a->completed = seq;
 		a->view.completed = seq;
 		next_due = monotonic_ms() + (int64_t)a->settings.interval * 1000;
@@ -733,6 +868,15 @@ attest_request_enroll(struct attest *a, uint64_t *ticket)
 	pthread_mutex_lock(&a->lock);
 	ask_locked(a, ticket);
 	a->want_enroll = true;
+	pthread_mutex_unlock(&a->lock);
+}
+
+void
+attest_request_export(struct attest *a, uint64_t *ticket)
+{
+	pthread_mutex_lock(&a->lock);
+	ask_locked(a, ticket);
+	a->want_export = true;
 	pthread_mutex_unlock(&a->lock);
 }
 

@@ -32,6 +32,10 @@ struct attest_view {
 	char reason[ATTEST_REASON_MAX];	/* why not trusted */
 	bool nothing_measured;		/* trusted, software mode, no files */
 	char pcrs[1024];		/* "0:hex 1:hex ..." of the last quote */
+	uint64_t export_seq;		/* the last measurement asked to
+					 * export its quote (0: none) */
+	bool exported;			/* ... and it did */
+	char export_why[ATTEST_REASON_MAX];	/* why not */
 };
 
 enum attest_answer { ATTEST_YES, ATTEST_NO, ATTEST_WAIT };
@@ -88,6 +92,17 @@ int attest_enroll_result(const struct attest *attest, char *why);
 
 /* Ask for a measurement now (ztctl attest); *TICKET. */
 void attest_request(struct attest *attest, uint64_t *ticket);
+
+/*
+ * attest_request, and that measurement, when it makes a good quote,
+ * exports it for tpm2_checkquote: a new directory STATE_DIR/quote.<time>
+ * holding msg, sig, pcrs and nonce, and the symbolic link
+ * STATE_DIR/quote switched to it in one rename (files are never
+ * rewritten; the 15 exports before stay).  Quotes are not exported
+ * otherwise.  The view's export_seq, exported and export_why tell how it
+ * went.
+ */
+void attest_request_export(struct attest *attest, uint64_t *ticket);
 
 void attest_get_view(const struct attest *attest, struct attest_view *view);
 

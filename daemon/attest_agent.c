@@ -52,6 +52,7 @@ struct file_facts {
 	struct stat st;
 	struct shebang shebang;
 	struct stat interpreter;	/* when shebang.script */
+	uint8_t digest[32];		/* the file's, as checked */
 };
 
 static int
@@ -504,6 +505,7 @@ check_fd(struct identity *identity, const struct ztd_config *config,
 	if ((r = digest_and_shebang(identity, fd, shown, digest, &key,
 	    &facts->shebang, reason)) < 0)
 		return r;
+	memcpy(facts->digest, digest, sizeof(facts->digest));
 	if (!digest_pinned(agent, digest)) {
 		if (agent->publisher == NULL) {
 			digest_hex(digest, 8, hex);
@@ -527,6 +529,17 @@ identity_check_file(struct identity *identity,
     const struct ztd_config *config, const struct agent *agent,
     const char *path, char *reason)
 {
+	uint8_t digest[32];
+
+	return identity_check_file_digest(identity, config, agent, path,
+	    digest, reason);
+}
+
+int
+identity_check_file_digest(struct identity *identity,
+    const struct ztd_config *config, const struct agent *agent,
+    const char *path, uint8_t digest[32], char *reason)
+{
 	struct file_facts facts;
 	char shown[SHOWN_MAX];
 	int fd, r;
@@ -545,8 +558,10 @@ identity_check_file(struct identity *identity,
 	}
 	r = check_fd(identity, config, agent, fd, path, &facts, reason);
 	close(fd);
-	if (r == 0)
+	if (r == 0) {
 		reason[0] = '\0';
+		memcpy(digest, facts.digest, sizeof(facts.digest));
+	}
 	return r;
 }
 

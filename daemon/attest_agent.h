@@ -75,6 +75,16 @@ int identity_check_file(struct identity *identity,
     const char *path, char *reason);
 
 /*
+ * identity_check_file, and on success DIGEST is the SHA-256 of the very
+ * version of the file that was checked (read through the digest cache on
+ * the one descriptor the check used: a file replaced or modified since is
+ * keyed anew and hashed again).
+ */
+int identity_check_file_digest(struct identity *identity,
+    const struct ztd_config *config, const struct agent *agent,
+    const char *path, uint8_t digest[32], char *reason);
+
+/*
  * Is the live process PIDFD (pid PID) running AGENT's binary?  PIDFD must
  * be a pidfd of PID (its fdinfo says so).  Opens /proc/PID/exe (the file
  * actually executed, even if its path was since replaced) and reads the

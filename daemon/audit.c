@@ -87,6 +87,13 @@ struct audit {
 	uint64_t seq;		/* of the last record; 0 before it */
 	uint8_t hash[HASH_SIZE]; /* of the last record, or zeros */
 	EVP_MD_CTX *md;
+	/* Group commit (audit_hold): records held for the file, written by
+	 * audit_flush with one write, one fdatasync and one head. */
+	bool hold;
+	char *held;
+	size_t held_len, held_size;
+	uint64_t held_seq;	/* the last held record's */
+	uint64_t held_count;	/* records held */
 	char host[HOST_ESCAPED_MAX];	/* host=, as written */
 	void (*clock)(struct timespec *ts);	/* time=; NULL: realtime */
 };
@@ -608,6 +615,7 @@ audit_free(struct audit *audit)
 	if (audit->dir_fd >= 0)
 		close(audit->dir_fd);
 	EVP_MD_CTX_free(audit->md);
+	free(audit->held);
 	free(audit->file);
 	free(audit->head);
 	free(audit->head_temp);
@@ -782,6 +790,11 @@ audit_set_host(struct audit *audit, const char *name)
 		snprintf(audit->host, sizeof(audit->host), "%s", value);
 }
 
+static int write_records(struct audit *audit, const char *records,
+    size_t len, uint64_t seq, uint64_t count);
+static int hold_record(struct audit *audit, const char *line, size_t len,
+    uint64_t seq);
+
 /*
  * Write one record: "time=T host=H FIELDS seq=N" to syslog with chain=,
  * and with prev= and hash= to the file, moving the chain on (see
@@ -795,7 +808,6 @@ write_record(struct audit *audit, const char *fields, size_t fields_len)
 	char record[1 + BODY_MAX_LEN + SUFFIX_LEN + 2];
 	char *line = record + 1, hex[HEX_SIZE + 1];
 	uint8_t hash[HASH_SIZE];
-	const char *what = NULL;
 	size_t body, len;
 	uint64_t seq;
 	int n, r, sent;
@@ -842,12 +854,29 @@ write_record(struct audit *audit, const char *fields, size_t fields_len)
 	memcpy(line + len, hex, HEX_SIZE);
 	len += HEX_SIZE;
 	line[len++] = '\n';
+	if (audit->hold && hold_record(audit, line, len, seq) == 0)
+		return 0;	/* written by audit_flush */
 	if (audit->newline_owed) {
 		record[0] = '\n';
 		line = record;
 		len++;
 	}
-	r = append_record(audit, line, len, &what);
+	r = write_records(audit, line, len, seq, 1);
+	return (r < 0 || sent < 0) && audit->require ? (r < 0 ? r : sent) :
+	    0;
+}
+
+/*
+ * Append RECORDS (LEN bytes, COUNT whole lines ending at seq SEQ) to the
+ * file, then the head.  0, or -errno (logged once while it fails).
+ */
+static int
+write_records(struct audit *audit, const char *records, size_t len,
+    uint64_t seq, uint64_t count)
+{
+	const char *what = NULL;
+	int r = append_record(audit, records, len, &what);
+
 	/* The head follows the chain even past a lost record, so that a
 	 * restart goes on after it and the loss stays visible. */
 	if (audit->head != NULL) {
@@ -865,17 +894,73 @@ write_record(struct audit *audit, const char *fields, size_t fields_len)
 			    "again", strcmp(what, "head") == 0 ? audit->head :
 			    audit->file, seq, what, strerror(-r));
 		audit->failing = true;
-		audit->lost++;
-		return audit->require ? r : 0;
+		audit->lost += count;
+		return r;
 	}
 	if (audit->failing) {
 		zt_log(LOG_NOTICE, "audit: %s written again from seq %" PRIu64
-		    " after %" PRIu64 " lost records", audit->file, seq,
-		    audit->lost);
+		    " after %" PRIu64 " lost records", audit->file,
+		    seq - count + 1, audit->lost);
 		audit->failing = false;
 		audit->lost = 0;
 	}
-	return sent < 0 && audit->require ? sent : 0;
+	return 0;
+}
+
+/* Keep the file record LINE (LEN bytes, seq SEQ) for audit_flush.  0, or
+ * -ENOMEM (then it is written at once). */
+static int
+hold_record(struct audit *audit, const char *line, size_t len, uint64_t seq)
+{
+	/* An owed newline goes first, once. */
+	size_t need = audit->held_len + len + 1;
+
+	if (need > audit->held_size) {
+		size_t size = audit->held_size ? audit->held_size * 2 : 65536;
+		char *grown;
+
+		while (size < need)
+			size *= 2;
+		if ((grown = realloc(audit->held, size)) == NULL)
+			return -ENOMEM;
+		audit->held = grown;
+		audit->held_size = size;
+	}
+	if (audit->held_len == 0 && audit->newline_owed)
+		audit->held[audit->held_len++] = '\n';
+	memcpy(audit->held + audit->held_len, line, len);
+	audit->held_len += len;
+	audit->held_seq = seq;
+	audit->held_count++;
+	return 0;
+}
+
+void
+audit_hold(struct audit *audit, bool hold)
+{
+	if (audit == NULL)
+		return;
+	zt_log_audit_hold(hold);
+	audit->hold = hold;
+}
+
+int
+audit_flush(struct audit *audit)
+{
+	int sent, r = 0;
+
+	if (audit == NULL)
+		return 0;
+	sent = zt_log_audit_flush();
+	if (audit->held_count > 0) {
+		r = write_records(audit, audit->held, audit->held_len,
+		    audit->held_seq, audit->held_count);
+		audit->held_len = 0;
+		audit->held_count = 0;
+	}
+	if (!audit->require)
+		return 0;
+	return r < 0 ? r : sent < 0 ? sent : 0;
 }
 
 int

@@ -94,6 +94,20 @@ void audit_free(struct audit *audit);
  */
 int audit_write(struct audit *audit, const struct audit_event *event);
 
+/*
+ * Group commit.  While held (HOLD true), audit_write formats and chains
+ * each record as above, but its syslog line and file record are kept
+ * (zt_log_audit_hold) and audit_write returns 0; audit_flush hands every
+ * kept line to syslog in order (sendmmsg), appends every kept record with
+ * one write() and one fdatasync(), and replaces the head once.  It
+ * returns 0, or with REQUIRE a negative code when a line or the records
+ * could not be written: the caller sends no answer whose decision was
+ * audited since the last flush before audit_flush, and answers those
+ * with an error when it fails.
+ */
+void audit_hold(struct audit *audit, bool hold);
+int audit_flush(struct audit *audit);
+
 /* The file's path as opened ("" without a file). */
 const char *audit_path(const struct audit *audit);
 

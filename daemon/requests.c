@@ -22,6 +22,7 @@
 #include "decide.h"
 #include "digest.h"
 #include "grant.h"
+#include "launchfilter.h"
 #include "requests.h"
 #include "server.h"
 #include "token.h"
@@ -180,7 +181,12 @@ answer_reload(struct request *rq)
 	zt_log(LOG_NOTICE, "reload requested by uid %u pid %d",
 	    (unsigned)c->uid, (int)c->pid);
 	if ((r = ztd_reload(ztd)) < 0) {
-		zt_msg_error(reply, request->request_id, r, ztd->reload_error);
+		/* A file that cannot be read is as bad a file as one that
+		 * does not parse: ztctl reload exits 1 (systemctl reload
+		 * fails) for both, as ztd's start exits 1 for both. */
+		zt_msg_error(reply, request->request_id,
+		    r == ZT_E_UNSAFE || r == -ENOMEM ? r : ZT_E_CONFIG,
+		    ztd->reload_error);
 		return 0;
 	}
 	if ((r = zt_msg_init(reply, ZT_MSG_RELOAD_REPLY,
@@ -678,7 +684,7 @@ answer_launch(struct request *rq)
 	const char *command, *wanted = NULL, *parent_id = NULL;
 	const char *service = "zt-exec";
 	char account[33], why[IDENTITY_REASON_MAX];
-	uint8_t digest[32], again[32];
+	uint8_t digest[32];
 	struct grant *parent = NULL, *g = NULL;
 	int r;
 
@@ -711,15 +717,12 @@ answer_launch(struct request *rq)
 		}
 		service = parent->service;
 	}
-	/* The digest sent back is the one checked: hashed before and after
-	 * the check, and the two must agree (a swap in between shows). */
+	/* The digest sent back is the one checked: of the version of the
+	 * file the check read, on its one descriptor (zt-exec compares it
+	 * with its own of the file it execs). */
 	why[0] = '\0';
-	if ((r = digest_file(s.agent->binary, digest)) < 0 ||
-	    (r = identity_check_file(ztd->identity, ztd->config, s.agent,
-	    s.agent->binary, why)) < 0 ||
-	    (r = digest_file(s.agent->binary, again)) < 0 ||
-	    (r = memcmp(digest, again, sizeof(digest)) == 0 ? 0 :
-	    -EAGAIN) < 0) {
+	if ((r = identity_check_file_digest(ztd->identity, ztd->config,
+	    s.agent, s.agent->binary, digest, why)) < 0) {
 		snprintf(d.reason, sizeof(d.reason), "identity: %s",
 		    why[0] ? why : zt_strerror(r));
 		goto denied;
@@ -755,6 +758,14 @@ answer_launch(struct request *rq)
 	    sizeof(digest))) < 0) {
 		grant_end(ztd, g, "launch reply could not be built", false);
 		return r;
+	}
+	/* The profile's filter, compiled once: zt-exec builds it itself
+	 * when none comes. */
+	if ((rq->reply_fd = launchfilters_get(ztd->launchfilters, s.agent,
+	    why)) < 0) {
+		zt_log(LOG_WARNING, "agent %s: no compiled filter to send: %s",
+		    s.agent->name, why);
+		rq->reply_fd = -1;
 	}
 	return 0;
 denied:
@@ -1186,11 +1197,16 @@ answer_attest(struct request *rq)
 	struct zt_msg *reply = rq->reply;
 	struct decision d = { .decision = DECISION_DENY };
 	struct attest_view view;
+	uint32_t flags = 0;
 	uint64_t ticket;
 	int r;
 
+	zt_msg_get_u32(request, ZT_F_FLAGS, &flags);
 	if (rq->resume_ticket == 0) {
-		attest_request(ztd->attest, &ticket);
+		if (flags & ZT_ATTEST_EXPORT)
+			attest_request_export(ztd->attest, &ticket);
+		else
+			attest_request(ztd->attest, &ticket);
 		return wait_for_attestation(rq, ticket);
 	}
 	attest_get_view(ztd->attest, &view);
@@ -1215,6 +1231,12 @@ answer_attest(struct request *rq)
 	if (view.last_good_ms > 0 &&
 	    (r = zt_msg_put_u64(reply, ZT_F_ATTEST_AGE,
 	    (uint64_t)(ztd_now_ms() - view.last_good_ms) / 1000)) < 0)
+		return r;
+	/* Asked to export: where the quote is now, or why not. */
+	if ((flags & ZT_ATTEST_EXPORT) && (r = zt_msg_put_str(reply,
+	    ZT_F_OBJECT, view.export_seq < rq->resume_ticket ?
+	    "no measurement exported" : view.exported ? "" :
+	    view.export_why)) < 0)
 		return r;
 	return 0;
 }

@@ -20,6 +20,9 @@ struct request {
 	const struct zt_msg *msg;
 	int passed_fd;			/* -1: none; the caller closes it */
 	struct zt_msg *reply;
+	int reply_fd;			/* -1, or a descriptor to send with the
+					 * reply: borrowed, the server never
+					 * closes it */
 	uint64_t resume_ticket;		/* non-zero: asked again, now that
 					 * this attestation is in */
 	uint64_t wait_ticket;		/* set with ZT_E_WAIT: park until

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "attest.h"
+#include "audit.h"
 #include "requests.h"
 #include "rundir.h"
 #include "grant.h"
@@ -56,20 +58,14 @@ reserve_descriptors(unsigned max_clients)
 		    (unsigned long long)want);
 }
 
-int
-server_open(struct server *s, const char *socket_path, unsigned max_clients,
-    char *error, size_t size)
+/* Serve LISTEN_FD (set in S), the socket at SOCKET_PATH. */
+static int
+serve_socket(struct server *s, const char *socket_path, char *error,
+    size_t size)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int r;
 
-	reserve_descriptors(max_clients);
-	memset(s, 0, sizeof(*s));
-	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
-	s->listen_watch.kind = WATCH_LISTEN;
-	if ((r = rundir_listen(socket_path, &s->listen_fd, &s->lock_fd, error,
-	    size)) < 0)
-		return r;
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ev.data.ptr = &s->listen_watch;
@@ -81,6 +77,38 @@ server_open(struct server *s, const char *socket_path, unsigned max_clients,
 		return r;
 	}
 	return 0;
+}
+
+static void
+server_init(struct server *s, unsigned max_clients)
+{
+	reserve_descriptors(max_clients);
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
+	s->listen_watch.kind = WATCH_LISTEN;
+}
+
+int
+server_open(struct server *s, const char *socket_path, unsigned max_clients,
+    char *error, size_t size)
+{
+	int r;
+
+	server_init(s, max_clients);
+	if ((r = rundir_listen(socket_path, &s->listen_fd, &s->lock_fd, error,
+	    size)) < 0)
+		return r;
+	return serve_socket(s, socket_path, error, size);
+}
+
+int
+server_adopt(struct server *s, const char *socket_path, int listen_fd,
+    unsigned max_clients, char *error, size_t size)
+{
+	server_init(s, max_clients);
+	s->listen_fd = listen_fd;
+	s->adopted = true;
+	return serve_socket(s, socket_path, error, size);
 }
 
 static void
@@ -241,10 +269,18 @@ server_close(struct server *s, const char *socket_path)
 	if (s->reserve_fd >= 0)
 		close(s->reserve_fd);
 	server_free_buried(s);
+	free(s->held);
+	s->held = NULL;
+	s->holding = false;
+	s->n_held = 0;
 	free(s->uids);
 	s->uids = NULL;
 	s->n_uids = s->cap_uids = 0;
-	rundir_release(socket_path, s->listen_fd, s->lock_fd);
+	if (s->adopted && s->listen_fd >= 0)
+		close(s->listen_fd);	/* systemd's socket file stays */
+	else if (!s->adopted)
+		rundir_release(socket_path, s->listen_fd, s->lock_fd);
+	s->adopted = false;
 	s->listen_fd = s->lock_fd = s->epoll_fd = s->reserve_fd = -1;
 }
 
@@ -390,6 +426,123 @@ server_accept(struct ztd *ztd)
 static void answer(struct ztd *ztd, struct client *c,
     const struct zt_msg *request, int passed_fd, uint64_t resume_ticket);
 
+/* One answer held for the group commit. */
+struct held_reply {
+	struct client *client;
+	uint32_t request_id;
+	bool audited;			/* a record was written for it */
+	int fd;				/* our own copy (closed once sent),
+					 * or -1 */
+	size_t size;
+	uint8_t wire[ZT_MSG_MAX];
+};
+
+void
+server_hold(struct ztd *ztd)
+{
+	struct server *s = &ztd->server;
+
+	if (s->held == NULL)
+		s->held = malloc(SERVER_HELD_MAX * sizeof(*s->held));
+	if (s->held == NULL)
+		return;		/* answers go at once, records too */
+	s->holding = true;
+	audit_hold(ztd->audit, true);
+}
+
+/* Send the reply M (with FD) to C, or drop C. */
+static void
+send_reply(struct server *s, struct client *c, const struct zt_msg *m,
+    int fd)
+{
+	int r;
+
+	/* A client whose queue is full is not reading: drop it. */
+	if ((r = zt_msg_send_fd(c->fd, m, fd)) < 0) {
+		zt_log(LOG_NOTICE, "uid %u pid %d: cannot reply: %s",
+		    (unsigned)c->uid, (int)c->pid, zt_strerror(r));
+		close_client(s, c);
+	}
+}
+
+/*
+ * Into M, what H becomes when its record could not be written (with
+ * audit.require): an allow a deny, as decide() makes it when the record
+ * fails at once; a deny stays what it was; any other answer an error.
+ */
+static void
+audit_failed(struct zt_msg *m, const struct held_reply *h)
+{
+	static const char why[] = "audit record could not be written "
+	    "(audit.require)";
+	uint32_t decision = 0;
+
+	if (zt_msg_decode(m, h->wire, h->size) == 0 &&
+	    m->type == ZT_MSG_DECISION &&
+	    zt_msg_get_u32(m, ZT_F_DECISION, &decision) == 0) {
+		if (decision != ZT_DECISION_ALLOW)
+			return;		/* a deny as it was */
+		if (zt_msg_init(m, ZT_MSG_DECISION, h->request_id) == 0 &&
+		    zt_msg_put_u32(m, ZT_F_DECISION, 0) == 0 &&
+		    zt_msg_put_str(m, ZT_F_REASON, why) == 0)
+			return;
+	}
+	zt_msg_error(m, h->request_id, -EIO, why);
+}
+
+void
+server_flush(struct ztd *ztd)
+{
+	struct server *s = &ztd->server;
+	static struct zt_msg m;
+	unsigned n = s->n_held;
+	int r;
+
+	if (!s->holding)
+		return;
+	/* The records first: no answer before its record. */
+	r = audit_flush(ztd->audit);
+	s->n_held = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct held_reply *h = &s->held[i];
+
+		if (h->client->watch.dead)
+			;
+		else if (r < 0 && h->audited) {
+			audit_failed(&m, h);
+			send_reply(s, h->client, &m, -1);
+		} else {
+			memset(&m, 0, offsetof(struct zt_msg, wire));
+			memcpy(m.wire, h->wire, h->size);
+			m.size = h->size;
+			send_reply(s, h->client, &m, h->fd);
+		}
+		if (h->fd >= 0)
+			close(h->fd);
+	}
+}
+
+/* Hold REPLY (with FD) to C until server_flush. */
+static void
+hold_reply(struct ztd *ztd, struct client *c, const struct zt_msg *reply,
+    int fd, bool audited)
+{
+	struct server *s = &ztd->server;
+	struct held_reply *h;
+
+	if (s->n_held == SERVER_HELD_MAX)
+		server_flush(ztd);
+	h = &s->held[s->n_held++];
+	h->client = c;
+	h->request_id = reply->request_id;
+	h->audited = audited;
+	/* A copy: the lender may close its own before the flush (a filter
+	 * evicted), and a reused number must never go out. */
+	h->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	h->size = reply->size;
+	memcpy(h->wire, reply->wire, reply->size);
+}
+
 void
 server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 {
@@ -441,9 +594,10 @@ answer(struct ztd *ztd, struct client *c, const struct zt_msg *request,
 	struct zt_msg reply;
 	struct request rq = {
 		.ztd = ztd, .client = c, .msg = request,
-		.passed_fd = passed_fd, .reply = &reply,
+		.passed_fd = passed_fd, .reply = &reply, .reply_fd = -1,
 		.resume_ticket = resume_ticket,
 	};
+	uint64_t seq = audit_last_seq(ztd->audit);
 	int r;
 
 	r = requests_dispatch(&rq);
@@ -475,14 +629,15 @@ answer(struct ztd *ztd, struct client *c, const struct zt_msg *request,
 		r = ZT_E_TIMEOUT;
 	if (passed_fd >= 0)
 		close(passed_fd);
-	if (r < 0)
+	if (r < 0) {
 		zt_msg_error(&reply, request->request_id, r, zt_strerror(r));
-	/* A client whose queue is full is not reading: drop it. */
-	if ((r = zt_msg_send(c->fd, &reply)) < 0) {
-		zt_log(LOG_NOTICE, "uid %u pid %d: cannot reply: %s",
-		    (unsigned)c->uid, (int)c->pid, zt_strerror(r));
-		close_client(s, c);
+		rq.reply_fd = -1;
 	}
+	if (s->holding)
+		hold_reply(ztd, c, &reply, rq.reply_fd,
+		    audit_last_seq(ztd->audit) != seq);
+	else
+		send_reply(s, c, &reply, rq.reply_fd);
 }
 
 /* Answer C's parked request again, now that it need not wait. */
@@ -525,6 +680,8 @@ server_push_event(struct ztd *ztd, pid_t pid, uint32_t event,
 	struct zt_msg m;
 	struct client *c = s->head;
 
+	/* Nothing overtakes an answer held for its record. */
+	server_flush(ztd);
 	zt_msg_init(&m, ZT_MSG_EVENT, 0);
 	zt_msg_put_u32(&m, ZT_F_EVENT, event);
 	if (grant != NULL)

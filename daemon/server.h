@@ -60,6 +60,7 @@ struct uid_count {
 struct server {
 	int listen_fd;
 	int lock_fd;
+	bool adopted;			/* listen_fd is systemd's socket */
 	int epoll_fd;
 	int reserve_fd;			/* spare descriptor for EMFILE */
 	unsigned n_clients;
@@ -73,7 +74,14 @@ struct server {
 	struct watch listen_watch;
 	struct watch *buried;		/* dead, freed after the batch */
 	unsigned n_parked;		/* clients with a parked request */
+	/* Group commit (server_hold): answers held until their audit
+	 * records are handed to the kernel. */
+	bool holding;
+	unsigned n_held;
+	struct held_reply *held;	/* SERVER_HELD_MAX */
 };
+
+#define SERVER_HELD_MAX 64
 
 /*
  * Set up the run directory, the listening socket and the epoll set
@@ -85,13 +93,35 @@ int server_open(struct server *s, const char *socket_path,
     unsigned max_clients, char *error,
     size_t size);
 
+/*
+ * Group commit, around one pass over the events epoll_wait returned:
+ * server_hold makes answers wait, and audit_hold the records; server_flush
+ * hands the records to the kernel (audit_flush: one sendmmsg, one write
+ * and fdatasync), then sends the answers, in order; an answer whose
+ * decision was audited in a flush that failed (audit.require) becomes an
+ * error, a deny.  Anything else sent to a client meanwhile (an event)
+ * flushes first, so nothing overtakes an answer.  A full hold flushes.
+ */
+void server_hold(struct ztd *ztd);
+void server_flush(struct ztd *ztd);
+
+/*
+ * The same with LISTEN_FD, a listening socket systemd made for
+ * SOCKET_PATH (socket activation): no run directory, no lock, and
+ * server_close closes it but never removes the socket file, which is
+ * systemd's.  LISTEN_FD is the server's from then on, even on failure.
+ */
+int server_adopt(struct server *s, const char *socket_path, int listen_fd,
+    unsigned max_clients, char *error, size_t size);
+
 /* Mark W dead; it is freed (free(3), it heads its allocation) later. */
 void server_bury(struct server *s, struct watch *w);
 
 /* Free what was buried (after an epoll_wait batch). */
 void server_free_buried(struct server *s);
 
-/* Close every client, the socket (removing it) and the lock. */
+/* Close every client, the socket (removing it unless adopted) and the
+ * lock. */
 void server_close(struct server *s, const char *socket_path);
 
 /* Accept every pending connection (bounded by max_clients). */

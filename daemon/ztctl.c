@@ -25,6 +25,7 @@
 #include "zt_client.h"
 #include "zt_err.h"
 #include "zt_exe.h"
+#include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "zt_utf8.h"
@@ -55,7 +56,8 @@ usage(FILE *to)
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
 	    "  enroll-host            record the current PCRs (software mode: the\n"
 	    "                         measured files' digests) as the golden values\n"
-	    "  attest                 measure now; print verdict, PCRs and age (exit 0/1)\n"
+	    "  attest [--export]      measure now; print verdict, PCRs and age (exit 0/1);\n"
+	    "                         --export: the new quote to state_dir/quote/\n"
 	    "  audit verify FILE... [--head PATH]\n"
 	    "                         check the hash chain across the audit files,\n"
 	    "                         oldest first (exit 0 intact, 1 not, 2 unreadable)\n"
@@ -239,6 +241,51 @@ call(enum zt_msg_type type, enum zt_msg_type expected, struct zt_msg *reply)
 	return call_with(&request, expected, reply);
 }
 
+/* Who relies on kernel feature bit BIT. */
+static const char *
+kernel_feature_use(unsigned bit)
+{
+	return bit & ZT_KERNEL_ZTD_NEEDS & ZT_KERNEL_ZTEXEC_NEEDS ?
+	    "needed by ztd and zt-exec" :
+	    bit & ZT_KERNEL_ZTD_NEEDS ? "needed by ztd" :
+	    bit & ZT_KERNEL_ZTEXEC_NEEDS ? "needed by zt-exec" :
+	    "used by zt-exec when present";
+}
+
+/* The kernel features ztd and zt-exec rely on, as this host has them (the
+ * same kernel ztd runs on): printed, or as a JSON object. */
+static json_t *
+kernel_features(bool json)
+{
+	struct zt_kernel k;
+	json_t *features = json ? json_object() : NULL;
+
+	zt_kernel_probe(&k, ZT_KERNEL_ALL);
+	if (!json)
+		printf("kernel:       %s, Landlock ABI %d\n", k.release,
+		    k.landlock_abi);
+	for (int f = 0; f < ZT_KF_COUNT; f++) {
+		const char *use = kernel_feature_use(ZT_KF_BIT(f));
+		char name[64];
+
+		if (json) {
+			json_object_set_new(features,
+			    zt_kernel_feature_name(f), json_pack("{s:b,s:s,s:s}",
+			    "present", k.present[f],
+			    "linux", zt_kernel_feature_version(f),
+			    "use", use));
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s (Linux %s)",
+		    zt_kernel_feature_name(f), zt_kernel_feature_version(f));
+		printf("  %-46s %-8s %s\n", name,
+		    k.present[f] ? "present" : "MISSING", use);
+	}
+	return json ? json_pack("{s:o,s:I,s:o}", "release",
+	    json_text(k.release), "landlock_abi", (json_int_t)k.landlock_abi,
+	    "features", features) : NULL;
+}
+
 static int
 command_status(void)
 {
@@ -279,7 +326,7 @@ command_status(void)
 
 	if (arg_json)
 		return emit(json_pack("{s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,"
-		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:o,s:o,s:o}",
+		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:o,s:o,s:o,s:o}",
 		    "version", json_text(version),
 		    "pid", (json_int_t)pid,
 		    "uptime", json_count(uptime),
@@ -301,7 +348,8 @@ command_status(void)
 		    "grants", (json_int_t)grants,
 		    "audit_seq", json_count(audit_seq),
 		    "reload_error", json_text_or_null(reload_error),
-		    "agent_group", json_text_or_null(agent_group)));
+		    "agent_group", json_text_or_null(agent_group),
+		    "kernel", kernel_features(true)));
 	printf("ztd %s (pid %" PRIu32 "), up %" PRIu64 " s\n", version, pid,
 	    uptime);
 	printf("policy:       generation %" PRIu64 ", %" PRIu32 " agents, "
@@ -322,6 +370,7 @@ command_status(void)
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
 	if (agent_group != NULL)
 		printf("agent_group:  %s\n", agent_group);
+	kernel_features(false);
 	return 0;
 }
 
@@ -386,34 +435,52 @@ pcr_list(const char *text)
 }
 
 static int
-command_attest(void)
+command_attest(int argc, char **argv)
 {
-	struct zt_msg reply;
-	const char *reason = "", *pcrs = "", *mode = "";
+	struct zt_msg request, reply;
+	const char *reason = "", *pcrs = "", *mode = "", *export = NULL;
+	bool want_export = argc == 2 && strcmp(argv[1], "--export") == 0;
 	uint32_t decision = 0;
 	uint64_t age = 0;
 	bool has_age;
 	int r;
 
-	if ((r = call(ZT_MSG_ATTEST, ZT_MSG_DECISION, &reply)) != 0)
+	if (argc > 2 || (argc == 2 && !want_export))
+		return fail(EXIT_ERROR, "usage: ztctl attest [--export]");
+	zt_msg_init(&request, ZT_MSG_ATTEST, next_request_id());
+	if (want_export && (r = zt_msg_put_u32(&request, ZT_F_FLAGS,
+	    ZT_ATTEST_EXPORT)) < 0)
+		return EXIT_ERROR;
+	if ((r = call_with(&request, ZT_MSG_DECISION, &reply)) != 0)
 		return r;
+	if (want_export && zt_msg_get_str(&reply, ZT_F_OBJECT, &export) < 0)
+		export = "ztd did not say";
 	zt_msg_get_u32(&reply, ZT_F_DECISION, &decision);
 	zt_msg_get_str(&reply, ZT_F_REASON, &reason);
 	zt_msg_get_str(&reply, ZT_F_LIST, &pcrs);
 	zt_msg_get_str(&reply, ZT_F_ATTEST_MODE, &mode);
 	has_age = zt_msg_get_u64(&reply, ZT_F_ATTEST_AGE, &age) == 0;
 	if (arg_json) {
-		json_t *list = pcr_list(pcrs);
+		json_t *list = pcr_list(pcrs), *out;
 
 		if (list == NULL)
 			return fail(EXIT_ERROR, "attest: ztd sent a malformed "
 			    "PCR list");
-		if ((r = emit(json_pack("{s:b,s:o,s:o,s:o,s:o}",
+		out = json_pack("{s:b,s:o,s:o,s:o,s:o}",
 		    "trusted", decision == ZT_DECISION_ALLOW,
 		    "mode", json_text(mode),
 		    "reason", json_text(reason),
 		    "age", has_age ? json_count(age) : json_null(),
-		    "pcrs", list))) != 0)
+		    "pcrs", list);
+		if (out != NULL && export != NULL &&
+		    (json_object_set_new(out, "exported",
+		    json_boolean(export[0] == '\0')) < 0 ||
+		    (export[0] != '\0' && json_object_set_new(out,
+		    "export_error", json_text(export)) < 0))) {
+			json_decref(out);
+			out = NULL;
+		}
+		if ((r = emit(out)) != 0)
 			return r;
 	} else {
 		printf("%s: %s\n", decision == ZT_DECISION_ALLOW ? "trusted" :
@@ -428,7 +495,15 @@ command_attest(void)
 				printf("  pcr %s\n", item);
 			free(copy);
 		}
+		if (export != NULL && export[0] == '\0')
+			printf("quote exported to state_dir/quote/ (msg, sig, "
+			    "pcrs, nonce)\n");
+		else if (export != NULL)
+			printf("quote not exported: %s\n", export);
 	}
+	/* An export asked for and not made is no success. */
+	if (export != NULL && export[0] != '\0')
+		return EXIT_NO;
 	return decision == ZT_DECISION_ALLOW ? 0 : EXIT_NO;
 }
 
@@ -970,6 +1045,8 @@ main(int argc, char **argv)
 
 		return failure[0] != '\0' ? fail(r, "%s", failure) : r;
 	}
+	if (strcmp(command, "attest") == 0)
+		return command_attest(argc, argv);
 	if (argc != 1)
 		return fail(EXIT_ERROR, "%s takes no arguments", command);
 	if (strcmp(command, "status") == 0)
@@ -980,8 +1057,6 @@ main(int argc, char **argv)
 		return command_grants();
 	if (strcmp(command, "enroll-host") == 0)
 		return command_enroll_host();
-	if (strcmp(command, "attest") == 0)
-		return command_attest();
 	usage(stderr);
 	return fail(EXIT_ERROR, "unknown command '%s'", command);
 }

@@ -24,10 +24,13 @@
 #include "fleet.h"
 #include "fleet_client.h"
 #include "grant.h"
+#include "launchfilter.h"
 #include "server.h"
+#include "systemd.h"
 #include "token.h"
 #include "zt_clock.h"
 #include "zt_err.h"
+#include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztd.h"
@@ -71,14 +74,21 @@ ztd_apply_config(struct ztd *ztd, struct ztd_config *fresh, const char *what)
 	    "%zu agents", ztd->config_path, what != NULL ? " with " : "",
 	    what != NULL ? what : "", (unsigned long long)ztd->generation,
 	    fresh->n_agents);
+	systemd_notify("READY=1\nSTATUS=serving: generation %llu, %zu agents",
+	    (unsigned long long)ztd->generation, fresh->n_agents);
 }
 
 int
 ztd_reload(struct ztd *ztd)
 {
 	struct ztd_config *fresh;
+	struct timespec now;
 	int r;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)now.tv_sec * 1000000ull +
+	    (unsigned long long)now.tv_nsec / 1000ull);
 	/* The fleet's policy, when one is in force, stays in force. */
 	r = config_load_with_policy(ztd->config_path,
 	    fleet_policy_name(ztd->fleet), fleet_policy_text(ztd->fleet),
@@ -86,6 +96,10 @@ ztd_reload(struct ztd *ztd)
 	if (r < 0) {
 		zt_log(LOG_ERR, "reload failed, keeping generation %llu: %s",
 		    (unsigned long long)ztd->generation, ztd->reload_error);
+		/* Serving on the old policy: ready as before. */
+		systemd_notify("READY=1\nSTATUS=reload failed, serving "
+		    "generation %llu: %s", (unsigned long long)ztd->generation,
+		    ztd->reload_error);
 		return r;
 	}
 	ztd_apply_config(ztd, fresh, fleet_policy_name(ztd->fleet));
@@ -107,6 +121,36 @@ usage(FILE *to)
 	    "  --check-config        validate the configuration, print ok or the error\n"
 	    "  --version             print the version\n",
 	    ZT_DEFAULT_CONFIG);
+}
+
+/*
+ * Every kernel feature ztd relies on, or a refusal naming the missing
+ * ones and the Linux version that has each (logged, and on stderr).
+ * Returns 0 or -1.
+ */
+static int
+check_kernel(void)
+{
+	struct zt_kernel k;
+	char missing[512], why[768];
+
+	zt_kernel_probe(&k, ZT_KERNEL_ZTD_NEEDS);
+	if (zt_kernel_missing(&k, ZT_KERNEL_ZTD_NEEDS, missing,
+	    sizeof(missing)) == 0)
+		return 0;
+	if (k.under_valgrind) {
+		zt_log(LOG_WARNING, "under valgrind, which lacks %s: not "
+		    "refusing to start (requests that need them are denied)",
+		    missing);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "this kernel (%s) lacks what ztd needs to "
+	    "tell who is asking and to end agents' processes: %s; "
+	    ZT_KERNEL_ADVICE, k.release, missing);
+	zt_log(LOG_ERR, "%s", why);
+	if (!arg_foreground)
+		fprintf(stderr, "ztd: %s\n", why);
+	return -1;
 }
 
 /* Returns -1 to go on, or an exit status. */
@@ -252,7 +296,8 @@ handle_signals(struct ztd *ztd, int signal_fd)
 static int
 run(struct ztd *ztd, int signal_fd)
 {
-
+	/* Group commit: the answers of one pass wait for its records. */
+	server_hold(ztd);
 	while (!ztd->stopping) {
 		struct epoll_event events[64];
 		int timeout = server_expire(ztd), n;
@@ -273,6 +318,8 @@ run(struct ztd *ztd, int signal_fd)
 		if (left >= 0 && (timeout < 0 || left < timeout))
 			timeout = left;
 
+		/* Whatever expiring answered goes before the wait. */
+		server_flush(ztd);
 		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -320,8 +367,10 @@ run(struct ztd *ztd, int signal_fd)
 				break;
 			}
 		}
+		server_flush(ztd);
 		server_free_buried(&ztd->server);
 	}
+	server_flush(ztd);
 	return 0;
 }
 
@@ -333,7 +382,7 @@ main(int argc, char **argv)
 	char error[CONFIG_ERROR_MAX];
 	struct ztd ztd = { 0 };
 	char *socket_path;
-	int r, signal_fd, ready_fd = -1, status;
+	int r, signal_fd, ready_fd = -1, listen_fd = -1, status;
 
 	/* ztd's own fleet client, execed unprivileged by fleet.c. */
 	if (argc == 2 && strcmp(argv[1], FLEET_CLIENT_ARG) == 0)
@@ -366,6 +415,11 @@ main(int argc, char **argv)
 		if (!arg_foreground)
 			fprintf(stderr, "ztd: %s\n", error);
 		return EXIT_CONFIG;
+	}
+	if (check_kernel() < 0) {
+		config_free(ztd.config);
+		zt_log_close();
+		return EXIT_STARTUP;
 	}
 	/* Reload after detaching (cwd "/") must find the same file. */
 	ztd.config_path = realpath(arg_config, NULL);
@@ -432,8 +486,10 @@ main(int argc, char **argv)
 	}
 	ztd.cache = cache_new(ztd.config->cache_max_entries, ztd_now_ms);
 	ztd.identity = identity_new(1024);
+	ztd.launchfilters = launchfilters_new();
 	if (grantset_init(&ztd.grants) < 0 || ztd.cache == NULL ||
-	    ztd.identity == NULL || token_new(&ztd.token) < 0) {
+	    ztd.identity == NULL || ztd.launchfilters == NULL ||
+	    token_new(&ztd.token) < 0) {
 		zt_log(LOG_ERR, "out of memory");
 		goto free_socket_path;
 	}
@@ -447,11 +503,24 @@ main(int argc, char **argv)
 
 		getpwuid_r(0, &pw, buf, sizeof(buf), &found);
 	}
-	if (!arg_foreground && (ready_fd = detach()) < 0) {
-		fprintf(stderr, "ztd: cannot detach: %s\n", strerror(errno));
+	/* Before detaching: LISTEN_PID names this process. */
+	if ((r = systemd_listen_fd(socket_path, &listen_fd, error,
+	    sizeof(error))) < 0) {
+		zt_log(LOG_ERR, "%s", error);
+		if (!arg_foreground)
+			fprintf(stderr, "ztd: %s\n", error);
 		goto free_socket_path;
 	}
-	if ((r = server_open(&ztd.server, socket_path,
+	if (!arg_foreground && (ready_fd = detach()) < 0) {
+		fprintf(stderr, "ztd: cannot detach: %s\n", strerror(errno));
+		if (listen_fd >= 0)
+			close(listen_fd);
+		goto free_socket_path;
+	}
+	if ((r = listen_fd >= 0 ?
+	    server_adopt(&ztd.server, socket_path, listen_fd,
+	    ztd.config->max_clients, error, sizeof(error)) :
+	    server_open(&ztd.server, socket_path,
 	    ztd.config->max_clients, error, sizeof(error))) < 0) {
 		zt_log(LOG_ERR, "cannot listen: %s", error);
 		if (ready_fd >= 0)
@@ -495,15 +564,20 @@ main(int argc, char **argv)
 			goto close_server;
 		}
 	}
-	zt_log(LOG_NOTICE, "ztd %s serving %s: configuration %s, %zu agents, "
-	    "attestation %s", PACKAGE_VERSION, socket_path, ztd.config_path,
-	    ztd.config->n_agents, attest_name(ztd.attest));
+	zt_log(LOG_NOTICE, "ztd %s serving %s%s: configuration %s, %zu agents, "
+	    "attestation %s", PACKAGE_VERSION, socket_path,
+	    ztd.server.adopted ? " (socket from systemd)" : "",
+	    ztd.config_path, ztd.config->n_agents, attest_name(ztd.attest));
 	report_ready(&ready_fd, 0);
+	/* The socket listens and the policy is loaded: logins may come. */
+	systemd_notify("READY=1\nSTATUS=serving %s: generation 1, %zu agents",
+	    socket_path, ztd.config->n_agents);
 	/* Serving: lines go on to stderr only for a person watching, not
 	 * into a pipe (the journal gets them through syslog already). */
 	zt_log_set_stderr(arg_foreground && isatty(STDERR_FILENO));
 
 	status = run(&ztd, signal_fd);
+	systemd_notify("STOPPING=1");
 	grant_end_all(&ztd, "ztd stopping");
 	fleet_free(&ztd);
 	zt_log(LOG_NOTICE, "stopped");
@@ -519,6 +593,7 @@ free_socket_path:
 	fleet_free(&ztd);
 	free(socket_path);
 	identity_free(ztd.identity);
+	launchfilters_free(ztd.launchfilters);
 	grantset_free(&ztd.grants);
 	token_free(ztd.token);
 	ca_free(ztd.ca);

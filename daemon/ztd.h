@@ -16,6 +16,7 @@ struct cache;
 struct fleet;
 struct grant;
 struct identity;
+struct launchfilters;
 struct token;
 
 struct ztd {
@@ -35,6 +36,7 @@ struct ztd {
 					 * tokens (token.h), this run's */
 	struct grantset grants;		/* live grants (grant.c's) */
 	struct fleet *fleet;		/* NULL: no fleet section */
+	struct launchfilters *launchfilters; /* compiled seccomp filters */
 	struct grant *holding;		/* grants with denies held back from
 					 * the audit (decide.c's list) */
 };

@@ -65,6 +65,61 @@ agent_read_str(pid_t pid, uint64_t addr, char *buf, size_t size)
 	return -ENAMETOOLONG;
 }
 
+void
+agent_read_strs(pid_t pid, const uint64_t *addrs, size_t n, char *buf,
+    size_t stride, ssize_t *lens)
+{
+	struct iovec local[AGENT_STRS_MAX], remote[AGENT_STRS_MAX];
+	size_t done;
+	ssize_t got;
+
+	if (n > AGENT_STRS_MAX)
+		n = AGENT_STRS_MAX;
+	for (size_t i = 0; i < n; i++) {
+		size_t chunk = 4096 - (addrs[i] & 4095);
+
+		local[i].iov_base = buf + i * stride;
+		local[i].iov_len = chunk < stride ? chunk : stride;
+		remote[i].iov_base = (void *)(uintptr_t)addrs[i];
+		remote[i].iov_len = local[i].iov_len;
+		lens[i] = AGENT_STR_UNREAD;
+	}
+	/* A partial read stops at the first range that faults: what came
+	 * before it is whole. */
+	got = n > 0 ? process_vm_readv(pid, local, n, remote, n, 0) : 0;
+	done = got > 0 ? (size_t)got : 0;
+	for (size_t i = 0; i < n && done >= local[i].iov_len; i++) {
+		char *nul = memchr(local[i].iov_base, '\0', local[i].iov_len);
+
+		done -= local[i].iov_len;
+		if (nul != NULL)
+			lens[i] = nul - (char *)local[i].iov_base;
+		else if (local[i].iov_len == stride)
+			lens[i] = AGENT_STR_LONG;
+	}
+}
+
+ssize_t
+agent_read_ptrs(pid_t pid, uint64_t addr, size_t i, size_t max,
+    uint64_t *ptrs)
+{
+	uint64_t at = addr + i * 8;
+	size_t room = (4096 - (at & 4095)) / 8, n = max;
+
+	if (n > AGENT_STRS_MAX)
+		n = AGENT_STRS_MAX;
+	if (room == 0)
+		room = 1;		/* a pointer across the boundary */
+	if (n > room)
+		n = room;
+	if (agent_read(pid, at, ptrs, n * 8) < 0)
+		return -EFAULT;
+	for (size_t k = 0; k < n; k++)
+		if (ptrs[k] == 0)
+			return (ssize_t)k + 1;
+	return (ssize_t)n;
+}
+
 /* The agent's descriptor NUMBER in the task that made the call. */
 int
 agent_take_fd(const struct call *c, int number)

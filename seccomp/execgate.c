@@ -46,12 +46,12 @@ deny_exec(const struct supervisor *s, const char *object, const char *reason)
 /* 0, or -EACCES (logged) when the agent's account could replace the
  * command at PATH (execpath_replaceable), shown as OBJECT. */
 static int
-refuse_replaceable(const struct call *c, int dirfd, const char *path,
-    const char *object)
+refuse_replaceable(const struct call *c, int root, int dirfd,
+    const char *path, const char *object)
 {
 	char why[320];
-	int r = execpath_replaceable((pid_t)c->req->pid, dirfd, path, why,
-	    sizeof(why));
+	int r = execpath_replaceable((pid_t)c->req->pid, root, dirfd, path,
+	    why, sizeof(why));
 
 	if (r == 0)
 		return 0;
@@ -71,35 +71,33 @@ env_reason(char *out, size_t size, const char *name, size_t len)
 	    (int)(len > ZT_ENV_NAME_MAX ? ZT_ENV_NAME_MAX : len), name);
 }
 
-/* Open PATH as the agent task PID would for exec: absolute in its root,
- * relative to DIRFD (already ours) or its cwd. */
+/* Open PATH as the agent task PID would for exec: absolute in its root
+ * (ROOT, its /proc/PID/root), relative to DIRFD (already ours) or its
+ * cwd. */
 static int
-open_for_exec(pid_t pid, int dirfd, const char *path, bool nofollow)
+open_for_exec(pid_t pid, int root, int dirfd, const char *path,
+    bool nofollow)
 {
 	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC |
 	    (nofollow ? O_NOFOLLOW : 0) };
 	char where[64];
-	int base, fd;
+	int base, fd, e;
 
 	if (path[0] == '/') {
-		snprintf(where, sizeof(where), "/proc/%d/root", (int)pid);
 		how.resolve = RESOLVE_IN_ROOT;
-	} else if (dirfd >= 0) {
+		return (int)syscall(SYS_openat2, root, path, &how,
+		    sizeof(how));
+	}
+	if (dirfd >= 0)
 		return openat(dirfd, path, (int)how.flags);
-	} else
-		snprintf(where, sizeof(where), "/proc/%d/cwd", (int)pid);
+	snprintf(where, sizeof(where), "/proc/%d/cwd", (int)pid);
 	base = open(where, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (base < 0)
 		return -1;
 	fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
-	if (fd < 0) {
-		int e = errno;
-
-		close(base);
-		errno = e;
-		return -1;
-	}
+	e = errno;
 	close(base);
+	errno = e;
 	return fd;
 }
 
@@ -116,32 +114,72 @@ blob_add(char *blob, size_t *len, const char *s)
 	return 0;
 }
 
+/* Bytes of each argument read in the first, batched read. */
+#define ARG_STRIDE 256
+
+/*
+ * The next batch of the NULL-terminated string array at ADDR, from index
+ * I: the pointers into PTRS and their strings' first bytes into BUF
+ * (STRIDE each; LENS as agent_read_strs says), each in one read.
+ * *STRINGS is how many; returns 1 when the array's NULL came with them,
+ * 0 when more may follow, or -errno.
+ */
+static int
+read_batch(const struct call *c, uint64_t addr, size_t i, uint64_t *ptrs,
+    char *buf, size_t stride, ssize_t *lens, size_t *strings)
+{
+	ssize_t got = agent_read_ptrs(c->req->pid, addr, i, ARGV_MAX - i,
+	    ptrs);
+
+	if (got < 0)
+		return (int)got;
+	*strings = (size_t)got - (ptrs[got - 1] == 0);
+	agent_read_strs(c->req->pid, ptrs, *strings, buf, stride, lens);
+	return *strings < (size_t)got;
+}
+
 /* argv from the agent's memory into BLOB; *ARGC the count. */
 static int
 read_argv(const struct call *c, uint64_t argv, char *blob, size_t *len,
     size_t *argc, size_t *first_len)
 {
+	char first[AGENT_STRS_MAX * ARG_STRIDE];
+	uint64_t ptrs[AGENT_STRS_MAX];
+	ssize_t lens[AGENT_STRS_MAX];
+
 	*len = 0;
 	*argc = 0;
 	*first_len = 0;
 	if (argv == 0)
 		return 0;
-	for (size_t i = 0; i < ARGV_MAX; i++) {
-		uint64_t ptr;
-		ssize_t n;
+	/* A batch of pointers, then their strings' first bytes, in one read
+	 * each; a longer string is read on by itself. */
+	for (size_t i = 0; i < ARGV_MAX;) {
+		size_t strings;
+		int end = read_batch(c, argv, i, ptrs, first, ARG_STRIDE, lens,
+		    &strings);
 
-		if (agent_read(c->req->pid, argv + i * 8, &ptr, 8) < 0)
-			return -EFAULT;
-		if (ptr == 0)
-			return 0;
-		n = agent_read_str(c->req->pid, ptr, blob + *len,
-		    ARGV_BYTES - *len);
-		if (n < 0)
-			return n == -ENAMETOOLONG ? -E2BIG : (int)n;
-		if (i == 0)
-			*first_len = (size_t)n + 1;
-		*len += (size_t)n + 1;
-		(*argc)++;
+		if (end < 0)
+			return end;
+		for (size_t k = 0; k < strings; k++) {
+			ssize_t n = lens[k];
+
+			if (n >= 0 && *len + (size_t)n < ARGV_BYTES)
+				memcpy(blob + *len, first + k * ARG_STRIDE,
+				    (size_t)n + 1);
+			else
+				n = agent_read_str(c->req->pid, ptrs[k],
+				    blob + *len, ARGV_BYTES - *len);
+			if (n < 0)
+				return n == -ENAMETOOLONG ? -E2BIG : (int)n;
+			if (i + k == 0)
+				*first_len = (size_t)n + 1;
+			*len += (size_t)n + 1;
+			(*argc)++;
+		}
+		if (end)
+			return 0;	/* the NULL */
+		i += strings;
 	}
 	return -E2BIG;
 }
@@ -158,32 +196,45 @@ read_env_refused(const struct call *c, uint64_t envp, char *name,
     size_t size)
 {
 	const struct profile *p = c->s->setup.profile;
+	char entries[AGENT_STRS_MAX][ZT_ENV_NAME_MAX * 2];
+	uint64_t ptrs[AGENT_STRS_MAX];
+	ssize_t lens[AGENT_STRS_MAX];
 
 	if (envp == 0)
 		return 0;
-	for (size_t i = 0; i < ARGV_MAX; i++) {
-		char entry[ZT_ENV_NAME_MAX * 2];
-		uint64_t ptr;
-		size_t len;
-		ssize_t n;
+	for (size_t i = 0; i < ARGV_MAX;) {
+		size_t strings;
+		int end = read_batch(c, envp, i, ptrs, entries[0],
+		    sizeof(entries[0]), lens, &strings);
 
-		if (agent_read(c->req->pid, envp + i * 8, &ptr, 8) < 0)
-			return -EFAULT;
-		if (ptr == 0)
-			return 0;
-		n = agent_read_str(c->req->pid, ptr, entry, sizeof(entry));
-		if (n == -ENAMETOOLONG)
-			n = sizeof(entry) - 1;
-		if (n < 0)
-			return (int)n;
-		len = strcspn(entry, "=");
-		if (len > (size_t)n)
-			len = (size_t)n;
-		if (zt_env_is_dangerous(entry, len) &&
-		    !zt_env_named(p->env_names, p->n_env, entry, len)) {
-			env_reason(name, size, entry, len);
-			return 1;
+		if (end < 0)
+			return end;
+		for (size_t k = 0; k < strings; k++) {
+			char *entry = entries[k];
+			ssize_t n = lens[k];
+			const char *eq;
+			size_t len;
+
+			if (n == AGENT_STR_UNREAD)
+				n = agent_read_str(c->req->pid, ptrs[k], entry,
+				    sizeof(entries[0]));
+			if (n == AGENT_STR_LONG || n == -ENAMETOOLONG)
+				n = sizeof(entries[0]) - 1;
+			if (n < 0)
+				return (int)n;
+			/* Within what was read: a long entry has no NUL. */
+			eq = memchr(entry, '=', (size_t)n);
+			len = eq != NULL ? (size_t)(eq - entry) : (size_t)n;
+			if (zt_env_is_dangerous(entry, len) &&
+			    !zt_env_named(p->env_names, p->n_env, entry,
+			    len)) {
+				env_reason(name, size, entry, len);
+				return 1;
+			}
 		}
+		if (end)
+			return 0;	/* the NULL */
+		i += strings;
 	}
 	return -E2BIG;
 }
@@ -231,17 +282,14 @@ execgate_drop_all(struct supervisor *s)
  * replaced (an exec the kernel failed leaves nothing usable behind).
  */
 static int
-add_approval(const struct call *c, int exe_fd, const uint8_t digest[32],
-    const char *blob, size_t len)
+add_approval(const struct call *c, const struct stat *sb,
+    const uint8_t digest[32], const char *blob, size_t len)
 {
 	struct supervisor *s = c->s;
 	pid_t tid = (pid_t)c->req->pid;
 	int64_t now = ztconn_now_ms();
 	struct approval *slot = NULL;
-	struct stat sb;
 
-	if (fstat(exe_fd, &sb) < 0)
-		return -errno;
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < APPROVALS_MAX; i++) {
 		struct approval *a = &s->approvals[i];
@@ -260,8 +308,8 @@ add_approval(const struct call *c, int exe_fd, const uint8_t digest[32],
 	slot->used = true;
 	slot->tid = tid;
 	slot->notif_id = c->req->id;
-	slot->dev = sb.st_dev;
-	slot->ino = sb.st_ino;
+	slot->dev = sb->st_dev;
+	slot->ino = sb->st_ino;
 	memcpy(slot->digest, digest, 32);
 	slot->expires_ms = now + APPROVAL_MS;
 	if (++s->n_approvals > s->peak_approvals)
@@ -271,25 +319,23 @@ add_approval(const struct call *c, int exe_fd, const uint8_t digest[32],
 }
 
 /*
- * The first approved exec of PATH in this grant pins the file it was (dev,
- * inode, digest); a later exec of PATH that finds another file -- replaced
- * or rewritten on disk since -- is refused until a new grant.  False then.
+ * The first approved exec of PATH in this grant pins the file it was (SB's
+ * dev and inode, DIGEST); a later exec of PATH that finds another file --
+ * replaced or rewritten on disk since -- is refused until a new grant.
+ * False then.
  */
 static bool
-pin_check(struct supervisor *s, const char *path, int fd)
+pin_check(struct supervisor *s, const char *path, const struct stat *sb,
+    const uint8_t digest[32])
 {
-	uint8_t digest[32];
-	struct stat sb;
 	struct pin *p;
 	bool ok = true;
 
-	if (fstat(fd, &sb) < 0 || file_digest(s, fd, digest) < 0)
-		return false;
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < PINS_MAX; i++) {
 		p = &s->pins[i];
 		if (p->path != NULL && strcmp(p->path, path) == 0) {
-			ok = p->dev == sb.st_dev && p->ino == sb.st_ino &&
+			ok = p->dev == sb->st_dev && p->ino == sb->st_ino &&
 			    memcmp(p->digest, digest, 32) == 0;
 			goto out;
 		}
@@ -300,8 +346,8 @@ pin_check(struct supervisor *s, const char *path, int fd)
 		ok = false;
 		goto out;
 	}
-	p->dev = sb.st_dev;
-	p->ino = sb.st_ino;
+	p->dev = sb->st_dev;
+	p->ino = sb->st_ino;
 	memcpy(p->digest, digest, 32);
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -330,13 +376,13 @@ on_exec(const struct call *c, bool at, char *blob)
 	uint64_t path_addr = at ? a[1] : a[0], argv_addr = at ? a[2] : a[1];
 	uint64_t envp_addr = at ? a[3] : a[2];
 	int flags = at ? (int)a[4] : 0, dirfd = -1, fd = -1, exe = -1, r;
-	int env_refused;
+	int env_refused, root = -1;
 	char path[PATH_MAX], canon[PATH_MAX], script_canon[PATH_MAX];
-	char env_why[256];
+	char env_why[256], where[64];
 	size_t blob_len, argc, first_len;
 	struct zt_shebang sb;
-	uint8_t digest[32];
-	struct stat st;
+	uint8_t digest[32], exe_digest[32];
+	struct stat st, exe_st;
 	ssize_t n;
 	pid_t tgid;
 	bool launch;
@@ -353,9 +399,17 @@ on_exec(const struct call *c, bool at, char *blob)
 		return -EACCES;
 	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return -EINVAL;
+	/* The agent's root, once: where its absolute paths resolve, for the
+	 * open and the walk alike. */
+	snprintf(where, sizeof(where), "/proc/%d/root", (int)c->req->pid);
+	if ((root = open(where, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -EACCES;
 	if (at && (int)a[0] != AT_FDCWD && path[0] != '/') {
-		if ((dirfd = agent_take_fd(c, (int)a[0])) < 0)
-			return dirfd;
+		if ((dirfd = agent_take_fd(c, (int)a[0])) < 0) {
+			r = dirfd;
+			dirfd = -1;
+			goto out;
+		}
 	}
 	if (at && path[0] == '\0') {
 		if (!(flags & AT_EMPTY_PATH) || dirfd < 0) {
@@ -366,7 +420,7 @@ on_exec(const struct call *c, bool at, char *blob)
 		snprintf(canon, sizeof(canon), "/proc/self/fd/%d", dirfd);
 		fd = open(canon, O_RDONLY | O_CLOEXEC);
 	} else
-		fd = open_for_exec(c->req->pid, dirfd, path,
+		fd = open_for_exec(c->req->pid, root, dirfd, path,
 		    flags & AT_SYMLINK_NOFOLLOW);
 	if (fd < 0) {
 		r = errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
@@ -383,30 +437,42 @@ on_exec(const struct call *c, bool at, char *blob)
 		r = -EACCES;
 		goto out;
 	}
-	if (zt_proc_tgid((pid_t)c->req->pid, &tgid) < 0)
-		tgid = -1;
+	/* Only the launch exec (the root process's first) needs its thread
+	 * group, which only /proc/PID/status tells. */
 	pthread_mutex_lock(&s->lock);
-	launch = s->launch_pending && tgid == s->setup.root_pid &&
-	    st.st_dev == s->setup.binary_dev &&
+	launch = s->launch_pending && st.st_dev == s->setup.binary_dev &&
 	    st.st_ino == s->setup.binary_ino;
-	if (launch)
-		s->launch_pending = false;
 	pthread_mutex_unlock(&s->lock);
+	if (launch) {
+		if (zt_proc_tgid((pid_t)c->req->pid, &tgid) < 0)
+			tgid = -1;
+		pthread_mutex_lock(&s->lock);
+		launch = s->launch_pending && tgid == s->setup.root_pid;
+		if (launch)
+			s->launch_pending = false;
+		pthread_mutex_unlock(&s->lock);
+	}
 	/* The launch exec runs the binary ztd checked; every other one is
-	 * asked about, by the file it resolves to. */
-	if (!launch && (!decide_exec(c, canon) || !pin_check(s, canon, fd))) {
+	 * asked about, by the file it resolves to.  One digest of the file
+	 * serves the pin, the launch check and the approval. */
+	if (!launch && !decide_exec(c, canon)) {
 		r = -EACCES;
 		goto out;
 	}
-	if (launch && (file_digest(s, fd, digest) < 0 ||
-	    memcmp(digest, s->setup.binary_digest, 32) != 0)) {
+	if ((r = file_digest(s, fd, digest)) < 0)
+		goto out;
+	if (!launch && !pin_check(s, canon, &st, digest)) {
+		r = -EACCES;
+		goto out;
+	}
+	if (launch && memcmp(digest, s->setup.binary_digest, 32) != 0) {
 		zt_log(LOG_WARNING, "the agent binary changed since launch");
 		r = -EACCES;
 		goto out;
 	}
 	/* The file as named (a descriptor's by where it is now). */
-	if ((r = refuse_replaceable(c, dirfd, at && path[0] == '\0' ? canon :
-	    path, canon)) < 0)
+	if ((r = refuse_replaceable(c, root, dirfd, at && path[0] == '\0' ?
+	    canon : path, canon)) < 0)
 		goto out;
 	if ((r = zt_shebang_read(fd, &sb)) < 0) {
 		r = r == -ENAMETOOLONG ? -ENOEXEC : r;	/* as the kernel */
@@ -423,16 +489,19 @@ on_exec(const struct call *c, bool at, char *blob)
 			r = -EACCES;
 			goto out;
 		}
-		exe = open_for_exec(c->req->pid, -1, sb.interpreter, false);
-		if (exe < 0 || fd_path(exe, script_canon,
-		    sizeof(script_canon)) < 0 ||
+		exe = open_for_exec(c->req->pid, root, -1, sb.interpreter,
+		    false);
+		if (exe < 0 || fstat(exe, &exe_st) < 0 ||
+		    fd_path(exe, script_canon, sizeof(script_canon)) < 0 ||
 		    zt_shebang_read(exe, &nested) != 0 ||
-		    (!launch && (!decide_exec(c, script_canon) ||
-		    !pin_check(s, script_canon, exe)))) {
+		    (!launch && !decide_exec(c, script_canon)) ||
+		    (r = file_digest(s, exe, exe_digest)) < 0 ||
+		    (!launch && !pin_check(s, script_canon, &exe_st,
+		    exe_digest))) {
 			r = -EACCES;
 			goto out;
 		}
-		if ((r = refuse_replaceable(c, -1, sb.interpreter,
+		if ((r = refuse_replaceable(c, root, -1, sb.interpreter,
 		    script_canon)) < 0)
 			goto out;
 		/* argv as binfmt_script builds it. */
@@ -449,13 +518,12 @@ on_exec(const struct call *c, bool at, char *blob)
 		memcpy(blob, expect, len);
 		blob_len = len;
 	} else {
-		exe = fd;
-		fd = -1;
+		exe_st = st;
+		memcpy(exe_digest, digest, sizeof(exe_digest));
 		if (argc == 0)
 			blob[blob_len++] = '\0';	/* the kernel adds "" */
 	}
-	if ((r = file_digest(s, exe, digest)) < 0 ||
-	    (r = add_approval(c, exe, digest, blob, blob_len)) < 0)
+	if ((r = add_approval(c, &exe_st, exe_digest, blob, blob_len)) < 0)
 		goto out;
 	r = agent_call_valid(c) ? 1 : -EACCES;	/* 1: on_exec continues */
 out:
@@ -465,6 +533,8 @@ out:
 		close(fd);
 	if (dirfd >= 0)
 		close(dirfd);
+	if (root >= 0)
+		close(root);
 	return r;
 }
 

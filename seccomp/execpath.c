@@ -46,17 +46,15 @@ same_inode(const struct stat *a, const struct stat *b)
 }
 
 int
-execpath_replaceable(pid_t pid, int dirfd, const char *path, char *why,
-    size_t size)
+execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
+    char *why, size_t size)
 {
 	char where[64], rest[PATH_MAX * 2], target[PATH_MAX];
 	struct stat root_st, st;
-	int root, cur = -1, next, links = 0, r;
+	int cur = -1, next, links = 0, r;
 	size_t at = 0;
 
-	snprintf(where, sizeof(where), "/proc/%d/root", (int)pid);
-	if ((root = open(where, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    fstat(root, &root_st) < 0) {
+	if (root < 0 || fstat(root, &root_st) < 0) {
 		r = -EACCES;
 		goto out;
 	}
@@ -192,7 +190,5 @@ yes_dir:
 out:
 	if (cur >= 0)
 		close(cur);
-	if (root >= 0)
-		close(root);
 	return r;
 }

@@ -18,7 +18,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/seccomp.h>
 
 #include "filter.h"
 
@@ -509,42 +512,125 @@ filter_free(struct filter *f)
 		seccomp_release((scmp_filter_ctx)f);
 }
 
+/*
+ * F's program into a new memfd (libseccomp 2.5 exports to a descriptor
+ * only) made with MEMFD_FLAGS; *N its instructions, at most MAX.  The
+ * descriptor, or -errno with ERROR set.
+ */
+static int
+export_memfd(struct filter *f, unsigned memfd_flags, size_t max, size_t *n,
+    char *error)
+{
+	off_t size;
+	int fd, r;
+
+	if ((fd = memfd_create("zt-filter", memfd_flags)) < 0)
+		return fail(error, "export", "memfd", -errno);
+	if ((r = seccomp_export_bpf((scmp_filter_ctx)f, fd)) < 0) {
+		fail(error, "export", NULL, r);
+		goto fail;
+	}
+	if ((size = lseek(fd, 0, SEEK_END)) < 0) {
+		r = fail(error, "export", "lseek", -errno);
+		goto fail;
+	}
+	*n = (size_t)size / sizeof(struct sock_filter);
+	if (size == 0 || (size_t)size % sizeof(struct sock_filter) != 0) {
+		r = fail(error, "export", "size", -EPROTO);
+		goto fail;
+	}
+	if (*n > max) {
+		r = fail(error, "export", "size", -E2BIG);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return r;
+}
+
 int
 filter_export_bpf(struct filter *f, struct sock_filter *prog, size_t max,
     char *error)
 {
-	off_t size;
 	size_t n;
 	int fd, r;
 
-	/* libseccomp 2.5 exports to a descriptor only. */
-	if ((fd = memfd_create("zt-filter", MFD_CLOEXEC)) < 0)
-		return fail(error, "export", "memfd", -errno);
-	if ((r = seccomp_export_bpf((scmp_filter_ctx)f, fd)) < 0) {
-		fail(error, "export", NULL, r);
-		goto out;
-	}
-	if ((size = lseek(fd, 0, SEEK_END)) < 0) {
-		r = fail(error, "export", "lseek", -errno);
-		goto out;
-	}
-	n = (size_t)size / sizeof(*prog);
-	if (size == 0 || (size_t)size % sizeof(*prog) != 0) {
-		r = fail(error, "export", "size", -EPROTO);
-		goto out;
-	}
-	if (n > max) {
-		r = fail(error, "export", "size", -E2BIG);
-		goto out;
-	}
-	if (pread(fd, prog, (size_t)size, 0) != size) {
+	if ((fd = export_memfd(f, MFD_CLOEXEC, max, &n, error)) < 0)
+		return fd;
+	if (pread(fd, prog, n * sizeof(*prog), 0) != (ssize_t)(n *
+	    sizeof(*prog)))
 		r = fail(error, "export", "read", -EIO);
-		goto out;
-	}
-	r = (int)n;
-out:
+	else
+		r = (int)n;
 	close(fd);
 	return r;
+}
+
+int
+filter_export_sealed(const struct profile *p, char *error)
+{
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+	    F_SEAL_SEAL;
+	struct filter *f;
+	size_t n;
+	int fd;
+
+	if ((fd = filter_build(p, &f, error)) < 0)
+		return fd;
+	fd = export_memfd(f, MFD_CLOEXEC | MFD_ALLOW_SEALING,
+	    FILTER_INSNS_MAX, &n, error);
+	filter_free(f);
+	if (fd >= 0 && fcntl(fd, F_ADD_SEALS, seals) < 0) {
+		int e = errno;
+
+		close(fd);
+		fd = fail(error, "export", "seal", -e);
+	}
+	return fd;
+}
+
+int
+filter_read_sealed(int fd, struct sock_filter *prog, size_t max,
+    char *error)
+{
+	const int needed = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	struct stat st;
+	int seals;
+
+	/* Sealed against writes and resizing: what is read here is what
+	 * every other holder reads, and stays so. */
+	if ((seals = fcntl(fd, F_GET_SEALS)) < 0 ||
+	    (seals & needed) != needed)
+		return fail(error, "compiled filter", "seals", -EPERM);
+	if (fstat(fd, &st) < 0)
+		return fail(error, "compiled filter", "fstat", -errno);
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (size_t)st.st_size % sizeof(*prog) != 0)
+		return fail(error, "compiled filter", "size", -EPROTO);
+	if ((size_t)st.st_size / sizeof(*prog) > max)
+		return fail(error, "compiled filter", "size", -E2BIG);
+	if (pread(fd, prog, (size_t)st.st_size, 0) != st.st_size)
+		return fail(error, "compiled filter", "read", -EIO);
+	return (int)((size_t)st.st_size / sizeof(*prog));
+}
+
+int
+filter_load_bpf(const struct sock_filter *prog, size_t n, char *error)
+{
+	struct sock_fprog fprog = { .len = (unsigned short)n,
+	    .filter = (struct sock_filter *)prog };
+	long fd;
+
+	if (n == 0 || n > FILTER_INSNS_MAX)
+		return fail(error, "load", "size", -E2BIG);
+	/* What seccomp_load does for this filter: NO_NEW_PRIVS is the
+	 * caller's, and the listener is the only flag. */
+	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+	    SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
+	if (fd < 0)
+		return fail(error, "load", NULL, -errno);
+	return (int)fd;
 }
 
 int

@@ -30,6 +30,33 @@ void filter_free(struct filter *f);
 int filter_export_bpf(struct filter *f, struct sock_filter *prog,
     size_t max, char *error);
 
+/* The most instructions a filter may have (the kernel's BPF_MAXINSNS). */
+#define FILTER_INSNS_MAX 4096
+
+/*
+ * Build P's filter and export its BPF program, as seccomp_load() would
+ * install it, into a new memfd sealed against writes, resizing and
+ * further sealing (ztd's compiled filter, handed to zt-exec with a
+ * launch).  Returns the descriptor (close-on-exec), or -errno with ERROR
+ * (160 bytes) set.
+ */
+int filter_export_sealed(const struct profile *p, char *error);
+
+/*
+ * Read the program in FD, which must be sealed as filter_export_sealed
+ * leaves it (-EPERM otherwise), into PROG (room for MAX instructions).
+ * Returns the number of instructions, or -errno with ERROR set.
+ */
+int filter_read_sealed(int fd, struct sock_filter *prog, size_t max,
+    char *error);
+
+/*
+ * Load PROG (N instructions) into the calling process, which must have
+ * set NO_NEW_PRIVS, with a notification listener.  Returns the listener,
+ * or -errno with ERROR (160 bytes) set.
+ */
+int filter_load_bpf(const struct sock_filter *prog, size_t n, char *error);
+
 /*
  * Build (filter_build) and load the agent's filter into the calling
  * process (which must have set NO_NEW_PRIVS) and return the notification

@@ -212,7 +212,8 @@ landlock_apply(const struct profile *p, int *abi_out, char *error)
 	if (abi < 6) {
 		if (!p->landlock_optional) {
 			snprintf(error, ERROR_MAX, "landlock: the kernel offers "
-			    "ABI %d, the profile needs 6 (scoping)%s",
+			    "ABI %d, the profile needs 6 (scoping, Linux "
+			    "6.12)%s",
 			    abi < 0 ? 0 : abi, p->files_given ?
 			    " and file rules" : "");
 			return -EOPNOTSUPP;

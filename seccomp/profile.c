@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,7 @@ profile_from_record(const struct zt_record *r, struct profile *p,
 	struct zt_record file;
 	size_t cursor = 0, n;
 
-	memset(p, 0, sizeof(*p));
+	memset(p, 0, offsetof(struct profile, files));
 	if (zt_record_get_str(r, ZT_F_AGENT, &agent) < 0 ||
 	    zt_record_get_str(r, ZT_F_BINARY, &binary) < 0 ||
 	    zt_record_get_u32(r, ZT_F_FLAGS, &flags) < 0 ||

@@ -25,6 +25,11 @@ struct profile_file {
 #define PROFILE_W 2u
 #define PROFILE_X 4u
 
+/*
+ * The head (up to files) is cleared by profile_from_record; of each list below
+ * it, only the first n_* entries are set (a new struct's zero pages are
+ * never touched: the lists take a megabyte).
+ */
 struct profile {
 	char agent[65];
 	char binary[PATH_MAX];
@@ -32,21 +37,21 @@ struct profile {
 	bool landlock_optional;
 	unsigned decision_ttl;
 	bool files_given;
-	struct profile_file files[PROFILE_ITEMS_MAX];
-	size_t n_files;
-	char commands[PROFILE_ITEMS_MAX][PATH_MAX];
-	size_t n_commands;
-	char deny[PROFILE_ITEMS_MAX][32];
-	size_t n_deny;
-	char gate[PROFILE_ITEMS_MAX][32];
-	size_t n_gate;
 	bool inet, inet6, unix_;
 	bool tunnel;
-	char tunnel_cas[8][PATH_MAX];	/* readied at launch (the first 8) */
+	size_t n_files;
+	size_t n_commands;
+	size_t n_deny;
+	size_t n_gate;
 	size_t n_tunnel_cas;
+	size_t n_env;
+	struct profile_file files[PROFILE_ITEMS_MAX];
+	char commands[PROFILE_ITEMS_MAX][PATH_MAX];
+	char deny[PROFILE_ITEMS_MAX][32];
+	char gate[PROFILE_ITEMS_MAX][32];
+	char tunnel_cas[8][PATH_MAX];	/* readied at launch (the first 8) */
 	char env[ZT_ENV_NAMES_MAX][ZT_ENV_NAME_MAX + 1];
 	const char *env_names[ZT_ENV_NAMES_MAX];	/* into env */
-	size_t n_env;
 };
 
 /* Read R, a ZT_F_PROFILE record, into P.  Returns 0, or -EINVAL with

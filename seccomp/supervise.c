@@ -86,13 +86,35 @@ dispatch(const struct call *c, char *buf)
 	}
 }
 
+static void *worker_main(void *arg);
+
+/* Every worker is busy: make another, up to SUPERVISE_WORKERS. */
+static void
+add_worker(struct supervisor *s)
+{
+	unsigned n = atomic_fetch_add(&s->n_workers, 1);
+	int r;
+
+	if (n >= SUPERVISE_WORKERS) {
+		atomic_fetch_sub(&s->n_workers, 1);
+		return;
+	}
+	atomic_fetch_add(&s->idle, 1);
+	if ((r = pthread_create(&s->workers[n], NULL, worker_main, s)) != 0) {
+		atomic_fetch_sub(&s->idle, 1);
+		atomic_fetch_sub(&s->n_workers, 1);
+		zt_log(LOG_WARNING, "no supervisor worker more: %s",
+		    strerror(r));
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct supervisor *s = arg;
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
-	struct call c = { .s = s, .fd = s->setup.notify_fd };
+	struct call c = { .s = s };
 	char *buf = malloc(ARGV_BYTES + 4096);
 
 	if (buf == NULL || seccomp_notify_alloc(&req, &resp) < 0) {
@@ -100,6 +122,13 @@ worker_main(void *arg)
 		free(buf);
 		return NULL;
 	}
+	/* Made while zt-exec waits for ztd and the child: the setup comes
+	 * with supervise_start. */
+	pthread_mutex_lock(&s->lock);
+	while (!s->started)
+		pthread_cond_wait(&s->start, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	c.fd = s->setup.notify_fd;
 	c.req = req;
 	c.resp = resp;
 	/* This thread resolves paths and makes calls for the agent: with
@@ -127,6 +156,9 @@ worker_main(void *arg)
 				break;
 			continue;
 		}
+		/* The last idle worker busy: another comes. */
+		if (atomic_fetch_sub(&s->idle, 1) == 1)
+			add_worker(s);
 		memset(resp, 0, sizeof(*resp));
 		resp->id = req->id;
 		r = dispatch(&c, buf);
@@ -139,6 +171,7 @@ worker_main(void *arg)
 		}
 		/* ENOENT: the caller is gone; nothing to answer. */
 		seccomp_notify_respond(c.fd, resp);
+		atomic_fetch_add(&s->idle, 1);
 	}
 	seccomp_notify_free(req, resp);
 	free(buf);
@@ -153,14 +186,13 @@ on_ztd_event(void *arg)
 }
 
 int
-supervise_start(struct supervisor **out, const struct supervise_setup *setup)
+supervise_new(struct supervisor **out)
 {
 	struct supervisor *s = calloc(1, sizeof(*s));
 	int r;
 
 	if (s == NULL)
 		return -ENOMEM;
-	s->setup = *setup;
 	s->launch_pending = true;
 	s->tasks = calloc(TASKS_MAX, sizeof(*s->tasks));
 	s->digests = zt_digests_new(DIGESTS);
@@ -170,16 +202,30 @@ supervise_start(struct supervisor **out, const struct supervise_setup *setup)
 		free(s);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->start, NULL);
+	atomic_init(&s->n_workers, SUPERVISE_WORKERS_FIRST);
+	atomic_init(&s->idle, SUPERVISE_WORKERS_FIRST);
+	for (int i = 0; i < SUPERVISE_WORKERS_FIRST; i++)
+		if ((r = pthread_create(&s->workers[i], NULL, worker_main,
+		    s)) != 0)
+			return -r;	/* the caller exits: threads end too */
+	*out = s;
+	return 0;
+}
+
+int
+supervise_start(struct supervisor *s, const struct supervise_setup *setup)
+{
+	pthread_mutex_lock(&s->lock);
+	s->setup = *setup;
 	s->tasks[0].pid = setup->root_pid;
 	s->tasks[0].seen = true;	/* seized running: no first stop */
 	s->n_tasks = 1;
 	s->peak_tasks = 1;
-	pthread_mutex_init(&s->lock, NULL);
-	for (int i = 0; i < SUPERVISE_WORKERS; i++)
-		if ((r = pthread_create(&s->workers[i], NULL, worker_main,
-		    s)) != 0)
-			return -r;	/* the caller exits: threads end too */
+	s->started = true;
+	pthread_cond_broadcast(&s->start);
+	pthread_mutex_unlock(&s->lock);
 	ztconn_on_event(setup->ztd, on_ztd_event, s);
-	*out = s;
 	return 0;
 }

@@ -11,7 +11,9 @@
 #include "tunnel.h"
 #include "ztconn.h"
 
-#define SUPERVISE_WORKERS 8
+#define SUPERVISE_WORKERS 8		/* at most */
+#define SUPERVISE_WORKERS_FIRST 2	/* made at the start; more when
+					 * every one is busy */
 
 struct supervisor;
 
@@ -33,11 +35,20 @@ struct supervise_setup {
 };
 
 /*
- * Start SUPERVISE_WORKERS threads answering the agent's notifications
- * concurrently (one slow connect never holds the others).  SETUP is
- * copied; the profile and connection must outlive the supervisor.
+ * Make SUPERVISE_WORKERS_FIRST threads that will answer the agent's
+ * notifications concurrently; a worker that takes the last idle one's
+ * place makes another, up to SUPERVISE_WORKERS (one slow connect never
+ * holds the others).  They wait for supervise_start, so that making them
+ * overlaps the launch's waits for ztd and the child.  Threads inherit the
+ * caller's signal mask and file-system group: set those first.
  */
-int supervise_start(struct supervisor **out,
+int supervise_new(struct supervisor **out);
+
+/*
+ * Let the workers run on SETUP (copied; the profile and connection must
+ * outlive the supervisor).  Returns 0.
+ */
+int supervise_start(struct supervisor *s,
     const struct supervise_setup *setup);
 
 /*

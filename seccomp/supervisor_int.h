@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <seccomp.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -58,7 +59,11 @@ struct pin {
 struct supervisor {
 	struct supervise_setup setup;
 	pthread_t workers[SUPERVISE_WORKERS];
+	atomic_uint n_workers;		/* made */
+	atomic_uint idle;		/* waiting for a notification */
 	pthread_mutex_t lock;		/* approvals, tasks, pins */
+	pthread_cond_t start;		/* workers wait for the setup */
+	bool started;			/* supervise_start has been called */
 	bool launch_pending;		/* the root's first exec not yet seen */
 	struct approval approvals[APPROVALS_MAX];
 	size_t n_approvals, peak_approvals;
@@ -86,6 +91,33 @@ int agent_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 /* A NUL-terminated string at ADDR: its length, -EFAULT, or -ENAMETOOLONG
  * when SIZE - 1 bytes hold no NUL. */
 ssize_t agent_read_str(pid_t pid, uint64_t addr, char *buf, size_t size);
+
+/* The most strings agent_read_strs reads in one call. */
+#define AGENT_STRS_MAX 64
+/* Of a string agent_read_strs read: no NUL within what could be read
+ * (the next page may be unmapped, or the read stopped), or none within
+ * the whole STRIDE. */
+#define AGENT_STR_UNREAD (-1)
+#define AGENT_STR_LONG (-2)
+
+/*
+ * The first bytes of the N (at most AGENT_STRS_MAX) strings at ADDRS, in
+ * one process_vm_readv: string I into BUF + I * STRIDE, up to STRIDE
+ * bytes or its page boundary.  LENS[I] is its length when a NUL came
+ * within them, else AGENT_STR_LONG (STRIDE bytes read) or
+ * AGENT_STR_UNREAD (read it with agent_read_str).
+ */
+void agent_read_strs(pid_t pid, const uint64_t *addrs, size_t n, char *buf,
+    size_t stride, ssize_t *lens);
+
+/*
+ * Pointers of the NULL-terminated array at ADDR from index I: up to MAX
+ * (at most AGENT_STRS_MAX) of them, and no further than ADDR's page, into
+ * PTRS.  Returns how many were read (the NULL, when among them, counted),
+ * or -EFAULT.
+ */
+ssize_t agent_read_ptrs(pid_t pid, uint64_t addr, size_t i, size_t max,
+    uint64_t *ptrs);
 /* The agent's descriptor NUMBER in the calling task, as ours: the new
  * descriptor, or -errno. */
 int agent_take_fd(const struct call *c, int number);
@@ -102,12 +134,13 @@ int64_t netcall_dispatch(const struct call *c, char *buf);
 int64_t filecall_dispatch(const struct call *c);
 
 /* execpath.c: could the agent's account replace the command at PATH, as
- * task PID resolves it (absolute in its root; relative to DIRFD, ours,
- * or else its cwd)?  Every directory walked, symlinks' included (at most
- * 40 of them), and the file itself are checked.  1 with WHY (SIZE bytes)
- * when it could, 0 when not, or -errno when the walk failed. */
-int execpath_replaceable(pid_t pid, int dirfd, const char *path, char *why,
-    size_t size);
+ * task PID resolves it (absolute in its root, ROOT: /proc/PID/root open
+ * O_PATH by the caller; relative to DIRFD, ours, or else its cwd)?  Every
+ * directory walked, symlinks' included (at most 40 of them), and the file
+ * itself are checked.  1 with WHY (SIZE bytes) when it could, 0 when not,
+ * or -errno when the walk failed. */
+int execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
+    char *why, size_t size);
 
 /* execgate.c */
 /* execve/execveat: CONTINUE when approved (verified at the exec event),

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -36,6 +37,7 @@
 #include "zt_client.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
+#include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztconn.h"
@@ -49,13 +51,6 @@
 #define EXIT_NOT_FOUND 127
 #define LAUNCH_TIMEOUT_MS 10000
 
-/* Bookworm's headers predate these (Linux 6.6). */
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1ull
-#endif
 
 #ifdef __SANITIZE_ADDRESS__
 /*
@@ -73,6 +68,10 @@ __asan_default_options(void)
 #endif
 
 static struct profile profile;
+/* ztd's compiled filter for the profile (n_program 0: none came, the
+ * child builds it with libseccomp). */
+static struct sock_filter program[FILTER_INSNS_MAX];
+static size_t n_program;
 static struct supervisor *supervisor;
 static struct tunnels *tunnels;
 static int root_pidfd = -1;
@@ -128,13 +127,17 @@ struct launch {
 	char grant[33];
 	int64_t expires_ms;		/* CLOCK_BOOTTIME */
 	uint8_t digest[32];
+	int filter_fd;			/* ztd's compiled filter, or -1 */
 };
 
-/* Ask ztd for a grant to run COMMAND, and its profile INTO; exit
- * code on failure. */
+/*
+ * Ask ztd for a grant to run COMMAND, and its profile INTO; exit code on
+ * failure.  While ztd checks the binary, the supervisor's workers are
+ * made (*WORKERS).
+ */
 static int
 ask_launch(int fd, const char *command, const char *agent,
-    struct launch *out, struct profile *into)
+    struct supervisor **workers, struct launch *out, struct profile *into)
 {
 	struct zt_record record;
 	char error[160];
@@ -146,6 +149,7 @@ ask_launch(int fd, const char *command, const char *agent,
 	size_t size = 0;
 	int r, code = EXIT_FAILED;
 
+	out->filter_fd = -1;
 	if (req == NULL)
 		return EXIT_FAILED;
 	reply = req + 1;
@@ -155,7 +159,10 @@ ask_launch(int fd, const char *command, const char *agent,
 	    (r = zt_msg_put_str(req, ZT_F_AGENT, agent)) < 0) ||
 	    (grant != NULL && grant[0] != '\0' &&
 	    (r = zt_msg_put_str(req, ZT_F_GRANT, grant)) < 0) ||
-	    (r = zt_client_call(fd, req, reply, LAUNCH_TIMEOUT_MS)) < 0) {
+	    (r = zt_client_send(fd, req, -1, LAUNCH_TIMEOUT_MS)) < 0 ||
+	    (r = supervise_new(workers)) < 0 ||
+	    (r = zt_client_wait_reply(fd, req->request_id, reply,
+	    &out->filter_fd, LAUNCH_TIMEOUT_MS)) < 0) {
 		fprintf(stderr, "zt-exec: asking ztd: %s\n", zt_strerror(r));
 		goto out;
 	}
@@ -190,6 +197,10 @@ ask_launch(int fd, const char *command, const char *agent,
 	memcpy(out->digest, digest, 32);
 	code = 0;
 out:
+	if (code != 0 && out->filter_fd >= 0) {
+		close(out->filter_fd);
+		out->filter_fd = -1;
+	}
 	free(req);
 	return code;
 }
@@ -334,7 +345,8 @@ child(int sock, pid_t parent, char **argv)
 	 * agent's own now, confined, with the group dropped. */
 	if (prctl(PR_SET_DUMPABLE, 1) < 0)
 		_exit(EXIT_FAILED);
-	if ((nfd = filter_load(&profile, msg + 1)) < 0) {
+	if ((nfd = n_program > 0 ? filter_load_bpf(program, n_program,
+	    msg + 1) : filter_load(&profile, msg + 1)) < 0) {
 		msg[0] = 'F';
 		goto fail;
 	}
@@ -381,6 +393,24 @@ check_supervisor(void)
 	return 0;
 }
 
+/* zt-exec's own digest of the binary it opened, made on a thread of its
+ * own while ztd checks the file and the child confines itself. */
+struct own_digest {
+	pthread_t thread;
+	int fd;
+	int result;
+	uint8_t digest[32];
+};
+
+static void *
+digest_main(void *arg)
+{
+	struct own_digest *d = arg;
+
+	d->result = digest_fd(d->fd, d->digest);
+	return NULL;
+}
+
 static int
 exit_code(int status)
 {
@@ -389,6 +419,35 @@ exit_code(int status)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return EXIT_FAILED;
+}
+
+/*
+ * Every kernel feature supervision relies on, or a refusal (exit 125)
+ * naming the missing ones and the Linux version that has each; what only
+ * weakens or slows supervision is logged.
+ */
+static int
+check_kernel(void)
+{
+	struct zt_kernel k;
+	char missing[512], why[768];
+
+	zt_kernel_probe(&k, ZT_KERNEL_ZTEXEC_NEEDS | ZT_KERNEL_ZTEXEC_WANTS);
+	if (zt_kernel_missing(&k, ZT_KERNEL_ZTEXEC_NEEDS, missing,
+	    sizeof(missing)) > 0) {
+		snprintf(why, sizeof(why), "this kernel (%s) lacks what "
+		    "zt-exec cannot supervise without: %s; " ZT_KERNEL_ADVICE,
+		    k.release, missing);
+		fprintf(stderr, "zt-exec: %s\n", why);
+		zt_log(LOG_ERR, "%s", why);
+		return EXIT_FAILED;
+	}
+	if (zt_kernel_missing(&k, ZT_KERNEL_ZTEXEC_WANTS, missing,
+	    sizeof(missing)) > 0)
+		zt_log(LOG_WARNING, "this kernel (%s) lacks %s: see "
+		    "zt-exec(1) for what is weaker without it", k.release,
+		    missing);
+	return 0;
 }
 
 int
@@ -404,9 +463,10 @@ main(int argc, char **argv)
 	};
 	const char *socket_path = ZT_DEFAULT_SOCKET, *agent = NULL;
 	const char *log_socket = "/dev/log";
-	char command[PATH_MAX], msg[256];
+	char command[PATH_MAX], error[256], msg[256];
 	struct supervise_setup setup = { .notify_fd = -1 };
 	static struct launch launch;
+	static struct own_digest own;
 	struct ztconn *ztd = NULL;
 	struct stat st;
 	pthread_t signals;
@@ -428,8 +488,11 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_FAILED;
 	}
+	digest_short_lived();
 	zt_log_open_syslog("zt-exec", log_socket, LOG_AUTHPRIV, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if ((code = check_kernel()) != 0)
+		return code;
 	if ((code = check_supervisor()) != 0)
 		return code;
 	/* The supervisor group is for ztd's eyes only (SO_PEERCRED reports
@@ -445,32 +508,6 @@ main(int argc, char **argv)
 	if ((code = find_command(argv[optind], command)) != 0)
 		return code;
 
-	/* The binary as it is now; ztd's digest must be of this file. */
-	bin = open(command, O_RDONLY | O_CLOEXEC);
-	if (bin < 0 || fstat(bin, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "zt-exec: %s: not a readable file\n", command);
-		return EXIT_DENIED;
-	}
-	setup.binary_dev = st.st_dev;
-	setup.binary_ino = st.st_ino;
-	if ((fd = zt_client_connect(socket_path)) < 0) {
-		fprintf(stderr, "zt-exec: ztd unreachable at %s: %s\n",
-		    socket_path, zt_strerror(fd));
-		return EXIT_FAILED;
-	}
-	if ((code = ask_launch(fd, command, agent, &launch, &profile)) != 0)
-		return code;
-	if (strcmp(profile.binary, command) != 0 ||
-	    digest_fd(bin, setup.binary_digest) < 0 ||
-	    memcmp(setup.binary_digest, launch.digest, 32) != 0)
-		return denied("the binary is not the one ztd checked "
-		    "(changed since?)");
-	close(bin);
-	if (stat(socket_path, &st) == 0) {
-		setup.ztd_dev = st.st_dev;
-		setup.ztd_ino = st.st_ino;
-	}
-
 	/* Forwarded signals are taken by one thread, blocked in all. */
 	sigemptyset(&forwarded);
 	for (int sig = SIGHUP; sig <= SIGUSR2 + 4; sig++)
@@ -482,6 +519,49 @@ main(int argc, char **argv)
 			sigaddset(&forwarded, sig);
 	sigaddset(&forwarded, SIGWINCH);
 	pthread_sigmask(SIG_BLOCK, &forwarded, NULL);
+
+	/* The binary as it is now; ztd's digest must be of this file.  Our
+	 * own digest of it, and the supervisor's workers, are made while we
+	 * wait for ztd and the child. */
+	bin = open(command, O_RDONLY | O_CLOEXEC);
+	if (bin < 0 || fstat(bin, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "zt-exec: %s: not a readable file\n", command);
+		return EXIT_DENIED;
+	}
+	setup.binary_dev = st.st_dev;
+	setup.binary_ino = st.st_ino;
+	own.fd = bin;
+	if ((code = pthread_create(&own.thread, NULL, digest_main,
+	    &own)) != 0) {
+		fprintf(stderr, "zt-exec: thread: %s\n", strerror(code));
+		return EXIT_FAILED;
+	}
+	if ((fd = zt_client_connect(socket_path)) < 0) {
+		fprintf(stderr, "zt-exec: ztd unreachable at %s: %s\n",
+		    socket_path, zt_strerror(fd));
+		return EXIT_FAILED;
+	}
+	if ((code = ask_launch(fd, command, agent, &supervisor, &launch,
+	    &profile)) != 0)
+		return code;
+	if (strcmp(profile.binary, command) != 0)
+		return denied("the binary is not the one ztd checked "
+		    "(changed since?)");
+	if (launch.filter_fd >= 0) {
+		int r = filter_read_sealed(launch.filter_fd, program,
+		    FILTER_INSNS_MAX, error);
+
+		close(launch.filter_fd);
+		if (r < 0) {
+			fprintf(stderr, "zt-exec: ztd's %s\n", error);
+			return EXIT_FAILED;
+		}
+		n_program = (size_t)r;
+	}
+	if (stat(socket_path, &st) == 0) {
+		setup.ztd_dev = st.st_dev;
+		setup.ztd_ino = st.st_ino;
+	}
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 		fprintf(stderr, "zt-exec: socketpair: %s\n", strerror(errno));
@@ -498,6 +578,18 @@ main(int argc, char **argv)
 		child(sp[1], getppid(), argv + optind);
 	}
 	close(sp[1]);
+	/* Our own comparison, before the child may exec: it guards the
+	 * gap between ztd's check and the exec. */
+	pthread_join(own.thread, NULL);
+	if (own.result < 0 ||
+	    memcmp(own.digest, launch.digest, sizeof(own.digest)) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+		return denied("the binary is not the one ztd checked "
+		    "(changed since?)");
+	}
+	memcpy(setup.binary_digest, own.digest, sizeof(own.digest));
+	close(bin);
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	/* The child is confined (and dumpable again) when it says N: only
 	 * then can it be traced.  It waits for G before it execs. */
@@ -560,7 +652,7 @@ main(int argc, char **argv)
 	setup.profile = &profile;
 	setup.root_pid = pid;
 	setup.root_pidfd = root_pidfd;
-	if (supervise_start(&supervisor, &setup) < 0 ||
+	if (supervise_start(supervisor, &setup) < 0 ||
 	    pthread_create(&signals, NULL, forward_signals, NULL) != 0) {
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;

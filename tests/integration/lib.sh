@@ -232,3 +232,19 @@ skip_unless_live_seccomp() {
 	echo "1..0 # SKIP $why"
 	exit 0
 }
+
+# skip_unless_checkout WHAT: a test that builds the tree again (WHAT says
+# what) runs once, in the plain build of a git checkout: the sanitizer
+# steps and make distcheck (a tarball's tree, built and tested already)
+# skip it.
+skip_unless_checkout() {
+	local why=""
+	if [ -n "${ZT_SANITIZED:-}" ]; then
+		why="$1: in the plain build only"
+	elif [ ! -e "$top_srcdir/.git" ]; then
+		why="$1: from a git checkout only"
+	fi
+	[ -z "$why" ] && return 0
+	echo "1..0 # SKIP $why"
+	exit 0
+}

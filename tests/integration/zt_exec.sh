@@ -923,14 +923,14 @@ done
 check "that file keeps its flags (no nodump)" \
     sh -c "lsattr '$work/ro/flags' | cut -c1-8 | grep -qv d"
 check "a refused FS_IOC_SETFLAGS is audited as a write of that file" \
-    logged "decision=deny action=open agent=\"probe\" .*object=\"$work/ro/flags:w\""
+    wait_for logged "decision=deny action=open agent=\"probe\" .*object=\"$work/ro/flags:w\""
 zx meta watch "$work/secret/data"
 check "an inotify watch on a file outside the profile: EPERM ($out)" \
     test "$out" = "errno=EPERM"
 check "a refused chmod is audited as a write of that file" \
-    logged "decision=deny action=open agent=\"probe\" .*object=\"$work/outside/meta:w\""
+    wait_for logged "decision=deny action=open agent=\"probe\" .*object=\"$work/outside/meta:w\""
 check "a refused watch is audited as a read of that file" \
-    logged "decision=deny action=open agent=\"probe\" .*object=\"$work/secret/data:r\""
+    wait_for logged "decision=deny action=open agent=\"probe\" .*object=\"$work/secret/data:r\""
 
 # ------------------------------------------------------------ ipc
 # SysV IPC and POSIX message queues reach other accounts' objects: refused

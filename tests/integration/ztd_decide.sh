@@ -358,6 +358,27 @@ check "every decision line is one line with seq and chain" \
     ! grep 'decision=' '$work/syslog.out' | grep -vqE ' seq=[0-9]+ chain=[0-9a-f]{16}$'"
 out=$("$ZTCTL" audit verify "$work/audit/audit.log" --head "$work/state/audit.head")
 check "ztctl audit verify: the chain is intact ($out)" test $? -eq 0
+# Group commit: four sessions asking at once (answers of one pass wait
+# for one write, fdatasync and head): every answer an allow, one record
+# per decision in the file and in syslog, the chain intact.
+before=$(grep -c 'action=exec .*object="/usr/bin/rsync"' "$work/audit/audit.log")
+burst=""
+for i in 1 2 3 4; do
+	seq 50 | sed 's|.*|decide exec /usr/bin/rsync|' |
+	    "$TESTTOOL" session "$sock" "$agent_uid" zt-agent >"$work/burst$i.out" &
+	burst="$burst $!"
+	track $!
+done
+wait $burst
+allows=$(cat "$work"/burst?.out | grep -c '^allow')
+check "4 sessions x 50 decides at once: all answered allow ($allows of 204)" \
+    [ "$allows" -eq 204 ]
+check "each of them is in the audit file, once" \
+    sh -c "[ \$(grep -c 'action=exec .*object=\"/usr/bin/rsync\"' '$work/audit/audit.log') -eq $((before + 200)) ]"
+check "and in syslog" \
+    wait_for sh -c "[ \$(grep -c 'action=exec .*object=\"/usr/bin/rsync\"' '$work/syslog.out') -ge $((before + 200)) ]"
+out=$("$ZTCTL" audit verify "$work/audit/audit.log" --head "$work/state/audit.head")
+check "after the burst the chain is intact and the head agrees ($out)" test $? -eq 0
 cp "$work/audit/audit.log" "$work/tampered.log"
 sed -i '3s/ uid=/ uid=9/' "$work/tampered.log"
 "$ZTCTL" audit verify "$work/tampered.log" >"$work/out"

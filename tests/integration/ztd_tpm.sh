@@ -118,31 +118,75 @@ check "enrolled: a session is allowed ($out)" has "$out" '^allow'
 check "its audit line says attest=tpm" \
     wait_for grep -q 'action=session .* attest=tpm age=[0-9]' "$work/syslog.out"
 
-# The exported quote, checked by the reference verifier.  ztd rewrites its
-# four files at every quote (each second here): a copy is taken until one
-# is whole (it verifies), and both checks read that copy.
+# The exported quote, checked by the reference verifier.  Quotes (each
+# second here) are exported only when asked (ztctl attest --export), into
+# a new directory that the link state/quote is switched to: files are
+# never rewritten in place.
 q=$work/state/quote
+check "no quote is exported unless asked" \
+    sh -c "sleep 2; [ ! -e '$q' ]"
+out=$("$ZTCTL" --socket "$sock" attest --export)
+rc=$?
+check "ztctl attest --export: trusted, exported, exit 0 ($rc: $out)" \
+    sh -c "[ $rc -eq 0 ] && printf '%s' \"\$1\" | grep -q '^quote exported to'" _ "$out"
+check "state/quote is a link to a directory of the four files" \
+    sh -c "[ -L '$q' ] && for f in msg sig pcrs nonce; do [ -s '$q/'\$f ] || exit 1; done"
+out=$("$ZTCTL" --socket "$sock" --json attest --export)
+check "ztctl --json attest --export says exported ($out)" \
+    has "$out" '"exported":true'
 if command -v tpm2_checkquote >/dev/null; then
-	snap=$work/quote-copy
-	verify_copy() { # NONCE-HEX
-		tpm2_checkquote -u "$work/state/ak.pem" -m "$snap/msg" \
-		    -s "$snap/sig" -f "$snap/pcrs" -g sha256 -q "$1"
-	}
-	copy_verifies() {
-		rm -rf "$snap" && cp -r "$q" "$snap" 2>/dev/null &&
-		    quiet verify_copy "$(cat "$snap/nonce")"
+	verify_in() { # DIR [NONCE-HEX]
+		tpm2_checkquote -u "$work/state/ak.pem" -m "$1/msg" \
+		    -s "$1/sig" -f "$1/pcrs" -g sha256 -q "${2:-$(cat "$1/nonce")}"
 	}
 	check "tpm2_checkquote verifies the exported quote" \
-	    wait_for copy_verifies
+	    quiet verify_in "$q"
 	# Rejected for the nonce, not for a missing file or a bad option:
-	# the same copy verified with its own nonce, and the refusal names
-	# the nonce.
-	verify_copy 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff \
+	# the same files verified with their own nonce, and the refusal
+	# names the nonce.
+	verify_in "$q" 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff \
 	    >"$work/checkquote.out" 2>&1
 	rc=$?
 	check "tpm2_checkquote rejects it with another nonce ($rc: $(tail -n 1 "$work/checkquote.out"))" \
-	    sh -c "[ $rc -ne 0 ] && grep -qi 'nonce' '$work/checkquote.out' &&
-	    [ -s '$snap/msg' ] && [ -s '$snap/nonce' ]"
+	    sh -c "[ $rc -ne 0 ] && grep -qi 'nonce' '$work/checkquote.out'"
+
+	# While quotes refresh (every second, and a loop of ztctl attest),
+	# the exported files stay whole: every run by path verifies.
+	( while [ ! -e "$work/stop-attest" ]; do
+		"$ZTCTL" --socket "$sock" attest >/dev/null 2>&1
+	done ) &
+	track $!
+	bad=0 runs=0
+	while [ $runs -lt 100 ]; do
+		quiet verify_in "$q" || bad=$((bad + 1))
+		runs=$((runs + 1))
+	done
+	touch "$work/stop-attest"
+	check "100 tpm2_checkquote runs while quotes refresh: none failed ($bad)" \
+	    [ "$bad" -eq 0 ]
+	# While new exports are made, a reader that resolves the link once
+	# reads one whole export: none fails.
+	rm -f "$work/stop-attest"
+	( while [ ! -e "$work/stop-attest" ]; do
+		"$ZTCTL" --socket "$sock" attest --export >/dev/null 2>&1
+		sleep 0.05
+	done ) &
+	exporter=$!
+	track $exporter
+	bad=0 runs=0 seen=""
+	while [ $runs -lt 100 ]; do
+		d=$(readlink -f "$q")
+		seen="$seen $d"
+		quiet verify_in "$d" || bad=$((bad + 1))
+		runs=$((runs + 1))
+	done
+	touch "$work/stop-attest"
+	wait $exporter	# its last export done: none half made
+	exports=$(printf '%s\n' $seen | sort -u | wc -l)
+	check "100 tpm2_checkquote runs while exports are made: none failed ($bad), $exports exports read" \
+	    sh -c "[ $bad -eq 0 ] && [ $exports -gt 1 ]"
+	check "at most 16 export directories are kept" \
+	    sh -c "[ \$(ls -d '$work/state/'quote.* | wc -l) -le 16 ]"
 fi
 
 # Drift: extend a configured PCR.

@@ -1876,6 +1876,62 @@ test_failure_not_required(void **state)
 	check_failure(*state, false);
 }
 
+/*
+ * Group commit: held records reach neither syslog nor the file until
+ * audit_flush, which sends every line in order and appends every record
+ * at once; the chain verifies and goes on after the batch.  A flush that
+ * cannot write (audit.require) is an error, and the next one recovers.
+ */
+static void
+test_held_records(void **state)
+{
+	struct fixture *fx = *state;
+	struct datagram d[8];
+	struct audit_event e;
+	struct rlimit saved;
+	char object[64], report[512];
+	struct audit *a = open_quiet(fx, true);
+
+	write_records(a, 1, 2, NULL);
+	audit_hold(a, true);
+	for (unsigned i = 3; i <= 7; i++) {
+		e = sample_event(i, object, sizeof(object));
+		assert_int_equal(audit_write(a, &e), 0);
+		assert_int_equal(audit_last_seq(a), i);
+	}
+	assert_int_equal(receive(d, 8), 0);
+	assert_int_equal(file_line_count(fx->file), 2);
+	assert_int_equal(audit_flush(a), 0);
+	assert_int_equal(receive(d, 8), 5);
+	for (unsigned i = 0; i < 5; i++) {
+		char seq[32];
+
+		snprintf(seq, sizeof(seq), " seq=%u chain=", i + 3);
+		assert_int_equal(d[i].pri, PRI_AUDIT);
+		assert_non_null(strstr(d[i].message, seq));
+	}
+	assert_int_equal(file_line_count(fx->file), 7);
+	assert_int_equal(audit_verify(fx->file, fx->head, report,
+	    sizeof(report)), 0);
+	assert_int_equal(audit_flush(a), 0);	/* nothing held: nothing */
+	assert_int_equal(receive(d, 8), 0);
+	/* The file cannot grow: the flush fails, the next one recovers. */
+	limit_file_size(fx->file, 0, &saved);
+	e = sample_event(8, object, sizeof(object));
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_true(audit_flush(a) < 0);
+	assert_true(receive(d, 8) >= 1);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	e = sample_event(9, object, sizeof(object));
+	assert_int_equal(audit_write(a, &e), 0);
+	assert_int_equal(audit_flush(a), 0);
+	audit_hold(a, false);
+	audit_free(a);
+	assert_int_equal(file_line_count(fx->file), 8);
+	while (receive(d, 8) > 0)
+		;
+}
+
 /* A short write: an error, and the next record on a line of its own. */
 static void
 test_failure_short_write(void **state)
@@ -2013,6 +2069,7 @@ main(void)
 		TEST(test_failure_required),
 		TEST(test_failure_not_required),
 		TEST(test_failure_short_write),
+		TEST(test_held_records),
 		TEST(test_open_paths),
 		TEST(test_reopen_rotated),
 		TEST(test_reopen_refusals),

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/fs.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
@@ -725,10 +727,62 @@ test_export(void **state)
 }
 
 /*
- * filter_load() installs what filter_build() exported: in a child under
- * the loaded filter, every refused row of the bare profile (an errno, so
- * the kernel never runs the syscall; harmless arguments, should it run)
- * fails with the errno the simulation gave.  Skipped without seccomp.
+ * ztd's compiled filter: the sealed memfd holds exactly what
+ * filter_export_bpf gives, cannot be written or resized, and
+ * filter_read_sealed reads it back; an unsealed memfd, or one whose size
+ * is no whole program, is refused.
+ */
+static void
+test_sealed(void **state)
+{
+	static struct sock_filter want[PROGRAM_MAX], got[PROGRAM_MAX];
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+	    F_SEAL_SEAL;
+	char error[ERROR_MAX] = "";
+	size_t n = export_profile(P_INET, want);
+	int fd, other;
+
+	(void)state;
+	fd = filter_export_sealed(profile_make(P_INET), error);
+	if (fd < 0)
+		fail_msg("filter_export_sealed: %s", error);
+	assert_int_equal(fcntl(fd, F_GET_SEALS) & seals, seals);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(filter_read_sealed(fd, got, PROGRAM_MAX, error),
+	    (int)n);
+	assert_memory_equal(got, want, n * sizeof(*want));
+	assert_int_equal(filter_read_sealed(fd, got, n - 1, error), -E2BIG);
+	/* Sealed: no writing it, no growing it, no unsealing it. */
+	errno = 0;
+	assert_int_equal(pwrite(fd, want, sizeof(*want), 0), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(ftruncate(fd, 0), -1);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, 0), -1);
+	close(fd);
+
+	/* The same program unsealed is not taken. */
+	other = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(other >= 0);
+	assert_int_equal(write(other, want, n * sizeof(*want)),
+	    (ssize_t)(n * sizeof(*want)));
+	assert_int_equal(filter_read_sealed(other, got, PROGRAM_MAX, error),
+	    -EPERM);
+	assert_non_null(strstr(error, "seals"));
+	/* Sealed, but not a whole number of instructions. */
+	assert_int_equal(write(other, "x", 1), 1);
+	assert_int_equal(fcntl(other, F_ADD_SEALS, seals), 0);
+	assert_int_equal(filter_read_sealed(other, got, PROGRAM_MAX, error),
+	    -EPROTO);
+	close(other);
+}
+
+/*
+ * filter_load() installs what filter_build() exported, and so does
+ * filter_load_bpf() with the program ztd sends (*STATE true): in a child
+ * under the loaded filter, every refused row of the bare profile (an
+ * errno, so the kernel never runs the syscall; harmless arguments, should
+ * it run) fails with the errno the simulation gave, and the listener is a
+ * descriptor.  Skipped without seccomp.
  */
 #define SKIP_STATUS 77
 
@@ -736,6 +790,7 @@ static void
 test_loaded(void **state)
 {
 	static struct sock_filter prog[PROGRAM_MAX];
+	const bool compiled = *(const bool *)*state;
 	size_t n = export_profile(P_BARE, prog);
 	int status;
 	pid_t pid;
@@ -746,12 +801,17 @@ test_loaded(void **state)
 		char error[ERROR_MAX] = "";
 		int checked = 0, failed = 0;
 
+		int listener;
+
 		alarm(10);	/* a gated call would wait for ever */
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-		    filter_load(profile_make(P_BARE), error) < 0) {
+		    (listener = compiled ? filter_load_bpf(prog, n, error) :
+		    filter_load(profile_make(P_BARE), error)) < 0) {
 			fprintf(stderr, "# no seccomp here: %s\n", error);
 			_exit(SKIP_STATUS);
 		}
+		if (fcntl(listener, F_GETFD) < 0)
+			_exit(1);
 		for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 			const struct row *row = &rows[i];
 			struct seccomp_data d;
@@ -795,6 +855,7 @@ main(void)
 {
 #if defined(__x86_64__)
 	static unsigned bits[] = { P_BARE, P_FILES, P_INET, P_LISTS };
+	static bool loaders[] = { false, true };
 #define PROFILE_TEST(name, i) \
 	{ "test_profile_" name, test_profile, NULL, NULL, &bits[i] }
 	const struct CMUnitTest tests[] = {
@@ -806,7 +867,10 @@ main(void)
 		PROFILE_TEST("files", 1),
 		PROFILE_TEST("inet", 2),
 		PROFILE_TEST("lists", 3),
-		cmocka_unit_test(test_loaded),
+		cmocka_unit_test(test_sealed),
+		{ "test_loaded", test_loaded, NULL, NULL, &loaders[0] },
+		{ "test_loaded_compiled", test_loaded, NULL, NULL,
+		    &loaders[1] },
 		cmocka_unit_test(test_ungatable),
 	};
 

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Probing the kernel features ztgate relies on, and naming the missing. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "zt_kernel.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef UNDER_VALGRIND
+#define UNDER_VALGRIND() false
+#endif
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77			/* Linux 6.5 */
+#endif
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83		/* Linux 6.16 */
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#endif
+#define LANDLOCK_VERSION_FLAG 1u	/* LANDLOCK_CREATE_RULESET_VERSION */
+#define LANDLOCK_SCOPE_ABI 6
+
+static const struct {
+	const char *name;
+	const char *version;
+} features[ZT_KF_COUNT] = {
+	[ZT_KF_PEERPIDFD] = { "SO_PEERPIDFD", "6.5" },
+	[ZT_KF_PIDFD_OPEN] = { "pidfd_open", "5.3" },
+	[ZT_KF_PIDFD_SEND_SIGNAL] = { "pidfd_send_signal", "5.1" },
+	[ZT_KF_PIDFD_GETFD] = { "pidfd_getfd", "5.6" },
+	[ZT_KF_SECCOMP_LISTENER] = { "seccomp user notification", "5.0" },
+	[ZT_KF_SECCOMP_CONTINUE] = { "SECCOMP_USER_NOTIF_FLAG_CONTINUE",
+	    "5.5" },
+	[ZT_KF_SECCOMP_SYNC_WAKE] = { "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP",
+	    "6.6" },
+	[ZT_KF_LANDLOCK_SCOPE] = { "Landlock ABI 6 scoping", "6.12" },
+	[ZT_KF_PASSRIGHTS] = { "SO_PASSRIGHTS", "6.16" },
+};
+
+const char *
+zt_kernel_feature_name(enum zt_kernel_feature f)
+{
+	return (unsigned)f < ZT_KF_COUNT ? features[f].name : NULL;
+}
+
+const char *
+zt_kernel_feature_version(enum zt_kernel_feature f)
+{
+	return (unsigned)f < ZT_KF_COUNT ? features[f].version : NULL;
+}
+
+/* A syscall that exists answers EBADF for descriptor -1; one that does
+ * not, ENOSYS. */
+static bool
+syscall_exists(long number)
+{
+	return syscall(number, -1, 0, 0, 0) < 0 && errno == EBADF;
+}
+
+/* The socket options, on a socket pair of our own. */
+static void
+probe_sockets(struct zt_kernel *k, unsigned mask)
+{
+	int pair[2], pidfd = -1, off = 0;
+	socklen_t len = sizeof(pidfd);
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+		return;
+	if ((mask & ZT_KF_BIT(ZT_KF_PEERPIDFD)) &&
+	    getsockopt(pair[0], SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 &&
+	    pidfd >= 0) {
+		k->present[ZT_KF_PEERPIDFD] = true;
+		close(pidfd);
+	}
+	if (mask & ZT_KF_BIT(ZT_KF_PASSRIGHTS))
+		k->present[ZT_KF_PASSRIGHTS] = setsockopt(pair[0], SOL_SOCKET,
+		    SO_PASSRIGHTS, &off, sizeof(off)) == 0;
+	close(pair[0]);
+	close(pair[1]);
+}
+
+/* In the child: install an allow-all filter with a listener, try the
+ * flags on it (notification id 0 names none: a known flag gets ENOENT,
+ * an unknown one EINVAL), and exit with the answers as bits. */
+static void __attribute__((noreturn))
+seccomp_child(void)
+{
+	struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = { .len = 1, .filter = &allow };
+	struct seccomp_notif_resp resp;
+	int listener, bits = 0;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		_exit(0);
+	listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+	    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	if (listener < 0)
+		_exit(0);
+	bits |= 1;
+	memset(&resp, 0, sizeof(resp));
+	resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 &&
+	    errno == ENOENT)
+		bits |= 2;
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0)
+		bits |= 4;
+	_exit(bits);
+}
+
+static void
+probe_seccomp(struct zt_kernel *k)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return;
+	if (pid == 0)
+		seccomp_child();
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return;
+	if (!WIFEXITED(status))
+		return;
+	k->present[ZT_KF_SECCOMP_LISTENER] = (WEXITSTATUS(status) & 1) != 0;
+	k->present[ZT_KF_SECCOMP_CONTINUE] = (WEXITSTATUS(status) & 2) != 0;
+	k->present[ZT_KF_SECCOMP_SYNC_WAKE] = (WEXITSTATUS(status) & 4) != 0;
+}
+
+void
+zt_kernel_probe(struct zt_kernel *k, unsigned mask)
+{
+	struct utsname u;
+	int abi;
+
+	memset(k, 0, sizeof(*k));
+	k->under_valgrind = UNDER_VALGRIND();
+	if (uname(&u) == 0)
+		snprintf(k->release, sizeof(k->release), "%s", u.release);
+	probe_sockets(k, mask);
+	if (mask & ZT_KF_BIT(ZT_KF_PIDFD_OPEN)) {
+		int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+
+		k->present[ZT_KF_PIDFD_OPEN] = fd >= 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (mask & ZT_KF_BIT(ZT_KF_PIDFD_SEND_SIGNAL))
+		k->present[ZT_KF_PIDFD_SEND_SIGNAL] =
+		    syscall_exists(SYS_pidfd_send_signal);
+	if (mask & ZT_KF_BIT(ZT_KF_PIDFD_GETFD))
+		k->present[ZT_KF_PIDFD_GETFD] = syscall_exists(SYS_pidfd_getfd);
+	if (mask & (ZT_KF_BIT(ZT_KF_SECCOMP_LISTENER) |
+	    ZT_KF_BIT(ZT_KF_SECCOMP_CONTINUE) |
+	    ZT_KF_BIT(ZT_KF_SECCOMP_SYNC_WAKE))) {
+		probe_seccomp(k);
+		for (int f = ZT_KF_SECCOMP_LISTENER;
+		    f <= ZT_KF_SECCOMP_SYNC_WAKE; f++)
+			k->present[f] = k->present[f] &&
+			    (mask & ZT_KF_BIT(f)) != 0;
+	}
+	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_VERSION_FLAG);
+	k->landlock_abi = abi > 0 ? abi : 0;
+	k->present[ZT_KF_LANDLOCK_SCOPE] =
+	    (mask & ZT_KF_BIT(ZT_KF_LANDLOCK_SCOPE)) != 0 &&
+	    k->landlock_abi >= LANDLOCK_SCOPE_ABI;
+}
+
+int
+zt_kernel_missing(const struct zt_kernel *k, unsigned mask, char *msg,
+    size_t size)
+{
+	size_t used = 0;
+	int missing = 0;
+
+	if (size > 0)
+		msg[0] = '\0';
+	for (int f = 0; f < ZT_KF_COUNT; f++) {
+		int n;
+
+		if (!(mask & ZT_KF_BIT(f)) || k->present[f])
+			continue;
+		missing++;
+		if (used >= size)
+			continue;	/* truncated: counted all the same */
+		n = snprintf(msg + used, size - used, "%s%s (Linux %s)",
+		    missing > 1 ? ", " : "", features[f].name,
+		    features[f].version);
+		if (n > 0)
+			used += (size_t)n;
+	}
+	return missing;
+}
