@@ -22,24 +22,15 @@ set -u
 
 account=zt-fleet-$$
 skip_unless_live_seccomp "the fleet test needs root (a system account)"
-for tool in etcd etcdctl openssl curl python3 useradd userdel setpriv \
-    timeout; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "1..0 # SKIP $tool is missing"
-		exit 0
-	fi
-done
-
-# The etcd members' data on tmpfs when there is one.
-data=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)/zt-fleet-etcd.XXXXXX")
-etcd_pids=("" "" "")
+. "$(dirname "$0")/etcd_cluster.sh"
+if missing=$(fleet_tools_missing); then
+	echo "1..0 # SKIP $missing is missing"
+	exit 0
+fi
+etcd_init
 fleet_cleanup() {
-	local p
-	for p in "${etcd_pids[@]}"; do
-		[ -n "$p" ] && stop_pid "$p"
-	done
+	etcd_cleanup
 	cleanup
-	rm -rf "$data"
 	return 0
 }
 trap fleet_cleanup EXIT
@@ -47,119 +38,23 @@ trap fleet_cleanup EXIT
 # ------------------------------------------------------------ helpers
 has() { printf '%s' "$1" | grep -qE -- "$2"; }	# TEXT ERE
 logged() { grep -qE -- "$2" "$work/$1/syslog.out"; }	# HOST ERE
-# poll SECONDS COMMAND...: up to SECONDS (generous: a loaded 2-core box).
-poll() {
-	local i steps=$(($1 * 10))
-	shift
-	for i in $(seq "$steps"); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 gone() {
 	[ -e "/proc/$1" ] || return 0
 	grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 ms() { date +%s%3N; }
 
-# Six free loopback ports (three members, client and peer each).
-read -r -a ports < <(python3 -c 'import socket
-ss=[socket.socket() for _ in range(6)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
-endpoints=""
-cluster=""
-for i in 0 1 2; do
-	endpoints="$endpoints${endpoints:+,}https://127.0.0.1:${ports[$i]}"
-	cluster="$cluster${cluster:+,}m$i=http://127.0.0.1:${ports[$((i + 3))]}"
-done
-
-# ------------------------------------------------------------ a CA
-pki=$work/pki
-mkdir -m 0700 "$pki"
-# mkcert NAME SUBJECT SAN: clients' have no CN, which etcd's gateway
-# refuses when auth is on ("CommonName ... will be ignored").
-mkcert() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$pki/$1.key" -out "$pki/$1.csr" -subj "$2" \
-	    2>/dev/null &&
-	openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.pem" \
-	    -CAkey "$pki/ca.key" -CAcreateserial -days 1 \
-	    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' \
-	    "$3") -out "$pki/$1.pem" 2>/dev/null
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$pki/ca.key" -out "$pki/ca.pem" -subj "/CN=zt-fleet-test-ca" \
-    -days 1 2>/dev/null &&
-    mkcert server /CN=localhost "IP:127.0.0.1,DNS:localhost" &&
-    mkcert h1 /O=zt-fleet-test/OU=h1 DNS:h1 &&
-    mkcert h2 /O=zt-fleet-test/OU=h2 DNS:h2 &&
-    mkcert admin /O=zt-fleet-test/OU=admin DNS:admin
+# ------------------------------------------------------------ etcd
 check "a throwaway CA and certificates for etcd, two hosts and the admin" \
-    test -s "$pki/admin.pem"
-# The fleet administrator's signing key (Ed25519), and another.
-openssl genpkey -algorithm ed25519 -out "$pki/fleet-admin.key" 2>/dev/null
-openssl pkey -in "$pki/fleet-admin.key" -pubout -out "$pki/fleet-admin.pub"
+    etcd_pki h1 h2
+# Another signing key than the fleet administrator's.
 openssl genpkey -algorithm ed25519 -out "$pki/evil.key" 2>/dev/null
 openssl pkey -in "$pki/evil.key" -pubout -out "$pki/evil.pub"
-
-# ------------------------------------------------------------ etcd
-start_member() { # I
-	local i=$1
-	etcd --name "m$i" --data-dir "$data/m$i" \
-	    --listen-client-urls "https://127.0.0.1:${ports[$i]}" \
-	    --advertise-client-urls "https://127.0.0.1:${ports[$i]}" \
-	    --listen-peer-urls "http://127.0.0.1:${ports[$((i + 3))]}" \
-	    --initial-advertise-peer-urls "http://127.0.0.1:${ports[$((i + 3))]}" \
-	    --initial-cluster "$cluster" --initial-cluster-state new \
-	    --initial-cluster-token "zt-fleet-$$" \
-	    --cert-file "$pki/server.pem" --key-file "$pki/server.key" \
-	    --client-cert-auth --trusted-ca-file "$pki/ca.pem" \
-	    --heartbeat-interval 200 --election-timeout 2000 \
-	    >>"$work/etcd-m$i.log" 2>&1 &
-	etcd_pids[$i]=$!
-}
-kill_member() { # I
-	[ -n "${etcd_pids[$1]}" ] && kill -KILL "${etcd_pids[$1]}" 2>/dev/null
-	wait "${etcd_pids[$1]}" 2>/dev/null
-	etcd_pids[$1]=""
-}
-ectl() { # etcdctl as root over TLS
-	ETCDCTL_API=3 etcdctl --endpoints "$endpoints" \
-	    --cacert "$pki/ca.pem" --cert "$pki/admin.pem" \
-	    --key "$pki/admin.key" --dial-timeout 3s --command-timeout 5s \
-	    ${auth_root:+--user root:root-$$} "$@"
-}
-healthy() { ectl endpoint health >/dev/null 2>&1; }
 for i in 0 1 2; do start_member "$i"; done
 check "a 3-member etcd cluster answers over TLS" poll 60 healthy
-
-# etcd auth: root for the administrator; a user per host whose role reads
-# the prefix and writes only its own report.
-ectl user add "root:root-$$" >/dev/null &&
-    ectl user grant-role root root >/dev/null &&
-    ectl role add host-h1 >/dev/null && ectl role add host-h2 >/dev/null &&
-    ectl role grant-permission --prefix=true host-h1 read /ztgate/ \
-	>/dev/null &&
-    ectl role grant-permission host-h1 readwrite /ztgate/hosts/h1 \
-	>/dev/null &&
-    ectl role grant-permission --prefix=true host-h2 read /ztgate/ \
-	>/dev/null &&
-    ectl role grant-permission host-h2 readwrite /ztgate/hosts/h2 \
-	>/dev/null &&
-    ectl user add "h1:pw-h1-$$" >/dev/null &&
-    ectl user add "h2:pw-h2-$$" >/dev/null &&
-    ectl user grant-role h1 host-h1 >/dev/null &&
-    ectl user grant-role h2 host-h2 >/dev/null &&
-    ectl auth enable >/dev/null
-auth_root=1
+etcd_auth h1 h2
 check "etcd auth on: root, and users h1 and h2 with their roles" \
     sh -c "ETCDCTL_API=3 etcdctl --endpoints '$endpoints' --cacert '$pki/ca.pem' --cert '$pki/admin.pem' --key '$pki/admin.key' --user h1:pw-h1-$$ put /ztgate/policy x 2>&1 | grep -q 'permission denied'"
-printf 'pw-h1-%s\n' "$$" >"$pki/h1.password"
-printf 'pw-h2-%s\n' "$$" >"$pki/h2.password"
-printf 'root-%s\n' "$$" >"$pki/root.password"
-chmod 0600 "$pki"/*.key "$pki"/*.password
 
 # ------------------------------------------------------------ the agent
 if ! add_test_account "$account"; then
@@ -175,79 +70,15 @@ check "zt-exec is installed setgid to this run's supervisor group" \
     supervisor_setup "$bin"
 digest=$(sha256sum "$bin/agent" | cut -d' ' -f1)
 
-# policy N [EXTRA]: a fleet policy whose agent "fleetagent" runs the probe;
-# N tells versions apart (a command /bin/echoN of risk low).
-policy() {
-	cat <<EOC
-${2:-}
-agents = (
-  {
-    name = "fleetagent";
-    accounts = ["$account"];
-    pam_services = ["zt-exec"];
-    binary = "$bin/agent";
-    sha256 = ["$digest"];
-    landlock = "optional";
-    commands = ( { path = "/bin/echo$1"; risk = "low"; } );
-  }
-);
-EOC
-}
 policy 1 >"$work/policy1.conf"
 policy 2 >"$work/policy2.conf"
 policy 3 >"$work/policy3.conf"
 policy 9 'ztd = { socket = "/tmp/elsewhere.sock"; };' >"$work/bad.conf"
 
-# fleet_section HOST USER PASSWORD_FILE CERT ADMIN_PUB
-fleet_section() {
-	cat <<EOC
-fleet: {
-  etcd = ["$(echo "$endpoints" | sed 's/,/", "/g')"];
-  host = "$1";
-  ca = "$pki/ca.pem";
-  cert = "$pki/$4.pem";
-  key = "$pki/$4.key";
-  user = "$2";
-  password_file = "$3";
-  admin_key = "$5";
-  heartbeat = 1;
-  max_offline = 8;
-};
-EOC
-}
-# The administrator's own configuration (root in etcd, the admin cert).
-fleet_section admin root "$pki/root.password" admin \
-    "$pki/fleet-admin.pub" >"$work/admin.conf"
+for h in h1 h2; do fleet_host "$h"; done
 fleet_section admin root "$pki/root.password" admin \
     "$pki/evil.pub" >"$work/evil.conf"
-chmod 0644 "$work/admin.conf" "$work/evil.conf"
-
-for h in h1 h2; do
-	mkdir -m 0755 "$work/$h"
-	cat >"$work/$h/ztd.conf" <<EOC
-ztd: {
-  state_dir = "$work/$h/state";
-  supervisor_group = "$SUPERVISOR_GROUP";
-};
-attestation: { mode = "software"; golden = "$work/$h/state/golden"; };
-$(fleet_section "$h" "$h" "$pki/$h.password" "$h" "$pki/fleet-admin.pub")
-EOC
-	chmod 0644 "$work/$h/ztd.conf"
-	start_logsink "$work/$h"
-done
-declare -A ztd_pid
-start_ztd() { # HOST
-	$ZTD_WRAP "$ZTD" --foreground --config "$work/$1/ztd.conf" \
-	    --socket "$work/$1/ztd.sock" --syslog-socket "$work/$1/log.sock" \
-	    2>>"$work/$1/ztd.stderr" &
-	ztd_pid[$1]=$!
-	track "${ztd_pid[$1]}"
-	wait_for test -S "$work/$1/ztd.sock"
-}
-stop_ztd() { # HOST
-	stop_pid "${ztd_pid[$1]}"
-	wait "${ztd_pid[$1]}" 2>/dev/null
-}
+chmod 0644 "$work/evil.conf"
 fleet() { "$ZTCTL" fleet "$@"; }
 zcheck() { # HOST ACTION OBJECT: ztctl check's output and exit status
 	out=$("$ZTCTL" --socket "$work/$1/ztd.sock" check --agent fleetagent \
@@ -418,15 +249,8 @@ check "policy 2 still decides on h2 after the replay" \
     allows h2 exec /bin/echo2
 
 # ------------------------------------------------------------ disable
-zx_bg() { # NAME HOST ARGS...: the agent under zt-exec against HOST's ztd
-	local name=$1 host=$2
-	shift 2
-	(cd "$work" && exec setpriv --reuid="$account" --regid="$account" \
-	    --clear-groups -- "$ZTEXEC" --socket "$work/$host/ztd.sock" \
-	    --syslog-socket "$work/$host/log.sock" -- "$bin/agent" "$@" \
-	    </dev/null >"$work/$name.out" 2>"$work/$name.err") &
-	zx_pid=$!
-	track $zx_pid
+zx_bg() { # NAME HOST ARGS...: fleet_agent_bg, no job of this shell's
+	fleet_agent_bg "$@"
 	disown "$zx_pid" 2>/dev/null
 }
 zx() { # HOST ARGS...: sets rc
