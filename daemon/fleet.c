@@ -602,10 +602,13 @@ fleet_new(struct ztd *ztd, char *why, size_t size)
 
 /* ------------------------------------------------------------ the client */
 
+/* Stop the client: SIGKILL (nothing when it is dead already) and reap
+ * it; its wait status into *STATUS when not NULL (0: none). */
 static void
-stop_client(struct ztd *ztd)
+stop_client_status(struct ztd *ztd, int *status)
 {
 	struct fleet *f = ztd->fleet;
+	int st = 0;
 
 	if (f->fd >= 0) {
 		epoll_ctl(ztd->server.epoll_fd, EPOLL_CTL_DEL, f->fd, NULL);
@@ -614,12 +617,20 @@ stop_client(struct ztd *ztd)
 	}
 	if (f->pid > 0) {
 		kill(f->pid, SIGKILL);
-		while (waitpid(f->pid, NULL, 0) < 0 && errno == EINTR)
+		while (waitpid(f->pid, &st, 0) < 0 && errno == EINTR)
 			;
 		f->pid = 0;
 	}
 	fleet_reader_free(&f->reader);
 	f->pending = false;
+	if (status != NULL)
+		*status = st;
+}
+
+static void
+stop_client(struct ztd *ztd)
+{
+	stop_client_status(ztd, NULL);
 }
 
 /* Read FILE (a secret: wiped by the caller) or "" for NULL. */
@@ -902,9 +913,23 @@ fleet_ready(struct ztd *ztd)
 		}
 	}
 	f->pending = false;
-	zt_log(LOG_WARNING, "fleet: the client %s; restarting it",
-	    r == 0 ? "exited" : "broke the protocol");
-	stop_client(ztd);
+	{
+		int st;
+
+		/* Closed by the client: it is gone or in its exit, whose
+		 * status a SIGKILL no longer changes (SIGSYS: a call outside
+		 * its seccomp allow-list). */
+		stop_client_status(ztd, &st);
+		if (r == 0 && WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
+			zt_log(LOG_WARNING, "fleet: the client was killed by "
+			    "signal %d (%s)%s; restarting it", WTERMSIG(st),
+			    strsignal(WTERMSIG(st)), WTERMSIG(st) == SIGSYS ?
+			    ": a system call outside its seccomp allow-list" :
+			    "");
+		else
+			zt_log(LOG_WARNING, "fleet: the client %s; restarting "
+			    "it", r == 0 ? "exited" : "broke the protocol");
+	}
 	if (f->in_sync)
 		zt_log(LOG_WARNING, "fleet: out of sync until the client is "
 		    "back");

@@ -5,17 +5,18 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "etcd.h"
 #include "fleet_client.h"
+#include "fleet_filter.h"
 #include "fleet_proto.h"
 #include "zt_clock.h"
 #include "zt_log.h"
@@ -41,30 +42,14 @@ struct client {
 /* ------------------------------------------------------------ lockdown */
 
 /*
- * What the client never needs: running programs, other processes'
- * memory, the kernel's modules, mounts, keys, BPF.  Denied by the kernel
- * from here on (exec kills).
+ * The first step, before anything is read: not root, no_new_privs set by
+ * fleet.c, no core file, no file growth.  The seccomp allow-list follows
+ * once the client is set up (fleet_filter_load, in fleet_client_main).
  */
 static int
 lock_down(void)
 {
-	static const int refused[] = {
-		SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv),
-		SCMP_SYS(process_vm_writev), SCMP_SYS(kexec_load),
-		SCMP_SYS(init_module), SCMP_SYS(finit_module),
-		SCMP_SYS(delete_module), SCMP_SYS(mount),
-		SCMP_SYS(umount2), SCMP_SYS(pivot_root), SCMP_SYS(chroot),
-		SCMP_SYS(bpf), SCMP_SYS(perf_event_open), SCMP_SYS(keyctl),
-		SCMP_SYS(add_key), SCMP_SYS(request_key),
-		SCMP_SYS(userfaultfd), SCMP_SYS(setuid), SCMP_SYS(setgid),
-		SCMP_SYS(setreuid), SCMP_SYS(setregid), SCMP_SYS(setresuid),
-		SCMP_SYS(setresgid), SCMP_SYS(setgroups), SCMP_SYS(unshare),
-		SCMP_SYS(setns), SCMP_SYS(open_by_handle_at),
-		SCMP_SYS(pidfd_getfd), SCMP_SYS(kill), SCMP_SYS(tkill),
-	};
 	struct rlimit zero = { 0, 0 };
-	scmp_filter_ctx ctx;
-	int r;
 
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1 || getuid() == 0 ||
 	    geteuid() == 0)
@@ -75,19 +60,7 @@ lock_down(void)
 	/* A log line to a stderr that is a regular file (ztd in the
 	 * foreground, redirected) then fails with EFBIG; it must not kill. */
 	signal(SIGXFSZ, SIG_IGN);
-	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
-		return -ENOMEM;
-	r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execve), 0);
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS,
-		    SCMP_SYS(execveat), 0);
-	for (size_t i = 0; r == 0 && i < sizeof(refused) / sizeof(*refused);
-	    i++)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), refused[i], 0);
-	if (r == 0)
-		r = seccomp_load(ctx);
-	seccomp_release(ctx);
-	return r;
+	return 0;
 }
 
 /* ------------------------------------------------------------ to ztd */
@@ -325,6 +298,15 @@ fleet_client_main(int fd)
 	}
 	if ((r = wait_config(&c)) < 0) {
 		zt_log(LOG_ERR, "no configuration from ztd: %s", strerror(-r));
+		return 1;
+	}
+	/* Set up: curl and OpenSSL initialised (openssl.cnf read), the TLS
+	 * material in memory, the time zone read for log stamps.  From
+	 * here on only the allow-list, before the first word to etcd. */
+	tzset();
+	if ((r = fleet_filter_load()) < 0) {
+		zt_log(LOG_ERR, "cannot load the fleet client's seccomp "
+		    "filter: %s", strerror(-r));
 		return 1;
 	}
 	while (!c.stop) {

@@ -10,8 +10,9 @@
 
 /*
  * Run as the fleet client on FD: lock itself down (no_new_privs checked,
- * a seccomp filter, no core, no file growth), read FLEET_CONFIG, then
- * keep etcd and ztd in touch until ztd closes FD.  Returns an exit
+ * no core, no file growth), read FLEET_CONFIG, load its seccomp
+ * allow-list (fleet_filter.h), then keep etcd and ztd in touch until ztd
+ * closes FD.  Returns an exit
  * status.
  */
 int fleet_client_main(int fd);

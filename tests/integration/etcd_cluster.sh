@@ -77,7 +77,22 @@ mkcert() {
 	    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' \
 	    "$3") -out "$pki/$1.pem" 2>/dev/null
 }
-# etcd_pki HOST...: the CA, etcd's server certificate, one client
+# loopback_name: a name of this machine that /etc/hosts (or DNS) resolves
+# to 127.0.0.1, which curl hands to getaddrinfo in its resolver thread;
+# else "localhost", which curl resolves itself.
+loopback_name() {
+	local name
+	name=$(hostname 2>/dev/null)
+	if [ -n "$name" ] && [ "$name" != localhost ] &&
+	    [ "$(getent ahostsv4 "$name" 2>/dev/null | awk 'NR == 1 { print $1 }')" = 127.0.0.1 ]; then
+		echo "$name"
+	else
+		echo localhost
+	fi
+}
+
+# etcd_pki HOST...: the CA, etcd's server certificate (127.0.0.1,
+# localhost and loopback_name), one client
 # certificate per host and the administrator's (admin), and the fleet
 # administrator's Ed25519 signing key (fleet-admin.key, .pub).
 etcd_pki() {
@@ -85,7 +100,8 @@ etcd_pki() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$pki/ca.key" -out "$pki/ca.pem" \
 	    -subj "/CN=zt-fleet-test-ca" -days 1 2>/dev/null &&
-	    mkcert server /CN=localhost "IP:127.0.0.1,DNS:localhost" &&
+	    mkcert server /CN=localhost \
+	    "IP:127.0.0.1,DNS:localhost,DNS:$(loopback_name)" &&
 	    mkcert admin /O=zt-fleet-test/OU=admin DNS:admin || return 1
 	for h in "$@"; do
 		mkcert "$h" "/O=zt-fleet-test/OU=$h" "DNS:$h" || return 1
@@ -158,11 +174,11 @@ etcd_start() {
 }
 
 # ------------------------------------------------------------ hosts
-# fleet_section HOST USER PASSWORD_FILE CERT ADMIN_PUB
+# fleet_section HOST USER PASSWORD_FILE CERT ADMIN_PUB [ENDPOINTS]
 fleet_section() {
 	cat <<EOC
 fleet: {
-  etcd = ["$(echo "$endpoints" | sed 's/,/", "/g')"];
+  etcd = ["$(echo "${6:-$endpoints}" | sed 's/,/", "/g')"];
   host = "$1";
   ca = "$pki/ca.pem";
   cert = "$pki/$4.pem";
@@ -176,9 +192,10 @@ fleet: {
 EOC
 }
 
-# fleet_host HOST: $work/HOST/ztd.conf (state in $work/HOST/state, zt-exec's
-# $SUPERVISOR_GROUP, software attestation, the fleet as user HOST) and
-# its log sink; $work/admin.conf, the administrator's (root in etcd).
+# fleet_host HOST [ENDPOINTS]: $work/HOST/ztd.conf (state in
+# $work/HOST/state, zt-exec's $SUPERVISOR_GROUP, software attestation, the
+# fleet as user HOST, at ENDPOINTS or $endpoints) and its log sink;
+# $work/admin.conf, the administrator's (root in etcd).
 fleet_host() {
 	mkdir -m 0755 "$work/$1" &&
 	cat >"$work/$1/ztd.conf" <<EOC &&
@@ -187,7 +204,8 @@ ztd: {
   supervisor_group = "$SUPERVISOR_GROUP";
 };
 attestation: { mode = "software"; golden = "$work/$1/state/golden"; };
-$(fleet_section "$1" "$1" "$pki/$1.password" "$1" "$pki/fleet-admin.pub")
+$(fleet_section "$1" "$1" "$pki/$1.password" "$1" "$pki/fleet-admin.pub" \
+    "${2:-}")
 EOC
 	chmod 0644 "$work/$1/ztd.conf" &&
 	start_logsink "$work/$1" || return 1
