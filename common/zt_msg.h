@@ -172,7 +172,13 @@ enum zt_field_tag {
 	ZT_F_SYSCALL_DENY = 61,	/* string: a syscall the profile refuses */
 	ZT_F_SYSCALL_GATE = 62,	/* string: a syscall ztd decides */
 	ZT_F_ENV = 63,		/* string: an environment NAME or PREFIX* */
-	ZT_F_TAG_MAX = 64,	/* first value that is not a tag */
+	/* 64-70 are left to fields added meanwhile on other branches. */
+	ZT_F_FLEET = 71,	/* string: STATUS_REPLY's fleet state, "SYNC
+				 * LAST_SYNC SERIAL DISABLED DENYING
+				 * MAX_OFFLINE HOST [ENDPOINT]": SYNC and
+				 * DENYING 0 or 1, LAST_SYNC unix time,
+				 * SERIAL of the policy in force (0: none) */
+	ZT_F_TAG_MAX = 72,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */

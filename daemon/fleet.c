@@ -968,6 +968,25 @@ offline_too_long(const struct ztd *ztd, int64_t now)
 	    1000LL * ztd->config->fleet.max_offline;
 }
 
+bool
+fleet_status_text(const struct ztd *ztd, char *out, size_t size)
+{
+	const struct fleet *f = ztd->fleet;
+	int64_t now = ztd_now_ms();
+	size_t disabled = 0;
+
+	if (f == NULL)
+		return false;
+	for (size_t i = 0; i < f->n_set; i++)
+		disabled += f->set[i].disabled;
+	snprintf(out, size, "%d %" PRId64 " %" PRIu64 " %zu %d %u %s %s",
+	    f->in_sync, wall_now() - (now - f->last_sync_ms) / 1000,
+	    f->policy_serial, disabled, offline_too_long(ztd, now),
+	    ztd->config->fleet.max_offline, ztd->config->fleet.host,
+	    f->in_sync ? f->endpoint : "");
+	return true;
+}
+
 static void
 send_report(struct ztd *ztd, int64_t now)
 {

@@ -54,6 +54,12 @@ bool fleet_refuses(const struct ztd *ztd, const char *agent,
  */
 void fleet_reconfigure(struct ztd *ztd);
 
+/*
+ * The fleet's state for ztctl status, as ZT_F_FLEET's text (zt_msg.h)
+ * into OUT (SIZE bytes); false without a fleet section.
+ */
+bool fleet_status_text(const struct ztd *ztd, char *out, size_t size);
+
 /* Stop the client and free everything (NULL: nothing). */
 void fleet_free(struct ztd *ztd);
 

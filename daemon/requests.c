@@ -21,6 +21,7 @@
 #include "cache.h"
 #include "decide.h"
 #include "digest.h"
+#include "fleet.h"
 #include "grant.h"
 #include "launchfilter.h"
 #include "requests.h"
@@ -166,6 +167,13 @@ answer_status(struct request *rq)
 	    (r = zt_msg_put_str(reply, ZT_F_RELOAD_ERROR,
 	    ztd->reload_error)) < 0)
 		return r;
+	{
+		char fleet[512];
+
+		if (fleet_status_text(ztd, fleet, sizeof(fleet)) &&
+		    (r = zt_msg_put_str(reply, ZT_F_FLEET, fleet)) < 0)
+			return r;
+	}
 	return 0;
 }
 

@@ -286,6 +286,69 @@ kernel_features(bool json)
 	    "features", features) : NULL;
 }
 
+/*
+ * ztd's fleet state (ZT_F_FLEET's text, zt_msg.h): printed as the status'
+ * fleet line, or as a JSON object when JSON; NULL when printed, or when
+ * TEXT is malformed (said as such in the text output).
+ */
+static json_t *
+fleet_state(const char *text, bool json)
+{
+	int sync = 0, denying = 0, host_end = 0, n;
+	long long last_sync = 0;
+	unsigned long long serial = 0;
+	size_t disabled = 0;
+	unsigned max_offline = 0;
+	char when[64] = "";
+	const char *host, *endpoint;
+	char host_buf[128];
+	struct tm tm;
+	time_t t;
+
+	n = sscanf(text, "%d %lld %llu %zu %d %u %n", &sync, &last_sync,
+	    &serial, &disabled, &denying, &max_offline, &host_end);
+	if (n != 6 || host_end == 0 || (sync != 0 && sync != 1) ||
+	    (denying != 0 && denying != 1)) {
+		if (json)
+			return json_pack("{s:o}", "malformed", json_text(text));
+		printf("fleet:        (malformed state from ztd: %s)\n", text);
+		return NULL;
+	}
+	host = text + host_end;
+	endpoint = strchr(host, ' ');
+	snprintf(host_buf, sizeof(host_buf), "%.*s", endpoint != NULL ?
+	    (int)(endpoint - host) : (int)strlen(host), host);
+	endpoint = endpoint != NULL && endpoint[1] != '\0' ? endpoint + 1 :
+	    NULL;
+	t = (time_t)last_sync;
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (json)
+		return json_pack("{s:o,s:b,s:o,s:o,s:I,s:o,s:I,s:b,s:I}",
+		    "host", json_text(host_buf),
+		    "in_sync", sync,
+		    "endpoint", json_text_or_null(endpoint),
+		    "offline_since", sync ? json_null() : json_text(when),
+		    "last_sync", (json_int_t)last_sync,
+		    "policy_serial", serial ? json_count(serial) : json_null(),
+		    "disabled", (json_int_t)disabled,
+		    "offline_denying", denying,
+		    "max_offline", (json_int_t)max_offline);
+	if (sync)
+		printf("fleet:        host %s, in sync with %s", host_buf,
+		    endpoint != NULL ? endpoint : "etcd");
+	else
+		printf("fleet:        host %s, OFFLINE since %s%s", host_buf,
+		    when, denying ? " (past max_offline: denying sessions "
+		    "and high-risk actions)" : "");
+	if (serial)
+		printf(", policy serial %llu", serial);
+	else
+		printf(", no fleet policy (the file's agents)");
+	printf(", %zu disabled\n", disabled);
+	return NULL;
+}
+
 static int
 command_status(void)
 {
@@ -294,7 +357,7 @@ command_status(void)
 	uint64_t uptime = 0, generation = 0;
 	uint32_t agents = 0, clients = 0, max_clients = 0, pid = 0;
 	const char *version = "", *config = "", *mode = "", *reload_error = NULL;
-	const char *attest_state = "";
+	const char *attest_state = "", *fleet = NULL;
 	uint64_t cache_entries = 0, cache_hits = 0, cache_misses = 0;
 	uint64_t audit_seq = 0, attest_age = 0;
 	uint32_t grants = 0;
@@ -323,10 +386,12 @@ command_status(void)
 	has_age = zt_msg_get_u64(&reply, ZT_F_ATTEST_AGE, &attest_age) == 0;
 	if (zt_msg_get_str(&reply, ZT_F_TEXT, &agent_group) < 0)
 		agent_group = NULL;
+	if (zt_msg_get_str(&reply, ZT_F_FLEET, &fleet) < 0)
+		fleet = NULL;
 
 	if (arg_json)
 		return emit(json_pack("{s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,"
-		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:o,s:o,s:o,s:o}",
+		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:o,s:o,s:o,s:o,s:o}",
 		    "version", json_text(version),
 		    "pid", (json_int_t)pid,
 		    "uptime", json_count(uptime),
@@ -349,6 +414,8 @@ command_status(void)
 		    "audit_seq", json_count(audit_seq),
 		    "reload_error", json_text_or_null(reload_error),
 		    "agent_group", json_text_or_null(agent_group),
+		    "fleet", fleet != NULL ? fleet_state(fleet, true) :
+		    json_null(),
 		    "kernel", kernel_features(true)));
 	printf("ztd %s (pid %" PRIu32 "), up %" PRIu64 " s\n", version, pid,
 	    uptime);
@@ -370,6 +437,8 @@ command_status(void)
 	printf("audit:        last record %" PRIu64 "\n", audit_seq);
 	if (agent_group != NULL)
 		printf("agent_group:  %s\n", agent_group);
+	if (fleet != NULL)
+		fleet_state(fleet, false);
 	kernel_features(false);
 	return 0;
 }

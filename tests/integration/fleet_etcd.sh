@@ -142,6 +142,18 @@ check "a fleet client killed is started again by ztd" \
     poll 20 sh -c "c=\$(ps -o pid=,args= --ppid ${ztd_pid[h1]} | awk '\$2 == \"ztd-fleet\" { print \$1 }'); [ -n \"\$c\" ] && [ \"\$c\" != $client ]"
 zcheck h1 exec /bin/echo1
 check "before any push, h1 knows no fleetagent (exit 2: $out)" test "$rc" -eq 2
+# status_has_line HOST ERE: a line of HOST's ztctl status matches
+status_has_line() {
+	"$ZTCTL" --socket "$work/$1/ztd.sock" status 2>/dev/null |
+	    grep -qE -- "$2"
+}
+# status_json HOST PYTHON-EXPR: true of f, ztctl --json status's fleet
+status_json() {
+	"$ZTCTL" --socket "$work/$1/ztd.sock" --json status 2>/dev/null |
+	    python3 -c 'import json,sys; f=json.load(sys.stdin)["fleet"]; sys.exit(0 if '"$2"' else 1)'
+}
+check "ztctl status: h1 in sync, no fleet policy yet, none disabled" \
+    poll 20 status_has_line h1 '^fleet: +host h1, in sync with https://127\.0\.0\.1:[0-9]+, no fleet policy \(the file.s agents\), 0 disabled$'
 
 # ------------------------------------------------------------ reports
 check "fleet status lists h1 and h2, as their own reports" \
@@ -183,6 +195,8 @@ check "the apply is audited on h2 (decision=allow action=fleet)" \
     logged h2 "decision=allow action=fleet agent=\"-\" .*object=\"policy serial $serial1\" reason=\"signed by the fleet administrator; applied\""
 check "h2's audit records name the host as the fleet does (host=h2)" \
     logged h2 ' host=h2 decision=allow action=fleet '
+check "ztctl --json status: fleet {host h1, in_sync, policy_serial $serial1}" \
+    status_json h1 "f['host'] == 'h1' and f['in_sync'] is True and f['policy_serial'] == $serial1 and f['offline_since'] is None and f['disabled'] == 0 and f['offline_denying'] is False and f['max_offline'] == 8 and f['endpoint'].startswith('https://')"
 check "policy 1 is cached in h1's state_dir" \
     grep -q '^kind policy$' "$work/h1/state/fleet/policy"
 value1=$(ectl get /ztgate/policy -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0]["value"])')
@@ -333,6 +347,10 @@ check "all killed: sessions are still allowed within max_offline" \
     allows h2 session zt-exec
 check "after max_offline (8 s) h2 denies sessions: fleet unreachable" \
     poll 30 denies h2 session zt-exec '^deny: fleet unreachable'
+check "ztctl status on h2: OFFLINE since when, past max_offline, the serial in force" \
+    status_has_line h2 '^fleet: +host h2, OFFLINE since [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \(past max_offline: denying sessions and high-risk actions\), policy serial [0-9]+, 0 disabled$'
+check "and in --json: in_sync false, offline_since, offline_denying" \
+    status_json h2 "f['in_sync'] is False and f['offline_since'].endswith('Z') and f['offline_denying'] is True and f['endpoint'] is None and isinstance(f['policy_serial'], int)"
 check "low-risk actions still decided from the cache" \
     allows h2 exec /bin/echo3
 zx h2 exit 0
