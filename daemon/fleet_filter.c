@@ -76,13 +76,16 @@ add_conditional(scmp_filter_ctx ctx)
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC,
 	    O_RDONLY));
 	/* No fresh executable memory: PROT_EXEC only on a file mapping
-	 * (an NSS module dlopen()ed by the resolver), never by mprotect. */
+	 * that is not writable (an NSS module dlopen()ed by the resolver;
+	 * /dev/zero mapped writable and executable would be anonymous
+	 * memory by another name), never added by mprotect. */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 		    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 2,
-		    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC),
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC | PROT_WRITE,
+		    PROT_EXEC),
 		    SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, 0));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect),

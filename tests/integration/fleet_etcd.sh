@@ -192,9 +192,9 @@ check "h1 applies policy 1: fleetagent's /bin/echo1 is allowed" \
 check "h2 applies policy 1 too" poll 20 allows h2 exec /bin/echo1
 diag "push to both hosts deciding: $(($(ms) - t0)) ms (polled every 100 ms)"
 check "the apply is audited on h2 (decision=allow action=fleet)" \
-    logged h2 "decision=allow action=fleet agent=\"-\" .*object=\"policy serial $serial1\" reason=\"signed by the fleet administrator; applied\""
+    poll 20 logged h2 "decision=allow action=fleet agent=\"-\" .*object=\"policy serial $serial1\" reason=\"signed by the fleet administrator; applied\""
 check "h2's audit records name the host as the fleet does (host=h2)" \
-    logged h2 ' host=h2 decision=allow action=fleet '
+    poll 20 logged h2 ' host=h2 decision=allow action=fleet '
 check "ztctl --json status: fleet {host h1, in_sync, policy_serial $serial1}" \
     status_json h1 "f['host'] == 'h1' and f['in_sync'] is True and f['policy_serial'] == $serial1 and f['offline_since'] is None and f['disabled'] == 0 and f['offline_denying'] is False and f['max_offline'] == 8 and f['endpoint'].startswith('https://')"
 check "policy 1 is cached in h1's state_dir" \
@@ -304,7 +304,7 @@ check "h1 refuses fleetagent's actions: disabled by the fleet administrator" \
 zx h2 exit 0
 check "a new launch on h2 is denied (zt-exec exit 126, got $rc)" test "$rc" -eq 126
 check "and audited as a denied session" \
-    logged h2 "decision=deny action=session agent=\"fleetagent\" .*reason=\"agent disabled by the fleet administrator"
+    poll 20 logged h2 "decision=deny action=session agent=\"fleetagent\" .*reason=\"agent disabled by the fleet administrator"
 check "the disabled set is cached in h1's state_dir" \
     grep -q '^kind disable$' "$work/h1/state/fleet/disabled/fleetagent"
 check "h1's report lists fleetagent as disabled" \
@@ -356,7 +356,7 @@ check "low-risk actions still decided from the cache" \
 zx h2 exit 0
 check "a launch under h2 is denied offline (126, got $rc)" test "$rc" -eq 126
 check "audited with reason fleet unreachable" \
-    logged h2 'decision=deny action=session agent="fleetagent" .*reason="fleet unreachable'
+    poll 20 logged h2 'decision=deny action=session agent="fleetagent" .*reason="fleet unreachable'
 stop_ztd h2
 start_ztd h2
 check "h2 restarted offline starts from its cached policy 3" \

@@ -104,11 +104,23 @@ client_calls(void)
 		_exit(7);
 }
 
+/* A library's text, as dlopen maps it: a file, read and exec. */
+static void
+do_map_library_text(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE,
+	    fd, 0) == MAP_FAILED)
+		_exit(1);
+}
+
 static void
 allowed_calls(void **state)
 {
 	(void)state;
 	assert_exit_0(under_filter(client_calls));
+	assert_exit_0(under_filter(do_map_library_text));
 }
 
 static void
@@ -140,6 +152,17 @@ do_exec_memory(void)
 {
 	mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+static void
+do_exec_zero(void)
+{
+	int fd = open("/dev/zero", O_RDONLY);
+
+	if (fd < 0)
+		_exit(1);
+	mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE,
+	    fd, 0);
 }
 
 static void
@@ -188,7 +211,7 @@ refused_calls(void **state)
 {
 	void (*const fns[])(void) = { do_write_open, do_mkdir,
 	    do_packet_socket, do_netlink_audit, do_exec_memory,
-	    do_mprotect_exec, do_fork, do_exec, do_kill_parent, do_ptrace };
+	    do_exec_zero, do_mprotect_exec, do_fork, do_exec, do_kill_parent, do_ptrace };
 
 	(void)state;
 	parent = getpid();
