@@ -2,21 +2,26 @@
 # SPDX-License-Identifier: Apache-2.0
 # Runs every benchmark from the build directory and prints its figures.
 #
-# Usage: bench/run.sh [BUILDDIR].  A benchmark that exits 77 (not root, a
-# component missing) is reported as skipped; one that fails is reported
-# and the others still run, and the exit status is then 1.  Figures never
+# Usage: bench/run.sh [BUILDDIR].  bench/fleet is a script, run from
+# beside this one (make bench builds what it needs).  A benchmark that
+# exits 77 (not root, a component missing) is reported as skipped; one
+# that fails is reported and the others still run, and the exit status is then 1.  Figures never
 # fail it: each benchmark only prints them.
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
 cd "${1:-.}" || exit 1
 status=0
-for name in decide attest pam exec tunnel dns; do
-	if [ ! -x "./bench/$name" ]; then
+for name in decide attest pam exec tunnel dns fleet; do
+	if [ "$name" = fleet ]; then
+		bash "$here/fleet.sh" ./ztd
+	elif [ ! -x "./bench/$name" ]; then
 		echo "bench/run.sh: bench/$name is not built" \
 		    "(make bench builds it)" >&2
 		status=1
 		continue
+	else
+		"./bench/$name" ./ztd
 	fi
-	"./bench/$name" ./ztd
 	rc=$?
 	case $rc in
 	0) ;;

@@ -205,7 +205,12 @@ enum zt_field_tag {
 	ZT_F_AGENT_STATES = 70,	/* string: STATUS_REPLY's agents out of the
 				 * ordinary, one per line: "disabled NAME
 				 * WHY" or "learning NAME UNTIL" */
-	ZT_F_TAG_MAX = 71,	/* first value that is not a tag */
+	ZT_F_FLEET = 71,	/* string: STATUS_REPLY's fleet state, "SYNC
+				 * LAST_SYNC SERIAL DISABLED DENYING
+				 * MAX_OFFLINE HOST [ENDPOINT]": SYNC and
+				 * DENYING 0 or 1, LAST_SYNC unix time,
+				 * SERIAL of the policy in force (0: none) */
+	ZT_F_TAG_MAX = 72,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */

@@ -23,6 +23,7 @@
 
 #include "attest_agent.h"
 #include "digest.h"
+#include "pubkey.h"
 #include "zt_exe.h"
 #include "zt_err.h"
 #include "zt_log.h"
@@ -255,62 +256,16 @@ out:
 
 /* ------------------------------------------------------------ signatures */
 
-/*
- * Read the regular file at PATH (at most MAX bytes) into a new buffer.
- * Returns 0, -errno, -EINVAL (not a regular file) or -EFBIG.
- */
-static int
-read_small_file(const char *path, size_t max, uint8_t **out, size_t *len)
-{
-	struct stat st;
-	uint8_t *buf;
-	ssize_t n;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		goto out;
-	}
-	if (st.st_size < 0 || (size_t)st.st_size > max) {
-		r = -EFBIG;
-		goto out;
-	}
-	/* One more byte than allowed shows a file that grew meanwhile. */
-	if ((buf = malloc(max + 1)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if ((n = zt_read_at(fd, buf, max + 1, 0)) < 0 || (size_t)n > max) {
-		r = n < 0 ? (int)n : -EFBIG;
-		free(buf);
-		goto out;
-	}
-	*out = buf;
-	*len = (size_t)n;
-	r = 0;
-out:
-	close(fd);
-	return r;
-}
-
-/* The publisher NAME's key: Ed25519 or EC on P-256, nothing else. */
+/* The publisher NAME's key (a path, or inline PEM from a fleet policy):
+ * Ed25519 or EC on P-256, nothing else (pubkey.c). */
 static int
 load_publisher_key(const struct ztd_config *config, const char *name,
     EVP_PKEY **out, char *reason)
 {
 	const struct publisher *publisher = NULL;
-	char shown[SHOWN_MAX], group[64];
+	char shown[SHOWN_MAX], why[PUBKEY_WHY_MAX];
 	uint8_t *pem = NULL;
-	EVP_PKEY *pkey = NULL;
 	size_t len = 0;
-	BIO *bio;
 	int r;
 
 	for (size_t i = 0; i < config->n_publishers; i++)
@@ -319,49 +274,26 @@ load_publisher_key(const struct ztd_config *config, const char *name,
 	if (publisher == NULL)
 		return fail(reason, -ENOKEY, "publisher %.64s is not defined",
 		    name);
-	show(shown, publisher->key);
-	if ((r = read_small_file(publisher->key, KEY_FILE_MAX, &pem,
-	    &len)) < 0)
-		return fail(reason, r, "publisher %s key %s: %s", name, shown,
-		    r == -EINVAL ? "not a regular file" : zt_strerror(r));
-	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+	if (config_key_is_inline(publisher->key)) {
+		snprintf(shown, sizeof(shown), "(inline)");
+		r = pubkey_from_pem(publisher->key, strlen(publisher->key),
+		    out, why);
+	} else {
+		show(shown, publisher->key);
+		if ((r = pubkey_read_file(publisher->key, KEY_FILE_MAX, &pem,
+		    &len)) < 0)
+			return fail(reason, r, "publisher %s key %s: %s", name,
+			    shown, r == -EINVAL ? "not a regular file" :
+			    zt_strerror(r));
+		r = pubkey_from_pem(pem, len, out, why);
 		free(pem);
-		return fail(reason, -ENOMEM, "out of memory");
 	}
-	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	free(pem);
-	ERR_clear_error();
-	if (pkey == NULL)
-		return fail(reason, -EBADMSG, "publisher %s key %s is not a "
-		    "PEM public key", name, shown);
-	switch (EVP_PKEY_get_base_id(pkey)) {
-	case EVP_PKEY_ED25519:
-		*out = pkey;
-		return 0;
-	case EVP_PKEY_EC:
-		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group),
-		    NULL) != 1)
-			snprintf(group, sizeof(group), "an unnamed curve");
-		if (strcmp(group, "prime256v1") == 0 ||
-		    strcmp(group, "P-256") == 0) {
-			*out = pkey;
-			return 0;
-		}
-		r = fail(reason, -EKEYREJECTED, "publisher %s key %s is EC on "
-		    "%.40s: only P-256 is accepted", name, shown, group);
-		break;
-	default:
-		/* OpenSSL's own names: "RSA", "DSA", "ED448", "X25519"... */
-		r = fail(reason, -EKEYREJECTED, "publisher %s key %s is %.16s: "
-		    "only Ed25519 and ECDSA P-256 are accepted", name, shown,
-		    EVP_PKEY_get0_type_name(pkey) != NULL ?
-		    EVP_PKEY_get0_type_name(pkey) : "of another type");
-		break;
-	}
-	ERR_clear_error();
-	EVP_PKEY_free(pkey);
-	return r;
+	if (r == -ENOMEM)
+		return fail(reason, r, "out of memory");
+	if (r < 0)
+		return fail(reason, r, "publisher %s key %s %s", name, shown,
+		    why);
+	return 0;
 }
 
 /*
@@ -443,7 +375,6 @@ verify(struct identity *identity, EVP_PKEY *pkey, int fd,
     const struct zt_file_key *key, const uint8_t digest[32],
     const uint8_t *signature, size_t signature_len, bool *good)
 {
-	EVP_MD_CTX *md_ctx = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	uint8_t *content = NULL;
 	int r = 0;
@@ -454,14 +385,8 @@ verify(struct identity *identity, EVP_PKEY *pkey, int fd,
 			return 0;
 		if ((r = read_whole(identity, fd, key, &content)) < 0)
 			return r;
-		if ((md_ctx = EVP_MD_CTX_new()) == NULL) {
-			r = -ENOMEM;
-			goto out;
-		}
-		/* No digest: Ed25519 hashes the message itself. */
-		*good = EVP_DigestVerifyInit(md_ctx, NULL, NULL, NULL,
-		    pkey) == 1 && EVP_DigestVerify(md_ctx, signature,
-		    signature_len, content, (size_t)key->size) == 1;
+		r = pubkey_verify(pkey, content, (size_t)key->size,
+		    signature, signature_len, good);
 	} else {
 		/*
 		 * ECDSA signs SHA-256 of the file, which is DIGEST: the same
@@ -479,7 +404,6 @@ verify(struct identity *identity, EVP_PKEY *pkey, int fd,
 	}
 out:
 	ERR_clear_error();
-	EVP_MD_CTX_free(md_ctx);
 	EVP_PKEY_CTX_free(ctx);
 	free(content);
 	return r;
@@ -510,7 +434,7 @@ check_signature(struct identity *identity, const struct ztd_config *config,
 	if ((r = load_publisher_key(config, agent->publisher, &pkey,
 	    reason)) < 0)
 		return r;
-	if ((r = read_small_file(sig_path, SIGNATURE_FILE_MAX, &signature,
+	if ((r = pubkey_read_file(sig_path, SIGNATURE_FILE_MAX, &signature,
 	    &signature_len)) < 0) {
 		if (r == -ENOENT)
 			r = fail(reason, ZT_E_PERM, "%s is not pinned and has "

@@ -34,6 +34,7 @@ struct parser {
 	const char *path;
 	char *error;
 	struct ztd_config *c;
+	bool policy;		/* parsing a fleet policy: keys inline */
 };
 
 static int
@@ -779,8 +780,15 @@ parse_publishers(struct parser *p, const config_setting_t *root)
 		pub->line = (int)config_setting_source_line(g);
 		if ((r = check_keys(p, g, "a publisher", publisher_keys)) < 0 ||
 		    (r = get_string(p, g, "name", true, &pub->name)) < 0 ||
-		    (r = get_path(p, g, "key", true, &pub->key)) < 0)
+		    (r = get_string(p, g, "key", true, &pub->key)) < 0)
 			return r;
+		/* A fleet policy carries its keys; a file names them. */
+		if (p->policy ? !config_key_is_inline(pub->key) :
+		    !is_absolute_path(pub->key))
+			return fail(p, config_setting_get_member(g, "key"),
+			    p->policy ? "key must be a PEM public key inline "
+			    "(-----BEGIN PUBLIC KEY-----) in a fleet policy" :
+			    "key must be an absolute path");
 		if (!is_name(pub->name))
 			return fail(p, config_setting_get_member(g, "name"),
 			    "publisher name \"%.64s\" must be 1-64 of "
@@ -1602,9 +1610,192 @@ parse_agents(struct parser *p, const config_setting_t *root)
 	return 0;
 }
 
-static const char *const root_keys[] = {
-	"ztd", "attestation", "publishers", "agents", NULL,
+/* ------------------------------------------------------------ fleet */
+
+static const char *const fleet_keys[] = {
+	"etcd", "prefix", "host", "ca", "cert", "key", "user",
+	"password_file", "admin_key", "heartbeat", "max_offline", NULL,
 };
+
+/* Is HOST (as written in a URL, IPv6 without brackets) loopback? */
+static bool
+is_loopback_host(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return false;
+}
+
+/*
+ * An etcd endpoint: "https://HOST:PORT" or "http://HOST:PORT", HOST a DNS
+ * name, an IPv4 address or [IPv6], nothing after the port.  *HTTPS and
+ * *LOOPBACK say which.  NULL when good, else what is wrong.
+ */
+static const char *
+parse_endpoint(const char *url, bool *https, bool *loopback)
+{
+	char host[FLEET_URL_MAX];
+	const char *h, *colon;
+	size_t len;
+	char *end;
+	long port;
+
+	if (strlen(url) >= FLEET_URL_MAX)
+		return "is too long";
+	if (strncmp(url, "https://", 8) == 0) {
+		*https = true;
+		h = url + 8;
+	} else if (strncmp(url, "http://", 7) == 0) {
+		*https = false;
+		h = url + 7;
+	} else
+		return "must start with https:// (or http:// to loopback)";
+	if (h[0] == '[') {
+		const char *close = strchr(h, ']');
+
+		if (close == NULL || close[1] != ':')
+			return "must be https://[IPV6]:PORT";
+		len = (size_t)(close - h - 1);
+		memcpy(host, h + 1, len);
+		host[len] = '\0';
+		colon = close + 1;
+		if (inet_pton(AF_INET6, host, &(struct in6_addr){ 0 }) != 1)
+			return "names no IPv6 address in [ ]";
+	} else {
+		colon = strchr(h, ':');
+		if (colon == NULL)
+			return "needs a port (https://HOST:PORT)";
+		len = (size_t)(colon - h);
+		memcpy(host, h, len);
+		host[len] = '\0';
+		if (!is_dns_name(host) && inet_pton(AF_INET, host,
+		    &(struct in_addr){ 0 }) != 1)
+			return "names no host (a DNS name or an address)";
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!isdigit((unsigned char)colon[1]) || errno != 0 || port < 1 ||
+	    port > 65535 || (*end != '\0' && strcmp(end, "/") != 0))
+		return "needs a port from 1 to 65535 and nothing after it";
+	*loopback = is_loopback_host(host);
+	return NULL;
+}
+
+/* A key prefix: '/' then [A-Za-z0-9_.-/], no "//", no "..", no final '/'. */
+static bool
+is_fleet_prefix(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 2 || len > FLEET_PREFIX_MAX || s[0] != '/' ||
+	    s[len - 1] == '/' || strstr(s, "//") != NULL ||
+	    strstr(s, "..") != NULL)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("_.-/", *s) == NULL)
+			return false;
+	return true;
+}
+
+static int
+parse_fleet(struct parser *p, const config_setting_t *root)
+{
+	struct fleet_config *f = &p->c->fleet;
+	config_setting_t *g;
+	bool any_https = false;
+	int r;
+
+	if ((r = member(p, root, "fleet", CONFIG_TYPE_GROUP, &g)) < 0 ||
+	    g == NULL)
+		return r;
+	f->enabled = true;
+	if ((r = check_keys(p, g, "fleet", fleet_keys)) < 0 ||
+	    (r = get_strings(p, g, "etcd", NULL, NULL, &f->endpoints,
+	    &f->n_endpoints)) < 0 ||
+	    (r = get_string(p, g, "prefix", false, &f->prefix)) < 0 ||
+	    (r = get_string(p, g, "host", false, &f->host)) < 0 ||
+	    (r = get_path(p, g, "ca", false, &f->ca)) < 0 ||
+	    (r = get_path(p, g, "cert", false, &f->cert)) < 0 ||
+	    (r = get_path(p, g, "key", false, &f->key)) < 0 ||
+	    (r = get_string(p, g, "user", false, &f->user)) < 0 ||
+	    (r = get_path(p, g, "password_file", false,
+	    &f->password_file)) < 0 ||
+	    (r = get_path(p, g, "admin_key", true, &f->admin_key)) < 0 ||
+	    (r = get_uint(p, g, "heartbeat", 1, 3600, &f->heartbeat)) < 0 ||
+	    (r = get_uint(p, g, "max_offline", 1, 30 * 86400,
+	    &f->max_offline)) < 0)
+		return r;
+	if (f->n_endpoints == 0)
+		return fail(p, g, "fleet.etcd must list at least one endpoint");
+	if (f->n_endpoints > FLEET_ENDPOINTS_MAX)
+		return fail(p, config_setting_get_member(g, "etcd"),
+		    "fleet.etcd lists more than %d endpoints",
+		    FLEET_ENDPOINTS_MAX);
+	for (size_t i = 0; i < f->n_endpoints; i++) {
+		bool https, loopback;
+		const char *why = parse_endpoint(f->endpoints[i], &https,
+		    &loopback);
+
+		if (why == NULL && !https && !loopback)
+			why = "is plain http to a host that is not loopback: "
+			    "use https:// with ca";
+		if (why != NULL)
+			return fail(p, config_setting_get_member(g, "etcd"),
+			    "fleet.etcd[%zu] \"%.80s\" %s", i,
+			    f->endpoints[i], why);
+		any_https |= https;
+	}
+	if (any_https && f->ca == NULL)
+		return fail(p, g, "fleet.ca is required for https:// "
+		    "endpoints (the CA that signed etcd's certificates)");
+	if ((f->cert == NULL) != (f->key == NULL))
+		return fail(p, g, "fleet.cert and fleet.key go together");
+	if ((f->user == NULL) != (f->password_file == NULL))
+		return fail(p, g, "fleet.user and fleet.password_file go "
+		    "together");
+	if (f->user != NULL && !is_name(f->user))
+		return fail(p, config_setting_get_member(g, "user"),
+		    "fleet.user must be 1-64 of A-Z a-z 0-9 _ . -");
+	if (!is_fleet_prefix(f->prefix))
+		return fail(p, config_setting_get_member(g, "prefix"),
+		    "fleet.prefix must start with '/' and hold only A-Z a-z "
+		    "0-9 _ . - / (no \"//\", \"..\" or final '/')");
+	if (!is_name(f->host))
+		return fail(p, config_setting_get_member(g, "host"),
+		    "fleet.host \"%.64s\" must be 1-64 of A-Z a-z 0-9 _ . - "
+		    "(set it: the host name is not one)", f->host);
+	return 0;
+}
+
+const char *
+config_host_name(const struct ztd_config *c)
+{
+	return c != NULL && c->fleet.enabled ? c->fleet.host : NULL;
+}
+
+bool
+config_is_name(const char *s)
+{
+	return is_name(s);
+}
+
+bool
+config_key_is_inline(const char *key)
+{
+	return strncmp(key, "-----BEGIN PUBLIC KEY-----", 26) == 0;
+}
+
+static const char *const root_keys[] = {
+	"ztd", "attestation", "fleet", "publishers", "agents", NULL,
+};
+static const char *const policy_keys[] = { "publishers", "agents", NULL };
 
 static void
 set_defaults(struct ztd_config *c)
@@ -1643,6 +1834,10 @@ set_defaults(struct ztd_config *c)
 	c->quote_interval = 30;
 	c->session_max_age = 60;
 	c->high_risk_max_age = 5;
+	c->fleet.prefix = xstrdup("/ztgate");
+	c->fleet.host = xstrdup(host[0] != '\0' ? host : "-");
+	c->fleet.heartbeat = 5;
+	c->fleet.max_offline = 300;
 }
 
 /* libconfig 1.5 has no hook to vet included files, so @include is refused. */
@@ -1668,17 +1863,13 @@ refuse_include(struct parser *p, const char *text)
 	return 0;
 }
 
-int
-config_parse(const char *path, const char *text, struct ztd_config **out,
-    char *error)
+/* TEXT parsed into *CFG, errors said in ERROR as PATH:LINE. */
+static int
+read_text(const char *path, const char *text, config_t *cfg, char *error)
 {
 	struct parser p = { .path = path, .error = error };
-	config_t cfg;
-	config_setting_t *root;
 	int r;
 
-	*out = NULL;
-	error[0] = '\0';
 	if (strlen(text) > CONFIG_FILE_MAX) {
 		snprintf(error, CONFIG_ERROR_MAX, "%s: larger than %d bytes",
 		    path, CONFIG_FILE_MAX);
@@ -1686,12 +1877,34 @@ config_parse(const char *path, const char *text, struct ztd_config **out,
 	}
 	if ((r = refuse_include(&p, text)) < 0)
 		return r;
-	config_init(&cfg);
-	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
+	config_init(cfg);
+	if (config_read_string(cfg, text) != CONFIG_TRUE) {
 		snprintf(error, CONFIG_ERROR_MAX, "%s:%d: %s", path,
-		    config_error_line(&cfg), config_error_text(&cfg));
-		config_destroy(&cfg);
+		    config_error_line(cfg), config_error_text(cfg));
+		config_destroy(cfg);
 		return ZT_E_CONFIG;
+	}
+	return 0;
+}
+
+int
+config_parse_with_policy(const char *path, const char *text,
+    const char *policy_name, const char *policy_text,
+    struct ztd_config **out, char *error)
+{
+	struct parser p = { .path = path, .error = error };
+	config_t cfg, policy_cfg;
+	config_setting_t *root, *policy_root;
+	int r;
+
+	*out = NULL;
+	error[0] = '\0';
+	if ((r = read_text(path, text, &cfg, error)) < 0)
+		return r;
+	if (policy_text != NULL && (r = read_text(policy_name, policy_text,
+	    &policy_cfg, error)) < 0) {
+		config_destroy(&cfg);
+		return r;
 	}
 	p.c = xcalloc(1, sizeof(*p.c));
 	p.c->path = xstrdup(path);
@@ -1701,19 +1914,50 @@ config_parse(const char *path, const char *text, struct ztd_config **out,
 	    (r = parse_ztd(&p, root)) < 0 ||
 	    (r = resolve_supervisor_group(&p, root)) < 0 ||
 	    (r = parse_attestation(&p, root)) < 0 ||
-	    (r = parse_publishers(&p, root)) < 0 ||
-	    (r = parse_agents(&p, root)) < 0) {
-		config_destroy(&cfg);
+	    (r = parse_fleet(&p, root)) < 0)
+		goto out;
+	if (policy_text != NULL) {
+		/* The fleet's publishers and agents replace the file's. */
+		p.path = policy_name;
+		p.policy = true;
+		p.c->fleet_policy = true;
+		policy_root = config_root_setting(&policy_cfg);
+		if ((r = check_keys(&p, policy_root, "a fleet policy (only "
+		    "publishers and agents)", policy_keys)) < 0)
+			goto out;
+		root = policy_root;
+	}
+	if ((r = parse_publishers(&p, root)) < 0 ||
+	    (r = parse_agents(&p, root)) < 0)
+		goto out;
+out:
+	config_destroy(&cfg);
+	if (policy_text != NULL)
+		config_destroy(&policy_cfg);
+	if (r < 0) {
 		config_free(p.c);
 		return r;
 	}
-	config_destroy(&cfg);
 	*out = p.c;
 	return 0;
 }
 
 int
+config_parse(const char *path, const char *text, struct ztd_config **out,
+    char *error)
+{
+	return config_parse_with_policy(path, text, NULL, NULL, out, error);
+}
+
+int
 config_load(const char *path, struct ztd_config **out, char *error)
+{
+	return config_load_with_policy(path, NULL, NULL, out, error);
+}
+
+int
+config_load_with_policy(const char *path, const char *policy_name,
+    const char *policy_text, struct ztd_config **out, char *error)
 {
 	struct stat st;
 	char *text;
@@ -1774,7 +2018,8 @@ config_load(const char *path, struct ztd_config **out, char *error)
 		free(text);
 		return ZT_E_CONFIG;
 	}
-	r = config_parse(path, text, out, error);
+	r = config_parse_with_policy(path, text, policy_name, policy_text,
+	    out, error);
 	free(text);
 	return r;
 }
@@ -1836,6 +2081,15 @@ config_free(struct ztd_config *c)
 	for (size_t i = 0; i < c->dns.n_upstream; i++)
 		free(c->dns.upstream[i]);
 	free_strings(c->measured_files, c->n_measured_files);
+	free_strings(c->fleet.endpoints, c->fleet.n_endpoints);
+	free(c->fleet.prefix);
+	free(c->fleet.host);
+	free(c->fleet.ca);
+	free(c->fleet.cert);
+	free(c->fleet.key);
+	free(c->fleet.user);
+	free(c->fleet.password_file);
+	free(c->fleet.admin_key);
 	for (size_t i = 0; i < c->n_publishers; i++) {
 		free(c->publishers[i].name);
 		free(c->publishers[i].key);

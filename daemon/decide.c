@@ -12,6 +12,7 @@
 #include "attest.h"
 #include "audit.h"
 #include "cache.h"
+#include "fleet.h"
 #include "decide.h"
 #include "disable.h"
 #include "grant.h"
@@ -376,6 +377,10 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 		d->violation = true;
 		goto audit;
 	}
+	/* Disabled across the fleet, or too long out of its sync. */
+	if (fleet_refuses(ztd, s->agent->name, action == ACTION_SESSION ||
+	    v.risk == RISK_HIGH, d->reason, sizeof(d->reason)))
+		goto audit;
 	/* Before every high-risk action the agent re-proves who it is. */
 	if (!dry_run && (action == ACTION_SESSION || v.risk == RISK_HIGH) &&
 	    !s->identity_proven) {

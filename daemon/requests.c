@@ -22,6 +22,7 @@
 #include "decide.h"
 #include "disable.h"
 #include "digest.h"
+#include "fleet.h"
 #include "grant.h"
 #include "launchfilter.h"
 #include "learned.h"
@@ -234,6 +235,13 @@ answer_status(struct request *rq)
 	    (r = zt_msg_put_str(reply, ZT_F_RELOAD_ERROR,
 	    ztd->reload_error)) < 0)
 		return r;
+	{
+		char fleet[512];
+
+		if (fleet_status_text(ztd, fleet, sizeof(fleet)) &&
+		    (r = zt_msg_put_str(reply, ZT_F_FLEET, fleet)) < 0)
+			return r;
+	}
 	return put_learned_count(ztd, reply);
 }
 

@@ -12,6 +12,7 @@ struct ztd;
 /* What an epoll registration points at. */
 enum watch_kind {
 	WATCH_LISTEN, WATCH_SIGNAL, WATCH_CLIENT, WATCH_GRANT, WATCH_ATTEST,
+	WATCH_FLEET,
 };
 
 /*

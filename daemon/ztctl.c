@@ -22,6 +22,7 @@
 #include "grant.h"
 #include "policy.h"
 #include "suggest.h"
+#include "ztctl_fleet.h"
 #include "zt_client.h"
 #include "zt_err.h"
 #include "zt_exe.h"
@@ -74,6 +75,13 @@ usage(FILE *to)
 	    "  ca show                print the tunnel CA certificate (PEM)\n"
 	    "  ca crl                 print the CRL of tunnel certificates whose\n"
 	    "                         grant ended before they expired (PEM)\n"
+	    "  fleet push POLICY --key KEY [--config FILE]\n"
+	    "  fleet disable AGENT [--why TEXT] --key KEY [--config FILE]\n"
+	    "  fleet enable AGENT --key KEY [--config FILE]\n"
+	    "                         sign with the fleet administrator's KEY and\n"
+	    "                         write to etcd (FILE's fleet section)\n"
+	    "  fleet status [--config FILE]\n"
+	    "                         every host's own report, from etcd\n"
 	    "\n"
 	    "exit status: 0 done (allow), 1 refused or denied, 2 error\n");
 }
@@ -339,6 +347,69 @@ kernel_features(bool json)
 	    "features", features) : NULL;
 }
 
+/*
+ * ztd's fleet state (ZT_F_FLEET's text, zt_msg.h): printed as the status'
+ * fleet line, or as a JSON object when JSON; NULL when printed, or when
+ * TEXT is malformed (said as such in the text output).
+ */
+static json_t *
+fleet_state(const char *text, bool json)
+{
+	int sync = 0, denying = 0, host_end = 0, n;
+	long long last_sync = 0;
+	unsigned long long serial = 0;
+	size_t disabled = 0;
+	unsigned max_offline = 0;
+	char when[64] = "";
+	const char *host, *endpoint;
+	char host_buf[128];
+	struct tm tm;
+	time_t t;
+
+	n = sscanf(text, "%d %lld %llu %zu %d %u %n", &sync, &last_sync,
+	    &serial, &disabled, &denying, &max_offline, &host_end);
+	if (n != 6 || host_end == 0 || (sync != 0 && sync != 1) ||
+	    (denying != 0 && denying != 1)) {
+		if (json)
+			return json_pack("{s:o}", "malformed", json_text(text));
+		printf("fleet:        (malformed state from ztd: %s)\n", text);
+		return NULL;
+	}
+	host = text + host_end;
+	endpoint = strchr(host, ' ');
+	snprintf(host_buf, sizeof(host_buf), "%.*s", endpoint != NULL ?
+	    (int)(endpoint - host) : (int)strlen(host), host);
+	endpoint = endpoint != NULL && endpoint[1] != '\0' ? endpoint + 1 :
+	    NULL;
+	t = (time_t)last_sync;
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (json)
+		return json_pack("{s:o,s:b,s:o,s:o,s:I,s:o,s:I,s:b,s:I}",
+		    "host", json_text(host_buf),
+		    "in_sync", sync,
+		    "endpoint", json_text_or_null(endpoint),
+		    "offline_since", sync ? json_null() : json_text(when),
+		    "last_sync", (json_int_t)last_sync,
+		    "policy_serial", serial ? json_count(serial) : json_null(),
+		    "disabled", (json_int_t)disabled,
+		    "offline_denying", denying,
+		    "max_offline", (json_int_t)max_offline);
+	if (sync)
+		printf("fleet:        host %s, in sync with %s", host_buf,
+		    endpoint != NULL ? endpoint : "etcd");
+	else
+		printf("fleet:        host %s, OFFLINE since %s%s", host_buf,
+		    when, denying ? " (past max_offline: denying sessions "
+		    "and high-risk actions)" : "");
+	if (serial)
+		printf(", policy serial %llu", serial);
+	else
+		printf(", no fleet policy (the file's agents)");
+	printf(", %zu disabled\n", disabled);
+	return NULL;
+}
+
 static int
 command_status(void)
 {
@@ -347,7 +418,7 @@ command_status(void)
 	uint64_t uptime = 0, generation = 0;
 	uint32_t agents = 0, clients = 0, max_clients = 0, pid = 0;
 	const char *version = "", *config = "", *mode = "", *reload_error = NULL;
-	const char *attest_state = "";
+	const char *attest_state = "", *fleet = NULL;
 	uint64_t cache_entries = 0, cache_hits = 0, cache_misses = 0;
 	uint64_t audit_seq = 0, attest_age = 0;
 	uint32_t grants = 0, dns_addresses = 0;
@@ -379,11 +450,13 @@ command_status(void)
 	if (zt_msg_get_str(&reply, ZT_F_TEXT, &agent_group) < 0)
 		agent_group = NULL;
 	zt_msg_get_u32(&reply, ZT_F_COUNT, &dns_addresses);
+	if (zt_msg_get_str(&reply, ZT_F_FLEET, &fleet) < 0)
+		fleet = NULL;
 
 	if (arg_json)
 		return emit(json_pack("{s:o,s:I,s:o,s:o,s:o,s:I,s:I,s:I,"
 		    "s:{s:o,s:b,s:o,s:o},s:{s:o,s:o,s:o},s:I,s:I,s:o,s:o,s:o,"
-		    "s:o,s:o,s:o}",
+		    "s:o,s:o,s:o,s:o}",
 		    "version", json_text(version),
 		    "pid", (json_int_t)pid,
 		    "uptime", json_count(uptime),
@@ -409,6 +482,8 @@ command_status(void)
 		    "agent_group", json_text_or_null(agent_group),
 		    "disabled", agent_states_json(states, 0),
 		    "learning", agent_states_json(states, 1),
+		    "fleet", fleet != NULL ? fleet_state(fleet, true) :
+		    json_null(),
 		    "kernel", kernel_features(true)));
 	printf("ztd %s (pid %" PRIu32 "), up %" PRIu64 " s\n", version, pid,
 	    uptime);
@@ -434,6 +509,8 @@ command_status(void)
 		printf("agent_group:  %s\n", agent_group);
 	agent_states(states, 0, NULL);
 	agent_states(states, 1, NULL);
+	if (fleet != NULL)
+		fleet_state(fleet, false);
 	kernel_features(false);
 	return 0;
 }
@@ -1308,6 +1385,12 @@ main(int argc, char **argv)
 		return command_audit(argc, argv);
 	if (strcmp(command, "ca") == 0)
 		return command_ca(argc, argv);
+	if (strcmp(command, "fleet") == 0) {
+		char failure[FLEET_FAILURE_MAX];
+		int r = ztctl_fleet(argc, argv, arg_json, failure);
+
+		return failure[0] != '\0' ? fail(r, "%s", failure) : r;
+	}
 	if (strcmp(command, "attest") == 0)
 		return command_attest(argc, argv);
 	if (strcmp(command, "profile") == 0)

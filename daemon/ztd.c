@@ -22,6 +22,8 @@
 #include "cache.h"
 #include "decide.h"
 #include "disable.h"
+#include "fleet.h"
+#include "fleet_client.h"
 #include "grant.h"
 #include "launchfilter.h"
 #include "server.h"
@@ -50,27 +52,9 @@ ztd_now_ms(void)
 	return zt_boottime_ms();
 }
 
-int
-ztd_reload(struct ztd *ztd)
+void
+ztd_apply_config(struct ztd *ztd, struct ztd_config *fresh, const char *what)
 {
-	struct ztd_config *fresh;
-	struct timespec now;
-	int r;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)now.tv_sec * 1000000ull +
-	    (unsigned long long)now.tv_nsec / 1000ull);
-	r = config_load(ztd->config_path, &fresh, ztd->reload_error);
-	if (r < 0) {
-		zt_log(LOG_ERR, "reload failed, keeping generation %llu: %s",
-		    (unsigned long long)ztd->generation, ztd->reload_error);
-		/* Serving on the old policy: ready as before. */
-		systemd_notify("READY=1\nSTATUS=reload failed, serving "
-		    "generation %llu: %s", (unsigned long long)ztd->generation,
-		    ztd->reload_error);
-		return r;
-	}
 	if (strcmp(fresh->socket, ztd->config->socket) != 0 && arg_socket == NULL)
 		zt_log(LOG_WARNING, "socket changed to %s: takes effect at the "
 		    "next start", fresh->socket);
@@ -87,13 +71,43 @@ ztd_reload(struct ztd *ztd)
 	grant_clamp_learned(ztd, ztd_now_ms() +
 	    (int64_t)fresh->dns.max_ttl * 1000);
 	attest_reconfigure(ztd->attest, fresh);
-	/* host= follows a renamed host (no fleet name yet to prefer). */
-	audit_set_host(ztd->audit, NULL);
-	zt_log(LOG_NOTICE, "configuration %s loaded: generation %llu, "
-	    "%zu agents", ztd->config_path,
-	    (unsigned long long)ztd->generation, fresh->n_agents);
+	/* host= is the fleet's name for this host, or follows a renamed
+	 * host. */
+	audit_set_host(ztd->audit, config_host_name(fresh));
+	zt_log(LOG_NOTICE, "configuration %s loaded%s%s: generation %llu, "
+	    "%zu agents", ztd->config_path, what != NULL ? " with " : "",
+	    what != NULL ? what : "", (unsigned long long)ztd->generation,
+	    fresh->n_agents);
 	systemd_notify("READY=1\nSTATUS=serving: generation %llu, %zu agents",
 	    (unsigned long long)ztd->generation, fresh->n_agents);
+}
+
+int
+ztd_reload(struct ztd *ztd)
+{
+	struct ztd_config *fresh;
+	struct timespec now;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)now.tv_sec * 1000000ull +
+	    (unsigned long long)now.tv_nsec / 1000ull);
+	/* The fleet's policy, when one is in force, stays in force. */
+	r = config_load_with_policy(ztd->config_path,
+	    fleet_policy_name(ztd->fleet), fleet_policy_text(ztd->fleet),
+	    &fresh, ztd->reload_error);
+	if (r < 0) {
+		zt_log(LOG_ERR, "reload failed, keeping generation %llu: %s",
+		    (unsigned long long)ztd->generation, ztd->reload_error);
+		/* Serving on the old policy: ready as before. */
+		systemd_notify("READY=1\nSTATUS=reload failed, serving "
+		    "generation %llu: %s", (unsigned long long)ztd->generation,
+		    ztd->reload_error);
+		return r;
+	}
+	ztd_apply_config(ztd, fresh, fleet_policy_name(ztd->fleet));
+	fleet_reconfigure(ztd);
 	return 0;
 }
 
@@ -293,12 +307,15 @@ run(struct ztd *ztd, int signal_fd)
 		int timeout = server_expire(ztd), n;
 		/* O(1) when nothing is due: the soonest expiry only. */
 		int left = grant_expire(ztd);
+		int fleet = fleet_tick(ztd);
 
 		if (left >= 0) {
 			left = left < INT32_MAX ? left + 1 : left;
 			if (timeout < 0 || left < timeout)
 				timeout = left;
 		}
+		if (fleet >= 0 && (timeout < 0 || fleet < timeout))
+			timeout = fleet;
 		/* Held denies are written once their grant's bucket has
 		 * a token again. */
 		left = decide_flush_held(ztd);
@@ -345,6 +362,9 @@ run(struct ztd *ztd, int signal_fd)
 				    "supervisor exited",
 				    ((struct grant *)w)->agent_sid > 0);
 				break;
+			case WATCH_FLEET:
+				fleet_ready(ztd);
+				break;
 			case WATCH_CLIENT:
 				server_client_ready(ztd,
 				    (struct client *)w, events[i].events);
@@ -376,6 +396,9 @@ main(int argc, char **argv)
 	char *socket_path;
 	int r, signal_fd, ready_fd = -1, listen_fd = -1, status;
 
+	/* ztd's own fleet client, execed unprivileged by fleet.c. */
+	if (argc == 2 && strcmp(argv[1], FLEET_CLIENT_ARG) == 0)
+		return fleet_client_main(FLEET_CLIENT_FD);
 	if ((r = parse_options(argc, argv)) >= 0)
 		return r;
 	umask(022);
@@ -457,6 +480,20 @@ main(int argc, char **argv)
 		}
 	}
 	{
+		char why[FLEET_ERROR_MAX];
+
+		/* Before anything reads the policy: a cached fleet policy
+		 * replaces the file's agents. */
+		if (fleet_new(&ztd, why, sizeof(why)) < 0) {
+			zt_log(LOG_ERR, "%s", why);
+			if (!arg_foreground)
+				fprintf(stderr, "ztd: %s\n", why);
+			goto free_socket_path;
+		}
+		/* Records name the host as the fleet knows it. */
+		audit_set_host(ztd.audit, config_host_name(ztd.config));
+	}
+	{
 		char why[CA_ERROR_MAX];
 
 		if (ca_open(ztd.config->state_dir, ztd.config->trust_domain,
@@ -534,6 +571,19 @@ main(int argc, char **argv)
 			goto close_server;
 		}
 	}
+	{
+		char why[FLEET_ERROR_MAX];
+
+		if (fleet_start(&ztd, why, sizeof(why)) < 0) {
+			zt_log(LOG_ERR, "%s", why);
+			if (ready_fd >= 0)
+				fprintf(stderr, "ztd: %s\n", why);
+			attest_free(ztd.attest);
+			ztd.attest = NULL;
+			close(signal_fd);
+			goto close_server;
+		}
+	}
 	zt_log(LOG_NOTICE, "ztd %s serving %s%s: configuration %s, %zu agents, "
 	    "attestation %s", PACKAGE_VERSION, socket_path,
 	    ztd.server.adopted ? " (socket from systemd)" : "",
@@ -549,6 +599,7 @@ main(int argc, char **argv)
 	status = run(&ztd, signal_fd);
 	systemd_notify("STOPPING=1");
 	grant_end_all(&ztd, "ztd stopping");
+	fleet_free(&ztd);
 	zt_log(LOG_NOTICE, "stopped");
 
 	attest_free(ztd.attest);
@@ -559,6 +610,7 @@ close_server:
 report:
 	report_ready(&ready_fd, (unsigned char)status);
 free_socket_path:
+	fleet_free(&ztd);
 	free(socket_path);
 	identity_free(ztd.identity);
 	launchfilters_free(ztd.launchfilters);

@@ -14,6 +14,7 @@
 struct audit;
 struct disabled;
 struct cache;
+struct fleet;
 struct grant;
 struct identity;
 struct launchfilters;
@@ -37,6 +38,7 @@ struct ztd {
 	struct grantset grants;		/* live grants (grant.c's) */
 	struct disabled *disabled;	/* agents disabled locally, kept in
 					 * state_dir (disable.h) */
+	struct fleet *fleet;		/* NULL: no fleet section */
 	struct launchfilters *launchfilters; /* compiled seccomp filters */
 	struct grant *holding;		/* grants with denies held back from
 					 * the audit (decide.c's list) */
@@ -48,6 +50,14 @@ struct ztd {
  * configuration stays).  Logs the outcome.
  */
 int ztd_reload(struct ztd *ztd);
+
+/*
+ * Put FRESH (valid, complete) in force instead of ztd->config, as a reload
+ * does: a new generation, every cached decision dropped, supervisors told,
+ * grants of agents it no longer names ended.  WHAT names it in the log.
+ */
+void ztd_apply_config(struct ztd *ztd, struct ztd_config *fresh,
+    const char *what);
 
 /* Milliseconds on CLOCK_BOOTTIME (wall-clock steps do not move it). */
 int64_t ztd_now_ms(void);

@@ -138,6 +138,26 @@ struct publisher {
 	int line;
 };
 
+#define FLEET_ENDPOINTS_MAX 16
+#define FLEET_URL_MAX 256
+#define FLEET_PREFIX_MAX 128
+
+/* The fleet section: where etcd is, who this host is, whose key it obeys. */
+struct fleet_config {
+	bool enabled;			/* a fleet section is present */
+	char **endpoints;		/* "https://HOST:PORT", or "http://"
+					 * to a loopback address only */
+	size_t n_endpoints;
+	char *prefix;			/* "/ztgate": no trailing '/' */
+	char *host;			/* this host's name in PREFIX/hosts/ */
+	char *ca, *cert, *key;		/* NULL: none (cert and key go
+					 * together; ca for every https) */
+	char *user, *password_file;	/* etcd auth, both or neither */
+	char *admin_key;		/* PEM public key, Ed25519 or P-256 */
+	unsigned heartbeat;		/* seconds; the lease is 3 of them */
+	unsigned max_offline;		/* seconds since the last sync */
+};
+
 struct ztd_config {
 	char *path;			/* the file it was read from */
 	/* ztd */
@@ -171,6 +191,10 @@ struct ztd_config {
 	unsigned high_risk_max_age;
 	char **measured_files;
 	size_t n_measured_files;
+	/* fleet */
+	struct fleet_config fleet;
+	bool fleet_policy;		/* publishers and agents came from the
+					 * fleet's signed policy */
 	/* policy */
 	struct publisher *publishers;
 	size_t n_publishers;
@@ -191,6 +215,36 @@ int config_load(const char *path, struct ztd_config **config, char *error);
 /* The same from text held in memory; PATH only names it in errors. */
 int config_parse(const char *path, const char *text,
     struct ztd_config **config, char *error);
+
+/*
+ * config_load, but with the publishers and agents of POLICY_TEXT (a fleet
+ * policy: only those two sections, publisher keys inline as PEM) instead
+ * of the file's; POLICY_TEXT NULL is config_load.  Errors in the policy
+ * name POLICY_NAME and its line.
+ */
+int config_load_with_policy(const char *path, const char *policy_name,
+    const char *policy_text, struct ztd_config **config, char *error);
+
+/* The same from texts held in memory (TEXT may be "": defaults). */
+int config_parse_with_policy(const char *path, const char *text,
+    const char *policy_name, const char *policy_text,
+    struct ztd_config **config, char *error);
+
+/*
+ * The host name audit records should carry: the fleet's host name
+ * (fleet.host) when a fleet section is configured, so that records from
+ * many hosts name the host as the fleet knows it; NULL otherwise (the
+ * system's host name then).
+ */
+const char *config_host_name(const struct ztd_config *config);
+
+/* Is S a name of an agent or publisher: [A-Za-z0-9_.-]{1,64}, not
+ * starting with '.' or '-'? */
+bool config_is_name(const char *s);
+
+/* Is KEY an inline PEM public key (a fleet policy's publisher key)
+ * rather than a path? */
+bool config_key_is_inline(const char *key);
 
 void config_free(struct ztd_config *config);
 

@@ -3,16 +3,18 @@
 # Build a libFuzzer harness (msg: the wire decoder, quote: the TPM quote
 # verifier, utf8: the escaping of untrusted bytes for JSON, audit: the audit
 # files' verifier, auditline: reading audit lines back for ztctl profile
-# suggest, dns: the grant resolver's DNS messages) and run it for SECONDS
+# suggest, dns: the grant resolver's DNS messages, etcd: etcd's JSON
+# answers, the fleet's signed entries and the fleet client's frames) and
+# run it for SECONDS
 # on a copy of its seed corpus; a crash fails the run and is kept in
 # tests/fuzz/crashes.
 #
-# usage: tests/fuzz/run.sh [msg|quote|utf8|audit|auditline|dns] SECONDS
+# usage: tests/fuzz/run.sh [msg|quote|utf8|audit|auditline|dns|etcd] SECONDS
 #        (from any directory; CC=clang-NN to pick another clang)
 set -eu
 
 usage() {
-	echo "usage: $0 [msg|quote|utf8|audit|auditline|dns] SECONDS" >&2
+	echo "usage: $0 [msg|quote|utf8|audit|auditline|dns|etcd] SECONDS" >&2
 	exit 2
 }
 
@@ -23,7 +25,7 @@ if [ $# -eq 2 ]; then
 fi
 [ $# -eq 1 ] || usage
 case $harness in
-msg | quote | utf8 | audit | auditline | dns) ;;
+msg | quote | utf8 | audit | auditline | dns | etcd) ;;
 *) usage ;;
 esac
 name=fuzz_$harness
@@ -83,6 +85,19 @@ elif [ "$harness" = dns ]; then
 	libs=$(pkg-config --cflags --libs ldns)
 	corpus=$here/corpus-dns
 	max_len=4200
+elif [ "$harness" = etcd ]; then
+	# fleet_entry.c takes its name rule from config.c, which needs the
+	# rest of the engine's checks.
+	sources="$top/daemon/etcd.c $top/daemon/fleet_entry.c
+	    $top/daemon/fleet_proto.c $top/daemon/pubkey.c
+	    $top/daemon/config.c $top/daemon/syscalls.c $top/daemon/policy.c
+	    $top/common/zt_group.c $top/common/zt_envcheck.c
+	    $top/common/zt_err.c $top/common/zt_msg.c $top/common/zt_log.c
+	    $top/common/zt_auditline.c"
+	libs=$(pkg-config --cflags --libs libcurl jansson libcrypto libconfig libpsl \
+	    libseccomp)
+	corpus=$here/corpus-etcd
+	max_len=8192
 else
 	# tss2-mu and libcrypto are not instrumented, but their memcpy calls
 	# are intercepted and the harness hands over the attest and the

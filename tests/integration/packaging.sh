@@ -142,6 +142,8 @@ check "no libtool archive in the PAM directory" \
 
 check "groups zt-agents and zt-exec made in the root (sysusers)" \
     sh -c "grep -q '^zt-agents:' '$root/etc/group' && grep -q '^zt-exec:' '$root/etc/group'"
+check "the fleet client's system user zt-fleet made in the root (sysusers)" \
+    grep -qE '^zt-fleet:x:[1-9][0-9]*:' "$root/etc/passwd"
 gid=$(sed -n 's/^zt-exec:[^:]*:\([0-9]*\):.*/\1/p' "$root/etc/group")
 check "zt-exec is setgid zt-exec (2755 root:zt-exec, gid ${gid:-none})" \
     test "$(stat -c '%a %u %g' "$root/usr/bin/zt-exec")" = "2755 0 ${gid:-none}"

@@ -96,6 +96,8 @@ check "it makes /run/zt 0755, /var/lib/zt 0700, /var/log/zt 0750 (root)" \
     sh -c "[ \"\$(stat -c '%a %U' '$root/run/zt' '$root/var/lib/zt' '$root/var/log/zt' | tr '\n' ' ')\" = '755 root 700 root 750 root ' ]"
 check "systemd-sysusers makes the zt-agents and zt-exec groups" \
     sh -c "systemd-sysusers --root='$root' '$top_srcdir/conf/sysusers.d/ztgate.conf' >/dev/null 2>&1 && grep -q '^zt-agents:x:[0-9]*:$' '$root/etc/group' && grep -q '^zt-exec:x:[0-9]*:$' '$root/etc/group'"
+check "and the system user zt-fleet (the fleet client's), no login shell" \
+    sh -c "grep -qE '^zt-fleet:x:[1-9][0-9]*:[1-9][0-9]*:[^:]*:/:/usr/sbin/nologin$' '$root/etc/passwd'"
 
 # ---------------------------------------------------------------- ztd sandboxed as the unit does
 # The system calls SystemCallFilter= leaves: @system-service minus

@@ -117,7 +117,8 @@ json_is "status: the documented object" status 0 \
      (d['attestation']['age'] is None or isinstance(d['attestation']['age'], int)) and
      set(d['cache']) == {'entries', 'hits', 'misses'} and
      d['grants'] == 0 and isinstance(d['audit_seq'], int) and
-     d['reload_error'] is None and 'agent_group' in d"
+     d['reload_error'] is None and 'agent_group' in d and
+     d['fleet'] is None"
 
 ztctl_json allow check --agent worker --action exec --object /usr/bin/rsync
 json_is "check, an allow: decision, risk, reason, the request echoed" allow 0 \
