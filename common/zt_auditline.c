@@ -10,8 +10,8 @@
 #include "zt_auditline.h"
 #include "zt_err.h"
 
-static int
-hex_value(char c)
+int
+zt_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -54,8 +54,8 @@ read_value(const char **at, const char *end, char *out, size_t size,
 				c = *p++;
 				if (c == 'x') {
 					if (end - p < 2 ||
-					    (hi = hex_value(p[0])) < 0 ||
-					    (lo = hex_value(p[1])) < 0)
+					    (hi = zt_hex_value(p[0])) < 0 ||
+					    (lo = zt_hex_value(p[1])) < 0)
 						return -1;
 					c = (char)(hi << 4 | lo);
 					p += 2;

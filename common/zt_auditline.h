@@ -11,6 +11,9 @@
 #define ZT_AUDIT_VALUE_MAX 4096		/* a value, unescaped */
 #define ZT_AUDIT_WORD_MAX 40		/* decision=, action=, cache= */
 
+/* The value of hex digit C (either case), or -1. */
+int zt_hex_value(char c);
+
 /* What one record says, as far as suggesting a profile needs it. */
 struct zt_audit_record {
 	char decision[ZT_AUDIT_WORD_MAX];	/* "allow" or "deny" */

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zt_auditline.h"
 #include "zt_client.h"
 #include "zt_err.h"
 #include "zt_msg.h"
@@ -85,18 +86,6 @@ logsink(const char *path, const char *out_path)
 	return 0;
 }
 
-static int
-hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * send SOCKET HEX [REPEAT]: send the bytes (HEX, with REPEAT copies of the
  * last byte appended, for oversized datagrams) and print the reply:
@@ -117,7 +106,7 @@ send_raw(const char *path, const char *hex, long repeat)
 	    repeat < 0 || (size_t)repeat > sizeof(data) - n / 2)
 		return 2;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hex_nibble(hex[i]), lo = hex_nibble(hex[i + 1]);
+		int hi = zt_hex_value(hex[i]), lo = zt_hex_value(hex[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return 2;
