@@ -185,7 +185,7 @@ fleet_entry_build(enum fleet_kind kind, const char *agent, uint64_t serial,
 	    (why != NULL && (!is_why(why) || why[0] == '\0')) ||
 	    serial == 0 || serial > INT64_MAX ||
 	    (kind != FLEET_KIND_POLICY && body_len != 0) ||
-	    memchr(body, '\0', body_len) != NULL)
+	    (body_len != 0 && memchr(body, '\0', body_len) != NULL))
 		return -EINVAL;
 	header_len = (size_t)snprintf(header, sizeof(header), MAGIC
 	    "kind %s\nagent %s\nserial %" PRIu64 "\nwhy %s\n", kinds[kind],
