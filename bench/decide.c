@@ -168,50 +168,6 @@ path_in(const struct bench *b, char *out, size_t size, const char *name)
 
 /* ------------------------------------------------------------ setup */
 
-/* The SHA-256 of PATH as 64 hex digits, by sha256sum(1). */
-static int
-sha256_of(const struct bench *b, const char *path, char hex[65])
-{
-	char out[128];
-	size_t got = 0;
-	ssize_t n;
-	int fds[2], status;
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return -errno;
-	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		child_setup(b->parent);
-		dup2(fds[1], STDOUT_FILENO);
-		execlp("sha256sum", "sha256sum", "--", path, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	while (got < sizeof(out) - 1 &&
-	    (n = read(fds[0], out + got, sizeof(out) - 1 - got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	out[got] = '\0';
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got < 64 ||
-	    strspn(out, "0123456789abcdef") != 64)
-		return -EIO;
-	memcpy(hex, out, 64);
-	hex[64] = '\0';
-	return 0;
-}
-
 /*
  * The configuration: one agent on the account "daemon" whose binary is a
  * private, pinned copy of /bin/true; a low-risk command (the cached
@@ -1169,7 +1125,7 @@ prepare(struct bench *b)
 		    strerror(-r));
 		return -1;
 	}
-	if ((r = sha256_of(b, b->agent_binary, digest)) < 0) {
+	if (sha256_of(b->agent_binary, digest) < 0) {
 		fprintf(stderr, "bench/decide: sha256sum %s failed\n",
 		    b->agent_binary);
 		return -1;
