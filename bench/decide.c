@@ -67,6 +67,7 @@ enum kind {
 
 struct client_result {
 	uint64_t decisions;		/* sessions and DECIDEs asked */
+	uint64_t echoed;		/* answers of the audited echo */
 	uint64_t measured;		/* requests inside the window */
 	uint64_t n_samples;
 	uint64_t slices[SLICES];
@@ -77,6 +78,7 @@ struct shared {
 	int64_t t0, t_end;		/* the window, CLOCK_MONOTONIC ns */
 	struct client_result clients[CLIENTS_MAX];
 	uint64_t sink_datagrams;	/* written by the sink only */
+	uint64_t echo_sink_datagrams;	/* the audited echo's sink's */
 	uint64_t sink_audit;		/* of which audit lines */
 	uint64_t stderr_bytes;		/* ztd's, counted by the sink */
 	char head[LOG_KEEP];		/* ztd's first stderr bytes */
@@ -102,6 +104,7 @@ struct bench {
 	int n_clients;
 	int ready_fd, go_fd;		/* the clients' pipes, our ends */
 	uint64_t decisions;		/* asked of ztd, all figures */
+	uint64_t echoed;		/* answered by the audited echo */
 	int cpus[CLIENTS_MAX];		/* the CPUs we may use */
 	int n_cpus;
 	int server_cpu;			/* ztd's and the echo server's */
@@ -326,15 +329,24 @@ static const char echo_audit_line[] =
     "grant=0123456789abcdef0123456789abcdef cache=hit attest=software "
     "seq=123456 chain=0123456789abcdef";
 
-/* The audited echo's syslog daemon: read and drop every datagram. */
+/*
+ * The audited echo's syslog daemon: read, count and drop every datagram,
+ * blocking as a syslog daemon does (LOG_FD was made non-blocking).
+ */
 static void __attribute__((noreturn))
-run_echo_sink(int log_fd)
+run_echo_sink(struct shared *sh, int log_fd)
 {
 	char buf[8192];
 
-	for (;;)
-		if (recv(log_fd, buf, sizeof(buf), 0) < 0 && errno != EINTR)
+	if (fcntl(log_fd, F_SETFL, fcntl(log_fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		_exit(1);
+	for (;;) {
+		if (recv(log_fd, buf, sizeof(buf), 0) >= 0)
+			__atomic_store_n(&sh->echo_sink_datagrams,
+			    sh->echo_sink_datagrams + 1, __ATOMIC_RELAXED);
+		else if (errno != EINTR)
 			_exit(0);
+	}
 }
 
 /*
@@ -757,6 +769,8 @@ run_client(struct bench *b, enum kind kind, int index)
 		if (call_checked(kind, fd, &request, &reply, why,
 		    sizeof(why)) < 0)
 			goto fail;
+		if (kind == KIND_AUDIT_ECHO)
+			res->echoed++;
 		done = now_ns();
 		if (start < t0 || done >= t_end)
 			continue;
@@ -895,8 +909,10 @@ release_and_reap(struct bench *b)
 			failed = true;
 		b->clients[i] = 0;
 	}
-	for (int i = 0; i < b->n_clients; i++)
+	for (int i = 0; i < b->n_clients; i++) {
 		b->decisions += b->shared->clients[i].decisions;
+		b->echoed += b->shared->clients[i].echoed;
+	}
 	b->n_clients = 0;
 	close(b->ready_fd);
 	b->ready_fd = -1;
@@ -1060,6 +1076,12 @@ print_audit_note(const struct bench *b)
 		    100.0 * (double)(b->decisions - got) /
 		    (double)b->decisions, qlen);
 	printf("\n");
+	got = __atomic_load_n(&b->shared->echo_sink_datagrams,
+	    __ATOMIC_RELAXED);
+	printf("# audited echo: its sink received %llu datagrams for %llu "
+	    "answers%s\n", (unsigned long long)got,
+	    (unsigned long long)b->echoed, got < b->echoed ?
+	    " (fewer: the audited echo's figures are not valid)" : "");
 }
 
 static void reap_sink(struct bench *b);
@@ -1213,7 +1235,7 @@ start_audit_echo(struct bench *b)
 		child_setup(b->parent);
 		close(listen_fd);
 		close(log_fd);
-		run_echo_sink(sink_fd);
+		run_echo_sink(b->shared, sink_fd);
 	}
 	close(sink_fd);
 	if (b->echo_sink_pid > 0 && (b->audit_echo_pid = fork()) == 0) {
