@@ -30,7 +30,7 @@ static struct {
 	bool hold;
 	unsigned held;
 	size_t held_len[ZT_LOG_HELD_MAX];
-	char (*held_line)[ZT_LOG_LINE_MAX + 128];	/* ZT_LOG_HELD_MAX */
+	char (*held_line)[ZT_LOG_LINE_MAX + ZT_LOG_HEAD_MAX];	/* ZT_LOG_HELD_MAX */
 } backend = { .ident = "zt", .fd = -1, .facility = LOG_DAEMON, .also_stderr = 1 };
 
 static void
@@ -201,43 +201,78 @@ tag_pid(void)
 	return (long)line_pid;
 }
 
-/* The syslog line of MESSAGE at PRI into LINE; its length. */
+/*
+ * The line's head "<PRI>Mmm dd hh:mm:ss IDENT[PID]: " into HEAD; its length.
+ * Made once a second for each priority, not once a line.
+ */
 static size_t
-format_line(char line[ZT_LOG_LINE_MAX + 128], int pri, const char *message)
+line_head(char head[ZT_LOG_HEAD_MAX], int pri)
 {
 	static __thread time_t stamped = -1;
-	static __thread char stamp[32];
+	static __thread int stamped_pri = -1;
+	static __thread char made[ZT_LOG_HEAD_MAX];
+	static __thread size_t made_len;
 	time_t now = time(NULL);
-	int n;
 
-	/* The stamp changes once a second. */
-	if (now != stamped) {
+	if (now != stamped || pri != stamped_pri) {
+		char stamp[32];
 		struct tm tm;
+		int n;
 
 		localtime_r(&now, &tm);
 		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+		n = snprintf(made, sizeof(made), "<%d>%s %s[%ld]: ", pri,
+		    stamp, backend.ident, tag_pid());
+		made_len = n < 0 ? 0 : (size_t)n < sizeof(made) ? (size_t)n :
+		    sizeof(made) - 1;
 		stamped = now;
+		stamped_pri = pri;
 	}
-	n = snprintf(line, ZT_LOG_LINE_MAX + 128, "<%d>%s %s[%ld]: %s", pri,
-	    stamp, backend.ident, tag_pid(), message);
-	if (n < 0)
-		return 0;
-	return (size_t)n < ZT_LOG_LINE_MAX + 128 ? (size_t)n :
-	    ZT_LOG_LINE_MAX + 127;
+	memcpy(head, made, made_len);
+	return made_len;
+}
+
+/* A newline in a log line would forge a second record: LEN bytes of
+ * TEXT with every CR and LF made a space. */
+static void
+unforge(char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n' || text[i] == '\r')
+			text[i] = ' ';
+}
+
+/*
+ * The syslog line at PRI of LEN bytes of MESSAGE (cut with "..." past
+ * ZT_LOG_LINE_MAX - 1, and unforged) into LINE; its length, without the
+ * NUL that ends it.
+ */
+static size_t
+format_line(char line[ZT_LOG_LINE_MAX + ZT_LOG_HEAD_MAX], int pri,
+    const char *message, size_t len)
+{
+	size_t n = line_head(line, pri);
+	bool cut = len >= ZT_LOG_LINE_MAX;
+
+	if (cut)
+		len = ZT_LOG_LINE_MAX - 1;
+	memcpy(line + n, message, len);
+	if (cut)
+		memcpy(line + n + len - 3, "...", 3);
+	unforge(line + n, len);
+	line[n + len] = '\0';
+	return n + len;
 }
 
 static int
 emit(int pri, const char *message)
 {
-	char line[ZT_LOG_LINE_MAX + 128];
-	size_t n;
+	char line[ZT_LOG_LINE_MAX + ZT_LOG_HEAD_MAX];
 	int r = 0;
 
-	if (backend.fd >= 0) {
-		n = format_line(line, pri, message);
-		if (n > 0)
-			r = sent(send_line(line, n));
-	}
+	if (backend.fd >= 0)
+		r = sent(send_line(line, format_line(line, pri, message,
+		    strlen(message))));
 	if (backend.fd < 0 || backend.also_stderr)
 		fprintf(stderr, "%s: %s\n", backend.ident, message);
 	return r;
@@ -259,10 +294,6 @@ format_message(char message[ZT_LOG_LINE_MAX], const char *fmt, va_list ap)
 		snprintf(message, ZT_LOG_LINE_MAX, "(unprintable log message)");
 	else if ((size_t)n >= ZT_LOG_LINE_MAX)
 		memcpy(message + ZT_LOG_LINE_MAX - 4, "...", 4);
-	/* A newline in a log line would forge a second record. */
-	for (char *p = message; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
 }
 
 static int
@@ -291,30 +322,35 @@ zt_log(int priority, const char *fmt, ...)
 }
 
 int
-zt_log_audit(const char *fmt, ...)
+zt_log_audit(const char *text, size_t len)
 {
-	char message[ZT_LOG_LINE_MAX];
-	va_list ap;
+	int pri = LOG_AUTHPRIV | LOG_NOTICE;
 	int r = 0;
+	size_t n;
 
-	va_start(ap, fmt);
 	if (!backend.hold || backend.fd < 0) {
-		r = log_with(LOG_AUTHPRIV | LOG_NOTICE, fmt, ap);
-		va_end(ap);
+		char line[ZT_LOG_LINE_MAX + ZT_LOG_HEAD_MAX];
+
+		if (backend.fd >= 0)
+			r = sent(send_line(line, format_line(line, pri, text,
+			    len)));
+		if (backend.fd < 0 || backend.also_stderr)
+			fprintf(stderr, "%s: %.*s\n", backend.ident,
+			    (int)(len < ZT_LOG_LINE_MAX ? len :
+			    ZT_LOG_LINE_MAX - 1), text);
 		return r;
 	}
-	/* Held: formatted now, sent with the others by zt_log_audit_flush
+	/* Held: made now, sent with the others by zt_log_audit_flush
 	 * (a full queue is sent first). */
 	if (backend.held == ZT_LOG_HELD_MAX)
 		r = zt_log_audit_flush();
-	format_message(message, fmt, ap);
-	va_end(ap);
-	backend.held_len[backend.held] = format_line(
-	    backend.held_line[backend.held], LOG_AUTHPRIV | LOG_NOTICE,
-	    message);
-	backend.held++;
+	n = format_line(backend.held_line[backend.held], pri, text, len);
+	backend.held_len[backend.held] = n;
 	if (backend.also_stderr)
-		fprintf(stderr, "%s: %s\n", backend.ident, message);
+		fprintf(stderr, "%s: %s\n", backend.ident,
+		    backend.held_line[backend.held] + (n - (len <
+		    ZT_LOG_LINE_MAX ? len : ZT_LOG_LINE_MAX - 1)));
+	backend.held++;
 	return r;
 }
 

@@ -10,6 +10,8 @@
 
 /* Longest line handed to the backend; longer ones are cut with "...". */
 #define ZT_LOG_LINE_MAX 4096
+/* Longest syslog head ("<PRI>stamp IDENT[PID]: ") before it. */
+#define ZT_LOG_HEAD_MAX 128
 
 /* Log to stderr as "IDENT: message".  The default backend. */
 void zt_log_open_stderr(const char *ident);
@@ -37,12 +39,13 @@ void zt_logv(int priority, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
 /*
- * Log one line at LOG_NOTICE with facility LOG_AUTHPRIV (audit records).
+ * Log one line, LEN bytes of TEXT (made already: no format), at LOG_NOTICE
+ * with facility LOG_AUTHPRIV (audit records).
  * A full syslog queue is waited for (about 100 ms at most) rather than the
  * line dropped.  Returns 0, or -errno when the line could not be sent to
  * the syslog socket (the caller decides whether that denies).
  */
-int zt_log_audit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int zt_log_audit(const char *text, size_t len);
 
 /* Audit lines held at most, before a flush of its own. */
 #define ZT_LOG_HELD_MAX 64

@@ -310,10 +310,26 @@ record_schema_of(unsigned tag)
 	return &record_schemas[tag];
 }
 
+/*
+ * Empty M: its counts, not its arrays (about 9 KiB), which every reader
+ * and writer takes only below n_fields, n_sub, depth, size and text_used.
+ */
+static void
+msg_reset(struct zt_msg *m)
+{
+	m->type = 0;
+	m->request_id = 0;
+	m->n_fields = 0;
+	m->n_sub = 0;
+	m->depth = 0;
+	m->size = 0;
+	m->text_used = 0;
+}
+
 int
 zt_msg_init(struct zt_msg *m, enum zt_msg_type type, uint32_t request_id)
 {
-	memset(m, 0, offsetof(struct zt_msg, wire));
+	msg_reset(m);
 	if (schema_of(type) == NULL)
 		return ZT_E_TYPE;
 	m->type = (uint16_t)type;
@@ -689,12 +705,13 @@ zt_msg_decode(struct zt_msg *m, const void *data, size_t size)
 	unsigned type;
 	int r;
 
-	memset(m, 0, offsetof(struct zt_msg, wire));
+	msg_reset(m);
 	if (size > ZT_MSG_MAX)
 		return ZT_E_OVERSIZED;
 	if (size < 4)
 		return ZT_E_TRUNCATED;
-	memcpy(m->wire, data, size);
+	if (data != m->wire)	/* received in place: nothing to copy */
+		memcpy(m->wire, data, size);
 	m->size = size;
 	p = m->wire;
 	if (get_be32(p) != ZT_MSG_MAGIC)
@@ -902,16 +919,22 @@ zt_msg_error(struct zt_msg *m, uint32_t request_id, int code,
 int
 zt_msg_send_fd(int fd, const struct zt_msg *m, int pass_fd)
 {
+	if (m->depth > 0)
+		return -EINVAL;	/* a record still open */
+	return zt_msg_send_wire(fd, m->wire, m->size, pass_fd);
+}
+
+int
+zt_msg_send_wire(int fd, const void *wire, size_t size, int pass_fd)
+{
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} control;
-	struct iovec iov = { .iov_base = (void *)m->wire, .iov_len = m->size };
+	struct iovec iov = { .iov_base = (void *)wire, .iov_len = size };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
-	if (m->depth > 0)
-		return -EINVAL;	/* a record still open */
 	if (pass_fd >= 0) {
 		struct cmsghdr *cmsg;
 
@@ -929,7 +952,7 @@ zt_msg_send_fd(int fd, const struct zt_msg *m, int pass_fd)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	return (size_t)n == m->size ? 0 : -EMSGSIZE;
+	return (size_t)n == size ? 0 : -EMSGSIZE;
 }
 
 int
@@ -945,8 +968,8 @@ zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} control;
-	uint8_t buf[ZT_MSG_MAX];
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	/* Received in place: decoding reads the wire where it lies. */
+	struct iovec iov = { .iov_base = m->wire, .iov_len = sizeof(m->wire) };
 	struct msghdr msg = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
@@ -983,7 +1006,7 @@ zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
 		if (*passed_fd >= 0)
 			close(*passed_fd);
 		*passed_fd = -1;
-		memset(m, 0, offsetof(struct zt_msg, wire));
+		msg_reset(m);
 		return ZT_E_PROTOCOL;
 	}
 	if (n == 0) {
@@ -992,11 +1015,11 @@ zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
 		*passed_fd = -1;
 		return ZT_E_CLOSED;
 	}
-	if ((size_t)n > sizeof(buf)) {
-		memset(m, 0, offsetof(struct zt_msg, wire));
+	if ((size_t)n > sizeof(m->wire)) {
+		msg_reset(m);
 		return ZT_E_OVERSIZED;
 	}
-	return zt_msg_decode(m, buf, (size_t)n);
+	return zt_msg_decode(m, m->wire, (size_t)n);
 }
 
 int

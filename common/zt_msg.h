@@ -411,6 +411,8 @@ int zt_msg_recv(int fd, struct zt_msg *m);
  * carried more than one is refused (ZT_E_PROTOCOL) and none is kept.
  */
 int zt_msg_send_fd(int fd, const struct zt_msg *m, int pass_fd);
+/* The same for a whole message already encoded: SIZE bytes at WIRE. */
+int zt_msg_send_wire(int fd, const void *wire, size_t size, int pass_fd);
 int zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd);
 
 #endif

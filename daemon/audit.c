@@ -762,22 +762,37 @@ append_record(struct audit *a, const char *record, size_t len,
 void
 audit_time_now(const struct audit *audit, char out[AUDIT_TIME_SIZE])
 {
+	/* The seconds' part is made once a second, not once a record. */
+	static __thread time_t stamped = (time_t)-1;
+	static __thread char second[AUDIT_TIME_SIZE];
+	static __thread size_t second_len;
 	struct timespec ts = { 0 };
-	struct tm tm;
-	size_t n;
+	long us;
 
 	if (audit != NULL && audit->clock != NULL)
 		audit->clock(&ts);
 	else
 		clock_gettime(CLOCK_REALTIME, &ts);
-	if (gmtime_r(&ts.tv_sec, &tm) == NULL ||
-	    (n = strftime(out, AUDIT_TIME_SIZE, "%Y-%m-%dT%H:%M:%S",
-	    &tm)) == 0 || n + sizeof(".000000Z") > AUDIT_TIME_SIZE) {
-		snprintf(out, AUDIT_TIME_SIZE, "-");
-		return;
+	if (ts.tv_sec != stamped || stamped == (time_t)-1) {
+		struct tm tm;
+		size_t n;
+
+		if (gmtime_r(&ts.tv_sec, &tm) == NULL ||
+		    (n = strftime(second, sizeof(second), "%Y-%m-%dT%H:%M:%S",
+		    &tm)) == 0 || n + sizeof(".000000Z") > AUDIT_TIME_SIZE) {
+			stamped = (time_t)-1;
+			snprintf(out, AUDIT_TIME_SIZE, "-");
+			return;
+		}
+		second_len = n;
+		stamped = ts.tv_sec;
 	}
-	snprintf(out + n, AUDIT_TIME_SIZE - n, ".%06ldZ",
-	    (long)(ts.tv_nsec / 1000));
+	memcpy(out, second, second_len);
+	out[second_len] = '.';
+	us = ts.tv_nsec / 1000;
+	for (int i = 6; i >= 1; i--, us /= 10)
+		out[second_len + (size_t)i] = (char)('0' + us % 10);
+	memcpy(out + second_len + 7, "Z", 2);
 }
 
 void
@@ -806,6 +821,14 @@ audit_set_host(struct audit *audit, const char *name)
 		snprintf(audit->host, sizeof(audit->host), "%s", value);
 }
 
+/* Append LEN bytes of TEXT to DST at *AT (the caller bounds it). */
+static void
+put(char *dst, size_t *at, const char *text, size_t len)
+{
+	memcpy(dst + *at, text, len);
+	*at += len;
+}
+
 static int write_records(struct audit *audit, const char *records,
     size_t len, uint64_t seq, uint64_t count);
 static int hold_record(struct audit *audit, const char *line, size_t len,
@@ -823,6 +846,9 @@ write_record(struct audit *audit, const char *fields, size_t fields_len)
 	/* An owed '\n', the line, prev= and hash=, '\n' and NUL. */
 	char record[1 + BODY_MAX_LEN + SUFFIX_LEN + 2];
 	char *line = record + 1, hex[HEX_SIZE + 1];
+	/* The syslog line: the body and chain=. */
+	char syslog_line[BODY_MAX_LEN + sizeof(" chain=") + CHAIN_HEX];
+	char number[32];
 	uint8_t hash[HASH_SIZE];
 	size_t body, len;
 	uint64_t seq;
@@ -832,11 +858,19 @@ write_record(struct audit *audit, const char *fields, size_t fields_len)
 		return -EINVAL;	/* impossible: see LINE_MAX_LEN */
 	seq = audit->seq + 1;
 	audit_time_now(audit, stamp);
-	n = snprintf(line, BODY_MAX_LEN + 1, "time=%s host=%s %.*s seq=%"
-	    PRIu64, stamp, audit->host, (int)fields_len, fields, seq);
-	if (n < 0 || (size_t)n > BODY_MAX_LEN)
+	/* "time=T host=H FIELDS seq=N", put together by copies: bounded
+	 * by LINE_MAX_LEN (FIELDS_MAX_LEN leaves room for the rest). */
+	body = 0;
+	put(line, &body, "time=", 5);
+	put(line, &body, stamp, strlen(stamp));
+	put(line, &body, " host=", 6);
+	put(line, &body, audit->host, strlen(audit->host));
+	put(line, &body, " ", 1);
+	put(line, &body, fields, fields_len);
+	n = snprintf(number, sizeof(number), " seq=%" PRIu64, seq);
+	put(line, &body, number, (size_t)n);
+	if (body > BODY_MAX_LEN)
 		return -EINVAL;	/* impossible: see LINE_MAX_LEN */
-	body = (size_t)n;
 
 	/* The hash covers the line without chain= (which is the hash). */
 	len = body;
@@ -847,14 +881,23 @@ write_record(struct audit *audit, const char *fields, size_t fields_len)
 	r = chain_hash(audit->md, audit->hash, line, len, hash);
 	if (r < 0) {
 		/* Still one line per decision; the chain does not move. */
-		zt_log_audit("%.*s chain=-", (int)body, line);
+		len = 0;
+		put(syslog_line, &len, line, body);
+		put(syslog_line, &len, " chain=-", 8);
+		zt_log_audit(syslog_line, len);
 		zt_log(LOG_ERR, "audit: record seq %" PRIu64 " not chained: "
 		    "%s", seq, strerror(-r));
 		return audit->fd >= 0 && audit->require ? r : 0;
 	}
 	digest_hex(hash, HASH_SIZE, hex);
-	sent = zt_log_audit("%.*s chain=%.*s", (int)body, line, CHAIN_HEX,
-	    hex);
+	{
+		size_t slen = 0;
+
+		put(syslog_line, &slen, line, body);
+		put(syslog_line, &slen, " chain=", 7);
+		put(syslog_line, &slen, hex, CHAIN_HEX);
+		sent = zt_log_audit(syslog_line, slen);
+	}
 
 	/* The chain moves on even when the file misses the record: seq
 	 * stays one per syslog line, and the hole shows in the file. */

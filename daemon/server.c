@@ -450,19 +450,27 @@ server_hold(struct ztd *ztd)
 	audit_hold(ztd->audit, true);
 }
 
-/* Send the reply M (with FD) to C, or drop C. */
+/* Send the encoded reply, SIZE bytes at WIRE (with FD), to C, or drop C. */
 static void
-send_reply(struct server *s, struct client *c, const struct zt_msg *m,
+send_wire(struct server *s, struct client *c, const void *wire, size_t size,
     int fd)
 {
 	int r;
 
 	/* A client whose queue is full is not reading: drop it. */
-	if ((r = zt_msg_send_fd(c->fd, m, fd)) < 0) {
+	if ((r = zt_msg_send_wire(c->fd, wire, size, fd)) < 0) {
 		zt_log(LOG_NOTICE, "uid %u pid %d: cannot reply: %s",
 		    (unsigned)c->uid, (int)c->pid, zt_strerror(r));
 		close_client(s, c);
 	}
+}
+
+/* Send the reply M (with FD) to C, or drop C. */
+static void
+send_reply(struct server *s, struct client *c, const struct zt_msg *m,
+    int fd)
+{
+	send_wire(s, c, m->wire, m->size, fd);
 }
 
 /*
@@ -511,12 +519,8 @@ server_flush(struct ztd *ztd)
 		else if (r < 0 && h->audited) {
 			audit_failed(&m, h);
 			send_reply(s, h->client, &m, -1);
-		} else {
-			memset(&m, 0, offsetof(struct zt_msg, wire));
-			memcpy(m.wire, h->wire, h->size);
-			m.size = h->size;
-			send_reply(s, h->client, &m, h->fd);
-		}
+		} else
+			send_wire(s, h->client, h->wire, h->size, h->fd);
 		if (h->fd >= 0)
 			close(h->fd);
 	}
