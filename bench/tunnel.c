@@ -27,7 +27,13 @@
  * The figures: tunnel.throughput, THROUGHPUT_ROUNDS rounds each of the
  * in-process client, s_client fed through a pipe and the agent under
  * zt-exec sending THROUGHPUT_BYTES (MiB/s as the server counts them, and
- * the CPU each side spent); tunnel.setup, SETUP_ROUNDS rounds each of
+ * the CPU each side spent); tunnel.relay, in the same rounds, the same
+ * agent run bare through a minimal relay in this process (plain TCP read,
+ * SSL_write: what carrying plaintext into TLS costs at the least without
+ * kernel TLS, which this kernel lacks), and a one-byte tunnel's launch,
+ * so that the tunnel's CPU for carrying bytes is set beside the minimal
+ * relay's (issue 14's account of the extra loopback hop); tunnel.setup,
+ * SETUP_ROUNDS rounds each of
  * in-process handshakes, s_client launches and zt-exec launches (a new
  * grant each) whose agent times its first connection and SETUP_LATER more
  * (connect() to a byte echoed back); then what a cold OpenSSL costs a
@@ -106,6 +112,8 @@ struct state {
 	pid_t self, ztd_pid, child;
 	int listen_fd;
 	uint16_t port;
+	int relay_fd;			/* the minimal relay's, plain TCP */
+	uint16_t relay_port;
 	struct ztd_launch ztd;
 	/* The test PKI and ztd's CA. */
 	EVP_PKEY *ca_key, *server_key, *client_key_pair;
@@ -114,7 +122,7 @@ struct state {
 };
 
 static char supervisor_group[32];
-static struct state st = { .listen_fd = -1 };
+static struct state st = { .listen_fd = -1, .relay_fd = -1 };
 static volatile sig_atomic_t interrupted;
 
 static void
@@ -669,6 +677,141 @@ run_server(void *arg)
 	return NULL;
 }
 
+/* ---------------------------------------------------- minimal relay */
+
+/*
+ * The peer of zt-exec's relay: what carrying an agent's plain TCP into TLS
+ * costs at the least, without kernel TLS (this kernel has none: the
+ * plaintext must come up to user space to be encrypted).  One thread
+ * accepts a plain connection on RELAY_PORT, opens a direct TLS connection
+ * to the server (the test CA's client certificate), and copies both ways
+ * with a buffer as large as zt-exec's, polling both ends as zt-exec does.
+ * Its CPU for each connection is published for the figure.
+ */
+#define MIN_RELAY_BUF (256 * 1024)	/* as seccomp/tunnel.c's RELAY_BUF */
+
+static SSL *direct_open(int *fd_out);
+static void direct_close(SSL *ssl, int fd);
+
+static pthread_mutex_t relay_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t relay_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t relay_gen;
+static double relay_cpu;		/* the last connection's CPU s */
+
+static bool
+ssl_write_whole(SSL *ssl, const char *buf, size_t len)
+{
+	while (len > 0) {
+		int n = SSL_write(ssl, buf, (int)len);
+
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* Copy between the plain LOCAL and the TLS SSL (on UPSTREAM) until
+ * either end closes. */
+static void
+min_relay_copy(int local, SSL *ssl, int upstream, char *buf)
+{
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = local, .events = POLLIN },
+			{ .fd = upstream, .events = POLLIN },
+		};
+
+		if (SSL_pending(ssl) == 0 && poll(pfd, 2, IO_TIMEOUT_S *
+		    1000) <= 0)
+			return;
+		if (SSL_pending(ssl) > 0 || pfd[1].revents != 0) {
+			int n = SSL_read(ssl, buf, MIN_RELAY_BUF);
+
+			/* A record with no data (a session ticket) reads as
+			 * WANT_READ: without AUTO_RETRY, poll again. */
+			if (n <= 0 && SSL_get_error(ssl, n) != SSL_ERROR_WANT_READ)
+				return;
+			if (n > 0 && !write_all(local, buf, (size_t)n))
+				return;
+		}
+		if (pfd[0].revents != 0) {
+			ssize_t m = read(local, buf, MIN_RELAY_BUF);
+
+			if (m <= 0 || !ssl_write_whole(ssl, buf, (size_t)m))
+				return;
+		}
+	}
+}
+
+static void *
+run_min_relay(void *arg)
+{
+	char *buf = malloc(MIN_RELAY_BUF);
+
+	(void)arg;
+	while (buf != NULL) {
+		int local = accept4(st.relay_fd, NULL, NULL, SOCK_CLOEXEC);
+		int upstream;
+		double cpu;
+		SSL *ssl;
+
+		if (local < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break;
+		}
+		set_timeouts(local);
+		cpu = cpu_s(RUSAGE_THREAD);
+		if ((ssl = direct_open(&upstream)) != NULL) {
+			SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
+			min_relay_copy(local, ssl, upstream, buf);
+			direct_close(ssl, upstream);
+		}
+		cpu = cpu_s(RUSAGE_THREAD) - cpu;
+		close(local);
+		pthread_mutex_lock(&relay_lock);
+		relay_cpu = cpu;
+		relay_gen++;
+		pthread_cond_broadcast(&relay_cond);
+		pthread_mutex_unlock(&relay_lock);
+	}
+	free(buf);
+	return NULL;
+}
+
+/* The minimal relay's CPU for the connection after generation GEN; -1
+ * when it does not end within RESULT_TIMEOUT_MS. */
+static double
+min_relay_cpu(uint64_t gen)
+{
+	struct timespec until;
+	double cpu = -1;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += RESULT_TIMEOUT_MS / 1000;
+	pthread_mutex_lock(&relay_lock);
+	while (relay_gen == gen && pthread_cond_timedwait(&relay_cond,
+	    &relay_lock, &until) == 0)
+		;
+	if (relay_gen != gen)
+		cpu = relay_cpu;
+	pthread_mutex_unlock(&relay_lock);
+	return cpu;
+}
+
+static uint64_t
+min_relay_gen(void)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&relay_lock);
+	gen = relay_gen;
+	pthread_mutex_unlock(&relay_lock);
+	return gen;
+}
+
 /* Tunnel lines from the syslog sink: opens counted, warnings kept. */
 static uint64_t tunnel_opens;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1181,6 +1324,8 @@ teardown(bool failed)
 		/* Wakes the server's threads (they end with the process). */
 		shutdown(st.listen_fd, SHUT_RDWR);
 	}
+	if (st.relay_fd >= 0)
+		shutdown(st.relay_fd, SHUT_RDWR);
 	supervisor_remove(supervisor_group);
 	if (st.dir[0] != '\0')
 		remove_tree("bench/tunnel", st.dir);
@@ -1234,6 +1379,7 @@ prepare(void)
 	if (make_pki() < 0 || make_client_ctx() < 0)
 		return -1;
 	if ((st.listen_fd = listen_loopback(128, &st.port)) < 0 ||
+	    (st.relay_fd = listen_loopback(8, &st.relay_port)) < 0 ||
 	    (sink.fd = bind_log_socket(st.log_socket)) < 0) {
 		fprintf(stderr, "bench/tunnel: sockets: %s\n", strerror(errno));
 		return -1;
@@ -1250,6 +1396,8 @@ prepare(void)
 	for (int i = 0; i < SERVER_THREADS; i++)
 		if (start_thread(NULL, run_server, NULL) < 0)
 			return -1;
+	if (start_thread(NULL, run_min_relay, NULL) < 0)
+		return -1;
 	printf("# ztd's CA from %s; the server: this program's own TLS 1.3 "
 	    "server (OpenSSL %s, %d threads) demanding a client certificate "
 	    "from ztd's CA or the test CA\n", how,
@@ -1269,18 +1417,24 @@ static int
 figure_throughput(void)
 {
 	enum { R = THROUGHPUT_ROUNDS };
-	char port[16];
+	char port[16], relay_port[16];
 	char *args[] = { "send", port, NULL };
-	double d[R], s[R], t[R], tc[R];
+	char *relay_args[] = { "send", relay_port, NULL };
+	char *one_byte[] = { "setup", port, "0", NULL };
+	double d[R], s[R], t[R], tc[R], m[R];
 	double cpu_d[R], cpu_s_[R], cpu_agent[R], cpu_zt[R], cpu_srv[R];
+	double cpu_writer[R], cpu_relay[R], cpu_min[R], cpu_tun[R];
+	double cpu_launch[R], cpu_carry[R];
 	double rec[3][R];
-	struct result res[3] = { { 0 } };
-	double md, ms, mt;
+	struct result res[4] = { { 0 } };
+	double md, ms, mt, mm;
 
 	snprintf(port, sizeof(port), "%u", (unsigned)st.port);
+	snprintf(relay_port, sizeof(relay_port), "%u",
+	    (unsigned)st.relay_port);
 	for (int round = 0; round < R; round++) {
 		double v[NUMBERS_MAX], children;
-		uint64_t gen;
+		uint64_t gen, rgen;
 
 		if (direct_send(&res[0], &cpu_d[round]) < 0) {
 			if (!interrupted)
@@ -1312,23 +1466,69 @@ figure_throughput(void)
 		 * agent's own CPU. */
 		cpu_agent[round] = v[2];
 		cpu_zt[round] = cpu_s(RUSAGE_CHILDREN) - children - v[2];
+		cpu_tun[round] = cpu_agent[round] + cpu_zt[round];
 		cpu_srv[round] = res[2].cpu;
+		/* The same agent, bare, through the minimal relay. */
+		gen = current_gen();
+		rgen = min_relay_gen();
+		if (run_agent(relay_args, v, true) < 3 ||
+		    wait_result(gen, RESULT_TIMEOUT_MS, &res[3]) < 0 ||
+		    res[3].kind != 't' ||
+		    (cpu_relay[round] = min_relay_cpu(rgen)) < 0) {
+			if (!interrupted)
+				fprintf(stderr, "bench/tunnel: the minimal "
+				    "relay's transfer failed\n");
+			return -1;
+		}
+		m[round] = mib_per_s(&res[3]);
+		cpu_writer[round] = v[2];
+		cpu_min[round] = cpu_writer[round] + cpu_relay[round];
+		/* What a tunnel costs that is not carrying bytes: a launch
+		 * whose agent sends one byte through a tunnel (the launch,
+		 * the grant's key, CSR and handshake), agent and zt-exec. */
+		gen = current_gen();
+		children = cpu_s(RUSAGE_CHILDREN);
+		if (run_agent(one_byte, v, false) < 1 ||
+		    wait_result(gen, RESULT_TIMEOUT_MS, &res[2]) < 0 ||
+		    res[2].kind != 'x') {
+			if (!interrupted)
+				fprintf(stderr, "bench/tunnel: the one-byte "
+				    "tunnel failed\n");
+			return -1;
+		}
+		cpu_launch[round] = cpu_s(RUSAGE_CHILDREN) - children;
+		cpu_carry[round] = cpu_tun[round] - cpu_launch[round];
 	}
 	md = median(d, R);
 	ms = median(s, R);
 	mt = median(t, R);
+	mm = median(m, R);
 	printf("tunnel.throughput direct %.0f MiB/s; tunnel %.0f MiB/s "
 	    "(%.2fx, goal >= 0.8x); openssl s_client %.0f MiB/s (tunnel "
 	    "%.2fx it)\n", md, mt, mt / md, ms, mt / ms);
+	printf("tunnel.relay minimal relay %.0f MiB/s (%.2fx direct), tunnel "
+	    "%.2fx it; CPU s per %llu MiB (medians): minimal relay %.3f (the "
+	    "writer %.3f, the relay %.3f), tunnel %.3f of which carrying the "
+	    "bytes %.3f (%.2fx the minimal relay, goal <= 1.10x) and the rest "
+	    "%.3f (launch, key, CSR, handshake: a one-byte tunnel's launch); "
+	    "direct client %.3f, so the loopback hop and its copies cost "
+	    "%+.3f\n", mm, mm / md, mt / mm, THROUGHPUT_BYTES >> 20,
+	    median(cpu_min, R), median(cpu_writer, R), median(cpu_relay, R),
+	    median(cpu_tun, R), median(cpu_carry, R),
+	    median(cpu_carry, R) / median(cpu_min, R), median(cpu_launch, R),
+	    median(cpu_d, R), median(cpu_min, R) - median(cpu_d, R));
 	printf("# throughput: median of %d rounds of %llu MiB each, as the "
 	    "server counts them (first byte to last); direct = an OpenSSL "
 	    "client in this process writing %d KiB at a time, s_client fed "
 	    "through a pipe, tunnel = the agent's plain TCP writes of %d KiB "
 	    "under zt-exec (%.0f MiB/s by its own clock, to the server's "
-	    "ack); ciphers: direct %s/%s, s_client %s/%s, tunnel %s/%s\n",
+	    "ack); minimal relay = the same agent run bare, its plain TCP "
+	    "carried into TLS by one thread of this process (poll, read, "
+	    "SSL_write with a %d KiB buffer: the least a relay without kernel "
+	    "TLS does); ciphers: direct %s/%s, s_client %s/%s, tunnel %s/%s\n",
 	    R, THROUGHPUT_BYTES >> 20, CHUNK / 1024, CHUNK / 1024,
-	    median(tc, R), res[0].cipher, res[0].group, res[1].cipher,
-	    res[1].group, res[2].cipher, res[2].group);
+	    median(tc, R), MIN_RELAY_BUF / 1024, res[0].cipher, res[0].group,
+	    res[1].cipher, res[1].group, res[2].cipher, res[2].group);
 	printf("# throughput CPU seconds per %llu MiB (medians): direct "
 	    "client %.3f; s_client %.3f; tunnel: the agent %.3f + zt-exec "
 	    "%.3f (its whole launch) = %.3f; the server's thread %.3f; mean TLS record "
