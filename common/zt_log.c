@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -105,15 +106,21 @@ connect_syslog(void)
 	return 0;
 }
 
-/* Send the N held or given LINES in as few calls as the queue allows; a
- * full queue is waited for, up to about 100 ms.  0 or -errno. */
+/*
+ * Send the N held or given LINES in as few calls as the queue allows; a
+ * full queue is waited for, up to about 100 ms in all.  The wait is a
+ * poll for POLLOUT, which a connected unix datagram socket reports once
+ * the receiver's queue has room (net.unix.max_dgram_qlen, 10 without
+ * systemd's sysctl.d): the line goes as soon as the receiver has read
+ * one, not a fixed millisecond later.  0 or -errno.
+ */
 static int
 send_lines(char *const *line, const size_t *len, unsigned n)
 {
 	struct mmsghdr msgs[ZT_LOG_HELD_MAX];
 	struct iovec iov[ZT_LOG_HELD_MAX];
 	unsigned done = 0;
-	int tries = 0, reconnected = 0, r;
+	int waited_ms = 0, reconnected = 0, r;
 
 	for (unsigned i = 0; i < n; i++) {
 		iov[i].iov_base = line[i];
@@ -123,7 +130,8 @@ send_lines(char *const *line, const size_t *len, unsigned n)
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	while (done < n) {
-		struct timespec pause = { 0, 1000000 };	/* 1 ms */
+		struct pollfd pfd = { .events = POLLOUT };
+		struct timespec t0, t1;
 
 		if ((r = connect_syslog()) == 0) {
 			r = sendmmsg(backend.fd, msgs + done, n - done,
@@ -141,9 +149,17 @@ send_lines(char *const *line, const size_t *len, unsigned n)
 			reconnected = 1;
 			continue;
 		}
-		if (r != -EAGAIN || tries++ >= 100)
+		if (r != -EAGAIN || waited_ms >= 100)
 			return r;
-		nanosleep(&pause, NULL);
+		pfd.fd = backend.fd;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (poll(&pfd, 1, 100 - waited_ms) < 0 && errno != EINTR)
+			return -errno;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		/* At least 1 ms a round: a bound even if poll said ready
+		 * while the queue is still full. */
+		waited_ms += (int)((t1.tv_sec - t0.tv_sec) * 1000 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000) + 1;
 	}
 	return 0;
 }

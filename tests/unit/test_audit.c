@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -2090,6 +2092,81 @@ test_null_arguments(void **state)
 
 /* ------------------------------------------------------------------ main */
 
+/* Drop every datagram waiting on the sink; how many. */
+static size_t
+drain_sink(void)
+{
+	char spare[64];
+	size_t n = 0;
+
+	while (recv(log_fd, spare, sizeof(spare), MSG_DONTWAIT) >= 0)
+		n++;
+	return n;
+}
+
+static double
+elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* A reader that makes room in the sink's queue after 20 ms. */
+static void *
+read_one_later(void *arg)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char spare[64];
+
+	(void)arg;
+	nanosleep(&pause, NULL);
+	if (recv(log_fd, spare, sizeof(spare), 0) < 0)
+		return (void *)1;
+	return NULL;
+}
+
+/*
+ * A syslog receiver that does not read: an audit line waits for room in
+ * its queue (net.unix.max_dgram_qlen when the sink was made) for about
+ * 100 ms, then fails with EAGAIN (the caller denies with audit.require);
+ * room made while it waits sends the line.
+ */
+static void
+test_full_queue(void **state)
+{
+	struct timespec t0;
+	pthread_t reader;
+	void *failed;
+	size_t depth = 0;
+	int r;
+
+	(void)state;
+	drain_sink();
+	/* Fill it: every line that fits goes at once. */
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if ((r = zt_log_audit("fill", 4)) < 0)
+			break;
+		depth++;
+		assert_true(depth <= 100000);
+	}
+	assert_int_equal(r, -EAGAIN);
+	assert_true(depth >= 1);
+	/* The refusal came after the wait, not at once. */
+	assert_true(elapsed_ms(&t0) >= 90);
+
+	/* Room made while it waits: sent, and the last in the queue. */
+	assert_int_equal(pthread_create(&reader, NULL, read_one_later, NULL),
+	    0);
+	assert_int_equal(zt_log_audit("after room", 10), 0);
+	assert_int_equal(pthread_join(reader, &failed), 0);
+	assert_null(failed);
+	assert_int_equal(drain_sink(), depth);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -2129,6 +2206,7 @@ main(void)
 		TEST(test_name_field),
 		cmocka_unit_test(test_limit_bucket),
 		cmocka_unit_test(test_null_arguments),
+		cmocka_unit_test(test_full_queue),
 	};
 	static struct CMUnitTest tests[ARRAY_SIZE(fixed) +
 	    ARRAY_SIZE(forge_cases)];
