@@ -821,12 +821,52 @@ audit_set_host(struct audit *audit, const char *name)
 		snprintf(audit->host, sizeof(audit->host), "%s", value);
 }
 
-/* Append LEN bytes of TEXT to DST at *AT (the caller bounds it). */
+/* A line put together by copies (no format): cut is set, and nothing more
+ * goes in, once a piece would not fit with its NUL. */
+struct out {
+	char *p;
+	size_t size, len;
+	bool cut;
+};
+
 static void
-put(char *dst, size_t *at, const char *text, size_t len)
+put(struct out *o, const char *text, size_t len)
 {
-	memcpy(dst + *at, text, len);
-	*at += len;
+	if (o->cut || len >= o->size - o->len) {
+		o->cut = true;
+		return;
+	}
+	memcpy(o->p + o->len, text, len);
+	o->len += len;
+	o->p[o->len] = '\0';
+}
+
+static void
+put_str(struct out *o, const char *text)
+{
+	put(o, text, strlen(text));
+}
+
+static void
+put_u64(struct out *o, uint64_t v)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+
+	do
+		digits[--i] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	put(o, digits + i, sizeof(digits) - i);
+}
+
+static void
+put_i64(struct out *o, int64_t v)
+{
+	if (v < 0) {
+		put(o, "-", 1);
+		put_u64(o, (uint64_t)0 - (uint64_t)v);
+	} else
+		put_u64(o, (uint64_t)v);
 }
 
 static int write_records(struct audit *audit, const char *records,
@@ -848,29 +888,29 @@ write_record(struct audit *audit, const char *fields, size_t fields_len)
 	char *line = record + 1, hex[HEX_SIZE + 1];
 	/* The syslog line: the body and chain=. */
 	char syslog_line[BODY_MAX_LEN + sizeof(" chain=") + CHAIN_HEX];
-	char number[32];
 	uint8_t hash[HASH_SIZE];
+	struct out o;
 	size_t body, len;
 	uint64_t seq;
-	int n, r, sent;
+	int r, sent;
 
 	if (fields_len > FIELDS_MAX_LEN)
 		return -EINVAL;	/* impossible: see LINE_MAX_LEN */
 	seq = audit->seq + 1;
 	audit_time_now(audit, stamp);
-	/* "time=T host=H FIELDS seq=N", put together by copies: bounded
-	 * by LINE_MAX_LEN (FIELDS_MAX_LEN leaves room for the rest). */
-	body = 0;
-	put(line, &body, "time=", 5);
-	put(line, &body, stamp, strlen(stamp));
-	put(line, &body, " host=", 6);
-	put(line, &body, audit->host, strlen(audit->host));
-	put(line, &body, " ", 1);
-	put(line, &body, fields, fields_len);
-	n = snprintf(number, sizeof(number), " seq=%" PRIu64, seq);
-	put(line, &body, number, (size_t)n);
-	if (body > BODY_MAX_LEN)
+	/* "time=T host=H FIELDS seq=N" (FIELDS_MAX_LEN leaves room). */
+	o = (struct out){ .p = line, .size = BODY_MAX_LEN + 1 };
+	put(&o, "time=", 5);
+	put_str(&o, stamp);
+	put(&o, " host=", 6);
+	put_str(&o, audit->host);
+	put(&o, " ", 1);
+	put(&o, fields, fields_len);
+	put(&o, " seq=", 5);
+	put_u64(&o, seq);
+	if (o.cut)
 		return -EINVAL;	/* impossible: see LINE_MAX_LEN */
+	body = o.len;
 
 	/* The hash covers the line without chain= (which is the hash). */
 	len = body;
@@ -881,23 +921,21 @@ write_record(struct audit *audit, const char *fields, size_t fields_len)
 	r = chain_hash(audit->md, audit->hash, line, len, hash);
 	if (r < 0) {
 		/* Still one line per decision; the chain does not move. */
-		len = 0;
-		put(syslog_line, &len, line, body);
-		put(syslog_line, &len, " chain=-", 8);
-		zt_log_audit(syslog_line, len);
+		o = (struct out){ .p = syslog_line,
+		    .size = sizeof(syslog_line) };
+		put(&o, line, body);
+		put(&o, " chain=-", 8);
+		zt_log_audit(syslog_line, o.len);
 		zt_log(LOG_ERR, "audit: record seq %" PRIu64 " not chained: "
 		    "%s", seq, strerror(-r));
 		return audit->fd >= 0 && audit->require ? r : 0;
 	}
 	digest_hex(hash, HASH_SIZE, hex);
-	{
-		size_t slen = 0;
-
-		put(syslog_line, &slen, line, body);
-		put(syslog_line, &slen, " chain=", 7);
-		put(syslog_line, &slen, hex, CHAIN_HEX);
-		sent = zt_log_audit(syslog_line, slen);
-	}
+	o = (struct out){ .p = syslog_line, .size = sizeof(syslog_line) };
+	put(&o, line, body);
+	put(&o, " chain=", 7);
+	put(&o, hex, CHAIN_HEX);
+	sent = zt_log_audit(syslog_line, o.len);
 
 	/* The chain moves on even when the file misses the record: seq
 	 * stays one per syslog line, and the hole shows in the file. */
@@ -1029,9 +1067,9 @@ audit_write(struct audit *audit, const struct audit_event *event)
 	char object[OBJECT_ESCAPED_MAX], reason[REASON_ESCAPED_MAX];
 	char action[TOKEN_MAX], grant[TOKEN_MAX], cache[TOKEN_MAX];
 	char name[DNSNAME_ESCAPED_MAX + sizeof(" name=")];
-	char attest[TOKEN_MAX], age[24], suppressed[48];
+	char attest[TOKEN_MAX];
 	char fields[FIELDS_MAX_LEN + 1];
-	int n;
+	struct out o;
 
 	if (audit == NULL || event == NULL)
 		return -EINVAL;
@@ -1040,34 +1078,46 @@ audit_write(struct audit *audit, const struct audit_event *event)
 		memcpy(name, " name=", 6);
 		quote(name + 6, DNSNAME_ESCAPED_MAX, event->name);
 	}
-	if (event->age < 0)
-		snprintf(age, sizeof(age), "-");
-	else
-		snprintf(age, sizeof(age), "%ld", event->age);
-	suppressed[0] = '\0';
-	if (event->suppressed > 0)
-		snprintf(suppressed, sizeof(suppressed), " suppressed=%" PRIu64,
-		    event->suppressed);
-	n = snprintf(fields, sizeof(fields), "decision=%s action=%s agent=%s "
-	    "account=%s uid=%lu pid=%ld object=%s%s reason=%s grant=%s "
-	    "cache=%s attest=%s age=%s%s%s",
-	    event->allow ? "allow" : "deny",
-	    word(action, sizeof(action), event->action),
-	    quote(agent, sizeof(agent), event->agent),
-	    quote(account, sizeof(account), event->account),
-	    (unsigned long)event->uid, (long)event->pid,
-	    event->object != NULL && event->object_len > 0 ?
+	/* Put together by copies: no format pass over the values. */
+	o = (struct out){ .p = fields, .size = sizeof(fields) };
+	put_str(&o, event->allow ? "decision=allow action=" :
+	    "decision=deny action=");
+	put_str(&o, word(action, sizeof(action), event->action));
+	put_str(&o, " agent=");
+	put_str(&o, quote(agent, sizeof(agent), event->agent));
+	put_str(&o, " account=");
+	put_str(&o, quote(account, sizeof(account), event->account));
+	put_str(&o, " uid=");
+	put_u64(&o, (unsigned long)event->uid);
+	put_str(&o, " pid=");
+	put_i64(&o, (long)event->pid);
+	put_str(&o, " object=");
+	put_str(&o, event->object != NULL && event->object_len > 0 ?
 	    zt_escape(object, sizeof(object), event->object,
-	    event->object_len) : quote(object, sizeof(object), event->object),
-	    name,
-	    quote(reason, sizeof(reason), event->reason),
-	    word(grant, sizeof(grant), event->grant),
-	    word(cache, sizeof(cache), event->cache),
-	    word(attest, sizeof(attest), event->attest), age, suppressed,
-	    event->unenforced ? " enforced=no" : "");
-	if (n < 0 || (size_t)n >= sizeof(fields))
+	    event->object_len) : quote(object, sizeof(object), event->object));
+	put_str(&o, name);
+	put_str(&o, " reason=");
+	put_str(&o, quote(reason, sizeof(reason), event->reason));
+	put_str(&o, " grant=");
+	put_str(&o, word(grant, sizeof(grant), event->grant));
+	put_str(&o, " cache=");
+	put_str(&o, word(cache, sizeof(cache), event->cache));
+	put_str(&o, " attest=");
+	put_str(&o, word(attest, sizeof(attest), event->attest));
+	put_str(&o, " age=");
+	if (event->age < 0)
+		put_str(&o, "-");
+	else
+		put_i64(&o, event->age);
+	if (event->suppressed > 0) {
+		put_str(&o, " suppressed=");
+		put_u64(&o, event->suppressed);
+	}
+	if (event->unenforced)
+		put_str(&o, " enforced=no");
+	if (o.cut)
 		return -EINVAL;	/* impossible: see LINE_MAX_LEN */
-	return write_record(audit, fields, (size_t)n);
+	return write_record(audit, fields, o.len);
 }
 
 /* "event=reopen file=PATH reason=WHY": a file starts here. */
