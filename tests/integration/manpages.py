@@ -294,6 +294,8 @@ for p, words in (('ztd.8', ['not built yet']),
 # ------------------------------------------- names from the sources
 ztd_c = source('daemon/ztd.c')
 ztctl_c = source('daemon/ztctl.c')
+# ztctl fleet's own parser (its subcommands and --key, --why, --config).
+fleet_c = source('daemon/ztctl_fleet.c')
 exec_c = source('seccomp/zt-exec.c')
 args_c = source('pam_module/args.c')
 pam_c = source('pam_module/pam_zt.c')
@@ -305,6 +307,8 @@ programs = {
     'zt-exec': (exec_c, long_options(exec_c), short_options(exec_c)),
 }
 commands, words = ztctl_commands(ztctl_c)
+fleet_words = ztctl_commands(fleet_c)[0]
+fleet_options = long_options(fleet_c)
 pam = pam_options(args_c)
 keys, values = config_names(config_c)
 
@@ -321,6 +325,9 @@ expect = [
     ('ztctl commands', commands,
      ['status', 'check', 'enroll-agent', 'attest', 'audit']),
     ('ztctl command words', words, ['show', 'crl', 'verify', '--head']),
+    ('ztctl fleet subcommands', fleet_words,
+     ['push', 'disable', 'enable', 'status']),
+    ('ztctl fleet options', fleet_options, ['--key', '--why', '--config']),
     ('pam_zt options', pam, ['debug', 'socket=', 'timeout=', 'group=']),
     ('ztd.conf keys', keys,
      ['idle_timeout', 'max_entries', 'server_name', 'quote_interval',
@@ -351,10 +358,13 @@ for prog, page in (('ztd', 'ztd.8'), ('ztctl', 'ztctl.8'),
                    sorted(set(variables(text)))))
 sub = [o for o in programs['ztctl'][1]
        if o not in long_options(ztctl_c.split('\nmain(', 1)[-1])]
+sub += fleet_options
+words += fleet_words
 checks += [
     ('ztctl.8: every command in COMMANDS', 'ztctl.8', 'COMMANDS',
      sorted(set(commands + words))),
-    ('ztctl.8: every option of a command (check, revoke) in COMMANDS',
+    ('ztctl.8: every option of a command (check, revoke, ..., fleet) in '
+     'COMMANDS',
      'ztctl.8', 'COMMANDS', sorted(set(sub))),
     ('pam_zt.8: every option args.c accepts in OPTIONS', 'pam_zt.8',
      'OPTIONS', sorted(set(pam))),
