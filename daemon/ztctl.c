@@ -1337,6 +1337,29 @@ command_audit(int argc, char **argv)
 	    "audit reopen");
 }
 
+/*
+ * fleet push|disable|enable|status: status prints its hosts itself; what
+ * the others wrote is printed here, as text or as one JSON object.
+ */
+static int
+command_fleet(int argc, char **argv)
+{
+	char failure[FLEET_FAILURE_MAX];
+	struct fleet_written w;
+	int r = ztctl_fleet(argc, argv, arg_json, failure, &w);
+
+	if (failure[0] != '\0')
+		return fail(r, "%s", failure);
+	if (r != 0 || !w.done)
+		return r;
+	if (arg_json)
+		return emit(json_pack("{s:s,s:o,s:o}", "written", w.what,
+		    "serial", json_count(w.serial), "key", json_text(w.key)));
+	printf("%s serial %" PRIu64 " written to %s\n", w.what, w.serial,
+	    w.key);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1385,12 +1408,8 @@ main(int argc, char **argv)
 		return command_audit(argc, argv);
 	if (strcmp(command, "ca") == 0)
 		return command_ca(argc, argv);
-	if (strcmp(command, "fleet") == 0) {
-		char failure[FLEET_FAILURE_MAX];
-		int r = ztctl_fleet(argc, argv, arg_json, failure);
-
-		return failure[0] != '\0' ? fail(r, "%s", failure) : r;
-	}
+	if (strcmp(command, "fleet") == 0)
+		return command_fleet(argc, argv);
 	if (strcmp(command, "attest") == 0)
 		return command_attest(argc, argv);
 	if (strcmp(command, "profile") == 0)

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@ struct admin {
 	struct ztd_config *config;
 	struct etcd *etcd;
 	EVP_PKEY *public_key;		/* fleet.admin_key: what hosts check */
+	struct fleet_written *written;	/* what push/disable/enable wrote */
 };
 
 static int
@@ -248,9 +248,11 @@ sign_and_put(struct admin *a, const char *key_path, enum fleet_kind kind,
 		    "etcd: %s", why);
 		goto out;
 	}
-	printf("%s serial %" PRIu64 " written to %s\n",
-	    kind == FLEET_KIND_POLICY ? "policy" : fleet_kind_name(kind),
-	    serial, key);
+	a->written->what = kind == FLEET_KIND_POLICY ? "policy" :
+	    fleet_kind_name(kind);
+	a->written->serial = serial;
+	snprintf(a->written->key, sizeof(a->written->key), "%s", key);
+	a->written->done = true;
 	r = 0;
 out:
 	free(value);
@@ -308,7 +310,8 @@ status(struct admin *a, bool json)
 }
 
 int
-ztctl_fleet(int argc, char **argv, bool json, char *failure)
+ztctl_fleet(int argc, char **argv, bool json, char *failure,
+    struct fleet_written *written)
 {
 	static const struct option options[] = {
 		{ "key", required_argument, NULL, 'k' },
@@ -319,10 +322,11 @@ ztctl_fleet(int argc, char **argv, bool json, char *failure)
 	const char *config_path = ZT_DEFAULT_CONFIG, *key = NULL;
 	const char *why = NULL, *command, *arg = NULL;
 	char *policy = NULL, suffix[128];
-	struct admin a = { .failure = failure };
+	struct admin a = { .failure = failure, .written = written };
 	int opt, r;
 
 	failure[0] = '\0';
+	written->done = false;
 	if (argc < 2) {
 		usage();
 		return say(failure, EXIT_ERROR, "fleet: which command?");

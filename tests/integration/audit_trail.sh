@@ -250,4 +250,19 @@ check "started on a missing file after a rotation: event=reopen first ($first)" 
 check "ztd warned why" grep -q "is empty but the head" "$work/syslog.out"
 out=$("$ZTCTL" audit verify "$audit.1" "$work/moved.log" "$audit.3" "$audit" --head "$head")
 check "the chain verifies across the stop ($out)" has "$out" '^intact: '
+
+# ------------------------------------------------ time= and host=, everywhere
+# Every record of every file this run made (rotated, compressed, moved:
+# allows, denies, suppressed=N, event=reopen) and every audit line in
+# syslog (those with seq= and chain=) starts with time= and host=.
+zcat -f "$(dirname "$audit")"/* "$work/moved.log" >"$work/all.records"
+grep -E ' seq=[0-9]+ chain=' "$work/syslog.out" >"$work/all.lines"
+check "precondition: the records hold allows, denies, suppressed=N and reopens ($(wc -l <"$work/all.records") records)" \
+    sh -c "grep -q 'decision=allow' '$work/all.records' && grep -q 'decision=deny' '$work/all.records' && grep -q ' suppressed=[0-9]' '$work/all.records' && grep -q 'event=reopen' '$work/all.records'"
+check "every file record starts with time= and host=" \
+    sh -c "! grep -vE '^time=$time_re host=$host ' '$work/all.records'"
+check "precondition: syslog has the audit lines ($(wc -l <"$work/all.lines") lines)" \
+    test "$(wc -l <"$work/all.lines")" -gt 30
+check "every audit line in syslog starts with time= and host=" \
+    sh -c "! grep -vE 'ztd\[[0-9]+\]: time=$time_re host=$host ' '$work/all.lines'"
 finish

@@ -257,9 +257,16 @@ put_raw /ztgate/policy "$(printf 'kind policy\nno signature\n' | base64 -w0)"
 check "an unsigned entry is refused, audited" \
     poll 20 logged h2 'decision=deny action=fleet .*object="policy" reason="not a fleet entry'
 
-out=$(fleet push "$work/policy2.conf" --key "$pki/fleet-admin.key" \
-    --config "$work/admin.conf" 2>&1)
-check "fleet push policy 2 ($out)" has "$out" '^policy serial'
+# --json: one object (ztctl(8) JSON OUTPUT), not the text line.
+out=$("$ZTCTL" --json fleet push "$work/policy2.conf" \
+    --key "$pki/fleet-admin.key" --config "$work/admin.conf" 2>/dev/null)
+check "fleet push --json policy 2: {written, serial, key} ($out)" \
+    python3 -c 'import json,sys
+d=json.loads(sys.argv[1]); assert sys.argv[1].count("\n") == 0
+assert list(d) == ["written", "serial", "key"], d
+assert d["written"] == "policy" and d["key"] == "/ztgate/policy"
+assert isinstance(d["serial"], int) and d["serial"] > int(sys.argv[2])' \
+    "$out" "$serial1"
 check "h1 applies policy 2" poll 20 allows h1 exec /bin/echo2
 check "h2 applies policy 2" poll 20 allows h2 exec /bin/echo2
 put_raw /ztgate/policy "$value1"
@@ -316,9 +323,13 @@ check "a delete of the entry in etcd is seen by h2" \
 check "and ignored (unsigned): fleetagent stays disabled" \
     denies h2 exec /bin/echo2 'disabled by the fleet'
 
-out=$(fleet enable fleetagent --key "$pki/fleet-admin.key" \
-    --config "$work/admin.conf" 2>&1)
-check "fleet enable writes a signed enable ($out)" has "$out" '^enable serial'
+out=$("$ZTCTL" --json fleet enable fleetagent --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf" 2>/dev/null)
+check "fleet enable --json writes a signed enable: {written, serial, key} ($out)" \
+    python3 -c 'import json,sys
+d=json.loads(sys.argv[1])
+assert d["written"] == "enable" and isinstance(d["serial"], int)
+assert d["key"] == "/ztgate/disabled/fleetagent"' "$out"
 check "h2 allows fleetagent again" poll 20 allows h2 exec /bin/echo2
 check "h1 allows fleetagent again" poll 20 allows h1 exec /bin/echo2
 zx h2 exit 0

@@ -5,7 +5,10 @@ option tables), every ztctl command, every pam_zt option, every key and
 value daemon/config.c accepts and every variable a program reads appears,
 in bold, in the right section of its page; the checker finds what it must
 (known names are extracted) and fails when a name is missing (a page with
-one option removed is refused).
+one option removed is refused).  And the README against the tree: the
+files it cites exist, the PAM module directory is debian/rules', the
+kernel table is common/zt_kernel.c's, the install commands name the
+packages and profile debian/ builds.
 
 usage: python3 manpages.py TOP_SRCDIR
 """
@@ -291,6 +294,8 @@ for p, words in (('ztd.8', ['not built yet']),
 # ------------------------------------------- names from the sources
 ztd_c = source('daemon/ztd.c')
 ztctl_c = source('daemon/ztctl.c')
+# ztctl fleet's own parser (its subcommands and --key, --why, --config).
+fleet_c = source('daemon/ztctl_fleet.c')
 exec_c = source('seccomp/zt-exec.c')
 args_c = source('pam_module/args.c')
 pam_c = source('pam_module/pam_zt.c')
@@ -302,6 +307,8 @@ programs = {
     'zt-exec': (exec_c, long_options(exec_c), short_options(exec_c)),
 }
 commands, words = ztctl_commands(ztctl_c)
+fleet_words = ztctl_commands(fleet_c)[0]
+fleet_options = long_options(fleet_c)
 pam = pam_options(args_c)
 keys, values = config_names(config_c)
 
@@ -318,6 +325,9 @@ expect = [
     ('ztctl commands', commands,
      ['status', 'check', 'enroll-agent', 'attest', 'audit']),
     ('ztctl command words', words, ['show', 'crl', 'verify', '--head']),
+    ('ztctl fleet subcommands', fleet_words,
+     ['push', 'disable', 'enable', 'status']),
+    ('ztctl fleet options', fleet_options, ['--key', '--why', '--config']),
     ('pam_zt options', pam, ['debug', 'socket=', 'timeout=', 'group=']),
     ('ztd.conf keys', keys,
      ['idle_timeout', 'max_entries', 'server_name', 'quote_interval',
@@ -348,10 +358,13 @@ for prog, page in (('ztd', 'ztd.8'), ('ztctl', 'ztctl.8'),
                    sorted(set(variables(text)))))
 sub = [o for o in programs['ztctl'][1]
        if o not in long_options(ztctl_c.split('\nmain(', 1)[-1])]
+sub += fleet_options
+words += fleet_words
 checks += [
     ('ztctl.8: every command in COMMANDS', 'ztctl.8', 'COMMANDS',
      sorted(set(commands + words))),
-    ('ztctl.8: every option of a command (check, revoke) in COMMANDS',
+    ('ztctl.8: every option of a command (check, revoke, ..., fleet) in '
+     'COMMANDS',
      'ztctl.8', 'COMMANDS', sorted(set(sub))),
     ('pam_zt.8: every option args.c accepts in OPTIONS', 'pam_zt.8',
      'OPTIONS', sorted(set(pam))),
@@ -384,6 +397,94 @@ for page, section, name, pattern in (
         '%s without its entry for %s fails the check' % (page, name),
         'before %r after %r (page changed: %s)' % (before, after,
                                                     cut != text))
+
+# ------------------------------------------ the README against the tree
+# What issue 13 found wrong in it: files it cites that the repository
+# lacks (DESIGN.md, INTERFACES.md), the wrong PAM module directory, no
+# kernel named.  Each check reads the value it holds the README to from
+# where the code or the packaging sets it.
+with open(os.path.join(TOP, 'README.md'), encoding='utf-8') as f:
+    readme = f.read()
+
+TREE = r'(?:conf|man|tests|scripts|daemon|common|seccomp|pam_module|debian|bench|\.ci)'
+cited = set()
+for span in re.findall(r'`([^`\n]+)`', readme):
+    for tok in span.split():
+        tok = tok.strip('.,;:()')
+        if re.match(r'^(?:\./)?%s/[\w./+-]*$' % TREE, tok):
+            cited.add(tok)
+cited.update(t for t in re.findall(r'\]\(([^)#\s]+)\)', readme)
+             if '://' not in t)
+cited.update(re.findall(r'(?<![\w/.-])[\w-]+\.md\b', readme))
+# bench/NAME is the program built from bench/NAME.c.
+absent = sorted(c for c in cited
+                if not os.path.exists(os.path.join(TOP, c)) and
+                not os.path.exists(os.path.join(TOP, c + '.c')))
+tap(len(cited) > 10 and not absent,
+    'README: every file of the repository it cites exists (%d cited)'
+    % len(cited), 'absent: ' + ', '.join(absent))
+tap('DESIGN.md' not in readme and 'INTERFACES.md' not in readme,
+    'README: cites neither DESIGN.md nor INTERFACES.md (not in the tree)')
+
+# The module directory: where debian/rules puts pam_zt.so.
+with open(os.path.join(TOP, 'debian', 'rules'), encoding='utf-8') as f:
+    rules = f.read()
+m = re.search(r'--with-pammoddir=(\S+)', rules)
+moddir = m.group(1).replace('$(DEB_HOST_MULTIARCH)', 'x86_64-linux-gnu') \
+    if m else None
+tap(moddir is not None and '`%s`' % moddir in readme,
+    'README: names the package\'s PAM module directory (%s)' % moddir)
+# And make install's default: configure.ac's, pam.pc's libdir + /security.
+r = subprocess.run(['pkg-config', '--variable=libdir', 'pam'],
+                   capture_output=True, text=True) \
+    if shutil.which('pkg-config') else None
+if r is not None and r.returncode == 0 and r.stdout.strip():
+    default = r.stdout.strip() + '/security'
+    tap('`%s`' % default in readme,
+        'README: names make install\'s default module directory (%s)'
+        % default)
+else:
+    print('ok %d # SKIP pkg-config knows no pam' % (count + 1))
+    count += 1
+
+# The kernel: every feature common/zt_kernel.c checks, in a row of the
+# README's table with the Linux version the code names.
+table = readme.split('### The kernel it needs', 1)[-1].split('\n### ', 1)[0]
+rows = [r for r in table.split('\n') if r.startswith('| ') and
+        not r.startswith('| part') and not r.startswith('|---')]
+features = re.findall(r'\[ZT_KF_\w+\]\s*=\s*\{\s*"([^"]+)",\s*"([^"]+)"',
+                      source('common/zt_kernel.c'))
+wrong = []
+for name, version in features:
+    key = name if any(name in r for r in rows) else name.rsplit(' ', 1)[0]
+    row = [r for r in rows if key in r]
+    cells = [c.strip() for c in row[0].split('|')] if row else []
+    if len(cells) < 4 or version not in re.split(r',\s*', cells[3]):
+        wrong.append('%s (%s)' % (name, version))
+tap(len(features) >= 9 and not wrong,
+    'README: the kernel table has each of the %d features zt_kernel.c '
+    'checks with its Linux version' % len(features),
+    'missing or another version: ' + ', '.join(wrong))
+need = re.search(r'ztd needs Linux (\d+\.\d+)', readme)
+peer = dict(features).get('SO_PEERPIDFD')
+tap(need is not None and need.group(1) == peer and
+    "Debian 12's own kernel is 6.1" in readme and
+    'apt install -t bookworm-backports linux-image-amd64' in readme,
+    'README: ztd needs Linux %s (SO_PEERPIDFD), Debian 12 has 6.1, '
+    'bookworm-backports has newer' % peer)
+
+# The install section: the packages' names and the profile's.
+names = re.findall(r'^Package:\s*(\S+)', open(os.path.join(
+    TOP, 'debian', 'control'), encoding='utf-8').read(), re.M)
+profile = os.path.basename(re.search(
+    r'conf/pam-configs/(\S+)', open(os.path.join(
+        TOP, 'debian', 'libpam-zt.install'), encoding='utf-8').read()).group(1))
+tap(names == ['ztgate', 'libpam-zt'] and
+    'apt install ./ztgate_*.deb ./libpam-zt_*.deb' in readme and
+    'pam-auth-update --enable %s' % profile in readme,
+    'README: apt install ./ztgate_*.deb ./libpam-zt_*.deb and '
+    'pam-auth-update --enable %s (the packages and profile debian/ makes)'
+    % profile)
 
 print('1..%d' % count)
 sys.exit(1 if failed else 0)

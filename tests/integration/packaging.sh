@@ -7,7 +7,8 @@
 # (--force-depends: the root has no libc; --force-script-chrootless: it
 # has no shell either, so the maintainer scripts run here with DPKG_ROOT
 # set, and must touch nothing but that root): every file where Debian puts
-# it, the conffile, the groups, zt-exec setgid zt-exec.  Takes 1-3 minutes.
+# it, the conffiles (the configuration, the logrotate snippet), the rsyslog
+# example, the groups, zt-exec setgid zt-exec.  Takes 1-3 minutes.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -72,8 +73,8 @@ done
 # ---------------------------------------------------------------- control data
 check "libpam-zt depends on ztgate of the same version" \
     sh -c "dpkg-deb -f '$pam_deb' Depends | grep -q 'ztgate (= $version)'"
-check "ztgate's only conffile is /etc/zt/ztd.conf" \
-    sh -c "[ \"\$(dpkg-deb --ctrl-tarfile '$ztgate_deb' | tar -xOf - ./conffiles)\" = /etc/zt/ztd.conf ]"
+check "ztgate's conffiles are /etc/zt/ztd.conf and /etc/logrotate.d/ztd" \
+    sh -c "[ \"\$(dpkg-deb --ctrl-tarfile '$ztgate_deb' | tar -xOf - ./conffiles | sort | tr '\n' ' ')\" = '/etc/logrotate.d/ztd /etc/zt/ztd.conf ' ]"
 
 # ---------------------------------------------------------------- install
 # What the host must still look like afterwards.
@@ -104,7 +105,8 @@ files() {
 	dpkg-query --admindir="$root/var/lib/dpkg" -L "$1" |
 	    while read -r f; do [ -f "$root$f" ] && echo "$f"; done | sort
 }
-cat >"$work/ztgate.expected" <<EOF
+sort >"$work/ztgate.expected" <<EOF
+/etc/logrotate.d/ztd
 /etc/zt/ztd.conf
 /lib/systemd/system/ztd.service
 /lib/systemd/system/ztd.socket
@@ -115,12 +117,13 @@ cat >"$work/ztgate.expected" <<EOF
 /usr/sbin/ztd
 /usr/share/doc/ztgate/changelog.gz
 /usr/share/doc/ztgate/copyright
+/usr/share/doc/ztgate/examples/ztd-relp.conf
 /usr/share/man/man1/zt-exec.1.gz
 /usr/share/man/man5/ztd.conf.5.gz
 /usr/share/man/man8/ztctl.8.gz
 /usr/share/man/man8/ztd.8.gz
 EOF
-cat >"$work/pam.expected" <<EOF
+sort >"$work/pam.expected" <<EOF
 /usr/lib/$multiarch/security/pam_zt.so
 /usr/share/doc/libpam-zt/changelog.gz
 /usr/share/doc/libpam-zt/copyright
@@ -129,7 +132,7 @@ cat >"$work/pam.expected" <<EOF
 EOF
 files ztgate >"$work/ztgate.files"
 files libpam-zt >"$work/pam.files"
-check "ztgate's files: programs, units, tmpfiles/sysusers, config, man pages" \
+check "ztgate's files: programs, units, tmpfiles/sysusers, config, logrotate, the rsyslog example, man pages" \
     cmp -s "$work/ztgate.expected" "$work/ztgate.files"
 cmp -s "$work/ztgate.expected" "$work/ztgate.files" ||
     diag "$(diff "$work/ztgate.expected" "$work/ztgate.files")"
@@ -163,6 +166,17 @@ check "the shipped conffile is a valid configuration" \
     sh -c "'$root/usr/sbin/ztd' --check-config --config '$root/etc/zt/ztd.conf' | grep -qx ok"
 check "ztd.service runs /usr/sbin/ztd and reloads with /usr/bin/ztctl" \
     sh -c "grep -qx 'ExecStart=/usr/sbin/ztd --foreground' '$root/lib/systemd/system/ztd.service' && grep -qx 'ExecReload=/usr/bin/ztctl reload' '$root/lib/systemd/system/ztd.service'"
+check "/etc/logrotate.d/ztd is the shipped conf/logrotate/ztd, 0644 root" \
+    sh -c "cmp -s '$top_srcdir/conf/logrotate/ztd' '$root/etc/logrotate.d/ztd' && [ \"\$(stat -c '%a %u' '$root/etc/logrotate.d/ztd')\" = '644 0' ]"
+check "... rotating ztd's audit file, its postrotate the package's ztctl" \
+    sh -c "grep -q '^/var/log/zt/audit.log {' '$root/etc/logrotate.d/ztd' && grep -q '/usr/bin/ztctl .*audit reopen' '$root/etc/logrotate.d/ztd' && [ -x '$root/usr/bin/ztctl' ]"
+if command -v logrotate >/dev/null; then
+	check "logrotate -d accepts the installed snippet" \
+	    logrotate -d -s "$work/logrotate.state" "$root/etc/logrotate.d/ztd"
+fi
+check "the rsyslog RELP/TLS example is the shipped conf/rsyslog/ztd-relp.conf" \
+    cmp -s "$top_srcdir/conf/rsyslog/ztd-relp.conf" \
+    "$root/usr/share/doc/ztgate/examples/ztd-relp.conf"
 check "pam_zt.so exports only pam_sm_*" \
     sh -c "[ -z \"\$(nm -D --defined-only '$root/usr/lib/$multiarch/security/pam_zt.so' | awk '\$2 == \"T\" && \$3 !~ /^pam_sm_/')\" ]"
 

@@ -775,6 +775,19 @@ if has "$landlock" '^ok rc=[1-9]'; then
 	zx open "$work/rw/new" w
 	check "writing in a rw directory of the profile ($out)" \
 	    has "$out" '^ok fd='
+	# The same launch on a kernel without Landlock ABI 6 (none at all
+	# here, as before Linux 5.13: a seccomp filter can fail the call, not
+	# fake ABI 5): the profile (landlock = "required", the default) is refused at
+	# launch, naming what it needs and Linux 6.12.  zt-filter, as root,
+	# sets no no_new_privs, so zt-exec stays setgid.
+	out=$(cd "$work" && timeout 60 "$top_builddir/tests/helpers/zt-filter" \
+	    deny landlock_create_ruleset:ENOSYS -- setpriv --reuid="$account" \
+	    --regid="$account" --clear-groups -- "$ZTEXEC" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" -- "$agent" open "$work/rw/new" w \
+	    </dev/null 2>"$work/zx.err")
+	rc=$?
+	check "no Landlock: a required profile is refused at launch, naming ABI 6 and Linux 6.12 ($rc: $out $(head -c 300 "$work/zx.err"))" \
+	    sh -c "[ $rc -ne 0 ] && ! printf '%s' \"\$1\" | grep -q '^ok' && grep -q 'the profile needs 6 (scoping, Linux 6.12)' '$work/zx.err'" _ "$out"
 	zx open "$bin/exit00" r
 	check "reading in an rx directory of the profile ($out)" \
 	    has "$out" '^ok fd='
@@ -796,7 +809,7 @@ if has "$landlock" '^ok rc=[1-9]'; then
 	check "writing a file in an r directory (DAC allows it): EACCES ($out)" \
 	    test "$out" = "errno=EACCES"
 else
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for i in 1 2 3 4 5 6 7 8 9 10 11; do
 		skip "files (the kernel has no Landlock: $landlock)"
 	done
 fi

@@ -206,6 +206,25 @@ json_is "enroll-agent prints JSON, not libconfig text" enrollagent 0 \
      d['pam_services'] == ['zt-agent'] and
      'sha256 = [\"$want\"]' in d['stanza']"
 
+# disable and enable: a --why with 0xFF and a backslash goes to ztd, and
+# none of it comes back raw.
+ztctl_json disable disable worker --why $'gone\xff\\now'
+json_is "disable: agent, disabled, grants_ended" disable 0 \
+    "d == {'agent': 'worker', 'disabled': True, 'grants_ended': 0}"
+ztctl_json disabled status
+json_is "status after disable still parses" disabled 0 "d['agents'] == 1"
+ztctl_json enable enable worker
+json_is "enable: agent, disabled false, was_disabled" enable 0 \
+    "d == {'agent': 'worker', 'disabled': False, 'was_disabled': True}"
+ztctl_json reenable enable worker
+json_is "enable of an agent not disabled: was_disabled false" reenable 0 \
+    "d == {'agent': 'worker', 'disabled': False, 'was_disabled': False}"
+# audit reopen: the file, and the seq of its first record (event=reopen).
+ztctl_json reopen audit reopen
+json_is "audit reopen: the file and its first record's seq" reopen 0 \
+    "d['file'] == '$work/audit.log' and isinstance(d['seq'], int) and
+     d['seq'] > 1"
+
 # ------------------------------------------------------------ failures
 ztctl_json bad_agent check --agent nosuch --action exec --object /bin/true
 error_is "check of an unknown agent: an error object (exit 2)" bad_agent 2 \
@@ -233,6 +252,19 @@ error_is "enroll-agent of a missing file" noagent 2 'nosuch: No such file'
 "$ZTCTL" --json >"$work/nocmd.json" 2>/dev/null
 rc=$?
 error_is "no command at all" nocmd 2 'no command given'
+ztctl_json disunknown disable $'no\xffsuch'
+error_is "disable of an unknown agent, its name with 0xFF" disunknown 2 \
+    'no agent of that name'
+ztctl_json disusage enable
+error_is "enable without an agent" disusage 2 'usage: enable AGENT'
+ztctl_json reopenbad audit reopen now
+error_is "audit reopen given an argument" reopenbad 2 'audit reopen'
+ztctl_json suggestnone profile suggest worker --audit "$work/nosuch.log"
+error_is "profile suggest of a missing audit file" suggestnone 2 'nosuch.log'
+ztctl_json fleetnone fleet status --config "$work/ztd.conf"
+error_is "fleet status with no fleet section" fleetnone 2 'fleet'
+ztctl_json fleetusage fleet push
+error_is "fleet push without its arguments" fleetusage 2 'fleet'
 # --json after the bad option still applies.
 "$ZTCTL" -x --json status >"$work/early.json" 2>/dev/null
 rc=$?

@@ -62,6 +62,13 @@ check "useradd --system $account, a member of $agroup" \
     sh -c "[ -n '$created_account' ] && id -nG '$account' | grep -qw '$agroup'"
 uid=$(id -u "$account")
 
+# Every shipped stack and the pam-auth-update profile: each pam_zt.so line
+# carries group=zt-agents (no lockout of others while ztd is down).
+n=$(cat "$top_srcdir"/conf/pam.d/* "$top_srcdir/conf/pam-configs/zt" |
+    grep -v '^#' | grep -c 'pam_zt\.so')
+check "every pam_zt.so line of conf/pam.d/* and conf/pam-configs/zt has group=zt-agents ($n lines)" \
+    sh -c "[ $n -ge 12 ] && ! cat '$top_srcdir'/conf/pam.d/* '$top_srcdir/conf/pam-configs/zt' | grep -v '^#' | grep 'pam_zt\.so' | grep -qv 'pam_zt\.so group=zt-agents\b'"
+
 # The shipped zt-agent stack, with the built module on a private socket.
 case "$module" in /*) ;; *) module=$PWD/$module ;; esac
 sed -e "s|pam_zt\.so group=zt-agents|$module socket=$sock timeout=3000 group=$agroup|" \

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <arpa/inet.h>
+#include <grp.h>
 #include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -816,6 +817,79 @@ test_ztd_absent(void **state)
 	pam_end(pamh, PAM_AUTHINFO_UNAVAIL);
 }
 
+/*
+ * group=NAME while ztd cannot answer, in every hook that asks (auth,
+ * account, session open), by the real /etc/passwd and /etc/group: with
+ * group=daemon, daemon (primary group daemon) is refused, root (no member)
+ * passes; with a group the files lack, both are refused (doubt).  Nothing
+ * on the system is changed: daemon and its group are Debian's own.
+ */
+static int
+hook_without_ztd(const char *service_name, const char *user, char hook)
+{
+	pam_handle_t *pamh = pam_begin(service_name, user);
+	int rc;
+
+	if (hook == 'a')
+		rc = pam_authenticate(pamh, PAM_SILENT);
+	else if (hook == 'm')
+		rc = pam_acct_mgmt(pamh, PAM_SILENT);
+	else if ((rc = pam_open_session(pamh, PAM_SILENT)) == PAM_SUCCESS)
+		rc = pam_close_session(pamh, PAM_SILENT);
+	pam_end(pamh, rc);
+	return rc;
+}
+
+static void
+test_ztd_absent_group(void **state)
+{
+	static const char hooks[] = "ams";
+	struct group *daemon_group = getgrnam("daemon");
+	struct passwd *daemon_user = getpwnam("daemon");
+	char missing[64];
+
+	(void)state;
+	/* Precondition: daemon's primary group is daemon, root is no member. */
+	assert_non_null(daemon_group);
+	assert_non_null(daemon_user);
+	assert_int_equal(daemon_user->pw_gid, daemon_group->gr_gid);
+	for (char **m = daemon_group->gr_mem; *m != NULL; m++)
+		assert_string_not_equal(*m, "root");
+	snprintf(missing, sizeof(missing), "ztmiss%ld", (long)getpid());
+	assert_null(getgrnam(missing));
+	for (int with_missing = 0; with_missing <= 1; with_missing++) {
+		const char *group = with_missing ? missing : "daemon";
+
+		service("zt-absent-group",
+		    "auth [success=ok ignore=ignore default=die] %s "
+		    "socket=%s/nobody.sock group=%s\n"
+		    "auth required pam_permit.so\n"
+		    "account [success=ok ignore=ignore default=die] %s "
+		    "socket=%s/nobody.sock group=%s\n"
+		    "account required pam_permit.so\n"
+		    "session [success=ok ignore=ignore default=die] %s "
+		    "socket=%s/nobody.sock group=%s\n"
+		    "session required pam_permit.so\n",
+		    g.module, g.dir, group, g.module, g.dir, group,
+		    g.module, g.dir, group);
+		for (const char *h = hooks; *h != '\0'; h++) {
+			int member = hook_without_ztd("zt-absent-group",
+			    "daemon", *h);
+			int other = hook_without_ztd("zt-absent-group",
+			    "root", *h);
+
+			if (member != PAM_AUTHINFO_UNAVAIL)
+				fail_msg("group=%s, hook %c: daemon got %d, "
+				    "want PAM_AUTHINFO_UNAVAIL", group, *h,
+				    member);
+			if (other != (with_missing ? PAM_AUTHINFO_UNAVAIL :
+			    PAM_SUCCESS))
+				fail_msg("group=%s, hook %c: root got %d",
+				    group, *h, other);
+		}
+	}
+}
+
 /* Run one account check against a fake server in MODE; the result. */
 static int
 against_fake(enum fake_mode mode, const char *timeout, bool session,
@@ -1201,6 +1275,7 @@ main(void)
 		cmocka_unit_test(test_not_agent),
 		cmocka_unit_test(test_session_logs_no_putenv_error),
 		cmocka_unit_test(test_ztd_absent),
+		cmocka_unit_test(test_ztd_absent_group),
 		cmocka_unit_test(test_fake_control),
 		cmocka_unit_test(test_peer_not_root),
 		cmocka_unit_test(test_never_answers),
