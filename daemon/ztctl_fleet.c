@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -260,22 +261,35 @@ out:
 	return r;
 }
 
+/*
+ * The hosts' own reports.  With --json, one object through jansson:
+ * {"note": ..., "hosts": [{"key": HOST, "report": {...}}, ...]}, each
+ * report the JSON the host wrote, parsed (a value that is not JSON is
+ * skipped, as in text).
+ */
 static int
 status(struct admin *a, bool json)
 {
 	char key[512], end[512], why[ETCD_WHY_MAX];
 	struct etcd_kvs kvs;
+	json_t *out = NULL, *hosts = NULL;
 	size_t shown = 0;
+	int r = 0;
 
 	snprintf(key, sizeof(key), "%s/hosts/", a->config->fleet.prefix);
 	etcd_prefix_end(key, end, sizeof(end));
 	if (etcd_range(a->etcd, key, end, &kvs, why) < 0) {
 		return say(a->failure, EXIT_ERROR, "etcd: %s", why);
 	}
-	if (json)
-		printf("{\"note\":\"each host's own report of itself, not "
-		    "verified\",\"hosts\":[");
-	else
+	if (json) {
+		hosts = json_array();
+		out = json_pack("{s:s, s:o}", "note", "each host's own report "
+		    "of itself, not verified", "hosts", hosts);
+		if (out == NULL) {
+			etcd_kvs_clear(&kvs);
+			return say(a->failure, EXIT_ERROR, "out of memory");
+		}
+	} else
 		printf("hosts' own reports of themselves (not verified), "
 		    "from %s:\n", etcd_endpoint(a->etcd));
 	for (size_t i = 0; i < kvs.n; i++) {
@@ -283,30 +297,44 @@ status(struct admin *a, bool json)
 		char *report = etcd_json_canonical((char *)kvs.kv[i].value,
 		    kvs.kv[i].value_len);
 		bool printable = true;
+		json_t *parsed = NULL;
 
 		for (const char *c = host; *c != '\0'; c++)
 			if (*c < 0x21 || *c > 0x7e || *c == '"' || *c == '\\')
 				printable = false;
-		if (report == NULL || !printable) {
+		if (report != NULL && printable && json)
+			parsed = json_loads(report, JSON_REJECT_DUPLICATES,
+			    NULL);
+		if (report == NULL || !printable || (json && parsed == NULL)) {
 			fprintf(stderr, "ztctl: %s%s: not a report "
 			    "(skipped)\n", key, printable ? host : "?");
 			free(report);
 			continue;
 		}
-		if (json)
-			printf("%s{\"key\":\"%s\",\"report\":%s}",
-			    shown ? "," : "", host, report);
-		else
+		if (json) {
+			if (json_array_append_new(hosts, json_pack("{s:s, s:o}",
+			    "key", host, "report", parsed)) < 0) {
+				free(report);
+				r = say(a->failure, EXIT_ERROR,
+				    "out of memory");
+				break;
+			}
+		} else
 			printf("%s %s\n", host, report);
 		shown++;
 		free(report);
 	}
-	if (json)
-		printf("]}\n");
-	else if (shown == 0)
+	if (json && r == 0) {
+		if (json_dumpf(out, stdout, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER) < 0)
+			r = say(a->failure, EXIT_ERROR, "cannot print");
+		else
+			printf("\n");
+	} else if (!json && shown == 0)
 		printf("(no host reports)\n");
+	json_decref(out);
 	etcd_kvs_clear(&kvs);
-	return 0;
+	return r;
 }
 
 int
