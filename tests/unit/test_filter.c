@@ -159,6 +159,18 @@ static const struct row rows[] = {
 	    HIGH_BITS | 83 }),
 	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, SOL_SOCKET, SO_REUSEADDR }),
 	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_TCP, 83 }),
+	/* Nor an IPv6 routing header (IPV6_RTHDR 57, IPV6_2292PKTOPTIONS
+	 * 6): the kernel would send to its segment, not the destination
+	 * decided. */
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, IPPROTO_IPV6, 57 }),
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, HIGH_BITS | IPPROTO_IPV6,
+	    HIGH_BITS | 57 }),
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, IPPROTO_IPV6, 6 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_IPV6,
+	    IPV6_V6ONLY }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_IPV6, 83 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, SOL_SOCKET, 57 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_IP, 57 }),
 	/* SysV IPC and message queues: refused unless gated. */
 	ROW(P_PLAIN, "msgget", EPERM_),
 	ROW(P_ALL, "msgsnd", EPERM_, .args = { -1ull }),
@@ -621,6 +633,76 @@ test_ioctl_sweep(void **state)
 		    checked);
 }
 
+/*
+ * setsockopt over a sweep of (level, option) pairs: the refused pairs
+ * (SO_PASSRIGHTS, IPV6_RTHDR, IPV6_2292PKTOPTIONS), each with its level or
+ * option one bit away, other levels and options, pseudo-random ones, all
+ * under random upper bits: EPERM for a refused pair only, ALLOW for the
+ * rest (the filter builds "not in" from per-level rules).
+ */
+static void
+test_setsockopt_sweep(void **state)
+{
+	static struct sock_filter prog[PROGRAM_MAX];
+	static const uint32_t refused[][2] = {
+		{ SOL_SOCKET, 83 }, { IPPROTO_IPV6, 57 }, { IPPROTO_IPV6, 6 },
+	};
+	static const uint32_t others[][2] = {
+		{ IPPROTO_IP, 4 }, { IPPROTO_TCP, 57 }, { IPPROTO_IPV6, 26 },
+		{ SOL_SOCKET, 6 }, { IPPROTO_IP, 83 },
+	};
+	uint64_t seed = 0x2545f4914f6cdd1du;
+	unsigned failed = 0, checked = 0;
+	size_t n;
+
+	(void)state;
+	n = export_profile(P_INET, prog);
+	for (unsigned k = 0; k < 6000; k++) {
+		struct seccomp_data d = { .nr = filter_resolve("setsockopt"),
+		    .arch = NATIVE_ARCH };
+		uint32_t level, name, expect = ALLOW, got;
+		unsigned pick = k % 80;
+		char why[ERROR_MAX], b1[32], b2[32];
+
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		if (pick < 3 * 26) {
+			/* A refused pair, as is or one bit of its level
+			 * (pick % 26 in 1..13) or option (14..25) flipped. */
+			level = refused[pick / 26][0];
+			name = refused[pick / 26][1];
+			if (pick % 26 >= 1 && pick % 26 <= 13)
+				level ^= 1u << (seed >> 59 & 31);
+			else if (pick % 26 >= 14)
+				name ^= 1u << (seed >> 59 & 31);
+		} else if (k % 2 == 0) {
+			level = others[(seed >> 40) % ARRAY_SIZE(others)][0];
+			name = others[(seed >> 40) % ARRAY_SIZE(others)][1];
+		} else {
+			level = (uint32_t)(seed >> 13);
+			name = (uint32_t)(seed >> 31);
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+			if (refused[i][0] == level && refused[i][1] == name)
+				expect = EPERM_;
+		d.args[0] = 3;
+		d.args[1] = (seed & 0xffffffff00000000u) | level;
+		d.args[2] = (seed << 32) | name;
+		checked++;
+		if (simulate(prog, n, &d, &got, why) < 0 || got != expect) {
+			if (failed++ < 10)
+				print_error("setsockopt(3, %#llx, %#llx): "
+				    "expected %s, got %s\n",
+				    (unsigned long long)d.args[1],
+				    (unsigned long long)d.args[2],
+				    action_name(expect, b1),
+				    action_name(got, b2));
+		}
+	}
+	if (failed > 0)
+		fail_msg("setsockopt sweep: %u of %u pairs wrong", failed,
+		    checked);
+}
+
 /* Every row names at least one profile, and a known one. */
 static void
 test_rows(void **state)
@@ -862,6 +944,7 @@ main(void)
 		cmocka_unit_test(test_simulator),
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_ioctl_sweep),
+		cmocka_unit_test(test_setsockopt_sweep),
 		cmocka_unit_test(test_export),
 		PROFILE_TEST("bare", 0),
 		PROFILE_TEST("files", 1),
