@@ -407,6 +407,15 @@ zx connect tcp ::1 "$good6_port" six
 check "connect tcp [::1] to the allowed port ($out)" test "$out" = "ok echo:six"
 zx connect tcp ::1 "$bad6_port"
 check "connect tcp [::1] to another port is denied ($out)" denied "$out"
+# A sticky IPv6 routing header sends every packet of the socket to its
+# segment, not to the destination decided: refused (the kernel allows it
+# to any account, as the account's own run outside zt-exec shows).
+out=$(as_account "$agent" rthdr ::1 ::1 "$good6_port" - 2>&1)
+check "outside zt-exec, the account sets an IPv6 routing header ($out)" \
+    test "$out" = "ok set"
+zx rthdr ::1 ::1 "$good6_port" -
+check "setsockopt IPV6_RTHDR (a segment routing header): EPERM ($out)" \
+    test "$out" = "errno=EPERM"
 zx connect tcp ::ffff:127.0.0.1 "$good_port" mapped
 check "connect v4-mapped [::ffff:127.0.0.1] meets the IPv4 rule ($out)" \
     test "$out" = "ok echo:mapped"

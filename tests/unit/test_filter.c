@@ -567,6 +567,26 @@ test_profile(void **state)
 	assert_true(checked > 0);
 }
 
+/* One call D of a sweep through PROG (N instructions): does it get EXPECT?
+ * The first ten that do not are printed, by NAME and arguments 1 and 2;
+ * *FAILED counts them all. */
+static void
+sweep_check(const struct sock_filter *prog, size_t n,
+    const struct seccomp_data *d, uint32_t expect, const char *name,
+    unsigned *failed)
+{
+	char why[ERROR_MAX], b1[32], b2[32];
+	uint32_t got;
+
+	if (simulate(prog, n, d, &got, why) < 0 || got != expect) {
+		if ((*failed)++ < 10)
+			print_error("%s(3, %#llx, %#llx): expected %s, got "
+			    "%s\n", name, (unsigned long long)d->args[1],
+			    (unsigned long long)d->args[2],
+			    action_name(expect, b1), action_name(got, b2));
+	}
+}
+
 /*
  * ioctl's command, as the kernel reads it (32 bits), swept: each value the
  * filter singles out, its neighbours one bit away and pseudo-random
@@ -600,8 +620,7 @@ test_ioctl_sweep(void **state)
 		for (unsigned k = 0; k < 4000; k++) {
 			struct seccomp_data d = { .nr = filter_resolve("ioctl"),
 			    .arch = NATIVE_ARCH };
-			uint32_t cmd, expect = ALLOW, got;
-			char why[ERROR_MAX], b1[32], b2[32];
+			uint32_t cmd, expect = ALLOW;
 
 			seed = seed * 6364136223846793005u + 1442695040888963407u;
 			if (k < ARRAY_SIZE(special) * 33) {
@@ -617,15 +636,7 @@ test_ioctl_sweep(void **state)
 				}
 			d.args[1] = (seed & 0xffffffff00000000u) | cmd;
 			checked++;
-			if (simulate(prog, n, &d, &got, why) < 0 ||
-			    got != expect) {
-				if (failed++ < 10)
-					print_error("ioctl(3, %#llx): expected "
-					    "%s, got %s\n",
-					    (unsigned long long)d.args[1],
-					    action_name(expect, b1),
-					    action_name(got, b2));
-			}
+			sweep_check(prog, n, &d, expect, "ioctl", &failed);
 		}
 	}
 	if (failed > 0)
@@ -660,9 +671,8 @@ test_setsockopt_sweep(void **state)
 	for (unsigned k = 0; k < 6000; k++) {
 		struct seccomp_data d = { .nr = filter_resolve("setsockopt"),
 		    .arch = NATIVE_ARCH };
-		uint32_t level, name, expect = ALLOW, got;
+		uint32_t level, name, expect = ALLOW;
 		unsigned pick = k % 80;
-		char why[ERROR_MAX], b1[32], b2[32];
 
 		seed = seed * 6364136223846793005u + 1442695040888963407u;
 		if (pick < 3 * 26) {
@@ -688,15 +698,7 @@ test_setsockopt_sweep(void **state)
 		d.args[1] = (seed & 0xffffffff00000000u) | level;
 		d.args[2] = (seed << 32) | name;
 		checked++;
-		if (simulate(prog, n, &d, &got, why) < 0 || got != expect) {
-			if (failed++ < 10)
-				print_error("setsockopt(3, %#llx, %#llx): "
-				    "expected %s, got %s\n",
-				    (unsigned long long)d.args[1],
-				    (unsigned long long)d.args[2],
-				    action_name(expect, b1),
-				    action_name(got, b2));
-		}
+		sweep_check(prog, n, &d, expect, "setsockopt", &failed);
 	}
 	if (failed > 0)
 		fail_msg("setsockopt sweep: %u of %u pairs wrong", failed,
