@@ -176,6 +176,9 @@ static const int prctl_forbidden[] = {
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83		/* Linux 6.16 */
 #endif
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76			/* Linux 6.5 */
+#endif
 
 int
 filter_resolve(const char *name)
@@ -262,7 +265,10 @@ add_low32_not_in(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned arg,
 /*
  * setsockopt options no agent may set, whatever its profile: SO_PASSRIGHTS
  * (the supervisor clears it on every unix socket it connects or sends
- * through, so that no peer passes the agent a descriptor), and the IPv6
+ * through, so that no peer passes the agent a descriptor); SO_PASSCRED
+ * and SO_PASSPIDFD, with which the kernel binds an unbound unix socket to
+ * an abstract address at its first connect or send (unix_autobind): any
+ * local process could then send to the agent, unasked; and the IPv6
  * routing header (IPV6_RTHDR, or one in IPV6_2292PKTOPTIONS): a sticky
  * segment routing header (type 4; type 2 with CONFIG_IPV6_MIP6) makes the
  * kernel send every later packet of the socket to the header's segment
@@ -273,6 +279,8 @@ static const struct {
 	uint32_t level, name;
 } setsockopt_refused[] = {
 	{ SOL_SOCKET, SO_PASSRIGHTS },
+	{ SOL_SOCKET, SO_PASSCRED },
+	{ SOL_SOCKET, SO_PASSPIDFD },
 	{ IPPROTO_IPV6, IPV6_RTHDR },
 	{ IPPROTO_IPV6, IPV6_2292PKTOPTIONS },
 };

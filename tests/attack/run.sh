@@ -49,10 +49,22 @@ if proto == "udp":
         d, p = s.recvfrom(65536)
         log.write("%s udp %s from %s\n" % (addr, d.strip(), p))
 s.listen(64)
+import threading
+def serve(c, p):
+    log.write("%s tcp accept from %s\n" % (addr, p))
+    c.settimeout(30)
+    try:
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            log.write("%s tcp data %r from %s\n" % (addr, d.strip(), p))
+    except OSError:
+        pass
+    c.close()
 while True:
     c, p = s.accept()
-    log.write("%s tcp accept from %s\n" % (addr, p))
-    c.close()
+    threading.Thread(target=serve, args=(c, p), daemon=True).start()
 EOF
 port_of() { sed -n 1p "$work/$1.port"; }
 listen() { # NAME PROTO ADDR PORT
@@ -106,6 +118,14 @@ python3 "$work/sniff.py" "$work/sniff.log" >"$work/sniff.up" &
 track $!
 wait_for test -s "$work/sniff.up"
 
+# An allowed unix datagram socket (it only reads).
+mkdir -m 0755 "$work/u"
+python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+while True: s.recv(100)' "$work/u/dgram.sock" &
+track $!
+wait_for test -S "$work/u/dgram.sock"
+chmod 0777 "$work/u/dgram.sock"
 mkdir -m 0755 "$bin"
 install -m 0755 "$work/zt-attack" "$bin/agent"
 install -m 0755 "$PROBE" "$bin/exit00"
@@ -141,7 +161,8 @@ agents = (
       { to = "127.0.0.1/32"; ports = "$good"; proto = "tcp"; },
       { to = "127.0.0.1/32"; ports = "$ugood"; proto = "udp"; },
       { to = "::1/128"; ports = "$ugood6"; proto = "udp"; },
-      { to = "::1/128"; ports = "$good6"; proto = "tcp"; }
+      { to = "::1/128"; ports = "$good6"; proto = "tcp"; },
+      { unix = "$work/u/dgram.sock"; }
     );
     files = (
       { path = "$bin"; access = "rx"; },
@@ -180,6 +201,26 @@ s.sendto(b"ZTATTACK-INBOUND from a host no rule names\n", ("127.0.0.1", int(sys.
     "$(cat "$work/rw/port")"
 wait $inbound
 cat "$work/inbound.out"
+
+echo "== unix datagram autobind (SO_PASSCRED)"
+rm -f "$work/rw/abstract"
+run_agent unix-passcred "$work" "$work/u/dgram.sock" >"$work/passcred.out" &
+pc=$!
+wait_for test -s "$work/rw/abstract" &&
+    setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"ZTATTACK-from-nobody", "\0" + sys.argv[1])
+print("sent as nobody")' "$(cat "$work/rw/abstract")"
+wait $pc
+cat "$work/passcred.out"
+
+echo "== orphan: a child outlives the agent"
+t0=$(date +%s.%N)
+run_agent orphan "$good"
+echo "zt-exec returned rc=$? after $(echo "$(date +%s.%N) - $t0" | bc) s"
+sleep 7
+grep "late" "$work/listeners.log" || echo "no late data at the listener"
+pgrep -u "$account" -l || echo "no process of $account left"
 
 sleep 1
 echo "== capture (packets carrying ZTATTACK on lo)"

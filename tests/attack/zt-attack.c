@@ -590,9 +590,81 @@ udp_inbound(void)
 	return 0;
 }
 
+/* orphan GOOD_PORT: a child connected to the allowed port outlives the
+ * agent and sends "late" 5 s after the agent exited. */
+static int
+orphan(int port)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)port) };
+	pid_t p;
+
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	if ((p = fork()) == 0) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		setsid();
+		if (connect(s, (struct sockaddr *)&to, sizeof(to)) < 0)
+			_exit(1);
+		sleep(5);
+		write(s, "ZTATTACK-late\n", 14);
+		_exit(0);
+	}
+	printf("orphan child=%d\n", (int)p);
+	return 0;
+}
+
+/* unix-passcred PATH: a unix datagram socket with SO_PASSCRED, sent to the
+ * allowed PATH (the kernel autobinds it to an abstract name on that send),
+ * then waits 10 s for a datagram from anyone. */
+static int
+unix_passcred(const char *path)
+{
+	struct sockaddr_un to = { .sun_family = AF_UNIX }, me;
+	socklen_t ml = sizeof(me);
+	int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	struct pollfd pfd = { .fd = s, .events = POLLIN };
+	char buf[128];
+	long r;
+
+	snprintf(to.sun_path, sizeof(to.sun_path), "%s", path);
+	setsockopt(s, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int));
+	errno = 0;
+	r = sendto(s, "x", 1, 0, (struct sockaddr *)&to, sizeof(to));
+	report("net.unix_dgram_sendto_allowed", r, NULL);
+	memset(&me, 0, sizeof(me));
+	getsockname(s, (struct sockaddr *)&me, &ml);
+	printf("net.unix_autobound len=%d abstract=%s\n", (int)ml,
+	    ml > 3 && me.sun_path[0] == '\0' ? me.sun_path + 1 : "-");
+	fflush(stdout);
+	if (ml > 3) {
+		int fd = open(P("rw/abstract.tmp"), O_CREAT | O_WRONLY | O_TRUNC,
+		    0644);
+		write(fd, me.sun_path + 1, ml - 3);
+		close(fd);
+		rename(P("rw/abstract.tmp"), P("rw/abstract"));
+	}
+	if (poll(&pfd, 1, 10000) != 1) {
+		report("net.unix_autobound_recv", -1, "(nothing in 10 s)");
+		return 0;
+	}
+	errno = 0;
+	r = recv(s, buf, sizeof(buf) - 1, 0);
+	if (r >= 0)
+		buf[r] = '\0';
+	report("net.unix_autobound_recv", r, r >= 0 ? buf : NULL);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "orphan") == 0)
+		return orphan(atoi(argv[2]));
+	if (argc == 4 && strcmp(argv[1], "unix-passcred") == 0) {
+		work = argv[2];
+		return unix_passcred(argv[3]);
+	}
 	if (argc >= 3 && strcmp(argv[1], "udp-inbound") == 0) {
 		work = argv[2];
 		return udp_inbound();

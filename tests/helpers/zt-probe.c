@@ -28,6 +28,7 @@
  *   resolve-send NAME PORT TEXT       dns-hold ADDR PORT HEX TO PORT2 FILE
  *   resolve-loop PREFIX SUFFIX COUNT [MARK]
  *   rthdr SEGMENT ADDR PORT TEXT|-    (an IPv6 routing header, then TCP)
+ *   passcred                          (SO_PASSCRED on a unix datagram socket)
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
  * ::ffff:127.0.0.1 is v4-mapped), optionally prefixed "v6:" (an AF_INET6
@@ -2229,6 +2230,25 @@ cmd_rthdr(int argc, char **argv)
 	return reply_or_fail(fd);
 }
 
+/* passcred: SO_PASSCRED on a new unix datagram socket (with which the
+ * kernel would bind it to an abstract address at its first send). */
+static int
+cmd_passcred(int argc, char **argv)
+{
+	int fd, on = 1;
+
+	(void)argv;
+	if (argc != 1)
+		return usage("passcred");
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
+		return fail(errno);
+	printf("ok set\n");
+	return 0;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -2279,6 +2299,7 @@ static const struct command {
 	{ "ipc", cmd_ipc },
 	{ "mem-write", cmd_mem_write },
 	{ "rthdr", cmd_rthdr },
+	{ "passcred", cmd_passcred },
 };
 
 /* Run from a file named exitNN without a command: exit NN. */

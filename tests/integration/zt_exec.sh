@@ -416,6 +416,14 @@ check "outside zt-exec, the account sets an IPv6 routing header ($out)" \
 zx rthdr ::1 ::1 "$good6_port" -
 check "setsockopt IPV6_RTHDR (a segment routing header): EPERM ($out)" \
     test "$out" = "errno=EPERM"
+# SO_PASSCRED (or SO_PASSPIDFD) makes the kernel bind a unix socket to an
+# abstract address at its first send, where any local process can send
+# to the agent: refused.
+out=$(as_account "$agent" passcred 2>&1)
+check "outside zt-exec, the account sets SO_PASSCRED ($out)" \
+    test "$out" = "ok set"
+zx passcred
+check "setsockopt SO_PASSCRED: EPERM ($out)" test "$out" = "errno=EPERM"
 zx connect tcp ::ffff:127.0.0.1 "$good_port" mapped
 check "connect v4-mapped [::ffff:127.0.0.1] meets the IPv4 rule ($out)" \
     test "$out" = "ok echo:mapped"

@@ -159,6 +159,12 @@ static const struct row rows[] = {
 	    HIGH_BITS | 83 }),
 	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, SOL_SOCKET, SO_REUSEADDR }),
 	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_TCP, 83 }),
+	/* Nor SO_PASSCRED (16) or SO_PASSPIDFD (76): either makes the kernel
+	 * bind a unix socket to an abstract address anyone can send to. */
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, SOL_SOCKET, 16 }),
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, HIGH_BITS | SOL_SOCKET,
+	    HIGH_BITS | 76 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_TCP, 16 }),
 	/* Nor an IPv6 routing header (IPV6_RTHDR 57, IPV6_2292PKTOPTIONS
 	 * 6): the kernel would send to its segment, not the destination
 	 * decided. */
@@ -646,7 +652,8 @@ test_ioctl_sweep(void **state)
 
 /*
  * setsockopt over a sweep of (level, option) pairs: the refused pairs
- * (SO_PASSRIGHTS, IPV6_RTHDR, IPV6_2292PKTOPTIONS), each with its level or
+ * (SO_PASSRIGHTS, SO_PASSCRED, SO_PASSPIDFD, IPV6_RTHDR,
+ * IPV6_2292PKTOPTIONS), each with its level or
  * option one bit away, other levels and options, pseudo-random ones, all
  * under random upper bits: EPERM for a refused pair only, ALLOW for the
  * rest (the filter builds "not in" from per-level rules).
@@ -656,7 +663,8 @@ test_setsockopt_sweep(void **state)
 {
 	static struct sock_filter prog[PROGRAM_MAX];
 	static const uint32_t refused[][2] = {
-		{ SOL_SOCKET, 83 }, { IPPROTO_IPV6, 57 }, { IPPROTO_IPV6, 6 },
+		{ SOL_SOCKET, 83 }, { SOL_SOCKET, 16 }, { SOL_SOCKET, 76 },
+		{ IPPROTO_IPV6, 57 }, { IPPROTO_IPV6, 6 },
 	};
 	static const uint32_t others[][2] = {
 		{ IPPROTO_IP, 4 }, { IPPROTO_TCP, 57 }, { IPPROTO_IPV6, 26 },
@@ -672,10 +680,10 @@ test_setsockopt_sweep(void **state)
 		struct seccomp_data d = { .nr = filter_resolve("setsockopt"),
 		    .arch = NATIVE_ARCH };
 		uint32_t level, name, expect = ALLOW;
-		unsigned pick = k % 80;
+		unsigned pick = k % 200;
 
 		seed = seed * 6364136223846793005u + 1442695040888963407u;
-		if (pick < 3 * 26) {
+		if (pick < ARRAY_SIZE(refused) * 26) {
 			/* A refused pair, as is or one bit of its level
 			 * (pick % 26 in 1..13) or option (14..25) flipped. */
 			level = refused[pick / 26][0];
