@@ -130,6 +130,8 @@ mkdir -m 0755 "$bin"
 install -m 0755 "$work/zt-attack" "$bin/agent"
 install -m 0755 "$PROBE" "$bin/exit00"
 supervisor_setup "$bin" || exit 1
+printf '#!/usr/bin/bash\necho approved-script-ran\n' >"$bin/ok.sh"
+chmod 0755 "$bin/ok.sh"
 digest=$(sha256sum "$bin/agent" | cut -d' ' -f1)
 mkdir -m 0755 "$work/rw" "$work/ro" "$work/outside" "$work/secret"
 echo secret >"$work/secret/data"
@@ -155,6 +157,8 @@ agents = (
     decision_ttl = 30;
     commands = (
       { path = "$bin/exit00"; risk = "low"; },
+      { path = "$bin/ok.sh"; risk = "low"; args = ([]); },
+      { path = "/usr/bin/bash"; risk = "low"; args = (["ok.sh"]); },
       { path = "/usr/bin/dash"; risk = "deny"; }
     );
     network = (
@@ -213,6 +217,10 @@ s.sendto(b"ZTATTACK-from-nobody", "\0" + sys.argv[1])
 print("sent as nobody")' "$(cat "$work/rw/abstract")"
 wait $pc
 cat "$work/passcred.out"
+
+echo "== cwd swap (CLONE_FS) under an approved script"
+for i in 1 2 3; do run_agent cwd-swap "$work"; echo "rc=$?"; done
+grep -E "ok.sh|bash" "$work/syslog.out" | grep -oE "decision=[a-z]+ action=exec.{0,160}" | sort | uniq -c
 
 echo "== orphan: a child outlives the agent"
 t0=$(date +%s.%N)

@@ -244,6 +244,28 @@ files(void)
 	TRY("fs.open_by_handle_at", syscall(SYS_open_by_handle_at, AT_FDCWD,
 	    buf, O_RDONLY));
 	TRY("fs.chmod_outside", chmod(P("outside/file"), 0666));
+	TRY("fs.chmod_via_symlink_in_rw", chmod(P("rw/s1"), 0666));
+	TRY("fs.chown_via_symlink_in_rw", chown(P("rw/s1"), -1, getgid()));
+	TRY("fs.lchown_symlink_in_rw", lchown(P("rw/s1"), -1, getgid()));
+	TRY("fs.setxattr_via_symlink", syscall(SYS_setxattr, P("rw/s1"),
+	    "user.zt", "x", 1, 0));
+	TRY("fs.utimensat_ro_data", utimensat(AT_FDCWD, P("ro/data"), NULL,
+	    0));
+	TRY("fs.chmod_proc_self_fd_opath", ({ char m[64];
+	    snprintf(m, sizeof(m), "/proc/self/fd/%d", o); chmod(m, 0666); }));
+	TRY("fs.chmod_proc_pid_fd_opath", ({ char m[64];
+	    snprintf(m, sizeof(m), "/proc/%d/fd/%d", getpid(), o);
+	    chmod(m, 0666); }));
+	TRY("fs.fchown_opath", fchown(o, -1, getgid()));
+	TRY("fs.fchownat_opath_empty", fchownat(o, "", -1, getgid(),
+	    AT_EMPTY_PATH));
+	TRY("fs.utimensat_opath_empty", utimensat(o, "", NULL,
+	    AT_EMPTY_PATH));
+	TRY("fs.fsetxattr_opath", syscall(SYS_fsetxattr, o, "user.zt", "x",
+	    1, 0));
+	TRY("fs.inotify_watch_via_symlink", ({ int i = inotify_init1(0);
+	    inotify_add_watch(i, P("rw/s1"), 0xfff); }));
+	TRY("fs.chmod_rw_x_allowed", chmod(P("rw/x"), 0640));
 	TRY("fs.inotify_watch_secret", ({ int i = inotify_init1(0);
 	    inotify_add_watch(i, P("secret"), 0xfff); }));
 	TRY("fs.read_secret", open(P("secret/data"), O_RDONLY));
@@ -628,7 +650,9 @@ unix_passcred(const char *path)
 	long r;
 
 	snprintf(to.sun_path, sizeof(to.sun_path), "%s", path);
-	setsockopt(s, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int));
+	errno = 0;
+	r = setsockopt(s, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int));
+	report("net.setsockopt_passcred", r, NULL);
 	errno = 0;
 	r = sendto(s, "x", 1, 0, (struct sockaddr *)&to, sizeof(to));
 	report("net.unix_dgram_sendto_allowed", r, NULL);
@@ -656,9 +680,60 @@ unix_passcred(const char *path)
 	return 0;
 }
 
+/*
+ * cwd-swap: exec the approved script by a relative path ("ok.sh" in
+ * WORK/bin) while a process that shares this one's fs_struct (clone
+ * CLONE_FS, which exec does not unshare) moves the shared cwd to WORK/rw
+ * as soon as the interpreter runs: the interpreter then opens rw/ok.sh.
+ */
+static int
+cwd_swap(void)
+{
+	char *argv[] = { (char *)"ok.sh", NULL };
+	char *envp[] = { (char *)"PATH=/usr/bin:/bin", NULL };
+	int fd = open(P("rw/ok.sh"), O_CREAT | O_WRONLY | O_TRUNC, 0755);
+	pid_t a = getpid();
+	long b;
+
+	dprintf(fd, "#!/usr/bin/bash\necho ZTATTACK-EVIL-SCRIPT-RAN\n");
+	close(fd);
+	if (chdir(P("bin")) < 0)
+		return 1;
+	b = syscall(SYS_clone, (long)(CLONE_FS | SIGCHLD), 0L, 0L, 0L, 0L);
+	if (b < 0) {
+		report("exec.cwd_swap_clone_fs", b, NULL);
+		return 1;
+	}
+	if (b == 0) {
+		char link[64], exe[256];
+
+		snprintf(link, sizeof(link), "/proc/%d/exe", (int)a);
+		for (int i = 0; i < 2000000; i++) {
+			ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+
+			if (n > 0) {
+				exe[n] = '\0';
+				if (strstr(exe, "bash") != NULL) {
+					chdir(P("rw"));
+					_exit(0);
+				}
+			}
+		}
+		_exit(1);
+	}
+	usleep(100000);
+	execve("ok.sh", argv, envp);
+	report("exec.cwd_swap_execve", -1, NULL);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "cwd-swap") == 0) {
+		work = argv[2];
+		return cwd_swap();
+	}
 	if (argc == 3 && strcmp(argv[1], "orphan") == 0)
 		return orphan(atoi(argv[2]));
 	if (argc == 4 && strcmp(argv[1], "unix-passcred") == 0) {

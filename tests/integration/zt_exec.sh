@@ -709,9 +709,11 @@ chown "$account:" "$work/own/exit05"
 install -m 0755 "$PROBE" "$work/rw/exit06"      # root's, in the account's dir
 printf '#!%s\n' "$bin/exit00" >"$work/own/script"
 chmod 0777 "$work/own/script"                   # root's, writable by all
+printf '#!%s\n' "$bin/exit00" >"$bin/script00"   # root's, 0755
+chmod 0755 "$bin/script00"
 ln -s "$bin/exit00" "$work/rw/link00"           # to an allowed command
 sed -i -e "s|^    decision_ttl = 30;|&\n    env = [\"ZT_PASSED\", \"NODE_ZT_*\"];|" \
-    -e "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$work/own/exit05\"; risk = \"low\"; },\n      { path = \"$work/rw/exit06\"; risk = \"low\"; },\n      { path = \"$work/own/script\"; risk = \"low\"; },\n&|" \
+    -e "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$work/own/exit05\"; risk = \"low\"; },\n      { path = \"$work/rw/exit06\"; risk = \"low\"; },\n      { path = \"$work/own/script\"; risk = \"low\"; },\n      { path = \"$bin/script00\"; risk = \"low\"; },\n&|" \
     "$work/ztd.conf"
 check "ztd reloads the profile with env and the new commands" \
     "$ZTCTL" --socket "$sock" reload
@@ -754,6 +756,17 @@ check "replaceable: a command in a directory the account can write: EACCES ($out
     test "$out" = "errno=EACCES"
 check "replaceable: ... refused by zt-exec, logged" wait_for logged \
     "object=\"$work/rw/exit06\" reason=\"the agent's account can replace entries of the directory $work/rw "
+# A script by a relative path: its interpreter opens that path again, from
+# a cwd a process sharing it (clone CLONE_FS, which exec keeps) or a
+# sibling thread can move after the check (tests/attack/run.sh ran its own
+# script so, audited as the approved one).  zx runs from $work.
+zx exec "$bin/script00"
+check "a script by its absolute path runs ($out)" has "$out" '^ok status=[0-9]+$'
+zx exec bin/script00
+check "the same script by a relative path: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+check "... refused by zt-exec, logged" wait_for logged \
+    "decision=deny action=exec agent=\"probe\" object=\"$bin/script00\" reason=\"a script named by a relative path: "
 zx exec "$work/own/script"
 check "replaceable: a script whose file the account can write: EACCES ($out)" \
     test "$out" = "errno=EACCES"
