@@ -727,9 +727,37 @@ cwd_swap(void)
 	return 1;
 }
 
+/* pym: the approved "python3.11 -m json.tool", run from the agent's rw
+ * directory, where it put a package json of its own (python puts the cwd
+ * first on sys.path for -m and -c). */
+static int
+pym(void)
+{
+	char *argv[] = { (char *)"python3.11", (char *)"-m",
+	    (char *)"json.tool", NULL };
+	char *envp[] = { (char *)"PATH=/usr/bin:/bin", NULL };
+	int fd;
+
+	mkdir(P("rw/json"), 0755);
+	fd = open(P("rw/json/__init__.py"), O_CREAT | O_WRONLY | O_TRUNC,
+	    0644);
+	dprintf(fd, "print('ZTATTACK-EVIL-PY ran inside the approved "
+	    "python3.11 -m json.tool')\nraise SystemExit(7)\n");
+	close(fd);
+	if (chdir(P("rw")) < 0)
+		return 1;
+	execve("/usr/bin/python3.11", argv, envp);
+	report("exec.pym_execve", -1, NULL);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "pym") == 0) {
+		work = argv[2];
+		return pym();
+	}
 	if (argc == 3 && strcmp(argv[1], "cwd-swap") == 0) {
 		work = argv[2];
 		return cwd_swap();
