@@ -499,6 +499,19 @@ on_exec(const struct call *c, bool at, char *blob)
 			r = -EACCES;
 			goto out;
 		}
+		/* The interpreter opens the script again by the path the
+		 * kernel passes it, the one given: a relative one from a
+		 * working directory another process sharing it (clone
+		 * CLONE_FS, which exec keeps) or a sibling thread may move
+		 * between this check and that open. */
+		if (path[0] != '/') {
+			deny_exec(s, canon, "a script named by a relative path: "
+			    "its interpreter opens that path again, from a "
+			    "working directory the agent can change; exec it "
+			    "by its absolute path");
+			r = -EACCES;
+			goto out;
+		}
 		size_t interp_len;
 
 		/* argv as binfmt_script builds it: the interpreter's rule

@@ -9,6 +9,7 @@
 #include <linux/fscrypt.h>
 #include <linux/fsverity.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -175,6 +176,9 @@ static const int prctl_forbidden[] = {
 #ifndef SO_PASSRIGHTS
 #define SO_PASSRIGHTS 83		/* Linux 6.16 */
 #endif
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76			/* Linux 6.5 */
+#endif
 
 int
 filter_resolve(const char *name)
@@ -219,17 +223,18 @@ add_names(scmp_filter_ctx ctx, const struct profile *p,
 
 /*
  * ACTION for every NR whose argument ARG, as the int the kernel reads (its
- * low 32 bits), is none of VALUES: libseccomp has no masked "not in" (nor
- * "not equal"), and a 64-bit comparison would let upper bits through that
- * the kernel ignores.  The complement of a set of values is the union of
- * the prefixes that branch off the values' binary trie: for each value and
- * bit, the value's higher bits with that bit flipped, unless another value
- * starts so (then that branch is followed deeper).  At most 32 rules a
- * value, each one masked comparison.
+ * low 32 bits), is none of VALUES, and (ALSO non-NULL) that meets ALSO:
+ * libseccomp has no masked "not in" (nor "not equal"), and a 64-bit
+ * comparison would let upper bits through that the kernel ignores.  The
+ * complement of a set of values is the union of the prefixes that branch
+ * off the values' binary trie: for each value and bit, the value's higher
+ * bits with that bit flipped, unless another value starts so (then that
+ * branch is followed deeper).  At most 32 rules a value, each one masked
+ * comparison (and ALSO).
  */
 static int
 add_low32_not_in(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned arg,
-    const uint32_t *values, size_t n)
+    const uint32_t *values, size_t n, const struct scmp_arg_cmp *also)
 {
 	for (size_t i = 0; i < n; i++)
 		for (int bit = 31; bit >= 0; bit--) {
@@ -245,9 +250,12 @@ add_low32_not_in(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned arg,
 				done = (values[j] & mask) == (values[i] & mask);
 			if (inside || done)
 				continue;
-			r = seccomp_rule_add(ctx, action, nr, 1, SCMP_CMP(arg,
+			r = also == NULL ? seccomp_rule_add(ctx, action, nr, 1,
+			    SCMP_CMP(arg, SCMP_CMP_MASKED_EQ,
+			    (scmp_datum_t)mask, (scmp_datum_t)prefix)) :
+			    seccomp_rule_add(ctx, action, nr, 2, SCMP_CMP(arg,
 			    SCMP_CMP_MASKED_EQ, (scmp_datum_t)mask,
-			    (scmp_datum_t)prefix));
+			    (scmp_datum_t)prefix), *also);
 			if (r < 0)
 				return r;
 		}
@@ -255,29 +263,77 @@ add_low32_not_in(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned arg,
 }
 
 /*
- * setsockopt: never SO_PASSRIGHTS (the supervisor clears it on every
- * unix socket it connects or sends through, so that no peer passes the
- * agent a descriptor); the rest as the profile says (allowed, or gated).
- * The two sets are disjoint: libseccomp does not order overlapping rules.
+ * setsockopt options no agent may set, whatever its profile: SO_PASSRIGHTS
+ * (the supervisor clears it on every unix socket it connects or sends
+ * through, so that no peer passes the agent a descriptor); SO_PASSCRED
+ * and SO_PASSPIDFD, with which the kernel binds an unbound unix socket to
+ * an abstract address at its first connect or send (unix_autobind): any
+ * local process could then send to the agent, unasked; and the IPv6
+ * routing header (IPV6_RTHDR, or one in IPV6_2292PKTOPTIONS): a sticky
+ * segment routing header (type 4; type 2 with CONFIG_IPV6_MIP6) makes the
+ * kernel send every later packet of the socket to the header's segment
+ * (fl6_update_dst), not to the destination decided at connect or send.
+ * The IPv4 source route (IP_OPTIONS LSRR/SSRR) needs CAP_NET_RAW.
+ */
+static const struct {
+	uint32_t level, name;
+} setsockopt_refused[] = {
+	{ SOL_SOCKET, SO_PASSRIGHTS },
+	{ SOL_SOCKET, SO_PASSCRED },
+	{ SOL_SOCKET, SO_PASSPIDFD },
+	{ IPPROTO_IPV6, IPV6_RTHDR },
+	{ IPPROTO_IPV6, IPV6_2292PKTOPTIONS },
+};
+
+/*
+ * setsockopt: EPERM for the options above; the rest as the profile says
+ * (allowed, or gated): a level none of them has, or one of their levels
+ * with another option.  The sets are disjoint: libseccomp does not order
+ * overlapping rules.  Both the level and the option are ints to the
+ * kernel: compared on their low 32 bits.
  */
 static int
 add_setsockopt(scmp_filter_ctx ctx, const struct profile *p, char *error)
 {
+	const size_t n = ARRAY_LEN(setsockopt_refused);
 	uint32_t rest = listed(p->gate, p->n_gate, "setsockopt") ?
 	    SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW;
+	uint32_t levels[ARRAY_LEN(setsockopt_refused)];
+	size_t n_levels = 0;
 	int r;
 
 	if (listed(p->deny, p->n_deny, "setsockopt"))
 		return 0;		/* EPERM for all of it already */
-	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-	    SCMP_SYS(setsockopt), 2,
-	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, SOL_SOCKET),
-	    SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffu, SO_PASSRIGHTS))) < 0 ||
-	    (r = add_low32_not_in(ctx, rest, SCMP_SYS(setsockopt), 1,
-	    &(uint32_t){ SOL_SOCKET }, 1)) < 0 ||
-	    (r = add_low32_not_in(ctx, rest, SCMP_SYS(setsockopt), 2,
-	    &(uint32_t){ SO_PASSRIGHTS }, 1)) < 0)
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+		    SCMP_SYS(setsockopt), 2, SCMP_A1(SCMP_CMP_MASKED_EQ,
+		    0xffffffffu, setsockopt_refused[i].level),
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffu,
+		    setsockopt_refused[i].name))) < 0)
+			return fail(error, "rule", "setsockopt", r);
+		for (size_t j = 0; j < n_levels; j++)
+			seen = seen || levels[j] == setsockopt_refused[i].level;
+		if (!seen)
+			levels[n_levels++] = setsockopt_refused[i].level;
+	}
+	if ((r = add_low32_not_in(ctx, rest, SCMP_SYS(setsockopt), 1, levels,
+	    n_levels, NULL)) < 0)
 		return fail(error, "rule", "setsockopt", r);
+	for (size_t l = 0; l < n_levels; l++) {
+		const struct scmp_arg_cmp level = SCMP_A1(SCMP_CMP_MASKED_EQ,
+		    0xffffffffu, levels[l]);
+		uint32_t names[ARRAY_LEN(setsockopt_refused)];
+		size_t n_names = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (setsockopt_refused[i].level == levels[l])
+				names[n_names++] = setsockopt_refused[i].name;
+		if ((r = add_low32_not_in(ctx, rest, SCMP_SYS(setsockopt), 2,
+		    names, n_names, &level)) < 0)
+			return fail(error, "rule", "setsockopt", r);
+	}
 	return 0;
 }
 
@@ -329,7 +385,7 @@ add_ioctl(scmp_filter_ctx ctx, const struct profile *p, char *error)
 			return fail(error, "rule", "ioctl", r);
 	}
 	if ((r = add_low32_not_in(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-	    all, n)) < 0)
+	    all, n, NULL)) < 0)
 		return fail(error, "rule", "ioctl", r);
 	return 0;
 }

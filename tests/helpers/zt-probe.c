@@ -27,6 +27,8 @@
  *   resolve NAME PORT [SECONDS]       dns-tcp ADDR PORT HEX
  *   resolve-send NAME PORT TEXT       dns-hold ADDR PORT HEX TO PORT2 FILE
  *   resolve-loop PREFIX SUFFIX COUNT [MARK]
+ *   rthdr SEGMENT ADDR PORT TEXT|-    (an IPv6 routing header, then TCP)
+ *   passcred                          (SO_PASSCRED on a unix datagram socket)
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
  * ::ffff:127.0.0.1 is v4-mapped), optionally prefixed "v6:" (an AF_INET6
@@ -2189,6 +2191,64 @@ cmd_mem_write(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * rthdr SEGMENT ADDR PORT TEXT: an IPv6 TCP socket given a segment routing
+ * header (IPV6_RTHDR, type 4) of the one segment SEGMENT, then connected
+ * to [ADDR]:PORT and TEXT sent (the kernel sends to the segment, the
+ * header carrying ADDR); TEXT "-": "ok set" once the header is set (a
+ * host without seg6_enabled drops what carries one).  "errno=NAME" says
+ * which step failed.
+ */
+static int
+cmd_rthdr(int argc, char **argv)
+{
+	/* next header, length 2 (16 bytes after the first 8), type 4,
+	 * segments left 0, last entry 0, flags, tag; the segment */
+	unsigned char srh[24] = { 0, 2, 4, 0, 0, 0, 0, 0 };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	if (argc != 5 || strchr(argv[2], ':') == NULL ||
+	    inet_pton(AF_INET6, argv[1], srh + 8) != 1 ||
+	    !parse_sockaddr(argv[2], argv[3], &ss, &len))
+		return usage("rthdr SEGMENT ADDR PORT TEXT|-");
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, srh, sizeof(srh)) < 0)
+		return fail(errno);
+	if (strcmp(argv[4], "-") == 0) {
+		printf("ok set\n");
+		return 0;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0)
+		return fail(errno);
+	if (send(fd, argv[4], strlen(argv[4]), MSG_NOSIGNAL) < 0 ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+		return fail(errno);
+	return reply_or_fail(fd);
+}
+
+/* passcred: SO_PASSCRED on a new unix datagram socket (with which the
+ * kernel would bind it to an abstract address at its first send). */
+static int
+cmd_passcred(int argc, char **argv)
+{
+	int fd, on = 1;
+
+	(void)argv;
+	if (argc != 1)
+		return usage("passcred");
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
+		return fail(errno);
+	printf("ok set\n");
+	return 0;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -2238,6 +2298,8 @@ static const struct command {
 	{ "meta", cmd_meta },
 	{ "ipc", cmd_ipc },
 	{ "mem-write", cmd_mem_write },
+	{ "rthdr", cmd_rthdr },
+	{ "passcred", cmd_passcred },
 };
 
 /* Run from a file named exitNN without a command: exit NN. */

@@ -407,6 +407,23 @@ zx connect tcp ::1 "$good6_port" six
 check "connect tcp [::1] to the allowed port ($out)" test "$out" = "ok echo:six"
 zx connect tcp ::1 "$bad6_port"
 check "connect tcp [::1] to another port is denied ($out)" denied "$out"
+# A sticky IPv6 routing header sends every packet of the socket to its
+# segment, not to the destination decided: refused (the kernel allows it
+# to any account, as the account's own run outside zt-exec shows).
+out=$(as_account "$agent" rthdr ::1 ::1 "$good6_port" - 2>&1)
+check "outside zt-exec, the account sets an IPv6 routing header ($out)" \
+    test "$out" = "ok set"
+zx rthdr ::1 ::1 "$good6_port" -
+check "setsockopt IPV6_RTHDR (a segment routing header): EPERM ($out)" \
+    test "$out" = "errno=EPERM"
+# SO_PASSCRED (or SO_PASSPIDFD) makes the kernel bind a unix socket to an
+# abstract address at its first send, where any local process can send
+# to the agent: refused.
+out=$(as_account "$agent" passcred 2>&1)
+check "outside zt-exec, the account sets SO_PASSCRED ($out)" \
+    test "$out" = "ok set"
+zx passcred
+check "setsockopt SO_PASSCRED: EPERM ($out)" test "$out" = "errno=EPERM"
 zx connect tcp ::ffff:127.0.0.1 "$good_port" mapped
 check "connect v4-mapped [::ffff:127.0.0.1] meets the IPv4 rule ($out)" \
     test "$out" = "ok echo:mapped"
@@ -692,9 +709,11 @@ chown "$account:" "$work/own/exit05"
 install -m 0755 "$PROBE" "$work/rw/exit06"      # root's, in the account's dir
 printf '#!%s\n' "$bin/exit00" >"$work/own/script"
 chmod 0777 "$work/own/script"                   # root's, writable by all
+printf '#!%s\n' "$bin/exit00" >"$bin/script00"   # root's, 0755
+chmod 0755 "$bin/script00"
 ln -s "$bin/exit00" "$work/rw/link00"           # to an allowed command
 sed -i -e "s|^    decision_ttl = 30;|&\n    env = [\"ZT_PASSED\", \"NODE_ZT_*\"];|" \
-    -e "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$work/own/exit05\"; risk = \"low\"; },\n      { path = \"$work/rw/exit06\"; risk = \"low\"; },\n      { path = \"$work/own/script\"; risk = \"low\"; },\n&|" \
+    -e "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$work/own/exit05\"; risk = \"low\"; },\n      { path = \"$work/rw/exit06\"; risk = \"low\"; },\n      { path = \"$work/own/script\"; risk = \"low\"; },\n      { path = \"$bin/script00\"; risk = \"low\"; },\n&|" \
     "$work/ztd.conf"
 check "ztd reloads the profile with env and the new commands" \
     "$ZTCTL" --socket "$sock" reload
@@ -737,6 +756,17 @@ check "replaceable: a command in a directory the account can write: EACCES ($out
     test "$out" = "errno=EACCES"
 check "replaceable: ... refused by zt-exec, logged" wait_for logged \
     "object=\"$work/rw/exit06\" reason=\"the agent's account can replace entries of the directory $work/rw "
+# A script by a relative path: its interpreter opens that path again, from
+# a cwd a process sharing it (clone CLONE_FS, which exec keeps) or a
+# sibling thread can move after the check (tests/attack/run.sh ran its own
+# script so, audited as the approved one).  zx runs from $work.
+zx exec "$bin/script00"
+check "a script by its absolute path runs ($out)" has "$out" '^ok status=[0-9]+$'
+zx exec bin/script00
+check "the same script by a relative path: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+check "... refused by zt-exec, logged" wait_for logged \
+    "decision=deny action=exec agent=\"probe\" object=\"$bin/script00\" reason=\"a script named by a relative path: "
 zx exec "$work/own/script"
 check "replaceable: a script whose file the account can write: EACCES ($out)" \
     test "$out" = "errno=EACCES"

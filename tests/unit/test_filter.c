@@ -159,6 +159,24 @@ static const struct row rows[] = {
 	    HIGH_BITS | 83 }),
 	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, SOL_SOCKET, SO_REUSEADDR }),
 	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_TCP, 83 }),
+	/* Nor SO_PASSCRED (16) or SO_PASSPIDFD (76): either makes the kernel
+	 * bind a unix socket to an abstract address anyone can send to. */
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, SOL_SOCKET, 16 }),
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, HIGH_BITS | SOL_SOCKET,
+	    HIGH_BITS | 76 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_TCP, 16 }),
+	/* Nor an IPv6 routing header (IPV6_RTHDR 57, IPV6_2292PKTOPTIONS
+	 * 6): the kernel would send to its segment, not the destination
+	 * decided. */
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, IPPROTO_IPV6, 57 }),
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, HIGH_BITS | IPPROTO_IPV6,
+	    HIGH_BITS | 57 }),
+	ROW(P_ALL, "setsockopt", EPERM_, .args = { 3, IPPROTO_IPV6, 6 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_IPV6,
+	    IPV6_V6ONLY }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_IPV6, 83 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, SOL_SOCKET, 57 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_IP, 57 }),
 	/* SysV IPC and message queues: refused unless gated. */
 	ROW(P_PLAIN, "msgget", EPERM_),
 	ROW(P_ALL, "msgsnd", EPERM_, .args = { -1ull }),
@@ -555,6 +573,26 @@ test_profile(void **state)
 	assert_true(checked > 0);
 }
 
+/* One call D of a sweep through PROG (N instructions): does it get EXPECT?
+ * The first ten that do not are printed, by NAME and arguments 1 and 2;
+ * *FAILED counts them all. */
+static void
+sweep_check(const struct sock_filter *prog, size_t n,
+    const struct seccomp_data *d, uint32_t expect, const char *name,
+    unsigned *failed)
+{
+	char why[ERROR_MAX], b1[32], b2[32];
+	uint32_t got;
+
+	if (simulate(prog, n, d, &got, why) < 0 || got != expect) {
+		if ((*failed)++ < 10)
+			print_error("%s(3, %#llx, %#llx): expected %s, got "
+			    "%s\n", name, (unsigned long long)d->args[1],
+			    (unsigned long long)d->args[2],
+			    action_name(expect, b1), action_name(got, b2));
+	}
+}
+
 /*
  * ioctl's command, as the kernel reads it (32 bits), swept: each value the
  * filter singles out, its neighbours one bit away and pseudo-random
@@ -588,8 +626,7 @@ test_ioctl_sweep(void **state)
 		for (unsigned k = 0; k < 4000; k++) {
 			struct seccomp_data d = { .nr = filter_resolve("ioctl"),
 			    .arch = NATIVE_ARCH };
-			uint32_t cmd, expect = ALLOW, got;
-			char why[ERROR_MAX], b1[32], b2[32];
+			uint32_t cmd, expect = ALLOW;
 
 			seed = seed * 6364136223846793005u + 1442695040888963407u;
 			if (k < ARRAY_SIZE(special) * 33) {
@@ -605,19 +642,74 @@ test_ioctl_sweep(void **state)
 				}
 			d.args[1] = (seed & 0xffffffff00000000u) | cmd;
 			checked++;
-			if (simulate(prog, n, &d, &got, why) < 0 ||
-			    got != expect) {
-				if (failed++ < 10)
-					print_error("ioctl(3, %#llx): expected "
-					    "%s, got %s\n",
-					    (unsigned long long)d.args[1],
-					    action_name(expect, b1),
-					    action_name(got, b2));
-			}
+			sweep_check(prog, n, &d, expect, "ioctl", &failed);
 		}
 	}
 	if (failed > 0)
 		fail_msg("ioctl sweep: %u of %u commands wrong", failed,
+		    checked);
+}
+
+/*
+ * setsockopt over a sweep of (level, option) pairs: the refused pairs
+ * (SO_PASSRIGHTS, SO_PASSCRED, SO_PASSPIDFD, IPV6_RTHDR,
+ * IPV6_2292PKTOPTIONS), each with its level or
+ * option one bit away, other levels and options, pseudo-random ones, all
+ * under random upper bits: EPERM for a refused pair only, ALLOW for the
+ * rest (the filter builds "not in" from per-level rules).
+ */
+static void
+test_setsockopt_sweep(void **state)
+{
+	static struct sock_filter prog[PROGRAM_MAX];
+	static const uint32_t refused[][2] = {
+		{ SOL_SOCKET, 83 }, { SOL_SOCKET, 16 }, { SOL_SOCKET, 76 },
+		{ IPPROTO_IPV6, 57 }, { IPPROTO_IPV6, 6 },
+	};
+	static const uint32_t others[][2] = {
+		{ IPPROTO_IP, 4 }, { IPPROTO_TCP, 57 }, { IPPROTO_IPV6, 26 },
+		{ SOL_SOCKET, 6 }, { IPPROTO_IP, 83 },
+	};
+	uint64_t seed = 0x2545f4914f6cdd1du;
+	unsigned failed = 0, checked = 0;
+	size_t n;
+
+	(void)state;
+	n = export_profile(P_INET, prog);
+	for (unsigned k = 0; k < 6000; k++) {
+		struct seccomp_data d = { .nr = filter_resolve("setsockopt"),
+		    .arch = NATIVE_ARCH };
+		uint32_t level, name, expect = ALLOW;
+		unsigned pick = k % 200;
+
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		if (pick < ARRAY_SIZE(refused) * 26) {
+			/* A refused pair, as is or one bit of its level
+			 * (pick % 26 in 1..13) or option (14..25) flipped. */
+			level = refused[pick / 26][0];
+			name = refused[pick / 26][1];
+			if (pick % 26 >= 1 && pick % 26 <= 13)
+				level ^= 1u << (seed >> 59 & 31);
+			else if (pick % 26 >= 14)
+				name ^= 1u << (seed >> 59 & 31);
+		} else if (k % 2 == 0) {
+			level = others[(seed >> 40) % ARRAY_SIZE(others)][0];
+			name = others[(seed >> 40) % ARRAY_SIZE(others)][1];
+		} else {
+			level = (uint32_t)(seed >> 13);
+			name = (uint32_t)(seed >> 31);
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+			if (refused[i][0] == level && refused[i][1] == name)
+				expect = EPERM_;
+		d.args[0] = 3;
+		d.args[1] = (seed & 0xffffffff00000000u) | level;
+		d.args[2] = (seed << 32) | name;
+		checked++;
+		sweep_check(prog, n, &d, expect, "setsockopt", &failed);
+	}
+	if (failed > 0)
+		fail_msg("setsockopt sweep: %u of %u pairs wrong", failed,
 		    checked);
 }
 
@@ -862,6 +954,7 @@ main(void)
 		cmocka_unit_test(test_simulator),
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_ioctl_sweep),
+		cmocka_unit_test(test_setsockopt_sweep),
 		cmocka_unit_test(test_export),
 		PROFILE_TEST("bare", 0),
 		PROFILE_TEST("files", 1),
