@@ -268,11 +268,13 @@ parse_cidr(const char *s, struct network_rule *rule)
 	return NULL;
 }
 
-/* "22", "443,8443-8450": ranges of 1..65535, at most 64 items. */
+/* "22", "443,8443-8450": ranges of 1..65535, at most 64 items; a listen
+ * rule may name port 0 (a UDP bind to port 0, zt-exec(1)). */
 static const char *
 parse_ports(const char *s, struct network_rule *rule)
 {
 	const char *p = s;
+	unsigned long low = rule->listen ? 0 : 1;
 
 	rule->n_ports = 0;
 	for (;;) {
@@ -293,8 +295,9 @@ parse_ports(const char *s, struct network_rule *rule)
 			last = strtoul(p, &end, 10);
 			p = end;
 		}
-		if (first < 1 || first > 65535 || last < 1 || last > 65535)
-			return "port out of range 1-65535";
+		if (first < low || first > 65535 || last < low || last > 65535)
+			return rule->listen ? "port out of range 0-65535" :
+			    "port out of range 1-65535";
 		if (first > last)
 			return "port range is reversed";
 		if (rule->n_ports >= CONFIG_PORT_RANGES_MAX)

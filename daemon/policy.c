@@ -144,6 +144,9 @@ parse_port(const char *what, const char *text, uint16_t *port, char *error)
 {
 	size_t len = strlen(text);
 	unsigned long value = 0;
+	/* A listen may be on port 0: a UDP bind to port 0, whose ephemeral
+	 * port would hear anyone (zt-exec(1)); a connect never is. */
+	unsigned long low = strcmp(what, "listen") == 0 ? 0 : 1;
 
 	if (len == 0)
 		return parse_error(error, "%s: the port is missing "
@@ -157,12 +160,12 @@ parse_port(const char *what, const char *text, uint16_t *port, char *error)
 		    "zero", what);
 	if (len > 5)
 		return parse_error(error, "%s: the port is out of range "
-		    "1-65535", what);
+		    "%lu-65535", what, low);
 	for (size_t i = 0; i < len; i++)
 		value = value * 10 + (unsigned long)(text[i] - '0');
-	if (value < 1 || value > 65535)
+	if (value < low || value > 65535)
 		return parse_error(error, "%s: the port is out of range "
-		    "1-65535", what);
+		    "%lu-65535", what, low);
 	*port = (uint16_t)value;
 	return 0;
 }

@@ -378,8 +378,12 @@ normalise(const struct call *c, const struct sock_kind *k, enum net_op op,
 	if ((r = inet_read(k, op, family, raw, len, &a)) < 0)
 		return r;
 	if (op == OP_BIND) {
+		/* A TCP socket bound to port 0 accepts nothing until a
+		 * listen (decided); a UDP one receives from anyone on the
+		 * ephemeral port it gets, so it is decided as a listen on
+		 * port 0 (a listen rule names port 0 to allow it). */
 		d->action = ACTION_LISTEN;
-		d->ask = a.port != 0;
+		d->ask = a.port != 0 || k->type == SOCK_DGRAM;
 	} else {
 		if (a.port == 0 && op == OP_SEND && k->type == SOCK_DGRAM)
 			return -EINVAL;	/* udp_sendmsg, udpv6_sendmsg */
@@ -671,6 +675,36 @@ copy_iov(const struct call *c, uint64_t iov_addr, size_t iovlen, char *buf,
 }
 
 /*
+ * A UDP send with an address on a socket that has no port yet would have
+ * the kernel bind it to an ephemeral port on the any-address
+ * (udp_sendmsg's autobind), where anyone could then send it datagrams no
+ * rule allowed.  Instead the socket is connected to the destination just
+ * decided (D), so that it receives from that peer only, and the send goes
+ * without an address.  A socket with a port (bound by an allowed bind, or
+ * connected) is left as it is: later sends to other allowed destinations
+ * still go (a connected UDP socket may send elsewhere), but only the peer
+ * is heard.  0, or the connect's -errno (as the send would have failed).
+ */
+static int
+udp_pin(int sfd, const struct sock_kind *k, struct dest *d)
+{
+	struct sockaddr_storage local;
+	int r;
+
+	if (k->proto == NULL || k->type != SOCK_DGRAM || d->len == 0 ||
+	    strcmp(k->proto, "udp") != 0)
+		return 0;
+	if ((r = local_address(sfd, &local)) < 0)
+		return r;
+	if (local_port(&local) != 0)
+		return 0;
+	if (connect(sfd, (struct sockaddr *)&d->addr, d->len) < 0)
+		return -errno;
+	d->len = 0;
+	return 0;
+}
+
+/*
  * Perform one send of N bytes of BUF on SFD, to D (none when d->len is
  * 0): the count sent, or -errno.
  */
@@ -725,7 +759,8 @@ send_one(const struct call *c, int sfd, const struct msghdr *mh, int flags,
 	/* Without a name: the peer, decided when the socket connected. */
 	if ((r = namelen != 0 ? prepare(c, sfd, &k, OP_SEND,
 	    (flags & MSG_FASTOPEN) != 0, &raw, namelen, &d, NULL) :
-	    k.domain == AF_UNIX ? refuse_rights(c->s, sfd) : 0) == 0)
+	    k.domain == AF_UNIX ? refuse_rights(c->s, sfd) : 0) == 0 &&
+	    (r = udp_pin(sfd, &k, &d)) == 0)
 		n = send_to(sfd, buf, (size_t)n, flags, &d);
 	else
 		n = r;
@@ -760,7 +795,7 @@ on_sendto(const struct call *c, char *buf)
 	else if (!agent_call_valid(c))
 		r = -EACCES;
 	else if ((r = prepare(c, sfd, &k, OP_SEND, (flags & MSG_FASTOPEN) != 0,
-	    &raw, alen, &d, NULL)) == 0)
+	    &raw, alen, &d, NULL)) == 0 && (r = udp_pin(sfd, &k, &d)) == 0)
 		r = send_to(sfd, buf, len, flags, &d);
 	dest_done(&d);
 	close(sfd);

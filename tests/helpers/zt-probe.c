@@ -433,6 +433,26 @@ cmd_connect(int argc, char **argv)
 	return reply_or_fail(fd);
 }
 
+/* A new UDP socket that has sent TEXT to ADDR:PORT (parsed by the
+ * caller into SS, LEN): the socket, or -errno. */
+static int
+udp_sent(const char *addr, const struct sockaddr_storage *ss, socklen_t len,
+    const char *text)
+{
+	int fd = socket(addr_domain(addr), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, text, strlen(text), 0, (const struct sockaddr *)ss,
+	    len) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 /* sendto[-noreply] ADDR PORT TEXT: one UDP datagram, sent with an address */
 static int
 cmd_sendto(int argc, char **argv)
@@ -444,17 +464,65 @@ cmd_sendto(int argc, char **argv)
 
 	if (argc != 4 || !parse_sockaddr(argv[1], argv[2], &ss, &len))
 		return usage("sendto|sendto-noreply ADDR PORT TEXT");
-	fd = socket(addr_domain(argv[1]), SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return fail(errno);
-	if (sendto(fd, argv[3], strlen(argv[3]), 0, (struct sockaddr *)&ss,
-	    len) < 0)
-		return fail(errno);
+	if ((fd = udp_sent(argv[1], &ss, len, argv[3])) < 0)
+		return fail(-fd);
 	if (!want_reply) {
 		printf("ok sent\n");
 		return 0;
 	}
 	return reply_or_fail(fd);
+}
+
+/*
+ * udp-inbound ADDR PORT TEXT STOPFILE: an unconnected UDP socket sends
+ * TEXT to ADDR PORT, prints its local port ("port=N", flushed), then
+ * prints every datagram it receives ("got DATA") until STOPFILE exists
+ * (120 s at most); then it reads what is still queued, and says "done".
+ * A datagram sent to it before STOPFILE was made is queued by then
+ * (loopback delivery happens inside the sender's send), so "done" means
+ * every such datagram was printed, or never reached the socket.
+ */
+static int
+cmd_udp_inbound(int argc, char **argv)
+{
+	struct sockaddr_storage ss, local;
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
+	socklen_t len, llen = sizeof(local);
+	long long until;
+	bool last = false;
+	int fd;
+
+	if (argc != 5 || !parse_sockaddr(argv[1], argv[2], &ss, &len))
+		return usage("udp-inbound ADDR PORT TEXT STOPFILE");
+	if ((fd = udp_sent(argv[1], &ss, len, argv[3])) < 0)
+		return fail(-fd);
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
+		return fail(errno);
+	printf("port=%u\n", ntohs(local.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&local)->sin6_port :
+	    ((struct sockaddr_in *)&local)->sin_port));
+	fflush(stdout);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	until = now_ms() + 120000;
+	for (;;) {
+		char buf[256];
+		ssize_t n;
+
+		if (!last && (access(argv[4], F_OK) == 0 ||
+		    now_ms() > until))
+			last = true;
+		n = recv(fd, buf, sizeof(buf) - 1, last ? MSG_DONTWAIT : 0);
+		if (n < 0) {
+			if (last)
+				break;
+			continue;
+		}
+		buf[n] = '\0';
+		printf("got %s\n", buf);
+		fflush(stdout);
+	}
+	printf("done\n");
+	return 0;
 }
 
 /* sendmsg[-noreply] ADDR PORT TEXT: the same through sendmsg's msg_name */
@@ -2258,6 +2326,7 @@ static const struct command {
 	{ "hold", cmd_hold },
 	{ "sendto", cmd_sendto },
 	{ "sendto-noreply", cmd_sendto },
+	{ "udp-inbound", cmd_udp_inbound },
 	{ "sendmsg", cmd_sendmsg },
 	{ "sendmsg-noreply", cmd_sendmsg },
 	{ "sendmsg-rights", cmd_sendmsg_rights },

@@ -445,6 +445,25 @@ check "sendto udp to a port allowed for tcp only is denied ($out)" \
     denied "$out"
 zx sendmsg 127.0.0.1 "$ugood_port" sm
 check "sendmsg with msg_name allowed ($out)" test "$out" = "ok echo:sm"
+# An unconnected UDP send used to leave the socket bound to an ephemeral
+# port where anyone could reach it; now it is connected to the allowed
+# destination, so only that peer is heard.
+rm -f "$work/inb.stop"
+zx_bg inb udp-inbound 127.0.0.1 "$ugood_port" inb inb.stop
+check "udp-inbound: the send to the allowed port went, the socket has a port" \
+    wait_for grep -q '^port=[1-9]' "$work/inb.out"
+inb_port=$(sed -n 's/^port=//p' "$work/inb.out")
+check "udp-inbound: the allowed peer's reply is heard" \
+    wait_for grep -q '^got echo:inb$' "$work/inb.out"
+# Bare, as root: a socket of another port, which no rule names.
+"$PROBE" sendto-noreply 127.0.0.1 "$inb_port" intruder >"$work/inb.send"
+check "the intruder's datagram was sent ($(cat "$work/inb.send"))" \
+    grep -q '^ok sent$' "$work/inb.send"
+: >"$work/inb.stop"
+check "udp-inbound read all that was queued and ended" \
+    wait_for grep -q '^done$' "$work/inb.out"
+check "a datagram from a port no rule names never reached the agent ($(tr '\n' ' ' <"$work/inb.out"))" \
+    sh -c "! grep -q intruder '$work/inb.out'"
 zx sendmsg-noreply 127.0.0.1 "$ubad_port" sneak-sendmsg
 check "sendmsg to another port is denied ($out)" denied "$out"
 zx sendmsg-rights 127.0.0.1 "$ugood_port"
@@ -610,8 +629,10 @@ zx bind tcp unspec:127.0.0.1 0
 check "bind AF_UNSPEC to another address: EAFNOSUPPORT, as the kernel ($out)" \
     test "$out" = "errno=EAFNOSUPPORT"
 zx bind udp 127.0.0.1 0
-check "bind udp to port 0 is free, as the autobind of a send ($out)" \
-    has "$out" '^ok port=[1-9][0-9]*$'
+check "bind udp to port 0 (it would hear anyone) without a rule: denied ($out)" \
+    denied "$out"
+check "and audited as a listen on udp:127.0.0.1:0" \
+    wait_for logged "decision=deny action=listen agent=\"probe\" .*object=\"udp:127\\.0\\.0\\.1:0\""
 zx listen 0.0.0.0 "$listen_port" 0
 check "listen on 0.0.0.0 at the port a loopback rule names: denied ($out)" \
     has "$out" '^errno=(EACCES|EPERM)'

@@ -809,6 +809,14 @@ static struct config_case bad_configs[] = {
 		    "%s:8: ports \"0\": port out of range 1-65535",
 	},
 	{
+		.name = "bad ports: 65536 in a listen rule (0 is allowed there)",
+		.text = NETWORK("{ listen = \"127.0.0.1/32\"; ports = "
+		    "\"0,65536\"; proto = \"udp\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:8: ports \"0,65536\": port out of range 0-65535",
+	},
+	{
 		.name = "bad ports: 65536",
 		.text = NETWORK("{ to = \"10.0.0.5\"; ports = \"22,65536\"; }"),
 		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
