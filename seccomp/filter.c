@@ -95,10 +95,10 @@ static const char *const metadata[] = {
 };
 
 /* SysV IPC and POSIX message queues reach objects other accounts use:
- * refused unless the profile gates them (syscalls.gate), then each call
- * is decided; in learn mode each is decided too (ztd lets through, and
- * audits, what the profile lacks).  shmdt and the mq_* calls on a descriptor need one of these
- * first. */
+ * every call goes to the supervisor, which asks ztd as a syscall: refused
+ * (EPERM) and audited unless the profile gates it (syscalls.gate); in
+ * learn mode ztd lets through, and audits, what the profile lacks.  shmdt
+ * and the mq_* calls on a descriptor need one of these first. */
 static const char *const ipc[] = {
 	"mq_open", "mq_unlink", "shmget", "shmat", "shmctl", "semget", "semop",
 	"semctl", "semtimedop", "msgget", "msgsnd", "msgrcv", "msgctl",
@@ -138,6 +138,12 @@ named(const char *const *list, size_t n, const char *name)
 		if (strcmp(list[i], name) == 0)
 			return true;
 	return false;
+}
+
+bool
+filter_is_ipc(const char *name)
+{
+	return named(ipc, ARRAY_LEN(ipc), name);
 }
 
 /* Syscalls performed or checked by the supervisor. */
@@ -547,8 +553,8 @@ filter_build(const struct profile *p, struct filter **filterp, char *error)
 	}
 	if ((r = add_names(ctx, p, forbidden, ARRAY_LEN(forbidden),
 	    SCMP_ACT_ERRNO(EPERM), error)) < 0 ||
-	    (r = add_names(ctx, p, ipc, ARRAY_LEN(ipc), p->learn ?
-	    SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM), error)) < 0 ||
+	    (r = add_names(ctx, p, ipc, ARRAY_LEN(ipc), SCMP_ACT_NOTIFY,
+	    error)) < 0 ||
 	    (r = add_names(ctx, p, metadata, ARRAY_LEN(metadata),
 	    p->files_given ? SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW, error)) < 0 ||
 	    (r = add_conditional(ctx, p, error)) < 0 ||

@@ -87,4 +87,8 @@ int filter_load(const struct profile *p, char *error);
 /* The number of syscall NAME on this architecture, or negative. */
 int filter_resolve(const char *name);
 
+/* Is NAME one of the SysV IPC and message queue calls (refused with EPERM,
+ * and audited, unless the profile gates it)? */
+bool filter_is_ipc(const char *name);
+
 #endif

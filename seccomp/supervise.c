@@ -17,6 +17,7 @@
 #include <sys/fsuid.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "supervisor_int.h"
 #include "zt_log.h"
 #include "ztconn.h"
@@ -28,13 +29,16 @@ on_gated_syscall(const struct call *c)
 	struct ztconn_verdict v;
 	char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
 	    c->req->data.nr);
+	bool ipc;
 
 	if (name == NULL)
 		return -EACCES;
 	ztconn_decide(c->s->setup.ztd, ACTION_SYSCALL, name,
 	    c->s->setup.root_pidfd, (pid_t)c->req->pid, &v);
+	/* IPC keeps the EPERM it had when the filter refused it alone. */
+	ipc = filter_is_ipc(name);
 	free(name);
-	return v.allow ? CONTINUE : -EACCES;
+	return v.allow ? CONTINUE : ipc ? -EPERM : -EACCES;
 }
 
 /* One notification: -errno to fail it with, the result of a call made

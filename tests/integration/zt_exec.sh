@@ -1003,6 +1003,8 @@ for k in msgget shmget semget mq_open; do
 	zx ipc "$k"
 	check "$k without a gate in the profile: EPERM ($out)" \
 	    test "$out" = "errno=EPERM"
+	check "and audited as a denied syscall $k" \
+	    wait_for logged "decision=deny action=syscall agent=\"probe\" .*object=\"$k\""
 done
 zx mem-write child
 check "writing a child's /proc/PID/mem (files profile): EACCES ($out)" \
