@@ -198,7 +198,8 @@ synced() {
 # does a try of wait_for's but its last).
 # logged_since MARK [-F] PATTERN [DIR]: the same, after the first MARK
 # lines (sink_lines).
-# not_logged [-F] PATTERN [DIR]: after sink_sync, no line matches.
+# not_logged [-F] PATTERN [DIR]: after sink_sync, no line matches (always
+# this, never "! logged": under wait_for, logged may skip the sync).
 logged() {
 	logged_since 0 "$@"
 }
