@@ -256,7 +256,8 @@ check "the chain verifies across the stop ($out)" has "$out" '^intact: '
 # allows, denies, suppressed=N, event=reopen) and every audit line in
 # syslog (those with seq= and chain=) starts with time= and host=.
 zcat -f "$(dirname "$audit")"/* "$work/moved.log" >"$work/all.records"
-grep -E ' seq=[0-9]+ chain=' "$work/syslog.out" >"$work/all.lines"
+# Synced: every line of the run, none still in flight.
+synced grep -E ' seq=[0-9]+ chain=' "$work/syslog.out" >"$work/all.lines"
 check "precondition: the records hold allows, denies, suppressed=N and reopens ($(wc -l <"$work/all.records") records)" \
     sh -c "grep -q 'decision=allow' '$work/all.records' && grep -q 'decision=deny' '$work/all.records' && grep -q ' suppressed=[0-9]' '$work/all.records' && grep -q 'event=reopen' '$work/all.records'"
 check "every file record starts with time= and host=" \
