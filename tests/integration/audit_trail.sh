@@ -75,7 +75,7 @@ check "ztd starts with an audit file" start_ztd
 # ------------------------------------------------ time= and host=
 open_session s1
 check "a session of the agent account gets a grant" test -n "$s1_grant"
-line=$(grep -E "decision=allow action=session .*grant=- " "$work/syslog.out" | head -n 1)
+line=$(synced grep -E "decision=allow action=session .*grant=- " "$work/syslog.out" | head -n 1)
 check "the syslog line starts with time= (RFC 3339, UTC, microseconds) and host= ($line)" \
     has "$line" "ztd\[[0-9]+\]: time=$time_re host=$host decision=allow action=session "
 record=$(grep -E "decision=allow action=session " "$audit" | head -n 1)
@@ -85,7 +85,7 @@ check "so does the file record ($record)" \
 seq=$(printf '%s' "$record" | sed -n 's/.* seq=\([0-9]*\) prev=.*/\1/p')
 stamp=$(printf '%s' "$record" | sed -n 's/^time=\([^ ]*\) .*/\1/p')
 check "the syslog line and the record carry the same time= and seq= ($stamp, $seq)" \
-    grep -qE "time=$stamp host=$host decision=allow action=session .* seq=$seq chain=" "$work/syslog.out"
+    logged "time=$stamp host=$host decision=allow action=session .* seq=$seq chain="
 # time= is under the hash: an edited time breaks the chain.
 sed "1s/^time=[^ ]*/time=2000-01-01T00:00:00.000000Z/" "$audit" >"$work/retimed.log"
 "$ZTCTL" audit verify "$work/retimed.log" >"$work/out" 2>&1
@@ -114,7 +114,7 @@ check "ztd started a new file: its first record is event=reopen ($first)" \
     has "$first" "^time=$time_re host=$host event=reopen file=\"$audit\" reason=\"ztctl audit reopen by uid 0 pid [0-9]+\" seq=$((last_seq + 1)) prev=$last_hash hash="
 check "the new file is 0600" test "$(stat -c %a "$audit")" = 600
 check "the reopen went to syslog too, chained" \
-    grep -qE "event=reopen file=\"$audit\" .* seq=$((last_seq + 1)) chain=[0-9a-f]{16}" "$work/syslog.out"
+    logged "event=reopen file=\"$audit\" .* seq=$((last_seq + 1)) chain=[0-9a-f]{16}"
 open_session s2
 send s2 3 "decide exec /usr/bin/rsync"
 close_session s2
@@ -236,7 +236,7 @@ check "the grant's end writes one suppressed=295 record, saying so" \
 check "records + suppressed = the 300 denies caused" \
     test $(($(denies_of "$r2_grant" /usr/bin/curl) + $(suppressed_of "$r2_grant"))) -eq 300
 check "syslog got the same suppressed=295 line" \
-    grep -qE "action=suppressed .*grant=$r2_grant .* suppressed=295 seq=[0-9]+ chain=" "$work/syslog.out"
+    logged "action=suppressed .*grant=$r2_grant .* suppressed=295 seq=[0-9]+ chain="
 
 kill -TERM "$ztd_pid"
 wait "$ztd_pid"
@@ -247,7 +247,7 @@ start_ztd
 first=$(head -n 1 "$audit" 2>/dev/null)
 check "started on a missing file after a rotation: event=reopen first ($first)" \
     has "$first" 'event=reopen .*reason="ztd started on an empty file: the chain goes on from the head"'
-check "ztd warned why" grep -q "is empty but the head" "$work/syslog.out"
+check "ztd warned why" logged -F "is empty but the head"
 out=$("$ZTCTL" audit verify "$audit.1" "$work/moved.log" "$audit.3" "$audit" --head "$head")
 check "the chain verifies across the stop ($out)" has "$out" '^intact: '
 
@@ -256,7 +256,8 @@ check "the chain verifies across the stop ($out)" has "$out" '^intact: '
 # allows, denies, suppressed=N, event=reopen) and every audit line in
 # syslog (those with seq= and chain=) starts with time= and host=.
 zcat -f "$(dirname "$audit")"/* "$work/moved.log" >"$work/all.records"
-grep -E ' seq=[0-9]+ chain=' "$work/syslog.out" >"$work/all.lines"
+# Synced: every line of the run, none still in flight.
+synced grep -E ' seq=[0-9]+ chain=' "$work/syslog.out" >"$work/all.lines"
 check "precondition: the records hold allows, denies, suppressed=N and reopens ($(wc -l <"$work/all.records") records)" \
     sh -c "grep -q 'decision=allow' '$work/all.records' && grep -q 'decision=deny' '$work/all.records' && grep -q ' suppressed=[0-9]' '$work/all.records' && grep -q 'event=reopen' '$work/all.records'"
 check "every file record starts with time= and host=" \

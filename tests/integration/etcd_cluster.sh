@@ -25,14 +25,16 @@ fleet_tools_missing() {
 }
 
 # poll SECONDS COMMAND...: up to SECONDS (generous: a loaded 2-core box).
+# Its tries but the last skip logged's sink_sync, as wait_for's do.
 poll() {
-	local i steps=$(($1 * 10))
+	local i steps=$(($1 * 10)) sink_polling=1
 	shift
 	for i in $(seq "$steps"); do
 		"$@" && return 0
 		sleep 0.1
 	done
-	return 1
+	sink_polling=""
+	"$@"
 }
 
 # etcd_init: the members' data directory (on tmpfs when there is one;
@@ -230,7 +232,7 @@ stop_ztd() { # HOST
 	wait "${ztd_pid[$1]}" 2>/dev/null
 }
 # in_sync HOST: HOST's log says it is in sync with etcd.
-in_sync() { grep -qa 'fleet: in sync with etcd' "$work/$1/syslog.out"; }
+in_sync() { logged 'fleet: in sync with etcd' "$work/$1"; }
 
 # ------------------------------------------------------------ the agent
 # The caller sets $account (a system account of the run's own), $bin/agent

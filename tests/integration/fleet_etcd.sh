@@ -37,7 +37,6 @@ trap fleet_cleanup EXIT
 
 # ------------------------------------------------------------ helpers
 has() { printf '%s' "$1" | grep -qE -- "$2"; }	# TEXT ERE
-logged() { grep -qE -- "$2" "$work/$1/syslog.out"; }	# HOST ERE
 gone() {
 	[ -e "/proc/$1" ] || return 0
 	grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
@@ -96,20 +95,17 @@ denies() { # HOST ACTION OBJECT ERE
 	[ "$rc" -eq 1 ] && has "$out" "$4"
 }
 # synced_since HOST LINE: an "in sync" line in HOST's log after line LINE
-synced_since() {
-	tail -n +"$(($2 + 1))" "$work/$1/syslog.out" |
-	    grep -qa 'fleet: in sync with etcd'
-}
-lines_of() { wc -l <"$work/$1/syslog.out"; }
+# (sink_lines)
+synced_since() { logged_since "$2" 'fleet: in sync with etcd' "$work/$1"; }
 status_has() { fleet status --config "$work/admin.conf" 2>/dev/null | grep -qE -- "$1"; }
 status_lacks() { ! fleet status --config "$work/admin.conf" 2>/dev/null | grep -qE -- "$1"; }
 
 start_ztd h1
 start_ztd h2
 check "h1 is in sync with etcd (TLS, user h1)" \
-    poll 30 logged h1 'fleet: in sync with etcd'
+    poll 30 logged 'fleet: in sync with etcd' "$work/h1"
 check "h2 is in sync with etcd (TLS, user h2, endpoints by name)" \
-    poll 30 logged h2 'fleet: in sync with etcd'
+    poll 30 logged 'fleet: in sync with etcd' "$work/h2"
 client_of() { # HOST: the pid of its fleet client
 	ps -o pid=,args= --ppid "${ztd_pid[$1]}" |
 	    awk '$2 == "ztd-fleet" && $3 == "--fleet-client" { print $1 }'
@@ -175,7 +171,7 @@ out=$(curl -s --cacert "$pki/ca.pem" --cert "$pki/h1.pem" --key "$pki/h1.key" \
 check "etcd refuses h1's user a write to PREFIX/policy ($out)" \
     has "$out" 'permission denied'
 
-mark=$(lines_of h1)
+mark=$(sink_lines "$work/h1")
 kill -HUP "${ztd_pid[h1]}"
 check "SIGHUP restarts h1's fleet client, which is in sync again" \
     poll 30 synced_since h1 "$mark"
@@ -192,9 +188,9 @@ check "h1 applies policy 1: fleetagent's /bin/echo1 is allowed" \
 check "h2 applies policy 1 too" poll 20 allows h2 exec /bin/echo1
 diag "push to both hosts deciding: $(($(ms) - t0)) ms (polled every 100 ms)"
 check "the apply is audited on h2 (decision=allow action=fleet)" \
-    poll 20 logged h2 "decision=allow action=fleet agent=\"-\" .*object=\"policy serial $serial1\" reason=\"signed by the fleet administrator; applied\""
+    poll 20 logged "decision=allow action=fleet agent=\"-\" .*object=\"policy serial $serial1\" reason=\"signed by the fleet administrator; applied\"" "$work/h2"
 check "h2's audit records name the host as the fleet does (host=h2)" \
-    poll 20 logged h2 ' host=h2 decision=allow action=fleet '
+    poll 20 logged ' host=h2 decision=allow action=fleet ' "$work/h2"
 check "ztctl --json status: fleet {host h1, in_sync, policy_serial $serial1}" \
     status_json h1 "f['host'] == 'h1' and f['in_sync'] is True and f['policy_serial'] == $serial1 and f['offline_since'] is None and f['disabled'] == 0 and f['offline_denying'] is False and f['max_offline'] == 8 and f['endpoint'].startswith('https://')"
 check "policy 1 is cached in h1's state_dir" \
@@ -237,9 +233,9 @@ put_raw() {
 put_signed /ztgate/policy policy - $((serial1 + 1)) "$work/bad.conf" \
     "$pki/fleet-admin.key"
 check "h1 refuses a signed policy with a ztd section, audited with its line" \
-    poll 20 logged h1 "decision=deny action=fleet agent=\"-\" .*object=\"policy serial $((serial1 + 1))\" reason=\"fleet policy serial $((serial1 + 1)):[0-9]+: unknown key 'ztd' in a fleet policy"
+    poll 20 logged "decision=deny action=fleet agent=\"-\" .*object=\"policy serial $((serial1 + 1))\" reason=\"fleet policy serial $((serial1 + 1)):[0-9]+: unknown key 'ztd' in a fleet policy" "$work/h1"
 check "h2 refuses it too" \
-    poll 20 logged h2 "decision=deny action=fleet .*object=\"policy serial $((serial1 + 1))\""
+    poll 20 logged "decision=deny action=fleet .*object=\"policy serial $((serial1 + 1))\"" "$work/h2"
 check "and policy 1 still decides on h2" allows h2 exec /bin/echo1
 check "the refusal is published in h2's report" \
     poll 20 status_has "^h2 .*\"error\":\"policy serial $((serial1 + 1)): fleet policy serial"
@@ -248,14 +244,14 @@ out=$(fleet push "$work/policy2.conf" --key "$pki/evil.key" \
     --config "$work/evil.conf" 2>&1)
 check "a push signed by another key is written ($out)" has "$out" 'written'
 check "h1 refuses it: bad signature, audited" \
-    poll 20 logged h1 'decision=deny action=fleet .*object="policy serial [0-9]+" reason="bad signature: not signed by the fleet administrator'"'"'s key'
-check "h2 refuses it too" poll 20 logged h2 'reason="bad signature'
+    poll 20 logged 'decision=deny action=fleet .*object="policy serial [0-9]+" reason="bad signature: not signed by the fleet administrator'"'"'s key' "$work/h1"
+check "h2 refuses it too" poll 20 logged 'reason="bad signature' "$work/h2"
 policy1_decides() { allows h1 exec /bin/echo1 && ! allows h1 exec /bin/echo2; }
 check "policy 1 still decides on h1 (echo1 allowed, echo2 not)" \
     policy1_decides
 put_raw /ztgate/policy "$(printf 'kind policy\nno signature\n' | base64 -w0)"
 check "an unsigned entry is refused, audited" \
-    poll 20 logged h2 'decision=deny action=fleet .*object="policy" reason="not a fleet entry'
+    poll 20 logged 'decision=deny action=fleet .*object="policy" reason="not a fleet entry' "$work/h2"
 
 # --json: one object (ztctl(8) JSON OUTPUT), not the text line.
 out=$("$ZTCTL" --json fleet push "$work/policy2.conf" \
@@ -271,8 +267,8 @@ check "h1 applies policy 2" poll 20 allows h1 exec /bin/echo2
 check "h2 applies policy 2" poll 20 allows h2 exec /bin/echo2
 put_raw /ztgate/policy "$value1"
 check "a replay of policy 1 (older serial) is refused on h1: rollback" \
-    poll 20 logged h1 "decision=deny action=fleet .*object=\"policy serial $serial1\" reason=\"serial $serial1 is at or below [0-9]+, the last applied: a replay or rollback\""
-check "and on h2" poll 20 logged h2 "object=\"policy serial $serial1\" reason=\"serial $serial1 is at or below"
+    poll 20 logged "decision=deny action=fleet .*object=\"policy serial $serial1\" reason=\"serial $serial1 is at or below [0-9]+, the last applied: a replay or rollback\"" "$work/h1"
+check "and on h2" poll 20 logged "object=\"policy serial $serial1\" reason=\"serial $serial1 is at or below" "$work/h2"
 check "policy 2 still decides on h2 after the replay" \
     allows h2 exec /bin/echo2
 
@@ -291,7 +287,7 @@ zx() { # HOST ARGS...: sets rc
 }
 zx_bg long h2 sleep 120
 check "the agent runs under zt-exec on h2 (a grant there)" \
-    poll 20 logged h2 "grant [0-9a-f]+: agent fleetagent account $account launched"
+    poll 20 logged "grant [0-9a-f]+: agent fleetagent account $account launched" "$work/h2"
 t0=$(ms)
 out=$(fleet disable fleetagent --why "key leaked" --key "$pki/fleet-admin.key" \
     --config "$work/admin.conf" 2>&1)
@@ -305,13 +301,13 @@ else
 	not_ok "the agent under h2 is killed by the fleet disable"
 fi
 check "h2 audits the disable with the grants it ended" \
-    poll 20 logged h2 'decision=allow action=fleet agent="fleetagent" .*reason="agent disabled on this host: key leaked; 1 grants ended"'
+    poll 20 logged 'decision=allow action=fleet agent="fleetagent" .*reason="agent disabled on this host: key leaked; 1 grants ended"' "$work/h2"
 check "h1 refuses fleetagent's actions: disabled by the fleet administrator" \
     poll 20 denies h1 exec /bin/echo2 'disabled by the fleet administrator .*key leaked'
 zx h2 exit 0
 check "a new launch on h2 is denied (zt-exec exit 126, got $rc)" test "$rc" -eq 126
 check "and audited as a denied session" \
-    poll 20 logged h2 "decision=deny action=session agent=\"fleetagent\" .*reason=\"agent disabled by the fleet administrator"
+    poll 20 logged "decision=deny action=session agent=\"fleetagent\" .*reason=\"agent disabled by the fleet administrator" "$work/h2"
 check "the disabled set is cached in h1's state_dir" \
     grep -q '^kind disable$' "$work/h1/state/fleet/disabled/fleetagent"
 check "h1's report lists fleetagent as disabled" \
@@ -319,7 +315,7 @@ check "h1's report lists fleetagent as disabled" \
 disabled_value=$(ectl get /ztgate/disabled/fleetagent -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0]["value"])')
 ectl del /ztgate/disabled/fleetagent >/dev/null
 check "a delete of the entry in etcd is seen by h2" \
-    poll 20 logged h2 'fleet: a disabled entry fleetagent was deleted in etcd: ignored'
+    poll 20 logged 'fleet: a disabled entry fleetagent was deleted in etcd: ignored' "$work/h2"
 check "and ignored (unsigned): fleetagent stays disabled" \
     denies h2 exec /bin/echo2 'disabled by the fleet'
 
@@ -336,7 +332,7 @@ zx h2 exit 0
 check "a launch on h2 runs again (exit 0, got $rc)" test "$rc" -eq 0
 put_raw /ztgate/disabled/fleetagent "$disabled_value"
 check "a replayed disable is refused on h1" \
-    poll 20 logged h1 'decision=deny action=fleet agent="fleetagent" .*reason="serial [0-9]+ is at or below'
+    poll 20 logged 'decision=deny action=fleet agent="fleetagent" .*reason="serial [0-9]+ is at or below' "$work/h1"
 check "fleetagent stays enabled on h1 after the replay" \
     allows h1 exec /bin/echo2
 
@@ -351,7 +347,7 @@ check "one member killed: h2 applies policy 3" poll 30 allows h2 exec /bin/echo3
 kill_member 1
 kill_member 2
 check "all killed: h1 logs the outage" \
-    poll 30 logged h1 'fleet: etcd unreachable .*deciding from the cached policy'
+    poll 30 logged 'fleet: etcd unreachable .*deciding from the cached policy' "$work/h1"
 check "all killed: h1 still decides from its cache (echo3 allowed)" \
     allows h1 exec /bin/echo3
 check "all killed: sessions are still allowed within max_offline" \
@@ -367,7 +363,7 @@ check "low-risk actions still decided from the cache" \
 zx h2 exit 0
 check "a launch under h2 is denied offline (126, got $rc)" test "$rc" -eq 126
 check "audited with reason fleet unreachable" \
-    poll 20 logged h2 'decision=deny action=session agent="fleetagent" .*reason="fleet unreachable'
+    poll 20 logged 'decision=deny action=session agent="fleetagent" .*reason="fleet unreachable' "$work/h2"
 stop_ztd h2
 start_ztd h2
 check "h2 restarted offline starts from its cached policy 3" \
@@ -377,7 +373,7 @@ check "and still denies sessions: the last sync is kept across restarts" \
 stop_ztd h2
 
 # ------------------------------------------------------------ etcd back
-mark=$(lines_of h1)
+mark=$(sink_lines "$work/h1")
 for i in 0 1 2; do start_member "$i"; done
 check "etcd is back" poll 60 healthy
 check "h1 is in sync again" poll 60 synced_since h1 "$mark"
@@ -394,6 +390,7 @@ check "h2 started again catches up: the change made meanwhile arrives" \
     poll 30 allows h2 exec /bin/echo1
 check "h2 is listed again" poll 30 status_has '^h2 '
 check "no fleet client was killed by its seccomp allow-list (SIGSYS)" \
+    synced -d "$work/h1" -d "$work/h2" \
     sh -c "! grep -qa 'outside its seccomp allow-list' '$work/h1/syslog.out' '$work/h2/syslog.out'"
 check "neither ztd wrote to its stderr about a crash" \
     sh -c "! grep -qiE 'sanitizer|segfault|abort' '$work/h1/ztd.stderr' '$work/h2/ztd.stderr'"

@@ -106,6 +106,8 @@ check "zt-exec without the CONTINUE flag refuses naming it, 5.5" \
     refused_exec "$NO_CONTINUE" "SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5)"
 check "zt-exec without seccomp listeners names both, 5.0 and 5.5" \
     refused_exec seccomp:EINVAL "seccomp user notification (Linux 5.0), SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5)"
+# Emptied once all earlier lines are in: none comes after.
+sink_sync
 : >"$work/syslog.out"
 out=$("$FILTER" deny "$NO_PASSRIGHTS" -- "$ZTEXEC" --socket "$sock" \
     --syslog-socket "$work/log.sock" -- /bin/true 2>&1)

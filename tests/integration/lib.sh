@@ -88,6 +88,10 @@ cleanup() {
 }
 
 finish() {
+	if [ -s "$work/sink-sync.failed" ]; then
+		not_ok "every sink_sync saw its marker"
+		diag "$(cat "$work/sink-sync.failed")"
+	fi
 	echo "1..$tap_count"
 	[ "$tap_failed" -eq 0 ]
 }
@@ -98,7 +102,7 @@ trap 'exit 1' INT TERM
 work=$(mktemp -d /tmp/zt-test.XXXXXX)
 chmod 0755 "$work"
 
-# wait_for CONDITION-COMMAND...: up to 5 s (20 s under valgrind).
+# wait_for CONDITION-COMMAND...: up to 30 s (120 s under valgrind).
 # has_lines FILE N: FILE has at least N lines.  For wait_for, which runs its
 # command anew each time: a "$(wc -l <FILE)" among wait_for's arguments is
 # counted once, before the first try, and then never changes.
@@ -106,13 +110,16 @@ has_lines() {
 	[ "$(wc -l <"$1")" -ge "$2" ]
 }
 
+# A poll needs no sink_sync (logged below) but for its last try: a line
+# found is proof, and a line still in flight is found by a later try.
 wait_for() {
-	local i
+	local i sink_polling=1
 	for i in $(seq $wait_steps); do
 		"$@" && return 0
 		sleep 0.05
 	done
-	return 1
+	sink_polling=""
+	"$@"
 }
 
 # start_logsink DIR: a syslog socket at DIR/log.sock writing DIR/syslog.out.
@@ -138,6 +145,87 @@ start_logsink() {
 	flock -u 9
 	exec 9>&-
 	return 0
+}
+
+# sink_sync [DIR...]: every datagram sent to DIR/log.sock (start_logsink;
+# default $work) before this call is in DIR/syslog.out when it returns 0.
+# ztd and zt-exec send an audit or log line before they answer, and the
+# sink writes it a moment later: a check of the file straight after an
+# action may miss a line still in flight, so a check that a line is NOT
+# there, or a count, proves nothing without this.  A marker datagram
+# (logger, unique to this call) goes to the socket; a unix datagram socket
+# queues in order and the sink writes in order, so once the marker is in
+# the file every line sent before it is too.  The markers stay in the file
+# (lines of their own: "<13>... zt-sync-PID-..."), which no check counts.
+# A marker not seen within wait_for's bound fails the call, and finish then
+# fails the test (a $(...) or sh -c caller could not say so itself).
+sink_sync() {
+	local dir mark i
+	[ $# -gt 0 ] || set -- "$work"
+	for dir in "$@"; do
+		sink_seq=$((${sink_seq:-0} + 1))
+		mark="zt-sync-$$-$BASHPID-$sink_seq-$(date +%s%N)"
+		logger -d -u "$dir/log.sock" -- "$mark"
+		# The sink writes it within a few ms, mostly: 10 ms polls
+		# first, then wait_for's bound.
+		for i in 1 2 3 4 5 6 7 8 9 10; do
+			grep -qF -- " $mark" "$dir/syslog.out" && continue 2
+			sleep 0.01
+		done
+		if ! wait_for grep -qF -- " $mark" "$dir/syslog.out"; then
+			echo "sink_sync: $mark never reached $dir/syslog.out" \
+			    >>"$work/sink-sync.failed"
+			return 1
+		fi
+	done
+}
+
+# synced [-d DIR]... COMMAND...: COMMAND after sink_sync of each DIR's sink
+# (default $work's), failing if that does: for a check that a line is
+# absent, or a count of lines.
+synced() {
+	local dirs=()
+	while [ "$1" = -d ]; do
+		dirs+=("$2")
+		shift 2
+	done
+	sink_sync "${dirs[@]}" && "$@"
+}
+
+# logged [-F] PATTERN [DIR]: DIR/syslog.out (default $work) has a line
+# matching the ERE PATTERN (-F: holding the fixed string), after
+# sink_sync when it is not there at once (a line found needs no sync; nor
+# does a try of wait_for's but its last).
+# logged_since MARK [-F] PATTERN [DIR]: the same, after the first MARK
+# lines (sink_lines).
+# not_logged [-F] PATTERN [DIR]: after sink_sync, no line matches (always
+# this, never "! logged": under wait_for, logged may skip the sync).
+logged() {
+	logged_since 0 "$@"
+}
+logged_since() {
+	local mark=$1 how=-E
+	shift
+	[ "$1" = -F ] && { how=-F; shift; }
+	sink_has "$mark" "$how" "$1" "${2:-$work}" && return 0
+	[ -z "${sink_polling:-}" ] || return 1
+	sink_sync "${2:-$work}" && sink_has "$mark" "$how" "$1" "${2:-$work}"
+}
+not_logged() {
+	local how=-E
+	[ "$1" = -F ] && { how=-F; shift; }
+	sink_sync "${2:-$work}" && ! sink_has 0 "$how" "$1" "${2:-$work}"
+}
+# sink_has MARK -E|-F PATTERN DIR: a line after line MARK of DIR/syslog.out
+# matches, now.
+sink_has() {
+	tail -n +"$(($1 + 1))" "$4/syslog.out" | grep -q "$2" -- "$3"
+}
+
+# sink_lines [DIR]: after sink_sync, the number of lines in DIR/syslog.out
+# (default $work): a mark after which a check looks for new lines only.
+sink_lines() {
+	sink_sync "${1:-$work}" && wc -l <"${1:-$work}/syslog.out"
 }
 
 # start_ztd: ztd in the foreground with $work/ztd.conf on $sock, logging
@@ -274,9 +362,8 @@ agent_run() {
 # filters_sent AGENT ACCOUNT: ztd ($work/syslog.out, start_logsink) launched
 # AGENT as ACCOUNT and sent every launch its compiled filter.
 filters_sent() {
-	grep -qE "grant [0-9a-f]+: agent $1 account $2 launched" \
-	    "$work/syslog.out" &&
-	    ! grep -q "no compiled filter to send" "$work/syslog.out"
+	logged "grant [0-9a-f]+: agent $1 account $2 launched" &&
+	    not_logged -F "no compiled filter to send"
 }
 
 # skip_unless_checkout WHAT: a test that builds the tree again (WHAT says

@@ -133,12 +133,15 @@ else
 	rc=$?
 	check "and stops cleanly (exit 0, socket removed)" \
 	    test $rc -eq 0 -a ! -e "$sock"
+	check "its stop reached the log" logged -F "stopping"
 	check "no call was refused by the filter (nothing logged EPERM)" \
-	    sh -c "! grep -q 'Operation not permitted' '$work/syslog.out' '$work/ztd.stderr'"
+	    synced sh -c "! grep -q 'Operation not permitted' '$work/syslog.out' '$work/ztd.stderr'"
 
 fi
 
 # ---------------------------------------------------------------- socket activation
+# Emptied once all earlier lines are in: none comes after.
+sink_sync
 : >"$work/syslog.out"
 systemd-socket-activate --seqpacket -l "$sock" \
     "$ZTD" --foreground --config "$conf" --socket "$sock" \
@@ -169,7 +172,7 @@ wait_for test -S "$work/run/other.sock"
 wait $act_pid
 rc=$?
 check "a socket for another path is refused (exit 2, says why)" \
-    sh -c "[ $rc -eq 2 ] && grep -q 'not a listening SOCK_SEQPACKET socket bound to $sock' '$work/syslog.out'"
+    synced sh -c "[ $rc -eq 2 ] && grep -q 'not a listening SOCK_SEQPACKET socket bound to $sock' '$work/syslog.out'"
 
 # ---------------------------------------------------------------- readiness
 cat >"$work/notify.py" <<'EOF'
@@ -200,6 +203,7 @@ python3 "$work/notify.py" "$work/notify.sock" "$work/notify.log" "$ZTCTL" \
     "$sock" &
 track $!
 wait_for test -S "$work/notify.sock"
+sink_sync
 : >"$work/syslog.out"
 start_ztd env NOTIFY_SOCKET="$work/notify.sock"
 check "READY=1 arrives" wait_for grep -q "^MSG READY=1" "$work/notify.log"

@@ -34,9 +34,6 @@ if ! command -v unbound >/dev/null; then
 	exit 0
 fi
 
-logged() { grep -qE -- "$1" "$work/syslog.out"; }	# ERE
-# logged_since N ERE: a line after the first N of the syslog matches.
-logged_since() { tail -n +$(($1 + 1)) "$work/syslog.out" | grep -qE -- "$2"; }
 # qhex ID NAME TYPE: a query (RD, one question of class IN) as hex; ID and
 # TYPE as 4 hex digits.
 qhex() {
@@ -186,12 +183,12 @@ check "the upstream saw the allowed question" queried api.zt.test
 
 # The same connect again in one grant: the second from a cache (ztd's or
 # zt-exec's), still audited with the name.
-seen=$(wc -l <"$work/syslog.out")
+seen=$(sink_lines)
 zx resolve api.zt.test "$svc_port" 0
 check "the same name connected to three times in one grant, within its TTL ($out)" \
     test "$out" = "ok addr=$net.10 connect=ok after=ok again=ok"
 check "its allows from a cache name the name too" wait_for \
-    sh -c "tail -n +$((seen + 1)) '$work/syslog.out' | grep -E 'object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" .*cache=(hit|local)' | grep -q ."
+    logged_since "$seen" "object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" .*cache=(hit|local)"
 
 zx resolve good.zt.test "$svc_port"
 check "a wildcard name through a CNAME to a name of the rule ($out)" \
@@ -301,12 +298,12 @@ check "in the session, a direct connect before any resolution is refused ($out)"
 out=$(in_session resolve api.zt.test "$svc_port")
 check "a first zt-exec in the session resolves and connects ($out)" \
     test "$out" = "ok addr=$net.10 connect=ok exit 0 "
-seen=$(wc -l <"$work/syslog.out")
+seen=$(sink_lines)
 out=$(in_session connect tcp "$net.10" "$svc_port")
 check "a second zt-exec in the same session connects to that address without resolving ($out)" \
     test "${out%% *}" = "ok"
 check "its allow names the name the first one resolved" wait_for \
-    sh -c "tail -n +$((seen + 1)) '$work/syslog.out' | grep -q 'decision=allow action=connect .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\"'"
+    logged_since "$seen" "decision=allow action=connect .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\""
 echo close >&"$session_fd"
 exec {session_fd}>&-
 
@@ -470,7 +467,7 @@ first_ok='^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ connect=ok$'
 hold_start "$work/hold.out" 123a
 check "on a DNS connection held open, api.zt.test is answered and its address connects ($(head -n 1 "$work/hold.out"))" \
     grep -qE "$first_ok" "$work/hold.out"
-seen=$(wc -l <"$work/syslog.out")
+seen=$(sink_lines)
 # without_hosts: the configuration's host rules taken away (one line
 # each, or two for a tunnel's), and reloaded.
 without_hosts() {
@@ -512,7 +509,7 @@ pending=$!
 track "$pending"
 check "a question for api.zt.test is allowed and held upstream" \
     wait_for sh -c "grep -q ' held api.zt.test\$' '$work/held.log' 2>/dev/null"
-seen=$(wc -l <"$work/syslog.out")
+seen=$(sink_lines)
 check "ztd reloads without the host rules while it is upstream" without_hosts
 touch "$work/held.open"
 wait_for grep -q '^ok ' "$work/held.out"
@@ -579,5 +576,5 @@ check "the audit file holds the allows by name (name= after object=)" \
     grep -qE 'object="tcp:[^"]*" name="api\.zt\.test" reason=' "$work/audit.log"
 out=$("$ZTCTL" audit verify "$work/audit.log" --head "$work/state/audit.head" 2>&1)
 check "and its chain verifies with them ($out)" test $? -eq 0
-diag "$(grep -c 'action=resolve' "$work/syslog.out") resolve decisions audited"
+diag "$(synced grep -c 'action=resolve' "$work/syslog.out") resolve decisions audited"
 finish

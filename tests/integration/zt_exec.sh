@@ -29,16 +29,17 @@ done
 
 # ------------------------------------------------------------ helpers
 has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
-logged() { grep -qE -- "$1" "$work/syslog.out"; }  # ERE
 denied() { has "$1" '^errno=(EACCES|ECONNREFUSED)$'; }
 # within MS COMMAND...: like wait_for, bounded by MS milliseconds.
+# Its tries but the last skip logged's sink_sync, as wait_for's do.
 within() {
-	local i steps=$(($1 / 50))
+	local i steps=$(($1 / 50)) sink_polling=1
 	shift
 	for i in $(seq "$steps"); do
 		"$@" && return 0
 		sleep 0.05
 	done
+	sink_polling=""
 	"$@"
 }
 # gone PID...: none of them alive (a zombie counts as gone).
@@ -386,7 +387,7 @@ for kind in launch report sign decide; do
 	    wait_for logged "decision=deny action=request .*uid=$uid .*object=\"$kind\" reason=\"an unprivileged peer may not send $kind"
 done
 check "no allow was audited for the forged requests' grant from outside" \
-    sh -c "! grep 'decision=allow' '$work/syslog.out' | grep -q 'pid=[0-9]* object=\"/nonexistent\"'"
+    synced sh -c "! grep 'decision=allow' '$work/syslog.out' | grep -q 'pid=[0-9]* object=\"/nonexistent\"'"
 stop_pid "$asker_pid"
 # A supervisor names the acting process: it must be one it traces.
 install -o root -g "$SUPERVISOR_GROUP" -m 2755 "$TESTTOOL" "$bin/zt-testtool"
@@ -507,7 +508,9 @@ check "a symlink to the listed socket is not followed ($out)" \
 # ------------------------------------------------------------ address forms
 # TESTING.md 21: the destination the kernel uses is the one decided, for
 # every (socket family, address family, length).  count PATTERN: audit
-# lines so far, to see that a denial was audited for the normalised object.
+# lines so far (after sink_sync: a line in flight is not counted as one of
+# the next step's), to see that a denial was audited for the normalised
+# object.
 count() { grep -cE -- "$1" "$work/syslog.out"; }
 audited_again() { [ "$(count "$2")" -gt "$1" ]; }  # N PATTERN
 udeny="decision=deny action=connect agent=\"probe\" .*object=\"udp:127\\.0\\.0\\.1:$ubad_port\""
@@ -515,13 +518,13 @@ zx sendto unspec:127.0.0.1 "$ugood_port" unspec
 check "sendto AF_UNSPEC on IPv4 UDP is an IPv4 send: allowed, arrives ($out)" \
     test "$out" = "ok echo:unspec"
 for call in sendto sendmsg; do
-	n=$(count "$udeny")
+	n=$(synced count "$udeny")
 	zx "$call-noreply" unspec:127.0.0.1 "$ubad_port" "sneak-unspec-$call"
 	check "$call AF_UNSPEC to another UDP port: denied ($out)" denied "$out"
 	check "and audited as udp:127.0.0.1:$ubad_port" \
 	    wait_for audited_again "$n" "$udeny"
 done
-n=$(count "$udeny")
+n=$(synced count "$udeny")
 zx sendmmsg unspec:127.0.0.1 "$ubad_port" 3
 check "sendmmsg AF_UNSPEC to another UDP port: denied ($out)" denied "$out"
 check "and audited as udp:127.0.0.1:$ubad_port" \
@@ -529,7 +532,7 @@ check "and audited as udp:127.0.0.1:$ubad_port" \
 zx sendto v6:127.0.0.1 "$ugood_port" v4on6
 check "an AF_INET address on an IPv6 UDP socket is IPv4: allowed ($out)" \
     test "$out" = "ok echo:v4on6"
-n=$(count "$udeny")
+n=$(synced count "$udeny")
 zx sendto-noreply v6:127.0.0.1 "$ubad_port" sneak-v4on6
 check "an AF_INET address on an IPv6 UDP socket, another port: denied ($out)" \
     denied "$out"
@@ -537,7 +540,7 @@ check "and audited as udp:127.0.0.1:$ubad_port" \
     wait_for audited_again "$n" "$udeny"
 zx sendto ::ffff:127.0.0.1 "$ugood_port" mapped
 check "sendto v4-mapped meets the IPv4 rule ($out)" test "$out" = "ok echo:mapped"
-n=$(count "$udeny")
+n=$(synced count "$udeny")
 zx sendmsg-noreply ::ffff:127.0.0.1 "$ubad_port" sneak-mapped
 check "sendmsg v4-mapped to another port: denied ($out)" denied "$out"
 check "and audited as udp:127.0.0.1:$ubad_port" \
@@ -546,7 +549,7 @@ zx sendto 0.0.0.0 "$ugood_port" thishost
 check "sendto 0.0.0.0 is this host, decided as 127.0.0.1: allowed ($out)" \
     test "$out" = "ok echo:thishost"
 for addr in 0.0.0.0 ::ffff:0.0.0.0 unspec:0.0.0.0; do
-	n=$(count "$udeny")
+	n=$(synced count "$udeny")
 	zx sendto-noreply "$addr" "$ubad_port" "sneak-$addr"
 	check "sendto $addr to another port: denied ($out)" denied "$out"
 	check "and audited as udp:127.0.0.1:$ubad_port" \
@@ -564,7 +567,7 @@ check "connect AF_UNSPEC on TCP is a disconnect, performed ($out)" \
 zx connect tcp 0.0.0.0 "$good_port" anyhost
 check "connect tcp 0.0.0.0 is this host: the allowed port ($out)" \
     test "$out" = "ok echo:anyhost"
-n=$(count "decision=deny action=connect .*object=\"tcp:127\\.0\\.0\\.1:$bad_port\"")
+n=$(synced count "decision=deny action=connect .*object=\"tcp:127\\.0\\.0\\.1:$bad_port\"")
 zx connect tcp 0.0.0.0 "$bad_port"
 check "connect tcp 0.0.0.0 to another port: denied ($out)" denied "$out"
 check "and audited as tcp:127.0.0.1:$bad_port" wait_for audited_again "$n" \
@@ -1038,7 +1041,7 @@ check "the repeated allow, served from zt-exec's cache, reaches the audit (cache
 # The line above is the positive precondition: zt-exec's genuine hits carry
 # the token of their allow, so none of them is taken for a forgery.
 check "no hit zt-exec reported was refused as a forged report" \
-    sh -c "! grep -q 'reason=\"forged report' '$work/syslog.out'"
+    synced sh -c "! grep -q 'reason=\"forged report' '$work/syslog.out'"
 
 # ------------------------------------------------------------ races
 # A thread flips the connect address between the allowed and a forbidden
@@ -1201,9 +1204,7 @@ all_denied() {
 	[ -n "$1" ] &&
 	    ! printf '%s\n' "$1" | grep -vqE ' errno=(EACCES|ECONNREFUSED) getpid=ok$'
 }
-reconnected() { # PID: zt-exec PID logged its reconnect
-	grep -qE "zt-exec\[$1\]: reconnected to ztd" "$work/syslog.out"
-}
+reconnected() { logged "zt-exec\[$1\]: reconnected to ztd"; }  # PID
 oks() { grep -c ' ok getpid=ok$' "$work/$1.out"; }  # NAME
 # some_after NAME T N: at least N loop-connect lines of NAME at or after T
 some_after() { [ "$(after "$work/$1.out" "$2" | wc -l)" -ge "$3" ]; }
@@ -1227,7 +1228,7 @@ check "the stop ends the grant and zt-exec is told so" \
 # ztd down for a while: what the agent asks meanwhile is denied.
 sleep 1.5
 t_down=$(now)
-syslog_at=$(lines "$work/syslog.out")
+syslog_at=$(sink_lines)
 check "ztd starts again on the same socket" start_ztd
 t_start=$(now)
 check "zt-exec reconnects by itself (its log says so)" \
@@ -1241,7 +1242,7 @@ check "while ztd was down, gated calls were denied (EACCES), getpid worked" \
     awk -v t="$t_down" '{ if (substr($1, 3) + 0 < t) print }')"
 check "after the restart, the old grant's gated calls are denied" \
     all_denied "$(after "$work/zterm.out" "$t_start")"
-tail -n +$((syslog_at + 1)) "$work/syslog.out" >"$work/restart1.log"
+synced tail -n +$((syslog_at + 1)) "$work/syslog.out" >"$work/restart1.log"
 check "the new ztd's log is there (it started, zt-exec came back)" \
     sh -c "grep -q 'ztd\\[[0-9]*\\]: ztd .* serving ' '$work/restart1.log' &&
     grep -q 'zt-exec\\[$zterm_pid\\]: reconnected to ztd' '$work/restart1.log'"
@@ -1260,7 +1261,7 @@ check "a new zt-exec has a grant of the restarted ztd ($grant)" \
 t_stop=$(now)
 kill -KILL "$ztd_pid"
 wait "$ztd_pid" 2>/dev/null
-syslog_at=$(lines "$work/syslog.out")
+syslog_at=$(sink_lines)
 check "ztd starts again after SIGKILL (a stale socket of its own)" start_ztd
 t_start=$(now)
 check "zt-exec reconnects by itself after the kill" \
@@ -1274,7 +1275,7 @@ check "from 1 s after the kill on, gated calls were denied (EACCES)" \
     all_denied "$(after "$work/zkill9.out" $((t_stop + 1000)))"
 check "and connects after the restart were asked and denied" \
     all_denied "$(after "$work/zkill9.out" "$t_start")"
-tail -n +$((syslog_at + 1)) "$work/syslog.out" >"$work/restart2.log"
+synced tail -n +$((syslog_at + 1)) "$work/syslog.out" >"$work/restart2.log"
 check "no allow is audited for the old grant after the restart" \
     sh -c "[ -n '$grant' ] && grep -q 'decision=deny .*$grant' '$work/restart2.log' &&
     ! grep -q 'decision=allow .*$grant' '$work/restart2.log'"

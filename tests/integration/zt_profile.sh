@@ -27,7 +27,6 @@ done
 
 # ------------------------------------------------------------ helpers
 has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
-logged() { grep -qE -- "$1" "$work/syslog.out"; }  # ERE
 # gone PID: not alive (a zombie counts as gone).
 gone() {
 	[ -e "/proc/$1" ] || return 0
@@ -281,7 +280,7 @@ stop_ztd
 start_ztd
 check "disable: a malformed state file keeps ztd from starting" \
     sh -c "! kill -0 $ztd_pid 2>/dev/null || ! wait_for test -S '$sock'"
-check "... saying where" grep -q "disabled agents: $work/state/disabled:1: a control character" "$work/ztd.stderr" "$work/syslog.out"
+check "... saying where" synced grep -q "disabled agents: $work/state/disabled:1: a control character" "$work/ztd.stderr" "$work/syslog.out"
 rm -f "$work/state/disabled"
 check "ztd starts again without it" start_ztd
 

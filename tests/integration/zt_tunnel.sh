@@ -28,7 +28,6 @@ agent3=$bin/agent3
 skip_unless_live_seccomp "the tunnel tests need root (system accounts)"
 
 has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
-logged() { grep -qE -- "$1" "$work/syslog.out"; }  # ERE
 denied() { has "$1" '^errno=(EACCES|ECONNREFUSED|ECONNRESET)$'; }
 now() { "$PROBE" now | sed 's/^t=//'; }
 

@@ -20,10 +20,6 @@ start_ztd() {
 	wait_for test -S "$sock"
 }
 
-logged() {
-	grep -qF -- "$1" "$work/syslog.out"
-}
-
 # ---------------------------------------------------------------- start
 check "ztd --version prints the version" \
     sh -c "'$ZTD' --version | grep -q '^ztd [0-9]'"
@@ -54,7 +50,7 @@ fi
 printf 'ztd: {\n  max_clients = 8;\n  bogus = 1;\n};\n' >"$conf"
 kill -HUP "$ztd_pid"
 check "SIGHUP with a broken file logs why and keeps generation 1" \
-    wait_for logged "reload failed, keeping generation 1: $conf:3: unknown key 'bogus' in ztd"
+    wait_for logged -F "reload failed, keeping generation 1: $conf:3: unknown key 'bogus' in ztd"
 out=$("$ZTCTL" --socket "$sock" status)
 check "still serving the old policy after the failed reload" \
     sh -c "printf '%s' \"\$1\" | grep -q 'generation 1,' && printf '%s' \"\$1\" | grep -q 'last reload:  FAILED'" _ "$out"
@@ -72,7 +68,7 @@ chmod 0644 "$conf"
 out=$("$ZTCTL" --socket "$sock" reload)
 check "ztctl reload of a good file gives generation 2" \
     sh -c "printf '%s' \"\$1\" | grep -qx 'reloaded: policy generation 2'" _ "$out"
-check "the reload is logged" logged "loaded: generation 2"
+check "the reload is logged" logged -F "loaded: generation 2"
 
 # ---------------------------------------------------------------- bad clients
 hdr_ok=5a544731000100020000000700000000
@@ -90,7 +86,7 @@ check "a reply type sent as a request is refused" \
     sh -c "'$TESTTOOL' send '$sock' 5a54473100010005000000070000000c000500080000000000000001 | grep -q 'unexpected message'"
 check "a reply type without its fields is a missing-field error" \
     sh -c "'$TESTTOOL' send '$sock' 5a544731000100050000000700000000 | grep -q 'missing required field'"
-check "the bad request is logged" logged "bad request: bad message magic"
+check "the bad request is logged" logged -F "bad request: bad message magic"
 check "a valid raw STATUS still gets a status reply" \
     sh -c "'$TESTTOOL' send '$sock' $hdr_ok | grep -qx 'reply status-reply'"
 check "ztd still serves ztctl after the garbage" quiet "$ZTCTL" --socket "$sock" status
@@ -124,7 +120,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 &&
 	check "its 5th is refused: max_clients_per_uid ($out)" \
 	    has "$out" 'daemon busy'
 	check "the refusal is logged as such" \
-	    wait_for logged "too many connections for this uid"
+	    wait_for logged -F "too many connections for this uid"
 	out=$("$ZTCTL" --socket "$sock" status 2>&1)
 	check "root's status is answered while nobody holds all it may" \
 	    has "$out" 'generation'
@@ -160,7 +156,7 @@ out=$("$TESTTOOL" idle "$sock")
 ms=$(printf '%s' "$out" | sed -n 's/^closed after \([0-9]*\) ms$/\1/p')
 check "a silent client is closed at its idle deadline (1 s): $out" \
     test -n "$ms" -a "${ms:-0}" -ge 900 -a "${ms:-0}" -le 2500
-check "the idle close is logged" logged "idle too long, closed"
+check "the idle close is logged" logged -F "idle too long, closed"
 printf 'ztd: { max_clients = 8; };\n' >"$conf"
 "$ZTCTL" --socket "$sock" reload >/dev/null
 
@@ -179,7 +175,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	check "an unprivileged peer may not reload (exit 2)" \
 	    sh -c "[ $rc -eq 2 ] && printf '%s' \"\$1\" | grep -q 'permission denied'" _ "$out"
 	check "the refusal is logged with the peer's kernel uid" \
-	    wait_for logged "uid $(id -u nobody) pid"
+	    wait_for logged -F "uid $(id -u nobody) pid"
 else
 	skip "unprivileged peer refused (needs root to switch uid)"
 	skip "refusal said once (needs root)"
@@ -298,6 +294,6 @@ check "SIGTERM removes the socket" test ! -e "$sock"
 check "SIGTERM removes the lock file" test ! -e "$sock.lock"
 check "and nothing else is left in the run directory" \
     sh -c "[ -z \"\$(ls -A '$work/run')\" ]"
-check "the stop is logged" logged "stopping"
+check "the stop is logged" logged -F "stopping"
 
 finish

@@ -8,7 +8,6 @@ set -u
 
 sock=$work/ztd.sock
 start_logsink "$work"
-logged() { grep -qF -- "$1" "$work/syslog.out"; }
 has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT REGEX
 
 if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1 ||
@@ -61,9 +60,9 @@ check "the forger connected as uid $nobody ($forger)" \
 check "capable forger claiming uid 0 pid 1: the kernel carries it, ztd refuses STATUS" \
     has "$out" '^capable forged uid=0 pid=1: error -10017 permission denied$'
 check "ztd's log names the kernel's uid and pid, not the claimed ones" \
-    wait_for logged "uid $nobody gid $(id -g nobody) pid $forger: an unprivileged peer may not send status"
+    wait_for logged -F "uid $nobody gid $(id -g nobody) pid $forger: an unprivileged peer may not send status"
 check "and no refusal names the claimed uid 0 or pid 1" \
-    sh -c "! grep -E 'uid 0 gid [0-9]+ pid [0-9]+: an|pid 1: an' '$work/syslog.out'"
+    synced sh -c "! grep -E 'uid 0 gid [0-9]+ pid [0-9]+: an|pid 1: an' '$work/syslog.out'"
 check "without capabilities the kernel refuses to send a claimed uid 0 (EPERM)" \
     has "$out" '^forged uid=0: sendmsg EPERM$'
 check "and a claimed pid 1 (EPERM)" \
@@ -83,7 +82,7 @@ check "nobody's connection handed to root: STATUS refused ($(printf '%s' "$out" 
     has "$out" '^status: error -10017 permission denied$'
 connector=$(printf '%s\n' "$out" | sed -n 's/^connector \([0-9]*\)$/\1/p')
 check "and the refusal names the connector's uid $nobody" \
-    wait_for logged "uid $nobody gid $(id -g nobody) pid $connector: an unprivileged peer may not send status"
+    wait_for logged -F "uid $nobody gid $(id -g nobody) pid $connector: an unprivileged peer may not send status"
 # ... and root's connection handed to nobody stays root's: a root process
 # that gives its connection away delegates what it may ask (SO_PEERCRED's
 # documented semantics, socket(7); README, "Who may ask what").  ztd's

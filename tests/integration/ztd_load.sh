@@ -11,7 +11,6 @@ set -u
 
 sock=$work/ztd.sock
 start_logsink "$work"
-logged() { grep -qF -- "$1" "$work/syslog.out"; }
 has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT REGEX
 module=${ZT_PAM_MODULE:-$top_builddir/pam_module/.libs/pam_zt.so}
 [ -n "${ZT_PAM_MODULE:-}" ] || [ -f "$module" ] ||
@@ -118,7 +117,7 @@ for u in $users; do
 	    grep -qx 'held 6' "$work/hold-$u.out"
 done
 check "the one-byte clients get a bad-request answer and are dropped" \
-    wait_for logged "bad request:"
+    wait_for logged -F "bad request:"
 # 1 000 attempts in all, spread over the uids, all at once; root and PAM
 # ask meanwhile.
 n=$((1000 / $(echo $users | wc -w)))
@@ -157,7 +156,7 @@ for u in $users; do
 	    test -n "$a" -a "${a:-9}" -le 2
 done
 check "the refusals are logged, rate-limited, with their count" \
-    sh -c "grep -c 'refused: too many connections for this uid' '$work/syslog.out' | awk '{ exit !(\$1 >= 1 && \$1 < 100) }' && grep -q 'more refused since the last such line' '$work/syslog.out'"
+    synced sh -c "grep -c 'refused: too many connections for this uid' '$work/syslog.out' | awk '{ exit !(\$1 >= 1 && \$1 < 100) }' && grep -q 'more refused since the last such line' '$work/syslog.out'"
 out=$("$ZTCTL" --socket "$sock" status 2>&1)
 check "after the burst, with the holders still there, root is answered" \
     has "$out" 'generation'
@@ -181,7 +180,7 @@ EOC
 check "ztd starts under prlimit --nofile=64:64" \
     start_ztd "$work/ztd.conf" prlimit --nofile=64:64 --
 check "it says the limit is below what its pools need" \
-    wait_for logged "the descriptor limit (64) is below"
+    wait_for logged -F "the descriptor limit (64) is below"
 out=$("$ZTCTL" --socket "$sock" status 2>&1)
 check "root's status is answered before the burst" has "$out" 'generation'
 before=$(cpu_ticks "$ztd_pid")
@@ -196,7 +195,7 @@ r=$(printf '%s' "$out" | sed -n 's/^accepted \([0-9]*\) refused \([0-9]*\) faile
 check "300 attempts: some accepted, the rest answered 'busy', none left hanging ($out)" \
     test "${a:-0}" -gt 0 -a "${r:-0}" -gt 0 -a "$((${a:-0} + ${r:-0}))" -eq 300
 check "the refusal says why: out of descriptors" \
-    wait_for logged "refused: out of descriptors"
+    wait_for logged -F "refused: out of descriptors"
 sleep 5		# the burst holds every descriptor ztd could give it
 kill -0 "$ztd_pid" 2>/dev/null
 check "ztd is alive with every descriptor taken" test $? -eq 0
@@ -204,7 +203,7 @@ after=$(cpu_ticks "$ztd_pid")
 tck=$(getconf CLK_TCK)
 check "ztd did not spin: $((after - before)) ticks of CPU over the burst and 5 s held (< 2.5 s)" \
     test "$((after - before))" -lt "$((tck * 5 / 2))"
-lines=$(grep -c "refused: out of descriptors" "$work/syslog.out")
+lines=$(synced grep -c "refused: out of descriptors" "$work/syslog.out")
 check "the out-of-descriptors lines are bounded ($lines for ${r:-0} refusals)" \
     test "$lines" -ge 1 -a "$lines" -le 20
 stop_pid $fd_burst

@@ -14,7 +14,6 @@ fi
 
 sock=$work/ztd.sock
 start_logsink "$work"
-logged() { grep -qF -- "$1" "$work/syslog.out"; }
 has() { printf '%s' "$1" | grep -q -- "$2"; }
 
 # A free port pair for swtpm (server P, control P+1).
@@ -203,7 +202,7 @@ wait_for has_lines "$work/s.out" 2
 check "before drift, a low-risk exec is allowed" sh -c "sed -n 2p '$work/s.out' | grep -q '^allow'"
 tpm2_pcrextend 14:sha256=$(printf 'drift' | sha256sum | cut -d' ' -f1)
 check "the drift is detected within one quote_interval, naming PCR 14" \
-    wait_for logged "attestation (tpm): host untrusted: PCR 14 differs from its golden value"
+    wait_for logged -F "attestation (tpm): host untrusted: PCR 14 differs from its golden value"
 echo events >&"$sfd"
 wait_for has_lines "$work/s.out" 3
 check "the supervisor was told to drop its cache" \
@@ -216,7 +215,7 @@ check "after drift the (cached) exec is denied at once" \
 out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
 check "after drift a session is denied, naming the PCR ($out)" has "$out" '^deny: host untrusted: PCR 14 differs'
 check "the audit line names the PCR" \
-    grep -q 'decision=deny action=session .*reason="host untrusted: PCR 14 differs from its golden value; pam user=' "$work/syslog.out"
+    logged 'decision=deny action=session .*reason="host untrusted: PCR 14 differs from its golden value; pam user='
 exec {sfd}>&-
 
 # The TPM stops answering: denied within the deadline, nothing hangs.

@@ -20,7 +20,6 @@ fi
 
 sock=$work/ztd.sock
 start_logsink "$work"
-logged() { grep -qF -- "$1" "$work/syslog.out"; }
 has() { printf '%s' "$1" | grep -q -- "$2"; }
 free_pair() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null &&
@@ -99,9 +98,6 @@ check "a session is allowed while the TPM answers ($out)" has "$out" '^allow'
 retries() { grep -c '^retry' "$work/proxy.log"; }
 lost() { grep -c '^lost' "$work/proxy.log"; }
 at_least() { [ "$("$1")" -ge "$2" ]; }  # COUNTER N
-# The number of syslog lines so far: later checks look only after it.
-mark() { wc -l <"$work/syslog.out"; }
-logged_since() { tail -n +"$(($1 + 1))" "$work/syslog.out" | grep -qF -- "$2"; }
 
 # ------------------------------------------ RETRY a few times: resent
 # ESYS resends a RETRY answer by itself up to 5 times; 7 RETRYs need
@@ -114,16 +110,16 @@ out=$("$ZTCTL" --socket "$sock" attest 2>&1)
 check "after 7 RETRYs the quote was resent and the host is still trusted" \
     has "$out" '^trusted'
 check "no attestation failed meanwhile" \
-    sh -c "! grep -q 'host untrusted' '$work/syslog.out' && grep -q 'attestation' '$work/syslog.out'"
+    synced sh -c "! grep -q 'host untrusted' '$work/syslog.out' && grep -q 'attestation' '$work/syslog.out'"
 out=$(session)
 check "and a session is allowed ($out)" has "$out" '^allow'
 
 # ------------------------------------------ RETRY for good: bounded, deny
-m=$(mark)
+m=$(sink_lines)
 echo "retry 1000000" >"$work/mode"
 start=$(date +%s)
 check "RETRY for good: the host becomes untrusted, naming the TPM's answer" \
-    wait_for logged_since "$m" "host untrusted: quoting PCRs (Quote): tpm:warn(2.0): the TPM was not able to start the command (0x922)"
+    wait_for logged_since "$m" -F "host untrusted: quoting PCRs (Quote): tpm:warn(2.0): the TPM was not able to start the command (0x922)"
 r1=$(retries)
 sleep 3
 r2=$(retries)
@@ -139,11 +135,11 @@ out=$(session)
 check "sessions are allowed again ($out)" has "$out" '^allow'
 
 # ------------------------------------------ the TPM lost mid-quote
-m=$(mark)
+m=$(sink_lines)
 echo lose >"$work/mode"
 check "a quote is cut off after it reached swtpm" wait_for at_least lost 1
 check "the lost quote makes the host untrusted, saying why" \
-    wait_for logged_since "$m" "host untrusted: quoting PCRs (Quote): tcti:IO failure"
+    wait_for logged_since "$m" -F "host untrusted: quoting PCRs (Quote): tcti:IO failure"
 start=$(date +%s%N)
 out=$(session)
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -167,10 +163,10 @@ out=$(session)
 check "sessions are allowed again ($out)" has "$out" '^allow'
 
 # ------------------------------------------ swtpm itself killed
-m=$(mark)
+m=$(sink_lines)
 kill -KILL "$(cat "$work/tpm/swtpm.pid")"
 check "swtpm killed: the host becomes untrusted, saying why" \
-    wait_for logged_since "$m" "host untrusted"
+    wait_for logged_since "$m" -F "host untrusted"
 out=$(session)
 check "swtpm killed: a session is denied ($out)" has "$out" '^deny'
 swtpm socket --tpm2 --tpmstate dir="$work/tpm" \
