@@ -620,24 +620,25 @@ zx resolve-loop k .zt.test 9
 check "nine names resolved one after another through it ($out)" \
     test "$out" = "ok resolved=9 failed=0"
 diag "$(tr '\n' ';' <"$work/keep.log")"
-# keep_line N: the stub's log line of the Nth question (from 0).
-keep_line() { sed -n "$(($1 + 1))p" "$work/keep.log"; }
+# keep_pair N LINE LINE2: the stub's log lines of the Nth question (from
+# 0) and the next.
+keep_pair() {
+	test "$(sed -n "$(($1 + 1))p" "$work/keep.log")" = "$2" -a \
+	    "$(sed -n "$(($1 + 2))p" "$work/keep.log")" = "$3"
+}
 check "the second question came on the first one's connection" \
-    test "$(keep_line 0)" = "0 good k0.zt.test conn=1" -a \
-    "$(keep_line 1)" = "1 good k1.zt.test conn=1"
+    keep_pair 0 "0 good k0.zt.test conn=1" "1 good k1.zt.test conn=1"
 check "an answer to another id on a kept connection was skipped, the right one taken, the connection not used again" \
-    test "$(keep_line 2)" = "2 wrong-id+good k2.zt.test conn=1" -a \
-    "$(keep_line 3)" = "3 good k3.zt.test conn=2"
+    keep_pair 2 "2 wrong-id+good k2.zt.test conn=1" "3 good k3.zt.test conn=2"
 check "an answer to another question likewise" \
-    test "$(keep_line 4)" = "4 wrong-question+good k4.zt.test conn=2" -a \
-    "$(keep_line 5)" = "5 good k5.zt.test conn=3"
+    keep_pair 4 "4 wrong-question+good k4.zt.test conn=2" \
+    "5 good k5.zt.test conn=3"
 check "a connection the upstream closed after answering is not used again" \
-    test "$(keep_line 6)" = "6 close k6.zt.test conn=3" -a \
-    "$(keep_line 7)" = "7 good k7.zt.test conn=4"
+    keep_pair 6 "6 close k6.zt.test conn=3" "7 good k7.zt.test conn=4"
 check "a kept connection closed with the question on it: asked again, once, on a new one" \
-    test "$(keep_line 8)" = "8 drop k8.zt.test conn=4" -a \
-    "$(keep_line 9)" = "9 good k8.zt.test conn=5" -a \
-    "$(wc -l <"$work/keep.log")" -eq 10
+    keep_pair 8 "8 drop k8.zt.test conn=4" "9 good k8.zt.test conn=5"
+check "the stub saw those ten questions only" \
+    test "$(wc -l <"$work/keep.log")" -eq 10
 
 check "every launch carried ztd's compiled filter of the profile with host rules" \
     filters_sent dns "$account"
