@@ -18,7 +18,8 @@
  *     idle ones) when its exchange was clean, closed on any error, any
  *     foreign message or a timeout, and one whose reuse fails before any
  *     answer byte (the server closed it while idle) is replaced by a new
- *     one, once;
+ *     one, once; the first upstream's first connection is opened with
+ *     the resolver, before the agent asks anything;
  *   - ztd is told the CNAME chain and the addresses (LEARN), checks them
  *     against the policy and says which it remembers; the agent's answer
  *     holds those only, TTLs cut to dns.max_ttl.  What ztd kept is noted
@@ -203,6 +204,8 @@ read_resolv_conf(struct resolver *r)
 	fclose(f);
 }
 
+static int upstream_open(struct resolver *r, size_t i, int64_t deadline);
+
 int
 resolver_new(struct resolver **out, struct ztconn *ztd,
     const struct profile *p)
@@ -236,6 +239,10 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
 		zt_log(LOG_WARNING, "agent %s: resolver: no DNS server to ask "
 		    "(dns.upstream, %s): every allowed name fails (SERVFAIL)",
 		    r->agent, RESOLV_CONF);
+	else
+		/* The first question's connection, made now (off its path):
+		 * kept as any idle one, nothing sent on it before it. */
+		r->pool[0].fd = upstream_open(r, 0, 0);
 	*out = r;
 	return 0;
 }
@@ -288,8 +295,8 @@ write_exact(int fd, const uint8_t *buf, size_t len, int64_t deadline)
 	return transfer(fd, (uint8_t *)buf, len, true, deadline);
 }
 
-/* A new TCP connection to the upstream I, connected by DEADLINE: its fd,
- * or -1. */
+/* A new TCP connection to the upstream I, connected by DEADLINE (0:
+ * connecting still, not waited for): its fd, or -1. */
 static int
 upstream_open(struct resolver *r, size_t i, int64_t deadline)
 {
@@ -305,6 +312,8 @@ upstream_open(struct resolver *r, size_t i, int64_t deadline)
 		int e = 0;
 		socklen_t l = sizeof(e);
 
+		if (errno == EINPROGRESS && deadline == 0)
+			return fd;
 		if (errno != EINPROGRESS ||
 		    wait_until(fd, POLLOUT, deadline) < 0 ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e != 0) {
