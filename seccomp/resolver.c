@@ -28,7 +28,7 @@
  *     shorten what ztd remembers, is answered with what ztd kept without
  *     telling ztd again, its TTLs cut to what ztd still remembers (ztd's
  *     memory is only left to run out sooner, never made longer); past
- *     half of it, ztd is told again.
+ *     half of it, or MEMO_MAX_MS after the LEARN, ztd is told again.
  * Memory is bounded by RESOLVER_CONNS_MAX connections and their buffers,
  * UPSTREAM_POOL upstream connections and MEMO_SLOTS notes.
  */
@@ -62,6 +62,10 @@
 					 * addresses at most */
 #define UPSTREAM_POOL 4			/* idle upstream connections kept */
 #define MEMO_SLOTS 32			/* questions whose LEARN is noted */
+#define MEMO_MAX_MS 10000		/* a note is recalled this long at most:
+					 * ztd may have to drop what it kept
+					 * (dns.max_entries, only ever filled
+					 * by the grant's own agents) */
 
 /* An idle upstream connection, its exchanges all clean. */
 struct upconn {
@@ -467,9 +471,10 @@ memo_find(struct resolver *r, uint16_t type, const char *name)
 
 /*
  * Is A (the upstream's answer to Q, just taken) the answer noted for Q
- * under EPOCH, with ztd still remembering what it kept of it for at least
- * half the time it was told to, and no TTL of A shorter (by more than a
- * second, ztd's rounding) than what ztd remembers?  Then true, with what
+ * under EPOCH within MEMO_MAX_MS, with ztd still remembering what it kept
+ * of it for at least half the time it was told to, and no TTL of A
+ * shorter (by more than a second, ztd's rounding) than what ztd
+ * remembers?  Then true, with what
  * ztd kept (*KEPT_CHAIN, *KEPT by A's indexes) and *TTL, the seconds ztd
  * still remembers it at the least.
  */
@@ -487,6 +492,7 @@ memo_recall(struct resolver *r, const struct dns_question *q,
 	m = memo_find(r, q->type, q->name);
 	if (m == NULL || m->epoch != epoch || a->rcode != m->answer.rcode ||
 	    (m->until_ms - now) * 2 < m->until_ms - m->learned_ms ||
+	    now - m->learned_ms > MEMO_MAX_MS ||
 	    m->until_ms - now < 1000 || a->n_chain != m->answer.n_chain ||
 	    a->n_addrs != m->answer.n_addrs)
 		goto out;
