@@ -18,8 +18,7 @@
  *     idle ones) when its exchange was clean, closed on any error, any
  *     foreign message or a timeout, and one whose reuse fails before any
  *     answer byte (the server closed it while idle) is replaced by a new
- *     one, once; the first upstream's first connection is opened with
- *     the resolver, before the agent asks anything;
+ *     one, once;
  *   - ztd is told the CNAME chain and the addresses (LEARN), checks them
  *     against the policy and says which it remembers; the agent's answer
  *     holds those only, TTLs cut to dns.max_ttl.  What ztd kept is noted
@@ -29,6 +28,11 @@
  *     telling ztd again, its TTLs cut to what ztd still remembers (ztd's
  *     memory is only left to run out sooner, never made longer); past
  *     half of it, or MEMO_MAX_MS after the LEARN, ztd is told again.
+ * The resolver's first thread starts with it and, while the agent starts,
+ * makes what the first question would wait for: ldns's first use (its
+ * pages, the dynamic linker's binding) and a connection to the first
+ * upstream (in the pool as any idle one, nothing sent on it before a
+ * question ztd allowed).
  * Memory is bounded by RESOLVER_CONNS_MAX connections and their buffers,
  * UPSTREAM_POOL upstream connections and MEMO_SLOTS notes.
  */
@@ -208,7 +212,7 @@ read_resolv_conf(struct resolver *r)
 	fclose(f);
 }
 
-static int upstream_open(struct resolver *r, size_t i, int64_t deadline);
+static void start_first_thread(struct resolver *r);
 
 int
 resolver_new(struct resolver **out, struct ztconn *ztd,
@@ -243,10 +247,7 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
 		zt_log(LOG_WARNING, "agent %s: resolver: no DNS server to ask "
 		    "(dns.upstream, %s): every allowed name fails (SERVFAIL)",
 		    r->agent, RESOLV_CONF);
-	else
-		/* The first question's connection, made now (off its path):
-		 * kept as any idle one, nothing sent on it before it. */
-		r->pool[0].fd = upstream_open(r, 0, 0);
+	start_first_thread(r);
 	*out = r;
 	return 0;
 }
@@ -729,34 +730,68 @@ serve_main(void *arg)
 	return NULL;
 }
 
+/* A detached thread running FN(R): 0, or an error number. */
+static int
+start_thread(struct resolver *r, void *(*fn)(void *))
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	int e;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	e = pthread_create(&thread, &attr, fn, r);
+	pthread_attr_destroy(&attr);
+	return e;
+}
+
 /* Queue C (bridged) for a thread: a waiting one, else a new one (lock
  * held).  0, or -EAGAIN (C not queued) when no thread could be made. */
 static int
 queue_conn(struct resolver *r, struct conn *c)
 {
-	if (r->waiting <= r->queued) {
-		pthread_attr_t attr;
-		pthread_t thread;
-		int e;
-
-		/* Every thread serves one connection and the slots are
-		 * RESOLVER_CONNS_MAX: with that many threads one is free
-		 * or about to be. */
-		if (r->threads < RESOLVER_CONNS_MAX) {
-			pthread_attr_init(&attr);
-			pthread_attr_setdetachstate(&attr,
-			    PTHREAD_CREATE_DETACHED);
-			e = pthread_create(&thread, &attr, serve_main, r);
-			pthread_attr_destroy(&attr);
-			if (e != 0 && r->threads == 0)
-				return -EAGAIN;
-			if (e == 0)
-				r->threads++;
-		}
+	/* Every thread serves one connection and the slots are
+	 * RESOLVER_CONNS_MAX: with that many threads one is free or about
+	 * to be. */
+	if (r->waiting <= r->queued && r->threads < RESOLVER_CONNS_MAX) {
+		if (start_thread(r, serve_main) == 0)
+			r->threads++;
+		else if (r->threads == 0)
+			return -EAGAIN;
 	}
 	r->queue[r->queued++] = c;
 	pthread_cond_signal(&r->ready);
 	return 0;
+}
+
+/* The resolver's first thread: readies what the first question would
+ * wait for (ldns, the first upstream's connection), then serves. */
+static void *
+first_main(void *arg)
+{
+	struct resolver *r = arg;
+	struct dns_question q = { .type = DNS_TYPE_A }, parsed;
+	struct dns_answer answer;
+	uint8_t wire[512];
+	int n, fd;
+
+	snprintf(q.name, sizeof(q.name), "ready.invalid");
+	if ((n = dns_build_query(&q, 0, wire, sizeof(wire))) > 0)
+		dns_parse_query(wire, (size_t)n, &parsed);
+	if ((n = dns_build_reply(&q, DNS_RCODE_NXDOMAIN, NULL, 0, 0,
+	    r->max_ttl, wire, sizeof(wire))) > 0)
+		dns_parse_answer(wire, (size_t)n, 0, &q, &answer);
+	if (r->n_upstream > 0 && (fd = upstream_open(r, 0, 0)) >= 0)
+		upstream_give(r, 0, fd);
+	return serve_main(r);
+}
+
+static void
+start_first_thread(struct resolver *r)
+{
+	r->threads = 1;			/* before it could end */
+	if (start_thread(r, first_main) != 0)
+		r->threads = 0;
 }
 
 int
