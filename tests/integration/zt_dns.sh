@@ -468,7 +468,26 @@ hold_again() {
 	wait_for grep -q '^again ' "$1"
 	again=$(sed -n 's/^again //p' "$1")
 }
-first_ok='^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ connect=ok$'
+first_ok='^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ ttl=[0-9]+ connect=ok$'
+
+# The resolver notes what ztd kept of an answer (LEARN): the same answer
+# again soon after (within 10 s, half its TTL) is given with what ztd kept
+# without telling ztd again, its TTLs cut to what ztd still remembers.
+# memo.zt.test's TTL is 300 in the zone: the first answer says 300; asked
+# again 2 s later on the same connection, less (unbound, authoritative,
+# still says 300), and ztd still allows the address.
+hold_start "$work/memo1.out" 123e memo.zt.test "$net.14"
+sleep 2
+hold_again "$work/memo1.out"
+memo_first=$(sed -n 's/^first //p' "$work/memo1.out")
+memo_ttl=$(printf '%s' "$again" | sed -n 's/.* ttl=\([0-9]*\) .*/\1/p')
+check "memo.zt.test is answered with its TTL, 300, the first time ($memo_first)" \
+    test "${memo_first% connect=*}" != "${memo_first% ttl=300 connect=*}"
+check "asked again 2 s later, from the resolver's note: its TTL cut to what ztd still remembers ($again)" \
+    test -n "$memo_ttl" -a "${memo_ttl:-300}" -lt 300 -a "${memo_ttl:-0}" -ge 250
+check "and ztd still allows its address (nothing listens there: ECONNREFUSED, not EACCES)" \
+    test "${again##* }" = "connect=ECONNREFUSED"
+stop_pid "$holder"
 
 # The resolver notes what ztd kept of an answer and gives the same answer
 # again without telling ztd (LEARN) only while no event of ztd's came
