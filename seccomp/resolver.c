@@ -475,9 +475,8 @@ memo_find(struct resolver *r, uint16_t type, const char *name)
  * under EPOCH within MEMO_MAX_MS, with ztd still remembering what it kept
  * of it for at least half the time it was told to, and no TTL of A
  * shorter (by more than a second, ztd's rounding) than what ztd
- * remembers?  Then true, with what
- * ztd kept (*KEPT_CHAIN, *KEPT by A's indexes) and *TTL, the seconds ztd
- * still remembers it at the least.
+ * remembers?  Then true, with what ztd kept (*KEPT_CHAIN, *KEPT by A's
+ * indexes) and *TTL, the seconds ztd still remembers it at the least.
  */
 static bool
 memo_recall(struct resolver *r, const struct dns_question *q,
