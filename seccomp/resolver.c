@@ -18,7 +18,9 @@
  *     idle ones) when its exchange was clean, closed on any error, any
  *     foreign message or a timeout, and one whose reuse fails before any
  *     answer byte (the server closed it while idle) is replaced by a new
- *     one, once;
+ *     one, once; one idle for UPSTREAM_IDLE_MS is closed (by a waiting
+ *     thread of the resolver, or when next taken): a server's TCP slots
+ *     are few (unbound's incoming-num-tcp: 10 by default);
  *   - ztd is told the CNAME chain and the addresses (LEARN), checks them
  *     against the policy and says which it remembers; the agent's answer
  *     holds those only, TTLs cut to dns.max_ttl.  What ztd kept is noted
@@ -65,6 +67,7 @@
 #define DNS_REPLY_MAX 8192		/* our replies: a chain and 32
 					 * addresses at most */
 #define UPSTREAM_POOL 4			/* idle upstream connections kept */
+#define UPSTREAM_IDLE_MS 5000		/* an idle one is closed after it */
 #define MEMO_SLOTS 32			/* questions whose LEARN is noted */
 #define MEMO_MAX_MS 10000		/* a note is recalled this long at most:
 					 * ztd may have to drop what it kept
@@ -75,6 +78,7 @@
 struct upconn {
 	int fd;				/* -1: none */
 	size_t server;			/* an index into upstream[] */
+	int64_t idle_since;		/* zt_monotonic_ms() */
 };
 
 /*
@@ -219,6 +223,7 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
     const struct profile *p)
 {
 	struct resolver *r = calloc(1, sizeof(*r));
+	pthread_condattr_t attr;
 
 	if (r == NULL || (r->conns = calloc(RESOLVER_CONNS_MAX,
 	    sizeof(*r->conns))) == NULL ||
@@ -232,7 +237,10 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
 	snprintf(r->agent, sizeof(r->agent), "%s", p->agent);
 	r->max_ttl = p->dns_max_ttl != 0 ? p->dns_max_ttl : 300;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->ready, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->ready, &attr);
+	pthread_condattr_destroy(&attr);
 	for (size_t i = 0; i < UPSTREAM_POOL; i++)
 		r->pool[i].fd = -1;
 	for (size_t i = 0; i < RESOLVER_CONNS_MAX; i++) {
@@ -329,6 +337,27 @@ upstream_open(struct resolver *r, size_t i, int64_t deadline)
 	return fd;
 }
 
+/* Close the connections idle for UPSTREAM_IDLE_MS by NOW (lock held):
+ * when the next of the others is to be closed, or 0 (none left). */
+static int64_t
+upstream_reap(struct resolver *r, int64_t now)
+{
+	int64_t next = 0;
+
+	for (size_t k = 0; k < UPSTREAM_POOL; k++) {
+		int64_t end = r->pool[k].idle_since + UPSTREAM_IDLE_MS;
+
+		if (r->pool[k].fd < 0)
+			continue;
+		if (now >= end) {
+			close(r->pool[k].fd);
+			r->pool[k].fd = -1;
+		} else if (next == 0 || end < next)
+			next = end;
+	}
+	return next;
+}
+
 /*
  * An idle connection to the upstream I from the pool (*REUSED true), else
  * a new one (by DEADLINE): its fd, or -1.  One the server has closed or
@@ -342,6 +371,7 @@ upstream_take(struct resolver *r, size_t i, int64_t deadline, bool *reused)
 		struct pollfd pfd = { .fd = -1, .events = POLLIN };
 
 		pthread_mutex_lock(&r->lock);
+		upstream_reap(r, zt_monotonic_ms());
 		for (size_t k = 0; k < UPSTREAM_POOL && pfd.fd < 0; k++)
 			if (r->pool[k].fd >= 0 && r->pool[k].server == i) {
 				pfd.fd = r->pool[k].fd;
@@ -371,7 +401,10 @@ upstream_give(struct resolver *r, size_t i, int fd)
 		if (!r->closed && r->pool[k].fd < 0) {
 			r->pool[k].fd = fd;
 			r->pool[k].server = i;
+			r->pool[k].idle_since = zt_monotonic_ms();
 			fd = -1;
+			/* A waiting thread closes it when idle too long. */
+			pthread_cond_signal(&r->ready);
 		}
 	pthread_mutex_unlock(&r->lock);
 	if (fd >= 0)
@@ -700,7 +733,8 @@ serve(struct conn *c)
 }
 
 /* One of the resolver's threads: serves the queued connections, one at a
- * time, waiting for the next; ends once the resolver is closed. */
+ * time, waiting for the next (and closing idle upstream connections
+ * meanwhile); ends once the resolver is closed. */
 static void *
 serve_main(void *arg)
 {
@@ -711,8 +745,16 @@ serve_main(void *arg)
 		struct conn *c;
 
 		while (r->queued == 0 && !r->closed) {
+			int64_t at = upstream_reap(r, zt_monotonic_ms());
+			struct timespec until = { .tv_sec = at / 1000,
+			    .tv_nsec = at % 1000 * 1000000 };
+
 			r->waiting++;
-			pthread_cond_wait(&r->ready, &r->lock);
+			if (at == 0)
+				pthread_cond_wait(&r->ready, &r->lock);
+			else
+				pthread_cond_timedwait(&r->ready, &r->lock,
+				    &until);
 			r->waiting--;
 		}
 		if (r->queued == 0)
@@ -745,14 +787,16 @@ start_thread(struct resolver *r, void *(*fn)(void *))
 }
 
 /* Queue C (bridged) for a thread: a waiting one, else a new one (lock
- * held).  0, or -EAGAIN (C not queued) when no thread could be made. */
+ * held); one more is made when none would be left waiting (to close idle
+ * upstream connections, and take the next agent connection at once).  0,
+ * or -EAGAIN (C not queued) when no thread could be made. */
 static int
 queue_conn(struct resolver *r, struct conn *c)
 {
 	/* Every thread serves one connection and the slots are
 	 * RESOLVER_CONNS_MAX: with that many threads one is free or about
 	 * to be. */
-	if (r->waiting <= r->queued && r->threads < RESOLVER_CONNS_MAX) {
+	if (r->waiting <= r->queued + 1 && r->threads < RESOLVER_CONNS_MAX) {
 		if (start_thread(r, serve_main) == 0)
 			r->threads++;
 		else if (r->threads == 0)
@@ -782,6 +826,11 @@ first_main(void *arg)
 		dns_parse_answer(wire, (size_t)n, 0, &q, &answer);
 	if (r->n_upstream > 0 && (fd = upstream_open(r, 0, 0)) >= 0)
 		upstream_give(r, 0, fd);
+	/* A second, so that one is left waiting while one serves. */
+	pthread_mutex_lock(&r->lock);
+	if (r->threads < 2 && start_thread(r, serve_main) == 0)
+		r->threads++;
+	pthread_mutex_unlock(&r->lock);
 	return serve_main(r);
 }
 

@@ -658,6 +658,24 @@ check "a kept connection closed with the question on it: asked again, once, on a
     keep_pair 8 "8 drop k8.zt.test conn=4" "9 good k8.zt.test conn=5"
 check "the stub saw those ten questions only" \
     test "$(wc -l <"$work/keep.log")" -eq 10
+# A kept connection idle for 5 s is closed (a server's TCP slots are few):
+# an agent asks once on a DNS connection it holds open, and while it waits
+# the resolver's connection to the stub goes; its next question comes on
+# a new one.
+keep_closed() {
+	[ "$(ss -Htn state established "dport = :$keep_port" | wc -l)" -eq 0 ]
+}
+hold_start "$work/idle.out" 123f k9.zt.test 192.0.2.99
+check "a question through the keeping stub on a DNS connection held open ($(head -n 1 "$work/idle.out"))" \
+    grep -qE '^first rcode=0 qd=1 an=1 ' "$work/idle.out"
+check "it came on a connection of its own" \
+    test "$(tail -n 1 "$work/keep.log")" = "10 good k9.zt.test conn=6"
+check "that connection, idle, is closed while the agent waits" \
+    wait_for keep_closed
+hold_again "$work/idle.out"
+check "the next question comes on a new connection ($again)" \
+    test "$(tail -n 1 "$work/keep.log")" = "11 good k9.zt.test conn=7"
+stop_pid "$holder"
 
 check "every launch carried ztd's compiled filter of the profile with host rules" \
     filters_sent dns "$account"
