@@ -19,7 +19,8 @@
  * where /etc/resolv.conf names that unbound and /etc/nsswitch.conf says
  * "hosts: files dns", bare (RES_OPTIONS=use-vc set here) and under zt-exec
  * (which sets use-vc itself and carries every TCP connect to port 53 to
- * its resolver, which asks ztd, then unbound, then tells ztd the answer).
+ * its resolver, which asks ztd, then unbound on a TCP connection it keeps,
+ * then tells ztd the answer unless ztd holds that answer already).
  * Each launch times LATER + 1 rounds of getaddrinfo(NAME, AF_INET) and a
  * TCP connect to the address (and close); the first is the grant's first
  * resolution of NAME (under zt-exec: ztd decides the question and the

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The grant's resolver.  Each TCP connection of the agent to port 53 is
- * bridged here and served on its own thread, one length-prefixed message
- * at a time (RFC 1035 4.2.2):
+ * bridged here and served by one of the resolver's threads (made when no
+ * thread is free, up to RESOLVER_CONNS_MAX, then kept for the next
+ * connection: glibc opens one per lookup), one length-prefixed message at
+ * a time (RFC 1035 4.2.2):
  *   - a malformed query gets FORMERR (or NOTIMP), one that is no query
  *     ends the connection;
  *   - the name goes to ztd as a resolve decision (audited there, allow or
@@ -11,12 +13,30 @@
  *     host rule names gets REFUSED and never leaves the host, and so does
  *     any question but A and AAAA;
  *   - an allowed question goes upstream over TCP with a fresh random id,
- *     and only an answer to that id and that question is taken;
+ *     and only an answer to that id and that question is taken; the TCP
+ *     connection is kept for the next question (at most UPSTREAM_POOL
+ *     idle ones) when its exchange was clean, closed on any error, any
+ *     foreign message or a timeout, and one whose reuse fails before any
+ *     answer byte (the server closed it while idle) is replaced by a new
+ *     one, once; one idle for UPSTREAM_IDLE_MS is closed (by a waiting
+ *     thread of the resolver, or when next taken): a server's TCP slots
+ *     are few (unbound's incoming-num-tcp: 10 by default);
  *   - ztd is told the CNAME chain and the addresses (LEARN), checks them
  *     against the policy and says which it remembers; the agent's answer
- *     holds those only, TTLs cut to dns.max_ttl.
- * Nothing is kept here between questions: memory is bounded by
- * RESOLVER_CONNS_MAX connections and their buffers.
+ *     holds those only, TTLs cut to dns.max_ttl.  What ztd kept is noted
+ *     here (MEMO_SLOTS questions): while nothing ztd pushed has come
+ *     since (ztconn_epoch), the same answer again, whose TTLs would not
+ *     shorten what ztd remembers, is answered with what ztd kept without
+ *     telling ztd again, its TTLs cut to what ztd still remembers (ztd's
+ *     memory is only left to run out sooner, never made longer); past
+ *     half of it, or MEMO_MAX_MS after the LEARN, ztd is told again.
+ * The resolver's first thread starts with it and, while the agent starts,
+ * makes what the first question would wait for: ldns's first use (its
+ * pages, the dynamic linker's binding) and a connection to the first
+ * upstream (in the pool as any idle one, nothing sent on it before a
+ * question ztd allowed).
+ * Memory is bounded by RESOLVER_CONNS_MAX connections and their buffers,
+ * UPSTREAM_POOL upstream connections and MEMO_SLOTS notes.
  */
 #include "config.h"
 
@@ -46,6 +66,38 @@
 #define RESOLV_CONF "/etc/resolv.conf"
 #define DNS_REPLY_MAX 8192		/* our replies: a chain and 32
 					 * addresses at most */
+#define UPSTREAM_POOL 4			/* idle upstream connections kept */
+#define UPSTREAM_IDLE_MS 5000		/* an idle one is closed after it */
+#define MEMO_SLOTS 32			/* questions whose LEARN is noted */
+#define MEMO_MAX_MS 10000		/* a note is recalled this long at most:
+					 * ztd may have to drop what it kept
+					 * (dns.max_entries, only ever filled
+					 * by the grant's own agents) */
+
+/* An idle upstream connection, its exchanges all clean. */
+struct upconn {
+	int fd;				/* -1: none */
+	size_t server;			/* an index into upstream[] */
+	int64_t idle_since;		/* zt_monotonic_ms() */
+};
+
+/*
+ * What ztd kept of the answer to a question (LEARN), while no event of
+ * ztd's has come since (EPOCH): the answer, and when ztd forgets each
+ * address at the earliest (EXPIRES_MS, CLOCK_BOOTTIME: the LEARN's send
+ * plus the TTL ztd was told, cut to max_ttl; ztd keeps it that long at
+ * least).
+ */
+struct memo {
+	bool used;
+	uint64_t epoch;
+	uint16_t type;
+	int64_t learned_ms, until_ms;	/* until: the earliest expiry */
+	size_t kept_chain;
+	uint32_t kept;
+	struct dns_answer answer;
+	int64_t expires_ms[DNS_ADDRS_MAX];
+};
 
 struct resolver {
 	struct ztconn *ztd;
@@ -55,8 +107,13 @@ struct resolver {
 	socklen_t upstream_len[UPSTREAMS_MAX];
 	size_t n_upstream;
 	pthread_mutex_t lock;
+	pthread_cond_t ready;		/* a connection is queued, or closed */
 	bool closed;
 	struct conn *conns;		/* RESOLVER_CONNS_MAX, made once */
+	struct conn *queue[RESOLVER_CONNS_MAX];	/* bridged, unserved */
+	size_t queued, threads, waiting;
+	struct upconn pool[UPSTREAM_POOL];
+	struct memo *memos;		/* MEMO_SLOTS, made once */
 };
 
 /* One agent connection's state and buffers: a fixed slot, so that what
@@ -159,14 +216,20 @@ read_resolv_conf(struct resolver *r)
 	fclose(f);
 }
 
+static void start_first_thread(struct resolver *r);
+
 int
 resolver_new(struct resolver **out, struct ztconn *ztd,
     const struct profile *p)
 {
 	struct resolver *r = calloc(1, sizeof(*r));
+	pthread_condattr_t attr;
 
 	if (r == NULL || (r->conns = calloc(RESOLVER_CONNS_MAX,
-	    sizeof(*r->conns))) == NULL) {
+	    sizeof(*r->conns))) == NULL ||
+	    (r->memos = calloc(MEMO_SLOTS, sizeof(*r->memos))) == NULL) {
+		if (r != NULL)
+			free(r->conns);
 		free(r);
 		return -ENOMEM;
 	}
@@ -174,6 +237,12 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
 	snprintf(r->agent, sizeof(r->agent), "%s", p->agent);
 	r->max_ttl = p->dns_max_ttl != 0 ? p->dns_max_ttl : 300;
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->ready, &attr);
+	pthread_condattr_destroy(&attr);
+	for (size_t i = 0; i < UPSTREAM_POOL; i++)
+		r->pool[i].fd = -1;
 	for (size_t i = 0; i < RESOLVER_CONNS_MAX; i++) {
 		r->conns[i].r = r;
 		r->conns[i].fd = -1;
@@ -186,6 +255,7 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
 		zt_log(LOG_WARNING, "agent %s: resolver: no DNS server to ask "
 		    "(dns.upstream, %s): every allowed name fails (SERVFAIL)",
 		    r->agent, RESOLV_CONF);
+	start_first_thread(r);
 	*out = r;
 	return 0;
 }
@@ -238,28 +308,13 @@ write_exact(int fd, const uint8_t *buf, size_t len, int64_t deadline)
 	return transfer(fd, (uint8_t *)buf, len, true, deadline);
 }
 
-/*
- * Ask the upstream I for Q over TCP with a random id: the answer's length
- * in C->up, or -1 (no connection, timeout, or nothing that answers our
- * id and question within UPSTREAM_MS), with A filled on success.
- */
+/* A new TCP connection to the upstream I, connected by DEADLINE (0:
+ * connecting still, not waited for): its fd, or -1. */
 static int
-ask_upstream(struct conn *c, size_t i, const struct dns_question *q,
-    struct dns_answer *a)
+upstream_open(struct resolver *r, size_t i, int64_t deadline)
 {
-	struct resolver *r = c->r;
-	int64_t deadline = zt_monotonic_ms() + UPSTREAM_MS;
-	uint8_t query[DNS_QUERY_MAX + 2], len[2];
-	uint16_t id;
-	int fd, n, one = 1, result = -1;
-	size_t size;
+	int fd, one = 1;
 
-	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-		return -1;
-	if ((n = dns_build_query(q, id, query + 2, sizeof(query) - 2)) < 0)
-		return -1;
-	query[0] = (uint8_t)(n >> 8);
-	query[1] = (uint8_t)n;
 	fd = socket(r->upstream[i].ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -270,27 +325,324 @@ ask_upstream(struct conn *c, size_t i, const struct dns_question *q,
 		int e = 0;
 		socklen_t l = sizeof(e);
 
+		if (errno == EINPROGRESS && deadline == 0)
+			return fd;
 		if (errno != EINPROGRESS ||
 		    wait_until(fd, POLLOUT, deadline) < 0 ||
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e != 0)
-			goto out;
-	}
-	if (write_exact(fd, query, (size_t)n + 2, deadline) < 0)
-		goto out;
-	/* Answers to other ids (none expected on our own connection) are
-	 * skipped, not taken. */
-	while (read_exact(fd, len, 2, deadline) == 0) {
-		size = (size_t)(len[0] << 8 | len[1]);
-		if (size == 0 || read_exact(fd, c->up, size, deadline) < 0)
-			break;
-		if (dns_parse_answer(c->up, size, id, q, a) == 0) {
-			result = (int)size;
-			break;
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e != 0) {
+			close(fd);
+			return -1;
 		}
 	}
+	return fd;
+}
+
+/* Close the connections idle for UPSTREAM_IDLE_MS by NOW (lock held):
+ * when the next of the others is to be closed, or 0 (none left). */
+static int64_t
+upstream_reap(struct resolver *r, int64_t now)
+{
+	int64_t next = 0;
+
+	for (size_t k = 0; k < UPSTREAM_POOL; k++) {
+		int64_t end = r->pool[k].idle_since + UPSTREAM_IDLE_MS;
+
+		if (r->pool[k].fd < 0)
+			continue;
+		if (now >= end) {
+			close(r->pool[k].fd);
+			r->pool[k].fd = -1;
+		} else if (next == 0 || end < next)
+			next = end;
+	}
+	return next;
+}
+
+/*
+ * An idle connection to the upstream I from the pool (*REUSED true), else
+ * a new one (by DEADLINE): its fd, or -1.  One the server has closed or
+ * written to while idle (readable: an end, or a message nobody asked for)
+ * is closed here, never used.
+ */
+static int
+upstream_take(struct resolver *r, size_t i, int64_t deadline, bool *reused)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = -1, .events = POLLIN };
+
+		pthread_mutex_lock(&r->lock);
+		upstream_reap(r, zt_monotonic_ms());
+		for (size_t k = 0; k < UPSTREAM_POOL && pfd.fd < 0; k++)
+			if (r->pool[k].fd >= 0 && r->pool[k].server == i) {
+				pfd.fd = r->pool[k].fd;
+				r->pool[k].fd = -1;
+			}
+		pthread_mutex_unlock(&r->lock);
+		if (pfd.fd < 0)
+			break;
+		if (poll(&pfd, 1, 0) == 0) {
+			*reused = true;
+			return pfd.fd;
+		}
+		close(pfd.fd);
+	}
+	*reused = false;
+	return upstream_open(r, i, deadline);
+}
+
+/* FD, to the upstream I, its last exchange clean: kept for the next
+ * question while the pool has room and the resolver is open, else
+ * closed. */
+static void
+upstream_give(struct resolver *r, size_t i, int fd)
+{
+	pthread_mutex_lock(&r->lock);
+	for (size_t k = 0; k < UPSTREAM_POOL && fd >= 0; k++)
+		if (!r->closed && r->pool[k].fd < 0) {
+			r->pool[k].fd = fd;
+			r->pool[k].server = i;
+			r->pool[k].idle_since = zt_monotonic_ms();
+			fd = -1;
+			/* A waiting thread closes it when idle too long. */
+			pthread_cond_signal(&r->ready);
+		}
+	pthread_mutex_unlock(&r->lock);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* One exchange's end: its answer, a failure, or a failure before any byte
+ * of an answer was read (the connection was gone). */
+enum exchange { EXCHANGE_OK, EXCHANGE_FAILED, EXCHANGE_NOTHING };
+
+/*
+ * Ask Q on FD with a random id by DEADLINE: EXCHANGE_OK with the answer's
+ * length in *SIZE (in C->up) and A filled; *CLEAN false when anything
+ * else came on FD (another id, another question, a malformed message),
+ * which is then not to be reused.
+ */
+static enum exchange
+exchange(struct conn *c, int fd, const struct dns_question *q,
+    struct dns_answer *a, int64_t deadline, size_t *size, bool *clean)
+{
+	uint8_t query[DNS_QUERY_MAX + 2], len[2];
+	bool got = false;
+	uint16_t id;
+	int n;
+
+	*clean = true;
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id) ||
+	    (n = dns_build_query(q, id, query + 2, sizeof(query) - 2)) < 0)
+		return EXCHANGE_FAILED;
+	query[0] = (uint8_t)(n >> 8);
+	query[1] = (uint8_t)n;
+	if (write_exact(fd, query, (size_t)n + 2, deadline) < 0)
+		return EXCHANGE_NOTHING;
+	/* Answers to other ids or questions are skipped, not taken. */
+	while (read_exact(fd, len, 2, deadline) == 0) {
+		got = true;
+		*size = (size_t)(len[0] << 8 | len[1]);
+		if (*size == 0 || read_exact(fd, c->up, *size, deadline) < 0)
+			break;
+		if (dns_parse_answer(c->up, *size, id, q, a) == 0)
+			return EXCHANGE_OK;
+		*clean = false;
+	}
+	*clean = false;
+	return got ? EXCHANGE_FAILED : EXCHANGE_NOTHING;
+}
+
+/*
+ * Ask the upstream I for Q over TCP: the answer's length in C->up, or -1
+ * (no connection, timeout, or nothing that answers our id and question
+ * within UPSTREAM_MS), with A filled on success.  A kept connection whose
+ * exchange ends before any answer byte is replaced by a new one, once
+ * (with a new id).
+ */
+static int
+ask_upstream(struct conn *c, size_t i, const struct dns_question *q,
+    struct dns_answer *a)
+{
+	struct resolver *r = c->r;
+	int64_t deadline = zt_monotonic_ms() + UPSTREAM_MS;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		enum exchange e;
+		bool reused, clean;
+		size_t size = 0;
+		int fd = upstream_take(r, i, deadline, &reused);
+
+		if (fd < 0)
+			return -1;
+		e = exchange(c, fd, q, a, deadline, &size, &clean);
+		if (e == EXCHANGE_OK) {
+			if (clean)
+				upstream_give(r, i, fd);
+			else
+				close(fd);
+			return (int)size;
+		}
+		close(fd);
+		if (e != EXCHANGE_NOTHING || !reused)
+			break;
+	}
+	return -1;
+}
+
+/* The memo for a question of TYPE for NAME, or NULL (lock held). */
+static struct memo *
+memo_find(struct resolver *r, uint16_t type, const char *name)
+{
+	for (size_t i = 0; i < MEMO_SLOTS; i++) {
+		struct memo *m = &r->memos[i];
+
+		if (m->used && m->type == type &&
+		    strcmp(m->answer.chain[0], name) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+/*
+ * Is A (the upstream's answer to Q, just taken) the answer noted for Q
+ * under EPOCH within MEMO_MAX_MS, with ztd still remembering what it kept
+ * of it for at least half the time it was told to, and no TTL of A
+ * shorter (by more than a second, ztd's rounding) than what ztd
+ * remembers?  Then true, with what ztd kept (*KEPT_CHAIN, *KEPT by A's
+ * indexes) and *TTL, the seconds ztd still remembers it at the least.
+ */
+static bool
+memo_recall(struct resolver *r, const struct dns_question *q,
+    const struct dns_answer *a, uint64_t epoch, int64_t now,
+    size_t *kept_chain, uint32_t *kept, uint32_t *ttl)
+{
+	const struct memo *m;
+	uint32_t matched = 0;
+	bool ok = false;
+
+	*kept = 0;
+	pthread_mutex_lock(&r->lock);
+	m = memo_find(r, q->type, q->name);
+	if (m == NULL || m->epoch != epoch || a->rcode != m->answer.rcode ||
+	    (m->until_ms - now) * 2 < m->until_ms - m->learned_ms ||
+	    now - m->learned_ms > MEMO_MAX_MS ||
+	    m->until_ms - now < 1000 || a->n_chain != m->answer.n_chain ||
+	    a->n_addrs != m->answer.n_addrs)
+		goto out;
+	for (size_t i = 0; i < a->n_chain; i++)
+		if (strcmp(a->chain[i], m->answer.chain[i]) != 0)
+			goto out;
+	for (size_t i = 0; i < a->n_addrs; i++) {
+		const struct dns_addr *x = &a->addrs[i];
+		uint32_t t = x->ttl < r->max_ttl ? x->ttl : r->max_ttl;
+		size_t j;
+
+		for (j = 0; j < m->answer.n_addrs; j++) {
+			const struct dns_addr *y = &m->answer.addrs[j];
+
+			if (!(matched & 1u << j) && x->family == y->family &&
+			    x->owner == y->owner && memcmp(x->addr, y->addr,
+			    x->family == AF_INET ? 4 : 16) == 0)
+				break;
+		}
+		if (j == m->answer.n_addrs)
+			goto out;
+		matched |= 1u << j;
+		if (!(m->kept & 1u << j))
+			continue;
+		if (now + (int64_t)t * 1000 + 1000 < m->expires_ms[j])
+			goto out;	/* ztd would now forget it sooner */
+		*kept |= 1u << i;
+	}
+	*kept_chain = m->kept_chain;
+	*ttl = (uint32_t)((m->until_ms - now) / 1000);
+	ok = true;
 out:
-	close(fd);
-	return result;
+	pthread_mutex_unlock(&r->lock);
+	return ok;
+}
+
+/*
+ * Note what ztd kept (KEPT_CHAIN, KEPT) of A, the answer to Q, told it
+ * at SENT_MS under EPOCH; a LEARN that kept no address forgets the note.
+ */
+static void
+memo_note(struct resolver *r, const struct dns_question *q,
+    const struct dns_answer *a, uint64_t epoch, int64_t sent_ms,
+    size_t kept_chain, uint32_t kept)
+{
+	struct memo *m;
+
+	pthread_mutex_lock(&r->lock);
+	if ((m = memo_find(r, q->type, q->name)) == NULL && kept != 0) {
+		/* A free slot, else the one ztd forgets first. */
+		m = &r->memos[0];
+		for (size_t i = 0; i < MEMO_SLOTS && m->used; i++)
+			if (!r->memos[i].used ||
+			    r->memos[i].until_ms < m->until_ms)
+				m = &r->memos[i];
+	}
+	if (m == NULL)
+		goto out;
+	m->used = kept != 0 && kept_chain > 0 && a->n_chain > 0;
+	if (!m->used)
+		goto out;
+	m->epoch = epoch;
+	m->type = q->type;
+	m->learned_ms = sent_ms;
+	m->until_ms = INT64_MAX;
+	m->kept_chain = kept_chain;
+	m->kept = kept;
+	m->answer = *a;
+	for (size_t j = 0; j < a->n_addrs; j++) {
+		uint32_t t = a->addrs[j].ttl < r->max_ttl ? a->addrs[j].ttl :
+		    r->max_ttl;
+
+		m->expires_ms[j] = sent_ms + (int64_t)t * 1000;
+		if ((kept & 1u << j) && m->expires_ms[j] < m->until_ms)
+			m->until_ms = m->expires_ms[j];
+	}
+	m->used = m->until_ms != INT64_MAX;	/* an address of A kept */
+out:
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Tell ztd what A, the answer to Q, holds (LEARN), or recall what it kept
+ * of the same answer before: 0 with *KEPT_CHAIN, *KEPT and *TTL (the
+ * reply's TTLs at most), or -1 (not remembered: SERVFAIL). */
+static int
+learn(struct conn *c, const struct dns_question *q,
+    const struct dns_answer *a, size_t *kept_chain, uint32_t *kept,
+    uint32_t *ttl)
+{
+	struct resolver *r = c->r;
+	struct ztconn_answer addrs[DNS_ADDRS_MAX];
+	uint64_t epoch = ztconn_epoch(r->ztd);
+	int64_t now = ztconn_now_ms();
+	char why[160];
+
+	*ttl = r->max_ttl;
+	if (memo_recall(r, q, a, epoch, now, kept_chain, kept, ttl)) {
+		if (*ttl > r->max_ttl)
+			*ttl = r->max_ttl;
+		return 0;
+	}
+	for (size_t i = 0; i < a->n_addrs; i++)
+		addrs[i] = (struct ztconn_answer){
+			.family = a->addrs[i].family,
+			.addr = a->addrs[i].addr,
+			.ttl = a->addrs[i].ttl,
+			.owner = a->addrs[i].owner,
+		};
+	if (ztconn_learn(r->ztd, (const char (*)[256])a->chain, a->n_chain,
+	    addrs, a->n_addrs, kept_chain, kept, why, sizeof(why)) < 0) {
+		zt_log(LOG_WARNING, "agent %s: resolver: dns:%s not "
+		    "remembered: %s", r->agent, q->name, why);
+		memo_note(r, q, a, epoch, now, 0, 0);
+		return -1;
+	}
+	memo_note(r, q, a, epoch, now, *kept_chain, *kept);
+	return 0;
 }
 
 /* The reply to the query of LEN bytes in C->in, into C->out + 2: its
@@ -302,10 +654,9 @@ answer(struct conn *c, size_t len)
 	struct dns_question q;
 	struct dns_answer *a = &c->answer;
 	struct ztconn_verdict v;
-	struct ztconn_answer addrs[DNS_ADDRS_MAX];
-	char object[DNS_NAME_MAX + 8], why[160];
+	char object[DNS_NAME_MAX + 8];
 	size_t kept_chain = 0;
-	uint32_t kept = 0;
+	uint32_t kept = 0, ttl = r->max_ttl;
 	int rcode, n = -1;
 
 	rcode = dns_parse_query(c->in, len, &q);
@@ -331,32 +682,21 @@ answer(struct conn *c, size_t len)
 			break;
 		}
 	if (rcode != DNS_RCODE_SERVFAIL) {
-		for (size_t i = 0; i < a->n_addrs; i++)
-			addrs[i] = (struct ztconn_answer){
-				.family = a->addrs[i].family,
-				.addr = a->addrs[i].addr,
-				.ttl = a->addrs[i].ttl,
-				.owner = a->addrs[i].owner,
-			};
-		if (ztconn_learn(r->ztd, (const char (*)[256])a->chain,
-		    a->n_chain, addrs, a->n_addrs, &kept_chain, &kept, why,
-		    sizeof(why)) < 0) {
-			zt_log(LOG_WARNING, "agent %s: resolver: %s not "
-			    "remembered: %s", r->agent, object, why);
+		if (learn(c, &q, a, &kept_chain, &kept, &ttl) < 0)
 			rcode = DNS_RCODE_SERVFAIL;
-		} else if (kept_chain == 0)
+		else if (kept_chain == 0)
 			rcode = DNS_RCODE_REFUSED;
 	}
 	n = dns_build_reply(&q, rcode, rcode == DNS_RCODE_SERVFAIL ||
 	    rcode == DNS_RCODE_REFUSED ? NULL : a, kept_chain, kept,
-	    r->max_ttl, c->out + 2, sizeof(c->out) - 2);
+	    ttl, c->out + 2, sizeof(c->out) - 2);
 	return n;
 }
 
-static void *
-serve(void *arg)
+/* Serve the agent's connection C until it ends, then free its slot. */
+static void
+serve(struct conn *c)
 {
-	struct conn *c = arg;
 	struct resolver *r = c->r;
 	int fd;
 
@@ -390,15 +730,122 @@ serve(void *arg)
 	pthread_mutex_lock(&r->lock);
 	c->fd = -1;
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* One of the resolver's threads: serves the queued connections, one at a
+ * time, waiting for the next (and closing idle upstream connections
+ * meanwhile); ends once the resolver is closed. */
+static void *
+serve_main(void *arg)
+{
+	struct resolver *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		struct conn *c;
+
+		while (r->queued == 0 && !r->closed) {
+			int64_t at = upstream_reap(r, zt_monotonic_ms());
+			struct timespec until = { .tv_sec = at / 1000,
+			    .tv_nsec = at % 1000 * 1000000 };
+
+			r->waiting++;
+			if (at == 0)
+				pthread_cond_wait(&r->ready, &r->lock);
+			else
+				pthread_cond_timedwait(&r->ready, &r->lock,
+				    &until);
+			r->waiting--;
+		}
+		if (r->queued == 0)
+			break;		/* closed, nothing left */
+		c = r->queue[0];
+		memmove(r->queue, r->queue + 1, --r->queued *
+		    sizeof(r->queue[0]));
+		pthread_mutex_unlock(&r->lock);
+		serve(c);
+		pthread_mutex_lock(&r->lock);
+	}
+	r->threads--;
+	pthread_mutex_unlock(&r->lock);
 	return NULL;
+}
+
+/* A detached thread running FN(R): 0, or an error number. */
+static int
+start_thread(struct resolver *r, void *(*fn)(void *))
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	int e;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	e = pthread_create(&thread, &attr, fn, r);
+	pthread_attr_destroy(&attr);
+	return e;
+}
+
+/* Queue C (bridged) for a thread: a waiting one, else a new one (lock
+ * held); one more is made when none would be left waiting (to close idle
+ * upstream connections, and take the next agent connection at once).  0,
+ * or -EAGAIN (C not queued) when no thread could be made. */
+static int
+queue_conn(struct resolver *r, struct conn *c)
+{
+	/* Every thread serves one connection and the slots are
+	 * RESOLVER_CONNS_MAX: with that many threads one is free or about
+	 * to be. */
+	if (r->waiting <= r->queued + 1 && r->threads < RESOLVER_CONNS_MAX) {
+		if (start_thread(r, serve_main) == 0)
+			r->threads++;
+		else if (r->threads == 0)
+			return -EAGAIN;
+	}
+	r->queue[r->queued++] = c;
+	pthread_cond_signal(&r->ready);
+	return 0;
+}
+
+/* The resolver's first thread: readies what the first question would
+ * wait for (ldns, the first upstream's connection), then serves. */
+static void *
+first_main(void *arg)
+{
+	struct resolver *r = arg;
+	struct dns_question q = { .type = DNS_TYPE_A }, parsed;
+	struct dns_answer answer;
+	uint8_t wire[512];
+	int n, fd;
+
+	snprintf(q.name, sizeof(q.name), "ready.invalid");
+	if ((n = dns_build_query(&q, 0, wire, sizeof(wire))) > 0)
+		dns_parse_query(wire, (size_t)n, &parsed);
+	if ((n = dns_build_reply(&q, DNS_RCODE_NXDOMAIN, NULL, 0, 0,
+	    r->max_ttl, wire, sizeof(wire))) > 0)
+		dns_parse_answer(wire, (size_t)n, 0, &q, &answer);
+	if (r->n_upstream > 0 && (fd = upstream_open(r, 0, 0)) >= 0)
+		upstream_give(r, 0, fd);
+	/* A second, so that one is left waiting while one serves. */
+	pthread_mutex_lock(&r->lock);
+	if (r->threads < 2 && start_thread(r, serve_main) == 0)
+		r->threads++;
+	pthread_mutex_unlock(&r->lock);
+	return serve_main(r);
+}
+
+static void
+start_first_thread(struct resolver *r)
+{
+	r->threads = 1;			/* before it could end */
+	if (start_thread(r, first_main) != 0)
+		r->threads = 0;
 }
 
 int
 resolver_connect(struct resolver *r, int sfd, pid_t actor)
 {
 	struct conn *c = NULL;
-	pthread_attr_t attr;
-	pthread_t thread;
 	int fd, e = 0;
 
 	pthread_mutex_lock(&r->lock);
@@ -420,16 +867,12 @@ resolver_connect(struct resolver *r, int sfd, pid_t actor)
 	c->fd = fd;
 	if (r->closed)
 		shutdown(fd, SHUT_RDWR);
-	pthread_mutex_unlock(&r->lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&thread, &attr, serve, c) != 0) {
-		close(fd);
-		e = -EAGAIN;
-	}
-	pthread_attr_destroy(&attr);
-	if (e == 0)
+	if ((e = queue_conn(r, c)) == 0) {
+		pthread_mutex_unlock(&r->lock);
 		return 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	close(fd);
 free_slot:
 	pthread_mutex_lock(&r->lock);
 	c->fd = -1;
@@ -445,5 +888,11 @@ resolver_close_all(struct resolver *r)
 	for (size_t i = 0; i < RESOLVER_CONNS_MAX; i++)
 		if (r->conns[i].fd >= 0)
 			shutdown(r->conns[i].fd, SHUT_RDWR);
+	for (size_t i = 0; i < UPSTREAM_POOL; i++)
+		if (r->pool[i].fd >= 0) {
+			close(r->pool[i].fd);
+			r->pool[i].fd = -1;
+		}
+	pthread_cond_broadcast(&r->ready);
 	pthread_mutex_unlock(&r->lock);
 }

@@ -747,6 +747,17 @@ out:
 	return r;
 }
 
+uint64_t
+ztconn_epoch(struct ztconn *z)
+{
+	uint64_t epoch;
+
+	pthread_mutex_lock(&z->lock);
+	epoch = z->cache_epoch;
+	pthread_mutex_unlock(&z->lock);
+	return epoch;
+}
+
 bool
 ztconn_connected(struct ztconn *z)
 {

@@ -105,6 +105,16 @@ int ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
     const struct ztconn_answer *addrs, size_t n_addrs, size_t *kept_chain,
     uint32_t *kept, char *why, size_t size);
 
+/*
+ * A number that changes (under the same lock, before any reply read after
+ * it is handed to its caller) whenever everything ztd allowed before may
+ * no longer hold: an event pushed by ztd (a reload, a revocation, an
+ * attestation change, a grant's end), the connection lost or made again.
+ * What was learned from ztd under one number holds no longer once it
+ * changed.
+ */
+uint64_t ztconn_epoch(struct ztconn *z);
+
 /* Tell ztd the grant is over (the agent exited), flush the reports, stop
  * the reader and free everything. */
 void ztconn_stop(struct ztconn *z);

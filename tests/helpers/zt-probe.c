@@ -1211,8 +1211,38 @@ dns_from_hex(const char *hex, uint8_t *msg, size_t size)
 	return n;
 }
 
+/* Past the name at AT of MSG (LEN bytes; a pointer ends it): where it
+ * ends, or 0. */
+static size_t
+skip_name(const uint8_t *msg, size_t len, size_t at)
+{
+	while (at < len && msg[at] != 0) {
+		if ((msg[at] & 0xc0) == 0xc0)
+			return at + 2 <= len ? at + 2 : 0;
+		at += 1 + msg[at];
+	}
+	return at < len ? at + 1 : 0;
+}
+
+/* The TTL of the first answer record of the reply MSG (LEN bytes, one
+ * question), or -1 when it has none. */
+static long
+first_ttl(const uint8_t *msg, size_t len)
+{
+	size_t at;
+
+	if (len < 12 || (msg[4] << 8 | msg[5]) != 1 ||
+	    (msg[6] << 8 | msg[7]) == 0 ||
+	    (at = skip_name(msg, len, 12)) == 0 ||
+	    (at = skip_name(msg, len, at + 4)) == 0 || at + 8 > len)
+		return -1;
+	return (long)((uint32_t)msg[at + 4] << 24 | msg[at + 5] << 16 |
+	    msg[at + 6] << 8 | msg[at + 7]);
+}
+
 /* Send MSG (N bytes after its length prefix) on FD and read one reply:
- * "rcode=N qd=N an=N ar=N bytes=N" into OUT, or "closed" when the server
+ * "rcode=N qd=N an=N ar=N bytes=N" (and " ttl=N", the first answer
+ * record's, when there is one) into OUT, or "closed" when the server
  * closed without one.  0, or -errno when the send failed. */
 static int
 dns_ask(int fd, const uint8_t *msg, size_t n, char *out, size_t size)
@@ -1237,11 +1267,16 @@ dns_ask(int fd, const uint8_t *msg, size_t n, char *out, size_t size)
 	}
 	if (got < 2 + 12 || got < want)
 		snprintf(out, size, "closed");
-	else
-		snprintf(out, size, "rcode=%u qd=%u an=%u ar=%u bytes=%zu",
-		    reply[5] & 0x0f, reply[6] << 8 | reply[7],
+	else {
+		long ttl = first_ttl(reply + 2, want - 2);
+		int n = snprintf(out, size, "rcode=%u qd=%u an=%u ar=%u "
+		    "bytes=%zu", reply[5] & 0x0f, reply[6] << 8 | reply[7],
 		    reply[8] << 8 | reply[9], reply[12] << 8 | reply[13],
 		    want - 2);
+
+		if (ttl >= 0 && n > 0 && (size_t)n < size)
+			snprintf(out + n, size - (size_t)n, " ttl=%ld", ttl);
+	}
 	return 0;
 }
 

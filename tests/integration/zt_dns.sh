@@ -73,6 +73,7 @@ chain.zt IN CNAME mid.other
 mid.other IN A $net.12
 pub.zt2 IN A $net.13
 v6.zt IN AAAA ::1
+memo.zt 300 IN A $net.14
 EOZ
 cat >"$work/unbound.conf" <<EOU
 server:
@@ -441,17 +442,18 @@ sed -i 's/min_ttl = 1; max_ttl = 3;/min_ttl = 300; max_ttl = 600;/' \
     "$work/ztd.conf"
 check "ztd takes answers remembered for 300 s" \
     quiet "$ZTCTL" --socket "$sock" reload
-# hold_start OUT ID: an agent (pid in holder) that asks api.zt.test on a
-# DNS connection it holds open and connects to its address, then waits for
-# $work/reloaded to ask and connect again (zt-probe dns-hold), its lines
-# in OUT; returns once the first line is there.
+# hold_start OUT ID [NAME ADDR]: an agent (pid in holder) that asks NAME
+# (api.zt.test) on a DNS connection it holds open and connects to ADDR
+# ($net.10), then waits for $work/reloaded to ask and connect again
+# (zt-probe dns-hold), its lines in OUT; returns once the first line is
+# there.
 hold_start() {
 	rm -f "$work/reloaded" "$1"
 	setpriv --reuid="$account" --regid="$account" --clear-groups -- \
 	    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
-	    "$agent" dns-hold 192.0.2.53 53 "$(qhex "$2" api.zt.test 0001)" \
-	    "$net.10" "$svc_port" "$work/reloaded" >"$1" 2>"$1.err" \
-	    </dev/null &
+	    "$agent" dns-hold 192.0.2.53 53 \
+	    "$(qhex "$2" "${3:-api.zt.test}" 0001)" "${4:-$net.10}" \
+	    "$svc_port" "$work/reloaded" >"$1" 2>"$1.err" </dev/null &
 	holder=$!
 	track "$holder"
 	wait_for grep -q '^first ' "$1" 2>/dev/null
@@ -463,7 +465,51 @@ hold_again() {
 	wait_for grep -q '^again ' "$1"
 	again=$(sed -n 's/^again //p' "$1")
 }
-first_ok='^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ connect=ok$'
+first_ok='^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ ttl=[0-9]+ connect=ok$'
+
+# The resolver notes what ztd kept of an answer (LEARN): the same answer
+# again soon after (within 10 s, half its TTL) is given with what ztd kept
+# without telling ztd again, its TTLs cut to what ztd still remembers.
+# memo.zt.test's TTL is 300 in the zone: the first answer says 300; asked
+# again 2 s later on the same connection, less (unbound, authoritative,
+# still says 300), and ztd still allows the address.
+hold_start "$work/memo1.out" 123e memo.zt.test "$net.14"
+sleep 2
+hold_again "$work/memo1.out"
+memo_first=$(sed -n 's/^first //p' "$work/memo1.out")
+memo_ttl=$(printf '%s' "$again" | sed -n 's/.* ttl=\([0-9]*\) .*/\1/p')
+check "memo.zt.test is answered with its TTL, 300, the first time ($memo_first)" \
+    test "${memo_first% connect=*}" != "${memo_first% ttl=300 connect=*}"
+check "asked again 2 s later, from the resolver's note: its TTL cut to what ztd still remembers ($again)" \
+    test -n "$memo_ttl" -a "${memo_ttl:-300}" -lt 300 -a "${memo_ttl:-0}" -ge 250
+check "and ztd still allows its address (nothing listens there: ECONNREFUSED, not EACCES)" \
+    test "${again##* }" = "connect=ECONNREFUSED"
+stop_pid "$holder"
+
+# The resolver notes what ztd kept of an answer and gives the same answer
+# again without telling ztd (LEARN) only while no event of ztd's came
+# since: after a reload that takes private = true from the rules naming
+# memo.zt.test, the same loopback answer (TTL 300, well within the note)
+# on a connection held open is told to ztd again, which drops it.
+hold_start "$work/memo.out" 123d memo.zt.test "$net.14"
+check "memo.zt.test (TTL 300, in 127.0.0.0/8, private = true) is answered with its address ($(head -n 1 "$work/memo.out"))" \
+    grep -qE '^first rcode=0 qd=1 an=1 ar=0 ' "$work/memo.out"
+cp "$work/ztd.conf" "$work/ztd-private.conf"
+# without_private: *.zt.test's rules without private = true, reloaded.
+without_private() {
+	sed -i 's/host = "\*\.zt\.test"; private = true;/host = "*.zt.test";/' \
+	    "$work/ztd.conf" &&
+	    ! grep -qF '"*.zt.test"; private' "$work/ztd.conf" &&
+	    quiet "$ZTCTL" --socket "$sock" reload
+}
+check "ztd reloads with *.zt.test's rules without private = true" \
+    without_private
+hold_again "$work/memo.out"
+check "then the same answer on that connection comes without its address: not from the resolver's note ($again)" \
+    test "${again% bytes=*}" = "rcode=0 qd=1 an=0 ar=0"
+stop_pid "$holder"
+cp "$work/ztd-private.conf" "$work/ztd.conf"
+check "ztd takes private = true back" quiet "$ZTCTL" --socket "$sock" reload
 hold_start "$work/hold.out" 123a
 check "on a DNS connection held open, api.zt.test is answered and its address connects ($(head -n 1 "$work/hold.out"))" \
     grep -qE "$first_ok" "$work/hold.out"
@@ -569,6 +615,64 @@ check "with only malformed answers the name fails to resolve, zt-exec lives on (
     test "$rc" -eq 1 -a "${out#gai=}" != "$out"
 check "and the supervisor logged no crash" \
     sh -c "! grep -qiE 'sanitizer|segv|abort' '$work/zx.err'"
+
+# --------------------------------------------------- a kept upstream connection
+# The resolver keeps its TCP connection to the upstream for the next
+# question.  A stub upstream that keeps connections answers in turn: well,
+# well, another id then well, well, another question then well, well and
+# closes, well, closes on reading the question, well (KEEP_KINDS).
+keep_port=$(free_ports)
+python3 "$top_srcdir/tests/helpers/dns-bad-upstream.py" "$net.58" \
+    "$keep_port" "$work/keep.log" --keep 2>"$work/keep.err" &
+track $!
+check "the keeping upstream (a stub) listens" wait_for \
+    sh -c "ss -Htln 'sport = :$keep_port' | grep -q ."
+sed -i "s|upstream = \[\"$net.54:$bad_port\"\]|upstream = [\"$net.58:$keep_port\"]|" \
+    "$work/ztd.conf"
+check "ztd takes the keeping upstream" sh -c \
+    "grep -q '$net.58:$keep_port' '$work/ztd.conf' &&
+    '$ZTCTL' --socket '$sock' reload >/dev/null 2>&1"
+zx resolve-loop k .zt.test 9
+check "nine names resolved one after another through it ($out)" \
+    test "$out" = "ok resolved=9 failed=0"
+diag "$(tr '\n' ';' <"$work/keep.log")"
+# keep_pair N LINE LINE2: the stub's log lines of the Nth question (from
+# 0) and the next.
+keep_pair() {
+	test "$(sed -n "$(($1 + 1))p" "$work/keep.log")" = "$2" -a \
+	    "$(sed -n "$(($1 + 2))p" "$work/keep.log")" = "$3"
+}
+check "the second question came on the first one's connection" \
+    keep_pair 0 "0 good k0.zt.test conn=1" "1 good k1.zt.test conn=1"
+check "an answer to another id on a kept connection was skipped, the right one taken, the connection not used again" \
+    keep_pair 2 "2 wrong-id+good k2.zt.test conn=1" "3 good k3.zt.test conn=2"
+check "an answer to another question likewise" \
+    keep_pair 4 "4 wrong-question+good k4.zt.test conn=2" \
+    "5 good k5.zt.test conn=3"
+check "a connection the upstream closed after answering is not used again" \
+    keep_pair 6 "6 close k6.zt.test conn=3" "7 good k7.zt.test conn=4"
+check "a kept connection closed with the question on it: asked again, once, on a new one" \
+    keep_pair 8 "8 drop k8.zt.test conn=4" "9 good k8.zt.test conn=5"
+check "the stub saw those ten questions only" \
+    test "$(wc -l <"$work/keep.log")" -eq 10
+# A kept connection idle for 5 s is closed (a server's TCP slots are few):
+# an agent asks once on a DNS connection it holds open, and while it waits
+# the resolver's connection to the stub goes; its next question comes on
+# a new one.
+keep_closed() {
+	[ "$(ss -Htn state established "dport = :$keep_port" | wc -l)" -eq 0 ]
+}
+hold_start "$work/idle.out" 123f k9.zt.test 192.0.2.99
+check "a question through the keeping stub on a DNS connection held open ($(head -n 1 "$work/idle.out"))" \
+    grep -qE '^first rcode=0 qd=1 an=1 ' "$work/idle.out"
+check "it came on a connection of its own" \
+    test "$(tail -n 1 "$work/keep.log")" = "10 good k9.zt.test conn=6"
+check "that connection, idle, is closed while the agent waits" \
+    wait_for keep_closed
+hold_again "$work/idle.out"
+check "the next question comes on a new connection ($again)" \
+    test "$(tail -n 1 "$work/keep.log")" = "11 good k9.zt.test conn=7"
+stop_pid "$holder"
 
 check "every launch carried ztd's compiled filter of the profile with host rules" \
     filters_sent dns "$account"
