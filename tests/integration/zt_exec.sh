@@ -847,6 +847,21 @@ if [ -x "$py" ]; then
 	    "$work/ro/doc.json"
 	check "python with PYTHONSAFEPATH=1 in its environment: EACCES, as every PYTHON* ($out)" \
 	    test "$out" = "errno=EACCES"
+	# A Python rule without args approves any code anyway: it loads, with
+	# a warning from --check-config and in ztd's log at the reload.
+	cp "$work/ztd.conf" "$work/py-ok.conf"
+	sed -i "s|^      { path = \"$py\"; risk = \"low\"; args = .*|      { path = \"$py\"; risk = \"high\"; },|" \
+	    "$work/ztd.conf"
+	py_line=$(grep -n "path = \"$py\"" "$work/ztd.conf" | cut -d: -f1)
+	out=$("$ZTD" --check-config --config "$work/ztd.conf" 2>&1 | tr '\n' ' ')
+	check "--check-config: a Python rule without args is ok, with a warning naming file and line ($out)" \
+	    has "$out" "^warning: $work/ztd.conf:$py_line: command $py of agent probe runs Python with any arguments.* ok \$"
+	check "ztd reloads it" "$ZTCTL" --socket "$sock" reload
+	check "... and logs the warning" wait_for logged \
+	    "warning: $work/ztd.conf:$py_line: command $py of agent probe runs Python with any arguments"
+	mv "$work/py-ok.conf" "$work/ztd.conf"
+	check "ztd reloads the profile with the -I rule again" \
+	    "$ZTCTL" --socket "$sock" reload
 else
 	skip "$py is missing: the interpreter checks need it"
 fi
