@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ca.h"
+#include "interp.h"
 #include "policy.h"
 #include "syscalls.h"
 #include "zt_auditline.h"
@@ -876,6 +877,46 @@ parse_args(struct parser *p, const config_setting_t *g,
 	}
 	return 0;
 }
+
+/* Any arguments: no args, or an alternative that is "**" alone. */
+static bool
+any_arguments(const struct command_rule *cmd)
+{
+	if (cmd->n_args == 0)
+		return true;
+	for (size_t i = 0; i < cmd->n_args; i++)
+		if (cmd->args[i].n_patterns == 0 && cmd->args[i].rest)
+			return true;
+	return false;
+}
+
+/*
+ * A Python command whose args would restrict what it runs, but let it
+ * import from where the agent runs it: refused (the restriction is void).
+ * One with any arguments approves any code anyway: a warning
+ * (config_warnings).
+ */
+static int
+check_python_args(struct parser *p, const config_setting_t *g,
+    const struct command_rule *cmd)
+{
+	const char *why;
+
+	if (cmd->risk == RISK_DENY || any_arguments(cmd) ||
+	    !interp_is_python(cmd->path))
+		return 0;
+	for (size_t i = 0; i < cmd->n_args; i++)
+		if ((why = interp_python_unsafe(&cmd->args[i])) != NULL)
+			return fail(p, config_setting_get_elem(
+			    config_setting_get_member(g, "args"), (int)i),
+			    "args[%zu] of a Python command: %s, so Python "
+			    "imports first from the directory it runs in, "
+			    "where the agent can put modules of its own; "
+			    "begin the alternative with \"-I\" (or \"-P\")",
+			    i, why);
+	return 0;
+}
+
 static const char *const risks[] = { "low", "high", "deny", NULL };
 
 static int
@@ -918,6 +959,8 @@ parse_commands(struct parser *p, const config_setting_t *agent_group,
 			return fail(p, config_setting_get_member(g, "args"),
 			    "args on a command whose risk is deny: it is "
 			    "denied whatever its arguments");
+		if ((r = check_python_args(p, g, cmd)) < 0)
+			return r;
 		for (size_t j = 0; j + 1 < a->n_commands; j++)
 			if (strcmp(a->commands[j].path, cmd->path) == 0)
 				return fail(p, g, "command %s is listed twice",
@@ -1075,6 +1118,22 @@ config_warnings(const struct ztd_config *c,
 	for (size_t i = 0; i < c->n_agents; i++) {
 		const struct agent *a = &c->agents[i];
 
+		for (size_t k = 0; k < a->n_commands; k++) {
+			const struct command_rule *cmd = &a->commands[k];
+			char text[CONFIG_ERROR_MAX];
+
+			if (cmd->risk == RISK_DENY || !any_arguments(cmd) ||
+			    !interp_is_python(cmd->path))
+				continue;
+			snprintf(text, sizeof(text), "%s:%d: command %s of "
+			    "agent %s runs Python with any arguments: it "
+			    "approves any code the agent writes (-c, a script, "
+			    "modules in the directory it runs in); list args "
+			    "beginning with \"-I\" to approve one program",
+			    c->path, cmd->line, cmd->path, a->name);
+			warn(text, arg);
+			n++;
+		}
 		for (size_t h = 0; h < a->n_network; h++) {
 			const struct network_rule *host = &a->network[h];
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "suggest.h"
+#include "interp.h"
 
 #define PORTS 65536
 #define ADDR_TEXT_MAX 64
@@ -392,14 +393,51 @@ print_quoted(FILE *out, const char *text, size_t len)
 	fputs(buf, out);
 }
 
+/*
+ * Would ztd refuse alternative A of a Python command, as printed, because
+ * it lets Python import first from the directory it runs in
+ * (interp_python_unsafe)?  Out of memory: yes.
+ */
+static bool
+python_unsafe(const struct alternative *a)
+{
+	struct args_alternative alt = { .rest = a->rest };
+	const char *arg = a->args;
+	size_t n = 0;
+	bool unsafe = true;
+
+	for (size_t i = 0; i < a->len; i++)
+		n += a->args[i] == '\0';
+	if ((alt.patterns = calloc(n + 1, sizeof(char *))) == NULL)
+		return true;
+	for (; arg != NULL && arg < a->args + a->len; arg += strlen(arg) + 1) {
+		size_t len = strlen(arg), size = 2 * len + 1;
+		char *pattern = malloc(size);
+
+		if (pattern == NULL ||
+		    zt_fnmatch_escape(pattern, size, arg, len) < 0) {
+			free(pattern);
+			goto out;
+		}
+		alt.patterns[alt.n_patterns++] = pattern;
+	}
+	unsafe = interp_python_unsafe(&alt) != NULL;
+out:
+	for (size_t i = 0; i < alt.n_patterns; i++)
+		free(alt.patterns[i]);
+	free(alt.patterns);
+	return unsafe;
+}
+
+/* ISOLATE: "-I" first (a Python alternative ztd would refuse without). */
 static void
-print_alternative(FILE *out, const struct alternative *a)
+print_alternative(FILE *out, const struct alternative *a, bool isolate)
 {
 	char pattern[2 * ZT_AUDIT_VALUE_MAX + 2];
 	const char *arg = a->args;
-	bool first = true;
+	bool first = !isolate;
 
-	fputc('[', out);
+	fputs(isolate ? "[\"-I\"" : "[", out);
 	while (arg != NULL && arg < a->args + a->len) {
 		size_t n = strlen(arg);
 
@@ -453,6 +491,17 @@ suggest_print(const struct suggest *cs, FILE *out)
 	for (size_t i = 0; i < s->n_commands; i++) {
 		struct command *c = &s->commands[i];
 
+		bool python = !c->any_args && interp_is_python(c->path);
+		bool isolated = false;
+
+		for (size_t j = 0; python && j < c->n_alts; j++)
+			isolated |= python_unsafe(&c->alts[j]);
+		/* ztd refuses the rule as run: the agent must pass -I. */
+		if (isolated)
+			fputs("  # Python: \"-I\" added first where the agent ran "
+			    "it without; ztd refuses -m, -c or standard input "
+			    "without it (the agent's own modules in its working "
+			    "directory would run): run it with -I\n", out);
 		fputs("  { path = ", out);
 		print_quoted(out, c->path, strlen(c->path));
 		/* A shell or an interpreter runs whatever it is given. */
@@ -464,7 +513,8 @@ suggest_print(const struct suggest *cs, FILE *out)
 			fputs("\n    args = (", out);
 			for (size_t j = 0; j < c->n_alts; j++) {
 				fputs(j > 0 ? ",\n      " : "", out);
-				print_alternative(out, &c->alts[j]);
+				print_alternative(out, &c->alts[j], python &&
+				    python_unsafe(&c->alts[j]));
 			}
 			fputs(");", out);
 		}

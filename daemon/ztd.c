@@ -52,6 +52,22 @@ ztd_now_ms(void)
 	return zt_boottime_ms();
 }
 
+/* --check-config: a warning of config_warnings, on stderr. */
+static void
+print_warning(const char *text, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "warning: %s\n", text);
+}
+
+/* At start and at each reload: the same warnings, in ztd's log. */
+static void
+log_warning(const char *text, void *arg)
+{
+	(void)arg;
+	zt_log(LOG_WARNING, "warning: %s", text);
+}
+
 void
 ztd_apply_config(struct ztd *ztd, struct ztd_config *fresh, const char *what)
 {
@@ -78,6 +94,7 @@ ztd_apply_config(struct ztd *ztd, struct ztd_config *fresh, const char *what)
 	    "%zu agents", ztd->config_path, what != NULL ? " with " : "",
 	    what != NULL ? what : "", (unsigned long long)ztd->generation,
 	    fresh->n_agents);
+	config_warnings(fresh, log_warning, NULL);
 	systemd_notify("READY=1\nSTATUS=serving: generation %llu, %zu agents",
 	    (unsigned long long)ztd->generation, fresh->n_agents);
 }
@@ -378,14 +395,6 @@ run(struct ztd *ztd, int signal_fd)
 	return 0;
 }
 
-/* --check-config: a warning of config_warnings, on stderr. */
-static void
-print_warning(const char *text, void *arg)
-{
-	(void)arg;
-	fprintf(stderr, "warning: %s\n", text);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -588,6 +597,7 @@ main(int argc, char **argv)
 	    "attestation %s", PACKAGE_VERSION, socket_path,
 	    ztd.server.adopted ? " (socket from systemd)" : "",
 	    ztd.config_path, ztd.config->n_agents, attest_name(ztd.attest));
+	config_warnings(ztd.config, log_warning, NULL);
 	report_ready(&ready_fd, 0);
 	/* The socket listens and the policy is loaded: logins may come. */
 	systemd_notify("READY=1\nSTATUS=serving %s: generation 1, %zu agents",

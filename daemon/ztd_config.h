@@ -252,7 +252,10 @@ void config_free(struct ztd_config *config);
  * Warnings of a configuration that loads but says something moot: a host
  * rule beside a CIDR rule whose broad block (IPv4 /8 or wider, IPv6 /32
  * or wider) covers the same protocol and ports, so that the name rule
- * decides nothing.  Calls WARN once per finding with "PATH:LINE: text".
+ * decides nothing; a Python command with any arguments, which approves
+ * any code the agent writes (a Python command whose args would restrict
+ * it yet let it import from its working directory is refused at load).
+ * Calls WARN once per finding with "PATH:LINE: text".
  * Returns how many.
  */
 unsigned config_warnings(const struct ztd_config *config,

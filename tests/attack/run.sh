@@ -159,7 +159,7 @@ agents = (
       { path = "$bin/exit00"; risk = "low"; },
       { path = "$bin/ok.sh"; risk = "low"; args = ([]); },
       { path = "/usr/bin/bash"; risk = "low"; args = (["ok.sh"]); },
-      { path = "/usr/bin/python3.11"; risk = "low"; args = (["-m", "json.tool", "**"]); },
+      { path = "/usr/bin/python3.11"; risk = "low"; args = (["-I", "-m", "json.tool", "**"]); },
       { path = "/usr/bin/dash"; risk = "deny"; }
     );
     network = (
@@ -223,6 +223,9 @@ echo "== cwd swap (CLONE_FS) under an approved script"
 for i in 1 2 3; do run_agent cwd-swap "$work"; echo "rc=$?"; done
 grep -E "ok.sh|bash" "$work/syslog.out" | grep -oE "decision=[a-z]+ action=exec.{0,160}" | sort | uniq -c
 
+# ztd refuses a Python rule that lets -m run without -I (the cwd first on
+# sys.path); the rule requires it: the agent's "python3.11 -m json.tool"
+# matches no rule (EACCES), and with -I the real json.tool runs.
 echo "== python -m from the agent's cwd"
 run_agent pym "$work" </dev/null; echo "rc=$?"
 

@@ -74,7 +74,8 @@ elif [ "$harness" = audit ]; then
 	corpus=$here/corpus-audit
 	max_len=20000
 elif [ "$harness" = auditline ]; then
-	sources="$top/common/zt_auditline.c $top/daemon/suggest.c"
+	sources="$top/common/zt_auditline.c $top/daemon/suggest.c
+	    $top/daemon/interp.c"
 	libs=
 	corpus=$here/corpus-auditline
 	max_len=20000
@@ -90,7 +91,8 @@ elif [ "$harness" = etcd ]; then
 	# rest of the engine's checks.
 	sources="$top/daemon/etcd.c $top/daemon/fleet_entry.c
 	    $top/daemon/fleet_proto.c $top/daemon/pubkey.c
-	    $top/daemon/config.c $top/daemon/syscalls.c $top/daemon/policy.c
+	    $top/daemon/config.c $top/daemon/interp.c $top/daemon/syscalls.c
+	    $top/daemon/policy.c
 	    $top/common/zt_group.c $top/common/zt_envcheck.c
 	    $top/common/zt_err.c $top/common/zt_msg.c $top/common/zt_log.c
 	    $top/common/zt_auditline.c"

@@ -70,9 +70,10 @@ zt_exec_cleanup() {
 }
 trap zt_exec_cleanup EXIT
 
-# zx ARGS...: the agent under zt-exec as the account; sets out and rc.
+# zx ARGS...: the agent under zt-exec as the account, in $work (or
+# $zx_cwd); sets out and rc.
 zx() {
-	out=$(cd "$work" && timeout 60 setpriv --reuid="$account" \
+	out=$(cd "${zx_cwd:-$work}" && timeout 60 setpriv --reuid="$account" \
 	    --regid="$account" --clear-groups -- "$ZTEXEC" --socket "$sock" \
 	    --syslog-socket "$work/log.sock" -- "$agent" "$@" \
 	    </dev/null 2>"$work/zx.err")
@@ -816,6 +817,78 @@ check "race-exec-env: no image ever started with LD_PRELOAD" \
     ! grep -q 'LD_PRELOAD cannot be preloaded' '$work/zx.err'"
 check "race-exec-env: the clean environment ran, many iterations ($out)" \
     sh -c "printf '%s' '$out' | grep -qE 'good=[1-9]'"
+
+# ------------------------------------------------------------ exec: an interpreter's own imports
+# Python puts the directory it runs in first on sys.path for -m and -c: an
+# approved "python3 -m json.tool" run from the agent's rw directory
+# imported the agent's json/__init__.py (tests/attack/run.sh).  ztd refuses
+# such a rule unless it requires -I; with -I the real json.tool runs.
+py=/usr/bin/python3.11
+if [ -x "$py" ]; then
+	mkdir -p "$work/rw/json"
+	printf 'print("ZT-AGENT-JSON ran")\nraise SystemExit(7)\n' \
+	    >"$work/rw/json/__init__.py"
+	chown -R "$account:" "$work/rw/json"	# as if the agent wrote it
+	printf '{"zt": 1}\n' >"$work/ro/doc.json"
+	# (the output on one line: a TAP description holds one)
+	as_py() { (cd "$work/rw" && setpriv --reuid="$account" \
+	    --regid="$account" --clear-groups -- "$py" "$@" 2>&1) | tr '\n' ' '; }
+	out=$(as_py -m json.tool "$work/ro/doc.json")
+	check "control: without zt-exec, python -m from rw imports the agent's json ($out)" \
+	    has "$out" '^ZT-AGENT-JSON ran $'
+	out=$(as_py -I -m json.tool "$work/ro/doc.json")
+	check "control: without zt-exec, python -I -m from rw runs the real json.tool ($out)" \
+	    has "$out" '"zt": 1'
+	cp "$work/ztd.conf" "$work/py-bad.conf"
+	sed -i "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$py\"; risk = \"low\"; args = ([\"-m\", \"json.tool\", \"**\"]); },\n&|" \
+	    "$work/py-bad.conf"
+	bad_line=$(grep -n "path = \"$py\"" "$work/py-bad.conf" | cut -d: -f1)
+	out=$("$ZTD" --check-config --config "$work/py-bad.conf" 2>&1)
+	rc=$?
+	check "ztd --check-config refuses python -m without -I, naming file and line ($rc: $out)" \
+	    sh -c "[ $rc -eq 1 ] && printf '%s' \"\$1\" | grep -qF '$work/py-bad.conf:$bad_line: args[0] of a Python command: -m comes before -I'" _ "$out"
+	sed -i "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$py\"; risk = \"low\"; args = ([\"-I\", \"-m\", \"json.tool\", \"**\"]); },\n&|" \
+	    "$work/ztd.conf"
+	check "ztd --check-config accepts python -I -m json.tool" \
+	    sh -c "'$ZTD' --check-config --config '$work/ztd.conf' 2>&1 | grep -qx ok"
+	check "ztd reloads the profile with the python rule" \
+	    "$ZTCTL" --socket "$sock" reload
+	zx_cwd=$work/rw zx exec "$py" -I -m json.tool "$work/ro/doc.json"
+	out=$(printf '%s' "$out" | tr '\n' ' ')
+	check "python -I -m json.tool, approved, from rw: the real json.tool ran ($out)" \
+	    sh -c "printf '%s' \"\$1\" | grep -q '\"zt\": 1 } ok status=0 *$'" _ "$out"
+	check "... and not the agent's json ($out)" \
+	    sh -c "! printf '%s' \"\$1\" | grep -q ZT-AGENT-JSON" _ "$out"
+	zx_cwd=$work/rw zx exec "$py" -m json.tool "$work/ro/doc.json"
+	check "python -m json.tool without -I matches no rule: EACCES, never ran ($out)" \
+	    test "$out" = "errno=EACCES"
+	check "... denied by ztd, logged" wait_for logged \
+	    "decision=deny action=exec agent=\"probe\" .*object=\"$py.x00-m.x00json.tool"
+	# PYTHONSAFEPATH (as -P) only keeps that directory out, yet it is a
+	# PYTHON* variable: refused unless the profile's env names it, and
+	# never what the rule relies on (-E and -I ignore it).
+	zx_cwd=$work/rw zx exec-env PYTHONSAFEPATH=1 -- "$py" -I -m json.tool \
+	    "$work/ro/doc.json"
+	check "python with PYTHONSAFEPATH=1 in its environment: EACCES, as every PYTHON* ($out)" \
+	    test "$out" = "errno=EACCES"
+	# A Python rule without args approves any code anyway: it loads, with
+	# a warning from --check-config and in ztd's log at the reload.
+	cp "$work/ztd.conf" "$work/py-ok.conf"
+	sed -i "s|^      { path = \"$py\"; risk = \"low\"; args = .*|      { path = \"$py\"; risk = \"high\"; },|" \
+	    "$work/ztd.conf"
+	py_line=$(grep -n "path = \"$py\"" "$work/ztd.conf" | cut -d: -f1)
+	out=$("$ZTD" --check-config --config "$work/ztd.conf" 2>&1 | tr '\n' ' ')
+	check "--check-config: a Python rule without args is ok, with a warning naming file and line ($out)" \
+	    has "$out" "^warning: $work/ztd.conf:$py_line: command $py of agent probe runs Python with any arguments.* ok \$"
+	check "ztd reloads it" "$ZTCTL" --socket "$sock" reload
+	check "... and logs the warning" wait_for logged \
+	    "warning: $work/ztd.conf:$py_line: command $py of agent probe runs Python with any arguments"
+	mv "$work/py-ok.conf" "$work/ztd.conf"
+	check "ztd reloads the profile with the -I rule again" \
+	    "$ZTCTL" --socket "$sock" reload
+else
+	skip "$py is missing: the interpreter checks need it"
+fi
 
 # ------------------------------------------------------------ files
 landlock=$("$PROBE" syscall landlock_abi)

@@ -36,6 +36,8 @@ T='grant=- attest=software age=1'
 	# Shells and interpreters: never low risk.
 	rec "decision=deny action=exec $A object=\"/bin/bash\\x00-c\\x00echo hi\" reason=\"r\" $T cache=miss enforced=no"
 	rec "decision=deny action=exec $A object=\"/usr/bin/python3.11\\x00x.py\" reason=\"r\" $T cache=miss enforced=no"
+	# Python -m as the agent ran it: ztd refuses that rule without -I.
+	rec "decision=deny action=exec $A object=\"/usr/bin/python3.11\\x00-m\\x00json.tool\" reason=\"r\" $T cache=miss enforced=no"
 	# A path with a quote and a backslash in it.
 	rec "decision=deny action=exec $A object=\"/opt/we\\\"ird\\\\name\" reason=\"r\" $T cache=miss enforced=no"
 	# Ports: 80, 81, 82 and 443 to one address (one rule, a range).
@@ -100,6 +102,12 @@ check "a command served from a cache: any arguments (no args)" \
 check "a shell is high risk" hasf "$R" '  { path = "/bin/bash"; risk = "high";'
 check "an interpreter is high risk" \
     hasf "$R" '  { path = "/usr/bin/python3.11"; risk = "high";'
+check "python -m: the rule suggested with -I first, ztd's requirement" \
+    hasf "$R" '    args = (["-I", "-m", "json.tool"],'
+check "... and a script as run (its directory, not the cwd, goes first)" \
+    hasf "$R" '      ["x.py"]); },'
+check "... with a comment saying the agent must run it with -I" \
+    grep -q '^  # Python: "-I" added first where the agent ran it without' "$R"
 check "a path with a quote and a backslash is quoted" \
     hasf "$R" '  { path = "/opt/we\"ird\\name"; risk = "low";'
 check "one rule per destination, contiguous ports as a range" \

@@ -585,6 +585,72 @@ static struct config_case bad_configs[] = {
 		    "risk is deny: it is denied whatever its arguments",
 	},
 	{
+		.name = "python: -m before -I (the attack's rule)",
+		.text = AGENT_HEAD
+		    "    commands = ( { path = \"/usr/bin/python3.11\"; risk = \"low\";\n"
+		    "      args = ([\"-m\", \"json.tool\", \"**\"]); } );\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: "
+		    "args[0] of a Python command: -m comes before -I, so Python"
+		    " imports first from the directory it runs in, where the ag"
+		    "ent can put modules of its own; begin the alternative with"
+		    " \"-I\" (or \"-P\")",
+	},
+	{
+		.name = "python: -E -s do not keep the cwd out",
+		.text = AGENT_HEAD
+		    "    commands = ( { path = \"/usr/bin/python3\"; risk = \"high\"; args = (\n"
+		    "      [\"-I\", \"-m\", \"json.tool\"],\n"
+		    "      [\"-E\", \"-s\", \"-c\", \"print(1)\"]); } );\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:9: "
+		    "args[1] of a Python command: -c comes before -I, so Python"
+		    " imports first from the directory it runs in, where the ag"
+		    "ent can put modules of its own; begin the alternative with"
+		    " \"-I\" (or \"-P\")",
+	},
+	{
+		.name = "python: a pattern that matches -c",
+		.text = AGENT_HEAD
+		    "    commands = ( { path = \"/opt/py/bin/python\"; risk = \"low\";\n"
+		    "      args = ([\"*\", \"x\"]); } );\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: "
+		    "args[0] of a Python command: a pattern that matches -c or "
+		    "-m comes before -I, so Python imports first from the direc"
+		    "tory it runs in, where the agent can put modules of its ow"
+		    "n; begin the alternative with \"-I\" (or \"-P\")",
+	},
+	{
+		.name = "python: \"**\" after options",
+		.text = AGENT_HEAD
+		    "    commands = ( { path = \"/usr/bin/python3.12\"; risk = \"low\";\n"
+		    "      args = ([\"-B\", \"**\"]); } );\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: "
+		    "args[0] of a Python command: \"**\" matches -c or -m, so P"
+		    "ython imports first from the directory it runs in, where t"
+		    "he agent can put modules of its own; begin the alternative"
+		    " with \"-I\" (or \"-P\")",
+	},
+	{
+		.name = "python: no script, standard input",
+		.text = AGENT_HEAD
+		    "    commands = ( { path = \"/usr/bin/python2\"; risk = \"low\";\n"
+		    "      args = ([]); } );\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:8: "
+		    "args[0] of a Python command: without a script it reads the"
+		    " program from standard input, so Python imports first from"
+		    " the directory it runs in, where the agent can put modules"
+		    " of its own; begin the alternative with \"-I\" (or \"-P\")",
+	},
+	{
 		.name = "unknown key in an agent",
 		.text = AGENT_HEAD
 		    "    shell = \"/bin/sh\";\n"
@@ -1634,6 +1700,53 @@ count_warning(const char *text, void *arg)
 	(*n)++;
 }
 
+/* A warning about a Python command with any arguments. */
+static void
+count_python_warning(const char *text, void *arg)
+{
+	unsigned *n = arg;
+
+	assert_non_null(strstr(text, ":8: command /usr/bin/python3 of agent "
+	    "backup runs Python with any arguments"));
+	(*n)++;
+}
+
+/* Python rules that keep the working directory off sys.path load; one
+ * with any arguments loads with a warning; names not Python's are not
+ * looked at. */
+static void
+test_python_rules(void **state)
+{
+	struct ztd_config *c = NULL;
+	char error[CONFIG_ERROR_MAX];
+	unsigned warnings = 0;
+
+	(void)state;
+	assert_int_equal(config_parse("/etc/zt/ztd.conf", AGENT_HEAD
+	    "    commands = (\n"
+	    "      { path = \"/usr/bin/python3\"; risk = \"low\"; },\n"
+	    "      { path = \"/usr/bin/python3.11\"; risk = \"low\"; args = (\n"
+	    "        [\"-I\", \"-m\", \"json.tool\", \"**\"],\n"
+	    "        [\"-P\", \"-c\", \"print(1)\"],\n"
+	    "        [\"-BI\", \"-m\", \"x\"],\n"
+	    "        [\"-W\", \"ignore\", \"-I\", \"-c\", \"x\"],\n"
+	    "        [\"-X\", \"dev\", \"-sP\", \"**\"],\n"
+	    "        [\"/usr/lib/tool/x.py\", \"-m\", \"**\"],\n"
+	    "        [\"-B\", \"--\", \"/usr/lib/tool/-y.py\"],\n"
+	    "        [\"-V\"], [\"--version\"]); },\n"
+	    "      { path = \"/usr/bin/python\"; risk = \"deny\"; },\n"
+	    "      { path = \"/opt/x/python3-config\"; risk = \"low\";\n"
+	    "        args = ([\"-m\", \"**\"]); },\n"
+	    "      { path = \"/opt/x/pythonic\"; risk = \"low\";\n"
+	    "        args = ([\"-c\", \"**\"]); }\n"
+	    "    );\n" AGENT_TAIL, &c, error), 0);
+	assert_int_equal(c->agents[0].n_commands, 5);
+	assert_int_equal(config_warnings(c, count_python_warning, &warnings),
+	    1);
+	assert_int_equal(warnings, 1);
+	config_free(c);
+}
+
 static void
 test_host_rules(void **state)
 {
@@ -1948,7 +2061,7 @@ int
 main(void)
 {
 	static char names[2 * ARRAY_SIZE(bad_configs)][96];
-	static struct CMUnitTest tests[12 + 2 * ARRAY_SIZE(bad_configs)];
+	static struct CMUnitTest tests[13 + 2 * ARRAY_SIZE(bad_configs)];
 	size_t n = 0;
 
 	tests[n++] = case_test("config_load: the shipped file",
@@ -1962,6 +2075,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_long_path);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_short_session);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_host_rules);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_python_rules);
 	tests[n++] = case_test("config_load: empty file", test_empty_load,
 	    &empty_file);
 	tests[n++] = case_test("config_parse: empty file", test_empty_parse,
