@@ -37,6 +37,7 @@
 #include "zt_client.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
+#include "zt_exe.h"
 #include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
@@ -134,11 +135,12 @@ struct launch {
 /*
  * Ask ztd for a grant to run COMMAND, and its profile INTO; exit code on
  * failure.  While ztd checks the binary, the supervisor's workers are
- * made (*WORKERS).
+ * made (*WORKERS, which take DIGESTS).
  */
 static int
 ask_launch(int fd, const char *command, const char *agent,
-    struct supervisor **workers, struct launch *out, struct profile *into)
+    struct zt_digests *digests, struct supervisor **workers,
+    struct launch *out, struct profile *into)
 {
 	struct zt_record record;
 	char error[160];
@@ -161,7 +163,7 @@ ask_launch(int fd, const char *command, const char *agent,
 	    (grant != NULL && grant[0] != '\0' &&
 	    (r = zt_msg_put_str(req, ZT_F_GRANT, grant)) < 0) ||
 	    (r = zt_client_send(fd, req, -1, LAUNCH_TIMEOUT_MS)) < 0 ||
-	    (r = supervise_new(workers)) < 0 ||
+	    (r = supervise_new(workers, digests)) < 0 ||
 	    (r = zt_client_wait_reply(fd, req->request_id, reply,
 	    &out->filter_fd, LAUNCH_TIMEOUT_MS)) < 0) {
 		fprintf(stderr, "zt-exec: asking ztd: %s\n", zt_strerror(r));
@@ -413,9 +415,13 @@ check_supervisor(void)
 }
 
 /* zt-exec's own digest of the binary it opened, made on a thread of its
- * own while ztd checks the file and the child confines itself. */
+ * own while ztd checks the file and the child confines itself, through
+ * the supervisor's digest cache (empty at first: this is a real pass
+ * over the file), which then answers the launch exec's check from it
+ * while the file stays the same. */
 struct own_digest {
 	pthread_t thread;
+	struct zt_digests *cache;
 	int fd;
 	int result;
 	uint8_t digest[32];
@@ -426,7 +432,7 @@ digest_main(void *arg)
 {
 	struct own_digest *d = arg;
 
-	d->result = digest_fd(d->fd, d->digest);
+	d->result = zt_digests_get(d->cache, d->fd, d->digest, NULL);
 	return NULL;
 }
 
@@ -550,6 +556,10 @@ main(int argc, char **argv)
 	setup.binary_dev = st.st_dev;
 	setup.binary_ino = st.st_ino;
 	own.fd = bin;
+	if ((own.cache = zt_digests_new(SUPERVISE_DIGESTS)) == NULL) {
+		fprintf(stderr, "zt-exec: out of memory\n");
+		return EXIT_FAILED;
+	}
 	if ((code = pthread_create(&own.thread, NULL, digest_main,
 	    &own)) != 0) {
 		fprintf(stderr, "zt-exec: thread: %s\n", strerror(code));
@@ -560,8 +570,9 @@ main(int argc, char **argv)
 		    socket_path, zt_strerror(fd));
 		return EXIT_FAILED;
 	}
-	if ((code = ask_launch(fd, command, agent, &supervisor, &launch,
-	    &profile)) != 0)
+	/* The supervisor takes the cache over. */
+	if ((code = ask_launch(fd, command, agent, own.cache, &supervisor,
+	    &launch, &profile)) != 0)
 		return code;
 	if (strcmp(profile.binary, command) != 0)
 		return denied("the binary is not the one ztd checked "
