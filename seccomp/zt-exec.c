@@ -30,6 +30,7 @@
 
 #include "digest.h"
 #include "filter.h"
+#include "lazylib.h"
 #include "landlock.h"
 #include "profile.h"
 #include "supervise.h"
@@ -670,6 +671,14 @@ main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0);
 	if (ztconn_start(&ztd, fd, socket_path, launch.grant,
 	    launch.expires_ms, profile.decision_ttl, on_grant_end) < 0) {
+		kill(pid, SIGKILL);
+		return EXIT_FAILED;
+	}
+	/* Tunnel rules need libssl, host rules libldns: loaded now, so that
+	 * a missing one refuses the launch rather than ends the agent. */
+	if ((profile.tunnel || profile.dns) &&
+	    lazylib_load(error, sizeof(error)) < 0) {
+		fprintf(stderr, "zt-exec: %s\n", error);
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
