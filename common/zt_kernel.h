@@ -63,8 +63,9 @@ struct zt_kernel {
  * Probe the features in MASK (ZT_KF_BIT()s) on the running kernel, by
  * using each harmlessly: an option read on a socket pair, a syscall on an
  * invalid descriptor (EBADF: it exists), Landlock's version query, and the
- * seccomp flags in a child process of its own that installs an allow-all
- * filter with a listener (so nothing of the caller changes).  Features
+ * seccomp flags on a thread of its own that installs an allow-all filter
+ * with a listener and ends (so nothing of the caller's other threads
+ * changes).  Features
  * not in MASK are reported absent.  An error counts as absent.
  */
 void zt_kernel_probe(struct zt_kernel *k, unsigned mask);

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "dnsmsg.h"
+#include "lazylib.h"		/* last: after the libraries' headers */
 
 static uint16_t
 header_u16(const uint8_t *wire, size_t at)

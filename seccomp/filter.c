@@ -502,7 +502,8 @@ filter_build(const struct profile *p, struct filter **filterp, char *error)
 	/* Only the native architecture: i386 (int 0x80) and x32 kill. */
 	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 	    SCMP_ACT_KILL_PROCESS)) < 0 ||
-	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0) {
+	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0 ||
+	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0) {
 		fail(error, "attribute", NULL, r);
 		goto out;
 	}

@@ -190,22 +190,19 @@ on_ztd_event(void *arg)
 }
 
 int
-supervise_new(struct supervisor **out)
+supervise_new(struct supervisor **out, struct zt_digests *digests)
 {
 	struct supervisor *s = calloc(1, sizeof(*s));
 	int r;
 
-	if (s == NULL)
-		return -ENOMEM;
-	s->launch_pending = true;
-	s->tasks = calloc(TASKS_MAX, sizeof(*s->tasks));
-	s->digests = zt_digests_new(DIGESTS);
-	if (s->tasks == NULL || s->digests == NULL) {
-		zt_digests_free(s->digests);
-		free(s->tasks);
+	if (s == NULL || digests == NULL ||
+	    (s->tasks = calloc(TASKS_MAX, sizeof(*s->tasks))) == NULL) {
+		zt_digests_free(digests);
 		free(s);
 		return -ENOMEM;
 	}
+	s->launch_pending = true;
+	s->digests = digests;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->start, NULL);
 	atomic_init(&s->n_workers, SUPERVISE_WORKERS_FIRST);

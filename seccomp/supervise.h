@@ -15,8 +15,10 @@
 #define SUPERVISE_WORKERS 8		/* at most */
 #define SUPERVISE_WORKERS_FIRST 2	/* made at the start; more when
 					 * every one is busy */
+#define SUPERVISE_DIGESTS 64		/* files whose digest is cached */
 
 struct supervisor;
+struct zt_digests;
 
 struct supervise_setup {
 	int notify_fd;			/* the agent's filter's listener */
@@ -43,8 +45,11 @@ struct supervise_setup {
  * holds the others).  They wait for supervise_start, so that making them
  * overlaps the launch's waits for ztd and the child.  Threads inherit the
  * caller's signal mask and file-system group: set those first.
+ * DIGESTS (zt_digests_new(SUPERVISE_DIGESTS)) becomes the supervisor's,
+ * freed with it or on failure: zt-exec's own digest of the agent made
+ * through it at launch is then the launch exec's too.
  */
-int supervise_new(struct supervisor **out);
+int supervise_new(struct supervisor **out, struct zt_digests *digests);
 
 /*
  * Let the workers run on SETUP (copied; the profile and connection must

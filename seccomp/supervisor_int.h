@@ -24,7 +24,6 @@
 #define ARGV_BYTES (256 * 1024)
 #define ENV_BYTES (1024 * 1024)		/* a new image's environment */
 #define TASKS_MAX 65536
-#define DIGESTS 64			/* files whose digest is cached */
 #define PINS_MAX 256
 #define OBJECT_MAX (PATH_MAX + 16)
 /* A handler's answer that lets the syscall continue (exec, and the

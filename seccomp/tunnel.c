@@ -31,6 +31,7 @@
 #include "tunnel.h"
 #include "zt_client.h"
 #include "zt_log.h"
+#include "lazylib.h"		/* last: after the libraries' headers */
 
 #define CONTEXTS_MAX 16			/* one per CA file */
 #define CERT_MAX 2048

@@ -30,6 +30,7 @@
 
 #include "digest.h"
 #include "filter.h"
+#include "lazylib.h"
 #include "landlock.h"
 #include "profile.h"
 #include "supervise.h"
@@ -37,6 +38,7 @@
 #include "zt_client.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
+#include "zt_exe.h"
 #include "zt_kernel.h"
 #include "zt_log.h"
 #include "zt_msg.h"
@@ -124,6 +126,18 @@ find_command(const char *command, char *out)
 	return EXIT_NOT_FOUND;
 }
 
+/* zt-exec's own digest of the binary it opened, made while ztd checks the
+ * file (after the request left), through the supervisor's digest cache
+ * (empty at first: this is a real pass over the file), which then
+ * answers the launch exec's check from it while the file stays the
+ * same. */
+struct own_digest {
+	struct zt_digests *cache;
+	int fd;
+	int result;
+	uint8_t digest[32];
+};
+
 struct launch {
 	char grant[33];
 	int64_t expires_ms;		/* CLOCK_BOOTTIME */
@@ -133,12 +147,13 @@ struct launch {
 
 /*
  * Ask ztd for a grant to run COMMAND, and its profile INTO; exit code on
- * failure.  While ztd checks the binary, the supervisor's workers are
- * made (*WORKERS).
+ * failure.  While ztd checks the binary, OWN is made and the supervisor's
+ * workers (*WORKERS, which take OWN's cache).
  */
 static int
 ask_launch(int fd, const char *command, const char *agent,
-    struct supervisor **workers, struct launch *out, struct profile *into)
+    struct own_digest *own, struct supervisor **workers,
+    struct launch *out, struct profile *into)
 {
 	struct zt_record record;
 	char error[160];
@@ -161,7 +176,8 @@ ask_launch(int fd, const char *command, const char *agent,
 	    (grant != NULL && grant[0] != '\0' &&
 	    (r = zt_msg_put_str(req, ZT_F_GRANT, grant)) < 0) ||
 	    (r = zt_client_send(fd, req, -1, LAUNCH_TIMEOUT_MS)) < 0 ||
-	    (r = supervise_new(workers)) < 0 ||
+	    (own->result = zt_digests_get(own->cache, own->fd, own->digest,
+	    NULL), r = supervise_new(workers, own->cache)) < 0 ||
 	    (r = zt_client_wait_reply(fd, req->request_id, reply,
 	    &out->filter_fd, LAUNCH_TIMEOUT_MS)) < 0) {
 		fprintf(stderr, "zt-exec: asking ztd: %s\n", zt_strerror(r));
@@ -206,27 +222,37 @@ out:
 	return code;
 }
 
-/* Name the agent's session to ztd, which kills it with the grant and when
- * this supervisor exits (EXITKILL's second line). */
+/*
+ * Name the agent's session to ztd, which kills it with the grant and when
+ * this supervisor exits (EXITKILL's second line): sent as soon as the
+ * child leads its session (ztd checks that), answered while the child
+ * confines itself; the answer is awaited before the agent may exec.
+ */
 static int
-tell_agent_pid(int fd, const char *grant, pid_t pid)
+agent_pid_report(int fd, const char *grant, pid_t pid, bool send,
+    struct zt_msg m[2])
 {
-	struct zt_msg *m = calloc(2, sizeof(struct zt_msg));
 	const char *text = "";
 	int r;
 
-	if (m == NULL)
-		return EXIT_FAILED;
-	if ((r = zt_msg_init(m, ZT_MSG_AGENT_PID, 2)) < 0 ||
-	    (r = zt_msg_put_str(m, ZT_F_GRANT, grant)) < 0 ||
-	    (r = zt_msg_put_u32(m, ZT_F_PID, (uint32_t)pid)) < 0 ||
-	    (r = zt_client_call(fd, m, m + 1, LAUNCH_TIMEOUT_MS)) < 0 ||
-	    (r = zt_client_reply_error(m + 1, ZT_MSG_REPORT_REPLY,
-	    &text)) != 0)
-		fprintf(stderr, "zt-exec: ztd did not take the agent's pid: "
-		    "%s%s%s\n", zt_strerror(r), text[0] ? ": " : "", text);
-	free(m);
-	return r == 0 ? 0 : EXIT_FAILED;
+	if (send) {
+		if ((r = zt_msg_init(&m[0], ZT_MSG_AGENT_PID, 2)) < 0 ||
+		    (r = zt_msg_put_str(&m[0], ZT_F_GRANT, grant)) < 0 ||
+		    (r = zt_msg_put_u32(&m[0], ZT_F_PID, (uint32_t)pid)) < 0 ||
+		    (r = zt_client_send(fd, &m[0], -1,
+		    LAUNCH_TIMEOUT_MS)) < 0)
+			goto fail;
+		return 0;
+	}
+	if ((r = zt_client_wait_reply(fd, m[0].request_id, &m[1], NULL,
+	    LAUNCH_TIMEOUT_MS)) == 0 &&
+	    (r = zt_client_reply_error(&m[1], ZT_MSG_REPORT_REPLY,
+	    &text)) == 0)
+		return 0;
+fail:
+	fprintf(stderr, "zt-exec: ztd did not take the agent's pid: "
+	    "%s%s%s\n", zt_strerror(r), text[0] ? ": " : "", text);
+	return EXIT_FAILED;
 }
 
 static void
@@ -322,6 +348,9 @@ child(int sock, pid_t parent, char **argv)
 	setsid();
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(EXIT_FAILED);
+	/* S: the session is ours (the parent names it to ztd now). */
+	if (write(sock, "S", 1) != 1)
+		_exit(EXIT_FAILED);
 	if (sock != 3) {
 		if (dup2(sock, 3) < 0)
 			_exit(EXIT_FAILED);
@@ -412,23 +441,6 @@ check_supervisor(void)
 	return 0;
 }
 
-/* zt-exec's own digest of the binary it opened, made on a thread of its
- * own while ztd checks the file and the child confines itself. */
-struct own_digest {
-	pthread_t thread;
-	int fd;
-	int result;
-	uint8_t digest[32];
-};
-
-static void *
-digest_main(void *arg)
-{
-	struct own_digest *d = arg;
-
-	d->result = digest_fd(d->fd, d->digest);
-	return NULL;
-}
 
 static int
 exit_code(int status)
@@ -486,6 +498,7 @@ main(int argc, char **argv)
 	struct supervise_setup setup = { .notify_fd = -1 };
 	static struct launch launch;
 	static struct own_digest own;
+	static struct zt_msg pid_msg[2];	/* AGENT_PID and its answer */
 	struct ztconn *ztd = NULL;
 	struct stat st;
 	pthread_t signals;
@@ -541,7 +554,7 @@ main(int argc, char **argv)
 
 	/* The binary as it is now; ztd's digest must be of this file.  Our
 	 * own digest of it, and the supervisor's workers, are made while we
-	 * wait for ztd and the child. */
+	 * wait for ztd. */
 	bin = open(command, O_RDONLY | O_CLOEXEC);
 	if (bin < 0 || fstat(bin, &st) < 0 || !S_ISREG(st.st_mode)) {
 		fprintf(stderr, "zt-exec: %s: not a readable file\n", command);
@@ -550,9 +563,8 @@ main(int argc, char **argv)
 	setup.binary_dev = st.st_dev;
 	setup.binary_ino = st.st_ino;
 	own.fd = bin;
-	if ((code = pthread_create(&own.thread, NULL, digest_main,
-	    &own)) != 0) {
-		fprintf(stderr, "zt-exec: thread: %s\n", strerror(code));
+	if ((own.cache = zt_digests_new(SUPERVISE_DIGESTS)) == NULL) {
+		fprintf(stderr, "zt-exec: out of memory\n");
 		return EXIT_FAILED;
 	}
 	if ((fd = zt_client_connect(socket_path)) < 0) {
@@ -560,12 +572,18 @@ main(int argc, char **argv)
 		    socket_path, zt_strerror(fd));
 		return EXIT_FAILED;
 	}
-	if ((code = ask_launch(fd, command, agent, &supervisor, &launch,
-	    &profile)) != 0)
+	/* The supervisor takes the cache over. */
+	if ((code = ask_launch(fd, command, agent, &own, &supervisor,
+	    &launch, &profile)) != 0)
 		return code;
-	if (strcmp(profile.binary, command) != 0)
+	/* Our own comparison, before the child may exec: it guards the
+	 * gap between ztd's check and the exec. */
+	if (strcmp(profile.binary, command) != 0 || own.result < 0 ||
+	    memcmp(own.digest, launch.digest, sizeof(own.digest)) != 0)
 		return denied("the binary is not the one ztd checked "
 		    "(changed since?)");
+	memcpy(setup.binary_digest, own.digest, sizeof(own.digest));
+	close(bin);
 	if (launch.filter_fd >= 0) {
 		int r = filter_read_sealed(launch.filter_fd, program,
 		    FILTER_INSNS_MAX, error);
@@ -597,18 +615,16 @@ main(int argc, char **argv)
 		child(sp[1], getppid(), argv + optind);
 	}
 	close(sp[1]);
-	/* Our own comparison, before the child may exec: it guards the
-	 * gap between ztd's check and the exec. */
-	pthread_join(own.thread, NULL);
-	if (own.result < 0 ||
-	    memcmp(own.digest, launch.digest, sizeof(own.digest)) != 0) {
+	if (read(sp[0], msg, 1) != 1 || msg[0] != 'S' ||
+	    (code = agent_pid_report(fd, launch.grant, pid, true,
+	    pid_msg)) != 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, __WALL);
-		return denied("the binary is not the one ztd checked "
-		    "(changed since?)");
+		if (code == 0)
+			fprintf(stderr, "zt-exec: the agent's process died "
+			    "at its start\n");
+		return EXIT_FAILED;
 	}
-	memcpy(setup.binary_digest, own.digest, sizeof(own.digest));
-	close(bin);
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	/* The child is confined (and dumpable again) when it says N: only
 	 * then can it be traced.  It waits for G before it execs. */
@@ -650,7 +666,8 @@ main(int argc, char **argv)
 	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) < 0)
 		zt_log(LOG_INFO, "no synchronous wake-up for the listener: %s",
 		    strerror(errno));
-	if ((code = tell_agent_pid(fd, launch.grant, pid)) != 0) {
+	if ((code = agent_pid_report(fd, launch.grant, pid, false,
+	    pid_msg)) != 0) {
 		kill(pid, SIGKILL);
 		return code;
 	}
@@ -659,6 +676,14 @@ main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0);
 	if (ztconn_start(&ztd, fd, socket_path, launch.grant,
 	    launch.expires_ms, profile.decision_ttl, on_grant_end) < 0) {
+		kill(pid, SIGKILL);
+		return EXIT_FAILED;
+	}
+	/* Tunnel rules need libssl, host rules libldns: loaded now, so that
+	 * a missing one refuses the launch rather than ends the agent. */
+	if ((profile.tunnel || profile.dns) &&
+	    lazylib_load(error, sizeof(error)) < 0) {
+		fprintf(stderr, "zt-exec: %s\n", error);
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
@@ -676,21 +701,27 @@ main(int argc, char **argv)
 	setup.profile = &profile;
 	setup.root_pid = pid;
 	setup.root_pidfd = root_pidfd;
-	if (supervise_start(supervisor, &setup) < 0 ||
-	    pthread_create(&signals, NULL, forward_signals, NULL) != 0) {
+	if (supervise_start(supervisor, &setup) < 0) {
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
 	if (profile.tunnel)
 		tunnels_prepare(tunnels, profile.tunnel_cas,
 		    profile.n_tunnel_cas);
-	zt_log(LOG_NOTICE, "agent %s: pid %d under grant %s (landlock ABI %d)",
-	    profile.agent, (int)pid, launch.grant, abi);
 	if (write(sp[0], "G", 1) != 1) {
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
 	close(sp[0]);
+	/* Off the agent's way: signals that come first stay pending (blocked
+	 * in every thread) until this thread takes them. */
+	if (pthread_create(&signals, NULL, forward_signals, NULL) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+		return EXIT_FAILED;
+	}
+	zt_log(LOG_NOTICE, "agent %s: pid %d under grant %s (landlock ABI %d)",
+	    profile.agent, (int)pid, launch.grant, abi);
 	status = supervise_trace(supervisor);
 	tunnels_close_all(tunnels, "the agent ended");
 	if (resolver != NULL)
