@@ -120,7 +120,8 @@ send_lines(char *const *line, const size_t *len, unsigned n)
 	struct mmsghdr msgs[ZT_LOG_HELD_MAX];
 	struct iovec iov[ZT_LOG_HELD_MAX];
 	unsigned done = 0;
-	int waited_ms = 0, reconnected = 0, r;
+	int reconnected = 0, r;
+	long long deadline_ms = -1;
 
 	for (unsigned i = 0; i < n; i++) {
 		iov[i].iov_base = line[i];
@@ -131,7 +132,8 @@ send_lines(char *const *line, const size_t *len, unsigned n)
 	}
 	while (done < n) {
 		struct pollfd pfd = { .events = POLLOUT };
-		struct timespec t0, t1;
+		struct timespec now;
+		long long now_ms;
 
 		if ((r = connect_syslog()) == 0) {
 			r = sendmmsg(backend.fd, msgs + done, n - done,
@@ -149,17 +151,20 @@ send_lines(char *const *line, const size_t *len, unsigned n)
 			reconnected = 1;
 			continue;
 		}
-		if (r != -EAGAIN || waited_ms >= 100)
+		if (r != -EAGAIN)
+			return r;
+		/* 100 ms of real time from the first full queue, however
+		 * many rounds the receiver's reads make of it. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		if (deadline_ms < 0)
+			deadline_ms = now_ms + 100;
+		if (now_ms >= deadline_ms)
 			return r;
 		pfd.fd = backend.fd;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (poll(&pfd, 1, 100 - waited_ms) < 0 && errno != EINTR)
+		if (poll(&pfd, 1, (int)(deadline_ms - now_ms)) < 0 &&
+		    errno != EINTR)
 			return -errno;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		/* At least 1 ms a round: a bound even if poll said ready
-		 * while the queue is still full. */
-		waited_ms += (int)((t1.tv_sec - t0.tv_sec) * 1000 +
-		    (t1.tv_nsec - t0.tv_nsec) / 1000000) + 1;
 	}
 	return 0;
 }
