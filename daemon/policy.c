@@ -320,18 +320,29 @@ parse_open(const char *text, struct policy_object *out, char *error)
 static int
 parse_syscall(const char *text, struct policy_object *out, char *error)
 {
-	size_t len = strlen(text);
+	const char *colon = strchr(text, ':');
+	size_t len = strlen(text), name_len = colon != NULL ?
+	    (size_t)(colon - text) : len;
+	char name[SYSCALL_NAME_MAX + 1];
 
-	if (len == 0 || len > SYSCALL_NAME_MAX)
+	if (name_len == 0 || len > SYSCALL_NAME_MAX)
 		return parse_error(error, "syscall: not a syscall name");
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < name_len; i++)
 		if (!((text[i] >= 'a' && text[i] <= 'z') || is_digit(text[i]) ||
 		    text[i] == '_'))
 			return parse_error(error,
 			    "syscall: not a syscall name");
-	if (!syscall_name_known(text))
+	/* NAME:WHAT, a call zt-exec refuses whatever the profile says
+	 * (setsockopt:SOL_SOCKET:SO_PASSCRED): WHAT in capitals. */
+	if (colon != NULL && (colon[1] == '\0' || strspn(colon + 1,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:") != strlen(colon + 1)))
+		return parse_error(error, "syscall: not NAME or NAME:WHAT "
+		    "(capitals, digits, '_' and ':')");
+	memcpy(name, text, name_len);
+	name[name_len] = '\0';
+	if (!syscall_name_known(name))
 		return parse_error(error, "syscall: %s is not a syscall of "
-		    "this architecture", text);
+		    "this architecture", name);
 	snprintf(out->text, sizeof(out->text), "%s", text);
 	return 0;
 }
@@ -802,6 +813,12 @@ decide_syscall(const struct agent *a, const struct policy_object *o,
 	char name[SHORT_MAX + 1];
 
 	shorten(o->text, name);
+	if (strchr(o->text, ':') != NULL) {
+		/* Refused by zt-exec's filter in every profile, asked only
+		 * to be audited: never allowed, never learned. */
+		set_reason(v, "%s is refused whatever the profile says", name);
+		return;
+	}
 	if (listed(a->syscalls_deny, a->n_syscalls_deny, o->text)) {
 		set_reason(v, "syscall %s is denied by the profile", name);
 		return;

@@ -283,16 +283,31 @@ add_low32_not_in(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned arg,
  */
 static const struct {
 	uint32_t level, name;
+	const char *object;		/* ztd's syscall object, audited */
 } setsockopt_refused[] = {
-	{ SOL_SOCKET, SO_PASSRIGHTS },
-	{ SOL_SOCKET, SO_PASSCRED },
-	{ SOL_SOCKET, SO_PASSPIDFD },
-	{ IPPROTO_IPV6, IPV6_RTHDR },
-	{ IPPROTO_IPV6, IPV6_2292PKTOPTIONS },
+	{ SOL_SOCKET, SO_PASSRIGHTS, "setsockopt:SOL_SOCKET:SO_PASSRIGHTS" },
+	{ SOL_SOCKET, SO_PASSCRED, "setsockopt:SOL_SOCKET:SO_PASSCRED" },
+	{ SOL_SOCKET, SO_PASSPIDFD, "setsockopt:SOL_SOCKET:SO_PASSPIDFD" },
+	{ IPPROTO_IPV6, IPV6_RTHDR, "setsockopt:IPPROTO_IPV6:IPV6_RTHDR" },
+	{ IPPROTO_IPV6, IPV6_2292PKTOPTIONS,
+	    "setsockopt:IPPROTO_IPV6:IPV6_2292PKTOPTIONS" },
 };
 
+const char *
+filter_setsockopt_refused(uint64_t level, uint64_t name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(setsockopt_refused); i++)
+		if ((uint32_t)level == setsockopt_refused[i].level &&
+		    (uint32_t)name == setsockopt_refused[i].name)
+			return setsockopt_refused[i].object;
+	return NULL;
+}
+
 /*
- * setsockopt: EPERM for the options above; the rest as the profile says
+ * setsockopt: the options above to the supervisor, which refuses them
+ * (EPERM) and has ztd audit each as a syscall object
+ * "setsockopt:LEVEL:OPTION" that no profile allows; the rest as the
+ * profile says
  * (allowed, or gated): a level none of them has, or one of their levels
  * with another option.  The sets are disjoint: libseccomp does not order
  * overlapping rules.  Both the level and the option are ints to the
@@ -313,7 +328,8 @@ add_setsockopt(scmp_filter_ctx ctx, const struct profile *p, char *error)
 	for (size_t i = 0; i < n; i++) {
 		bool seen = false;
 
-		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+		/* Refused by the supervisor, which has ztd audit it. */
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,
 		    SCMP_SYS(setsockopt), 2, SCMP_A1(SCMP_CMP_MASKED_EQ,
 		    0xffffffffu, setsockopt_refused[i].level),
 		    SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffu,

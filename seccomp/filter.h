@@ -3,7 +3,9 @@
 #ifndef ZTX_FILTER_H
 #define ZTX_FILTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "profile.h"
 
@@ -90,5 +92,10 @@ int filter_resolve(const char *name);
 /* Is NAME one of the SysV IPC and message queue calls (refused with EPERM,
  * and audited, unless the profile gates it)? */
 bool filter_is_ipc(const char *name);
+
+/* The audited object ("setsockopt:SOL_SOCKET:SO_PASSCRED") of a setsockopt
+ * option no agent may set, by its LEVEL and NAME (registers, low 32 bits
+ * as the kernel reads them), or NULL. */
+const char *filter_setsockopt_refused(uint64_t level, uint64_t name);
 
 #endif

@@ -41,6 +41,21 @@ on_gated_syscall(const struct call *c)
 	return v.allow ? CONTINUE : ipc ? -EPERM : -EACCES;
 }
 
+/*
+ * A call the filter sends here only to be refused (OBJECT names it):
+ * ztd is asked, so that it audits the deny (it allows no such object),
+ * and the call fails with EPERM whatever the answer.
+ */
+static int64_t
+on_refused(const struct call *c, const char *object)
+{
+	struct ztconn_verdict v;
+
+	ztconn_decide(c->s->setup.ztd, ACTION_SYSCALL, object,
+	    c->s->setup.root_pidfd, (pid_t)c->req->pid, &v);
+	return -EPERM;
+}
+
 /* One notification: -errno to fail it with, the result of a call made
  * here, or CONTINUE. */
 static int64_t
@@ -85,6 +100,15 @@ dispatch(const struct call *c, char *buf)
 	case SCMP_SYS(execveat):
 		return execgate_on_exec(c,
 		    c->req->data.nr == SCMP_SYS(execveat), buf);
+	case SCMP_SYS(setsockopt): {
+		/* The level and option are registers, not agent memory. */
+		const char *refused = filter_setsockopt_refused(
+		    c->req->data.args[1], c->req->data.args[2]);
+
+		if (refused != NULL)
+			return on_refused(c, refused);
+		return on_gated_syscall(c);	/* the profile gates it */
+	}
 	default:
 		return on_gated_syscall(c);
 	}

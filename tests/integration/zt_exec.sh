@@ -418,6 +418,8 @@ check "outside zt-exec, the account sets an IPv6 routing header ($out)" \
 zx rthdr ::1 ::1 "$good6_port" -
 check "setsockopt IPV6_RTHDR (a segment routing header): EPERM ($out)" \
     test "$out" = "errno=EPERM"
+check "and audited as a syscall no profile allows" \
+    wait_for logged "decision=deny action=syscall agent=\"probe\" .*object=\"setsockopt:IPPROTO_IPV6:IPV6_RTHDR\""
 # SO_PASSCRED (or SO_PASSPIDFD) makes the kernel bind a unix socket to an
 # abstract address at its first send, where any local process can send
 # to the agent: refused.
@@ -426,6 +428,8 @@ check "outside zt-exec, the account sets SO_PASSCRED ($out)" \
     test "$out" = "ok set"
 zx passcred
 check "setsockopt SO_PASSCRED: EPERM ($out)" test "$out" = "errno=EPERM"
+check "and audited as a syscall no profile allows" \
+    wait_for logged "decision=deny action=syscall agent=\"probe\" .*object=\"setsockopt:SOL_SOCKET:SO_PASSCRED\""
 zx connect tcp ::ffff:127.0.0.1 "$good_port" mapped
 check "connect v4-mapped [::ffff:127.0.0.1] meets the IPv4 rule ($out)" \
     test "$out" = "ok echo:mapped"
@@ -684,6 +688,8 @@ for s in passrights passrights_high; do
 	check "the agent cannot turn SO_PASSRIGHTS back on ($s: $out)" \
 	    test "$out" = "errno=EPERM"
 done
+check "and each try is audited as a syscall no profile allows" \
+    wait_for sh -c "test \"\$(grep -c 'decision=deny action=syscall agent=\"probe\" .*object=\"setsockopt:SOL_SOCKET:SO_PASSRIGHTS\"' '$work/syslog.out')\" -ge 2"
 
 # ------------------------------------------------------------ exec
 zx exec "$bin/exit00"
