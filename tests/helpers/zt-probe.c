@@ -1269,13 +1269,14 @@ dns_ask(int fd, const uint8_t *msg, size_t n, char *out, size_t size)
 		snprintf(out, size, "closed");
 	else {
 		long ttl = first_ttl(reply + 2, want - 2);
-		int n = snprintf(out, size, "rcode=%u qd=%u an=%u ar=%u "
+		int put = snprintf(out, size, "rcode=%u qd=%u an=%u ar=%u "
 		    "bytes=%zu", reply[5] & 0x0f, reply[6] << 8 | reply[7],
 		    reply[8] << 8 | reply[9], reply[12] << 8 | reply[13],
 		    want - 2);
 
-		if (ttl >= 0 && n > 0 && (size_t)n < size)
-			snprintf(out + n, size - (size_t)n, " ttl=%ld", ttl);
+		if (ttl >= 0 && put > 0 && (size_t)put < size)
+			snprintf(out + put, size - (size_t)put, " ttl=%ld",
+			    ttl);
 	}
 	return 0;
 }
