@@ -406,7 +406,10 @@ ztctl_fleet(int argc, char **argv, bool json, char *failure,
 	/* A policy is validated as every host will, before it is signed. */
 	if ((r = open_admin(config_path, policy != NULL ? arg : NULL, policy,
 	    &a)) != 0) {
+		/* What it opened before failing (the configuration, the
+		 * key) is closed here too. */
 		free(policy);
+		close_admin(&a);
 		return r;
 	}
 	if (strcmp(command, "status") == 0)
