@@ -684,6 +684,9 @@ copy_iov(const struct call *c, uint64_t iov_addr, size_t iovlen, char *buf,
  * connected) is left as it is: later sends to other allowed destinations
  * still go (a connected UDP socket may send elsewhere), but only the peer
  * is heard.  0, or the connect's -errno (as the send would have failed).
+ * Not covered: a send without an address (send, write) on such a socket,
+ * which the kernel autobinds before it fails with EDESTADDRREQ and which
+ * never reaches the supervisor (zt-exec(1), open in issue 11).
  */
 static int
 udp_pin(int sfd, const struct sock_kind *k, struct dest *d)
