@@ -61,6 +61,7 @@ static const struct {
 	[ZT_KF_SECCOMP_LISTENER] = { "seccomp user notification", "5.0" },
 	[ZT_KF_SECCOMP_CONTINUE] = { "SECCOMP_USER_NOTIF_FLAG_CONTINUE",
 	    "5.5" },
+	[ZT_KF_SECCOMP_ADDFD_SEND] = { "SECCOMP_ADDFD_FLAG_SEND", "5.14" },
 	[ZT_KF_SECCOMP_SYNC_WAKE] = { "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP",
 	    "6.6" },
 	[ZT_KF_LANDLOCK_SCOPE] = { "Landlock ABI 6 scoping", "6.12" },
@@ -124,6 +125,7 @@ seccomp_probe(void *arg)
 	struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	struct sock_fprog prog = { .len = 1, .filter = &allow };
 	struct seccomp_notif_resp resp;
+	struct seccomp_notif_addfd addfd;
 	int listener, *bits = arg;
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -141,6 +143,14 @@ seccomp_probe(void *arg)
 	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
 	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0)
 		*bits |= 4;
+	/* A flag it knows and no such notification: ENOENT (an unknown
+	 * flag, or no ADDFD at all before 5.9: EINVAL). */
+	memset(&addfd, 0, sizeof(addfd));
+	addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+	addfd.srcfd = (__u32)listener;
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0 &&
+	    errno == ENOENT)
+		*bits |= 8;
 	close(listener);
 	return NULL;
 }
@@ -157,6 +167,7 @@ probe_seccomp(struct zt_kernel *k)
 	k->present[ZT_KF_SECCOMP_LISTENER] = (bits & 1) != 0;
 	k->present[ZT_KF_SECCOMP_CONTINUE] = (bits & 2) != 0;
 	k->present[ZT_KF_SECCOMP_SYNC_WAKE] = (bits & 4) != 0;
+	k->present[ZT_KF_SECCOMP_ADDFD_SEND] = (bits & 8) != 0;
 }
 
 void

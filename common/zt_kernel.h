@@ -23,6 +23,7 @@ enum zt_kernel_feature {
 	ZT_KF_PIDFD_GETFD,		/* pidfd_getfd: 5.6 */
 	ZT_KF_SECCOMP_LISTENER,		/* user notification listener: 5.0 */
 	ZT_KF_SECCOMP_CONTINUE,		/* SECCOMP_USER_NOTIF_FLAG_CONTINUE: 5.5 */
+	ZT_KF_SECCOMP_ADDFD_SEND,	/* SECCOMP_ADDFD_FLAG_SEND: 5.14 */
 	ZT_KF_SECCOMP_SYNC_WAKE,	/* SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: 6.6 */
 	ZT_KF_LANDLOCK_SCOPE,		/* Landlock ABI 6 (scoping): 6.12 */
 	ZT_KF_PASSRIGHTS,		/* SO_PASSRIGHTS: 6.16 */
@@ -38,7 +39,8 @@ enum zt_kernel_feature {
 /* What zt-exec cannot supervise without. */
 #define ZT_KERNEL_ZTEXEC_NEEDS (ZT_KF_BIT(ZT_KF_PIDFD_OPEN) | \
 	ZT_KF_BIT(ZT_KF_PIDFD_GETFD) | ZT_KF_BIT(ZT_KF_PIDFD_SEND_SIGNAL) | \
-	ZT_KF_BIT(ZT_KF_SECCOMP_LISTENER) | ZT_KF_BIT(ZT_KF_SECCOMP_CONTINUE))
+	ZT_KF_BIT(ZT_KF_SECCOMP_LISTENER) | ZT_KF_BIT(ZT_KF_SECCOMP_CONTINUE) | \
+	ZT_KF_BIT(ZT_KF_SECCOMP_ADDFD_SEND))
 /* What zt-exec works without, weaker or slower (said at start):
  * profiles with landlock = "required" are refused without scoping; an
  * allowed unix peer can pass the agent descriptors without SO_PASSRIGHTS;

@@ -278,7 +278,11 @@ add_low32_not_in(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned arg,
  * routing header (IPV6_RTHDR, or one in IPV6_2292PKTOPTIONS): a sticky
  * segment routing header (type 4; type 2 with CONFIG_IPV6_MIP6) makes the
  * kernel send every later packet of the socket to the header's segment
- * (fl6_update_dst), not to the destination decided at connect or send.
+ * (fl6_update_dst), not to the destination decided at connect or send;
+ * and the socket filter options (SO_ATTACH_FILTER, SO_ATTACH_BPF,
+ * SO_DETACH_FILTER, SO_LOCK_FILTER): the supervisor keeps an inet
+ * datagram socket deaf with a filter until a decision opens it
+ * (netcall.c), which the agent must neither remove, replace nor lock.
  * The IPv4 source route (IP_OPTIONS LSRR/SSRR) needs CAP_NET_RAW.
  */
 static const struct {
@@ -288,6 +292,12 @@ static const struct {
 	{ SOL_SOCKET, SO_PASSRIGHTS, "setsockopt:SOL_SOCKET:SO_PASSRIGHTS" },
 	{ SOL_SOCKET, SO_PASSCRED, "setsockopt:SOL_SOCKET:SO_PASSCRED" },
 	{ SOL_SOCKET, SO_PASSPIDFD, "setsockopt:SOL_SOCKET:SO_PASSPIDFD" },
+	{ SOL_SOCKET, SO_ATTACH_FILTER,
+	    "setsockopt:SOL_SOCKET:SO_ATTACH_FILTER" },
+	{ SOL_SOCKET, SO_ATTACH_BPF, "setsockopt:SOL_SOCKET:SO_ATTACH_BPF" },
+	{ SOL_SOCKET, SO_DETACH_FILTER,
+	    "setsockopt:SOL_SOCKET:SO_DETACH_FILTER" },
+	{ SOL_SOCKET, SO_LOCK_FILTER, "setsockopt:SOL_SOCKET:SO_LOCK_FILTER" },
 	{ IPPROTO_IPV6, IPV6_RTHDR, "setsockopt:IPPROTO_IPV6:IPV6_RTHDR" },
 	{ IPPROTO_IPV6, IPV6_2292PKTOPTIONS,
 	    "setsockopt:IPPROTO_IPV6:IPV6_2292PKTOPTIONS" },
@@ -491,10 +501,35 @@ add_conditional(scmp_filter_ctx ctx, const struct profile *p, char *error)
 		families[n_families++] = AF_INET;
 		families[n_families++] = AF_INET6;
 	}
-	for (int i = 0; i < n_families; i++)
-		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
-		    1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]))) < 0)
+	for (int i = 0; i < n_families; i++) {
+		/* An inet datagram socket is made by the supervisor, deaf
+		 * until a decision opens it (netcall_socket); every other
+		 * type (the low four bits: SOCK_TYPE_MASK) is the kernel's.
+		 * The types other than SOCK_DGRAM (2) as disjoint masked
+		 * sets: 8-15, 4-7, 0-1 and 3. */
+		static const struct { uint32_t mask, value; } not_dgram[] = {
+			{ 0x8, 0x8 }, { 0xc, 0x4 }, { 0xe, 0x0 }, { 0xf, 0x3 },
+		};
+		const scmp_datum_t fam = (scmp_datum_t)families[i];
+
+		if (families[i] != AF_INET && families[i] != AF_INET6) {
+			if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ,
+			    fam))) < 0)
+				return fail(error, "rule", "socket", r);
+			continue;
+		}
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,
+		    SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, fam),
+		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM))) < 0)
 			return fail(error, "rule", "socket", r);
+		for (size_t j = 0; j < ARRAY_LEN(not_dgram); j++)
+			if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+			    SCMP_SYS(socket), 2, SCMP_A0(SCMP_CMP_EQ, fam),
+			    SCMP_A1(SCMP_CMP_MASKED_EQ, not_dgram[j].mask,
+			    not_dgram[j].value))) < 0)
+				return fail(error, "rule", "socket", r);
+	}
 	if ((p->inet || p->inet6) &&
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
 	    SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),

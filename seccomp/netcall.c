@@ -11,10 +11,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -337,9 +340,9 @@ inet_sockaddr(int domain, const struct inet_addr *a, struct dest *d)
  *     IPv4 (refused under IPV6_V6ONLY);
  *   - a destination 0.0.0.0 or :: is this host: 127.0.0.1, ::1;
  *   - a bind to a non-zero port is a listen on that address and port;
- *     to port 0 it is free (a TCP socket accepts only after listen, which
- *     is decided; a UDP socket is bound to the same any-address and
- *     ephemeral port by its first send or connect anyway);
+ *     to port 0 it is free for TCP (a TCP socket accepts only after
+ *     listen, which is decided) and a listen on port 0 for UDP (it
+ *     hears anyone on its ephemeral port);
  *   - short lengths: EINVAL, other families: the kernel's errno.
  * UDP-Lite, ping, SCTP, MPTCP and raw sockets are refused (EACCES).
  * Returns 0 or -errno; D is the caller's to dest_done().
@@ -486,6 +489,169 @@ to_resolver(const struct call *c, const struct sock_kind *k,
 	return dns;
 }
 
+/* The local address of SFD into SS: its length, or -errno. */
+static int
+local_address(int sfd, struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof(*ss);
+
+	memset(ss, 0, sizeof(*ss));
+	if (getsockname(sfd, (struct sockaddr *)ss, &len) < 0)
+		return -errno;
+	return (int)len;
+}
+
+static uint16_t
+local_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)ss)->sin6_port;
+	return ((const struct sockaddr_in *)ss)->sin_port;
+}
+
+/*
+ * Deaf datagram sockets.  The kernel binds an inet datagram socket that
+ * has no port to an ephemeral port on the any-address at its first send
+ * or connect (inet_send_prepare, inet_dgram_connect), even when the call
+ * then fails: a send without an address (send, write, sendmsg without a
+ * name: EDESTADDRREQ), which the supervisor never sees, or a connect the
+ * route refuses.  From then on anyone who finds the port could send the
+ * agent datagrams no rule allowed.  So such a socket is made here, not by
+ * the agent (the filter sends its socket() here), with a socket filter
+ * that drops every datagram, and handed over (SECCOMP_ADDFD_FLAG_SEND).
+ * It stays deaf until a decision opens it: a connect performed here
+ * (then it hears its peer only: udp_pin too) or a bind decided as a
+ * listen.  A disconnect makes it deaf first -- so that no write finds it
+ * unbound and hearing -- and it hears again only if a decided bind still
+ * holds its port.  These steps on one socket are made under
+ * s->dgram_lock, so that two threads' connect and disconnect cannot
+ * leave it hearing unconnected.  The agent can neither remove, replace
+ * nor lock the filter (filter.c refuses the options).  Datagrams are
+ * dropped before they are queued: ICMP errors (IP_RECVERR) are not
+ * datagrams and still arrive.
+ */
+static const struct sock_filter drop_all[] = {
+	BPF_STMT(BPF_RET | BPF_K, 0),
+};
+
+static bool
+is_inet_dgram(const struct sock_kind *k)
+{
+	return k->type == SOCK_DGRAM &&
+	    (k->domain == AF_INET || k->domain == AF_INET6);
+}
+
+/* Make SFD deaf (DEAF) or hearing: 0 or -errno. */
+static int
+dgram_deaf_set(int sfd, bool deaf)
+{
+	struct sock_fprog prog = {
+		.len = sizeof(drop_all) / sizeof(drop_all[0]),
+		.filter = (struct sock_filter *)drop_all,
+	};
+	int zero = 0;
+
+	if (deaf)
+		return setsockopt(sfd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+		    sizeof(prog)) < 0 ? -errno : 0;
+	if (setsockopt(sfd, SOL_SOCKET, SO_DETACH_FILTER, &zero,
+	    sizeof(zero)) < 0 && errno != ENOENT)
+		return -errno;		/* ENOENT: it had no filter */
+	return 0;
+}
+
+/* Does SFD have a socket filter (ours: the agent can set none)?  An
+ * error says yes: the caller then treats the socket as undecided. */
+static bool
+dgram_is_deaf(int sfd)
+{
+	socklen_t n = 0;
+
+	return getsockopt(sfd, SOL_SOCKET, SO_GET_FILTER, NULL, &n) < 0 ||
+	    n != 0;
+}
+
+int
+supervise_deafen_inherited(int fd)
+{
+	struct sockaddr_storage local;
+	struct sock_kind k;
+	int r;
+
+	if (socket_kind(fd, &k) < 0 || !is_inet_dgram(&k))
+		return 0;		/* not a socket, or another kind */
+	if ((r = local_address(fd, &local)) < 0)
+		return r;
+	return local_port(&local) != 0 ? 0 : dgram_deaf_set(fd, true);
+}
+
+int64_t
+netcall_socket(const struct call *c)
+{
+	const __u64 *a = c->req->data.args;
+	int domain = (int)a[0], type = (int)a[1];
+	struct seccomp_notif_addfd add;
+	int fd, r;
+
+	/* Registers only: nothing of the agent's memory is used. */
+	if ((domain != AF_INET && domain != AF_INET6) ||
+	    (type & 0xf) != SOCK_DGRAM)
+		return -EACCES;		/* the filter sends no other */
+	if ((fd = socket(domain, type | SOCK_CLOEXEC, (int)a[2])) < 0)
+		return -errno;		/* the kernel's own answer */
+	if ((r = dgram_deaf_set(fd, true)) < 0) {
+		close(fd);
+		return r;
+	}
+	memset(&add, 0, sizeof(add));
+	add.id = c->req->id;
+	add.flags = SECCOMP_ADDFD_FLAG_SEND;
+	add.srcfd = (__u32)fd;
+	add.newfd_flags = (type & SOCK_CLOEXEC) ? O_CLOEXEC : 0;
+	/* Installed in the agent (within its RLIMIT_NOFILE) and returned
+	 * as socket()'s result in one step; on failure nothing was
+	 * answered, and the worker answers the errno. */
+	r = ioctl(c->fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0 ? -errno : 0;
+	close(fd);
+	return r < 0 ? r : ANSWERED;
+}
+
+/*
+ * Perform the decided connect, disconnect (AF_UNSPEC) or bind D on SFD
+ * of kind K: 0 or -errno.  An inet datagram socket's deafness follows
+ * (above).
+ */
+static int
+perform(struct supervisor *s, int sfd, const struct sock_kind *k,
+    bool bind_, const struct dest *d)
+{
+	const struct sockaddr *to = (const struct sockaddr *)&d->addr;
+	bool disconnect = !bind_ && d->addr.ss_family == AF_UNSPEC;
+	struct sockaddr_storage local;
+	int r;
+
+	if (!is_inet_dgram(k)) {
+		r = bind_ ? bind(sfd, to, d->len) : connect(sfd, to, d->len);
+		return r < 0 ? -errno : 0;
+	}
+	pthread_mutex_lock(&s->dgram_lock);
+	if (disconnect && (r = dgram_deaf_set(sfd, true)) < 0)
+		goto out;
+	r = bind_ ? bind(sfd, to, d->len) : connect(sfd, to, d->len);
+	if (r < 0) {
+		r = -errno;		/* as it was (a disconnect: deaf) */
+		goto out;
+	}
+	/* Connected, bound by a decision, or (a disconnect) still holding
+	 * the port a decided bind gave it: it hears. */
+	if (!disconnect || ((r = local_address(sfd, &local)) >= 0 &&
+	    local_port(&local) != 0))
+		r = dgram_deaf_set(sfd, false);
+out:
+	pthread_mutex_unlock(&s->dgram_lock);
+	return r < 0 ? r : 0;
+}
+
 /* connect(fd, addr, len) and bind(fd, addr, len) */
 static int
 on_connect_or_bind(const struct call *c, bool bind_)
@@ -518,36 +684,12 @@ on_connect_or_bind(const struct call *c, bool bind_)
 			r = tunnel_connect(c->s->setup.tunnels, sfd,
 			    (struct sockaddr *)&d.addr, d.len,
 			    tunnel.server_name, tunnel.ca, d.object);
-		else {
-			r = bind_ ? bind(sfd, (struct sockaddr *)&d.addr,
-			    d.len) : connect(sfd, (struct sockaddr *)&d.addr,
-			    d.len);
-			r = r < 0 ? -errno : 0;
-		}
+		else
+			r = perform(c->s, sfd, &k, bind_, &d);
 	}
 	dest_done(&d);
 	close(sfd);
 	return r;
-}
-
-/* The local address of SFD into SS: its length, or -errno. */
-static int
-local_address(int sfd, struct sockaddr_storage *ss)
-{
-	socklen_t len = sizeof(*ss);
-
-	memset(ss, 0, sizeof(*ss));
-	if (getsockname(sfd, (struct sockaddr *)ss, &len) < 0)
-		return -errno;
-	return (int)len;
-}
-
-static uint16_t
-local_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return ((const struct sockaddr_in6 *)ss)->sin6_port;
-	return ((const struct sockaddr_in *)ss)->sin_port;
 }
 
 /*
@@ -675,21 +817,20 @@ copy_iov(const struct call *c, uint64_t iov_addr, size_t iovlen, char *buf,
 }
 
 /*
- * A UDP send with an address on a socket that has no port yet would have
- * the kernel bind it to an ephemeral port on the any-address
- * (udp_sendmsg's autobind), where anyone could then send it datagrams no
- * rule allowed.  Instead the socket is connected to the destination just
- * decided (D), so that it receives from that peer only, and the send goes
- * without an address.  A socket with a port (bound by an allowed bind, or
- * connected) is left as it is: later sends to other allowed destinations
- * still go (a connected UDP socket may send elsewhere), but only the peer
- * is heard.  0, or the connect's -errno (as the send would have failed).
- * Not covered: a send without an address (send, write) on such a socket,
- * which the kernel autobinds before it fails with EDESTADDRREQ and which
- * never reaches the supervisor (zt-exec(1), open in issue 11).
+ * A UDP send with an address on a socket that no decision opened (no port
+ * yet, or deaf: above) would have the kernel bind it to an ephemeral port
+ * on the any-address (udp_sendmsg's autobind), where anyone could then
+ * send it datagrams no rule allowed.  Instead the socket is connected to
+ * the destination just decided (D) and hears, so that it receives from
+ * that peer only, and the send goes without an address.  A socket a
+ * decision opened (bound by an allowed bind, or connected) is left as it
+ * is: later sends to other allowed destinations still go (a connected
+ * UDP socket may send elsewhere), but only the peer is heard.  0, or the
+ * connect's -errno (as the send would have failed).
  */
 static int
-udp_pin(int sfd, const struct sock_kind *k, struct dest *d)
+udp_pin(struct supervisor *s, int sfd, const struct sock_kind *k,
+    struct dest *d)
 {
 	struct sockaddr_storage local;
 	int r;
@@ -697,14 +838,19 @@ udp_pin(int sfd, const struct sock_kind *k, struct dest *d)
 	if (k->proto == NULL || k->type != SOCK_DGRAM || d->len == 0 ||
 	    strcmp(k->proto, "udp") != 0)
 		return 0;
-	if ((r = local_address(sfd, &local)) < 0)
-		return r;
-	if (local_port(&local) != 0)
-		return 0;
-	if (connect(sfd, (struct sockaddr *)&d->addr, d->len) < 0)
-		return -errno;
-	d->len = 0;
-	return 0;
+	pthread_mutex_lock(&s->dgram_lock);
+	if ((r = local_address(sfd, &local)) < 0 ||
+	    (local_port(&local) != 0 && !dgram_is_deaf(sfd)))
+		goto out;
+	if (connect(sfd, (struct sockaddr *)&d->addr, d->len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((r = dgram_deaf_set(sfd, false)) == 0)
+		d->len = 0;
+out:
+	pthread_mutex_unlock(&s->dgram_lock);
+	return r < 0 ? r : 0;
 }
 
 /*
@@ -763,7 +909,7 @@ send_one(const struct call *c, int sfd, const struct msghdr *mh, int flags,
 	if ((r = namelen != 0 ? prepare(c, sfd, &k, OP_SEND,
 	    (flags & MSG_FASTOPEN) != 0, &raw, namelen, &d, NULL) :
 	    k.domain == AF_UNIX ? refuse_rights(c->s, sfd) : 0) == 0 &&
-	    (r = udp_pin(sfd, &k, &d)) == 0)
+	    (r = udp_pin(c->s, sfd, &k, &d)) == 0)
 		n = send_to(sfd, buf, (size_t)n, flags, &d);
 	else
 		n = r;
@@ -798,7 +944,7 @@ on_sendto(const struct call *c, char *buf)
 	else if (!agent_call_valid(c))
 		r = -EACCES;
 	else if ((r = prepare(c, sfd, &k, OP_SEND, (flags & MSG_FASTOPEN) != 0,
-	    &raw, alen, &d, NULL)) == 0 && (r = udp_pin(sfd, &k, &d)) == 0)
+	    &raw, alen, &d, NULL)) == 0 && (r = udp_pin(c->s, sfd, &k, &d)) == 0)
 		r = send_to(sfd, buf, len, flags, &d);
 	dest_done(&d);
 	close(sfd);

@@ -96,6 +96,8 @@ dispatch(const struct call *c, char *buf)
 		if (!c->s->setup.profile->files_given)
 			return on_gated_syscall(c);
 		return filecall_dispatch(c);
+	case SCMP_SYS(socket):		/* inet datagram sockets only */
+		return netcall_socket(c);
 	case SCMP_SYS(execve):
 	case SCMP_SYS(execveat):
 		return execgate_on_exec(c,
@@ -190,6 +192,10 @@ worker_main(void *arg)
 		memset(resp, 0, sizeof(*resp));
 		resp->id = req->id;
 		r = dispatch(&c, buf);
+		if (r == ANSWERED) {
+			atomic_fetch_add(&s->idle, 1);
+			continue;
+		}
 		if (r == CONTINUE) {
 			resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 		} else if (r < 0) {
@@ -228,6 +234,7 @@ supervise_new(struct supervisor **out, struct zt_digests *digests)
 	s->launch_pending = true;
 	s->digests = digests;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->dgram_lock, NULL);
 	pthread_cond_init(&s->start, NULL);
 	atomic_init(&s->n_workers, SUPERVISE_WORKERS_FIRST);
 	atomic_init(&s->idle, SUPERVISE_WORKERS_FIRST);

@@ -38,6 +38,11 @@ struct supervise_setup {
 	ino_t ztd_ino;
 };
 
+/* A descriptor the agent starts with (0, 1, 2): when FD is an inet
+ * datagram socket with no port, make it deaf as the sockets the agent
+ * makes are (netcall.c).  0, or -errno. */
+int supervise_deafen_inherited(int fd);
+
 /*
  * Make SUPERVISE_WORKERS_FIRST threads that will answer the agent's
  * notifications concurrently; a worker that takes the last idle one's

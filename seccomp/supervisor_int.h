@@ -29,6 +29,9 @@
 /* A handler's answer that lets the syscall continue (exec, and the
  * profile's gated syscalls, whose arguments are registers). */
 #define CONTINUE INT64_MAX
+/* A handler's answer when it has answered the notification itself
+ * (SECCOMP_ADDFD_FLAG_SEND): nothing more is sent. */
+#define ANSWERED (INT64_MAX - 1)
 
 struct approval {
 	bool used;
@@ -72,6 +75,9 @@ struct supervisor {
 	struct pin pins[PINS_MAX];	/* a ring: the oldest goes first */
 	unsigned pin_next;
 	bool passrights_warned;		/* netcall.c: said once, atomically */
+	pthread_mutex_t dgram_lock;	/* netcall.c: a datagram socket's
+					 * connect, bind or disconnect and
+					 * its deafness, as one step */
 };
 
 /* One notification being answered by a worker. */
@@ -126,6 +132,9 @@ int fd_path(int fd, char *out, size_t size);
 /* netcall.c: connect, bind, listen, sendto, sendmsg, sendmmsg decided
  * and performed here; -errno or the call's result. */
 int64_t netcall_dispatch(const struct call *c, char *buf);
+/* socket() of an inet datagram socket: made here, deaf, and handed to the
+ * agent: ANSWERED, or -errno. */
+int64_t netcall_socket(const struct call *c);
 
 /* filecall.c: chmod, chown, utimes, xattr writers and inotify watches
  * of a profile with files, decided against them and performed here;

@@ -375,6 +375,10 @@ child(int sock, pid_t parent, char **argv)
 		    setsockopt(std, SOL_SOCKET, SO_PASSRIGHTS, &off,
 		    sizeof(off)) < 0 && errno != ENOPROTOOPT)
 			_exit(EXIT_FAILED);
+		/* Nor one that is an inet datagram socket with no port
+		 * yet hear anyone once the kernel gives it one. */
+		if (supervise_deafen_inherited(std) < 0)
+			_exit(EXIT_FAILED);
 	}
 	/* The supervisor group is zt-exec's, never the agent's. */
 	if (setresgid(getgid(), getgid(), getgid()) < 0 ||

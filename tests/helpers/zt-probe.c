@@ -29,6 +29,7 @@
  *   resolve-loop PREFIX SUFFIX COUNT [MARK]
  *   rthdr SEGMENT ADDR PORT TEXT|-    (an IPv6 routing header, then TCP)
  *   passcred                          (SO_PASSCRED on a unix datagram socket)
+ *   sockfilter OPT                    (a socket filter option, UDP socket)
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
  * ::ffff:127.0.0.1 is v4-mapped), optionally prefixed "v6:" (an AF_INET6
@@ -474,8 +475,15 @@ cmd_sendto(int argc, char **argv)
 }
 
 /*
- * udp-inbound ADDR PORT TEXT STOPFILE: an unconnected UDP socket sends
- * TEXT to ADDR PORT, prints its local port ("port=N", flushed), then
+ * udp-inbound ADDR PORT TEXT STOPFILE [HOW]: an unconnected UDP socket
+ * sends TEXT to ADDR PORT (HOW "sendto", the default), or -- HOW "send",
+ * "write" or "sendmsg" -- sends it without an address (EDESTADDRREQ,
+ * printed as "sent errno=E"), or -- HOW "disconnect" -- connects to ADDR
+ * PORT, disconnects (AF_UNSPEC), then writes it (EDESTADDRREQ), or --
+ * HOW "stdin" -- writes it on descriptor 0, a UDP socket it was given
+ * (EDESTADDRREQ): the kernel gives the socket an ephemeral port either
+ * way.  It prints its
+ * local port ("port=N", flushed), then
  * prints every datagram it receives ("got DATA") until STOPFILE exists
  * (120 s at most); then it reads what is still queued, and says "done".
  * A datagram sent to it before STOPFILE was made is queued by then
@@ -492,10 +500,44 @@ cmd_udp_inbound(int argc, char **argv)
 	bool last = false;
 	int fd;
 
-	if (argc != 5 || !parse_sockaddr(argv[1], argv[2], &ss, &len))
-		return usage("udp-inbound ADDR PORT TEXT STOPFILE");
-	if ((fd = udp_sent(argv[1], &ss, len, argv[3])) < 0)
-		return fail(-fd);
+	const char *how = argc == 6 ? argv[5] : "sendto";
+
+	if ((argc != 5 && argc != 6) ||
+	    !parse_sockaddr(argv[1], argv[2], &ss, &len))
+		return usage("udp-inbound ADDR PORT TEXT STOPFILE "
+		    "[sendto|send|write|sendmsg|disconnect|stdin]");
+	if (strcmp(how, "sendto") == 0) {
+		if ((fd = udp_sent(argv[1], &ss, len, argv[3])) < 0)
+			return fail(-fd);
+	} else {
+		struct iovec iov = { .iov_base = argv[3],
+		    .iov_len = strlen(argv[3]) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+		char ebuf[16];
+		ssize_t n;
+
+		fd = strcmp(how, "stdin") == 0 ? 0 :
+		    socket(addr_domain(argv[1]), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return fail(errno);
+		if (strcmp(how, "disconnect") == 0 &&
+		    (connect(fd, (struct sockaddr *)&ss, len) < 0 ||
+		    connect(fd, &unspec, sizeof(unspec)) < 0))
+			return fail(errno);
+		if (strcmp(how, "send") == 0)
+			n = send(fd, argv[3], iov.iov_len, 0);
+		else if (strcmp(how, "sendmsg") == 0)
+			n = sendmsg(fd, &mh, 0);
+		else if (strcmp(how, "write") == 0 ||
+		    strcmp(how, "disconnect") == 0 ||
+		    strcmp(how, "stdin") == 0)
+			n = write(fd, argv[3], iov.iov_len);
+		else
+			return usage("udp-inbound: HOW is sendto, send, "
+			    "write, sendmsg, disconnect or stdin");
+		printf("sent %s\n", n < 0 ? errname(errno, ebuf) : "ok");
+	}
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
 		return fail(errno);
 	printf("port=%u\n", ntohs(local.ss_family == AF_INET6 ?
@@ -2353,6 +2395,41 @@ cmd_passcred(int argc, char **argv)
 	return 0;
 }
 
+/* sockfilter OPT: a socket filter option (SO_ATTACH_FILTER with a filter
+ * that passes all, SO_DETACH_FILTER, SO_LOCK_FILTER, SO_ATTACH_BPF with
+ * no program) set on a new UDP socket: "ok set" or the errno. */
+static int
+cmd_sockfilter(int argc, char **argv)
+{
+	struct sock_filter pass = BPF_STMT(BPF_RET | BPF_K, 0xffff);
+	struct sock_fprog prog = { .len = 1, .filter = &pass };
+	int fd, one = 1, none = -1, r;
+
+	if (argc != 2)
+		return usage("sockfilter SO_ATTACH_FILTER|SO_DETACH_FILTER|"
+		    "SO_LOCK_FILTER|SO_ATTACH_BPF");
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return fail(errno);
+	if (strcmp(argv[1], "SO_ATTACH_FILTER") == 0)
+		r = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+		    sizeof(prog));
+	else if (strcmp(argv[1], "SO_DETACH_FILTER") == 0)
+		r = setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &one,
+		    sizeof(one));
+	else if (strcmp(argv[1], "SO_LOCK_FILTER") == 0)
+		r = setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one,
+		    sizeof(one));
+	else if (strcmp(argv[1], "SO_ATTACH_BPF") == 0)
+		r = setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, &none,
+		    sizeof(none));
+	else
+		return usage("sockfilter: an unknown option");
+	if (r < 0)
+		return fail(errno);
+	printf("ok set\n");
+	return 0;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -2405,6 +2482,7 @@ static const struct command {
 	{ "mem-write", cmd_mem_write },
 	{ "rthdr", cmd_rthdr },
 	{ "passcred", cmd_passcred },
+	{ "sockfilter", cmd_sockfilter },
 };
 
 /* Run from a file named exitNN without a command: exit NN. */

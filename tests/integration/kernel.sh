@@ -29,6 +29,9 @@ start_logsink "$work"
 NO_PEERPIDFD=getsockopt:2=77:ENOPROTOOPT
 NO_PASSRIGHTS=setsockopt:2=83:ENOPROTOOPT
 NO_CONTINUE=ioctl:1=3222806785:EINVAL
+# SECCOMP_IOCTL_NOTIF_ADDFD is _IOW('!', 3, struct seccomp_notif_addfd) =
+# 0x40182103; a kernel before 5.14 refuses its SEND flag with EINVAL.
+NO_ADDFD_SEND=ioctl:1=1075323139:EINVAL
 
 # ---------------------------------------------------------------- all present
 "$ZTD" --foreground --config "$conf" --socket "$sock" \
@@ -43,6 +46,7 @@ for feature in "SO_PEERPIDFD (Linux 6.5)" "pidfd_open (Linux 5.3)" \
     "pidfd_send_signal (Linux 5.1)" "pidfd_getfd (Linux 5.6)" \
     "seccomp user notification (Linux 5.0)" \
     "SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5)" \
+    "SECCOMP_ADDFD_FLAG_SEND (Linux 5.14)" \
     "SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6)" \
     "Landlock ABI 6 scoping (Linux 6.12)" "SO_PASSRIGHTS (Linux 6.16)"; do
 	check "status: $feature present" \
@@ -54,7 +58,7 @@ check "ztctl --json status: kernel.features, each present with its Linux version
 import json, sys
 k = json.loads(sys.argv[1])["kernel"]
 f = k["features"]
-assert k["landlock_abi"] >= 6 and len(f) == 9, k
+assert k["landlock_abi"] >= 6 and len(f) == 10, k
 assert f["SO_PEERPIDFD"] == {"present": True, "linux": "6.5", "use": "needed by ztd"}, f
 assert all(v["present"] for v in f.values()), f
 ' "$json"
@@ -104,8 +108,10 @@ check "zt-exec without pidfd_getfd refuses (exit 125) naming it, 5.6" \
     refused_exec pidfd_getfd:ENOSYS "pidfd_getfd (Linux 5.6)"
 check "zt-exec without the CONTINUE flag refuses naming it, 5.5" \
     refused_exec "$NO_CONTINUE" "SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5)"
-check "zt-exec without seccomp listeners names both, 5.0 and 5.5" \
-    refused_exec seccomp:EINVAL "seccomp user notification (Linux 5.0), SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5)"
+check "zt-exec without ADDFD's SEND flag refuses naming it, 5.14" \
+    refused_exec "$NO_ADDFD_SEND" "SECCOMP_ADDFD_FLAG_SEND (Linux 5.14)"
+check "zt-exec without seccomp listeners names all three, 5.0, 5.5, 5.14" \
+    refused_exec seccomp:EINVAL "seccomp user notification (Linux 5.0), SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5), SECCOMP_ADDFD_FLAG_SEND (Linux 5.14)"
 # Emptied once all earlier lines are in: none comes after.
 sink_sync
 : >"$work/syslog.out"

@@ -470,6 +470,91 @@ check "udp-inbound read all that was queued and ended" \
     wait_for grep -q '^done$' "$work/inb.out"
 check "a datagram from a port no rule names never reached the agent ($(tr '\n' ' ' <"$work/inb.out"))" \
     sh -c "! grep -q intruder '$work/inb.out'"
+# The sibling: a send without an address (send, write, sendmsg without a
+# name) on a UDP socket with no port fails with EDESTADDRREQ after the
+# kernel has bound the socket to an ephemeral port (inet_send_prepare),
+# and a write after a disconnect does the same.  zt-exec makes every inet
+# datagram socket deaf until a decision opens it: nothing sent to that
+# port reaches the agent.  Bare, the same probe hears it: the control
+# shows this test sees such a leak.
+# With HOW "stdin", the probe is given an unbound IPv4 UDP socket as its
+# standard input, by the account (bare) or by the account through zt-exec.
+on_udp_stdin='import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+os.dup2(s.fileno(), 0)
+os.execvp(sys.argv[1], sys.argv[1:])'
+deaf_case() { # NAME bare|zx ADDR HOW
+	local name=$1 how=$4 port
+	rm -f "$work/$name.stop"
+	: >"$work/$name.out"
+	if [ "$2" = bare ]; then
+		(cd "$work" && exec "$PROBE" udp-inbound "$3" "$ugood_port" \
+		    "$name" "$name.stop" "$how" >"$work/$name.out") &
+		track $!
+	elif [ "$how" = stdin ]; then
+		(cd "$work" && exec setpriv --reuid="$account" \
+		    --regid="$account" --clear-groups -- /usr/bin/python3 -c \
+		    "$on_udp_stdin" "$ZTEXEC" --socket "$sock" \
+		    --syslog-socket "$work/log.sock" -- "$agent" udp-inbound \
+		    "$3" "$ugood_port" "$name" "$name.stop" "$how" \
+		    >"$work/$name.out" 2>"$work/$name.err") &
+		track $!
+	else
+		zx_bg "$name" udp-inbound "$3" "$ugood_port" "$name" \
+		    "$name.stop" "$how"
+	fi
+	check "$name ($2, $3, $how): the send failed with EDESTADDRREQ, the kernel gave a port" \
+	    wait_for sh -c "grep -q '^sent EDESTADDRREQ\$' '$work/$name.out' &&
+	    grep -q '^port=[1-9]' '$work/$name.out'"
+	port=$(sed -n 's/^port=//p' "$work/$name.out")
+	"$PROBE" sendto-noreply "$3" "${port:-9}" intruder >"$work/$name.send"
+	check "$name: the intruder's datagram to port ${port:-none} was sent" \
+	    grep -q '^ok sent$' "$work/$name.send"
+	: >"$work/$name.stop"
+	check "$name: the probe read all that was queued and ended" \
+	    wait_for grep -q '^done$' "$work/$name.out"
+}
+deaf_case deafc4 bare 127.0.0.1 write
+check "deafc4: bare, the autobound socket hears the intruder (the control)" \
+    grep -q '^got intruder$' "$work/deafc4.out"
+deaf_case deafc6 bare ::1 send
+check "deafc6: bare, the same over IPv6 (the control)" \
+    grep -q '^got intruder$' "$work/deafc6.out"
+rm -f "$work/deafci.stop"
+: >"$work/deafci.out"
+(cd "$work" && exec python3 -c "$on_udp_stdin" "$PROBE" udp-inbound \
+    127.0.0.1 "$ugood_port" deafci deafci.stop stdin \
+    >"$work/deafci.out") &
+track $!
+check "deafci: bare, a UDP socket given as standard input gets a port" \
+    wait_for grep -q '^port=[1-9]' "$work/deafci.out"
+port=$(sed -n 's/^port=//p' "$work/deafci.out")
+"$PROBE" sendto-noreply 127.0.0.1 "${port:-9}" intruder >/dev/null
+: >"$work/deafci.stop"
+check "deafci: and hears the intruder (the control)" \
+    wait_for grep -q '^got intruder$' "$work/deafci.out"
+i=0
+for c in "127.0.0.1 send" "127.0.0.1 write" "127.0.0.1 sendmsg" \
+    "::1 send" "::1 write" "::1 sendmsg" "127.0.0.1 disconnect" \
+    "127.0.0.1 stdin"; do
+	i=$((i + 1))
+	deaf_case "deaf$i" zx $c
+	check "deaf$i ($c): under zt-exec the socket is deaf: no intruder ($(tr '\n' ' ' <"$work/deaf$i.out"))" \
+	    sh -c "grep -q '^done\$' '$work/deaf$i.out' &&
+	    ! grep -q intruder '$work/deaf$i.out'"
+done
+# The agent may not lift the deafness: the socket filter options are
+# refused, and audited (outside zt-exec the account sets them).
+out=$(as_account "$agent" sockfilter SO_ATTACH_FILTER 2>&1)
+check "outside zt-exec, the account attaches a socket filter ($out)" \
+    test "$out" = "ok set"
+for opt in SO_ATTACH_FILTER SO_DETACH_FILTER SO_LOCK_FILTER SO_ATTACH_BPF; do
+	zx sockfilter "$opt"
+	check "setsockopt $opt on a UDP socket: EPERM ($out)" \
+	    test "$out" = "errno=EPERM"
+	check "and audited as the syscall setsockopt:SOL_SOCKET:$opt" \
+	    wait_for logged "decision=deny action=syscall agent=\"probe\" .*object=\"setsockopt:SOL_SOCKET:$opt\""
+done
 zx sendmsg-noreply 127.0.0.1 "$ubad_port" sneak-sendmsg
 check "sendmsg to another port is denied ($out)" denied "$out"
 zx sendmsg-rights 127.0.0.1 "$ugood_port"

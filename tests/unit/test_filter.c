@@ -303,7 +303,20 @@ static const struct row rows[] = {
 	/* socket: unix always, inet and netlink route with inet. */
 	ROW(P_ALL, "socket", ALLOW, .args = { AF_UNIX, SOCK_STREAM }),
 	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, SOCK_STREAM }),
-	ROW(P_INET, "socket", ALLOW, .args = { AF_INET6, SOCK_DGRAM }),
+	/* An inet datagram socket: made by the supervisor, deaf. */
+	ROW(P_INET, "socket", NOTIFY, .args = { AF_INET6, SOCK_DGRAM }),
+	ROW(P_INET, "socket", NOTIFY, .args = { AF_INET, SOCK_DGRAM |
+	    SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_UDP }),
+	ROW(P_INET, "socket", NOTIFY, .args = { AF_INET, SOCK_DGRAM,
+	    IPPROTO_ICMP }),
+	ROW(P_INET, "socket", ALLOW, .args = { AF_INET6, SOCK_STREAM |
+	    SOCK_CLOEXEC }),
+	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, 0 }),
+	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, SOCK_RAW }),
+	ROW(P_INET, "socket", ALLOW, .args = { AF_INET6, SOCK_SEQPACKET }),
+	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, SOCK_PACKET }),
+	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, 15 }),
+	ROW(P_ALL, "socket", ALLOW, .args = { AF_UNIX, SOCK_DGRAM }),
 	ROW(P_NOINET, "socket", ENOSYS_, .args = { AF_INET, SOCK_STREAM }),
 	ROW(P_NOINET, "socket", ENOSYS_, .args = { AF_INET6, SOCK_DGRAM }),
 	ROW(P_INET, "socket", ALLOW,
