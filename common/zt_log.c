@@ -4,12 +4,17 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,7 +37,12 @@ static struct {
 	unsigned held;
 	size_t held_len[ZT_LOG_HELD_MAX];
 	char (*held_line)[ZT_LOG_LINE_MAX + ZT_LOG_HEAD_MAX];	/* ZT_LOG_HELD_MAX */
-} backend = { .ident = "zt", .fd = -1, .facility = LOG_DAEMON, .also_stderr = 1 };
+	/* zt_log_relay_start: the pipe to the relay (-1: none), whose
+	 * writes one lock keeps whole. */
+	int relay_fd;
+	pthread_mutex_t relay_lock;
+} backend = { .ident = "zt", .fd = -1, .facility = LOG_DAEMON, .also_stderr = 1,
+    .relay_fd = -1, .relay_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void
 set_ident(const char *ident)
@@ -106,21 +116,33 @@ connect_syslog(void)
 	return 0;
 }
 
+/* Milliseconds of CLOCK_MONOTONIC. */
+static long long
+mono_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 /*
  * Send the N held or given LINES in as few calls as the queue allows; a
  * full queue is waited for, up to about 100 ms in all.  The wait is a
  * poll for POLLOUT, which a connected unix datagram socket reports once
  * the receiver's queue has room (net.unix.max_dgram_qlen, 10 without
  * systemd's sysctl.d): the line goes as soon as the receiver has read
- * one, not a fixed millisecond later.  0 or -errno.
+ * one, not a fixed millisecond later.  0 or -errno; *SENT (when not NULL)
+ * says how many went.
  */
 static int
-send_lines(char *const *line, const size_t *len, unsigned n)
+send_socket_lines(char *const *line, const size_t *len, unsigned n,
+    unsigned *sent)
 {
 	struct mmsghdr msgs[ZT_LOG_HELD_MAX];
 	struct iovec iov[ZT_LOG_HELD_MAX];
 	unsigned done = 0;
-	int reconnected = 0, r;
+	int reconnected = 0, r = 0;
 	long long deadline_ms = -1;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -132,7 +154,6 @@ send_lines(char *const *line, const size_t *len, unsigned n)
 	}
 	while (done < n) {
 		struct pollfd pfd = { .events = POLLOUT };
-		struct timespec now;
 		long long now_ms;
 
 		if ((r = connect_syslog()) == 0) {
@@ -152,21 +173,113 @@ send_lines(char *const *line, const size_t *len, unsigned n)
 			continue;
 		}
 		if (r != -EAGAIN)
-			return r;
+			break;
 		/* 100 ms of real time from the first full queue, however
 		 * many rounds the receiver's reads make of it. */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+		now_ms = mono_ms();
 		if (deadline_ms < 0)
 			deadline_ms = now_ms + 100;
 		if (now_ms >= deadline_ms)
-			return r;
+			break;
 		pfd.fd = backend.fd;
 		if (poll(&pfd, 1, (int)(deadline_ms - now_ms)) < 0 &&
-		    errno != EINTR)
-			return -errno;
+		    errno != EINTR) {
+			r = -errno;
+			break;
+		}
 	}
-	return 0;
+	if (sent != NULL)
+		*sent = done;
+	return done == n ? 0 : r;
+}
+
+/*
+ * Hand the N LINES to the relay's pipe, each ending in '\n', in one
+ * writev where the pipe has room (whole against the other threads' lines:
+ * the lock); a full pipe is waited for up to about 100 ms, as a full
+ * syslog queue is.  0, -EPIPE when the relay is gone, or -errno.
+ */
+static int
+relay_lines(char *const *line, const size_t *len, unsigned n)
+{
+	struct iovec iov[2 * ZT_LOG_HELD_MAX];
+	unsigned at = 0, count = 2 * n;
+	long long deadline_ms = -1;
+	int r = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		iov[2 * i].iov_base = line[i];
+		iov[2 * i].iov_len = len[i];
+		iov[2 * i + 1].iov_base = (void *)"\n";
+		iov[2 * i + 1].iov_len = 1;
+	}
+	pthread_mutex_lock(&backend.relay_lock);
+	while (at < count) {
+		struct pollfd pfd = { .fd = backend.relay_fd,
+		    .events = POLLOUT };
+		ssize_t w = writev(backend.relay_fd, iov + at,
+		    (int)(count - at));
+		long long now_ms;
+
+		if (w >= 0) {
+			/* Past what went; into the iovec it stopped in. */
+			while (at < count && (size_t)w >= iov[at].iov_len)
+				w -= (ssize_t)iov[at++].iov_len;
+			if (at < count) {
+				iov[at].iov_base = (char *)iov[at].iov_base + w;
+				iov[at].iov_len -= (size_t)w;
+			}
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			r = -errno;
+			break;
+		}
+		now_ms = mono_ms();
+		if (deadline_ms < 0)
+			deadline_ms = now_ms + 100;
+		if (now_ms >= deadline_ms) {
+			r = -EAGAIN;
+			break;
+		}
+		if (poll(&pfd, 1, (int)(deadline_ms - now_ms)) < 0 &&
+		    errno != EINTR) {
+			r = -errno;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&backend.relay_lock);
+	return r;
+}
+
+/*
+ * Send the N LINES: through the relay when there is one, else to the
+ * syslog socket.  A relay that is gone (killed: its pipe has no reader)
+ * is said once and left; its lines, and all after, go to the socket.  A
+ * line the relay had taken but not sent when it died is lost.
+ */
+static int
+send_lines(char *const *line, const size_t *len, unsigned n)
+{
+	int r;
+
+	if (backend.relay_fd < 0)
+		return send_socket_lines(line, len, n, NULL);
+	r = relay_lines(line, len, n);
+	if (r != -EPIPE)
+		return r;
+	pthread_mutex_lock(&backend.relay_lock);
+	if (backend.relay_fd >= 0) {
+		close(backend.relay_fd);
+		backend.relay_fd = -1;
+	}
+	pthread_mutex_unlock(&backend.relay_lock);
+	r = send_socket_lines(line, len, n, NULL);
+	zt_log(LOG_ERR, "the log relay is gone: lines go to the syslog "
+	    "socket directly now");
+	return r;
 }
 
 /* Send LINE; a full queue is waited for, up to about 100 ms. */
@@ -450,4 +563,183 @@ zt_escape(char *dst, size_t size, const char *src, size_t len)
 	dst[out++] = '"';
 	dst[out] = '\0';
 	return dst;
+}
+
+/*
+ * The relay (zt_log_relay_start): a process that takes the lines from the
+ * pipe RFD and sends them to the syslog socket (backend.fd), many at a
+ * time.  When the pipe is empty it waits for it; once it has sent what
+ * came, it sleeps ZT_LOG_RELAY_TICK_MS before it looks again, so that
+ * lines written meanwhile wake nobody.  At the end of the pipe (every
+ * writer gone: the daemon exited, or died) it sends the rest and exits.
+ * Signals that stop a service are ignored: it ends at the end of the
+ * pipe.
+ */
+#define RELAY_BUF 65536
+
+static struct {
+	bool keep;			/* never drop while the daemon lives */
+	long long give_up_ms;		/* after the end: drop from then on */
+	unsigned long long lost;
+} relay;
+
+/* May the relay drop a batch the receiver will not take now? */
+static bool
+relay_may_drop(bool eof)
+{
+	if (!eof)
+		return !relay.keep;
+	return mono_ms() >= relay.give_up_ms;
+}
+
+static void
+relay_ship(char *buf, size_t *have, bool eof)
+{
+	char *lines[ZT_LOG_HELD_MAX];
+	size_t lens[ZT_LOG_HELD_MAX], start = 0;
+	unsigned n = 0;
+
+	for (size_t i = 0; i <= *have; i++) {
+		bool end = i == *have;
+
+		if (!end && buf[i] != '\n')
+			continue;
+		if (end || n == ZT_LOG_HELD_MAX) {
+			unsigned done = 0;
+
+			while (done < n) {
+				unsigned went = 0;
+				int r = send_socket_lines(lines + done,
+				    lens + done, n - done, &went);
+				bool retry = r == -EAGAIN ||
+				    r == -ECONNREFUSED || r == -ENOENT ||
+				    r == -ENOTCONN || r == -ENOBUFS;
+
+				done += went;
+				if (r == 0)
+					break;
+				if (!retry) {
+					done++;		/* this one cannot go */
+					relay.lost++;
+				} else if (relay_may_drop(eof)) {
+					relay.lost += n - done;
+					break;
+				} else {
+					backend.connected = 0;
+					poll(NULL, 0, 100);
+				}
+			}
+			n = 0;
+			if (end)
+				break;
+		}
+		lines[n] = buf + start;
+		lens[n++] = i - start;
+		start = i + 1;
+	}
+	/* An unfinished line waits for its end. */
+	memmove(buf, buf + start, *have - start);
+	*have -= start;
+}
+
+static void __attribute__((noreturn))
+relay_main(int rfd)
+{
+	static char buf[RELAY_BUF];
+	const struct timespec tick = { .tv_sec = 0,
+	    .tv_nsec = ZT_LOG_RELAY_TICK_MS * 1000000L };
+	int keep[2] = { rfd < backend.fd ? rfd : backend.fd,
+	    rfd < backend.fd ? backend.fd : rfd };
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	size_t have = 0;
+	bool eof = false;
+
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_NAME, "zt-log-relay", 0, 0, 0);
+	/* A fair share of the CPU, without preempting the daemon when it
+	 * wakes: its batches should not sit in front of an answer. */
+	sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){ 0 });
+	/* Nothing of the daemon's but the pipe, the syslog socket and
+	 * stderr (whoever waits for the daemon's stdout is not kept). */
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+	}
+	if (keep[0] > 3)
+		syscall(SYS_close_range, 3, keep[0] - 1, 0);
+	if (keep[1] > keep[0] + 1)
+		syscall(SYS_close_range, keep[0] + 1, keep[1] - 1, 0);
+	syscall(SYS_close_range, keep[1] + 1, ~0u, 0);
+	backend.relay_fd = -1;
+	fcntl(rfd, F_SETFL, O_NONBLOCK);
+	while (!eof || have > 0) {
+		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+
+		if (!eof && poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			eof = true;
+		while (!eof && have < sizeof(buf)) {
+			ssize_t r = read(rfd, buf + have, sizeof(buf) - have);
+
+			if (r > 0)
+				have += (size_t)r;
+			else if (r == 0 || (errno != EAGAIN && errno != EINTR))
+				eof = true;
+			else if (errno == EAGAIN)
+				break;
+		}
+		if (eof && relay.give_up_ms == 0)
+			relay.give_up_ms = mono_ms() + ZT_LOG_RELAY_LINGER_MS;
+		if (eof && have > 0 && buf[have - 1] != '\n' &&
+		    have < sizeof(buf))
+			buf[have++] = '\n';	/* a writer died mid-line */
+		relay_ship(buf, &have, eof);
+		if (eof)
+			have = 0;		/* sent, or given up */
+		else
+			nanosleep(&tick, NULL);
+	}
+	if (relay.lost > 0)
+		fprintf(stderr, "%s: log relay: %llu lines lost: the syslog "
+		    "socket %s would not take them\n", backend.ident,
+		    relay.lost, backend.addr.sun_path);
+	_exit(0);
+}
+
+int
+zt_log_relay_start(bool keep_trying)
+{
+	int p[2];
+	pid_t pid;
+
+	if (backend.fd < 0 || backend.relay_fd >= 0)
+		return -EINVAL;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	/* Room for the lines of a long stall of the receiver (best effort:
+	 * fs.pipe-max-size bounds it). */
+	fcntl(p[1], F_SETPIPE_SZ, ZT_LOG_RELAY_PIPE);
+	relay.keep = keep_trying;
+	if ((pid = fork()) < 0) {
+		int e = errno;
+
+		close(p[0]);
+		close(p[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		relay_main(p[0]);
+	}
+	close(p[0]);
+	if (fcntl(p[1], F_SETFL, O_NONBLOCK) < 0) {
+		int e = errno;
+
+		close(p[1]);
+		return -e;
+	}
+	backend.relay_fd = p[1];
+	return (int)pid;
 }

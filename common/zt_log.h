@@ -64,6 +64,29 @@ void zt_log_audit_hold(bool hold);
 int zt_log_audit_flush(void);
 
 /*
+ * The relay, for a busy daemon: a child process (named zt-log-relay) that
+ * sends this process's syslog lines for it.  Every line is then written
+ * to a pipe (one writev for a flush of held lines: handed to the kernel
+ * in order, before the caller goes on), which wakes nobody while the
+ * relay is busy; the relay sends what came in batches, at most
+ * ZT_LOG_RELAY_TICK_MS after it came.  A batch the receiver will not
+ * take (its queue full for 100 ms, or it is absent) is dropped, unless
+ * KEEP_TRYING: then the relay tries again every 100 ms for as long as
+ * this process lives, the pipe (ZT_LOG_RELAY_PIPE bytes where the system
+ * allows) fills, and writers wait up to about 100 ms and fail.  When this
+ * process ends or dies the relay sends what the pipe still holds, for at
+ * most ZT_LOG_RELAY_LINGER_MS, and exits (saying on stderr how many lines
+ * it lost, if any).  Should the relay be killed, lines go to the socket
+ * directly again (what it held unsent is lost; said once).  Call after
+ * zt_log_open_syslog, before threads that log.  Returns the relay's pid,
+ * or -errno (then lines go directly, as before).
+ */
+#define ZT_LOG_RELAY_TICK_MS 2
+#define ZT_LOG_RELAY_LINGER_MS 3000
+#define ZT_LOG_RELAY_PIPE (1024 * 1024)
+int zt_log_relay_start(bool keep_trying);
+
+/*
  * Write SRC (LEN bytes; untrusted) into DST (SIZE bytes, at least 8) as one
  * double-quoted token: '"' and '\' are backslash-escaped, bytes outside
  * printable ASCII become \xHH, and input that does not fit is cut and ends

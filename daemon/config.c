@@ -590,7 +590,7 @@ static const char *const ztd_keys[] = {
 	"audit", "cache", "dns", NULL,
 };
 static const char *const audit_keys[] = {
-	"file", "require", "deny_rate", "deny_burst", NULL,
+	"file", "require", "deny_rate", "deny_burst", "relay", NULL,
 };
 static const char *const cache_keys[] = { "max_entries", NULL };
 
@@ -672,6 +672,7 @@ parse_ztd(struct parser *p, const config_setting_t *root)
 	    ((r = check_keys(p, sub, "ztd.audit", audit_keys)) < 0 ||
 	    (r = get_path(p, sub, "file", false, &c->audit_file)) < 0 ||
 	    (r = get_bool(p, sub, "require", &c->audit_require)) < 0 ||
+	    (r = get_bool(p, sub, "relay", &c->audit_relay)) < 0 ||
 	    (r = get_rate(p, sub, "deny_rate", 0, 100000,
 	    &c->audit_deny_rate_milli)) < 0 ||
 	    (r = get_uint(p, sub, "deny_burst", 1, 1000000,
@@ -1882,6 +1883,7 @@ set_defaults(struct ztd_config *c)
 		*h = (char)tolower((unsigned char)*h);
 	c->trust_domain = xstrdup(is_dns_name(host) ? host : "localhost");
 	c->audit_require = true;
+	c->audit_relay = true;
 	c->audit_deny_rate_milli = 20000;
 	c->audit_deny_burst = 100;
 	c->cache_max_entries = 65536;

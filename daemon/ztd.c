@@ -546,6 +546,14 @@ main(int argc, char **argv)
 			close(listen_fd);
 		goto free_socket_path;
 	}
+	/* Before any thread: the relay is a fork of this process.  Every
+	 * line is still handed to the kernel (the relay's pipe) before the
+	 * answer it belongs to leaves; the relay wakes the syslog receiver
+	 * once per batch, not once per decision. */
+	if (ztd.config->audit_relay &&
+	    (r = zt_log_relay_start(ztd.config->audit_require)) < 0)
+		zt_log(LOG_WARNING, "no log relay (%s): lines go to the "
+		    "syslog socket directly", strerror(-r));
 	if ((r = listen_fd >= 0 ?
 	    server_adopt(&ztd.server, socket_path, listen_fd,
 	    ztd.config->max_clients, error, sizeof(error)) :

@@ -175,6 +175,8 @@ struct ztd_config {
 					 * at most */
 	char *audit_file;		/* NULL: no audit file */
 	bool audit_require;
+	bool audit_relay;		/* syslog lines through zt_log's relay
+					 * (read at start) */
 	unsigned audit_deny_rate_milli;	/* denies of one grant audited one
 					 * by one per 1000 s (0: all) */
 	unsigned audit_deny_burst;	/* ... and at once after a quiet time */

@@ -19,9 +19,9 @@ host=$(hostname)
 time_re='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 
 start_logsink "$work"
-write_config() { # DENY_RATE DENY_BURST
+write_config() { # DENY_RATE DENY_BURST [AUDIT-KEYS]
 	worker_conf "audit: { file = \"$audit\"; require = true;
-	    deny_rate = $1; deny_burst = $2; };" \
+	    deny_rate = $1; deny_burst = $2; ${3:-} };" \
 	    'session_ttl = 3600;
 	    commands = ( { path = "/usr/bin/rsync"; risk = "low"; } );'
 }
@@ -266,4 +266,68 @@ check "precondition: syslog has the audit lines ($(wc -l <"$work/all.lines") lin
     test "$(wc -l <"$work/all.lines")" -gt 30
 check "every audit line in syslog starts with time= and host=" \
     sh -c "! grep -vE 'ztd\[[0-9]+\]: time=$time_re host=$host ' '$work/all.lines'"
+
+# ------------------------------------------------ the log relay
+# ztd hands each syslog line to its relay (a child process, zt-log-relay)
+# through a pipe before the answer it belongs to leaves, and the relay
+# sends them in batches.  Stopped, the relay sends nothing, yet the
+# answers come (the lines wait in the pipe); once ztd is gone, even
+# killed, the relay sends what the pipe held, and exits: nothing is lost.
+# The relay's pid, once it has taken its name (999999, no process, when
+# there is none: never 0, the process group, to kill).
+relay_of() {
+	wait_for sh -c "pgrep -P $ztd_pid -x zt-log-relay >/dev/null" &&
+	    pgrep -P "$ztd_pid" -x zt-log-relay || echo 999999
+}
+relay=$(relay_of)
+check "ztd runs its log relay, a child named zt-log-relay ($relay)" \
+    test "$relay" != 999999
+check "the relay holds only the pipe and the syslog socket besides 0-2" \
+    test "$(ls /proc/$relay/fd 2>/dev/null | awk '$1 > 2' | wc -l)" -eq 2
+open_session rl1
+kill -STOP "$relay"
+send rl1 20 "decide exec /usr/bin/rsync"
+check "20 decisions answered with the relay stopped" \
+    test "$(answers rl1)" -ge 20
+last=$(tail -n 1 "$audit" | sed -n 's/.* seq=\([0-9]*\) .*/\1/p')
+check "the file has the last of them (seq ${last:-none})" \
+    grep -q "grant=$rl1_grant .* seq=${last:-none} " "$audit"
+check "syslog has not: they wait in the pipe" \
+    not_logged " seq=${last:-none} chain="
+kill -KILL "$ztd_pid"
+wait "$ztd_pid" 2>/dev/null
+kill -CONT "$relay"
+check "the relay exits once ztd is gone (killed)" \
+    wait_for sh -c "! kill -0 $relay 2>/dev/null"
+check "having sent what the pipe held: seq ${last:-none} is in syslog" \
+    logged " seq=${last:-none} chain="
+grep "grant=$rl1_grant " "$audit" | sed -n 's/.* seq=\([0-9]*\) .*/\1/p' \
+    >"$work/rl1.file"
+synced grep "grant=$rl1_grant " "$work/syslog.out" |
+    sed -n 's/.* seq=\([0-9]*\) chain=.*/\1/p' >"$work/rl1.syslog"
+check "every one of the grant's $(wc -l <"$work/rl1.file") records is in syslog, once, in order" \
+    sh -c "[ \$(wc -l <'$work/rl1.file') -ge 20 ] && cmp -s '$work/rl1.file' '$work/rl1.syslog'"
+# Killed, the relay is replaced by the syslog socket: nothing waits.
+start_ztd
+relay=$(relay_of)
+check "a new ztd, a new relay ($relay)" test "$relay" != 999999
+kill -KILL "$relay"
+open_session rl2
+send rl2 1 "decide exec /usr/bin/rsync"
+check "with its relay killed, ztd's lines reach syslog directly" \
+    logged "decision=allow action=exec .*grant=$rl2_grant "
+check "and ztd said so" logged -F "the log relay is gone"
+close_session rl2
+kill -TERM "$ztd_pid"
+wait "$ztd_pid" 2>/dev/null
+# audit.relay = false: no relay.
+write_config 20 10 "relay = false;"
+start_ztd
+check "with audit.relay = false ztd runs no relay" \
+    sh -c "! pgrep -P $ztd_pid -x zt-log-relay"
+open_session rl3
+send rl3 1 "decide exec /usr/bin/rsync"
+check "and its lines reach syslog" \
+    logged "decision=allow action=exec .*grant=$rl3_grant "
+close_session rl3
 finish
