@@ -527,8 +527,10 @@ local_port(const struct sockaddr_storage *ss)
  * s->dgram_lock, so that two threads' connect and disconnect cannot
  * leave it hearing unconnected.  The agent can neither remove, replace
  * nor lock the filter (filter.c refuses the options).  Datagrams are
- * dropped before they are queued: ICMP errors (IP_RECVERR) are not
- * datagrams and still arrive.
+ * dropped before they are queued; ICMP errors are not datagrams and the
+ * filter never sees them, so the options that would queue them with
+ * their payload (IP_RECVERR, IPV6_RECVERR) are answered 0 and never set
+ * (filter.c).
  */
 static const struct sock_filter drop_all[] = {
 	BPF_STMT(BPF_RET | BPF_K, 0),

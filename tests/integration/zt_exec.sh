@@ -483,8 +483,8 @@ on_udp_stdin='import os, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 os.dup2(s.fileno(), 0)
 os.execvp(sys.argv[1], sys.argv[1:])'
-deaf_case() { # NAME bare|zx ADDR HOW
-	local name=$1 how=$4 port
+deaf_case() { # NAME bare|zx ADDR HOW [INTRUDER]
+	local name=$1 how=$4 intruder=${5:-sendto-noreply} port
 	rm -f "$work/$name.stop"
 	: >"$work/$name.out"
 	if [ "$2" = bare ]; then
@@ -507,8 +507,8 @@ deaf_case() { # NAME bare|zx ADDR HOW
 	    wait_for sh -c "grep -q '^sent EDESTADDRREQ\$' '$work/$name.out' &&
 	    grep -q '^port=[1-9]' '$work/$name.out'"
 	port=$(sed -n 's/^port=//p' "$work/$name.out")
-	"$PROBE" sendto-noreply "$3" "${port:-9}" intruder >"$work/$name.send"
-	check "$name: the intruder's datagram to port ${port:-none} was sent" \
+	"$PROBE" "$intruder" "$3" "${port:-9}" intruder >"$work/$name.send"
+	check "$name: the intruder's $intruder to port ${port:-none} was sent" \
 	    grep -q '^ok sent$' "$work/$name.send"
 	: >"$work/$name.stop"
 	check "$name: the probe read all that was queued and ended" \
@@ -541,6 +541,27 @@ for c in "127.0.0.1 send" "127.0.0.1 write" "127.0.0.1 sendmsg" \
 	deaf_case "deaf$i" zx $c
 	check "deaf$i ($c): under zt-exec the socket is deaf: no intruder ($(tr '\n' ' ' <"$work/deaf$i.out"))" \
 	    sh -c "grep -q '^done\$' '$work/deaf$i.out' &&
+	    ! grep -q intruder '$work/deaf$i.out'"
+done
+# Nor does the error queue hear anyone.  An ICMP error is no datagram:
+# the socket filter never sees it, and with IP_RECVERR (IPV6_RECVERR) the
+# kernel queues each one whose quoted header names the socket's port,
+# from any host, with the payload the sender wrote after that header
+# (read with MSG_ERRQUEUE).  Bare, the autobound socket reads the
+# intruder's text so (the control); under zt-exec the option is answered
+# 0 (glibc's resolver sets it and gives up if that fails) and never set.
+deaf_case deafe4 bare 127.0.0.1 recverr icmp-intrude
+check "deafe4: bare, the intruder's ICMP error brings its text (the control)" \
+    grep -q '^got intruder$' "$work/deafe4.out"
+deaf_case deafe6 bare ::1 recverr icmp-intrude
+check "deafe6: bare, the same over ICMPv6 (the control)" \
+    grep -q '^got intruder$' "$work/deafe6.out"
+for c in 127.0.0.1 ::1; do
+	i=$((i + 1))
+	deaf_case "deaf$i" zx "$c" recverr icmp-intrude
+	check "deaf$i ($c recverr): under zt-exec the option is answered 0, no ICMP error reaches the agent ($(tr '\n' ' ' <"$work/deaf$i.out"))" \
+	    sh -c "grep -q '^recverr ok\$' '$work/deaf$i.out' &&
+	    grep -q '^done\$' '$work/deaf$i.out' &&
 	    ! grep -q intruder '$work/deaf$i.out'"
 done
 # The agent may not lift the deafness: the socket filter options are
