@@ -32,6 +32,7 @@
  *   sockfilter OPT                    (a socket filter option, UDP socket)
  *   udp-inbound ADDR PORT TEXT STOPFILE [HOW]
  *   icmp-intrude ADDR PORT TEXT       (root: a forged ICMP error)
+ *   sockinfo                          (UDP sockets' owner and flags)
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
  * ::ffff:127.0.0.1 is v4-mapped), optionally prefixed "v6:" (an AF_INET6
@@ -2552,6 +2553,38 @@ cmd_sockfilter(int argc, char **argv)
 	return 0;
 }
 
+/* sockinfo: what the system sees of an IPv4 UDP socket made with
+ * SOCK_NONBLOCK | SOCK_CLOEXEC and of an IPv6 one made without: the
+ * owner of the first (its inode's uid and gid: the creator's fsuid and
+ * fsgid, which netfilter's owner match and nft's skuid/skgid read too),
+ * and each one's O_NONBLOCK and FD_CLOEXEC.  "ok uid=U gid=G
+ * a=nonblock,cloexec b=-,-" or the errno. */
+static int
+cmd_sockinfo(int argc, char **argv)
+{
+	int fd[2], i;
+	struct stat st;
+
+	(void)argv;
+	if (argc != 1)
+		return usage("sockinfo");
+	fd[0] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd[1] = socket(AF_INET6, SOCK_DGRAM, 0);
+	if (fd[0] < 0 || fd[1] < 0 || fstat(fd[0], &st) < 0)
+		return fail(errno);
+	printf("ok uid=%u gid=%u", (unsigned)st.st_uid, (unsigned)st.st_gid);
+	for (i = 0; i < 2; i++) {
+		int fl = fcntl(fd[i], F_GETFL), fdf = fcntl(fd[i], F_GETFD);
+
+		if (fl < 0 || fdf < 0)
+			return fail(errno);
+		printf(" %c=%s,%s", 'a' + i, fl & O_NONBLOCK ? "nonblock" : "-",
+		    fdf & FD_CLOEXEC ? "cloexec" : "-");
+	}
+	printf("\n");
+	return 0;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -2606,6 +2639,7 @@ static const struct command {
 	{ "rthdr", cmd_rthdr },
 	{ "passcred", cmd_passcred },
 	{ "sockfilter", cmd_sockfilter },
+	{ "sockinfo", cmd_sockinfo },
 };
 
 /* Run from a file named exitNN without a command: exit NN. */

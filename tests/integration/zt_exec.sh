@@ -564,6 +564,17 @@ for c in 127.0.0.1 ::1; do
 	    grep -q '^done\$' '$work/deaf$i.out' &&
 	    ! grep -q intruder '$work/deaf$i.out'"
 done
+# The supervisor makes the agent's inet datagram sockets, but the system
+# must see them as the agent's: owned by its uid and gid (what
+# netfilter's owner match and nft's skuid/skgid read), never zt-exec's
+# supervisor group; and with the flags the agent asked for.
+out=$(as_account "$agent" sockinfo 2>&1)
+check "outside zt-exec, the account's UDP sockets ($out)" \
+    test "$out" = "ok uid=$(id -u "$account") gid=$(id -g "$account") a=nonblock,cloexec b=-,-"
+bare_info=$out
+zx sockinfo
+check "under zt-exec, the same owner and flags, not the supervisor group ($out)" \
+    test "$out" = "$bare_info"
 # The agent may not lift the deafness: the socket filter options are
 # refused, and audited (outside zt-exec the account sets them).
 out=$(as_account "$agent" sockfilter SO_ATTACH_FILTER 2>&1)
