@@ -507,7 +507,9 @@ inet_sum(const void *p, size_t n)
  * on an IPv6 socket; "recverr ok" or its errno) and writes it
  * (EDESTADDRREQ), then also reads the error queue, printing the payload
  * of each ICMP error there as "got DATA": the kernel gives the socket an
- * ephemeral port either way.  It prints its
+ * ephemeral port either way.  Or -- HOW "bind" -- it binds to ADDR PORT
+ * and sends nothing ("bound ok" or its errno), or -- "bind-disconnect"
+ * -- binds, then disconnects (AF_UNSPEC), keeping the port.  It prints its
  * local port ("port=N", flushed), then
  * prints every datagram it receives ("got DATA") until STOPFILE exists
  * (120 s at most); then it reads what is still queued, and says "done".
@@ -530,7 +532,8 @@ cmd_udp_inbound(int argc, char **argv)
 	if ((argc != 5 && argc != 6) ||
 	    !parse_sockaddr(argv[1], argv[2], &ss, &len))
 		return usage("udp-inbound ADDR PORT TEXT STOPFILE "
-		    "[sendto|send|write|sendmsg|disconnect|stdin|recverr]");
+		    "[sendto|send|write|sendmsg|disconnect|stdin|recverr|bind|"
+		    "bind-disconnect]");
 	if (strcmp(how, "sendto") == 0) {
 		if ((fd = udp_sent(argv[1], &ss, len, argv[3])) < 0)
 			return fail(-fd);
@@ -555,6 +558,14 @@ cmd_udp_inbound(int argc, char **argv)
 			    IPV6_RECVERR : IP_RECVERR, &one, sizeof(one)) < 0 ?
 			    errname(errno, ebuf) : "ok");
 		}
+		if (strncmp(how, "bind", 4) == 0) {
+			if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+			    (strcmp(how, "bind-disconnect") == 0 &&
+			    connect(fd, &unspec, sizeof(unspec)) < 0))
+				return fail(errno);
+			printf("bound ok\n");
+			goto bound;
+		}
 		if (strcmp(how, "disconnect") == 0 &&
 		    (connect(fd, (struct sockaddr *)&ss, len) < 0 ||
 		    connect(fd, &unspec, sizeof(unspec)) < 0))
@@ -569,9 +580,11 @@ cmd_udp_inbound(int argc, char **argv)
 			n = write(fd, argv[3], iov.iov_len);
 		else
 			return usage("udp-inbound: HOW is sendto, send, "
-			    "write, sendmsg, disconnect, stdin or recverr");
+			    "write, sendmsg, disconnect, stdin, recverr, bind "
+			    "or bind-disconnect");
 		printf("sent %s\n", n < 0 ? errname(errno, ebuf) : "ok");
 	}
+bound:
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
 		return fail(errno);
 	printf("port=%u\n", ntohs(local.ss_family == AF_INET6 ?

@@ -309,7 +309,8 @@ agents = (
       { to = "127.0.0.1/32"; ports = "$ugood_port"; proto = "udp"; },
       { unix = "$work/u/echo.sock"; },
       { unix = "$work/u/pass.sock"; },
-      { listen = "127.0.0.1/32"; ports = "$listen_port"; proto = "tcp"; }
+      { listen = "127.0.0.1/32"; ports = "$listen_port"; proto = "tcp"; },
+      { listen = "127.0.0.1/32"; ports = "$listen_port"; proto = "udp"; }
     );
     files = (
       { path = "$bin"; access = "rx"; },
@@ -563,6 +564,21 @@ for c in 127.0.0.1 ::1; do
 	    sh -c "grep -q '^recverr ok\$' '$work/deaf$i.out' &&
 	    grep -q '^done\$' '$work/deaf$i.out' &&
 	    ! grep -q intruder '$work/deaf$i.out'"
+done
+# Honest use: a UDP server bound where a listen rule allows hears its
+# clients (the allowed bind opens the socket), and still does after a
+# disconnect, since the bind holds its port.
+for how in bind bind-disconnect; do
+	rm -f "$work/us.stop"
+	zx_bg us udp-inbound 127.0.0.1 "$listen_port" - us.stop "$how"
+	check "udp server ($how) on 127.0.0.1:$listen_port, as the listen rule says" \
+	    wait_for sh -c "grep -q '^bound ok\$' '$work/us.out' &&
+	    grep -q '^port=$listen_port\$' '$work/us.out'"
+	"$PROBE" sendto-noreply 127.0.0.1 "$listen_port" client >"$work/us.send"
+	: >"$work/us.stop"
+	check "udp server ($how): the client's datagram is heard ($(tr '\n' ' ' <"$work/us.out"))" \
+	    wait_for sh -c "grep -q '^got client\$' '$work/us.out' &&
+	    grep -q '^done\$' '$work/us.out'"
 done
 # The supervisor makes the agent's inet datagram sockets, but the system
 # must see them as the agent's: owned by its uid and gid (what
