@@ -507,7 +507,8 @@ inet_sum(const void *p, size_t n)
  * on an IPv6 socket; "recverr ok" or its errno) and writes it
  * (EDESTADDRREQ), then also reads the error queue, printing the payload
  * of each ICMP error there as "got DATA": the kernel gives the socket an
- * ephemeral port either way.  Or -- HOW "bind" -- it binds to ADDR PORT
+ * ephemeral port either way ("stdin-recverr": the same on descriptor
+ * 0).  Or -- HOW "bind" -- it binds to ADDR PORT
  * and sends nothing ("bound ok" or its errno), or -- "bind-disconnect"
  * -- binds, then disconnects (AF_UNSPEC), keeping the port.  It prints its
  * local port ("port=N", flushed), then
@@ -532,8 +533,8 @@ cmd_udp_inbound(int argc, char **argv)
 	if ((argc != 5 && argc != 6) ||
 	    !parse_sockaddr(argv[1], argv[2], &ss, &len))
 		return usage("udp-inbound ADDR PORT TEXT STOPFILE "
-		    "[sendto|send|write|sendmsg|disconnect|stdin|recverr|bind|"
-		    "bind-disconnect]");
+		    "[sendto|send|write|sendmsg|disconnect|stdin|recverr|"
+		    "stdin-recverr|bind|bind-disconnect]");
 	if (strcmp(how, "sendto") == 0) {
 		if ((fd = udp_sent(argv[1], &ss, len, argv[3])) < 0)
 			return fail(-fd);
@@ -545,11 +546,11 @@ cmd_udp_inbound(int argc, char **argv)
 		char ebuf[16];
 		ssize_t n;
 
-		fd = strcmp(how, "stdin") == 0 ? 0 :
+		fd = strncmp(how, "stdin", 5) == 0 ? 0 :
 		    socket(addr_domain(argv[1]), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return fail(errno);
-		if (strcmp(how, "recverr") == 0) {
+		if (strstr(how, "recverr") != NULL) {
 			int one = 1;
 
 			printf("recverr %s\n", setsockopt(fd,
@@ -576,12 +577,13 @@ cmd_udp_inbound(int argc, char **argv)
 			n = sendmsg(fd, &mh, 0);
 		else if (strcmp(how, "write") == 0 ||
 		    strcmp(how, "disconnect") == 0 ||
-		    strcmp(how, "stdin") == 0 || strcmp(how, "recverr") == 0)
+		    strncmp(how, "stdin", 5) == 0 ||
+		    strcmp(how, "recverr") == 0)
 			n = write(fd, argv[3], iov.iov_len);
 		else
 			return usage("udp-inbound: HOW is sendto, send, "
-			    "write, sendmsg, disconnect, stdin, recverr, bind "
-			    "or bind-disconnect");
+			    "write, sendmsg, disconnect, stdin, recverr, "
+			    "stdin-recverr, bind or bind-disconnect");
 		printf("sent %s\n", n < 0 ? errname(errno, ebuf) : "ok");
 	}
 bound:
@@ -600,7 +602,7 @@ bound:
 		if (!last && (access(argv[4], F_OK) == 0 ||
 		    now_ms() > until))
 			last = true;
-		if (strcmp(how, "recverr") == 0) {
+		if (strstr(how, "recverr") != NULL) {
 			char control[512];
 			struct iovec eiov = { .iov_base = buf,
 			    .iov_len = sizeof(buf) - 1 };

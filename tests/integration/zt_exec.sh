@@ -482,6 +482,8 @@ check "a datagram from a port no rule names never reached the agent ($(tr '\n' '
 # standard input, by the account (bare) or by the account through zt-exec.
 on_udp_stdin='import os, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if "stdin-recverr" in sys.argv:
+    s.setsockopt(socket.SOL_IP, 11, 1)  # IP_RECVERR
 os.dup2(s.fileno(), 0)
 os.execvp(sys.argv[1], sys.argv[1:])'
 deaf_case() { # NAME bare|zx ADDR HOW [INTRUDER]
@@ -492,7 +494,7 @@ deaf_case() { # NAME bare|zx ADDR HOW [INTRUDER]
 		(cd "$work" && exec "$PROBE" udp-inbound "$3" "$ugood_port" \
 		    "$name" "$name.stop" "$how" >"$work/$name.out") &
 		track $!
-	elif [ "$how" = stdin ]; then
+	elif [ "${how#stdin}" != "$how" ]; then
 		(cd "$work" && exec setpriv --reuid="$account" \
 		    --regid="$account" --clear-groups -- /usr/bin/python3 -c \
 		    "$on_udp_stdin" "$ZTEXEC" --socket "$sock" \
@@ -591,6 +593,26 @@ bare_info=$out
 zx sockinfo
 check "under zt-exec, the same owner and flags, not the supervisor group ($out)" \
     test "$out" = "$bare_info"
+# A UDP socket given as standard input with IP_RECVERR already on: made
+# deaf at launch, its error queue is closed too (the option turned off).
+rm -f "$work/deafcie.stop"
+: >"$work/deafcie.out"
+(cd "$work" && exec python3 -c "$on_udp_stdin" "$PROBE" udp-inbound \
+    127.0.0.1 "$ugood_port" deafcie deafcie.stop stdin-recverr \
+    >"$work/deafcie.out") &
+track $!
+check "deafcie: bare, a UDP socket with IP_RECVERR given as standard input gets a port" \
+    wait_for grep -q '^port=[1-9]' "$work/deafcie.out"
+port=$(sed -n 's/^port=//p' "$work/deafcie.out")
+"$PROBE" icmp-intrude 127.0.0.1 "${port:-9}" intruder >/dev/null
+: >"$work/deafcie.stop"
+check "deafcie: and its error queue brings the intruder's text (the control)" \
+    wait_for grep -q '^got intruder$' "$work/deafcie.out"
+i=$((i + 1))
+deaf_case "deaf$i" zx 127.0.0.1 stdin-recverr icmp-intrude
+check "deaf$i (stdin-recverr): under zt-exec no ICMP error reaches the agent ($(tr '\n' ' ' <"$work/deaf$i.out"))" \
+    sh -c "grep -q '^done\$' '$work/deaf$i.out' &&
+    ! grep -q intruder '$work/deaf$i.out'"
 # The agent may not lift the deafness: the socket filter options are
 # refused, and audited (outside zt-exec the account sets them).
 out=$(as_account "$agent" sockfilter SO_ATTACH_FILTER 2>&1)
