@@ -487,12 +487,15 @@ if "stdin-recverr" in sys.argv:
 os.dup2(s.fileno(), 0)
 os.execvp(sys.argv[1], sys.argv[1:])'
 deaf_case() { # NAME bare|zx ADDR HOW [INTRUDER]
-	local name=$1 how=$4 intruder=${5:-sendto-noreply} port
+	local name=$1 how=$4 intruder=${5:-sendto-noreply} port wrap=()
 	rm -f "$work/$name.stop"
 	: >"$work/$name.out"
+	# HOW stdin...: the probe is given the socket as its standard input.
+	[ "${how#stdin}" != "$how" ] && wrap=(python3 -c "$on_udp_stdin")
 	if [ "$2" = bare ]; then
-		(cd "$work" && exec "$PROBE" udp-inbound "$3" "$ugood_port" \
-		    "$name" "$name.stop" "$how" >"$work/$name.out") &
+		(cd "$work" && exec "${wrap[@]}" "$PROBE" udp-inbound "$3" \
+		    "$ugood_port" "$name" "$name.stop" "$how" \
+		    >"$work/$name.out") &
 		track $!
 	elif [ "${how#stdin}" != "$how" ]; then
 		(cd "$work" && exec setpriv --reuid="$account" \
@@ -523,19 +526,9 @@ check "deafc4: bare, the autobound socket hears the intruder (the control)" \
 deaf_case deafc6 bare ::1 send
 check "deafc6: bare, the same over IPv6 (the control)" \
     grep -q '^got intruder$' "$work/deafc6.out"
-rm -f "$work/deafci.stop"
-: >"$work/deafci.out"
-(cd "$work" && exec python3 -c "$on_udp_stdin" "$PROBE" udp-inbound \
-    127.0.0.1 "$ugood_port" deafci deafci.stop stdin \
-    >"$work/deafci.out") &
-track $!
-check "deafci: bare, a UDP socket given as standard input gets a port" \
-    wait_for grep -q '^port=[1-9]' "$work/deafci.out"
-port=$(sed -n 's/^port=//p' "$work/deafci.out")
-"$PROBE" sendto-noreply 127.0.0.1 "${port:-9}" intruder >/dev/null
-: >"$work/deafci.stop"
-check "deafci: and hears the intruder (the control)" \
-    wait_for grep -q '^got intruder$' "$work/deafci.out"
+deaf_case deafci bare 127.0.0.1 stdin
+check "deafci: bare, a UDP socket given as standard input hears the intruder (the control)" \
+    grep -q '^got intruder$' "$work/deafci.out"
 i=0
 for c in "127.0.0.1 send" "127.0.0.1 write" "127.0.0.1 sendmsg" \
     "::1 send" "::1 write" "::1 sendmsg" "127.0.0.1 disconnect" \
@@ -595,19 +588,9 @@ check "under zt-exec, the same owner and flags, not the supervisor group ($out)"
     test "$out" = "$bare_info"
 # A UDP socket given as standard input with IP_RECVERR already on: made
 # deaf at launch, its error queue is closed too (the option turned off).
-rm -f "$work/deafcie.stop"
-: >"$work/deafcie.out"
-(cd "$work" && exec python3 -c "$on_udp_stdin" "$PROBE" udp-inbound \
-    127.0.0.1 "$ugood_port" deafcie deafcie.stop stdin-recverr \
-    >"$work/deafcie.out") &
-track $!
-check "deafcie: bare, a UDP socket with IP_RECVERR given as standard input gets a port" \
-    wait_for grep -q '^port=[1-9]' "$work/deafcie.out"
-port=$(sed -n 's/^port=//p' "$work/deafcie.out")
-"$PROBE" icmp-intrude 127.0.0.1 "${port:-9}" intruder >/dev/null
-: >"$work/deafcie.stop"
-check "deafcie: and its error queue brings the intruder's text (the control)" \
-    wait_for grep -q '^got intruder$' "$work/deafcie.out"
+deaf_case deafcie bare 127.0.0.1 stdin-recverr icmp-intrude
+check "deafcie: bare, its error queue brings the intruder's text (the control)" \
+    grep -q '^got intruder$' "$work/deafcie.out"
 i=$((i + 1))
 deaf_case "deaf$i" zx 127.0.0.1 stdin-recverr icmp-intrude
 check "deaf$i (stdin-recverr): under zt-exec no ICMP error reaches the agent ($(tr '\n' ' ' <"$work/deaf$i.out"))" \
