@@ -284,10 +284,23 @@ add_low32_not_in(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned arg,
  * datagram socket deaf with a filter until a decision opens it
  * (netcall.c), which the agent must neither remove, replace nor lock.
  * The IPv4 source route (IP_OPTIONS LSRR/SSRR) needs CAP_NET_RAW.
+ *
+ * And two options answered 0 by the filter itself and never set (object
+ * NULL): IP_RECVERR and IPV6_RECVERR.  With either, the kernel queues
+ * every ICMP error whose quoted header names the socket's local port --
+ * from any host, with the payload the sender put after that header -- on
+ * the socket's error queue (ip_icmp_error, read with MSG_ERRQUEUE): a
+ * socket filter does not see it, so a deaf socket would hear anyone that
+ * way, and a connected one anyone who names its peer.  Refusing them
+ * would break glibc's resolver, which sets IP_RECVERR on its UDP socket
+ * and gives up when that fails; without the option a connected socket
+ * still learns of a refused port (ECONNREFUSED), as the kernel reports
+ * hard errors on it anyway.
  */
 static const struct {
 	uint32_t level, name;
-	const char *object;		/* ztd's syscall object, audited */
+	const char *object;		/* ztd's syscall object, audited;
+					 * NULL: answered 0, not set */
 } setsockopt_refused[] = {
 	{ SOL_SOCKET, SO_PASSRIGHTS, "setsockopt:SOL_SOCKET:SO_PASSRIGHTS" },
 	{ SOL_SOCKET, SO_PASSCRED, "setsockopt:SOL_SOCKET:SO_PASSCRED" },
@@ -301,6 +314,8 @@ static const struct {
 	{ IPPROTO_IPV6, IPV6_RTHDR, "setsockopt:IPPROTO_IPV6:IPV6_RTHDR" },
 	{ IPPROTO_IPV6, IPV6_2292PKTOPTIONS,
 	    "setsockopt:IPPROTO_IPV6:IPV6_2292PKTOPTIONS" },
+	{ IPPROTO_IP, IP_RECVERR, NULL },
+	{ IPPROTO_IPV6, IPV6_RECVERR, NULL },
 };
 
 const char *
@@ -316,7 +331,8 @@ filter_setsockopt_refused(uint64_t level, uint64_t name)
 /*
  * setsockopt: the options above to the supervisor, which refuses them
  * (EPERM) and has ztd audit each as a syscall object
- * "setsockopt:LEVEL:OPTION" that no profile allows; the rest as the
+ * "setsockopt:LEVEL:OPTION" that no profile allows (those without an
+ * object answered 0 here, whatever the profile); the rest as the
  * profile says
  * (allowed, or gated): a level none of them has, or one of their levels
  * with another option.  The sets are disjoint: libseccomp does not order
@@ -338,8 +354,11 @@ add_setsockopt(scmp_filter_ctx ctx, const struct profile *p, char *error)
 	for (size_t i = 0; i < n; i++) {
 		bool seen = false;
 
-		/* Refused by the supervisor, which has ztd audit it. */
-		if ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,
+		/* Refused by the supervisor, which has ztd audit it; or
+		 * answered 0 here. */
+		if ((r = seccomp_rule_add(ctx,
+		    setsockopt_refused[i].object != NULL ? SCMP_ACT_NOTIFY :
+		    SCMP_ACT_ERRNO(0),
 		    SCMP_SYS(setsockopt), 2, SCMP_A1(SCMP_CMP_MASKED_EQ,
 		    0xffffffffu, setsockopt_refused[i].level),
 		    SCMP_A2(SCMP_CMP_MASKED_EQ, 0xffffffffu,

@@ -527,8 +527,10 @@ local_port(const struct sockaddr_storage *ss)
  * s->dgram_lock, so that two threads' connect and disconnect cannot
  * leave it hearing unconnected.  The agent can neither remove, replace
  * nor lock the filter (filter.c refuses the options).  Datagrams are
- * dropped before they are queued: ICMP errors (IP_RECVERR) are not
- * datagrams and still arrive.
+ * dropped before they are queued; ICMP errors are not datagrams and the
+ * filter never sees them, so the options that would queue them with
+ * their payload (IP_RECVERR, IPV6_RECVERR) are answered 0 and never set
+ * (filter.c).
  */
 static const struct sock_filter drop_all[] = {
 	BPF_STMT(BPF_RET | BPF_K, 0),
@@ -576,10 +578,17 @@ supervise_deafen_inherited(int fd)
 {
 	struct sockaddr_storage local;
 	struct sock_kind k;
-	int r;
+	int r, zero = 0;
 
 	if (socket_kind(fd, &k) < 0 || !is_inet_dgram(&k))
 		return 0;		/* not a socket, or another kind */
+	/* No host's ICMP error on its error queue either: the option the
+	 * agent cannot set (filter.c) is turned off if the caller set it
+	 * (IP_RECVERR also covers v4-mapped peers of an IPv6 socket). */
+	if (setsockopt(fd, IPPROTO_IP, IP_RECVERR, &zero, sizeof(zero)) < 0 ||
+	    (k.domain == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_RECVERR, &zero, sizeof(zero)) < 0))
+		return -errno;
 	if ((r = local_address(fd, &local)) < 0)
 		return r;
 	return local_port(&local) != 0 ? 0 : dgram_deaf_set(fd, true);

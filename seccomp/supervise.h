@@ -39,8 +39,9 @@ struct supervise_setup {
 };
 
 /* A descriptor the agent starts with (0, 1, 2): when FD is an inet
- * datagram socket with no port, make it deaf as the sockets the agent
- * makes are (netcall.c).  0, or -errno. */
+ * datagram socket, turn IP_RECVERR and IPV6_RECVERR off, and when it has
+ * no port, make it deaf, as the sockets the agent makes are (netcall.c).
+ * 0, or -errno. */
 int supervise_deafen_inherited(int fd);
 
 /*

@@ -207,6 +207,28 @@ s.sendto(b"ZTATTACK-INBOUND from a host no rule names\n", ("127.0.0.1", int(sys.
 wait $inbound
 cat "$work/inbound.out"
 
+echo "== deaf datagram sockets (UDP-Lite, ping, upper bits, ADDRFORM, races...)"
+rm -f "$work/rw/deaf.ports" "$work/rw/deaf.go"
+run_agent deaf "$work" "$ugood" "$ugood6" >"$work/deaf.out" &
+deafpid=$!
+wait_for grep -q '^ports-ready$' "$work/deaf.out"
+# To each socket with a port, from an address no rule names: a datagram
+# and a forged ICMP "port unreachable" quoting it with a text.
+while read -r name fam port; do
+	if [ "$fam" = v4 ]; then from=127.0.0.7 to=127.0.0.1; else from=::1 to=::1; fi
+	python3 -c 'import socket,sys
+f = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(f, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0))
+s.sendto(b"ZTATTACK-intruder", (sys.argv[2], int(sys.argv[3])))' \
+	    "$from" "$to" "$port"
+	"$PROBE" icmp-intrude "$to" "$port" ZTATTACK-icmp >/dev/null
+	echo "sent to $name ($fam port $port)"
+done <"$work/rw/deaf.ports"
+: >"$work/rw/deaf.go"
+wait $deafpid
+cat "$work/deaf.out"
+
 echo "== unix datagram autobind (SO_PASSCRED)"
 rm -f "$work/rw/abstract"
 run_agent unix-passcred "$work" "$work/u/dgram.sock" >"$work/passcred.out" &

@@ -7,6 +7,7 @@
  *
  *   zt-attack all WORK UGOOD_PORT GOOD_PORT BAD_PORT  UGOOD6_PORT GOOD6_PORT
  *   zt-attack udp-inbound WORK        (binds port 0, waits for a datagram)
+ *   zt-attack deaf WORK UGOOD UGOOD6  (inet datagram sockets hearing)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +33,10 @@
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <linux/filter.h>
 #include <stddef.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
@@ -751,6 +756,246 @@ pym(void)
 	return 1;
 }
 
+
+/*
+ * deaf WORK UGOOD UGOOD6: ways to end up with an inet datagram socket
+ * that hears a sender no rule allowed (the review of 7394d28).  Each
+ * attempt prints "NAME rc=R errno=E [note]"; each socket that got a port
+ * is listed in WORK/rw/deaf.ports ("NAME v4|v6 PORT"); once the driver
+ * made WORK/rw/deaf.go (after it sent a datagram and a forged ICMP error
+ * to each), every socket says what it heard: "NAME heard=TEXT|nothing
+ * errqueue=TEXT|nothing filter=N" (N: socket filter instructions).
+ */
+#define DEAF_MAX 16
+static struct { const char *name; int fd; bool v6; } deaf[DEAF_MAX];
+static int n_deaf;
+static FILE *deaf_ports;
+
+static void
+deaf_keep(const char *name, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	unsigned port;
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    n_deaf == DEAF_MAX)
+		return;
+	port = ntohs(ss.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
+	printf("%s port=%u\n", name, port);
+	if (port == 0)
+		return;
+	deaf[n_deaf].name = name;
+	deaf[n_deaf].fd = fd;
+	deaf[n_deaf].v6 = ss.ss_family == AF_INET6;
+	fprintf(deaf_ports, "%s %s %u\n", name, deaf[n_deaf].v6 ? "v6" : "v4",
+	    port);
+	n_deaf++;
+}
+
+static void
+deaf_attempt(const char *name, long rc, const char *note)
+{
+	printf("%s rc=%ld errno=%s %s\n", name, rc, rc < 0 ? ename(errno) :
+	    "0", note);
+}
+
+struct race { int fd; struct sockaddr_in to; atomic_int stop; int what; };
+
+static void *
+deaf_racer(void *arg)
+{
+	struct race *r = arg;
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+
+	while (!atomic_load(&r->stop)) {
+		if (r->what == 0)
+			connect(r->fd, (struct sockaddr *)&r->to, sizeof(r->to));
+		else if (r->what == 1)
+			connect(r->fd, &unspec, sizeof(unspec));
+		else if (r->what == 2)
+			(void)!write(r->fd, "ZTATTACK-race", 13);
+		else
+			sendto(r->fd, "ZTATTACK-race", 13, 0,
+			    (struct sockaddr *)&r->to, sizeof(r->to));
+	}
+	return NULL;
+}
+
+static int
+deaf_mode(int ugood, int ugood6)
+{
+	struct sockaddr_in good4 = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)ugood),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in6 mapped = { .sin6_family = AF_INET6,
+	    .sin6_port = htons((uint16_t)ugood) };
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	char path[512];
+	long r;
+	int fd, one = 1, v;
+	socklen_t vl;
+
+	(void)ugood6;
+	snprintf(path, sizeof(path), "%s/rw/deaf.ports", work);
+	if ((deaf_ports = fopen(path, "w")) == NULL)
+		return 1;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &mapped.sin6_addr);
+
+	/* UDP-Lite and ICMP echo: other datagram protocols. */
+	fd = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE);
+	deaf_attempt("udplite-socket", fd, "");
+	if (fd >= 0) {
+		r = write(fd, "ZTATTACK", 8);
+		deaf_attempt("udplite-write", r, "autobinds");
+		deaf_keep("udplite", fd);
+	}
+	fd = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
+	deaf_attempt("ping-socket", fd, "");
+	if (fd >= 0) {
+		r = connect(fd, (struct sockaddr *)&good4, sizeof(good4));
+		deaf_attempt("ping-connect-allowed-addr", r, "refused?");
+		r = write(fd, "ZTATTACK", 8);
+		deaf_attempt("ping-write", r, "");
+		deaf_keep("ping", fd);
+	}
+	/* The type with upper bits (the kernel reads an int), the domain
+	 * with upper bits, type 0 and SOCK_RAW. */
+	fd = (int)syscall(SYS_socket, AF_INET, 0xdead000000000000ul | SOCK_DGRAM,
+	    0);
+	deaf_attempt("type-upper-bits", fd, "");
+	if (fd >= 0) {
+		r = write(fd, "ZTATTACK", 8);
+		deaf_keep("type-hi", fd);
+	}
+	r = syscall(SYS_socket, 0x100000000ul | AF_INET, SOCK_DGRAM, 0);
+	deaf_attempt("domain-upper-bits", r, "");
+	r = socket(AF_INET, 0, 0);
+	deaf_attempt("type-0", r, "");
+	r = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+	deaf_attempt("sock-raw", r, "");
+	/* IPV6_ADDRFORM: a v6 socket connected to a v4-mapped allowed peer
+	 * turned into an AF_INET one, then disconnected and written. */
+	fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	r = connect(fd, (struct sockaddr *)&mapped, sizeof(mapped));
+	deaf_attempt("addrform-connect-mapped", r, "");
+	v = AF_INET;
+	r = setsockopt(fd, IPPROTO_IPV6, IPV6_ADDRFORM, &v, sizeof(v));
+	deaf_attempt("addrform", r, "");
+	r = connect(fd, &unspec, sizeof(unspec));
+	deaf_attempt("addrform-disconnect", r, "");
+	r = write(fd, "ZTATTACK", 8);
+	deaf_attempt("addrform-write", r, "");
+	deaf_keep("addrform", fd);
+	/* A bind denied, then a send without an address. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	{
+		struct sockaddr_in any = { .sin_family = AF_INET,
+		    .sin_port = htons(4) };
+		r = bind(fd, (struct sockaddr *)&any, sizeof(any));
+		deaf_attempt("bind-denied", r, "");
+	}
+	r = send(fd, "ZTATTACK", 8, 0);
+	deaf_attempt("bind-denied-send", r, "");
+	deaf_keep("bind-denied", fd);
+	/* Connected to the allowed peer, then a denied reconnect. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	r = connect(fd, (struct sockaddr *)&good4, sizeof(good4));
+	deaf_attempt("connected", r, "");
+	{
+		struct sockaddr_in bad = good4;
+
+		bad.sin_port = htons(9);
+		r = connect(fd, (struct sockaddr *)&bad, sizeof(bad));
+		deaf_attempt("reconnect-denied", r, "");
+	}
+	r = setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+	vl = sizeof(v);
+	v = -1;
+	getsockopt(fd, IPPROTO_IP, IP_RECVERR, &v, &vl);
+	printf("recverr-connected rc=%ld errno=%s now=%d\n", r,
+	    r < 0 ? ename(errno) : "0", v);
+	deaf_keep("connected", fd);
+	/* SO_REUSEPORT and SO_REUSEADDR on a socket then autobound: the
+	 * driver's datagram goes to the port either way. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	r = write(fd, "ZTATTACK", 8);
+	deaf_attempt("reuseport-write", r, "");
+	deaf_keep("reuseport", fd);
+	/* Four threads: connect, disconnect, write, sendto, for a while;
+	 * then whatever state it ends in. */
+	for (int round = 0; round < 2; round++) {
+		pthread_t t[4];
+		struct race rc[4];
+		int rfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+		for (int i = 0; i < 4; i++) {
+			rc[i].fd = rfd;
+			rc[i].to = good4;
+			rc[i].what = i;
+			atomic_init(&rc[i].stop, 0);
+			pthread_create(&t[i], NULL, deaf_racer, &rc[i]);
+		}
+		usleep(300000);
+		for (int i = 0; i < 4; i++)
+			atomic_store(&rc[i].stop, 1);
+		for (int i = 0; i < 4; i++)
+			pthread_join(t[i], NULL);
+		/* The second round ends disconnected, then written. */
+		if (round == 1) {
+			r = connect(rfd, &unspec, sizeof(unspec));
+			deaf_attempt("race-disconnect", r, "");
+			r = write(rfd, "ZTATTACK", 8);
+		}
+		deaf_keep(round == 0 ? "race-end" : "race-disconnected", rfd);
+	}
+	/* RLIMIT_NOFILE reached: socket() fails as the kernel's would. */
+	{
+		struct rlimit old, lim;
+		int top = dup(0);
+
+		getrlimit(RLIMIT_NOFILE, &old);
+		lim = old;
+		lim.rlim_cur = (rlim_t)top + 1;
+		setrlimit(RLIMIT_NOFILE, &lim);
+		r = socket(AF_INET, SOCK_DGRAM, 0);
+		deaf_attempt("socket-at-rlimit", r, "EMFILE expected");
+		setrlimit(RLIMIT_NOFILE, &old);
+		close(top);
+	}
+	fclose(deaf_ports);
+	printf("ports-ready\n");
+	snprintf(path, sizeof(path), "%s/rw/deaf.go", work);
+	for (int i = 0; i < 1200 && access(path, F_OK) != 0; i++)
+		usleep(100000);
+	for (int i = 0; i < n_deaf; i++) {
+		char buf[128], ebuf2[128], control[256];
+		struct iovec iov = { .iov_base = ebuf2,
+		    .iov_len = sizeof(ebuf2) - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+		    .msg_control = control, .msg_controllen = sizeof(control) };
+		socklen_t pl = 0;
+		ssize_t n, e;
+
+		n = recv(deaf[i].fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		while (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			n = recv(deaf[i].fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+		e = recvmsg(deaf[i].fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+		buf[n > 0 ? n : 0] = '\0';
+		ebuf2[e > 0 ? e : 0] = '\0';
+		getsockopt(deaf[i].fd, SOL_SOCKET, SO_GET_FILTER, NULL, &pl);
+		printf("%s heard=%s errqueue=%s filter=%u\n", deaf[i].name,
+		    n > 0 ? buf : "nothing", e > 0 ? ebuf2 : "nothing",
+		    (unsigned)pl);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -771,6 +1016,10 @@ main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "udp-inbound") == 0) {
 		work = argv[2];
 		return udp_inbound();
+	}
+	if (argc == 5 && strcmp(argv[1], "deaf") == 0) {
+		work = argv[2];
+		return deaf_mode(atoi(argv[3]), atoi(argv[4]));
 	}
 	if (argc == 8 && strcmp(argv[1], "all") == 0) {
 		work = argv[2];

@@ -30,6 +30,9 @@
  *   rthdr SEGMENT ADDR PORT TEXT|-    (an IPv6 routing header, then TCP)
  *   passcred                          (SO_PASSCRED on a unix datagram socket)
  *   sockfilter OPT                    (a socket filter option, UDP socket)
+ *   udp-inbound ADDR PORT TEXT STOPFILE [HOW]
+ *   icmp-intrude ADDR PORT TEXT       (root: a forged ICMP error)
+ *   sockinfo                          (UDP sockets' owner and flags)
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
  * ::ffff:127.0.0.1 is v4-mapped), optionally prefixed "v6:" (an AF_INET6
@@ -50,6 +53,9 @@
 #include <linux/fs.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -474,6 +480,22 @@ cmd_sendto(int argc, char **argv)
 	return reply_or_fail(fd);
 }
 
+/* The Internet checksum of the N bytes at P (RFC 1071). */
+static uint16_t
+inet_sum(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (n % 2 != 0)
+		sum += (uint32_t)b[n - 1] << 8;
+	while (sum >> 16 != 0)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
 /*
  * udp-inbound ADDR PORT TEXT STOPFILE [HOW]: an unconnected UDP socket
  * sends TEXT to ADDR PORT (HOW "sendto", the default), or -- HOW "send",
@@ -481,8 +503,14 @@ cmd_sendto(int argc, char **argv)
  * printed as "sent errno=E"), or -- HOW "disconnect" -- connects to ADDR
  * PORT, disconnects (AF_UNSPEC), then writes it (EDESTADDRREQ), or --
  * HOW "stdin" -- writes it on descriptor 0, a UDP socket it was given
- * (EDESTADDRREQ): the kernel gives the socket an ephemeral port either
- * way.  It prints its
+ * (EDESTADDRREQ), or -- HOW "recverr" -- sets IP_RECVERR (IPV6_RECVERR
+ * on an IPv6 socket; "recverr ok" or its errno) and writes it
+ * (EDESTADDRREQ), then also reads the error queue, printing the payload
+ * of each ICMP error there as "got DATA": the kernel gives the socket an
+ * ephemeral port either way ("stdin-recverr": the same on descriptor
+ * 0).  Or -- HOW "bind" -- it binds to ADDR PORT
+ * and sends nothing ("bound ok" or its errno), or -- "bind-disconnect"
+ * -- binds, then disconnects (AF_UNSPEC), keeping the port.  It prints its
  * local port ("port=N", flushed), then
  * prints every datagram it receives ("got DATA") until STOPFILE exists
  * (120 s at most); then it reads what is still queued, and says "done".
@@ -505,7 +533,8 @@ cmd_udp_inbound(int argc, char **argv)
 	if ((argc != 5 && argc != 6) ||
 	    !parse_sockaddr(argv[1], argv[2], &ss, &len))
 		return usage("udp-inbound ADDR PORT TEXT STOPFILE "
-		    "[sendto|send|write|sendmsg|disconnect|stdin]");
+		    "[sendto|send|write|sendmsg|disconnect|stdin|recverr|"
+		    "stdin-recverr|bind|bind-disconnect]");
 	if (strcmp(how, "sendto") == 0) {
 		if ((fd = udp_sent(argv[1], &ss, len, argv[3])) < 0)
 			return fail(-fd);
@@ -517,10 +546,27 @@ cmd_udp_inbound(int argc, char **argv)
 		char ebuf[16];
 		ssize_t n;
 
-		fd = strcmp(how, "stdin") == 0 ? 0 :
+		fd = strncmp(how, "stdin", 5) == 0 ? 0 :
 		    socket(addr_domain(argv[1]), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return fail(errno);
+		if (strstr(how, "recverr") != NULL) {
+			int one = 1;
+
+			printf("recverr %s\n", setsockopt(fd,
+			    addr_domain(argv[1]) == AF_INET6 ? IPPROTO_IPV6 :
+			    IPPROTO_IP, addr_domain(argv[1]) == AF_INET6 ?
+			    IPV6_RECVERR : IP_RECVERR, &one, sizeof(one)) < 0 ?
+			    errname(errno, ebuf) : "ok");
+		}
+		if (strncmp(how, "bind", 4) == 0) {
+			if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+			    (strcmp(how, "bind-disconnect") == 0 &&
+			    connect(fd, &unspec, sizeof(unspec)) < 0))
+				return fail(errno);
+			printf("bound ok\n");
+			goto bound;
+		}
 		if (strcmp(how, "disconnect") == 0 &&
 		    (connect(fd, (struct sockaddr *)&ss, len) < 0 ||
 		    connect(fd, &unspec, sizeof(unspec)) < 0))
@@ -531,13 +577,16 @@ cmd_udp_inbound(int argc, char **argv)
 			n = sendmsg(fd, &mh, 0);
 		else if (strcmp(how, "write") == 0 ||
 		    strcmp(how, "disconnect") == 0 ||
-		    strcmp(how, "stdin") == 0)
+		    strncmp(how, "stdin", 5) == 0 ||
+		    strcmp(how, "recverr") == 0)
 			n = write(fd, argv[3], iov.iov_len);
 		else
 			return usage("udp-inbound: HOW is sendto, send, "
-			    "write, sendmsg, disconnect or stdin");
+			    "write, sendmsg, disconnect, stdin, recverr, "
+			    "stdin-recverr, bind or bind-disconnect");
 		printf("sent %s\n", n < 0 ? errname(errno, ebuf) : "ok");
 	}
+bound:
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
 		return fail(errno);
 	printf("port=%u\n", ntohs(local.ss_family == AF_INET6 ?
@@ -553,6 +602,22 @@ cmd_udp_inbound(int argc, char **argv)
 		if (!last && (access(argv[4], F_OK) == 0 ||
 		    now_ms() > until))
 			last = true;
+		if (strstr(how, "recverr") != NULL) {
+			char control[512];
+			struct iovec eiov = { .iov_base = buf,
+			    .iov_len = sizeof(buf) - 1 };
+			struct msghdr emh = { .msg_iov = &eiov,
+			    .msg_iovlen = 1, .msg_control = control,
+			    .msg_controllen = sizeof(control) };
+
+			if ((n = recvmsg(fd, &emh, MSG_ERRQUEUE |
+			    MSG_DONTWAIT)) >= 0) {
+				buf[n] = '\0';
+				printf("got %s\n", buf);
+				fflush(stdout);
+				continue;
+			}
+		}
 		n = recv(fd, buf, sizeof(buf) - 1, last ? MSG_DONTWAIT : 0);
 		if (n < 0) {
 			if (last)
@@ -564,6 +629,79 @@ cmd_udp_inbound(int argc, char **argv)
 		fflush(stdout);
 	}
 	printf("done\n");
+	return 0;
+}
+
+/*
+ * icmp-intrude ADDR PORT TEXT (root: a raw socket): an ICMP "port
+ * unreachable" (ICMPv6 when ADDR holds a ':') to ADDR that quotes a UDP
+ * datagram from ADDR PORT to 192.0.2.1 (2001:db8::1) port 9 carrying
+ * TEXT, as any host could send it: the kernel hands it to the UDP socket
+ * on ADDR PORT, and with IP_RECVERR queues TEXT on its error queue.
+ * "ok sent" or the errno.
+ */
+static int
+cmd_icmp_intrude(int argc, char **argv)
+{
+	unsigned char pkt[256];
+	struct sockaddr_storage ss;
+	struct udphdr *u;
+	socklen_t len;
+	size_t tlen, n;
+	int fd;
+
+	if (argc != 4 || !parse_sockaddr(argv[1], argv[2], &ss, &len) ||
+	    (tlen = strlen(argv[3])) > 128)
+		return usage("icmp-intrude ADDR PORT TEXT");
+	memset(pkt, 0, sizeof(pkt));
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *to = (struct sockaddr_in6 *)&ss;
+		struct ip6_hdr *ip = (struct ip6_hdr *)(pkt + 8);
+
+		pkt[0] = 1;		/* ICMP6_DST_UNREACH */
+		pkt[1] = 4;		/* ICMP6_DST_UNREACH_NOPORT */
+		ip->ip6_vfc = 6 << 4;
+		ip->ip6_plen = htons((uint16_t)(8 + tlen));
+		ip->ip6_nxt = IPPROTO_UDP;
+		ip->ip6_hlim = 64;
+		ip->ip6_src = to->sin6_addr;
+		inet_pton(AF_INET6, "2001:db8::1", &ip->ip6_dst);
+		u = (struct udphdr *)(pkt + 8 + sizeof(*ip));
+		u->source = to->sin6_port;
+		to->sin6_port = 0;
+		/* The kernel sums an ICMPv6 raw socket's messages. */
+		fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+	} else {
+		struct sockaddr_in *to = (struct sockaddr_in *)&ss;
+		struct iphdr *ip = (struct iphdr *)(pkt + 8);
+
+		pkt[0] = 3;		/* ICMP_DEST_UNREACH */
+		pkt[1] = 3;		/* ICMP_PORT_UNREACH */
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tot_len = htons((uint16_t)(sizeof(*ip) + 8 + tlen));
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_UDP;
+		ip->saddr = to->sin_addr.s_addr;
+		inet_pton(AF_INET, "192.0.2.1", &ip->daddr);
+		ip->check = inet_sum(ip, sizeof(*ip));
+		u = (struct udphdr *)(pkt + 8 + sizeof(*ip));
+		u->source = to->sin_port;
+		to->sin_port = 0;
+		fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+	}
+	u->dest = htons(9);
+	u->len = htons((uint16_t)(8 + tlen));
+	memcpy(u + 1, argv[3], tlen);
+	n = (size_t)((unsigned char *)(u + 1) - pkt) + tlen;
+	if (ss.ss_family == AF_INET) {
+		uint16_t sum = inet_sum(pkt, n);
+
+		memcpy(pkt + 2, &sum, sizeof(sum));
+	}
+	if (fd < 0 || sendto(fd, pkt, n, 0, (struct sockaddr *)&ss, len) < 0)
+		return fail(errno);
+	printf("ok sent\n");
 	return 0;
 }
 
@@ -2430,6 +2568,38 @@ cmd_sockfilter(int argc, char **argv)
 	return 0;
 }
 
+/* sockinfo: what the system sees of an IPv4 UDP socket made with
+ * SOCK_NONBLOCK | SOCK_CLOEXEC and of an IPv6 one made without: the
+ * owner of the first (its inode's uid and gid: the creator's fsuid and
+ * fsgid, which netfilter's owner match and nft's skuid/skgid read too),
+ * and each one's O_NONBLOCK and FD_CLOEXEC.  "ok uid=U gid=G
+ * a=nonblock,cloexec b=-,-" or the errno. */
+static int
+cmd_sockinfo(int argc, char **argv)
+{
+	int fd[2], i;
+	struct stat st;
+
+	(void)argv;
+	if (argc != 1)
+		return usage("sockinfo");
+	fd[0] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd[1] = socket(AF_INET6, SOCK_DGRAM, 0);
+	if (fd[0] < 0 || fd[1] < 0 || fstat(fd[0], &st) < 0)
+		return fail(errno);
+	printf("ok uid=%u gid=%u", (unsigned)st.st_uid, (unsigned)st.st_gid);
+	for (i = 0; i < 2; i++) {
+		int fl = fcntl(fd[i], F_GETFL), fdf = fcntl(fd[i], F_GETFD);
+
+		if (fl < 0 || fdf < 0)
+			return fail(errno);
+		printf(" %c=%s,%s", 'a' + i, fl & O_NONBLOCK ? "nonblock" : "-",
+		    fdf & FD_CLOEXEC ? "cloexec" : "-");
+	}
+	printf("\n");
+	return 0;
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -2440,6 +2610,7 @@ static const struct command {
 	{ "sendto", cmd_sendto },
 	{ "sendto-noreply", cmd_sendto },
 	{ "udp-inbound", cmd_udp_inbound },
+	{ "icmp-intrude", cmd_icmp_intrude },
 	{ "sendmsg", cmd_sendmsg },
 	{ "sendmsg-noreply", cmd_sendmsg },
 	{ "sendmsg-rights", cmd_sendmsg_rights },
@@ -2483,6 +2654,7 @@ static const struct command {
 	{ "rthdr", cmd_rthdr },
 	{ "passcred", cmd_passcred },
 	{ "sockfilter", cmd_sockfilter },
+	{ "sockinfo", cmd_sockinfo },
 };
 
 /* Run from a file named exitNN without a command: exit NN. */

@@ -309,7 +309,8 @@ agents = (
       { to = "127.0.0.1/32"; ports = "$ugood_port"; proto = "udp"; },
       { unix = "$work/u/echo.sock"; },
       { unix = "$work/u/pass.sock"; },
-      { listen = "127.0.0.1/32"; ports = "$listen_port"; proto = "tcp"; }
+      { listen = "127.0.0.1/32"; ports = "$listen_port"; proto = "tcp"; },
+      { listen = "127.0.0.1/32"; ports = "$listen_port"; proto = "udp"; }
     );
     files = (
       { path = "$bin"; access = "rx"; },
@@ -481,17 +482,22 @@ check "a datagram from a port no rule names never reached the agent ($(tr '\n' '
 # standard input, by the account (bare) or by the account through zt-exec.
 on_udp_stdin='import os, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if "stdin-recverr" in sys.argv:
+    s.setsockopt(socket.SOL_IP, 11, 1)  # IP_RECVERR
 os.dup2(s.fileno(), 0)
 os.execvp(sys.argv[1], sys.argv[1:])'
-deaf_case() { # NAME bare|zx ADDR HOW
-	local name=$1 how=$4 port
+deaf_case() { # NAME bare|zx ADDR HOW [INTRUDER]
+	local name=$1 how=$4 intruder=${5:-sendto-noreply} port wrap=()
 	rm -f "$work/$name.stop"
 	: >"$work/$name.out"
+	# HOW stdin...: the probe is given the socket as its standard input.
+	[ "${how#stdin}" != "$how" ] && wrap=(python3 -c "$on_udp_stdin")
 	if [ "$2" = bare ]; then
-		(cd "$work" && exec "$PROBE" udp-inbound "$3" "$ugood_port" \
-		    "$name" "$name.stop" "$how" >"$work/$name.out") &
+		(cd "$work" && exec "${wrap[@]}" "$PROBE" udp-inbound "$3" \
+		    "$ugood_port" "$name" "$name.stop" "$how" \
+		    >"$work/$name.out") &
 		track $!
-	elif [ "$how" = stdin ]; then
+	elif [ "${how#stdin}" != "$how" ]; then
 		(cd "$work" && exec setpriv --reuid="$account" \
 		    --regid="$account" --clear-groups -- /usr/bin/python3 -c \
 		    "$on_udp_stdin" "$ZTEXEC" --socket "$sock" \
@@ -507,8 +513,8 @@ deaf_case() { # NAME bare|zx ADDR HOW
 	    wait_for sh -c "grep -q '^sent EDESTADDRREQ\$' '$work/$name.out' &&
 	    grep -q '^port=[1-9]' '$work/$name.out'"
 	port=$(sed -n 's/^port=//p' "$work/$name.out")
-	"$PROBE" sendto-noreply "$3" "${port:-9}" intruder >"$work/$name.send"
-	check "$name: the intruder's datagram to port ${port:-none} was sent" \
+	"$PROBE" "$intruder" "$3" "${port:-9}" intruder >"$work/$name.send"
+	check "$name: the intruder's $intruder to port ${port:-none} was sent" \
 	    grep -q '^ok sent$' "$work/$name.send"
 	: >"$work/$name.stop"
 	check "$name: the probe read all that was queued and ended" \
@@ -520,19 +526,9 @@ check "deafc4: bare, the autobound socket hears the intruder (the control)" \
 deaf_case deafc6 bare ::1 send
 check "deafc6: bare, the same over IPv6 (the control)" \
     grep -q '^got intruder$' "$work/deafc6.out"
-rm -f "$work/deafci.stop"
-: >"$work/deafci.out"
-(cd "$work" && exec python3 -c "$on_udp_stdin" "$PROBE" udp-inbound \
-    127.0.0.1 "$ugood_port" deafci deafci.stop stdin \
-    >"$work/deafci.out") &
-track $!
-check "deafci: bare, a UDP socket given as standard input gets a port" \
-    wait_for grep -q '^port=[1-9]' "$work/deafci.out"
-port=$(sed -n 's/^port=//p' "$work/deafci.out")
-"$PROBE" sendto-noreply 127.0.0.1 "${port:-9}" intruder >/dev/null
-: >"$work/deafci.stop"
-check "deafci: and hears the intruder (the control)" \
-    wait_for grep -q '^got intruder$' "$work/deafci.out"
+deaf_case deafci bare 127.0.0.1 stdin
+check "deafci: bare, a UDP socket given as standard input hears the intruder (the control)" \
+    grep -q '^got intruder$' "$work/deafci.out"
 i=0
 for c in "127.0.0.1 send" "127.0.0.1 write" "127.0.0.1 sendmsg" \
     "::1 send" "::1 write" "::1 sendmsg" "127.0.0.1 disconnect" \
@@ -543,6 +539,63 @@ for c in "127.0.0.1 send" "127.0.0.1 write" "127.0.0.1 sendmsg" \
 	    sh -c "grep -q '^done\$' '$work/deaf$i.out' &&
 	    ! grep -q intruder '$work/deaf$i.out'"
 done
+# Nor does the error queue hear anyone.  An ICMP error is no datagram:
+# the socket filter never sees it, and with IP_RECVERR (IPV6_RECVERR) the
+# kernel queues each one whose quoted header names the socket's port,
+# from any host, with the payload the sender wrote after that header
+# (read with MSG_ERRQUEUE).  Bare, the autobound socket reads the
+# intruder's text so (the control); under zt-exec the option is answered
+# 0 (glibc's resolver sets it and gives up if that fails) and never set.
+deaf_case deafe4 bare 127.0.0.1 recverr icmp-intrude
+check "deafe4: bare, the intruder's ICMP error brings its text (the control)" \
+    grep -q '^got intruder$' "$work/deafe4.out"
+deaf_case deafe6 bare ::1 recverr icmp-intrude
+check "deafe6: bare, the same over ICMPv6 (the control)" \
+    grep -q '^got intruder$' "$work/deafe6.out"
+for c in 127.0.0.1 ::1; do
+	i=$((i + 1))
+	deaf_case "deaf$i" zx "$c" recverr icmp-intrude
+	check "deaf$i ($c recverr): under zt-exec the option is answered 0, no ICMP error reaches the agent ($(tr '\n' ' ' <"$work/deaf$i.out"))" \
+	    sh -c "grep -q '^recverr ok\$' '$work/deaf$i.out' &&
+	    grep -q '^done\$' '$work/deaf$i.out' &&
+	    ! grep -q intruder '$work/deaf$i.out'"
+done
+# Honest use: a UDP server bound where a listen rule allows hears its
+# clients (the allowed bind opens the socket), and still does after a
+# disconnect, since the bind holds its port.
+for how in bind bind-disconnect; do
+	rm -f "$work/us.stop"
+	zx_bg us udp-inbound 127.0.0.1 "$listen_port" - us.stop "$how"
+	check "udp server ($how) on 127.0.0.1:$listen_port, as the listen rule says" \
+	    wait_for sh -c "grep -q '^bound ok\$' '$work/us.out' &&
+	    grep -q '^port=$listen_port\$' '$work/us.out'"
+	"$PROBE" sendto-noreply 127.0.0.1 "$listen_port" client >"$work/us.send"
+	: >"$work/us.stop"
+	check "udp server ($how): the client's datagram is heard ($(tr '\n' ' ' <"$work/us.out"))" \
+	    wait_for sh -c "grep -q '^got client\$' '$work/us.out' &&
+	    grep -q '^done\$' '$work/us.out'"
+done
+# The supervisor makes the agent's inet datagram sockets, but the system
+# must see them as the agent's: owned by its uid and gid (what
+# netfilter's owner match and nft's skuid/skgid read), never zt-exec's
+# supervisor group; and with the flags the agent asked for.
+out=$(as_account "$agent" sockinfo 2>&1)
+check "outside zt-exec, the account's UDP sockets ($out)" \
+    test "$out" = "ok uid=$(id -u "$account") gid=$(id -g "$account") a=nonblock,cloexec b=-,-"
+bare_info=$out
+zx sockinfo
+check "under zt-exec, the same owner and flags, not the supervisor group ($out)" \
+    test "$out" = "$bare_info"
+# A UDP socket given as standard input with IP_RECVERR already on: made
+# deaf at launch, its error queue is closed too (the option turned off).
+deaf_case deafcie bare 127.0.0.1 stdin-recverr icmp-intrude
+check "deafcie: bare, its error queue brings the intruder's text (the control)" \
+    grep -q '^got intruder$' "$work/deafcie.out"
+i=$((i + 1))
+deaf_case "deaf$i" zx 127.0.0.1 stdin-recverr icmp-intrude
+check "deaf$i (stdin-recverr): under zt-exec no ICMP error reaches the agent ($(tr '\n' ' ' <"$work/deaf$i.out"))" \
+    sh -c "grep -q '^done\$' '$work/deaf$i.out' &&
+    ! grep -q intruder '$work/deaf$i.out'"
 # The agent may not lift the deafness: the socket filter options are
 # refused, and audited (outside zt-exec the account sets them).
 out=$(as_account "$agent" sockfilter SO_ATTACH_FILTER 2>&1)

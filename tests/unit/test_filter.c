@@ -49,6 +49,7 @@
 #define NOTIFY SECCOMP_RET_USER_NOTIF
 #define EPERM_ (SECCOMP_RET_ERRNO | EPERM)
 #define ENOSYS_ (SECCOMP_RET_ERRNO | ENOSYS)
+#define ANSWER0 (SECCOMP_RET_ERRNO | 0)	/* returns 0, not run */
 #define KILL SECCOMP_RET_KILL_PROCESS
 
 /* ------------------------------------------------------------ profiles */
@@ -178,6 +179,15 @@ static const struct row rows[] = {
 	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_IPV6, 83 }),
 	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, SOL_SOCKET, 57 }),
 	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_IP, 57 }),
+	/* IP_RECVERR (11) and IPV6_RECVERR (25): answered 0 and never set
+	 * (ICMP errors from any host would reach the error queue), whatever
+	 * the upper bits or the profile's lists. */
+	ROW(P_ALL, "setsockopt", ANSWER0, .args = { 3, IPPROTO_IP, 11 }),
+	ROW(P_ALL, "setsockopt", ANSWER0, .args = { 3, HIGH_BITS | IPPROTO_IP,
+	    HIGH_BITS | 11 }),
+	ROW(P_ALL, "setsockopt", ANSWER0, .args = { 3, IPPROTO_IPV6, 25 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_IPV6, 11 }),
+	ROW(P_ALL, "setsockopt", ALLOW, .args = { 3, IPPROTO_IP, 25 }),
 	/* SysV IPC and message queues: each to the supervisor,
 	 * which asks ztd (EPERM and an audit line unless gated). */
 	ROW(P_PLAIN, "msgget", NOTIFY),
@@ -668,7 +678,8 @@ test_ioctl_sweep(void **state)
 /*
  * setsockopt over a sweep of (level, option) pairs: the refused pairs
  * (SO_PASSRIGHTS, SO_PASSCRED, SO_PASSPIDFD, IPV6_RTHDR,
- * IPV6_2292PKTOPTIONS), each with its level or
+ * IPV6_2292PKTOPTIONS) and those answered 0 (IP_RECVERR, IPV6_RECVERR:
+ * the last two), each with its level or
  * option one bit away, other levels and options, pseudo-random ones, all
  * under random upper bits: NOTIFY (the supervisor refuses and audits) for
  * a refused pair only, and the supervisor's table names exactly those;
@@ -681,6 +692,7 @@ test_setsockopt_sweep(void **state)
 	static const uint32_t refused[][2] = {
 		{ SOL_SOCKET, 83 }, { SOL_SOCKET, 16 }, { SOL_SOCKET, 76 },
 		{ IPPROTO_IPV6, 57 }, { IPPROTO_IPV6, 6 },
+		{ IPPROTO_IP, 11 }, { IPPROTO_IPV6, 25 },	/* answered 0 */
 	};
 	static const uint32_t others[][2] = {
 		{ IPPROTO_IP, 4 }, { IPPROTO_TCP, 57 }, { IPPROTO_IPV6, 26 },
@@ -717,7 +729,8 @@ test_setsockopt_sweep(void **state)
 		}
 		for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
 			if (refused[i][0] == level && refused[i][1] == name)
-				expect = NOTIFY;
+				expect = i + 2 < ARRAY_SIZE(refused) ? NOTIFY :
+				    ANSWER0;
 		d.args[0] = 3;
 		d.args[1] = (seed & 0xffffffff00000000u) | level;
 		d.args[2] = (seed << 32) | name;
@@ -944,7 +957,9 @@ test_loaded(void **state)
 			errno = 0;
 			r = syscall(d.nr, d.args[0], d.args[1], d.args[2],
 			    d.args[3], d.args[4], d.args[5]);
-			if (r != -1 || errno != (int)(got & SECCOMP_RET_DATA)) {
+			/* An errno of 0 (ANSWER0) is a return of 0. */
+			if ((got & SECCOMP_RET_DATA) == 0 ? r != 0 :
+			    r != -1 || errno != (int)(got & SECCOMP_RET_DATA)) {
 				fprintf(stderr, "%s:%d: loaded filter: %s "
 				    "returned %ld, errno %d; simulated %#x\n",
 				    __FILE__, row->line, desc, r, errno, got);
