@@ -578,22 +578,40 @@ zt_escape(char *dst, size_t size, const char *src, size_t len)
 #define RELAY_BUF 65536
 
 static struct {
+	int fd;				/* the pipe's read end */
 	bool keep;			/* never drop while the daemon lives */
 	long long give_up_ms;		/* after the end: drop from then on */
 	unsigned long long lost;
 } relay;
 
-/* May the relay drop a batch the receiver will not take now? */
+/* Is every writer of the pipe gone (the daemon ended)?  From then on the
+ * relay has ZT_LOG_RELAY_LINGER_MS left. */
 static bool
-relay_may_drop(bool eof)
+relay_writers_gone(void)
 {
-	if (!eof)
+	struct pollfd pfd = { .fd = relay.fd, .events = 0 };
+
+	if (relay.give_up_ms != 0)
+		return true;
+	if (poll(&pfd, 1, 0) < 0 || !(pfd.revents & (POLLHUP | POLLERR)))
+		return false;
+	relay.give_up_ms = mono_ms() + ZT_LOG_RELAY_LINGER_MS;
+	return true;
+}
+
+/* May the relay drop a batch the receiver will not take now?  Not while
+ * the daemon lives, if it must keep trying; once the daemon is gone, when
+ * the linger is over. */
+static bool
+relay_may_drop(void)
+{
+	if (!relay_writers_gone())
 		return !relay.keep;
 	return mono_ms() >= relay.give_up_ms;
 }
 
 static void
-relay_ship(char *buf, size_t *have, bool eof)
+relay_ship(char *buf, size_t *have)
 {
 	char *lines[ZT_LOG_HELD_MAX];
 	size_t lens[ZT_LOG_HELD_MAX], start = 0;
@@ -621,7 +639,7 @@ relay_ship(char *buf, size_t *have, bool eof)
 				if (!retry) {
 					done++;		/* this one cannot go */
 					relay.lost++;
-				} else if (relay_may_drop(eof)) {
+				} else if (relay_may_drop()) {
 					relay.lost += n - done;
 					break;
 				} else {
@@ -674,6 +692,7 @@ relay_main(int rfd)
 		syscall(SYS_close_range, keep[0] + 1, keep[1] - 1, 0);
 	syscall(SYS_close_range, keep[1] + 1, ~0u, 0);
 	backend.relay_fd = -1;
+	relay.fd = rfd;
 	fcntl(rfd, F_SETFL, O_NONBLOCK);
 	while (!eof || have > 0) {
 		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
@@ -690,12 +709,13 @@ relay_main(int rfd)
 			else if (errno == EAGAIN)
 				break;
 		}
-		if (eof && relay.give_up_ms == 0)
+		/* The linger starts (a read error ends the pipe too). */
+		if (eof && !relay_writers_gone())
 			relay.give_up_ms = mono_ms() + ZT_LOG_RELAY_LINGER_MS;
 		if (eof && have > 0 && buf[have - 1] != '\n' &&
 		    have < sizeof(buf))
 			buf[have++] = '\n';	/* a writer died mid-line */
-		relay_ship(buf, &have, eof);
+		relay_ship(buf, &have);
 		if (eof)
 			have = 0;		/* sent, or given up */
 		else

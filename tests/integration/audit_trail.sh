@@ -330,4 +330,26 @@ send rl3 1 "decide exec /usr/bin/rsync"
 check "and its lines reach syslog" \
     logged "decision=allow action=exec .*grant=$rl3_grant "
 close_session rl3
+kill -TERM "$ztd_pid"
+wait "$ztd_pid" 2>/dev/null
+# The receiver gone for good: once ztd ends, the relay tries for 3 s at
+# most, says what it lost, and exits (it does not outlive ztd for ever).
+write_config 20 10
+start_ztd
+relay=$(relay_of)
+check "one more relay ($relay)" test "$relay" != 999999
+sink=$(pgrep -f "logsink $work/log.sock" | head -n 1)
+check "the syslog sink to stop (${sink:-none})" test -n "$sink"
+kill -KILL "${sink:-999999}"
+open_session rl4
+send rl4 1 "decide exec /usr/bin/rsync"
+check "with the receiver gone, the answer still came (the line is in the pipe)" \
+    test "$(answers rl4)" -ge 1
+close_session rl4
+kill -TERM "$ztd_pid"
+wait "$ztd_pid" 2>/dev/null
+check "the relay exits once ztd is gone, the receiver gone too" \
+    wait_for sh -c "! kill -0 $relay 2>/dev/null"
+check "saying on stderr how many lines it lost" \
+    grep -qE "log relay: [1-9][0-9]* lines lost: the syslog socket $work/log.sock would not take them" "$work/ztd.stderr"
 finish
