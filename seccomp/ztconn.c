@@ -769,6 +769,9 @@ ztconn_connected(struct ztconn *z)
 	return up;
 }
 
+/* The connection ztconn_stop ended, kept for late callers. */
+static struct ztconn *stopped;
+
 void
 ztconn_stop(struct ztconn *z)
 {
@@ -785,14 +788,27 @@ ztconn_stop(struct ztconn *z)
 	pthread_join(z->reader, NULL);
 	close(z->wake[0]);
 	close(z->wake[1]);
+	pthread_mutex_lock(&z->lock);
 	if (z->fd >= 0) {
 		/* Let ztd read the close before the connection goes. */
 		struct pollfd pfd = { .fd = z->fd, .events = POLLIN };
 
 		poll(&pfd, 1, 200);
 		close(z->fd);
+		z->fd = -1;
 	}
-	pthread_cond_destroy(&z->cond);
-	pthread_mutex_destroy(&z->lock);
-	free(z);
+	/* A thread still asking (a resolver or tunnel thread, a worker on a
+	 * notification of a task that died) gets a deny at once. */
+	cache_drop(z);
+	for (size_t i = 0; i < WAIT_SLOTS; i++)
+		if (z->slots[i].busy && !z->slots[i].done) {
+			z->slots[i].done = true;
+			z->slots[i].status = ZT_E_CLOSED;
+		}
+	pthread_cond_broadcast(&z->cond);
+	pthread_mutex_unlock(&z->lock);
+	/* Not freed: those threads are detached and may still come (zt-exec
+	 * exits next); they find no connection and are denied.  Kept where
+	 * a leak check sees it reachable. */
+	stopped = z;
 }

@@ -116,7 +116,9 @@ int ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
 uint64_t ztconn_epoch(struct ztconn *z);
 
 /* Tell ztd the grant is over (the agent exited), flush the reports, stop
- * the reader and free everything. */
+ * the reader and close the connection.  Once per process, at its end: Z
+ * stays allocated, so that a detached thread still asking (resolver,
+ * tunnel, a worker) is denied at once instead of using freed memory. */
 void ztconn_stop(struct ztconn *z);
 
 /* Memory held by the cache and the report queue (bytes), for tests. */
