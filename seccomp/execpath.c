@@ -6,7 +6,9 @@
  * between the decision and the moment the kernel (or a script's
  * interpreter, which opens the script again by path) reads it.  The
  * supervisor runs with the agent's real uid and groups, so the kernel's
- * access check (mode bits, ACLs, read-only mounts) answers for it.
+ * access check (mode bits, ACLs, read-only mounts) answers for it.  A
+ * path through a FUSE file system counts as replaceable whoever owns it:
+ * its server decides what each read returns.
  */
 #include "config.h"
 
@@ -16,11 +18,25 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "supervisor_int.h"
 
 #define SYMLINKS_MAX 40			/* as the kernel's MAXSYMLINKS */
+#define FUSE_MAGIC 0x65735546		/* FUSE_SUPER_MAGIC */
+
+/* Is FD on a FUSE file system?  Its server (a process, the account's own
+ * if it mounted it) answers every read as it likes: the digest check can
+ * be served one file and the kernel's exec another.  A failure counts as
+ * yes. */
+static bool
+on_fuse(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) != 0 || sf.f_type == FUSE_MAGIC;
+}
 
 /* Is the object open at FD (O_PATH) the account's to replace or write?
  * DIR: a directory, whose entries are what could be replaced. */
@@ -90,6 +106,8 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 		goto out;
 	}
 	st = root_st;
+	if (on_fuse(cur))
+		goto yes_fuse;
 	if (replaceable(cur, &st, true))
 		goto yes_dir;
 	for (;;) {
@@ -157,6 +175,8 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 		}
 		close(cur);
 		cur = next;
+		if (on_fuse(cur))
+			goto yes_fuse;
 		if (S_ISDIR(st.st_mode)) {
 			if (replaceable(cur, &st, true))
 				goto yes_dir;
@@ -177,6 +197,11 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 			r = 0;
 		goto out;
 	}
+yes_fuse:
+	snprintf(why, size, "the command's path is on a FUSE file system, "
+	    "whose server can serve the check one file and the exec another");
+	r = 1;
+	goto out;
 yes_dir:
 	{
 		char dir[PATH_MAX];

@@ -881,8 +881,18 @@ chmod 0777 "$work/own/script"                   # root's, writable by all
 printf '#!%s\n' "$bin/exit00" >"$bin/script00"   # root's, 0755
 chmod 0755 "$bin/script00"
 ln -s "$bin/exit00" "$work/rw/link00"           # to an allowed command
+# root's own bin/ seen through FUSE (bindfs, run by root): a command there
+# is root's file, but a FUSE server answers each read as it likes.
+mkdir -m 0755 "$work/fuse"
+fuse_pid=""
+if command -v bindfs >/dev/null; then
+	bindfs -f -o allow_other,ro "$bin" "$work/fuse" 2>"$work/bindfs.err" &
+	fuse_pid=$!
+	track $fuse_pid
+	wait_for sh -c "stat -f -c %T '$work/fuse' | grep -q fuse"
+fi
 sed -i -e "s|^    decision_ttl = 30;|&\n    env = [\"ZT_PASSED\", \"NODE_ZT_*\"];|" \
-    -e "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$work/own/exit05\"; risk = \"low\"; },\n      { path = \"$work/rw/exit06\"; risk = \"low\"; },\n      { path = \"$work/own/script\"; risk = \"low\"; },\n      { path = \"$bin/script00\"; risk = \"low\"; },\n&|" \
+    -e "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$work/own/exit05\"; risk = \"low\"; },\n      { path = \"$work/fuse/exit00\"; risk = \"low\"; },\n      { path = \"$work/rw/exit06\"; risk = \"low\"; },\n      { path = \"$work/own/script\"; risk = \"low\"; },\n      { path = \"$bin/script00\"; risk = \"low\"; },\n&|" \
     "$work/ztd.conf"
 check "ztd reloads the profile with env and the new commands" \
     "$ZTCTL" --socket "$sock" reload
@@ -941,6 +951,20 @@ check "replaceable: a script whose file the account can write: EACCES ($out)" \
     test "$out" = "errno=EACCES"
 check "replaceable: ... refused by zt-exec, logged" wait_for logged \
     "object=\"$work/own/script\" reason=\"the agent's account can write or owns the file\""
+check "precondition: $work/fuse is a FUSE mount of $bin (bindfs)" \
+    sh -c "stat -f -c %T '$work/fuse' | grep -q fuse"
+out=$(as_account "$work/fuse/exit00" 2>&1; echo "status=$?")
+check "precondition: outside zt-exec the account runs the command there ($out)" \
+    test "$out" = "status=0"
+zx exec "$work/fuse/exit00"
+check "replaceable: a command on a FUSE file system, root's: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+check "replaceable: ... refused by zt-exec, logged" wait_for logged \
+    "object=\"$work/fuse/exit00\" reason=\"the command's path is on a FUSE file system, "
+if [ -n "$fuse_pid" ]; then
+	fusermount -u "$work/fuse" 2>/dev/null || umount "$work/fuse"
+	stop_pid "$fuse_pid"
+fi
 zx exec "$work/rw/link00"
 check "replaceable: a symlink in the account's directory to an allowed command: EACCES ($out)" \
     test "$out" = "errno=EACCES"
