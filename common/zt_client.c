@@ -62,22 +62,9 @@ zt_client_connect_within(const char *path, int timeout_ms)
 static int
 wait_for(int fd, short events, int64_t deadline)
 {
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = events };
-		int64_t left = deadline - zt_monotonic_ms();
-		int n;
+	int r = zt_poll_until(fd, events, deadline);
 
-		if (left <= 0)
-			return ZT_E_TIMEOUT;
-		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return ZT_E_TIMEOUT;
-		return 0;
-	}
+	return r == -ETIMEDOUT ? ZT_E_TIMEOUT : r;
 }
 
 /*

@@ -2,6 +2,8 @@
 /* CLOCK_BOOTTIME for lifetimes, CLOCK_MONOTONIC for deadlines. */
 #include "config.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <time.h>
 
 #include "zt_clock.h"
@@ -26,4 +28,24 @@ int64_t
 zt_monotonic_ms(void)
 {
 	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int
+zt_poll_until(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int64_t left = deadline - zt_monotonic_ms();
+		int n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
 }

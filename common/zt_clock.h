@@ -18,4 +18,9 @@ int64_t zt_boottime_ms(void);
 /* Milliseconds on CLOCK_MONOTONIC, for a call's deadline. */
 int64_t zt_monotonic_ms(void);
 
+/* Wait until FD has one of EVENTS (poll's) or DEADLINE (zt_monotonic_ms)
+ * passes: 0 when it has (revents may hold POLLERR or POLLHUP too),
+ * -ETIMEDOUT, or poll's -errno.  A signal does not end the wait. */
+int zt_poll_until(int fd, short events, int64_t deadline);
+
 #endif

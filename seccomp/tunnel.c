@@ -30,6 +30,7 @@
 
 #include "tunnel.h"
 #include "zt_client.h"
+#include "zt_clock.h"
 #include "zt_log.h"
 #include "lazylib.h"		/* last: after the libraries' headers */
 
@@ -215,18 +216,6 @@ context_for(struct tunnels *t, const char *ca_file, const char *object)
 	return ctx;
 }
 
-/* Wait for FD to be ready for EVENTS until DEADLINE; 0 or -ETIMEDOUT. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	int64_t left = deadline - zt_monotonic_ms();
-
-	if (left <= 0)
-		return -ETIMEDOUT;
-	return poll(&pfd, 1, (int)left) > 0 ? 0 : -ETIMEDOUT;
-}
-
 /* TCP to DEST, then the TLS handshake; the SSL or NULL with *ERR set. */
 static SSL *
 open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
@@ -249,7 +238,7 @@ open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
 		socklen_t l = sizeof(e);
 
 		if (errno != EINPROGRESS ||
-		    wait_fd(fd, POLLOUT, deadline) < 0 ||
+		    zt_poll_until(fd, POLLOUT, deadline) < 0 ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e != 0) {
 			*err = e != 0 ? -e : -ETIMEDOUT;
 			close(fd);
@@ -269,7 +258,7 @@ open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
 		int e = SSL_get_error(ssl, r);
 
 		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
-		    wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+		    zt_poll_until(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
 		    deadline) < 0) {
 			long v = SSL_get_verify_result(ssl);
 
@@ -331,7 +320,7 @@ tunnel_bridge_agent(int sfd)
 		close(lfd);
 		return -e;
 	}
-	while (afd < 0 && wait_fd(lfd, POLLIN, deadline) == 0) {
+	while (afd < 0 && zt_poll_until(lfd, POLLIN, deadline) == 0) {
 		socklen_t ml = sizeof(mine), pl = sizeof(peer);
 		int fd = accept4(lfd, (struct sockaddr *)&peer, &pl,
 		    SOCK_CLOEXEC);
@@ -423,7 +412,7 @@ ssl_write_all(struct relay *r, const char *buf, size_t len)
 		}
 		e = SSL_get_error(r->ssl, n);
 		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
-		    wait_fd(r->upstream, e == SSL_ERROR_WANT_READ ? POLLIN :
+		    zt_poll_until(r->upstream, e == SSL_ERROR_WANT_READ ? POLLIN :
 		    POLLOUT, zt_monotonic_ms() + 30000) < 0)
 			return false;
 	}
