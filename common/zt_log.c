@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@ static struct {
 	/* zt_log_relay_start: the pipe to the relay (-1: none), whose
 	 * writes one lock keeps whole. */
 	int relay_fd;
+	pid_t relay_pid;
 	pthread_mutex_t relay_lock;
 } backend = { .ident = "zt", .fd = -1, .facility = LOG_DAEMON, .also_stderr = 1,
     .relay_fd = -1, .relay_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -274,6 +276,8 @@ send_lines(char *const *line, const size_t *len, unsigned n)
 	if (backend.relay_fd >= 0) {
 		close(backend.relay_fd);
 		backend.relay_fd = -1;
+		/* Not left a zombie (it has exited: its pipe end is gone). */
+		waitpid(backend.relay_pid, NULL, WNOHANG);
 	}
 	pthread_mutex_unlock(&backend.relay_lock);
 	r = send_socket_lines(line, len, n, NULL);
@@ -761,5 +765,6 @@ zt_log_relay_start(bool keep_trying)
 		return -e;
 	}
 	backend.relay_fd = p[1];
+	backend.relay_pid = pid;
 	return (int)pid;
 }

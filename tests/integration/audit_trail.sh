@@ -317,6 +317,8 @@ send rl2 1 "decide exec /usr/bin/rsync"
 check "with its relay killed, ztd's lines reach syslog directly" \
     logged "decision=allow action=exec .*grant=$rl2_grant "
 check "and ztd said so" logged -F "the log relay is gone"
+check "and reaped it: no zombie relay is left" \
+    sh -c "! ps -o stat= -p $relay | grep -q Z"
 close_session rl2
 kill -TERM "$ztd_pid"
 wait "$ztd_pid" 2>/dev/null
