@@ -25,8 +25,9 @@
  * TCP connect to the address (and close); the first is the grant's first
  * resolution of NAME (under zt-exec: ztd decides the question and the
  * connect), the later ones are of a remembered name (the address answered
- * within its TTL: the question decided by ztd from its cache, the connect
- * from zt-exec's; the question still goes to unbound, as bare).  ROUNDS launches of each,
+ * within its TTL: the question and the connect decided from zt-exec's
+ * cache, each hit reported to ztd and audited; the question still goes
+ * to unbound, as bare).  ROUNDS launches of each,
  * taking turns.
  */
 #include "config.h"

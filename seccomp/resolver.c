@@ -7,11 +7,12 @@
  * a time (RFC 1035 4.2.2):
  *   - a malformed query gets FORMERR (or NOTIMP), one that is no query
  *     ends the connection;
- *   - the name goes to ztd as a resolve decision (audited there, allow or
- *     deny), every time: never from zt-exec's cache, so that after a
- *     reload the next question is decided by the new policy; a name no
- *     host rule names gets REFUSED and never leaves the host, and so does
- *     any question but A and AAAA;
+ *   - the name is a resolve decision of ztd's (audited there, allow or
+ *     deny), from zt-exec's cache only while nothing ztd sent is left
+ *     unapplied (ztconn_decide_current), so that after a reload the next
+ *     question is decided by the new policy; a name no host rule names
+ *     gets REFUSED and never leaves the host, and so does any question
+ *     but A and AAAA;
  *   - an allowed question goes upstream over TCP with a fresh random id,
  *     and only an answer to that id and that question is taken; the TCP
  *     connection is kept for the next question (at most UPSTREAM_POOL
@@ -112,6 +113,7 @@ struct resolver {
 	struct conn *conns;		/* RESOLVER_CONNS_MAX, made once */
 	struct conn *queue[RESOLVER_CONNS_MAX];	/* bridged, unserved */
 	size_t queued, threads, waiting;
+	size_t untimed;			/* of those waiting: with no timer */
 	struct upconn pool[UPSTREAM_POOL];
 	struct memo *memos;		/* MEMO_SLOTS, made once */
 };
@@ -123,6 +125,9 @@ struct conn {
 	int fd;				/* our end; -1 free, -2 being set up,
 					 * -3 being closed */
 	pid_t actor;
+	uint16_t ids[32];		/* random ids for upstream questions,
+					 * each used once */
+	size_t n_ids;
 	struct dns_answer answer;
 	uint8_t in[DNS_QUERY_MAX];
 	uint8_t up[DNS_ANSWER_MAX];
@@ -275,19 +280,21 @@ wait_until(int fd, short events, int64_t deadline)
 }
 
 /* Read (WRITE false) or write exactly LEN bytes of FD by DEADLINE: 0, or
- * -1. */
+ * -1.  Each step is tried first and waited for only when FD is not ready
+ * (a query or an answer is usually there whole: no poll for it). */
 static int
 transfer(int fd, uint8_t *buf, size_t len, bool write, int64_t deadline)
 {
 	while (len > 0) {
-		ssize_t n;
+		ssize_t n = write ? send(fd, buf, len, MSG_DONTWAIT |
+		    MSG_NOSIGNAL) : recv(fd, buf, len, MSG_DONTWAIT);
 
-		if (wait_until(fd, write ? POLLOUT : POLLIN, deadline) < 0)
-			return -1;
-		n = write ? send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) :
-		    recv(fd, buf, len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_until(fd, write ? POLLOUT : POLLIN,
+			    deadline) < 0)
+				return -1;
 			continue;
+		}
 		if (n <= 0)
 			return -1;
 		buf += n;
@@ -403,8 +410,14 @@ upstream_give(struct resolver *r, size_t i, int fd)
 			r->pool[k].server = i;
 			r->pool[k].idle_since = zt_monotonic_ms();
 			fd = -1;
-			/* A waiting thread closes it when idle too long. */
-			pthread_cond_signal(&r->ready);
+			/* A waiting thread closes it when idle too long.  One
+			 * waiting with a timer wakes by it and then counts
+			 * this one too; a thread is woken here only when some
+			 * wait without one (the pool was empty when they
+			 * began), not after every question: a thread woken
+			 * for nothing on the answer's path. */
+			if (r->untimed > 0)
+				pthread_cond_signal(&r->ready);
 		}
 	pthread_mutex_unlock(&r->lock);
 	if (fd >= 0)
@@ -431,8 +444,13 @@ exchange(struct conn *c, int fd, const struct dns_question *q,
 	int n;
 
 	*clean = true;
-	if (getrandom(&id, sizeof(id), 0) != sizeof(id) ||
-	    (n = dns_build_query(q, id, query + 2, sizeof(query) - 2)) < 0)
+	if (c->n_ids == 0 && getrandom(c->ids, sizeof(c->ids), 0) ==
+	    (ssize_t)sizeof(c->ids))
+		c->n_ids = sizeof(c->ids) / sizeof(c->ids[0]);
+	if (c->n_ids == 0)
+		return EXCHANGE_FAILED;
+	id = c->ids[--c->n_ids];
+	if ((n = dns_build_query(q, id, query + 2, sizeof(query) - 2)) < 0)
 		return EXCHANGE_FAILED;
 	query[0] = (uint8_t)(n >> 8);
 	query[1] = (uint8_t)n;
@@ -668,10 +686,11 @@ answer(struct conn *c, size_t len)
 		    c->out + 2, sizeof(c->out) - 2);
 	}
 	snprintf(object, sizeof(object), "dns:%s", q.name);
-	/* Never from zt-exec's cache: a question is the one thing that
-	 * leaves the host, and after a reload the next one is decided on
-	 * the new policy, on a connection held open across it too. */
-	ztconn_decide_fresh(r->ztd, ACTION_RESOLVE, object, c->actor, &v);
+	/* A question is the one thing that leaves the host: from zt-exec's
+	 * cache only while every event ztd sent is applied, so that after a
+	 * reload the next one is decided on the new policy, on a connection
+	 * held open across it too. */
+	ztconn_decide_current(r->ztd, ACTION_RESOLVE, object, c->actor, &v);
 	if (!v.allow || (q.type != DNS_TYPE_A && q.type != DNS_TYPE_AAAA))
 		return dns_build_reply(&q, DNS_RCODE_REFUSED, NULL, 0, 0,
 		    r->max_ttl, c->out + 2, sizeof(c->out) - 2);
@@ -750,9 +769,11 @@ serve_main(void *arg)
 			    .tv_nsec = at % 1000 * 1000000 };
 
 			r->waiting++;
-			if (at == 0)
+			if (at == 0) {
+				r->untimed++;
 				pthread_cond_wait(&r->ready, &r->lock);
-			else
+				r->untimed--;
+			} else
 				pthread_cond_timedwait(&r->ready, &r->lock,
 				    &until);
 			r->waiting--;

@@ -500,12 +500,27 @@ put_argv(struct zt_msg *m, const char *argv, size_t len)
 	    0;
 }
 
+/*
+ * Has the reader thread applied every message ztd has sent so far (lock
+ * held)?  It reads and applies each one under the lock, so nothing unread
+ * on the connection means yes; anything unread (an event, another
+ * thread's answer), a hang-up or an error means perhaps not.
+ */
+static bool
+caught_up(struct ztconn *z)
+{
+	struct pollfd pfd = { .fd = z->fd, .events = POLLIN };
+
+	return z->fd >= 0 && poll(&pfd, 1, 0) == 0;
+}
+
 /* ztconn_decide, from the local cache too when CACHED (and then what
- * ztd allows is kept there), else always by ztd. */
+ * ztd allows is kept there) -- when CURRENT, only while caught_up --, else
+ * always by ztd. */
 static void
 decide(struct ztconn *z, enum action action, const char *object,
     const char *argv, size_t argv_len, int pidfd, pid_t actor, bool cached,
-    struct ztconn_verdict *out)
+    bool current, struct ztconn_verdict *out)
 {
 	struct cache_entry *e = cache_slot(z, (uint32_t)action, object);
 	struct wait_slot *slot = NULL;
@@ -522,7 +537,8 @@ decide(struct ztconn *z, enum action action, const char *object,
 		goto out;
 	if (cached && e->expires_ms > ztconn_now_ms() &&
 	    e->action == (uint32_t)action &&
-	    strcmp(e->object, object) == 0 && report_add(z, e)) {
+	    strcmp(e->object, object) == 0 && (!current || caught_up(z)) &&
+	    report_add(z, e)) {
 		out->allow = true;
 		out->local = true;
 		snprintf(out->reason, sizeof(out->reason), "cached allow");
@@ -595,7 +611,7 @@ void
 ztconn_decide(struct ztconn *z, enum action action, const char *object,
     int pidfd, pid_t actor, struct ztconn_verdict *out)
 {
-	decide(z, action, object, NULL, 0, pidfd, actor, true, out);
+	decide(z, action, object, NULL, 0, pidfd, actor, true, false, out);
 }
 
 void
@@ -603,14 +619,15 @@ ztconn_decide_exec(struct ztconn *z, enum action action, const char *object,
     const char *argv, size_t argv_len, int pidfd, pid_t actor,
     struct ztconn_verdict *out)
 {
-	decide(z, action, object, argv, argv_len, pidfd, actor, true, out);
+	decide(z, action, object, argv, argv_len, pidfd, actor, true, false,
+	    out);
 }
 
 void
-ztconn_decide_fresh(struct ztconn *z, enum action action, const char *object,
-    pid_t actor, struct ztconn_verdict *out)
+ztconn_decide_current(struct ztconn *z, enum action action,
+    const char *object, pid_t actor, struct ztconn_verdict *out)
 {
-	decide(z, action, object, NULL, 0, -1, actor, false, out);
+	decide(z, action, object, NULL, 0, -1, actor, true, true, out);
 }
 
 int

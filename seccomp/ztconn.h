@@ -65,13 +65,16 @@ void ztconn_decide_exec(struct ztconn *z, enum action action,
     pid_t actor, struct ztconn_verdict *out);
 
 /*
- * The same, always by ztd (never from the local cache, and not kept
- * there): for the grant's resolver, whose every question ztd decides on
- * the policy it holds when asked.  ztd pushes an event before any answer
- * made on a new policy, so once this answers, every allow cached before
- * that event is gone too.
+ * The same, from the local cache only when the reader thread has applied
+ * every message ztd has sent (nothing unread on the connection): for the
+ * grant's resolver, whose every question is decided on the policy ztd
+ * holds when asked.  ztd pushes its invalidation event to every
+ * supervisor before it answers anything on a new policy (the reload's
+ * requester included), so once a reload (or a revocation, a disable, an
+ * attestation change) has returned, no allow cached before it is used.
+ * A cache hit is reported to ztd (audited cache=local), as ztconn_decide's.
  */
-void ztconn_decide_fresh(struct ztconn *z, enum action action,
+void ztconn_decide_current(struct ztconn *z, enum action action,
     const char *object, pid_t actor, struct ztconn_verdict *out);
 
 /*

@@ -12,7 +12,9 @@
 # are not remembered; UDP to port 53 is refused; malformed and EDNS
 # queries from the agent; ztctl check by name; an AAAA answer (::1)
 # resolved and connected to over IPv6, an AAAA question with no rule
-# refused; a reload that removes the host rules refuses the next question
+# refused; a question asked again in the grant is allowed from zt-exec's
+# cache (audited cache=local); a reload that removes the host rules
+# refuses the next question
 # on a DNS connection held open across it, and the address it had
 # answered, and a question upstream while it happened is refused and
 # audited when its answer comes; a reload that removes the agent closes
@@ -190,6 +192,11 @@ check "the same name connected to three times in one grant, within its TTL ($out
     test "$out" = "ok addr=$net.10 connect=ok after=ok again=ok"
 check "its allows from a cache name the name too" wait_for \
     logged_since "$seen" "object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" .*cache=(hit|local)"
+# The second question for the name in the grant: allowed from zt-exec's
+# cache (nothing unread from ztd: no event since), reported to ztd and
+# audited as such.
+check "the question asked again in the grant is allowed from zt-exec's cache, audited cache=local" \
+    wait_for logged_since "$seen" "decision=allow action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\" .*cache=local"
 
 zx resolve good.zt.test "$svc_port"
 check "a wildcard name through a CNAME to a name of the rule ($out)" \
