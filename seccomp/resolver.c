@@ -265,20 +265,6 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
 	return 0;
 }
 
-/* Wait for FD to be ready for EVENTS until DEADLINE; 0 or -ETIMEDOUT. */
-static int
-wait_until(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	int64_t left = deadline - zt_monotonic_ms();
-	int n;
-
-	if (left <= 0)
-		return -ETIMEDOUT;
-	n = poll(&pfd, 1, (int)left);
-	return n > 0 ? 0 : n == 0 ? -ETIMEDOUT : -errno;
-}
-
 /* Read (WRITE false) or write exactly LEN bytes of FD by DEADLINE: 0, or
  * -1.  Each step is tried first and waited for only when FD is not ready
  * (a query or an answer is usually there whole: no poll for it). */
@@ -290,7 +276,7 @@ transfer(int fd, uint8_t *buf, size_t len, bool write, int64_t deadline)
 		    MSG_NOSIGNAL) : recv(fd, buf, len, MSG_DONTWAIT);
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_until(fd, write ? POLLOUT : POLLIN,
+			if (zt_poll_until(fd, write ? POLLOUT : POLLIN,
 			    deadline) < 0)
 				return -1;
 			continue;
@@ -335,7 +321,7 @@ upstream_open(struct resolver *r, size_t i, int64_t deadline)
 		if (errno == EINPROGRESS && deadline == 0)
 			return fd;
 		if (errno != EINPROGRESS ||
-		    wait_until(fd, POLLOUT, deadline) < 0 ||
+		    zt_poll_until(fd, POLLOUT, deadline) < 0 ||
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e != 0) {
 			close(fd);
 			return -1;
