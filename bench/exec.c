@@ -17,7 +17,9 @@
  * as one line of numbers; it runs bare, under zt-exec, and for connect
  * also under a minimal supervisor that lives in this file: a libseccomp
  * filter that notifies connect and allows the rest, and a thread that
- * answers each notification with SECCOMP_USER_NOTIF_FLAG_CONTINUE.
+ * answers each notification with SECCOMP_USER_NOTIF_FLAG_CONTINUE; for
+ * exec also under a minimal tracer (bench/exec --tracer, tracer_main),
+ * the floor of a design that verifies every exec as zt-exec does.
  */
 #include "config.h"
 
@@ -37,6 +39,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -329,6 +332,100 @@ run_supervisor(void *arg)
 	return NULL;
 }
 
+/* ------------------------------------------------ minimal tracer */
+
+/*
+ * bench/exec --tracer AGENT ARGS...: the least a supervisor that verifies
+ * every exec needs, as zt-exec's design does: the agent under ptrace with
+ * its forks, clones and execs reported (PTRACE_SEIZE, TRACEFORK,
+ * TRACEVFORK, TRACECLONE, TRACEEXEC, EXITKILL), every stop continued at
+ * once, and a seccomp filter that notifies execve, answered CONTINUE by a
+ * thread.  No decision, no digest, no audit: the floor of the exec path's
+ * hand-offs.  Runs as the account it was started as; exits as the agent.
+ */
+static int
+tracer_main(int argc, char **argv)
+{
+	struct supervisor sup = { .fd = -1 };
+	int sock[2], status = 0;
+	pid_t agent;
+
+	if (argc < 3 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
+		return 2;
+	if ((agent = fork()) < 0)
+		return 1;
+	if (agent == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		char control[CMSG_SPACE(sizeof(int))] = { 0 };
+		char byte = 'f';
+		struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+		    .msg_control = control, .msg_controllen = sizeof(control) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		int fd;
+
+		if (ctx == NULL || seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,
+		    SCMP_SYS(execve), 0) < 0 || seccomp_load(ctx) < 0 ||
+		    (fd = seccomp_notify_fd(ctx)) < 0)
+			_exit(126);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		if (sendmsg(sock[1], &msg, 0) != 1)
+			_exit(126);
+		close(fd);
+		raise(SIGSTOP);		/* until traced */
+		execv(argv[2], argv + 2);
+		_exit(127);
+	}
+	close(sock[1]);
+	sup.fd = receive_fd(sock[0]);
+	close(sock[0]);
+	if (sup.fd < 0 || waitpid(agent, &status, WSTOPPED) != agent ||
+	    ptrace(PTRACE_SEIZE, agent, 0, PTRACE_O_TRACEFORK |
+	    PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
+	    PTRACE_O_EXITKILL) < 0) {
+		kill(agent, SIGKILL);
+		return 1;
+	}
+	sup.sync_wake_up = ioctl(sup.fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
+	if (start_thread(&sup.thread, run_supervisor, &sup) < 0) {
+		kill(agent, SIGKILL);
+		return 1;
+	}
+	kill(agent, SIGCONT);
+	for (;;) {
+		int st_ = 0;
+		pid_t p = waitpid(-1, &st_, __WALL);
+
+		if (p < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (WIFEXITED(st_) || WIFSIGNALED(st_)) {
+			if (p == agent) {
+				status = st_;
+				break;
+			}
+			continue;
+		}
+		if (WIFSTOPPED(st_)) {
+			int sig = WSTOPSIG(st_);
+
+			/* Event stops and the group stop that was ours: go
+			 * on; any other signal is delivered. */
+			ptrace(PTRACE_CONT, p, 0, (st_ >> 16) != 0 ||
+			    sig == SIGSTOP || sig == SIGCONT ||
+			    sig == SIGTRAP ? 0 : sig);
+		}
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 /* ------------------------------------------------------ processes */
 
 /* Audit lines ztd sent, by action (zt-exec's local hits included). */
@@ -352,10 +449,11 @@ enum wrap {
 	WRAP_MINIMAL,		/* ... under the minimal supervisor */
 	WRAP_ZT_EXEC,		/* ... under zt-exec */
 	WRAP_BWRAP,		/* ... under bwrap (an unprivileged sandbox) */
+	WRAP_TRACER,		/* ... under the minimal tracer */
 };
 
 static const char *const wrap_names[] = { "root", "bare", "minimal",
-	"zt-exec", "bwrap" };
+	"zt-exec", "bwrap", "tracer" };
 static char bwrap_path[PATH_MAX];	/* "": not installed */
 
 /*
@@ -381,6 +479,10 @@ spawn(enum wrap wrap, char *const *args, int out_fd, int *notify_fd)
 		for (size_t i = 0; i < sizeof(bwrap_args) /
 		    sizeof(bwrap_args[0]); i++)
 			argv[n++] = bwrap_args[i];
+	}
+	if (wrap == WRAP_TRACER) {
+		argv[n++] = st.agent;		/* this program, as the tracer */
+		argv[n++] = "--tracer";
 	}
 	if (wrap != WRAP_NONE)
 		argv[n++] = st.agent;
@@ -873,7 +975,8 @@ figure_exec(void)
 	char *bwrap_args[] = { bwrap, "--ro-bind", "/", "/", "--dev", "/dev",
 		"--proc", "/proc", st.true_path, NULL };
 	char *sudo_args[] = { sudo, "-u", "nobody", st.true_path, NULL };
-	double bare[EXEC_ROUNDS], zt[EXEC_ROUNDS], b, z, t;
+	double bare[EXEC_ROUNDS], zt[EXEC_ROUNDS], tr[EXEC_ROUNDS], b, z, t,
+	    m;
 
 	snprintf(count, sizeof(count), "%d", EXECS);
 	snprintf(warm, sizeof(warm), "%d", EXEC_WARM);
@@ -883,6 +986,9 @@ figure_exec(void)
 		if (run_workload(WRAP_BARE, args, v, NULL) < 2)
 			return -1;
 		bare[round] = v[0];
+		if (run_workload(WRAP_TRACER, args, v, NULL) < 2)
+			return -1;
+		tr[round] = v[0];
 		if (!st.have_zt_exec)
 			continue;
 		if (run_workload(WRAP_ZT_EXEC, args, v, NULL) < 2)
@@ -890,10 +996,14 @@ figure_exec(void)
 		zt[round] = v[0];
 	}
 	b = median(bare, EXEC_ROUNDS);
-	printf("exec.exec bare %.0f us", b);
+	m = median(tr, EXEC_ROUNDS);
+	printf("exec.exec bare %.0f us; minimal tracer %.0f us (%.2fx: "
+	    "ptrace's fork and exec stops and an execve notification, the "
+	    "floor of this design)", b, m, m / b);
 	if (st.have_zt_exec) {
 		z = median(zt, EXEC_ROUNDS);
-		printf("; zt-exec %.0f us (%.2fx)", z, z / b);
+		printf("; zt-exec %.0f us (%.2fx, goal <= 1.3x; %.2fx the "
+		    "minimal tracer)", z, z / b, z / m);
 	} else
 		printf("; zt-exec skipped (not built)");
 	if (!find_program("bwrap", bwrap, sizeof(bwrap)))
@@ -1015,6 +1125,8 @@ main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "--workload") == 0)
 		return workload(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "--tracer") == 0)
+		return tracer_main(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 3 || (argc > 1 && argv[1][0] == '-')) {
 		fprintf(stderr, "usage: bench/exec [ZTD [ZT-EXEC]]\n");
@@ -1054,7 +1166,8 @@ main(int argc, char **argv)
 	printf("# bench/exec: Linux %s, %d CPUs, nothing pinned; the agent "
 	    "(a copy of this program) runs as \"" AGENT_ACCOUNT "\", bare, "
 	    "under a minimal notify-and-continue supervisor (a thread of "
-	    "the bench), and under zt-exec with ztd in software "
+	    "the bench) or a minimal tracer (exec), and under zt-exec with "
+	    "ztd in software "
 	    "attestation mode\n", un.release, count_cpus());
 	printf("# syscall: median of %d processes x %d x %d getppid(); "
 	    "connect: median of %d processes' medians of %d connect+close "
