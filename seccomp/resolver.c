@@ -626,7 +626,10 @@ learn(struct conn *c, const struct dns_question *q,
 	char why[160];
 
 	*ttl = r->max_ttl;
-	if (memo_recall(r, q, a, epoch, now, kept_chain, kept, ttl)) {
+	/* Not while an event from ztd may be unread: LEARN, so that ztd
+	 * sees (and audits) the answer under the policy now in force. */
+	if (epoch != ZTCONN_EPOCH_UNSURE &&
+	    memo_recall(r, q, a, epoch, now, kept_chain, kept, ttl)) {
 		if (*ttl > r->max_ttl)
 			*ttl = r->max_ttl;
 		return 0;

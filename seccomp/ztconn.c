@@ -770,7 +770,8 @@ ztconn_epoch(struct ztconn *z)
 	uint64_t epoch;
 
 	pthread_mutex_lock(&z->lock);
-	epoch = z->cache_epoch;
+	epoch = caught_up(z) && z->cache_epoch != ZTCONN_EPOCH_UNSURE ?
+	    z->cache_epoch : ZTCONN_EPOCH_UNSURE;
 	pthread_mutex_unlock(&z->lock);
 	return epoch;
 }

@@ -114,8 +114,10 @@ int ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
  * no longer hold: an event pushed by ztd (a reload, a revocation, an
  * attestation change, a grant's end), the connection lost or made again.
  * What was learned from ztd under one number holds no longer once it
- * changed.
+ * changed.  ZTCONN_EPOCH_UNSURE while something ztd sent is still unread
+ * (an event may be on its way): nothing learned may be reused then.
  */
+#define ZTCONN_EPOCH_UNSURE UINT64_MAX
 uint64_t ztconn_epoch(struct ztconn *z);
 
 /* Tell ztd the grant is over (the agent exited), flush the reports, stop
