@@ -240,12 +240,12 @@ workload(int argc, char **argv)
 /* ------------------------------------------------ minimal supervisor */
 
 /*
- * In the child about to become the agent: a filter that notifies connect
- * and allows everything else (libseccomp sets no_new_privs), and its
- * notify fd sent to the bench over SOCK.
+ * In the child about to become the agent: a filter that notifies NR
+ * (connect, or execve for the minimal tracer) and allows everything else
+ * (libseccomp sets no_new_privs), and its notify fd sent over SOCK.
  */
 static int
-load_minimal_filter(int sock)
+load_minimal_filter(int sock, int nr)
 {
 	char control[CMSG_SPACE(sizeof(int))] = { 0 };
 	char byte = 'f';
@@ -257,7 +257,7 @@ load_minimal_filter(int sock)
 	int fd;
 
 	if (ctx == NULL ||
-	    seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(connect), 0) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0) < 0 ||
 	    seccomp_load(ctx) < 0 || (fd = seccomp_notify_fd(ctx)) < 0)
 		return -1;
 	c->cmsg_level = SOL_SOCKET;
@@ -356,26 +356,8 @@ tracer_main(int argc, char **argv)
 	if ((agent = fork()) < 0)
 		return 1;
 	if (agent == 0) {
-		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-		char control[CMSG_SPACE(sizeof(int))] = { 0 };
-		char byte = 'f';
-		struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-		    .msg_control = control, .msg_controllen = sizeof(control) };
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		int fd;
-
-		if (ctx == NULL || seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,
-		    SCMP_SYS(execve), 0) < 0 || seccomp_load(ctx) < 0 ||
-		    (fd = seccomp_notify_fd(ctx)) < 0)
+		if (load_minimal_filter(sock[1], SCMP_SYS(execve)) < 0)
 			_exit(126);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-		if (sendmsg(sock[1], &msg, 0) != 1)
-			_exit(126);
-		close(fd);
 		raise(SIGSTOP);		/* until traced */
 		execv(argv[2], argv + 2);
 		_exit(127);
@@ -510,7 +492,8 @@ spawn(enum wrap wrap, char *const *args, int out_fd, int *notify_fd)
 			drop_to_agent("bench/exec", st.uid, st.gid);
 		/* After the uid change, which clears it. */
 		child_setup(st.self);
-		if (wrap == WRAP_MINIMAL && load_minimal_filter(sock[1]) < 0) {
+		if (wrap == WRAP_MINIMAL &&
+		    load_minimal_filter(sock[1], SCMP_SYS(connect)) < 0) {
 			perror("bench/exec: minimal supervisor filter");
 			_exit(126);
 		}

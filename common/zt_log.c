@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "zt_clock.h"
 #include "zt_log.h"
 
 /* The backend: the only mutable global state of a program besides flags. */
@@ -118,14 +119,21 @@ connect_syslog(void)
 	return 0;
 }
 
-/* Milliseconds of CLOCK_MONOTONIC. */
-static long long
-mono_ms(void)
+/*
+ * FD (the syslog socket, or the relay's pipe) is full: wait for room, up
+ * to 100 ms of real time from the first time it was (*DEADLINE, -1 until
+ * then), however many rounds the reader makes of it.  0: try again;
+ * -EAGAIN once the time is up; or poll's -errno.
+ */
+static int
+wait_room(int fd, int64_t *deadline)
 {
-	struct timespec now;
+	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (*deadline < 0)
+		*deadline = zt_monotonic_ms() + 100;
+	r = zt_poll_until(fd, POLLOUT, *deadline);
+	return r == -ETIMEDOUT ? -EAGAIN : r;
 }
 
 /*
@@ -145,7 +153,7 @@ send_socket_lines(char *const *line, const size_t *len, unsigned n,
 	struct iovec iov[ZT_LOG_HELD_MAX];
 	unsigned done = 0;
 	int reconnected = 0, r = 0;
-	long long deadline_ms = -1;
+	int64_t deadline = -1;
 
 	for (unsigned i = 0; i < n; i++) {
 		iov[i].iov_base = line[i];
@@ -155,9 +163,6 @@ send_socket_lines(char *const *line, const size_t *len, unsigned n,
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	while (done < n) {
-		struct pollfd pfd = { .events = POLLOUT };
-		long long now_ms;
-
 		if ((r = connect_syslog()) == 0) {
 			r = sendmmsg(backend.fd, msgs + done, n - done,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -174,21 +179,9 @@ send_socket_lines(char *const *line, const size_t *len, unsigned n,
 			reconnected = 1;
 			continue;
 		}
-		if (r != -EAGAIN)
+		if (r != -EAGAIN || (r = wait_room(backend.fd,
+		    &deadline)) < 0)
 			break;
-		/* 100 ms of real time from the first full queue, however
-		 * many rounds the receiver's reads make of it. */
-		now_ms = mono_ms();
-		if (deadline_ms < 0)
-			deadline_ms = now_ms + 100;
-		if (now_ms >= deadline_ms)
-			break;
-		pfd.fd = backend.fd;
-		if (poll(&pfd, 1, (int)(deadline_ms - now_ms)) < 0 &&
-		    errno != EINTR) {
-			r = -errno;
-			break;
-		}
 	}
 	if (sent != NULL)
 		*sent = done;
@@ -206,7 +199,7 @@ relay_lines(char *const *line, const size_t *len, unsigned n)
 {
 	struct iovec iov[2 * ZT_LOG_HELD_MAX];
 	unsigned at = 0, count = 2 * n;
-	long long deadline_ms = -1;
+	int64_t deadline = -1;
 	int r = 0;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -217,11 +210,8 @@ relay_lines(char *const *line, const size_t *len, unsigned n)
 	}
 	pthread_mutex_lock(&backend.relay_lock);
 	while (at < count) {
-		struct pollfd pfd = { .fd = backend.relay_fd,
-		    .events = POLLOUT };
 		ssize_t w = writev(backend.relay_fd, iov + at,
 		    (int)(count - at));
-		long long now_ms;
 
 		if (w >= 0) {
 			/* Past what went; into the iovec it stopped in. */
@@ -235,22 +225,9 @@ relay_lines(char *const *line, const size_t *len, unsigned n)
 		}
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN) {
-			r = -errno;
+		if ((r = errno != EAGAIN ? -errno : wait_room(backend.relay_fd,
+		    &deadline)) < 0)
 			break;
-		}
-		now_ms = mono_ms();
-		if (deadline_ms < 0)
-			deadline_ms = now_ms + 100;
-		if (now_ms >= deadline_ms) {
-			r = -EAGAIN;
-			break;
-		}
-		if (poll(&pfd, 1, (int)(deadline_ms - now_ms)) < 0 &&
-		    errno != EINTR) {
-			r = -errno;
-			break;
-		}
 	}
 	pthread_mutex_unlock(&backend.relay_lock);
 	return r;
@@ -584,7 +561,7 @@ zt_escape(char *dst, size_t size, const char *src, size_t len)
 static struct {
 	int fd;				/* the pipe's read end */
 	bool keep;			/* never drop while the daemon lives */
-	long long give_up_ms;		/* after the end: drop from then on */
+	int64_t give_up_ms;		/* after the end: drop from then on */
 	unsigned long long lost;
 } relay;
 
@@ -599,7 +576,7 @@ relay_writers_gone(void)
 		return true;
 	if (poll(&pfd, 1, 0) < 0 || !(pfd.revents & (POLLHUP | POLLERR)))
 		return false;
-	relay.give_up_ms = mono_ms() + ZT_LOG_RELAY_LINGER_MS;
+	relay.give_up_ms = zt_monotonic_ms() + ZT_LOG_RELAY_LINGER_MS;
 	return true;
 }
 
@@ -611,7 +588,7 @@ relay_may_drop(void)
 {
 	if (!relay_writers_gone())
 		return !relay.keep;
-	return mono_ms() >= relay.give_up_ms;
+	return zt_monotonic_ms() >= relay.give_up_ms;
 }
 
 static void
@@ -715,7 +692,7 @@ relay_main(int rfd)
 		}
 		/* The linger starts (a read error ends the pipe too). */
 		if (eof && !relay_writers_gone())
-			relay.give_up_ms = mono_ms() + ZT_LOG_RELAY_LINGER_MS;
+			relay.give_up_ms = zt_monotonic_ms() + ZT_LOG_RELAY_LINGER_MS;
 		if (eof && have > 0 && buf[have - 1] != '\n' &&
 		    have < sizeof(buf))
 			buf[have++] = '\n';	/* a writer died mid-line */

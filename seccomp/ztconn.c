@@ -189,13 +189,11 @@ report_add(struct ztconn *z, const struct cache_entry *e)
 	return true;
 }
 
-/* The connection is gone (lock held): deny everything waiting, forget
- * every cached allow. */
+/* Close the connection (lock held, one open): deny everything waiting,
+ * forget every cached allow. */
 static void
-lose_connection(struct ztconn *z, const char *why)
+close_connection(struct ztconn *z)
 {
-	if (z->fd < 0)
-		return;
 	close(z->fd);
 	z->fd = -1;
 	cache_drop(z);
@@ -205,6 +203,15 @@ lose_connection(struct ztconn *z, const char *why)
 			z->slots[i].status = ZT_E_CLOSED;
 		}
 	pthread_cond_broadcast(&z->cond);
+}
+
+/* The connection is gone (lock held): close_connection, and say so. */
+static void
+lose_connection(struct ztconn *z, const char *why)
+{
+	if (z->fd < 0)
+		return;
+	close_connection(z);
 	zt_log(LOG_WARNING, "connection to ztd lost (%s): gated actions are "
 	    "denied until it is back", why);
 }
@@ -812,18 +819,11 @@ ztconn_stop(struct ztconn *z)
 		struct pollfd pfd = { .fd = z->fd, .events = POLLIN };
 
 		poll(&pfd, 1, 200);
-		close(z->fd);
-		z->fd = -1;
+		/* A thread still asking (a resolver or tunnel thread, a
+		 * worker on a notification of a task that died) gets a deny
+		 * at once. */
+		close_connection(z);
 	}
-	/* A thread still asking (a resolver or tunnel thread, a worker on a
-	 * notification of a task that died) gets a deny at once. */
-	cache_drop(z);
-	for (size_t i = 0; i < WAIT_SLOTS; i++)
-		if (z->slots[i].busy && !z->slots[i].done) {
-			z->slots[i].done = true;
-			z->slots[i].status = ZT_E_CLOSED;
-		}
-	pthread_cond_broadcast(&z->cond);
 	pthread_mutex_unlock(&z->lock);
 	/* Not freed: those threads are detached and may still come (zt-exec
 	 * exits next); they find no connection and are denied.  Kept where
