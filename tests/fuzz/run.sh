@@ -58,7 +58,8 @@ trap 'exit 143' TERM
 if [ "$harness" = msg ]; then
 	# zt-exec's reader of the profile a launch reply carries, too.
 	sources="$top/common/zt_msg.c $top/common/zt_err.c $top/common/zt_log.c
-	    $top/common/zt_envcheck.c $top/seccomp/profile.c"
+	    $top/common/zt_clock.c $top/common/zt_envcheck.c
+	    $top/seccomp/profile.c"
 	libs=
 	corpus=$here/corpus
 	max_len=4200
@@ -69,7 +70,7 @@ elif [ "$harness" = utf8 ]; then
 	max_len=4200
 elif [ "$harness" = audit ]; then
 	sources="$top/daemon/audit.c $top/daemon/digest.c $top/common/zt_log.c
-	    $top/common/zt_err.c"
+	    $top/common/zt_clock.c $top/common/zt_err.c"
 	libs=$(pkg-config --cflags --libs libcrypto)
 	corpus=$here/corpus-audit
 	max_len=20000
@@ -95,6 +96,7 @@ elif [ "$harness" = etcd ]; then
 	    $top/daemon/policy.c
 	    $top/common/zt_group.c $top/common/zt_envcheck.c
 	    $top/common/zt_err.c $top/common/zt_msg.c $top/common/zt_log.c
+	    $top/common/zt_clock.c
 	    $top/common/zt_auditline.c"
 	libs=$(pkg-config --cflags --libs libcurl jansson libcrypto libconfig libpsl \
 	    libseccomp)
