@@ -75,6 +75,27 @@ struct tunnels {
 	unsigned closing;		/* relays out of the list, still logging */
 };
 
+/*
+ * Made ahead (tunnels_warm), on a thread of its own while the agent's
+ * process is being confined: libssl loaded, the grant's first key pair and
+ * its signed request, a context for each CA file of the profile.  In a
+ * fresh process a cold OpenSSL takes about 4.5 ms for these (bench/tunnel's
+ * openssl-cold figure), which the grant's first tunnel waited for.  One
+ * grant per process: module state, taken once (warm_take) by the first
+ * identity, or freed when the grant ends first.
+ */
+#define WARM_CONTEXTS 8
+static struct {
+	pthread_t thread;
+	bool started;			/* not yet joined */
+	EVP_PKEY *key;
+	unsigned char *der;		/* its request, signed */
+	int der_len;
+	size_t n;
+	char ca_files[WARM_CONTEXTS][4096];
+	SSL_CTX *ctx[WARM_CONTEXTS];	/* CA loaded, no certificate yet */
+} warm;
+
 int
 tunnels_new(struct tunnels **out, struct ztconn *ztd, const char *agent)
 {
@@ -103,6 +124,115 @@ log_ssl_error(const char *what, const char *object)
 	    buf[0] ? ": " : "", buf);
 }
 
+/* A new P-256 key pair (*KEY) and its request, signed, DER in *DER
+ * (*LEN bytes; OPENSSL_free): 0, or -1 with OpenSSL's error queued. */
+static int
+make_request(EVP_PKEY **key, unsigned char **der, int *len)
+{
+	X509_REQ *req = X509_REQ_new();
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	int n = -1;
+
+	*der = NULL;
+	if (k != NULL && req != NULL &&
+	    X509_REQ_set_version(req, 0) &&
+	    X509_REQ_set_pubkey(req, k) &&
+	    X509_REQ_sign(req, k, EVP_sha256()))
+		n = i2d_X509_REQ(req, der);
+	X509_REQ_free(req);
+	if (n <= 0) {
+		/* EVP_PKEY_free clears the private scalar before freeing it. */
+		EVP_PKEY_free(k);
+		OPENSSL_free(*der);
+		*der = NULL;
+		return -1;
+	}
+	*key = k;
+	*len = n;
+	return 0;
+}
+
+/* A client context for CA_FILE: TLS 1.3 only, the server verified against
+ * that CA alone; no certificate yet.  NULL with OpenSSL's error queued. */
+static SSL_CTX *
+new_context(const char *ca_file)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL ||
+	    !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+	    SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	return ctx;
+}
+
+/* Wait for what tunnels_warm makes (a few ms at most; nothing it does
+ * waits on anyone).  The first caller joins; the lock of the grant's
+ * tunnels serialises callers. */
+static void
+warm_take(void)
+{
+	if (warm.started) {
+		pthread_join(warm.thread, NULL);
+		warm.started = false;
+	}
+}
+
+static void *
+warm_main(void *arg)
+{
+	char error[256];
+
+	(void)arg;
+	/* A library that cannot be loaded: the launch says so (zt-exec's
+	 * own lazylib_load), and the first connect makes its own. */
+	if (lazylib_load(error, sizeof(error)) < 0)
+		return NULL;
+	if (make_request(&warm.key, &warm.der, &warm.der_len) < 0)
+		log_ssl_error("cannot make a key and request ahead",
+		    "(launch)");
+	for (size_t i = 0; i < warm.n; i++)
+		if ((warm.ctx[i] = new_context(warm.ca_files[i])) == NULL)
+			log_ssl_error("cannot set up TLS ahead", warm.ca_files[i]);
+	return NULL;
+}
+
+void
+tunnels_warm(const char (*ca_files)[4096], size_t n_ca_files)
+{
+	if (warm.started)
+		return;
+	warm.n = 0;
+	for (size_t i = 0; i < n_ca_files && i < WARM_CONTEXTS; i++)
+		snprintf(warm.ca_files[warm.n++], sizeof(warm.ca_files[0]),
+		    "%s", ca_files[i]);
+	if (pthread_create(&warm.thread, NULL, warm_main, NULL) == 0)
+		warm.started = true;
+	else
+		zt_log(LOG_WARNING, "tunnel identity not made ahead: no "
+		    "thread");
+}
+
+/* Free what was made ahead and not taken (the grant's end). */
+static void
+warm_free(void)
+{
+	warm_take();
+	/* EVP_PKEY_free clears the private scalar before freeing it. */
+	EVP_PKEY_free(warm.key);
+	warm.key = NULL;
+	OPENSSL_free(warm.der);
+	warm.der = NULL;
+	for (size_t i = 0; i < warm.n; i++) {
+		SSL_CTX_free(warm.ctx[i]);
+		warm.ctx[i] = NULL;
+	}
+}
+
 /* Forget the TLS contexts (lock held): they hold the old certificate.
  * Relays keep theirs through their SSL's reference. */
 static void
@@ -123,8 +253,7 @@ drop_contexts(struct tunnels *t)
 static int
 ensure_identity(struct tunnels *t, const char *object)
 {
-	X509_REQ *req = NULL;
-	EVP_PKEY *key;
+	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	unsigned char *der = NULL, cert_der[CERT_MAX];
 	const unsigned char *p = cert_der;
@@ -135,13 +264,14 @@ ensure_identity(struct tunnels *t, const char *object)
 
 	if (t->cert != NULL && asked < t->renew_ms)
 		return 0;
-	key = EVP_EC_gen("P-256");
-	req = X509_REQ_new();
-	if (key == NULL || req == NULL ||
-	    !X509_REQ_set_version(req, 0) ||
-	    !X509_REQ_set_pubkey(req, key) ||
-	    !X509_REQ_sign(req, key, EVP_sha256()) ||
-	    (n = i2d_X509_REQ(req, &der)) <= 0) {
+	warm_take();
+	if (warm.key != NULL) {		/* the first: made ahead */
+		key = warm.key;
+		der = warm.der;
+		n = warm.der_len;
+		warm.key = NULL;
+		warm.der = NULL;
+	} else if (make_request(&key, &der, &n) < 0) {
 		log_ssl_error("cannot make a key and request", object);
 		goto out;
 	}
@@ -177,7 +307,6 @@ ensure_identity(struct tunnels *t, const char *object)
 	r = 0;
 out:
 	OPENSSL_free(der);
-	X509_REQ_free(req);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	/* A renewal that failed: the certificate in hand, while it lasts. */
@@ -198,18 +327,24 @@ context_for(struct tunnels *t, const char *ca_file, const char *object)
 			return t->contexts[i].ctx;
 	if (t->n_contexts == CONTEXTS_MAX)
 		return NULL;
-	ctx = SSL_CTX_new(TLS_client_method());
+	/* One made ahead for this CA file (ensure_identity took the warm
+	 * thread's work before any context is asked for), or a new one. */
+	ctx = NULL;
+	for (size_t i = 0; i < warm.n && ctx == NULL; i++)
+		if (warm.ctx[i] != NULL &&
+		    strcmp(warm.ca_files[i], ca_file) == 0) {
+			ctx = warm.ctx[i];
+			warm.ctx[i] = NULL;
+		}
+	if (ctx == NULL)
+		ctx = new_context(ca_file);
 	if (ctx == NULL ||
-	    !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    !SSL_CTX_use_certificate(ctx, t->cert) ||
-	    !SSL_CTX_use_PrivateKey(ctx, t->key) ||
-	    SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
+	    !SSL_CTX_use_PrivateKey(ctx, t->key)) {
 		log_ssl_error("cannot set up TLS", object);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
 	snprintf(t->contexts[t->n_contexts].ca_file, sizeof(t->contexts[0].
 	    ca_file), "%s", ca_file);
 	t->contexts[t->n_contexts++].ctx = ctx;
@@ -612,6 +747,7 @@ tunnels_close_all(struct tunnels *t, const char *why)
 		shutdown(r->local, SHUT_RDWR);
 	}
 	drop_contexts(t);
+	warm_free();
 	/* EVP_PKEY_free clears the private scalar before freeing it. */
 	EVP_PKEY_free(t->key);
 	t->key = NULL;

@@ -36,6 +36,17 @@ int tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 int tunnel_bridge_agent(int sfd);
 
 /*
+ * Start making, on a thread of its own, what the grant's first tunnel needs
+ * before ztd signs anything: libssl loaded, a key pair and its request, a
+ * context for each of CA_FILES.  Called at launch for a profile with tunnel
+ * rules, once the agent's process is forked (no fork follows in zt-exec:
+ * the thread may hold the loader's and OpenSSL's locks).  The first
+ * identity takes what it made; failure is logged, and the first connect
+ * makes its own.
+ */
+void tunnels_warm(const char (*ca_files)[4096], size_t n_ca_files);
+
+/*
  * Make the grant's key pair and certificate now, and the TLS contexts of
  * CA_FILES, on a thread of its own (the profile has tunnel rules): the
  * first connect then pays only its handshake.  Failure is logged; the

@@ -619,6 +619,10 @@ main(int argc, char **argv)
 		child(sp[1], getppid(), argv + optind);
 	}
 	close(sp[1]);
+	/* While the agent's process is confined and reported: zt-exec
+	 * forks no more, so a thread may now hold locks. */
+	if (profile.tunnel)
+		tunnels_warm(profile.tunnel_cas, profile.n_tunnel_cas);
 	if (read(sp[0], msg, 1) != 1 || msg[0] != 'S' ||
 	    (code = agent_pid_report(fd, launch.grant, pid, true,
 	    pid_msg)) != 0) {
