@@ -26,6 +26,19 @@
 
 #define CA_DAYS 3650
 #define SERIAL_BYTES 16
+/*
+ * Serials recorded ahead, CA_RESERVE at a time: one rewrite and fsync of
+ * ca-issued serves that many certificates instead of one each (about a
+ * millisecond of a grant's first tunnel).  A reserved line names no grant
+ * (32 zeros) and a notAfter CA_RESERVE_WINDOW seconds past the longest
+ * certificate that could be issued now; a reserved serial is used only
+ * while the certificate's notAfter is within it, so the line on disk
+ * always covers the certificate.  A ztd that ends before writing the line
+ * again leaves it unrevoked, and the next one revokes it at its start, as
+ * every unrevoked line: a serial used or not, it is never forgotten.
+ */
+#define CA_RESERVE 4
+#define CA_RESERVE_WINDOW 600
 
 /* A certificate issued and not yet expired by both clocks. */
 struct issued {
@@ -35,7 +48,11 @@ struct issued {
 	int64_t expires_ms;		/* CLOCK_BOOTTIME */
 	time_t revoked_at;		/* 0: its grant lives (or ended after
 					 * it expired) */
+	bool reserved;			/* recorded ahead, not issued yet */
 };
+
+/* The grant of a reserved line. */
+static const char reserved_grant[33] = "00000000000000000000000000000000";
 
 struct ca {
 	EVP_PKEY *key;
@@ -224,31 +241,82 @@ forget_expired(struct ca *ca)
 }
 
 
-/* A random positive 128-bit serial, set into X, written as hex and (RAW
- * not NULL) kept as bytes. */
+/* A random positive 128-bit serial into RAW. */
 static int
-set_serial(X509 *x, char hex[CA_SERIAL_HEX], unsigned char *raw_out)
+random_serial(unsigned char raw[SERIAL_BYTES])
 {
-	unsigned char raw[SERIAL_BYTES];
-	BIGNUM *bn;
-	int ok;
-
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (RAND_bytes(raw, SERIAL_BYTES) != 1)
 		return -EIO;
 	raw[0] &= 0x7f;			/* positive, as DER wants */
 	raw[0] |= 0x40;			/* and 16 bytes long */
-	bn = BN_bin2bn(raw, sizeof(raw), NULL);
+	return 0;
+}
+
+/* The serial RAW set into X, and (HEX not NULL) written as hex. */
+static int
+set_serial(X509 *x, const unsigned char raw[SERIAL_BYTES],
+    char hex[CA_SERIAL_HEX])
+{
+	BIGNUM *bn;
+	int ok;
+
+	bn = BN_bin2bn(raw, SERIAL_BYTES, NULL);
 	ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) !=
 	    NULL;
 	BN_free(bn);
 	if (!ok)
 		return -ENOMEM;
 	if (hex != NULL)
-		for (size_t i = 0; i < sizeof(raw); i++)
+		for (size_t i = 0; i < SERIAL_BYTES; i++)
 			snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-	if (raw_out != NULL)
-		memcpy(raw_out, raw, sizeof(raw));
 	return 0;
+}
+
+/*
+ * Record up to CA_RESERVE new serials ahead (as many as CA_ISSUED_MAX
+ * leaves room for), on disk before any is used.  0, ZT_E_BUSY when there
+ * is no room, or the error of writing ca-issued (nothing reserved then).
+ */
+static int
+reserve_serials(struct ca *ca)
+{
+	size_t before = ca->n_issued, room = CA_ISSUED_MAX - ca->n_issued;
+	time_t now = time(NULL);
+	int64_t boot = ztd_now_ms();
+	int r;
+
+	if (room == 0)
+		return ZT_E_BUSY;
+	for (size_t i = 0; i < CA_RESERVE && i < room; i++) {
+		struct issued *e = &ca->issued[ca->n_issued];
+
+		memset(e, 0, sizeof(*e));
+		if ((r = random_serial(e->serial)) < 0) {
+			ca->n_issued = before;
+			return r;
+		}
+		memcpy(e->grant, reserved_grant, sizeof(e->grant));
+		e->reserved = true;
+		e->not_after = now + CA_LIFETIME_MAX + CA_RESERVE_WINDOW;
+		e->expires_ms = boot +
+		    (int64_t)(CA_LIFETIME_MAX + CA_RESERVE_WINDOW) * 1000;
+		ca->n_issued++;
+	}
+	if ((r = save_issued(ca)) < 0)
+		ca->n_issued = before;
+	return r;
+}
+
+/* A reserved serial whose line covers a certificate valid until
+ * NOT_AFTER, or NULL. */
+static struct issued *
+take_reserved(struct ca *ca, time_t not_after)
+{
+	for (size_t i = 0; i < ca->n_issued; i++)
+		if (ca->issued[i].reserved &&
+		    not_after <= ca->issued[i].not_after)
+			return &ca->issued[i];
+	return NULL;
 }
 
 static int
@@ -272,6 +340,7 @@ create(struct ca *ca, const char *key_path, const char *cert_path,
     char *error)
 {
 	X509_NAME *name;
+	unsigned char raw[SERIAL_BYTES];
 	char cn[300];
 	FILE *f;
 	int fd, r;
@@ -283,7 +352,7 @@ create(struct ca *ca, const char *key_path, const char *cert_path,
 	snprintf(cn, sizeof(cn), "ztgate tunnel CA %s", ca->trust_domain);
 	name = X509_get_subject_name(ca->cert);
 	if (!X509_set_version(ca->cert, 2) ||
-	    set_serial(ca->cert, NULL, NULL) < 0 ||
+	    random_serial(raw) < 0 || set_serial(ca->cert, raw, NULL) < 0 ||
 	    !X509_gmtime_adj(X509_getm_notBefore(ca->cert), -300) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(ca->cert),
 	    (long)CA_DAYS * 86400) ||
@@ -383,6 +452,11 @@ ca_open(const char *state_dir, const char *trust_domain, struct ca **out,
 		r = create(ca, key_path, cert_path, error);
 	if (r == 0)
 		r = load_issued(ca, error);
+	/* The first certificates then leave without a write of their own;
+	 * failing here only leaves the write to the first of them. */
+	if (r == 0 && reserve_serials(ca) < 0)
+		zt_log(LOG_WARNING, "tunnel CA: cannot record serials ahead "
+		    "in %s", ca->issued_path);
 	if (r < 0) {
 		ca_free(ca);
 		return r;
@@ -431,12 +505,12 @@ ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
 	X509_REQ *req = NULL;
 	EVP_PKEY *key;
 	X509 *cert = NULL;
-	struct issued entry = { .revoked_at = 0 };
+	struct issued *slot;
 	char san[600], group[32] = "";
 	unsigned char *der = NULL;
 	unsigned of_grant = 0;
 	size_t glen = 0;
-	time_t now = time(NULL);
+	time_t now = time(NULL), cert_not_after = now + (time_t)lifetime;
 	int n, r = -EINVAL;
 
 	if (lifetime < 1 || lifetime > CA_LIFETIME_MAX)
@@ -448,10 +522,19 @@ ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
 	if (of_grant >= CA_PER_GRANT_MAX)
 		return fail(error, ZT_E_BUSY, "grant %.40s already holds %u "
 		    "unexpired certificates", grant_id, of_grant);
-	if (ca->n_issued >= CA_ISSUED_MAX)
-		return fail(error, ZT_E_BUSY, "%u unexpired certificates are "
-		    "kept for revocation, the most there may be",
-		    (unsigned)ca->n_issued);
+	/* Its serial on disk before it leaves: one recorded ahead. */
+	if ((slot = take_reserved(ca, cert_not_after)) == NULL) {
+		r = reserve_serials(ca);
+		if (r == ZT_E_BUSY)
+			return fail(error, r, "%u unexpired certificates are "
+			    "kept for revocation, the most there may be",
+			    (unsigned)ca->n_issued);
+		if (r < 0 || (slot = take_reserved(ca, cert_not_after)) ==
+		    NULL)
+			return fail(error, r < 0 ? r : -EIO, "cannot record "
+			    "the certificate in %.200s: not issued",
+			    ca->issued_path);
+	}
 	req = d2i_X509_REQ(NULL, &p, (long)csr_size);
 	if (req == NULL || p != csr + csr_size) {
 		r = fail(error, -EBADMSG, "%s", "the request is not one DER "
@@ -472,15 +555,12 @@ ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
 	}
 	snprintf(san, sizeof(san), "URI:spiffe://%s/agent/%s,"
 	    "URI:urn:ztgate:grant:%s", ca->trust_domain, agent, grant_id);
-	entry.not_after = now + (time_t)lifetime;
-	entry.expires_ms = ztd_now_ms() + (int64_t)lifetime * 1000;
-	snprintf(entry.grant, sizeof(entry.grant), "%s", grant_id);
 	cert = X509_new();
 	if (cert == NULL ||
 	    !X509_set_version(cert, 2) ||
-	    set_serial(cert, serial, entry.serial) < 0 ||
+	    set_serial(cert, slot->serial, serial) < 0 ||
 	    !ASN1_TIME_set(X509_getm_notBefore(cert), now - CA_BACKDATE) ||
-	    !ASN1_TIME_set(X509_getm_notAfter(cert), entry.not_after) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(cert), cert_not_after) ||
 	    !X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN",
 	    MBSTRING_UTF8, (const unsigned char *)agent, -1, -1, 0) ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
@@ -504,16 +584,15 @@ ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_size,
 	}
 	memcpy(out, der, (size_t)n);
 	*out_size = (size_t)n;
-	*not_after = entry.not_after;
-	/* Kept, here and on disk, before it leaves: a grant ending from
-	 * now on, or this ztd's end, revokes it. */
-	ca->issued[ca->n_issued++] = entry;
-	if ((r = save_issued(ca)) < 0) {
-		ca->n_issued--;
-		r = fail(error, r, "cannot record the certificate in %.200s: "
-		    "not issued", ca->issued_path);
-		goto out;
-	}
+	*not_after = cert_not_after;
+	/* Its serial was on disk before: a grant ending from now on revokes
+	 * it here, this ztd's end at the next one's start.  ca-issued has
+	 * its grant and notAfter from the next time it is written. */
+	snprintf(slot->grant, sizeof(slot->grant), "%s", grant_id);
+	slot->not_after = cert_not_after;
+	slot->expires_ms = ztd_now_ms() + (int64_t)lifetime * 1000;
+	slot->reserved = false;
+	r = 0;
 out:
 	OPENSSL_free(der);
 	X509_free(cert);

@@ -397,6 +397,22 @@ check "a live grant holds a certificate before the restart ($kept_serial)" \
 check "ztd records what it issued in state_dir/ca-issued, 0600" \
     sh -c "[ \$(stat -c %a '$work/state/ca-issued') = 600 ] &&
     grep -q '^$kept_serial ' '$work/state/ca-issued'"
+# Serials are recorded ahead, four at a time (one fsync for four
+# certificates): a line names no grant until the file is written again,
+# and its notAfter must cover the certificate's, or a ztd that dies now
+# would let the next one forget it too early.
+kept_line=$(grep "^$kept_serial " "$work/state/ca-issued")
+kept_na=$(sed -n 's/^sign=ok .* not_after=\([0-9]*\) .*/\1/p' \
+    "$certs/kept.out")
+diag "ca-issued: $kept_line; the certificate's notAfter $kept_na"
+check "its serial was recorded ahead: the line names no grant yet" \
+    sh -c "printf '%s\n' '$kept_line' | grep -Eq '^$kept_serial 0{32} [0-9]+ 0\$'"
+check "and its notAfter covers the certificate's" \
+    sh -c "[ -n '$kept_na' ] &&
+    [ \$(printf '%s\n' '$kept_line' | cut -d' ' -f3) -ge $kept_na ]"
+check "other serials wait, recorded ahead and unused" \
+    sh -c "[ \$(grep -Ec '^[0-9a-f]{32} 0{32} [0-9]+ 0\$' \
+    '$work/state/ca-issued') -ge 2 ]"
 kill -KILL "$ztd_pid"
 wait_for sh -c "! kill -0 $ztd_pid 2>/dev/null"
 rm -f "$sock"
