@@ -173,7 +173,7 @@ load_issued(struct ca *ca, char *error)
 	struct stat st;
 	time_t now = time(NULL);
 	int64_t keep_until = ztd_now_ms() + (int64_t)CA_LIFETIME_MAX * 1000;
-	unsigned n = 0, revoked = 0;
+	unsigned n = 0, revoked = 0, ahead = 0;
 	FILE *f;
 	int fd = open(ca->issued_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
@@ -204,17 +204,23 @@ load_issued(struct ca *ca, char *error)
 		}
 		if (now > e.not_after)
 			continue;	/* expired: no CRL needs it */
+		/* A serial recorded ahead may have been used since. */
 		if (e.revoked_at == 0) {
 			e.revoked_at = now;
-			revoked++;
+			if (strcmp(e.grant, reserved_grant) == 0)
+				ahead++;
+			else
+				revoked++;
 		}
 		e.expires_ms = keep_until;
 		ca->issued[ca->n_issued++] = e;
 	}
 	fclose(f);
-	if (revoked > 0) {
+	if (revoked + ahead > 0) {
 		zt_log(LOG_NOTICE, "tunnel CA: %u unexpired certificates of "
-		    "grants that ended with the previous ztd revoked", revoked);
+		    "grants that ended with the previous ztd revoked, and %u "
+		    "serials it had recorded ahead (used or not)", revoked,
+		    ahead);
 		if (save_issued(ca) < 0)
 			zt_log(LOG_ERR, "tunnel CA: cannot record revocations "
 			    "in %s", ca->issued_path);

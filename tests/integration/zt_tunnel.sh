@@ -426,6 +426,8 @@ check "and still the one revoked before the restart" \
     has "$text" "Serial Number: (0x)?$(printf '%s' "$held_serial" | tr a-f A-F)"
 check "the revocation at start is logged" \
     wait_for logged "tunnel CA: [0-9]+ unexpired certificates of grants that ended with the previous ztd revoked"
+check "... the serials recorded ahead counted apart (the kept one among them)" \
+    logged "ended with the previous ztd revoked, and [1-9][0-9]* serials it had recorded ahead \(used or not\)"
 kill -TERM "$ztd_pid"
 wait_for sh -c "! kill -0 $ztd_pid 2>/dev/null"
 cp "$work/state/ca-issued" "$work/ca-issued.good"
