@@ -37,6 +37,7 @@ struct cache_entry {
 	uint64_t until_ms;		/* the allow's end, as ztd sent it */
 	bool ahead;			/* decided before it was asked: used
 					 * only while caught_up */
+	bool unrecorded;		/* ahead, and no use reported yet */
 };
 
 /* A hit waiting to be reported: the entry's proof and when it was. */
@@ -559,6 +560,7 @@ cache_keep(struct ztconn *z, uint32_t action, const char *object,
 	e->until_ms = until_ms;
 	e->expires_ms = until;
 	e->ahead = ahead;
+	e->unrecorded = ahead;
 }
 
 /*
@@ -622,11 +624,24 @@ decide(struct ztconn *z, enum action action, const char *object,
 	    strcmp(e->object, object) == 0 &&
 	    (!(current || e->ahead) || caught_up(z)) &&
 	    report_add(z, e)) {
+		/*
+		 * An allow decided ahead has no record until it is used:
+		 * its first use is sent to ztd now, before the answer
+		 * leaves (not waited for: ztd audits it as it reads it),
+		 * as ztd writes its own records before its answers.  One
+		 * that cannot be sent is not used.
+		 */
+		if (e->unrecorded && report_flush(z) < 0) {
+			z->report_count--;	/* still queued: ours last */
+			goto ask;
+		}
+		e->unrecorded = false;
 		out->allow = true;
 		out->local = true;
 		snprintf(out->reason, sizeof(out->reason), "cached allow");
 		goto out;
 	}
+ask:
 	if ((r = ask_begin(z, ZT_MSG_DECIDE, &slot)) < 0 ||
 	    (r = zt_msg_put_u32(&z->out, ZT_F_ACTION, (uint32_t)action)) < 0 ||
 	    (r = zt_msg_put_str(&z->out, ZT_F_OBJECT, object)) < 0 ||

@@ -502,6 +502,19 @@ check "that connect audited with the name, cache=local" \
 check "neither was asked of ztd (no cache=miss line for them)" \
     not_logged_since "$seen" "object=\"(dns:api.zt.test|tcp:$net.10:$svc_port)\" .*cache=miss"
 stop_pid "$waiter"
+# An allow decided ahead has no record until its first use: that use is
+# sent to ztd before the answer leaves, not batched with later hits (up
+# to 1 s), so a supervisor killed at once (SIGKILL: the agent dies with
+# it) still leaves the record.
+seen=$(sink_lines)
+wait_start "$work/ahead-kill.out" api.zt.test
+check "a new grant's first question is answered ($(head -n 1 "$work/ahead-kill.out"))" \
+    grep -qx "resolved addr=$net.10" "$work/ahead-kill.out"
+kill -KILL "$waiter" 2>/dev/null
+check "its supervisor killed at once (SIGKILL), the agent with it" \
+    wait_for sh -c "! kill -0 $waiter 2>/dev/null"
+check "the question allowed ahead is audited all the same (cache=local)" \
+    wait_for logged_since "$seen" "decision=allow action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\" .*cache=local"
 cp "$work/ztd.conf" "$work/ztd-ahead.conf"
 wait_start "$work/ahead2.out" api.zt.test
 check "in a new grant, api.zt.test is answered again ($(head -n 1 "$work/ahead2.out"))" \
