@@ -89,6 +89,8 @@ static const enum zt_field_kind field_kind[ZT_F_TAG_MAX] = {
 	[ZT_F_ARGV] = ZT_FK_BYTES,
 	[ZT_F_AGENT_STATES] = ZT_FK_STRING,
 	[ZT_F_FLEET] = ZT_FK_STRING,
+	[ZT_F_ALLOWS] = ZT_FK_RECORD,
+	[ZT_F_ALLOW] = ZT_FK_RECORD,
 };
 
 /*
@@ -134,6 +136,13 @@ static const struct record_schema {
 	    BIT(ZT_F_PATH) | BIT(ZT_F_ACCESS), 0, 0 },
 	[ZT_F_ANSWERS] = {
 	    BIT(ZT_F_ANSWER), 0, BIT(ZT_F_ANSWER), ZT_ANSWERS_MAX },
+	[ZT_F_ALLOWS] = {
+	    BIT(ZT_F_ALLOW), 0, BIT(ZT_F_ALLOW), ZT_ALLOWS_MAX },
+	[ZT_F_ALLOW] = {
+	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_TTL_MS) |
+	    BIT(ZT_F_TOKEN) | BIT(ZT_F_CACHE_UNTIL),
+	    BIT(ZT_F_ACTION) | BIT(ZT_F_OBJECT) | BIT(ZT_F_TTL_MS) |
+	    BIT(ZT_F_TOKEN) | BIT(ZT_F_CACHE_UNTIL), 0, 0 },
 	[ZT_F_ANSWER] = {
 	    BIT(ZT_F_NAME) | BIT(ZT_F_ADDRESS) | BIT(ZT_F_TTL_MS),
 	    BIT(ZT_F_NAME) | BIT(ZT_F_ADDRESS) | BIT(ZT_F_TTL_MS), 0, 0 },
@@ -207,7 +216,8 @@ static const struct schema {
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS),
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS) },
 	[ZT_MSG_REPORT_REPLY] = { "report-reply",
-	    BIT(ZT_F_COUNT) | BIT(ZT_F_FLAGS), BIT(ZT_F_COUNT) },
+	    BIT(ZT_F_COUNT) | BIT(ZT_F_FLAGS) | BIT(ZT_F_ALLOWS),
+	    BIT(ZT_F_COUNT) },
 	[ZT_MSG_CA_SHOW] = { "ca-show", 0, 0 },
 	[ZT_MSG_CA_REPLY] = { "ca-reply", BIT(ZT_F_TEXT), BIT(ZT_F_TEXT) },
 	[ZT_MSG_SIGN] = { "sign",

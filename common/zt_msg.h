@@ -40,6 +40,7 @@
 				 * SYSCALL_GATE in one ZT_F_PROFILE, each */
 #define ZT_PROFILE_UPSTREAMS_MAX 8	/* DNS_UPSTREAM in one ZT_F_PROFILE */
 #define ZT_ANSWERS_MAX 32	/* ZT_F_ANSWER in one ZT_F_ANSWERS */
+#define ZT_ALLOWS_MAX 16	/* ZT_F_ALLOW in one ZT_F_ALLOWS */
 #define ZT_TOKEN_SIZE 16	/* ZT_F_TOKEN: a truncated HMAC-SHA256 */
 
 enum zt_msg_type {
@@ -210,7 +211,14 @@ enum zt_field_tag {
 				 * MAX_OFFLINE HOST [ENDPOINT]": SYNC and
 				 * DENYING 0 or 1, LAST_SYNC unix time,
 				 * SERIAL of the policy in force (0: none) */
-	ZT_F_TAG_MAX = 72,	/* first value that is not a tag */
+	ZT_F_ALLOWS = 72,	/* record: ALLOW repeated (at most
+				 * ZT_ALLOWS_MAX), allows decided ahead */
+	ZT_F_ALLOW = 73,	/* record: one allow a grant's supervisor may
+				 * keep in its cache before it is asked,
+				 * ACTION OBJECT (canonical) TTL_MS TOKEN
+				 * CACHE_UNTIL (LEARN's reply: the connects
+				 * to the addresses kept) */
+	ZT_F_TAG_MAX = 74,	/* first value that is not a tag */
 };
 
 /* The only value of ZT_F_DECISION that allows: compared by equality. */

@@ -306,11 +306,16 @@ decide_name_cached(struct ztd *ztd, struct grant *grant, enum action action,
 	free(o);
 }
 
-void
-decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
-    enum action action, const char *object_text, bool dry_run,
+/* How decide_in goes: for real (cached, audited, may wait), a dry run
+ * (ztctl check), or ahead of the action (decide_ahead). */
+enum decide_mode { DECIDE_REAL, DECIDE_DRY, DECIDE_AHEAD };
+
+static void
+decide_in(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
+    enum action action, const char *object_text, enum decide_mode mode,
     struct decision *d)
 {
+	bool dry_run = mode == DECIDE_DRY;
 	const struct ztd_config *c = ztd->config;
 	struct policy_object object;
 	struct policy_verdict v;
@@ -345,8 +350,8 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 	}
 
 	/* A cached low-risk allow under a live grant, still trusted. */
-	if (!dry_run && s->grant != NULL && attest_trusted(ztd->attest) &&
-	    cache_lookup(ztd->cache, s->grant->id, action, object.text)) {
+	if (mode == DECIDE_REAL && s->grant != NULL &&
+	    attest_trusted(ztd->attest) && cache_lookup(ztd->cache, s->grant->id, action, object.text)) {
 		d->decision = DECISION_ALLOW;
 		d->risk = RISK_LOW;
 		d->cached = true;
@@ -397,7 +402,11 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 	 * (parked by the server, never blocking the loop).  A dry run only
 	 * reports the trust as it stands.
 	 */
-	if (dry_run) {
+	if (mode == DECIDE_AHEAD && v.risk != RISK_LOW) {
+		snprintf(d->reason, sizeof(d->reason), "not low-risk");
+		return;		/* decided when it is asked */
+	}
+	if (mode != DECIDE_REAL) {
 		if (!attest_trusted(ztd->attest)) {
 			snprintf(d->reason, sizeof(d->reason), "%.100s, but the "
 			    "host is not trusted by its last measurement",
@@ -450,12 +459,12 @@ decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 		if (ttl < 0)
 			ttl = 0;
 		d->ttl_ms = (uint32_t)ttl;
-		if (ttl > 0)
+		if (ttl > 0 && mode == DECIDE_REAL)
 			cache_insert(ztd->cache, s->grant->id, action,
 			    object.text, ztd_now_ms() + ttl);
 	}
 audit:
-	if (dry_run)
+	if (mode != DECIDE_REAL)
 		return;
 	if (!decide_audit(ztd, s, policy_action_name(action) ?
 	    policy_action_name(action) : "unknown", object_text, d, age) &&
@@ -467,4 +476,21 @@ audit:
 		decide_audit(ztd, s, policy_action_name(action), object_text,
 		    d, age);
 	}
+}
+
+void
+decide(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
+    enum action action, const char *object_text, bool dry_run,
+    struct decision *d)
+{
+	decide_in(ztd, resume_ticket, s, action, object_text, dry_run ?
+	    DECIDE_DRY : DECIDE_REAL, d);
+}
+
+bool
+decide_ahead(struct ztd *ztd, const struct subject *s, enum action action,
+    const char *object_text, struct decision *d)
+{
+	decide_in(ztd, 0, s, action, object_text, DECIDE_AHEAD, d);
+	return d->decision == DECISION_ALLOW && d->ttl_ms > 0;
 }

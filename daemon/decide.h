@@ -62,6 +62,18 @@ void decide(struct ztd *ztd, uint64_t resume_ticket,
     const char *object_text, bool dry_run, struct decision *out);
 
 /*
+ * Decide ACTION on OBJECT_TEXT for SUBJECT (a grant's) ahead of the
+ * action, so that the grant's supervisor may keep the allow in its cache
+ * before it is asked (what a LEARN's answer makes likely next): true only
+ * for a low-risk allow decide() would let the supervisor cache (OUT's
+ * ttl_ms > 0) on the policy and trust as they stand, never by waiting for
+ * an attestation.  Nothing is audited nor kept in ztd's cache: no action
+ * happened; each use of the allow is (REPORT, cache=local).
+ */
+bool decide_ahead(struct ztd *ztd, const struct subject *subject,
+    enum action action, const char *object_text, struct decision *out);
+
+/*
  * An allow served from a cache (REPORT's hits) of a connect to an address
  * GRANT's tree was answered for a name: that name into D->name for the
  * audit line (D->name "" otherwise).

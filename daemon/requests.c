@@ -2,6 +2,7 @@
 /* Which peer may ask what, and the answer to each request type. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -510,31 +511,45 @@ acts_for(const struct grant *grant, pid_t pid)
 }
 
 /*
- * A cacheable allow of G's supervisor: the token of (grant, ACTION, the
- * canonical OBJECT, the CLOCK_BOOTTIME ms it ends), and that end, so that
- * each hit it reports can be checked (token.h).  Without them the
- * supervisor does not cache the allow: a MAC that cannot be made only
- * costs round trips.
+ * The token of G's cacheable allow of ACTION on OBJECT for TTL_MS
+ * (grant, ACTION, the canonical OBJECT into CANONICAL, the
+ * CLOCK_BOOTTIME ms it ends into *UNTIL), so that each hit its supervisor
+ * reports can be checked (token.h).  0, or < 0 (logged): the supervisor
+ * then does not cache the allow; a MAC that cannot be made only costs
+ * round trips.
  */
+static int
+make_token(struct ztd *ztd, const struct grant *g, enum action action,
+    const char *object, uint32_t ttl_ms, struct policy_object *canonical,
+    uint8_t token[ZT_TOKEN_SIZE], int64_t *until)
+{
+	char why[POLICY_REASON_MAX];
+	int r;
+
+	*until = ztd_now_ms() + ttl_ms;
+	if ((r = policy_parse_object(action, object, canonical, why)) < 0 ||
+	    (r = token_make(ztd->token, g->id, (uint32_t)action,
+	    canonical->text, *until, token)) < 0)
+		zt_log(LOG_WARNING, "grant %s: no cache token for a %s allow: "
+		    "%s", g->id, policy_action_name(action), zt_strerror(r));
+	return r;
+}
+
+/* Into REPLY, the token of G's cacheable allow (make_token) and its end. */
 static void
 put_token(struct ztd *ztd, struct zt_msg *reply, const struct grant *g,
     enum action action, const char *object, uint32_t ttl_ms)
 {
 	struct policy_object canonical;
-	char why[POLICY_REASON_MAX];
 	uint8_t token[ZT_TOKEN_SIZE];
-	int64_t until = ztd_now_ms() + ttl_ms;
-	int r;
+	int64_t until;
 
-	if ((r = policy_parse_object(action, object, &canonical, why)) < 0 ||
-	    (r = token_make(ztd->token, g->id, (uint32_t)action,
-	    canonical.text, until, token)) < 0 ||
-	    (r = zt_msg_put_bytes(reply, ZT_F_TOKEN, token,
-	    sizeof(token))) < 0 ||
-	    (r = zt_msg_put_u64(reply, ZT_F_CACHE_UNTIL,
-	    (uint64_t)until)) < 0)
-		zt_log(LOG_WARNING, "grant %s: no cache token for a %s allow: "
-		    "%s", g->id, policy_action_name(action), zt_strerror(r));
+	if (make_token(ztd, g, action, object, ttl_ms, &canonical, token,
+	    &until) == 0 && (zt_msg_put_bytes(reply, ZT_F_TOKEN, token,
+	    sizeof(token)) < 0 || zt_msg_put_u64(reply, ZT_F_CACHE_UNTIL,
+	    (uint64_t)until) < 0))
+		zt_log(LOG_WARNING, "grant %s: no room for a cache token",
+		    g->id);
 }
 
 /*
@@ -1002,6 +1017,9 @@ answer_report(struct request *rq)
 	return 0;
 }
 
+static void put_resolves_ahead(struct ztd *ztd, struct zt_msg *reply,
+    struct grant *g);
+
 /*
  * AGENT_PID: the agent a grant's supervisor just forked, once per grant:
  * its child still, of the grant's uid, and the leader of its own session
@@ -1031,6 +1049,7 @@ answer_agent_pid(struct request *rq)
 	    request->request_id)) < 0 ||
 	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, 1)) < 0)
 		return r;
+	put_resolves_ahead(rq->ztd, reply, g);
 	return 0;
 }
 
@@ -1133,6 +1152,127 @@ learn_refused(struct request *rq, struct grant *g, const struct agent *a,
 }
 
 /*
+ * One allow decided ahead (decide_ahead) for S's grant, ACTION on OBJECT,
+ * into the ALLOWS record open in REPLY, with its token; false when none
+ * was put (not allowed so, or no room: nothing half-written stays).
+ */
+static bool
+put_allow_ahead(struct ztd *ztd, struct zt_msg *reply,
+    const struct subject *s, enum action action, const char *object)
+{
+	static struct policy_object canonical;	/* 8 KiB; ztd has one thread */
+	struct decision d;
+	uint8_t token[ZT_TOKEN_SIZE];
+	int64_t until;
+
+	if (!decide_ahead(ztd, s, action, object, &d) ||
+	    make_token(ztd, s->grant, action, object, d.ttl_ms, &canonical,
+	    token, &until) < 0)
+		return false;
+	if (zt_msg_begin_record(reply, ZT_F_ALLOW) < 0)
+		return false;
+	if (zt_msg_put_u32(reply, ZT_F_ACTION, (uint32_t)action) < 0 ||
+	    zt_msg_put_str(reply, ZT_F_OBJECT, canonical.text) < 0 ||
+	    zt_msg_put_u32(reply, ZT_F_TTL_MS, d.ttl_ms) < 0 ||
+	    zt_msg_put_bytes(reply, ZT_F_TOKEN, token, sizeof(token)) < 0 ||
+	    zt_msg_put_u64(reply, ZT_F_CACHE_UNTIL, (uint64_t)until) < 0 ||
+	    zt_msg_end_record(reply) < 0) {
+		zt_msg_cancel_record(reply);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Into LEARN's REPLY: the connects to the addresses of ANSWERS that ztd
+ * kept (KEPT, by index) for QUESTION, decided ahead on every port a host
+ * rule naming QUESTION lists by itself (not a range, no tunnel), so that
+ * the connect the agent makes next is served from its supervisor's cache
+ * (each use audited when reported) instead of one more round trip to
+ * ztd.  At most ZT_ALLOWS_MAX; none when the reply has no room.
+ */
+static void
+put_connects_ahead(struct ztd *ztd, struct zt_msg *reply, struct grant *g,
+    const struct agent *a, const char *question,
+    const struct zt_record *answers, uint32_t kept)
+{
+	struct subject s = { .grant = g, .agent = a, .account = g->account,
+	    .uid = g->uid };
+	struct zt_record answer;
+	size_t cursor = 0;
+	unsigned n = 0;
+
+	if (kept == 0 || zt_msg_begin_record(reply, ZT_F_ALLOWS) < 0)
+		return;
+	for (unsigned i = 0; i < ZT_ANSWERS_MAX && zt_record_next(answers,
+	    ZT_F_ANSWER, &cursor, &answer) == 0; i++) {
+		char text[INET6_ADDRSTRLEN], object[INET6_ADDRSTRLEN + 16];
+		const void *addr;
+		size_t size;
+
+		if (!(kept & 1u << i) || zt_record_get_bytes(&answer,
+		    ZT_F_ADDRESS, &addr, &size) < 0 ||
+		    inet_ntop(size == 4 ? AF_INET : AF_INET6, addr, text,
+		    sizeof(text)) == NULL)
+			continue;
+		for (size_t k = 0; k < a->n_network; k++) {
+			const struct network_rule *rule = &a->network[k];
+
+			if (rule->host == NULL || rule->tunnel ||
+			    !policy_host_matches(rule, question))
+				continue;
+			for (size_t j = 0; j < rule->n_ports &&
+			    n < ZT_ALLOWS_MAX; j++) {
+				if (rule->ports[j].first !=
+				    rule->ports[j].last)
+					continue;
+				snprintf(object, sizeof(object), size == 4 ?
+				    "%s:%s:%u" : "%s:[%s]:%u",
+				    rule->proto == PROTO_UDP ? "udp" : "tcp",
+				    text, (unsigned)rule->ports[j].first);
+				if (put_allow_ahead(ztd, reply, &s,
+				    ACTION_CONNECT, object))
+					n++;
+			}
+		}
+	}
+	if (n == 0 || zt_msg_end_record(reply) < 0)
+		zt_msg_cancel_record(reply);
+}
+
+/*
+ * Into AGENT_PID's REPLY, the last ztd sends G's supervisor before it
+ * reads every event itself (none can be missed after it): the questions
+ * for each name a host rule names exactly (no wildcard), decided ahead,
+ * so that the grant's first question for one is served from zt-exec's
+ * cache (audited when reported) instead of one more round trip to ztd.
+ * At most ZT_ALLOWS_MAX; none when the reply has no room.
+ */
+static void
+put_resolves_ahead(struct ztd *ztd, struct zt_msg *reply, struct grant *g)
+{
+	const struct agent *a = config_find_agent(ztd->config, g->agent);
+	struct subject s = { .grant = g, .agent = a, .account = g->account,
+	    .uid = g->uid };
+	char object[4 + 256];		/* "dns:" and a name */
+	unsigned n = 0;
+
+	if (a == NULL || zt_msg_begin_record(reply, ZT_F_ALLOWS) < 0)
+		return;
+	for (size_t k = 0; k < a->n_network && n < ZT_ALLOWS_MAX; k++) {
+		const struct network_rule *rule = &a->network[k];
+
+		if (rule->host == NULL || rule->wildcard)
+			continue;
+		snprintf(object, sizeof(object), "dns:%s", rule->host);
+		if (put_allow_ahead(ztd, reply, &s, ACTION_RESOLVE, object))
+			n++;
+	}
+	if (n == 0 || zt_msg_end_record(reply) < 0)
+		zt_msg_cancel_record(reply);
+}
+
+/*
  * LEARN: what the grant's resolver was answered for a question ztd
  * allowed (DECIDE resolve).  Only the grant's supervisor may send it (the
  * sender's pid, from the kernel, as for REPORT); ztd trusts nothing it
@@ -1182,6 +1322,9 @@ answer_learn(struct request *rq)
 	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, (uint32_t)n_chain)) < 0 ||
 	    (r = zt_msg_put_u32(reply, ZT_F_FLAGS, kept)) < 0)
 		return r;
+	if (n_chain > 0)
+		put_connects_ahead(ztd, reply, g, a, chain[0], &answers,
+		    kept);
 	return 0;
 }
 

@@ -109,6 +109,9 @@ struct resolver {
 	size_t n_upstream;
 	pthread_mutex_t lock;
 	pthread_cond_t ready;		/* a connection is queued, or closed */
+	pthread_cond_t opened;		/* OPENING went false */
+	bool opening;			/* the first thread is opening the
+					 * first upstream's first connection */
 	bool closed;
 	struct conn *conns;		/* RESOLVER_CONNS_MAX, made once */
 	struct conn *queue[RESOLVER_CONNS_MAX];	/* bridged, unserved */
@@ -245,6 +248,7 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->ready, &attr);
+	pthread_cond_init(&r->opened, &attr);
 	pthread_condattr_destroy(&attr);
 	for (size_t i = 0; i < UPSTREAM_POOL; i++)
 		r->pool[i].fd = -1;
@@ -364,6 +368,16 @@ upstream_take(struct resolver *r, size_t i, int64_t deadline, bool *reused)
 		struct pollfd pfd = { .fd = -1, .events = POLLIN };
 
 		pthread_mutex_lock(&r->lock);
+		/* The first thread's connection is the one to take, not a
+		 * second (a server may serve one at a time); it is there
+		 * in a moment. */
+		while (r->opening && i == 0 && zt_monotonic_ms() < deadline) {
+			struct timespec until = {
+				.tv_sec = deadline / 1000,
+				.tv_nsec = deadline % 1000 * 1000000 };
+
+			pthread_cond_timedwait(&r->opened, &r->lock, &until);
+		}
 		upstream_reap(r, zt_monotonic_ms());
 		for (size_t k = 0; k < UPSTREAM_POOL && pfd.fd < 0; k++)
 			if (r->pool[k].fd >= 0 && r->pool[k].server == i) {
@@ -828,14 +842,19 @@ first_main(void *arg)
 	uint8_t wire[512];
 	int n, fd;
 
+	/* The connection first: a question may wait for it. */
+	if (r->n_upstream > 0 && (fd = upstream_open(r, 0, 0)) >= 0)
+		upstream_give(r, 0, fd);
+	pthread_mutex_lock(&r->lock);
+	r->opening = false;
+	pthread_cond_broadcast(&r->opened);
+	pthread_mutex_unlock(&r->lock);
 	snprintf(q.name, sizeof(q.name), "ready.invalid");
 	if ((n = dns_build_query(&q, 0, wire, sizeof(wire))) > 0)
 		dns_parse_query(wire, (size_t)n, &parsed);
 	if ((n = dns_build_reply(&q, DNS_RCODE_NXDOMAIN, NULL, 0, 0,
 	    r->max_ttl, wire, sizeof(wire))) > 0)
 		dns_parse_answer(wire, (size_t)n, 0, &q, &answer);
-	if (r->n_upstream > 0 && (fd = upstream_open(r, 0, 0)) >= 0)
-		upstream_give(r, 0, fd);
 	/* A second, so that one is left waiting while one serves. */
 	pthread_mutex_lock(&r->lock);
 	if (r->threads < 2 && start_thread(r, serve_main) == 0)
@@ -848,8 +867,11 @@ static void
 start_first_thread(struct resolver *r)
 {
 	r->threads = 1;			/* before it could end */
-	if (start_thread(r, first_main) != 0)
+	r->opening = true;
+	if (start_thread(r, first_main) != 0) {
 		r->threads = 0;
+		r->opening = false;
+	}
 }
 
 int

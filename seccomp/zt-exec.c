@@ -683,7 +683,8 @@ main(int argc, char **argv)
 	 * memory through /proc. */
 	prctl(PR_SET_DUMPABLE, 0);
 	if (ztconn_start(&ztd, fd, socket_path, launch.grant,
-	    launch.expires_ms, profile.decision_ttl, on_grant_end) < 0) {
+	    launch.expires_ms, profile.decision_ttl, &pid_msg[1],
+	    on_grant_end) < 0) {
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}

@@ -35,6 +35,9 @@ struct cache_entry {
 	char object[CACHE_OBJECT_MAX];
 	uint8_t token[ZT_TOKEN_SIZE];	/* ztd's, for this allow */
 	uint64_t until_ms;		/* the allow's end, as ztd sent it */
+	bool ahead;			/* decided before it was asked: used
+					 * only while caught_up */
+	bool unrecorded;		/* ahead, and no use reported yet */
 };
 
 /* A hit waiting to be reported: the entry's proof and when it was. */
@@ -348,10 +351,13 @@ reader_main(void *arg)
 	return NULL;
 }
 
+static void cache_keep_ahead(struct ztconn *z, const struct zt_msg *reply,
+    uint64_t epoch, enum action only);
+
 int
 ztconn_start(struct ztconn **out, int fd, const char *socket_path,
     const char *grant, int64_t expires_ms, unsigned decision_ttl,
-    void (*on_grant_end)(const char *why))
+    const struct zt_msg *ahead, void (*on_grant_end)(const char *why))
 {
 	pthread_condattr_t attr;
 	struct ztconn *z;
@@ -373,6 +379,9 @@ ztconn_start(struct ztconn **out, int fd, const char *socket_path,
 	z->decision_ttl = decision_ttl;
 	z->on_grant_end = on_grant_end;
 	z->next_id = 1000;
+	/* Before the reader runs: every event after AHEAD is its to read. */
+	if (ahead != NULL)
+		cache_keep_ahead(z, ahead, z->cache_epoch, ACTION_RESOLVE);
 	if (pipe2(z->wake, O_CLOEXEC) < 0) {
 		free(z);
 		return -errno;
@@ -521,6 +530,74 @@ caught_up(struct ztconn *z)
 	return z->fd >= 0 && poll(&pfd, 1, 0) == 0;
 }
 
+/*
+ * Keep ztd's allow of ACTION on OBJECT for TTL ms in the cache (lock
+ * held): no longer than the profile's decision_ttl, the grant, nor the end
+ * UNTIL_MS its TOKEN (TOKEN_SIZE bytes) proves; nothing without a token,
+ * which every hit reported needs.
+ */
+static void
+cache_keep(struct ztconn *z, uint32_t action, const char *object,
+    uint32_t ttl, const void *token, size_t token_size, uint64_t until_ms,
+    bool ahead)
+{
+	struct cache_entry *e = cache_slot(z, action, object);
+	int64_t now = ztconn_now_ms(), until = now + ttl;
+
+	if (ttl == 0 || token_size != ZT_TOKEN_SIZE ||
+	    strlen(object) >= CACHE_OBJECT_MAX)
+		return;
+	if (until > now + (int64_t)z->decision_ttl * 1000)
+		until = now + (int64_t)z->decision_ttl * 1000;
+	if (until > z->expires_ms)
+		until = z->expires_ms;
+	/* Never past the end the token proves (same clock). */
+	if (until_ms < (uint64_t)INT64_MAX && until > (int64_t)until_ms)
+		until = (int64_t)until_ms;
+	e->action = action;
+	snprintf(e->object, sizeof(e->object), "%s", object);
+	memcpy(e->token, token, sizeof(e->token));
+	e->until_ms = until_ms;
+	e->expires_ms = until;
+	e->ahead = ahead;
+	e->unrecorded = ahead;
+}
+
+/*
+ * The allows of ACTION ztd decided ahead (ZT_F_ALLOWS of REPLY, see
+ * zt_msg.h) into the cache, as decide() keeps the allow it asked for
+ * (lock held), only when no invalidation came since EPOCH, when the
+ * request was sent.
+ */
+static void
+cache_keep_ahead(struct ztconn *z, const struct zt_msg *reply, uint64_t epoch,
+    enum action only)
+{
+	struct zt_record allows, allow;
+	size_t cursor = 0;
+
+	if (epoch != z->cache_epoch ||
+	    zt_msg_get_record(reply, ZT_F_ALLOWS, &allows) < 0)
+		return;
+	while (zt_record_next(&allows, ZT_F_ALLOW, &cursor, &allow) == 0) {
+		uint32_t action = 0, ttl = 0;
+		uint64_t until_ms = 0;
+		const char *object = "";
+		const void *token = NULL;
+		size_t token_size = 0;
+
+		/* The schema requires every field of an ALLOW. */
+		zt_record_get_u32(&allow, ZT_F_ACTION, &action);
+		zt_record_get_str(&allow, ZT_F_OBJECT, &object);
+		zt_record_get_u32(&allow, ZT_F_TTL_MS, &ttl);
+		zt_record_get_bytes(&allow, ZT_F_TOKEN, &token, &token_size);
+		zt_record_get_u64(&allow, ZT_F_CACHE_UNTIL, &until_ms);
+		if (action == (uint32_t)only)
+			cache_keep(z, action, object, ttl, token, token_size,
+			    until_ms, true);
+	}
+}
+
 /* ztconn_decide, from the local cache too when CACHED (and then what
  * ztd allows is kept there) -- when CURRENT, only while caught_up --, else
  * always by ztd. */
@@ -544,13 +621,27 @@ decide(struct ztconn *z, enum action action, const char *object,
 		goto out;
 	if (cached && e->expires_ms > ztconn_now_ms() &&
 	    e->action == (uint32_t)action &&
-	    strcmp(e->object, object) == 0 && (!current || caught_up(z)) &&
+	    strcmp(e->object, object) == 0 &&
+	    (!(current || e->ahead) || caught_up(z)) &&
 	    report_add(z, e)) {
+		/*
+		 * An allow decided ahead has no record until it is used:
+		 * its first use is sent to ztd now, before the answer
+		 * leaves (not waited for: ztd audits it as it reads it),
+		 * as ztd writes its own records before its answers.  One
+		 * that cannot be sent is not used.
+		 */
+		if (e->unrecorded && report_flush(z) < 0) {
+			z->report_count--;	/* still queued: ours last */
+			goto ask;
+		}
+		e->unrecorded = false;
 		out->allow = true;
 		out->local = true;
 		snprintf(out->reason, sizeof(out->reason), "cached allow");
 		goto out;
 	}
+ask:
 	if ((r = ask_begin(z, ZT_MSG_DECIDE, &slot)) < 0 ||
 	    (r = zt_msg_put_u32(&z->out, ZT_F_ACTION, (uint32_t)action)) < 0 ||
 	    (r = zt_msg_put_str(&z->out, ZT_F_OBJECT, object)) < 0 ||
@@ -587,26 +678,12 @@ decide(struct ztconn *z, enum action action, const char *object,
 	 * tunnel's never (the next connect needs its tunnel too); and only
 	 * with ztd's token, without which no hit could be reported. */
 	if (cached && epoch == z->cache_epoch && out->allow && risk == 0 &&
-	    ttl > 0 && !out->tunnel && strlen(object) < CACHE_OBJECT_MAX &&
+	    !out->tunnel &&
 	    zt_msg_get_bytes(&slot->reply, ZT_F_TOKEN, &token,
-	    &token_size) == 0 && token_size == ZT_TOKEN_SIZE &&
-	    zt_msg_get_u64(&slot->reply, ZT_F_CACHE_UNTIL, &until_ms) == 0) {
-		int64_t until = ztconn_now_ms() + ttl;
-
-		if (until > ztconn_now_ms() + (int64_t)z->decision_ttl * 1000)
-			until = ztconn_now_ms() +
-			    (int64_t)z->decision_ttl * 1000;
-		if (until > z->expires_ms)
-			until = z->expires_ms;
-		/* Never past the end the token proves (same clock). */
-		if (until_ms < (uint64_t)INT64_MAX && until > (int64_t)until_ms)
-			until = (int64_t)until_ms;
-		e->action = (uint32_t)action;
-		snprintf(e->object, sizeof(e->object), "%s", object);
-		memcpy(e->token, token, sizeof(e->token));
-		e->until_ms = until_ms;
-		e->expires_ms = until;
-	}
+	    &token_size) == 0 &&
+	    zt_msg_get_u64(&slot->reply, ZT_F_CACHE_UNTIL, &until_ms) == 0)
+		cache_keep(z, (uint32_t)action, object, ttl, token, token_size,
+		    until_ms, false);
 free_slot:
 	if (slot != NULL)
 		slot->busy = false;
@@ -743,6 +820,7 @@ ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
 {
 	struct wait_slot *slot = NULL;
 	uint32_t count = 0, flags = 0;
+	uint64_t epoch;
 	int r;
 
 	*kept_chain = 0;
@@ -757,11 +835,13 @@ ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
 		snprintf(why, size, "could not tell ztd: %s", zt_strerror(r));
 		goto out;
 	}
+	epoch = z->cache_epoch;
 	if ((r = ask_finish(z, slot, -1, ZT_MSG_REPORT_REPLY, why,
 	    size)) < 0)
 		goto out;
 	zt_msg_get_u32(&slot->reply, ZT_F_COUNT, &count);
 	zt_msg_get_u32(&slot->reply, ZT_F_FLAGS, &flags);
+	cache_keep_ahead(z, &slot->reply, epoch, ACTION_CONNECT);
 	*kept_chain = count < n_chain ? count : n_chain;
 	*kept = flags;
 out:

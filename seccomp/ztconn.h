@@ -13,6 +13,7 @@
 #define ZTCONN_WAIT_MS 6000	/* a decision may wait for a fresh quote */
 
 struct ztconn;
+struct zt_msg;
 
 struct ztconn_verdict {
 	bool allow;
@@ -31,11 +32,13 @@ struct ztconn_verdict {
  * ON_GRANT_END once), flushes cache-hit reports (at most 256 records or
  * 1 s late) and, when the connection is lost, drops the cache, fails the
  * waiting callers and reconnects to SOCKET_PATH with backoff.
- * DECISION_TTL caps how long a cached allow lives (seconds).
+ * DECISION_TTL caps how long a cached allow lives (seconds).  AHEAD
+ * (NULL: none) is the last reply read on FD before (AGENT_PID's): the
+ * questions it carries allowed ahead (ZT_F_ALLOWS) are kept in the cache.
  */
 int ztconn_start(struct ztconn **out, int fd, const char *socket_path,
     const char *grant, int64_t expires_ms, unsigned decision_ttl,
-    void (*on_grant_end)(const char *why));
+    const struct zt_msg *ahead, void (*on_grant_end)(const char *why));
 
 /*
  * Call FN(ARG) on the reader thread, without the connection's lock, after
@@ -50,6 +53,8 @@ void ztconn_on_event(struct ztconn *z, void (*fn)(void *arg), void *arg);
  * the acting process for high-risk actions.  Any failure is a deny with
  * its reason: no connection, grant ended, timeout, malformed reply.
  * ACTOR (> 0) is the process that acts, named in ztd's audit line.
+ * An allow ztd decided ahead (the connects of a LEARN's answer, the
+ * questions of AGENT_PID's) answers only as ztconn_decide_current's do.
  */
 void ztconn_decide(struct ztconn *z, enum action action, const char *object,
     int pidfd, pid_t actor, struct ztconn_verdict *out);

@@ -24,7 +24,8 @@
  *   hammer THREADS CALLS ADDR PORT [setuid]
  *   loop-connect ADDR PORT INTERVAL_MS COUNT
  *   sleep SECONDS   kids N SECONDS   exit N   signal N   now
- *   resolve NAME PORT [SECONDS]       dns-tcp ADDR PORT HEX
+ *   resolve NAME PORT [SECONDS | --wait FILE]
+ *                                     dns-tcp ADDR PORT HEX
  *   resolve-send NAME PORT TEXT       dns-hold ADDR PORT HEX TO PORT2 FILE
  *   resolve-loop PREFIX SUFFIX COUNT [MARK]
  *   rthdr SEGMENT ADDR PORT TEXT|-    (an IPv6 routing header, then TCP)
@@ -1252,11 +1253,21 @@ try_connect(const struct sockaddr_storage *ss, socklen_t len)
 	return e == 0 ? "ok" : strerrorname_np(e);
 }
 
+/* Until PATH exists: looked for every 50 ms, 120 s at most. */
+static void
+wait_for_file(const char *path)
+{
+	for (int i = 0; i < 2400 && access(path, F_OK) < 0; i++)
+		sleep_ms(50);
+}
+
 /*
  * resolve NAME PORT [SECONDS]: getaddrinfo, then a TCP connect to the
  * first address: "ok addr=A connect=ok|ERRNO" (exit 0 when both
  * worked), or "gai=CODE" (exit 1).  With SECONDS: sleep, connect to the
  * same address again, resolve again and connect: " after=... again=...".
+ * resolve NAME PORT --wait FILE: "resolved addr=A" as soon as resolved,
+ * then once FILE exists (wait_for_file) the connect: "connect=...".
  */
 static int
 cmd_resolve(int argc, char **argv)
@@ -1265,14 +1276,23 @@ cmd_resolve(int argc, char **argv)
 	socklen_t len;
 	char addr[INET6_ADDRSTRLEN];
 	const char *first;
+	bool wait = argc == 5 && strcmp(argv[3], "--wait") == 0;
 	int r;
 
-	if (argc != 3 && argc != 4)
-		return usage("resolve NAME PORT [SECONDS]");
+	if (argc != 3 && argc != 4 && !wait)
+		return usage("resolve NAME PORT [SECONDS | --wait FILE]");
 	if ((r = lookup(argv[1], argv[2], &ss, &len, addr,
 	    sizeof(addr))) != 0) {
 		printf("gai=%d\n", r);
 		return 1;
+	}
+	if (wait) {
+		printf("resolved addr=%s\n", addr);
+		fflush(stdout);
+		wait_for_file(argv[4]);
+		first = try_connect(&ss, len);
+		printf("connect=%s\n", first);
+		return strcmp(first, "ok") == 0 ? 0 : 1;
 	}
 	first = try_connect(&ss, len);
 	printf("ok addr=%s connect=%s", addr, first);
@@ -1514,8 +1534,7 @@ cmd_dns_hold(int argc, char **argv)
 		return fail(-r);
 	printf("first %s connect=%s\n", out, try_connect(&to, to_len));
 	fflush(stdout);
-	for (int i = 0; i < 2400 && access(argv[6], F_OK) < 0; i++)
-		sleep_ms(50);
+	wait_for_file(argv[6]);
 	if ((r = dns_ask(fd, msg, n, out, sizeof(out))) < 0)
 		snprintf(out, sizeof(out), "send=%s", strerrorname_np(-r));
 	printf("again %s connect=%s\n", out, try_connect(&to, to_len));

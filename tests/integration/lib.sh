@@ -212,9 +212,15 @@ logged_since() {
 	sink_sync "${2:-$work}" && sink_has "$mark" "$how" "$1" "${2:-$work}"
 }
 not_logged() {
-	local how=-E
+	not_logged_since 0 "$@"
+}
+# not_logged_since MARK [-F] PATTERN [DIR]: no line after line MARK
+# matches, once the sink has everything sent so far.
+not_logged_since() {
+	local mark=$1 how=-E
+	shift
 	[ "$1" = -F ] && { how=-F; shift; }
-	sink_sync "${2:-$work}" && ! sink_has 0 "$how" "$1" "${2:-$work}"
+	sink_sync "${2:-$work}" && ! sink_has "$mark" "$how" "$1" "${2:-$work}"
 }
 # sink_has MARK -E|-F PATTERN DIR: a line after line MARK of DIR/syslog.out
 # matches, now.

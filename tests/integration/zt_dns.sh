@@ -180,8 +180,11 @@ check "an allowed name resolves and connects ($out)" \
     test "$out" = "ok addr=$net.10 connect=ok"
 check "the question was allowed and audited as dns:api.zt.test" \
     logged "decision=allow action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\""
-check "the connect was allowed by the host rule, audited with the name" \
-    logged "decision=allow action=connect agent=\"dns\" .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" reason=\"network rule line [0-9]+ allows"
+# The connect's allow was decided ahead, with the LEARN of the answer
+# (the host rule lists the port): served from zt-exec's cache, audited
+# when reported.
+check "the connect was allowed by the host rule ahead, audited with the name (cache=local)" \
+    wait_for logged "decision=allow action=connect agent=\"dns\" .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" reason=\"allowed from zt-exec's cache .*cache=local"
 check "the upstream saw the allowed question" queried api.zt.test
 
 # The same connect again in one grant: the second from a cache (ztd's or
@@ -221,8 +224,8 @@ else
 	    test "$out" = "ok addr=::1 connect=ok"
 	check "the upstream was asked its AAAA" \
 	    grep -qiF " v6.zt.test. AAAA IN" "$work/unbound.log"
-	check "the connect was allowed by the host rule, audited with the IPv6 object and the name" \
-	    logged "decision=allow action=connect agent=\"dns\" .*object=\"tcp:\\[::1\\]:$svc_port\" name=\"v6.zt.test\" reason=\"network rule line [0-9]+ allows"
+	check "the connect was allowed by the host rule ahead, audited with the IPv6 object and the name" \
+	    wait_for logged "decision=allow action=connect agent=\"dns\" .*object=\"tcp:\\[::1\\]:$svc_port\" name=\"v6.zt.test\" .*cache=local"
 	zx dns-tcp 192.0.2.53 53 "$(qhex 1239 secret6.zt2.test 001c)"
 	check "an AAAA question for a name with no rule: REFUSED ($out)" \
 	    test "${out% bytes=*}" = "ok rcode=5 qd=1 an=0 ar=0"
@@ -449,21 +452,96 @@ sed -i 's/min_ttl = 1; max_ttl = 3;/min_ttl = 300; max_ttl = 600;/' \
     "$work/ztd.conf"
 check "ztd takes answers remembered for 300 s" \
     quiet "$ZTCTL" --socket "$sock" reload
+
+# Allows decided ahead: a grant's first question for a name a host rule
+# names exactly comes allowed with AGENT_PID's answer, and the connect to
+# an address ztd learned for it, on a port the rule lists, with LEARN's:
+# both served from zt-exec's cache (no round trip to ztd) and audited
+# when reported.  One decided ahead is used only while nothing ztd sent
+# waits unread: a reload between the question and the connect is in
+# force for the connect.
+# agent_start OUT GATE FIRST ARG...: the agent under zt-exec with ARG...
+# in the background (pid in bg), its lines in OUT, once GATE (a file)
+# is removed; returns once a line starts with FIRST.
+agent_start() {
+	local out=$1 first=$3
+	rm -f "$2" "$out"
+	shift 3
+	setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+	    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+	    "$agent" "$@" >"$out" 2>"$out.err" </dev/null &
+	bg=$!
+	track "$bg"
+	wait_for grep -q "^$first" "$out" 2>/dev/null
+}
+# wait_start OUT NAME: an agent (pid in waiter) that resolves NAME, then
+# waits for $work/go to connect to its address on $svc_port
+# (zt-probe resolve --wait), its lines in OUT; returns once it resolved.
+wait_start() {
+	agent_start "$1" "$work/go" "resolved " resolve "$2" "$svc_port" \
+	    --wait "$work/go"
+	waiter=$bg
+}
+# wait_connect OUT: let the waiter connect; its result in result.
+wait_connect() {
+	touch "$work/go"
+	wait_for grep -q '^connect=' "$1"
+	result=$(sed -n 's/^connect=//p' "$1")
+}
+seen=$(sink_lines)
+wait_start "$work/ahead.out" api.zt.test
+check "a grant's first question for api.zt.test is answered ($(head -n 1 "$work/ahead.out"))" \
+    grep -qx "resolved addr=$net.10" "$work/ahead.out"
+check "allowed ahead: from zt-exec's cache, audited cache=local" \
+    wait_for logged_since "$seen" "decision=allow action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\" .*cache=local"
+wait_connect "$work/ahead.out"
+check "its address connects, allowed ahead with the LEARN ($result)" \
+    test "$result" = ok
+check "that connect audited with the name, cache=local" \
+    wait_for logged_since "$seen" "decision=allow action=connect agent=\"dns\" .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" .*cache=local"
+check "neither was asked of ztd (no cache=miss line for them)" \
+    not_logged_since "$seen" "object=\"(dns:api.zt.test|tcp:$net.10:$svc_port)\" .*cache=miss"
+stop_pid "$waiter"
+# An allow decided ahead has no record until its first use: that use is
+# sent to ztd before the answer leaves, not batched with later hits (up
+# to 1 s), so a supervisor killed at once (SIGKILL: the agent dies with
+# it) still leaves the record.
+seen=$(sink_lines)
+wait_start "$work/ahead-kill.out" api.zt.test
+check "a new grant's first question is answered ($(head -n 1 "$work/ahead-kill.out"))" \
+    grep -qx "resolved addr=$net.10" "$work/ahead-kill.out"
+kill -KILL "$waiter" 2>/dev/null
+check "its supervisor killed at once (SIGKILL), the agent with it" \
+    wait_for sh -c "! kill -0 $waiter 2>/dev/null"
+check "the question allowed ahead is audited all the same (cache=local)" \
+    wait_for logged_since "$seen" "decision=allow action=resolve agent=\"dns\" .*object=\"dns:api.zt.test\" .*cache=local"
+cp "$work/ztd.conf" "$work/ztd-ahead.conf"
+wait_start "$work/ahead2.out" api.zt.test
+check "in a new grant, api.zt.test is answered again ($(head -n 1 "$work/ahead2.out"))" \
+    grep -qx "resolved addr=$net.10" "$work/ahead2.out"
+ahead_port=$(free_ports)
+sed -i "s/ports = \"$svc_port\"/ports = \"$ahead_port\"/" "$work/ztd.conf"
+check "ztd reloads with no host rule listing the service's port" \
+    quiet "$ZTCTL" --socket "$sock" reload
+seen=$(sink_lines)
+wait_connect "$work/ahead2.out"
+check "the connect allowed ahead before that reload is refused after it ($result)" \
+    test "$result" = EACCES
+check "and audited as ztd's deny" \
+    wait_for logged_since "$seen" "decision=deny action=connect agent=\"dns\" .*object=\"tcp:$net.10:$svc_port\""
+stop_pid "$waiter"
+cp "$work/ztd-ahead.conf" "$work/ztd.conf"
+check "ztd takes the port back" quiet "$ZTCTL" --socket "$sock" reload
 # hold_start OUT ID [NAME ADDR]: an agent (pid in holder) that asks NAME
 # (api.zt.test) on a DNS connection it holds open and connects to ADDR
 # ($net.10), then waits for $work/reloaded to ask and connect again
 # (zt-probe dns-hold), its lines in OUT; returns once the first line is
 # there.
 hold_start() {
-	rm -f "$work/reloaded" "$1"
-	setpriv --reuid="$account" --regid="$account" --clear-groups -- \
-	    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
-	    "$agent" dns-hold 192.0.2.53 53 \
+	agent_start "$1" "$work/reloaded" "first " dns-hold 192.0.2.53 53 \
 	    "$(qhex "$2" "${3:-api.zt.test}" 0001)" "${4:-$net.10}" \
-	    "$svc_port" "$work/reloaded" >"$1" 2>"$1.err" </dev/null &
-	holder=$!
-	track "$holder"
-	wait_for grep -q '^first ' "$1" 2>/dev/null
+	    "$svc_port" "$work/reloaded"
+	holder=$bg
 }
 # hold_again OUT: let the holder ask again; its line (after "again ") in
 # again.

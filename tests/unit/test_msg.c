@@ -1617,6 +1617,84 @@ test_learn_answers(void **state)
 	free(m);
 }
 
+/* ALLOWS: LEARN's and AGENT_PID's answers (REPORT_REPLY) carry allows
+ * decided ahead, each with every field; ZT_ALLOWS_MAX at most; nowhere
+ * else. */
+static void
+test_allows_ahead(void **state)
+{
+	static const uint8_t token[ZT_TOKEN_SIZE] = { 1, 2, 3 };
+	struct zt_msg *m = malloc(2 * sizeof(*m));
+	struct zt_record allows, allow;
+	const char *object;
+	const void *got;
+	size_t cursor = 0, size;
+	uint64_t until;
+	uint32_t action, ttl;
+
+	(void)state;
+	assert_non_null(m);
+	assert_code(zt_msg_init(&m[0], ZT_MSG_REPORT_REPLY, 9), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_COUNT, 1), 0);
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOWS), 0);
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOW), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_ACTION, 6), 0);
+	assert_code(zt_msg_put_str(&m[0], ZT_F_OBJECT, "tcp:192.0.2.1:443"),
+	    0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_TTL_MS, 60000), 0);
+	assert_code(zt_msg_put_bytes(&m[0], ZT_F_TOKEN, token, sizeof(token)),
+	    0);
+	assert_code(zt_msg_put_u64(&m[0], ZT_F_CACHE_UNTIL, 123456789), 0);
+	assert_code(zt_msg_end_record(&m[0]), 0);
+	/* An allow without its token is incomplete. */
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOW), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_ACTION, 6), 0);
+	assert_code(zt_msg_put_str(&m[0], ZT_F_OBJECT, "tcp:192.0.2.2:443"),
+	    0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_TTL_MS, 60000), 0);
+	assert_code(zt_msg_put_u64(&m[0], ZT_F_CACHE_UNTIL, 123456789), 0);
+	assert_code(zt_msg_end_record(&m[0]), ZT_E_MISSING);
+	assert_code(zt_msg_cancel_record(&m[0]), 0);
+	assert_code(zt_msg_end_record(&m[0]), 0);
+	assert_code(zt_msg_decode(&m[1], m[0].wire, m[0].size), 0);
+	assert_code(zt_msg_get_record(&m[1], ZT_F_ALLOWS, &allows), 0);
+	assert_int_equal(zt_record_count(&allows, ZT_F_ALLOW), 1);
+	assert_code(zt_record_next(&allows, ZT_F_ALLOW, &cursor, &allow), 0);
+	assert_code(zt_record_get_u32(&allow, ZT_F_ACTION, &action), 0);
+	assert_int_equal(action, 6);
+	assert_code(zt_record_get_str(&allow, ZT_F_OBJECT, &object), 0);
+	assert_string_equal(object, "tcp:192.0.2.1:443");
+	assert_code(zt_record_get_u32(&allow, ZT_F_TTL_MS, &ttl), 0);
+	assert_int_equal(ttl, 60000);
+	assert_code(zt_record_get_bytes(&allow, ZT_F_TOKEN, &got, &size), 0);
+	assert_int_equal(size, sizeof(token));
+	assert_memory_equal(got, token, sizeof(token));
+	assert_code(zt_record_get_u64(&allow, ZT_F_CACHE_UNTIL, &until), 0);
+	assert_int_equal(until, 123456789);
+
+	/* ZT_ALLOWS_MAX, and no more. */
+	assert_code(zt_msg_init(&m[0], ZT_MSG_REPORT_REPLY, 10), 0);
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOWS), 0);
+	for (int i = 0; i < ZT_ALLOWS_MAX; i++) {
+		assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOW), 0);
+		assert_code(zt_msg_put_u32(&m[0], ZT_F_ACTION, 9), 0);
+		assert_code(zt_msg_put_str(&m[0], ZT_F_OBJECT, "dns:a.b"), 0);
+		assert_code(zt_msg_put_u32(&m[0], ZT_F_TTL_MS, 1), 0);
+		assert_code(zt_msg_put_bytes(&m[0], ZT_F_TOKEN, token,
+		    sizeof(token)), 0);
+		assert_code(zt_msg_put_u64(&m[0], ZT_F_CACHE_UNTIL, 1), 0);
+		assert_code(zt_msg_end_record(&m[0]), 0);
+	}
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOW), ZT_E_TOO_MANY);
+
+	/* A DECIDE cannot carry them, nor a message hold ALLOW bare. */
+	assert_code(zt_msg_init(&m[0], ZT_MSG_DECIDE, 11), 0);
+	assert_true(zt_msg_begin_record(&m[0], ZT_F_ALLOWS) < 0);
+	assert_code(zt_msg_init(&m[0], ZT_MSG_REPORT_REPLY, 12), 0);
+	assert_true(zt_msg_begin_record(&m[0], ZT_F_ALLOW) < 0);
+	free(m);
+}
+
 static void
 test_roundtrip(void **state)
 {
@@ -2907,6 +2985,7 @@ static const struct CMUnitTest single_tests[] = {
 	cmocka_unit_test(test_golden_wire),
 	cmocka_unit_test(test_records),
 	cmocka_unit_test(test_learn_answers),
+	cmocka_unit_test(test_allows_ahead),
 	cmocka_unit_test(test_reply_error_other_type),
 	cmocka_unit_test(test_init_unknown_type),
 	cmocka_unit_test(test_schema_capacity),
