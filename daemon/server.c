@@ -584,6 +584,39 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 }
 
 /*
+ * Answer what the connections of process PID have sent and ztd has not
+ * read yet (each until it would block, a parked one not), before their
+ * grant ends with PID: a supervisor's last reports (its cache's uses) are
+ * in the kernel before it exits, and must be audited, not refused for a
+ * grant that ended first.
+ */
+#define DRAIN_CLIENTS 8
+#define DRAIN_MESSAGES 64
+void
+server_drain_pid(struct ztd *ztd, pid_t pid)
+{
+	struct server *s = &ztd->server;
+	struct client *found[DRAIN_CLIENTS];
+	unsigned n = 0;
+
+	/* Taken first: answering reorders the list. */
+	for (struct client *c = s->head; c != NULL && n < DRAIN_CLIENTS;
+	    c = c->next)
+		if (c->pid == pid && !c->watch.dead)
+			found[n++] = c;
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned m = 0; m < DRAIN_MESSAGES; m++) {
+			uint64_t before = s->requests;
+
+			if (found[i]->watch.dead || found[i]->parked != NULL)
+				break;
+			server_client_ready(ztd, found[i], EPOLLIN);
+			if (s->requests == before)
+				break;		/* nothing more to read */
+		}
+}
+
+/*
  * Dispatch REQUEST and send the answer; a request that must wait for an
  * attestation is parked instead (the client is not read from meanwhile),
  * keeping PASSED_FD.  Otherwise PASSED_FD is closed here.  RESUME_TICKET:

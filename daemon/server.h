@@ -130,6 +130,10 @@ void server_accept(struct ztd *ztd);
 /* Read and answer what client C sent; may close C. */
 void server_client_ready(struct ztd *ztd, struct client *c, uint32_t events);
 
+/* Answer what PID's connections sent and ztd has not read yet (a
+ * supervisor that exited: its last reports, before its grant ends). */
+void server_drain_pid(struct ztd *ztd, pid_t pid);
+
 /*
  * Send an event (request id 0) to every client whose peer is process PID
  * (a grant's supervisor), or to every client when PID is -1.  A client that cannot take it is dropped: it

@@ -374,7 +374,12 @@ run(struct ztd *ztd, int signal_fd)
 				break;
 			case WATCH_GRANT:
 				/* Its supervisor exited: the grant ends, and
-				 * an agent zt-exec launched dies with it. */
+				 * an agent zt-exec launched dies with it --
+				 * after what it sent before it exited. */
+				server_drain_pid(ztd,
+				    ((struct grant *)w)->supervisor_pid);
+				if (w->dead)
+					break;
 				grant_end(ztd, (struct grant *)w,
 				    "supervisor exited",
 				    ((struct grant *)w)->agent_sid > 0);
