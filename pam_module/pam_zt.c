@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,8 +66,76 @@ struct conn {
 	ino_t ino;
 	uint32_t last_id;	/* the last request id sent (0: none yet) */
 	bool transient;		/* not kept in the handle: for one call */
+	struct conn *next_kept;	/* in kept_conns, while FD is open */
 	char socket[];		/* the path it was made to */
 };
+
+/*
+ * Every connection the module holds open in this process, so that no
+ * child inherits one: a connection is root's (ztd took the peer's
+ * credentials at connect), and a child that drops to the user's uid
+ * without exec (sshd's privilege-separated child) must not hold it.  The
+ * pthread_atfork child handler closes them all in the child; exec closes
+ * them too (close-on-exec).  glibc drops the handlers with the module at
+ * dlclose.  Without the handler nothing is kept past a call.
+ */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *kept_conns;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static bool kept_safe;		/* the atfork handlers are in place */
+
+/* Is C->fd still the socket C made (the number may name another file)? */
+static bool
+conn_same(const struct conn *c)
+{
+	struct stat st;
+
+	return c->fd >= 0 && fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == c->dev && st.st_ino == c->ino;
+}
+
+/* Close C->fd if it is still the socket C made; never another file. */
+static void
+close_if_same(struct conn *c)
+{
+	if (conn_same(c))
+		close(c->fd);
+	c->fd = -1;
+}
+
+static void
+kept_prepare(void)
+{
+	pthread_mutex_lock(&kept_lock);
+}
+
+static void
+kept_parent(void)
+{
+	pthread_mutex_unlock(&kept_lock);
+}
+
+/* In a forked child: none of the parent's connections stays open. */
+static void
+kept_child(void)
+{
+	struct conn *c, *next;
+
+	for (c = kept_conns; c != NULL; c = next) {
+		next = c->next_kept;
+		close_if_same(c);
+		c->next_kept = NULL;
+	}
+	kept_conns = NULL;
+	pthread_mutex_unlock(&kept_lock);
+}
+
+static void
+kept_init(void)
+{
+	kept_safe = pthread_atfork(kept_prepare, kept_parent, kept_child) ==
+	    0;
+}
 
 /* Free a string kept with pam_set_data(). */
 static void
@@ -85,10 +154,21 @@ free_data(pam_handle_t *pamh, void *data, int error_status)
 static bool
 conn_ours(const struct conn *c)
 {
-	struct stat st;
+	return c->pid == getpid() && conn_same(c);
+}
 
-	return c->fd >= 0 && c->pid == getpid() && fstat(c->fd, &st) == 0 &&
-	    S_ISSOCK(st.st_mode) && st.st_dev == c->dev && st.st_ino == c->ino;
+/* Keep FD, the socket just connected (ST its fstat), as C's. */
+static void
+conn_set(struct conn *c, int fd, const struct stat *st)
+{
+	pthread_mutex_lock(&kept_lock);
+	c->fd = fd;
+	c->pid = getpid();
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	c->next_kept = kept_conns;
+	kept_conns = c;
+	pthread_mutex_unlock(&kept_lock);
 }
 
 /*
@@ -99,12 +179,15 @@ conn_ours(const struct conn *c)
 static void
 conn_drop(struct conn *c)
 {
-	struct stat st;
-
-	if (c->fd >= 0 && fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	    st.st_dev == c->dev && st.st_ino == c->ino)
-		close(c->fd);
-	c->fd = -1;
+	pthread_mutex_lock(&kept_lock);
+	for (struct conn **p = &kept_conns; *p != NULL; p = &(*p)->next_kept)
+		if (*p == c) {
+			*p = c->next_kept;
+			break;
+		}
+	c->next_kept = NULL;
+	close_if_same(c);
+	pthread_mutex_unlock(&kept_lock);
 }
 
 /* pam_end() (or a replacement): the connection goes with the handle. */
@@ -140,10 +223,12 @@ conn_of(pam_handle_t *pamh, const char *socket)
 	c->fd = -1;
 	c->pid = 0;
 	c->last_id = 0;
+	c->next_kept = NULL;
 	memcpy(c->socket, socket, len + 1);
+	pthread_once(&kept_once, kept_init);
 	/* libpam calls the old record's cleanup, which closes it. */
-	c->transient = pam_set_data(pamh, DATA_CONN, c, free_conn) !=
-	    PAM_SUCCESS;
+	c->transient = !kept_safe || pam_set_data(pamh, DATA_CONN, c,
+	    free_conn) != PAM_SUCCESS;
 	return c;
 }
 
@@ -305,16 +390,16 @@ call_ztd(const struct zt_pam_args *args, struct conn *c,
 	struct ucred cred;
 	socklen_t len;
 	struct stat st;
-	bool kept;
+	bool reused;
 	int fd, r;
 
 	for (int attempt = 0;; attempt++) {
 		/* A kept connection's peer is checked again, as at connect:
 		 * only root's ztd is ztd. */
 		len = sizeof(cred);
-		kept = conn_ours(c) && getsockopt(c->fd, SOL_SOCKET,
+		reused = conn_ours(c) && getsockopt(c->fd, SOL_SOCKET,
 		    SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0;
-		if (!kept) {
+		if (!reused) {
 			conn_drop(c);
 			/* One budget for all: a full backlog takes from the
 			 * call's time. */
@@ -326,19 +411,16 @@ call_ztd(const struct zt_pam_args *args, struct conn *c,
 				close(fd);
 				return r;
 			}
-			c->fd = fd;
-			c->pid = getpid();
-			c->dev = st.st_dev;
-			c->ino = st.st_ino;
+			conn_set(c, fd, &st);
 		}
 		r = (int)(deadline - zt_monotonic_ms());
 		r = r > 0 ? zt_client_call(c->fd, request, reply, r) :
 		    ZT_E_TIMEOUT;
 		if (r == 0 && reply->request_id == request->request_id &&
-		    keep)
+		    keep && !c->transient)
 			return 0;
 		conn_drop(c);
-		if (r != ZT_E_CLOSED || !kept || attempt > 0)
+		if (r != ZT_E_CLOSED || !reused || attempt > 0)
 			return r;
 	}
 }

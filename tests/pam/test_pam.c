@@ -1383,22 +1383,26 @@ test_connection_kept_across_restart(void **state)
 }
 
 /*
- * A fork between calls (sshd's privilege separation) never shares the
- * parent's connection: the child's session is its own, supervised by the
- * child, and the parent's connection still serves the parent.
+ * A fork between calls (sshd's privilege separation) never inherits the
+ * parent's connection (root's, to ztd: a child that drops to the user's
+ * uid must not hold it): it is closed in the child at the fork, the
+ * child's session is its own, supervised by the child, and the parent's
+ * connection still serves the parent.
  */
 static void
 test_fork_gets_own_connection(void **state)
 {
-	char grant[33], child_grant[33] = "";
-	int to_parent[2], to_child[2], status, rc;
+	char grant[33], child_grant[33] = "", inherited = 'x';
+	int to_parent[2], to_child[2], status, rc, before;
 	pam_handle_t *pamh;
 	ssize_t n;
 	pid_t child;
 
 	(void)state;
+	before = sockets_open();
 	pamh = pam_begin("zt-agent", "daemon");
 	assert_int_equal(pam_acct_mgmt(pamh, PAM_SILENT), PAM_SUCCESS);
+	assert_int_equal(sockets_open(), before + 1);	/* kept */
 	if (pipe(to_parent) != 0 || pipe(to_child) != 0)
 		die("pipe");
 	child = fork();
@@ -1407,13 +1411,16 @@ test_fork_gets_own_connection(void **state)
 	if (child == 0) {
 		char go;
 
+		/* Is the parent's connection still open here? */
+		inherited = sockets_open() == before ? 'n' : 'y';
 		close(to_parent[0]);
 		close(to_child[1]);
 		rc = pam_open_session(pamh, PAM_SILENT);
 		grant_of(pamh, grant);
 		if (rc != PAM_SUCCESS)
 			grant[0] = '\0';
-		if (write(to_parent[1], grant, sizeof(grant)) !=
+		if (write(to_parent[1], &inherited, 1) != 1 ||
+		    write(to_parent[1], grant, sizeof(grant)) !=
 		    (ssize_t)sizeof(grant) || read(to_child[0], &go, 1) != 1)
 			_exit(2);
 		rc = rc == PAM_SUCCESS ? pam_close_session(pamh, PAM_SILENT) :
@@ -1423,6 +1430,8 @@ test_fork_gets_own_connection(void **state)
 	}
 	close(to_parent[1]);
 	close(to_child[0]);
+	assert_int_equal(read(to_parent[0], &inherited, 1), 1);
+	assert_int_equal(inherited, 'n');
 	n = read(to_parent[0], child_grant, sizeof(child_grant));
 	assert_int_equal(n, sizeof(child_grant));
 	assert_int_equal(strlen(child_grant), 32);
