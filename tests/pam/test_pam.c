@@ -416,6 +416,23 @@ grant_supervisor(const char *sock, const char *grant)
 	return pid;
 }
 
+/* Is the module under test mapped in this process (/proc/self/maps)? */
+static bool
+module_mapped(void)
+{
+	char line[LINE_SIZE];
+	bool mapped = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (f == NULL)
+		die("/proc/self/maps");
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, g.module) != NULL)
+			mapped = true;
+	fclose(f);
+	return mapped;
+}
+
 /* How many sockets this process has open (/proc/self/fd). */
 static int
 sockets_open(void)
@@ -1403,6 +1420,7 @@ test_fork_gets_own_connection(void **state)
 	pamh = pam_begin("zt-agent", "daemon");
 	assert_int_equal(pam_acct_mgmt(pamh, PAM_SILENT), PAM_SUCCESS);
 	assert_int_equal(sockets_open(), before + 1);	/* kept */
+	assert_true(module_mapped());
 	if (pipe(to_parent) != 0 || pipe(to_child) != 0)
 		die("pipe");
 	child = fork();
@@ -1454,6 +1472,16 @@ test_fork_gets_own_connection(void **state)
 	assert_false(grant_listed(child_grant));
 	close(to_parent[0]);
 	close(to_child[1]);
+
+	/* Unloaded with the last handle, the module leaves no fork handler
+	 * behind (glibc drops it at dlclose): a fork now is a plain fork. */
+	assert_false(module_mapped());
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 int
