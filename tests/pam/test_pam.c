@@ -88,11 +88,12 @@ static struct {
 	char ztd[PATH_SIZE];
 	char ztctl[PATH_SIZE];
 	pid_t ztd_pid;
+	pid_t own_pid;		/* a test's own ztd while it runs, or -1 */
 	int log_fd;
 	char *log;		/* every datagram received, one per line */
 	size_t log_used;
 	uid_t agent_uid;
-} g = { .ztd_pid = -1, .log_fd = -1 };
+} g = { .ztd_pid = -1, .own_pid = -1, .log_fd = -1 };
 
 /* ------------------------------------------------------------ helpers */
 
@@ -667,6 +668,7 @@ teardown_all(void **state)
 {
 	(void)state;
 	stop_pid(g.ztd_pid);
+	stop_pid(g.own_pid);	/* a test that failed before stopping it */
 	if (g.log_fd >= 0)
 		close(g.log_fd);
 	free(g.log);
@@ -1343,10 +1345,9 @@ test_connection_kept_across_restart(void **state)
 	char config[LINE_SIZE], sock[LINE_SIZE], grant[33];
 	pam_handle_t *pamh;
 	int before, rc;
-	pid_t pid;
 
 	(void)state;
-	pid = own_ztd("restart", config, sock);
+	g.own_pid = own_ztd("restart", config, sock);
 	service("zt-agent",
 	    "auth [success=ok ignore=ignore default=die] %s socket=%s\n"
 	    "auth required pam_permit.so\n"
@@ -1367,8 +1368,8 @@ test_connection_kept_across_restart(void **state)
 	g.log[0] = '\0';
 
 	/* Restarted between account and session: decided by the new ztd. */
-	stop_pid(pid);
-	pid = start_ztd(config, sock);
+	stop_pid(g.own_pid);
+	g.own_pid = start_ztd(config, sock);
 	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_SUCCESS);
 	grant_of(pamh, grant);
 	assert_int_equal(strlen(grant), 32);
@@ -1381,8 +1382,8 @@ test_connection_kept_across_restart(void **state)
 
 	/* Restarted with the session open: the new ztd has no such grant,
 	 * so the close is refused (never a success it did not give). */
-	stop_pid(pid);
-	pid = start_ztd(config, sock);
+	stop_pid(g.own_pid);
+	g.own_pid = start_ztd(config, sock);
 	rc = pam_close_session(pamh, PAM_SILENT);
 	assert_int_equal(rc, PAM_SESSION_ERR);
 	pam_end(pamh, rc);
@@ -1391,7 +1392,8 @@ test_connection_kept_across_restart(void **state)
 	/* Gone for good between account and session: denied. */
 	pamh = pam_begin("zt-agent", "daemon");
 	assert_int_equal(pam_acct_mgmt(pamh, PAM_SILENT), PAM_SUCCESS);
-	stop_pid(pid);
+	stop_pid(g.own_pid);
+	g.own_pid = -1;
 	rc = pam_open_session(pamh, PAM_SILENT);
 	pam_end(pamh, rc);
 	assert_int_equal(rc, PAM_AUTHINFO_UNAVAIL);
