@@ -750,7 +750,13 @@ answer_session_close(struct request *rq)
 	else if (!is_admin(c) && own_grant(rq, grant_id) != g)
 		return ZT_E_PERM;
 	else {
+		/* The reply tells the asker: no event on its connection as
+		 * well (the supervisor's other connections get theirs). */
+		ztd->server.told = c;
+		ztd->server.told_grant = g->id;
 		grant_end(ztd, g, "session closed", false);
+		ztd->server.told = NULL;
+		ztd->server.told_grant = NULL;
 		d.decision = DECISION_ALLOW;
 		snprintf(d.reason, sizeof(d.reason), "grant ended");
 	}

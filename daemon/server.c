@@ -709,16 +709,36 @@ server_attestation_ready(struct ztd *ztd)
 	}
 }
 
+/* Is C to be sent EVENT about GRANT, meant for process PID? */
+static bool
+takes_event(const struct server *s, const struct client *c, pid_t pid,
+    uint32_t event, const char *grant)
+{
+	/* pid -1: every client (a policy-wide event). */
+	if (pid >= 0 && c->pid != pid)
+		return false;
+	/* The asker of the end learns it from its reply. */
+	return !(c == s->told && event == ZT_EVENT_GRANT_ENDED &&
+	    grant != NULL && s->told_grant != NULL &&
+	    strcmp(grant, s->told_grant) == 0);
+}
+
 void
 server_push_event(struct ztd *ztd, pid_t pid, uint32_t event,
     const char *grant, const char *reason)
 {
 	struct server *s = &ztd->server;
 	struct zt_msg m;
-	struct client *c = s->head;
+	struct client *c;
 
+	for (c = s->head; c != NULL; c = c->next)
+		if (takes_event(s, c, pid, event, grant))
+			break;
+	if (c == NULL)
+		return;		/* nobody to tell: nothing to flush either */
 	/* Nothing overtakes an answer held for its record. */
 	server_flush(ztd);
+	c = s->head;
 	zt_msg_init(&m, ZT_MSG_EVENT, 0);
 	zt_msg_put_u32(&m, ZT_F_EVENT, event);
 	if (grant != NULL)
@@ -728,8 +748,8 @@ server_push_event(struct ztd *ztd, pid_t pid, uint32_t event,
 	while (c != NULL) {
 		struct client *after = c->next;
 
-		/* pid -1: every client (a policy-wide event). */
-		if ((pid < 0 || c->pid == pid) && zt_msg_send(c->fd, &m) < 0) {
+		if (takes_event(s, c, pid, event, grant) &&
+		    zt_msg_send(c->fd, &m) < 0) {
 			zt_log(LOG_WARNING, "pid %d: cannot take an event: "
 			    "dropped", (int)pid);
 			close_client(s, c);

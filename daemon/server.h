@@ -79,6 +79,10 @@ struct server {
 	bool holding;
 	unsigned n_held;
 	struct held_reply *held;	/* SERVER_HELD_MAX */
+	/* While a client's own request ends grant TOLD_GRANT (SESSION_CLOSE):
+	 * that client, which its reply tells; no GRANT_ENDED event for it. */
+	const struct client *told;
+	const char *told_grant;
 };
 
 #define SERVER_HELD_MAX 64
@@ -136,8 +140,10 @@ void server_drain_pid(struct ztd *ztd, pid_t pid);
 
 /*
  * Send an event (request id 0) to every client whose peer is process PID
- * (a grant's supervisor), or to every client when PID is -1.  A client that cannot take it is dropped: it
- * would otherwise keep serving from a stale cache.
+ * (a grant's supervisor), or to every client when PID is -1, except the
+ * one whose own request ended the grant (server.told: its reply says so).
+ * A client that cannot take it is dropped: it would otherwise keep
+ * serving from a stale cache.
  */
 void server_push_event(struct ztd *ztd, pid_t pid, uint32_t event,
     const char *grant, const char *reason);

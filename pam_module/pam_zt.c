@@ -3,12 +3,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -30,6 +33,8 @@
 
 /* pam_set_data() key of the grant this handle opened. */
 #define DATA_GRANT "pam_zt_grant"
+/* pam_set_data() key of the handle's connection to ztd (struct conn). */
+#define DATA_CONN "pam_zt_conn"
 /* The PAM environment variable zt-exec attaches with. */
 #define ENV_GRANT "ZT_GRANT"
 /* A grant id: 32 lower-case hex digits. */
@@ -43,8 +48,94 @@
 #define PASSWD_BUFFER_MAX (1024 * 1024)
 /* An untrusted value quoted in a log line. */
 #define QUOTED_MAX 128
-/* Request ids: 0 is the daemon's pushed events; one call per connection. */
-#define REQUEST_ID 1
+
+/*
+ * The handle's connection to ztd, kept from one call of this module to the
+ * next (auth, account, session open, session close: one connection where
+ * there were up to four).  Only the process that connected uses it (a
+ * fork between calls, e.g. sshd's privilege separation, gets its own), only
+ * for the socket it was made to, and only while FD is still that socket
+ * (an application may close descriptors behind the module's back).  It
+ * carries no decision: every call sends its own request, under its own
+ * request id, and reads only the reply to that id.
+ */
+struct conn {
+	int fd;			/* -1: none */
+	pid_t pid;		/* the process that connected */
+	dev_t dev;		/* FD's socket, by fstat at connect */
+	ino_t ino;
+	uint32_t last_id;	/* the last request id sent (0: none yet) */
+	bool transient;		/* not kept in the handle: for one call */
+	struct conn *next_kept;	/* in kept_conns, while FD is open */
+	char socket[];		/* the path it was made to */
+};
+
+/*
+ * Every connection the module holds open in this process, so that no
+ * child inherits one: a connection is root's (ztd took the peer's
+ * credentials at connect), and a child that drops to the user's uid
+ * without exec (sshd's privilege-separated child) must not hold it.  The
+ * pthread_atfork child handler closes them all in the child; exec closes
+ * them too (close-on-exec).  glibc drops the handlers with the module at
+ * dlclose.  Without the handler nothing is kept past a call.
+ */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *kept_conns;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+static bool kept_safe;		/* the atfork handlers are in place */
+
+/* Is C->fd still the socket C made (the number may name another file)? */
+static bool
+conn_same(const struct conn *c)
+{
+	struct stat st;
+
+	return c->fd >= 0 && fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == c->dev && st.st_ino == c->ino;
+}
+
+/* Close C->fd if it is still the socket C made; never another file. */
+static void
+close_if_same(struct conn *c)
+{
+	if (conn_same(c))
+		close(c->fd);
+	c->fd = -1;
+}
+
+static void
+kept_prepare(void)
+{
+	pthread_mutex_lock(&kept_lock);
+}
+
+static void
+kept_parent(void)
+{
+	pthread_mutex_unlock(&kept_lock);
+}
+
+/* In a forked child: none of the parent's connections stays open. */
+static void
+kept_child(void)
+{
+	struct conn *c, *next;
+
+	for (c = kept_conns; c != NULL; c = next) {
+		next = c->next_kept;
+		close_if_same(c);
+		c->next_kept = NULL;
+	}
+	kept_conns = NULL;
+	pthread_mutex_unlock(&kept_lock);
+}
+
+static void
+kept_init(void)
+{
+	kept_safe = pthread_atfork(kept_prepare, kept_parent, kept_child) ==
+	    0;
+}
 
 /* Free a string kept with pam_set_data(). */
 static void
@@ -53,6 +144,109 @@ free_data(pam_handle_t *pamh, void *data, int error_status)
 	(void)pamh;
 	(void)error_status;
 	free(data);
+}
+
+/*
+ * Is C->fd still the socket this process made?  Never true in another
+ * process (a fork's copy belongs to the parent's conversation), nor when
+ * the descriptor number now names another file.
+ */
+static bool
+conn_ours(const struct conn *c)
+{
+	return c->pid == getpid() && conn_same(c);
+}
+
+/* Keep FD, the socket just connected (ST its fstat), as C's. */
+static void
+conn_set(struct conn *c, int fd, const struct stat *st)
+{
+	pthread_mutex_lock(&kept_lock);
+	c->fd = fd;
+	c->pid = getpid();
+	c->dev = st->st_dev;
+	c->ino = st->st_ino;
+	c->next_kept = kept_conns;
+	kept_conns = c;
+	pthread_mutex_unlock(&kept_lock);
+}
+
+/*
+ * Let go of C's descriptor: closed when it is still the socket it was (in
+ * a forked child that only drops the child's reference, never the
+ * parent's connection), left alone when the number names another file.
+ */
+static void
+conn_drop(struct conn *c)
+{
+	pthread_mutex_lock(&kept_lock);
+	for (struct conn **p = &kept_conns; *p != NULL; p = &(*p)->next_kept)
+		if (*p == c) {
+			*p = c->next_kept;
+			break;
+		}
+	c->next_kept = NULL;
+	close_if_same(c);
+	pthread_mutex_unlock(&kept_lock);
+}
+
+/* pam_end() (or a replacement): the connection goes with the handle. */
+static void
+free_conn(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	conn_drop(data);
+	free(data);
+}
+
+/*
+ * The handle's connection record for SOCKET, made on first use (no
+ * descriptor yet), or NULL without memory.  A record for another socket
+ * (another line's socket= option) is replaced.  Where libpam keeps no data
+ * (an entry point called outside a PAM stack) the record is transient:
+ * conn_done() closes and frees it after the call.
+ */
+static struct conn *
+conn_of(pam_handle_t *pamh, const char *socket)
+{
+	const void *data = NULL;
+	struct conn *c;
+	size_t len = strlen(socket);
+
+	if (pam_get_data(pamh, DATA_CONN, &data) == PAM_SUCCESS &&
+	    data != NULL && strcmp(((const struct conn *)data)->socket,
+	    socket) == 0)
+		return (struct conn *)data;
+	if ((c = malloc(sizeof(*c) + len + 1)) == NULL)
+		return NULL;
+	c->fd = -1;
+	c->pid = 0;
+	c->last_id = 0;
+	c->next_kept = NULL;
+	memcpy(c->socket, socket, len + 1);
+	pthread_once(&kept_once, kept_init);
+	/* libpam calls the old record's cleanup, which closes it. */
+	c->transient = !kept_safe || pam_set_data(pamh, DATA_CONN, c,
+	    free_conn) != PAM_SUCCESS;
+	return c;
+}
+
+/* After a call on C: a transient record goes now. */
+static void
+conn_done(struct conn *c)
+{
+	if (c != NULL && c->transient)
+		free_conn(NULL, c, 0);
+}
+
+/* The next request id on C: never 0 (the daemon's pushed events). */
+static uint32_t
+conn_next_id(struct conn *c)
+{
+	if (++c->last_id == 0)
+		c->last_id = 1;
+	return c->last_id;
 }
 
 /* Quote an untrusted string for a log line (zt_escape, bounded). */
@@ -179,22 +373,56 @@ to_pam_rc(int r, const struct zt_msg *reply, const char **why)
 	return PAM_AUTHINFO_UNAVAIL;
 }
 
-/* Connect, send REQUEST, wait for REPLY; the zt_client_call() result. */
+/*
+ * Send REQUEST on the handle's connection C (made now when there is none
+ * this process may use) and wait for REPLY; the zt_client_call() result.
+ * A kept connection that ztd has closed since (restarted, or idle too
+ * long) is made again once, and the request sent on the new one; any
+ * other failure drops the connection, so that nothing left on it (a late
+ * reply) can meet a later call.  With KEEP false, or after an error for
+ * the whole connection, it is closed once the reply is in.
+ */
 static int
-call_ztd(const struct zt_pam_args *args, const struct zt_msg *request,
-    struct zt_msg *reply)
+call_ztd(const struct zt_pam_args *args, struct conn *c,
+    const struct zt_msg *request, struct zt_msg *reply, bool keep)
 {
 	int64_t deadline = zt_monotonic_ms() + args->timeout_ms;
+	struct ucred cred;
+	socklen_t len;
+	struct stat st;
+	bool reused;
 	int fd, r;
 
-	/* One budget for both: a full backlog takes from the call's time. */
-	if ((fd = zt_client_connect_within(args->socket,
-	    args->timeout_ms)) < 0)
-		return fd;
-	r = zt_client_call(fd, request, reply,
-	    (int)(deadline - zt_monotonic_ms()));
-	close(fd);
-	return r;
+	for (int attempt = 0;; attempt++) {
+		/* A kept connection's peer is checked again, as at connect:
+		 * only root's ztd is ztd. */
+		len = sizeof(cred);
+		reused = conn_ours(c) && getsockopt(c->fd, SOL_SOCKET,
+		    SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0;
+		if (!reused) {
+			conn_drop(c);
+			/* One budget for all: a full backlog takes from the
+			 * call's time. */
+			if ((fd = zt_client_connect_within(args->socket,
+			    (int)(deadline - zt_monotonic_ms()))) < 0)
+				return fd;
+			if (fstat(fd, &st) < 0) {
+				r = -errno;
+				close(fd);
+				return r;
+			}
+			conn_set(c, fd, &st);
+		}
+		r = (int)(deadline - zt_monotonic_ms());
+		r = r > 0 ? zt_client_call(c->fd, request, reply, r) :
+		    ZT_E_TIMEOUT;
+		if (r == 0 && reply->request_id == request->request_id &&
+		    keep && !c->transient)
+			return 0;
+		conn_drop(c);
+		if (r != ZT_E_CLOSED || !reused || attempt > 0)
+			return r;
+	}
 }
 
 /*
@@ -241,6 +469,7 @@ ask_session(pam_handle_t *pamh, const struct zt_pam_args *args,
 	const void *service = NULL;
 	const char *user = NULL, *why, *id;
 	struct zt_msg *request, *reply;
+	struct conn *c;
 	uid_t uid;
 	int r, rc;
 
@@ -265,12 +494,14 @@ ask_session(pam_handle_t *pamh, const struct zt_pam_args *args,
 	/* Two messages of 8 KiB each: off the caller's stack. */
 	request = malloc(sizeof(*request));
 	reply = malloc(sizeof(*reply));
-	if (request == NULL || reply == NULL) {
+	if (request == NULL || reply == NULL ||
+	    (c = conn_of(pamh, args->socket)) == NULL) {
 		free(request);
 		free(reply);
 		return PAM_BUF_ERR;
 	}
-	if ((r = zt_msg_init(request, ZT_MSG_SESSION_OPEN, REQUEST_ID)) < 0 ||
+	if ((r = zt_msg_init(request, ZT_MSG_SESSION_OPEN,
+	    conn_next_id(c))) < 0 ||
 	    (r = zt_msg_put_u32(request, ZT_F_UID, (uint32_t)uid)) < 0 ||
 	    (r = put_item(pamh, request, ZT_F_SERVICE, PAM_SERVICE)) < 0 ||
 	    (r = put_item(pamh, request, ZT_F_ACCOUNT, PAM_USER)) < 0 ||
@@ -285,7 +516,9 @@ ask_session(pam_handle_t *pamh, const struct zt_pam_args *args,
 		rc = PAM_SERVICE_ERR;
 		goto out;
 	}
-	r = call_ztd(args, request, reply);
+	/* Kept for the calls that follow on this handle: account after
+	 * auth, session open after account, the close of a grant. */
+	r = call_ztd(args, c, request, reply, true);
 	rc = to_pam_rc(r, reply, &why);
 	quote(quoted_why, why);
 	if (rc == PAM_SUCCESS && !check_only) {
@@ -327,6 +560,10 @@ ask_session(pam_handle_t *pamh, const struct zt_pam_args *args,
 		break;
 	}
 out:
+	/* No grant to close later: nothing more to ask on this handle. */
+	if (!check_only && rc != PAM_SUCCESS)
+		conn_drop(c);
+	conn_done(c);
 	free(request);
 	free(reply);
 	return rc;
@@ -344,20 +581,27 @@ close_grant(pam_handle_t *pamh, const struct zt_pam_args *args,
 	struct zt_msg *request, *reply;
 	char quoted_why[QUOTED_MAX];
 	const char *why;
+	struct conn *c;
 	int r, rc;
 
 	request = malloc(sizeof(*request));
 	reply = malloc(sizeof(*reply));
-	if (request == NULL || reply == NULL) {
+	if (request == NULL || reply == NULL ||
+	    (c = conn_of(pamh, args->socket)) == NULL) {
 		free(request);
 		free(reply);
 		return PAM_BUF_ERR;
 	}
-	if ((r = zt_msg_init(request, ZT_MSG_SESSION_CLOSE, REQUEST_ID)) < 0 ||
-	    (r = zt_msg_put_str(request, ZT_F_GRANT, id)) < 0)
+	/* The session's last call: the connection closes with it. */
+	if ((r = zt_msg_init(request, ZT_MSG_SESSION_CLOSE,
+	    conn_next_id(c))) < 0 ||
+	    (r = zt_msg_put_str(request, ZT_F_GRANT, id)) < 0) {
 		rc = PAM_SERVICE_ERR;
-	else
-		rc = to_pam_rc(call_ztd(args, request, reply), reply, &why);
+		conn_drop(c);
+	} else {
+		r = call_ztd(args, c, request, reply, false);
+		rc = to_pam_rc(r, reply, &why);
+	}
 	if (rc == PAM_PERM_DENIED || rc == PAM_IGNORE)
 		rc = PAM_SESSION_ERR;
 	if (rc == PAM_SUCCESS) {
@@ -369,6 +613,7 @@ close_grant(pam_handle_t *pamh, const struct zt_pam_args *args,
 		    "ended: %s", id, r < 0 ? zt_strerror(r) :
 		    quote(quoted_why, why));
 	}
+	conn_done(c);
 	free(request);
 	free(reply);
 	return rc;

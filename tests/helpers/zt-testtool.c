@@ -270,6 +270,8 @@ drain_events(int fd)
  *   decide-pid PID ACTION OBJECT   on the grant's behalf, passing PID's
  *                           pidfd as the acting process
  *   close                   close the session (ends the grant)
+ *   close-events            the same, printing "events ahead N, " (the
+ *                           events that came ahead of the reply) first
  *   events                  print pushed events ("none" if there are none)
  *   report ACTION OBJECT TOKEN   a REPORT of one cache hit of OBJECT, with
  *                           TOKEN "last" (the token and end of the last
@@ -351,6 +353,32 @@ build_report(struct zt_msg *request, const char *grant, const char *action,
 	return 0;
 }
 
+/*
+ * zt_client_call, counting into *EVENTS the pushed events that came ahead
+ * of the reply (zt_client_call skips them unseen).
+ */
+static int
+call_counting_events(int fd, const struct zt_msg *request,
+    struct zt_msg *reply, unsigned *events)
+{
+	int r;
+
+	*events = 0;
+	if ((r = zt_client_send(fd, request, -1, 5000)) < 0)
+		return r;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 5000) <= 0)
+			return ZT_E_TIMEOUT;
+		if ((r = zt_msg_recv(fd, reply)) < 0)
+			return r;
+		if (reply->type != ZT_MSG_EVENT || reply->request_id != 0)
+			return 0;
+		(*events)++;
+	}
+}
+
 static int
 session(const char *path, const char *uid_text, const char *service)
 {
@@ -420,7 +448,8 @@ session(const char *path, const char *uid_text, const char *service)
 			run_child(line + 4, grant);
 			continue;
 		}
-		if (strcmp(verb, "close") == 0) {
+		if (strcmp(verb, "close") == 0 ||
+		    strcmp(verb, "close-events") == 0) {
 			zt_msg_init(&request, ZT_MSG_SESSION_CLOSE,
 			    request_id++);
 			zt_msg_put_str(&request, ZT_F_GRANT, grant);
@@ -453,6 +482,21 @@ session(const char *path, const char *uid_text, const char *service)
 				zt_msg_put_str(&request, ZT_F_GRANT, grant);
 		} else {
 			printf("bad command\n");
+			continue;
+		}
+		if (strcmp(verb, "close-events") == 0) {
+			unsigned events;
+
+			/* close, and how many events came ahead of the
+			 * reply on this connection */
+			r = call_counting_events(fd, &request, &reply,
+			    &events);
+			if (r < 0)
+				printf("call %s\n", zt_strerror(r));
+			else
+				printf("events ahead %u, ", events);
+			if (r == 0)
+				print_decision(&reply);
 			continue;
 		}
 		r = zt_client_call_fd(fd, &request, pidfd, &reply, 5000);

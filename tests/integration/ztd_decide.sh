@@ -304,12 +304,15 @@ open_session s2 "$agent_uid" cron
 grant2=$(head -n 1 "$work/s2.out" | sed -n 's/.* grant=\([0-9a-f]\{32\}\):.*/\1/p')
 check "a second session gets a grant, listed ($grant2)" \
     sh -c "[ -n '$grant2' ] && '$ZTCTL' --socket '$sock' grants | grep -q '^$grant2 '"
-out=$(ask s2 close)
+out=$(ask s2 close-events)
 "$ZTCTL" --socket "$sock" grants >"$work/grants.out"
 rc=$?
 check "closing the session ends the grant ($out)" \
-    sh -c "printf '%s' '$out' | grep -q '^allow' && [ $rc -eq 0 ] &&
-    [ -n '$grant2' ] && ! grep -q '$grant2' '$work/grants.out'"
+    sh -c "printf '%s' '$out' | grep -q '^events ahead [0-9]*, allow' &&
+    [ $rc -eq 0 ] && [ -n '$grant2' ] && ! grep -q '$grant2' '$work/grants.out'"
+# The revoke above pushed its event to s1: here the reply says it.
+check "the connection that closed it gets no grant-ended event ahead of the reply ($out)" \
+    has "$out" '^events ahead 0, '
 
 # the supervisor's exit ends the grant
 open_session s3 "$agent_uid" zt-agent

@@ -2,6 +2,7 @@
 /* pam_zt.so through a real PAM stack against a real ztd and fake servers. */
 #include "config.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -87,11 +88,12 @@ static struct {
 	char ztd[PATH_SIZE];
 	char ztctl[PATH_SIZE];
 	pid_t ztd_pid;
+	pid_t own_pid;		/* a test's own ztd while it runs, or -1 */
 	int log_fd;
 	char *log;		/* every datagram received, one per line */
 	size_t log_used;
 	uid_t agent_uid;
-} g = { .ztd_pid = -1, .log_fd = -1 };
+} g = { .ztd_pid = -1, .own_pid = -1, .log_fd = -1 };
 
 /* ------------------------------------------------------------ helpers */
 
@@ -284,6 +286,19 @@ start_ztd(const char *config, const char *sock)
 	return pid;
 }
 
+/* A ztd of a test's own: CONFIG ztd-NAME.conf, state-NAME, SOCK NAME.sock. */
+static pid_t
+own_ztd(const char *name, char config[LINE_SIZE], char sock[LINE_SIZE])
+{
+	char statedir[LINE_SIZE];
+
+	snprintf(config, LINE_SIZE, "%s/ztd-%s.conf", g.dir, name);
+	snprintf(statedir, LINE_SIZE, "%s/state-%s", g.dir, name);
+	snprintf(sock, LINE_SIZE, "%s/%s.sock", g.dir, name);
+	write_config(config, statedir, "mode = \"software\";");
+	return start_ztd(config, sock);
+}
+
 static void
 stop_pid(pid_t pid)
 {
@@ -383,6 +398,63 @@ ztctl_check_grant(const char *grant)
 	return run(NULL, 0, "'%s' --socket '%s' check --agent worker "
 	    "--action exec --object /usr/bin/rsync --grant %s", g.ztctl,
 	    g.sock, grant);
+}
+
+/* The supervisor pid ztd at SOCK lists for GRANT (`ztctl grants`), or -1. */
+static long
+grant_supervisor(const char *sock, const char *grant)
+{
+	char out[8192], *line;
+	long pid;
+
+	if (grant[0] == '\0' || run(out, sizeof(out), "'%s' --socket '%s' "
+	    "grants", g.ztctl, sock) != 0 || (line = strstr(out, grant)) ==
+	    NULL)
+		return -1;
+	/* GRANT AGENT ACCOUNT UID PID ... */
+	if (sscanf(line, "%*32s %*s %*s %*u %ld", &pid) != 1)
+		return -1;
+	return pid;
+}
+
+/* Is the module under test mapped in this process (/proc/self/maps)? */
+static bool
+module_mapped(void)
+{
+	char line[LINE_SIZE];
+	bool mapped = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (f == NULL)
+		die("/proc/self/maps");
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, g.module) != NULL)
+			mapped = true;
+	fclose(f);
+	return mapped;
+}
+
+/* How many sockets this process has open (/proc/self/fd). */
+static int
+sockets_open(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char link[64], path[PATH_SIZE];
+	int n = 0;
+
+	if (d == NULL)
+		die("/proc/self/fd");
+	while ((e = readdir(d)) != NULL) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%.32s", e->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len > 0 && strncmp(link, "socket:", 7) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /* ------------------------------------------------------- fake servers */
@@ -596,6 +668,7 @@ teardown_all(void **state)
 {
 	(void)state;
 	stop_pid(g.ztd_pid);
+	stop_pid(g.own_pid);	/* a test that failed before stopping it */
 	if (g.log_fd >= 0)
 		close(g.log_fd);
 	free(g.log);
@@ -989,18 +1062,14 @@ test_killed_mid_request(void **state)
 static void
 test_real_ztd_stopped(void **state)
 {
-	char config[LINE_SIZE], statedir[LINE_SIZE], sock[LINE_SIZE];
+	char config[LINE_SIZE], sock[LINE_SIZE];
 	pam_handle_t *pamh;
 	int64_t start, elapsed;
 	pid_t pid;
 	int rc;
 
 	(void)state;
-	snprintf(config, sizeof(config), "%s/ztd-stop.conf", g.dir);
-	snprintf(statedir, sizeof(statedir), "%s/state-stop", g.dir);
-	snprintf(sock, sizeof(sock), "%s/stop.sock", g.dir);
-	write_config(config, statedir, "mode = \"software\";");
-	pid = start_ztd(config, sock);
+	pid = own_ztd("stop", config, sock);
 	service("zt-agent", "account [success=ok ignore=ignore default=die] "
 	    "%s socket=%s timeout=300\naccount required pam_permit.so\n",
 	    g.module, sock);
@@ -1263,6 +1332,160 @@ test_close_after_revoke(void **state)
 	pam_end(pamh, rc);
 }
 
+/*
+ * One connection to ztd per PAM handle: kept from auth to account to
+ * session open and close, yet each call asks for its own decision; a ztd
+ * restarted in between is met by one reconnect and the call decided by
+ * the new ztd (a grant the old one made is no grant of the new one: the
+ * close is refused); a ztd gone for good is a deny.
+ */
+static void
+test_connection_kept_across_restart(void **state)
+{
+	char config[LINE_SIZE], sock[LINE_SIZE], grant[33];
+	pam_handle_t *pamh;
+	int before, rc;
+
+	(void)state;
+	g.own_pid = own_ztd("restart", config, sock);
+	service("zt-agent",
+	    "auth [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "auth required pam_permit.so\n"
+	    "account [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "account required pam_permit.so\n"
+	    "session [success=ok ignore=ignore default=die] %s socket=%s\n"
+	    "session required pam_permit.so\n",
+	    g.module, sock, g.module, sock, g.module, sock);
+	before = sockets_open();
+
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_authenticate(pamh, PAM_SILENT), PAM_SUCCESS);
+	assert_int_equal(sockets_open(), before + 1);
+	assert_int_equal(pam_acct_mgmt(pamh, PAM_SILENT), PAM_SUCCESS);
+	assert_int_equal(sockets_open(), before + 1);	/* the same one */
+	drain_log();
+	g.log_used = 0;
+	g.log[0] = '\0';
+
+	/* Restarted between account and session: decided by the new ztd. */
+	stop_pid(g.own_pid);
+	g.own_pid = start_ztd(config, sock);
+	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_SUCCESS);
+	grant_of(pamh, grant);
+	assert_int_equal(strlen(grant), 32);
+	assert_int_equal(grant_supervisor(sock, grant), (long)getpid());
+	assert_int_equal(sockets_open(), before + 1);
+	usleep(100000);
+	drain_log();
+	assert_non_null(strstr(g.log, "decision=allow action=session "
+	    "agent=\"worker\" account=\"daemon\""));
+
+	/* Restarted with the session open: the new ztd has no such grant,
+	 * so the close is refused (never a success it did not give). */
+	stop_pid(g.own_pid);
+	g.own_pid = start_ztd(config, sock);
+	rc = pam_close_session(pamh, PAM_SILENT);
+	assert_int_equal(rc, PAM_SESSION_ERR);
+	pam_end(pamh, rc);
+	assert_int_equal(sockets_open(), before);
+
+	/* Gone for good between account and session: denied. */
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_acct_mgmt(pamh, PAM_SILENT), PAM_SUCCESS);
+	stop_pid(g.own_pid);
+	g.own_pid = -1;
+	rc = pam_open_session(pamh, PAM_SILENT);
+	pam_end(pamh, rc);
+	assert_int_equal(rc, PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(sockets_open(), before);
+	agent_service("");
+}
+
+/*
+ * A fork between calls (sshd's privilege separation) never inherits the
+ * parent's connection (root's, to ztd: a child that drops to the user's
+ * uid must not hold it): it is closed in the child at the fork, the
+ * child's session is its own, supervised by the child, and the parent's
+ * connection still serves the parent.
+ */
+static void
+test_fork_gets_own_connection(void **state)
+{
+	char grant[33], child_grant[33] = "", inherited = 'x';
+	int to_parent[2], to_child[2], status, rc, before;
+	pam_handle_t *pamh;
+	ssize_t n;
+	pid_t child;
+
+	(void)state;
+	before = sockets_open();
+	pamh = pam_begin("zt-agent", "daemon");
+	assert_int_equal(pam_acct_mgmt(pamh, PAM_SILENT), PAM_SUCCESS);
+	assert_int_equal(sockets_open(), before + 1);	/* kept */
+	assert_true(module_mapped());
+	if (pipe(to_parent) != 0 || pipe(to_child) != 0)
+		die("pipe");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		char go;
+
+		/* Is the parent's connection still open here? */
+		inherited = sockets_open() == before ? 'n' : 'y';
+		close(to_parent[0]);
+		close(to_child[1]);
+		rc = pam_open_session(pamh, PAM_SILENT);
+		grant_of(pamh, grant);
+		if (rc != PAM_SUCCESS)
+			grant[0] = '\0';
+		if (write(to_parent[1], &inherited, 1) != 1 ||
+		    write(to_parent[1], grant, sizeof(grant)) !=
+		    (ssize_t)sizeof(grant) || read(to_child[0], &go, 1) != 1)
+			_exit(2);
+		rc = rc == PAM_SUCCESS ? pam_close_session(pamh, PAM_SILENT) :
+		    rc;
+		pam_end(pamh, rc);
+		_exit(rc == PAM_SUCCESS ? 0 : 1);
+	}
+	close(to_parent[1]);
+	close(to_child[0]);
+	assert_int_equal(read(to_parent[0], &inherited, 1), 1);
+	assert_int_equal(inherited, 'n');
+	n = read(to_parent[0], child_grant, sizeof(child_grant));
+	assert_int_equal(n, sizeof(child_grant));
+	assert_int_equal(strlen(child_grant), 32);
+	assert_int_equal(grant_supervisor(g.sock, child_grant), (long)child);
+
+	/* The parent's own session, on its own connection. */
+	assert_int_equal(pam_open_session(pamh, PAM_SILENT), PAM_SUCCESS);
+	grant_of(pamh, grant);
+	assert_int_equal(strlen(grant), 32);
+	assert_string_not_equal(grant, child_grant);
+	assert_int_equal(grant_supervisor(g.sock, grant), (long)getpid());
+	rc = pam_close_session(pamh, PAM_SILENT);
+	assert_int_equal(rc, PAM_SUCCESS);
+	pam_end(pamh, rc);
+
+	assert_int_equal(write(to_child[1], "x", 1), 1);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_false(grant_listed(child_grant));
+	close(to_parent[0]);
+	close(to_child[1]);
+
+	/* Unloaded with the last handle, the module leaves no fork handler
+	 * behind (glibc drops it at dlclose): a fork now is a plain fork. */
+	assert_false(module_mapped());
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -1287,6 +1510,8 @@ main(void)
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_hostile_environment),
 		cmocka_unit_test(test_close_after_revoke),
+		cmocka_unit_test(test_connection_kept_across_restart),
+		cmocka_unit_test(test_fork_gets_own_connection),
 	};
 	struct stat st;
 	char module[LINE_SIZE];
