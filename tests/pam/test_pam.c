@@ -283,6 +283,24 @@ start_ztd(const char *config, const char *sock)
 		fprintf(stderr, "test_pam: ztd did not start (see %s)\n", err);
 		exit(99);
 	}
+	/* Its first measurement done (the host trusted or not): until then
+	 * a request may wait for it (up to 5 s, ATTEST_WAIT_MS) longer than
+	 * pam_zt waits (3 s) on a loaded machine.  No deadline of ours: the
+	 * status says when. */
+	for (;;) {
+		char out[LINE_SIZE * 4];
+
+		if (run(out, sizeof(out), "'%s' --socket '%s' status", g.ztctl,
+		    sock) == 0 && strstr(out, "attestation:") != NULL &&
+		    strstr(out, "not measured yet") == NULL)
+			break;		/* trusted or not: measured */
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			fprintf(stderr, "test_pam: ztd ended at its start "
+			    "(see %s)\n", err);
+			exit(99);
+		}
+		usleep(20000);
+	}
 	return pid;
 }
 
