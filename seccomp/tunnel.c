@@ -612,10 +612,14 @@ tunnels_close_all(struct tunnels *t, const char *why)
 		shutdown(r->local, SHUT_RDWR);
 	}
 	drop_contexts(t);
-	/* EVP_PKEY_free clears the private scalar before freeing it. */
-	EVP_PKEY_free(t->key);
+	/* EVP_PKEY_free clears the private scalar before freeing it.  Only
+	 * what is there: a grant that made no tunnel never loads libcrypto
+	 * (lazylib.h), not even to free nothing at its end. */
+	if (t->key != NULL)
+		EVP_PKEY_free(t->key);
 	t->key = NULL;
-	X509_free(t->cert);
+	if (t->cert != NULL)
+		X509_free(t->cert);
 	t->cert = NULL;
 	/* Let the relays finish and write their close lines (the process
 	 * may exit right after), for at most a second. */

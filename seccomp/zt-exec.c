@@ -28,7 +28,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "digest.h"
 #include "filter.h"
 #include "lazylib.h"
 #include "landlock.h"
@@ -567,7 +566,6 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_FAILED;
 	}
-	digest_short_lived();
 	zt_log_open_syslog("zt-exec", log_socket, LOG_AUTHPRIV, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if ((code = check_supervisor()) != 0)
