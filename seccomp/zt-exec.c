@@ -15,6 +15,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,9 @@ static struct supervisor *supervisor;
 static struct tunnels *tunnels;
 static struct resolver *resolver;	/* NULL: the profile has no host rules */
 static int root_pidfd = -1;
+/* supervise_start has run: ztd's reader thread may end the grant (and
+ * kill the agent's tree, on_grant_end) from ztconn_start on. */
+static atomic_bool supervising;
 
 static void
 usage(FILE *out)
@@ -265,7 +269,9 @@ on_grant_end(const char *why)
 		resolver_close_all(resolver);
 	if (!profile.kill_on_violation)
 		return;
-	if (supervisor != NULL)
+	/* Until supervise_start has given the supervisor its setup, the
+	 * child (not yet the agent: it waits for G) is the only task. */
+	if (supervisor != NULL && atomic_load(&supervising))
 		supervise_kill_tree(supervisor, why);
 	else if (root_pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, root_pidfd, SIGKILL, NULL, 0);
@@ -755,6 +761,7 @@ main(int argc, char **argv)
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
+	atomic_store(&supervising, true);
 	if (profile.tunnel)
 		tunnels_prepare(tunnels, profile.tunnel_cas,
 		    profile.n_tunnel_cas);
