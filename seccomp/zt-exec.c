@@ -533,6 +533,35 @@ failed(int code)
 	return k != 0 ? k : code;
 }
 
+/*
+ * ztd's connection to its reader thread (*ZTD), the libraries tunnel or
+ * host rules need (loaded now, so that a missing one refuses the launch
+ * rather than ends the agent), the tunnels and the resolver: 0, or an
+ * exit code.
+ */
+static int
+launch_services(int fd, const char *socket_path, const struct launch *l,
+    struct ztconn **ztd)
+{
+	char error[256];
+
+	/* The agent runs as our uid: it must not ptrace us nor write our
+	 * memory through /proc. */
+	prctl(PR_SET_DUMPABLE, 0);
+	if (ztconn_start(ztd, fd, socket_path, l->grant, l->expires_ms,
+	    profile.decision_ttl, on_grant_end) < 0)
+		return EXIT_FAILED;
+	if ((profile.tunnel || profile.dns) &&
+	    lazylib_load(error, sizeof(error)) < 0) {
+		fprintf(stderr, "zt-exec: %s\n", error);
+		return EXIT_FAILED;
+	}
+	if (tunnels_new(&tunnels, *ztd, profile.agent) < 0 ||
+	    (profile.dns && resolver_new(&resolver, *ztd, &profile) < 0))
+		return EXIT_FAILED;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -682,9 +711,23 @@ main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* While the child confines itself (Landlock and the filter: 0.5 ms
+	 * and more), ztd's answer to AGENT_PID, then ztd's connection handed
+	 * to its reader thread and what tunnel or host rules need: off the
+	 * path between the child's N and its G (0.2 ms of thread start,
+	 * and the libraries' load for such a profile).  A grant that ends
+	 * from here on kills the child by its pidfd until supervise_start
+	 * (on_grant_end). */
+	if (root_pidfd < 0 || (code = agent_pid_report(fd, launch.grant,
+	    pid, false, pid_msg)) != 0 || (code = launch_services(fd,
+	    socket_path, &launch, &ztd)) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+		return code != 0 ? code : EXIT_FAILED;
+	}
 	/* The child is confined (and dumpable again) when it says N: only
 	 * then can it be traced.  It waits for G before it execs. */
-	n = root_pidfd < 0 ? -1 : read(sp[0], msg, sizeof(msg) - 1);
+	n = read(sp[0], msg, sizeof(msg) - 1);
 	msg[n > 0 ? n : 0] = '\0';
 	if (n <= 0 || msg[0] != 'N' ||
 	    sscanf(msg + 1, "%d %d", &nfd_child, &abi) != 2) {
@@ -722,35 +765,6 @@ main(int argc, char **argv)
 	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) < 0)
 		zt_log(LOG_INFO, "no synchronous wake-up for the listener: %s",
 		    strerror(errno));
-	if ((code = agent_pid_report(fd, launch.grant, pid, false,
-	    pid_msg)) != 0) {
-		kill(pid, SIGKILL);
-		return code;
-	}
-	/* The agent runs as our uid: it must not ptrace us nor write our
-	 * memory through /proc. */
-	prctl(PR_SET_DUMPABLE, 0);
-	if (ztconn_start(&ztd, fd, socket_path, launch.grant,
-	    launch.expires_ms, profile.decision_ttl, on_grant_end) < 0) {
-		kill(pid, SIGKILL);
-		return EXIT_FAILED;
-	}
-	/* Tunnel rules need libssl, host rules libldns: loaded now, so that
-	 * a missing one refuses the launch rather than ends the agent. */
-	if ((profile.tunnel || profile.dns) &&
-	    lazylib_load(error, sizeof(error)) < 0) {
-		fprintf(stderr, "zt-exec: %s\n", error);
-		kill(pid, SIGKILL);
-		return EXIT_FAILED;
-	}
-	if (tunnels_new(&tunnels, ztd, profile.agent) < 0) {
-		kill(pid, SIGKILL);
-		return EXIT_FAILED;
-	}
-	if (profile.dns && resolver_new(&resolver, ztd, &profile) < 0) {
-		kill(pid, SIGKILL);
-		return EXIT_FAILED;
-	}
 	setup.ztd = ztd;
 	setup.tunnels = tunnels;
 	setup.resolver = resolver;
