@@ -4,18 +4,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "digest.h"
-
-void
-digest_short_lived(void)
-{
-	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
-}
 
 int
 digest_fd(int fd, uint8_t out[DIGEST_SIZE])

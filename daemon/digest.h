@@ -9,10 +9,6 @@
 #define DIGEST_SIZE 32
 #define DIGEST_HEX_SIZE 65	/* 64 hex digits and a NUL */
 
-/* For a process whose exit ends everything (zt-exec): OpenSSL frees
- * nothing at exit, the kernel does.  Before any other OpenSSL call. */
-void digest_short_lived(void);
-
 /* SHA-256 of the regular file open at FD, read from offset 0 with pread.
  * Returns 0 or -errno (-EINVAL: not a regular file). */
 int digest_fd(int fd, uint8_t out[DIGEST_SIZE]);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libssl and libldns loaded on first use (lazylib.h says why). */
+/* libcrypto, libssl and libldns loaded on first use (lazylib.h says why). */
 #include "config.h"
 
 #include <dlfcn.h>
@@ -8,15 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "lazylib.h"
 #include "zt_log.h"
 
 /* The sonames zt-exec was built against (Debian 12: OpenSSL 3, ldns
- * 1.8).  zt-exec is setgid: the loader searches only the system's
+ * 1.8), libcrypto first.  zt-exec is setgid: the loader searches only the system's
  * directories for them. */
-enum { LAZY_SSL, LAZY_LDNS, LAZY_LIBS };
-static const char *const sonames[LAZY_LIBS] = { "libssl.so.3",
-	"libldns.so.3" };
+enum { LAZY_CRYPTO, LAZY_SSL, LAZY_LDNS, LAZY_LIBS };
+static const char *const sonames[LAZY_LIBS] = { "libcrypto.so.3",
+	"libssl.so.3", "libldns.so.3" };
 
 static const struct {
 	int lib;
@@ -34,6 +36,7 @@ static char failure[256];		/* "": loaded */
 static void
 load(void)
 {
+	__typeof__(&OPENSSL_init_crypto) init;
 	void *handles[LAZY_LIBS];
 
 	for (int lib = 0; lib < LAZY_LIBS; lib++)
@@ -52,6 +55,11 @@ load(void)
 			    sonames[functions[i].lib], functions[i].name);
 			return;
 		}
+	/* Before libssl's first call: zt-exec's exit ends everything, and
+	 * OpenSSL's own clean-up at exit must not free what a detached
+	 * tunnel thread may still use (the kernel frees it all). */
+	init = pointers[LAZY_ID_OPENSSL_init_crypto];
+	init(OPENSSL_INIT_NO_ATEXIT, NULL);
 }
 
 static const char *

@@ -1,23 +1,38 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libssl and libldns, loaded by zt-exec only for a grant that uses them.
+ * libcrypto, libssl and libldns, loaded by zt-exec only for a grant that
+ * uses them.
  *
- * Every launch paid for mapping and relocating both at exec (measured:
- * 1.0 ms of CPU of a process's start, against 0.4 ms for libcrypto, which
- * zt-exec keeps linked for its digests), while only tunnel rules (libssl)
- * and host rules (libldns) use them.  Built with ZT_LAZY_LIBS (zt-exec
- * only), tunnel.c and dnsmsg.c call each such function through a pointer
- * from dlsym, typed from the library's own declaration; without it (unit
- * tests, fuzzers) they call the libraries directly.
+ * Every launch paid for mapping and relocating libssl and libldns at exec
+ * (measured: 1.0 ms of CPU of a process's start), and for libcrypto's
+ * 3 000-odd symbol relocations (BIND_NOW) another 0.6-1.0 ms, while only
+ * tunnel rules (libssl, and libcrypto's keys and certificates) and host
+ * rules (libldns) use them.  zt-exec's SHA-256 comes from libcrypto's
+ * static archive (configure's LIBCRYPTO_STATIC: its SHA256_* functions and
+ * CPU dispatch, nothing else), so libcrypto.so is not loaded for digests.
+ * Built with ZT_LAZY_LIBS (zt-exec only), tunnel.c and dnsmsg.c call each
+ * such function through a pointer from dlsym, typed from the library's own
+ * declaration; without it (unit tests, fuzzers) they call the libraries
+ * directly.
  */
 #ifndef ZTX_LAZYLIB_H
 #define ZTX_LAZYLIB_H
 
 #include <stddef.h>
 
-/* X(library, function) for every function of libssl (LAZY_SSL) and
- * libldns (LAZY_LDNS) that zt-exec calls. */
+/* X(library, function) for every function of libcrypto (LAZY_CRYPTO),
+ * libssl (LAZY_SSL) and libldns (LAZY_LDNS) that zt-exec calls. */
 #define LAZYLIB_FUNCTIONS(X) \
+	X(LAZY_CRYPTO, OPENSSL_init_crypto) X(LAZY_CRYPTO, CRYPTO_free) \
+	X(LAZY_CRYPTO, ERR_clear_error) X(LAZY_CRYPTO, ERR_error_string_n) \
+	X(LAZY_CRYPTO, ERR_get_error) X(LAZY_CRYPTO, EVP_PKEY_Q_keygen) \
+	X(LAZY_CRYPTO, EVP_PKEY_free) X(LAZY_CRYPTO, EVP_sha256) \
+	X(LAZY_CRYPTO, X509_REQ_free) X(LAZY_CRYPTO, X509_REQ_new) \
+	X(LAZY_CRYPTO, X509_REQ_set_pubkey) \
+	X(LAZY_CRYPTO, X509_REQ_set_version) X(LAZY_CRYPTO, X509_REQ_sign) \
+	X(LAZY_CRYPTO, X509_check_private_key) X(LAZY_CRYPTO, X509_free) \
+	X(LAZY_CRYPTO, X509_verify_cert_error_string) \
+	X(LAZY_CRYPTO, d2i_X509) X(LAZY_CRYPTO, i2d_X509_REQ) \
 	X(LAZY_SSL, SSL_CTX_ctrl) X(LAZY_SSL, SSL_CTX_free) \
 	X(LAZY_SSL, SSL_CTX_load_verify_file) X(LAZY_SSL, SSL_CTX_new) \
 	X(LAZY_SSL, SSL_CTX_set_verify) X(LAZY_SSL, SSL_CTX_up_ref) \
@@ -62,7 +77,7 @@ enum lazylib_id {
 };
 
 /*
- * Load both libraries and resolve every function, once: 0, or -1 with why
+ * Load the libraries and resolve every function, once: 0, or -1 with why
  * in ERROR (SIZE bytes).  zt-exec calls it at launch for a profile with
  * tunnel or host rules, so that a missing library refuses the launch.
  */
@@ -76,6 +91,27 @@ void *lazylib_function(enum lazylib_id id);
 /* A call NAME(...) goes through the pointer; NAME inside its own
  * expansion is the library's declaration (no recursion). */
 #define LAZYLIB_CALL(name) ((__typeof__(&name))lazylib_function(LAZY_ID_##name))
+#define OPENSSL_init_crypto(...) LAZYLIB_CALL(OPENSSL_init_crypto)(__VA_ARGS__)
+#define CRYPTO_free(...) LAZYLIB_CALL(CRYPTO_free)(__VA_ARGS__)
+#define ERR_clear_error(...) LAZYLIB_CALL(ERR_clear_error)(__VA_ARGS__)
+#define ERR_error_string_n(...) LAZYLIB_CALL(ERR_error_string_n)(__VA_ARGS__)
+#define ERR_get_error(...) LAZYLIB_CALL(ERR_get_error)(__VA_ARGS__)
+#define EVP_PKEY_Q_keygen(...) LAZYLIB_CALL(EVP_PKEY_Q_keygen)(__VA_ARGS__)
+#define EVP_PKEY_free(...) LAZYLIB_CALL(EVP_PKEY_free)(__VA_ARGS__)
+#define EVP_sha256(...) LAZYLIB_CALL(EVP_sha256)(__VA_ARGS__)
+#define X509_REQ_free(...) LAZYLIB_CALL(X509_REQ_free)(__VA_ARGS__)
+#define X509_REQ_new(...) LAZYLIB_CALL(X509_REQ_new)(__VA_ARGS__)
+#define X509_REQ_set_pubkey(...) LAZYLIB_CALL(X509_REQ_set_pubkey)(__VA_ARGS__)
+#define X509_REQ_set_version(...) \
+	LAZYLIB_CALL(X509_REQ_set_version)(__VA_ARGS__)
+#define X509_REQ_sign(...) LAZYLIB_CALL(X509_REQ_sign)(__VA_ARGS__)
+#define X509_check_private_key(...) \
+	LAZYLIB_CALL(X509_check_private_key)(__VA_ARGS__)
+#define X509_free(...) LAZYLIB_CALL(X509_free)(__VA_ARGS__)
+#define X509_verify_cert_error_string(...) \
+	LAZYLIB_CALL(X509_verify_cert_error_string)(__VA_ARGS__)
+#define d2i_X509(...) LAZYLIB_CALL(d2i_X509)(__VA_ARGS__)
+#define i2d_X509_REQ(...) LAZYLIB_CALL(i2d_X509_REQ)(__VA_ARGS__)
 #define SSL_CTX_ctrl(...) LAZYLIB_CALL(SSL_CTX_ctrl)(__VA_ARGS__)
 #define SSL_CTX_free(...) LAZYLIB_CALL(SSL_CTX_free)(__VA_ARGS__)
 #define SSL_CTX_load_verify_file(...) \

@@ -222,13 +222,17 @@ static void
 warm_free(void)
 {
 	warm_take();
-	/* EVP_PKEY_free clears the private scalar before freeing it. */
-	EVP_PKEY_free(warm.key);
+	/* Only what is there: nothing made ahead loads no library to free
+	 * it (lazylib.h).  EVP_PKEY_free clears the private scalar. */
+	if (warm.key != NULL)
+		EVP_PKEY_free(warm.key);
 	warm.key = NULL;
-	OPENSSL_free(warm.der);
+	if (warm.der != NULL)
+		OPENSSL_free(warm.der);
 	warm.der = NULL;
 	for (size_t i = 0; i < warm.n; i++) {
-		SSL_CTX_free(warm.ctx[i]);
+		if (warm.ctx[i] != NULL)
+			SSL_CTX_free(warm.ctx[i]);
 		warm.ctx[i] = NULL;
 	}
 }
@@ -748,10 +752,14 @@ tunnels_close_all(struct tunnels *t, const char *why)
 	}
 	drop_contexts(t);
 	warm_free();
-	/* EVP_PKEY_free clears the private scalar before freeing it. */
-	EVP_PKEY_free(t->key);
+	/* EVP_PKEY_free clears the private scalar before freeing it.  Only
+	 * what is there: a grant that made no tunnel never loads libcrypto
+	 * (lazylib.h), not even to free nothing at its end. */
+	if (t->key != NULL)
+		EVP_PKEY_free(t->key);
 	t->key = NULL;
-	X509_free(t->cert);
+	if (t->cert != NULL)
+		X509_free(t->cert);
 	t->cert = NULL;
 	/* Let the relays finish and write their close lines (the process
 	 * may exit right after), for at most a second. */

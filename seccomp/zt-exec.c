@@ -15,6 +15,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "digest.h"
 #include "filter.h"
 #include "lazylib.h"
 #include "landlock.h"
@@ -78,6 +78,9 @@ static struct supervisor *supervisor;
 static struct tunnels *tunnels;
 static struct resolver *resolver;	/* NULL: the profile has no host rules */
 static int root_pidfd = -1;
+/* supervise_start has run: ztd's reader thread may end the grant (and
+ * kill the agent's tree, on_grant_end) from ztconn_start on. */
+static atomic_bool supervising;
 
 static void
 usage(FILE *out)
@@ -266,7 +269,9 @@ on_grant_end(const char *why)
 		resolver_close_all(resolver);
 	if (!profile.kill_on_violation)
 		return;
-	if (supervisor != NULL)
+	/* Until supervise_start has given the supervisor its setup, the
+	 * child (not yet the agent: it waits for G) is the only task. */
+	if (supervisor != NULL && atomic_load(&supervising))
 		supervise_kill_tree(supervisor, why);
 	else if (root_pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, root_pidfd, SIGKILL, NULL, 0);
@@ -459,29 +464,108 @@ exit_code(int status)
 /*
  * Every kernel feature supervision relies on, or a refusal (exit 125)
  * naming the missing ones and the Linux version that has each; what only
- * weakens or slows supervision is logged.
+ * weakens or slows supervision is logged.  The probe (a thread, a
+ * listener, a socket pair: 0.3-0.55 ms of each launch, profiled) runs on
+ * a thread of its own from the start of main while zt-exec finds the
+ * command, connects and ztd answers; its verdict is taken before the
+ * child is made, and before any other failure is reported, so a kernel
+ * that lacks a feature is still the one reason given.
  */
+static struct {
+	pthread_t thread;
+	bool started, joined;
+	struct zt_kernel k;
+	int code;
+} kernel_check;
+
+static void *
+kernel_probe(void *arg)
+{
+	(void)arg;
+	zt_kernel_probe(&kernel_check.k, ZT_KERNEL_ZTEXEC_NEEDS |
+	    ZT_KERNEL_ZTEXEC_WANTS);
+	return NULL;
+}
+
+static void
+check_kernel_start(void)
+{
+	kernel_check.started = pthread_create(&kernel_check.thread, NULL,
+	    kernel_probe, NULL) == 0;
+}
+
+/* The probe's verdict (joined, or made here if its thread could not
+ * start): 0, or EXIT_FAILED with the refusal said and logged. */
 static int
 check_kernel(void)
 {
-	struct zt_kernel k;
 	char missing[512], why[768];
 
-	zt_kernel_probe(&k, ZT_KERNEL_ZTEXEC_NEEDS | ZT_KERNEL_ZTEXEC_WANTS);
-	if (zt_kernel_missing(&k, ZT_KERNEL_ZTEXEC_NEEDS, missing,
-	    sizeof(missing)) > 0) {
+	if (kernel_check.joined)
+		return kernel_check.code;
+	kernel_check.joined = true;
+	if (!kernel_check.started ||
+	    pthread_join(kernel_check.thread, NULL) != 0)
+		kernel_probe(NULL);
+	if (zt_kernel_missing(&kernel_check.k, ZT_KERNEL_ZTEXEC_NEEDS,
+	    missing, sizeof(missing)) > 0) {
 		snprintf(why, sizeof(why), "this kernel (%s) lacks what "
 		    "zt-exec cannot supervise without: %s; " ZT_KERNEL_ADVICE,
-		    k.release, missing);
+		    kernel_check.k.release, missing);
 		fprintf(stderr, "zt-exec: %s\n", why);
 		zt_log(LOG_ERR, "%s", why);
+		return kernel_check.code = EXIT_FAILED;
+	}
+	if (zt_kernel_missing(&kernel_check.k, ZT_KERNEL_ZTEXEC_WANTS,
+	    missing, sizeof(missing)) > 0)
+		zt_log(LOG_WARNING, "this kernel (%s) lacks %s: see "
+		    "zt-exec(1) for what is weaker without it",
+		    kernel_check.k.release, missing);
+	return kernel_check.code = 0;
+}
+
+/* CODE, unless the kernel's verdict refuses first. */
+static int
+failed(int code)
+{
+	int k = check_kernel();
+
+	return k != 0 ? k : code;
+}
+
+/*
+ * ztd's connection to its reader thread (*ZTD; AHEAD: ztd's answer to
+ * AGENT_PID, with the allows it decided ahead), the libraries tunnel or
+ * host rules need (loaded now, so that a missing one refuses the launch
+ * rather than ends the agent), the tunnels and the resolver: 0, or an
+ * exit code.
+ */
+static int
+launch_services(int fd, const char *socket_path, const struct launch *l,
+    const struct zt_msg *ahead, struct ztconn **ztd)
+{
+	char error[256];
+
+	/* The agent runs as our uid: it must not ptrace us nor write our
+	 * memory through /proc. */
+	prctl(PR_SET_DUMPABLE, 0);
+	if (ztconn_start(ztd, fd, socket_path, l->grant, l->expires_ms,
+	    profile.decision_ttl, ahead, on_grant_end) < 0)
+		return EXIT_FAILED;
+	if ((profile.tunnel || profile.dns) &&
+	    lazylib_load(error, sizeof(error)) < 0) {
+		fprintf(stderr, "zt-exec: %s\n", error);
 		return EXIT_FAILED;
 	}
-	if (zt_kernel_missing(&k, ZT_KERNEL_ZTEXEC_WANTS, missing,
-	    sizeof(missing)) > 0)
-		zt_log(LOG_WARNING, "this kernel (%s) lacks %s: see "
-		    "zt-exec(1) for what is weaker without it", k.release,
-		    missing);
+	if (tunnels_new(&tunnels, *ztd, profile.agent) < 0 ||
+	    (profile.dns && resolver_new(&resolver, *ztd, &profile) < 0))
+		return EXIT_FAILED;
+	/* The grant's certificate asked for now, on its own thread, with
+	 * the key tunnels_warm made: ready before the agent's first
+	 * connect, or sooner for it. */
+	if (profile.tunnel)
+		tunnels_prepare(tunnels, profile.tunnel_cas,
+		    profile.n_tunnel_cas);
 	return 0;
 }
 
@@ -524,13 +608,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_FAILED;
 	}
-	digest_short_lived();
 	zt_log_open_syslog("zt-exec", log_socket, LOG_AUTHPRIV, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if ((code = check_kernel()) != 0)
-		return code;
 	if ((code = check_supervisor()) != 0)
-		return code;
+		return failed(code);
 	/* The supervisor group is for ztd's eyes only (SO_PEERCRED reports
 	 * the effective gid): every file access and /proc check this
 	 * process and its threads make for the agent uses the agent's own
@@ -539,10 +620,12 @@ main(int argc, char **argv)
 	setfsgid(getgid());
 	if ((gid_t)setfsgid((gid_t)-1) != getgid()) {
 		fprintf(stderr, "zt-exec: cannot set its file-system group\n");
-		return EXIT_FAILED;
+		return failed(EXIT_FAILED);
 	}
+	/* After the group change, which is the calling thread's alone. */
+	check_kernel_start();
 	if ((code = find_command(argv[optind], command)) != 0)
-		return code;
+		return failed(code);
 
 	/* Forwarded signals are taken by one thread, blocked in all. */
 	sigemptyset(&forwarded);
@@ -562,24 +645,29 @@ main(int argc, char **argv)
 	bin = open(command, O_RDONLY | O_CLOEXEC);
 	if (bin < 0 || fstat(bin, &st) < 0 || !S_ISREG(st.st_mode)) {
 		fprintf(stderr, "zt-exec: %s: not a readable file\n", command);
-		return EXIT_DENIED;
+		return failed(EXIT_DENIED);
 	}
 	setup.binary_dev = st.st_dev;
 	setup.binary_ino = st.st_ino;
 	own.fd = bin;
 	if ((own.cache = zt_digests_new(SUPERVISE_DIGESTS)) == NULL) {
 		fprintf(stderr, "zt-exec: out of memory\n");
-		return EXIT_FAILED;
+		return failed(EXIT_FAILED);
 	}
 	if ((fd = zt_client_connect(socket_path)) < 0) {
+		if ((code = check_kernel()) != 0)
+			return code;
 		fprintf(stderr, "zt-exec: ztd unreachable at %s: %s\n",
 		    socket_path, zt_strerror(fd));
 		return EXIT_FAILED;
 	}
 	/* The supervisor takes the cache over. */
-	if ((code = ask_launch(fd, command, agent, &own, &supervisor,
-	    &launch, &profile)) != 0)
-		return code;
+	code = ask_launch(fd, command, agent, &own, &supervisor, &launch,
+	    &profile);
+	/* The kernel's verdict before anything else fails or the child is
+	 * made. */
+	if (check_kernel() != 0 || code != 0)
+		return failed(code);
 	/* Our own comparison, before the child may exec: it guards the
 	 * gap between ztd's check and the exec. */
 	if (strcmp(profile.binary, command) != 0 || own.result < 0 ||
@@ -634,9 +722,23 @@ main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* While the child confines itself (Landlock and the filter: 0.5 ms
+	 * and more), ztd's answer to AGENT_PID, then ztd's connection handed
+	 * to its reader thread and what tunnel or host rules need: off the
+	 * path between the child's N and its G (0.2 ms of thread start,
+	 * and the libraries' load for such a profile).  A grant that ends
+	 * from here on kills the child by its pidfd until supervise_start
+	 * (on_grant_end). */
+	if (root_pidfd < 0 || (code = agent_pid_report(fd, launch.grant,
+	    pid, false, pid_msg)) != 0 || (code = launch_services(fd,
+	    socket_path, &launch, &pid_msg[1], &ztd)) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+		return code != 0 ? code : EXIT_FAILED;
+	}
 	/* The child is confined (and dumpable again) when it says N: only
 	 * then can it be traced.  It waits for G before it execs. */
-	n = root_pidfd < 0 ? -1 : read(sp[0], msg, sizeof(msg) - 1);
+	n = read(sp[0], msg, sizeof(msg) - 1);
 	msg[n > 0 ? n : 0] = '\0';
 	if (n <= 0 || msg[0] != 'N' ||
 	    sscanf(msg + 1, "%d %d", &nfd_child, &abi) != 2) {
@@ -674,36 +776,6 @@ main(int argc, char **argv)
 	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) < 0)
 		zt_log(LOG_INFO, "no synchronous wake-up for the listener: %s",
 		    strerror(errno));
-	if ((code = agent_pid_report(fd, launch.grant, pid, false,
-	    pid_msg)) != 0) {
-		kill(pid, SIGKILL);
-		return code;
-	}
-	/* The agent runs as our uid: it must not ptrace us nor write our
-	 * memory through /proc. */
-	prctl(PR_SET_DUMPABLE, 0);
-	if (ztconn_start(&ztd, fd, socket_path, launch.grant,
-	    launch.expires_ms, profile.decision_ttl, &pid_msg[1],
-	    on_grant_end) < 0) {
-		kill(pid, SIGKILL);
-		return EXIT_FAILED;
-	}
-	/* Tunnel rules need libssl, host rules libldns: loaded now, so that
-	 * a missing one refuses the launch rather than ends the agent. */
-	if ((profile.tunnel || profile.dns) &&
-	    lazylib_load(error, sizeof(error)) < 0) {
-		fprintf(stderr, "zt-exec: %s\n", error);
-		kill(pid, SIGKILL);
-		return EXIT_FAILED;
-	}
-	if (tunnels_new(&tunnels, ztd, profile.agent) < 0) {
-		kill(pid, SIGKILL);
-		return EXIT_FAILED;
-	}
-	if (profile.dns && resolver_new(&resolver, ztd, &profile) < 0) {
-		kill(pid, SIGKILL);
-		return EXIT_FAILED;
-	}
 	setup.ztd = ztd;
 	setup.tunnels = tunnels;
 	setup.resolver = resolver;
@@ -714,9 +786,7 @@ main(int argc, char **argv)
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;
 	}
-	if (profile.tunnel)
-		tunnels_prepare(tunnels, profile.tunnel_cas,
-		    profile.n_tunnel_cas);
+	atomic_store(&supervising, true);
 	if (write(sp[0], "G", 1) != 1) {
 		kill(pid, SIGKILL);
 		return EXIT_FAILED;

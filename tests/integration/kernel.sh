@@ -112,6 +112,25 @@ check "zt-exec without ADDFD's SEND flag refuses naming it, 5.14" \
     refused_exec "$NO_ADDFD_SEND" "SECCOMP_ADDFD_FLAG_SEND (Linux 5.14)"
 check "zt-exec without seccomp listeners names all three, 5.0, 5.5, 5.14" \
     refused_exec seccomp:EINVAL "seccomp user notification (Linux 5.0), SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5), SECCOMP_ADDFD_FLAG_SEND (Linux 5.14)"
+# The probe runs while zt-exec asks ztd: with ztd up (root is no agent's
+# in this policy, so ztd refuses the launch: exit 126), a missing feature
+# is still the one reason given, exit 125.
+"$ZTD" --foreground --config "$conf" --socket "$sock" \
+    --syslog-socket "$work/log.sock" 2>>"$work/ztd.stderr" &
+ztd_pid=$!
+track $ztd_pid
+check "ztd up again" wait_for test -S "$sock"
+out=$("$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+    /bin/true 2>&1)
+rc=$?
+check "with every feature, zt-exec reaches ztd, which refuses (exit 126)" \
+    sh -c "[ $rc -eq 126 ] && printf '%s' \"\$1\" | grep -q 'no agent' && ! printf '%s' \"\$1\" | grep -q lacks" _ "$out"
+check "ztd reachable: without the CONTINUE flag zt-exec still refuses (exit 125) naming it" \
+    refused_exec "$NO_CONTINUE" "SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5)"
+check "ztd reachable: without seccomp listeners all three are named" \
+    refused_exec seccomp:EINVAL "seccomp user notification (Linux 5.0), SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5), SECCOMP_ADDFD_FLAG_SEND (Linux 5.14)"
+kill -TERM $ztd_pid
+wait $ztd_pid
 # Emptied once all earlier lines are in: none comes after.
 sink_sync
 : >"$work/syslog.out"

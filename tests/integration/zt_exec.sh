@@ -339,6 +339,20 @@ zx exit 3
 check "zt-exec exits with the agent's status (3, got $rc)" test "$rc" -eq 3
 zx signal 15
 check "an agent killed by signal 15: 143 (got $rc)" test "$rc" -eq 143
+# A profile without tunnel or host rules: zt-exec opens neither libssl,
+# libldns nor libcrypto.so, from its start to its exit (its SHA-256 is
+# linked in: seccomp/lazylib.h).  strace follows zt-exec's main thread
+# only (no -f), so zt-exec still traces its child.
+: >"$work/libs.trace"
+(cd "$work" && timeout 60 strace -qq -e trace=openat,open -o "$work/libs.trace" \
+    setpriv --reuid="$account" --regid="$account" --clear-groups -- \
+    "$ZTEXEC" --socket "$sock" --syslog-socket "$work/log.sock" -- \
+    "$agent" exit 0 </dev/null >/dev/null 2>"$work/zx.err")
+rc=$?
+check "under strace, the launch runs (exit 0, got $rc) and its library opens are seen" \
+    sh -c "[ $rc -eq 0 ] && grep -q 'libseccomp\.so' '$work/libs.trace'"
+check "no libcrypto.so, libssl or libldns opened by zt-exec for a grant without tunnels or names" \
+    sh -c "! grep -qE 'lib(crypto|ssl|ldns)\.so' '$work/libs.trace'"
 out=$(timeout 30 setpriv --reuid="$account" --regid="$account" \
     --clear-groups -- "$ZTEXEC" --socket "$sock" \
     --syslog-socket "$work/log.sock" -- /bin/true 2>&1)
