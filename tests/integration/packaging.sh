@@ -73,6 +73,9 @@ done
 # ---------------------------------------------------------------- control data
 check "libpam-zt depends on ztgate of the same version" \
     sh -c "dpkg-deb -f '$pam_deb' Depends | grep -q 'ztgate (= $version)'"
+ssl_source=$(dpkg-query -f '${source:Package} (= ${source:Version})' -W libssl-dev)
+check "ztgate declares the openssl it links statically (Built-Using: $ssl_source)" \
+    sh -c "[ \"\$(dpkg-deb -f '$ztgate_deb' Built-Using)\" = '$ssl_source' ]"
 check "ztgate's conffiles are /etc/zt/ztd.conf and /etc/logrotate.d/ztd" \
     sh -c "[ \"\$(dpkg-deb --ctrl-tarfile '$ztgate_deb' | tar -xOf - ./conffiles | sort | tr '\n' ' ')\" = '/etc/logrotate.d/ztd /etc/zt/ztd.conf ' ]"
 
