@@ -972,11 +972,13 @@ zt_msg_send(int fd, const struct zt_msg *m)
 }
 
 int
-zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
+zt_msg_recv_from(int fd, struct zt_msg *m, int *passed_fd,
+    struct ucred *sender)
 {
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int)) +
+		    CMSG_SPACE(sizeof(struct ucred))];
 	} control;
 	/* Received in place: decoding reads the wire where it lies. */
 	struct iovec iov = { .iov_base = m->wire, .iov_len = sizeof(m->wire) };
@@ -985,9 +987,12 @@ zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
 		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
 	};
 	struct cmsghdr *cmsg;
+	unsigned passed_count = 0;
 	ssize_t n;
 
 	*passed_fd = -1;
+	if (sender != NULL)
+		memset(sender, 0, sizeof(*sender));
 	do
 		n = recvmsg(fd, &msg, MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -996,8 +1001,14 @@ zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
 	/* Take whatever descriptors came, so none leaks, before judging. */
 	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-		if (cmsg->cmsg_level != SOL_SOCKET ||
-		    cmsg->cmsg_type != SCM_RIGHTS)
+		if (cmsg->cmsg_level != SOL_SOCKET)
+			continue;
+		if (cmsg->cmsg_type == SCM_CREDENTIALS && sender != NULL &&
+		    cmsg->cmsg_len == CMSG_LEN(sizeof(*sender))) {
+			memcpy(sender, CMSG_DATA(cmsg), sizeof(*sender));
+			continue;
+		}
+		if (cmsg->cmsg_type != SCM_RIGHTS)
 			continue;
 		for (size_t i = 0; (i + 1) * sizeof(int) <=
 		    cmsg->cmsg_len - CMSG_LEN(0); i++) {
@@ -1005,14 +1016,16 @@ zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
 
 			memcpy(&passed, CMSG_DATA(cmsg) + i * sizeof(int),
 			    sizeof(int));
+			passed_count++;
 			if (*passed_fd < 0)
 				*passed_fd = passed;
 			else
 				close(passed);
 		}
 	}
-	if (msg.msg_flags & MSG_CTRUNC) {
-		/* More than one descriptor: the kernel dropped the rest. */
+	/* More than one descriptor, kept (room for the credentials holds a
+	 * second) or dropped by the kernel: refused, none kept. */
+	if (passed_count > 1 || (msg.msg_flags & MSG_CTRUNC)) {
 		if (*passed_fd >= 0)
 			close(*passed_fd);
 		*passed_fd = -1;
@@ -1030,6 +1043,12 @@ zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
 		return ZT_E_OVERSIZED;
 	}
 	return zt_msg_decode(m, m->wire, (size_t)n);
+}
+
+int
+zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
+{
+	return zt_msg_recv_from(fd, m, passed_fd, NULL);
 }
 
 int

@@ -422,5 +422,14 @@ int zt_msg_send_fd(int fd, const struct zt_msg *m, int pass_fd);
 /* The same for a whole message already encoded: SIZE bytes at WIRE. */
 int zt_msg_send_wire(int fd, const void *wire, size_t size, int pass_fd);
 int zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd);
+/*
+ * zt_msg_recv_fd, and the sender's credentials as the kernel attached them
+ * to this very message (SCM_CREDENTIALS: its process at the time it sent,
+ * the real uid and gid) into *SENDER when the socket has SO_PASSCRED, else
+ * zeros (pid 0).
+ */
+struct ucred;
+int zt_msg_recv_from(int fd, struct zt_msg *m, int *passed_fd,
+    struct ucred *sender);
 
 #endif

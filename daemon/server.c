@@ -64,11 +64,20 @@ serve_socket(struct server *s, const char *socket_path, char *error,
     size_t size)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int r;
+	int on = 1, r;
 
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ev.data.ptr = &s->listen_watch;
+	/* Every connection accepted inherits it: each message comes with
+	 * its sender's credentials (server_client_ready checks them). */
+	if (setsockopt(s->listen_fd, SOL_SOCKET, SO_PASSCRED, &on,
+	    sizeof(on)) < 0) {
+		r = -errno;
+		snprintf(error, size, "SO_PASSCRED: %s", strerror(errno));
+		server_close(s, socket_path);
+		return r;
+	}
 	if (s->epoll_fd < 0 || s->reserve_fd < 0 ||
 	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev) < 0) {
 		r = -errno;
@@ -552,13 +561,14 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 {
 	struct server *s = &ztd->server;
 	struct zt_msg request, reply;
+	struct ucred sender;
 	int r, passed_fd;
 
 	if (!(events & EPOLLIN)) {
 		close_client(s, c);
 		return;
 	}
-	r = zt_msg_recv_fd(c->fd, &request, &passed_fd);
+	r = zt_msg_recv_from(c->fd, &request, &passed_fd, &sender);
 	if (r < 0 && passed_fd >= 0) {
 		close(passed_fd);
 		passed_fd = -1;
@@ -579,6 +589,31 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 		close_client(s, c);
 		return;
 	}
+	/*
+	 * A connection is its connector's: every message must come from the
+	 * process that connected (the kernel's credentials of the message,
+	 * against SO_PEERCRED's at connect), with the real uid of its first
+	 * message.  A descriptor that reached another process (inherited,
+	 * passed), or a process that gave up its uid in place, is refused
+	 * and the connection closed: identity is never carried over.
+	 */
+	if (sender.pid != c->pid || (c->sender_seen &&
+	    sender.uid != c->sender_uid)) {
+		zt_log(LOG_WARNING, "uid %u gid %u pid %d: a message from "
+		    "pid %d (real uid %u) on its connection refused, the "
+		    "connection closed: a connection is its connector's",
+		    (unsigned)c->uid, (unsigned)c->gid, (int)c->pid,
+		    (int)sender.pid, (unsigned)sender.uid);
+		if (passed_fd >= 0)
+			close(passed_fd);
+		zt_msg_error(&reply, request.request_id, ZT_E_PERM,
+		    "not the connection's process");
+		zt_msg_send(c->fd, &reply);
+		close_client(s, c);
+		return;
+	}
+	c->sender_seen = true;
+	c->sender_uid = sender.uid;
 	touch_client(ztd, c);
 	answer(ztd, c, &request, passed_fd, 0);
 }

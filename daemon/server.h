@@ -43,6 +43,8 @@ struct client {
 	gid_t gid;
 	pid_t pid;
 	int pidfd;			/* -1 when the kernel gave none */
+	bool sender_seen;		/* sender_uid: its first message's */
+	uid_t sender_uid;		/* real uid, SCM_CREDENTIALS */
 	int64_t deadline_ms;		/* closed when idle past this */
 	struct client *prev, *next;	/* by deadline, soonest first */
 	/* A request waiting for an attestation (not read from meanwhile): */

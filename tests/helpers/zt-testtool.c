@@ -938,8 +938,40 @@ credforge(const char *path, uid_t uid)
 	}
 	status_with_creds(fd, "forged uid=0", getpid(), 0, 0);
 	status_with_creds(fd, "forged pid=1", 1, getuid(), getgid());
+	/* ztd closed the connection the forged message came on. */
+	close(fd);
+	if ((fd = zt_client_connect(path)) < 0) {
+		printf("connect again %s\n", zt_strerror(fd));
+		return 1;
+	}
 	status_with_creds(fd, "own", getpid(), getuid(), getgid());
 	status_with_creds(fd, "none", 0, 0, 0);
+	close(fd);
+	return 0;
+}
+
+/*
+ * dropuid SOCKET UID (as root): connect, STATUS ("before: ..."), then give
+ * up root for UID in place (no fork, no exec) and STATUS again on the same
+ * connection ("after: ...").
+ */
+static int
+dropuid(const char *path, uid_t uid)
+{
+	int fd;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if ((fd = zt_client_connect(path)) < 0) {
+		printf("connect %s\n", zt_strerror(fd));
+		return 1;
+	}
+	printf("pid %d\n", (int)getpid());
+	status_with_creds(fd, "before", 0, 0, 0);
+	if (uid == 0 || become(uid, false) < 0) {
+		perror("dropuid: become");
+		return 2;
+	}
+	status_with_creds(fd, "after", 0, 0, 0);
 	close(fd);
 	return 0;
 }
@@ -1074,12 +1106,14 @@ orphan(const char *path, uid_t uid, const char *action, const char *object)
 		if ((again = fork()) < 0)
 			return 2;
 		if (again == 0) {
-			/* The same binary, the same uid, the old pid. */
+			/* The same binary, the same uid, the old pid: it
+			 * asks on the old connection (the connector's pid,
+			 * not the connector), once let go. */
 			close(hold[1]);
 			if (become(uid, false) < 0)
 				_exit(2);
-			if (read(hold[0], &byte, 1) < 0)
-				_exit(2);
+			if (read(hold[0], &byte, 1) == 1 && getpid() == child)
+				decide_on(fd, "second", action, object);
 			_exit(0);
 		}
 		close(hold[0]);
@@ -1091,12 +1125,15 @@ orphan(const char *path, uid_t uid, const char *action, const char *object)
 	printf("reused %d %s\n", (int)child, again == child ? "yes" : "no");
 	/* Let the new process finish becoming UID before ztd looks. */
 	usleep(200000);
-	decide_on(fd, "second", action, object);
-	close(fd);
 	if (again == child) {
+		if (write(hold[1], "g", 1) != 1)
+			return 2;
 		close(hold[1]);
 		waitpid(again, &status, 0);
 	}
+	/* This process asking on it: not the connector at all. */
+	decide_on(fd, "parent", action, object);
+	close(fd);
 	return 0;
 }
 
@@ -1473,6 +1510,8 @@ main(int argc, char **argv)
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "hold") == 0)
 		return hold(argv[2], strtol(argv[3], NULL, 10),
 		    argc == 5 && strcmp(argv[4], "byte") == 0);
+	if (argc == 4 && strcmp(argv[1], "dropuid") == 0)
+		return dropuid(argv[2], (uid_t)strtoul(argv[3], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "credforge") == 0)
 		return credforge(argv[2], (uid_t)strtoul(argv[3], NULL, 10));
 	if (argc == 5 && strcmp(argv[1], "handoff") == 0)
@@ -1500,6 +1539,7 @@ main(int argc, char **argv)
 	    "       zt-testtool sign SOCKET BINARY CSR CERT HOLD\n"
 	    "       zt-testtool tpmproxy PORT UPSTREAM MODEFILE LOG\n"
 	    "       zt-testtool credforge SOCKET UID\n"
+	    "       zt-testtool dropuid SOCKET UID\n"
 	    "       zt-testtool handoff SOCKET CONNECT_UID SEND_UID\n"
 	    "       zt-testtool orphan SOCKET UID ACTION OBJECT\n"
 	    "       zt-testtool burst SOCKET N [hold]\n");

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Who is asking comes from the kernel alone (TESTING.md 12): forged
 # SCM_CREDENTIALS, a connection handed to another uid, a connecting
-# process that exited so that its pid could be reused.
+# process that exited so that its pid could be reused.  Every message
+# comes with the kernel's credentials of its sender (SO_PASSCRED on ztd's
+# side): one from another process than the connector is refused and the
+# connection closed.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -57,47 +60,67 @@ out=$("$TESTTOOL" credforge "$sock" "$nobody" 2>&1)
 forger=$(printf '%s\n' "$out" | sed -n 's/^pid \([0-9]*\) uid .*/\1/p')
 check "the forger connected as uid $nobody ($forger)" \
     has "$out" "^pid [0-9]* uid $nobody\$"
-check "capable forger claiming uid 0 pid 1: the kernel carries it, ztd refuses STATUS" \
+check "capable forger claiming uid 0 pid 1: the kernel carries it, ztd refuses it" \
     has "$out" '^capable forged uid=0 pid=1: error -10017 permission denied$'
-check "ztd's log names the kernel's uid and pid, not the claimed ones" \
-    wait_for logged -F "uid $nobody gid $(id -g nobody) pid $forger: an unprivileged peer may not send status"
+check "ztd's log names the connector's uid and pid, the claim only as the refused sender" \
+    wait_for logged -F "uid $nobody gid $(id -g nobody) pid $forger: a message from pid 1 (real uid 0) on its connection refused, the connection closed"
 check "and no refusal names the claimed uid 0 or pid 1" \
     synced sh -c "! grep -E 'uid 0 gid [0-9]+ pid [0-9]+: an|pid 1: an' '$work/syslog.out'"
 check "without capabilities the kernel refuses to send a claimed uid 0 (EPERM)" \
     has "$out" '^forged uid=0: sendmsg EPERM$'
 check "and a claimed pid 1 (EPERM)" \
     has "$out" '^forged pid=1: sendmsg EPERM$'
-check "its own real credentials pass the kernel, and STATUS is still refused" \
+check "its own real credentials pass the kernel and ztd, and STATUS is still refused" \
     has "$out" '^own: error -10017 permission denied$'
+check "... as an unprivileged peer's" \
+    wait_for logged -F "uid $nobody gid $(id -g nobody) pid $forger: an unprivileged peer may not send status"
 check "as without any credentials" \
     has "$out" '^none: error -10017 permission denied$'
 kill -0 "$ztd_pid" 2>/dev/null
 check "ztd is still alive" test $? -eq 0
 
 # ------------------------------------------------ b. a connection handed on
-# SO_PEERCRED is the connector's, fixed at connect(): a descriptor nobody
-# connected stays nobody's in root's hands ...
+# SO_PEERCRED is the connector's, fixed at connect(), and a connection is
+# its connector's alone: a descriptor nobody connected is refused in
+# root's hands ...
 out=$("$TESTTOOL" handoff "$sock" "$nobody" 0 2>&1)
 check "nobody's connection handed to root: STATUS refused ($(printf '%s' "$out" | tail -n 1))" \
     has "$out" '^status: error -10017 permission denied$'
 connector=$(printf '%s\n' "$out" | sed -n 's/^connector \([0-9]*\)$/\1/p')
-check "and the refusal names the connector's uid $nobody" \
-    wait_for logged -F "uid $nobody gid $(id -g nobody) pid $connector: an unprivileged peer may not send status"
-# ... and root's connection handed to nobody stays root's: a root process
-# that gives its connection away delegates what it may ask (SO_PEERCRED's
-# documented semantics, socket(7); README, "Who may ask what").  ztd's
-# own clients never hand theirs on.
+check "and the refusal names the connector's uid $nobody and root as the sender" \
+    wait_for logged "uid $nobody gid $(id -g nobody) pid $connector: a message from pid [0-9]+ \(real uid 0\) on its connection refused"
+# ... and root's connection handed to nobody does not carry root's rights
+# (until 2026-12 it did: SO_PEERCRED's semantics, socket(7); pam_zt.so now
+# keeps root's connection across a PAM handle's calls, and a descriptor
+# that reaches another process must not carry them).
 out=$("$TESTTOOL" handoff "$sock" 0 "$nobody" 2>&1)
-check "root's connection handed to nobody: answered as root ($(printf '%s' "$out" | tail -n 1))" \
-    has "$out" '^status: reply status-reply$'
+check "root's connection handed to nobody: refused ($(printf '%s' "$out" | tail -n 1))" \
+    has "$out" '^status: error -10017 permission denied$'
+connector=$(printf '%s\n' "$out" | sed -n 's/^connector \([0-9]*\)$/\1/p')
+check "and the refusal names root's connector and nobody as the sender" \
+    wait_for logged "uid 0 gid 0 pid $connector: a message from pid [0-9]+ \(real uid $nobody\) on its connection refused"
+
+# ... nor does a root process keep root's connection once it has given
+# up root in place (no fork, no exec: the real uid of its messages
+# changed from the connection's first).
+out=$("$TESTTOOL" dropuid "$sock" "$nobody" 2>&1)
+dropper=$(printf '%s\n' "$out" | sed -n 's/^pid \([0-9]*\)$/\1/p')
+check "root's connection answers root first ($(printf '%s' "$out" | grep '^before'))" \
+    has "$out" '^before: reply status-reply$'
+check "after the process became nobody in place: refused ($(printf '%s' "$out" | grep '^after'))" \
+    has "$out" '^after: error -10017 permission denied$'
+check "and logged, naming the new real uid" \
+    wait_for logged -F "uid 0 gid 0 pid $dropper: a message from pid $dropper (real uid $nobody) on its connection refused"
 
 # ------------------------------------------------ c. the connector exited
 # A process of the agent's account running the agent's binary asks about
 # itself (DECIDE without a grant: identity through the connection's
 # pidfd), hands the connection to its parent and exits; the parent reaps
 # it and makes a new process of the same account and binary take its pid.
-# Asked again on the old connection, ztd must not answer about the new
-# process: the pidfd it took at accept names the one that exited.
+# Asked again on the old connection by that new process (the connector's
+# pid: the connection's rule passes), ztd must not answer about it: the
+# pidfd it took at accept names the one that exited.  Asked by the parent,
+# the message is refused at once: not the connection's process.
 out=$("$work/agent-tool" orphan "$sock" "$agent_uid" exec /usr/bin/rsync 2>&1)
 check "the agent process asking about itself is allowed (identity proven)" \
     has "$out" '^first: allow risk=low'
@@ -107,6 +130,10 @@ check "asked again on the orphaned connection: denied, the process exited" \
     has "$out" '^second: deny: identity: process [0-9]* exited$'
 check "the deny is audited" \
     wait_for grep -q 'decision=deny action=exec agent="self" account="daemon".*reason="identity: process [0-9]* exited"' "$work/syslog.out"
+check "the parent asking on it: refused, not the connection's process ($(printf '%s' "$out" | grep '^parent'))" \
+    has "$out" '^parent: error -10017 permission denied$'
+check "... and logged so, naming the parent as the sender" \
+    wait_for logged "uid $agent_uid gid [0-9]+ pid [0-9]+: a message from pid [0-9]+ \\(real uid 0\\) on its connection refused"
 
 kill -TERM "$ztd_pid"
 wait "$ztd_pid"

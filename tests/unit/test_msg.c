@@ -2979,6 +2979,74 @@ test_records(void **state)
 	    0 }), 0);
 }
 
+/* Send M on FD with N_FDS descriptors (copies of stdin) attached. */
+static void
+send_with_fds(int fd, const struct zt_msg *m, int n_fds)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(3 * sizeof(int))];
+	} control;
+	int fds[3] = { 0, 0, 0 };
+	struct iovec iov = { .iov_base = (void *)m->wire, .iov_len = m->size };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cmsg;
+
+	if (n_fds > 0) {
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+		memcpy(CMSG_DATA(cmsg), fds, n_fds * sizeof(int));
+	}
+	assert_true(sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)m->size);
+}
+
+/*
+ * zt_msg_recv_from: the sender's credentials of each message, when the
+ * receiver has SO_PASSCRED (ztd: a connection is its connector's); a
+ * second descriptor still refuses the message although the room kept for
+ * the credentials could hold it.
+ */
+static void
+test_recv_from(void **state)
+{
+	struct pair *p = *state;
+	struct zt_msg m, got;
+	struct ucred sender;
+	int on = 1, passed = -2;
+
+	assert_code(zt_msg_init(&m, ZT_MSG_STATUS, TEST_ID), 0);
+	/* Without SO_PASSCRED: no credentials, pid 0. */
+	send_with_fds(p->fd[0], &m, 0);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender), 0);
+	assert_int_equal(passed, -1);
+	assert_int_equal(sender.pid, 0);
+	assert_int_equal(setsockopt(p->fd[1], SOL_SOCKET, SO_PASSCRED, &on,
+	    sizeof(on)), 0);
+	/* With it: this process, its real uid; one descriptor kept. */
+	send_with_fds(p->fd[0], &m, 1);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender), 0);
+	assert_int_equal(sender.pid, getpid());
+	assert_int_equal(sender.uid, getuid());
+	assert_true(passed >= 0);
+	close(passed);
+	/* Two descriptors (both fit beside the credentials): refused, and
+	 * none kept. */
+	send_with_fds(p->fd[0], &m, 2);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender),
+	    ZT_E_PROTOCOL);
+	assert_int_equal(passed, -1);
+	/* Three (the kernel truncates): refused too. */
+	send_with_fds(p->fd[0], &m, 3);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender),
+	    ZT_E_PROTOCOL);
+	assert_int_equal(passed, -1);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct CMUnitTest single_tests[] = {
@@ -2995,6 +3063,8 @@ static const struct CMUnitTest single_tests[] = {
 	cmocka_unit_test(test_escape_8k),
 	cmocka_unit_test(test_escape_sweep),
 	cmocka_unit_test_setup_teardown(test_send_recv, pair_setup,
+	    pair_teardown),
+	cmocka_unit_test_setup_teardown(test_recv_from, pair_setup,
 	    pair_teardown),
 	cmocka_unit_test_setup_teardown(test_recv_oversized, pair_setup,
 	    pair_teardown),
