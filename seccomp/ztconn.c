@@ -895,13 +895,12 @@ ztconn_stop(struct ztconn *z)
 	close(z->wake[1]);
 	pthread_mutex_lock(&z->lock);
 	if (z->fd >= 0) {
-		/* Let ztd read the close before the connection goes. */
-		struct pollfd pfd = { .fd = z->fd, .events = POLLIN };
-
-		poll(&pfd, 1, 200);
-		/* A thread still asking (a resolver or tunnel thread, a
-		 * worker on a notification of a task that died) gets a deny
-		 * at once. */
+		/* Not waiting for ztd's answer to the close: ztd reads what
+		 * the connection holds before its end (and, when our exit
+		 * comes first, before it acts on it: server_drain_pid).  A
+		 * thread still asking (a resolver or tunnel thread, a worker
+		 * on a notification of a task that died) gets a deny at
+		 * once. */
 		close_connection(z);
 	}
 	pthread_mutex_unlock(&z->lock);
