@@ -64,20 +64,11 @@ serve_socket(struct server *s, const char *socket_path, char *error,
     size_t size)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int on = 1, r;
+	int r;
 
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ev.data.ptr = &s->listen_watch;
-	/* Every connection accepted inherits it: each message comes with
-	 * its sender's credentials (server_client_ready checks them). */
-	if (setsockopt(s->listen_fd, SOL_SOCKET, SO_PASSCRED, &on,
-	    sizeof(on)) < 0) {
-		r = -errno;
-		snprintf(error, size, "SO_PASSCRED: %s", strerror(errno));
-		server_close(s, socket_path);
-		return r;
-	}
 	if (s->epoll_fd < 0 || s->reserve_fd < 0 ||
 	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev) < 0) {
 		r = -errno;
@@ -333,11 +324,17 @@ add_client(struct ztd *ztd, int fd)
 	enum client_class class;
 	const char *why;
 	struct client *c;
-	int pidfd = -1;
+	int pidfd = -1, on = 1;
 
-	/* Identity comes from the kernel at connect time, nothing else. */
+	/* Identity comes from the kernel at connect time, nothing else; and
+	 * each message then comes with its sender's credentials (the kernel
+	 * keeps them with every message, those queued before this too:
+	 * server_client_ready checks them).  Set here, not on the listener:
+	 * a connection made before ztd ran (socket activation) would not
+	 * inherit it. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    len != sizeof(cred)) {
+	    len != sizeof(cred) ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0) {
 		zt_log(LOG_WARNING, "client without peer credentials: %s",
 		    strerror(errno));
 		close(fd);
