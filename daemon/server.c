@@ -592,10 +592,15 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 	 * against SO_PEERCRED's at connect), with the real uid of its first
 	 * message.  A descriptor that reached another process (inherited,
 	 * passed), or a process that gave up its uid in place, is refused
-	 * and the connection closed: identity is never carried over.
+	 * and the connection closed: identity is never carried over.  The
+	 * kernel attaches no credentials to what was sent before ztd asked
+	 * for them (at accept: pid 0 then): such messages can only open a
+	 * connection, before any with credentials.
 	 */
-	if (sender.pid != c->pid || (c->sender_seen &&
-	    sender.uid != c->sender_uid)) {
+	bool unknown = sender.pid == 0 && c->pid != 0;
+
+	if (unknown ? c->sender_seen : sender.pid != c->pid ||
+	    (c->sender_seen && sender.uid != c->sender_uid)) {
 		zt_log(LOG_WARNING, "uid %u gid %u pid %d: a message from "
 		    "pid %d (real uid %u) on its connection refused, the "
 		    "connection closed: a connection is its connector's",
@@ -609,8 +614,10 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 		close_client(s, c);
 		return;
 	}
-	c->sender_seen = true;
-	c->sender_uid = sender.uid;
+	if (!unknown) {
+		c->sender_seen = true;
+		c->sender_uid = sender.uid;
+	}
 	touch_client(ztd, c);
 	answer(ztd, c, &request, passed_fd, 0);
 }
