@@ -213,7 +213,7 @@ static const struct schema {
 	    BIT(ZT_F_OBJECT) | BIT(ZT_F_AGENT) | BIT(ZT_F_GRANT),
 	    BIT(ZT_F_OBJECT) },
 	[ZT_MSG_REPORT] = { "report",
-	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS),
+	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS) | BIT(ZT_F_FLAGS),
 	    BIT(ZT_F_GRANT) | BIT(ZT_F_RECORDS) },
 	[ZT_MSG_REPORT_REPLY] = { "report-reply",
 	    BIT(ZT_F_COUNT) | BIT(ZT_F_FLAGS) | BIT(ZT_F_ALLOWS),

@@ -230,6 +230,11 @@ enum zt_field_tag {
 /* ZT_F_FLAGS of ATTEST: export the new quote for tpm2_checkquote (the
  * DECISION reply then holds ZT_F_OBJECT: "" when exported, else why not). */
 #define ZT_ATTEST_EXPORT 1u
+/* ZT_F_FLAGS of REPORT: audit the records, send no REPORT_REPLY when
+ * they are taken (a supervisor that does not wait for the answer; an
+ * answer it never reads would keep its cache from seeing that it is
+ * caught up with ztd).  Errors are still answered. */
+#define ZT_REPORT_NO_REPLY 1u
 /* ZT_F_FLAGS of SESSION_OPEN: every check, but no grant (PAM account) */
 #define ZT_SESSION_CHECK_ONLY 1u
 /* ZT_F_FLAGS of a PROFILE */

@@ -973,7 +973,7 @@ answer_report(struct request *rq)
 	struct zt_record records, record;
 	const char *grant_id;
 	size_t cursor = 0;
-	uint32_t written = 0, forged = 0, lost = 0;
+	uint32_t written = 0, forged = 0, lost = 0, flags = 0;
 	int64_t now = ztd_now_ms();
 	int r;
 
@@ -1020,6 +1020,9 @@ answer_report(struct request *rq)
 	    request->request_id)) < 0 ||
 	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, written)) < 0)
 		return r;
+	if (zt_msg_get_u32(request, ZT_F_FLAGS, &flags) == 0 &&
+	    (flags & ZT_REPORT_NO_REPLY))
+		rq->no_reply = true;
 	return 0;
 }
 

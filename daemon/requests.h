@@ -27,6 +27,8 @@ struct request {
 					 * this attestation is in */
 	uint64_t wait_ticket;		/* set with ZT_E_WAIT: park until
 					 * this attestation is in */
+	bool no_reply;			/* set by a handler: a success is not
+					 * answered (REPORT's NO_REPLY) */
 };
 
 /*

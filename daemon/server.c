@@ -705,6 +705,8 @@ answer(struct ztd *ztd, struct client *c, const struct zt_msg *request,
 		r = ZT_E_TIMEOUT;
 	if (passed_fd >= 0)
 		close(passed_fd);
+	if (r == 0 && rq.no_reply)
+		return;		/* its records go with the pass's flush */
 	if (r < 0) {
 		zt_msg_error(&reply, request->request_id, r, zt_strerror(r));
 		rq.reply_fd = -1;

@@ -150,8 +150,11 @@ report_flush(struct ztconn *z)
 		return 0;
 	if (z->fd < 0)
 		return ZT_E_CLOSED;
+	/* Nobody waits for the answer: ztd sends none. */
 	if ((r = zt_msg_init(&z->out, ZT_MSG_REPORT, ++z->next_id)) < 0 ||
 	    (r = zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant)) < 0 ||
+	    (r = zt_msg_put_u32(&z->out, ZT_F_FLAGS,
+	    ZT_REPORT_NO_REPLY)) < 0 ||
 	    (r = zt_msg_begin_record(&z->out, ZT_F_RECORDS)) < 0)
 		return r;
 	while (sent < z->report_count &&

@@ -273,6 +273,8 @@ drain_events(int fd)
  *   close-events            the same, printing "events ahead N, " (the
  *                           events that came ahead of the reply) first
  *   events                  print pushed events ("none" if there are none)
+ *   report-quiet ACTION OBJECT TOKEN   the same with ZT_REPORT_NO_REPLY,
+ *                           then a STATUS: prints "first answer: TYPE"
  *   report ACTION OBJECT TOKEN   a REPORT of one cache hit of OBJECT, with
  *                           TOKEN "last" (the token and end of the last
  *                           cacheable allow ztd sent), "none" (no token),
@@ -422,6 +424,37 @@ session(const char *path, const char *uid_text, const char *service)
 				drain_events(fd);
 			else
 				printf("none\n");
+			continue;
+		}
+		if (strcmp(verb, "report-quiet") == 0 && n == 3 &&
+		    sscanf(line, "%*s %*s %*s %15s", verb) == 1) {
+			struct zt_msg status;
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			/* A REPORT that asks for no answer, then a STATUS:
+			 * ztd answers in order, so the first answer read
+			 * is the STATUS's when the REPORT got none. */
+			if ((r = build_report(&request, grant, action, object,
+			    verb, token, until)) < 0 ||
+			    (r = zt_msg_put_u32(&request, ZT_F_FLAGS,
+			    ZT_REPORT_NO_REPLY)) < 0 ||
+			    (r = zt_msg_send(fd, &request)) < 0 ||
+			    (r = zt_msg_init(&status, ZT_MSG_STATUS,
+			    request_id++)) < 0 ||
+			    (r = zt_msg_send(fd, &status)) < 0) {
+				printf("send %s\n", zt_strerror(r));
+				continue;
+			}
+			do {
+				if (poll(&pfd, 1, 10000) <= 0 ||
+				    (r = zt_msg_recv(fd, &reply)) < 0) {
+					printf("no answer\n");
+					break;
+				}
+			} while (reply.type == ZT_MSG_EVENT);
+			if (r >= 0)
+				printf("first answer: %s\n",
+				    zt_msg_type_name(reply.type));
 			continue;
 		}
 		if (strcmp(verb, "report") == 0 && n == 3 &&

@@ -231,6 +231,15 @@ check "a hit reported with its allow's token is written ($out)" \
     has "$out" '^report written=1$'
 check "and audited as an allow from zt-exec's cache (cache=local)" \
     wait_for grep -qE "decision=allow action=connect agent=\"worker\" account=\"daemon\" uid=$agent_uid pid=[0-9]+ object=\"tcp:127.0.0.1:5432\" reason=\"allowed from zt-exec's cache [0-9]+ ms before this report$nothing_re\" grant=$grant cache=local" "$work/syslog.out"
+# zt-exec waits for no answer to its reports, and an answer it never
+# reads would keep its cache from knowing it is caught up with ztd: with
+# ZT_REPORT_NO_REPLY ztd writes the record and sends nothing back.
+before_quiet=$(grep -c 'object="tcp:127.0.0.1:5432" .*cache=local' "$work/syslog.out")
+out=$(ask s1 report-quiet connect tcp:127.0.0.1:5432 last)
+check "a report asking for no answer gets none: the next answer is the STATUS after it ($out)" \
+    has "$out" '^first answer: status-reply$'
+check "and its hit is audited all the same (cache=local)" \
+    wait_for sh -c "[ \$(grep -c 'object=\"tcp:127.0.0.1:5432\" .*cache=local' '$work/syslog.out') -gt $before_quiet ]"
 forged() { # ACTION OBJECT TOKEN WHY [fresh]: refused and audited as forged
 	out=$(ask s1 report "$1" "$2" "$3")
 	check "a report of $1 $2 with token $3 is refused ($out)" \
