@@ -36,9 +36,13 @@
  * always covers the certificate.  A ztd that ends before writing the line
  * again leaves it unrevoked, and the next one revokes it at its start, as
  * every unrevoked line: a serial used or not, it is never forgotten.
+ * Reserved when a certificate needs one, never at start (a ztd restarted
+ * again and again, with no tunnel, would fill CA_ISSUED_MAX with serials
+ * revoked unused), and for a short window: what a restart leaves unused
+ * stays in the CRL no longer than an issued certificate would by much.
  */
 #define CA_RESERVE 4
-#define CA_RESERVE_WINDOW 600
+#define CA_RESERVE_WINDOW 60
 
 /* A certificate issued and not yet expired by both clocks. */
 struct issued {
@@ -458,11 +462,6 @@ ca_open(const char *state_dir, const char *trust_domain, struct ca **out,
 		r = create(ca, key_path, cert_path, error);
 	if (r == 0)
 		r = load_issued(ca, error);
-	/* The first certificates then leave without a write of their own;
-	 * failing here only leaves the write to the first of them. */
-	if (r == 0 && reserve_serials(ca) < 0)
-		zt_log(LOG_WARNING, "tunnel CA: cannot record serials ahead "
-		    "in %s", ca->issued_path);
 	if (r < 0) {
 		ca_free(ca);
 		return r;

@@ -99,6 +99,10 @@ write_conf
 check "ztd starts" start_ztd
 check "ztd made its CA key, 0600" \
     test "$(stat -c %a "$work/state/ca.key" 2>/dev/null)" = 600
+# Serials are recorded when a certificate needs one, not at start: a ztd
+# restarted again and again must not fill the CRL with unused serials.
+check "nothing issued yet: no serial recorded ahead (no ca-issued)" \
+    test ! -e "$work/state/ca-issued" -a -s "$work/state/ca.key"
 "$ZTCTL" --socket "$sock" ca show >"$pki/ztd-ca.pem"
 check "ztctl ca show prints the CA certificate" \
     sh -c "openssl x509 -in '$pki/ztd-ca.pem' -noout -subject |
