@@ -285,9 +285,10 @@ start_ztd(const char *config, const char *sock)
 	}
 	/* Its first measurement done (the host trusted or not): until then
 	 * a request may wait for it (up to 5 s, ATTEST_WAIT_MS) longer than
-	 * pam_zt waits (3 s) on a loaded machine.  No deadline of ours: the
-	 * status says when. */
-	for (;;) {
+	 * pam_zt waits (3 s) on a loaded machine.  The status says when; the
+	 * bound (far beyond any load) only keeps a hung ztd from hanging the
+	 * test. */
+	for (int64_t give_up = now_ms() + 300000;;) {
 		char out[LINE_SIZE * 4];
 
 		if (run(out, sizeof(out), "'%s' --socket '%s' status", g.ztctl,
@@ -296,6 +297,13 @@ start_ztd(const char *config, const char *sock)
 			break;		/* trusted or not: measured */
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			fprintf(stderr, "test_pam: ztd ended at its start "
+			    "(see %s)\n", err);
+			exit(99);
+		}
+		if (now_ms() > give_up) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			fprintf(stderr, "test_pam: ztd never measured the host "
 			    "(see %s)\n", err);
 			exit(99);
 		}
