@@ -565,8 +565,17 @@ static struct {
 	unsigned long long lost;
 } relay;
 
+/* The pipe ended: the relay has ZT_LOG_RELAY_LINGER_MS left, from the
+ * first time it is seen. */
+static void
+relay_linger(void)
+{
+	if (relay.give_up_ms == 0)
+		relay.give_up_ms = zt_monotonic_ms() + ZT_LOG_RELAY_LINGER_MS;
+}
+
 /* Is every writer of the pipe gone (the daemon ended)?  From then on the
- * relay has ZT_LOG_RELAY_LINGER_MS left. */
+ * relay lingers. */
 static bool
 relay_writers_gone(void)
 {
@@ -576,7 +585,7 @@ relay_writers_gone(void)
 		return true;
 	if (poll(&pfd, 1, 0) < 0 || !(pfd.revents & (POLLHUP | POLLERR)))
 		return false;
-	relay.give_up_ms = zt_monotonic_ms() + ZT_LOG_RELAY_LINGER_MS;
+	relay_linger();
 	return true;
 }
 
@@ -691,8 +700,8 @@ relay_main(int rfd)
 				break;
 		}
 		/* The linger starts (a read error ends the pipe too). */
-		if (eof && !relay_writers_gone())
-			relay.give_up_ms = zt_monotonic_ms() + ZT_LOG_RELAY_LINGER_MS;
+		if (eof)
+			relay_linger();
 		if (eof && have > 0 && buf[have - 1] != '\n' &&
 		    have < sizeof(buf))
 			buf[have++] = '\n';	/* a writer died mid-line */

@@ -41,9 +41,10 @@ int ca_pem(const struct ca *ca, char *buf, size_t size);
  * in memory and in STATE_DIR/ca-issued: its serial is on disk before the
  * certificate leaves (issuing fails when it cannot be), recorded ahead
  * CA_RESERVE at a time (ca.c) with a notAfter that covers any certificate
- * issued with it, its grant written with the next write.  When ztd starts, every
- * certificate of that file still valid by the wall clock is revoked (its
- * grant ended with the previous ztd) and kept CA_LIFETIME_MAX seconds.
+ * issued with it, its grant written with the next write.  When ztd
+ * starts, every certificate of that file still valid by the wall clock is
+ * revoked (its grant ended with the previous ztd) and kept
+ * CA_LIFETIME_MAX seconds.
  * At most CA_ISSUED_MAX are kept, CA_PER_GRANT_MAX of one grant: then
  * issuing is refused, never a revocation forgotten.  CA_ISSUED_MAX is
  * chosen so that a CRL revoking all of them fits one message.

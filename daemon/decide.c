@@ -351,7 +351,8 @@ decide_in(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 
 	/* A cached low-risk allow under a live grant, still trusted. */
 	if (mode == DECIDE_REAL && s->grant != NULL &&
-	    attest_trusted(ztd->attest) && cache_lookup(ztd->cache, s->grant->id, action, object.text)) {
+	    attest_trusted(ztd->attest) &&
+	    cache_lookup(ztd->cache, s->grant->id, action, object.text)) {
 		d->decision = DECISION_ALLOW;
 		d->risk = RISK_LOW;
 		d->cached = true;
