@@ -290,8 +290,20 @@ check "after a reload the next decision is a miss" \
 # that a failure below is about revoke.
 check "before revoke the grant is live" \
     sh -c "[ -n '$grant' ] && '$ZTCTL' --socket '$sock' grants | grep -q '^$grant '"
+# A connect allowed (cacheable, with its token) just before the revoke:
+# a supervisor may serve a hit of it from its cache before it reads the
+# grant-ended event (or, for an allow decided ahead, that hit is the only
+# record the use will ever have), and its report reaches ztd after the
+# revoke.
+out=$(ask s1 decide connect tcp:127.0.0.1:5432)
+check "before revoke a connect is allowed with a TTL ($out)" \
+    has "$out" '^allow risk=low ttl=[1-9]'
 "$ZTCTL" --socket "$sock" revoke "$grant" >"$work/out"
 check "ztctl revoke GRANT revokes one" grep -qx "revoked 1 grant" "$work/out"
+before_late=$(grep -c 'object="tcp:127.0.0.1:5432" .*cache=local' "$work/syslog.out")
+out=$(ask s1 report connect tcp:127.0.0.1:5432 last)
+check "a hit served before the revoke, reported after it, is still audited ($out)" \
+    wait_for sh -c "[ \$(grep -c 'object=\"tcp:127.0.0.1:5432\" .*cache=local' '$work/syslog.out') -gt $before_late ]"
 out=$(ask s1 events)
 check "the supervisor got the grant-ended event ($out)" \
     sh -c "grep -q '^event 1 $grant: revoked by uid' '$work/s1.out'"
