@@ -101,6 +101,75 @@ grant_remaining_ms(const struct grant *g)
 	return left > 0 ? left : 0;
 }
 
+/* Forget the ended grants kept longer than NOW allows (all: INT64_MAX). */
+static void
+prune_ended(struct ztd *ztd, int64_t now)
+{
+	struct grant *t;
+
+	while ((t = grantset_soonest(&ztd->ended)) != NULL &&
+	    t->expires_ms <= now) {
+		grantset_remove(&ztd->ended, t);
+		decide_write_held(ztd, t);
+		learned_free(t->learned);
+		free(t);
+	}
+}
+
+/*
+ * Keep what REPORT needs of G, which ends now: its supervisor may have
+ * served hits of G's allows from its cache before it read the end, and
+ * their records are still on their way.  The names G's resolver learned
+ * go with it (the audit names them).  Without memory, not kept: such a
+ * report is then refused, and logged as such.
+ */
+static void
+keep_ended(struct ztd *ztd, struct grant *g)
+{
+	int64_t now = ztd_now_ms();
+	const struct agent *a;
+	struct grant *t;
+
+	prune_ended(ztd, now);
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		zt_log(LOG_ERR, "grant %s: out of memory; cache hits reported "
+		    "after its end will be refused", g->id);
+		return;
+	}
+	memcpy(t->id, g->id, sizeof(t->id));
+	memcpy(t->agent, g->agent, sizeof(t->agent));
+	memcpy(t->account, g->account, sizeof(t->account));
+	memcpy(t->service, g->service, sizeof(t->service));
+	memcpy(t->parent, g->parent, sizeof(t->parent));
+	t->uid = g->uid;
+	t->supervisor_pid = g->supervisor_pid;
+	t->supervisor_pidfd = -1;
+	t->created_ms = g->created_ms;
+	/* The last allow cached for it lives at most decision_ttl. */
+	a = config_find_agent(ztd->config, g->agent);
+	t->expires_ms = now + (a != NULL ? (int64_t)a->decision_ttl * 1000 :
+	    0) + ENDED_KEPT_SLACK_MS;
+	audit_limit_init(&t->deny_limit, now, ztd->config->audit_deny_burst);
+	t->learned = g->learned;
+	if (grantset_add(&ztd->ended, t) < 0) {
+		zt_log(LOG_ERR, "grant %s: too many ended grants kept; cache "
+		    "hits reported after its end will be refused", g->id);
+		free(t);
+		return;
+	}
+	g->learned = NULL;
+}
+
+struct grant *
+grant_find_ended(struct ztd *ztd, const char *id)
+{
+	if (id == NULL || strlen(id) != GRANT_ID_LEN)
+		return NULL;
+	prune_ended(ztd, ztd_now_ms());
+	return grantset_find(&ztd->ended, id);
+}
+
 struct grant *
 grant_find(struct ztd *ztd, const char *id)
 {
@@ -227,6 +296,7 @@ grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 	 * rate: the count never goes with the grant. */
 	decide_write_held(ztd, g);
 	grantset_remove(&ztd->grants, g);
+	keep_ended(ztd, g);
 	server_push_event(ztd, g->supervisor_pid, ZT_EVENT_GRANT_ENDED, g->id,
 	    why);
 	if (kill)
@@ -359,6 +429,9 @@ grant_clamp_learned(struct ztd *ztd, int64_t until)
 	for (struct grant *g = grantset_first(&ztd->grants); g != NULL;
 	    g = grantset_next(g))
 		learned_clamp(g->learned, until);
+	for (struct grant *g = grantset_first(&ztd->ended); g != NULL;
+	    g = grantset_next(g))
+		learned_clamp(g->learned, until);
 }
 
 void
@@ -368,4 +441,5 @@ grant_end_all(struct ztd *ztd, const char *why)
 
 	while ((g = grantset_first(&ztd->grants)) != NULL)
 		grant_end(ztd, g, why, false);
+	prune_ended(ztd, INT64_MAX);
 }

@@ -13,6 +13,9 @@
 
 #define GRANT_ID_LEN 32		/* hex digits of 128 random bits */
 #define GRANTS_MAX 65536
+/* How long past decision_ttl an ended grant's REPORTs are still taken:
+ * zt-exec batches its reports up to a second, and a loaded host delays. */
+#define ENDED_KEPT_SLACK_MS 10000
 
 struct ztd;
 struct agent;
@@ -58,6 +61,15 @@ int grant_create(struct ztd *ztd, const struct agent *agent,
 
 /* The live grant with ID, or NULL (also NULL once expired).  O(1). */
 struct grant *grant_find(struct ztd *ztd, const char *id);
+
+/*
+ * The grant ID that ended at most decision_ttl (plus ENDED_KEPT_SLACK_MS)
+ * ago, or NULL: what it was (id, agent, account, uid, supervisor, parent,
+ * the names its resolver learned), for REPORTs of cache hits its
+ * supervisor served before it read the end, which must still be audited.
+ * Never a live grant; nothing may be decided for it.
+ */
+struct grant *grant_find_ended(struct ztd *ztd, const char *id);
 
 /* Does process PID supervise a grant (live or not yet expired by
  * grant_expire)?  O(1). */

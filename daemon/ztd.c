@@ -521,7 +521,8 @@ main(int argc, char **argv)
 	ztd.cache = cache_new(ztd.config->cache_max_entries, ztd_now_ms);
 	ztd.identity = identity_new(1024);
 	ztd.launchfilters = launchfilters_new();
-	if (grantset_init(&ztd.grants) < 0 || ztd.cache == NULL ||
+	if (grantset_init(&ztd.grants) < 0 ||
+	    grantset_init(&ztd.ended) < 0 || ztd.cache == NULL ||
 	    ztd.identity == NULL || ztd.launchfilters == NULL ||
 	    token_new(&ztd.token) < 0) {
 		zt_log(LOG_ERR, "out of memory");
@@ -638,6 +639,7 @@ free_socket_path:
 	identity_free(ztd.identity);
 	launchfilters_free(ztd.launchfilters);
 	grantset_free(&ztd.grants);
+	grantset_free(&ztd.ended);
 	token_free(ztd.token);
 	ca_free(ztd.ca);
 	cache_free(ztd.cache);

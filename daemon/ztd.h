@@ -36,6 +36,8 @@ struct ztd {
 	struct token *token;		/* the key of cacheable allows'
 					 * tokens (token.h), this run's */
 	struct grantset grants;		/* live grants (grant.c's) */
+	struct grantset ended;		/* what REPORT needs of grants that
+					 * ended lately (grant.c's) */
 	struct disabled *disabled;	/* agents disabled locally, kept in
 					 * state_dir (disable.h) */
 	struct fleet *fleet;		/* NULL: no fleet section */
