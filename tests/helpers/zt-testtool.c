@@ -1171,6 +1171,53 @@ orphan(const char *path, uid_t uid, const char *action, const char *object)
 }
 
 /*
+ * cycle SOCKET UID (as root): a child (root) connects to SOCKET, sends
+ * nothing, passes the connection to this process and exits.  This process
+ * reaps it, becomes UID and, unprivileged, forks until one of its children
+ * gets the connector's pid (pid_max is small: no privilege needed), which
+ * sends STATUS on the connection.  Prints "connector PID", "reused PID
+ * yes|no" and "status: reply TYPE" / "status: error CODE TEXT".
+ */
+static int
+cycle(const char *path, uid_t uid)
+{
+	int link = -1, fd, status;
+	pid_t child = -1, again = -1;
+	long tries;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	fd = connect_in_child(path, 0, NULL, NULL, false, &child, &link);
+	if (child < 0)
+		return 2;
+	close(link);
+	waitpid(child, &status, 0);	/* reaped: its pid is free */
+	printf("connector %d\n", (int)child);
+	if (fd < 0) {
+		printf("no descriptor passed\n");
+		return 1;
+	}
+	if (become(uid, false) < 0)
+		return 2;
+	for (tries = 0; tries < 4L * 4194304; tries++) {
+		if ((again = fork()) < 0)
+			continue;	/* the pid space is busy: try on */
+		if (again == 0) {
+			if (getpid() == child) {
+				status_with_creds(fd, "status", 0, 0, 0);
+				_exit(0);
+			}
+			_exit(0);
+		}
+		waitpid(again, &status, 0);
+		if (again == child)
+			break;
+	}
+	printf("reused %d %s\n", (int)child, again == child ? "yes" : "no");
+	close(fd);
+	return again == child ? 0 : 1;
+}
+
+/*
  * burst SOCKET N [HOLD]: open N connections as fast as they go, sending a
  * STATUS on each, and print "accepted A refused R failed F silent S": A
  * answered (anything but "daemon busy"), R refused with ZT_E_BUSY, F whose
@@ -1550,6 +1597,8 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "handoff") == 0)
 		return handoff(argv[2], (uid_t)strtoul(argv[3], NULL, 10),
 		    (uid_t)strtoul(argv[4], NULL, 10));
+	if (argc == 4 && strcmp(argv[1], "cycle") == 0)
+		return cycle(argv[2], (uid_t)strtoul(argv[3], NULL, 10));
 	if (argc == 6 && strcmp(argv[1], "orphan") == 0)
 		return orphan(argv[2], (uid_t)strtoul(argv[3], NULL, 10),
 		    argv[4], argv[5]);

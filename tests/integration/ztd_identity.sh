@@ -135,6 +135,20 @@ check "the parent asking on it: refused, not the connection's process ($(printf 
 check "... and logged so, naming the parent as the sender" \
     wait_for logged "uid $agent_uid gid [0-9]+ pid [0-9]+: a message from pid [0-9]+ \\(real uid 0\\) on its connection refused"
 
+# ------------------------------------------------ d. the connector's pid
+# Root connects and hands its connection on before sending anything (the
+# connection has no "first message" whose real uid binds it); the
+# connector exits; the holder becomes nobody and, unprivileged, forks
+# until a child of its own gets the connector's pid (pid_max is small, no
+# privilege needed).  That child asking on the connection passes "the
+# connector's pid", and its real uid is the first ztd sees: it must still
+# not get root's answer.
+out=$("$TESTTOOL" cycle "$sock" "$nobody" 2>&1)
+check "a process of nobody took root's connector's pid ($(printf '%s' "$out" | grep '^reused'))" \
+    has "$out" '^reused [0-9]* yes$'
+check "root's connection in that process's hands: STATUS refused ($(printf '%s' "$out" | grep '^status'))" \
+    has "$out" '^status: error -10017 permission denied$'
+
 kill -TERM "$ztd_pid"
 wait "$ztd_pid"
 rc=$?
