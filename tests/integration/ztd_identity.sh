@@ -153,6 +153,22 @@ connector=$(printf '%s\n' "$out" | sed -n 's/^connector \([0-9]*\)$/\1/p')
 check "... and logged: the sender is another process than the exited connector" \
     wait_for logged -F "uid 0 gid 0 pid $connector: a message from pid $connector (real uid $nobody) on its connection refused, the connection closed: a connection is its connector's (its connector exited; the sender is another process)"
 
+# ... while a connector's own message, read only after it exited and was
+# reaped (ztd stopped meanwhile), is still its own: answered (a
+# supervisor's last reports must be audited).
+kill -STOP "$ztd_pid"
+"$TESTTOOL" late "$sock" >"$work/late.out" 2>&1 &
+late_pid=$!
+wait_for grep -q '^reaped$' "$work/late.out"
+reaped=$?
+kill -CONT "$ztd_pid"
+wait "$late_pid"
+out=$(cat "$work/late.out")
+check "a root connector sent STATUS and was reaped before ztd read it ($(printf '%s' "$out" | grep '^connector'))" \
+    test $reaped -eq 0
+check "its message is answered all the same ($(printf '%s' "$out" | grep '^late'))" \
+    has "$out" '^late: reply status-reply$'
+
 check "ztd said how it ties messages to connectors: pidfs, this kernel's way" \
     wait_for logged -F "connection identity: pidfs, the connector's pidfd (SO_PEERPIDFD); once it exited, each message's sender by its pidfd (SCM_PIDFD) and pidfs inode"
 
@@ -201,6 +217,20 @@ for mode in pidfd pidfd_open; do
 	    has "$out" '^status: error -10017 permission denied$'
 	check "$mode: logged: its connector exited" \
 	    wait_for logged -F "uid 0 gid 0 pid $connector: a message from pid $connector (real uid $nobody) on its connection refused, the connection closed: a connection is its connector's (its connector exited)"
+	# What such kernels cost: a connector's own message read after it
+	# was reaped cannot be told from another's, and is refused.
+	kill -STOP "$ztd_pid"
+	"$TESTTOOL" late "$sock" >"$work/late.out" 2>&1 &
+	late_pid=$!
+	wait_for grep -q '^reaped$' "$work/late.out"
+	reaped=$?
+	kill -CONT "$ztd_pid"
+	wait "$late_pid"
+	out=$(cat "$work/late.out")
+	check "$mode: a connector reaped before ztd read its STATUS ($(printf '%s' "$out" | grep '^connector'))" \
+	    test $reaped -eq 0
+	check "$mode: its message is refused ($(printf '%s' "$out" | grep '^late'))" \
+	    has "$out" '^late: error -10017 permission denied$'
 	kill -TERM "$ztd_pid"
 	wait "$ztd_pid"
 	rc=$?
