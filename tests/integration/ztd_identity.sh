@@ -12,6 +12,19 @@ set -u
 sock=$work/ztd.sock
 start_logsink "$work"
 has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT REGEX
+# ztd ($ztd_pid on $sock) stopped while a root connector sends STATUS and
+# is reaped; then let go: $out the tool's lines, $reaped 0 when it was.
+late_status() {
+	local late_pid
+	kill -STOP "$ztd_pid"
+	"$TESTTOOL" late "$sock" >"$work/late.out" 2>&1 &
+	late_pid=$!
+	wait_for grep -q '^reaped$' "$work/late.out"
+	reaped=$?
+	kill -CONT "$ztd_pid"
+	wait "$late_pid"
+	out=$(cat "$work/late.out")
+}
 
 if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1 ||
     ! id daemon >/dev/null 2>&1; then
@@ -156,14 +169,7 @@ check "... and logged: the sender is another process than the exited connector" 
 # ... while a connector's own message, read only after it exited and was
 # reaped (ztd stopped meanwhile), is still its own: answered (a
 # supervisor's last reports must be audited).
-kill -STOP "$ztd_pid"
-"$TESTTOOL" late "$sock" >"$work/late.out" 2>&1 &
-late_pid=$!
-wait_for grep -q '^reaped$' "$work/late.out"
-reaped=$?
-kill -CONT "$ztd_pid"
-wait "$late_pid"
-out=$(cat "$work/late.out")
+late_status
 check "a root connector sent STATUS and was reaped before ztd read it ($(printf '%s' "$out" | grep '^connector'))" \
     test $reaped -eq 0
 check "its message is answered all the same ($(printf '%s' "$out" | grep '^late'))" \
@@ -219,14 +225,7 @@ for mode in pidfd pidfd_open; do
 	    wait_for logged -F "uid 0 gid 0 pid $connector: a message from pid $connector (real uid $nobody) on its connection refused, the connection closed: a connection is its connector's (its connector exited)"
 	# What such kernels cost: a connector's own message read after it
 	# was reaped cannot be told from another's, and is refused.
-	kill -STOP "$ztd_pid"
-	"$TESTTOOL" late "$sock" >"$work/late.out" 2>&1 &
-	late_pid=$!
-	wait_for grep -q '^reaped$' "$work/late.out"
-	reaped=$?
-	kill -CONT "$ztd_pid"
-	wait "$late_pid"
-	out=$(cat "$work/late.out")
+	late_status
 	check "$mode: a connector reaped before ztd read its STATUS ($(printf '%s' "$out" | grep '^connector'))" \
 	    test $reaped -eq 0
 	check "$mode: its message is refused ($(printf '%s' "$out" | grep '^late'))" \
