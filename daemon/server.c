@@ -25,6 +25,7 @@
 #include "server.h"
 #include "zt_client.h"
 #include "zt_err.h"
+#include "zt_exe.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztd.h"
@@ -181,8 +182,9 @@ identity_setup(struct server *s, char *error, size_t size)
 		    "message is refused",
 		[IDENTITY_PIDFD_OPEN] = "the connector opened by its pid "
 		    "(pidfd_open) at accept, no SO_PEERPIDFD (Linux 6.5): a "
-		    "connector that exited and whose pid another process took "
-		    "before ztd accepted is not told from it",
+		    "connector that exited and whose pid another process of "
+		    "its effective uid and gid took before ztd accepted is not "
+		    "told from it",
 		[IDENTITY_PIDFD] = "the connector's pidfd (SO_PEERPIDFD), no "
 		    "pidfs (Linux 6.9): once a connector exited, its "
 		    "connection's messages are refused",
@@ -447,6 +449,45 @@ log_refusal(struct server *s, const struct ucred *cred, const char *why)
 	s->refusals_unlogged = 0;
 }
 
+/*
+ * Whether PIDFD's process is still running: its pidfd is not readable (it
+ * has not exited; a zombie's is), so its pid number is nobody else's.
+ * One poll, no more, per message while it runs.
+ */
+static bool
+pidfd_running(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return pidfd >= 0 && poll(&p, 1, 0) == 0;
+}
+
+/*
+ * IDENTITY_PIDFD_OPEN: a pidfd of the process that has CRED's pid now,
+ * when it may be the connector: it has the effective uid and gid
+ * SO_PEERCRED saw at connect (read from /proc while the pidfd shows it
+ * has not exited: what /proc showed was this process).  -1 when it is
+ * gone or is not: a process of another uid or gid that took the pid of a
+ * connector gone before this accept is refused.
+ */
+static int
+open_connector(const struct ucred *cred)
+{
+	uid_t uid;
+	gid_t gid;
+	int pidfd;
+
+	if (cred->pid <= 0 ||
+	    (pidfd = (int)syscall(SYS_pidfd_open, cred->pid, 0)) < 0)
+		return -1;
+	if (zt_proc_effective(cred->pid, &uid, &gid) < 0 ||
+	    uid != cred->uid || gid != cred->gid || !pidfd_running(pidfd)) {
+		close(pidfd);
+		return -1;
+	}
+	return pidfd;
+}
+
 static void
 add_client(struct ztd *ztd, int fd)
 {
@@ -489,16 +530,16 @@ add_client(struct ztd *ztd, int fd)
 	 * even if its pid was taken since.  Without it (old kernels),
 	 * requests needing it are denied, and the connector is opened by
 	 * its pid now: that it may have exited and its pid been taken since
-	 * its connect (microseconds ago) is what such kernels leave open.
-	 * Gone already: connector_fd -1, its connection's messages are
+	 * its connect (microseconds ago) by a process of the same effective
+	 * uid and gid is what such kernels leave open.  Gone already, or
+	 * another's: connector_fd -1, its connection's messages are
 	 * refused. */
 	len = sizeof(pidfd);
 	if (s->identity < IDENTITY_PIDFD ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
 		pidfd = -1;
-	connector_fd = pidfd;
-	if (s->identity == IDENTITY_PIDFD_OPEN && cred.pid > 0)
-		connector_fd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+	connector_fd = s->identity == IDENTITY_PIDFD_OPEN ?
+	    open_connector(&cred) : pidfd;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		if (connector_fd >= 0 && connector_fd != pidfd)
@@ -702,18 +743,6 @@ hold_reply(struct ztd *ztd, struct client *c, const struct zt_msg *reply,
 	memcpy(h->wire, reply->wire, reply->size);
 }
 
-/*
- * Whether C's connector is still running: its pidfd is not readable (it
- * has not exited; a zombie's is), so its pid number is nobody else's.
- * One poll, no more, per message while it runs.
- */
-static bool
-connector_running(const struct client *c)
-{
-	struct pollfd p = { .fd = c->connector_fd, .events = POLLIN };
-
-	return c->connector_fd >= 0 && poll(&p, 1, 0) == 0;
-}
 
 /*
  * From now on, C's messages come with their sender's pidfd (SO_PASSPIDFD),
@@ -771,7 +800,7 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 	 * own.  A connector that exited is no proof: each message's own
 	 * pidfd decides, or (kernels without pidfs) it is refused.
 	 */
-	same = !c->by_pidfd && connector_running(c);
+	same = !c->by_pidfd && pidfd_running(c->connector_fd);
 	if (!same)
 		identify_by_pidfd(s, c);
 	r = zt_msg_recv_from(c->fd, &request, &passed_fd, &sender,

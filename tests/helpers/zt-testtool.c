@@ -1187,8 +1187,9 @@ orphan(const char *path, uid_t uid, const char *action, const char *object)
  * nothing, passes the connection to this process and exits.  This process
  * reaps it, becomes UID and, unprivileged, forks until one of its children
  * gets the connector's pid (pid_max is small: no privilege needed), which
- * sends STATUS on the connection.  Prints "connector PID", "reused PID
- * yes|no" and "status: reply TYPE" / "status: error CODE TEXT".
+ * sends STATUS on the connection.  Prints "connector PID", "sending" (as
+ * that child sends), "reused PID yes|no" and "status: reply TYPE" /
+ * "status: error CODE TEXT".
  */
 static int
 cycle(const char *path, uid_t uid)
@@ -1215,6 +1216,7 @@ cycle(const char *path, uid_t uid)
 			continue;	/* the pid space is busy: try on */
 		if (again == 0) {
 			if (getpid() == child) {
+				printf("sending\n");
 				status_with_creds(fd, "status", 0, 0, 0);
 				_exit(0);
 			}

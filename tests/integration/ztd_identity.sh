@@ -25,6 +25,20 @@ late_status() {
 	wait "$late_pid"
 	out=$(cat "$work/late.out")
 }
+# ztd stopped while root's connector connects, hands its connection to a
+# process of nobody and exits, and a child of that process takes its pid
+# and sends STATUS; ztd accepts the connection only then (under
+# pidfd_open: opens the pid's new process).  $out the tool's lines.
+cycle_before_accept() {
+	local cycle_pid
+	kill -STOP "$ztd_pid"
+	"$TESTTOOL" cycle "$sock" "$nobody" >"$work/cycle.out" 2>&1 &
+	cycle_pid=$!
+	wait_for grep -q '^sending$' "$work/cycle.out"
+	kill -CONT "$ztd_pid"
+	wait "$cycle_pid"
+	out=$(cat "$work/cycle.out")
+}
 
 if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1 ||
     ! id daemon >/dev/null 2>&1; then
@@ -165,6 +179,11 @@ check "root's connection in that process's hands: STATUS refused ($(printf '%s' 
 connector=$(printf '%s\n' "$out" | sed -n 's/^connector \([0-9]*\)$/\1/p')
 check "... and logged: the sender is another process than the exited connector" \
     wait_for logged -F "uid 0 gid 0 pid $connector: a message from pid $connector (real uid $nobody) on its connection refused, the connection closed: a connection is its connector's (its connector exited; the sender is another process)"
+cycle_before_accept
+check "the same before ztd accepted the connection: its pid taken ($(printf '%s' "$out" | grep '^reused'))" \
+    has "$out" '^reused [0-9]* yes$'
+check "... STATUS refused ($(printf '%s' "$out" | grep '^status'))" \
+    has "$out" '^status: error -10017 permission denied$'
 
 # ... while a connector's own message, read only after it exited and was
 # reaped (ztd stopped meanwhile), is still its own: answered (a
@@ -223,6 +242,13 @@ for mode in pidfd pidfd_open; do
 	    has "$out" '^status: error -10017 permission denied$'
 	check "$mode: logged: its connector exited" \
 	    wait_for logged -F "uid 0 gid 0 pid $connector: a message from pid $connector (real uid $nobody) on its connection refused, the connection closed: a connection is its connector's (its connector exited)"
+	# The pid taken before ztd accepted: under pidfd_open ztd opens the
+	# new process, whose effective uid (nobody) is not SO_PEERCRED's.
+	cycle_before_accept
+	check "$mode: root's connector's pid taken before ztd accepted ($(printf '%s' "$out" | grep '^reused'))" \
+	    has "$out" '^reused [0-9]* yes$'
+	check "$mode: ... STATUS refused ($(printf '%s' "$out" | grep '^status'))" \
+	    has "$out" '^status: error -10017 permission denied$'
 	# What such kernels cost: a connector's own message read after it
 	# was reaped cannot be told from another's, and is refused.
 	late_status
