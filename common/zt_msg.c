@@ -10,6 +10,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04			/* Linux 6.5 */
+#endif
+
 #include "zt_err.h"
 #include "zt_msg.h"
 
@@ -973,12 +977,13 @@ zt_msg_send(int fd, const struct zt_msg *m)
 
 int
 zt_msg_recv_from(int fd, struct zt_msg *m, int *passed_fd,
-    struct ucred *sender)
+    struct ucred *sender, int *sender_pidfd)
 {
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int)) +
-		    CMSG_SPACE(sizeof(struct ucred))];
+		    CMSG_SPACE(sizeof(struct ucred)) +
+		    CMSG_SPACE(sizeof(int))];
 	} control;
 	/* Received in place: decoding reads the wire where it lies. */
 	struct iovec iov = { .iov_base = m->wire, .iov_len = sizeof(m->wire) };
@@ -988,11 +993,14 @@ zt_msg_recv_from(int fd, struct zt_msg *m, int *passed_fd,
 	};
 	struct cmsghdr *cmsg;
 	unsigned passed_count = 0;
+	int pidfd = -1;
 	ssize_t n;
 
 	*passed_fd = -1;
 	if (sender != NULL)
 		memset(sender, 0, sizeof(*sender));
+	if (sender_pidfd != NULL)
+		*sender_pidfd = -1;
 	do
 		n = recvmsg(fd, &msg, MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -1006,6 +1014,20 @@ zt_msg_recv_from(int fd, struct zt_msg *m, int *passed_fd,
 		if (cmsg->cmsg_type == SCM_CREDENTIALS && sender != NULL &&
 		    cmsg->cmsg_len == CMSG_LEN(sizeof(*sender))) {
 			memcpy(sender, CMSG_DATA(cmsg), sizeof(*sender));
+			continue;
+		}
+		/* The kernel's, never the peer's (it cannot send one): a
+		 * descriptor, or -errno when it could make none (a sender
+		 * reaped before Linux 6.16). */
+		if (cmsg->cmsg_type == SCM_PIDFD &&
+		    cmsg->cmsg_len == CMSG_LEN(sizeof(int))) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(cmsg), sizeof(int));
+			if (got >= 0 && pidfd >= 0)
+				close(got);
+			else if (got >= 0)
+				pidfd = got;
 			continue;
 		}
 		if (cmsg->cmsg_type != SCM_RIGHTS)
@@ -1023,8 +1045,14 @@ zt_msg_recv_from(int fd, struct zt_msg *m, int *passed_fd,
 				close(passed);
 		}
 	}
-	/* More than one descriptor, kept (room for the credentials holds a
-	 * second) or dropped by the kernel: refused, none kept. */
+	if (pidfd >= 0 && sender_pidfd != NULL)
+		*sender_pidfd = pidfd;
+	else if (pidfd >= 0)
+		close(pidfd);
+	/* More than one descriptor, kept (room for the credentials and the
+	 * sender's pidfd holds more) or dropped by the kernel: refused, none
+	 * kept; the sender's pidfd stays the caller's, to judge the sender
+	 * by. */
 	if (passed_count > 1 || (msg.msg_flags & MSG_CTRUNC)) {
 		if (*passed_fd >= 0)
 			close(*passed_fd);
@@ -1048,7 +1076,7 @@ zt_msg_recv_from(int fd, struct zt_msg *m, int *passed_fd,
 int
 zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd)
 {
-	return zt_msg_recv_from(fd, m, passed_fd, NULL);
+	return zt_msg_recv_from(fd, m, passed_fd, NULL, NULL);
 }
 
 int

@@ -431,10 +431,15 @@ int zt_msg_recv_fd(int fd, struct zt_msg *m, int *passed_fd);
  * zt_msg_recv_fd, and the sender's credentials as the kernel attached them
  * to this very message (SCM_CREDENTIALS: its process at the time it sent,
  * the real uid and gid) into *SENDER when the socket has SO_PASSCRED, else
- * zeros (pid 0).
+ * zeros (pid 0).  When SENDER_PIDFD is not NULL, a pidfd of the process
+ * that sent (SCM_PIDFD: the process itself, not its pid number, which
+ * another may have taken since; the socket needs SO_PASSPIDFD, Linux 6.5)
+ * into *SENDER_PIDFD, else -1, set whatever the return (the caller closes
+ * it); when it is NULL, one that came is closed.  The sender's pidfd is
+ * no passed descriptor: a message may carry both.
  */
 struct ucred;
 int zt_msg_recv_from(int fd, struct zt_msg *m, int *passed_fd,
-    struct ucred *sender);
+    struct ucred *sender, int *sender_pidfd);
 
 #endif

@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "attest.h"
@@ -21,12 +25,22 @@
 #include "server.h"
 #include "zt_client.h"
 #include "zt_err.h"
+#include "zt_exe.h"
 #include "zt_log.h"
 #include "zt_msg.h"
 #include "ztd.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
+#endif
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76			/* Linux 6.5 */
+#endif
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446		/* pidfs, Linux 6.9 */
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
 #endif
 
 #define ACCEPT_BURST 64
@@ -88,6 +102,119 @@ server_init(struct server *s, unsigned max_clients)
 	s->listen_watch.kind = WATCH_LISTEN;
 }
 
+static const char *const identity_names[] = {
+	[IDENTITY_NONE] = "none",
+	[IDENTITY_PIDFD_OPEN] = "pidfd_open",
+	[IDENTITY_PIDFD] = "pidfd",
+	[IDENTITY_PIDFS] = "pidfs",
+};
+
+/* PIDFD's inode in pidfs into *DEV, *INO: 0, or -1 when it has none of
+ * its own (before Linux 6.9 every pidfd shares one anonymous inode). */
+static int
+pidfs_inode(int pidfd, dev_t *dev, ino_t *ino)
+{
+	struct statfs fs;
+	struct stat st;
+
+	if (fstatfs(pidfd, &fs) < 0 || fs.f_type != PID_FS_MAGIC ||
+	    fstat(pidfd, &st) < 0)
+		return -1;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/*
+ * The strongest identity this kernel gives, each way tried on a socket
+ * pair of ztd's own: SO_PEERPIDFD names this process; with SO_PASSPIDFD a
+ * message comes with its sender's pidfd (SCM_PIDFD), whose pidfs inode
+ * must be SO_PEERPIDFD's; else pidfd_open on this process.
+ */
+static enum server_identity
+identity_probe(void)
+{
+	enum server_identity best = IDENTITY_NONE;
+	int pair[2], peer = -1, sender = -1, passed, on = 1, fd;
+	socklen_t len = sizeof(peer);
+	dev_t peer_dev, sender_dev;
+	ino_t peer_ino, sender_ino;
+	struct zt_msg m, got;
+
+	if ((fd = (int)syscall(SYS_pidfd_open, getpid(), 0)) >= 0) {
+		best = IDENTITY_PIDFD_OPEN;
+		close(fd);
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+		return best;
+	if (getsockopt(pair[1], SOL_SOCKET, SO_PEERPIDFD, &peer, &len) == 0 &&
+	    peer >= 0) {
+		best = IDENTITY_PIDFD;
+		if (pidfs_inode(peer, &peer_dev, &peer_ino) == 0 &&
+		    setsockopt(pair[1], SOL_SOCKET, SO_PASSPIDFD, &on,
+		    sizeof(on)) == 0 &&
+		    zt_msg_init(&m, ZT_MSG_STATUS, 1) == 0 &&
+		    zt_msg_send(pair[0], &m) == 0 &&
+		    zt_msg_recv_from(pair[1], &got, &passed, NULL,
+		    &sender) == 0 && sender >= 0 &&
+		    pidfs_inode(sender, &sender_dev, &sender_ino) == 0 &&
+		    sender_dev == peer_dev && sender_ino == peer_ino)
+			best = IDENTITY_PIDFS;
+		if (sender >= 0)
+			close(sender);
+		close(peer);
+	}
+	close(pair[0]);
+	close(pair[1]);
+	return best;
+}
+
+/*
+ * Choose once how messages are tied to their connection's connector: the
+ * strongest way the kernel has, or a weaker one ZTD_TEST_IDENTITY names
+ * (for tests: the older kernels' ways on this one).  Logs which.
+ */
+static int
+identity_setup(struct server *s, char *error, size_t size)
+{
+	static const char *const how[] = {
+		[IDENTITY_NONE] = "no pidfd at all (Linux 5.3): every "
+		    "message is refused",
+		[IDENTITY_PIDFD_OPEN] = "the connector opened by its pid "
+		    "(pidfd_open) at accept, no SO_PEERPIDFD (Linux 6.5): a "
+		    "connector that exited and whose pid another process of "
+		    "its effective uid and gid took before ztd accepted is not "
+		    "told from it",
+		[IDENTITY_PIDFD] = "the connector's pidfd (SO_PEERPIDFD), no "
+		    "pidfs (Linux 6.9): once a connector exited, its "
+		    "connection's messages are refused",
+		[IDENTITY_PIDFS] = "the connector's pidfd (SO_PEERPIDFD); "
+		    "once it exited, each message's sender by its pidfd "
+		    "(SCM_PIDFD) and pidfs inode",
+	};
+	const char *forced = getenv("ZTD_TEST_IDENTITY");
+	enum server_identity best = identity_probe(), chosen = best;
+
+	if (forced != NULL) {
+		for (chosen = IDENTITY_NONE; chosen < best &&
+		    strcmp(forced, identity_names[chosen]) != 0; chosen++)
+			;
+		if (strcmp(forced, identity_names[chosen]) != 0) {
+			snprintf(error, size, "ZTD_TEST_IDENTITY=%s: not a "
+			    "way this kernel has (%s at most)", forced,
+			    identity_names[best]);
+			return -EINVAL;
+		}
+	}
+	s->identity = chosen;
+	zt_log(chosen == IDENTITY_PIDFS ? LOG_INFO : chosen == IDENTITY_NONE ?
+	    LOG_ERR : LOG_WARNING, "connection identity: %s, %s%s%s",
+	    identity_names[chosen], how[chosen],
+	    chosen != best ? "; chosen by ZTD_TEST_IDENTITY, the kernel has "
+	    : "", chosen != best ? identity_names[best] : "");
+	return 0;
+}
+
 int
 server_open(struct server *s, const char *socket_path, unsigned max_clients,
     char *error, size_t size)
@@ -95,6 +222,8 @@ server_open(struct server *s, const char *socket_path, unsigned max_clients,
 	int r;
 
 	server_init(s, max_clients);
+	if ((r = identity_setup(s, error, size)) < 0)
+		return r;
 	if ((r = rundir_listen(socket_path, &s->listen_fd, &s->lock_fd, error,
 	    size)) < 0)
 		return r;
@@ -105,9 +234,13 @@ int
 server_adopt(struct server *s, const char *socket_path, int listen_fd,
     unsigned max_clients, char *error, size_t size)
 {
+	int r;
+
 	server_init(s, max_clients);
 	s->listen_fd = listen_fd;
 	s->adopted = true;
+	if ((r = identity_setup(s, error, size)) < 0)
+		return r;
 	return serve_socket(s, socket_path, error, size);
 }
 
@@ -254,6 +387,8 @@ close_client(struct server *s, struct client *c)
 		close(c->parked_fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
+	if (c->connector_fd >= 0 && c->connector_fd != c->pidfd)
+		close(c->connector_fd);
 	s->n_clients--;
 	release_slot(s, c);
 	server_bury(s, &c->watch);
@@ -314,6 +449,45 @@ log_refusal(struct server *s, const struct ucred *cred, const char *why)
 	s->refusals_unlogged = 0;
 }
 
+/*
+ * Whether PIDFD's process is still running: its pidfd is not readable (it
+ * has not exited; a zombie's is), so its pid number is nobody else's.
+ * One poll, no more, per message while it runs.
+ */
+static bool
+pidfd_running(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return pidfd >= 0 && poll(&p, 1, 0) == 0;
+}
+
+/*
+ * IDENTITY_PIDFD_OPEN: a pidfd of the process that has CRED's pid now,
+ * when it may be the connector: it has the effective uid and gid
+ * SO_PEERCRED saw at connect (read from /proc while the pidfd shows it
+ * has not exited: what /proc showed was this process).  -1 when it is
+ * gone or is not: a process of another uid or gid that took the pid of a
+ * connector gone before this accept is refused.
+ */
+static int
+open_connector(const struct ucred *cred)
+{
+	uid_t uid;
+	gid_t gid;
+	int pidfd;
+
+	if (cred->pid <= 0 ||
+	    (pidfd = (int)syscall(SYS_pidfd_open, cred->pid, 0)) < 0)
+		return -1;
+	if (zt_proc_effective(cred->pid, &uid, &gid) < 0 ||
+	    uid != cred->uid || gid != cred->gid || !pidfd_running(pidfd)) {
+		close(pidfd);
+		return -1;
+	}
+	return pidfd;
+}
+
 static void
 add_client(struct ztd *ztd, int fd)
 {
@@ -324,7 +498,7 @@ add_client(struct ztd *ztd, int fd)
 	enum client_class class;
 	const char *why;
 	struct client *c;
-	int pidfd = -1, on = 1;
+	int pidfd = -1, connector_fd, on = 1;
 
 	/* Identity comes from the kernel at connect time, nothing else; and
 	 * each message then comes with its sender's credentials (the kernel
@@ -352,11 +526,24 @@ add_client(struct ztd *ztd, int fd)
 		refuse(fd, ZT_E_BUSY, why);
 		return;
 	}
+	/* The connector's pidfd names the process that called connect()
+	 * even if its pid was taken since.  Without it (old kernels),
+	 * requests needing it are denied, and the connector is opened by
+	 * its pid now: that it may have exited and its pid been taken since
+	 * its connect (microseconds ago) by a process of the same effective
+	 * uid and gid is what such kernels leave open.  Gone already, or
+	 * another's: connector_fd -1, its connection's messages are
+	 * refused. */
 	len = sizeof(pidfd);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
-		pidfd = -1;	/* old kernel: requests needing it are denied */
+	if (s->identity < IDENTITY_PIDFD ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+		pidfd = -1;
+	connector_fd = s->identity == IDENTITY_PIDFD_OPEN ?
+	    open_connector(&cred) : pidfd;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
+		if (connector_fd >= 0 && connector_fd != pidfd)
+			close(connector_fd);
 		if (pidfd >= 0)
 			close(pidfd);
 		refuse(fd, -ENOMEM, "out of memory");
@@ -369,10 +556,13 @@ add_client(struct ztd *ztd, int fd)
 	c->gid = cred.gid;
 	c->pid = cred.pid;
 	c->pidfd = pidfd;
+	c->connector_fd = connector_fd;
 	c->parked_fd = -1;
 	ev.data.ptr = c;
 	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		zt_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
+		if (connector_fd >= 0 && connector_fd != pidfd)
+			close(connector_fd);
 		if (pidfd >= 0)
 			close(pidfd);
 		close(fd);
@@ -553,19 +743,72 @@ hold_reply(struct ztd *ztd, struct client *c, const struct zt_msg *reply,
 	memcpy(h->wire, reply->wire, reply->size);
 }
 
+
+/*
+ * From now on, C's messages come with their sender's pidfd (SO_PASSPIDFD),
+ * compared with the connector's pidfs inode: for when the connector has
+ * exited and its pid number may be another's.  The kernel attaches the
+ * pidfd when ztd reads, so messages queued before count too, and (Linux
+ * 6.16) names a sender that has exited and been reaped since.  False when
+ * the kernel cannot (not IDENTITY_PIDFS).
+ */
+static bool
+identify_by_pidfd(const struct server *s, struct client *c)
+{
+	int on = 1;
+
+	if (c->by_pidfd)
+		return true;
+	if (s->identity != IDENTITY_PIDFS || c->pidfd < 0 ||
+	    pidfs_inode(c->pidfd, &c->pidfs_dev, &c->pidfs_ino) < 0 ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_PASSPIDFD, &on, sizeof(on)) < 0)
+		return false;
+	c->by_pidfd = true;
+	return true;
+}
+
+/* Whether SENDER_PIDFD (SCM_PIDFD) is C's connector itself. */
+static bool
+sent_by_connector(const struct client *c, int sender_pidfd)
+{
+	struct stat st;
+
+	return sender_pidfd >= 0 && fstat(sender_pidfd, &st) == 0 &&
+	    st.st_dev == c->pidfs_dev && st.st_ino == c->pidfs_ino;
+}
+
 void
 server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 {
 	struct server *s = &ztd->server;
 	struct zt_msg request, reply;
 	struct ucred sender;
-	int r, passed_fd;
+	int r, passed_fd, sender_pidfd = -1;
+	bool same;
 
 	if (!(events & EPOLLIN)) {
 		close_client(s, c);
 		return;
 	}
-	r = zt_msg_recv_from(c->fd, &request, &passed_fd, &sender);
+	/*
+	 * Who sent what is about to be read.  Asked before the read: epoll
+	 * said a message was queued, so the one read was sent before this
+	 * question (ztd alone reads the connection; server_drain_pid, which
+	 * reads on without epoll, identifies by pidfd first).  A connector
+	 * still running then held its pid number all along, from before its
+	 * connect: a message whose credentials carry that number is its
+	 * own.  A connector that exited is no proof: each message's own
+	 * pidfd decides, or (kernels without pidfs) it is refused.
+	 */
+	same = !c->by_pidfd && pidfd_running(c->connector_fd);
+	if (!same)
+		identify_by_pidfd(s, c);
+	r = zt_msg_recv_from(c->fd, &request, &passed_fd, &sender,
+	    c->by_pidfd ? &sender_pidfd : NULL);
+	if (c->by_pidfd)
+		same = sent_by_connector(c, sender_pidfd);
+	if (sender_pidfd >= 0)
+		close(sender_pidfd);
 	if (r < 0 && passed_fd >= 0) {
 		close(passed_fd);
 		passed_fd = -1;
@@ -588,24 +831,28 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 	}
 	/*
 	 * A connection is its connector's: every message must come from the
-	 * process that connected (the kernel's credentials of the message,
-	 * against SO_PEERCRED's at connect), with the real uid of its first
-	 * message.  A descriptor that reached another process (inherited,
-	 * passed), or a process that gave up its uid in place, is refused
-	 * and the connection closed: identity is never carried over.  The
-	 * kernel attaches no credentials to what was sent before ztd asked
-	 * for them (at accept: pid 0 then): such messages can only open a
-	 * connection, before any with credentials.
+	 * process that connected -- the process itself (above), and the
+	 * kernel's credentials of the message against SO_PEERCRED's at
+	 * connect -- with the real uid of its first message.  A descriptor
+	 * that reached another process (inherited, passed), one that took
+	 * the pid number of a connector that exited, or a process that gave
+	 * up its uid in place, is refused and the connection closed:
+	 * identity is never carried over.  The kernel attaches no
+	 * credentials to what was sent before ztd asked for them (at accept:
+	 * pid 0 then): such messages can only open a connection, before any
+	 * with credentials, and while its connector is proven.
 	 */
 	bool unknown = sender.pid == 0 && c->pid != 0;
 
-	if (unknown ? c->sender_seen : sender.pid != c->pid ||
-	    (c->sender_seen && sender.uid != c->sender_uid)) {
+	if (!same || (unknown ? c->sender_seen : sender.pid != c->pid ||
+	    (c->sender_seen && sender.uid != c->sender_uid))) {
 		zt_log(LOG_WARNING, "uid %u gid %u pid %d: a message from "
 		    "pid %d (real uid %u) on its connection refused, the "
-		    "connection closed: a connection is its connector's",
+		    "connection closed: a connection is its connector's%s",
 		    (unsigned)c->uid, (unsigned)c->gid, (int)c->pid,
-		    (int)sender.pid, (unsigned)sender.uid);
+		    (int)sender.pid, (unsigned)sender.uid, same ? "" :
+		    c->by_pidfd ? " (its connector exited; the sender is "
+		    "another process)" : " (its connector exited)");
 		if (passed_fd >= 0)
 			close(passed_fd);
 		zt_msg_error(&reply, request.request_id, ZT_E_PERM,
@@ -643,7 +890,10 @@ server_drain_pid(struct ztd *ztd, pid_t pid)
 	    c = c->next)
 		if (c->pid == pid && !c->watch.dead)
 			found[n++] = c;
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		/* Read on past what epoll saw: each message's sender by its
+		 * own pidfd (or refused, without pidfs). */
+		identify_by_pidfd(s, found[i]);
 		for (unsigned m = 0; m < DRAIN_MESSAGES; m++) {
 			uint64_t before = s->requests;
 
@@ -653,6 +903,7 @@ server_drain_pid(struct ztd *ztd, pid_t pid)
 			if (s->requests == before)
 				break;		/* nothing more to read */
 		}
+	}
 }
 
 /*

@@ -26,6 +26,21 @@ struct watch {
 	struct watch *next_buried;
 };
 
+/*
+ * How ztd tells that a connection's message comes from the process that
+ * connected, not from one that took its pid number after it exited
+ * (ztd(8), "Connection identity"): chosen once at start, the strongest
+ * the kernel has.
+ */
+enum server_identity {
+	IDENTITY_NONE,		/* no pidfd at all: every message refused */
+	IDENTITY_PIDFD_OPEN,	/* pidfd_open of SO_PEERCRED's pid at accept
+				 * (before Linux 6.5) */
+	IDENTITY_PIDFD,		/* SO_PEERPIDFD (6.5), no pidfs */
+	IDENTITY_PIDFS,		/* and SCM_PIDFD compared by pidfs inode
+				 * (6.9) once the connector exited */
+};
+
 /* Who a connection is, from the kernel's credentials at connect time;
  * each class has its own pool of slots. */
 enum client_class {
@@ -43,6 +58,13 @@ struct client {
 	gid_t gid;
 	pid_t pid;
 	int pidfd;			/* -1 when the kernel gave none */
+	/* The connector's pidfd its messages are checked against: PIDFD,
+	 * or (IDENTITY_PIDFD_OPEN) one of its own, closed with it. */
+	int connector_fd;
+	bool by_pidfd;			/* SO_PASSPIDFD set: each message's
+					 * SCM_PIDFD against pidfs_ino */
+	dev_t pidfs_dev;
+	ino_t pidfs_ino;
 	bool sender_seen;		/* sender_uid: its first message's */
 	uid_t sender_uid;		/* real uid, SCM_CREDENTIALS */
 	int64_t deadline_ms;		/* closed when idle past this */
@@ -65,6 +87,7 @@ struct server {
 	bool adopted;			/* listen_fd is systemd's socket */
 	int epoll_fd;
 	int reserve_fd;			/* spare descriptor for EMFILE */
+	enum server_identity identity;
 	unsigned n_clients;
 	unsigned n_class[3];		/* by enum client_class */
 	struct uid_count *uids;		/* CLIENT_OTHER connections by uid */

@@ -888,6 +888,8 @@ set_caps(uint32_t mask)
 	return (int)syscall(SYS_capset, &h, d);
 }
 
+static void print_answer(int fd, const char *what);
+
 /* Send one STATUS on FD with SCM_CREDENTIALS claiming UID, GID, PID (none
  * when PID is 0) and print the answer after WHAT: "sendmsg ERRNO-NAME" when
  * the kernel refuses, else the reply as "reply TYPE" / "error CODE TEXT". */
@@ -898,14 +900,11 @@ status_with_creds(int fd, const char *what, pid_t pid, uid_t uid, gid_t gid)
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(struct ucred))];
 	} control;
-	struct zt_msg request, reply;
+	struct zt_msg request;
 	struct ucred cred = { .pid = pid, .uid = uid, .gid = gid };
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cmsg;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint32_t code;
-	int r;
 
 	zt_msg_init(&request, ZT_MSG_STATUS, request_id++);
 	iov.iov_base = request.wire;
@@ -925,6 +924,19 @@ status_with_creds(int fd, const char *what, pid_t pid, uid_t uid, gid_t gid)
 		    strerror(errno));
 		return;
 	}
+	print_answer(fd, what);
+}
+
+/* Read the answer on FD and print it after WHAT: "reply TYPE", "error
+ * CODE TEXT", "recv ERROR" or "timeout" (10 s). */
+static void
+print_answer(int fd, const char *what)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct zt_msg reply;
+	uint32_t code;
+	int r;
+
 	if (poll(&pfd, 1, 10000) <= 0) {
 		printf("%s: timeout\n", what);
 		return;
@@ -1166,6 +1178,98 @@ orphan(const char *path, uid_t uid, const char *action, const char *object)
 	}
 	/* This process asking on it: not the connector at all. */
 	decide_on(fd, "parent", action, object);
+	close(fd);
+	return 0;
+}
+
+/*
+ * cycle SOCKET UID (as root): a child (root) connects to SOCKET, sends
+ * nothing, passes the connection to this process and exits.  This process
+ * reaps it, becomes UID and, unprivileged, forks until one of its children
+ * gets the connector's pid (pid_max is small: no privilege needed), which
+ * sends STATUS on the connection.  Prints "connector PID", "sending" (as
+ * that child sends), "reused PID yes|no" and "status: reply TYPE" /
+ * "status: error CODE TEXT".
+ */
+static int
+cycle(const char *path, uid_t uid)
+{
+	int link = -1, fd, status;
+	pid_t child = -1, again = -1;
+	long tries;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	fd = connect_in_child(path, 0, NULL, NULL, false, &child, &link);
+	if (child < 0)
+		return 2;
+	close(link);
+	waitpid(child, &status, 0);	/* reaped: its pid is free */
+	printf("connector %d\n", (int)child);
+	if (fd < 0) {
+		printf("no descriptor passed\n");
+		return 1;
+	}
+	if (become(uid, false) < 0)
+		return 2;
+	for (tries = 0; tries < 4L * 4194304; tries++) {
+		if ((again = fork()) < 0)
+			continue;	/* the pid space is busy: try on */
+		if (again == 0) {
+			if (getpid() == child) {
+				printf("sending\n");
+				status_with_creds(fd, "status", 0, 0, 0);
+				_exit(0);
+			}
+			_exit(0);
+		}
+		waitpid(again, &status, 0);
+		if (again == child)
+			break;
+	}
+	printf("reused %d %s\n", (int)child, again == child ? "yes" : "no");
+	close(fd);
+	return again == child ? 0 : 1;
+}
+
+/*
+ * late SOCKET (as root, ztd stopped by the caller): a child connects to
+ * SOCKET, sends STATUS, passes the connection to this process and exits.
+ * This process reaps it, prints "connector PID" and "reaped" (the caller
+ * then lets ztd go on), and reads the answer to the message of the
+ * process that is gone: "late: reply TYPE" / "late: error CODE TEXT".
+ */
+static int
+late(const char *path)
+{
+	struct zt_msg m;
+	int sp[2], fd, status;
+	pid_t child;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 ||
+	    (child = fork()) < 0)
+		return 2;
+	if (child == 0) {
+		close(sp[0]);
+		if ((fd = zt_client_connect(path)) < 0)
+			_exit(1);
+		zt_msg_init(&m, ZT_MSG_STATUS, request_id++);
+		if (zt_msg_send(fd, &m) < 0 || zt_msg_send_fd(sp[1], &m, fd) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	close(sp[1]);
+	if (zt_msg_recv_fd(sp[0], &m, &fd) < 0)
+		fd = -1;
+	close(sp[0]);
+	waitpid(child, &status, 0);	/* reaped: no process is its sender */
+	printf("connector %d\n", (int)child);
+	if (fd < 0) {
+		printf("no descriptor passed\n");
+		return 1;
+	}
+	printf("reaped\n");
+	print_answer(fd, "late");
 	close(fd);
 	return 0;
 }
@@ -1550,6 +1654,10 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "handoff") == 0)
 		return handoff(argv[2], (uid_t)strtoul(argv[3], NULL, 10),
 		    (uid_t)strtoul(argv[4], NULL, 10));
+	if (argc == 3 && strcmp(argv[1], "late") == 0)
+		return late(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "cycle") == 0)
+		return cycle(argv[2], (uid_t)strtoul(argv[3], NULL, 10));
 	if (argc == 6 && strcmp(argv[1], "orphan") == 0)
 		return orphan(argv[2], (uid_t)strtoul(argv[3], NULL, 10),
 		    argv[4], argv[5]);

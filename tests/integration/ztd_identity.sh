@@ -12,6 +12,33 @@ set -u
 sock=$work/ztd.sock
 start_logsink "$work"
 has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT REGEX
+# ztd ($ztd_pid on $sock) stopped while a root connector sends STATUS and
+# is reaped; then let go: $out the tool's lines, $reaped 0 when it was.
+late_status() {
+	local late_pid
+	kill -STOP "$ztd_pid"
+	"$TESTTOOL" late "$sock" >"$work/late.out" 2>&1 &
+	late_pid=$!
+	wait_for grep -q '^reaped$' "$work/late.out"
+	reaped=$?
+	kill -CONT "$ztd_pid"
+	wait "$late_pid"
+	out=$(cat "$work/late.out")
+}
+# ztd stopped while root's connector connects, hands its connection to a
+# process of nobody and exits, and a child of that process takes its pid
+# and sends STATUS; ztd accepts the connection only then (under
+# pidfd_open: opens the pid's new process).  $out the tool's lines.
+cycle_before_accept() {
+	local cycle_pid
+	kill -STOP "$ztd_pid"
+	"$TESTTOOL" cycle "$sock" "$nobody" >"$work/cycle.out" 2>&1 &
+	cycle_pid=$!
+	wait_for grep -q '^sending$' "$work/cycle.out"
+	kill -CONT "$ztd_pid"
+	wait "$cycle_pid"
+	out=$(cat "$work/cycle.out")
+}
 
 if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1 ||
     ! id daemon >/dev/null 2>&1; then
@@ -118,27 +145,122 @@ check "and logged, naming the new real uid" \
 # pidfd), hands the connection to its parent and exits; the parent reaps
 # it and makes a new process of the same account and binary take its pid.
 # Asked again on the old connection by that new process (the connector's
-# pid: the connection's rule passes), ztd must not answer about it: the
-# pidfd it took at accept names the one that exited.  Asked by the parent,
-# the message is refused at once: not the connection's process.
+# pid number, not the connector: its pidfd, SCM_PIDFD, is not the
+# connection's), the message is refused and the connection closed; the
+# parent then has nothing left to ask on.
 out=$("$work/agent-tool" orphan "$sock" "$agent_uid" exec /usr/bin/rsync 2>&1)
 check "the agent process asking about itself is allowed (identity proven)" \
     has "$out" '^first: allow risk=low'
+reused=$(printf '%s\n' "$out" | sed -n 's/^reused \([0-9]*\) yes$/\1/p')
 check "its pid was taken by another process of the same account and binary ($(printf '%s' "$out" | grep '^reused'))" \
+    test -n "$reused"
+check "asked again on the orphaned connection by the pid's new process: refused ($(printf '%s' "$out" | grep '^second'))" \
+    has "$out" '^second: error -10017 permission denied$'
+check "... and logged so, the sender having the connector's pid number" \
+    wait_for logged -F "uid $agent_uid gid $(id -g daemon) pid $reused: a message from pid $reused (real uid $agent_uid) on its connection refused"
+check "no decision was made on it (no second audit record)" \
+    synced sh -c "[ \$(grep -c 'action=exec agent=\"self\" account=\"daemon\"' '$work/syslog.out') -eq 1 ]"
+check "the parent finds the connection closed ($(printf '%s' "$out" | grep '^parent'))" \
+    has "$out" '^parent: call connection closed by peer$'
+
+# ------------------------------------------------ d. the connector's pid
+# Root connects and hands its connection on before sending anything (the
+# connection has no "first message" whose real uid binds it); the
+# connector exits; the holder becomes nobody and, unprivileged, forks
+# until a child of its own gets the connector's pid (pid_max is small, no
+# privilege needed).  That child asking on the connection passes "the
+# connector's pid", and its real uid is the first ztd sees: it must still
+# not get root's answer.
+out=$("$TESTTOOL" cycle "$sock" "$nobody" 2>&1)
+check "a process of nobody took root's connector's pid ($(printf '%s' "$out" | grep '^reused'))" \
     has "$out" '^reused [0-9]* yes$'
-check "asked again on the orphaned connection: denied, the process exited" \
-    has "$out" '^second: deny: identity: process [0-9]* exited$'
-check "the deny is audited" \
-    wait_for grep -q 'decision=deny action=exec agent="self" account="daemon".*reason="identity: process [0-9]* exited"' "$work/syslog.out"
-check "the parent asking on it: refused, not the connection's process ($(printf '%s' "$out" | grep '^parent'))" \
-    has "$out" '^parent: error -10017 permission denied$'
-check "... and logged so, naming the parent as the sender" \
-    wait_for logged "uid $agent_uid gid [0-9]+ pid [0-9]+: a message from pid [0-9]+ \\(real uid 0\\) on its connection refused"
+check "root's connection in that process's hands: STATUS refused ($(printf '%s' "$out" | grep '^status'))" \
+    has "$out" '^status: error -10017 permission denied$'
+connector=$(printf '%s\n' "$out" | sed -n 's/^connector \([0-9]*\)$/\1/p')
+check "... and logged: the sender is another process than the exited connector" \
+    wait_for logged -F "uid 0 gid 0 pid $connector: a message from pid $connector (real uid $nobody) on its connection refused, the connection closed: a connection is its connector's (its connector exited; the sender is another process)"
+cycle_before_accept
+check "the same before ztd accepted the connection: its pid taken ($(printf '%s' "$out" | grep '^reused'))" \
+    has "$out" '^reused [0-9]* yes$'
+check "... STATUS refused ($(printf '%s' "$out" | grep '^status'))" \
+    has "$out" '^status: error -10017 permission denied$'
+
+# ... while a connector's own message, read only after it exited and was
+# reaped (ztd stopped meanwhile), is still its own: answered (a
+# supervisor's last reports must be audited).
+late_status
+check "a root connector sent STATUS and was reaped before ztd read it ($(printf '%s' "$out" | grep '^connector'))" \
+    test $reaped -eq 0
+check "its message is answered all the same ($(printf '%s' "$out" | grep '^late'))" \
+    has "$out" '^late: reply status-reply$'
+
+check "ztd said how it ties messages to connectors: pidfs, this kernel's way" \
+    wait_for logged -F "connection identity: pidfs, the connector's pidfd (SO_PEERPIDFD); once it exited, each message's sender by its pidfd (SCM_PIDFD) and pidfs inode"
 
 kill -TERM "$ztd_pid"
 wait "$ztd_pid"
 rc=$?
 check "ztd stops cleanly (exit 0)" test $rc -eq 0
 [ $rc -eq 0 ] || diag "$(cat "$work/ztd.stderr")"
+
+# ------------------------------------------------ e. older kernels' ways
+# ZTD_TEST_IDENTITY makes ztd use what an older kernel leaves it, on this
+# one: "pidfd" (Linux 6.5-6.8: SO_PEERPIDFD, no pidfs: a connector that
+# exited proves nothing, its connection's messages are refused) and
+# "pidfd_open" (before 6.5: the connector opened by its pid at accept).
+# A live connector is still answered; the pid-cycling attack of d is
+# refused either way.  A way the kernel lacks, or an unknown one, stops
+# ztd at start.
+ZTD_TEST_IDENTITY=pidfs-and-more "$ZTD" --foreground --config \
+    "$work/ztd.conf" --socket "$work/bad.sock" \
+    --syslog-socket "$work/log.sock" 2>"$work/bad.stderr"
+rc=$?
+check "an unknown ZTD_TEST_IDENTITY: ztd does not start (exit $rc)" \
+    test $rc -eq 2
+check "... saying why" \
+    grep -q "ZTD_TEST_IDENTITY=pidfs-and-more: not a way this kernel has (pidfs at most)" "$work/bad.stderr" "$work/syslog.out"
+for mode in pidfd pidfd_open; do
+	sock=$work/ztd-$mode.sock
+	ZTD_TEST_IDENTITY=$mode "$ZTD" --foreground --config "$work/ztd.conf" \
+	    --socket "$sock" --syslog-socket "$work/log.sock" \
+	    2>"$work/ztd-$mode.stderr" &
+	ztd_pid=$!
+	track $ztd_pid
+	check "$mode: ztd starts" wait_for test -S "$sock"
+	check "$mode: and says so, naming the kernel's own" \
+	    wait_for logged "connection identity: $mode, .*; chosen by ZTD_TEST_IDENTITY, the kernel has pidfs\$"
+	out=$("$TESTTOOL" dropuid "$sock" "$nobody" 2>&1)
+	check "$mode: a live connector's messages are answered ($(printf '%s' "$out" | grep '^before'))" \
+	    has "$out" '^before: reply status-reply$'
+	check "$mode: its uid given up in place: refused as before ($(printf '%s' "$out" | grep '^after'))" \
+	    has "$out" '^after: error -10017 permission denied$'
+	out=$("$TESTTOOL" cycle "$sock" "$nobody" 2>&1)
+	connector=$(printf '%s\n' "$out" | sed -n 's/^connector \([0-9]*\)$/\1/p')
+	check "$mode: a process of nobody took root's connector's pid ($(printf '%s' "$out" | grep '^reused'))" \
+	    has "$out" '^reused [0-9]* yes$'
+	check "$mode: STATUS on root's connection refused ($(printf '%s' "$out" | grep '^status'))" \
+	    has "$out" '^status: error -10017 permission denied$'
+	check "$mode: logged: its connector exited" \
+	    wait_for logged -F "uid 0 gid 0 pid $connector: a message from pid $connector (real uid $nobody) on its connection refused, the connection closed: a connection is its connector's (its connector exited)"
+	# The pid taken before ztd accepted: under pidfd_open ztd opens the
+	# new process, whose effective uid (nobody) is not SO_PEERCRED's.
+	cycle_before_accept
+	check "$mode: root's connector's pid taken before ztd accepted ($(printf '%s' "$out" | grep '^reused'))" \
+	    has "$out" '^reused [0-9]* yes$'
+	check "$mode: ... STATUS refused ($(printf '%s' "$out" | grep '^status'))" \
+	    has "$out" '^status: error -10017 permission denied$'
+	# What such kernels cost: a connector's own message read after it
+	# was reaped cannot be told from another's, and is refused.
+	late_status
+	check "$mode: a connector reaped before ztd read its STATUS ($(printf '%s' "$out" | grep '^connector'))" \
+	    test $reaped -eq 0
+	check "$mode: its message is refused ($(printf '%s' "$out" | grep '^late'))" \
+	    has "$out" '^late: error -10017 permission denied$'
+	kill -TERM "$ztd_pid"
+	wait "$ztd_pid"
+	rc=$?
+	check "$mode: ztd stops cleanly (exit 0)" test $rc -eq 0
+	[ $rc -eq 0 ] || diag "$(cat "$work/ztd-$mode.stderr")"
+done
 
 finish

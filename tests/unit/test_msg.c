@@ -3022,14 +3022,14 @@ test_recv_from(void **state)
 	assert_code(zt_msg_init(&m, ZT_MSG_STATUS, TEST_ID), 0);
 	/* Without SO_PASSCRED: no credentials, pid 0. */
 	send_with_fds(p->fd[0], &m, 0);
-	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender), 0);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender, NULL), 0);
 	assert_int_equal(passed, -1);
 	assert_int_equal(sender.pid, 0);
 	assert_int_equal(setsockopt(p->fd[1], SOL_SOCKET, SO_PASSCRED, &on,
 	    sizeof(on)), 0);
 	/* With it: this process, its real uid; one descriptor kept. */
 	send_with_fds(p->fd[0], &m, 1);
-	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender), 0);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender, NULL), 0);
 	assert_int_equal(sender.pid, getpid());
 	assert_int_equal(sender.uid, getuid());
 	assert_true(passed >= 0);
@@ -3037,14 +3037,117 @@ test_recv_from(void **state)
 	/* Two descriptors (both fit beside the credentials): refused, and
 	 * none kept. */
 	send_with_fds(p->fd[0], &m, 2);
-	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender),
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender, NULL),
 	    ZT_E_PROTOCOL);
 	assert_int_equal(passed, -1);
 	/* Three (the kernel truncates): refused too. */
 	send_with_fds(p->fd[0], &m, 3);
-	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender),
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender, NULL),
 	    ZT_E_PROTOCOL);
 	assert_int_equal(passed, -1);
+}
+
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+
+/* The lowest free descriptor number: a descriptor leaked moves it up. */
+static int
+lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	assert_true(fd >= 0);
+	close(fd);
+	return fd;
+}
+
+/* Whether PIDFD is a pidfd of process PID (its fdinfo says "Pid:"). */
+static bool
+pidfd_of(int pidfd, pid_t pid)
+{
+	char path[64], line[128];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "Pid:", 4) == 0)
+			found = strtol(line + 4, NULL, 10) == (long)pid;
+	fclose(f);
+	return found;
+}
+
+/*
+ * zt_msg_recv_from with SO_PASSPIDFD: the sender's pidfd (SCM_PIDFD) comes
+ * beside the credentials and a passed descriptor, both kept; a caller that
+ * asks for no pidfd has it closed; a refused message (two descriptors)
+ * still hands the caller the pidfd and keeps no passed one.
+ */
+static void
+test_recv_from_pidfd(void **state)
+{
+	struct pair *p = *state;
+	struct zt_msg m, got;
+	struct ucred sender;
+	int on = 1, passed = -2, pidfd = -2, lowest;
+
+	if (setsockopt(p->fd[1], SOL_SOCKET, SO_PASSPIDFD, &on,
+	    sizeof(on)) < 0)
+		skip();			/* before Linux 6.5 */
+	assert_int_equal(setsockopt(p->fd[1], SOL_SOCKET, SO_PASSCRED, &on,
+	    sizeof(on)), 0);
+	assert_code(zt_msg_init(&m, ZT_MSG_STATUS, TEST_ID), 0);
+	lowest = lowest_free_fd();
+	/* A descriptor passed and the sender's pidfd: both. */
+	send_with_fds(p->fd[0], &m, 1);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender,
+	    &pidfd), 0);
+	assert_int_equal(sender.pid, getpid());
+	assert_true(passed >= 0);
+	assert_true(pidfd >= 0);
+	assert_true(pidfd != passed);
+	assert_true(pidfd_of(pidfd, getpid()));
+	assert_false(pidfd_of(passed, getpid()));
+	assert_true(fcntl(pidfd, F_GETFD) & FD_CLOEXEC);
+	close(passed);
+	close(pidfd);
+	assert_int_equal(lowest_free_fd(), lowest);
+	/* Without a descriptor passed: the pidfd alone. */
+	send_with_fds(p->fd[0], &m, 0);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender,
+	    &pidfd), 0);
+	assert_int_equal(passed, -1);
+	assert_true(pidfd_of(pidfd, getpid()));
+	close(pidfd);
+	/* Not asked for: closed, none leaks (nor the passed one's). */
+	send_with_fds(p->fd[0], &m, 1);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender, NULL),
+	    0);
+	assert_true(passed >= 0);
+	close(passed);
+	send_with_fds(p->fd[0], &m, 0);
+	assert_code(zt_msg_recv_fd(p->fd[1], &got, &passed), 0);
+	assert_int_equal(passed, -1);
+	assert_int_equal(lowest_free_fd(), lowest);
+	/* Two descriptors beside the pidfd: refused, neither kept; the
+	 * pidfd handed over all the same. */
+	send_with_fds(p->fd[0], &m, 2);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender,
+	    &pidfd), ZT_E_PROTOCOL);
+	assert_int_equal(passed, -1);
+	assert_true(pidfd_of(pidfd, getpid()));
+	close(pidfd);
+	/* Three: the kernel truncates, refused too; nothing left open. */
+	send_with_fds(p->fd[0], &m, 3);
+	assert_code(zt_msg_recv_from(p->fd[1], &got, &passed, &sender,
+	    &pidfd), ZT_E_PROTOCOL);
+	assert_int_equal(passed, -1);
+	if (pidfd >= 0)
+		close(pidfd);
+	assert_int_equal(lowest_free_fd(), lowest);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -3063,6 +3166,8 @@ static const struct CMUnitTest single_tests[] = {
 	cmocka_unit_test(test_escape_8k),
 	cmocka_unit_test(test_escape_sweep),
 	cmocka_unit_test_setup_teardown(test_send_recv, pair_setup,
+	    pair_teardown),
+	cmocka_unit_test_setup_teardown(test_recv_from_pidfd, pair_setup,
 	    pair_teardown),
 	cmocka_unit_test_setup_teardown(test_recv_from, pair_setup,
 	    pair_teardown),
