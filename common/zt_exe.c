@@ -162,12 +162,10 @@ zt_proc_read(const char *path, char *buf, size_t size, bool *truncated)
 	return r < 0 ? r : (ssize_t)done;
 }
 
-/* The NTH (0: the first) tab-separated number after "NAME:\t" at the
- * start of a line of PID's status (Uid's: real, effective, saved, fs),
- * which must be in MIN..MAX. */
+/* The first number after "NAME:\t" at the start of a line of PID's
+ * status (Uid's first is the real uid), which must be in MIN..MAX. */
 static int
-status_field(pid_t pid, const char *name, unsigned nth, long min, long max,
-    long *value)
+status_field(pid_t pid, const char *name, long min, long max, long *value)
 {
 	char path[64], *buf, *line, *end;
 	size_t name_len = strlen(name);
@@ -190,11 +188,6 @@ status_field(pid_t pid, const char *name, unsigned nth, long min, long max,
 		    line[name_len] != ':' || line[name_len + 1] != '\t')
 			continue;
 		line += name_len + 2;
-		for (unsigned i = 0; i < nth && line != NULL; i++)
-			if ((line = strpbrk(line, "\t\n")) != NULL)
-				line = *line == '\t' ? line + 1 : NULL;
-		if (line == NULL)
-			break;
 		errno = 0;
 		*value = strtol(line, &end, 10);
 		if (errno == 0 && end != line && *value >= min &&
@@ -212,7 +205,7 @@ int
 zt_proc_tgid(pid_t pid, pid_t *tgid)
 {
 	long v = 0;
-	int r = status_field(pid, "Tgid", 0, 1, INT32_MAX, &v);
+	int r = status_field(pid, "Tgid", 1, INT32_MAX, &v);
 
 	*tgid = (pid_t)v;
 	return r;
@@ -222,7 +215,7 @@ int
 zt_proc_ppid(pid_t pid, pid_t *ppid)
 {
 	long v = 0;
-	int r = status_field(pid, "PPid", 0, 0, INT32_MAX, &v);
+	int r = status_field(pid, "PPid", 0, INT32_MAX, &v);
 
 	*ppid = (pid_t)v;
 	return r;
@@ -232,7 +225,7 @@ int
 zt_proc_tracer(pid_t pid, pid_t *tracer)
 {
 	long v = 0;
-	int r = status_field(pid, "TracerPid", 0, 0, INT32_MAX, &v);
+	int r = status_field(pid, "TracerPid", 0, INT32_MAX, &v);
 
 	*tracer = (pid_t)v;
 	return r;
@@ -242,24 +235,10 @@ int
 zt_proc_uid(pid_t pid, uid_t *uid)
 {
 	long v = 0;
-	int r = status_field(pid, "Uid", 0, 0, (long)(uid_t)-2, &v);
+	int r = status_field(pid, "Uid", 0, (long)(uid_t)-2, &v);
 
 	*uid = (uid_t)v;
 	return r;
-}
-
-int
-zt_proc_effective(pid_t pid, uid_t *uid, gid_t *gid)
-{
-	long u = 0, g = 0;
-	int r;
-
-	if ((r = status_field(pid, "Uid", 1, 0, (long)(uid_t)-2, &u)) < 0 ||
-	    (r = status_field(pid, "Gid", 1, 0, (long)(gid_t)-2, &g)) < 0)
-		return r;
-	*uid = (uid_t)u;
-	*gid = (gid_t)g;
-	return 0;
 }
 
 /* ------------------------------------------------------------ file keys */

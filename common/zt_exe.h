@@ -56,8 +56,6 @@ int zt_proc_tgid(pid_t pid, pid_t *tgid);
 int zt_proc_ppid(pid_t pid, pid_t *ppid);
 int zt_proc_tracer(pid_t pid, pid_t *tracer);
 int zt_proc_uid(pid_t pid, uid_t *uid);
-/* Its effective uid and gid (what SO_PEERCRED gives of a connect()). */
-int zt_proc_effective(pid_t pid, uid_t *uid, gid_t *gid);
 
 /*
  * Read the file at PATH (a /proc file: no pread there) into BUF, at most

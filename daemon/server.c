@@ -78,8 +78,18 @@ serve_socket(struct server *s, const char *socket_path, char *error,
     size_t size)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int r;
+	int r, on = 1;
 
+	/* Every message of every connection then carries its sender's
+	 * credentials, from the first: an accepted socket inherits it at
+	 * accept, before its connector can send one without them. */
+	if (setsockopt(s->listen_fd, SOL_SOCKET, SO_PASSCRED, &on,
+	    sizeof(on)) < 0) {
+		r = -errno;
+		snprintf(error, size, "SO_PASSCRED: %s", strerror(errno));
+		server_close(s, socket_path);
+		return r;
+	}
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	ev.data.ptr = &s->listen_watch;
@@ -103,8 +113,6 @@ server_init(struct server *s, unsigned max_clients)
 }
 
 static const char *const identity_names[] = {
-	[IDENTITY_NONE] = "none",
-	[IDENTITY_PIDFD_OPEN] = "pidfd_open",
 	[IDENTITY_PIDFD] = "pidfd",
 	[IDENTITY_PIDFS] = "pidfs",
 };
@@ -129,22 +137,19 @@ pidfs_inode(int pidfd, dev_t *dev, ino_t *ino)
  * The strongest identity this kernel gives, each way tried on a socket
  * pair of ztd's own: SO_PEERPIDFD names this process; with SO_PASSPIDFD a
  * message comes with its sender's pidfd (SCM_PIDFD), whose pidfs inode
- * must be SO_PEERPIDFD's; else pidfd_open on this process.
+ * must be SO_PEERPIDFD's.  -1 without SO_PEERPIDFD (before Linux 6.5,
+ * where ztd does not start: check_kernel).
  */
-static enum server_identity
+static int
 identity_probe(void)
 {
-	enum server_identity best = IDENTITY_NONE;
-	int pair[2], peer = -1, sender = -1, passed, on = 1, fd;
+	int best = -1;
+	int pair[2], peer = -1, sender = -1, passed, on = 1;
 	socklen_t len = sizeof(peer);
 	dev_t peer_dev, sender_dev;
 	ino_t peer_ino, sender_ino;
 	struct zt_msg m, got;
 
-	if ((fd = (int)syscall(SYS_pidfd_open, getpid(), 0)) >= 0) {
-		best = IDENTITY_PIDFD_OPEN;
-		close(fd);
-	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
 		return best;
 	if (getsockopt(pair[1], SOL_SOCKET, SO_PEERPIDFD, &peer, &len) == 0 &&
@@ -178,13 +183,6 @@ static int
 identity_setup(struct server *s, char *error, size_t size)
 {
 	static const char *const how[] = {
-		[IDENTITY_NONE] = "no pidfd at all (Linux 5.3): every "
-		    "message is refused",
-		[IDENTITY_PIDFD_OPEN] = "the connector opened by its pid "
-		    "(pidfd_open) at accept, no SO_PEERPIDFD (Linux 6.5): a "
-		    "connector that exited and whose pid another process of "
-		    "its effective uid and gid took before ztd accepted is not "
-		    "told from it",
 		[IDENTITY_PIDFD] = "the connector's pidfd (SO_PEERPIDFD), no "
 		    "pidfs (Linux 6.9): once a connector exited, its "
 		    "connection's messages are refused",
@@ -193,10 +191,18 @@ identity_setup(struct server *s, char *error, size_t size)
 		    "(SCM_PIDFD) and pidfs inode",
 	};
 	const char *forced = getenv("ZTD_TEST_IDENTITY");
-	enum server_identity best = identity_probe(), chosen = best;
+	int probed = identity_probe();
+	enum server_identity best = (enum server_identity)probed, chosen;
 
+	if (probed < 0) {
+		snprintf(error, size, "the kernel gives no connector's pidfd "
+		    "(SO_PEERPIDFD, Linux 6.5): connections cannot be tied "
+		    "to their processes");
+		return -ENOSYS;
+	}
+	chosen = best;
 	if (forced != NULL) {
-		for (chosen = IDENTITY_NONE; chosen < best &&
+		for (chosen = IDENTITY_PIDFD; chosen < best &&
 		    strcmp(forced, identity_names[chosen]) != 0; chosen++)
 			;
 		if (strcmp(forced, identity_names[chosen]) != 0) {
@@ -207,8 +213,8 @@ identity_setup(struct server *s, char *error, size_t size)
 		}
 	}
 	s->identity = chosen;
-	zt_log(chosen == IDENTITY_PIDFS ? LOG_INFO : chosen == IDENTITY_NONE ?
-	    LOG_ERR : LOG_WARNING, "connection identity: %s, %s%s%s",
+	zt_log(chosen == IDENTITY_PIDFS ? LOG_INFO : LOG_WARNING,
+	    "connection identity: %s, %s%s%s",
 	    identity_names[chosen], how[chosen],
 	    chosen != best ? "; chosen by ZTD_TEST_IDENTITY, the kernel has "
 	    : "", chosen != best ? identity_names[best] : "");
@@ -387,8 +393,6 @@ close_client(struct server *s, struct client *c)
 		close(c->parked_fd);
 	if (c->pidfd >= 0)
 		close(c->pidfd);
-	if (c->connector_fd >= 0 && c->connector_fd != c->pidfd)
-		close(c->connector_fd);
 	s->n_clients--;
 	release_slot(s, c);
 	server_bury(s, &c->watch);
@@ -462,32 +466,6 @@ pidfd_running(int pidfd)
 	return pidfd >= 0 && poll(&p, 1, 0) == 0;
 }
 
-/*
- * IDENTITY_PIDFD_OPEN: a pidfd of the process that has CRED's pid now,
- * when it may be the connector: it has the effective uid and gid
- * SO_PEERCRED saw at connect (read from /proc while the pidfd shows it
- * has not exited: what /proc showed was this process).  -1 when it is
- * gone or is not: a process of another uid or gid that took the pid of a
- * connector gone before this accept is refused.
- */
-static int
-open_connector(const struct ucred *cred)
-{
-	uid_t uid;
-	gid_t gid;
-	int pidfd;
-
-	if (cred->pid <= 0 ||
-	    (pidfd = (int)syscall(SYS_pidfd_open, cred->pid, 0)) < 0)
-		return -1;
-	if (zt_proc_effective(cred->pid, &uid, &gid) < 0 ||
-	    uid != cred->uid || gid != cred->gid || !pidfd_running(pidfd)) {
-		close(pidfd);
-		return -1;
-	}
-	return pidfd;
-}
-
 static void
 add_client(struct ztd *ztd, int fd)
 {
@@ -498,14 +476,14 @@ add_client(struct ztd *ztd, int fd)
 	enum client_class class;
 	const char *why;
 	struct client *c;
-	int pidfd = -1, connector_fd, on = 1;
+	int pidfd = -1, on = 1;
 
 	/* Identity comes from the kernel at connect time, nothing else; and
-	 * each message then comes with its sender's credentials (the kernel
-	 * keeps them with every message, those queued before this too:
-	 * server_client_ready checks them).  Set here, not on the listener:
-	 * a connection made before ztd ran (socket activation) would not
-	 * inherit it. */
+	 * each message then comes with its sender's credentials
+	 * (server_client_ready checks them): the kernel attaches them to
+	 * what is sent before accept, and the listener's SO_PASSCRED
+	 * (serve_socket) is the accepted socket's from accept on.  Set here
+	 * too, should the listener's not have been. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    len != sizeof(cred) ||
 	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0) {
@@ -527,23 +505,13 @@ add_client(struct ztd *ztd, int fd)
 		return;
 	}
 	/* The connector's pidfd names the process that called connect()
-	 * even if its pid was taken since.  Without it (old kernels),
-	 * requests needing it are denied, and the connector is opened by
-	 * its pid now: that it may have exited and its pid been taken since
-	 * its connect (microseconds ago) by a process of the same effective
-	 * uid and gid is what such kernels leave open.  Gone already, or
-	 * another's: connector_fd -1, its connection's messages are
-	 * refused. */
+	 * even if its pid was taken since.  Without it (the kernel would not
+	 * give it), the connection's messages are refused. */
 	len = sizeof(pidfd);
-	if (s->identity < IDENTITY_PIDFD ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
 		pidfd = -1;
-	connector_fd = s->identity == IDENTITY_PIDFD_OPEN ?
-	    open_connector(&cred) : pidfd;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		if (connector_fd >= 0 && connector_fd != pidfd)
-			close(connector_fd);
 		if (pidfd >= 0)
 			close(pidfd);
 		refuse(fd, -ENOMEM, "out of memory");
@@ -556,13 +524,10 @@ add_client(struct ztd *ztd, int fd)
 	c->gid = cred.gid;
 	c->pid = cred.pid;
 	c->pidfd = pidfd;
-	c->connector_fd = connector_fd;
 	c->parked_fd = -1;
 	ev.data.ptr = c;
 	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		zt_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
-		if (connector_fd >= 0 && connector_fd != pidfd)
-			close(connector_fd);
 		if (pidfd >= 0)
 			close(pidfd);
 		close(fd);
@@ -800,7 +765,7 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 	 * own.  A connector that exited is no proof: each message's own
 	 * pidfd decides, or (kernels without pidfs) it is refused.
 	 */
-	same = !c->by_pidfd && pidfd_running(c->connector_fd);
+	same = !c->by_pidfd && pidfd_running(c->pidfd);
 	if (!same)
 		identify_by_pidfd(s, c);
 	r = zt_msg_recv_from(c->fd, &request, &passed_fd, &sender,
@@ -837,15 +802,16 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 	 * that reached another process (inherited, passed), one that took
 	 * the pid number of a connector that exited, or a process that gave
 	 * up its uid in place, is refused and the connection closed:
-	 * identity is never carried over.  The kernel attaches no
-	 * credentials to what was sent before ztd asked for them (at accept:
-	 * pid 0 then): such messages can only open a connection, before any
-	 * with credentials, and while its connector is proven.
+	 * identity is never carried over.  Every message carries
+	 * credentials (the listener's SO_PASSCRED); their pid is 0 only when
+	 * the sender was reaped before the read: then only its own pidfd
+	 * can prove it the connector (a connector still running did not
+	 * send it).
 	 */
 	bool unknown = sender.pid == 0 && c->pid != 0;
 
-	if (!same || (unknown ? c->sender_seen : sender.pid != c->pid ||
-	    (c->sender_seen && sender.uid != c->sender_uid))) {
+	if (!same || (unknown ? !c->by_pidfd : sender.pid != c->pid) ||
+	    (c->sender_seen && sender.uid != c->sender_uid)) {
 		zt_log(LOG_WARNING, "uid %u gid %u pid %d: a message from "
 		    "pid %d (real uid %u) on its connection refused, the "
 		    "connection closed: a connection is its connector's%s",
@@ -861,7 +827,7 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 		close_client(s, c);
 		return;
 	}
-	if (!unknown) {
+	if (!c->sender_seen) {
 		c->sender_seen = true;
 		c->sender_uid = sender.uid;
 	}

@@ -33,9 +33,6 @@ struct watch {
  * the kernel has.
  */
 enum server_identity {
-	IDENTITY_NONE,		/* no pidfd at all: every message refused */
-	IDENTITY_PIDFD_OPEN,	/* pidfd_open of SO_PEERCRED's pid at accept
-				 * (before Linux 6.5) */
 	IDENTITY_PIDFD,		/* SO_PEERPIDFD (6.5), no pidfs */
 	IDENTITY_PIDFS,		/* and SCM_PIDFD compared by pidfs inode
 				 * (6.9) once the connector exited */
@@ -58,9 +55,6 @@ struct client {
 	gid_t gid;
 	pid_t pid;
 	int pidfd;			/* -1 when the kernel gave none */
-	/* The connector's pidfd its messages are checked against: PIDFD,
-	 * or (IDENTITY_PIDFD_OPEN) one of its own, closed with it. */
-	int connector_fd;
 	bool by_pidfd;			/* SO_PASSPIDFD set: each message's
 					 * SCM_PIDFD against pidfs_ino */
 	dev_t pidfs_dev;

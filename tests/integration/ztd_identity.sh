@@ -27,8 +27,8 @@ late_status() {
 }
 # ztd stopped while root's connector connects, hands its connection to a
 # process of nobody and exits, and a child of that process takes its pid
-# and sends STATUS; ztd accepts the connection only then (under
-# pidfd_open: opens the pid's new process).  $out the tool's lines.
+# and sends STATUS; ztd accepts the connection only then.  $out the
+# tool's lines.
 cycle_before_accept() {
 	local cycle_pid
 	kill -STOP "$ztd_pid"
@@ -203,14 +203,13 @@ rc=$?
 check "ztd stops cleanly (exit 0)" test $rc -eq 0
 [ $rc -eq 0 ] || diag "$(cat "$work/ztd.stderr")"
 
-# ------------------------------------------------ e. older kernels' ways
+# ------------------------------------------------ e. older kernels' way
 # ZTD_TEST_IDENTITY makes ztd use what an older kernel leaves it, on this
 # one: "pidfd" (Linux 6.5-6.8: SO_PEERPIDFD, no pidfs: a connector that
-# exited proves nothing, its connection's messages are refused) and
-# "pidfd_open" (before 6.5: the connector opened by its pid at accept).
-# A live connector is still answered; the pid-cycling attack of d is
-# refused either way.  A way the kernel lacks, or an unknown one, stops
-# ztd at start.
+# exited proves nothing, its connection's messages are refused; before
+# 6.5 ztd does not start).  A live connector is still answered; the
+# pid-cycling attack of d is refused.  A way the kernel lacks, or an
+# unknown one, stops ztd at start.
 ZTD_TEST_IDENTITY=pidfs-and-more "$ZTD" --foreground --config \
     "$work/ztd.conf" --socket "$work/bad.sock" \
     --syslog-socket "$work/log.sock" 2>"$work/bad.stderr"
@@ -219,7 +218,7 @@ check "an unknown ZTD_TEST_IDENTITY: ztd does not start (exit $rc)" \
     test $rc -eq 2
 check "... saying why" \
     grep -q "ZTD_TEST_IDENTITY=pidfs-and-more: not a way this kernel has (pidfs at most)" "$work/bad.stderr" "$work/syslog.out"
-for mode in pidfd pidfd_open; do
+for mode in pidfd; do
 	sock=$work/ztd-$mode.sock
 	ZTD_TEST_IDENTITY=$mode "$ZTD" --foreground --config "$work/ztd.conf" \
 	    --socket "$sock" --syslog-socket "$work/log.sock" \
@@ -242,8 +241,7 @@ for mode in pidfd pidfd_open; do
 	    has "$out" '^status: error -10017 permission denied$'
 	check "$mode: logged: its connector exited" \
 	    wait_for logged -F "uid 0 gid 0 pid $connector: a message from pid $connector (real uid $nobody) on its connection refused, the connection closed: a connection is its connector's (its connector exited)"
-	# The pid taken before ztd accepted: under pidfd_open ztd opens the
-	# new process, whose effective uid (nobody) is not SO_PEERCRED's.
+	# The pid taken before ztd accepted.
 	cycle_before_accept
 	check "$mode: root's connector's pid taken before ztd accepted ($(printf '%s' "$out" | grep '^reused'))" \
 	    has "$out" '^reused [0-9]* yes$'

@@ -247,10 +247,8 @@ test_shebang_kernel(void **state)
 static void
 test_proc(void **state)
 {
-	pid_t tgid = 0, ppid = 0, child;
+	pid_t tgid = 0, ppid = 0;
 	uid_t uid = 0;
-	gid_t gid = 0;
-	int status;
 
 	(void)state;
 	assert_int_equal(zt_proc_tgid(getpid(), &tgid), 0);
@@ -261,27 +259,6 @@ test_proc(void **state)
 	assert_int_equal(uid, getuid());
 	assert_true(zt_proc_tgid(0, &tgid) < 0);
 	assert_true(zt_proc_uid(INT32_MAX, &uid) < 0);
-	assert_int_equal(zt_proc_effective(getpid(), &uid, &gid), 0);
-	assert_int_equal(uid, geteuid());
-	assert_int_equal(gid, getegid());
-	assert_true(zt_proc_effective(INT32_MAX, &uid, &gid) < 0);
-	if (getuid() != 0)
-		return;
-	/* Real and effective apart (root: real 65534, effective 0 and
-	 * 7): each read from its own column. */
-	if ((child = fork()) == 0) {
-		uid_t real = 0;
-
-		if (setresgid(65534, 7, 0) < 0 || setresuid(65534, 0, 0) < 0 ||
-		    zt_proc_effective(getpid(), &uid, &gid) < 0 ||
-		    zt_proc_uid(getpid(), &real) < 0)
-			_exit(2);
-		_exit(uid == 0 && gid == 7 && real == 65534 ? 0 : 1);
-	}
-	assert_true(child > 0);
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void
