@@ -803,10 +803,9 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 	 * the pid number of a connector that exited, or a process that gave
 	 * up its uid in place, is refused and the connection closed:
 	 * identity is never carried over.  Every message carries
-	 * credentials (the listener's SO_PASSCRED); their pid is 0 only when
-	 * the sender was reaped before the read: then only its own pidfd
-	 * can prove it the connector (a connector still running did not
-	 * send it).
+	 * credentials (the listener's SO_PASSCRED); a pid of 0 (none
+	 * attached, or a sender outside ztd's pid namespace) proves nothing:
+	 * only the sender's own pidfd can then prove it the connector.
 	 */
 	bool unknown = sender.pid == 0 && c->pid != 0;
 
