@@ -26,9 +26,10 @@
  * resolution of NAME (under zt-exec: ztd decides the question and the
  * connect), the later ones are of a remembered name (the address answered
  * within its TTL: the question and the connect decided from zt-exec's
- * cache, each hit reported to ztd and audited; the question still goes
- * to unbound, as bare).  ROUNDS launches of each,
- * taking turns.
+ * cache, each hit reported to ztd and audited; the answer from the
+ * resolver's note of what ztd kept, without unbound -- bare asks unbound
+ * every time -- for 10 s or half the TTL after each LEARN).  ROUNDS
+ * launches of each, taking turns.
  */
 #include "config.h"
 

@@ -31,6 +31,9 @@
  *     telling ztd again, its TTLs cut to what ztd still remembers (ztd's
  *     memory is only left to run out sooner, never made longer); past
  *     half of it, or MEMO_MAX_MS after the LEARN, ztd is told again.
+ *     Within those bounds the note answers an allowed question itself,
+ *     without the upstream (memo_answer), as a cache: never past a kept
+ *     record's TTL (cut to max_ttl) nor what ztd remembers.
  * The resolver's first thread starts with it and, while the agent starts,
  * makes what the first question would wait for: ldns's first use (its
  * pages, the dynamic linker's binding) and a connection to the first
@@ -625,6 +628,53 @@ out:
 	pthread_mutex_unlock(&r->lock);
 }
 
+/*
+ * Answer Q from its note without asking the upstream: while nothing ztd
+ * pushed has come since (EPOCH) and within what memo_recall would accept
+ * of the same answer (MEMO_MAX_MS after the LEARN, more than half of
+ * what ztd remembers still ahead), the noted answer into *A with what
+ * ztd kept of it, and *TTL, the seconds until the first of its kept
+ * records runs out (a CNAME of the chain's, an address; each cut to
+ * max_ttl), at least 1: then true.  An answer is never given past its
+ * records' TTL nor past what ztd remembers, as a cache's.
+ */
+static bool
+memo_answer(struct resolver *r, const struct dns_question *q,
+    uint64_t epoch, int64_t now, struct dns_answer *a, size_t *kept_chain,
+    uint32_t *kept, uint32_t *ttl)
+{
+	const struct memo *m;
+	int64_t until;
+	bool ok = false;
+
+	pthread_mutex_lock(&r->lock);
+	m = memo_find(r, q->type, q->name);
+	if (m == NULL || m->epoch != epoch ||
+	    (m->until_ms - now) * 2 < m->until_ms - m->learned_ms ||
+	    now - m->learned_ms > MEMO_MAX_MS)
+		goto out;
+	until = m->until_ms;
+	/* The CNAMEs given: those owned by the kept chain's names but its
+	 * last (dns_build_reply). */
+	for (size_t i = 0; i + 1 < m->kept_chain; i++) {
+		uint32_t t = m->answer.chain_ttl[i] < r->max_ttl ?
+		    m->answer.chain_ttl[i] : r->max_ttl;
+
+		if (m->learned_ms + (int64_t)t * 1000 < until)
+			until = m->learned_ms + (int64_t)t * 1000;
+	}
+	if (until - now < 1000)
+		goto out;
+	*a = m->answer;
+	*kept_chain = m->kept_chain;
+	*kept = m->kept;
+	*ttl = (uint32_t)((until - now) / 1000);
+	ok = true;
+out:
+	pthread_mutex_unlock(&r->lock);
+	return ok;
+}
+
 /* Tell ztd what A, the answer to Q, holds (LEARN), or recall what it kept
  * of the same answer before: 0 with *KEPT_CHAIN, *KEPT and *TTL (the
  * reply's TTLs at most), or -1 (not remembered: SERVFAIL). */
@@ -678,6 +728,7 @@ answer(struct conn *c, size_t len)
 	char object[DNS_NAME_MAX + 8];
 	size_t kept_chain = 0;
 	uint32_t kept = 0, ttl = r->max_ttl;
+	uint64_t epoch;
 	int rcode, n = -1;
 
 	rcode = dns_parse_query(c->in, len, &q);
@@ -697,6 +748,12 @@ answer(struct conn *c, size_t len)
 	if (!v.allow || (q.type != DNS_TYPE_A && q.type != DNS_TYPE_AAAA))
 		return dns_build_reply(&q, DNS_RCODE_REFUSED, NULL, 0, 0,
 		    r->max_ttl, c->out + 2, sizeof(c->out) - 2);
+	/* A remembered name: from the note, as long as a cache may. */
+	epoch = ztconn_epoch(r->ztd);
+	if (epoch != ZTCONN_EPOCH_UNSURE && memo_answer(r, &q, epoch,
+	    ztconn_now_ms(), a, &kept_chain, &kept, &ttl))
+		return dns_build_reply(&q, a->rcode, a, kept_chain, kept, ttl,
+		    c->out + 2, sizeof(c->out) - 2);
 	rcode = DNS_RCODE_SERVFAIL;
 	for (size_t i = 0; i < r->n_upstream; i++)
 		if (ask_upstream(c, i, &q, a) > 0) {
@@ -813,7 +870,9 @@ start_thread(struct resolver *r, void *(*fn)(void *))
 /* Queue C (bridged) for a thread: a waiting one, else a new one (lock
  * held); one more is made when none would be left waiting (to close idle
  * upstream connections, and take the next agent connection at once).  0,
- * or -EAGAIN (C not queued) when no thread could be made. */
+ * or -EAGAIN (C not queued) when no thread could be made.  The caller
+ * signals r->ready once it has let the lock go: a thread woken while it
+ * is still held would only wait for it again (one more wake-up). */
 static int
 queue_conn(struct resolver *r, struct conn *c)
 {
@@ -827,7 +886,6 @@ queue_conn(struct resolver *r, struct conn *c)
 			return -EAGAIN;
 	}
 	r->queue[r->queued++] = c;
-	pthread_cond_signal(&r->ready);
 	return 0;
 }
 
@@ -901,6 +959,7 @@ resolver_connect(struct resolver *r, int sfd, pid_t actor)
 		shutdown(fd, SHUT_RDWR);
 	if ((e = queue_conn(r, c)) == 0) {
 		pthread_mutex_unlock(&r->lock);
+		pthread_cond_signal(&r->ready);
 		return 0;
 	}
 	pthread_mutex_unlock(&r->lock);

@@ -459,19 +459,27 @@ tunnel_bridge_agent(int sfd)
 		close(lfd);
 		return -e;
 	}
-	while (afd < 0 && zt_poll_until(lfd, POLLIN, deadline) == 0) {
+	/* On loopback the blocking connect returns with the connection
+	 * queued: accepted at once, waited for only when it is not. */
+	for (;;) {
 		socklen_t ml = sizeof(mine), pl = sizeof(peer);
 		int fd = accept4(lfd, (struct sockaddr *)&peer, &pl,
 		    SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			if ((errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED) ||
+			    zt_poll_until(lfd, POLLIN, deadline) < 0)
+				break;
 			continue;
+		}
 		/* Anyone else who raced to our port is shown the door. */
 		if (getsockname(sfd, (struct sockaddr *)&mine, &ml) == 0 &&
-		    ml == pl && memcmp(&mine, &peer, pl) == 0)
+		    ml == pl && memcmp(&mine, &peer, pl) == 0) {
 			afd = fd;
-		else
-			close(fd);
+			break;
+		}
+		close(fd);
 	}
 	close(lfd);
 	return afd >= 0 ? afd : -ECONNREFUSED;

@@ -25,6 +25,7 @@
 #define WAIT_SLOTS 64
 #define REPORT_QUEUE_MAX ZT_REPORT_RECORDS_MAX	/* hits waiting */
 #define REPORT_DELAY_MS 800		/* flushed within 1 s of a hit */
+#define CATCH_UP_MS 1000		/* waited for the reader at most */
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
 
@@ -73,6 +74,7 @@ struct ztconn {
 	void (*on_event)(void *arg);	/* any event from ztd */
 	void *on_event_arg;
 	uint32_t next_id;
+	unsigned catching_up;		/* threads waiting in catch_up */
 	struct wait_slot slots[WAIT_SLOTS];
 	struct cache_entry cache[CACHE_SLOTS];
 	uint64_t cache_epoch;		/* + 1 at every drop */
@@ -327,6 +329,8 @@ reader_main(void *arg)
 				    &event_seen);
 			else if (r != -EAGAIN && r != -EINTR)
 				lose_connection(z, zt_strerror(r));
+			if (z->catching_up > 0)
+				pthread_cond_broadcast(&z->cond);
 		}
 		if (z->report_count > 0 &&
 		    ztconn_now_ms() - z->report_first_ms >= REPORT_DELAY_MS)
@@ -534,6 +538,31 @@ caught_up(struct ztconn *z)
 }
 
 /*
+ * Wait (lock held, let go meanwhile) until the reader thread has applied
+ * what ztd sent, CATCH_UP_MS at most: caught_up's answer then.  Something
+ * unread on the connection is most often a reply that only the reader's
+ * turn on the CPU separates from being read (one to another thread's
+ * request, ztd's certificate of a launch); asking ztd instead would wait
+ * for the reader to read that message and then the answer.  An event it
+ * applies drops the cache: the caller looks again.
+ */
+static bool
+catch_up(struct ztconn *z)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += CATCH_UP_MS / 1000;
+	z->catching_up++;
+	while (!z->stopping && !caught_up(z) && z->fd >= 0)
+		if (pthread_cond_timedwait(&z->cond, &z->lock, &until) ==
+		    ETIMEDOUT)
+			break;
+	z->catching_up--;
+	return caught_up(z);
+}
+
+/*
  * Keep ztd's allow of ACTION on OBJECT for TTL ms in the cache (lock
  * held): no longer than the profile's decision_ttl, the grant, nor the end
  * UNTIL_MS its TOKEN (TOKEN_SIZE bytes) proves; nothing without a token,
@@ -625,7 +654,11 @@ decide(struct ztconn *z, enum action action, const char *object,
 	if (cached && e->expires_ms > ztconn_now_ms() &&
 	    e->action == (uint32_t)action &&
 	    strcmp(e->object, object) == 0 &&
-	    (!(current || e->ahead) || caught_up(z)) &&
+	    (!(current || e->ahead) || caught_up(z) || catch_up(z)) &&
+	    /* Caught up, the entry may have been dropped meanwhile. */
+	    e->expires_ms > ztconn_now_ms() &&
+	    e->action == (uint32_t)action &&
+	    strcmp(e->object, object) == 0 &&
 	    report_add(z, e)) {
 		/*
 		 * An allow decided ahead has no record until it is used:
@@ -860,8 +893,9 @@ ztconn_epoch(struct ztconn *z)
 	uint64_t epoch;
 
 	pthread_mutex_lock(&z->lock);
-	epoch = caught_up(z) && z->cache_epoch != ZTCONN_EPOCH_UNSURE ?
-	    z->cache_epoch : ZTCONN_EPOCH_UNSURE;
+	epoch = (caught_up(z) || catch_up(z)) &&
+	    z->cache_epoch != ZTCONN_EPOCH_UNSURE ? z->cache_epoch :
+	    ZTCONN_EPOCH_UNSURE;
 	pthread_mutex_unlock(&z->lock);
 	return epoch;
 }

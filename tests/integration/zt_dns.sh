@@ -13,7 +13,8 @@
 # queries from the agent; ztctl check by name; an AAAA answer (::1)
 # resolved and connected to over IPv6, an AAAA question with no rule
 # refused; a question asked again in the grant is allowed from zt-exec's
-# cache (audited cache=local); a reload that removes the host rules
+# cache (audited cache=local) and answered from the resolver's note
+# without the upstream; a reload that removes the host rules
 # refuses the next question
 # on a DNS connection held open across it, and the address it had
 # answered, and a question upstream while it happened is refused and
@@ -552,13 +553,20 @@ hold_again() {
 }
 first_ok='^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ ttl=[0-9]+ connect=ok$'
 
-# The resolver notes what ztd kept of an answer (LEARN): the same answer
-# again soon after (within 10 s, half its TTL) is given with what ztd kept
-# without telling ztd again, its TTLs cut to what ztd still remembers.
+# The resolver notes what ztd kept of an answer (LEARN): the same question
+# again soon after (within 10 s, half its TTL) is answered from the note,
+# without the upstream nor telling ztd again, its TTLs cut to what ztd
+# still remembers.
 # memo.zt.test's TTL is 300 in the zone: the first answer says 300; asked
 # again 2 s later on the same connection, less (unbound, authoritative,
-# still says 300), and ztd still allows the address.
+# would still say 300, but is not asked), and ztd still allows the
+# address.
+# memo_asked: how many A questions for memo.zt.test reached the upstream;
+# memo_once: one.
+memo_asked() { grep -ciF ' memo.zt.test. A IN' "$work/unbound.log"; }
+memo_once() { [ "$(memo_asked)" -eq 1 ]; }
 hold_start "$work/memo1.out" 123e memo.zt.test "$net.14"
+check "the upstream was asked memo.zt.test once" wait_for memo_once
 sleep 2
 hold_again "$work/memo1.out"
 memo_first=$(sed -n 's/^first //p' "$work/memo1.out")
@@ -569,6 +577,8 @@ check "asked again 2 s later, from the resolver's note: its TTL cut to what ztd 
     test -n "$memo_ttl" -a "${memo_ttl:-300}" -lt 300 -a "${memo_ttl:-0}" -ge 250
 check "and ztd still allows its address (nothing listens there: ECONNREFUSED, not EACCES)" \
     test "${again##* }" = "connect=ECONNREFUSED"
+check "the second answer came from the note, the upstream not asked again ($(memo_asked) questions)" \
+    memo_once
 stop_pid "$holder"
 
 # The resolver notes what ztd kept of an answer and gives the same answer
