@@ -625,10 +625,13 @@ relay_ship(char *buf, size_t *have)
 	unsigned n = 0;
 
 	for (size_t i = 0; i <= *have; i++) {
-		bool end = i == *have;
+		/* The next line's end: memchr, not a byte loop (the relay
+		 * reads every byte of every line). */
+		char *nl = memchr(buf + i, '\n', *have - i);
+		bool end;
 
-		if (!end && buf[i] != '\n')
-			continue;
+		i = nl != NULL ? (size_t)(nl - buf) : *have;
+		end = i == *have;
 		if (end || n == ZT_LOG_HELD_MAX) {
 			unsigned done = 0;
 
