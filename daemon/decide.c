@@ -120,9 +120,13 @@ int
 decide_flush_held(struct ztd *ztd)
 {
 	const struct ztd_config *c = ztd->config;
-	int64_t now = ztd_now_ms(), soonest = -1;
+	int64_t now, soonest = -1;
 	struct grant *g = ztd->holding, *next;
 
+	/* Once a loop pass: no clock read while no grant holds denies. */
+	if (g == NULL)
+		return -1;
+	now = ztd_now_ms();
 	for (; g != NULL; g = next) {
 		next = g->holding_next;
 		if (audit_limit_take(&g->deny_limit, now,
