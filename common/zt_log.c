@@ -352,9 +352,13 @@ line_head(char head[ZT_LOG_HEAD_MAX], int pri)
 static void
 unforge(char *text, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if (text[i] == '\n' || text[i] == '\r')
-			text[i] = ' ';
+	char *end = text + len;
+
+	/* Two memchr scans: a line has none of either, as a rule. */
+	for (char *p = text; (p = memchr(p, '\n', (size_t)(end - p))) != NULL;)
+		*p++ = ' ';
+	for (char *p = text; (p = memchr(p, '\r', (size_t)(end - p))) != NULL;)
+		*p++ = ' ';
 }
 
 /*
@@ -504,14 +508,27 @@ zt_escape(char *dst, size_t size, const char *src, size_t len)
 		return dst;
 	}
 	dst[out++] = '"';
-	/* Room for "..." is kept only when the whole input will not fit. */
-	need = 0;
-	for (i = 0; i < len; i++) {
+	/* The bytes kept as they are, then what the rest becomes. */
+	for (i = 0; i < len && (unsigned char)src[i] >= 0x20 &&
+	    (unsigned char)src[i] <= 0x7e && src[i] != '"' && src[i] != '\\';
+	    i++)
+		;
+	need = i;
+	for (; i < len; i++) {
 		unsigned char c = (unsigned char)src[i];
 
 		need += c == '"' || c == '\\' ? 2 : c < 0x20 || c > 0x7e ? 4 : 1;
 	}
+	/* Room for "..." is kept only when the whole input will not fit. */
 	reserve = out + need + 2 <= size ? 0 : 3;
+	if (need == len && reserve == 0) {
+		/* Nothing to escape, all of it fits: one copy. */
+		memcpy(dst + out, src, len);
+		out += len;
+		dst[out++] = '"';
+		dst[out] = '\0';
+		return dst;
+	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)src[i];
 		char token[4];
@@ -608,10 +625,13 @@ relay_ship(char *buf, size_t *have)
 	unsigned n = 0;
 
 	for (size_t i = 0; i <= *have; i++) {
-		bool end = i == *have;
+		/* The next line's end: memchr, not a byte loop (the relay
+		 * reads every byte of every line). */
+		char *nl = memchr(buf + i, '\n', *have - i);
+		bool end;
 
-		if (!end && buf[i] != '\n')
-			continue;
+		i = nl != NULL ? (size_t)(nl - buf) : *have;
+		end = i == *have;
 		if (end || n == ZT_LOG_HELD_MAX) {
 			unsigned done = 0;
 

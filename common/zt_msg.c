@@ -961,8 +961,11 @@ zt_msg_send_wire(int fd, const void *wire, size_t size, int pass_fd)
 		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cmsg), &pass_fd, sizeof(int));
 	}
+	/* Without a descriptor, send(): the kernel then copies no msghdr
+	 * and no iovec in (every answer of ztd's goes this way). */
 	do
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		n = pass_fd >= 0 ? sendmsg(fd, &msg, MSG_NOSIGNAL) :
+		    send(fd, wire, size, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

@@ -89,6 +89,11 @@ struct audit {
 	uint64_t lost;		/* records lost since failing */
 	uint64_t seq;		/* of the last record; 0 before it */
 	uint8_t hash[HASH_SIZE]; /* of the last record, or zeros */
+	/* HASH in hex (the next record's prev=), made with the record;
+	 * HEX_OF is the hash it was made from, checked before use. */
+	uint8_t hex_of[HASH_SIZE];
+	char hash_hex[HEX_SIZE + 1];
+	bool hex_made;
 	EVP_MD_CTX *md;
 	/* Group commit (audit_hold): records held for the file, written by
 	 * audit_flush with one write, one fdatasync and one head. */
@@ -659,6 +664,16 @@ quote(char *dst, size_t size, const char *value)
 	return zt_escape(dst, size, value, strlen(value));
 }
 
+/* A-Z a-z 0-9 . _ : / @ + -: a word's characters (a test, not strspn's
+ * table built anew on each call: four words a record). */
+static bool
+word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
+	    c == '/' || c == '@' || c == '+' || c == '-';
+}
+
 /*
  * A trusted word (action, grant id, cache, attest) as it is, or escaped
  * like an untrusted value when it is not one word: a caller's slip never
@@ -671,11 +686,11 @@ word(char *dst, size_t size, const char *value)
 
 	if (value == NULL || value[0] == '\0')
 		return "-";
-	len = strlen(value);
-	if (len < size && strspn(value, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/@+-") == len)
+	for (len = 0; value[len] != '\0' && word_char(value[len]); len++)
+		;
+	if (value[len] == '\0' && len < size)
 		return value;
-	return zt_escape(dst, size, value, len);
+	return zt_escape(dst, size, value, len + strlen(value + len));
 }
 
 /* Write all of BUFFER to FD (the small head file). */
@@ -916,7 +931,11 @@ write_record(struct audit *audit, const char *fields, size_t fields_len)
 	len = body;
 	memcpy(line + len, PREV_KEY, KEY_LEN);
 	len += KEY_LEN;
-	digest_hex(audit->hash, HASH_SIZE, line + len);
+	if (!audit->hex_made ||
+	    memcmp(audit->hex_of, audit->hash, HASH_SIZE) != 0)
+		digest_hex(audit->hash, HASH_SIZE, line + len);
+	else
+		memcpy(line + len, audit->hash_hex, HEX_SIZE);
 	len += HEX_SIZE;
 	r = chain_hash(audit->md, audit->hash, line, len, hash);
 	if (r < 0) {
@@ -941,6 +960,9 @@ write_record(struct audit *audit, const char *fields, size_t fields_len)
 	 * stays one per syslog line, and the hole shows in the file. */
 	audit->seq = seq;
 	memcpy(audit->hash, hash, HASH_SIZE);
+	memcpy(audit->hex_of, hash, HASH_SIZE);
+	memcpy(audit->hash_hex, hex, sizeof(audit->hash_hex));
+	audit->hex_made = true;
 	/* With audit.require a decision whose syslog line was lost is a
 	 * deny too: every decision is audited, or refused. */
 	if (audit->fd < 0)

@@ -120,9 +120,13 @@ int
 decide_flush_held(struct ztd *ztd)
 {
 	const struct ztd_config *c = ztd->config;
-	int64_t now = ztd_now_ms(), soonest = -1;
+	int64_t now, soonest = -1;
 	struct grant *g = ztd->holding, *next;
 
+	/* Once a loop pass: no clock read while no grant holds denies. */
+	if (g == NULL)
+		return -1;
+	now = ztd_now_ms();
 	for (; g != NULL; g = next) {
 		next = g->holding_next;
 		if (audit_limit_take(&g->deny_limit, now,
@@ -165,6 +169,24 @@ deny_admitted(struct ztd *ztd, struct grant *g, pid_t pid)
 	return false;
 }
 
+/* The N PARTS one after the other into DST (SIZE bytes, SIZE > 0), cut
+ * where they do not fit, as snprintf("%s%s...") would. */
+static void
+join(char *dst, size_t size, const char *const *parts, size_t n)
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < n && at < size - 1; i++) {
+		size_t len = strlen(parts[i]);
+
+		if (len > size - 1 - at)
+			len = size - 1 - at;
+		memcpy(dst + at, parts[i], len);
+		at += len;
+	}
+	dst[at] = '\0';
+}
+
 bool
 decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
     const char *object, const struct decision *d, long age)
@@ -202,11 +224,16 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 	 * (an unenforced one was no allow of the profile's). */
 	if (s->detail != NULL || (e.allow &&
 	    attest_nothing_measured(ztd->attest))) {
-		snprintf(reason, sizeof(reason), "%s%s%s%s", d->reason,
+		/* Copies, not a format: this is every allow of a host in
+		 * software mode. */
+		const char *parts[] = { d->reason,
 		    s->detail != NULL ? "; " : "",
 		    s->detail != NULL ? s->detail : "",
 		    e.allow && attest_nothing_measured(ztd->attest) ?
-		    "; host " ATTEST_NOTHING_MEASURED : "");
+		    "; host " ATTEST_NOTHING_MEASURED : "" };
+
+		join(reason, sizeof(reason), parts,
+		    sizeof(parts) / sizeof(parts[0]));
 		e.reason = reason;
 	}
 	return audit_write(ztd->audit, &e) == 0;
@@ -306,6 +333,10 @@ decide_name_cached(struct ztd *ztd, struct grant *grant, enum action action,
 	free(o);
 }
 
+#define CACHED_REASON "cached allow"
+_Static_assert(sizeof(CACHED_REASON) <=
+    sizeof(((struct decision *)0)->reason), "the reason fits");
+
 /* How decide_in goes: for real (cached, audited, may wait), a dry run
  * (ztctl check), or ahead of the action (decide_ahead). */
 enum decide_mode { DECIDE_REAL, DECIDE_DRY, DECIDE_AHEAD };
@@ -356,7 +387,7 @@ decide_in(struct ztd *ztd, uint64_t resume_ticket, const struct subject *s,
 		d->decision = DECISION_ALLOW;
 		d->risk = RISK_LOW;
 		d->cached = true;
-		snprintf(d->reason, sizeof(d->reason), "cached allow");
+		memcpy(d->reason, CACHED_REASON, sizeof(CACHED_REASON));
 		/* An allow by name says which, from a hit too. */
 		learned_name(ztd, s->grant, &object, d->name);
 		goto audit;

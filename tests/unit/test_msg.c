@@ -2299,6 +2299,9 @@ static const struct escape_case {
 	{ "tab-esc-del", S("\t\x1b[0m\x7f"), 64,
 	    "\"\\x09\\x1b[0m\\x7f\"" },
 	{ "size-8-fits", S("ab"), 8, "\"ab\"" },
+	/* Nothing to escape, and it fills SIZE to the last byte. */
+	{ "size-8-exact", S("abcde"), 8, "\"abcde\"" },
+	{ "plain-then-escape", S("abcd\""), 64, "\"abcd\\\"\"" },
 	{ "size-8-cut", S("abcdef"), 8, "\"ab...\"" },
 	/* A cut never splits an escape sequence. */
 	{ "cut-whole-escape", S("\n\n\n\n"), 12, "\"\\x0a...\"" },
