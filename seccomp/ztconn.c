@@ -382,9 +382,12 @@ ztconn_start(struct ztconn **out, int fd, const char *socket_path,
 	z->decision_ttl = decision_ttl;
 	z->on_grant_end = on_grant_end;
 	z->next_id = 1000;
-	/* Before the reader runs: every event after AHEAD is its to read. */
-	if (ahead != NULL)
+	/* Before the reader runs: every event after AHEAD is its to read.
+	 * AGENT_PID's answer carries questions and execs. */
+	if (ahead != NULL) {
 		cache_keep_ahead(z, ahead, z->cache_epoch, ACTION_RESOLVE);
+		cache_keep_ahead(z, ahead, z->cache_epoch, ACTION_EXEC);
+	}
 	if (pipe2(z->wake, O_CLOEXEC) < 0) {
 		free(z);
 		return -errno;
