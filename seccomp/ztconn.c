@@ -20,7 +20,7 @@
 #include "zt_msg.h"
 #include "ztconn.h"
 
-#define CACHE_SLOTS 512
+#define CACHE_SLOTS 512		/* a multiple of 64 (cache_used) */
 #define CACHE_OBJECT_MAX 256		/* longer objects are not cached */
 #define WAIT_SLOTS 64
 #define REPORT_QUEUE_MAX ZT_REPORT_RECORDS_MAX	/* hits waiting */
@@ -75,6 +75,11 @@ struct ztconn {
 	uint32_t next_id;
 	struct wait_slot slots[WAIT_SLOTS];
 	struct cache_entry cache[CACHE_SLOTS];
+	/* The slots ever filled since the last drop: a drop clears these
+	 * only, so that it writes no page of the cache a grant never used
+	 * (160 KiB, zero pages until then: clearing them all faulted each
+	 * in, 0.13 ms of every launch's end, profiled). */
+	uint64_t cache_used[CACHE_SLOTS / 64];
 	uint64_t cache_epoch;		/* + 1 at every drop */
 	struct report_hit report[REPORT_QUEUE_MAX];
 	unsigned report_count;
@@ -102,8 +107,13 @@ hash_key(uint32_t action, const char *object)
 static void
 cache_drop(struct ztconn *z)
 {
-	for (size_t i = 0; i < CACHE_SLOTS; i++)
-		z->cache[i].expires_ms = 0;
+	for (size_t w = 0; w < CACHE_SLOTS / 64; w++) {
+		for (uint64_t bits = z->cache_used[w]; bits != 0;
+		    bits &= bits - 1)
+			z->cache[w * 64 + (size_t)__builtin_ctzll(bits)]
+			    .expires_ms = 0;
+		z->cache_used[w] = 0;
+	}
 	/* An answer read before the drop, but whose caller takes the lock
 	 * back after it, was decided before the event: not to be kept. */
 	z->cache_epoch++;
@@ -560,6 +570,8 @@ cache_keep(struct ztconn *z, uint32_t action, const char *object,
 	/* Never past the end the token proves (same clock). */
 	if (until_ms < (uint64_t)INT64_MAX && until > (int64_t)until_ms)
 		until = (int64_t)until_ms;
+	z->cache_used[(size_t)(e - z->cache) / 64] |=
+	    1ull << ((size_t)(e - z->cache) % 64);
 	e->action = action;
 	snprintf(e->object, sizeof(e->object), "%s", object);
 	memcpy(e->token, token, sizeof(e->token));
