@@ -279,18 +279,37 @@ on_grant_end(const char *why)
 
 static sigset_t forwarded;
 
-static void *
-forward_signals(void *arg)
+static void
+forward_signal(int sig)
 {
-	(void)arg;
-	for (;;) {
-		int sig;
+	int e = errno;
 
-		if (sigwait(&forwarded, &sig) == 0 && root_pidfd >= 0)
-			syscall(SYS_pidfd_send_signal, root_pidfd, sig, NULL,
-			    0);
-	}
-	return NULL;
+	if (root_pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, root_pidfd, sig, NULL, 0);
+	errno = e;
+}
+
+/*
+ * From G on, each forwarded signal is sent on to the agent by a handler
+ * on this (the main) thread, the only one that takes them: every other
+ * thread was made with them blocked, and those that came before stay
+ * pending until now.  No thread of its own: one less to start while the
+ * agent execs, and to end at zt-exec's exit (profiled: each thread alive
+ * at the exit is a wake-up before the parent sees it).  SA_RESTART: the
+ * tracer's waitpid goes on.
+ */
+static int
+forward_signals(void)
+{
+	struct sigaction sa = { .sa_handler = forward_signal,
+	    .sa_flags = SA_RESTART };
+
+	sigfillset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&forwarded, sig) == 1 &&
+		    sigaction(sig, &sa, NULL) < 0)
+			return -1;
+	return pthread_sigmask(SIG_UNBLOCK, &forwarded, NULL) != 0 ? -1 : 0;
 }
 
 /*
@@ -589,7 +608,6 @@ main(int argc, char **argv)
 	static struct zt_msg pid_msg[2];	/* AGENT_PID and its answer */
 	struct ztconn *ztd = NULL;
 	struct stat st;
-	pthread_t signals;
 	int opt, code, fd, bin, sp[2], nfd_child, abi = 0, status;
 	ssize_t n;
 	pid_t pid;
@@ -627,7 +645,8 @@ main(int argc, char **argv)
 	if ((code = find_command(argv[optind], command)) != 0)
 		return failed(code);
 
-	/* Forwarded signals are taken by one thread, blocked in all. */
+	/* Forwarded signals are blocked in every thread, and taken by this
+	 * one from G on (forward_signals). */
 	sigemptyset(&forwarded);
 	for (int sig = SIGHUP; sig <= SIGUSR2 + 4; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD &&
@@ -792,9 +811,8 @@ main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	close(sp[0]);
-	/* Off the agent's way: signals that come first stay pending (blocked
-	 * in every thread) until this thread takes them. */
-	if (pthread_create(&signals, NULL, forward_signals, NULL) != 0) {
+	/* Off the agent's way: signals that come first stay pending. */
+	if (forward_signals() < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, __WALL);
 		return EXIT_FAILED;

@@ -339,6 +339,20 @@ zx exit 3
 check "zt-exec exits with the agent's status (3, got $rc)" test "$rc" -eq 3
 zx signal 15
 check "an agent killed by signal 15: 143 (got $rc)" test "$rc" -eq 143
+# A signal to zt-exec goes on to the agent; zt-exec itself stays, and
+# says how the agent ended.
+agent_runs() { # ZT-EXEC's PID: its child is the agent's binary now
+	local c
+	c=$(pgrep -P "$1") &&
+	    [ "$(readlink "/proc/$c/exe")" = "$(realpath "$agent")" ]
+}
+seen=$(sink_lines)
+zx_bg sigfwd sleep 60
+check "an agent sleeps under zt-exec" wait_for agent_runs "$zx_pid"
+kill -USR1 "$zx_pid"
+check "SIGUSR1 to zt-exec ends the agent by it, and zt-exec logs that (status 138)" \
+    wait_for logged_since "$seen" "agent probe: pid [0-9]+ ended \\(status 138\\)"
+check "zt-exec then exits" wait_for gone "$zx_pid"
 # A profile without tunnel or host rules: zt-exec opens neither libssl,
 # libldns nor libcrypto.so, from its start to its exit (its SHA-256 is
 # linked in: seccomp/lazylib.h).  strace follows zt-exec's main thread
