@@ -496,12 +496,17 @@ static struct {
 	int code;
 } kernel_check;
 
+/* ARG non-NULL: on the probe's own thread, which ends with it (and is
+ * joined before the fork): the seccomp flags are probed on it. */
 static void *
 kernel_probe(void *arg)
 {
-	(void)arg;
-	zt_kernel_probe(&kernel_check.k, ZT_KERNEL_ZTEXEC_NEEDS |
-	    ZT_KERNEL_ZTEXEC_WANTS);
+	unsigned mask = ZT_KERNEL_ZTEXEC_NEEDS | ZT_KERNEL_ZTEXEC_WANTS;
+
+	if (arg != NULL)
+		zt_kernel_probe_ending_thread(&kernel_check.k, mask);
+	else
+		zt_kernel_probe(&kernel_check.k, mask);
 	return NULL;
 }
 
@@ -509,7 +514,7 @@ static void
 check_kernel_start(void)
 {
 	kernel_check.started = pthread_create(&kernel_check.thread, NULL,
-	    kernel_probe, NULL) == 0;
+	    kernel_probe, &kernel_check) == 0;
 }
 
 /* The probe's verdict (joined, or made here if its thread could not
