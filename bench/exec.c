@@ -40,6 +40,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -662,18 +663,34 @@ run_workload(enum wrap wrap, char *const *args, double *v, struct rss *rss)
 	return n > 0 ? n : -1;
 }
 
-/* One whole launch of ARGS under WRAP (stdout to /dev/null): *US from
- * fork to reaped. */
-static int
-launch_once(enum wrap wrap, char *const *args, double *us)
+/* User + system CPU of the children reaped so far, in us. */
+static double
+children_cpu_us(void)
 {
-	double t0 = now_us();
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_CHILDREN, &ru) < 0)
+		return 0;
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	    ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+/* One whole launch of ARGS under WRAP (stdout to /dev/null): *US from
+ * fork to reaped; *CPU_US (unless NULL) the CPU it took, from rusage:
+ * the wrapper's and that of every process it waited for (the agent and
+ * its child under zt-exec and bwrap alike). */
+static int
+launch_once(enum wrap wrap, char *const *args, double *us, double *cpu_us)
+{
+	double t0 = now_us(), cpu0 = children_cpu_us();
 	int status;
 	pid_t pid = spawn(wrap, args, -1, NULL);
 
 	if (pid < 0 || reap(pid, 10000, &status) < 0 || interrupted)
 		return -1;
 	*us = now_us() - t0;
+	if (cpu_us != NULL)
+		*cpu_us = children_cpu_us() - cpu0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "bench/exec: %s (%s) exited with status %d\n",
 		    args[0], wrap_names[wrap], exit_code(status));
@@ -684,22 +701,28 @@ launch_once(enum wrap wrap, char *const *args, double *us)
 
 /*
  * N whole launches of ARGS under each of the N_WRAPS WRAPS, taking turns
- * (so that drift hits them alike); MEDIAN_US[i] is WRAPS[i]'s median.
+ * (so that drift hits them alike); MEDIAN_US[i] is WRAPS[i]'s median, and
+ * CPU_US[i] (unless CPU_US is NULL) the median of its CPU per launch.
  */
 static int
 launches_interleaved(const enum wrap *wraps, int n_wraps, char *const *args,
-    int n, double *median_us)
+    int n, double *median_us, double *cpu_us)
 {
-	double *t = calloc((size_t)(n * n_wraps), sizeof(*t));
+	double *t = calloc((size_t)(2 * n * n_wraps), sizeof(*t));
+	double *c = t + n * n_wraps;
 	int r = 0;
 
 	if (t == NULL)
 		return -1;
 	for (int i = 0; i < n && r == 0; i++)
 		for (int w = 0; w < n_wraps && r == 0; w++)
-			r = launch_once(wraps[w], args, &t[w * n + i]);
-	for (int w = 0; w < n_wraps && r == 0; w++)
+			r = launch_once(wraps[w], args, &t[w * n + i],
+			    &c[w * n + i]);
+	for (int w = 0; w < n_wraps && r == 0; w++) {
 		median_us[w] = median(t + w * n, (size_t)n);
+		if (cpu_us != NULL)
+			cpu_us[w] = median(c + w * n, (size_t)n);
+	}
 	free(t);
 	return r;
 }
@@ -708,7 +731,7 @@ launches_interleaved(const enum wrap *wraps, int n_wraps, char *const *args,
 static int
 launches(enum wrap wrap, char *const *args, int n, double *median_us)
 {
-	return launches_interleaved(&wrap, 1, args, n, median_us);
+	return launches_interleaved(&wrap, 1, args, n, median_us, NULL);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -1028,7 +1051,7 @@ figure_launch(void)
 {
 	char *args[] = { "--workload", "exec", "1", "0", st.true_path, NULL };
 	enum wrap wraps[3] = { WRAP_BARE, WRAP_ZT_EXEC, WRAP_BWRAP };
-	double m[3];
+	double m[3], cpu[3];
 	int n_wraps = 3;
 
 	if (!st.have_zt_exec) {
@@ -1043,12 +1066,12 @@ figure_launch(void)
 	settle(st.agent, 3);
 	/* bwrap as an unprivileged account needs user namespaces. */
 	if (!find_program("bwrap", bwrap_path, sizeof(bwrap_path)) ||
-	    launch_once(WRAP_BWRAP, args, &m[2]) < 0) {
+	    launch_once(WRAP_BWRAP, args, &m[2], NULL) < 0) {
 		if (interrupted)
 			return -1;
 		n_wraps = 2;
 	}
-	if (launches_interleaved(wraps, n_wraps, args, LAUNCHES, m) < 0)
+	if (launches_interleaved(wraps, n_wraps, args, LAUNCHES, m, cpu) < 0)
 		return -1;
 	printf("exec.launch bare %.0f us; zt-exec %.0f us (%.2fx bare, %+.0f "
 	    "us)", m[0], m[1], m[1] / m[0], m[1] - m[0]);
@@ -1060,6 +1083,15 @@ figure_launch(void)
 		    "\"" AGENT_ACCOUNT "\" here)");
 	printf(" per whole launch of an agent that execs true once, as \""
 	    AGENT_ACCOUNT "\"\n");
+	/* The wall time above counts waits for a CPU on a loaded machine;
+	 * the CPU each launch took does not. */
+	printf("exec.launch CPU per launch (rusage of the wrapper and what "
+	    "it waited for; ztd's not counted): bare %.0f us; zt-exec %.0f "
+	    "us", cpu[0], cpu[1]);
+	if (n_wraps == 3)
+		printf("; bwrap %.0f us (zt-exec %.2fx bwrap)", cpu[2],
+		    cpu[1] / cpu[2]);
+	printf("\n");
 	return 0;
 }
 

@@ -155,13 +155,16 @@ seccomp_probe(void *arg)
 	return NULL;
 }
 
+/* HERE: on the calling thread, which ends after the probe. */
 static void
-probe_seccomp(struct zt_kernel *k)
+probe_seccomp(struct zt_kernel *k, bool here)
 {
 	pthread_t thread;
 	int bits = 0;
 
-	if (pthread_create(&thread, NULL, seccomp_probe, &bits) != 0 ||
+	if (here)
+		seccomp_probe(&bits);
+	else if (pthread_create(&thread, NULL, seccomp_probe, &bits) != 0 ||
 	    pthread_join(thread, NULL) != 0)
 		return;
 	k->present[ZT_KF_SECCOMP_LISTENER] = (bits & 1) != 0;
@@ -170,8 +173,8 @@ probe_seccomp(struct zt_kernel *k)
 	k->present[ZT_KF_SECCOMP_ADDFD_SEND] = (bits & 8) != 0;
 }
 
-void
-zt_kernel_probe(struct zt_kernel *k, unsigned mask)
+static void
+probe(struct zt_kernel *k, unsigned mask, bool here)
 {
 	struct utsname u;
 	int abi;
@@ -196,7 +199,7 @@ zt_kernel_probe(struct zt_kernel *k, unsigned mask)
 	if (mask & (ZT_KF_BIT(ZT_KF_SECCOMP_LISTENER) |
 	    ZT_KF_BIT(ZT_KF_SECCOMP_CONTINUE) |
 	    ZT_KF_BIT(ZT_KF_SECCOMP_SYNC_WAKE))) {
-		probe_seccomp(k);
+		probe_seccomp(k, here);
 		for (int f = ZT_KF_SECCOMP_LISTENER;
 		    f <= ZT_KF_SECCOMP_SYNC_WAKE; f++)
 			k->present[f] = k->present[f] &&
@@ -208,6 +211,18 @@ zt_kernel_probe(struct zt_kernel *k, unsigned mask)
 	k->present[ZT_KF_LANDLOCK_SCOPE] =
 	    (mask & ZT_KF_BIT(ZT_KF_LANDLOCK_SCOPE)) != 0 &&
 	    k->landlock_abi >= LANDLOCK_SCOPE_ABI;
+}
+
+void
+zt_kernel_probe(struct zt_kernel *k, unsigned mask)
+{
+	probe(k, mask, false);
+}
+
+void
+zt_kernel_probe_ending_thread(struct zt_kernel *k, unsigned mask)
+{
+	probe(k, mask, true);
 }
 
 int

@@ -72,6 +72,15 @@ struct zt_kernel {
  */
 void zt_kernel_probe(struct zt_kernel *k, unsigned mask);
 
+/*
+ * The same, called on a thread that ends right after it (and is joined
+ * before any fork): the seccomp flags are probed on that thread itself,
+ * which keeps no_new_privs and the allow-all filter to its end, instead
+ * of on one more thread (zt-exec's probe thread: one thread start and
+ * join less per launch).  Never on a thread that goes on.
+ */
+void zt_kernel_probe_ending_thread(struct zt_kernel *k, unsigned mask);
+
 /* The feature's name ("SO_PEERPIDFD") and the first Linux version that
  * has it ("6.5"); NULL for an unknown feature. */
 const char *zt_kernel_feature_name(enum zt_kernel_feature f);

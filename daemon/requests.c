@@ -1037,7 +1037,7 @@ answer_report(struct request *rq)
 	return 0;
 }
 
-static void put_resolves_ahead(struct ztd *ztd, struct zt_msg *reply,
+static void put_allows_ahead(struct ztd *ztd, struct zt_msg *reply,
     struct grant *g);
 
 /*
@@ -1069,7 +1069,7 @@ answer_agent_pid(struct request *rq)
 	    request->request_id)) < 0 ||
 	    (r = zt_msg_put_u32(reply, ZT_F_COUNT, 1)) < 0)
 		return r;
-	put_resolves_ahead(rq->ztd, reply, g);
+	put_allows_ahead(rq->ztd, reply, g);
 	return 0;
 }
 
@@ -1262,14 +1262,17 @@ put_connects_ahead(struct ztd *ztd, struct zt_msg *reply, struct grant *g,
 
 /*
  * Into AGENT_PID's REPLY, the last ztd sends G's supervisor before it
- * reads every event itself (none can be missed after it): the questions
- * for each name a host rule names exactly (no wildcard), decided ahead,
- * so that the grant's first question for one is served from zt-exec's
- * cache (audited when reported) instead of one more round trip to ztd.
- * At most ZT_ALLOWS_MAX; none when the reply has no room.
+ * reads every event itself (none can be missed after it), decided ahead
+ * so that the grant's first use of each is served from zt-exec's cache
+ * (audited when reported) instead of one more round trip to ztd: the
+ * questions for each name a host rule names exactly (no wildcard), then
+ * the execs of the commands rules name (a path is exact; one with args is
+ * decided on its arguments, never ahead: decide_ahead keeps only what ztd
+ * would let zt-exec cache).  At most ZT_ALLOWS_MAX in all, in the order
+ * of the profile; none when the reply has no room.
  */
 static void
-put_resolves_ahead(struct ztd *ztd, struct zt_msg *reply, struct grant *g)
+put_allows_ahead(struct ztd *ztd, struct zt_msg *reply, struct grant *g)
 {
 	const struct agent *a = config_find_agent(ztd->config, g->agent);
 	struct subject s = { .grant = g, .agent = a, .account = g->account,
@@ -1286,6 +1289,13 @@ put_resolves_ahead(struct ztd *ztd, struct zt_msg *reply, struct grant *g)
 			continue;
 		snprintf(object, sizeof(object), "dns:%s", rule->host);
 		if (put_allow_ahead(ztd, reply, &s, ACTION_RESOLVE, object))
+			n++;
+	}
+	for (size_t k = 0; k < a->n_commands && n < ZT_ALLOWS_MAX; k++) {
+		const struct command_rule *rule = &a->commands[k];
+
+		if (rule->risk == RISK_LOW && rule->n_args == 0 &&
+		    put_allow_ahead(ztd, reply, &s, ACTION_EXEC, rule->path))
 			n++;
 	}
 	if (n == 0 || zt_msg_end_record(reply) < 0)

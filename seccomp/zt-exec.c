@@ -150,13 +150,11 @@ struct launch {
 
 /*
  * Ask ztd for a grant to run COMMAND, and its profile INTO; exit code on
- * failure.  While ztd checks the binary, OWN is made and the supervisor's
- * workers (*WORKERS, which take OWN's cache).
+ * failure.  While ztd checks the binary, OWN is made.
  */
 static int
 ask_launch(int fd, const char *command, const char *agent,
-    struct own_digest *own, struct supervisor **workers,
-    struct launch *out, struct profile *into)
+    struct own_digest *own, struct launch *out, struct profile *into)
 {
 	struct zt_record record;
 	char error[160];
@@ -178,11 +176,12 @@ ask_launch(int fd, const char *command, const char *agent,
 	    (r = zt_msg_put_str(req, ZT_F_AGENT, agent)) < 0) ||
 	    (grant != NULL && grant[0] != '\0' &&
 	    (r = zt_msg_put_str(req, ZT_F_GRANT, grant)) < 0) ||
-	    (r = zt_client_send(fd, req, -1, LAUNCH_TIMEOUT_MS)) < 0 ||
-	    (own->result = zt_digests_get(own->cache, own->fd, own->digest,
-	    NULL), r = supervise_new(workers, own->cache)) < 0 ||
-	    (r = zt_client_wait_reply(fd, req->request_id, reply,
+	    (r = zt_client_send(fd, req, -1, LAUNCH_TIMEOUT_MS)) < 0)
+		goto unasked;
+	own->result = zt_digests_get(own->cache, own->fd, own->digest, NULL);
+	if ((r = zt_client_wait_reply(fd, req->request_id, reply,
 	    &out->filter_fd, LAUNCH_TIMEOUT_MS)) < 0) {
+unasked:
 		fprintf(stderr, "zt-exec: asking ztd: %s\n", zt_strerror(r));
 		goto out;
 	}
@@ -279,18 +278,37 @@ on_grant_end(const char *why)
 
 static sigset_t forwarded;
 
-static void *
-forward_signals(void *arg)
+static void
+forward_signal(int sig)
 {
-	(void)arg;
-	for (;;) {
-		int sig;
+	int e = errno;
 
-		if (sigwait(&forwarded, &sig) == 0 && root_pidfd >= 0)
-			syscall(SYS_pidfd_send_signal, root_pidfd, sig, NULL,
-			    0);
-	}
-	return NULL;
+	if (root_pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, root_pidfd, sig, NULL, 0);
+	errno = e;
+}
+
+/*
+ * From G on, each forwarded signal is sent on to the agent by a handler
+ * on this (the main) thread, the only one that takes them: every other
+ * thread was made with them blocked, and those that came before stay
+ * pending until now.  No thread of its own: one less to start while the
+ * agent execs, and to end at zt-exec's exit (profiled: each thread alive
+ * at the exit is a wake-up before the parent sees it).  SA_RESTART: the
+ * tracer's waitpid goes on.
+ */
+static int
+forward_signals(void)
+{
+	struct sigaction sa = { .sa_handler = forward_signal,
+	    .sa_flags = SA_RESTART };
+
+	sigfillset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&forwarded, sig) == 1 &&
+		    sigaction(sig, &sa, NULL) < 0)
+			return -1;
+	return pthread_sigmask(SIG_UNBLOCK, &forwarded, NULL) != 0 ? -1 : 0;
 }
 
 /*
@@ -478,12 +496,17 @@ static struct {
 	int code;
 } kernel_check;
 
+/* ARG non-NULL: on the probe's own thread, which ends with it (and is
+ * joined before the fork): the seccomp flags are probed on it. */
 static void *
 kernel_probe(void *arg)
 {
-	(void)arg;
-	zt_kernel_probe(&kernel_check.k, ZT_KERNEL_ZTEXEC_NEEDS |
-	    ZT_KERNEL_ZTEXEC_WANTS);
+	unsigned mask = ZT_KERNEL_ZTEXEC_NEEDS | ZT_KERNEL_ZTEXEC_WANTS;
+
+	if (arg != NULL)
+		zt_kernel_probe_ending_thread(&kernel_check.k, mask);
+	else
+		zt_kernel_probe(&kernel_check.k, mask);
 	return NULL;
 }
 
@@ -491,7 +514,7 @@ static void
 check_kernel_start(void)
 {
 	kernel_check.started = pthread_create(&kernel_check.thread, NULL,
-	    kernel_probe, NULL) == 0;
+	    kernel_probe, &kernel_check) == 0;
 }
 
 /* The probe's verdict (joined, or made here if its thread could not
@@ -589,7 +612,6 @@ main(int argc, char **argv)
 	static struct zt_msg pid_msg[2];	/* AGENT_PID and its answer */
 	struct ztconn *ztd = NULL;
 	struct stat st;
-	pthread_t signals;
 	int opt, code, fd, bin, sp[2], nfd_child, abi = 0, status;
 	ssize_t n;
 	pid_t pid;
@@ -627,7 +649,8 @@ main(int argc, char **argv)
 	if ((code = find_command(argv[optind], command)) != 0)
 		return failed(code);
 
-	/* Forwarded signals are taken by one thread, blocked in all. */
+	/* Forwarded signals are blocked in every thread, and taken by this
+	 * one from G on (forward_signals). */
 	sigemptyset(&forwarded);
 	for (int sig = SIGHUP; sig <= SIGUSR2 + 4; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD &&
@@ -640,8 +663,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &forwarded, NULL);
 
 	/* The binary as it is now; ztd's digest must be of this file.  Our
-	 * own digest of it, and the supervisor's workers, are made while we
-	 * wait for ztd. */
+	 * own digest of it is made while we wait for ztd. */
 	bin = open(command, O_RDONLY | O_CLOEXEC);
 	if (bin < 0 || fstat(bin, &st) < 0 || !S_ISREG(st.st_mode)) {
 		fprintf(stderr, "zt-exec: %s: not a readable file\n", command);
@@ -661,9 +683,7 @@ main(int argc, char **argv)
 		    socket_path, zt_strerror(fd));
 		return EXIT_FAILED;
 	}
-	/* The supervisor takes the cache over. */
-	code = ask_launch(fd, command, agent, &own, &supervisor, &launch,
-	    &profile);
+	code = ask_launch(fd, command, agent, &own, &launch, &profile);
 	/* The kernel's verdict before anything else fails or the child is
 	 * made. */
 	if (check_kernel() != 0 || code != 0)
@@ -722,6 +742,16 @@ main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* The supervisor's workers (which take our digest cache over), made
+	 * while ztd answers AGENT_PID and the child confines itself: off the
+	 * launch's path (made while ztd checked the binary, they held up its
+	 * answer's use by 0.15-0.33 ms, profiled). */
+	if (root_pidfd >= 0 && supervise_new(&supervisor, own.cache) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+		fprintf(stderr, "zt-exec: cannot start the supervisor\n");
+		return EXIT_FAILED;
+	}
 	/* While the child confines itself (Landlock and the filter: 0.5 ms
 	 * and more), ztd's answer to AGENT_PID, then ztd's connection handed
 	 * to its reader thread and what tunnel or host rules need: off the
@@ -792,9 +822,8 @@ main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	close(sp[0]);
-	/* Off the agent's way: signals that come first stay pending (blocked
-	 * in every thread) until this thread takes them. */
-	if (pthread_create(&signals, NULL, forward_signals, NULL) != 0) {
+	/* Off the agent's way: signals that come first stay pending. */
+	if (forward_signals() < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, __WALL);
 		return EXIT_FAILED;

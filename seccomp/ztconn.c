@@ -20,7 +20,7 @@
 #include "zt_msg.h"
 #include "ztconn.h"
 
-#define CACHE_SLOTS 512
+#define CACHE_SLOTS 512		/* a multiple of 64 (cache_used) */
 #define CACHE_OBJECT_MAX 256		/* longer objects are not cached */
 #define WAIT_SLOTS 64
 #define REPORT_QUEUE_MAX ZT_REPORT_RECORDS_MAX	/* hits waiting */
@@ -77,6 +77,11 @@ struct ztconn {
 	unsigned catching_up;		/* threads waiting in catch_up */
 	struct wait_slot slots[WAIT_SLOTS];
 	struct cache_entry cache[CACHE_SLOTS];
+	/* The slots ever filled since the last drop: a drop clears these
+	 * only, so that it writes no page of the cache a grant never used
+	 * (160 KiB, zero pages until then: clearing them all faulted each
+	 * in, 0.13 ms of every launch's end, profiled). */
+	uint64_t cache_used[CACHE_SLOTS / 64];
 	uint64_t cache_epoch;		/* + 1 at every drop */
 	struct report_hit report[REPORT_QUEUE_MAX];
 	unsigned report_count;
@@ -104,8 +109,13 @@ hash_key(uint32_t action, const char *object)
 static void
 cache_drop(struct ztconn *z)
 {
-	for (size_t i = 0; i < CACHE_SLOTS; i++)
-		z->cache[i].expires_ms = 0;
+	for (size_t w = 0; w < CACHE_SLOTS / 64; w++) {
+		for (uint64_t bits = z->cache_used[w]; bits != 0;
+		    bits &= bits - 1)
+			z->cache[w * 64 + (size_t)__builtin_ctzll(bits)]
+			    .expires_ms = 0;
+		z->cache_used[w] = 0;
+	}
 	/* An answer read before the drop, but whose caller takes the lock
 	 * back after it, was decided before the event: not to be kept. */
 	z->cache_epoch++;
@@ -386,9 +396,12 @@ ztconn_start(struct ztconn **out, int fd, const char *socket_path,
 	z->decision_ttl = decision_ttl;
 	z->on_grant_end = on_grant_end;
 	z->next_id = 1000;
-	/* Before the reader runs: every event after AHEAD is its to read. */
-	if (ahead != NULL)
+	/* Before the reader runs: every event after AHEAD is its to read.
+	 * AGENT_PID's answer carries questions and execs. */
+	if (ahead != NULL) {
 		cache_keep_ahead(z, ahead, z->cache_epoch, ACTION_RESOLVE);
+		cache_keep_ahead(z, ahead, z->cache_epoch, ACTION_EXEC);
+	}
 	if (pipe2(z->wake, O_CLOEXEC) < 0) {
 		free(z);
 		return -errno;
@@ -586,6 +599,8 @@ cache_keep(struct ztconn *z, uint32_t action, const char *object,
 	/* Never past the end the token proves (same clock). */
 	if (until_ms < (uint64_t)INT64_MAX && until > (int64_t)until_ms)
 		until = (int64_t)until_ms;
+	z->cache_used[(size_t)(e - z->cache) / 64] |=
+	    1ull << ((size_t)(e - z->cache) % 64);
 	e->action = action;
 	snprintf(e->object, sizeof(e->object), "%s", object);
 	memcpy(e->token, token, sizeof(e->token));

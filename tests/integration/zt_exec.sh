@@ -339,6 +339,20 @@ zx exit 3
 check "zt-exec exits with the agent's status (3, got $rc)" test "$rc" -eq 3
 zx signal 15
 check "an agent killed by signal 15: 143 (got $rc)" test "$rc" -eq 143
+# A signal to zt-exec goes on to the agent; zt-exec itself stays, and
+# says how the agent ended.
+agent_runs() { # ZT-EXEC's PID: its child is the agent's binary now
+	local c
+	c=$(pgrep -P "$1") &&
+	    [ "$(readlink "/proc/$c/exe")" = "$(realpath "$agent")" ]
+}
+seen=$(sink_lines)
+zx_bg sigfwd sleep 60
+check "an agent sleeps under zt-exec" wait_for agent_runs "$zx_pid"
+kill -USR1 "$zx_pid"
+check "SIGUSR1 to zt-exec ends the agent by it, and zt-exec logs that (status 138)" \
+    wait_for logged_since "$seen" "agent probe: pid [0-9]+ ended \\(status 138\\)"
+check "zt-exec then exits" wait_for gone "$zx_pid"
 # A profile without tunnel or host rules: zt-exec opens neither libssl,
 # libldns nor libcrypto.so, from its start to its exit (its SHA-256 is
 # linked in: seccomp/lazylib.h).  strace follows zt-exec's main thread
@@ -844,17 +858,30 @@ check "and each try is audited as a syscall no profile allows" \
     wait_for sh -c "test \"\$(grep -c 'decision=deny action=syscall agent=\"probe\" .*object=\"setsockopt:SOL_SOCKET:SO_PASSRIGHTS\"' '$work/syslog.out')\" -ge 2"
 
 # ------------------------------------------------------------ exec
+# A low-risk command without args comes allowed ahead with ztd's answer
+# to AGENT_PID: the grant's first exec of it is served from zt-exec's
+# cache (no round trip to ztd), its use audited cache=local when sent;
+# the file is still opened, hashed, pinned and verified at the exec
+# event as for any exec.  A high-risk one is asked of ztd (below).
+seen=$(sink_lines)
 zx exec "$bin/exit00"
 check "a low-risk command runs (status 0) ($out)" test "$out" = "ok status=0"
+check "its first exec in the grant was allowed ahead, audited cache=local" \
+    wait_for logged_since "$seen" "decision=allow action=exec agent=\"probe\" .*object=\"$bin/exit00\" .*cache=local"
+check "and was not asked of ztd (no cache=miss line for it)" \
+    not_logged_since "$seen" "action=exec agent=\"probe\" .*object=\"$bin/exit00\" .*cache=miss"
 zx exec /usr/bin/dash -c 'exit 9'
 check "a command of risk deny is denied with EACCES ($out)" \
     test "$out" = "errno=EACCES"
 zx exec "$bin/exit42"
 check "an unlisted command is denied with EACCES ($out)" \
     test "$out" = "errno=EACCES"
+seen=$(sink_lines)
 zx exec "$bin/exit07"
 check "a high-risk command runs on a fresh attestation (status 7) ($out)" \
     test "$out" = "ok status=7"
+check "a high-risk command is never allowed ahead: ztd decided it (cache=miss)" \
+    wait_for logged_since "$seen" "decision=allow action=exec agent=\"probe\" .*object=\"$bin/exit07\" .*cache=miss"
 check "the denied exec is audited" \
     wait_for logged "decision=deny action=exec agent=\"probe\" account=\"$account\" .*object=\"/usr/bin/dash\\\\x00-c\\\\x00exit 9\""
 
