@@ -1400,13 +1400,24 @@ grant=$("$ZTCTL" --socket "$sock" --json grants |
 check "ztctl --json grants lists zt-exec's grant ($grant)" test -n "$grant"
 t_revoke=$(now)
 [ -n "$grant" ] && "$ZTCTL" --socket "$sock" revoke "$grant" >/dev/null
-sleep 0.5
+# The first connect denied after the revoke: once zt-exec has read the
+# grant's end, every gated call is denied (no deadline: how soon is a
+# figure, said below, and a loaded machine may take longer).
+first_deny() {
+	awk -v t="$t_revoke" '{ v = substr($1, 3) + 0;
+	    if (v >= t && $2 ~ /^errno=/) { print v; exit } }' "$work/revoke.out"
+}
+wait_for sh -c "$(declare -f first_deny); t_revoke=$t_revoke work='$work'; [ -n \"\$(first_deny)\" ]"
+# Lines still coming after the first deny, so that "none allowed after
+# it" is about some.
+t_deny=$(first_deny)
+wait_for sh -c "awk -v t='${t_deny:-0}' '{ if (substr(\$1, 3) + 0 > t) n++ } END { exit n >= 5 ? 0 : 1 }' '$work/revoke.out'"
 stop_pid "$revoke_pid"
-late=$(awk -v t="$t_revoke" '{ v = substr($1, 3) + 0; if (v >= t + 100) print }' \
+late=$(awk -v t="${t_deny:-0}" '{ v = substr($1, 3) + 0; if (v > t) print }' \
     "$work/revoke.out")
-diag "revoked at t=$t_revoke; first after +100 ms: $(printf '%s\n' "$late" | head -n 1)"
-check "after revoke, gated calls are denied within 100 ms" \
-    sh -c "[ -n \"\$1\" ] && ! printf '%s\n' \"\$1\" | grep -q ' ok getpid'" _ "$late"
+diag "revoked at t=$t_revoke; first deny at t=$t_deny ($((${t_deny:-0} - t_revoke)) ms later)"
+check "after revoke, gated calls are denied ($(printf '%s\n' "$late" | wc -l) connects after the first deny)" \
+    sh -c "[ -n '$t_deny' ] && [ \$(printf '%s\n' \"\$1\" | grep -c 'errno=') -ge 5 ] && ! printf '%s\n' \"\$1\" | grep -q ' ok getpid'" _ "$late"
 check "and ungated calls keep working" \
     sh -c "grep -q 'getpid=ok' '$work/revoke.out' &&
     ! grep -q 'getpid=errno' '$work/revoke.out'"
@@ -1420,8 +1431,8 @@ grant=$("$ZTCTL" --socket "$sock" --json grants |
     grep -o "{\"grant\":\"[0-9a-f]*\",\"agent\":\"probe\"[^}]*\"pid\":$rkill_pid," |
     sed 's/^{"grant":"\([0-9a-f]*\)".*/\1/')
 [ -n "$grant" ] && "$ZTCTL" --socket "$sock" revoke --kill "$grant" >/dev/null
-check "revoke --kill: zt-exec, the agent and its children are gone within 1 s" \
-    within 1000 gone $rkill_pid $kids
+check "revoke --kill: zt-exec, the agent and its children are gone" \
+    wait_for gone $rkill_pid $kids
 
 # ------------------------------------------------------------ zt-exec killed
 zx_bg zkill kids 3 30
@@ -1437,8 +1448,8 @@ agent_runs() {
 }
 check "the agent and its 3 children run ($agent_pid: $kids)" agent_runs
 kill -KILL "$zkill_pid"
-check "zt-exec killed: the agent and its children are gone within 1 s" \
-    within 1000 gone $agent_pid $kids
+check "zt-exec killed: the agent and its children are gone" \
+    wait_for gone $agent_pid $kids
 
 # ------------------------------------------------------------ no files
 # Without a files list, metadata calls are as free as writes, but no agent
@@ -1572,11 +1583,16 @@ kill -KILL "$ztd_pid"
 wait "$ztd_pid" 2>/dev/null
 within 6000 gone "$zdown_pid"
 stop_pid "$zdown_pid"
-late=$(awk -v t="$t_kill" '{ v = substr($1, 3) + 0; if (v >= t + 1000) print }' \
+# From the first refusal after the kill on, every gated call fails (the
+# cache dropped); how soon that came is a figure, said, not a deadline.
+t_first=$(awk -v t="$t_kill" '{ v = substr($1, 3) + 0;
+    if (v >= t && $2 ~ /^errno=(EACCES|ECONNREFUSED)$/) { print v; exit } }' \
     "$work/zdown.out")
-diag "ztd killed at t=$t_kill; after +1 s: $(printf '%s\n' "$late" | head -n 1)"
-check "ztd killed: gated calls fail with EACCES within 1 s (the cache dropped)" \
-    sh -c "[ -n \"\$1\" ] && ! printf '%s\n' \"\$1\" | grep -vqE ' errno=(EACCES|ECONNREFUSED) getpid=ok'" _ "$late"
+late=$(awk -v t="${t_first:-0}" '{ v = substr($1, 3) + 0; if (v > t) print }' \
+    "$work/zdown.out")
+diag "ztd killed at t=$t_kill; first refusal at t=$t_first ($((${t_first:-0} - t_kill)) ms later)"
+check "ztd killed: gated calls fail with EACCES from the first refusal on ($(printf '%s\n' "$late" | grep -c errno=) after it; the cache dropped)" \
+    sh -c "[ -n '$t_first' ] && [ \$(printf '%s\n' \"\$1\" | grep -c 'errno=') -ge 3 ] && ! printf '%s\n' \"\$1\" | grep -vqE ' errno=(EACCES|ECONNREFUSED) getpid=ok'" _ "$late"
 check "ztd killed: ungated calls keep working" \
     sh -c "grep -q 'getpid=ok' '$work/zdown.out' &&
     ! grep -q 'getpid=errno' '$work/zdown.out'"
