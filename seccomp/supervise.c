@@ -14,7 +14,6 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/fsuid.h>
 #include <unistd.h>
 
@@ -119,47 +118,6 @@ dispatch(const struct call *c, char *buf)
 
 static void *worker_main(void *arg);
 
-/*
- * The next notification into REQ: 0, < 0 (none: the caller looks why), or
- * 1 when no filter user is left.  A notification wakes every worker
- * waiting in the kernel's receive, and all but one of them sleep again:
- * a wake-up for nothing per idle worker.  So idle workers wait in
- * epoll_wait on s->epfd instead, which wakes one of them per readiness;
- * the notify fd is one-shot there, so that no second worker returns for
- * the notification the first one is about to take, and it is armed again
- * once that one is taken, for the next (ready already: a worker is
- * woken for it).
- */
-static int
-receive(struct supervisor *s, struct seccomp_notif *req)
-{
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
-	int fd = s->setup.notify_fd, epfd, n, r;
-
-	if ((epfd = __atomic_load_n(&s->epfd, __ATOMIC_RELAXED)) < 0)
-		return seccomp_notify_receive(fd, req);
-	while ((n = epoll_wait(epfd, &ev, 1, -1)) < 0 && errno == EINTR)
-		;
-	if (n < 0)
-		return seccomp_notify_receive(fd, req);
-	if (!(ev.events & EPOLLIN)) {
-		/* A hang-up: armed again for the next worker to see it. */
-		ev.events = EPOLLIN | EPOLLONESHOT;
-		epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
-		return 1;
-	}
-	r = seccomp_notify_receive(fd, req);
-	ev.events = EPOLLIN | EPOLLONESHOT;
-	if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
-		/* Not armed again (ENOMEM): the workers that come wait in
-		 * the kernel's receive from now on. */
-		zt_log(LOG_WARNING, "supervisor workers: epoll: %s",
-		    strerror(errno));
-		__atomic_store_n(&s->epfd, -1, __ATOMIC_RELAXED);
-	}
-	return r;
-}
-
 /* Every worker is busy: make another, up to SUPERVISE_WORKERS. */
 static void
 add_worker(struct supervisor *s)
@@ -218,9 +176,7 @@ worker_main(void *arg)
 
 		/* libseccomp 2.5.4 does not clear the buffer itself. */
 		memset(req, 0, sizeof(*req));
-		if ((r = receive(s, req)) == 1)
-			break;			/* no filter user is left */
-		if (r < 0) {
+		if (seccomp_notify_receive(c.fd, req) < 0) {
 			struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
 
 			/* The target died mid-notification, or no filter user
@@ -279,7 +235,6 @@ supervise_new(struct supervisor **out, struct zt_digests *digests)
 	s->digests = digests;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->dgram_lock, NULL);
-	s->epfd = -1;
 	pthread_cond_init(&s->start, NULL);
 	atomic_init(&s->n_workers, SUPERVISE_WORKERS_FIRST);
 	atomic_init(&s->idle, SUPERVISE_WORKERS_FIRST);
@@ -295,16 +250,6 @@ int
 supervise_start(struct supervisor *s, const struct supervise_setup *setup)
 {
 	pthread_mutex_lock(&s->lock);
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->epfd >= 0) {
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
-
-		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, setup->notify_fd,
-		    &ev) < 0) {
-			close(s->epfd);
-			s->epfd = -1;
-		}
-	}
 	s->setup = *setup;
 	s->tasks[0].pid = setup->root_pid;
 	s->tasks[0].seen = true;	/* seized running: no first stop */

@@ -63,10 +63,6 @@ struct supervisor {
 	pthread_t workers[SUPERVISE_WORKERS];
 	atomic_uint n_workers;		/* made */
 	atomic_uint idle;		/* waiting for a notification */
-	int epfd;			/* the notify fd, one-shot: wakes one
-					 * idle worker per notification (-1:
-					 * none, every worker waits in the
-					 * kernel's receive) */
 	pthread_mutex_t lock;		/* approvals, tasks, pins */
 	pthread_cond_t start;		/* workers wait for the setup */
 	bool started;			/* supervise_start has been called */
