@@ -570,6 +570,12 @@ first_child(pid_t pid)
 	return (pid_t)child;
 }
 
+static double children_cpu_us(void);
+
+/* The CPU the last run_workload took: the wrapper's and that of every
+ * process it waited for (the agent and its children), in us. */
+static double workload_cpu_us;
+
 /*
  * Run the workload ARGS under WRAP, and parse the one line it prints into
  * V (up to NUMBERS_MAX numbers).  With RSS, sample the wrapper's (zt-exec's)
@@ -578,6 +584,7 @@ first_child(pid_t pid)
 static int
 run_workload(enum wrap wrap, char *const *args, double *v, struct rss *rss)
 {
+	double cpu0 = children_cpu_us();
 	struct supervisor sup = { .fd = -1 };
 	char out[4096];
 	size_t got = 0;
@@ -642,6 +649,7 @@ run_workload(enum wrap wrap, char *const *args, double *v, struct rss *rss)
 	}
 	close(fds[0]);
 	reap(pid, 5000, &status);
+	workload_cpu_us = children_cpu_us() - cpu0;
 	if (sup.fd >= 0) {
 		pthread_join(sup.thread, NULL);
 		close(sup.fd);
@@ -982,7 +990,7 @@ figure_exec(void)
 		"--proc", "/proc", st.true_path, NULL };
 	char *sudo_args[] = { sudo, "-u", "nobody", st.true_path, NULL };
 	double bare[EXEC_ROUNDS], zt[EXEC_ROUNDS], tr[EXEC_ROUNDS], b, z, t,
-	    m;
+	    m, cpu[3][EXEC_ROUNDS];
 
 	snprintf(count, sizeof(count), "%d", EXECS);
 	snprintf(warm, sizeof(warm), "%d", EXEC_WARM);
@@ -992,14 +1000,17 @@ figure_exec(void)
 		if (run_workload(WRAP_BARE, args, v, NULL) < 2)
 			return -1;
 		bare[round] = v[0];
+		cpu[0][round] = workload_cpu_us / (EXECS + EXEC_WARM);
 		if (run_workload(WRAP_TRACER, args, v, NULL) < 2)
 			return -1;
 		tr[round] = v[0];
+		cpu[1][round] = workload_cpu_us / (EXECS + EXEC_WARM);
 		if (!st.have_zt_exec)
 			continue;
 		if (run_workload(WRAP_ZT_EXEC, args, v, NULL) < 2)
 			return -1;
 		zt[round] = v[0];
+		cpu[2][round] = workload_cpu_us / (EXECS + EXEC_WARM);
 	}
 	b = median(bare, EXEC_ROUNDS);
 	m = median(tr, EXEC_ROUNDS);
@@ -1024,6 +1035,18 @@ figure_exec(void)
 		return -1;
 	else
 		printf("; sudo %.0f us (%.1fx)", t, t / b);
+	printf("\n");
+	/* CPU is what load on the machine changes least: the same work is
+	 * done however long it waits for a CPU. */
+	printf("exec.exec CPU per exec (rusage of the wrapper, the agent and "
+	    "its children over a run, its start included, / %d): bare %.0f us;"
+	    " minimal tracer %.0f us", EXECS + EXEC_WARM,
+	    median(cpu[0], EXEC_ROUNDS), median(cpu[1], EXEC_ROUNDS));
+	if (st.have_zt_exec)
+		printf("; zt-exec %.0f us (%.2fx bare, %.2fx the minimal "
+		    "tracer)", median(cpu[2], EXEC_ROUNDS),
+		    median(cpu[2], EXEC_ROUNDS) / median(cpu[0], EXEC_ROUNDS),
+		    median(cpu[2], EXEC_ROUNDS) / median(cpu[1], EXEC_ROUNDS));
 	printf("\n");
 	return 0;
 }

@@ -246,11 +246,18 @@ zt_proc_uid(pid_t pid, uid_t *uid)
 int
 zt_file_key_get(int fd, struct zt_file_key *key, bool *complete)
 {
+	return zt_file_key_get_at(fd, "", AT_EMPTY_PATH, key, complete);
+}
+
+int
+zt_file_key_get_at(int dirfd, const char *path, int flags,
+    struct zt_file_key *key, bool *complete)
+{
 	const unsigned need = STATX_TYPE | STATX_INO | STATX_SIZE |
 	    STATX_MTIME | STATX_CTIME;
 	struct statx stx;
 
-	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
+	if (statx(dirfd, path, flags | AT_STATX_SYNC_AS_STAT,
 	    STATX_BASIC_STATS | STATX_MTIME | STATX_CTIME | STATX_BTIME,
 	    &stx) < 0)
 		return -errno;
@@ -536,11 +543,9 @@ int
 zt_digests_get(struct zt_digests *d, int fd, uint8_t out[32],
     struct zt_file_key *key_out)
 {
-	struct zt_file_key key, after;
+	struct zt_file_key key;
 	struct timespec before;
-	bool complete, complete_after;
-	uint64_t total = 0;
-	uint32_t link;
+	bool complete;
 	int r;
 
 	if (d == NULL || fd < 0 || out == NULL)
@@ -550,6 +555,47 @@ zt_digests_get(struct zt_digests *d, int fd, uint8_t out[32],
 		return r;
 	if (key_out != NULL)
 		*key_out = key;
+	return zt_digests_get_keyed(d, fd, &key, complete, &before, out);
+}
+
+bool
+zt_digests_find(struct zt_digests *d, const struct zt_file_key *key,
+    bool complete, uint8_t out[32])
+{
+	uint32_t link;
+	bool hit = false;
+
+	if (d == NULL || key == NULL || out == NULL || !complete)
+		return false;
+	pthread_mutex_lock(&d->lock);
+	if ((link = cache_find(d, key)) != NONE) {
+		memcpy(out, entry_at(d, link)->digest, 32);
+		lru_unlink(d, link);
+		lru_push(d, link);
+		d->stats.hits++;
+		hit = true;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return hit;
+}
+
+int
+zt_digests_get_keyed(struct zt_digests *d, int fd,
+    const struct zt_file_key *key_in, bool complete,
+    const struct timespec *before_in, uint8_t out[32])
+{
+	struct zt_file_key key, after;
+	struct timespec before;
+	bool complete_after;
+	uint64_t total = 0;
+	uint32_t link;
+	int r;
+
+	if (d == NULL || fd < 0 || key_in == NULL || before_in == NULL ||
+	    out == NULL)
+		return -EINVAL;
+	key = *key_in;
+	before = *before_in;
 	pthread_mutex_lock(&d->lock);
 	if (complete && (link = cache_find(d, &key)) != NONE) {
 		memcpy(out, entry_at(d, link)->digest, 32);

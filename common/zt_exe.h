@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* ------------------------------------------------------------ scripts */
 
@@ -96,6 +97,10 @@ struct zt_file_key {
  * cached).  Returns 0, -EISDIR, -EINVAL (not a regular file) or -errno.
  */
 int zt_file_key_get(int fd, struct zt_file_key *key, bool *complete);
+/* The same for PATH relative to DIRFD, statx's FLAGS (AT_EMPTY_PATH,
+ * AT_SYMLINK_NOFOLLOW) added. */
+int zt_file_key_get_at(int dirfd, const char *path, int flags,
+    struct zt_file_key *key, bool *complete);
 bool zt_file_key_equal(const struct zt_file_key *a,
     const struct zt_file_key *b);
 
@@ -135,6 +140,24 @@ void zt_digests_free(struct zt_digests *d);
  */
 int zt_digests_get(struct zt_digests *d, int fd, uint8_t out[32],
     struct zt_file_key *key);
+
+/*
+ * The cached digest of the file of KEY (COMPLETE as zt_file_key_get said)
+ * into OUT: true, or false when the cache holds none (nothing read: the
+ * caller opens the file and asks zt_digests_get_keyed).
+ */
+bool zt_digests_find(struct zt_digests *d, const struct zt_file_key *key,
+    bool complete, uint8_t out[32]);
+
+/*
+ * zt_digests_get for a caller that has read FD's key itself (KEY and
+ * COMPLETE from zt_file_key_get, called after BEFORE was read from
+ * CLOCK_REALTIME): one statx serves the caller's own look at the file and
+ * the cache.  Same results.
+ */
+int zt_digests_get_keyed(struct zt_digests *d, int fd,
+    const struct zt_file_key *key, bool complete,
+    const struct timespec *before, uint8_t out[32]);
 
 /* Attach TAG (a caller's fact about that content, e.g. a good signature)
  * to the cached file of KEY; zt_digests_has_tag tells whether it is the

@@ -99,25 +99,81 @@ agent_read_strs(pid_t pid, const uint64_t *addrs, size_t n, char *buf,
 	}
 }
 
-ssize_t
-agent_read_ptrs(pid_t pid, uint64_t addr, size_t i, size_t max,
-    uint64_t *ptrs)
+/* How many pointers agent_read_ptrs reads at AT, MAX at most. */
+static size_t
+ptrs_span(uint64_t at, size_t max)
 {
-	uint64_t at = addr + i * 8;
 	size_t room = (4096 - (at & 4095)) / 8, n = max;
 
 	if (n > AGENT_STRS_MAX)
 		n = AGENT_STRS_MAX;
 	if (room == 0)
 		room = 1;		/* a pointer across the boundary */
-	if (n > room)
-		n = room;
-	if (agent_read(pid, at, ptrs, n * 8) < 0)
-		return -EFAULT;
+	return n > room ? room : n;
+}
+
+/* Of N pointers read: how many count (up to and with the NULL). */
+static ssize_t
+ptrs_counted(const uint64_t *ptrs, size_t n)
+{
 	for (size_t k = 0; k < n; k++)
 		if (ptrs[k] == 0)
 			return (ssize_t)k + 1;
 	return (ssize_t)n;
+}
+
+ssize_t
+agent_read_ptrs(pid_t pid, uint64_t addr, size_t i, size_t max,
+    uint64_t *ptrs)
+{
+	uint64_t at = addr + i * 8;
+	size_t n = ptrs_span(at, max);
+
+	if (agent_read(pid, at, ptrs, n * 8) < 0)
+		return -EFAULT;
+	return ptrs_counted(ptrs, n);
+}
+
+void
+agent_read_heads(pid_t pid, uint64_t str, char *buf, size_t size,
+    size_t *got, struct agent_ptrs *arrays, size_t n_arrays, size_t max)
+{
+	struct iovec local[1 + AGENT_HEAD_ARRAYS];
+	struct iovec remote[1 + AGENT_HEAD_ARRAYS];
+	size_t n = 0, span[AGENT_HEAD_ARRAYS], want = 0;
+	ssize_t r;
+
+	*got = 0;
+	if (n_arrays > AGENT_HEAD_ARRAYS)
+		n_arrays = AGENT_HEAD_ARRAYS;
+	for (size_t i = 0; i < n_arrays; i++)
+		arrays[i].n = AGENT_PTRS_UNREAD;
+	local[n].iov_base = buf;
+	local[n].iov_len = 4096 - (str & 4095);
+	if (local[n].iov_len > size)
+		local[n].iov_len = size;
+	remote[n].iov_base = (void *)(uintptr_t)str;
+	remote[n].iov_len = local[n].iov_len;
+	want += local[n++].iov_len;
+	for (size_t i = 0; i < n_arrays; i++) {
+		if (arrays[i].addr == 0)
+			continue;
+		span[i] = ptrs_span(arrays[i].addr, max);
+		local[n].iov_base = arrays[i].ptrs;
+		local[n].iov_len = span[i] * 8;
+		remote[n].iov_base = (void *)(uintptr_t)arrays[i].addr;
+		remote[n].iov_len = local[n].iov_len;
+		want += local[n++].iov_len;
+	}
+	/* All or nothing: after a partial read (a fault) each is read on
+	 * its own, which tells which one faulted. */
+	r = process_vm_readv(pid, local, n, remote, n, 0);
+	if (r < 0 || (size_t)r != want)
+		return;
+	*got = local[0].iov_len;
+	for (size_t i = 0; i < n_arrays; i++)
+		if (arrays[i].addr != 0)
+			arrays[i].n = ptrs_counted(arrays[i].ptrs, span[i]);
 }
 
 /* The agent's descriptor NUMBER in the task that made the call. */

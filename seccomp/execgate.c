@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,11 +25,45 @@
 #include "zt_log.h"
 #include "ztconn.h"
 
-/* SHA-256 of the file open at FD, through the grant's digest cache. */
+/* What one statx of an executable says: its identity for the checks and
+ * its key for the digest cache (read after BEFORE, as the cache needs). */
+struct exe_look {
+	struct zt_file_key key;
+	struct timespec before;
+	bool complete;
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Look at the file at PATH from DIRFD (statx's FLAGS; "" and
+ * AT_EMPTY_PATH: DIRFD itself): 0, or -EACCES when it cannot be looked at
+ * or is no regular file. */
 static int
-file_digest(struct supervisor *s, int fd, uint8_t out[32])
+exe_look_at(int dirfd, const char *path, int flags, struct exe_look *l)
 {
-	return zt_digests_get(s->digests, fd, out, NULL);
+	clock_gettime(CLOCK_REALTIME, &l->before);
+	if (zt_file_key_get_at(dirfd, path, flags, &l->key, &l->complete) < 0)
+		return -EACCES;
+	l->dev = makedev(l->key.dev_major, l->key.dev_minor);
+	l->ino = (ino_t)l->key.ino;
+	return 0;
+}
+
+/* Look at the file open at FD. */
+static int
+exe_look(int fd, struct exe_look *l)
+{
+	return exe_look_at(fd, "", AT_EMPTY_PATH, l);
+}
+
+/* SHA-256 of the file open at FD (looked at as L), through the grant's
+ * digest cache. */
+static int
+file_digest(struct supervisor *s, int fd, const struct exe_look *l,
+    uint8_t out[32])
+{
+	return zt_digests_get_keyed(s->digests, fd, &l->key, l->complete,
+	    &l->before, out);
 }
 
 /* Log that an exec of OBJECT was refused, for REASON (both escaped). */
@@ -119,17 +154,25 @@ blob_add(char *blob, size_t *len, const char *s)
 
 /*
  * The next batch of the NULL-terminated string array at ADDR, from index
- * I: the pointers into PTRS and their strings' first bytes into BUF
+ * I (HEAD: its first batch, when already read): the pointers into PTRS and their strings' first bytes into BUF
  * (STRIDE each; LENS as agent_read_strs says), each in one read.
  * *STRINGS is how many; returns 1 when the array's NULL came with them,
  * 0 when more may follow, or -errno.
  */
 static int
-read_batch(const struct call *c, uint64_t addr, size_t i, uint64_t *ptrs,
-    char *buf, size_t stride, ssize_t *lens, size_t *strings)
+read_batch(const struct call *c, uint64_t addr, size_t i,
+    const struct agent_ptrs *head, uint64_t *ptrs, char *buf, size_t stride,
+    ssize_t *lens, size_t *strings)
 {
-	ssize_t got = agent_read_ptrs(c->req->pid, addr, i, ARGV_MAX - i,
-	    ptrs);
+	ssize_t got;
+
+	/* The first batch may have come with the path (agent_read_heads). */
+	if (i == 0 && head->n != AGENT_PTRS_UNREAD) {
+		got = head->n;
+		memcpy(ptrs, head->ptrs, (size_t)got * sizeof(*ptrs));
+	} else
+		got = agent_read_ptrs(c->req->pid, addr, i, ARGV_MAX - i,
+		    ptrs);
 
 	if (got < 0)
 		return (int)got;
@@ -138,11 +181,13 @@ read_batch(const struct call *c, uint64_t addr, size_t i, uint64_t *ptrs,
 	return *strings < (size_t)got;
 }
 
-/* argv from the agent's memory into BLOB; *ARGC the count. */
+/* argv (HEAD's array) from the agent's memory into BLOB; *ARGC the
+ * count. */
 static int
-read_argv(const struct call *c, uint64_t argv, char *blob, size_t *len,
-    size_t *argc, size_t *first_len)
+read_argv(const struct call *c, const struct agent_ptrs *head, char *blob,
+    size_t *len, size_t *argc, size_t *first_len)
 {
+	uint64_t argv = head->addr;
 	char first[AGENT_STRS_MAX * ARG_STRIDE];
 	uint64_t ptrs[AGENT_STRS_MAX];
 	ssize_t lens[AGENT_STRS_MAX];
@@ -156,8 +201,8 @@ read_argv(const struct call *c, uint64_t argv, char *blob, size_t *len,
 	 * each; a longer string is read on by itself. */
 	for (size_t i = 0; i < ARGV_MAX;) {
 		size_t strings;
-		int end = read_batch(c, argv, i, ptrs, first, ARG_STRIDE, lens,
-		    &strings);
+		int end = read_batch(c, argv, i, head, ptrs, first, ARG_STRIDE,
+		    lens, &strings);
 
 		if (end < 0)
 			return end;
@@ -185,17 +230,18 @@ read_argv(const struct call *c, uint64_t argv, char *blob, size_t *len,
 }
 
 /*
- * envp from the agent's memory, bounded like argv: only each entry's
+ * envp (HEAD's array) from the agent's memory, bounded like argv: only each entry's
  * name is read (up to '=' within ZT_ENV_NAME_MAX * 2 bytes; a longer one
  * is judged by what was read).  1 and NAME (NUL-terminated, SIZE bytes)
  * set when one is dangerous and not in the profile's env, 0 when none,
  * or -errno.  Only for a clear errno: what was read may change after.
  */
 static int
-read_env_refused(const struct call *c, uint64_t envp, char *name,
-    size_t size)
+read_env_refused(const struct call *c, const struct agent_ptrs *head,
+    char *name, size_t size)
 {
 	const struct profile *p = c->s->setup.profile;
+	uint64_t envp = head->addr;
 	char entries[AGENT_STRS_MAX][ZT_ENV_NAME_MAX * 2];
 	uint64_t ptrs[AGENT_STRS_MAX];
 	ssize_t lens[AGENT_STRS_MAX];
@@ -204,7 +250,7 @@ read_env_refused(const struct call *c, uint64_t envp, char *name,
 		return 0;
 	for (size_t i = 0; i < ARGV_MAX;) {
 		size_t strings;
-		int end = read_batch(c, envp, i, ptrs, entries[0],
+		int end = read_batch(c, envp, i, head, ptrs, entries[0],
 		    sizeof(entries[0]), lens, &strings);
 
 		if (end < 0)
@@ -282,7 +328,7 @@ execgate_drop_all(struct supervisor *s)
  * replaced (an exec the kernel failed leaves nothing usable behind).
  */
 static int
-add_approval(const struct call *c, const struct stat *sb,
+add_approval(const struct call *c, const struct exe_look *sb,
     const uint8_t digest[32], const char *blob, size_t len)
 {
 	struct supervisor *s = c->s;
@@ -308,8 +354,8 @@ add_approval(const struct call *c, const struct stat *sb,
 	slot->used = true;
 	slot->tid = tid;
 	slot->notif_id = c->req->id;
-	slot->dev = sb->st_dev;
-	slot->ino = sb->st_ino;
+	slot->dev = sb->dev;
+	slot->ino = sb->ino;
 	memcpy(slot->digest, digest, 32);
 	slot->expires_ms = now + APPROVAL_MS;
 	if (++s->n_approvals > s->peak_approvals)
@@ -325,7 +371,7 @@ add_approval(const struct call *c, const struct stat *sb,
  * False then.
  */
 static bool
-pin_check(struct supervisor *s, const char *path, const struct stat *sb,
+pin_check(struct supervisor *s, const char *path, const struct exe_look *sb,
     const uint8_t digest[32])
 {
 	struct pin *p;
@@ -335,7 +381,7 @@ pin_check(struct supervisor *s, const char *path, const struct stat *sb,
 	for (size_t i = 0; i < PINS_MAX; i++) {
 		p = &s->pins[i];
 		if (p->path != NULL && strcmp(p->path, path) == 0) {
-			ok = p->dev == sb->st_dev && p->ino == sb->st_ino &&
+			ok = p->dev == sb->dev && p->ino == sb->ino &&
 			    memcmp(p->digest, digest, 32) == 0;
 			goto out;
 		}
@@ -346,8 +392,8 @@ pin_check(struct supervisor *s, const char *path, const struct stat *sb,
 		ok = false;
 		goto out;
 	}
-	p->dev = sb->st_dev;
-	p->ino = sb->st_ino;
+	p->dev = sb->dev;
+	p->ino = sb->ino;
 	memcpy(p->digest, digest, 32);
 out:
 	pthread_mutex_unlock(&s->lock);
@@ -381,8 +427,10 @@ on_exec(const struct call *c, bool at, char *blob)
 {
 	struct supervisor *s = c->s;
 	const __u64 *a = c->req->data.args;
-	uint64_t path_addr = at ? a[1] : a[0], argv_addr = at ? a[2] : a[1];
-	uint64_t envp_addr = at ? a[3] : a[2];
+	uint64_t path_addr = at ? a[1] : a[0];
+	struct agent_ptrs heads[2] = { { .addr = at ? a[2] : a[1] },
+		{ .addr = at ? a[3] : a[2] } };
+	size_t path_got;
 	int flags = at ? (int)a[4] : 0, dirfd = -1, fd = -1, exe = -1, r;
 	int env_refused, root = -1;
 	char path[PATH_MAX], canon[PATH_MAX], script_canon[PATH_MAX];
@@ -390,28 +438,45 @@ on_exec(const struct call *c, bool at, char *blob)
 	size_t blob_len, argc, first_len;
 	struct zt_shebang sb;
 	uint8_t digest[32], exe_digest[32];
-	struct stat st, exe_st;
+	struct exe_look st, exe_st;
 	ssize_t n;
 	pid_t tgid;
-	bool launch;
+	bool launch, recheck;
 
-	if ((n = agent_read_str(c->req->pid, path_addr, path, sizeof(path))) < 0)
+	/* The path, and the first pointers of argv and envp, in one read;
+	 * a path longer than its page goes on from there. */
+	agent_read_heads(c->req->pid, path_addr, path, sizeof(path),
+	    &path_got, heads, 2, ARGV_MAX);
+	if (path_got > 0 && memchr(path, '\0', path_got) != NULL)
+		n = (ssize_t)strlen(path);
+	else if ((n = agent_read_str(c->req->pid, path_addr + path_got,
+	    path + path_got, sizeof(path) - path_got)) >= 0)
+		n += (ssize_t)path_got;
+	if (n < 0)
 		return (int)n;
-	if ((r = read_argv(c, argv_addr, blob, &blob_len, &argc,
+	if ((r = read_argv(c, &heads[0], blob, &blob_len, &argc,
 	    &first_len)) < 0)
 		return r;
-	if ((env_refused = read_env_refused(c, envp_addr, env_why,
+	if ((env_refused = read_env_refused(c, &heads[1], env_why,
 	    sizeof(env_why))) < 0)
 		return env_refused;
-	if (!agent_call_valid(c))
-		return -EACCES;
 	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return -EINVAL;
 	/* The agent's root, once: where its absolute paths resolve, for the
-	 * open and the walk alike. */
+	 * open and the walk alike.  Opened before the check that the
+	 * notification lives, which then vouches for the memory read and for
+	 * this root alike (the pid was the caller's throughout). */
 	snprintf(where, sizeof(where), "/proc/%d/root", (int)c->req->pid);
 	if ((root = open(where, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -EACCES;
+	if (!agent_call_valid(c)) {
+		close(root);
+		return -EACCES;
+	}
+	/* What is read by the pid after that check (a relative path's
+	 * working directory, the launch's thread group) is vouched for by
+	 * one more check at the end. */
+	recheck = path[0] != '/' && !(at && (int)a[0] != AT_FDCWD);
 	if (at && (int)a[0] != AT_FDCWD && path[0] != '/') {
 		if ((dirfd = agent_take_fd(c, (int)a[0])) < 0) {
 			r = dirfd;
@@ -435,8 +500,7 @@ on_exec(const struct call *c, bool at, char *blob)
 		    -errno : -EACCES;
 		goto out;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    fd_path(fd, canon, sizeof(canon)) < 0) {
+	if (exe_look(fd, &st) < 0 || fd_path(fd, canon, sizeof(canon)) < 0) {
 		r = -EACCES;
 		goto out;
 	}
@@ -448,10 +512,11 @@ on_exec(const struct call *c, bool at, char *blob)
 	/* Only the launch exec (the root process's first) needs its thread
 	 * group, which only /proc/PID/status tells. */
 	pthread_mutex_lock(&s->lock);
-	launch = s->launch_pending && st.st_dev == s->setup.binary_dev &&
-	    st.st_ino == s->setup.binary_ino;
+	launch = s->launch_pending && st.dev == s->setup.binary_dev &&
+	    st.ino == s->setup.binary_ino;
 	pthread_mutex_unlock(&s->lock);
 	if (launch) {
+		recheck = true;
 		if (zt_proc_tgid((pid_t)c->req->pid, &tgid) < 0)
 			tgid = -1;
 		pthread_mutex_lock(&s->lock);
@@ -469,7 +534,7 @@ on_exec(const struct call *c, bool at, char *blob)
 		r = -EACCES;
 		goto out;
 	}
-	if ((r = file_digest(s, fd, digest)) < 0)
+	if ((r = file_digest(s, fd, &st, digest)) < 0)
 		goto out;
 	if (!launch && !pin_check(s, canon, &st, digest)) {
 		r = -EACCES;
@@ -530,12 +595,12 @@ on_exec(const struct call *c, bool at, char *blob)
 		interp_len = strlen(sb.interpreter) + 1;
 		exe = open_for_exec(c->req->pid, root, -1, sb.interpreter,
 		    false);
-		if (exe < 0 || fstat(exe, &exe_st) < 0 ||
+		if (exe < 0 || exe_look(exe, &exe_st) < 0 ||
 		    fd_path(exe, script_canon, sizeof(script_canon)) < 0 ||
 		    zt_shebang_read(exe, &nested) != 0 ||
 		    (!launch && !decide_exec(c, script_canon,
 		    expect + interp_len, len - interp_len)) ||
-		    (r = file_digest(s, exe, exe_digest)) < 0 ||
+		    (r = file_digest(s, exe, &exe_st, exe_digest)) < 0 ||
 		    (!launch && !pin_check(s, script_canon, &exe_st,
 		    exe_digest))) {
 			r = -EACCES;
@@ -554,7 +619,8 @@ on_exec(const struct call *c, bool at, char *blob)
 	}
 	if ((r = add_approval(c, &exe_st, exe_digest, blob, blob_len)) < 0)
 		goto out;
-	r = agent_call_valid(c) ? 1 : -EACCES;	/* 1: on_exec continues */
+	/* 1: on_exec continues */
+	r = !recheck || agent_call_valid(c) ? 1 : -EACCES;
 out:
 	if (exe >= 0)
 		close(exe);
@@ -573,20 +639,27 @@ execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
 {
 	char path[64];
 	uint8_t digest[32];
-	struct stat sb;
+	struct exe_look sb;
 	ssize_t len = 0, n;
 	bool ok = false;
 	int fd;
 
+	/* The image PID (stopped at its exec event) runs: its key through
+	 * the link, and only when the digest cache has no digest for that key
+	 * is the file opened and hashed (then by the key of what was opened). */
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (exe_look_at(AT_FDCWD, path, 0, &sb) < 0)
 		return false;
-	if (fstat(fd, &sb) < 0 || file_digest(s, fd, digest) < 0) {
+	if (!zt_digests_find(s->digests, &sb.key, sb.complete, digest)) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return false;
+		if (exe_look(fd, &sb) < 0 ||
+		    file_digest(s, fd, &sb, digest) < 0) {
+			close(fd);
+			return false;
+		}
 		close(fd);
-		return false;
 	}
-	close(fd);
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -599,8 +672,8 @@ execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
 	for (size_t i = 0; i < APPROVALS_MAX && !ok; i++) {
 		struct approval *a = &s->approvals[i];
 
-		if (a->used && a->tid == former && a->dev == sb.st_dev &&
-		    a->ino == sb.st_ino &&
+		if (a->used && a->tid == former && a->dev == sb.dev &&
+		    a->ino == sb.ino &&
 		    memcmp(a->digest, digest, 32) == 0 &&
 		    (ssize_t)a->argv_len == len &&
 		    memcmp(a->argv, blob, (size_t)len) == 0) {

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,40 +26,124 @@
 
 #define SYMLINKS_MAX 40			/* as the kernel's MAXSYMLINKS */
 #define FUSE_MAGIC 0x65735546		/* FUSE_SUPER_MAGIC */
+#define EXT4_MAGIC 0xEF53		/* ext2, ext3, ext4 */
+#define XFS_MAGIC 0x58465342
+#define BTRFS_MAGIC 0x9123683E
+#define TMPFS_MAGIC 0x01021994
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U	/* Linux 6.8 */
+#endif
+#define MOUNTS_KNOWN 32
 
-/* Is FD on a FUSE file system?  Its server (a process, the account's own
- * if it mounted it) answers every read as it likes: the digest check can
- * be served one file and the kernel's exec another.  A failure counts as
- * yes. */
-static bool
-on_fuse(int fd)
+/*
+ * The file system type (statfs's f_type) of mounts met, by their unique
+ * id: a mount keeps its file system for life, and a unique id is never
+ * given to another mount while the system runs, so an entry cannot go
+ * stale.  A ring: the oldest goes first.
+ */
+static struct {
+	uint64_t id;
+	long type;
+} mounts[MOUNTS_KNOWN];
+static size_t mounts_next;
+static pthread_mutex_t mounts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* What the walk knows of one object: statx's answer, and the type of the
+ * file system it is on (FUSE_MAGIC when that could not be told). */
+struct node {
+	struct statx stx;
+	long fs_type;
+};
+
+/* Look at the object open at FD (O_PATH): 0, or -EACCES. */
+static int
+look(int fd, struct node *n)
 {
+	const unsigned need = STATX_TYPE | STATX_MODE | STATX_UID |
+	    STATX_INO;
 	struct statfs sf;
+	bool unique;
 
-	return fstatfs(fd, &sf) != 0 || sf.f_type == FUSE_MAGIC;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW |
+	    AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE,
+	    &n->stx) < 0 || (n->stx.stx_mask & need) != need)
+		return -EACCES;
+	unique = (n->stx.stx_mask & STATX_MNT_ID_UNIQUE) != 0 &&
+	    n->stx.stx_mnt_id != 0;
+	if (unique) {
+		pthread_mutex_lock(&mounts_lock);
+		for (size_t i = 0; i < MOUNTS_KNOWN; i++)
+			if (mounts[i].id == n->stx.stx_mnt_id) {
+				n->fs_type = mounts[i].type;
+				pthread_mutex_unlock(&mounts_lock);
+				return 0;
+			}
+		pthread_mutex_unlock(&mounts_lock);
+	}
+	/* A failure counts as FUSE, and is not kept. */
+	if (fstatfs(fd, &sf) != 0) {
+		n->fs_type = FUSE_MAGIC;
+		return 0;
+	}
+	n->fs_type = (long)sf.f_type;
+	if (unique) {
+		pthread_mutex_lock(&mounts_lock);
+		mounts[mounts_next % MOUNTS_KNOWN].id = n->stx.stx_mnt_id;
+		mounts[mounts_next % MOUNTS_KNOWN].type = n->fs_type;
+		mounts_next++;
+		pthread_mutex_unlock(&mounts_lock);
+	}
+	return 0;
 }
 
-/* Is the object open at FD (O_PATH) the account's to replace or write?
- * DIR: a directory, whose entries are what could be replaced. */
+/* Is N on a FUSE file system?  Its server (a process, the account's own
+ * if it mounted it) answers every read as it likes: the digest check can
+ * be served one file and the kernel's exec another. */
 static bool
-replaceable(int fd, const struct stat *st, bool dir)
+on_fuse(const struct node *n)
 {
-	if (st->st_uid == getuid())
+	return n->fs_type == FUSE_MAGIC;
+}
+
+/* Does the kernel decide who may write on N's file system by the mode
+ * bits and POSIX ACLs alone (generic_permission), whose named entries the
+ * group bits bound (the ACL mask)? */
+static bool
+mode_bits_decide(const struct node *n)
+{
+	return n->fs_type == EXT4_MAGIC || n->fs_type == XFS_MAGIC ||
+	    n->fs_type == BTRFS_MAGIC || n->fs_type == TMPFS_MAGIC;
+}
+
+/* Is the object open at FD (O_PATH), N, the account's to replace or
+ * write?  DIR: a directory, whose entries are what could be replaced.
+ * UID: the agent's, zt-exec's real uid (read once per walk). */
+static bool
+replaceable(int fd, const struct node *n, bool dir, uid_t uid)
+{
+	if (n->stx.stx_uid == uid)
 		return true;
+	/* Neither group nor others may write, where the mode bits decide:
+	 * faccessat would say no (for a real uid other than root it counts
+	 * no capability), so it is not asked. */
+	if (uid != 0 && !(n->stx.stx_mode & 022) && mode_bits_decide(n))
+		return false;
 	/* Real ids: the agent's (zt-exec's setgid group is not).  Only the
 	 * kernel's "no" is a no: any other failure counts as writable. */
 	if (faccessat(fd, "", W_OK, AT_EMPTY_PATH) != 0 &&
 	    (errno == EACCES || errno == EROFS || errno == EPERM ||
 	    errno == ETXTBSY))
 		return false;
-	return !dir || !(st->st_mode & S_ISVTX);
+	return !dir || !(n->stx.stx_mode & S_ISVTX);
 }
 
 /* The same file? */
 static bool
-same_inode(const struct stat *a, const struct stat *b)
+same_inode(const struct node *a, const struct node *b)
 {
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+	return a->stx.stx_dev_major == b->stx.stx_dev_major &&
+	    a->stx.stx_dev_minor == b->stx.stx_dev_minor &&
+	    a->stx.stx_ino == b->stx.stx_ino;
 }
 
 int
@@ -66,11 +151,12 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
     char *why, size_t size)
 {
 	char where[64], rest[PATH_MAX * 2], target[PATH_MAX];
-	struct stat root_st, st;
+	struct node root_st, st;
 	int cur = -1, next, links = 0, r;
 	size_t at = 0;
+	uid_t uid = getuid();
 
-	if (root < 0 || fstat(root, &root_st) < 0) {
+	if (root < 0 || look(root, &root_st) < 0) {
 		r = -EACCES;
 		goto out;
 	}
@@ -106,9 +192,9 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 		goto out;
 	}
 	st = root_st;
-	if (on_fuse(cur))
+	if (on_fuse(&st))
 		goto yes_fuse;
-	if (replaceable(cur, &st, true))
+	if (replaceable(cur, &st, true, uid))
 		goto yes_dir;
 	for (;;) {
 		char name[NAME_MAX + 1];
@@ -133,13 +219,13 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 		if (strcmp(name, "..") == 0 && same_inode(&st, &root_st))
 			continue;		/* not above the agent's root */
 		next = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0 || fstat(next, &st) < 0) {
+		if (next < 0 || look(next, &st) < 0) {
 			r = next < 0 ? -errno : -EACCES;
 			if (next >= 0)
 				close(next);
 			goto out;
 		}
-		if (S_ISLNK(st.st_mode)) {
+		if (S_ISLNK(st.stx.stx_mode)) {
 			ssize_t n;
 
 			/* Its directory was checked on the way in. */
@@ -167,7 +253,7 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 					goto out;
 				}
 				st = root_st;
-			} else if (fstat(cur, &st) < 0) {
+			} else if (look(cur, &st) < 0) {
 				r = -EACCES;
 				goto out;
 			}
@@ -175,10 +261,10 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 		}
 		close(cur);
 		cur = next;
-		if (on_fuse(cur))
+		if (on_fuse(&st))
 			goto yes_fuse;
-		if (S_ISDIR(st.st_mode)) {
-			if (replaceable(cur, &st, true))
+		if (S_ISDIR(st.stx.stx_mode)) {
+			if (replaceable(cur, &st, true, uid))
 				goto yes_dir;
 			continue;
 		}
@@ -189,7 +275,7 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 			r = -ENOTDIR;
 			goto out;
 		}
-		if (replaceable(cur, &st, false)) {
+		if (replaceable(cur, &st, false, uid)) {
 			snprintf(why, size, "the agent's account can write "
 			    "or owns the file");
 			r = 1;

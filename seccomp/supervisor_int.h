@@ -123,6 +123,28 @@ void agent_read_strs(pid_t pid, const uint64_t *addrs, size_t n, char *buf,
  */
 ssize_t agent_read_ptrs(pid_t pid, uint64_t addr, size_t i, size_t max,
     uint64_t *ptrs);
+
+/* The first batch of the pointer array at ADDR, as agent_read_ptrs reads
+ * it from index 0: N is what it returns, or AGENT_PTRS_UNREAD. */
+struct agent_ptrs {
+	uint64_t addr;
+	ssize_t n;
+	uint64_t ptrs[AGENT_STRS_MAX];
+};
+#define AGENT_PTRS_UNREAD (-1)
+#define AGENT_HEAD_ARRAYS 2
+
+/*
+ * What an exec's check reads first, in one process_vm_readv instead of
+ * one each: the first bytes of the string at STR into BUF (up to its
+ * page's end, SIZE at most; *GOT how many, 0 when not read) and the
+ * first batch of each of the N_ARRAYS (at most AGENT_HEAD_ARRAYS)
+ * pointer arrays (MAX pointers at most; an ADDR 0 is not read).  When
+ * any of them faults none is counted read: the caller reads each on its
+ * own (agent_read_str, agent_read_ptrs), which tells which.
+ */
+void agent_read_heads(pid_t pid, uint64_t str, char *buf, size_t size,
+    size_t *got, struct agent_ptrs *arrays, size_t n_arrays, size_t max);
 /* The agent's descriptor NUMBER in the calling task, as ours: the new
  * descriptor, or -errno. */
 int agent_take_fd(const struct call *c, int number);
