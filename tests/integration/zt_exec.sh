@@ -922,6 +922,19 @@ chmod 0777 "$work/own/script"                   # root's, writable by all
 printf '#!%s\n' "$bin/exit00" >"$bin/script00"   # root's, 0755
 chmod 0755 "$bin/script00"
 ln -s "$bin/exit00" "$work/rw/link00"           # to an allowed command
+# root's directory, 0755, that the account may write through a POSIX ACL
+# (u:ACCOUNT:rwx; its mask, rwx, shows in the group bits): set as the
+# xattr the kernel reads (setfacl is not among the dependencies).
+mkdir -m 0755 "$work/acl"
+install -m 0755 "$PROBE" "$work/acl/exit07"
+python3 - "$work/acl" "$(id -u "$account")" <<'EOP'
+import os, struct, sys
+def entry(tag, perm, uid=0xffffffff):
+    return struct.pack('<HHI', tag, perm, uid)
+acl = struct.pack('<I', 2) + entry(0x01, 7) + entry(0x02, 7, int(sys.argv[2])) \
+    + entry(0x04, 5) + entry(0x10, 7) + entry(0x20, 5)
+os.setxattr(sys.argv[1], 'system.posix_acl_access', acl)
+EOP
 # root's own bin/ seen through FUSE (bindfs, run by root): a command there
 # is root's file, but a FUSE server answers each read as it likes.
 mkdir -m 0755 "$work/fuse"
@@ -933,7 +946,7 @@ if command -v bindfs >/dev/null; then
 	wait_for sh -c "stat -f -c %T '$work/fuse' | grep -q fuse"
 fi
 sed -i -e "s|^    decision_ttl = 30;|&\n    env = [\"ZT_PASSED\", \"NODE_ZT_*\"];|" \
-    -e "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$work/own/exit05\"; risk = \"low\"; },\n      { path = \"$work/fuse/exit00\"; risk = \"low\"; },\n      { path = \"$work/rw/exit06\"; risk = \"low\"; },\n      { path = \"$work/own/script\"; risk = \"low\"; },\n      { path = \"$bin/script00\"; risk = \"low\"; },\n&|" \
+    -e "s|^      { path = \"/usr/bin/dash\"; risk = \"deny\"; }|      { path = \"$work/own/exit05\"; risk = \"low\"; },\n      { path = \"$work/fuse/exit00\"; risk = \"low\"; },\n      { path = \"$work/rw/exit06\"; risk = \"low\"; },\n      { path = \"$work/acl/exit07\"; risk = \"low\"; },\n      { path = \"$work/own/script\"; risk = \"low\"; },\n      { path = \"$bin/script00\"; risk = \"low\"; },\n&|" \
     "$work/ztd.conf"
 check "ztd reloads the profile with env and the new commands" \
     "$ZTCTL" --socket "$sock" reload
@@ -976,6 +989,13 @@ check "replaceable: a command in a directory the account can write: EACCES ($out
     test "$out" = "errno=EACCES"
 check "replaceable: ... refused by zt-exec, logged" wait_for logged \
     "object=\"$work/rw/exit06\" reason=\"the agent's account can replace entries of the directory $work/rw "
+check "precondition: $work/acl (root's, $(stat -c %A "$work/acl")) is writable by the account through its ACL" \
+    sh -c "$(declare -f as_account); account=$account; as_account touch '$work/acl/written' && rm -f '$work/acl/written'"
+zx exec "$work/acl/exit07"
+check "replaceable: a command in a directory the account can write through an ACL: EACCES ($out)" \
+    test "$out" = "errno=EACCES"
+check "replaceable: ... refused by zt-exec, logged" wait_for logged \
+    "object=\"$work/acl/exit07\" reason=\"the agent's account can replace entries of the directory $work/acl "
 # A script by a relative path: its interpreter opens that path again, from
 # a cwd a process sharing it (clone CLONE_FS, which exec keeps) or a
 # sibling thread can move after the check (tests/attack/run.sh ran its own
