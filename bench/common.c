@@ -63,6 +63,18 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+void
+settle(const char *path, int seconds, const volatile sig_atomic_t *stop)
+{
+	struct stat sb;
+	struct timespec now;
+
+	while ((stop == NULL || !*stop) && stat(path, &sb) == 0 &&
+	    clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+	    now.tv_sec < sb.st_ctim.tv_sec + seconds)
+		sleep_ms(100);
+}
+
 int
 exit_code(int status)
 {

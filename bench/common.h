@@ -26,6 +26,14 @@ double median(double *v, size_t n);
 
 void sleep_ms(long ms);
 
+/*
+ * Wait until PATH's last change (ctime) is SECONDS old, or *STOP is set
+ * (STOP may be NULL).  ztd and zt-exec cache a file's digest only once
+ * its last change is ZT_DIGEST_SETTLE_SECONDS old (common/zt_exe.h): a
+ * benchmark of an installed agent waits for it.
+ */
+void settle(const char *path, int seconds, const volatile sig_atomic_t *stop);
+
 /* A wait status as a shell would say it: the exit code, or 128 + signal. */
 int exit_code(int status);
 

@@ -53,6 +53,7 @@
 #include <linux/seccomp.h>
 
 #include "common.h"
+#include "zt_exe.h"
 
 /* Bookworm's headers predate these (Linux 5.5 and 6.6). */
 #ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
@@ -1051,19 +1052,6 @@ figure_exec(void)
 	return 0;
 }
 
-/* Wait until PATH's last change (ctime) is SECONDS old. */
-static void
-settle(const char *path, int seconds)
-{
-	struct stat sb;
-	struct timespec now;
-
-	while (!interrupted && stat(path, &sb) == 0 &&
-	    clock_gettime(CLOCK_REALTIME, &now) == 0 &&
-	    now.tv_sec < sb.st_ctim.tv_sec + seconds)
-		sleep_ms(100);
-}
-
 /*
  * Whole launches of an agent that execs true once, taking turns: bare,
  * under bwrap (the peer baseline: a sandbox launching the same agent as
@@ -1086,7 +1074,7 @@ figure_launch(void)
 	 * common/zt_exe.h): an agent installed just now is hashed at every
 	 * launch, twice by ztd.  The figure is of an installed agent, as in
 	 * a full run, where this comes tens of seconds after the copy. */
-	settle(st.agent, 3);
+	settle(st.agent, ZT_DIGEST_SETTLE_SECONDS + 1, &interrupted);
 	/* bwrap as an unprivileged account needs user namespaces. */
 	if (!find_program("bwrap", bwrap_path, sizeof(bwrap_path)) ||
 	    launch_once(WRAP_BWRAP, args, &m[2], NULL) < 0) {

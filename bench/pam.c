@@ -16,27 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+#include "zt_exe.h"
+
 #define CYCLES 500
 
 static char dir[64];
 static pid_t ztd_pid = -1;
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int
-compare(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static int
 no_conversation(int n, const struct pam_message **m, struct pam_response **r,
@@ -85,8 +71,7 @@ cycle(const char *service)
 			exit(1);
 		}
 	}
-	qsort(t, CYCLES, sizeof(double), compare);
-	return t[CYCLES / 2];
+	return median(t, CYCLES);
 }
 
 static void
@@ -142,6 +127,14 @@ main(int argc, char **argv)
 	if ((p = popen(path, "r")) == NULL || fscanf(p, "%64s", digest) != 1)
 		return 1;
 	pclose(p);
+	/*
+	 * An agent installed just now is hashed at every session: ztd caches
+	 * a file's digest only once its last change is
+	 * ZT_DIGEST_SETTLE_SECONDS old.  The figure is of an installed agent
+	 * (its digest cached, as the attestation is).
+	 */
+	snprintf(path, sizeof(path), "%s/agent", dir);
+	settle(path, ZT_DIGEST_SETTLE_SECONDS + 1, NULL);
 	snprintf(path, sizeof(path), "%s/ztd.conf", dir);
 	f = fopen(path, "w");
 	fprintf(f, "ztd: { state_dir = \"%s/state\"; };\n"

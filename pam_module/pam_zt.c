@@ -76,8 +76,9 @@ struct conn {
  * credentials at connect), and a child that drops to the user's uid
  * without exec (sshd's privilege-separated child) must not hold it.  The
  * pthread_atfork child handler closes them all in the child; exec closes
- * them too (close-on-exec).  glibc drops the handlers with the module at
- * dlclose.  Without the handler nothing is kept past a call.
+ * them too (close-on-exec).  The module stays loaded once loaded (linked
+ * -z nodelete), so the handlers are registered once per process.  Without
+ * the handler nothing is kept past a call.
  */
 static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conn *kept_conns;
