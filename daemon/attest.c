@@ -152,6 +152,39 @@ golden_lookup(FILE *f, const char *kind, const char *key, char hex[65])
 	return -ENOENT;
 }
 
+/*
+ * Every "pcr HEX INDEX" line of the golden file F, read once: WANT[INDEX]
+ * its hex, HAVE[INDEX] set (INDEX below TPM_PCR_COUNT; the first line
+ * of an index wins, as in golden_lookup).  A quote's PCRs are
+ * compared with it: one pass over the file, not one per PCR.
+ */
+static void
+golden_pcrs(FILE *f, char want[TPM_PCR_COUNT][65], bool have[TPM_PCR_COUNT])
+{
+	char line[GOLDEN_LINE_MAX];
+
+	memset(have, 0, TPM_PCR_COUNT * sizeof(have[0]));
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char k[16], h[65], name[16], canonical[16];
+		unsigned long index;
+		char *end;
+
+		/* The key as golden_lookup would match it: the index's
+		 * decimal text exactly (no sign, no leading zero). */
+		if (sscanf(line, "%15s %64s %15[^\n]", k, h, name) != 3 ||
+		    strcmp(k, "pcr") != 0 || name[0] < '0' || name[0] > '9')
+			continue;
+		index = strtoul(name, &end, 10);
+		snprintf(canonical, sizeof(canonical), "%lu", index);
+		if (*end != '\0' || index >= TPM_PCR_COUNT ||
+		    strcmp(canonical, name) != 0 || have[index])
+			continue;	/* the first line of an index wins */
+		memcpy(want[index], h, 65);
+		have[index] = true;
+	}
+}
+
 /* Write LINES (NUL-separated records already formatted) atomically. */
 static int
 write_golden(const char *path, const char *text, char *why)
@@ -380,29 +413,29 @@ measure_tpm(struct attest *a, const struct settings *s, bool enroll,
 		}
 	} else {
 		FILE *golden = open_golden(s->golden, why);
+		char want[TPM_PCR_COUNT][65];
+		bool have[TPM_PCR_COUNT];
 
 		if (golden == NULL)
 			return false;
+		golden_pcrs(golden, want, have);
+		fclose(golden);
 		for (size_t i = 0; i < pcrs.n; i++) {
-			char key[16], hex[65], want[65];
+			unsigned index = pcrs.index[i];
+			char hex[65];
 
-			snprintf(key, sizeof(key), "%u", pcrs.index[i]);
 			digest_hex(pcrs.value[i], 32, hex);
-			if (golden_lookup(golden, "pcr", key, want) < 0) {
+			if (index >= TPM_PCR_COUNT || !have[index]) {
 				snprintf(why, ATTEST_REASON_MAX, "no golden value "
-				    "for PCR %u: run ztctl enroll-host",
-				    pcrs.index[i]);
-				fclose(golden);
+				    "for PCR %u: run ztctl enroll-host", index);
 				return false;
 			}
-			if (strcmp(hex, want) != 0) {
+			if (strcmp(hex, want[index]) != 0) {
 				snprintf(why, ATTEST_REASON_MAX, "PCR %u differs "
-				    "from its golden value", pcrs.index[i]);
-				fclose(golden);
+				    "from its golden value", index);
 				return false;
 			}
 		}
-		fclose(golden);
 	}
 	a->baseline = facts;
 	a->have_baseline = true;
