@@ -228,7 +228,10 @@ check "TPM gone: a session is denied within 6 s ($ms ms: $out)" \
 check "ztd still answers status" quiet "$ZTCTL" --socket "$sock" status
 
 # A fresh TPM state, re-enrolled, recovers without restarting ztd.
-check "swtpm restarts with a fresh state" start_swtpm fresh
+# The same port pair ztd's tcti names: another test's swtpm may have taken
+# it while this one was stopped (it probes for a free pair), so tried again
+# until that one is gone.
+check "swtpm restarts with a fresh state" wait_for start_swtpm fresh
 check "ztd reconnects and re-enrolls" \
     wait_for sh -c "'$ZTCTL' --socket '$sock' enroll-host >/dev/null 2>&1"
 check "trust returns after a good quote" \
