@@ -975,17 +975,18 @@ answer_report(struct request *rq)
 	size_t cursor = 0;
 	uint32_t written = 0, forged = 0, lost = 0, flags = 0;
 	int64_t now = ztd_now_ms();
-	bool ended;
+	bool ended = false;
 	int r;
 
 	zt_msg_get_str(request, ZT_F_GRANT, &grant_id);
 	/* Hits its supervisor served before it read the grant's end are
 	 * reported after it: still audited, by what ztd kept of it. */
-	if ((s.grant = own_grant(rq, grant_id)) == NULL &&
-	    ((s.grant = grant_find_ended(ztd, grant_id)) == NULL ||
-	    s.grant->supervisor_pid != c->pid))
-		return ZT_E_PERM;
-	ended = grant_find(ztd, grant_id) != s.grant;
+	if ((s.grant = own_grant(rq, grant_id)) == NULL) {
+		if ((s.grant = grant_find_ended(ztd, grant_id)) == NULL ||
+		    s.grant->supervisor_pid != c->pid)
+			return ZT_E_PERM;
+		ended = true;
+	}
 	s.agent = config_find_agent(ztd->config, s.grant->agent);
 	s.account = s.grant->account;
 	s.uid = s.grant->uid;
