@@ -221,47 +221,46 @@ check "an unknown ZTD_TEST_IDENTITY: ztd does not start (exit $rc)" \
     test $rc -eq 2
 check "... saying why" \
     grep -q "ZTD_TEST_IDENTITY=pidfs-and-more: not a way this kernel has (pidfs at most)" "$work/bad.stderr" "$work/syslog.out"
-for mode in pidfd; do
-	sock=$work/ztd-$mode.sock
-	ZTD_TEST_IDENTITY=$mode "$ZTD" --foreground --config "$work/ztd.conf" \
-	    --socket "$sock" --syslog-socket "$work/log.sock" \
-	    2>"$work/ztd-$mode.stderr" &
-	ztd_pid=$!
-	track $ztd_pid
-	check "$mode: ztd starts" wait_for test -S "$sock"
-	check "$mode: and says so, naming the kernel's own" \
-	    wait_for logged "connection identity: $mode, .*; chosen by ZTD_TEST_IDENTITY, the kernel has pidfs\$"
-	out=$("$TESTTOOL" dropuid "$sock" "$nobody" 2>&1)
-	check "$mode: a live connector's messages are answered ($(printf '%s' "$out" | grep '^before'))" \
-	    has "$out" '^before: reply status-reply$'
-	check "$mode: its uid given up in place: refused as before ($(printf '%s' "$out" | grep '^after'))" \
-	    has "$out" '^after: error -10017 permission denied$'
-	out=$("$TESTTOOL" cycle "$sock" "$nobody" 2>&1)
-	connector=$(printf '%s\n' "$out" | sed -n 's/^connector \([0-9]*\)$/\1/p')
-	check "$mode: a process of nobody took root's connector's pid ($(printf '%s' "$out" | grep '^reused'))" \
-	    has "$out" '^reused [0-9]* yes$'
-	check "$mode: STATUS on root's connection refused ($(printf '%s' "$out" | grep '^status'))" \
-	    has "$out" '^status: error -10017 permission denied$'
-	check "$mode: logged: its connector exited" \
-	    wait_for logged -F "uid 0 gid 0 pid $connector: a message from pid $connector (real uid $nobody) on its connection refused, the connection closed: a connection is its connector's (its connector exited)"
-	# The pid taken before ztd accepted.
-	cycle_before_accept
-	check "$mode: root's connector's pid taken before ztd accepted ($(printf '%s' "$out" | grep '^reused'))" \
-	    has "$out" '^reused [0-9]* yes$'
-	check "$mode: ... STATUS refused ($(printf '%s' "$out" | grep '^status'))" \
-	    has "$out" '^status: error -10017 permission denied$'
-	# What such kernels cost: a connector's own message read after it
-	# was reaped cannot be told from another's, and is refused.
-	late_status
-	check "$mode: a connector reaped before ztd read its STATUS ($(printf '%s' "$out" | grep '^connector'))" \
-	    test $reaped -eq 0
-	check "$mode: its message is refused ($(printf '%s' "$out" | grep '^late'))" \
-	    has "$out" '^late: error -10017 permission denied$'
-	kill -TERM "$ztd_pid"
-	wait "$ztd_pid"
-	rc=$?
-	check "$mode: ztd stops cleanly (exit 0)" test $rc -eq 0
-	[ $rc -eq 0 ] || diag "$(cat "$work/ztd-$mode.stderr")"
-done
+mode=pidfd
+sock=$work/ztd-$mode.sock
+ZTD_TEST_IDENTITY=$mode "$ZTD" --foreground --config "$work/ztd.conf" \
+    --socket "$sock" --syslog-socket "$work/log.sock" \
+    2>"$work/ztd-$mode.stderr" &
+ztd_pid=$!
+track $ztd_pid
+check "$mode: ztd starts" wait_for test -S "$sock"
+check "$mode: and says so, naming the kernel's own" \
+    wait_for logged "connection identity: $mode, .*; chosen by ZTD_TEST_IDENTITY, the kernel has pidfs\$"
+out=$("$TESTTOOL" dropuid "$sock" "$nobody" 2>&1)
+check "$mode: a live connector's messages are answered ($(printf '%s' "$out" | grep '^before'))" \
+    has "$out" '^before: reply status-reply$'
+check "$mode: its uid given up in place: refused as before ($(printf '%s' "$out" | grep '^after'))" \
+    has "$out" '^after: error -10017 permission denied$'
+out=$("$TESTTOOL" cycle "$sock" "$nobody" 2>&1)
+connector=$(printf '%s\n' "$out" | sed -n 's/^connector \([0-9]*\)$/\1/p')
+check "$mode: a process of nobody took root's connector's pid ($(printf '%s' "$out" | grep '^reused'))" \
+    has "$out" '^reused [0-9]* yes$'
+check "$mode: STATUS on root's connection refused ($(printf '%s' "$out" | grep '^status'))" \
+    has "$out" '^status: error -10017 permission denied$'
+check "$mode: logged: its connector exited" \
+    wait_for logged -F "uid 0 gid 0 pid $connector: a message from pid $connector (real uid $nobody) on its connection refused, the connection closed: a connection is its connector's (its connector exited)"
+# The pid taken before ztd accepted.
+cycle_before_accept
+check "$mode: root's connector's pid taken before ztd accepted ($(printf '%s' "$out" | grep '^reused'))" \
+    has "$out" '^reused [0-9]* yes$'
+check "$mode: ... STATUS refused ($(printf '%s' "$out" | grep '^status'))" \
+    has "$out" '^status: error -10017 permission denied$'
+# What such kernels cost: a connector's own message read after it
+# was reaped cannot be told from another's, and is refused.
+late_status
+check "$mode: a connector reaped before ztd read its STATUS ($(printf '%s' "$out" | grep '^connector'))" \
+    test $reaped -eq 0
+check "$mode: its message is refused ($(printf '%s' "$out" | grep '^late'))" \
+    has "$out" '^late: error -10017 permission denied$'
+kill -TERM "$ztd_pid"
+wait "$ztd_pid"
+rc=$?
+check "$mode: ztd stops cleanly (exit 0)" test $rc -eq 0
+[ $rc -eq 0 ] || diag "$(cat "$work/ztd-$mode.stderr")"
 
 finish
