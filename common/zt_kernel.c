@@ -111,21 +111,58 @@ probe_sockets(struct zt_kernel *k, unsigned mask)
 }
 
 /*
+ * The flags on LISTENER, which no notification waits on: notification id
+ * 0 names none, so a known flag gets ENOENT and an unknown one EINVAL.
+ * The synchronous wake-up is set on it (kept: what zt-exec wants of its
+ * listener anyway).  Answers as bits: 2 CONTINUE, 4 SYNC_WAKE, 8
+ * ADDFD_SEND.
+ */
+static int
+listener_flags(int listener)
+{
+	struct seccomp_notif_resp resp;
+	struct seccomp_notif_addfd addfd;
+	int bits = 0;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 &&
+	    errno == ENOENT)
+		bits |= 2;
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0)
+		bits |= 4;
+	/* A flag it knows and no such notification: ENOENT (an unknown
+	 * flag, or no ADDFD at all before 5.9: EINVAL). */
+	memset(&addfd, 0, sizeof(addfd));
+	addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+	addfd.srcfd = (__u32)listener;
+	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0 &&
+	    errno == ENOENT)
+		bits |= 8;
+	return bits;
+}
+
+static void
+set_seccomp(struct zt_kernel *k, int bits)
+{
+	k->present[ZT_KF_SECCOMP_LISTENER] = (bits & 1) != 0;
+	k->present[ZT_KF_SECCOMP_CONTINUE] = (bits & 2) != 0;
+	k->present[ZT_KF_SECCOMP_SYNC_WAKE] = (bits & 4) != 0;
+	k->present[ZT_KF_SECCOMP_ADDFD_SEND] = (bits & 8) != 0;
+}
+
+/*
  * On a thread of its own, which ends with it: no_new_privs and an
  * allow-all filter with a listener are the thread's alone (no TSYNC), so
  * nothing of the caller's other threads changes.  Try the flags on the
- * listener (notification id 0 names none: a known flag gets ENOENT, an
- * unknown one EINVAL) and return the answers as bits in *ARG.  A thread,
- * not a child process: a fork of zt-exec (libcrypto and all mapped) and
- * its reaping took 0.3-0.5 ms of every launch.
+ * listener and return the answers as bits in *ARG (1: a listener).
  */
 static void *
 seccomp_probe(void *arg)
 {
 	struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	struct sock_fprog prog = { .len = 1, .filter = &allow };
-	struct seccomp_notif_resp resp;
-	struct seccomp_notif_addfd addfd;
 	int listener, *bits = arg;
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -134,47 +171,25 @@ seccomp_probe(void *arg)
 	    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 	if (listener < 0)
 		return NULL;
-	*bits |= 1;
-	memset(&resp, 0, sizeof(resp));
-	resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 &&
-	    errno == ENOENT)
-		*bits |= 2;
-	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
-	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0)
-		*bits |= 4;
-	/* A flag it knows and no such notification: ENOENT (an unknown
-	 * flag, or no ADDFD at all before 5.9: EINVAL). */
-	memset(&addfd, 0, sizeof(addfd));
-	addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
-	addfd.srcfd = (__u32)listener;
-	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0 &&
-	    errno == ENOENT)
-		*bits |= 8;
+	*bits = 1 | listener_flags(listener);
 	close(listener);
 	return NULL;
 }
 
-/* HERE: on the calling thread, which ends after the probe. */
 static void
-probe_seccomp(struct zt_kernel *k, bool here)
+probe_seccomp(struct zt_kernel *k)
 {
 	pthread_t thread;
 	int bits = 0;
 
-	if (here)
-		seccomp_probe(&bits);
-	else if (pthread_create(&thread, NULL, seccomp_probe, &bits) != 0 ||
+	if (pthread_create(&thread, NULL, seccomp_probe, &bits) != 0 ||
 	    pthread_join(thread, NULL) != 0)
 		return;
-	k->present[ZT_KF_SECCOMP_LISTENER] = (bits & 1) != 0;
-	k->present[ZT_KF_SECCOMP_CONTINUE] = (bits & 2) != 0;
-	k->present[ZT_KF_SECCOMP_SYNC_WAKE] = (bits & 4) != 0;
-	k->present[ZT_KF_SECCOMP_ADDFD_SEND] = (bits & 8) != 0;
+	set_seccomp(k, bits);
 }
 
-static void
-probe(struct zt_kernel *k, unsigned mask, bool here)
+void
+zt_kernel_probe(struct zt_kernel *k, unsigned mask)
 {
 	struct utsname u;
 	int abi;
@@ -199,7 +214,7 @@ probe(struct zt_kernel *k, unsigned mask, bool here)
 	if (mask & (ZT_KF_BIT(ZT_KF_SECCOMP_LISTENER) |
 	    ZT_KF_BIT(ZT_KF_SECCOMP_CONTINUE) |
 	    ZT_KF_BIT(ZT_KF_SECCOMP_SYNC_WAKE))) {
-		probe_seccomp(k, here);
+		probe_seccomp(k);
 		for (int f = ZT_KF_SECCOMP_LISTENER;
 		    f <= ZT_KF_SECCOMP_SYNC_WAKE; f++)
 			k->present[f] = k->present[f] &&
@@ -214,15 +229,11 @@ probe(struct zt_kernel *k, unsigned mask, bool here)
 }
 
 void
-zt_kernel_probe(struct zt_kernel *k, unsigned mask)
+zt_kernel_probe_listener(struct zt_kernel *k, unsigned mask, int listener)
 {
-	probe(k, mask, false);
-}
-
-void
-zt_kernel_probe_ending_thread(struct zt_kernel *k, unsigned mask)
-{
-	probe(k, mask, true);
+	set_seccomp(k, 1 | listener_flags(listener));
+	for (int f = ZT_KF_SECCOMP_LISTENER; f <= ZT_KF_SECCOMP_SYNC_WAKE; f++)
+		k->present[f] = k->present[f] && (mask & ZT_KF_BIT(f)) != 0;
 }
 
 int

@@ -72,14 +72,23 @@ struct zt_kernel {
  */
 void zt_kernel_probe(struct zt_kernel *k, unsigned mask);
 
+/* The features a listener's flags tell (zt_kernel_probe_listener). */
+#define ZT_KERNEL_SECCOMP (ZT_KF_BIT(ZT_KF_SECCOMP_LISTENER) | \
+	ZT_KF_BIT(ZT_KF_SECCOMP_CONTINUE) | \
+	ZT_KF_BIT(ZT_KF_SECCOMP_ADDFD_SEND) | \
+	ZT_KF_BIT(ZT_KF_SECCOMP_SYNC_WAKE))
+
 /*
- * The same, called on a thread that ends right after it (and is joined
- * before any fork): the seccomp flags are probed on that thread itself,
- * which keeps no_new_privs and the allow-all filter to its end, instead
- * of on one more thread (zt-exec's probe thread: one thread start and
- * join less per launch).  Never on a thread that goes on.
+ * The seccomp features of MASK into K (the others untouched) from
+ * LISTENER, a seccomp listener the caller holds that no notification
+ * waits on (the flags are tried on notification id 0, which names none):
+ * zt-exec's, taken from its child between the filter's load and the
+ * child's go, instead of a thread that installs a filter of its own for
+ * the probe (one thread, its filter and its join less per launch).  The
+ * synchronous wake-up, when the kernel has it, stays set on LISTENER.
  */
-void zt_kernel_probe_ending_thread(struct zt_kernel *k, unsigned mask);
+void zt_kernel_probe_listener(struct zt_kernel *k, unsigned mask,
+    int listener);
 
 /* The feature's name ("SO_PEERPIDFD") and the first Linux version that
  * has it ("6.5"); NULL for an unknown feature. */

@@ -517,7 +517,13 @@ on_exec(const struct call *c, bool at, char *blob)
 	pthread_mutex_unlock(&s->lock);
 	if (launch) {
 		recheck = true;
-		if (zt_proc_tgid((pid_t)c->req->pid, &tgid) < 0)
+		/* The root's own thread (the launch exec's caller, single
+		 * threaded) leads the root's group: no /proc read for it
+		 * (three system calls and the kernel's status text, on the
+		 * launch's path). */
+		if ((pid_t)c->req->pid == s->setup.root_pid)
+			tgid = s->setup.root_pid;
+		else if (zt_proc_tgid((pid_t)c->req->pid, &tgid) < 0)
 			tgid = -1;
 		pthread_mutex_lock(&s->lock);
 		launch = s->launch_pending && tgid == s->setup.root_pid;

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -482,56 +481,51 @@ exit_code(int status)
 /*
  * Every kernel feature supervision relies on, or a refusal (exit 125)
  * naming the missing ones and the Linux version that has each; what only
- * weakens or slows supervision is logged.  The probe (a thread, a
- * listener, a socket pair: 0.3-0.55 ms of each launch, profiled) runs on
- * a thread of its own from the start of main while zt-exec finds the
- * command, connects and ztd answers; its verdict is taken before the
- * child is made, and before any other failure is reported, so a kernel
- * that lacks a feature is still the one reason given.
+ * weakens or slows supervision is logged.  The seccomp features are
+ * tried on the agent's own listener, once the child has loaded its
+ * filter and before it may exec (check_listener): a probe of their own
+ * (a thread installing a filter with a listener, 0.3-0.55 ms of every
+ * launch with its start and join, profiled) is made only when the
+ * launch fails, so that a kernel that lacks a feature is still the one
+ * reason given (failed).  The others are cheap and probed at the start.
  */
+#define PROBED_FIRST ((ZT_KERNEL_ZTEXEC_NEEDS | ZT_KERNEL_ZTEXEC_WANTS) & \
+	~ZT_KERNEL_SECCOMP)
+
 static struct {
-	pthread_t thread;
-	bool started, joined;
 	struct zt_kernel k;
-	int code;
+	unsigned known;			/* the features probed so far */
+	unsigned said;			/* the missing wants logged */
+	int code;			/* EXIT_FAILED: refused */
 } kernel_check;
-
-/* ARG non-NULL: on the probe's own thread, which ends with it (and is
- * joined before the fork): the seccomp flags are probed on it. */
-static void *
-kernel_probe(void *arg)
-{
-	unsigned mask = ZT_KERNEL_ZTEXEC_NEEDS | ZT_KERNEL_ZTEXEC_WANTS;
-
-	if (arg != NULL)
-		zt_kernel_probe_ending_thread(&kernel_check.k, mask);
-	else
-		zt_kernel_probe(&kernel_check.k, mask);
-	return NULL;
-}
 
 static void
 check_kernel_start(void)
 {
-	kernel_check.started = pthread_create(&kernel_check.thread, NULL,
-	    kernel_probe, &kernel_check) == 0;
+	zt_kernel_probe(&kernel_check.k, PROBED_FIRST);
+	kernel_check.known = PROBED_FIRST;
 }
 
-/* The probe's verdict (joined, or made here if its thread could not
- * start): 0, or EXIT_FAILED with the refusal said and logged. */
+static int check_kernel(void);
+
+/* The verdict on the features known so far: 0, or EXIT_FAILED with the
+ * refusal said and logged (naming every missing feature: the seccomp
+ * ones are probed first when one is missing and they are not known). */
 static int
-check_kernel(void)
+kernel_verdict(void)
 {
 	char missing[512], why[768];
+	unsigned wants = ZT_KERNEL_ZTEXEC_WANTS & kernel_check.known &
+	    ~kernel_check.said;
 
-	if (kernel_check.joined)
+	if (kernel_check.code != 0)
 		return kernel_check.code;
-	kernel_check.joined = true;
-	if (!kernel_check.started ||
-	    pthread_join(kernel_check.thread, NULL) != 0)
-		kernel_probe(NULL);
-	if (zt_kernel_missing(&kernel_check.k, ZT_KERNEL_ZTEXEC_NEEDS,
-	    missing, sizeof(missing)) > 0) {
+	if (!(kernel_check.known & ZT_KERNEL_SECCOMP) &&
+	    zt_kernel_missing(&kernel_check.k, ZT_KERNEL_ZTEXEC_NEEDS &
+	    kernel_check.known, NULL, 0) > 0)
+		return check_kernel();
+	if (zt_kernel_missing(&kernel_check.k, ZT_KERNEL_ZTEXEC_NEEDS &
+	    kernel_check.known, missing, sizeof(missing)) > 0) {
 		snprintf(why, sizeof(why), "this kernel (%s) lacks what "
 		    "zt-exec cannot supervise without: %s; " ZT_KERNEL_ADVICE,
 		    kernel_check.k.release, missing);
@@ -539,12 +533,43 @@ check_kernel(void)
 		zt_log(LOG_ERR, "%s", why);
 		return kernel_check.code = EXIT_FAILED;
 	}
-	if (zt_kernel_missing(&kernel_check.k, ZT_KERNEL_ZTEXEC_WANTS,
-	    missing, sizeof(missing)) > 0)
+	if (zt_kernel_missing(&kernel_check.k, wants, missing,
+	    sizeof(missing)) > 0)
 		zt_log(LOG_WARNING, "this kernel (%s) lacks %s: see "
 		    "zt-exec(1) for what is weaker without it",
 		    kernel_check.k.release, missing);
-	return kernel_check.code = 0;
+	kernel_check.said |= wants;
+	return 0;
+}
+
+/* The whole verdict, the seccomp features probed on a thread of their
+ * own if the agent's listener has not told them. */
+static int
+check_kernel(void)
+{
+	if (!(kernel_check.known & ZT_KERNEL_SECCOMP)) {
+		struct zt_kernel k;
+
+		if (!(kernel_check.known & PROBED_FIRST))
+			check_kernel_start();
+		zt_kernel_probe(&k, ZT_KERNEL_SECCOMP);
+		for (int f = 0; f < ZT_KF_COUNT; f++)
+			if (ZT_KERNEL_SECCOMP & ZT_KF_BIT(f))
+				kernel_check.k.present[f] = k.present[f];
+		kernel_check.known |= ZT_KERNEL_SECCOMP;
+	}
+	return kernel_verdict();
+}
+
+/* The seccomp features, from the agent's LISTENER (no notification can
+ * wait on it yet: the child only reads until G); its synchronous wake-up
+ * is set by the way. */
+static int
+check_listener(int listener)
+{
+	zt_kernel_probe_listener(&kernel_check.k, ZT_KERNEL_SECCOMP, listener);
+	kernel_check.known |= ZT_KERNEL_SECCOMP;
+	return kernel_verdict();
 }
 
 /* CODE, unless the kernel's verdict refuses first. */
@@ -684,10 +709,14 @@ main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	code = ask_launch(fd, command, agent, &own, &launch, &profile);
-	/* The kernel's verdict before anything else fails or the child is
-	 * made. */
-	if (check_kernel() != 0 || code != 0)
+	if (code != 0)
 		return failed(code);
+	/* The kernel's verdict before the child is made, but for the
+	 * seccomp features, tried on the child's listener before it may
+	 * exec (check_listener); any failure from here on is given the
+	 * whole verdict first (failed). */
+	if ((code = kernel_verdict()) != 0)
+		return code;
 	/* Our own comparison, before the child may exec: it guards the
 	 * gap between ztd's check and the exec. */
 	if (strcmp(profile.binary, command) != 0 || own.result < 0 ||
@@ -736,10 +765,10 @@ main(int argc, char **argv)
 	    pid_msg)) != 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, __WALL);
-		if (code == 0)
+		if (code == 0 && (code = check_kernel()) == 0)
 			fprintf(stderr, "zt-exec: the agent's process died "
 			    "at its start\n");
-		return EXIT_FAILED;
+		return failed(code != 0 ? code : EXIT_FAILED);
 	}
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	/* The supervisor's workers (which take our digest cache over), made
@@ -749,6 +778,8 @@ main(int argc, char **argv)
 	if (root_pidfd >= 0 && supervise_new(&supervisor, own.cache) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, __WALL);
+		if ((code = check_kernel()) != 0)
+			return code;
 		fprintf(stderr, "zt-exec: cannot start the supervisor\n");
 		return EXIT_FAILED;
 	}
@@ -764,7 +795,7 @@ main(int argc, char **argv)
 	    socket_path, &launch, &pid_msg[1], &ztd)) != 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, __WALL);
-		return code != 0 ? code : EXIT_FAILED;
+		return failed(code != 0 ? code : EXIT_FAILED);
 	}
 	/* The child is confined (and dumpable again) when it says N: only
 	 * then can it be traced.  It waits for G before it execs. */
@@ -774,6 +805,8 @@ main(int argc, char **argv)
 	    sscanf(msg + 1, "%d %d", &nfd_child, &abi) != 2) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, __WALL);
+		if ((code = check_kernel()) != 0)
+			return code;
 		if (n > 0 && msg[0] == 'E')
 			return denied(msg + 1);
 		fprintf(stderr, "zt-exec: the agent could not be confined: "
@@ -783,10 +816,14 @@ main(int argc, char **argv)
 	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACEFORK |
 	    PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
 	    PTRACE_O_EXITKILL) < 0) {
-		fprintf(stderr, "zt-exec: cannot trace the agent: %s%s\n",
-		    strerror(errno), errno == EPERM ? " (kernel.yama."
-		    "ptrace_scope above 1?)" : "");
+		int e = errno;
+
 		kill(pid, SIGKILL);
+		if ((code = check_kernel()) != 0)
+			return code;
+		fprintf(stderr, "zt-exec: cannot trace the agent: %s%s\n",
+		    strerror(e), e == EPERM ? " (kernel.yama."
+		    "ptrace_scope above 1?)" : "");
 		return EXIT_FAILED;
 	}
 	/* The filter gates sendmsg, so the child cannot pass its listener
@@ -795,17 +832,21 @@ main(int argc, char **argv)
 	setup.notify_fd = (int)syscall(SYS_pidfd_getfd, root_pidfd, nfd_child,
 	    0);
 	if (setup.notify_fd < 0) {
-		fprintf(stderr, "zt-exec: cannot take the agent's seccomp "
-		    "listener: %s\n", strerror(errno));
+		int e = errno;
+
 		kill(pid, SIGKILL);
+		if ((code = check_kernel()) != 0)
+			return code;
+		fprintf(stderr, "zt-exec: cannot take the agent's seccomp "
+		    "listener: %s\n", strerror(e));
 		return EXIT_FAILED;
 	}
-	/* Wake the supervisor on the agent's CPU (Linux 6.6+); the flags are
-	 * the ioctl's argument itself, not a pointer to them. */
-	if (ioctl(setup.notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
-	    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) < 0)
-		zt_log(LOG_INFO, "no synchronous wake-up for the listener: %s",
-		    strerror(errno));
+	/* The listener's flags the supervisor needs, before the child may
+	 * exec; and the supervisor woken on the agent's CPU (Linux 6.6+). */
+	if ((code = check_listener(setup.notify_fd)) != 0) {
+		kill(pid, SIGKILL);
+		return code;
+	}
 	setup.ztd = ztd;
 	setup.tunnels = tunnels;
 	setup.resolver = resolver;
@@ -814,7 +855,7 @@ main(int argc, char **argv)
 	setup.root_pidfd = root_pidfd;
 	if (supervise_start(supervisor, &setup) < 0) {
 		kill(pid, SIGKILL);
-		return EXIT_FAILED;
+		return failed(EXIT_FAILED);
 	}
 	atomic_store(&supervising, true);
 	if (write(sp[0], "G", 1) != 1) {
