@@ -36,6 +36,11 @@ struct supervise_setup {
 	/* ztd's socket, never reachable from the agent (0/0: unknown). */
 	dev_t ztd_dev;
 	ino_t ztd_ino;
+	/* Called once on the tracer's thread after its first event (the
+	 * launch exec's, let go: the agent starts), or at its end if none
+	 * came: what need not run between the child's go and its exec.
+	 * NULL: nothing. */
+	void (*launched)(void);
 };
 
 /* A descriptor the agent starts with (0, 1, 2): when FD is an inet

@@ -85,15 +85,24 @@ supervise_trace(struct supervisor *s)
 {
 	char *blob = malloc(ARGV_BYTES + 2), *env = malloc(ENV_BYTES + 1);
 	int root_status = -1;
+	bool first = true;
 
 	if (blob == NULL || env == NULL) {
-		free(blob);
-		free(env);
-		return -ENOMEM;
+		root_status = -ENOMEM;
+		goto out;
 	}
 	for (;;) {
 		int status, sig, event;
-		pid_t pid = waitpid(-1, &status, __WALL);
+		pid_t pid;
+
+		/* The first event handled (the launch exec's, normally: the
+		 * agent was seized running), before the next is waited for. */
+		if (!first && s->setup.launched != NULL) {
+			s->setup.launched();
+			s->setup.launched = NULL;
+		}
+		pid = waitpid(-1, &status, __WALL);
+		first = false;
 
 		if (pid < 0) {
 			if (errno == EINTR)
@@ -172,6 +181,9 @@ supervise_trace(struct supervisor *s)
 			break;
 		}
 	}
+out:
+	if (s->setup.launched != NULL)
+		s->setup.launched();
 	free(blob);
 	free(env);
 	return root_status;

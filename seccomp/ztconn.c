@@ -62,7 +62,6 @@ struct ztconn {
 	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
 	pthread_t reader;
 	bool stopping;
-	int wake[2];			/* ztconn_stop wakes the reader */
 	int fd;				/* -1 while disconnected */
 	char socket_path[108];
 	char grant[33];
@@ -295,15 +294,13 @@ reader_main(void *arg)
 
 	pthread_mutex_lock(&z->lock);
 	while (!z->stopping) {
-		struct pollfd pfd[2];
+		struct pollfd pfd;
 		bool ended = false, event_seen = false;
 		int r, fd = z->fd;
 
 		if (fd < 0) {
 			pthread_mutex_unlock(&z->lock);
-			pfd[0].fd = z->wake[0];
-			pfd[0].events = POLLIN;
-			poll(pfd, 1, backoff);
+			poll(NULL, 0, backoff);
 			fd = zt_client_connect(z->socket_path);
 			pthread_mutex_lock(&z->lock);
 			if (fd >= 0 && !z->stopping) {
@@ -324,15 +321,13 @@ reader_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&z->lock);
-		pfd[0].fd = fd;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = z->wake[0];
-		pfd[1].events = POLLIN;
-		r = poll(pfd, 2, 100);
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		r = poll(&pfd, 1, 100);
 		pthread_mutex_lock(&z->lock);
 		if (z->fd != fd || z->stopping)
 			continue;
-		if (r > 0 && pfd[0].revents != 0) {
+		if (r > 0 && pfd.revents != 0) {
 			r = zt_msg_recv(fd, &z->scratch);
 			if (r == 0)
 				handle_message(z, &z->scratch, &ended,
@@ -402,13 +397,7 @@ ztconn_start(struct ztconn **out, int fd, const char *socket_path,
 		cache_keep_ahead(z, ahead, z->cache_epoch, ACTION_RESOLVE);
 		cache_keep_ahead(z, ahead, z->cache_epoch, ACTION_EXEC);
 	}
-	if (pipe2(z->wake, O_CLOEXEC) < 0) {
-		free(z);
-		return -errno;
-	}
 	if ((r = pthread_create(&z->reader, NULL, reader_main, z)) != 0) {
-		close(z->wake[0]);
-		close(z->wake[1]);
 		free(z);
 		return -r;
 	}
@@ -939,25 +928,26 @@ ztconn_stop(struct ztconn *z)
 	    zt_msg_init(&z->out, ZT_MSG_SESSION_CLOSE, ++z->next_id) == 0 &&
 	    zt_msg_put_str(&z->out, ZT_F_GRANT, z->grant) == 0)
 		zt_msg_send(z->fd, &z->out);
-	pthread_mutex_unlock(&z->lock);
-	if (write(z->wake[1], "x", 1) < 0)
-		zt_log(LOG_DEBUG, "cannot wake the reader: %s", strerror(errno));
-	pthread_join(z->reader, NULL);
-	close(z->wake[0]);
-	close(z->wake[1]);
-	pthread_mutex_lock(&z->lock);
-	if (z->fd >= 0) {
-		/* Not waiting for ztd's answer to the close: ztd reads what
-		 * the connection holds before its end (and, when our exit
-		 * comes first, before it acts on it: server_drain_pid).  A
-		 * thread still asking (a resolver or tunnel thread, a worker
-		 * on a notification of a task that died) gets a deny at
-		 * once. */
-		close_connection(z);
-	}
+	/*
+	 * From here on every decision is denied at once, by this process
+	 * (a thread still asking: a resolver or tunnel thread, a worker on
+	 * a notification of a task that outlived the root), as the closed
+	 * connection denied them.  The connection, the reader and the cache
+	 * end with the process, whose exit comes next: ztd reads what the
+	 * connection holds before its end (and, when the exit comes first,
+	 * before it acts on it: server_drain_pid), not waiting for its
+	 * answer to the close.  Neither the reader woken and joined nor the
+	 * cache dropped on the way out: 0.10-0.19 ms of every launch's end,
+	 * profiled (the reader's wake-up and exit, the main thread's wait,
+	 * the drop), where the exit's own kill of the threads goes on beside
+	 * the rest of the exit.
+	 */
+	z->grant_live = false;
+	snprintf(z->grant_end_why, sizeof(z->grant_end_why),
+	    "the agent ended");
 	pthread_mutex_unlock(&z->lock);
 	/* Not freed: those threads are detached and may still come (zt-exec
-	 * exits next); they find no connection and are denied.  Kept where
-	 * a leak check sees it reachable. */
+	 * exits next); they are denied.  Kept where a leak check sees it
+	 * reachable. */
 	stopped = z;
 }

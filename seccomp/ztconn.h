@@ -125,10 +125,11 @@ int ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
 #define ZTCONN_EPOCH_UNSURE UINT64_MAX
 uint64_t ztconn_epoch(struct ztconn *z);
 
-/* Tell ztd the grant is over (the agent exited), flush the reports, stop
- * the reader and close the connection.  Once per process, at its end: Z
- * stays allocated, so that a detached thread still asking (resolver,
- * tunnel, a worker) is denied at once instead of using freed memory. */
+/* Tell ztd the grant is over (the agent exited) and flush the reports;
+ * every later decision is denied at once.  Once per process, right
+ * before its exit, which ends the reader and the connection: Z stays
+ * allocated, so that a detached thread still asking (resolver, tunnel, a
+ * worker) is denied at once instead of using freed memory. */
 void ztconn_stop(struct ztconn *z);
 
 /* Memory held by the cache and the report queue (bytes), for tests. */
