@@ -9,8 +9,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -25,7 +27,9 @@
 bool
 agent_call_valid(const struct call *c)
 {
-	return seccomp_notify_id_valid(c->fd, c->req->id) == 0;
+	__u64 id = c->req->id;
+
+	return ioctl(c->fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
 int

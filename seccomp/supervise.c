@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <stdlib.h>
@@ -138,6 +140,33 @@ add_worker(struct supervisor *s)
 	}
 }
 
+/*
+ * A notification and an answer as large as the kernel's (its sizes may
+ * grow past these headers').  Not libseccomp's seccomp_notify_alloc,
+ * whose first call probes the kernel's seccomp API (ten system calls, on
+ * a worker made during the launch) for what the kernel tells in one.
+ */
+static int
+notify_alloc(struct seccomp_notif **req, struct seccomp_notif_resp **resp)
+{
+	struct seccomp_notif_sizes sizes;
+
+	*req = NULL;
+	*resp = NULL;
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+		return -errno;
+	*req = calloc(1, sizes.seccomp_notif > sizeof(**req) ?
+	    sizes.seccomp_notif : sizeof(**req));
+	*resp = calloc(1, sizes.seccomp_notif_resp > sizeof(**resp) ?
+	    sizes.seccomp_notif_resp : sizeof(**resp));
+	if (*req == NULL || *resp == NULL) {
+		free(*req);
+		free(*resp);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -147,7 +176,7 @@ worker_main(void *arg)
 	struct call c = { .s = s };
 	char *buf = malloc(ARGV_BYTES + 4096);
 
-	if (buf == NULL || seccomp_notify_alloc(&req, &resp) < 0) {
+	if (buf == NULL || notify_alloc(&req, &resp) < 0) {
 		zt_log(LOG_ERR, "a supervisor worker could not start");
 		free(buf);
 		return NULL;
@@ -167,16 +196,18 @@ worker_main(void *arg)
 	 * make a supervisor of anyone). */
 	if ((gid_t)setfsgid((gid_t)-1) != getgid()) {
 		zt_log(LOG_ERR, "a supervisor worker could not drop its group");
-		seccomp_notify_free(req, resp);
+		free(req);
+		free(resp);
 		free(buf);
 		return NULL;
 	}
 	for (;;) {
+		bool later = false;
 		int64_t r;
 
-		/* libseccomp 2.5.4 does not clear the buffer itself. */
+		/* The kernel takes a cleared buffer only. */
 		memset(req, 0, sizeof(*req));
-		if (seccomp_notify_receive(c.fd, req) < 0) {
+		if (ioctl(c.fd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0) {
 			struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
 
 			/* The target died mid-notification, or no filter user
@@ -186,13 +217,23 @@ worker_main(void *arg)
 				break;
 			continue;
 		}
-		/* The last idle worker busy: another comes. */
-		if (atomic_fetch_sub(&s->idle, 1) == 1)
-			add_worker(s);
+		/* The last idle worker busy: another comes.  After the
+		 * answer for the first notification, the launch exec: the
+		 * agent's one task waits in it, so none other can come
+		 * before, and the thread's start is off the agent's. */
+		if (atomic_fetch_sub(&s->idle, 1) == 1) {
+			if (!atomic_exchange(&s->notified, true))
+				later = true;
+			else
+				add_worker(s);
+		}
+		atomic_store(&s->notified, true);
 		memset(resp, 0, sizeof(*resp));
 		resp->id = req->id;
 		r = dispatch(&c, buf);
 		if (r == ANSWERED) {
+			if (later)
+				add_worker(s);
 			atomic_fetch_add(&s->idle, 1);
 			continue;
 		}
@@ -204,10 +245,13 @@ worker_main(void *arg)
 			resp->val = r;
 		}
 		/* ENOENT: the caller is gone; nothing to answer. */
-		seccomp_notify_respond(c.fd, resp);
+		ioctl(c.fd, SECCOMP_IOCTL_NOTIF_SEND, resp);
+		if (later)
+			add_worker(s);
 		atomic_fetch_add(&s->idle, 1);
 	}
-	seccomp_notify_free(req, resp);
+	free(req);
+	free(resp);
 	free(buf);
 	return NULL;
 }

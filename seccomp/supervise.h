@@ -13,7 +13,7 @@
 #include "ztconn.h"
 
 #define SUPERVISE_WORKERS 8		/* at most */
-#define SUPERVISE_WORKERS_FIRST 2	/* made at the start; more when
+#define SUPERVISE_WORKERS_FIRST 1	/* made at the start; more when
 					 * every one is busy */
 #define SUPERVISE_DIGESTS 64		/* files whose digest is cached */
 
