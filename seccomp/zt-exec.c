@@ -227,32 +227,36 @@ out:
  * Name the agent's session to ztd, which kills it with the grant and when
  * this supervisor exits (EXITKILL's second line): sent as soon as the
  * child leads its session (ztd checks that), answered while the child
- * confines itself; the answer is awaited before the agent may exec.
+ * confines itself; the answer, taken by ztd's reader thread in its turn
+ * (ztconn_start), is awaited before the agent may exec (ahead_taken).
+ * M: the request, whose id the reader looks for.
  */
 static int
-agent_pid_report(int fd, const char *grant, pid_t pid, bool send,
-    struct zt_msg m[2])
+agent_pid_report(int fd, const char *grant, pid_t pid, struct zt_msg *m)
 {
-	const char *text = "";
 	int r;
 
-	if (send) {
-		if ((r = zt_msg_init(&m[0], ZT_MSG_AGENT_PID, 2)) < 0 ||
-		    (r = zt_msg_put_str(&m[0], ZT_F_GRANT, grant)) < 0 ||
-		    (r = zt_msg_put_u32(&m[0], ZT_F_PID, (uint32_t)pid)) < 0 ||
-		    (r = zt_client_send(fd, &m[0], -1,
-		    LAUNCH_TIMEOUT_MS)) < 0)
-			goto fail;
-		return 0;
+	if ((r = zt_msg_init(m, ZT_MSG_AGENT_PID, 2)) < 0 ||
+	    (r = zt_msg_put_str(m, ZT_F_GRANT, grant)) < 0 ||
+	    (r = zt_msg_put_u32(m, ZT_F_PID, (uint32_t)pid)) < 0 ||
+	    (r = zt_client_send(fd, m, -1, LAUNCH_TIMEOUT_MS)) < 0) {
+		fprintf(stderr, "zt-exec: ztd did not take the agent's pid: "
+		    "%s\n", zt_strerror(r));
+		return EXIT_FAILED;
 	}
-	if ((r = zt_client_wait_reply(fd, m[0].request_id, &m[1], NULL,
-	    LAUNCH_TIMEOUT_MS)) == 0 &&
-	    (r = zt_client_reply_error(&m[1], ZT_MSG_REPORT_REPLY,
-	    &text)) == 0)
+	return 0;
+}
+
+/* ztd's answer to AGENT_PID, taken by the reader: 0 or an exit code. */
+static int
+ahead_taken(struct ztconn *ztd)
+{
+	char why[320];
+
+	if (ztconn_take_ahead(ztd, LAUNCH_TIMEOUT_MS, why, sizeof(why)) == 0)
 		return 0;
-fail:
-	fprintf(stderr, "zt-exec: ztd did not take the agent's pid: "
-	    "%s%s%s\n", zt_strerror(r), text[0] ? ": " : "", text);
+	fprintf(stderr, "zt-exec: ztd did not take the agent's pid: %s\n",
+	    why);
 	return EXIT_FAILED;
 }
 
@@ -607,15 +611,16 @@ failed(int code)
 }
 
 /*
- * ztd's connection to its reader thread (*ZTD; AHEAD: ztd's answer to
- * AGENT_PID, with the allows it decided ahead), the libraries tunnel or
+ * ztd's connection to its reader thread (*ZTD; AHEAD_ID: AGENT_PID's
+ * request, whose answer, with the allows ztd decided ahead, the reader
+ * takes), the libraries tunnel or
  * host rules need (loaded now, so that a missing one refuses the launch
  * rather than ends the agent), the tunnels and the resolver: 0, or an
  * exit code.
  */
 static int
 launch_services(int fd, const char *socket_path, const struct launch *l,
-    const struct zt_msg *ahead, struct ztconn **ztd)
+    uint32_t ahead_id, struct ztconn **ztd)
 {
 	char error[256];
 
@@ -623,7 +628,7 @@ launch_services(int fd, const char *socket_path, const struct launch *l,
 	 * memory through /proc. */
 	prctl(PR_SET_DUMPABLE, 0);
 	if (ztconn_start(ztd, fd, socket_path, l->grant, l->expires_ms,
-	    profile.decision_ttl, ahead, on_grant_end) < 0)
+	    profile.decision_ttl, ahead_id, on_grant_end) < 0)
 		return EXIT_FAILED;
 	if ((profile.tunnel || profile.dns) &&
 	    lazylib_load(error, sizeof(error)) < 0) {
@@ -658,7 +663,7 @@ main(int argc, char **argv)
 	char command[PATH_MAX], error[256], msg[256];
 	struct supervise_setup setup = { .notify_fd = -1 };
 	static struct own_digest own;
-	static struct zt_msg pid_msg[2];	/* AGENT_PID and its answer */
+	static struct zt_msg pid_msg;		/* AGENT_PID */
 	struct ztconn *ztd = NULL;
 	struct stat st;
 	int opt, code, fd, bin, sp[2], nfd_child, abi = 0, status;
@@ -784,21 +789,12 @@ main(int argc, char **argv)
 	 * forks no more, so a thread may now hold locks. */
 	if (profile.tunnel)
 		tunnels_warm(profile.tunnel_cas, profile.n_tunnel_cas);
-	if (read(sp[0], msg, 1) != 1 || msg[0] != 'S' ||
-	    (code = agent_pid_report(fd, launch.grant, pid, true,
-	    pid_msg)) != 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, __WALL);
-		if (code == 0 && (code = check_kernel()) == 0)
-			fprintf(stderr, "zt-exec: the agent's process died "
-			    "at its start\n");
-		return failed(code != 0 ? code : EXIT_FAILED);
-	}
+	/* The agent's process by its pidfd, and the supervisor's worker
+	 * (which takes our digest cache over), made while the child starts
+	 * and leads its session: from the fork to G the parent is the longer
+	 * path (profiled: the child waits for G 0.1-0.4 ms; the worker's
+	 * start was 0.11 ms of the parent's path after S). */
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	/* The supervisor's workers (which take our digest cache over), made
-	 * while ztd answers AGENT_PID and the child confines itself: off the
-	 * launch's path (made while ztd checked the binary, they held up its
-	 * answer's use by 0.15-0.33 ms, profiled). */
 	if (root_pidfd >= 0 && supervise_new(&supervisor, own.cache) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, __WALL);
@@ -807,16 +803,25 @@ main(int argc, char **argv)
 		fprintf(stderr, "zt-exec: cannot start the supervisor\n");
 		return EXIT_FAILED;
 	}
-	/* While the child confines itself (Landlock and the filter: 0.5 ms
-	 * and more), ztd's answer to AGENT_PID, then ztd's connection handed
-	 * to its reader thread and what tunnel or host rules need: off the
-	 * path between the child's N and its G (0.2 ms of thread start,
-	 * and the libraries' load for such a profile).  A grant that ends
-	 * from here on kills the child by its pidfd until supervise_start
-	 * (on_grant_end). */
-	if (root_pidfd < 0 || (code = agent_pid_report(fd, launch.grant,
-	    pid, false, pid_msg)) != 0 || (code = launch_services(fd,
-	    socket_path, &launch, &pid_msg[1], &ztd)) != 0) {
+	if (read(sp[0], msg, 1) != 1 || msg[0] != 'S' ||
+	    (code = agent_pid_report(fd, launch.grant, pid, &pid_msg)) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+		if (code == 0 && (code = check_kernel()) == 0)
+			fprintf(stderr, "zt-exec: the agent's process died "
+			    "at its start\n");
+		return failed(code != 0 ? code : EXIT_FAILED);
+	}
+	/* While ztd answers AGENT_PID and the child confines itself
+	 * (Landlock and the filter: 0.3 ms and more): ztd's connection handed
+	 * to its reader thread, which takes that answer in its turn (0.1 ms
+	 * of thread start no longer after it), and what tunnel or host rules
+	 * need (the libraries' load for such a profile); then the answer,
+	 * before the child may exec.  A grant that ends from here on kills
+	 * the child by its pidfd until supervise_start (on_grant_end). */
+	if (root_pidfd < 0 || (code = launch_services(fd, socket_path,
+	    &launch, pid_msg.request_id, &ztd)) != 0 ||
+	    (code = ahead_taken(ztd)) != 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, __WALL);
 		return failed(code != 0 ? code : EXIT_FAILED);

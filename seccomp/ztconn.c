@@ -62,6 +62,10 @@ struct ztconn {
 	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
 	pthread_t reader;
 	bool stopping;
+	/* AGENT_PID's request id while its answer is awaited in slots[0]
+	 * (0: none), and the cache's epoch when it was sent. */
+	uint32_t ahead_id;
+	uint64_t ahead_epoch;
 	int fd;				/* -1 while disconnected */
 	char socket_path[108];
 	char grant[33];
@@ -244,6 +248,9 @@ grant_over(struct ztconn *z, const char *why, bool *call)
 	*call = true;
 }
 
+static void cache_keep_ahead(struct ztconn *z, const struct zt_msg *reply,
+    uint64_t epoch, enum action only);
+
 /* One datagram from ztd (lock held). */
 static void
 handle_message(struct ztconn *z, const struct zt_msg *m, bool *ended,
@@ -279,6 +286,20 @@ handle_message(struct ztconn *z, const struct zt_msg *m, bool *ended,
 			 * which the next datagram overwrites. */
 			s->status = zt_msg_decode(&s->reply, m->wire, m->size);
 			s->done = true;
+			/* AGENT_PID's answer, in its turn: what it allows
+			 * ahead is kept before any later event is read. */
+			if (z->ahead_id != 0 && s->id == z->ahead_id) {
+				const char *text;
+
+				z->ahead_id = 0;
+				if (s->status == 0 && zt_client_reply_error(
+				    &s->reply, ZT_MSG_REPORT_REPLY, &text) == 0) {
+					cache_keep_ahead(z, &s->reply,
+					    z->ahead_epoch, ACTION_RESOLVE);
+					cache_keep_ahead(z, &s->reply,
+					    z->ahead_epoch, ACTION_EXEC);
+				}
+			}
 			pthread_cond_broadcast(&z->cond);
 			return;
 		}
@@ -363,13 +384,10 @@ reader_main(void *arg)
 	return NULL;
 }
 
-static void cache_keep_ahead(struct ztconn *z, const struct zt_msg *reply,
-    uint64_t epoch, enum action only);
-
 int
 ztconn_start(struct ztconn **out, int fd, const char *socket_path,
     const char *grant, int64_t expires_ms, unsigned decision_ttl,
-    const struct zt_msg *ahead, void (*on_grant_end)(const char *why))
+    uint32_t ahead_id, void (*on_grant_end)(const char *why))
 {
 	pthread_condattr_t attr;
 	struct ztconn *z;
@@ -391,11 +409,14 @@ ztconn_start(struct ztconn **out, int fd, const char *socket_path,
 	z->decision_ttl = decision_ttl;
 	z->on_grant_end = on_grant_end;
 	z->next_id = 1000;
-	/* Before the reader runs: every event after AHEAD is its to read.
-	 * AGENT_PID's answer carries questions and execs. */
-	if (ahead != NULL) {
-		cache_keep_ahead(z, ahead, z->cache_epoch, ACTION_RESOLVE);
-		cache_keep_ahead(z, ahead, z->cache_epoch, ACTION_EXEC);
+	/* AGENT_PID's answer, taken by the reader in its turn (it carries
+	 * questions and execs allowed ahead). */
+	if (ahead_id != 0) {
+		z->ahead_id = ahead_id;
+		z->ahead_epoch = z->cache_epoch;
+		z->slots[0].busy = true;
+		z->slots[0].done = false;
+		z->slots[0].id = ahead_id;
 	}
 	if ((r = pthread_create(&z->reader, NULL, reader_main, z)) != 0) {
 		free(z);
@@ -403,6 +424,43 @@ ztconn_start(struct ztconn **out, int fd, const char *socket_path,
 	}
 	*out = z;
 	return 0;
+}
+
+int
+ztconn_take_ahead(struct ztconn *z, int timeout_ms, char *why, size_t size)
+{
+	struct wait_slot *slot = &z->slots[0];
+	struct timespec deadline;
+	const char *text = "";
+	int r = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&z->lock);
+	while (!slot->done)
+		if (pthread_cond_timedwait(&z->cond, &z->lock, &deadline) ==
+		    ETIMEDOUT)
+			break;
+	if (!slot->done) {
+		snprintf(why, size, "%s", zt_strerror(ZT_E_TIMEOUT));
+		r = ZT_E_TIMEOUT;
+	} else if (slot->status != 0) {
+		snprintf(why, size, "%s", zt_strerror(slot->status));
+		r = slot->status;
+	} else if ((r = zt_client_reply_error(&slot->reply,
+	    ZT_MSG_REPORT_REPLY, &text)) != 0)
+		snprintf(why, size, "%s%s%s", zt_strerror(r),
+		    text[0] ? ": " : "", text);
+	/* A late answer is nobody's: its allows are not kept. */
+	z->ahead_id = 0;
+	slot->busy = false;
+	pthread_mutex_unlock(&z->lock);
+	return r;
 }
 
 void

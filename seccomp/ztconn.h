@@ -32,13 +32,24 @@ struct ztconn_verdict {
  * ON_GRANT_END once), flushes cache-hit reports (at most 256 records or
  * 1 s late) and, when the connection is lost, drops the cache, fails the
  * waiting callers and reconnects to SOCKET_PATH with backoff.
- * DECISION_TTL caps how long a cached allow lives (seconds).  AHEAD
- * (NULL: none) is the last reply read on FD before (AGENT_PID's): the
- * questions it carries allowed ahead (ZT_F_ALLOWS) are kept in the cache.
+ * DECISION_TTL caps how long a cached allow lives (seconds).  AHEAD_ID
+ * (0: none) is the request id of AGENT_PID, sent on FD and not yet
+ * answered: the reader takes its answer, in its turn among what ztd
+ * sends, and keeps the questions and execs it allows ahead
+ * (ZT_F_ALLOWS) in the cache, unless an event came first (then they are
+ * asked again); ztconn_take_ahead waits for it.
  */
 int ztconn_start(struct ztconn **out, int fd, const char *socket_path,
     const char *grant, int64_t expires_ms, unsigned decision_ttl,
-    const struct zt_msg *ahead, void (*on_grant_end)(const char *why));
+    uint32_t ahead_id, void (*on_grant_end)(const char *why));
+
+/*
+ * Wait (TIMEOUT_MS at most) for the answer to AHEAD_ID, taken by the
+ * reader: 0 when ztd took it, else a zt_err code with WHY (SIZE bytes)
+ * saying what ztd or the connection said.
+ */
+int ztconn_take_ahead(struct ztconn *z, int timeout_ms, char *why,
+    size_t size);
 
 /*
  * Call FN(ARG) on the reader thread, without the connection's lock, after
