@@ -1138,27 +1138,6 @@ print_audit_note(void)
 	printf("\n");
 }
 
-/*
- * Is FIGURE one to run?  BENCH_FIGURES (a comma-separated list of
- * syscall, connect, exec, launch) picks some; unset, all of them.
- */
-static bool
-wanted(const char *figure)
-{
-	const char *list = getenv("BENCH_FIGURES");
-	size_t len = strlen(figure);
-
-	if (list == NULL || list[0] == '\0')
-		return true;
-	for (const char *p = list; *p != '\0'; p += strcspn(p, ",")) {
-		p += *p == ',';
-		if (strncmp(p, figure, len) == 0 &&
-		    (p[len] == ',' || p[len] == '\0'))
-			return true;
-	}
-	return false;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -1222,14 +1201,14 @@ main(int argc, char **argv)
 	    SYSCALL_ROUNDS, SYSCALL_REPS, SYSCALL_CALLS, CONNECT_ROUNDS,
 	    CONNECTS, CONNECT_WARM, EXEC_ROUNDS, EXECS, st.true_path,
 	    WRAPPER_LAUNCHES, st.true_path, LAUNCHES);
-	if ((wanted("syscall") && figure_syscalls() < 0) ||
-	    (wanted("connect") && figure_connect(&rss) < 0) ||
-	    (wanted("exec") && figure_exec() < 0) ||
-	    (wanted("launch") && figure_launch() < 0))
+	if ((figure_wanted("syscall") && figure_syscalls() < 0) ||
+	    (figure_wanted("connect") && figure_connect(&rss) < 0) ||
+	    (figure_wanted("exec") && figure_exec() < 0) ||
+	    (figure_wanted("launch") && figure_launch() < 0))
 		goto out;
 	if (!st.have_zt_exec)
 		printf("exec.rss skipped (zt-exec not built)\n");
-	else if (!wanted("connect"))
+	else if (!figure_wanted("connect"))
 		;
 	else if (rss.rss_max < 0)
 		printf("exec.rss supervisor: not sampled\n");
@@ -1238,8 +1217,9 @@ main(int argc, char **argv)
 		    "(during the connect loop; the agent itself %.1f MiB)\n",
 		    rss.rss_max / 1024.0, rss.hwm / 1024.0,
 		    rss.agent_rss / 1024.0);
-	if (st.have_zt_exec && wanted("syscall") && wanted("connect") &&
-	    wanted("exec") && wanted("launch"))
+	if (st.have_zt_exec && figure_wanted("syscall") &&
+	    figure_wanted("connect") && figure_wanted("exec") &&
+	    figure_wanted("launch"))
 		print_audit_note();
 	printf("# bench/exec: %.0f s\n", (now_us() - t0) / 1e6);
 	status = st.have_zt_exec ? 0 : 77;
