@@ -644,22 +644,19 @@ execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
 	bool ok = false;
 	int fd;
 
-	/* The image PID (stopped at its exec event) runs: its key through
-	 * the link, and only when the digest cache has no digest for that key
-	 * is the file opened and hashed (then by the key of what was opened). */
+	/* The image PID (stopped at its exec event) runs: hashed now, not
+	 * found in the digest cache by its key.  No one can write an image
+	 * while it runs, so this digest is what runs; the cache's is only as
+	 * good as its key, which a write through a shared mapping made
+	 * before leaves as it was (zt_exec_remap.sh). */
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	if (exe_look_at(AT_FDCWD, path, 0, &sb) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return false;
-	if (!zt_digests_find(s->digests, &sb.key, sb.complete, digest)) {
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			return false;
-		if (exe_look(fd, &sb) < 0 ||
-		    file_digest(s, fd, &sb, digest) < 0) {
-			close(fd);
-			return false;
-		}
+	if (exe_look(fd, &sb) < 0 || zt_digest_fd(fd, digest) < 0) {
 		close(fd);
+		return false;
 	}
+	close(fd);
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
