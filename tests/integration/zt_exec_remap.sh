@@ -17,7 +17,10 @@
 # zt-exec's pin, its approval and its check at the exec event find the old
 # digest in the cache by the unchanged key, and the new image runs.  The
 # exec event is where a fresh digest would tell: the kernel lets no one
-# write an image while it runs.
+# write an image while it runs.  A script likewise: the kernel refuses it
+# while it is mapped for writing, but at the exec event the image is its
+# interpreter's, and the interpreter reads the script's new bytes by its
+# path.
 #
 # Real components: ztd, zt-exec (setgid to this run's group), a system
 # account, Landlock and seccomp, a tmpfs mount of this run's own (on ext4 a
@@ -94,13 +97,22 @@ fi
 size=$(stat -c %s "$PROBE")
 fsize=$(stat -c %s /bin/false)
 [ "$fsize" -gt "$size" ] && size=$fsize
-install -m 0755 "$PROBE" "$cmd"
+install -m 0755 "$PROBE" "$bin/orig"
 install -m 0644 /bin/false "$bin/new"
-truncate -s "$size" "$cmd" "$bin/new"
-"$cmd"
-st=$?
-check "precondition: the command as allowed exits 5 (got $st)" test "$st" -eq 5
-chmod 0666 "$cmd"
+truncate -s "$size" "$bin/orig" "$bin/new"
+# A script, whose interpreter opens it again by its path after the exec.
+script=$tfs/tool.sh
+printf '#!/bin/sh\nexit 5\n' >"$bin/orig.sh"
+printf '#!/bin/sh\nexit 1\n' >"$bin/new.sh"
+chmod 0755 "$bin/orig.sh"
+chmod 0644 "$bin/new.sh"
+install -m 0755 "$bin/orig" "$cmd"
+install -m 0755 "$bin/orig.sh" "$script"
+for f in "$cmd" "$script"; do
+	"$f"
+	st=$?
+	check "precondition: $f, as allowed, exits 5 (got $st)" test "$st" -eq 5
+done
 echo "kernel v1" >"$work/measured"
 mkdir -m 0700 "$work/state"
 cat >"$work/ztd.conf" <<EOC
@@ -123,7 +135,9 @@ agents = (
     session_ttl = 600;
     decision_ttl = 30;
     commands = (
-      { path = "$cmd"; risk = "low"; }
+      { path = "$cmd"; risk = "low"; },
+      { path = "$script"; risk = "low"; },
+      { path = "/usr/bin/dash"; risk = "low"; }
     );
     files = (
       { path = "$bin"; access = "rx"; },
@@ -139,31 +153,30 @@ check "the host is enrolled (software attestation) ($out)" \
     has "$out" '^enrolled: golden values recorded'
 
 # ------------------------------------------------------------ the attack
-# remap NAME [first-page]: the command as allowed (mode 0666), the agent
-# under zt-exec (a grant, a digest cache and pins of its own) mapping it
-# (map-exec), its write access taken away, the settle waited out, then
-# its two execs: sets line (the agent's result) and changed (the ctime
-# after the chmod).
+# remap NAME FILE ORIG NEW FIRST [first-page]: FILE as allowed (ORIG's
+# bytes, mode 0666), the agent under zt-exec (a grant, a digest cache and
+# pins of its own) mapping it (map-exec), its write access taken away, the
+# settle waited out, then its two execs, the first one's result matching
+# FIRST (an ERE), NEW's bytes written over FILE between them: sets line
+# (the agent's result) and changed (FILE's ctime after the chmod).
 remap() {
-	local name=$1
-	shift
-	install -m 0755 "$PROBE" "$cmd"
-	truncate -s "$size" "$cmd"
-	chmod 0666 "$cmd"
+	local name=$1 file=$2 orig=$3 new=$4 first=$5
+	shift 5
+	install -m 0666 "$orig" "$file"
 	rm -f "$work/go"
 	: >"$work/$name.out"
 	(cd "$work" && exec setpriv --reuid="$account" --regid="$account" \
 	    --clear-groups -- "$ZTEXEC" --socket "$sock" \
-	    --syslog-socket "$work/log.sock" -- "$agent" map-exec "$cmd" \
-	    "$bin/new" "$work/go" "$@" </dev/null >"$work/$name.out" \
+	    --syslog-socket "$work/log.sock" -- "$agent" map-exec "$file" \
+	    "$new" "$work/go" "$@" </dev/null >"$work/$name.out" \
 	    2>"$work/$name.err") &
 	track $!
 	check "$name: the agent maps the command writable while it may write it" \
 	    wait_for grep -qx mapped "$work/$name.out"
 	# Its write access taken away: the walk now finds the command
 	# root's, in root's directories, writable by no one else.
-	chmod 0755 "$cmd"
-	changed=$(ctime_of "$cmd")
+	chmod 0755 "$file"
+	changed=$(ctime_of "$file")
 	# The digest cache keeps a file's digest only once its last change
 	# is ZT_DIGEST_SETTLE_SECONDS (2) old: a lower bound, no deadline.
 	sleep 3
@@ -172,11 +185,11 @@ remap() {
 	    wait_for grep -q '^ok first=' "$work/$name.out"
 	line=$(out_line "$name" '^ok first=')
 	diag "$name: agent: $line"
-	check "$name: precondition: the first exec, with the mapping still there, is the kernel's ETXTBSY (zt-exec let it go on: hashed, pinned, approved)" \
-	    has "$line" '^ok first=errno=ETXTBSY '
-	check "$name: precondition: the command on disk is now the agent's bytes (/bin/false's)" \
-	    cmp -s "$cmd" "$bin/new"
-	"$cmd"
+	check "$name: precondition: the first exec went as expected (zt-exec hashed, pinned and approved it)" \
+	    has "$line" "^ok first=$first "
+	check "$name: precondition: the command on disk is now the agent's bytes" \
+	    cmp -s "$file" "$new"
+	"$file"
 	st=$?
 	check "$name: precondition: run now (outside zt-exec) it exits 1 (got $st)" \
 	    test "$st" -eq 1
@@ -186,20 +199,33 @@ second() { printf '%s' "$line" | sed 's/.*second=//'; }
 # The control: only the mapping's first page was written before, so the
 # rewrite's own write faults update the times: the key changes, the file
 # is hashed again, and the grant's pin refuses the changed command.
-remap control first-page
+remap control "$cmd" "$bin/orig" "$bin/new" errno=ETXTBSY first-page
 check "control: the rewrite changed the command's ctime ($changed, now $(ctime_of "$cmd"))" \
     test "$(ctime_of "$cmd")" != "$changed"
 check "control: the rewritten command is refused by the grant's pin (second=$(second))" \
     has "$line" ' second=errno=EACCES$'
 
-# The attack: every page written before, the rewrite changes no time.
-remap attack
+# The attack: every page written before, the rewrite changes no time.  The
+# first exec, with the mapping still there, is the kernel's ETXTBSY (a file
+# mapped for writing), after zt-exec let it go on.
+remap attack "$cmd" "$bin/orig" "$bin/new" errno=ETXTBSY
 check "attack: precondition: its ctime did not change ($changed, now $(ctime_of "$cmd"))" \
     test "$(ctime_of "$cmd")" = "$changed"
 # The hole: the second exec runs the rewritten command (status=1) under
 # the digest of the first.  Held: refused before (EACCES) or killed at
 # the exec event (signal=9).
 check "attack: an exec of the command rewritten through a mapping is refused or killed, not run (second=$(second))" \
+    has "$line" ' second=(errno=EACCES|signal=9)$'
+
+# A script: the kernel refuses it too while it is mapped for writing
+# (ETXTBSY), but the image checked at the exec event is its
+# interpreter's.  The rewritten script's digest is the cached one of its
+# first version (the pin holds by the key), and its interpreter reads the
+# new bytes by the path.
+remap script "$script" "$bin/orig.sh" "$bin/new.sh" errno=ETXTBSY
+check "script: precondition: its ctime did not change ($changed, now $(ctime_of "$script"))" \
+    test "$(ctime_of "$script")" = "$changed"
+check "script: an exec of the script rewritten through a mapping is refused or killed, not run (second=$(second))" \
     has "$line" ' second=(errno=EACCES|signal=9)$'
 
 finish
