@@ -4,8 +4,9 @@
 # review of exec6).  zt-exec keys its digest cache by (dev, inode, size,
 # mtime, ctime, btime): a file is hashed again only when one of them
 # changes.  A write through a shared writable mapping made earlier changes
-# none of them (the kernel updates the times at the page's first write
-# fault only; tmpfs never again): the content changes under the same key.
+# none of them once the mapping's pages are mapped and dirty (the kernel
+# updates the times at some write faults only, and tmpfs has no writeback
+# to make a page fault again): the content changes under the same key.
 #
 # The agent maps a command writable while it may write it (mode 0666,
 # root's, in root's 0755 directory); then its write access is taken away
@@ -44,18 +45,6 @@ for tool in useradd userdel setpriv timeout mount umount truncate; do
 	fi
 done
 
-mounted=""
-# The agent's mapping holds the mount: its processes stop first.
-remap_cleanup() {
-	local pid
-	for pid in $started_pids; do
-		stop_pid "$pid"
-	done
-	started_pids=""
-	[ -n "$mounted" ] && umount "$tfs"
-	cleanup
-}
-trap remap_cleanup EXIT
 
 has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 ctime_of() { stat -c '%.9Z' "$1"; }  # FILE: its ctime, to the ns
@@ -77,13 +66,12 @@ else
 	exit
 fi
 start_logsink "$work"
-mkdir -m 0755 "$bin" "$tfs"
+mkdir -m 0755 "$bin"
 install -m 0755 "$PROBE" "$agent"
 check "zt-exec is installed setgid to this run's supervisor group" \
     supervisor_setup "$bin"
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
-if mount -t tmpfs -o mode=0755,size=16m "zt-remap-$$" "$tfs"; then
-	mounted=1
+if private_tmpfs "$tfs"; then
 	ok "a tmpfs of this run's own is mounted at $tfs"
 else
 	not_ok "a tmpfs of this run's own is mounted at $tfs"
@@ -94,12 +82,9 @@ fi
 # what the agent writes over it: /bin/false (exits 1), both padded to the
 # same size (the kernel loads an ELF file's headers and segments, not its
 # tail; the same size keeps the cache key's).
-size=$(stat -c %s "$PROBE")
-fsize=$(stat -c %s /bin/false)
-[ "$fsize" -gt "$size" ] && size=$fsize
 install -m 0755 "$PROBE" "$bin/orig"
 install -m 0644 /bin/false "$bin/new"
-truncate -s "$size" "$bin/orig" "$bin/new"
+same_size "$bin/orig" "$bin/new"
 # A script, whose interpreter opens it again by its path after the exec.
 script=$tfs/tool.sh
 printf '#!/bin/sh\nexit 5\n' >"$bin/orig.sh"
