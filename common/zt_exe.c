@@ -558,25 +558,14 @@ zt_digests_get(struct zt_digests *d, int fd, uint8_t out[32],
 	return zt_digests_get_keyed(d, fd, &key, complete, &before, out);
 }
 
-bool
-zt_digests_find(struct zt_digests *d, const struct zt_file_key *key,
-    bool complete, uint8_t out[32])
+int
+zt_digest_fd(int fd, uint8_t out[32])
 {
-	uint32_t link;
-	bool hit = false;
+	uint64_t total;
 
-	if (d == NULL || key == NULL || out == NULL || !complete)
-		return false;
-	pthread_mutex_lock(&d->lock);
-	if ((link = cache_find(d, key)) != NONE) {
-		memcpy(out, entry_at(d, link)->digest, 32);
-		lru_unlink(d, link);
-		lru_push(d, link);
-		d->stats.hits++;
-		hit = true;
-	}
-	pthread_mutex_unlock(&d->lock);
-	return hit;
+	if (fd < 0 || out == NULL)
+		return -EINVAL;
+	return hash_fd(fd, out, &total);
 }
 
 int

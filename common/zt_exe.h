@@ -142,12 +142,14 @@ int zt_digests_get(struct zt_digests *d, int fd, uint8_t out[32],
     struct zt_file_key *key);
 
 /*
- * The cached digest of the file of KEY (COMPLETE as zt_file_key_get said)
- * into OUT: true, or false when the cache holds none (nothing read: the
- * caller opens the file and asks zt_digests_get_keyed).
+ * SHA-256 of the file open at FD as it reads now, no cache: 0, or -errno
+ * (-EFBIG past ZT_DIGEST_FILE_MAX).  For a file no one can write while it
+ * is read (an image at its exec event): the cache's key cannot see a
+ * write through a shared mapping made before (the kernel updates the
+ * times at a page's write fault only), so what it vouches for may be
+ * stale.
  */
-bool zt_digests_find(struct zt_digests *d, const struct zt_file_key *key,
-    bool complete, uint8_t out[32]);
+int zt_digest_fd(int fd, uint8_t out[32]);
 
 /*
  * zt_digests_get for a caller that has read FD's key itself (KEY and

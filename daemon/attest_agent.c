@@ -126,12 +126,46 @@ identity_get_stats(const struct identity *identity,
 
 /* ------------------------------------------------------------ digests */
 
+/*
+ * The digest of the regular file at FD (and its key into KEY, may be
+ * NULL), through the digest cache only for a file no one but ztd's own
+ * user may write.  The cache knows a file by its key (dev, inode, size,
+ * times), and a write through a shared mapping made earlier, whose pages
+ * are mapped and dirty, leaves the key as it was
+ * (ztd_identity_remap.sh): a file its owner may write (an agent's
+ * account, a self-updating install) or its group or others may is
+ * hashed anew each time.  Errors as zt_digests_get's.
+ */
+static int
+file_digest(struct identity *identity, int fd, uint8_t out[32],
+    struct zt_file_key *key)
+{
+	struct zt_file_key first, after;
+	struct stat st;
+	bool complete;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((st.st_uid == 0 || st.st_uid == geteuid()) && !(st.st_mode & 022))
+		return zt_digests_get(identity->digests, fd, out, key);
+	if ((r = zt_file_key_get(fd, &first, &complete)) < 0 ||
+	    (r = zt_digest_fd(fd, out)) < 0 ||
+	    (r = zt_file_key_get(fd, &after, &complete)) < 0)
+		return r;
+	if (!zt_file_key_equal(&first, &after))
+		return -EAGAIN;		/* changed while it was read */
+	if (key != NULL)
+		*key = first;
+	return 0;
+}
+
 int
 identity_digest_fd(struct identity *identity, int fd, uint8_t out[32])
 {
 	if (identity == NULL)
 		return -EINVAL;
-	return zt_digests_get(identity->digests, fd, out, NULL);
+	return file_digest(identity, fd, out, NULL);
 }
 
 static bool
@@ -201,7 +235,7 @@ digest_and_shebang(struct identity *identity, int fd, const char *shown,
 		return fail_digest(reason, r, shown);
 	if ((r = read_shebang(fd, shown, sb, reason)) < 0)
 		return r;
-	if ((r = zt_digests_get(identity->digests, fd, digest, key)) < 0)
+	if ((r = file_digest(identity, fd, digest, key)) < 0)
 		return fail_digest(reason, r, shown);
 	if (!zt_file_key_equal(&first, key))
 		return fail_digest(reason, -EAGAIN, shown);

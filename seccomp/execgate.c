@@ -291,6 +291,8 @@ approval_clear(struct supervisor *s, struct approval *a)
 {
 	free(a->argv);
 	a->argv = NULL;
+	free(a->script);
+	a->script = NULL;
 	a->used = false;
 	s->n_approvals--;
 }
@@ -322,14 +324,24 @@ execgate_drop_all(struct supervisor *s)
 	drop_matching(s, 0);
 }
 
+/* A script's part of an approval: its path as given, its file and
+ * digest. */
+struct script_look {
+	const char *path;
+	const struct exe_look *look;
+	const uint8_t *digest;
+};
+
 /*
  * Record that thread C->req->pid may exec the file at EXE_FD with argv
  * BLOB, for this notification only: any older approval of the thread is
  * replaced (an exec the kernel failed leaves nothing usable behind).
+ * SCRIPT: the script that runs in it (NULL: none).
  */
 static int
 add_approval(const struct call *c, const struct exe_look *sb,
-    const uint8_t digest[32], const char *blob, size_t len)
+    const uint8_t digest[32], const char *blob, size_t len,
+    const struct script_look *script)
 {
 	struct supervisor *s = c->s;
 	pid_t tid = (pid_t)c->req->pid;
@@ -348,6 +360,18 @@ add_approval(const struct call *c, const struct exe_look *sb,
 	if (slot == NULL || (slot->argv = malloc(len ? len : 1)) == NULL) {
 		pthread_mutex_unlock(&s->lock);
 		return -EAGAIN;
+	}
+	if (script != NULL &&
+	    (slot->script = strdup(script->path)) == NULL) {
+		free(slot->argv);
+		slot->argv = NULL;
+		pthread_mutex_unlock(&s->lock);
+		return -EAGAIN;
+	}
+	if (script != NULL) {
+		slot->script_dev = script->look->dev;
+		slot->script_ino = script->look->ino;
+		memcpy(slot->script_digest, script->digest, 32);
 	}
 	memcpy(slot->argv, blob, len);
 	slot->argv_len = len;
@@ -439,6 +463,8 @@ on_exec(const struct call *c, bool at, char *blob)
 	struct zt_shebang sb;
 	uint8_t digest[32], exe_digest[32];
 	struct exe_look st, exe_st;
+	struct script_look script_at;
+	const struct script_look *script = NULL;
 	ssize_t n;
 	pid_t tgid;
 	bool launch, recheck;
@@ -611,13 +637,17 @@ on_exec(const struct call *c, bool at, char *blob)
 			goto out;
 		memcpy(blob, expect, len);
 		blob_len = len;
+		script_at = (struct script_look){ .path = path, .look = &st,
+		    .digest = digest };
+		script = &script_at;
 	} else {
 		exe_st = st;
 		memcpy(exe_digest, digest, sizeof(exe_digest));
 		if (argc == 0)
 			blob[blob_len++] = '\0';	/* the kernel adds "" */
 	}
-	if ((r = add_approval(c, &exe_st, exe_digest, blob, blob_len)) < 0)
+	if ((r = add_approval(c, &exe_st, exe_digest, blob, blob_len,
+	    script)) < 0)
 		goto out;
 	/* 1: on_exec continues */
 	r = !recheck || agent_call_valid(c) ? 1 : -EACCES;
@@ -633,33 +663,66 @@ out:
 	return r;
 }
 
+/*
+ * At PID's exec event, a script's: is the file its interpreter will open
+ * by PATH (absolute, in PID's root) the approved one (DEV, INO), with the
+ * approved DIGEST, hashed now?  The kernel opened it for the exec with no
+ * writer allowed (ETXTBSY) and the account cannot open it for writing (the
+ * replaceable-path walk), so what is read now is what the interpreter
+ * reads; a digest from the cache is only as good as its key, which a
+ * write through a shared mapping made before leaves as it was
+ * (zt_exec_remap.sh).
+ */
+static bool
+script_verify(pid_t pid, const char *path, dev_t dev, ino_t ino,
+    const uint8_t digest[32])
+{
+	char where[64];
+	uint8_t now[32];
+	struct exe_look look;
+	int root, fd;
+	bool ok;
+
+	snprintf(where, sizeof(where), "/proc/%d/root", (int)pid);
+	if ((root = open(where, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return false;
+	fd = open_for_exec(pid, root, -1, path, false);
+	close(root);
+	if (fd < 0)
+		return false;
+	ok = exe_look(fd, &look) == 0 && look.dev == dev &&
+	    look.ino == ino && zt_digest_fd(fd, now) == 0 &&
+	    memcmp(now, digest, 32) == 0;
+	close(fd);
+	return ok;
+}
+
 /* At PID's exec event: is what runs now what was approved? */
 bool
 execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
 {
-	char path[64];
-	uint8_t digest[32];
+	char path[64], *script = NULL;
+	uint8_t digest[32], script_digest[32];
 	struct exe_look sb;
+	dev_t script_dev = 0;
+	ino_t script_ino = 0;
 	ssize_t len = 0, n;
 	bool ok = false;
 	int fd;
 
-	/* The image PID (stopped at its exec event) runs: its key through
-	 * the link, and only when the digest cache has no digest for that key
-	 * is the file opened and hashed (then by the key of what was opened). */
+	/* The image PID (stopped at its exec event) runs: hashed now, not
+	 * found in the digest cache by its key.  No one can write an image
+	 * while it runs, so this digest is what runs; the cache's is only as
+	 * good as its key, which a write through a shared mapping made
+	 * before leaves as it was (zt_exec_remap.sh). */
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	if (exe_look_at(AT_FDCWD, path, 0, &sb) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return false;
-	if (!zt_digests_find(s->digests, &sb.key, sb.complete, digest)) {
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			return false;
-		if (exe_look(fd, &sb) < 0 ||
-		    file_digest(s, fd, &sb, digest) < 0) {
-			close(fd);
-			return false;
-		}
+	if (exe_look(fd, &sb) < 0 || zt_digest_fd(fd, digest) < 0) {
 		close(fd);
+		return false;
 	}
+	close(fd);
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -677,11 +740,21 @@ execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
 		    memcmp(a->digest, digest, 32) == 0 &&
 		    (ssize_t)a->argv_len == len &&
 		    memcmp(a->argv, blob, (size_t)len) == 0) {
+			/* A script's part is checked below, unlocked. */
+			script = a->script;
+			a->script = NULL;
+			script_dev = a->script_dev;
+			script_ino = a->script_ino;
+			memcpy(script_digest, a->script_digest, 32);
 			approval_clear(s, a);
 			ok = true;
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (ok && script != NULL)
+		ok = script_verify(pid, script, script_dev, script_ino,
+		    script_digest);
+	free(script);
 	return ok;
 }
 

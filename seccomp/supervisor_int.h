@@ -43,6 +43,12 @@ struct approval {
 	char *argv;			/* NUL-separated, as /proc/PID/cmdline */
 	size_t argv_len;
 	int64_t expires_ms;
+	/* A script's: the path its interpreter opens it by (absolute), the
+	 * file and its digest; SCRIPT NULL for a binary. */
+	char *script;
+	dev_t script_dev;
+	ino_t script_ino;
+	uint8_t script_digest[32];
 };
 
 struct task {

@@ -16,6 +16,8 @@
  *   sendto-proto PROTOCOL ADDR PORT TEXT   recvfd PATH TEXT
  *   unix PATH | unix-seqpacket PATH    exec PATH [ARGS...]
  *   loop-exec PATH INTERVAL_MS COUNT   open PATH r|w
+ *   map-exec FILE SRC GOFILE [first-page]   (exec FILE, rewrite it through a
+ *                                     mapping, exec it again)
  *   syscall NAME                       x32 | int80
  *   race-connect GOOD_ADDR GOOD_PORT BAD_ADDR BAD_PORT N [SECONDS]
  *   race-exec GOOD_PATH BAD_PATH N [SECONDS]
@@ -1095,6 +1097,74 @@ cmd_getenv(int argc, char **argv)
 		printf("ok %s unset\n", argv[1]);
 	else
 		printf("ok %s=%s\n", argv[1], v);
+	return 0;
+}
+
+/* One exec of PATH (argv: PATH alone) as "errno=NAME", "status=N" or
+ * "signal=N" into BUF. */
+static void
+exec_result(const char *path, char *buf, size_t size)
+{
+	char *args[] = { (char *)path, NULL }, end[32], name[16];
+	int e = fork_exec(path, args, environ, end, sizeof(end));
+
+	if (e != 0)
+		snprintf(buf, size, "errno=%s", errname(e, name));
+	else
+		snprintf(buf, size, "%s", end);
+}
+
+/*
+ * map-exec FILE SRC GOFILE [first-page]: FILE mapped shared and writable
+ * (a byte of each page written through the mapping, of the first only
+ * with first-page), its descriptor closed, "mapped" printed;
+ * once GOFILE exists (120 s at most), FILE exec'd with the mapping still
+ * there (the kernel refuses a file mapped for writing: ETXTBSY), then
+ * SRC's bytes (FILE's size) written over FILE through the mapping, the
+ * mapping let go, and FILE exec'd again: "ok first=R second=R" (R as
+ * exec_result says).  A write through a mapping made before changes no
+ * timestamp of FILE's.
+ */
+static int
+cmd_map_exec(int argc, char **argv)
+{
+	char first[48], second[48], *map, *src;
+	struct stat st;
+	int fd, sfd, i;
+
+	if (argc != 4 && (argc != 5 || strcmp(argv[4], "first-page") != 0))
+		return usage("map-exec FILE SRC GOFILE [first-page]");
+	if ((fd = open(argv[1], O_RDWR | O_CLOEXEC)) < 0)
+		return fail(errno);
+	if (fstat(fd, &st) < 0 || st.st_size <= 0)
+		return fail(errno ? errno : EINVAL);
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return fail(errno);
+	close(fd);
+	/* Every page written once now (the same byte): each faults in
+	 * dirty and writable, and the times change now, not later; with
+	 * "first-page" only the first, so that the rewrite's faults change
+	 * them. */
+	for (off_t at = 0; at < (argc == 5 ? 1 : st.st_size); at += 4096)
+		((volatile char *)map)[at] = map[at];
+	if ((src = malloc((size_t)st.st_size)) == NULL)
+		return fail(ENOMEM);
+	if ((sfd = open(argv[2], O_RDONLY | O_CLOEXEC)) < 0)
+		return fail(errno);
+	if (read(sfd, src, (size_t)st.st_size) != (ssize_t)st.st_size)
+		return fail(EIO);
+	close(sfd);
+	printf("mapped\n");
+	for (i = 0; i < 2400 && access(argv[3], F_OK) != 0; i++)
+		poll(NULL, 0, 50);
+	exec_result(argv[1], first, sizeof(first));
+	memcpy(map, src, (size_t)st.st_size);
+	munmap(map, (size_t)st.st_size);
+	free(src);
+	exec_result(argv[1], second, sizeof(second));
+	printf("ok first=%s second=%s\n", first, second);
 	return 0;
 }
 
@@ -2645,6 +2715,7 @@ static const struct command {
 	{ "exec-env", cmd_exec_env },
 	{ "getenv", cmd_getenv },
 	{ "loop-exec", cmd_loop_exec },
+	{ "map-exec", cmd_map_exec },
 	{ "open", cmd_open },
 	{ "syscall", cmd_syscall },
 	{ "x32", cmd_abi },
