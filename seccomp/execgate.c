@@ -691,7 +691,7 @@ script_verify(pid_t pid, const char *path, dev_t dev, ino_t ino,
 	if (fd < 0)
 		return false;
 	ok = exe_look(fd, &look) == 0 && look.dev == dev &&
-	    look.ino == ino && zt_digest_fd(fd, now) == 0 &&
+	    look.ino == ino && zt_digest_fresh(fd, now, NULL) == 0 &&
 	    memcmp(now, digest, 32) == 0;
 	close(fd);
 	return ok;
@@ -710,19 +710,29 @@ execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
 	bool ok = false;
 	int fd;
 
-	/* The image PID (stopped at its exec event) runs: hashed now, not
-	 * found in the digest cache by its key.  No one can write an image
-	 * while it runs, so this digest is what runs; the cache's is only as
-	 * good as its key, which a write through a shared mapping made
-	 * before leaves as it was (zt_exec_remap.sh). */
+	/* The image PID (stopped at its exec event) runs, and no one can
+	 * write an image while it runs: its digest, hashed now or found by
+	 * its key (through the link) among the digests hashed so, is what
+	 * runs.  A digest hashed from a file opened by path is no proof: a
+	 * write through a shared mapping made before leaves the key as it
+	 * was (zt_exec_remap.sh; zt_exe.h), and a file others than root may
+	 * write is hashed every time (zt_digests_get_running). */
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (exe_look_at(AT_FDCWD, path, 0, &sb) < 0)
 		return false;
-	if (exe_look(fd, &sb) < 0 || zt_digest_fd(fd, digest) < 0) {
+	if (!zt_digests_find_running(s->digests, &sb.key, sb.complete, 0,
+	    digest)) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return false;
+		if (zt_digests_get_running(s->digests, fd, 0, digest,
+		    &sb.key) < 0) {
+			close(fd);
+			return false;
+		}
 		close(fd);
-		return false;
+		sb.dev = makedev(sb.key.dev_major, sb.key.dev_minor);
+		sb.ino = (ino_t)sb.key.ino;
 	}
-	close(fd);
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
