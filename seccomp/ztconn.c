@@ -514,10 +514,12 @@ take_reply(struct ztconn *z, struct wait_slot *slot,
 			bool ended = false, event_seen = false;
 			int r = zt_msg_recv(fd, &z->scratch);
 
+			/* As the reader does with what it reads. */
 			if (r == 0)
 				handle_message(z, &z->scratch, &ended,
 				    &event_seen);
-			/* Anything else (an error) is the reader's to see. */
+			else if (r != -EAGAIN && r != -EINTR)
+				lose_connection(z, zt_strerror(r));
 			continue;
 		}
 		if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
