@@ -30,6 +30,7 @@
  *                                     dns-tcp ADDR PORT HEX
  *   resolve-send NAME PORT TEXT       dns-hold ADDR PORT HEX TO PORT2 FILE
  *   resolve-loop PREFIX SUFFIX COUNT [MARK]
+ *   resolve-threads PORT NAME...      (one thread each, all at once)
  *   rthdr SEGMENT ADDR PORT TEXT|-    (an IPv6 routing header, then TCP)
  *   passcred                          (SO_PASSCRED on a unix datagram socket)
  *   sockfilter OPT                    (a socket filter option, UDP socket)
@@ -1377,6 +1378,76 @@ cmd_resolve(int argc, char **argv)
 	}
 	printf("\n");
 	return strcmp(first, "ok") == 0 ? 0 : 1;
+}
+
+#define RESOLVE_THREADS_MAX 8
+
+/* One thread of resolve-threads: its name, port, and what it found. */
+struct resolve_thread {
+	pthread_barrier_t *start;
+	const char *name, *port;
+	char addr[INET6_ADDRSTRLEN];
+	const char *connect;
+	int gai;
+};
+
+static void *
+resolve_thread_main(void *arg)
+{
+	struct resolve_thread *t = arg;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	pthread_barrier_wait(t->start);
+	if ((t->gai = lookup(t->name, t->port, &ss, &len, t->addr,
+	    sizeof(t->addr))) == 0)
+		t->connect = try_connect(&ss, len);
+	return NULL;
+}
+
+/*
+ * resolve-threads PORT NAME...: one thread per NAME (8 at most), let go
+ * together, each a getaddrinfo of its name and a TCP connect to the first
+ * address on PORT, so that their questions reach the resolver at once:
+ * "NAME=ADDR/connect=ok|ERRNO" (or "NAME=gai=CODE") for each, in the
+ * order given, separated by spaces; exit 0 when every one connected.
+ */
+static int
+cmd_resolve_threads(int argc, char **argv)
+{
+	struct resolve_thread t[RESOLVE_THREADS_MAX];
+	pthread_t id[RESOLVE_THREADS_MAX];
+	pthread_barrier_t start;
+	int n = argc - 2, status = 0;
+
+	if (argc < 3 || n > RESOLVE_THREADS_MAX)
+		return usage("resolve-threads PORT NAME... (8 at most)");
+	pthread_barrier_init(&start, NULL, (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		t[i] = (struct resolve_thread){ .start = &start,
+		    .name = argv[i + 2], .port = argv[1], .connect = "-" };
+		if (pthread_create(&id[i], NULL, resolve_thread_main,
+		    &t[i]) != 0) {
+			perror("zt-probe: pthread_create");
+			return 1;	/* the others wait at the barrier */
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(id[i], NULL);
+		if (t[i].gai != 0) {
+			printf("%s%s=gai=%d", i ? " " : "", t[i].name,
+			    t[i].gai);
+			status = 1;
+			continue;
+		}
+		printf("%s%s=%s/connect=%s", i ? " " : "", t[i].name,
+		    t[i].addr, t[i].connect);
+		if (strcmp(t[i].connect, "ok") != 0)
+			status = 1;
+	}
+	printf("\n");
+	pthread_barrier_destroy(&start);
+	return status;
 }
 
 /* resolve-send NAME PORT TEXT: getaddrinfo, a TCP connect to the first
@@ -2735,6 +2806,7 @@ static const struct command {
 	{ "now", cmd_now },
 	{ "resolve", cmd_resolve },
 	{ "resolve-loop", cmd_resolve_loop },
+	{ "resolve-threads", cmd_resolve_threads },
 	{ "resolve-send", cmd_resolve_send },
 	{ "dns-tcp", cmd_dns_tcp },
 	{ "dns-hold", cmd_dns_hold },
