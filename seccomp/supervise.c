@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -247,6 +248,13 @@ supervise_new(struct supervisor **out, struct zt_digests *digests)
 	}
 	s->launch_pending = true;
 	s->digests = digests;
+	if ((s->root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = -errno;
+		zt_digests_free(digests);
+		free(s->tasks);
+		free(s);
+		return r;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->dgram_lock, NULL);
 	pthread_cond_init(&s->start, NULL);

@@ -1022,6 +1022,30 @@ check "replaceable: ... refused by zt-exec, logged" wait_for logged \
 zx exec "$bin/exit00"
 check "replaceable: the allowed command by its own path still runs ($out)" \
     test "$out" = "ok status=0"
+# The walk goes by path from the root: ".." takes it back up a directory
+# it walked, a relative symlink goes on from the link's directory.
+zx exec "$bin/../bin/./exit00"
+check "replaceable: an allowed command by a path with .. and . runs ($out)" \
+    test "$out" = "ok status=0"
+ln -s ../bin/exit00 "$bin/rel00"                # root's link, root's dir
+zx exec "$bin/rel00"
+check "replaceable: a relative symlink in root's directory to an allowed command runs ($out)" \
+    test "$out" = "ok status=0"
+zx exec "$work/rw/../bin/exit00"
+check "replaceable: a path through the account's directory, even back out by .., is refused ($out)" \
+    test "$out" = "errno=EACCES"
+# At the exec event argv and the environment are read from the new
+# image's stack; past two pages of pointers, from /proc/PID/cmdline and
+# /proc/PID/environ instead: both ways let a clean exec run.
+fill=$(i=0; while [ $i -lt 1100 ]; do printf 'ZT_FILL_%04d=x ' $i; i=$((i + 1)); done)
+# shellcheck disable=SC2086 # one word per entry
+zx exec-env $fill -- "$bin/exit00"
+check "exec-event: an environment of 1100 entries (read from /proc) runs ($out)" \
+    test "$out" = "ok status=0"
+# shellcheck disable=SC2086
+zx exec-env $fill LD_AUDIT="$work/rw/evil" -- "$bin/exit00"
+check "exec-event: ... and with LD_AUDIT among them, refused ($out)" \
+    test "$out" = "errno=EACCES"
 # envp flipped by another thread after the supervisor read it: the exec
 # event's check of the new image's environment holds (ld.so would say it
 # could not preload the file, had it ever seen LD_PRELOAD).
