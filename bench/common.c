@@ -605,3 +605,20 @@ start_ztd(const struct ztd_launch *z, pid_t *pid)
 	fprintf(stderr, "%s: ztd did not answer on %s\n", z->who, z->socket);
 	return -1;
 }
+
+bool
+figure_wanted(const char *figure)
+{
+	const char *list = getenv("BENCH_FIGURES");
+	size_t len = strlen(figure);
+
+	if (list == NULL || list[0] == '\0')
+		return true;
+	for (const char *p = list; *p != '\0'; p += strcspn(p, ",")) {
+		p += *p == ',';
+		if (strncmp(p, figure, len) == 0 &&
+		    (p[len] == ',' || p[len] == '\0'))
+			return true;
+	}
+	return false;
+}

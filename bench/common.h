@@ -18,6 +18,10 @@
 /* CLOCK_MONOTONIC in microseconds. */
 double now_us(void);
 
+/* Is FIGURE one to run?  BENCH_FIGURES (a comma-separated list of the
+ * bench's figure names) picks some; unset or empty, all of them. */
+bool figure_wanted(const char *figure);
+
 /* qsort(3) order of doubles, ascending. */
 int compare_double(const void *x, const void *y);
 

@@ -1397,11 +1397,12 @@ main(int argc, char **argv)
 		int clients;
 		bool same_cpu;
 		const char *name;
+		const char *figure;	/* its name in BENCH_FIGURES */
 	} setups[] = {
-		{ 1, true, "1 client on the server's CPU" },
-		{ 1, false, "1 client on another CPU" },
-		{ 4, false, "4 clients" },
-		{ 16, false, "16 clients" },
+		{ 1, true, "1 client on the server's CPU", "1same" },
+		{ 1, false, "1 client on another CPU", "1other" },
+		{ 4, false, "4 clients", "4" },
+		{ 16, false, "16 clients", "16" },
 	};
 	struct bench b = { .ready_fd = -1, .go_fd = -1 };
 	struct figure echoes[sizeof(setups) / sizeof(setups[0])];
@@ -1415,7 +1416,9 @@ main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 2) {
-		fprintf(stderr, "usage: bench/decide [ZTD]\n");
+		fprintf(stderr, "usage: bench/decide [ZTD]\n"
+		    "BENCH_FIGURES=rss,1same,1other,4,16,grants,file runs "
+		    "some figures (grants and file need 1same and 4)\n");
 		return 2;
 	}
 	if (geteuid() != 0) {
@@ -1471,14 +1474,15 @@ main(int argc, char **argv)
 	    "bench drains; ztd's stderr is a pipe the bench drains (ztd "
 	    "copies lines there only when it is a terminal)\n");
 
-	if (measure_rss(&b) < 0)
+	if (figure_wanted("rss") && measure_rss(&b) < 0)
 		goto out;
 	for (size_t i = 0; i < sizeof(setups) / sizeof(setups[0]); i++) {
 		const struct setup *u = &setups[i];
 		struct figure cached, uncached, audited, *echo = &echoes[i];
 
 		/* With one CPU, "another CPU" is the same one again. */
-		if (!u->same_cpu && u->clients == 1 && b.n_cpus == 1)
+		if ((!u->same_cpu && u->clients == 1 && b.n_cpus == 1) ||
+		    !figure_wanted(u->figure))
 			continue;
 		if (measure(&b, KIND_ECHO, u->clients, u->same_cpu,
 		    echo) < 0)
@@ -1500,13 +1504,22 @@ main(int argc, char **argv)
 			goto out;
 		print_figure("decide uncached", u->name, &uncached, echo);
 	}
+	/* The live grants' and the audit file's figures are against the
+	 * echoes of the 1same and 4 figures. */
+	if (!figure_wanted("grants") && !figure_wanted("file"))
+		goto done;
+	if (!figure_wanted("1same") || !figure_wanted("4")) {
+		fprintf(stderr, "bench/decide: BENCH_FIGURES: grants and file "
+		    "need 1same and 4 (their baselines)\n");
+		goto out;
+	}
 	/* With LIVE_GRANTS other grants live: against the same echoes. */
-	if (hold_grants(&b) < 0) {
+	if (figure_wanted("grants") && hold_grants(&b) < 0) {
 		fprintf(stderr, "bench/decide: cannot hold %d grants\n",
 		    LIVE_GRANTS);
 		goto out;
 	}
-	for (size_t i = 0; i < 3; i += 2) {
+	for (size_t i = 0; i < 3 && figure_wanted("grants"); i += 2) {
 		struct figure cached;
 		char what[64];
 
@@ -1518,6 +1531,8 @@ main(int argc, char **argv)
 		print_figure(what, setups[i].name, &cached, &echoes[i]);
 	}
 	stop_process(&b.holder_pid, 1000);
+	if (!figure_wanted("file"))
+		goto done;
 	/* ztd again, with the hash-chained audit file. */
 	b.audit_file = true;
 	if (restart_ztd(&b) < 0)
@@ -1531,6 +1546,7 @@ main(int argc, char **argv)
 		print_figure("decide cached, audit file (fdatasync)",
 		    setups[i].name, &cached, &echoes[i]);
 	}
+done:
 	status = 0;
 out:
 	if (interrupted) {

@@ -30,6 +30,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -439,6 +440,8 @@ enum wrap {
 static const char *const wrap_names[] = { "root", "bare", "minimal",
 	"zt-exec", "bwrap", "tracer" };
 static char bwrap_path[PATH_MAX];	/* "": not installed */
+/* >= 0: spawn pins the wrapper and everything it starts to this CPU. */
+static int pin_cpu = -1;
 
 /*
  * Fork and exec ARGV (the agent's arguments after the program) under WRAP,
@@ -490,6 +493,14 @@ spawn(enum wrap wrap, char *const *args, int out_fd, int *notify_fd)
 		if (null >= 0)
 			dup2(null, STDIN_FILENO);
 		dup2(out_fd >= 0 ? out_fd : null, STDOUT_FILENO);
+		if (pin_cpu >= 0) {
+			cpu_set_t one;
+
+			CPU_ZERO(&one);
+			CPU_SET(pin_cpu, &one);
+			if (sched_setaffinity(0, sizeof(one), &one) < 0)
+				_exit(126);
+		}
 		if (wrap != WRAP_NONE)
 			drop_to_agent("bench/exec", st.uid, st.gid);
 		/* After the uid change, which clears it. */
@@ -978,6 +989,52 @@ figure_connect(struct rss *rss)
 }
 
 /*
+ * The same runs with the wrapper and all it starts on one CPU (the last
+ * this process may use): every hand-off between the agent, its child and
+ * the supervisor's threads (ptrace's stops, the notification) is then a
+ * switch on that CPU, never the wake-up of a task on the other one (an
+ * IPI, and on a VM whose idle vCPU halts, the host waking it).  Not the
+ * goal's figure (an agent is not pinned): it tells the work of the
+ * hand-offs from where the scheduler put them.
+ */
+static int
+figure_exec_one_cpu(char **args)
+{
+	enum wrap wraps[3] = { WRAP_BARE, WRAP_TRACER, WRAP_ZT_EXEC };
+	double v[3][EXEC_ROUNDS], got[NUMBERS_MAX];
+	cpu_set_t set;
+	int n = st.have_zt_exec ? 3 : 2, cpu = -1;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -1;
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &set))
+			cpu = i;
+	pin_cpu = cpu;
+	for (int round = 0; round < EXEC_ROUNDS; round++)
+		for (int i = 0; i < n; i++) {
+			if (run_workload(wraps[i], args, got, NULL) < 2) {
+				pin_cpu = -1;
+				return -1;
+			}
+			v[i][round] = got[0];
+		}
+	pin_cpu = -1;
+	printf("exec.exec all on CPU %d (every hand-off a switch on one CPU; "
+	    "not the goal's figure): bare %.0f us; minimal tracer %.0f us "
+	    "(%.2fx)", cpu, median(v[0], EXEC_ROUNDS),
+	    median(v[1], EXEC_ROUNDS),
+	    median(v[1], EXEC_ROUNDS) / median(v[0], EXEC_ROUNDS));
+	if (n == 3)
+		printf("; zt-exec %.0f us (%.2fx, %.2fx the minimal tracer)",
+		    median(v[2], EXEC_ROUNDS),
+		    median(v[2], EXEC_ROUNDS) / median(v[0], EXEC_ROUNDS),
+		    median(v[2], EXEC_ROUNDS) / median(v[1], EXEC_ROUNDS));
+	printf("\n");
+	return 0;
+}
+
+/*
  * EXEC_ROUNDS rounds of bare and zt-exec in turn (the median of the
  * rounds' medians), then whole launches of true under bwrap and sudo.
  */
@@ -1049,7 +1106,7 @@ figure_exec(void)
 		    median(cpu[2], EXEC_ROUNDS) / median(cpu[0], EXEC_ROUNDS),
 		    median(cpu[2], EXEC_ROUNDS) / median(cpu[1], EXEC_ROUNDS));
 	printf("\n");
-	return 0;
+	return figure_exec_one_cpu(args);
 }
 
 /*
@@ -1138,27 +1195,6 @@ print_audit_note(void)
 	printf("\n");
 }
 
-/*
- * Is FIGURE one to run?  BENCH_FIGURES (a comma-separated list of
- * syscall, connect, exec, launch) picks some; unset, all of them.
- */
-static bool
-wanted(const char *figure)
-{
-	const char *list = getenv("BENCH_FIGURES");
-	size_t len = strlen(figure);
-
-	if (list == NULL || list[0] == '\0')
-		return true;
-	for (const char *p = list; *p != '\0'; p += strcspn(p, ",")) {
-		p += *p == ',';
-		if (strncmp(p, figure, len) == 0 &&
-		    (p[len] == ',' || p[len] == '\0'))
-			return true;
-	}
-	return false;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -1222,14 +1258,14 @@ main(int argc, char **argv)
 	    SYSCALL_ROUNDS, SYSCALL_REPS, SYSCALL_CALLS, CONNECT_ROUNDS,
 	    CONNECTS, CONNECT_WARM, EXEC_ROUNDS, EXECS, st.true_path,
 	    WRAPPER_LAUNCHES, st.true_path, LAUNCHES);
-	if ((wanted("syscall") && figure_syscalls() < 0) ||
-	    (wanted("connect") && figure_connect(&rss) < 0) ||
-	    (wanted("exec") && figure_exec() < 0) ||
-	    (wanted("launch") && figure_launch() < 0))
+	if ((figure_wanted("syscall") && figure_syscalls() < 0) ||
+	    (figure_wanted("connect") && figure_connect(&rss) < 0) ||
+	    (figure_wanted("exec") && figure_exec() < 0) ||
+	    (figure_wanted("launch") && figure_launch() < 0))
 		goto out;
 	if (!st.have_zt_exec)
 		printf("exec.rss skipped (zt-exec not built)\n");
-	else if (!wanted("connect"))
+	else if (!figure_wanted("connect"))
 		;
 	else if (rss.rss_max < 0)
 		printf("exec.rss supervisor: not sampled\n");
@@ -1238,8 +1274,9 @@ main(int argc, char **argv)
 		    "(during the connect loop; the agent itself %.1f MiB)\n",
 		    rss.rss_max / 1024.0, rss.hwm / 1024.0,
 		    rss.agent_rss / 1024.0);
-	if (st.have_zt_exec && wanted("syscall") && wanted("connect") &&
-	    wanted("exec") && wanted("launch"))
+	if (st.have_zt_exec && figure_wanted("syscall") &&
+	    figure_wanted("connect") && figure_wanted("exec") &&
+	    figure_wanted("launch"))
 		print_audit_note();
 	printf("# bench/exec: %.0f s\n", (now_us() - t0) / 1e6);
 	status = st.have_zt_exec ? 0 : 77;

@@ -285,6 +285,8 @@ zt_file_key_get_at(int dirfd, const char *path, int flags,
 		key->btime_sec = stx.stx_btime.tv_sec;
 		key->btime_nsec = stx.stx_btime.tv_nsec;
 	}
+	key->uid = stx.stx_uid;
+	key->mode = stx.stx_mode;
 	*complete = (stx.stx_mask & need) == need;
 	return 0;
 }
@@ -296,7 +298,8 @@ zt_file_key_equal(const struct zt_file_key *a, const struct zt_file_key *b)
 	    a->ino == b->ino && a->size == b->size &&
 	    a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
 	    a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec &&
-	    a->btime_sec == b->btime_sec && a->btime_nsec == b->btime_nsec;
+	    a->btime_sec == b->btime_sec && a->btime_nsec == b->btime_nsec &&
+	    a->uid == b->uid && a->mode == b->mode;
 }
 
 /*
@@ -322,6 +325,7 @@ struct entry {
 	uint8_t digest[32];
 	uint8_t tag[32];
 	bool has_tag;
+	bool running;		/* hashed from a running image */
 	uint32_t chain;		/* next entry in the same bucket */
 	uint32_t newer, older;	/* least-recently-used list */
 };
@@ -423,7 +427,7 @@ chain_unlink(struct zt_digests *d, uint32_t link)
 /* The lock is held. */
 static void
 cache_insert(struct zt_digests *d, const struct zt_file_key *key,
-    const uint8_t digest[32])
+    const uint8_t digest[32], bool running)
 {
 	struct entry *e;
 	uint32_t link;
@@ -446,12 +450,16 @@ cache_insert(struct zt_digests *d, const struct zt_file_key *key,
 		}
 		e = entry_at(d, link);
 		e->key = *key;
+		e->has_tag = false;
 		bucket = bucket_of(d, key);
 		e->chain = d->buckets[bucket];
 		d->buckets[bucket] = link;
 	}
+	/* The same file's tag vouches for the digest it was set with. */
+	if (memcmp(e->digest, digest, 32) != 0)
+		e->has_tag = false;
 	memcpy(e->digest, digest, 32);
-	e->has_tag = false;
+	e->running = running;
 	lru_push(d, link);
 	d->stats.inserts++;
 }
@@ -550,31 +558,12 @@ zt_digests_get(struct zt_digests *d, int fd, uint8_t out[32],
 	return zt_digests_get_keyed(d, fd, &key, complete, &before, out);
 }
 
-bool
-zt_digests_find(struct zt_digests *d, const struct zt_file_key *key,
-    bool complete, uint8_t out[32])
-{
-	uint32_t link;
-	bool hit = false;
-
-	if (d == NULL || key == NULL || out == NULL || !complete)
-		return false;
-	pthread_mutex_lock(&d->lock);
-	if ((link = cache_find(d, key)) != NONE) {
-		memcpy(out, entry_at(d, link)->digest, 32);
-		lru_unlink(d, link);
-		lru_push(d, link);
-		d->stats.hits++;
-		hit = true;
-	}
-	pthread_mutex_unlock(&d->lock);
-	return hit;
-}
-
-int
-zt_digests_get_keyed(struct zt_digests *d, int fd,
-    const struct zt_file_key *key_in, bool complete,
-    const struct timespec *before_in, uint8_t out[32])
+/* zt_digests_get_keyed; RUNNING: FD is a running image (an entry made
+ * otherwise is no hit, and the one made is marked so). */
+static int
+get_keyed(struct zt_digests *d, int fd, const struct zt_file_key *key_in,
+    bool complete, const struct timespec *before_in, uint8_t out[32],
+    bool running)
 {
 	struct zt_file_key key, after;
 	struct timespec before;
@@ -589,7 +578,8 @@ zt_digests_get_keyed(struct zt_digests *d, int fd,
 	key = *key_in;
 	before = *before_in;
 	pthread_mutex_lock(&d->lock);
-	if (complete && (link = cache_find(d, &key)) != NONE) {
+	if (complete && (link = cache_find(d, &key)) != NONE &&
+	    (!running || entry_at(d, link)->running)) {
 		memcpy(out, entry_at(d, link)->digest, 32);
 		lru_unlink(d, link);
 		lru_push(d, link);
@@ -611,12 +601,94 @@ zt_digests_get_keyed(struct zt_digests *d, int fd,
 			r = -EAGAIN;
 		} else if (complete && complete_after &&
 		    file_key_settled(&key, &before))
-			cache_insert(d, &key, out);
+			cache_insert(d, &key, out, running);
 		else
 			d->stats.unsettled++;
 	}
 	pthread_mutex_unlock(&d->lock);
 	return r;
+}
+
+int
+zt_digests_get_keyed(struct zt_digests *d, int fd,
+    const struct zt_file_key *key, bool complete,
+    const struct timespec *before, uint8_t out[32])
+{
+	return get_keyed(d, fd, key, complete, before, out, false);
+}
+
+bool
+zt_digest_cacheable(uid_t uid, mode_t mode, uid_t owner)
+{
+	return (uid == 0 || uid == owner) && !(mode & (S_IWGRP | S_IWOTH));
+}
+
+int
+zt_digest_fresh(int fd, uint8_t out[32], struct zt_file_key *key)
+{
+	struct zt_file_key first, after;
+	uint64_t total = 0;
+	bool complete;
+	int r;
+
+	if (fd < 0 || out == NULL)
+		return -EINVAL;
+	if ((r = zt_file_key_get(fd, &first, &complete)) < 0)
+		return r;
+	if (first.size > ZT_DIGEST_FILE_MAX)
+		return -EFBIG;
+	if ((r = hash_fd(fd, out, &total)) < 0 ||
+	    (r = zt_file_key_get(fd, &after, &complete)) < 0)
+		return r;
+	if (!zt_file_key_equal(&first, &after) || total != first.size)
+		return -EAGAIN;		/* changed while it was read */
+	if (key != NULL)
+		*key = first;
+	return 0;
+}
+
+int
+zt_digests_get_running(struct zt_digests *d, int fd, uid_t owner,
+    uint8_t out[32], struct zt_file_key *key_out)
+{
+	struct zt_file_key key;
+	struct timespec before;
+	bool complete;
+	int r;
+
+	if (d == NULL || fd < 0 || out == NULL)
+		return -EINVAL;
+	clock_gettime(CLOCK_REALTIME, &before);
+	if ((r = zt_file_key_get(fd, &key, &complete)) < 0)
+		return r;
+	if (!zt_digest_cacheable(key.uid, key.mode, owner))
+		return zt_digest_fresh(fd, out, key_out);
+	if (key_out != NULL)
+		*key_out = key;
+	return get_keyed(d, fd, &key, complete, &before, out, true);
+}
+
+bool
+zt_digests_find_running(struct zt_digests *d, const struct zt_file_key *key,
+    bool complete, uid_t owner, uint8_t out[32])
+{
+	uint32_t link;
+	bool hit = false;
+
+	if (d == NULL || key == NULL || out == NULL || !complete ||
+	    !zt_digest_cacheable(key->uid, key->mode, owner))
+		return false;
+	pthread_mutex_lock(&d->lock);
+	if ((link = cache_find(d, key)) != NONE &&
+	    entry_at(d, link)->running) {
+		memcpy(out, entry_at(d, link)->digest, 32);
+		lru_unlink(d, link);
+		lru_push(d, link);
+		d->stats.hits++;
+		hit = true;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return hit;
 }
 
 void

@@ -89,6 +89,7 @@ struct zt_file_key {
 	int64_t mtime_sec, ctime_sec, btime_sec;
 	uint32_t dev_major, dev_minor;
 	uint32_t mtime_nsec, ctime_nsec, btime_nsec;
+	uint32_t uid, mode;		/* a change of either is a new ctime */
 };
 
 /*
@@ -142,12 +143,51 @@ int zt_digests_get(struct zt_digests *d, int fd, uint8_t out[32],
     struct zt_file_key *key);
 
 /*
- * The cached digest of the file of KEY (COMPLETE as zt_file_key_get said)
- * into OUT: true, or false when the cache holds none (nothing read: the
- * caller opens the file and asks zt_digests_get_keyed).
+ * The digest cache knows a file by its key, and a write through a shared
+ * mapping made while the writer could still open the file for writing
+ * leaves the key as it was (the kernel updates the times at a page's
+ * write fault only: never on tmpfs, on ext4 once per writeback).  Such a
+ * mapping may outlive the writer's right to write (a chmod or chown
+ * after it), so an entry made from a file opened by path vouches for the
+ * bytes of that moment only.  A running image is different: exec refuses
+ * a file open for writing (ETXTBSY), and no one may open it for writing
+ * while it runs, so a digest read from it is what runs, and for a file
+ * no one else could open for writing since (zt_digest_cacheable; any
+ * change of owner or mode gives a new ctime, so a new key) it stays true
+ * for as long as the key does.
+ *
+ * zt_digest_cacheable: owned by root or OWNER (a trusted user: ztd's
+ * own; (uid_t)-1 for none) and neither group nor others may write it (a
+ * POSIX ACL's mask shows in the group bits).
  */
-bool zt_digests_find(struct zt_digests *d, const struct zt_file_key *key,
-    bool complete, uint8_t out[32]);
+bool zt_digest_cacheable(uid_t uid, mode_t mode, uid_t owner);
+
+/*
+ * SHA-256 of the file open at FD as it reads now, no cache, its key
+ * (before and after the read: -EAGAIN if they differ) into KEY (may be
+ * NULL): 0, or -errno (-EFBIG past ZT_DIGEST_FILE_MAX).
+ */
+int zt_digest_fresh(int fd, uint8_t out[32], struct zt_file_key *key);
+
+/*
+ * zt_digests_get for FD, the image of a process running now (opened
+ * through /proc/PID/exe while it ran): a file zt_digest_cacheable(OWNER)
+ * allows is served only from an entry hashed the same way, and cached as
+ * such; any other is hashed anew (zt_digest_fresh).  Same results.
+ */
+int zt_digests_get_running(struct zt_digests *d, int fd, uid_t owner,
+    uint8_t out[32], struct zt_file_key *key);
+
+/*
+ * The digest of KEY (COMPLETE as zt_file_key_get said: a running image's,
+ * through its /proc/PID/exe link) from an entry zt_digests_get_running
+ * made, for a file zt_digest_cacheable(OWNER) allows: true, or false
+ * (nothing read: the caller opens the image and asks
+ * zt_digests_get_running).
+ */
+bool zt_digests_find_running(struct zt_digests *d,
+    const struct zt_file_key *key, bool complete, uid_t owner,
+    uint8_t out[32]);
 
 /*
  * zt_digests_get for a caller that has read FD's key itself (KEY and

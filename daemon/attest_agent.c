@@ -126,12 +126,41 @@ identity_get_stats(const struct identity *identity,
 
 /* ------------------------------------------------------------ digests */
 
+/*
+ * The digest of the regular file at FD (and its key into KEY, may be
+ * NULL).  RUNNING: FD is a running process's image, opened through
+ * /proc/PID/exe (zt_digests_get_running: served only from entries hashed
+ * the same way).  Otherwise through the cache only for a file
+ * zt_digest_cacheable allows (ztd's own user trusted): a file its owner
+ * may write (an agent's account, a self-updating install), or its group
+ * or others, is hashed anew each time (ztd_identity_remap.sh: a write
+ * through a shared mapping made earlier leaves the key as it was).  Such
+ * an entry is only as good as its key (see zt_exe.h) and serves checks
+ * by path (a session's binary before it runs, a script); what runs is
+ * checked by its image.  Errors as zt_digests_get's.
+ */
+static int
+file_digest(struct identity *identity, int fd, bool running,
+    uint8_t out[32], struct zt_file_key *key)
+{
+	struct stat st;
+
+	if (running)
+		return zt_digests_get_running(identity->digests, fd,
+		    geteuid(), out, key);
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (zt_digest_cacheable(st.st_uid, st.st_mode, geteuid()))
+		return zt_digests_get(identity->digests, fd, out, key);
+	return zt_digest_fresh(fd, out, key);
+}
+
 int
 identity_digest_fd(struct identity *identity, int fd, uint8_t out[32])
 {
 	if (identity == NULL)
 		return -EINVAL;
-	return zt_digests_get(identity->digests, fd, out, NULL);
+	return file_digest(identity, fd, false, out, NULL);
 }
 
 static bool
@@ -189,9 +218,9 @@ read_shebang(int fd, const char *shown, struct shebang *sb, char *reason)
  * the key read before the line is the one the digest belongs to.
  */
 static int
-digest_and_shebang(struct identity *identity, int fd, const char *shown,
-    uint8_t digest[32], struct zt_file_key *key, struct shebang *sb,
-    char *reason)
+digest_and_shebang(struct identity *identity, int fd, bool running,
+    const char *shown, uint8_t digest[32], struct zt_file_key *key,
+    struct shebang *sb, char *reason)
 {
 	struct zt_file_key first;
 	bool complete;
@@ -201,7 +230,7 @@ digest_and_shebang(struct identity *identity, int fd, const char *shown,
 		return fail_digest(reason, r, shown);
 	if ((r = read_shebang(fd, shown, sb, reason)) < 0)
 		return r;
-	if ((r = zt_digests_get(identity->digests, fd, digest, key)) < 0)
+	if ((r = file_digest(identity, fd, running, digest, key)) < 0)
 		return fail_digest(reason, r, shown);
 	if (!zt_file_key_equal(&first, key))
 		return fail_digest(reason, -EAGAIN, shown);
@@ -237,8 +266,8 @@ check_interpreter(struct identity *identity, const struct agent *agent,
 		    "not a regular file", shown, script);
 		goto out;
 	}
-	if ((r = digest_and_shebang(identity, fd, shown, digest, &key, &sb,
-	    reason)) < 0)
+	if ((r = digest_and_shebang(identity, fd, false, shown, digest, &key,
+	    &sb, reason)) < 0)
 		goto out;
 	if (!digest_pinned(agent, digest)) {
 		r = fail(reason, ZT_E_PERM, "interpreter %s of script %s is "
@@ -483,11 +512,12 @@ out:
 
 /*
  * The shared check: is the file open at FD the binary of AGENT?  PATH is
- * where it was found (reasons; PATH.sig is its signature).
+ * where it was found (reasons; PATH.sig is its signature); RUNNING: FD is
+ * a running process's image (file_digest).
  */
 static int
 check_fd(struct identity *identity, const struct ztd_config *config,
-    const struct agent *agent, int fd, const char *path,
+    const struct agent *agent, int fd, bool running, const char *path,
     struct file_facts *facts, char *reason)
 {
 	char shown[SHOWN_MAX], hex[17];
@@ -502,8 +532,8 @@ check_fd(struct identity *identity, const struct ztd_config *config,
 	if (!S_ISREG(facts->st.st_mode))
 		return fail(reason, ZT_E_PERM, "%s is not a regular file",
 		    shown);
-	if ((r = digest_and_shebang(identity, fd, shown, digest, &key,
-	    &facts->shebang, reason)) < 0)
+	if ((r = digest_and_shebang(identity, fd, running, shown, digest,
+	    &key, &facts->shebang, reason)) < 0)
 		return r;
 	memcpy(facts->digest, digest, sizeof(facts->digest));
 	if (!digest_pinned(agent, digest)) {
@@ -556,7 +586,7 @@ identity_check_file_digest(struct identity *identity,
 		return fail(reason, r, "cannot open %s: %s", show(shown, path),
 		    zt_strerror(r));
 	}
-	r = check_fd(identity, config, agent, fd, path, &facts, reason);
+	r = check_fd(identity, config, agent, fd, false, path, &facts, reason);
 	close(fd);
 	if (r == 0) {
 		reason[0] = '\0';
@@ -718,8 +748,8 @@ check_process(struct identity *identity, const struct ztd_config *config,
 			    (int)pid, shown);
 			goto out;
 		}
-		r = check_fd(identity, config, agent, exe_fd, agent->binary,
-		    &facts, reason);
+		r = check_fd(identity, config, agent, exe_fd, true,
+		    agent->binary, &facts, reason);
 		if (r == 0 && facts.shebang.script)
 			r = fail(reason, ZT_E_PERM, "%s became a script "
 			    "during the check", shown);
@@ -728,7 +758,7 @@ check_process(struct identity *identity, const struct ztd_config *config,
 	} else {
 		char interpreter_shown[SHOWN_MAX];
 
-		if ((r = check_fd(identity, config, agent, bin_fd,
+		if ((r = check_fd(identity, config, agent, bin_fd, false,
 		    agent->binary, &facts, reason)) < 0)
 			goto out;
 		show(interpreter_shown, facts.shebang.line.interpreter);

@@ -763,9 +763,15 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 	 * still running then held its pid number all along, from before its
 	 * connect: a message whose credentials carry that number is its
 	 * own.  A connector that exited is no proof: each message's own
-	 * pidfd decides, or (kernels without pidfs) it is refused.
+	 * pidfd decides, or (kernels without pidfs) it is refused.  The
+	 * question may have been asked for the whole pass
+	 * (server_check_connectors, after the epoll_wait that saw this
+	 * message): then for the pass's first read only, which reads a
+	 * message queued before it; any later read asks again.
 	 */
-	same = !c->by_pidfd && pidfd_running(c->pidfd);
+	same = !c->by_pidfd && (c->running_pass == s->pass ||
+	    pidfd_running(c->pidfd));
+	c->running_pass = 0;
 	if (!same)
 		identify_by_pidfd(s, c);
 	r = zt_msg_recv_from(c->fd, &request, &passed_fd, &sender,
@@ -832,6 +838,35 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 	}
 	touch_client(ztd, c);
 	answer(ztd, c, &request, passed_fd, 0);
+}
+
+void
+server_check_connectors(struct ztd *ztd, const struct epoll_event *events,
+    int n)
+{
+	struct server *s = &ztd->server;
+	struct pollfd pfd[SERVER_EVENTS_MAX];
+	struct client *who[SERVER_EVENTS_MAX];
+	unsigned k = 0;
+
+	s->pass++;
+	for (int i = 0; i < n && k < SERVER_EVENTS_MAX; i++) {
+		struct watch *w = events[i].data.ptr;
+		struct client *c = (struct client *)w;
+
+		if (w->kind != WATCH_CLIENT || w->dead ||
+		    !(events[i].events & EPOLLIN) || c->by_pidfd ||
+		    c->pidfd < 0)
+			continue;
+		pfd[k] = (struct pollfd){ .fd = c->pidfd, .events = POLLIN };
+		who[k++] = c;
+	}
+	/* One is asked at its read, as it would be here. */
+	if (k < 2 || poll(pfd, k, 0) < 0)
+		return;
+	for (unsigned i = 0; i < k; i++)
+		if (pfd[i].revents == 0)
+			who[i]->running_pass = s->pass;
 }
 
 /*

@@ -68,6 +68,9 @@ struct client {
 	int parked_fd;			/* the descriptor that came with it */
 	uint64_t parked_ticket;
 	int64_t parked_until_ms;
+	/* server_check_connectors found the connector running in pass
+	 * RUNNING_PASS (0: not known); used by the pass's first read. */
+	uint64_t running_pass;
 };
 
 struct uid_count {
@@ -88,6 +91,7 @@ struct server {
 	size_t n_uids, cap_uids;
 	struct client *head, *tail;
 	uint64_t requests, refused;
+	uint64_t pass;			/* epoll passes, from 1 */
 	int64_t refusal_logged_ms;	/* CLOCK_MONOTONIC */
 	uint64_t refusals_unlogged;
 	struct watch listen_watch;
@@ -105,6 +109,7 @@ struct server {
 };
 
 #define SERVER_HELD_MAX 64
+#define SERVER_EVENTS_MAX 64		/* epoll events of one pass */
 
 /*
  * Set up the run directory, the listening socket and the epoll set
@@ -152,6 +157,16 @@ void server_accept(struct ztd *ztd);
 
 /* Read and answer what client C sent; may close C. */
 void server_client_ready(struct ztd *ztd, struct client *c, uint32_t events);
+
+/*
+ * A new pass over the N EVENTS epoll_wait returned: whether the connector
+ * of each client with a message queued still runs, for all of them in one
+ * poll(2) instead of one per message (server_client_ready's check, done
+ * here before any of them is read).
+ */
+struct epoll_event;
+void server_check_connectors(struct ztd *ztd,
+    const struct epoll_event *events, int n);
 
 /* Answer what PID's connections sent and ztd has not read yet (a
  * supervisor that exited: its last reports, before its grant ends). */

@@ -320,7 +320,7 @@ run(struct ztd *ztd, int signal_fd)
 	/* Group commit: the answers of one pass wait for its records. */
 	server_hold(ztd);
 	while (!ztd->stopping) {
-		struct epoll_event events[64];
+		struct epoll_event events[SERVER_EVENTS_MAX];
 		int timeout = server_expire(ztd), n;
 		/* O(1) when nothing is due: the soonest expiry only. */
 		int left = grant_expire(ztd);
@@ -341,13 +341,15 @@ run(struct ztd *ztd, int signal_fd)
 
 		/* Whatever expiring answered goes before the wait. */
 		server_flush(ztd);
-		n = epoll_wait(ztd->server.epoll_fd, events, 64, timeout);
+		n = epoll_wait(ztd->server.epoll_fd, events, SERVER_EVENTS_MAX,
+		    timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			zt_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			return EXIT_STARTUP;
 		}
+		server_check_connectors(ztd, events, n);
 		for (int i = 0; i < n; i++) {
 			struct watch *w = events[i].data.ptr;
 

@@ -17,7 +17,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <elf.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
 #include <unistd.h>
 
 #include "supervisor_int.h"
@@ -291,6 +295,8 @@ approval_clear(struct supervisor *s, struct approval *a)
 {
 	free(a->argv);
 	a->argv = NULL;
+	free(a->script);
+	a->script = NULL;
 	a->used = false;
 	s->n_approvals--;
 }
@@ -322,14 +328,24 @@ execgate_drop_all(struct supervisor *s)
 	drop_matching(s, 0);
 }
 
+/* A script's part of an approval: its path as given, its file and
+ * digest. */
+struct script_look {
+	const char *path;
+	const struct exe_look *look;
+	const uint8_t *digest;
+};
+
 /*
  * Record that thread C->req->pid may exec the file at EXE_FD with argv
  * BLOB, for this notification only: any older approval of the thread is
  * replaced (an exec the kernel failed leaves nothing usable behind).
+ * SCRIPT: the script that runs in it (NULL: none).
  */
 static int
 add_approval(const struct call *c, const struct exe_look *sb,
-    const uint8_t digest[32], const char *blob, size_t len)
+    const uint8_t digest[32], const char *blob, size_t len,
+    const struct script_look *script)
 {
 	struct supervisor *s = c->s;
 	pid_t tid = (pid_t)c->req->pid;
@@ -348,6 +364,18 @@ add_approval(const struct call *c, const struct exe_look *sb,
 	if (slot == NULL || (slot->argv = malloc(len ? len : 1)) == NULL) {
 		pthread_mutex_unlock(&s->lock);
 		return -EAGAIN;
+	}
+	if (script != NULL &&
+	    (slot->script = strdup(script->path)) == NULL) {
+		free(slot->argv);
+		slot->argv = NULL;
+		pthread_mutex_unlock(&s->lock);
+		return -EAGAIN;
+	}
+	if (script != NULL) {
+		slot->script_dev = script->look->dev;
+		slot->script_ino = script->look->ino;
+		memcpy(slot->script_digest, script->digest, 32);
 	}
 	memcpy(slot->argv, blob, len);
 	slot->argv_len = len;
@@ -432,13 +460,15 @@ on_exec(const struct call *c, bool at, char *blob)
 		{ .addr = at ? a[3] : a[2] } };
 	size_t path_got;
 	int flags = at ? (int)a[4] : 0, dirfd = -1, fd = -1, exe = -1, r;
-	int env_refused, root = -1;
+	int env_refused, root = s->root;
 	char path[PATH_MAX], canon[PATH_MAX], script_canon[PATH_MAX];
-	char env_why[256], where[64];
+	char env_why[256];
 	size_t blob_len, argc, first_len;
 	struct zt_shebang sb;
 	uint8_t digest[32], exe_digest[32];
 	struct exe_look st, exe_st;
+	struct script_look script_at;
+	const struct script_look *script = NULL;
 	ssize_t n;
 	pid_t tgid;
 	bool launch, recheck;
@@ -462,17 +492,12 @@ on_exec(const struct call *c, bool at, char *blob)
 		return env_refused;
 	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return -EINVAL;
-	/* The agent's root, once: where its absolute paths resolve, for the
-	 * open and the walk alike.  Opened before the check that the
-	 * notification lives, which then vouches for the memory read and for
-	 * this root alike (the pid was the caller's throughout). */
-	snprintf(where, sizeof(where), "/proc/%d/root", (int)c->req->pid);
-	if ((root = open(where, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+	/* The check that the notification lives vouches for the memory
+	 * read (the pid was the caller's throughout).  The agent's root,
+	 * where its absolute paths resolve, is the supervisor's own
+	 * (s->root). */
+	if (!agent_call_valid(c))
 		return -EACCES;
-	if (!agent_call_valid(c)) {
-		close(root);
-		return -EACCES;
-	}
 	/* What is read by the pid after that check (a relative path's
 	 * working directory, the launch's thread group) is vouched for by
 	 * one more check at the end. */
@@ -617,13 +642,17 @@ on_exec(const struct call *c, bool at, char *blob)
 			goto out;
 		memcpy(blob, expect, len);
 		blob_len = len;
+		script_at = (struct script_look){ .path = path, .look = &st,
+		    .digest = digest };
+		script = &script_at;
 	} else {
 		exe_st = st;
 		memcpy(exe_digest, digest, sizeof(exe_digest));
 		if (argc == 0)
 			blob[blob_len++] = '\0';	/* the kernel adds "" */
 	}
-	if ((r = add_approval(c, &exe_st, exe_digest, blob, blob_len)) < 0)
+	if ((r = add_approval(c, &exe_st, exe_digest, blob, blob_len,
+	    script)) < 0)
 		goto out;
 	/* 1: on_exec continues */
 	r = !recheck || agent_call_valid(c) ? 1 : -EACCES;
@@ -634,46 +663,183 @@ out:
 		close(fd);
 	if (dirfd >= 0)
 		close(dirfd);
-	if (root >= 0)
-		close(root);
 	return r;
 }
 
-/* At PID's exec event: is what runs now what was approved? */
-bool
-execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
+/*
+ * At PID's exec event, a script's: is the file its interpreter will open
+ * by PATH (absolute, in the agent's root: S's) the approved one (DEV,
+ * INO), with the approved DIGEST, hashed now?  The kernel opened it for the exec with no
+ * writer allowed (ETXTBSY) and the account cannot open it for writing (the
+ * replaceable-path walk), so what is read now is what the interpreter
+ * reads; a digest from the cache is only as good as its key, which a
+ * write through a shared mapping made before leaves as it was
+ * (zt_exec_remap.sh).
+ */
+static bool
+script_verify(const struct supervisor *s, pid_t pid, const char *path,
+    dev_t dev, ino_t ino, const uint8_t digest[32])
 {
-	char path[64];
-	uint8_t digest[32];
+	uint8_t now[32];
+	struct exe_look look;
+	int fd;
+	bool ok;
+
+	fd = open_for_exec(pid, s->root, -1, path, false);
+	if (fd < 0)
+		return false;
+	ok = exe_look(fd, &look) == 0 && look.dev == dev &&
+	    look.ino == ino && zt_digest_fresh(fd, now, NULL) == 0 &&
+	    memcmp(now, digest, 32) == 0;
+	close(fd);
+	return ok;
+}
+
+/* How many NULs the LEN bytes at P hold. */
+static size_t
+count_nuls(const char *p, size_t len)
+{
+	size_t n = 0;
+	const char *end = p + len, *z;
+
+	while (p < end && (z = memchr(p, '\0', (size_t)(end - p))) != NULL) {
+		n++;
+		p = z + 1;
+	}
+	return n;
+}
+
+#define USER64_CS 0x33		/* x86-64's 64-bit user code segment */
+#define WORDS_MAX (2 * 4096 / 8)
+
+/*
+ * At PID's exec event, its argv and environment strings as the kernel
+ * laid them out on the new image's stack, read from its memory rather
+ * than from /proc/PID/cmdline and /proc/PID/environ (eight syscalls, and
+ * on the critical path of every exec): the same bytes, since those files
+ * read the same ranges (the mm's arg_start..arg_end, env_start..env_end)
+ * of the same memory.  That memory is the kernel's work alone: PID is
+ * stopped before the image's first instruction, and no other task shares
+ * the new mm.  The registers give the stack pointer; at it, argc, argv's
+ * and envp's pointers and the auxiliary vector (create_elf_tables): argv's
+ * strings run from argv[0] to envp[0], the environment's from envp[0] to
+ * AT_EXECFN (the file name, copied above them).  ARGS: ARGV_BYTES + 2
+ * bytes, ENV: ENV_BYTES + 1.  0 with *ARGS_LEN and *ENV_LEN, or -1 when
+ * this way cannot tell (no 64-bit image, more pointers than two pages, a
+ * layout not as expected, too large): the caller reads /proc then.
+ */
+int
+execgate_image_strings(pid_t pid, char *args, size_t *args_len, char *env,
+    size_t *env_len)
+{
+	struct user_regs_struct regs;
+	uint64_t words[WORDS_MAX], argc, arg0, env0 = 0, execfn = 0;
+	struct iovec local[2], remote[2];
+	size_t n, i, envc = 0, page;
+	ssize_t got;
+
+	if (ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0 ||
+	    regs.cs != USER64_CS || (regs.rsp & 7) != 0)
+		return -1;
+	/* The stack pointer's page and the next, which may not be there. */
+	page = 4096 - (size_t)(regs.rsp & 4095);
+	local[0] = (struct iovec){ words, page };
+	local[1] = (struct iovec){ (char *)words + page, sizeof(words) - page };
+	remote[0] = (struct iovec){ (void *)(uintptr_t)regs.rsp, page };
+	remote[1] = (struct iovec){ (void *)(uintptr_t)(regs.rsp + page),
+	    sizeof(words) - page };
+	if ((got = process_vm_readv(pid, local, 2, remote, 2, 0)) < 8)
+		return -1;
+	n = (size_t)got / 8;
+	argc = words[0];
+	if (argc == 0 || argc >= n - 1 || words[argc + 1] != 0)
+		return -1;
+	arg0 = words[1];
+	for (i = argc + 2; i < n && words[i] != 0; i++)
+		envc++;
+	if (envc > 0)
+		env0 = words[argc + 2];
+	/* The auxiliary vector: (type, value) pairs to AT_NULL. */
+	for (i++; i + 1 < n && words[i] != AT_NULL; i += 2)
+		if (words[i] == AT_EXECFN)
+			execfn = words[i + 1];
+	if (i + 1 >= n || execfn == 0)
+		return -1;
+	if (envc == 0)
+		env0 = execfn;
+	if (env0 < arg0 || execfn < env0 || env0 - arg0 > ARGV_BYTES + 1 ||
+	    execfn - env0 > ENV_BYTES)
+		return -1;
+	*args_len = (size_t)(env0 - arg0);
+	*env_len = (size_t)(execfn - env0);
+	local[0] = (struct iovec){ args, *args_len };
+	local[1] = (struct iovec){ env, *env_len };
+	remote[0] = (struct iovec){ (void *)(uintptr_t)arg0, *args_len };
+	remote[1] = (struct iovec){ (void *)(uintptr_t)env0, *env_len };
+	if (process_vm_readv(pid, local, *env_len > 0 ? 2 : 1, remote,
+	    *env_len > 0 ? 2 : 1, 0) != (ssize_t)(*args_len + *env_len))
+		return -1;
+	/* Each string NUL-terminated, as many as the pointers said. */
+	if (count_nuls(args, *args_len) != argc ||
+	    count_nuls(env, *env_len) != envc ||
+	    args[*args_len - 1] != '\0' ||
+	    (*env_len > 0 && env[*env_len - 1] != '\0'))
+		return -1;
+	env[*env_len] = '\0';
+	return 0;
+}
+
+/* At PID's exec event: is what runs now what was approved?  ARGS_LEN:
+ * BLOB holds its argv already (execgate_image_strings), or -1: read it
+ * here. */
+bool
+execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob,
+    ssize_t args_len)
+{
+	char path[64], *script = NULL;
+	uint8_t digest[32], script_digest[32];
 	struct exe_look sb;
+	dev_t script_dev = 0;
+	ino_t script_ino = 0;
 	ssize_t len = 0, n;
 	bool ok = false;
 	int fd;
 
-	/* The image PID (stopped at its exec event) runs: its key through
-	 * the link, and only when the digest cache has no digest for that key
-	 * is the file opened and hashed (then by the key of what was opened). */
+	/* The image PID (stopped at its exec event) runs, and no one can
+	 * write an image while it runs: its digest, hashed now or found by
+	 * its key (through the link) among the digests hashed so, is what
+	 * runs.  A digest hashed from a file opened by path is no proof: a
+	 * write through a shared mapping made before leaves the key as it
+	 * was (zt_exec_remap.sh; zt_exe.h), and a file others than root may
+	 * write is hashed every time (zt_digests_get_running). */
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	if (exe_look_at(AT_FDCWD, path, 0, &sb) < 0)
 		return false;
-	if (!zt_digests_find(s->digests, &sb.key, sb.complete, digest)) {
+	if (!zt_digests_find_running(s->digests, &sb.key, sb.complete, 0,
+	    digest)) {
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			return false;
-		if (exe_look(fd, &sb) < 0 ||
-		    file_digest(s, fd, &sb, digest) < 0) {
+		if (zt_digests_get_running(s->digests, fd, 0, digest,
+		    &sb.key) < 0) {
 			close(fd);
 			return false;
 		}
 		close(fd);
+		sb.dev = makedev(sb.key.dev_major, sb.key.dev_minor);
+		sb.ino = (ino_t)sb.key.ino;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	while (len < ARGV_BYTES + 1 &&
-	    (n = read(fd, blob + len, (size_t)(ARGV_BYTES + 1 - len))) > 0)
-		len += n;
-	close(fd);
+	if (args_len >= 0)
+		len = args_len;
+	else {
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		while (len < ARGV_BYTES + 1 && (n = read(fd, blob + len,
+		    (size_t)(ARGV_BYTES + 1 - len))) > 0)
+			len += n;
+		close(fd);
+	}
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < APPROVALS_MAX && !ok; i++) {
 		struct approval *a = &s->approvals[i];
@@ -683,26 +849,38 @@ execgate_verify(struct supervisor *s, pid_t pid, pid_t former, char *blob)
 		    memcmp(a->digest, digest, 32) == 0 &&
 		    (ssize_t)a->argv_len == len &&
 		    memcmp(a->argv, blob, (size_t)len) == 0) {
+			/* A script's part is checked below, unlocked. */
+			script = a->script;
+			a->script = NULL;
+			script_dev = a->script_dev;
+			script_ino = a->script_ino;
+			memcpy(script_digest, a->script_digest, 32);
 			approval_clear(s, a);
 			ok = true;
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (ok && script != NULL)
+		ok = script_verify(s, pid, script, script_dev, script_ino,
+		    script_digest);
+	free(script);
 	return ok;
 }
 
 bool
-execgate_environment_ok(struct supervisor *s, pid_t pid, char *buf)
+execgate_environment_ok(struct supervisor *s, pid_t pid, char *buf,
+    ssize_t env_len)
 {
 	const struct profile *p = s->setup.profile;
 	char path[64], exe[PATH_MAX] = "?", why[256];
 	const char *hit;
-	bool truncated;
+	bool truncated = false;
 	size_t name_len;
-	ssize_t n;
+	ssize_t n = env_len;
 
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	n = zt_proc_read(path, buf, ENV_BYTES + 1, &truncated);
+	if (env_len < 0)
+		n = zt_proc_read(path, buf, ENV_BYTES + 1, &truncated);
 	if (n < 0 || truncated) {
 		snprintf(why, sizeof(why), n < 0 ? "its environment could "
 		    "not be read" : "its environment is larger than %d bytes",

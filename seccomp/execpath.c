@@ -55,18 +55,26 @@ struct node {
 	long fs_type;
 };
 
-/* Look at the object open at FD (O_PATH): 0, or -EACCES. */
+/*
+ * Look at the object at PATH under ROOT ("": ROOT itself), a final symlink
+ * not followed: 0, or -errno.  Every directory PATH passes through was
+ * looked at before, by the walk, and is no symlink.
+ */
 static int
-look(int fd, struct node *n)
+look(int root, const char *path, struct node *n)
 {
 	const unsigned need = STATX_TYPE | STATX_MODE | STATX_UID |
 	    STATX_INO;
+	int empty = path[0] == '\0' ? AT_EMPTY_PATH : 0, fd, r;
 	struct statfs sf;
 	bool unique;
 
-	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW |
+	if (statx(root, path, empty | AT_SYMLINK_NOFOLLOW |
 	    AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE,
-	    &n->stx) < 0 || (n->stx.stx_mask & need) != need)
+	    &n->stx) < 0)
+		return errno == ENOENT || errno == ENOTDIR ||
+		    errno == ENAMETOOLONG ? -errno : -EACCES;
+	if ((n->stx.stx_mask & need) != need)
 		return -EACCES;
 	unique = (n->stx.stx_mask & STATX_MNT_ID_UNIQUE) != 0 &&
 	    n->stx.stx_mnt_id != 0;
@@ -80,8 +88,14 @@ look(int fd, struct node *n)
 			}
 		pthread_mutex_unlock(&mounts_lock);
 	}
-	/* A failure counts as FUSE, and is not kept. */
-	if (fstatfs(fd, &sf) != 0) {
+	/* A mount not met before: its type through an O_PATH descriptor of
+	 * the object.  A failure counts as FUSE, and is not kept. */
+	fd = empty ? root : openat(root, path, O_PATH | O_NOFOLLOW |
+	    O_CLOEXEC);
+	r = fd >= 0 ? fstatfs(fd, &sf) : -1;
+	if (fd >= 0 && fd != root)
+		close(fd);
+	if (r != 0) {
 		n->fs_type = FUSE_MAGIC;
 		return 0;
 	}
@@ -115,11 +129,12 @@ mode_bits_decide(const struct node *n)
 	    n->fs_type == BTRFS_MAGIC || n->fs_type == TMPFS_MAGIC;
 }
 
-/* Is the object open at FD (O_PATH), N, the account's to replace or
- * write?  DIR: a directory, whose entries are what could be replaced.
- * UID: the agent's, zt-exec's real uid (read once per walk). */
+/* Is the object at PATH under ROOT (as look), N, the account's to replace
+ * or write?  DIR: a directory, whose entries are what could be replaced.
+ * UID: the agent's, zt-exec's real uid. */
 static bool
-replaceable(int fd, const struct node *n, bool dir, uid_t uid)
+replaceable(int root, const char *path, const struct node *n, bool dir,
+    uid_t uid)
 {
 	if (n->stx.stx_uid == uid)
 		return true;
@@ -130,33 +145,45 @@ replaceable(int fd, const struct node *n, bool dir, uid_t uid)
 		return false;
 	/* Real ids: the agent's (zt-exec's setgid group is not).  Only the
 	 * kernel's "no" is a no: any other failure counts as writable. */
-	if (faccessat(fd, "", W_OK, AT_EMPTY_PATH) != 0 &&
+	if (faccessat(root, path, W_OK, path[0] == '\0' ? AT_EMPTY_PATH :
+	    AT_SYMLINK_NOFOLLOW) != 0 &&
 	    (errno == EACCES || errno == EROFS || errno == EPERM ||
 	    errno == ETXTBSY))
 		return false;
 	return !dir || !(n->stx.stx_mode & S_ISVTX);
 }
 
-/* The same file? */
-static bool
-same_inode(const struct node *a, const struct node *b)
+/* Drop PREFIX's last component (*LEN its length). */
+static void
+prefix_up(char *prefix, size_t *len)
 {
-	return a->stx.stx_dev_major == b->stx.stx_dev_major &&
-	    a->stx.stx_dev_minor == b->stx.stx_dev_minor &&
-	    a->stx.stx_ino == b->stx.stx_ino;
+	char *slash = memrchr(prefix, '/', *len);
+
+	*len = slash != NULL ? (size_t)(slash - prefix) : 0;
+	prefix[*len] = '\0';
 }
 
+/*
+ * The walk goes by path, one statx per component, each from ROOT along
+ * PREFIX, the directories walked so far (none a symlink: a symlink met is
+ * read and its target walked instead), rather than by a descriptor opened
+ * per component: the kernel resolves the same objects, since each
+ * directory on PREFIX was checked not to be the account's to change
+ * before anything under it was looked at -- the walk stops at the first
+ * one that is -- and only the account is the attacker.
+ */
 int
 execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
     char *why, size_t size)
 {
 	char where[64], rest[PATH_MAX * 2], target[PATH_MAX];
-	struct node root_st, st;
-	int cur = -1, next, links = 0, r;
-	size_t at = 0;
+	char prefix[PATH_MAX] = "";
+	struct node st;
+	int links = 0, r;
+	size_t at = 0, plen = 0;
 	uid_t uid = getuid();
 
-	if (root < 0 || look(root, &root_st) < 0) {
+	if (root < 0 || look(root, "", &st) < 0) {
 		r = -EACCES;
 		goto out;
 	}
@@ -187,17 +214,11 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 		r = -ENAMETOOLONG;
 		goto out;
 	}
-	if ((cur = dup(root)) < 0) {
-		r = -errno;
-		goto out;
-	}
-	st = root_st;
 	if (on_fuse(&st))
 		goto yes_fuse;
-	if (replaceable(cur, &st, true, uid))
+	if (replaceable(root, "", &st, true, uid))
 		goto yes_dir;
 	for (;;) {
-		char name[NAME_MAX + 1];
 		size_t len;
 
 		while (rest[at] == '/')
@@ -211,26 +232,34 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 			r = -ENAMETOOLONG;
 			goto out;
 		}
-		memcpy(name, rest + at, len);
-		name[len] = '\0';
-		at += len;
-		if (strcmp(name, ".") == 0)
+		if (len == 1 && rest[at] == '.') {
+			at += len;
 			continue;
-		if (strcmp(name, "..") == 0 && same_inode(&st, &root_st))
-			continue;		/* not above the agent's root */
-		next = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0 || look(next, &st) < 0) {
-			r = next < 0 ? -errno : -EACCES;
-			if (next >= 0)
-				close(next);
+		}
+		if (len == 2 && rest[at] == '.' && rest[at + 1] == '.') {
+			/* A directory walked, no symlink: its parent.  Not
+			 * above the agent's root. */
+			at += len;
+			prefix_up(prefix, &plen);
+			continue;
+		}
+		if (plen + 1 + len >= sizeof(prefix)) {
+			r = -ENAMETOOLONG;
 			goto out;
 		}
+		if (plen > 0)
+			prefix[plen++] = '/';
+		memcpy(prefix + plen, rest + at, len);
+		plen += len;
+		prefix[plen] = '\0';
+		at += len;
+		if ((r = look(root, prefix, &st)) < 0)
+			goto out;
 		if (S_ISLNK(st.stx.stx_mode)) {
 			ssize_t n;
 
 			/* Its directory was checked on the way in. */
-			n = readlinkat(next, "", target, sizeof(target) - 1);
-			close(next);
+			n = readlinkat(root, prefix, target, sizeof(target) - 1);
 			if (++links > SYMLINKS_MAX) {
 				r = -ELOOP;
 				goto out;
@@ -246,25 +275,18 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 			memcpy(rest, target, (size_t)n);
 			rest[n] = '/';
 			at = 0;
+			/* From the root, or from the symlink's directory. */
 			if (target[0] == '/') {
-				close(cur);
-				if ((cur = dup(root)) < 0) {
-					r = -errno;
-					goto out;
-				}
-				st = root_st;
-			} else if (look(cur, &st) < 0) {
-				r = -EACCES;
-				goto out;
-			}
+				plen = 0;
+				prefix[0] = '\0';
+			} else
+				prefix_up(prefix, &plen);
 			continue;
 		}
-		close(cur);
-		cur = next;
 		if (on_fuse(&st))
 			goto yes_fuse;
 		if (S_ISDIR(st.stx.stx_mode)) {
-			if (replaceable(cur, &st, true, uid))
+			if (replaceable(root, prefix, &st, true, uid))
 				goto yes_dir;
 			continue;
 		}
@@ -275,7 +297,7 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 			r = -ENOTDIR;
 			goto out;
 		}
-		if (replaceable(cur, &st, false, uid)) {
+		if (replaceable(root, prefix, &st, false, uid)) {
 			snprintf(why, size, "the agent's account can write "
 			    "or owns the file");
 			r = 1;
@@ -289,17 +311,9 @@ yes_fuse:
 	r = 1;
 	goto out;
 yes_dir:
-	{
-		char dir[PATH_MAX];
-
-		if (fd_path(cur, dir, sizeof(dir)) < 0)
-			snprintf(dir, sizeof(dir), "?");
-		snprintf(why, size, "the agent's account can replace entries "
-		    "of the directory %.200s on its path", dir);
-		r = 1;
-	}
+	snprintf(why, size, "the agent's account can replace entries of the "
+	    "directory /%.200s on its path", prefix);
+	r = 1;
 out:
-	if (cur >= 0)
-		close(cur);
 	return r;
 }

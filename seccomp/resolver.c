@@ -35,10 +35,12 @@
  *     without the upstream (memo_answer), as a cache: never past a kept
  *     record's TTL (cut to max_ttl) nor what ztd remembers.
  * The resolver's first thread starts with it and, while the agent starts,
- * makes what the first question would wait for: ldns's first use (its
- * pages, the dynamic linker's binding) and a connection to the first
- * upstream (in the pool as any idle one, nothing sent on it before a
- * question ztd allowed).
+ * makes what the first question would wait for: a connection to the
+ * first upstream (in the pool as any idle one, nothing sent on it before a
+ * question ztd allowed) and the pages the first answers write (the notes,
+ * the first connection slots, ztconn's first reply and report); each
+ * serving thread, as it starts, readies ldns (its code, the dynamic
+ * linker's binding, the thread's malloc arena) and its stack.
  * Memory is bounded by RESOLVER_CONNS_MAX connections and their buffers,
  * UPSTREAM_POOL upstream connections and MEMO_SLOTS notes.
  */
@@ -73,6 +75,8 @@
 #define UPSTREAM_POOL 4			/* idle upstream connections kept */
 #define UPSTREAM_IDLE_MS 5000		/* an idle one is closed after it */
 #define MEMO_SLOTS 32			/* questions whose LEARN is noted */
+#define STACK_WARM (32 * 1024)	/* a serving thread's stack made ready */
+#define CONNS_WARM 2			/* connection slots made ready */
 #define MEMO_MAX_MS 10000		/* a note is recalled this long at most:
 					 * ztd may have to drop what it kept
 					 * (dns.max_entries, only ever filled
@@ -814,11 +818,14 @@ serve(struct conn *c)
 /* One of the resolver's threads: serves the queued connections, one at a
  * time, waiting for the next (and closing idle upstream connections
  * meanwhile); ends once the resolver is closed. */
+static void warm_up(struct resolver *r);
+
 static void *
 serve_main(void *arg)
 {
 	struct resolver *r = arg;
 
+	warm_up(r);
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		struct conn *c;
@@ -889,16 +896,40 @@ queue_conn(struct resolver *r, struct conn *c)
 	return 0;
 }
 
+/*
+ * Ready this thread for its first question (the profile of a grant's
+ * first resolution found ~28 page faults on its path, ~1 us each, and
+ * ldns's first use): ldns's code and this thread's malloc arena, by a
+ * query, a reply and an answer made and parsed, and the stack an answer
+ * reaches down to.  Nothing leaves the thread.
+ */
+static void __attribute__((noinline))
+warm_up(struct resolver *r)
+{
+	volatile uint8_t stack[STACK_WARM];
+	struct dns_question q = { .type = DNS_TYPE_A }, parsed;
+	struct dns_answer answer;
+	uint8_t wire[512];
+	int n;
+
+	for (size_t i = 0; i < sizeof(stack); i += 4096)
+		stack[i] = 0;
+	snprintf(q.name, sizeof(q.name), "ready.invalid");
+	if ((n = dns_build_query(&q, 0, wire, sizeof(wire))) > 0)
+		dns_parse_query(wire, (size_t)n, &parsed);
+	if ((n = dns_build_reply(&q, DNS_RCODE_NXDOMAIN, NULL, 0, 0,
+	    r->max_ttl, wire, sizeof(wire))) > 0)
+		dns_parse_answer(wire, (size_t)n, 0, &q, &answer);
+}
+
 /* The resolver's first thread: readies what the first question would
- * wait for (ldns, the first upstream's connection), then serves. */
+ * wait for (the first upstream's connection, the pages the first
+ * answers use), then serves. */
 static void *
 first_main(void *arg)
 {
 	struct resolver *r = arg;
-	struct dns_question q = { .type = DNS_TYPE_A }, parsed;
-	struct dns_answer answer;
-	uint8_t wire[512];
-	int n, fd;
+	int fd;
 
 	/* The connection first: a question may wait for it. */
 	if (r->n_upstream > 0 && (fd = upstream_open(r, 0, 0)) >= 0)
@@ -906,13 +937,27 @@ first_main(void *arg)
 	pthread_mutex_lock(&r->lock);
 	r->opening = false;
 	pthread_cond_broadcast(&r->opened);
+	/* Written once now, not faulted in page by page on the first
+	 * answers: the notes (each question scans them) and the first
+	 * connection slots' state and the start of their buffers (glibc
+	 * opens a connection per lookup, and the lowest free slot is
+	 * taken; one taken already is its thread's).  Zero, as calloc made
+	 * them, and free ones only: a slot is taken under the lock. */
+	for (size_t i = 0; i < MEMO_SLOTS; i++)
+		if (!r->memos[i].used)
+			memset(&r->memos[i], 0, sizeof(r->memos[i]));
+	for (size_t i = 0; i < CONNS_WARM; i++) {
+		struct conn *c = &r->conns[i];
+
+		if (c->fd != -1)
+			continue;	/* taken: its thread's */
+		memset(&c->answer, 0, sizeof(c->answer));
+		memset(c->in, 0, sizeof(c->in));
+		memset(c->up, 0, 4096);
+		memset(c->out, 0, sizeof(c->out));
+	}
 	pthread_mutex_unlock(&r->lock);
-	snprintf(q.name, sizeof(q.name), "ready.invalid");
-	if ((n = dns_build_query(&q, 0, wire, sizeof(wire))) > 0)
-		dns_parse_query(wire, (size_t)n, &parsed);
-	if ((n = dns_build_reply(&q, DNS_RCODE_NXDOMAIN, NULL, 0, 0,
-	    r->max_ttl, wire, sizeof(wire))) > 0)
-		dns_parse_answer(wire, (size_t)n, 0, &q, &answer);
+	ztconn_warm(r->ztd);
 	/* A second, so that one is left waiting while one serves. */
 	pthread_mutex_lock(&r->lock);
 	if (r->threads < 2 && start_thread(r, serve_main) == 0)

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -24,6 +25,7 @@
 #include "zt_log.h"
 #include "ztconn.h"
 
+#define WORKER_STACK_WARM (32 * 1024)	/* a worker's stack made ready */
 
 static int64_t
 on_gated_syscall(const struct call *c)
@@ -120,6 +122,18 @@ dispatch(const struct call *c, char *buf)
 
 static void *worker_main(void *arg);
 
+/* The stack a call's handling reaches down to, written once as the
+ * worker starts (while zt-exec waits for ztd and the child), not faulted
+ * in page by page on the agent's first calls of each kind. */
+static void __attribute__((noinline))
+warm_stack(void)
+{
+	volatile char stack[WORKER_STACK_WARM];
+
+	for (size_t i = 0; i < sizeof(stack); i += 4096)
+		stack[i] = 0;
+}
+
 /* Every worker is busy: make another, up to SUPERVISE_WORKERS. */
 static void
 add_worker(struct supervisor *s)
@@ -181,6 +195,7 @@ worker_main(void *arg)
 		free(buf);
 		return NULL;
 	}
+	warm_stack();
 	/* Made while zt-exec waits for ztd and the child: the setup comes
 	 * with supervise_start. */
 	pthread_mutex_lock(&s->lock);
@@ -277,6 +292,13 @@ supervise_new(struct supervisor **out, struct zt_digests *digests)
 	}
 	s->launch_pending = true;
 	s->digests = digests;
+	if ((s->root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = -errno;
+		zt_digests_free(digests);
+		free(s->tasks);
+		free(s);
+		return r;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->dgram_lock, NULL);
 	pthread_cond_init(&s->start, NULL);

@@ -43,6 +43,12 @@ struct approval {
 	char *argv;			/* NUL-separated, as /proc/PID/cmdline */
 	size_t argv_len;
 	int64_t expires_ms;
+	/* A script's: the path its interpreter opens it by (absolute), the
+	 * file and its digest; SCRIPT NULL for a binary. */
+	char *script;
+	dev_t script_dev;
+	ino_t script_ino;
+	uint8_t script_digest[32];
 };
 
 struct task {
@@ -68,6 +74,13 @@ struct supervisor {
 	pthread_cond_t start;		/* workers wait for the setup */
 	bool started;			/* supervise_start has been called */
 	bool launch_pending;		/* the root's first exec not yet seen */
+	/* The agent's root directory, zt-exec's own "/" (O_PATH): no task of
+	 * the agent's tree can change its root or mount namespace (chroot,
+	 * pivot_root, unshare, setns, mount and clone's CLONE_NEW* flags are
+	 * refused to every profile, filter.c), so one descriptor serves
+	 * every exec's resolution instead of a /proc/PID/root opened for
+	 * each. */
+	int root;
 	struct approval approvals[APPROVALS_MAX];
 	size_t n_approvals, peak_approvals;
 	struct task *tasks;		/* traced tasks */
@@ -165,8 +178,8 @@ int64_t netcall_socket(const struct call *c);
 int64_t filecall_dispatch(const struct call *c);
 
 /* execpath.c: could the agent's account replace the command at PATH, as
- * task PID resolves it (absolute in its root, ROOT: /proc/PID/root open
- * O_PATH by the caller; relative to DIRFD, ours, or else its cwd)?  Every
+ * task PID resolves it (absolute in its root, ROOT: the supervisor's root,
+ * open O_PATH; relative to DIRFD, ours, or else its cwd)?  Every
  * directory walked, symlinks' included (at most 40 of them), and the file
  * itself are checked.  1 with WHY (SIZE bytes) when it could, 0 when not,
  * or -errno when the walk failed. */
@@ -177,15 +190,25 @@ int execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 /* execve/execveat: CONTINUE when approved (verified at the exec event),
  * else -errno. */
 int64_t execgate_on_exec(const struct call *c, bool at, char *buf);
+/* At PID's exec event (stopped there), its argv and environment strings
+ * from the new image's stack: 0 with ARGS (ARGV_BYTES + 2 bytes of room)
+ * holding *ARGS_LEN bytes and ENV (ENV_BYTES + 1) *ENV_LEN (then a NUL),
+ * or -1 when they must be read from /proc instead. */
+int execgate_image_strings(pid_t pid, char *args, size_t *args_len,
+    char *env, size_t *env_len);
 /* At PID's exec event (FORMER: the thread that called exec): is what runs
- * now what was approved for it?  BLOB: ARGV_BYTES + 2 bytes of room. */
+ * now what was approved for it?  BLOB: ARGV_BYTES + 2 bytes of room,
+ * holding ARGS_LEN bytes of its argv already, or ARGS_LEN -1: read from
+ * /proc/PID/cmdline. */
 bool execgate_verify(struct supervisor *s, pid_t pid, pid_t former,
-    char *blob);
-/* At PID's exec event: does the new image's environment (read from
- * /proc/PID/environ) hold no variable that zt_env_is_dangerous and the
- * profile's env does not name?  Logs the deny when it does, or when it
- * cannot tell.  BUF: ENV_BYTES + 1 bytes. */
-bool execgate_environment_ok(struct supervisor *s, pid_t pid, char *buf);
+    char *blob, ssize_t args_len);
+/* At PID's exec event: does the new image's environment (BUF's ENV_LEN
+ * bytes, or ENV_LEN -1: read from /proc/PID/environ into BUF) hold no
+ * variable that zt_env_is_dangerous and the profile's env does not name?
+ * Logs the deny when it does, or when it cannot tell.  BUF: ENV_BYTES + 1
+ * bytes. */
+bool execgate_environment_ok(struct supervisor *s, pid_t pid, char *buf,
+    ssize_t env_len);
 /* Forget every approval of task TID (it died, or failed verification). */
 void execgate_drop(struct supervisor *s, pid_t tid);
 /* Forget every approval (the policy or the trust changed). */

@@ -135,6 +135,7 @@ supervise_trace(struct supervisor *s)
 		}
 		case PTRACE_EVENT_EXEC: {
 			unsigned long former = 0;
+			size_t args_len, env_len;
 
 			/* The thread that called exec (a non-leader's exec
 			 * takes over the leader's pid): it alone holds the
@@ -143,8 +144,14 @@ supervise_trace(struct supervisor *s)
 				former = 0;
 			if ((pid_t)former != pid && former != 0)
 				task_remove(s, (pid_t)former);
+			/* argv and the environment from the new stack,
+			 * else from /proc. */
+			if (execgate_image_strings(pid, blob, &args_len, env,
+			    &env_len) < 0)
+				args_len = env_len = (size_t)-1;
 			if (former == 0 ||
-			    !execgate_verify(s, pid, (pid_t)former, blob)) {
+			    !execgate_verify(s, pid, (pid_t)former, blob,
+			    (ssize_t)args_len)) {
 				char exe[PATH_MAX] = "?", link[64];
 				ssize_t n;
 
@@ -158,7 +165,8 @@ supervise_trace(struct supervisor *s)
 				    "instruction", s->setup.profile->agent,
 				    (int)pid, exe);
 				kill(pid, SIGKILL);
-			} else if (!execgate_environment_ok(s, pid, env))
+			} else if (!execgate_environment_ok(s, pid, env,
+			    (ssize_t)env_len))
 				kill(pid, SIGKILL);
 			/* The calling thread is gone either way. */
 			if (former != 0)

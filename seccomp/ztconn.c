@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +79,10 @@ struct ztconn {
 	void *on_event_arg;
 	uint32_t next_id;
 	unsigned catching_up;		/* threads waiting in catch_up */
+	uint32_t direct;		/* the request whose waiter takes its
+					 * reply off the connection itself
+					 * (take_reply), 0: none */
+	int direct_wake;		/* an eventfd: the reader read it */
 	struct wait_slot slots[WAIT_SLOTS];
 	struct cache_entry cache[CACHE_SLOTS];
 	/* The slots ever filled since the last drop: a drop clears these
@@ -224,6 +229,9 @@ close_connection(struct ztconn *z)
 			z->slots[i].status = ZT_E_CLOSED;
 		}
 	pthread_cond_broadcast(&z->cond);
+	if (z->direct != 0 && z->direct_wake >= 0 &&
+	    eventfd_write(z->direct_wake, 1) < 0)
+		zt_log(LOG_DEBUG, "cannot wake a waiter: %s", strerror(errno));
 }
 
 /* The connection is gone (lock held): close_connection, and say so. */
@@ -301,6 +309,12 @@ handle_message(struct ztconn *z, const struct zt_msg *m, bool *ended,
 				}
 			}
 			pthread_cond_broadcast(&z->cond);
+			/* Its waiter may be polling the connection: the reply
+			 * is gone from there. */
+			if (s->id == z->direct && z->direct_wake >= 0 &&
+			    eventfd_write(z->direct_wake, 1) < 0)
+				zt_log(LOG_DEBUG, "cannot wake a waiter: %s",
+				    strerror(errno));
 			return;
 		}
 	}
@@ -355,7 +369,7 @@ reader_main(void *arg)
 				    &event_seen);
 			else if (r != -EAGAIN && r != -EINTR)
 				lose_connection(z, zt_strerror(r));
-			if (z->catching_up > 0)
+			if (z->catching_up > 0 || z->direct != 0)
 				pthread_cond_broadcast(&z->cond);
 		}
 		if (z->report_count > 0 &&
@@ -418,7 +432,11 @@ ztconn_start(struct ztconn **out, int fd, const char *socket_path,
 		z->slots[0].done = false;
 		z->slots[0].id = ahead_id;
 	}
+	/* Without it replies reach their waiters through the reader only. */
+	z->direct_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if ((r = pthread_create(&z->reader, NULL, reader_main, z)) != 0) {
+		if (z->direct_wake >= 0)
+			close(z->direct_wake);
 		free(z);
 		return -r;
 	}
@@ -499,6 +517,82 @@ ask_begin(struct ztconn *z, enum zt_msg_type type, struct wait_slot **out)
 }
 
 /*
+ * Wait for SLOT's reply until DEADLINE (lock held; released while
+ * waiting), taking it off the connection itself when it is the next
+ * message there: the reader thread would read it and then wake this one,
+ * one more wake-up on the answer's path.  Only the reply this thread waits
+ * for is taken here, and under the lock as the reader takes every
+ * message, so the order in which ztd's messages are applied is
+ * unchanged: anything before it (an event, another thread's reply) is
+ * the reader's, waited for.  One thread at a time does so; the others,
+ * and this one when the connection changes, wait for the reader.
+ */
+static void
+take_reply(struct ztconn *z, struct wait_slot *slot,
+    const struct timespec *deadline)
+{
+	bool direct = z->direct == 0 && z->direct_wake >= 0;
+	int fd = z->fd;
+
+	if (direct) {
+		eventfd_t ignored;
+
+		z->direct = slot->id;
+		eventfd_read(z->direct_wake, &ignored);	/* a stale one */
+	}
+	while (!slot->done) {
+		struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
+		    { .fd = z->direct_wake, .events = POLLIN } };
+		struct timespec now;
+		uint8_t head[12];
+		ssize_t n;
+		int64_t left;
+
+		if (!direct || z->fd != fd || fd < 0 || z->stopping) {
+			if (pthread_cond_timedwait(&z->cond, &z->lock,
+			    deadline) == ETIMEDOUT)
+				break;
+			continue;
+		}
+		n = recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
+		if (n == (ssize_t)sizeof(head) &&
+		    ((uint32_t)head[8] << 24 | (uint32_t)head[9] << 16 |
+		    (uint32_t)head[10] << 8 | head[11]) == slot->id) {
+			bool ended = false, event_seen = false;
+			int r = zt_msg_recv(fd, &z->scratch);
+
+			/* As the reader does with what it reads. */
+			if (r == 0)
+				handle_message(z, &z->scratch, &ended,
+				    &event_seen);
+			else if (r != -EAGAIN && r != -EINTR)
+				lose_connection(z, zt_strerror(r));
+			continue;
+		}
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
+			/* Another message first, an end, an error: the
+			 * reader's; it broadcasts once it applied one. */
+			if (pthread_cond_timedwait(&z->cond, &z->lock,
+			    deadline) == ETIMEDOUT)
+				break;
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (deadline->tv_sec - now.tv_sec) * 1000 +
+		    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+		if (left <= 0)
+			break;
+		/* In slices: the connection may be closed and its number
+		 * reused meanwhile (the loop then sees z->fd change). */
+		pthread_mutex_unlock(&z->lock);
+		poll(pfd, 2, left < 100 ? (int)left : 100);
+		pthread_mutex_lock(&z->lock);
+	}
+	if (direct)
+		z->direct = 0;
+}
+
+/*
  * Send z->out (with PIDFD, -1: none) and wait for SLOT's reply of type
  * EXPECTED (lock held; released while waiting).  0, or a reason in WHY.
  */
@@ -516,10 +610,7 @@ ask_finish(struct ztconn *z, struct wait_slot *slot, int pidfd,
 	}
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += ZTCONN_WAIT_MS / 1000;
-	while (!slot->done)
-		if (pthread_cond_timedwait(&z->cond, &z->lock, &deadline) ==
-		    ETIMEDOUT)
-			break;
+	take_reply(z, slot, &deadline);
 	if (!slot->done) {
 		snprintf(why, size, "ztd did not answer in time");
 		return ZT_E_TIMEOUT;
@@ -947,6 +1038,24 @@ out:
 		slot->busy = false;
 	pthread_mutex_unlock(&z->lock);
 	return r;
+}
+
+void
+ztconn_warm(struct ztconn *z)
+{
+	pthread_mutex_lock(&z->lock);
+	/* ask_begin takes the first free slot. */
+	for (size_t i = 0; i < WAIT_SLOTS; i++)
+		if (!z->slots[i].busy) {
+			memset(&z->slots[i].reply, 0, sizeof(z->slots[i].reply));
+			break;
+		}
+	for (size_t i = z->report_count; i < z->report_count + 2 &&
+	    i < REPORT_QUEUE_MAX; i++)
+		memset(&z->report[i], 0, sizeof(z->report[i]));
+	/* Built and sent under the lock only: free now. */
+	memset(&z->out, 0, sizeof(z->out));
+	pthread_mutex_unlock(&z->lock);
 }
 
 uint64_t

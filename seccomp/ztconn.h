@@ -136,6 +136,12 @@ int ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
 #define ZTCONN_EPOCH_UNSURE UINT64_MAX
 uint64_t ztconn_epoch(struct ztconn *z);
 
+/* Write the pages a first LEARN and a first report touch (a free wait
+ * slot's reply, the report queue's next entries, the request being
+ * built) ahead, off the path of the grant's first resolution: a thread
+ * that readies the resolver calls it.  Nothing in use is changed. */
+void ztconn_warm(struct ztconn *z);
+
 /* Tell ztd the grant is over (the agent exited) and flush the reports;
  * every later decision is denied at once.  Once per process, right
  * before its exit, which ends the reader and the connection: Z stays

@@ -16,6 +16,8 @@
  *   sendto-proto PROTOCOL ADDR PORT TEXT   recvfd PATH TEXT
  *   unix PATH | unix-seqpacket PATH    exec PATH [ARGS...]
  *   loop-exec PATH INTERVAL_MS COUNT   open PATH r|w
+ *   map-exec FILE SRC GOFILE [first-page]   (exec FILE, rewrite it through a
+ *                                     mapping, exec it again)
  *   syscall NAME                       x32 | int80
  *   race-connect GOOD_ADDR GOOD_PORT BAD_ADDR BAD_PORT N [SECONDS]
  *   race-exec GOOD_PATH BAD_PATH N [SECONDS]
@@ -28,6 +30,7 @@
  *                                     dns-tcp ADDR PORT HEX
  *   resolve-send NAME PORT TEXT       dns-hold ADDR PORT HEX TO PORT2 FILE
  *   resolve-loop PREFIX SUFFIX COUNT [MARK]
+ *   resolve-threads PORT NAME...      (one thread each, all at once)
  *   rthdr SEGMENT ADDR PORT TEXT|-    (an IPv6 routing header, then TCP)
  *   passcred                          (SO_PASSCRED on a unix datagram socket)
  *   sockfilter OPT                    (a socket filter option, UDP socket)
@@ -1098,6 +1101,74 @@ cmd_getenv(int argc, char **argv)
 	return 0;
 }
 
+/* One exec of PATH (argv: PATH alone) as "errno=NAME", "status=N" or
+ * "signal=N" into BUF. */
+static void
+exec_result(const char *path, char *buf, size_t size)
+{
+	char *args[] = { (char *)path, NULL }, end[32], name[16];
+	int e = fork_exec(path, args, environ, end, sizeof(end));
+
+	if (e != 0)
+		snprintf(buf, size, "errno=%s", errname(e, name));
+	else
+		snprintf(buf, size, "%s", end);
+}
+
+/*
+ * map-exec FILE SRC GOFILE [first-page]: FILE mapped shared and writable
+ * (a byte of each page written through the mapping, of the first only
+ * with first-page), its descriptor closed, "mapped" printed;
+ * once GOFILE exists (120 s at most), FILE exec'd with the mapping still
+ * there (the kernel refuses a file mapped for writing: ETXTBSY), then
+ * SRC's bytes (FILE's size) written over FILE through the mapping, the
+ * mapping let go, and FILE exec'd again: "ok first=R second=R" (R as
+ * exec_result says).  A write through a mapping made before changes no
+ * timestamp of FILE's.
+ */
+static int
+cmd_map_exec(int argc, char **argv)
+{
+	char first[48], second[48], *map, *src;
+	struct stat st;
+	int fd, sfd, i;
+
+	if (argc != 4 && (argc != 5 || strcmp(argv[4], "first-page") != 0))
+		return usage("map-exec FILE SRC GOFILE [first-page]");
+	if ((fd = open(argv[1], O_RDWR | O_CLOEXEC)) < 0)
+		return fail(errno);
+	if (fstat(fd, &st) < 0 || st.st_size <= 0)
+		return fail(errno ? errno : EINVAL);
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return fail(errno);
+	close(fd);
+	/* Every page written once now (the same byte): each faults in
+	 * dirty and writable, and the times change now, not later; with
+	 * "first-page" only the first, so that the rewrite's faults change
+	 * them. */
+	for (off_t at = 0; at < (argc == 5 ? 1 : st.st_size); at += 4096)
+		((volatile char *)map)[at] = map[at];
+	if ((src = malloc((size_t)st.st_size)) == NULL)
+		return fail(ENOMEM);
+	if ((sfd = open(argv[2], O_RDONLY | O_CLOEXEC)) < 0)
+		return fail(errno);
+	if (read(sfd, src, (size_t)st.st_size) != (ssize_t)st.st_size)
+		return fail(EIO);
+	close(sfd);
+	printf("mapped\n");
+	for (i = 0; i < 2400 && access(argv[3], F_OK) != 0; i++)
+		poll(NULL, 0, 50);
+	exec_result(argv[1], first, sizeof(first));
+	memcpy(map, src, (size_t)st.st_size);
+	munmap(map, (size_t)st.st_size);
+	free(src);
+	exec_result(argv[1], second, sizeof(second));
+	printf("ok first=%s second=%s\n", first, second);
+	return 0;
+}
+
 /*
  * loop-exec PATH INTERVAL_MS COUNT: exec PATH (no arguments) COUNT times,
  * one line each: "t=MS ok status=N", "t=MS ok signal=N", "t=MS errno=NAME".
@@ -1307,6 +1378,76 @@ cmd_resolve(int argc, char **argv)
 	}
 	printf("\n");
 	return strcmp(first, "ok") == 0 ? 0 : 1;
+}
+
+#define RESOLVE_THREADS_MAX 8
+
+/* One thread of resolve-threads: its name, port, and what it found. */
+struct resolve_thread {
+	pthread_barrier_t *start;
+	const char *name, *port;
+	char addr[INET6_ADDRSTRLEN];
+	const char *connect;
+	int gai;
+};
+
+static void *
+resolve_thread_main(void *arg)
+{
+	struct resolve_thread *t = arg;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	pthread_barrier_wait(t->start);
+	if ((t->gai = lookup(t->name, t->port, &ss, &len, t->addr,
+	    sizeof(t->addr))) == 0)
+		t->connect = try_connect(&ss, len);
+	return NULL;
+}
+
+/*
+ * resolve-threads PORT NAME...: one thread per NAME (8 at most), let go
+ * together, each a getaddrinfo of its name and a TCP connect to the first
+ * address on PORT, so that their questions reach the resolver at once:
+ * "NAME=ADDR/connect=ok|ERRNO" (or "NAME=gai=CODE") for each, in the
+ * order given, separated by spaces; exit 0 when every one connected.
+ */
+static int
+cmd_resolve_threads(int argc, char **argv)
+{
+	struct resolve_thread t[RESOLVE_THREADS_MAX];
+	pthread_t id[RESOLVE_THREADS_MAX];
+	pthread_barrier_t start;
+	int n = argc - 2, status = 0;
+
+	if (argc < 3 || n > RESOLVE_THREADS_MAX)
+		return usage("resolve-threads PORT NAME... (8 at most)");
+	pthread_barrier_init(&start, NULL, (unsigned)n);
+	for (int i = 0; i < n; i++) {
+		t[i] = (struct resolve_thread){ .start = &start,
+		    .name = argv[i + 2], .port = argv[1], .connect = "-" };
+		if (pthread_create(&id[i], NULL, resolve_thread_main,
+		    &t[i]) != 0) {
+			perror("zt-probe: pthread_create");
+			return 1;	/* the others wait at the barrier */
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(id[i], NULL);
+		if (t[i].gai != 0) {
+			printf("%s%s=gai=%d", i ? " " : "", t[i].name,
+			    t[i].gai);
+			status = 1;
+			continue;
+		}
+		printf("%s%s=%s/connect=%s", i ? " " : "", t[i].name,
+		    t[i].addr, t[i].connect);
+		if (strcmp(t[i].connect, "ok") != 0)
+			status = 1;
+	}
+	printf("\n");
+	pthread_barrier_destroy(&start);
+	return status;
 }
 
 /* resolve-send NAME PORT TEXT: getaddrinfo, a TCP connect to the first
@@ -2645,6 +2786,7 @@ static const struct command {
 	{ "exec-env", cmd_exec_env },
 	{ "getenv", cmd_getenv },
 	{ "loop-exec", cmd_loop_exec },
+	{ "map-exec", cmd_map_exec },
 	{ "open", cmd_open },
 	{ "syscall", cmd_syscall },
 	{ "x32", cmd_abi },
@@ -2664,6 +2806,7 @@ static const struct command {
 	{ "now", cmd_now },
 	{ "resolve", cmd_resolve },
 	{ "resolve-loop", cmd_resolve_loop },
+	{ "resolve-threads", cmd_resolve_threads },
 	{ "resolve-send", cmd_resolve_send },
 	{ "dns-tcp", cmd_dns_tcp },
 	{ "dns-hold", cmd_dns_hold },

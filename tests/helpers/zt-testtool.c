@@ -1232,17 +1232,20 @@ cycle(const char *path, uid_t uid)
 }
 
 /*
- * late SOCKET (as root, ztd stopped by the caller): a child connects to
- * SOCKET, sends STATUS, passes the connection to this process and exits.
- * This process reaps it, prints "connector PID" and "reaped" (the caller
- * then lets ztd go on), and reads the answer to the message of the
- * process that is gone: "late: reply TYPE" / "late: error CODE TEXT".
+ * late SOCKET [live] (as root, ztd stopped by the caller): a child
+ * connects to SOCKET, sends STATUS, passes the connection to this process
+ * and exits.  This process reaps it, prints "connector PID" and "reaped"
+ * (the caller then lets ztd go on), and reads the answer to the message of
+ * the process that is gone: "late: reply TYPE" / "late: error CODE TEXT".
+ * With live, before "reaped" this process also sends STATUS on a
+ * connection of its own, so that ztd reads both messages in one pass, and
+ * then prints that answer too ("live: ...").
  */
 static int
-late(const char *path)
+late(const char *path, bool with_live)
 {
 	struct zt_msg m;
-	int sp[2], fd, status;
+	int sp[2], fd, status, live = -1;
 	pid_t child;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1268,9 +1271,19 @@ late(const char *path)
 		printf("no descriptor passed\n");
 		return 1;
 	}
+	if (with_live && ((live = zt_client_connect(path)) < 0 ||
+	    zt_msg_init(&m, ZT_MSG_STATUS, request_id++) < 0 ||
+	    zt_msg_send(live, &m) < 0)) {
+		printf("live: cannot send\n");
+		return 1;
+	}
 	printf("reaped\n");
 	print_answer(fd, "late");
 	close(fd);
+	if (live >= 0) {
+		print_answer(live, "live");
+		close(live);
+	}
 	return 0;
 }
 
@@ -1654,8 +1667,9 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "handoff") == 0)
 		return handoff(argv[2], (uid_t)strtoul(argv[3], NULL, 10),
 		    (uid_t)strtoul(argv[4], NULL, 10));
-	if (argc == 3 && strcmp(argv[1], "late") == 0)
-		return late(argv[2]);
+	if ((argc == 3 || (argc == 4 && strcmp(argv[3], "live") == 0)) &&
+	    strcmp(argv[1], "late") == 0)
+		return late(argv[2], argc == 4);
 	if (argc == 4 && strcmp(argv[1], "cycle") == 0)
 		return cycle(argv[2], (uid_t)strtoul(argv[3], NULL, 10));
 	if (argc == 6 && strcmp(argv[1], "orphan") == 0)

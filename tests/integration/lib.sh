@@ -78,6 +78,11 @@ cleanup() {
 	for pid in $started_pids; do
 		stop_pid "$pid"
 	done
+	# Once the processes that may hold them are stopped.
+	for name in $private_mounts; do
+		umount "$name"
+	done
+	private_mounts=""
 	supervisor_cleanup
 	# Their processes were all tracked and stopped above.
 	for name in $test_accounts; do
@@ -284,6 +289,29 @@ add_test_account() {
 	retry useradd --system --no-create-home --home-dir /nonexistent \
 	    --shell /usr/sbin/nologin "$1" || return 1
 	test_accounts="$test_accounts $1"
+}
+
+# private_tmpfs DIR: a tmpfs of this run's own mounted at DIR (made here,
+# mode 0755, root's), where no writeback cleans a page (a cleaned page
+# faults again on its next write, and the kernel updates the file's times
+# then); cleanup unmounts it.
+private_mounts=""
+private_tmpfs() {
+	mkdir -m 0755 "$1" &&
+	    mount -t tmpfs -o mode=0755,size=16m "zt-test-$$" "$1" || return 1
+	private_mounts="$private_mounts $1"
+}
+
+# same_size FILE...: each FILE grown (zeros at its end) to the size of the
+# largest, 1 MiB at least: a page a shared mapping has never mapped takes
+# its first write through a fault that updates the file's times, where a
+# read fault maps up to 16 pages around it whose first write does not.
+same_size() {
+	local f size=1048576
+	for f in "$@"; do
+		[ "$(stat -c %s "$f")" -gt "$size" ] && size=$(stat -c %s "$f")
+	done
+	truncate -s "$size" "$@"
 }
 
 # retry COMMAND...: the shadow tools refuse while another holds

@@ -4,7 +4,8 @@
 # grant's resolver (glibc over TCP, RES_OPTIONS use-vc) against a real DNS
 # server on loopback (unbound, an authoritative zone, every query logged):
 # an allowed name resolves and connects (audited with the name), a
-# wildcard through a CNAME too; a name with no rule is refused, audited
+# wildcard through a CNAME too, three first questions of a grant at once
+# too; a name with no rule is refused, audited
 # "dns:NAME", and the server never sees it (a long random label neither);
 # a direct connect to an allowed name's address without resolving is
 # refused, and after the TTL until resolved again; a CNAME through a name
@@ -207,6 +208,20 @@ check "a wildcard name through a CNAME to a name of the rule ($out)" \
     test "$out" = "ok addr=$net.11 connect=ok"
 check "audited with the name asked" \
     logged "object=\"tcp:$net.11:$svc_port\" name=\"good.zt.test\""
+
+# Three first questions of a grant at once (threads of one agent): one
+# allowed ahead, two by ztd's DECIDE, three LEARNs in flight together.  A
+# thread waiting for ztd takes its own reply off the connection when it
+# is the next message there, one at a time; the others' go through the
+# reader thread: every answer reaches the question that asked it.
+seen=$(sink_lines)
+zx resolve-threads "$svc_port" api.zt.test www.zt.test good.zt.test
+check "three first questions of a grant at once, each answered its own ($out)" \
+    test "$out" = "api.zt.test=$net.10/connect=ok www.zt.test=$net.11/connect=ok good.zt.test=$net.11/connect=ok"
+for name in api.zt.test www.zt.test good.zt.test; do
+	check "  $name's question audited as an allow" \
+	    wait_for logged_since "$seen" "decision=allow action=resolve agent=\"dns\" .*object=\"dns:$name\""
+done
 
 # --------------------------------------------------- AAAA
 # ::1 is the one IPv6 loopback address (private: the rules for *.zt.test

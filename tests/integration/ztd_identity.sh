@@ -14,10 +14,12 @@ start_logsink "$work"
 has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT REGEX
 # ztd ($ztd_pid on $sock) stopped while a root connector sends STATUS and
 # is reaped; then let go: $out the tool's lines, $reaped 0 when it was.
+# With "live", a live root connector's STATUS is queued too: ztd reads
+# both in one pass (one poll(2) of both connectors' pidfds).
 late_status() {
 	local late_pid
 	kill -STOP "$ztd_pid"
-	"$TESTTOOL" late "$sock" >"$work/late.out" 2>&1 &
+	"$TESTTOOL" late "$sock" ${1:-} >"$work/late.out" 2>&1 &
 	late_pid=$!
 	wait_for grep -q '^reaped$' "$work/late.out"
 	reaped=$?
@@ -196,6 +198,14 @@ check "a root connector sent STATUS and was reaped before ztd read it ($(printf 
     test $reaped -eq 0
 check "its message is answered all the same ($(printf '%s' "$out" | grep '^late'))" \
     has "$out" '^late: reply status-reply$'
+# The same beside a live connector's message, both read in one pass.
+late_status live
+check "a reaped and a live connector's STATUS read in one pass ($(printf '%s' "$out" | grep '^connector'))" \
+    test $reaped -eq 0
+check "the reaped one's is answered ($(printf '%s' "$out" | grep '^late'))" \
+    has "$out" '^late: reply status-reply$'
+check "and the live one's ($(printf '%s' "$out" | grep '^live'))" \
+    has "$out" '^live: reply status-reply$'
 
 check "ztd said how it ties messages to connectors: pidfs, this kernel's way" \
     wait_for logged -F "connection identity: pidfs, the connector's pidfd (SO_PEERPIDFD); once it exited, each message's sender by its pidfd (SCM_PIDFD) and pidfs inode"
@@ -257,6 +267,15 @@ check "$mode: a connector reaped before ztd read its STATUS ($(printf '%s' "$out
     test $reaped -eq 0
 check "$mode: its message is refused ($(printf '%s' "$out" | grep '^late'))" \
     has "$out" '^late: error -10017 permission denied$'
+# Read in one pass with a live connector's message: the one poll of both
+# pidfds finds the reaped connector gone, the live one running.
+late_status live
+check "$mode: a reaped and a live connector's STATUS in one pass ($(printf '%s' "$out" | grep '^connector'))" \
+    test $reaped -eq 0
+check "$mode: the reaped one's refused ($(printf '%s' "$out" | grep '^late'))" \
+    has "$out" '^late: error -10017 permission denied$'
+check "$mode: the live one's answered ($(printf '%s' "$out" | grep '^live'))" \
+    has "$out" '^live: reply status-reply$'
 kill -TERM "$ztd_pid"
 wait "$ztd_pid"
 rc=$?

@@ -618,6 +618,72 @@ test_fresh_file_not_cached(void **state)
 	identity_free(identity);
 }
 
+/*
+ * The digest cache and running images (zt_exe.h): an entry made from a
+ * file opened by path is no proof for a running image's check, one made
+ * as a running image's is; a file others may write is never kept.
+ */
+static void
+test_digest_running(void **state)
+{
+	struct zt_digests *d = zt_digests_new(16);
+	struct zt_digest_stats stats;
+	struct zt_file_key key;
+	uint8_t by_path[32], running[32], found[32];
+	bool complete;
+	int fd;
+
+	(void)state;
+	assert_non_null(d);
+	fd = open(at("sleep"), O_RDONLY | O_CLOEXEC);	/* settled */
+	assert_true(fd >= 0);
+	assert_int_equal(zt_file_key_get(fd, &key, &complete), 0);
+	assert_true(complete);
+	assert_int_equal(zt_digests_get(d, fd, by_path, NULL), 0);
+	assert_false(zt_digests_find_running(d, &key, complete, geteuid(),
+	    found));
+	assert_int_equal(zt_digests_get_running(d, fd, geteuid(), running,
+	    NULL), 0);
+	assert_memory_equal(by_path, running, 32);
+	zt_digests_stats(d, &stats);
+	assert_int_equal(stats.misses, 2);	/* hashed again, not found */
+	assert_true(zt_digests_find_running(d, &key, complete, geteuid(),
+	    found));
+	assert_memory_equal(found, running, 32);
+	/* Trusted owners only: root's, or the one named. */
+	if (geteuid() != 0)
+		assert_false(zt_digests_find_running(d, &key, complete, 0,
+		    found));
+	close(fd);
+
+	/* Its group may write it: hashed anew, the cache not asked. */
+	copy_file("/bin/true", at("group-writable"));
+	assert_int_equal(chmod(at("group-writable"), 0775), 0);
+	fd = open(at("group-writable"), O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	zt_digests_stats(d, &stats);
+	assert_int_equal(zt_digests_get_running(d, fd, geteuid(), running,
+	    &key), 0);
+	{
+		char hex[65];
+
+		for (int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", running[i]);
+		assert_string_equal(hex, fx.true_hex);
+	}
+	assert_false(zt_digests_find_running(d, &key, true, geteuid(),
+	    found));
+	{
+		struct zt_digest_stats after;
+
+		zt_digests_stats(d, &after);
+		assert_int_equal(after.misses, stats.misses);
+		assert_int_equal(after.entries, stats.entries);
+	}
+	close(fd);
+	zt_digests_free(d);
+}
+
 static void
 test_modified_in_place_refused(void **state)
 {
@@ -1302,6 +1368,7 @@ main(void)
 		cmocka_unit_test(test_digest_fd_matches_openssl),
 		cmocka_unit_test(test_cache_hit_reads_nothing),
 		cmocka_unit_test(test_fresh_file_not_cached),
+		cmocka_unit_test(test_digest_running),
 		cmocka_unit_test(test_modified_in_place_refused),
 		cmocka_unit_test(test_replaced_by_rename_refused),
 		cmocka_unit_test(test_cache_bounded_lru),

@@ -1,0 +1,166 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# ztd's digest cache and an agent binary written through a mapping (the
+# attacker's review of exec6: the cache zt-exec shares with ztd,
+# common/zt_exe.c).  ztd recognises an agent by its binary's pinned
+# SHA-256, hashed again only when the file's key (dev, inode, size, mtime,
+# ctime, btime) changes.  A write through a shared writable mapping whose
+# pages are already mapped and dirty changes no part of the key (the
+# kernel updates the times at some write faults only).
+#
+# The agent's account owns its binary (a self-updating install): it may
+# rewrite it, and a rewrite by write() changes the key, so ztd hashes the
+# new bytes and refuses a binary no longer pinned (the control).  Mapped
+# first, every page written once (the times change then), the binary is
+# hashed by ztd at a session's open while the mapping stays; the account
+# then writes other bytes through the mapping: ztd's next session open
+# finds the pinned digest in its cache by the unchanged key and recognises
+# the rewritten binary.
+#
+# Real components: ztd, a system account, the pinned binary on a tmpfs of
+# this run's own (on ext4 a writeback may clean a page and the next write
+# fault updates the times), zt-testtool as the PAM stack (SESSION_OPEN as
+# root), python3's mmap as the account.  Needs root; skipped otherwise.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+account=zt-rmid-$$
+sock=$work/ztd.sock
+tfs=$work/t
+binary=$tfs/agent-bin
+
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP needs root (a system account, a mount)"
+	exit 0
+fi
+for tool in useradd userdel setpriv python3 mount umount truncate; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "1..0 # SKIP $tool is missing"
+		exit 0
+	fi
+done
+
+# The system's python3 (the account cannot reach root's own, if any).
+py=$(PATH=/usr/bin:/bin command -v python3)
+
+has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
+ctime_of() { stat -c '%.9Z' "$1"; }  # FILE: its ctime, to the ns
+session() { "$TESTTOOL" session "$sock" "$uid" zt-agent </dev/null; }
+
+# ------------------------------------------------------------ setup
+if add_test_account "$account"; then
+	ok "the account $account is added"
+else
+	not_ok "the account $account is added"
+	finish
+	exit
+fi
+uid=$(id -u "$account")
+if private_tmpfs "$tfs"; then
+	ok "a tmpfs of this run's own is mounted at $tfs"
+else
+	not_ok "a tmpfs of this run's own is mounted at $tfs"
+	finish
+	exit
+fi
+# The agent's binary: sleep; the bytes written over it: false; both
+# padded to one size (an ELF file's tail is not loaded; the size is part
+# of the key).
+cp /bin/sleep "$work/orig"
+cp /bin/false "$work/new"
+same_size "$work/orig" "$work/new"
+chmod 0644 "$work/orig" "$work/new"
+digest=$(sha256sum "$work/orig" | cut -d' ' -f1)
+start_logsink "$work"
+mkdir -m 0700 "$work/state"
+cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state"; agent_group = ""; };
+attestation: { mode = "software"; golden = "$work/state/golden"; };
+agents = (
+  {
+    name = "worker";
+    accounts = ["$account"];
+    pam_services = ["zt-agent"];
+    binary = "$binary";
+    sha256 = ["$digest"];
+  }
+);
+EOC
+chmod 0644 "$work/ztd.conf"
+check "ztd starts" start_ztd
+out=$("$ZTCTL" --socket "$sock" enroll-host)
+check "the host is enrolled (software attestation) ($out)" \
+    has "$out" '^enrolled: golden values recorded'
+
+# The account's rewrite of its binary (python3 as the account): "mapped"
+# once the mapping is made (every page written once with "all", the first
+# only with "first"), then, once FILE go exists, NEW's bytes written over
+# it through the mapping, and "rewritten".
+cat >"$work/remap.py" <<'EOF'
+import mmap, os, sys, time
+path, new, go, pages = sys.argv[1:5]
+with open(path, "r+b") as f:
+    m = mmap.mmap(f.fileno(), 0)
+step = mmap.PAGESIZE if pages == "all" else len(m)
+for at in range(0, len(m), step):
+    m[at] = m[at]
+print("mapped", flush=True)
+while not os.path.exists(go):
+    time.sleep(0.05)
+with open(new, "rb") as f:
+    m[:] = f.read()
+m.close()
+print("rewritten", flush=True)
+EOF
+chmod 0644 "$work/remap.py"
+
+# remap NAME all|first: the binary as pinned, the account's own; the
+# account maps it; the settle waited out; a session opened (ztd hashes the
+# binary, mapped, as pinned); the bytes rewritten through the mapping:
+# sets first (that session's answer) and changed (the ctime before the
+# rewrite).
+remap() {
+	local name=$1 pages=$2
+	install -o "$account" -m 0755 "$work/orig" "$binary"
+	rm -f "$work/go"
+	: >"$work/$name.out"
+	(cd "$work" && exec setpriv --reuid="$account" --regid="$account" \
+	    --clear-groups -- "$py" "$work/remap.py" "$binary" \
+	    "$work/new" "$work/go" "$pages" >"$work/$name.out" \
+	    2>"$work/$name.err") &
+	track $!
+	check "$name: the account maps its binary" \
+	    wait_for grep -qx mapped "$work/$name.out"
+	# The digest cache keeps a file's digest only once its last change
+	# is ZT_DIGEST_SETTLE_SECONDS (2) old: a lower bound, no deadline.
+	sleep 3
+	first=$(session)
+	check "$name: precondition: a session of the account opens on its binary as pinned ($first)" \
+	    has "$first" '^allow '
+	changed=$(ctime_of "$binary")
+	touch "$work/go"
+	check "$name: the account rewrote its binary through the mapping" \
+	    wait_for grep -qx rewritten "$work/$name.out"
+	check "$name: precondition: the binary on disk is now false's bytes, not pinned" \
+	    sh -c "cmp -s '$binary' '$work/new' &&
+	    [ \"\$(sha256sum <'$binary' | cut -d' ' -f1)\" != '$digest' ]"
+}
+
+# The control: only the first page written before, the rewrite's own
+# faults update the times: ztd hashes the binary again and refuses it.
+remap control first
+check "control: the rewrite changed the binary's ctime" \
+    test "$(ctime_of "$binary")" != "$changed"
+out=$(session)
+check "control: a session on the rewritten binary is refused ($out)" \
+    has "$out" '^deny: '
+
+# The attack: every page written before, the rewrite changes no time.
+remap attack all
+check "attack: precondition: the binary's ctime did not change ($changed, now $(ctime_of "$binary"))" \
+    test "$(ctime_of "$binary")" = "$changed"
+out=$(session)
+check "attack: a session on the rewritten binary is refused ($out)" \
+    has "$out" '^deny: '
+
+finish
