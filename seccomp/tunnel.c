@@ -78,23 +78,32 @@ struct tunnels {
 /*
  * Made ahead (tunnels_warm), on a thread of its own while the agent's
  * process is being confined: libssl loaded, the grant's first key pair and
- * its signed request, a context for each CA file of the profile.  In a
- * fresh process a cold OpenSSL takes about 4.5 ms for these (bench/tunnel's
- * openssl-cold figure), which the grant's first tunnel waited for.  One
- * grant per process: module state, taken once (warm_take) by the first
- * identity, or freed when the grant ends first.
+ * its signed request (handed over as soon as they are made: ztd's
+ * signature is asked for while the rest goes on), a context for each CA
+ * file of the profile, and one TLS 1.3 handshake in memory between two
+ * contexts made for it and thrown away (warm_handshake).  In a fresh
+ * process a cold OpenSSL takes about 4.5 ms for the first three
+ * (bench/tunnel's openssl-cold figure), and its first handshake ~1.7 ms
+ * more than the next one; the grant's first tunnel waited for both.  One
+ * grant per process: module state, taken once by the first identity
+ * (warm_take_key, then warm_wait for the contexts), or freed when the
+ * grant ends first.
  */
 #define WARM_CONTEXTS 8
 static struct {
 	pthread_t thread;
 	bool started;			/* not yet joined */
+	pthread_mutex_t lock;		/* made, with step */
+	pthread_cond_t step;
+	enum { WARM_NOTHING, WARM_KEY, WARM_CONTEXTS_MADE } made;
 	EVP_PKEY *key;
 	unsigned char *der;		/* its request, signed */
 	int der_len;
 	size_t n;
 	char ca_files[WARM_CONTEXTS][4096];
 	SSL_CTX *ctx[WARM_CONTEXTS];	/* CA loaded, no certificate yet */
-} warm;
+} warm = { .lock = PTHREAD_MUTEX_INITIALIZER,
+    .step = PTHREAD_COND_INITIALIZER };
 
 int
 tunnels_new(struct tunnels **out, struct ztconn *ztd, const char *agent)
@@ -170,34 +179,139 @@ new_context(const char *ca_file)
 	return ctx;
 }
 
-/* Wait for what tunnels_warm makes (a few ms at most; nothing it does
- * waits on anyone).  The first caller joins; the lock of the grant's
- * tunnels serialises callers. */
+/* Wait until the warm thread has made WHAT (a few ms at most; nothing it
+ * does waits on anyone), or has ended. */
 static void
-warm_take(void)
+warm_wait(int what)
 {
-	if (warm.started) {
-		pthread_join(warm.thread, NULL);
-		warm.started = false;
+	pthread_mutex_lock(&warm.lock);
+	while (warm.started && (int)warm.made < what)
+		pthread_cond_wait(&warm.step, &warm.lock);
+	pthread_mutex_unlock(&warm.lock);
+}
+
+/* Set what the warm thread has made, and say so. */
+static void
+warm_made(int what)
+{
+	pthread_mutex_lock(&warm.lock);
+	warm.made = what;
+	pthread_cond_broadcast(&warm.step);
+	pthread_mutex_unlock(&warm.lock);
+}
+
+/* The key pair and request made ahead, once made (the warm thread goes on
+ * with the contexts): into *KEY, *DER, *LEN and true, or false when there
+ * are none (not made ahead, taken already, or failed).  The lock of the
+ * grant's tunnels serialises callers. */
+static bool
+warm_take_key(EVP_PKEY **key, unsigned char **der, int *len)
+{
+	warm_wait(WARM_KEY);
+	if (warm.key == NULL)
+		return false;
+	*key = warm.key;
+	*der = warm.der;
+	*len = warm.der_len;
+	warm.key = NULL;
+	warm.der = NULL;
+	return true;
+}
+
+/* Accept whatever certificate the warm-up's peer shows: its chain is
+ * built and checked as in any handshake, the answer ignored. */
+static int
+warm_accept_any(int ok, X509_STORE_CTX *store)
+{
+	(void)ok;
+	(void)store;
+	return 1;
+}
+
+/*
+ * One TLS 1.3 handshake, mutual as the tunnel's, and a byte each way, in
+ * memory (a BIO pair) between a client and a server context made for it
+ * from a throwaway P-256 key and a self-signed certificate, all freed
+ * after: the lazy parts of a process's first handshake (the key exchange
+ * and key schedule's algorithms fetched, the record layer's, signing and
+ * verifying with P-256, the chain check) are done here, off the grant's
+ * first connect.  Nothing of it is kept or ever reaches a socket: no
+ * session (a client context of its own, thrown away), no key.
+ */
+static void
+warm_handshake(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert = X509_new();
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+	SSL *c = NULL, *s = NULL;
+	BIO *cb = NULL, *sb = NULL;
+	bool done_c = false, done_s = false;
+	char byte = 'w';
+
+	if (key == NULL || cert == NULL || cctx == NULL || sctx == NULL ||
+	    !X509_set_pubkey(cert, key) ||
+	    X509_gmtime_adj(X509_getm_notBefore(cert), -60) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(cert), 60) == NULL ||
+	    !X509_sign(cert, key, EVP_sha256()))
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		SSL_CTX *ctx = i == 0 ? cctx : sctx;
+
+		if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+		    !SSL_CTX_use_certificate(ctx, cert) ||
+		    !SSL_CTX_use_PrivateKey(ctx, key))
+			goto out;
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, warm_accept_any);
 	}
+	if ((c = SSL_new(cctx)) == NULL || (s = SSL_new(sctx)) == NULL ||
+	    !BIO_new_bio_pair(&cb, 0, &sb, 0))
+		goto out;
+	SSL_set_bio(c, cb, cb);		/* each SSL owns its end now */
+	SSL_set_bio(s, sb, sb);
+	/* Each side's flight is the other's input: a few rounds at most. */
+	for (int round = 0; round < 8 && !(done_c && done_s); round++) {
+		done_c = done_c || SSL_connect(c) == 1;
+		done_s = done_s || SSL_accept(s) == 1;
+	}
+	if (done_c && done_s && SSL_write(c, &byte, 1) == 1 &&
+	    SSL_read(s, &byte, 1) == 1 && SSL_write(s, &byte, 1) == 1)
+		SSL_read(c, &byte, 1);
+out:
+	SSL_free(c);
+	SSL_free(s);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(sctx);
+	X509_free(cert);
+	/* EVP_PKEY_free clears the private scalar before freeing it. */
+	EVP_PKEY_free(key);
+	ERR_clear_error();		/* nothing of it is anyone's error */
 }
 
 static void *
 warm_main(void *arg)
 {
 	char error[256];
+	bool loaded;
 
 	(void)arg;
 	/* A library that cannot be loaded: the launch says so (zt-exec's
 	 * own lazylib_load), and the first connect makes its own. */
-	if (lazylib_load(error, sizeof(error)) < 0)
-		return NULL;
-	if (make_request(&warm.key, &warm.der, &warm.der_len) < 0)
+	loaded = lazylib_load(error, sizeof(error)) == 0;
+	if (loaded && make_request(&warm.key, &warm.der, &warm.der_len) < 0)
 		log_ssl_error("cannot make a key and request ahead",
 		    "(launch)");
+	warm_made(WARM_KEY);
+	if (!loaded) {
+		warm_made(WARM_CONTEXTS_MADE);	/* none: never wait */
+		return NULL;
+	}
 	for (size_t i = 0; i < warm.n; i++)
 		if ((warm.ctx[i] = new_context(warm.ca_files[i])) == NULL)
 			log_ssl_error("cannot set up TLS ahead", warm.ca_files[i]);
+	warm_made(WARM_CONTEXTS_MADE);
+	warm_handshake();
 	return NULL;
 }
 
@@ -221,7 +335,10 @@ tunnels_warm(const char (*ca_files)[4096], size_t n_ca_files)
 static void
 warm_free(void)
 {
-	warm_take();
+	if (warm.started) {
+		pthread_join(warm.thread, NULL);
+		warm.started = false;
+	}
 	/* Only what is there: nothing made ahead loads no library to free
 	 * it (lazylib.h).  EVP_PKEY_free clears the private scalar. */
 	if (warm.key != NULL)
@@ -268,14 +385,10 @@ ensure_identity(struct tunnels *t, const char *object)
 
 	if (t->cert != NULL && asked < t->renew_ms)
 		return 0;
-	warm_take();
-	if (warm.key != NULL) {		/* the first: made ahead */
-		key = warm.key;
-		der = warm.der;
-		n = warm.der_len;
-		warm.key = NULL;
-		warm.der = NULL;
-	} else if (make_request(&key, &der, &n) < 0) {
+	/* The first: made ahead (its contexts may still be in the making,
+	 * while ztd signs). */
+	if (!warm_take_key(&key, &der, &n) &&
+	    make_request(&key, &der, &n) < 0) {
 		log_ssl_error("cannot make a key and request", object);
 		goto out;
 	}
@@ -331,8 +444,8 @@ context_for(struct tunnels *t, const char *ca_file, const char *object)
 			return t->contexts[i].ctx;
 	if (t->n_contexts == CONTEXTS_MAX)
 		return NULL;
-	/* One made ahead for this CA file (ensure_identity took the warm
-	 * thread's work before any context is asked for), or a new one. */
+	/* One made ahead for this CA file, or a new one. */
+	warm_wait(WARM_CONTEXTS_MADE);
 	ctx = NULL;
 	for (size_t i = 0; i < warm.n && ctx == NULL; i++)
 		if (warm.ctx[i] != NULL &&
