@@ -33,12 +33,12 @@
 	X(LAZY_CRYPTO, X509_check_private_key) X(LAZY_CRYPTO, X509_free) \
 	X(LAZY_CRYPTO, X509_verify_cert_error_string) \
 	X(LAZY_CRYPTO, d2i_X509) X(LAZY_CRYPTO, i2d_X509_REQ) \
-	X(LAZY_CRYPTO, BIO_new_bio_pair) X(LAZY_CRYPTO, X509_new) \
-	X(LAZY_CRYPTO, X509_set_pubkey) X(LAZY_CRYPTO, X509_sign) \
-	X(LAZY_CRYPTO, X509_gmtime_adj) X(LAZY_CRYPTO, X509_getm_notBefore) \
-	X(LAZY_CRYPTO, X509_getm_notAfter) \
-	X(LAZY_SSL, SSL_accept) X(LAZY_SSL, SSL_set_bio) \
-	X(LAZY_SSL, TLS_server_method) \
+	X(LAZY_CRYPTO, EVP_PKEY_CTX_new) X(LAZY_CRYPTO, EVP_PKEY_CTX_free) \
+	X(LAZY_CRYPTO, EVP_PKEY_derive_init) \
+	X(LAZY_CRYPTO, EVP_PKEY_derive_set_peer) \
+	X(LAZY_CRYPTO, EVP_PKEY_derive) X(LAZY_CRYPTO, EVP_KDF_fetch) \
+	X(LAZY_CRYPTO, EVP_KDF_free) X(LAZY_CRYPTO, EVP_MAC_fetch) \
+	X(LAZY_CRYPTO, EVP_MAC_free) \
 	X(LAZY_SSL, SSL_CTX_ctrl) X(LAZY_SSL, SSL_CTX_free) \
 	X(LAZY_SSL, SSL_CTX_load_verify_file) X(LAZY_SSL, SSL_CTX_new) \
 	X(LAZY_SSL, SSL_CTX_set_verify) X(LAZY_SSL, SSL_CTX_up_ref) \
@@ -118,17 +118,17 @@ void *lazylib_function(enum lazylib_id id);
 	LAZYLIB_CALL(X509_verify_cert_error_string)(__VA_ARGS__)
 #define d2i_X509(...) LAZYLIB_CALL(d2i_X509)(__VA_ARGS__)
 #define i2d_X509_REQ(...) LAZYLIB_CALL(i2d_X509_REQ)(__VA_ARGS__)
-#define BIO_new_bio_pair(...) LAZYLIB_CALL(BIO_new_bio_pair)(__VA_ARGS__)
-#define X509_new(...) LAZYLIB_CALL(X509_new)(__VA_ARGS__)
-#define X509_set_pubkey(...) LAZYLIB_CALL(X509_set_pubkey)(__VA_ARGS__)
-#define X509_sign(...) LAZYLIB_CALL(X509_sign)(__VA_ARGS__)
-#define X509_gmtime_adj(...) LAZYLIB_CALL(X509_gmtime_adj)(__VA_ARGS__)
-#define X509_getm_notBefore(...) \
-	LAZYLIB_CALL(X509_getm_notBefore)(__VA_ARGS__)
-#define X509_getm_notAfter(...) LAZYLIB_CALL(X509_getm_notAfter)(__VA_ARGS__)
-#define SSL_accept(...) LAZYLIB_CALL(SSL_accept)(__VA_ARGS__)
-#define SSL_set_bio(...) LAZYLIB_CALL(SSL_set_bio)(__VA_ARGS__)
-#define TLS_server_method(...) LAZYLIB_CALL(TLS_server_method)(__VA_ARGS__)
+#define EVP_PKEY_CTX_new(...) LAZYLIB_CALL(EVP_PKEY_CTX_new)(__VA_ARGS__)
+#define EVP_PKEY_CTX_free(...) LAZYLIB_CALL(EVP_PKEY_CTX_free)(__VA_ARGS__)
+#define EVP_PKEY_derive_init(...) \
+	LAZYLIB_CALL(EVP_PKEY_derive_init)(__VA_ARGS__)
+#define EVP_PKEY_derive_set_peer(...) \
+	LAZYLIB_CALL(EVP_PKEY_derive_set_peer)(__VA_ARGS__)
+#define EVP_PKEY_derive(...) LAZYLIB_CALL(EVP_PKEY_derive)(__VA_ARGS__)
+#define EVP_KDF_fetch(...) LAZYLIB_CALL(EVP_KDF_fetch)(__VA_ARGS__)
+#define EVP_KDF_free(...) LAZYLIB_CALL(EVP_KDF_free)(__VA_ARGS__)
+#define EVP_MAC_fetch(...) LAZYLIB_CALL(EVP_MAC_fetch)(__VA_ARGS__)
+#define EVP_MAC_free(...) LAZYLIB_CALL(EVP_MAC_free)(__VA_ARGS__)
 #define SSL_CTX_ctrl(...) LAZYLIB_CALL(SSL_CTX_ctrl)(__VA_ARGS__)
 #define SSL_CTX_free(...) LAZYLIB_CALL(SSL_CTX_free)(__VA_ARGS__)
 #define SSL_CTX_load_verify_file(...) \

@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -80,11 +81,11 @@ struct tunnels {
  * process is being confined: libssl loaded, the grant's first key pair and
  * its signed request (handed over as soon as they are made: ztd's
  * signature is asked for while the rest goes on), a context for each CA
- * file of the profile, and one TLS 1.3 handshake in memory between two
- * contexts made for it and thrown away (warm_handshake).  In a fresh
- * process a cold OpenSSL takes about 4.5 ms for the first three
- * (bench/tunnel's openssl-cold figure), and its first handshake ~1.7 ms
- * more than the next one; the grant's first tunnel waited for both.  One
+ * file of the profile, and what the first handshake would set up lazily
+ * (warm_handshake).  In a fresh process a cold OpenSSL takes about 4.5 ms
+ * for the first three (bench/tunnel's openssl-cold figure), and its first
+ * handshake took ~1.7 ms more than the next one under load; the grant's
+ * first tunnel waited for both.  One
  * grant per process: module state, taken once by the first identity
  * (warm_take_key, then warm_wait for the contexts), or freed when the
  * grant ends first.
@@ -218,74 +219,35 @@ warm_take_key(EVP_PKEY **key, unsigned char **der, int *len)
 	return true;
 }
 
-/* Accept whatever certificate the warm-up's peer shows: its chain is
- * built and checked as in any handshake, the answer ignored. */
-static int
-warm_accept_any(int ok, X509_STORE_CTX *store)
-{
-	(void)ok;
-	(void)store;
-	return 1;
-}
-
 /*
- * One TLS 1.3 handshake, mutual as the tunnel's, and a byte each way, in
- * memory (a BIO pair) between a client and a server context made for it
- * from a throwaway P-256 key and a self-signed certificate, all freed
- * after: the lazy parts of a process's first handshake (the key exchange
- * and key schedule's algorithms fetched, the record layer's, signing and
- * verifying with P-256, the chain check) are done here, off the grant's
- * first connect.  Nothing of it is kept or ever reaches a socket: no
- * session (a client context of its own, thrown away), no key.
+ * What a process's first TLS 1.3 handshake sets up lazily and the key and
+ * request have not: the X25519 key exchange (one key made and derived
+ * with, thrown away), TLS 1.3's key schedule (its KDFs) and the Finished
+ * MAC, fetched once from the provider and cached by OpenSSL.  Fetches,
+ * one X25519 key and one derivation: well under a millisecond of CPU,
+ * unlike a whole handshake in memory, which was tried and whose CPU (two
+ * P-256 keys, four signatures and their checks) delayed the launch on a
+ * loaded 2-core machine more than it saved.  Nothing reaches a socket and
+ * nothing is kept.
  */
 static void
 warm_handshake(void)
 {
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *cert = X509_new();
-	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
-	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
-	SSL *c = NULL, *s = NULL;
-	BIO *cb = NULL, *sb = NULL;
-	bool done_c = false, done_s = false;
-	char byte = 'w';
+	EVP_PKEY *x = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	EVP_PKEY_CTX *d = x != NULL ? EVP_PKEY_CTX_new(x, NULL) : NULL;
+	unsigned char secret[32];
+	size_t len = sizeof(secret);
+	static const char *const kdfs[] = { "TLS13-KDF", "HKDF" };
 
-	if (key == NULL || cert == NULL || cctx == NULL || sctx == NULL ||
-	    !X509_set_pubkey(cert, key) ||
-	    X509_gmtime_adj(X509_getm_notBefore(cert), -60) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(cert), 60) == NULL ||
-	    !X509_sign(cert, key, EVP_sha256()))
-		goto out;
-	for (int i = 0; i < 2; i++) {
-		SSL_CTX *ctx = i == 0 ? cctx : sctx;
-
-		if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
-		    !SSL_CTX_use_certificate(ctx, cert) ||
-		    !SSL_CTX_use_PrivateKey(ctx, key))
-			goto out;
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, warm_accept_any);
-	}
-	if ((c = SSL_new(cctx)) == NULL || (s = SSL_new(sctx)) == NULL ||
-	    !BIO_new_bio_pair(&cb, 0, &sb, 0))
-		goto out;
-	SSL_set_bio(c, cb, cb);		/* each SSL owns its end now */
-	SSL_set_bio(s, sb, sb);
-	/* Each side's flight is the other's input: a few rounds at most. */
-	for (int round = 0; round < 8 && !(done_c && done_s); round++) {
-		done_c = done_c || SSL_connect(c) == 1;
-		done_s = done_s || SSL_accept(s) == 1;
-	}
-	if (done_c && done_s && SSL_write(c, &byte, 1) == 1 &&
-	    SSL_read(s, &byte, 1) == 1 && SSL_write(s, &byte, 1) == 1)
-		SSL_read(c, &byte, 1);
-out:
-	SSL_free(c);
-	SSL_free(s);
-	SSL_CTX_free(cctx);
-	SSL_CTX_free(sctx);
-	X509_free(cert);
-	/* EVP_PKEY_free clears the private scalar before freeing it. */
-	EVP_PKEY_free(key);
+	if (d != NULL && EVP_PKEY_derive_init(d) == 1 &&
+	    EVP_PKEY_derive_set_peer(d, x) == 1)
+		EVP_PKEY_derive(d, secret, &len);
+	explicit_bzero(secret, sizeof(secret));
+	EVP_PKEY_CTX_free(d);
+	EVP_PKEY_free(x);
+	for (size_t i = 0; i < sizeof(kdfs) / sizeof(kdfs[0]); i++)
+		EVP_KDF_free(EVP_KDF_fetch(NULL, kdfs[i], NULL));
+	EVP_MAC_free(EVP_MAC_fetch(NULL, "HMAC", NULL));
 	ERR_clear_error();		/* nothing of it is anyone's error */
 }
 
