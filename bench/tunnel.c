@@ -38,7 +38,8 @@
  * grant each) whose agent times its first connection and SETUP_LATER more
  * (connect() to a byte echoed back); then what a cold OpenSSL costs a
  * fresh process (the agent's copy run bare), the one-time part of a
- * grant's first connection.  About 10 s in all.
+ * grant's first connection.  About 10 s in all.  BENCH_FIGURES (a
+ * comma-separated list of throughput, setup, cold) picks some.
  */
 #include "config.h"
 
@@ -1657,7 +1658,7 @@ figure_setup(void)
 	    median(seen_first, n_seen_first) / 1e3,
 	    median(seen_later, n_seen_later) / 1e3);
 	pthread_mutex_unlock(&result_lock);
-	return figure_cold();
+	return 0;
 }
 
 int
@@ -1697,7 +1698,11 @@ main(int argc, char **argv)
 	    "(a copy of this program) runs as \"" AGENT_ACCOUNT "\" under "
 	    "zt-exec with ztd in software attestation mode; TLS 1.3 to "
 	    "127.0.0.1\n", un.release, count_cpus());
-	if (prepare() < 0 || figure_throughput() < 0 || figure_setup() < 0)
+	/* BENCH_FIGURES: throughput, setup, cold. */
+	if (prepare() < 0 ||
+	    (figure_wanted("throughput") && figure_throughput() < 0) ||
+	    (figure_wanted("setup") && figure_setup() < 0) ||
+	    (figure_wanted("cold") && figure_cold() < 0))
 		goto out;
 	printf("# bench/tunnel: %.0f s\n", (now_us() - t0) / 1e6);
 	status = 0;

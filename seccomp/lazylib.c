@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,32 +30,48 @@ static const struct {
 #undef LAZYLIB_ENTRY
 };
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* libcrypto alone first (the tunnel's key pair and request need no
+ * more), then the others: each step once, with its own failure ("":
+ * loaded), so that a reader of the first never races the second's
+ * writer. */
+static pthread_once_t once_crypto = PTHREAD_ONCE_INIT;
+static pthread_once_t once_rest = PTHREAD_ONCE_INIT;
+static void *handles[LAZY_LIBS];
 static void *pointers[LAZY_ID_COUNT];
-static char failure[256];		/* "": loaded */
+static char failure_crypto[256], failure_rest[256];
 
+/* Libraries FIRST to LAST - 1 and their functions, or why not into
+ * FAILURE (256 bytes). */
 static void
-load(void)
+load_libs(int first, int last, char *failure)
 {
-	__typeof__(&OPENSSL_init_crypto) init;
-	void *handles[LAZY_LIBS];
-
-	for (int lib = 0; lib < LAZY_LIBS; lib++)
+	for (int lib = first; lib < last; lib++)
 		if ((handles[lib] = dlopen(sonames[lib], RTLD_NOW |
 		    RTLD_LOCAL)) == NULL) {
 			const char *e = dlerror();
 
-			snprintf(failure, sizeof(failure), "cannot load %s: %s",
+			snprintf(failure, 256, "cannot load %s: %s",
 			    sonames[lib], e != NULL ? e : "unknown error");
 			return;
 		}
 	for (int i = 0; i < LAZY_ID_COUNT; i++)
-		if ((pointers[i] = dlsym(handles[functions[i].lib],
+		if (functions[i].lib >= first && functions[i].lib < last &&
+		    (pointers[i] = dlsym(handles[functions[i].lib],
 		    functions[i].name)) == NULL) {
-			snprintf(failure, sizeof(failure), "%s has no %s",
+			snprintf(failure, 256, "%s has no %s",
 			    sonames[functions[i].lib], functions[i].name);
 			return;
 		}
+}
+
+static void
+load_crypto(void)
+{
+	__typeof__(&OPENSSL_init_crypto) init;
+
+	load_libs(LAZY_CRYPTO, LAZY_CRYPTO + 1, failure_crypto);
+	if (failure_crypto[0] != '\0')
+		return;
 	/* Before libssl's first call: zt-exec's exit ends everything, and
 	 * OpenSSL's own clean-up at exit must not free what a detached
 	 * tunnel thread may still use (the kernel frees it all). */
@@ -62,20 +79,33 @@ load(void)
 	init(OPENSSL_INIT_NO_ATEXIT, NULL);
 }
 
-static const char *
-loaded(void)
+static void
+load_rest(void)
 {
-	/* Until load() has run, say so: a failed pthread_once leaves the
-	 * pointers unset. */
-	if (pthread_once(&once, load) != 0)
-		return "cannot run the library loader";
-	return failure[0] != '\0' ? failure : NULL;
+	load_libs(LAZY_CRYPTO + 1, LAZY_LIBS, failure_rest);
 }
 
-int
-lazylib_load(char *error, size_t size)
+/* NULL once libcrypto (ALL: and the others) is loaded, else why.  Until
+ * a step has run, it says so: a failed pthread_once leaves the pointers
+ * unset. */
+static const char *
+loaded(bool all)
 {
-	const char *why = loaded();
+	if (pthread_once(&once_crypto, load_crypto) != 0)
+		return "cannot run the library loader";
+	if (failure_crypto[0] != '\0')
+		return failure_crypto;
+	if (!all)
+		return NULL;
+	if (pthread_once(&once_rest, load_rest) != 0)
+		return "cannot run the library loader";
+	return failure_rest[0] != '\0' ? failure_rest : NULL;
+}
+
+static int
+load_or_say(bool all, char *error, size_t size)
+{
+	const char *why = loaded(all);
 
 	if (why == NULL)
 		return 0;
@@ -83,10 +113,23 @@ lazylib_load(char *error, size_t size)
 	return -1;
 }
 
+int
+lazylib_load(char *error, size_t size)
+{
+	return load_or_say(true, error, size);
+}
+
+int
+lazylib_load_crypto(char *error, size_t size)
+{
+	return load_or_say(false, error, size);
+}
+
 void *
 lazylib_function(enum lazylib_id id)
 {
-	const char *why = loaded();
+	const char *why = (unsigned)id < LAZY_ID_COUNT ?
+	    loaded(functions[id].lib != LAZY_CRYPTO) : NULL;
 
 	if (why != NULL || (unsigned)id >= LAZY_ID_COUNT ||
 	    pointers[id] == NULL) {

@@ -28,11 +28,20 @@
 	X(LAZY_CRYPTO, ERR_get_error) X(LAZY_CRYPTO, EVP_PKEY_Q_keygen) \
 	X(LAZY_CRYPTO, EVP_PKEY_free) X(LAZY_CRYPTO, EVP_sha256) \
 	X(LAZY_CRYPTO, X509_REQ_free) X(LAZY_CRYPTO, X509_REQ_new) \
-	X(LAZY_CRYPTO, X509_REQ_set_pubkey) \
+	X(LAZY_CRYPTO, X509_REQ_get_X509_PUBKEY) \
+	X(LAZY_CRYPTO, X509_PUBKEY_set0_param) X(LAZY_CRYPTO, OBJ_nid2obj) \
+	X(LAZY_CRYPTO, EVP_PKEY_get_octet_string_param) \
+	X(LAZY_CRYPTO, CRYPTO_malloc) \
 	X(LAZY_CRYPTO, X509_REQ_set_version) X(LAZY_CRYPTO, X509_REQ_sign) \
 	X(LAZY_CRYPTO, X509_check_private_key) X(LAZY_CRYPTO, X509_free) \
 	X(LAZY_CRYPTO, X509_verify_cert_error_string) \
 	X(LAZY_CRYPTO, d2i_X509) X(LAZY_CRYPTO, i2d_X509_REQ) \
+	X(LAZY_CRYPTO, EVP_PKEY_CTX_new) X(LAZY_CRYPTO, EVP_PKEY_CTX_free) \
+	X(LAZY_CRYPTO, EVP_PKEY_derive_init) \
+	X(LAZY_CRYPTO, EVP_PKEY_derive_set_peer) \
+	X(LAZY_CRYPTO, EVP_PKEY_derive) X(LAZY_CRYPTO, EVP_KDF_fetch) \
+	X(LAZY_CRYPTO, EVP_KDF_free) X(LAZY_CRYPTO, EVP_MAC_fetch) \
+	X(LAZY_CRYPTO, EVP_MAC_free) \
 	X(LAZY_SSL, SSL_CTX_ctrl) X(LAZY_SSL, SSL_CTX_free) \
 	X(LAZY_SSL, SSL_CTX_load_verify_file) X(LAZY_SSL, SSL_CTX_new) \
 	X(LAZY_SSL, SSL_CTX_set_verify) X(LAZY_SSL, SSL_CTX_up_ref) \
@@ -83,6 +92,11 @@ enum lazylib_id {
  */
 int lazylib_load(char *error, size_t size);
 
+/* libcrypto alone, as lazylib_load: what a key pair and its request need,
+ * ready sooner (the others are loaded on their first use, or by
+ * lazylib_load). */
+int lazylib_load_crypto(char *error, size_t size);
+
 /* Function ID, loaded on first use.  A library that cannot be loaded then
  * ends zt-exec (abort: its agent dies with it, EXITKILL). */
 void *lazylib_function(enum lazylib_id id);
@@ -101,7 +115,14 @@ void *lazylib_function(enum lazylib_id id);
 #define EVP_sha256(...) LAZYLIB_CALL(EVP_sha256)(__VA_ARGS__)
 #define X509_REQ_free(...) LAZYLIB_CALL(X509_REQ_free)(__VA_ARGS__)
 #define X509_REQ_new(...) LAZYLIB_CALL(X509_REQ_new)(__VA_ARGS__)
-#define X509_REQ_set_pubkey(...) LAZYLIB_CALL(X509_REQ_set_pubkey)(__VA_ARGS__)
+#define X509_REQ_get_X509_PUBKEY(...) \
+	LAZYLIB_CALL(X509_REQ_get_X509_PUBKEY)(__VA_ARGS__)
+#define X509_PUBKEY_set0_param(...) \
+	LAZYLIB_CALL(X509_PUBKEY_set0_param)(__VA_ARGS__)
+#define OBJ_nid2obj(...) LAZYLIB_CALL(OBJ_nid2obj)(__VA_ARGS__)
+#define EVP_PKEY_get_octet_string_param(...) \
+	LAZYLIB_CALL(EVP_PKEY_get_octet_string_param)(__VA_ARGS__)
+#define CRYPTO_malloc(...) LAZYLIB_CALL(CRYPTO_malloc)(__VA_ARGS__)
 #define X509_REQ_set_version(...) \
 	LAZYLIB_CALL(X509_REQ_set_version)(__VA_ARGS__)
 #define X509_REQ_sign(...) LAZYLIB_CALL(X509_REQ_sign)(__VA_ARGS__)
@@ -112,6 +133,17 @@ void *lazylib_function(enum lazylib_id id);
 	LAZYLIB_CALL(X509_verify_cert_error_string)(__VA_ARGS__)
 #define d2i_X509(...) LAZYLIB_CALL(d2i_X509)(__VA_ARGS__)
 #define i2d_X509_REQ(...) LAZYLIB_CALL(i2d_X509_REQ)(__VA_ARGS__)
+#define EVP_PKEY_CTX_new(...) LAZYLIB_CALL(EVP_PKEY_CTX_new)(__VA_ARGS__)
+#define EVP_PKEY_CTX_free(...) LAZYLIB_CALL(EVP_PKEY_CTX_free)(__VA_ARGS__)
+#define EVP_PKEY_derive_init(...) \
+	LAZYLIB_CALL(EVP_PKEY_derive_init)(__VA_ARGS__)
+#define EVP_PKEY_derive_set_peer(...) \
+	LAZYLIB_CALL(EVP_PKEY_derive_set_peer)(__VA_ARGS__)
+#define EVP_PKEY_derive(...) LAZYLIB_CALL(EVP_PKEY_derive)(__VA_ARGS__)
+#define EVP_KDF_fetch(...) LAZYLIB_CALL(EVP_KDF_fetch)(__VA_ARGS__)
+#define EVP_KDF_free(...) LAZYLIB_CALL(EVP_KDF_free)(__VA_ARGS__)
+#define EVP_MAC_fetch(...) LAZYLIB_CALL(EVP_MAC_fetch)(__VA_ARGS__)
+#define EVP_MAC_free(...) LAZYLIB_CALL(EVP_MAC_free)(__VA_ARGS__)
 #define SSL_CTX_ctrl(...) LAZYLIB_CALL(SSL_CTX_ctrl)(__VA_ARGS__)
 #define SSL_CTX_free(...) LAZYLIB_CALL(SSL_CTX_free)(__VA_ARGS__)
 #define SSL_CTX_load_verify_file(...) \

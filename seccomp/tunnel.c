@@ -16,8 +16,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/objects.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -77,24 +80,33 @@ struct tunnels {
 
 /*
  * Made ahead (tunnels_warm), on a thread of its own while the agent's
- * process is being confined: libssl loaded, the grant's first key pair and
- * its signed request, a context for each CA file of the profile.  In a
- * fresh process a cold OpenSSL takes about 4.5 ms for these (bench/tunnel's
- * openssl-cold figure), which the grant's first tunnel waited for.  One
- * grant per process: module state, taken once (warm_take) by the first
- * identity, or freed when the grant ends first.
+ * process is being confined: libcrypto loaded, the grant's first key pair
+ * and its signed request (handed over as soon as they are made: ztd's
+ * signature is asked for while the rest goes on), libssl loaded, a
+ * context for each CA file of the profile, and what the first handshake
+ * would set up lazily (warm_handshake).  In a fresh process a cold
+ * OpenSSL takes about 4.5 ms for the libraries, key, request and context
+ * (bench/tunnel's openssl-cold figure), and its first handshake took
+ * ~1.7 ms more than the next one under load; the grant's first tunnel
+ * waited for both.  One grant per process: module state, taken once by
+ * the first identity (warm_take_key, then warm_wait for the contexts), or
+ * freed when the grant ends first.
  */
 #define WARM_CONTEXTS 8
 static struct {
 	pthread_t thread;
 	bool started;			/* not yet joined */
+	pthread_mutex_t lock;		/* made, with step */
+	pthread_cond_t step;
+	enum { WARM_NOTHING, WARM_KEY, WARM_CONTEXTS_MADE } made;
 	EVP_PKEY *key;
 	unsigned char *der;		/* its request, signed */
 	int der_len;
 	size_t n;
 	char ca_files[WARM_CONTEXTS][4096];
 	SSL_CTX *ctx[WARM_CONTEXTS];	/* CA loaded, no certificate yet */
-} warm;
+} warm = { .lock = PTHREAD_MUTEX_INITIALIZER,
+    .step = PTHREAD_COND_INITIALIZER };
 
 int
 tunnels_new(struct tunnels **out, struct ztconn *ztd, const char *agent)
@@ -124,6 +136,35 @@ log_ssl_error(const char *what, const char *object)
 	    buf[0] ? ": " : "", buf);
 }
 
+/*
+ * The P-256 public key K into REQ, as its SubjectPublicKeyInfo: the
+ * algorithm and curve by OID and the point as the key's own encoding
+ * gives it (X9.62 uncompressed, 65 bytes).  X509_REQ_set_pubkey does the
+ * same through OpenSSL's encoders, whose first use in a process costs
+ * ~0.6 ms (profiled: 590 against 25 us cold) on the way to the grant's
+ * first certificate.  1, or 0.
+ */
+static int
+set_request_key(X509_REQ *req, EVP_PKEY *k)
+{
+	unsigned char point[65], *penc;
+	size_t len = 0;
+
+	if (!EVP_PKEY_get_octet_string_param(k,
+	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point), &len) ||
+	    len != sizeof(point) || point[0] != 0x04 ||
+	    (penc = OPENSSL_malloc(len)) == NULL)
+		return 0;
+	memcpy(penc, point, len);
+	if (!X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(req),
+	    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+	    OBJ_nid2obj(NID_X9_62_prime256v1), penc, (int)len)) {
+		OPENSSL_free(penc);
+		return 0;
+	}
+	return 1;			/* penc is the request's now */
+}
+
 /* A new P-256 key pair (*KEY) and its request, signed, DER in *DER
  * (*LEN bytes; OPENSSL_free): 0, or -1 with OpenSSL's error queued. */
 static int
@@ -136,7 +177,7 @@ make_request(EVP_PKEY **key, unsigned char **der, int *len)
 	*der = NULL;
 	if (k != NULL && req != NULL &&
 	    X509_REQ_set_version(req, 0) &&
-	    X509_REQ_set_pubkey(req, k) &&
+	    set_request_key(req, k) &&
 	    X509_REQ_sign(req, k, EVP_sha256()))
 		n = i2d_X509_REQ(req, der);
 	X509_REQ_free(req);
@@ -170,42 +211,130 @@ new_context(const char *ca_file)
 	return ctx;
 }
 
-/* Wait for what tunnels_warm makes (a few ms at most; nothing it does
- * waits on anyone).  The first caller joins; the lock of the grant's
- * tunnels serialises callers. */
+/* Wait until the warm thread has made WHAT (a few ms at most; nothing it
+ * does waits on anyone), or has ended. */
 static void
-warm_take(void)
+warm_wait(int what)
 {
-	if (warm.started) {
-		pthread_join(warm.thread, NULL);
-		warm.started = false;
-	}
+	pthread_mutex_lock(&warm.lock);
+	while (warm.started && (int)warm.made < what)
+		pthread_cond_wait(&warm.step, &warm.lock);
+	pthread_mutex_unlock(&warm.lock);
+}
+
+/* Set what the warm thread has made, and say so. */
+static void
+warm_made(int what)
+{
+	pthread_mutex_lock(&warm.lock);
+	warm.made = what;
+	pthread_cond_broadcast(&warm.step);
+	pthread_mutex_unlock(&warm.lock);
+}
+
+/* The key pair and request made ahead, once made (the warm thread goes on
+ * with the contexts): into *KEY, *DER, *LEN and true, or false when there
+ * are none (not made ahead, taken already, or failed).  The lock of the
+ * grant's tunnels serialises callers. */
+static bool
+warm_take_key(EVP_PKEY **key, unsigned char **der, int *len)
+{
+	warm_wait(WARM_KEY);
+	if (warm.key == NULL)
+		return false;
+	*key = warm.key;
+	*der = warm.der;
+	*len = warm.der_len;
+	warm.key = NULL;
+	warm.der = NULL;
+	return true;
+}
+
+/*
+ * What a process's first TLS 1.3 handshake sets up lazily and the key and
+ * request have not: the X25519 key exchange (one key made and derived
+ * with, thrown away), TLS 1.3's key schedule (its KDFs) and the Finished
+ * MAC, fetched once from the provider and cached by OpenSSL.  Fetches,
+ * one X25519 key and one derivation: well under a millisecond of CPU,
+ * unlike a whole handshake in memory, which was tried and whose CPU (two
+ * P-256 keys, four signatures and their checks) delayed the launch on a
+ * loaded 2-core machine more than it saved.  Nothing reaches a socket and
+ * nothing is kept.
+ */
+static void
+warm_handshake(void)
+{
+	EVP_PKEY *x = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+	EVP_PKEY_CTX *d = x != NULL ? EVP_PKEY_CTX_new(x, NULL) : NULL;
+	unsigned char secret[32];
+	size_t len = sizeof(secret);
+	static const char *const kdfs[] = { "TLS13-KDF", "HKDF" };
+
+	if (d != NULL && EVP_PKEY_derive_init(d) == 1 &&
+	    EVP_PKEY_derive_set_peer(d, x) == 1)
+		EVP_PKEY_derive(d, secret, &len);
+	explicit_bzero(secret, sizeof(secret));
+	EVP_PKEY_CTX_free(d);
+	EVP_PKEY_free(x);
+	for (size_t i = 0; i < sizeof(kdfs) / sizeof(kdfs[0]); i++)
+		EVP_KDF_free(EVP_KDF_fetch(NULL, kdfs[i], NULL));
+	EVP_MAC_free(EVP_MAC_fetch(NULL, "HMAC", NULL));
+	ERR_clear_error();		/* nothing of it is anyone's error */
 }
 
 static void *
 warm_main(void *arg)
 {
 	char error[256];
+	bool loaded;
 
 	(void)arg;
 	/* A library that cannot be loaded: the launch says so (zt-exec's
 	 * own lazylib_load), and the first connect makes its own. */
-	if (lazylib_load(error, sizeof(error)) < 0)
-		return NULL;
-	if (make_request(&warm.key, &warm.der, &warm.der_len) < 0)
+	loaded = lazylib_load_crypto(error, sizeof(error)) == 0;
+	if (loaded && make_request(&warm.key, &warm.der, &warm.der_len) < 0)
 		log_ssl_error("cannot make a key and request ahead",
 		    "(launch)");
+	warm_made(WARM_KEY);
+	/* libssl (and libldns) only now: the key goes to ztd meanwhile. */
+	if (!loaded || lazylib_load(error, sizeof(error)) < 0) {
+		warm_made(WARM_CONTEXTS_MADE);	/* none: never wait */
+		return NULL;
+	}
 	for (size_t i = 0; i < warm.n; i++)
 		if ((warm.ctx[i] = new_context(warm.ca_files[i])) == NULL)
 			log_ssl_error("cannot set up TLS ahead", warm.ca_files[i]);
+	warm_made(WARM_CONTEXTS_MADE);
+	warm_handshake();
+	return NULL;
+}
+
+/* libssl (and libldns) loaded beside the key's making (the loader and
+ * the key's arithmetic do not wait on each other): ready when the warm
+ * thread and zt-exec's own check (lazylib_load) come to need them. */
+static void *
+warm_libraries_main(void *arg)
+{
+	char error[256];
+
+	(void)arg;
+	lazylib_load(error, sizeof(error));	/* the launch reports it */
 	return NULL;
 }
 
 void
 tunnels_warm(const char (*ca_files)[4096], size_t n_ca_files)
 {
+	pthread_attr_t attr;
+	pthread_t thread;
+
 	if (warm.started)
 		return;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, warm_libraries_main, NULL) != 0)
+		zt_log(LOG_INFO, "libssl not loaded ahead: no thread");
+	pthread_attr_destroy(&attr);
 	warm.n = 0;
 	for (size_t i = 0; i < n_ca_files && i < WARM_CONTEXTS; i++)
 		snprintf(warm.ca_files[warm.n++], sizeof(warm.ca_files[0]),
@@ -221,7 +350,10 @@ tunnels_warm(const char (*ca_files)[4096], size_t n_ca_files)
 static void
 warm_free(void)
 {
-	warm_take();
+	if (warm.started) {
+		pthread_join(warm.thread, NULL);
+		warm.started = false;
+	}
 	/* Only what is there: nothing made ahead loads no library to free
 	 * it (lazylib.h).  EVP_PKEY_free clears the private scalar. */
 	if (warm.key != NULL)
@@ -268,14 +400,10 @@ ensure_identity(struct tunnels *t, const char *object)
 
 	if (t->cert != NULL && asked < t->renew_ms)
 		return 0;
-	warm_take();
-	if (warm.key != NULL) {		/* the first: made ahead */
-		key = warm.key;
-		der = warm.der;
-		n = warm.der_len;
-		warm.key = NULL;
-		warm.der = NULL;
-	} else if (make_request(&key, &der, &n) < 0) {
+	/* The first: made ahead (its contexts may still be in the making,
+	 * while ztd signs). */
+	if (!warm_take_key(&key, &der, &n) &&
+	    make_request(&key, &der, &n) < 0) {
 		log_ssl_error("cannot make a key and request", object);
 		goto out;
 	}
@@ -331,8 +459,8 @@ context_for(struct tunnels *t, const char *ca_file, const char *object)
 			return t->contexts[i].ctx;
 	if (t->n_contexts == CONTEXTS_MAX)
 		return NULL;
-	/* One made ahead for this CA file (ensure_identity took the warm
-	 * thread's work before any context is asked for), or a new one. */
+	/* One made ahead for this CA file, or a new one. */
+	warm_wait(WARM_CONTEXTS_MADE);
 	ctx = NULL;
 	for (size_t i = 0; i < warm.n && ctx == NULL; i++)
 		if (warm.ctx[i] != NULL &&

@@ -447,6 +447,33 @@ check "... naming the file and the line" \
 cp "$work/ca-issued.good" "$work/state/ca-issued"
 check "restored, ztd starts" start_ztd
 
+# --------------------------------------------------- a certificate not issued
+# zt-exec asks for the grant's certificate at launch, ahead of the first
+# connect, with a key pair made (and OpenSSL warmed by a handshake in
+# memory) while the agent starts; none of that may let a connect through
+# without a certificate.  A ztd just started has no serial recorded ahead:
+# its first certificate needs ca-issued written, which a directory in the
+# way of ca-issued.new prevents.  Nothing is issued, the connect fails,
+# nothing reaches the server.
+sink_mark=$(sink_lines)
+mkdir "$work/state/ca-issued.new"
+zx "$account" "$agent" connect tcp 127.0.0.1 "$rev_port" unrecorded
+check "a certificate ztd cannot record is not issued: the tunnel's connect fails ($out)" \
+    denied "$out"
+check "... the request refused and audited, naming the agent" \
+    logged_since "$sink_mark" "decision=deny action=sign agent=\"probe\" .*reason=\"tunnel CA: cannot record the certificate"
+check "... zt-exec's connect had no certificate" \
+    logged_since "$sink_mark" "tunnel to tcp:127.0.0.1:$rev_port: no certificate: "
+check "... and no tunnel was opened" \
+    not_logged_since "$sink_mark" "tunnel open: agent=\"probe\" object=\"tcp:127.0.0.1:$rev_port\""
+check "... nothing was sent to the server (which still listens)" \
+    sh -c "ss -Htln 'sport = :$rev_port' | grep -q . &&
+    ! grep -q unrecorded '$work/server-$rev_port.out'"
+rmdir "$work/state/ca-issued.new"
+zx "$account" "$agent" connect tcp 127.0.0.1 "$rev_port" hello
+check "once ca-issued can be written, the next grant's tunnel works ($out)" \
+    test "$out" = "ok olleh"
+
 # --------------------------------------------------- no key on disk
 # The client keys live in zt-exec, which runs as the agents' accounts:
 # any file it could have written is theirs.  ztd's own CA key (root's,
