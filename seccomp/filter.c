@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The agent's seccomp filter (libseccomp), allowlist with ENOSYS default. */
+/* The agent's seccomp filter (libseccomp, setsockopt's and ioctl's
+ * decisions as BPF before its program), allowlist with ENOSYS default. */
 #include "config.h"
 
 #include <errno.h>
@@ -11,6 +12,8 @@
 #include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
@@ -441,9 +444,179 @@ add_ioctl(scmp_filter_ctx ctx, const struct profile *p, char *error)
 	return 0;
 }
 
-/* The rules that are the same for every agent and have conditions. */
+/*
+ * setsockopt's and ioctl's decisions as classic BPF before libseccomp's
+ * program.  libseccomp has no "not equal" on the low 32 bits, so their
+ * complements cost it 564 instructions (32 masked comparisons a refused
+ * value), about 70-100 us of the child's filter load a launch (README,
+ * branch launch7); here they are one comparison a value.  Made from the
+ * same tables and answering as the libseccomp rules did (what
+ * filter_build_reference still builds, and test_filter compares
+ * value by value): the native architecture and the exact syscall number
+ * are tested first, so that a foreign architecture and an x32 number
+ * (nr | 0x40000000) go on to libseccomp's program as before, and so does
+ * a syscall the profile denies (its EPERM rule is there).  The level, the
+ * option and ioctl's command are compared on their low 32 bits, the int
+ * the kernel reads (as the masked libseccomp rules did).
+ */
+#define PREFIX_MAX 96
+
+struct filter {
+	scmp_filter_ctx ctx;
+	struct sock_filter prefix[PREFIX_MAX];
+	size_t n_prefix;
+};
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the prefix loads an argument's low word at its own offset"
+#endif
+#define ARG_LOW(i) ((uint32_t)(offsetof(struct seccomp_data, args) + \
+	8 * (i)))
+
+struct prog {
+	struct sock_filter *in;
+	size_t n;
+	bool overflow;
+};
+
+/* Append one instruction; its index. */
+static size_t
+emit(struct prog *g, uint16_t code, uint32_t k, uint8_t jt, uint8_t jf)
+{
+	if (g->n >= PREFIX_MAX) {
+		g->overflow = true;
+		return g->n;
+	}
+	g->in[g->n] = (struct sock_filter){ .code = code, .jt = jt, .jf = jf,
+	    .k = k };
+	return g->n++;
+}
+
+/* Point the true (TRUE_ side) or false branch of jump AT here. */
+static void
+land(struct prog *g, size_t at, bool true_)
+{
+	size_t off = g->n - at - 1;
+
+	if (g->overflow || at >= g->n || off > 255) {
+		g->overflow = true;
+		return;
+	}
+	if (true_)
+		g->in[at].jt = (uint8_t)off;
+	else
+		g->in[at].jf = (uint8_t)off;
+}
+
+/* "return ACTION if A == VALUE" */
+static void
+emit_ret_if(struct prog *g, uint32_t value, uint32_t action)
+{
+	emit(g, BPF_JMP | BPF_JEQ | BPF_K, value, 0, 1);
+	emit(g, BPF_RET | BPF_K, action, 0, 0);
+}
+
+/*
+ * setsockopt: each refused pair to the supervisor (NOTIFY), which refuses
+ * it and has ztd audit it as "setsockopt:LEVEL:OPTION", or answered 0 here
+ * (no object); the rest as the profile says (allowed, or gated).
+ */
+static void
+prefix_setsockopt(struct prog *g, const struct profile *p)
+{
+	const size_t n = ARRAY_LEN(setsockopt_refused);
+	uint32_t rest = listed(p->gate, p->n_gate, "setsockopt") ?
+	    SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW;
+	uint32_t levels[ARRAY_LEN(setsockopt_refused)];
+	size_t at[ARRAY_LEN(setsockopt_refused)], n_levels = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < n_levels; j++)
+			seen = seen || levels[j] == setsockopt_refused[i].level;
+		if (!seen)
+			levels[n_levels++] = setsockopt_refused[i].level;
+	}
+	emit(g, BPF_LD | BPF_W | BPF_ABS, ARG_LOW(1), 0, 0);
+	for (size_t l = 0; l < n_levels; l++)
+		at[l] = emit(g, BPF_JMP | BPF_JEQ | BPF_K, levels[l], 0, 0);
+	emit(g, BPF_RET | BPF_K, rest, 0, 0);
+	for (size_t l = 0; l < n_levels; l++) {
+		land(g, at[l], true);
+		emit(g, BPF_LD | BPF_W | BPF_ABS, ARG_LOW(2), 0, 0);
+		for (size_t i = 0; i < n; i++)
+			if (setsockopt_refused[i].level == levels[l])
+				emit_ret_if(g, setsockopt_refused[i].name,
+				    setsockopt_refused[i].object != NULL ?
+				    SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(0));
+		emit(g, BPF_RET | BPF_K, rest, 0, 0);
+	}
+}
+
+/* ioctl: TIOCSTI refused (EPERM); with files, ioctl_file_refused
+ * refused and ioctl_file_changes to the supervisor; the rest allowed. */
+static void
+prefix_ioctl(struct prog *g, const struct profile *p)
+{
+	emit(g, BPF_LD | BPF_W | BPF_ABS, ARG_LOW(1), 0, 0);
+	emit_ret_if(g, TIOCSTI, SCMP_ACT_ERRNO(EPERM));
+	if (p->files_given) {
+		for (size_t i = 0; i < ARRAY_LEN(ioctl_file_refused); i++)
+			emit_ret_if(g, ioctl_file_refused[i],
+			    SCMP_ACT_ERRNO(EPERM));
+		for (size_t i = 0; i < ARRAY_LEN(ioctl_file_changes); i++)
+			emit_ret_if(g, ioctl_file_changes[i], SCMP_ACT_NOTIFY);
+	}
+	emit(g, BPF_RET | BPF_K, SCMP_ACT_ALLOW, 0, 0);
+}
+
+/* F's prefix for P: the jump to libseccomp's program (which follows it)
+ * for everything but the native setsockopt and ioctl P does not deny. */
 static int
-add_conditional(scmp_filter_ctx ctx, const struct profile *p, char *error)
+prefix_build(struct filter *f, const struct profile *p, char *error)
+{
+	struct prog g = { .in = f->prefix };
+	bool so = !listed(p->deny, p->n_deny, "setsockopt");
+	bool io = !listed(p->deny, p->n_deny, "ioctl");
+	size_t arch, so_at = 0, io_at = 0, rest;
+
+	f->n_prefix = 0;
+	if (!so && !io)
+		return 0;
+	emit(&g, BPF_LD | BPF_W | BPF_ABS,
+	    (uint32_t)offsetof(struct seccomp_data, arch), 0, 0);
+	arch = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0,
+	    0);
+	emit(&g, BPF_LD | BPF_W | BPF_ABS,
+	    (uint32_t)offsetof(struct seccomp_data, nr), 0, 0);
+	if (so)
+		so_at = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, __NR_setsockopt,
+		    0, 0);
+	if (io)
+		io_at = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 0);
+	land(&g, arch, false);
+	rest = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);	/* k set below */
+	if (so) {
+		land(&g, so_at, true);
+		prefix_setsockopt(&g, p);
+	}
+	if (io) {
+		land(&g, io_at, true);
+		prefix_ioctl(&g, p);
+	}
+	if (g.overflow)
+		return fail(error, "prefix", NULL, -E2BIG);
+	g.in[rest].k = (uint32_t)(g.n - rest - 1);
+	f->n_prefix = g.n;
+	return 0;
+}
+
+/* The rules that are the same for every agent and have conditions;
+ * setsockopt's and ioctl's (REFERENCE) only for filter_build_reference. */
+static int
+add_conditional(scmp_filter_ctx ctx, const struct profile *p,
+    bool reference, char *error)
 {
 	const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
 	int families[AF_ALLOWED_MAX], n_families = 0, r;
@@ -454,9 +627,8 @@ add_conditional(scmp_filter_ctx ctx, const struct profile *p, char *error)
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1,
 	    SCMP_A4(SCMP_CMP_EQ, 0))) < 0)
 		return fail(error, "rule", "sendto", r);
-	if ((r = add_setsockopt(ctx, p, error)) < 0)
-		return r;
-	if ((r = add_ioctl(ctx, p, error)) < 0)
+	if (reference && ((r = add_setsockopt(ctx, p, error)) < 0 ||
+	    (r = add_ioctl(ctx, p, error)) < 0))
 		return r;
 	for (size_t i = 0; i < sizeof(prctl_allowed) / sizeof(int); i++)
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl),
@@ -557,18 +729,25 @@ add_conditional(scmp_filter_ctx ctx, const struct profile *p, char *error)
 	return 0;
 }
 
-int
-filter_build(const struct profile *p, struct filter **filterp, char *error)
+static int
+build(const struct profile *p, bool reference, struct filter **filterp,
+    char *error)
 {
+	struct filter *f;
 	scmp_filter_ctx ctx;
 	int r;
 
 	*filterp = NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return fail(error, "init", NULL, -ENOMEM);
 	/* ENOSYS for whatever is not listed: newer syscalls included, and
 	 * clone3, so that clone's flags stay checkable. */
 	ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
-	if (ctx == NULL)
+	if (ctx == NULL) {
+		free(f);
 		return fail(error, "init", NULL, -ENOMEM);
+	}
+	f->ctx = ctx;
 	/* Only the native architecture: i386 (int 0x80) and x32 kill. */
 	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 	    SCMP_ACT_KILL_PROCESS)) < 0 ||
@@ -628,22 +807,38 @@ filter_build(const struct profile *p, struct filter **filterp, char *error)
 	    error)) < 0 ||
 	    (r = add_names(ctx, p, metadata, ARRAY_LEN(metadata),
 	    p->files_given ? SCMP_ACT_NOTIFY : SCMP_ACT_ALLOW, error)) < 0 ||
-	    (r = add_conditional(ctx, p, error)) < 0 ||
+	    (r = add_conditional(ctx, p, reference, error)) < 0 ||
 	    (r = add_names(ctx, p, allowed, ARRAY_LEN(allowed), SCMP_ACT_ALLOW,
-	    error)) < 0)
+	    error)) < 0 ||
+	    (!reference && (r = prefix_build(f, p, error)) < 0))
 		goto out;
-	*filterp = (struct filter *)ctx;
+	*filterp = f;
 	return 0;
 out:
-	seccomp_release(ctx);
+	filter_free(f);
 	return r;
+}
+
+int
+filter_build(const struct profile *p, struct filter **filterp, char *error)
+{
+	return build(p, false, filterp, error);
+}
+
+int
+filter_build_reference(const struct profile *p, struct filter **filterp,
+    char *error)
+{
+	return build(p, true, filterp, error);
 }
 
 void
 filter_free(struct filter *f)
 {
-	if (f != NULL)
-		seccomp_release((scmp_filter_ctx)f);
+	if (f != NULL) {
+		seccomp_release(f->ctx);
+		free(f);
+	}
 }
 
 /*
@@ -660,7 +855,14 @@ export_memfd(struct filter *f, unsigned memfd_flags, size_t max, size_t *n,
 
 	if ((fd = memfd_create("zt-filter", memfd_flags)) < 0)
 		return fail(error, "export", "memfd", -errno);
-	if ((r = seccomp_export_bpf((scmp_filter_ctx)f, fd)) < 0) {
+	/* The prefix, then libseccomp's program (written at the offset). */
+	if (f->n_prefix > 0 && write(fd, f->prefix, f->n_prefix *
+	    sizeof(f->prefix[0])) != (ssize_t)(f->n_prefix *
+	    sizeof(f->prefix[0]))) {
+		r = fail(error, "export", "prefix", -EIO);
+		goto fail;
+	}
+	if ((r = seccomp_export_bpf(f->ctx, fd)) < 0) {
 		fail(error, "export", NULL, r);
 		goto fail;
 	}
@@ -770,17 +972,19 @@ filter_load_bpf(const struct sock_filter *prog, size_t n, char *error)
 int
 filter_load(const struct profile *p, char *error)
 {
+	static struct sock_filter prog[FILTER_INSNS_MAX];
 	struct filter *f;
-	int r, fd;
+	int r;
 
 	if ((r = filter_build(p, &f, error)) < 0)
 		return r;
-	if ((r = seccomp_load((scmp_filter_ctx)f)) < 0)
-		fail(error, "load", NULL, r);
-	else if ((fd = seccomp_notify_fd((scmp_filter_ctx)f)) < 0)
-		r = fail(error, "notify fd", NULL, -EBADF);
-	else
-		r = fd;
+	/* What seccomp_load did (SCMP_FLTATR_CTL_NNP), then the program
+	 * with its prefix. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		r = fail(error, "no_new_privs", NULL, -errno);
+	else if ((r = filter_export_bpf(f, prog, FILTER_INSNS_MAX,
+	    error)) >= 0)
+		r = filter_load_bpf(prog, (size_t)r, error);
 	filter_free(f);
 	return r;
 }

@@ -51,6 +51,8 @@
 #define ENOSYS_ (SECCOMP_RET_ERRNO | ENOSYS)
 #define ANSWER0 (SECCOMP_RET_ERRNO | 0)	/* returns 0, not run */
 #define KILL SECCOMP_RET_KILL_PROCESS
+#define SO_PASSRIGHTS_ 83	/* Linux 6.16 */
+#define SO_PASSPIDFD_ 76	/* Linux 6.5 */
 
 /* ------------------------------------------------------------ profiles */
 
@@ -747,6 +749,156 @@ test_setsockopt_sweep(void **state)
 		    checked);
 }
 
+/*
+ * filter_build's program (setsockopt's and ioctl's decisions in its BPF
+ * prefix) against filter_build_reference's (libseccomp's rules alone, as
+ * the filter was before the prefix), run side by side by the simulator:
+ * the same answer for every call of a sweep, in every profile, and in two
+ * more (setsockopt gated; setsockopt and ioctl denied).  The sweep: every
+ * value either program singles out (the refused setsockopt levels and
+ * options, ioctl's commands), each one above and below and with one bit
+ * flipped, under upper 32 bits clear, all set or random; other levels and
+ * pseudo-random values; the same calls from a foreign architecture and as
+ * x32 numbers; and every other syscall number up to 1023 (and x32's) with
+ * random arguments.
+ */
+enum { V_SO_GATED = 1 << 8, V_DENIED = 1 << 9 };
+
+static void
+export_variant(unsigned v, bool reference, struct sock_filter *prog,
+    size_t *n)
+{
+	struct profile *p = (struct profile *)profile_make(v & 0xff);
+	char error[ERROR_MAX] = "";
+	struct filter *f;
+	int r;
+
+	if (v & V_SO_GATED)
+		snprintf(p->gate[p->n_gate++], 32, "setsockopt");
+	if (v & V_DENIED) {
+		snprintf(p->deny[p->n_deny++], 32, "setsockopt");
+		snprintf(p->deny[p->n_deny++], 32, "ioctl");
+	}
+	if ((reference ? filter_build_reference(p, &f, error) :
+	    filter_build(p, &f, error)) < 0)
+		fail_msg("filter_build%s: %s", reference ? "_reference" : "",
+		    error);
+	r = filter_export_bpf(f, prog, PROGRAM_MAX, error);
+	filter_free(f);
+	if (r < 0)
+		fail_msg("filter_export_bpf: %s", error);
+	*n = (size_t)r;
+}
+
+static void
+test_reference_sweep(void **state)
+{
+	static struct sock_filter prog[PROGRAM_MAX], ref[PROGRAM_MAX];
+	static const unsigned variants[] = {
+		P_BARE, P_FILES, P_INET, P_LISTS, P_INET | V_SO_GATED,
+		P_FILES | V_SO_GATED, P_FILES | V_DENIED, P_INET | V_DENIED,
+	};
+	static const uint32_t values[] = {
+		/* setsockopt's levels and options */
+		SOL_SOCKET, IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP,
+		IPPROTO_UDP, SO_PASSRIGHTS_, SO_PASSCRED, SO_PASSPIDFD_,
+		SO_ATTACH_FILTER, SO_ATTACH_BPF, SO_DETACH_FILTER,
+		SO_LOCK_FILTER, IPV6_RTHDR, IPV6_2292PKTOPTIONS, IP_RECVERR,
+		IPV6_RECVERR, 0, 0xffffffffu, 0x80000000u,
+		/* ioctl's commands */
+		TIOCSTI, FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS,
+		FS_IOC_SETVERSION, FS_IOC32_SETVERSION, FS_IOC_FSSETXATTR,
+		FS_IOC_SET_ENCRYPTION_POLICY, FS_IOC_ENABLE_VERITY,
+		FS_IOC_GETFLAGS, FIONREAD, TCGETS,
+	};
+	static const uint32_t arches[] = { NATIVE_ARCH, AUDIT_ARCH_I386 };
+	const int nrs[] = { filter_resolve("setsockopt"),
+	    filter_resolve("ioctl") };
+	uint64_t seed = 0x853c49e6748fea9bu;
+	unsigned failed = 0, checked = 0;
+
+	(void)state;
+	assert_true(nrs[0] > 0 && nrs[1] > 0);
+	for (size_t v = 0; v < ARRAY_SIZE(variants); v++) {
+		size_t n, n_ref;
+
+		export_variant(variants[v], false, prog, &n);
+		export_variant(variants[v], true, ref, &n_ref);
+		if (variants[v] == P_INET)
+			print_message("inet profile: %zu instructions, "
+			    "libseccomp alone %zu\n", n, n_ref);
+		if (!(variants[v] & V_DENIED))
+			assert_true(n < n_ref);	/* the point of it */
+		for (unsigned k = 0; k < 60000; k++) {
+			struct seccomp_data d = { .arch = NATIVE_ARCH };
+			uint32_t a[2], got, want;
+			char why[ERROR_MAX], b1[32], b2[32];
+			uint64_t upper[2];
+
+			for (int j = 0; j < 2; j++) {
+				seed = seed * 6364136223846793005u +
+				    1442695040888963407u;
+				a[j] = seed >> 60 < 12 ?
+				    values[(seed >> 20) % ARRAY_SIZE(values)] :
+				    (uint32_t)(seed >> 24);
+				switch (seed >> 56 & 3) {
+				case 0:
+					a[j]++;
+					break;
+				case 1:
+					a[j]--;
+					break;
+				case 2:
+					a[j] ^= 1u << (seed >> 8 & 31);
+					break;
+				}
+				switch (seed >> 4 & 3) {
+				case 0:
+				case 1:
+					upper[j] = 0;
+					break;
+				case 2:
+					upper[j] = 0xffffffffu;
+					break;
+				default:
+					upper[j] = seed >> 32;
+					break;
+				}
+			}
+			d.nr = k % 8 == 7 ? (int)(seed >> 40) % 1024 :
+			    nrs[k % 2];
+			if (k % 16 == 5)
+				d.nr |= (int)X32_BIT;
+			if (k % 32 == 9)
+				d.arch = arches[1];
+			d.args[0] = 3;
+			d.args[1] = upper[0] << 32 | a[0];
+			d.args[2] = upper[1] << 32 | a[1];
+			d.args[3] = seed;
+			d.args[4] = k % 3 == 0 ? 0 : seed >> 3;
+			checked++;
+			if (simulate(ref, n_ref, &d, &want, why) < 0)
+				fail_msg("reference: %s", why);
+			if (simulate(prog, n, &d, &got, why) < 0 ||
+			    got != want) {
+				if (failed++ < 10)
+					print_error("variant %#x: nr %#x arch "
+					    "%#x (%#llx, %#llx): reference "
+					    "%s, got %s\n", variants[v],
+					    (unsigned)d.nr, d.arch,
+					    (unsigned long long)d.args[1],
+					    (unsigned long long)d.args[2],
+					    action_name(want, b1),
+					    action_name(got, b2));
+			}
+		}
+	}
+	if (failed > 0)
+		fail_msg("reference sweep: %u of %u calls differ", failed,
+		    checked);
+	assert_int_equal(checked, 60000 * ARRAY_SIZE(variants));
+}
+
 /* Every row names at least one profile, and a known one. */
 static void
 test_rows(void **state)
@@ -991,6 +1143,7 @@ main(void)
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_ioctl_sweep),
 		cmocka_unit_test(test_setsockopt_sweep),
+		cmocka_unit_test(test_reference_sweep),
 		cmocka_unit_test(test_export),
 		PROFILE_TEST("bare", 0),
 		PROFILE_TEST("files", 1),
