@@ -648,7 +648,7 @@ zt_digest_fresh(int fd, uint8_t out[32], struct zt_file_key *key)
 }
 
 int
-zt_digests_get_running(struct zt_digests *d, int fd, uid_t owner,
+zt_digests_get_owned(struct zt_digests *d, int fd, uid_t owner, bool running,
     uint8_t out[32], struct zt_file_key *key_out)
 {
 	struct zt_file_key key;
@@ -665,7 +665,14 @@ zt_digests_get_running(struct zt_digests *d, int fd, uid_t owner,
 		return zt_digest_fresh(fd, out, key_out);
 	if (key_out != NULL)
 		*key_out = key;
-	return get_keyed(d, fd, &key, complete, &before, out, true);
+	return get_keyed(d, fd, &key, complete, &before, out, running);
+}
+
+int
+zt_digests_get_running(struct zt_digests *d, int fd, uid_t owner,
+    uint8_t out[32], struct zt_file_key *key_out)
+{
+	return zt_digests_get_owned(d, fd, owner, true, out, key_out);
 }
 
 bool

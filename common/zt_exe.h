@@ -170,6 +170,13 @@ bool zt_digest_cacheable(uid_t uid, mode_t mode, uid_t owner);
 int zt_digest_fresh(int fd, uint8_t out[32], struct zt_file_key *key);
 
 /*
+ * zt_digests_get for a file zt_digest_cacheable(OWNER) allows; any other
+ * is hashed anew (zt_digest_fresh).  RUNNING: as zt_digests_get_running.
+ */
+int zt_digests_get_owned(struct zt_digests *d, int fd, uid_t owner,
+    bool running, uint8_t out[32], struct zt_file_key *key);
+
+/*
  * zt_digests_get for FD, the image of a process running now (opened
  * through /proc/PID/exe while it ran): a file zt_digest_cacheable(OWNER)
  * allows is served only from an entry hashed the same way, and cached as

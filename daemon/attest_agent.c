@@ -143,16 +143,8 @@ static int
 file_digest(struct identity *identity, int fd, bool running,
     uint8_t out[32], struct zt_file_key *key)
 {
-	struct stat st;
-
-	if (running)
-		return zt_digests_get_running(identity->digests, fd,
-		    geteuid(), out, key);
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (zt_digest_cacheable(st.st_uid, st.st_mode, geteuid()))
-		return zt_digests_get(identity->digests, fd, out, key);
-	return zt_digest_fresh(fd, out, key);
+	return zt_digests_get_owned(identity->digests, fd, geteuid(), running,
+	    out, key);
 }
 
 int
