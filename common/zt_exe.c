@@ -539,25 +539,6 @@ hash_fd(int fd, uint8_t out[32], uint64_t *total)
 	return 0;
 }
 
-int
-zt_digests_get(struct zt_digests *d, int fd, uint8_t out[32],
-    struct zt_file_key *key_out)
-{
-	struct zt_file_key key;
-	struct timespec before;
-	bool complete;
-	int r;
-
-	if (d == NULL || fd < 0 || out == NULL)
-		return -EINVAL;
-	clock_gettime(CLOCK_REALTIME, &before);
-	if ((r = zt_file_key_get(fd, &key, &complete)) < 0)
-		return r;
-	if (key_out != NULL)
-		*key_out = key;
-	return zt_digests_get_keyed(d, fd, &key, complete, &before, out);
-}
-
 /* zt_digests_get_keyed; RUNNING: FD is a running image (an entry made
  * otherwise is no hit, and the one made is marked so). */
 static int
@@ -647,8 +628,9 @@ zt_digest_fresh(int fd, uint8_t out[32], struct zt_file_key *key)
 	return 0;
 }
 
-int
-zt_digests_get_owned(struct zt_digests *d, int fd, uid_t owner, bool running,
+/* zt_digests_get, zt_digests_get_owned: OWNER NULL for no owner rule. */
+static int
+get_fd(struct zt_digests *d, int fd, const uid_t *owner, bool running,
     uint8_t out[32], struct zt_file_key *key_out)
 {
 	struct zt_file_key key;
@@ -661,11 +643,25 @@ zt_digests_get_owned(struct zt_digests *d, int fd, uid_t owner, bool running,
 	clock_gettime(CLOCK_REALTIME, &before);
 	if ((r = zt_file_key_get(fd, &key, &complete)) < 0)
 		return r;
-	if (!zt_digest_cacheable(key.uid, key.mode, owner))
+	if (owner != NULL && !zt_digest_cacheable(key.uid, key.mode, *owner))
 		return zt_digest_fresh(fd, out, key_out);
 	if (key_out != NULL)
 		*key_out = key;
 	return get_keyed(d, fd, &key, complete, &before, out, running);
+}
+
+int
+zt_digests_get(struct zt_digests *d, int fd, uint8_t out[32],
+    struct zt_file_key *key_out)
+{
+	return get_fd(d, fd, NULL, false, out, key_out);
+}
+
+int
+zt_digests_get_owned(struct zt_digests *d, int fd, uid_t owner, bool running,
+    uint8_t out[32], struct zt_file_key *key_out)
+{
+	return get_fd(d, fd, &owner, running, out, key_out);
 }
 
 int
