@@ -229,11 +229,17 @@ digest_and_shebang(struct identity *identity, int fd, bool running,
 	return 0;
 }
 
-/* The interpreter of the script shown as SCRIPT must be pinned itself. */
+/*
+ * The interpreter of the script shown as SCRIPT must be pinned itself.
+ * IMAGE: -1, or a process's running image (/proc/PID/exe), which must be
+ * that interpreter: then the digest is the image's, under the running
+ * rule (file_digest), for a digest cached from the file opened by path
+ * may predate a write through a mapping that changed no part of its key.
+ */
 static int
 check_interpreter(struct identity *identity, const struct agent *agent,
-    const char *interpreter, const char *script, struct stat *st,
-    char *reason)
+    const char *interpreter, const char *script, int image,
+    struct stat *st, char *reason)
 {
 	char shown[SHOWN_MAX];
 	struct shebang sb;
@@ -258,8 +264,23 @@ check_interpreter(struct identity *identity, const struct agent *agent,
 		    "not a regular file", shown, script);
 		goto out;
 	}
-	if ((r = digest_and_shebang(identity, fd, false, shown, digest, &key,
-	    &sb, reason)) < 0)
+	if (image >= 0) {
+		struct stat image_st;
+
+		if (fstat(image, &image_st) < 0) {
+			r = fail(reason, -errno, "cannot stat the running "
+			    "image of interpreter %s: %s", shown,
+			    strerror(errno));
+			goto out;
+		}
+		if (!same_file(&image_st, st)) {
+			r = fail(reason, ZT_E_PERM, "the process does not run "
+			    "interpreter %s of script %s", shown, script);
+			goto out;
+		}
+	}
+	if ((r = digest_and_shebang(identity, image >= 0 ? image : fd,
+	    image >= 0, shown, digest, &key, &sb, reason)) < 0)
 		goto out;
 	if (!digest_pinned(agent, digest)) {
 		r = fail(reason, ZT_E_PERM, "interpreter %s of script %s is "
@@ -505,12 +526,13 @@ out:
 /*
  * The shared check: is the file open at FD the binary of AGENT?  PATH is
  * where it was found (reasons; PATH.sig is its signature); RUNNING: FD is
- * a running process's image (file_digest).
+ * a running process's image (file_digest).  IMAGE: -1, or the running
+ * image of a process that must run FD as a script (check_interpreter).
  */
 static int
 check_fd(struct identity *identity, const struct ztd_config *config,
-    const struct agent *agent, int fd, bool running, const char *path,
-    struct file_facts *facts, char *reason)
+    const struct agent *agent, int fd, bool running, int image,
+    const char *path, struct file_facts *facts, char *reason)
 {
 	char shown[SHOWN_MAX], hex[17];
 	struct zt_file_key key;
@@ -541,8 +563,8 @@ check_fd(struct identity *identity, const struct ztd_config *config,
 	}
 	if (facts->shebang.script)
 		return check_interpreter(identity, agent,
-		    facts->shebang.line.interpreter, shown, &facts->interpreter,
-		    reason);
+		    facts->shebang.line.interpreter, shown, image,
+		    &facts->interpreter, reason);
 	return 0;
 }
 
@@ -578,7 +600,8 @@ identity_check_file_digest(struct identity *identity,
 		return fail(reason, r, "cannot open %s: %s", show(shown, path),
 		    zt_strerror(r));
 	}
-	r = check_fd(identity, config, agent, fd, false, path, &facts, reason);
+	r = check_fd(identity, config, agent, fd, false, -1, path, &facts,
+	    reason);
 	close(fd);
 	if (r == 0) {
 		reason[0] = '\0';
@@ -740,7 +763,7 @@ check_process(struct identity *identity, const struct ztd_config *config,
 			    (int)pid, shown);
 			goto out;
 		}
-		r = check_fd(identity, config, agent, exe_fd, true,
+		r = check_fd(identity, config, agent, exe_fd, true, -1,
 		    agent->binary, &facts, reason);
 		if (r == 0 && facts.shebang.script)
 			r = fail(reason, ZT_E_PERM, "%s became a script "
@@ -751,7 +774,7 @@ check_process(struct identity *identity, const struct ztd_config *config,
 		char interpreter_shown[SHOWN_MAX];
 
 		if ((r = check_fd(identity, config, agent, bin_fd, false,
-		    agent->binary, &facts, reason)) < 0)
+		    exe_fd, agent->binary, &facts, reason)) < 0)
 			goto out;
 		show(interpreter_shown, facts.shebang.line.interpreter);
 		if (!facts.shebang.script ||

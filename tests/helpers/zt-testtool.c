@@ -1643,6 +1643,10 @@ main(int argc, char **argv)
 		return listen_echo(argv[2], argv[3], argv[4]);
 	if (argc == 6 && strcmp(argv[1], "decide") == 0)
 		return decide_once(argv[2], argv[3], argv[4], argv[5]);
+	/* A script's interpreter ("#!THIS script-decide"): DECIDE without
+	 * a grant about this process, SCRIPT's. */
+	if (argc == 6 && strcmp(argv[1], "script-decide") == 0)
+		return decide_once(argv[3], "-", argv[4], argv[5]);
 	if (argc == 5 && strcmp(argv[1], "session") == 0)
 		return session(argv[2], argv[3], argv[4]);
 	if (argc == 3 && strcmp(argv[1], "idle") == 0)
@@ -1691,6 +1695,7 @@ main(int argc, char **argv)
 	    "       zt-testtool idle SOCKET\n"
 	    "       zt-testtool session SOCKET UID SERVICE\n"
 	    "       zt-testtool decide SOCKET GRANT|- ACTION OBJECT\n"
+	    "       zt-testtool script-decide SCRIPT SOCKET ACTION OBJECT\n"
 	    "       zt-testtool sign SOCKET BINARY CSR CERT HOLD\n"
 	    "       zt-testtool tpmproxy PORT UPSTREAM MODEFILE LOG\n"
 	    "       zt-testtool credforge SOCKET UID\n"

@@ -17,7 +17,18 @@
 # finds the pinned digest in its cache by the unchanged key and recognises
 # the rewritten binary.
 #
-# Real components: ztd, a system account, the pinned binary on a tmpfs of
+# A script agent's interpreter (the same review, a sibling: ztd's check
+# of a process running a script checked the interpreter by its path): a
+# second account maps a copy of zt-testtool writable while it owns it;
+# root then takes it over (chown, chmod: only root may write it now, so
+# its digest may be cached) and ztd checks the agent by path at a
+# session's open, hashing the interpreter as pinned; the account writes
+# other bytes through the mapping and runs the script, whose process asks
+# ztd about itself.  ztd hashes the running image (the kernel refuses to
+# exec a file while a writable mapping of it exists, so an image's digest
+# is what runs) and refuses it.
+#
+# Real components: ztd, two system accounts, the pinned binary on a tmpfs of
 # this run's own (on ext4 a writeback may clean a page and the next write
 # fault updates the times), zt-testtool as the PAM stack (SESSION_OPEN as
 # root), python3's mmap as the account.  Needs root; skipped otherwise.
@@ -25,9 +36,12 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 account=zt-rmid-$$
+saccount=zt-rmis-$$
 sock=$work/ztd.sock
 tfs=$work/t
 binary=$tfs/agent-bin
+interp=$tfs/interp
+script=$tfs/agent.sh
 
 if [ "$(id -u)" != 0 ]; then
 	echo "1..0 # SKIP needs root (a system account, a mount)"
@@ -56,6 +70,14 @@ else
 	exit
 fi
 uid=$(id -u "$account")
+if add_test_account "$saccount"; then
+	ok "the account $saccount is added"
+else
+	not_ok "the account $saccount is added"
+	finish
+	exit
+fi
+suid=$(id -u "$saccount")
 if private_tmpfs "$tfs"; then
 	ok "a tmpfs of this run's own is mounted at $tfs"
 else
@@ -71,6 +93,22 @@ cp /bin/false "$work/new"
 same_size "$work/orig" "$work/new"
 chmod 0644 "$work/orig" "$work/new"
 digest=$(sha256sum "$work/orig" | cut -d' ' -f1)
+# The script agent: its interpreter a copy of zt-testtool; the bytes
+# written over it the same but for one letter of its usage text (so it
+# still runs, and asks as the pinned one would).
+cp "$TESTTOOL" "$work/iorig"
+"$py" - "$work/iorig" "$work/inew" <<'EOF2'
+import sys
+data = open(sys.argv[1], "rb").read()
+old = b"usage: zt-testtool logsink"
+assert data.count(old) == 1, "the usage text is not there once"
+open(sys.argv[2], "wb").write(data.replace(old, b"usage: zt-testtoox logsink"))
+EOF2
+chmod 0644 "$work/iorig" "$work/inew"
+idigest=$(sha256sum "$work/iorig" | cut -d' ' -f1)
+printf '#!%s script-decide\n' "$interp" >"$work/agent.sh"
+install -m 0755 "$work/agent.sh" "$script"
+sdigest=$(sha256sum "$script" | cut -d' ' -f1)
 start_logsink "$work"
 mkdir -m 0700 "$work/state"
 cat >"$work/ztd.conf" <<EOC
@@ -83,6 +121,14 @@ agents = (
     pam_services = ["zt-agent"];
     binary = "$binary";
     sha256 = ["$digest"];
+  },
+  {
+    name = "scripted";
+    accounts = ["$saccount"];
+    pam_services = ["zt-agent"];
+    binary = "$script";
+    sha256 = ["$sdigest", "$idigest"];
+    commands = ( { path = "/usr/bin/rsync"; risk = "low"; } );
   }
 );
 EOC
@@ -162,5 +208,43 @@ check "attack: precondition: the binary's ctime did not change ($changed, now $(
 out=$(session)
 check "attack: a session on the rewritten binary is refused ($out)" \
     has "$out" '^deny: '
+
+# ------------------------------------------------ a script's interpreter
+# ask: the script run by the second account; its process asks ztd about
+# itself (DECIDE without a grant: identity through the connection).
+ask() {
+	(cd "$work" && exec setpriv --reuid="$saccount" --regid="$saccount" \
+	    --clear-groups -- "$script" "$sock" exec /usr/bin/rsync 2>&1)
+}
+install -m 0755 "$work/iorig" "$interp"
+out=$(ask)
+check "interpreter: precondition: the script's process, its interpreter as pinned, is allowed ($out)" \
+    has "$out" '^allow risk=low'
+install -o "$saccount" -m 0755 "$work/iorig" "$interp"
+rm -f "$work/go"
+: >"$work/interp.out"
+(cd "$work" && exec setpriv --reuid="$saccount" --regid="$saccount" \
+    --clear-groups -- "$py" "$work/remap.py" "$interp" "$work/inew" \
+    "$work/go" all >"$work/interp.out" 2>"$work/interp.err") &
+track $!
+check "interpreter: the account maps the interpreter it owns" \
+    wait_for grep -qx mapped "$work/interp.out"
+chown root:root "$interp"
+chmod 0755 "$interp"
+check "interpreter: precondition: root took it over, the account's mapping stays writable (the script cannot run meanwhile: ETXTBSY)" \
+    sh -c "[ \"\$(stat -c %U:%a '$interp')\" = root:755 ] && grep -qx mapped '$work/interp.out' && ! [ -s '$work/interp.err' ]"
+sleep 3	# ZT_DIGEST_SETTLE_SECONDS (2): a lower bound, no deadline
+out=$("$TESTTOOL" session "$sock" "$suid" zt-agent </dev/null)
+check "interpreter: precondition: a session of the account opens, ztd hashing the interpreter by path as pinned ($out)" \
+    has "$out" '^allow '
+changed=$(ctime_of "$interp")
+touch "$work/go"
+check "interpreter: the account rewrote the interpreter through the mapping" \
+    wait_for grep -qx rewritten "$work/interp.out"
+check "interpreter: precondition: on disk it is the other bytes, its ctime unchanged ($changed)" \
+    sh -c "cmp -s '$interp' '$work/inew' && [ \"\$(stat -c '%.9Z' '$interp')\" = '$changed' ]"
+out=$(ask)
+check "interpreter: the script's process, run by the rewritten interpreter, is refused ($out)" \
+    has "$out" '^deny: identity: interpreter .* is not pinned'
 
 finish
