@@ -56,12 +56,7 @@ check "etcd auth on: root, and users h1 and h2 with their roles" \
     sh -c "ETCDCTL_API=3 etcdctl --endpoints '$endpoints' --cacert '$pki/ca.pem' --cert '$pki/admin.pem' --key '$pki/admin.key' --user h1:pw-h1-$$ put /ztgate/policy x 2>&1 | grep -q 'permission denied'"
 
 # ------------------------------------------------------------ the agent
-if ! add_test_account "$account"; then
-	not_ok "the account $account is added"
-	finish
-	exit
-fi
-ok "the account $account is added"
+require "the account $account is added" add_test_account "$account"
 bin=$work/bin
 mkdir -m 0755 "$bin"
 install -m 0755 "$PROBE" "$bin/agent"

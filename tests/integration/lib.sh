@@ -47,6 +47,20 @@ check() {
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
 
+# require "description" command...: check's TAP line, and a failure ends
+# the test there (what follows stands on it: an account, a mount).
+require() {
+	local what=$1
+	shift
+	if "$@"; then
+		ok "$what"
+		return 0
+	fi
+	not_ok "$what"
+	finish
+	exit 1
+}
+
 # quiet command...: run it with its output thrown away.
 quiet() {
 	"$@" >/dev/null 2>&1

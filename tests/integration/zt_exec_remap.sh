@@ -58,26 +58,14 @@ for f in "$PROBE" "$ZTEXEC"; do
 		exit
 	fi
 done
-if add_test_account "$account"; then
-	ok "the account $account is added"
-else
-	not_ok "the account $account is added"
-	finish
-	exit
-fi
+require "the account $account is added" add_test_account "$account"
 start_logsink "$work"
 mkdir -m 0755 "$bin"
 install -m 0755 "$PROBE" "$agent"
 check "zt-exec is installed setgid to this run's supervisor group" \
     supervisor_setup "$bin"
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
-if private_tmpfs "$tfs"; then
-	ok "a tmpfs of this run's own is mounted at $tfs"
-else
-	not_ok "a tmpfs of this run's own is mounted at $tfs"
-	finish
-	exit
-fi
+require "a tmpfs of this run's own is mounted at $tfs" private_tmpfs "$tfs"
 # The command as allowed: a copy of zt-probe (run as exit05 it exits 5);
 # what the agent writes over it: /bin/false (exits 1), both padded to the
 # same size (the kernel loads an ELF file's headers and segments, not its

@@ -111,13 +111,7 @@ for f in "$PROBE" "$ZTEXEC"; do
 		exit
 	fi
 done
-if add_test_account "$account"; then
-	ok "the account $account is added"
-else
-	not_ok "the account $account is added"
-	finish
-	exit
-fi
+require "the account $account is added" add_test_account "$account"
 uid=$(id -u "$account")
 start_logsink "$work"
 mkdir -m 0755 "$bin"

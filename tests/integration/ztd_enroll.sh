@@ -79,13 +79,7 @@ if [ -n "${ZT_SANITIZED:-}" ] || [ "$(id -u)" != 0 ] ||
 	finish
 	exit
 fi
-if add_test_account "$account"; then
-	ok "the account $account is added"
-else
-	not_ok "the account $account is added"
-	finish
-	exit
-fi
+require "the account $account is added" add_test_account "$account"
 mkdir -m 0755 "$work/bin"
 check "zt-exec is installed setgid to this run's supervisor group" \
     supervisor_setup "$work/bin"

@@ -62,29 +62,11 @@ ctime_of() { stat -c '%.9Z' "$1"; }  # FILE: its ctime, to the ns
 session() { "$TESTTOOL" session "$sock" "$uid" zt-agent </dev/null; }
 
 # ------------------------------------------------------------ setup
-if add_test_account "$account"; then
-	ok "the account $account is added"
-else
-	not_ok "the account $account is added"
-	finish
-	exit
-fi
+require "the account $account is added" add_test_account "$account"
 uid=$(id -u "$account")
-if add_test_account "$saccount"; then
-	ok "the account $saccount is added"
-else
-	not_ok "the account $saccount is added"
-	finish
-	exit
-fi
+require "the account $saccount is added" add_test_account "$saccount"
 suid=$(id -u "$saccount")
-if private_tmpfs "$tfs"; then
-	ok "a tmpfs of this run's own is mounted at $tfs"
-else
-	not_ok "a tmpfs of this run's own is mounted at $tfs"
-	finish
-	exit
-fi
+require "a tmpfs of this run's own is mounted at $tfs" private_tmpfs "$tfs"
 # The agent's binary: sleep; the bytes written over it: false; both
 # padded to one size (an ELF file's tail is not loaded; the size is part
 # of the key).
