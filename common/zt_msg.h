@@ -122,7 +122,9 @@ enum zt_field_tag {
 	ZT_F_CLIENTS = 7,	/* u32: connected clients */
 	ZT_F_MAX_CLIENTS = 8,	/* u32: client limit */
 	ZT_F_CONFIG = 9,	/* string: configuration file */
-	ZT_F_PID = 10,		/* u32: the daemon's pid */
+	ZT_F_PID = 10,		/* u32: the daemon's pid (STATUS), the
+				 * process acting (DECIDE, a REPORT's
+				 * RECORD) */
 	ZT_F_ATTEST_MODE = 11,	/* string: attestation mode configured */
 	ZT_F_RELOAD_ERROR = 12,	/* string: why the last reload failed */
 	ZT_F_AGENT = 13,	/* string: an agent's name */

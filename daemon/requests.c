@@ -997,6 +997,12 @@ answer_report(struct request *rq)
 		    .local = true };
 		enum action action;
 		const char *object;
+		uint32_t actor;
+
+		/* The process zt-exec served, as the kernel's notification
+		 * named it (it may have exited since); else zt-exec's. */
+		s.pid = zt_record_get_u32(&record, ZT_F_PID, &actor) == 0 &&
+		    actor > 0 && actor <= INT32_MAX ? (pid_t)actor : c->pid;
 
 		if (check_record(ztd, s.grant, &record, now, &action, &object,
 		    d.reason, sizeof(d.reason)) == 0) {

@@ -45,6 +45,7 @@ struct cache_entry {
 /* A hit waiting to be reported: the entry's proof and when it was. */
 struct report_hit {
 	uint32_t action;
+	pid_t actor;			/* the process served (0: none named) */
 	int64_t hit_ms;
 	char object[CACHE_OBJECT_MAX];
 	uint8_t token[ZT_TOKEN_SIZE];
@@ -149,6 +150,8 @@ put_record(struct ztconn *z, const struct report_hit *h, int64_t now)
 	    (r = zt_msg_put_bytes(&z->out, ZT_F_TOKEN, h->token,
 	    sizeof(h->token))) < 0 ||
 	    (r = zt_msg_put_u64(&z->out, ZT_F_CACHE_UNTIL, h->until_ms)) < 0 ||
+	    (h->actor > 0 && (r = zt_msg_put_u32(&z->out, ZT_F_PID,
+	    (uint32_t)h->actor)) < 0) ||
 	    (r = zt_msg_end_record(&z->out)) < 0) {
 		zt_msg_cancel_record(&z->out);
 		return r;
@@ -193,10 +196,11 @@ report_flush(struct ztconn *z)
 	return 0;
 }
 
-/* Queue a hit of cache entry E for ztd's audit (lock held).  False when
- * it can be neither queued nor flushed: the caller then asks ztd. */
+/* Queue a hit of cache entry E by ACTOR (> 0, or 0: none named) for
+ * ztd's audit (lock held).  False when it can be neither queued nor
+ * flushed: the caller then asks ztd. */
 static bool
-report_add(struct ztconn *z, const struct cache_entry *e)
+report_add(struct ztconn *z, const struct cache_entry *e, pid_t actor)
 {
 	struct report_hit *h;
 
@@ -205,6 +209,7 @@ report_add(struct ztconn *z, const struct cache_entry *e)
 		return false;
 	h = &z->report[z->report_count];
 	h->action = e->action;
+	h->actor = actor > 0 ? actor : 0;
 	h->hit_ms = ztconn_now_ms();
 	memcpy(h->object, e->object, sizeof(h->object));
 	memcpy(h->token, e->token, sizeof(h->token));
@@ -812,7 +817,7 @@ decide(struct ztconn *z, enum action action, const char *object,
 	    e->expires_ms > ztconn_now_ms() &&
 	    e->action == (uint32_t)action &&
 	    strcmp(e->object, object) == 0 &&
-	    report_add(z, e)) {
+	    report_add(z, e, actor)) {
 		/*
 		 * An allow decided ahead has no record until it is used:
 		 * its first use is sent to ztd now, before the answer

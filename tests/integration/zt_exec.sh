@@ -1352,6 +1352,22 @@ check "three connects in one run are allowed ($(printf "%s" "$out" | tr "\n" " "
     test "$(printf '%s\n' "$out" | grep -c ' ok getpid=ok')" -eq 3
 check "the repeated allow, served from zt-exec's cache, reaches the audit (cache=local)" \
     wait_for logged "decision=allow action=connect agent=\"probe\" .*object=\"tcp:127\\.0\\.0\\.1:$good_port\" .*cache=local"
+# pid= of a hit zt-exec served is the agent process it served (the one
+# that made the grant's first, uncached connect), not zt-exec's own.
+local_hit_pid() {
+	local line grant hpid mpid spid
+	line=$(grep "decision=allow action=connect agent=\"probe\" .*object=\"tcp:127\.0\.0\.1:$good_port\" .*cache=local" "$work/syslog.out" | tail -n 1)
+	grant=$(printf '%s' "$line" | sed -n 's/.* grant=\([0-9a-f]*\) .*/\1/p')
+	hpid=$(printf '%s' "$line" | sed -n 's/.* pid=\([0-9]*\) .*/\1/p')
+	mpid=$(grep "decision=allow action=connect agent=\"probe\" .*object=\"tcp:127\.0\.0\.1:$good_port\" .* grant=$grant cache=miss" "$work/syslog.out" | sed -n '1s/.* pid=\([0-9]*\) .*/\1/p')
+	spid=$(grep "grant $grant: agent probe .*launched by zt-exec pid" \
+	    "$work/syslog.out" | sed -n 's/.*zt-exec pid \([0-9]*\).*/\1/p')
+	diag "cache=local pid $hpid, the grant's first connect pid $mpid, zt-exec pid $spid"
+	[ -n "$hpid" ] && [ -n "$spid" ] && [ "$hpid" = "$mpid" ] &&
+	    [ "$hpid" != "$spid" ]
+}
+check "the hit's audit line names the agent process served, not zt-exec" \
+    local_hit_pid
 # The line above is the positive precondition: zt-exec's genuine hits carry
 # the token of their allow, so none of them is taken for a forgery.
 check "no hit zt-exec reported was refused as a forged report" \
