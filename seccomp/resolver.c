@@ -62,8 +62,10 @@
 #include "dnsmsg.h"
 #include "resolver.h"
 #include "tunnel.h"
+#include "zt_addr.h"
 #include "zt_clock.h"
 #include "zt_log.h"
+#include "zt_msg.h"
 
 #define UPSTREAMS_MAX 8
 #define IDLE_MS 30000			/* a silent agent connection ends */
@@ -139,6 +141,13 @@ struct conn {
 					 * each used once */
 	size_t n_ids;
 	struct dns_answer answer;
+	/* A LEARN sent for ANSWER, the reply already given (learn_settle):
+	 * its id (0: none), question, epoch, send time, what was given. */
+	uint32_t learn_id;
+	struct dns_question learn_q;
+	uint64_t learn_epoch;
+	int64_t learn_ms;
+	uint32_t learn_given;
 	uint8_t in[DNS_QUERY_MAX];
 	uint8_t up[DNS_ANSWER_MAX];
 	uint8_t out[DNS_REPLY_MAX + 2];
@@ -679,18 +688,50 @@ out:
 	return ok;
 }
 
-/* Tell ztd what A, the answer to Q, holds (LEARN), or recall what it kept
+/*
+ * What LEARN keeps of A when ztd allowed its question with FLAGS
+ * (ZT_RESOLVE_*), known before its reply: the addresses the question owns
+ * itself (no CNAME), each unless it is private (zt_addr_private, ztd's
+ * own test) and no rule naming it says private = true.  True with *KEPT
+ * when that is all A holds; false (a chain, a name no rule names) when
+ * only LEARN's reply can say.
+ */
+static bool
+learn_keeps(const struct dns_answer *a, uint32_t flags, uint32_t *kept)
+{
+	*kept = 0;
+	if (!(flags & ZT_RESOLVE_NAMED) || a->n_chain != 1)
+		return false;
+	for (size_t i = 0; i < a->n_addrs; i++) {
+		if (a->addrs[i].owner != 0)
+			return false;
+		if ((flags & ZT_RESOLVE_PRIVATE) ||
+		    !zt_addr_private(a->addrs[i].family, a->addrs[i].addr))
+			*kept |= 1u << i;
+	}
+	return true;
+}
+
+/*
+ * Tell ztd what A, the answer to Q, holds (LEARN), or recall what it kept
  * of the same answer before: 0 with *KEPT_CHAIN, *KEPT and *TTL (the
- * reply's TTLs at most), or -1 (not remembered: SERVFAIL). */
+ * reply's TTLs at most), or -1 (not remembered: SERVFAIL).  When ztd's
+ * allow of Q said what LEARN keeps (FLAGS, learn_keeps), the LEARN is
+ * sent and its answer left to learn_settle, after the agent's reply: the
+ * reply holds what ztd keeps, and the connect to an address of it waits
+ * for LEARN's answer in ztconn (allowed only by what ztd sent; ztd reads
+ * the LEARN before any later request on the connection anyway).
+ */
 static int
 learn(struct conn *c, const struct dns_question *q,
-    const struct dns_answer *a, size_t *kept_chain, uint32_t *kept,
-    uint32_t *ttl)
+    const struct dns_answer *a, const struct ztconn_verdict *v,
+    size_t *kept_chain, uint32_t *kept, uint32_t *ttl)
 {
 	struct resolver *r = c->r;
 	struct ztconn_answer addrs[DNS_ADDRS_MAX];
 	uint64_t epoch = ztconn_epoch(r->ztd);
 	int64_t now = ztconn_now_ms();
+	uint32_t given;
 	char why[160];
 
 	*ttl = r->max_ttl;
@@ -709,6 +750,28 @@ learn(struct conn *c, const struct dns_question *q,
 			.ttl = a->addrs[i].ttl,
 			.owner = a->addrs[i].owner,
 		};
+	/* Answered ahead of LEARN's reply only when no event of ztd's came
+	 * (and none is unread) since the question's allow V, which said
+	 * what LEARN keeps: a reload while the question was upstream is
+	 * LEARNed and answered as before (what ztd now keeps, or REFUSED). */
+	if (epoch != ZTCONN_EPOCH_UNSURE && epoch == v->epoch &&
+	    learn_keeps(a, v->resolve_flags, &given)) {
+		if (ztconn_learn_send(r->ztd, (const char (*)[256])a->chain,
+		    a->n_chain, addrs, a->n_addrs, &c->learn_id, why,
+		    sizeof(why)) < 0) {
+			zt_log(LOG_WARNING, "agent %s: resolver: dns:%s not "
+			    "remembered: %s", r->agent, q->name, why);
+			memo_note(r, q, a, epoch, now, 0, 0);
+			return -1;
+		}
+		c->learn_q = *q;
+		c->learn_epoch = epoch;
+		c->learn_ms = now;
+		c->learn_given = given;
+		*kept_chain = 1;
+		*kept = given;
+		return 0;
+	}
 	if (ztconn_learn(r->ztd, (const char (*)[256])a->chain, a->n_chain,
 	    addrs, a->n_addrs, kept_chain, kept, why, sizeof(why)) < 0) {
 		zt_log(LOG_WARNING, "agent %s: resolver: dns:%s not "
@@ -718,6 +781,38 @@ learn(struct conn *c, const struct dns_question *q,
 	}
 	memo_note(r, q, a, epoch, now, *kept_chain, *kept);
 	return 0;
+}
+
+/*
+ * The answer to the LEARN learn() sent for C's last question, once its
+ * reply is given: noted as learn() notes it.  An address given that ztd
+ * did not keep (a reload between the allow and the LEARN, no memory) is
+ * not remembered by ztd: a connect to it is refused there.
+ */
+static void
+learn_settle(struct conn *c)
+{
+	struct resolver *r = c->r;
+	size_t kept_chain;
+	uint32_t kept;
+	char why[160];
+
+	if (c->learn_id == 0)
+		return;
+	if (ztconn_learn_finish(r->ztd, c->learn_id, c->answer.n_chain,
+	    &kept_chain, &kept, why, sizeof(why)) < 0) {
+		zt_log(LOG_WARNING, "agent %s: resolver: dns:%s answered but "
+		    "not remembered (connects to it are refused): %s",
+		    r->agent, c->learn_q.name, why);
+		kept_chain = 0;
+		kept = 0;
+	} else if ((c->learn_given & ~kept) != 0 || kept_chain == 0)
+		zt_log(LOG_NOTICE, "agent %s: resolver: ztd kept less of "
+		    "dns:%s than was answered (the policy changed?): connects "
+		    "to the rest are refused", r->agent, c->learn_q.name);
+	c->learn_id = 0;
+	memo_note(r, &c->learn_q, &c->answer, c->learn_epoch, c->learn_ms,
+	    kept_chain, kept & c->learn_given);
 }
 
 /* The reply to the query of LEN bytes in C->in, into C->out + 2: its
@@ -765,7 +860,7 @@ answer(struct conn *c, size_t len)
 			break;
 		}
 	if (rcode != DNS_RCODE_SERVFAIL) {
-		if (learn(c, &q, a, &kept_chain, &kept, &ttl) < 0)
+		if (learn(c, &q, a, &v, &kept_chain, &kept, &ttl) < 0)
 			rcode = DNS_RCODE_SERVFAIL;
 		else if (kept_chain == 0)
 			rcode = DNS_RCODE_REFUSED;
@@ -795,12 +890,15 @@ serve(struct conn *c)
 		    read_exact(c->fd, c->in, size, zt_monotonic_ms() +
 		    READ_MS) < 0)
 			break;		/* FORMERR needs the header: drop */
-		if ((n = answer(c, size)) < 0)
-			break;
-		c->out[0] = (uint8_t)(n >> 8);
-		c->out[1] = (uint8_t)n;
-		if (write_exact(c->fd, c->out, (size_t)n + 2,
-		    zt_monotonic_ms() + READ_MS) < 0)
+		if ((n = answer(c, size)) >= 0) {
+			c->out[0] = (uint8_t)(n >> 8);
+			c->out[1] = (uint8_t)n;
+			n = write_exact(c->fd, c->out, (size_t)n + 2,
+			    zt_monotonic_ms() + READ_MS);
+		}
+		/* The reply given, LEARN's answer (every one sent). */
+		learn_settle(c);
+		if (n < 0)
 			break;
 	}
 	/* Out of resolver_close_all's reach before the number is closed

@@ -40,6 +40,7 @@ struct cache_entry {
 	bool ahead;			/* decided before it was asked: used
 					 * only while caught_up */
 	bool unrecorded;		/* ahead, and no use reported yet */
+	uint32_t flags;			/* a resolve's: ZT_RESOLVE_* */
 };
 
 /* A hit waiting to be reported: the entry's proof and when it was. */
@@ -53,6 +54,9 @@ struct report_hit {
 
 struct wait_slot {
 	bool busy, done;
+	bool learn;			/* a LEARN's: its connects decided
+					 * ahead are kept as it is read */
+	uint64_t epoch;			/* learn: the cache's when sent */
 	uint32_t id;
 	int status;			/* 0: reply is a reply */
 	struct zt_msg reply;
@@ -294,6 +298,12 @@ handle_message(struct ztconn *z, const struct zt_msg *m, bool *ended,
 			 * which the next datagram overwrites. */
 			s->status = zt_msg_decode(&s->reply, m->wire, m->size);
 			s->done = true;
+			/* A LEARN's connects decided ahead, kept as its answer
+			 * is read, in its turn: a connect waiting for it
+			 * (learn_wait) finds them then. */
+			if (s->learn && s->status == 0)
+				cache_keep_ahead(z, &s->reply, s->epoch,
+				    ACTION_CONNECT);
 			/* AGENT_PID's answer, in its turn: what it allows
 			 * ahead is kept before any later event is read. */
 			if (z->ahead_id != 0 && s->id == z->ahead_id) {
@@ -509,6 +519,7 @@ ask_begin(struct ztconn *z, enum zt_msg_type type, struct wait_slot **out)
 		return -EBUSY;
 	slot->busy = true;
 	slot->done = false;
+	slot->learn = false;
 	slot->id = ++z->next_id;
 	if (slot->id == 0)
 		slot->id = ++z->next_id;
@@ -722,7 +733,7 @@ catch_up(struct ztconn *z)
 static void
 cache_keep(struct ztconn *z, uint32_t action, const char *object,
     uint32_t ttl, const void *token, size_t token_size, uint64_t until_ms,
-    bool ahead)
+    bool ahead, uint32_t flags)
 {
 	struct cache_entry *e = cache_slot(z, action, object);
 	int64_t now = ztconn_now_ms(), until = now + ttl;
@@ -746,6 +757,7 @@ cache_keep(struct ztconn *z, uint32_t action, const char *object,
 	e->expires_ms = until;
 	e->ahead = ahead;
 	e->unrecorded = ahead;
+	e->flags = flags;
 }
 
 /*
@@ -765,7 +777,7 @@ cache_keep_ahead(struct ztconn *z, const struct zt_msg *reply, uint64_t epoch,
 	    zt_msg_get_record(reply, ZT_F_ALLOWS, &allows) < 0)
 		return;
 	while (zt_record_next(&allows, ZT_F_ALLOW, &cursor, &allow) == 0) {
-		uint32_t action = 0, ttl = 0;
+		uint32_t action = 0, ttl = 0, flags = 0;
 		uint64_t until_ms = 0;
 		const char *object = "";
 		const void *token = NULL;
@@ -777,9 +789,42 @@ cache_keep_ahead(struct ztconn *z, const struct zt_msg *reply, uint64_t epoch,
 		zt_record_get_u32(&allow, ZT_F_TTL_MS, &ttl);
 		zt_record_get_bytes(&allow, ZT_F_TOKEN, &token, &token_size);
 		zt_record_get_u64(&allow, ZT_F_CACHE_UNTIL, &until_ms);
+		zt_record_get_u32(&allow, ZT_F_FLAGS, &flags);
 		if (action == (uint32_t)only)
 			cache_keep(z, action, object, ttl, token, token_size,
-			    until_ms, true);
+			    until_ms, true, flags);
+	}
+}
+
+/*
+ * Wait (lock held, let go meanwhile) until no LEARN sent is unanswered,
+ * ZTCONN_WAIT_MS at most: the grant's resolver answers the agent as soon
+ * as LEARN is sent, and the connect that follows is allowed ahead by its
+ * answer (kept in the cache as it is read).  Asking ztd instead would be
+ * answered after the LEARN anyway (one connection, read in order), one
+ * round trip later.  Nothing is allowed here: only what ztd sent is.
+ */
+static void
+learn_wait_all(struct ztconn *z)
+{
+	struct timespec deadline;
+	bool pending = true, timed = false;
+
+	while (pending && !z->stopping && z->fd >= 0) {
+		pending = false;
+		for (size_t i = 0; i < WAIT_SLOTS && !pending; i++)
+			pending = z->slots[i].busy && z->slots[i].learn &&
+			    !z->slots[i].done;
+		if (!pending)
+			break;
+		if (!timed) {
+			clock_gettime(CLOCK_MONOTONIC, &deadline);
+			deadline.tv_sec += ZTCONN_WAIT_MS / 1000;
+			timed = true;
+		}
+		if (pthread_cond_timedwait(&z->cond, &z->lock, &deadline) ==
+		    ETIMEDOUT)
+			break;
 	}
 }
 
@@ -793,7 +838,7 @@ decide(struct ztconn *z, enum action action, const char *object,
 {
 	struct cache_entry *e = cache_slot(z, (uint32_t)action, object);
 	struct wait_slot *slot = NULL;
-	uint32_t decision = 0, ttl = 0, risk = 1, tunnel = 0;
+	uint32_t decision = 0, ttl = 0, risk = 1, tunnel = 0, flags = 0;
 	const char *text = "";
 	const void *token = NULL;
 	size_t token_size = 0;
@@ -804,6 +849,10 @@ decide(struct ztconn *z, enum action action, const char *object,
 	pthread_mutex_lock(&z->lock);
 	if (!usable(z, out->reason, sizeof(out->reason)))
 		goto out;
+	/* A LEARN sent before may bring this connect's allow: its answer is
+	 * waited for first (the resolver answers the agent before it). */
+	if (cached && action == ACTION_CONNECT)
+		learn_wait_all(z);
 	if (cached && e->expires_ms > ztconn_now_ms() &&
 	    e->action == (uint32_t)action &&
 	    strcmp(e->object, object) == 0 &&
@@ -827,6 +876,8 @@ decide(struct ztconn *z, enum action action, const char *object,
 		e->unrecorded = false;
 		out->allow = true;
 		out->local = true;
+		out->resolve_flags = e->flags;
+		out->epoch = z->cache_epoch;
 		snprintf(out->reason, sizeof(out->reason), "cached allow");
 		goto out;
 	}
@@ -852,6 +903,10 @@ ask:
 	zt_msg_get_u32(&slot->reply, ZT_F_RISK, &risk);
 	snprintf(out->reason, sizeof(out->reason), "%s", text);
 	out->allow = decision == ZT_DECISION_ALLOW;
+	if (out->allow && action == ACTION_RESOLVE &&
+	    zt_msg_get_u32(&slot->reply, ZT_F_FLAGS, &flags) == 0)
+		out->resolve_flags = flags;
+	out->epoch = epoch;		/* an event since: no longer it */
 	if (out->allow && zt_msg_get_u32(&slot->reply, ZT_F_TUNNEL,
 	    &tunnel) == 0 && tunnel != 0) {
 		out->tunnel = true;
@@ -872,7 +927,7 @@ ask:
 	    &token_size) == 0 &&
 	    zt_msg_get_u64(&slot->reply, ZT_F_CACHE_UNTIL, &until_ms) == 0)
 		cache_keep(z, (uint32_t)action, object, ttl, token, token_size,
-		    until_ms, false);
+		    until_ms, false, out->resolve_flags);
 free_slot:
 	if (slot != NULL)
 		slot->busy = false;
@@ -1003,17 +1058,14 @@ put_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
 }
 
 int
-ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
-    const struct ztconn_answer *addrs, size_t n_addrs, size_t *kept_chain,
-    uint32_t *kept, char *why, size_t size)
+ztconn_learn_send(struct ztconn *z, const char (*chain)[256], size_t n_chain,
+    const struct ztconn_answer *addrs, size_t n_addrs, uint32_t *id,
+    char *why, size_t size)
 {
 	struct wait_slot *slot = NULL;
-	uint32_t count = 0, flags = 0;
-	uint64_t epoch;
 	int r;
 
-	*kept_chain = 0;
-	*kept = 0;
+	*id = 0;
 	pthread_mutex_lock(&z->lock);
 	if (!usable(z, why, size)) {
 		r = ZT_E_PERM;
@@ -1024,20 +1076,90 @@ ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
 		snprintf(why, size, "could not tell ztd: %s", zt_strerror(r));
 		goto out;
 	}
-	epoch = z->cache_epoch;
-	if ((r = ask_finish(z, slot, -1, ZT_MSG_REPORT_REPLY, why,
-	    size)) < 0)
+	slot->learn = true;
+	slot->epoch = z->cache_epoch;
+	if ((r = zt_msg_send(z->fd, &z->out)) < 0) {
+		snprintf(why, size, "could not tell ztd: %s", zt_strerror(r));
 		goto out;
-	zt_msg_get_u32(&slot->reply, ZT_F_COUNT, &count);
-	zt_msg_get_u32(&slot->reply, ZT_F_FLAGS, &flags);
-	cache_keep_ahead(z, &slot->reply, epoch, ACTION_CONNECT);
-	*kept_chain = count < n_chain ? count : n_chain;
-	*kept = flags;
+	}
+	*id = slot->id;
+	slot = NULL;			/* learn_finish's */
 out:
-	if (slot != NULL)
+	if (slot != NULL) {
+		slot->learn = false;
 		slot->busy = false;
+	}
 	pthread_mutex_unlock(&z->lock);
 	return r;
+}
+
+int
+ztconn_learn_finish(struct ztconn *z, uint32_t id, size_t n_chain,
+    size_t *kept_chain, uint32_t *kept, char *why, size_t size)
+{
+	struct wait_slot *slot = NULL;
+	struct timespec deadline;
+	uint32_t count = 0, flags = 0;
+	const char *text = "";
+	int r;
+
+	*kept_chain = 0;
+	*kept = 0;
+	pthread_mutex_lock(&z->lock);
+	for (size_t i = 0; i < WAIT_SLOTS && slot == NULL; i++)
+		if (z->slots[i].busy && z->slots[i].learn &&
+		    z->slots[i].id == id && id != 0)
+			slot = &z->slots[i];
+	if (slot == NULL) {
+		snprintf(why, size, "no LEARN %u is waiting", id);
+		r = ZT_E_PROTOCOL;
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += ZTCONN_WAIT_MS / 1000;
+	take_reply(z, slot, &deadline);
+	if (!slot->done) {
+		snprintf(why, size, "ztd did not answer in time");
+		r = ZT_E_TIMEOUT;
+	} else if (slot->status != 0) {
+		snprintf(why, size, "the connection to ztd was lost");
+		r = slot->status;
+	} else if ((r = zt_client_reply_error(&slot->reply,
+	    ZT_MSG_REPORT_REPLY, &text)) != 0)
+		snprintf(why, size, "ztd: %s%s%s", zt_strerror(r),
+		    text[0] ? ": " : "", text);
+	if (r == 0) {
+		/* Its connects decided ahead were kept as it was read. */
+		zt_msg_get_u32(&slot->reply, ZT_F_COUNT, &count);
+		zt_msg_get_u32(&slot->reply, ZT_F_FLAGS, &flags);
+		*kept_chain = count < n_chain ? count : n_chain;
+		*kept = flags;
+	}
+	/* Answered, failed or timed out: no connect waits for it any more
+	 * (one that asks ztd now is asked after it on the connection). */
+	slot->learn = false;
+	slot->busy = false;
+	pthread_cond_broadcast(&z->cond);
+out:
+	pthread_mutex_unlock(&z->lock);
+	return r;
+}
+
+int
+ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
+    const struct ztconn_answer *addrs, size_t n_addrs, size_t *kept_chain,
+    uint32_t *kept, char *why, size_t size)
+{
+	uint32_t id;
+	int r;
+
+	*kept_chain = 0;
+	*kept = 0;
+	if ((r = ztconn_learn_send(z, chain, n_chain, addrs, n_addrs, &id,
+	    why, size)) < 0)
+		return r;
+	return ztconn_learn_finish(z, id, n_chain, kept_chain, kept, why,
+	    size);
 }
 
 void
