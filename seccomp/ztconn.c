@@ -24,6 +24,7 @@
 #define CACHE_SLOTS 512		/* a multiple of 64 (cache_used) */
 #define CACHE_OBJECT_MAX 256		/* longer objects are not cached */
 #define WAIT_SLOTS 64
+_Static_assert(WAIT_SLOTS <= 64, "struct ztconn's learning has a bit a slot");
 #define REPORT_QUEUE_MAX ZT_REPORT_RECORDS_MAX	/* hits waiting */
 #define REPORT_DELAY_MS 800		/* flushed within 1 s of a hit */
 #define CATCH_UP_MS 1000		/* waited for the reader at most */
@@ -88,6 +89,10 @@ struct ztconn {
 					 * (take_reply), 0: none */
 	int direct_wake;		/* an eventfd: the reader read it */
 	struct wait_slot slots[WAIT_SLOTS];
+	uint64_t learning;		/* bit i: slots[i] a LEARN sent and not
+					 * finished (a bit each, so that no
+					 * page of a slot never used is
+					 * touched: 64 faults, profiled) */
 	struct cache_entry cache[CACHE_SLOTS];
 	/* The slots ever filled since the last drop: a drop clears these
 	 * only, so that it writes no page of the cache a grant never used
@@ -543,6 +548,7 @@ take_reply(struct ztconn *z, struct wait_slot *slot,
     const struct timespec *deadline)
 {
 	bool direct = z->direct == 0 && z->direct_wake >= 0;
+	uint32_t id = slot->id;
 	int fd = z->fd;
 
 	if (direct) {
@@ -551,7 +557,9 @@ take_reply(struct ztconn *z, struct wait_slot *slot,
 		z->direct = slot->id;
 		eventfd_read(z->direct_wake, &ignored);	/* a stale one */
 	}
-	while (!slot->done) {
+	/* Until it is answered, or freed and taken again by its owner (a
+	 * LEARN waited for by a connect, learn_wait_all). */
+	while (!slot->done && slot->busy && slot->id == id) {
 		struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
 		    { .fd = z->direct_wake, .events = POLLIN } };
 		struct timespec now;
@@ -568,7 +576,7 @@ take_reply(struct ztconn *z, struct wait_slot *slot,
 		n = recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
 		if (n == (ssize_t)sizeof(head) &&
 		    ((uint32_t)head[8] << 24 | (uint32_t)head[9] << 16 |
-		    (uint32_t)head[10] << 8 | head[11]) == slot->id) {
+		    (uint32_t)head[10] << 8 | head[11]) == id) {
 			bool ended = false, event_seen = false;
 			int r = zt_msg_recv(fd, &z->scratch);
 
@@ -808,23 +816,28 @@ static void
 learn_wait_all(struct ztconn *z)
 {
 	struct timespec deadline;
-	bool pending = true, timed = false;
+	bool timed = false;
 
-	while (pending && !z->stopping && z->fd >= 0) {
-		pending = false;
-		for (size_t i = 0; i < WAIT_SLOTS && !pending; i++)
-			pending = z->slots[i].busy && z->slots[i].learn &&
-			    !z->slots[i].done;
-		if (!pending)
+	while (!z->stopping && z->fd >= 0) {
+		struct wait_slot *slot = NULL;
+
+		for (uint64_t bits = z->learning; bits != 0 && slot == NULL;
+		    bits &= bits - 1)
+			if (!z->slots[__builtin_ctzll(bits)].done)
+				slot = &z->slots[__builtin_ctzll(bits)];
+		if (slot == NULL)
 			break;
 		if (!timed) {
 			clock_gettime(CLOCK_MONOTONIC, &deadline);
 			deadline.tv_sec += ZTCONN_WAIT_MS / 1000;
 			timed = true;
 		}
-		if (pthread_cond_timedwait(&z->cond, &z->lock, &deadline) ==
-		    ETIMEDOUT)
-			break;
+		/* Taken off the connection here when it is next there (the
+		 * resolver's thread is most often still giving the agent
+		 * its reply): the reader's wake-up saved. */
+		take_reply(z, slot, &deadline);
+		if (!slot->done && slot->busy && slot->learn)
+			break;		/* timed out */
 	}
 }
 
@@ -1083,6 +1096,7 @@ ztconn_learn_send(struct ztconn *z, const char (*chain)[256], size_t n_chain,
 		goto out;
 	}
 	*id = slot->id;
+	z->learning |= 1ull << (slot - z->slots);
 	slot = NULL;			/* learn_finish's */
 out:
 	if (slot != NULL) {
@@ -1106,10 +1120,10 @@ ztconn_learn_finish(struct ztconn *z, uint32_t id, size_t n_chain,
 	*kept_chain = 0;
 	*kept = 0;
 	pthread_mutex_lock(&z->lock);
-	for (size_t i = 0; i < WAIT_SLOTS && slot == NULL; i++)
-		if (z->slots[i].busy && z->slots[i].learn &&
-		    z->slots[i].id == id && id != 0)
-			slot = &z->slots[i];
+	for (uint64_t bits = z->learning; bits != 0 && slot == NULL;
+	    bits &= bits - 1)
+		if (z->slots[__builtin_ctzll(bits)].id == id)
+			slot = &z->slots[__builtin_ctzll(bits)];
 	if (slot == NULL) {
 		snprintf(why, size, "no LEARN %u is waiting", id);
 		r = ZT_E_PROTOCOL;
@@ -1137,6 +1151,7 @@ ztconn_learn_finish(struct ztconn *z, uint32_t id, size_t n_chain,
 	}
 	/* Answered, failed or timed out: no connect waits for it any more
 	 * (one that asks ztd now is asked after it on the connection). */
+	z->learning &= ~(1ull << (slot - z->slots));
 	slot->learn = false;
 	slot->busy = false;
 	pthread_cond_broadcast(&z->cond);
