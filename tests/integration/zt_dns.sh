@@ -568,6 +568,27 @@ hold_again() {
 }
 first_ok='^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ ttl=[0-9]+ connect=ok$'
 
+# ztd's allow of a question says what LEARN will keep of its answer (a
+# host rule names it; one says private = true), so the resolver gives the
+# agent its answer before LEARN's reply, and only that: pub.zt2.test's
+# rule lacks private = true and its answer is in 127.0.0.0/8, so the
+# agent is given no address and a connect to it, on the same grant right
+# after the answer, is refused by ztd (it did not keep it); api.zt.test's
+# rule says private = true: kept, and the connect goes through.
+seen=$(sink_lines)
+hold_start "$work/early-priv.out" 124a api.zt.test "$net.10"
+check "with private = true, a private answer is given and connects at once ($(head -n 1 "$work/early-priv.out"))" \
+    grep -qE "$first_ok" "$work/early-priv.out"
+stop_pid "$holder"
+hold_start "$work/early-pub.out" 124b pub.zt2.test "$net.13"
+check "the upstream answered pub.zt2.test again" \
+    test "$(grep -ciF ' pub.zt2.test. A IN' "$work/unbound.log")" -ge 2
+check "without private = true, the private answer holds no address and its connect is refused ($(head -n 1 "$work/early-pub.out"))" \
+    grep -qE '^first rcode=0 qd=1 an=0 ar=0 bytes=[0-9]+( ttl=[0-9]+)? connect=EACCES$' "$work/early-pub.out"
+check "that connect is audited as ztd's deny" \
+    wait_for logged_since "$seen" "decision=deny action=connect agent=\"dns\" .*object=\"tcp:$net.13:$svc_port\""
+stop_pid "$holder"
+
 # The resolver notes what ztd kept of an answer (LEARN): the same question
 # again soon after (within 10 s, half its TTL) is answered from the note,
 # without the upstream nor telling ztd again, its TTLs cut to what ztd

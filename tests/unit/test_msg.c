@@ -1695,6 +1695,63 @@ test_allows_ahead(void **state)
 	free(m);
 }
 
+/* A resolve's allow says what LEARN will keep (ZT_RESOLVE_*, FLAGS): in
+ * a DECISION, and in an ALLOW decided ahead (optional there). */
+static void
+test_resolve_flags(void **state)
+{
+	static const uint8_t token[ZT_TOKEN_SIZE] = { 4, 5, 6 };
+	struct zt_msg *m = malloc(2 * sizeof(*m));
+	struct zt_record allows, allow;
+	size_t cursor = 0;
+	uint32_t flags = 0;
+
+	(void)state;
+	assert_non_null(m);
+	assert_code(zt_msg_init(&m[0], ZT_MSG_DECISION, 13), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_DECISION, ZT_DECISION_ALLOW),
+	    0);
+	assert_code(zt_msg_put_str(&m[0], ZT_F_REASON, "host rule"), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_FLAGS,
+	    ZT_RESOLVE_NAMED | ZT_RESOLVE_PRIVATE), 0);
+	assert_code(zt_msg_decode(&m[1], m[0].wire, m[0].size), 0);
+	assert_code(zt_msg_get_u32(&m[1], ZT_F_FLAGS, &flags), 0);
+	assert_int_equal(flags, ZT_RESOLVE_NAMED | ZT_RESOLVE_PRIVATE);
+
+	assert_code(zt_msg_init(&m[0], ZT_MSG_REPORT_REPLY, 14), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_COUNT, 1), 0);
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOWS), 0);
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOW), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_ACTION, 9), 0);
+	assert_code(zt_msg_put_str(&m[0], ZT_F_OBJECT, "dns:api.example"), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_TTL_MS, 60000), 0);
+	assert_code(zt_msg_put_bytes(&m[0], ZT_F_TOKEN, token, sizeof(token)),
+	    0);
+	assert_code(zt_msg_put_u64(&m[0], ZT_F_CACHE_UNTIL, 42), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_FLAGS, ZT_RESOLVE_NAMED), 0);
+	assert_code(zt_msg_end_record(&m[0]), 0);
+	/* Without FLAGS (a connect's): complete too. */
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOW), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_ACTION, 6), 0);
+	assert_code(zt_msg_put_str(&m[0], ZT_F_OBJECT, "tcp:192.0.2.1:443"),
+	    0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_TTL_MS, 60000), 0);
+	assert_code(zt_msg_put_bytes(&m[0], ZT_F_TOKEN, token, sizeof(token)),
+	    0);
+	assert_code(zt_msg_put_u64(&m[0], ZT_F_CACHE_UNTIL, 42), 0);
+	assert_code(zt_msg_end_record(&m[0]), 0);
+	assert_code(zt_msg_end_record(&m[0]), 0);
+	assert_code(zt_msg_decode(&m[1], m[0].wire, m[0].size), 0);
+	assert_code(zt_msg_get_record(&m[1], ZT_F_ALLOWS, &allows), 0);
+	assert_code(zt_record_next(&allows, ZT_F_ALLOW, &cursor, &allow), 0);
+	flags = 0;
+	assert_code(zt_record_get_u32(&allow, ZT_F_FLAGS, &flags), 0);
+	assert_int_equal(flags, ZT_RESOLVE_NAMED);
+	assert_code(zt_record_next(&allows, ZT_F_ALLOW, &cursor, &allow), 0);
+	assert_true(zt_record_get_u32(&allow, ZT_F_FLAGS, &flags) < 0);
+	free(m);
+}
+
 static void
 test_roundtrip(void **state)
 {
@@ -3160,6 +3217,7 @@ static const struct CMUnitTest single_tests[] = {
 	cmocka_unit_test(test_records),
 	cmocka_unit_test(test_learn_answers),
 	cmocka_unit_test(test_allows_ahead),
+	cmocka_unit_test(test_resolve_flags),
 	cmocka_unit_test(test_reply_error_other_type),
 	cmocka_unit_test(test_init_unknown_type),
 	cmocka_unit_test(test_schema_capacity),
