@@ -24,7 +24,13 @@
  *     are few (unbound's incoming-num-tcp: 10 by default);
  *   - ztd is told the CNAME chain and the addresses (LEARN), checks them
  *     against the policy and says which it remembers; the agent's answer
- *     holds those only, TTLs cut to dns.max_ttl.  What ztd kept is noted
+ *     holds those only, TTLs cut to dns.max_ttl.  When ztd's allow of the
+ *     question said what LEARN keeps (ZT_RESOLVE_*: a host rule names it,
+ *     one says private = true) and the answer has no CNAME, the agent is
+ *     answered right after LEARN is sent, with the addresses ztd will
+ *     keep (zt_addr_private, ztd's own test), and LEARN's reply taken
+ *     after (learn_settle); the connect to such an address waits for that
+ *     reply in ztconn, and is allowed only by what ztd sent.  What ztd kept is noted
  *     here (MEMO_SLOTS questions): while nothing ztd pushed has come
  *     since (ztconn_epoch), the same answer again, whose TTLs would not
  *     shorten what ztd remembers, is answered with what ztd kept without
@@ -34,11 +40,15 @@
  *     Within those bounds the note answers an allowed question itself,
  *     without the upstream (memo_answer), as a cache: never past a kept
  *     record's TTL (cut to max_ttl) nor what ztd remembers.
+ * Each agent connection is bridged through a loopback listener kept
+ * from one to the next (by family; tunnel_bridge_agent_via: whoever else
+ * connected to it is closed first, only the agent's socket is taken).
  * The resolver's first thread starts with it and, while the agent starts,
  * makes what the first question would wait for: a connection to the
  * first upstream (in the pool as any idle one, nothing sent on it before a
- * question ztd allowed) and the pages the first answers write (the notes,
- * the first connection slots, ztconn's first reply and report); each
+ * question ztd allowed), the IPv4 bridge listener and the pages the first
+ * answers write (the notes, the first connection slots, ztconn's first
+ * reply and report); each
  * serving thread, as it starts, readies ldns (its code, the dynamic
  * linker's binding, the thread's malloc arena) and its stack.
  * Memory is bounded by RESOLVER_CONNS_MAX connections and their buffers,
@@ -128,6 +138,12 @@ struct resolver {
 	size_t untimed;			/* of those waiting: with no timer */
 	struct upconn pool[UPSTREAM_POOL];
 	struct memo *memos;		/* MEMO_SLOTS, made once */
+	/* The loopback listener agent connections are bridged through, by
+	 * family (AF_INET, AF_INET6), kept from one to the next (-1: none
+	 * yet), and whether a bridge uses it now (then another makes a
+	 * one-shot listener of its own). */
+	int bridge_lfd[2];
+	bool bridging[2];
 };
 
 /* One agent connection's state and buffers: a fixed slot, so that what
@@ -268,6 +284,7 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
 	pthread_condattr_destroy(&attr);
 	for (size_t i = 0; i < UPSTREAM_POOL; i++)
 		r->pool[i].fd = -1;
+	r->bridge_lfd[0] = r->bridge_lfd[1] = -1;
 	for (size_t i = 0; i < RESOLVER_CONNS_MAX; i++) {
 		r->conns[i].r = r;
 		r->conns[i].fd = -1;
@@ -1032,6 +1049,17 @@ first_main(void *arg)
 	/* The connection first: a question may wait for it. */
 	if (r->n_upstream > 0 && (fd = upstream_open(r, 0, 0)) >= 0)
 		upstream_give(r, 0, fd);
+	/* The IPv4 bridge listener, unless the first connection made it. */
+	if ((fd = tunnel_bridge_listener(AF_INET)) >= 0) {
+		pthread_mutex_lock(&r->lock);
+		if (r->bridge_lfd[0] < 0 && !r->bridging[0] && !r->closed) {
+			r->bridge_lfd[0] = fd;
+			fd = -1;
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (fd >= 0)
+			close(fd);
+	}
 	pthread_mutex_lock(&r->lock);
 	r->opening = false;
 	pthread_cond_broadcast(&r->opened);
@@ -1075,6 +1103,50 @@ start_first_thread(struct resolver *r)
 	}
 }
 
+/*
+ * Bridge the agent's socket SFD (tunnel_bridge_agent) through the
+ * resolver's listener of its family, kept from one connection to the
+ * next (made here the first time): no listener made and closed on the
+ * connect's path.  One bridge uses it at a time; another meanwhile makes
+ * its own.  A listener a bridge failed on is closed, not kept.
+ */
+static int
+bridge(struct resolver *r, int sfd)
+{
+	int domain, i, lfd = -1, fd;
+	socklen_t dl = sizeof(domain);
+	bool mine = false;
+
+	if (getsockopt(sfd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0)
+		return -errno;
+	if (domain != AF_INET && domain != AF_INET6)
+		return tunnel_bridge_agent(sfd);
+	i = domain == AF_INET6;
+	pthread_mutex_lock(&r->lock);
+	if (!r->bridging[i] && !r->closed) {
+		r->bridging[i] = mine = true;
+		lfd = r->bridge_lfd[i];
+		r->bridge_lfd[i] = -1;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!mine)
+		return tunnel_bridge_agent(sfd);
+	if (lfd < 0 && (lfd = tunnel_bridge_listener(domain)) < 0)
+		fd = lfd;
+	else
+		fd = tunnel_bridge_agent_via(sfd, lfd);
+	pthread_mutex_lock(&r->lock);
+	if (fd >= 0 && !r->closed) {
+		r->bridge_lfd[i] = lfd;
+		lfd = -1;
+	}
+	r->bridging[i] = false;
+	pthread_mutex_unlock(&r->lock);
+	if (lfd >= 0)
+		close(lfd);
+	return fd;
+}
+
 int
 resolver_connect(struct resolver *r, int sfd, pid_t actor)
 {
@@ -1091,7 +1163,7 @@ resolver_connect(struct resolver *r, int sfd, pid_t actor)
 	}
 	c->fd = -2;			/* taken */
 	pthread_mutex_unlock(&r->lock);
-	if ((fd = tunnel_bridge_agent(sfd)) < 0) {
+	if ((fd = bridge(r, sfd)) < 0) {
 		e = fd;
 		goto free_slot;
 	}
@@ -1126,6 +1198,11 @@ resolver_close_all(struct resolver *r)
 		if (r->pool[i].fd >= 0) {
 			close(r->pool[i].fd);
 			r->pool[i].fd = -1;
+		}
+	for (size_t i = 0; i < 2; i++)
+		if (r->bridge_lfd[i] >= 0) {
+			close(r->bridge_lfd[i]);
+			r->bridge_lfd[i] = -1;
 		}
 	pthread_cond_broadcast(&r->ready);
 	pthread_mutex_unlock(&r->lock);
