@@ -714,7 +714,7 @@ out:
  * only LEARN's reply can say.
  */
 static bool
-learn_keeps(const struct dns_answer *a, uint32_t flags, uint32_t *kept)
+given_ahead(const struct dns_answer *a, uint32_t flags, uint32_t *kept)
 {
 	*kept = 0;
 	if (!(flags & ZT_RESOLVE_NAMED) || a->n_chain != 1)
@@ -733,7 +733,7 @@ learn_keeps(const struct dns_answer *a, uint32_t flags, uint32_t *kept)
  * Tell ztd what A, the answer to Q, holds (LEARN), or recall what it kept
  * of the same answer before: 0 with *KEPT_CHAIN, *KEPT and *TTL (the
  * reply's TTLs at most), or -1 (not remembered: SERVFAIL).  When ztd's
- * allow of Q said what LEARN keeps (FLAGS, learn_keeps), the LEARN is
+ * allow of Q said what LEARN keeps (FLAGS, given_ahead), the LEARN is
  * sent and its answer left to learn_settle, after the agent's reply: the
  * reply holds what ztd keeps, and the connect to an address of it waits
  * for LEARN's answer in ztconn (allowed only by what ztd sent; ztd reads
@@ -772,7 +772,7 @@ learn(struct conn *c, const struct dns_question *q,
 	 * what LEARN keeps: a reload while the question was upstream is
 	 * LEARNed and answered as before (what ztd now keeps, or REFUSED). */
 	if (epoch != ZTCONN_EPOCH_UNSURE && epoch == v->epoch &&
-	    learn_keeps(a, v->resolve_flags, &given)) {
+	    given_ahead(a, v->resolve_flags, &given)) {
 		if (ztconn_learn_send(r->ztd, (const char (*)[256])a->chain,
 		    a->n_chain, addrs, a->n_addrs, &c->learn_id, why,
 		    sizeof(why)) < 0) {
