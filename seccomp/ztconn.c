@@ -615,18 +615,32 @@ take_reply(struct ztconn *z, struct wait_slot *slot,
  * Send z->out (with PIDFD, -1: none) and wait for SLOT's reply of type
  * EXPECTED (lock held; released while waiting).  0, or a reason in WHY.
  */
+static int await_reply(struct ztconn *z, struct wait_slot *slot,
+    enum zt_msg_type expected, char *why, size_t size);
+
 static int
 ask_finish(struct ztconn *z, struct wait_slot *slot, int pidfd,
     enum zt_msg_type expected, char *why, size_t size)
 {
-	struct timespec deadline;
-	const char *text = "";
 	int r;
 
 	if ((r = zt_msg_send_fd(z->fd, &z->out, pidfd)) < 0) {
 		snprintf(why, size, "could not ask ztd: %s", zt_strerror(r));
 		return r;
 	}
+	return await_reply(z, slot, expected, why, size);
+}
+
+/* Wait for SLOT's reply, sent, of type EXPECTED (lock held; released
+ * while waiting): 0, or a reason in WHY. */
+static int
+await_reply(struct ztconn *z, struct wait_slot *slot,
+    enum zt_msg_type expected, char *why, size_t size)
+{
+	struct timespec deadline;
+	const char *text = "";
+	int r;
+
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += ZTCONN_WAIT_MS / 1000;
 	take_reply(z, slot, &deadline);
@@ -1112,9 +1126,7 @@ ztconn_learn_finish(struct ztconn *z, uint32_t id, size_t n_chain,
     size_t *kept_chain, uint32_t *kept, char *why, size_t size)
 {
 	struct wait_slot *slot = NULL;
-	struct timespec deadline;
 	uint32_t count = 0, flags = 0;
-	const char *text = "";
 	int r;
 
 	*kept_chain = 0;
@@ -1129,20 +1141,7 @@ ztconn_learn_finish(struct ztconn *z, uint32_t id, size_t n_chain,
 		r = ZT_E_PROTOCOL;
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += ZTCONN_WAIT_MS / 1000;
-	take_reply(z, slot, &deadline);
-	if (!slot->done) {
-		snprintf(why, size, "ztd did not answer in time");
-		r = ZT_E_TIMEOUT;
-	} else if (slot->status != 0) {
-		snprintf(why, size, "the connection to ztd was lost");
-		r = slot->status;
-	} else if ((r = zt_client_reply_error(&slot->reply,
-	    ZT_MSG_REPORT_REPLY, &text)) != 0)
-		snprintf(why, size, "ztd: %s%s%s", zt_strerror(r),
-		    text[0] ? ": " : "", text);
-	if (r == 0) {
+	if ((r = await_reply(z, slot, ZT_MSG_REPORT_REPLY, why, size)) == 0) {
 		/* Its connects decided ahead were kept as it was read. */
 		zt_msg_get_u32(&slot->reply, ZT_F_COUNT, &count);
 		zt_msg_get_u32(&slot->reply, ZT_F_FLAGS, &flags);
