@@ -55,7 +55,9 @@ enum zt_msg_type {
 					 * [ACCOUNT] [GRANT] */
 	ZT_MSG_DECISION = 7,		/* reply: DECISION REASON [RISK] [GRANT]
 					 * [AGENT] [TTL_MS] [EXPIRES_MS] ...;
-					 * a cacheable allow: TOKEN CACHE_UNTIL */
+					 * a cacheable allow: TOKEN CACHE_UNTIL;
+					 * a resolve's allow: FLAGS
+					 * (ZT_RESOLVE_*) */
 	ZT_MSG_DECIDE = 8,		/* ACTION OBJECT [GRANT] [PID]: may the
 					 * subject (the peer, or the grant's
 					 * agent) act?  PID: the acting process
@@ -218,7 +220,8 @@ enum zt_field_tag {
 	ZT_F_ALLOW = 73,	/* record: one allow a grant's supervisor may
 				 * keep in its cache before it is asked,
 				 * ACTION OBJECT (canonical) TTL_MS TOKEN
-				 * CACHE_UNTIL (LEARN's reply: the connects
+				 * CACHE_UNTIL [FLAGS: ZT_RESOLVE_*, a
+				 * resolve's] (LEARN's reply: the connects
 				 * to the addresses kept) */
 	ZT_F_TAG_MAX = 74,	/* first value that is not a tag */
 };
@@ -237,6 +240,13 @@ enum zt_field_tag {
  * answer it never reads would keep its cache from seeing that it is
  * caught up with ztd).  Errors are still answered. */
 #define ZT_REPORT_NO_REPLY 1u
+/* ZT_F_FLAGS of a resolve allow (DECISION, or an ALLOW decided ahead):
+ * what LEARN will keep of the question's own addresses, so that the
+ * grant's resolver answers the agent before LEARN's reply. */
+#define ZT_RESOLVE_NAMED 1u		/* a host rule names the question:
+					 * LEARN keeps the addresses it owns */
+#define ZT_RESOLVE_PRIVATE 2u		/* one that says private = true:
+					 * private addresses too */
 /* ZT_F_FLAGS of SESSION_OPEN: every check, but no grant (PAM account) */
 #define ZT_SESSION_CHECK_ONLY 1u
 /* ZT_F_FLAGS of a PROFILE */

@@ -17,6 +17,7 @@
 #include "disable.h"
 #include "grant.h"
 #include "learned.h"
+#include "zt_addr.h"
 #include "zt_log.h"
 #include "ztd.h"
 
@@ -278,7 +279,7 @@ decide_learned(struct ztd *ztd, const struct subject *s,
 	const char *names[LEARNED_NAMES_MAX];
 	int64_t expires[LEARNED_NAMES_MAX], now = ztd_now_ms();
 	struct grant *root = grant_root(ztd, s->grant);
-	bool private_addr = policy_address_private(o->family, o->addr);
+	bool private_addr = zt_addr_private(o->family, o->addr);
 	size_t n = learned_find(root->learned, o->family, o->addr, now, names,
 	    expires);
 

@@ -16,6 +16,7 @@
 
 #include "policy.h"
 #include "syscalls.h"
+#include "zt_addr.h"
 #include "zt_err.h"
 #include "zt_envcheck.h"
 #include "zt_msg.h"
@@ -53,11 +54,6 @@ mode_name(unsigned access)
 		return "nothing";
 	return mode_names[access];
 }
-
-/* The first 96 bits of every v4-mapped IPv6 address (::ffff:0:0/96). */
-static const uint8_t v4_mapped_prefix[12] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
-};
 
 const char *
 policy_action_name(enum action action)
@@ -263,8 +259,8 @@ parse_inet(enum action action, const char *text, struct policy_object *out,
 	if (parse_port(what, port_text, &out->port, error) < 0)
 		return ZT_E_PROTOCOL;
 	/* ::ffff:a.b.c.d reaches a.b.c.d: it meets the IPv4 rules. */
-	if (out->family == AF_INET6 && memcmp(out->addr, v4_mapped_prefix,
-	    sizeof(v4_mapped_prefix)) == 0) {
+	if (out->family == AF_INET6 && memcmp(out->addr,
+	    zt_addr_v4_mapped_prefix, sizeof(zt_addr_v4_mapped_prefix)) == 0) {
 		memmove(out->addr, out->addr + 12, 4);
 		memset(out->addr + 4, 0, sizeof(out->addr) - 4);
 		out->family = AF_INET;
@@ -689,20 +685,6 @@ decide_exec(const struct agent *a, const struct policy_object *o,
 	set_reason(v, "command %s is not in commands", path);
 }
 
-/* The first BITS bits of A and B are equal. */
-static bool
-prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	size_t whole = bits / 8;
-	unsigned rest = bits % 8;
-
-	if (memcmp(a, b, whole) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	return ((a[whole] ^ b[whole]) & (uint8_t)(0xff00u >> rest)) == 0;
-}
-
 static bool
 address_matches(const struct network_rule *rule, const struct policy_object *o)
 {
@@ -710,7 +692,7 @@ address_matches(const struct network_rule *rule, const struct policy_object *o)
 		unsigned max = o->family == AF_INET ? 32 : 128;
 
 		return rule->prefix <= max &&
-		    prefix_equal(rule->addr, o->addr, rule->prefix);
+		    zt_addr_prefix_equal(rule->addr, o->addr, rule->prefix);
 	}
 	/*
 	 * A rule written as ::ffff:a.b.c.d/N (N >= 96) is the IPv4 block
@@ -719,8 +701,9 @@ address_matches(const struct network_rule *rule, const struct policy_object *o)
 	 */
 	if (rule->family == AF_INET6 && o->family == AF_INET &&
 	    rule->prefix >= 96 && rule->prefix <= 128 &&
-	    memcmp(rule->addr, v4_mapped_prefix, sizeof(v4_mapped_prefix)) == 0)
-		return prefix_equal(rule->addr + 12, o->addr,
+	    memcmp(rule->addr, zt_addr_v4_mapped_prefix,
+	    sizeof(zt_addr_v4_mapped_prefix)) == 0)
+		return zt_addr_prefix_equal(rule->addr + 12, o->addr,
 		    rule->prefix - 96);
 	return false;
 }
@@ -932,42 +915,6 @@ policy_decide_named(const struct agent *a, const struct policy_object *o,
 	}
 	if (v->reason[0] == '\0')
 		set_reason(v, "no host rule allows %s for %s", text, host);
-}
-
-bool
-policy_address_private(int family, const uint8_t *addr)
-{
-	static const struct {
-		uint8_t p[4];
-		unsigned len;
-	} v4[] = {
-		{ { 0 }, 8 }, { { 10 }, 8 }, { { 100, 64 }, 10 },
-		{ { 127 }, 8 }, { { 169, 254 }, 16 }, { { 172, 16 }, 12 },
-		{ { 192, 0, 0 }, 24 }, { { 192, 168 }, 16 },
-		{ { 198, 18 }, 15 }, { { 224 }, 4 }, { { 240 }, 4 },
-	};
-	static const struct {
-		uint8_t p[16];
-		unsigned len;
-	} v6[] = {
-		{ { 0 }, 127 },				/* :: and ::1 */
-		{ { 0xfc }, 7 }, { { 0xfe, 0x80 }, 10 }, { { 0xff }, 8 },
-	};
-	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
-
-	if (family == AF_INET6) {
-		if (memcmp(addr, v4_mapped_prefix, 12) == 0 ||
-		    memcmp(addr, nat64, 12) == 0)
-			return policy_address_private(AF_INET, addr + 12);
-		for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++)
-			if (prefix_equal(addr, v6[i].p, v6[i].len))
-				return true;
-		return false;
-	}
-	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++)
-		if (prefix_equal(addr, v4[i].p, v4[i].len))
-			return true;
-	return false;
 }
 
 void

@@ -222,15 +222,6 @@ bool policy_host_matches(const struct network_rule *rule, const char *name);
 bool policy_is_host_name(const char *name);
 
 /*
- * Is the address (AF_INET: 4 bytes, AF_INET6: 16) one an answer may hold
- * only for a rule with private = true: unspecified, loopback, private
- * (RFC 1918), shared (100.64.0.0/10), link-local, unique-local,
- * multicast or reserved; a v4-mapped or NAT64 (64:ff9b::/96) address by
- * its IPv4 part?
- */
-bool policy_address_private(int family, const uint8_t *addr);
-
-/*
  * A connect OBJECT (tcp or udp, inet, parsed) to an address answered for
  * NAME in this grant: allowed by the first host rule, in the file's order,
  * that matches NAME, the protocol and the port, and, when PRIVATE_ADDR,

@@ -30,6 +30,7 @@
 #include "requests.h"
 #include "server.h"
 #include "token.h"
+#include "zt_addr.h"
 #include "zt_err.h"
 #include "zt_exe.h"
 #include "zt_group.h"
@@ -552,6 +553,41 @@ put_token(struct ztd *ztd, struct zt_msg *reply, const struct grant *g,
 		    g->id);
 }
 
+/* Does some host rule of A name NAME?  With PRIVATE_OK, one that says
+ * private = true. */
+static bool
+host_rule_names(const struct agent *a, const char *name, bool private_ok)
+{
+	for (size_t i = 0; i < a->n_network; i++)
+		if (policy_host_matches(&a->network[i], name) &&
+		    (!private_ok || a->network[i].private_ok))
+			return true;
+	return false;
+}
+
+/* Does LEARN keep the addresses NAME owns in an answer, a name of a chain
+ * it keeps (kept_chain)? */
+static bool
+learn_keeps(const struct agent *a, const char *name)
+{
+	return policy_is_host_name(name) && host_rule_names(a, name, false);
+}
+
+/*
+ * ZT_RESOLVE_* of A's allow of the question OBJECT ("dns:NAME"): what
+ * LEARN will keep of the addresses NAME itself owns in its answer
+ * (learn_answer), told with the allow so that the grant's resolver gives
+ * the agent only those, without waiting for LEARN's reply.
+ */
+static uint32_t
+resolve_flags(const struct agent *a, const char *object)
+{
+	if (strncmp(object, "dns:", 4) != 0 || !learn_keeps(a, object + 4))
+		return 0;
+	return ZT_RESOLVE_NAMED | (host_rule_names(a, object + 4, true) ?
+	    ZT_RESOLVE_PRIVATE : 0);
+}
+
 /*
  * DECIDE: on a grant's behalf only from the grant's supervisor (the very
  * process that holds it, whatever connection it uses); without a grant, a
@@ -629,6 +665,10 @@ answer_decide(struct request *rq)
 		if (d.wait_ticket != 0)
 			return wait_for_attestation(rq, d.wait_ticket);
 		r = put_decision(reply, request->request_id, &d, s.grant);
+		if (r == 0 && d.decision == DECISION_ALLOW &&
+		    action == ACTION_RESOLVE)
+			r = zt_msg_put_u32(reply, ZT_F_FLAGS,
+			    resolve_flags(s.agent, object));
 		if (r == 0 && d.decision == DECISION_ALLOW && d.ttl_ms > 0)
 			put_token(ztd, reply, s.grant, action, object,
 			    d.ttl_ms);
@@ -1080,18 +1120,6 @@ answer_agent_pid(struct request *rq)
 	return 0;
 }
 
-/* Does some host rule of A name NAME?  With PRIVATE_OK, one that says
- * private = true. */
-static bool
-host_rule_names(const struct agent *a, const char *name, bool private_ok)
-{
-	for (size_t i = 0; i < a->n_network; i++)
-		if (policy_host_matches(&a->network[i], name) &&
-		    (!private_ok || a->network[i].private_ok))
-			return true;
-	return false;
-}
-
 /*
  * The CNAME chain of LIST (one name a line, the question first) into
  * CHAIN: how many of its names, from the first, a host rule of A names
@@ -1110,8 +1138,7 @@ kept_chain(const struct agent *a, const char *list,
 			break;
 		memcpy(chain[n], list, len);
 		chain[n][len] = '\0';
-		if (!policy_is_host_name(chain[n]) ||
-		    !host_rule_names(a, chain[n], false))
+		if (!learn_keeps(a, chain[n]))
 			break;
 		n++;
 		list += len;
@@ -1147,7 +1174,7 @@ learn_answer(struct ztd *ztd, struct grant *root, const struct agent *a,
 		return false;
 	/* No rebinding into the host or the LAN without private = true on
 	 * a rule that names the question. */
-	if (policy_address_private(family, addr) &&
+	if (zt_addr_private(family, addr) &&
 	    !host_rule_names(a, chain[0], true))
 		return false;
 	ttl = ttl_ms / 1000;
@@ -1203,6 +1230,8 @@ put_allow_ahead(struct ztd *ztd, struct zt_msg *reply,
 	    zt_msg_put_u32(reply, ZT_F_TTL_MS, d.ttl_ms) < 0 ||
 	    zt_msg_put_bytes(reply, ZT_F_TOKEN, token, sizeof(token)) < 0 ||
 	    zt_msg_put_u64(reply, ZT_F_CACHE_UNTIL, (uint64_t)until) < 0 ||
+	    (action == ACTION_RESOLVE && zt_msg_put_u32(reply, ZT_F_FLAGS,
+	    resolve_flags(s->agent, canonical.text)) < 0) ||
 	    zt_msg_end_record(reply) < 0) {
 		zt_msg_cancel_record(reply);
 		return false;

@@ -24,7 +24,13 @@
  *     are few (unbound's incoming-num-tcp: 10 by default);
  *   - ztd is told the CNAME chain and the addresses (LEARN), checks them
  *     against the policy and says which it remembers; the agent's answer
- *     holds those only, TTLs cut to dns.max_ttl.  What ztd kept is noted
+ *     holds those only, TTLs cut to dns.max_ttl.  When ztd's allow of the
+ *     question said what LEARN keeps (ZT_RESOLVE_*: a host rule names it,
+ *     one says private = true) and the answer has no CNAME, the agent is
+ *     answered right after LEARN is sent, with the addresses ztd will
+ *     keep (zt_addr_private, ztd's own test), and LEARN's reply taken
+ *     after (learn_settle); the connect to such an address waits for that
+ *     reply in ztconn, and is allowed only by what ztd sent.  What ztd kept is noted
  *     here (MEMO_SLOTS questions): while nothing ztd pushed has come
  *     since (ztconn_epoch), the same answer again, whose TTLs would not
  *     shorten what ztd remembers, is answered with what ztd kept without
@@ -34,11 +40,15 @@
  *     Within those bounds the note answers an allowed question itself,
  *     without the upstream (memo_answer), as a cache: never past a kept
  *     record's TTL (cut to max_ttl) nor what ztd remembers.
+ * Each agent connection is bridged through a loopback listener kept
+ * from one to the next (by family; tunnel_bridge_agent_via: whoever else
+ * connected to it is closed first, only the agent's socket is taken).
  * The resolver's first thread starts with it and, while the agent starts,
  * makes what the first question would wait for: a connection to the
  * first upstream (in the pool as any idle one, nothing sent on it before a
- * question ztd allowed) and the pages the first answers write (the notes,
- * the first connection slots, ztconn's first reply and report); each
+ * question ztd allowed), the IPv4 bridge listener and the pages the first
+ * answers write (the notes, the first connection slots, ztconn's first
+ * reply and report); each
  * serving thread, as it starts, readies ldns (its code, the dynamic
  * linker's binding, the thread's malloc arena) and its stack.
  * Memory is bounded by RESOLVER_CONNS_MAX connections and their buffers,
@@ -62,8 +72,10 @@
 #include "dnsmsg.h"
 #include "resolver.h"
 #include "tunnel.h"
+#include "zt_addr.h"
 #include "zt_clock.h"
 #include "zt_log.h"
+#include "zt_msg.h"
 
 #define UPSTREAMS_MAX 8
 #define IDLE_MS 30000			/* a silent agent connection ends */
@@ -126,6 +138,12 @@ struct resolver {
 	size_t untimed;			/* of those waiting: with no timer */
 	struct upconn pool[UPSTREAM_POOL];
 	struct memo *memos;		/* MEMO_SLOTS, made once */
+	/* The loopback listener agent connections are bridged through, by
+	 * family (AF_INET, AF_INET6), kept from one to the next (-1: none
+	 * yet), and whether a bridge uses it now (then another makes a
+	 * one-shot listener of its own). */
+	int bridge_lfd[2];
+	bool bridging[2];
 };
 
 /* One agent connection's state and buffers: a fixed slot, so that what
@@ -139,6 +157,13 @@ struct conn {
 					 * each used once */
 	size_t n_ids;
 	struct dns_answer answer;
+	/* A LEARN sent for ANSWER, the reply already given (learn_settle):
+	 * its id (0: none), question, epoch, send time, what was given. */
+	uint32_t learn_id;
+	struct dns_question learn_q;
+	uint64_t learn_epoch;
+	int64_t learn_ms;
+	uint32_t learn_given;
 	uint8_t in[DNS_QUERY_MAX];
 	uint8_t up[DNS_ANSWER_MAX];
 	uint8_t out[DNS_REPLY_MAX + 2];
@@ -259,6 +284,7 @@ resolver_new(struct resolver **out, struct ztconn *ztd,
 	pthread_condattr_destroy(&attr);
 	for (size_t i = 0; i < UPSTREAM_POOL; i++)
 		r->pool[i].fd = -1;
+	r->bridge_lfd[0] = r->bridge_lfd[1] = -1;
 	for (size_t i = 0; i < RESOLVER_CONNS_MAX; i++) {
 		r->conns[i].r = r;
 		r->conns[i].fd = -1;
@@ -679,18 +705,50 @@ out:
 	return ok;
 }
 
-/* Tell ztd what A, the answer to Q, holds (LEARN), or recall what it kept
+/*
+ * What LEARN keeps of A when ztd allowed its question with FLAGS
+ * (ZT_RESOLVE_*), known before its reply: the addresses the question owns
+ * itself (no CNAME), each unless it is private (zt_addr_private, ztd's
+ * own test) and no rule naming it says private = true.  True with *KEPT
+ * when that is all A holds; false (a chain, a name no rule names) when
+ * only LEARN's reply can say.
+ */
+static bool
+given_ahead(const struct dns_answer *a, uint32_t flags, uint32_t *kept)
+{
+	*kept = 0;
+	if (!(flags & ZT_RESOLVE_NAMED) || a->n_chain != 1)
+		return false;
+	for (size_t i = 0; i < a->n_addrs; i++) {
+		if (a->addrs[i].owner != 0)
+			return false;
+		if ((flags & ZT_RESOLVE_PRIVATE) ||
+		    !zt_addr_private(a->addrs[i].family, a->addrs[i].addr))
+			*kept |= 1u << i;
+	}
+	return true;
+}
+
+/*
+ * Tell ztd what A, the answer to Q, holds (LEARN), or recall what it kept
  * of the same answer before: 0 with *KEPT_CHAIN, *KEPT and *TTL (the
- * reply's TTLs at most), or -1 (not remembered: SERVFAIL). */
+ * reply's TTLs at most), or -1 (not remembered: SERVFAIL).  When ztd's
+ * allow of Q said what LEARN keeps (FLAGS, given_ahead), the LEARN is
+ * sent and its answer left to learn_settle, after the agent's reply: the
+ * reply holds what ztd keeps, and the connect to an address of it waits
+ * for LEARN's answer in ztconn (allowed only by what ztd sent; ztd reads
+ * the LEARN before any later request on the connection anyway).
+ */
 static int
 learn(struct conn *c, const struct dns_question *q,
-    const struct dns_answer *a, size_t *kept_chain, uint32_t *kept,
-    uint32_t *ttl)
+    const struct dns_answer *a, const struct ztconn_verdict *v,
+    size_t *kept_chain, uint32_t *kept, uint32_t *ttl)
 {
 	struct resolver *r = c->r;
 	struct ztconn_answer addrs[DNS_ADDRS_MAX];
 	uint64_t epoch = ztconn_epoch(r->ztd);
 	int64_t now = ztconn_now_ms();
+	uint32_t given;
 	char why[160];
 
 	*ttl = r->max_ttl;
@@ -709,6 +767,28 @@ learn(struct conn *c, const struct dns_question *q,
 			.ttl = a->addrs[i].ttl,
 			.owner = a->addrs[i].owner,
 		};
+	/* Answered ahead of LEARN's reply only when no event of ztd's came
+	 * (and none is unread) since the question's allow V, which said
+	 * what LEARN keeps: a reload while the question was upstream is
+	 * LEARNed and answered as before (what ztd now keeps, or REFUSED). */
+	if (epoch != ZTCONN_EPOCH_UNSURE && epoch == v->epoch &&
+	    given_ahead(a, v->resolve_flags, &given)) {
+		if (ztconn_learn_send(r->ztd, (const char (*)[256])a->chain,
+		    a->n_chain, addrs, a->n_addrs, &c->learn_id, why,
+		    sizeof(why)) < 0) {
+			zt_log(LOG_WARNING, "agent %s: resolver: dns:%s not "
+			    "remembered: %s", r->agent, q->name, why);
+			memo_note(r, q, a, epoch, now, 0, 0);
+			return -1;
+		}
+		c->learn_q = *q;
+		c->learn_epoch = epoch;
+		c->learn_ms = now;
+		c->learn_given = given;
+		*kept_chain = 1;
+		*kept = given;
+		return 0;
+	}
 	if (ztconn_learn(r->ztd, (const char (*)[256])a->chain, a->n_chain,
 	    addrs, a->n_addrs, kept_chain, kept, why, sizeof(why)) < 0) {
 		zt_log(LOG_WARNING, "agent %s: resolver: dns:%s not "
@@ -718,6 +798,38 @@ learn(struct conn *c, const struct dns_question *q,
 	}
 	memo_note(r, q, a, epoch, now, *kept_chain, *kept);
 	return 0;
+}
+
+/*
+ * The answer to the LEARN learn() sent for C's last question, once its
+ * reply is given: noted as learn() notes it.  An address given that ztd
+ * did not keep (a reload between the allow and the LEARN, no memory) is
+ * not remembered by ztd: a connect to it is refused there.
+ */
+static void
+learn_settle(struct conn *c)
+{
+	struct resolver *r = c->r;
+	size_t kept_chain;
+	uint32_t kept;
+	char why[160];
+
+	if (c->learn_id == 0)
+		return;
+	if (ztconn_learn_finish(r->ztd, c->learn_id, c->answer.n_chain,
+	    &kept_chain, &kept, why, sizeof(why)) < 0) {
+		zt_log(LOG_WARNING, "agent %s: resolver: dns:%s answered but "
+		    "not remembered (connects to it are refused): %s",
+		    r->agent, c->learn_q.name, why);
+		kept_chain = 0;
+		kept = 0;
+	} else if ((c->learn_given & ~kept) != 0 || kept_chain == 0)
+		zt_log(LOG_NOTICE, "agent %s: resolver: ztd kept less of "
+		    "dns:%s than was answered (the policy changed?): connects "
+		    "to the rest are refused", r->agent, c->learn_q.name);
+	c->learn_id = 0;
+	memo_note(r, &c->learn_q, &c->answer, c->learn_epoch, c->learn_ms,
+	    kept_chain, kept & c->learn_given);
 }
 
 /* The reply to the query of LEN bytes in C->in, into C->out + 2: its
@@ -765,7 +877,7 @@ answer(struct conn *c, size_t len)
 			break;
 		}
 	if (rcode != DNS_RCODE_SERVFAIL) {
-		if (learn(c, &q, a, &kept_chain, &kept, &ttl) < 0)
+		if (learn(c, &q, a, &v, &kept_chain, &kept, &ttl) < 0)
 			rcode = DNS_RCODE_SERVFAIL;
 		else if (kept_chain == 0)
 			rcode = DNS_RCODE_REFUSED;
@@ -795,12 +907,15 @@ serve(struct conn *c)
 		    read_exact(c->fd, c->in, size, zt_monotonic_ms() +
 		    READ_MS) < 0)
 			break;		/* FORMERR needs the header: drop */
-		if ((n = answer(c, size)) < 0)
-			break;
-		c->out[0] = (uint8_t)(n >> 8);
-		c->out[1] = (uint8_t)n;
-		if (write_exact(c->fd, c->out, (size_t)n + 2,
-		    zt_monotonic_ms() + READ_MS) < 0)
+		if ((n = answer(c, size)) >= 0) {
+			c->out[0] = (uint8_t)(n >> 8);
+			c->out[1] = (uint8_t)n;
+			n = write_exact(c->fd, c->out, (size_t)n + 2,
+			    zt_monotonic_ms() + READ_MS);
+		}
+		/* The reply given, LEARN's answer (every one sent). */
+		learn_settle(c);
+		if (n < 0)
 			break;
 	}
 	/* Out of resolver_close_all's reach before the number is closed
@@ -934,6 +1049,17 @@ first_main(void *arg)
 	/* The connection first: a question may wait for it. */
 	if (r->n_upstream > 0 && (fd = upstream_open(r, 0, 0)) >= 0)
 		upstream_give(r, 0, fd);
+	/* The IPv4 bridge listener, unless the first connection made it. */
+	if ((fd = tunnel_bridge_listener(AF_INET)) >= 0) {
+		pthread_mutex_lock(&r->lock);
+		if (r->bridge_lfd[0] < 0 && !r->bridging[0] && !r->closed) {
+			r->bridge_lfd[0] = fd;
+			fd = -1;
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (fd >= 0)
+			close(fd);
+	}
 	pthread_mutex_lock(&r->lock);
 	r->opening = false;
 	pthread_cond_broadcast(&r->opened);
@@ -977,6 +1103,50 @@ start_first_thread(struct resolver *r)
 	}
 }
 
+/*
+ * Bridge the agent's socket SFD (tunnel_bridge_agent) through the
+ * resolver's listener of its family, kept from one connection to the
+ * next (made here the first time): no listener made and closed on the
+ * connect's path.  One bridge uses it at a time; another meanwhile makes
+ * its own.  A listener a bridge failed on is closed, not kept.
+ */
+static int
+bridge(struct resolver *r, int sfd)
+{
+	int domain, i, lfd = -1, fd;
+	socklen_t dl = sizeof(domain);
+	bool mine = false;
+
+	if (getsockopt(sfd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0)
+		return -errno;
+	if (domain != AF_INET && domain != AF_INET6)
+		return tunnel_bridge_agent(sfd);
+	i = domain == AF_INET6;
+	pthread_mutex_lock(&r->lock);
+	if (!r->bridging[i] && !r->closed) {
+		r->bridging[i] = mine = true;
+		lfd = r->bridge_lfd[i];
+		r->bridge_lfd[i] = -1;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!mine)
+		return tunnel_bridge_agent(sfd);
+	if (lfd < 0 && (lfd = tunnel_bridge_listener(domain)) < 0)
+		fd = lfd;
+	else
+		fd = tunnel_bridge_agent_via(sfd, lfd);
+	pthread_mutex_lock(&r->lock);
+	if (fd >= 0 && !r->closed) {
+		r->bridge_lfd[i] = lfd;
+		lfd = -1;
+	}
+	r->bridging[i] = false;
+	pthread_mutex_unlock(&r->lock);
+	if (lfd >= 0)
+		close(lfd);
+	return fd;
+}
+
 int
 resolver_connect(struct resolver *r, int sfd, pid_t actor)
 {
@@ -993,7 +1163,7 @@ resolver_connect(struct resolver *r, int sfd, pid_t actor)
 	}
 	c->fd = -2;			/* taken */
 	pthread_mutex_unlock(&r->lock);
-	if ((fd = tunnel_bridge_agent(sfd)) < 0) {
+	if ((fd = bridge(r, sfd)) < 0) {
 		e = fd;
 		goto free_slot;
 	}
@@ -1028,6 +1198,11 @@ resolver_close_all(struct resolver *r)
 		if (r->pool[i].fd >= 0) {
 			close(r->pool[i].fd);
 			r->pool[i].fd = -1;
+		}
+	for (size_t i = 0; i < 2; i++)
+		if (r->bridge_lfd[i] >= 0) {
+			close(r->bridge_lfd[i]);
+			r->bridge_lfd[i] = -1;
 		}
 	pthread_cond_broadcast(&r->ready);
 	pthread_mutex_unlock(&r->lock);

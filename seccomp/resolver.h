@@ -26,7 +26,8 @@ int resolver_new(struct resolver **out, struct ztconn *ztd,
 
 /*
  * The agent's TCP socket SFD (our copy) connected to port 53 of any
- * address: connect it to the resolver instead (tunnel_bridge_agent) and
+ * address: connect it to the resolver instead (through a loopback
+ * listener the resolver keeps, tunnel_bridge_agent_via) and
  * serve it on a thread of its own.  ACTOR is the process that connected
  * (named in ztd's audit of its questions).  0 (the agent's connect
  * succeeds) or -errno (-ECONNREFUSED beyond RESOLVER_CONNS_MAX, or after

@@ -41,6 +41,7 @@
 #define CERT_MAX 2048
 #define HANDSHAKE_MS 5000
 #define ACCEPT_MS 1000
+#define BRIDGE_BACKLOG 16		/* a bridge listener's queue */
 #define RELAY_BUF (256 * 1024)
 
 struct context {
@@ -545,22 +546,13 @@ open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
 	return ssl;
 }
 
-/*
- * Connect the agent's socket SFD to a loopback endpoint of ours and return
- * our end: the listener lives for this one connection and keeps nothing
- * but SFD's (its local address and port must be the peer we accepted).
- */
 int
-tunnel_bridge_agent(int sfd)
+tunnel_bridge_listener(int domain)
 {
-	struct sockaddr_storage lis, mine, peer;
-	socklen_t l = sizeof(lis);
-	int64_t deadline = zt_monotonic_ms() + ACCEPT_MS;
-	int domain, lfd, afd = -1;
-	socklen_t dl = sizeof(domain);
+	struct sockaddr_storage lis;
+	socklen_t l;
+	int lfd;
 
-	if (getsockopt(sfd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0)
-		return -errno;
 	memset(&lis, 0, sizeof(lis));
 	if (domain == AF_INET6) {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&lis;
@@ -578,22 +570,40 @@ tunnel_bridge_agent(int sfd)
 	lfd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
 		return -errno;
-	if (bind(lfd, (struct sockaddr *)&lis, l) < 0 || listen(lfd, 4) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&lis, &l) < 0 ||
-	    (connect(sfd, (struct sockaddr *)&lis, l) < 0 &&
-	    errno != EINPROGRESS)) {
+	if (bind(lfd, (struct sockaddr *)&lis, l) < 0 ||
+	    listen(lfd, BRIDGE_BACKLOG) < 0) {
 		int e = errno;
 
 		close(lfd);
 		return -e;
 	}
+	return lfd;
+}
+
+int
+tunnel_bridge_agent_via(int sfd, int lfd)
+{
+	struct sockaddr_storage lis, mine, peer;
+	socklen_t l = sizeof(lis);
+	int64_t deadline = zt_monotonic_ms() + ACCEPT_MS;
+	int fd, afd = -1;
+
+	if (getsockname(lfd, (struct sockaddr *)&lis, &l) < 0)
+		return -errno;
+	/* Whoever connected to it since its last bridge is shown the door
+	 * first: nobody's connection but SFD's is ever taken, and a queue
+	 * filled meanwhile would hold SFD's back. */
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(fd);
+	if (connect(sfd, (struct sockaddr *)&lis, l) < 0 &&
+	    errno != EINPROGRESS)
+		return -errno;
 	/* On loopback the blocking connect returns with the connection
 	 * queued: accepted at once, waited for only when it is not. */
 	for (;;) {
 		socklen_t ml = sizeof(mine), pl = sizeof(peer);
-		int fd = accept4(lfd, (struct sockaddr *)&peer, &pl,
-		    SOCK_CLOEXEC);
 
+		fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if ((errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED) ||
@@ -609,8 +619,22 @@ tunnel_bridge_agent(int sfd)
 		}
 		close(fd);
 	}
-	close(lfd);
 	return afd >= 0 ? afd : -ECONNREFUSED;
+}
+
+int
+tunnel_bridge_agent(int sfd)
+{
+	int domain, lfd, r;
+	socklen_t dl = sizeof(domain);
+
+	if (getsockopt(sfd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0)
+		return -errno;
+	if ((lfd = tunnel_bridge_listener(domain)) < 0)
+		return lfd;
+	r = tunnel_bridge_agent_via(sfd, lfd);
+	close(lfd);
+	return r;
 }
 
 struct prepare {

@@ -36,6 +36,20 @@ int tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 int tunnel_bridge_agent(int sfd);
 
 /*
+ * The same through LFD, a loopback listener of SFD's family made by
+ * tunnel_bridge_listener and kept by the caller for its next bridges (one
+ * at a time): whatever connected to it meanwhile is accepted and closed
+ * first, and only SFD's connection is ever taken.  Saves making and
+ * closing a listener on the path of each connect (the grant's resolver).
+ * LFD stays the caller's, to close after any failure.
+ */
+int tunnel_bridge_agent_via(int sfd, int lfd);
+
+/* A listener on the loopback address of DOMAIN (AF_INET, AF_INET6), an
+ * ephemeral port, non-blocking: its fd, or -errno. */
+int tunnel_bridge_listener(int domain);
+
+/*
  * Start making, on a thread of its own, what the grant's first tunnel needs
  * before ztd signs anything: libssl loaded, a key pair and its request, a
  * context for each of CA_FILES.  Called at launch for a profile with tunnel

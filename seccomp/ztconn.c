@@ -24,6 +24,7 @@
 #define CACHE_SLOTS 512		/* a multiple of 64 (cache_used) */
 #define CACHE_OBJECT_MAX 256		/* longer objects are not cached */
 #define WAIT_SLOTS 64
+_Static_assert(WAIT_SLOTS <= 64, "struct ztconn's learning has a bit a slot");
 #define REPORT_QUEUE_MAX ZT_REPORT_RECORDS_MAX	/* hits waiting */
 #define REPORT_DELAY_MS 800		/* flushed within 1 s of a hit */
 #define CATCH_UP_MS 1000		/* waited for the reader at most */
@@ -40,6 +41,7 @@ struct cache_entry {
 	bool ahead;			/* decided before it was asked: used
 					 * only while caught_up */
 	bool unrecorded;		/* ahead, and no use reported yet */
+	uint32_t flags;			/* a resolve's: ZT_RESOLVE_* */
 };
 
 /* A hit waiting to be reported: the entry's proof and when it was. */
@@ -54,6 +56,9 @@ struct report_hit {
 
 struct wait_slot {
 	bool busy, done;
+	bool learn;			/* a LEARN's: its connects decided
+					 * ahead are kept as it is read */
+	uint64_t epoch;			/* learn: the cache's when sent */
 	uint32_t id;
 	int status;			/* 0: reply is a reply */
 	struct zt_msg reply;
@@ -85,6 +90,10 @@ struct ztconn {
 					 * (take_reply), 0: none */
 	int direct_wake;		/* an eventfd: the reader read it */
 	struct wait_slot slots[WAIT_SLOTS];
+	uint64_t learning;		/* bit i: slots[i] a LEARN sent and not
+					 * finished (a bit each, so that no
+					 * page of a slot never used is
+					 * touched: 64 faults, profiled) */
 	struct cache_entry cache[CACHE_SLOTS];
 	/* The slots ever filled since the last drop: a drop clears these
 	 * only, so that it writes no page of the cache a grant never used
@@ -299,6 +308,12 @@ handle_message(struct ztconn *z, const struct zt_msg *m, bool *ended,
 			 * which the next datagram overwrites. */
 			s->status = zt_msg_decode(&s->reply, m->wire, m->size);
 			s->done = true;
+			/* A LEARN's connects decided ahead, kept as its answer
+			 * is read, in its turn: a connect waiting for it
+			 * (learn_wait) finds them then. */
+			if (s->learn && s->status == 0)
+				cache_keep_ahead(z, &s->reply, s->epoch,
+				    ACTION_CONNECT);
 			/* AGENT_PID's answer, in its turn: what it allows
 			 * ahead is kept before any later event is read. */
 			if (z->ahead_id != 0 && s->id == z->ahead_id) {
@@ -514,6 +529,7 @@ ask_begin(struct ztconn *z, enum zt_msg_type type, struct wait_slot **out)
 		return -EBUSY;
 	slot->busy = true;
 	slot->done = false;
+	slot->learn = false;
 	slot->id = ++z->next_id;
 	if (slot->id == 0)
 		slot->id = ++z->next_id;
@@ -537,6 +553,7 @@ take_reply(struct ztconn *z, struct wait_slot *slot,
     const struct timespec *deadline)
 {
 	bool direct = z->direct == 0 && z->direct_wake >= 0;
+	uint32_t id = slot->id;
 	int fd = z->fd;
 
 	if (direct) {
@@ -545,7 +562,9 @@ take_reply(struct ztconn *z, struct wait_slot *slot,
 		z->direct = slot->id;
 		eventfd_read(z->direct_wake, &ignored);	/* a stale one */
 	}
-	while (!slot->done) {
+	/* Until it is answered, or freed and taken again by its owner (a
+	 * LEARN waited for by a connect, learn_wait_all). */
+	while (!slot->done && slot->busy && slot->id == id) {
 		struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
 		    { .fd = z->direct_wake, .events = POLLIN } };
 		struct timespec now;
@@ -562,7 +581,7 @@ take_reply(struct ztconn *z, struct wait_slot *slot,
 		n = recv(fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
 		if (n == (ssize_t)sizeof(head) &&
 		    ((uint32_t)head[8] << 24 | (uint32_t)head[9] << 16 |
-		    (uint32_t)head[10] << 8 | head[11]) == slot->id) {
+		    (uint32_t)head[10] << 8 | head[11]) == id) {
 			bool ended = false, event_seen = false;
 			int r = zt_msg_recv(fd, &z->scratch);
 
@@ -601,18 +620,32 @@ take_reply(struct ztconn *z, struct wait_slot *slot,
  * Send z->out (with PIDFD, -1: none) and wait for SLOT's reply of type
  * EXPECTED (lock held; released while waiting).  0, or a reason in WHY.
  */
+static int await_reply(struct ztconn *z, struct wait_slot *slot,
+    enum zt_msg_type expected, char *why, size_t size);
+
 static int
 ask_finish(struct ztconn *z, struct wait_slot *slot, int pidfd,
     enum zt_msg_type expected, char *why, size_t size)
 {
-	struct timespec deadline;
-	const char *text = "";
 	int r;
 
 	if ((r = zt_msg_send_fd(z->fd, &z->out, pidfd)) < 0) {
 		snprintf(why, size, "could not ask ztd: %s", zt_strerror(r));
 		return r;
 	}
+	return await_reply(z, slot, expected, why, size);
+}
+
+/* Wait for SLOT's reply, sent, of type EXPECTED (lock held; released
+ * while waiting): 0, or a reason in WHY. */
+static int
+await_reply(struct ztconn *z, struct wait_slot *slot,
+    enum zt_msg_type expected, char *why, size_t size)
+{
+	struct timespec deadline;
+	const char *text = "";
+	int r;
+
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += ZTCONN_WAIT_MS / 1000;
 	take_reply(z, slot, &deadline);
@@ -727,7 +760,7 @@ catch_up(struct ztconn *z)
 static void
 cache_keep(struct ztconn *z, uint32_t action, const char *object,
     uint32_t ttl, const void *token, size_t token_size, uint64_t until_ms,
-    bool ahead)
+    bool ahead, uint32_t flags)
 {
 	struct cache_entry *e = cache_slot(z, action, object);
 	int64_t now = ztconn_now_ms(), until = now + ttl;
@@ -751,6 +784,7 @@ cache_keep(struct ztconn *z, uint32_t action, const char *object,
 	e->expires_ms = until;
 	e->ahead = ahead;
 	e->unrecorded = ahead;
+	e->flags = flags;
 }
 
 /*
@@ -770,7 +804,7 @@ cache_keep_ahead(struct ztconn *z, const struct zt_msg *reply, uint64_t epoch,
 	    zt_msg_get_record(reply, ZT_F_ALLOWS, &allows) < 0)
 		return;
 	while (zt_record_next(&allows, ZT_F_ALLOW, &cursor, &allow) == 0) {
-		uint32_t action = 0, ttl = 0;
+		uint32_t action = 0, ttl = 0, flags = 0;
 		uint64_t until_ms = 0;
 		const char *object = "";
 		const void *token = NULL;
@@ -782,9 +816,47 @@ cache_keep_ahead(struct ztconn *z, const struct zt_msg *reply, uint64_t epoch,
 		zt_record_get_u32(&allow, ZT_F_TTL_MS, &ttl);
 		zt_record_get_bytes(&allow, ZT_F_TOKEN, &token, &token_size);
 		zt_record_get_u64(&allow, ZT_F_CACHE_UNTIL, &until_ms);
+		zt_record_get_u32(&allow, ZT_F_FLAGS, &flags);
 		if (action == (uint32_t)only)
 			cache_keep(z, action, object, ttl, token, token_size,
-			    until_ms, true);
+			    until_ms, true, flags);
+	}
+}
+
+/*
+ * Wait (lock held, let go meanwhile) until no LEARN sent is unanswered,
+ * ZTCONN_WAIT_MS at most: the grant's resolver answers the agent as soon
+ * as LEARN is sent, and the connect that follows is allowed ahead by its
+ * answer (kept in the cache as it is read).  Asking ztd instead would be
+ * answered after the LEARN anyway (one connection, read in order), one
+ * round trip later.  Nothing is allowed here: only what ztd sent is.
+ */
+static void
+learn_wait_all(struct ztconn *z)
+{
+	struct timespec deadline;
+	bool timed = false;
+
+	while (!z->stopping && z->fd >= 0) {
+		struct wait_slot *slot = NULL;
+
+		for (uint64_t bits = z->learning; bits != 0 && slot == NULL;
+		    bits &= bits - 1)
+			if (!z->slots[__builtin_ctzll(bits)].done)
+				slot = &z->slots[__builtin_ctzll(bits)];
+		if (slot == NULL)
+			break;
+		if (!timed) {
+			clock_gettime(CLOCK_MONOTONIC, &deadline);
+			deadline.tv_sec += ZTCONN_WAIT_MS / 1000;
+			timed = true;
+		}
+		/* Taken off the connection here when it is next there (the
+		 * resolver's thread is most often still giving the agent
+		 * its reply): the reader's wake-up saved. */
+		take_reply(z, slot, &deadline);
+		if (!slot->done && slot->busy && slot->learn)
+			break;		/* timed out */
 	}
 }
 
@@ -798,7 +870,7 @@ decide(struct ztconn *z, enum action action, const char *object,
 {
 	struct cache_entry *e = cache_slot(z, (uint32_t)action, object);
 	struct wait_slot *slot = NULL;
-	uint32_t decision = 0, ttl = 0, risk = 1, tunnel = 0;
+	uint32_t decision = 0, ttl = 0, risk = 1, tunnel = 0, flags = 0;
 	const char *text = "";
 	const void *token = NULL;
 	size_t token_size = 0;
@@ -809,6 +881,10 @@ decide(struct ztconn *z, enum action action, const char *object,
 	pthread_mutex_lock(&z->lock);
 	if (!usable(z, out->reason, sizeof(out->reason)))
 		goto out;
+	/* A LEARN sent before may bring this connect's allow: its answer is
+	 * waited for first (the resolver answers the agent before it). */
+	if (cached && action == ACTION_CONNECT)
+		learn_wait_all(z);
 	if (cached && e->expires_ms > ztconn_now_ms() &&
 	    e->action == (uint32_t)action &&
 	    strcmp(e->object, object) == 0 &&
@@ -832,6 +908,8 @@ decide(struct ztconn *z, enum action action, const char *object,
 		e->unrecorded = false;
 		out->allow = true;
 		out->local = true;
+		out->resolve_flags = e->flags;
+		out->epoch = z->cache_epoch;
 		snprintf(out->reason, sizeof(out->reason), "cached allow");
 		goto out;
 	}
@@ -857,6 +935,10 @@ ask:
 	zt_msg_get_u32(&slot->reply, ZT_F_RISK, &risk);
 	snprintf(out->reason, sizeof(out->reason), "%s", text);
 	out->allow = decision == ZT_DECISION_ALLOW;
+	if (out->allow && action == ACTION_RESOLVE &&
+	    zt_msg_get_u32(&slot->reply, ZT_F_FLAGS, &flags) == 0)
+		out->resolve_flags = flags;
+	out->epoch = epoch;		/* an event since: no longer it */
 	if (out->allow && zt_msg_get_u32(&slot->reply, ZT_F_TUNNEL,
 	    &tunnel) == 0 && tunnel != 0) {
 		out->tunnel = true;
@@ -877,7 +959,7 @@ ask:
 	    &token_size) == 0 &&
 	    zt_msg_get_u64(&slot->reply, ZT_F_CACHE_UNTIL, &until_ms) == 0)
 		cache_keep(z, (uint32_t)action, object, ttl, token, token_size,
-		    until_ms, false);
+		    until_ms, false, out->resolve_flags);
 free_slot:
 	if (slot != NULL)
 		slot->busy = false;
@@ -1008,17 +1090,14 @@ put_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
 }
 
 int
-ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
-    const struct ztconn_answer *addrs, size_t n_addrs, size_t *kept_chain,
-    uint32_t *kept, char *why, size_t size)
+ztconn_learn_send(struct ztconn *z, const char (*chain)[256], size_t n_chain,
+    const struct ztconn_answer *addrs, size_t n_addrs, uint32_t *id,
+    char *why, size_t size)
 {
 	struct wait_slot *slot = NULL;
-	uint32_t count = 0, flags = 0;
-	uint64_t epoch;
 	int r;
 
-	*kept_chain = 0;
-	*kept = 0;
+	*id = 0;
 	pthread_mutex_lock(&z->lock);
 	if (!usable(z, why, size)) {
 		r = ZT_E_PERM;
@@ -1029,20 +1108,77 @@ ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
 		snprintf(why, size, "could not tell ztd: %s", zt_strerror(r));
 		goto out;
 	}
-	epoch = z->cache_epoch;
-	if ((r = ask_finish(z, slot, -1, ZT_MSG_REPORT_REPLY, why,
-	    size)) < 0)
+	slot->learn = true;
+	slot->epoch = z->cache_epoch;
+	if ((r = zt_msg_send(z->fd, &z->out)) < 0) {
+		snprintf(why, size, "could not tell ztd: %s", zt_strerror(r));
 		goto out;
-	zt_msg_get_u32(&slot->reply, ZT_F_COUNT, &count);
-	zt_msg_get_u32(&slot->reply, ZT_F_FLAGS, &flags);
-	cache_keep_ahead(z, &slot->reply, epoch, ACTION_CONNECT);
-	*kept_chain = count < n_chain ? count : n_chain;
-	*kept = flags;
+	}
+	*id = slot->id;
+	z->learning |= 1ull << (slot - z->slots);
+	slot = NULL;			/* learn_finish's */
 out:
-	if (slot != NULL)
+	if (slot != NULL) {
+		slot->learn = false;
 		slot->busy = false;
+	}
 	pthread_mutex_unlock(&z->lock);
 	return r;
+}
+
+int
+ztconn_learn_finish(struct ztconn *z, uint32_t id, size_t n_chain,
+    size_t *kept_chain, uint32_t *kept, char *why, size_t size)
+{
+	struct wait_slot *slot = NULL;
+	uint32_t count = 0, flags = 0;
+	int r;
+
+	*kept_chain = 0;
+	*kept = 0;
+	pthread_mutex_lock(&z->lock);
+	for (uint64_t bits = z->learning; bits != 0 && slot == NULL;
+	    bits &= bits - 1)
+		if (z->slots[__builtin_ctzll(bits)].id == id)
+			slot = &z->slots[__builtin_ctzll(bits)];
+	if (slot == NULL) {
+		snprintf(why, size, "no LEARN %u is waiting", id);
+		r = ZT_E_PROTOCOL;
+		goto out;
+	}
+	if ((r = await_reply(z, slot, ZT_MSG_REPORT_REPLY, why, size)) == 0) {
+		/* Its connects decided ahead were kept as it was read. */
+		zt_msg_get_u32(&slot->reply, ZT_F_COUNT, &count);
+		zt_msg_get_u32(&slot->reply, ZT_F_FLAGS, &flags);
+		*kept_chain = count < n_chain ? count : n_chain;
+		*kept = flags;
+	}
+	/* Answered, failed or timed out: no connect waits for it any more
+	 * (one that asks ztd now is asked after it on the connection). */
+	z->learning &= ~(1ull << (slot - z->slots));
+	slot->learn = false;
+	slot->busy = false;
+	pthread_cond_broadcast(&z->cond);
+out:
+	pthread_mutex_unlock(&z->lock);
+	return r;
+}
+
+int
+ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
+    const struct ztconn_answer *addrs, size_t n_addrs, size_t *kept_chain,
+    uint32_t *kept, char *why, size_t size)
+{
+	uint32_t id;
+	int r;
+
+	*kept_chain = 0;
+	*kept = 0;
+	if ((r = ztconn_learn_send(z, chain, n_chain, addrs, n_addrs, &id,
+	    why, size)) < 0)
+		return r;
+	return ztconn_learn_finish(z, id, n_chain, kept_chain, kept, why,
+	    size);
 }
 
 void

@@ -22,6 +22,11 @@ struct ztconn_verdict {
 	char server_name[256];		/* tunnel: the name to verify */
 	char ca[4096];			/* tunnel: the CA file to verify by */
 	char reason[ZTCONN_REASON_MAX];
+	uint32_t resolve_flags;		/* a resolve's allow: ZT_RESOLVE_* of
+					 * zt_msg.h, what LEARN will keep */
+	uint64_t epoch;			/* ztconn_epoch's number the allow was
+					 * decided under: while it is still
+					 * the same, no event came since */
 };
 
 /*
@@ -123,6 +128,22 @@ struct ztconn_answer {
 int ztconn_learn(struct ztconn *z, const char (*chain)[256], size_t n_chain,
     const struct ztconn_answer *addrs, size_t n_addrs, size_t *kept_chain,
     uint32_t *kept, char *why, size_t size);
+
+/*
+ * ztconn_learn in two steps, so that the resolver answers the agent in
+ * between: send the LEARN (0 with *ID, or an error with WHY set), then
+ * wait for its answer (ztconn_learn's results; every ID sent must be
+ * finished once, whatever happened meanwhile).  The connects ztd decided
+ * ahead in the answer are kept as the answer is read, and until it is
+ * (or the connection is lost, or ZTCONN_WAIT_MS pass) every connect's
+ * decision waits for it: never is one allowed on the strength of what
+ * the resolver answered, only of what ztd sent.
+ */
+int ztconn_learn_send(struct ztconn *z, const char (*chain)[256],
+    size_t n_chain, const struct ztconn_answer *addrs, size_t n_addrs,
+    uint32_t *id, char *why, size_t size);
+int ztconn_learn_finish(struct ztconn *z, uint32_t id, size_t n_chain,
+    size_t *kept_chain, uint32_t *kept, char *why, size_t size);
 
 /*
  * A number that changes (under the same lock, before any reply read after

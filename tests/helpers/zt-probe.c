@@ -26,7 +26,7 @@
  *   hammer THREADS CALLS ADDR PORT [setuid]
  *   loop-connect ADDR PORT INTERVAL_MS COUNT
  *   sleep SECONDS   kids N SECONDS   exit N   signal N   now
- *   resolve NAME PORT [SECONDS | --wait FILE]
+ *   resolve NAME PORT [SECONDS | --wait FILE | --again FILE]
  *                                     dns-tcp ADDR PORT HEX
  *   resolve-send NAME PORT TEXT       dns-hold ADDR PORT HEX TO PORT2 FILE
  *   resolve-loop PREFIX SUFFIX COUNT [MARK]
@@ -1339,6 +1339,9 @@ wait_for_file(const char *path)
  * same address again, resolve again and connect: " after=... again=...".
  * resolve NAME PORT --wait FILE: "resolved addr=A" as soon as resolved,
  * then once FILE exists (wait_for_file) the connect: "connect=...".
+ * resolve NAME PORT --again FILE: the same, but once FILE exists NAME is
+ * resolved again (a new lookup, a new DNS connection) before the
+ * connect: "again addr=A connect=..." or "again gai=CODE".
  */
 static int
 cmd_resolve(int argc, char **argv)
@@ -1347,11 +1350,13 @@ cmd_resolve(int argc, char **argv)
 	socklen_t len;
 	char addr[INET6_ADDRSTRLEN];
 	const char *first;
-	bool wait = argc == 5 && strcmp(argv[3], "--wait") == 0;
+	bool again = argc == 5 && strcmp(argv[3], "--again") == 0;
+	bool wait = again || (argc == 5 && strcmp(argv[3], "--wait") == 0);
 	int r;
 
 	if (argc != 3 && argc != 4 && !wait)
-		return usage("resolve NAME PORT [SECONDS | --wait FILE]");
+		return usage("resolve NAME PORT [SECONDS | --wait FILE | "
+		    "--again FILE]");
 	if ((r = lookup(argv[1], argv[2], &ss, &len, addr,
 	    sizeof(addr))) != 0) {
 		printf("gai=%d\n", r);
@@ -1361,6 +1366,13 @@ cmd_resolve(int argc, char **argv)
 		printf("resolved addr=%s\n", addr);
 		fflush(stdout);
 		wait_for_file(argv[4]);
+		if (again && (r = lookup(argv[1], argv[2], &ss, &len, addr,
+		    sizeof(addr))) != 0) {
+			printf("again gai=%d\n", r);
+			return 1;
+		}
+		if (again)
+			printf("again addr=%s ", addr);
 		first = try_connect(&ss, len);
 		printf("connect=%s\n", first);
 		return strcmp(first, "ok") == 0 ? 0 : 1;

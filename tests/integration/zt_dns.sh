@@ -568,6 +568,78 @@ hold_again() {
 }
 first_ok='^first rcode=0 qd=1 an=1 ar=0 bytes=[0-9]+ ttl=[0-9]+ connect=ok$'
 
+# ztd's allow of a question says what LEARN will keep of its answer (a
+# host rule names it; one says private = true), so the resolver gives the
+# agent its answer before LEARN's reply, and only that: pub.zt2.test's
+# rule lacks private = true and its answer is in 127.0.0.0/8, so the
+# agent is given no address and a connect to it, on the same grant right
+# after the answer, is refused by ztd (it did not keep it); api.zt.test's
+# rule says private = true: kept, and the connect goes through.
+seen=$(sink_lines)
+hold_start "$work/early-priv.out" 124a api.zt.test "$net.10"
+check "with private = true, a private answer is given and connects at once ($(head -n 1 "$work/early-priv.out"))" \
+    grep -qE "$first_ok" "$work/early-priv.out"
+stop_pid "$holder"
+hold_start "$work/early-pub.out" 124b pub.zt2.test "$net.13"
+check "the upstream answered pub.zt2.test again" \
+    test "$(grep -ciF ' pub.zt2.test. A IN' "$work/unbound.log")" -ge 2
+check "without private = true, the private answer holds no address and its connect is refused ($(head -n 1 "$work/early-pub.out"))" \
+    grep -qE '^first rcode=0 qd=1 an=0 ar=0 bytes=[0-9]+( ttl=[0-9]+)? connect=EACCES$' "$work/early-pub.out"
+check "that connect is audited as ztd's deny" \
+    wait_for logged_since "$seen" "decision=deny action=connect agent=\"dns\" .*object=\"tcp:$net.13:$svc_port\""
+stop_pid "$holder"
+
+# The resolver bridges each agent connection to port 53 through a loopback
+# listener it keeps from one to the next: whoever else connects to it is
+# accepted and closed before the next bridge, never served, and filling
+# its queue does not hold the agent's next connection back.
+agent_start "$work/bridge.out" "$work/again" "resolved " resolve \
+    api.zt.test "$svc_port" --again "$work/again"
+bridger=$bg
+bridge_port=$(ss -Htlnp | sed -n \
+    "s/.* 127\.0\.0\.1:\([0-9]*\) .*pid=$bridger,.*/\1/p" | head -n 1)
+check "zt-exec keeps a loopback listener for its bridges (port $bridge_port)" \
+    test -n "$bridge_port"
+rm -f "$work/flood.go"
+python3 - "$bridge_port" "$work/flood.go" >"$work/flood.out" 2>&1 <<'EOP' &
+import os, socket, sys, time
+port, go = int(sys.argv[1]), sys.argv[2]
+socks = []
+for i in range(24):                 # more than the listener's queue
+    s = socket.socket()
+    s.setblocking(False)
+    s.connect_ex(("127.0.0.1", port))
+    socks.append(s)
+print("flooded", flush=True)
+for i in range(2400):
+    if os.path.exists(go):
+        break
+    time.sleep(0.05)
+closed = 0
+for s in socks:
+    s.setblocking(True)
+    s.settimeout(0.1)   # those closed were before the agent's answer
+    try:
+        closed += s.recv(1) == b""
+    except OSError:
+        pass
+print("closed=%d" % closed, flush=True)
+EOP
+flooder=$!
+track "$flooder"
+check "another process fills that listener's queue" \
+    wait_for grep -q '^flooded' "$work/flood.out"
+touch "$work/again"
+wait_for grep -q '^again ' "$work/bridge.out"
+again=$(sed -n 's/^again //p' "$work/bridge.out")
+check "the agent's next lookup, a new DNS connection, is bridged and answered ($again)" \
+    test "$again" = "addr=$net.10 connect=ok"
+touch "$work/flood.go"
+wait "$flooder"
+closed=$(sed -n 's/^closed=//p' "$work/flood.out")
+check "the other process's connections were closed unserved ($closed of 24)" \
+    test "${closed:-0}" -ge 1
+
 # The resolver notes what ztd kept of an answer (LEARN): the same question
 # again soon after (within 10 s, half its TTL) is answered from the note,
 # without the upstream nor telling ztd again, its TTLs cut to what ztd

@@ -1617,6 +1617,23 @@ test_learn_answers(void **state)
 	free(m);
 }
 
+/* One ALLOW with every field into the ALLOWS record open in M (TTL_MS
+ * 60000, CACHE_UNTIL UNTIL), and FLAGS when FLAGS is not 0. */
+static void
+put_allow(struct zt_msg *m, uint32_t action, const char *object,
+    const uint8_t token[ZT_TOKEN_SIZE], uint64_t until, uint32_t flags)
+{
+	assert_code(zt_msg_begin_record(m, ZT_F_ALLOW), 0);
+	assert_code(zt_msg_put_u32(m, ZT_F_ACTION, action), 0);
+	assert_code(zt_msg_put_str(m, ZT_F_OBJECT, object), 0);
+	assert_code(zt_msg_put_u32(m, ZT_F_TTL_MS, 60000), 0);
+	assert_code(zt_msg_put_bytes(m, ZT_F_TOKEN, token, ZT_TOKEN_SIZE), 0);
+	assert_code(zt_msg_put_u64(m, ZT_F_CACHE_UNTIL, until), 0);
+	if (flags != 0)
+		assert_code(zt_msg_put_u32(m, ZT_F_FLAGS, flags), 0);
+	assert_code(zt_msg_end_record(m), 0);
+}
+
 /* ALLOWS: LEARN's and AGENT_PID's answers (REPORT_REPLY) carry allows
  * decided ahead, each with every field; ZT_ALLOWS_MAX at most; nowhere
  * else. */
@@ -1637,15 +1654,7 @@ test_allows_ahead(void **state)
 	assert_code(zt_msg_init(&m[0], ZT_MSG_REPORT_REPLY, 9), 0);
 	assert_code(zt_msg_put_u32(&m[0], ZT_F_COUNT, 1), 0);
 	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOWS), 0);
-	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOW), 0);
-	assert_code(zt_msg_put_u32(&m[0], ZT_F_ACTION, 6), 0);
-	assert_code(zt_msg_put_str(&m[0], ZT_F_OBJECT, "tcp:192.0.2.1:443"),
-	    0);
-	assert_code(zt_msg_put_u32(&m[0], ZT_F_TTL_MS, 60000), 0);
-	assert_code(zt_msg_put_bytes(&m[0], ZT_F_TOKEN, token, sizeof(token)),
-	    0);
-	assert_code(zt_msg_put_u64(&m[0], ZT_F_CACHE_UNTIL, 123456789), 0);
-	assert_code(zt_msg_end_record(&m[0]), 0);
+	put_allow(&m[0], 6, "tcp:192.0.2.1:443", token, 123456789, 0);
 	/* An allow without its token is incomplete. */
 	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOW), 0);
 	assert_code(zt_msg_put_u32(&m[0], ZT_F_ACTION, 6), 0);
@@ -1692,6 +1701,47 @@ test_allows_ahead(void **state)
 	assert_true(zt_msg_begin_record(&m[0], ZT_F_ALLOWS) < 0);
 	assert_code(zt_msg_init(&m[0], ZT_MSG_REPORT_REPLY, 12), 0);
 	assert_true(zt_msg_begin_record(&m[0], ZT_F_ALLOW) < 0);
+	free(m);
+}
+
+/* A resolve's allow says what LEARN will keep (ZT_RESOLVE_*, FLAGS): in
+ * a DECISION, and in an ALLOW decided ahead (optional there). */
+static void
+test_resolve_flags(void **state)
+{
+	static const uint8_t token[ZT_TOKEN_SIZE] = { 4, 5, 6 };
+	struct zt_msg *m = malloc(2 * sizeof(*m));
+	struct zt_record allows, allow;
+	size_t cursor = 0;
+	uint32_t flags = 0;
+
+	(void)state;
+	assert_non_null(m);
+	assert_code(zt_msg_init(&m[0], ZT_MSG_DECISION, 13), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_DECISION, ZT_DECISION_ALLOW),
+	    0);
+	assert_code(zt_msg_put_str(&m[0], ZT_F_REASON, "host rule"), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_FLAGS,
+	    ZT_RESOLVE_NAMED | ZT_RESOLVE_PRIVATE), 0);
+	assert_code(zt_msg_decode(&m[1], m[0].wire, m[0].size), 0);
+	assert_code(zt_msg_get_u32(&m[1], ZT_F_FLAGS, &flags), 0);
+	assert_int_equal(flags, ZT_RESOLVE_NAMED | ZT_RESOLVE_PRIVATE);
+
+	assert_code(zt_msg_init(&m[0], ZT_MSG_REPORT_REPLY, 14), 0);
+	assert_code(zt_msg_put_u32(&m[0], ZT_F_COUNT, 1), 0);
+	assert_code(zt_msg_begin_record(&m[0], ZT_F_ALLOWS), 0);
+	put_allow(&m[0], 9, "dns:api.example", token, 42, ZT_RESOLVE_NAMED);
+	/* Without FLAGS (a connect's): complete too. */
+	put_allow(&m[0], 6, "tcp:192.0.2.1:443", token, 42, 0);
+	assert_code(zt_msg_end_record(&m[0]), 0);
+	assert_code(zt_msg_decode(&m[1], m[0].wire, m[0].size), 0);
+	assert_code(zt_msg_get_record(&m[1], ZT_F_ALLOWS, &allows), 0);
+	assert_code(zt_record_next(&allows, ZT_F_ALLOW, &cursor, &allow), 0);
+	flags = 0;
+	assert_code(zt_record_get_u32(&allow, ZT_F_FLAGS, &flags), 0);
+	assert_int_equal(flags, ZT_RESOLVE_NAMED);
+	assert_code(zt_record_next(&allows, ZT_F_ALLOW, &cursor, &allow), 0);
+	assert_true(zt_record_get_u32(&allow, ZT_F_FLAGS, &flags) < 0);
 	free(m);
 }
 
@@ -3160,6 +3210,7 @@ static const struct CMUnitTest single_tests[] = {
 	cmocka_unit_test(test_records),
 	cmocka_unit_test(test_learn_answers),
 	cmocka_unit_test(test_allows_ahead),
+	cmocka_unit_test(test_resolve_flags),
 	cmocka_unit_test(test_reply_error_other_type),
 	cmocka_unit_test(test_init_unknown_type),
 	cmocka_unit_test(test_schema_capacity),

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "policy.h"
+#include "zt_addr.h"
 #include "zt_err.h"
 #include "zt_msg.h"
 #include "ztd_config.h"
@@ -1177,7 +1178,7 @@ test_private_addresses(void **state)
 		    AF_INET;
 
 		assert_int_equal(inet_pton(family, cases[i].text, addr), 1);
-		if (policy_address_private(family, addr) !=
+		if (zt_addr_private(family, addr) !=
 		    cases[i].private_addr)
 			fail_msg("%s: expected %s", cases[i].text,
 			    cases[i].private_addr ? "private" : "public");
