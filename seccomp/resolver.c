@@ -40,13 +40,13 @@
  *     Within those bounds the note answers an allowed question itself,
  *     without the upstream (memo_answer), as a cache: never past a kept
  *     record's TTL (cut to max_ttl) nor what ztd remembers.
- * Each agent connection is bridged through a loopback listener kept
- * from one to the next (by family; tunnel_bridge_agent_via: whoever else
- * connected to it is closed first, only the agent's socket is taken).
+ * Each agent connection is bridged through a loopback socket kept from
+ * one to the next (by family; tunnel_bridge_agent_via: it listens for
+ * that bridge only, on a new port, and only the agent's socket is taken).
  * The resolver's first thread starts with it and, while the agent starts,
  * makes what the first question would wait for: a connection to the
  * first upstream (in the pool as any idle one, nothing sent on it before a
- * question ztd allowed), the IPv4 bridge listener and the pages the first
+ * question ztd allowed), the IPv4 bridge socket and the pages the first
  * answers write (the notes, the first connection slots, ztconn's first
  * reply and report); each
  * serving thread, as it starts, readies ldns (its code, the dynamic
@@ -138,7 +138,7 @@ struct resolver {
 	size_t untimed;			/* of those waiting: with no timer */
 	struct upconn pool[UPSTREAM_POOL];
 	struct memo *memos;		/* MEMO_SLOTS, made once */
-	/* The loopback listener agent connections are bridged through, by
+	/* The loopback socket agent connections are bridged through, by
 	 * family (AF_INET, AF_INET6), kept from one to the next (-1: none
 	 * yet), and whether a bridge uses it now (then another makes a
 	 * one-shot listener of its own). */
@@ -1049,7 +1049,7 @@ first_main(void *arg)
 	/* The connection first: a question may wait for it. */
 	if (r->n_upstream > 0 && (fd = upstream_open(r, 0, 0)) >= 0)
 		upstream_give(r, 0, fd);
-	/* The IPv4 bridge listener, unless the first connection made it. */
+	/* The IPv4 bridge socket, unless the first connection made it. */
 	if ((fd = tunnel_bridge_listener(AF_INET)) >= 0) {
 		pthread_mutex_lock(&r->lock);
 		if (r->bridge_lfd[0] < 0 && !r->bridging[0] && !r->closed) {
@@ -1105,10 +1105,11 @@ start_first_thread(struct resolver *r)
 
 /*
  * Bridge the agent's socket SFD (tunnel_bridge_agent) through the
- * resolver's listener of its family, kept from one connection to the
- * next (made here the first time): no listener made and closed on the
- * connect's path.  One bridge uses it at a time; another meanwhile makes
- * its own.  A listener a bridge failed on is closed, not kept.
+ * resolver's socket of its family, kept from one connection to the next
+ * (made here the first time), which listens during a bridge only: no
+ * socket made and closed on the connect's path.  One bridge uses it at a
+ * time; another meanwhile makes its own.  One a bridge failed on is
+ * closed, not kept.
  */
 static int
 bridge(struct resolver *r, int sfd)

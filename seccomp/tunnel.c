@@ -570,8 +570,7 @@ tunnel_bridge_listener(int domain)
 	lfd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
 		return -errno;
-	if (bind(lfd, (struct sockaddr *)&lis, l) < 0 ||
-	    listen(lfd, BRIDGE_BACKLOG) < 0) {
+	if (bind(lfd, (struct sockaddr *)&lis, l) < 0) {
 		int e = errno;
 
 		close(lfd);
@@ -586,18 +585,20 @@ tunnel_bridge_agent_via(int sfd, int lfd)
 	struct sockaddr_storage lis, mine, peer;
 	socklen_t l = sizeof(lis);
 	int64_t deadline = zt_monotonic_ms() + ACCEPT_MS;
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
 	int fd, afd = -1;
 
-	if (getsockname(lfd, (struct sockaddr *)&lis, &l) < 0)
+	/* It listens for this bridge only, on a port the kernel picks
+	 * anew each time: a listener on loopback is open to every local
+	 * user, so none is left for anyone to find and fill. */
+	if (listen(lfd, BRIDGE_BACKLOG) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&lis, &l) < 0)
 		return -errno;
-	/* Whoever connected to it since its last bridge is shown the door
-	 * first: nobody's connection but SFD's is ever taken, and a queue
-	 * filled meanwhile would hold SFD's back. */
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-		close(fd);
 	if (connect(sfd, (struct sockaddr *)&lis, l) < 0 &&
-	    errno != EINPROGRESS)
-		return -errno;
+	    errno != EINPROGRESS) {
+		afd = -errno;
+		goto out;
+	}
 	/* On loopback the blocking connect returns with the connection
 	 * queued: accepted at once, waited for only when it is not. */
 	for (;;) {
@@ -619,7 +620,16 @@ tunnel_bridge_agent_via(int sfd, int lfd)
 		}
 		close(fd);
 	}
-	return afd >= 0 ? afd : -ECONNREFUSED;
+	if (afd < 0)
+		afd = -ECONNREFUSED;
+out:
+	/* It stops listening (its queue, anyone else's, dropped) and lets
+	 * its port go; it stays on the loopback address for the next. */
+	if (connect(lfd, &unspec, sizeof(unspec)) < 0 && afd >= 0) {
+		close(afd);
+		afd = -errno;
+	}
+	return afd;
 }
 
 int

@@ -36,17 +36,20 @@ int tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 int tunnel_bridge_agent(int sfd);
 
 /*
- * The same through LFD, a loopback listener of SFD's family made by
+ * The same through LFD, a socket of SFD's family made by
  * tunnel_bridge_listener and kept by the caller for its next bridges (one
- * at a time): whatever connected to it meanwhile is accepted and closed
- * first, and only SFD's connection is ever taken.  Saves making and
- * closing a listener on the path of each connect (the grant's resolver).
- * LFD stays the caller's, to close after any failure.
+ * at a time): it listens for this bridge only, on a port the kernel picks
+ * anew, and stops (its queue dropped, its port let go) before this
+ * returns; only SFD's connection is ever taken.  Saves making and closing
+ * a socket on the path of each connect (the grant's resolver) without
+ * leaving a listener on loopback between bridges for other local users to
+ * find and fill.  LFD stays the caller's, to close after any failure.
  */
 int tunnel_bridge_agent_via(int sfd, int lfd);
 
-/* A listener on the loopback address of DOMAIN (AF_INET, AF_INET6), an
- * ephemeral port, non-blocking: its fd, or -errno. */
+/* A TCP socket bound to the loopback address of DOMAIN (AF_INET,
+ * AF_INET6) and an ephemeral port, non-blocking, not listening
+ * (tunnel_bridge_agent_via listens): its fd, or -errno. */
 int tunnel_bridge_listener(int domain);
 
 /*
