@@ -48,6 +48,15 @@ struct context {
 	SSL_CTX *ctx;
 };
 
+/* A destination's last tunnel: what tunnel_early_begin expects its next
+ * allow to name. */
+#define REMEMBERED_MAX 8
+struct remembered {
+	char object[300];
+	char server_name[256];
+	char ca_file[4096];
+};
+
 struct relay {
 	struct tunnels *t;
 	int local;			/* our end of the agent's connection */
@@ -74,6 +83,9 @@ struct tunnels {
 					 * it from then on */
 	struct context contexts[CONTEXTS_MAX];
 	size_t n_contexts;
+	struct remembered remembered[REMEMBERED_MAX];
+	unsigned n_remembered;		/* of them in use */
+	unsigned next_remembered;	/* the next replaced */
 	struct relay *relays;
 	unsigned closing;		/* relays out of the list, still logging */
 };
@@ -447,16 +459,26 @@ out:
 	return r;
 }
 
-/* The TLS context for CA_FILE (lock held): TLS 1.3 only, the grant's
- * certificate, the server verified against that CA alone. */
+/* The TLS context made for CA_FILE, or NULL (lock held). */
 static SSL_CTX *
-context_for(struct tunnels *t, const char *ca_file, const char *object)
+find_context(const struct tunnels *t, const char *ca_file)
 {
-	SSL_CTX *ctx;
-
 	for (size_t i = 0; i < t->n_contexts; i++)
 		if (strcmp(t->contexts[i].ca_file, ca_file) == 0)
 			return t->contexts[i].ctx;
+	return NULL;
+}
+
+/* The TLS context for CA_FILE (lock held), made on first use: TLS 1.3
+ * only, the grant's certificate, the server verified against that CA
+ * alone. */
+static SSL_CTX *
+context_for(struct tunnels *t, const char *ca_file, const char *object)
+{
+	SSL_CTX *ctx = find_context(t, ca_file);
+
+	if (ctx != NULL)
+		return ctx;
 	if (t->n_contexts == CONTEXTS_MAX)
 		return NULL;
 	/* One made ahead for this CA file, or a new one. */
@@ -483,23 +505,78 @@ context_for(struct tunnels *t, const char *ca_file, const char *object)
 	return ctx;
 }
 
-/* TCP to DEST, then the TLS handshake; the SSL or NULL with *ERR set. */
-static SSL *
-open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
-    const char *server_name, const char *object, int *fd_out, int *err)
+/* A TCP socket for FAMILY, non-blocking, no Nagle: the fd, or -errno. */
+static int
+upstream_socket(int family)
 {
-	int64_t deadline = zt_monotonic_ms() + HANDSHAKE_MS;
-	int fd, one = 1, r;
-	SSL *ssl;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+	    one = 1;
 
-	*err = -ECONNREFUSED;
-	fd = socket(dest->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd < 0) {
-		*err = -errno;
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* A client SSL of CTX for SERVER_NAME (its SNI and the name its
+ * certificate must have), or NULL with OpenSSL's error queued. */
+static SSL *
+new_ssl(SSL_CTX *ctx, const char *server_name)
+{
+	SSL *ssl = SSL_new(ctx);
+
+	if (ssl == NULL || !SSL_set_tlsext_host_name(ssl, server_name) ||
+	    !SSL_set1_host(ssl, server_name)) {
+		SSL_free(ssl);
 		return NULL;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return ssl;
+}
+
+/* Write the first flight SSL made into its memory BIO (tunnel_early_make)
+ * to FD, connected, by DEADLINE: true, or false. */
+static bool
+send_first_flight(SSL *ssl, int fd, int64_t deadline)
+{
+	char *p = NULL;
+	long n = BIO_get_mem_data(SSL_get_wbio(ssl), &p);
+
+	while (n > 0) {
+		ssize_t w = send(fd, p, (size_t)n, MSG_NOSIGNAL);
+
+		if (w > 0) {
+			p += w;
+			n -= w;
+		} else if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+		    (w < 0 && errno == EAGAIN &&
+		    zt_poll_until(fd, POLLOUT, deadline) < 0) || w == 0)
+			return false;
+	}
+	return n == 0;
+}
+
+/*
+ * TCP to DEST, then the TLS handshake; the SSL or NULL with *ERR set.
+ * EARLY (or NULL) holds a socket and an SSL whose first flight is made
+ * (tunnel_early_make): taken from it when there.
+ */
+static SSL *
+open_upstream(SSL_CTX *ctx, struct tunnel_early *early,
+    const struct sockaddr *dest, socklen_t len, const char *server_name,
+    const char *object, int *fd_out, int *err)
+{
+	int64_t deadline = zt_monotonic_ms() + HANDSHAKE_MS;
+	int fd, r;
+	SSL *ssl = NULL;
+
+	*err = -ECONNREFUSED;
+	if (early != NULL && early->fd >= 0) {
+		fd = early->fd;
+		early->fd = -1;
+	} else if ((fd = upstream_socket(dest->sa_family)) < 0) {
+		*err = fd;
+		return NULL;
+	}
 	if (connect(fd, dest, len) < 0) {
 		int e = 0;
 		socklen_t l = sizeof(e);
@@ -512,10 +589,26 @@ open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
 			return NULL;
 		}
 	}
-	ssl = SSL_new(ctx);
-	if (ssl == NULL || !SSL_set_fd(ssl, fd) ||
-	    !SSL_set_tlsext_host_name(ssl, server_name) ||
-	    !SSL_set1_host(ssl, server_name)) {
+	if (early != NULL && early->ssl != NULL) {
+		/* The first flight made while ztd decided: sent as it is,
+		 * the handshake then goes on on the socket. */
+		ssl = early->ssl;
+		early->ssl = NULL;
+		if (!send_first_flight(ssl, fd, deadline)) {
+			zt_log(LOG_WARNING, "tunnel to %s: the TLS handshake "
+			    "could not be sent", object);
+			SSL_free(ssl);
+			close(fd);
+			return NULL;
+		}
+		if (!SSL_set_fd(ssl, fd)) {
+			log_ssl_error("cannot start TLS", object);
+			SSL_free(ssl);
+			close(fd);
+			return NULL;
+		}
+	} else if ((ssl = new_ssl(ctx, server_name)) == NULL ||
+	    !SSL_set_fd(ssl, fd)) {
 		log_ssl_error("cannot start TLS", object);
 		SSL_free(ssl);
 		close(fd);
@@ -543,6 +636,114 @@ open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
 	}
 	*fd_out = fd;
 	return ssl;
+}
+
+void
+tunnel_early_init(struct tunnel_early *e)
+{
+	e->t = NULL;
+	e->ctx = NULL;
+	e->ssl = NULL;
+	e->fd = -1;
+}
+
+void
+tunnel_early_free(struct tunnel_early *e)
+{
+	/* SSL_free frees the key share (its private half cleared). */
+	if (e->ssl != NULL)
+		SSL_free(e->ssl);
+	if (e->ctx != NULL)
+		SSL_CTX_free(e->ctx);
+	if (e->fd >= 0)
+		close(e->fd);
+	tunnel_early_init(e);
+}
+
+/* The last tunnel to OBJECT (lock held), or NULL. */
+static struct remembered *
+remembered_for(struct tunnels *t, const char *object)
+{
+	for (unsigned i = 0; i < t->n_remembered; i++)
+		if (strcmp(t->remembered[i].object, object) == 0)
+			return &t->remembered[i];
+	return NULL;
+}
+
+/* OBJECT's tunnel went to SERVER_NAME, verified by CA_FILE (lock held). */
+static void
+remember(struct tunnels *t, const char *object, const char *server_name,
+    const char *ca_file)
+{
+	struct remembered *m = remembered_for(t, object);
+
+	if (m == NULL) {
+		m = &t->remembered[t->next_remembered];
+		t->next_remembered = (t->next_remembered + 1) % REMEMBERED_MAX;
+		if (t->n_remembered < REMEMBERED_MAX)
+			t->n_remembered++;
+	}
+	snprintf(m->object, sizeof(m->object), "%s", object);
+	snprintf(m->server_name, sizeof(m->server_name), "%s", server_name);
+	snprintf(m->ca_file, sizeof(m->ca_file), "%s", ca_file);
+}
+
+bool
+tunnel_early_begin(struct tunnels *t, struct tunnel_early *e,
+    const char *object, int family)
+{
+	const struct remembered *m;
+	SSL_CTX *ctx = NULL;
+
+	tunnel_early_init(e);
+	pthread_mutex_lock(&t->lock);
+	/* Only with the certificate in hand and not yet due for renewal:
+	 * a renewal is ztd's to answer, after the allow. */
+	if (!t->closed && t->cert != NULL &&
+	    ztconn_now_ms() < t->renew_ms &&
+	    (m = remembered_for(t, object)) != NULL &&
+	    (ctx = find_context(t, m->ca_file)) != NULL) {
+		SSL_CTX_up_ref(ctx);
+		e->t = t;
+		e->ctx = ctx;
+		e->family = family;
+		snprintf(e->server_name, sizeof(e->server_name), "%s",
+		    m->server_name);
+		snprintf(e->ca_file, sizeof(e->ca_file), "%s", m->ca_file);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ctx != NULL;
+}
+
+void
+tunnel_early_make(void *arg)
+{
+	struct tunnel_early *e = arg;
+	BIO *in = NULL, *out = NULL;
+	SSL *ssl;
+	int r;
+
+	if (e->ctx == NULL)
+		return;
+	e->fd = upstream_socket(e->family);
+	if ((ssl = new_ssl(e->ctx, e->server_name)) == NULL ||
+	    (in = BIO_new(BIO_s_mem())) == NULL ||
+	    (out = BIO_new(BIO_s_mem())) == NULL) {
+		BIO_free(in);
+		SSL_free(ssl);
+		ERR_clear_error();
+		return;			/* made after the answer, then */
+	}
+	/* Nothing to read yet (an empty memory BIO asks to retry): the
+	 * first flight is made into OUT, and the handshake stops there. */
+	SSL_set_bio(ssl, in, out);
+	r = SSL_connect(ssl);
+	if (r == 1 || SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return;
+	}
+	e->ssl = ssl;
 }
 
 /*
@@ -801,7 +1002,7 @@ relay_main(void *arg)
 int
 tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
     socklen_t len, const char *server_name, const char *ca_file,
-    const char *object)
+    const char *object, struct tunnel_early *early)
 {
 	struct relay *r;
 	pthread_attr_t attr;
@@ -813,19 +1014,33 @@ tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 	if (server_name[0] == '\0' || ca_file[0] == '\0') {
 		zt_log(LOG_WARNING, "tunnel to %s: the rule names no "
 		    "server_name or ca", object);
+		if (early != NULL)
+			tunnel_early_free(early);
 		return -EACCES;
 	}
 	pthread_mutex_lock(&t->lock);
 	if (t->closed || ensure_identity(t, object) < 0 ||
 	    (ctx = context_for(t, ca_file, object)) == NULL) {
 		pthread_mutex_unlock(&t->lock);
+		if (early != NULL)
+			tunnel_early_free(early);
 		return -EACCES;
 	}
 	SSL_CTX_up_ref(ctx);
 	pthread_mutex_unlock(&t->lock);
-	ssl = open_upstream(ctx, dest, len, server_name, object, &upstream,
-	    &err);
+	/* What was made while ztd decided serves only this allow's server
+	 * name and CA, with the certificate of now (a renewal made a new
+	 * context). */
+	if (early != NULL && (early->t != t || early->ctx != ctx ||
+	    early->family != dest->sa_family ||
+	    strcmp(early->server_name, server_name) != 0 ||
+	    strcmp(early->ca_file, ca_file) != 0))
+		tunnel_early_free(early);
+	ssl = open_upstream(ctx, early, dest, len, server_name, object,
+	    &upstream, &err);
 	SSL_CTX_free(ctx);
+	if (early != NULL)
+		tunnel_early_free(early);
 	if (ssl == NULL)
 		return err;
 	if ((local = tunnel_bridge_agent(sfd)) < 0 ||
@@ -854,6 +1069,7 @@ tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 	if (t->relays != NULL)
 		t->relays->prev = r;
 	t->relays = r;
+	remember(t, object, server_name, ca_file);
 	pthread_mutex_unlock(&t->lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
