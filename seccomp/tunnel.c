@@ -42,6 +42,7 @@
 #define HANDSHAKE_MS 5000
 #define ACCEPT_MS 1000
 #define RELAY_BUF (256 * 1024)
+#define RELAY_IDLE_MAX 2		/* relay threads kept waiting */
 
 struct context {
 	char ca_file[4096];
@@ -65,6 +66,7 @@ struct relay {
 	char object[300];
 	unsigned long long in, out;	/* bytes to the agent, from it */
 	struct relay *prev, *next;
+	struct relay *next_pending;	/* waiting for an idle thread */
 };
 
 struct tunnels {
@@ -88,6 +90,13 @@ struct tunnels {
 	unsigned next_remembered;	/* the next replaced */
 	struct relay *relays;
 	unsigned closing;		/* relays out of the list, still logging */
+	/* Relay threads kept between connections (RELAY_IDLE_MAX at most):
+	 * a connection is handed to one waiting on WORK rather than to a
+	 * thread made for it. */
+	pthread_cond_t work;		/* a job pending, or the grant ended */
+	struct relay *pending, **pending_tail;
+	unsigned n_pending;
+	unsigned idle;			/* threads waiting on WORK */
 };
 
 /*
@@ -129,6 +138,8 @@ tunnels_new(struct tunnels **out, struct ztconn *ztd, const char *agent)
 		return -ENOMEM;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->gone, NULL);
+	pthread_cond_init(&t->work, NULL);
+	t->pending_tail = &t->pending;
 	t->ztd = ztd;
 	snprintf(t->agent, sizeof(t->agent), "%s", agent);
 	*out = t;
@@ -814,6 +825,8 @@ tunnel_bridge_agent(int sfd)
 	return afd >= 0 ? afd : -ECONNREFUSED;
 }
 
+static void *relay_idle_main(void *arg);
+
 struct prepare {
 	struct tunnels *t;
 	size_t n;
@@ -832,7 +845,9 @@ prepare_main(void *arg)
 			context_for(t, p->ca_files[i], "(prepared at launch)");
 	pthread_mutex_unlock(&t->lock);
 	free(p);
-	return NULL;
+	/* Then the grant's first relay thread, made already: it waits
+	 * for the first connection. */
+	return relay_idle_main(t);
 }
 
 void
@@ -911,12 +926,12 @@ write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-static void *
-relay_main(void *arg)
+/* Relay R both ways with BUF (RELAY_BUF bytes; NULL: none, R ends at
+ * once) until either end closes or the grant ends; then log and free R. */
+static void
+relay_run(struct relay *r, char *buf)
 {
-	struct relay *r = arg;
 	struct tunnels *t = r->t;
-	char *buf = malloc(RELAY_BUF);
 	const char *why = "the agent closed it";
 
 	while (buf != NULL) {
@@ -974,7 +989,6 @@ relay_main(void *arg)
 				break;		/* m == 0: the agent closed it */
 		}
 	}
-	free(buf);
 	/* Out of the list first: tunnels_close_all must never shut down a
 	 * descriptor number this thread has closed (it may be reused). */
 	unlink_relay(r);
@@ -996,6 +1010,73 @@ relay_main(void *arg)
 	t->closing--;
 	pthread_cond_broadcast(&t->gone);
 	pthread_mutex_unlock(&t->lock);
+}
+
+/*
+ * The next connection for a relay thread of T that has finished one (or
+ * that has just started idle): handed over by tunnel_connect, waited
+ * for; NULL when the thread is to end (the grant ended, or enough
+ * threads wait already).
+ */
+static struct relay *
+relay_next(struct tunnels *t)
+{
+	struct relay *r = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->pending == NULL && (t->closed || t->idle >= RELAY_IDLE_MAX)) {
+		pthread_mutex_unlock(&t->lock);
+		return NULL;
+	}
+	t->idle++;
+	while (t->pending == NULL && !t->closed)
+		pthread_cond_wait(&t->work, &t->lock);
+	t->idle--;
+	/* A connection handed over before the end is still served: its
+	 * sockets were shut down with the others, it ends and logs. */
+	if ((r = t->pending) != NULL) {
+		t->pending = r->next_pending;
+		if (t->pending == NULL)
+			t->pending_tail = &t->pending;
+		t->n_pending--;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+/* Relay R (NULL: wait for the first), then the next connections of T
+ * handed over, with one buffer (its first page touched before any
+ * connection waits on it). */
+static void
+relay_serve(struct tunnels *t, struct relay *r)
+{
+	char *buf = malloc(RELAY_BUF);
+
+	if (buf != NULL)
+		buf[0] = 0;
+	if (r == NULL)
+		r = relay_next(t);
+	for (; r != NULL; r = relay_next(t))
+		relay_run(r, buf);
+	free(buf);
+}
+
+/* A relay thread made ahead of any connection (ARG: the grant's
+ * tunnels). */
+static void *
+relay_idle_main(void *arg)
+{
+	relay_serve(arg, NULL);
+	return NULL;
+}
+
+/* A relay thread made for ARG's connection (a struct relay). */
+static void *
+relay_main(void *arg)
+{
+	struct relay *r = arg;
+
+	relay_serve(r->t, r);
 	return NULL;
 }
 
@@ -1009,6 +1090,7 @@ tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 	pthread_t thread;
 	SSL_CTX *ctx;
 	SSL *ssl;
+	char serial[sizeof(t->serial)];
 	int upstream = -1, local, err;
 
 	if (server_name[0] == '\0' || ca_file[0] == '\0') {
@@ -1070,12 +1152,32 @@ tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 		t->relays->prev = r;
 	t->relays = r;
 	remember(t, object, server_name, ca_file);
+	snprintf(serial, sizeof(serial), "%s", t->serial);
+	pthread_mutex_unlock(&t->lock);
+	/* Before a relay has it (its close line comes after, and its SSL
+	 * may be gone once it runs). */
+	zt_log(LOG_NOTICE, "tunnel open: agent=\"%s\" object=\"%s\" "
+	    "server_name=\"%s\" cert_serial=%s tls=%s", t->agent, object,
+	    server_name, serial, SSL_get_version(ssl));
+	/* To a relay thread that waits for one, or to a new one. */
+	pthread_mutex_lock(&t->lock);
+	if (t->idle > t->n_pending) {
+		*t->pending_tail = r;
+		t->pending_tail = &r->next_pending;
+		t->n_pending++;
+		pthread_cond_signal(&t->work);
+		pthread_mutex_unlock(&t->lock);
+		return 0;
+	}
 	pthread_mutex_unlock(&t->lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&thread, &attr, relay_main, r) != 0) {
 		pthread_attr_destroy(&attr);
 		unlink_relay(r);
+		zt_log(LOG_NOTICE, "tunnel close: agent=\"%s\" object=\"%s\" "
+		    "bytes_out=0 bytes_in=0 reason=\"no relay thread\"",
+		    t->agent, object);
 		SSL_free(ssl);
 		close(upstream);
 		close(local);
@@ -1083,9 +1185,6 @@ tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 		return -EAGAIN;
 	}
 	pthread_attr_destroy(&attr);
-	zt_log(LOG_NOTICE, "tunnel open: agent=\"%s\" object=\"%s\" "
-	    "server_name=\"%s\" cert_serial=%s tls=%s", t->agent, object,
-	    server_name, t->serial, SSL_get_version(ssl));
 	return 0;
 }
 
@@ -1102,6 +1201,7 @@ tunnels_close_all(struct tunnels *t, const char *why)
 		shutdown(r->upstream, SHUT_RDWR);
 		shutdown(r->local, SHUT_RDWR);
 	}
+	pthread_cond_broadcast(&t->work);	/* idle relay threads end */
 	drop_contexts(t);
 	warm_free();
 	/* EVP_PKEY_free clears the private scalar before freeing it.  Only
