@@ -3,7 +3,8 @@
  * The mutual-TLS tunnel (OpenSSL 3).  One key pair and one certificate of
  * the grant at a time, in memory only, renewed (a new key, a new
  * certificate from ztd) once two thirds of its life have passed, for the
- * tunnels opened from then on; one relay thread per connection.  A
+ * tunnels opened from then on; one relay thread per connection at a time,
+ * kept for the grant's next connection once it ends (two kept at most).  A
  * connection ends when either side closes or when the grant ends
  * (tunnels_close_all shuts every socket down, which wakes the relays),
  * whatever the life of the certificate it was opened with: its expiry
