@@ -41,7 +41,10 @@
 	X(LAZY_CRYPTO, EVP_PKEY_derive_set_peer) \
 	X(LAZY_CRYPTO, EVP_PKEY_derive) X(LAZY_CRYPTO, EVP_KDF_fetch) \
 	X(LAZY_CRYPTO, EVP_KDF_free) X(LAZY_CRYPTO, EVP_MAC_fetch) \
-	X(LAZY_CRYPTO, EVP_MAC_free) \
+	X(LAZY_CRYPTO, EVP_MAC_free) X(LAZY_CRYPTO, BIO_new) \
+	X(LAZY_CRYPTO, BIO_s_mem) X(LAZY_CRYPTO, BIO_free) \
+	X(LAZY_CRYPTO, BIO_ctrl) X(LAZY_SSL, SSL_set_bio) \
+	X(LAZY_SSL, SSL_get_wbio) \
 	X(LAZY_SSL, SSL_CTX_ctrl) X(LAZY_SSL, SSL_CTX_free) \
 	X(LAZY_SSL, SSL_CTX_load_verify_file) X(LAZY_SSL, SSL_CTX_new) \
 	X(LAZY_SSL, SSL_CTX_set_verify) X(LAZY_SSL, SSL_CTX_up_ref) \
@@ -144,6 +147,12 @@ void *lazylib_function(enum lazylib_id id);
 #define EVP_KDF_free(...) LAZYLIB_CALL(EVP_KDF_free)(__VA_ARGS__)
 #define EVP_MAC_fetch(...) LAZYLIB_CALL(EVP_MAC_fetch)(__VA_ARGS__)
 #define EVP_MAC_free(...) LAZYLIB_CALL(EVP_MAC_free)(__VA_ARGS__)
+#define BIO_new(...) LAZYLIB_CALL(BIO_new)(__VA_ARGS__)
+#define BIO_s_mem(...) LAZYLIB_CALL(BIO_s_mem)(__VA_ARGS__)
+#define BIO_free(...) LAZYLIB_CALL(BIO_free)(__VA_ARGS__)
+#define BIO_ctrl(...) LAZYLIB_CALL(BIO_ctrl)(__VA_ARGS__)
+#define SSL_set_bio(...) LAZYLIB_CALL(SSL_set_bio)(__VA_ARGS__)
+#define SSL_get_wbio(...) LAZYLIB_CALL(SSL_get_wbio)(__VA_ARGS__)
 #define SSL_CTX_ctrl(...) LAZYLIB_CALL(SSL_CTX_ctrl)(__VA_ARGS__)
 #define SSL_CTX_free(...) LAZYLIB_CALL(SSL_CTX_free)(__VA_ARGS__)
 #define SSL_CTX_load_verify_file(...) \

@@ -408,18 +408,27 @@ normalise(const struct call *c, const struct sock_kind *k, enum net_op op,
  * Ask about D: 0 or -EACCES.  An allow that wants the mutual-TLS tunnel is
  * good only for a TCP connect, which then goes through it (TUNNEL
  * non-NULL: the verdict is left there); anywhere else (udp, a listen, a
- * send, MSG_FASTOPEN) it is refused.
+ * send, MSG_FASTOPEN) it is refused.  EARLY (non-NULL with TUNNEL): a
+ * TCP connect to where the last allow went through the tunnel makes
+ * that tunnel's first flight there while ztd decides (tunnel.h).
  */
 static int
 decide_dest(const struct call *c, const struct dest *d,
-    struct ztconn_verdict *tunnel)
+    struct ztconn_verdict *tunnel, struct tunnel_early *early)
 {
 	struct ztconn_verdict v;
 
 	if (!d->ask)
 		return 0;
-	ztconn_decide(c->s->setup.ztd, d->action, d->object, -1,
-	    (pid_t)c->req->pid, &v);
+	if (early != NULL && tunnel != NULL && c->s->setup.tunnels != NULL &&
+	    d->action == ACTION_CONNECT && strncmp(d->object, "tcp:", 4) == 0 &&
+	    tunnel_early_begin(c->s->setup.tunnels, early, d->object,
+	    d->addr.ss_family))
+		ztconn_decide_meanwhile(c->s->setup.ztd, d->action, d->object,
+		    (pid_t)c->req->pid, tunnel_early_make, early, &v);
+	else
+		ztconn_decide(c->s->setup.ztd, d->action, d->object, -1,
+		    (pid_t)c->req->pid, &v);
 	if (!v.allow)
 		return -EACCES;
 	if (v.tunnel) {
@@ -451,11 +460,12 @@ dns_port(const struct dest *d)
 
 /* Normalise, decide and ready socket SFD of kind K for OP: 0 or -errno.
  * Under a resolver, a TCP Fast Open send to port 53 (a connect the
- * resolver would not see) is refused. */
+ * resolver would not see) is refused.  TUNNEL and EARLY as decide_dest's. */
 static int
 prepare(const struct call *c, int sfd, const struct sock_kind *k,
     enum net_op op, bool fastopen, const void *raw, socklen_t len,
-    struct dest *d, struct ztconn_verdict *tunnel)
+    struct dest *d, struct ztconn_verdict *tunnel,
+    struct tunnel_early *early)
 {
 	int r;
 
@@ -463,7 +473,7 @@ prepare(const struct call *c, int sfd, const struct sock_kind *k,
 		return r;
 	if (fastopen && c->s->setup.resolver != NULL && dns_port(d))
 		return -EACCES;
-	if ((r = decide_dest(c, d, tunnel)) < 0)
+	if ((r = decide_dest(c, d, tunnel, early)) < 0)
 		return r;
 	return k->domain == AF_UNIX ? refuse_rights(c->s, sfd) : 0;
 }
@@ -669,6 +679,7 @@ on_connect_or_bind(const struct call *c, bool bind_)
 	struct sockaddr_storage raw;
 	socklen_t len = (socklen_t)a[2];
 	struct ztconn_verdict tunnel;
+	struct tunnel_early early;
 	struct sock_kind k;
 	struct dest d = { .path_fd = -1 };
 	int sfd, r;
@@ -682,20 +693,24 @@ on_connect_or_bind(const struct call *c, bool bind_)
 	if ((sfd = agent_take_fd(c, (int)a[0])) < 0)
 		return sfd;
 	tunnel.tunnel = false;
+	tunnel_early_init(&early);
 	if ((r = socket_kind(sfd, &k)) == 0 && !bind_ &&
 	    to_resolver(c, &k, &raw, len))
 		r = resolver_connect(c->s->setup.resolver, sfd,
 		    (pid_t)c->req->pid);
 	else if (r == 0 &&
 	    (r = prepare(c, sfd, &k, bind_ ? OP_BIND : OP_CONNECT, false,
-	    &raw, len, &d, bind_ ? NULL : &tunnel)) == 0) {
+	    &raw, len, &d, bind_ ? NULL : &tunnel, bind_ ? NULL : &early)) ==
+	    0) {
 		if (tunnel.tunnel)
 			r = tunnel_connect(c->s->setup.tunnels, sfd,
 			    (struct sockaddr *)&d.addr, d.len,
-			    tunnel.server_name, tunnel.ca, d.object);
+			    tunnel.server_name, tunnel.ca, d.object, &early);
 		else
 			r = perform(c->s, sfd, &k, bind_, &d);
 	}
+	/* Made for a tunnel that was not allowed, or not this one. */
+	tunnel_early_free(&early);
 	dest_done(&d);
 	close(sfd);
 	return r;
@@ -769,7 +784,7 @@ on_listen(const struct call *c)
 	}
 	if ((r = len = listen_address(sfd, &k, &local)) < 0 ||
 	    (r = prepare(c, sfd, &k, OP_BIND, false, &local, (socklen_t)len,
-	    &d, NULL)) < 0)
+	    &d, NULL, NULL)) < 0)
 		goto out;
 	if (!d.ask) {
 		r = -EACCES;		/* no port: nothing was decided */
@@ -916,7 +931,7 @@ send_one(const struct call *c, int sfd, const struct msghdr *mh, int flags,
 		return -EACCES;
 	/* Without a name: the peer, decided when the socket connected. */
 	if ((r = namelen != 0 ? prepare(c, sfd, &k, OP_SEND,
-	    (flags & MSG_FASTOPEN) != 0, &raw, namelen, &d, NULL) :
+	    (flags & MSG_FASTOPEN) != 0, &raw, namelen, &d, NULL, NULL) :
 	    k.domain == AF_UNIX ? refuse_rights(c->s, sfd) : 0) == 0 &&
 	    (r = udp_pin(c->s, sfd, &k, &d)) == 0)
 		n = send_to(sfd, buf, (size_t)n, flags, &d);
@@ -953,7 +968,8 @@ on_sendto(const struct call *c, char *buf)
 	else if (!agent_call_valid(c))
 		r = -EACCES;
 	else if ((r = prepare(c, sfd, &k, OP_SEND, (flags & MSG_FASTOPEN) != 0,
-	    &raw, alen, &d, NULL)) == 0 && (r = udp_pin(c->s, sfd, &k, &d)) == 0)
+	    &raw, alen, &d, NULL, NULL)) == 0 &&
+	    (r = udp_pin(c->s, sfd, &k, &d)) == 0)
 		r = send_to(sfd, buf, len, flags, &d);
 	dest_done(&d);
 	close(sfd);

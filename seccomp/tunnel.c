@@ -3,7 +3,8 @@
  * The mutual-TLS tunnel (OpenSSL 3).  One key pair and one certificate of
  * the grant at a time, in memory only, renewed (a new key, a new
  * certificate from ztd) once two thirds of its life have passed, for the
- * tunnels opened from then on; one relay thread per connection.  A
+ * tunnels opened from then on; one relay thread per connection at a time,
+ * kept for the grant's next connection once it ends (two kept at most).  A
  * connection ends when either side closes or when the grant ends
  * (tunnels_close_all shuts every socket down, which wakes the relays),
  * whatever the life of the certificate it was opened with: its expiry
@@ -43,10 +44,20 @@
 #define ACCEPT_MS 1000
 #define BRIDGE_BACKLOG 16		/* a bridge listener's queue */
 #define RELAY_BUF (256 * 1024)
+#define RELAY_IDLE_MAX 2		/* relay threads kept waiting */
 
 struct context {
 	char ca_file[4096];
 	SSL_CTX *ctx;
+};
+
+/* A destination's last tunnel: what tunnel_early_begin expects its next
+ * allow to name. */
+#define REMEMBERED_MAX 8
+struct remembered {
+	char object[300];
+	char server_name[256];
+	char ca_file[4096];
 };
 
 struct relay {
@@ -57,6 +68,7 @@ struct relay {
 	char object[300];
 	unsigned long long in, out;	/* bytes to the agent, from it */
 	struct relay *prev, *next;
+	struct relay *next_pending;	/* waiting for an idle thread */
 };
 
 struct tunnels {
@@ -75,8 +87,18 @@ struct tunnels {
 					 * it from then on */
 	struct context contexts[CONTEXTS_MAX];
 	size_t n_contexts;
+	struct remembered remembered[REMEMBERED_MAX];
+	unsigned n_remembered;		/* of them in use */
+	unsigned next_remembered;	/* the next replaced */
 	struct relay *relays;
 	unsigned closing;		/* relays out of the list, still logging */
+	/* Relay threads kept between connections (RELAY_IDLE_MAX at most):
+	 * a connection is handed to one waiting on WORK rather than to a
+	 * thread made for it. */
+	pthread_cond_t work;		/* a job pending, or the grant ended */
+	struct relay *pending, **pending_tail;
+	unsigned n_pending;
+	unsigned idle;			/* threads waiting on WORK */
 };
 
 /*
@@ -118,6 +140,8 @@ tunnels_new(struct tunnels **out, struct ztconn *ztd, const char *agent)
 		return -ENOMEM;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->gone, NULL);
+	pthread_cond_init(&t->work, NULL);
+	t->pending_tail = &t->pending;
 	t->ztd = ztd;
 	snprintf(t->agent, sizeof(t->agent), "%s", agent);
 	*out = t;
@@ -448,16 +472,26 @@ out:
 	return r;
 }
 
-/* The TLS context for CA_FILE (lock held): TLS 1.3 only, the grant's
- * certificate, the server verified against that CA alone. */
+/* The TLS context made for CA_FILE, or NULL (lock held). */
 static SSL_CTX *
-context_for(struct tunnels *t, const char *ca_file, const char *object)
+find_context(const struct tunnels *t, const char *ca_file)
 {
-	SSL_CTX *ctx;
-
 	for (size_t i = 0; i < t->n_contexts; i++)
 		if (strcmp(t->contexts[i].ca_file, ca_file) == 0)
 			return t->contexts[i].ctx;
+	return NULL;
+}
+
+/* The TLS context for CA_FILE (lock held), made on first use: TLS 1.3
+ * only, the grant's certificate, the server verified against that CA
+ * alone. */
+static SSL_CTX *
+context_for(struct tunnels *t, const char *ca_file, const char *object)
+{
+	SSL_CTX *ctx = find_context(t, ca_file);
+
+	if (ctx != NULL)
+		return ctx;
 	if (t->n_contexts == CONTEXTS_MAX)
 		return NULL;
 	/* One made ahead for this CA file, or a new one. */
@@ -484,23 +518,78 @@ context_for(struct tunnels *t, const char *ca_file, const char *object)
 	return ctx;
 }
 
-/* TCP to DEST, then the TLS handshake; the SSL or NULL with *ERR set. */
-static SSL *
-open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
-    const char *server_name, const char *object, int *fd_out, int *err)
+/* A TCP socket for FAMILY, non-blocking, no Nagle: the fd, or -errno. */
+static int
+upstream_socket(int family)
 {
-	int64_t deadline = zt_monotonic_ms() + HANDSHAKE_MS;
-	int fd, one = 1, r;
-	SSL *ssl;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+	    one = 1;
 
-	*err = -ECONNREFUSED;
-	fd = socket(dest->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd < 0) {
-		*err = -errno;
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* A client SSL of CTX for SERVER_NAME (its SNI and the name its
+ * certificate must have), or NULL with OpenSSL's error queued. */
+static SSL *
+new_ssl(SSL_CTX *ctx, const char *server_name)
+{
+	SSL *ssl = SSL_new(ctx);
+
+	if (ssl == NULL || !SSL_set_tlsext_host_name(ssl, server_name) ||
+	    !SSL_set1_host(ssl, server_name)) {
+		SSL_free(ssl);
 		return NULL;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return ssl;
+}
+
+/* Write the first flight SSL made into its memory BIO (tunnel_early_make)
+ * to FD, connected, by DEADLINE: true, or false. */
+static bool
+send_first_flight(SSL *ssl, int fd, int64_t deadline)
+{
+	char *p = NULL;
+	long n = BIO_get_mem_data(SSL_get_wbio(ssl), &p);
+
+	while (n > 0) {
+		ssize_t w = send(fd, p, (size_t)n, MSG_NOSIGNAL);
+
+		if (w > 0) {
+			p += w;
+			n -= w;
+		} else if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+		    (w < 0 && errno == EAGAIN &&
+		    zt_poll_until(fd, POLLOUT, deadline) < 0) || w == 0)
+			return false;
+	}
+	return n == 0;
+}
+
+/*
+ * TCP to DEST, then the TLS handshake; the SSL or NULL with *ERR set.
+ * EARLY (or NULL) holds a socket and an SSL whose first flight is made
+ * (tunnel_early_make): taken from it when there.
+ */
+static SSL *
+open_upstream(SSL_CTX *ctx, struct tunnel_early *early,
+    const struct sockaddr *dest, socklen_t len, const char *server_name,
+    const char *object, int *fd_out, int *err)
+{
+	int64_t deadline = zt_monotonic_ms() + HANDSHAKE_MS;
+	int fd, r;
+	SSL *ssl = NULL;
+
+	*err = -ECONNREFUSED;
+	if (early != NULL && early->fd >= 0) {
+		fd = early->fd;
+		early->fd = -1;
+	} else if ((fd = upstream_socket(dest->sa_family)) < 0) {
+		*err = fd;
+		return NULL;
+	}
 	if (connect(fd, dest, len) < 0) {
 		int e = 0;
 		socklen_t l = sizeof(e);
@@ -513,10 +602,26 @@ open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
 			return NULL;
 		}
 	}
-	ssl = SSL_new(ctx);
-	if (ssl == NULL || !SSL_set_fd(ssl, fd) ||
-	    !SSL_set_tlsext_host_name(ssl, server_name) ||
-	    !SSL_set1_host(ssl, server_name)) {
+	if (early != NULL && early->ssl != NULL) {
+		/* The first flight made while ztd decided: sent as it is,
+		 * the handshake then goes on on the socket. */
+		ssl = early->ssl;
+		early->ssl = NULL;
+		if (!send_first_flight(ssl, fd, deadline)) {
+			zt_log(LOG_WARNING, "tunnel to %s: the TLS handshake "
+			    "could not be sent", object);
+			SSL_free(ssl);
+			close(fd);
+			return NULL;
+		}
+		if (!SSL_set_fd(ssl, fd)) {
+			log_ssl_error("cannot start TLS", object);
+			SSL_free(ssl);
+			close(fd);
+			return NULL;
+		}
+	} else if ((ssl = new_ssl(ctx, server_name)) == NULL ||
+	    !SSL_set_fd(ssl, fd)) {
 		log_ssl_error("cannot start TLS", object);
 		SSL_free(ssl);
 		close(fd);
@@ -544,6 +649,114 @@ open_upstream(SSL_CTX *ctx, const struct sockaddr *dest, socklen_t len,
 	}
 	*fd_out = fd;
 	return ssl;
+}
+
+void
+tunnel_early_init(struct tunnel_early *e)
+{
+	e->t = NULL;
+	e->ctx = NULL;
+	e->ssl = NULL;
+	e->fd = -1;
+}
+
+void
+tunnel_early_free(struct tunnel_early *e)
+{
+	/* SSL_free frees the key share (its private half cleared). */
+	if (e->ssl != NULL)
+		SSL_free(e->ssl);
+	if (e->ctx != NULL)
+		SSL_CTX_free(e->ctx);
+	if (e->fd >= 0)
+		close(e->fd);
+	tunnel_early_init(e);
+}
+
+/* The last tunnel to OBJECT (lock held), or NULL. */
+static struct remembered *
+remembered_for(struct tunnels *t, const char *object)
+{
+	for (unsigned i = 0; i < t->n_remembered; i++)
+		if (strcmp(t->remembered[i].object, object) == 0)
+			return &t->remembered[i];
+	return NULL;
+}
+
+/* OBJECT's tunnel went to SERVER_NAME, verified by CA_FILE (lock held). */
+static void
+remember(struct tunnels *t, const char *object, const char *server_name,
+    const char *ca_file)
+{
+	struct remembered *m = remembered_for(t, object);
+
+	if (m == NULL) {
+		m = &t->remembered[t->next_remembered];
+		t->next_remembered = (t->next_remembered + 1) % REMEMBERED_MAX;
+		if (t->n_remembered < REMEMBERED_MAX)
+			t->n_remembered++;
+	}
+	snprintf(m->object, sizeof(m->object), "%s", object);
+	snprintf(m->server_name, sizeof(m->server_name), "%s", server_name);
+	snprintf(m->ca_file, sizeof(m->ca_file), "%s", ca_file);
+}
+
+bool
+tunnel_early_begin(struct tunnels *t, struct tunnel_early *e,
+    const char *object, int family)
+{
+	const struct remembered *m;
+	SSL_CTX *ctx = NULL;
+
+	tunnel_early_init(e);
+	pthread_mutex_lock(&t->lock);
+	/* Only with the certificate in hand and not yet due for renewal:
+	 * a renewal is ztd's to answer, after the allow. */
+	if (!t->closed && t->cert != NULL &&
+	    ztconn_now_ms() < t->renew_ms &&
+	    (m = remembered_for(t, object)) != NULL &&
+	    (ctx = find_context(t, m->ca_file)) != NULL) {
+		SSL_CTX_up_ref(ctx);
+		e->t = t;
+		e->ctx = ctx;
+		e->family = family;
+		snprintf(e->server_name, sizeof(e->server_name), "%s",
+		    m->server_name);
+		snprintf(e->ca_file, sizeof(e->ca_file), "%s", m->ca_file);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ctx != NULL;
+}
+
+void
+tunnel_early_make(void *arg)
+{
+	struct tunnel_early *e = arg;
+	BIO *in = NULL, *out = NULL;
+	SSL *ssl;
+	int r;
+
+	if (e->ctx == NULL)
+		return;
+	e->fd = upstream_socket(e->family);
+	if ((ssl = new_ssl(e->ctx, e->server_name)) == NULL ||
+	    (in = BIO_new(BIO_s_mem())) == NULL ||
+	    (out = BIO_new(BIO_s_mem())) == NULL) {
+		BIO_free(in);
+		SSL_free(ssl);
+		ERR_clear_error();
+		return;			/* made after the answer, then */
+	}
+	/* Nothing to read yet (an empty memory BIO asks to retry): the
+	 * first flight is made into OUT, and the handshake stops there. */
+	SSL_set_bio(ssl, in, out);
+	r = SSL_connect(ssl);
+	if (r == 1 || SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return;
+	}
+	e->ssl = ssl;
 }
 
 int
@@ -647,6 +860,8 @@ tunnel_bridge_agent(int sfd)
 	return r;
 }
 
+static void *relay_idle_main(void *arg);
+
 struct prepare {
 	struct tunnels *t;
 	size_t n;
@@ -665,7 +880,9 @@ prepare_main(void *arg)
 			context_for(t, p->ca_files[i], "(prepared at launch)");
 	pthread_mutex_unlock(&t->lock);
 	free(p);
-	return NULL;
+	/* Then the grant's first relay thread, made already: it waits
+	 * for the first connection. */
+	return relay_idle_main(t);
 }
 
 void
@@ -744,12 +961,12 @@ write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
-static void *
-relay_main(void *arg)
+/* Relay R both ways with BUF (RELAY_BUF bytes; NULL: none, R ends at
+ * once) until either end closes or the grant ends; then log and free R. */
+static void
+relay_run(struct relay *r, char *buf)
 {
-	struct relay *r = arg;
 	struct tunnels *t = r->t;
-	char *buf = malloc(RELAY_BUF);
 	const char *why = "the agent closed it";
 
 	while (buf != NULL) {
@@ -807,7 +1024,6 @@ relay_main(void *arg)
 				break;		/* m == 0: the agent closed it */
 		}
 	}
-	free(buf);
 	/* Out of the list first: tunnels_close_all must never shut down a
 	 * descriptor number this thread has closed (it may be reused). */
 	unlink_relay(r);
@@ -829,37 +1045,119 @@ relay_main(void *arg)
 	t->closing--;
 	pthread_cond_broadcast(&t->gone);
 	pthread_mutex_unlock(&t->lock);
+}
+
+/*
+ * The next connection for a relay thread of T that has finished one (or
+ * that has just started idle): handed over by tunnel_connect, waited
+ * for; NULL when the thread is to end (the grant ended, or enough
+ * threads wait already).
+ */
+static struct relay *
+relay_next(struct tunnels *t)
+{
+	struct relay *r = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->pending == NULL && (t->closed || t->idle >= RELAY_IDLE_MAX)) {
+		pthread_mutex_unlock(&t->lock);
+		return NULL;
+	}
+	t->idle++;
+	while (t->pending == NULL && !t->closed)
+		pthread_cond_wait(&t->work, &t->lock);
+	t->idle--;
+	/* A connection handed over before the end is still served: its
+	 * sockets were shut down with the others, it ends and logs. */
+	if ((r = t->pending) != NULL) {
+		t->pending = r->next_pending;
+		if (t->pending == NULL)
+			t->pending_tail = &t->pending;
+		t->n_pending--;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+/* Relay R (NULL: wait for the first), then the next connections of T
+ * handed over, with one buffer (its first page touched before any
+ * connection waits on it). */
+static void
+relay_serve(struct tunnels *t, struct relay *r)
+{
+	char *buf = malloc(RELAY_BUF);
+
+	if (buf != NULL)
+		buf[0] = 0;
+	if (r == NULL)
+		r = relay_next(t);
+	for (; r != NULL; r = relay_next(t))
+		relay_run(r, buf);
+	free(buf);
+}
+
+/* A relay thread made ahead of any connection (ARG: the grant's
+ * tunnels). */
+static void *
+relay_idle_main(void *arg)
+{
+	relay_serve(arg, NULL);
+	return NULL;
+}
+
+/* A relay thread made for ARG's connection (a struct relay). */
+static void *
+relay_main(void *arg)
+{
+	struct relay *r = arg;
+
+	relay_serve(r->t, r);
 	return NULL;
 }
 
 int
 tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
     socklen_t len, const char *server_name, const char *ca_file,
-    const char *object)
+    const char *object, struct tunnel_early *early)
 {
 	struct relay *r;
 	pthread_attr_t attr;
 	pthread_t thread;
 	SSL_CTX *ctx;
 	SSL *ssl;
+	char serial[sizeof(t->serial)];
 	int upstream = -1, local, err;
 
 	if (server_name[0] == '\0' || ca_file[0] == '\0') {
 		zt_log(LOG_WARNING, "tunnel to %s: the rule names no "
 		    "server_name or ca", object);
+		if (early != NULL)
+			tunnel_early_free(early);
 		return -EACCES;
 	}
 	pthread_mutex_lock(&t->lock);
 	if (t->closed || ensure_identity(t, object) < 0 ||
 	    (ctx = context_for(t, ca_file, object)) == NULL) {
 		pthread_mutex_unlock(&t->lock);
+		if (early != NULL)
+			tunnel_early_free(early);
 		return -EACCES;
 	}
 	SSL_CTX_up_ref(ctx);
 	pthread_mutex_unlock(&t->lock);
-	ssl = open_upstream(ctx, dest, len, server_name, object, &upstream,
-	    &err);
+	/* What was made while ztd decided serves only this allow's server
+	 * name and CA, with the certificate of now (a renewal made a new
+	 * context). */
+	if (early != NULL && (early->t != t || early->ctx != ctx ||
+	    early->family != dest->sa_family ||
+	    strcmp(early->server_name, server_name) != 0 ||
+	    strcmp(early->ca_file, ca_file) != 0))
+		tunnel_early_free(early);
+	ssl = open_upstream(ctx, early, dest, len, server_name, object,
+	    &upstream, &err);
 	SSL_CTX_free(ctx);
+	if (early != NULL)
+		tunnel_early_free(early);
 	if (ssl == NULL)
 		return err;
 	if ((local = tunnel_bridge_agent(sfd)) < 0 ||
@@ -888,12 +1186,33 @@ tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 	if (t->relays != NULL)
 		t->relays->prev = r;
 	t->relays = r;
+	remember(t, object, server_name, ca_file);
+	snprintf(serial, sizeof(serial), "%s", t->serial);
+	pthread_mutex_unlock(&t->lock);
+	/* Before a relay has it (its close line comes after, and its SSL
+	 * may be gone once it runs). */
+	zt_log(LOG_NOTICE, "tunnel open: agent=\"%s\" object=\"%s\" "
+	    "server_name=\"%s\" cert_serial=%s tls=%s", t->agent, object,
+	    server_name, serial, SSL_get_version(ssl));
+	/* To a relay thread that waits for one, or to a new one. */
+	pthread_mutex_lock(&t->lock);
+	if (t->idle > t->n_pending) {
+		*t->pending_tail = r;
+		t->pending_tail = &r->next_pending;
+		t->n_pending++;
+		pthread_cond_signal(&t->work);
+		pthread_mutex_unlock(&t->lock);
+		return 0;
+	}
 	pthread_mutex_unlock(&t->lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&thread, &attr, relay_main, r) != 0) {
 		pthread_attr_destroy(&attr);
 		unlink_relay(r);
+		zt_log(LOG_NOTICE, "tunnel close: agent=\"%s\" object=\"%s\" "
+		    "bytes_out=0 bytes_in=0 reason=\"no relay thread\"",
+		    t->agent, object);
 		SSL_free(ssl);
 		close(upstream);
 		close(local);
@@ -901,9 +1220,6 @@ tunnel_connect(struct tunnels *t, int sfd, const struct sockaddr *dest,
 		return -EAGAIN;
 	}
 	pthread_attr_destroy(&attr);
-	zt_log(LOG_NOTICE, "tunnel open: agent=\"%s\" object=\"%s\" "
-	    "server_name=\"%s\" cert_serial=%s tls=%s", t->agent, object,
-	    server_name, t->serial, SSL_get_version(ssl));
 	return 0;
 }
 
@@ -920,6 +1236,7 @@ tunnels_close_all(struct tunnels *t, const char *why)
 		shutdown(r->upstream, SHUT_RDWR);
 		shutdown(r->local, SHUT_RDWR);
 	}
+	pthread_cond_broadcast(&t->work);	/* idle relay threads end */
 	drop_contexts(t);
 	warm_free();
 	/* EVP_PKEY_free clears the private scalar before freeing it.  Only

@@ -62,6 +62,10 @@ struct wait_slot {
 	uint32_t id;
 	int status;			/* 0: reply is a reply */
 	struct zt_msg reply;
+	/* Work of the asker's own, done (once, without the lock) while the
+	 * reply is not yet in, instead of after it; NULL: none. */
+	void (*meanwhile)(void *arg);
+	void *meanwhile_arg;
 };
 
 struct ztconn {
@@ -530,6 +534,7 @@ ask_begin(struct ztconn *z, enum zt_msg_type type, struct wait_slot **out)
 	slot->busy = true;
 	slot->done = false;
 	slot->learn = false;
+	slot->meanwhile = NULL;
 	slot->id = ++z->next_id;
 	if (slot->id == 0)
 		slot->id = ++z->next_id;
@@ -572,6 +577,18 @@ take_reply(struct ztconn *z, struct wait_slot *slot,
 		ssize_t n;
 		int64_t left;
 
+		if (slot->meanwhile != NULL && (!direct || recv(fd, head,
+		    sizeof(head), MSG_PEEK | MSG_DONTWAIT) < 0)) {
+			/* Nothing to read yet: the asker's own work now,
+			 * then look again. */
+			void (*fn)(void *) = slot->meanwhile;
+
+			slot->meanwhile = NULL;
+			pthread_mutex_unlock(&z->lock);
+			fn(slot->meanwhile_arg);
+			pthread_mutex_lock(&z->lock);
+			continue;
+		}
 		if (!direct || z->fd != fd || fd < 0 || z->stopping) {
 			if (pthread_cond_timedwait(&z->cond, &z->lock,
 			    deadline) == ETIMEDOUT)
@@ -862,11 +879,12 @@ learn_wait_all(struct ztconn *z)
 
 /* ztconn_decide, from the local cache too when CACHED (and then what
  * ztd allows is kept there) -- when CURRENT, only while caught_up --, else
- * always by ztd. */
+ * always by ztd; MEANWHILE (non-NULL) as ztconn_decide_meanwhile's. */
 static void
 decide(struct ztconn *z, enum action action, const char *object,
     const char *argv, size_t argv_len, int pidfd, pid_t actor, bool cached,
-    bool current, struct ztconn_verdict *out)
+    bool current, void (*meanwhile)(void *), void *meanwhile_arg,
+    struct ztconn_verdict *out)
 {
 	struct cache_entry *e = cache_slot(z, (uint32_t)action, object);
 	struct wait_slot *slot = NULL;
@@ -926,6 +944,8 @@ ask:
 		goto free_slot;
 	}
 	epoch = z->cache_epoch;
+	slot->meanwhile = meanwhile;
+	slot->meanwhile_arg = meanwhile_arg;
 	if (ask_finish(z, slot, pidfd, ZT_MSG_DECISION, out->reason,
 	    sizeof(out->reason)) < 0)
 		goto free_slot;
@@ -971,7 +991,17 @@ void
 ztconn_decide(struct ztconn *z, enum action action, const char *object,
     int pidfd, pid_t actor, struct ztconn_verdict *out)
 {
-	decide(z, action, object, NULL, 0, pidfd, actor, true, false, out);
+	decide(z, action, object, NULL, 0, pidfd, actor, true, false, NULL,
+	    NULL, out);
+}
+
+void
+ztconn_decide_meanwhile(struct ztconn *z, enum action action,
+    const char *object, pid_t actor, void (*meanwhile)(void *), void *arg,
+    struct ztconn_verdict *out)
+{
+	decide(z, action, object, NULL, 0, -1, actor, true, false, meanwhile,
+	    arg, out);
 }
 
 void
@@ -980,14 +1010,15 @@ ztconn_decide_exec(struct ztconn *z, enum action action, const char *object,
     struct ztconn_verdict *out)
 {
 	decide(z, action, object, argv, argv_len, pidfd, actor, true, false,
-	    out);
+	    NULL, NULL, out);
 }
 
 void
 ztconn_decide_current(struct ztconn *z, enum action action,
     const char *object, pid_t actor, struct ztconn_verdict *out)
 {
-	decide(z, action, object, NULL, 0, -1, actor, true, true, out);
+	decide(z, action, object, NULL, 0, -1, actor, true, true, NULL, NULL,
+	    out);
 }
 
 int

@@ -76,6 +76,19 @@ void ztconn_decide(struct ztconn *z, enum action action, const char *object,
     int pidfd, pid_t actor, struct ztconn_verdict *out);
 
 /*
+ * The same, ztconn_decide's without a pidfd, and when ztd is asked,
+ * MEANWHILE(ARG) is called once while its answer is not yet in (without
+ * any lock of the connection held), on the calling thread: work that
+ * would otherwise wait for the answer and that is thrown away unless
+ * the answer allows it.  It is not called when a local allow answers,
+ * the answer is in before the request's wait began, or the request
+ * could not be sent: the caller then finds its work not done.
+ */
+void ztconn_decide_meanwhile(struct ztconn *z, enum action action,
+    const char *object, pid_t actor, void (*meanwhile)(void *), void *arg,
+    struct ztconn_verdict *out);
+
+/*
  * The same for an exec with its arguments: ARGV (ARGV_LEN bytes) holds
  * argv[1], argv[2], ... each ending in NUL (NULL: none sent).  ztd
  * matches them against the command's args; as many whole arguments as

@@ -3,7 +3,8 @@
  * zt-probe: the agent zt-exec's tests run.  Each command makes one kind of
  * system call (raw where glibc would make another, or several) and prints
  * one line: "ok [DETAIL]" (exit 0) or "errno=NAME" (exit 1); a usage error
- * exits 2.  A few commands print one line per step (loop-connect, kids).
+ * exits 2.  A few commands print one line per step (loop-connect,
+ * step-connect, kids).
  *
  * Run without a command from a file named "exitNN" (two digits), it exits
  * NN: copies of it are the tiny commands the tests allow or forbid, and the
@@ -25,6 +26,7 @@
  *   die-mid GOOD_ADDR GOOD_PORT BAD_ADDR BAD_PORT N    unmapped
  *   hammer THREADS CALLS ADDR PORT [setuid]
  *   loop-connect ADDR PORT INTERVAL_MS COUNT
+ *   step-connect ADDR PORT TEXT       (one exchange per line read on stdin)
  *   sleep SECONDS   kids N SECONDS   exit N   signal N   now
  *   resolve NAME PORT [SECONDS | --wait FILE | --again FILE]
  *                                     dns-tcp ADDR PORT HEX
@@ -2491,6 +2493,35 @@ cmd_loop_connect(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * step-connect ADDR PORT TEXT: for each line read on stdin (until its
+ * end), one TCP connection that sends TEXT and reads a reply line;
+ * prints "ok REPLY" or "errno=NAME" for each.  The test decides when
+ * each connect happens (what changed before it), not a clock.
+ */
+static int
+cmd_step_connect(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char line[64], b[16], reply[REPLY_MAX];
+
+	if (argc != 4 || !parse_sockaddr(argv[1], argv[2], &ss, &len))
+		return usage("step-connect ADDR PORT TEXT");
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		int e;
+
+		reply[0] = '\0';
+		e = exchange_once(&ss, len, argv[3], reply, sizeof(reply));
+		if (e)
+			printf("errno=%s\n", errname(e, b));
+		else
+			printf("ok %s\n", reply);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ main */
 
 /* ------------------------------------------------------------ metadata */
@@ -2811,6 +2842,7 @@ static const struct command {
 	{ "die-mid", cmd_die_mid },
 	{ "hammer", cmd_hammer },
 	{ "loop-connect", cmd_loop_connect },
+	{ "step-connect", cmd_step_connect },
 	{ "sleep", cmd_sleep },
 	{ "kids", cmd_kids },
 	{ "exit", cmd_exit },

@@ -66,15 +66,24 @@ check "zt-exec is installed setgid to this run's supervisor group" \
     supervisor_setup "$bin"
 digest=$(sha256sum "$agent" | cut -d' ' -f1)
 mkdir -m 0700 "$work/state"
-www_port=$(free_ports 6)
+www_port=$(free_ports 7)
 rev_port=$((www_port + 1))
 foreign_port=$((www_port + 2))
 wrongname_port=$((www_port + 3))
 hold_port=$((www_port + 4))
 short_port=$((www_port + 5))
-rules="{ to = \"127.0.0.1/32\"; ports = \"$www_port-$short_port\";
+step_port=$((www_port + 6))
+# RULES [STEP_NAME]: the tunnel rules, and with STEP_NAME one for
+# step_port naming that server (no rule for it without).
+tunnel_rules() {
+	rules="{ to = \"127.0.0.1/32\"; ports = \"$www_port-$short_port\";
         proto = \"tcp\"; tunnel = true; server_name = \"svc.test\";
         ca = \"$pki/ca.pem\"; }"
+	[ $# -eq 0 ] || rules="$rules,
+      { to = \"127.0.0.1/32\"; ports = \"$step_port\"; proto = \"tcp\";
+        tunnel = true; server_name = \"$1\"; ca = \"$pki/ca.pem\"; }"
+}
+tunnel_rules
 write_conf() { # [CERT_LIFETIME]
 cat >"$work/ztd.conf" <<EOC
 ztd: { state_dir = "$work/state"; trust_domain = "tunnel.test";
@@ -473,6 +482,86 @@ rmdir "$work/state/ca-issued.new"
 zx "$account" "$agent" connect tcp 127.0.0.1 "$rev_port" hello
 check "once ca-issued can be written, the next grant's tunnel works ($out)" \
     test "$out" = "ok olleh"
+
+# --------------------------------------------------- readied while ztd decides
+# A connect to where the grant's last tunnel went has its socket and its
+# TLS first flight (ClientHello, key share) made while ztd decides it,
+# for the server name and CA of that last allow.  Used only when the
+# allow names the same: a reload that renames the server makes the next
+# handshake verify the new name; one that drops the rule denies the
+# connect with nothing sent to the server.  Every tunnel a full handshake
+# with the client certificate (never a resumed session).  The agent
+# connects once per line the test writes, so each reload comes between
+# two connects of one grant.
+serve_step() {
+	openssl s_server -accept "127.0.0.1:$step_port" -cert "$pki/svc.pem" \
+	    -key "$pki/svc.key" -Verify 1 -CAfile "$pki/ztd-ca.pem" \
+	    -verify_return_error -tls1_3 -rev -state \
+	    </dev/null >"$work/server-step.out" 2>&1 &
+	track $!
+}
+serve_step
+wait_for sh -c "ss -Htln 'sport = :$step_port' | grep -q ."
+hellos() { grep -c 'SSL_accept:SSLv3/TLS read client hello' "$work/server-step.out"; }
+full() { grep -c 'SSL_accept:SSLv3/TLS read client certificate' "$work/server-step.out"; }
+steps() { wc -l <"$work/step.out"; }
+step() { # N: the agent's Nth connect, its line
+	echo >&7
+	wait_for sh -c "[ \$(wc -l <'$work/step.out') -ge $1 ]"
+	sed -n "${1}p" "$work/step.out"
+}
+reload_step() { # [STEP_NAME]
+	tunnel_rules "$@"
+	write_conf
+	"$ZTCTL" --socket "$sock" reload >/dev/null
+}
+check "a rule for the step server (svc.test), the default certificate life" \
+    reload_step svc.test
+mkfifo "$work/step.in"
+exec 7<>"$work/step.in"
+: >"$work/step.out"
+(cd "$work" && exec setpriv --reuid="$account" --regid="$account" \
+    --clear-groups -- "$ZTEXEC" --socket "$sock" \
+    --syslog-socket "$work/log.sock" -- "$agent" step-connect 127.0.0.1 \
+    "$step_port" hello <"$work/step.in" >"$work/step.out" 2>&1 7>&-) &
+step_zx=$!
+track $step_zx
+for n in 1 2 3 4; do
+	line=$(step $n)
+	check "connect $n of one grant to the same server goes through ($line)" \
+	    test "$line" = "ok olleh"
+done
+check "the server saw 4 full handshakes, each with the client certificate ($(full), $(hellos) client hellos)" \
+    test "$(full)" -eq 4 -a "$(hellos)" -eq 4
+sink_mark=$(sink_lines)
+check "reloaded: the rule now names other.test" reload_step other.test
+line=$(step 5)
+check "the next connect verifies the new name, not the one its first flight was readied for: it fails ($line)" \
+    denied "$line"
+check "... the server is not other.test, says zt-exec" \
+    wait_for logged_since "$sink_mark" "tunnel to tcp:127.0.0.1:$step_port: the server is not other.test by its CA"
+check "reloaded: svc.test again" reload_step svc.test
+line=$(step 6)
+check "the next connect goes through again ($line)" test "$line" = "ok olleh"
+seen=$(hellos)
+sink_mark=$(sink_lines)
+check "reloaded: no rule for the step server" reload_step
+line=$(step 7)
+check "the next connect is denied ($line)" \
+    has "$line" '^errno=EACCES$'
+check "... by ztd, audited" \
+    wait_for logged_since "$sink_mark" "decision=deny action=connect agent=\"probe\" .*object=\"tcp:127.0.0.1:$step_port\""
+check "... and its first flight, readied while ztd decided, never left: no client hello reached the server (still listening; $(hellos) before and after)" \
+    sh -c "ss -Htln 'sport = :$step_port' | grep -q . &&
+    [ \$(grep -c 'SSL_accept:SSLv3/TLS read client hello' '$work/server-step.out') -eq $seen ]"
+check "... nor a tunnel opened" \
+    not_logged_since "$sink_mark" "tunnel open: agent=\"probe\" object=\"tcp:127.0.0.1:$step_port\""
+exec 7>&-
+wait "$step_zx" 2>/dev/null
+check "the agent read all 7 steps ($(steps) lines)" test "$(steps)" -eq 7
+tunnel_rules
+write_conf
+"$ZTCTL" --socket "$sock" reload >/dev/null
 
 # --------------------------------------------------- no key on disk
 # The client keys live in zt-exec, which runs as the agents' accounts:
