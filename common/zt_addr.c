@@ -41,8 +41,13 @@ zt_addr_private(int family, const uint8_t *addr)
 		uint8_t p[16];
 		unsigned len;
 	} v6[] = {
-		{ { 0 }, 127 },				/* :: and ::1 */
-		{ { 0xfc }, 7 }, { { 0xfe, 0x80 }, 10 }, { { 0xff }, 8 },
+		/* ::/96: :: and ::1, and the IPv4-compatible addresses a
+		 * sit device tunnels to their IPv4 address */
+		{ { 0 }, 96 },
+		{ { 0, 0x64, 0xff, 0x9b, 0, 1 }, 48 },	/* local NAT64 */
+		{ { 0xfc }, 7 }, { { 0xfe, 0x80 }, 10 },
+		{ { 0xfe, 0xc0 }, 10 },			/* site-local */
+		{ { 0xff }, 8 },
 	};
 	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
 
@@ -50,6 +55,10 @@ zt_addr_private(int family, const uint8_t *addr)
 		if (memcmp(addr, zt_addr_v4_mapped_prefix, 12) == 0 ||
 		    memcmp(addr, nat64, 12) == 0)
 			return zt_addr_private(AF_INET, addr + 12);
+		/* 6to4 (2002::/16): the IPv4 address it is tunnelled to */
+		if (addr[0] == 0x20 && addr[1] == 0x02 &&
+		    zt_addr_private(AF_INET, addr + 2))
+			return true;
 		for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++)
 			if (zt_addr_prefix_equal(addr, v6[i].p, v6[i].len))
 				return true;

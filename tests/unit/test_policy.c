@@ -1169,6 +1169,11 @@ test_private_addresses(void **state)
 		{ "::ffff:10.0.0.1", true }, { "::ffff:8.8.8.8", false },
 		{ "64:ff9b::a00:1", true }, { "64:ff9b::808:808", false },
 		{ "2001:db8::1", false }, { "2606:4700::1111", false },
+		/* Forms that reach an IPv4 address, or stay on site */
+		{ "::a00:1", true }, { "::808:808", true },
+		{ "64:ff9b:1::a00:1", true }, { "2002:a00:1::1", true },
+		{ "2002:c0a8:101::1", true }, { "2002:808:808::1", false },
+		{ "fec0::1", true },
 	};
 
 	(void)state;
