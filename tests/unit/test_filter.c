@@ -413,8 +413,21 @@ simulate(const struct sock_filter *prog, size_t n,
 			mem[k] = BPF_CLASS(in->code) == BPF_ST ? a : x;
 			mem_set |= 1u << k;
 			break;
+		case BPF_LD | BPF_IMM:
+			a = k;
+			break;
 		case BPF_ALU | BPF_AND | BPF_K:
 			a &= k;
+			break;
+		case BPF_ALU | BPF_LSH | BPF_X:
+			/* The kernel's 32-bit shift: only X < 32 is
+			 * defined; the filters shift by nr & 31. */
+			if (x >= 32) {
+				snprintf(why, ERROR_MAX, "instruction %zu: "
+				    "shift by %u", pc, x);
+				return -1;
+			}
+			a <<= x;
 			break;
 		case BPF_ALU | BPF_OR | BPF_K:
 			a |= k;
@@ -790,6 +803,31 @@ export_variant(unsigned v, bool reference, struct sock_filter *prog,
 	*n = (size_t)r;
 }
 
+/* Does PROG (N instructions) answer D otherwise than REF (N_REF)?  The
+ * first ten differences (FAILED so far) of VARIANT are printed. */
+static unsigned
+sweep_differs(const struct sock_filter *prog, size_t n,
+    const struct sock_filter *ref, size_t n_ref,
+    const struct seccomp_data *d, unsigned variant, unsigned failed)
+{
+	uint32_t got, want;
+	char why[ERROR_MAX], b1[32], b2[32];
+
+	if (simulate(ref, n_ref, d, &want, why) < 0)
+		fail_msg("reference: %s", why);
+	if (simulate(prog, n, d, &got, why) == 0 && got == want)
+		return 0;
+	if (failed < 10)
+		print_error("variant %#x: nr %#x arch %#x (%#llx, %#llx, "
+		    "%#llx): reference %s, got %s\n", variant,
+		    (unsigned)d->nr, d->arch,
+		    (unsigned long long)d->args[0],
+		    (unsigned long long)d->args[1],
+		    (unsigned long long)d->args[2], action_name(want, b1),
+		    action_name(got, b2));
+	return 1;
+}
+
 static void
 test_reference_sweep(void **state)
 {
@@ -815,7 +853,7 @@ test_reference_sweep(void **state)
 	const int nrs[] = { filter_resolve("setsockopt"),
 	    filter_resolve("ioctl") };
 	uint64_t seed = 0x853c49e6748fea9bu;
-	unsigned failed = 0, checked = 0;
+	unsigned failed = 0, checked = 0, checked_nrs = 0;
 
 	(void)state;
 	assert_true(nrs[0] > 0 && nrs[1] > 0);
@@ -831,8 +869,7 @@ test_reference_sweep(void **state)
 			assert_true(n < n_ref);	/* the point of it */
 		for (unsigned k = 0; k < 60000; k++) {
 			struct seccomp_data d = { .arch = NATIVE_ARCH };
-			uint32_t a[2], got, want;
-			char why[ERROR_MAX], b1[32], b2[32];
+			uint32_t a[2];
 			uint64_t upper[2];
 
 			for (int j = 0; j < 2; j++) {
@@ -877,26 +914,38 @@ test_reference_sweep(void **state)
 			d.args[3] = seed;
 			d.args[4] = k % 3 == 0 ? 0 : seed >> 3;
 			checked++;
-			if (simulate(ref, n_ref, &d, &want, why) < 0)
-				fail_msg("reference: %s", why);
-			if (simulate(prog, n, &d, &got, why) < 0 ||
-			    got != want) {
-				if (failed++ < 10)
-					print_error("variant %#x: nr %#x arch "
-					    "%#x (%#llx, %#llx): reference "
-					    "%s, got %s\n", variants[v],
-					    (unsigned)d.nr, d.arch,
-					    (unsigned long long)d.args[1],
-					    (unsigned long long)d.args[2],
-					    action_name(want, b1),
-					    action_name(got, b2));
-			}
+			failed += sweep_differs(prog, n, ref, n_ref, &d,
+			    variants[v], failed);
 		}
+		/* Every syscall number below 1024 (the prefix's table and
+		 * past it), natively, as x32 and as i386, each with
+		 * arguments all zero, small or random: whatever the
+		 * number, the same answer as libseccomp's program alone. */
+		for (unsigned nr = 0; nr < 1024; nr++)
+			for (unsigned k = 0; k < 12; k++) {
+				struct seccomp_data d = {
+					.arch = k == 10 ? arches[1] :
+					    NATIVE_ARCH,
+					.nr = (int)(nr | (k == 11 ? X32_BIT :
+					    0)),
+				};
+				for (int i = 0; i < 6; i++) {
+					seed = seed * 6364136223846793005u +
+					    1442695040888963407u;
+					d.args[i] = k == 0 ? 0 : k < 5 ?
+					    seed >> 61 : k < 7 ?
+					    (uint32_t)(seed >> 32) : seed;
+				}
+				checked_nrs++;
+				failed += sweep_differs(prog, n, ref, n_ref,
+				    &d, variants[v], failed);
+			}
 	}
 	if (failed > 0)
 		fail_msg("reference sweep: %u of %u calls differ", failed,
-		    checked);
+		    checked + checked_nrs);
 	assert_int_equal(checked, 60000 * ARRAY_SIZE(variants));
+	assert_int_equal(checked_nrs, 1024 * 12 * ARRAY_SIZE(variants));
 }
 
 /* Every row names at least one profile, and a known one. */
