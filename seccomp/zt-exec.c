@@ -789,11 +789,10 @@ main(int argc, char **argv)
 	 * forks no more, so a thread may now hold locks. */
 	if (profile.tunnel)
 		tunnels_warm(profile.tunnel_cas, profile.n_tunnel_cas);
-	/* The agent's process by its pidfd, and the supervisor's worker
-	 * (which takes our digest cache over), made while the child starts
-	 * and leads its session: from the fork to G the parent is the longer
-	 * path (profiled: the child waits for G 0.1-0.4 ms; the worker's
-	 * start was 0.11 ms of the parent's path after S). */
+	/* The agent's process by its pidfd, and the supervisor (which takes
+	 * our digest cache over; its workers come after the launch exec,
+	 * supervise_first), made while the child starts and leads its
+	 * session. */
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (root_pidfd >= 0 && supervise_new(&supervisor, own.cache) < 0) {
 		kill(pid, SIGKILL);
@@ -895,6 +894,9 @@ main(int argc, char **argv)
 	close(sp[0]);
 	launch_pid = pid;
 	launch_abi = abi;
+	/* The launch exec answered here, then the workers made while the
+	 * agent's exec runs; then the tracer waits for its event. */
+	supervise_first(supervisor);
 	status = supervise_trace(supervisor);
 	tunnels_close_all(tunnels, "the agent ended");
 	if (resolver != NULL)
