@@ -213,10 +213,10 @@ listed(const char list[][32], size_t n, const char *name)
 }
 
 /*
- * The filter being built: libseccomp's rules (CTX) and, unless it is the
- * reference (every rule in libseccomp's program, as before the prefix),
- * the unconditional ones in a table by syscall number, which the prefix
- * answers (prefix_build).
+ * The filter being built: libseccomp's rules (CTX) and, with TABLE, the
+ * unconditional ones in a table by syscall number, which the prefix
+ * answers (prefix_build); without it (the reference, and a table too
+ * large for the prefix) every rule in libseccomp's program.
  */
 #define PREFIX_MAX 512
 #define TABLE_NRS 512			/* numbers the table may hold */
@@ -224,6 +224,7 @@ listed(const char list[][32], size_t n, const char *name)
 struct filter {
 	scmp_filter_ctx ctx;
 	bool reference;
+	bool table;			/* the unconditional rules in HAS */
 	bool has[TABLE_NRS];		/* NR has an unconditional rule */
 	uint32_t action[TABLE_NRS];	/* its action */
 	struct sock_filter prefix[PREFIX_MAX];
@@ -232,8 +233,8 @@ struct filter {
 
 /*
  * The unconditional rule ACTION for NR, as seccomp_rule_add(ctx, ACTION,
- * NR, 0) does it: into F's table unless F is the reference or NR is
- * outside it.  As libseccomp: the same rule again is no error, another
+ * NR, 0) does it: into F's table unless F keeps none or NR is outside
+ * it.  As libseccomp: the same rule again is no error, another
  * action for the same syscall is -EEXIST (the first stays), and the
  * conditional rules of a syscall that has one are void (its number is
  * answered here before libseccomp's program is reached).
@@ -241,7 +242,7 @@ struct filter {
 static int
 rule0(struct filter *f, uint32_t action, int nr)
 {
-	if (f->reference || nr < 0 || nr >= TABLE_NRS)
+	if (!f->table || nr < 0 || nr >= TABLE_NRS)
 		return seccomp_rule_add(f->ctx, action, nr, 0);
 	if (f->has[nr])
 		return f->action[nr] == action ? 0 : -EEXIST;
@@ -628,82 +629,58 @@ jump_ends(struct prog *g, const struct far_jumps *j)
 		g->in[j->at[i]].k = (uint32_t)(g->n - j->at[i] - 1);
 }
 
+/* A run of syscall numbers with the same answer in the table: from FIRST
+ * to the next run's first; DEFER: no unconditional rule (libseccomp's
+ * program decides). */
+#define DEFER UINT64_MAX
+
+struct run {
+	unsigned first;
+	uint64_t action;		/* an action, or DEFER */
+};
+
 /*
- * One block of 32 syscall numbers of the table, from FIRST (A holds the
- * number, which may lie outside the block: then libseccomp's program):
- * the number's bit (A = 1 << (nr & 31)) tested against the block's mask
- * of each action, each answered in place; a number without a rule goes on
- * to libseccomp's program.
+ * The runs RUNS[LO..HI) by a binary search on the number in A (known to
+ * lie within them): each leaf a return of its action, or the jump to
+ * libseccomp's program.  Only loads of nr, JGE and RET: the kernel's
+ * emulation of a new filter (seccomp_cache_prepare) follows them, so a
+ * syscall the table always allows is let through at every later call
+ * without running the filter at all, as it was with libseccomp's tree.
  */
 static void
-table_block(struct prog *g, struct far_jumps *j, const struct filter *f,
-    unsigned first)
-{
-	uint32_t actions[8], masks[8];
-	size_t n_actions = 0, above, below;
-
-	for (unsigned nr = first; nr < first + 32; nr++) {
-		size_t a = 0;
-
-		if (!f->has[nr])
-			continue;
-		while (a < n_actions && actions[a] != f->action[nr])
-			a++;
-		if (a == n_actions) {
-			if (n_actions == ARRAY_LEN(actions)) {
-				g->overflow = true;
-				return;
-			}
-			actions[n_actions] = f->action[nr];
-			masks[n_actions++] = 0;
-		}
-		masks[a] |= 1u << (nr - first);
-	}
-	above = emit(g, BPF_JMP | BPF_JGE | BPF_K, first + 32, 0, 0);
-	below = emit(g, BPF_JMP | BPF_JGE | BPF_K, first, 0, 0);
-	emit(g, BPF_ALU | BPF_AND | BPF_K, 31, 0, 0);
-	emit(g, BPF_MISC | BPF_TAX, 0, 0, 0);
-	emit(g, BPF_LD | BPF_IMM, 1, 0, 0);
-	emit(g, BPF_ALU | BPF_LSH | BPF_X, 0, 0, 0);
-	for (size_t a = 0; a < n_actions; a++) {
-		emit(g, BPF_JMP | BPF_JSET | BPF_K, masks[a], 0, 1);
-		emit(g, BPF_RET | BPF_K, actions[a], 0, 0);
-	}
-	land(g, above, true);
-	land(g, below, false);
-	jump_to_end(g, j);
-}
-
-/* The blocks BLOCKS[LO..HI) (each a first number), by a binary search on
- * the number in A. */
-static void
-table_tree(struct prog *g, struct far_jumps *j, const struct filter *f,
-    const unsigned *blocks, size_t lo, size_t hi)
+table_tree(struct prog *g, struct far_jumps *j, const struct run *runs,
+    size_t lo, size_t hi)
 {
 	size_t mid, at;
 
 	if (hi - lo == 1) {
-		table_block(g, j, f, blocks[lo]);
+		if (runs[lo].action == DEFER)
+			jump_to_end(g, j);
+		else
+			emit(g, BPF_RET | BPF_K, (uint32_t)runs[lo].action, 0,
+			    0);
 		return;
 	}
 	mid = lo + (hi - lo) / 2;
-	at = emit(g, BPF_JMP | BPF_JGE | BPF_K, blocks[mid], 0, 0);
-	table_tree(g, j, f, blocks, lo, mid);
+	at = emit(g, BPF_JMP | BPF_JGE | BPF_K, runs[mid].first, 0, 0);
+	table_tree(g, j, runs, lo, mid);
 	land(g, at, true);
-	table_tree(g, j, f, blocks, mid, hi);
+	table_tree(g, j, runs, mid, hi);
 }
 
 /*
  * F's prefix for P, before libseccomp's program (which follows it): for
  * the native architecture, setsockopt and ioctl as above (unless P denies
- * them), then every syscall number with an unconditional rule answered
- * from F's table, 32 numbers to a block tested by one bit each: a few
- * instructions a syscall instead of libseccomp's comparison a syscall
- * (its program for the inet profile was 568 instructions, most of them
- * that; each one is converted and compiled by the kernel at every
- * launch's filter load, and run by every system call).  Everything else
- * -- a foreign architecture, an x32 number, a syscall with conditions or
- * none -- jumps to libseccomp's program, which has only those rules.
+ * them), then every syscall number below TABLE_NRS answered from F's
+ * table by a binary search over its runs (table_tree): about two
+ * instructions a run of numbers with the same answer, where libseccomp's
+ * tree took about two a syscall (its program for the inet profile was 568
+ * of the 603 instructions; each is converted and compiled by the kernel
+ * at every launch's filter load).  Everything else -- a foreign
+ * architecture, an x32 number, a number past the table, a syscall with
+ * conditions or none -- jumps to libseccomp's program, which has only
+ * those rules.  -E2BIG when a jump cannot reach (filter_build then builds
+ * without the table).
  */
 static int
 prefix_build(struct filter *f, const struct profile *p, char *error)
@@ -712,17 +689,19 @@ prefix_build(struct filter *f, const struct profile *p, char *error)
 	struct far_jumps j = { .n = 0 };
 	bool so = !listed(p->deny, p->n_deny, "setsockopt");
 	bool io = !listed(p->deny, p->n_deny, "ioctl");
-	unsigned blocks[TABLE_NRS / 32];
-	size_t arch, so_at = 0, io_at = 0, high, table, n_blocks = 0;
+	struct run runs[TABLE_NRS];
+	size_t arch, so_at = 0, io_at = 0, high, table, n_runs = 0;
+	bool any = false;
 
 	f->n_prefix = 0;
-	for (unsigned b = 0; b < TABLE_NRS; b += 32)
-		for (unsigned nr = b; nr < b + 32; nr++)
-			if (f->has[nr]) {
-				blocks[n_blocks++] = b;
-				break;
-			}
-	if (!so && !io && n_blocks == 0)
+	for (unsigned nr = 0; nr < TABLE_NRS; nr++) {
+		uint64_t action = f->has[nr] ? f->action[nr] : DEFER;
+
+		any = any || f->has[nr];
+		if (n_runs == 0 || runs[n_runs - 1].action != action)
+			runs[n_runs++] = (struct run){ nr, action };
+	}
+	if (!so && !io && !any)
 		return 0;
 	emit(&g, BPF_LD | BPF_W | BPF_ABS,
 	    (uint32_t)offsetof(struct seccomp_data, arch), 0, 0);
@@ -751,10 +730,7 @@ prefix_build(struct filter *f, const struct profile *p, char *error)
 		prefix_ioctl(&g, p);
 	}
 	g.in[table].k = (uint32_t)(g.n - table - 1);
-	if (n_blocks > 0)
-		table_tree(&g, &j, f, blocks, 0, n_blocks);
-	else
-		jump_to_end(&g, &j);
+	table_tree(&g, &j, runs, 0, n_runs);
 	jump_ends(&g, &j);
 	if (g.overflow)
 		return fail(error, "prefix", NULL, -E2BIG);
@@ -879,9 +855,11 @@ add_conditional(struct filter *f, const struct profile *p, char *error)
 	return 0;
 }
 
+/* TABLE: the unconditional rules in the prefix's table (else in
+ * libseccomp's program, as REFERENCE puts every rule). */
 static int
-build(const struct profile *p, bool reference, struct filter **filterp,
-    char *error)
+build(const struct profile *p, bool reference, bool table,
+    struct filter **filterp, char *error)
 {
 	struct filter *f;
 	scmp_filter_ctx ctx;
@@ -899,6 +877,7 @@ build(const struct profile *p, bool reference, struct filter **filterp,
 	}
 	f->ctx = ctx;
 	f->reference = reference;
+	f->table = table;
 	/* Only the native architecture: i386 (int 0x80) and x32 kill. */
 	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 	    SCMP_ACT_KILL_PROCESS)) < 0 ||
@@ -973,14 +952,21 @@ out:
 int
 filter_build(const struct profile *p, struct filter **filterp, char *error)
 {
-	return build(p, false, filterp, error);
+	int r = build(p, false, true, filterp, error);
+
+	/* A table of more runs than the prefix's 8-bit jumps reach (a
+	 * profile denying or gating scattered syscalls by the hundred):
+	 * those rules in libseccomp's program, as before the table. */
+	if (r == -E2BIG)
+		r = build(p, false, false, filterp, error);
+	return r;
 }
 
 int
 filter_build_reference(const struct profile *p, struct filter **filterp,
     char *error)
 {
-	return build(p, true, filterp, error);
+	return build(p, true, false, filterp, error);
 }
 
 void
