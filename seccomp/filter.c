@@ -602,9 +602,9 @@ prefix_ioctl(struct prog *g, const struct profile *p)
 	emit(g, BPF_RET | BPF_K, SCMP_ACT_ALLOW, 0, 0);
 }
 
-/* "ja" to the instruction at TARGET, or to the end of the prefix
- * (TARGET SIZE_MAX: libseccomp's program), patched by jump_ends. */
-#define JUMPS_MAX 64
+/* The "ja" instructions to the end of the prefix (libseccomp's program),
+ * their offsets set by jump_ends once the prefix is whole. */
+#define JUMPS_MAX TABLE_NRS
 
 struct far_jumps {
 	size_t at[JUMPS_MAX];
