@@ -230,12 +230,14 @@ profile_rights(unsigned access)
 }
 
 int
-landlock_apply(const struct profile *p, int *abi_out, char *error)
+landlock_prepare(const struct profile *p, int *ruleset_out, int *abi_out,
+    char *error)
 {
 	struct ll_ruleset_attr attr = { 0 };
 	size_t attr_size;
 	int abi, ruleset, r = 0;
 
+	*ruleset_out = -1;
 	*abi_out = 0;
 	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    LL_CREATE_RULESET_VERSION);
@@ -294,14 +296,26 @@ landlock_apply(const struct profile *p, int *abi_out, char *error)
 	} else if ((r = add_all_but_proc(ruleset, attr.handled_access_fs,
 	    error)) < 0)
 		goto out;
+	*ruleset_out = ruleset;
+	*abi_out = abi;
+	return 0;
+out:
+	close(ruleset);
+	return r;
+}
+
+int
+landlock_enforce(int ruleset, char *error)
+{
+	int r = 0;
+
+	if (ruleset < 0)
+		return 0;
 	if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
 		r = -errno;
 		snprintf(error, ERROR_MAX, "landlock: restrict self: %s",
 		    strerror(errno));
-		goto out;
 	}
-	*abi_out = abi;
-out:
 	close(ruleset);
 	return r;
 }

@@ -6,8 +6,10 @@
 #include "profile.h"
 
 /*
- * Restrict the calling process (NO_NEW_PRIVS already set) with the best
- * Landlock ABI the kernel offers:
+ * The ruleset (*RULESET, -1 when there is nothing to enforce) that
+ * restricts a process with the best Landlock ABI the kernel offers, made
+ * by any process of the agent's file-system identity and enforced by the
+ * agent's own process before its exec (landlock_enforce):
  *   - scoping (ABI >= 6): signals and abstract unix sockets cannot reach
  *     any process outside the domain (the supervisor, the agent account's
  *     other processes) — always, even without "files";
@@ -32,7 +34,15 @@
  * scoping), returns -EOPNOTSUPP unless the profile says landlock =
  * "optional", in which case what exists is applied.  *ABI receives the
  * ABI version used (0: none).  Returns 0 or -errno with ERROR (160 bytes).
+ * What the rules name is resolved now, in the caller's view of the file
+ * system (the agent's process shares it: no namespace of its own).
  */
-int landlock_apply(const struct profile *p, int *abi, char *error);
+int landlock_prepare(const struct profile *p, int *ruleset, int *abi,
+    char *error);
+
+/* Restrict the calling process (NO_NEW_PRIVS already set) to RULESET
+ * (-1: nothing, as landlock_prepare may say) and close it.  0, or -errno
+ * with ERROR (160 bytes) set. */
+int landlock_enforce(int ruleset, char *error);
 
 #endif

@@ -181,6 +181,22 @@ notify_alloc(struct seccomp_notif **req, struct seccomp_notif_resp **resp)
 	return 0;
 }
 
+/* Answer C's notification with R (dispatch's result). */
+static void
+answer(const struct call *c, int64_t r)
+{
+	if (r == ANSWERED)
+		return;
+	if (r == CONTINUE)
+		c->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	else if (r < 0)
+		c->resp->error = (int32_t)r;
+	else
+		c->resp->val = r;
+	/* ENOENT: the caller is gone; nothing to answer. */
+	ioctl(c->fd, SECCOMP_IOCTL_NOTIF_SEND, c->resp);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -196,8 +212,11 @@ worker_main(void *arg)
 		return NULL;
 	}
 	warm_stack();
-	/* Made while zt-exec waits for ztd and the child: the setup comes
-	 * with supervise_start. */
+	/* The first worker, made once the launch exec is answered, makes
+	 * the spare that takes a notification while it is busy. */
+	if (atomic_load(&s->n_workers) < SUPERVISE_WORKERS_FIRST)
+		add_worker(s);
+	/* The setup came with supervise_start, before any worker. */
 	pthread_mutex_lock(&s->lock);
 	while (!s->started)
 		pthread_cond_wait(&s->start, &s->lock);
@@ -217,7 +236,6 @@ worker_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		bool later = false;
 		int64_t r;
 
 		/* The kernel takes a cleared buffer only. */
@@ -232,37 +250,13 @@ worker_main(void *arg)
 				break;
 			continue;
 		}
-		/* The last idle worker busy: another comes.  After the
-		 * answer for the first notification, the launch exec: the
-		 * agent's one task waits in it, so none other can come
-		 * before, and the thread's start is off the agent's. */
-		if (atomic_fetch_sub(&s->idle, 1) == 1) {
-			if (!atomic_exchange(&s->notified, true))
-				later = true;
-			else
-				add_worker(s);
-		}
-		atomic_store(&s->notified, true);
+		/* The last idle worker busy: another comes. */
+		if (atomic_fetch_sub(&s->idle, 1) == 1)
+			add_worker(s);
 		memset(resp, 0, sizeof(*resp));
 		resp->id = req->id;
 		r = dispatch(&c, buf);
-		if (r == ANSWERED) {
-			if (later)
-				add_worker(s);
-			atomic_fetch_add(&s->idle, 1);
-			continue;
-		}
-		if (r == CONTINUE) {
-			resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-		} else if (r < 0) {
-			resp->error = (int32_t)r;
-		} else {
-			resp->val = r;
-		}
-		/* ENOENT: the caller is gone; nothing to answer. */
-		ioctl(c.fd, SECCOMP_IOCTL_NOTIF_SEND, resp);
-		if (later)
-			add_worker(s);
+		answer(&c, r);
 		atomic_fetch_add(&s->idle, 1);
 	}
 	free(req);
@@ -302,14 +296,52 @@ supervise_new(struct supervisor **out, struct zt_digests *digests)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->dgram_lock, NULL);
 	pthread_cond_init(&s->start, NULL);
-	atomic_init(&s->n_workers, SUPERVISE_WORKERS_FIRST);
-	atomic_init(&s->idle, SUPERVISE_WORKERS_FIRST);
-	for (int i = 0; i < SUPERVISE_WORKERS_FIRST; i++)
-		if ((r = pthread_create(&s->workers[i], NULL, worker_main,
-		    s)) != 0)
-			return -r;	/* the caller exits: threads end too */
+	atomic_init(&s->n_workers, 0);
+	atomic_init(&s->idle, 0);
+	/* The launch exec's notification is the caller's to answer
+	 * (supervise_first): its buffers, and its stack made ready. */
+	if ((s->first_buf = malloc(ARGV_BYTES + 4096)) == NULL ||
+	    (r = notify_alloc(&s->first_req, &s->first_resp)) < 0)
+		return -ENOMEM;	/* the caller exits */
+	warm_stack();
 	*out = s;
 	return 0;
+}
+
+int
+supervise_first(struct supervisor *s)
+{
+	struct call c = { .s = s, .fd = s->setup.notify_fd,
+	    .req = s->first_req, .resp = s->first_resp };
+	struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
+	int r = -1;
+
+	for (;;) {
+		if (poll(&pfd, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		/* No filter user left: the child died (the tracer reaps
+		 * it). */
+		if (!(pfd.revents & POLLIN))
+			break;
+		memset(c.req, 0, sizeof(*c.req));
+		if (ioctl(c.fd, SECCOMP_IOCTL_NOTIF_RECV, c.req) < 0) {
+			if (errno == EINTR || errno == ENOENT)
+				continue;	/* its caller died */
+			break;
+		}
+		memset(c.resp, 0, sizeof(*c.resp));
+		c.resp->id = c.req->id;
+		answer(&c, dispatch(&c, s->first_buf));
+		r = 0;
+		break;
+	}
+	/* The workers, while the agent's exec runs: the first makes the
+	 * spare. */
+	add_worker(s);
+	return r;
 }
 
 int

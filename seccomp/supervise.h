@@ -13,8 +13,8 @@
 #include "ztconn.h"
 
 #define SUPERVISE_WORKERS 8		/* at most */
-#define SUPERVISE_WORKERS_FIRST 1	/* made at the start; more when
-					 * every one is busy */
+#define SUPERVISE_WORKERS_FIRST 2	/* made after the launch exec;
+					 * more when every one is busy */
 #define SUPERVISE_DIGESTS 64		/* files whose digest is cached */
 
 struct supervisor;
@@ -50,12 +50,11 @@ struct supervise_setup {
 int supervise_deafen_inherited(int fd);
 
 /*
- * Make SUPERVISE_WORKERS_FIRST threads that will answer the agent's
- * notifications concurrently; a worker that takes the last idle one's
- * place makes another, up to SUPERVISE_WORKERS (one slow connect never
- * holds the others).  They wait for supervise_start, so that making them
- * overlaps the launch's waits for ztd and the child.  Threads inherit the
- * caller's signal mask and file-system group: set those first.
+ * The supervisor, with no thread yet: the caller answers the launch
+ * exec's notification itself (supervise_first), and only then are the
+ * workers made, while the agent's exec runs (profiled: a worker's
+ * pthread_create was 70 us of the parent's path before the child's go,
+ * and its start 0.16 ms of CPU beside the child's confinement).
  * DIGESTS (zt_digests_new(SUPERVISE_DIGESTS)) becomes the supervisor's,
  * freed with it or on failure: zt-exec's own digest of the agent made
  * through it at launch is then the launch exec's too.
@@ -63,11 +62,24 @@ int supervise_deafen_inherited(int fd);
 int supervise_new(struct supervisor **out, struct zt_digests *digests);
 
 /*
- * Let the workers run on SETUP (copied; the profile and connection must
- * outlive the supervisor).  Returns 0.
+ * Let the supervisor work on SETUP (copied; the profile and connection
+ * must outlive the supervisor).  Returns 0.
  */
 int supervise_start(struct supervisor *s,
     const struct supervise_setup *setup);
+
+/*
+ * On the thread that called supervise_start, once the agent may exec:
+ * answer the agent's first notification (its launch exec: its one task
+ * waits in it, so no other can come first) as a worker would, then make
+ * the workers that answer the rest concurrently: SUPERVISE_WORKERS_FIRST
+ * of them, and a worker that takes the last idle one's place makes
+ * another, up to SUPERVISE_WORKERS (one slow connect never holds the
+ * others).  Threads inherit the caller's signal mask and file-system
+ * group.  Returns 0, or -1 when no notification came (the agent died
+ * first: the tracer then finds it gone).
+ */
+int supervise_first(struct supervisor *s);
 
 /*
  * The tracer loop, on the thread that PTRACE_SEIZEd the root process:

@@ -69,7 +69,10 @@ struct supervisor {
 	pthread_t workers[SUPERVISE_WORKERS];
 	atomic_uint n_workers;		/* made */
 	atomic_uint idle;		/* waiting for a notification */
-	atomic_bool notified;		/* a first notification was taken */
+	/* The launch exec's notification, answered by supervise_first. */
+	struct seccomp_notif *first_req;
+	struct seccomp_notif_resp *first_resp;
+	char *first_buf;
 	pthread_mutex_t lock;		/* approvals, tasks, pins */
 	pthread_cond_t start;		/* workers wait for the setup */
 	bool started;			/* supervise_start has been called */

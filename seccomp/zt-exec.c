@@ -385,13 +385,49 @@ agent_environment(void)
 	return out;
 }
 
+/* The parent's Landlock ruleset to the child over its socket: "L" and
+ * the ABI, with the ruleset (SCM_RIGHTS; none when there is nothing to
+ * enforce), sent by zt_msg_send_wire. */
+struct ruleset_msg {
+	char tag;
+	int abi;
+};
+
+/* The child's side: the ruleset (-1: none) and *ABI; nothing came (the
+ * parent gave up the launch, or died): _exit. */
+static int
+ruleset_take(int sock, int *abi)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct ruleset_msg m;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sock, &msg, MSG_WAITALL | MSG_CMSG_CLOEXEC) !=
+	    (ssize_t)sizeof(m) || m.tag != 'L' ||
+	    (msg.msg_flags & MSG_CTRUNC))
+		_exit(EXIT_FAILED);
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)) && fd < 0)
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	*abi = m.abi;
+	return fd;
+}
+
 /* The child: confine itself, hand over its listener, wait, exec. */
 static void __attribute__((noreturn))
 child(int sock, pid_t parent, char **argv)
 {
 	char msg[256], go = 0, **envp;
 	sigset_t none;
-	int abi, nfd;
+	int abi, nfd, ruleset;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -440,8 +476,11 @@ child(int sock, pid_t parent, char **argv)
 		    strerror(errno));
 		goto fail;
 	}
+	/* The Landlock ruleset the parent made while this process started
+	 * (landlock_prepare), enforced here. */
+	ruleset = ruleset_take(sock, &abi);
 	msg[0] = 'E';
-	if (landlock_apply(&profile, &abi, msg + 1) < 0)
+	if (landlock_enforce(ruleset, msg + 1) < 0)
 		goto fail;
 	/* Started from a setgid image, this process is not dumpable, and
 	 * its parent (no CAP_SYS_PTRACE) could not trace it: it is the
@@ -666,7 +705,7 @@ main(int argc, char **argv)
 	static struct zt_msg pid_msg;		/* AGENT_PID */
 	struct ztconn *ztd = NULL;
 	struct stat st;
-	int opt, code, fd, bin, sp[2], nfd_child, abi = 0, status;
+	int opt, code, fd, bin, sp[2], nfd_child, abi = 0, status, ruleset;
 	ssize_t n;
 	pid_t pid;
 
@@ -785,15 +824,35 @@ main(int argc, char **argv)
 		child(sp[1], getppid(), argv + optind);
 	}
 	close(sp[1]);
+	/* The agent's Landlock ruleset, made here while the child starts
+	 * and leads its session, and handed over: the child only enforces
+	 * it (its walk of / was 0.1 ms of the child's path, the longer one
+	 * from the fork to G; profiled). */
+	if ((code = landlock_prepare(&profile, &ruleset, &abi, error)) < 0 ||
+	    zt_msg_send_wire(sp[0], &(struct ruleset_msg){ .tag = 'L',
+	    .abi = abi }, sizeof(struct ruleset_msg), ruleset) < 0) {
+		int e = code;
+
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+		if ((code = check_kernel()) != 0)
+			return code;
+		if (e < 0)
+			return denied(error);
+		fprintf(stderr, "zt-exec: the agent's process died at its "
+		    "start\n");
+		return EXIT_FAILED;
+	}
+	if (ruleset >= 0)
+		close(ruleset);
 	/* While the agent's process is confined and reported: zt-exec
 	 * forks no more, so a thread may now hold locks. */
 	if (profile.tunnel)
 		tunnels_warm(profile.tunnel_cas, profile.n_tunnel_cas);
-	/* The agent's process by its pidfd, and the supervisor's worker
-	 * (which takes our digest cache over), made while the child starts
-	 * and leads its session: from the fork to G the parent is the longer
-	 * path (profiled: the child waits for G 0.1-0.4 ms; the worker's
-	 * start was 0.11 ms of the parent's path after S). */
+	/* The agent's process by its pidfd, and the supervisor (which takes
+	 * our digest cache over; its workers come after the launch exec,
+	 * supervise_first), made while the child starts and leads its
+	 * session. */
 	root_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (root_pidfd >= 0 && supervise_new(&supervisor, own.cache) < 0) {
 		kill(pid, SIGKILL);
@@ -895,6 +954,9 @@ main(int argc, char **argv)
 	close(sp[0]);
 	launch_pid = pid;
 	launch_abi = abi;
+	/* The launch exec answered here, then the workers made while the
+	 * agent's exec runs; then the tracer waits for its event. */
+	supervise_first(supervisor);
 	status = supervise_trace(supervisor);
 	tunnels_close_all(tunnels, "the agent ended");
 	if (resolver != NULL)

@@ -337,6 +337,14 @@ agent_runs() { # ZT-EXEC's PID: its child is the agent's binary now
 seen=$(sink_lines)
 zx_bg sigfwd sleep 60
 check "an agent sleeps under zt-exec" wait_for agent_runs "$zx_pid"
+# zt-exec's main thread answered the launch exec itself and then made the
+# workers (supervise_first): with ztd's reader, four threads for a
+# profile without tunnels or host rules, the two workers idle.
+zx_threads() { # PID N: zt-exec PID runs N threads
+	[ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -eq "$2" ]
+}
+check "zt-exec then runs its main thread, ztd's reader and the two workers made after the launch exec (4 threads)" \
+    wait_for zx_threads "$zx_pid" 4
 kill -USR1 "$zx_pid"
 check "SIGUSR1 to zt-exec ends the agent by it, and zt-exec logs that (status 138)" \
     wait_for logged_since "$seen" "agent probe: pid [0-9]+ ended \\(status 138\\)"

@@ -12,6 +12,7 @@
 #include <linux/fsverity.h>
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
+#include <seccomp.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -762,7 +763,7 @@ test_setsockopt_sweep(void **state)
  * x32 numbers; and every other syscall number up to 1023 (and x32's) with
  * random arguments.
  */
-enum { V_SO_GATED = 1 << 8, V_DENIED = 1 << 9 };
+enum { V_SO_GATED = 1 << 8, V_DENIED = 1 << 9, V_SCATTERED = 1 << 10 };
 
 static void
 export_variant(unsigned v, bool reference, struct sock_filter *prog,
@@ -779,6 +780,18 @@ export_variant(unsigned v, bool reference, struct sock_filter *prog,
 		snprintf(p->deny[p->n_deny++], 32, "setsockopt");
 		snprintf(p->deny[p->n_deny++], 32, "ioctl");
 	}
+	/* Every odd syscall number denied, as many as a list holds: a
+	 * table of hundreds of runs, past what the prefix's jumps reach
+	 * (filter_build then leaves those rules to libseccomp). */
+	for (int nr = 1; (v & V_SCATTERED) && p->n_deny < PROFILE_ITEMS_MAX &&
+	    nr < 1024; nr += 2) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
+		    nr);
+
+		if (name != NULL)
+			snprintf(p->deny[p->n_deny++], 32, "%s", name);
+		free(name);
+	}
 	if ((reference ? filter_build_reference(p, &f, error) :
 	    filter_build(p, &f, error)) < 0)
 		fail_msg("filter_build%s: %s", reference ? "_reference" : "",
@@ -790,6 +803,81 @@ export_variant(unsigned v, bool reference, struct sock_filter *prog,
 	*n = (size_t)r;
 }
 
+/* Does PROG (N instructions) answer D otherwise than REF (N_REF)?  The
+ * first ten differences (FAILED so far) of VARIANT are printed. */
+static unsigned
+sweep_differs(const struct sock_filter *prog, size_t n,
+    const struct sock_filter *ref, size_t n_ref,
+    const struct seccomp_data *d, unsigned variant, unsigned failed)
+{
+	uint32_t got, want;
+	char why[ERROR_MAX], b1[32], b2[32];
+
+	if (simulate(ref, n_ref, d, &want, why) < 0)
+		fail_msg("reference: %s", why);
+	if (simulate(prog, n, d, &got, why) == 0 && got == want)
+		return 0;
+	if (failed < 10)
+		print_error("variant %#x: nr %#x arch %#x (%#llx, %#llx, "
+		    "%#llx): reference %s, got %s\n", variant,
+		    (unsigned)d->nr, d->arch,
+		    (unsigned long long)d->args[0],
+		    (unsigned long long)d->args[1],
+		    (unsigned long long)d->args[2], action_name(want, b1),
+		    action_name(got, b2));
+	return 1;
+}
+
+/*
+ * Whether the kernel's emulation of a new filter (seccomp_cache_prepare,
+ * seccomp_is_const_allow) finds PROG (N instructions) allowing syscall NR
+ * of the native architecture whatever its arguments: it follows loads of
+ * nr and arch, jumps on constants, AND and RET only.  A syscall it finds
+ * so never runs the filter again (the ungated syscall figure).
+ */
+static bool
+const_allowed(const struct sock_filter *prog, size_t n, int nr)
+{
+	uint32_t a = 0;
+
+	for (size_t pc = 0; pc < n; pc++) {
+		const struct sock_filter *in = &prog[pc];
+		bool taken;
+
+		switch (in->code) {
+		case BPF_LD | BPF_W | BPF_ABS:
+			if (in->k == offsetof(struct seccomp_data, nr))
+				a = (uint32_t)nr;
+			else if (in->k == offsetof(struct seccomp_data, arch))
+				a = NATIVE_ARCH;
+			else
+				return false;
+			break;
+		case BPF_RET | BPF_K:
+			return in->k == SECCOMP_RET_ALLOW;
+		case BPF_JMP | BPF_JA:
+			pc += in->k;
+			break;
+		case BPF_JMP | BPF_JEQ | BPF_K:
+		case BPF_JMP | BPF_JGE | BPF_K:
+		case BPF_JMP | BPF_JGT | BPF_K:
+		case BPF_JMP | BPF_JSET | BPF_K:
+			taken = BPF_OP(in->code) == BPF_JEQ ? a == in->k :
+			    BPF_OP(in->code) == BPF_JGE ? a >= in->k :
+			    BPF_OP(in->code) == BPF_JGT ? a > in->k :
+			    (a & in->k) != 0;
+			pc += taken ? in->jt : in->jf;
+			break;
+		case BPF_ALU | BPF_AND | BPF_K:
+			a &= in->k;
+			break;
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
 static void
 test_reference_sweep(void **state)
 {
@@ -797,6 +885,7 @@ test_reference_sweep(void **state)
 	static const unsigned variants[] = {
 		P_BARE, P_FILES, P_INET, P_LISTS, P_INET | V_SO_GATED,
 		P_FILES | V_SO_GATED, P_FILES | V_DENIED, P_INET | V_DENIED,
+		P_INET | V_SCATTERED,
 	};
 	static const uint32_t values[] = {
 		/* setsockopt's levels and options */
@@ -815,7 +904,7 @@ test_reference_sweep(void **state)
 	const int nrs[] = { filter_resolve("setsockopt"),
 	    filter_resolve("ioctl") };
 	uint64_t seed = 0x853c49e6748fea9bu;
-	unsigned failed = 0, checked = 0;
+	unsigned failed = 0, checked = 0, checked_nrs = 0;
 
 	(void)state;
 	assert_true(nrs[0] > 0 && nrs[1] > 0);
@@ -824,15 +913,24 @@ test_reference_sweep(void **state)
 
 		export_variant(variants[v], false, prog, &n);
 		export_variant(variants[v], true, ref, &n_ref);
-		if (variants[v] == P_INET)
-			print_message("inet profile: %zu instructions, "
-			    "libseccomp alone %zu\n", n, n_ref);
+		if (variants[v] == P_INET || variants[v] & V_SCATTERED)
+			print_message("%s profile: %zu instructions, "
+			    "libseccomp alone %zu\n", variants[v] &
+			    V_SCATTERED ? "scattered denials' inet" : "inet",
+			    n, n_ref);
 		if (!(variants[v] & V_DENIED))
 			assert_true(n < n_ref);	/* the point of it */
+		/* Allowed syscalls stay off the filter after its load, as
+		 * with libseccomp's program. */
+		if (!const_allowed(prog, n, filter_resolve("getppid")) ||
+		    !const_allowed(prog, n, filter_resolve("read")) ||
+		    !const_allowed(ref, n_ref, filter_resolve("getppid")))
+			fail_msg("variant %#x: getppid or read not allowed "
+			    "by the kernel's emulation of the filter",
+			    variants[v]);
 		for (unsigned k = 0; k < 60000; k++) {
 			struct seccomp_data d = { .arch = NATIVE_ARCH };
-			uint32_t a[2], got, want;
-			char why[ERROR_MAX], b1[32], b2[32];
+			uint32_t a[2];
 			uint64_t upper[2];
 
 			for (int j = 0; j < 2; j++) {
@@ -877,26 +975,38 @@ test_reference_sweep(void **state)
 			d.args[3] = seed;
 			d.args[4] = k % 3 == 0 ? 0 : seed >> 3;
 			checked++;
-			if (simulate(ref, n_ref, &d, &want, why) < 0)
-				fail_msg("reference: %s", why);
-			if (simulate(prog, n, &d, &got, why) < 0 ||
-			    got != want) {
-				if (failed++ < 10)
-					print_error("variant %#x: nr %#x arch "
-					    "%#x (%#llx, %#llx): reference "
-					    "%s, got %s\n", variants[v],
-					    (unsigned)d.nr, d.arch,
-					    (unsigned long long)d.args[1],
-					    (unsigned long long)d.args[2],
-					    action_name(want, b1),
-					    action_name(got, b2));
-			}
+			failed += sweep_differs(prog, n, ref, n_ref, &d,
+			    variants[v], failed);
 		}
+		/* Every syscall number below 1024 (the prefix's table and
+		 * past it), natively, as x32 and as i386, each with
+		 * arguments all zero, small or random: whatever the
+		 * number, the same answer as libseccomp's program alone. */
+		for (unsigned nr = 0; nr < 1024; nr++)
+			for (unsigned k = 0; k < 12; k++) {
+				struct seccomp_data d = {
+					.arch = k == 10 ? arches[1] :
+					    NATIVE_ARCH,
+					.nr = (int)(nr | (k == 11 ? X32_BIT :
+					    0)),
+				};
+				for (int i = 0; i < 6; i++) {
+					seed = seed * 6364136223846793005u +
+					    1442695040888963407u;
+					d.args[i] = k == 0 ? 0 : k < 5 ?
+					    seed >> 61 : k < 7 ?
+					    (uint32_t)(seed >> 32) : seed;
+				}
+				checked_nrs++;
+				failed += sweep_differs(prog, n, ref, n_ref,
+				    &d, variants[v], failed);
+			}
 	}
 	if (failed > 0)
 		fail_msg("reference sweep: %u of %u calls differ", failed,
-		    checked);
+		    checked + checked_nrs);
 	assert_int_equal(checked, 60000 * ARRAY_SIZE(variants));
+	assert_int_equal(checked_nrs, 1024 * 12 * ARRAY_SIZE(variants));
 }
 
 /* Every row names at least one profile, and a known one. */
