@@ -96,7 +96,7 @@ elif [ "$harness" = etcd ]; then
 	    $top/daemon/policy.c
 	    $top/common/zt_group.c $top/common/zt_envcheck.c
 	    $top/common/zt_err.c $top/common/zt_msg.c $top/common/zt_log.c
-	    $top/common/zt_clock.c
+	    $top/common/zt_clock.c $top/common/zt_addr.c
 	    $top/common/zt_auditline.c"
 	libs=$(pkg-config --cflags --libs libcurl jansson libcrypto libconfig libpsl \
 	    libseccomp)
