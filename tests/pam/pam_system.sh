@@ -24,7 +24,7 @@ created_group=""
 # Remove what this test added to the system, even when it fails.
 system_cleanup() {
 	[ -n "$created_pamfile" ] && rm -f "$pamfile"
-	[ -n "$created_account" ] && retry userdel "$account"
+	[ -n "$created_account" ] && retry userdel -f "$account"
 	[ -n "$created_group" ] && getent group "$agroup" >/dev/null &&
 	    retry groupdel "$agroup"
 	cleanup
