@@ -113,10 +113,13 @@ else
 	max_len=3000
 fi
 # shellcheck disable=SC2086
-"$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
+if ! "$cc" -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -D_GNU_SOURCE \
 	-I"$work" -I"$top/common" -I"$top/daemon" -I"$top/seccomp" \
-	-o "$work/$name" "$here/$name.c" $sources $libs
+	-o "$work/$name" "$here/$name.c" $sources $libs; then
+	echo "$name: the harness did not build (above)" >&2
+	exit 2
+fi
 
 # libFuzzer adds what it finds to its corpus: give it a copy.
 mkdir "$work/corpus" "$work/artifacts"
