@@ -59,6 +59,19 @@ zt_addr_private(int family, const uint8_t *addr)
 		if (addr[0] == 0x20 && addr[1] == 0x02 &&
 		    zt_addr_private(AF_INET, addr + 2))
 			return true;
+		/* Teredo (2001::/32): a Teredo client on this host sends to
+		 * the server's IPv4 address (bits 32-63) and to the client's
+		 * (bits 96-127, inverted) */
+		if (addr[0] == 0x20 && addr[1] == 0x01 && addr[2] == 0 &&
+		    addr[3] == 0) {
+			uint8_t client[4];
+
+			for (size_t i = 0; i < 4; i++)
+				client[i] = (uint8_t)~addr[12 + i];
+			if (zt_addr_private(AF_INET, addr + 4) ||
+			    zt_addr_private(AF_INET, client))
+				return true;
+		}
 		for (size_t i = 0; i < sizeof(v6) / sizeof(v6[0]); i++)
 			if (zt_addr_prefix_equal(addr, v6[i].p, v6[i].len))
 				return true;

@@ -1174,6 +1174,12 @@ test_private_addresses(void **state)
 		{ "64:ff9b:1::a00:1", true }, { "2002:a00:1::1", true },
 		{ "2002:c0a8:101::1", true }, { "2002:808:808::1", false },
 		{ "fec0::1", true },
+		/* Teredo: server 8.8.8.8 or 10.0.0.1, client (inverted)
+		 * 8.8.8.8 (f7f7:f7f7) or 192.168.1.1 (3f57:fefe) */
+		{ "2001:0:808:808:0:0:f7f7:f7f7", false },
+		{ "2001:0:808:808:0:0:3f57:fefe", true },
+		{ "2001:0:a00:1:0:0:f7f7:f7f7", true },
+		{ "2001:1::1", false },
 	};
 
 	(void)state;
