@@ -26,7 +26,6 @@ if [ ! -f "$modules/omrelp.so" ] || [ ! -f "$modules/imrelp.so" ]; then
 fi
 
 sock=$work/ztd.sock
-has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 # Two loopback ports in a row of this run's own.
 port_a=$(free_ports 2)
 port_b=$((port_a + 1))

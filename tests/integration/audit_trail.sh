@@ -14,7 +14,6 @@ set -u
 sock=$work/ztd.sock
 audit=$work/audit/audit.log
 head=$work/state/audit.head
-has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 host=$(hostname)
 time_re='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z'
 

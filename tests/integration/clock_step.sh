@@ -22,7 +22,6 @@ fi
 
 sock=$work/ztd.sock
 start_logsink "$work"
-has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT REGEX
 step() { # "+2h", "-2h", "+0": a whole file renamed in (never read empty)
 	echo "$1" >"$work/offset.new" && mv -f "$work/offset.new" "$work/offset"
 }

@@ -36,7 +36,6 @@ fleet_cleanup() {
 trap fleet_cleanup EXIT
 
 # ------------------------------------------------------------ helpers
-has() { printf '%s' "$1" | grep -qE -- "$2"; }	# TEXT ERE
 gone() {
 	[ -e "/proc/$1" ] || return 0
 	grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null

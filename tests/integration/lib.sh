@@ -121,6 +121,11 @@ trap 'exit 1' INT TERM
 work=$(mktemp -d /tmp/zt-test.XXXXXX)
 chmod 0755 "$work"
 
+# has TEXT ERE: TEXT (one or more lines) matches the extended regex ERE.
+has() {
+	printf '%s' "$1" | grep -qE -- "$2"
+}
+
 # wait_for CONDITION-COMMAND...: up to 30 s (120 s under valgrind).
 # has_lines FILE N: FILE has at least N lines.  For wait_for, which runs its
 # command anew each time: a "$(wc -l <FILE)" among wait_for's arguments is

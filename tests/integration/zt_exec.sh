@@ -28,7 +28,6 @@ for tool in useradd userdel setpriv timeout python3; do
 done
 
 # ------------------------------------------------------------ helpers
-has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 denied() { has "$1" '^errno=(EACCES|ECONNREFUSED)$'; }
 # gone PID...: none of them alive (a zombie counts as gone).
 gone() {

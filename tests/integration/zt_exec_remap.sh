@@ -46,7 +46,6 @@ for tool in useradd userdel setpriv timeout mount umount truncate; do
 done
 
 
-has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 ctime_of() { stat -c '%.9Z' "$1"; }  # FILE: its ctime, to the ns
 out_line() { grep -E "$2" "$work/$1.out" | tail -n 1; }  # NAME ERE
 

@@ -26,7 +26,6 @@ for tool in useradd userdel setpriv timeout python3 git; do
 done
 
 # ------------------------------------------------------------ helpers
-has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 # gone PID: not alive (a zombie counts as gone).
 gone() {
 	[ -e "/proc/$1" ] || return 0

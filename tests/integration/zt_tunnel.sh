@@ -27,7 +27,6 @@ agent3=$bin/agent3
 
 skip_unless_live_seccomp "the tunnel tests need root (system accounts)"
 
-has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 denied() { has "$1" '^errno=(EACCES|ECONNREFUSED|ECONNRESET)$'; }
 now() { "$PROBE" now | sed 's/^t=//'; }
 

@@ -8,7 +8,6 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 hasf() { grep -qxF -- "$2" "$1"; }  # FILE LINE (a whole line, as is)
 
 # FIELDS...: one record as ztd's audit file holds it, time= ($when, a

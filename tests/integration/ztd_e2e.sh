@@ -92,7 +92,6 @@ check "a valid raw STATUS still gets a status reply" \
 check "ztd still serves ztctl after the garbage" quiet "$ZTCTL" --socket "$sock" status
 
 # ---------------------------------------------------------------- limits
-has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT RE
 # Root is outside every limit; any other uid holds at most
 # max_clients_per_uid connections, and all of them at most max_clients
 # (TESTING.md 26).

@@ -13,7 +13,6 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 sock=$work/ztd.sock
-has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 account=zt-enr-$$
 
 start_logsink "$work"

@@ -34,7 +34,6 @@ sock=$work/ztd.sock
 nfile=$work/fail-at
 echo 0 >"$nfile"
 start_logsink "$work"
-has() { printf '%s' "$1" | grep -q -- "$2"; }
 
 agent_uid=$(id -u daemon)
 cp /bin/sleep "$work/agent-bin"

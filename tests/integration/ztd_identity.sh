@@ -11,7 +11,6 @@ set -u
 
 sock=$work/ztd.sock
 start_logsink "$work"
-has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT REGEX
 # ztd ($ztd_pid on $sock) stopped while a root connector sends STATUS and
 # is reaped; then let go: $out the tool's lines, $reaped 0 when it was.
 # With "live", a live root connector's STATUS is queued too: ztd reads

@@ -57,7 +57,6 @@ done
 # The system's python3 (the account cannot reach root's own, if any).
 py=$(PATH=/usr/bin:/bin command -v python3)
 
-has() { printf '%s' "$1" | grep -qE -- "$2"; }  # TEXT ERE
 ctime_of() { stat -c '%.9Z' "$1"; }  # FILE: its ctime, to the ns
 session() { "$TESTTOOL" session "$sock" "$uid" zt-agent </dev/null; }
 

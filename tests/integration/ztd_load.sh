@@ -11,7 +11,6 @@ set -u
 
 sock=$work/ztd.sock
 start_logsink "$work"
-has() { printf '%s' "$1" | grep -q -- "$2"; }  # TEXT REGEX
 module=${ZT_PAM_MODULE:-$top_builddir/pam_module/.libs/pam_zt.so}
 [ -n "${ZT_PAM_MODULE:-}" ] || [ -f "$module" ] ||
     module=$top_builddir/.libs/pam_zt.so

@@ -14,7 +14,6 @@ fi
 
 sock=$work/ztd.sock
 start_logsink "$work"
-has() { printf '%s' "$1" | grep -q -- "$2"; }
 
 # A free port pair for swtpm (server P, control P+1).
 port=$((20000 + ($$ % 20000)))
@@ -99,7 +98,7 @@ out=$("$TESTTOOL" session "$sock" "$agent_uid" zt-agent </dev/null)
 check "not enrolled: a session is denied ($out)" has "$out" '^deny: host untrusted'
 
 out=$("$ZTCTL" --socket "$sock" enroll-host)
-check "ztctl enroll-host records the PCRs ($out)" has "$out" '^enrolled: golden values recorded in .*(tpm)'
+check "ztctl enroll-host records the PCRs ($out)" has "$out" '^enrolled: golden values recorded in .*\(tpm\)'
 check "the golden file is 0600 and has 12 PCRs" \
     sh -c "[ \$(stat -c %a '$work/state/golden.pcrs') = 600 ] && [ \$(grep -c '^pcr ' '$work/state/golden.pcrs') = 12 ]"
 out=$("$ZTCTL" --socket "$sock" attest)

@@ -20,7 +20,6 @@ fi
 
 sock=$work/ztd.sock
 start_logsink "$work"
-has() { printf '%s' "$1" | grep -q -- "$2"; }
 free_pair() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null &&
 	    ! (exec 3<>"/dev/tcp/127.0.0.1/$(($1 + 1))") 2>/dev/null
