@@ -670,6 +670,14 @@ check "a unix socket the profile does not list is denied ($out)" denied "$out"
 zx unix "$work/u/link.sock"
 check "a symlink to the listed socket is not followed ($out)" \
     has "$out" '^errno=(EACCES|ECONNREFUSED)$'
+# A path that names nothing: the kernel's own ENOENT (glibc's nscd probe),
+# absolute (resolved in the agent's root) and relative (from its cwd).
+zx unix "$work/u/missing.sock"
+check "a unix socket path that names nothing: ENOENT ($out)" \
+    has "$out" '^errno=ENOENT$'
+zx unix u/missing.sock
+check "the same by a relative path: ENOENT ($out)" \
+    has "$out" '^errno=ENOENT$'
 
 # ------------------------------------------------------------ address forms
 # TESTING.md 21: the destination the kernel uses is the one decided, for
