@@ -184,9 +184,10 @@ agent_read_heads(pid_t pid, uint64_t str, char *buf, size_t size,
  * The agent's descriptor NUMBER in the task that made the call.  A call
  * of the launched process's own thread (its tid the root pid) is taken
  * by the pidfd held for the whole grant (setup.root_pidfd): it names that
- * process, never another that reused its number (then the call fails,
- * ESRCH), so neither a pidfd made per call nor the check that the pid
- * was still the caller's is needed.
+ * process, never another that reused its number (then pidfd_getfd fails,
+ * ESRCH, and the caller is taken as any other task), so neither a pidfd
+ * made per call nor the check that the pid was still the caller's is
+ * needed.
  */
 int
 agent_take_fd(const struct call *c, int number)
@@ -196,7 +197,10 @@ agent_take_fd(const struct call *c, int number)
 
 	if ((pid_t)c->req->pid == st->root_pid && st->root_pidfd >= 0) {
 		fd = (int)syscall(SYS_pidfd_getfd, st->root_pidfd, number, 0);
-		return fd < 0 ? -errno : fd;
+		/* ESRCH: that process is gone and the caller a later holder
+		 * of its number, taken as any other task is. */
+		if (fd >= 0 || errno != ESRCH)
+			return fd < 0 ? -errno : fd;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, c->req->pid, PIDFD_THREAD);
 	if (pidfd < 0)
