@@ -55,6 +55,21 @@ own_grant(const struct request *rq, const char *id)
 	return g != NULL && g->supervisor_pid == rq->client->pid ? g : NULL;
 }
 
+/*
+ * The subject of what RQ's peer asks, as far as the kernel says: its uid
+ * and pid.  A deny it causes under no grant is rate-limited by its uid
+ * unless it is root (decide_audit): every local uid may connect, and
+ * must not write audit records at will.
+ */
+static struct subject
+peer_subject(const struct request *rq)
+{
+	const struct client *c = rq->client;
+
+	return (struct subject){ .uid = c->uid, .pid = c->pid,
+	    .peer_limited = c->class != CLIENT_ROOT, .peer_uid = c->uid };
+}
+
 /* Park the request until the attestation TICKET is in (server.c). */
 static int
 wait_for_attestation(struct request *rq, uint64_t ticket)
@@ -601,7 +616,7 @@ answer_decide(struct request *rq)
 	const struct zt_msg *request = rq->msg;
 	int passed_fd = rq->passed_fd;
 	struct zt_msg *reply = rq->reply;
-	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct subject s = peer_subject(rq);
 	struct decision d = { .decision = DECISION_DENY };
 	enum action action = get_action(request);
 	const char *object, *grant_id;
@@ -835,7 +850,7 @@ answer_launch(struct request *rq)
 	const struct client *c = rq->client;
 	const struct zt_msg *request = rq->msg;
 	struct zt_msg *reply = rq->reply;
-	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct subject s = peer_subject(rq);
 	struct decision d = { .decision = DECISION_DENY };
 	const char *command, *wanted = NULL, *parent_id = NULL;
 	const char *service = "zt-exec";
@@ -1862,7 +1877,7 @@ refuse_class(struct request *rq, bool on_grant)
 {
 	const struct client *c = rq->client;
 	const char *type = zt_msg_type_name(rq->msg->type);
-	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct subject s = peer_subject(rq);
 	struct decision d = { .decision = DECISION_DENY };
 
 	snprintf(d.reason, sizeof(d.reason), "a%s %s peer may not send "

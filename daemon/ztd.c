@@ -625,6 +625,10 @@ main(int argc, char **argv)
 	status = run(&ztd, signal_fd);
 	systemd_notify("STOPPING=1");
 	grant_end_all(&ztd, "ztd stopping");
+	decide_stop_peers(&ztd);
+	/* What the stop wrote (grants ended, what buckets held) is still
+	 * held for the group commit: written before the file closes. */
+	server_flush(&ztd);
 	fleet_free(&ztd);
 	zt_log(LOG_NOTICE, "stopped");
 
