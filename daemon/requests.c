@@ -398,6 +398,48 @@ account_of_uid(uid_t uid, char name[33])
 	return 0;
 }
 
+/* What agent_of_uid looks for among the other names of a uid. */
+struct uid_agent {
+	const struct ztd_config *config;
+	const struct agent *agent;
+	char *account;
+};
+
+static bool
+names_agent(const char *name, gid_t gid, void *arg)
+{
+	struct uid_agent *u = arg;
+
+	(void)gid;
+	if (strlen(name) > 32 ||
+	    (u->agent = agent_of_account(u->config, name)) == NULL)
+		return false;
+	snprintf(u->account, 33, "%s", name);
+	return true;
+}
+
+/*
+ * The agent whose account UID is, its account name into ACCOUNT (33
+ * bytes), or NULL.  Agents are matched by uid: the name the passwd
+ * database gives UID first, else any other name /etc/passwd has for it
+ * (one uid, several lines: to the kernel, and to the session PAM opens,
+ * they are one account; a name listed before the agent's must not make
+ * the uid no agent's).
+ */
+static const struct agent *
+agent_of_uid(const struct ztd_config *c, uid_t uid, char account[33])
+{
+	struct uid_agent u = { .config = c, .account = account };
+	const struct agent *a;
+
+	if (account_of_uid(uid, account) == 0 &&
+	    (a = agent_of_account(c, account)) != NULL)
+		return a;
+	if (zt_passwd_uid_each(ZT_PASSWD_FILE, uid, names_agent, &u) == 1)
+		return u.agent;
+	return NULL;
+}
+
 /* An exec's arguments (ZT_F_ARGV, and FLAGS' ZT_DECIDE_ARGV_CUT) into S,
  * for decide() to check and audit. */
 static void
@@ -692,8 +734,8 @@ answer_decide(struct request *rq)
 			    "kill", true);
 		return r;
 	}
-	if (c->pidfd < 0 || account_of_uid(c->uid, account) < 0 ||
-	    (s.agent = agent_of_account(ztd->config, account)) == NULL)
+	if (c->pidfd < 0 ||
+	    (s.agent = agent_of_uid(ztd->config, c->uid, account)) == NULL)
 		return ZT_E_NOT_AGENT;
 	s.account = account;
 	if (identity_check_process(ztd->identity, ztd->config, s.agent,
@@ -750,8 +792,7 @@ answer_session_open(struct request *rq)
 		s.detail = detail;
 	}
 	s.uid = (uid_t)uid;
-	if (account_of_uid(s.uid, account) < 0 ||
-	    (s.agent = agent_of_account(ztd->config, account)) == NULL)
+	if ((s.agent = agent_of_uid(ztd->config, s.uid, account)) == NULL)
 		return ZT_E_NOT_AGENT;
 	s.account = account;
 	if (c->pidfd < 0) {
@@ -862,8 +903,8 @@ answer_launch(struct request *rq)
 	zt_msg_get_str(request, ZT_F_OBJECT, &command);
 	zt_msg_get_str(request, ZT_F_AGENT, &wanted);
 	zt_msg_get_str(request, ZT_F_GRANT, &parent_id);
-	if (c->pidfd < 0 || account_of_uid(c->uid, account) < 0 ||
-	    (s.agent = agent_of_account(ztd->config, account)) == NULL)
+	if (c->pidfd < 0 ||
+	    (s.agent = agent_of_uid(ztd->config, c->uid, account)) == NULL)
 		return ZT_E_NOT_AGENT;
 	s.account = account;
 	if (wanted != NULL && strcmp(wanted, s.agent->name) != 0) {
