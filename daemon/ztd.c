@@ -413,8 +413,8 @@ main(int argc, char **argv)
 	int r, signal_fd, ready_fd = -1, listen_fd = -1, status;
 
 	/* ztd's own fleet client, execed unprivileged by fleet.c. */
-	if (argc == 2 && strcmp(argv[1], FLEET_CLIENT_ARG) == 0)
-		return fleet_client_main(FLEET_CLIENT_FD);
+	if (argc == 4 && strcmp(argv[1], FLEET_CLIENT_ARG) == 0)
+		return fleet_client_main(FLEET_CLIENT_FD, argv[2], argv[3]);
 	if ((r = parse_options(argc, argv)) >= 0)
 		return r;
 	umask(022);

@@ -180,12 +180,23 @@ EOC
 		for child in $(pgrep -P "$ztd_pid"); do
 			tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null |
 			    grep -q '^ztd-fleet --fleet-client' &&
-			    [ "$(stat -c %u "/proc/$child")" != 0 ] && return 0
+			    [ "$(stat -c %u "/proc/$child")" != 0 ] &&
+			    client=$child && return 0
 		done
 		return 1
 	}
+	client=""
 	check "its fleet client runs, dropped to an unprivileged user" \
 	    wait_for fleet_client_runs
+	# It holds etcd's credentials and says whether the host is in sync:
+	# another process of its uid (nobody, without a zt-fleet user) must
+	# not read or write its memory.  Not dumpable: no ptrace access.
+	if [ -n "$client" ]; then
+		cu=$(stat -c %u "/proc/$client")
+		cg=$(stat -c %g "/proc/$client")
+		check "another process of its uid $cu cannot open its memory" \
+		    sh -c "! setpriv --reuid=$cu --regid=$cg --clear-groups sh -c 'exec 3</proc/$client/mem' 2>/dev/null"
+	fi
 	line=$(synced grep -E 'fleet: the client (exited|was killed|broke)' "$work/syslog.out" | head -n 1)
 	check "and was never refused nor restarted (${line:-none})" test -z "$line"
 	kill -TERM $ztd_pid
