@@ -384,15 +384,23 @@ agent_has_account(const struct agent *a, const char *account)
 	return false;
 }
 
-/* The user name of UID, from the passwd database, into NAME (33 bytes). */
+/*
+ * The user name of UID, from the passwd database, into NAME (33 bytes):
+ * 0, -ENOENT when the database has no such uid (or a name too long to be
+ * an agent's), or another negative errno when it could not say (a lookup
+ * that failed: out of memory, a directory service down).
+ */
 static int
 account_of_uid(uid_t uid, char name[33])
 {
 	struct passwd pw, *found = NULL;
 	char buf[4096];
+	int e = getpwuid_r(uid, &pw, buf, sizeof(buf), &found);
 
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) != 0 ||
-	    found == NULL || strlen(pw.pw_name) > 32)
+	if (found == NULL)
+		return e == 0 || e == ENOENT || e == ESRCH || e == EBADF ||
+		    e == EPERM ? -ENOENT : -e;
+	if (strlen(pw.pw_name) > 32)
 		return -ENOENT;
 	snprintf(name, 33, "%s", pw.pw_name);
 	return 0;
@@ -419,25 +427,31 @@ names_agent(const char *name, gid_t gid, void *arg)
 }
 
 /*
- * The agent whose account UID is, its account name into ACCOUNT (33
- * bytes), or NULL.  Agents are matched by uid: the name the passwd
- * database gives UID first, else any other name /etc/passwd has for it
- * (one uid, several lines: to the kernel, and to the session PAM opens,
- * they are one account; a name listed before the agent's must not make
- * the uid no agent's).
+ * The agent whose account UID is into *AGENT (NULL: definitely none), its
+ * account name into ACCOUNT (33 bytes); 0, or a negative errno when that
+ * cannot be told (a lookup failed): never "no agent" on an error, which
+ * pam_zt would let through.  Agents are matched by uid: the name the
+ * passwd database gives UID first, else any other name /etc/passwd has
+ * for it (one uid, several lines: to the kernel, and to the session PAM
+ * opens, they are one account; a name listed before the agent's must not
+ * make the uid no agent's).
  */
-static const struct agent *
-agent_of_uid(const struct ztd_config *c, uid_t uid, char account[33])
+static int
+agent_of_uid(const struct ztd_config *c, uid_t uid, char account[33],
+    const struct agent **agent)
 {
 	struct uid_agent u = { .config = c, .account = account };
-	const struct agent *a;
+	int r, first;
 
-	if (account_of_uid(uid, account) == 0 &&
-	    (a = agent_of_account(c, account)) != NULL)
-		return a;
-	if (zt_passwd_uid_each(ZT_PASSWD_FILE, uid, names_agent, &u) == 1)
-		return u.agent;
-	return NULL;
+	*agent = NULL;
+	if ((first = account_of_uid(uid, account)) == 0 &&
+	    (*agent = agent_of_account(c, account)) != NULL)
+		return 0;
+	if ((r = zt_passwd_uid_each(ZT_PASSWD_FILE, uid, names_agent,
+	    &u)) < 0)
+		return r;
+	*agent = u.agent;
+	return r == 0 && first < 0 && first != -ENOENT ? first : 0;
 }
 
 /* An exec's arguments (ZT_F_ARGV, and FLAGS' ZT_DECIDE_ARGV_CUT) into S,
@@ -734,8 +748,11 @@ answer_decide(struct request *rq)
 			    "kill", true);
 		return r;
 	}
-	if (c->pidfd < 0 ||
-	    (s.agent = agent_of_uid(ztd->config, c->uid, account)) == NULL)
+	if (c->pidfd < 0)
+		return ZT_E_NOT_AGENT;
+	if ((r = agent_of_uid(ztd->config, c->uid, account, &s.agent)) < 0)
+		return r;
+	if (s.agent == NULL)
 		return ZT_E_NOT_AGENT;
 	s.account = account;
 	if (identity_check_process(ztd->identity, ztd->config, s.agent,
@@ -792,7 +809,9 @@ answer_session_open(struct request *rq)
 		s.detail = detail;
 	}
 	s.uid = (uid_t)uid;
-	if ((s.agent = agent_of_uid(ztd->config, s.uid, account)) == NULL)
+	if ((r = agent_of_uid(ztd->config, s.uid, account, &s.agent)) < 0)
+		return r;
+	if (s.agent == NULL)
 		return ZT_E_NOT_AGENT;
 	s.account = account;
 	if (c->pidfd < 0) {
@@ -903,8 +922,11 @@ answer_launch(struct request *rq)
 	zt_msg_get_str(request, ZT_F_OBJECT, &command);
 	zt_msg_get_str(request, ZT_F_AGENT, &wanted);
 	zt_msg_get_str(request, ZT_F_GRANT, &parent_id);
-	if (c->pidfd < 0 ||
-	    (s.agent = agent_of_uid(ztd->config, c->uid, account)) == NULL)
+	if (c->pidfd < 0)
+		return ZT_E_NOT_AGENT;
+	if ((r = agent_of_uid(ztd->config, c->uid, account, &s.agent)) < 0)
+		return r;
+	if (s.agent == NULL)
 		return ZT_E_NOT_AGENT;
 	s.account = account;
 	if (wanted != NULL && strcmp(wanted, s.agent->name) != 0) {
