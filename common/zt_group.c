@@ -55,43 +55,107 @@ zt_group_gid(const char *path, const char *name, gid_t *gid)
 	return r;
 }
 
-int
-zt_group_member(const char *passwd_path, const char *group_path,
-    const char *user, const char *group)
+/*
+ * Each line of the passwd file PATH to FN (with ARG) until FN returns
+ * true: 1 then, 0 at the end, or a negative errno (the file unreadable, a
+ * line longer than glibc's buffer here).
+ */
+static int
+passwd_walk(const char *path, bool (*fn)(const struct passwd *pw,
+    void *arg), void *arg)
 {
-	char pbuf[4096], gbuf[16384];
+	char buf[4096];
 	struct passwd pw, *found = NULL;
-	struct group g;
-	bool seen = false;
 	FILE *f;
-	int r = -ENOENT;
+	int r = 0;
 
-	if ((f = fopen(passwd_path, "re")) == NULL)
+	if ((f = fopen(path, "re")) == NULL)
 		return -errno;
 	for (;;) {
-		int e = fgetpwent_r(f, &pw, pbuf, sizeof(pbuf), &found);
+		int e = fgetpwent_r(f, &pw, buf, sizeof(buf), &found);
 
 		if (e == ENOENT)
-			break;
+			break;			/* the end of the file */
 		if (e != 0) {
 			r = -e;
 			break;
 		}
-		if (strcmp(found->pw_name, user) == 0) {
-			seen = true;
-			r = 0;
+		if (fn(found, arg)) {
+			r = 1;
 			break;
 		}
 	}
 	fclose(f);
-	if (!seen)
-		return r;		/* not in the file, or unreadable */
+	return r;
+}
+
+struct uid_walk {
+	uid_t uid;
+	bool (*fn)(const char *name, gid_t gid, void *arg);
+	void *arg;
+};
+
+static bool
+uid_line(const struct passwd *pw, void *arg)
+{
+	const struct uid_walk *w = arg;
+
+	return pw->pw_uid == w->uid && w->fn(pw->pw_name, pw->pw_gid, w->arg);
+}
+
+int
+zt_passwd_uid_each(const char *path, uid_t uid,
+    bool (*fn)(const char *name, gid_t gid, void *arg), void *arg)
+{
+	struct uid_walk w = { .uid = uid, .fn = fn, .arg = arg };
+
+	return passwd_walk(path, uid_line, &w);
+}
+
+/* Is NAME (primary gid GID) a member of the group ARG? */
+static bool
+in_group(const char *name, gid_t gid, void *arg)
+{
+	const struct group *g = arg;
+
+	if (gid == g->gr_gid)
+		return true;
+	for (char **p = g->gr_mem; p != NULL && *p != NULL; p++)
+		if (strcmp(*p, name) == 0)
+			return true;
+	return false;
+}
+
+/* The line of the user named in ARG's NAME: its uid into ARG. */
+struct named {
+	const char *name;
+	uid_t uid;
+};
+
+static bool
+named_line(const struct passwd *pw, void *arg)
+{
+	struct named *n = arg;
+
+	if (strcmp(pw->pw_name, n->name) != 0)
+		return false;
+	n->uid = pw->pw_uid;
+	return true;
+}
+
+int
+zt_group_member(const char *passwd_path, const char *group_path,
+    const char *user, const char *group)
+{
+	char gbuf[16384];
+	struct named n = { .name = user };
+	struct group g;
+	int r;
+
+	if ((r = passwd_walk(passwd_path, named_line, &n)) <= 0)
+		return r < 0 ? r : -ENOENT;	/* unreadable, or not there */
 	if ((r = find_group(group_path, group, &g, gbuf, sizeof(gbuf))) < 0)
 		return r;
-	if (found->pw_gid == g.gr_gid)
-		return 1;
-	for (char **m = g.gr_mem; m != NULL && *m != NULL; m++)
-		if (strcmp(*m, user) == 0)
-			return 1;
-	return 0;
+	/* Every name of USER's uid, USER's own line among them. */
+	return zt_passwd_uid_each(passwd_path, n.uid, in_group, &g);
 }

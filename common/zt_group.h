@@ -20,9 +20,20 @@
 int zt_group_gid(const char *path, const char *name, gid_t *gid);
 
 /*
- * Is USER a member of GROUP by the local files alone: its primary gid in
- * PASSWD_PATH is GROUP's gid, or its name is in GROUP's member list in
- * GROUP_PATH?  1 a member, 0 definitely not, or a negative errno when the
+ * Each line of the passwd file PATH whose uid is UID, its name and primary
+ * gid given to FN (with ARG) until FN returns true: 1 then, 0 when none
+ * did, or a negative errno (the file unreadable, a line too long).  The
+ * local file alone: one uid may have several names there.
+ */
+int zt_passwd_uid_each(const char *path, uid_t uid,
+    bool (*fn)(const char *name, gid_t gid, void *arg), void *arg);
+
+/*
+ * Is USER a member of GROUP by the local files alone: the uid USER has in
+ * PASSWD_PATH is a member by any of its names there -- a line of that uid
+ * whose primary gid is GROUP's gid, or whose name is in GROUP's member
+ * list in GROUP_PATH (another name of the uid is the same account to the
+ * kernel)?  1 a member, 0 definitely not, or a negative errno when the
  * files cannot say (-ENOENT: USER not in the passwd file, or no such
  * group; another: a file unreadable or a line too long).  Callers that
  * must fail closed treat every negative answer as "a member".

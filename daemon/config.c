@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <libconfig.h>
 #include <libpsl.h>
@@ -1559,6 +1560,22 @@ parse_agent(struct parser *p, config_setting_t *g, struct agent *a)
 	if (a->n_accounts == 0)
 		return fail(p, g, "agent \"%s\" needs accounts (at least one)",
 		    a->name);
+	/* Agents are matched by uid, by any name of it: a name of uid 0
+	 * would make every root session an agent's (and root a member of
+	 * agent_group while ztd is down).  Never lock root out. */
+	for (size_t j = 0; j < a->n_accounts; j++) {
+		struct passwd pw, *found = NULL;
+		char buf[4096];
+
+		if (getpwnam_r(a->accounts[j], &pw, buf, sizeof(buf),
+		    &found) == 0 && found != NULL && pw.pw_uid == 0)
+			return fail(p, config_setting_get_member(g,
+			    "accounts"), "account %s of agent \"%s\" has uid "
+			    "0: root, by any name, is never an agent's account "
+			    "(its sessions would all be the agent's, and "
+			    "refused while ztd is down)", a->accounts[j],
+			    a->name);
+	}
 	/* pam_zt's group= rule lets through, when ztd cannot answer, only
 	 * accounts outside agent_group: every agent's account must be in it
 	 * (by the local files, as pam_zt reads them).  A group that is not

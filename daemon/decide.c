@@ -73,48 +73,177 @@ set_holding(struct ztd *ztd, struct grant *g, bool holding)
 	g->holding = holding;
 }
 
-/* WHY: " (the grant ended)" or "". */
+/*
+ * One suppressed=N record of what the bucket L held back (nothing when it
+ * held none): of grant GRANT (agent, account, uid its), or, GRANT NULL,
+ * of the peer UID under no grant.  WHY: "" or why it is written now.
+ */
 static void
-write_held(struct ztd *ztd, struct grant *g, const char *why)
+write_summary(struct ztd *ztd, struct audit_limit *l, const struct grant *g,
+    uid_t uid, const char *why)
 {
 	const struct ztd_config *c = ztd->config;
-	struct audit_limit *l = &g->deny_limit;
-	char reason[256];
+	char reason[256], whose[64];
 	struct audit_event e = {
 		.allow = false,
 		.action = "suppressed",
-		.agent = g->agent,
-		.account = g->account,
-		.uid = g->uid,
+		.agent = g != NULL ? g->agent : "-",
+		.account = g != NULL ? g->account : "-",
+		.uid = g != NULL ? g->uid : uid,
 		.object = NULL,
 		.reason = reason,
-		.grant = g->id,
+		.grant = g != NULL ? g->id : "-",
 		.cache = NULL,
 		.attest = attest_name(ztd->attest),
 		.age = -1,
 	};
 
-	if (l->held == 0) {
-		set_holding(ztd, g, false);
+	if (l->held == 0)
 		return;
-	}
+	if (g != NULL)
+		snprintf(whose, sizeof(whose), "of this grant");
+	else
+		snprintf(whose, sizeof(whose), "caused by uid %u under no "
+		    "grant", (unsigned)uid);
 	e.pid = l->last_pid;
 	e.suppressed = l->held;
-	snprintf(reason, sizeof(reason), "%llu denies of this grant since %s "
-	    "held back by the audit rate limit (ztd.audit.deny_rate = %g "
-	    "per second, deny_burst = %u)%s; pid= is the last one's",
-	    (unsigned long long)l->held, l->since,
+	snprintf(reason, sizeof(reason), "%llu denies %s since %s held back "
+	    "by the audit rate limit (ztd.audit.deny_rate = %g per second, "
+	    "deny_burst = %u)%s; pid= is the last one's",
+	    (unsigned long long)l->held, whose, l->since,
 	    c->audit_deny_rate_milli / 1000.0, c->audit_deny_burst, why);
 	l->held = 0;
-	set_holding(ztd, g, false);
 	/* A failure is logged by audit.c; these were denies already. */
 	audit_write(ztd->audit, &e);
+}
+
+/* WHY: " (the grant ended)" or "". */
+static void
+write_held(struct ztd *ztd, struct grant *g, const char *why)
+{
+	write_summary(ztd, &g->deny_limit, g, g->uid, why);
+	set_holding(ztd, g, false);
 }
 
 void
 decide_write_held(struct ztd *ztd, struct grant *g)
 {
 	write_held(ztd, g, " (the grant ended)");
+}
+
+/*
+ * The buckets of denies that peers other than root cause under no grant
+ * (a request only a supervisor may send, a process that is not its
+ * agent's binary, a launch refused): one per uid, so that no local user
+ * can write audit records at will, nor have another's held back.  At most
+ * PEER_LIMITS_MAX uids; beyond them the bucket idle longest is reused,
+ * what it held written first.
+ */
+#define PEER_LIMITS_MAX 64
+struct peer_limit {
+	uid_t uid;
+	bool used;
+	struct audit_limit limit;
+};
+struct peer_limits {
+	unsigned holding;		/* buckets with held > 0 */
+	struct peer_limit at[PEER_LIMITS_MAX];
+};
+
+/* Write P's held denies (WHY as write_summary's). */
+static void
+write_peer_held(struct ztd *ztd, struct peer_limit *p, const char *why)
+{
+	if (p->limit.held == 0)
+		return;
+	write_summary(ztd, &p->limit, NULL, p->uid, why);
+	ztd->peer_limits->holding--;
+}
+
+/*
+ * UID's bucket, made (full) when it has none; NULL without memory.
+ * Buckets are taken in order and never given up but to be reused, so the
+ * used ones come first: the first free one ends the search.  A full table
+ * reuses the bucket idle longest, one holding nothing before one holding.
+ */
+static struct peer_limit *
+peer_limit(struct ztd *ztd, uid_t uid, int64_t now)
+{
+	struct peer_limits *t = ztd->peer_limits;
+	struct peer_limit *p = NULL;
+
+	if (t == NULL && (t = ztd->peer_limits = calloc(1, sizeof(*t))) ==
+	    NULL)
+		return NULL;
+	for (size_t i = 0; i < PEER_LIMITS_MAX; i++) {
+		struct peer_limit *q = &t->at[i];
+
+		if (!q->used) {
+			p = q;
+			break;
+		}
+		if (q->uid == uid)
+			return q;
+		if (p == NULL || (q->limit.held == 0 && p->limit.held > 0) ||
+		    ((q->limit.held == 0) == (p->limit.held == 0) &&
+		    q->limit.updated_ms < p->limit.updated_ms))
+			p = q;
+	}
+	if (p->used)
+		write_peer_held(ztd, p, " (its bucket given to another uid)");
+	p->used = true;
+	p->uid = uid;
+	audit_limit_init(&p->limit, now, ztd->config->audit_deny_burst);
+	return p;
+}
+
+/* Has the bucket L, which holds denies, a token for them at NOW (taken)?
+ * Else into *SOONEST the ms until it will, when sooner. */
+static bool
+bucket_due(const struct ztd_config *c, struct audit_limit *l, int64_t now,
+    int64_t *soonest)
+{
+	int64_t wait;
+
+	if (audit_limit_take(l, now, c->audit_deny_rate_milli,
+	    c->audit_deny_burst))
+		return true;
+	wait = audit_limit_wait_ms(l, now, c->audit_deny_rate_milli);
+	if (*soonest < 0 || wait < *soonest)
+		*soonest = wait;
+	return false;
+}
+
+/* Write the held denies of every peer bucket with a token again (ALL:
+ * every one); into *SOONEST the ms until the next has one. */
+static void
+flush_peers(struct ztd *ztd, int64_t now, bool all, int64_t *soonest)
+{
+	const struct ztd_config *c = ztd->config;
+	struct peer_limits *t = ztd->peer_limits;
+
+	if (t == NULL || t->holding == 0)
+		return;
+	for (size_t i = 0; i < PEER_LIMITS_MAX; i++) {
+		struct peer_limit *p = &t->at[i];
+
+		if (!p->used || p->limit.held == 0)
+			continue;
+		if (all)
+			write_peer_held(ztd, p, " (ztd stopped)");
+		else if (bucket_due(c, &p->limit, now, soonest))
+			write_peer_held(ztd, p, "");
+	}
+}
+
+void
+decide_stop_peers(struct ztd *ztd)
+{
+	int64_t soonest = -1;
+
+	flush_peers(ztd, ztd_now_ms(), true, &soonest);
+	free(ztd->peer_limits);
+	ztd->peer_limits = NULL;
 }
 
 int
@@ -124,49 +253,54 @@ decide_flush_held(struct ztd *ztd)
 	int64_t now, soonest = -1;
 	struct grant *g = ztd->holding, *next;
 
-	/* Once a loop pass: no clock read while no grant holds denies. */
-	if (g == NULL)
+	/* Once a loop pass: no clock read while nothing holds denies. */
+	if (g == NULL && (ztd->peer_limits == NULL ||
+	    ztd->peer_limits->holding == 0))
 		return -1;
 	now = ztd_now_ms();
 	for (; g != NULL; g = next) {
 		next = g->holding_next;
-		if (audit_limit_take(&g->deny_limit, now,
-		    c->audit_deny_rate_milli, c->audit_deny_burst)) {
+		if (bucket_due(c, &g->deny_limit, now, &soonest))
 			write_held(ztd, g, "");
-			continue;
-		}
-		{
-			int64_t wait = audit_limit_wait_ms(&g->deny_limit, now,
-			    c->audit_deny_rate_milli);
-
-			if (soonest < 0 || wait < soonest)
-				soonest = wait;
-		}
 	}
+	flush_peers(ztd, now, false, &soonest);
 	if (soonest > INT32_MAX)
 		soonest = INT32_MAX;
 	return (int)soonest;
 }
 
 /*
- * May this deny of grant G be written now?  Denies held earlier go first
- * (as their suppressed=N record) when a token is there; while any are
- * held, a new one is held too, so that the trail keeps their order.
+ * May this deny of grant G be written now (G NULL: of the peer UID under
+ * no grant, by its bucket)?  Denies held earlier go first (as their
+ * suppressed=N record) when a token is there; while any are held, a new
+ * one is held too, so that the trail keeps their order.
  */
 static bool
-deny_admitted(struct ztd *ztd, struct grant *g, pid_t pid)
+deny_admitted(struct ztd *ztd, struct grant *g, uid_t uid, pid_t pid)
 {
 	const struct ztd_config *c = ztd->config;
 	int64_t now = ztd_now_ms();
+	struct peer_limit *p = g == NULL ? peer_limit(ztd, uid, now) : NULL;
+	struct audit_limit *l = g != NULL ? &g->deny_limit : p != NULL ?
+	    &p->limit : NULL;
 
-	if (g->deny_limit.held > 0 && audit_limit_take(&g->deny_limit, now,
-	    c->audit_deny_rate_milli, c->audit_deny_burst))
-		write_held(ztd, g, "");
-	if (g->deny_limit.held == 0 && audit_limit_take(&g->deny_limit, now,
+	if (l == NULL)
+		return true;	/* written: never lost for want of memory */
+	if (l->held > 0 && audit_limit_take(l, now,
+	    c->audit_deny_rate_milli, c->audit_deny_burst)) {
+		if (g != NULL)
+			write_held(ztd, g, "");
+		else
+			write_peer_held(ztd, p, "");
+	}
+	if (l->held == 0 && audit_limit_take(l, now,
 	    c->audit_deny_rate_milli, c->audit_deny_burst))
 		return true;
-	audit_limit_hold(ztd->audit, &g->deny_limit, pid);
-	set_holding(ztd, g, true);
+	if (g != NULL)
+		set_holding(ztd, g, true);
+	else if (l->held == 0)
+		ztd->peer_limits->holding++;
+	audit_limit_hold(ztd->audit, l, pid);
 	return false;
 }
 
@@ -215,8 +349,9 @@ decide_audit(struct ztd *ztd, const struct subject *s, const char *action,
 	 * limit holds back: the action went through, and ztctl profile
 	 * suggest needs every one of them to propose the rules that allow
 	 * it.  Each is written, and none takes a token of the bucket. */
-	if (!e.allow && !e.unenforced && s->grant != NULL &&
-	    !deny_admitted(ztd, s->grant, s->pid))
+	if (!e.allow && !e.unenforced &&
+	    (s->grant != NULL || s->peer_limited) &&
+	    !deny_admitted(ztd, s->grant, s->peer_uid, s->pid))
 		return true;	/* held: counted, written later */
 	e.object = audit_object(s, action, object, object_args,
 	    sizeof(object_args), &e.object_len);

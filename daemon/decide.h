@@ -28,6 +28,11 @@ struct subject {
 	const char *argv;
 	size_t argv_len;
 	bool argv_cut;
+	/* Asked by a peer other than root, of uid PEER_UID: a deny it
+	 * causes under no grant is rate-limited by that uid's bucket, as a
+	 * grant's denies are by the grant's (decide_audit). */
+	bool peer_limited;
+	uid_t peer_uid;
 };
 
 struct decision {
@@ -87,7 +92,9 @@ void decide_name_cached(struct ztd *ztd, struct grant *grant,
  * grant (what an agent can cause) is written only while the grant's
  * bucket (ztd.audit.deny_rate, deny_burst) has a token; otherwise it is
  * held: counted, and written later as one record with suppressed=N
- * (decide_write_held), never dropped.  The answer is a deny either way.
+ * (decide_write_held), never dropped.  So is a deny under no grant that a
+ * peer other than root caused (SUBJECT's peer_limited), by the bucket of
+ * its uid.  The answer is a deny either way.
  */
 bool decide_audit(struct ztd *ztd, const struct subject *subject,
     const char *action, const char *object, const struct decision *d,
@@ -98,10 +105,13 @@ bool decide_audit(struct ztd *ztd, const struct subject *subject,
 void decide_write_held(struct ztd *ztd, struct grant *grant);
 
 /*
- * Write the held denies of every grant whose bucket has a token again.
- * Returns the milliseconds until the next one will, or -1 when no grant
- * holds any (the event loop's timeout).
+ * Write the held denies of every grant, and every peer's bucket, that has
+ * a token again.  Returns the milliseconds until the next one will, or -1
+ * when none holds any (the event loop's timeout).
  */
 int decide_flush_held(struct ztd *ztd);
+
+/* ztd stops: write what every peer's bucket holds, free the buckets. */
+void decide_stop_peers(struct ztd *ztd);
 
 #endif

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <signal.h>
@@ -674,15 +673,25 @@ client_user(uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-/* In the child: drop to UID/GID, keep only SOCK as fd 3, exec ztd as the
- * client.  Never returns. */
+/*
+ * In the child: keep only SOCK as fd 3, exec ztd as the client, which
+ * drops to UID/GID itself before it reads anything (fleet_client_main):
+ * a process that changes its uid after its exec is not dumpable, where
+ * one execed under the new uid is, from the exec until it could say so,
+ * open to every process of that uid.  Never returns.
+ */
 static void
 exec_client(int exe, int sock, uid_t uid, gid_t gid)
 {
-	char *argv[] = { (char *)"ztd-fleet", (char *)FLEET_CLIENT_ARG, NULL };
+	char uid_text[16], gid_text[16];
+	char *argv[] = { (char *)"ztd-fleet", (char *)FLEET_CLIENT_ARG,
+	    uid_text, gid_text, NULL };
 	char *envp[] = { NULL };
 	sigset_t none;
 	int s, null;
+
+	snprintf(uid_text, sizeof(uid_text), "%u", (unsigned)uid);
+	snprintf(gid_text, sizeof(gid_text), "%u", (unsigned)gid);
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -693,9 +702,6 @@ exec_client(int exe, int sock, uid_t uid, gid_t gid)
 	    dup2(s, FLEET_CLIENT_FD) < 0 ||
 	    syscall(SYS_close_range, FLEET_CLIENT_FD + 1, ~0U,
 	    CLOSE_RANGE_CLOEXEC) < 0)
-		_exit(126);
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0 || getuid() == 0 || geteuid() == 0)
 		_exit(126);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -40,6 +41,53 @@ struct client {
 };
 
 /* ------------------------------------------------------------ lockdown */
+
+/* TEXT, decimal digits only, as an id below 2^32 - 1: 0, or -EINVAL. */
+static int
+parse_id(const char *text, unsigned long *id)
+{
+	char *end;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	*id = strtoul(text, &end, 10);
+	return errno != 0 || *end != '\0' || *id >= 0xffffffffUL ? -EINVAL :
+	    0;
+}
+
+/*
+ * Become UID_TEXT and GID_TEXT (never root), no supplementary group,
+ * before anything is read.  The change of uid after the exec leaves the
+ * process not dumpable (suid_dumpable; said again with PR_SET_DUMPABLE):
+ * no process of the new uid may ptrace it or open its memory, which holds
+ * etcd's credentials and decides what ztd is told.  The uid change also
+ * cleared the parent-death signal fleet.c set: set again, then the
+ * parent checked to be ztd still (it may have died in between).
+ */
+static int
+become(const char *uid_text, const char *gid_text)
+{
+	unsigned long uid, gid;
+	pid_t parent = getppid();
+
+	if (parse_id(uid_text, &uid) < 0 || parse_id(gid_text, &gid) < 0 ||
+	    uid == 0 || gid == 0)
+		return -EINVAL;
+	if (setgroups(0, NULL) < 0 || setresgid((gid_t)gid, (gid_t)gid,
+	    (gid_t)gid) < 0 || setresuid((uid_t)uid, (uid_t)uid,
+	    (uid_t)uid) < 0)
+		return -errno;
+	if (getuid() == 0 || geteuid() == 0 || getgid() == 0 ||
+	    getegid() == 0)
+		return -EPERM;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return -errno;
+	if (getppid() != parent)
+		return -ESRCH;
+	return 0;
+}
 
 /*
  * The first step, before anything is read: not root, no_new_privs set by
@@ -282,7 +330,7 @@ wait_config(struct client *c)
 }
 
 int
-fleet_client_main(int fd)
+fleet_client_main(int fd, const char *uid, const char *gid)
 {
 	struct client c = { .fd = fd };
 	char why[ETCD_WHY_MAX];
@@ -291,6 +339,11 @@ fleet_client_main(int fd)
 	int r;
 
 	zt_log_open_stderr("ztd-fleet");
+	if ((r = become(uid, gid)) < 0) {
+		zt_log(LOG_ERR, "cannot drop to uid %.16s gid %.16s: %s", uid,
+		    gid, strerror(-r));
+		return 1;
+	}
 	if ((r = lock_down()) < 0) {
 		zt_log(LOG_ERR, "cannot lock the fleet client down: %s",
 		    strerror(-r));

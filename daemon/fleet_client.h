@@ -9,12 +9,16 @@
 #define FLEET_CLIENT_FD 3
 
 /*
- * Run as the fleet client on FD: lock itself down (no_new_privs checked,
- * no core, no file growth), read FLEET_CONFIG, load its seccomp
- * allow-list (fleet_filter.h), then keep etcd and ztd in touch until ztd
- * closes FD.  Returns an exit
- * status.
+ * Run as the fleet client on FD, execed by ztd as root with no_new_privs
+ * (ztd's argv[2] and argv[3]: UID and GID, decimal): become UID and GID
+ * with no supplementary group before anything is read -- which leaves the
+ * process not dumpable, so that no process of that uid may ptrace it or
+ * open its memory, as it could have from the exec on had ztd dropped them
+ * before it -- then lock itself down (no_new_privs checked, no core, no
+ * file growth), read FLEET_CONFIG, load its seccomp allow-list
+ * (fleet_filter.h), and keep etcd and ztd in touch until ztd closes FD.
+ * Returns an exit status.
  */
-int fleet_client_main(int fd);
+int fleet_client_main(int fd, const char *uid, const char *gid);
 
 #endif

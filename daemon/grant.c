@@ -89,6 +89,8 @@ grant_create(struct ztd *ztd, const struct agent *agent, const char *account,
 		free(g);
 		return r;
 	}
+	/* Its supervisor's connections are a grant's now, not pending. */
+	server_supervisor_granted(ztd, supervisor_pid);
 	*out = g;
 	return 0;
 }

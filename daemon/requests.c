@@ -55,6 +55,21 @@ own_grant(const struct request *rq, const char *id)
 	return g != NULL && g->supervisor_pid == rq->client->pid ? g : NULL;
 }
 
+/*
+ * The subject of what RQ's peer asks, as far as the kernel says: its uid
+ * and pid.  A deny it causes under no grant is rate-limited by its uid
+ * unless it is root (decide_audit): every local uid may connect, and
+ * must not write audit records at will.
+ */
+static struct subject
+peer_subject(const struct request *rq)
+{
+	const struct client *c = rq->client;
+
+	return (struct subject){ .uid = c->uid, .pid = c->pid,
+	    .peer_limited = c->class != CLIENT_ROOT, .peer_uid = c->uid };
+}
+
 /* Park the request until the attestation TICKET is in (server.c). */
 static int
 wait_for_attestation(struct request *rq, uint64_t ticket)
@@ -369,18 +384,74 @@ agent_has_account(const struct agent *a, const char *account)
 	return false;
 }
 
-/* The user name of UID, from the passwd database, into NAME (33 bytes). */
+/*
+ * The user name of UID, from the passwd database, into NAME (33 bytes):
+ * 0, -ENOENT when the database has no such uid (or a name too long to be
+ * an agent's), or another negative errno when it could not say (a lookup
+ * that failed: out of memory, a directory service down).
+ */
 static int
 account_of_uid(uid_t uid, char name[33])
 {
 	struct passwd pw, *found = NULL;
 	char buf[4096];
+	int e = getpwuid_r(uid, &pw, buf, sizeof(buf), &found);
 
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) != 0 ||
-	    found == NULL || strlen(pw.pw_name) > 32)
+	if (found == NULL)
+		return e == 0 || e == ENOENT || e == ESRCH || e == EBADF ||
+		    e == EPERM ? -ENOENT : -e;
+	if (strlen(pw.pw_name) > 32)
 		return -ENOENT;
 	snprintf(name, 33, "%s", pw.pw_name);
 	return 0;
+}
+
+/* What agent_of_uid looks for among the other names of a uid. */
+struct uid_agent {
+	const struct ztd_config *config;
+	const struct agent *agent;
+	char *account;
+};
+
+static bool
+names_agent(const char *name, gid_t gid, void *arg)
+{
+	struct uid_agent *u = arg;
+
+	(void)gid;
+	if (strlen(name) > 32 ||
+	    (u->agent = agent_of_account(u->config, name)) == NULL)
+		return false;
+	snprintf(u->account, 33, "%s", name);
+	return true;
+}
+
+/*
+ * The agent whose account UID is into *AGENT (NULL: definitely none), its
+ * account name into ACCOUNT (33 bytes); 0, or a negative errno when that
+ * cannot be told (a lookup failed): never "no agent" on an error, which
+ * pam_zt would let through.  Agents are matched by uid: the name the
+ * passwd database gives UID first, else any other name /etc/passwd has
+ * for it (one uid, several lines: to the kernel, and to the session PAM
+ * opens, they are one account; a name listed before the agent's must not
+ * make the uid no agent's).
+ */
+static int
+agent_of_uid(const struct ztd_config *c, uid_t uid, char account[33],
+    const struct agent **agent)
+{
+	struct uid_agent u = { .config = c, .account = account };
+	int r, first;
+
+	*agent = NULL;
+	if ((first = account_of_uid(uid, account)) == 0 &&
+	    (*agent = agent_of_account(c, account)) != NULL)
+		return 0;
+	if ((r = zt_passwd_uid_each(ZT_PASSWD_FILE, uid, names_agent,
+	    &u)) < 0)
+		return r;
+	*agent = u.agent;
+	return r == 0 && first < 0 && first != -ENOENT ? first : 0;
 }
 
 /* An exec's arguments (ZT_F_ARGV, and FLAGS' ZT_DECIDE_ARGV_CUT) into S,
@@ -601,7 +672,7 @@ answer_decide(struct request *rq)
 	const struct zt_msg *request = rq->msg;
 	int passed_fd = rq->passed_fd;
 	struct zt_msg *reply = rq->reply;
-	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct subject s = peer_subject(rq);
 	struct decision d = { .decision = DECISION_DENY };
 	enum action action = get_action(request);
 	const char *object, *grant_id;
@@ -677,8 +748,11 @@ answer_decide(struct request *rq)
 			    "kill", true);
 		return r;
 	}
-	if (c->pidfd < 0 || account_of_uid(c->uid, account) < 0 ||
-	    (s.agent = agent_of_account(ztd->config, account)) == NULL)
+	if (c->pidfd < 0)
+		return ZT_E_NOT_AGENT;
+	if ((r = agent_of_uid(ztd->config, c->uid, account, &s.agent)) < 0)
+		return r;
+	if (s.agent == NULL)
 		return ZT_E_NOT_AGENT;
 	s.account = account;
 	if (identity_check_process(ztd->identity, ztd->config, s.agent,
@@ -735,8 +809,9 @@ answer_session_open(struct request *rq)
 		s.detail = detail;
 	}
 	s.uid = (uid_t)uid;
-	if (account_of_uid(s.uid, account) < 0 ||
-	    (s.agent = agent_of_account(ztd->config, account)) == NULL)
+	if ((r = agent_of_uid(ztd->config, s.uid, account, &s.agent)) < 0)
+		return r;
+	if (s.agent == NULL)
 		return ZT_E_NOT_AGENT;
 	s.account = account;
 	if (c->pidfd < 0) {
@@ -835,7 +910,7 @@ answer_launch(struct request *rq)
 	const struct client *c = rq->client;
 	const struct zt_msg *request = rq->msg;
 	struct zt_msg *reply = rq->reply;
-	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct subject s = peer_subject(rq);
 	struct decision d = { .decision = DECISION_DENY };
 	const char *command, *wanted = NULL, *parent_id = NULL;
 	const char *service = "zt-exec";
@@ -847,8 +922,11 @@ answer_launch(struct request *rq)
 	zt_msg_get_str(request, ZT_F_OBJECT, &command);
 	zt_msg_get_str(request, ZT_F_AGENT, &wanted);
 	zt_msg_get_str(request, ZT_F_GRANT, &parent_id);
-	if (c->pidfd < 0 || account_of_uid(c->uid, account) < 0 ||
-	    (s.agent = agent_of_account(ztd->config, account)) == NULL)
+	if (c->pidfd < 0)
+		return ZT_E_NOT_AGENT;
+	if ((r = agent_of_uid(ztd->config, c->uid, account, &s.agent)) < 0)
+		return r;
+	if (s.agent == NULL)
 		return ZT_E_NOT_AGENT;
 	s.account = account;
 	if (wanted != NULL && strcmp(wanted, s.agent->name) != 0) {
@@ -1862,7 +1940,7 @@ refuse_class(struct request *rq, bool on_grant)
 {
 	const struct client *c = rq->client;
 	const char *type = zt_msg_type_name(rq->msg->type);
-	struct subject s = { .uid = c->uid, .pid = c->pid };
+	struct subject s = peer_subject(rq);
 	struct decision d = { .decision = DECISION_DENY };
 
 	snprintf(d.reason, sizeof(d.reason), "a%s %s peer may not send "

@@ -304,8 +304,7 @@ server_free_buried(struct server *s)
 	}
 }
 
-/* The slot count of UID among CLIENT_OTHER connections (created at 0
- * when ADD), or NULL. */
+/* The slot counts of UID (created at 0 when ADD), or NULL. */
 static struct uid_count *
 uid_slot(struct server *s, uid_t uid, bool add)
 {
@@ -328,7 +327,24 @@ uid_slot(struct server *s, uid_t uid, bool add)
 	u = &s->uids[s->n_uids++];
 	u->uid = uid;
 	u->count = 0;
+	u->pending = 0;
 	return u;
+}
+
+/* C leaves its uid's counts (NULL-safe for a uid with none). */
+static void
+release_uid(struct server *s, const struct client *c)
+{
+	struct uid_count *u = uid_slot(s, c->uid, false);
+
+	if (u == NULL)
+		return;
+	if (c->pending)
+		u->pending--;
+	else
+		u->count--;
+	if (u->count == 0 && u->pending == 0)
+		*u = s->uids[--s->n_uids];
 }
 
 /* Give back C's slot in its pool. */
@@ -336,34 +352,56 @@ static void
 release_slot(struct server *s, const struct client *c)
 {
 	s->n_class[c->class]--;
-	if (c->class == CLIENT_OTHER) {
-		struct uid_count *u = uid_slot(s, c->uid, false);
+	if (c->class == CLIENT_OTHER || c->pending)
+		release_uid(s, c);
+}
 
-		if (u != NULL && --u->count == 0)
-			*u = s->uids[--s->n_uids];
-	}
+void
+server_supervisor_granted(struct ztd *ztd, pid_t pid)
+{
+	struct server *s = &ztd->server;
+
+	for (struct client *c = s->head; c != NULL; c = c->next)
+		if (c->pid == pid && c->pending && !c->watch.dead) {
+			release_uid(s, c);
+			c->pending = false;
+		}
 }
 
 /*
- * May a connection of CLASS and UID take a slot?  Root always may (its
- * descriptors are reserved: see server_open); a supervisor while fewer
- * than max_clients supervisors are connected; anyone else while its uid
- * holds fewer than max_clients_per_uid and all of them fewer than
- * max_clients.  NULL and a reason when not.
+ * May a connection of CLASS and UID, from process PID, take a slot?  Root
+ * always may (its descriptors are reserved: see server_open); a
+ * supervisor while fewer than max_clients supervisors are connected and,
+ * unless PID supervises a grant already, while its uid holds fewer than
+ * max_clients_per_uid supervisors' connections that supervise none (any
+ * local uid can run the setgid zt-exec: the ones no agent's, or not let
+ * through, must not fill the pool and lock agents' launches out); anyone
+ * else while its uid holds fewer than max_clients_per_uid and all of them
+ * fewer than max_clients.  NULL and a reason when not.  *PENDING: the
+ * connection counts as a pending supervisor's.
  */
 static const char *
-slot_refused(struct ztd *ztd, enum client_class class, uid_t uid)
+slot_refused(struct ztd *ztd, enum client_class class, uid_t uid, pid_t pid,
+    bool *pending)
 {
 	const struct server *s = &ztd->server;
 	const struct ztd_config *cf = ztd->config;
 	struct uid_count *u;
 
+	*pending = false;
 	switch (class) {
 	case CLIENT_ROOT:
 		return NULL;
 	case CLIENT_SUPERVISOR:
-		return s->n_class[class] >= cf->max_clients ?
-		    "too many supervisors" : NULL;
+		if (s->n_class[class] >= cf->max_clients)
+			return "too many supervisors";
+		if (grant_supervised_by(ztd, pid))
+			return NULL;
+		*pending = true;
+		u = uid_slot(&ztd->server, uid, false);
+		return u != NULL && u->pending >= cf->max_clients_per_uid ?
+		    "too many supervisors supervising no grant for this uid" :
+		    NULL;
 	case CLIENT_OTHER:
 		if (s->n_class[class] >= cf->max_clients)
 			return "too many clients";
@@ -477,6 +515,7 @@ add_client(struct ztd *ztd, int fd)
 	const char *why;
 	struct client *c;
 	int pidfd = -1, on = 1;
+	bool pending;
 
 	/* Identity comes from the kernel at connect time, nothing else; and
 	 * each message then comes with its sender's credentials
@@ -496,8 +535,9 @@ add_client(struct ztd *ztd, int fd)
 	class = cred.uid == 0 || cred.uid == geteuid() ? CLIENT_ROOT :
 	    cred.gid == ztd->config->supervisor_gid ? CLIENT_SUPERVISOR :
 	    CLIENT_OTHER;
-	if ((why = slot_refused(ztd, class, cred.uid)) != NULL ||
-	    (class == CLIENT_OTHER && uid_slot(s, cred.uid, true) == NULL)) {
+	if ((why = slot_refused(ztd, class, cred.uid, cred.pid,
+	    &pending)) != NULL || ((class == CLIENT_OTHER || pending) &&
+	    uid_slot(s, cred.uid, true) == NULL)) {
 		why = why != NULL ? why : "out of memory";
 		s->refused++;
 		log_refusal(s, &cred, why);
@@ -525,6 +565,7 @@ add_client(struct ztd *ztd, int fd)
 	c->pid = cred.pid;
 	c->pidfd = pidfd;
 	c->parked_fd = -1;
+	c->pending = pending;
 	ev.data.ptr = c;
 	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		zt_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
@@ -536,7 +577,9 @@ add_client(struct ztd *ztd, int fd)
 	}
 	s->n_clients++;
 	s->n_class[class]++;
-	if (class == CLIENT_OTHER)
+	if (pending)
+		uid_slot(s, cred.uid, false)->pending++;
+	else if (class == CLIENT_OTHER)
 		uid_slot(s, cred.uid, false)->count++;
 	touch_client(ztd, c);
 }

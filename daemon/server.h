@@ -71,11 +71,17 @@ struct client {
 	/* server_check_connectors found the connector running in pass
 	 * RUNNING_PASS (0: not known); used by the pass's first read. */
 	uint64_t running_pass;
+	/* A supervisor's connection whose process supervises no grant (yet):
+	 * counted in its uid's PENDING (struct uid_count) until it does. */
+	bool pending;
 };
 
+/* A uid's connections that count against max_clients_per_uid: COUNT of
+ * class CLIENT_OTHER, PENDING of supervisors that supervise no grant. */
 struct uid_count {
 	uid_t uid;
 	unsigned count;
+	unsigned pending;
 };
 
 struct server {
@@ -171,6 +177,12 @@ void server_check_connectors(struct ztd *ztd,
 /* Answer what PID's connections sent and ztd has not read yet (a
  * supervisor that exited: its last reports, before its grant ends). */
 void server_drain_pid(struct ztd *ztd, pid_t pid);
+
+/*
+ * Process PID now supervises a grant: its connections leave their uid's
+ * count of pending supervisors (they are the supervisors' pool's alone).
+ */
+void server_supervisor_granted(struct ztd *ztd, pid_t pid);
 
 /*
  * Send an event (request id 0) to every client whose peer is process PID

@@ -413,8 +413,8 @@ main(int argc, char **argv)
 	int r, signal_fd, ready_fd = -1, listen_fd = -1, status;
 
 	/* ztd's own fleet client, execed unprivileged by fleet.c. */
-	if (argc == 2 && strcmp(argv[1], FLEET_CLIENT_ARG) == 0)
-		return fleet_client_main(FLEET_CLIENT_FD);
+	if (argc == 4 && strcmp(argv[1], FLEET_CLIENT_ARG) == 0)
+		return fleet_client_main(FLEET_CLIENT_FD, argv[2], argv[3]);
 	if ((r = parse_options(argc, argv)) >= 0)
 		return r;
 	umask(022);
@@ -625,6 +625,10 @@ main(int argc, char **argv)
 	status = run(&ztd, signal_fd);
 	systemd_notify("STOPPING=1");
 	grant_end_all(&ztd, "ztd stopping");
+	decide_stop_peers(&ztd);
+	/* What the stop wrote (grants ended, what buckets held) is still
+	 * held for the group commit: written before the file closes. */
+	server_flush(&ztd);
 	fleet_free(&ztd);
 	zt_log(LOG_NOTICE, "stopped");
 

@@ -18,6 +18,7 @@ struct fleet;
 struct grant;
 struct identity;
 struct launchfilters;
+struct peer_limits;
 struct token;
 
 struct ztd {
@@ -44,6 +45,9 @@ struct ztd {
 	struct launchfilters *launchfilters; /* compiled seccomp filters */
 	struct grant *holding;		/* grants with denies held back from
 					 * the audit (decide.c's list) */
+	struct peer_limits *peer_limits; /* the audit buckets of denies
+					 * caused under no grant, by uid
+					 * (decide.c's) */
 };
 
 /*

@@ -593,15 +593,20 @@ decide_once(const char *path, const char *grant, const char *action,
 }
 
 /*
- * forge SOCKET launch|report|sign|decide GRANT|- [OBJECT]: what only a
- * supervisor (setgid zt-exec) may send, sent by this process: a LAUNCH of
- * OBJECT, a REPORT naming GRANT and this pid, a SIGN for GRANT (a dummy
- * CSR), a DECIDE on GRANT's behalf.  Prints "reply TYPE" or "error TEXT".
+ * forge SOCKET launch|report|sign|decide GRANT|- [OBJECT [COUNT]]: what
+ * only a supervisor (setgid zt-exec) may send, sent by this process: a
+ * LAUNCH of OBJECT, a REPORT naming GRANT and this pid, a SIGN for GRANT
+ * (a dummy CSR), a DECIDE on GRANT's behalf.  Prints "reply TYPE" or
+ * "error TEXT"; with COUNT, sends it COUNT times on the one connection,
+ * each answer read before the next (one request id), and prints the last
+ * answer after "COUNT sent, N refused" (N: the answers that were errors).
  */
 static int
 forge(const char *path, const char *kind, const char *grant,
-    const char *object)
+    const char *object, long count)
 {
+	long refused = 0;
+
 	static const uint8_t csr[16] = { 0x30, 0x0e };
 	struct zt_msg request, reply;
 	const char *text = "";
@@ -674,10 +679,16 @@ forge(const char *path, const char *kind, const char *grant,
 		    "launch-decide\n");
 		return 2;
 	}
-	if (r < 0 || (r = zt_client_call(fd, &request, &reply, CALL_TIMEOUT_MS)) < 0) {
-		printf("call %s\n", zt_strerror(r));
-		return 1;
+	for (long i = 0; i < count; i++) {
+		if (r < 0 || (r = zt_client_call(fd, &request, &reply,
+		    CALL_TIMEOUT_MS)) < 0) {
+			printf("call %s\n", zt_strerror(r));
+			return 1;
+		}
+		refused += reply.type == ZT_MSG_ERROR;
 	}
+	if (count > 1)
+		printf("%ld sent, %ld refused\n", count, refused);
 	if (reply.type == ZT_MSG_ERROR) {
 		zt_client_reply_error(&reply, ZT_MSG_ERROR + 1000, &text);
 		printf("error %s\n", text);
@@ -1663,9 +1674,10 @@ main(int argc, char **argv)
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "send") == 0)
 		return send_raw(argv[2], argv[3],
 		    argc == 5 ? strtol(argv[4], NULL, 10) : 0);
-	if ((argc == 5 || argc == 6) && strcmp(argv[1], "forge") == 0)
+	if (argc >= 5 && argc <= 7 && strcmp(argv[1], "forge") == 0)
 		return forge(argv[2], argv[3], argv[4],
-		    argc == 6 ? argv[5] : "/nonexistent");
+		    argc >= 6 ? argv[5] : "/nonexistent",
+		    argc == 7 ? strtol(argv[6], NULL, 10) : 1);
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "hold") == 0)
 		return hold(argv[2], strtol(argv[3], NULL, 10),
 		    argc == 5 && strcmp(argv[4], "byte") == 0);
@@ -1695,7 +1707,7 @@ main(int argc, char **argv)
 	    "       zt-testtool send SOCKET HEX [REPEAT]\n"
 	    "       zt-testtool hold SOCKET COUNT [byte]\n"
 	    "       zt-testtool forge SOCKET launch|report|sign|decide "
-	    "GRANT|- [OBJECT]\n"
+	    "GRANT|- [OBJECT [COUNT]]\n"
 	    "       zt-testtool stale SOCKET\n"
 	    "       zt-testtool idle SOCKET\n"
 	    "       zt-testtool session SOCKET UID SERVICE\n"

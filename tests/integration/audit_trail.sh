@@ -237,9 +237,41 @@ check "records + suppressed = the 300 denies caused" \
 check "syslog got the same suppressed=295 line" \
     logged "action=suppressed .*grant=$r2_grant .* suppressed=295 seq=[0-9]+ chain="
 
+# Denies no grant holds, caused by a peer other than root: any local uid
+# sending what only a supervisor may send (each refusal is audited), an
+# agent's account asking about a process that is not its binary.  One
+# bucket per uid (the same rate and burst), what it holds back written
+# as suppressed=N, by the refill and when ztd stops: a local user cannot
+# fill the audit file, or drown other lines in syslog, at will.
+nobody_uid=$(id -u nobody)
+peer_denies() { grep -c "decision=deny action=request .*uid=$nobody_uid .*object=\"report\" " "$audit"; }
+if [ "$(id -u)" = 0 ]; then
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$TESTTOOL" forge "$sock" report 0123456789abcdef0123456789abcdef /usr/bin/rsync 300)
+	check "300 REPORTs of uid nobody (no supervisor) are all refused ($out)" \
+	    has "$out" '^300 sent, 300 refused'
+	check "the first ones are audited as refused requests ($(peer_denies))" \
+	    test "$(peer_denies)" -ge 1
+	check "but no more than the burst of 5 while ztd runs ($(peer_denies))" \
+	    test "$(peer_denies)" -le 5
+	peer_held=yes
+else
+	skip "a local user's refused requests rate-limited (needs root: setpriv)"
+fi
+
 kill -TERM "$ztd_pid"
 wait "$ztd_pid"
 check "ztd stopped cleanly" test $? -eq 0
+if [ -n "${peer_held:-}" ]; then
+	held=$(grep "action=suppressed .*uid=$nobody_uid " "$audit" |
+	    sed -n 's/.* suppressed=\([0-9]*\) seq=.*/\1/p' |
+	    awk '{ n += $1 } END { print n + 0 }')
+	check "ztd's stop wrote what uid nobody's bucket held: records + suppressed = 300 ($(peer_denies) + $held)" \
+	    test $(($(peer_denies) + held)) -eq 300
+	line=$(grep "action=suppressed .*uid=$nobody_uid " "$audit" | tail -n 1)
+	check "as a record naming the uid and why ($line)" \
+	    has "$line" "decision=deny action=suppressed agent=\"-\" account=\"-\" uid=$nobody_uid pid=[0-9]+ object=- reason=\"[0-9]+ denies caused by uid $nobody_uid under no grant since $time_re held back by the audit rate limit \\(ztd.audit.deny_rate = 0.001 per second, deny_burst = 5\\) \\(ztd stopped\\); pid= is the last one's\" grant=- "
+fi
 # Rotated while ztd was stopped: it starts the new file itself.
 mv "$audit" "$audit.3"
 start_ztd

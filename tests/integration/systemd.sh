@@ -81,8 +81,8 @@ check "clients' real uids: no PrivateUsers=, no PrivateDevices= (the TPM)" \
     sh -c "! grep -qE '^(PrivateUsers|PrivateDevices|DynamicUser|User)=' '$unit'"
 check "the TPM is reachable (DeviceAllow=/dev/tpmrm0 rw)" \
     unit_has "DeviceAllow=/dev/tpmrm0 rw"
-check "ptrace, kill and reading agents' binaries are kept" \
-    unit_has "CapabilityBoundingSet=CAP_KILL CAP_SYS_PTRACE CAP_DAC_READ_SEARCH"
+check "ptrace, kill, reading agents' binaries and the fleet client's drop to zt-fleet are kept" \
+    unit_has "CapabilityBoundingSet=CAP_KILL CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_SETUID CAP_SETGID"
 check "ztd.socket: SOCK_SEQPACKET at /run/zt/ztd.sock, mode 0666, kept" \
     sh -c "grep -qx ListenSequentialPacket=/run/zt/ztd.sock '$units/ztd.socket' && grep -qx SocketMode=0666 '$units/ztd.socket' && grep -qx RemoveOnStop=no '$units/ztd.socket'"
 
@@ -100,22 +100,35 @@ check "and the system user zt-fleet (the fleet client's), no login shell" \
     sh -c "grep -qE '^zt-fleet:x:[1-9][0-9]*:[1-9][0-9]*:[^:]*:/:/usr/sbin/nologin$' '$root/etc/passwd'"
 
 # ---------------------------------------------------------------- ztd sandboxed as the unit does
-# The system calls SystemCallFilter= leaves: @system-service minus
-# @privileged, each group expanded as systemd-analyze lists it.
+# The system calls SystemCallFilter= leaves, as systemd applies its lines
+# in order: the first (an allow list) adds, each later one adds, or with
+# "~" takes away; each group expanded as systemd-analyze lists it.
 expand() {
+	case $1 in
+	@*) ;;
+	*) echo "$1"; return ;;
+	esac
 	systemd-analyze syscall-filter "$1" | sed -n 's/^    \([@a-z0-9_-]*\)$/\1/p' |
 	while read -r name; do
-		case $name in
-		@*) expand "$name" ;;
-		*) echo "$name" ;;
-		esac
+		expand "$name"
 	done
 }
-expand @system-service | sort -u >"$work/service.list"
-expand @privileged | sort -u >"$work/privileged.list"
-comm -23 "$work/service.list" "$work/privileged.list" >"$work/allowed.list"
+: >"$work/allowed.list"
+sed -n 's/^SystemCallFilter=//p' "$unit" | while read -r line; do
+	case $line in
+	"~"*) how=-23; line=${line#"~"} ;;
+	*) how=add ;;
+	esac
+	for group in $line; do expand "$group"; done | sort -u >"$work/these.list"
+	if [ "$how" = add ]; then
+		sort -u "$work/allowed.list" "$work/these.list" >"$work/next.list"
+	else
+		comm -23 "$work/allowed.list" "$work/these.list" >"$work/next.list"
+	fi
+	mv "$work/next.list" "$work/allowed.list"
+done
 check "the filter's lists are read from systemd-analyze" \
-    sh -c "grep -qx pidfd_open '$work/allowed.list' && ! grep -qx setgroups '$work/allowed.list'"
+    sh -c "grep -qx pidfd_open '$work/allowed.list' && ! grep -qx mount '$work/allowed.list' && ! grep -qx setuid '$work/allowed.list'"
 if [ -n "${ZT_SANITIZED:-}" ]; then
 	# The sanitizers' runtime makes calls of its own the filter refuses.
 	skip "ztd under the unit's sandbox: in the plain build"
@@ -136,6 +149,60 @@ else
 	check "its stop reached the log" logged -F "stopping"
 	check "no call was refused by the filter (nothing logged EPERM)" \
 	    synced sh -c "! grep -q 'Operation not permitted' '$work/syslog.out' '$work/ztd.stderr'"
+
+	# With a fleet section ztd forks its fleet client, which drops to
+	# zt-fleet (or nobody) and execs ztd again: under the unit's
+	# sandbox too.  etcd on a loopback port where nothing listens: the
+	# client keeps trying, as it would while etcd is down.
+	openssl genpkey -algorithm ed25519 -out "$work/admin.key" 2>/dev/null
+	openssl pkey -in "$work/admin.key" -pubout -out "$work/admin.pub"
+	fleet_conf=$work/ztd-fleet.conf
+	{ cat "$conf"; cat <<EOC
+fleet: {
+  etcd = ["http://127.0.0.1:$(free_ports)"];
+  host = "sandboxed";
+  admin_key = "$work/admin.pub";
+  heartbeat = 1;
+};
+EOC
+	} >"$fleet_conf"
+	chmod 0644 "$fleet_conf"
+	saved_conf=$conf
+	conf=$fleet_conf
+	check "ztd with a fleet section starts under the unit's sandbox" \
+	    start_ztd setpriv --bounding-set "-all,$caps" --no-new-privs \
+	    "$FILTER" allow "$work/allowed.list" --
+	conf=$saved_conf
+	# A child of ztd that execed as "ztd-fleet --fleet-client" under a
+	# uid other than root: only after setgroups, setresgid and setresuid.
+	fleet_client_runs() {
+		local child
+		for child in $(pgrep -P "$ztd_pid"); do
+			tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null |
+			    grep -q '^ztd-fleet --fleet-client' &&
+			    [ "$(stat -c %u "/proc/$child")" != 0 ] &&
+			    client=$child && return 0
+		done
+		return 1
+	}
+	client=""
+	check "its fleet client runs, dropped to an unprivileged user" \
+	    wait_for fleet_client_runs
+	# It holds etcd's credentials and says whether the host is in sync:
+	# another process of its uid (nobody, without a zt-fleet user) must
+	# not read or write its memory.  Not dumpable: no ptrace access.
+	if [ -n "$client" ]; then
+		cu=$(stat -c %u "/proc/$client")
+		cg=$(stat -c %g "/proc/$client")
+		check "another process of its uid $cu cannot open its memory" \
+		    sh -c "! setpriv --reuid=$cu --regid=$cg --clear-groups sh -c 'exec 3</proc/$client/mem' 2>/dev/null"
+	fi
+	line=$(synced grep -E 'fleet: the client (exited|was killed|broke)' "$work/syslog.out" | head -n 1)
+	check "and was never refused nor restarted (${line:-none})" test -z "$line"
+	kill -TERM $ztd_pid
+	wait $ztd_pid
+	rc=$?
+	check "and stops cleanly with its client (exit $rc)" test $rc -eq 0
 
 fi
 

@@ -79,10 +79,13 @@ round() {
 
 # What must be denied in a round was not allowed: the session's 2nd and
 # 4th lines (the /bin/sh decisions), the check, the session for sshd.
+# Nor was the agent's account called no agent's (ZT_E_NOT_AGENT, -10023):
+# pam_zt lets such an account through (PAM_IGNORE) without a grant.
 round_denied_all() {
 	! sed -n '2p;4p' "$work/session.out" | grep -q '^allow' &&
 	    [ "$check_rc" != 0 ] && ! grep -q '^allow' "$work/check.out" &&
-	    ! grep -q '^allow' "$work/other.out"
+	    ! grep -q '^allow' "$work/other.out" &&
+	    ! grep -q '^error -10023 ' "$work/session.out" "$work/other.out"
 }
 
 : >"$work/ztd.stderr"

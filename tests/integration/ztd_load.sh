@@ -215,4 +215,83 @@ stop_ztd
 check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
 [ "$ztd_status" = 0 ] || diag "$(cat "$work/ztd.stderr")"
 
+# ------------------------------------------------ the supervisors' pool
+# Any local uid may run the setgid zt-exec, whose connection is then a
+# supervisor's.  One that is no agent's is answered "not an agent" and
+# exits -- unless it cannot: its stderr a full pipe, it waits in the
+# write that says so, its connection still open.  Such connections must
+# not fill the supervisors' pool: a uid's connections that supervise no
+# grant count against max_clients_per_uid, whatever their group; an
+# agent's launch still gets its slot.
+if grep -qw user_notif /proc/sys/kernel/seccomp/actions_avail 2>/dev/null &&
+    supervisor_setup "$work"; then
+	cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state"; max_clients = 6; max_clients_per_uid = 2;
+  idle_timeout = 3600; supervisor_group = "$SUPERVISOR_GROUP"; };
+attestation: { mode = "software"; };
+agents = ( { name = "svc"; accounts = ["daemon"];
+  pam_services = ["zt-agent", "zt-exec"]; binary = "$work/agent-bin";
+  sha256 = ["$digest"]; } );
+EOC
+	check "ztd starts (max_clients 6, max_clients_per_uid 2)" \
+	    start_ztd "$work/ztd.conf"
+	# N zt-exec of uid nobody, each with its stderr a pipe filled to
+	# the brim; prints their pids, keeps them until its stdin closes.
+	cat >"$work/stuck.py" <<'EOF2'
+import os, subprocess, sys
+n, args = int(sys.argv[1]), sys.argv[2:]
+r, w = os.pipe()
+os.set_blocking(w, False)
+try:
+    while True:
+        os.write(w, b"x" * 4096)
+except BlockingIOError:
+    pass
+os.set_blocking(w, True)
+procs = [subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=w)
+         for _ in range(n)]
+print(" ".join(str(p.pid) for p in procs), flush=True)
+sys.stdin.read()
+for p in procs:
+    p.kill()
+EOF2
+	# Every one of them waits in a write to its stderr (what it had to
+	# say of ztd's answer, or of its refusal): as root, which may read a
+	# setgid process's /proc/PID/syscall ("1 0x2 ...": write on fd 2).
+	all_stuck() {
+		local p nr fd rest
+		for p in $(cat "$work/stuck.out"); do
+			read -r nr fd rest <"/proc/$p/syscall" || return 1
+			[ "$nr $fd" = "1 0x2" ] || return 1
+		done
+		return 0
+	}
+	mkfifo "$work/stuck.in"
+	(as_user nobody /usr/bin/python3 "$work/stuck.py" 6 "$ZTEXEC" \
+	    --socket "$sock" --syslog-socket "$work/log.sock" -- \
+	    "$work/agent-bin" 0 <"$work/stuck.in" >"$work/stuck.out") &
+	stuck_pid=$!
+	track $stuck_pid
+	exec {stuck_fd}>"$work/stuck.in"
+	wait_for test -s "$work/stuck.out"
+	check "nobody's 6 zt-exec (no agent's) ran and wait in a write to stderr" \
+	    wait_for all_stuck
+	clients=$("$ZTCTL" --socket "$sock" --json status |
+	    sed -n 's/.*"clients":\([0-9]*\).*/\1/p')
+	out=$(as_user daemon "$ZTEXEC" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 2>&1)
+	rc=$?
+	check "meanwhile the agent's own zt-exec launches and exits 0 ($rc: $out)" \
+	    test "$rc" -eq 0
+	check "nobody holds no more than max_clients_per_uid of them (ztd had $clients clients, ztctl's own included)" \
+	    test "${clients:-9}" -le 3
+	exec {stuck_fd}>&-
+	stop_pid "$stuck_pid"
+	stop_ztd
+	check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
+else
+	skip "the supervisors' pool (needs seccomp user notification and a group)"
+fi
+
 finish

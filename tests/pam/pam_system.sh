@@ -17,6 +17,12 @@ module=${ZT_PAM_MODULE:-$top_builddir/pam_module/.libs/pam_zt.so}
 sock=$work/ztd.sock
 created_account=""
 created_pamfile=""
+created_aliases=""
+# Other names of an agent's uid (two /etc/passwd lines, one uid): one
+# added after the agent account, one before another agent account.
+alias_after=zt-al-$$
+alias_before=zt-ab-$$
+account2=zt-sv2-$$
 # The agents' group of this run (ztd's agent_group, pam_zt's group=).
 agroup=ztag$$
 created_group=""
@@ -25,6 +31,9 @@ created_group=""
 system_cleanup() {
 	[ -n "$created_pamfile" ] && rm -f "$pamfile"
 	[ -n "$created_account" ] && retry userdel -f "$account"
+	for name in $created_aliases; do
+		retry userdel -f "$name"
+	done
 	[ -n "$created_group" ] && getent group "$agroup" >/dev/null &&
 	    retry groupdel "$agroup"
 	cleanup
@@ -61,6 +70,18 @@ retry useradd --system --no-create-home --shell /usr/sbin/nologin \
 check "useradd --system $account, a member of $agroup" \
     sh -c "[ -n '$created_account' ] && id -nG '$account' | grep -qw '$agroup'"
 uid=$(id -u "$account")
+# An alias of the agent's uid, after it in /etc/passwd, in no agent group;
+# and a second agent account whose uid's first name is another's.
+retry useradd --system --no-create-home --shell /usr/sbin/nologin \
+    -o -u "$uid" "$alias_after" && created_aliases="$alias_after"
+retry useradd --system --no-create-home --shell /usr/sbin/nologin \
+    "$alias_before" && created_aliases="$created_aliases $alias_before"
+uid2=$(id -u "$alias_before")
+retry useradd --system --no-create-home --shell /usr/sbin/nologin \
+    -o -u "$uid2" -G "$agroup" "$account2" &&
+    created_aliases="$created_aliases $account2"
+check "aliases: $alias_after (uid $uid, after $account), $alias_before before $account2 (uid $uid2)" \
+    sh -c "[ \"\$(awk -F: '\$3 == $uid { print \$1 }' /etc/passwd | tr '\n' ' ')\" = '$account $alias_after ' ] && [ \"\$(awk -F: '\$3 == $uid2 { print \$1 }' /etc/passwd | tr '\n' ' ')\" = '$alias_before $account2 ' ]"
 
 # Every shipped stack and the pam-auth-update profile: each pam_zt.so line
 # carries group=zt-agents (no lockout of others while ztd is down).
@@ -88,6 +109,14 @@ agents = (
   {
     name = "svc";
     accounts = ["$account"];
+    pam_services = ["$service"];
+    binary = "$work/agent-bin";
+    sha256 = ["$digest"];
+    session_ttl = 60;
+  },
+  {
+    name = "svc2";
+    accounts = ["$account2"];
     pam_services = ["$service"];
     binary = "$work/agent-bin";
     sha256 = ["$digest"];
@@ -121,6 +150,20 @@ pamtester "$service" root open_session close_session >"$work/out" 2>&1
 check "root through the same stack: pam_zt.so ignores it (success)" \
     test $? -eq 0
 
+# ztd matches agents by uid, whatever name the uid's first /etc/passwd
+# line carries: $account2's uid reads $alias_before first.
+pamtester -v "$service" "$account2" open_session close_session \
+    >"$work/out" 2>&1
+rc=$?
+check "the second agent's session, its uid's first name another's, is decided by ztd (rc $rc)" \
+    wait_for grep -qE "decision=allow action=session agent=\"svc2\" account=\"$account2\" uid=$uid2 " "$work/syslog.out"
+check "and gets a grant" \
+    wait_for grep -q "grant [0-9a-f]\{32\}: agent svc2 account $account2 service $service" "$work/syslog.out"
+pamtester "$service" "$alias_before" open_session close_session \
+    >"$work/out" 2>&1
+check "a login by that other name is the agent's uid: decided, not ignored" \
+    wait_for grep -qE "decision=allow action=session agent=\"svc2\" account=\"$account2\" uid=$uid2 .*pam user=$alias_before " "$work/syslog.out"
+
 cp -p "$work/agent-bin" "$work/agent-bin.orig"
 printf x >>"$work/agent-bin"
 pamtester "$service" "$account" open_session close_session >"$work/out" 2>&1
@@ -152,6 +195,11 @@ pamtester "$service" root acct_mgmt >"$work/out" 2>&1
 check "ztd stopped: root passes the stack (no member of $agroup)" test $? -eq 0
 pamtester "$service" daemon acct_mgmt >"$work/out" 2>&1
 check "ztd stopped: another account, daemon, passes too" test $? -eq 0
+pamtester "$service" "$alias_after" acct_mgmt >"$work/out" 2>&1
+check "ztd stopped: $alias_after, the agent's uid by another name, is refused" \
+    test $? -ne 0
+pamtester "$service" "$alias_before" acct_mgmt >"$work/out" 2>&1
+check "and so is $alias_before, the second agent's uid" test $? -ne 0
 retry groupdel "$agroup"
 pamtester "$service" root acct_mgmt >"$work/out" 2>&1
 check "the group missing from /etc/group: root is refused (doubt)" \

@@ -705,6 +705,21 @@ static struct config_case bad_configs[] = {
 		.expected_message_format = "%s:2: binary is required",
 	},
 	{
+		.name = "an agent account of uid 0",
+		.text = "agents = (\n"
+		    "  {\n"
+		    "    name = \"backup\";\n"
+		    "    accounts = [\"root\"];\n"
+		    "    binary = \"/opt/agents/backup-agent\";\n"
+		    "    sha256 = [\"" DIGEST "\"];\n"
+		    AGENT_TAIL,
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format = "%s:4: account root of agent "
+		    "\"backup\" has uid 0: root, by any name, is never an "
+		    "agent's account (its sessions would all be the agent's, "
+		    "and refused while ztd is down)",
+	},
+	{
 		.name = "an agent without accounts",
 		.text = "agents = (\n"
 		    "  {\n"

@@ -34,7 +34,10 @@ static const char passwd_text[] =
 	"svc-primary:x:991:980::/nonexistent:/usr/sbin/nologin\n"
 	"alice:x:1000:1000::/home/alice:/bin/bash\n"
 	"malformed line without colons\n"
-	"bob:x:1001:1001::/home/bob:/bin/bash\n";
+	"bob:x:1001:1001::/home/bob:/bin/bash\n"
+	/* Other names of an agent's uid: by primary gid, by member list. */
+	"backup-alias:x:990:1000::/nonexistent:/usr/sbin/nologin\n"
+	"primary-alias:x:991:1000::/nonexistent:/usr/sbin/nologin\n";
 
 static const char group_text[] =
 	"root:x:0:\n"
@@ -109,6 +112,10 @@ static const struct member_case member_cases[] = {
 	{ "a name is not a prefix match", "svc", "zt-agents", -ENOENT },
 	{ "a group name is not a prefix match", "svc-backup", "zt-agent",
 	    -ENOENT },
+	{ "another name of a member's uid (member list): a member",
+	    "backup-alias", "zt-agents", 1 },
+	{ "another name of a member's uid (primary gid): a member",
+	    "primary-alias", "zt-agents", 1 },
 };
 
 static void
