@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,6 +36,7 @@
 #include "supervise.h"
 #include "tunnel.h"
 #include "zt_client.h"
+#include "zt_clock.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
 #include "zt_exe.h"
@@ -51,6 +53,8 @@
 #define EXIT_DENIED 126
 #define EXIT_NOT_FOUND 127
 #define LAUNCH_TIMEOUT_MS 10000
+#define LAUNCH_BUSY (-1)	/* ask_launch: ztd busy, ask again */
+#define BUSY_WAIT_MS 10000	/* how long a busy ztd is asked again */
 
 
 #ifdef __SANITIZE_ADDRESS__
@@ -149,7 +153,8 @@ struct launch {
 
 /*
  * Ask ztd for a grant to run COMMAND, and its profile INTO; exit code on
- * failure.  While ztd checks the binary, OWN is made.
+ * failure, or LAUNCH_BUSY (nothing said) when ztd was too busy to take
+ * the request.  While ztd checks the binary, OWN is made.
  */
 static int
 ask_launch(int fd, const char *command, const char *agent,
@@ -181,11 +186,17 @@ ask_launch(int fd, const char *command, const char *agent,
 	if ((r = zt_client_wait_reply(fd, req->request_id, reply,
 	    &out->filter_fd, LAUNCH_TIMEOUT_MS)) < 0) {
 unasked:
-		fprintf(stderr, "zt-exec: asking ztd: %s\n", zt_strerror(r));
+		if (r == ZT_E_BUSY)
+			code = LAUNCH_BUSY;
+		else
+			fprintf(stderr, "zt-exec: asking ztd: %s\n",
+			    zt_strerror(r));
 		goto out;
 	}
 	if ((r = zt_client_reply_error(reply, ZT_MSG_DECISION, &text)) != 0) {
-		if (r == ZT_E_NOT_AGENT || r == ZT_E_PERM)
+		if (r == ZT_E_BUSY)
+			code = LAUNCH_BUSY;
+		else if (r == ZT_E_NOT_AGENT || r == ZT_E_PERM)
 			code = denied(r == ZT_E_NOT_AGENT ? "this account "
 			    "is no agent's in ztd's policy" : text);
 		else
@@ -706,6 +717,7 @@ main(int argc, char **argv)
 	struct ztconn *ztd = NULL;
 	struct stat st;
 	int opt, code, fd, bin, sp[2], nfd_child, abi = 0, status, ruleset;
+	int64_t busy_until;
 	ssize_t n;
 	pid_t pid;
 
@@ -769,14 +781,31 @@ main(int argc, char **argv)
 		fprintf(stderr, "zt-exec: out of memory\n");
 		return failed(EXIT_FAILED);
 	}
-	if ((fd = zt_client_connect(socket_path)) < 0) {
-		if ((code = check_kernel()) != 0)
-			return code;
-		fprintf(stderr, "zt-exec: ztd unreachable at %s: %s\n",
-		    socket_path, zt_strerror(fd));
-		return EXIT_FAILED;
+	/* A busy ztd (its backlog full, or its pool for this uid: every
+	 * local user can make it so) is asked again for BUSY_WAIT_MS, in
+	 * naps growing to 200 ms, before the launch fails. */
+	busy_until = zt_monotonic_ms() + BUSY_WAIT_MS;
+	for (int nap = 5;; nap = nap < 100 ? nap * 2 : 200) {
+		if ((fd = zt_client_connect_within(socket_path,
+		    (int)(busy_until - zt_monotonic_ms()))) < 0) {
+			if ((code = check_kernel()) != 0)
+				return code;
+			fprintf(stderr, "zt-exec: ztd unreachable at %s: %s\n",
+			    socket_path, zt_strerror(fd));
+			return EXIT_FAILED;
+		}
+		code = ask_launch(fd, command, agent, &own, &launch,
+		    &profile);
+		if (code != LAUNCH_BUSY || zt_monotonic_ms() >= busy_until)
+			break;
+		close(fd);
+		poll(NULL, 0, nap);
 	}
-	code = ask_launch(fd, command, agent, &own, &launch, &profile);
+	if (code == LAUNCH_BUSY) {
+		fprintf(stderr, "zt-exec: ztd: %s for %d s\n",
+		    zt_strerror(ZT_E_BUSY), BUSY_WAIT_MS / 1000);
+		code = EXIT_FAILED;
+	}
 	if (code != 0)
 		return failed(code);
 	/* The kernel's verdict before the child is made, but for the

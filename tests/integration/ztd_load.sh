@@ -286,8 +286,24 @@ EOF2
 	    test "$rc" -eq 0
 	check "nobody holds no more than max_clients_per_uid of them (ztd had $clients clients, ztctl's own included)" \
 	    test "${clients:-9}" -le 3
+	# A launch refused as busy is asked again (zt-exec: for 10 s), not
+	# failed at once: nobody's seventh, refused while the six hold
+	# nobody's slots, gets ztd's answer once they are gone.
+	nobody_uid=$(id -u nobody)
+	as_user nobody "$ZTEXEC" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 \
+	    >/dev/null 2>"$work/seventh.err" &
+	seventh=$!
+	track $seventh
+	check "nobody's seventh zt-exec is refused as busy" wait_for logged \
+	    "connection of uid $nobody_uid pid $seventh refused: "
 	exec {stuck_fd}>&-
 	stop_pid "$stuck_pid"
+	wait "$seventh"
+	rc=$?
+	check "asked again, it gets ztd's answer once the six are gone: not an agent, 126 ($rc: $(cat "$work/seventh.err"))" \
+	    sh -c '[ "$1" -eq 126 ] && grep -q "no agent" "$2"' _ "$rc" \
+	    "$work/seventh.err"
 	stop_ztd
 	check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
 else
