@@ -69,12 +69,33 @@ agent_read_str(pid_t pid, uint64_t addr, char *buf, size_t size)
 	return -ENAMETOOLONG;
 }
 
+/* Of the string at ADDR, what SEEN already holds (up to STRIDE bytes
+ * and its NUL), copied to OUT: its length, or -1 when SEEN does not hold
+ * it whole. */
+static ssize_t
+seen_str(const struct agent_seen *seen, uint64_t addr, char *out,
+    size_t stride)
+{
+	size_t off, room;
+	const char *nul;
+
+	if (seen == NULL || seen->len == 0 || addr < seen->addr ||
+	    addr - seen->addr >= seen->len)
+		return -1;
+	off = (size_t)(addr - seen->addr);
+	room = seen->len - off < stride ? seen->len - off : stride;
+	if ((nul = memchr(seen->buf + off, '\0', room)) == NULL)
+		return -1;
+	memcpy(out, seen->buf + off, (size_t)(nul - (seen->buf + off)) + 1);
+	return nul - (seen->buf + off);
+}
+
 void
 agent_read_strs(pid_t pid, const uint64_t *addrs, size_t n, char *buf,
-    size_t stride, ssize_t *lens)
+    size_t stride, ssize_t *lens, const struct agent_seen *seen)
 {
 	struct iovec local[AGENT_STRS_MAX], remote[AGENT_STRS_MAX];
-	size_t done;
+	size_t done, m = 0, which[AGENT_STRS_MAX];
 	ssize_t got;
 
 	if (n > AGENT_STRS_MAX)
@@ -82,24 +103,31 @@ agent_read_strs(pid_t pid, const uint64_t *addrs, size_t n, char *buf,
 	for (size_t i = 0; i < n; i++) {
 		size_t chunk = 4096 - (addrs[i] & 4095);
 
-		local[i].iov_base = buf + i * stride;
-		local[i].iov_len = chunk < stride ? chunk : stride;
-		remote[i].iov_base = (void *)(uintptr_t)addrs[i];
-		remote[i].iov_len = local[i].iov_len;
+		/* Read already (the bytes from the same memory, before the
+		 * same id check): not read again. */
+		if ((lens[i] = seen_str(seen, addrs[i], buf + i * stride,
+		    stride)) >= 0)
+			continue;
 		lens[i] = AGENT_STR_UNREAD;
+		which[m] = i;
+		local[m].iov_base = buf + i * stride;
+		local[m].iov_len = chunk < stride ? chunk : stride;
+		remote[m].iov_base = (void *)(uintptr_t)addrs[i];
+		remote[m].iov_len = local[m].iov_len;
+		m++;
 	}
 	/* A partial read stops at the first range that faults: what came
 	 * before it is whole. */
-	got = n > 0 ? process_vm_readv(pid, local, n, remote, n, 0) : 0;
+	got = m > 0 ? process_vm_readv(pid, local, m, remote, m, 0) : 0;
 	done = got > 0 ? (size_t)got : 0;
-	for (size_t i = 0; i < n && done >= local[i].iov_len; i++) {
-		char *nul = memchr(local[i].iov_base, '\0', local[i].iov_len);
+	for (size_t k = 0; k < m && done >= local[k].iov_len; k++) {
+		char *nul = memchr(local[k].iov_base, '\0', local[k].iov_len);
 
-		done -= local[i].iov_len;
+		done -= local[k].iov_len;
 		if (nul != NULL)
-			lens[i] = nul - (char *)local[i].iov_base;
-		else if (local[i].iov_len == stride)
-			lens[i] = AGENT_STR_LONG;
+			lens[which[k]] = nul - (char *)local[k].iov_base;
+		else if (local[k].iov_len == stride)
+			lens[which[k]] = AGENT_STR_LONG;
 	}
 }
 

@@ -158,15 +158,17 @@ blob_add(char *blob, size_t *len, const char *s)
 
 /*
  * The next batch of the NULL-terminated string array at ADDR, from index
- * I (HEAD: its first batch, when already read): the pointers into PTRS and their strings' first bytes into BUF
- * (STRIDE each; LENS as agent_read_strs says), each in one read.
+ * I (HEAD: its first batch, when already read): the pointers into PTRS
+ * and their strings' first bytes into BUF (STRIDE each; LENS as
+ * agent_read_strs says; those SEEN holds taken from there), each in one
+ * read.
  * *STRINGS is how many; returns 1 when the array's NULL came with them,
  * 0 when more may follow, or -errno.
  */
 static int
 read_batch(const struct call *c, uint64_t addr, size_t i,
-    const struct agent_ptrs *head, uint64_t *ptrs, char *buf, size_t stride,
-    ssize_t *lens, size_t *strings)
+    const struct agent_ptrs *head, const struct agent_seen *seen,
+    uint64_t *ptrs, char *buf, size_t stride, ssize_t *lens, size_t *strings)
 {
 	ssize_t got;
 
@@ -181,15 +183,16 @@ read_batch(const struct call *c, uint64_t addr, size_t i,
 	if (got < 0)
 		return (int)got;
 	*strings = (size_t)got - (ptrs[got - 1] == 0);
-	agent_read_strs(c->req->pid, ptrs, *strings, buf, stride, lens);
+	agent_read_strs(c->req->pid, ptrs, *strings, buf, stride, lens, seen);
 	return *strings < (size_t)got;
 }
 
-/* argv (HEAD's array) from the agent's memory into BLOB; *ARGC the
- * count. */
+/* argv (HEAD's array) from the agent's memory into BLOB (what SEEN
+ * holds not read again); *ARGC the count. */
 static int
-read_argv(const struct call *c, const struct agent_ptrs *head, char *blob,
-    size_t *len, size_t *argc, size_t *first_len)
+read_argv(const struct call *c, const struct agent_ptrs *head,
+    const struct agent_seen *seen, char *blob, size_t *len, size_t *argc,
+    size_t *first_len)
 {
 	uint64_t argv = head->addr;
 	char first[AGENT_STRS_MAX * ARG_STRIDE];
@@ -205,8 +208,8 @@ read_argv(const struct call *c, const struct agent_ptrs *head, char *blob,
 	 * each; a longer string is read on by itself. */
 	for (size_t i = 0; i < ARGV_MAX;) {
 		size_t strings;
-		int end = read_batch(c, argv, i, head, ptrs, first, ARG_STRIDE,
-		    lens, &strings);
+		int end = read_batch(c, argv, i, head, seen, ptrs, first,
+		    ARG_STRIDE, lens, &strings);
 
 		if (end < 0)
 			return end;
@@ -234,15 +237,16 @@ read_argv(const struct call *c, const struct agent_ptrs *head, char *blob,
 }
 
 /*
- * envp (HEAD's array) from the agent's memory, bounded like argv: only each entry's
- * name is read (up to '=' within ZT_ENV_NAME_MAX * 2 bytes; a longer one
- * is judged by what was read).  1 and NAME (NUL-terminated, SIZE bytes)
- * set when one is dangerous and not in the profile's env, 0 when none,
- * or -errno.  Only for a clear errno: what was read may change after.
+ * envp (HEAD's array) from the agent's memory (what SEEN holds not read
+ * again), bounded like argv: only each entry's name is read (up to '='
+ * within ZT_ENV_NAME_MAX * 2 bytes; a longer one is judged by what was
+ * read).  1 and NAME (NUL-terminated, SIZE bytes) set when one is
+ * dangerous and not in the profile's env, 0 when none, or -errno.  Only
+ * for a clear errno: what was read may change after.
  */
 static int
 read_env_refused(const struct call *c, const struct agent_ptrs *head,
-    char *name, size_t size)
+    const struct agent_seen *seen, char *name, size_t size)
 {
 	const struct profile *p = c->s->setup.profile;
 	uint64_t envp = head->addr;
@@ -254,7 +258,7 @@ read_env_refused(const struct call *c, const struct agent_ptrs *head,
 		return 0;
 	for (size_t i = 0; i < ARGV_MAX;) {
 		size_t strings;
-		int end = read_batch(c, envp, i, head, ptrs, entries[0],
+		int end = read_batch(c, envp, i, head, seen, ptrs, entries[0],
 		    sizeof(entries[0]), lens, &strings);
 
 		if (end < 0)
@@ -469,6 +473,7 @@ on_exec(const struct call *c, bool at, char *blob)
 	struct exe_look st, exe_st;
 	struct script_look script_at;
 	const struct script_look *script = NULL;
+	struct agent_seen seen;
 	ssize_t n;
 	pid_t tgid;
 	bool launch, recheck;
@@ -484,10 +489,13 @@ on_exec(const struct call *c, bool at, char *blob)
 		n += (ssize_t)path_got;
 	if (n < 0)
 		return (int)n;
-	if ((r = read_argv(c, &heads[0], blob, &blob_len, &argc,
+	/* The strings the path's read brought along (a program's own argv
+	 * and environment lie together) are not read again. */
+	seen = (struct agent_seen){ path_addr, path, path_got };
+	if ((r = read_argv(c, &heads[0], &seen, blob, &blob_len, &argc,
 	    &first_len)) < 0)
 		return r;
-	if ((env_refused = read_env_refused(c, &heads[1], env_why,
+	if ((env_refused = read_env_refused(c, &heads[1], &seen, env_why,
 	    sizeof(env_why))) < 0)
 		return env_refused;
 	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
