@@ -731,10 +731,12 @@ count_nuls(const char *p, size_t len)
  * the new mm.  The registers give the stack pointer; at it, argc, argv's
  * and envp's pointers and the auxiliary vector (create_elf_tables): argv's
  * strings run from argv[0] to envp[0], the environment's from envp[0] to
- * AT_EXECFN (the file name, copied above them).  ARGS: ARGV_BYTES + 2
- * bytes, ENV: ENV_BYTES + 1.  0 with *ARGS_LEN and *ENV_LEN, or -1 when
- * this way cannot tell (no 64-bit image, more pointers than two pages, a
- * layout not as expected, too large): the caller reads /proc then.
+ * AT_EXECFN (the file name, copied above them); when they lie within what
+ * that first read brought (a small environment), they are taken from it
+ * rather than read again.  ARGS: ARGV_BYTES + 2 bytes, ENV: ENV_BYTES +
+ * 1.  0 with *ARGS_LEN and *ENV_LEN, or -1 when this way cannot tell (no
+ * 64-bit image, more pointers than two pages, a layout not as expected,
+ * too large): the caller reads /proc then.
  */
 int
 execgate_image_strings(pid_t pid, char *args, size_t *args_len, char *env,
@@ -780,13 +782,23 @@ execgate_image_strings(pid_t pid, char *args, size_t *args_len, char *env,
 		return -1;
 	*args_len = (size_t)(env0 - arg0);
 	*env_len = (size_t)(execfn - env0);
-	local[0] = (struct iovec){ args, *args_len };
-	local[1] = (struct iovec){ env, *env_len };
-	remote[0] = (struct iovec){ (void *)(uintptr_t)arg0, *args_len };
-	remote[1] = (struct iovec){ (void *)(uintptr_t)env0, *env_len };
-	if (process_vm_readv(pid, local, *env_len > 0 ? 2 : 1, remote,
-	    *env_len > 0 ? 2 : 1, 0) != (ssize_t)(*args_len + *env_len))
-		return -1;
+	if (arg0 >= regs.rsp && execfn - regs.rsp <= (uint64_t)got) {
+		/* The strings came with the pointers (a small environment:
+		 * all within the stack's last page). */
+		memcpy(args, (char *)words + (arg0 - regs.rsp), *args_len);
+		memcpy(env, (char *)words + (env0 - regs.rsp), *env_len);
+	} else {
+		local[0] = (struct iovec){ args, *args_len };
+		local[1] = (struct iovec){ env, *env_len };
+		remote[0] = (struct iovec){ (void *)(uintptr_t)arg0,
+		    *args_len };
+		remote[1] = (struct iovec){ (void *)(uintptr_t)env0,
+		    *env_len };
+		if (process_vm_readv(pid, local, *env_len > 0 ? 2 : 1, remote,
+		    *env_len > 0 ? 2 : 1, 0) !=
+		    (ssize_t)(*args_len + *env_len))
+			return -1;
+	}
 	/* Each string NUL-terminated, as many as the pointers said. */
 	if (count_nuls(args, *args_len) != argc ||
 	    count_nuls(env, *env_len) != envc ||
