@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -246,14 +247,31 @@ agent_take_fd(const struct call *c, int number)
 	return fd;
 }
 
+/* Our /proc/self/fd, opened once: a link in it is one lookup, not the
+ * walk of /proc, self and fd every time. */
+static int self_fds = -1;
+static pthread_once_t self_fds_once = PTHREAD_ONCE_INIT;
+
+static void
+self_fds_open(void)
+{
+	self_fds = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 int
 fd_path(int fd, char *out, size_t size)
 {
 	char link[64];
 	ssize_t n;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, out, size - 1);
+	pthread_once(&self_fds_once, self_fds_open);
+	if (self_fds >= 0) {
+		snprintf(link, sizeof(link), "%d", fd);
+		n = readlinkat(self_fds, link, out, size - 1);
+	} else {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, out, size - 1);
+	}
 	if (n <= 0 || (size_t)n >= size - 1)
 		return -ENAMETOOLONG;
 	out[n] = '\0';
