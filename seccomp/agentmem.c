@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -69,12 +70,33 @@ agent_read_str(pid_t pid, uint64_t addr, char *buf, size_t size)
 	return -ENAMETOOLONG;
 }
 
+/* Of the string at ADDR, what SEEN already holds (up to STRIDE bytes
+ * and its NUL), copied to OUT: its length, or -1 when SEEN does not hold
+ * it whole. */
+static ssize_t
+seen_str(const struct agent_seen *seen, uint64_t addr, char *out,
+    size_t stride)
+{
+	size_t off, room;
+	const char *nul;
+
+	if (seen == NULL || seen->len == 0 || addr < seen->addr ||
+	    addr - seen->addr >= seen->len)
+		return -1;
+	off = (size_t)(addr - seen->addr);
+	room = seen->len - off < stride ? seen->len - off : stride;
+	if ((nul = memchr(seen->buf + off, '\0', room)) == NULL)
+		return -1;
+	memcpy(out, seen->buf + off, (size_t)(nul - (seen->buf + off)) + 1);
+	return nul - (seen->buf + off);
+}
+
 void
 agent_read_strs(pid_t pid, const uint64_t *addrs, size_t n, char *buf,
-    size_t stride, ssize_t *lens)
+    size_t stride, ssize_t *lens, const struct agent_seen *seen)
 {
 	struct iovec local[AGENT_STRS_MAX], remote[AGENT_STRS_MAX];
-	size_t done;
+	size_t done, m = 0, which[AGENT_STRS_MAX];
 	ssize_t got;
 
 	if (n > AGENT_STRS_MAX)
@@ -82,24 +104,31 @@ agent_read_strs(pid_t pid, const uint64_t *addrs, size_t n, char *buf,
 	for (size_t i = 0; i < n; i++) {
 		size_t chunk = 4096 - (addrs[i] & 4095);
 
-		local[i].iov_base = buf + i * stride;
-		local[i].iov_len = chunk < stride ? chunk : stride;
-		remote[i].iov_base = (void *)(uintptr_t)addrs[i];
-		remote[i].iov_len = local[i].iov_len;
+		/* Read already (the bytes from the same memory, before the
+		 * same id check): not read again. */
+		if ((lens[i] = seen_str(seen, addrs[i], buf + i * stride,
+		    stride)) >= 0)
+			continue;
 		lens[i] = AGENT_STR_UNREAD;
+		which[m] = i;
+		local[m].iov_base = buf + i * stride;
+		local[m].iov_len = chunk < stride ? chunk : stride;
+		remote[m].iov_base = (void *)(uintptr_t)addrs[i];
+		remote[m].iov_len = local[m].iov_len;
+		m++;
 	}
 	/* A partial read stops at the first range that faults: what came
 	 * before it is whole. */
-	got = n > 0 ? process_vm_readv(pid, local, n, remote, n, 0) : 0;
+	got = m > 0 ? process_vm_readv(pid, local, m, remote, m, 0) : 0;
 	done = got > 0 ? (size_t)got : 0;
-	for (size_t i = 0; i < n && done >= local[i].iov_len; i++) {
-		char *nul = memchr(local[i].iov_base, '\0', local[i].iov_len);
+	for (size_t k = 0; k < m && done >= local[k].iov_len; k++) {
+		char *nul = memchr(local[k].iov_base, '\0', local[k].iov_len);
 
-		done -= local[i].iov_len;
+		done -= local[k].iov_len;
 		if (nul != NULL)
-			lens[i] = nul - (char *)local[i].iov_base;
-		else if (local[i].iov_len == stride)
-			lens[i] = AGENT_STR_LONG;
+			lens[which[k]] = nul - (char *)local[k].iov_base;
+		else if (local[k].iov_len == stride)
+			lens[which[k]] = AGENT_STR_LONG;
 	}
 }
 
@@ -218,14 +247,31 @@ agent_take_fd(const struct call *c, int number)
 	return fd;
 }
 
+/* Our /proc/self/fd, opened once: a link in it is one lookup, not the
+ * walk of /proc, self and fd every time. */
+static int self_fds = -1;
+static pthread_once_t self_fds_once = PTHREAD_ONCE_INIT;
+
+static void
+self_fds_open(void)
+{
+	self_fds = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 int
 fd_path(int fd, char *out, size_t size)
 {
 	char link[64];
 	ssize_t n;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, out, size - 1);
+	pthread_once(&self_fds_once, self_fds_open);
+	if (self_fds >= 0) {
+		snprintf(link, sizeof(link), "%d", fd);
+		n = readlinkat(self_fds, link, out, size - 1);
+	} else {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, out, size - 1);
+	}
 	if (n <= 0 || (size_t)n >= size - 1)
 		return -ENAMETOOLONG;
 	out[n] = '\0';

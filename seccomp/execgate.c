@@ -158,15 +158,17 @@ blob_add(char *blob, size_t *len, const char *s)
 
 /*
  * The next batch of the NULL-terminated string array at ADDR, from index
- * I (HEAD: its first batch, when already read): the pointers into PTRS and their strings' first bytes into BUF
- * (STRIDE each; LENS as agent_read_strs says), each in one read.
+ * I (HEAD: its first batch, when already read): the pointers into PTRS
+ * and their strings' first bytes into BUF (STRIDE each; LENS as
+ * agent_read_strs says; those SEEN holds taken from there), each in one
+ * read.
  * *STRINGS is how many; returns 1 when the array's NULL came with them,
  * 0 when more may follow, or -errno.
  */
 static int
 read_batch(const struct call *c, uint64_t addr, size_t i,
-    const struct agent_ptrs *head, uint64_t *ptrs, char *buf, size_t stride,
-    ssize_t *lens, size_t *strings)
+    const struct agent_ptrs *head, const struct agent_seen *seen,
+    uint64_t *ptrs, char *buf, size_t stride, ssize_t *lens, size_t *strings)
 {
 	ssize_t got;
 
@@ -181,15 +183,16 @@ read_batch(const struct call *c, uint64_t addr, size_t i,
 	if (got < 0)
 		return (int)got;
 	*strings = (size_t)got - (ptrs[got - 1] == 0);
-	agent_read_strs(c->req->pid, ptrs, *strings, buf, stride, lens);
+	agent_read_strs(c->req->pid, ptrs, *strings, buf, stride, lens, seen);
 	return *strings < (size_t)got;
 }
 
-/* argv (HEAD's array) from the agent's memory into BLOB; *ARGC the
- * count. */
+/* argv (HEAD's array) from the agent's memory into BLOB (what SEEN
+ * holds not read again); *ARGC the count. */
 static int
-read_argv(const struct call *c, const struct agent_ptrs *head, char *blob,
-    size_t *len, size_t *argc, size_t *first_len)
+read_argv(const struct call *c, const struct agent_ptrs *head,
+    const struct agent_seen *seen, char *blob, size_t *len, size_t *argc,
+    size_t *first_len)
 {
 	uint64_t argv = head->addr;
 	char first[AGENT_STRS_MAX * ARG_STRIDE];
@@ -205,8 +208,8 @@ read_argv(const struct call *c, const struct agent_ptrs *head, char *blob,
 	 * each; a longer string is read on by itself. */
 	for (size_t i = 0; i < ARGV_MAX;) {
 		size_t strings;
-		int end = read_batch(c, argv, i, head, ptrs, first, ARG_STRIDE,
-		    lens, &strings);
+		int end = read_batch(c, argv, i, head, seen, ptrs, first,
+		    ARG_STRIDE, lens, &strings);
 
 		if (end < 0)
 			return end;
@@ -234,15 +237,16 @@ read_argv(const struct call *c, const struct agent_ptrs *head, char *blob,
 }
 
 /*
- * envp (HEAD's array) from the agent's memory, bounded like argv: only each entry's
- * name is read (up to '=' within ZT_ENV_NAME_MAX * 2 bytes; a longer one
- * is judged by what was read).  1 and NAME (NUL-terminated, SIZE bytes)
- * set when one is dangerous and not in the profile's env, 0 when none,
- * or -errno.  Only for a clear errno: what was read may change after.
+ * envp (HEAD's array) from the agent's memory (what SEEN holds not read
+ * again), bounded like argv: only each entry's name is read (up to '='
+ * within ZT_ENV_NAME_MAX * 2 bytes; a longer one is judged by what was
+ * read).  1 and NAME (NUL-terminated, SIZE bytes) set when one is
+ * dangerous and not in the profile's env, 0 when none, or -errno.  Only
+ * for a clear errno: what was read may change after.
  */
 static int
 read_env_refused(const struct call *c, const struct agent_ptrs *head,
-    char *name, size_t size)
+    const struct agent_seen *seen, char *name, size_t size)
 {
 	const struct profile *p = c->s->setup.profile;
 	uint64_t envp = head->addr;
@@ -254,7 +258,7 @@ read_env_refused(const struct call *c, const struct agent_ptrs *head,
 		return 0;
 	for (size_t i = 0; i < ARGV_MAX;) {
 		size_t strings;
-		int end = read_batch(c, envp, i, head, ptrs, entries[0],
+		int end = read_batch(c, envp, i, head, seen, ptrs, entries[0],
 		    sizeof(entries[0]), lens, &strings);
 
 		if (end < 0)
@@ -469,6 +473,7 @@ on_exec(const struct call *c, bool at, char *blob)
 	struct exe_look st, exe_st;
 	struct script_look script_at;
 	const struct script_look *script = NULL;
+	struct agent_seen seen;
 	ssize_t n;
 	pid_t tgid;
 	bool launch, recheck;
@@ -484,10 +489,13 @@ on_exec(const struct call *c, bool at, char *blob)
 		n += (ssize_t)path_got;
 	if (n < 0)
 		return (int)n;
-	if ((r = read_argv(c, &heads[0], blob, &blob_len, &argc,
+	/* The strings the path's read brought along (a program's own argv
+	 * and environment lie together) are not read again. */
+	seen = (struct agent_seen){ path_addr, path, path_got };
+	if ((r = read_argv(c, &heads[0], &seen, blob, &blob_len, &argc,
 	    &first_len)) < 0)
 		return r;
-	if ((env_refused = read_env_refused(c, &heads[1], env_why,
+	if ((env_refused = read_env_refused(c, &heads[1], &seen, env_why,
 	    sizeof(env_why))) < 0)
 		return env_refused;
 	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
@@ -723,10 +731,12 @@ count_nuls(const char *p, size_t len)
  * the new mm.  The registers give the stack pointer; at it, argc, argv's
  * and envp's pointers and the auxiliary vector (create_elf_tables): argv's
  * strings run from argv[0] to envp[0], the environment's from envp[0] to
- * AT_EXECFN (the file name, copied above them).  ARGS: ARGV_BYTES + 2
- * bytes, ENV: ENV_BYTES + 1.  0 with *ARGS_LEN and *ENV_LEN, or -1 when
- * this way cannot tell (no 64-bit image, more pointers than two pages, a
- * layout not as expected, too large): the caller reads /proc then.
+ * AT_EXECFN (the file name, copied above them); when they lie within what
+ * that first read brought (a small environment), they are taken from it
+ * rather than read again.  ARGS: ARGV_BYTES + 2 bytes, ENV: ENV_BYTES +
+ * 1.  0 with *ARGS_LEN and *ENV_LEN, or -1 when this way cannot tell (no
+ * 64-bit image, more pointers than two pages, a layout not as expected,
+ * too large): the caller reads /proc then.
  */
 int
 execgate_image_strings(pid_t pid, char *args, size_t *args_len, char *env,
@@ -772,13 +782,23 @@ execgate_image_strings(pid_t pid, char *args, size_t *args_len, char *env,
 		return -1;
 	*args_len = (size_t)(env0 - arg0);
 	*env_len = (size_t)(execfn - env0);
-	local[0] = (struct iovec){ args, *args_len };
-	local[1] = (struct iovec){ env, *env_len };
-	remote[0] = (struct iovec){ (void *)(uintptr_t)arg0, *args_len };
-	remote[1] = (struct iovec){ (void *)(uintptr_t)env0, *env_len };
-	if (process_vm_readv(pid, local, *env_len > 0 ? 2 : 1, remote,
-	    *env_len > 0 ? 2 : 1, 0) != (ssize_t)(*args_len + *env_len))
-		return -1;
+	if (arg0 >= regs.rsp && execfn - regs.rsp <= (uint64_t)got) {
+		/* The strings came with the pointers (a small environment:
+		 * all within the stack's last page). */
+		memcpy(args, (char *)words + (arg0 - regs.rsp), *args_len);
+		memcpy(env, (char *)words + (env0 - regs.rsp), *env_len);
+	} else {
+		local[0] = (struct iovec){ args, *args_len };
+		local[1] = (struct iovec){ env, *env_len };
+		remote[0] = (struct iovec){ (void *)(uintptr_t)arg0,
+		    *args_len };
+		remote[1] = (struct iovec){ (void *)(uintptr_t)env0,
+		    *env_len };
+		if (process_vm_readv(pid, local, *env_len > 0 ? 2 : 1, remote,
+		    *env_len > 0 ? 2 : 1, 0) !=
+		    (ssize_t)(*args_len + *env_len))
+			return -1;
+	}
 	/* Each string NUL-terminated, as many as the pointers said. */
 	if (count_nuls(args, *args_len) != argc ||
 	    count_nuls(env, *env_len) != envc ||

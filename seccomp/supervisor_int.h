@@ -122,15 +122,25 @@ ssize_t agent_read_str(pid_t pid, uint64_t addr, char *buf, size_t size);
 #define AGENT_STR_UNREAD (-1)
 #define AGENT_STR_LONG (-2)
 
+/* LEN bytes of the agent's memory at ADDR, read already into BUF. */
+struct agent_seen {
+	uint64_t addr;
+	const char *buf;
+	size_t len;
+};
+
 /*
  * The first bytes of the N (at most AGENT_STRS_MAX) strings at ADDRS, in
  * one process_vm_readv: string I into BUF + I * STRIDE, up to STRIDE
  * bytes or its page boundary.  LENS[I] is its length when a NUL came
  * within them, else AGENT_STR_LONG (STRIDE bytes read) or
- * AGENT_STR_UNREAD (read it with agent_read_str).
+ * AGENT_STR_UNREAD (read it with agent_read_str).  A string SEEN
+ * (NULL: none) holds whole, with its NUL, is taken from there instead:
+ * the memory read then, before the same id check as this read; with
+ * every one there, nothing is read.
  */
 void agent_read_strs(pid_t pid, const uint64_t *addrs, size_t n, char *buf,
-    size_t stride, ssize_t *lens);
+    size_t stride, ssize_t *lens, const struct agent_seen *seen);
 
 /*
  * Pointers of the NULL-terminated array at ADDR from index I: up to MAX

@@ -1061,25 +1061,43 @@ cmd_exec(int argc, char **argv)
 /*
  * exec-env NAME=VALUE... -- PATH [ARGS...]: exec PATH with our environment
  * and the given entries added: as exec.
+ * exec-env-after PATH NAME=VALUE...: the same (argv: PATH alone), the
+ * entries' strings after PATH's in memory (our argv's), as a program's
+ * own argv and environment lie together past the path it execs.
  */
 static int
 cmd_exec_env(int argc, char **argv)
 {
-	static const char *use = "exec-env NAME=VALUE... -- PATH [ARGS...]";
-	char end[32], **envp;
-	int sep, n = 0, e;
+	static const char *use = "exec-env NAME=VALUE... -- PATH [ARGS...] | "
+	    "exec-env-after PATH NAME=VALUE...";
+	char end[32], **envp, *alone[2] = { NULL, NULL }, **args;
+	char **extra;
+	int sep, n = 0, n_extra, e;
 
-	for (sep = 1; sep < argc && strcmp(argv[sep], "--") != 0; sep++)
-		;
-	if (sep + 1 >= argc)
-		return usage(use);
+	if (strcmp(argv[0], "exec-env-after") == 0) {
+		if (argc < 3)
+			return usage(use);
+		alone[0] = argv[1];
+		args = alone;
+		extra = argv + 2;
+		n_extra = argc - 2;
+	} else {
+		for (sep = 1; sep < argc && strcmp(argv[sep], "--") != 0;
+		    sep++)
+			;
+		if (sep + 1 >= argc)
+			return usage(use);
+		args = &argv[sep + 1];
+		extra = argv + 1;
+		n_extra = sep - 1;
+	}
 	while (environ[n] != NULL)
 		n++;
-	if ((envp = calloc((size_t)(n + sep), sizeof(*envp))) == NULL)
+	if ((envp = calloc((size_t)(n + n_extra + 1), sizeof(*envp))) == NULL)
 		return fail(ENOMEM);
 	memcpy(envp, environ, (size_t)n * sizeof(*envp));
-	memcpy(envp + n, argv + 1, (size_t)(sep - 1) * sizeof(*envp));
-	e = fork_exec(argv[sep + 1], &argv[sep + 1], envp, end, sizeof(end));
+	memcpy(envp + n, extra, (size_t)n_extra * sizeof(*envp));
+	e = fork_exec(args[0], args, envp, end, sizeof(end));
 	free(envp);
 	if (e != 0)
 		return fail(e);
@@ -2827,6 +2845,7 @@ static const struct command {
 	{ "unix-seqpacket", cmd_unix },
 	{ "exec", cmd_exec },
 	{ "exec-env", cmd_exec_env },
+	{ "exec-env-after", cmd_exec_env },
 	{ "getenv", cmd_getenv },
 	{ "loop-exec", cmd_loop_exec },
 	{ "map-exec", cmd_map_exec },

@@ -966,6 +966,18 @@ done
 zx exec-env NODE_ZT_TEST=1 -- "$bin/exit00"
 check "env: a listed variable the profile's env names passes ($out)" \
     test "$out" = "ok status=0"
+# The entries' strings after the path's in the caller's memory (as a
+# program's own argv and environment lie): read along with the path, and
+# judged the same.
+mark=$(sink_lines)
+zx exec-env-after "$bin/exit00" "LD_AUDIT=$work/rw/evil"
+check "env: LD_AUDIT lying after the path in memory: EACCES, never ran ($out)" \
+    test "$out" = "errno=EACCES"
+check "env: ... the refusal names LD_AUDIT" wait_for logged_since "$mark" \
+    "decision=deny action=exec agent=\"probe\" object=\"$bin/exit00\" reason=\"environment variable LD_AUDIT "
+zx exec-env-after "$bin/exit00" NODE_ZT_TEST=1
+check "env: ... a variable the profile's env names there passes ($out)" \
+    test "$out" = "ok status=0"
 LD_PRELOAD=libc.so.6 PYTHONPATH=$work/rw ZT_OTHER=1 ZT_PASSED=yes \
     zx getenv LD_PRELOAD
 check "launch: LD_PRELOAD from the caller does not reach the agent ($out)" \
