@@ -116,9 +116,11 @@ refuse_rights(struct supervisor *s, int sfd)
 
 /*
  * A unix socket path, resolved as the agent would -- an absolute one in
- * its root, a relative one from its cwd, never the supervisor's -- without
- * following symlinks; decided by the canonical path of what it names, and
- * never ztd's socket.  The agent's root is the supervisor's own (s->root,
+ * its root, a relative one from its cwd, never the supervisor's, symlinks
+ * followed as the kernel would (/var/run is one), /proc's magic links
+ * never; decided by the canonical path of what it names, whatever path
+ * led there (the connect goes to the very file resolved: its O_PATH
+ * descriptor, no second lookup), and never ztd's socket.  The agent's root is the supervisor's own (s->root,
  * as execgate.c's: no task of the agent's tree can change its root or
  * mount namespace), so an absolute path needs no /proc/PID/root (its
  * open cost 4-12 us of each of glibc's two connects to nscd's socket in
@@ -131,7 +133,7 @@ unix_dest(const struct call *c, const struct sockaddr_un *sun, socklen_t len,
 	const struct supervise_setup *st = &c->s->setup;
 	struct open_how how = {
 		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_NO_MAGICLINKS,
 	};
 	char path[sizeof(sun->sun_path) + 1], base[64], canon[PATH_MAX];
 	size_t n = len - offsetof(struct sockaddr_un, sun_path);

@@ -196,8 +196,9 @@ fi
 uid=$(id -u "$account")
 
 start_logsink "$work"
-# Unix stream listeners: one the profile lists, one it does not, and a
-# symlink to the listed one (symlinks are never followed for the agent).
+# Unix stream listeners: one the profile lists, one it does not, a
+# symlink to each, and a symlinked directory (as /var/run is): decided by
+# the socket a path leads to, whatever the path.
 mkdir -m 0755 "$work/u"
 for name in echo other; do
 	python3 -c 'import socket,sys,time
@@ -207,6 +208,8 @@ while True:
 	track $!
 done
 ln -s echo.sock "$work/u/link.sock"
+ln -s other.sock "$work/u/otherlink.sock"
+ln -s u "$work/ulink"
 # Both must exist before they are opened to the account (a socket made
 # after the chmod would keep umask's mode, and refuse it).
 wait_for test -S "$work/u/echo.sock"
@@ -667,9 +670,23 @@ check "the same by a path relative to the agent's cwd ($out)" \
     has "$out" '^ok'
 zx unix "$work/u/other.sock"
 check "a unix socket the profile does not list is denied ($out)" denied "$out"
+seen=$(sink_lines)
 zx unix "$work/u/link.sock"
-check "a symlink to the listed socket is not followed ($out)" \
-    has "$out" '^errno=(EACCES|ECONNREFUSED)$'
+check "a symlink to the listed socket reaches it ($out)" has "$out" '^ok'
+check "  audited by the socket's own path" \
+    wait_for logged_since "$seen" "decision=allow action=connect agent=\"probe\" .*object=\"unix:$work/u/echo.sock\""
+zx unix "$work/ulink/echo.sock"
+check "the listed socket through a symlinked directory, as /var/run is ($out)" \
+    has "$out" '^ok'
+zx unix "/proc/self/cwd/u/echo.sock"
+check "a path through /proc's magic links is refused ($out)" \
+    has "$out" '^errno=EACCES$'
+seen=$(sink_lines)
+zx unix "$work/u/otherlink.sock"
+check "a symlink to a socket the profile does not list is denied ($out)" \
+    denied "$out"
+check "  audited by that socket's own path" \
+    wait_for logged_since "$seen" "decision=deny action=connect agent=\"probe\" .*object=\"unix:$work/u/other.sock\""
 # A path that names nothing: the kernel's own ENOENT (glibc's nscd probe),
 # absolute (resolved in the agent's root) and relative (from its cwd).
 zx unix "$work/u/missing.sock"
