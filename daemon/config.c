@@ -1296,6 +1296,14 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 			return fail(p, config_setting_get_member(g, "unix"),
 			    "unix must be a plain absolute path (no '.', "
 			    "'..', '//', trailing '/' or control characters)");
+		/* zt-exec connects for the agent with the supervisor group,
+		 * which ztd takes for a supervisor's: never its socket. */
+		if (strcmp(rule->unix_path, p->c->socket != NULL ?
+		    p->c->socket : "/run/zt/ztd.sock") == 0 ||
+		    strcmp(rule->unix_path, "/run/zt/ztd.sock") == 0)
+			return fail(p, config_setting_get_member(g, "unix"),
+			    "unix names ztd's own socket, which no agent may "
+			    "reach");
 		return 0;
 	}
 	if (config_setting_get_member(g, "host") != NULL)

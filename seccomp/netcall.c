@@ -168,8 +168,9 @@ unix_dest(const struct call *c, const struct sockaddr_un *sun, socklen_t len,
 		close(fd);
 		return -ECONNREFUSED;
 	}
-	if (st->ztd_ino != 0 && sb.st_dev == st->ztd_dev &&
-	    sb.st_ino == st->ztd_ino) {
+	if ((st->ztd_ino != 0 && sb.st_dev == st->ztd_dev &&
+	    sb.st_ino == st->ztd_ino) ||
+	    (st->ztd_path[0] != '\0' && strcmp(canon, st->ztd_path) == 0)) {
 		close(fd);
 		return -EACCES;		/* ztd's own socket: never */
 	}

@@ -3,6 +3,7 @@
 #ifndef ZTX_SUPERVISE_H
 #define ZTX_SUPERVISE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -33,9 +34,13 @@ struct supervise_setup {
 	dev_t binary_dev;
 	ino_t binary_ino;
 	uint8_t binary_digest[32];
-	/* ztd's socket, never reachable from the agent (0/0: unknown). */
+	/* ztd's socket, never reachable from the agent (0/0: unknown),
+	 * and its canonical path ("": unknown), which a ztd restarted since
+	 * the launch has bound anew (another inode): a connect the
+	 * supervisor made there would carry the supervisor group. */
 	dev_t ztd_dev;
 	ino_t ztd_ino;
+	char ztd_path[PATH_MAX];
 	/* Called once on the tracer's thread after its first event (the
 	 * launch exec's, let go: the agent starts), or at its end if none
 	 * came: what need not run between the child's go and its exec.

@@ -837,6 +837,8 @@ main(int argc, char **argv)
 		setup.ztd_dev = st.st_dev;
 		setup.ztd_ino = st.st_ino;
 	}
+	if (realpath(socket_path, setup.ztd_path) == NULL)
+		setup.ztd_path[0] = '\0';
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 		fprintf(stderr, "zt-exec: socketpair: %s\n", strerror(errno));

@@ -1119,6 +1119,14 @@ static struct config_case bad_configs[] = {
 		.expected_message_format =
 		    "%s:9: a unix rule takes no 'ports'",
 	},
+	{
+		.name = "unix rule naming ztd's socket",
+		.text = NETWORK("{ unix = \"/run/zt/ztd.sock\"; }"),
+		.file_mode = 0644, .expected_rc = ZT_E_CONFIG,
+		.expected_message_format =
+		    "%s:8: unix names ztd's own socket, which no agent may "
+		    "reach",
+	},
 	/* file rules */
 	{
 		.name = "bad access letters",
