@@ -23,6 +23,7 @@
 #include "policy.h"
 #include "syscalls.h"
 #include "zt_auditline.h"
+#include "zt_client.h"
 #include "zt_envcheck.h"
 #include "zt_err.h"
 #include "zt_group.h"
@@ -1298,9 +1299,8 @@ parse_network_rule(struct parser *p, config_setting_t *g,
 			    "'..', '//', trailing '/' or control characters)");
 		/* zt-exec connects for the agent with the supervisor group,
 		 * which ztd takes for a supervisor's: never its socket. */
-		if (strcmp(rule->unix_path, p->c->socket != NULL ?
-		    p->c->socket : "/run/zt/ztd.sock") == 0 ||
-		    strcmp(rule->unix_path, "/run/zt/ztd.sock") == 0)
+		if (strcmp(rule->unix_path, p->c->socket) == 0 ||
+		    strcmp(rule->unix_path, ZT_DEFAULT_SOCKET) == 0)
 			return fail(p, config_setting_get_member(g, "unix"),
 			    "unix names ztd's own socket, which no agent may "
 			    "reach");
@@ -1893,7 +1893,7 @@ set_defaults(struct ztd_config *c)
 	};
 	char host[256];
 
-	c->socket = xstrdup("/run/zt/ztd.sock");
+	c->socket = xstrdup(ZT_DEFAULT_SOCKET);
 	c->state_dir = xstrdup("/var/lib/zt");
 	c->max_clients = 1024;
 	c->max_clients_per_uid = 8;
