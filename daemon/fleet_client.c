@@ -391,8 +391,20 @@ fleet_client_main(int fd, const char *uid, const char *gid)
 			read_ztd(&c, &report_due);
 		now = zt_monotonic_ms();
 		if (r >= 0 && (report_due || now >= next_beat)) {
-			/* The lease's keep-alive is the heartbeat. */
-			if ((r = put_report(&c, why)) == 0) {
+			/* The lease's keep-alive is the heartbeat, and it
+			 * vouches for the watches only when it went to their
+			 * member: one that did not answer it (stopped, cut
+			 * off from its leader) may hold their streams open
+			 * and never send another event. */
+			if ((r = put_report(&c, why)) == 0 &&
+			    !etcd_watches_current(c.etcd)) {
+				snprintf(why, sizeof(why), "the heartbeat went "
+				    "to %.100s, not to the member the watches "
+				    "are on: watching from there",
+				    etcd_endpoint(c.etcd));
+				r = -ECONNRESET;
+			}
+			if (r == 0) {
 				send_state(&c, true, etcd_endpoint(c.etcd));
 				next_beat = now + c.heartbeat * 1000LL;
 			}

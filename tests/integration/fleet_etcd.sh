@@ -9,7 +9,10 @@
 # signed or replayed entry is refused and audited on both and the old
 # policy still decides; fleet disable kills the agent under h2 and blocks
 # its launches, enable lifts it; fleet status lists both hosts and drops a
-# stopped one; one member killed changes nothing; all killed: the hosts
+# stopped one; a member stopped under a host's watches (its streams open
+# and silent) makes the host watch from another member, so that a
+# disable written meanwhile still applies; one member killed changes
+# nothing; all killed: the hosts
 # decide from their cache and, after max_offline, deny sessions with
 # "fleet unreachable", across a restart too; etcd back: a change made
 # meanwhile arrives.  Deadlines are generous (seconds); the propagation
@@ -29,6 +32,10 @@ if missing=$(fleet_tools_missing); then
 fi
 etcd_init
 fleet_cleanup() {
+	local p
+	for p in "${etcd_pids[@]}"; do	# a member stopped by the test
+		[ -n "$p" ] && kill -CONT "$p" 2>/dev/null
+	done
 	etcd_cleanup
 	cleanup
 	return 0
@@ -329,6 +336,58 @@ check "a replayed disable is refused on h1" \
     poll 20 logged 'decision=deny action=fleet agent="fleetagent" .*reason="serial [0-9]+ is at or below' "$work/h1"
 check "fleetagent stays enabled on h1 after the replay" \
     allows h1 exec /bin/echo2
+
+# ------------------------------------------------------------ a stalled member
+# watch_member HOST: the member (0-2) its fleet client's watches are on,
+# the etcd port its established connections go to.
+watch_member() {
+	local c i
+	c=$(client_of "$1")
+	[ -n "$c" ] || return 1
+	for i in 0 1 2; do
+		if ss -tnpH state established "( dport = :${ports[$i]} )" \
+		    2>/dev/null | grep -q "pid=$c,"; then
+			echo "$i"
+			return 0
+		fi
+	done
+	return 1
+}
+# fleet_retry COMMAND ARGS...: ztctl fleet, a few times while the cluster
+# elects a leader without the stopped member; its output in $out.
+fleet_retry() {
+	local i
+	for i in 1 2 3 4 5 6; do
+		out=$(fleet "$@" 2>&1) && return 0
+		sleep 2
+	done
+	return 1
+}
+m=$(poll 20 watch_member h2)
+check "h2's fleet client watches member ${m:-?} of etcd" test -n "$m"
+# A member stopped (SIGSTOP: the kernel keeps its connections, so the
+# watch streams stay open and say nothing) or cut off from its leader:
+# h2's heartbeat moves on to another member, which answers; before,
+# h2 then said "in sync" for ever on watches that carried nothing more.
+kill -STOP "${etcd_pids[${m:-0}]}"
+fleet_retry disable fleetagent --why "member stalled" \
+    --key "$pki/fleet-admin.key" --config "$work/admin.conf"
+check "member $m stopped: fleet disable is written through the others ($out)" \
+    has "$out" '^disable serial [0-9]+ written'
+check "h2 watches again from the member its heartbeat reaches: the disable applies" \
+    poll 60 denies h2 exec /bin/echo2 'disabled by the fleet administrator .*member stalled'
+check "and h2 said why it left the stalled member's watches" \
+    logged 'the heartbeat went to .*, not to the member the watches are on' "$work/h2"
+check "h1 applies it too" \
+    poll 60 denies h1 exec /bin/echo2 'disabled by the fleet administrator .*member stalled'
+fleet_retry enable fleetagent --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf"
+check "fleet enable is written through the others ($out)" \
+    has "$out" '^enable serial [0-9]+ written'
+check "h2 allows fleetagent again" poll 60 allows h2 exec /bin/echo2
+check "h1 allows fleetagent again" poll 60 allows h1 exec /bin/echo2
+kill -CONT "${etcd_pids[${m:-0}]}"
+check "member $m goes on: the cluster is healthy" poll 60 healthy
 
 # ------------------------------------------------------------ etcd down
 kill_member 0
