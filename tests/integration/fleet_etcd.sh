@@ -15,8 +15,10 @@
 # nothing; all killed: the hosts
 # decide from their cache and, after max_offline, deny sessions with
 # "fleet unreachable", across a restart too; etcd back: a change made
-# meanwhile arrives.  Deadlines are generous (seconds); the propagation
-# times measured are printed as diagnostics.
+# meanwhile arrives; a cached policy that no longer loads at a start
+# still keeps older signed policies out (no rollback).  Deadlines are
+# generous (seconds); the propagation times measured are printed as
+# diagnostics.
 #
 # Needs root (a system account and a group of this run's own), etcd and
 # etcdctl (etcd-server, etcd-client), openssl, curl and python3.
@@ -442,6 +444,40 @@ start_ztd h2
 check "h2 started again catches up: the change made meanwhile arrives" \
     poll 30 allows h2 exec /bin/echo1
 check "h2 is listed again" poll 30 status_has '^h2 '
+# ------------------------------------------------------------ the floor
+# The cached policy in force may no longer load at a start (the local
+# file changed: here agent_group names a group fleetagent's account is
+# not in).  It still says which serial the administrator had reached: an
+# older signed policy that would load (its account daemon is in group
+# daemon) is a rollback when etcd serves it.  Before, h1 then had no
+# floor and put an old policy in force.
+if [ "$(id -gn daemon 2>/dev/null)" = daemon ]; then
+	stop_ztd h1
+	mark=$(sink_lines "$work/h1")
+	sed -i 's/^ztd: {$/ztd: {\n  agent_group = "daemon";/' \
+	    "$work/h1/ztd.conf"
+	start_ztd h1
+	check "h1 restarted: its cached policy no longer loads (agent_group daemon)" \
+	    poll 20 logged_since "$mark" 'fleet: cached policy .* refused: .*not in group daemon' "$work/h1"
+	check "h1 is in sync again" poll 60 synced_since h1 "$mark"
+	policy 9 | sed -e 's/"fleetagent"/"oldagent"/' \
+	    -e "s/\\[\"$account\"\\]/[\"daemon\"]/" >"$work/old.conf"
+	check "the old policy names oldagent with the account daemon" \
+	    grep -q 'accounts = \["daemon"\]' "$work/old.conf"
+	put_signed /ztgate/policy policy - 7 "$work/old.conf" \
+	    "$pki/fleet-admin.key"
+	check "an older signed policy that would load is refused on h1: a rollback" \
+	    poll 20 logged_since "$mark" 'decision=deny action=fleet .*object="policy serial 7" reason="serial 7 is at or below [0-9]+' "$work/h1"
+	"$ZTCTL" --socket "$work/h1/ztd.sock" check --agent oldagent \
+	    --action exec --object /bin/echo9 >/dev/null 2>&1
+	rc=$?
+	check "and it is not in force: h1 knows no oldagent (exit 2, got $rc)" \
+	    test "$rc" -eq 2
+	check "the floor is kept in h1's state_dir (policy.seen)" \
+	    grep -q '^kind policy$' "$work/h1/state/fleet/policy.seen"
+else
+	skip "the floor: no account daemon whose group is daemon"
+fi
 check "no fleet client was killed by its seccomp allow-list (SIGSYS)" \
     synced -d "$work/h1" -d "$work/h2" \
     sh -c "! grep -qa 'outside its seccomp allow-list' '$work/h1/syslog.out' '$work/h2/syslog.out'"
