@@ -1,24 +1,24 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# A fleet on etcd (TESTING.md 29): a real 3-member etcd cluster on loopback
-# (client TLS with a throwaway CA made by openssl, etcd auth with one user
-# per host whose role may write only its own report), two ztd instances as
-# hosts h1 and h2, the real fleet client each one starts, ztctl fleet as
-# the administrator, and an agent under zt-exec as a real system account.
-# Checked: a signed push reaches both hosts; an invalid, unsigned, wrongly
-# signed or replayed entry is refused and audited on both and the old
-# policy still decides; fleet disable kills the agent under h2 and blocks
-# its launches, enable lifts it; fleet status lists both hosts and drops a
-# stopped one; a member stopped under a host's watches (its streams open
-# and silent) makes the host watch from another member, so that a
-# disable written meanwhile still applies; one member killed changes
-# nothing; all killed: the hosts
-# decide from their cache and, after max_offline, deny sessions with
-# "fleet unreachable", across a restart too; etcd back: a change made
-# meanwhile arrives; a cached policy that no longer loads at a start
-# still keeps older signed policies out (no rollback).  Deadlines are
-# generous (seconds); the propagation times measured are printed as
-# diagnostics.
+# A fleet on etcd (TESTING.md 29): a real 3-member etcd cluster on
+# loopback (client TLS with a throwaway CA made by openssl, etcd auth with
+# one user per host whose role may write only its own report), two ztd
+# instances as hosts h1 and h2, the real fleet client each one starts,
+# ztctl fleet as the administrator, and an agent under zt-exec as a real
+# system account.  Checked: a signed push reaches both hosts; an invalid,
+# unsigned, wrongly signed or replayed entry is refused and audited on
+# both and the old policy still decides; fleet disable kills the agent
+# under h2 and blocks its launches, enable lifts it; fleet status lists
+# both hosts and drops a stopped one; a member stopped under a host's
+# watches (its streams open and silent) makes the host watch from another
+# member, so that a disable written meanwhile still applies; one member
+# killed changes nothing; all killed: the hosts decide from their cache
+# and, after max_offline, deny sessions with "fleet unreachable", across a
+# restart too; etcd back: a change made meanwhile arrives; a cached policy
+# that no longer loads at a start still keeps older signed policies out
+# (no rollback); a policy written between a host's two first reads
+# (policy, then disabled set) still reaches it.  Deadlines are generous
+# (seconds); the propagation times measured are printed as diagnostics.
 #
 # Needs root (a system account and a group of this run's own), etcd and
 # etcdctl (etcd-server, etcd-client), openssl, curl and python3.
@@ -478,6 +478,46 @@ if [ "$(id -gn daemon 2>/dev/null)" = daemon ]; then
 else
 	skip "the floor: no account daemon whose group is daemon"
 fi
+# ------------------------------------------------------------ a write between the reads
+# h3 reaches etcd through a man in the middle (one member behind
+# tests/helpers/etcd-race-proxy.py) that, when h3's client reads the
+# disabled set (its second read, after the policy's), first has the
+# administrator push policy 4: a write between the two reads, as a slow
+# link or a busy member may place it.  Before, both watches started after
+# the second read's revision: policy 4 was in neither the policy's read
+# nor its watch, and h3 kept the policy read first while in sync.
+ectl role add host-h3 >/dev/null &&
+    ectl role grant-permission --prefix=true host-h3 read /ztgate/ \
+    >/dev/null &&
+    ectl role grant-permission host-h3 readwrite /ztgate/hosts/h3 \
+    >/dev/null &&
+    ectl user add "h3:pw-h3-$$" >/dev/null &&
+    ectl user grant-role h3 host-h3 >/dev/null &&
+    printf 'pw-h3-%s\n' "$$" >"$pki/h3.password"
+check "etcd user h3, whose role writes only its own report" \
+    test -s "$pki/h3.password"
+check "a client certificate for h3" \
+    mkcert h3 /O=zt-fleet-test/OU=h3 DNS:h3
+policy 4 >"$work/policy4.conf"
+pport=$(free_ports 1)
+python3 "$top_srcdir/tests/helpers/etcd-race-proxy.py" "$pport" \
+    "https://127.0.0.1:${ports[1]}" "$pki/ca.pem" "$pki/admin.pem" \
+    "$pki/admin.key" /ztgate/disabled/ "$work/proxy.log" \
+    "$ZTCTL" fleet push "$work/policy4.conf" --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf" 2>"$work/proxy.err" &
+track $!
+check "the proxy listens on 127.0.0.1:$pport" \
+    poll 20 sh -c "ss -Htln 'sport = :$pport' | grep -q ."
+check "h3's configuration: etcd through the proxy (plain HTTP on loopback)" \
+    fleet_host h3 "http://127.0.0.1:$pport"
+start_ztd h3
+check "the proxy had policy 4 pushed between h3's two reads" \
+    poll 30 grep -q '^COMMAND rc=0$' "$work/proxy.log"
+check "h3 is in sync with etcd through the proxy" poll 30 in_sync h3
+check "h3 applies policy 4, written between its reads" \
+    poll 30 allows h3 exec /bin/echo4
+stop_ztd h3
+
 check "no fleet client was killed by its seccomp allow-list (SIGSYS)" \
     synced -d "$work/h1" -d "$work/h2" \
     sh -c "! grep -qa 'outside its seccomp allow-list' '$work/h1/syslog.out' '$work/h2/syslog.out'"
