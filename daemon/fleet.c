@@ -115,14 +115,23 @@ failf(char *why, size_t size, int r, const char *fmt, ...)
 
 /* ------------------------------------------------------------ files */
 
+/*
+ * PATH's content, all or nothing: written to ".NAME.new" beside it, then
+ * renamed.  The dot keeps it apart from every cache file: agent names
+ * (disabled/AGENT) never start with one, and may hold ".new" anywhere
+ * else.
+ */
 static int
 write_atomic(const char *path, const void *data, size_t len)
 {
 	char tmp[PATH_LEN + 8];
+	const char *base = strrchr(path, '/');
 	ssize_t w;
 	int fd, r = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	base = base != NULL ? base + 1 : path;
+	snprintf(tmp, sizeof(tmp), "%.*s.%s.new", (int)(base - path), path,
+	    base);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
 	if (fd < 0)
@@ -576,8 +585,8 @@ load_cache(struct ztd *ztd, char *why, size_t size)
 		while (dir != NULL && (de = readdir(dir)) != NULL) {
 			char file[PATH_LEN + 300];
 
-			if (de->d_name[0] == '.' ||
-			    strstr(de->d_name, ".new") != NULL)
+			/* ".", "..", and write_atomic's ".AGENT.new". */
+			if (de->d_name[0] == '.')
 				continue;
 			snprintf(file, sizeof(file), "%s/%s", path,
 			    de->d_name);

@@ -11,7 +11,8 @@
 # under h2 and blocks its launches, enable lifts it; fleet status lists
 # both hosts and drops a stopped one; a member stopped under a host's
 # watches (its streams open and silent) makes the host watch from another
-# member, so that a disable written meanwhile still applies; one member
+# member, so that a disable written meanwhile still applies; a cached
+# disable of an agent whose name holds ".new" is read back; one member
 # killed changes nothing; all killed: the hosts decide from their cache
 # and, after max_offline, deny sessions with "fleet unreachable", across a
 # restart too; etcd back: a change made meanwhile arrives; a cached policy
@@ -391,6 +392,19 @@ check "h1 allows fleetagent again" poll 60 allows h1 exec /bin/echo2
 kill -CONT "${etcd_pids[${m:-0}]}"
 check "member $m goes on: the cluster is healthy" poll 60 healthy
 
+# ------------------------------------------------------------ a name with ".new"
+# Agent names may hold dots: a cached disable of svc.news must be read
+# back at a start like any other.  Before, the cache loader took every
+# name with ".new" in it for a temporary file and skipped it: a restart
+# without etcd lifted the disable.
+out=$(fleet disable svc.news --why "a name with .new in it" \
+    --key "$pki/fleet-admin.key" --config "$work/admin.conf" 2>&1)
+check "fleet disable svc.news is written ($out)" \
+    has "$out" '^disable serial [0-9]+ written'
+check "h2 caches it in state_dir/fleet/disabled/svc.news" \
+    poll 20 grep -q '^agent svc.news$' "$work/h2/state/fleet/disabled/svc.news"
+check "h2 counts one agent disabled" poll 20 status_json h2 "f['disabled'] == 1"
+
 # ------------------------------------------------------------ etcd down
 kill_member 0
 out=$(fleet push "$work/policy3.conf" --key "$pki/fleet-admin.key" \
@@ -410,7 +424,7 @@ check "all killed: sessions are still allowed within max_offline" \
 check "after max_offline (8 s) h2 denies sessions: fleet unreachable" \
     poll 30 denies h2 session zt-exec '^deny: fleet unreachable'
 check "ztctl status on h2: OFFLINE since when, past max_offline, the serial in force" \
-    status_has_line h2 '^fleet: +host h2, OFFLINE since [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \(past max_offline: denying sessions and high-risk actions\), policy serial [0-9]+, 0 disabled$'
+    status_has_line h2 '^fleet: +host h2, OFFLINE since [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \(past max_offline: denying sessions and high-risk actions\), policy serial [0-9]+, 1 disabled$'
 check "and in --json: in_sync false, offline_since, offline_denying" \
     status_json h2 "f['in_sync'] is False and f['offline_since'].endswith('Z') and f['offline_denying'] is True and f['endpoint'] is None and isinstance(f['policy_serial'], int)"
 check "low-risk actions still decided from the cache" \
@@ -425,6 +439,8 @@ check "h2 restarted offline starts from its cached policy 3" \
     poll 20 allows h2 exec /bin/echo3
 check "and still denies sessions: the last sync is kept across restarts" \
     denies h2 session zt-exec '^deny: fleet unreachable'
+check "and its cached disable of svc.news (one agent disabled)" \
+    status_json h2 "f['disabled'] == 1"
 stop_ztd h2
 
 # ------------------------------------------------------------ etcd back
