@@ -224,6 +224,18 @@ connect_etcd(struct client *c, char *why)
 	/* Also finds an endpoint that answers, for the watches. */
 	if ((r = etcd_range(c->etcd, c->policy_key, NULL, &kvs, why)) < 0)
 		return r;
+	/* A revision seen beyond the store's own (a member that lied, a
+	 * cluster restored from an older snapshot): watches from there would
+	 * wait for ever, in sync.  Everything is read again instead. */
+	if (c->revision[WATCH_POLICY] > kvs.revision ||
+	    c->revision[WATCH_DISABLED] > kvs.revision) {
+		zt_log(LOG_WARNING, "etcd is at revision %" PRId64 ", below "
+		    "the %" PRId64 " seen: reading everything again",
+		    kvs.revision, c->revision[WATCH_POLICY] >
+		    c->revision[WATCH_DISABLED] ? c->revision[WATCH_POLICY] :
+		    c->revision[WATCH_DISABLED]);
+		c->revision[WATCH_POLICY] = c->revision[WATCH_DISABLED] = 0;
+	}
 	if (c->revision[WATCH_POLICY] > 0 && c->revision[WATCH_DISABLED] > 0)
 		etcd_kvs_clear(&kvs);
 	else {

@@ -11,18 +11,40 @@ streams included, line by line as they come.  The first time a range
 request for RANGE_KEY (the key as text) passes, COMMAND runs to its end
 before the request goes on: a write made between two reads of a client,
 as a slow link or a busy member can place it.  Each request is logged to
-LOG as "PATH KEY" (and "COMMAND rc=N" when it ran).  It is a test's proxy,
-not a gateway: one member, no retries.
+LOG as "PATH KEY" (and "COMMAND rc=N" when it ran).  RANGE_KEY "-" runs
+nothing.  With ZT_PROXY_BUMP=N in its environment, every event a watch
+stream carries has N added to its mod_revision and to its message's
+header revision: a member that lies about revisions (or a cluster
+restored from an older snapshot, seen from a client that watched the
+newer one).  It is a test's proxy, not a gateway: one member, no
+retries.
 """
 import base64
 import http.client
 import http.server
 import json
+import os
 import ssl
 import subprocess
 import sys
 import threading
 import urllib.parse
+
+
+def bumped(line, bump):
+    """LINE (a watch message) with BUMP added to its events' revisions."""
+    try:
+        message = json.loads(line)
+        result = message["result"]
+        events = result["events"]
+    except (ValueError, KeyError, TypeError):
+        return line
+    for event in events:
+        kv = event.get("kv", {})
+        kv["mod_revision"] = str(int(kv.get("mod_revision", "0")) + bump)
+    header = result.get("header", {})
+    header["revision"] = str(int(header.get("revision", "0")) + bump)
+    return (json.dumps(message) + "\n").encode()
 
 
 def main():
@@ -31,6 +53,7 @@ def main():
     up = urllib.parse.urlsplit(upstream)
     context = ssl.create_default_context(cafile=ca)
     context.load_cert_chain(cert, key)
+    bump = int(os.environ.get("ZT_PROXY_BUMP", "0"))
     lock = threading.Lock()
     state = {"ran": False}
 
@@ -75,6 +98,8 @@ def main():
                     line = resp.readline()
                     if not line:
                         break
+                    if bump and self.path == "/v3/watch":
+                        line = bumped(line, bump)
                     self.wfile.write(line)
                     self.wfile.flush()
             except OSError:

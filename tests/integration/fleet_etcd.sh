@@ -18,8 +18,10 @@
 # restart too; etcd back: a change made meanwhile arrives; a cached policy
 # that no longer loads at a start still keeps older signed policies out
 # (no rollback); a policy written between a host's two first reads
-# (policy, then disabled set) still reaches it.  Deadlines are generous
-# (seconds); the propagation times measured are printed as diagnostics.
+# (policy, then disabled set) still reaches it, and a revision a member
+# lied about (or an etcd restored from an older snapshot) does not stop
+# the watches.  Deadlines are generous (seconds); the propagation times
+# measured are printed as diagnostics.
 #
 # Needs root (a system account and a group of this run's own), etcd and
 # etcdctl (etcd-server, etcd-client), openssl, curl and python3.
@@ -521,9 +523,10 @@ python3 "$top_srcdir/tests/helpers/etcd-race-proxy.py" "$pport" \
     "$pki/admin.key" /ztgate/disabled/ "$work/proxy.log" \
     "$ZTCTL" fleet push "$work/policy4.conf" --key "$pki/fleet-admin.key" \
     --config "$work/admin.conf" 2>"$work/proxy.err" &
-track $!
-check "the proxy listens on 127.0.0.1:$pport" \
-    poll 20 sh -c "ss -Htln 'sport = :$pport' | grep -q ."
+proxy_pid=$!
+track "$proxy_pid"
+proxy_listens() { ss -Htln "sport = :$pport" | grep -q .; }
+check "the proxy listens on 127.0.0.1:$pport" poll 20 proxy_listens
 check "h3's configuration: etcd through the proxy (plain HTTP on loopback)" \
     fleet_host h3 "http://127.0.0.1:$pport"
 start_ztd h3
@@ -532,6 +535,41 @@ check "the proxy had policy 4 pushed between h3's two reads" \
 check "h3 is in sync with etcd through the proxy" poll 30 in_sync h3
 check "h3 applies policy 4, written between its reads" \
     poll 30 allows h3 exec /bin/echo4
+
+# The proxy again, now lying about revisions (ZT_PROXY_BUMP: every
+# event 10^9 revisions ahead), as a hostile member may, or as a cluster
+# restored from an older snapshot looks to a client of the newer one.
+# Back at the store's true revision, h3 must read everything again:
+# before, it watched from the revision it was told, which the store
+# never reaches, and missed every change while in sync.
+# proxy_again [BUMP]: the proxy restarted on the same port, running
+# nothing, its events' revisions raised by BUMP.
+proxy_again() {
+	stop_pid "$proxy_pid"
+	wait "$proxy_pid" 2>/dev/null
+	ZT_PROXY_BUMP=${1:-0} python3 \
+	    "$top_srcdir/tests/helpers/etcd-race-proxy.py" "$pport" \
+	    "https://127.0.0.1:${ports[1]}" "$pki/ca.pem" "$pki/admin.pem" \
+	    "$pki/admin.key" - "$work/proxy.log" 2>>"$work/proxy.err" &
+	proxy_pid=$!
+	track "$proxy_pid"
+}
+# through N [BUMP] WHAT: the proxy restarted (raising revisions by
+# BUMP), h3 in sync through it again, policy N pushed: h3 must apply it.
+through() {
+	local mark
+	policy "$1" >"$work/policy$1.conf"
+	mark=$(sink_lines "$work/h3")
+	proxy_again "$2"
+	check "the proxy (revisions raised by $2) listens" poll 20 proxy_listens
+	check "h3 is in sync again through it" poll 60 synced_since h3 "$mark"
+	out=$(fleet push "$work/policy$1.conf" --key "$pki/fleet-admin.key" \
+	    --config "$work/admin.conf" 2>&1)
+	check "policy $1 is pushed ($out)" has "$out" '^policy serial'
+	check "h3 applies policy $1: $3" poll 30 allows h3 exec "/bin/echo$1"
+}
+through 5 1000000000 "its event's revision raised by 10^9"
+through 6 0 "it read everything again, not watching from the lie"
 stop_ztd h3
 
 check "no fleet client was killed by its seccomp allow-list (SIGSYS)" \
