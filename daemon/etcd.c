@@ -30,6 +30,7 @@ struct watch {
 	char *request;			/* its JSON body, alive while it runs */
 	struct buffer in;
 	bool done;
+	size_t endpoint;		/* the member it was opened on */
 };
 
 struct etcd {
@@ -890,6 +891,7 @@ etcd_watch_open(struct etcd *e, const char *key, const char *range_end,
 	w->request = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	w->in.max = ETCD_REPLY_MAX;
+	w->endpoint = e->current;
 	if (e->watch_headers == NULL)
 		e->watch_headers = headers(e);
 	if (w->request == NULL || e->watch_headers == NULL ||
@@ -903,6 +905,15 @@ etcd_watch_open(struct etcd *e, const char *key, const char *range_end,
 		return -ENOMEM;
 	}
 	return (int)e->n_watches++;
+}
+
+bool
+etcd_watches_current(const struct etcd *e)
+{
+	for (size_t i = 0; i < e->n_watches; i++)
+		if (e->watches[i].endpoint != e->current)
+			return false;
+	return true;
 }
 
 void

@@ -102,6 +102,15 @@ int etcd_lease_keepalive(struct etcd *etcd, int64_t id, int64_t *ttl,
 int etcd_watch_open(struct etcd *etcd, const char *key,
     const char *range_end, int64_t start_revision, char *why);
 
+/*
+ * Are the open watches on the member the unary calls now go to?  A call
+ * moves on to the next endpoint when its member does not answer (stopped,
+ * cut off from its cluster's leader), but the watches stay where they
+ * were opened, on a stream that may stay open and never carry another
+ * event: the caller must then open them again.  true without watches.
+ */
+bool etcd_watches_current(const struct etcd *etcd);
+
 /* Close every watch (before opening them again elsewhere). */
 void etcd_watch_close_all(struct etcd *etcd);
 

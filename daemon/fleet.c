@@ -71,6 +71,12 @@ struct fleet {
 	char policy_sha256[DIGEST_HEX_SIZE];
 	char *policy_text;
 	char policy_name[64];
+	/* The newest policy signed by the administrator that this host has
+	 * seen, in force or not (one that did not load here, now or at a
+	 * start): no older one may replace what is in force.  Kept in
+	 * state_dir/fleet/policy.seen.  0: none. */
+	uint64_t seen_serial;
+	uint8_t seen_sha[DIGEST_SIZE];	/* of that entry */
 	struct disabled *set;
 	size_t n_set;
 	/* Sync, on CLOCK_BOOTTIME but counted from a wall time kept in
@@ -109,14 +115,23 @@ failf(char *why, size_t size, int r, const char *fmt, ...)
 
 /* ------------------------------------------------------------ files */
 
+/*
+ * PATH's content, all or nothing: written to ".NAME.new" beside it, then
+ * renamed.  The dot keeps it apart from every cache file: agent names
+ * (disabled/AGENT) never start with one, and may hold ".new" anywhere
+ * else.
+ */
 static int
 write_atomic(const char *path, const void *data, size_t len)
 {
 	char tmp[PATH_LEN + 8];
+	const char *base = strrchr(path, '/');
 	ssize_t w;
 	int fd, r = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	base = base != NULL ? base + 1 : path;
+	snprintf(tmp, sizeof(tmp), "%.*s.%s.new", (int)(base - path), path,
+	    base);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
 	if (fd < 0)
@@ -328,6 +343,29 @@ keep_policy(struct fleet *f, const uint8_t *value, size_t len,
 	return 0;
 }
 
+/* E (the checked VALUE, of SHA) is a signed policy: the newest seen
+ * when its serial is above the last; kept in state_dir when PERSIST. */
+static void
+note_seen(struct fleet *f, const uint8_t *value, size_t len,
+    const struct fleet_entry *e, const uint8_t sha[DIGEST_SIZE],
+    bool persist)
+{
+	char path[PATH_LEN];
+	int r;
+
+	if (e->serial <= f->seen_serial)
+		return;
+	f->seen_serial = e->serial;
+	memcpy(f->seen_sha, sha, DIGEST_SIZE);
+	if (!persist)
+		return;
+	snprintf(path, sizeof(path), "%s/policy.seen", f->dir);
+	if ((r = write_atomic(path, value, len)) < 0)
+		zt_log(LOG_ERR, "fleet: cannot keep %s: %s (a restart "
+		    "without etcd would not know policy serial %" PRIu64 ")",
+		    path, strerror(-r), e->serial);
+}
+
 static void
 apply_policy(struct ztd *ztd, const uint8_t *value, size_t len)
 {
@@ -352,6 +390,12 @@ apply_policy(struct ztd *ztd, const uint8_t *value, size_t len)
 		    fleet_kind_name(e.kind));
 		goto refused;
 	}
+	/* Below the newest signed policy seen, applied or not, is a
+	 * rollback too; that very entry, if it never loaded, may be tried
+	 * again (a local cause may have gone). */
+	if (f->seen_serial != 0 && check_serial(&e, f->seen_serial,
+	    f->seen_sha, sha, why, sizeof(why)) < 0)
+		goto refused;
 	if (f->policy_value != NULL)
 		sha256(f->policy_value, f->policy_len, applied);
 	if ((r = check_serial(&e, f->policy_serial, f->policy_value != NULL ?
@@ -359,6 +403,9 @@ apply_policy(struct ztd *ztd, const uint8_t *value, size_t len)
 		return;
 	if (r < 0)
 		goto refused;
+	/* Signed and newer: seen, before it is validated (an invalid one
+	 * still says that the administrator replaced the ones before). */
+	note_seen(f, value, len, &e, sha, true);
 	snprintf(name, sizeof(name), "fleet policy serial %" PRIu64,
 	    e.serial);
 	{
@@ -485,6 +532,34 @@ refused:
 
 /* ------------------------------------------------------------ the cache */
 
+/* FILE of state_dir/fleet, when it holds a policy signed by the
+ * administrator: 0 with *VALUE (free it), *LEN and *E; else -1 (logged
+ * unless absent). */
+static int
+cached_policy(struct fleet *f, const char *file, uint8_t **value,
+    size_t *len, struct fleet_entry *e)
+{
+	char path[PATH_LEN], text[CONFIG_ERROR_MAX + 64];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, file);
+	if ((r = pubkey_read_file(path, ETCD_VALUE_MAX, value, len)) < 0) {
+		if (r != -ENOENT)
+			zt_log(LOG_ERR, "fleet: cannot read %s: %s", path,
+			    strerror(-r));
+		return -1;
+	}
+	if (check_entry(f, *value, *len, e, text, sizeof(text)) == 0) {
+		if (e->kind == FLEET_KIND_POLICY)
+			return 0;
+		snprintf(text, sizeof(text), "not a policy");
+	}
+	zt_log(LOG_ERR, "fleet: cached policy %s refused: %s", path, text);
+	free(*value);
+	*value = NULL;
+	return -1;
+}
+
 static int
 load_cache(struct ztd *ztd, char *why, size_t size)
 {
@@ -510,8 +585,8 @@ load_cache(struct ztd *ztd, char *why, size_t size)
 		while (dir != NULL && (de = readdir(dir)) != NULL) {
 			char file[PATH_LEN + 300];
 
-			if (de->d_name[0] == '.' ||
-			    strstr(de->d_name, ".new") != NULL)
+			/* ".", "..", and write_atomic's ".AGENT.new". */
+			if (de->d_name[0] == '.')
 				continue;
 			snprintf(file, sizeof(file), "%s/%s", path,
 			    de->d_name);
@@ -536,22 +611,24 @@ load_cache(struct ztd *ztd, char *why, size_t size)
 		if (dir != NULL)
 			closedir(dir);
 	}
-	snprintf(path, sizeof(path), "%s/policy", f->dir);
-	if ((r = pubkey_read_file(path, ETCD_VALUE_MAX, &value, &len)) < 0) {
-		if (r != -ENOENT)
-			zt_log(LOG_ERR, "fleet: cannot read %s: %s", path,
-			    strerror(-r));
-		return 0;
+	/* The newest signed policy seen, then the one in force: both are
+	 * the floor below which no policy from etcd is taken. */
+	if (cached_policy(f, "policy.seen", &value, &len, &e) == 0) {
+		sha256(value, len, sha);
+		note_seen(f, value, len, &e, sha, false);
+		free(value);
 	}
-	if ((r = check_entry(f, value, len, &e, text, sizeof(text))) < 0 ||
-	    e.kind != FLEET_KIND_POLICY ||
-	    (r = load_policy(ztd, "cached fleet policy",
+	if (cached_policy(f, "policy", &value, &len, &e) < 0)
+		return 0;
+	sha256(value, len, sha);
+	note_seen(f, value, len, &e, sha, false);
+	if ((r = load_policy(ztd, "cached fleet policy",
 	    (const char *)value + e.body_offset, &fresh, text,
 	    sizeof(text))) < 0) {
-		/* The file's own agents then, until etcd says more. */
-		zt_log(LOG_ERR, "fleet: cached policy %s refused: %s", path,
-		    e.kind != FLEET_KIND_POLICY && r >= 0 ? "not a policy" :
-		    text);
+		/* The file's own agents then, until etcd says more: a newer
+		 * policy, or this one again. */
+		zt_log(LOG_ERR, "fleet: cached policy %s/policy (serial %"
+		    PRIu64 ") refused: %s", f->dir, e.serial, text);
 		free(value);
 		return 0;
 	}

@@ -24,6 +24,9 @@
 
 #define RETRY_MS 1000
 
+/* The two watches, in the order they are opened (their indexes). */
+enum { WATCH_POLICY, WATCH_DISABLED, WATCHES };
+
 struct client {
 	int fd;
 	struct fleet_reader reader;
@@ -32,7 +35,12 @@ struct client {
 	unsigned heartbeat;
 	char policy_key[256], disabled_key[256], disabled_end[256];
 	char host_key[256];
-	int64_t revision;	/* the last seen; 0: read everything */
+	/* Per watch, the revision its keys were seen at: its read's, then
+	 * its events'.  Each watch goes on from its own: the two reads are
+	 * at two revisions, and two streams deliver each at its own pace,
+	 * so that one revision for both skipped what the other had not
+	 * yet carried.  0: read everything. */
+	int64_t revision[WATCHES];
 	int64_t lease;
 	char *report;		/* the latest from ztd, or NULL */
 	bool in_sync;
@@ -174,11 +182,12 @@ on_watch(void *arg, int watch, const struct etcd_watch_message *m)
 
 	for (size_t i = 0; i < m->events.n; i++) {
 		send_kv(c, &m->events.kv[i]);
-		if (m->events.kv[i].mod_revision > c->revision)
-			c->revision = m->events.kv[i].mod_revision;
+		if (watch >= 0 && watch < WATCHES &&
+		    m->events.kv[i].mod_revision > c->revision[watch])
+			c->revision[watch] = m->events.kv[i].mod_revision;
 	}
-	if (m->compact_revision > 0)
-		c->revision = 0;	/* read everything again */
+	if (m->compact_revision > 0)	/* read everything again */
+		c->revision[WATCH_POLICY] = c->revision[WATCH_DISABLED] = 0;
 }
 
 /* ------------------------------------------------------------ etcd */
@@ -215,31 +224,48 @@ connect_etcd(struct client *c, char *why)
 	/* Also finds an endpoint that answers, for the watches. */
 	if ((r = etcd_range(c->etcd, c->policy_key, NULL, &kvs, why)) < 0)
 		return r;
-	if (c->revision > 0)
+	/* A revision seen beyond the store's own (a member that lied, a
+	 * cluster restored from an older snapshot): watches from there would
+	 * wait for ever, in sync.  Everything is read again instead. */
+	if (c->revision[WATCH_POLICY] > kvs.revision ||
+	    c->revision[WATCH_DISABLED] > kvs.revision) {
+		zt_log(LOG_WARNING, "etcd is at revision %" PRId64 ", below "
+		    "the %" PRId64 " seen: reading everything again",
+		    kvs.revision, c->revision[WATCH_POLICY] >
+		    c->revision[WATCH_DISABLED] ? c->revision[WATCH_POLICY] :
+		    c->revision[WATCH_DISABLED]);
+		c->revision[WATCH_POLICY] = c->revision[WATCH_DISABLED] = 0;
+	}
+	if (c->revision[WATCH_POLICY] > 0 && c->revision[WATCH_DISABLED] > 0)
 		etcd_kvs_clear(&kvs);
 	else {
-		int64_t revision;
-
-		revision = kvs.revision;
+		c->revision[WATCH_POLICY] = kvs.revision;
 		for (size_t i = 0; i < kvs.n; i++)
 			send_kv(c, &kvs.kv[i]);
 		etcd_kvs_clear(&kvs);
 		if ((r = etcd_range(c->etcd, c->disabled_key, c->disabled_end,
-		    &kvs, why)) < 0)
+		    &kvs, why)) < 0) {
+			c->revision[WATCH_POLICY] = 0;
 			return r;
+		}
 		for (size_t i = 0; i < kvs.n; i++)
 			send_kv(c, &kvs.kv[i]);
-		if (kvs.revision > revision)
-			revision = kvs.revision;
+		c->revision[WATCH_DISABLED] = kvs.revision;
 		etcd_kvs_clear(&kvs);
-		c->revision = revision;
 	}
-	/* From the next revision: nothing between is missed. */
+	/* Each from the revision after its own read or last event: nothing
+	 * written between is missed (a write between the two reads is in
+	 * the second, and the policy's watch still starts after the
+	 * first). */
 	if ((r = etcd_watch_open(c->etcd, c->policy_key, NULL,
-	    c->revision + 1, why)) < 0 ||
+	    c->revision[WATCH_POLICY] + 1, why)) != WATCH_POLICY ||
 	    (r = etcd_watch_open(c->etcd, c->disabled_key, c->disabled_end,
-	    c->revision + 1, why)) < 0)
-		return r;
+	    c->revision[WATCH_DISABLED] + 1, why)) != WATCH_DISABLED) {
+		if (r >= 0)
+			snprintf(why, ETCD_WHY_MAX, "a watch opened out of "
+			    "order");
+		return r < 0 ? r : -EPROTO;
+	}
 	c->lease = 0;
 	return put_report(c, why);
 }
@@ -391,8 +417,20 @@ fleet_client_main(int fd, const char *uid, const char *gid)
 			read_ztd(&c, &report_due);
 		now = zt_monotonic_ms();
 		if (r >= 0 && (report_due || now >= next_beat)) {
-			/* The lease's keep-alive is the heartbeat. */
-			if ((r = put_report(&c, why)) == 0) {
+			/* The lease's keep-alive is the heartbeat, and it
+			 * vouches for the watches only when it went to their
+			 * member: one that did not answer it (stopped, cut
+			 * off from its leader) may hold their streams open
+			 * and never send another event. */
+			if ((r = put_report(&c, why)) == 0 &&
+			    !etcd_watches_current(c.etcd)) {
+				snprintf(why, sizeof(why), "the heartbeat went "
+				    "to %.100s, not to the member the watches "
+				    "are on: watching from there",
+				    etcd_endpoint(c.etcd));
+				r = -ECONNRESET;
+			}
+			if (r == 0) {
 				send_state(&c, true, etcd_endpoint(c.etcd));
 				next_beat = now + c.heartbeat * 1000LL;
 			}

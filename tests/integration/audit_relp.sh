@@ -6,9 +6,9 @@
 # own (their own -f config, -i pidfile, work directory, imuxsock on a
 # private socket, free loopback ports; never the system's rsyslog) are
 # the collector and the sender, and a real ztd logs to the sender's
-# socket.  The collector gets ztd's audit line and not its other lines; a
-# collector with another name, and a sender with another name, get
-# nothing through.
+# socket.  The collector gets ztd's audit line and not its other lines,
+# nor an audit line another user forges with ztd's tag; a collector with
+# another name, and a sender with another name, get nothing through.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -95,7 +95,8 @@ sender_conf() {
 	cat >"$work/$1.conf" <<EOC
 global(workDirectory="$work/$1.d" maxMessageSize="8k")
 module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket="$work/$1.sock" CreatePath="off")
+input(type="imuxsock" Socket="$work/$1.sock" CreatePath="off"
+    Annotate="on" ParseTrusted="on")
 action(type="omfile" file="$work/$1.all")
 EOC
 	sed -e "s|target=\"collector.example.org\"|target=\"127.0.0.1\"|" \
@@ -143,11 +144,29 @@ check "... which do not leave the host (only authpriv lines of ztd do)" \
 logger --socket "$work/sendA.sock" -p authpriv.notice -t sshd "marker-sshd-$$"
 check "another program's authpriv line reached the sender" \
     wait_for grep -q "marker-sshd-$$" "$work/sendA.all"
-"$TESTTOOL" session "$sock" "$(id -u daemon)" zt-agent </dev/null >/dev/null
-wait_long sh -c "[ \$(grep -c 'action=session' '$work/colA.received') -ge 2 ]" 2>/dev/null
+# stays_local MARKER N: after one more session of ztd's, the collector
+# holds N session lines (that later line went through) and no MARKER.
+stays_local() {
+	"$TESTTOOL" session "$sock" "$(id -u daemon)" zt-agent </dev/null \
+	    >/dev/null
+	wait_long sh -c "[ \$(grep -c 'action=session' '$work/colA.received') -ge $2 ]" 2>/dev/null
+	[ "$(grep -c 'action=session' "$work/colA.received")" -ge "$2" ] &&
+	    ! grep -q -- "$1" "$work/colA.received"
+}
 check "... and was not shipped (a later ztd line was)" \
-    sh -c "[ \$(grep -c 'action=session' '$work/colA.received') -ge 2 ] &&
-    ! grep -q 'marker-sshd-$$' '$work/colA.received'"
+    stays_local "marker-sshd-$$" 2
+
+# A user other than root forges an audit line of ztd's (logger's tag and
+# facility are the sender's say): before, the snippet shipped it to the
+# collector as ztd's.  The kernel's uid of the sender tells them apart.
+chmod 0666 "$work/sendA.sock"
+forged="time=2026-12-07T00:00:00.000000Z host=h decision=allow action=exec agent=\"worker\" account=\"daemon\" uid=1 pid=1 object=\"/bin/sh\" reason=\"forged-$$\" grant=- cache=miss attest=software age=0 seq=1 chain=0000000000000000"
+setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+    logger --socket "$work/sendA.sock" -p authpriv.notice -t ztd "$forged"
+check "a forged ztd audit line from uid 65534 reached the sender (precondition)" \
+    wait_for grep -q "forged-$$" "$work/sendA.all"
+check "... and was not shipped: only root's ztd lines are (a later one was)" \
+    stays_local "forged-$$" 3
 
 # ------------------------------------------------ the names are checked
 # A collector with another name: the sender refuses to talk to it.

@@ -1,19 +1,27 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# A fleet on etcd (TESTING.md 29): a real 3-member etcd cluster on loopback
-# (client TLS with a throwaway CA made by openssl, etcd auth with one user
-# per host whose role may write only its own report), two ztd instances as
-# hosts h1 and h2, the real fleet client each one starts, ztctl fleet as
-# the administrator, and an agent under zt-exec as a real system account.
-# Checked: a signed push reaches both hosts; an invalid, unsigned, wrongly
-# signed or replayed entry is refused and audited on both and the old
-# policy still decides; fleet disable kills the agent under h2 and blocks
-# its launches, enable lifts it; fleet status lists both hosts and drops a
-# stopped one; one member killed changes nothing; all killed: the hosts
-# decide from their cache and, after max_offline, deny sessions with
-# "fleet unreachable", across a restart too; etcd back: a change made
-# meanwhile arrives.  Deadlines are generous (seconds); the propagation
-# times measured are printed as diagnostics.
+# A fleet on etcd (TESTING.md 29): a real 3-member etcd cluster on
+# loopback (client TLS with a throwaway CA made by openssl, etcd auth with
+# one user per host whose role may write only its own report), two ztd
+# instances as hosts h1 and h2, the real fleet client each one starts,
+# ztctl fleet as the administrator, and an agent under zt-exec as a real
+# system account.  Checked: a signed push reaches both hosts; an invalid,
+# unsigned, wrongly signed or replayed entry is refused and audited on
+# both and the old policy still decides; fleet disable kills the agent
+# under h2 and blocks its launches, enable lifts it; fleet status lists
+# both hosts and drops a stopped one; a member stopped under a host's
+# watches (its streams open and silent) makes the host watch from another
+# member, so that a disable written meanwhile still applies; a cached
+# disable of an agent whose name holds ".new" is read back; one member
+# killed changes nothing; all killed: the hosts decide from their cache
+# and, after max_offline, deny sessions with "fleet unreachable", across a
+# restart too; etcd back: a change made meanwhile arrives; a cached policy
+# that no longer loads at a start still keeps older signed policies out
+# (no rollback); a policy written between a host's two first reads
+# (policy, then disabled set) still reaches it, and a revision a member
+# lied about (or an etcd restored from an older snapshot) does not stop
+# the watches.  Deadlines are generous (seconds); the propagation times
+# measured are printed as diagnostics.
 #
 # Needs root (a system account and a group of this run's own), etcd and
 # etcdctl (etcd-server, etcd-client), openssl, curl and python3.
@@ -29,6 +37,10 @@ if missing=$(fleet_tools_missing); then
 fi
 etcd_init
 fleet_cleanup() {
+	local p
+	for p in "${etcd_pids[@]}"; do	# a member stopped by the test
+		[ -n "$p" ] && kill -CONT "$p" 2>/dev/null
+	done
 	etcd_cleanup
 	cleanup
 	return 0
@@ -330,6 +342,71 @@ check "a replayed disable is refused on h1" \
 check "fleetagent stays enabled on h1 after the replay" \
     allows h1 exec /bin/echo2
 
+# ------------------------------------------------------------ a stalled member
+# watch_member HOST: the member (0-2) its fleet client's watches are on,
+# the etcd port its established connections go to.
+watch_member() {
+	local c i
+	c=$(client_of "$1")
+	[ -n "$c" ] || return 1
+	for i in 0 1 2; do
+		if ss -tnpH state established "( dport = :${ports[$i]} )" \
+		    2>/dev/null | grep -q "pid=$c,"; then
+			echo "$i"
+			return 0
+		fi
+	done
+	return 1
+}
+# fleet_retry COMMAND ARGS...: ztctl fleet, a few times while the cluster
+# elects a leader without the stopped member; its output in $out.
+fleet_retry() {
+	local i
+	for i in 1 2 3 4 5 6; do
+		out=$(fleet "$@" 2>&1) && return 0
+		sleep 2
+	done
+	return 1
+}
+m=$(poll 20 watch_member h2)
+check "h2's fleet client watches member ${m:-?} of etcd" test -n "$m"
+# A member stopped (SIGSTOP: the kernel keeps its connections, so the
+# watch streams stay open and say nothing) or cut off from its leader:
+# h2's heartbeat moves on to another member, which answers; before,
+# h2 then said "in sync" for ever on watches that carried nothing more.
+kill -STOP "${etcd_pids[${m:-0}]}"
+fleet_retry disable fleetagent --why "member stalled" \
+    --key "$pki/fleet-admin.key" --config "$work/admin.conf"
+check "member $m stopped: fleet disable is written through the others ($out)" \
+    has "$out" '^disable serial [0-9]+ written'
+check "h2 watches again from the member its heartbeat reaches: the disable applies" \
+    poll 60 denies h2 exec /bin/echo2 'disabled by the fleet administrator .*member stalled'
+check "and h2 said why it left the stalled member's watches" \
+    logged 'the heartbeat went to .*, not to the member the watches are on' "$work/h2"
+check "h1 applies it too" \
+    poll 60 denies h1 exec /bin/echo2 'disabled by the fleet administrator .*member stalled'
+fleet_retry enable fleetagent --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf"
+check "fleet enable is written through the others ($out)" \
+    has "$out" '^enable serial [0-9]+ written'
+check "h2 allows fleetagent again" poll 60 allows h2 exec /bin/echo2
+check "h1 allows fleetagent again" poll 60 allows h1 exec /bin/echo2
+kill -CONT "${etcd_pids[${m:-0}]}"
+check "member $m goes on: the cluster is healthy" poll 60 healthy
+
+# ------------------------------------------------------------ a name with ".new"
+# Agent names may hold dots: a cached disable of svc.news must be read
+# back at a start like any other.  Before, the cache loader took every
+# name with ".new" in it for a temporary file and skipped it: a restart
+# without etcd lifted the disable.
+out=$(fleet disable svc.news --why "a name with .new in it" \
+    --key "$pki/fleet-admin.key" --config "$work/admin.conf" 2>&1)
+check "fleet disable svc.news is written ($out)" \
+    has "$out" '^disable serial [0-9]+ written'
+check "h2 caches it in state_dir/fleet/disabled/svc.news" \
+    poll 20 grep -q '^agent svc.news$' "$work/h2/state/fleet/disabled/svc.news"
+check "h2 counts one agent disabled" poll 20 status_json h2 "f['disabled'] == 1"
+
 # ------------------------------------------------------------ etcd down
 kill_member 0
 out=$(fleet push "$work/policy3.conf" --key "$pki/fleet-admin.key" \
@@ -349,7 +426,7 @@ check "all killed: sessions are still allowed within max_offline" \
 check "after max_offline (8 s) h2 denies sessions: fleet unreachable" \
     poll 30 denies h2 session zt-exec '^deny: fleet unreachable'
 check "ztctl status on h2: OFFLINE since when, past max_offline, the serial in force" \
-    status_has_line h2 '^fleet: +host h2, OFFLINE since [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \(past max_offline: denying sessions and high-risk actions\), policy serial [0-9]+, 0 disabled$'
+    status_has_line h2 '^fleet: +host h2, OFFLINE since [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z \(past max_offline: denying sessions and high-risk actions\), policy serial [0-9]+, 1 disabled$'
 check "and in --json: in_sync false, offline_since, offline_denying" \
     status_json h2 "f['in_sync'] is False and f['offline_since'].endswith('Z') and f['offline_denying'] is True and f['endpoint'] is None and isinstance(f['policy_serial'], int)"
 check "low-risk actions still decided from the cache" \
@@ -364,6 +441,8 @@ check "h2 restarted offline starts from its cached policy 3" \
     poll 20 allows h2 exec /bin/echo3
 check "and still denies sessions: the last sync is kept across restarts" \
     denies h2 session zt-exec '^deny: fleet unreachable'
+check "and its cached disable of svc.news (one agent disabled)" \
+    status_json h2 "f['disabled'] == 1"
 stop_ztd h2
 
 # ------------------------------------------------------------ etcd back
@@ -383,6 +462,116 @@ start_ztd h2
 check "h2 started again catches up: the change made meanwhile arrives" \
     poll 30 allows h2 exec /bin/echo1
 check "h2 is listed again" poll 30 status_has '^h2 '
+# ------------------------------------------------------------ the floor
+# The cached policy in force may no longer load at a start (the local
+# file changed: here agent_group names a group fleetagent's account is
+# not in).  It still says which serial the administrator had reached: an
+# older signed policy that would load (its account daemon is in group
+# daemon) is a rollback when etcd serves it.  Before, h1 then had no
+# floor and put an old policy in force.
+if [ "$(id -gn daemon 2>/dev/null)" = daemon ]; then
+	stop_ztd h1
+	mark=$(sink_lines "$work/h1")
+	sed -i 's/^ztd: {$/ztd: {\n  agent_group = "daemon";/' \
+	    "$work/h1/ztd.conf"
+	start_ztd h1
+	check "h1 restarted: its cached policy no longer loads (agent_group daemon)" \
+	    poll 20 logged_since "$mark" 'fleet: cached policy .* refused: .*not in group daemon' "$work/h1"
+	check "h1 is in sync again" poll 60 synced_since h1 "$mark"
+	policy 9 | sed -e 's/"fleetagent"/"oldagent"/' \
+	    -e "s/\\[\"$account\"\\]/[\"daemon\"]/" >"$work/old.conf"
+	check "the old policy names oldagent with the account daemon" \
+	    grep -q 'accounts = \["daemon"\]' "$work/old.conf"
+	put_signed /ztgate/policy policy - 7 "$work/old.conf" \
+	    "$pki/fleet-admin.key"
+	check "an older signed policy that would load is refused on h1: a rollback" \
+	    poll 20 logged_since "$mark" 'decision=deny action=fleet .*object="policy serial 7" reason="serial 7 is at or below [0-9]+' "$work/h1"
+	"$ZTCTL" --socket "$work/h1/ztd.sock" check --agent oldagent \
+	    --action exec --object /bin/echo9 >/dev/null 2>&1
+	rc=$?
+	check "and it is not in force: h1 knows no oldagent (exit 2, got $rc)" \
+	    test "$rc" -eq 2
+	check "the floor is kept in h1's state_dir (policy.seen)" \
+	    grep -q '^kind policy$' "$work/h1/state/fleet/policy.seen"
+else
+	skip "the floor: no account daemon whose group is daemon"
+fi
+# ------------------------------------------------------------ a write between the reads
+# h3 reaches etcd through a man in the middle (one member behind
+# tests/helpers/etcd-race-proxy.py) that, when h3's client reads the
+# disabled set (its second read, after the policy's), first has the
+# administrator push policy 4: a write between the two reads, as a slow
+# link or a busy member may place it.  Before, both watches started after
+# the second read's revision: policy 4 was in neither the policy's read
+# nor its watch, and h3 kept the policy read first while in sync.
+ectl role add host-h3 >/dev/null &&
+    ectl role grant-permission --prefix=true host-h3 read /ztgate/ \
+    >/dev/null &&
+    ectl role grant-permission host-h3 readwrite /ztgate/hosts/h3 \
+    >/dev/null &&
+    ectl user add "h3:pw-h3-$$" >/dev/null &&
+    ectl user grant-role h3 host-h3 >/dev/null &&
+    printf 'pw-h3-%s\n' "$$" >"$pki/h3.password"
+check "etcd user h3, whose role writes only its own report" \
+    test -s "$pki/h3.password"
+check "a client certificate for h3" \
+    mkcert h3 /O=zt-fleet-test/OU=h3 DNS:h3
+policy 4 >"$work/policy4.conf"
+pport=$(free_ports 1)
+python3 "$top_srcdir/tests/helpers/etcd-race-proxy.py" "$pport" \
+    "https://127.0.0.1:${ports[1]}" "$pki/ca.pem" "$pki/admin.pem" \
+    "$pki/admin.key" /ztgate/disabled/ "$work/proxy.log" \
+    "$ZTCTL" fleet push "$work/policy4.conf" --key "$pki/fleet-admin.key" \
+    --config "$work/admin.conf" 2>"$work/proxy.err" &
+proxy_pid=$!
+track "$proxy_pid"
+proxy_listens() { ss -Htln "sport = :$pport" | grep -q .; }
+check "the proxy listens on 127.0.0.1:$pport" poll 20 proxy_listens
+check "h3's configuration: etcd through the proxy (plain HTTP on loopback)" \
+    fleet_host h3 "http://127.0.0.1:$pport"
+start_ztd h3
+check "the proxy had policy 4 pushed between h3's two reads" \
+    poll 30 grep -q '^COMMAND rc=0$' "$work/proxy.log"
+check "h3 is in sync with etcd through the proxy" poll 30 in_sync h3
+check "h3 applies policy 4, written between its reads" \
+    poll 30 allows h3 exec /bin/echo4
+
+# The proxy again, now lying about revisions (ZT_PROXY_BUMP: every
+# event 10^9 revisions ahead), as a hostile member may, or as a cluster
+# restored from an older snapshot looks to a client of the newer one.
+# Back at the store's true revision, h3 must read everything again:
+# before, it watched from the revision it was told, which the store
+# never reaches, and missed every change while in sync.
+# proxy_again [BUMP]: the proxy restarted on the same port, running
+# nothing, its events' revisions raised by BUMP.
+proxy_again() {
+	stop_pid "$proxy_pid"
+	wait "$proxy_pid" 2>/dev/null
+	ZT_PROXY_BUMP=${1:-0} python3 \
+	    "$top_srcdir/tests/helpers/etcd-race-proxy.py" "$pport" \
+	    "https://127.0.0.1:${ports[1]}" "$pki/ca.pem" "$pki/admin.pem" \
+	    "$pki/admin.key" - "$work/proxy.log" 2>>"$work/proxy.err" &
+	proxy_pid=$!
+	track "$proxy_pid"
+}
+# through N [BUMP] WHAT: the proxy restarted (raising revisions by
+# BUMP), h3 in sync through it again, policy N pushed: h3 must apply it.
+through() {
+	local mark
+	policy "$1" >"$work/policy$1.conf"
+	mark=$(sink_lines "$work/h3")
+	proxy_again "$2"
+	check "the proxy (revisions raised by $2) listens" poll 20 proxy_listens
+	check "h3 is in sync again through it" poll 60 synced_since h3 "$mark"
+	out=$(fleet push "$work/policy$1.conf" --key "$pki/fleet-admin.key" \
+	    --config "$work/admin.conf" 2>&1)
+	check "policy $1 is pushed ($out)" has "$out" '^policy serial'
+	check "h3 applies policy $1: $3" poll 30 allows h3 exec "/bin/echo$1"
+}
+through 5 1000000000 "its event's revision raised by 10^9"
+through 6 0 "it read everything again, not watching from the lie"
+stop_ztd h3
+
 check "no fleet client was killed by its seccomp allow-list (SIGSYS)" \
     synced -d "$work/h1" -d "$work/h2" \
     sh -c "! grep -qa 'outside its seccomp allow-list' '$work/h1/syslog.out' '$work/h2/syslog.out'"
