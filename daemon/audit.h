@@ -210,4 +210,14 @@ int audit_verify(const char *path, const char *head_path, char *report,
 int audit_verify_files(const char *const *paths, size_t n,
     const char *head_path, char *report, size_t size);
 
+/*
+ * The same over one file PATH that may be a part of the chain cut from
+ * it anywhere (`tail` of the audit file): its first record's seq and prev=
+ * are taken as they are, every later one must follow from it.  What it
+ * proves is that the lines are one piece of a chain, as ztd writes them
+ * to its file and nobody else may; a syslog copy, where any user's line
+ * can stand among ztd's, is no chain (ztctl profile suggest).
+ */
+int audit_verify_piece(const char *path, char *report, size_t size);
+
 #endif

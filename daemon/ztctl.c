@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,7 +61,8 @@ usage(FILE *to)
 	    "                         deny it everything until enabled (kept across\n"
 	    "                         restarts)\n"
 	    "  enable AGENT           lift a local disable\n"
-	    "  profile suggest AGENT --audit FILE [--since SECONDS]\n"
+	    "  profile suggest AGENT --audit FILE [--since SECONDS] "
+	    "[--unverified]\n"
 	    "                         print the commands, network and syscalls rules\n"
 	    "                         that would have allowed what the audit shows\n"
 	    "  enroll-agent BINARY    print a config stanza with the binary's sha256\n"
@@ -812,10 +814,17 @@ is_event_line(const char *line, size_t n)
 }
 
 /*
- * profile suggest AGENT --audit FILE [--since SECONDS]: the rules that
- * would have allowed what AGENT did, from ztd's audit file.  Every line
- * of the file is untrusted text, parsed by zt_audit_parse_line.  With
- * --json, {agent, lines, used, skipped, untimed, rules, suggestion}.
+ * profile suggest AGENT --audit FILE [--since SECONDS] [--unverified]:
+ * the rules that would have allowed what AGENT did, from ztd's audit
+ * file.  The file's hash chain is verified first (audit_verify_piece: the
+ * file or a part of it, each record following from the one before): any
+ * local user can write a line that looks like
+ * ztd's into syslog (logger -t ztd), and a suggestion is pasted into a
+ * policy, so a file whose chain does not verify -- a syslog copy, an
+ * edited file -- is refused (exit 1) unless --unverified says to read it
+ * anyway, and then the suggestion says it is unverified.  Every line is
+ * still untrusted text, parsed by zt_audit_parse_line.  With --json,
+ * {agent, verified, lines, used, skipped, untimed, rules, suggestion}.
  */
 static int
 command_profile(int argc, char **argv)
@@ -823,9 +832,13 @@ command_profile(int argc, char **argv)
 	static const struct option options[] = {
 		{ "audit", required_argument, NULL, 'a' },
 		{ "since", required_argument, NULL, 's' },
+		{ "unverified", no_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = NULL, *agent;
+	char report[1024], fd_path[64];
+	bool unverified = false, verified;
+	struct stat st;
 	unsigned long since = 0;
 	size_t used = 0, skipped = 0, untimed = 0, records = 0, rules;
 	struct zt_audit_record *record;
@@ -850,12 +863,13 @@ command_profile(int argc, char **argv)
 				return fail(EXIT_ERROR, "profile suggest: "
 				    "--since takes a number of seconds");
 			break;
+		case 'u': unverified = true; break;
 		default: return bad_option("profile suggest", opt, argv);
 		}
 	}
 	if (optind + 2 != argc || strcmp(argv[optind], "suggest") != 0)
 		return fail(EXIT_ERROR, "usage: profile suggest AGENT --audit "
-		    "FILE [--since SECONDS]");
+		    "FILE [--since SECONDS] [--unverified]");
 	agent = argv[optind + 1];
 	if (file == NULL)
 		return fail(EXIT_ERROR, "profile suggest: give --audit FILE, "
@@ -864,6 +878,51 @@ command_profile(int argc, char **argv)
 	if ((f = fopen(file, "re")) == NULL)
 		return fail(EXIT_ERROR, "profile suggest: %s: %s", file,
 		    strerror(errno));
+	/*
+	 * The chain first: what it cannot vouch for is not suggested.  The
+	 * very file read (through its descriptor), and only one whose
+	 * contents no one but root (or this caller) can change between the
+	 * check and the reading: a chain proves nothing of a file another
+	 * user may rewrite, or write from scratch.
+	 */
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fileno(f));
+	if (fstat(fileno(f), &st) < 0) {
+		r = errno;
+		fclose(f);
+		return fail(EXIT_ERROR, "profile suggest: %s: %s", file,
+		    strerror(r));
+	}
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(report, sizeof(report), "uid %u owns it, mode %04o: "
+		    "others than root may write it", (unsigned)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
+		r = ZT_E_PROTOCOL;
+	} else
+		r = audit_verify_piece(fd_path, report, sizeof(report));
+	/* The report names the descriptor's path: the file's instead. */
+	if (strncmp(report, fd_path, strlen(fd_path)) == 0 &&
+	    strncmp(report + strlen(fd_path), ": ", 2) == 0)
+		memmove(report, report + strlen(fd_path) + 2,
+		    strlen(report + strlen(fd_path) + 2) + 1);
+	if (r < 0 && r != ZT_E_PROTOCOL) {
+		fclose(f);
+		return fail(EXIT_ERROR, "profile suggest: %s: cannot read: "
+		    "%s", file, report);
+	}
+	verified = r == 0;
+	if (!verified && !unverified) {
+		fclose(f);
+		return fail(EXIT_NO, "profile suggest: %s is not an intact "
+		    "audit chain (%s): its lines could be anyone's (any user "
+		    "can send a line like ztd's to syslog); give ztd's audit "
+		    "file (ztd.audit.file), or --unverified to read it anyway",
+		    file, report);
+	}
+	if (!verified)
+		fprintf(stderr, "ztctl: profile suggest: %s is not an intact "
+		    "audit chain (%s): read anyway (--unverified)\n", file,
+		    report);
 	record = malloc(sizeof(*record));
 	s = suggest_new(agent);
 	if (record == NULL || s == NULL) {
@@ -875,8 +934,11 @@ command_profile(int argc, char **argv)
 	while ((n = getline(&line, &cap, f)) > 0) {
 		bool bad = false;
 
-		if (line[n - 1] == '\n')
-			n--;
+		/* ztd ends every record with a newline: a last line without
+		 * one is being written (the live file), as verified. */
+		if (line[n - 1] != '\n')
+			break;
+		n--;
 		records++;
 		if (zt_audit_parse_line(line, (size_t)n, record) < 0) {
 			/* A file's event=reopen record is no decision. */
@@ -911,6 +973,10 @@ command_profile(int argc, char **argv)
 	    "of the audit file\n# (its allows and the denies learn mode let "
 	    "through); review, then paste into\n# the agent's profile\n",
 	    agent, used, records);
+	if (!verified)
+		fprintf(out, "# UNVERIFIED: the file's hash chain does not "
+		    "verify (--unverified);\n# any local user could have "
+		    "written these lines\n");
 	rules = suggest_print(s, out);
 	suggest_free(s);
 	if (skipped > 0)
@@ -928,8 +994,9 @@ command_profile(int argc, char **argv)
 			free(text);
 			return fail(EXIT_ERROR, "out of memory");
 		}
-		r = emit(json_pack("{s:o,s:I,s:I,s:I,s:I,s:I,s:o}",
+		r = emit(json_pack("{s:o,s:b,s:I,s:I,s:I,s:I,s:I,s:o}",
 		    "agent", json_text(agent),
+		    "verified", verified,
 		    "lines", (json_int_t)records,
 		    "used", (json_int_t)used,
 		    "skipped", (json_int_t)skipped,

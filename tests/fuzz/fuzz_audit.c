@@ -142,6 +142,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(strlen(report) > 0);
 	if (r == 0)
 		CHECK(strstr(report, "records intact") != NULL);
+	/* The first file as a piece of a chain (ztctl profile suggest):
+	 * a verdict, and intact whenever the whole chain from it was. */
+	memset(report, 'X', sizeof(report));
+	{
+		int piece = audit_verify_piece(paths[0], report,
+		    sizeof(report));
+
+		CHECK(piece == 0 || piece == ZT_E_PROTOCOL ||
+		    (piece < 0 && piece > -4096));
+		CHECK(memchr(report, '\0', sizeof(report)) != NULL);
+		CHECK(strlen(report) > 0);
+		if (r == 0 && n == 1 && head[0] == '\0')
+			CHECK(piece == 0);
+	}
 	for (size_t i = 0; i < MAX_FILES; i++) {
 		snprintf(paths[0], sizeof(paths[0]), "%s/f%zu", dir, i);
 		unlink(paths[0]);

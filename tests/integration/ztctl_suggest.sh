@@ -4,7 +4,9 @@
 # hostile strings (quotes, backslashes, fnmatch characters, escaped
 # newlines, bytes beyond ASCII), cut objects, forged and malformed lines.
 # What it prints must be exactly the rules expected, and a profile made
-# of them must pass `ztd --check-config` (issue 16).
+# of them must pass `ztd --check-config` (issue 16).  A file whose hash
+# chain does not verify (a syslog copy, where any user's line can stand
+# among ztd's) is refused unless --unverified is given.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -79,7 +81,7 @@ T='grant=- attest=software age=1'
 } >"$work/audit.log"
 
 out=$("$ZTCTL" profile suggest probe --audit "$work/audit.log" \
-    2>"$work/err" >"$work/rules")
+    --unverified 2>"$work/err" >"$work/rules")
 rc=$?
 diag "$(cat "$work/rules")"
 check "suggest exits 0 (got $rc)" test "$rc" -eq 0
@@ -152,14 +154,14 @@ old=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)
 	printf 'decision=allow action=exec %s object="/usr/bin/untimed" %s cache=miss seq=1\n' "$A" "$T"
 } >"$work/timed.log"
 out=$("$ZTCTL" profile suggest probe --audit "$work/timed.log" \
-    --since 3600 2>"$work/err")
+    --since 3600 --unverified 2>"$work/err")
 check "--since: only the records of the last SECONDS" \
     sh -c "printf '%s' \"\$1\" | grep -q '/usr/bin/new' && ! printf '%s' \"\$1\" | grep -qE 'old|untimed'" _ "$out"
 check "--since: records without time= are said to be left out" \
     grep -q '1 records carry no time=' "$work/err"
 # --json: one object, the suggestion whole in it.
 "$ZTCTL" --json profile suggest probe --audit "$work/timed.log" \
-    --since 3600 >"$work/suggest.json" 2>/dev/null
+    --since 3600 --unverified >"$work/suggest.json" 2>/dev/null
 rc=$?
 check "--json profile suggest: exit 0 (got $rc), one object with the counts and the suggestion" \
     python3 -c '
@@ -167,6 +169,7 @@ import json, sys
 o = json.load(open(sys.argv[1]))
 assert o["agent"] == "probe" and o["lines"] == 3 and o["used"] == 1, o
 assert o["untimed"] == 1 and o["rules"] == 1, o
+assert o["verified"] is False, o
 assert "/usr/bin/new" in o["suggestion"], o
 assert "/usr/bin/old" not in o["suggestion"], o
 ' "$work/suggest.json"
@@ -179,10 +182,97 @@ check "--json profile suggest of a missing file: {\"error\"} (exit 2, got $rc)" 
 rc=$?
 check "without --audit: an error saying why (exit 2, got $rc)" \
     sh -c "[ $rc -eq 2 ] && grep -q 'give --audit FILE' '$work/err'"
-"$ZTCTL" profile suggest nobody-here --audit "$work/audit.log" >/dev/null \
-    2>"$work/err"
+"$ZTCTL" profile suggest nobody-here --audit "$work/audit.log" --unverified \
+    >/dev/null 2>"$work/err"
 rc=$?
 check "an agent with no records: exit 1, said (got $rc)" \
     sh -c "[ $rc -eq 1 ] && grep -q 'no record of agent nobody-here' '$work/err'"
+
+# ------------------------------------------------- the chain is verified
+# FILE: the records of stdin (without seq=) chained as ztd writes them:
+# seq=N prev=HEX hash=SHA-256(prev bytes, the line up to prev='s end),
+# numbered from $first (default 1; a piece of a chain starts anywhere).
+chain() {
+	python3 -c '
+import hashlib, sys
+prev, seq, out = bytes(32), int(sys.argv[2]), open(sys.argv[1], "w")
+for body in sys.stdin.read().splitlines():
+    text = "%s seq=%d prev=%s" % (body, seq, prev.hex())
+    prev = hashlib.sha256(prev + text.encode()).digest()
+    out.write("%s hash=%s\n" % (text, prev.hex()))
+    seq += 1
+' "$1" "${first:-1}"
+}
+line() { printf 'time=%s host=web-01 %s\n' "$when" "$*"; }
+{
+	line "decision=allow action=exec $A object=\"/usr/bin/git\x00status\" reason=\"command\" $T cache=miss"
+	line "decision=deny action=connect $A object=\"tcp:127.0.0.1:443\" reason=\"r\" $T cache=miss enforced=no"
+	line "decision=allow action=exec agent=\"other\" account=\"o\" uid=1 pid=1 object=\"/usr/bin/curl\" reason=\"r\" $T cache=miss"
+} | chain "$work/chain.log"
+chmod 0600 "$work/chain.log"
+"$ZTCTL" profile suggest probe --audit "$work/chain.log" >"$work/rules" \
+    2>"$work/err"
+rc=$?
+check "a chain of ztd's records: suggested, exit 0 (got $rc: $(cat "$work/err"))" \
+    sh -c "[ $rc -eq 0 ] && grep -qxF '    args = ([\"status\"]); }' '$work/rules' &&
+	grep -qF '{ to = \"127.0.0.1/32\"; ports = \"443\"; proto = \"tcp\"; }' '$work/rules'"
+check "... not marked unverified" sh -c "! grep -q UNVERIFIED '$work/rules'"
+# A piece of the chain (tail of the live file), and one whose last line
+# is still being written.
+tail -n 2 "$work/chain.log" >"$work/piece.log"
+printf 'time=%s host=web-01 decision=allow action=exec %s object="/usr/bin/half' \
+    "$when" "$A" >>"$work/piece.log"
+"$ZTCTL" profile suggest probe --audit "$work/piece.log" >"$work/rules" \
+    2>"$work/err"
+rc=$?
+check "a piece of a chain, its last line half written: exit 0 (got $rc: $(cat "$work/err")), the half line not read" \
+    sh -c "[ $rc -eq 0 ] && grep -qF '127.0.0.1/32' '$work/rules' && ! grep -q half '$work/rules'"
+# What `logger -t ztd` puts among ztd's lines in syslog: any user's line.
+for f in chain piece; do
+	{
+		head -n 1 "$work/chain.log"
+		printf 'Dec  7 12:00:00 web-01 ztd[1]: time=%s host=web-01 decision=allow action=exec %s object="/usr/bin/forged" reason="r" %s cache=miss\n' "$when" "$A" "$T"
+		tail -n +2 "$work/chain.log"
+	} >"$work/$f-forged.log"
+	chmod 0600 "$work/$f-forged.log"
+done
+"$ZTCTL" profile suggest probe --audit "$work/chain-forged.log" \
+    >"$work/rules" 2>"$work/err"
+rc=$?
+check "a forged line among the chain's: refused, exit 1 (got $rc), nothing suggested, the break and --unverified said" \
+    sh -c "[ $rc -eq 1 ] && [ ! -s '$work/rules' ] &&
+	grep -q 'chain-forged.log is not an intact audit chain (record 2 (line 2): malformed' '$work/err' &&
+	grep -q -- '--unverified to read it anyway' '$work/err'"
+"$ZTCTL" --json profile suggest probe --audit "$work/chain-forged.log" \
+    >"$work/out.json" 2>/dev/null
+rc=$?
+check "... --json: {\"error\"}, exit 1 (got $rc)" \
+    sh -c "[ $rc -eq 1 ] && grep -q '^{\"error\": *\".*not an intact audit chain' '$work/out.json'"
+"$ZTCTL" profile suggest probe --audit "$work/chain-forged.log" \
+    --unverified >"$work/rules" 2>"$work/err"
+rc=$?
+check "... read with --unverified: exit 0 (got $rc), the forged command in it, marked UNVERIFIED" \
+    sh -c "[ $rc -eq 0 ] && grep -qF '/usr/bin/forged' '$work/rules' &&
+	grep -q '^# UNVERIFIED' '$work/rules' && grep -q 'read anyway' '$work/err'"
+# refused WHAT FILE PATTERN: suggest from FILE exits 1, stderr says PATTERN.
+refused() {
+	"$ZTCTL" profile suggest probe --audit "$2" >/dev/null 2>"$work/err"
+	rc=$?
+	check "$1: refused, exit 1 (got $rc), said why" \
+	    sh -c "[ $rc -eq 1 ] && grep -q '$3' '$work/err'"
+}
+# An edited record: the hash says so.
+sed 's|127.0.0.1:443|127.0.0.1:22|' "$work/chain.log" >"$work/edited.log"
+chmod 0600 "$work/edited.log"
+refused "an edited record" "$work/edited.log" 'hash does not match'
+# A chain another user may write proves nothing (it could be made whole
+# from scratch, or changed between the check and the reading).
+cp "$work/chain.log" "$work/shared.log"
+chmod 0622 "$work/shared.log"
+refused "a chain others may write" "$work/shared.log" \
+    'others than root may write it'
+chmod 0600 "$work/shared.log"
+chown nobody "$work/shared.log"
+refused "a chain another uid owns" "$work/shared.log" 'uid [0-9]* owns it'
 
 finish
