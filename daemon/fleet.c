@@ -560,6 +560,33 @@ cached_policy(struct fleet *f, const char *file, uint8_t **value,
 	return -1;
 }
 
+/*
+ * A cached entry of state_dir/fleet/disabled/NAME that failed its check:
+ * whether it is to be kept as a disable of NAME (*E, its agent NAME).  A
+ * disable of NAME that parses keeps its serial and reason; one that does
+ * not parse at all is a disable of serial 0 (any signed enable lifts it);
+ * only an entry that parses as an enable, or names another agent or a
+ * policy, is dropped.
+ */
+static bool
+unverified_disable(const uint8_t *value, size_t len, const char *name,
+    struct fleet_entry *e)
+{
+	char text[FLEET_WHY_MAX + 64];
+
+	if (strlen(name) > FLEET_AGENT_MAX)
+		return false;
+	if (fleet_entry_parse(value, len, e, text) == 0)
+		return e->kind == FLEET_KIND_DISABLE &&
+		    strcmp(e->agent, name) == 0;
+	memset(e, 0, sizeof(*e));
+	e->kind = FLEET_KIND_DISABLE;
+	snprintf(e->agent, sizeof(e->agent), "%s", name);
+	snprintf(e->why, sizeof(e->why), "a cached disable that cannot be "
+	    "read");
+	return true;
+}
+
 static int
 load_cache(struct ztd *ztd, char *why, size_t size)
 {
@@ -594,18 +621,30 @@ load_cache(struct ztd *ztd, char *why, size_t size)
 			    &len) < 0)
 				continue;
 			text[0] = '\0';
-			if (check_entry(f, value, len, &e, text,
-			    sizeof(text)) == 0 && (e.kind == FLEET_KIND_POLICY ||
+			r = check_entry(f, value, len, &e, text, sizeof(text));
+			if (r == 0 && (e.kind == FLEET_KIND_POLICY ||
 			    strcmp(e.agent, de->d_name) != 0))
 				snprintf(text, sizeof(text), "not a disable or "
 				    "enable of %.64s", de->d_name);
-			if (text[0] != '\0')
+			sha256(value, len, sha);
+			if (text[0] == '\0')
+				set_disabled(ztd, &e, value, len, sha, false);
+			else if (r < 0 && unverified_disable(value, len,
+			    de->d_name, &e)) {
+				/* ztd wrote it (state_dir is root's) once the
+				 * key then in force had signed it: what no
+				 * longer verifies -- admin_key rotated, the
+				 * file damaged -- is no enable.  Fail closed:
+				 * disabled until admin_key signs an enable
+				 * (serials are times: above this one). */
+				zt_log(LOG_WARNING, "fleet: cached disable %s "
+				    "no longer verifies (%s): %s stays "
+				    "disabled until an enable signed by "
+				    "admin_key", file, text, e.agent);
+				set_disabled(ztd, &e, value, len, sha, false);
+			} else
 				zt_log(LOG_ERR, "fleet: cached %s refused: %s",
 				    file, text);
-			else {
-				sha256(value, len, sha);
-				set_disabled(ztd, &e, value, len, sha, false);
-			}
 			free(value);
 		}
 		if (dir != NULL)

@@ -12,7 +12,8 @@
 # both hosts and drops a stopped one; a member stopped under a host's
 # watches (its streams open and silent) makes the host watch from another
 # member, so that a disable written meanwhile still applies; a cached
-# disable of an agent whose name holds ".new" is read back; one member
+# disable of an agent whose name holds ".new" is read back, and kept
+# when admin_key is rotated (no enable signed it); one member
 # killed changes nothing; all killed: the hosts decide from their cache
 # and, after max_offline, deny sessions with "fleet unreachable", across a
 # restart too; etcd back: a change made meanwhile arrives; a cached policy
@@ -444,6 +445,19 @@ check "and still denies sessions: the last sync is kept across restarts" \
 check "and its cached disable of svc.news (one agent disabled)" \
     status_json h2 "f['disabled'] == 1"
 stop_ztd h2
+# admin_key rotated: the cached disable, signed by the old key, no longer
+# verifies; it is no enable, so it stays in force (before, a restart
+# under the new key lifted it).
+sed -i "s|admin_key = \"$pki/fleet-admin.pub\"|admin_key = \"$pki/evil.pub\"|" \
+    "$work/h2/ztd.conf"
+mark=$(sink_lines "$work/h2")
+start_ztd h2
+check "h2 restarted under a rotated admin_key says its cached disable of svc.news no longer verifies" \
+    poll 20 logged_since "$mark" 'fleet: cached disable .*/svc.news no longer verifies .*bad signature.*svc.news stays disabled' "$work/h2"
+check "and keeps it (one agent disabled)" status_json h2 "f['disabled'] == 1"
+stop_ztd h2
+sed -i "s|admin_key = \"$pki/evil.pub\"|admin_key = \"$pki/fleet-admin.pub\"|" \
+    "$work/h2/ztd.conf"
 
 # ------------------------------------------------------------ etcd back
 mark=$(sink_lines "$work/h1")
