@@ -327,6 +327,13 @@ supervise_new(struct supervisor **out, struct zt_digests *digests)
 	for (size_t i = 0; i < SUPERVISE_WORKERS_FIRST; i++)
 		if ((r = notify_alloc(s, &s->given[i])) < 0)
 			return r;	/* the caller exits */
+	/* The tracer's buffers too: made here, while the child starts,
+	 * not after the launch exec is let go (two mmaps then before its
+	 * exec event was looked at) and never freed (the tracer's end is
+	 * zt-exec's: two munmaps on the way to its exit, profiled). */
+	if ((s->trace_blob = malloc(ARGV_BYTES + 2)) == NULL ||
+	    (s->trace_env = malloc(ENV_BYTES + 1)) == NULL)
+		return -ENOMEM;	/* the caller exits */
 	warm_stack();
 	*out = s;
 	return 0;

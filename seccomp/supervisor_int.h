@@ -82,6 +82,8 @@ struct supervisor {
 	size_t notif_size, resp_size;
 	struct worker_bufs given[SUPERVISE_WORKERS_FIRST];
 	unsigned n_started;		/* workers started (under lock) */
+	/* The tracer's buffers for a new image's argv and environment. */
+	char *trace_blob, *trace_env;
 	pthread_mutex_t lock;		/* approvals, tasks, pins */
 	pthread_cond_t start;		/* workers wait for the setup */
 	bool started;			/* supervise_start has been called */

@@ -996,5 +996,16 @@ main(int argc, char **argv)
 	zt_log(LOG_NOTICE, "agent %s: pid %d ended (status %d); grant %s "
 	    "closed", profile.agent, (int)pid, exit_code(status),
 	    launch.grant);
-	return status < 0 ? EXIT_FAILED : exit_code(status);
+	/*
+	 * Everything is said: the cache hits' records and SESSION_CLOSE
+	 * handed to ztd (ztconn_stop), the end logged.  The status goes to
+	 * the parent at once: exit_group, with no exit handlers or library
+	 * destructors run (zt-exec registers none that matter: OpenSSL is
+	 * initialised without its atexit clean-up, lazylib.c), the threads
+	 * killed where they wait, and the rest of the agent's tree killed
+	 * by the kernel as the tracer goes (PTRACE_O_EXITKILL) and by ztd
+	 * when this connection closes, as on any exit.
+	 */
+	fflush(NULL);
+	_exit(status < 0 ? EXIT_FAILED : exit_code(status));
 }
