@@ -259,10 +259,16 @@ worker_main(void *arg)
 	resp = b.resp;
 	buf = b.buf;
 	/* The first worker answers the agent's next exec, as a rule: its
-	 * stack made ready now.  A later one's pages come as it needs
-	 * them. */
-	if (n == 0)
+	 * stack and its malloc arena (a thread's own, made at its first
+	 * malloc: an mmap, two munmaps and an mprotect, which an exec's
+	 * approval would otherwise make on the agent's path) made ready
+	 * now.  A later one's come as it needs them. */
+	if (n == 0) {
+		void *volatile arena_made = malloc(64);
+
 		warm_stack();
+		free(arena_made);
+	}
 	in_worker = true;
 	/* The setup came with supervise_start, before any worker. */
 	pthread_mutex_lock(&s->lock);
