@@ -60,19 +60,12 @@ exe_look(int fd, struct exe_look *l)
 	return exe_look_at(fd, "", AT_EMPTY_PATH, l);
 }
 
-/* A file this large is slow to hash (supervise_before_wait). */
-#define DIGEST_SLOW_BYTES (1024 * 1024)
-
 /* SHA-256 of the file open at FD (looked at as L), through the grant's
  * digest cache. */
 static int
 file_digest(struct supervisor *s, int fd, const struct exe_look *l,
     uint8_t out[32])
 {
-	/* Hashing a large file takes a while (about 0.7 ms a MiB here):
-	 * not with the other notifications waiting for this worker. */
-	if (l->key.size > DIGEST_SLOW_BYTES)
-		supervise_before_wait(s);
 	return zt_digests_get_keyed(s->digests, fd, &l->key, l->complete,
 	    &l->before, out);
 }

@@ -122,9 +122,6 @@ dispatch(const struct call *c, char *buf)
 
 static void *worker_main(void *arg);
 
-/* This thread is a worker (another is made for it when it must wait). */
-static __thread bool in_worker;
-
 /* The stack a call's handling reaches down to, written once as the
  * worker starts (while zt-exec waits for ztd and the child), not faulted
  * in page by page on the agent's first calls of each kind. */
@@ -195,39 +192,6 @@ answer(const struct call *c, int64_t r)
 	ioctl(c->fd, SECCOMP_IOCTL_NOTIF_SEND, c->resp);
 }
 
-/* An exec's notification (the filter sends only the native
- * architecture's to the workers; any other is no exec here). */
-static bool
-is_exec(const struct seccomp_notif *req)
-{
-	return req->data.arch == SCMP_ARCH_X86_64 &&
-	    (req->data.nr == SCMP_SYS(execve) ||
-	    req->data.nr == SCMP_SYS(execveat));
-}
-
-/* Another notification is there to be received on FD. */
-static bool
-notification_waiting(int fd)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
-}
-
-void
-supervise_before_wait(struct supervisor *s)
-{
-	if (in_worker && atomic_load(&s->idle) == 0)
-		add_worker(s);
-}
-
-/* ztconn's on_wait: a worker about to wait for ztd. */
-static void
-on_ztd_wait(void *arg)
-{
-	supervise_before_wait(arg);
-}
-
 static void *
 worker_main(void *arg)
 {
@@ -262,14 +226,17 @@ worker_main(void *arg)
 	 * stack and its malloc arena (a thread's own, made at its first
 	 * malloc: an mmap, two munmaps and an mprotect, which an exec's
 	 * approval would otherwise make on the agent's path) made ready
-	 * now.  A later one's come as it needs them. */
+	 * now.  The spare's pages come as it needs them. */
 	if (n == 0) {
 		void *volatile arena_made = malloc(64);
 
 		warm_stack();
 		free(arena_made);
 	}
-	in_worker = true;
+	/* The first worker, made once the launch exec is answered, makes
+	 * the spare that takes a notification while it is busy. */
+	if (atomic_load(&s->n_workers) < SUPERVISE_WORKERS_FIRST)
+		add_worker(s);
 	/* The setup came with supervise_start, before any worker. */
 	pthread_mutex_lock(&s->lock);
 	while (!s->started)
@@ -307,17 +274,8 @@ worker_main(void *arg)
 					pause();
 			continue;
 		}
-		/* The last idle worker busy: another comes, so that a call
-		 * that waits never holds the others -- for an exec only when
-		 * another notification waits already, or once the exec must
-		 * wait itself (on ztd, or a large file's digest:
-		 * spare_before_wait).  An exec answered from what is known
-		 * takes 0.1-0.2 ms; the spare made for it at every launch
-		 * was a thread started, woken at the agent's end and killed
-		 * at zt-exec's, about 0.1 ms of CPU (profiled), for a
-		 * notification that, as a rule, never came. */
-		if (atomic_fetch_sub(&s->idle, 1) == 1 && (!is_exec(req) ||
-		    notification_waiting(c.fd)))
+		/* The last idle worker busy: another comes. */
+		if (atomic_fetch_sub(&s->idle, 1) == 1)
 			add_worker(s);
 		memset(resp, 0, sizeof(*resp));
 		resp->id = req->id;
@@ -417,8 +375,8 @@ supervise_first(struct supervisor *s)
 		r = 0;
 		break;
 	}
-	/* The first worker, while the agent's exec runs; more as they
-	 * are needed (worker_main). */
+	/* The workers, while the agent's exec runs: the first makes the
+	 * spare. */
 	add_worker(s);
 	return r;
 }
@@ -436,6 +394,5 @@ supervise_start(struct supervisor *s, const struct supervise_setup *setup)
 	pthread_cond_broadcast(&s->start);
 	pthread_mutex_unlock(&s->lock);
 	ztconn_on_event(setup->ztd, on_ztd_event, s);
-	ztconn_on_wait(setup->ztd, on_ztd_wait, s);
 	return 0;
 }

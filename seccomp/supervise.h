@@ -14,9 +14,8 @@
 #include "ztconn.h"
 
 #define SUPERVISE_WORKERS 8		/* at most */
-#define SUPERVISE_WORKERS_FIRST 2	/* their buffers made ahead: the
-					 * first worker, made after the
-					 * launch exec, and the next */
+#define SUPERVISE_WORKERS_FIRST 2	/* made after the launch exec;
+					 * more when every one is busy */
 #define SUPERVISE_DIGESTS 64		/* files whose digest is cached */
 
 struct supervisor;
@@ -78,13 +77,12 @@ int supervise_start(struct supervisor *s,
  * On the thread that called supervise_start, once the agent may exec:
  * answer the agent's first notification (its launch exec: its one task
  * waits in it, so no other can come first) as a worker would, then make
- * the first worker.  A worker that takes the last idle one's place makes
+ * the workers that answer the rest concurrently: SUPERVISE_WORKERS_FIRST
+ * of them, and a worker that takes the last idle one's place makes
  * another, up to SUPERVISE_WORKERS (one slow connect never holds the
- * others); for an exec, only when another notification waits already
- * or once the exec must wait (on ztd, or a large file's digest).
- * Threads inherit the caller's signal mask and file-system group.
- * Returns 0, or -1 when no notification came (the agent died first: the
- * tracer then finds it gone).
+ * others).  Threads inherit the caller's signal mask and file-system
+ * group.  Returns 0, or -1 when no notification came (the agent died
+ * first: the tracer then finds it gone).
  */
 int supervise_first(struct supervisor *s);
 

@@ -116,12 +116,6 @@ struct call {
 	struct seccomp_notif_resp *resp;
 };
 
-/* A worker about to wait on something slow (ztd, a large file's
- * digest): another worker is made when none is idle, so that the
- * notifications that come meanwhile are answered.  Nothing on any other
- * thread. */
-void supervise_before_wait(struct supervisor *s);
-
 /* agentmem.c: every read of the agent's memory is followed by an id
  * check (agent_call_valid) before anything read is acted upon. */
 bool agent_call_valid(const struct call *c);

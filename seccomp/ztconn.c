@@ -87,8 +87,6 @@ struct ztconn {
 	void (*on_grant_end)(const char *why);
 	void (*on_event)(void *arg);	/* any event from ztd */
 	void *on_event_arg;
-	void (*on_wait)(void *arg);	/* an asker is about to wait */
-	void *on_wait_arg;
 	uint32_t next_id;
 	unsigned catching_up;		/* threads waiting in catch_up */
 	uint32_t direct;		/* the request whose waiter takes its
@@ -522,30 +520,6 @@ ztconn_on_event(struct ztconn *z, void (*fn)(void *arg), void *arg)
 	pthread_mutex_unlock(&z->lock);
 }
 
-void
-ztconn_on_wait(struct ztconn *z, void (*fn)(void *arg), void *arg)
-{
-	pthread_mutex_lock(&z->lock);
-	z->on_wait = fn;
-	z->on_wait_arg = arg;
-	pthread_mutex_unlock(&z->lock);
-}
-
-/* The asking thread is about to wait for ztd (lock held): on_wait, run
- * without the lock. */
-static void
-before_wait(struct ztconn *z)
-{
-	void (*fn)(void *) = z->on_wait;
-	void *arg = z->on_wait_arg;
-
-	if (fn == NULL)
-		return;
-	pthread_mutex_unlock(&z->lock);
-	fn(arg);
-	pthread_mutex_lock(&z->lock);
-}
-
 static struct cache_entry *
 cache_slot(struct ztconn *z, uint32_t action, const char *object)
 {
@@ -589,14 +563,10 @@ static void
 take_reply(struct ztconn *z, struct wait_slot *slot,
     const struct timespec *deadline)
 {
+	bool direct = z->direct == 0 && z->direct_wake >= 0;
 	uint32_t id = slot->id;
-	bool direct;
-	int fd;
+	int fd = z->fd;
 
-	if (!slot->done)
-		before_wait(z);
-	direct = z->direct == 0 && z->direct_wake >= 0;
-	fd = z->fd;
 	if (direct) {
 		eventfd_t ignored;
 
@@ -793,8 +763,6 @@ catch_up(struct ztconn *z)
 {
 	struct timespec until;
 
-	if (!caught_up(z))
-		before_wait(z);
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += CATCH_UP_MS / 1000;
 	z->catching_up++;

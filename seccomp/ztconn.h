@@ -64,13 +64,6 @@ int ztconn_take_ahead(struct ztconn *z, int timeout_ms, char *why,
 void ztconn_on_event(struct ztconn *z, void (*fn)(void *arg), void *arg);
 
 /*
- * Call FN(ARG), without the connection's lock, on a thread that is about
- * to wait for ztd (a reply, or the reader's turn): the supervisor makes
- * another worker then when none is idle.
- */
-void ztconn_on_wait(struct ztconn *z, void (*fn)(void *arg), void *arg);
-
-/*
  * May the agent do ACTION on OBJECT?  A live local allow answers at once
  * (and is reported); otherwise ztd is asked, passing PIDFD (-1: none) as
  * the acting process for high-risk actions.  Any failure is a deny with

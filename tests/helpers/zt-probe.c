@@ -1218,51 +1218,6 @@ cmd_loop_exec(int argc, char **argv)
 	return 0;
 }
 
-/*
- * par-exec PATH N COUNT: N processes at once, each running PATH COUNT
- * times (fork, exec, wait): "ok ran=N*COUNT failed=0", or how many did
- * not end with status 0.
- */
-static int
-cmd_par_exec(int argc, char **argv)
-{
-	unsigned long n, count, ran = 0, failed = 0;
-	pid_t pids[KIDS_MAX];
-	int status;
-
-	if (argc != 4 || !parse_ulong(argv[2], KIDS_MAX, &n) ||
-	    !parse_ulong(argv[3], 100000, &count))
-		return usage("par-exec PATH N (<= 64) COUNT");
-	fflush(stdout);
-	for (unsigned long i = 0; i < n; i++) {
-		if ((pids[i] = fork()) < 0)
-			return fail(errno);
-		if (pids[i] == 0) {
-			unsigned long bad = 0;
-
-			for (unsigned long k = 0; k < count; k++) {
-				char *const args[] = { argv[1], NULL };
-				char end[32];
-
-				if (fork_exec(argv[1], args, environ, end,
-				    sizeof(end)) != 0 ||
-				    strcmp(end, "status=0") != 0)
-					bad++;
-			}
-			_exit(bad > 255 ? 255 : (int)bad);
-		}
-	}
-	for (unsigned long i = 0; i < n; i++) {
-		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status))
-			failed += count;
-		else
-			failed += (unsigned long)WEXITSTATUS(status);
-		ran += count;
-	}
-	printf("ok ran=%lu failed=%lu\n", ran, failed);
-	return 0;
-}
-
 /* open PATH r|w: O_RDONLY, or O_WRONLY|O_CREAT 0600 */
 static int
 cmd_open(int argc, char **argv)
@@ -2893,7 +2848,6 @@ static const struct command {
 	{ "exec-env-after", cmd_exec_env },
 	{ "getenv", cmd_getenv },
 	{ "loop-exec", cmd_loop_exec },
-	{ "par-exec", cmd_par_exec },
 	{ "map-exec", cmd_map_exec },
 	{ "open", cmd_open },
 	{ "syscall", cmd_syscall },
