@@ -156,26 +156,21 @@ add_worker(struct supervisor *s)
 
 /*
  * A notification and an answer as large as the kernel's (its sizes may
- * grow past these headers').  Not libseccomp's seccomp_notify_alloc,
- * whose first call probes the kernel's seccomp API (ten system calls, on
- * a worker made during the launch) for what the kernel tells in one.
+ * grow past these headers: asked once, by supervise_new), and a
+ * handler's buffer.  Not libseccomp's seccomp_notify_alloc, whose first
+ * call probes the kernel's seccomp API (ten system calls, on a worker
+ * made during the launch) for what the kernel tells in one.
  */
 static int
-notify_alloc(struct seccomp_notif **req, struct seccomp_notif_resp **resp)
+notify_alloc(const struct supervisor *s, struct worker_bufs *b)
 {
-	struct seccomp_notif_sizes sizes;
-
-	*req = NULL;
-	*resp = NULL;
-	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
-		return -errno;
-	*req = calloc(1, sizes.seccomp_notif > sizeof(**req) ?
-	    sizes.seccomp_notif : sizeof(**req));
-	*resp = calloc(1, sizes.seccomp_notif_resp > sizeof(**resp) ?
-	    sizes.seccomp_notif_resp : sizeof(**resp));
-	if (*req == NULL || *resp == NULL) {
-		free(*req);
-		free(*resp);
+	b->req = calloc(1, s->notif_size);
+	b->resp = calloc(1, s->resp_size);
+	b->buf = malloc(ARGV_BYTES + 4096);
+	if (b->req == NULL || b->resp == NULL || b->buf == NULL) {
+		free(b->req);
+		free(b->resp);
+		free(b->buf);
 		return -ENOMEM;
 	}
 	return 0;
@@ -201,17 +196,43 @@ static void *
 worker_main(void *arg)
 {
 	struct supervisor *s = arg;
+	struct worker_bufs b;
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
 	struct call c = { .s = s };
-	char *buf = malloc(ARGV_BYTES + 4096);
+	char *buf;
+	unsigned n;
 
-	if (buf == NULL || notify_alloc(&req, &resp) < 0) {
+	/*
+	 * The first workers' buffers were made by supervise_new (the
+	 * first's are those the launch exec was answered with): a worker
+	 * that mallocs nothing before its first notification gets no
+	 * arena of its own until then (profiled: mmap, two munmaps and an
+	 * mprotect, and its pages, in each worker made at every launch).
+	 */
+	pthread_mutex_lock(&s->lock);
+	n = s->n_started++;
+	if (n < SUPERVISE_WORKERS_FIRST)
+		b = s->given[n];
+	pthread_mutex_unlock(&s->lock);
+	if (n >= SUPERVISE_WORKERS_FIRST && notify_alloc(s, &b) < 0) {
 		zt_log(LOG_ERR, "a supervisor worker could not start");
-		free(buf);
 		return NULL;
 	}
-	warm_stack();
+	req = b.req;
+	resp = b.resp;
+	buf = b.buf;
+	/* The first worker answers the agent's next exec, as a rule: its
+	 * stack and its malloc arena (a thread's own, made at its first
+	 * malloc: an mmap, two munmaps and an mprotect, which an exec's
+	 * approval would otherwise make on the agent's path) made ready
+	 * now.  The spare's pages come as it needs them. */
+	if (n == 0) {
+		void *volatile arena_made = malloc(64);
+
+		warm_stack();
+		free(arena_made);
+	}
 	/* The first worker, made once the launch exec is answered, makes
 	 * the spare that takes a notification while it is busy. */
 	if (atomic_load(&s->n_workers) < SUPERVISE_WORKERS_FIRST)
@@ -230,9 +251,6 @@ worker_main(void *arg)
 	 * make a supervisor of anyone). */
 	if ((gid_t)setfsgid((gid_t)-1) != getgid()) {
 		zt_log(LOG_ERR, "a supervisor worker could not drop its group");
-		free(req);
-		free(resp);
-		free(buf);
 		return NULL;
 	}
 	for (;;) {
@@ -244,10 +262,16 @@ worker_main(void *arg)
 			struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
 
 			/* The target died mid-notification, or no filter user
-			 * is left (then the tracer ends everything). */
+			 * is left: no notification can come any more, and the
+			 * tracer, which sees the root's end, ends the process.
+			 * The worker waits for that exit's kill rather than
+			 * ending itself (its buffers freed, its stack given
+			 * back: profiled, 30-35 us of CPU a worker beside the
+			 * agent's own exit, which it woke and delayed). */
 			if (poll(&pfd, 1, 100) > 0 &&
 			    (pfd.revents & (POLLHUP | POLLERR)))
-				break;
+				for (;;)
+					pause();
 			continue;
 		}
 		/* The last idle worker busy: another comes. */
@@ -259,10 +283,6 @@ worker_main(void *arg)
 		answer(&c, r);
 		atomic_fetch_add(&s->idle, 1);
 	}
-	free(req);
-	free(resp);
-	free(buf);
-	return NULL;
 }
 
 /* ztd changed something: no exec approval made before it holds. */
@@ -276,6 +296,7 @@ int
 supervise_new(struct supervisor **out, struct zt_digests *digests)
 {
 	struct supervisor *s = calloc(1, sizeof(*s));
+	struct seccomp_notif_sizes sizes;
 	int r;
 
 	if (s == NULL || digests == NULL ||
@@ -299,9 +320,25 @@ supervise_new(struct supervisor **out, struct zt_digests *digests)
 	atomic_init(&s->n_workers, 0);
 	atomic_init(&s->idle, 0);
 	/* The launch exec's notification is the caller's to answer
-	 * (supervise_first): its buffers, and its stack made ready. */
-	if ((s->first_buf = malloc(ARGV_BYTES + 4096)) == NULL ||
-	    (r = notify_alloc(&s->first_req, &s->first_resp)) < 0)
+	 * (supervise_first), with the buffers the first worker then takes
+	 * over; the spare's made here too (worker_main).  The stack made
+	 * ready. */
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+		return -errno;	/* the caller exits */
+	s->notif_size = sizes.seccomp_notif > sizeof(struct seccomp_notif) ?
+	    sizes.seccomp_notif : sizeof(struct seccomp_notif);
+	s->resp_size = sizes.seccomp_notif_resp >
+	    sizeof(struct seccomp_notif_resp) ? sizes.seccomp_notif_resp :
+	    sizeof(struct seccomp_notif_resp);
+	for (size_t i = 0; i < SUPERVISE_WORKERS_FIRST; i++)
+		if ((r = notify_alloc(s, &s->given[i])) < 0)
+			return r;	/* the caller exits */
+	/* The tracer's buffers too: made here, while the child starts,
+	 * not after the launch exec is let go (two mmaps then before its
+	 * exec event was looked at) and never freed (the tracer's end is
+	 * zt-exec's: two munmaps on the way to its exit, profiled). */
+	if ((s->trace_blob = malloc(ARGV_BYTES + 2)) == NULL ||
+	    (s->trace_env = malloc(ENV_BYTES + 1)) == NULL)
 		return -ENOMEM;	/* the caller exits */
 	warm_stack();
 	*out = s;
@@ -312,7 +349,7 @@ int
 supervise_first(struct supervisor *s)
 {
 	struct call c = { .s = s, .fd = s->setup.notify_fd,
-	    .req = s->first_req, .resp = s->first_resp };
+	    .req = s->given[0].req, .resp = s->given[0].resp };
 	struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
 	int r = -1;
 
@@ -334,7 +371,7 @@ supervise_first(struct supervisor *s)
 		}
 		memset(c.resp, 0, sizeof(*c.resp));
 		c.resp->id = c.req->id;
-		answer(&c, dispatch(&c, s->first_buf));
+		answer(&c, dispatch(&c, s->given[0].buf));
 		r = 0;
 		break;
 	}

@@ -64,15 +64,26 @@ struct pin {
 	uint8_t digest[32];
 };
 
+/* A worker's notification, answer and handler's buffer. */
+struct worker_bufs {
+	struct seccomp_notif *req;
+	struct seccomp_notif_resp *resp;
+	char *buf;
+};
+
 struct supervisor {
 	struct supervise_setup setup;
 	pthread_t workers[SUPERVISE_WORKERS];
 	atomic_uint n_workers;		/* made */
 	atomic_uint idle;		/* waiting for a notification */
-	/* The launch exec's notification, answered by supervise_first. */
-	struct seccomp_notif *first_req;
-	struct seccomp_notif_resp *first_resp;
-	char *first_buf;
+	/* The kernel's notification sizes, and the first workers'
+	 * buffers (given[0]: the launch exec's, answered by supervise_first
+	 * before the first worker takes them over). */
+	size_t notif_size, resp_size;
+	struct worker_bufs given[SUPERVISE_WORKERS_FIRST];
+	unsigned n_started;		/* workers started (under lock) */
+	/* The tracer's buffers for a new image's argv and environment. */
+	char *trace_blob, *trace_env;
 	pthread_mutex_t lock;		/* approvals, tasks, pins */
 	pthread_cond_t start;		/* workers wait for the setup */
 	bool started;			/* supervise_start has been called */

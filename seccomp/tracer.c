@@ -83,14 +83,10 @@ supervise_stats(struct supervisor *s, size_t *approvals, size_t *tasks)
 int
 supervise_trace(struct supervisor *s)
 {
-	char *blob = malloc(ARGV_BYTES + 2), *env = malloc(ENV_BYTES + 1);
+	char *blob = s->trace_blob, *env = s->trace_env;
 	int root_status = -1;
 	bool first = true;
 
-	if (blob == NULL || env == NULL) {
-		root_status = -ENOMEM;
-		goto out;
-	}
 	for (;;) {
 		int status, sig, event;
 		pid_t pid;
@@ -189,10 +185,7 @@ supervise_trace(struct supervisor *s)
 			break;
 		}
 	}
-out:
 	if (s->setup.launched != NULL)
 		s->setup.launched();
-	free(blob);
-	free(env);
 	return root_status;
 }

@@ -144,6 +144,9 @@ struct own_digest {
 	uint8_t digest[32];
 };
 
+/* The kernel's features, probed once (check_kernel_start). */
+static void check_kernel_first(void);
+
 struct launch {
 	char grant[33];
 	int64_t expires_ms;		/* CLOCK_BOOTTIME */
@@ -182,6 +185,10 @@ ask_launch(int fd, const char *command, const char *agent,
 	    (r = zt_msg_put_str(req, ZT_F_GRANT, grant)) < 0) ||
 	    (r = zt_client_send(fd, req, -1, LAUNCH_TIMEOUT_MS)) < 0)
 		goto unasked;
+	/* While ztd checks the binary: the kernel's features (about 20
+	 * us of system calls, which the path to the request no longer
+	 * waits for), and our own digest. */
+	check_kernel_first();
 	own->result = zt_digests_get(own->cache, own->fd, own->digest, NULL);
 	if ((r = zt_client_wait_reply(fd, req->request_id, reply,
 	    &out->filter_fd, LAUNCH_TIMEOUT_MS)) < 0) {
@@ -566,7 +573,8 @@ exit_code(int status)
  * (a thread installing a filter with a listener, 0.3-0.55 ms of every
  * launch with its start and join, profiled) is made only when the
  * launch fails, so that a kernel that lacks a feature is still the one
- * reason given (failed).  The others are cheap and probed at the start.
+ * reason given (failed).  The others are cheap, and probed while ztd
+ * checks the launch (ask_launch).
  */
 #define PROBED_FIRST ((ZT_KERNEL_ZTEXEC_NEEDS | ZT_KERNEL_ZTEXEC_WANTS) & \
 	~ZT_KERNEL_SECCOMP)
@@ -583,6 +591,15 @@ check_kernel_start(void)
 {
 	zt_kernel_probe(&kernel_check.k, PROBED_FIRST);
 	kernel_check.known = PROBED_FIRST;
+}
+
+/* Probed on the main thread after its group change (setfsgid is the
+ * calling thread's alone), once, whatever busy answers ask again. */
+static void
+check_kernel_first(void)
+{
+	if (!(kernel_check.known & PROBED_FIRST))
+		check_kernel_start();
 }
 
 static int check_kernel(void);
@@ -749,8 +766,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "zt-exec: cannot set its file-system group\n");
 		return failed(EXIT_FAILED);
 	}
-	/* After the group change, which is the calling thread's alone. */
-	check_kernel_start();
 	if ((code = find_command(argv[optind], command)) != 0)
 		return failed(code);
 
@@ -996,5 +1011,16 @@ main(int argc, char **argv)
 	zt_log(LOG_NOTICE, "agent %s: pid %d ended (status %d); grant %s "
 	    "closed", profile.agent, (int)pid, exit_code(status),
 	    launch.grant);
-	return status < 0 ? EXIT_FAILED : exit_code(status);
+	/*
+	 * Everything is said: the cache hits' records and SESSION_CLOSE
+	 * handed to ztd (ztconn_stop), the end logged.  The status goes to
+	 * the parent at once: exit_group, with no exit handlers or library
+	 * destructors run (zt-exec registers none that matter: OpenSSL is
+	 * initialised without its atexit clean-up, lazylib.c), the threads
+	 * killed where they wait, and the rest of the agent's tree killed
+	 * by the kernel as the tracer goes (PTRACE_O_EXITKILL) and by ztd
+	 * when this connection closes, as on any exit.
+	 */
+	fflush(NULL);
+	_exit(status < 0 ? EXIT_FAILED : exit_code(status));
 }

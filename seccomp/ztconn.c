@@ -419,6 +419,12 @@ reader_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&z->lock);
+	/* Stopped: zt-exec's exit comes next (ztconn_stop) and kills this
+	 * thread where it waits.  Not ended here: a thread's own end
+	 * (glibc gives its stack back with madvise, then the exit) is CPU
+	 * on the way to that exit (profiled with the workers, 2b50d0b). */
+	for (;;)
+		pause();
 	return NULL;
 }
 
