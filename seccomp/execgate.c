@@ -82,6 +82,22 @@ deny_exec(const struct supervisor *s, const char *object, const char *reason)
 	    zt_escape(reason_esc, sizeof(reason_esc), reason, strlen(reason)));
 }
 
+/* 0, or -EACCES (logged) when the walk of PATH (execpath_replaceable:
+ * R, and WHY, WHY_SIZE bytes, when R > 0) found that the agent's account
+ * could replace the command, or could not tell; shown as OBJECT. */
+static int
+replaceable_verdict(const struct supervisor *s, int r, const char *path,
+    char *why, size_t why_size, const char *object)
+{
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		snprintf(why, why_size, "the path %.200s could not be checked "
+		    "for who may replace it: %s", path, strerror(-r));
+	deny_exec(s, object, why);
+	return -EACCES;
+}
+
 /* 0, or -EACCES (logged) when the agent's account could replace the
  * command at PATH (execpath_replaceable), shown as OBJECT. */
 static int
@@ -90,15 +106,9 @@ refuse_replaceable(const struct call *c, int root, int dirfd,
 {
 	char why[320];
 	int r = execpath_replaceable((pid_t)c->req->pid, root, dirfd, path,
-	    why, sizeof(why));
+	    why, sizeof(why), NULL);
 
-	if (r == 0)
-		return 0;
-	if (r < 0)
-		snprintf(why, sizeof(why), "the path %s could not be checked "
-		    "for who may replace it: %s", path, strerror(-r));
-	deny_exec(c->s, object, why);
-	return -EACCES;
+	return replaceable_verdict(c->s, r, path, why, sizeof(why), object);
 }
 
 /* The reason an environment holding NAME (LEN bytes) is refused. */
@@ -466,7 +476,10 @@ on_exec(const struct call *c, bool at, char *blob)
 	int flags = at ? (int)a[4] : 0, dirfd = -1, fd = -1, exe = -1, r;
 	int env_refused, root = s->root;
 	char path[PATH_MAX], canon[PATH_MAX], script_canon[PATH_MAX];
-	char env_why[256];
+	char env_why[256], walk_why[320];
+	const char *named;
+	struct execpath_end end;
+	int walked;
 	size_t blob_len, argc, first_len;
 	struct zt_shebang sb;
 	uint8_t digest[32], exe_digest[32];
@@ -533,7 +546,30 @@ on_exec(const struct call *c, bool at, char *blob)
 		    -errno : -EACCES;
 		goto out;
 	}
-	if (exe_look(fd, &st) < 0 || fd_path(fd, canon, sizeof(canon)) < 0) {
+	if (exe_look(fd, &st) < 0) {
+		r = -EACCES;
+		goto out;
+	}
+	/* Who may replace the command, walked from the file as named (a
+	 * descriptor's by where it is now); the verdict is given after the
+	 * decision, as the deny it may be.  The walk resolves the path as
+	 * the open did, so where it found this very file (its dev and
+	 * inode, no writer but root on the way: else the verdict denies)
+	 * is the file's canonical path, without the kernel's d_path of our
+	 * descriptor (a readlink of /proc/self/fd, 5 us per exec). */
+	named = at && path[0] == '\0' ? canon : path;
+	if (named == canon && fd_path(fd, canon, sizeof(canon)) < 0) {
+		r = -EACCES;
+		goto out;
+	}
+	walked = execpath_replaceable((pid_t)c->req->pid, root, dirfd, named,
+	    walk_why, sizeof(walk_why), &end);
+	if (named == canon)
+		;
+	else if (walked == 0 && end.reached && end.dev == st.dev &&
+	    end.ino == st.ino)
+		memcpy(canon, end.path, strlen(end.path) + 1);
+	else if (fd_path(fd, canon, sizeof(canon)) < 0) {
 		r = -EACCES;
 		goto out;
 	}
@@ -584,9 +620,8 @@ on_exec(const struct call *c, bool at, char *blob)
 		r = -EACCES;
 		goto out;
 	}
-	/* The file as named (a descriptor's by where it is now). */
-	if ((r = refuse_replaceable(c, root, dirfd, at && path[0] == '\0' ?
-	    canon : path, canon)) < 0)
+	if ((r = replaceable_verdict(s, walked, named, walk_why,
+	    sizeof(walk_why), canon)) < 0)
 		goto out;
 	if ((r = zt_shebang_read(fd, &sb)) < 0) {
 		r = r == -ENAMETOOLONG ? -ENOEXEC : r;	/* as the kernel */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -174,7 +175,7 @@ prefix_up(char *prefix, size_t *len)
  */
 int
 execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
-    char *why, size_t size)
+    char *why, size_t size, struct execpath_end *end)
 {
 	char where[64], rest[PATH_MAX * 2], target[PATH_MAX];
 	char prefix[PATH_MAX] = "";
@@ -183,6 +184,8 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 	size_t at = 0, plen = 0;
 	uid_t uid = getuid();
 
+	if (end != NULL)
+		end->reached = false;
 	if (root < 0 || look(root, "", &st) < 0) {
 		r = -EACCES;
 		goto out;
@@ -296,6 +299,15 @@ execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
 		if (rest[at] != '\0') {
 			r = -ENOTDIR;
 			goto out;
+		}
+		/* The prefix is the canonical path walked to: every
+		 * symlink resolved, each ".." one of a directory walked. */
+		if (end != NULL && (size_t)snprintf(end->path,
+		    sizeof(end->path), "/%s", prefix) < sizeof(end->path)) {
+			end->dev = makedev(st.stx.stx_dev_major,
+			    st.stx.stx_dev_minor);
+			end->ino = (ino_t)st.stx.stx_ino;
+			end->reached = true;
 		}
 		if (replaceable(root, prefix, &st, false, uid)) {
 			snprintf(why, size, "the agent's account can write "

@@ -201,14 +201,25 @@ int64_t netcall_socket(const struct call *c);
  * -errno or the call's result. */
 int64_t filecall_dispatch(const struct call *c);
 
+/* Where execpath_replaceable's walk found the file: the canonical path
+ * it walked to (absolute, every symlink resolved, in the root walked
+ * from) and the identity statx saw there. */
+struct execpath_end {
+	bool reached;			/* false: the rest is unset */
+	dev_t dev;
+	ino_t ino;
+	char path[PATH_MAX];
+};
+
 /* execpath.c: could the agent's account replace the command at PATH, as
  * task PID resolves it (absolute in its root, ROOT: the supervisor's root,
  * open O_PATH; relative to DIRFD, ours, or else its cwd)?  Every
  * directory walked, symlinks' included (at most 40 of them), and the file
  * itself are checked.  1 with WHY (SIZE bytes) when it could, 0 when not,
- * or -errno when the walk failed. */
+ * or -errno when the walk failed.  END (or NULL): where the walk found
+ * the file, when it got that far. */
 int execpath_replaceable(pid_t pid, int root, int dirfd, const char *path,
-    char *why, size_t size);
+    char *why, size_t size, struct execpath_end *end);
 
 /* execgate.c */
 /* execve/execveat: CONTINUE when approved (verified at the exec event),
