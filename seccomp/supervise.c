@@ -297,6 +297,12 @@ worker_main(void *arg)
 			break;
 		}
 	}
+	/* Retired: its buffers (given ones too: supervise_first is done
+	 * with given[0] before any worker starts) are no one else's. */
+	free(req);
+	free(resp);
+	free(buf);
+	return NULL;
 }
 
 /* ztd changed something: no exec approval made before it holds. */
