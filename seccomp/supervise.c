@@ -281,28 +281,8 @@ worker_main(void *arg)
 		resp->id = req->id;
 		r = dispatch(&c, buf);
 		answer(&c, r);
-		/*
-		 * Idle already as many as the first ones: this one, made in a
-		 * burst of concurrent calls, retires.  Each idle worker waits
-		 * in SECCOMP_IOCTL_NOTIF_RECV, a non-exclusive wait (Linux
-		 * 6.6+ recv_wait_event) that every notification wakes, on the
-		 * agent's CPU (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP): kept, up
-		 * to SUPERVISE_WORKERS of them would all wake for every call,
-		 * all but one to sleep again ahead of the agent.
-		 */
-		if (atomic_fetch_add(&s->idle, 1) >= SUPERVISE_WORKERS_FIRST) {
-			atomic_fetch_sub(&s->idle, 1);
-			atomic_fetch_sub(&s->n_workers, 1);
-			pthread_detach(pthread_self());
-			break;
-		}
+		atomic_fetch_add(&s->idle, 1);
 	}
-	/* Retired: its buffers (given ones too: supervise_first is done
-	 * with given[0] before any worker starts) are no one else's. */
-	free(req);
-	free(resp);
-	free(buf);
-	return NULL;
 }
 
 /* ztd changed something: no exec approval made before it holds. */

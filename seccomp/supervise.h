@@ -15,8 +15,7 @@
 
 #define SUPERVISE_WORKERS 8		/* at most */
 #define SUPERVISE_WORKERS_FIRST 2	/* made after the launch exec;
-					 * more when every one is busy,
-					 * retired when as many are idle */
+					 * more when every one is busy */
 #define SUPERVISE_DIGESTS 64		/* files whose digest is cached */
 
 struct supervisor;
@@ -81,8 +80,7 @@ int supervise_start(struct supervisor *s,
  * the workers that answer the rest concurrently: SUPERVISE_WORKERS_FIRST
  * of them, and a worker that takes the last idle one's place makes
  * another, up to SUPERVISE_WORKERS (one slow connect never holds the
- * others); a worker done with a call while SUPERVISE_WORKERS_FIRST
- * others are idle ends (every idle worker wakes for every call).  Threads inherit the caller's signal mask and file-system
+ * others).  Threads inherit the caller's signal mask and file-system
  * group.  Returns 0, or -1 when no notification came (the agent died
  * first: the tracer then finds it gone).
  */
