@@ -39,6 +39,10 @@ struct etcd {
 	char *ca_pem, *cert_pem, *key_pem, *user, *password;
 	long timeout_ms;
 	char *token;			/* etcd auth's, NULL until logged in */
+	/* The one-shot requests' handle, kept so that its connections are
+	 * too: a login, a read and a write are one TLS handshake per
+	 * member, not three.  NULL after a request that failed. */
+	CURL *easy;
 	CURLM *multi;
 	struct watch watches[ETCD_WATCHES_MAX];
 	size_t n_watches;
@@ -491,6 +495,8 @@ etcd_free(struct etcd *e)
 	if (e == NULL)
 		return;
 	etcd_watch_close_all(e);
+	if (e->easy != NULL)
+		curl_easy_cleanup(e->easy);
 	if (e->multi != NULL)
 		curl_multi_cleanup(e->multi);
 	for (size_t i = 0; i < e->n_endpoints; i++)
@@ -563,14 +569,16 @@ headers(const struct etcd *e)
 /* An easy handle for POST ENDPOINT PATH with BODY, answers into IN. */
 static CURL *
 make_easy(const struct etcd *e, size_t endpoint, const char *path,
-    const char *body, struct buffer *in, struct curl_slist *h, bool stream)
+    const char *body, struct buffer *in, struct curl_slist *h, bool stream,
+    CURL *reuse)
 {
 	char url[URL_MAX];
 	struct curl_blob blob;
 	CURL *c;
 
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", e->endpoints[endpoint],
-	    path) >= sizeof(url) || (c = curl_easy_init()) == NULL)
+	    path) >= sizeof(url) || (c = reuse != NULL ? reuse :
+	    curl_easy_init()) == NULL)
 		return NULL;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -624,15 +632,22 @@ post_one(struct etcd *e, size_t endpoint, const char *path, const char *body,
 	in->overflow = false;
 	in->max = ETCD_REPLY_MAX;
 	if (h == NULL || (c = make_easy(e, endpoint, path, body, in, h,
-	    false)) == NULL) {
+	    false, e->easy)) == NULL) {
 		curl_slist_free_all(h);
 		return -ENOMEM;
 	}
+	e->easy = c;
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
+	/* The handle keeps its connections for the next request, but none
+	 * of this one's pointers (the headers and the body are freed). */
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK) {
+		/* A fresh handle, and fresh connections, next time. */
+		curl_easy_cleanup(c);
+		e->easy = NULL;
 		snprintf(why, ETCD_WHY_MAX, "%s: %s", e->endpoints[endpoint],
 		    in->overflow ? "answer too large" : curl_easy_strerror(rc));
 		return -EHOSTUNREACH;
@@ -896,7 +911,7 @@ etcd_watch_open(struct etcd *e, const char *key, const char *range_end,
 		e->watch_headers = headers(e);
 	if (w->request == NULL || e->watch_headers == NULL ||
 	    (w->easy = make_easy(e, e->current, "/v3/watch", w->request,
-	    &w->in, e->watch_headers, true)) == NULL ||
+	    &w->in, e->watch_headers, true, NULL)) == NULL ||
 	    curl_multi_add_handle(e->multi, w->easy) != CURLM_OK) {
 		if (w->easy != NULL)
 			curl_easy_cleanup(w->easy);
