@@ -564,14 +564,14 @@ on_exec(const struct call *c, bool at, char *blob)
 	}
 	walked = execpath_replaceable((pid_t)c->req->pid, root, dirfd, named,
 	    walk_why, sizeof(walk_why), &end);
-	if (named == canon)
-		;
-	else if (walked == 0 && end.reached && end.dev == st.dev &&
-	    end.ino == st.ino)
-		memcpy(canon, end.path, strlen(end.path) + 1);
-	else if (fd_path(fd, canon, sizeof(canon)) < 0) {
-		r = -EACCES;
-		goto out;
+	if (named != canon) {
+		if (walked == 0 && end.reached && end.dev == st.dev &&
+		    end.ino == st.ino)
+			memcpy(canon, end.path, strlen(end.path) + 1);
+		else if (fd_path(fd, canon, sizeof(canon)) < 0) {
+			r = -EACCES;
+			goto out;
+		}
 	}
 	if (env_refused) {
 		deny_exec(s, canon, env_why);
