@@ -812,8 +812,12 @@ add_conditional(struct filter *f, const struct profile *p, char *error)
 		    SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag))) < 0)
 			return fail(error, "rule", "clone", r);
 	}
-	/* socket: the families the network rules need, unix always. */
-	families[n_families++] = AF_UNIX;
+	/* socket: the families the network rules need.  Unix only with a
+	 * unix rule (or in learn mode): without one no connect or send of
+	 * it could be allowed, and socketpair() stays.  glibc's nscd probes
+	 * then fail at socket(), not in a notification each. */
+	if (p->unix_)
+		families[n_families++] = AF_UNIX;
 	if (p->inet || p->inet6) {
 		families[n_families++] = AF_INET;
 		families[n_families++] = AF_INET6;

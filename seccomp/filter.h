@@ -91,8 +91,9 @@ int filter_load_bpf(const struct sock_filter *prog, size_t n, char *error);
  *     the like, module and kexec loading, ioctl TIOCSTI, prlimit64,
  *     setpriority and sched_set* aimed at another process, clone with
  *     namespace flags or CLONE_UNTRACED);
- *   - socket(): only the families P needs (unix always; netlink route
- *     with inet); others ENOSYS like any syscall not allowed;
+ *   - socket(): only the families P needs (unix with a unix rule or in
+ *     learn mode, socketpair() always; netlink route with inet); others
+ *     ENOSYS like any syscall not allowed;
  *   - ALLOW: an allowlist of ordinary syscalls;
  *   - everything else, clone3 and numbers libseccomp does not know
  *     included: ENOSYS.

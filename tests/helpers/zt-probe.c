@@ -16,6 +16,7 @@
  *   listen ADDR PORT|- SECONDS         fastopen ADDR PORT TEXT
  *   sendto-proto PROTOCOL ADDR PORT TEXT   recvfd PATH TEXT
  *   unix PATH | unix-seqpacket PATH    exec PATH [ARGS...]
+ *   socketpair                        (a unix stream pair carries a byte)
  *   loop-exec PATH INTERVAL_MS COUNT   open PATH r|w
  *   map-exec FILE SRC GOFILE [first-page]   (exec FILE, rewrite it through a
  *                                     mapping, exec it again)
@@ -1002,6 +1003,24 @@ cmd_unix(int argc, char **argv)
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		return fail(errno);
 	printf("ok fd=%d\n", fd);
+	return 0;
+}
+
+/* socketpair: a unix stream pair that carries one byte. */
+static int
+cmd_socketpair(int argc, char **argv)
+{
+	int sv[2];
+	char c = 0;
+
+	(void)argv;
+	if (argc != 1)
+		return usage("socketpair");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return fail(errno);
+	if (write(sv[0], "x", 1) != 1 || read(sv[1], &c, 1) != 1 || c != 'x')
+		return fail(EIO);
+	printf("ok\n");
 	return 0;
 }
 
@@ -2843,6 +2862,7 @@ static const struct command {
 	{ "recvfd", cmd_recvfd },
 	{ "unix", cmd_unix },
 	{ "unix-seqpacket", cmd_unix },
+	{ "socketpair", cmd_socketpair },
 	{ "exec", cmd_exec },
 	{ "exec-env", cmd_exec_env },
 	{ "exec-env-after", cmd_exec_env },

@@ -66,6 +66,8 @@ enum {
 #define P_ALL (P_BARE | P_FILES | P_INET | P_LISTS)
 #define P_NOINET (P_ALL & ~P_INET)
 #define P_PLAIN (P_ALL & ~P_LISTS)	/* no deny or gate list */
+#define P_UNIX (P_FILES | P_INET)	/* with a unix rule */
+#define P_NOUNIX (P_ALL & ~P_UNIX)
 
 static const char *const lists_deny[] = {
 	"chmod", "mount", "connect", "listen",
@@ -96,7 +98,8 @@ profile_make(unsigned bit)
 	snprintf(p->agent, sizeof(p->agent), "sim-%u", bit);
 	snprintf(p->binary, sizeof(p->binary), "/usr/bin/true");
 	p->decision_ttl = 60;
-	p->unix_ = true;
+	/* A unix rule in two profiles of the four. */
+	p->unix_ = (bit & P_UNIX) != 0;
 	switch (bit) {
 	case P_FILES:
 		p->files_given = true;
@@ -313,8 +316,14 @@ static const struct row rows[] = {
 	ROW(P_ALL, "clone", EPERM_, .args = { 0x80 /* CLONE_NEWTIME */ }),
 	ROW(P_ALL, "clone", EPERM_, .args = { HIGH_BITS | CLONE_NEWUSER }),
 	ROW(P_ALL, "clone3", ENOSYS_),
-	/* socket: unix always, inet and netlink route with inet. */
-	ROW(P_ALL, "socket", ALLOW, .args = { AF_UNIX, SOCK_STREAM }),
+	/* socket: unix with a unix rule, inet and netlink route with
+	 * inet. */
+	ROW(P_UNIX, "socket", ALLOW, .args = { AF_UNIX, SOCK_STREAM }),
+	ROW(P_NOUNIX, "socket", ENOSYS_, .args = { AF_UNIX, SOCK_STREAM }),
+	ROW(P_NOUNIX, "socket", ENOSYS_, .args = { AF_UNIX, SOCK_STREAM |
+	    SOCK_CLOEXEC | SOCK_NONBLOCK }),
+	ROW(P_NOUNIX, "socket", ENOSYS_, .args = { AF_UNIX, SOCK_SEQPACKET }),
+	ROW(P_ALL, "socketpair", ALLOW, .args = { AF_UNIX, SOCK_STREAM }),
 	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, SOCK_STREAM }),
 	/* An inet datagram socket: made by the supervisor, deaf. */
 	ROW(P_INET, "socket", NOTIFY, .args = { AF_INET6, SOCK_DGRAM }),
@@ -329,7 +338,8 @@ static const struct row rows[] = {
 	ROW(P_INET, "socket", ALLOW, .args = { AF_INET6, SOCK_SEQPACKET }),
 	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, SOCK_PACKET }),
 	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, 15 }),
-	ROW(P_ALL, "socket", ALLOW, .args = { AF_UNIX, SOCK_DGRAM }),
+	ROW(P_UNIX, "socket", ALLOW, .args = { AF_UNIX, SOCK_DGRAM }),
+	ROW(P_NOUNIX, "socket", ENOSYS_, .args = { AF_UNIX, SOCK_DGRAM }),
 	ROW(P_NOINET, "socket", ENOSYS_, .args = { AF_INET, SOCK_STREAM }),
 	ROW(P_NOINET, "socket", ENOSYS_, .args = { AF_INET6, SOCK_DGRAM }),
 	ROW(P_INET, "socket", ALLOW,
