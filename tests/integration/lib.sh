@@ -412,6 +412,14 @@ agent_run() {
 	rc=$?
 }
 
+# as_user USER COMMAND...: COMMAND as USER (its uid, primary group, no
+# supplementary groups); only in a subshell, since it execs.
+as_user() {
+	local u=$1
+	shift
+	exec setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups -- "$@"
+}
+
 # filters_sent AGENT ACCOUNT: ztd ($work/syslog.out, start_logsink) launched
 # AGENT as ACCOUNT and sent every launch its compiled filter.
 filters_sent() {

@@ -95,11 +95,6 @@ check "ztd still serves ztctl after the garbage" quiet "$ZTCTL" --socket "$sock"
 # Root is outside every limit; any other uid holds at most
 # max_clients_per_uid connections, and all of them at most max_clients
 # (TESTING.md 26).
-as_user() { # USER COMMAND...: only in a subshell (it execs)
-	local u=$1
-	shift
-	exec setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups -- "$@"
-}
 hold_as() { # USER N NAME: USER holds N connections; sets hold_pid
 	: >"$work/$3.out"
 	(as_user "$1" "$TESTTOOL" hold "$sock" "$2") >"$work/$3.out" &

@@ -36,11 +36,6 @@ if ! command -v pamtester >/dev/null || [ -z "$wrapper" ] ||
 fi
 case "$module" in /*) ;; *) module=$PWD/$module ;; esac
 
-as_user() { # USER COMMAND...: only in a subshell (it execs)
-	local u=$1
-	shift
-	exec setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups -- "$@"
-}
 start_ztd() { # CONFIG [PREFIX...]
 	local conf=$1
 	shift
