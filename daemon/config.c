@@ -587,7 +587,7 @@ check_absolute(const char *s)
 
 static const char *const ztd_keys[] = {
 	"socket", "state_dir", "max_clients", "max_clients_per_uid",
-	"supervisor_group", "agent_group", "idle_timeout", "trust_domain",
+	"max_supervisors_per_uid", "supervisor_group", "agent_group", "idle_timeout", "trust_domain",
 	"cert_lifetime",
 	"audit", "cache", "dns", NULL,
 };
@@ -649,6 +649,8 @@ parse_ztd(struct parser *p, const config_setting_t *root)
 	    &c->max_clients)) < 0 ||
 	    (r = get_uint(p, g, "max_clients_per_uid", 1, 65536,
 	    &c->max_clients_per_uid)) < 0 ||
+	    (r = get_uint(p, g, "max_supervisors_per_uid", 1, 65536,
+	    &c->max_supervisors_per_uid)) < 0 ||
 	    (r = get_string(p, g, "supervisor_group", false,
 	    &c->supervisor_group)) < 0 ||
 	    (r = get_string(p, g, "agent_group", false,
@@ -1897,6 +1899,7 @@ set_defaults(struct ztd_config *c)
 	c->state_dir = xstrdup("/var/lib/zt");
 	c->max_clients = 1024;
 	c->max_clients_per_uid = 8;
+	c->max_supervisors_per_uid = 256;
 	c->supervisor_group = xstrdup("zt-exec");
 	c->agent_group = xstrdup("zt-agents");
 	c->idle_timeout = 30;

@@ -298,6 +298,10 @@ grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 	 * rate: the count never goes with the grant. */
 	decide_write_held(ztd, g);
 	grantset_remove(&ztd->grants, g);
+	if (g->launch_slot) {
+		server_launch_give(ztd, g->uid);
+		g->launch_slot = false;
+	}
 	keep_ended(ztd, g);
 	server_push_event(ztd, g->supervisor_pid, ZT_EVENT_GRANT_ENDED, g->id,
 	    why);

@@ -47,6 +47,9 @@ struct grant {
 	/* In ztd->holding while its deny_limit holds denies (decide.c). */
 	struct grant *holding_next, *holding_prev;
 	bool holding;
+	/* It holds one of its uid's max_supervisors_per_uid launches
+	 * (server_launch_take), given back when it ends. */
+	bool launch_slot;
 };
 
 /*

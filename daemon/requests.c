@@ -917,6 +917,7 @@ answer_launch(struct request *rq)
 	char account[33], why[IDENTITY_REASON_MAX];
 	uint8_t digest[32];
 	struct grant *parent = NULL, *g = NULL;
+	unsigned held = 0;
 	int r;
 
 	zt_msg_get_str(request, ZT_F_OBJECT, &command);
@@ -968,18 +969,37 @@ answer_launch(struct request *rq)
 		goto denied;
 	}
 	s.identity_proven = true;
+	/* Before the decision (which audits an allow): a uid at its
+	 * max_supervisors_per_uid is busy, as a full pool is, and zt-exec
+	 * asks again for a while. */
+	if (!server_launch_room(ztd, c->uid, &held)) {
+		char busy[256];
+
+		snprintf(busy, sizeof(busy), "agent %s account %s "
+		    "supervises %u grants already (max_supervisors_per_uid "
+		    "%u)", s.agent->name, account, held,
+		    ztd->config->max_supervisors_per_uid);
+		server_log_refusal(ztd, "launch", c->uid, c->pid, busy);
+		return ZT_E_BUSY;
+	}
 	decide(ztd, rq->resume_ticket, &s, ACTION_SESSION, service, false,
 	    &d);
 	if (d.wait_ticket != 0)
 		return wait_for_attestation(rq, d.wait_ticket);
 	if (d.decision != DECISION_ALLOW)
 		return put_decision(reply, request->request_id, &d, NULL);
+	/* Room was checked in this same turn: nothing launched since.
+	 * Taken before the grant is made, which moves the connection out
+	 * of the uid's pending count (and would let its slot go). */
+	server_launch_take(ztd, c->uid);
 	if ((r = grant_create(ztd, s.agent, account, s.uid, service, c->pid,
 	    c->pidfd, &g)) < 0) {
+		server_launch_give(ztd, c->uid);
 		snprintf(d.reason, sizeof(d.reason), "no grant: %s",
 		    zt_strerror(r));
 		goto denied;
 	}
+	g->launch_slot = true;
 	if (parent != NULL)
 		grant_set_parent(ztd, g, parent);
 	zt_log(LOG_NOTICE, "grant %s: agent %s account %s launched by "

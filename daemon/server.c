@@ -328,6 +328,7 @@ uid_slot(struct server *s, uid_t uid, bool add)
 	u->uid = uid;
 	u->count = 0;
 	u->pending = 0;
+	u->launched = 0;
 	return u;
 }
 
@@ -343,7 +344,39 @@ release_uid(struct server *s, const struct client *c)
 		u->pending--;
 	else
 		u->count--;
-	if (u->count == 0 && u->pending == 0)
+	if (u->count == 0 && u->pending == 0 && u->launched == 0)
+		*u = s->uids[--s->n_uids];
+}
+
+bool
+server_launch_room(struct ztd *ztd, uid_t uid, unsigned *held)
+{
+	/* Made here, so that server_launch_take cannot fail. */
+	struct uid_count *u = uid_slot(&ztd->server, uid, true);
+
+	*held = u != NULL ? u->launched : 0;
+	return u != NULL && u->launched < ztd->config->max_supervisors_per_uid;
+}
+
+void
+server_launch_take(struct ztd *ztd, uid_t uid)
+{
+	struct uid_count *u = uid_slot(&ztd->server, uid, false);
+
+	if (u != NULL)
+		u->launched++;
+}
+
+void
+server_launch_give(struct ztd *ztd, uid_t uid)
+{
+	struct server *s = &ztd->server;
+	struct uid_count *u = uid_slot(s, uid, false);
+
+	if (u == NULL || u->launched == 0)
+		return;
+	u->launched--;
+	if (u->count == 0 && u->pending == 0 && u->launched == 0)
 		*u = s->uids[--s->n_uids];
 }
 
@@ -472,20 +505,20 @@ refuse(int fd, int code, const char *why)
 	close(fd);
 }
 
-/* Log a refused connection; at most one line a second, the rest
- * counted in the next (a local user must not flood the log). */
-static void
-log_refusal(struct server *s, const struct ucred *cred, const char *why)
+void
+server_log_refusal(struct ztd *ztd, const char *what, uid_t uid, pid_t pid,
+    const char *why)
 {
+	struct server *s = &ztd->server;
 	int64_t now = zt_monotonic_ms();
 
 	if (now - s->refusal_logged_ms < 1000) {
 		s->refusals_unlogged++;
 		return;
 	}
-	zt_log(LOG_WARNING, "connection of uid %u pid %d refused: %s"
-	    " (%llu more refused since the last such line)",
-	    (unsigned)cred->uid, (int)cred->pid, why,
+	zt_log(LOG_WARNING, "%s of uid %u pid %d refused: %s"
+	    " (%llu more refused since the last such line)", what,
+	    (unsigned)uid, (int)pid, why,
 	    (unsigned long long)s->refusals_unlogged);
 	s->refusal_logged_ms = now;
 	s->refusals_unlogged = 0;
@@ -540,7 +573,7 @@ add_client(struct ztd *ztd, int fd)
 	    uid_slot(s, cred.uid, true) == NULL)) {
 		why = why != NULL ? why : "out of memory";
 		s->refused++;
-		log_refusal(s, &cred, why);
+		server_log_refusal(ztd, "connection", cred.uid, cred.pid, why);
 		refuse(fd, ZT_E_BUSY, why);
 		return;
 	}
@@ -611,7 +644,8 @@ server_accept(struct ztd *ztd)
 			if (fd >= 0) {
 				getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
 				    &len);
-				log_refusal(s, &cred, "out of descriptors");
+				server_log_refusal(ztd, "connection", cred.uid,
+				    cred.pid, "out of descriptors");
 				refuse(fd, ZT_E_BUSY, "out of descriptors");
 			}
 			s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

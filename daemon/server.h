@@ -77,11 +77,14 @@ struct client {
 };
 
 /* A uid's connections that count against max_clients_per_uid: COUNT of
- * class CLIENT_OTHER, PENDING of supervisors that supervise no grant. */
+ * class CLIENT_OTHER, PENDING of supervisors that supervise no grant;
+ * and LAUNCHED, its live grants from LAUNCH, against
+ * max_supervisors_per_uid. */
 struct uid_count {
 	uid_t uid;
 	unsigned count;
 	unsigned pending;
+	unsigned launched;
 };
 
 struct server {
@@ -183,6 +186,25 @@ void server_drain_pid(struct ztd *ztd, pid_t pid);
  * count of pending supervisors (they are the supervisors' pool's alone).
  */
 void server_supervisor_granted(struct ztd *ztd, pid_t pid);
+
+/*
+ * Launches by uid.  Any account of an agent may run zt-exec as often as
+ * it likes, and each granted zt-exec holds a place in the supervisors'
+ * pool (max_clients): one account must not fill it and lock the other
+ * agents' launches out.  server_launch_room: may UID launch one more
+ * (the number it holds into *HELD)?  False too when its count cannot be
+ * kept.  Once it said yes, server_launch_take, in the same turn of the
+ * loop, takes the slot; server_launch_give gives it back.
+ */
+bool server_launch_room(struct ztd *ztd, uid_t uid, unsigned *held);
+
+/* Log WHAT ("connection", "launch") of UID and PID refused, WHY; at most
+ * one line a second, the rest counted in the next (a local user must
+ * not flood the log). */
+void server_log_refusal(struct ztd *ztd, const char *what, uid_t uid,
+    pid_t pid, const char *why);
+void server_launch_take(struct ztd *ztd, uid_t uid);
+void server_launch_give(struct ztd *ztd, uid_t uid);
 
 /*
  * Send an event (request id 0) to every client whose peer is process PID

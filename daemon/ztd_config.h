@@ -165,6 +165,7 @@ struct ztd_config {
 	char *state_dir;
 	unsigned max_clients;		/* supervisors; and all other uids */
 	unsigned max_clients_per_uid;	/* one uid but root and supervisors */
+	unsigned max_supervisors_per_uid; /* live launches of one uid */
 	char *supervisor_group;		/* "": none */
 	char *agent_group;		/* "": no check; else every agent's
 					 * account must be in it */

@@ -301,6 +301,48 @@ EOF2
 	    "$work/seventh.err"
 	stop_ztd
 	check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
+
+	# Granted supervisors leave their uid's pending count, but hold
+	# places in the pool: one agent account's launches stop at
+	# max_supervisors_per_uid, so that it cannot fill the pool and
+	# lock the other agents' launches out.
+	sed -i 's/max_clients_per_uid = 2;/max_clients_per_uid = 2; max_supervisors_per_uid = 2;/' \
+	    "$work/ztd.conf"
+	check "ztd starts (max_supervisors_per_uid 2)" start_ztd "$work/ztd.conf"
+	daemon_uid=$(id -u daemon)
+	seen=$(sink_lines)
+	for i in 1 2; do
+		(as_user daemon "$ZTEXEC" --socket "$sock" \
+		    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 600 \
+		    </dev/null >/dev/null 2>&1) &
+		eval "held$i=\$!"
+		track $!
+	done
+	launched_n() { # N: ztd logged N launches of daemon
+		[ "$(synced tail -n +"$((seen + 1))" "$work/syslog.out" |
+		    grep -cE 'grant [0-9a-f]+: agent svc account daemon launched')" -eq "$1" ]
+	}
+	check "two launches of daemon's agent run" wait_for launched_n 2
+	out=$(as_user daemon "$ZTEXEC" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 2>&1)
+	rc=$?
+	check "a third, asked again for 10 s while both run, fails: 125, daemon busy ($rc: $out)" \
+	    sh -c '[ "$1" -eq 125 ] && printf "%s" "$2" | grep -q "busy for 10 s"' \
+	    _ "$rc" "$out"
+	check "ztd logged why: the uid supervises 2 grants already" logged_since "$seen" \
+	    "launch of uid $daemon_uid pid [0-9]+ refused: agent svc account daemon supervises 2 grants already \\(max_supervisors_per_uid 2\\)"
+	check "and no third grant was made" \
+	    launched_n 2
+	stop_pid "$held1"
+	out=$(as_user daemon "$ZTEXEC" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 2>&1)
+	rc=$?
+	check "once one of the two ended, a launch runs again (exit $rc: $out)" \
+	    test "$rc" -eq 0
+	check "ztd logged that launch" wait_for launched_n 3
+	stop_pid "$held2"
+	stop_ztd
+	check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
 else
 	skip "the supervisors' pool (needs seccomp user notification and a group)"
 fi
