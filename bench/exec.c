@@ -520,6 +520,16 @@ tracer_main(int argc, char **argv)
  *   at a task's exit, execgate_drop) goes: an approval for a task that
  *   dies before its event must be dropped by the notification's id or a
  *   pidfd instead.
+ *
+ * Measured (2-core Firecracker VM, cpuidle haltpoll with
+ * guest_halt_poll_ns=0; medians of 8 runs at load 0.6-2.2): bare 634 us,
+ * minimal tracer 1.31x, lazy 1.13x, lazy with the statx 1.16x, zt-exec
+ * 1.55x (1.18x the minimal tracer); 12 context switches per exec under
+ * the minimal tracer, 6 under the lazy one, 2 bare.  With the other vCPU
+ * kept from halting (a nice 19 spinner) the minimal tracer is 1.10x and
+ * the lazy one 1.07x: what lazy attachment saves is mostly the wake-ups
+ * of a halted vCPU.  A statx of a new process's /proc/PID/exe costs
+ * about 20 us (its /proc entry made), against 3 us for a known one.
  */
 struct lazy {
 	int fd;
