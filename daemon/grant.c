@@ -298,6 +298,9 @@ grant_end(struct ztd *ztd, struct grant *g, const char *why, bool kill)
 	 * rate: the count never goes with the grant. */
 	decide_write_held(ztd, g);
 	grantset_remove(&ztd->grants, g);
+	/* Its zt-exec may run on: counted as pending before its launch is
+	 * given back, so that the uid's slot stays. */
+	server_supervisor_ungranted(ztd, g->supervisor_pid);
 	if (g->launch_slot) {
 		server_launch_give(ztd, g->uid);
 		g->launch_slot = false;

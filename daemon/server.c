@@ -470,6 +470,33 @@ close_client(struct server *s, struct client *c)
 }
 
 void
+server_supervisor_ungranted(struct ztd *ztd, pid_t pid)
+{
+	struct server *s = &ztd->server;
+
+	if (grant_supervised_by(ztd, pid))
+		return;
+	for (struct client *c = s->head, *after; c != NULL; c = after) {
+		struct uid_count *u;
+
+		after = c->next;
+		if (c->pid != pid || c->class != CLIENT_SUPERVISOR ||
+		    c->pending || c->watch.dead)
+			continue;
+		/* Its place counted, or not kept: every error a deny. */
+		if ((u = uid_slot(s, c->uid, true)) == NULL) {
+			zt_log(LOG_WARNING, "uid %u pid %d: out of memory to "
+			    "count a supervisor whose grant ended: closed",
+			    (unsigned)c->uid, (int)c->pid);
+			close_client(s, c);
+			continue;
+		}
+		u->pending++;
+		c->pending = true;
+	}
+}
+
+void
 server_close(struct server *s, const char *socket_path)
 {
 	while (s->head != NULL)

@@ -77,7 +77,8 @@ struct client {
 };
 
 /* A uid's connections that count against max_clients_per_uid: COUNT of
- * class CLIENT_OTHER, PENDING of supervisors that supervise no grant;
+ * class CLIENT_OTHER, PENDING of supervisors that supervise no grant
+ * (yet, or any more);
  * and LAUNCHED, its live grants from LAUNCH, against
  * max_supervisors_per_uid. */
 struct uid_count {
@@ -186,6 +187,18 @@ void server_drain_pid(struct ztd *ztd, pid_t pid);
  * count of pending supervisors (they are the supervisors' pool's alone).
  */
 void server_supervisor_granted(struct ztd *ztd, pid_t pid);
+
+/*
+ * A grant of process PID ended (grant_end, once it left ztd->grants): if
+ * PID supervises no other, its supervisors' connections count as pending
+ * again.  A zt-exec outlives its grant when that ends without a kill
+ * (revoked, expired, its agent dropped by a reload): its launch is given
+ * back (max_supervisors_per_uid), but its connection keeps its place in
+ * the pool, and must count somewhere, or one account could launch,
+ * outlive its grants and launch again until the pool is full.  A
+ * connection whose count cannot be kept is closed.
+ */
+void server_supervisor_ungranted(struct ztd *ztd, pid_t pid);
 
 /*
  * Launches by uid.  Any account of an agent may run zt-exec as often as

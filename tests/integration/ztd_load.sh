@@ -341,6 +341,42 @@ EOF2
 	    test "$rc" -eq 0
 	check "ztd logged that launch" wait_for launched_n 3
 	stop_pid "$held2"
+
+	# A grant that ends while its zt-exec runs on (revoked without
+	# --kill, expired, its agent dropped by a reload: zt-exec keeps the
+	# agent, every gated action denied) gives its launch back, but the
+	# zt-exec keeps its connection, its place in the pool: it counts as
+	# a supervisor's that supervises no grant again.  Counted nowhere,
+	# an account could launch, outlive its grants and launch again
+	# until the pool is full.
+	seen=$(sink_lines)
+	for i in 1 2; do
+		(as_user daemon "$ZTEXEC" --socket "$sock" \
+		    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 600 \
+		    </dev/null >/dev/null 2>&1) &
+		eval "held$i=\$!"
+		track $!
+	done
+	check "two launches of daemon's agent run again" wait_for launched_n 2
+	out=$("$ZTCTL" --socket "$sock" revoke --account daemon 2>&1)
+	check "root revokes both grants, without --kill ($out)" \
+	    test "$out" = "revoked 2 grants"
+	check "both zt-execs run on, their grants over" \
+	    kill -0 "$held1" "$held2"
+	out=$(as_user daemon "$ZTEXEC" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 2>&1)
+	rc=$?
+	check "a third, while those two hold daemon's max_clients_per_uid (2) ungranted, fails: 125, daemon busy ($rc: $out)" \
+	    sh -c '[ "$1" -eq 125 ] && printf "%s" "$2" | grep -q "busy for 10 s"' \
+	    _ "$rc" "$out"
+	check "and no third grant was made" launched_n 2
+	stop_pid "$held1"
+	out=$(as_user daemon "$ZTEXEC" --socket "$sock" \
+	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 2>&1)
+	rc=$?
+	check "once one of them ended, a launch runs again (exit $rc: $out)" \
+	    test "$rc" -eq 0
+	stop_pid "$held2"
 	stop_ztd
 	check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
 else
