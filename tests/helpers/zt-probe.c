@@ -17,6 +17,9 @@
  *   sendto-proto PROTOCOL ADDR PORT TEXT   recvfd PATH TEXT
  *   unix PATH | unix-seqpacket PATH    exec PATH [ARGS...]
  *   socketpair                        (a unix stream pair carries a byte)
+ *   socketpair-reach PATH NAME        (a unix datagram pair's socket sends
+ *                                     to PATH and abstract NAME: sendto,
+ *                                     sendmsg, connect + send)
  *   loop-exec PATH INTERVAL_MS COUNT   open PATH r|w
  *   map-exec FILE SRC GOFILE [first-page]   (exec FILE, rewrite it through a
  *                                     mapping, exec it again)
@@ -70,6 +73,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1021,6 +1025,49 @@ cmd_socketpair(int argc, char **argv)
 	if (write(sv[0], "x", 1) != 1 || read(sv[1], &c, 1) != 1 || c != 'x')
 		return fail(EIO);
 	printf("ok\n");
+	return 0;
+}
+
+/*
+ * socketpair-reach PATH NAME: a socket of a unix datagram pair, whose
+ * sends may name another address, sends to the socket file PATH and the
+ * abstract NAME with sendto, to PATH with sendmsg, and connects to PATH
+ * and sends: "sendto=R abstract=R sendmsg=R connect=R", each "ok" or the
+ * errno.
+ */
+static int
+cmd_socketpair_reach(int argc, char **argv)
+{
+	struct sockaddr_un path = { .sun_family = AF_UNIX };
+	struct sockaddr_un name = { .sun_family = AF_UNIX };
+	struct iovec iov = { .iov_base = "sendmsg", .iov_len = 7 };
+	struct msghdr msg = { .msg_name = &path, .msg_namelen = sizeof(path),
+	    .msg_iov = &iov, .msg_iovlen = 1 };
+	socklen_t name_len;
+	const char *t[4];
+	char b[4][16];
+	int sv[2], r[4];
+
+	if (argc != 3 || strlen(argv[1]) >= sizeof(path.sun_path) ||
+	    strlen(argv[2]) + 1 >= sizeof(name.sun_path))
+		return usage("socketpair-reach PATH NAME");
+	memcpy(path.sun_path, argv[1], strlen(argv[1]) + 1);
+	memcpy(name.sun_path + 1, argv[2], strlen(argv[2]));
+	name_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+	    strlen(argv[2]));
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return fail(errno);
+	r[0] = sendto(sv[0], "sendto", 6, 0, (struct sockaddr *)&path,
+	    sizeof(path)) < 0 ? errno : 0;
+	r[1] = sendto(sv[0], "abstract", 8, 0, (struct sockaddr *)&name,
+	    name_len) < 0 ? errno : 0;
+	r[2] = sendmsg(sv[0], &msg, 0) < 0 ? errno : 0;
+	r[3] = connect(sv[0], (struct sockaddr *)&path, sizeof(path)) < 0 ||
+	    send(sv[0], "connect", 7, 0) < 0 ? errno : 0;
+	for (int i = 0; i < 4; i++)
+		t[i] = r[i] == 0 ? "ok" : errname(r[i], b[i]);
+	printf("sendto=%s abstract=%s sendmsg=%s connect=%s\n", t[0], t[1],
+	    t[2], t[3]);
 	return 0;
 }
 
@@ -2863,6 +2910,7 @@ static const struct command {
 	{ "unix", cmd_unix },
 	{ "unix-seqpacket", cmd_unix },
 	{ "socketpair", cmd_socketpair },
+	{ "socketpair-reach", cmd_socketpair_reach },
 	{ "exec", cmd_exec },
 	{ "exec-env", cmd_exec_env },
 	{ "exec-env-after", cmd_exec_env },

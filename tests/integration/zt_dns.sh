@@ -202,6 +202,42 @@ check "... a seqpacket one too ($out)" test "$out" = "errno=ENOSYS"
 zx socketpair
 check "... and socketpair() works ($out, exit $rc: $(head -c 300 "$work/zx.err"))" \
     test "$out" = "ok"
+# socketpair() gives the agent unix sockets all the same: a datagram one
+# may name another address at each send, or connect again.  Those go
+# through the supervisor, which asks ztd: without a unix rule, a socket
+# file is denied and audited, an abstract name refused (as with a rule).
+# Served by root: a socket file anyone may write, and an abstract name.
+cat >"$work/dgram.py" <<'EOF2'
+import os, select, socket, sys
+path, name, out = sys.argv[1:4]
+a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+a.bind(path)
+os.chmod(path, 0o777)
+b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+b.bind("\0" + name)
+with open(out, "a", buffering=1) as f:
+    print("ready", file=f)
+    while True:
+        for s in select.select([a, b], [], [])[0]:
+            print(s.recv(100).decode(), file=f)
+EOF2
+python3 "$work/dgram.py" "$work/dgram.sock" "zt-dns-$$" "$work/dgram.got" &
+track $!
+wait_for grep -q ready "$work/dgram.got"
+out=$(as_user "$account" "$agent" socketpair-reach "$work/dgram.sock" \
+    "zt-dns-$$" 2>&1)
+check "outside zt-exec, the account's socketpair reaches both ($out)" \
+    test "$out" = "sendto=ok abstract=ok sendmsg=ok connect=ok"
+wait_for sh -c "[ \$(grep -c . '$work/dgram.got') -ge 5 ]"
+: >"$work/dgram.got"
+seen=$(sink_lines)
+zx socketpair-reach "$work/dgram.sock" "zt-dns-$$"
+check "no unix rule: its socketpair's sendto, sendmsg and connect reach neither ($out)" \
+    test "$out" = "sendto=EACCES abstract=EACCES sendmsg=EACCES connect=EACCES"
+check "the socket file's are denied and audited" wait_for logged_since \
+    "$seen" "decision=deny action=connect agent=\"dns\" .*object=\"unix:$work/dgram.sock\""
+sleep 0.3
+check "and nothing arrived" test ! -s "$work/dgram.got"
 
 # The same connect again in one grant: the second from a cache (ztd's or
 # zt-exec's), still audited with the name.
