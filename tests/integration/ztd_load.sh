@@ -311,21 +311,30 @@ EOF2
 	check "ztd starts (max_supervisors_per_uid 2)" start_ztd "$work/ztd.conf"
 	daemon_uid=$(id -u daemon)
 	seen=$(sink_lines)
-	for i in 1 2; do
-		(as_user daemon "$ZTEXEC" --socket "$sock" \
-		    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 600 \
-		    </dev/null >/dev/null 2>&1) &
-		eval "held$i=\$!"
-		track $!
-	done
+	# hold_two: two launches of daemon's agent that run on (held1,
+	# held2); launch_once: one that exits at once (out, rc).
+	hold_two() {
+		local i
+		for i in 1 2; do
+			(as_user daemon "$ZTEXEC" --socket "$sock" \
+			    --syslog-socket "$work/log.sock" -- \
+			    "$work/agent-bin" 600 </dev/null >/dev/null 2>&1) &
+			eval "held$i=\$!"
+			track $!
+		done
+	}
+	launch_once() {
+		out=$(as_user daemon "$ZTEXEC" --socket "$sock" \
+		    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 2>&1)
+		rc=$?
+	}
+	hold_two
 	launched_n() { # N: ztd logged N launches of daemon
 		[ "$(synced tail -n +"$((seen + 1))" "$work/syslog.out" |
 		    grep -cE 'grant [0-9a-f]+: agent svc account daemon launched')" -eq "$1" ]
 	}
 	check "two launches of daemon's agent run" wait_for launched_n 2
-	out=$(as_user daemon "$ZTEXEC" --socket "$sock" \
-	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 2>&1)
-	rc=$?
+	launch_once
 	check "a third, asked again for 10 s while both run, fails: 125, daemon busy ($rc: $out)" \
 	    sh -c '[ "$1" -eq 125 ] && printf "%s" "$2" | grep -q "busy for 10 s"' \
 	    _ "$rc" "$out"
@@ -334,9 +343,7 @@ EOF2
 	check "and no third grant was made" \
 	    launched_n 2
 	stop_pid "$held1"
-	out=$(as_user daemon "$ZTEXEC" --socket "$sock" \
-	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 2>&1)
-	rc=$?
+	launch_once
 	check "once one of the two ended, a launch runs again (exit $rc: $out)" \
 	    test "$rc" -eq 0
 	check "ztd logged that launch" wait_for launched_n 3
@@ -350,30 +357,20 @@ EOF2
 	# an account could launch, outlive its grants and launch again
 	# until the pool is full.
 	seen=$(sink_lines)
-	for i in 1 2; do
-		(as_user daemon "$ZTEXEC" --socket "$sock" \
-		    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 600 \
-		    </dev/null >/dev/null 2>&1) &
-		eval "held$i=\$!"
-		track $!
-	done
+	hold_two
 	check "two launches of daemon's agent run again" wait_for launched_n 2
 	out=$("$ZTCTL" --socket "$sock" revoke --account daemon 2>&1)
 	check "root revokes both grants, without --kill ($out)" \
 	    test "$out" = "revoked 2 grants"
 	check "both zt-execs run on, their grants over" \
 	    kill -0 "$held1" "$held2"
-	out=$(as_user daemon "$ZTEXEC" --socket "$sock" \
-	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 2>&1)
-	rc=$?
+	launch_once
 	check "a third, while those two hold daemon's max_clients_per_uid (2) ungranted, fails: 125, daemon busy ($rc: $out)" \
 	    sh -c '[ "$1" -eq 125 ] && printf "%s" "$2" | grep -q "busy for 10 s"' \
 	    _ "$rc" "$out"
 	check "and no third grant was made" launched_n 2
 	stop_pid "$held1"
-	out=$(as_user daemon "$ZTEXEC" --socket "$sock" \
-	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 2>&1)
-	rc=$?
+	launch_once
 	check "once one of them ended, a launch runs again (exit $rc: $out)" \
 	    test "$rc" -eq 0
 	stop_pid "$held2"
