@@ -813,11 +813,19 @@ add_conditional(struct filter *f, const struct profile *p, char *error)
 			return fail(error, "rule", "clone", r);
 	}
 	/* socket: the families the network rules need.  Unix only with a
-	 * unix rule (or in learn mode): without one no connect or send of
-	 * it could be allowed, and socketpair() stays.  glibc's nscd probes
-	 * then fail at socket(), not in a notification each. */
+	 * unix rule (or in learn mode), but for datagram sockets: without a
+	 * rule no connect or send of one could be allowed, and glibc's nscd
+	 * probes (stream sockets) then fail at socket(), not in a
+	 * notification each.  A unix datagram socket stays (as
+	 * socketpair() does): glibc's __opensock makes one for
+	 * if_nametoindex() and its like, syslog() one to send on (each send
+	 * decided as before). */
 	if (p->unix_)
 		families[n_families++] = AF_UNIX;
+	else if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
+	    2, SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM))) < 0)
+		return fail(error, "rule", "socket", r);
 	if (p->inet || p->inet6) {
 		families[n_families++] = AF_INET;
 		families[n_families++] = AF_INET6;

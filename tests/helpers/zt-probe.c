@@ -17,6 +17,7 @@
  *   sendto-proto PROTOCOL ADDR PORT TEXT   recvfd PATH TEXT
  *   unix PATH | unix-seqpacket PATH    exec PATH [ARGS...]
  *   socketpair                        (a unix stream pair carries a byte)
+ *   unix-dgram                        ifindex NAME (if_nametoindex)
  *   socketpair-reach PATH NAME        (a unix datagram pair's socket sends
  *                                     to PATH and abstract NAME: sendto,
  *                                     sendmsg, connect + send)
@@ -58,6 +59,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <linux/filter.h>
 #include <linux/fs.h>
@@ -1007,6 +1009,37 @@ cmd_unix(int argc, char **argv)
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		return fail(errno);
 	printf("ok fd=%d\n", fd);
+	return 0;
+}
+
+/* unix-dgram: a unix datagram socket, as glibc's syslog() and
+ * __opensock make. */
+static int
+cmd_unix_dgram(int argc, char **argv)
+{
+	int fd;
+
+	(void)argv;
+	if (argc != 1)
+		return usage("unix-dgram");
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return fail(errno);
+	close(fd);
+	printf("ok\n");
+	return 0;
+}
+
+/* ifindex NAME: glibc's if_nametoindex(NAME). */
+static int
+cmd_ifindex(int argc, char **argv)
+{
+	unsigned i;
+
+	if (argc != 2)
+		return usage("ifindex NAME");
+	if ((i = if_nametoindex(argv[1])) == 0)
+		return fail(errno);
+	printf("ok index=%u\n", i);
 	return 0;
 }
 
@@ -2910,6 +2943,8 @@ static const struct command {
 	{ "unix", cmd_unix },
 	{ "unix-seqpacket", cmd_unix },
 	{ "socketpair", cmd_socketpair },
+	{ "unix-dgram", cmd_unix_dgram },
+	{ "ifindex", cmd_ifindex },
 	{ "socketpair-reach", cmd_socketpair_reach },
 	{ "exec", cmd_exec },
 	{ "exec-env", cmd_exec_env },

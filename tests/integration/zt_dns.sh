@@ -189,16 +189,22 @@ check "the connect was allowed by the host rule ahead, audited with the name (ca
     wait_for logged "decision=allow action=connect agent=\"dns\" .*object=\"tcp:$net.10:$svc_port\" name=\"api.zt.test\" reason=\"allowed from zt-exec's cache .*cache=local"
 check "the upstream saw the allowed question" queried api.zt.test
 
-# A profile without a unix rule gets no AF_UNIX socket from socket()
-# (ENOSYS, as any family its rules do not need), socketpair() still: so
-# glibc's nscd probes of a first lookup fail in the kernel, without a
-# notification each.  zt_exec.sh's profile lists unix sockets and
-# connects to them.
+# A profile without a unix rule gets no AF_UNIX stream or seqpacket
+# socket from socket() (ENOSYS, as any family its rules do not need), a
+# datagram one and socketpair() still: so glibc's nscd probes of a first
+# lookup fail in the kernel, without a notification each, while
+# if_nametoindex() and syslog() make their datagram socket as before.
+# zt_exec.sh's profile lists unix sockets and connects to them.
 zx unix /var/run/nscd/socket
-check "no unix rule: socket(AF_UNIX) fails with ENOSYS ($out)" \
+check "no unix rule: socket(AF_UNIX, SOCK_STREAM) fails with ENOSYS ($out)" \
     test "$out" = "errno=ENOSYS"
 zx unix-seqpacket "$work/none.sock"
 check "... a seqpacket one too ($out)" test "$out" = "errno=ENOSYS"
+zx unix-dgram
+check "... a datagram one is made ($out, exit $rc: $(head -c 300 "$work/zx.err"))" \
+    test "$out" = "ok"
+zx ifindex lo
+check "... so glibc's if_nametoindex answers ($out)" test "$out" = "ok index=1"
 zx socketpair
 check "... and socketpair() works ($out, exit $rc: $(head -c 300 "$work/zx.err"))" \
     test "$out" = "ok"

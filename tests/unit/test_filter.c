@@ -338,8 +338,13 @@ static const struct row rows[] = {
 	ROW(P_INET, "socket", ALLOW, .args = { AF_INET6, SOCK_SEQPACKET }),
 	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, SOCK_PACKET }),
 	ROW(P_INET, "socket", ALLOW, .args = { AF_INET, 15 }),
-	ROW(P_UNIX, "socket", ALLOW, .args = { AF_UNIX, SOCK_DGRAM }),
-	ROW(P_NOUNIX, "socket", ENOSYS_, .args = { AF_UNIX, SOCK_DGRAM }),
+	/* Unix datagram sockets always (glibc's __opensock, syslog). */
+	ROW(P_ALL, "socket", ALLOW, .args = { AF_UNIX, SOCK_DGRAM }),
+	ROW(P_ALL, "socket", ALLOW, .args = { AF_UNIX, SOCK_DGRAM |
+	    SOCK_CLOEXEC | SOCK_NONBLOCK }),
+	ROW(P_NOUNIX, "socket", ENOSYS_, .args = { AF_UNIX, SOCK_RAW }),
+	ROW(P_NOUNIX, "socket", ENOSYS_, .args = { AF_UNIX, 0 }),
+	ROW(P_NOUNIX, "socket", ENOSYS_, .args = { AF_UNIX, 10 | SOCK_DGRAM }),
 	ROW(P_NOINET, "socket", ENOSYS_, .args = { AF_INET, SOCK_STREAM }),
 	ROW(P_NOINET, "socket", ENOSYS_, .args = { AF_INET6, SOCK_DGRAM }),
 	ROW(P_INET, "socket", ALLOW,
