@@ -332,6 +332,14 @@ uid_slot(struct server *s, uid_t uid, bool add)
 	return u;
 }
 
+/* U (of S's table) goes once it counts nothing. */
+static void
+drop_if_empty(struct server *s, struct uid_count *u)
+{
+	if (u->count == 0 && u->pending == 0 && u->launched == 0)
+		*u = s->uids[--s->n_uids];
+}
+
 /* C leaves its uid's counts (NULL-safe for a uid with none). */
 static void
 release_uid(struct server *s, const struct client *c)
@@ -344,8 +352,7 @@ release_uid(struct server *s, const struct client *c)
 		u->pending--;
 	else
 		u->count--;
-	if (u->count == 0 && u->pending == 0 && u->launched == 0)
-		*u = s->uids[--s->n_uids];
+	drop_if_empty(s, u);
 }
 
 bool
@@ -376,8 +383,7 @@ server_launch_give(struct ztd *ztd, uid_t uid)
 	if (u == NULL || u->launched == 0)
 		return;
 	u->launched--;
-	if (u->count == 0 && u->pending == 0 && u->launched == 0)
-		*u = s->uids[--s->n_uids];
+	drop_if_empty(s, u);
 }
 
 /* Give back C's slot in its pool. */

@@ -210,14 +210,14 @@ void server_supervisor_ungranted(struct ztd *ztd, pid_t pid);
  * loop, takes the slot; server_launch_give gives it back.
  */
 bool server_launch_room(struct ztd *ztd, uid_t uid, unsigned *held);
+void server_launch_take(struct ztd *ztd, uid_t uid);
+void server_launch_give(struct ztd *ztd, uid_t uid);
 
 /* Log WHAT ("connection", "launch") of UID and PID refused, WHY; at most
  * one line a second, the rest counted in the next (a local user must
  * not flood the log). */
 void server_log_refusal(struct ztd *ztd, const char *what, uid_t uid,
     pid_t pid, const char *why);
-void server_launch_take(struct ztd *ztd, uid_t uid);
-void server_launch_give(struct ztd *ztd, uid_t uid);
 
 /*
  * Send an event (request id 0) to every client whose peer is process PID
