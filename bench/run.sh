@@ -11,6 +11,17 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "${1:-.}" || exit 1
 status=0
+# The vCPUs' idle policy, which sets the cost of every wake-up of an idle
+# CPU (README, "Benchmarks"): with cpuidle-haltpoll and a zero poll, an
+# idle vCPU halts at once and each wake-up of it goes through the host.
+governor=$(cat /sys/devices/system/cpu/cpuidle/current_governor_ro \
+    2>/dev/null || echo unknown)
+idle="cpuidle governor $governor"
+if poll=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns \
+    2>/dev/null); then
+	idle="$idle, haltpoll guest_halt_poll_ns $poll"
+fi
+echo "# bench/run.sh: $(nproc) CPUs, $idle"
 for name in decide attest pam exec tunnel dns fleet; do
 	if [ "$name" = fleet ]; then
 		bash "$here/fleet.sh" ./ztd
