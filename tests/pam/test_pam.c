@@ -678,7 +678,11 @@ setup_all(void **state)
 	write_config(config, statedir, "mode = \"software\";");
 	g.ztd_pid = start_ztd(config, g.sock);
 
-	/* The stacks every test uses. */
+	/* The stacks every test uses; "other", as every pam.d has it (else
+	 * libpam logs its absence at each pam_start). */
+	service("other", "auth required pam_deny.so\n"
+	    "account required pam_deny.so\n"
+	    "session required pam_deny.so\n");
 	agent_service("");
 	service("zt-other",
 	    "account [success=ok ignore=ignore default=die] %s socket=%s\n"
@@ -1135,7 +1139,51 @@ test_malformed_replies(void **state)
 	    PAM_AUTHINFO_UNAVAIL);
 }
 
-/* Hostile user names: 64 KiB, control characters, invalid UTF-8. */
+/*
+ * What libpam logged for pam_zt since pam_logged was emptied (TESTING.md
+ * items 1 and 4: "a clear error"): at least one message, each one line of
+ * printable ASCII starting "pam_zt(" (a raw newline in a message would
+ * start a line of its own, a forged one), at most MAX bytes, and one of
+ * them holding WANT.
+ */
+static void
+assert_logged_clean(const char *want, size_t max)
+{
+	const char *line = pam_logged;
+	bool found = false;
+
+	if (pam_logged[0] == '\0')
+		fail_msg("nothing logged, want \"%s\"", want);
+	while (*line != '\0') {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+
+		if (strncmp(line, "pam_zt(", 7) != 0)
+			fail_msg("a line not pam_zt's: %.*s", (int)len, line);
+		if (len > max)
+			fail_msg("a line of %zu bytes (at most %zu): %.80s...",
+			    len, max, line);
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)line[i] < 0x20 ||
+			    (unsigned char)line[i] > 0x7e)
+				fail_msg("byte 0x%02x at %zu of: %.*s",
+				    (unsigned char)line[i], i, (int)len, line);
+		if (memmem(line, len, want, strlen(want)) != NULL)
+			found = true;
+		if (end == NULL)
+			break;
+		line = end + 1;
+	}
+	if (!found)
+		fail_msg("no line holds \"%s\": %s", want, pam_logged);
+}
+
+/*
+ * Hostile user names: 64 KiB, control characters, invalid UTF-8, format
+ * directives: each refused, and said in one escaped line of bounded
+ * length.  (An embedded NUL cannot reach a module: PAM's user is a C
+ * string; the wire's strings are test_msg's.)
+ */
 static void
 test_hostile_user_names(void **state)
 {
@@ -1147,17 +1195,28 @@ test_hostile_user_names(void **state)
 	char *name = malloc(size + 1);
 
 	(void)state;
+	/* Precondition: the same stack allows the agent's real name, and
+	 * says nothing of it. */
+	pam_logged[0] = '\0';
+	assert_int_equal(account("zt-agent", "daemon"), PAM_SUCCESS);
+	assert_string_equal(pam_logged, "");
 	assert_non_null(name);
 	memset(name, 'a', size);
 	name[size] = '\0';
 	assert_int_equal(account("zt-agent", name), PAM_USER_UNKNOWN);
+	assert_logged_clean("is too long", 300);
+	pam_logged[0] = '\0';
 	memset(name, '\x1b', 300);
 	name[300] = '\0';
 	assert_int_equal(account("zt-agent", name), PAM_USER_UNKNOWN);
+	assert_logged_clean("is too long", 300);
 	free(name);
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		assert_int_not_equal(account("zt-agent", names[i]),
-		    PAM_SUCCESS);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		pam_logged[0] = '\0';
+		assert_int_equal(account("zt-agent", names[i]),
+		    PAM_USER_UNKNOWN);
+		assert_logged_clean("no such account", 300);
+	}
 }
 
 /* Control characters in PAM_RHOST and PAM_TTY: allowed, one audit line. */
@@ -1224,15 +1283,31 @@ test_bad_options(void **state)
 	int rc;
 
 	(void)state;
+	/* Precondition: the stack without the bad option allows, quietly. */
+	pam_logged[0] = '\0';
+	assert_int_equal(account("zt-agent", "daemon"), PAM_SUCCESS);
+	assert_string_equal(pam_logged, "");
 	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		const char *word = strrchr(options[i], ' ');
+		char said[LINE_SIZE];
+
 		service("zt-badopt",
 		    "account [success=ok ignore=ignore default=die] %s "
 		    "socket=%s %s\naccount required pam_permit.so\n",
 		    g.module, g.sock, options[i]);
+		/* Logged, naming the option as written (none has a byte
+		 * to escape); PAM splits "group=a b" into group=a, a good
+		 * one, and b, the one named. */
+		snprintf(said, sizeof(said), "option \"%s\": ",
+		    word != NULL ? word + 1 : options[i]);
+		pam_logged[0] = '\0';
 		assert_int_equal(account("zt-badopt", "daemon"),
 		    PAM_SERVICE_ERR);
+		assert_logged_clean(said, 300);
+		pam_logged[0] = '\0';
 		assert_int_equal(account("zt-badopt", "root"),
 		    PAM_SERVICE_ERR);
+		assert_logged_clean(said, 300);
 	}
 	snprintf(option, sizeof(option), "socket=%s", g.sock);
 	argv[0] = option;
