@@ -69,6 +69,32 @@ out=$("$ZTCTL" --socket "$sock" reload)
 check "ztctl reload of a good file gives generation 2" \
     sh -c "printf '%s' \"\$1\" | grep -qx 'reloaded: policy generation 2'" _ "$out"
 check "the reload is logged" logged -F "loaded: generation 2"
+# TESTING.md 16: SIGHUP with a huge, deeply nested, include-looping or
+# world-writable file: the last good policy (generation 2) stays, the
+# error is logged with the file (and the line, where there is one).
+# hup_keeps WHAT TEXT: SIGHUP now, then ztd logs "reload failed, keeping
+# generation 2: TEXT" and its status still says generation 2.
+hup_keeps() {
+	local mark out
+	mark=$(sink_lines)
+	kill -HUP "$ztd_pid"
+	check "SIGHUP with $1: logged, generation 2 kept" \
+	    wait_for logged_since "$mark" -F "reload failed, keeping generation 2: $2"
+	out=$("$ZTCTL" --socket "$sock" status)
+	check "... and generation 2 still serves" \
+	    sh -c "printf '%s' \"\$1\" | grep -q 'generation 2,' && printf '%s' \"\$1\" | grep -q 'last reload:  FAILED'" _ "$out"
+}
+good_conf=$(cat "$conf")
+head -c 1100000 /dev/zero | tr '\0' '#' >"$conf"
+hup_keeps "a file over 1 MiB" "$conf: larger than 1048576 bytes"
+{ printf 'a = { %.0s' $(seq 5000); printf '}; %.0s' $(seq 5000); echo; } >"$conf"
+hup_keeps "groups nested 5000 deep" "$conf:1: "
+printf 'ztd: { max_clients = 8; };\n@include "%s"\n' "$conf" >"$conf"
+hup_keeps "a file that includes itself" "$conf:2: @include is not allowed"
+printf '%s\n' "$good_conf" >"$conf"
+chmod 0666 "$conf"
+hup_keeps "a world-writable file" "$conf: writable by group or others (mode 0666)"
+chmod 0644 "$conf"
 
 # ---------------------------------------------------------------- bad clients
 hdr_ok=5a544731000100020000000700000000
@@ -238,6 +264,33 @@ check "a stale socket of ours with nobody listening is replaced" \
     test $rc -eq 0
 check "and removed again at the stop" test ! -e "$work/stale/ztd.sock"
 check "with its lock file" test ! -e "$work/stale/ztd.sock.lock"
+# TESTING.md 13: clean up only what is provably ours.  A symlink planted
+# at the socket path, to a stale socket of ours (which ztd would replace
+# in place, as above): refused, neither the link nor the socket removed.
+mkdir -m 0755 "$work/planted" "$work/elsewhere"
+"$TESTTOOL" stale "$work/elsewhere/ztd.sock"
+ln -s "$work/elsewhere/ztd.sock" "$work/planted/ztd.sock"
+out=$(try_start "$work/planted")
+rc=$?
+check "a symlink at the socket path is refused (exit 2), saying why" \
+    sh -c "[ $rc -eq 2 ] && printf '%s' \"\$1\" | grep -qF '$work/planted/ztd.sock: exists and is not a socket'" _ "$out"
+check "and neither the link nor the socket it names is removed" \
+    sh -c "[ -L '$work/planted/ztd.sock' ] && [ -S '$work/elsewhere/ztd.sock' ]"
+# A socket of ours that another process (no ztd: no lock) listens on.
+mkdir -m 0755 "$work/live"
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1]); s.listen(8); print("up", flush=True); time.sleep(120)' \
+    "$work/live/ztd.sock" >"$work/live.out" &
+live_pid=$!
+track $live_pid
+check "a listener of another process is up at the socket path" \
+    wait_for grep -qx up "$work/live.out"
+check "ztd refuses to take it over (exit 2), saying why" \
+    refused "$work/live" "$work/live/ztd.sock: another process listens on it"
+check "and the listener's socket is left in place, still listening" \
+    sh -c "[ -S '$work/live/ztd.sock' ] && kill -0 $live_pid"
+stop_pid $live_pid
 check "a missing socket directory is refused (exit 2)" \
     refused "$work/missing/sub" "$work/missing/sub: no such directory: create it first (ztd creates only /run/zt)"
 check "and not created" test ! -e "$work/missing"
