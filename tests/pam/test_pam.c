@@ -212,6 +212,29 @@ drain_log(void)
 	}
 }
 
+/* After drain_log: has ztd PID sent a line holding TEXT? */
+static bool
+logged_by(pid_t pid, const char *text)
+{
+	char ident[32];
+	const char *line = g.log;
+
+	drain_log();
+	snprintf(ident, sizeof(ident), " ztd[%ld]: ", (long)pid);
+	while (*line != '\0') {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+
+		if (memmem(line, len, ident, strlen(ident)) != NULL &&
+		    memmem(line, len, text, strlen(text)) != NULL)
+			return true;
+		if (end == NULL)
+			break;
+		line = end + 1;
+	}
+	return false;
+}
+
 static bool
 wait_socket(const char *path)
 {
@@ -460,27 +483,37 @@ module_mapped(void)
 	return mapped;
 }
 
-/* How many sockets this process has open (/proc/self/fd). */
+/* How many sockets process PID (0: this one) has open (/proc/PID/fd). */
 static int
-sockets_open(void)
+sockets_of(pid_t pid)
 {
-	DIR *d = opendir("/proc/self/fd");
+	char dir[64], link[64], path[PATH_SIZE];
 	struct dirent *e;
-	char link[64], path[PATH_SIZE];
 	int n = 0;
+	DIR *d;
 
-	if (d == NULL)
-		die("/proc/self/fd");
+	if (pid == 0)
+		snprintf(dir, sizeof(dir), "/proc/self/fd");
+	else
+		snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long)pid);
+	if ((d = opendir(dir)) == NULL)
+		die(dir);
 	while ((e = readdir(d)) != NULL) {
 		ssize_t len;
 
-		snprintf(path, sizeof(path), "/proc/self/fd/%.32s", e->d_name);
+		snprintf(path, sizeof(path), "%s/%.32s", dir, e->d_name);
 		len = readlink(path, link, sizeof(link) - 1);
 		if (len > 0 && strncmp(link, "socket:", 7) == 0)
 			n++;
 	}
 	closedir(d);
 	return n;
+}
+
+static int
+sockets_open(void)
+{
+	return sockets_of(0);
 }
 
 /* ------------------------------------------------------- fake servers */
@@ -1118,6 +1151,63 @@ test_real_ztd_stopped(void **state)
 	assert_in_range(elapsed, 300, 1000);
 }
 
+/*
+ * The real ztd killed with the request in it: stopped (SIGSTOP), asked,
+ * and killed once the module's connection is there (a socket more in
+ * this process) and its request sent.  The hangup is a deny at once, long
+ * before the module's timeout (60 s here): PAM_AUTHINFO_UNAVAIL.
+ */
+static void
+test_real_ztd_killed_mid_request(void **state)
+{
+	char config[LINE_SIZE], sock[LINE_SIZE];
+	int64_t start, elapsed;
+	pid_t killer, parent = getpid();
+	int before, rc;
+
+	(void)state;
+	g.own_pid = own_ztd("killed", config, sock);
+	service("zt-agent", "account [success=ok ignore=ignore default=die] "
+	    "%s socket=%s timeout=60000\naccount required pam_permit.so\n",
+	    g.module, sock);
+	/* Precondition: this ztd answers, allows, and its audit line is
+	 * in (none of its lines may reach the tests that count them). */
+	assert_int_equal(account("zt-agent", "daemon"), PAM_SUCCESS);
+	for (int i = 0; i < 1000 && !logged_by(g.own_pid,
+	    "decision=allow action=session"); i++)
+		usleep(10000);
+	assert_true(logged_by(g.own_pid, "decision=allow action=session"));
+	before = sockets_open();
+	kill(g.own_pid, SIGSTOP);
+	killer = fork();
+	if (killer < 0)
+		die("fork");
+	if (killer == 0) {
+		/* up to 60 s for the connection, then 200 ms for the send */
+		for (int i = 0; i < 6000 && sockets_of(parent) <= before; i++)
+			usleep(10000);
+		usleep(200000);
+		_exit(kill(g.own_pid, SIGKILL) == 0 ? 0 : 1);
+	}
+	start = now_ms();
+	rc = account("zt-agent", "daemon");
+	elapsed = now_ms() - start;
+	print_message("# ztd killed mid-request: %lld ms\n",
+	    (long long)elapsed);
+	{
+		int status = -1;
+
+		assert_int_equal(waitpid(killer, &status, 0), killer);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	waitpid(g.own_pid, NULL, 0);
+	g.own_pid = -1;
+	agent_service("");
+	assert_int_equal(rc, PAM_AUTHINFO_UNAVAIL);
+	/* by the hangup, not the timeout */
+	assert_in_range(elapsed, 0, 59000);
+}
+
 /* Malformed replies are never an allow. */
 static void
 test_malformed_replies(void **state)
@@ -1607,6 +1697,7 @@ main(void)
 		cmocka_unit_test(test_never_answers),
 		cmocka_unit_test(test_killed_mid_request),
 		cmocka_unit_test(test_real_ztd_stopped),
+		cmocka_unit_test(test_real_ztd_killed_mid_request),
 		cmocka_unit_test(test_malformed_replies),
 		cmocka_unit_test(test_hostile_user_names),
 		cmocka_unit_test(test_control_characters_in_items),
