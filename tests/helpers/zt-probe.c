@@ -2652,9 +2652,17 @@ cmd_step_connect(int argc, char **argv)
  *   opath-chown opath-utimens: fchownat/utimensat with AT_EMPTY_PATH on
  *   an O_PATH descriptor (which Landlock does not check);
  *   setflags fssetxattr: FS_IOC_SETFLAGS (nodump) and FS_IOC_FSSETXATTR
- *   (the nodump xflag) on a descriptor opened for reading.
+ *   (the nodump xflag) on a descriptor opened for reading;
+ *   fchmodat2 setxattrat removexattrat file_setattr: the path calls of
+ *   Linux 6.6, 6.13 and 6.17 (by number: glibc 2.36 has no wrappers).
  * Prints ok or errno=NAME.
  */
+#define NR_FCHMODAT2 452
+#define NR_SETXATTRAT 463
+#define NR_REMOVEXATTRAT 466
+#define NR_FILE_GETATTR 468
+#define NR_FILE_SETATTR 469
+
 static int
 cmd_meta(int argc, char **argv)
 {
@@ -2714,6 +2722,30 @@ cmd_meta(int argc, char **argv)
 			if (r == 0)
 				r = ioctl(fd, FS_IOC_FSSETXATTR, &fsx);
 		}
+	} else if (strcmp(op, "fchmodat2") == 0) {
+		r = (int)syscall(NR_FCHMODAT2, AT_FDCWD, path, 0644,
+		    AT_SYMLINK_NOFOLLOW);
+	} else if (strcmp(op, "setxattrat") == 0) {
+		/* struct xattr_args: value, size, flags */
+		struct { uint64_t value; uint32_t size, flags; } xa = {
+			(uint64_t)(uintptr_t)"z", 1, 0 };
+
+		r = (int)syscall(NR_SETXATTRAT, AT_FDCWD, path, 0, "user.zt",
+		    &xa, sizeof(xa));
+	} else if (strcmp(op, "removexattrat") == 0) {
+		r = (int)syscall(NR_REMOVEXATTRAT, AT_FDCWD, path, 0,
+		    "user.zt");
+	} else if (strcmp(op, "file_setattr") == 0) {
+		/* struct file_attr (FILE_ATTR_SIZE_VER0): read, nodump set */
+		struct { uint64_t xflags; uint32_t extsize, nextents, projid,
+		    cowextsize; } fa;
+
+		r = (int)syscall(NR_FILE_GETATTR, AT_FDCWD, path, &fa,
+		    sizeof(fa), 0);
+		fa.xflags |= FS_XFLAG_NODUMP;
+		if (r == 0)
+			r = (int)syscall(NR_FILE_SETATTR, AT_FDCWD, path, &fa,
+			    sizeof(fa), 0);
 	} else if (strncmp(op, "opath-", 6) == 0) {
 		if ((fd = open(path, O_PATH | O_CLOEXEC)) < 0)
 			return fail(errno);
@@ -2728,8 +2760,8 @@ cmd_meta(int argc, char **argv)
 	} else
 		return usage("meta chmod|fchmodat|chown|lchown|fchownat|utimes|"
 		    "utimensat|setxattr|removexattr|watch|fchmod|futimens|"
-		    "fsetxattr|opath-chown|opath-utimens|setflags|fssetxattr "
-		    "PATH");
+		    "fsetxattr|opath-chown|opath-utimens|setflags|fssetxattr|"
+		    "fchmodat2|setxattrat|removexattrat|file_setattr PATH");
 	if (r < 0)
 		return fail(errno);
 	printf("ok\n");
