@@ -46,9 +46,11 @@
  *   sockinfo                          (UDP sockets' owner and flags)
  *
  * ADDR is IPv4 or IPv6 (an AF_INET6 socket when it holds a ':', so
- * ::ffff:127.0.0.1 is v4-mapped), optionally prefixed "v6:" (an AF_INET6
- * socket for an IPv4 sockaddr) and "unspec:" (sa_family AF_UNSPEC).  The
- * syscall NAMEs are in syscalls[].
+ * ::ffff:127.0.0.1 is v4-mapped), optionally prefixed "len=N:" (the
+ * address length passed is N, whatever the sockaddr's), "v6:" (an
+ * AF_INET6 socket for an IPv4 sockaddr) or "v4:" (an AF_INET socket for an
+ * IPv6 sockaddr), and "unspec:" (sa_family AF_UNSPEC).  The syscall NAMEs
+ * are in syscalls[].
  */
 #define _GNU_SOURCE
 #ifdef HAVE_CONFIG_H
@@ -163,27 +165,45 @@ parse_ulong(const char *s, unsigned long max, unsigned long *out)
 }
 
 /*
- * ADDR may start with "v6:" (an AF_INET6 socket whatever the address) and
- * then "unspec:" (the sockaddr's family is AF_UNSPEC, its other fields as
- * for the address): the odd pairs the kernel reads in its own ways.
+ * ADDR may start with "len=N:" (the address length given to the call,
+ * at most a sockaddr_storage's), then "v6:" (an AF_INET6 socket whatever
+ * the address) or "v4:" (an AF_INET one), and then "unspec:" (the
+ * sockaddr's family is AF_UNSPEC, its other fields as for the address):
+ * the odd pairs the kernel reads in its own ways.  *LEN_GIVEN: N, or 0.
  */
 static const char *
-addr_strip(const char *addr, bool *v6, bool *unspec)
+addr_strip(const char *addr, bool *v6, bool *v4, bool *unspec,
+    socklen_t *len_given)
 {
+	*len_given = 0;
+	if (strncmp(addr, "len=", 4) == 0) {
+		char *end;
+		unsigned long n = strtoul(addr + 4, &end, 10);
+
+		if (*end == ':' && n > 0 && n <= sizeof(struct sockaddr_storage)) {
+			*len_given = (socklen_t)n;
+			addr = end + 1;
+		}
+	}
 	*v6 = strncmp(addr, "v6:", 3) == 0;
-	if (*v6)
+	*v4 = strncmp(addr, "v4:", 3) == 0;
+	if (*v6 || *v4)
 		addr += 3;
 	*unspec = strncmp(addr, "unspec:", 7) == 0;
 	return *unspec ? addr + 7 : addr;
 }
 
-/* The socket family for ADDR: AF_INET6 when it holds a ':' or says v6:. */
+/* The socket family for ADDR: AF_INET6 when it holds a ':' or says v6:,
+ * unless it says v4:. */
 static int
 addr_domain(const char *addr)
 {
-	bool v6, unspec;
+	bool v6, v4, unspec;
+	socklen_t len_given;
 
-	addr = addr_strip(addr, &v6, &unspec);
+	addr = addr_strip(addr, &v6, &v4, &unspec, &len_given);
+	if (v4)
+		return AF_INET;
 	return v6 || strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
 }
 
@@ -192,10 +212,11 @@ static bool
 parse_sockaddr(const char *addr, const char *port,
     struct sockaddr_storage *ss, socklen_t *len)
 {
-	bool v6, unspec, ok;
+	bool v6, v4, unspec, ok;
+	socklen_t len_given;
 	unsigned long p;
 
-	addr = addr_strip(addr, &v6, &unspec);
+	addr = addr_strip(addr, &v6, &v4, &unspec, &len_given);
 	memset(ss, 0, sizeof(*ss));
 	if (!parse_ulong(port, 65535, &p))
 		return false;
@@ -216,6 +237,8 @@ parse_sockaddr(const char *addr, const char *port,
 	}
 	if (unspec)
 		ss->ss_family = AF_UNSPEC;
+	if (len_given > 0)
+		*len = len_given;
 	return ok;
 }
 

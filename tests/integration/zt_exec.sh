@@ -778,6 +778,41 @@ check "UDP-Lite is no protocol zt-exec decides: refused ($out)" \
 zx sendto-proto 1 127.0.0.1 "$ubad_port" sneak-ping
 check "an ICMP echo socket: refused ($out)" \
     has "$out" '^errno=(EACCES|EPERM|EPROTONOSUPPORT)$'
+# Address lengths: the kernel reads an IPv4 sockaddr's first 16 bytes
+# whatever longer length is given, and refuses a shorter one (EINVAL); an
+# IPv6 sockaddr on an IPv4 socket is no address of it (EAFNOSUPPORT).
+# Each form outside zt-exec first (what the kernel does with it), then
+# under zt-exec: the same answer, and a longer length decided on the
+# address the kernel uses.
+out=$(as_account "$agent" connect tcp len=128:127.0.0.1 "$good_port" len128 2>&1)
+check "control: outside zt-exec, a 128-byte IPv4 address connects ($out)" \
+    test "$out" = "ok echo:len128"
+zx connect tcp len=128:127.0.0.1 "$good_port" len128z
+check "a 128-byte IPv4 address to the allowed port connects ($out)" \
+    test "$out" = "ok echo:len128z"
+n=$(synced count "decision=deny action=connect .*object=\"tcp:127\\.0\\.0\\.1:$bad_port\"")
+zx connect tcp len=128:127.0.0.1 "$bad_port" sneak-len128
+check "a 128-byte IPv4 address to another port: denied ($out)" denied "$out"
+check "and audited as tcp:127.0.0.1:$bad_port" wait_for audited_again "$n" \
+    "decision=deny action=connect .*object=\"tcp:127\\.0\\.0\\.1:$bad_port\""
+n=$(synced count "$udeny")
+zx sendto-noreply len=128:127.0.0.1 "$ubad_port" sneak-len128u
+check "sendto with a 128-byte IPv4 address to another UDP port: denied ($out)" \
+    denied "$out"
+check "and audited as udp:127.0.0.1:$ubad_port" \
+    wait_for audited_again "$n" "$udeny"
+for form in "tcp len=8:127.0.0.1 EINVAL" "tcp len=15:127.0.0.1 EINVAL" \
+    "udp len=15:127.0.0.1 EINVAL" "tcp v4:::1 EAFNOSUPPORT" \
+    "tcp len=20:::1 EINVAL"; do
+	read -r proto addr want <<<"$form"
+	port=$bad_port
+	[ "$proto" = udp ] && port=$ubad_port
+	bare=$(as_account "$agent" connect "$proto" "$addr" "$port" \
+	    "sneak-$addr" 2>&1)
+	zx connect "$proto" "$addr" "$port" "sneak-$addr"
+	check "connect $proto $addr: $want outside zt-exec ($bare) and under it ($out)" \
+	    sh -c "[ '$bare' = 'errno=$want' ] && [ '$out' = 'errno=$want' ]"
+done
 sleep 0.2
 check "the allowed forms arrived (precondition of the next check)" \
     sh -c "grep -q ' unspec\$' '$work/ugood.log' && grep -q ' thishost\$' '$work/ugood.log'"
