@@ -813,6 +813,38 @@ for form in "tcp len=8:127.0.0.1 EINVAL" "tcp len=15:127.0.0.1 EINVAL" \
 	check "connect $proto $addr: $want outside zt-exec ($bare) and under it ($out)" \
 	    sh -c "[ '$bare' = 'errno=$want' ] && [ '$out' = 'errno=$want' ]"
 done
+# The same lengths on sendmsg, sendmmsg and bind.
+zx sendmsg len=128:127.0.0.1 "$ugood_port" len128m
+check "sendmsg with a 128-byte IPv4 address to the allowed port ($out)" \
+    test "$out" = "ok echo:len128m"
+zx sendmmsg len=128:127.0.0.1 "$ugood_port" 2
+check "sendmmsg with 128-byte IPv4 addresses to the allowed port ($out)" \
+    test "$out" = "ok sent=2"
+for call in "sendmsg-noreply len=128:127.0.0.1 $ubad_port sneak-len128m" \
+    "sendmmsg len=128:127.0.0.1 $ubad_port 2"; do
+	n=$(synced count "$udeny")
+	read -r -a words <<<"$call"
+	zx "${words[@]}"
+	check "${words[0]} with a 128-byte IPv4 address to another port: denied ($out)" \
+	    denied "$out"
+	check "and audited as udp:127.0.0.1:$ubad_port" \
+	    wait_for audited_again "$n" "$udeny"
+done
+zx bind tcp len=128:127.0.0.1 "$free_port"
+check "bind with a 128-byte IPv4 address to a port no rule names: denied ($out)" \
+    has "$out" '^errno=(EACCES|EPERM)$'
+for form in "sendmsg-noreply len=15:127.0.0.1 $ubad_port sneak-len15m EINVAL" \
+    "sendmmsg len=15:127.0.0.1 $ubad_port 2 EINVAL" \
+    "bind tcp len=8:127.0.0.1 0 EINVAL" \
+    "bind tcp v4:::1 0 EAFNOSUPPORT"; do
+	read -r -a words <<<"$form"
+	want=${words[-1]}
+	unset 'words[-1]'
+	bare=$(as_account "$agent" "${words[@]}" 2>&1)
+	zx "${words[@]}"
+	check "${words[*]}: $want outside zt-exec ($bare) and under it ($out)" \
+	    sh -c "[ '$bare' = 'errno=$want' ] && [ '$out' = 'errno=$want' ]"
+done
 sleep 0.2
 check "the allowed forms arrived (precondition of the next check)" \
     sh -c "grep -q ' unspec\$' '$work/ugood.log' && grep -q ' thishost\$' '$work/ugood.log'"
