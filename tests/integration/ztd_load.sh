@@ -6,6 +6,9 @@
 # PAM request through the built pam_zt.so are still answered.  Then ztd
 # under a hard limit of 64 descriptors: it refuses what it cannot hold,
 # neither dies nor spins, and serves root once descriptors are free.
+# Then an unprivileged peer repeating a refused request as fast as ztd
+# answers, with the syslog receiver stopped: its lines are bounded, and
+# the agent's PAM request is still allowed and audited.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -210,6 +213,51 @@ stop_ztd
 check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
 [ "$ztd_status" = 0 ] || diag "$(cat "$work/ztd.stderr")"
 
+# ------------------------------------------------ refused requests, over and over
+# An unprivileged peer repeats a request it may not send (status: root's)
+# on one connection as fast as ztd answers.  Each refusal was a log line,
+# without bound (some 14 000 a second): they filled the disk, crowded
+# ztd's audit lines out of the receiver's queue and rate limit, and once
+# the receiver fell behind (here: stopped) they filled the relay's pipe,
+# after which no record could be written and, with audit.require, the
+# agent's PAM request was denied: a local lockout.  Peers' lines are
+# bounded (100 at once, then 10 a second), the rest counted.
+check "ztd starts (for the flood of refused requests)" \
+    start_ztd "$work/ztd.conf"
+nobody_uid=$(id -u nobody)
+seen=$(sink_lines)
+out=$(pam_ask)
+check "the PAM request is allowed ($(printf '%s' "$out" | tail -n 1))" \
+    test $? -eq 0
+kill -STOP "$logsink_pid"
+out=$(pam_ask)
+check "with the syslog receiver stopped it is still allowed: its record waits in the relay's pipe ($(printf '%s' "$out" | tail -n 1))" \
+    test $? -eq 0
+spam=$(as_user nobody "$TESTTOOL" spam "$sock" 2 50000)
+a=$(printf '%s' "$spam" | sed -n 's/^answered \([0-9]*\) closed 0 ms [0-9]*$/\1/p')
+ms=$(printf '%s' "$spam" | sed -n 's/^answered [0-9]* closed 0 ms \([0-9]*\)$/\1/p')
+check "nobody's status requests on one connection are each refused, the connection kept ($spam)" \
+    test "${a:-0}" -gt 0
+out=$(pam_ask)
+rc=$?
+check "after nobody's flood, the receiver still stopped, the PAM request is allowed, not denied for want of an audit record (status $rc: $(printf '%s' "$out" | tail -n 1))" \
+    test "$rc" -eq 0
+kill -CONT "$logsink_pid"
+sleep 0.2	# a token again: the next line says how many were not logged
+(as_user nobody "$TESTTOOL" spam "$sock" 2 1) >/dev/null
+lines=$(synced tail -n +"$((seen + 1))" "$work/syslog.out" |
+    grep -c "uid $nobody_uid gid [0-9]* pid [0-9]*: an unprivileged peer may not send status")
+check "the refusals' lines are bounded: $lines for ${a:-0} requests in ${ms:-0} ms (at most 100 at once, 10 a second)" \
+    test "$lines" -ge 1 -a "$lines" -le "$((100 + 10 * (${ms:-0} / 1000 + 2)))"
+check "and the number of the others is logged" \
+    logged_since "$seen" -F "more lines of unprivileged peers not logged before it"
+allows=$(synced tail -n +"$((seen + 1))" "$work/syslog.out" |
+    grep -c 'decision=allow action=session agent="svc" account="daemon"')
+check "the three PAM requests' allows are all in the log ($allows)" \
+    test "$allows" -eq 3
+stop_ztd
+check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
+
 # ------------------------------------------------ the supervisors' pool
 # Any local uid may run the setgid zt-exec, whose connection is then a
 # supervisor's.  One that is no agent's is answered "not an agent" and
@@ -284,7 +332,6 @@ EOF2
 	# A launch refused as busy is asked again (zt-exec: for 10 s), not
 	# failed at once: nobody's seventh, refused while the six hold
 	# nobody's slots, gets ztd's answer once they are gone.
-	nobody_uid=$(id -u nobody)
 	as_user nobody "$ZTEXEC" --socket "$sock" \
 	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 \
 	    >/dev/null 2>"$work/seventh.err" &
