@@ -1429,6 +1429,35 @@ spam(const char *path, unsigned type, long count)
 	return 0;
 }
 
+/*
+ * flood SOCKET SECONDS: connect and close at once, over and over, for
+ * SECONDS; print "connected C busy B failed F": a local user filling
+ * ztd's listen backlog.
+ */
+static int
+flood(const char *path, long seconds)
+{
+	long connected = 0, busy = 0, failed = 0;
+	int64_t end = zt_monotonic_ms() + seconds * 1000;
+
+	if (seconds <= 0 || seconds > 600)
+		return 2;
+	while (zt_monotonic_ms() < end) {
+		int fd = zt_client_connect(path);
+
+		if (fd >= 0) {
+			connected++;
+			close(fd);
+		} else if (fd == ZT_E_BUSY)
+			busy++;
+		else
+			failed++;
+	}
+	printf("connected %ld busy %ld failed %ld\n", connected, busy,
+	    failed);
+	return 0;
+}
+
 /* ------------------------------------------------------------ tpmproxy */
 
 #define TPM_HEADER 10
@@ -1736,6 +1765,8 @@ main(int argc, char **argv)
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "burst") == 0)
 		return burst(argv[2], strtol(argv[3], NULL, 10),
 		    argc == 5 && strcmp(argv[4], "hold") == 0);
+	if (argc == 4 && strcmp(argv[1], "flood") == 0)
+		return flood(argv[2], strtol(argv[3], NULL, 10));
 	if (argc == 5 && strcmp(argv[1], "spam") == 0)
 		return spam(argv[2], (unsigned)strtoul(argv[3], NULL, 10),
 		    strtol(argv[4], NULL, 10));
@@ -1760,6 +1791,7 @@ main(int argc, char **argv)
 	    "       zt-testtool handoff SOCKET CONNECT_UID SEND_UID\n"
 	    "       zt-testtool orphan SOCKET UID ACTION OBJECT\n"
 	    "       zt-testtool burst SOCKET N [hold]\n"
-	    "       zt-testtool spam SOCKET TYPE N\n");
+	    "       zt-testtool spam SOCKET TYPE N\n"
+	    "       zt-testtool flood SOCKET SECONDS\n");
 	return 2;
 }
