@@ -1430,12 +1430,13 @@ spam(const char *path, unsigned type, long count)
 }
 
 /*
- * flood SOCKET SECONDS: connect and close at once, over and over, for
- * SECONDS; print "connected C busy B failed F": a local user filling
- * ztd's listen backlog.
+ * flood SOCKET SECONDS [wait]: connect and close at once, over and over,
+ * for SECONDS; print "connected C busy B failed F": a local user filling
+ * ztd's listen backlog.  wait: each connect waits for room in the
+ * kernel's line (zt_client_connect_within) instead of trying again.
  */
 static int
-flood(const char *path, long seconds)
+flood(const char *path, long seconds, bool wait)
 {
 	long connected = 0, busy = 0, failed = 0;
 	int64_t end = zt_monotonic_ms() + seconds * 1000;
@@ -1443,7 +1444,8 @@ flood(const char *path, long seconds)
 	if (seconds <= 0 || seconds > 600)
 		return 2;
 	while (zt_monotonic_ms() < end) {
-		int fd = zt_client_connect(path);
+		int fd = wait ? zt_client_connect_within(path, 1000) :
+		    zt_client_connect(path);
 
 		if (fd >= 0) {
 			connected++;
@@ -1765,8 +1767,9 @@ main(int argc, char **argv)
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "burst") == 0)
 		return burst(argv[2], strtol(argv[3], NULL, 10),
 		    argc == 5 && strcmp(argv[4], "hold") == 0);
-	if (argc == 4 && strcmp(argv[1], "flood") == 0)
-		return flood(argv[2], strtol(argv[3], NULL, 10));
+	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "wait") == 0)) &&
+	    strcmp(argv[1], "flood") == 0)
+		return flood(argv[2], strtol(argv[3], NULL, 10), argc == 5);
 	if (argc == 5 && strcmp(argv[1], "spam") == 0)
 		return spam(argv[2], (unsigned)strtoul(argv[3], NULL, 10),
 		    strtol(argv[4], NULL, 10));
@@ -1792,6 +1795,6 @@ main(int argc, char **argv)
 	    "       zt-testtool orphan SOCKET UID ACTION OBJECT\n"
 	    "       zt-testtool burst SOCKET N [hold]\n"
 	    "       zt-testtool spam SOCKET TYPE N\n"
-	    "       zt-testtool flood SOCKET SECONDS\n");
+	    "       zt-testtool flood SOCKET SECONDS [wait]\n");
 	return 2;
 }

@@ -9,6 +9,8 @@
 # Then an unprivileged peer repeating a refused request as fast as ztd
 # answers, with the syslog receiver stopped: its lines are bounded, and
 # the agent's PAM request is still allowed and audited.
+# Then processes of one uid connecting in a loop: PAM and root are
+# answered within PAM's budget.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -255,6 +257,52 @@ allows=$(synced tail -n +"$((seen + 1))" "$work/syslog.out" |
     grep -c 'decision=allow action=session agent="svc" account="daemon"')
 check "the three PAM requests' allows are all in the log ($allows)" \
     test "$allows" -eq 3
+stop_ztd
+check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
+
+# ------------------------------------------------ a flood of connects
+# Any local user's processes connecting in a loop keep ztd's listen
+# backlog full.  A connect that finds no room waits in the kernel's line
+# (zt_client_connect_within: a blocking connect, woken when ztd makes
+# room), and one that finds room waits behind at most one accept burst
+# (the backlog is 64 deep): PAM is answered within its 3 s budget.  With
+# naps between tries and a backlog of SOMAXCONN (4096), root's and PAM's
+# connects lost the race for room, then waited behind 4096 of the flood's
+# connections: 0.7-3.7 s with 32 such processes on 2 CPUs, and with the
+# 96 here every PAM request timed out (5 of 5).
+# ztd.conf's defaults (max_clients 1024, max_clients_per_uid 8): the
+# flood's connections beyond 8 are refused.
+cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state"; };
+attestation: { mode = "software"; };
+$agents
+EOC
+check "ztd starts (for the flood of connects)" start_ztd "$work/ztd.conf"
+floods=""
+for i in $(seq 96); do
+	(as_user nobody "$TESTTOOL" flood "$sock" 30) >"$work/flood-$i.out" &
+	track $!
+	floods="$floods $!"
+done
+backlog_full() { # the listening socket's queue (Recv-Q) at its bound (Send-Q)
+	ss -xlH | awk -v p="$sock" '$5 == p && $3 > 0 && $3 >= $4 { f = 1 } END { exit !f }'
+}
+check "nobody's 96 processes connecting in a loop fill ztd's backlog" \
+    wait_for backlog_full
+answered_n=0
+for i in 1 2 3 4 5; do
+	out=$(pam_ask)
+	rc=$?
+	[ "$rc" = 0 ] && answered_n=$((answered_n + 1))
+	[ "$rc" = 0 ] || diag "$out"
+done
+check "meanwhile 5 PAM requests are each allowed within their 3 s budget ($answered_n)" \
+    test "$answered_n" -eq 5
+out=$("$ZTCTL" --socket "$sock" status 2>&1)
+check "and root's ztctl status is answered" has "$out" 'generation'
+for pid in $floods; do
+	stop_pid "$pid"
+done
 stop_ztd
 check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
 
