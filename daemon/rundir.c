@@ -37,6 +37,12 @@ static int
 say(char *error, size_t size, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+int
+rundir_backlog(int listen_fd)
+{
+	return listen(listen_fd, LISTEN_BACKLOG);
+}
+
 /* Put the reason in ERROR and return CODE. */
 static int
 say(char *error, size_t size, int code, const char *fmt, ...)
@@ -235,7 +241,7 @@ rundir_listen(const char *socket_path, int *listen_fd, int *lock_fd,
 		    strerror(errno));
 		goto close_socket;
 	}
-	if (listen(fd, LISTEN_BACKLOG) < 0) {
+	if (rundir_backlog(fd) < 0) {
 		r = say(error, size, -errno, "%s: listen: %s", socket_path,
 		    strerror(errno));
 		unlink(socket_path);

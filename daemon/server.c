@@ -248,6 +248,10 @@ server_adopt(struct server *s, const char *socket_path, int listen_fd,
 	s->adopted = true;
 	if ((r = identity_setup(s, error, size)) < 0)
 		return r;
+	/* Listening already: this sets the backlog, shallow as ours. */
+	if (rundir_backlog(listen_fd) < 0)
+		zt_log(LOG_WARNING, "%s: listen: %s: the backlog stays as "
+		    "systemd made it", socket_path, strerror(errno));
 	return serve_socket(s, socket_path, error, size);
 }
 
