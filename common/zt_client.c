@@ -3,10 +3,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,14 +16,58 @@
 #include "zt_client.h"
 #include "zt_err.h"
 
-int
-zt_client_connect(const char *path)
+/*
+ * Wait, in the listener's queue, for room in its full backlog and connect
+ * FD (non-blocking, its connect just refused with EAGAIN) to ADDR, until
+ * DEADLINE: the kernel wakes a blocking connect when the daemon takes a
+ * connection off the backlog, so this one is in line with the others that
+ * wait, not in a race with them (naps and tries again lost it to any
+ * local user's processes connecting in a loop, and the backlog that
+ * emptied was refilled ahead of it).  0, ZT_E_BUSY once DEADLINE passed,
+ * or -errno.  FD is non-blocking again on success.
+ */
+static int
+wait_for_room(int fd, const struct sockaddr_un *addr, int64_t deadline)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		return -errno;
+	for (;;) {
+		int64_t left = deadline - zt_monotonic_ms();
+		struct timeval tv = { .tv_sec = left / 1000,
+		    .tv_usec = (left % 1000) * 1000 };
+
+		/* SO_SNDTIMEO bounds a blocking connect (0: no bound). */
+		if (left <= 0)
+			return ZT_E_BUSY;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+		    sizeof(tv)) < 0)
+			return -errno;
+		if (connect(fd, (const struct sockaddr *)addr,
+		    sizeof(*addr)) == 0)
+			break;
+		if (errno == EAGAIN)
+			return ZT_E_BUSY;
+		if (errno != EINTR)
+			return -errno;
+	}
+	return fcntl(fd, F_SETFL, flags) < 0 ? -errno : 0;
+}
+
+/*
+ * Connect to PATH: at once (TIMEOUT_MS <= 0), or, while the daemon's
+ * backlog is full, waiting for room for up to TIMEOUT_MS.
+ */
+static int
+connect_to(const char *path, int timeout_ms)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	size_t len = strlen(path);
 	struct ucred cred;
 	socklen_t cred_len = sizeof(cred);
-	int fd;
+	int64_t deadline = zt_monotonic_ms() + timeout_ms;
+	int fd, r = 0;
 
 	if (len == 0 || len >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
@@ -29,9 +75,10 @@ zt_client_connect(const char *path)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int r = errno == EAGAIN ? ZT_E_BUSY : -errno;
-
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		r = errno != EAGAIN ? -errno : timeout_ms > 0 ?
+		    wait_for_room(fd, &addr, deadline) : ZT_E_BUSY;
+	if (r < 0) {
 		close(fd);
 		return r;
 	}
@@ -46,16 +93,15 @@ zt_client_connect(const char *path)
 }
 
 int
+zt_client_connect(const char *path)
+{
+	return connect_to(path, 0);
+}
+
+int
 zt_client_connect_within(const char *path, int timeout_ms)
 {
-	int64_t deadline = zt_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	int fd;
-
-	/* A listening socket cannot be polled for room: short naps. */
-	while ((fd = zt_client_connect(path)) == ZT_E_BUSY &&
-	    zt_monotonic_ms() < deadline)
-		poll(NULL, 0, 5);
-	return fd;
+	return connect_to(path, timeout_ms);
 }
 
 /* Wait for EVENTS on FD until DEADLINE; 0, ZT_E_TIMEOUT or -errno. */

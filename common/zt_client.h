@@ -21,9 +21,12 @@
 int zt_client_connect(const char *path);
 
 /*
- * zt_client_connect(), trying again while the daemon's backlog is full
- * (a burst of other clients: it drains as ztd accepts or refuses them)
- * for up to TIMEOUT_MS; then ZT_E_BUSY.
+ * zt_client_connect(), waiting while the daemon's backlog is full (a
+ * burst of other clients: it drains as ztd accepts or refuses them) for
+ * up to TIMEOUT_MS; then ZT_E_BUSY.  The wait is a blocking connect,
+ * woken by the kernel when the daemon makes room, in line with the
+ * others waiting: not tries in a loop, which any local user's processes
+ * connecting in a loop win.
  */
 int zt_client_connect_within(const char *path, int timeout_ms);
 

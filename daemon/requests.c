@@ -1968,8 +1968,8 @@ refuse_class(struct request *rq, bool on_grant)
 	    class_names[c->class], type, on_grant ? " naming a grant" : "",
 	    table[rq->msg->type].permit & P_SUPERVISOR ? ": only a "
 	    "supervisor (setgid zt-exec) or root may" : ": root only");
-	zt_log(LOG_NOTICE, "uid %u gid %u pid %d: %s", (unsigned)c->uid,
-	    (unsigned)c->gid, (int)c->pid, d.reason);
+	server_log_peer(rq->ztd, c, LOG_NOTICE, "uid %u gid %u pid %d: %s",
+	    (unsigned)c->uid, (unsigned)c->gid, (int)c->pid, d.reason);
 	/* What a supervisor may send, asked by anyone else, is a forgery
 	 * attempt: it goes to the audit trail as a deny. */
 	if (table[rq->msg->type].permit & P_SUPERVISOR)

@@ -22,6 +22,11 @@
 int rundir_listen(const char *socket_path, int *listen_fd, int *lock_fd,
     char *error, size_t size);
 
+/* listen() on LISTEN_FD with ztd's backlog (rundir.c, LISTEN_BACKLOG):
+ * on an adopted socket too, whatever its unit's Backlog= says.  0 or -1
+ * (errno). */
+int rundir_backlog(int listen_fd);
+
 /* Remove the socket and the lock file, then release the lock (on a clean
  * stop); the lock file only while its path names the file LOCK_FD holds. */
 void rundir_release(const char *socket_path, int listen_fd, int lock_fd);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -247,6 +248,10 @@ server_adopt(struct server *s, const char *socket_path, int listen_fd,
 	s->adopted = true;
 	if ((r = identity_setup(s, error, size)) < 0)
 		return r;
+	/* Listening already: this sets the backlog, shallow as ours. */
+	if (rundir_backlog(listen_fd) < 0)
+		zt_log(LOG_WARNING, "%s: listen: %s: the backlog stays as "
+		    "systemd made it", socket_path, strerror(errno));
 	return serve_socket(s, socket_path, error, size);
 }
 
@@ -538,23 +543,68 @@ refuse(int fd, int code, const char *why)
 	close(fd);
 }
 
+/*
+ * May a line limited by L (RATE_MILLI thousandths of a line a second after
+ * BURST) be written now?  Then into *UNLOGGED how many were not since the
+ * last one; else it is counted.
+ */
+static bool
+line_due(struct line_limit *l, unsigned rate_milli, unsigned burst,
+    uint64_t *unlogged)
+{
+	int64_t now = zt_monotonic_ms();
+
+	if (!l->started) {
+		audit_limit_init(&l->bucket, now, burst);
+		l->started = true;
+	}
+	if (!audit_limit_take(&l->bucket, now, rate_milli, burst)) {
+		l->unlogged++;
+		return false;
+	}
+	*unlogged = l->unlogged;
+	l->unlogged = 0;
+	return true;
+}
+
 void
 server_log_refusal(struct ztd *ztd, const char *what, uid_t uid, pid_t pid,
     const char *why)
 {
-	struct server *s = &ztd->server;
-	int64_t now = zt_monotonic_ms();
+	uint64_t unlogged;
 
-	if (now - s->refusal_logged_ms < 1000) {
-		s->refusals_unlogged++;
+	/* One a second. */
+	if (!line_due(&ztd->server.refusal_lines, 1000, 1, &unlogged))
 		return;
-	}
 	zt_log(LOG_WARNING, "%s of uid %u pid %d refused: %s"
 	    " (%llu more refused since the last such line)", what,
-	    (unsigned)uid, (int)pid, why,
-	    (unsigned long long)s->refusals_unlogged);
-	s->refusal_logged_ms = now;
-	s->refusals_unlogged = 0;
+	    (unsigned)uid, (int)pid, why, (unsigned long long)unlogged);
+}
+
+void
+server_log_peer(struct ztd *ztd, const struct client *c, int priority,
+    const char *fmt, ...)
+{
+	char text[ZT_LOG_LINE_MAX];
+	uint64_t unlogged = 0;
+	va_list ap;
+
+	if (c->class != CLIENT_ROOT &&
+	    !line_due(&ztd->server.peer_lines[c->class],
+	    SERVER_PEER_LINES_RATE * 1000, SERVER_PEER_LINES_BURST,
+	    &unlogged))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (unlogged == 0)
+		zt_log(priority, "%s", text);
+	else
+		zt_log(priority, "%s (%llu more lines of %s peers not logged "
+		    "before it: ztd's limit of %u a second)", text,
+		    (unsigned long long)unlogged,
+		    c->class == CLIENT_SUPERVISOR ? "supervisor" :
+		    "unprivileged", SERVER_PEER_LINES_RATE);
 }
 
 /*
@@ -723,25 +773,26 @@ server_hold(struct ztd *ztd)
 
 /* Send the encoded reply, SIZE bytes at WIRE (with FD), to C, or drop C. */
 static void
-send_wire(struct server *s, struct client *c, const void *wire, size_t size,
+send_wire(struct ztd *ztd, struct client *c, const void *wire, size_t size,
     int fd)
 {
 	int r;
 
 	/* A client whose queue is full is not reading: drop it. */
 	if ((r = zt_msg_send_wire(c->fd, wire, size, fd)) < 0) {
-		zt_log(LOG_NOTICE, "uid %u pid %d: cannot reply: %s",
-		    (unsigned)c->uid, (int)c->pid, zt_strerror(r));
-		close_client(s, c);
+		server_log_peer(ztd, c, LOG_NOTICE,
+		    "uid %u pid %d: cannot reply: %s", (unsigned)c->uid,
+		    (int)c->pid, zt_strerror(r));
+		close_client(&ztd->server, c);
 	}
 }
 
 /* Send the reply M (with FD) to C, or drop C. */
 static void
-send_reply(struct server *s, struct client *c, const struct zt_msg *m,
+send_reply(struct ztd *ztd, struct client *c, const struct zt_msg *m,
     int fd)
 {
-	send_wire(s, c, m->wire, m->size, fd);
+	send_wire(ztd, c, m->wire, m->size, fd);
 }
 
 /*
@@ -789,9 +840,9 @@ server_flush(struct ztd *ztd)
 			;
 		else if (r < 0 && h->audited) {
 			audit_failed(&m, h);
-			send_reply(s, h->client, &m, -1);
+			send_reply(ztd, h->client, &m, -1);
 		} else
-			send_wire(s, h->client, h->wire, h->size, h->fd);
+			send_wire(ztd, h->client, h->wire, h->size, h->fd);
 		if (h->fd >= 0)
 			close(h->fd);
 	}
@@ -903,8 +954,9 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 	s->requests++;
 	if (r < 0) {
 		/* A peer that speaks garbage gets one error and is dropped. */
-		zt_log(LOG_NOTICE, "uid %u pid %d: bad request: %s",
-		    (unsigned)c->uid, (int)c->pid, zt_strerror(r));
+		server_log_peer(ztd, c, LOG_NOTICE,
+		    "uid %u pid %d: bad request: %s", (unsigned)c->uid,
+		    (int)c->pid, zt_strerror(r));
 		zt_msg_error(&reply, request.request_id, r, zt_strerror(r));
 		zt_msg_send(c->fd, &reply);
 		close_client(s, c);
@@ -927,7 +979,8 @@ server_client_ready(struct ztd *ztd, struct client *c, uint32_t events)
 
 	if (!same || (unknown ? !c->by_pidfd : sender.pid != c->pid) ||
 	    (c->sender_seen && sender.uid != c->sender_uid)) {
-		zt_log(LOG_WARNING, "uid %u gid %u pid %d: a message from "
+		server_log_peer(ztd, c, LOG_WARNING,
+		    "uid %u gid %u pid %d: a message from "
 		    "pid %d (real uid %u) on its connection refused, the "
 		    "connection closed: a connection is its connector's%s",
 		    (unsigned)c->uid, (unsigned)c->gid, (int)c->pid,
@@ -1076,7 +1129,7 @@ answer(struct ztd *ztd, struct client *c, const struct zt_msg *request,
 		hold_reply(ztd, c, &reply, rq.reply_fd,
 		    audit_last_seq(ztd->audit) != seq);
 	else
-		send_reply(s, c, &reply, rq.reply_fd);
+		send_reply(ztd, c, &reply, rq.reply_fd);
 }
 
 /* Answer C's parked request again, now that it need not wait. */
@@ -1152,8 +1205,9 @@ server_push_event(struct ztd *ztd, pid_t pid, uint32_t event,
 
 		if (takes_event(s, c, pid, event, grant) &&
 		    zt_msg_send(c->fd, &m) < 0) {
-			zt_log(LOG_WARNING, "pid %d: cannot take an event: "
-			    "dropped", (int)pid);
+			server_log_peer(ztd, c, LOG_WARNING, "uid %u pid %d: "
+			    "cannot take an event: dropped", (unsigned)c->uid,
+			    (int)c->pid);
 			close_client(s, c);
 		}
 		c = after;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "audit.h"
+
 struct ztd;
 
 /* What an epoll registration points at. */
@@ -88,6 +90,17 @@ struct uid_count {
 	unsigned launched;
 };
 
+/*
+ * A bound on log lines that local users cause: a token bucket (struct
+ * audit_limit, on CLOCK_MONOTONIC); a line past it is counted, not
+ * written, and the next one written says how many were not.
+ */
+struct line_limit {
+	bool started;
+	struct audit_limit bucket;
+	uint64_t unlogged;
+};
+
 struct server {
 	int listen_fd;
 	int lock_fd;
@@ -102,8 +115,9 @@ struct server {
 	struct client *head, *tail;
 	uint64_t requests, refused;
 	uint64_t pass;			/* epoll passes, from 1 */
-	int64_t refusal_logged_ms;	/* CLOCK_MONOTONIC */
-	uint64_t refusals_unlogged;
+	/* Log lines that peers cause (server_log_refusal, server_log_peer):
+	 * refusals, and the lines of each class's peers but root's. */
+	struct line_limit refusal_lines, peer_lines[3];
 	struct watch listen_watch;
 	struct watch *buried;		/* dead, freed after the batch */
 	unsigned n_parked;		/* clients with a parked request */
@@ -218,6 +232,25 @@ void server_launch_give(struct ztd *ztd, uid_t uid);
  * not flood the log). */
 void server_log_refusal(struct ztd *ztd, const char *what, uid_t uid,
     pid_t pid, const char *why);
+
+/*
+ * Log at PRIORITY a line that client C's messages caused (a request its
+ * class may not send, a bad message, a reply or event it would not take).
+ * Root's always; other peers' at most SERVER_PEER_LINES_BURST at once and
+ * SERVER_PEER_LINES_RATE a second after that, per class (unprivileged,
+ * supervisor), the rest counted in the next line: a local user repeating
+ * a refused request must not flood the log, where it would fill the disk,
+ * crowd ztd's own audit lines out of the syslog receiver's queue and its
+ * rate limit, and, once the receiver falls behind, fill the relay's pipe
+ * so that records cannot be written and decisions fail (audit.require).
+ * Audit records are not these lines: they have their own limit
+ * (audit.deny_rate).
+ */
+#define SERVER_PEER_LINES_BURST 100
+#define SERVER_PEER_LINES_RATE 10
+struct client;
+void server_log_peer(struct ztd *ztd, const struct client *c, int priority,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
  * Send an event (request id 0) to every client whose peer is process PID

@@ -1392,6 +1392,74 @@ burst(const char *path, long count, bool keep)
 	return 0;
 }
 
+/*
+ * spam SOCKET TYPE N: on one connection, N requests of message type TYPE
+ * (a number; no fields), each sent once the previous one's answer came,
+ * for 20 s at most; print "answered A closed C ms T" (C: 1 when ztd hung
+ * up, whereupon it stops).  A peer that asks what it may not, over and
+ * over.
+ */
+static int
+spam(const char *path, unsigned type, long count)
+{
+	struct zt_msg request, reply;
+	long answered = 0;
+	int closed = 0, fd, r;
+	int64_t start = zt_monotonic_ms();
+
+	if (count <= 0 || type == 0 || type >= 256)
+		return 2;
+	if ((fd = zt_client_connect_within(path, 10000)) < 0) {
+		printf("connect %s\n", zt_strerror(fd));
+		return 1;
+	}
+	for (long i = 0; i < count && zt_monotonic_ms() - start < 20000;
+	    i++) {
+		zt_msg_init(&request, type, request_id++);
+		r = zt_client_call(fd, &request, &reply, 10000);
+		if (r < 0) {
+			closed = 1;
+			break;
+		}
+		answered++;
+	}
+	printf("answered %ld closed %d ms %lld\n", answered, closed,
+	    (long long)(zt_monotonic_ms() - start));
+	close(fd);
+	return 0;
+}
+
+/*
+ * flood SOCKET SECONDS [wait]: connect and close at once, over and over,
+ * for SECONDS; print "connected C busy B failed F": a local user filling
+ * ztd's listen backlog.  wait: each connect waits for room in the
+ * kernel's line (zt_client_connect_within) instead of trying again.
+ */
+static int
+flood(const char *path, long seconds, bool wait)
+{
+	long connected = 0, busy = 0, failed = 0;
+	int64_t end = zt_monotonic_ms() + seconds * 1000;
+
+	if (seconds <= 0 || seconds > 600)
+		return 2;
+	while (zt_monotonic_ms() < end) {
+		int fd = wait ? zt_client_connect_within(path, 1000) :
+		    zt_client_connect(path);
+
+		if (fd >= 0) {
+			connected++;
+			close(fd);
+		} else if (fd == ZT_E_BUSY)
+			busy++;
+		else
+			failed++;
+	}
+	printf("connected %ld busy %ld failed %ld\n", connected, busy,
+	    failed);
+	return 0;
+}
+
 /* ------------------------------------------------------------ tpmproxy */
 
 #define TPM_HEADER 10
@@ -1699,6 +1767,12 @@ main(int argc, char **argv)
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "burst") == 0)
 		return burst(argv[2], strtol(argv[3], NULL, 10),
 		    argc == 5 && strcmp(argv[4], "hold") == 0);
+	if ((argc == 4 || (argc == 5 && strcmp(argv[4], "wait") == 0)) &&
+	    strcmp(argv[1], "flood") == 0)
+		return flood(argv[2], strtol(argv[3], NULL, 10), argc == 5);
+	if (argc == 5 && strcmp(argv[1], "spam") == 0)
+		return spam(argv[2], (unsigned)strtoul(argv[3], NULL, 10),
+		    strtol(argv[4], NULL, 10));
 	if (argc == 7 && strcmp(argv[1], "sign") == 0)
 		return sign(argv[2], argv[3], argv[4], argv[5],
 		    strtol(argv[6], NULL, 10));
@@ -1719,6 +1793,8 @@ main(int argc, char **argv)
 	    "       zt-testtool dropuid SOCKET UID\n"
 	    "       zt-testtool handoff SOCKET CONNECT_UID SEND_UID\n"
 	    "       zt-testtool orphan SOCKET UID ACTION OBJECT\n"
-	    "       zt-testtool burst SOCKET N [hold]\n");
+	    "       zt-testtool burst SOCKET N [hold]\n"
+	    "       zt-testtool spam SOCKET TYPE N\n"
+	    "       zt-testtool flood SOCKET SECONDS [wait]\n");
 	return 2;
 }

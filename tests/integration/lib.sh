@@ -146,11 +146,12 @@ wait_for() {
 	"$@"
 }
 
-# start_logsink DIR: a syslog socket at DIR/log.sock writing DIR/syslog.out.
-# As root, its queue is made 512 datagrams deep (the kernel reads
-# net.unix.max_dgram_qlen when the socket is made; the setting is put back
-# at once): Debian's default of 10 lets a loaded test machine's sink fall
-# behind a burst, and then ztd rightly denies what it cannot audit.
+# start_logsink DIR: a syslog socket at DIR/log.sock writing DIR/syslog.out
+# (sets logsink_pid).  As root, its queue is made 512 datagrams deep (the
+# kernel reads net.unix.max_dgram_qlen when the socket is made; the setting
+# is put back at once): Debian's default of 10 lets a loaded test
+# machine's sink fall behind a burst, and then ztd rightly denies what it
+# cannot audit.
 start_logsink() {
 	local qlen="" knob=/proc/sys/net/unix/max_dgram_qlen
 	: >"$1/syslog.out"
@@ -163,6 +164,7 @@ start_logsink() {
 		echo 512 >"$knob"
 	fi
 	"$TESTTOOL" logsink "$1/log.sock" "$1/syslog.out" &
+	logsink_pid=$!
 	track $!
 	wait_for test -S "$1/log.sock"
 	[ -n "$qlen" ] && echo "$qlen" >"$knob"

@@ -225,6 +225,13 @@ check "a client's request starts ztd on the passed socket and is answered" \
 check "ztd says it serves systemd's socket" \
     wait_for grep -q "serving $sock (socket from systemd)" "$work/syslog.out"
 check "no lock file: the socket is systemd's" test ! -e "$sock.lock"
+# systemd-socket-activate listens with its own backlog (SOMAXCONN): ztd
+# makes it its own, one accept burst deep (ztd.conf(5), max_clients).
+backlog_of() { # SOCKET: the listening socket's bound (ss's Send-Q)
+	ss -xlH | awk -v p="$1" '$5 == p { print $4 }'
+}
+check "ztd sets its backlog (64) on systemd's socket ($(backlog_of "$sock"))" \
+    test "$(backlog_of "$sock")" = 64
 kill -TERM $act_pid
 wait $act_pid
 rc=$?

@@ -6,6 +6,11 @@
 # PAM request through the built pam_zt.so are still answered.  Then ztd
 # under a hard limit of 64 descriptors: it refuses what it cannot hold,
 # neither dies nor spins, and serves root once descriptors are free.
+# Then an unprivileged peer repeating a refused request as fast as ztd
+# answers, with the syslog receiver stopped: its lines are bounded, and
+# the agent's PAM request is still allowed and audited.
+# Then processes of one uid connecting in a loop: PAM and root are
+# answered within PAM's budget.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -210,6 +215,97 @@ stop_ztd
 check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
 [ "$ztd_status" = 0 ] || diag "$(cat "$work/ztd.stderr")"
 
+# ------------------------------------------------ refused requests, over and over
+# An unprivileged peer repeats a request it may not send (status: root's)
+# on one connection as fast as ztd answers.  Each refusal was a log line,
+# without bound (some 14 000 a second): they filled the disk, crowded
+# ztd's audit lines out of the receiver's queue and rate limit, and once
+# the receiver fell behind (here: stopped) they filled the relay's pipe,
+# after which no record could be written and, with audit.require, the
+# agent's PAM request was denied: a local lockout.  Peers' lines are
+# bounded (100 at once, then 10 a second), the rest counted.
+check "ztd starts (for the flood of refused requests)" \
+    start_ztd "$work/ztd.conf"
+nobody_uid=$(id -u nobody)
+seen=$(sink_lines)
+out=$(pam_ask)
+check "the PAM request is allowed ($(printf '%s' "$out" | tail -n 1))" \
+    test $? -eq 0
+kill -STOP "$logsink_pid"
+out=$(pam_ask)
+check "with the syslog receiver stopped it is still allowed: its record waits in the relay's pipe ($(printf '%s' "$out" | tail -n 1))" \
+    test $? -eq 0
+spam=$(as_user nobody "$TESTTOOL" spam "$sock" 2 50000)
+a=$(printf '%s' "$spam" | sed -n 's/^answered \([0-9]*\) closed 0 ms [0-9]*$/\1/p')
+ms=$(printf '%s' "$spam" | sed -n 's/^answered [0-9]* closed 0 ms \([0-9]*\)$/\1/p')
+check "nobody's status requests on one connection are each refused, the connection kept ($spam)" \
+    test "${a:-0}" -gt 0
+out=$(pam_ask)
+rc=$?
+check "after nobody's flood, the receiver still stopped, the PAM request is allowed, not denied for want of an audit record (status $rc: $(printf '%s' "$out" | tail -n 1))" \
+    test "$rc" -eq 0
+kill -CONT "$logsink_pid"
+sleep 0.2	# a token again: the next line says how many were not logged
+(as_user nobody "$TESTTOOL" spam "$sock" 2 1) >/dev/null
+lines=$(synced tail -n +"$((seen + 1))" "$work/syslog.out" |
+    grep -c "uid $nobody_uid gid [0-9]* pid [0-9]*: an unprivileged peer may not send status")
+check "the refusals' lines are bounded: $lines for ${a:-0} requests in ${ms:-0} ms (at most 100 at once, 10 a second)" \
+    test "$lines" -ge 1 -a "$lines" -le "$((100 + 10 * (${ms:-0} / 1000 + 2)))"
+check "and the number of the others is logged" \
+    logged_since "$seen" -F "more lines of unprivileged peers not logged before it"
+allows=$(synced tail -n +"$((seen + 1))" "$work/syslog.out" |
+    grep -c 'decision=allow action=session agent="svc" account="daemon"')
+check "the three PAM requests' allows are all in the log ($allows)" \
+    test "$allows" -eq 3
+stop_ztd
+check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
+
+# ------------------------------------------------ a flood of connects
+# Any local user's processes connecting in a loop keep ztd's listen
+# backlog full.  A connect that finds no room waits in the kernel's line
+# (zt_client_connect_within: a blocking connect, woken when ztd makes
+# room), and one that finds room waits behind at most one accept burst
+# (the backlog is 64 deep): PAM is answered within its 3 s budget.  With
+# naps between tries and a backlog of SOMAXCONN (4096), root's and PAM's
+# connects lost the race for room, then waited behind 4096 of the flood's
+# connections: 0.7-3.7 s with 32 such processes on 2 CPUs, and with the
+# 96 here every PAM request timed out (5 of 5).
+# ztd.conf's defaults (max_clients 1024, max_clients_per_uid 8): the
+# flood's connections beyond 8 are refused.
+cat >"$work/ztd.conf" <<EOC
+ztd: { state_dir = "$work/state"; };
+attestation: { mode = "software"; };
+$agents
+EOC
+check "ztd starts (for the flood of connects)" start_ztd "$work/ztd.conf"
+floods=""
+for i in $(seq 96); do
+	(as_user nobody "$TESTTOOL" flood "$sock" 30) >"$work/flood-$i.out" &
+	track $!
+	floods="$floods $!"
+done
+backlog_full() { # the listening socket's queue (Recv-Q) at its bound (Send-Q)
+	ss -xlH | awk -v p="$sock" '$5 == p && $3 > 0 && $3 >= $4 { f = 1 } END { exit !f }'
+}
+check "nobody's 96 processes connecting in a loop fill ztd's backlog" \
+    wait_for backlog_full
+answered_n=0
+for i in 1 2 3 4 5; do
+	out=$(pam_ask)
+	rc=$?
+	[ "$rc" = 0 ] && answered_n=$((answered_n + 1))
+	[ "$rc" = 0 ] || diag "$out"
+done
+check "meanwhile 5 PAM requests are each allowed within their 3 s budget ($answered_n)" \
+    test "$answered_n" -eq 5
+out=$("$ZTCTL" --socket "$sock" status 2>&1)
+check "and root's ztctl status is answered" has "$out" 'generation'
+for pid in $floods; do
+	stop_pid "$pid"
+done
+stop_ztd
+check "ztd stops cleanly (exit 0)" test "$ztd_status" -eq 0
+
 # ------------------------------------------------ the supervisors' pool
 # Any local uid may run the setgid zt-exec, whose connection is then a
 # supervisor's.  One that is no agent's is answered "not an agent" and
@@ -284,7 +380,6 @@ EOF2
 	# A launch refused as busy is asked again (zt-exec: for 10 s), not
 	# failed at once: nobody's seventh, refused while the six hold
 	# nobody's slots, gets ztd's answer once they are gone.
-	nobody_uid=$(id -u nobody)
 	as_user nobody "$ZTEXEC" --socket "$sock" \
 	    --syslog-socket "$work/log.sock" -- "$work/agent-bin" 0 \
 	    >/dev/null 2>"$work/seventh.err" &
