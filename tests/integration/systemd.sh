@@ -75,6 +75,8 @@ check "waits for no network" \
 check "ExecReload= runs ztctl reload (a bad file fails the reload)" \
     grep -qxE "ExecReload=/.*/ztctl reload" "$unit"
 check "its socket from ztd.socket" unit_has "Wants=ztd.socket"
+check "journald drops none of its lines (LogRateLimitIntervalSec=0)" \
+    unit_has "LogRateLimitIntervalSec=0"
 check "state, log and run directories are the unit's" \
     sh -c "grep -qx StateDirectory=zt '$unit' && grep -qx LogsDirectory=zt '$unit' && grep -qx RuntimeDirectory=zt '$unit' && grep -qx RuntimeDirectoryPreserve=yes '$unit'"
 check "clients' real uids: no PrivateUsers=, no PrivateDevices= (the TPM)" \
