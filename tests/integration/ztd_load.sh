@@ -300,6 +300,8 @@ check "meanwhile 5 PAM requests are each allowed within their 3 s budget ($answe
     test "$answered_n" -eq 5
 out=$("$ZTCTL" --socket "$sock" status 2>&1)
 check "and root's ztctl status is answered" has "$out" 'generation'
+# All at once (one by one, each stop waits for its own end: 10 s).
+kill -TERM $floods 2>/dev/null
 for pid in $floods; do
 	stop_pid "$pid"
 done
