@@ -1160,8 +1160,9 @@ answer_report(struct request *rq)
 			written++;
 	}
 	if (forged > 0)
-		zt_log(LOG_WARNING, "grant %s: %u forged cache-hit records "
-		    "from pid %d refused", s.grant->id, forged, (int)c->pid);
+		server_log_peer(ztd, c, LOG_WARNING, "grant %s: %u forged "
+		    "cache-hit records from pid %d refused", s.grant->id,
+		    forged, (int)c->pid);
 	if (lost > 0) {
 		/* Its cache must stop answering: what it would serve next
 		 * could not be audited either; ztd decides (and denies under
@@ -1572,8 +1573,9 @@ answer_sign(struct request *rq)
 	else
 		d.decision = DECISION_ALLOW;
 	if (d.decision != DECISION_ALLOW) {
-		zt_log(LOG_WARNING, "grant %s: tunnel certificate request of "
-		    "agent %s refused: %s", g->id, g->agent, d.reason);
+		server_log_peer(ztd, c, LOG_WARNING, "grant %s: tunnel "
+		    "certificate request of agent %s refused: %s", g->id,
+		    g->agent, d.reason);
 		decide_audit(ztd, &s, "sign", "tunnel-certificate", &d, -1);
 		zt_msg_error(reply, request->request_id, ZT_E_PERM, d.reason);
 		return 0;

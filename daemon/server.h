@@ -47,6 +47,7 @@ enum client_class {
 	CLIENT_SUPERVISOR,		/* gid supervisor_group (setgid zt-exec) */
 	CLIENT_OTHER,			/* any other uid: max_clients_per_uid */
 };
+#define CLIENT_CLASSES (CLIENT_OTHER + 1)
 
 struct client {
 	struct watch watch;		/* first: epoll data points here */
@@ -109,7 +110,7 @@ struct server {
 	int reserve_fd;			/* spare descriptor for EMFILE */
 	enum server_identity identity;
 	unsigned n_clients;
-	unsigned n_class[3];		/* by enum client_class */
+	unsigned n_class[CLIENT_CLASSES];
 	struct uid_count *uids;		/* CLIENT_OTHER connections by uid */
 	size_t n_uids, cap_uids;
 	struct client *head, *tail;
@@ -117,7 +118,7 @@ struct server {
 	uint64_t pass;			/* epoll passes, from 1 */
 	/* Log lines that peers cause (server_log_refusal, server_log_peer):
 	 * refusals, and the lines of each class's peers but root's. */
-	struct line_limit refusal_lines, peer_lines[3];
+	struct line_limit refusal_lines, peer_lines[CLIENT_CLASSES];
 	struct watch listen_watch;
 	struct watch *buried;		/* dead, freed after the batch */
 	unsigned n_parked;		/* clients with a parked request */
@@ -235,7 +236,8 @@ void server_log_refusal(struct ztd *ztd, const char *what, uid_t uid,
 
 /*
  * Log at PRIORITY a line that client C's messages caused (a request its
- * class may not send, a bad message, a reply or event it would not take).
+ * class may not send, a bad message, a reply or event it would not take,
+ * a supervisor's forged cache-hit records or refused certificate request).
  * Root's always; other peers' at most SERVER_PEER_LINES_BURST at once and
  * SERVER_PEER_LINES_RATE a second after that, per class (unprivileged,
  * supervisor), the rest counted in the next line: a local user repeating
@@ -248,7 +250,6 @@ void server_log_refusal(struct ztd *ztd, const char *what, uid_t uid,
  */
 #define SERVER_PEER_LINES_BURST 100
 #define SERVER_PEER_LINES_RATE 10
-struct client;
 void server_log_peer(struct ztd *ztd, const struct client *c, int priority,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
